@@ -1,0 +1,23 @@
+"""Errors a user can cause and fix; the CLI prints them as one line each, no traceback."""
+
+
+class LmcoreError(Exception):
+    """Base class: a message meant for the user, not a bug."""
+
+
+class ConfigError(LmcoreError):
+    """One or more config values are invalid; each line names the key and what is allowed."""
+
+    def __init__(self, problems):
+        if isinstance(problems, str):
+            problems = [problems]
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+class DataError(LmcoreError):
+    """A dataset is missing, corrupt, truncated, empty or cannot be downloaded."""
+
+
+class RunError(LmcoreError):
+    """A run folder is missing, broken, or in a state that does not allow the action."""
