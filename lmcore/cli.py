@@ -1,0 +1,190 @@
+"""The command line: `python -m lmcore <command>`.
+
+User mistakes (bad config values, missing data, a broken run folder) print one line per
+problem on stderr and exit with code 2, without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .errors import ConfigError, LmcoreError
+
+
+def _add_config_args(parser):
+    parser.add_argument("--preset", help="start from a preset (see `presets`)")
+    parser.add_argument("--set", dest="assignments", action="append", default=[], metavar="KEY=VALUE",
+                        help="change one config key; repeat for more")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m lmcore", description="LSTM language-model engine")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("presets", help="list presets, one line each")
+
+    train = commands.add_parser("train", help="train a new run in the foreground")
+    _add_config_args(train)
+    train.add_argument("--runs-dir", help="where run folders live (default: $LMCORE_RUNS_DIR or ./runs)")
+    train.add_argument("--name", default="", help="a label for the run (its id stays generated)")
+    train.add_argument("--no-progress-bar", action="store_true")
+
+    resume = commands.add_parser("resume", help="continue a stopped, killed or failed run (or start a queued one)")
+    resume.add_argument("run_dir")
+    resume.add_argument("--no-progress-bar", action="store_true")
+
+    evaluate = commands.add_parser("eval", help="perplexity of a run's checkpoint on a split")
+    evaluate.add_argument("run_dir")
+    evaluate.add_argument("--split", choices=("valid", "test"), default="valid")
+    evaluate.add_argument("--checkpoint", choices=("best", "last"), default="best")
+
+    sample = commands.add_parser("sample", help="generate text from a run's checkpoint")
+    sample.add_argument("run_dir")
+    sample.add_argument("--prompt", default="the")
+    sample.add_argument("--words", type=int, default=30)
+    sample.add_argument("--temperature", type=float, default=1.0)
+    sample.add_argument("--top-k", type=int, default=0)
+    sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--checkpoint", choices=("best", "last"), default="best")
+    sample.add_argument("--json", action="store_true", help="also the top-10 next words at every step")
+
+    params = commands.add_parser("params", help="parameter counts of a config (no training)")
+    _add_config_args(params)
+
+    commands.add_parser("download", help="fetch and verify the Penn Treebank")
+
+    queue = commands.add_parser("queue", help="run queued runs, a few at a time, until none is left")
+    queue.add_argument("--runs-dir")
+    queue.add_argument("--concurrency", type=int, default=None)
+
+    bench = commands.add_parser("bench", help="training speed of every placement vs a plain nn.LSTM model")
+    bench.add_argument("--sizes", default="200,650")
+    bench.add_argument("--batch", type=int, default=20)
+    bench.add_argument("--bptt", type=int, default=35)
+    bench.add_argument("--steps", type=int, default=10)
+    bench.add_argument("--layers", type=int, default=2)
+    bench.add_argument("--vocab", type=int, default=10000)
+    bench.add_argument("--device", default="cpu")
+    bench.add_argument("--placements", default="none,vertical,horizontal,variational")
+    bench.add_argument("--amp", choices=("none", "bf16"), default="none")
+    bench.add_argument("--json", action="store_true")
+    return parser
+
+
+def cmd_presets(args) -> int:
+    from .presets import PRESETS
+
+    width = max(len(name) for name in PRESETS)
+    for name, preset in PRESETS.items():
+        print(f"{name:<{width}}  {preset.summary}")
+    return 0
+
+
+def cmd_train(args) -> int:
+    from .presets import resolve
+    from .runs import create_run
+
+    cfg = resolve(args.preset, args.assignments, {"name": args.name} if args.name else None)
+    folder = create_run(cfg.to_dict(), args.runs_dir, label=args.name or cfg.preset)
+    print(f"run folder: {folder}", file=sys.stderr)
+    return _run_folder(folder, not args.no_progress_bar)
+
+
+def cmd_resume(args) -> int:
+    folder = Path(args.run_dir)
+    if not (folder / "config.json").exists():
+        raise LmcoreError(f"{folder}: not a run folder (no config.json)")
+    return _run_folder(folder, not args.no_progress_bar)
+
+
+def _run_folder(folder: Path, progress: bool) -> int:
+    from .session import run
+
+    result = run(folder, show_progress=progress)
+    print(json.dumps(result))
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from .checkpoints import load_model
+    from .config import from_dict
+    from .data import batchify, load_corpus
+    from .evaluate import mean_nll, perplexity
+
+    model, _, payload = load_model(Path(args.run_dir), args.checkpoint)
+    cfg = from_dict(payload["config"])
+    corpus = load_corpus(cfg)
+    streams = batchify(getattr(corpus, args.split), cfg.eval_batch_size)
+    nll = mean_nll(model, streams, cfg.bptt)
+    print(json.dumps({"run": Path(args.run_dir).name, "split": args.split, "checkpoint": args.checkpoint,
+                      "step": payload["progress"]["step"], "loss": nll, "ppl": perplexity(nll)}))
+    return 0
+
+
+def cmd_sample(args) -> int:
+    from .checkpoints import load_model
+    from .sampling import generate
+
+    model, words, _ = load_model(Path(args.run_dir), args.checkpoint)
+    result = generate(model, words, args.prompt, args.words, args.temperature, args.top_k, args.seed)
+    if result["unknown"]:
+        print(f"not in the vocabulary (read as <unk>): {' '.join(result['unknown'])}", file=sys.stderr)
+    print(json.dumps(result) if args.json else " ".join(result["prompt"] + result["words"]))
+    return 0
+
+
+def cmd_params(args) -> int:
+    from .data import vocab_size_for
+    from .params import formula_counts
+    from .presets import resolve
+
+    cfg = resolve(args.preset, args.assignments)
+    vocab = vocab_size_for(cfg)
+    if vocab is None:
+        from .data import load_corpus
+
+        vocab = load_corpus(cfg).vocab_size
+    print(json.dumps(formula_counts(cfg, vocab), indent=1))
+    return 0
+
+
+def cmd_download(args) -> int:
+    from .ptb import ensure_ptb, stderr_progress
+
+    print(ensure_ptb(download=True, progress=stderr_progress()))
+    return 0
+
+
+def cmd_queue(args) -> int:
+    from .queue import work
+
+    work(args.runs_dir, args.concurrency)
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from .bench import main
+
+    return main(args)
+
+
+COMMANDS = {"presets": cmd_presets, "train": cmd_train, "resume": cmd_resume, "eval": cmd_eval,
+            "sample": cmd_sample, "params": cmd_params, "download": cmd_download, "queue": cmd_queue,
+            "bench": cmd_bench}
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except ConfigError as error:
+        for problem in error.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        return 2
+    except LmcoreError as error:
+        print(f"error: {str(error).splitlines()[0]}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

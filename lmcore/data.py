@@ -1,0 +1,192 @@
+"""Corpora as id tensors, and the seed's batching into contiguous streams.
+
+Three sources: PTB (ptb.py finds and verifies it), the generated corpus (synthetic.py), and
+a user's text file (whitespace tokens, `<eos>` per line, a deterministic 80/10/10 split of
+the lines in order). The vocabulary is built from the train split: its `vocab_size` most
+frequent words, the rest `<unk>`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from .config import Config
+from .errors import DataError
+
+EOS, UNK = "<eos>", "<unk>"
+PTB_VOCAB_SIZE = 10_000
+MAX_TEXT_BYTES = 200 * 1024 * 1024
+
+
+@dataclass
+class Corpus:
+    words: list[str]                         # id -> word
+    train: torch.Tensor                      # (N,) int64 ids
+    valid: torch.Tensor
+    test: torch.Tensor
+    floor_ppl: float | None = None           # best perplexity any model can reach, when known
+    info: dict = field(default_factory=dict)
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.words)
+
+    def ids(self, words: list[str]) -> list[int]:
+        index = {w: i for i, w in enumerate(self.words)}
+        unk = index.get(UNK)
+        return [index.get(w, unk) for w in words if w in index or unk is not None]
+
+
+def build_vocabulary(train_words: list[str], cap: int) -> list[str]:
+    """Most frequent first, ties by word so the order is reproducible; <unk> only if needed."""
+    counts = Counter(train_words)
+    ranked = sorted(counts, key=lambda w: (-counts[w], w))
+    if len(ranked) <= cap:
+        return ranked
+    kept = [w for w in ranked if w != UNK][: cap - 1]
+    return kept + [UNK]
+
+
+def encode(words: list[str], vocabulary: list[str]) -> torch.Tensor:
+    index = {w: i for i, w in enumerate(vocabulary)}
+    unk = index.get(UNK, 0)
+    return torch.tensor([index.get(w, unk) for w in words], dtype=torch.long)
+
+
+def read_words(path: Path, limit: int = 0) -> list[str]:
+    """Whitespace tokens with <eos> closing every line; stop after `limit` tokens if > 0."""
+    words: list[str] = []
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        for line in handle:
+            words.extend(line.split() + [EOS])
+            if limit and len(words) >= limit:
+                return words[:limit]
+    return words
+
+
+def _corpus(splits: dict, cap: int, **extra) -> Corpus:
+    vocabulary = build_vocabulary(splits["train"], cap)
+    tensors = {name: encode(words, vocabulary) for name, words in splits.items()}
+    return Corpus(vocabulary, tensors["train"], tensors["valid"], tensors["test"], **extra)
+
+
+def load_ptb(cfg: Config, progress=None) -> Corpus:
+    from .ptb import ensure_ptb, ptb_paths
+
+    paths = ptb_paths(ensure_ptb(download=True, progress=progress))
+    limits = {"train": cfg.train_tokens, "valid": cfg.valid_tokens, "test": cfg.test_tokens}
+    splits = {name: read_words(paths[name], limits[name]) for name in limits}
+    return _corpus(splits, cfg.vocab_size, info={"source": "ptb"})
+
+
+def load_synthetic(cfg: Config) -> Corpus:
+    from .synthetic import SyntheticSource, SyntheticSpec
+
+    source = SyntheticSource(SyntheticSpec(vocab_size=cfg.synthetic_vocab, seed=cfg.data_seed))
+    held_out = max(cfg.synthetic_tokens // 10, 1000)
+    stream = source.sample(cfg.synthetic_tokens + 2 * held_out, seed=cfg.data_seed)
+    splits = {"train": stream[: cfg.synthetic_tokens],
+              "valid": stream[cfg.synthetic_tokens: cfg.synthetic_tokens + held_out],
+              "test": stream[cfg.synthetic_tokens + held_out:]}
+    corpus = _corpus(splits, max(cfg.vocab_size, len(source.words)), floor_ppl=source.floor_ppl(),
+                     info={"source": "synthetic", "entropy_rate": source.entropy_rate()})
+    return corpus
+
+
+def text_problem(path: Path) -> str | None:
+    """Why a user's file cannot be a corpus (too large, binary, not text, too few lines)."""
+    size = path.stat().st_size
+    if size == 0:
+        return f"dataset: file is empty: {path.name}"
+    if size > MAX_TEXT_BYTES:
+        return f"dataset: file is {size / 2**20:.0f} MB; the limit is {MAX_TEXT_BYTES // 2**20} MB"
+    with open(path, "rb") as handle:
+        head = handle.read(65536)
+    if b"\x00" in head:
+        return f"dataset: {path.name} looks binary (it contains NUL bytes); give a plain text file"
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as error:
+        if error.start < len(head) - 4:  # not merely a character cut at the 64 KiB boundary
+            return f"dataset: {path.name} is not UTF-8 text"
+    return None
+
+
+def split_lines(lines: list[str]) -> dict:
+    """First 80% of the lines train, next 10% valid, last 10% test (at least one line each)."""
+    if len(lines) < 3:
+        raise DataError(f"dataset: needs at least 3 non-empty lines to split into train, valid "
+                        f"and test (got {len(lines)})")
+    n_valid = n_test = max(1, len(lines) // 10)
+    n_train = len(lines) - n_valid - n_test
+    parts = {"train": lines[:n_train], "valid": lines[n_train:n_train + n_valid],
+             "test": lines[n_train + n_valid:]}
+    return {name: [w for line in chunk for w in line.split() + [EOS]] for name, chunk in parts.items()}
+
+
+def load_text(cfg: Config) -> Corpus:
+    path = Path(cfg.dataset).expanduser()
+    problem = text_problem(path)
+    if problem:
+        raise DataError(problem)
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        lines = [line for line in handle if line.strip()]
+    return _corpus(split_lines(lines), cfg.vocab_size, info={"source": "text", "file": path.name})
+
+
+def load_corpus(cfg: Config, progress=None) -> Corpus:
+    if cfg.dataset == "ptb":
+        return load_ptb(cfg, progress)
+    if cfg.dataset == "synthetic":
+        return load_synthetic(cfg)
+    return load_text(cfg)
+
+
+def vocab_size_for(cfg: Config) -> int | None:
+    """The vocabulary size without loading data where it is known; None for a text file."""
+    if cfg.dataset == "ptb" and not cfg.train_tokens:
+        return min(PTB_VOCAB_SIZE, cfg.vocab_size)
+    if cfg.dataset == "synthetic":
+        from .synthetic import SyntheticSpec, vocab_size_of
+
+        return vocab_size_of(SyntheticSpec(vocab_size=cfg.synthetic_vocab, seed=cfg.data_seed))
+    if cfg.dataset == "ptb":
+        return cfg.vocab_size if cfg.vocab_size < PTB_VOCAB_SIZE else None
+    return None
+
+
+# ---------------------------------------------------------------- batching
+
+
+def batchify(ids: torch.Tensor, batch_size: int) -> torch.Tensor:
+    """Cut a token stream into batch_size contiguous streams, one per column.
+
+    With the alphabet as the stream and batch_size 4:
+        a b c d e f g h i j k l m n o p q r s t u v w x y z
+      ->  a g m s
+          b h n t        each column is read top to bottom, and the hidden state of a column
+          c i o u        carries from one bptt window to the next; the 2 tokens that do not
+          d j p v        fill a row (y z) are dropped.
+          e k q w
+          f l r x
+    Returns (N // batch_size, batch_size).
+    """
+    rows = ids.numel() // batch_size
+    if rows < 2:
+        raise DataError(f"a split of {ids.numel()} tokens is too small for batch size {batch_size}")
+    return ids[: rows * batch_size].view(batch_size, rows).t().contiguous()
+
+
+def get_batch(streams: torch.Tensor, start: int, bptt: int):
+    """The window of inputs starting at row `start` and its targets, one token later."""
+    length = min(bptt, streams.shape[0] - 1 - start)
+    return streams[start:start + length], streams[start + 1:start + 1 + length]  # (T, B) each
+
+
+def train_windows(streams: torch.Tensor, bptt: int) -> int:
+    """Full bptt windows per epoch (training drops the last partial one, like the seed)."""
+    return (streams.shape[0] - 1) // bptt

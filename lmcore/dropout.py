@@ -1,0 +1,95 @@
+"""Where dropout goes, and the masks it draws.
+
+Every mask is inverted dropout: values 0 or 1/(1-p), so evaluation needs no rescaling and
+uses no mask at all. Three placements (docs/design.md):
+
+- vertical: a fresh mask per time step on the connections between layers
+  (embedding -> layer 1 -> ... -> decoder), Zaremba et al. 2014;
+- horizontal: vertical plus a fresh mask per time step on h(t-1) -> h(t);
+- variational: one mask per sequence and window, reused at every step, on each layer's
+  input, the last layer's output and the recurrent path (Gal & Ghahramani 2016).
+
+Site names follow the masks.npz contract: `layer{i}.input` (into layer i, the embedding for
+i = 1), `layer{i}.recurrent`, `layer{L}.output`.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def draw_mask(shape, p: float, like: torch.Tensor, generator=None) -> torch.Tensor:
+    """A mask of zeros and 1/(1-p) with keep probability 1-p, on `like`'s device and dtype."""
+    keep = 1.0 - p
+    mask = torch.empty(shape, device=like.device, dtype=like.dtype)
+    return mask.bernoulli_(keep, generator=generator).div_(keep)
+
+
+class DropoutPlan:
+    """Which sites a placement drops, with what ratio and mask shape; records what it drew.
+
+    `recorded` keeps, for the latest forward pass, each site's mask for the first sequence of
+    the batch as a (time, units) view, so a run can show the masks it actually used.
+    """
+
+    def __init__(self, placement: str, layers: int, p: float, p_recurrent: float, generator=None):
+        self.placement = placement
+        self.generator = generator
+        self.layers = layers
+        self.p = p if placement != "none" else 0.0
+        self.p_recurrent = p_recurrent if placement in ("horizontal", "variational") else 0.0
+        self.recorded: dict[str, torch.Tensor] = {}
+
+    @property
+    def per_sequence(self) -> bool:
+        return self.placement == "variational"
+
+    def sites(self) -> list[str]:
+        names = []
+        for i in range(1, self.layers + 1):
+            if self.p > 0:
+                names.append(f"layer{i}.input")
+            if self.p_recurrent > 0:
+                names.append(f"layer{i}.recurrent")
+        if self.p > 0:
+            names.append(f"layer{self.layers}.output")
+        return names
+
+    def apply(self, x: torch.Tensor, site: str) -> torch.Tensor:
+        """Drop a (T, B, F) connection at a non-recurrent site."""
+        mask = self.mask(site, x)
+        return x if mask is None else x * mask
+
+    def mask(self, site: str, x: torch.Tensor) -> torch.Tensor | None:
+        """The mask for `site` given the (T, B, F) tensor it acts on, or None for no dropout.
+
+        Per-step placements give (T, B, F); variational gives (1, B, F), which broadcasts the
+        same mask over every time step of the window.
+        """
+        p = self.p_recurrent if site.endswith("recurrent") else self.p
+        if p == 0.0:
+            return None
+        steps, batch, units = x.shape
+        mask = draw_mask((1 if self.per_sequence else steps, batch, units), p, x, self.generator)
+        self.recorded[site] = mask[:, 0, :].expand(steps, units)  # (T, F) view, no copy
+        return mask
+
+    def recorded_numpy(self) -> dict:
+        """The latest masks as float32 numpy arrays keyed by site (for masks.npz)."""
+        return {site: m.detach().float().cpu().numpy() for site, m in self.recorded.items()}
+
+
+def lesson_masks(placement: str, layers: int, steps: int, units: int, p: float,
+                 p_recurrent: float | None = None, seed: int = 0) -> dict:
+    """The masks a placement would draw for one sequence, for teaching pictures.
+
+    Uses the same DropoutPlan as training, so the pictures are the engine's behaviour, not an
+    illustration of it.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    p_recurrent = p if p_recurrent is None else p_recurrent
+    plan = DropoutPlan(placement, layers, p, p_recurrent, generator)
+    shape_like = torch.zeros(steps, 1, units)
+    for site in plan.sites():
+        plan.mask(site, shape_like)
+    return plan.recorded_numpy()

@@ -1,0 +1,121 @@
+"""An LSTM layer whose recurrent path can be dropped, with a hand-written backward pass.
+
+torch's fused nn.LSTM cannot put a mask on h(t-1) -> h(t), so the horizontal and
+variational placements need their own recurrence. It reads the parameters of an ordinary
+single-layer nn.LSTM (same names, gate order i, f, g, o, two bias vectors), so every
+placement shares one parameter layout, one init and one checkpoint format, and with no
+mask it computes the same function as nn.LSTM.
+
+Speed comes from three choices:
+- the input projection of all time steps is one matmul outside the loop;
+- the loop runs without autograd (one Function for the whole window), so each step costs
+  one addmm and a few element-wise kernels instead of a recorded graph;
+- the backward pass accumulates dW_hh in one (4H, T*B) x (T*B, H) matmul at the end, not
+  T small ones.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def _step_mask(mask, t):
+    if mask is None:
+        return None
+    return mask[t] if mask.dim() == 3 else mask
+
+
+class LSTMRecurrence(torch.autograd.Function):
+    """h, c over a window given precomputed input projections; optional mask on h(t-1)."""
+
+    @staticmethod
+    @torch.amp.custom_fwd(device_type="cuda", cast_inputs=torch.float32)
+    def forward(ctx, x_proj, w_hh, h0, c0, mask):
+        # x_proj (T, B, 4H) = x W_ih^T + b_ih + b_hh;  w_hh (4H, H);  h0, c0 (B, H)
+        # mask None, (B, H) for one mask per window, or (T, B, H) for a fresh one per step
+        steps, batch, gates_size = x_proj.shape
+        hidden = gates_size // 4
+        acts = x_proj.new_empty(steps, batch, gates_size)   # (T, B, 4H) gate activations
+        cells = x_proj.new_empty(steps + 1, batch, hidden)  # (T+1, B, H) c(0..T)
+        tanh_cells = x_proj.new_empty(steps, batch, hidden)
+        recurrent_in = x_proj.new_empty(steps, batch, hidden)  # (T, B, H) masked h(t-1)
+        outputs = x_proj.new_empty(steps, batch, hidden)
+        cells[0] = c0
+        h = h0
+        w_hh_t = w_hh.t()
+        g_slice = slice(2 * hidden, 3 * hidden)
+        for t in range(steps):
+            m = _step_mask(mask, t)
+            r = h if m is None else h * m
+            recurrent_in[t] = r
+            gates = torch.addmm(x_proj[t], r, w_hh_t)      # (B, 4H)
+            a = acts[t]
+            torch.sigmoid(gates, out=a)
+            torch.tanh(gates[:, g_slice], out=a[:, g_slice])
+            i, f, g, o = a.chunk(4, dim=1)
+            torch.addcmul(f * cells[t], i, g, out=cells[t + 1])
+            torch.tanh(cells[t + 1], out=tanh_cells[t])
+            h = torch.mul(o, tanh_cells[t], out=outputs[t])
+        ctx.save_for_backward(acts, cells, tanh_cells, recurrent_in, w_hh, mask)
+        return outputs, outputs[-1].clone(), cells[-1].clone()
+
+    @staticmethod
+    @torch.amp.custom_bwd(device_type="cuda")
+    def backward(ctx, grad_outputs, grad_h_last, grad_c_last):
+        acts, cells, tanh_cells, recurrent_in, w_hh, mask = ctx.saved_tensors
+        steps, batch, gates_size = acts.shape
+        grad_gates = torch.empty_like(acts)                 # (T, B, 4H) d loss / d pre-activations
+        dh = grad_h_last.clone()
+        dc = grad_c_last.clone()
+        for t in reversed(range(steps)):
+            i, f, g, o = acts[t].chunk(4, dim=1)
+            tc = tanh_cells[t]
+            dh += grad_outputs[t]
+            dc += dh * o * (1 - tc * tc)
+            di, df, dg, do = grad_gates[t].chunk(4, dim=1)
+            torch.mul(dc * g, i * (1 - i), out=di)
+            torch.mul(dc * cells[t], f * (1 - f), out=df)
+            torch.mul(dc * i, 1 - g * g, out=dg)
+            torch.mul(dh * tc, o * (1 - o), out=do)
+            dc = dc * f
+            dh = grad_gates[t] @ w_hh                       # (B, H) into the masked h(t-1)
+            m = _step_mask(mask, t)
+            if m is not None:
+                dh = dh * m
+        flat_grads = grad_gates.view(steps * batch, gates_size)
+        grad_w_hh = flat_grads.t() @ recurrent_in.view(steps * batch, -1)  # (4H, H)
+        return grad_gates, grad_w_hh, dh, dc, None
+
+
+def input_projection(x: torch.Tensor, lstm: nn.LSTM) -> torch.Tensor:
+    """x W_ih^T + b_ih + b_hh for every time step at once: (T, B, I) -> (T, B, 4H)."""
+    return F.linear(x, lstm.weight_ih_l0, lstm.bias_ih_l0 + lstm.bias_hh_l0)
+
+
+def lstm_layer(x, lstm: nn.LSTM, state, recurrent_mask=None):
+    """Run one single-layer nn.LSTM's parameters over x (T, B, I) with an optional mask on h(t-1).
+
+    Returns output (T, B, H) and the new (h, c), each (B, H).
+    """
+    h0, c0 = state
+    outputs, h, c = LSTMRecurrence.apply(input_projection(x, lstm), lstm.weight_hh_l0, h0, c0,
+                                         recurrent_mask)
+    return outputs, (h, c)
+
+
+def lstm_layer_reference(x, lstm: nn.LSTM, state, recurrent_mask=None):
+    """The same function written step by step with autograd: slow, obviously right; for tests."""
+    h, c = state
+    outputs = []
+    for t in range(x.shape[0]):
+        m = _step_mask(recurrent_mask, t)
+        r = h if m is None else h * m
+        gates = F.linear(x[t], lstm.weight_ih_l0, lstm.bias_ih_l0) + F.linear(
+            r, lstm.weight_hh_l0, lstm.bias_hh_l0)
+        i, f, g, o = gates.chunk(4, dim=1)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        h = torch.sigmoid(o) * torch.tanh(c)
+        outputs.append(h)
+    return torch.stack(outputs), (h, c)

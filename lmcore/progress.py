@@ -1,0 +1,65 @@
+"""A progress bar on stderr with ETA and the current perplexity.
+
+On a terminal it redraws one line; in a log file (the app's background runs) it writes a
+line every few seconds, so logs stay readable.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from .train import Callbacks
+
+
+def format_seconds(seconds: float) -> str:
+    seconds = int(max(seconds, 0))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+class ProgressBar(Callbacks):
+    def __init__(self, stream=None, width: int = 24, every: float = 5.0):
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty()
+        self.width = width
+        self.every = 0.2 if self.tty else every
+        self.last_draw = 0.0
+        self.ppl = None
+        self.val_ppl = None
+        self.start = None
+        self.start_step = 0
+
+    def on_train_log(self, record):
+        self.ppl = record["ppl"]
+
+    def on_eval(self, record):
+        if record["kind"] == "val":
+            self.val_ppl = record["ppl"]
+
+    def on_progress(self, trainer):
+        now = time.monotonic()
+        if self.start is None:
+            self.start, self.start_step = now, trainer.step - 1
+        if now - self.last_draw < self.every and not trainer.done:
+            return
+        self.last_draw = now
+        self.stream.write(("\r" if self.tty else "") + self.line(trainer, now) + ("" if self.tty else "\n"))
+        self.stream.flush()
+
+    def line(self, trainer, now: float) -> str:
+        done, total = trainer.step, trainer.total_steps
+        fraction = done / total if total else 1.0
+        filled = int(self.width * fraction)
+        rate = (done - self.start_step) / max(now - self.start, 1e-9)
+        eta = (total - done) / rate if rate > 0 else 0
+        ppl = f" ppl {self.ppl:.1f}" if self.ppl else ""
+        val = f" val {self.val_ppl:.1f}" if self.val_ppl else ""
+        return (f"epoch {min(trainer.epoch, trainer.cfg.epochs)}/{trainer.cfg.epochs} [{'#' * filled}{'.' * (self.width - filled)}] "
+                f"{100 * fraction:5.1f}% {done}/{total}{ppl}{val} ETA {format_seconds(eta)}")
+
+    def close(self):
+        if self.tty:
+            self.stream.write("\n")
+            self.stream.flush()

@@ -1,0 +1,279 @@
+"""Run folders: the only state the engine and the app share (docs/design.md).
+
+This is the one module that writes them. Writers are atomic where a reader could see a
+half-written file (temp file + rename) and append-only with a flush for the JSONL logs.
+Readers never raise on a damaged folder: they report what is broken and keep going.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from .errors import RunError
+
+STATES = ("queued", "running", "finished", "failed", "stopped")
+ACTIVE = ("queued", "running")
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def runs_dir(explicit: str | os.PathLike | None = None) -> Path:
+    """`explicit`, else $LMCORE_RUNS_DIR, else runs/ at the project root."""
+    chosen = explicit or os.environ.get("LMCORE_RUNS_DIR") or PROJECT_ROOT / "runs"
+    return Path(chosen).expanduser().resolve()
+
+
+def new_run_id(label: str = "") -> str:
+    """Time-ordered and filesystem-safe; user text only ever contributes [a-z0-9-]."""
+    slug = re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")[:32]
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return "-".join(part for part in (stamp, slug, secrets.token_hex(2)) if part)
+
+
+def run_path(root: Path, run_id: str) -> Path:
+    """The folder of `run_id` under `root`, refusing ids that would leave it."""
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", run_id or ""):
+        raise RunError(f"not a run id: {run_id!r}")
+    return root / run_id
+
+
+# ---------------------------------------------------------------- low-level writers
+
+
+def write_json_atomic(path: Path, data) -> None:
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w") as handle:
+        json.dump(data, handle, indent=1)
+    os.replace(temp, path)
+
+
+def append_jsonl(path: Path, record: dict) -> None:
+    with open(path, "a") as handle:
+        handle.write(json.dumps(record) + "\n")
+        handle.flush()
+
+
+def read_json(path: Path):
+    """The parsed file, or None when missing, empty or corrupt."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def truncate_lines(path: Path, keep: int) -> None:
+    """Keep the first `keep` lines of a JSONL file (resume drops what the checkpoint lacks)."""
+    if not path.exists():
+        return
+    lines = path.read_bytes().split(b"\n")[:keep]
+    data = b"".join(line + b"\n" for line in lines if line)
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    os.replace(temp, path)
+
+
+def count_lines(path: Path) -> int:
+    if not path.exists():
+        return 0
+    with open(path, "rb") as handle:
+        return sum(1 for line in handle if line.endswith(b"\n"))
+
+
+# ---------------------------------------------------------------- the writer
+
+
+class RunWriter:
+    """Everything a training process writes into its run folder."""
+
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+        self.checkpoints = self.folder / "checkpoints"
+        self.checkpoints.mkdir(parents=True, exist_ok=True)
+
+    def status(self, **fields) -> dict:
+        current = read_json(self.folder / "status.json") or {}
+        current.update(fields, updated_at=time.time())
+        write_json_atomic(self.folder / "status.json", current)
+        return current
+
+    def metric(self, record: dict) -> None:
+        append_jsonl(self.folder / "metrics.jsonl", record)
+
+    def sample(self, record: dict) -> None:
+        append_jsonl(self.folder / "samples.jsonl", record)
+
+    def params(self, counts: dict) -> None:
+        write_json_atomic(self.folder / "params.json", counts)
+
+    def vocabulary(self, words: list[str]) -> None:
+        write_json_atomic(self.folder / "vocab.json", words)
+
+    def masks(self, arrays: dict) -> None:
+        fd, temp = tempfile.mkstemp(dir=self.folder, prefix=".masks.", suffix=".npz")
+        with os.fdopen(fd, "wb") as handle:
+            np.savez_compressed(handle, **arrays)
+        os.replace(temp, self.folder / "masks.npz")
+
+    def checkpoint(self, name: str, payload: dict) -> None:
+        import torch
+
+        fd, temp = tempfile.mkstemp(dir=self.checkpoints, prefix=f".{name}.", suffix=".tmp")
+        os.close(fd)
+        torch.save(payload, temp)
+        os.replace(temp, self.checkpoints / f"{name}.pt")
+
+    def log_counts(self) -> dict:
+        """Lines in the logs now; a checkpoint stores them so resume can cut back to it."""
+        return {"metrics_lines": count_lines(self.folder / "metrics.jsonl"),
+                "samples_lines": count_lines(self.folder / "samples.jsonl")}
+
+    def rewind_logs(self, counts: dict) -> None:
+        truncate_lines(self.folder / "metrics.jsonl", counts.get("metrics_lines", 0))
+        truncate_lines(self.folder / "samples.jsonl", counts.get("samples_lines", 0))
+
+
+def create_run(config: dict, root: Path | None = None, label: str = "") -> Path:
+    """A new run folder holding its config and a `queued` status; returns its path."""
+    root = runs_dir(root)
+    root.mkdir(parents=True, exist_ok=True)
+    folder = run_path(root, new_run_id(label or config.get("name") or config.get("preset", "")))
+    folder.mkdir()
+    write_json_atomic(folder / "config.json", {**config, "lmcore_version": __version__})
+    RunWriter(folder).status(state="queued", pid=None, step=0, total_steps=None, epoch=0,
+                             created_at=time.time(), started_at=None, finished_at=None, error=None)
+    return folder
+
+
+def delete_run(folder: Path) -> None:
+    status = read_status(folder)
+    if status.get("state") == "running" and pid_alive(status.get("pid")):
+        raise RunError(f"{folder.name} is running; stop it before deleting it")
+    shutil.rmtree(folder)
+
+
+def stop_run(folder: Path) -> bool:
+    """Ask a running training process to checkpoint and stop (SIGTERM); False if none runs."""
+    status = read_status(folder)
+    pid = status.get("pid")
+    if status.get("state") not in ACTIVE or not pid_alive(pid):
+        return False
+    os.kill(pid, signal.SIGTERM)
+    return True
+
+
+# ---------------------------------------------------------------- readers
+
+
+def pid_alive(pid) -> bool:
+    """True when `pid` is a live lmcore process (not a zombie, not a reused pid)."""
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    proc = Path(f"/proc/{pid}")
+    if not proc.exists():
+        return True  # no /proc (macOS): trust the signal check
+    try:
+        if (proc / "stat").read_text().split(")")[-1].split()[0] == "Z":
+            return False
+        return b"lmcore" in (proc / "cmdline").read_bytes()
+    except OSError:
+        return False
+
+
+def read_status(folder: Path) -> dict:
+    """status.json, with a dead `running` process reported (and recorded) as failed."""
+    status = read_json(Path(folder) / "status.json")
+    if not isinstance(status, dict):
+        return {"state": "broken", "error": "status.json is missing or unreadable"}
+    pid = status.get("pid")
+    if status.get("state") in ACTIVE and pid is not None and not pid_alive(pid):
+        message = f"the training process (pid {pid}) ended without a final status: killed or crashed"
+        status = RunWriter(folder).status(state="failed", error=message, finished_at=time.time())
+    return status
+
+
+def read_config(folder: Path) -> dict | None:
+    config = read_json(Path(folder) / "config.json")
+    return config if isinstance(config, dict) else None
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    """Every complete, parseable line; a torn last line or garbage line is skipped."""
+    return MetricsTail(path).read_new()
+
+
+class MetricsTail:
+    """Reads a JSONL log incrementally: each call returns only lines added since the last.
+
+    A trailing line without its newline is left for the next call (the writer may be
+    mid-write). If the file shrank (a resume cut it back), reading starts over.
+    """
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.offset = 0
+        self.records: list[dict] = []
+
+    def read_new(self) -> list[dict]:
+        try:
+            size = self.path.stat().st_size
+        except OSError:
+            return []
+        if size < self.offset:
+            self.offset, self.records = 0, []
+        with open(self.path, "rb") as handle:
+            handle.seek(self.offset)
+            chunk = handle.read(size - self.offset)
+        end = chunk.rfind(b"\n") + 1
+        self.offset += end
+        new = []
+        for line in chunk[:end].splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(record, dict):
+                new.append(record)
+        self.records.extend(new)
+        return new
+
+    def read_all(self) -> list[dict]:
+        self.read_new()
+        return self.records
+
+
+def list_runs(root: Path | None = None) -> list[dict]:
+    """One summary dict per run folder, newest first; damaged folders are marked broken."""
+    root = runs_dir(root)
+    if not root.exists():
+        return []
+    summaries = []
+    for folder in sorted((p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")),
+                         reverse=True):
+        summaries.append(run_summary(folder))
+    return summaries
+
+
+def run_summary(folder: Path) -> dict:
+    config = read_config(folder)
+    status = read_status(folder)
+    params = read_json(folder / "params.json") or {}
+    broken = config is None or status.get("state") == "broken"
+    return {"id": folder.name, "path": str(folder), "config": config or {}, "status": status,
+            "params": params.get("total"), "broken": broken,
+            "problem": "config.json is missing or unreadable" if config is None else status.get("error")
+            if broken else None}

@@ -1,0 +1,150 @@
+"""One training process over one run folder: start, resume, stop on a signal, mark failures.
+
+`run(folder)` is what `python -m lmcore train` and `resume` execute, in the foreground or as
+the app's background process. Whatever happens, status.json ends in a final state and the
+metrics written so far stay.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import torch
+
+from . import config as config_module
+from .checkpoints import load_checkpoint
+from .data import load_corpus
+from .errors import LmcoreError, RunError
+from .progress import ProgressBar
+from .runs import RunWriter, read_config, read_json
+from .train import Callbacks, Diverged, Trainer, resolve_device
+
+
+class Recorder(Callbacks):
+    """Writes what the trainer reports into the run folder (through runs.RunWriter)."""
+
+    def __init__(self, writer: RunWriter):
+        self.writer = writer
+        self.stop = False
+
+    def on_train_log(self, record):
+        self.writer.metric(record)
+        self.latest = {"train_ppl": record["ppl"], "tokens_per_s": record["tokens_per_s"], "lr": record["lr"]}
+
+    def on_eval(self, record):
+        self.writer.metric(record)
+        if record["kind"] == "val":
+            best = record["ppl"] if self.best is None else min(self.best, record["ppl"])
+            self.best = best
+            self.writer.status(best_val_ppl=best)
+
+    def on_sample(self, record):
+        self.writer.sample(record)
+
+    def on_masks(self, arrays):
+        self.writer.masks(arrays)
+
+    def on_checkpoint(self, name, payload):
+        payload["logs"] = self.writer.log_counts()
+        self.writer.checkpoint(name, payload)
+
+    def on_progress(self, trainer):
+        now = time.monotonic()
+        if now - self.last_status >= 1.0 or trainer.done:
+            self.last_status = now
+            self.writer.status(step=trainer.step, epoch=min(trainer.epoch, trainer.cfg.epochs),
+                               total_steps=trainer.total_steps, **self.latest)
+
+    def stop_requested(self):
+        return self.stop
+
+    best = None
+    last_status = 0.0
+    latest: dict = {}
+
+
+def set_threads(count: int) -> int:
+    """Use every core this process may run on unless told otherwise."""
+    available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    threads = count or available or 1
+    torch.set_num_threads(threads)
+    return threads
+
+
+def _install_signals(recorder: Recorder) -> None:
+    def request_stop(signum, frame):
+        recorder.stop = True
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+
+
+def run(folder: Path, show_progress: bool = True) -> dict:
+    """Train the run in `folder` from its last checkpoint (or from scratch); return a summary."""
+    folder = Path(folder)
+    raw = read_config(folder)
+    if raw is None:
+        raise RunError(f"{folder}: config.json is missing or unreadable; not a run folder")
+    writer = RunWriter(folder)
+    first_start = (read_json(folder / "status.json") or {}).get("started_at")
+    writer.status(state="running", pid=os.getpid(), started_at=first_start or time.time(), error=None,
+                  finished_at=None)
+    try:
+        return _train(folder, writer, raw, show_progress)
+    except Diverged as error:
+        writer.status(state="failed", error=str(error), finished_at=time.time())
+        raise LmcoreError(str(error)) from None
+    except LmcoreError as error:
+        writer.status(state="failed", error=str(error).splitlines()[0], finished_at=time.time())
+        raise
+    except BaseException as error:  # the traceback still reaches stderr (the run's log.txt)
+        message = f"{type(error).__name__}: {error}".splitlines()[0]
+        writer.status(state="failed", error=message, finished_at=time.time())
+        raise
+
+
+def _train(folder: Path, writer: RunWriter, raw: dict, show_progress: bool) -> dict:
+    cfg = config_module.validate(config_module.from_dict(raw))
+    set_threads(cfg.threads)
+    device = resolve_device(cfg.device)
+    from .ptb import stderr_progress
+
+    corpus = load_corpus(cfg, progress=stderr_progress() if show_progress else None)
+    recorder = Recorder(writer)
+    callbacks = [recorder] + ([ProgressBar()] if show_progress else [])
+    trainer = Trainer(cfg, corpus, device, callbacks)
+    writer.vocabulary(corpus.words)
+    writer.params(trainer.params())
+    writer.status(total_steps=trainer.total_steps, device=str(device), floor_ppl=corpus.floor_ppl)
+    last = folder / "checkpoints" / "last.pt"
+    if last.exists():
+        payload = load_checkpoint(last)
+        trainer.restore(payload)
+        writer.rewind_logs(payload.get("logs", {}))
+        recorder.best = trainer.best_val
+    _install_signals(recorder)
+    outcome = trainer.fit()
+    for callback in callbacks:
+        getattr(callback, "close", lambda: None)()
+    if outcome == "stopped":
+        writer.status(state="stopped", step=trainer.step, finished_at=time.time())
+        return summary(folder, trainer, state="stopped")
+    best = folder / "checkpoints" / "best.pt"
+    test_ppl = trainer.test(load_checkpoint(best)["model"] if best.exists() else None)
+    writer.status(state="finished", step=trainer.step, test_ppl=test_ppl, finished_at=time.time())
+    return summary(folder, trainer, state="finished", test_ppl=test_ppl)
+
+
+def summary(folder: Path, trainer: Trainer, state: str, test_ppl=None) -> dict:
+    metrics = folder / "metrics.jsonl"
+    from .runs import read_jsonl
+
+    train_lines = [r for r in read_jsonl(metrics) if r.get("kind") == "train"]
+    speeds = [r["tokens_per_s"] for r in train_lines if "tokens_per_s" in r]
+    params = read_json(folder / "params.json") or {}
+    return {"run": folder.name, "state": state, "best_val_ppl": trainer.best_val, "test_ppl": test_ppl,
+            "params": params.get("total"), "tokens_per_s": sorted(speeds)[len(speeds) // 2] if speeds else None,
+            "seconds": trainer.now(), "steps": trainer.step}

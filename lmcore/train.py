@@ -1,0 +1,256 @@
+"""The training loop: one readable loop that calls back instead of printing or saving.
+
+A Trainer owns the model, optimizer, schedule and position in the data. Callbacks (runs.py's
+recorder, the progress bar) decide what to do with train lines, evaluations, samples, masks
+and checkpoints. Everything needed to continue exactly lives in `checkpoint()`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+
+import torch
+import torch.nn.functional as F
+
+from .config import Config
+from .data import Corpus, batchify, get_batch, train_windows
+from .evaluate import mean_nll, perplexity
+from .model import LanguageModel, detach_state
+from .params import formula_counts
+from .sampling import generate
+from .schedule import Schedule
+
+
+class Diverged(RuntimeError):
+    pass
+
+
+class Callbacks:
+    """No-op base; a callback overrides what it cares about."""
+
+    def on_train_log(self, record: dict) -> None: ...
+    def on_eval(self, record: dict) -> None: ...
+    def on_sample(self, record: dict) -> None: ...
+    def on_masks(self, arrays: dict) -> None: ...
+    def on_checkpoint(self, name: str, payload: dict) -> None: ...
+    def on_progress(self, trainer: "Trainer") -> None: ...
+    def stop_requested(self) -> bool:
+        return False
+
+
+def resolve_device(name: str) -> torch.device:
+    from .errors import ConfigError
+
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device: cuda requested but no CUDA GPU is available; use auto or cpu")
+    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ConfigError("device: mps requested but Apple's MPS is not available; use auto or cpu")
+    return torch.device(name)
+
+
+def make_optimizer(cfg: Config, model: torch.nn.Module) -> torch.optim.Optimizer:
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return torch.optim.SGD(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+class Trainer:
+    def __init__(self, cfg: Config, corpus: Corpus, device: torch.device, callbacks: list[Callbacks]):
+        self.cfg, self.corpus, self.device, self.callbacks = cfg, corpus, device, callbacks
+        torch.manual_seed(cfg.seed)
+        self.model = LanguageModel(corpus.vocab_size, cfg).to(device)
+        self.forward = torch.compile(self.model) if cfg.compile else self.model
+        self.optimizer = make_optimizer(cfg, self.model)
+        self.schedule = Schedule(cfg)
+        self.train_streams = batchify(corpus.train, cfg.batch_size).to(device)   # (N, B)
+        self.valid_streams = batchify(corpus.valid, cfg.eval_batch_size).to(device)
+        self.test_streams = batchify(corpus.test, cfg.eval_batch_size).to(device)
+        self.windows = train_windows(self.train_streams, cfg.bptt)
+        planned = self.windows * cfg.epochs
+        self.total_steps = min(planned, cfg.max_steps) if cfg.max_steps else planned
+        self.log_every = cfg.log_every or max(1, self.windows // 50)
+        self.step, self.epoch, self.window = 0, 1, 0
+        self.best_val: float | None = None
+        self.last_eval_step = -1
+        self.elapsed = 0.0
+        self.state = self.model.init_state(cfg.batch_size)
+        self._reset_interval()
+
+    # ------------------------------------------------------------ helpers
+
+    def params(self) -> dict:
+        return formula_counts(self.cfg, self.corpus.vocab_size)
+
+    def autocast(self):
+        if self.cfg.amp == "bf16" and self.device.type == "cuda":
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def _emit(self, method: str, *args) -> None:
+        for callback in self.callbacks:
+            getattr(callback, method)(*args)
+
+    def _reset_interval(self):
+        self.interval = {"loss": torch.zeros((), device=self.device), "norm": torch.zeros((), device=self.device),
+                         "losses": [], "steps": 0, "start": time.perf_counter()}
+
+    def now(self) -> float:
+        return self.elapsed + (time.perf_counter() - self._clock)
+
+    @property
+    def done(self) -> bool:
+        return self.step >= self.total_steps
+
+    # ------------------------------------------------------------ the loop
+
+    def fit(self) -> str:
+        """Train to the end (returns 'finished') or until a stop is requested ('stopped')."""
+        self._clock = time.perf_counter()
+        self.model.train()
+        while not self.done:
+            if self.window == 0:
+                self.state = self.model.init_state(self.cfg.batch_size)
+            self.train_step()
+            if self.step % self.log_every == 0:
+                self.log_train()
+            epoch_ends = self.window == self.windows
+            if self.cfg.eval_every and self.step % self.cfg.eval_every == 0 and not epoch_ends:
+                self.validate()
+            if epoch_ends:
+                self.end_epoch()
+            elif self.cfg.checkpoint_every and self.step % self.cfg.checkpoint_every == 0:
+                self.save("last")
+            self._emit("on_progress", self)
+            if self.callbacks and any(c.stop_requested() for c in self.callbacks) and not self.done:
+                self.save("last")
+                return "stopped"
+        if self.last_eval_step != self.step:  # max_steps ended mid-epoch
+            self.validate()
+            self.save("last")
+        return "finished"
+
+    def train_step(self) -> None:
+        cfg = self.cfg
+        inputs, targets = get_batch(self.train_streams, self.window * cfg.bptt, cfg.bptt)  # (T, B)
+        self.state = detach_state(self.state)
+        with self.autocast():
+            logits, self.state = self.forward(inputs, self.state)           # (T, B, V)
+            loss = F.cross_entropy(logits.view(-1, logits.shape[-1]).float(), targets.reshape(-1))
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.clip if cfg.clip > 0 else math.inf)
+        self.optimizer.step()
+        # Kept on the device: reading them every step would stall a GPU.
+        self.interval["losses"].append(loss.detach())
+        self.interval["norm"] += norm.detach()
+        self.interval["steps"] += 1
+        self.step += 1
+        self.window += 1
+
+    def log_train(self) -> None:
+        losses = torch.stack(self.interval["losses"]).float().cpu()
+        steps = self.interval["steps"]
+        if not torch.isfinite(losses).all():
+            first = int((~torch.isfinite(losses)).nonzero()[0])
+            raise Diverged(f"diverged at step {self.step - len(losses) + first + 1}: the loss is not finite "
+                           f"(try a lower lr or a tighter clip)")
+        seconds = max(time.perf_counter() - self.interval["start"], 1e-9)
+        loss = float(losses.mean())
+        tokens = steps * self.cfg.batch_size * self.cfg.bptt
+        record = {"kind": "train", "step": self.step, "epoch": self.epoch, "loss": loss,
+                  "ppl": perplexity(loss), "lr": self.schedule.lr, "tokens_per_s": tokens / seconds,
+                  "grad_norm": float(self.interval["norm"]) / steps, "time": self.now()}
+        self._emit("on_train_log", record)
+        self._reset_interval()
+
+    def end_epoch(self) -> None:
+        best_before = self.best_val
+        val_ppl = self.validate()
+        lr = self.schedule.after_epoch(self.epoch, val_ppl, best_before)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        self.epoch += 1
+        self.window = 0
+        self.save("last")
+
+    # ------------------------------------------------------------ evaluation
+
+    def evaluate(self, split: str) -> float:
+        streams = {"valid": self.valid_streams, "test": self.test_streams}[split]
+        return perplexity(mean_nll(self.model, streams, self.cfg.bptt, self.autocast))
+
+    def validate(self) -> float:
+        ppl = self.evaluate("valid")
+        self.last_eval_step = self.step
+        self._emit("on_eval", self._eval_record("val", ppl))
+        self._emit("on_masks", self.model.plan.recorded_numpy())
+        self._emit("on_sample", self.sample())
+        if self.best_val is None or ppl < self.best_val:
+            self.best_val = ppl
+            self.save("best")
+        return ppl
+
+    def test(self, best_state: dict | None) -> float:
+        if best_state is not None:
+            self.model.load_state_dict(best_state)
+        ppl = self.evaluate("test")
+        self._emit("on_eval", self._eval_record("test", ppl))
+        return ppl
+
+    def _eval_record(self, kind: str, ppl: float) -> dict:
+        return {"kind": kind, "step": self.step, "epoch": self.epoch, "loss": math.log(ppl),
+                "ppl": ppl, "lr": self.schedule.lr, "time": self.now()}
+
+    def sample(self) -> dict:
+        cfg = self.cfg
+        result = generate(self.model, self.corpus.words, cfg.sample_prompt, cfg.sample_words,
+                          cfg.sample_temperature, seed=cfg.seed)
+        return {"step": self.step, "epoch": self.epoch, "prompt": cfg.sample_prompt,
+                "temperature": cfg.sample_temperature, "text": result["text"]}
+
+    # ------------------------------------------------------------ checkpoints
+
+    def checkpoint(self) -> dict:
+        rng = {"torch": torch.get_rng_state()}
+        if self.device.type == "cuda":
+            rng["cuda"] = torch.cuda.get_rng_state(self.device)
+        return {
+            "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+            "schedule": self.schedule.state_dict(), "rng": rng, "config": self.cfg.to_dict(),
+            "vocab_size": self.corpus.vocab_size,
+            "progress": {"step": self.step, "epoch": self.epoch, "window": self.window,
+                         "best_val": self.best_val, "elapsed": self.now(),
+                         "last_eval_step": self.last_eval_step},
+            "hidden": [[h.cpu(), c.cpu()] for h, c in self.state],
+            "interval": {"losses": [float(x) for x in self.interval["losses"]],
+                         "norm": float(self.interval["norm"]), "steps": self.interval["steps"]},
+        }
+
+    def save(self, name: str) -> None:
+        self._emit("on_checkpoint", name, self.checkpoint())
+
+    def restore(self, payload: dict) -> None:
+        self.model.load_state_dict(payload["model"])
+        self.optimizer.load_state_dict(payload["optimizer"])
+        self.schedule.load_state_dict(payload["schedule"])
+        progress = payload["progress"]
+        self.step, self.epoch, self.window = progress["step"], progress["epoch"], progress["window"]
+        self.best_val, self.elapsed = progress["best_val"], progress["elapsed"]
+        self.last_eval_step = progress.get("last_eval_step", -1)
+        self.state = [(h.to(self.device), c.to(self.device)) for h, c in payload["hidden"]]
+        self._reset_interval()
+        interval = payload.get("interval") or {}
+        self.interval["losses"] = [torch.tensor(x, device=self.device) for x in interval.get("losses", [])]
+        self.interval["norm"] += interval.get("norm", 0.0)
+        self.interval["steps"] = interval.get("steps", 0)
+        torch.set_rng_state(payload["rng"]["torch"])
+        if "cuda" in payload["rng"] and self.device.type == "cuda":
+            torch.cuda.set_rng_state(payload["rng"]["cuda"], self.device)
