@@ -1,6 +1,5 @@
 """The synthetic source: determinism, exact entropy rate, unifilar structure, vocabulary."""
 import math
-import time
 
 import numpy as np
 import pytest
@@ -19,9 +18,8 @@ def source():
 
 @pytest.fixture(scope="module")
 def long_sample(source):
-    start = time.perf_counter()
     ids, states = source.sample_ids(N_LONG, seed=123)
-    return ids, states, time.perf_counter() - start
+    return ids, states
 
 
 def _plugin_conditional_entropy(context, target, vocab):
@@ -76,12 +74,6 @@ def test_invalid_spec_is_a_config_error(spec):
         vocab_size_of(spec)
 
 
-def test_construction_is_fast():
-    start = time.perf_counter()
-    SyntheticSource(SyntheticSpec(seed=11))
-    assert time.perf_counter() - start < 1.0  # target 0.5 s; slack for slow CI
-
-
 def test_next_state_is_a_function_of_state_and_word(source, long_sample):
     E, T = source.emissions, source.transitions
     assert E.shape == T.shape == (source.num_states, len(source.words))
@@ -89,7 +81,7 @@ def test_next_state_is_a_function_of_state_and_word(source, long_sample):
     assert np.all(T[E > 0] >= 0) and np.all(T[E > 0] < source.num_states)
     eos = source.words.index("<eos>")
     assert np.all(T[E[:, eos] > 0, eos] == 0)  # <eos> returns to the sentence start
-    ids, states, _ = long_sample
+    ids, states = long_sample
     assert states[0] == 0
     np.testing.assert_array_equal(states[1:], T[states[:-1], ids[:-1]])
     # each observed (state, word) pair was followed by exactly one state
@@ -110,7 +102,7 @@ def test_state_chain_is_primitive_and_pi_is_stationary(source):
 
 
 def test_visit_frequencies_match_pi(source, long_sample):
-    _, states, _ = long_sample
+    _, states = long_sample
     freq = np.bincount(states[BURN_IN:], minlength=source.num_states) / (N_LONG - BURN_IN)
     pi = source.stationary()
     assert np.all(np.abs(freq - pi) <= 0.03 * pi + 5e-4)
@@ -126,7 +118,7 @@ def test_exact_entropy_rate_matches_empirical(source):
 
 def test_floor_ppl_and_sentence_lengths_are_sensible(source, long_sample):
     assert 20 < source.floor_ppl() < 300
-    ids, _, _ = long_sample
+    ids, _ = long_sample
     lengths = np.diff(np.flatnonzero(ids == source.words.index("<eos>")))
     assert 8 <= np.median(lengths) <= 20
     assert np.mean((lengths >= 8) & (lengths <= 20)) > 0.6
@@ -134,7 +126,7 @@ def test_floor_ppl_and_sentence_lengths_are_sensible(source, long_sample):
 
 
 def test_bigram_model_cannot_reach_the_floor(source, long_sample):
-    ids, _, _ = long_sample
+    ids, _ = long_sample
     floor = source.entropy_rate()
     plugin = _plugin_conditional_entropy(ids[:-1], ids[1:], len(source.words))
     exact = source.bigram_entropy()
@@ -145,7 +137,7 @@ def test_bigram_model_cannot_reach_the_floor(source, long_sample):
 
 def test_topic_marker_informs_words_far_away(source, long_sample):
     """Words 5+ tokens after the sentence marker still carry information about its topic."""
-    ids, states, _ = long_sample
+    ids, states = long_sample
     topic_of_state = np.r_[-1, np.arange(source.num_states - 1) // ((source.num_states - 1)
                                                                     // source.spec.topics)]
     pos = np.arange(len(ids)) - np.maximum.accumulate(np.where(states == 0, np.arange(len(ids)), 0))
@@ -153,7 +145,3 @@ def test_topic_marker_informs_words_far_away(source, long_sample):
     mi = (_plugin_conditional_entropy(np.zeros(far.sum(), dtype=np.int64), ids[far], 1)
           - _plugin_conditional_entropy(topic_of_state[states[far]], ids[far], len(source.words)))
     assert mi > 0.1  # nats; the plug-in bias here is only ~(K-1)(V-1)/2N
-
-
-def test_sampling_a_million_tokens_is_fast(long_sample):
-    assert long_sample[2] < 10.0  # about 0.6 s on a laptop core
