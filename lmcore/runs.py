@@ -220,21 +220,27 @@ class MetricsTail:
     """Reads a JSONL log incrementally: each call returns only lines added since the last.
 
     A trailing line without its newline is left for the next call (the writer may be
-    mid-write). If the file shrank (a resume cut it back), reading starts over.
+    mid-write). If the file was replaced or shrank (a resume cut it back), reading starts over.
     """
 
     def __init__(self, path: Path):
         self.path = Path(path)
         self.offset = 0
         self.records: list[dict] = []
+        self.restarts = 0  # times the file was replaced or cut back under the reader
+        self.inode = None
 
     def read_new(self) -> list[dict]:
         try:
-            size = self.path.stat().st_size
+            stat = self.path.stat()
         except OSError:
             return []
-        if size < self.offset:
+        size = stat.st_size
+        # A resume rewrites the file through a rename: a new inode means start over.
+        if size < self.offset or (self.inode is not None and stat.st_ino != self.inode):
             self.offset, self.records = 0, []
+            self.restarts += 1
+        self.inode = stat.st_ino
         with open(self.path, "rb") as handle:
             handle.seek(self.offset)
             chunk = handle.read(size - self.offset)

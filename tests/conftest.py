@@ -31,3 +31,30 @@ def runs_root(tmp_path, monkeypatch):
     root = tmp_path / "runs"
     monkeypatch.setenv("LMCORE_RUNS_DIR", str(root))
     return root
+
+
+def train_run(root: Path, preset: str, name: str, **changes) -> Path:
+    """Really train `preset` (with `changes`) into a run folder under `root`, in-process."""
+    from lmcore.presets import resolve
+    from lmcore.runs import create_run
+    from lmcore.session import run
+
+    cfg = resolve(preset, overrides={"name": name, "threads": 1, **changes})
+    folder = create_run(cfg.to_dict(), root, label=name)
+    run(folder, show_progress=False)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def trained_runs(tmp_path_factory):
+    """Three real, finished runs for the app's tests: tiny without and with dropout, and the
+    generated corpus (which has a floor). A few dozen steps each: seconds, not minutes."""
+    root = tmp_path_factory.mktemp("trained") / "runs"
+    folders = {
+        "plain": train_run(root, "tiny", "plain", max_steps=40, eval_every=20),
+        "variational": train_run(root, "tiny", "variational", max_steps=40, eval_every=20, dropout=0.5,
+                                 dropout_placement="variational"),
+        "synthetic": train_run(root, "synthetic", "synthetic", max_steps=30, eval_every=15, layers=1,
+                               embed_size=32, hidden_size=32, synthetic_tokens=20_000),
+    }
+    return root, folders

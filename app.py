@@ -1,0 +1,22 @@
+"""LSTM LM Explorer: the Streamlit entry point. Navigation and the shared sidebar, nothing heavy.
+
+Run with `streamlit run app.py`. Pages live in pages/ and are listed once, here.
+"""
+
+import streamlit as st
+
+import ui
+
+st.set_page_config(page_title="LSTM LM Explorer", page_icon="🧠", layout="wide")
+
+PAGES = [
+    st.Page("pages/start.py", title="Start", icon="🏠", default=True),
+    st.Page("pages/train.py", title="Train", icon="🏋️"),
+    st.Page("pages/compare.py", title="Compare", icon="📊"),
+    st.Page("pages/inside.py", title="Inside the model", icon="🔬"),
+    st.Page("pages/generate.py", title="Generate", icon="✍️"),
+]
+
+page = st.navigation(PAGES)
+ui.sidebar()
+page.run()

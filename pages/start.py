@@ -1,0 +1,101 @@
+"""Start: what the tool shows, one-click presets, getting PTB, and the runs in progress."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+import ui
+from lmcore import queue
+from lmcore.data import vocab_size_for
+from lmcore.params import formula_counts
+from lmcore.presets import PRESETS
+
+START_PTB = "start.ptb_message"
+
+# The presets a lesson starts from, in the order a class meets them.
+FEATURED = ["tiny", "tiny-dropout", "synthetic", "book", "variational-medium"]
+
+st.title("LSTM LM Explorer")
+st.markdown(
+    "Train real word-level LSTM language models in your browser and see, with measured numbers, "
+    "what makes them better: **more layers**, **dropout** (and *where* it goes), and **tying** the "
+    "embedding to the output layer. "
+    "Every run trains in the background on the Penn Treebank, a generated corpus with a known best "
+    "perplexity, or your own text, while you watch its perplexity, parameters, dropout masks and "
+    "sampled text. "
+    "Runs stay on disk, so you can compare them side by side, queue ablation grids, and come back "
+    "later.")
+
+queue.ensure_worker(ui.runs_root())  # queued runs continue after an app restart
+
+
+def ptb_panel() -> None:
+    from lmcore.errors import DataError
+    from lmcore.ptb import download_ptb, ptb_status
+
+    status = ptb_status()
+    if status["available"]:
+        return
+    with st.container(border=True):
+        st.markdown("**Penn Treebank not downloaded yet** (about 5 MB). The generated corpus works without it.")
+        if st.button("Download PTB", icon="⬇️"):
+            bar = st.progress(0.0, text="Connecting...")
+
+            def report(name, done, total):
+                if total:
+                    bar.progress(min(done / total, 1.0), text=f"{name}: {done / 2**20:.1f} / {total / 2**20:.1f} MB")
+
+            try:
+                download_ptb(progress=report)
+                st.session_state.pop("ui.ptb_status", None)
+                st.session_state[START_PTB] = ("success", "PTB downloaded and verified.")
+            except DataError as error:
+                st.session_state[START_PTB] = ("error", str(error))
+            st.rerun()
+    kind, message = st.session_state.pop(START_PTB, (None, None))
+    if kind:
+        getattr(st, kind)(message)
+
+
+def preset_card(name: str) -> None:
+    preset = PRESETS[name]
+    cfg = preset.config()
+    vocab = vocab_size_for(cfg) or cfg.vocab_size
+    params = formula_counts(cfg, vocab)["total"]
+    with st.container(border=True):
+        st.markdown(f"**{name}** · {ui.fmt_count(params)} parameters")
+        st.caption(preset.summary)
+        left, right = st.columns(2)
+        if left.button("Start now", key=f"start.go.{name}", type="primary", width="stretch"):
+            run_id = ui.start_run(cfg)
+            st.switch_page("pages/train.py", query_params={"run": run_id})
+        if right.button("Open in Train", key=f"start.open.{name}", width="stretch"):
+            st.switch_page("pages/train.py", query_params={"preset": name})
+
+
+ptb_panel()
+st.subheader("Start from a preset")
+columns = st.columns(len(FEATURED))
+for column, name in zip(columns, FEATURED):
+    with column:
+        preset_card(name)
+st.caption("`book` and `variational-medium` are the full 40-epoch recipes: minutes per epoch on a GPU, "
+           "hours on a laptop CPU. `tiny` finishes in under a minute anywhere.")
+
+
+@st.fragment(run_every=2)
+def runs_in_progress() -> None:
+    st.subheader("In progress")
+    active = [r for r in ui.all_runs() if r["status"].get("state") in ("running", "queued")]
+    if not active:
+        st.caption("Nothing is training right now. Start a preset above, or open **Train** to set one up.")
+        return
+    for summary in active:
+        status = summary["status"]
+        fraction, text = ui.progress_text(status)
+        left, right = st.columns([4, 1])
+        left.progress(fraction, text=f"{ui.run_label(summary)} — {text}")
+        right.page_link("pages/train.py", label="Watch", icon="📈", query_params={"run": summary["id"]})
+
+
+runs_in_progress()

@@ -1,0 +1,192 @@
+"""What several pages share: where runs live, reading them cheaply, one chart, formatting.
+
+Pages stay thin: they lay out widgets and call lmcore or these helpers. Nothing here trains
+or loads training data.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from lmcore import checkpoints, runs
+from lmcore.metrics import MetricsFrame, smooth, split, thin
+
+STATE_ICONS = {"queued": "⏳", "running": "▶️", "finished": "✅", "failed": "❌", "stopped": "⏸️",
+               "broken": "⚠️"}
+PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2",
+           "#7f7f7f", "#bcbd22"]
+UI_METRICS = "ui.metrics"  # session state: run folder -> MetricsFrame (incremental reader)
+
+
+# ---------------------------------------------------------------- runs
+
+
+def runs_root() -> Path:
+    return runs.runs_dir()
+
+
+def all_runs() -> list[dict]:
+    return runs.list_runs(runs_root())
+
+
+def run_folder(run_id: str) -> Path | None:
+    """The folder of a run id from a URL or a widget, or None if it is not a run (any more)."""
+    try:
+        folder = runs.run_path(runs_root(), run_id)
+    except runs.RunError:
+        return None
+    return folder if folder.is_dir() else None
+
+
+def run_name(summary: dict) -> str:
+    config = summary.get("config") or {}
+    return config.get("name") or config.get("preset") or summary["id"]
+
+
+def run_label(summary: dict) -> str:
+    """'tiny · finished · val 82.3' for select boxes."""
+    status = summary.get("status") or {}
+    state = "broken" if summary.get("broken") else status.get("state", "?")
+    best = status.get("best_val_ppl")
+    score = f" · val {best:.1f}" if isinstance(best, (int, float)) else ""
+    return f"{STATE_ICONS.get(state, '')} {run_name(summary)} · {state}{score} · {summary['id'][-4:]}"
+
+
+def metrics_frame(folder: Path) -> pd.DataFrame:
+    """All metrics of a run; only lines added since this session's last look are read."""
+    readers = st.session_state.setdefault(UI_METRICS, {})
+    key = str(folder)
+    if key not in readers:
+        readers[key] = MetricsFrame(Path(folder) / "metrics.jsonl")
+    return readers[key].refresh()
+
+
+def progress_text(status: dict) -> tuple[float, str]:
+    """(fraction done, 'step 120 / 1,192 · epoch 2 / 8 · ETA 0:41') from status.json."""
+    step, total = status.get("step") or 0, status.get("total_steps") or 0
+    fraction = min(step / total, 1.0) if total else 0.0
+    parts = [f"step {step:,} / {total:,}" if total else "starting"]
+    if status.get("epoch"):
+        parts.append(f"epoch {status['epoch']}")
+    started = status.get("started_at")
+    if status.get("state") == "running" and started and 0 < fraction < 1:
+        elapsed = time.time() - started
+        parts.append(f"ETA {fmt_duration(elapsed * (1 - fraction) / fraction)}")
+    return fraction, " · ".join(parts)
+
+
+# ---------------------------------------------------------------- models
+
+
+@st.cache_resource(max_entries=4, show_spinner="Loading the checkpoint...")
+def _load_model(folder: str, which: str, mtime: float):
+    return checkpoints.load_model(Path(folder), which)
+
+
+def model_for(folder: Path, which: str = "best"):
+    """(model, vocabulary, payload), cached by checkpoint path and modification time."""
+    path = checkpoints.checkpoint_path(folder, which)
+    return _load_model(str(folder), which, path.stat().st_mtime)
+
+
+# ---------------------------------------------------------------- charts
+
+
+def ppl_figure(curves: list[dict], log_y: bool = True, smoothing: float = 0.0, floor: float | None = None,
+               x: str = "step", height: int = 420) -> go.Figure:
+    """Train (thin, smoothed) and validation (markers) perplexity of one or more runs.
+
+    Each curve: {"label": str, "frame": metrics DataFrame, "color": optional}.
+    """
+    figure = go.Figure()
+    for i, curve in enumerate(curves):
+        color = curve.get("color") or PALETTE[i % len(PALETTE)]
+        frame = curve["frame"]
+        train, val = split(frame, "train"), split(frame, "val")
+        if not train.empty:
+            train = thin(train)
+            figure.add_trace(go.Scatter(x=train[x], y=smooth(train["ppl"].astype(float), smoothing), mode="lines",
+                                        name=f"{curve['label']} train", line=dict(color=color, width=1.5),
+                                        opacity=0.55, legendgroup=curve["label"]))
+        if not val.empty:
+            figure.add_trace(go.Scatter(x=val[x], y=val["ppl"], mode="lines+markers",
+                                        name=f"{curve['label']} validation", legendgroup=curve["label"],
+                                        line=dict(color=color, width=2.5), marker=dict(size=7)))
+    if floor:
+        figure.add_hline(y=floor, line_dash="dash", line_color="#444",
+                         annotation_text=f"best possible (entropy floor) {floor:.1f}",
+                         annotation_position="bottom right")
+    figure.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10), hovermode="x unified",
+                         legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0),
+                         xaxis_title="training step" if x == "step" else x, yaxis_title="perplexity")
+    if log_y:
+        figure.update_yaxes(type="log")
+    return figure
+
+
+# ---------------------------------------------------------------- formatting
+
+
+def fmt_ppl(value) -> str:
+    return f"{value:,.1f}" if isinstance(value, (int, float)) and math.isfinite(value) else "—"
+
+
+def fmt_count(value) -> str:
+    if not isinstance(value, (int, float)):
+        return "—"
+    if value >= 1e6:
+        return f"{value / 1e6:.2f}M"
+    if value >= 1e3:
+        return f"{value / 1e3:.1f}k"
+    return f"{value:,.0f}"
+
+
+def fmt_duration(seconds) -> str:
+    if not isinstance(seconds, (int, float)) or not math.isfinite(seconds):
+        return "—"
+    seconds = int(max(seconds, 0))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+# ---------------------------------------------------------------- the shared sidebar
+
+
+def sidebar() -> None:
+    from lmcore.ptb import ptb_status
+
+    summaries = all_runs()
+    running = sum(1 for r in summaries if r["status"].get("state") == "running")
+    queued = sum(1 for r in summaries if r["status"].get("state") == "queued")
+    with st.sidebar:
+        st.caption(f"**{len(summaries)}** runs · **{running}** running · **{queued}** queued")
+        st.caption(f"Runs folder: `{runs_root()}`")
+        ptb = _ptb_status_cached(ptb_status)
+        st.caption("PTB: ready" if ptb["available"] else "PTB: not downloaded yet (Start page)")
+
+
+def _ptb_status_cached(probe):
+    cached = st.session_state.get("ui.ptb_status")
+    if cached is None or time.time() - cached[0] > 30:
+        cached = (time.time(), probe())
+        st.session_state["ui.ptb_status"] = cached
+    return cached[1]
+
+
+# ---------------------------------------------------------------- starting runs
+
+
+def start_run(cfg) -> str:
+    """Create a run folder for a validated Config and train it in a background process."""
+    from lmcore.launch import launch
+
+    folder = runs.create_run(cfg.to_dict(), runs_root(), label=cfg.name or cfg.preset)
+    launch(folder)
+    return folder.name
