@@ -92,9 +92,11 @@ def load_synthetic(cfg: Config) -> Corpus:
     splits = {"train": stream[: cfg.synthetic_tokens],
               "valid": stream[cfg.synthetic_tokens: cfg.synthetic_tokens + held_out],
               "test": stream[cfg.synthetic_tokens + held_out:]}
-    corpus = _corpus(splits, max(cfg.vocab_size, len(source.words)), floor_ppl=source.floor_ppl(),
-                     info={"source": "synthetic", "entropy_rate": source.entropy_rate()})
-    return corpus
+    # The source's own word list, not the words a small sample happens to contain, so the
+    # vocabulary (and the parameter count) is known without generating anything.
+    tensors = {name: encode(words, source.words) for name, words in splits.items()}
+    return Corpus(list(source.words), tensors["train"], tensors["valid"], tensors["test"],
+                  floor_ppl=source.floor_ppl(), info={"source": "synthetic", "entropy_rate": source.entropy_rate()})
 
 
 def text_problem(path: Path) -> str | None:

@@ -144,7 +144,13 @@ class RunWriter:
 
 
 def create_run(config: dict, root: Path | None = None, label: str = "") -> Path:
-    """A new run folder holding its config and a `queued` status; returns its path."""
+    """A new run folder holding its full, validated config and a `queued` status; its path.
+
+    `config` may name only some keys; config.json gets every key (the contract).
+    """
+    from .config import from_dict, validate
+
+    config = validate(from_dict(config)).to_dict()
     root = runs_dir(root)
     root.mkdir(parents=True, exist_ok=True)
     folder = run_path(root, new_run_id(label or config.get("name") or config.get("preset", "")))

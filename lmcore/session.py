@@ -82,8 +82,11 @@ def _install_signals(recorder: Recorder) -> None:
     signal.signal(signal.SIGINT, request_stop)
 
 
-def run(folder: Path, show_progress: bool = True) -> dict:
-    """Train the run in `folder` from its last checkpoint (or from scratch); return a summary."""
+def run(folder: Path, show_progress: bool = True, observers: tuple = ()) -> dict:
+    """Train the run in `folder` from its last checkpoint (or from scratch); return a summary.
+
+    `observers` are extra trainer callbacks (the tests use one to stop or crash at a chosen step).
+    """
     folder = Path(folder)
     raw = read_config(folder)
     if raw is None:
@@ -93,7 +96,7 @@ def run(folder: Path, show_progress: bool = True) -> dict:
     writer.status(state="running", pid=os.getpid(), started_at=first_start or time.time(), error=None,
                   finished_at=None)
     try:
-        return _train(folder, writer, raw, show_progress)
+        return _train(folder, writer, raw, show_progress, observers)
     except Diverged as error:
         writer.status(state="failed", error=str(error), finished_at=time.time())
         raise LmcoreError(str(error)) from None
@@ -106,7 +109,7 @@ def run(folder: Path, show_progress: bool = True) -> dict:
         raise
 
 
-def _train(folder: Path, writer: RunWriter, raw: dict, show_progress: bool) -> dict:
+def _train(folder: Path, writer: RunWriter, raw: dict, show_progress: bool, observers: tuple) -> dict:
     cfg = config_module.validate(config_module.from_dict(raw))
     set_threads(cfg.threads)
     device = resolve_device(cfg.device)
@@ -114,7 +117,7 @@ def _train(folder: Path, writer: RunWriter, raw: dict, show_progress: bool) -> d
 
     corpus = load_corpus(cfg, progress=stderr_progress() if show_progress else None)
     recorder = Recorder(writer)
-    callbacks = [recorder] + ([ProgressBar()] if show_progress else [])
+    callbacks = [recorder, *observers] + ([ProgressBar()] if show_progress else [])
     trainer = Trainer(cfg, corpus, device, callbacks)
     writer.vocabulary(corpus.words)
     writer.params(trainer.params())

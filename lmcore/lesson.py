@@ -1,0 +1,168 @@
+"""What the "Inside the model" page explains, as plain values: mask pictures, mask statistics,
+and parameter counts with tying on and off. Pure functions of a config or of arrays; the
+masks come from the engine's own DropoutPlan (dropout.lesson_masks), never a re-drawing.
+
+A mask is (time, units) with values 0 (dropped) or 1/(1-p) (kept), as in masks.npz.
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from .config import Config
+from .dropout import lesson_masks
+from .errors import RunError
+from .params import formula_counts
+
+SITES = ("input", "recurrent", "output")
+LESSON_PLACEMENTS = ("vertical", "horizontal", "variational")
+SITE_KEY = re.compile(r"layer(\d+)\.(input|recurrent|output)")
+PART_LABELS = {"embedding": "embedding", "decoder_weight": "decoder weight", "decoder_bias": "decoder bias"}
+
+
+# ---------------------------------------------------------------- sites
+
+
+def site_title(site: str, layer: int, layers: int) -> str:
+    """Where a site sits in the network, in arrows: 'embedding → layer 1', 'h(t-1) → h(t)'."""
+    if site == "input":
+        return "embedding → layer 1" if layer == 1 else f"layer {layer - 1} → layer {layer}"
+    if site == "recurrent":
+        return f"h(t-1) → h(t) in layer {layer}"
+    return f"layer {layers} → decoder"
+
+
+def site_order(key: str) -> tuple:
+    """Sort masks.npz keys by layer, then input, recurrent, output."""
+    match = SITE_KEY.fullmatch(key)
+    if not match:
+        return (10**6, 0, key)
+    return (int(match.group(1)), SITES.index(match.group(2)), key)
+
+
+def why_no_mask(placement: str, site: str, layer: int, layers: int, p: float, p_recurrent: float) -> str:
+    """One sentence on why `placement` draws nothing at `site` of `layer`."""
+    if site == "output" and layer != layers:
+        return (f"Output dropout sits after the last layer (layer {layers} → decoder). What leaves "
+                f"layer {layer} is dropped as the input of layer {layer + 1}.")
+    if site == "recurrent" and placement == "vertical":
+        return "Vertical dropout leaves the recurrent path h(t-1) → h(t) untouched (Zaremba et al. 2014)."
+    ratio = p_recurrent if site == "recurrent" else p
+    if ratio == 0:
+        return "The ratio for this site is 0: nothing is dropped."
+    return "This placement draws no mask here."
+
+
+def lesson_grid(p: float, p_recurrent: float, steps: int, units: int, layer: int, layers: int = 2,
+                seed: int = 0) -> dict:
+    """{placement: {site: (time, units) mask or None}} for one layer, drawn by the engine's plan.
+
+    `output` is shown for the last layer only, where it feeds the decoder.
+    """
+    grid = {}
+    for placement in LESSON_PLACEMENTS:
+        masks = lesson_masks(placement, layers, steps, units, p, p_recurrent, seed)
+        row = {site: masks.get(f"layer{layer}.{site}") for site in SITES}
+        if layer != layers:
+            row["output"] = None
+        grid[placement] = row
+    return grid
+
+
+# ---------------------------------------------------------------- mask statistics
+
+
+def kept_fraction(mask: np.ndarray) -> float:
+    return float((np.asarray(mask) > 0).mean())
+
+
+def same_every_step(mask: np.ndarray) -> bool:
+    """True when every time step reuses the first step's mask (variational dropout)."""
+    mask = np.asarray(mask)
+    return bool((mask == mask[:1]).all())
+
+
+def survival_curve(p: float, steps: int) -> np.ndarray:
+    """(1-p)^t for t = 0..steps: the chance one unit's value is kept at t fresh masks in a row."""
+    return (1.0 - p) ** np.arange(steps + 1)
+
+
+def path_survival(mask: np.ndarray) -> np.ndarray:
+    """For t = 1..T, the fraction of units kept at every one of the first t steps of `mask`."""
+    kept = np.asarray(mask) > 0                       # (T, U)
+    return np.cumprod(kept, axis=0).mean(axis=1)      # (T,)
+
+
+def site_ratio(site: str, cfg: Config) -> float:
+    """The dropout ratio `cfg` uses at a masks.npz site ('layer2.recurrent' -> recurrent ratio)."""
+    return cfg.recurrent_dropout if site.endswith(".recurrent") else cfg.layer_dropout
+
+
+def has_dropout(cfg: Config) -> bool:
+    return cfg.layer_dropout > 0 or cfg.recurrent_dropout > 0
+
+
+def read_masks(path: Path) -> dict | None:
+    """masks.npz as {site: float array (time, units)}; None when the file does not exist.
+
+    Raises RunError (with a message) when the file is unreadable or not in the contract's form.
+    """
+    path = Path(path)
+    if not path.exists():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {key: np.asarray(archive[key], dtype=np.float32) for key in archive.files}
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as error:
+        raise RunError(f"cannot read {path.name}: {str(error).splitlines()[0] if str(error) else type(error).__name__}") from None
+    bad = [key for key, a in arrays.items() if not SITE_KEY.fullmatch(key) or a.ndim != 2 or a.size == 0]
+    if bad:
+        raise RunError(f"{path.name}: unexpected entries {', '.join(sorted(bad))} "
+                       f"(expected layer<i>.input|recurrent|output arrays of shape (time, units))")
+    return {key: arrays[key] for key in sorted(arrays, key=site_order)}
+
+
+def mask_rows(arrays: dict, cfg: Config) -> list[dict]:
+    """One row per recorded site: shape, kept fraction, the 1-p it should be near, reuse over time."""
+    rows = []
+    for key, mask in arrays.items():
+        ratio = site_ratio(key, cfg)
+        rows.append({"site": key, "time steps": mask.shape[0], "units": mask.shape[1],
+                     "kept fraction": round(kept_fraction(mask), 4), "1 - p": round(1.0 - ratio, 4),
+                     "same mask every step": same_every_step(mask)})
+    return rows
+
+
+# ---------------------------------------------------------------- parameters and tying
+
+
+def part_label(part: str) -> str:
+    match = re.fullmatch(r"layer(\d+)", part)
+    return f"LSTM layer {match.group(1)}" if match else PART_LABELS.get(part, part)
+
+
+def tying_counts(cfg: Config, vocab_size: int) -> dict:
+    """formula_counts with tying off and on; `tied` is None when the sizes do not allow tying."""
+    possible = cfg.embed_size == cfg.hidden_size
+    untied = formula_counts(cfg.replace(tie_weights=False), vocab_size)
+    tied = formula_counts(cfg.replace(tie_weights=True), vocab_size) if possible else None
+    return {"untied": untied, "tied": tied, "possible": possible,
+            "saves": untied["total"] - tied["total"] if tied else 0}
+
+
+def part_rows(counts: dict) -> list[dict]:
+    """[{part, untied, tied}] in network order, for a grouped bar chart."""
+    untied, tied = counts["untied"]["parts"], (counts["tied"] or {}).get("parts")
+    return [{"part": part_label(part), "untied": untied[part], "tied": tied[part] if tied else None}
+            for part in untied]
+
+
+def tying_shapes(cfg: Config, vocab_size: int) -> dict:
+    """The shapes that make tying possible: embedding (V, E) and decoder weight (V, H)."""
+    V, E, H = vocab_size, cfg.embed_size, cfg.hidden_size
+    return {"vocab_size": V, "embedding": (V, E), "decoder_weight": (V, H), "fits": E == H,
+            "shared": V * E if E == H else 0}

@@ -1,0 +1,78 @@
+"""Generated text as people read it: `<eos>` as a line break, markdown-safe words, the
+sample history of a run next to its validation perplexity, and one step's top words.
+
+Pure functions of words, records and frames; the Generate page lays them out.
+"""
+
+from __future__ import annotations
+
+import math
+import string
+
+import pandas as pd
+
+from .data import EOS
+
+LINE_BREAK = "  \n"  # markdown: two spaces and a newline end a line inside a paragraph
+_PUNCTUATION = set(string.punctuation)
+
+
+def escape_word(word: str) -> str:
+    """A word with every ASCII punctuation mark backslash-escaped, so `<unk>`, `$` or `*`
+    show as themselves instead of as HTML, LaTeX or emphasis."""
+    return "".join("\\" + ch if ch in _PUNCTUATION else ch for ch in word)
+
+
+def to_markdown(words: list[str], prompt: list[str] | None = None) -> str:
+    """The prompt (bold) and `words` as markdown, with a line break wherever `<eos>` was."""
+    tokens = [(w, True) for w in (prompt or [])] + [(w, False) for w in words]
+    lines, line = [], []
+    for word, is_prompt in tokens:
+        if word == EOS:
+            lines.append(line)
+            line = []
+            continue
+        text = escape_word(word)
+        line.append(f"**{text}**" if is_prompt else text)
+    lines.append(line)
+    return LINE_BREAK.join(" ".join(parts) for parts in lines).strip() or "*(only line breaks)*"
+
+
+def context(prompt: list[str], words: list[str], position: int, width: int = 8) -> str:
+    """The last `width` words the model had read before choosing generated word `position`."""
+    before = (list(prompt) + list(words[:position]))[-width:]
+    text = " ".join("↵" if w == EOS else w for w in before)
+    return ("… " if len(prompt) + position > width else "") + text
+
+
+def top_words(step: dict) -> pd.DataFrame:
+    """One step's top words with probabilities, plus the chosen word if it was not among them.
+
+    Columns: word, probability, chosen (bool), label (the word, marked when chosen).
+    """
+    rows = [{"word": w, "probability": p} for w, p in step["top"]]
+    if step["word"] not in {r["word"] for r in rows}:
+        rows.append({"word": step["word"], "probability": step["prob"]})
+    frame = pd.DataFrame(rows)
+    frame["chosen"] = frame["word"] == step["word"]
+    frame["label"] = [f"▶ {w}" if c else w for w, c in zip(frame["word"], frame["chosen"])]
+    return frame
+
+
+def sample_history(samples: list[dict], metrics: pd.DataFrame) -> list[dict]:
+    """Each sample from samples.jsonl with the validation perplexity logged at its step (or None).
+
+    Ordered by step; the trainer writes the validation line just before the sample it takes.
+    """
+    val = metrics[metrics["kind"] == "val"] if not metrics.empty else metrics
+    ppl_at = {int(s): float(p) for s, p in zip(val.get("step", []), val.get("ppl", []))
+              if isinstance(p, (int, float)) and math.isfinite(p)}
+    out = []
+    for sample in sorted(samples, key=lambda s: s.get("step") or 0):
+        if not isinstance(sample.get("text"), str):
+            continue
+        step = sample.get("step")
+        out.append({"step": step, "epoch": sample.get("epoch"), "prompt": sample.get("prompt", ""),
+                    "temperature": sample.get("temperature"), "text": sample["text"],
+                    "val_ppl": ppl_at.get(step) if isinstance(step, int) else None})
+    return out

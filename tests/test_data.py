@@ -1,0 +1,85 @@
+"""Corpora and batching: PTB's known sizes, user text files, the seed's batchify."""
+
+import pytest
+import torch
+
+from lmcore.config import Config
+from lmcore.data import (EOS, UNK, batchify, build_vocabulary, get_batch, load_corpus, split_lines,
+                         text_problem, train_windows, vocab_size_for)
+from lmcore.errors import DataError
+
+
+def test_ptb_has_the_published_sizes():
+    corpus = load_corpus(Config(dataset="ptb"))
+    assert (len(corpus.train), len(corpus.valid), len(corpus.test)) == (929_589, 73_760, 82_430)
+    assert corpus.vocab_size == 10_000 == vocab_size_for(Config(dataset="ptb"))
+    assert corpus.words[0] == "the" and EOS in corpus.words and UNK in corpus.words
+
+
+def test_ptb_slice_with_a_vocabulary_cap():
+    corpus = load_corpus(Config(dataset="ptb", train_tokens=5000, valid_tokens=700, test_tokens=800,
+                                vocab_size=300))
+    assert (len(corpus.train), len(corpus.valid), len(corpus.test)) == (5000, 700, 800)
+    assert corpus.vocab_size == 300 and corpus.words[-1] == UNK
+    assert int(corpus.train.max()) < 300
+
+
+def test_vocabulary_is_most_frequent_first_and_reproducible():
+    words = "b a c a b a d".split()
+    assert build_vocabulary(words, 10) == ["a", "b", "c", "d"]
+    assert build_vocabulary(words, 3) == ["a", "b", UNK]
+
+
+def test_user_text_split_is_deterministic_and_in_order(tmp_path):
+    path = tmp_path / "story.txt"
+    path.write_text("".join(f"line {i} word\n" for i in range(20)) + "\n\n")
+    cfg = Config(dataset=str(path), vocab_size=8)
+    corpus = load_corpus(cfg)
+    again = load_corpus(cfg)
+    assert torch.equal(corpus.train, again.train)
+    # 20 non-empty lines -> 16 train, 2 valid, 2 test; 4 tokens per line with <eos>
+    assert (len(corpus.train), len(corpus.valid), len(corpus.test)) == (64, 8, 8)
+    assert corpus.vocab_size == 8 and corpus.words[-1] == UNK
+    # test lines 18 and 19 are unseen numbers: read as <unk>
+    test_words = [corpus.words[i] for i in corpus.test]
+    assert test_words == ["line", UNK, "word", EOS] * 2
+
+
+def test_split_needs_three_lines():
+    with pytest.raises(DataError, match="at least 3 non-empty lines"):
+        split_lines(["one line"])
+
+
+def test_bad_text_files_are_explained(tmp_path):
+    binary = tmp_path / "image.png"
+    binary.write_bytes(b"\x89PNG\x00\x00\x01" * 100)
+    assert "looks binary" in text_problem(binary)
+    latin = tmp_path / "latin.txt"
+    latin.write_bytes("caf\xe9 cr\xe8me\n".encode("latin-1") * 10)
+    assert "not UTF-8" in text_problem(latin)
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    assert "empty" in text_problem(empty)
+    with pytest.raises(DataError, match="looks binary"):
+        load_corpus(Config(dataset=str(binary)))
+
+
+def test_batchify_makes_contiguous_columns():
+    ids = torch.arange(26)
+    streams = batchify(ids, 4)
+    assert streams.shape == (6, 4)
+    assert streams[:, 0].tolist() == [0, 1, 2, 3, 4, 5]
+    assert streams[:, 1].tolist() == [6, 7, 8, 9, 10, 11]
+    inputs, targets = get_batch(streams, 0, 4)
+    assert torch.equal(targets, streams[1:5]) and torch.equal(inputs, streams[0:4])
+    inputs, targets = get_batch(streams, 4, 4)   # the last window is shorter
+    assert inputs.shape == (1, 4)
+    assert train_windows(streams, 4) == 1
+
+
+def test_synthetic_corpus_reports_its_floor():
+    cfg = Config(dataset="synthetic", synthetic_tokens=5000)
+    corpus = load_corpus(cfg)
+    assert corpus.vocab_size == vocab_size_for(cfg)
+    assert 10 < corpus.floor_ppl < 300
+    assert len(corpus.train) == 5000 and len(corpus.valid) == len(corpus.test) == 1000

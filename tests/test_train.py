@@ -1,0 +1,246 @@
+"""Training end to end: the run-folder contract, exact resume, stops, crashes, kills, divergence."""
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import ROOT, SMALL
+from lmcore.checkpoints import load_model
+from lmcore.config import Config, from_dict
+from lmcore.params import formula_counts
+from lmcore.runs import create_run, read_jsonl, read_status
+from lmcore.schedule import Schedule
+from lmcore.session import run
+from lmcore.train import Callbacks
+
+VOLATILE = {"time", "tokens_per_s"}  # wall-clock numbers differ between any two runs
+
+
+def _new_run(root, **changes):
+    return create_run({**SMALL, **changes}, root)
+
+
+def _stable(records):
+    return [{k: v for k, v in r.items() if k not in VOLATILE} for r in records]
+
+
+def _assert_same_logs(a, b):
+    ma, mb = _stable(read_jsonl(a / "metrics.jsonl")), _stable(read_jsonl(b / "metrics.jsonl"))
+    assert [(r["kind"], r["step"]) for r in ma] == [(r["kind"], r["step"]) for r in mb]
+    for x, y in zip(ma, mb):
+        assert x.keys() == y.keys()
+        for key in x:
+            expected = y[key] if isinstance(y[key], str) else pytest.approx(y[key], rel=1e-4, abs=1e-6)
+            assert x[key] == expected, (x, y, key)
+    assert read_jsonl(a / "samples.jsonl") == read_jsonl(b / "samples.jsonl")
+
+
+class StopAt(Callbacks):
+    def __init__(self, step):
+        self.step, self.trainer = step, None
+
+    def on_progress(self, trainer):
+        self.trainer = trainer
+
+    def stop_requested(self):
+        return self.trainer is not None and self.trainer.step >= self.step
+
+
+class CrashAt(Callbacks):
+    def __init__(self, step):
+        self.step = step
+
+    def on_progress(self, trainer):
+        if trainer.step == self.step:
+            raise RuntimeError("simulated crash\nsecond line")
+
+
+def test_run_folder_follows_the_contract(runs_root):
+    folder = _new_run(runs_root, dropout=0.5, dropout_placement="variational", eval_every=50)
+    result = run(folder, show_progress=False)
+    names = {p.name for p in folder.iterdir()}
+    assert {"config.json", "status.json", "metrics.jsonl", "samples.jsonl", "params.json", "masks.npz",
+            "checkpoints", "vocab.json"} <= names
+
+    config = json.loads((folder / "config.json").read_text())
+    assert set(Config().to_dict()) <= set(config) and "lmcore_version" in config
+
+    status = read_status(folder)
+    assert status["state"] == "finished" and status["error"] is None
+    for key in ("pid", "step", "total_steps", "epoch", "started_at", "updated_at", "finished_at"):
+        assert status[key] is not None, key
+    assert status["step"] == status["total_steps"] == result["steps"]
+
+    records = read_jsonl(folder / "metrics.jsonl")
+    train = [r for r in records if r["kind"] == "train"]
+    assert set(train[0]) == {"kind", "step", "epoch", "loss", "ppl", "lr", "tokens_per_s", "grad_norm", "time"}
+    assert [r["step"] for r in train] == sorted({r["step"] for r in train})  # none missing twice
+    val_steps = [r["step"] for r in records if r["kind"] == "val"]
+    windows = status["total_steps"] // 2
+    assert val_steps == sorted({50, windows, 100, 150, 2 * windows} - {0})
+    test = [r for r in records if r["kind"] == "test"]
+    assert len(test) == 1 and test[0]["ppl"] == pytest.approx(result["test_ppl"])
+    for r in records:
+        assert math.exp(r["loss"]) == pytest.approx(r["ppl"], rel=1e-6)
+
+    samples = read_jsonl(folder / "samples.jsonl")
+    assert len(samples) == len(val_steps)
+    assert set(samples[0]) == {"step", "epoch", "prompt", "temperature", "text"}
+
+    cfg = from_dict(config)
+    params = json.loads((folder / "params.json").read_text())
+    assert params == formula_counts(cfg, len(json.loads((folder / "vocab.json").read_text())))
+
+    masks = np.load(folder / "masks.npz")
+    assert set(masks.files) == {"layer1.input", "layer1.recurrent", "layer2.input", "layer2.recurrent",
+                                "layer2.output"}
+    for name in masks.files:
+        assert masks[name].shape == (SMALL["bptt"], SMALL["hidden_size"])
+        assert set(np.unique(masks[name])) <= {0.0, 2.0}
+
+    for name in ("last", "best"):
+        payload = torch.load(folder / "checkpoints" / f"{name}.pt", weights_only=True)
+        assert {"model", "optimizer", "schedule", "rng", "progress", "config"} <= set(payload)
+    assert result["best_val_ppl"] == pytest.approx(min(r["ppl"] for r in records if r["kind"] == "val"))
+
+
+def test_placement_none_writes_no_masks(runs_root):
+    folder = _new_run(runs_root, dropout_placement="none", max_steps=20)
+    run(folder, show_progress=False)
+    assert np.load(folder / "masks.npz").files == []
+
+
+@pytest.mark.parametrize("placement", ["vertical", "variational"])
+def test_stop_then_resume_equals_an_uninterrupted_run(runs_root, placement):
+    changes = dict(dropout=0.3, dropout_placement=placement, eval_every=60, log_every=7)
+    whole = _new_run(runs_root, **changes)
+    expected = run(whole, show_progress=False)
+
+    parts = _new_run(runs_root, **changes)
+    stopped = run(parts, show_progress=False, observers=(StopAt(87),))  # mid-epoch, mid-log-interval
+    assert stopped["state"] == "stopped" and read_status(parts)["state"] == "stopped"
+    assert read_status(parts)["step"] == 87
+    resumed = run(parts, show_progress=False)
+    assert resumed["test_ppl"] == pytest.approx(expected["test_ppl"], rel=1e-5)
+    assert resumed["best_val_ppl"] == pytest.approx(expected["best_val_ppl"], rel=1e-5)
+    _assert_same_logs(whole, parts)
+
+
+def test_crash_is_marked_failed_and_resume_drops_lines_after_the_checkpoint(runs_root):
+    changes = dict(checkpoint_every=20, log_every=3)
+    whole = _new_run(runs_root, **changes)
+    expected = run(whole, show_progress=False)
+
+    crashed = _new_run(runs_root, **changes)
+    with pytest.raises(RuntimeError):
+        run(crashed, show_progress=False, observers=(CrashAt(47),))
+    status = read_status(crashed)
+    assert status["state"] == "failed" and status["error"] == "RuntimeError: simulated crash"
+    assert max(r["step"] for r in read_jsonl(crashed / "metrics.jsonl")) > 40  # kept what it had
+    resumed = run(crashed, show_progress=False)
+    assert resumed["test_ppl"] == pytest.approx(expected["test_ppl"], rel=1e-5)
+    _assert_same_logs(whole, crashed)
+
+
+def test_divergence_fails_with_the_step(runs_root):
+    folder = _new_run(runs_root, optimizer="sgd", lr=1e38, clip=0.0, log_every=1)
+    from lmcore.errors import LmcoreError
+
+    with pytest.raises(LmcoreError, match=r"diverged at step \d+"):
+        run(folder, show_progress=False)
+    status = read_status(folder)
+    assert status["state"] == "failed" and status["error"].startswith("diverged at step")
+
+
+def test_schedules():
+    plateau = Schedule(Config(lr=20.0, lr_schedule="plateau", lr_decay=0.25))
+    assert plateau.after_epoch(1, 100.0, None) == 20.0
+    assert plateau.after_epoch(2, 90.0, 100.0) == 20.0
+    assert plateau.after_epoch(3, 95.0, 90.0) == 5.0
+    fixed = Schedule(Config(lr=20.0, lr_schedule="fixed", lr_decay=0.5, decay_start=4))
+    assert [fixed.after_epoch(e, 0.0, None) for e in range(1, 7)] == [20.0, 20.0, 20.0, 10.0, 5.0, 2.5]
+
+
+def test_sample_and_eval_read_a_finished_run(runs_root):
+    folder = _new_run(runs_root, max_steps=30)
+    result = run(folder, show_progress=False)
+    model, words, payload = load_model(folder)
+    assert not model.training and len(words) == payload["vocab_size"]
+    out = subprocess.run([sys.executable, "-m", "lmcore", "eval", str(folder), "--split", "test"],
+                         capture_output=True, text=True, cwd=ROOT, check=True)
+    assert json.loads(out.stdout)["ppl"] == pytest.approx(result["test_ppl"], rel=1e-5)
+    out = subprocess.run([sys.executable, "-m", "lmcore", "sample", str(folder), "--prompt", "the zzzz",
+                          "--words", "7", "--seed", "3"], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert len(out.stdout.split()) == 2 + 7 and "zzzz" in out.stderr
+
+
+# ---------------------------------------------------------------- real processes and signals
+
+
+def _start_cli(runs_root, *sets):
+    args = [sys.executable, "-m", "lmcore", "train", "--runs-dir", str(runs_root), "--no-progress-bar"]
+    for key, value in {**SMALL, "epochs": 40, "checkpoint_every": 25, **dict(sets)}.items():
+        args += ["--set", f"{key}={value}"]
+    return subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for_step(runs_root, step, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        for folder in runs_root.glob("*"):
+            status = json.loads((folder / "status.json").read_text()) if (folder / "status.json").exists() else {}
+            if status.get("state") == "running" and (status.get("step") or 0) >= step:
+                return folder
+        time.sleep(0.05)
+    raise AssertionError("the run did not get going")
+
+
+def _steps_in_order(folder):
+    steps = [r["step"] for r in read_jsonl(folder / "metrics.jsonl") if r["kind"] == "train"]
+    assert steps == sorted(set(steps)), "a step is missing or doubled"
+    return steps
+
+
+def test_sigterm_checkpoints_and_resume_finishes(runs_root):
+    process = _start_cli(runs_root, ("epochs", 8))
+    folder = _wait_for_step(runs_root, 60)
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=60)
+    status = read_status(folder)
+    assert process.returncode == 0 and status["state"] == "stopped"
+    payload = torch.load(folder / "checkpoints" / "last.pt", weights_only=True)
+    assert payload["progress"]["step"] == status["step"] < status["total_steps"]
+    done = subprocess.run([sys.executable, "-m", "lmcore", "resume", str(folder), "--no-progress-bar"],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    last_line = json.loads(done.stdout.strip().splitlines()[-1])
+    assert set(last_line) >= {"run", "best_val_ppl", "test_ppl", "params", "tokens_per_s", "seconds"}
+    assert read_status(folder)["state"] == "finished"
+    assert _steps_in_order(folder)[-1] == read_status(folder)["total_steps"]
+
+
+def test_sigkill_is_seen_as_failed_and_resumes_from_the_last_checkpoint(runs_root):
+    process = _start_cli(runs_root)
+    folder = _wait_for_step(runs_root, 80)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait(timeout=30)
+    status = read_status(folder)
+    assert status["state"] == "failed" and "killed" in status["error"]
+    checkpoint_step = torch.load(folder / "checkpoints" / "last.pt", weights_only=True)["progress"]["step"]
+    assert checkpoint_step % 25 == 0 or checkpoint_step % 99 == 0
+    resumed = subprocess.Popen([sys.executable, "-m", "lmcore", "resume", str(folder), "--no-progress-bar"],
+                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(0.5)
+    _wait_for_step(runs_root, checkpoint_step + 30)
+    resumed.send_signal(signal.SIGTERM)
+    resumed.wait(timeout=60)
+    steps = _steps_in_order(folder)
+    assert steps[-1] > checkpoint_step
