@@ -55,6 +55,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("download", help="fetch and verify the Penn Treebank")
 
+    report = commands.add_parser("report", help="a run's results as JSON (per-epoch perplexity, test, timing) and a PNG")
+    report.add_argument("run_dir")
+    report.add_argument("--json", dest="json_path", required=True)
+    report.add_argument("--png", dest="png_path")
+
     queue = commands.add_parser("queue", help="run queued runs, a few at a time, until none is left")
     queue.add_argument("--runs-dir")
     queue.add_argument("--concurrency", type=int, default=None)
@@ -157,6 +162,14 @@ def cmd_download(args) -> int:
     return 0
 
 
+def cmd_report(args) -> int:
+    from .report import write
+
+    result = write(Path(args.run_dir), Path(args.json_path), Path(args.png_path) if args.png_path else None)
+    print(json.dumps({k: result[k] for k in ("run", "device", "best_val_ppl", "test_ppl", "seconds_per_epoch")}))
+    return 0
+
+
 def cmd_queue(args) -> int:
     from .queue import work
 
@@ -172,6 +185,7 @@ def cmd_bench(args) -> int:
 
 COMMANDS = {"presets": cmd_presets, "train": cmd_train, "resume": cmd_resume, "eval": cmd_eval,
             "sample": cmd_sample, "params": cmd_params, "download": cmd_download, "queue": cmd_queue,
+            "report": cmd_report,
             "bench": cmd_bench}
 
 

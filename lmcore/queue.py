@@ -4,95 +4,164 @@ The queue is nothing but run folders in state `queued` that no process has claim
 (no pid), so it survives app restarts by construction. `python -m lmcore queue` starts them
 oldest first, keeping at most `concurrency` (runs/.queue.json, default 1) running, and exits
 when none is left. The app calls ensure_worker() after queueing and when it starts.
+
+One worker at a time: it holds an exclusive lock (flock) on runs/.queue.pid, which the
+operating system releases when the worker exits or dies, so a crashed worker never blocks
+the next one and two workers started at once cannot both run.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
-from .runs import PROJECT_ROOT, create_run, list_runs, pid_alive, read_json, runs_dir, write_json_atomic
+from .errors import LmcoreError
+from .runs import (PROJECT_ROOT, RunWriter, create_run, list_runs, pid_alive, read_json, runs_dir,
+                   write_json_atomic)
 
 SETTINGS = ".queue.json"
 LOCK = ".queue.pid"
 
 
 def concurrency(root: Path) -> int:
-    value = (read_json(root / SETTINGS) or {}).get("concurrency", 1)
-    return value if isinstance(value, int) and value >= 1 else 1
+    value = (read_json(Path(root) / SETTINGS) or {}).get("concurrency", 1)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 1 else 1
 
 
 def set_concurrency(root: Path, value: int) -> None:
+    root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     write_json_atomic(root / SETTINGS, {"concurrency": max(1, int(value))})
 
 
 def pending(root: Path) -> list[Path]:
-    """Queued runs nobody has started, oldest first."""
-    runs = [r for r in list_runs(root) if r["status"].get("state") == "queued" and not r["status"].get("pid")]
-    return [Path(r["path"]) for r in sorted(runs, key=lambda r: r["id"])]
+    """Queued runs nobody has started, in the order they were queued."""
+    runs = [r for r in list_runs(root) if r["status"].get("state") == "queued" and not r["status"].get("pid")
+            and not r["broken"]]
+
+    def queued_at(run):
+        created = run["status"].get("created_at")
+        return (created if isinstance(created, (int, float)) else float("inf"), run["id"])
+
+    return [Path(r["path"]) for r in sorted(runs, key=queued_at)]
 
 
 def active(root: Path) -> int:
+    """Runs whose training process is alive (started by the queue or by hand)."""
     return sum(1 for r in list_runs(root)
                if r["status"].get("state") in ("queued", "running") and pid_alive(r["status"].get("pid")))
 
 
+# ---------------------------------------------------------------- the worker lock
+
+
+def _lock(root: Path, wait: float = 0.0) -> int | None:
+    """A file descriptor holding the worker lock, or None if another process holds it."""
+    fd = os.open(root / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd
+        except OSError:
+            if time.monotonic() >= deadline:
+                os.close(fd)
+                return None
+            time.sleep(0.05)
+
+
 def worker_pid(root: Path) -> int | None:
-    try:
-        pid = int((root / LOCK).read_text())
-    except (OSError, ValueError):
+    """The pid of the worker holding the lock (0 if it has not written it yet), or None."""
+    root = Path(root)
+    if not (root / LOCK).exists():
         return None
-    return pid if pid_alive(pid) else None
+    fd = _lock(root)
+    if fd is not None:  # free: no worker
+        os.close(fd)
+        return None
+    try:
+        return int((root / LOCK).read_text())
+    except (OSError, ValueError):
+        return 0
 
 
-def work(root=None, limit: int | None = None, poll: float = 1.0) -> None:
-    """Start queued runs until none is left; a second worker exits at once."""
+# ---------------------------------------------------------------- working through the queue
+
+
+def _start(folder: Path, launcher: Callable[[Path], int]) -> None:
+    try:
+        launcher(folder)
+    except (OSError, LmcoreError) as error:  # e.g. the folder was deleted after it was listed
+        if folder.is_dir():
+            RunWriter(folder).status(state="failed", error=f"the queue could not start it: {error}",
+                                     finished_at=time.time())
+
+
+def _drain(root: Path, poll: float, launcher: Callable[[Path], int]) -> None:
+    while True:
+        waiting = pending(root)
+        if not waiting:
+            return
+        if active(root) < concurrency(root):
+            _start(waiting[0], launcher)
+            continue
+        time.sleep(poll)
+
+
+def work(root=None, limit: int | None = None, poll: float = 1.0,
+         launcher: Callable[[Path], int] | None = None) -> bool:
+    """Start queued runs, oldest first, until none is left; False when another worker runs.
+
+    `launcher(folder)` starts one run in the background and records its pid in status.json
+    (default: launch.launch); tests pass a fake one.
+    """
     from .launch import launch
 
     root = runs_dir(root)
     root.mkdir(parents=True, exist_ok=True)
-    if worker_pid(root) not in (None, os.getpid()):
-        return
-    (root / LOCK).write_text(str(os.getpid()))
     if limit:
         set_concurrency(root, limit)
-    try:
-        while True:
-            waiting = pending(root)
-            if not waiting:
-                return
-            if active(root) < concurrency(root):
-                launch(waiting[0])
-                continue
-            time.sleep(poll)
-    finally:
-        if worker_pid(root) in (None, os.getpid()):
-            (root / LOCK).unlink(missing_ok=True)
+    while True:
+        # A short wait: a page probing the lock (worker_pid) holds it for microseconds.
+        fd = _lock(root, wait=0.5)
+        if fd is None:
+            return False
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, str(os.getpid()).encode())
+            _drain(root, poll, launcher or launch)
+        finally:
+            os.close(fd)  # releases the lock
+        # Runs queued between the last look and the release would wait for the next
+        # ensure_worker(); look once more and carry on if there are any.
+        if not pending(root):
+            return True
 
 
 def ensure_worker(root=None) -> int | None:
     """Start a detached worker if runs are waiting and none is running; its pid, or None."""
     root = runs_dir(root)
     current = worker_pid(root)
-    if current or not pending(root):
+    if current is not None or not pending(root):
         return current
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))}
-    log = open(root / ".queue.log", "ab")
-    process = subprocess.Popen([sys.executable, "-m", "lmcore", "queue", "--runs-dir", str(root)],
-                               stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                               cwd=PROJECT_ROOT, env=env, start_new_session=True)
-    log.close()
+    with open(root / ".queue.log", "ab") as log:
+        process = subprocess.Popen([sys.executable, "-m", "lmcore", "queue", "--runs-dir", str(root)],
+                                   stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                   cwd=PROJECT_ROOT, env=env, start_new_session=True)
     import threading
 
-    threading.Thread(target=process.wait, daemon=True).start()
+    threading.Thread(target=process.wait, daemon=True).start()  # reap it: no zombies
     return process.pid
 
 
 def enqueue(configs: list[dict], root=None, labels: list[str] | None = None) -> list[Path]:
+    """A queued run folder per config, in order, and a worker to start them."""
     root = runs_dir(root)
     labels = labels or [c.get("name", "") for c in configs]
     folders = [create_run(config, root, label) for config, label in zip(configs, labels)]

@@ -1,0 +1,185 @@
+"""`python -m lmcore bench`: training speed of every placement against a plain nn.LSTM model.
+
+The reference is what one would write without this project: nn.Embedding + a multi-layer
+nn.LSTM (dropout 0.5 between layers) + nn.Linear, tied. Every model trains on the same
+random batches; timings are interleaved round by round so background load hits all models
+alike, and the report is ratios to the reference measured in the same run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import statistics
+import time
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .config import Config
+from .model import LanguageModel, detach_state
+from .sampling import generate
+
+PLACEMENTS = ("none", "vertical", "horizontal", "variational")
+
+
+class ReferenceModel(nn.Module):
+    def __init__(self, vocab: int, size: int, layers: int, dropout: float = 0.5):
+        super().__init__()
+        self.embedding = nn.Embedding(vocab, size)
+        self.drop = nn.Dropout(dropout)
+        self.lstm = nn.LSTM(size, size, layers, dropout=dropout)
+        self.decoder = nn.Linear(size, vocab)
+        self.decoder.weight = self.embedding.weight
+
+    def init_state(self, batch):
+        zeros = self.decoder.weight.new_zeros(self.lstm.num_layers, batch, self.lstm.hidden_size)
+        return (zeros, zeros.clone())
+
+    def forward(self, tokens, state):
+        out, state = self.lstm(self.drop(self.embedding(tokens)), state)  # (T, B, H)
+        return self.decoder(self.drop(out)), state
+
+
+def _sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+class Runner:
+    """One model, its optimizer and state, stepping through random batches."""
+
+    def __init__(self, name, model, device, batch, bptt, vocab, amp):
+        self.name, self.model, self.device = name, model.to(device).train(), device
+        self.optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        self.state = model.init_state(batch)
+        generator = torch.Generator().manual_seed(0)
+        self.batches = [torch.randint(0, vocab, (bptt + 1, batch), generator=generator).to(device)
+                        for _ in range(4)]
+        self.amp = amp
+        self.times: list[float] = []
+        self.index = 0
+
+    def autocast(self):
+        if self.amp == "bf16" and self.device.type == "cuda":
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def step(self):
+        data = self.batches[self.index % len(self.batches)]
+        self.index += 1
+        inputs, targets = data[:-1], data[1:]
+        self.state = _detach(self.state)
+        with self.autocast():
+            logits, self.state = self.model(inputs, self.state)
+            loss = F.cross_entropy(logits.view(-1, logits.shape[-1]).float(), targets.reshape(-1))
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 0.25)
+        self.optimizer.step()
+
+    def timed(self, steps):
+        _sync(self.device)
+        start = time.perf_counter()
+        for _ in range(steps):
+            self.step()
+        _sync(self.device)
+        self.times.append((time.perf_counter() - start) / steps)
+
+
+def _detach(state):
+    if isinstance(state, tuple):
+        return tuple(s.detach() for s in state)
+    return detach_state(state)
+
+
+def build_runners(size, args, device) -> list[Runner]:
+    torch.manual_seed(0)
+    runners = [Runner("reference", ReferenceModel(args.vocab, size, args.layers), device, args.batch,
+                      args.bptt, args.vocab, args.amp)]
+    for placement in args.placements.split(","):
+        cfg = Config(dataset="synthetic", layers=args.layers, embed_size=size, hidden_size=size,
+                     dropout=0.0 if placement == "none" else 0.5, dropout_placement=placement,
+                     tie_weights=True, init="torch")
+        runners.append(Runner(placement, LanguageModel(args.vocab, cfg), device, args.batch, args.bptt,
+                              args.vocab, args.amp))
+    return runners
+
+
+@torch.no_grad()
+def eval_speed(model, device, batch, bptt, vocab, steps) -> float:
+    model.eval()
+    state = model.init_state(batch)
+    data = torch.randint(0, vocab, (bptt, batch), device=device)
+    model(data, state)
+    _sync(device)
+    start = time.perf_counter()
+    for _ in range(steps):
+        _, state = model(data, state)
+    _sync(device)
+    model.train()
+    return steps * batch * bptt / (time.perf_counter() - start)
+
+
+def sample_speed(model, words=100) -> float:
+    vocab = [f"w{i}" for i in range(model.vocab_size)]
+    start = time.perf_counter()
+    generate(model, vocab, "w1 w2", words, temperature=1.0, seed=0)
+    return words / (time.perf_counter() - start)
+
+
+def bench_size(size, args, device, rounds=5) -> dict:
+    runners = build_runners(size, args, device)
+    for runner in runners:  # warm-up: allocator, kernels, caches
+        runner.timed(2)
+        runner.times.clear()
+    for _ in range(rounds):
+        for runner in runners:
+            runner.timed(max(1, args.steps // rounds))
+    tokens = args.batch * args.bptt
+    reference = statistics.median(runners[0].times)
+    rows = {r.name: {"tokens_per_s": tokens / statistics.median(r.times),
+                     "ratio": reference / statistics.median(r.times)} for r in runners}
+    vertical = next((r.model for r in runners if r.name == "vertical"), runners[-1].model)
+    rows["eval"] = {"tokens_per_s": eval_speed(vertical, device, 10, args.bptt, args.vocab, 10),
+                    "reference_tokens_per_s": eval_speed(runners[0].model, device, 10, args.bptt, args.vocab, 10)}
+    rows["sampling"] = {"words_per_s": sample_speed(vertical)}
+    return rows
+
+
+def main(args) -> int:
+    from .session import set_threads
+    from .train import resolve_device
+
+    threads = set_threads(0)
+    device = resolve_device(args.device)
+    report = {"device": _device_name(device), "threads": threads, "torch": torch.__version__,
+              "batch": args.batch, "bptt": args.bptt, "layers": args.layers, "vocab": args.vocab,
+              "steps": args.steps, "amp": args.amp, "sizes": {}}
+    for size in (int(s) for s in args.sizes.split(",")):
+        report["sizes"][str(size)] = bench_size(size, args, device)
+        if not args.json:
+            print_size(size, report["sizes"][str(size)], report)
+    if args.json:
+        print(json.dumps(report, indent=1))
+    return 0
+
+
+def _device_name(device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    import platform
+
+    return f"cpu ({platform.processor() or platform.machine()})"
+
+
+def print_size(size, rows, report) -> None:
+    print(f"\n{report['layers']}x{size}, batch {report['batch']}, bptt {report['bptt']}, vocab {report['vocab']}, "
+          f"{report['device']}, {report['threads']} threads, amp {report['amp']}")
+    print(f"  {'model':<12} {'tokens/s':>10} {'vs reference':>13}")
+    for name, row in rows.items():
+        if "ratio" in row:
+            print(f"  {name:<12} {row['tokens_per_s']:>10,.0f} {row['ratio']:>12.2f}x")
+    print(f"  eval (vertical) {rows['eval']['tokens_per_s']:,.0f} tokens/s, reference "
+          f"{rows['eval']['reference_tokens_per_s']:,.0f}; sampling {rows['sampling']['words_per_s']:,.0f} words/s")
