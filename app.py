@@ -10,11 +10,11 @@ import ui
 st.set_page_config(page_title="LSTM LM Explorer", page_icon="🧠", layout="wide")
 
 PAGES = [
-    st.Page("pages/start.py", title="Start", icon="🏠", default=True),
-    st.Page("pages/train.py", title="Train", icon="🏋️"),
-    st.Page("pages/compare.py", title="Compare", icon="📊"),
-    st.Page("pages/inside.py", title="Inside the model", icon="🔬"),
-    st.Page("pages/generate.py", title="Generate", icon="✍️"),
+    st.Page("pages/start.py", title="Start", icon=":material/home:", default=True),
+    st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
+    st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
+    st.Page("pages/inside.py", title="Inside the model", icon=":material/biotech:"),
+    st.Page("pages/generate.py", title="Generate", icon=":material/edit_note:"),
 ]
 
 page = st.navigation(PAGES)

@@ -65,11 +65,11 @@ def preset_card(name: str) -> None:
     with st.container(border=True):
         st.markdown(f"**{name}** · {ui.fmt_count(params)} parameters")
         st.caption(preset.summary)
-        left, right = st.columns(2)
-        if left.button("Start now", key=f"start.go.{name}", type="primary", width="stretch"):
+        if st.button("Start now", key=f"start.go.{name}", type="primary", icon=":material/play_arrow:",
+                     width="stretch"):
             run_id = ui.start_run(cfg)
             st.switch_page("pages/train.py", query_params={"run": run_id})
-        if right.button("Open in Train", key=f"start.open.{name}", width="stretch"):
+        if st.button("Open in Train", key=f"start.open.{name}", icon=":material/tune:", width="stretch"):
             st.switch_page("pages/train.py", query_params={"preset": name})
 
 

@@ -24,12 +24,13 @@ else
   pip install -r requirements.txt
 fi
 
-if [[ $dev == 1 ]] && ! command -v chromium >/dev/null; then
+# The emoji font makes headless screenshots show what users' browsers show.
+if [[ $dev == 1 ]] && { ! command -v chromium >/dev/null || ! fc-list 2>/dev/null | grep -qi emoji; }; then
   sudo=""
   [[ $(id -u) != 0 ]] && sudo="sudo"
   export DEBIAN_FRONTEND=noninteractive
-  $sudo apt-get install -y -q chromium >/dev/null 2>&1 || {
-    $sudo apt-get update -q >/dev/null && $sudo apt-get install -y -q chromium >/dev/null; }
+  $sudo apt-get install -y -q chromium fonts-noto-color-emoji >/dev/null 2>&1 || {
+    $sudo apt-get update -q >/dev/null && $sudo apt-get install -y -q chromium fonts-noto-color-emoji >/dev/null; }
   command -v chromium >/dev/null || { echo "could not install Debian's chromium (browser tests need it)" >&2; exit 1; }
 fi
 echo "ready: $(.venv/bin/python -c 'import torch, streamlit; print("torch", torch.__version__, "· streamlit", streamlit.__version__)')"
