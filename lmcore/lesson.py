@@ -160,9 +160,3 @@ def part_rows(counts: dict) -> list[dict]:
     return [{"part": part_label(part), "untied": untied[part], "tied": tied[part] if tied else None}
             for part in untied]
 
-
-def tying_shapes(cfg: Config, vocab_size: int) -> dict:
-    """The shapes that make tying possible: embedding (V, E) and decoder weight (V, H)."""
-    V, E, H = vocab_size, cfg.embed_size, cfg.hidden_size
-    return {"vocab_size": V, "embedding": (V, E), "decoder_weight": (V, H), "fits": E == H,
-            "shared": V * E if E == H else 0}

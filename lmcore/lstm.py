@@ -66,20 +66,21 @@ class LSTMRecurrence(torch.autograd.Function):
     def backward(ctx, grad_outputs, grad_h_last, grad_c_last):
         acts, cells, tanh_cells, recurrent_in, w_hh, mask = ctx.saved_tensors
         steps, batch, gates_size = acts.shape
+        i, f, g, o = acts.chunk(4, dim=2)                   # (T, B, H) views
+        # Everything that does not depend on the incoming gradient is computed for all steps
+        # at once, so the sequential loop is left with ~6 small kernels per step.
+        slopes = torch.cat([i * (1 - i), f * (1 - f), 1 - g * g, o * (1 - o)], dim=2)
+        partners = torch.cat([g, cells[:-1], i, tanh_cells], dim=2).mul_(slopes)  # d gate / d (dc or dh)
+        through_tanh = o * (1 - tanh_cells * tanh_cells)    # d h / d c at each step
         grad_gates = torch.empty_like(acts)                 # (T, B, 4H) d loss / d pre-activations
         dh = grad_h_last.clone()
         dc = grad_c_last.clone()
         for t in reversed(range(steps)):
-            i, f, g, o = acts[t].chunk(4, dim=1)
-            tc = tanh_cells[t]
             dh += grad_outputs[t]
-            dc += dh * o * (1 - tc * tc)
-            di, df, dg, do = grad_gates[t].chunk(4, dim=1)
-            torch.mul(dc * g, i * (1 - i), out=di)
-            torch.mul(dc * cells[t], f * (1 - f), out=df)
-            torch.mul(dc * i, 1 - g * g, out=dg)
-            torch.mul(dh * tc, o * (1 - o), out=do)
-            dc = dc * f
+            dc.addcmul_(dh, through_tanh[t])
+            # di = dc g i(1-i), df = dc c(t-1) f(1-f), dg = dc i (1-g^2), do = dh tanh(c) o(1-o)
+            torch.mul(torch.cat([dc, dc, dc, dh], dim=1), partners[t], out=grad_gates[t])
+            dc = dc * f[t]
             dh = grad_gates[t] @ w_hh                       # (B, H) into the masked h(t-1)
             m = _step_mask(mask, t)
             if m is not None:

@@ -108,6 +108,7 @@ def _drain(root: Path, poll: float, launcher: Callable[[Path], int]) -> None:
         if not waiting:
             return
         if active(root) < concurrency(root):
+            import sys as _s; print("QDEBUG", os.getpid(), "active", active(root), [(r["id"][-4:], r["status"].get("state"), r["status"].get("pid"), pid_alive(r["status"].get("pid"))) for r in list_runs(root)], file=_s.stderr, flush=True)
             _start(waiting[0], launcher)
             continue
         time.sleep(poll)

@@ -38,6 +38,11 @@ def to_markdown(words: list[str], prompt: list[str] | None = None) -> str:
     return LINE_BREAK.join(" ".join(parts) for parts in lines).strip() or "*(only line breaks)*"
 
 
+def fmt_prob(p: float) -> str:
+    """A probability as a percentage with 3 significant digits: 14.3%, 0.43%, 0.000512%."""
+    return f"{p * 100:.3g}%"
+
+
 def context(prompt: list[str], words: list[str], position: int, width: int = 8) -> str:
     """The last `width` words the model had read before choosing generated word `position`."""
     before = (list(prompt) + list(words[:position]))[-width:]

@@ -1,3 +1,226 @@
+"""Generate: text from a trained run, what the model weighed at every word, and how the run's
+samples improved during training."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import plotly.graph_objects as go
 import streamlit as st
 
-st.title("generate")
+import ui
+from lmcore import checkpoints, textview
+from lmcore.data import UNK
+from lmcore.errors import RunError
+from lmcore.runs import read_jsonl
+from lmcore.sampling import generate, prompt_ids
+
+GENERATE_RUN = "generate.run"
+GENERATE_URL_RUN = "generate.url_run"   # the ?run= value last applied, so a new link wins once
+GENERATE_WHICH = "generate.which"
+GENERATE_PROMPT = "generate.prompt"
+GENERATE_WORDS = "generate.num_words"
+GENERATE_TEMPERATURE = "generate.temperature"
+GENERATE_TOP_K = "generate.top_k"
+GENERATE_SEED = "generate.seed"
+GENERATE_RESULT = "generate.result"     # {"settings": tuple, "result": generate()'s dict}
+GENERATE_POSITION = "generate.position"
+
+DEFAULTS = {GENERATE_WHICH: "best", GENERATE_PROMPT: "the", GENERATE_WORDS: 30, GENERATE_TEMPERATURE: 1.0,
+            GENERATE_TOP_K: 0, GENERATE_SEED: 0, GENERATE_POSITION: 1, GENERATE_RESULT: None}
+for _key, _value in DEFAULTS.items():
+    if _key not in st.session_state:
+        st.session_state[_key] = _value
+
+CHOSEN, OTHER = "#dc2626", "#94a3b8"
+
+
+def has_checkpoint(summary: dict) -> bool:
+    folder = Path(summary["path"]) / "checkpoints"
+    return (folder / "best.pt").exists() or (folder / "last.pt").exists()
+
+
+# ---------------------------------------------------------------- picking a run and a checkpoint
+
+
+def pick_run(summaries: list[dict]) -> dict | None:
+    """The run to generate from; ?run=ID preselects it, and a run without checkpoints is explained."""
+    ready = {s["id"]: s for s in summaries if has_checkpoint(s)}
+    wanted = st.query_params.get("run")
+    if wanted != st.session_state.get(GENERATE_URL_RUN):  # a new link: it wins once
+        st.session_state[GENERATE_URL_RUN] = wanted
+        if wanted in ready:
+            st.session_state[GENERATE_RUN] = wanted
+    if wanted and wanted not in ready:
+        known = any(s["id"] == wanted for s in summaries)
+        st.warning(f"Run `{wanted}` has no checkpoint yet: it saves one at its first validation and at the end "
+                   "of every epoch. Pick a run that has one." if known else
+                   f"There is no run `{wanted}` in `{ui.runs_root()}`. Pick one below.")
+    if not ready:
+        st.info("No run has a checkpoint yet. Start one on the **Start** or **Train** page (`tiny` takes under "
+                "a minute); it can write text here after its first validation.")
+        return None
+    if st.session_state.get(GENERATE_RUN) not in ready:
+        st.session_state[GENERATE_RUN] = next(iter(ready))
+    chosen = st.selectbox("Run", list(ready), key=GENERATE_RUN, on_change=_follow_in_url,
+                          format_func=lambda i: ui.run_label(ready[i]))
+    return ready[chosen]
+
+
+def _follow_in_url() -> None:
+    """Put the picked run in the URL, so the page can be linked to and reloaded."""
+    st.query_params["run"] = st.session_state[GENERATE_URL_RUN] = st.session_state[GENERATE_RUN]
+
+
+def load(folder: Path, which: str):
+    """(model, words, payload, checkpoint path) or None after showing why it cannot be loaded."""
+    path = checkpoints.checkpoint_path(folder, which)
+    if not path.exists():
+        st.warning(f"This run has no `{which}.pt` yet (pick the other checkpoint, or wait for the next "
+                   "validation or epoch end).")
+        return None
+    try:
+        model, words, payload = ui.model_for(folder, which)
+    except RunError as error:
+        st.error(f"Cannot load this run's model: {error}")
+        return None
+    except (OSError, RuntimeError, KeyError, ValueError, TypeError) as error:  # a checkpoint from another model
+        st.error(f"Cannot load this run's model from `{path.name}`: {str(error).splitlines()[0]}")
+        return None
+    return model, words, payload, path
+
+
+def checkpoint_caption(payload: dict, path: Path, which: str, words: list[str]) -> None:
+    progress = payload.get("progress") or {}
+    fallback = " (no best.pt yet, so the latest)" if which == "best" and path.name == "last.pt" else ""
+    best = progress.get("best_val")
+    st.caption(f"`{path.name}`{fallback} · step {progress.get('step', '?')} · epoch {progress.get('epoch', '?')} · "
+               f"best validation perplexity {ui.fmt_ppl(best)} · vocabulary {len(words):,} words")
+
+
+# ---------------------------------------------------------------- settings and the text
+
+
+def settings(words: list[str]) -> tuple:
+    """Prompt, length, temperature, top-k, seed widgets; returns their values."""
+    st.text_input("Prompt", key=GENERATE_PROMPT, help="words separated by spaces; PTB is lower case")
+    ids, unknown = prompt_ids(words, st.session_state[GENERATE_PROMPT])
+    if unknown:
+        fate = "become `<unk>`" if UNK in words else "are left out (this vocabulary has no `<unk>`)"
+        st.warning(f"Not in the vocabulary, so they {fate}: " + ", ".join(f"`{w}`" for w in unknown))
+    st.slider("Words to generate", 1, 200, key=GENERATE_WORDS)
+    st.slider("Temperature", 0.1, 2.0, step=0.05, key=GENERATE_TEMPERATURE,
+              help="below 1: safer, more repetitive; above 1: more surprising")
+    st.number_input("Top-k (0 = all words)", 0, len(words), key=GENERATE_TOP_K,
+                    help="sample only among the k most likely next words")
+    st.number_input("Seed", 0, 2**31 - 1, key=GENERATE_SEED, help="same seed and settings, same text")
+    state = st.session_state
+    return (state[GENERATE_PROMPT], state[GENERATE_WORDS], float(state[GENERATE_TEMPERATURE]),
+            int(state[GENERATE_TOP_K]), int(state[GENERATE_SEED]))
+
+
+def show_text(result: dict) -> None:
+    with st.container(border=True):
+        st.markdown(textview.to_markdown(result["words"], result["prompt"]))
+    st.caption("**Bold**: the prompt as the model read it. A line break is where the model chose `<eos>` "
+               "(end of sentence).")
+    with st.expander("Plain text (copy)"):
+        st.code(result["text"], language=None, wrap_lines=True)
+
+
+def top_figure(step: dict, title: str) -> go.Figure:
+    frame = textview.top_words(step).iloc[::-1]  # most likely at the top
+    figure = go.Figure(go.Bar(
+        x=frame["probability"], y=frame["label"], orientation="h",
+        marker_color=[CHOSEN if c else OTHER for c in frame["chosen"]],
+        text=[textview.fmt_prob(p) for p in frame["probability"]], textposition="outside", cliponaxis=False))
+    figure.update_layout(title=dict(text=title, font=dict(size=16)), height=420, showlegend=False,
+                         margin=dict(l=10, r=40, t=50, b=10), xaxis_title="probability of the next word",
+                         xaxis_tickformat=".0%", yaxis=dict(tickfont=dict(size=15)))
+    return figure
+
+
+def show_choices(result: dict, temperature: float, top_k: int) -> None:
+    steps = result["steps"]
+    if not steps:
+        return
+    st.session_state[GENERATE_POSITION] = min(max(st.session_state[GENERATE_POSITION], 1), len(steps))
+    if len(steps) > 1:
+        st.select_slider("Generated word", list(range(1, len(steps) + 1)), key=GENERATE_POSITION,
+                         format_func=lambda i: f"{i}: {steps[i - 1]['word']}")
+    position = st.session_state[GENERATE_POSITION]
+    step = steps[position - 1]
+    before = textview.context(result["prompt"], result["words"], position - 1)
+    title = f"after “{before}” it picked “{step['word']}” ({textview.fmt_prob(step['prob'])})"
+    st.plotly_chart(top_figure(step, title), key="generate.top", config={"displayModeBar": False})
+    st.caption(f"The 10 most likely next words at word {position}, after temperature {temperature:g}"
+               f"{f' and top-{top_k}' if top_k else ''}: the distribution it actually sampled from. "
+               "Red (▶) is the word it drew" + (", shown below the ten because it was not among them."
+                                                if step["word"] not in {w for w, _ in step["top"]} else "."))
+
+
+def generator_panel(summary: dict) -> None:
+    folder = Path(summary["path"])
+    st.segmented_control("Checkpoint", ["best", "last"], key=GENERATE_WHICH, required=True,
+                         help="best: lowest validation perplexity so far; last: the latest saved")
+    which = st.session_state[GENERATE_WHICH] or "best"
+    loaded = load(folder, which)
+    if loaded is None:
+        return
+    model, words, payload, path = loaded
+    checkpoint_caption(payload, path, which, words)
+    left, right = st.columns([1, 2], gap="large")
+    with left:
+        chosen = settings(words)
+        clicked = st.button("✍️ Generate", type="primary", width="stretch")
+    key = (str(path), path.stat().st_mtime, *chosen)
+    if clicked:
+        prompt, num_words, temperature, top_k, seed = chosen
+        result = generate(model, words, prompt, num_words, temperature, top_k, seed)
+        st.session_state[GENERATE_RESULT] = {"settings": key, "result": result}
+        st.session_state[GENERATE_POSITION] = 1
+    stored = st.session_state[GENERATE_RESULT]
+    with right:
+        if not stored or stored["settings"][0] != str(path):
+            st.info("Set a prompt and press **Generate**.")
+            return
+        if stored["settings"] != key:
+            st.caption("⚠️ The settings (or the checkpoint) changed since this text was generated: press "
+                       "**Generate** again.")
+        show_text(stored["result"])
+        _, _, _, _, temperature, top_k, _ = stored["settings"]
+        show_choices(stored["result"], temperature, top_k)
+
+
+# ---------------------------------------------------------------- the sample history
+
+
+def sample_history(summary: dict) -> None:
+    folder = Path(summary["path"])
+    st.subheader("How its text improved during training")
+    history = textview.sample_history(read_jsonl(folder / "samples.jsonl"), ui.metrics_frame(folder))
+    if not history:
+        st.info("No samples yet: the engine writes one after every validation.")
+        return
+    first = history[0]
+    st.caption(f"One sample per validation, always with prompt “{first['prompt']}”, temperature "
+               f"{first['temperature']} and the run's seed, so only the model changes.")
+    with st.container(height=460 if len(history) > 5 else "content", border=False):
+        for item in history:
+            left, right = st.columns([1, 5], vertical_alignment="center")
+            left.markdown(f"**step {item['step']:,}** · epoch {item['epoch']}  \n"
+                          f"validation perplexity **{ui.fmt_ppl(item['val_ppl'])}**")
+            with right.container(border=True):
+                st.markdown(textview.to_markdown(item["text"].split(), item["prompt"].split()))
+
+
+# ---------------------------------------------------------------- the page
+
+st.title("Generate")
+st.markdown("Let a trained run write, see which words it weighed at every step, and watch its samples "
+            "improve over training.")
+picked = pick_run(ui.all_runs())
+if picked is not None:
+    generator_panel(picked)
+    st.divider()
+    sample_history(picked)

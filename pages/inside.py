@@ -1,3 +1,369 @@
+"""Inside the model: where each dropout placement drops (masks drawn by the engine itself),
+the masks a run actually used, and what tying the embedding to the decoder saves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
-st.title("inside")
+import ui
+from lmcore import lesson
+from lmcore.config import PLACEMENT_HELP, from_dict
+from lmcore.data import vocab_size_for
+from lmcore.errors import ConfigError, RunError
+from lmcore.presets import PRESETS
+from lmcore.runs import read_json
+
+INSIDE_P = "inside.p"
+INSIDE_P_RECURRENT = "inside.p_recurrent"
+INSIDE_STEPS = "inside.steps"
+INSIDE_UNITS = "inside.units"
+INSIDE_LAYER = "inside.layer"
+INSIDE_SEED = "inside.seed"
+INSIDE_RUN = "inside.run"
+INSIDE_URL_RUN = "inside.url_run"     # the ?run= value last applied, so a new link wins once
+INSIDE_SHOWN_UNITS = "inside.shown_units"
+INSIDE_COUNT_FOR = "inside.count_for"
+
+LAYERS = 2  # the lesson draws the book's 2-layer network
+DEFAULTS = {INSIDE_P: 0.5, INSIDE_P_RECURRENT: 0.5, INSIDE_STEPS: 20, INSIDE_UNITS: 16,
+            INSIDE_LAYER: LAYERS, INSIDE_SEED: 0, INSIDE_SHOWN_UNITS: 64}
+for _key, _value in DEFAULTS.items():
+    if _key not in st.session_state:
+        st.session_state[_key] = _value
+
+DROPPED, KEPT = "#1e293b", "#fcd34d"  # dark slate vs bright amber: readable on a projector
+CELL_HEIGHT = 250
+
+# ---------------------------------------------------------------- pictures
+
+
+def mask_figure(mask: np.ndarray, title: str, height: int = CELL_HEIGHT) -> go.Figure:
+    """A (time, units) mask as a heatmap: time across, units down, dropped dark, kept bright."""
+    kept = (np.asarray(mask) > 0).T.astype(int)             # (units, time)
+    units, steps = kept.shape
+    scale = float(np.max(mask)) if np.max(mask) > 0 else 1.0
+    words = np.where(kept == 1, f"kept (×{scale:.2f})", "dropped (0)")
+    gap = 1 if units <= 64 and steps <= 64 else 0
+    figure = go.Figure(go.Heatmap(
+        z=kept, x=np.arange(1, steps + 1), y=np.arange(1, units + 1), zmin=0, zmax=1, showscale=False,
+        colorscale=[[0, DROPPED], [0.5, DROPPED], [0.5, KEPT], [1, KEPT]], xgap=gap, ygap=gap,
+        customdata=words, hovertemplate="step %{x}, unit %{y}: %{customdata}<extra></extra>"))
+    figure.update_layout(title=dict(text=title, font=dict(size=15)), height=height,
+                         margin=dict(l=10, r=10, t=60 if "<br>" in title else 40, b=10), plot_bgcolor="white")
+    figure.update_xaxes(title_text="time step →", showgrid=False)
+    figure.update_yaxes(title_text="unit", autorange="reversed", showgrid=False)
+    return figure
+
+
+def no_dropout_box(reason: str, height: int = CELL_HEIGHT) -> None:
+    with st.container(border=True, height=height, vertical_alignment="center", horizontal_alignment="center"):
+        st.markdown("#### No dropout here")
+        st.caption(reason)
+
+
+def legend() -> None:
+    st.markdown(f"<span style='background:{KEPT};padding:2px 10px;border:1px solid #999'>&nbsp;</span> kept "
+                f"(scaled by 1/(1-p)) &nbsp;&nbsp; <span style='background:{DROPPED};padding:2px 10px'>&nbsp;</span> "
+                f"dropped (0) &nbsp;·&nbsp; time runs left to right, one row per unit", unsafe_allow_html=True)
+
+
+# ---------------------------------------------------------------- (a) the lesson
+
+
+def lesson_controls() -> None:
+    cols = st.columns([3, 3, 2.5, 2.5, 1.6, 2.4])
+    cols[0].slider("p (inputs and outputs)", 0.0, 0.9, step=0.05, key=INSIDE_P)
+    cols[1].slider("p recurrent (h(t-1) → h(t))", 0.0, 0.9, step=0.05, key=INSIDE_P_RECURRENT)
+    cols[2].slider("time steps", 5, 50, key=INSIDE_STEPS)
+    cols[3].slider("units", 4, 64, key=INSIDE_UNITS)
+    cols[4].segmented_control("layer shown", [1, 2], key=INSIDE_LAYER, required=True)
+    cols[5].number_input("seed", 0, 10**6, key=INSIDE_SEED)
+    cols[5].button("🎲 Draw new masks", on_click=_next_seed, width="stretch")
+
+
+def _next_seed() -> None:
+    st.session_state[INSIDE_SEED] += 1
+
+
+def lesson_grid_view(grid: dict, p: float, p_recurrent: float, layer: int) -> None:
+    header = st.columns([1.2, 3, 3, 3])
+    header[0].markdown("**site**")
+    for column, placement in zip(header[1:], lesson.LESSON_PLACEMENTS):
+        column.markdown(f"### {placement}")
+        column.caption(PLACEMENT_HELP[placement])
+    for site in lesson.SITES:
+        row = st.columns([1.2, 3, 3, 3], vertical_alignment="center")
+        row[0].markdown(f"#### {site}")
+        row[0].caption(lesson.site_title(site, layer, LAYERS) if site != "output" or layer == LAYERS
+                       else "only after the last layer")
+        for column, placement in zip(row[1:], lesson.LESSON_PLACEMENTS):
+            mask = grid[placement][site]
+            with column:
+                if mask is None:
+                    no_dropout_box(lesson.why_no_mask(placement, site, layer, LAYERS, p, p_recurrent))
+                    continue
+                title = f"{placement} · {site} · kept {lesson.kept_fraction(mask):.0%}"
+                st.plotly_chart(mask_figure(mask, title), key=f"inside.lesson.{placement}.{site}",
+                                config={"displayModeBar": False})
+
+
+def survival_figure(p_recurrent: float, steps: int, grid: dict) -> go.Figure:
+    t = np.arange(steps + 1)
+    figure = go.Figure()
+    figure.add_trace(go.Scatter(x=t, y=lesson.survival_curve(p_recurrent, steps), mode="lines",
+                                name="fresh mask each step: (1-p)^t", line=dict(color="#d62728", width=3)))
+    figure.add_trace(go.Scatter(x=t[1:], y=np.full(steps, 1 - p_recurrent), mode="lines",
+                                name="one mask per sequence: 1-p", line=dict(color="#1f77b4", width=3, dash="dash")))
+    for placement, color in (("horizontal", "#d62728"), ("variational", "#1f77b4")):
+        mask = grid[placement]["recurrent"]
+        if mask is not None:
+            figure.add_trace(go.Scatter(x=t[1:], y=lesson.path_survival(mask), mode="markers",
+                                        name=f"{placement}: measured on the masks above",
+                                        marker=dict(color=color, size=8, symbol="circle-open", line=dict(width=2))))
+    figure.update_layout(height=320, margin=dict(l=10, r=10, t=40, b=10), yaxis_range=[0, 1.02],
+                         title="units kept at every step so far", xaxis_title="time step t",
+                         yaxis_title="fraction of units", legend=dict(orientation="h", y=-0.3))
+    return figure
+
+
+def lesson_text(p_recurrent: float, steps: int, grid: dict) -> None:
+    survive = (1 - p_recurrent) ** steps
+    st.metric(f"a value kept through {steps} fresh masks", f"{survive:.2g}",
+              help=f"(1 - {p_recurrent:g})^{steps}")
+    st.markdown(
+        "**Why noise on the recurrent path adds up.** The same hidden state h carries what the model "
+        "knows from step to step. With a fresh mask at every step (horizontal), each step multiplies in "
+        f"new, independent noise: a value held by one unit survives t steps only with probability "
+        f"(1-p)^t — here {1 - p_recurrent:.2f}^{steps} = **{survive:.2g}**. Long-range memory is "
+        "destroyed, which is why the book keeps dropout off the recurrent path (vertical).")
+    st.markdown(
+        "**What variational keeps fixed.** One mask per sequence, reused at every step: the recurrent "
+        "path always loses the *same* units, so the others carry information undisturbed from the first "
+        "step to the last (rows of the variational heatmaps are all bright or all dark). "
+        "Gal & Ghahramani 2016.")
+    kept = {pl: grid[pl]["recurrent"] for pl in ("horizontal", "variational") if grid[pl]["recurrent"] is not None}
+    if kept:
+        st.caption(" · ".join(f"{pl}: {round(lesson.path_survival(m)[-1] * m.shape[1])} of {m.shape[1]} "
+                              f"units kept at all {m.shape[0]} steps" for pl, m in kept.items()))
+
+
+def lesson_tab() -> None:
+    st.markdown("The masks below are drawn by the engine's own dropout code (`lmcore.dropout`) for one "
+                f"sequence of the book's {LAYERS}-layer network: the same code that drops units during training.")
+    lesson_controls()
+    state = st.session_state
+    p, p_recurrent, steps = state[INSIDE_P], state[INSIDE_P_RECURRENT], state[INSIDE_STEPS]
+    layer = state[INSIDE_LAYER] or 1
+    grid = lesson.lesson_grid(p, p_recurrent, steps, state[INSIDE_UNITS], layer, LAYERS, state[INSIDE_SEED])
+    legend()
+    lesson_grid_view(grid, p, p_recurrent, layer)
+    st.divider()
+    left, right = st.columns([2, 3])
+    with left:
+        lesson_text(p_recurrent, steps, grid)
+    with right:
+        st.plotly_chart(survival_figure(p_recurrent, steps, grid), key="inside.survival",
+                        config={"displayModeBar": False})
+
+
+# ---------------------------------------------------------------- (b) a run's masks
+
+
+def pick_run(summaries: list[dict]) -> dict:
+    """The run chosen in the select box; ?run=ID in the URL preselects it."""
+    by_id = {s["id"]: s for s in summaries}
+    wanted = st.query_params.get("run")
+    if wanted != st.session_state.get(INSIDE_URL_RUN):  # a new link: it wins once
+        st.session_state[INSIDE_URL_RUN] = wanted
+        if wanted in by_id:
+            st.session_state[INSIDE_RUN] = wanted
+    if wanted and wanted not in by_id:
+        st.warning(f"There is no run `{wanted}` in `{ui.runs_root()}`. Pick one below.")
+    if st.session_state.get(INSIDE_RUN) not in by_id:
+        st.session_state[INSIDE_RUN] = next(iter(by_id))
+    chosen = st.selectbox("Run", list(by_id), key=INSIDE_RUN, on_change=_follow_in_url,
+                          format_func=lambda i: ui.run_label(by_id[i]))
+    return by_id[chosen]
+
+
+def _follow_in_url() -> None:
+    """Put the picked run in the URL, so the page can be linked to and reloaded."""
+    st.query_params["run"] = st.session_state[INSIDE_URL_RUN] = st.session_state[INSIDE_RUN]
+
+
+def run_config(summary: dict):
+    """The run's Config, or None with a warning when config.json is missing or invalid."""
+    if not summary.get("config"):
+        st.warning(f"{summary['id']}: config.json is missing or unreadable, so its masks and parameters "
+                   "cannot be explained.")
+        return None
+    try:
+        return from_dict(summary["config"])
+    except ConfigError as error:
+        st.warning(f"{summary['id']}: its config.json is not valid here: {error}")
+        return None
+
+
+def run_masks(summary: dict, cfg) -> None:
+    if not lesson.has_dropout(cfg):
+        st.info(f"This run trained **without dropout** (placement `{cfg.dropout_placement}`, p = {cfg.dropout:g}): "
+                "no unit was ever dropped, so there are no masks to show. Pick a run with dropout, or compare "
+                "it with one on the Compare page.")
+        return
+    try:
+        arrays = lesson.read_masks(Path(summary["path"]) / "masks.npz")
+    except RunError as error:
+        st.warning(f"The masks of this run cannot be shown: {error}")
+        return
+    if not arrays:
+        st.warning("This run has no masks.npz yet: the engine writes it at every validation, so it appears "
+                   "after the first evaluation.")
+        return
+    st.markdown(f"The masks the engine used in its latest training step before the last validation, for the "
+                f"first sequence of the batch (placement **{cfg.dropout_placement}**, p = {cfg.layer_dropout:g}, "
+                f"recurrent p = {cfg.recurrent_dropout:g}).")
+    table = pd.DataFrame(lesson.mask_rows(arrays, cfg))
+    st.dataframe(table, hide_index=True, key="inside.mask_table", column_config={
+        "kept fraction": st.column_config.NumberColumn(format="%.3f"),
+        "1 - p": st.column_config.NumberColumn("1 - p (expected)", format="%.3f")})
+    mask_pictures(arrays, cfg)
+
+
+def mask_pictures(arrays: dict, cfg) -> None:
+    units = max(a.shape[1] for a in arrays.values())
+    if units > 8:
+        st.session_state[INSIDE_SHOWN_UNITS] = min(max(st.session_state[INSIDE_SHOWN_UNITS], 8), units)
+        st.slider("units shown", 8, units, key=INSIDE_SHOWN_UNITS, help="the kept fractions above use all units")
+    shown = min(st.session_state[INSIDE_SHOWN_UNITS], units)
+    legend()
+    for layer in range(1, cfg.layers + 1):
+        columns = st.columns(3)
+        for column, site in zip(columns, lesson.SITES):
+            key = f"layer{layer}.{site}"
+            with column:
+                if key not in arrays:
+                    if site == "output" and layer != cfg.layers:
+                        continue
+                    no_dropout_box(f"{key}: " + lesson.why_no_mask(cfg.dropout_placement, site, layer, cfg.layers,
+                                                                    cfg.layer_dropout, cfg.recurrent_dropout))
+                    continue
+                mask = arrays[key]
+                title = (f"{key} · kept {lesson.kept_fraction(mask):.1%}<br><sup>1-p = "
+                         f"{1 - lesson.site_ratio(key, cfg):.0%}"
+                         + (f" · units 1–{shown} of {mask.shape[1]}" if shown < mask.shape[1] else "") + "</sup>")
+                st.plotly_chart(mask_figure(mask[:, :shown], title, height=320), key=f"inside.run.{key}",
+                                config={"displayModeBar": False})
+
+
+def run_tab(summaries: list[dict]):
+    """(summary, config) of the chosen run, or (None, None)."""
+    if not summaries:
+        st.info("No runs yet. Start one on the **Start** or **Train** page; its masks appear here after its "
+                "first evaluation.")
+        return None, None
+    summary = pick_run(summaries)
+    cfg = run_config(summary)
+    if cfg is not None:
+        run_masks(summary, cfg)
+    return summary, cfg
+
+
+# ---------------------------------------------------------------- (c) parameters and tying
+
+
+def tying_lesson() -> None:
+    book = PRESETS["book"].config()
+    vocab = vocab_size_for(book)
+    counts = lesson.tying_counts(book, vocab)
+    V, H = vocab, book.hidden_size
+    st.markdown(
+        f"**Why one matrix can be both.** The embedding is a V × H table (for the book: {V:,} × {H}): row w "
+        f"is word w's vector. The decoder computes scores = h Wᵀ + b with W of shape V × H ({V:,} × {H}): "
+        "row w is the direction h must point in to predict w. Same shape, same meaning — one vector per "
+        "word — so when embed_size == hidden_size one V × H matrix can serve both; the model registers "
+        f"**one Parameter** used twice. That saves V × H = **{V * H:,}** parameters: the book preset has "
+        f"**{counts['untied']['total']:,}** untied and **{counts['tied']['total']:,}** tied "
+        f"({counts['saves'] / counts['untied']['total']:.0%} fewer).")
+
+
+def count_source(summary, cfg) -> tuple:
+    """(label, config, vocab size, params.json or None) for the run or a preset, as picked."""
+    options = ([f"run:{summary['id']}"] if cfg is not None else []) + [f"preset:{n}" for n in PRESETS]
+    if st.session_state.get(INSIDE_COUNT_FOR) not in options:
+        st.session_state[INSIDE_COUNT_FOR] = options[0] if cfg is not None else "preset:book"
+    choice = st.selectbox("Count the parameters of", options, key=INSIDE_COUNT_FOR,
+                          format_func=lambda o: f"this run: {ui.run_name(summary)}" if o.startswith("run:")
+                          else f"preset {o[7:]}")
+    if choice.startswith("run:"):
+        params = _read_params(summary)
+        vocab = (params or {}).get("vocab_size") or vocab_size_for(cfg)
+        return ui.run_name(summary), cfg, vocab, params
+    preset_cfg = PRESETS[choice[7:]].config()
+    return choice[7:], preset_cfg, vocab_size_for(preset_cfg), None
+
+
+def _read_params(summary: dict) -> dict | None:
+    params = read_json(Path(summary["path"]) / "params.json")
+    return params if isinstance(params, dict) else None
+
+
+def _bar_text(part: str, value, column: str) -> str:
+    return "shared with the embedding" if column == "tied" and part == "decoder weight" else ui.fmt_count(value)
+
+
+def params_figure(rows: list[dict]) -> go.Figure:
+    frame = pd.DataFrame(rows)
+    figure = go.Figure()
+    for column, color in (("untied", "#9ca3af"), ("tied", "#2563eb")):
+        if frame[column].notna().any():
+            figure.add_trace(go.Bar(x=frame["part"], y=frame[column], name=column, marker_color=color,
+                                    text=[_bar_text(part, v, column) for part, v in zip(frame["part"], frame[column])],
+                                    textposition="outside"))
+    figure.update_layout(barmode="group", height=380, margin=dict(l=10, r=10, t=40, b=10),
+                         title="parameters per part, tying off and on", yaxis_title="parameters",
+                         legend=dict(orientation="h", y=1.08, x=0.7))
+    return figure
+
+
+def params_tab(summary, cfg) -> None:
+    tying_lesson()
+    label, config, vocab, params = count_source(summary, cfg)
+    if not vocab:
+        st.warning(f"The vocabulary size of {label} is not known before its data is read (a text file), and "
+                   "the run has no params.json yet: parameters cannot be counted.")
+        return
+    counts = lesson.tying_counts(config, vocab)
+    st.caption(f"{label}: vocabulary {vocab:,}, {config.layers} layer(s), embed {config.embed_size}, "
+               f"hidden {config.hidden_size}; this {'run' if params else 'config'} uses tying "
+               f"**{'on' if config.tie_weights else 'off'}**.")
+    left, middle, right = st.columns(3)
+    mark = " (this run)" if params else ""
+    left.metric("total, tying off" + ("" if config.tie_weights else mark), f"{counts['untied']['total']:,}")
+    if counts["possible"]:
+        middle.metric("total, tying on" + (mark if config.tie_weights else ""), f"{counts['tied']['total']:,}")
+        right.metric("tying saves", f"{counts['saves']:,}",
+                     delta=f"-{counts['saves'] / counts['untied']['total']:.1%}", delta_color="inverse")
+    else:
+        middle.info(f"Tying needs embed_size == hidden_size (here {config.embed_size} and {config.hidden_size}).")
+    if params and isinstance(params.get("total"), int):
+        st.caption(f"params.json of this run: **{params['total']:,}** parameters as trained.")
+    st.plotly_chart(params_figure(lesson.part_rows(counts)), key="inside.params", config={"displayModeBar": False})
+
+
+# ---------------------------------------------------------------- the page
+
+st.title("Inside the model")
+st.markdown("Where dropout drops units, the masks a run really used, and what tying the embedding to the "
+            "decoder saves.")
+tabs = st.tabs(["🎭 Dropout placements", "🔎 A run's masks", "🧮 Parameters & tying"])
+with tabs[0]:
+    lesson_tab()
+with tabs[1]:
+    chosen, chosen_cfg = run_tab(ui.all_runs())
+with tabs[2]:
+    params_tab(chosen, chosen_cfg)
