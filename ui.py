@@ -59,7 +59,9 @@ def run_label(summary: dict) -> str:
 
 
 def metrics_frame(folder: Path) -> pd.DataFrame:
-    """All metrics of a run; only lines added since this session's last look are read."""
+    """A run's metrics for showing: every val and test line, train lines thinned to at most
+    2,000 evenly spaced rows (first and last kept). Only lines added since this session's last
+    look are read, so a long run refreshes as fast as a short one."""
     readers = st.session_state.setdefault(UI_METRICS, {})
     key = str(folder)
     if key not in readers:

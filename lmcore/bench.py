@@ -153,6 +153,12 @@ def main(args) -> int:
     from .train import resolve_device
 
     threads = set_threads(0)
+    if args.reading:
+        rows = reading()
+        print(json.dumps(rows, indent=1) if args.json else "\n".join(
+            f"{size:>7} lines: refresh {row['refresh_s'] * 1000:.2f} ms ({row['vs_smallest']:.2f}x), "
+            f"first read {row['first_read_s'] * 1000:.0f} ms" for size, row in rows.items()))
+        return 0
     device = resolve_device(args.device)
     report = {"device": _device_name(device), "threads": threads, "torch": torch.__version__,
               "batch": args.batch, "bptt": args.bptt, "layers": args.layers, "vocab": args.vocab,
@@ -183,3 +189,42 @@ def print_size(size, rows, report) -> None:
             print(f"  {name:<12} {row['tokens_per_s']:>10,.0f} {row['ratio']:>12.2f}x")
     print(f"  eval (vertical) {rows['eval']['tokens_per_s']:,.0f} tokens/s, reference "
           f"{rows['eval']['reference_tokens_per_s']:,.0f}; sampling {rows['sampling']['words_per_s']:,.0f} words/s")
+
+
+# ---------------------------------------------------------------- the app's reading side
+
+
+def _metric_line(step: int) -> str:
+    return json.dumps({"kind": "train", "step": step, "epoch": 1, "loss": 4.5, "ppl": 90.0, "lr": 20.0,
+                       "tokens_per_s": 1000.0, "grad_norm": 0.3, "time": step * 0.1}) + "\n"
+
+
+def reading(sizes=(100, 100_000), new_lines: int = 10, rounds: int = 30) -> dict:
+    """Seconds per page refresh (read the new lines, build the chart's table) for runs of
+    different lengths, refreshed in turn so background load hits every size alike."""
+    import tempfile
+    from pathlib import Path
+
+    from .metrics import MetricsFrame
+
+    folder = Path(tempfile.mkdtemp(prefix="lmcore-reading-"))
+    readers, first, times = {}, {}, {size: [] for size in sizes}
+    for size in sizes:
+        path = folder / f"metrics-{size}.jsonl"
+        path.write_text("".join(_metric_line(i) for i in range(size)))
+        readers[size] = MetricsFrame(path)
+        start = time.perf_counter()
+        readers[size].refresh()
+        first[size] = time.perf_counter() - start
+    for round_index in range(rounds):
+        for size in sizes:
+            with open(readers[size].tail.path, "a") as handle:
+                base = size + round_index * new_lines
+                handle.write("".join(_metric_line(base + i) for i in range(new_lines)))
+            start = time.perf_counter()
+            frame = readers[size].refresh()
+            times[size].append(time.perf_counter() - start)
+            assert readers[size].count("train") == size + (round_index + 1) * new_lines and len(frame) <= 2000
+    smallest = statistics.median(times[sizes[0]])
+    return {str(size): {"first_read_s": first[size], "refresh_s": statistics.median(times[size]),
+                        "vs_smallest": statistics.median(times[size]) / smallest} for size in sizes}
