@@ -22,6 +22,30 @@ STATE_ICONS = {"queued": "⏳", "running": "▶️", "finished": "✅", "failed"
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2",
            "#7f7f7f", "#bcbd22"]
 UI_METRICS = "ui.metrics"  # session state: run folder -> MetricsFrame (incremental reader)
+UI_NAVIGATION_CHECKED = "ui.navigation_checked"
+
+
+# ---------------------------------------------------------------- navigation
+
+
+def ensure_app_navigation() -> None:
+    """Make a page opened by a direct link run inside app.py's navigation.
+
+    Because the page files live in pages/, a freshly started Streamlit serves the first
+    session's deep link (say /train?run=...) the old way, from the folder, without app.py:
+    no shared sidebar, no page titles. Until app.py has called st.navigation once, we switch
+    that off and rerun, and the same URL then goes through app.py. Every page calls this
+    first. Once per session: AppTest resets the switch before every run, and a rerun on each
+    would swallow button clicks.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if st.session_state.get(UI_NAVIGATION_CHECKED):
+        return
+    st.session_state[UI_NAVIGATION_CHECKED] = True
+    if getattr(PagesManager, "uses_pages_directory", False):
+        PagesManager.uses_pages_directory = False
+        st.rerun()
 
 
 # ---------------------------------------------------------------- runs
@@ -94,7 +118,11 @@ def _load_model(folder: str, which: str, mtime: float):
 def model_for(folder: Path, which: str = "best"):
     """(model, vocabulary, payload), cached by checkpoint path and modification time."""
     path = checkpoints.checkpoint_path(folder, which)
-    return _load_model(str(folder), which, path.stat().st_mtime)
+    try:
+        mtime = path.stat().st_mtime
+    except OSError:
+        raise runs.RunError(f"{Path(folder).name} has no {which} checkpoint yet") from None
+    return _load_model(str(folder), which, mtime)
 
 
 # ---------------------------------------------------------------- charts

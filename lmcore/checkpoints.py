@@ -36,10 +36,16 @@ def checkpoint_path(folder: Path, which: str = "best") -> Path:
 def load_model(folder: Path, which: str = "best", device: str = "cpu"):
     """(model in eval mode, vocabulary, checkpoint payload) for a run folder."""
     payload = load_checkpoint(checkpoint_path(folder, which))
+    if not isinstance(payload, dict) or not {"config", "model", "vocab_size"} <= set(payload):
+        raise RunError(f"{Path(folder).name}: the checkpoint lacks its config, weights or vocabulary size")
     cfg = from_dict(payload["config"])
     words = read_json(Path(folder) / "vocab.json")
     if not isinstance(words, list) or len(words) != payload["vocab_size"]:
         raise RunError(f"{Path(folder).name}: vocab.json is missing or does not match the checkpoint")
     model = LanguageModel(payload["vocab_size"], cfg)
-    model.load_state_dict(payload["model"])
+    try:
+        model.load_state_dict(payload["model"])
+    except (RuntimeError, KeyError) as error:  # shapes or names that do not fit the config
+        raise RunError(f"{Path(folder).name}: the checkpoint does not fit its config: "
+                       f"{str(error).splitlines()[0]}") from None
     return model.to(device).eval(), words, payload

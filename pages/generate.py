@@ -15,6 +15,8 @@ from lmcore.errors import RunError
 from lmcore.runs import read_jsonl
 from lmcore.sampling import generate, prompt_ids
 
+ui.ensure_app_navigation()
+
 GENERATE_RUN = "generate.run"
 GENERATE_URL_RUN = "generate.url_run"   # the ?run= value last applied, so a new link wins once
 GENERATE_WHICH = "generate.which"
@@ -52,9 +54,9 @@ def pick_run(summaries: list[dict]) -> dict | None:
         if wanted in ready:
             st.session_state[GENERATE_RUN] = wanted
     if wanted and wanted not in ready:
-        known = any(s["id"] == wanted for s in summaries)
-        st.warning(f"Run `{wanted}` has no checkpoint yet: it saves one at its first validation and at the end "
-                   "of every epoch. Pick a run that has one." if known else
+        known = next((s for s in summaries if s["id"] == wanted), None)
+        st.warning(f"Run **{ui.run_name(known) if known else ''}** (`{wanted}`) has no checkpoint yet: it saves one "
+                   "at its first validation and at the end of every epoch. Pick a run that has one." if known else
                    f"There is no run `{wanted}` in `{ui.runs_root()}`. Pick one below.")
     if not ready:
         st.info("No run has a checkpoint yet. Start one on the **Start** or **Train** page (`tiny` takes under "
@@ -104,15 +106,16 @@ def checkpoint_caption(payload: dict, path: Path, which: str, words: list[str]) 
 def settings(words: list[str]) -> tuple:
     """Prompt, length, temperature, top-k, seed widgets; returns their values."""
     st.text_input("Prompt", key=GENERATE_PROMPT, help="words separated by spaces; PTB is lower case")
-    ids, unknown = prompt_ids(words, st.session_state[GENERATE_PROMPT])
+    _, unknown = prompt_ids(words, st.session_state[GENERATE_PROMPT])
     if unknown:
         fate = "become `<unk>`" if UNK in words else "are left out (this vocabulary has no `<unk>`)"
         st.warning(f"Not in the vocabulary, so they {fate}: " + ", ".join(f"`{w}`" for w in unknown))
     st.slider("Words to generate", 1, 200, key=GENERATE_WORDS)
     st.slider("Temperature", 0.1, 2.0, step=0.05, key=GENERATE_TEMPERATURE,
               help="below 1: safer, more repetitive; above 1: more surprising")
+    st.session_state[GENERATE_TOP_K] = min(st.session_state[GENERATE_TOP_K], len(words))  # another run's vocabulary
     st.number_input("Top-k (0 = all words)", 0, len(words), key=GENERATE_TOP_K,
-                    help="sample only among the k most likely next words")
+                    help="sample only among the k most likely next words (their probabilities renormalised)")
     st.number_input("Seed", 0, 2**31 - 1, key=GENERATE_SEED, help="same seed and settings, same text")
     state = st.session_state
     return (state[GENERATE_PROMPT], state[GENERATE_WORDS], float(state[GENERATE_TEMPERATURE]),
@@ -135,7 +138,7 @@ def top_figure(step: dict, title: str) -> go.Figure:
         marker_color=[CHOSEN if c else OTHER for c in frame["chosen"]],
         text=[textview.fmt_prob(p) for p in frame["probability"]], textposition="outside", cliponaxis=False))
     figure.update_layout(title=dict(text=title, font=dict(size=16)), height=420, showlegend=False,
-                         margin=dict(l=10, r=40, t=50, b=10), xaxis_title="probability of the next word",
+                         margin=dict(l=10, r=40, t=75, b=10), xaxis_title="probability of the next word",
                          xaxis_tickformat=".0%", yaxis=dict(tickfont=dict(size=15)))
     return figure
 
@@ -151,9 +154,10 @@ def show_choices(result: dict, temperature: float, top_k: int) -> None:
     position = st.session_state[GENERATE_POSITION]
     step = steps[position - 1]
     before = textview.context(result["prompt"], result["words"], position - 1)
-    title = f"after “{before}” it picked “{step['word']}” ({textview.fmt_prob(step['prob'])})"
+    title = (f"word {position}: it picked “{step['word']}” ({textview.fmt_prob(step['prob'])})"
+             f"<br><span style='font-size:14px'>after “{before}”</span>")
     st.plotly_chart(top_figure(step, title), key="generate.top", config={"displayModeBar": False})
-    st.caption(f"The 10 most likely next words at word {position}, after temperature {temperature:g}"
+    st.caption(f"The most likely next words (up to 10) at word {position}, after temperature {temperature:g}"
                f"{f' and top-{top_k}' if top_k else ''}: the distribution it actually sampled from. "
                "Red (▶) is the word it drew" + (", shown below the ten because it was not among them."
                                                 if step["word"] not in {w for w, _ in step["top"]} else "."))

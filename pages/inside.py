@@ -18,6 +18,8 @@ from lmcore.errors import ConfigError, RunError
 from lmcore.presets import PRESETS
 from lmcore.runs import read_json
 
+ui.ensure_app_navigation()
+
 INSIDE_P = "inside.p"
 INSIDE_P_RECURRENT = "inside.p_recurrent"
 INSIDE_STEPS = "inside.steps"
@@ -83,7 +85,7 @@ def lesson_controls() -> None:
     cols[3].slider("units", 4, 64, key=INSIDE_UNITS)
     cols[4].segmented_control("layer shown", [1, 2], key=INSIDE_LAYER, required=True)
     cols[5].number_input("seed", 0, 10**6, key=INSIDE_SEED)
-    cols[5].button("🎲 Draw new masks", on_click=_next_seed, width="stretch")
+    cols[5].button("🎲 New masks", on_click=_next_seed, width="stretch")
 
 
 def _next_seed() -> None:
@@ -253,9 +255,9 @@ def mask_pictures(arrays: dict, cfg) -> None:
                                                                     cfg.layer_dropout, cfg.recurrent_dropout))
                     continue
                 mask = arrays[key]
-                title = (f"{key} · kept {lesson.kept_fraction(mask):.1%}<br><sup>1-p = "
+                title = (f"{key} · kept {lesson.kept_fraction(mask):.1%}<br><span style='font-size:13px'>1-p = "
                          f"{1 - lesson.site_ratio(key, cfg):.0%}"
-                         + (f" · units 1–{shown} of {mask.shape[1]}" if shown < mask.shape[1] else "") + "</sup>")
+                         + (f" · units 1–{shown} of {mask.shape[1]}" if shown < mask.shape[1] else "") + "</span>")
                 st.plotly_chart(mask_figure(mask[:, :shown], title, height=320), key=f"inside.run.{key}",
                                 config={"displayModeBar": False})
 
@@ -313,7 +315,7 @@ def _read_params(summary: dict) -> dict | None:
 
 
 def _bar_text(part: str, value, column: str) -> str:
-    return "shared with the embedding" if column == "tied" and part == "decoder weight" else ui.fmt_count(value)
+    return "0: shared" if column == "tied" and part == "decoder weight" else ui.fmt_count(value)
 
 
 def params_figure(rows: list[dict]) -> go.Figure:
@@ -323,9 +325,10 @@ def params_figure(rows: list[dict]) -> go.Figure:
         if frame[column].notna().any():
             figure.add_trace(go.Bar(x=frame["part"], y=frame[column], name=column, marker_color=color,
                                     text=[_bar_text(part, v, column) for part, v in zip(frame["part"], frame[column])],
-                                    textposition="outside"))
+                                    textposition="outside", constraintext="none"))
     figure.update_layout(barmode="group", height=380, margin=dict(l=10, r=10, t=40, b=10),
-                         title="parameters per part, tying off and on", yaxis_title="parameters",
+                         title="parameters per part, tying off and on (tied: the decoder reuses the embedding)",
+                         yaxis_title="parameters",
                          legend=dict(orientation="h", y=1.08, x=0.7))
     return figure
 

@@ -10,6 +10,8 @@ from lmcore.data import vocab_size_for
 from lmcore.params import formula_counts
 from lmcore.presets import PRESETS
 
+ui.ensure_app_navigation()
+
 START_PTB = "start.ptb_message"
 
 # The presets a lesson starts from, in the order a class meets them.

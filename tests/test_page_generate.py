@@ -1,0 +1,130 @@
+"""Generate (AppTest): text from a real run equals lmcore's, the top-10 chart, the sample
+history, and clear messages for runs that cannot generate."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+from lmcore import textview
+from lmcore.checkpoints import load_model
+from lmcore.runs import read_jsonl
+from lmcore.sampling import generate
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def open_generate(monkeypatch, root: Path, run_id: str | None = None) -> AppTest:
+    monkeypatch.setenv("LMCORE_RUNS_DIR", str(root))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.switch_page("pages/generate.py")
+    if run_id:
+        at.query_params["run"] = run_id
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def click_generate(at: AppTest) -> AppTest:
+    next(b for b in at.button if "Generate" in b.label).click().run()
+    assert not at.exception, at.exception
+    return at
+
+
+def messages(at: AppTest, kind: str) -> str:
+    return " ".join(e.value for e in getattr(at, kind))
+
+
+def top_chart(at: AppTest) -> dict:
+    charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    return next(c for c in charts if "picked" in c["layout"]["title"]["text"])
+
+
+def copy_run(folder: Path, tmp_path: Path) -> Path:
+    target = tmp_path / "runs" / folder.name
+    shutil.copytree(folder, target)
+    return target
+
+
+def test_generated_text_matches_lmcore_and_top_words(trained_runs, monkeypatch):
+    root, folders = trained_runs
+    folder = folders["variational"]
+    at = open_generate(monkeypatch, root, folder.name)
+    assert at.selectbox(key="generate.run").value == folder.name
+    at.text_input(key="generate.prompt").set_value("the company").run()
+    at.slider(key="generate.num_words").set_value(12).run()
+    at.number_input(key="generate.seed").set_value(7).run()
+    at.number_input(key="generate.top_k").set_value(50).run()
+    click_generate(at)
+
+    model, words, _ = load_model(folder, "best")
+    expected = generate(model, words, "the company", 12, 1.0, 50, 7)
+    assert at.code[0].value == expected["text"]
+    assert textview.to_markdown(expected["words"], expected["prompt"]) in [m.value for m in at.markdown]
+
+    chart = top_chart(at)
+    first = expected["steps"][0]
+    assert "▶ " + first["word"] in chart["data"][0]["y"]
+    assert f"picked “{first['word']}”" in chart["layout"]["title"]["text"]
+    at.select_slider(key="generate.position").set_value(5).run()
+    assert not at.exception
+    fifth = expected["steps"][4]
+    chart = top_chart(at)
+    assert f"picked “{fifth['word']}”" in chart["layout"]["title"]["text"]
+    top_word = fifth["top"][0][0]
+    assert chart["data"][0]["y"][-1] in (top_word, "▶ " + top_word)  # the most likely word on top
+
+    # Same settings, same seed: the same text again (the page keeps nothing hidden).
+    click_generate(at)
+    assert at.code[0].value == expected["text"]
+
+
+def test_unknown_prompt_words_are_named(trained_runs, monkeypatch):
+    root, folders = trained_runs
+    at = open_generate(monkeypatch, root, folders["plain"].name)
+    at.text_input(key="generate.prompt").set_value("the zzyzx qwxq").run()
+    warning = messages(at, "warning")
+    assert "`zzyzx`" in warning and "`qwxq`" in warning and "<unk>" in warning
+
+
+def test_sample_history_with_validation_perplexity(trained_runs, monkeypatch):
+    root, folders = trained_runs
+    folder = folders["plain"]
+    at = open_generate(monkeypatch, root, folder.name)
+    samples = read_jsonl(folder / "samples.jsonl")
+    assert len(samples) >= 2
+    shown = [m.value for m in at.markdown]
+    for sample in samples:
+        assert textview.to_markdown(sample["text"].split(), sample["prompt"].split()) in shown
+    val = [r for r in read_jsonl(folder / "metrics.jsonl") if r["kind"] == "val"]
+    assert any(f"**{val[0]['ppl']:,.1f}**" in m for m in shown)
+
+
+def test_run_without_checkpoints(trained_runs, monkeypatch, tmp_path):
+    _, folders = trained_runs
+    folder = copy_run(folders["plain"], tmp_path)
+    shutil.rmtree(folder / "checkpoints")
+    at = open_generate(monkeypatch, tmp_path / "runs", folder.name)
+    assert "has no checkpoint yet" in messages(at, "warning")
+    assert "No run has a checkpoint yet" in messages(at, "info")
+
+
+def test_corrupt_checkpoint_and_missing_vocabulary(trained_runs, monkeypatch, tmp_path):
+    _, folders = trained_runs
+    torn = copy_run(folders["plain"], tmp_path)
+    for name in ("best.pt", "last.pt"):
+        (torn / "checkpoints" / name).write_bytes(b"torn file")
+    at = open_generate(monkeypatch, tmp_path / "runs", torn.name)
+    assert "cannot read checkpoint" in messages(at, "error")
+    assert len(at.button) == 0  # nothing to generate with
+    assert len(at.markdown) > 2  # the sample history still shows
+
+    no_vocab = copy_run(folders["variational"], tmp_path)
+    (no_vocab / "vocab.json").unlink()
+    at.query_params["run"] = no_vocab.name
+    at.run()
+    assert not at.exception
+    assert "vocab.json is missing" in messages(at, "error")

@@ -1,0 +1,123 @@
+"""Inside the model (AppTest): the placement lesson, a run's real masks, and the parameter counts."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from lmcore.config import from_dict
+from lmcore.lesson import mask_rows
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def open_inside(monkeypatch, root: Path, run_id: str | None = None) -> AppTest:
+    monkeypatch.setenv("LMCORE_RUNS_DIR", str(root))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.switch_page("pages/inside.py")
+    if run_id:
+        at.query_params["run"] = run_id
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def texts(at: AppTest) -> str:
+    return "\n".join([m.value for m in at.markdown] + [c.value for c in at.caption])
+
+
+def metric(at: AppTest, label: str) -> str:
+    return next(m.value for m in at.metric if m.label.startswith(label))
+
+
+def copy_run(folder: Path, tmp_path: Path) -> Path:
+    target = tmp_path / "runs" / folder.name
+    shutil.copytree(folder, target)
+    return target
+
+
+def test_lesson_grid_shows_every_placement_and_the_missing_sites(trained_runs, monkeypatch):
+    root, _ = trained_runs
+    at = open_inside(monkeypatch, root)
+    # 3 placements x (input, recurrent, output) for the last layer, minus vertical's recurrent site.
+    lesson_charts = [c for c in at.get("plotly_chart") if json.loads(c.proto.spec)["layout"]["title"]["text"]
+                     .split(" · ")[0] in ("vertical", "horizontal", "variational")]
+    assert len(lesson_charts) == 8
+    body = texts(at)
+    assert "No dropout here" in body and "leaves the recurrent path h(t-1) → h(t) untouched" in body
+    assert metric(at, "a value kept through 20 fresh masks") == f"{0.5 ** 20:.2g}"
+
+    at.segmented_control(key="inside.layer").set_value(1).run()
+    assert not at.exception
+    assert "Output dropout sits after the last layer" in texts(at)
+    at.slider(key="inside.p_recurrent").set_value(0.2).run()
+    assert metric(at, "a value kept through 20 fresh masks") == f"{0.8 ** 20:.2g}"
+    seed = at.session_state["inside.seed"]
+    next(b for b in at.button if "New masks" in b.label).click().run()
+    assert not at.exception and at.session_state["inside.seed"] == seed + 1
+
+
+def test_variational_run_masks_and_parameters(trained_runs, monkeypatch):
+    root, folders = trained_runs
+    folder = folders["variational"]
+    at = open_inside(monkeypatch, root, folder.name)
+    assert at.selectbox(key="inside.run").value == folder.name
+
+    with np.load(folder / "masks.npz") as archive:
+        arrays = {k: archive[k] for k in archive.files}
+    cfg = from_dict(json.loads((folder / "config.json").read_text()))
+    expected = mask_rows(arrays, cfg)
+    shown = at.dataframe[0].value
+    assert list(shown["site"]) == [r["site"] for r in expected] == ["layer1.input", "layer1.recurrent", "layer1.output"]
+    assert list(shown["kept fraction"]) == [r["kept fraction"] for r in expected]
+    assert list(shown["1 - p"]) == [0.5, 0.5, 0.5]
+    assert all(shown["same mask every step"])  # variational: one mask per sequence
+
+    params = json.loads((folder / "params.json").read_text())
+    assert not params["tied"]
+    assert metric(at, "total, tying off (this run)") == f"{params['total']:,}"
+    assert metric(at, "tying saves") == f"{params['tying_saves']:,}"
+    assert f"{params['total']:,}" in texts(at)
+
+
+def test_run_without_dropout_says_so(trained_runs, monkeypatch):
+    root, folders = trained_runs
+    at = open_inside(monkeypatch, root, folders["plain"].name)
+    assert any("without dropout" in i.value for i in at.info)
+    assert len(at.dataframe) == 0
+
+
+def test_parameters_of_a_preset(trained_runs, monkeypatch):
+    root, _ = trained_runs
+    at = open_inside(monkeypatch, root)
+    at.selectbox(key="inside.count_for").set_value("preset:book").run()
+    assert not at.exception
+    assert metric(at, "total, tying off") == "19,780,400"
+    assert metric(at, "total, tying on") == "13,280,400"
+    assert metric(at, "tying saves") == "6,500,000"
+    assert "**6,500,000**" in texts(at)  # the tying lesson's own numbers for the book
+
+
+@pytest.mark.parametrize("damage", ["corrupt", "missing"])
+def test_broken_or_missing_masks_warn(trained_runs, monkeypatch, tmp_path, damage):
+    _, folders = trained_runs
+    folder = copy_run(folders["variational"], tmp_path)
+    if damage == "corrupt":
+        (folder / "masks.npz").write_bytes(b"PK\x03\x04 torn")
+    else:
+        (folder / "masks.npz").unlink()
+    at = open_inside(monkeypatch, tmp_path / "runs", folder.name)
+    warning = " ".join(w.value for w in at.warning)
+    assert ("cannot read masks.npz" if damage == "corrupt" else "no masks.npz yet") in warning
+    assert metric(at, "total, tying off")  # the rest of the page still works
+
+
+def test_no_runs_and_unknown_run(monkeypatch, tmp_path):
+    at = open_inside(monkeypatch, tmp_path / "empty", "no-such-run")
+    assert any("No runs yet" in i.value for i in at.info)
+    assert metric(at, "total, tying off") == "19,780,400"  # falls back to the book preset
