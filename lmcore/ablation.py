@@ -11,6 +11,10 @@ import statistics
 from .config import Config, ConfigError, coerce, problems
 
 
+# Shorter words for run names ("placement=variational tied=true"); configs keep the full keys.
+SHORT = {"dropout_placement": "placement", "tie_weights": "tied", "hidden_size": "hidden", "embed_size": "embed"}
+
+
 def _values(toggles: dict[str, list]) -> dict[str, list]:
     """Each toggle's distinct values, coerced to its key's type, in the order given; a toggle
     with no values is left out (the base config's value stays)."""
@@ -48,7 +52,8 @@ def grid(base: Config, toggles: dict[str, list], group: str | None = None) -> li
     configs, found = [], []
     for values in itertools.product(*(chosen[k] for k in keys)):
         changes = dict(zip(keys, values))
-        name = " ".join(f"{k}={_short(v)}" for k, v in changes.items()) or base.name or base.preset or "base"
+        name = " ".join(f"{SHORT.get(k, k)}={_short(v)}" for k, v in changes.items())
+        name = name or base.name or base.preset or "base"
         cfg = base.replace(**changes, group=group, name=name)
         wrong = problems(cfg)
         found.extend(f"{name}: {problem}" if changes else problem for problem in wrong)

@@ -140,7 +140,7 @@ def _hashable(value):
 
 
 def show_value(value) -> str:
-    if value is None:
+    if value is None or value == "":
         return "—"
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -153,7 +153,8 @@ def config_diff(summaries: list[dict]) -> pd.DataFrame:
     """Only the config keys that differ between the runs: one row per key, one column per run."""
     configs = [s.get("config") or {} for s in summaries]
     keys = varied_keys(configs) if len(configs) > 1 else []
-    data = {label: [show_value(config.get(k)) for k in keys] for label, config in zip(unique_labels(summaries), configs)}
+    labels = unique_labels(summaries)
+    data = {label: [show_value(config.get(k)) for k in keys] for label, config in zip(labels, configs)}
     return pd.DataFrame(data, index=pd.Index(keys, name="key"))
 
 
@@ -220,6 +221,13 @@ def grids(summaries: list[dict]) -> list[dict]:
 
 
 def grid_label(entry: dict) -> str:
-    toggles = ", ".join(entry["toggles"]) or "no toggles"
-    return (f"{entry['group']} · {entry['preset']} · {toggles} · "
-            f"{entry['finished']}/{entry['total']} finished")
+    toggles = " × ".join(entry["toggles"]) or "no toggles"
+    return f"{entry['group']} · {entry['preset']} · {toggles} · {entry['total']} runs"
+
+
+def grid_progress(entry: dict) -> float:
+    """The share of the grid that is settled: finished, failed and broken runs count 1, the
+    others the share of their steps done."""
+    rows = [run_row(s) for s in entry["runs"]]
+    shares = [1.0 if row["state"] in ("finished", "failed", "broken") else row["progress"] for row in rows]
+    return sum(shares) / len(shares) if shares else 0.0

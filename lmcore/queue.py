@@ -53,8 +53,23 @@ def pending(root: Path) -> list[Path]:
 
 def active(root: Path) -> int:
     """Runs whose training process is alive (started by the queue or by hand)."""
-    return sum(1 for r in list_runs(root)
-               if r["status"].get("state") in ("queued", "running") and pid_alive(r["status"].get("pid")))
+    return len(_busy(root))
+
+
+def _busy(root: Path) -> set[int]:
+    return {r["status"]["pid"] for r in list_runs(root)
+            if r["status"].get("state") in ("queued", "running") and pid_alive(r["status"].get("pid"))}
+
+
+def _exists(pid: int) -> bool:
+    """True while `pid` runs (a zombie does not); its command line is not looked at."""
+    try:
+        os.kill(pid, 0)
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
+    except (ProcessLookupError, PermissionError):
+        return False
+    except OSError:  # no /proc (macOS): the signal said it exists
+        return True
 
 
 # ---------------------------------------------------------------- the worker lock
@@ -93,23 +108,30 @@ def worker_pid(root: Path) -> int | None:
 # ---------------------------------------------------------------- working through the queue
 
 
-def _start(folder: Path, launcher: Callable[[Path], int]) -> None:
+def _start(folder: Path, launcher: Callable[[Path], int]) -> int | None:
     try:
-        launcher(folder)
+        return launcher(folder)
     except (OSError, LmcoreError) as error:  # e.g. the folder was deleted after it was listed
         if folder.is_dir():
             RunWriter(folder).status(state="failed", error=f"the queue could not start it: {error}",
                                      finished_at=time.time())
+        return None
 
 
 def _drain(root: Path, poll: float, launcher: Callable[[Path], int]) -> None:
+    # The processes this worker started count while they exist, whatever their status says:
+    # for a moment after exec a process's command line reads empty, so pid_alive() (and a
+    # reader's read_status) can take a run that is just starting for a dead one.
+    started: set[int] = set()
     while True:
         waiting = pending(root)
         if not waiting:
             return
-        if active(root) < concurrency(root):
-            import sys as _s; print("QDEBUG", os.getpid(), "active", active(root), [(r["id"][-4:], r["status"].get("state"), r["status"].get("pid"), pid_alive(r["status"].get("pid"))) for r in list_runs(root)], file=_s.stderr, flush=True)
-            _start(waiting[0], launcher)
+        started = {pid for pid in started if _exists(pid)}
+        if len(_busy(root) | started) < concurrency(root):
+            pid = _start(waiting[0], launcher)
+            if pid:
+                started.add(pid)
             continue
         time.sleep(poll)
 

@@ -195,7 +195,9 @@ def pid_alive(pid) -> bool:
     try:
         if (proc / "stat").read_text().split(")")[-1].split()[0] == "Z":
             return False
-        return b"lmcore" in (proc / "cmdline").read_bytes()
+        cmdline = (proc / "cmdline").read_bytes()
+        # Empty for a moment while a new process execs: alive, not yet identifiable.
+        return not cmdline or b"lmcore" in cmdline
     except OSError:
         return False
 

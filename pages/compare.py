@@ -6,6 +6,8 @@ train; the controls that only change on a click (filters, the grid form) sit out
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
@@ -15,11 +17,13 @@ from lmcore import ablation, compare, queue, runs
 from lmcore.config import PLACEMENTS, ConfigError, parse_assignments
 from lmcore.presets import PRESETS, resolve
 
+ui.ensure_app_navigation()
+
 TAB = "compare.tab"
 SELECTED = "compare.selected"            # run ids shown side by side (the source of truth)
 TABLE = "compare.table"                  # the runs table's selection state (row positions)
 SHOWN = "compare.shown"                  # run ids in table order at the last render
-ACTIVE = "compare.active"                # ids of queued/running runs at the last full run
+ACTIVE = "compare.active"                # (id, state) of queued/running runs at the last full run
 FILTER_STATES = "compare.filter.states"
 FILTER_PRESETS = "compare.filter.presets"
 FILTER_DATASETS = "compare.filter.datasets"
@@ -42,6 +46,7 @@ X_AXES = {"step": "training step", "epoch": "epoch", "time": "seconds since star
 TOGGLES = {"dropout_placement": list(PLACEMENTS), "tie_weights": [False, True], "layers": [1, 2, 3, 4],
            "dropout": [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.65], "hidden_size": [64, 128, 200, 256, 650],
            "seed": [1, 2, 3, 4, 5]}
+LOG_TICKS = [m * 10 ** e for e in range(0, 6) for m in (1, 2, 5)]  # 1, 2, 5, 10, 20, 50, ... on log axes
 DEFAULTS = {TAB: RUNS_VIEW, SELECTED: [], SHOWN: [], CONFIRM_DELETE: [], FILTER_STATES: [], FILTER_PRESETS: [],
             FILTER_DATASETS: [], FILTER_PLACEMENTS: [], FILTER_TEXT: "", X_AXIS: "step", LOG_Y: True,
             SMOOTHING: 0.6, GRID_PRESET: "tiny", GRID_OVERRIDES: "epochs=2", GRID_CHOSEN: None,
@@ -86,13 +91,15 @@ def display_table(frame: pd.DataFrame) -> pd.DataFrame:
     shown = frame.copy()
     shown["state"] = [f"{ui.STATE_ICONS.get(s, '')} {s}" for s in shown["state"]]
     shown["seconds"] = pd.to_timedelta(shown["seconds"].round(), unit="s")
+    shown["progress"] = shown["progress"] * 100
     return shown
 
 
 TABLE_COLUMNS = {
     "name": st.column_config.TextColumn("run", width="medium"),
     "state": st.column_config.TextColumn("state"),
-    "progress": st.column_config.ProgressColumn("progress", format="percent", min_value=0, max_value=1),
+    "progress": st.column_config.ProgressColumn("progress", format="%.0f%%", min_value=0, max_value=100,
+                                                 width="small"),
     "hidden_size": st.column_config.NumberColumn("hidden"),
     "dropout_placement": st.column_config.TextColumn("placement"),
     "tie_weights": st.column_config.CheckboxColumn("tied"),
@@ -135,17 +142,18 @@ def runs_view(summaries: list[dict]) -> None:
                + " · tick rows to compare them; click a header to sort")
     sync_table_selection(list(view["id"]))
     st.dataframe(display_table(view), key=TABLE, on_select=on_table_select, selection_mode="multi-row",
-                 hide_index=True, column_config=TABLE_COLUMNS, height=min(38 + 35 * max(len(view), 3), 420),
-                 column_order=["name", "state", "progress", *compare.TABLE_KEYS, "best_val_ppl", "test_ppl",
+                 hide_index=True, placeholder="—", column_config=TABLE_COLUMNS,
+                 height=38 + 35 * min(max(len(view), 1), 15),
+                 column_order=["name", "state", "best_val_ppl", "test_ppl", "progress", *compare.TABLE_KEYS,
                                "params", "seconds", "tokens_per_s", "started_at", "group", "note", "id"])
     st.download_button(f"CSV of these {len(view)} runs", compare.table_csv(view), file_name="runs.csv",
-                       mime="text/csv", icon="⬇️", on_click="ignore",
+                       mime="text/csv", icon=":material/download:", on_click="ignore",
                        help="the table as shown by the filters, with unrounded numbers")
     by_id = {s["id"]: s for s in summaries}
     chosen = [by_id[r] for r in selected]
     if not chosen:
         st.info("Tick runs in the table to overlay their curves, see how their configs differ, "
-                "and compare their scores.", icon="👆")
+                "and compare their scores.", icon=":material/touch_app:")
         return
     selection_panel(chosen)
 
@@ -158,20 +166,31 @@ def selection_panel(chosen: list[dict]) -> None:
     colors = [ui.PALETTE[i % len(ui.PALETTE)] for i in range(len(chosen))]
     st.subheader("Selected runs")
     for summary, label, color in zip(chosen, labels, colors):
-        status = summary["status"]
-        state = compare.state_of(summary)
-        st.markdown(f"<span style='color:{color}'>●</span> **{label}** — {ui.STATE_ICONS.get(state, '')} {state} · "
-                    f"best val **{ui.fmt_ppl(status.get('best_val_ppl'))}** · test "
-                    f"**{ui.fmt_ppl(status.get('test_ppl'))}** · {ui.fmt_count(summary.get('params'))} parameters",
-                    unsafe_allow_html=True)
+        st.markdown(f"<span style='color:{color}'>●</span> " + run_line(summary, label), unsafe_allow_html=True)
     actions(chosen)
     curves(chosen, labels, colors)
     bars_column, diff_column = st.columns([1, 1])
     with bars_column:
         st.markdown("**Final perplexity**")
-        st.plotly_chart(score_bars(chosen, labels, colors), key="compare.bars", config={"displaylogo": False})
+        if any(isinstance(s["status"].get(k), (int, float)) for s in chosen for k in ("best_val_ppl", "test_ppl")):
+            st.plotly_chart(score_bars(chosen, labels, colors), key="compare.bars", config={"displaylogo": False})
+        else:
+            st.caption("No scores yet: the first validation gives the first bar.")
     with diff_column:
         config_diff(chosen)
+
+
+def run_line(summary: dict, label: str) -> str:
+    """'**tiny** — ✅ finished · best val **88.2** · test **97.9** · 1.55M parameters'."""
+    status, state = summary["status"], compare.state_of(summary)
+    parts = [f"**{label}** — {ui.STATE_ICONS.get(state, '')} {state}",
+             f"best val **{ui.fmt_ppl(status.get('best_val_ppl'))}**", f"test **{ui.fmt_ppl(status.get('test_ppl'))}**"]
+    if summary.get("params"):
+        parts.append(f"{ui.fmt_count(summary['params'])} parameters")
+    problem = compare.run_row(summary)["note"]
+    if problem:
+        parts.append(f"*{problem}*")
+    return " · ".join(parts)
 
 
 def clear_selection() -> None:
@@ -181,37 +200,40 @@ def clear_selection() -> None:
 
 def actions(chosen: list[dict]) -> None:
     row = st.container(horizontal=True)
-    row.button("Clear selection", icon="✖️", on_click=clear_selection)
-    if row.button(f"Delete {len(chosen)} run{'s' if len(chosen) > 1 else ''}…", icon="🗑️",
+    row.button("Clear selection", icon=":material/close:", on_click=clear_selection)
+    if row.button(f"Delete {len(chosen)} run{'s' if len(chosen) > 1 else ''}…", icon=":material/delete:",
                   help="asks before deleting"):
         st.session_state[CONFIRM_DELETE] = [s["id"] for s in chosen]
-    doomed = [r for r in st.session_state[CONFIRM_DELETE] if r in {s["id"] for s in chosen}]
+    doomed = [s for s in chosen if s["id"] in st.session_state[CONFIRM_DELETE]]
     if doomed:
         confirm_delete(doomed)
 
 
-def confirm_delete(doomed: list[str]) -> None:
+def cancel_delete() -> None:
+    st.session_state[CONFIRM_DELETE] = []
+
+
+def confirm_delete(doomed: list[dict]) -> None:
     with st.container(border=True):
         st.warning(f"Delete {len(doomed)} run folder{'s' if len(doomed) > 1 else ''} from disk, "
-                   "with their checkpoints? This cannot be undone.", icon="⚠️")
+                   "with their checkpoints? This cannot be undone.", icon=":material/warning:")
         row = st.container(horizontal=True)
         if row.button("Yes, delete", type="primary"):
             refused = []
-            for run_id in doomed:
-                folder = ui.run_folder(run_id)
+            for summary in doomed:
+                folder = Path(summary["path"])  # from the listing: odd folder names work too
                 try:
-                    if folder is not None:
-                        runs.delete_run(folder)
-                        st.session_state.get(ui.UI_METRICS, {}).pop(str(folder), None)
+                    runs.delete_run(folder)
+                    st.session_state.get(ui.UI_METRICS, {}).pop(str(folder), None)
                 except (runs.RunError, OSError) as error:
                     refused.append(str(error))
             deleted = len(doomed) - len(refused)
-            st.session_state[SELECTED] = [r for r in st.session_state[SELECTED] if ui.run_folder(r)]
+            st.session_state[SELECTED] = [r for r in st.session_state[SELECTED] if (ui.runs_root() / r).is_dir()]
             st.session_state[CONFIRM_DELETE] = []
             st.session_state[FLASH] = ("warning", f"Deleted {deleted}; not deleted: " + "; ".join(refused)) \
                 if refused else ("success", f"Deleted {deleted} run{'s' if deleted != 1 else ''}.")
             st.rerun()
-        row.button("Cancel", on_click=st.session_state.__setitem__, args=(CONFIRM_DELETE, []))
+        row.button("Cancel", on_click=cancel_delete)
 
 
 def curves(chosen: list[dict], labels: list[str], colors: list[str]) -> None:
@@ -222,13 +244,15 @@ def curves(chosen: list[dict], labels: list[str], colors: list[str]) -> None:
     x = st.session_state[X_AXIS]
     lines = []
     for summary, label, color in zip(chosen, labels, colors):
-        frame = ui.metrics_frame(runs.run_path(ui.runs_root(), summary["id"]))
+        frame = ui.metrics_frame(Path(summary["path"]))
         if x == "epoch":
             frame = compare.with_fractional_epochs(frame, compare.steps_per_epoch(summary, frame))
         lines.append({"label": label, "frame": frame, "color": color})
     figure = ui.ppl_figure(lines, log_y=st.session_state[LOG_Y], smoothing=st.session_state[SMOOTHING],
                            floor=compare.shared_floor(chosen), x=x)
     figure.update_layout(uirevision="compare.curves", xaxis_title=X_AXES[x])  # keep zoom across refreshes
+    if st.session_state[LOG_Y]:
+        figure.update_yaxes(tickvals=LOG_TICKS, ticktext=[f"{v:,}" for v in LOG_TICKS])
     st.plotly_chart(figure, key="compare.curves", config={"displaylogo": False})
     if not any(len(line["frame"]) for line in lines):
         st.caption("No metrics yet: queued runs start writing them once they train.")
@@ -270,14 +294,15 @@ def grid_form() -> None:
     """Pick a base, overrides and toggles; see the grid's size; queue it."""
     st.subheader("Queue an ablation grid")
     left, right = st.columns([1, 2])
-    left.selectbox("Base preset", list(PRESETS), key=GRID_PRESET, persist_state="session",
-                   help=PRESETS[st.session_state[GRID_PRESET]].summary)
-    right.text_area("Overrides, one key=value a line (as --set)", key=GRID_OVERRIDES, height=90,
-                    placeholder="epochs=2\nmax_steps=300", persist_state="session")
-    columns = st.columns(len(TOGGLES))
-    for column, (key, values) in zip(columns, TOGGLES.items()):
-        column.multiselect(key, values, key=GRID_TOGGLE + key, placeholder="base value",
-                           format_func=compare.show_value, persist_state="session")
+    left.selectbox("Base preset", list(PRESETS), key=GRID_PRESET, persist_state="session")
+    left.caption(PRESETS[st.session_state[GRID_PRESET]].summary)
+    right.text_area("Overrides, one key=value a line (as --set), e.g. fewer epochs so a class can afford it",
+                    key=GRID_OVERRIDES, height=120, placeholder="epochs=2\nmax_steps=300", persist_state="session")
+    st.markdown("**Vary** (every combination of the values chosen becomes one run)")
+    columns = st.columns(3)
+    for i, (key, values) in enumerate(TOGGLES.items()):
+        columns[i % 3].multiselect(key, values, key=GRID_TOGGLE + key, placeholder="base value",
+                                   format_func=compare.show_value, persist_state="session")
     toggles = {key: st.session_state[GRID_TOGGLE + key] for key in TOGGLES}
     configs, problems = build_grid(toggles)
     count = ablation.size(toggles)
@@ -286,12 +311,14 @@ def grid_form() -> None:
                 " (choose values above to vary; an empty toggle keeps the base value)"))
     if "none" in toggles["dropout_placement"] and len(toggles["dropout"]) > 1:
         st.caption("Runs with placement none ignore dropout, so their dropout values repeat the same model.")
-    for problem in problems:
-        st.error(problem, icon="🚫")
+    for problem in problems[:3]:
+        st.error(problem, icon=":material/error:")
+    if len(problems) > 3:
+        st.caption(f"… and {len(problems) - 3} more problems like these.")
     go_column, concurrency_column, _ = st.columns([1, 1, 2], vertical_alignment="bottom")
     concurrency_column.number_input("Runs at a time", 1, 8, key=GRID_CONCURRENCY, on_change=save_concurrency,
                                     help="how many queued runs train at once (all grids share the queue)")
-    if go_column.button(f"Queue {count} run{'s' if count != 1 else ''}", type="primary", icon="▶️",
+    if go_column.button(f"Queue {count} run{'s' if count != 1 else ''}", type="primary", icon=":material/playlist_add:",
                         disabled=bool(problems) or not varied, width="stretch"):
         folders = queue.enqueue([c.to_dict() for c in configs], ui.runs_root(), [c.name for c in configs])
         st.session_state[GRID_CHOSEN] = configs[0].group
@@ -331,10 +358,12 @@ def grid_results(summaries: list[dict]) -> None:
         st.session_state[GRID_CHOSEN] = entries[0]["group"]
     st.selectbox("Grid", list(by_group), key=GRID_CHOSEN, format_func=lambda g: compare.grid_label(by_group[g]))
     entry = by_group[st.session_state[GRID_CHOSEN]]
-    done = entry["finished"]
-    st.progress(done / entry["total"], text=f"{done} / {entry['total']} finished · {entry['active']} queued or "
-                                            f"running · {entry['failed']} failed or stopped")
-    if st.button("Compare these runs in the table", icon="📊", on_click=show_in_table,
+    st.progress(compare.grid_progress(entry), text=f"{entry['finished']} / {entry['total']} finished · "
+                f"{entry['active']} queued or running · {entry['failed']} failed or stopped")
+    table = compare.runs_table(entry["runs"])
+    st.dataframe(display_table(table), hide_index=True, column_config=TABLE_COLUMNS, placeholder="—",
+                 column_order=["name", "state", "progress", "best_val_ppl", "test_ppl", "seconds", "note"])
+    if st.button("Compare these runs in the table", icon=":material/compare_arrows:", on_click=show_in_table,
                  args=([s["id"] for s in entry["runs"]],)):
         st.rerun()  # the tabs sit outside this fragment
     toggle_effects(entry)
@@ -354,7 +383,7 @@ def toggle_effects(entry: dict) -> None:
     if entry["finished"] < entry["total"]:
         st.caption("Partial results: until every run finishes, a value's mean covers different combinations "
                    "of the other toggles, so compare with care.")
-    columns = st.columns(min(len(toggles), 3))
+    columns = st.columns(3)
     for i, key in enumerate(toggles):
         values = found[key]["values"]
         with columns[i % len(columns)]:
@@ -374,12 +403,17 @@ def toggle_effects(entry: dict) -> None:
 # ---------------------------------------------------------------- the page
 
 
+def activity(summaries: list[dict]) -> list[tuple[str, str]]:
+    """(id, state) of the queued and running runs: when it changes, the whole page reruns."""
+    return sorted((s["id"], s["status"]["state"]) for s in summaries if s["status"].get("state") in runs.ACTIVE)
+
+
 def live(view: str) -> None:
     """Everything that changes while runs train: one fragment, re-read every few seconds."""
     summaries = ui.all_runs()
-    active = sorted(s["id"] for s in summaries if s["status"].get("state") in runs.ACTIVE)
+    active = activity(summaries)
     if active != st.session_state.get(ACTIVE, active):
-        st.rerun()  # a run started or ended: the sidebar counts and the refresh rate change too
+        st.rerun()  # a run was queued, started or ended: the sidebar counts and the refresh rate change too
     if view == RUNS_VIEW:
         runs_view(summaries)
     else:
@@ -391,7 +425,7 @@ st.caption("Every run on disk, side by side: scores, curves and the config keys 
            "Queue ablation grids and read off what each toggle did to validation perplexity.")
 flash()
 everything = ui.all_runs()
-st.session_state[ACTIVE] = sorted(s["id"] for s in everything if s["status"].get("state") in runs.ACTIVE)
+st.session_state[ACTIVE] = activity(everything)
 refresh = 2 if st.session_state[ACTIVE] else 10
 runs_tab, grid_tab = st.tabs([RUNS_VIEW, GRID_VIEW], key=TAB, on_change="rerun")
 if runs_tab.open:

@@ -1,0 +1,67 @@
+"""lmcore.ablation: grids as cartesian products over a base config, and toggle effects."""
+
+import pytest
+
+from lmcore import ablation
+from lmcore.config import Config, ConfigError
+from lmcore.presets import resolve
+
+
+@pytest.fixture
+def base():
+    return resolve("tiny", overrides={"max_steps": 3})
+
+
+def test_grid_is_the_cartesian_product_sharing_one_group(base):
+    configs = ablation.grid(base, {"dropout_placement": ["none", "vertical"], "tie_weights": [False, True],
+                                   "layers": ["2"]}, group="grid-test")
+    assert len(configs) == 4 == ablation.size({"dropout_placement": ["none", "vertical"],
+                                               "tie_weights": [False, True], "layers": ["2"]})
+    assert {c.group for c in configs} == {"grid-test"}
+    assert [(c.dropout_placement, c.tie_weights) for c in configs] == [
+        ("none", False), ("none", True), ("vertical", False), ("vertical", True)]
+    assert all(c.layers == 2 and isinstance(c.layers, int) for c in configs)    # "2" coerced
+    assert configs[1].name == "placement=none tied=true layers=2"
+    assert all(c.max_steps == 3 and c.preset == "tiny" for c in configs)         # the base is kept
+
+
+def test_empty_and_repeated_values(base):
+    configs = ablation.grid(base, {"tie_weights": [True, True, "true"], "dropout": []})
+    assert len(configs) == 1 and configs[0].tie_weights is True and configs[0].dropout == base.dropout
+    assert configs[0].group.startswith("grid-")
+    assert ablation.size({"tie_weights": [True, True], "dropout": []}) == 1
+    assert ablation.size({}) == 1
+
+
+def test_every_invalid_combination_is_reported_at_once():
+    base = Config(dataset="synthetic", embed_size=100, hidden_size=200, tie_weights=False)
+    with pytest.raises(ConfigError) as caught:
+        ablation.grid(base, {"tie_weights": [False, True], "dropout": [0.2, 0.5]})
+    problems = caught.value.problems
+    assert len(problems) == 2 and all(p.startswith("tied=true dropout=") and "embed_size" in p for p in problems)
+    with pytest.raises(ConfigError, match="layers"):
+        ablation.grid(base, {"layers": ["two"]})
+
+
+def finished(run_id, best, state="finished", **config):
+    return {"id": run_id, "config": config, "status": {"state": state, "best_val_ppl": best}, "broken": False}
+
+
+def test_effects_are_mean_best_val_per_value_over_finished_runs():
+    runs = [finished("a", 100.0, layers=1, tie_weights=False), finished("b", 90.0, layers=1, tie_weights=True),
+            finished("c", 80.0, layers=2, tie_weights=False), finished("d", 60.0, layers=2, tie_weights=True),
+            finished("e", 10.0, state="running", layers=2, tie_weights=True),    # not finished: left out
+            finished("f", None, layers=10, tie_weights=True),                    # no score: left out
+            {"id": "g", "config": {}, "status": {"state": "broken"}, "broken": True}]
+    found = ablation.effects(runs, ["layers", "tie_weights"])
+    assert found["layers"]["values"] == {"1": {"mean": 95.0, "best": 90.0, "runs": 2},
+                                         "2": {"mean": 70.0, "best": 60.0, "runs": 2}}
+    assert found["layers"]["spread"] == 25.0
+    assert list(found["tie_weights"]["values"]) == ["false", "true"]
+    assert found["tie_weights"]["values"]["true"]["mean"] == 75.0 and found["tie_weights"]["spread"] == 15.0
+
+
+def test_effects_order_numbers_numerically_and_handle_nothing_finished():
+    runs = [finished(str(n), float(n), layers=n) for n in (10, 2, 1)]
+    assert list(ablation.effects(runs, ["layers"])["layers"]["values"]) == ["1", "2", "10"]
+    assert ablation.effects([], ["layers"]) == {"layers": {"values": {}, "spread": 0.0}}

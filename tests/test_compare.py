@@ -1,0 +1,156 @@
+"""lmcore.compare: the runs table, filters, CSV, config diffs, epochs axis and grid summaries,
+over hand-made run summaries (the shape runs.list_runs() returns)."""
+
+import csv
+import io
+import pandas as pd
+import pytest
+
+from lmcore import compare
+
+BASE = dict(dataset="ptb", preset="tiny", layers=1, hidden_size=256, embed_size=256, dropout=0.0,
+            dropout_placement="none", tie_weights=False, optimizer="adam", lr=0.004, epochs=8, max_steps=None,
+            group="", lmcore_version="0.1")
+
+
+def summary(run_id, name="", state="finished", best=None, test=None, params=1000, status=None, **config):
+    status = {"state": state, "step": 10, "total_steps": 40, "best_val_ppl": best, "test_ppl": test,
+              "started_at": 1000.0, "finished_at": 1060.5 if state == "finished" else None,
+              "updated_at": 1030.0, "tokens_per_s": 5000.0, **(status or {})}
+    return {"id": run_id, "path": f"/runs/{run_id}", "config": {**BASE, "name": name, **config}, "status": status,
+            "params": params, "broken": False, "problem": None}
+
+
+def broken(run_id, problem="config.json is missing or unreadable"):
+    return {"id": run_id, "path": f"/runs/{run_id}", "config": {}, "status": {"state": "broken", "error": problem},
+            "params": None, "broken": True, "problem": problem}
+
+
+@pytest.fixture
+def table():
+    return compare.runs_table([
+        summary("20260101-000003-c", "alpha", best=90.123, test=95.5),
+        summary("20260101-000002-b", "beta", state="running", dropout=0.5, dropout_placement="variational"),
+        summary("20260101-000001-a", "gamma", dataset="synthetic", preset="synthetic", group="grid-1", best=30.0),
+        broken("20260101-000000-x"),
+    ])
+
+
+def test_table_has_one_row_per_run_with_scores_and_config(table):
+    assert list(table.columns) == list(compare.COLUMNS)
+    assert list(table["name"]) == ["alpha", "beta", "gamma", "20260101-000000-x"]
+    alpha = table.iloc[0]
+    assert alpha["best_val_ppl"] == pytest.approx(90.123) and alpha["test_ppl"] == pytest.approx(95.5)
+    assert alpha["state"] == "finished" and alpha["progress"] == 1.0 and alpha["seconds"] == pytest.approx(60.5)
+    assert alpha["layers"] == 1 and alpha["hidden_size"] == 256 and alpha["params"] == 1000
+    assert table.iloc[1]["progress"] == pytest.approx(0.25) and table.iloc[1]["dropout_placement"] == "variational"
+    assert table.iloc[2]["group"] == "grid-1"
+
+
+def test_broken_runs_are_rows_marked_broken(table):
+    row = table.iloc[3]
+    assert row["state"] == "broken" and "config.json" in row["note"]
+    assert pd.isna(row["layers"]) and pd.isna(row["best_val_ppl"]) and pd.isna(row["preset"])
+
+
+def test_duration_of_running_queued_and_stopped_runs():
+    assert compare.duration({"state": "running", "started_at": 100.0}, now=130.0) == 30.0
+    assert compare.duration({"state": "queued", "started_at": None}) is None
+    assert compare.duration({"state": "stopped", "started_at": 100.0, "updated_at": 150.0}) == 50.0
+    assert compare.duration({"state": "finished", "started_at": 100.0, "finished_at": 170.0}) == 70.0
+
+
+@pytest.mark.parametrize("filters,names", [
+    ({}, ["alpha", "beta", "gamma", "20260101-000000-x"]),
+    ({"states": ["finished"]}, ["alpha", "gamma"]),
+    ({"states": ["broken", "running"]}, ["beta", "20260101-000000-x"]),
+    ({"presets": ["synthetic"]}, ["gamma"]),
+    ({"datasets": ["ptb"], "placements": ["none"]}, ["alpha"]),
+    ({"text": "  ALP "}, ["alpha"]),
+    ({"text": "grid-1"}, ["gamma"]),          # the grid id
+    ({"text": "000002"}, ["beta"]),           # the run id
+    ({"text": "nothing like it"}, []),
+])
+def test_filters(table, filters, names):
+    assert list(compare.filter_table(table, **filters)["name"]) == names
+
+
+def test_csv_has_every_column_unrounded_numbers_and_empty_missing_cells(table):
+    text = compare.table_csv(compare.filter_table(table, states=["finished", "broken"]))
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert list(rows[0]) == list(compare.COLUMNS)
+    assert [r["name"] for r in rows] == ["alpha", "gamma", "20260101-000000-x"]
+    assert float(rows[0]["best_val_ppl"]) == 90.123 and rows[0]["test_ppl"] == "95.5"
+    assert rows[0]["started_at"].startswith(("1970-01-01T", "1969-12-31T"))
+    assert rows[0]["tie_weights"] == "False" and rows[0]["layers"] == "1"
+    assert rows[2]["state"] == "broken" and rows[2]["best_val_ppl"] == "" and rows[2]["layers"] == ""
+
+
+def test_config_diff_shows_only_keys_that_differ():
+    runs = [summary("r1", "plain"), summary("r2", "dropout", dropout=0.5, dropout_placement="vertical"),
+            summary("r3", "deep", layers=2)]
+    diff = compare.config_diff(runs)
+    assert list(diff.index) == ["layers", "dropout", "dropout_placement"]  # config order; not `name`
+    assert list(diff.columns) == ["plain", "dropout", "deep"]
+    assert diff.loc["dropout"].tolist() == ["0", "0.5", "0"]
+    assert diff.loc["layers"].tolist() == ["1", "1", "2"]
+
+
+def test_config_diff_edge_cases():
+    same = [summary("r1", "a"), summary("r2", "b")]
+    assert compare.config_diff(same).empty                       # only names differ
+    assert compare.config_diff([summary("r1", "a")]).empty       # nothing to compare with
+    missing = compare.config_diff([summary("r1", "a"), broken("r2")])
+    assert "layers" in missing.index and missing.loc["layers"].tolist() == ["1", "—"]
+    twins = compare.config_diff([summary("x-aaaa", "same", seed=1), summary("x-bbbb", "same", seed=2)])
+    assert list(twins.columns) == ["same · aaaa", "same · bbbb"] and list(twins.index) == ["seed"]
+    assert compare.config_diff([summary("a", "a", tie_weights=True), summary("b", "b")]).loc[
+        "tie_weights"].tolist() == ["true", "false"]
+
+
+def test_floor_only_when_every_run_is_synthetic_with_the_same_floor():
+    synth = lambda run_id, floor: summary(run_id, dataset="synthetic", status={"floor_ppl": floor})
+    assert compare.shared_floor([synth("a", 20.5), synth("b", 20.5)]) == 20.5
+    assert compare.shared_floor([synth("a", 20.5), synth("b", 30.0)]) is None
+    assert compare.shared_floor([synth("a", 20.5), summary("b", status={"floor_ppl": 20.5})]) is None
+    assert compare.shared_floor([]) is None
+
+
+def metrics(rows):
+    return pd.DataFrame(rows, columns=["kind", "step", "epoch", "ppl"])
+
+
+def test_steps_per_epoch_from_status_or_from_the_metrics():
+    uncapped = summary("a", status={"total_steps": 400}, epochs=4)
+    assert compare.steps_per_epoch(uncapped, metrics([])) == 100
+    capped = summary("b", status={"total_steps": 150}, epochs=8, max_steps=150)
+    lines = metrics([("train", 50, 1, 9.0), ("val", 60, 1, 8.0), ("train", 100, 2, 7.0)])
+    assert compare.steps_per_epoch(capped, lines) == 60      # the last line of epoch 1
+    assert compare.steps_per_epoch(capped, metrics([("train", 50, 1, 9.0)])) is None
+    spread = compare.with_fractional_epochs(lines, 60)
+    assert spread["epoch"].tolist() == pytest.approx([50 / 60, 1.0, 100 / 60])
+    assert compare.with_fractional_epochs(lines, None) is lines
+
+
+def test_grids_group_runs_count_progress_and_find_the_toggles():
+    runs = [summary("20260102-b2", "p=none t=true", group="grid-b", dropout_placement="none", tie_weights=True),
+            summary("20260102-b1", "p=none t=false", group="grid-b", state="running"),
+            summary("20260101-a2", "x", group="grid-a", layers=2, state="failed"),
+            summary("20260101-a1", "y", group="grid-a", layers=1),
+            summary("20260101-zz", "alone")]
+    grids = compare.grids(runs)
+    assert [g["group"] for g in grids] == ["grid-b", "grid-a"]   # newest first, runs without a grid left out
+    b, a = grids
+    assert (b["total"], b["finished"], b["active"], b["failed"]) == (2, 1, 1, 0)
+    assert b["toggles"] == ["tie_weights"] and a["toggles"] == ["layers"]
+    assert (a["finished"], a["failed"]) == (1, 1)
+    assert compare.grid_label(a) == "grid-a · tiny · layers · 2 runs"
+    assert compare.grid_progress(b) == pytest.approx((1.0 + 0.25) / 2)   # the running one is at step 10/40
+
+
+def test_show_value():
+    assert [compare.show_value(v) for v in (None, "", True, False, 0.5, 20.0, 3, "ptb")] == [
+        "—", "—", "true", "false", "0.5", "20", "3", "ptb"]
+    empty = compare.runs_table([])
+    assert empty.empty and list(empty.columns) == list(compare.COLUMNS)
+    assert compare.table_csv(empty).strip() == ",".join(compare.COLUMNS)

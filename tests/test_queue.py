@@ -1,0 +1,182 @@
+"""lmcore.queue: order, the concurrency limit, one worker at a time, and surviving restarts.
+
+Runs are started by a fake launcher: a small process (its command line names lmcore, as a
+real training process's does) that marks its run running, sleeps, and marks it finished.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from lmcore import queue
+from lmcore.runs import PROJECT_ROOT, RunWriter, create_run, read_status
+
+FAKE_RUN = """
+import os, sys, time
+from pathlib import Path
+from lmcore.runs import RunWriter
+writer = RunWriter(Path(sys.argv[1]))
+writer.status(state="running", pid=os.getpid(), started_at=time.time())
+time.sleep(float(sys.argv[2]))
+writer.status(state="finished", finished_at=time.time())
+"""
+ENV = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+
+
+class FakeLauncher:
+    def __init__(self, seconds=0.4, die_after=None):
+        self.seconds, self.die_after, self.started = seconds, die_after, []
+
+    def __call__(self, folder: Path) -> int:
+        if self.die_after is not None and len(self.started) >= self.die_after:
+            raise KeyboardInterrupt("the worker is killed")
+        process = subprocess.Popen([sys.executable, "-c", FAKE_RUN, str(folder), str(self.seconds)], env=ENV)
+        if read_status(folder).get("state") == "queued":
+            RunWriter(folder).status(pid=process.pid)
+        threading.Thread(target=process.wait, daemon=True).start()
+        self.started.append(folder.name)
+        return process.pid
+
+
+def queue_runs(root, labels):
+    return [create_run({"name": label, "preset": "tiny"}, root, label) for label in labels]
+
+
+def wait_finished(folders, timeout=30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if all(read_status(f).get("state") == "finished" for f in folders):
+            return [read_status(f) for f in folders]
+        time.sleep(0.05)
+    raise AssertionError([read_status(f) for f in folders])
+
+
+def most_at_once(statuses):
+    edges = sorted([(s["started_at"], 1) for s in statuses] + [(s["finished_at"], -1) for s in statuses])
+    running = peak = 0
+    for _, change in edges:
+        running += change
+        peak = max(peak, running)
+    return peak
+
+
+def test_pending_is_queue_order_not_name_order(tmp_path):
+    folders = queue_runs(tmp_path, ["charlie", "alpha", "bravo"])   # same second: ids sort by name
+    assert queue.pending(tmp_path) == folders
+    RunWriter(folders[0]).status(pid=12345)                          # claimed by a launcher
+    RunWriter(folders[1]).status(state="finished")
+    assert queue.pending(tmp_path) == [folders[2]]
+
+
+def test_concurrency_setting(tmp_path):
+    assert queue.concurrency(tmp_path) == 1
+    queue.set_concurrency(tmp_path, 3)
+    assert queue.concurrency(tmp_path) == 3
+    queue.set_concurrency(tmp_path, 0)
+    assert queue.concurrency(tmp_path) == 1
+
+
+def test_one_at_a_time_in_queue_order(tmp_path):
+    folders = queue_runs(tmp_path, ["c", "a", "b"])
+    launcher = FakeLauncher()
+    assert queue.work(tmp_path, poll=0.05, launcher=launcher)
+    statuses = wait_finished(folders)
+    assert launcher.started == [f.name for f in folders]
+    assert most_at_once(statuses) == 1
+    for earlier, later in zip(statuses, statuses[1:]):
+        assert earlier["finished_at"] <= later["started_at"]
+
+
+def test_concurrency_limit_is_respected(tmp_path):
+    folders = queue_runs(tmp_path, ["a", "b", "c", "d", "e"])
+    assert queue.work(tmp_path, limit=2, poll=0.05, launcher=FakeLauncher(seconds=0.8))
+    statuses = wait_finished(folders)
+    assert most_at_once(statuses) == 2          # the limit is used, never exceeded
+    assert queue.concurrency(tmp_path) == 2
+
+
+def test_a_second_worker_exits_and_ensure_worker_starts_none(tmp_path):
+    folders = queue_runs(tmp_path, ["a"])
+    held = queue._lock(tmp_path)                  # a worker is running
+    os.write(held, str(os.getpid()).encode())
+    try:
+        launcher = FakeLauncher()
+        started = time.monotonic()
+        assert queue.work(tmp_path, poll=0.05, launcher=launcher) is False
+        assert time.monotonic() - started < 5 and launcher.started == []
+        assert queue.worker_pid(tmp_path) == os.getpid()
+        assert queue.ensure_worker(tmp_path) == os.getpid()   # no second worker
+        assert queue.enqueue([{"name": "b"}], tmp_path) and len(queue.pending(tmp_path)) == 2
+    finally:
+        os.close(held)
+    assert queue.worker_pid(tmp_path) is None
+    assert read_status(folders[0])["state"] == "queued"
+
+
+def test_a_killed_workers_lock_is_free(tmp_path):
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from lmcore import queue; "
+                               "from pathlib import Path; fd = queue._lock(Path(sys.argv[1])); "
+                               "print('locked', flush=True); time.sleep(60)", str(tmp_path)],
+                              env=ENV, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        assert queue.worker_pid(tmp_path) is not None
+    finally:
+        os.kill(holder.pid, signal.SIGKILL)
+        holder.wait()
+    assert queue.worker_pid(tmp_path) is None
+
+
+def test_a_new_worker_picks_up_what_a_dead_one_left(tmp_path):
+    folders = queue_runs(tmp_path, ["a", "b", "c"])
+    dying = FakeLauncher(die_after=1)
+    with pytest.raises(KeyboardInterrupt):
+        queue.work(tmp_path, poll=0.05, launcher=dying)
+    assert dying.started == [folders[0].name]
+    assert queue.pending(tmp_path) == folders[1:]            # still on disk, still queued
+    fresh = FakeLauncher()
+    assert queue.work(tmp_path, poll=0.05, launcher=fresh)   # "after the restart"
+    wait_finished(folders)
+    assert fresh.started == [f.name for f in folders[1:]]    # the started one is not started twice
+
+
+def test_a_run_taken_for_dead_while_it_starts_still_counts(tmp_path):
+    """Right after exec a process's command line reads empty, so a reader's read_status() can
+    mark a starting run failed; the worker must not start the next run beside it."""
+    folders = queue_runs(tmp_path, ["a", "b"])
+    launcher = FakeLauncher(seconds=0.8)
+
+    def misread(folder):
+        pid = launcher(folder)
+        RunWriter(folder).status(state="failed", error="taken for dead")  # what the reader wrote
+        return pid
+
+    assert queue.work(tmp_path, poll=0.05, launcher=misread)
+    statuses = wait_finished(folders)
+    assert most_at_once(statuses) == 1
+
+
+def test_a_run_that_cannot_start_is_marked_failed_and_the_queue_goes_on(tmp_path):
+    folders = queue_runs(tmp_path, ["a", "b"])
+    good = FakeLauncher()
+
+    def launcher(folder):
+        if folder == folders[0]:
+            raise OSError("no such file")
+        return good(folder)
+
+    assert queue.work(tmp_path, poll=0.05, launcher=launcher)
+    wait_finished(folders[1:])
+    status = read_status(folders[0])
+    assert status["state"] == "failed" and "could not start" in status["error"]
+
+
+def test_ensure_worker_with_nothing_queued_starts_nothing(tmp_path):
+    assert queue.ensure_worker(tmp_path) is None
+    assert not (tmp_path / ".queue.log").exists()
