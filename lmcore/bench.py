@@ -94,6 +94,18 @@ def _detach(state):
     return detach_state(state)
 
 
+class AutogradLoopModel(LanguageModel):
+    """The variational model with its recurrence written as a plain per-step autograd loop:
+    what the hand-written LSTMRecurrence replaces, kept to measure what it buys."""
+
+    def _run_layer(self, i, lstm, x, state):
+        from .lstm import lstm_layer_reference
+
+        h = state[0]
+        mask = self.plan.mask(f"layer{i}.recurrent", h.expand(x.shape[0], *h.shape))
+        return lstm_layer_reference(x, lstm, state, None if mask is None else mask[0])
+
+
 def build_runners(size, args, device) -> list[Runner]:
     torch.manual_seed(0)
     runners = [Runner("reference", ReferenceModel(args.vocab, size, args.layers), device, args.batch,
@@ -104,6 +116,11 @@ def build_runners(size, args, device) -> list[Runner]:
                      tie_weights=True, init="torch")
         runners.append(Runner(placement, LanguageModel(args.vocab, cfg), device, args.batch, args.bptt,
                               args.vocab, args.amp))
+    if args.autograd_loop:
+        cfg = Config(dataset="synthetic", layers=args.layers, embed_size=size, hidden_size=size, dropout=0.5,
+                     dropout_placement="variational", tie_weights=True, init="torch")
+        runners.append(Runner("variational, autograd loop", AutogradLoopModel(args.vocab, cfg), device,
+                              args.batch, args.bptt, args.vocab, args.amp))
     return runners
 
 
@@ -183,10 +200,10 @@ def _device_name(device) -> str:
 def print_size(size, rows, report) -> None:
     print(f"\n{report['layers']}x{size}, batch {report['batch']}, bptt {report['bptt']}, vocab {report['vocab']}, "
           f"{report['device']}, {report['threads']} threads, amp {report['amp']}")
-    print(f"  {'model':<12} {'tokens/s':>10} {'vs reference':>13}")
+    print(f"  {'model':<28} {'tokens/s':>10} {'vs reference':>13}")
     for name, row in rows.items():
         if "ratio" in row:
-            print(f"  {name:<12} {row['tokens_per_s']:>10,.0f} {row['ratio']:>12.2f}x")
+            print(f"  {name:<28} {row['tokens_per_s']:>10,.0f} {row['ratio']:>12.2f}x")
     print(f"  eval (vertical) {rows['eval']['tokens_per_s']:,.0f} tokens/s, reference "
           f"{rows['eval']['reference_tokens_per_s']:,.0f}; sampling {rows['sampling']['words_per_s']:,.0f} words/s")
 

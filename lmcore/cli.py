@@ -75,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--placements", default="none,vertical,horizontal,variational")
     bench.add_argument("--amp", choices=("none", "bf16"), default="none")
     bench.add_argument("--json", action="store_true")
+    bench.add_argument("--autograd-loop", action="store_true",
+                       help="also time variational with a plain per-step autograd recurrence")
     bench.add_argument("--reading", action="store_true",
                        help="instead: how a page refresh scales with a run's number of metric lines")
     return parser
