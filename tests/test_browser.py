@@ -1,0 +1,140 @@
+"""End to end in Debian's chromium: the real `streamlit run app.py`, real training processes.
+
+Screenshots of every page land in test-artifacts/ (look at them); the time from pressing
+Start to the first point on the curve is written to test-artifacts/timings.json.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import time
+
+import pytest
+
+from browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, chromium_available, screenshot, streamlit_server
+
+pytestmark = pytest.mark.browser
+playwright = pytest.importorskip("playwright.sync_api")
+
+if not chromium_available():
+    pytest.fail("Debian's chromium is needed for the browser tests: scripts/setup.sh --dev installs it",
+                pytrace=False)
+
+PAGES = [("", "Start from a preset"), ("/train", "Set up a run"), ("/compare", "Compare"),
+         ("/inside", "Inside the model"), ("/generate", "Generate")]
+
+
+@pytest.fixture(scope="module")
+def app(trained_runs, tmp_path_factory):
+    """A Streamlit server over a copy of the session's trained runs."""
+    source, _ = trained_runs
+    root = tmp_path_factory.mktemp("browser") / "runs"
+    shutil.copytree(source, root)
+    with streamlit_server(root, tmp_path_factory.mktemp("logs") / "streamlit.log") as url:
+        yield url, root
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with playwright.sync_playwright() as p:
+        instance = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def settle(page, text: str, timeout: float = 60_000) -> None:
+    """Wait for `text` on the page and for Streamlit to stop running the script."""
+    page.get_by_text(text, exact=False).first.wait_for(timeout=timeout)
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')",
+                           timeout=timeout)
+    assert page.locator('[data-testid="stException"]').count() == 0, page.locator(
+        '[data-testid="stException"]').first.inner_text()
+
+
+def metric_value(page, label: str) -> str:
+    box = page.locator('[data-testid="stMetric"]').filter(has_text=label).first
+    return box.locator('[data-testid="stMetricValue"]').inner_text()
+
+
+def test_every_page_opens_from_a_direct_link_and_renders(app, page):
+    url, _ = app
+    for path, text in PAGES:
+        page.goto(url + path)
+        settle(page, text)
+        # the shared navigation of app.py, not Streamlit's folder listing
+        nav = page.locator('[data-testid="stSidebarNavLink"]').all_inner_texts()
+        assert any("Inside the model" in item for item in nav), nav
+        page.wait_for_timeout(800)  # let charts draw before the picture
+        screenshot(page, f"page{path.replace('/', '-') or '-start'}")
+
+
+def test_start_a_tiny_run_watch_it_live_and_reattach_after_reload(app, page):
+    url, root = app
+    page.goto(f"{url}/train?preset=tiny&max_steps=240&eval_every=40&log_every=4&name=browser-live")
+    settle(page, "Set up a run")
+    start = page.get_by_role("button", name=re.compile("Start training"))
+    started = time.monotonic()
+    start.click()
+    page.wait_for_url(re.compile(r"[?&]run="), timeout=60_000)
+    run_id = re.search(r"[?&]run=([^&]+)", page.url).group(1)
+    assert (root / run_id / "config.json").exists()
+
+    # the first point on the curve: the Train perplexity metric gets a number
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('[data-testid="stMetric"]')]
+                 .some(m => m.innerText.includes('Train perplexity') && /\\d/.test(
+                      m.querySelector('[data-testid="stMetricValue"]').innerText))""", timeout=120_000)
+    first_point = time.monotonic() - started
+    first = metric_value(page, "Train perplexity")
+    screenshot(page, "train-live-first-point")
+    page.wait_for_function(
+        f"""() => [...document.querySelectorAll('[data-testid="stMetric"]')]
+                  .some(m => m.innerText.includes('Train perplexity') &&
+                             m.querySelector('[data-testid="stMetricValue"]').innerText !== {json.dumps(first)})""",
+        timeout=120_000)
+    assert metric_value(page, "Train perplexity") != first
+    screenshot(page, "train-live-changed")
+
+    page.reload()
+    settle(page, "browser-live")
+    assert f"run={run_id}" in page.url
+    assert page.get_by_text(run_id).count() >= 1
+    page.get_by_text("Finished: best validation perplexity").wait_for(timeout=180_000)
+    screenshot(page, "train-reattached-finished")
+    status = json.loads((root / run_id / "status.json").read_text())
+    assert status["state"] == "finished"
+    assert ui_number(metric_value(page, "Best validation")) == pytest.approx(status["best_val_ppl"], abs=0.06)
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "timings.json").write_text(json.dumps({"start_to_first_point_s": first_point}, indent=1))
+
+
+def ui_number(text: str) -> float:
+    return float(text.replace(",", ""))
+
+
+def test_compare_two_runs(app, page, trained_runs):
+    url, _ = app
+    _, folders = trained_runs
+    page.goto(f"{url}/compare")
+    settle(page, "Compare")
+    grid = page.locator('[data-testid="stDataFrame"]').first
+    grid.wait_for()
+    box = grid.bounding_box()
+    for row in (0, 1):  # the selection checkboxes sit in the first column of the canvas grid
+        page.mouse.click(box["x"] + 18, box["y"] + 35 * (row + 1) + 17)
+        page.wait_for_timeout(600)
+    settle(page, "differ")
+    page.wait_for_timeout(1000)
+    screenshot(page, "compare-two-runs")
+    assert page.locator('[data-testid="stPlotlyChart"]').count() >= 2  # curves and bars
