@@ -206,7 +206,8 @@ class Trainer:
         return ppl
 
     def _eval_record(self, kind: str, ppl: float) -> dict:
-        return {"kind": kind, "step": self.step, "epoch": self.epoch, "loss": math.log(ppl),
+        epoch = min(self.epoch, self.cfg.epochs)  # after the last epoch the counter has moved on
+        return {"kind": kind, "step": self.step, "epoch": epoch, "loss": math.log(ppl),
                 "ppl": ppl, "lr": self.schedule.lr, "time": self.now()}
 
     def sample(self) -> dict:
