@@ -169,7 +169,7 @@ def main(args) -> int:
     from .session import set_threads
     from .train import resolve_device
 
-    threads = set_threads(0)
+    threads = set_threads(args.threads)
     if args.reading:
         rows = reading()
         print(json.dumps(rows, indent=1) if args.json else "\n".join(
