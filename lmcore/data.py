@@ -19,6 +19,7 @@ from .errors import DataError
 
 EOS, UNK = "<eos>", "<unk>"
 PTB_VOCAB_SIZE = 10_000
+PTB_TOKENS = {"train": 929_589, "valid": 73_760, "test": 82_430}  # with one <eos> a line (DESIGN.md)
 MAX_TEXT_BYTES = 200 * 1024 * 1024
 
 
@@ -118,13 +119,18 @@ def text_problem(path: Path) -> str | None:
     return None
 
 
-def split_lines(lines: list[str]) -> dict:
-    """First 80% of the lines train, next 10% valid, last 10% test (at least one line each)."""
-    if len(lines) < 3:
+def split_sizes(n_lines: int) -> tuple[int, int, int]:
+    """(train, valid, test) line counts: first 80% train, next 10% valid, last 10% test (at least one each)."""
+    if n_lines < 3:
         raise DataError(f"dataset: needs at least 3 non-empty lines to split into train, valid "
-                        f"and test (got {len(lines)})")
-    n_valid = n_test = max(1, len(lines) // 10)
-    n_train = len(lines) - n_valid - n_test
+                        f"and test (got {n_lines})")
+    n_valid = n_test = max(1, n_lines // 10)
+    return n_lines - n_valid - n_test, n_valid, n_test
+
+
+def split_lines(lines: list[str]) -> dict:
+    """The lines split as split_sizes says, in order, as words with <eos> closing each line."""
+    n_train, n_valid, _ = split_sizes(len(lines))
     parts = {"train": lines[:n_train], "valid": lines[n_train:n_train + n_valid],
              "test": lines[n_train + n_valid:]}
     return {name: [w for line in chunk for w in line.split() + [EOS]] for name, chunk in parts.items()}
@@ -192,3 +198,11 @@ def get_batch(streams: torch.Tensor, start: int, bptt: int):
 def train_windows(streams: torch.Tensor, bptt: int) -> int:
     """Full bptt windows per epoch (training drops the last partial one, like the seed)."""
     return (streams.shape[0] - 1) // bptt
+
+
+def planned_steps(cfg: Config, train_tokens: int) -> tuple[int, int]:
+    """(steps per epoch, steps in all) as the trainer counts them, from the train split's size alone:
+    batchify's rows, then full bptt windows (train_windows), capped by max_steps."""
+    per_epoch = max(train_tokens // cfg.batch_size - 1, 0) // cfg.bptt
+    total = per_epoch * cfg.epochs
+    return per_epoch, min(total, cfg.max_steps) if cfg.max_steps else total

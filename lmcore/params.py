@@ -7,6 +7,8 @@ so 4H(I + H) + 8H. (The textbook keeps one bias vector: 4H fewer per layer.)
 
 from __future__ import annotations
 
+import pandas as pd
+
 from .config import Config
 
 
@@ -32,3 +34,29 @@ def formula_counts(cfg: Config, vocab_size: int) -> dict:
         "tying_saves": tying_saves,
         "untied_total": sum(parts.values()) + (H * V if cfg.tie_weights else 0),
     }
+
+
+def parameter_table(cfg: Config, counts: dict) -> pd.DataFrame:
+    """One row per part of the model: what it is, its formula with numbers, its count, its share."""
+    V, E, H = counts["vocab_size"], cfg.embed_size, cfg.hidden_size
+    rows = [("Embedding", f"{V:,}×{E:,}", counts["parts"]["embedding"])]
+    for i in range(1, cfg.layers + 1):
+        inputs = E if i == 1 else H
+        rows.append((f"LSTM {i}", f"4·{H:,}·({inputs:,}+{H:,}) + 8·{H:,}", counts["parts"][f"layer{i}"]))
+    tied = "tied" if cfg.tie_weights else f"{H:,}×{V:,}"
+    rows.append(("Decoder weight", tied, counts["parts"]["decoder_weight"]))
+    rows.append(("Decoder bias", f"{V:,}", counts["parts"]["decoder_bias"]))
+    table = pd.DataFrame(rows, columns=["part", "formula", "parameters"])
+    table["share"] = table["parameters"] / max(counts["total"], 1)
+    return table
+
+
+def tying_text(cfg: Config, counts: dict) -> str:
+    """What tying saves (or would save, or why it cannot), in one sentence."""
+    untied = counts["untied_total"]
+    if cfg.embed_size != cfg.hidden_size:
+        would = counts["vocab_size"] * cfg.hidden_size
+        return (f"Tying needs embed size = hidden size; with both at {cfg.hidden_size:,} it would share "
+                f"the {would:,} decoder weights with the embedding.")
+    share = f"{counts['tying_saves']:,} parameters ({counts['tying_saves'] / untied:.0%} of the untied model)"
+    return f"Tying saves {share}." if cfg.tie_weights else f"Tying would save {share}."

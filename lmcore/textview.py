@@ -1,7 +1,7 @@
 """Generated text as people read it: `<eos>` as a line break, markdown-safe words, the
 sample history of a run next to its validation perplexity, and one step's top words.
 
-Pure functions of words, records and frames; the Generate page lays them out.
+Pure functions of words, records and frames; the Generate and Train pages lay them out.
 """
 
 from __future__ import annotations
@@ -17,14 +17,22 @@ LINE_BREAK = "  \n"  # markdown: two spaces and a newline end a line inside a pa
 _PUNCTUATION = set(string.punctuation)
 
 
-def escape_word(word: str) -> str:
-    """A word with every ASCII punctuation mark backslash-escaped, so `<unk>`, `$` or `*`
-    show as themselves instead of as HTML, LaTeX or emphasis."""
-    return "".join("\\" + ch if ch in _PUNCTUATION else ch for ch in word)
+def md_escape(text: str) -> str:
+    """Text shown literally by st.markdown: every ASCII punctuation mark backslash-escaped, so
+    `<unk>`, `$`, `*` or `--` (model output is full of them) show as themselves instead of as
+    HTML, LaTeX or emphasis."""
+    return "".join("\\" + ch if ch in _PUNCTUATION else ch for ch in text)
 
 
-def to_markdown(words: list[str], prompt: list[str] | None = None) -> str:
-    """The prompt (bold) and `words` as markdown, with a line break wherever `<eos>` was."""
+def no_latex(text: str) -> str:
+    """Markdown with its `$` signs kept as dollars instead of opening LaTeX (for messages that quote
+    a user's value or file name); the rest of the markdown still works."""
+    return text.replace("$", "\\$")
+
+
+def to_markdown(words: list[str], prompt: list[str] | None = None, eos_mark: str = "") -> str:
+    """The prompt (bold) and `words` as markdown, with a line break wherever `<eos>` was,
+    after `eos_mark` (say ↵) when one is given."""
     tokens = [(w, True) for w in (prompt or [])] + [(w, False) for w in words]
     lines, line = [], []
     for word, is_prompt in tokens:
@@ -32,10 +40,18 @@ def to_markdown(words: list[str], prompt: list[str] | None = None) -> str:
             lines.append(line)
             line = []
             continue
-        text = escape_word(word)
+        text = md_escape(word)
         line.append(f"**{text}**" if is_prompt else text)
     lines.append(line)
-    return LINE_BREAK.join(" ".join(parts) for parts in lines).strip() or "*(only line breaks)*"
+    end = f" {eos_mark}" if eos_mark else ""
+    return (end + LINE_BREAK).join(" ".join(parts) for parts in lines).strip() or "*(only line breaks)*"
+
+
+def sample_markdown(record: dict) -> str:
+    """A record of samples.jsonl for st.markdown: prompt in bold, every <eos> a ↵ and a line break;
+    '' for an empty sample (sample_words = 0 and no prompt)."""
+    words, prompt = str(record.get("text", "")).split(), str(record.get("prompt") or "").split()
+    return to_markdown(words, prompt, eos_mark="↵") if words or prompt else ""
 
 
 def fmt_prob(p: float) -> str:

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
 import ui
@@ -17,6 +15,7 @@ from lmcore.data import vocab_size_for
 from lmcore.errors import ConfigError, RunError
 from lmcore.presets import PRESETS
 from lmcore.runs import read_json
+from ui.inside_figures import legend, mask_figure, no_dropout_box, params_figure, survival_figure
 
 ui.ensure_app_navigation()
 
@@ -32,46 +31,8 @@ INSIDE_SHOWN_UNITS = "inside.shown_units"
 INSIDE_COUNT_FOR = "inside.count_for"
 
 LAYERS = 2  # the lesson draws the book's 2-layer network
-DEFAULTS = {INSIDE_P: 0.5, INSIDE_P_RECURRENT: 0.5, INSIDE_STEPS: 20, INSIDE_UNITS: 16,
-            INSIDE_LAYER: LAYERS, INSIDE_SEED: 0, INSIDE_SHOWN_UNITS: 64}
-for _key, _value in DEFAULTS.items():
-    if _key not in st.session_state:
-        st.session_state[_key] = _value
-
-DROPPED, KEPT = "#1e293b", "#fcd34d"  # dark slate vs bright amber: readable on a projector
-CELL_HEIGHT = 250
-
-# ---------------------------------------------------------------- pictures
-
-
-def mask_figure(mask: np.ndarray, title: str, height: int = CELL_HEIGHT) -> go.Figure:
-    """A (time, units) mask as a heatmap: time across, units down, dropped dark, kept bright."""
-    kept = (np.asarray(mask) > 0).T.astype(int)             # (units, time)
-    units, steps = kept.shape
-    scale = float(np.max(mask)) if np.max(mask) > 0 else 1.0
-    words = np.where(kept == 1, f"kept (×{scale:.2f})", "dropped (0)")
-    gap = 1 if units <= 64 and steps <= 64 else 0
-    figure = go.Figure(go.Heatmap(
-        z=kept, x=np.arange(1, steps + 1), y=np.arange(1, units + 1), zmin=0, zmax=1, showscale=False,
-        colorscale=[[0, DROPPED], [0.5, DROPPED], [0.5, KEPT], [1, KEPT]], xgap=gap, ygap=gap,
-        customdata=words, hovertemplate="step %{x}, unit %{y}: %{customdata}<extra></extra>"))
-    figure.update_layout(title=dict(text=title, font=dict(size=15)), height=height,
-                         margin=dict(l=10, r=10, t=60 if "<br>" in title else 40, b=10), plot_bgcolor="white")
-    figure.update_xaxes(title_text="time step →", showgrid=False)
-    figure.update_yaxes(title_text="unit", autorange="reversed", showgrid=False)
-    return figure
-
-
-def no_dropout_box(reason: str, height: int = CELL_HEIGHT) -> None:
-    with st.container(border=True, height=height, vertical_alignment="center", horizontal_alignment="center"):
-        st.markdown("#### No dropout here")
-        st.caption(reason)
-
-
-def legend() -> None:
-    st.markdown(f"<span style='background:{KEPT};padding:2px 10px;border:1px solid #999'>&nbsp;</span> kept "
-                f"(scaled by 1/(1-p)) &nbsp;&nbsp; <span style='background:{DROPPED};padding:2px 10px'>&nbsp;</span> "
-                f"dropped (0) &nbsp;·&nbsp; time runs left to right, one row per unit", unsafe_allow_html=True)
+ui.init_state({INSIDE_P: 0.5, INSIDE_P_RECURRENT: 0.5, INSIDE_STEPS: 20, INSIDE_UNITS: 16,
+               INSIDE_LAYER: LAYERS, INSIDE_SEED: 0, INSIDE_SHOWN_UNITS: 64})
 
 
 # ---------------------------------------------------------------- (a) the lesson
@@ -112,25 +73,6 @@ def lesson_grid_view(grid: dict, p: float, p_recurrent: float, layer: int) -> No
                 title = f"{placement} · {site} · kept {lesson.kept_fraction(mask):.0%}"
                 st.plotly_chart(mask_figure(mask, title), key=f"inside.lesson.{placement}.{site}",
                                 config={"displayModeBar": False})
-
-
-def survival_figure(p_recurrent: float, steps: int, grid: dict) -> go.Figure:
-    t = np.arange(steps + 1)
-    figure = go.Figure()
-    figure.add_trace(go.Scatter(x=t, y=lesson.survival_curve(p_recurrent, steps), mode="lines",
-                                name="fresh mask each step: (1-p)^t", line=dict(color="#d62728", width=3)))
-    figure.add_trace(go.Scatter(x=t[1:], y=np.full(steps, 1 - p_recurrent), mode="lines",
-                                name="one mask per sequence: 1-p", line=dict(color="#1f77b4", width=3, dash="dash")))
-    for placement, color in (("horizontal", "#d62728"), ("variational", "#1f77b4")):
-        mask = grid[placement]["recurrent"]
-        if mask is not None:
-            figure.add_trace(go.Scatter(x=t[1:], y=lesson.path_survival(mask), mode="markers",
-                                        name=f"{placement}: measured on the masks above",
-                                        marker=dict(color=color, size=8, symbol="circle-open", line=dict(width=2))))
-    figure.update_layout(height=320, margin=dict(l=10, r=10, t=40, b=10), yaxis_range=[0, 1.02],
-                         title="units kept at every step so far", xaxis_title="time step t",
-                         yaxis_title="fraction of units", legend=dict(orientation="h", y=-0.3))
-    return figure
 
 
 def lesson_text(p_recurrent: float, steps: int, grid: dict) -> None:
@@ -312,25 +254,6 @@ def count_source(summary, cfg) -> tuple:
 def _read_params(summary: dict) -> dict | None:
     params = read_json(Path(summary["path"]) / "params.json")
     return params if isinstance(params, dict) else None
-
-
-def _bar_text(part: str, value, column: str) -> str:
-    return "0: shared" if column == "tied" and part == "decoder weight" else ui.fmt_count(value)
-
-
-def params_figure(rows: list[dict]) -> go.Figure:
-    frame = pd.DataFrame(rows)
-    figure = go.Figure()
-    for column, color in (("untied", "#9ca3af"), ("tied", "#2563eb")):
-        if frame[column].notna().any():
-            figure.add_trace(go.Bar(x=frame["part"], y=frame[column], name=column, marker_color=color,
-                                    text=[_bar_text(part, v, column) for part, v in zip(frame["part"], frame[column])],
-                                    textposition="outside", constraintext="none"))
-    figure.update_layout(barmode="group", height=380, margin=dict(l=10, r=10, t=40, b=10),
-                         title="parameters per part, tying off and on (tied: the decoder reuses the embedding)",
-                         yaxis_title="parameters",
-                         legend=dict(orientation="h", y=1.08, x=0.7))
-    return figure
 
 
 def params_tab(summary, cfg) -> None:

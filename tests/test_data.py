@@ -2,16 +2,19 @@
 
 import pytest
 import torch
+from conftest import SMALL
 
-from lmcore.config import Config
-from lmcore.data import (EOS, UNK, batchify, build_vocabulary, get_batch, load_corpus, split_lines,
-                         text_problem, train_windows, vocab_size_for)
+from lmcore.config import Config, from_dict
+from lmcore.data import (EOS, PTB_TOKENS, UNK, batchify, build_vocabulary, get_batch, load_corpus, planned_steps,
+                         split_lines, split_sizes, text_problem, train_windows, vocab_size_for)
 from lmcore.errors import DataError
+from lmcore.train import Trainer
 
 
 def test_ptb_has_the_published_sizes():
     corpus = load_corpus(Config(dataset="ptb"))
     assert (len(corpus.train), len(corpus.valid), len(corpus.test)) == (929_589, 73_760, 82_430)
+    assert (len(corpus.train), len(corpus.valid), len(corpus.test)) == tuple(PTB_TOKENS.values())
     assert corpus.vocab_size == 10_000 == vocab_size_for(Config(dataset="ptb"))
     assert corpus.words[0] == "the" and EOS in corpus.words and UNK in corpus.words
 
@@ -48,6 +51,9 @@ def test_user_text_split_is_deterministic_and_in_order(tmp_path):
 def test_split_needs_three_lines():
     with pytest.raises(DataError, match="at least 3 non-empty lines"):
         split_lines(["one line"])
+    with pytest.raises(DataError, match="at least 3 non-empty lines"):
+        split_sizes(2)
+    assert split_sizes(3) == (1, 1, 1) and split_sizes(20) == (16, 2, 2) and split_sizes(29) == (25, 2, 2)
 
 
 def test_bad_text_files_are_explained(tmp_path):
@@ -83,3 +89,11 @@ def test_synthetic_corpus_reports_its_floor():
     assert corpus.vocab_size == vocab_size_for(cfg)
     assert 10 < corpus.floor_ppl < 300
     assert len(corpus.train) == 5000 and len(corpus.valid) == len(corpus.test) == 1000
+
+
+@pytest.mark.parametrize("changes", [{}, {"max_steps": 25}, {"batch_size": 7, "bptt": 13, "epochs": 3}])
+def test_planned_steps_are_the_trainers(changes):
+    cfg = from_dict({**SMALL, **changes})
+    corpus = load_corpus(cfg)
+    trainer = Trainer(cfg, corpus, torch.device("cpu"), [])
+    assert planned_steps(cfg, len(corpus.train)) == (trainer.windows, trainer.total_steps)

@@ -121,6 +121,11 @@ def test_to_markdown_line_breaks_and_escapes():
     assert textview.to_markdown(["<eos>"]) == "*(only line breaks)*"
 
 
+def test_sample_markdown_marks_line_ends_and_escapes():
+    text = textview.sample_markdown({"prompt": "the", "text": "cost $ 5 <unk> <eos> new * line <eos>"})
+    assert text.startswith("**the** cost \\$ 5 \\<unk\\> ↵  \nnew \\* line ↵")
+
+
 def test_context_and_fmt_prob():
     assert textview.context(["the"], ["cat", "<eos>", "sat"], 2) == "the cat ↵"
     assert textview.context(list("abcdefghij"), [], 0, width=3) == "… h i j"

@@ -1,7 +1,8 @@
-"""What several pages share: where runs live, reading them cheaply, one chart, formatting.
+"""What several pages share: where runs live, reading them cheaply, the charts, formatting.
 
 Pages stay thin: they lay out widgets and call lmcore or these helpers. Nothing here trains
-or loads training data.
+or loads training data. A page too big for one file keeps its parts here, next to this module
+(train_setup.py, train_watch.py, ...): files in pages/ are pages, so they cannot hold them.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8
            "#7f7f7f", "#bcbd22"]
 UI_METRICS = "ui.metrics"  # session state: run folder -> MetricsFrame (incremental reader)
 UI_NAVIGATION_CHECKED = "ui.navigation_checked"
+LOG_TICKS = [m * 10 ** k for k in range(8) for m in (1, 2, 5)]  # 1 2 5 10 20 50 ... on a log axis
 
 
 # ---------------------------------------------------------------- navigation
@@ -46,6 +48,14 @@ def ensure_app_navigation() -> None:
     if getattr(PagesManager, "uses_pages_directory", False):
         PagesManager.uses_pages_directory = False
         st.rerun()
+
+
+def init_state(defaults: dict) -> None:
+    """Give each key its default, unless the session already holds it. Pass a fresh dict each
+    time: a list or dict default becomes the session's own object."""
+    for key, value in defaults.items():
+        if key not in st.session_state:
+            st.session_state[key] = value
 
 
 # ---------------------------------------------------------------- runs
@@ -149,14 +159,38 @@ def ppl_figure(curves: list[dict], log_y: bool = True, smoothing: float = 0.0, f
                                         name=f"{curve['label']} validation", legendgroup=curve["label"],
                                         line=dict(color=color, width=2.5), marker=dict(size=7)))
     if floor:
+        # On a log axis Plotly reads an annotation's y in log10 units (the line's y it converts itself).
         figure.add_hline(y=floor, line_dash="dash", line_color="#444",
                          annotation_text=f"best possible (entropy floor) {floor:.1f}",
-                         annotation_position="bottom right")
+                         annotation_position="bottom right", annotation_y=math.log10(floor) if log_y else floor)
     figure.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10), hovermode="x unified",
                          legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0),
                          xaxis_title="training step" if x == "step" else x, yaxis_title="perplexity")
     if log_y:
-        figure.update_yaxes(type="log")
+        figure.update_yaxes(type="log", tickvals=LOG_TICKS, ticktext=[tick_text(v) for v in LOG_TICKS])
+    return figure
+
+
+def tick_text(value: float) -> str:
+    """50, 2k, 5M: short labels for LOG_TICKS."""
+    for size, suffix in ((1e6, "M"), (1e3, "k")):
+        if value >= size:
+            return f"{value / size:g}{suffix}"
+    return f"{value:g}"
+
+
+def parameter_bar(table: pd.DataFrame) -> go.Figure:
+    """One stacked bar of lmcore.params.parameter_table: how the parameters split between the parts
+    (tying makes the decoder's vanish)."""
+    figure = go.Figure()
+    for i, row in enumerate(table.itertuples()):
+        if row.parameters:
+            figure.add_trace(go.Bar(x=[row.parameters], y=[""], orientation="h", name=row.part, text=f"{row.share:.0%}",
+                                    textposition="inside", marker_color=PALETTE[i % len(PALETTE)],
+                                    hovertemplate=f"{row.part}: %{{x:,}}<extra></extra>"))
+    figure.update_layout(barmode="stack", height=130, margin=dict(l=0, r=0, t=0, b=0),
+                         legend=dict(orientation="h", y=-0.15, yanchor="top", x=0, traceorder="normal"),
+                         xaxis=dict(visible=False), yaxis=dict(visible=False))
     return figure
 
 

@@ -1,0 +1,216 @@
+"""The Train page: AppTest against real finished runs (conftest's trained_runs). Its pure helpers are
+tested with their modules: test_links.py, test_uploads.py, test_lesson.py (textview)."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import ui  # noqa: E402
+from lmcore import data, runs, textview, uploads  # noqa: E402
+from lmcore.config import from_dict  # noqa: E402
+from lmcore.params import formula_counts  # noqa: E402
+from lmcore.presets import PRESETS  # noqa: E402
+from ui.train_setup import START  # noqa: E402
+from ui.train_state import PRESET, WIDGET as W  # noqa: E402
+from ui.train_watch import WATCH  # noqa: E402
+
+
+def open_page(monkeypatch, root: Path, **query) -> AppTest:
+    monkeypatch.setenv("LMCORE_RUNS_DIR", str(root))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.switch_page("pages/train.py")
+    for key, value in query.items():
+        at.query_params[key] = value
+    return at.run()
+
+
+def metric(at: AppTest, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def texts(elements) -> str:
+    return "\n".join(str(e.value) for e in elements)
+
+
+# ---------------------------------------------------------------- watching runs
+
+
+def test_finished_run_shows_its_numbers_and_samples(trained_runs, monkeypatch):
+    root, folders = trained_runs
+    folder = folders["plain"]
+    at = open_page(monkeypatch, root, run=folder.name)
+    assert not at.exception
+    status = runs.read_status(folder)
+    assert metric(at, "Best validation") == ui.fmt_ppl(status["best_val_ppl"])
+    assert metric(at, "Test") == ui.fmt_ppl(status["test_ppl"])
+    assert f"best validation perplexity {ui.fmt_ppl(status['best_val_ppl'])}" in texts(at.success)
+    last_sample = runs.read_jsonl(folder / "samples.jsonl")[-1]
+    assert textview.sample_markdown(last_sample) in [m.value for m in at.markdown]
+    assert at.selectbox(key=WATCH).value == folder.name
+    assert "run" in at.query_params and at.query_params["run"] == folder.name
+
+
+def test_synthetic_run_draws_the_floor_on_a_log_axis(trained_runs, monkeypatch):
+    root, folders = trained_runs
+    at = open_page(monkeypatch, root, run=folders["synthetic"].name)
+    assert not at.exception
+    floor = runs.read_status(folders["synthetic"])["floor_ppl"]
+    assert metric(at, "Best possible") == ui.fmt_ppl(floor)
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert spec["layout"]["yaxis"]["type"] == "log"
+    assert spec["layout"]["shapes"][0]["y0"] == pytest.approx(floor)
+    # A log axis reads annotation positions as log10: the label must sit at the line, not at 10**floor.
+    assert spec["layout"]["annotations"][0]["y"] == pytest.approx(math.log10(floor))
+
+
+def test_unknown_or_malformed_run_id_warns(trained_runs, monkeypatch):
+    root, _ = trained_runs
+    for run_id in ("20990101-000000-gone-0000", "../../etc", "<b>x</b>"):
+        at = open_page(monkeypatch, root, run=run_id)
+        assert not at.exception
+        assert "There is no run" in texts(at.warning)
+
+
+def test_run_deleted_while_shown_warns(trained_runs, monkeypatch, tmp_path):
+    root, folders = trained_runs
+    copy = tmp_path / "runs" / folders["plain"].name
+    shutil.copytree(folders["plain"], copy)
+    at = open_page(monkeypatch, copy.parent, run=copy.name)
+    assert not at.exception and at.metric
+    shutil.rmtree(copy)
+    at.run()
+    assert not at.exception
+    assert "There is no run" in texts(at.warning)
+
+
+def test_broken_run_folder_renders_with_a_warning(trained_runs, monkeypatch, tmp_path):
+    root, folders = trained_runs
+    copy = tmp_path / "runs" / folders["variational"].name
+    shutil.copytree(folders["variational"], copy)
+    (copy / "status.json").write_text('{"state": "runn')  # half-written
+    (copy / "metrics.jsonl").unlink()
+    with open(copy / "samples.jsonl", "a") as handle:
+        handle.write('garbage\n{"step": 99, "text": "torn')
+    at = open_page(monkeypatch, copy.parent, run=copy.name)
+    assert not at.exception
+    assert "damaged" in texts(at.warning)
+    assert "No measurements yet" in texts(at.info)
+
+
+def test_edit_a_copy_fills_set_up_with_the_run_config(trained_runs, monkeypatch):
+    root, folders = trained_runs
+    at = open_page(monkeypatch, root, run=folders["variational"].name)
+    at.button(key="train.copy").click().run()
+    assert not at.exception
+    assert at.radio(key=W + "dropout_placement").value == "variational"
+    assert at.text_input(key=W + "name").value == "variational"
+    assert at.number_input(key=W + "max_steps").value == 40
+    assert at.query_params["dropout_placement"] == "variational"
+
+
+# ---------------------------------------------------------------- setting up a run
+
+
+def test_preset_from_the_url_and_the_selector_fill_the_controls(trained_runs, monkeypatch):
+    root, _ = trained_runs
+    at = open_page(monkeypatch, root, preset="tiny-dropout")
+    assert not at.exception
+    expected = PRESETS["tiny-dropout"].config()
+    assert at.selectbox(key=PRESET).value == "tiny-dropout"
+    assert at.number_input(key=W + "dropout").value == expected.dropout == 0.5
+    assert at.radio(key=W + "dropout_placement").value == "vertical"
+    assert at.number_input(key=W + "vocab_size").value == expected.vocab_size
+    at.selectbox(key=PRESET).set_value("synthetic").run()
+    expected = PRESETS["synthetic"].config()
+    assert at.radio(key=W + "dataset").value == "synthetic"
+    assert at.number_input(key=W + "hidden_size").value == expected.hidden_size
+    assert at.toggle(key=W + "tie_weights").value is True
+    assert at.query_params["preset"] == "synthetic"
+
+
+def test_link_keys_fill_controls_and_bad_ones_are_ignored_with_a_warning(trained_runs, monkeypatch):
+    root, _ = trained_runs
+    at = open_page(monkeypatch, root, preset="tiny", layers="3", dropout_placement="variational",
+                   dropout_recurrent="0.25", bogus="1", lr="abc", batch_size="0")
+    assert not at.exception
+    assert at.number_input(key=W + "layers").value == 3
+    assert at.radio(key=W + "dropout_placement").value == "variational"
+    assert at.checkbox(key=W + "recurrent_same").value is False
+    assert at.number_input(key=W + "dropout_recurrent").value == 0.25
+    warnings = texts(at.warning)
+    assert "bogus" in warnings and "lr='abc'" in warnings and "batch_size='0'" in warnings
+    assert "bogus" not in at.query_params and at.query_params["layers"] == "3"
+
+
+def test_tying_with_unequal_sizes_is_explained_and_blocks_start(trained_runs, monkeypatch):
+    root, _ = trained_runs
+    at = open_page(monkeypatch, root, preset="tiny")
+    assert not at.button(key=START).disabled
+    at.toggle(key=W + "tie_weights").set_value(True)
+    at.number_input(key=W + "embed_size").set_value(100)
+    at.run()
+    assert not at.exception
+    assert "tie_weights: needs embed_size == hidden_size" in texts(at.error)
+    assert at.button(key=START).disabled
+    at.button(key="train.fix_untie").click().run()
+    assert not at.error and not at.button(key=START).disabled
+    assert at.toggle(key=W + "tie_weights").value is False
+
+
+def test_parameter_breakdown_matches_formula_counts(trained_runs, monkeypatch):
+    root, _ = trained_runs
+    at = open_page(monkeypatch, root, preset="tiny")
+    at.number_input(key=W + "layers").set_value(3)
+    at.toggle(key=W + "tie_weights").set_value(True)
+    at.run()
+    cfg = PRESETS["tiny"].config().replace(layers=3, tie_weights=True)
+    counts = formula_counts(cfg, data.vocab_size_for(cfg))
+    table = at.dataframe[0].value
+    assert list(table["parameters"]) == list(counts["parts"].values())
+    assert list(table["part"]) == ["Embedding", "LSTM 1", "LSTM 2", "LSTM 3", "Decoder weight", "Decoder bias"]
+    assert metric(at, "Total") == f"{counts['total']:,}"
+    assert f"Tying saves {counts['tying_saves']:,} parameters" in texts(at.caption)
+
+
+def test_uploaded_text_counts_its_own_vocabulary(trained_runs, monkeypatch, tmp_path):
+    root = tmp_path / "runs"
+    lines = [f"w{i % 37} common w{i % 11} <unk>" for i in range(60)]
+    path, stats = uploads.store_upload("\n".join(lines).encode(), root / ".uploads", "corpus.txt")
+    at = open_page(monkeypatch, root, preset="tiny", dataset=str(path), vocab_size="20")
+    assert not at.exception and not at.error
+    assert at.radio(key=W + "dataset").value == "text"
+    cfg = from_dict({**PRESETS["tiny"].config().to_dict(), "dataset": str(path), "vocab_size": 20})
+    counts = formula_counts(cfg, min(stats["distinct"], 20))
+    assert metric(at, "Total") == f"{counts['total']:,}"
+
+
+# ---------------------------------------------------------------- starting a real run
+
+
+def test_start_launches_a_background_run_that_finishes(monkeypatch, tmp_path):
+    root = tmp_path / "runs"
+    at = open_page(monkeypatch, root, preset="tiny", max_steps="5", threads="1", name="from-test")
+    at.button(key=START).click().run()
+    assert not at.exception
+    run_id = at.query_params["run"]
+    folder = root / run_id
+    assert folder.is_dir() and runs.read_config(folder)["max_steps"] == 5
+    deadline = time.time() + 90
+    while runs.read_status(folder).get("state") in runs.ACTIVE and time.time() < deadline:
+        time.sleep(1)
+    assert runs.read_status(folder)["state"] == "finished", (runs.read_status(folder), (folder / "log.txt").read_text())
+    at.run()
+    assert not at.exception
+    assert "Finished" in texts(at.success)

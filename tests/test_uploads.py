@@ -1,0 +1,40 @@
+"""lmcore.uploads: a user's text file kept under its hash and counted the way lmcore.data splits it."""
+
+from __future__ import annotations
+
+import hashlib
+
+from lmcore import data
+from lmcore.config import Config
+from lmcore.uploads import store_upload, text_stats
+
+
+def test_store_upload_refuses_what_cannot_be_a_corpus(tmp_path):
+    uploads = tmp_path / ".uploads"
+    for content, expected in ((b"", "empty"), (b"abc\x00def\n" * 10, "binary"),
+                              (b"caf\xe9 au lait\n" * 10, "not UTF-8"), (b"one\ntwo\n", "at least 3"),
+                              (b"x" * 2000, "limit")):
+        path, problem = store_upload(content, uploads, "mine.txt", limit=1000)
+        assert path is None and expected in problem, (content[:10], problem)
+        assert ".incoming" not in problem
+    assert list(uploads.iterdir()) == []  # nothing refused is kept
+
+
+def test_store_upload_keeps_good_text_under_its_hash(tmp_path):
+    lines = [f"the cat number {i} sat" for i in range(30)] + ["", "a dog"]
+    content = "\n".join(lines).encode()
+    path, stats = store_upload(content, tmp_path / ".uploads", "../../evil name.txt")
+    assert path.parent == tmp_path / ".uploads" and path.read_bytes() == content
+    assert path.name == f"{hashlib.sha256(content).hexdigest()}.txt"
+    train = data.split_lines([line for line in lines if line.strip()])["train"]
+    assert stats["distinct"] == len(data.build_vocabulary(train, 10**6))
+    assert stats["train_tokens"] == len(train)
+    again, _ = store_upload(content, tmp_path / ".uploads")
+    assert again == path and len(list(path.parent.iterdir())) == 1
+
+
+def test_text_stats_counts_the_train_split_of_load_corpus(tmp_path):
+    path = tmp_path / "story.txt"
+    path.write_text("".join(f"line {i} word\n" for i in range(20)) + "\n\n")
+    corpus = data.load_corpus(Config(dataset=str(path), vocab_size=10**6))
+    assert text_stats(path) == {"lines": 20, "train_tokens": len(corpus.train), "distinct": corpus.vocab_size}

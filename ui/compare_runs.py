@@ -1,0 +1,258 @@
+"""The Compare page's Runs view: every run in a filterable table, and the runs ticked in it side
+by side (curves, final scores, the config keys that differ), with delete. Also the keys and the
+table the Ablation grids view (compare_grids.py) shares.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+import ui
+from lmcore import compare, runs
+
+TAB = "compare.tab"
+SELECTED = "compare.selected"            # run ids shown side by side (the source of truth)
+TABLE = "compare.table"                  # the runs table's selection state (row positions)
+SHOWN = "compare.shown"                  # run ids in table order at the last render
+FILTER_STATES = "compare.filter.states"
+FILTER_PRESETS = "compare.filter.presets"
+FILTER_DATASETS = "compare.filter.datasets"
+FILTER_PLACEMENTS = "compare.filter.placements"
+FILTER_TEXT = "compare.filter.text"
+X_AXIS = "compare.x_axis"
+LOG_Y = "compare.log_y"
+SMOOTHING = "compare.smoothing"
+CONFIRM_DELETE = "compare.confirm_delete"  # ids awaiting "yes, delete"
+FLASH = "compare.flash"                  # (kind, message) shown once after a rerun
+
+RUNS_VIEW, GRID_VIEW = "Runs", "Ablation grids"
+X_AXES = {"step": "training step", "epoch": "epoch", "time": "seconds since start"}
+
+
+def init_state() -> None:
+    ui.init_state({TAB: RUNS_VIEW, SELECTED: [], SHOWN: [], CONFIRM_DELETE: [], FILTER_STATES: [],
+                   FILTER_PRESETS: [], FILTER_DATASETS: [], FILTER_PLACEMENTS: [], FILTER_TEXT: "",
+                   X_AXIS: "step", LOG_Y: True, SMOOTHING: 0.6})
+
+
+# ---------------------------------------------------------------- selecting runs
+
+
+def on_table_select() -> None:
+    """Table rows -> run ids; selected runs the filters hide stay selected."""
+    shown = st.session_state[SHOWN]
+    rows = st.session_state[TABLE]["selection"]["rows"]
+    picked = [shown[i] for i in rows if i < len(shown)]
+    kept = [r for r in st.session_state[SELECTED] if r not in shown or r in picked]
+    st.session_state[SELECTED] = kept + [r for r in picked if r not in kept]
+
+
+def sync_table_selection(ids: list[str]) -> None:
+    """Make the table show SELECTED, whatever rows moved since the last render."""
+    rows = sorted(ids.index(r) for r in st.session_state[SELECTED] if r in ids)
+    current = st.session_state.get(TABLE)
+    if current is None or sorted(current["selection"]["rows"]) != rows:
+        st.session_state[TABLE] = {"selection": {"rows": rows}}
+    st.session_state[SHOWN] = ids
+
+
+def display_table(frame: pd.DataFrame) -> pd.DataFrame:
+    shown = frame.copy()
+    shown["state"] = [f"{ui.STATE_ICONS.get(s, '')} {s}" for s in shown["state"]]
+    shown["seconds"] = pd.to_timedelta(shown["seconds"].round(), unit="s")
+    shown["progress"] = shown["progress"] * 100
+    return shown
+
+
+TABLE_COLUMNS = {
+    "name": st.column_config.TextColumn("run", width="medium"),
+    "state": st.column_config.TextColumn("state"),
+    "progress": st.column_config.ProgressColumn("progress", format="%.0f%%", min_value=0, max_value=100,
+                                                 width="small"),
+    "hidden_size": st.column_config.NumberColumn("hidden"),
+    "dropout_placement": st.column_config.TextColumn("placement"),
+    "tie_weights": st.column_config.CheckboxColumn("tied"),
+    "lr": st.column_config.NumberColumn("lr", format="%g"),
+    "best_val_ppl": st.column_config.NumberColumn("best val ppl", format="%.1f", help="lowest validation perplexity"),
+    "test_ppl": st.column_config.NumberColumn("test ppl", format="%.1f", help="test perplexity of the best checkpoint"),
+    "params": st.column_config.NumberColumn("params", format="compact"),
+    "seconds": st.column_config.NumberColumn("time", format="compact", help="from the first start to the end"),
+    "tokens_per_s": st.column_config.NumberColumn("tokens/s", format="%,.0f"),
+    "started_at": st.column_config.DatetimeColumn("started", format="YYYY-MM-DD HH:mm"),
+    "group": st.column_config.TextColumn("grid"),
+    "note": st.column_config.TextColumn("note", width="large"),
+    "id": st.column_config.TextColumn("id"),
+}
+
+
+def filters(frame: pd.DataFrame) -> None:
+    columns = st.columns([1, 1, 1, 1, 1.4])
+    for column, key, label, field in ((columns[0], FILTER_STATES, "State", "state"),
+                                      (columns[1], FILTER_PRESETS, "Preset", "preset"),
+                                      (columns[2], FILTER_DATASETS, "Dataset", "dataset"),
+                                      (columns[3], FILTER_PLACEMENTS, "Dropout placement", "dropout_placement")):
+        choices = sorted(set(compare.options(frame, field)) | set(st.session_state[key]), key=str)
+        column.multiselect(label, choices, key=key, placeholder="all", persist_state="session")
+    columns[4].text_input("Name contains", key=FILTER_TEXT, placeholder="name, id or grid",
+                          persist_state="session")
+
+
+def runs_view(summaries: list[dict]) -> None:
+    table = compare.runs_table(summaries)
+    view = compare.filter_table(table, st.session_state[FILTER_STATES], st.session_state[FILTER_PRESETS],
+                                st.session_state[FILTER_DATASETS], st.session_state[FILTER_PLACEMENTS],
+                                st.session_state[FILTER_TEXT]).reset_index(drop=True)
+    known = set(table["id"])
+    st.session_state[SELECTED] = [r for r in st.session_state[SELECTED] if r in known]
+    selected = st.session_state[SELECTED]
+    hidden = len([r for r in selected if r not in set(view["id"])])
+    st.caption(f"**{len(table)}** runs · **{len(view)}** shown · **{len(selected)}** selected"
+               + (f" ({hidden} hidden by the filters)" if hidden else "")
+               + " · tick rows to compare them; click a header to sort")
+    sync_table_selection(list(view["id"]))
+    st.dataframe(display_table(view), key=TABLE, on_select=on_table_select, selection_mode="multi-row",
+                 hide_index=True, placeholder="—", column_config=TABLE_COLUMNS,
+                 height=38 + 35 * min(max(len(view), 1), 15),
+                 column_order=["name", "state", "best_val_ppl", "test_ppl", "progress", *compare.TABLE_KEYS,
+                               "params", "seconds", "tokens_per_s", "started_at", "group", "note", "id"])
+    st.download_button(f"CSV of these {len(view)} runs", compare.table_csv(view), file_name="runs.csv",
+                       mime="text/csv", icon=":material/download:", on_click="ignore",
+                       help="the table as shown by the filters, with unrounded numbers")
+    by_id = {s["id"]: s for s in summaries}
+    chosen = [by_id[r] for r in selected]
+    if not chosen:
+        st.info("Tick runs in the table to overlay their curves, see how their configs differ, "
+                "and compare their scores.", icon=":material/touch_app:")
+        return
+    selection_panel(chosen)
+
+
+# ---------------------------------------------------------------- selected runs side by side
+
+
+def selection_panel(chosen: list[dict]) -> None:
+    labels = compare.unique_labels(chosen)
+    colors = [ui.PALETTE[i % len(ui.PALETTE)] for i in range(len(chosen))]
+    st.subheader("Selected runs")
+    for summary, label, color in zip(chosen, labels, colors):
+        st.markdown(f"<span style='color:{color}'>●</span> " + run_line(summary, label), unsafe_allow_html=True)
+    actions(chosen)
+    curves(chosen, labels, colors)
+    bars_column, diff_column = st.columns([1, 1])
+    with bars_column:
+        st.markdown("**Final perplexity**")
+        if any(isinstance(s["status"].get(k), (int, float)) for s in chosen for k in ("best_val_ppl", "test_ppl")):
+            st.plotly_chart(score_bars(chosen, labels, colors), key="compare.bars", config={"displaylogo": False})
+        else:
+            st.caption("No scores yet: the first validation gives the first bar.")
+    with diff_column:
+        config_diff(chosen)
+
+
+def run_line(summary: dict, label: str) -> str:
+    """'**tiny** — ✅ finished · best val **88.2** · test **97.9** · 1.55M parameters'."""
+    status, state = summary["status"], compare.state_of(summary)
+    parts = [f"**{label}** — {ui.STATE_ICONS.get(state, '')} {state}",
+             f"best val **{ui.fmt_ppl(status.get('best_val_ppl'))}**", f"test **{ui.fmt_ppl(status.get('test_ppl'))}**"]
+    if summary.get("params"):
+        parts.append(f"{ui.fmt_count(summary['params'])} parameters")
+    problem = compare.run_row(summary)["note"]
+    if problem:
+        parts.append(f"*{problem}*")
+    return " · ".join(parts)
+
+
+def clear_selection() -> None:
+    st.session_state[SELECTED] = []
+    st.session_state[CONFIRM_DELETE] = []
+
+
+def actions(chosen: list[dict]) -> None:
+    row = st.container(horizontal=True)
+    row.button("Clear selection", icon=":material/close:", on_click=clear_selection)
+    if row.button(f"Delete {len(chosen)} run{'s' if len(chosen) > 1 else ''}…", icon=":material/delete:",
+                  help="asks before deleting"):
+        st.session_state[CONFIRM_DELETE] = [s["id"] for s in chosen]
+    doomed = [s for s in chosen if s["id"] in st.session_state[CONFIRM_DELETE]]
+    if doomed:
+        confirm_delete(doomed)
+
+
+def cancel_delete() -> None:
+    st.session_state[CONFIRM_DELETE] = []
+
+
+def confirm_delete(doomed: list[dict]) -> None:
+    with st.container(border=True):
+        st.warning(f"Delete {len(doomed)} run folder{'s' if len(doomed) > 1 else ''} from disk, "
+                   "with their checkpoints? This cannot be undone.", icon=":material/warning:")
+        row = st.container(horizontal=True)
+        if row.button("Yes, delete", type="primary"):
+            refused = []
+            for summary in doomed:
+                folder = Path(summary["path"])  # from the listing: odd folder names work too
+                try:
+                    runs.delete_run(folder)
+                    st.session_state.get(ui.UI_METRICS, {}).pop(str(folder), None)
+                except (runs.RunError, OSError) as error:
+                    refused.append(str(error))
+            deleted = len(doomed) - len(refused)
+            st.session_state[SELECTED] = [r for r in st.session_state[SELECTED] if (ui.runs_root() / r).is_dir()]
+            st.session_state[CONFIRM_DELETE] = []
+            st.session_state[FLASH] = ("warning", f"Deleted {deleted}; not deleted: " + "; ".join(refused)) \
+                if refused else ("success", f"Deleted {deleted} run{'s' if deleted != 1 else ''}.")
+            st.rerun()
+        row.button("Cancel", on_click=cancel_delete)
+
+
+def curves(chosen: list[dict], labels: list[str], colors: list[str]) -> None:
+    left, middle, right = st.columns([1.2, 1, 2], vertical_alignment="bottom")
+    left.segmented_control("x axis", list(X_AXES), key=X_AXIS, required=True, persist_state="session")
+    middle.toggle("log scale", key=LOG_Y, persist_state="session")
+    right.slider("smoothing (training curve)", 0.0, 0.99, step=0.01, key=SMOOTHING, persist_state="session")
+    x = st.session_state[X_AXIS]
+    lines = []
+    for summary, label, color in zip(chosen, labels, colors):
+        frame = ui.metrics_frame(Path(summary["path"]))
+        if x == "epoch":
+            frame = compare.with_fractional_epochs(frame, compare.steps_per_epoch(summary, frame))
+        lines.append({"label": label, "frame": frame, "color": color})
+    figure = ui.ppl_figure(lines, log_y=st.session_state[LOG_Y], smoothing=st.session_state[SMOOTHING],
+                           floor=compare.shared_floor(chosen), x=x)
+    figure.update_layout(uirevision="compare.curves", xaxis_title=X_AXES[x])  # keep zoom across refreshes
+    st.plotly_chart(figure, key="compare.curves", config={"displaylogo": False})
+    if not any(len(line["frame"]) for line in lines):
+        st.caption("No metrics yet: queued runs start writing them once they train.")
+
+
+def score_bars(chosen: list[dict], labels: list[str], colors: list[str]) -> go.Figure:
+    figure = go.Figure()
+    for summary, label, color in zip(chosen, labels, colors):
+        status = summary["status"]
+        values = [status.get("best_val_ppl"), status.get("test_ppl")]
+        figure.add_trace(go.Bar(x=["best validation", "test"], y=values, name=label, marker_color=color,
+                                text=[ui.fmt_ppl(v) for v in values], textposition="outside"))
+    floor = compare.shared_floor(chosen)
+    if floor:
+        figure.add_hline(y=floor, line_dash="dash", line_color="#444", annotation_text=f"floor {floor:.1f}")
+    figure.update_layout(barmode="group", height=340, margin=dict(l=10, r=10, t=10, b=10), yaxis_title="perplexity",
+                         legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0), uirevision="compare.bars")
+    return figure
+
+
+def config_diff(chosen: list[dict]) -> None:
+    st.markdown("**Config differences**")
+    if len(chosen) < 2:
+        st.caption("Select two or more runs to see which config keys differ.")
+        return
+    diff = compare.config_diff(chosen)
+    if diff.empty:
+        st.caption("The selected runs have the same config (apart from their names).")
+        return
+    st.dataframe(diff, key="compare.diff", width="stretch")
+    st.caption(f"Only the {len(diff)} key{'s' if len(diff) != 1 else ''} whose values differ; "
+               f"every other key is equal.")

@@ -1,0 +1,187 @@
+"""The Train page's Set up tab: the preset, the controls (train_controls.py), and beside them
+every problem the engine finds, Start, the planned steps, the parameter count and the link
+that shares the config.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from urllib.parse import urlencode
+
+import streamlit as st
+
+import ui
+from lmcore import data, runs
+from lmcore.config import Config, ConfigError, from_dict, problems
+from lmcore.errors import LmcoreError
+from lmcore.links import link_params, preset_values
+from lmcore.params import formula_counts, parameter_table, tying_text
+from lmcore.presets import PRESETS
+from lmcore.textview import no_latex
+from ui.train_controls import controls, help_for, stats_for
+from ui.train_state import NOTICE, PRESET, TAB, VALUES, WATCH_TAB, WIDGET, load_values, read_values
+
+PTB_WORDS = "train.ptb_words"      # train_tokens -> distinct words in that much of PTB train
+START = "train.start"
+
+
+def setup_tab() -> None:
+    top = st.columns([3, 2, 4], vertical_alignment="bottom")
+    top[0].selectbox("Preset", [""] + list(PRESETS), key=PRESET, on_change=on_preset,
+                     format_func=lambda n: n or "none: the engine's defaults",
+                     help="Fills every control; change any of them afterwards. `?preset=NAME` in the URL picks one.")
+    top[1].text_input("Run name (optional)", key=WIDGET + "name", help=help_for("name"))
+    preset = st.session_state[PRESET]
+    top[2].caption(PRESETS[preset].summary if preset else "The engine's defaults: the book's recipe on PTB.")
+    left, right = st.columns([5, 4], gap="medium")
+    with left:
+        controls()
+    values = read_values()
+    st.session_state[VALUES] = values
+    cfg, found = check(values)
+    with right:
+        problems_box(cfg, found)
+        start_box(cfg, found)
+        parameter_box(cfg)
+        share_box(values)
+
+
+def on_preset() -> None:
+    load_values(preset_values(st.session_state[PRESET]))
+
+
+def set_keys(**changes) -> None:
+    load_values({**read_values(), **changes})
+
+
+def ptb_words(train_tokens: int) -> int | None:
+    """Distinct words in the first `train_tokens` of PTB train; None if PTB is not here."""
+    cache = st.session_state.setdefault(PTB_WORDS, {})
+    if train_tokens not in cache:
+        from lmcore.ptb import find_ptb, ptb_paths
+
+        try:
+            folder = find_ptb()
+        except LmcoreError:
+            folder = None
+        if folder is None:
+            return None
+        cache[train_tokens] = len(set(data.read_words(ptb_paths(folder)["train"], train_tokens)))
+    return cache[train_tokens]
+
+
+def vocabulary(cfg: Config) -> tuple[int | None, str]:
+    """(V, a note) for the parameter count; V is None while no text file is chosen."""
+    known = data.vocab_size_for(cfg)
+    if known is not None:
+        return known, ""
+    if cfg.dataset == "ptb":
+        distinct = ptb_words(cfg.train_tokens)
+        if distinct is None:
+            return cfg.vocab_size, " (at most: PTB is not downloaded yet)"
+        return min(distinct, cfg.vocab_size), ""
+    stats = stats_for(cfg.dataset)
+    return (min(stats["distinct"], cfg.vocab_size), "") if stats else (None, "")
+
+
+def train_tokens(cfg: Config) -> int | None:
+    if cfg.dataset == "ptb":
+        return min(cfg.train_tokens or data.PTB_TOKENS["train"], data.PTB_TOKENS["train"])
+    if cfg.dataset == "synthetic":
+        return cfg.synthetic_tokens
+    stats = stats_for(cfg.dataset)
+    return stats["train_tokens"] if stats else None
+
+
+def check(values: dict) -> tuple[Config | None, list[str]]:
+    """The Config of the controls and every problem the engine finds in it."""
+    try:
+        cfg = from_dict(values)
+    except ConfigError as error:
+        return None, error.problems
+    found = problems(cfg)
+    if values["dataset"] == "":
+        found = [p for p in found if not p.startswith("dataset:")] + [
+            "dataset: upload a text file first (or choose Penn Treebank or the generated corpus)"]
+    try:
+        from lmcore.train import resolve_device
+
+        resolve_device(cfg.device)
+    except ConfigError as error:
+        found.extend(error.problems)
+    return cfg, found
+
+
+def problems_box(cfg: Config | None, found: list[str]) -> None:
+    if not found:
+        return
+    st.error("**Fix before starting:**\n" + "\n".join(f"- {no_latex(p)}" for p in found), icon="🚫")
+    if cfg is not None and cfg.tie_weights and cfg.embed_size != cfg.hidden_size:
+        left, right = st.columns(2)
+        left.button(f"Embedding size = {cfg.hidden_size}", on_click=set_keys, kwargs={"embed_size": cfg.hidden_size},
+                    key="train.fix_embed", width="stretch")
+        right.button("Untie the weights", on_click=set_keys, kwargs={"tie_weights": False}, key="train.fix_untie",
+                     width="stretch")
+
+
+def on_start() -> None:
+    """Start's callback. It runs before the next script run, so the new URL and the Watch tab arrive in
+    one run (a query-param change followed by st.rerun() can be lost on the way to the browser)."""
+    cfg, found = check(read_values())
+    if found:
+        return
+    try:
+        run_id = ui.start_run(cfg)
+    except (LmcoreError, OSError) as error:
+        st.session_state[NOTICE] = ("error", f"Could not start the run: {error}")
+        return
+    st.query_params["run"] = run_id
+    st.session_state[TAB] = WATCH_TAB
+    st.session_state[NOTICE] = ("success", f"Started `{run_id}`. It trains in the background: leave, reload "
+                                "or close the browser, it carries on.")
+
+
+def start_box(cfg: Config | None, found: list[str]) -> None:
+    st.button("Start training", type="primary", icon="▶️", disabled=bool(found), key=START, width="stretch",
+              on_click=on_start, help="Fix the problems above first" if found else "Trains in a background process")
+    tokens = train_tokens(cfg) if cfg and not found else None
+    if tokens:
+        per_epoch, total = data.planned_steps(cfg, tokens)
+        st.caption(f"About **{total:,}** training steps ({per_epoch:,} per epoch × {cfg.epochs} epochs"
+                   f"{f', capped at {cfg.max_steps:,}' if cfg.max_steps else ''}).")
+        if total == 0:
+            st.warning("The training text is too short for this batch size and BPTT length: no full window fits.")
+    active = sum(1 for r in ui.all_runs() if r["status"].get("state") in runs.ACTIVE)
+    if active:
+        st.caption(f"{active} run{'s are' if active > 1 else ' is'} already training; runs share the machine.")
+
+
+def parameter_box(cfg: Config | None) -> None:
+    st.markdown("##### Parameters")
+    vocab, note = vocabulary(cfg) if cfg else (None, "")
+    if vocab is None:
+        st.info("Choose a corpus to count the parameters (the vocabulary size comes from it).")
+        return
+    counts = formula_counts(cfg, vocab)
+    st.metric("Total", f"{counts['total']:,}", help=f"{ui.fmt_count(counts['total'])}; vocabulary V = {vocab:,}{note}",
+              border=True)
+    table = parameter_table(cfg, counts)
+    st.plotly_chart(ui.parameter_bar(table), key="train.params_bar", config={"displayModeBar": False})
+    formula = st.column_config.TextColumn("Formula", help="V×E, 4·H·(I+H) + 8·H per layer, H×V, V")
+    st.dataframe(table, hide_index=True, column_order=["part", "formula", "parameters"], column_config={
+        "part": "Part", "formula": formula, "parameters": st.column_config.NumberColumn("Count", format="localized")})
+    st.caption(f"V = vocabulary ({vocab:,}{note}), E = embedding size, H = hidden size, I = the layer's input "
+               f"size; an LSTM layer has 4 gates with 2 biases each. {tying_text(cfg, counts)}")
+
+
+def share_box(values: dict) -> None:
+    params = link_params(values)
+    with st.expander("Share this config", icon="🔗"):
+        base = re.sub(r"/train$", "", (st.context.url or "").rstrip("/"))  # the app's root, whatever the page
+        st.code(f"{base}/train" + (f"?{urlencode(params)}" if params else ""), language=None, wrap_lines=True)
+        st.caption("Opening the link fills these controls: the preset plus the keys that differ from it. "
+                   "The address bar always holds it too. The same run from a terminal:")
+        sets = " ".join(f"--set {shlex.quote(f'{k}={v}')}" for k, v in params.items() if k != "preset")
+        preset = f" --preset {params['preset']}" if "preset" in params else ""
+        st.code(f"python -m lmcore train{preset} {sets}".strip(), language="bash", wrap_lines=True)

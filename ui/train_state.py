@@ -1,0 +1,109 @@
+"""The Train page's state: the config being edited, the controls that show it, and the URL that
+holds it (lmcore.links). The Set up and Watch tabs (train_setup.py, train_watch.py) and the page
+(pages/train.py) share these keys and functions.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+import ui
+from lmcore.config import BUILTIN_DATASETS, KEYS
+from lmcore.links import RESERVED_QUERY, clamp, link_params, parse_link, preset_values
+from lmcore.presets import PRESETS
+
+# Session state (all under the page's prefix).
+TAB = "train.tab"                  # which tab is open (a stateful st.tabs)
+VALUES = "train.values"            # the config being edited: the truth the widgets are seeded from
+PRESET = "train.preset"            # the preset selector
+TEXT_PATH = "train.text_path"      # the stored upload the "text" corpus uses
+APPLIED = "train.applied_link"     # the config query last applied to or written into the URL
+LINK_WARNINGS = "train.link_warnings"
+NOTICE = "train.notice"            # (kind, message) to show once after a rerun
+WIDGET = "train.w."                # + config key: one widget per key
+
+SETUP_TAB, WATCH_TAB = "⚙️ Set up a run", "📈 Watch a run"
+DEFAULT_PRESET = "tiny"
+SPECIAL = ("dataset", "dropout_recurrent", "max_steps", "preset")  # not one plain widget each
+PLAIN = tuple(k for k in KEYS if k not in SPECIAL)
+
+
+def widget_values(values: dict) -> dict:
+    """Session-state entries that make the widgets show `values`."""
+    out = {WIDGET + k: clamp(k, values[k]) for k in PLAIN}
+    dataset = values["dataset"]
+    out[WIDGET + "dataset"] = dataset if dataset in BUILTIN_DATASETS else "text"
+    out[WIDGET + "recurrent_same"] = values["dropout_recurrent"] is None
+    recurrent = values["dropout"] if values["dropout_recurrent"] is None else values["dropout_recurrent"]
+    out[WIDGET + "dropout_recurrent"] = clamp("dropout_recurrent", recurrent)
+    out[WIDGET + "max_steps"] = values["max_steps"] or 0
+    return out
+
+
+def load_values(values: dict) -> None:
+    """Put a whole config into the controls (call before they render, or from a callback)."""
+    st.session_state[VALUES] = dict(values)
+    st.session_state.update(widget_values(values))
+    st.session_state[PRESET] = values["preset"] if values["preset"] in PRESETS else ""
+    if values["dataset"] not in BUILTIN_DATASETS:
+        st.session_state[TEXT_PATH] = values["dataset"]
+
+
+def read_values() -> dict:
+    """The config the widgets show now."""
+    state = st.session_state
+    values = dict(state[VALUES])
+    for key in PLAIN:
+        value = state[WIDGET + key]
+        values[key] = round(value, 10) if isinstance(value, float) else value
+    kind = state[WIDGET + "dataset"]
+    values["dataset"] = (state.get(TEXT_PATH) or "") if kind == "text" else kind
+    recurrent = round(state[WIDGET + "dropout_recurrent"], 10)
+    values["dropout_recurrent"] = None if state[WIDGET + "recurrent_same"] else recurrent
+    values["max_steps"] = state[WIDGET + "max_steps"] or None
+    values["preset"] = state[PRESET]
+    return values
+
+
+def init_state() -> None:
+    if VALUES not in st.session_state:
+        load_values(preset_values(DEFAULT_PRESET))
+
+
+def seed_widgets() -> None:
+    """Widgets forget their state while unrendered (other tab, other page): restore it."""
+    for key, value in widget_values(st.session_state[VALUES]).items():
+        if key not in st.session_state:
+            st.session_state[key] = value
+    preset = st.session_state[VALUES]["preset"]
+    st.session_state.setdefault(PRESET, preset if preset in PRESETS else "")
+
+
+def uploads_dir() -> Path:
+    return ui.runs_root() / ".uploads"
+
+
+def config_query() -> dict[str, str]:
+    return {k: st.query_params[k] for k in st.query_params if k not in RESERVED_QUERY}
+
+
+def apply_link() -> None:
+    """A URL with config keys the page has not applied yet (a shared link, Start's 'Open in Train')."""
+    query = config_query()
+    if not query or query == st.session_state.get(APPLIED):
+        return
+    values, warnings = parse_link(query, uploads_dir())
+    load_values(values)
+    st.session_state[APPLIED] = query
+    st.session_state[LINK_WARNINGS] = warnings
+
+
+def sync_link(values: dict) -> None:
+    """Keep the address bar equal to the config, so a reload or bookmark brings it back."""
+    wanted = link_params(values)
+    if wanted != config_query():
+        run_id = st.query_params.get("run")
+        st.query_params.from_dict({**({"run": run_id} if run_id else {}), **wanted})
+    st.session_state[APPLIED] = wanted

@@ -1,0 +1,238 @@
+"""The Train page's Watch tab: pick a run, then its progress, numbers, curves and samples,
+refreshed every 2 seconds by a fragment that reads only what the run added since."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+import ui
+from lmcore import launch, runs
+from lmcore.config import ConfigError, coerce
+from lmcore.links import preset_values
+from lmcore.textview import md_escape, sample_markdown
+from ui.train_state import NOTICE, SETUP_TAB, TAB, load_values
+
+WATCH = "train.watch"              # the run selector
+LOG_Y, SMOOTHING = "train.log_y", "train.smoothing"   # chart preferences (their widgets add ".w")
+SAMPLES = "train.samples"          # run folder -> MetricsTail of samples.jsonl
+RUN_FILES = "train.run_files"      # run folder -> {"config", "params"} once they exist
+DRAWN = "train.drawn_state"        # (run id, state) when the whole page was last drawn
+REDRAWN = "train.redrawn_for"      # (run id, state) a full redraw was already asked for
+
+
+def watch_tab(run_id: str | None) -> None:
+    summaries = ui.all_runs()
+    labels = {s["id"]: ui.run_label(s) for s in summaries}
+    st.session_state[WATCH] = run_id if run_id in labels else None
+    states = {s["id"]: s["status"].get("state", "?") for s in summaries}
+    st.session_state[DRAWN] = (run_id, states.get(run_id))
+    left, right = st.columns([4, 1], vertical_alignment="bottom")
+    left.selectbox("Run", list(labels), format_func=labels.get, key=WATCH, on_change=on_watch,
+                   placeholder="Pick a run to watch" if labels else "No runs yet: start one in Set up")
+    right.button("Edit a copy", icon="📋", key="train.copy", disabled=run_id not in labels,
+                 on_click=copy_run_config, args=(run_id,), width="stretch",
+                 help="Fill Set up with this run's config, to change a key and train again")
+    if not run_id:
+        st.info("No run attached. Pick one above, or set one up and press Start.")
+    elif run_id not in labels and ui.run_folder(run_id) is None:
+        st.warning(f"There is no run `{safe_id(run_id)}` in `{ui.runs_root()}`: it was deleted, or the link "
+                   "comes from another machine.")
+    else:
+        live_run(run_id)
+
+
+def copy_run_config(run_id: str) -> None:
+    folder = ui.run_folder(run_id)
+    raw = runs.read_config(folder) if folder else None
+    if raw is None:
+        st.session_state[NOTICE] = ("warning", "That run's config.json is missing or unreadable.")
+        return
+    values = preset_values("")
+    for key, value in raw.items():
+        try:
+            values[key] = coerce(key, value)
+        except ConfigError:
+            continue
+    load_values(values)
+    st.session_state[TAB] = SETUP_TAB
+    st.session_state[NOTICE] = ("success", f"Loaded the config of `{folder.name}`: change what you like, then Start.")
+
+
+def run_files(folder: Path) -> dict:
+    """config.json and params.json, read until they exist, then never again."""
+    files = st.session_state.setdefault(RUN_FILES, {}).setdefault(str(folder), {})
+    for name, read in (("config", runs.read_config), ("params", lambda f: runs.read_json(f / "params.json"))):
+        if files.get(name) is None:
+            files[name] = read(folder)
+    return files
+
+
+def new_samples(folder: Path) -> list[dict]:
+    tails = st.session_state.setdefault(SAMPLES, {})
+    if str(folder) not in tails:
+        tails[str(folder)] = runs.MetricsTail(folder / "samples.jsonl")
+    return tails[str(folder)].read_all()
+
+
+def last(frame: pd.DataFrame, kind: str, column: str = "ppl", back: int = 1):
+    rows = frame[frame["kind"] == kind]
+    return rows[column].iloc[-back] if len(rows) >= back else None
+
+
+def run_header(folder: Path, status: dict, files: dict) -> None:
+    config, params = files.get("config") or {}, files.get("params") or {}
+    state = status.get("state", "?")
+    name = config.get("name") or config.get("preset") or folder.name
+    started, ended = status.get("started_at"), status.get("finished_at")
+    elapsed = ((ended if state not in runs.ACTIVE and ended else time.time()) - started) if started else None
+    st.markdown(f"#### {ui.STATE_ICONS.get(state, '')} {md_escape(name)} · {state}")
+    parts = [f"`{folder.name}`", f"device {status.get('device') or '—'}",
+             f"{ui.fmt_count(params.get('total'))} parameters", f"time {ui.fmt_duration(elapsed)}"]
+    st.caption(" · ".join(parts))
+
+
+def run_controls(folder: Path, state: str) -> None:
+    if state in runs.ACTIVE:
+        if st.button("Stop", icon="⏹️", key=f"train.stop.{folder.name}", width="stretch",
+                     help="Saves a checkpoint, then stops; Resume continues from it"):
+            stopped = runs.stop_run(folder)
+            st.toast("Stopping: the run saves a checkpoint first." if stopped else "No training process is running.")
+    elif state in ("stopped", "failed"):
+        if st.button("Resume", icon="▶️", key=f"train.resume.{folder.name}", width="stretch", type="primary",
+                     help="Continue from the last checkpoint in a new background process"):
+            launch.launch(folder)
+            st.toast("Resuming from the last checkpoint...")
+            st.rerun(scope="fragment")
+
+
+def run_numbers(frame: pd.DataFrame, status: dict) -> None:
+    val, previous = last(frame, "val"), last(frame, "val", back=2)
+    test = status.get("test_ppl") if status.get("test_ppl") is not None else last(frame, "test")
+    lr, speed = last(frame, "train", "lr"), last(frame, "train", "tokens_per_s")
+    numbers = [("Train perplexity", ui.fmt_ppl(last(frame, "train")), None, "the latest logged training batches"),
+               ("Validation", ui.fmt_ppl(val), None if previous is None or val is None else f"{val - previous:+.1f}",
+                "the latest evaluation; the arrow compares it with the one before"),
+               ("Best validation", ui.fmt_ppl(status.get("best_val_ppl")), None, "the checkpoint kept as best.pt"),
+               ("Test", ui.fmt_ppl(test), None, "of the best checkpoint, once training has finished"),
+               ("Learning rate", f"{lr:g}" if isinstance(lr, (int, float)) else "—", None, None),
+               ("Tokens / s", f"{speed:,.0f}" if isinstance(speed, (int, float)) else "—", None, None)]
+    if status.get("floor_ppl"):
+        numbers.append(("Best possible", ui.fmt_ppl(status["floor_ppl"]), None,
+                        "the entropy floor of the generated corpus: no model can beat it"))
+    for column, (label, value, delta, help_text) in zip(st.columns(len(numbers)), numbers):
+        column.metric(label, value, delta, delta_color="inverse", help=help_text)
+
+
+def run_chart(folder: Path, frame: pd.DataFrame, status: dict, label: str) -> None:
+    if frame.empty:
+        st.info("No measurements yet: the first ones appear a few steps into training.")
+        return
+    state = st.session_state
+    left, right = st.columns([1, 3], vertical_alignment="center")
+    log_y = left.toggle("Log scale", value=state.setdefault(LOG_Y, True), key=LOG_Y + ".w", on_change=remember,
+                        args=(LOG_Y,))
+    smoothing = right.slider("Smoothing of the train curve", 0.0, 0.99, value=state.setdefault(SMOOTHING, 0.6),
+                             step=0.01, key=SMOOTHING + ".w", on_change=remember, args=(SMOOTHING,),
+                             help="Exponential moving average of the noisy per-batch perplexity (0 = raw)")
+    figure = ui.ppl_figure([{"label": label, "frame": frame}], log_y=log_y, smoothing=smoothing,
+                           floor=status.get("floor_ppl"))
+    figure.update_layout(uirevision=folder.name)  # keep zoom and hidden traces across refreshes
+    st.plotly_chart(figure, key="train.chart", config={"displaylogo": False})
+
+
+def remember(preference: str) -> None:
+    """Keep a chart preference when its widget is not on screen (other tab, other page)."""
+    st.session_state[preference] = st.session_state[preference + ".w"]
+
+
+def run_samples(folder: Path) -> None:
+    samples = new_samples(folder)
+    if not samples:
+        return
+    st.markdown("##### Sampled text")
+    for record in reversed(samples[-3:]):
+        with st.container(border=True):
+            st.caption(f"step {record.get('step', '?')} · epoch {record.get('epoch', '?')} · "
+                       f"temperature {record.get('temperature', '?')}")
+            st.markdown(sample_markdown(record))
+
+
+def run_outcome(folder: Path, status: dict) -> None:
+    state = status.get("state")
+    if state == "broken":
+        st.warning(f"This run folder is damaged ({status.get('error')}); showing what can still be read.")
+    elif state == "failed":
+        st.error(f"**Training failed:** {status.get('error') or 'no message'}")
+        tail = launch.log_tail(folder, 30)
+        if tail:
+            with st.expander("The end of the run's log", expanded=True):
+                st.code(tail, language=None)
+    elif state == "stopped":
+        st.info(f"Stopped at step {status.get('step', 0):,}. Resume continues from the last checkpoint.")
+    elif state == "finished":
+        st.success(f"Finished: best validation perplexity {ui.fmt_ppl(status.get('best_val_ppl'))}, "
+                   f"test {ui.fmt_ppl(status.get('test_ppl'))}.")
+    elif state == "queued":
+        st.caption("Waiting for the training process to start (loading the data can take a few seconds).")
+
+
+def follow_state(run_id: str, state: str) -> None:
+    """The run changed state since the page was drawn: redraw everything once (the run list, the
+    sidebar's counts), not just this fragment."""
+    now = (run_id, state)
+    if st.session_state.get(DRAWN, now) != now and st.session_state.get(REDRAWN) != now:
+        st.session_state[REDRAWN] = now
+        st.rerun()
+
+
+def show_run(folder: Path) -> None:
+    status = runs.read_status(folder)
+    state = status.get("state", "?")
+    follow_state(folder.name, state)
+    files = run_files(folder)
+    config = files.get("config") or {}
+    run_header(folder, status, files)
+    fraction, text = ui.progress_text(status)
+    if state in runs.ACTIVE + ("stopped", "failed"):
+        bar, button = st.columns([5, 1], vertical_alignment="bottom")
+        bar.progress(fraction, text=text)
+        with button:
+            run_controls(folder, state)
+    else:
+        st.progress(fraction, text=text)
+    run_outcome(folder, status)
+    frame = ui.metrics_frame(folder)
+    run_numbers(frame, status)
+    run_chart(folder, frame, status, config.get("name") or config.get("preset") or "run")
+    run_samples(folder)
+
+
+@st.fragment(run_every=2)
+def live_run(run_id: str) -> None:
+    """Everything about one run; refreshes itself, reading only what was added since last time."""
+    folder = ui.run_folder(run_id)
+    if folder is None:
+        st.warning(f"Run `{safe_id(run_id)}` is gone: its folder was deleted or moved. Pick another run above.")
+        return
+    try:
+        show_run(folder)
+    except Exception as error:  # a half-written or vanishing folder must not take the page down
+        st.warning(f"Could not read `{folder.name}` just now ({type(error).__name__}: {error}). It may be "
+                   "half-written or being deleted; trying again in 2 seconds.")
+
+
+def safe_id(run_id: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]", "?", run_id)[:80]
+
+
+def on_watch() -> None:
+    chosen = st.session_state[WATCH]
+    if chosen:
+        st.query_params["run"] = chosen
+    else:
+        st.query_params.pop("run", None)
