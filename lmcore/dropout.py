@@ -21,8 +21,10 @@ import torch
 def draw_mask(shape, p: float, like: torch.Tensor, generator=None) -> torch.Tensor:
     """A mask of zeros and 1/(1-p) with keep probability 1-p, on `like`'s device and dtype."""
     keep = 1.0 - p
-    mask = torch.empty(shape, device=like.device, dtype=like.dtype)
-    return mask.bernoulli_(keep, generator=generator).div_(keep)
+    # uniform < keep is a Bernoulli(keep) draw; on a CPU it is 3-5x faster than bernoulli_
+    # (docs/performance.md), and it costs the same on a GPU.
+    mask = torch.rand(shape, device=like.device, dtype=like.dtype, generator=generator)
+    return mask.lt_(keep).div_(keep)
 
 
 class DropoutPlan:
