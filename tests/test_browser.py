@@ -138,3 +138,19 @@ def test_compare_two_runs(app, page, trained_runs):
     page.wait_for_timeout(1000)
     screenshot(page, "compare-two-runs")
     assert page.locator('[data-testid="stPlotlyChart"]').count() >= 2  # curves and bars
+
+
+def test_a_restarted_app_reattaches_from_the_link(app, browser, trained_runs, tmp_path):
+    """A fresh server (the app restarted) opened straight on a run's link shows that run."""
+    _, root = app
+    _, folders = trained_runs
+    run_id = folders["variational"].name
+    with streamlit_server(root, tmp_path / "restarted.log") as url:
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.goto(f"{url}/train?run={run_id}")
+        settle(page, "variational · finished")
+        assert f"run={run_id}" in page.url
+        nav = page.locator('[data-testid="stSidebarNavLink"]').all_inner_texts()
+        assert any("Inside the model" in item for item in nav), nav
+        screenshot(page, "train-after-restart")
+        page.close()
