@@ -10,7 +10,6 @@ import statistics
 
 from .config import Config, ConfigError, coerce, problems
 
-
 # Shorter words for run names ("placement=variational tied=true"); configs keep the full keys.
 SHORT = {"dropout_placement": "placement", "tie_weights": "tied", "hidden_size": "hidden", "embed_size": "embed"}
 

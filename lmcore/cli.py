@@ -55,7 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("download", help="fetch and verify the Penn Treebank")
 
-    report = commands.add_parser("report", help="a run's results as JSON (per-epoch perplexity, test, timing) and a PNG")
+    report = commands.add_parser("report", help="a run's results as JSON (per-epoch perplexity, test, timing) "
+                                 "and a PNG")
     report.add_argument("run_dir")
     report.add_argument("--json", dest="json_path", required=True)
     report.add_argument("--png", dest="png_path")

@@ -55,7 +55,7 @@ class Config:
     epochs: int = 40
     optimizer: str = "sgd"
     lr: float = 20.0
-    lr_schedule: str = "plateau"     # plateau: x lr_decay when val got worse; fixed: x lr_decay per epoch after decay_start
+    lr_schedule: str = "plateau"     # plateau: x lr_decay when val got worse; fixed: per epoch after decay_start
     lr_decay: float = 0.25
     decay_start: int = 0
     clip: float = 0.25               # max global gradient norm (0 = no clipping)

@@ -118,7 +118,8 @@ def read_masks(path: Path) -> dict | None:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {key: np.asarray(archive[key], dtype=np.float32) for key in archive.files}
     except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as error:
-        raise RunError(f"cannot read {path.name}: {str(error).splitlines()[0] if str(error) else type(error).__name__}") from None
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise RunError(f"cannot read {path.name}: {reason}") from None
     bad = [key for key, a in arrays.items() if not SITE_KEY.fullmatch(key) or a.ndim != 2 or a.size == 0]
     if bad:
         raise RunError(f"{path.name}: unexpected entries {', '.join(sorted(bad))} "

@@ -12,8 +12,20 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from .config import (AMP_MODES, BUILTIN_DATASETS, DEVICES, INITS, KEYS, OPTIMIZERS, PLACEMENTS, SCHEDULES,
-                     Config, ConfigError, coerce, unknown_key_message)
+from .config import (
+    AMP_MODES,
+    BUILTIN_DATASETS,
+    DEVICES,
+    INITS,
+    KEYS,
+    OPTIMIZERS,
+    PLACEMENTS,
+    SCHEDULES,
+    Config,
+    ConfigError,
+    coerce,
+    unknown_key_message,
+)
 from .presets import PRESETS
 
 RESERVED_QUERY = {"run", "embed", "embed_options"}  # query keys that are not config keys

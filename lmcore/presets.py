@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .config import Config, ConfigError, parse_assignments, from_dict, validate
+from .config import Config, ConfigError, from_dict, parse_assignments, validate
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,8 @@ _add("variational-medium", "2x650, variational dropout (0.5 in/out, 0.25 recurre
      "73.9 for this combination). Schedule as the book: SGD lr 20, clip 0.25, lr / 4 on a worse "
      "validation epoch, 40 epochs.",
      {**_BOOK, "dropout_placement": "variational", "dropout_recurrent": 0.25})
-_add("tiny", "classroom demo, no dropout: 1x256 on 60k PTB tokens, 2k words, 8 epochs in under a minute on 2 CPU cores; over-fits",
+_add("tiny", "classroom demo, no dropout: 1x256 on 60k PTB tokens, 2k words, 8 epochs in under a minute on "
+     "2 CPU cores; over-fits",
      "Made to over-fit in well under a minute on a laptop: the first 60,000 tokens of PTB train "
      "(12,000 of valid and test), the 1,999 most frequent words (the rest <unk>), one LSTM layer of "
      "256 units, embedding 256, untied, Adam lr 0.004, batch 20, bptt 20, 8 epochs. Train "

@@ -56,7 +56,8 @@ class ProgressBar(Callbacks):
         eta = (total - done) / rate if rate > 0 else 0
         ppl = f" ppl {self.ppl:.1f}" if self.ppl else ""
         val = f" val {self.val_ppl:.1f}" if self.val_ppl else ""
-        return (f"epoch {min(trainer.epoch, trainer.cfg.epochs)}/{trainer.cfg.epochs} [{'#' * filled}{'.' * (self.width - filled)}] "
+        bar = "#" * filled + "." * (self.width - filled)
+        return (f"epoch {min(trainer.epoch, trainer.cfg.epochs)}/{trainer.cfg.epochs} [{bar}] "
                 f"{100 * fraction:5.1f}% {done}/{total}{ppl}{val} ETA {format_seconds(eta)}")
 
     def close(self):

@@ -21,8 +21,7 @@ from pathlib import Path
 from typing import Callable
 
 from .errors import LmcoreError
-from .runs import (PROJECT_ROOT, RunWriter, create_run, list_runs, pid_alive, read_json, runs_dir,
-                   write_json_atomic)
+from .runs import PROJECT_ROOT, RunWriter, create_run, list_runs, pid_alive, read_json, runs_dir, write_json_atomic
 
 SETTINGS = ".queue.json"
 LOCK = ".queue.pid"

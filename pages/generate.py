@@ -49,10 +49,6 @@ def pick_run(summaries: list[dict]) -> dict | None:
     """The run to generate from; ?run=ID preselects it, and a run without checkpoints is explained."""
     ready = {s["id"]: s for s in summaries if has_checkpoint(s)}
     wanted = st.query_params.get("run")
-    if wanted != st.session_state.get(GENERATE_URL_RUN):  # a new link: it wins once
-        st.session_state[GENERATE_URL_RUN] = wanted
-        if wanted in ready:
-            st.session_state[GENERATE_RUN] = wanted
     if wanted and wanted not in ready:
         known = next((s for s in summaries if s["id"] == wanted), None)
         st.warning(f"Run **{ui.run_name(known) if known else ''}** (`{wanted}`) has no checkpoint yet: it saves one "
@@ -62,16 +58,7 @@ def pick_run(summaries: list[dict]) -> dict | None:
         st.info("No run has a checkpoint yet. Start one on the **Start** or **Train** page (`tiny` takes under "
                 "a minute); it can write text here after its first validation.")
         return None
-    if st.session_state.get(GENERATE_RUN) not in ready:
-        st.session_state[GENERATE_RUN] = next(iter(ready))
-    chosen = st.selectbox("Run", list(ready), key=GENERATE_RUN, on_change=_follow_in_url,
-                          format_func=lambda i: ui.run_label(ready[i]))
-    return ready[chosen]
-
-
-def _follow_in_url() -> None:
-    """Put the picked run in the URL, so the page can be linked to and reloaded."""
-    st.query_params["run"] = st.session_state[GENERATE_URL_RUN] = st.session_state[GENERATE_RUN]
+    return ready[ui.run_select(ready, GENERATE_RUN, GENERATE_URL_RUN)]
 
 
 def load(folder: Path, which: str):

@@ -122,22 +122,9 @@ def pick_run(summaries: list[dict]) -> dict:
     """The run chosen in the select box; ?run=ID in the URL preselects it."""
     by_id = {s["id"]: s for s in summaries}
     wanted = st.query_params.get("run")
-    if wanted != st.session_state.get(INSIDE_URL_RUN):  # a new link: it wins once
-        st.session_state[INSIDE_URL_RUN] = wanted
-        if wanted in by_id:
-            st.session_state[INSIDE_RUN] = wanted
     if wanted and wanted not in by_id:
         st.warning(f"There is no run `{wanted}` in `{ui.runs_root()}`. Pick one below.")
-    if st.session_state.get(INSIDE_RUN) not in by_id:
-        st.session_state[INSIDE_RUN] = next(iter(by_id))
-    chosen = st.selectbox("Run", list(by_id), key=INSIDE_RUN, on_change=_follow_in_url,
-                          format_func=lambda i: ui.run_label(by_id[i]))
-    return by_id[chosen]
-
-
-def _follow_in_url() -> None:
-    """Put the picked run in the URL, so the page can be linked to and reloaded."""
-    st.query_params["run"] = st.session_state[INSIDE_URL_RUN] = st.session_state[INSIDE_RUN]
+    return by_id[ui.run_select(by_id, INSIDE_RUN, INSIDE_URL_RUN)]
 
 
 def run_config(summary: dict):

@@ -58,3 +58,20 @@ def trained_runs(tmp_path_factory):
                                embed_size=32, hidden_size=32, synthetic_tokens=20_000),
     }
     return root, folders
+
+
+def open_app(monkeypatch, root: Path, page: str | None = None, query: dict | None = None,
+             state: dict | None = None):
+    """app.py in AppTest over the runs under `root`, on `page` (e.g. "pages/train.py"), with
+    URL query params and session state set before the first run."""
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("LMCORE_RUNS_DIR", str(root))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    if page:
+        at.switch_page(page)
+    for key, value in (query or {}).items():
+        at.query_params[key] = value
+    for key, value in (state or {}).items():
+        at.session_state[key] = value
+    return at.run()

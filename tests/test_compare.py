@@ -3,6 +3,7 @@ over hand-made run summaries (the shape runs.list_runs() returns)."""
 
 import csv
 import io
+
 import pandas as pd
 import pytest
 
@@ -109,7 +110,9 @@ def test_config_diff_edge_cases():
 
 
 def test_floor_only_when_every_run_is_synthetic_with_the_same_floor():
-    synth = lambda run_id, floor: summary(run_id, dataset="synthetic", status={"floor_ppl": floor})
+    def synth(run_id, floor):
+        return summary(run_id, dataset="synthetic", status={"floor_ppl": floor})
+
     assert compare.shared_floor([synth("a", 20.5), synth("b", 20.5)]) == 20.5
     assert compare.shared_floor([synth("a", 20.5), synth("b", 30.0)]) is None
     assert compare.shared_floor([synth("a", 20.5), summary("b", status={"floor_ppl": 20.5})]) is None

@@ -5,11 +5,10 @@ import sys
 
 import pytest
 
+from conftest import ROOT
 from lmcore.config import Config, coerce, from_dict, parse_assignments, problems, validate
 from lmcore.errors import ConfigError
 from lmcore.presets import PRESETS, resolve
-
-from conftest import ROOT
 
 
 def _problem(**changes):
@@ -108,7 +107,8 @@ def test_recurrent_ratio_defaults_to_dropout():
     (["train", "--preset", "tiny", "--set", "colour=red"], "error: unknown config key 'colour'"),
     (["train", "--preset", "tiny", "--set", "bptt=abc"], "error: bptt: cannot read 'abc' as a whole number"),
     (["train", "--preset", "tiny", "--set", "dropout_placement=sideways"], "error: dropout_placement: unknown value"),
-    (["train", "--preset", "tiny", "--set", "tie_weights=true", "--set", "embed_size=100"], "error: tie_weights: needs"),
+    (["train", "--preset", "tiny", "--set", "tie_weights=true", "--set", "embed_size=100"],
+     "error: tie_weights: needs"),
     (["train", "--preset", "tiny", "--set", "dataset=/no/such/file.txt"], "error: dataset: file not found"),
     (["params", "--set", "embed_size=0"], "error: embed_size: must be >= 1"),
 ])

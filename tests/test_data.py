@@ -2,11 +2,24 @@
 
 import pytest
 import torch
-from conftest import SMALL
 
+from conftest import SMALL
 from lmcore.config import Config, from_dict
-from lmcore.data import (EOS, PTB_TOKENS, UNK, batchify, build_vocabulary, get_batch, load_corpus, planned_steps,
-                         split_lines, split_sizes, text_problem, train_windows, vocab_size_for)
+from lmcore.data import (
+    EOS,
+    PTB_TOKENS,
+    UNK,
+    batchify,
+    build_vocabulary,
+    get_batch,
+    load_corpus,
+    planned_steps,
+    split_lines,
+    split_sizes,
+    text_problem,
+    train_windows,
+    vocab_size_for,
+)
 from lmcore.errors import DataError
 from lmcore.train import Trainer
 

@@ -12,7 +12,6 @@ from lmcore.dropout import lesson_masks
 from lmcore.errors import RunError
 from lmcore.presets import PRESETS
 
-
 # ---------------------------------------------------------------- mask pictures
 
 

@@ -9,21 +9,15 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
+from conftest import open_app
 from lmcore import textview
 from lmcore.checkpoints import load_model
 from lmcore.runs import read_jsonl
 from lmcore.sampling import generate
 
-ROOT = Path(__file__).resolve().parent.parent
-
 
 def open_generate(monkeypatch, root: Path, run_id: str | None = None) -> AppTest:
-    monkeypatch.setenv("LMCORE_RUNS_DIR", str(root))
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    at.switch_page("pages/generate.py")
-    if run_id:
-        at.query_params["run"] = run_id
-    at.run()
+    at = open_app(monkeypatch, root, "pages/generate.py", {"run": run_id} if run_id else None)
     assert not at.exception, at.exception
     return at
 

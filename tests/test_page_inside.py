@@ -10,19 +10,13 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from conftest import open_app
 from lmcore.config import from_dict
 from lmcore.lesson import mask_rows
 
-ROOT = Path(__file__).resolve().parent.parent
-
 
 def open_inside(monkeypatch, root: Path, run_id: str | None = None) -> AppTest:
-    monkeypatch.setenv("LMCORE_RUNS_DIR", str(root))
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    at.switch_page("pages/inside.py")
-    if run_id:
-        at.query_params["run"] = run_id
-    at.run()
+    at = open_app(monkeypatch, root, "pages/inside.py", {"run": run_id} if run_id else None)
     assert not at.exception, at.exception
     return at
 

@@ -8,14 +8,12 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
+from conftest import open_app
 from lmcore.runs import create_run
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def open_start(monkeypatch, runs_root: Path) -> AppTest:
-    monkeypatch.setenv("LMCORE_RUNS_DIR", str(runs_root))
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    at = open_app(monkeypatch, runs_root)
     assert not at.exception, at.exception
     return at
 

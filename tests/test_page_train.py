@@ -6,34 +6,28 @@ from __future__ import annotations
 import json
 import math
 import shutil
-import sys
 import time
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+import ui
+from conftest import open_app
+from lmcore import data, runs, textview, uploads
+from lmcore.config import from_dict
+from lmcore.params import formula_counts
+from lmcore.presets import PRESETS
+from ui.train_setup import START
+from ui.train_state import PRESET
+from ui.train_state import WIDGET as W
+from ui.train_watch import WATCH
 
-import ui  # noqa: E402
-from lmcore import data, runs, textview, uploads  # noqa: E402
-from lmcore.config import from_dict  # noqa: E402
-from lmcore.params import formula_counts  # noqa: E402
-from lmcore.presets import PRESETS  # noqa: E402
-from ui.train_setup import START  # noqa: E402
-from ui.train_state import PRESET, WIDGET as W  # noqa: E402
-from ui.train_watch import WATCH  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def open_page(monkeypatch, root: Path, **query) -> AppTest:
-    monkeypatch.setenv("LMCORE_RUNS_DIR", str(root))
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    at.switch_page("pages/train.py")
-    for key, value in query.items():
-        at.query_params[key] = value
-    return at.run()
+    return open_app(monkeypatch, root, "pages/train.py", query)
 
 
 def metric(at: AppTest, label: str) -> str:

@@ -2,8 +2,8 @@
 
 import functools
 import hashlib
-import io
 import http.server
+import io
 import os
 import shutil
 import socket

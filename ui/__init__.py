@@ -78,6 +78,28 @@ def run_folder(run_id: str) -> Path | None:
     return folder if folder.is_dir() else None
 
 
+def run_select(options: dict, key: str, url_key: str, label: str = "Run") -> str:
+    """A select box over `options` (run id -> summary) that follows the URL's ?run=ID.
+
+    A new link preselects its run once (`url_key` remembers the last one applied), so the
+    user can pick another afterwards; picking a run puts it in the URL, so the page can be
+    reloaded or shared. Returns the chosen id; `options` must not be empty.
+    """
+    wanted = st.query_params.get("run")
+    if wanted != st.session_state.get(url_key):
+        st.session_state[url_key] = wanted
+        if wanted in options:
+            st.session_state[key] = wanted
+    if st.session_state.get(key) not in options:
+        st.session_state[key] = next(iter(options))
+
+    def follow_in_url():
+        st.query_params["run"] = st.session_state[url_key] = st.session_state[key]
+
+    return st.selectbox(label, list(options), key=key, on_change=follow_in_url,
+                        format_func=lambda run_id: run_label(options[run_id]))
+
+
 def run_name(summary: dict) -> str:
     config = summary.get("config") or {}
     return config.get("name") or config.get("preset") or summary["id"]
