@@ -14,6 +14,7 @@ from lmcore.data import (
     get_batch,
     load_corpus,
     planned_steps,
+    read_words,
     split_lines,
     split_sizes,
     text_problem,
@@ -110,3 +111,21 @@ def test_planned_steps_are_the_trainers(changes):
     corpus = load_corpus(cfg)
     trainer = Trainer(cfg, corpus, torch.device("cpu"), [])
     assert planned_steps(cfg, len(corpus.train)) == (trainer.windows, trainer.total_steps)
+
+
+def test_ptb_growth_table_matches_the_file():
+    from lmcore.data import PTB_GROWTH, ptb_vocab_size
+    from lmcore.ptb import ensure_ptb, ptb_paths
+
+    words = read_words(ptb_paths(ensure_ptb(download=False))["train"])
+    seen, counts = set(), []
+    for index, word in enumerate(words, start=1):
+        seen.add(word)
+        if index % 10_000 == 0:
+            counts.append(len(seen))
+    assert tuple(counts) == PTB_GROWTH
+    assert ptb_vocab_size(60_000, 2000) == (2000, True)       # the tiny preset: the cap binds
+    assert ptb_vocab_size(0, 10_000) == (10_000, True)
+    size, exact = ptb_vocab_size(15_000, 9000)                 # 3,318 distinct words in 20k tokens at most
+    assert not exact and len(set(words[:15_000])) <= size == 3318
+    assert load_corpus(Config(dataset="ptb", train_tokens=60_000, vocab_size=2000)).vocab_size == 2000

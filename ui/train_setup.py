@@ -22,7 +22,6 @@ from lmcore.textview import no_latex
 from ui.train_controls import controls, help_for, stats_for
 from ui.train_state import NOTICE, PRESET, TAB, VALUES, WATCH_TAB, WIDGET, load_values, read_values
 
-PTB_WORDS = "train.ptb_words"      # train_tokens -> distinct words in that much of PTB train
 START = "train.start"
 
 
@@ -55,32 +54,14 @@ def set_keys(**changes) -> None:
     load_values({**read_values(), **changes})
 
 
-def ptb_words(train_tokens: int) -> int | None:
-    """Distinct words in the first `train_tokens` of PTB train; None if PTB is not here."""
-    cache = st.session_state.setdefault(PTB_WORDS, {})
-    if train_tokens not in cache:
-        from lmcore.ptb import find_ptb, ptb_paths
-
-        try:
-            folder = find_ptb()
-        except LmcoreError:
-            folder = None
-        if folder is None:
-            return None
-        cache[train_tokens] = len(set(data.read_words(ptb_paths(folder)["train"], train_tokens)))
-    return cache[train_tokens]
-
-
 def vocabulary(cfg: Config) -> tuple[int | None, str]:
     """(V, a note) for the parameter count; V is None while no text file is chosen."""
+    if cfg.dataset == "ptb":
+        size, exact = data.ptb_vocab_size(cfg.train_tokens, cfg.vocab_size)
+        return size, "" if exact else " at most: a short slice may hold fewer distinct words"
     known = data.vocab_size_for(cfg)
     if known is not None:
         return known, ""
-    if cfg.dataset == "ptb":
-        distinct = ptb_words(cfg.train_tokens)
-        if distinct is None:
-            return cfg.vocab_size, " (at most: PTB is not downloaded yet)"
-        return min(distinct, cfg.vocab_size), ""
     stats = stats_for(cfg.dataset)
     return (min(stats["distinct"], cfg.vocab_size), "") if stats else (None, "")
 
