@@ -167,7 +167,7 @@ def bench_size(size, args, device, rounds=5) -> dict:
 
 def main(args) -> int:
     from .session import set_threads
-    from .train import resolve_device
+    from .train import prepare_device, resolve_device
 
     threads = set_threads(args.threads)
     if args.reading:
@@ -177,6 +177,7 @@ def main(args) -> int:
             f"first read {row['first_read_s'] * 1000:.0f} ms" for size, row in rows.items()))
         return 0
     device = resolve_device(args.device)
+    prepare_device(device)
     report = {"device": _device_name(device), "threads": threads, "torch": torch.__version__,
               "batch": args.batch, "bptt": args.bptt, "layers": args.layers, "vocab": args.vocab,
               "steps": args.steps, "amp": args.amp, "sizes": {}}

@@ -95,7 +95,7 @@ _add("synthetic", "generated corpus with a known best perplexity (the floor line
      dict(dataset="synthetic", synthetic_tokens=200_000, layers=2, embed_size=200, hidden_size=200,
           dropout=0.2, dropout_placement="vertical", tie_weights=True, optimizer="adam",
           lr=0.003, lr_schedule="plateau", lr_decay=0.25, clip=1.0, batch_size=32, bptt=35,
-          epochs=6, init="torch"))
+          epochs=6, init="torch", sample_prompt=""))
 
 
 def get_preset(name: str) -> Preset:

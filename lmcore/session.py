@@ -20,7 +20,7 @@ from .data import load_corpus
 from .errors import LmcoreError, RunError
 from .progress import ProgressBar
 from .runs import RunWriter, read_config, read_json
-from .train import Callbacks, Diverged, Trainer, resolve_device
+from .train import Callbacks, Diverged, Trainer, prepare_device, resolve_device
 
 
 class Recorder(Callbacks):
@@ -113,6 +113,7 @@ def _train(folder: Path, writer: RunWriter, raw: dict, show_progress: bool, obse
     cfg = config_module.validate(config_module.from_dict(raw))
     set_threads(cfg.threads)
     device = resolve_device(cfg.device)
+    prepare_device(device)
     from .ptb import stderr_progress
 
     corpus = load_corpus(cfg, progress=stderr_progress() if show_progress else None)

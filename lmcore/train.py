@@ -56,6 +56,13 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def prepare_device(device: torch.device) -> None:
+    """On CUDA, let float32 matmuls use TF32 tensor cores (PyTorch's own recommendation for
+    training; cuDNN's LSTM already does), a large speed-up for the decoder on Ampere and later."""
+    if device.type == "cuda":
+        torch.set_float32_matmul_precision("high")
+
+
 def make_optimizer(cfg: Config, model: torch.nn.Module) -> torch.optim.Optimizer:
     if cfg.optimizer == "adam":
         return torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -214,7 +221,8 @@ class Trainer:
         cfg = self.cfg
         result = generate(self.model, self.corpus.words, cfg.sample_prompt, cfg.sample_words,
                           cfg.sample_temperature, seed=cfg.seed)
-        return {"step": self.step, "epoch": self.epoch, "prompt": cfg.sample_prompt,
+        # The prompt as the model read it: words outside the vocabulary are <unk> or dropped.
+        return {"step": self.step, "epoch": self.epoch, "prompt": " ".join(result["prompt"]),
                 "temperature": cfg.sample_temperature, "text": result["text"]}
 
     # ------------------------------------------------------------ checkpoints
