@@ -147,9 +147,9 @@ def cmd_sample(args) -> int:
 
 
 def cmd_params(args) -> int:
-    from .data import vocab_size_for
     from .params import formula_counts
     from .presets import resolve
+    from .sizes import vocab_size_for
 
     cfg = resolve(args.preset, args.assignments)
     vocab = vocab_size_for(cfg)

@@ -16,10 +16,9 @@ import torch
 
 from .config import Config
 from .errors import DataError
+from .sizes import PTB_GROWTH, PTB_TOKENS, PTB_VOCAB_SIZE, ptb_vocab_size, vocab_size_for  # noqa: F401
 
 EOS, UNK = "<eos>", "<unk>"
-PTB_VOCAB_SIZE = 10_000
-PTB_TOKENS = {"train": 929_589, "valid": 73_760, "test": 82_430}  # with one <eos> a line (DESIGN.md)
 MAX_TEXT_BYTES = 200 * 1024 * 1024
 
 
@@ -152,46 +151,6 @@ def load_corpus(cfg: Config, progress=None) -> Corpus:
     if cfg.dataset == "synthetic":
         return load_synthetic(cfg)
     return load_text(cfg)
-
-
-# Distinct words (<eos> included) in the first 10,000·k tokens of ptb.train.txt, k = 1..92.
-# A fact of the MD5-verified file: it lets the app size a slice's vocabulary without reading PTB.
-PTB_GROWTH = (
-    2138, 3318, 4090, 4726, 5276, 5713, 6058, 6373, 6689, 6932, 7173, 7385, 7621, 7793, 7941, 8069,
-    8178, 8317, 8427, 8527, 8615, 8689, 8776, 8876, 8931, 9006, 9044, 9091, 9126, 9170, 9217, 9269,
-    9306, 9347, 9377, 9405, 9440, 9471, 9498, 9525, 9542, 9560, 9585, 9605, 9635, 9652, 9663, 9679,
-    9696, 9707, 9721, 9736, 9750, 9765, 9770, 9782, 9786, 9796, 9803, 9819, 9830, 9851, 9855, 9864,
-    9871, 9875, 9883, 9891, 9905, 9910, 9919, 9921, 9924, 9929, 9938, 9943, 9950, 9955, 9959, 9963,
-    9964, 9967, 9969, 9971, 9973, 9977, 9984, 9986, 9990, 9991, 9995, 9997,
-)
-
-
-def ptb_vocab_size(train_tokens: int, cap: int) -> tuple[int, bool]:
-    """(vocabulary size, exact?) of the first `train_tokens` of PTB train (0 = all) under `cap`.
-
-    Exact whenever the cap binds or the whole file is used; otherwise an upper bound.
-    """
-    total = PTB_TOKENS["train"]
-    if not train_tokens or train_tokens >= total:
-        return min(PTB_VOCAB_SIZE, cap), True
-    k = train_tokens // 10_000
-    at_least = PTB_GROWTH[k - 1] if k else 1
-    if at_least >= cap:
-        return cap, True
-    at_most = PTB_GROWTH[k] if k < len(PTB_GROWTH) else PTB_VOCAB_SIZE
-    return min(at_most, cap, train_tokens), False
-
-
-def vocab_size_for(cfg: Config) -> int | None:
-    """The vocabulary size without loading data (an upper bound for a small PTB slice under a
-    large cap); None for a text file."""
-    if cfg.dataset == "ptb":
-        return ptb_vocab_size(cfg.train_tokens, cfg.vocab_size)[0]
-    if cfg.dataset == "synthetic":
-        from .synthetic import SyntheticSpec, vocab_size_of
-
-        return vocab_size_of(SyntheticSpec(vocab_size=cfg.synthetic_vocab, seed=cfg.data_seed))
-    return None
 
 
 # ---------------------------------------------------------------- batching
