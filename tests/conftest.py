@@ -75,3 +75,12 @@ def open_app(monkeypatch, root: Path, page: str | None = None, query: dict | Non
     for key, value in (state or {}).items():
         at.session_state[key] = value
     return at.run()
+
+
+def copy_run(folder: Path, tmp_path: Path) -> Path:
+    """A copy of a trained run under tmp_path/runs, safe to damage."""
+    import shutil
+
+    target = tmp_path / "runs" / folder.name
+    shutil.copytree(folder, target)
+    return target

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from conftest import open_app
+from conftest import copy_run, open_app
 from lmcore import textview
 from lmcore.checkpoints import load_model
 from lmcore.runs import read_jsonl
@@ -35,12 +35,6 @@ def messages(at: AppTest, kind: str) -> str:
 def top_chart(at: AppTest) -> dict:
     charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
     return next(c for c in charts if "picked" in c["layout"]["title"]["text"])
-
-
-def copy_run(folder: Path, tmp_path: Path) -> Path:
-    target = tmp_path / "runs" / folder.name
-    shutil.copytree(folder, target)
-    return target
 
 
 def test_generated_text_matches_lmcore_and_top_words(trained_runs, monkeypatch):

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import open_app
+from conftest import copy_run, open_app
 from lmcore.config import from_dict
 from lmcore.lesson import mask_rows
 
@@ -27,12 +26,6 @@ def texts(at: AppTest) -> str:
 
 def metric(at: AppTest, label: str) -> str:
     return next(m.value for m in at.metric if m.label.startswith(label))
-
-
-def copy_run(folder: Path, tmp_path: Path) -> Path:
-    target = tmp_path / "runs" / folder.name
-    shutil.copytree(folder, target)
-    return target
 
 
 def test_lesson_grid_shows_every_placement_and_the_missing_sites(trained_runs, monkeypatch):
