@@ -8,7 +8,10 @@
 #   scripts/gpu_check.sh RESULTS_DIR
 #
 # Needs only torch, numpy and pandas (matplotlib for the PNGs); PTB comes from
-# $LMCORE_DATA_DIR. Knobs for a dry run on a CPU:
+# $LMCORE_DATA_DIR. On a lent GPU machine, with PTB copied into the git-ignored .device-data/:
+#   mkdir -p .device-data && cp -r ../shared/data/ptb .device-data/    (here, once)
+#   LMCORE_DATA_DIR=.device-data scripts/gpu_check.sh $OUT             (there; carry .device-data)
+# then commit $OUT's *.json and *.png as docs/results/. Knobs for a dry run on a CPU:
 #   GPU_CHECK_DEVICE=cpu  GPU_CHECK_PRESETS="tiny"  GPU_CHECK_SET="max_steps=30 eval_every=10"
 #   GPU_CHECK_SIZES=32 (bench sizes)
 #   GPU_CHECK_SECONDS=570 (stop starting new work after this; a run cut short by it is
