@@ -56,7 +56,7 @@ class Recorder(Callbacks):
         if now - self.last_status >= 1.0 or trainer.done:
             self.last_status = now
             self.writer.status(step=trainer.step, epoch=min(trainer.epoch, trainer.cfg.epochs),
-                               total_steps=trainer.total_steps, **self.latest)
+                               total_steps=trainer.total_steps, elapsed=trainer.now(), **self.latest)
 
     def stop_requested(self):
         return self.stop

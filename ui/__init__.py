@@ -132,9 +132,12 @@ def progress_text(status: dict) -> tuple[float, str]:
     parts = [f"step {step:,} / {total:,}" if total else "starting"]
     if status.get("epoch"):
         parts.append(f"epoch {status['epoch']}")
-    started = status.get("started_at")
-    if status.get("state") == "running" and started and 0 < fraction < 1:
-        elapsed = time.time() - started
+    # Seconds spent training across resumes (a stopped spell is not in it); runs written
+    # before `elapsed` existed fall back to the wall clock since the first start.
+    elapsed = status.get("elapsed")
+    if not isinstance(elapsed, (int, float)) and status.get("started_at"):
+        elapsed = time.time() - status["started_at"]
+    if status.get("state") == "running" and elapsed and 0 < fraction < 1:
         parts.append(f"ETA {fmt_duration(elapsed * (1 - fraction) / fraction)}")
     return fraction, " · ".join(parts)
 
