@@ -35,11 +35,6 @@ class Corpus:
     def vocab_size(self) -> int:
         return len(self.words)
 
-    def ids(self, words: list[str]) -> list[int]:
-        index = {w: i for i, w in enumerate(self.words)}
-        unk = index.get(UNK)
-        return [index.get(w, unk) for w in words if w in index or unk is not None]
-
 
 def build_vocabulary(train_words: list[str], cap: int) -> list[str]:
     """Most frequent first, ties by word so the order is reproducible; <unk> only if needed."""
