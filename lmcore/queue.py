@@ -14,14 +14,12 @@ from __future__ import annotations
 
 import fcntl
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Callable
 
 from .errors import LmcoreError
-from .runs import PROJECT_ROOT, RunWriter, create_run, list_runs, pid_alive, read_json, runs_dir, write_json_atomic
+from .runs import RunWriter, create_run, list_runs, pid_alive, read_json, runs_dir, write_json_atomic
 
 SETTINGS = ".queue.json"
 LOCK = ".queue.pid"
@@ -171,15 +169,9 @@ def ensure_worker(root=None) -> int | None:
     current = worker_pid(root)
     if current is not None or not pending(root):
         return current
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")]))}
-    with open(root / ".queue.log", "ab") as log:
-        process = subprocess.Popen([sys.executable, "-m", "lmcore", "queue", "--runs-dir", str(root)],
-                                   stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   cwd=PROJECT_ROOT, env=env, start_new_session=True)
-    import threading
+    from .launch import spawn
 
-    threading.Thread(target=process.wait, daemon=True).start()  # reap it: no zombies
-    return process.pid
+    return spawn(["queue", "--runs-dir", str(root)], root / ".queue.log").pid
 
 
 def enqueue(configs: list[dict], root=None, labels: list[str] | None = None) -> list[Path]:
