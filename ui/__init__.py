@@ -17,6 +17,7 @@ import streamlit as st
 
 from lmcore import checkpoints, runs
 from lmcore.metrics import MetricsFrame, smooth, split, thin
+from lmcore.progress import format_seconds
 
 STATE_ICONS = {"queued": "⏳", "running": "▶️", "finished": "✅", "failed": "❌", "stopped": "⏸️",
                "broken": "⚠️"}
@@ -239,10 +240,7 @@ def fmt_count(value) -> str:
 def fmt_duration(seconds) -> str:
     if not isinstance(seconds, (int, float)) or not math.isfinite(seconds):
         return "—"
-    seconds = int(max(seconds, 0))
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+    return format_seconds(seconds)
 
 
 # ---------------------------------------------------------------- the shared sidebar
