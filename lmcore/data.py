@@ -17,9 +17,8 @@ import torch
 from .config import Config
 from .errors import DataError
 from .sizes import PTB_GROWTH, PTB_TOKENS, PTB_VOCAB_SIZE, ptb_vocab_size, vocab_size_for  # noqa: F401
+from .text import EOS, MAX_TEXT_BYTES, UNK, read_words, split_lines, split_sizes, text_problem  # noqa: F401
 
-EOS, UNK = "<eos>", "<unk>"
-MAX_TEXT_BYTES = 200 * 1024 * 1024
 
 
 @dataclass
@@ -52,17 +51,6 @@ def encode(words: list[str], vocabulary: list[str]) -> torch.Tensor:
     return torch.tensor([index.get(w, unk) for w in words], dtype=torch.long)
 
 
-def read_words(path: Path, limit: int = 0) -> list[str]:
-    """Whitespace tokens with <eos> closing every line; stop after `limit` tokens if > 0."""
-    words: list[str] = []
-    with open(path, encoding="utf-8", errors="replace") as handle:
-        for line in handle:
-            words.extend(line.split() + [EOS])
-            if limit and len(words) >= limit:
-                return words[:limit]
-    return words
-
-
 def _corpus(splits: dict, cap: int, **extra) -> Corpus:
     vocabulary = build_vocabulary(splits["train"], cap)
     tensors = {name: encode(words, vocabulary) for name, words in splits.items()}
@@ -92,42 +80,6 @@ def load_synthetic(cfg: Config) -> Corpus:
     tensors = {name: encode(words, source.words) for name, words in splits.items()}
     return Corpus(list(source.words), tensors["train"], tensors["valid"], tensors["test"],
                   floor_ppl=source.floor_ppl(), info={"source": "synthetic", "entropy_rate": source.entropy_rate()})
-
-
-def text_problem(path: Path) -> str | None:
-    """Why a user's file cannot be a corpus (too large, binary, not text, too few lines)."""
-    size = path.stat().st_size
-    if size == 0:
-        return f"dataset: file is empty: {path.name}"
-    if size > MAX_TEXT_BYTES:
-        return f"dataset: file is {size / 2**20:.0f} MB; the limit is {MAX_TEXT_BYTES // 2**20} MB"
-    with open(path, "rb") as handle:
-        head = handle.read(65536)
-    if b"\x00" in head:
-        return f"dataset: {path.name} looks binary (it contains NUL bytes); give a plain text file"
-    try:
-        head.decode("utf-8")
-    except UnicodeDecodeError as error:
-        if error.start < len(head) - 4:  # not merely a character cut at the 64 KiB boundary
-            return f"dataset: {path.name} is not UTF-8 text"
-    return None
-
-
-def split_sizes(n_lines: int) -> tuple[int, int, int]:
-    """(train, valid, test) line counts: first 80% train, next 10% valid, last 10% test (at least one each)."""
-    if n_lines < 3:
-        raise DataError(f"dataset: needs at least 3 non-empty lines to split into train, valid "
-                        f"and test (got {n_lines})")
-    n_valid = n_test = max(1, n_lines // 10)
-    return n_lines - n_valid - n_test, n_valid, n_test
-
-
-def split_lines(lines: list[str]) -> dict:
-    """The lines split as split_sizes says, in order, as words with <eos> closing each line."""
-    n_train, n_valid, _ = split_sizes(len(lines))
-    parts = {"train": lines[:n_train], "valid": lines[n_train:n_train + n_valid],
-             "test": lines[n_train + n_valid:]}
-    return {name: [w for line in chunk for w in line.split() + [EOS]] for name, chunk in parts.items()}
 
 
 def load_text(cfg: Config) -> Corpus:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from .data import EOS, UNK
+from .text import EOS, UNK
 from .model import LanguageModel
 
 

@@ -32,8 +32,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import ConfigError
+from .text import EOS
 
-EOS = "<eos>"
 _CATEGORIES = ("noun", "verb", "adj", "adv", "det", "prep", "conj")
 _SHARES = (0.36, 0.24, 0.17, 0.11, 0.03, 0.05, 0.04)
 _TOPICAL = (True, True, True, True, False, False, False)

@@ -10,7 +10,8 @@ from __future__ import annotations
 import streamlit as st
 
 import ui
-from lmcore import compare, queue, runs
+from explorer import compare
+from lmcore import queue, runs
 from ui import compare_grids, compare_runs
 from ui.compare_runs import FLASH, GRID_VIEW, RUNS_VIEW, TAB
 

@@ -9,7 +9,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import ui
-from lmcore import checkpoints, textview
+from explorer import textview
+from lmcore import checkpoints
 from lmcore.data import UNK
 from lmcore.errors import RunError
 from lmcore.runs import read_jsonl

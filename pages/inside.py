@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from lmcore import lesson
+from explorer import lesson
 from lmcore.config import PLACEMENT_HELP, from_dict
 from lmcore.data import vocab_size_for
 from lmcore.errors import ConfigError, RunError

@@ -1,4 +1,4 @@
-"""lmcore.compare: the runs table, filters, CSV, config diffs, epochs axis and grid summaries,
+"""explorer.compare: the runs table, filters, CSV, config diffs, epochs axis and grid summaries,
 over hand-made run summaries (the shape runs.list_runs() returns)."""
 
 import csv
@@ -7,7 +7,7 @@ import io
 import pandas as pd
 import pytest
 
-from lmcore import compare
+from explorer import compare
 
 BASE = dict(dataset="ptb", preset="tiny", layers=1, hidden_size=256, embed_size=256, dropout=0.0,
             dropout_placement="none", tie_weights=False, optimizer="adam", lr=0.004, epochs=8, max_steps=None,

@@ -1,4 +1,4 @@
-"""lmcore.lesson and lmcore.textview: the pure helpers behind Inside the model and Generate."""
+"""explorer.lesson and explorer.textview: the pure helpers behind Inside the model and Generate."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lmcore import lesson, textview
+from explorer import lesson, textview
 from lmcore.config import Config
 from lmcore.dropout import lesson_masks
 from lmcore.errors import RunError

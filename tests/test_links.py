@@ -1,8 +1,8 @@
-"""lmcore.links: a config as the Train page's URL query and back."""
+"""explorer.links: a config as the Train page's URL query and back."""
 
 from __future__ import annotations
 
-from lmcore.links import BOUNDS, clamp, link_params, parse_link, value_problem
+from explorer.links import BOUNDS, clamp, link_params, parse_link, value_problem
 from lmcore.presets import PRESETS
 
 

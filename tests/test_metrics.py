@@ -5,7 +5,7 @@ import json
 import numpy as np
 
 from lmcore.bench import reading
-from lmcore.metrics import MetricsFrame, smooth, thin_index
+from explorer.metrics import MetricsFrame, smooth, thin_index
 from lmcore.runs import MetricsTail, truncate_lines
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from streamlit.testing.v1 import AppTest
 
 from conftest import copy_run, open_app
-from lmcore import textview
+from explorer import textview
 from lmcore.checkpoints import load_model
 from lmcore.runs import read_jsonl
 from lmcore.sampling import generate

@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from conftest import copy_run, open_app
 from lmcore.config import from_dict
-from lmcore.lesson import mask_rows
+from explorer.lesson import mask_rows
 
 
 def open_inside(monkeypatch, root: Path, run_id: str | None = None) -> AppTest:

@@ -14,7 +14,8 @@ from streamlit.testing.v1 import AppTest
 
 import ui
 from conftest import open_app
-from lmcore import data, runs, textview, uploads
+from explorer import textview, uploads
+from lmcore import data, runs
 from lmcore.config import from_dict
 from lmcore.params import formula_counts
 from lmcore.presets import PRESETS

@@ -1,4 +1,4 @@
-"""lmcore.uploads: a user's text file kept under its hash and counted the way lmcore.data splits it."""
+"""explorer.uploads: a user's text file kept under its hash and counted the way lmcore.data splits it."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import hashlib
 
 from lmcore import data
 from lmcore.config import Config
-from lmcore.uploads import store_upload, text_stats
+from explorer.uploads import store_upload, text_stats
 
 
 def test_store_upload_refuses_what_cannot_be_a_corpus(tmp_path):

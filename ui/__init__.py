@@ -16,7 +16,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from lmcore import checkpoints, runs
-from lmcore.metrics import MetricsFrame, smooth, split, thin
+from explorer.metrics import MetricsFrame, smooth, split, thin
 from lmcore.progress import format_seconds
 
 STATE_ICONS = {"queued": "⏳", "running": "▶️", "finished": "✅", "failed": "❌", "stopped": "⏸️",

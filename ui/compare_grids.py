@@ -9,7 +9,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import ui
-from lmcore import ablation, compare, queue
+from explorer import compare
+from lmcore import ablation, queue
 from lmcore.config import PLACEMENTS, ConfigError, parse_assignments
 from lmcore.presets import PRESETS, resolve
 from ui.compare_runs import FLASH, RUNS_VIEW, SELECTED, TAB, TABLE_COLUMNS, display_table

@@ -12,7 +12,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import ui
-from lmcore import compare, runs
+from explorer import compare
+from lmcore import runs
 
 TAB = "compare.tab"
 SELECTED = "compare.selected"            # run ids shown side by side (the source of truth)

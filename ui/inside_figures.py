@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import ui
-from lmcore import lesson
+from explorer import lesson
 
 DROPPED, KEPT = "#1e293b", "#fcd34d"  # dark slate vs bright amber: readable on a projector
 CELL_HEIGHT = 250
@@ -71,7 +71,7 @@ def _bar_text(part: str, value, column: str) -> str:
 
 
 def params_figure(rows: list[dict]) -> go.Figure:
-    """Parameters per part (lmcore.lesson.part_rows), tying off and on, side by side."""
+    """Parameters per part (explorer.lesson.part_rows), tying off and on, side by side."""
     frame = pd.DataFrame(rows)
     figure = go.Figure()
     for column, color in (("untied", "#9ca3af"), ("tied", "#2563eb")):

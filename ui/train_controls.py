@@ -13,9 +13,9 @@ import streamlit as st
 from lmcore.config import PLACEMENT_HELP, PLACEMENTS, Config
 from lmcore.data import PTB_TOKENS
 from lmcore.errors import LmcoreError
-from lmcore.links import BOUNDS, CHOICES
-from lmcore.textview import md_escape, no_latex
-from lmcore.uploads import MAX_UPLOAD_MB, store_upload, text_stats
+from explorer.links import BOUNDS, CHOICES
+from explorer.textview import md_escape, no_latex
+from explorer.uploads import MAX_UPLOAD_MB, store_upload, text_stats
 from ui.train_state import TEXT_PATH, WIDGET, uploads_dir
 
 TEXT_STATS = "train.text_stats"    # sha256 -> {"lines", "train_tokens", "distinct", "name"}

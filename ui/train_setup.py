@@ -15,10 +15,10 @@ import ui
 from lmcore import data, runs
 from lmcore.config import Config, ConfigError, from_dict, problems
 from lmcore.errors import LmcoreError
-from lmcore.links import link_params, preset_values
+from explorer.links import link_params, preset_values
 from lmcore.params import formula_counts, parameter_table, tying_text
 from lmcore.presets import PRESETS
-from lmcore.textview import no_latex
+from explorer.textview import no_latex
 from ui.train_controls import controls, help_for, stats_for
 from ui.train_state import NOTICE, PRESET, TAB, VALUES, WATCH_TAB, WIDGET, load_values, read_values
 

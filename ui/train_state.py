@@ -1,5 +1,5 @@
 """The Train page's state: the config being edited, the controls that show it, and the URL that
-holds it (lmcore.links). The Set up and Watch tabs (train_setup.py, train_watch.py) and the page
+holds it (explorer.links). The Set up and Watch tabs (train_setup.py, train_watch.py) and the page
 (pages/train.py) share these keys and functions.
 """
 
@@ -11,7 +11,7 @@ import streamlit as st
 
 import ui
 from lmcore.config import BUILTIN_DATASETS, KEYS
-from lmcore.links import RESERVED_QUERY, clamp, link_params, parse_link, preset_values
+from explorer.links import RESERVED_QUERY, clamp, link_params, parse_link, preset_values
 from lmcore.presets import PRESETS
 
 # Session state (all under the page's prefix).

@@ -13,8 +13,8 @@ import streamlit as st
 import ui
 from lmcore import launch, runs
 from lmcore.config import ConfigError, coerce
-from lmcore.links import preset_values
-from lmcore.textview import md_escape, sample_markdown
+from explorer.links import preset_values
+from explorer.textview import md_escape, sample_markdown
 from ui.train_state import NOTICE, SETUP_TAB, TAB, load_values
 
 WATCH = "train.watch"              # the run selector

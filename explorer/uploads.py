@@ -11,8 +11,8 @@ import os
 import tempfile
 from pathlib import Path
 
-from .data import EOS, split_sizes, text_problem
-from .errors import LmcoreError
+from lmcore.text import EOS, split_sizes, text_problem
+from lmcore.errors import LmcoreError
 
 MAX_UPLOAD_MB = 20  # stricter than the engine's 200 MB: the app counts the words itself
 

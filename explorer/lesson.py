@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import Config
-from .dropout import lesson_masks
-from .errors import RunError
-from .params import formula_counts
+from lmcore.config import Config
+from lmcore.dropout import lesson_masks
+from lmcore.errors import RunError
+from lmcore.params import formula_counts
 
 SITES = ("input", "recurrent", "output")
 LESSON_PLACEMENTS = ("vertical", "horizontal", "variational")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from .config import (
+from lmcore.config import (
     AMP_MODES,
     BUILTIN_DATASETS,
     DEVICES,
@@ -26,7 +26,7 @@ from .config import (
     coerce,
     unknown_key_message,
 )
-from .presets import PRESETS
+from lmcore.presets import PRESETS
 
 RESERVED_QUERY = {"run", "embed", "embed_options"}  # query keys that are not config keys
 CHOICES = {"dropout_placement": PLACEMENTS, "optimizer": OPTIMIZERS, "lr_schedule": SCHEDULES,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .config import KEYS
+from lmcore.config import KEYS
 
 # The config keys a comparison table shows, in the order a reader scans them.
 TABLE_KEYS = ("preset", "dataset", "layers", "hidden_size", "dropout", "dropout_placement", "tie_weights",

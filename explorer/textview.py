@@ -11,7 +11,7 @@ import string
 
 import pandas as pd
 
-from .data import EOS
+from lmcore.text import EOS
 
 LINE_BREAK = "  \n"  # markdown: two spaces and a newline end a line inside a paragraph
 _PUNCTUATION = set(string.punctuation)

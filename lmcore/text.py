@@ -1,0 +1,59 @@
+"""Words and text files without torch: the vocabulary's special words, how a file is read as
+words, and the rules a user's text file must meet. The app's upload check and text views use
+these without loading the engine's tensors (lmcore.data builds on them)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .errors import DataError
+
+EOS, UNK = "<eos>", "<unk>"
+MAX_TEXT_BYTES = 200 * 1024 * 1024
+
+
+def read_words(path: Path, limit: int = 0) -> list[str]:
+    """Whitespace tokens with <eos> closing every line; stop after `limit` tokens if > 0."""
+    words: list[str] = []
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        for line in handle:
+            words.extend(line.split() + [EOS])
+            if limit and len(words) >= limit:
+                return words[:limit]
+    return words
+
+
+def text_problem(path: Path) -> str | None:
+    """Why a user's file cannot be a corpus (too large, binary, not text, too few lines)."""
+    size = path.stat().st_size
+    if size == 0:
+        return f"dataset: file is empty: {path.name}"
+    if size > MAX_TEXT_BYTES:
+        return f"dataset: file is {size / 2**20:.0f} MB; the limit is {MAX_TEXT_BYTES // 2**20} MB"
+    with open(path, "rb") as handle:
+        head = handle.read(65536)
+    if b"\x00" in head:
+        return f"dataset: {path.name} looks binary (it contains NUL bytes); give a plain text file"
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as error:
+        if error.start < len(head) - 4:  # not merely a character cut at the 64 KiB boundary
+            return f"dataset: {path.name} is not UTF-8 text"
+    return None
+
+
+def split_sizes(n_lines: int) -> tuple[int, int, int]:
+    """(train, valid, test) line counts: first 80% train, next 10% valid, last 10% test (at least one each)."""
+    if n_lines < 3:
+        raise DataError(f"dataset: needs at least 3 non-empty lines to split into train, valid "
+                        f"and test (got {n_lines})")
+    n_valid = n_test = max(1, n_lines // 10)
+    return n_lines - n_valid - n_test, n_valid, n_test
+
+
+def split_lines(lines: list[str]) -> dict:
+    """The lines split as split_sizes says, in order, as words with <eos> closing each line."""
+    n_train, n_valid, _ = split_sizes(len(lines))
+    parts = {"train": lines[:n_train], "valid": lines[n_train:n_train + n_valid],
+             "test": lines[n_train + n_valid:]}
+    return {name: [w for line in chunk for w in line.split() + [EOS]] for name, chunk in parts.items()}
