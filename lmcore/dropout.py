@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import torch
 
+from .config import Config
+
 
 def draw_mask(shape, p: float, like: torch.Tensor, generator=None) -> torch.Tensor:
     """A mask of zeros and 1/(1-p) with keep probability 1-p, on `like`'s device and dtype."""
@@ -28,23 +30,21 @@ def draw_mask(shape, p: float, like: torch.Tensor, generator=None) -> torch.Tens
 
 
 class DropoutPlan:
-    """Which sites a placement drops, with what ratio and mask shape; records what it drew.
+    """Which sites a config drops, with what ratio and mask shape; records what it drew.
 
-    `recorded` keeps, for the latest forward pass, each site's mask for the first sequence of
-    the batch as a (time, units) view, so a run can show the masks it actually used.
+    The ratios are the config's own (Config.layer_dropout, Config.recurrent_dropout), so the
+    rule "which placement drops where" has one home. `recorded` keeps, for the latest forward
+    pass, each site's mask for the first sequence of the batch as a (time, units) view, so a
+    run can show the masks it actually used.
     """
 
-    def __init__(self, placement: str, layers: int, p: float, p_recurrent: float, generator=None):
-        self.placement = placement
+    def __init__(self, cfg: Config, generator=None):
         self.generator = generator
-        self.layers = layers
-        self.p = p if placement != "none" else 0.0
-        self.p_recurrent = p_recurrent if placement in ("horizontal", "variational") else 0.0
+        self.layers = cfg.layers
+        self.p = cfg.layer_dropout
+        self.p_recurrent = cfg.recurrent_dropout
+        self.per_sequence = cfg.dropout_placement == "variational"
         self.recorded: dict[str, torch.Tensor] = {}
-
-    @property
-    def per_sequence(self) -> bool:
-        return self.placement == "variational"
 
     def sites(self) -> list[str]:
         names = []
@@ -59,20 +59,29 @@ class DropoutPlan:
 
     def apply(self, x: torch.Tensor, site: str) -> torch.Tensor:
         """Drop a (T, B, F) connection at a non-recurrent site."""
-        mask = self.mask(site, x)
+        mask = self.mask(site, x.shape, x)
         return x if mask is None else x * mask
 
-    def mask(self, site: str, x: torch.Tensor) -> torch.Tensor | None:
-        """The mask for `site` given the (T, B, F) tensor it acts on, or None for no dropout.
+    def recurrent_mask(self, layer: int, steps: int, h: torch.Tensor) -> torch.Tensor | None:
+        """The mask on h(t-1) of `layer` (h is (B, H)) in the form LSTMLayer takes: None,
+        (B, H) for one mask per window, or (T, B, H) for a fresh one per step."""
+        mask = self.mask(f"layer{layer}.recurrent", (steps, *h.shape), h)
+        if mask is None or not self.per_sequence:
+            return mask
+        return mask[0]                                      # (B, H), reused at every step
+
+    def mask(self, site: str, shape, like: torch.Tensor) -> torch.Tensor | None:
+        """The mask for `site` on a connection of shape (T, B, F), or None for no dropout;
+        `like` gives its device and dtype.
 
         Per-step placements give (T, B, F); variational gives (1, B, F), which broadcasts the
         same mask over every time step of the window.
         """
-        p = self.p_recurrent if site.endswith("recurrent") else self.p
+        p = self.p_recurrent if site.endswith(".recurrent") else self.p
         if p == 0.0:
             return None
-        steps, batch, units = x.shape
-        mask = draw_mask((1 if self.per_sequence else steps, batch, units), p, x, self.generator)
+        steps, batch, units = shape
+        mask = draw_mask((1 if self.per_sequence else steps, batch, units), p, like, self.generator)
         self.recorded[site] = mask[:, 0, :].expand(steps, units)  # (T, F) view, no copy
         return mask
 
@@ -85,13 +94,14 @@ def lesson_masks(placement: str, layers: int, steps: int, units: int, p: float,
                  p_recurrent: float | None = None, seed: int = 0) -> dict:
     """The masks a placement would draw for one sequence, for teaching pictures.
 
-    Uses the same DropoutPlan as training, so the pictures are the engine's behaviour, not an
-    illustration of it.
+    Uses the same DropoutPlan as training, built from a config as training builds it, so the
+    pictures are the engine's behaviour, not an illustration of it. `p_recurrent` None means
+    the same ratio as `p`, as the config key dropout_recurrent does.
     """
     generator = torch.Generator().manual_seed(seed)
-    p_recurrent = p if p_recurrent is None else p_recurrent
-    plan = DropoutPlan(placement, layers, p, p_recurrent, generator)
-    shape_like = torch.zeros(steps, 1, units)
+    cfg = Config(dropout_placement=placement, layers=layers, dropout=p, dropout_recurrent=p_recurrent)
+    plan = DropoutPlan(cfg, generator)
+    like = torch.empty(0)                                   # float32 on the CPU
     for site in plan.sites():
-        plan.mask(site, shape_like)
+        plan.mask(site, (steps, 1, units), like)
     return plan.recorded_numpy()

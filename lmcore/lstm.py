@@ -12,6 +12,9 @@ Speed comes from three choices:
   one addmm and a few element-wise kernels instead of a recorded graph;
 - the backward pass accumulates dW_hh in one (4H, T*B) x (T*B, H) matmul at the end, not
   T small ones.
+
+`LSTMLayer` is the module the model uses: an nn.LSTM (so the same parameter names and
+checkpoints) whose forward takes the mask and picks the path itself, as haste's layers do.
 """
 
 from __future__ import annotations
@@ -120,3 +123,39 @@ def lstm_layer_reference(x, lstm: nn.LSTM, state, recurrent_mask=None):
         h = torch.sigmoid(o) * torch.tanh(c)
         outputs.append(h)
     return torch.stack(outputs), (h, c)
+
+
+PATHS = ("auto", "fused", "recurrence", "autograd")
+
+
+class LSTMLayer(nn.LSTM):
+    """One LSTM layer with nn.LSTM's parameters and an optional dropout mask on h(t-1).
+
+    forward(x (T, B, I), (h, c) each (B, H), recurrent_mask) -> output (T, B, H), (h, c).
+    `path` says how it computes: `auto` runs the fused nn.LSTM (cuDNN on a GPU) when there
+    is no mask and LSTMRecurrence when there is one; `fused`, `recurrence` and `autograd`
+    (the step-by-step reference) force one, for benchmarks and tests.
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, path: str = "auto"):
+        super().__init__(input_size, hidden_size)
+        if path not in PATHS:
+            raise ValueError(f"path must be one of {', '.join(PATHS)} (got {path!r})")
+        self.path = path
+
+    def forward(self, x, state, recurrent_mask=None):
+        path = self.path
+        if path == "auto":
+            path = "fused" if recurrent_mask is None else "recurrence"
+        if path == "recurrence":
+            return lstm_layer(x, self, state, recurrent_mask)
+        if path == "autograd":
+            return lstm_layer_reference(x, self, state, recurrent_mask)
+        if recurrent_mask is not None:
+            raise ValueError("the fused nn.LSTM cannot drop h(t-1): use path 'auto' or 'recurrence'")
+        h0, c0 = state
+        out, (h, c) = super().forward(x, (h0.unsqueeze(0), c0.unsqueeze(0)))  # state (1, B, H)
+        return out, (h[0], c[0])
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, path={self.path!r}"

@@ -1,8 +1,8 @@
 """The language model: embedding -> L LSTM layers -> linear decoder, with dropout and tying.
 
-Every layer is a single-layer nn.LSTM, so parameters have one layout whatever the
-placement. `none` and `vertical` run it fused (cuDNN on a GPU); `horizontal` and
-`variational` run the same parameters through lstm.LSTMRecurrence, which can drop h(t-1).
+Every layer is an lstm.LSTMLayer (a single-layer nn.LSTM), so parameters have one layout
+whatever the placement. The model only decides which masks to draw (dropout.DropoutPlan);
+each layer decides how to run with the mask it is given.
 """
 
 from __future__ import annotations
@@ -14,27 +14,27 @@ from torch import nn
 
 from .config import Config
 from .dropout import DropoutPlan
-from .lstm import lstm_layer
+from .lstm import LSTMLayer
 
 State = list  # one (h, c) pair per layer, each (B, H)
 
 
 class LanguageModel(nn.Module):
-    def __init__(self, vocab_size: int, cfg: Config):
+    """`path` is passed to every LSTMLayer: leave it `auto` except to benchmark or test a path."""
+
+    def __init__(self, vocab_size: int, cfg: Config, path: str = "auto"):
         super().__init__()
         self.vocab_size = vocab_size
         self.hidden_size = cfg.hidden_size
         self.embedding = nn.Embedding(vocab_size, cfg.embed_size)
         sizes = [cfg.embed_size] + [cfg.hidden_size] * cfg.layers
-        self.lstms = nn.ModuleList(nn.LSTM(sizes[i], cfg.hidden_size) for i in range(cfg.layers))
+        self.lstms = nn.ModuleList(LSTMLayer(sizes[i], cfg.hidden_size, path) for i in range(cfg.layers))
         self.decoder = nn.Linear(cfg.hidden_size, vocab_size)
         if cfg.tie_weights:
             # One Parameter used twice, (V, H) as a lookup table and as the decoder's
             # (V, H) weight in x W^T: the gradient of both uses lands in one tensor.
             self.decoder.weight = self.embedding.weight
-        self.plan = DropoutPlan(cfg.dropout_placement, cfg.layers, cfg.layer_dropout,
-                                cfg.recurrent_dropout)
-        self.custom_recurrence = self.plan.p_recurrent > 0
+        self.plan = DropoutPlan(cfg)
         initialize(self, cfg)
 
     @property
@@ -50,26 +50,16 @@ class LanguageModel(nn.Module):
         """tokens (T, B) -> logits (T, B, V), new state."""
         x = self.embedding(tokens)                          # (T, B, E)
         new_state = []
-        for i, (lstm, layer_state) in enumerate(zip(self.lstms, state), start=1):
+        for i, (layer, layer_state) in enumerate(zip(self.lstms, state), start=1):
             x = self._drop(x, f"layer{i}.input")
-            x, layer_state = self._run_layer(i, lstm, x, layer_state)  # (T, B, H)
+            mask = self.plan.recurrent_mask(i, x.shape[0], layer_state[0]) if self.training else None
+            x, layer_state = layer(x, layer_state, mask)    # (T, B, H)
             new_state.append(layer_state)
         x = self._drop(x, f"layer{len(self.lstms)}.output")
         return self.decoder(x), new_state                   # (T, B, V)
 
     def _drop(self, x, site):
         return self.plan.apply(x, site) if self.training else x
-
-    def _run_layer(self, i, lstm, x, state):
-        if self.training and self.custom_recurrence:
-            h = state[0]
-            mask = self.plan.mask(f"layer{i}.recurrent", h.expand(x.shape[0], *h.shape))
-            if mask is not None and self.plan.per_sequence:
-                mask = mask[0]                              # (B, H), reused at every step
-            return lstm_layer(x, lstm, state, mask)
-        h0, c0 = state
-        out, (h, c) = lstm(x, (h0.unsqueeze(0), c0.unsqueeze(0)))
-        return out, (h[0], c[0])
 
 
 def detach_state(state: State) -> State:

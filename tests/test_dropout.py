@@ -23,10 +23,10 @@ def _full_masks(model, tokens):
     seen = {}
     original = model.plan.mask
 
-    def spy(site, x):
-        mask = original(site, x)
+    def spy(site, shape, like):
+        mask = original(site, shape, like)
         if mask is not None:
-            seen[site] = mask.expand(x.shape).clone() if mask.shape[0] == 1 else mask.clone()
+            seen[site] = mask.expand(shape).clone() if mask.shape[0] == 1 else mask.clone()
         return mask
 
     model.plan.mask = spy
@@ -41,20 +41,31 @@ def _tokens(seed=0):
     return torch.randint(0, V, (T, B), generator=torch.Generator().manual_seed(seed))
 
 
+def _plan(placement, p=0.5, p_recurrent=None, layers=2):
+    return DropoutPlan(Config(dropout_placement=placement, layers=layers, dropout=p, dropout_recurrent=p_recurrent))
+
+
 def test_sites_per_placement():
-    assert DropoutPlan("none", 2, 0.5, 0.5).sites() == []
-    assert DropoutPlan("vertical", 2, 0.5, 0.5).sites() == ["layer1.input", "layer2.input", "layer2.output"]
+    assert _plan("none").sites() == []
+    assert _plan("vertical", p_recurrent=0.3).sites() == ["layer1.input", "layer2.input", "layer2.output"]
     full = ["layer1.input", "layer1.recurrent", "layer2.input", "layer2.recurrent", "layer2.output"]
-    assert DropoutPlan("horizontal", 2, 0.5, 0.5).sites() == full
-    assert DropoutPlan("variational", 2, 0.5, 0.5).sites() == full
-    assert DropoutPlan("variational", 2, 0.5, 0.0).sites() == ["layer1.input", "layer2.input", "layer2.output"]
+    assert _plan("horizontal").sites() == full
+    assert _plan("variational").sites() == full
+    assert _plan("variational", p_recurrent=0.0).sites() == ["layer1.input", "layer2.input", "layer2.output"]
+
+
+@pytest.mark.parametrize("placement", ["none", "vertical", "horizontal", "variational"])
+def test_plan_ratios_are_the_configs_own(placement):
+    cfg = Config(dropout_placement=placement, dropout=0.4, dropout_recurrent=0.25)
+    plan = DropoutPlan(cfg)
+    assert (plan.p, plan.p_recurrent) == (cfg.layer_dropout, cfg.recurrent_dropout)
 
 
 @pytest.mark.parametrize("placement", ["vertical", "horizontal", "variational"])
 @pytest.mark.parametrize("p", [0.2, 0.5])
 def test_values_and_kept_fraction(placement, p):
     masks = _full_masks(_model(placement, p), _tokens())
-    assert set(masks) == set(DropoutPlan(placement, 2, p, p).sites())
+    assert set(masks) == set(_plan(placement, p).sites())
     for site, mask in masks.items():
         values = set(np.unique(mask.numpy()).round(5))
         assert values <= {0.0, round(1 / (1 - p), 5)}, site

@@ -85,12 +85,11 @@ def test_uniform_init_bounds_every_parameter():
         assert parameter.abs().max() > 0.04
 
 
-def _curve(placement, force_custom, steps=8):
+def _curve(placement, path, steps=8):
     torch.manual_seed(7)
     cfg = Config(dataset="synthetic", layers=2, embed_size=16, hidden_size=16, dropout=0.0,
                  dropout_placement=placement, tie_weights=True, init="book")
-    model = LanguageModel(40, cfg)
-    model.custom_recurrence = force_custom   # p = 0 would otherwise take the fused path
+    model = LanguageModel(40, cfg, path=path)  # p = 0 draws no mask, so `auto` would run fused
     optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
     data = torch.randint(0, 40, (steps * 5 + 1, 4), generator=torch.Generator().manual_seed(0))
     state, losses = model.init_state(4), []
@@ -106,8 +105,30 @@ def _curve(placement, force_custom, steps=8):
     return losses
 
 
-def test_every_placement_gives_the_same_curve_at_dropout_zero():
-    reference = _curve("none", force_custom=False)
+def test_every_placement_and_path_gives_the_same_curve_at_dropout_zero():
+    reference = _curve("none", "fused")
     for placement in ("vertical", "horizontal", "variational"):
-        for custom in (False, True):
-            assert _curve(placement, custom) == pytest.approx(reference, rel=1e-5), (placement, custom)
+        for path in ("auto", "fused", "recurrence", "autograd"):
+            assert _curve(placement, path) == pytest.approx(reference, rel=1e-5), (placement, path)
+
+
+def _layer_calls(model, tokens):
+    """The shape of the recurrent mask each LSTMLayer received in one forward pass (None: no mask)."""
+    calls = []
+    for layer in model.lstms:
+        layer.register_forward_hook(lambda module, args, out: calls.append(
+            None if args[2] is None else tuple(args[2].shape)))
+    model(tokens, model.init_state(tokens.shape[1]))
+    return calls
+
+
+@pytest.mark.parametrize("placement,training,expected", [
+    ("vertical", True, [None, None]), ("horizontal", True, [(5, 3, 8), (5, 3, 8)]),
+    ("variational", True, [(3, 8), (3, 8)]), ("variational", False, [None, None])])
+def test_the_model_hands_each_layer_its_mask_and_nothing_else(placement, training, expected):
+    cfg = Config(dataset="synthetic", layers=2, embed_size=8, hidden_size=8, dropout=0.5,
+                 dropout_placement=placement)
+    model = LanguageModel(20, cfg).train(training)
+    tokens = torch.randint(0, 20, (5, 3))
+    assert _layer_calls(model, tokens) == expected
+    assert all(layer.path == "auto" for layer in model.lstms)
