@@ -1,5 +1,6 @@
-"""Ablation grids: the cartesian product of a few toggles over a base config, and what each
-toggle did to validation perplexity once the runs finish."""
+"""Ablation grids: the cartesian product of a few toggles over a base config, each combination
+(a cell) run with one or more seeds; which cell a run belongs to; and the mean best validation
+per value (lmcore.effects has the effects with intervals)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import math
 import secrets
 import statistics
 
-from .config import Config, ConfigError, coerce, problems
+from .config import INITS, KEYS, OPTIMIZERS, PLACEMENTS, SCHEDULES, Config, ConfigError, coerce, problems
 
 # Shorter words for run names ("placement=variational tied=true"); configs keep the full keys.
 SHORT = {"dropout_placement": "placement", "tie_weights": "tied", "hidden_size": "hidden", "embed_size": "embed"}
@@ -35,42 +36,104 @@ def _values(toggles: dict[str, list]) -> dict[str, list]:
     return out
 
 
-def size(toggles: dict[str, list]) -> int:
-    """How many runs grid() makes from these toggles (1 when nothing is varied)."""
-    return math.prod(len(set(map(_short, values))) for values in toggles.values() if values)
+def size(toggles: dict[str, list], seeds: int = 1) -> int:
+    """How many runs grid() makes from these toggles and seeds (seeds when nothing is varied)."""
+    cells = math.prod(len(set(map(_short, values))) for values in toggles.values() if values)
+    return cells * max(seeds, 1)
 
 
-def grid(base: Config, toggles: dict[str, list], group: str | None = None) -> list[Config]:
-    """One validated config per combination, all sharing `group` and named by their toggles.
+def grid(base: Config, toggles: dict[str, list], group: str | None = None, seeds: int = 1) -> list[Config]:
+    """One validated config per combination and seed, all sharing `group`, named by their toggles.
 
+    With seeds = N every combination (a cell) runs N times with seeds base.seed, base.seed + 1,
+    ...; nothing else marks the cell, since cell_of() reads it back from the toggled values.
     Every invalid combination is reported at once, naming the combination, e.g. tying with
     embed_size != hidden_size."""
+    if not isinstance(seeds, int) or isinstance(seeds, bool) or seeds < 1:
+        raise ConfigError(f"seeds: must be a whole number >= 1 (got {seeds!r})")
+    if seeds > 1 and toggles.get("seed"):
+        raise ConfigError("seed: give the number of seeds (seeds=N) instead of varying seed as a toggle")
     group = group or f"grid-{secrets.token_hex(3)}"
     chosen = _values(toggles)
-    keys = list(chosen)
     configs, found = [], []
-    for values in itertools.product(*(chosen[k] for k in keys)):
-        changes = dict(zip(keys, values))
-        name = " ".join(f"{SHORT.get(k, k)}={_short(v)}" for k, v in changes.items())
-        name = name or base.name or base.preset or "base"
-        cfg = base.replace(**changes, group=group, name=name)
-        wrong = problems(cfg)
-        found.extend(f"{name}: {problem}" if changes else problem for problem in wrong)
-        configs.append(cfg)
+    for values in itertools.product(*chosen.values()):
+        changes = dict(zip(chosen, values))
+        label = cell_label({key: _short(value) for key, value in changes.items()})
+        label = label or base.name or base.preset or "base"
+        wrong = problems(base.replace(**changes))
+        found.extend(f"{label}: {problem}" if changes else problem for problem in wrong)
+        for offset in range(seeds):
+            seed = base.seed + offset
+            name = f"{label} seed={seed}" if seeds > 1 else label
+            configs.append(base.replace(**changes, group=group, name=name, **({"seed": seed} if seeds > 1 else {})))
     if found:
         raise ConfigError(found)
     return configs
+
+
+# ---------------------------------------------------------------- cells: what a run of a grid is a replicate of
+
+# Keys that never tell two cells apart: seeds are the replicates of a cell, the rest is bookkeeping.
+NOT_A_TOGGLE = ("seed", "name", "group", "lmcore_version")
+
+
+def toggles(configs: list[dict]) -> list[str]:
+    """The keys a grid varies: those whose values differ between its configs, seed excepted
+    (an empty config, a broken run's, says nothing)."""
+    configs = [config for config in configs if config]
+    present = {key for config in configs for key in config}
+    return [key for key in KEYS if key in present and key not in NOT_A_TOGGLE
+            and len({repr(config.get(key)) for config in configs}) > 1]
+
+
+def cell_of(summary: dict, toggled: list[str]) -> dict:
+    """The cell a run belongs to: {toggle: its value as text}, e.g. {"tie_weights": "true"}."""
+    config = summary.get("config") or {}
+    return {key: _short(config.get(key)) for key in toggled}
+
+
+def cell_label(cell: dict) -> str:
+    """"placement=variational tied=true": the run name without its seed."""
+    return " ".join(f"{SHORT.get(key, key)}={value}" for key, value in cell.items())
+
+
+def cells(summaries: list[dict]) -> list[dict]:
+    """The cells of one grid's runs, in the natural order of their values: {"cell", "label",
+    "toggles", "runs"} with the run summaries of each cell (any state)."""
+    toggled = toggles([s.get("config") or {} for s in summaries])
+    by_label: dict[str, dict] = {}
+    for summary in summaries:
+        cell = cell_of(summary, toggled)
+        entry = by_label.setdefault(cell_label(cell), {"cell": cell, "label": cell_label(cell),
+                                                       "toggles": toggled, "runs": []})
+        entry["runs"].append(summary)
+    ranks = {key: levels(summaries, key) for key in toggled}
+    return sorted(by_label.values(), key=lambda e: [ranks[k].index(v) for k, v in e["cell"].items()])
+
+
+def levels(summaries: list[dict], key: str) -> list[str]:
+    """The distinct values of `key` among these runs, as text, first (reference) value first."""
+    values = {}
+    for summary in summaries:
+        value = (summary.get("config") or {}).get(key)
+        values.setdefault(_short(value), value)
+    return sorted(values, key=lambda text: _order(values[text]))
 
 
 def _short(value) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
+# Choices in the order config.py declares them, so the first (reference) placement is none.
+_CHOICE_ORDER = {choice: rank for rank, choice in enumerate(PLACEMENTS + OPTIMIZERS + SCHEDULES + INITS)}
+
+
 def _order(value):
-    """Numbers in numeric order, then everything else by its text (False before True)."""
+    """Numbers in numeric order, then known choices in their declared order, then everything
+    else by its text (False before True)."""
     if isinstance(value, (int, float)):
         return (0, float(value), "")
-    return (1, 0.0, str(value))
+    return (1, float(_CHOICE_ORDER.get(value, len(_CHOICE_ORDER))), str(value))
 
 
 def effects(runs: list[dict], toggles: list[str]) -> dict:

@@ -1,0 +1,127 @@
+"""What each toggle of an ablation grid did, with 95% intervals across seeds.
+
+A grid's finished runs become observations (cell, seed, best and final validation, test
+perplexity). A toggle's main effect on a metric is the mean change from its first value to
+each other value: paired within (the other toggles' values, seed) when every run has its
+partner, Welch's interval otherwise (stats.METHOD says it in one sentence). Any two toggles
+with two values each also get their interaction, the difference of differences.
+"""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+from . import stats
+from .ablation import cell_label, cell_of, cells, levels, toggles
+from .runs import read_jsonl
+
+METRICS = ("best_val", "final_val", "test")
+
+
+def outcome(summary: dict) -> dict:
+    """A run's results: best validation and test perplexity (status.json), the final
+    validation perplexity (the last `val` line of metrics.jsonl) and the best one's epoch."""
+    status = summary.get("status") or {}
+    lines = [r for r in read_jsonl(Path(summary["path"]) / "metrics.jsonl")
+             if r.get("kind") == "val" and isinstance(r.get("ppl"), (int, float))] if summary.get("path") else []
+    best_line = min(lines, key=lambda r: r["ppl"], default=None)
+    return {"best_val": _number(status.get("best_val_ppl")), "final_val": lines[-1]["ppl"] if lines else None,
+            "best_epoch": best_line.get("epoch") if best_line else None, "test": _number(status.get("test_ppl"))}
+
+
+def _number(value):
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def observations(summaries: list[dict], toggled: list[str]) -> list[dict]:
+    """One dict per finished run: id, cell, seed and its outcome()."""
+    done = [s for s in summaries if not s.get("broken") and (s.get("status") or {}).get("state") == "finished"]
+    return [{"id": s["id"], "cell": cell_of(s, toggled), "seed": (s.get("config") or {}).get("seed"), **outcome(s)}
+            for s in done]
+
+
+def _by_key(observed: list[dict], metric: str, match: dict, keys: list[str]) -> dict:
+    """{(values of `keys`, seed): [metric values]} of the observations whose cell has `match`."""
+    out: dict = {}
+    for item in observed:
+        if item[metric] is None or any(item["cell"][k] != v for k, v in match.items()):
+            continue
+        out.setdefault((tuple(item["cell"][k] for k in keys), item["seed"]), []).append(item[metric])
+    return out
+
+
+def _balanced(sides: list[dict]) -> bool:
+    """Every side holds the same (other toggles, seed) keys, one run each."""
+    return bool(sides[0]) and all(set(side) == set(sides[0]) for side in sides) \
+        and all(len(values) == 1 for side in sides for values in side.values())
+
+
+def _flat(side: dict) -> list[float]:
+    return [value for values in side.values() for value in values]
+
+
+def main_effect(observed: list[dict], toggled: list[str], toggle: str, reference: str, level: str,
+                metric: str) -> dict:
+    """Mean of metric(level) - metric(reference), paired where balanced, else Welch."""
+    others = [k for k in toggled if k != toggle]
+    before, after = (_by_key(observed, metric, {toggle: value}, others) for value in (reference, level))
+    if not before or not after:
+        found = {"estimate": None, "low": None, "high": None, "n": 0, "df": None, "method": None}
+    elif _balanced([before, after]):
+        found = stats.paired([after[key][0] - before[key][0] for key in before])
+    else:
+        found = stats.welch(_flat(before), _flat(after))
+    return {"toggle": toggle, "level": level, "reference": reference, "metric": metric, **found,
+            "verdict": stats.verdict(found)}
+
+
+def interaction(observed: list[dict], toggled: list[str], first: tuple, second: tuple, metric: str) -> dict:
+    """(a1 b1 - a1 b0) - (a0 b1 - a0 b0) for two two-valued toggles, `first` = (key, [a0, a1])."""
+    (key_a, (a0, a1)), (key_b, (b0, b1)) = first, second
+    others = [k for k in toggled if k not in (key_a, key_b)]
+    corners = [(sign, _by_key(observed, metric, {key_a: a, key_b: b}, others))
+               for sign, a, b in ((1.0, a1, b1), (-1.0, a1, b0), (-1.0, a0, b1), (1.0, a0, b0))]
+    sides = [side for _, side in corners]
+    if not all(sides):
+        found = {"estimate": None, "low": None, "high": None, "n": 0, "df": None, "method": None}
+    elif _balanced(sides):
+        found = stats.paired([sum(sign * side[key][0] for sign, side in corners) for key in sides[0]])
+    else:
+        found = stats.contrast([(sign, _flat(side)) for sign, side in corners])
+    return {"toggles": [key_a, key_b], "levels": [[a0, a1], [b0, b1]], "metric": metric, **found,
+            "verdict": stats.verdict(found)}
+
+
+def effect_table(observed: list[dict], toggled: list[str], values: dict[str, list[str]]) -> dict:
+    """Main effects of every toggle (each value vs the first) and the interaction of every
+    pair of two-valued toggles, on every metric. `values` = {toggle: its values, reference first}."""
+    main = [main_effect(observed, toggled, key, values[key][0], level, metric)
+            for key in toggled for level in values[key][1:] for metric in METRICS]
+    two_valued = [(key, values[key]) for key in toggled if len(values[key]) == 2]
+    pairs = [interaction(observed, toggled, first, second, metric)
+             for first, second in itertools.combinations(two_valued, 2) for metric in METRICS]
+    return {"effects": main, "interactions": pairs}
+
+
+def cell_table(observed: list[dict], grid_cells: list[dict]) -> list[dict]:
+    """Per cell: its runs and, per metric (and the best epoch), mean, sd, n and interval."""
+    rows = []
+    for entry in grid_cells:
+        mine = [item for item in observed if cell_label(item["cell"]) == entry["label"]]
+        rows.append({"cell": entry["cell"], "label": entry["label"], "runs": [s["id"] for s in entry["runs"]],
+                     "finished": [item["id"] for item in mine],
+                     **{metric: stats.describe([item[metric] for item in mine if item[metric] is not None])
+                        for metric in METRICS + ("best_epoch",)}})
+    return rows
+
+
+def grid_effects(summaries: list[dict], group: str = "") -> dict:
+    """The whole report for one grid's runs (any state; only finished runs are counted)."""
+    grid_cells = cells(summaries)
+    toggled = toggles([s.get("config") or {} for s in summaries])
+    observed = observations(summaries, toggled)
+    values = {key: levels(summaries, key) for key in toggled}
+    return {"group": group, "method": stats.METHOD, "confidence": stats.CONFIDENCE, "toggles": toggled,
+            "values": values, "runs": len(summaries), "finished": len(observed),
+            "cells": cell_table(observed, grid_cells), **effect_table(observed, toggled, values)}

@@ -1,0 +1,156 @@
+"""Statistics for ablation grids in plain Python (no scipy): a mean with its Student-t
+interval, and contrasts between groups of runs, paired by seed or not (Welch).
+
+Every interval is two-sided at CONFIDENCE. A result with too few runs for an interval keeps
+its estimate and gives None for the bounds ("no interval"), never a made-up width.
+"""
+
+from __future__ import annotations
+
+import math
+
+CONFIDENCE = 0.95
+
+METHOD = ("Each effect is the mean change in perplexity from a toggle's first value, with a 95% "
+          "Student-t interval over seeds: paired within each seed and combination of the other "
+          "toggles when every run has its partner, otherwise Welch's interval for two independent "
+          "groups; an interval that contains 0 is within noise.")
+
+
+# ---------------------------------------------------------------- the t distribution
+
+
+def _beta_fraction(x: float, a: float, b: float) -> float:
+    """The continued fraction of the incomplete beta function (modified Lentz's method)."""
+    tiny, front = 1e-300, 1.0
+    c, d = 1.0, 1.0 - (a + b) * x / (a + 1.0)
+    d = 1.0 / (d if abs(d) > tiny else tiny)
+    result = d
+    for m in range(1, 500):
+        for numerator in (m * (b - m) * x / ((a + 2 * m - 1) * (a + 2 * m)),
+                          -(a + m) * (a + b + m) * x / ((a + 2 * m) * (a + 2 * m + 1))):
+            d = 1.0 + numerator * d
+            d = 1.0 / (d if abs(d) > tiny else tiny)
+            c = 1.0 + numerator / c
+            c = c if abs(c) > tiny else tiny
+            front = c * d
+            result *= front
+        if abs(front - 1.0) < 1e-15:
+            break
+    return result
+
+
+def incomplete_beta(x: float, a: float, b: float) -> float:
+    """The regularized incomplete beta function I_x(a, b), for 0 <= x <= 1."""
+    if x <= 0.0:
+        return 0.0
+    if x >= 1.0:
+        return 1.0
+    log_front = (math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b)
+                 + a * math.log(x) + b * math.log1p(-x))
+    # The fraction converges fast only on this side of the mean; use the symmetry otherwise.
+    if x < (a + 1.0) / (a + b + 2.0):
+        return math.exp(log_front) * _beta_fraction(x, a, b) / a
+    return 1.0 - math.exp(log_front) * _beta_fraction(1.0 - x, b, a) / b
+
+
+def t_cdf(t: float, df: float) -> float:
+    """P(T <= t) for Student's t with `df` degrees of freedom (df may be fractional: Welch)."""
+    tail = 0.5 * incomplete_beta(df / (df + t * t), df / 2.0, 0.5)
+    return 1.0 - tail if t >= 0 else tail
+
+
+def t_quantile(probability: float, df: float) -> float:
+    """The t with P(T <= t) = probability, by bisection on t_cdf (probability > 0.5)."""
+    if not 0.5 < probability < 1.0 or df <= 0:
+        raise ValueError(f"t_quantile needs 0.5 < probability < 1 and df > 0 (got {probability}, {df})")
+    low, high = 0.0, 1.0
+    while t_cdf(high, df) < probability:
+        low, high = high, high * 2.0
+    for _ in range(200):
+        middle = (low + high) / 2.0
+        if t_cdf(middle, df) < probability:
+            low = middle
+        else:
+            high = middle
+        if high - low < 1e-12 * max(1.0, high):
+            break
+    return (low + high) / 2.0
+
+
+def critical_value(df: float) -> float:
+    """The two-sided CONFIDENCE multiplier of the standard error."""
+    return t_quantile(1.0 - (1.0 - CONFIDENCE) / 2.0, df)
+
+
+# ---------------------------------------------------------------- summaries and contrasts
+
+
+def mean(values: list[float]) -> float:
+    return math.fsum(values) / len(values)
+
+
+def sample_sd(values: list[float]) -> float | None:
+    """The sample standard deviation (n - 1 in the denominator); None below two values."""
+    if len(values) < 2:
+        return None
+    center = mean(values)
+    return math.sqrt(math.fsum((v - center) ** 2 for v in values) / (len(values) - 1))
+
+
+def _bounds(estimate: float, standard_error: float | None, df: float | None) -> tuple:
+    if standard_error is None or df is None or df <= 0:
+        return None, None
+    half = critical_value(df) * standard_error
+    return estimate - half, estimate + half
+
+
+def describe(values: list[float]) -> dict:
+    """Mean, sample sd, n and the 95% t-interval of the mean; sd and bounds None for n < 2."""
+    values = list(values)
+    if not values:
+        return {"mean": None, "sd": None, "n": 0, "low": None, "high": None}
+    center, sd, n = mean(values), sample_sd(values), len(values)
+    low, high = _bounds(center, sd / math.sqrt(n) if sd is not None else None, n - 1)
+    return {"mean": center, "sd": sd, "n": n, "low": low, "high": high}
+
+
+def paired(differences: list[float]) -> dict:
+    """The mean of within-pair differences and its t-interval (n - 1 degrees of freedom)."""
+    found = describe(differences)
+    return {"estimate": found["mean"], "low": found["low"], "high": found["high"], "n": found["n"],
+            "df": found["n"] - 1 if found["n"] > 1 else None, "method": "paired"}
+
+
+def contrast(groups: list[tuple[float, list[float]]], method: str = "welch") -> dict:
+    """sum(weight * mean) over independent groups, with a Satterthwaite interval.
+
+    Two groups weighted -1 and +1 make Welch's interval for a difference of means; four
+    groups weighted +-1 make an unpaired interaction. Needs two runs in every group for an
+    interval (each group's own spread is estimated)."""
+    estimate = math.fsum(weight * mean(values) for weight, values in groups)
+    sizes = [len(values) for _, values in groups]
+    if min(sizes) < 2:
+        return {"estimate": estimate, "low": None, "high": None, "n": sum(sizes), "df": None, "method": method}
+    parts = [weight * weight * sample_sd(values) ** 2 / len(values) for weight, values in groups]
+    variance = math.fsum(parts)
+    if variance == 0.0:
+        df = float(sum(sizes) - len(groups))  # no spread anywhere: a zero-width interval
+    else:
+        df = variance ** 2 / math.fsum(part ** 2 / (n - 1) for part, n in zip(parts, sizes))
+    low, high = _bounds(estimate, math.sqrt(variance), df)
+    return {"estimate": estimate, "low": low, "high": high, "n": sum(sizes), "df": df, "method": method}
+
+
+def welch(reference: list[float], other: list[float]) -> dict:
+    """mean(other) - mean(reference) for two independent groups, Welch's t-interval."""
+    return contrast([(-1.0, reference), (1.0, other)])
+
+
+def verdict(result: dict) -> str:
+    """'no interval', 'within noise' (the interval contains 0), 'lower' or 'higher'."""
+    if result.get("low") is None:
+        return "no interval"
+    if result["low"] <= 0.0 <= result["high"]:
+        return "within noise"
+    return "lower" if result["high"] < 0.0 else "higher"
