@@ -1,7 +1,9 @@
 """A finished run as a results record (docs/results/*.json) and a PNG of its curves.
 
 Used by scripts/gpu_check.sh on machines without the app's packages: needs only the run
-folder, and matplotlib for the picture (skipped with a note when it is missing).
+folder, and matplotlib for the picture (skipped with a note when it is missing). A shipped
+reference run is usually reported on another machine than the one that trained it, so its
+device and torch version come from its reference.json, never from the reporting machine.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 
 import torch
 
+from .reference import reference_info
 from .runs import read_config, read_json, read_jsonl, read_status
 
 
@@ -31,9 +34,20 @@ def epoch_table(records: list[dict]) -> list[dict]:
 
 
 def device_name(status: dict) -> str:
+    """The GPU's name when the run used CUDA and this machine has one (gpu_check reports right
+    after training), else what status.json says."""
     if str(status.get("device", "")).startswith("cuda") and torch.cuda.is_available():
         return torch.cuda.get_device_name(0)
     return status.get("device") or "unknown"
+
+
+def machine(folder: Path, status: dict) -> dict:
+    """Where the run was measured: its reference.json when it has one, else this machine."""
+    if info := reference_info(folder):
+        return {"device": info.get("device") or status.get("device") or "unknown",
+                "torch": info.get("torch"), "python": info.get("python"), "reference": info}
+    return {"device": device_name(status), "torch": torch.__version__,
+            "python": platform.python_version(), "reference": None}
 
 
 def build(folder: Path) -> dict:
@@ -45,7 +59,7 @@ def build(folder: Path) -> dict:
     train = [r for r in records if r["kind"] == "train"]
     return {
         "run": folder.name, "state": status.get("state"), "config": read_config(folder),
-        "device": device_name(status), "torch": torch.__version__, "python": platform.python_version(),
+        **machine(folder, status),
         "params": (read_json(folder / "params.json") or {}).get("total"),
         "best_val_ppl": min((e["val_ppl"] for e in epochs), default=None),
         "test_ppl": test[-1] if test else None,
@@ -75,7 +89,8 @@ def plot(result: dict, path: Path) -> bool:
     axis.set_xlabel("epoch")
     axis.set_ylabel("perplexity")
     config = result.get("config") or {}
-    axis.set_title(f"{config.get('preset') or result['run']} on {result['device']}")
+    unfinished = "" if result.get("state") == "finished" else f" ({result.get('state')}, not finished)"
+    axis.set_title(f"{config.get('preset') or result['run']} on {result['device']}{unfinished}")
     axis.grid(True, which="both", alpha=0.3)
     axis.legend()
     figure.tight_layout()

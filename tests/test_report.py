@@ -1,0 +1,36 @@
+"""lmcore report: a run's results record says where the run was measured, not where it was read."""
+
+import json
+import shutil
+
+import torch
+
+from conftest import ROOT
+from lmcore import report
+
+RUNS = ROOT / "docs" / "results" / "runs"
+BOOK = RUNS / "20261127-085930-book-9182"
+
+
+def test_a_reference_run_reports_the_machine_that_trained_it():
+    result = report.build(BOOK)
+    assert result["device"] == "NVIDIA H200" and result["torch"] == "2.11.0+cu130"
+    assert result["reference"]["commit"] == "e6f2a26"
+    assert round(result["best_val_ppl"], 2) == 79.87 and round(result["test_ppl"], 2) == 76.19
+    assert [e["epoch"] for e in result["epochs"]] == list(range(1, 41))
+
+
+def test_the_shipped_reports_are_what_report_makes_today():
+    for name, folder in (("book", BOOK), ("variational-medium", RUNS / "20261127-085930-variational-medium-a70f")):
+        shipped = json.loads((ROOT / "docs" / "results" / f"{name}.json").read_text())
+        assert shipped == json.loads(json.dumps(report.build(folder)))
+
+
+def test_a_run_without_reference_info_reports_this_machine(tmp_path, monkeypatch):
+    copy = tmp_path / BOOK.name
+    shutil.copytree(BOOK, copy)
+    (copy / "reference.json").unlink()
+    monkeypatch.setattr(report.torch.cuda, "is_available", lambda: False)
+    result = report.build(copy)
+    assert result["device"] == "cuda"  # status.json's device: this machine has no GPU to name
+    assert result["torch"] == torch.__version__ and result["reference"] is None
