@@ -21,8 +21,6 @@ from .config import Config
 from .model import LanguageModel, detach_state
 from .sampling import generate
 
-PLACEMENTS = ("none", "vertical", "horizontal", "variational")
-
 
 class ReferenceModel(nn.Module):
     def __init__(self, vocab: int, size: int, layers: int, dropout: float = 0.5):
@@ -94,18 +92,6 @@ def _detach(state):
     return detach_state(state)
 
 
-class AutogradLoopModel(LanguageModel):
-    """The variational model with its recurrence written as a plain per-step autograd loop:
-    what the hand-written LSTMRecurrence replaces, kept to measure what it buys."""
-
-    def _run_layer(self, i, lstm, x, state):
-        from .lstm import lstm_layer_reference
-
-        h = state[0]
-        mask = self.plan.mask(f"layer{i}.recurrent", h.expand(x.shape[0], *h.shape))
-        return lstm_layer_reference(x, lstm, state, None if mask is None else mask[0])
-
-
 def build_runners(size, args, device) -> list[Runner]:
     torch.manual_seed(0)
     runners = [Runner("reference", ReferenceModel(args.vocab, size, args.layers), device, args.batch,
@@ -117,11 +103,21 @@ def build_runners(size, args, device) -> list[Runner]:
         runners.append(Runner(placement, LanguageModel(args.vocab, cfg), device, args.batch, args.bptt,
                               args.vocab, args.amp))
     if args.autograd_loop:
+        # The same model with its recurrence as a plain per-step autograd loop: what the
+        # hand-written LSTMRecurrence replaces, kept to measure what it buys.
         cfg = Config(dataset="synthetic", layers=args.layers, embed_size=size, hidden_size=size, dropout=0.5,
                      dropout_placement="variational", tie_weights=True, init="torch")
-        runners.append(Runner("variational, autograd loop", AutogradLoopModel(args.vocab, cfg), device,
-                              args.batch, args.bptt, args.vocab, args.amp))
+        runners.append(Runner("variational, autograd loop", LanguageModel(args.vocab, cfg, path="autograd"),
+                              device, args.batch, args.bptt, args.vocab, args.amp))
     return runners
+
+
+def speed_rows(runners, tokens: int) -> dict:
+    """{name: tokens/s and speed as a multiple of the first runner's (the reference)}, each
+    from the median seconds per step of its rounds."""
+    seconds = {r.name: statistics.median(r.times) for r in runners}
+    reference = seconds[runners[0].name]
+    return {name: {"tokens_per_s": tokens / s, "ratio": reference / s} for name, s in seconds.items()}
 
 
 @torch.no_grad()
@@ -154,10 +150,7 @@ def bench_size(size, args, device, rounds=5) -> dict:
     for _ in range(rounds):
         for runner in runners:
             runner.timed(max(1, args.steps // rounds))
-    tokens = args.batch * args.bptt
-    reference = statistics.median(runners[0].times)
-    rows = {r.name: {"tokens_per_s": tokens / statistics.median(r.times),
-                     "ratio": reference / statistics.median(r.times)} for r in runners}
+    rows = speed_rows(runners, args.batch * args.bptt)
     vertical = next((r.model for r in runners if r.name == "vertical"), runners[-1].model)
     rows["eval"] = {"tokens_per_s": eval_speed(vertical, device, 10, args.bptt, args.vocab, 10),
                     "reference_tokens_per_s": eval_speed(runners[0].model, device, 10, args.bptt, args.vocab, 10)}

@@ -3,8 +3,13 @@
 import json
 import subprocess
 import sys
+from types import SimpleNamespace
+
+import pytest
+import torch
 
 from conftest import ROOT
+from lmcore.bench import build_runners, speed_rows
 
 
 def test_bench_json_has_every_placement_and_ratios():
@@ -15,10 +20,33 @@ def test_bench_json_has_every_placement_and_ratios():
     assert report["device"].startswith("cpu") and report["threads"] >= 1
     for size in ("16", "24"):
         rows = report["sizes"][size]
-        assert rows["reference"]["ratio"] == 1.0
+        reference = rows["reference"]["tokens_per_s"]
         for name in ("none", "vertical", "horizontal", "variational", "variational, autograd loop"):
-            assert rows[name]["tokens_per_s"] > 0 and rows[name]["ratio"] > 0
+            assert rows[name]["tokens_per_s"] > 0
+            # the ratio is this model's speed over the reference's, from the same run
+            assert rows[name]["ratio"] == pytest.approx(rows[name]["tokens_per_s"] / reference)
         assert rows["eval"]["tokens_per_s"] > 0 and rows["sampling"]["words_per_s"] > 0
+
+
+def test_speed_rows_are_multiples_of_the_reference_speed():
+    runners = [SimpleNamespace(name="reference", times=[0.10, 0.30, 0.20]),   # median 0.2 s a step
+               SimpleNamespace(name="slower", times=[0.40, 0.50, 0.41]),      # median 0.41
+               SimpleNamespace(name="faster", times=[0.1])]
+    rows = speed_rows(runners, tokens=100)
+    assert rows["reference"] == {"tokens_per_s": pytest.approx(500), "ratio": pytest.approx(1.0)}
+    assert rows["slower"]["tokens_per_s"] == pytest.approx(100 / 0.41)
+    assert rows["slower"]["ratio"] == pytest.approx(0.2 / 0.41)   # below 1: slower than the reference
+    assert rows["faster"]["ratio"] == pytest.approx(2.0)
+
+
+def test_each_runner_runs_the_path_its_name_says():
+    args = SimpleNamespace(vocab=30, layers=2, batch=2, bptt=3, amp="none", autograd_loop=True,
+                           placements="vertical,variational")
+    runners = {r.name: r.model for r in build_runners(8, args, torch.device("cpu"))}
+    assert list(runners) == ["reference", "vertical", "variational", "variational, autograd loop"]
+    assert [layer.path for layer in runners["variational"].lstms] == ["auto", "auto"]
+    assert [layer.path for layer in runners["variational, autograd loop"].lstms] == ["autograd", "autograd"]
+    assert runners["variational, autograd loop"].plan.per_sequence
 
 
 def test_bench_text_output():
