@@ -3,9 +3,10 @@
 import json
 
 import numpy as np
+import pytest
 
-from lmcore.bench import reading
 from explorer.metrics import MetricsFrame, smooth, thin_index
+from lmcore.bench import reading
 from lmcore.runs import MetricsTail, truncate_lines
 
 
@@ -62,6 +63,46 @@ def test_thin_index_and_smoothing():
     assert smooth(values, 0.9).std() < values.std()
 
 
-def test_reading_benchmark_runs_and_reports_ratios():
+class _CountingJson:
+    """json for lmcore.runs, counting the lines it parses."""
+
+    def __init__(self):
+        self.parsed = 0
+
+    def loads(self, text):
+        self.parsed += 1
+        return json.loads(text)
+
+    def __getattr__(self, name):
+        return getattr(json, name)
+
+
+def test_a_long_run_refreshes_with_the_same_work_as_a_short_one(tmp_path, monkeypatch):
+    """Per refresh: the new lines are parsed and nothing else; the table stays bounded."""
+    import lmcore.runs
+
+    counter = _CountingJson()
+    monkeypatch.setattr(lmcore.runs, "json", counter)
+    work = {}
+    for size in (100, 20_000):
+        path = tmp_path / f"metrics-{size}.jsonl"
+        path.write_text("".join(_line("train", s) for s in range(size)))
+        frame = MetricsFrame(path, max_points=500)
+        frame.refresh()
+        for round_index in range(3):
+            with open(path, "a") as handle:
+                handle.write("".join(_line("train", size + round_index * 10 + i) for i in range(10)))
+            before = counter.parsed
+            rows = len(frame.refresh())
+            work[size, round_index] = (counter.parsed - before, rows)
+    for round_index in range(3):
+        assert work[100, round_index][0] == work[20_000, round_index][0] == 10
+        assert work[20_000, round_index][1] <= 500          # thinned, however long the run
+    assert work[100, 2][1] == 130                           # a short run shows every line
+
+
+def test_reading_benchmark_reports_each_size_against_the_smallest():
     rows = reading(sizes=(10, 1000), rounds=3)
-    assert rows["10"]["vs_smallest"] == 1.0 and rows["1000"]["refresh_s"] > 0
+    for size in ("10", "1000"):
+        assert rows[size]["refresh_s"] > 0 and rows[size]["first_read_s"] > 0
+        assert rows[size]["vs_smallest"] == pytest.approx(rows[size]["refresh_s"] / rows["10"]["refresh_s"])
