@@ -1,7 +1,9 @@
 """The promises README.md makes about setting up and testing hold."""
 
+import json
 import re
 import subprocess
+import sys
 
 from conftest import ROOT
 
@@ -22,7 +24,32 @@ def test_ci_runs_exactly_the_readme_test_command():
     assert tests in ci_lines
 
 
-def test_lmcore_never_imports_streamlit():
-    found = subprocess.run(["grep", "-rn", "streamlit", str(ROOT / "lmcore"), "--include=*.py"],
-                           capture_output=True, text=True).stdout
-    assert "import streamlit" not in found
+# Imports every module of the packages named in argv (not __main__, which runs the CLI) in a
+# fresh interpreter and prints which top-level packages that loaded.
+_IMPORT_ALL = """
+import importlib, json, pkgutil, sys
+for package in sys.argv[1:]:
+    for module in pkgutil.iter_modules(importlib.import_module(package).__path__):
+        if module.name != "__main__":
+            importlib.import_module(f"{package}.{module.name}")
+print(json.dumps(sorted({name.split('.')[0] for name in sys.modules})))
+"""
+
+
+def _loaded_by_importing(*packages: str) -> set[str]:
+    out = subprocess.run([sys.executable, "-c", _IMPORT_ALL, *packages], capture_output=True, text=True,
+                         cwd=ROOT, check=True, timeout=120)
+    return set(json.loads(out.stdout))
+
+
+def test_the_engine_and_the_page_helpers_never_load_streamlit():
+    """The import graph, not the text: `from streamlit import x` or a helper that imports
+    streamlit would load it here."""
+    loaded = _loaded_by_importing("lmcore", "explorer")
+    assert {"lmcore", "explorer", "torch"} <= loaded  # it did import them
+    assert "streamlit" not in loaded
+
+
+def test_the_engine_never_loads_the_app_packages():
+    loaded = _loaded_by_importing("lmcore")
+    assert "explorer" not in loaded and "ui" not in loaded and "streamlit" not in loaded
