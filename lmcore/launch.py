@@ -6,9 +6,13 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
-from .runs import PROJECT_ROOT, RunWriter, read_status
+from .runs import PROJECT_ROOT, record_launch
+
+# Written into log.txt before every start; the log's tail begins after the last one.
+ATTEMPT_MARKER = "--- attempt started "
 
 
 def spawn(args: list[str], log_path: Path) -> subprocess.Popen:
@@ -28,22 +32,32 @@ def spawn(args: list[str], log_path: Path) -> subprocess.Popen:
 
 
 def launch(folder: Path, command: str = "resume") -> int:
-    """Train the run in `folder` in the background (output in folder/log.txt); its pid."""
+    """Train the run in `folder` in the background (output in folder/log.txt); its pid.
+
+    status.json belongs to the training process; the launcher writes only its own file
+    (launcher.json), so a process that dies before it writes `running` is still seen as
+    started and then dead, not as queued forever.
+    """
     folder = Path(folder)
-    process = spawn([command, str(folder), "--no-progress-bar"], folder / "log.txt")
-    # The pid is recorded now so a process that dies before it writes `running` is still
-    # seen as dead, not as queued forever.
-    if read_status(folder).get("state") in ("queued", "stopped", "failed"):
-        RunWriter(folder).status(state="queued", pid=process.pid, error=None)
+    log = folder / "log.txt"
+    with open(log, "a") as handle:
+        handle.write(f"\n{ATTEMPT_MARKER}{time.strftime('%Y-%m-%d %H:%M:%S')} ---\n")
+    process = spawn([command, str(folder), "--no-progress-bar"], log)
+    record_launch(folder, process.pid)
     return process.pid
 
 
 def log_tail(folder: Path, lines: int = 20) -> str:
-    """The last lines of a background run's output, for error messages."""
+    """The last lines of the current attempt's output (after the last start marker), for error
+    messages: what an earlier attempt printed (say, the summary of a stop) is left out."""
     path = Path(folder) / "log.txt"
     if not path.exists():
         return ""
     with open(path, "rb") as handle:
         handle.seek(max(0, path.stat().st_size - 16384))
         text = handle.read().decode("utf-8", errors="replace")
-    return "\n".join(text.replace("\r", "\n").splitlines()[-lines:])
+    text = text.replace("\r", "\n")
+    marker = text.rfind(ATTEMPT_MARKER)
+    if marker >= 0:
+        text = text[marker:].split("\n", 1)[1] if "\n" in text[marker:] else ""
+    return "\n".join(text.splitlines()[-lines:])

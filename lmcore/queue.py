@@ -1,7 +1,8 @@
 """A queue of runs on disk: queued run folders, started a few at a time by a worker process.
 
 The queue is nothing but run folders in state `queued` that no process has claimed yet
-(no pid), so it survives app restarts by construction. `python -m lmcore queue` starts them
+(no pid, no launch under way), so it survives app restarts by construction. The queue never
+writes status.json: a run it cannot start gets a note in its own file (runs.QUEUE_FAILURE). `python -m lmcore queue` starts them
 oldest first, keeping at most `concurrency` (runs/.queue.json, default 1) running, and exits
 when none is left. The app calls ensure_worker() after queueing and when it starts.
 
@@ -19,7 +20,8 @@ from pathlib import Path
 from typing import Callable
 
 from .errors import LmcoreError
-from .runs import RunWriter, create_run, list_runs, pid_alive, read_json, runs_dir, write_json_atomic
+from .runs import create_run, pid_alive, read_json, record_queue_failure, runs_dir, write_json_atomic
+from .summaries import list_runs
 
 SETTINGS = ".queue.json"
 LOCK = ".queue.pid"
@@ -38,14 +40,13 @@ def set_concurrency(root: Path, value: int) -> None:
 
 def pending(root: Path) -> list[Path]:
     """Queued runs nobody has started, in the order they were queued."""
-    runs = [r for r in list_runs(root) if r["status"].get("state") == "queued" and not r["status"].get("pid")
-            and not r["broken"]]
+    runs = [r for r in list_runs(root) if r.state == "queued" and not r.status.get("pid")]
 
     def queued_at(run):
-        created = run["status"].get("created_at")
-        return (created if isinstance(created, (int, float)) else float("inf"), run["id"])
+        created = run.status.get("created_at")
+        return (created if isinstance(created, (int, float)) else float("inf"), run.id)
 
-    return [Path(r["path"]) for r in sorted(runs, key=queued_at)]
+    return [r.path for r in sorted(runs, key=queued_at)]
 
 
 def active(root: Path) -> int:
@@ -54,19 +55,9 @@ def active(root: Path) -> int:
 
 
 def _busy(root: Path) -> set[int]:
-    return {r["status"]["pid"] for r in list_runs(root)
-            if r["status"].get("state") in ("queued", "running") and pid_alive(r["status"].get("pid"))}
-
-
-def _exists(pid: int) -> bool:
-    """True while `pid` runs (a zombie does not); its command line is not looked at."""
-    try:
-        os.kill(pid, 0)
-        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
-    except (ProcessLookupError, PermissionError):
-        return False
-    except OSError:  # no /proc (macOS): the signal said it exists
-        return True
+    # A launch the trainer has not taken over yet reads as active with the launcher's pid
+    # (runs.read_status), so a run that is just starting counts from the moment it is launched.
+    return {r.status["pid"] for r in list_runs(root) if r.is_active and pid_alive(r.status.get("pid"))}
 
 
 # ---------------------------------------------------------------- the worker lock
@@ -110,25 +101,17 @@ def _start(folder: Path, launcher: Callable[[Path], int]) -> int | None:
         return launcher(folder)
     except (OSError, LmcoreError) as error:  # e.g. the folder was deleted after it was listed
         if folder.is_dir():
-            RunWriter(folder).status(state="failed", error=f"the queue could not start it: {error}",
-                                     finished_at=time.time())
+            record_queue_failure(folder, f"the queue could not start it: {error}")
         return None
 
 
 def _drain(root: Path, poll: float, launcher: Callable[[Path], int]) -> None:
-    # The processes this worker started count while they exist, whatever their status says:
-    # for a moment after exec a process's command line reads empty, so pid_alive() (and a
-    # reader's read_status) can take a run that is just starting for a dead one.
-    started: set[int] = set()
     while True:
         waiting = pending(root)
         if not waiting:
             return
-        started = {pid for pid in started if _exists(pid)}
-        if len(_busy(root) | started) < concurrency(root):
-            pid = _start(waiting[0], launcher)
-            if pid:
-                started.add(pid)
+        if len(_busy(root)) < concurrency(root):
+            _start(waiting[0], launcher)
             continue
         time.sleep(poll)
 
@@ -137,8 +120,8 @@ def work(root=None, limit: int | None = None, poll: float = 1.0,
          launcher: Callable[[Path], int] | None = None) -> bool:
     """Start queued runs, oldest first, until none is left; False when another worker runs.
 
-    `launcher(folder)` starts one run in the background and records its pid in status.json
-    (default: launch.launch); tests pass a fake one.
+    `launcher(folder)` starts one run in the background and records its pid in the run's
+    launcher.json (runs.record_launch; default: launch.launch); tests pass a fake one.
     """
     from .launch import launch
 

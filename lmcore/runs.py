@@ -24,6 +24,8 @@ from .errors import RunError
 
 STATES = ("queued", "running", "finished", "failed", "stopped")
 ACTIVE = ("queued", "running")
+LAUNCHER = "launcher.json"          # written by launch: the pid it started, and when
+QUEUE_FAILURE = "queue_error.json"  # written by the queue: why it could not start the run
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -94,21 +96,39 @@ def count_lines(path: Path) -> int:
 
 
 class RunWriter:
-    """Everything a training process writes into its run folder."""
+    """Everything a training process writes into its run folder.
+
+    The training process is the only writer of status.json once it runs (create_run writes the
+    first `queued` status, when no trainer exists yet). So the writer reads the status once,
+    keeps it in memory and writes it whole: no read-modify-write that could lose an update.
+    """
 
     def __init__(self, folder: Path):
         self.folder = Path(folder)
         self.checkpoints = self.folder / "checkpoints"
         self.checkpoints.mkdir(parents=True, exist_ok=True)
+        current = read_json(self.folder / "status.json")
+        self.current = current if isinstance(current, dict) else {}
 
     def status(self, **fields) -> dict:
-        current = read_json(self.folder / "status.json") or {}
-        current.update(fields, updated_at=time.time())
-        write_json_atomic(self.folder / "status.json", current)
-        return current
+        self.current.update(fields, updated_at=time.time())
+        write_json_atomic(self.folder / "status.json", self.current)
+        return dict(self.current)
 
     def metric(self, record: dict) -> None:
         append_jsonl(self.folder / "metrics.jsonl", record)
+        if record.get("kind") == "val":
+            self._note_validation(record)
+
+    def _note_validation(self, record: dict) -> None:
+        """Final validation and the epoch of the best one go into the status (written with the
+        next status() call), so a run summary never has to read the whole metrics log."""
+        ppl, best = record.get("ppl"), self.current.get("best_val_ppl")
+        if not isinstance(ppl, (int, float)):
+            return
+        self.current["final_val_ppl"] = ppl
+        if not isinstance(best, (int, float)) or ppl <= best:
+            self.current["best_epoch"] = record.get("epoch")
 
     def sample(self, record: dict) -> None:
         append_jsonl(self.folder / "samples.jsonl", record)
@@ -161,6 +181,17 @@ def create_run(config: dict, root: Path | None = None, label: str = "") -> Path:
     return folder
 
 
+def record_launch(folder: Path, pid: int) -> None:
+    """The launcher's own file: which process it started for this run, and when. The trainer
+    takes over status.json once it runs; until then a reader looks here (read_status)."""
+    write_json_atomic(Path(folder) / LAUNCHER, {"pid": pid, "started_at": time.time()})
+
+
+def record_queue_failure(folder: Path, message: str) -> None:
+    """The queue's own file: it could not start this run (a reader shows the run failed)."""
+    write_json_atomic(Path(folder) / QUEUE_FAILURE, {"error": message, "at": time.time()})
+
+
 def delete_run(folder: Path) -> None:
     status = read_status(folder)
     if status.get("state") == "running" and pid_alive(status.get("pid")):
@@ -182,8 +213,14 @@ def stop_run(folder: Path) -> bool:
 
 
 def pid_alive(pid) -> bool:
-    """True when `pid` is a live lmcore process (not a zombie, not a reused pid)."""
-    if not isinstance(pid, int) or pid <= 0:
+    """True when `pid` is a live lmcore process (not a zombie, not a reused pid).
+
+    Right after Popen returns, the child has exec'd but the kernel may not have set up its
+    arguments yet, so /proc/<pid>/cmdline reads empty for a moment: that counts as alive (a
+    zombie is caught by its state first). A process whose command line names something else
+    is a reused pid: not ours.
+    """
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
         return False
     try:
         os.kill(pid, 0)
@@ -196,22 +233,50 @@ def pid_alive(pid) -> bool:
         if (proc / "stat").read_text().split(")")[-1].split()[0] == "Z":
             return False
         cmdline = (proc / "cmdline").read_bytes()
-        # Empty for a moment while a new process execs: alive, not yet identifiable.
         return not cmdline or b"lmcore" in cmdline
     except OSError:
         return False
 
 
 def read_status(folder: Path) -> dict:
-    """status.json, with a dead `running` process reported (and recorded) as failed."""
-    status = read_json(Path(folder) / "status.json")
+    """status.json as the run stands now; never writes.
+
+    Derived, not stored: a launch the trainer has not taken over yet (launcher.json) reads as
+    `queued` with the launcher's pid, or as failed once that process is gone; an active run
+    whose process is gone reads as failed; a queued run the queue could not start reads as
+    failed with the queue's reason.
+    """
+    folder = Path(folder)
+    status = read_json(folder / "status.json")
     if not isinstance(status, dict):
         return {"state": "broken", "error": "status.json is missing or unreadable"}
+    launched = read_json(folder / LAUNCHER)
+    if _launch_pending(status, launched):
+        pid = launched["pid"]
+        if pid_alive(pid):
+            return {**status, "state": "queued", "pid": pid, "error": None}
+        return {**status, "state": "failed", "pid": pid, "finished_at": None,
+                "error": f"the training process (pid {pid}) ended before it started training: see log.txt"}
     pid = status.get("pid")
     if status.get("state") in ACTIVE and pid is not None and not pid_alive(pid):
         message = f"the training process (pid {pid}) ended without a final status: killed or crashed"
-        status = RunWriter(folder).status(state="failed", error=message, finished_at=time.time())
+        return {**status, "state": "failed", "error": message}
+    failure = read_json(folder / QUEUE_FAILURE)
+    if status.get("state") == "queued" and not pid and isinstance(failure, dict) \
+            and _number(failure.get("at")) >= _number(status.get("updated_at")):
+        return {**status, "state": "failed", "error": failure.get("error")}
     return status
+
+
+def _number(value) -> float:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0.0
+
+
+def _launch_pending(status: dict, launched) -> bool:
+    """A launch newer than the status, whose process has not written the status yet."""
+    return (isinstance(launched, dict) and isinstance(launched.get("pid"), int)
+            and launched["pid"] != status.get("pid")
+            and _number(launched.get("started_at")) >= _number(status.get("updated_at")))
 
 
 def read_config(folder: Path) -> dict | None:
@@ -268,26 +333,3 @@ class MetricsTail:
     def read_all(self) -> list[dict]:
         self.read_new()
         return self.records
-
-
-def list_runs(root: Path | None = None) -> list[dict]:
-    """One summary dict per run folder, newest first; damaged folders are marked broken."""
-    root = runs_dir(root)
-    if not root.exists():
-        return []
-    summaries = []
-    for folder in sorted((p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")),
-                         reverse=True):
-        summaries.append(run_summary(folder))
-    return summaries
-
-
-def run_summary(folder: Path) -> dict:
-    config = read_config(folder)
-    status = read_status(folder)
-    params = read_json(folder / "params.json") or {}
-    broken = config is None or status.get("state") == "broken"
-    return {"id": folder.name, "path": str(folder), "config": config or {}, "status": status,
-            "params": params.get("total"), "broken": broken,
-            "problem": "config.json is missing or unreadable" if config is None else status.get("error")
-            if broken else None}

@@ -4,6 +4,7 @@ Runs are started by a fake launcher: a small process (its command line names lmc
 real training process's does) that marks its run running, sleeps, and marks it finished.
 """
 
+import json
 import os
 import signal
 import subprocess
@@ -15,12 +16,13 @@ from pathlib import Path
 import pytest
 
 from lmcore import queue
-from lmcore.runs import PROJECT_ROOT, RunWriter, create_run, read_status
+from lmcore.runs import PROJECT_ROOT, RunWriter, create_run, read_status, record_launch
 
 FAKE_RUN = """
 import os, sys, time
 from pathlib import Path
 from lmcore.runs import RunWriter
+time.sleep(float(sys.argv[3]))  # loading data: launched, but status.json not yet taken over
 writer = RunWriter(Path(sys.argv[1]))
 writer.status(state="running", pid=os.getpid(), started_at=time.time())
 time.sleep(float(sys.argv[2]))
@@ -30,15 +32,15 @@ ENV = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
 
 
 class FakeLauncher:
-    def __init__(self, seconds=0.4, die_after=None):
-        self.seconds, self.die_after, self.started = seconds, die_after, []
+    def __init__(self, seconds=0.4, die_after=None, startup=0.0):
+        self.seconds, self.die_after, self.startup, self.started = seconds, die_after, startup, []
 
     def __call__(self, folder: Path) -> int:
         if self.die_after is not None and len(self.started) >= self.die_after:
             raise KeyboardInterrupt("the worker is killed")
-        process = subprocess.Popen([sys.executable, "-c", FAKE_RUN, str(folder), str(self.seconds)], env=ENV)
-        if read_status(folder).get("state") == "queued":
-            RunWriter(folder).status(pid=process.pid)
+        process = subprocess.Popen([sys.executable, "-c", FAKE_RUN, str(folder), str(self.seconds),
+                                    str(self.startup)], env=ENV)
+        record_launch(folder, process.pid)  # as launch.launch does: the launcher's own file
         threading.Thread(target=process.wait, daemon=True).start()
         self.started.append(folder.name)
         return process.pid
@@ -69,7 +71,7 @@ def most_at_once(statuses):
 def test_pending_is_queue_order_not_name_order(tmp_path):
     folders = queue_runs(tmp_path, ["charlie", "alpha", "bravo"])   # same second: ids sort by name
     assert queue.pending(tmp_path) == folders
-    RunWriter(folders[0]).status(pid=12345)                          # claimed by a launcher
+    record_launch(folders[0], 12345)                                 # claimed by a launcher
     RunWriter(folders[1]).status(state="finished")
     assert queue.pending(tmp_path) == [folders[2]]
 
@@ -146,20 +148,18 @@ def test_a_new_worker_picks_up_what_a_dead_one_left(tmp_path):
     assert fresh.started == [f.name for f in folders[1:]]    # the started one is not started twice
 
 
-def test_a_run_taken_for_dead_while_it_starts_still_counts(tmp_path):
-    """Right after exec a process's command line reads empty, so a reader's read_status() can
-    mark a starting run failed; the worker must not start the next run beside it."""
+def test_a_launched_run_counts_before_its_trainer_writes_the_status(tmp_path):
+    """Between the launch and the trainer's first status (loading data takes seconds) the run
+    is busy through launcher.json alone: the worker must neither start it twice nor start the
+    next run beside it."""
     folders = queue_runs(tmp_path, ["a", "b"])
-    launcher = FakeLauncher(seconds=0.8)
-
-    def misread(folder):
-        pid = launcher(folder)
-        RunWriter(folder).status(state="failed", error="taken for dead")  # what the reader wrote
-        return pid
-
-    assert queue.work(tmp_path, poll=0.05, launcher=misread)
+    launcher = FakeLauncher(seconds=0.3, startup=0.6)
+    assert queue.work(tmp_path, poll=0.05, launcher=launcher)
     statuses = wait_finished(folders)
+    assert launcher.started == [f.name for f in folders]
     assert most_at_once(statuses) == 1
+    second_launch = json.loads((folders[1] / "launcher.json").read_text())["started_at"]
+    assert second_launch >= statuses[0]["finished_at"]
 
 
 def test_a_run_that_cannot_start_is_marked_failed_and_the_queue_goes_on(tmp_path):
@@ -175,6 +175,7 @@ def test_a_run_that_cannot_start_is_marked_failed_and_the_queue_goes_on(tmp_path
     wait_finished(folders[1:])
     status = read_status(folders[0])
     assert status["state"] == "failed" and "could not start" in status["error"]
+    assert json.loads((folders[0] / "status.json").read_text())["state"] == "queued"   # the queue never wrote it
 
 
 def test_ensure_worker_with_nothing_queued_starts_nothing(tmp_path):

@@ -16,6 +16,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from lmcore import checkpoints, runs
+from lmcore.summaries import RunSummary, list_runs
 from explorer.metrics import MetricsFrame, smooth, split, thin
 from lmcore.progress import format_seconds
 
@@ -66,8 +67,8 @@ def runs_root() -> Path:
     return runs.runs_dir()
 
 
-def all_runs() -> list[dict]:
-    return runs.list_runs(runs_root())
+def all_runs() -> list[RunSummary]:
+    return list_runs(runs_root())
 
 
 def run_folder(run_id: str) -> Path | None:

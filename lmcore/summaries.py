@@ -1,0 +1,151 @@
+"""One typed summary per run folder: the single place a run's name, state, duration and scores
+are worked out. Pages, the queue and the tables read these fields instead of the raw dicts.
+
+Cheap to list: config.json, status.json and params.json per run. Final validation and the
+epoch of the best one come from the status (the trainer's RunWriter records them with every
+validation); only runs written before that read the tail of metrics.jsonl for them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .runs import ACTIVE, read_config, read_json, read_status, runs_dir
+
+TAIL_BYTES = 65536  # enough for the last validations of any run: train lines are a few hundred bytes
+# The keys the summary dict used to have, for pages that still index it (summary["path"]).
+MAPPING_KEYS = ("id", "path", "config", "status", "params", "broken", "problem")
+
+
+def _number(value) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    id: str
+    path: Path
+    config: dict = field(default_factory=dict)
+    status: dict = field(default_factory=dict)   # read_status(): derived, never stale about dead processes
+    state: str = "broken"                        # a status state, or "broken" for a damaged folder
+    name: str = ""                               # config name, else preset, else the id
+    problem: str | None = None                   # why the folder is broken, or the run's error
+    params: int | None = None
+    best_val: float | None = None
+    final_val: float | None = None               # the last validation, which may be worse than the best
+    best_epoch: int | None = None
+    test: float | None = None
+    training_seconds: float | None = None        # time spent training across resumes (status `elapsed`)
+    step: int | None = None
+    total_steps: int | None = None               # the steps planned: epochs x batches, or max_steps if smaller
+    max_steps: int | None = None                 # the config's cap, if any
+
+    @property
+    def is_active(self) -> bool:
+        return self.state in ACTIVE
+
+    @property
+    def is_broken(self) -> bool:
+        return self.state == "broken"
+
+    @property
+    def short_id(self) -> str:
+        return self.id[-4:]
+
+    @property
+    def label(self) -> str:
+        """The name with the id's random tail: tells apart runs that share a name."""
+        return f"{self.name} · {self.short_id}"
+
+    @property
+    def progress(self) -> float:
+        if self.state == "finished":
+            return 1.0
+        return min(self.step / self.total_steps, 1.0) if self.step is not None and self.total_steps else 0.0
+
+    # Pages not yet moved to the fields index the summary like the dict it was.
+    def __getitem__(self, key: str):
+        if key not in MAPPING_KEYS:
+            raise KeyError(key)
+        return {"path": str(self.path), "broken": self.is_broken}.get(key, getattr(self, key, None))
+
+    def get(self, key: str, default=None):
+        return self[key] if key in MAPPING_KEYS else default
+
+
+def from_parts(run_id: str, path, config: dict | None, status: dict, params: dict | None,
+               validations: tuple = (None, None)) -> RunSummary:
+    """The summary of a run from what its files hold. `validations` is (final val, best epoch)
+    from the metrics log, used only when the status lacks them."""
+    config = config if isinstance(config, dict) else None
+    status = status if isinstance(status, dict) else {"state": "broken", "error": "status.json is unreadable"}
+    broken = config is None or status.get("state") == "broken"
+    state = "broken" if broken else status.get("state") or "broken"
+    if config is None:
+        problem = "config.json is missing or unreadable"
+    else:
+        problem = status.get("error") if state in ("failed", "broken") else None
+    final_val = _number(status.get("final_val_ppl"))
+    best_epoch = status.get("best_epoch") if isinstance(status.get("best_epoch"), int) else None
+    if final_val is None and best_epoch is None:
+        final_val, best_epoch = validations
+    config = config or {}
+    total = (params or {}).get("total")
+    return RunSummary(
+        id=run_id, path=Path(path), config=config, status=status, state=state,
+        name=config.get("name") or config.get("preset") or run_id, problem=problem,
+        params=total if isinstance(total, int) else None, best_val=_number(status.get("best_val_ppl")),
+        final_val=final_val, best_epoch=best_epoch, test=_number(status.get("test_ppl")),
+        training_seconds=_number(status.get("elapsed")),
+        step=status.get("step") if isinstance(status.get("step"), int) else None,
+        total_steps=status.get("total_steps") if isinstance(status.get("total_steps"), int) else None,
+        max_steps=config.get("max_steps") if isinstance(config.get("max_steps"), int) else None)
+
+
+def summarize(folder) -> RunSummary:
+    folder = Path(folder)
+    status = read_status(folder)
+    validations = (None, None)
+    if "final_val_ppl" not in status and _number(status.get("best_val_ppl")) is not None:
+        validations = validations_from_log(folder / "metrics.jsonl", _number(status.get("best_val_ppl")))
+    params = read_json(folder / "params.json")
+    return from_parts(folder.name, folder, read_config(folder), status,
+                      params if isinstance(params, dict) else None, validations)
+
+
+def list_runs(root=None) -> list[RunSummary]:
+    """One summary per run folder, newest first; damaged folders are summaries marked broken."""
+    root = runs_dir(root)
+    if not root.exists():
+        return []
+    folders = sorted((p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")), reverse=True)
+    return [summarize(folder) for folder in folders]
+
+
+def validations_from_log(path: Path, best: float | None) -> tuple[float | None, int | None]:
+    """(final validation, epoch of the best one) from the tail of a metrics log, for runs whose
+    status predates those keys. The best epoch is None when its line is no longer in the tail."""
+    try:
+        with open(path, "rb") as handle:
+            start = max(0, path.stat().st_size - TAIL_BYTES)
+            handle.seek(start)
+            lines = handle.read().split(b"\n")[:-1]  # the last piece is unfinished (or empty)
+    except OSError:
+        return None, None
+    if start:
+        lines = lines[1:]  # cut in the middle by the seek
+    final, best_epoch = None, None
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(record, dict) or record.get("kind") != "val" or _number(record.get("ppl")) is None:
+            continue
+        final = _number(record["ppl"])
+        if best is not None and math.isclose(final, best, rel_tol=1e-12) and isinstance(record.get("epoch"), int):
+            best_epoch = record["epoch"]
+    return final, best_epoch
