@@ -99,8 +99,10 @@ def cell_label(cell: dict) -> str:
 
 def cells(summaries: list[dict]) -> list[dict]:
     """The cells of one grid's runs, in the natural order of their values: {"cell", "label",
-    "toggles", "runs"} with the run summaries of each cell (any state)."""
-    toggled = toggles([s.get("config") or {} for s in summaries])
+    "toggles", "runs"} with the run summaries of each cell (any state; a run without a
+    readable config belongs to no cell)."""
+    summaries = [s for s in summaries if s.get("config")]
+    toggled = toggles([s["config"] for s in summaries])
     by_label: dict[str, dict] = {}
     for summary in summaries:
         cell = cell_of(summary, toggled)

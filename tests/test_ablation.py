@@ -65,3 +65,34 @@ def test_effects_order_numbers_numerically_and_handle_nothing_finished():
     runs = [finished(str(n), float(n), layers=n) for n in (10, 2, 1)]
     assert list(ablation.effects(runs, ["layers"])["layers"]["values"]) == ["1", "2", "10"]
     assert ablation.effects([], ["layers"]) == {"layers": {"values": {}, "spread": 0.0}}
+
+
+def test_seeds_repeat_every_cell_with_consecutive_seeds(base):
+    toggles = {"dropout_placement": ["none", "variational"], "tie_weights": [False, True]}
+    configs = ablation.grid(base, toggles, group="g", seeds=3)
+    assert len(configs) == 12 == ablation.size(toggles, seeds=3)
+    assert [c.seed for c in configs[:3]] == [base.seed, base.seed + 1, base.seed + 2]
+    assert configs[5].name == f"placement=none tied=true seed={base.seed + 2}"
+    assert len({c.name for c in configs}) == 12
+    with pytest.raises(ConfigError, match="seeds"):
+        ablation.grid(base, toggles, seeds=0)
+    with pytest.raises(ConfigError, match="seed"):
+        ablation.grid(base, {"seed": [1, 2]}, seeds=2)
+
+
+def test_cells_are_the_toggled_values_whatever_the_seed(base):
+    configs = ablation.grid(base, {"dropout_placement": ["variational", "none"], "tie_weights": [True, False]},
+                            seeds=2)
+    summaries = [{"id": str(i), "config": c.to_dict(), "status": {"state": "queued"}, "broken": False}
+                 for i, c in enumerate(configs)]
+    summaries.append({"id": "broken", "config": {}, "status": {"state": "broken"}, "broken": True})
+    assert ablation.toggles([s["config"] for s in summaries]) == ["dropout_placement", "tie_weights"]
+    assert ablation.cell_of(summaries[0], ["dropout_placement", "tie_weights"]) == {
+        "dropout_placement": "variational", "tie_weights": "true"}
+    found = ablation.cells(summaries)
+    # Natural order: none (the reference placement) before variational, false before true.
+    assert [entry["label"] for entry in found] == ["placement=none tied=false", "placement=none tied=true",
+                                                   "placement=variational tied=false",
+                                                   "placement=variational tied=true"]
+    assert all(len(entry["runs"]) == 2 for entry in found)
+    assert {s["config"]["seed"] for s in found[0]["runs"]} == {base.seed, base.seed + 1}
