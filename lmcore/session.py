@@ -17,10 +17,11 @@ import torch
 from . import config as config_module
 from .checkpoints import load_checkpoint
 from .data import load_corpus
+from .divergence import Diverged
 from .errors import LmcoreError, RunError
 from .progress import ProgressBar
 from .runs import RunWriter, read_config, read_json
-from .train import Callbacks, Diverged, Trainer, prepare_device, resolve_device
+from .train import Callbacks, Trainer, prepare_device, resolve_device
 
 
 class Recorder(Callbacks):

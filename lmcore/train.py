@@ -16,15 +16,12 @@ import torch.nn.functional as F
 
 from .config import Config
 from .data import Corpus, batchify, get_batch, train_windows
+from .divergence import DivergenceWatch
 from .evaluate import mean_nll, perplexity
 from .model import LanguageModel, detach_state
 from .params import formula_counts
 from .sampling import generate
 from .schedule import Schedule
-
-
-class Diverged(RuntimeError):
-    pass
 
 
 class Callbacks:
@@ -63,6 +60,14 @@ def prepare_device(device: torch.device) -> None:
         torch.set_float32_matmul_precision("high")
 
 
+def autocast(amp: str, device: torch.device):
+    """bf16 autocast on CUDA when asked for; elsewhere a context that changes nothing
+    (bf16 autocast on a CPU is slower than float32 for these models)."""
+    if amp == "bf16" and device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
 def make_optimizer(cfg: Config, model: torch.nn.Module) -> torch.optim.Optimizer:
     if cfg.optimizer == "adam":
         return torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -87,6 +92,8 @@ class Trainer:
         self.step, self.epoch, self.window = 0, 1, 0
         self.best_val: float | None = None
         self.last_eval_step = -1
+        self.last_save_step = -1
+        self.watch = DivergenceWatch(corpus.vocab_size)
         self.elapsed = 0.0
         self.state = self.model.init_state(cfg.batch_size)
         self._reset_interval()
@@ -97,9 +104,7 @@ class Trainer:
         return formula_counts(self.cfg, self.corpus.vocab_size)
 
     def autocast(self):
-        if self.cfg.amp == "bf16" and self.device.type == "cuda":
-            return torch.autocast("cuda", dtype=torch.bfloat16)
-        return contextlib.nullcontext()
+        return autocast(self.cfg.amp, self.device)
 
     def _emit(self, method: str, *args) -> None:
         for callback in self.callbacks:
@@ -126,7 +131,7 @@ class Trainer:
             if self.window == 0:
                 self.state = self.model.init_state(self.cfg.batch_size)
             self.train_step()
-            if self.step % self.log_every == 0:
+            if self.step % self.log_every == 0 or self.done:  # the end logs the partial interval too
                 self.log_train()
             epoch_ends = self.window == self.windows
             if self.cfg.eval_every and self.step % self.cfg.eval_every == 0 and not epoch_ends:
@@ -141,6 +146,8 @@ class Trainer:
                 return "stopped"
         if self.last_eval_step != self.step:  # max_steps ended mid-epoch
             self.validate()
+        self.watch.finish(self.step)
+        if self.last_save_step != self.step:  # max_steps ended mid-epoch, maybe on an eval step
             self.save("last")
         return "finished"
 
@@ -163,12 +170,9 @@ class Trainer:
         self.window += 1
 
     def log_train(self) -> None:
-        losses = torch.stack(self.interval["losses"]).float().cpu()
         steps = self.interval["steps"]
-        if not torch.isfinite(losses).all():
-            first = int((~torch.isfinite(losses)).nonzero()[0])
-            raise Diverged(f"diverged at step {self.step - len(losses) + first + 1}: the loss is not finite "
-                           f"(try a lower lr or a tighter clip)")
+        losses = torch.stack(self.interval["losses"]).float().cpu()  # (steps,): the one sync per log
+        self.watch.train(self.step, losses.tolist())
         seconds = max(time.perf_counter() - self.interval["start"], 1e-9)
         loss = float(losses.mean())
         tokens = steps * self.cfg.batch_size * self.cfg.bptt
@@ -196,6 +200,7 @@ class Trainer:
 
     def validate(self) -> float:
         ppl = self.evaluate("valid")
+        self.watch.validation(self.step, math.log(ppl))
         self.last_eval_step = self.step
         self._emit("on_eval", self._eval_record("val", ppl))
         self._emit("on_masks", self.model.plan.recorded_numpy())
@@ -237,13 +242,15 @@ class Trainer:
             "vocab_size": self.corpus.vocab_size,
             "progress": {"step": self.step, "epoch": self.epoch, "window": self.window,
                          "best_val": self.best_val, "elapsed": self.now(),
-                         "last_eval_step": self.last_eval_step},
+                         "last_eval_step": self.last_eval_step, "divergence": self.watch.state_dict()},
             "hidden": [[h.cpu(), c.cpu()] for h, c in self.state],
             "interval": {"losses": [float(x) for x in self.interval["losses"]],
                          "norm": float(self.interval["norm"]), "steps": self.interval["steps"]},
         }
 
     def save(self, name: str) -> None:
+        if name == "last":
+            self.last_save_step = self.step
         self._emit("on_checkpoint", name, self.checkpoint())
 
     def restore(self, payload: dict) -> None:
@@ -254,6 +261,9 @@ class Trainer:
         self.step, self.epoch, self.window = progress["step"], progress["epoch"], progress["window"]
         self.best_val, self.elapsed = progress["best_val"], progress["elapsed"]
         self.last_eval_step = progress.get("last_eval_step", -1)
+        self.last_save_step = self.step
+        if "divergence" in progress:
+            self.watch.load_state_dict(progress["divergence"])
         self.state = [(h.to(self.device), c.to(self.device)) for h, c in payload["hidden"]]
         self._reset_interval()
         interval = payload.get("interval") or {}

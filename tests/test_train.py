@@ -151,13 +151,34 @@ def test_crash_is_marked_failed_and_resume_drops_lines_after_the_checkpoint(runs
 
 
 def test_divergence_fails_with_the_step(runs_root):
-    folder = _new_run(runs_root, optimizer="sgd", lr=1e38, clip=0.0, log_every=1)
+    # lr 1000 (the largest the config allows) parks Adam's loss far above ln V, finite.
+    folder = _new_run(runs_root, optimizer="adam", lr=1000.0, log_every=1)
     from lmcore.errors import LmcoreError
 
     with pytest.raises(LmcoreError, match=r"diverged at step \d+"):
         run(folder, show_progress=False)
     status = read_status(folder)
     assert status["state"] == "failed" and status["error"].startswith("diverged at step")
+    assert read_jsonl(folder / "metrics.jsonl"), "the lines written before it diverged stay"
+
+
+def test_a_short_run_logs_a_final_train_line(runs_root):
+    # Batch 1, bptt 1: about 80 steps per train line, so 60 steps would end with none.
+    folder = _new_run(runs_root, batch_size=1, bptt=1, max_steps=60)
+    run(folder, show_progress=False)
+    train = [r for r in read_jsonl(folder / "metrics.jsonl") if r["kind"] == "train"]
+    assert [r["step"] for r in train] == [60]
+    status = read_status(folder)
+    assert status["train_ppl"] == pytest.approx(train[0]["ppl"]) and status["lr"] == 0.01
+    assert status["tokens_per_s"] > 0
+
+
+def test_max_steps_on_an_eval_step_still_writes_last(runs_root):
+    folder = _new_run(runs_root, max_steps=60, eval_every=30)
+    run(folder, show_progress=False)
+    payload = torch.load(folder / "checkpoints" / "last.pt", weights_only=True)
+    assert payload["progress"]["step"] == 60
+    assert (folder / "checkpoints" / "best.pt").exists()
 
 
 def test_schedules():
