@@ -8,7 +8,6 @@ alike, and the report is ratios to the reference measured in the same run.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import statistics
 import time
@@ -20,6 +19,7 @@ from torch import nn
 from .config import Config
 from .model import LanguageModel, detach_state
 from .sampling import generate
+from .train import autocast
 
 
 class ReferenceModel(nn.Module):
@@ -59,17 +59,12 @@ class Runner:
         self.times: list[float] = []
         self.index = 0
 
-    def autocast(self):
-        if self.amp == "bf16" and self.device.type == "cuda":
-            return torch.autocast("cuda", dtype=torch.bfloat16)
-        return contextlib.nullcontext()
-
     def step(self):
         data = self.batches[self.index % len(self.batches)]
         self.index += 1
         inputs, targets = data[:-1], data[1:]
         self.state = _detach(self.state)
-        with self.autocast():
+        with autocast(self.amp, self.device):
             logits, self.state = self.model(inputs, self.state)
             loss = F.cross_entropy(logits.view(-1, logits.shape[-1]).float(), targets.reshape(-1))
         self.optimizer.zero_grad(set_to_none=True)
