@@ -86,10 +86,10 @@ def toggles(configs: list[dict]) -> list[str]:
             and len({repr(config.get(key)) for config in configs}) > 1]
 
 
-def cell_of(summary: dict, toggled: list[str]) -> dict:
-    """The cell a run belongs to: {toggle: its value as text}, e.g. {"tie_weights": "true"}."""
-    config = summary.get("config") or {}
-    return {key: _short(config.get(key)) for key in toggled}
+def cell_of(summary, toggled: list[str]) -> dict:
+    """The cell a run (a summaries.RunSummary) belongs to: {toggle: its value as text}, e.g.
+    {"tie_weights": "true"}."""
+    return {key: _short(summary.config.get(key)) for key in toggled}
 
 
 def cell_label(cell: dict) -> str:
@@ -97,12 +97,12 @@ def cell_label(cell: dict) -> str:
     return " ".join(f"{SHORT.get(key, key)}={value}" for key, value in cell.items())
 
 
-def cells(summaries: list[dict]) -> list[dict]:
+def cells(summaries: list) -> list[dict]:
     """The cells of one grid's runs, in the natural order of their values: {"cell", "label",
     "toggles", "runs"} with the run summaries of each cell (any state; a run without a
     readable config belongs to no cell)."""
-    summaries = [s for s in summaries if s.get("config")]
-    toggled = toggles([s["config"] for s in summaries])
+    summaries = [s for s in summaries if s.config]
+    toggled = toggles([s.config for s in summaries])
     by_label: dict[str, dict] = {}
     for summary in summaries:
         cell = cell_of(summary, toggled)
@@ -113,11 +113,11 @@ def cells(summaries: list[dict]) -> list[dict]:
     return sorted(by_label.values(), key=lambda e: [ranks[k].index(v) for k, v in e["cell"].items()])
 
 
-def levels(summaries: list[dict], key: str) -> list[str]:
+def levels(summaries: list, key: str) -> list[str]:
     """The distinct values of `key` among these runs, as text, first (reference) value first."""
     values = {}
-    for summary in summaries:
-        value = (summary.get("config") or {}).get(key)
+    for summary in (s for s in summaries if s.config):
+        value = summary.config.get(key)
         values.setdefault(_short(value), value)
     return sorted(values, key=lambda text: _order(values[text]))
 

@@ -1,7 +1,7 @@
 """What each toggle of an ablation grid did, with 95% intervals across seeds.
 
-A grid's finished runs become observations (cell, seed, best and final validation, test
-perplexity). A toggle's main effect on a metric is the mean change from its first value to
+A grid's finished runs become observations (cell, seed, and the run summary's best and final
+validation and test perplexity). A toggle's main effect on a metric is the mean change from its first value to
 each other value: paired within (the other toggles' values, seed) when every run has its
 partner, Welch's interval otherwise (stats.METHOD says it in one sentence). Any two toggles
 with two values each also get their interaction, the difference of differences.
@@ -10,35 +10,18 @@ with two values each also get their interaction, the difference of differences.
 from __future__ import annotations
 
 import itertools
-from pathlib import Path
 
 from . import stats
 from .ablation import cell_label, cell_of, cells, levels, toggles
-from .runs import read_jsonl
 
 METRICS = ("best_val", "final_val", "test")
 
 
-def outcome(summary: dict) -> dict:
-    """A run's results: best validation and test perplexity (status.json), the final
-    validation perplexity (the last `val` line of metrics.jsonl) and the best one's epoch."""
-    status = summary.get("status") or {}
-    lines = [r for r in read_jsonl(Path(summary["path"]) / "metrics.jsonl")
-             if r.get("kind") == "val" and isinstance(r.get("ppl"), (int, float))] if summary.get("path") else []
-    best_line = min(lines, key=lambda r: r["ppl"], default=None)
-    return {"best_val": _number(status.get("best_val_ppl")), "final_val": lines[-1]["ppl"] if lines else None,
-            "best_epoch": best_line.get("epoch") if best_line else None, "test": _number(status.get("test_ppl"))}
-
-
-def _number(value):
-    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-
-
-def observations(summaries: list[dict], toggled: list[str]) -> list[dict]:
-    """One dict per finished run: id, cell, seed and its outcome()."""
-    done = [s for s in summaries if not s.get("broken") and (s.get("status") or {}).get("state") == "finished"]
-    return [{"id": s["id"], "cell": cell_of(s, toggled), "seed": (s.get("config") or {}).get("seed"), **outcome(s)}
-            for s in done]
+def observations(summaries: list, toggled: list[str]) -> list[dict]:
+    """One dict per finished run (summaries.RunSummary): id, cell, seed and its results."""
+    return [{"id": s.id, "cell": cell_of(s, toggled), "seed": s.config.get("seed"), "best_val": s.best_val,
+             "final_val": s.final_val, "best_epoch": s.best_epoch, "test": s.test}
+            for s in summaries if s.state == "finished"]
 
 
 def _by_key(observed: list[dict], metric: str, match: dict, keys: list[str]) -> dict:
@@ -109,17 +92,18 @@ def cell_table(observed: list[dict], grid_cells: list[dict]) -> list[dict]:
     rows = []
     for entry in grid_cells:
         mine = [item for item in observed if cell_label(item["cell"]) == entry["label"]]
-        rows.append({"cell": entry["cell"], "label": entry["label"], "runs": [s["id"] for s in entry["runs"]],
+        rows.append({"cell": entry["cell"], "label": entry["label"], "runs": [s.id for s in entry["runs"]],
                      "finished": [item["id"] for item in mine],
                      **{metric: stats.describe([item[metric] for item in mine if item[metric] is not None])
                         for metric in METRICS + ("best_epoch",)}})
     return rows
 
 
-def grid_effects(summaries: list[dict], group: str = "") -> dict:
-    """The whole report for one grid's runs (any state; only finished runs are counted)."""
+def grid_effects(summaries: list, group: str = "") -> dict:
+    """The whole report for one grid's runs (summaries.RunSummary, any state; only finished
+    runs are counted)."""
     grid_cells = cells(summaries)
-    toggled = toggles([s.get("config") or {} for s in summaries])
+    toggled = toggles([s.config for s in summaries])
     observed = observations(summaries, toggled)
     values = {key: levels(summaries, key) for key in toggled}
     return {"group": group, "method": stats.METHOD, "confidence": stats.CONFIDENCE, "toggles": toggled,

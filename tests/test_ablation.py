@@ -5,6 +5,7 @@ import pytest
 from lmcore import ablation
 from lmcore.config import Config, ConfigError
 from lmcore.presets import resolve
+from lmcore.summaries import from_parts
 
 
 @pytest.fixture
@@ -83,10 +84,10 @@ def test_seeds_repeat_every_cell_with_consecutive_seeds(base):
 def test_cells_are_the_toggled_values_whatever_the_seed(base):
     configs = ablation.grid(base, {"dropout_placement": ["variational", "none"], "tie_weights": [True, False]},
                             seeds=2)
-    summaries = [{"id": str(i), "config": c.to_dict(), "status": {"state": "queued"}, "broken": False}
+    summaries = [from_parts(str(i), f"runs/{i}", c.to_dict(), {"state": "queued"}, None)
                  for i, c in enumerate(configs)]
-    summaries.append({"id": "broken", "config": {}, "status": {"state": "broken"}, "broken": True})
-    assert ablation.toggles([s["config"] for s in summaries]) == ["dropout_placement", "tie_weights"]
+    summaries.append(from_parts("broken", "runs/broken", None, {"state": "queued"}, None))
+    assert ablation.toggles([s.config for s in summaries]) == ["dropout_placement", "tie_weights"]
     assert ablation.cell_of(summaries[0], ["dropout_placement", "tie_weights"]) == {
         "dropout_placement": "variational", "tie_weights": "true"}
     found = ablation.cells(summaries)
@@ -95,4 +96,4 @@ def test_cells_are_the_toggled_values_whatever_the_seed(base):
                                                    "placement=variational tied=false",
                                                    "placement=variational tied=true"]
     assert all(len(entry["runs"]) == 2 for entry in found)
-    assert {s["config"]["seed"] for s in found[0]["runs"]} == {base.seed, base.seed + 1}
+    assert {s.config["seed"] for s in found[0]["runs"]} == {base.seed, base.seed + 1}

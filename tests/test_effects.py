@@ -1,0 +1,118 @@
+"""lmcore.effects: main effects and interactions of a grid, checked against hand-computed cases."""
+
+import json
+import math
+
+import pytest
+
+from lmcore import effects, stats
+from lmcore.summaries import from_parts, list_runs
+
+# Best validation of a 2x2 grid (placement none/vertical x tied false/true), seeds 1 and 2.
+BEST = {("none", False, 1): 100.0, ("none", False, 2): 104.0, ("none", True, 1): 95.0, ("none", True, 2): 97.0,
+        ("vertical", False, 1): 90.0, ("vertical", False, 2): 96.0,
+        ("vertical", True, 1): 84.0, ("vertical", True, 2): 87.0}
+
+
+def summary(placement, tied, seed, best, state="finished"):
+    config = {"dropout_placement": placement, "tie_weights": tied, "seed": seed, "group": "g",
+              "name": f"placement={placement} tied={str(tied).lower()} seed={seed}", "layers": 1}
+    status = {"state": state, "best_val_ppl": best, "test_ppl": best - 3.0, "final_val_ppl": best + 10.0,
+              "best_epoch": 2}
+    return from_parts(f"{placement}-{tied}-{seed}", "runs/x", config, status, None)
+
+
+def grid(values=BEST, drop=()):
+    return [summary(*key, best) for key, best in values.items() if key not in drop]
+
+
+def pick(report, metric="best_val", **where):
+    rows = report["effects" if "toggle" in where else "interactions"]
+    return next(r for r in rows if r["metric"] == metric and all(r[k] == v for k, v in where.items()))
+
+
+def test_balanced_grid_pairs_by_seed_and_the_other_toggle():
+    report = effects.grid_effects(grid(), "g")
+    assert report["toggles"] == ["dropout_placement", "tie_weights"] and report["finished"] == 8
+    tied = pick(report, toggle="tie_weights")
+    # Pairs (placement, seed): 95-100, 97-104, 84-90, 87-96 = -5, -7, -6, -9; mean -6.75,
+    # sd sqrt(8.75/3) = 1.7078, se 0.8539, t(3) 3.1824: -6.75 +- 2.7175.
+    assert (tied["reference"], tied["level"], tied["method"], tied["n"]) == ("false", "true", "paired", 4)
+    assert tied["estimate"] == pytest.approx(-6.75)
+    assert (tied["low"], tied["high"]) == pytest.approx((-9.4675, -4.0325), abs=1e-3)
+    assert tied["verdict"] == "lower"
+    # Test is best - 3 and final validation best + 10 in every run: the same differences.
+    assert pick(report, "test", toggle="tie_weights")["estimate"] == pytest.approx(-6.75)
+    assert pick(report, "final_val", toggle="tie_weights")["estimate"] == pytest.approx(-6.75)
+    assert report["cells"][0]["final_val"]["mean"] == pytest.approx(112.0)
+
+
+def test_interaction_is_the_difference_of_differences_paired_by_seed():
+    found = pick(effects.grid_effects(grid(), "g"), toggles=["dropout_placement", "tie_weights"])
+    # Seed 1: (84-90)-(95-100) = -1; seed 2: (87-96)-(97-104) = -2; mean -1.5, sd 0.7071,
+    # se 0.5, t(1) 12.706: -1.5 +- 6.353, which contains 0.
+    assert found["levels"] == [["none", "vertical"], ["false", "true"]]
+    assert found["method"] == "paired" and found["n"] == 2 and found["estimate"] == pytest.approx(-1.5)
+    assert (found["low"], found["high"]) == pytest.approx((-7.853, 4.853), abs=1e-3)
+    assert found["verdict"] == "within noise"
+
+
+def test_unbalanced_grid_falls_back_to_welch():
+    runs = grid(drop=[("vertical", True, 2)])
+    runs.append(summary("vertical", True, 2, 10.0, state="failed"))     # failed: not counted
+    runs.append(from_parts("broken", "runs/broken", None, {"state": "finished"}, None))  # no cell
+    report = effects.grid_effects(runs, "g")
+    tied = pick(report, toggle="tie_weights")
+    expected = stats.welch([100.0, 104.0, 90.0, 96.0], [95.0, 97.0, 84.0])
+    assert tied["method"] == "welch" and tied["estimate"] == pytest.approx(92.0 - 97.5)
+    assert (tied["low"], tied["high"], tied["df"]) == pytest.approx((expected["low"], expected["high"], 3.987),
+                                                                    abs=1e-3)
+    assert pick(report, toggles=["dropout_placement", "tie_weights"])["method"] == "welch"
+    assert report["finished"] == 7 and report["runs"] == 9 and len(report["cells"]) == 4
+
+
+def test_one_seed_gives_no_interval_where_there_is_one_difference():
+    report = effects.grid_effects(grid({k: v for k, v in BEST.items() if k[2] == 1}), "g")
+    interaction = pick(report, toggles=["dropout_placement", "tie_weights"])
+    assert interaction["n"] == 1 and interaction["low"] is None and interaction["verdict"] == "no interval"
+    # Two pairs (one per placement) still make an interval for the main effect, with df 1.
+    assert pick(report, toggle="tie_weights")["df"] == 1
+    cell = report["cells"][0]
+    assert cell["best_val"]["n"] == 1 and cell["best_val"]["sd"] is None and cell["best_val"]["low"] is None
+
+
+def test_three_placements_compare_each_with_the_first():
+    values = {(placement, True, seed): 90.0 + rank * 2 + seed
+              for rank, placement in enumerate(["variational", "none", "vertical"]) for seed in (1, 2, 3)}
+    report = effects.grid_effects(grid(values), "g")
+    rows = [r for r in report["effects"] if r["metric"] == "best_val"]
+    assert [(r["reference"], r["level"]) for r in rows] == [("none", "vertical"), ("none", "variational")]
+    assert [r["estimate"] for r in rows] == pytest.approx([2.0, -2.0])
+    assert all(r["low"] == r["high"] for r in rows)                  # identical differences: no spread
+    assert report["interactions"] == []
+
+
+def write_run(root, name, config, status, metrics):
+    folder = root / name
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text(json.dumps(config))
+    (folder / "status.json").write_text(json.dumps(status))
+    (folder / "metrics.jsonl").write_text("".join(json.dumps(line) + "\n" for line in metrics) + '{"kind": "va')
+    return folder
+
+
+def test_final_validation_and_best_epoch_come_from_the_run_summaries(tmp_path):
+    lines = [{"kind": "train", "epoch": 1, "ppl": 300.0}, {"kind": "val", "epoch": 1, "ppl": 120.0},
+             {"kind": "val", "epoch": 2, "ppl": 90.0}, {"kind": "val", "epoch": 3, "ppl": 135.0},
+             {"kind": "test", "epoch": 3, "ppl": 88.0}]
+    for seed in (1, 2):
+        write_run(tmp_path, f"run-{seed}", {"seed": seed, "group": "g", "dropout": 0.0},
+                  {"state": "finished", "best_val_ppl": 90.0, "test_ppl": 88.0}, lines)
+    runs = list_runs(tmp_path)
+    assert {k: effects.observations(runs, [])[0][k] for k in ("best_val", "final_val", "best_epoch", "test")} == {
+        "best_val": 90.0, "final_val": 135.0, "best_epoch": 2, "test": 88.0}
+    report = effects.grid_effects(runs, "g")
+    assert report["toggles"] == [] and report["effects"] == []
+    assert report["cells"][0]["final_val"]["mean"] == 135.0 and report["cells"][0]["best_epoch"]["mean"] == 2
+    json.dumps(report, allow_nan=False)                                # plain JSON all the way
+    assert not math.isnan(report["cells"][0]["best_val"]["sd"])
