@@ -88,14 +88,14 @@ def _missing(folder: Path) -> list[str]:
     return [name for name in PTB_MD5 if not (folder / name).is_file()]
 
 
-def _check_data_dir(folder: Path) -> bool:
+def _check_data_dir(folder: Path, remedy: str = " or unset LMCORE_DATA_DIR") -> bool:
     """True if the data dir holds a verified copy; raise if it holds a broken one."""
     missing = _missing(folder)
     if len(missing) == len(PTB_MD5):
         return False
     if bad := _bad_file(folder):
-        raise DataError(f"PTB copy in LMCORE_DATA_DIR is corrupt or truncated ({bad}); "
-                        "replace it with a good copy or unset LMCORE_DATA_DIR")
+        raise DataError(f"PTB copy in {folder} is corrupt or truncated ({bad}); "
+                        f"replace it with a good copy{remedy}")
     if missing:
         raise DataError(f"PTB copy in {folder} is incomplete: missing {', '.join(missing)}")
     return True
@@ -118,6 +118,20 @@ def find_ptb() -> Path | None:
     Raises DataError if a copy is present but corrupt: silently skipping it would
     hide the problem (data dir) or keep re-reading a bad file (cache)."""
     return _find(download=False)
+
+
+def find_ptb_dir(extra_roots=()) -> Path | None:
+    """find_ptb(), then `<root>/ptb/` for each of `extra_roots` in order (the test setup adds
+    the ../shared/data copy that sits beside a checkout on the project's machines).
+
+    Raises DataError for a corrupt or incomplete copy anywhere it looks, like find_ptb."""
+    if found := find_ptb():
+        return found
+    for root in extra_roots:
+        folder = Path(root).resolve() / "ptb"
+        if _check_data_dir(folder, remedy=""):
+            return folder
+    return None
 
 
 def ptb_status() -> dict:

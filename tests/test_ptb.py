@@ -7,30 +7,31 @@ import io
 import os
 import shutil
 import socket
+import subprocess
 import sys
 import threading
 from pathlib import Path
 
 import pytest
 
+from conftest import ROOT
 from lmcore import ptb
 from lmcore.errors import DataError
-
-REPO = Path(__file__).resolve().parents[1]
-SHARED_PTB = (REPO / ".." / "shared" / "data" / "ptb").resolve()
-
-pytestmark = pytest.mark.skipif(not SHARED_PTB.is_dir(), reason="needs the shared PTB copy")
 
 
 def md5(path: Path) -> str:
     return hashlib.md5(path.read_bytes()).hexdigest()
 
 
-def copy_ptb(dest: Path) -> Path:
-    dest.mkdir(parents=True, exist_ok=True)
-    for name in ptb.PTB_MD5:
-        shutil.copyfile(SHARED_PTB / name, dest / name)  # copyfile: writable, unlike the source
-    return dest
+@pytest.fixture(scope="session")
+def copy_ptb(ptb_dir):
+    """copy_ptb(dest): the session's verified PTB files copied into dest."""
+    def copy(dest: Path) -> Path:
+        dest.mkdir(parents=True, exist_ok=True)
+        for name in ptb.PTB_MD5:
+            shutil.copyfile(ptb_dir / name, dest / name)  # copyfile: writable, unlike the source
+        return dest
+    return copy
 
 
 def corrupt(path: Path) -> None:
@@ -60,7 +61,7 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def server(tmp_path_factory, copy_ptb):
     """Base URL of a server with good/, truncated/ and wrong/ copies of the three files."""
     root = tmp_path_factory.mktemp("www")
     copy_ptb(root / "good")
@@ -91,14 +92,14 @@ def closed_port() -> int:
         return s.getsockname()[1]
 
 
-def test_download_verifies_and_reports_progress(server, tmp_path):
+def test_download_verifies_and_reports_progress(server, tmp_path, ptb_dir):
     calls = []
     dest = ptb.download_ptb(server + "good", tmp_path / "dl", lambda *a: calls.append(a))
     assert dest == tmp_path / "dl"
     for name, expected in ptb.PTB_MD5.items():
         assert md5(dest / name) == expected
         seen = [(done, total) for n, done, total in calls if n == name]
-        size = (SHARED_PTB / name).stat().st_size
+        size = (ptb_dir / name).stat().st_size
         assert len(seen) > 2 and all(total == size for _, total in seen)
         dones = [done for done, _ in seen]
         assert dones == sorted(dones) and dones[0] == 0 and dones[-1] == size
@@ -134,16 +135,18 @@ def test_http_error_names_status(server, tmp_path):
         ptb.download_ptb(server + "missing", tmp_path / "dl")
 
 
-def test_find_ptb_uses_shared_copy_with_relative_data_dir(monkeypatch):
-    monkeypatch.chdir(REPO)
-    monkeypatch.setenv("LMCORE_DATA_DIR", "../shared/data")
+def test_find_ptb_uses_a_relative_data_dir(monkeypatch, tmp_path, copy_ptb):
+    shared = copy_ptb(tmp_path / "shared" / "data" / "ptb")
+    (tmp_path / "main").mkdir()
+    monkeypatch.chdir(tmp_path / "main")
+    monkeypatch.setenv("LMCORE_DATA_DIR", "../shared/data")  # how CI sets it
     found = ptb.find_ptb()
-    assert found.resolve() == SHARED_PTB
+    assert found == shared
     assert ptb.ptb_paths(found)["train"].name == "ptb.train.txt"
     assert ptb.ptb_status() == {"available": True, "path": str(found), "problem": None}
 
 
-def test_corrupt_data_dir_is_named_and_never_used(monkeypatch, tmp_path):
+def test_corrupt_data_dir_is_named_and_never_used(monkeypatch, tmp_path, copy_ptb):
     corrupt(copy_ptb(tmp_path / "data" / "ptb") / "ptb.test.txt")
     copy_ptb(tmp_path / "cache" / "ptb")  # a good cache must not hide the bad data dir
     monkeypatch.setenv("LMCORE_DATA_DIR", str(tmp_path / "data"))
@@ -155,14 +158,14 @@ def test_corrupt_data_dir_is_named_and_never_used(monkeypatch, tmp_path):
     assert status["available"] is False and "ptb.test.txt" in status["problem"]
 
 
-def test_incomplete_data_dir_names_missing_file(monkeypatch, tmp_path):
+def test_incomplete_data_dir_names_missing_file(monkeypatch, tmp_path, copy_ptb):
     (copy_ptb(tmp_path / "data" / "ptb") / "ptb.valid.txt").unlink()
     monkeypatch.setenv("LMCORE_DATA_DIR", str(tmp_path / "data"))
     with pytest.raises(DataError, match=r"incomplete.*ptb\.valid\.txt"):
         ptb.find_ptb()
 
 
-def test_lookup_order_data_dir_before_cache(monkeypatch, tmp_path):
+def test_lookup_order_data_dir_before_cache(monkeypatch, tmp_path, copy_ptb):
     data, cache = copy_ptb(tmp_path / "data" / "ptb"), copy_ptb(tmp_path / "cache" / "ptb")
     assert ptb.find_ptb() == cache
     monkeypatch.setenv("LMCORE_DATA_DIR", str(tmp_path / "data"))
@@ -193,7 +196,7 @@ def test_ensure_downloads_into_cache_then_reuses_it(monkeypatch, server, tmp_pat
     assert ptb.ensure_ptb() == folder  # found again: no network needed
 
 
-def test_corrupt_cache_is_refetched_or_reported(monkeypatch, server, tmp_path):
+def test_corrupt_cache_is_refetched_or_reported(monkeypatch, server, tmp_path, copy_ptb):
     cache = copy_ptb(tmp_path / "cache" / "ptb")
     corrupt(cache / "ptb.valid.txt")
     with pytest.raises(DataError, match=r"cache is corrupt.*ptb\.valid\.txt.*delete it"):
@@ -248,3 +251,69 @@ def test_stderr_progress_on_tty_redraws_one_line(monkeypatch):
     out = sys.stderr.getvalue()
     assert out == "\rptb.valid.txt  0% 0.0/1.0 MB\rptb.valid.txt  50% 0.5/1.0 MB" \
         "\rptb.valid.txt  100% 1.0/1.0 MB\n"
+
+
+def test_find_ptb_dir_looks_in_data_dir_then_cache_then_extra_roots(monkeypatch, tmp_path, copy_ptb):
+    data, cache = copy_ptb(tmp_path / "data" / "ptb"), copy_ptb(tmp_path / "cache" / "ptb")
+    extra = copy_ptb(tmp_path / "shared" / "data" / "ptb")
+    roots = [tmp_path / "empty", tmp_path / "shared" / "data"]  # a root without a copy is passed over
+    monkeypatch.setenv("LMCORE_DATA_DIR", str(tmp_path / "data"))
+    assert ptb.find_ptb_dir(roots) == data
+    monkeypatch.delenv("LMCORE_DATA_DIR")
+    assert ptb.find_ptb_dir(roots) == cache
+    shutil.rmtree(cache)
+    assert ptb.find_ptb_dir(roots) == extra
+    assert ptb.find_ptb_dir() is None and ptb.find_ptb_dir([tmp_path / "empty"]) is None
+
+
+def test_find_ptb_dir_names_a_corrupt_extra_copy(tmp_path, copy_ptb):
+    corrupt(copy_ptb(tmp_path / "shared" / "data" / "ptb") / "ptb.valid.txt")
+    with pytest.raises(DataError, match=r"corrupt or truncated.*ptb\.valid\.txt") as info:
+        ptb.find_ptb_dir([tmp_path / "shared" / "data"])
+    assert "LMCORE_DATA_DIR" not in str(info.value)  # unsetting it would not help
+
+
+NEEDS_PTB = '''
+from lmcore.ptb import ensure_ptb
+
+
+def test_reads_ptb():
+    assert ensure_ptb().name == "ptb"
+
+
+def test_small_config(small_config):
+    assert small_config.dataset == "ptb"
+
+
+def test_needs_nothing():
+    pass
+'''
+
+
+def run_fake_checkout(tmp_path: Path, url: str):
+    """pytest with this project's conftest in a checkout that has no ../shared beside it."""
+    tests = tmp_path / "checkout" / "tests"
+    tests.mkdir(parents=True)
+    (tmp_path / "checkout" / "pytest.ini").write_text("[pytest]\n")
+    shutil.copyfile(ROOT / "tests" / "conftest.py", tests / "conftest.py")
+    (tests / "test_needs_ptb.py").write_text(NEEDS_PTB)
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("LMCORE_", "XDG_"))}
+    env.update(PYTHONPATH=str(ROOT), LMCORE_CACHE_DIR=str(tmp_path / "cache"), LMCORE_PTB_URL=url)
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tests)],
+                          cwd=tmp_path / "checkout", env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_without_any_copy_the_ptb_tests_fail_with_one_clear_reason(tmp_path):
+    url = f"http://127.0.0.1:{closed_port()}/data/"
+    done = run_fake_checkout(tmp_path, url)
+    out = done.stdout + done.stderr
+    assert done.returncode == 1 and "1 failed, 1 passed, 1 error" in out, out  # the error: at setup
+    reason = f"PTB is unavailable: could not reach {url}ptb.train.txt"
+    assert out.count(reason) == 2 and out.count("could not reach") == 3  # each test, then the summary
+    assert "Traceback" not in out and "DataError" not in out
+
+
+def test_the_test_setup_downloads_ptb_once_into_the_cache(tmp_path, server):
+    done = run_fake_checkout(tmp_path, server + "good")
+    assert done.returncode == 0 and "3 passed" in done.stdout, done.stdout + done.stderr
+    assert ptb.find_ptb_dir() == tmp_path / "cache" / "ptb"  # clean_env points the cache there too
