@@ -69,6 +69,10 @@ def pytest_runtest_makereport(item, call):
         report.longrepr = f"PTB is unavailable: {PtbSource.problem}"
 
 
+def pytest_report_header():
+    return f"PTB: {PtbSource.folder or PtbSource.problem or 'not found; downloaded at the first test'}"
+
+
 def pytest_terminal_summary(terminalreporter):
     if PtbSource.problem:
         terminalreporter.section("PTB")
