@@ -2,9 +2,9 @@
 the preset. The Train page keeps its address bar equal to the config this way, so a reload, a
 restart or a shared link comes back to the same controls.
 
-Values that came from a link are checked against what the page's controls accept (CHOICES,
-BOUNDS), so a link can never put a control into a state it would refuse; lmcore.config.problems
-stays the judge of the config itself.
+Values that came from a link are checked against each key's one declaration (lmcore.config.RULES:
+limits, choices, length), the same rule the engine validates with, so a link can never put a
+control into a state the engine would refuse; a value outside it is ignored with one line.
 """
 
 from __future__ import annotations
@@ -13,29 +13,18 @@ import re
 from pathlib import Path
 
 from lmcore.config import (
-    AMP_MODES,
     BUILTIN_DATASETS,
-    DEVICES,
-    INITS,
     KEYS,
-    OPTIMIZERS,
-    PLACEMENTS,
-    SCHEDULES,
+    RULES,
     Config,
     ConfigError,
     coerce,
+    key_problem,
     unknown_key_message,
 )
 from lmcore.presets import PRESETS
 
 RESERVED_QUERY = {"run", "embed", "embed_options"}  # query keys that are not config keys
-CHOICES = {"dropout_placement": PLACEMENTS, "optimizer": OPTIMIZERS, "lr_schedule": SCHEDULES,
-           "init": INITS, "device": DEVICES, "amp": AMP_MODES}
-# Widget bounds stop obviously wrong input; lmcore.config.problems stays the judge. Default (0, None).
-BOUNDS = {"layers": (1, None), "embed_size": (1, None), "hidden_size": (1, None), "batch_size": (1, None),
-          "bptt": (1, None), "epochs": (1, None), "eval_batch_size": (1, None), "vocab_size": (3, None),
-          "synthetic_tokens": (1000, None), "synthetic_vocab": (50, 20000), "dropout": (0.0, 0.99),
-          "dropout_recurrent": (0.0, 0.99), "lr_decay": (0.0, 1.0)}
 
 
 def preset_values(name: str) -> dict:
@@ -61,25 +50,24 @@ def link_params(values: dict) -> dict[str, str]:
 
 
 def value_problem(key: str, value, uploads: Path) -> str | None:
-    """Why a value from a link cannot go into the controls (they would refuse it), or None."""
-    if key in CHOICES and value not in CHOICES[key]:
-        return f"choose one of {', '.join(CHOICES[key])}"
+    """Why a value from a link cannot go into the controls, or None: the key's own rule, and a
+    dataset path must be a file uploaded to this app (a link must not read the server's files)."""
     if key == "dataset" and value not in BUILTIN_DATASETS:
         path = Path(value)
         if path.parent != uploads or not re.fullmatch(r"[0-9a-f]{64}\.txt", path.name):
             return "a link can only name ptb, synthetic or a file uploaded to this app"
-    if clamp(key, value) != value:
-        low, high = BOUNDS.get(key, (0, None))
-        return f"must be at least {low}" + (f" and at most {high}" if high is not None else "")
-    return None
+    return key_problem(key, value)
 
 
 def clamp(key: str, value):
-    """A number moved into the range its widget accepts (anything else unchanged)."""
+    """A number moved into its key's limits (an open end counts as closed: the widget's bound),
+    for a run's config the controls must show; anything else unchanged."""
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         return value
-    low, high = BOUNDS.get(key, (0, None))
-    return min(max(value, type(value)(low)), type(value)(high)) if high is not None else max(value, type(value)(low))
+    rule = RULES[key]
+    if rule.low is not None:
+        value = max(value, type(value)(rule.low))
+    return min(value, type(value)(rule.high)) if rule.high is not None else value
 
 
 def parse_link(query: dict[str, str], uploads: Path) -> tuple[dict, list[str]]:
@@ -95,11 +83,9 @@ def parse_link(query: dict[str, str], uploads: Path) -> tuple[dict, list[str]]:
             continue
         try:
             value = coerce(key, text) if key in KEYS else None
-            # The engine's message lists all 43 keys when nothing is close: too much for a banner.
-            unknown = unknown_key_message(key).split("; known")[0]
-            problem = value_problem(key, value, uploads) if key in KEYS else unknown
+            problem = value_problem(key, value, uploads) if key in KEYS else unknown_key_message(key)
         except ConfigError as error:
-            problem = "; ".join(error.problems)
+            problem = "; ".join(p.removeprefix(f"{key}: ") for p in error.problems)  # the key leads already
         if problem:
             warnings.append(f"ignored {key}={text!r}: {problem}")
         else:

@@ -11,10 +11,14 @@ import os
 import tempfile
 from pathlib import Path
 
-from lmcore.text import EOS, split_sizes, text_problem
 from lmcore.errors import LmcoreError
+from lmcore.text import EOS, split_sizes, text_problem
 
-MAX_UPLOAD_MB = 20  # stricter than the engine's 200 MB: the app counts the words itself
+# Stricter than the engine's 200 MB: the app counts the words itself. In decimal megabytes
+# (10**6 bytes), the unit Streamlit's upload widget counts in on Linux and macOS browsers, so
+# the widget's "20MB" and this limit are the same number of bytes.
+MAX_UPLOAD_MB = 20
+MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 10**6
 
 
 def text_stats(path: Path) -> dict:
@@ -37,13 +41,14 @@ def text_stats(path: Path) -> dict:
 
 
 def store_upload(content: bytes, uploads: Path, shown_name: str = "the file",
-                 limit: int = MAX_UPLOAD_MB * 2**20) -> tuple[Path | None, dict | str]:
+                 limit: int = MAX_UPLOAD_BYTES) -> tuple[Path | None, dict | str]:
     """Keep uploaded bytes as uploads/<sha256>.txt if they can be a corpus.
 
     Returns (path, text_stats) or (None, why not).
     """
     if len(content) > limit:
-        return None, f"dataset: {shown_name} is {len(content) / 2**20:.1f} MB; the limit here is {limit / 2**20:.0f} MB"
+        return None, (f"dataset: {shown_name} is {len(content) / 10**6:.1f} MB ({len(content):,} bytes); "
+                      f"the limit here is {limit / 10**6:g} MB ({limit:,} bytes)")
     uploads.mkdir(parents=True, exist_ok=True)
     target = uploads / f"{hashlib.sha256(content).hexdigest()}.txt"
     fd, temp = tempfile.mkstemp(dir=uploads, prefix=".incoming-", suffix=".txt")

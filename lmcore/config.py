@@ -1,14 +1,21 @@
-"""The one config object: every key, its default, and the validation of every value.
+"""The one config object: every key declared once (default, limits, choices, help, unit), and
+the validation of every value derived from those declarations.
 
-Key names are part of the run-folder contract (docs/design.md); defaults live only here.
+Key names are part of the run-folder contract (docs/design.md); defaults live only here. The
+links (explorer/links.py) and the Train page's widgets (ui/train_controls.py) read the same
+declarations, so a key's rules cannot disagree between the engine, a link and a control.
+
+Every number has an upper limit too, so an absurd value (a link asking for a million layers)
+is one line of error instead of minutes of work for whoever reads it.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import typing
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from .errors import ConfigError
@@ -22,62 +29,104 @@ PLACEMENT_HELP = {
 }
 OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("plateau", "fixed", "constant")
+SCHEDULE_HELP = {"plateau": "× decay when validation got worse (the book)",
+                 "fixed": "× decay every epoch after decay start (Zaremba)", "constant": "never changes"}
 INITS = ("book", "uniform", "torch")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 AMP_MODES = ("none", "bf16")
 BUILTIN_DATASETS = ("ptb", "synthetic")
 
+MAX_LAYERS = 16
+MAX_UNITS = 8192                   # embedding and hidden size
+MAX_TOKENS = 100_000_000           # a corpus slice; PTB train has 929,589
+MAX_STEPS = 1_000_000_000          # steps, and every "every N steps" key
+MAX_SEED = 2**31 - 1               # numpy's seeds stop at 2**32 - 1; torch's go further
+MAX_TEXT = 200                     # characters of a name, group or prompt
+
+
+@dataclass(frozen=True)
+class Rule:
+    """What one key accepts and means. Ends are inclusive unless marked open; None is allowed
+    only for keys whose `none` says what it means."""
+    help: str
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+    choices: tuple = ()
+    unit: str = ""
+    none: str = ""
+    max_length: int | None = None
+
+
+def declare(default, help: str, **rule):
+    """A Config field with its Rule: the one declaration of a key."""
+    return field(default=default, metadata={"rule": Rule(help, **rule)})
+
 
 @dataclass
 class Config:
     # data
-    dataset: str = "ptb"
-    vocab_size: int = 10000          # cap: the most frequent words of train, the rest <unk>
-    train_tokens: int = 0            # use only the first N tokens of a split (0 = all)
-    valid_tokens: int = 0
-    test_tokens: int = 0
-    synthetic_tokens: int = 300_000  # train size of the generated corpus; valid/test get 1/10 each
-    synthetic_vocab: int = 1000
-    data_seed: int = 0               # the generated corpus depends on this, not on `seed`
+    dataset: str = declare("ptb", "ptb, synthetic, or the path of a text file")
+    vocab_size: int = declare(10000, "the most frequent words of train; the rest become `<unk>`",
+                              low=3, high=1_000_000, unit="words")
+    train_tokens: int = declare(0, "use only the first N tokens of PTB train (0 = all)",
+                                low=0, high=MAX_TOKENS, unit="tokens")
+    valid_tokens: int = declare(0, "first N tokens of PTB valid (0 = all)", low=0, high=MAX_TOKENS, unit="tokens")
+    test_tokens: int = declare(0, "first N tokens of PTB test (0 = all)", low=0, high=MAX_TOKENS, unit="tokens")
+    synthetic_tokens: int = declare(300_000, "train size of the generated corpus; valid and test get a tenth each",
+                                    low=1000, high=10_000_000, unit="tokens")
+    synthetic_vocab: int = declare(1000, "words of the generated language", low=50, high=20000, unit="words")
+    data_seed: int = declare(0, "the generated corpus depends on this, not on `seed`", low=0, high=MAX_SEED)
     # model
-    layers: int = 2
-    embed_size: int = 650
-    hidden_size: int = 650
-    dropout: float = 0.5
-    dropout_placement: str = "vertical"
-    dropout_recurrent: typing.Optional[float] = None  # ratio on h(t-1); None = same as dropout
-    tie_weights: bool = True
-    init: str = "book"               # book: N(0,.01^2) embedding, N(0,1/fan_in) weights, zero bias
-    init_range: float = 0.1          # for init=uniform: U(-r, r) on every parameter
+    layers: int = declare(2, "LSTM layers stacked between the embedding and the decoder", low=1, high=MAX_LAYERS)
+    embed_size: int = declare(650, "units of a word's embedding vector", low=1, high=MAX_UNITS, unit="units")
+    hidden_size: int = declare(650, "units of each LSTM layer", low=1, high=MAX_UNITS, unit="units")
+    dropout: float = declare(0.5, "the ratio p: each unit is zeroed with probability p", low=0, high=1, high_open=True)
+    dropout_placement: str = declare("vertical", "where dropout goes", choices=PLACEMENTS)
+    dropout_recurrent: typing.Optional[float] = declare(
+        None, "ratio on h(t-1) -> h(t), horizontal and variational only", low=0, high=1, high_open=True,
+        none="same as dropout")
+    tie_weights: bool = declare(True, "the decoder reuses the embedding matrix (needs embed size = hidden size)")
+    init: str = declare("book", "book: N(0, .01²) embedding, N(0, 1/fan_in) weights, zero biases; "
+                        "uniform: U(-r, r); torch: PyTorch's defaults", choices=INITS)
+    init_range: float = declare(0.1, "r for init = uniform: U(-r, r) on every parameter", low=0, high=10, low_open=True)
     # optimisation
-    batch_size: int = 20
-    bptt: int = 35
-    epochs: int = 40
-    optimizer: str = "sgd"
-    lr: float = 20.0
-    lr_schedule: str = "plateau"     # plateau: x lr_decay when val got worse; fixed: per epoch after decay_start
-    lr_decay: float = 0.25
-    decay_start: int = 0
-    clip: float = 0.25               # max global gradient norm (0 = no clipping)
-    weight_decay: float = 0.0
-    max_steps: typing.Optional[int] = None
+    batch_size: int = declare(20, "sequences trained side by side", low=1, high=4096, unit="sequences")
+    bptt: int = declare(35, "time steps the gradient flows back through", low=1, high=4096, unit="steps")
+    epochs: int = declare(40, "passes over the training text", low=1, high=10_000)
+    optimizer: str = declare("sgd", "sgd or adam", choices=OPTIMIZERS)
+    lr: float = declare(20.0, "the learning rate", low=0, high=1000, low_open=True)
+    lr_schedule: str = declare("plateau", "plateau: × lr_decay when validation got worse; fixed: every epoch "
+                               "after decay_start; constant: never", choices=SCHEDULES)
+    lr_decay: float = declare(0.25, "multiply the learning rate by this", low=0, high=1, low_open=True)
+    decay_start: int = declare(0, "for the fixed schedule: first epoch to decay", low=0, high=10_000, unit="epoch")
+    clip: float = declare(0.25, "max global gradient norm (0 = no clipping)", low=0, high=1e6)
+    weight_decay: float = declare(0.0, "L2 penalty the optimizer adds to every weight", low=0, high=1)
+    max_steps: typing.Optional[int] = declare(None, "stop after this many steps", low=1, high=MAX_STEPS,
+                                              unit="steps", none="no cap")
     # engine
-    seed: int = 1
-    device: str = "auto"
-    threads: int = 0                 # CPU threads (0 = one per available core)
-    amp: str = "none"                # bf16 autocast on CUDA
-    compile: bool = False            # torch.compile the model (useful on GPUs)
+    seed: int = declare(1, "model init, dropout masks and batch order depend on this", low=0, high=MAX_SEED)
+    device: str = declare("auto", "auto picks cuda, then mps, then cpu", choices=DEVICES)
+    threads: int = declare(0, "CPU threads for the run (0 = one per core)", low=0, high=1024)
+    amp: str = declare("none", "bf16 autocast, on CUDA only: on a CPU or MPS the run trains in float32 as with none",
+                       choices=AMP_MODES)
+    compile: bool = declare(False, "torch.compile the model, meant for GPUs; on a CPU it works but the compile "
+                            "comes first (18 s instead of 1 s for 20 steps of a 2x16 model on 2 cores)")
     # bookkeeping
-    eval_batch_size: int = 10
-    eval_every: int = 0              # also evaluate validation every N steps (0 = per epoch only)
-    checkpoint_every: int = 0        # also checkpoint every N steps (0 = per epoch only)
-    log_every: int = 0               # a train metrics line every N steps (0 = about 50 per epoch)
-    sample_prompt: str = "the"
-    sample_words: int = 30
-    sample_temperature: float = 1.0
-    name: str = ""
-    preset: str = ""
-    group: str = ""                  # ablation grid id, shared by the runs of one grid
+    eval_batch_size: int = declare(10, "sequences evaluated side by side", low=1, high=4096, unit="sequences")
+    eval_every: int = declare(0, "also evaluate every N steps (0 = per epoch only)", low=0, high=MAX_STEPS,
+                              unit="steps")
+    checkpoint_every: int = declare(0, "also checkpoint every N steps (0 = per epoch only)", low=0, high=MAX_STEPS,
+                                    unit="steps")
+    log_every: int = declare(0, "a train metrics line every N steps (0 = about 50 per epoch)", low=0, high=MAX_STEPS,
+                             unit="steps")
+    sample_prompt: str = declare("the", "the words a sample starts from", max_length=MAX_TEXT)
+    sample_words: int = declare(30, "words sampled after each epoch", low=0, high=1000, unit="words")
+    sample_temperature: float = declare(1.0, "below 1 sharper, above 1 more random", low=0, high=100, low_open=True)
+    name: str = declare("", "a label; the run id stays generated", max_length=MAX_TEXT)
+    preset: str = declare("", "the preset this config started from", max_length=MAX_TEXT)
+    group: str = declare("", "ablation grid id, shared by the runs of one grid", max_length=MAX_TEXT)
 
     @property
     def recurrent_dropout(self) -> float:
@@ -97,22 +146,57 @@ class Config:
 
 
 KEYS = tuple(f.name for f in fields(Config))
+RULES: dict[str, Rule] = {f.name: f.metadata["rule"] for f in fields(Config)}
 _HINTS = typing.get_type_hints(Config)
 
 
-def _check_range(problems, key, value, low, high=None, low_open=False, high_open=False):
-    too_low = value <= low if low_open else value < low
-    too_high = high is not None and (value >= high if high_open else value > high)
-    if too_low or too_high:
-        left = "(" if low_open else "["
-        right = ")" if high_open else "]"
-        span = f"{left}{low}, {high}{right}" if high is not None else (f"> {low}" if low_open else f">= {low}")
-        problems.append(f"{key}: must be {'in ' if high is not None else ''}{span} (got {value})")
+# ---------------------------------------------------------------- checking values against the rules
 
 
-def _check_choice(problems, key, value, choices):
-    if value not in choices:
-        problems.append(f"{key}: unknown value {value!r}; choose one of {', '.join(choices)}")
+def _number(value) -> str:
+    return f"{value:,}" if isinstance(value, int) else f"{value:g}"
+
+
+def allowed_text(key: str) -> str:
+    """The key's limits as one inequality, e.g. `0 <= dropout < 1`, plus what none means."""
+    rule = RULES[key]
+    if rule.choices:
+        return f"one of {', '.join(rule.choices)}"
+    if rule.low is None and rule.high is None:
+        return ""
+    text = key
+    if rule.low is not None:
+        text = f"{_number(rule.low)} {'<' if rule.low_open else '<='} {text}"
+    if rule.high is not None:
+        text = f"{text} {'<' if rule.high_open else '<='} {_number(rule.high)}"
+    return text + (f", or none ({rule.none})" if rule.none else "")
+
+
+def _range_problem(key: str, rule: Rule, value) -> str | None:
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"must be a finite number (got {value})"
+    if rule.low is not None and (value <= rule.low if rule.low_open else value < rule.low):
+        words = f"more than {_number(rule.low)}" if rule.low_open else f"at least {_number(rule.low)}"
+    elif rule.high is not None and (value >= rule.high if rule.high_open else value > rule.high):
+        words = f"less than {_number(rule.high)}" if rule.high_open else f"at most {_number(rule.high)}"
+    else:
+        return None
+    return f"must be {words} (got {_number(value)}); allowed: {allowed_text(key)}"
+
+
+def key_problem(key: str, value) -> str | None:
+    """Why `value` breaks `key`'s own rule (its limits, choices or length), or None. Rules that
+    join keys (tying, the dataset file) are problems()'s."""
+    rule = RULES[key]
+    if value is None:
+        return None if rule.none else "must not be empty"
+    if rule.choices:
+        return None if value in rule.choices else f"unknown value {value!r}; choose one of {', '.join(rule.choices)}"
+    if rule.max_length is not None and isinstance(value, str) and len(value) > rule.max_length:
+        return f"must be at most {rule.max_length} characters (got {len(value):,})"
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return _range_problem(key, rule, value)
+    return None
 
 
 def dataset_problem(dataset: str) -> str | None:
@@ -133,32 +217,7 @@ def dataset_problem(dataset: str) -> str | None:
 
 def problems(cfg: Config) -> list[str]:
     """Every invalid value of `cfg`, one line each naming the key and what is allowed."""
-    out: list[str] = []
-    for key in ("layers", "embed_size", "hidden_size", "batch_size", "bptt", "epochs", "eval_batch_size"):
-        _check_range(out, key, getattr(cfg, key), 1)
-    for key in ("train_tokens", "valid_tokens", "test_tokens", "eval_every", "checkpoint_every",
-                "log_every", "threads", "sample_words", "decay_start"):
-        _check_range(out, key, getattr(cfg, key), 0)
-    _check_range(out, "vocab_size", cfg.vocab_size, 3)
-    _check_range(out, "synthetic_tokens", cfg.synthetic_tokens, 1000)
-    _check_range(out, "synthetic_vocab", cfg.synthetic_vocab, 50, 20000)
-    _check_range(out, "dropout", cfg.dropout, 0, 1, high_open=True)
-    if cfg.dropout_recurrent is not None:
-        _check_range(out, "dropout_recurrent", cfg.dropout_recurrent, 0, 1, high_open=True)
-    _check_range(out, "lr", cfg.lr, 0, low_open=True)
-    _check_range(out, "lr_decay", cfg.lr_decay, 0, 1, low_open=True)
-    _check_range(out, "clip", cfg.clip, 0)
-    _check_range(out, "weight_decay", cfg.weight_decay, 0)
-    _check_range(out, "init_range", cfg.init_range, 0, low_open=True)
-    _check_range(out, "sample_temperature", cfg.sample_temperature, 0, low_open=True)
-    if cfg.max_steps is not None:
-        _check_range(out, "max_steps", cfg.max_steps, 1)
-    _check_choice(out, "dropout_placement", cfg.dropout_placement, PLACEMENTS)
-    _check_choice(out, "optimizer", cfg.optimizer, OPTIMIZERS)
-    _check_choice(out, "lr_schedule", cfg.lr_schedule, SCHEDULES)
-    _check_choice(out, "init", cfg.init, INITS)
-    _check_choice(out, "device", cfg.device, DEVICES)
-    _check_choice(out, "amp", cfg.amp, AMP_MODES)
+    out = [f"{key}: {found}" for key in KEYS if (found := key_problem(key, getattr(cfg, key)))]
     if cfg.tie_weights and cfg.embed_size != cfg.hidden_size:
         out.append(f"tie_weights: needs embed_size == hidden_size, because the decoder reads the last "
                    f"layer's {cfg.hidden_size} units and the embedding has {cfg.embed_size}; "
@@ -182,6 +241,13 @@ _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
 
 
+@dataclass(frozen=True)
+class Unreadable:
+    """An assignment that could not be read, kept in its place so that building the config
+    reports it together with every other problem (parse_assignments, from_dict)."""
+    problem: str
+
+
 def _parse_as(key: str, text: str, hint):
     origin = typing.get_origin(hint)
     if origin is typing.Union:
@@ -202,19 +268,22 @@ def _parse_as(key: str, text: str, hint):
         if hint is float:
             return float(text)
         return text
-    except ValueError:
+    except (ValueError, OverflowError):  # int(inf) overflows: "1e400" is no whole number either
         kind = {bool: "true or false", int: "a whole number", float: "a number"}[hint]
         raise ConfigError(f"{key}: cannot read {text!r} as {kind}") from None
 
 
 def unknown_key_message(key: str) -> str:
+    """The nearest key, never the whole list: 43 keys would bury the one line that matters."""
     close = difflib.get_close_matches(key, KEYS, n=1)
-    hint = f"; did you mean {close[0]}?" if close else f"; known keys: {', '.join(KEYS)}"
-    return f"unknown config key {key!r}{hint}"
+    hint = f"did you mean {close[0]}?" if close else "see `python -m lmcore presets` and docs/design.md for the keys"
+    return f"unknown config key {key!r}; {hint}"
 
 
 def coerce(key: str, value):
     """A value for `key` from text (the command line) or JSON (config files, the app)."""
+    if isinstance(value, Unreadable):
+        raise ConfigError(value.problem)
     if key not in KEYS:
         raise ConfigError(unknown_key_message(key))
     hint = _HINTS[key]
@@ -225,7 +294,7 @@ def coerce(key: str, value):
         return None
     if plain is float and isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
-    if plain is int and isinstance(value, float) and value == int(value):
+    if plain is int and isinstance(value, float) and math.isfinite(value) and value == int(value):
         return int(value)
     if not isinstance(value, plain) or (plain is int and isinstance(value, bool)):
         raise ConfigError(f"{key}: expected {plain.__name__}, got {value!r}")
@@ -233,25 +302,25 @@ def coerce(key: str, value):
 
 
 def parse_assignments(items: list[str]) -> dict:
-    """`["dropout=0.3", "tie_weights=false"]` -> typed dict; every problem reported at once."""
-    changes, found = {}, []
+    """`["dropout=0.3", "tie_weights=false"]` -> typed dict. What cannot be read stays in the dict
+    as Unreadable, so from_dict/resolve report it with every other problem of the config."""
+    changes = {}
     for item in items:
         key, sep, text = item.partition("=")
         key = key.strip()
         if not sep:
-            found.append(f"--set {item!r}: expected key=value")
+            changes[item] = Unreadable(f"--set {item!r}: expected key=value")
             continue
         try:
             changes[key] = coerce(key, text.strip())
         except ConfigError as error:
-            found.extend(error.problems)
-    if found:
-        raise ConfigError(found)
+            changes[key] = Unreadable("; ".join(error.problems))
     return changes
 
 
-def from_dict(data: dict, base: Config | None = None) -> Config:
-    """A config from a JSON-like dict; unknown keys are errors except bookkeeping ones."""
+def build(data: dict, base: Config | None = None) -> tuple[Config, list[str]]:
+    """The config `data` makes from `base` with every value that could be read, and a line for
+    each one that could not; unknown keys are problems except bookkeeping ones."""
     base = base or Config()
     ignored = {"lmcore_version"}
     changes, found = {}, []
@@ -262,9 +331,15 @@ def from_dict(data: dict, base: Config | None = None) -> Config:
             changes[key] = coerce(key, value)
         except ConfigError as error:
             found.extend(error.problems)
+    return base.replace(**changes), found
+
+
+def from_dict(data: dict, base: Config | None = None) -> Config:
+    """A config from a JSON-like dict (or parse_assignments' dict); every unreadable value at once."""
+    cfg, found = build(data, base)
     if found:
         raise ConfigError(found)
-    return base.replace(**changes)
+    return cfg
 
 
 def differences(a: Config, b: Config) -> dict:
@@ -272,5 +347,6 @@ def differences(a: Config, b: Config) -> dict:
     return {k: (getattr(a, k), getattr(b, k)) for k in KEYS if getattr(a, k) != getattr(b, k)}
 
 
-__all__ = ["Config", "KEYS", "PLACEMENTS", "PLACEMENT_HELP", "validate", "problems", "coerce",
-           "parse_assignments", "from_dict", "differences", "dataset_problem"]
+__all__ = ["Config", "KEYS", "RULES", "Rule", "PLACEMENTS", "PLACEMENT_HELP", "validate", "problems", "coerce",
+           "key_problem", "allowed_text", "parse_assignments", "build", "from_dict", "differences",
+           "dataset_problem", "unknown_key_message"]

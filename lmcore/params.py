@@ -3,13 +3,16 @@
 Per LSTM layer with input size I and hidden size H: four gates, each with an input weight
 (H x I), a recurrent weight (H x H) and, as in nn.LSTM, two bias vectors (b_ih and b_hh),
 so 4H(I + H) + 8H. (The textbook keeps one bias vector: 4H fewer per layer.)
+
+The breakdown has one part per layer, so a count refuses sizes beyond their declared limits
+(lmcore.config): a million layers would mean a million rows for whoever shows the table.
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
-from .config import Config
+from .config import Config, ConfigError, key_problem
 
 
 def lstm_layer_count(input_size: int, hidden_size: int) -> int:
@@ -18,6 +21,10 @@ def lstm_layer_count(input_size: int, hidden_size: int) -> int:
 
 def formula_counts(cfg: Config, vocab_size: int) -> dict:
     """The params.json breakdown: total, per part, and what tying saves (or would save)."""
+    found = [f"{key}: {problem}" for key in ("layers", "embed_size", "hidden_size")
+             if (problem := key_problem(key, getattr(cfg, key)))]
+    if found:
+        raise ConfigError(found)
     V, E, H = vocab_size, cfg.embed_size, cfg.hidden_size
     parts = {"embedding": V * E}
     for i in range(1, cfg.layers + 1):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .config import Config, ConfigError, from_dict, parse_assignments, validate
+from .config import Config, ConfigError, build, from_dict, parse_assignments, problems
 
 
 @dataclass(frozen=True)
@@ -106,8 +106,16 @@ def get_preset(name: str) -> Preset:
 
 def resolve(preset: str | None, assignments: list[str] | None = None,
             overrides: dict | None = None) -> Config:
-    """The validated config for a preset (or the defaults) plus `--set` assignments."""
-    base = get_preset(preset).config() if preset else Config()
-    changes = parse_assignments(assignments or [])
-    changes.update(overrides or {})
-    return validate(from_dict(changes, base))
+    """The validated config for a preset (or the defaults) plus `--set` assignments and overrides.
+
+    Every problem at once: a value that cannot be read (parse_assignments keeps it as
+    Unreadable) and whatever is wrong with the config the readable ones make."""
+    try:
+        base, found = (get_preset(preset).config() if preset else Config()), []
+    except ConfigError as error:
+        base, found = Config(), error.problems
+    cfg, unreadable = build({**parse_assignments(assignments or []), **(overrides or {})}, base)
+    found = found + unreadable + problems(cfg)
+    if found:
+        raise ConfigError(found)
+    return cfg

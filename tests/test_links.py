@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from explorer.links import BOUNDS, clamp, link_params, parse_link, value_problem
+import time
+
+import pytest
+
+from explorer.links import clamp, link_params, parse_link, value_problem
+from lmcore.config import RULES
 from lmcore.presets import PRESETS
 
 
@@ -16,7 +21,8 @@ def test_link_round_trip(tmp_path):
 
 
 def test_values_the_controls_would_refuse_are_named(tmp_path):
-    assert clamp("dropout", 1.5) == BOUNDS["dropout"][1] and clamp("layers", 0) == 1 and clamp("name", "x") == "x"
+    assert clamp("dropout", 1.5) == RULES["dropout"].high and clamp("layers", 0) == 1 and clamp("name", "x") == "x"
+    assert clamp("layers", 10**6) == RULES["layers"].high
     assert "at least 1" in value_problem("batch_size", 0, tmp_path)
     assert "choose one of" in value_problem("optimizer", "lbfgs", tmp_path)
     assert "uploaded to this app" in value_problem("dataset", "/etc/passwd", tmp_path)
@@ -24,3 +30,34 @@ def test_values_the_controls_would_refuse_are_named(tmp_path):
     values, warnings = parse_link({"preset": "nope", "run": "x", "bogus": "1"}, tmp_path)
     assert values == parse_link({}, tmp_path)[0]
     assert "unknown preset 'nope'" in warnings[0] and "ignored bogus='1'" in warnings[1] and len(warnings) == 2
+
+
+@pytest.mark.parametrize("key,text,fragment", [
+    ("layers", "1000000", "ignored layers='1000000': must be at most 16 (got 1,000,000)"),
+    ("hidden_size", "100000", "must be at most 8,192"),
+    ("bptt", "1e9", "bptt='1e9': must be at most"),
+    ("lr", "1e400", "lr='1e400': must be a finite number (got inf)"),
+    ("lr", "nan", "lr='nan': must be a finite number (got nan)"),
+    ("lr", "1e30", "lr='1e30': must be at most 1,000"),
+    ("dropout", "1", "must be less than 1 (got 1); allowed: 0 <= dropout < 1"),
+    ("lr_decay", "0", "must be more than 0"),
+    ("max_steps", "0", "max_steps='0': must be at least 1 (got 0); allowed: 1 <= max_steps"),
+    ("epochs", "0", "epochs='0': must be at least 1"),
+    ("layers", "1e400", "layers='1e400': cannot read '1e400' as a whole number"),
+    ("name", "x" * 5000, "must be at most 200 characters"),
+    ("colour", "red", "unknown config key 'colour'; see `python -m lmcore presets`"),
+])
+def test_a_link_outside_a_key_s_declared_rule_is_ignored_with_one_line(tmp_path, key, text, fragment):
+    values, warnings = parse_link({"preset": "tiny", key: text}, tmp_path)
+    assert len(warnings) == 1 and fragment in warnings[0], warnings
+    assert values == parse_link({"preset": "tiny"}, tmp_path)[0]  # the preset's value stays
+
+
+def test_the_long_absurd_link_is_read_at_once(tmp_path):
+    query = {"dropout": "0.99", "layers": "1000000", "hidden_size": "1", "bptt": "1", "batch_size": "1",
+             "lr": "1e30", "epochs": "0"}
+    start = time.perf_counter()
+    values, warnings = parse_link(query, tmp_path)
+    assert time.perf_counter() - start < 0.5
+    assert [w.split("=")[0] for w in warnings] == ["ignored layers", "ignored lr", "ignored epochs"]
+    assert values["dropout"] == 0.99 and values["hidden_size"] == 1 and values["layers"] == 2

@@ -10,13 +10,11 @@ from pathlib import Path
 
 import streamlit as st
 
-from lmcore.config import PLACEMENT_HELP, PLACEMENTS, Config
-from lmcore.data import PTB_TOKENS
-from lmcore.errors import LmcoreError
-from explorer.links import BOUNDS, CHOICES
 from explorer.textview import md_escape, no_latex
-from explorer.uploads import MAX_UPLOAD_MB, store_upload, text_stats
-from ui.train_state import TEXT_PATH, WIDGET, uploads_dir
+from explorer.uploads import MAX_UPLOAD_BYTES, MAX_UPLOAD_MB, store_upload, text_stats
+from lmcore.config import PLACEMENT_HELP, PLACEMENTS, RULES, SCHEDULE_HELP, Config, allowed_text
+from lmcore.errors import ConfigError, LmcoreError
+from ui.train_state import REFUSED, TEXT_PATH, WIDGET, uploads_dir
 
 TEXT_STATS = "train.text_stats"    # sha256 -> {"lines", "train_tokens", "distinct", "name"}
 UPLOADED = "train.uploaded"        # uploader file id -> (stored path or None, problem or None)
@@ -25,26 +23,8 @@ UPLOADER = "train.uploader"
 HINTS = typing.get_type_hints(Config)
 DATASET_LABELS = {"ptb": "Penn Treebank", "synthetic": "Generated (known best perplexity)",
                   "text": "Your text file"}
-SCHEDULE_HELP = {"plateau": "× decay when validation got worse (the book)",
-                 "fixed": "× decay every epoch after decay start (Zaremba)", "constant": "never changes"}
-HELP = {
-    "vocab_size": "the most frequent words of train; the rest become `<unk>`",
-    "train_tokens": f"use only the first N tokens of PTB train (0 = all {PTB_TOKENS['train']:,})",
-    "valid_tokens": "first N tokens of PTB valid (0 = all)", "test_tokens": "first N tokens of PTB test (0 = all)",
-    "synthetic_tokens": "train size of the generated corpus; valid and test get a tenth each",
-    "synthetic_vocab": "words of the generated language", "data_seed": "the generated corpus depends on this",
-    "tie_weights": "the decoder reuses the embedding matrix (needs embed size = hidden size)",
-    "init": "book: N(0, .01²) embedding, N(0, 1/fan_in) weights; uniform: U(-r, r); torch: PyTorch's defaults",
-    "init_range": "r for init = uniform", "dropout": "the ratio p: each unit is zeroed with probability p",
-    "dropout_recurrent": "ratio on h(t-1) -> h(t), horizontal and variational only (none = same as dropout)",
-    "clip": "max global gradient norm (0 = no clipping)", "max_steps": "stop after this many steps (0 = no cap)",
-    "lr_decay": "multiply the learning rate by this", "decay_start": "for the fixed schedule: first epoch to decay",
-    "threads": "CPU threads for the run (0 = one per core)", "amp": "bf16 autocast on CUDA",
-    "compile": "torch.compile the model (useful on GPUs)", "eval_every": "also evaluate every N steps (0 = per epoch)",
-    "checkpoint_every": "also checkpoint every N steps (0 = per epoch)",
-    "log_every": "a train metrics line every N steps (0 = about 50 per epoch)",
-    "group": "ablation grid id, shared by the runs of one grid", "name": "a label; the run id stays generated",
-}
+UPLOAD_LABEL = (f"Upload a UTF-8 text file of at most {MAX_UPLOAD_MB} MB ({MAX_UPLOAD_BYTES:,} bytes): one "
+                "sentence a line, words separated by spaces")
 
 
 def controls() -> None:
@@ -58,38 +38,67 @@ def controls() -> None:
 
 
 def number(where, key: str, label: str, disabled: bool = False, step=None) -> None:
-    low, high = BOUNDS.get(key, (0, None))
+    """A number widget bounded by the key's declared limits (an open end as its closed one:
+    problems() names the end itself); max_steps' 0 stands for none (no cap)."""
+    rule = RULES[key]
     floating = HINTS[key] is float or key == "dropout_recurrent"
     cast = float if floating else int
-    where.number_input(label, min_value=cast(low), max_value=None if high is None else cast(high),
+    low = 0 if key == "max_steps" else rule.low
+    where.number_input(label, min_value=None if low is None else cast(low),
+                       max_value=None if rule.high is None else cast(rule.high),
                        step=step or (None if floating else 1), format="%g" if floating else None,
                        key=WIDGET + key, help=help_for(key), disabled=disabled)
 
 
-def choice(where, key: str, label: str, labels: dict | None = None, disabled: bool = False) -> None:
-    where.selectbox(label, CHOICES[key], key=WIDGET + key, help=help_for(key), disabled=disabled,
+def choice(where, key: str, label: str, labels: dict | None = None, disabled: bool = False,
+           options: tuple | None = None) -> None:
+    where.selectbox(label, options or RULES[key].choices, key=WIDGET + key, help=help_for(key), disabled=disabled,
                     format_func=(lambda v: f"{v} — {labels[v]}") if labels else str)
 
 
 def help_for(key: str) -> str:
-    return f"`{key}`" + (f": {HELP[key]}" if key in HELP else "")
+    """The key's declared help, unit and limits, as the widget's tooltip."""
+    rule = RULES[key]
+    unit = f" ({rule.unit})" if rule.unit else ""
+    allowed = allowed_text(key) if not rule.choices else ""
+    return f"`{key}`{unit}: {rule.help}" + (f". Allowed: `{allowed}`" if allowed else "")
+
+
+def device_options() -> tuple[str, ...]:
+    """The devices this machine has (auto and cpu always), plus the chosen one if it is not here,
+    so a config from a GPU machine still shows, and problems() says why it cannot start."""
+    from lmcore.train import resolve_device  # imports torch: the page needs it for the check anyway
+
+    here = []
+    for name in RULES["device"].choices:
+        try:
+            resolve_device(name)
+            here.append(name)
+        except ConfigError:
+            pass
+    chosen = st.session_state.get(WIDGET + "device")
+    return tuple(here) + ((chosen,) if chosen in RULES["device"].choices and chosen not in here else ())
 
 
 def upload_box() -> None:
-    file = st.file_uploader("Upload a UTF-8 text file (one sentence a line, words separated by spaces)",
-                            type=["txt"], key=UPLOADER, max_upload_size=MAX_UPLOAD_MB)
+    """The uploader. A refused file never replaces the one in use: its reason goes to REFUSED (the
+    Set up tab lists it as the dataset problem while no file is in use) or, with a file still in
+    use, shows here as a warning that says so."""
+    file = st.file_uploader(UPLOAD_LABEL, type=["txt"], key=UPLOADER, max_upload_size=MAX_UPLOAD_MB)
+    refused = None
     if file is not None:
         done = st.session_state.setdefault(UPLOADED, {})
         if file.file_id not in done:
             path, result = store_upload(file.getvalue(), uploads_dir(), file.name)
             done[file.file_id] = (path, None if path else result)
-            st.session_state[TEXT_PATH] = str(path) if path else ""
             if path:
+                st.session_state[TEXT_PATH] = str(path)
                 st.session_state.setdefault(TEXT_STATS, {})[path.stem] = {**result, "name": file.name}
-        problem = done[file.file_id][1]
-        if problem:
-            st.error(no_latex(problem))
+        refused = done[file.file_id][1]
+    st.session_state[REFUSED] = refused
     stats = stats_for(st.session_state.get(TEXT_PATH) or "")
+    if refused and stats:
+        st.warning(f"{no_latex(refused)}. Still using **{md_escape(stats.get('name', 'the earlier file'))}**.")
     if stats:
         st.caption(f"Using **{md_escape(stats.get('name', 'an uploaded file'))}**: {stats['lines']:,} lines, "
                    f"{stats['train_tokens']:,} training tokens, {stats['distinct']:,} distinct words. "
@@ -167,9 +176,10 @@ def advanced_section() -> None:
     with st.expander("Advanced", expanded=False, icon="🛠️"):
         columns = st.columns(4)
         number(columns[0], "seed", "Seed")
-        choice(columns[1], "device", "Device")
+        choice(columns[1], "device", "Device", options=device_options())
         number(columns[2], "threads", "CPU threads")
         choice(columns[3], "amp", "Mixed precision")
+        amp_note()
         columns = st.columns(4)
         number(columns[0], "eval_batch_size", "Eval batch size")
         number(columns[1], "eval_every", "Evaluate every N steps", step=50)
@@ -181,6 +191,21 @@ def advanced_section() -> None:
         number(columns[2], "sample_temperature", "Sample temperature", step=0.1)
         columns[3].text_input("Group", key=WIDGET + "group", help=help_for("group"))
         st.toggle("torch.compile", key=WIDGET + "compile", help=help_for("compile"))
+
+
+def amp_note() -> None:
+    """The engine autocasts to bf16 on CUDA only; elsewhere amp=bf16 trains exactly as none does."""
+    if st.session_state[WIDGET + "amp"] == "none":
+        return
+    from lmcore.train import resolve_device
+
+    try:
+        device = resolve_device(st.session_state[WIDGET + "device"]).type
+    except ConfigError:
+        return  # the problems box already says the device is not here
+    if device != "cuda":
+        st.caption(f"Mixed precision acts on CUDA only: on this machine's {device} the run trains in float32, "
+                   "exactly as with none.")
 
 
 def stats_for(dataset: str) -> dict | None:

@@ -12,15 +12,15 @@ from urllib.parse import urlencode
 import streamlit as st
 
 import ui
+from explorer.links import link_params, preset_values
+from explorer.textview import no_latex
 from lmcore import data, runs
 from lmcore.config import Config, ConfigError, from_dict, problems
 from lmcore.errors import LmcoreError
-from explorer.links import link_params, preset_values
 from lmcore.params import formula_counts, parameter_table, tying_text
 from lmcore.presets import PRESETS
-from explorer.textview import no_latex
 from ui.train_controls import controls, help_for, stats_for
-from ui.train_state import NOTICE, PRESET, TAB, VALUES, WATCH_TAB, WIDGET, load_values, read_values
+from ui.train_state import NOTICE, PRESET, REFUSED, TAB, VALUES, WATCH_TAB, WIDGET, load_values, read_values
 
 START = "train.start"
 
@@ -83,8 +83,10 @@ def check(values: dict) -> tuple[Config | None, list[str]]:
         return None, error.problems
     found = problems(cfg)
     if values["dataset"] == "":
+        # A refused upload's reason is the whole story; "upload a file first" would contradict it.
+        refused = st.session_state.get(REFUSED)
         found = [p for p in found if not p.startswith("dataset:")] + [
-            "dataset: upload a text file first (or choose Penn Treebank or the generated corpus)"]
+            refused or "dataset: upload a text file first (or choose Penn Treebank or the generated corpus)"]
     try:
         from lmcore.train import resolve_device
 
@@ -144,7 +146,11 @@ def parameter_box(cfg: Config | None) -> None:
     if vocab is None:
         st.info("Choose a corpus to count the parameters (the vocabulary size comes from it).")
         return
-    counts = formula_counts(cfg, vocab)
+    try:
+        counts = formula_counts(cfg, vocab)
+    except ConfigError:  # sizes beyond their limits: the problems box names them
+        st.info("Bring the layers and sizes within their limits to count the parameters.")
+        return
     st.metric("Total", f"{counts['total']:,}", help=f"{ui.fmt_count(counts['total'])}; vocabulary V = {vocab:,}{note}",
               border=True)
     table = parameter_table(cfg, counts)

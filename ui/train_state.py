@@ -10,8 +10,8 @@ from pathlib import Path
 import streamlit as st
 
 import ui
-from lmcore.config import BUILTIN_DATASETS, KEYS
 from explorer.links import RESERVED_QUERY, clamp, link_params, parse_link, preset_values
+from lmcore.config import BUILTIN_DATASETS, KEYS
 from lmcore.presets import PRESETS
 
 # Session state (all under the page's prefix).
@@ -19,6 +19,7 @@ TAB = "train.tab"                  # which tab is open (a stateful st.tabs)
 VALUES = "train.values"            # the config being edited: the truth the widgets are seeded from
 PRESET = "train.preset"            # the preset selector
 TEXT_PATH = "train.text_path"      # the stored upload the "text" corpus uses
+REFUSED = "train.upload_refused"   # why the upload box's current file was refused, or None
 APPLIED = "train.applied_link"     # the config query last applied to or written into the URL
 LINK_WARNINGS = "train.link_warnings"
 NOTICE = "train.notice"            # (kind, message) to show once after a rerun

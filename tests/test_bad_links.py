@@ -1,0 +1,122 @@
+"""The Train page against bad input (docs/bad-inputs.md): absurd links, non-finite numbers,
+rejected uploads, and the engine options this machine cannot honour. AppTest, no trained runs."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import torch
+
+from conftest import open_app
+from explorer.uploads import MAX_UPLOAD_BYTES
+from lmcore.presets import PRESETS
+from ui.train_controls import UPLOADER
+from ui.train_setup import START
+from ui.train_state import WIDGET as W
+
+LONG_LINK = dict(dropout="0.99", layers="1000000", hidden_size="1", bptt="1", batch_size="1", lr="1e30",
+                 epochs="0")
+GOOD_TEXT = "\n".join(f"the cat number {i} sat on the mat" for i in range(400)).encode()
+
+
+def open_train(monkeypatch, tmp_path, **query):
+    return open_app(monkeypatch, tmp_path / "runs", "pages/train.py", query)
+
+
+def texts(elements) -> str:
+    return "\n".join(str(e.value) for e in elements)
+
+
+def test_a_million_layers_is_one_line_and_the_page_stays_instant(monkeypatch, tmp_path):
+    start = time.perf_counter()
+    at = open_train(monkeypatch, tmp_path, preset="tiny", layers="1000000")
+    assert time.perf_counter() - start < 20  # the whole app's first run; before the fix it never ended
+    assert not at.exception
+    warnings = [w.value for w in at.warning]
+    assert warnings == ["From the link: ignored layers='1000000': must be at most 16 (got 1,000,000); "
+                        "allowed: 1 <= layers <= 16"]
+    assert at.number_input(key=W + "layers").value == PRESETS["tiny"].config().layers
+    assert len(at.dataframe[0].value) == PRESETS["tiny"].config().layers + 3  # embedding, layers, decoder x2
+    assert "layers" not in at.query_params  # the address bar drops what was ignored
+
+
+def test_the_long_absurd_link_names_each_ignored_key(monkeypatch, tmp_path):
+    at = open_train(monkeypatch, tmp_path, **LONG_LINK)
+    assert not at.exception
+    warnings = texts(at.warning)
+    for fragment in ("ignored layers='1000000': must be at most 16", "ignored lr='1e30': must be at most 1,000",
+                     "ignored epochs='0': must be at least 1"):
+        assert fragment in warnings
+    assert len(at.warning) == 3
+    assert at.number_input(key=W + "dropout").value == 0.99 and at.number_input(key=W + "bptt").value == 1
+
+
+@pytest.mark.parametrize("key,text,fragment", [
+    ("lr", "1e400", "ignored lr='1e400': must be a finite number (got inf)"),
+    ("lr", "nan", "ignored lr='nan': must be a finite number (got nan)"),
+    ("max_steps", "0", "ignored max_steps='0': must be at least 1 (got 0)"),
+])
+def test_non_finite_numbers_and_a_zero_step_cap_are_refused(monkeypatch, tmp_path, key, text, fragment):
+    at = open_train(monkeypatch, tmp_path, preset="tiny", **{key: text})
+    assert not at.exception
+    assert fragment in texts(at.warning)
+    expected = PRESETS["tiny"].config()
+    assert at.number_input(key=W + "lr").value == expected.lr and at.number_input(key=W + "max_steps").value == 0
+    assert not at.button(key=START).disabled  # the preset's value stands and can start
+
+
+def test_widgets_take_their_bounds_and_help_from_the_declaration(monkeypatch, tmp_path):
+    at = open_train(monkeypatch, tmp_path, preset="tiny")
+    layers = at.number_input(key=W + "layers")
+    assert (layers.min, layers.max) == (1, 16)
+    assert "1 <= layers <= 16" in layers.help
+    assert at.number_input(key=W + "dropout").max == 1.0 and at.number_input(key=W + "lr").max == 1000.0
+    assert "0 <= dropout < 1" in at.number_input(key=W + "dropout").help
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks what a machine without CUDA offers")
+def test_only_devices_this_machine_has_are_offered_and_bf16_says_it_does_nothing_here(monkeypatch, tmp_path):
+    at = open_train(monkeypatch, tmp_path, preset="tiny")
+    assert "cuda" not in at.selectbox(key=W + "device").options
+    assert "Mixed precision acts on CUDA only" not in texts(at.caption)
+    at.selectbox(key=W + "amp").set_value("bf16").run()
+    assert "Mixed precision acts on CUDA only: on this machine's cpu the run trains in float32" in texts(at.caption)
+    at = open_train(monkeypatch, tmp_path, preset="tiny", device="cuda")  # a config from a GPU machine
+    assert at.selectbox(key=W + "device").value == "cuda"
+    assert "device: cuda requested but no CUDA GPU is available" in texts(at.error)
+    assert at.button(key=START).disabled
+
+
+def _choose_text(at):
+    at.radio(key=W + "dataset").set_value("text").run()
+    return at
+
+
+@pytest.mark.parametrize("name,content,reason", [
+    ("empty.txt", b"", "file is empty"),
+    ("binary.txt", b"abc\x00def\n" * 10, "looks binary"),
+    ("latin1.txt", b"caf\xe9 au lait\n" * 10, "is not UTF-8"),
+    ("one.txt", b"just one line\n", "at least 3 non-empty lines"),
+    ("big.txt", b"word " * (MAX_UPLOAD_BYTES // 5 + 1), f"the limit here is 20 MB ({MAX_UPLOAD_BYTES:,} bytes)"),
+])
+def test_a_refused_upload_shows_only_its_reason(monkeypatch, tmp_path, name, content, reason):
+    at = _choose_text(open_train(monkeypatch, tmp_path, preset="tiny"))
+    assert "upload a text file first" in texts(at.error)
+    at.file_uploader(key=UPLOADER).set_value((name, content, "text/plain")).run()
+    assert not at.exception
+    errors = texts(at.error)
+    assert reason in errors and "upload a text file first" not in errors
+    assert at.button(key=START).disabled
+
+
+def test_a_bad_upload_after_a_good_one_keeps_the_good_one(monkeypatch, tmp_path):
+    at = _choose_text(open_train(monkeypatch, tmp_path, preset="tiny"))
+    at.file_uploader(key=UPLOADER).set_value(("good.txt", GOOD_TEXT, "text/plain")).run()
+    assert not at.error and "Using **good\\.txt**: 400 lines" in texts(at.caption)
+    at.file_uploader(key=UPLOADER).set_value(("bad.txt", b"", "text/plain")).run()
+    assert not at.exception and not at.error
+    assert "file is empty: bad.txt" in texts(at.warning) and "Still using **good\\.txt**" in texts(at.warning)
+    assert "Using **good\\.txt**: 400 lines" in texts(at.caption)
+    assert not at.button(key=START).disabled
+    assert at.query_params["dataset"].endswith(".txt")
