@@ -11,6 +11,10 @@ import statistics
 
 from .config import INITS, KEYS, OPTIMIZERS, PLACEMENTS, SCHEDULES, Config, ConfigError, coerce, problems
 
+# A grid of more runs than this is more likely a slip than a plan: the page asks to confirm,
+# the command line wants --yes.
+CONFIRM_ABOVE = 200
+
 # Shorter words for run names ("placement=variational tied=true"); configs keep the full keys.
 SHORT = {"dropout_placement": "placement", "tie_weights": "tied", "hidden_size": "hidden", "embed_size": "embed"}
 

@@ -11,6 +11,7 @@ import json
 import sys
 from pathlib import Path
 
+from .ablation import CONFIRM_ABOVE
 from .errors import ConfigError, LmcoreError
 
 
@@ -39,6 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("run_dir")
     evaluate.add_argument("--split", choices=("valid", "test"), default="valid")
     evaluate.add_argument("--checkpoint", choices=("best", "last"), default="best")
+    evaluate.add_argument("--mc-samples", type=int, default=0, metavar="K",
+                          help="also MC-dropout perplexity: average the probabilities of K passes with dropout on")
+    evaluate.add_argument("--seed", type=int, default=0, help="seed of the MC-dropout masks")
 
     sample = commands.add_parser("sample", help="generate text from a run's checkpoint")
     sample.add_argument("run_dir")
@@ -64,6 +68,22 @@ def build_parser() -> argparse.ArgumentParser:
     queue = commands.add_parser("queue", help="run queued runs, a few at a time, until none is left")
     queue.add_argument("--runs-dir")
     queue.add_argument("--concurrency", type=int, default=None)
+
+    grid = commands.add_parser("grid", help="queue an ablation grid: every combination of --vary values, "
+                               "each run with --seeds seeds; prints JSON")
+    _add_config_args(grid)
+    grid.add_argument("--vary", action="append", default=[], metavar="KEY=V1,V2",
+                      help="a key and the values to try; repeat for more keys")
+    grid.add_argument("--seeds", type=int, default=1, help="runs per combination, seeds seed, seed+1, ...")
+    grid.add_argument("--concurrency", type=int, default=None, help="runs training at once (the queue's setting)")
+    grid.add_argument("--wait", action="store_true", help="wait for the runs, then print the effects JSON too")
+    grid.add_argument("--yes", action="store_true", help=f"queue more than {CONFIRM_ABOVE} runs")
+    grid.add_argument("--runs-dir")
+
+    effects = commands.add_parser("effects", help="what each toggle of a grid did, with 95%% intervals")
+    effects.add_argument("group")
+    effects.add_argument("--runs-dir")
+    effects.add_argument("--json", action="store_true")
 
     bench = commands.add_parser("bench", help="training speed of every placement vs a plain nn.LSTM model")
     bench.add_argument("--sizes", default="200,650")
@@ -124,13 +144,21 @@ def cmd_eval(args) -> int:
     from .data import batchify, load_corpus
     from .evaluate import mean_nll, perplexity
 
+    if args.mc_samples < 0:
+        raise LmcoreError(f"--mc-samples: must be 1 or more (got {args.mc_samples}); leave it out for none")
     model, _, payload = load_model(Path(args.run_dir), args.checkpoint)
     cfg = from_dict(payload["config"])
     corpus = load_corpus(cfg)
     streams = batchify(getattr(corpus, args.split), cfg.eval_batch_size)
     nll = mean_nll(model, streams, cfg.bptt)
-    print(json.dumps({"run": Path(args.run_dir).name, "split": args.split, "checkpoint": args.checkpoint,
-                      "step": payload["progress"]["step"], "loss": nll, "ppl": perplexity(nll)}))
+    result = {"run": Path(args.run_dir).name, "split": args.split, "checkpoint": args.checkpoint,
+              "step": payload["progress"]["step"], "loss": nll, "ppl": perplexity(nll)}
+    if args.mc_samples:
+        from .evaluate import mc_dropout_nll
+
+        mc_nll = mc_dropout_nll(model, streams, cfg.bptt, args.mc_samples, args.seed)
+        result.update(mc_samples=args.mc_samples, mc_seed=args.seed, mc_loss=mc_nll, mc_ppl=perplexity(mc_nll))
+    print(json.dumps(result))
     return 0
 
 
@@ -183,6 +211,31 @@ def cmd_queue(args) -> int:
     return 0
 
 
+def cmd_grid(args) -> int:
+    from . import grid_commands
+
+    configs = grid_commands.build(args.preset, args.assignments, args.vary, args.seeds, args.yes,
+                                  args.concurrency)
+    queued = grid_commands.queue_grid(configs, args.runs_dir, args.concurrency)
+    print(json.dumps(queued), flush=True)
+    if not args.wait:
+        return 0
+    members = grid_commands.wait(args.runs_dir, queued["group"])
+    print(json.dumps(grid_commands.report(args.runs_dir, queued["group"])))
+    unfinished = [s for s in members if s.state != "finished"]
+    for summary in unfinished:
+        print(f"{summary.name}: {summary.state}: {summary.problem or ''}", file=sys.stderr)
+    return 1 if unfinished else 0
+
+
+def cmd_effects(args) -> int:
+    from . import grid_commands
+
+    found = grid_commands.report(args.runs_dir, args.group)
+    print(json.dumps(found) if args.json else grid_commands.format_report(found))
+    return 0
+
+
 def cmd_bench(args) -> int:
     from .bench import main
 
@@ -191,7 +244,7 @@ def cmd_bench(args) -> int:
 
 COMMANDS = {"presets": cmd_presets, "train": cmd_train, "resume": cmd_resume, "eval": cmd_eval,
             "sample": cmd_sample, "params": cmd_params, "download": cmd_download, "queue": cmd_queue,
-            "report": cmd_report,
+            "report": cmd_report, "grid": cmd_grid, "effects": cmd_effects,
             "bench": cmd_bench}
 
 

@@ -1,0 +1,140 @@
+"""`lmcore grid` and `lmcore effects`: queue an ablation grid with seeds, wait for it, and
+report what each toggle did (lmcore.effects) as JSON or as a text table."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from . import ablation, queue
+from .ablation import CONFIRM_ABOVE
+from .config import ConfigError, coerce
+from .effects import METRICS, grid_effects
+from .errors import LmcoreError
+from .presets import resolve
+from .runs import runs_dir
+from .summaries import list_runs
+
+
+def parse_vary(items: list[str]) -> tuple[dict[str, list], list[str]]:
+    """`["tie_weights=false,true"]` -> ({"tie_weights": [False, True]}, problems), every problem
+    found at once: no '=', no values, a key given twice, an unknown key, a bad value."""
+    toggles: dict[str, list] = {}
+    found: list[str] = []
+    for item in items:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        texts = [t.strip() for t in text.split(",") if t.strip()]
+        if not sep or not texts:
+            found.append(f"--vary {item!r}: expected KEY=VALUE,VALUE,...")
+            continue
+        if key in toggles:
+            found.append(f"--vary {key}: given twice; list all its values in one --vary")
+            continue
+        values = []
+        for value in texts:
+            try:
+                values.append(coerce(key, value))
+            except ConfigError as error:
+                found.extend(p for p in error.problems if p not in found)  # an unknown key once
+        toggles[key] = values
+    return toggles, found
+
+
+def build(preset: str | None, assignments: list[str], vary: list[str], seeds: int, confirmed: bool,
+          concurrency: int | None = None):
+    """The grid's configs, or a ConfigError naming every problem with the whole command."""
+    found: list[str] = []
+    base = None
+    try:
+        base = resolve(preset, assignments)
+    except ConfigError as error:
+        found.extend(error.problems)
+    toggles, vary_problems = parse_vary(vary)
+    found.extend(vary_problems)
+    if seeds < 1:
+        found.append(f"--seeds: must be at least 1 (got {seeds})")
+    if concurrency is not None and concurrency < 1:
+        found.append(f"--concurrency: must be at least 1 (got {concurrency})")
+    if not found:
+        count = ablation.size(toggles, seeds)
+        if count > CONFIRM_ABOVE and not confirmed:
+            found.append(f"grid: {count} runs is more than {CONFIRM_ABOVE}; add --yes to queue them all")
+    if found:
+        raise ConfigError(found)
+    return ablation.grid(base, toggles, seeds=seeds)
+
+
+def queue_grid(configs: list, root, concurrency: int | None) -> dict:
+    """Queue the runs (a worker starts them) and say what was queued: group, run ids, cells."""
+    root = runs_dir(root)
+    if concurrency:
+        queue.set_concurrency(root, concurrency)
+    folders = queue.enqueue([c.to_dict() for c in configs], root, [c.name for c in configs])
+    group = configs[0].group
+    members = [s for s in list_runs(root) if s.config.get("group") == group]
+    return {"group": group, "runs": [folder.name for folder in folders], "concurrency": queue.concurrency(root),
+            "cells": [{"label": entry["label"], "cell": entry["cell"], "runs": sorted(s.id for s in entry["runs"])}
+                      for entry in ablation.cells(members)]}
+
+
+def group_runs(root, group: str) -> list:
+    members = [s for s in list_runs(root) if s.config.get("group") == group]
+    if not members:
+        raise LmcoreError(f"no runs in group {group!r} under {runs_dir(root)}")
+    return members
+
+
+def wait(root, group: str, poll: float = 1.0) -> list:
+    """Block until no run of `group` is queued or running; progress lines on stderr."""
+    last = None
+    while True:
+        members = group_runs(root, group)
+        states = [s.state for s in members]
+        line = " · ".join(f"{states.count(state)} {state}" for state in dict.fromkeys(sorted(states)))
+        if line != last:
+            print(f"{group}: {line}", file=sys.stderr, flush=True)
+            last = line
+        if not any(s.is_active for s in members):
+            return members
+        queue.ensure_worker(root)  # a worker that died would leave the rest queued forever
+        time.sleep(poll)
+
+
+def report(root, group: str) -> dict:
+    return grid_effects(group_runs(root, group), group)
+
+
+# ---------------------------------------------------------------- the text table
+
+
+def _number(value, digits: int = 1) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def _interval(row: dict) -> str:
+    if row["estimate"] is None:
+        return "no finished runs"
+    bounds = "no interval" if row["low"] is None else f"[{_number(row['low'])}, {_number(row['high'])}]"
+    return f"{row['estimate']:+.1f} {bounds} n={row['n']} {row['method']}"
+
+
+def format_report(found: dict) -> str:
+    """The effects report as plain text: cells, main effects, interactions, the method."""
+    lines = [f"grid {found['group']}: {found['finished']} of {found['runs']} runs finished; "
+             f"toggles: {', '.join(found['toggles']) or 'none'}", "",
+             "cell".ljust(40) + "".join(f"{metric:>20}" for metric in METRICS) + "  best epoch"]
+    for cell in found["cells"]:
+        columns = [f"{_number(cell[m]['mean'])} ± {_number(cell[m]['sd'])} (n={cell[m]['n']})" for m in METRICS]
+        lines.append(cell["label"][:39].ljust(40) + "".join(f"{c:>20}" for c in columns)
+                     + f"  {_number(cell['best_epoch']['mean'])}")
+    if found["effects"]:
+        lines += ["", "effects (perplexity change from the first value, 95% interval):"]
+        lines += [f"  {r['toggle']}={r['level']} vs {r['reference']}, {r['metric']}: {_interval(r)}  {r['verdict']}"
+                  for r in found["effects"]]
+    if found["interactions"]:
+        lines += ["", "interactions (difference of differences, 95% interval):"]
+        lines += [f"  {' x '.join(r['toggles'])}, {r['metric']}: {_interval(r)}  {r['verdict']}"
+                  for r in found["interactions"]]
+    return "\n".join(lines + ["", found["method"]])
+
