@@ -1,25 +1,29 @@
 """Runs side by side: the runs table, filters, config diffs, CSV and grid summaries.
 
-Pure functions over runs.list_runs() summaries (and metrics frames); the Compare page only
-lays them out. Nothing here reads or writes a run folder.
+Pure functions over lmcore.summaries.RunSummary objects (and metrics frames); the Compare page
+only lays them out. Nothing here reads or writes a run folder.
 """
 
 from __future__ import annotations
 
-import time
 from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
 
 from lmcore.config import KEYS
+from lmcore.summaries import RunSummary
 
 # The config keys a comparison table shows, in the order a reader scans them.
 TABLE_KEYS = ("preset", "dataset", "layers", "hidden_size", "dropout", "dropout_placement", "tie_weights",
-              "optimizer", "lr", "epochs")
-COLUMNS = ("id", "name", "state", "progress", *TABLE_KEYS, "best_val_ppl", "test_ppl", "params", "seconds",
-           "tokens_per_s", "started_at", "group", "note")
-WHOLE_NUMBERS = ("layers", "hidden_size", "epochs", "params")
+              "optimizer", "lr", "epochs", "max_steps")
+# `label` is the name, with the id's tail when names repeat; `total_steps` is the steps planned
+# (epochs x batches, or max_steps when that is smaller); `training_seconds` excludes stopped spells.
+COLUMNS = ("id", "name", "label", "state", "progress", "step", "total_steps", *TABLE_KEYS, "best_val_ppl",
+           "final_val_ppl", "best_epoch", "test_ppl", "params", "training_seconds", "tokens_per_s", "started_at",
+           "group", "note")
+WHOLE_NUMBERS = ("layers", "hidden_size", "epochs", "max_steps", "params", "step", "total_steps", "best_epoch")
+PERPLEXITIES = ("best_val_ppl", "final_val_ppl", "test_ppl")
 # Keys a diff leaves out: the name is the column header already; the version is bookkeeping.
 NOT_DIFFED = ("name", "lmcore_version")
 
@@ -27,19 +31,11 @@ NOT_DIFFED = ("name", "lmcore_version")
 # ---------------------------------------------------------------- naming
 
 
-def display_name(summary: dict) -> str:
-    config = summary.get("config") or {}
-    return config.get("name") or config.get("preset") or summary["id"]
-
-
-def unique_labels(summaries: list[dict]) -> list[str]:
-    """One label per run for chart legends and diff columns; equal names get the id's tail."""
-    names = [display_name(s) for s in summaries]
-    return [f"{name} · {s['id'][-4:]}" if names.count(name) > 1 else name for name, s in zip(names, summaries)]
-
-
-def state_of(summary: dict) -> str:
-    return "broken" if summary.get("broken") else (summary.get("status") or {}).get("state") or "broken"
+def unique_labels(summaries: list[RunSummary]) -> list[str]:
+    """One label per run for the table, chart legends and diff columns: the name, or the name
+    with the id's tail where several of these runs share it."""
+    names = [s.name for s in summaries]
+    return [s.label if names.count(s.name) > 1 else s.name for s in summaries]
 
 
 # ---------------------------------------------------------------- the runs table
@@ -49,48 +45,35 @@ def _number(value):
     return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
-def duration(status: dict, now: float | None = None) -> float | None:
-    """Seconds from the first start to the end (or to now / the last update while not ended)."""
-    started = _number(status.get("started_at"))
-    if started is None:
-        return None
-    end = _number(status.get("finished_at"))
-    if end is None:
-        end = (now or time.time()) if status.get("state") == "running" else _number(status.get("updated_at"))
-    return max(end - started, 0.0) if end is not None else None
-
-
 def _dataset_label(dataset) -> str | None:
     if not isinstance(dataset, str) or not dataset:
         return None
     return dataset if dataset in ("ptb", "synthetic") else Path(dataset).name
 
 
-def run_row(summary: dict, now: float | None = None) -> dict:
-    config, status = summary.get("config") or {}, summary.get("status") or {}
-    state = state_of(summary)
-    step, total = _number(status.get("step")), _number(status.get("total_steps"))
-    progress = 1.0 if state == "finished" else (min(step / total, 1.0) if step is not None and total else 0.0)
+def run_row(summary: RunSummary, label: str | None = None) -> dict:
+    config, status = summary.config, summary.status
     started = _number(status.get("started_at"))
-    row = {"id": summary["id"], "name": display_name(summary), "state": state, "progress": progress}
+    row = {"id": summary.id, "name": summary.name, "label": label or summary.name, "state": summary.state,
+           "progress": summary.progress, "step": summary.step, "total_steps": summary.total_steps}
     row.update({key: config.get(key) for key in TABLE_KEYS})
     row["dataset"] = _dataset_label(config.get("dataset"))
     row["preset"] = config.get("preset") or ("custom" if config else None)
-    row.update(best_val_ppl=_number(status.get("best_val_ppl")), test_ppl=_number(status.get("test_ppl")),
-               params=_number(summary.get("params")), seconds=duration(status, now),
+    row.update(best_val_ppl=summary.best_val, final_val_ppl=summary.final_val, best_epoch=summary.best_epoch,
+               test_ppl=summary.test, params=summary.params, training_seconds=summary.training_seconds,
                tokens_per_s=_number(status.get("tokens_per_s")),
                started_at=datetime.fromtimestamp(started) if started is not None else None,
-               group=config.get("group") or None,
-               note=summary.get("problem") or (status.get("error") if state in ("failed", "broken") else None))
+               group=config.get("group") or None, note=summary.problem)
     return row
 
 
-def runs_table(summaries: list[dict], now: float | None = None) -> pd.DataFrame:
+def runs_table(summaries: list[RunSummary]) -> pd.DataFrame:
     """One row per run (in the order given), columns COLUMNS; damaged runs have state 'broken'."""
-    frame = pd.DataFrame([run_row(s, now) for s in summaries], columns=list(COLUMNS))
+    rows = [run_row(s, label) for s, label in zip(summaries, unique_labels(summaries))]
+    frame = pd.DataFrame(rows, columns=list(COLUMNS))
     for key in WHOLE_NUMBERS:
         frame[key] = pd.to_numeric(frame[key], errors="coerce").round().astype("Int64")
-    for key in ("dropout", "lr", "best_val_ppl", "test_ppl", "seconds", "tokens_per_s", "progress"):
+    for key in ("dropout", "lr", *PERPLEXITIES, "training_seconds", "tokens_per_s", "progress"):
         frame[key] = pd.to_numeric(frame[key], errors="coerce").astype(float)
     frame["tie_weights"] = frame["tie_weights"].astype("boolean")
     frame["started_at"] = pd.to_datetime(frame["started_at"])
@@ -100,7 +83,7 @@ def runs_table(summaries: list[dict], now: float | None = None) -> pd.DataFrame:
 def filter_table(frame: pd.DataFrame, states=(), presets=(), datasets=(), placements=(),
                  text: str = "") -> pd.DataFrame:
     """Rows matching every filter given; an empty filter keeps everything. `text` matches the
-    name, id or grid, ignoring case."""
+    label, id or grid, ignoring case."""
     keep = pd.Series(True, index=frame.index)
     for column, chosen in (("state", states), ("preset", presets), ("dataset", datasets),
                            ("dropout_placement", placements)):
@@ -108,7 +91,7 @@ def filter_table(frame: pd.DataFrame, states=(), presets=(), datasets=(), placem
             keep &= frame[column].isin(list(chosen))
     needle = (text or "").strip().lower()
     if needle:
-        haystack = (frame["name"].fillna("") + " " + frame["id"] + " " + frame["group"].fillna("")).str.lower()
+        haystack = (frame["label"].fillna("") + " " + frame["id"] + " " + frame["group"].fillna("")).str.lower()
         keep &= haystack.str.contains(needle, regex=False)
     return frame[keep]
 
@@ -149,11 +132,12 @@ def show_value(value) -> str:
     return str(value)
 
 
-def config_diff(summaries: list[dict]) -> pd.DataFrame:
-    """Only the config keys that differ between the runs: one row per key, one column per run."""
-    configs = [s.get("config") or {} for s in summaries]
+def config_diff(summaries: list[RunSummary], labels: list[str] | None = None) -> pd.DataFrame:
+    """Only the config keys that differ between the runs: one row per key, one column per run
+    (headed by `labels`, default unique_labels)."""
+    configs = [s.config for s in summaries]
     keys = varied_keys(configs) if len(configs) > 1 else []
-    labels = unique_labels(summaries)
+    labels = labels or unique_labels(summaries)
     data = {label: [show_value(config.get(k)) for k in keys] for label, config in zip(labels, configs)}
     return pd.DataFrame(data, index=pd.Index(keys, name="key"))
 
@@ -161,10 +145,10 @@ def config_diff(summaries: list[dict]) -> pd.DataFrame:
 # ---------------------------------------------------------------- curves
 
 
-def shared_floor(summaries: list[dict]) -> float | None:
+def shared_floor(summaries: list[RunSummary]) -> float | None:
     """The entropy floor when every run is on the generated corpus with the same floor, else None."""
-    floors = {(s.get("status") or {}).get("floor_ppl") for s in summaries}
-    if not summaries or any((s.get("config") or {}).get("dataset") != "synthetic" for s in summaries):
+    floors = {s.status.get("floor_ppl") for s in summaries}
+    if not summaries or any(s.config.get("dataset") != "synthetic" for s in summaries):
         return None
     if len(floors) != 1:
         return None
@@ -172,10 +156,9 @@ def shared_floor(summaries: list[dict]) -> float | None:
     return float(floor) if isinstance(floor, (int, float)) and floor > 0 else None
 
 
-def steps_per_epoch(summary: dict, frame: pd.DataFrame) -> float | None:
+def steps_per_epoch(summary: RunSummary, frame: pd.DataFrame) -> float | None:
     """Training steps in one epoch, when the run's status or its metrics tell it exactly."""
-    config, status = summary.get("config") or {}, summary.get("status") or {}
-    total, epochs, cap = status.get("total_steps"), config.get("epochs"), config.get("max_steps")
+    total, epochs, cap = summary.total_steps, summary.config.get("epochs"), summary.max_steps
     if isinstance(total, int) and total > 0 and isinstance(epochs, int) and epochs > 0 and (not cap or total < cap):
         return total / epochs
     # Capped by max_steps: the validation at the end of epoch 1 is the last line labelled 1.
@@ -198,25 +181,25 @@ def with_fractional_epochs(frame: pd.DataFrame, per_epoch: float | None) -> pd.D
 # ---------------------------------------------------------------- ablation grids
 
 
-def grids(summaries: list[dict]) -> list[dict]:
+def grids(summaries: list[RunSummary]) -> list[dict]:
     """One entry per ablation grid (config `group`), newest first: its runs, progress and the
     keys it varies."""
-    by_group: dict[str, list[dict]] = {}
+    by_group: dict[str, list[RunSummary]] = {}
     for summary in summaries:
-        group = (summary.get("config") or {}).get("group")
+        group = summary.config.get("group")
         if group:
             by_group.setdefault(group, []).append(summary)
     out = []
     for group, members in by_group.items():
-        states = [state_of(s) for s in members]
-        configs = [s["config"] for s in members]
+        states = [s.state for s in members]
+        configs = [s.config for s in members]
         out.append({"group": group, "runs": members, "total": len(members),
                     "finished": states.count("finished"),
-                    "active": sum(state in ("queued", "running") for state in states),
+                    "active": sum(s.is_active for s in members),
                     "failed": sum(state in ("failed", "stopped", "broken") for state in states),
                     "toggles": varied_keys(configs, ignore=NOT_DIFFED + ("group",)),
                     "preset": configs[0].get("preset") or "custom",
-                    "created": min(s["id"] for s in members)})
+                    "created": min(s.id for s in members)})
     return sorted(out, key=lambda g: g["created"], reverse=True)
 
 
@@ -228,6 +211,5 @@ def grid_label(entry: dict) -> str:
 def grid_progress(entry: dict) -> float:
     """The share of the grid that is settled: finished, failed and broken runs count 1, the
     others the share of their steps done."""
-    rows = [run_row(s) for s in entry["runs"]]
-    shares = [1.0 if row["state"] in ("finished", "failed", "broken") else row["progress"] for row in rows]
+    shares = [1.0 if s.state in ("finished", "failed", "broken") else s.progress for s in entry["runs"]]
     return sum(shares) / len(shares) if shares else 0.0

@@ -11,13 +11,14 @@ import streamlit as st
 
 import ui
 from explorer import compare
-from lmcore import queue, runs
+from lmcore import queue
+from lmcore.summaries import RunSummary
 from ui import compare_grids, compare_runs
 from ui.compare_runs import FLASH, GRID_VIEW, RUNS_VIEW, TAB
 
 ui.ensure_app_navigation()
 
-ACTIVE = "compare.active"                # (id, state) of queued/running runs at the last full run
+ACTIVITY = "compare.activity"            # (id, state) of queued/running runs at the last full run
 
 compare_runs.init_state()
 compare_grids.init_state()
@@ -30,16 +31,16 @@ def flash() -> None:
         getattr(st, kind)(message)
 
 
-def activity(summaries: list[dict]) -> list[tuple[str, str]]:
+def activity(summaries: list[RunSummary]) -> list[tuple[str, str]]:
     """(id, state) of the queued and running runs: when it changes, the whole page reruns."""
-    return sorted((s["id"], s["status"]["state"]) for s in summaries if s["status"].get("state") in runs.ACTIVE)
+    return sorted((s.id, s.state) for s in summaries if s.is_active)
 
 
 def live(view: str) -> None:
     """Everything that changes while runs train: one fragment, re-read every few seconds."""
     summaries = ui.all_runs()
     active = activity(summaries)
-    if active != st.session_state.get(ACTIVE, active):
+    if active != st.session_state.get(ACTIVITY, active):
         st.rerun()  # a run was queued, started or ended: the sidebar counts and the refresh rate change too
     if view == RUNS_VIEW:
         compare_runs.runs_view(summaries)
@@ -52,8 +53,8 @@ st.caption("Every run on disk, side by side: scores, curves and the config keys 
            "Queue ablation grids and read off what each toggle did to validation perplexity.")
 flash()
 everything = ui.all_runs()
-st.session_state[ACTIVE] = activity(everything)
-refresh = 2 if st.session_state[ACTIVE] else 10
+st.session_state[ACTIVITY] = activity(everything)
+refresh = 2 if st.session_state[ACTIVITY] else 10
 runs_tab, grid_tab = st.tabs([RUNS_VIEW, GRID_VIEW], key=TAB, on_change="rerun")
 if runs_tab.open:
     with runs_tab:

@@ -88,16 +88,15 @@ st.caption("`book` and `variational-medium` are the full 40-epoch recipes: minut
 @st.fragment(run_every=2)
 def runs_in_progress() -> None:
     st.subheader("In progress")
-    active = [r for r in ui.all_runs() if r["status"].get("state") in ("running", "queued")]
+    active = [r for r in ui.all_runs() if r.is_active]
     if not active:
         st.caption("Nothing is training right now. Start a preset above, or open **Train** to set one up.")
         return
     for summary in active:
-        status = summary["status"]
-        fraction, text = ui.progress_text(status)
+        fraction, text = ui.progress_text(summary.status)
         left, right = st.columns([4, 1])
         left.progress(fraction, text=f"{ui.run_label(summary)} — {text}")
-        right.page_link("pages/train.py", label="Watch", icon="📈", query_params={"run": summary["id"]})
+        right.page_link("pages/train.py", label="Watch", icon="📈", query_params={"run": summary.id})
 
 
 runs_in_progress()

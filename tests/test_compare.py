@@ -1,5 +1,5 @@
 """explorer.compare: the runs table, filters, CSV, config diffs, epochs axis and grid summaries,
-over hand-made run summaries (the shape runs.list_runs() returns)."""
+over run summaries built from hand-made files (lmcore.summaries.from_parts, as list_runs does)."""
 
 import csv
 import io
@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from explorer import compare
+from lmcore.summaries import from_parts
 
 BASE = dict(dataset="ptb", preset="tiny", layers=1, hidden_size=256, embed_size=256, dropout=0.0,
             dropout_placement="none", tie_weights=False, optimizer="adam", lr=0.004, epochs=8, max_steps=None,
@@ -17,14 +18,12 @@ BASE = dict(dataset="ptb", preset="tiny", layers=1, hidden_size=256, embed_size=
 def summary(run_id, name="", state="finished", best=None, test=None, params=1000, status=None, **config):
     status = {"state": state, "step": 10, "total_steps": 40, "best_val_ppl": best, "test_ppl": test,
               "started_at": 1000.0, "finished_at": 1060.5 if state == "finished" else None,
-              "updated_at": 1030.0, "tokens_per_s": 5000.0, **(status or {})}
-    return {"id": run_id, "path": f"/runs/{run_id}", "config": {**BASE, "name": name, **config}, "status": status,
-            "params": params, "broken": False, "problem": None}
+              "updated_at": 1030.0, "tokens_per_s": 5000.0, "elapsed": 42.5, **(status or {})}
+    return from_parts(run_id, f"/runs/{run_id}", {**BASE, "name": name, **config}, status, {"total": params})
 
 
-def broken(run_id, problem="config.json is missing or unreadable"):
-    return {"id": run_id, "path": f"/runs/{run_id}", "config": {}, "status": {"state": "broken", "error": problem},
-            "params": None, "broken": True, "problem": problem}
+def broken(run_id):
+    return from_parts(run_id, f"/runs/{run_id}", None, {"state": "queued"}, None)
 
 
 @pytest.fixture
@@ -42,7 +41,8 @@ def test_table_has_one_row_per_run_with_scores_and_config(table):
     assert list(table["name"]) == ["alpha", "beta", "gamma", "20260101-000000-x"]
     alpha = table.iloc[0]
     assert alpha["best_val_ppl"] == pytest.approx(90.123) and alpha["test_ppl"] == pytest.approx(95.5)
-    assert alpha["state"] == "finished" and alpha["progress"] == 1.0 and alpha["seconds"] == pytest.approx(60.5)
+    assert alpha["state"] == "finished" and alpha["progress"] == 1.0
+    assert alpha["training_seconds"] == 42.5          # status `elapsed`: training time, not the wall clock
     assert alpha["layers"] == 1 and alpha["hidden_size"] == 256 and alpha["params"] == 1000
     assert table.iloc[1]["progress"] == pytest.approx(0.25) and table.iloc[1]["dropout_placement"] == "variational"
     assert table.iloc[2]["group"] == "grid-1"
@@ -54,11 +54,32 @@ def test_broken_runs_are_rows_marked_broken(table):
     assert pd.isna(row["layers"]) and pd.isna(row["best_val_ppl"]) and pd.isna(row["preset"])
 
 
-def test_duration_of_running_queued_and_stopped_runs():
-    assert compare.duration({"state": "running", "started_at": 100.0}, now=130.0) == 30.0
-    assert compare.duration({"state": "queued", "started_at": None}) is None
-    assert compare.duration({"state": "stopped", "started_at": 100.0, "updated_at": 150.0}) == 50.0
-    assert compare.duration({"state": "finished", "started_at": 100.0, "finished_at": 170.0}) == 70.0
+def test_repeated_names_get_the_ids_tail_in_the_table_legend_and_diff():
+    runs = [summary(f"2026-book-{tail}", "book", seed=seed) for tail, seed in (("aaaa", 1), ("bbbb", 2))]
+    runs.append(summary("2026-tiny-cccc", "tiny"))
+    table = compare.runs_table(runs)
+    assert list(table["label"]) == ["book · aaaa", "book · bbbb", "tiny"]
+    assert list(table["name"]) == ["book", "book", "tiny"]            # the CSV keeps the plain name
+    assert compare.unique_labels(runs) == list(table["label"])        # legends use the same function
+    assert list(compare.config_diff(runs[:2]).columns) == ["book · aaaa", "book · bbbb"]
+    assert list(compare.filter_table(table, text="bbbb")["label"]) == ["book · bbbb"]
+
+
+def test_final_validation_best_epoch_and_the_step_cap_are_columns():
+    capped = summary("r1", "capped", best=90.0, status={"final_val_ppl": 95.5, "best_epoch": 3, "step": 60,
+                                                        "total_steps": 60}, epochs=8, max_steps=60)
+    row = compare.runs_table([capped]).iloc[0]
+    assert row["final_val_ppl"] == 95.5 and row["best_val_ppl"] == 90.0 and row["best_epoch"] == 3
+    assert (row["epochs"], row["max_steps"], row["step"], row["total_steps"]) == (8, 60, 60, 60)
+    text = compare.table_csv(compare.runs_table([capped]))
+    line = next(csv.DictReader(io.StringIO(text)))
+    assert line["max_steps"] == "60" and line["total_steps"] == "60" and line["final_val_ppl"] == "95.5"
+
+
+def test_the_csv_keeps_a_diverged_perplexity_raw():
+    diverged = summary("r1", "diverged", best=1.0142320540616806e304, status={"final_val_ppl": float("inf")})
+    line = next(csv.DictReader(io.StringIO(compare.table_csv(compare.runs_table([diverged])))))
+    assert float(line["best_val_ppl"]) == 1.0142320540616806e304 and line["final_val_ppl"] == "inf"
 
 
 @pytest.mark.parametrize("filters,names", [

@@ -15,10 +15,11 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from lmcore import checkpoints, runs
-from lmcore.summaries import RunSummary, list_runs
 from explorer.metrics import MetricsFrame, smooth, split, thin
+from explorer.perplexity import Clip, find_clip, format_ppl
+from lmcore import checkpoints, runs
 from lmcore.progress import format_seconds
+from lmcore.summaries import RunSummary, list_runs
 
 STATE_ICONS = {"queued": "⏳", "running": "▶️", "finished": "✅", "failed": "❌", "stopped": "⏸️",
                "broken": "⚠️"}
@@ -102,18 +103,20 @@ def run_select(options: dict, key: str, url_key: str, label: str = "Run") -> str
                         format_func=lambda run_id: run_label(options[run_id]))
 
 
-def run_name(summary: dict) -> str:
-    config = summary.get("config") or {}
-    return config.get("name") or config.get("preset") or summary["id"]
+def run_name(summary: RunSummary) -> str:
+    """The run's display name (worked out once, in RunSummary.name)."""
+    return summary.name
 
 
-def run_label(summary: dict) -> str:
-    """'tiny · finished · val 82.3' for select boxes."""
-    status = summary.get("status") or {}
-    state = "broken" if summary.get("broken") else status.get("state", "?")
-    best = status.get("best_val_ppl")
-    score = f" · val {best:.1f}" if isinstance(best, (int, float)) else ""
-    return f"{STATE_ICONS.get(state, '')} {run_name(summary)} · {state}{score} · {summary['id'][-4:]}"
+def run_label(summary: RunSummary) -> str:
+    """'✅ tiny · finished · best val 82.3 (epoch 3) · final 85.0 · ab12' for select boxes."""
+    parts = [f"{STATE_ICONS.get(summary.state, '')} {summary.name}", summary.state]
+    if summary.best_val is not None:
+        epoch = f" (epoch {summary.best_epoch})" if summary.best_epoch is not None else ""
+        parts.append(f"best val {fmt_ppl(summary.best_val)}{epoch}")
+    if summary.final_val is not None:
+        parts.append(f"final {fmt_ppl(summary.final_val)}")
+    return " · ".join(parts + [summary.short_id])
 
 
 def metrics_frame(folder: Path) -> pd.DataFrame:
@@ -165,11 +168,31 @@ def model_for(folder: Path, which: str = "best"):
 # ---------------------------------------------------------------- charts
 
 
+def curve_clip(curves: list[dict]) -> Clip | None:
+    """The y range that keeps a diverged run from flattening the others (see ppl_figure)."""
+    return find_clip({curve["label"]: curve["frame"]["ppl"].tolist() if len(curve["frame"]) else []
+                      for curve in curves})
+
+
+def clip_axis(figure: go.Figure, clip: Clip | None, log_y: bool, floor: float | None = None) -> None:
+    """Limit the y axis to the clip's range (and the floor line), with a little room."""
+    if clip is None:
+        return
+    low = min(clip.low, floor) if floor else clip.low
+    if log_y:
+        low, high = math.log10(max(low, 1e-9)), math.log10(clip.high)
+        pad = max(high - low, 0.1) * 0.08
+        figure.update_yaxes(range=[low - pad, high + pad])
+    else:
+        figure.update_yaxes(range=[0, clip.high * 1.1])
+
+
 def ppl_figure(curves: list[dict], log_y: bool = True, smoothing: float = 0.0, floor: float | None = None,
-               x: str = "step", height: int = 420) -> go.Figure:
+               x: str = "step", height: int = 420, clip: Clip | None = None) -> go.Figure:
     """Train (thin, smoothed) and validation (markers) perplexity of one or more runs.
 
-    Each curve: {"label": str, "frame": metrics DataFrame, "color": optional}.
+    Each curve: {"label": str, "frame": metrics DataFrame, "color": optional}. With `clip`
+    (curve_clip), the y axis leaves the outliers out; the caller says so in a caption.
     """
     figure = go.Figure()
     for i, curve in enumerate(curves):
@@ -195,6 +218,7 @@ def ppl_figure(curves: list[dict], log_y: bool = True, smoothing: float = 0.0, f
                          xaxis_title="training step" if x == "step" else x, yaxis_title="perplexity")
     if log_y:
         figure.update_yaxes(type="log", tickvals=LOG_TICKS, ticktext=[tick_text(v) for v in LOG_TICKS])
+    clip_axis(figure, clip, log_y, floor)
     return figure
 
 
@@ -225,7 +249,8 @@ def parameter_bar(table: pd.DataFrame) -> go.Figure:
 
 
 def fmt_ppl(value) -> str:
-    return f"{value:,.1f}" if isinstance(value, (int, float)) and math.isfinite(value) else "—"
+    """'88.2', '1.0e304' (a diverged run reads as huge), 'inf', '—' (explorer.perplexity)."""
+    return format_ppl(value)
 
 
 def fmt_count(value) -> str:
@@ -251,8 +276,8 @@ def sidebar() -> None:
     from lmcore.ptb import ptb_status
 
     summaries = all_runs()
-    running = sum(1 for r in summaries if r["status"].get("state") == "running")
-    queued = sum(1 for r in summaries if r["status"].get("state") == "queued")
+    running = sum(1 for r in summaries if r.state == "running")
+    queued = sum(1 for r in summaries if r.state == "queued")
     with st.sidebar:
         st.caption(f"**{len(summaries)}** runs · **{running}** running · **{queued}** queued")
         st.caption(f"Runs folder: `{runs_root()}`")

@@ -13,6 +13,7 @@ from explorer import compare
 from lmcore import ablation, queue
 from lmcore.config import PLACEMENTS, ConfigError, parse_assignments
 from lmcore.presets import PRESETS, resolve
+from lmcore.summaries import RunSummary
 from ui.compare_runs import FLASH, RUNS_VIEW, SELECTED, TAB, TABLE_COLUMNS, display_table
 
 GRID_PRESET = "compare.grid.preset"
@@ -88,10 +89,10 @@ def save_concurrency() -> None:
     queue.ensure_worker(ui.runs_root())
 
 
-def grid_results(summaries: list[dict]) -> None:
+def grid_results(summaries: list[RunSummary]) -> None:
     st.subheader("Grid results")
     entries = compare.grids(summaries)
-    waiting, running = len(queue.pending(ui.runs_root())), sum(s["status"].get("state") == "running" for s in summaries)
+    waiting, running = len(queue.pending(ui.runs_root())), sum(s.state == "running" for s in summaries)
     st.caption(f"Queue: **{waiting}** waiting · **{running}** running · "
                f"{queue.concurrency(ui.runs_root())} at a time")
     if not entries:
@@ -106,9 +107,10 @@ def grid_results(summaries: list[dict]) -> None:
                 f"{entry['active']} queued or running · {entry['failed']} failed or stopped")
     table = compare.runs_table(entry["runs"])
     st.dataframe(display_table(table), hide_index=True, column_config=TABLE_COLUMNS, placeholder="—",
-                 column_order=["name", "state", "progress", "best_val_ppl", "test_ppl", "seconds", "note"])
+                 column_order=["label", "state", "progress", "best_val_ppl", "final_val_ppl", "best_epoch", "test_ppl",
+                               "step", "total_steps", "training_seconds", "note"])
     if st.button("Compare these runs in the table", icon=":material/compare_arrows:", on_click=show_in_table,
-                 args=([s["id"] for s in entry["runs"]],)):
+                 args=([s.id for s in entry["runs"]],)):
         st.rerun()  # the tabs sit outside this fragment
     toggle_effects(entry)
 

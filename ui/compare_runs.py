@@ -5,15 +5,15 @@ table the Ablation grids view (compare_grids.py) shares.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
 import ui
 from explorer import compare
+from explorer.perplexity import find_clip
 from lmcore import runs
+from lmcore.summaries import RunSummary
 
 TAB = "compare.tab"
 SELECTED = "compare.selected"            # run ids shown side by side (the source of truth)
@@ -61,33 +61,45 @@ def sync_table_selection(ids: list[str]) -> None:
     st.session_state[SHOWN] = ids
 
 
-def display_table(frame: pd.DataFrame) -> pd.DataFrame:
+def display_table(frame: pd.DataFrame):
+    """The table as shown: icons, percentages, durations, and perplexities as text that reads
+    huge when it is huge ('1.0e304'); the numbers underneath stay numbers, so sorting works."""
     shown = frame.copy()
     shown["state"] = [f"{ui.STATE_ICONS.get(s, '')} {s}" for s in shown["state"]]
-    shown["seconds"] = pd.to_timedelta(shown["seconds"].round(), unit="s")
+    shown["training_seconds"] = pd.to_timedelta(shown["training_seconds"].round(), unit="s")
     shown["progress"] = shown["progress"] * 100
-    return shown
+    return shown.style.format(ui.fmt_ppl, subset=list(compare.PERPLEXITIES))
 
 
 TABLE_COLUMNS = {
-    "name": st.column_config.TextColumn("run", width="medium"),
+    "label": st.column_config.TextColumn("run", width="medium"),
     "state": st.column_config.TextColumn("state"),
     "progress": st.column_config.ProgressColumn("progress", format="%.0f%%", min_value=0, max_value=100,
                                                  width="small"),
+    "step": st.column_config.NumberColumn("step", format="%d"),
+    "total_steps": st.column_config.NumberColumn("planned steps", format="%d",
+                                                 help="epochs × batches, or max_steps when that is smaller"),
+    "max_steps": st.column_config.NumberColumn("max steps", format="%d", help="the config's cap on steps, if any"),
     "hidden_size": st.column_config.NumberColumn("hidden"),
     "dropout_placement": st.column_config.TextColumn("placement"),
     "tie_weights": st.column_config.CheckboxColumn("tied"),
     "lr": st.column_config.NumberColumn("lr", format="%g"),
-    "best_val_ppl": st.column_config.NumberColumn("best val ppl", format="%.1f", help="lowest validation perplexity"),
-    "test_ppl": st.column_config.NumberColumn("test ppl", format="%.1f", help="test perplexity of the best checkpoint"),
+    "best_val_ppl": st.column_config.TextColumn("best val ppl", help="lowest validation perplexity"),
+    "final_val_ppl": st.column_config.TextColumn("final val ppl", help="the last validation perplexity"),
+    "best_epoch": st.column_config.NumberColumn("best epoch", format="%d", help="the epoch of the best validation"),
+    "test_ppl": st.column_config.TextColumn("test ppl", help="test perplexity of the best checkpoint"),
     "params": st.column_config.NumberColumn("params", format="compact"),
-    "seconds": st.column_config.NumberColumn("time", format="compact", help="from the first start to the end"),
+    "training_seconds": st.column_config.NumberColumn("training time", format="compact",
+                                                      help="time spent training, across resumes"),
     "tokens_per_s": st.column_config.NumberColumn("tokens/s", format="%,.0f"),
     "started_at": st.column_config.DatetimeColumn("started", format="YYYY-MM-DD HH:mm"),
     "group": st.column_config.TextColumn("grid"),
     "note": st.column_config.TextColumn("note", width="large"),
     "id": st.column_config.TextColumn("id"),
 }
+RUN_COLUMNS = ["label", "state", "best_val_ppl", "final_val_ppl", "best_epoch", "test_ppl", "progress", "step",
+               "total_steps", *compare.TABLE_KEYS, "params", "training_seconds", "tokens_per_s", "started_at", "group",
+               "note", "id"]
 
 
 def filters(frame: pd.DataFrame) -> None:
@@ -102,7 +114,7 @@ def filters(frame: pd.DataFrame) -> None:
                           persist_state="session")
 
 
-def runs_view(summaries: list[dict]) -> None:
+def runs_view(summaries: list[RunSummary]) -> None:
     table = compare.runs_table(summaries)
     view = compare.filter_table(table, st.session_state[FILTER_STATES], st.session_state[FILTER_PRESETS],
                                 st.session_state[FILTER_DATASETS], st.session_state[FILTER_PLACEMENTS],
@@ -117,26 +129,24 @@ def runs_view(summaries: list[dict]) -> None:
     sync_table_selection(list(view["id"]))
     st.dataframe(display_table(view), key=TABLE, on_select=on_table_select, selection_mode="multi-row",
                  hide_index=True, placeholder="—", column_config=TABLE_COLUMNS,
-                 height=38 + 35 * min(max(len(view), 1), 15),
-                 column_order=["name", "state", "best_val_ppl", "test_ppl", "progress", *compare.TABLE_KEYS,
-                               "params", "seconds", "tokens_per_s", "started_at", "group", "note", "id"])
+                 height=38 + 35 * min(max(len(view), 1), 15), column_order=RUN_COLUMNS)
     st.download_button(f"CSV of these {len(view)} runs", compare.table_csv(view), file_name="runs.csv",
                        mime="text/csv", icon=":material/download:", on_click="ignore",
                        help="the table as shown by the filters, with unrounded numbers")
-    by_id = {s["id"]: s for s in summaries}
+    by_id = {s.id: s for s in summaries}
     chosen = [by_id[r] for r in selected]
     if not chosen:
         st.info("Tick runs in the table to overlay their curves, see how their configs differ, "
                 "and compare their scores.", icon=":material/touch_app:")
         return
-    selection_panel(chosen)
+    label_of = dict(zip(table["id"], table["label"]))  # the table's labels: the same run reads the same everywhere
+    selection_panel(chosen, [label_of[s.id] for s in chosen])
 
 
 # ---------------------------------------------------------------- selected runs side by side
 
 
-def selection_panel(chosen: list[dict]) -> None:
-    labels = compare.unique_labels(chosen)
+def selection_panel(chosen: list[RunSummary], labels: list[str]) -> None:
     colors = [ui.PALETTE[i % len(ui.PALETTE)] for i in range(len(chosen))]
     st.subheader("Selected runs")
     for summary, label, color in zip(chosen, labels, colors):
@@ -146,24 +156,28 @@ def selection_panel(chosen: list[dict]) -> None:
     bars_column, diff_column = st.columns([1, 1])
     with bars_column:
         st.markdown("**Final perplexity**")
-        if any(isinstance(s["status"].get(k), (int, float)) for s in chosen for k in ("best_val_ppl", "test_ppl")):
-            st.plotly_chart(score_bars(chosen, labels, colors), key="compare.bars", config={"displaylogo": False})
+        if any(value is not None for s in chosen for value in scores(s)):
+            figure, clip = score_bars(chosen, labels, colors)
+            st.plotly_chart(figure, key="compare.bars", config={"displaylogo": False})
+            if clip:
+                st.caption(clip.note())
         else:
             st.caption("No scores yet: the first validation gives the first bar.")
     with diff_column:
-        config_diff(chosen)
+        config_diff(chosen, labels)
 
 
-def run_line(summary: dict, label: str) -> str:
-    """'**tiny** — ✅ finished · best val **88.2** · test **97.9** · 1.55M parameters'."""
-    status, state = summary["status"], compare.state_of(summary)
-    parts = [f"**{label}** — {ui.STATE_ICONS.get(state, '')} {state}",
-             f"best val **{ui.fmt_ppl(status.get('best_val_ppl'))}**", f"test **{ui.fmt_ppl(status.get('test_ppl'))}**"]
-    if summary.get("params"):
-        parts.append(f"{ui.fmt_count(summary['params'])} parameters")
-    problem = compare.run_row(summary)["note"]
-    if problem:
-        parts.append(f"*{problem}*")
+def run_line(summary: RunSummary, label: str) -> str:
+    """'**tiny** — ✅ finished · best val **88.2** (epoch 3) · final val **90.1** · test **97.9** ·
+    1.55M parameters'."""
+    epoch = f" (epoch {summary.best_epoch})" if summary.best_epoch is not None else ""
+    parts = [f"**{label}** — {ui.STATE_ICONS.get(summary.state, '')} {summary.state}",
+             f"best val **{ui.fmt_ppl(summary.best_val)}**{epoch}", f"final val **{ui.fmt_ppl(summary.final_val)}**",
+             f"test **{ui.fmt_ppl(summary.test)}**"]
+    if summary.params:
+        parts.append(f"{ui.fmt_count(summary.params)} parameters")
+    if summary.problem:
+        parts.append(f"*{summary.problem}*")
     return " · ".join(parts)
 
 
@@ -177,8 +191,8 @@ def actions(chosen: list[dict]) -> None:
     row.button("Clear selection", icon=":material/close:", on_click=clear_selection)
     if row.button(f"Delete {len(chosen)} run{'s' if len(chosen) > 1 else ''}…", icon=":material/delete:",
                   help="asks before deleting"):
-        st.session_state[CONFIRM_DELETE] = [s["id"] for s in chosen]
-    doomed = [s for s in chosen if s["id"] in st.session_state[CONFIRM_DELETE]]
+        st.session_state[CONFIRM_DELETE] = [s.id for s in chosen]
+    doomed = [s for s in chosen if s.id in st.session_state[CONFIRM_DELETE]]
     if doomed:
         confirm_delete(doomed)
 
@@ -187,7 +201,7 @@ def cancel_delete() -> None:
     st.session_state[CONFIRM_DELETE] = []
 
 
-def confirm_delete(doomed: list[dict]) -> None:
+def confirm_delete(doomed: list[RunSummary]) -> None:
     with st.container(border=True):
         st.warning(f"Delete {len(doomed)} run folder{'s' if len(doomed) > 1 else ''} from disk, "
                    "with their checkpoints? This cannot be undone.", icon=":material/warning:")
@@ -195,7 +209,7 @@ def confirm_delete(doomed: list[dict]) -> None:
         if row.button("Yes, delete", type="primary"):
             refused = []
             for summary in doomed:
-                folder = Path(summary["path"])  # from the listing: odd folder names work too
+                folder = summary.path  # from the listing: odd folder names work too
                 try:
                     runs.delete_run(folder)
                     st.session_state.get(ui.UI_METRICS, {}).pop(str(folder), None)
@@ -210,7 +224,7 @@ def confirm_delete(doomed: list[dict]) -> None:
         row.button("Cancel", on_click=cancel_delete)
 
 
-def curves(chosen: list[dict], labels: list[str], colors: list[str]) -> None:
+def curves(chosen: list[RunSummary], labels: list[str], colors: list[str]) -> None:
     left, middle, right = st.columns([1.2, 1, 2], vertical_alignment="bottom")
     left.segmented_control("x axis", list(X_AXES), key=X_AXIS, required=True, persist_state="session")
     middle.toggle("log scale", key=LOG_Y, persist_state="session")
@@ -218,39 +232,55 @@ def curves(chosen: list[dict], labels: list[str], colors: list[str]) -> None:
     x = st.session_state[X_AXIS]
     lines = []
     for summary, label, color in zip(chosen, labels, colors):
-        frame = ui.metrics_frame(Path(summary["path"]))
+        frame = ui.metrics_frame(summary.path)
         if x == "epoch":
             frame = compare.with_fractional_epochs(frame, compare.steps_per_epoch(summary, frame))
         lines.append({"label": label, "frame": frame, "color": color})
+    clip = ui.curve_clip(lines)
     figure = ui.ppl_figure(lines, log_y=st.session_state[LOG_Y], smoothing=st.session_state[SMOOTHING],
-                           floor=compare.shared_floor(chosen), x=x)
+                           floor=compare.shared_floor(chosen), x=x, clip=clip)
     figure.update_layout(uirevision="compare.curves", xaxis_title=X_AXES[x])  # keep zoom across refreshes
     st.plotly_chart(figure, key="compare.curves", config={"displaylogo": False})
+    if clip:
+        st.caption(clip.note())
     if not any(len(line["frame"]) for line in lines):
         st.caption("No metrics yet: queued runs start writing them once they train.")
 
 
-def score_bars(chosen: list[dict], labels: list[str], colors: list[str]) -> go.Figure:
+SCORES = ("best validation", "final validation", "test")
+
+
+def scores(summary: RunSummary) -> list:
+    return [summary.best_val, summary.final_val, summary.test]
+
+
+def score_bars(chosen: list[RunSummary], labels: list[str], colors: list[str]):
+    """(figure, clip): grouped bars of each run's scores; a diverged run's bars are cut at the
+    others' range, with the value written inside (the caller captions the clip)."""
+    clip = find_clip({label: scores(s) for s, label in zip(chosen, labels)})
     figure = go.Figure()
     for summary, label, color in zip(chosen, labels, colors):
-        status = summary["status"]
-        values = [status.get("best_val_ppl"), status.get("test_ppl")]
-        figure.add_trace(go.Bar(x=["best validation", "test"], y=values, name=label, marker_color=color,
-                                text=[ui.fmt_ppl(v) for v in values], textposition="outside"))
+        values = scores(summary)
+        clipped = [clip is not None and v is not None and v > clip.high for v in values]
+        figure.add_trace(go.Bar(x=list(SCORES), y=values, name=label, marker_color=color,
+                                text=[ui.fmt_ppl(v) for v in values],
+                                textposition=["inside" if cut else "outside" for cut in clipped]))
     floor = compare.shared_floor(chosen)
     if floor:
         figure.add_hline(y=floor, line_dash="dash", line_color="#444", annotation_text=f"floor {floor:.1f}")
     figure.update_layout(barmode="group", height=340, margin=dict(l=10, r=10, t=10, b=10), yaxis_title="perplexity",
                          legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0), uirevision="compare.bars")
-    return figure
+    if clip:
+        figure.update_yaxes(range=[0, clip.high * 1.25])
+    return figure, clip
 
 
-def config_diff(chosen: list[dict]) -> None:
+def config_diff(chosen: list[RunSummary], labels: list[str]) -> None:
     st.markdown("**Config differences**")
     if len(chosen) < 2:
         st.caption("Select two or more runs to see which config keys differ.")
         return
-    diff = compare.config_diff(chosen)
+    diff = compare.config_diff(chosen, labels)
     if diff.empty:
         st.caption("The selected runs have the same config (apart from their names).")
         return

@@ -4,32 +4,31 @@ refreshed every 2 seconds by a fragment that reads only what the run added since
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
 import ui
-from lmcore import launch, runs
-from lmcore.config import ConfigError, coerce
 from explorer.links import preset_values
 from explorer.textview import md_escape, sample_markdown
+from lmcore import launch, runs
+from lmcore.config import ConfigError, coerce
+from lmcore.summaries import RunSummary, summarize
 from ui.train_state import NOTICE, SETUP_TAB, TAB, load_values
 
 WATCH = "train.watch"              # the run selector
 LOG_Y, SMOOTHING = "train.log_y", "train.smoothing"   # chart preferences (their widgets add ".w")
 SAMPLES = "train.samples"          # run folder -> MetricsTail of samples.jsonl
-RUN_FILES = "train.run_files"      # run folder -> {"config", "params"} once they exist
 DRAWN = "train.drawn_state"        # (run id, state) when the whole page was last drawn
 REDRAWN = "train.redrawn_for"      # (run id, state) a full redraw was already asked for
 
 
 def watch_tab(run_id: str | None) -> None:
     summaries = ui.all_runs()
-    labels = {s["id"]: ui.run_label(s) for s in summaries}
+    labels = {s.id: ui.run_label(s) for s in summaries}
     st.session_state[WATCH] = run_id if run_id in labels else None
-    states = {s["id"]: s["status"].get("state", "?") for s in summaries}
+    states = {s.id: s.state for s in summaries}
     st.session_state[DRAWN] = (run_id, states.get(run_id))
     left, right = st.columns([4, 1], vertical_alignment="bottom")
     left.selectbox("Run", list(labels), format_func=labels.get, key=WATCH, on_change=on_watch,
@@ -63,15 +62,6 @@ def copy_run_config(run_id: str) -> None:
     st.session_state[NOTICE] = ("success", f"Loaded the config of `{folder.name}`: change what you like, then Start.")
 
 
-def run_files(folder: Path) -> dict:
-    """config.json and params.json, read until they exist, then never again."""
-    files = st.session_state.setdefault(RUN_FILES, {}).setdefault(str(folder), {})
-    for name, read in (("config", runs.read_config), ("params", lambda f: runs.read_json(f / "params.json"))):
-        if files.get(name) is None:
-            files[name] = read(folder)
-    return files
-
-
 def new_samples(folder: Path) -> list[dict]:
     tails = st.session_state.setdefault(SAMPLES, {})
     if str(folder) not in tails:
@@ -84,15 +74,12 @@ def last(frame: pd.DataFrame, kind: str, column: str = "ppl", back: int = 1):
     return rows[column].iloc[-back] if len(rows) >= back else None
 
 
-def run_header(folder: Path, status: dict, files: dict) -> None:
-    config, params = files.get("config") or {}, files.get("params") or {}
-    state = status.get("state", "?")
-    name = config.get("name") or config.get("preset") or folder.name
-    started, ended = status.get("started_at"), status.get("finished_at")
-    elapsed = ((ended if state not in runs.ACTIVE and ended else time.time()) - started) if started else None
-    st.markdown(f"#### {ui.STATE_ICONS.get(state, '')} {md_escape(name)} · {state}")
-    parts = [f"`{folder.name}`", f"device {status.get('device') or '—'}",
-             f"{ui.fmt_count(params.get('total'))} parameters", f"time {ui.fmt_duration(elapsed)}"]
+def run_header(summary: RunSummary) -> None:
+    st.markdown(f"#### {ui.STATE_ICONS.get(summary.state, '')} {md_escape(summary.name)} · {summary.state}")
+    parts = [f"`{summary.id}`", f"device {summary.status.get('device') or '—'}",
+             f"{ui.fmt_count(summary.params)} parameters", f"training time {ui.fmt_duration(summary.training_seconds)}"]
+    if summary.max_steps:
+        parts.append(f"capped at {summary.max_steps:,} steps (max_steps)")
     st.caption(" · ".join(parts))
 
 
@@ -110,19 +97,21 @@ def run_controls(folder: Path, state: str) -> None:
             st.rerun(scope="fragment")
 
 
-def run_numbers(frame: pd.DataFrame, status: dict) -> None:
+def run_numbers(frame: pd.DataFrame, summary: RunSummary) -> None:
     val, previous = last(frame, "val"), last(frame, "val", back=2)
-    test = status.get("test_ppl") if status.get("test_ppl") is not None else last(frame, "test")
+    test = summary.test if summary.test is not None else last(frame, "test")
     lr, speed = last(frame, "train", "lr"), last(frame, "train", "tokens_per_s")
+    best_help = "the checkpoint kept as best.pt" + (f", from epoch {summary.best_epoch}"
+                                                    if summary.best_epoch is not None else "")
     numbers = [("Train perplexity", ui.fmt_ppl(last(frame, "train")), None, "the latest logged training batches"),
                ("Validation", ui.fmt_ppl(val), None if previous is None or val is None else f"{val - previous:+.1f}",
                 "the latest evaluation; the arrow compares it with the one before"),
-               ("Best validation", ui.fmt_ppl(status.get("best_val_ppl")), None, "the checkpoint kept as best.pt"),
+               ("Best validation", ui.fmt_ppl(summary.best_val), None, best_help),
                ("Test", ui.fmt_ppl(test), None, "of the best checkpoint, once training has finished"),
                ("Learning rate", f"{lr:g}" if isinstance(lr, (int, float)) else "—", None, None),
                ("Tokens / s", f"{speed:,.0f}" if isinstance(speed, (int, float)) else "—", None, None)]
-    if status.get("floor_ppl"):
-        numbers.append(("Best possible", ui.fmt_ppl(status["floor_ppl"]), None,
+    if summary.status.get("floor_ppl"):
+        numbers.append(("Best possible", ui.fmt_ppl(summary.status["floor_ppl"]), None,
                         "the entropy floor of the generated corpus: no model can beat it"))
     for column, (label, value, delta, help_text) in zip(st.columns(len(numbers)), numbers):
         column.metric(label, value, delta, delta_color="inverse", help=help_text)
@@ -139,10 +128,13 @@ def run_chart(folder: Path, frame: pd.DataFrame, status: dict, label: str) -> No
     smoothing = right.slider("Smoothing of the train curve", 0.0, 0.99, value=state.setdefault(SMOOTHING, 0.6),
                              step=0.01, key=SMOOTHING + ".w", on_change=remember, args=(SMOOTHING,),
                              help="Exponential moving average of the noisy per-batch perplexity (0 = raw)")
-    figure = ui.ppl_figure([{"label": label, "frame": frame}], log_y=log_y, smoothing=smoothing,
-                           floor=status.get("floor_ppl"))
+    curves = [{"label": label, "frame": frame}]
+    clip = ui.curve_clip(curves)
+    figure = ui.ppl_figure(curves, log_y=log_y, smoothing=smoothing, floor=status.get("floor_ppl"), clip=clip)
     figure.update_layout(uirevision=folder.name)  # keep zoom and hidden traces across refreshes
     st.plotly_chart(figure, key="train.chart", config={"displaylogo": False})
+    if clip:
+        st.caption(clip.note())
 
 
 def remember(preference: str) -> None:
@@ -162,23 +154,29 @@ def run_samples(folder: Path) -> None:
             st.markdown(sample_markdown(record))
 
 
-def run_outcome(folder: Path, status: dict) -> None:
-    state = status.get("state")
+def run_outcome(folder: Path, summary: RunSummary) -> None:
+    status, state = summary.status, summary.state
     if state == "broken":
-        st.warning(f"This run folder is damaged ({status.get('error')}); showing what can still be read.")
+        st.warning(f"This run folder is damaged ({summary.problem}); showing what can still be read.")
     elif state == "failed":
         st.error(f"**Training failed:** {status.get('error') or 'no message'}")
         tail = launch.log_tail(folder, 30)
         if tail:
-            with st.expander("The end of the run's log", expanded=True):
+            with st.expander("The end of this attempt's log", expanded=True):
                 st.code(tail, language=None)
     elif state == "stopped":
         st.info(f"Stopped at step {status.get('step', 0):,}. Resume continues from the last checkpoint.")
     elif state == "finished":
-        st.success(f"Finished: best validation perplexity {ui.fmt_ppl(status.get('best_val_ppl'))}, "
-                   f"test {ui.fmt_ppl(status.get('test_ppl'))}.")
+        st.success(f"Finished: {scores_text(summary)}.")
     elif state == "queued":
         st.caption("Waiting for the training process to start (loading the data can take a few seconds).")
+
+
+def scores_text(summary: RunSummary) -> str:
+    """'best validation perplexity 82.3 (epoch 3), final 85.0, test 80.1'."""
+    epoch = f" (epoch {summary.best_epoch})" if summary.best_epoch is not None else ""
+    return (f"best validation perplexity {ui.fmt_ppl(summary.best_val)}{epoch}, "
+            f"final {ui.fmt_ppl(summary.final_val)}, test {ui.fmt_ppl(summary.test)}")
 
 
 def follow_state(run_id: str, state: str) -> None:
@@ -191,12 +189,10 @@ def follow_state(run_id: str, state: str) -> None:
 
 
 def show_run(folder: Path) -> None:
-    status = runs.read_status(folder)
-    state = status.get("state", "?")
+    summary = summarize(folder)
+    status, state = summary.status, summary.state
     follow_state(folder.name, state)
-    files = run_files(folder)
-    config = files.get("config") or {}
-    run_header(folder, status, files)
+    run_header(summary)
     fraction, text = ui.progress_text(status)
     if state in runs.ACTIVE + ("stopped", "failed"):
         bar, button = st.columns([5, 1], vertical_alignment="bottom")
@@ -205,10 +201,10 @@ def show_run(folder: Path) -> None:
             run_controls(folder, state)
     else:
         st.progress(fraction, text=text)
-    run_outcome(folder, status)
+    run_outcome(folder, summary)
     frame = ui.metrics_frame(folder)
-    run_numbers(frame, status)
-    run_chart(folder, frame, status, config.get("name") or config.get("preset") or "run")
+    run_numbers(frame, summary)
+    run_chart(folder, frame, status, summary.name)
     run_samples(folder)
 
 
