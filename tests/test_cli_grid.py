@@ -1,0 +1,114 @@
+"""The grid, effects and eval --mc-samples commands, with a real 2x2 grid x 2 seeds trained
+through the queue (two runs at a time), and the one-line errors of bad grids."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT, SMALL
+from lmcore import cli
+
+# SMALL, cut to 40 steps with a validation every 20, so every run has two val lines.
+BASE = [f"--set={key}={value}" for key, value in {**SMALL, "max_steps": 40, "eval_every": 20}.items()]
+
+
+def lmcore(*args, timeout=240):
+    return subprocess.run([sys.executable, "-m", "lmcore", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def finished_grid(tmp_path_factory):
+    root = tmp_path_factory.mktemp("grid") / "runs"
+    done = lmcore("grid", *BASE, "--vary", "dropout_placement=none,variational", "--vary",
+                  "tie_weights=false,true", "--set", "dropout=0.3", "--seeds", "2", "--concurrency", "2",
+                  "--wait", "--runs-dir", str(root))
+    assert done.returncode == 0, done.stderr
+    queued, report = (json.loads(line) for line in done.stdout.strip().splitlines())
+    return root, queued, report, done.stderr
+
+
+@pytest.mark.slow  # the grid trains 8 runs: about 35 s on 2 cores
+def test_grid_queues_every_cell_with_its_seeds_and_waits_for_them(finished_grid):
+    root, queued, report, progress = finished_grid
+    assert len(queued["runs"]) == 8 and queued["concurrency"] == 2
+    assert [cell["label"] for cell in queued["cells"]] == [
+        "placement=none tied=false", "placement=none tied=true",
+        "placement=variational tied=false", "placement=variational tied=true"]
+    assert all(len(cell["runs"]) == 2 for cell in queued["cells"])
+    names = {json.loads((root / run / "config.json").read_text())["name"] for run in queued["runs"]}
+    assert "placement=variational tied=true seed=2" in names and len(names) == 8
+    assert f"{queued['group']}: 8 finished" in progress.splitlines()[-1]
+    assert report["group"] == queued["group"] and report["finished"] == 8
+    # Two at a time: some runs overlapped, never three.
+    spans = [(status["started_at"], status["finished_at"]) for status in
+             (json.loads((root / run / "status.json").read_text()) for run in queued["runs"])]
+    overlaps = [sum(start <= moment < end for start, end in spans) for moment, _ in spans]
+    assert max(overlaps) == 2
+
+
+@pytest.mark.slow  # the grid trains 8 runs: about 35 s on 2 cores
+def test_effects_json_has_paired_intervals_for_every_metric(finished_grid):
+    root, queued, report, _ = finished_grid
+    out = lmcore("effects", queued["group"], "--runs-dir", str(root), "--json", timeout=60)
+    assert out.returncode == 0, out.stderr
+    found = json.loads(out.stdout)
+    assert found == report                                        # --wait printed the same report
+    assert len(found["effects"]) == 2 * 3 and len(found["interactions"]) == 3
+    for row in found["effects"] + found["interactions"]:
+        assert row["method"] == "paired" and row["n"] == (4 if "toggle" in row else 2)
+        assert row["low"] < row["estimate"] < row["high"] or row["low"] == row["high"]
+        assert row["verdict"] in ("within noise", "lower", "higher")
+    cell = found["cells"][0]
+    assert cell["best_val"]["n"] == 2 and cell["final_val"]["mean"] >= cell["best_val"]["mean"]
+    assert cell["best_epoch"]["mean"] is not None
+
+
+@pytest.mark.slow  # the grid trains 8 runs: about 35 s on 2 cores
+def test_effects_text_table(finished_grid, capsys):
+    root, queued, _, _ = finished_grid
+    assert cli.main(["effects", queued["group"], "--runs-dir", str(root)]) == 0
+    text = capsys.readouterr().out
+    assert "placement=variational tied=true" in text and "tie_weights=true vs false, best_val" in text
+    assert text.rstrip().endswith("within noise.")                 # the method sentence closes it
+
+
+@pytest.mark.slow  # the grid trains 8 runs: about 35 s on 2 cores
+def test_eval_reports_mc_dropout_beside_the_plain_perplexity(finished_grid, capsys):
+    root, queued, _, _ = finished_grid
+    run = next(r for r in queued["cells"] if r["label"] == "placement=variational tied=true")["runs"][0]
+    arguments = ["eval", str(root / run), "--split", "test", "--mc-samples", "4", "--seed", "5"]
+    assert cli.main(arguments) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert (first["mc_samples"], first["mc_seed"]) == (4, 5) and first["mc_ppl"] != first["ppl"]
+    assert cli.main(arguments) == 0
+    assert json.loads(capsys.readouterr().out)["mc_ppl"] == first["mc_ppl"]
+    assert cli.main(["eval", str(root / run), "--mc-samples", "-1"]) == 2
+
+
+def test_effects_of_an_unknown_group_is_a_one_line_error(tmp_path, capsys):
+    assert cli.main(["effects", "grid-nope", "--runs-dir", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_bad_grids_report_every_problem_and_create_nothing(tmp_path, capsys):
+    root = tmp_path / "runs"
+    code = cli.main(["grid", "--preset", "tiny", "--vary", "dropot=0.1,0.2", "--vary", "layers=two",
+                     "--vary", "tie_weights", "--set", "lr=-1", "--seeds", "0", "--runs-dir", str(root)])
+    errors = capsys.readouterr().err.splitlines()
+    assert code == 2 and len(errors) == 5
+    assert any("did you mean dropout?" in line for line in errors)
+    assert any("'two'" in line for line in errors) and any("--seeds" in line for line in errors)
+    assert not root.exists()
+
+
+def test_more_than_200_runs_needs_yes(tmp_path, capsys):
+    root = tmp_path / "runs"
+    many = ["grid", "--preset", "tiny", "--vary", "layers=1,2,3", "--seeds", "67", "--runs-dir", str(root)]
+    assert cli.main(many) == 2
+    assert "201 runs is more than 200; add --yes" in capsys.readouterr().err
+    assert not root.exists()
+    assert cli.main(many + ["--yes", "--set", "epochs=0"]) == 2     # past the size check, not past the values
+    assert "epochs" in capsys.readouterr().err and not root.exists()
