@@ -1,10 +1,11 @@
 import os
 import sys
 
-# Before torch loads OpenMP: its worker threads otherwise spin while they wait, which on a
-# small machine shared with the app and a browser takes the cores the work needs
-# (measured in docs/performance.md).
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+from .threads import choose_wait_policy
+
+# Before torch loads OpenMP, which reads the wait policy once: passive only when other
+# training shares the cores (lmcore/threads.py says why; measured in docs/performance.md).
+choose_wait_policy(sys.argv[1] if len(sys.argv) > 1 else "", os.environ)
 
 from .cli import main  # noqa: E402
 

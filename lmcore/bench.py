@@ -9,6 +9,7 @@ alike, and the report is ratios to the reference measured in the same run.
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import time
 
@@ -167,6 +168,7 @@ def main(args) -> int:
     device = resolve_device(args.device)
     prepare_device(device)
     report = {"device": _device_name(device), "threads": threads, "torch": torch.__version__,
+              "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY") or "default",
               "batch": args.batch, "bptt": args.bptt, "layers": args.layers, "vocab": args.vocab,
               "steps": args.steps, "amp": args.amp, "sizes": {}}
     for size in (int(s) for s in args.sizes.split(",")):
@@ -188,7 +190,8 @@ def _device_name(device) -> str:
 
 def print_size(size, rows, report) -> None:
     print(f"\n{report['layers']}x{size}, batch {report['batch']}, bptt {report['bptt']}, vocab {report['vocab']}, "
-          f"{report['device']}, {report['threads']} threads, amp {report['amp']}")
+          f"{report['device']}, {report['threads']} threads (OMP_WAIT_POLICY {report['omp_wait_policy']}), "
+          f"amp {report['amp']}")
     print(f"  {'model':<28} {'tokens/s':>10} {'vs reference':>13}")
     for name, row in rows.items():
         if "ratio" in row:

@@ -21,6 +21,7 @@ from .divergence import Diverged
 from .errors import LmcoreError, RunError
 from .progress import ProgressBar
 from .runs import RunWriter, read_config, read_json
+from .threads import available_cores, other_training_processes, thread_count
 from .train import Callbacks, Trainer, prepare_device, resolve_device
 
 
@@ -68,9 +69,8 @@ class Recorder(Callbacks):
 
 
 def set_threads(count: int) -> int:
-    """Use every core this process may run on unless told otherwise."""
-    available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    threads = count or available or 1
+    """`count` threads if set, else this process's share of the cores (lmcore/threads.py)."""
+    threads = thread_count(count, other_training_processes() if count <= 0 else 0, available_cores())
     torch.set_num_threads(threads)
     return threads
 

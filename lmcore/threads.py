@@ -1,0 +1,93 @@
+"""CPU threads for a training process: all the cores when it runs alone, a share when it does not.
+
+Why this rule (measured on a 2-core CPU, docs/performance.md "CPU threads"):
+- A lone run is fastest the way PyTorch runs by default: one thread per core, and OpenMP's
+  idle threads spinning a moment before they sleep. Passive waiting (threads sleep at once)
+  cost a lone 2x200 run about 20%.
+- Runs that share the cores (the queue with concurrency > 1, an ablation grid, two classroom
+  presets started together) must not oversubscribe them: threads that spin while another
+  process needs the core, or more threads than cores, make every run several times slower.
+  So each run takes cores // (training processes alive when it starts), at least one, and
+  its idle threads wait passively.
+
+OpenMP reads OMP_WAIT_POLICY once, when torch loads it, so `python -m lmcore` decides it
+first (`choose_wait_policy`) and this module never imports torch. The count is made twice
+(for the wait policy before torch loads, for the thread count when the run starts); either
+count is right for the moment it is made, and a run that starts later is seen by its own.
+Processes are found in /proc (a Python `-m lmcore train|resume|bench` command line, whichever
+runs folder it uses); without /proc (macOS) a run counts as alone. A config's `threads` > 0
+is an explicit choice and always wins; so does an OMP_WAIT_POLICY already in the environment.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+TRAINING_COMMANDS = ("train", "resume", "bench")  # bench trains models to time them
+WAIT_POLICY = "OMP_WAIT_POLICY"
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its affinity mask, as a container or taskset sets it)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 1
+
+
+def is_training_command(argv: list[str]) -> bool:
+    """`python [options] -m lmcore <command> ...` with a command that trains.
+
+    Only a Python interpreter's own command line counts: `timeout 60 python -m lmcore train`
+    is also the command line of `timeout`, which trains nothing.
+    """
+    if not argv or not Path(argv[0]).name.startswith("python"):
+        return False
+    for index in range(1, len(argv) - 2):
+        if argv[index] == "-m" and argv[index + 1] == "lmcore":
+            return argv[index + 2] in TRAINING_COMMANDS
+    return False
+
+
+def other_training_processes(proc: Path = Path("/proc"), own_pid: int | None = None) -> int:
+    """Live training processes on this machine other than this one (0 without /proc)."""
+    own_pid = os.getpid() if own_pid is None else own_pid
+    count = 0
+    for entry in proc.glob("[0-9]*"):
+        if entry.name == str(own_pid):
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
+        except OSError:  # ended while we looked, or not ours to read
+            continue
+        count += is_training_command(argv)  # a zombie's command line is empty: not counted
+    return count
+
+
+def thread_count(requested: int, others: int, cores: int) -> int:
+    """`requested` when set (> 0); else an equal share of the cores, at least one."""
+    if requested > 0:
+        return requested
+    return max(1, cores // (others + 1))
+
+
+def wait_policy(others: int) -> str | None:
+    """PASSIVE when sharing the machine with other training; None keeps OpenMP's default."""
+    return "PASSIVE" if others > 0 else None
+
+
+def choose_wait_policy(command: str, environ=os.environ, others: int | None = None) -> str | None:
+    """Set OMP_WAIT_POLICY for `python -m lmcore <command>` before torch loads; the policy in
+    effect (None: OpenMP's default). A value already in the environment is the user's and stays.
+
+    The queue worker computes nothing, and the runs it starts inherit its environment: a
+    choice made for it would pass for the user's in them, so it makes none.
+    """
+    if WAIT_POLICY in environ:
+        return environ[WAIT_POLICY]
+    if command == "queue":
+        return None
+    policy = wait_policy(other_training_processes() if others is None else others)
+    if policy:
+        environ[WAIT_POLICY] = policy
+    return policy

@@ -1,0 +1,92 @@
+"""CPU threads: a lone run takes every core with OpenMP's default waiting; runs that share the
+cores split them and wait passively. Timings live in docs/performance.md, not here."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+from lmcore import threads
+
+
+@pytest.mark.parametrize("others, cores, expected", [
+    (0, 2, 2), (1, 2, 1), (3, 2, 1),      # this machine: alone all, else one each
+    (0, 16, 16), (1, 16, 8), (3, 16, 4),  # a bigger one: equal shares
+])
+def test_threads_are_a_share_of_the_cores(others, cores, expected):
+    assert threads.thread_count(0, others, cores) == expected
+
+
+def test_an_explicit_thread_count_wins():
+    assert threads.thread_count(3, others=5, cores=2) == 3
+
+
+def test_wait_policy_is_passive_only_when_sharing():
+    assert threads.wait_policy(0) is None and threads.wait_policy(1) == threads.wait_policy(3) == "PASSIVE"
+
+
+def test_choose_wait_policy_sets_the_variable_only_when_sharing():
+    alone, shared = {}, {}
+    assert threads.choose_wait_policy("train", alone, others=0) is None and "OMP_WAIT_POLICY" not in alone
+    assert threads.choose_wait_policy("resume", shared, others=1) == "PASSIVE"
+    assert shared["OMP_WAIT_POLICY"] == "PASSIVE"
+
+
+def test_the_users_policy_stays_and_the_queue_worker_chooses_none():
+    users = {"OMP_WAIT_POLICY": "ACTIVE"}
+    assert threads.choose_wait_policy("train", users, others=3) == "ACTIVE" and users["OMP_WAIT_POLICY"] == "ACTIVE"
+    worker = {}
+    assert threads.choose_wait_policy("queue", worker, others=3) is None and worker == {}
+
+
+@pytest.mark.parametrize("argv, training", [
+    (["/venv/bin/python", "-m", "lmcore", "train", "--preset", "tiny"], True),
+    (["python3.11", "-u", "-m", "lmcore", "resume", "runs/x"], True),
+    (["python", "-m", "lmcore", "bench"], True),
+    (["python", "-m", "lmcore", "queue"], False),
+    (["python", "-m", "lmcore", "eval", "runs/x"], False),
+    (["timeout", "60", "python", "-m", "lmcore", "train"], False),  # the wrapper trains nothing
+    (["python", "-m", "streamlit", "run", "app.py"], False),
+    ([""], False),
+    ([], False),
+])
+def test_training_command_lines(argv, training):
+    assert threads.is_training_command(argv) is training
+
+
+def _fake_proc(root, processes):
+    for pid, argv in processes.items():
+        (root / str(pid)).mkdir(parents=True)
+        (root / str(pid) / "cmdline").write_bytes("\0".join(argv).encode() + b"\0")
+    (root / "999").mkdir()  # a process that ended while we looked: no cmdline
+    (root / "self").mkdir()
+    return root
+
+
+def test_other_training_processes_counts_others_not_itself(tmp_path):
+    proc = _fake_proc(tmp_path / "proc", {
+        10: ["python", "-m", "lmcore", "train"], 11: ["python", "-m", "lmcore", "resume", "runs/a"],
+        12: ["python", "-m", "lmcore", "queue"], 13: ["bash"], 14: [""],  # 14: a zombie
+        20: ["python", "-m", "lmcore", "resume", "runs/me"]})
+    assert threads.other_training_processes(proc, own_pid=20) == 2
+    assert threads.other_training_processes(tmp_path / "no-proc", own_pid=20) == 0
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs /proc")
+def test_a_run_started_beside_another_takes_a_share_and_waits_passively():
+    # A stand-in training process: its command line is what a run's is; it only sleeps.
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "-m", "lmcore", "train"])
+    try:
+        env = {key: value for key, value in os.environ.items() if key != "OMP_WAIT_POLICY"}
+        out = subprocess.run([sys.executable, "-m", "lmcore", "bench", "--sizes", "8", "--steps", "1", "--vocab",
+                              "20", "--bptt", "3", "--batch", "2", "--placements", "none", "--json"],
+                             capture_output=True, text=True, cwd=ROOT, env=env, check=True, timeout=120)
+    finally:
+        other.kill()
+        other.wait()
+    report = json.loads(out.stdout)
+    assert report["omp_wait_policy"] == "PASSIVE"
+    assert report["threads"] <= max(1, threads.available_cores() // 2)  # at least one other run: half or less
