@@ -11,6 +11,7 @@ a green suite that never touched PTB.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ from lmcore.errors import DataError
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = ROOT.parent / "shared" / "data"
+PTB_FAILURE = re.compile(r"PTB |ptb\.(train|valid|test)\.txt")  # how the engine's data errors read
 
 
 def _use(folder: Path) -> Path:
@@ -65,7 +67,8 @@ def pytest_runtest_makereport(item, call):
     """Without PTB, a test that reached for it (in-process, in a CLI subprocess, in the app)
     reports the one reason instead of a traceback."""
     report = (yield).get_result()
-    if PtbSource.problem and report.failed and "ptb" in report.longreprtext.lower():
+    crash = getattr(report.longrepr, "reprcrash", None)  # the error line, not the test's source
+    if PtbSource.problem and report.failed and PTB_FAILURE.search(crash.message if crash else report.longreprtext):
         report.longrepr = f"PTB is unavailable: {PtbSource.problem}"
 
 

@@ -287,6 +287,10 @@ def test_small_config(small_config):
 
 def test_needs_nothing():
     pass
+
+
+def test_ptb_unrelated_bug():
+    assert 1 + 1 == 3
 '''
 
 
@@ -307,13 +311,14 @@ def test_without_any_copy_the_ptb_tests_fail_with_one_clear_reason(tmp_path):
     url = f"http://127.0.0.1:{closed_port()}/data/"
     done = run_fake_checkout(tmp_path, url)
     out = done.stdout + done.stderr
-    assert done.returncode == 1 and "1 failed, 1 passed, 1 error" in out, out  # the error: at setup
+    assert done.returncode == 1 and "2 failed, 1 passed, 1 error" in out, out  # the error: at setup
     reason = f"PTB is unavailable: could not reach {url}ptb.train.txt"
     assert out.count(reason) == 2 and out.count("could not reach") == 3  # each test, then the summary
     assert "Traceback" not in out and "DataError" not in out
+    assert "assert (1 + 1) == 3" in out  # a failure of its own keeps its trace
 
 
 def test_the_test_setup_downloads_ptb_once_into_the_cache(tmp_path, server):
     done = run_fake_checkout(tmp_path, server + "good")
-    assert done.returncode == 0 and "3 passed" in done.stdout, done.stdout + done.stderr
+    assert done.returncode == 1 and "1 failed, 3 passed" in done.stdout, done.stdout + done.stderr
     assert ptb.find_ptb_dir() == tmp_path / "cache" / "ptb"  # clean_env points the cache there too
