@@ -73,7 +73,8 @@ def pytest_runtest_makereport(item, call):
 
 
 def pytest_report_header():
-    return f"PTB: {PtbSource.folder or PtbSource.problem or 'not found; downloaded at the first test'}"
+    where = PtbSource.folder or PtbSource.problem
+    return f"PTB: {where or 'not found yet, one download into the user cache at the first test'}"
 
 
 def pytest_terminal_summary(terminalreporter):
