@@ -80,7 +80,7 @@ def pytest_report_header():
 def pytest_terminal_summary(terminalreporter):
     if PtbSource.problem:
         terminalreporter.section("PTB")
-        terminalreporter.write_line(f"PTB is unavailable, so the tests that need it failed: {PtbSource.problem}")
+        terminalreporter.write_line(f"PTB is unavailable, so any test that needs it fails: {PtbSource.problem}")
 
 
 # A config small enough that a few hundred steps take seconds on 2 CPU cores.
