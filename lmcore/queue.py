@@ -4,7 +4,8 @@ The queue is nothing but run folders in state `queued` that no process has claim
 (no pid, no launch under way), so it survives app restarts by construction. The queue never
 writes status.json: a run it cannot start gets a note in its own file (runs.QUEUE_FAILURE).
 `python -m lmcore queue` starts them oldest first, keeping at most `concurrency`
-(runs/.queue.json, default 1) running, and exits when none is left. The app calls ensure_worker() after queueing and when it starts.
+(runs/.queue.json, default 1) running, and exits when none is left. The app calls
+ensure_worker() after queueing and when it starts.
 
 One worker at a time: it holds an exclusive lock (flock) on runs/.queue.pid, which the
 operating system releases when the worker exits or dies, so a crashed worker never blocks

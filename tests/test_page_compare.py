@@ -178,6 +178,66 @@ def test_a_running_run_is_not_deleted_and_the_reason_is_shown(runs_copy):
         sleeper.wait()
 
 
+DIVERGED = 1.0142320540616806e304
+
+
+def diverge(folder: Path) -> None:
+    """Make a trained run look like one whose perplexity blew up (issue 13.2)."""
+    status = status_of(folder)
+    status.update(best_val_ppl=DIVERGED, final_val_ppl=DIVERGED)
+    (folder / "status.json").write_text(json.dumps(status))
+    with open(folder / "metrics.jsonl", "a") as handle:
+        for step, ppl in ((41, 5e8), (42, DIVERGED)):
+            handle.write(json.dumps({"kind": "val", "step": step, "epoch": 2, "ppl": ppl, "loss": 700.0}) + "\n")
+
+
+def shown_cells(at, column: str) -> list[str]:
+    """The text the browser shows in a column of the runs table (the styler's display values)."""
+    import pyarrow
+
+    display = pyarrow.ipc.open_stream(at.dataframe[0].proto.arrow_data.styler.display_values).read_all()
+    return display.to_pandas()[column].tolist()
+
+
+def test_a_diverged_run_reads_as_huge_and_the_charts_clip_it(runs_copy):
+    root, folders = runs_copy
+    diverge(folders["variational"])
+    at = open_page(**{"compare.selected": [folders["plain"].name, folders["variational"].name]})
+    shown = texts(at)
+    assert "best val **1.0e304**" in shown and "final val **1.0e304**" in shown
+    assert "Axis clipped at" in shown and "variational reaches 1.0e304." in shown
+    curves, bars = (json.loads(chart.proto.spec) for chart in at.get("plotly_chart"))
+    assert 10 ** curves["layout"]["yaxis"]["range"][1] < 1e6          # the others stay readable
+    assert bars["layout"]["yaxis"]["range"][1] < 1e6
+    table = runs_table(at)
+    assert table.set_index("name").loc["variational", "best_val_ppl"] == DIVERGED   # raw underneath: sorts right
+    row = list(table["name"]).index("variational")
+    assert shown_cells(at, "best_val_ppl")[row] == shown_cells(at, "final_val_ppl")[row] == "1.0e304"
+
+
+def test_runs_that_share_a_name_are_told_apart_everywhere(runs_copy):
+    root, folders = runs_copy
+    twin = root / (folders["plain"].name[:-4] + "zzzz")
+    shutil.copytree(folders["plain"], twin)
+    at = open_page(**{"compare.selected": [folders["plain"].name, twin.name]})
+    labels = runs_table(at).set_index("id")["label"]
+    assert labels[twin.name] == "plain · zzzz"
+    assert labels[folders["plain"].name] == f"plain · {folders['plain'].name[-4:]}"
+    assert "**plain · zzzz**" in texts(at)                                              # the run line
+    legend = {trace["name"] for trace in json.loads(at.get("plotly_chart")[0].proto.spec)["data"]}
+    assert "plain · zzzz validation" in legend
+
+
+def test_the_table_has_final_validation_beside_best_and_the_planned_steps(runs_here):
+    root, folders = runs_here
+    table = runs_table(open_page()).set_index("id")
+    for folder in folders.values():
+        status = status_of(folder)
+        row = table.loc[folder.name]
+        assert row["final_val_ppl"] == pytest.approx(status["final_val_ppl"]) and row["best_epoch"] >= 1
+        assert row["total_steps"] == status["total_steps"] and row["max_steps"] == row["total_steps"]
+
+
 def grid_page(**state) -> AppTest:
     return open_page(**{"compare.tab": "Ablation grids", **state})
 

@@ -17,3 +17,30 @@ def test_eta_without_elapsed_falls_back_to_the_wall_clock():
     status = {"state": "running", "step": 500, "total_steps": 1000, "started_at": time.time() - 60}
     assert ui.progress_text(status)[1].endswith("ETA 1:00")
     assert "ETA" not in ui.progress_text({**status, "state": "stopped"})[1]
+
+
+def test_a_diverged_perplexity_reads_as_huge():
+    assert ui.fmt_ppl(1.0142320540616806e304) == "1.0e304" and ui.fmt_ppl(88.25) == "88.2"
+
+
+def test_run_label_shows_best_with_its_epoch_and_final_validation():
+    from lmcore.summaries import from_parts
+
+    summary = from_parts("20260101-000000-book-ab12", "/runs/x", {"name": "book"},
+                         {"state": "finished", "best_val_ppl": 82.31, "final_val_ppl": 85.0, "best_epoch": 3}, None)
+    assert ui.run_label(summary) == "✅ book · finished · best val 82.3 (epoch 3) · final 85.0 · ab12"
+
+
+def test_an_outlier_run_clips_the_chart_axis():
+    import pandas as pd
+
+    def frame(values):
+        return pd.DataFrame({"kind": "val", "step": range(len(values)), "epoch": 1, "ppl": values})
+
+    curves = [{"label": "plain", "frame": frame([900.0, 200.0, 120.0])},
+              {"label": "diverged", "frame": frame([900.0, 300.0, 1.0142320540616806e304])}]
+    clip = ui.curve_clip(curves)
+    assert clip.note() == "Axis clipped at 900.0: diverged reaches 1.0e304."
+    low, high = ui.ppl_figure(curves, log_y=True, clip=clip).layout.yaxis.range
+    assert 10 ** high < 2000 and 10 ** low > 50        # the others' range, not up to 1e304
+    assert ui.ppl_figure(curves, log_y=True).layout.yaxis.range is None

@@ -1,0 +1,62 @@
+"""The Train page's Watch tab (AppTest) on runs in odd states: killed after an earlier stop (the
+log shows this attempt only), diverged (perplexities read huge, the chart is clipped and says
+so), capped by max_steps, and finished with its final validation beside the best."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from conftest import copy_run, open_app
+from lmcore import launch
+from lmcore.runs import RunWriter
+
+DIVERGED = 1.0142320540616806e304
+
+
+def open_watch(monkeypatch, folder):
+    at = open_app(monkeypatch, folder.parent, "pages/train.py", {"run": folder.name})
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def metric(at, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def test_a_killed_run_shows_only_its_last_attempts_log(trained_runs, monkeypatch, tmp_path):
+    folder = copy_run(trained_runs[1]["plain"], tmp_path)
+    (folder / "log.txt").write_text(
+        f"{launch.ATTEMPT_MARKER}2026-01-01 10:00:00 ---\n" + json.dumps({"state": "stopped", "steps": 822}) + "\n"
+        f"{launch.ATTEMPT_MARKER}2026-01-01 11:00:00 ---\nloading PTB\nstep 1988\n")
+    gone = subprocess.Popen([sys.executable, "-c", "pass  # lmcore"])
+    gone.wait()                                                   # kill -9 leaves `running` and a dead pid
+    RunWriter(folder).status(state="running", pid=gone.pid, finished_at=None)
+    at = open_watch(monkeypatch, folder)
+    assert "killed or crashed" in " ".join(e.value for e in at.error)
+    logs = [c.value for c in at.code]
+    assert logs == ["loading PTB\nstep 1988"]                      # not the earlier stop's summary
+    assert json.loads((folder / "status.json").read_text())["state"] == "running"   # the page never wrote it
+
+
+def test_a_diverged_run_reads_huge_and_its_chart_is_clipped(trained_runs, monkeypatch, tmp_path):
+    folder = copy_run(trained_runs[1]["plain"], tmp_path)
+    RunWriter(folder).status(best_val_ppl=DIVERGED, final_val_ppl=DIVERGED)
+    with open(folder / "metrics.jsonl", "a") as handle:
+        handle.write(json.dumps({"kind": "val", "step": 41, "epoch": 2, "ppl": DIVERGED, "loss": 700.0}) + "\n")
+    at = open_watch(monkeypatch, folder)
+    assert metric(at, "Best validation") == "1.0e304" and metric(at, "Validation") == "1.0e304"
+    assert any(c.value.startswith("Axis clipped at") and "reaches 1.0e304" in c.value for c in at.caption)
+    chart = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert 10 ** chart["layout"]["yaxis"]["range"][1] < 1e6
+
+
+def test_a_finished_capped_run_shows_final_validation_the_best_epoch_and_the_cap(trained_runs, monkeypatch):
+    folder = trained_runs[1]["plain"]
+    status = json.loads((folder / "status.json").read_text())
+    at = open_watch(monkeypatch, folder)
+    finished = " ".join(s.value for s in at.success)
+    assert f"(epoch {status['best_epoch']})" in finished and "final " in finished
+    captions = " ".join(c.value for c in at.caption)
+    assert "capped at 40 steps (max_steps)" in captions and "training time" in captions

@@ -1,0 +1,135 @@
+"""Who writes status.json (only the trainer, after create_run), what readers derive from the
+launcher's and the queue's own files without writing, the run summary built from a folder,
+and a log tail that shows the current attempt only."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from lmcore import launch, runs
+from lmcore.summaries import list_runs, summarize
+
+# A process whose command line names lmcore, as a real training process's does.
+SLEEPER = "import time; time.sleep(30)  # lmcore"
+
+
+@pytest.fixture
+def folder(tmp_path):
+    return runs.create_run({"preset": "tiny", "name": "probe"}, tmp_path)
+
+
+@pytest.fixture
+def sleeper():
+    process = subprocess.Popen([sys.executable, "-c", SLEEPER])
+    yield process
+    process.kill()
+    process.wait()
+
+
+def dead_pid() -> int:
+    process = subprocess.Popen([sys.executable, "-c", "pass  # lmcore"])
+    process.wait()
+    return process.pid
+
+
+def test_a_reader_derives_failed_for_a_dead_process_without_writing(folder):
+    runs.RunWriter(folder).status(state="running", pid=dead_pid())
+    before = (folder / "status.json").read_bytes()
+    status = runs.read_status(folder)
+    assert status["state"] == "failed" and "killed or crashed" in status["error"]
+    assert (folder / "status.json").read_bytes() == before
+
+
+def test_a_launch_reads_queued_until_the_trainer_takes_over_and_failed_if_it_dies_first(folder, sleeper):
+    before = (folder / "status.json").read_bytes()
+    runs.record_launch(folder, sleeper.pid)
+    status = runs.read_status(folder)
+    assert (status["state"], status["pid"]) == ("queued", sleeper.pid)
+    sleeper.kill()
+    sleeper.wait()
+    status = runs.read_status(folder)
+    assert status["state"] == "failed" and "before it started training" in status["error"]
+    assert (folder / "status.json").read_bytes() == before            # the launcher never wrote it
+    runs.RunWriter(folder).status(state="stopped", pid=sleeper.pid)      # the trainer took over, then stopped
+    assert runs.read_status(folder)["state"] == "stopped"
+
+
+def test_launch_writes_its_own_file_and_a_log_marker_not_the_status(folder, monkeypatch):
+    class Started:
+        pid = 4242
+
+    monkeypatch.setattr(launch, "spawn", lambda args, log: Started())
+    before = (folder / "status.json").read_bytes()
+    assert launch.launch(folder) == 4242
+    assert (folder / "status.json").read_bytes() == before
+    assert json.loads((folder / "launcher.json").read_text())["pid"] == 4242
+    assert launch.ATTEMPT_MARKER in (folder / "log.txt").read_text()
+
+
+def test_the_log_tail_is_the_current_attempts(folder):
+    earlier = '{"state": "stopped", "steps": 822}\n'
+    (folder / "log.txt").write_text(f"{launch.ATTEMPT_MARKER}2026-01-01 10:00:00 ---\nloading\n{earlier}"
+                                    f"{launch.ATTEMPT_MARKER}2026-01-01 11:00:00 ---\nstep 1988\rstep 1990\n")
+    assert launch.log_tail(folder) == "step 1988\nstep 1990"
+    (folder / "log.txt").write_text(f"before any marker\n{launch.ATTEMPT_MARKER}2026-01-01 ---\n")
+    assert launch.log_tail(folder) == ""
+
+
+def test_the_writer_records_final_validation_and_the_best_epoch(folder):
+    writer = runs.RunWriter(folder)
+    for epoch, ppl in ((1, 120.0), (2, 95.0), (3, 99.5)):
+        writer.metric({"kind": "val", "epoch": epoch, "step": epoch * 10, "ppl": ppl})
+        writer.status(best_val_ppl=min(ppl, writer.current.get("best_val_ppl") or ppl))
+    summary = summarize(folder)
+    assert (summary.best_val, summary.final_val, summary.best_epoch) == (95.0, 99.5, 2)
+
+
+def test_runs_written_before_those_keys_read_them_from_the_log_tail(folder):
+    runs.RunWriter(folder).status(state="finished", best_val_ppl=95.0, elapsed=12.5)
+    with open(folder / "metrics.jsonl", "w") as handle:
+        for epoch, ppl in ((1, 120.0), (2, 95.0), (3, 99.5)):
+            handle.write(json.dumps({"kind": "train", "epoch": epoch, "ppl": ppl * 2}) + "\n")
+            handle.write(json.dumps({"kind": "val", "epoch": epoch, "ppl": ppl}) + "\n")
+        handle.write('{"kind": "val", "ppl": 1')                         # torn last line
+    summary = summarize(folder)
+    assert (summary.final_val, summary.best_epoch, summary.training_seconds) == (99.5, 2, 12.5)
+
+
+def test_list_runs_gives_typed_summaries_and_marks_damage(tmp_path, folder):
+    damaged = tmp_path / "20990101-000000-damaged"
+    damaged.mkdir()
+    (damaged / "status.json").write_text('{"state": "runn')
+    listed = {s.id: s for s in list_runs(tmp_path)}
+    assert listed[damaged.name].state == "broken" and listed[damaged.name].is_broken
+    assert "config.json" in listed[damaged.name].problem
+    probe = listed[folder.name]
+    assert (probe.name, probe.state, probe.is_active, probe.label) == ("probe", "queued", True,
+                                                                       f"probe · {folder.name[-4:]}")
+    assert probe["path"] == str(folder) and probe.get("broken") is False   # the old dict keys still read
+
+
+def test_pid_alive_refuses_dead_reused_and_bogus_pids(sleeper):
+    assert runs.pid_alive(sleeper.pid)
+    assert not runs.pid_alive(dead_pid())
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])  # not lmcore: a reused pid
+    try:
+        time.sleep(0.2)
+        assert not runs.pid_alive(other.pid)
+    finally:
+        other.kill()
+        other.wait()
+    assert not runs.pid_alive(None) and not runs.pid_alive(True) and not runs.pid_alive(-1)
+
+
+def test_a_stale_queue_failure_does_not_fail_a_newer_queued_status(folder):
+    runs.record_queue_failure(folder, "the queue could not start it: no such file")
+    assert runs.read_status(folder)["state"] == "failed"
+    time.sleep(0.01)
+    runs.RunWriter(Path(folder)).status(state="queued", pid=None)   # e.g. re-queued afterwards
+    assert runs.read_status(folder)["state"] == "queued"
