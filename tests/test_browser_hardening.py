@@ -1,0 +1,83 @@
+"""End to end in chromium: an absurd link must not freeze the server for everyone (issue 13.1).
+
+`/train?layers=1000000` once ran the Train page at 100% CPU for minutes (a plotly trace and a table
+row per layer), and every other user's page and the health endpoint stopped answering. Now the
+link is one line of warning; while it loads, the health endpoint answers within a second and a
+second tab on the Start page works. Screenshots land in test-artifacts/ (look at them).
+"""
+
+from __future__ import annotations
+
+import time
+import urllib.request
+
+import pytest
+
+from browser import CHROMIUM, CHROMIUM_ARGS, chromium_available, screenshot, streamlit_server, wait_app_idle
+
+pytestmark = pytest.mark.browser
+playwright = pytest.importorskip("playwright.sync_api")
+
+if not chromium_available():
+    pytest.fail("Debian's chromium is needed for the browser tests: scripts/setup.sh --dev installs it",
+                pytrace=False)
+
+LINKS = {
+    "million-layers": ("/train?layers=1000000", ["ignored layers='1000000': must be at most 16"]),
+    "long-link": ("/train?dropout=0.99&layers=1000000&hidden_size=1&bptt=1&batch_size=1&lr=1e30&epochs=0",
+                  ["ignored layers='1000000': must be at most 16", "ignored lr='1e30': must be at most 1,000",
+                   "ignored epochs='0': must be at least 1"]),
+}
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    root = tmp_path_factory.mktemp("hardening") / "runs"
+    with streamlit_server(root, tmp_path_factory.mktemp("logs") / "streamlit.log") as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with playwright.sync_playwright() as p:
+        instance = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+def health_seconds(url: str) -> float:
+    """How long /_stcore/health takes to answer; a frozen server fails the 1 s timeout."""
+    start = time.perf_counter()
+    with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as response:
+        assert response.status == 200
+    return time.perf_counter() - start
+
+
+def shows_all(page, messages: list[str]) -> bool:
+    """Every message is on the page and the script run is over."""
+    return (all(page.get_by_text(m, exact=False).count() for m in messages)
+            and page.locator('[data-testid="stStatusWidget"]').count() == 0)
+
+
+@pytest.mark.parametrize("name", list(LINKS))
+def test_an_absurd_link_is_one_line_and_the_server_keeps_answering(app, browser, name):
+    path, messages = LINKS[name]
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    absurd, other = context.new_page(), context.new_page()
+    absurd.goto(app + path, wait_until="commit")
+    other.goto(app, wait_until="commit")  # a second user on the Start page while the link loads
+    answers, deadline = [], time.monotonic() + 60
+    while not shows_all(absurd, messages) and time.monotonic() < deadline:
+        answers.append(health_seconds(app))  # all through the absurd page's script run
+        absurd.wait_for_timeout(250)
+    assert shows_all(absurd, messages), "the absurd link's page did not finish within a minute"
+    assert answers and max(answers) < 1.0, answers
+    other.get_by_text("Start from a preset").first.wait_for(timeout=30_000)
+    wait_app_idle(other, timeout=30_000)
+    assert absurd.locator('[data-testid="stException"]').count() == 0
+    assert absurd.locator('[data-testid="stAlertContentWarning"]').count() == len(messages)
+    absurd.locator('[data-testid="stNumberInput"] input').first.wait_for(timeout=30_000)  # drawn, not skeletons
+    absurd.wait_for_timeout(1000)
+    screenshot(absurd, f"hardening-{name}")
+    screenshot(other, f"hardening-{name}-second-tab")
+    context.close()
