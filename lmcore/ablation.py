@@ -145,10 +145,10 @@ def _order(value):
 def effects(runs: list[dict], toggles: list[str]) -> dict:
     """For each toggle: mean best validation perplexity per value over finished runs.
 
-    `runs` are runs.run_summary() dicts. Returns {toggle: {"values": {value: {"mean", "best",
-    "runs"}}, "spread": best-to-worst difference of the means}}; values are keyed by their text
-    ('true', '2', '0.5') in natural order. With a full grid every value is averaged over the
-    same combinations of the other toggles (a main effect).
+    `runs` are summaries.RunSummary objects (read like dicts here). Returns {toggle: {"values":
+    {value: {"mean", "best", "runs"}}, "spread": best-to-worst difference of the means}}; values
+    are keyed by their text ('true', '2', '0.5') in natural order. The Compare page's grid view
+    reads this until it moves to lmcore.effects.grid_effects, which adds seeds and intervals.
     """
     done = [r for r in runs if (r.get("status") or {}).get("state") == "finished"
             and isinstance(r["status"].get("best_val_ppl"), (int, float)) and not r.get("broken")]
