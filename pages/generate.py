@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import ui
-from explorer import textview
+from explorer import sampling_settings, textview
 from lmcore import checkpoints
 from lmcore.data import UNK
 from lmcore.errors import RunError
@@ -29,8 +29,11 @@ GENERATE_SEED = "generate.seed"
 GENERATE_RESULT = "generate.result"     # {"settings": tuple, "result": generate()'s dict}
 GENERATE_POSITION = "generate.position"
 
+# Top-k and seed are text boxes: a browser number box keeps an out-of-range number to itself
+# (a red icon) and the page would go on with the previous value; text reaches the page, which
+# clamps it with a note or refuses it in words (explorer/sampling_settings.py).
 DEFAULTS = {GENERATE_WHICH: "best", GENERATE_PROMPT: "the", GENERATE_WORDS: 30, GENERATE_TEMPERATURE: 1.0,
-            GENERATE_TOP_K: 0, GENERATE_SEED: 0, GENERATE_POSITION: 1, GENERATE_RESULT: None}
+            GENERATE_TOP_K: "0", GENERATE_SEED: "0", GENERATE_POSITION: 1, GENERATE_RESULT: None}
 for _key, _value in DEFAULTS.items():
     if _key not in st.session_state:
         st.session_state[_key] = _value
@@ -92,7 +95,8 @@ def checkpoint_caption(payload: dict, path: Path, which: str, words: list[str]) 
 
 
 def settings(words: list[str]) -> tuple:
-    """Prompt, length, temperature, top-k, seed widgets; returns their values."""
+    """Prompt, length, temperature, top-k, seed widgets; returns their values, with None for a
+    refused top-k or seed (the reason is shown under its box)."""
     st.text_input("Prompt", key=GENERATE_PROMPT, help="words separated by spaces; PTB is lower case")
     _, unknown = prompt_ids(words, st.session_state[GENERATE_PROMPT])
     if unknown:
@@ -101,13 +105,25 @@ def settings(words: list[str]) -> tuple:
     st.slider("Words to generate", 1, 200, key=GENERATE_WORDS)
     st.slider("Temperature", 0.1, 2.0, step=0.05, key=GENERATE_TEMPERATURE,
               help="below 1: safer, more repetitive; above 1: more surprising")
-    st.session_state[GENERATE_TOP_K] = min(st.session_state[GENERATE_TOP_K], len(words))  # another run's vocabulary
-    st.number_input("Top-k (0 = all words)", 0, len(words), key=GENERATE_TOP_K,
-                    help="sample only among the k most likely next words (their probabilities renormalised)")
-    st.number_input("Seed", 0, 2**31 - 1, key=GENERATE_SEED, help="same seed and settings, same text")
+    st.text_input("Top-k (0 = all words)", key=GENERATE_TOP_K,
+                  help=f"sample only among the k most likely next words (their probabilities renormalised); "
+                       f"a whole number from 0 to {len(words):,}, this vocabulary's size")
+    top_k = checked(sampling_settings.read_top_k(st.session_state[GENERATE_TOP_K], len(words)))
+    st.text_input("Seed", key=GENERATE_SEED,
+                  help=f"same seed and settings, same text; a whole number from 0 to {sampling_settings.SEED_MAX:,}")
+    seed = checked(sampling_settings.read_seed(st.session_state[GENERATE_SEED]))
     state = st.session_state
-    return (state[GENERATE_PROMPT], state[GENERATE_WORDS], float(state[GENERATE_TEMPERATURE]),
-            int(state[GENERATE_TOP_K]), int(state[GENERATE_SEED]))
+    return (state[GENERATE_PROMPT], state[GENERATE_WORDS], float(state[GENERATE_TEMPERATURE]), top_k, seed)
+
+
+def checked(reading: tuple) -> int | None:
+    """Show a reader's note (refused: an error, clamped: a note) and return its value."""
+    value, note = reading
+    if note and value is None:
+        st.error(note, icon=":material/error:")
+    elif note:
+        st.info(note, icon=":material/info:")
+    return value
 
 
 def show_text(result: dict) -> None:
@@ -164,7 +180,7 @@ def generator_panel(summary: dict) -> None:
     left, right = st.columns([1, 2], gap="large")
     with left:
         chosen = settings(words)
-        clicked = st.button("✍️ Generate", type="primary", width="stretch")
+        clicked = st.button("✍️ Generate", type="primary", width="stretch", disabled=None in chosen)
     key = (str(path), path.stat().st_mtime, *chosen)
     if clicked:
         prompt, num_words, temperature, top_k, seed = chosen

@@ -44,8 +44,8 @@ def test_generated_text_matches_lmcore_and_top_words(trained_runs, monkeypatch):
     assert at.selectbox(key="generate.run").value == folder.name
     at.text_input(key="generate.prompt").set_value("the company").run()
     at.slider(key="generate.num_words").set_value(12).run()
-    at.number_input(key="generate.seed").set_value(7).run()
-    at.number_input(key="generate.top_k").set_value(50).run()
+    at.text_input(key="generate.seed").set_value("7").run()
+    at.text_input(key="generate.top_k").set_value("50").run()
     click_generate(at)
 
     model, words, _ = load_model(folder, "best")
@@ -68,6 +68,54 @@ def test_generated_text_matches_lmcore_and_top_words(trained_runs, monkeypatch):
     # Same settings, same seed: the same text again (the page keeps nothing hidden).
     click_generate(at)
     assert at.code[0].value == expected["text"]
+
+
+def generate_button(at: AppTest):
+    return next(b for b in at.button if "Generate" in b.label)
+
+
+def test_top_k_beyond_the_vocabulary_is_clamped_and_said(trained_runs, monkeypatch):
+    root, folders = trained_runs
+    folder = folders["variational"]
+    at = open_generate(monkeypatch, root, folder.name)
+    at.text_input(key="generate.top_k").set_value("999999").run()
+    model, words, _ = load_model(folder, "best")
+    assert f"Top-k 999,999 is more than this vocabulary's {len(words):,} words" in messages(at, "info")
+    assert not generate_button(at).disabled
+    click_generate(at)
+    assert at.code[0].value == generate(model, words, "the", 30, 1.0, 0, 0)["text"]
+
+
+def test_a_large_seed_is_used_as_typed(trained_runs, monkeypatch):
+    root, folders = trained_runs
+    folder = folders["variational"]
+    at = open_generate(monkeypatch, root, folder.name)
+    at.text_input(key="generate.seed").set_value("99999999999").run()
+    assert not messages(at, "error")
+    click_generate(at)
+    model, words, _ = load_model(folder, "best")
+    assert at.code[0].value == generate(model, words, "the", 30, 1.0, 0, 99999999999)["text"]
+
+
+def test_bad_top_k_and_seed_are_refused_in_words_and_nothing_runs(trained_runs, monkeypatch):
+    root, folders = trained_runs
+    at = open_generate(monkeypatch, root, folders["variational"].name)
+    click_generate(at)
+    first = at.code[0].value
+    for key, typed, reason in [("generate.top_k", "-5", "Top-k must be 0"),
+                               ("generate.top_k", "ten", "Top-k must be 0"),
+                               ("generate.seed", "-1", "Seed must be a whole number from 0 to"),
+                               ("generate.seed", "1" + "0" * 30, "Seed must be a whole number from 0 to"),
+                               ("generate.seed", "2.5", "Seed must be a whole number from 0 to")]:
+        at.text_input(key=key).set_value(typed).run()
+        assert not at.exception, at.exception
+        shown = messages(at, "error").replace("\\", "")    # as read, without markdown escapes
+        assert reason in shown and typed[:40] in shown, typed
+        assert generate_button(at).disabled, typed          # nothing runs with an earlier value
+        assert "settings (or the checkpoint) changed" in " ".join(c.value for c in at.caption)
+        assert at.code[0].value == first                     # the earlier text stays, marked as stale
+        at.text_input(key=key).set_value("0").run()
+    assert not messages(at, "error") and not generate_button(at).disabled
 
 
 def test_unknown_prompt_words_are_named(trained_runs, monkeypatch):
