@@ -134,10 +134,43 @@ def test_compare_two_runs(app, page, trained_runs):
     for row in (0, 1):  # the selection checkboxes sit in the first column of the canvas grid
         page.mouse.click(box["x"] + 18, box["y"] + 35 * (row + 1) + 17)
         page.wait_for_timeout(600)
-    settle(page, "differ")
+    # Only on the page once two runs are selected and their configs differ.
+    settle(page, "whose values differ")
     page.wait_for_timeout(1000)
     screenshot(page, "compare-two-runs")
-    assert page.locator('[data-testid="stPlotlyChart"]').count() >= 2  # curves and bars
+    lines = page.locator('[data-testid="stMarkdown"]').filter(has_text="best val").all_inner_texts()
+    chosen = [name for name in folders if any(line.lstrip("● ").startswith(name + " ") for line in lines)]
+    assert len(chosen) == 2, lines                           # two runs listed as selected
+    legend = page.locator('[data-testid="stPlotlyChart"]').first.locator(".legendtext").all_text_contents()
+    assert {f"{name} train" for name in chosen} <= set(legend), legend   # both curves drawn
+    # The diff table (its accessible cells): one column per run, and exactly the keys whose
+    # values differ in the two runs' config.json.
+    cells = page.locator('[data-testid="stDataFrame"]').nth(1).locator(
+        "[role=columnheader], [role=gridcell]").all_inner_texts()
+    assert cells[:3] == ["key", *chosen] or cells[:3] == ["key", *chosen[::-1]], cells
+    configs = [json.loads((folders[name] / "config.json").read_text()) for name in chosen]
+    differing = {k for k in configs[0] if configs[0][k] != configs[1].get(k)} - {"name"}
+    shown = set(cells[3::3])
+    assert shown and shown <= differing, (shown, differing)
+
+
+def test_generate_refuses_a_bad_top_k_in_words(app, page, trained_runs):
+    """A browser number box would keep -5 to itself (a red icon) and the page would sample with
+    the previous value: the page must say what is wrong and not generate."""
+    url, _ = app
+    _, folders = trained_runs
+    page.goto(f"{url}/generate?run={folders['plain'].name}")
+    settle(page, "Words to generate")
+    generate = page.get_by_role("button", name=re.compile("Generate"))
+    for typed, message in (("-5", "Top-k must be 0"), ("999999", "Top-k 999,999 is more than")):
+        box = page.get_by_role("textbox", name="Top-k (0 = all words)")
+        box.fill(typed)
+        box.press("Enter")
+        settle(page, message)
+        assert generate.is_disabled() == (typed == "-5"), typed
+        screenshot(page, f"generate-top-k{typed}")
+    generate.click()
+    settle(page, "Plain text (copy)")
 
 
 def test_a_restarted_app_reattaches_from_the_link(app, browser, trained_runs, tmp_path):
