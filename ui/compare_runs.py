@@ -68,7 +68,9 @@ def display_table(frame: pd.DataFrame):
     shown["state"] = [f"{ui.STATE_ICONS.get(s, '')} {s}" for s in shown["state"]]
     shown["training_seconds"] = pd.to_timedelta(shown["training_seconds"].round(), unit="s")
     shown["progress"] = shown["progress"] * 100
-    return shown.style.format(ui.fmt_ppl, subset=list(compare.PERPLEXITIES))
+    # A fixed uuid: a Styler's random one changes the element on every rerun, and the browser
+    # then drops a row ticked while the previous tick's rerun was still running.
+    return shown.style.format(ui.fmt_ppl, subset=list(compare.PERPLEXITIES)).set_uuid("runs")
 
 
 TABLE_COLUMNS = {
@@ -81,6 +83,7 @@ TABLE_COLUMNS = {
                                                  help="epochs × batches, or max_steps when that is smaller"),
     "max_steps": st.column_config.NumberColumn("max steps", format="%d", help="the config's cap on steps, if any"),
     "hidden_size": st.column_config.NumberColumn("hidden"),
+    "dropout": st.column_config.NumberColumn("dropout", format="%g"),  # the styler would print 0.500000
     "dropout_placement": st.column_config.TextColumn("placement"),
     "tie_weights": st.column_config.CheckboxColumn("tied"),
     "lr": st.column_config.NumberColumn("lr", format="%g"),
@@ -255,23 +258,27 @@ def scores(summary: RunSummary) -> list:
 
 
 def score_bars(chosen: list[RunSummary], labels: list[str], colors: list[str]):
-    """(figure, clip): grouped bars of each run's scores; a diverged run's bars are cut at the
-    others' range, with the value written inside (the caller captions the clip)."""
+    """(figure, clip): grouped bars of each run's scores. A diverged run's bars stop just above
+    the others' range, labelled with their real value (the caller captions the clip)."""
     clip = find_clip({label: scores(s) for s, label in zip(chosen, labels)})
+    top = clip.high * 1.2 if clip else None
     figure = go.Figure()
     for summary, label, color in zip(chosen, labels, colors):
         values = scores(summary)
-        clipped = [clip is not None and v is not None and v > clip.high for v in values]
-        figure.add_trace(go.Bar(x=list(SCORES), y=values, name=label, marker_color=color,
-                                text=[ui.fmt_ppl(v) for v in values],
-                                textposition=["inside" if cut else "outside" for cut in clipped]))
+        cut = [top is not None and v is not None and v > top for v in values]
+        drawn = [top if over else v for v, over in zip(values, cut)]
+        figure.add_trace(go.Bar(x=list(SCORES), y=drawn, name=label, marker_color=color,
+                                text=[ui.fmt_ppl(v) + (" ↑" if over else "") for v, over in zip(values, cut)],
+                                textposition=["inside" if over else "outside" for over in cut],
+                                customdata=[ui.fmt_ppl(v) for v in values],
+                                hovertemplate="%{x}: %{customdata}"))  # the trace name shows beside it
     floor = compare.shared_floor(chosen)
     if floor:
         figure.add_hline(y=floor, line_dash="dash", line_color="#444", annotation_text=f"floor {floor:.1f}")
     figure.update_layout(barmode="group", height=340, margin=dict(l=10, r=10, t=10, b=10), yaxis_title="perplexity",
                          legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0), uirevision="compare.bars")
     if clip:
-        figure.update_yaxes(range=[0, clip.high * 1.25])
+        figure.update_yaxes(range=[0, top * 1.1])
     return figure, clip
 
 

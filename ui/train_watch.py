@@ -104,7 +104,7 @@ def run_numbers(frame: pd.DataFrame, summary: RunSummary) -> None:
     best_help = "the checkpoint kept as best.pt" + (f", from epoch {summary.best_epoch}"
                                                     if summary.best_epoch is not None else "")
     numbers = [("Train perplexity", ui.fmt_ppl(last(frame, "train")), None, "the latest logged training batches"),
-               ("Validation", ui.fmt_ppl(val), None if previous is None or val is None else f"{val - previous:+.1f}",
+               ("Validation", ui.fmt_ppl(val), change(val, previous),
                 "the latest evaluation; the arrow compares it with the one before"),
                ("Best validation", ui.fmt_ppl(summary.best_val), None, best_help),
                ("Test", ui.fmt_ppl(test), None, "of the best checkpoint, once training has finished"),
@@ -115,6 +115,16 @@ def run_numbers(frame: pd.DataFrame, summary: RunSummary) -> None:
                         "the entropy floor of the generated corpus: no model can beat it"))
     for column, (label, value, delta, help_text) in zip(st.columns(len(numbers)), numbers):
         column.metric(label, value, delta, delta_color="inverse", help=help_text)
+
+
+def change(value, before) -> str | None:
+    """'+3.2', '-0.5', '+1.0e304' (a diverged jump reads as huge, as the value does)."""
+    if not isinstance(value, (int, float)) or not isinstance(before, (int, float)):
+        return None
+    difference = value - before
+    if difference != difference:  # inf - inf: no meaningful change to show
+        return None
+    return ("-" if difference < 0 else "+") + ui.fmt_ppl(abs(difference))
 
 
 def run_chart(folder: Path, frame: pd.DataFrame, status: dict, label: str) -> None:
