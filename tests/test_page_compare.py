@@ -284,3 +284,11 @@ def test_queue_a_grid_from_the_page_and_it_trains_one_at_a_time(tmp_path, monkey
     assert any("2 / 2 finished" in p.proto.text for p in at.get("progress"))
     effect = next(d.value for d in at.dataframe if "mean best val" in d.value.columns)
     assert list(effect["tie_weights"]) == ["false", "true"] and list(effect["runs"]) == [1, 1]
+
+
+def test_the_styled_table_keeps_its_identity_across_reruns(runs_here):
+    """A Styler's random uuid made the browser drop a row ticked during the previous rerun."""
+    at = open_page()
+    first = at.dataframe[0].proto.arrow_data.styler.uuid
+    at.run()
+    assert first and at.dataframe[0].proto.arrow_data.styler.uuid == first

@@ -60,3 +60,10 @@ def test_a_finished_capped_run_shows_final_validation_the_best_epoch_and_the_cap
     assert f"(epoch {status['best_epoch']})" in finished and "final " in finished
     captions = " ".join(c.value for c in at.caption)
     assert "capped at 40 steps (max_steps)" in captions and "training time" in captions
+
+
+def test_the_change_of_validation_reads_huge_when_it_is():
+    from ui.train_watch import change
+
+    assert change(90.0, 95.25) == "-5.2" and change(DIVERGED, 250.0) == "+1.0e304"
+    assert change(float("inf"), float("inf")) is None and change(None, 3.0) is None
