@@ -42,6 +42,12 @@ def ensure_app_navigation() -> None:
     that off and rerun, and the same URL then goes through app.py. Every page calls this
     first. Once per session: AppTest resets the switch before every run, and a rerun on each
     would swallow button clicks.
+
+    The patch exists because Streamlit has no public switch for this (its docs: the pages/
+    folder is ignored only after some session has called st.navigation), so it writes the
+    private PagesManager.uses_pages_directory, requirements.txt bounds streamlit to the
+    versions where tests/test_browser.py saw it work, and the public way out is to move the
+    pages to a folder not named pages/, which Streamlit does not scan.
     """
     from streamlit.runtime.pages_manager import PagesManager
 
