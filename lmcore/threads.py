@@ -9,6 +9,11 @@ Why this rule (measured on a 2-core CPU, docs/performance.md "CPU threads"):
   process needs the core, or more threads than cores, make every run several times slower.
   So each run takes cores // (training processes alive when it starts), at least one, and
   its idle threads wait passively.
+- Other work counts too: with the cores already busy (tests, a browser, another user's job),
+  a lone run with spinning threads measured 5 to 10 times slower than with passive ones. So
+  a run also waits passively when other tasks were running at start (`busy_cores`: runnable
+  tasks now, from /proc/loadavg, not the 1-minute average, which would still count the run
+  a sequential queue just finished).
 
 OpenMP reads OMP_WAIT_POLICY once, when torch loads it, so `python -m lmcore` decides it
 first (`choose_wait_policy`) and this module never imports torch. The count is made twice
@@ -22,6 +27,8 @@ is an explicit choice and always wins; so does an OMP_WAIT_POLICY already in the
 from __future__ import annotations
 
 import os
+import statistics
+import time
 from pathlib import Path
 
 TRAINING_COMMANDS = ("train", "resume", "bench")  # bench trains models to time them
@@ -64,6 +71,21 @@ def other_training_processes(proc: Path = Path("/proc"), own_pid: int | None = N
     return count
 
 
+def busy_cores(proc: Path = Path("/proc"), samples: int = 10, interval: float = 0.01) -> float:
+    """Cores other tasks keep busy right now: the median number of runnable tasks over a
+    tenth of a second, less this process (0 without /proc)."""
+    counts = []
+    for sample in range(samples):
+        try:
+            running = (proc / "loadavg").read_text().split()[3].split("/")[0]
+        except (OSError, IndexError):
+            return 0.0
+        counts.append(max(0, int(running) - 1))  # this process is running while it reads
+        if sample + 1 < samples:
+            time.sleep(interval)
+    return float(statistics.median(counts))
+
+
 def thread_count(requested: int, others: int, cores: int) -> int:
     """`requested` when set (> 0); else an equal share of the cores, at least one."""
     if requested > 0:
@@ -71,12 +93,13 @@ def thread_count(requested: int, others: int, cores: int) -> int:
     return max(1, cores // (others + 1))
 
 
-def wait_policy(others: int) -> str | None:
-    """PASSIVE when sharing the machine with other training; None keeps OpenMP's default."""
-    return "PASSIVE" if others > 0 else None
+def wait_policy(others: int, busy: float) -> str | None:
+    """PASSIVE when other training or other work shares the cores; None keeps OpenMP's default."""
+    return "PASSIVE" if others > 0 or busy >= 1 else None
 
 
-def choose_wait_policy(command: str, environ=os.environ, others: int | None = None) -> str | None:
+def choose_wait_policy(command: str, environ=os.environ, others: int | None = None,
+                       busy: float | None = None) -> str | None:
     """Set OMP_WAIT_POLICY for `python -m lmcore <command>` before torch loads; the policy in
     effect (None: OpenMP's default). A value already in the environment is the user's and stays.
 
@@ -87,7 +110,10 @@ def choose_wait_policy(command: str, environ=os.environ, others: int | None = No
         return environ[WAIT_POLICY]
     if command == "queue":
         return None
-    policy = wait_policy(other_training_processes() if others is None else others)
+    others = other_training_processes() if others is None else others
+    if busy is None:
+        busy = 0.0 if others else busy_cores()  # sharing is known already: skip the look
+    policy = wait_policy(others, busy)
     if policy:
         environ[WAIT_POLICY] = policy
     return policy

@@ -25,21 +25,32 @@ def test_an_explicit_thread_count_wins():
 
 
 def test_wait_policy_is_passive_only_when_sharing():
-    assert threads.wait_policy(0) is None and threads.wait_policy(1) == threads.wait_policy(3) == "PASSIVE"
+    assert threads.wait_policy(0, busy=0.0) is None and threads.wait_policy(0, busy=0.5) is None
+    assert threads.wait_policy(1, busy=0.0) == threads.wait_policy(3, busy=0.0) == "PASSIVE"
+    assert threads.wait_policy(0, busy=1.0) == "PASSIVE"  # other work on the cores
 
 
 def test_choose_wait_policy_sets_the_variable_only_when_sharing():
-    alone, shared = {}, {}
-    assert threads.choose_wait_policy("train", alone, others=0) is None and "OMP_WAIT_POLICY" not in alone
+    alone, shared, busy = {}, {}, {}
+    assert threads.choose_wait_policy("train", alone, others=0, busy=0.0) is None and "OMP_WAIT_POLICY" not in alone
     assert threads.choose_wait_policy("resume", shared, others=1) == "PASSIVE"
     assert shared["OMP_WAIT_POLICY"] == "PASSIVE"
+    assert threads.choose_wait_policy("bench", busy, others=0, busy=2.0) == "PASSIVE" == busy["OMP_WAIT_POLICY"]
+
+
+def test_busy_cores_are_the_runnable_tasks_other_than_this_one(tmp_path):
+    (tmp_path / "loadavg").write_text("4.64 5.37 4.03 3/98 26773\n")
+    assert threads.busy_cores(tmp_path, samples=3, interval=0) == 2.0
+    (tmp_path / "loadavg").write_text("0.10 0.20 0.30 1/98 26773\n")  # only this process runs
+    assert threads.busy_cores(tmp_path, samples=1) == 0.0
+    assert threads.busy_cores(tmp_path / "no-proc") == 0.0
 
 
 def test_the_users_policy_stays_and_the_queue_worker_chooses_none():
     users = {"OMP_WAIT_POLICY": "ACTIVE"}
     assert threads.choose_wait_policy("train", users, others=3) == "ACTIVE" and users["OMP_WAIT_POLICY"] == "ACTIVE"
     worker = {}
-    assert threads.choose_wait_policy("queue", worker, others=3) is None and worker == {}
+    assert threads.choose_wait_policy("queue", worker, others=3, busy=2.0) is None and worker == {}
 
 
 @pytest.mark.parametrize("argv, training", [
