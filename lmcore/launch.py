@@ -9,7 +9,7 @@ import threading
 import time
 from pathlib import Path
 
-from .runs import PROJECT_ROOT, record_launch
+from .runs import PROJECT_ROOT, record_launch, refuse_reference
 
 # Written into log.txt before every start; the log's tail begins after the last one.
 ATTEMPT_MARKER = "--- attempt started "
@@ -39,6 +39,7 @@ def launch(folder: Path, command: str = "resume") -> int:
     started and then dead, not as queued forever.
     """
     folder = Path(folder)
+    refuse_reference(folder, "resumed")  # before log.txt: nothing is written into it
     log = folder / "log.txt"
     with open(log, "a") as handle:
         handle.write(f"\n{ATTEMPT_MARKER}{time.strftime('%Y-%m-%d %H:%M:%S')} ---\n")

@@ -104,6 +104,7 @@ class RunWriter:
     """
 
     def __init__(self, folder: Path):
+        refuse_reference(folder, "trained or resumed (train a copy of its config instead)")
         self.folder = Path(folder)
         self.checkpoints = self.folder / "checkpoints"
         self.checkpoints.mkdir(parents=True, exist_ok=True)
@@ -192,7 +193,17 @@ def record_queue_failure(folder: Path, message: str) -> None:
     write_json_atomic(Path(folder) / QUEUE_FAILURE, {"error": message, "at": time.time()})
 
 
+def refuse_reference(folder: str | os.PathLike, action: str) -> None:
+    """Shipped reference runs (docs/results/runs/) are read-only: a RunError in one line."""
+    from .reference import is_reference  # reference.py reads through this module: import late
+
+    if is_reference(folder):
+        raise RunError(f"{Path(folder).name} is a reference run shipped with the project (read-only); "
+                       f"it cannot be {action}")
+
+
 def delete_run(folder: Path) -> None:
+    refuse_reference(folder, "deleted")
     status = read_status(folder)
     if status.get("state") == "running" and pid_alive(status.get("pid")):
         raise RunError(f"{folder.name} is running; stop it before deleting it")
@@ -201,6 +212,7 @@ def delete_run(folder: Path) -> None:
 
 def stop_run(folder: Path) -> bool:
     """Ask a running training process to checkpoint and stop (SIGTERM); False if none runs."""
+    refuse_reference(folder, "stopped")
     status = read_status(folder)
     pid = status.get("pid")
     if status.get("state") not in ACTIVE or not pid_alive(pid):

@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .reference import is_reference, list_reference_runs, reference_info
 from .runs import ACTIVE, read_config, read_json, read_status, runs_dir
 
 TAIL_BYTES = 65536  # enough for the last validations of any run: train lines are a few hundred bytes
@@ -31,7 +32,7 @@ class RunSummary:
     config: dict = field(default_factory=dict)
     status: dict = field(default_factory=dict)   # read_status(): derived, never stale about dead processes
     state: str = "broken"                        # a status state, or "broken" for a damaged folder
-    name: str = ""                               # config name, else preset, else the id
+    name: str = ""                               # config name, else preset, else the id; marked on a reference run
     problem: str | None = None                   # why the folder is broken, or the run's error
     params: int | None = None
     best_val: float | None = None
@@ -42,6 +43,16 @@ class RunSummary:
     step: int | None = None
     total_steps: int | None = None               # the steps planned: epochs x batches, or max_steps if smaller
     max_steps: int | None = None                 # the config's cap, if any
+    reference: dict | None = None                # reference.json of a shipped, read-only run; None for the user's
+
+    @property
+    def is_reference(self) -> bool:
+        return self.reference is not None
+
+    @property
+    def device(self) -> str | None:
+        """Where it trained: the reference's hardware ("NVIDIA H200"), else the status ("cpu", "cuda")."""
+        return (self.reference or {}).get("device") or self.status.get("device")
 
     @property
     def is_active(self) -> bool:
@@ -77,9 +88,10 @@ class RunSummary:
 
 
 def from_parts(run_id: str, path, config: dict | None, status: dict, params: dict | None,
-               validations: tuple = (None, None)) -> RunSummary:
+               validations: tuple = (None, None), reference: dict | None = None) -> RunSummary:
     """The summary of a run from what its files hold. `validations` is (final val, best epoch)
-    from the metrics log, used only when the status lacks them."""
+    from the metrics log, used only when the status lacks them; `reference` is the reference.json
+    of a shipped run, whose name then says so: 'book · reference (NVIDIA H200)'."""
     config = config if isinstance(config, dict) else None
     status = status if isinstance(status, dict) else {"state": "broken", "error": "status.json is unreadable"}
     broken = config is None or status.get("state") == "broken"
@@ -94,15 +106,18 @@ def from_parts(run_id: str, path, config: dict | None, status: dict, params: dic
         final_val, best_epoch = validations
     config = config or {}
     total = (params or {}).get("total")
+    name = config.get("name") or config.get("preset") or run_id
+    if reference is not None:
+        name += f" · reference ({reference.get('device') or status.get('device') or 'device unknown'})"
     return RunSummary(
-        id=run_id, path=Path(path), config=config, status=status, state=state,
-        name=config.get("name") or config.get("preset") or run_id, problem=problem,
+        id=run_id, path=Path(path), config=config, status=status, state=state, name=name, problem=problem,
         params=total if isinstance(total, int) else None, best_val=_number(status.get("best_val_ppl")),
         final_val=final_val, best_epoch=best_epoch, test=_number(status.get("test_ppl")),
         training_seconds=_number(status.get("elapsed")),
         step=status.get("step") if isinstance(status.get("step"), int) else None,
         total_steps=status.get("total_steps") if isinstance(status.get("total_steps"), int) else None,
-        max_steps=config.get("max_steps") if isinstance(config.get("max_steps"), int) else None)
+        max_steps=config.get("max_steps") if isinstance(config.get("max_steps"), int) else None,
+        reference=reference)
 
 
 def summarize(folder) -> RunSummary:
@@ -112,8 +127,9 @@ def summarize(folder) -> RunSummary:
     if "final_val_ppl" not in status and _number(status.get("best_val_ppl")) is not None:
         validations = validations_from_log(folder / "metrics.jsonl", _number(status.get("best_val_ppl")))
     params = read_json(folder / "params.json")
+    reference = reference_info(folder) if is_reference(folder) else None
     return from_parts(folder.name, folder, read_config(folder), status,
-                      params if isinstance(params, dict) else None, validations)
+                      params if isinstance(params, dict) else None, validations, reference)
 
 
 def list_runs(root=None) -> list[RunSummary]:
@@ -123,6 +139,12 @@ def list_runs(root=None) -> list[RunSummary]:
         return []
     folders = sorted((p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")), reverse=True)
     return [summarize(folder) for folder in folders]
+
+
+def reference_runs() -> list[RunSummary]:
+    """The shipped reference runs (lmcore.reference), read-only, by name. Pages list them after the
+    user's runs; the queue and grids never see them (they read list_runs)."""
+    return [summarize(run["path"]) for run in list_reference_runs()]
 
 
 def validations_from_log(path: Path, best: float | None) -> tuple[float | None, int | None]:

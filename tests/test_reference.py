@@ -74,3 +74,65 @@ def test_anything_under_the_reference_folder_is_read_only(made_up, tmp_path, mon
     (tmp_path / "link").symlink_to(made_up / "b-good")
     assert reference.is_reference(tmp_path / "link")  # a link into it is still the reference run
     assert not reference.is_reference(tmp_path / "runs" / "b-good")
+
+
+# ---------------------------------------------------------------- read-only, listed, never queued
+
+
+@pytest.fixture
+def queued_reference(made_up):
+    """b-good as a complete-looking run folder whose status says queued (the queue's bait)."""
+    folder = made_up / "b-good"
+    (folder / "config.json").write_text(json.dumps({"preset": "book", "name": "book"}))
+    (folder / "status.json").write_text(json.dumps({"state": "queued", "pid": None, "created_at": 1.0}))
+    return folder
+
+
+def test_a_reference_run_cannot_be_deleted_stopped_resumed_or_trained(queued_reference):
+    from lmcore import launch
+    from lmcore.errors import RunError
+    from lmcore.runs import RunWriter, delete_run, stop_run
+
+    before = sorted(p.name for p in queued_reference.iterdir())
+    for attempt, verb in ((delete_run, "deleted"), (stop_run, "stopped"), (launch.launch, "resumed"),
+                          (RunWriter, "trained or resumed")):
+        with pytest.raises(RunError) as refused:
+            attempt(queued_reference)
+        message = str(refused.value)
+        assert "\n" not in message and "b-good is a reference run" in message and f"cannot be {verb}" in message
+    assert sorted(p.name for p in queued_reference.iterdir()) == before  # no log.txt, no checkpoints/
+
+
+def test_the_cli_resume_refuses_a_reference_run_without_writing(queued_reference):
+    import subprocess
+    import sys
+
+    before = (queued_reference / "status.json").read_text()
+    done = subprocess.run([sys.executable, "-m", "lmcore", "resume", str(queued_reference)], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode != 0 and "is a reference run" in done.stdout + done.stderr
+    assert (queued_reference / "status.json").read_text() == before and not (queued_reference / "checkpoints").exists()
+
+
+def test_reference_summaries_are_marked_with_their_device_and_kept_out_of_the_queue(queued_reference, tmp_path):
+    from lmcore import queue
+    from lmcore.summaries import list_runs, reference_runs, summarize
+
+    listed = {s.id: s for s in reference_runs()}
+    assert list(listed) == ["a-bare", "b-good", "c-broken"]
+    good = listed["b-good"]
+    assert good.is_reference and good.name == "book · reference (cpu)" and good.device == "cpu"
+    assert listed["a-bare"].is_reference and listed["a-bare"].reference == {}
+    assert summarize(queued_reference) == good
+    (tmp_path / "runs").mkdir()
+    assert list_runs(tmp_path / "runs") == [] and queue.pending(tmp_path / "runs") == []
+    assert not any(s.is_reference for s in list_runs(queued_reference.parent.parent / "runs"))
+
+
+def test_the_shipped_runs_summarise_as_the_readme_says(monkeypatch):
+    from lmcore.summaries import reference_runs
+
+    monkeypatch.delenv("LMCORE_REFERENCE_DIR", raising=False)
+    book = next(s for s in reference_runs() if s.id == BOOK)
+    assert book.name == "book · reference (NVIDIA H200)" and book.state == "finished"
+    assert (round(book.best_val, 2), round(book.test, 2), book.best_epoch) == (79.87, 76.19, 40)

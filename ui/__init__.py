@@ -19,7 +19,8 @@ from explorer.metrics import MetricsFrame, smooth, split, thin
 from explorer.perplexity import Clip, find_clip, format_ppl
 from lmcore import checkpoints, runs
 from lmcore.progress import format_seconds
-from lmcore.summaries import RunSummary, list_runs
+from lmcore.reference import list_reference_runs, reference_dir
+from lmcore.summaries import RunSummary, list_runs, reference_runs
 
 STATE_ICONS = {"queued": "⏳", "running": "▶️", "finished": "✅", "failed": "❌", "stopped": "⏸️",
                "broken": "⚠️"}
@@ -75,16 +76,26 @@ def runs_root() -> Path:
 
 
 def all_runs() -> list[RunSummary]:
-    return list_runs(runs_root())
+    """The user's runs, newest first, then the shipped reference runs (listed even with no PTB
+    and an empty runs folder)."""
+    return list_runs(runs_root()) + reference_runs()
 
 
 def run_folder(run_id: str) -> Path | None:
-    """The folder of a run id from a URL or a widget, or None if it is not a run (any more)."""
-    try:
-        folder = runs.run_path(runs_root(), run_id)
-    except runs.RunError:
-        return None
-    return folder if folder.is_dir() else None
+    """The folder of a run id from a URL or a widget (a user's run, else a reference run), or
+    None if it is not a run (any more)."""
+    for root in (runs_root(), reference_dir()):
+        try:
+            folder = runs.run_path(root, run_id)
+        except runs.RunError:
+            return None
+        if folder.is_dir():
+            return folder
+    return None
+
+
+READ_ONLY_HELP = ("a reference run shipped with the project is read-only: it cannot be deleted, resumed or "
+                  "stopped (its checkpoints were not kept); Edit a copy trains its recipe as a new run")
 
 
 def run_select(options: dict, key: str, url_key: str, label: str = "Run") -> str:
@@ -281,11 +292,13 @@ def fmt_duration(seconds) -> str:
 def sidebar() -> None:
     from lmcore.ptb import ptb_status
 
-    summaries = all_runs()
+    summaries = list_runs(runs_root())
     running = sum(1 for r in summaries if r.state == "running")
     queued = sum(1 for r in summaries if r.state == "queued")
+    references = len(list_reference_runs())  # their folders only: the sidebar draws on every page
     with st.sidebar:
-        st.caption(f"**{len(summaries)}** runs · **{running}** running · **{queued}** queued")
+        st.caption(f"**{len(summaries)}** runs · **{running}** running · **{queued}** queued"
+                   + (f" · **{references}** reference" if references else ""))
         st.caption(f"Runs folder: `{runs_root()}`")
         ptb = _ptb_status_cached(ptb_status)
         st.caption("PTB: ready" if ptb["available"] else "PTB: not downloaded yet (Start page)")
