@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from lmcore import ablation
 from lmcore.config import KEYS
 from lmcore.summaries import RunSummary
 
@@ -183,7 +184,7 @@ def with_fractional_epochs(frame: pd.DataFrame, per_epoch: float | None) -> pd.D
 
 def grids(summaries: list[RunSummary]) -> list[dict]:
     """One entry per ablation grid (config `group`), newest first: its runs, progress and the
-    keys it varies."""
+    keys it varies (ablation.toggles: a grid's seeds are replicates of a cell, not a toggle)."""
     by_group: dict[str, list[RunSummary]] = {}
     for summary in summaries:
         group = summary.config.get("group")
@@ -197,7 +198,8 @@ def grids(summaries: list[RunSummary]) -> list[dict]:
                     "finished": states.count("finished"),
                     "active": sum(s.is_active for s in members),
                     "failed": sum(state in ("failed", "stopped", "broken") for state in states),
-                    "toggles": varied_keys(configs, ignore=NOT_DIFFED + ("group",)),
+                    "toggles": ablation.toggles(configs),
+                    "seeds": len({config.get("seed") for config in configs if config}),
                     "preset": configs[0].get("preset") or "custom",
                     "created": min(s.id for s in members)})
     return sorted(out, key=lambda g: g["created"], reverse=True)
@@ -205,7 +207,8 @@ def grids(summaries: list[RunSummary]) -> list[dict]:
 
 def grid_label(entry: dict) -> str:
     toggles = " × ".join(entry["toggles"]) or "no toggles"
-    return f"{entry['group']} · {entry['preset']} · {toggles} · {entry['total']} runs"
+    seeds = f" × {entry['seeds']} seeds" if entry.get("seeds", 1) > 1 else ""
+    return f"{entry['group']} · {entry['preset']} · {toggles}{seeds} · {entry['total']} runs"
 
 
 def grid_progress(entry: dict) -> float:

@@ -1,13 +1,12 @@
 """Ablation grids: the cartesian product of a few toggles over a base config, each combination
-(a cell) run with one or more seeds; which cell a run belongs to; and the mean best validation
-per value (lmcore.effects has the effects with intervals)."""
+(a cell) run with one or more seeds; and which cell a run belongs to (lmcore.effects has what
+each toggle did, with intervals)."""
 
 from __future__ import annotations
 
 import itertools
 import math
 import secrets
-import statistics
 
 from .config import INITS, KEYS, OPTIMIZERS, PLACEMENTS, SCHEDULES, Config, ConfigError, coerce, problems
 
@@ -141,26 +140,3 @@ def _order(value):
         return (0, float(value), "")
     return (1, float(_CHOICE_ORDER.get(value, len(_CHOICE_ORDER))), str(value))
 
-
-def effects(runs: list[dict], toggles: list[str]) -> dict:
-    """For each toggle: mean best validation perplexity per value over finished runs.
-
-    `runs` are summaries.RunSummary objects (read like dicts here). Returns {toggle: {"values":
-    {value: {"mean", "best", "runs"}}, "spread": best-to-worst difference of the means}}; values
-    are keyed by their text ('true', '2', '0.5') in natural order. The Compare page's grid view
-    reads this until it moves to lmcore.effects.grid_effects, which adds seeds and intervals.
-    """
-    done = [r for r in runs if (r.get("status") or {}).get("state") == "finished"
-            and isinstance(r["status"].get("best_val_ppl"), (int, float)) and not r.get("broken")]
-    out = {}
-    for key in toggles:
-        by_value: dict = {}
-        for run in done:
-            value = (run.get("config") or {}).get(key)
-            by_value.setdefault(_short(value), (value, []))[1].append(run["status"]["best_val_ppl"])
-        ordered = sorted(by_value.items(), key=lambda item: _order(item[1][0]))
-        values = {text: {"mean": statistics.fmean(ppls), "best": min(ppls), "runs": len(ppls)}
-                  for text, (_, ppls) in ordered}
-        means = [v["mean"] for v in values.values()]
-        out[key] = {"values": values, "spread": max(means) - min(means) if len(means) > 1 else 0.0}
-    return out

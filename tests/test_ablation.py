@@ -1,4 +1,4 @@
-"""lmcore.ablation: grids as cartesian products over a base config, and toggle effects."""
+"""lmcore.ablation: grids as cartesian products over a base config, cells and their levels."""
 
 import pytest
 
@@ -44,28 +44,15 @@ def test_every_invalid_combination_is_reported_at_once():
         ablation.grid(base, {"layers": ["two"]})
 
 
-def finished(run_id, best, state="finished", **config):
-    return {"id": run_id, "config": config, "status": {"state": state, "best_val_ppl": best}, "broken": False}
+def test_levels_order_numbers_numerically_and_choices_as_declared():
+    def run(run_id, **config):
+        return from_parts(run_id, f"runs/{run_id}", config, {"state": "finished"}, None)
 
-
-def test_effects_are_mean_best_val_per_value_over_finished_runs():
-    runs = [finished("a", 100.0, layers=1, tie_weights=False), finished("b", 90.0, layers=1, tie_weights=True),
-            finished("c", 80.0, layers=2, tie_weights=False), finished("d", 60.0, layers=2, tie_weights=True),
-            finished("e", 10.0, state="running", layers=2, tie_weights=True),    # not finished: left out
-            finished("f", None, layers=10, tie_weights=True),                    # no score: left out
-            {"id": "g", "config": {}, "status": {"state": "broken"}, "broken": True}]
-    found = ablation.effects(runs, ["layers", "tie_weights"])
-    assert found["layers"]["values"] == {"1": {"mean": 95.0, "best": 90.0, "runs": 2},
-                                         "2": {"mean": 70.0, "best": 60.0, "runs": 2}}
-    assert found["layers"]["spread"] == 25.0
-    assert list(found["tie_weights"]["values"]) == ["false", "true"]
-    assert found["tie_weights"]["values"]["true"]["mean"] == 75.0 and found["tie_weights"]["spread"] == 15.0
-
-
-def test_effects_order_numbers_numerically_and_handle_nothing_finished():
-    runs = [finished(str(n), float(n), layers=n) for n in (10, 2, 1)]
-    assert list(ablation.effects(runs, ["layers"])["layers"]["values"]) == ["1", "2", "10"]
-    assert ablation.effects([], ["layers"]) == {"layers": {"values": {}, "spread": 0.0}}
+    assert ablation.levels([run(str(n), layers=n) for n in (10, 2, 1)], "layers") == ["1", "2", "10"]
+    placements = [run(p, dropout_placement=p) for p in ("variational", "none", "vertical")]
+    assert ablation.levels(placements, "dropout_placement") == ["none", "vertical", "variational"]
+    assert ablation.levels([run("t", tie_weights=True), run("f", tie_weights=False)], "tie_weights") == [
+        "false", "true"]
 
 
 def test_seeds_repeat_every_cell_with_consecutive_seeds(base):

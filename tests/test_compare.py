@@ -178,3 +178,11 @@ def test_show_value():
     empty = compare.runs_table([])
     assert empty.empty and list(empty.columns) == list(compare.COLUMNS)
     assert compare.table_csv(empty).strip() == ",".join(compare.COLUMNS)
+
+
+def test_a_seeded_grids_toggles_leave_the_seed_out_and_its_label_counts_seeds():
+    runs = [summary(f"20260103-{tied}-{seed}", f"tied={tied} seed={seed}", group="grid-s", tie_weights=tied,
+                    seed=seed) for tied in (False, True) for seed in (1, 2, 3)]
+    entry = compare.grids(runs)[0]
+    assert entry["toggles"] == ["tie_weights"] and entry["seeds"] == 3   # seeds are replicates, not a toggle
+    assert compare.grid_label(entry) == "grid-s · tiny · tie_weights × 3 seeds · 6 runs"

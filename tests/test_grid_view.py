@@ -1,0 +1,117 @@
+"""explorer.grid_view and explorer.compare_links: a cell's mean curve and band, the cells table,
+the per-run CSV, effects as chart rows, and reading a shared link; checked on hand-made numbers."""
+
+import csv
+import io
+import math
+
+import pandas as pd
+import pytest
+
+from explorer import compare, compare_links, grid_view
+from lmcore import effects
+from lmcore.summaries import from_parts
+
+
+def val_lines(*points):
+    return pd.DataFrame([{"kind": "val", "step": step, "epoch": 1, "ppl": ppl} for step, ppl in points]
+                        + [{"kind": "train", "step": 1, "epoch": 1, "ppl": 9999.0}])
+
+
+def test_a_cells_curve_is_the_mean_with_a_min_max_or_one_sd_band():
+    frames = [val_lines((10, 100.0), (20, 80.0)), val_lines((10, 110.0), (20, 90.0)), val_lines((10, 120.0))]
+    curve = grid_view.cell_curve(frames, grid_view.MIN_MAX)
+    assert curve["step"].tolist() == [10, 20]                       # train lines are not in it
+    assert curve["mean"].tolist() == [110.0, 85.0] and curve["n"].tolist() == [3, 2]   # the third is still at 10
+    assert curve["low"].tolist() == [100.0, 80.0] and curve["high"].tolist() == [120.0, 90.0]
+    sd = grid_view.cell_curve(frames, grid_view.ONE_SD)
+    assert sd["low"].tolist() == pytest.approx([100.0, 85.0 - math.sqrt(50.0)])   # sd 10 and sqrt(50)
+    assert sd["high"].tolist() == pytest.approx([120.0, 85.0 + math.sqrt(50.0)])
+
+
+def test_one_run_has_no_band_and_no_runs_an_empty_curve():
+    alone = grid_view.cell_curve([val_lines((10, 100.0))], grid_view.ONE_SD)
+    assert alone[["mean", "low", "high", "n"]].values.tolist() == [[100.0, 100.0, 100.0, 1]]
+    assert grid_view.cell_curve([pd.DataFrame(columns=["kind", "step", "epoch", "ppl"])]).empty
+    assert grid_view.cell_curve([]).empty
+
+
+def summary(placement, tied, seed, best, state="finished"):
+    config = {"dropout_placement": placement, "tie_weights": tied, "seed": seed, "group": "g", "layers": 1,
+              "name": f"placement={placement} tied={str(tied).lower()} seed={seed}"}
+    status = {"state": state, "best_val_ppl": best, "test_ppl": best - 3.0, "final_val_ppl": best + 10.0,
+              "best_epoch": 2 if seed == 1 else 3}
+    return from_parts(f"2026-{placement}-{tied}-{seed}", "runs/x", config, status, None)
+
+
+@pytest.fixture
+def grid():
+    best = {("none", False): (100.0, 104.0), ("none", True): (95.0, 97.0),
+            ("vertical", False): (90.0, 96.0), ("vertical", True): (84.0, None)}
+    return [summary(p, t, seed, value) if value else summary(p, t, seed, 80.0, state="running")
+            for (p, t), values in best.items() for seed, value in zip((1, 2), values)]
+
+
+def test_the_cells_table_reads_mean_sd_and_n_from_the_report(grid):
+    table = grid_view.cells_frame(effects.grid_effects(grid, "g")).set_index("cell")
+    assert list(table.index) == ["placement=none tied=false", "placement=none tied=true",
+                                 "placement=vertical tied=false", "placement=vertical tied=true"]
+    # 100 and 104: mean 102, sd sqrt(8) = 2.83; final = best + 10; test = best - 3
+    first = table.loc["placement=none tied=false"]
+    assert (first["best val"], first["final val"], first["test"]) == (
+        "102.0 ± 2.8 (n=2)", "112.0 ± 2.8 (n=2)", "99.0 ± 2.8 (n=2)")
+    assert first["best epoch"] == "2.5 ± 0.7 (n=2)" and first["runs"] == 2
+    last = table.loc["placement=vertical tied=true"]
+    assert last["best val"] == "84.0 (n=1)" and (last["runs"], last["finished"]) == (2, 1)   # one running
+
+
+def test_spread_text_without_finished_runs():
+    assert grid_view.spread_text({"mean": None, "sd": None, "n": 0}) == "—"
+    assert grid_view.spread_text({"mean": 1.0142e304, "sd": None, "n": 1}) == "1.0e304 (n=1)"
+
+
+def test_the_csv_has_one_row_per_run_with_its_cell(grid):
+    rows = list(csv.DictReader(io.StringIO(grid_view.runs_csv(grid))))
+    assert len(rows) == 8 and list(rows[0])[:2] == ["cell", "id"]
+    assert list(rows[0])[1:] == list(compare.COLUMNS)                  # every column of the runs table
+    by_id = {row["id"]: row for row in rows}
+    assert by_id["2026-vertical-True-2"]["cell"] == "placement=vertical tied=true"
+    assert by_id["2026-vertical-True-2"]["state"] == "running"
+    assert float(by_id["2026-none-False-2"]["best_val_ppl"]) == 104.0
+
+
+def test_effect_rows_keep_the_reports_numbers_and_say_no_interval(grid):
+    report = effects.grid_effects(grid, "g")   # unbalanced: one run still going, so Welch
+    rows = grid_view.effect_rows(grid_view.effects_of(report, "tie_weights"))
+    assert rows["row"].tolist() == ["tied=true vs false · best val", "tied=true vs false · final val",
+                                    "tied=true vs false · test"]
+    found = next(r for r in report["effects"] if r["toggle"] == "tie_weights" and r["metric"] == "best_val")
+    assert rows.iloc[0][["estimate", "low", "high"]].tolist() == [found["estimate"], found["low"], found["high"]]
+    assert found["method"] == "welch" and rows.iloc[0]["reads"].endswith(found["verdict"])
+    pair = grid_view.interactions_by_pair(report)[("dropout_placement", "tie_weights")]
+    assert grid_view.effect_rows(pair)["contrast"].tolist() == ["placement × tied"] * 3
+    # A cell with one finished run: the unpaired interaction has no interval, said in words.
+    assert pair[0]["low"] is None and grid_view.interval_text(pair[0]).endswith("· no interval")
+    assert "No interval" in grid_view.no_interval_note(pair)
+    assert grid_view.no_interval_note(grid_view.effects_of(report, "dropout_placement")) is None
+
+
+def test_effect_rows_of_a_balanced_grid_are_paired_and_labelled(grid):
+    finished = [s for s in grid if s.state == "finished"] + [summary("vertical", True, 2, 87.0)]
+    report = effects.grid_effects(finished, "g")
+    row = grid_view.effect_rows(grid_view.effects_of(report, "tie_weights")).iloc[0]
+    # Pairs (placement, seed): -5, -7, -6, -9: mean -6.75, t(3) interval -6.75 +- 2.72: lower.
+    assert row["method"] == "paired" and row["estimate"] == pytest.approx(-6.75)
+    assert row["reads"] == "-6.8 [-9.5, -4.0] · lower"
+    assert grid_view.interval_text({"estimate": None}) == "no finished runs"
+
+
+def test_a_link_keeps_known_runs_in_order_and_names_the_rest():
+    known = {"a", "b", "c"}
+    assert compare_links.runs_from_link("c, a,zz,a,,../etc", known) == (["c", "a"], ["zz", "../etc"])
+    assert compare_links.runs_from_link(None, known) == ([], [])
+    assert compare_links.runs_value(["c", "a"]) == "c,a"
+    assert compare_links.ignored_note([]) is None
+    assert compare_links.ignored_note(["zz"]) == "The link names 1 run that is not here (ignored): `zz`."
+    many = compare_links.ignored_note([f"x{i}" for i in range(5)], what="run")
+    assert many.startswith("The link names 5 runs that are not here") and many.endswith("and 2 more.")
