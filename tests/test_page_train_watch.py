@@ -67,3 +67,57 @@ def test_the_change_of_validation_reads_huge_when_it_is():
 
     assert change(90.0, 95.25) == "-5.2" and change(DIVERGED, 250.0) == "+1.0e304"
     assert change(float("inf"), float("inf")) is None and change(None, 3.0) is None
+
+
+# ---------------------------------------------------------------- reference runs (issue 9)
+
+BOOK = "20261127-085930-book-9182"
+VARIATIONAL = "20261127-085930-variational-medium-a70f"
+
+
+def chart_spec(at) -> dict:
+    return json.loads(at.get("plotly_chart")[0].proto.spec)
+
+
+def xs(trace: dict) -> list[float]:
+    """A trace's x values; Plotly's JSON packs number arrays as base64 typed arrays."""
+    import base64
+
+    import numpy as np
+
+    x = trace["x"]
+    return np.frombuffer(base64.b64decode(x["bdata"]), dtype=x["dtype"]).tolist() if isinstance(x, dict) else list(x)
+
+
+def test_the_book_reference_overlays_a_tiny_run_on_an_epoch_axis(trained_runs, monkeypatch):
+    folder = trained_runs[1]["plain"]
+    at = open_watch(monkeypatch, folder)
+    overlay = next(m for m in at.multiselect if m.label == "Add the full recipe on a GPU")
+    assert overlay.value == [] and {t["name"] for t in chart_spec(at)["data"]} == {"plain train", "plain validation"}
+    overlay.set_value([BOOK]).run()
+    assert not at.exception, [e.value for e in at.exception]
+    spec = chart_spec(at)
+    traces = {t["name"]: t for t in spec["data"]}
+    book = "book · reference (NVIDIA H200)"
+    assert set(traces) == {"plain train", "plain validation", f"{book} train", f"{book} validation"}
+    assert spec["layout"]["xaxis"]["title"]["text"].startswith("epoch")
+    assert xs(traces[f"{book} validation"])[-1] == 40.0           # 40 epochs of 1,327 steps
+    # 40 capped steps of a tiny epoch (60,000 PTB words in 20 rows of 2,999, windows of 20: 149 steps)
+    assert round(xs(traces["plain validation"])[-1], 3) == round(40 / 149, 3)
+    caption = " ".join(c.value for c in at.caption)
+    assert "plain takes 149 steps an epoch" in caption and "takes 1,327 steps an epoch" in caption
+    next(s for s in at.get("segmented_control") if s.label == "x axis").set_value("share").run()
+    traces = {t["name"]: t for t in chart_spec(at)["data"]}
+    assert xs(traces[f"{book} validation"])[-1] == 1.0 and xs(traces["plain validation"])[-1] == 1.0
+
+
+def test_a_reference_run_cannot_be_resumed_from_the_page(monkeypatch, tmp_path):
+    from lmcore.reference import reference_dir
+
+    at = open_watch(monkeypatch, tmp_path / "runs" / VARIATIONAL)  # an empty runs folder: still listed
+    assert "variational-medium · reference (NVIDIA H200)" in at.selectbox[0].options[1]
+    resume = next(b for b in at.button if b.label == "Resume")
+    assert resume.disabled and "read-only" in resume.help
+    info = " ".join(i.value for i in at.info)
+    assert "measured by this project on one NVIDIA H200" in info and "Cut short at step" in info
+    assert not (reference_dir() / VARIATIONAL / "log.txt").exists()

@@ -14,7 +14,8 @@ from explorer.links import preset_values
 from explorer.textview import md_escape, sample_markdown
 from lmcore import launch, runs
 from lmcore.config import ConfigError, coerce
-from lmcore.summaries import RunSummary, summarize
+from lmcore.summaries import RunSummary, reference_runs, summarize
+from ui import reference
 from ui.train_state import NOTICE, SETUP_TAB, TAB, load_values
 
 WATCH = "train.watch"              # the run selector
@@ -22,6 +23,8 @@ LOG_Y, SMOOTHING = "train.log_y", "train.smoothing"   # chart preferences (their
 SAMPLES = "train.samples"          # run folder -> MetricsTail of samples.jsonl
 DRAWN = "train.drawn_state"        # (run id, state) when the whole page was last drawn
 REDRAWN = "train.redrawn_for"      # (run id, state) a full redraw was already asked for
+OVERLAY = "train.overlay"          # reference run ids drawn beside the watched run (none by default)
+OVERLAY_AXIS = "train.overlay_axis"  # their shared x axis: a key of reference.AXES
 
 
 def watch_tab(run_id: str | None) -> None:
@@ -76,15 +79,20 @@ def last(frame: pd.DataFrame, kind: str, column: str = "ppl", back: int = 1):
 
 def run_header(summary: RunSummary) -> None:
     st.markdown(f"#### {ui.STATE_ICONS.get(summary.state, '')} {md_escape(summary.name)} · {summary.state}")
-    parts = [f"`{summary.id}`", f"device {summary.status.get('device') or '—'}",
+    parts = [f"`{summary.id}`", f"device {summary.device or '—'}",
              f"{ui.fmt_count(summary.params)} parameters", f"training time {ui.fmt_duration(summary.training_seconds)}"]
     if summary.max_steps:
         parts.append(f"capped at {summary.max_steps:,} steps (max_steps)")
     st.caption(" · ".join(parts))
+    if summary.is_reference:
+        st.info(reference.provenance(summary), icon=":material/verified:")
 
 
-def run_controls(folder: Path, state: str) -> None:
-    if state in runs.ACTIVE:
+def run_controls(folder: Path, state: str, read_only: bool = False) -> None:
+    if read_only:
+        st.button("Resume", icon="▶️", key=f"train.resume.{folder.name}", width="stretch", disabled=True,
+                  help=ui.READ_ONLY_HELP)
+    elif state in runs.ACTIVE:
         if st.button("Stop", icon="⏹️", key=f"train.stop.{folder.name}", width="stretch",
                      help="Saves a checkpoint, then stops; Resume continues from it"):
             stopped = runs.stop_run(folder)
@@ -127,7 +135,7 @@ def change(value, before) -> str | None:
     return ("-" if difference < 0 else "+") + ui.fmt_ppl(abs(difference))
 
 
-def run_chart(folder: Path, frame: pd.DataFrame, status: dict, label: str) -> None:
+def run_chart(summary: RunSummary, frame: pd.DataFrame) -> None:
     if frame.empty:
         st.info("No measurements yet: the first ones appear a few steps into training.")
         return
@@ -138,13 +146,59 @@ def run_chart(folder: Path, frame: pd.DataFrame, status: dict, label: str) -> No
     smoothing = right.slider("Smoothing of the train curve", 0.0, 0.99, value=state.setdefault(SMOOTHING, 0.6),
                              step=0.01, key=SMOOTHING + ".w", on_change=remember, args=(SMOOTHING,),
                              help="Exponential moving average of the noisy per-batch perplexity (0 = raw)")
-    curves = [{"label": label, "frame": frame}]
+    overlays, axis = overlay_controls(summary)
+    runs_drawn = [summary, *overlays]
+    logged = [frame, *(ui.metrics_frame(s.path) for s in overlays)]
+    # Steps mean nothing across runs this different: see ui/reference.py.
+    frames = [reference.on_axis(s, f, axis) for s, f in zip(runs_drawn, logged)] if overlays else logged
+    curves = [{"label": s.name, "frame": f} for s, f in zip(runs_drawn, frames)]
     clip = ui.curve_clip(curves)
-    figure = ui.ppl_figure(curves, log_y=log_y, smoothing=smoothing, floor=status.get("floor_ppl"), clip=clip)
-    figure.update_layout(uirevision=folder.name)  # keep zoom and hidden traces across refreshes
+    figure = ui.ppl_figure(curves, log_y=log_y, smoothing=smoothing, floor=summary.status.get("floor_ppl"), clip=clip,
+                           x=axis if overlays else "step")
+    # Keep zoom and hidden traces across refreshes, until the runs drawn or their axis change.
+    figure.update_layout(uirevision=" ".join([s.id for s in runs_drawn] + [axis]))
+    if overlays:
+        figure.update_layout(xaxis_title=reference.AXES[axis])
     st.plotly_chart(figure, key="train.chart", config={"displaylogo": False})
+    if overlays:
+        st.caption(overlay_caption(runs_drawn, logged, frames, axis))
     if clip:
         st.caption(clip.note())
+
+
+def overlay_controls(summary: RunSummary) -> tuple[list[RunSummary], str]:
+    """The reference runs ticked to draw beside this one (none by default), and their x axis."""
+    others = {s.id: s for s in reference_runs() if s.id != summary.id}
+    if not others:
+        return [], "step"
+    left, right = st.columns([3, 2], vertical_alignment="bottom")
+    chosen = left.multiselect("Add the full recipe on a GPU", list(others), format_func=lambda r: others[r].name,
+                              key=OVERLAY, placeholder="a reference run's curves", persist_state="session",
+                              help="Runs this project trained to the end on a GPU (docs/results/runs/), "
+                                   "drawn beside this one")
+    if not chosen:
+        return [], "step"
+    axis = right.segmented_control("x axis", list(reference.AXES), key=OVERLAY_AXIS, default="epoch",
+                                   required=True, persist_state="session",
+                                   format_func=lambda a: "epoch" if a == "epoch" else "share of training")
+    return [others[r] for r in chosen if r in others], axis or "epoch"
+
+
+def overlay_caption(drawn: list[RunSummary], logged: list[pd.DataFrame], placed: list[pd.DataFrame],
+                    axis: str) -> str:
+    """Why the x axis is not the step, and which run could not be placed on it."""
+    lost = [s.name for s, f in zip(drawn, placed) if f.empty]
+    if axis == "epoch":
+        per_epoch = [(s.name, reference.steps_per_epoch(s, f)) for s, f, p in zip(drawn, logged, placed)
+                     if not p.empty]
+        text = ("Steps differ between these runs, so each is drawn by its own epochs: "
+                + ", ".join(f"{name} takes {steps:,.0f} steps an epoch" for name, steps in per_epoch) + ".")
+    else:
+        text = "Each run is drawn from its first step (0) to its last planned step (1)."
+    if lost:
+        text += f" Not drawn here ({'steps per epoch unknown' if axis == 'epoch' else 'no steps yet'}): " \
+                + ", ".join(lost) + "."
+    return text
 
 
 def remember(preference: str) -> None:
@@ -174,6 +228,8 @@ def run_outcome(folder: Path, summary: RunSummary) -> None:
         if tail:
             with st.expander("The end of this attempt's log", expanded=True):
                 st.code(tail, language=None)
+    elif state == "stopped" and summary.is_reference:
+        st.info(f"Cut short at step {status.get('step', 0):,} of {summary.total_steps or 0:,}: {scores_text(summary)}.")
     elif state == "stopped":
         st.info(f"Stopped at step {status.get('step', 0):,}. Resume continues from the last checkpoint.")
     elif state == "finished":
@@ -208,13 +264,13 @@ def show_run(folder: Path) -> None:
         bar, button = st.columns([5, 1], vertical_alignment="bottom")
         bar.progress(fraction, text=text)
         with button:
-            run_controls(folder, state)
+            run_controls(folder, state, read_only=summary.is_reference)
     else:
         st.progress(fraction, text=text)
     run_outcome(folder, summary)
     frame = ui.metrics_frame(folder)
     run_numbers(frame, summary)
-    run_chart(folder, frame, status, summary.name)
+    run_chart(summary, frame)
     run_samples(folder)
 
 
