@@ -9,6 +9,8 @@ from lmcore import queue
 from lmcore.data import vocab_size_for
 from lmcore.params import formula_counts
 from lmcore.presets import PRESETS
+from lmcore.summaries import reference_runs
+from ui import reference
 
 ui.ensure_app_navigation()
 
@@ -83,6 +85,22 @@ for column, name in zip(columns, FEATURED):
         preset_card(name)
 st.caption("`book` and `variational-medium` are the full 40-epoch recipes: minutes per epoch on a GPU, "
            "hours on a laptop CPU. `tiny` finishes in under a minute anywhere.")
+
+
+def full_recipe() -> None:
+    """What the book recipe reaches, read from the reference run this project measured on a GPU."""
+    book = reference.recipe_run(reference_runs())
+    if book is None:
+        return
+    text, chart = st.columns([2, 1], vertical_alignment="center")
+    text.markdown(f"**{reference.recipe_line(book)}**")
+    text.caption("Its curves can be laid beside your own runs on **Train** (watch a run) and **Compare**.")
+    text.page_link("pages/train.py", label="Open the reference run", icon="📈", query_params={"run": book.id})
+    chart.plotly_chart(reference.validation_figure(book, ui.metrics_frame(book.path)), key="start.recipe",
+                       config={"displaylogo": False, "displayModeBar": False})
+
+
+full_recipe()
 
 
 @st.fragment(run_every=2)

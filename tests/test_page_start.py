@@ -50,3 +50,45 @@ def test_offline_ptb_download_says_so_and_the_generated_corpus_still_works(monke
     assert not at.exception
     errors = " ".join(e.value for e in at.error)
     assert "could not reach" in errors and "synthetic" in errors
+
+
+BOOK_LINE = "The book recipe reaches validation 79.9 / test 76.2 after 40 epochs (431 s on one NVIDIA H200)."
+
+
+def recipe_chart(at) -> dict:
+    import json
+
+    return json.loads(next(c for c in at.get("plotly_chart") if "start.recipe" in c.proto.id).proto.spec)
+
+
+def test_the_full_recipe_line_reads_the_shipped_book_run_without_ptb(monkeypatch, tmp_path):
+    monkeypatch.setenv("LMCORE_DATA_DIR", str(tmp_path / "no-data"))   # PTB missing: the line still shows
+    monkeypatch.setenv("LMCORE_CACHE_DIR", str(tmp_path / "cache"))
+    at = open_start(monkeypatch, tmp_path / "runs")
+    assert any("Penn Treebank not downloaded yet" in m.value for m in at.markdown)
+    assert f"**{BOOK_LINE}**" in [m.value for m in at.markdown]
+    validation = recipe_chart(at)["data"]
+    assert len(validation) == 1 and validation[0]["mode"] == "lines+markers"
+
+
+def test_the_full_recipe_line_follows_the_run_on_disk(monkeypatch, tmp_path):
+    import json
+    import shutil
+
+    from lmcore.reference import reference_dir
+
+    copy = tmp_path / "reference"
+    shutil.copytree(reference_dir(), copy)
+    book = next(copy.glob("*-book-*"))
+    status = json.loads((book / "status.json").read_text())
+    changed = {**status, "best_val_ppl": 81.04, "test_ppl": 77.96, "elapsed": 512.4}
+    (book / "status.json").write_text(json.dumps(changed))
+    info = json.loads((book / "reference.json").read_text())
+    (book / "reference.json").write_text(json.dumps({**info, "device": "NVIDIA H100"}))
+    monkeypatch.setenv("LMCORE_REFERENCE_DIR", str(copy))
+    at = open_start(monkeypatch, tmp_path / "runs")
+    line = "The book recipe reaches validation 81.0 / test 78.0 after 40 epochs (512 s on one NVIDIA H100)."
+    assert f"**{line}**" in [m.value for m in at.markdown]
+    monkeypatch.setenv("LMCORE_REFERENCE_DIR", str(tmp_path / "none"))  # an install without docs/
+    at = open_start(monkeypatch, tmp_path / "runs")
+    assert not any("recipe reaches" in m.value for m in at.markdown)
