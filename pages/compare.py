@@ -2,7 +2,8 @@
 
 The table, the curves and the grid results live in one fragment that refreshes while runs
 train; the controls that only change on a click (filters, the grid form) sit outside it.
-The two views live in ui/compare_runs.py and ui/compare_grids.py.
+The two views live in ui/compare_runs.py and ui/compare_grids.py; the address bar holds the
+view (?runs=a,b or ?group=G, ui/compare_url.py) so it can be shared as a link.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ import ui
 from explorer import compare
 from lmcore import queue
 from lmcore.summaries import RunSummary
-from ui import compare_grids, compare_runs
-from ui.compare_runs import FLASH, GRID_VIEW, RUNS_VIEW, TAB
+from ui import compare_grids, compare_runs, compare_url
+from ui.compare_runs import FLASH, GRID_CHOSEN, GRID_VIEW, RUNS_VIEW, SELECTED, TAB
 
 ui.ensure_app_navigation()
 
@@ -44,8 +45,10 @@ def live(view: str) -> None:
         st.rerun()  # a run was queued, started or ended: the sidebar counts and the refresh rate change too
     if view == RUNS_VIEW:
         compare_runs.runs_view(summaries)
+        compare_url.follow_runs(st.session_state[SELECTED])
     else:
         compare_grids.grid_results(summaries)
+        compare_url.follow_group(st.session_state[GRID_CHOSEN])
 
 
 st.title("Compare runs")
@@ -53,6 +56,8 @@ st.caption("Every run on disk, side by side: scores, curves and the config keys 
            "Queue ablation grids and read off what each toggle did to validation perplexity.")
 flash()
 everything = ui.all_runs()
+compare_url.apply_link(everything)  # ?runs=a,b or ?group=G: preselect and open that view
+compare_url.show_note()
 st.session_state[ACTIVITY] = activity(everything)
 refresh = 2 if st.session_state[ACTIVITY] else 10
 runs_tab, grid_tab = st.tabs([RUNS_VIEW, GRID_VIEW], key=TAB, on_change="rerun")

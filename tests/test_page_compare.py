@@ -4,6 +4,7 @@ broken folders, deleting, and queueing an ablation grid that really trains."""
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from streamlit.testing.v1 import AppTest
 import ui
 from lmcore import queue
 from lmcore.runs import RunWriter, read_status
+from lmcore.summaries import reference_runs
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -52,6 +54,11 @@ def runs_table(at):
     return at.dataframe[0].value
 
 
+def user_rows(table):
+    """The table without the reference runs the project ships (listed after the user's runs)."""
+    return table[~table["id"].isin({s.id for s in reference_runs()})]
+
+
 def texts(at) -> str:
     return "\n".join(m.value for m in at.markdown) + "\n".join(c.value for c in at.caption)
 
@@ -64,7 +71,7 @@ def test_table_lists_every_run_with_its_scores(runs_here):
     root, folders = runs_here
     at = open_page()
     table = runs_table(at)
-    assert set(table["name"]) == {"plain", "variational", "synthetic"}
+    assert set(user_rows(table)["name"]) == {"plain", "variational", "synthetic"}
     for name, folder in folders.items():
         row = table[table["id"] == folder.name].iloc[0]
         status = status_of(folder)
@@ -113,7 +120,7 @@ def test_filters_narrow_the_table_and_keep_the_selection(runs_here):
     root, folders = runs_here
     at = open_page(**{"compare.selected": [folders["plain"].name, folders["variational"].name]})
     at.multiselect(key="compare.filter.placements").set_value(["variational"]).run()
-    assert list(runs_table(at)["name"]) == ["variational"]
+    assert list(user_rows(runs_table(at))["name"]) == ["variational"]
     assert at.session_state["compare.table"]["selection"]["rows"] == [0]   # the row moved: still ticked
     assert len(at.session_state["compare.selected"]) == 2 and "(1 hidden by the filters)" in texts(at)
     at.session_state["compare.selected"] = []
@@ -122,8 +129,7 @@ def test_filters_narrow_the_table_and_keep_the_selection(runs_here):
     assert list(runs_table(at)["name"]) == ["synthetic"]
     at.text_input(key="compare.filter.text").set_value("").run()
     at.multiselect(key="compare.filter.datasets").set_value(["ptb"]).run()
-    assert set(runs_table(at)["name"]) == {"plain", "variational"}
-    assert "2** shown" in texts(at)
+    assert set(user_rows(runs_table(at))["name"]) == {"plain", "variational"}
 
 
 def test_broken_folders_are_marked_broken_and_never_crash(runs_copy):
@@ -133,7 +139,7 @@ def test_broken_folders_are_marked_broken_and_never_crash(runs_copy):
     (root / "20990101-000000-empty-0000").mkdir()
     shutil.copytree(folders["synthetic"], root / "odd name, not a run id")   # made by hand
     at = open_page()
-    table = runs_table(at).set_index("id")
+    table = user_rows(runs_table(at)).set_index("id")
     for folder in (folders["plain"], folders["variational"]):
         assert table.loc[folder.name, "state"].endswith("broken")
         assert table.loc[folder.name, "note"]
@@ -282,8 +288,12 @@ def test_queue_a_grid_from_the_page_and_it_trains_one_at_a_time(tmp_path, monkey
 
     at = grid_page()
     assert any("2 / 2 finished" in p.proto.text for p in at.get("progress"))
-    effect = next(d.value for d in at.dataframe if "mean best val" in d.value.columns)
-    assert list(effect["tie_weights"]) == ["false", "true"] and list(effect["runs"]) == [1, 1]
+    cells = frame_with(at, "best val").set_index("cell")
+    assert list(cells.index) == ["tied=false", "tied=true"] and cells["finished"].tolist() == [1, 1]
+    assert all(text.endswith("(n=1)") and "±" not in text for text in cells["best val"])   # one seed: no sd
+    effects_table = frame_with(at, "estimate")
+    assert effects_table["verdict"].tolist() == ["no interval"] * 3 and effects_table["low"].isna().all()
+    assert "No interval where a side has one finished run" in texts(at)
 
 
 def test_the_styled_table_keeps_its_identity_across_reruns(runs_here):
@@ -292,3 +302,171 @@ def test_the_styled_table_keeps_its_identity_across_reruns(runs_here):
     first = at.dataframe[0].proto.arrow_data.styler.uuid
     at.run()
     assert first and at.dataframe[0].proto.arrow_data.styler.uuid == first
+
+
+def frame_with(at, column: str):
+    """The dataframe on the page that has `column`."""
+    return next(d.value for d in at.dataframe if column in d.value.columns)
+
+
+def test_seeds_per_cell_multiply_the_run_count(runs_here):
+    at = grid_page()
+    at.multiselect(key="compare.grid.toggle.dropout_placement").set_value(["none", "variational"]).run()
+    at.multiselect(key="compare.grid.toggle.tie_weights").set_value([False, True]).run()
+    at.number_input(key="compare.grid.seeds").set_value(3).run()
+    assert "**12 runs** = 2 dropout_placement × 2 tie_weights × 3 seeds" in texts(at)
+    assert not next(b for b in at.button if b.label.startswith("Queue")).disabled
+    assert next(b for b in at.button if b.label.startswith("Queue")).label == "Queue 12 runs"
+    assert any(e.label == "The 4 cells, 3 seeds each" for e in at.expander)
+    # Seeds alone repeat the base config: one cell, still a grid worth queueing.
+    for key in ("dropout_placement", "tie_weights"):
+        at.multiselect(key=f"compare.grid.toggle.{key}").set_value([]).run()
+    assert "**3 runs** = 3 seeds" in texts(at)
+    assert not next(b for b in at.button if b.label.startswith("Queue")).disabled
+
+
+def test_a_grid_of_more_than_200_runs_asks_to_confirm_before_queueing(runs_here):
+    at = grid_page()
+    at.multiselect(key="compare.grid.toggle.dropout_placement").set_value(
+        ["none", "vertical", "horizontal", "variational"]).run()
+    at.multiselect(key="compare.grid.toggle.layers").set_value([1, 2, 3, 4]).run()
+    at.multiselect(key="compare.grid.toggle.tie_weights").set_value([False, True]).run()
+    at.number_input(key="compare.grid.seeds").set_value(10).run()
+
+    def queue_button():
+        return next(b for b in at.button if b.label.startswith("Queue"))
+
+    assert queue_button().label == "Queue 320 runs" and queue_button().disabled
+    assert any("320 runs is more than 200" in w.value for w in at.warning)
+    at.checkbox(key="compare.grid.confirm.320").check().run()
+    assert not queue_button().disabled
+    at.number_input(key="compare.grid.seeds").set_value(9).run()      # another size: confirm again
+    assert queue_button().label == "Queue 288 runs" and queue_button().disabled
+
+
+# ---------------------------------------------------------------- a real grid with seeds
+
+
+@pytest.fixture(scope="module")
+def seeded_grid(tmp_path_factory, ptb_dir):
+    """A real, finished 2x2 grid x 2 seeds of the small test config: a few seconds of training."""
+    from conftest import SMALL
+    from lmcore import ablation
+    from lmcore.config import from_dict, validate
+    from lmcore.runs import create_run
+    from lmcore.session import run
+
+    root = tmp_path_factory.mktemp("seeded") / "runs"
+    base = validate(from_dict({**SMALL, "max_steps": 10, "eval_every": 5, "dropout": 0.3}))
+    configs = ablation.grid(base, {"dropout_placement": ["none", "variational"], "tie_weights": [False, True]},
+                            seeds=2)
+    for config in configs:
+        run(create_run(config.to_dict(), root, label=config.name), show_progress=False)
+    return root, configs[0].group
+
+
+def grid_link(monkeypatch, root, group, **state) -> AppTest:
+    monkeypatch.setenv("LMCORE_RUNS_DIR", str(root))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.switch_page("pages/compare.py")
+    at.query_params["group"] = group
+    for key, value in state.items():
+        at.session_state[key] = value
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_the_grids_effects_on_the_page_equal_the_cli_json(seeded_grid, monkeypatch):
+    root, group = seeded_grid
+    cli = subprocess.run([sys.executable, "-m", "lmcore", "effects", group, "--runs-dir", str(root), "--json"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert cli.returncode == 0, cli.stderr
+    report = json.loads(cli.stdout)
+    at = grid_link(monkeypatch, root, group)
+    assert at.session_state["compare.tab"] == "Ablation grids" and at.session_state["compare.grid.chosen"] == group
+    rows = report["effects"] + report["interactions"]
+    table = frame_with(at, "estimate")
+    assert len(table) == len(rows) == 2 * 3 + 3
+    for (_, shown), row in zip(table.iterrows(), rows):
+        assert [shown[k] for k in ("estimate", "low", "high", "n", "method", "verdict")] == [
+            row[k] for k in ("estimate", "low", "high", "n", "method", "verdict")]
+    charts = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")][1:]   # the first has the bands
+    assert len(charts) == 3                                   # two toggles and their interaction
+    drawn = [(x, x + plus, x - minus) for chart in charts for trace in chart["data"]
+             for x, plus, minus in zip(trace["x"], trace["error_x"]["array"], trace["error_x"]["arrayminus"])]
+    assert drawn == [pytest.approx((row["estimate"], row["high"], row["low"]), rel=1e-12) for row in rows]
+    assert all(chart["layout"]["shapes"][0]["x0"] == 0 for chart in charts)       # the zero line
+    labels = [a["text"] for chart in charts for a in chart["layout"]["annotations"]]
+    assert labels == [row["verdict"] for row in rows]
+    assert report["method"] in texts(at)
+    cells = frame_with(at, "best val")
+    assert cells["cell"].tolist() == [cell["label"] for cell in report["cells"]]
+    assert cells["best val"].tolist() == [
+        f"{cell['best_val']['mean']:.1f} ± {cell['best_val']['sd']:.1f} (n=2)" for cell in report["cells"]]
+
+
+def validations(folder: Path) -> dict:
+    lines = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
+    return {line["step"]: line["ppl"] for line in lines if line["kind"] == "val"}
+
+
+def test_each_cell_is_one_mean_curve_with_a_band_of_its_seeds(seeded_grid, monkeypatch):
+    root, group = seeded_grid
+    at = grid_link(monkeypatch, root, group)
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    bands = [t for t in spec["data"] if t.get("fill") == "toself"]
+    lines = [t for t in spec["data"] if t.get("mode") == "lines+markers"]
+    assert len(bands) == len(lines) == 4 and len({t["line"]["color"] for t in lines}) == 4
+    line = next(t for t in lines if t["name"] == "placement=none tied=false")
+    runs = [validations(f) for f in root.iterdir() if f.name.split("-seed")[0].endswith("none-tied-false")]
+    assert len(runs) == 2 and line["x"] == sorted(runs[0])
+    assert line["y"] == pytest.approx([(a + b) / 2 for a, b in zip(*(
+        [r[step] for step in sorted(r)] for r in runs))])
+    band = next(t for t in bands if t["legendgroup"] == line["name"])
+    assert max(band["y"]) == pytest.approx(max(max(r.values()) for r in runs))   # min-max: the seeds' extremes
+    at.segmented_control(key="compare.grid.band").set_value("mean ± 1 sd").run()
+    sd_band = next(t for t in json.loads(at.get("plotly_chart")[0].proto.spec)["data"]
+                   if t.get("fill") == "toself" and t["legendgroup"] == line["name"])
+    # Two seeds a and b: the sd is |a - b| / sqrt(2), so the band's top is the mean plus that.
+    tops = [(a + b) / 2 + abs(a - b) / math.sqrt(2) for a, b in zip(*([r[s] for s in sorted(r)] for r in runs))]
+    assert sd_band["y"][:len(tops)] == pytest.approx(tops)
+
+
+def test_a_grid_link_opens_its_grid_and_choosing_another_updates_the_url(seeded_grid, tmp_path, monkeypatch):
+    root, group = seeded_grid
+    copy = tmp_path / "runs"
+    shutil.copytree(root, copy)
+    other = next(copy.iterdir())
+    config = json.loads((other / "config.json").read_text())
+    (other / "config.json").write_text(json.dumps({**config, "group": "grid-other"}))
+    at = grid_link(monkeypatch, copy, "grid-other")
+    assert at.session_state["compare.grid.chosen"] == "grid-other"
+    at.selectbox(key="compare.grid.chosen").set_value(group).run()
+    assert at.query_params.get("group") == group and "runs" not in at.query_params
+    at = grid_link(monkeypatch, copy, "grid-nope")                     # a grid that is not here
+    assert "The link names 1 grid that is not here (ignored): `grid-nope`." in texts(at)
+    assert at.session_state["compare.grid.chosen"] in (group, "grid-other")
+
+
+def test_a_runs_link_preselects_known_runs_and_the_selection_updates_the_url(runs_here, monkeypatch):
+    root, folders = runs_here
+    plain, variational = folders["plain"].name, folders["variational"].name
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.switch_page("pages/compare.py")
+    at.query_params["runs"] = f"{plain},not-a-run,{plain}"
+    at.run()
+    assert not at.exception
+    assert at.session_state["compare.selected"] == [plain]
+    assert "The link names 1 run that is not here (ignored): `not-a-run`." in texts(at)
+    assert at.query_params["runs"] == plain                   # the unknown id is gone from the address
+    assert "**plain**" in texts(at)                           # shown side by side
+    at.session_state["compare.selected"] = [plain, variational]   # as ticking a second row does
+    at.run()
+    assert at.query_params["runs"] == f"{plain},{variational}"
+    assert "not-a-run" not in texts(at)                      # the note went with the link's selection
+    at.button[[b.label for b in at.button].index("Clear selection")].click().run()
+    assert "runs" not in at.query_params
+    at.session_state["compare.tab"] = "Ablation grids"        # the grids view does not keep ?runs=
+    at.run()
+    assert "runs" not in at.query_params

@@ -1,85 +1,123 @@
-"""The Compare page's Ablation grids view: a base preset, overrides and the values to vary become
-a grid of queued runs (lmcore.ablation, lmcore.queue); its results show what each toggle did.
+"""The Compare page's Ablation grids view: a base preset, overrides, the values to vary and the
+seeds per cell become a grid of queued runs (lmcore.ablation, lmcore.queue); its results show
+each cell as one curve with a band, each cell's mean ± sd, and what each toggle did with a 95%
+interval (lmcore.effects.grid_effects, the numbers `lmcore effects GROUP --json` prints).
 """
 
 from __future__ import annotations
 
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
 import ui
-from explorer import compare
-from lmcore import ablation, queue
+from explorer import compare, grid_view
+from lmcore import ablation, queue, stats
 from lmcore.config import PLACEMENTS, ConfigError, parse_assignments
+from lmcore.effects import grid_effects
 from lmcore.presets import PRESETS, resolve
 from lmcore.summaries import RunSummary
-from ui.compare_runs import FLASH, RUNS_VIEW, SELECTED, TAB, TABLE_COLUMNS, display_table
+from ui.compare_runs import FLASH, GRID_CHOSEN, RUNS_VIEW, SELECTED, TAB, TABLE_COLUMNS, display_table
+from ui.grid_charts import band_figure, effects_figure
 
 GRID_PRESET = "compare.grid.preset"
 GRID_OVERRIDES = "compare.grid.overrides"
 GRID_CONCURRENCY = "compare.grid.concurrency"
-GRID_CHOSEN = "compare.grid.chosen"      # the grid whose results are shown
+GRID_SEEDS = "compare.grid.seeds"
+GRID_CONFIRM = "compare.grid.confirm."   # + the run count: a tick confirms that many runs only
 GRID_TOGGLE = "compare.grid.toggle."     # + config key: the values to vary
+GRID_BAND = "compare.grid.band"
 
-# Toggle -> the values offered; an empty choice keeps the base preset's value.
+# Toggle -> the values offered; an empty choice keeps the base preset's value. Seeds are not a
+# toggle: "Seeds per cell" repeats every cell, so a cell's runs are its replicates.
 TOGGLES = {"dropout_placement": list(PLACEMENTS), "tie_weights": [False, True], "layers": [1, 2, 3, 4],
-           "dropout": [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.65], "hidden_size": [64, 128, 200, 256, 650],
-           "seed": [1, 2, 3, 4, 5]}
+           "dropout": [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.65], "hidden_size": [64, 128, 200, 256, 650]}
+MAX_SEEDS = 10
 
 
 def init_state() -> None:
-    ui.init_state({GRID_PRESET: "tiny", GRID_OVERRIDES: "epochs=2", GRID_CHOSEN: None,
-                   **{GRID_TOGGLE + key: [] for key in TOGGLES}})
+    ui.init_state({GRID_PRESET: "tiny", GRID_OVERRIDES: "epochs=2", GRID_CHOSEN: None, GRID_SEEDS: 1,
+                   GRID_BAND: grid_view.MIN_MAX, **{GRID_TOGGLE + key: [] for key in TOGGLES}})
     if GRID_CONCURRENCY not in st.session_state:
         st.session_state[GRID_CONCURRENCY] = queue.concurrency(ui.runs_root())
 
 
+# ---------------------------------------------------------------- the form
+
+
 def grid_form() -> None:
-    """Pick a base, overrides and toggles; see the grid's size; queue it."""
+    """Pick a base, overrides, toggles and seeds; see the grid's size; queue it."""
     st.subheader("Queue an ablation grid")
     left, right = st.columns([1, 2])
     left.selectbox("Base preset", list(PRESETS), key=GRID_PRESET, persist_state="session")
     left.caption(PRESETS[st.session_state[GRID_PRESET]].summary)
     right.text_area("Overrides, one key=value a line (as --set), e.g. fewer epochs so a class can afford it",
                     key=GRID_OVERRIDES, height=120, placeholder="epochs=2\nmax_steps=300", persist_state="session")
-    st.markdown("**Vary** (every combination of the values chosen becomes one run)")
+    st.markdown("**Vary** (every combination of the values chosen is one cell)")
     columns = st.columns(3)
     for i, (key, values) in enumerate(TOGGLES.items()):
         columns[i % 3].multiselect(key, values, key=GRID_TOGGLE + key, placeholder="base value",
                                    format_func=compare.show_value, persist_state="session")
+    columns[len(TOGGLES) % 3].number_input(
+        "Seeds per cell", 1, MAX_SEEDS, key=GRID_SEEDS, persist_state="session",
+        help="every cell runs this many times, with seeds seed, seed+1, ...: the spread tells an effect "
+             "from the luck of one seed, and two or more give each effect a 95% interval")
     toggles = {key: st.session_state[GRID_TOGGLE + key] for key in TOGGLES}
-    configs, problems = build_grid(toggles)
-    count = ablation.size(toggles)
-    varied = [f"{len(v)} {k}" for k, v in toggles.items() if v]
-    st.markdown(f"**{count} run{'s' if count != 1 else ''}**" + (f" = {' × '.join(varied)}" if varied else
-                " (choose values above to vary; an empty toggle keeps the base value)"))
+    seeds = st.session_state[GRID_SEEDS]
+    cells, problems = build_cells(toggles)
+    count = ablation.size(toggles, seeds)
+    st.markdown(size_line(toggles, seeds, count))
     if "none" in toggles["dropout_placement"] and len(toggles["dropout"]) > 1:
         st.caption("Runs with placement none ignore dropout, so their dropout values repeat the same model.")
     for problem in problems[:3]:
         st.error(problem, icon=":material/error:")
     if len(problems) > 3:
         st.caption(f"… and {len(problems) - 3} more problems like these.")
+    ready = not problems and (any(toggles.values()) or seeds > 1)
+    confirmed = count <= ablation.CONFIRM_ABOVE or confirm_box(count)
+    queue_row(toggles, seeds, count, disabled=not ready or not confirmed)
+    if cells and ready:
+        with st.expander(f"The {len(cells)} cell{'s' if len(cells) != 1 else ''}"
+                         + (f", {seeds} seeds each" if seeds > 1 else "")):
+            st.dataframe(pd.DataFrame({"cell": [c.name for c in cells]}), hide_index=True)
+
+
+def size_line(toggles: dict, seeds: int, count: int) -> str:
+    """'**12 runs** = 2 dropout_placement × 2 tie_weights × 3 seeds'."""
+    factors = [f"{len(v)} {k}" for k, v in toggles.items() if v] + ([f"{seeds} seeds"] if seeds > 1 else [])
+    head = f"**{count} run{'s' if count != 1 else ''}**"
+    return head + (f" = {' × '.join(factors)}" if factors else
+                   " (choose values above to vary, or more seeds; an empty toggle keeps the base value)")
+
+
+def confirm_box(count: int) -> bool:
+    st.warning(f"{count:,} runs is more than {ablation.CONFIRM_ABOVE}: at a few minutes each that is hours "
+               "of training. Tick the box to queue them all.", icon=":material/warning:")
+    return st.checkbox(f"Yes, queue all {count:,} runs", key=GRID_CONFIRM + str(count))
+
+
+def queue_row(toggles: dict, seeds: int, count: int, disabled: bool) -> None:
     go_column, concurrency_column, _ = st.columns([1, 1, 2], vertical_alignment="bottom")
     concurrency_column.number_input("Runs at a time", 1, 8, key=GRID_CONCURRENCY, on_change=save_concurrency,
                                     help="how many queued runs train at once (all grids share the queue)")
     if go_column.button(f"Queue {count} run{'s' if count != 1 else ''}", type="primary", icon=":material/playlist_add:",
-                        disabled=bool(problems) or not varied, width="stretch"):
+                        disabled=disabled, width="stretch"):
+        configs = ablation.grid(base_config(), toggles, seeds=seeds)
         folders = queue.enqueue([c.to_dict() for c in configs], ui.runs_root(), [c.name for c in configs])
         st.session_state[GRID_CHOSEN] = configs[0].group
         st.session_state[FLASH] = ("success", f"Queued {len(folders)} runs as grid **{configs[0].group}**; "
                                               f"{queue.concurrency(ui.runs_root())} at a time.")
         st.rerun()
-    if configs and varied:
-        with st.expander(f"The {len(configs)} runs"):
-            st.dataframe(pd.DataFrame({"run": [c.name for c in configs]}), hide_index=True)
 
 
-def build_grid(toggles: dict) -> tuple[list, list[str]]:
+def base_config():
     lines = [line.strip() for line in st.session_state[GRID_OVERRIDES].splitlines() if line.strip()]
+    return resolve(st.session_state[GRID_PRESET], overrides=parse_assignments(lines))
+
+
+def build_cells(toggles: dict) -> tuple[list, list[str]]:
+    """One config per cell (seed aside: seeds change no rule), or every problem at once."""
     try:
-        base = resolve(st.session_state[GRID_PRESET], overrides=parse_assignments(lines))
-        return ablation.grid(base, toggles), []
+        return ablation.grid(base_config(), toggles), []
     except ConfigError as error:
         return [], error.problems
 
@@ -87,6 +125,9 @@ def build_grid(toggles: dict) -> tuple[list, list[str]]:
 def save_concurrency() -> None:
     queue.set_concurrency(ui.runs_root(), st.session_state[GRID_CONCURRENCY])
     queue.ensure_worker(ui.runs_root())
+
+
+# ---------------------------------------------------------------- the results
 
 
 def grid_results(summaries: list[RunSummary]) -> None:
@@ -105,14 +146,44 @@ def grid_results(summaries: list[RunSummary]) -> None:
     entry = by_group[st.session_state[GRID_CHOSEN]]
     st.progress(compare.grid_progress(entry), text=f"{entry['finished']} / {entry['total']} finished · "
                 f"{entry['active']} queued or running · {entry['failed']} failed or stopped")
-    table = compare.runs_table(entry["runs"])
-    st.dataframe(display_table(table), hide_index=True, column_config=TABLE_COLUMNS, placeholder="—",
-                 column_order=["label", "state", "progress", "best_val_ppl", "final_val_ppl", "best_epoch", "test_ppl",
-                               "step", "total_steps", "training_seconds", "note"])
-    if st.button("Compare these runs in the table", icon=":material/compare_arrows:", on_click=show_in_table,
-                 args=([s.id for s in entry["runs"]],)):
+    report = grid_effects(entry["runs"], entry["group"])
+    colors = {cell["label"]: ui.PALETTE[i % len(ui.PALETTE)] for i, cell in enumerate(report["cells"])}
+    cell_curves(entry, colors)
+    cells_table(entry, report)
+    toggle_effects(entry, report)
+
+
+def cell_curves(entry: dict, colors: dict) -> None:
+    st.markdown("**Validation perplexity per cell**: the line is the mean over the cell's seeds")
+    st.segmented_control("Band", list(grid_view.BANDS), key=GRID_BAND, required=True, persist_state="session")
+    curves = [{"label": cell["label"] or entry["group"], "color": colors[cell["label"]],
+               "curve": grid_view.cell_curve([ui.metrics_frame(s.path) for s in cell["runs"]],
+                                             st.session_state[GRID_BAND])}
+              for cell in ablation.cells(entry["runs"])]
+    if not any(len(c["curve"]) for c in curves):
+        st.caption("No validation yet: each cell's curve appears with its runs' first validation.")
+        return
+    figure, clip = band_figure(curves, st.session_state[GRID_BAND])
+    st.plotly_chart(figure, key="compare.grid.curves", config={"displaylogo": False})
+    if clip:
+        st.caption(clip.note())
+
+
+def cells_table(entry: dict, report: dict) -> None:
+    st.markdown("**Each cell**: mean ± sd over its finished runs (n)")
+    st.dataframe(grid_view.cells_frame(report), hide_index=True, key="compare.grid.cells")
+    row = st.container(horizontal=True)
+    row.download_button(f"CSV of the {entry['total']} runs", grid_view.runs_csv(entry["runs"]),
+                        file_name=f"{entry['group']}.csv", mime="text/csv", icon=":material/download:",
+                        on_click="ignore", help="one row per run with its cell, unrounded numbers")
+    if row.button("Compare these runs in the table", icon=":material/compare_arrows:", on_click=show_in_table,
+                  args=([s.id for s in entry["runs"]],)):
         st.rerun()  # the tabs sit outside this fragment
-    toggle_effects(entry)
+    with st.expander(f"Every run of the grid ({entry['total']})"):
+        st.dataframe(display_table(compare.runs_table(entry["runs"])), hide_index=True, column_config=TABLE_COLUMNS,
+                     placeholder="—", column_order=["label", "state", "progress", "best_val_ppl", "final_val_ppl",
+                                                    "best_epoch", "test_ppl", "step", "total_steps",
+                                                    "training_seconds", "note"])
 
 
 def show_in_table(run_ids: list[str]) -> None:
@@ -120,27 +191,29 @@ def show_in_table(run_ids: list[str]) -> None:
     st.session_state[TAB] = RUNS_VIEW
 
 
-def toggle_effects(entry: dict) -> None:
-    toggles = entry["toggles"]
-    found = ablation.effects(entry["runs"], toggles)
-    if not entry["finished"] or not toggles:
-        st.caption("Effects appear here once runs of this grid finish.")
+def toggle_effects(entry: dict, report: dict) -> None:
+    st.markdown("**What each toggle did**: the change in perplexity from the toggle's first value")
+    if not report["finished"] or not report["toggles"]:
+        st.caption("Effects appear here once runs of this grid finish." if report["toggles"] else
+                   "This grid varies nothing but the seed, so there is no effect to estimate.")
         return
+    st.caption(stats.METHOD)
     if entry["finished"] < entry["total"]:
-        st.caption("Partial results: until every run finishes, a value's mean covers different combinations "
-                   "of the other toggles, so compare with care.")
-    columns = st.columns(3)
-    for i, key in enumerate(toggles):
-        values = found[key]["values"]
-        with columns[i % len(columns)]:
-            st.markdown(f"**{key}** · spread {ui.fmt_ppl(found[key]['spread'])}")
-            figure = go.Figure(go.Bar(x=list(values), y=[v["mean"] for v in values.values()],
-                                      marker_color=ui.PALETTE[i % len(ui.PALETTE)],
-                                      text=[ui.fmt_ppl(v["mean"]) for v in values.values()], textposition="outside"))
-            figure.update_layout(height=220, margin=dict(l=10, r=10, t=10, b=10), xaxis_type="category",
-                                 yaxis_title="mean best val ppl")
-            st.plotly_chart(figure, key=f"compare.effect.{key}", config={"displayModeBar": False})
-            st.dataframe(pd.DataFrame([{key: value, "mean best val": v["mean"], "best": v["best"], "runs": v["runs"]}
-                                       for value, v in values.items()]), hide_index=True,
-                         column_config={"mean best val": st.column_config.NumberColumn(format="%.1f"),
-                                        "best": st.column_config.NumberColumn(format="%.1f")})
+        st.caption("Partial results: until every run finishes, the grid is unbalanced and the intervals "
+                   "compare independent groups (Welch).")
+    pairs = grid_view.interactions_by_pair(report)
+    charts = [(key, grid_view.effects_of(report, key)) for key in report["toggles"]]
+    charts += [(f"{' × '.join(pair)} (interaction)", rows) for pair, rows in pairs.items()]
+    for start in range(0, len(charts), 2):  # a row of two at a time, so they read left to right
+        for column, (title, rows) in zip(st.columns(2), charts[start:start + 2]):
+            with column:
+                st.markdown(f"**{title}**")
+                st.plotly_chart(effects_figure(rows), key=f"compare.effect.{title}",
+                                config={"displayModeBar": False})
+    every = report["effects"] + report["interactions"]
+    if note := grid_view.no_interval_note(every):
+        st.caption(note)
+    table = grid_view.effect_rows(every)
+    st.dataframe(table.drop(columns=["row", "reads"]), hide_index=True, key="compare.grid.effects",
+                 column_config={name: st.column_config.NumberColumn(format="%+.2f") for name in
+                                ("estimate", "low", "high")} | {"df": st.column_config.NumberColumn(format="%.1f")})

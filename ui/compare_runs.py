@@ -17,6 +17,7 @@ from lmcore.summaries import RunSummary
 
 TAB = "compare.tab"
 SELECTED = "compare.selected"            # run ids shown side by side (the source of truth)
+GRID_CHOSEN = "compare.grid.chosen"      # the grid whose results the Ablation grids view shows
 TABLE = "compare.table"                  # the runs table's selection state (row positions)
 SHOWN = "compare.shown"                  # run ids in table order at the last render
 FILTER_STATES = "compare.filter.states"
