@@ -105,6 +105,7 @@ def test_broken_or_missing_masks_warn(trained_runs, monkeypatch, tmp_path, damag
 
 
 def test_no_runs_and_unknown_run(monkeypatch, tmp_path):
+    monkeypatch.setenv("LMCORE_REFERENCE_DIR", str(tmp_path / "no-reference"))  # else the shipped runs are listed
     at = open_inside(monkeypatch, tmp_path / "empty", "no-such-run")
     assert any("No runs yet" in i.value for i in at.info)
     assert metric(at, "total, tying off") == "19,780,400"  # falls back to the book preset
