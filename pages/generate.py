@@ -15,6 +15,7 @@ from lmcore.data import UNK
 from lmcore.errors import RunError
 from lmcore.runs import read_jsonl
 from lmcore.sampling import generate, prompt_ids
+from lmcore.summaries import RunSummary
 
 ui.ensure_app_navigation()
 
@@ -46,12 +47,23 @@ def has_checkpoint(summary: dict) -> bool:
     return (folder / "best.pt").exists() or (folder / "last.pt").exists()
 
 
+def weights_not_kept(summary: RunSummary) -> str | None:
+    """Why a run that is done has no checkpoint (so it will never get one), or None: a shipped
+    reference run, or a finished or stopped run whose checkpoints were removed."""
+    if has_checkpoint(summary):
+        return None
+    if summary.is_reference:
+        return f"a reference run measured on one {summary.device or 'unknown device'}"
+    return "its checkpoints/ folder is gone" if summary.state in ("finished", "stopped") else None
+
+
 # ---------------------------------------------------------------- picking a run and a checkpoint
 
 
 def pick_run(summaries: list[dict]) -> dict | None:
-    """The run to generate from; ?run=ID preselects it, and a run without checkpoints is explained."""
-    ready = {s["id"]: s for s in summaries if has_checkpoint(s)}
+    """The run to generate from (or to read the samples of, when its weights were not kept); ?run=ID
+    preselects it, and a run without checkpoints yet is explained."""
+    ready = {s["id"]: s for s in summaries if has_checkpoint(s) or weights_not_kept(s)}
     wanted = st.query_params.get("run")
     if wanted and wanted not in ready:
         known = next((s for s in summaries if s["id"] == wanted), None)
@@ -228,7 +240,11 @@ st.title("Generate")
 st.markdown("Let a trained run write, see which words it weighed at every step, and watch its samples "
             "improve over training.")
 picked = pick_run(ui.all_runs())
-if picked is not None:
+if picked is not None and (gone := weights_not_kept(picked)):
+    st.info(f"This run's weights were not kept ({gone}); its samples during training are below.",
+            icon=":material/history:")
+    sample_history(picked)
+elif picked is not None:
     generator_panel(picked)
     st.divider()
     sample_history(picked)

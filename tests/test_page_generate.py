@@ -139,13 +139,44 @@ def test_sample_history_with_validation_perplexity(trained_runs, monkeypatch):
     assert any(f"**{val[0]['ppl']:,.1f}**" in m for m in shown)
 
 
-def test_run_without_checkpoints(trained_runs, monkeypatch, tmp_path):
+def test_a_run_without_checkpoints_yet_is_explained(monkeypatch, tmp_path):
+    from lmcore.runs import create_run
+
+    monkeypatch.setenv("LMCORE_REFERENCE_DIR", str(tmp_path / "no-reference"))
+    monkeypatch.setattr("lmcore.queue.ensure_worker", lambda root=None: None)  # keep it queued
+    folder = create_run({"preset": "tiny", "name": "waiting"}, tmp_path / "runs")
+    at = open_generate(monkeypatch, tmp_path / "runs", folder.name)
+    assert "has no checkpoint yet" in messages(at, "warning")
+    assert "No run has a checkpoint yet" in messages(at, "info")
+
+
+def test_a_finished_run_whose_checkpoints_are_gone_shows_its_samples(trained_runs, monkeypatch, tmp_path):
     _, folders = trained_runs
     folder = copy_run(folders["plain"], tmp_path)
     shutil.rmtree(folder / "checkpoints")
     at = open_generate(monkeypatch, tmp_path / "runs", folder.name)
-    assert "has no checkpoint yet" in messages(at, "warning")
-    assert "No run has a checkpoint yet" in messages(at, "info")
+    assert "This run's weights were not kept (its checkpoints/ folder is gone)" in messages(at, "info")
+    assert "no checkpoint yet" not in messages(at, "warning") + messages(at, "info")
+    assert not any("Generate" in b.label for b in at.button)
+    shown = [m.value for m in at.markdown]
+    for sample in read_jsonl(folder / "samples.jsonl"):
+        assert textview.to_markdown(sample["text"].split(), sample["prompt"].split()) in shown
+
+
+def test_a_reference_run_shows_its_sample_history_and_says_its_weights_were_not_kept(monkeypatch, tmp_path):
+    from lmcore.reference import reference_dir
+
+    book = reference_dir() / "20261127-085930-book-9182"
+    at = open_generate(monkeypatch, tmp_path / "runs", book.name)   # no runs of one's own: still there
+    assert at.selectbox(key="generate.run").value == book.name
+    assert messages(at, "info") == ("This run's weights were not kept (a reference run measured on one NVIDIA "
+                                    "H200); its samples during training are below.")
+    shown = [m.value for m in at.markdown]
+    samples = read_jsonl(book / "samples.jsonl")
+    assert len(samples) == 40
+    for sample in samples:
+        assert textview.to_markdown(sample["text"].split(), sample["prompt"].split()) in shown
+    assert "**79.9**" in " ".join(shown)   # the best validation (epoch 40) beside its sample
 
 
 def test_corrupt_checkpoint_and_missing_vocabulary(trained_runs, monkeypatch, tmp_path):
