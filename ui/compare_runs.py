@@ -193,9 +193,10 @@ def clear_selection() -> None:
 def actions(chosen: list[dict]) -> None:
     row = st.container(horizontal=True)
     row.button("Clear selection", icon=":material/close:", on_click=clear_selection)
-    if row.button(f"Delete {len(chosen)} run{'s' if len(chosen) > 1 else ''}…", icon=":material/delete:",
-                  help="asks before deleting"):
-        st.session_state[CONFIRM_DELETE] = [s.id for s in chosen]
+    deletable = [s for s in chosen if not s.is_reference]  # shipped reference runs are read-only
+    if row.button(f"Delete {len(deletable)} run{'s' if len(deletable) != 1 else ''}…", icon=":material/delete:",
+                  disabled=not deletable, help="asks before deleting" if deletable else ui.READ_ONLY_HELP):
+        st.session_state[CONFIRM_DELETE] = [s.id for s in deletable]
     doomed = [s for s in chosen if s.id in st.session_state[CONFIRM_DELETE]]
     if doomed:
         confirm_delete(doomed)
@@ -220,7 +221,8 @@ def confirm_delete(doomed: list[RunSummary]) -> None:
                 except (runs.RunError, OSError) as error:
                     refused.append(str(error))
             deleted = len(doomed) - len(refused)
-            st.session_state[SELECTED] = [r for r in st.session_state[SELECTED] if (ui.runs_root() / r).is_dir()]
+            st.session_state[SELECTED] = [r for r in st.session_state[SELECTED]
+                                          if (ui.runs_root() / r).is_dir() or ui.run_folder(r)]  # a reference too
             st.session_state[CONFIRM_DELETE] = []
             st.session_state[FLASH] = ("warning", f"Deleted {deleted}; not deleted: " + "; ".join(refused)) \
                 if refused else ("success", f"Deleted {deleted} run{'s' if deleted != 1 else ''}.")

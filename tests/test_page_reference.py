@@ -1,0 +1,61 @@
+"""The shipped reference runs on Compare (AppTest): listed through the run listing with their device,
+even over an empty runs folder; overlaid by ticking them; never deleted from the page."""
+
+from __future__ import annotations
+
+import json
+
+from streamlit.testing.v1 import AppTest
+
+from conftest import ROOT, copy_run
+from lmcore.reference import reference_dir
+
+BOOK = "20261127-085930-book-9182"
+VARIATIONAL = "20261127-085930-variational-medium-a70f"
+BOOK_NAME = "book · reference (NVIDIA H200)"
+
+
+def open_compare(monkeypatch, root, **state) -> AppTest:
+    monkeypatch.setenv("LMCORE_RUNS_DIR", str(root))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.switch_page("pages/compare.py")
+    for key, value in state.items():
+        at.session_state[key] = value
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def button(at, label: str):
+    return next(b for b in at.button if b.label == label)
+
+
+def reference_files() -> dict:
+    return {p.relative_to(reference_dir()): p.stat().st_mtime_ns for p in reference_dir().rglob("*")}
+
+
+def test_an_empty_runs_folder_still_lists_the_reference_runs_and_they_cannot_be_deleted(monkeypatch, tmp_path):
+    before = reference_files()
+    at = open_compare(monkeypatch, tmp_path / "runs", **{"compare.selected": [BOOK, VARIATIONAL]})
+    table = at.dataframe[0].value.set_index("id")
+    assert table.loc[BOOK, "label"] == BOOK_NAME and table.loc[BOOK, "state"].endswith("finished")
+    assert table.loc[VARIATIONAL, "label"] == "variational-medium · reference (NVIDIA H200)"
+    assert round(table.loc[BOOK, "best_val_ppl"], 2) == 79.87 and round(table.loc[BOOK, "test_ppl"], 2) == 76.19
+    delete = button(at, "Delete 0 runs…")
+    assert delete.disabled and "read-only" in delete.help
+    assert reference_files() == before
+
+
+def test_ticking_book_beside_a_tiny_run_overlays_it_and_deletes_only_the_tiny_run(trained_runs, monkeypatch,
+                                                                                   tmp_path):
+    tiny = copy_run(trained_runs[1]["plain"], tmp_path)
+    before = reference_files()
+    at = open_compare(monkeypatch, tmp_path / "runs", **{"compare.selected": [tiny.name, BOOK]})
+    at.segmented_control(key="compare.x_axis").set_value("epoch").run()
+    traces = {t["name"] for t in json.loads(at.get("plotly_chart")[0].proto.spec)["data"]}
+    assert {"plain validation", f"{BOOK_NAME} validation", f"{BOOK_NAME} train"} <= traces
+    button(at, "Delete 1 run…").click().run()
+    button(at, "Yes, delete").click().run()
+    assert not at.exception and not tiny.exists()
+    assert any("Deleted 1 run" in s.value for s in at.success)
+    assert reference_files() == before and at.session_state["compare.selected"] == [BOOK]
