@@ -94,11 +94,18 @@ def interval_text(row: dict) -> str:
     return f"{row['estimate']:+.1f} [{row['low']:+.1f}, {row['high']:+.1f}] · {row['verdict']}"
 
 
+def chart_row(row: dict) -> str:
+    """A chart row's label under a title that names the toggle(s): 'true vs false · best val', or
+    just the metric for an interaction."""
+    metric = METRIC_NAMES[row["metric"]]
+    return f"{row['level']} vs {row['reference']} · {metric}" if "toggle" in row else metric
+
+
 def effect_rows(rows: list[dict]) -> pd.DataFrame:
     """The report's effects (or interactions) as a table: one row per contrast and metric, in
     the report's order, with the numbers untouched and a label for the chart's axis."""
-    out = [{"contrast": contrast_label(row), "metric": METRIC_NAMES[row["metric"]],
-            "row": f"{contrast_label(row)} · {METRIC_NAMES[row['metric']]}", "estimate": row["estimate"],
+    out = [{"contrast": contrast_label(row), "metric": METRIC_NAMES[row["metric"]], "row": chart_row(row),
+            "estimate": row["estimate"],
             "low": row["low"], "high": row["high"], "n": row["n"], "df": row["df"], "method": row["method"],
             "verdict": row["verdict"], "reads": interval_text(row)} for row in rows]
     return pd.DataFrame(out, columns=["contrast", "metric", "row", "estimate", "low", "high", "n", "df", "method",

@@ -83,13 +83,14 @@ def test_the_csv_has_one_row_per_run_with_its_cell(grid):
 def test_effect_rows_keep_the_reports_numbers_and_say_no_interval(grid):
     report = effects.grid_effects(grid, "g")   # unbalanced: one run still going, so Welch
     rows = grid_view.effect_rows(grid_view.effects_of(report, "tie_weights"))
-    assert rows["row"].tolist() == ["tied=true vs false · best val", "tied=true vs false · final val",
-                                    "tied=true vs false · test"]
+    assert rows["contrast"].tolist() == ["tied=true vs false"] * 3
+    assert rows["row"].tolist() == ["true vs false · best val", "true vs false · final val", "true vs false · test"]
     found = next(r for r in report["effects"] if r["toggle"] == "tie_weights" and r["metric"] == "best_val")
     assert rows.iloc[0][["estimate", "low", "high"]].tolist() == [found["estimate"], found["low"], found["high"]]
     assert found["method"] == "welch" and rows.iloc[0]["reads"].endswith(found["verdict"])
     pair = grid_view.interactions_by_pair(report)[("dropout_placement", "tie_weights")]
     assert grid_view.effect_rows(pair)["contrast"].tolist() == ["placement × tied"] * 3
+    assert grid_view.effect_rows(pair)["row"].tolist() == ["best val", "final val", "test"]
     # A cell with one finished run: the unpaired interaction has no interval, said in words.
     assert pair[0]["low"] is None and grid_view.interval_text(pair[0]).endswith("· no interval")
     assert "No interval" in grid_view.no_interval_note(pair)

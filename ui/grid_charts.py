@@ -10,6 +10,8 @@ import ui
 from explorer.grid_view import MIN_MAX, effect_rows
 from explorer.perplexity import find_clip
 
+# Cells whose means nearly coincide still show apart by their markers.
+SYMBOLS = ["circle", "square", "diamond", "triangle-up", "x", "star", "cross", "pentagon"]
 VERDICT_COLORS = {"lower": "#2ca02c", "higher": "#d62728", "within noise": "#7f7f7f", "no interval": "#7f7f7f"}
 
 
@@ -22,18 +24,19 @@ def band_figure(curves: list[dict], band: str = MIN_MAX, height: int = 420):
     """(figure, clip): per cell {"label", "color", "curve"} (grid_view.cell_curve), a filled
     band from low to high under a mean line. A diverged cell clips the axis (ui.clip_axis)."""
     figure = go.Figure()
-    for entry in curves:
+    for i, entry in enumerate(curves):
         curve, color = entry["curve"], entry["color"]
         if curve.empty:
             continue
         # The band is one closed shape: along the high edge, then back along the low edge.
         figure.add_trace(go.Scatter(x=list(curve["step"]) + list(curve["step"])[::-1],
-                                    y=list(curve["high"]) + list(curve["low"])[::-1], fill="toself",
+                                    y=list(curve["high"]) + list(curve["low"])[::-1], fill="toself", mode="lines",
                                     fillcolor=_rgba(color, 0.18), line=dict(width=0), hoverinfo="skip",
                                     showlegend=False, legendgroup=entry["label"]))
         figure.add_trace(go.Scatter(x=curve["step"].tolist(), y=curve["mean"].tolist(), mode="lines+markers",
                                     name=entry["label"], legendgroup=entry["label"], line=dict(color=color, width=2.5),
-                                    marker=dict(size=6), customdata=curve[["low", "high", "n"]].values.tolist(),
+                                    marker=dict(size=8, symbol=SYMBOLS[i % len(SYMBOLS)]),
+                                    customdata=curve[["low", "high", "n"]].values.tolist(),
                                     hovertemplate=f"{entry['label']}<br>step %{{x}}: mean %{{y:.1f}}, {band} "
                                                   "%{customdata[0]:.1f} to %{customdata[1]:.1f}, "
                                                   "n=%{customdata[2]}<extra></extra>"))
@@ -67,7 +70,12 @@ def effects_figure(rows: list[dict], height_per_row: int = 34):
     for row, reads, color in zip(shown["row"], shown["reads"], colors):
         figure.add_annotation(x=1.0, xref="paper", xanchor="left", y=row, yref="y", text=reads.split(" · ")[-1],
                               showarrow=False, font=dict(color=color, size=13), xshift=8)
+    # Zero is always in view with some room, so the zero line never sits on the axis's edge.
+    reach = pd.concat([shown["low"].fillna(shown["estimate"]), shown["high"].fillna(shown["estimate"]),
+                       pd.Series([0.0])]).astype(float)
+    pad = max(reach.max() - reach.min(), 1.0) * 0.08
     figure.update_layout(height=60 + height_per_row * max(len(shown), 1), margin=dict(l=10, r=110, t=10, b=40),
-                         xaxis=dict(title="perplexity change (lower is better)", zeroline=False),
+                         xaxis=dict(title="perplexity change (lower is better)", zeroline=False,
+                                    range=[reach.min() - pad, reach.max() + pad]),
                          yaxis=dict(autorange="reversed", type="category"))
     return figure
