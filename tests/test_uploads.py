@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import hashlib
 
+from explorer.uploads import MAX_UPLOAD_BYTES, MAX_UPLOAD_MB, store_upload, text_stats
 from lmcore import data
 from lmcore.config import Config
-from explorer.uploads import store_upload, text_stats
 
 
 def test_store_upload_refuses_what_cannot_be_a_corpus(tmp_path):
@@ -38,3 +38,12 @@ def test_text_stats_counts_the_train_split_of_load_corpus(tmp_path):
     path.write_text("".join(f"line {i} word\n" for i in range(20)) + "\n\n")
     corpus = data.load_corpus(Config(dataset=str(path), vocab_size=10**6))
     assert text_stats(path) == {"lines": 20, "train_tokens": len(corpus.train), "distinct": corpus.vocab_size}
+
+
+def test_the_limit_is_decimal_megabytes_as_the_upload_box_counts(tmp_path):
+    """Streamlit's upload box refuses files over max_upload_size * 10**6 bytes (in Linux and macOS
+    browsers); the app's check must count the same, so nothing falls between the two."""
+    assert MAX_UPLOAD_BYTES == MAX_UPLOAD_MB * 10**6 == 20_000_000
+    path, problem = store_upload(b"x" * (MAX_UPLOAD_BYTES + 1), tmp_path, "big.txt")
+    assert path is None
+    assert problem == "dataset: big.txt is 20.0 MB (20,000,001 bytes); the limit here is 20 MB (20,000,000 bytes)"
