@@ -107,7 +107,8 @@ class Config:
                                               unit="steps", none="no cap")
     # engine
     seed: int = declare(1, "model init, dropout masks and batch order depend on this", low=0, high=MAX_SEED)
-    device: str = declare("auto", "auto picks cuda, then mps, then cpu", choices=DEVICES)
+    device: str = declare("auto", "auto picks cuda, then mps (Apple GPUs), then cpu; the Train page offers only "
+                          "the devices its machine has", choices=DEVICES)
     threads: int = declare(0, "CPU threads for the run (0 = one per core)", low=0, high=1024)
     amp: str = declare("none", "bf16 autocast, on CUDA only: on a CPU or MPS the run trains in float32 as with none",
                        choices=AMP_MODES)
