@@ -18,7 +18,7 @@ from lmcore import ablation
 MIN_MAX, ONE_SD = "min–max", "mean ± 1 sd"
 BANDS = (MIN_MAX, ONE_SD)
 METRIC_NAMES = {"best_val": "best val", "final_val": "final val", "test": "test"}
-CELL_COLUMNS = ("cell", "runs", "finished", "best val", "final val", "best epoch", "test")
+CELL_COLUMNS = ("cell", "finished", "best val", "final val", "best epoch", "test")
 
 
 # ---------------------------------------------------------------- curves
@@ -58,8 +58,9 @@ def spread_text(described: dict, digits: int = 1) -> str:
 
 
 def cells_frame(report: dict) -> pd.DataFrame:
-    """One row per cell of the report: its label, run counts and each metric's mean ± sd (n)."""
-    rows = [{"cell": cell["label"] or "(one cell)", "runs": len(cell["runs"]), "finished": len(cell["finished"]),
+    """One row per cell of the report: its label, finished of its runs ('2 / 3') and each
+    metric's mean ± sd (n)."""
+    rows = [{"cell": cell["label"] or "(one cell)", "finished": f"{len(cell['finished'])} / {len(cell['runs'])}",
              "best val": spread_text(cell["best_val"]), "final val": spread_text(cell["final_val"]),
              "best epoch": spread_text(cell["best_epoch"]), "test": spread_text(cell["test"])}
             for cell in report["cells"]]

@@ -1,7 +1,8 @@
 """End to end in chromium: a real 2x2 grid x 3 seeds of `tiny` (30 steps each), queued from the
 Compare page, trains two runs at a time and finishes; the page then shows one banded curve per
 cell and effects charts whose numbers equal `lmcore effects GROUP --json`; a ?group= link opens
-the same view in a new tab. Screenshots land in test-artifacts/ (look at them).
+the same view in a new tab, and a ?runs= link the Runs view with those runs selected.
+Screenshots land in test-artifacts/ (look at them).
 """
 
 from __future__ import annotations
@@ -94,9 +95,20 @@ def assert_charts_match(charts: list[dict], report: dict) -> None:
     assert [label for chart in charts[1:] for label in chart["labels"]] == [row["verdict"] for row in rows]
 
 
+def runs_link(page, url: str, run_ids: list[str]) -> None:
+    """?runs=a,b,unknown selects a and b in the Runs view, names the unknown id once and drops it
+    from the address; clearing the selection clears the address."""
+    page.goto(f"{url}/compare?runs={','.join(run_ids)},not-a-run")
+    settle(page, "whose values differ")
+    assert page.get_by_text("The link names 1 run that is not here (ignored)").count() == 1
+    page.wait_for_url(re.compile("runs=" + "(,|%2C)".join(map(re.escape, run_ids)) + "$"), timeout=10_000)
+    screenshot(page, "compare-runs-link")
+    page.locator('[data-testid="stBaseButton-secondary"]').filter(has_text="Clear selection").click()
+    page.wait_for_url(re.compile(r"/compare$"), timeout=10_000)
+
+
 def test_a_seeded_grid_queued_from_the_page_finishes_with_bands_and_effects(tmp_path):
     root = tmp_path / "runs"
-    started = time.monotonic()
     with streamlit_server(root, tmp_path / "streamlit.log") as url, playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 900})
@@ -107,12 +119,13 @@ def test_a_seeded_grid_queued_from_the_page_finishes_with_bands_and_effects(tmp_
         fill_grid_form(page)
         assert page.get_by_text("= 2 dropout_placement × 2 tie_weights × 3 seeds").count() == 1
         screenshot(page, "grid-form-2x2x3")
+        queued = time.monotonic()
         page.get_by_role("button", name="Queue 12 runs").click()
         settle(page, "Queued 12 runs as grid")
         page.wait_for_url(re.compile(r"[?&]group=grid-"), timeout=30_000)
         group = re.search(r"[?&]group=(grid-[0-9a-f]+)", page.url).group(1)
         page.get_by_text("finished · 0 queued or running", exact=False).first.wait_for(timeout=300_000)
-        trained = time.monotonic() - started
+        trained = time.monotonic() - queued
         page.wait_for_timeout(2500)  # the fragment's last refresh draws the final charts
         settle(page, "What each toggle did")
         wait_for_charts(page, 4)
@@ -128,6 +141,7 @@ def test_a_seeded_grid_queued_from_the_page_finishes_with_bands_and_effects(tmp_
         wait_for_charts(shared, 4)
         assert_charts_match(shared.evaluate(CHARTS_JS), report)
         screenshot(shared, "grid-shared-link")
+        runs_link(shared, url, sorted(f.name for f in root.iterdir() if f.is_dir())[:2])
         browser.close()
     configs = [json.loads(f.read_text()) for f in root.glob("*/config.json")]
     assert sorted(c["seed"] for c in configs) == sorted([1, 2, 3] * 4) and {c["max_steps"] for c in configs} == {30}

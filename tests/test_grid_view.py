@@ -60,9 +60,9 @@ def test_the_cells_table_reads_mean_sd_and_n_from_the_report(grid):
     first = table.loc["placement=none tied=false"]
     assert (first["best val"], first["final val"], first["test"]) == (
         "102.0 ± 2.8 (n=2)", "112.0 ± 2.8 (n=2)", "99.0 ± 2.8 (n=2)")
-    assert first["best epoch"] == "2.5 ± 0.7 (n=2)" and first["runs"] == 2
+    assert first["best epoch"] == "2.5 ± 0.7 (n=2)" and first["finished"] == "2 / 2"
     last = table.loc["placement=vertical tied=true"]
-    assert last["best val"] == "84.0 (n=1)" and (last["runs"], last["finished"]) == (2, 1)   # one running
+    assert last["best val"] == "84.0 (n=1)" and last["finished"] == "1 / 2"   # one still running
 
 
 def test_spread_text_without_finished_runs():

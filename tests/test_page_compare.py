@@ -289,7 +289,7 @@ def test_queue_a_grid_from_the_page_and_it_trains_one_at_a_time(tmp_path, monkey
     at = grid_page()
     assert any("2 / 2 finished" in p.proto.text for p in at.get("progress"))
     cells = frame_with(at, "best val").set_index("cell")
-    assert list(cells.index) == ["tied=false", "tied=true"] and cells["finished"].tolist() == [1, 1]
+    assert list(cells.index) == ["tied=false", "tied=true"] and cells["finished"].tolist() == ["1 / 1", "1 / 1"]
     assert all(text.endswith("(n=1)") and "±" not in text for text in cells["best val"])   # one seed: no sd
     effects_table = frame_with(at, "estimate")
     assert effects_table["verdict"].tolist() == ["no interval"] * 3 and effects_table["low"].isna().all()

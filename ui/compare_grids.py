@@ -172,9 +172,7 @@ def cell_curves(entry: dict, colors: dict) -> None:
 def cells_table(entry: dict, report: dict) -> None:
     st.markdown("**Each cell**: mean ± sd over its finished runs (n)")
     st.dataframe(grid_view.cells_frame(report), hide_index=True, key="compare.grid.cells",
-                 column_config={"cell": st.column_config.TextColumn(width="medium"),
-                                "runs": st.column_config.NumberColumn(width="small"),
-                                "finished": st.column_config.NumberColumn(width="small")})
+                 column_config={"finished": st.column_config.TextColumn("finished / runs")})
     row = st.container(horizontal=True)
     row.download_button(f"CSV of the {entry['total']} runs", grid_view.runs_csv(entry["runs"]),
                         file_name=f"{entry['group']}.csv", mime="text/csv", icon=":material/download:",
