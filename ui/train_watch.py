@@ -152,7 +152,7 @@ def run_chart(summary: RunSummary, frame: pd.DataFrame) -> None:
     # Steps mean nothing across runs this different: see ui/reference.py.
     frames = [reference.on_axis(s, f, axis) for s, f in zip(runs_drawn, logged)] if overlays else logged
     curves = [{"label": s.name, "frame": f} for s, f in zip(runs_drawn, frames)]
-    clip = ui.curve_clip(curves)
+    clip = ui.curve_clip(curves) or (reference.overlay_clip(curves) if overlays else None)
     figure = ui.ppl_figure(curves, log_y=log_y, smoothing=smoothing, floor=summary.status.get("floor_ppl"), clip=clip,
                            x=axis if overlays else "step")
     # Keep zoom and hidden traces across refreshes, until the runs drawn or their axis change.
@@ -195,6 +195,10 @@ def overlay_caption(drawn: list[RunSummary], logged: list[pd.DataFrame], placed:
                 + ", ".join(f"{name} takes {steps:,.0f} steps an epoch" for name, steps in per_epoch) + ".")
     else:
         text = "Each run is drawn from its first step (0) to its last planned step (1)."
+    caps = {s.config.get("vocab_size") for s in drawn}
+    if len(caps) > 1 and None not in caps:
+        text += (" Their vocabularies differ (" + " vs ".join(f"{cap:,}" for cap in sorted(caps)) + " words): fewer "
+                 "words to choose from make prediction easier, so compare the curves' shapes more than their levels.")
     if lost:
         text += f" Not drawn here ({'steps per epoch unknown' if axis == 'epoch' else 'no steps yet'}): " \
                 + ", ".join(lost) + "."

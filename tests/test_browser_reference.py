@@ -1,0 +1,99 @@
+"""End to end in chromium (issue 9): the shipped reference runs on Compare beside a tiny run trained
+here, `book` overlaid on it, the Train watch overlay and the Start page's line. Screenshots land in
+test-artifacts/reference-*.png (look at them)."""
+
+from __future__ import annotations
+
+import pytest
+
+from browser import CHROMIUM, CHROMIUM_ARGS, chromium_available, screenshot, streamlit_server
+from conftest import train_run
+
+pytestmark = pytest.mark.browser
+playwright = pytest.importorskip("playwright.sync_api")
+
+if not chromium_available():
+    pytest.fail("Debian's chromium is needed for the browser tests: scripts/setup.sh --dev installs it",
+                pytrace=False)
+
+BOOK_NAME = "book · reference (NVIDIA H200)"
+
+
+@pytest.fixture(scope="module")
+def app(ptb_dir, tmp_path_factory):
+    """A Streamlit server over one tiny run trained for one epoch (149 steps, a few seconds)."""
+    root = tmp_path_factory.mktemp("browser-reference") / "runs"
+    tiny = train_run(root, "tiny", "tiny-cpu", max_steps=149, eval_every=50)
+    with streamlit_server(root, tmp_path_factory.mktemp("logs") / "streamlit.log") as url:
+        yield url, tiny
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with playwright.sync_playwright() as p:
+        instance = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def settle(page, text: str, timeout: float = 60_000) -> None:
+    """Wait for `text` on the page and for Streamlit to stop running the script."""
+    page.get_by_text(text, exact=False).first.wait_for(timeout=timeout)
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')",
+                           timeout=timeout)
+    assert page.locator('[data-testid="stException"]').count() == 0, page.locator(
+        '[data-testid="stException"]').first.inner_text()
+
+
+def legend(page) -> set[str]:
+    return set(page.locator('[data-testid="stPlotlyChart"]').first.locator(".legendtext").all_text_contents())
+
+
+def test_compare_lists_the_reference_runs_and_overlays_book_on_a_tiny_run(app, page):
+    url, _ = app
+    page.goto(f"{url}/compare")
+    settle(page, "Compare")
+    grid = page.locator('[data-testid="stDataFrame"]').first
+    grid.locator("[role=gridcell]").filter(has_text=BOOK_NAME).first.wait_for(state="attached")
+    cells = grid.locator("[role=gridcell]").all_inner_texts()
+    assert BOOK_NAME in cells and "variational-medium · reference (NVIDIA H200)" in cells, cells
+    screenshot(page, "reference-compare-table")
+    box = grid.bounding_box()
+    for row in (0, 1):  # the user's tiny run first, then the references by name: book is row 1
+        page.mouse.click(box["x"] + 18, box["y"] + 35 * (row + 1) + 17)
+        page.wait_for_timeout(600)
+    settle(page, "whose values differ")
+    screenshot(page, "reference-compare-selected")
+    page.locator('[data-testid="stButtonGroup"]').get_by_text("epoch", exact=True).click()
+    settle(page, "whose values differ")
+    page.wait_for_timeout(1000)
+    screenshot(page, "reference-compare-overlay")
+    assert {"tiny-cpu validation", f"{BOOK_NAME} validation", f"{BOOK_NAME} train"} <= legend(page), legend(page)
+    assert page.get_by_role("button", name="Delete 1 run…").is_enabled()   # the tiny run only
+
+
+def test_train_watch_overlays_the_full_recipe_and_start_says_what_it_reaches(app, page):
+    url, tiny = app
+    page.goto(f"{url}/train?run={tiny.name}")
+    settle(page, "Add the full recipe on a GPU")
+    page.locator('[data-testid="stMultiSelect"]').filter(has_text="Add the full recipe on a GPU").locator(
+        "input").click()
+    page.get_by_role("option", name=BOOK_NAME).click()
+    page.keyboard.press("Escape")
+    settle(page, "steps an epoch")
+    page.wait_for_timeout(1000)
+    screenshot(page, "reference-train-watch-overlay")
+    assert {"tiny-cpu validation", f"{BOOK_NAME} validation"} <= legend(page), legend(page)
+    page.goto(url)
+    settle(page, "The book recipe reaches")
+    page.wait_for_timeout(1000)
+    screenshot(page, "reference-start")
+    assert page.get_by_text("The book recipe reaches validation 79.9 / test 76.2 after 40 epochs").count() == 1
