@@ -126,3 +126,12 @@ def test_a_reference_run_cannot_be_resumed_from_the_page(monkeypatch, tmp_path):
     info = " ".join(i.value for i in at.info)
     assert "measured by this project on one NVIDIA H200" in info and "Cut short at step" in info
     assert not (reference_dir() / VARIATIONAL / "log.txt").exists()
+
+
+def test_edit_a_copy_of_a_reference_run_trains_its_recipe_on_this_machine(monkeypatch, tmp_path):
+    at = open_watch(monkeypatch, tmp_path / "runs" / BOOK)
+    next(b for b in at.button if b.label == "Edit a copy").click().run()
+    assert not at.exception and not at.error    # cuda on a machine without a GPU would be refused
+    assert next(s for s in at.selectbox if s.label == "Device").value == "auto"
+    assert "The device is back to `auto`" in " ".join(s.value for s in at.success)
+    assert next(s for s in at.selectbox if s.label == "Preset").value == "book"

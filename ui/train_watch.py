@@ -14,6 +14,7 @@ from explorer.links import preset_values
 from explorer.textview import md_escape, sample_markdown
 from lmcore import launch, runs
 from lmcore.config import ConfigError, coerce
+from lmcore.reference import is_reference
 from lmcore.summaries import RunSummary, reference_runs, summarize
 from ui import reference
 from ui.train_state import NOTICE, SETUP_TAB, TAB, load_values
@@ -60,9 +61,14 @@ def copy_run_config(run_id: str) -> None:
             values[key] = coerce(key, value)
         except ConfigError:
             continue
+    note = ""
+    if is_reference(folder):  # where it was measured, not what a copy needs: this machine may have no GPU
+        values["device"] = preset_values("")["device"]
+        note = f" The device is back to `{values['device']}` (the reference trained on a GPU)."
     load_values(values)
     st.session_state[TAB] = SETUP_TAB
-    st.session_state[NOTICE] = ("success", f"Loaded the config of `{folder.name}`: change what you like, then Start.")
+    st.session_state[NOTICE] = ("success", f"Loaded the config of `{folder.name}`: change what you like, then Start."
+                                + note)
 
 
 def new_samples(folder: Path) -> list[dict]:
