@@ -1,12 +1,18 @@
-"""Reading checkpoints back: plain dicts of tensors, loadable with weights_only=True."""
+"""Reading checkpoints back: plain dicts of tensors, loadable with weights_only=True.
+
+A run keeps `last.pt` and `best.pt`, and with keep_epoch_checkpoints one `epoch-N.pt` per
+finished epoch (the state right after epoch N's validation and schedule step), which a fork
+can start from (lmcore/fork.py).
+"""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import torch
 
-from .config import from_dict
+from .config import EPOCH_CHECKPOINTS_BELOW, Config, from_dict
 from .errors import RunError
 from .model import LanguageModel
 from .runs import read_json
@@ -31,6 +37,41 @@ def checkpoint_path(folder: Path, which: str = "best") -> Path:
     if not chosen.exists() and which == "best" and (folder / "last.pt").exists():
         return folder / "last.pt"
     return chosen
+
+
+def keeps_epoch_checkpoints(cfg: Config, total_parameters: int) -> bool:
+    """The config's choice, or for auto (None) whether the model is small enough: an epoch of
+    a tiny model's checkpoint costs megabytes, of the book's hundreds."""
+    if cfg.keep_epoch_checkpoints is not None:
+        return cfg.keep_epoch_checkpoints
+    return total_parameters < EPOCH_CHECKPOINTS_BELOW
+
+
+def epoch_checkpoint_name(epoch: int) -> str:
+    return f"epoch-{epoch}"
+
+
+def kept_epochs(folder: Path) -> list[int]:
+    """The epochs whose end-of-epoch checkpoint the run kept, in order."""
+    found = (re.fullmatch(r"epoch-([0-9]+)\.pt", p.name) for p in (Path(folder) / "checkpoints").glob("epoch-*.pt"))
+    return sorted(int(match.group(1)) for match in found if match)
+
+
+def checkpoint_sources(folder: Path) -> list[str]:
+    """What a fork can start from, as `best`, `last` and `epoch:N`, for the files that exist."""
+    kept = Path(folder) / "checkpoints"
+    named = [name for name in ("best", "last") if (kept / f"{name}.pt").exists()]
+    return named + [f"epoch:{epoch}" for epoch in kept_epochs(folder)]
+
+
+def source_path(folder: Path, source: str) -> Path:
+    """The file of `best`, `last` or `epoch:N` (which need not exist); RunError for other text."""
+    match = re.fullmatch(r"epoch:([0-9]+)", source or "")
+    if source in ("best", "last"):
+        return Path(folder) / "checkpoints" / f"{source}.pt"
+    if match:
+        return Path(folder) / "checkpoints" / f"{epoch_checkpoint_name(int(match.group(1)))}.pt"
+    raise RunError(f"--from: choose best, last or epoch:N (got {source!r})")
 
 
 def load_model(folder: Path, which: str = "best", device: str = "cpu"):

@@ -80,6 +80,19 @@ def build_parser() -> argparse.ArgumentParser:
     grid.add_argument("--yes", action="store_true", help=f"queue more than {CONFIRM_ABOVE} runs")
     grid.add_argument("--runs-dir")
 
+    fork = commands.add_parser("fork", help="a new run from a run's checkpoint with a few keys changed (dropout, "
+                               "lr and its schedule, epochs, clip, seed); prints JSON, then trains like train")
+    fork.add_argument("run", help="the parent: a run folder, or a run id under --runs-dir")
+    fork.add_argument("--from", dest="source", default="last", metavar="best|last|epoch:N",
+                      help="the parent's checkpoint to start from (default last)")
+    fork.add_argument("--set", dest="assignments", action="append", default=[], metavar="KEY=VALUE",
+                      help="change one key; repeat for more")
+    fork.add_argument("--start", action=argparse.BooleanOptionalAction, default=True,
+                      help="train the fork in the foreground now (default), or only create it (--no-start)")
+    fork.add_argument("--runs-dir", help="where the fork goes (default: beside a parent given as a folder, "
+                      "else $LMCORE_RUNS_DIR or ./runs)")
+    fork.add_argument("--no-progress-bar", action="store_true")
+
     effects = commands.add_parser("effects", help="what each toggle of a grid did, with 95%% intervals")
     effects.add_argument("group")
     effects.add_argument("--runs-dir")
@@ -236,6 +249,20 @@ def cmd_effects(args) -> int:
     return 0
 
 
+def cmd_fork(args) -> int:
+    from .config import parse_assignments
+    from .fork import fork_run, parent_folder
+    from .runs import runs_dir
+
+    parent, given_as_folder = parent_folder(args.run, args.runs_dir)
+    root = args.runs_dir or (parent.parent if given_as_folder else runs_dir())
+    folder = fork_run(parent, args.source, parse_assignments(args.assignments), root)
+    config = json.loads((folder / "config.json").read_text())
+    print(json.dumps({"run": folder.name, "parent": config["parent"], "fork_step": config["fork_step"],
+                      "fork_from": config["fork_from"], "folder": str(folder)}), flush=True)
+    return _run_folder(folder, not args.no_progress_bar) if args.start else 0
+
+
 def cmd_bench(args) -> int:
     from .bench import main
 
@@ -244,7 +271,7 @@ def cmd_bench(args) -> int:
 
 COMMANDS = {"presets": cmd_presets, "train": cmd_train, "resume": cmd_resume, "eval": cmd_eval,
             "sample": cmd_sample, "params": cmd_params, "download": cmd_download, "queue": cmd_queue,
-            "report": cmd_report, "grid": cmd_grid, "effects": cmd_effects,
+            "report": cmd_report, "grid": cmd_grid, "effects": cmd_effects, "fork": cmd_fork,
             "bench": cmd_bench}
 
 

@@ -34,6 +34,7 @@ SCHEDULE_HELP = {"plateau": "× decay when validation got worse (the book)",
 INITS = ("book", "uniform", "torch")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 AMP_MODES = ("none", "bf16")
+GRAPH_MODES = ("auto", "on", "off")
 BUILTIN_DATASETS = ("ptb", "synthetic")
 
 MAX_LAYERS = 16
@@ -42,6 +43,7 @@ MAX_TOKENS = 100_000_000           # a corpus slice; PTB train has 929,589
 MAX_STEPS = 1_000_000_000          # steps, and every "every N steps" key
 MAX_SEED = 2**31 - 1               # numpy's seeds stop at 2**32 - 1; torch's go further
 MAX_TEXT = 200                     # characters of a name, group or prompt
+EPOCH_CHECKPOINTS_BELOW = 5_000_000  # parameters: keep_epoch_checkpoints=auto keeps them for smaller models
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,9 @@ class Config:
     threads: int = declare(0, "CPU threads for the run (0 = one per core)", low=0, high=1024)
     amp: str = declare("none", "bf16 autocast, on CUDA only: on a CPU or MPS the run trains in float32 as with none",
                        choices=AMP_MODES)
+    cuda_graphs: str = declare("auto", "capture each training step as one CUDA graph and replay it (auto: on CUDA "
+                               "only); off a GPU, on runs the same step with its static buffers, eagerly",
+                               choices=GRAPH_MODES)
     compile: bool = declare(False, "torch.compile the model, meant for GPUs; on a CPU it works but the compile "
                             "comes first (20 steps of a 2x16 model: 18-32 s compiled, 1 s plain, on 2 cores)")
     # bookkeeping
@@ -128,6 +133,14 @@ class Config:
     name: str = declare("", "a label; the run id stays generated", max_length=MAX_TEXT)
     preset: str = declare("", "the preset this config started from", max_length=MAX_TEXT)
     group: str = declare("", "ablation grid id, shared by the runs of one grid", max_length=MAX_TEXT)
+    keep_epoch_checkpoints: typing.Optional[bool] = declare(
+        None, "also keep checkpoints/epoch-N.pt at every epoch end, so a fork can start there",
+        none=f"auto: on for models under {EPOCH_CHECKPOINTS_BELOW:,} parameters")
+    parent: str = declare("", "the run this one was forked from (written by fork)", max_length=MAX_TEXT)
+    fork_from: str = declare("", "the parent's checkpoint the fork started from: best, last or epoch:N",
+                             max_length=MAX_TEXT)
+    fork_step: typing.Optional[int] = declare(None, "the parent's step the fork started from", low=0,
+                                              high=MAX_STEPS, unit="steps", none="not a fork")
 
     @property
     def recurrent_dropout(self) -> float:

@@ -14,6 +14,7 @@ import time
 import torch
 import torch.nn.functional as F
 
+from .checkpoints import epoch_checkpoint_name, keeps_epoch_checkpoints
 from .config import Config
 from .data import Corpus, batchify, get_batch, train_windows
 from .divergence import DivergenceWatch
@@ -96,6 +97,7 @@ class Trainer:
         self.watch = DivergenceWatch(corpus.vocab_size)
         self.elapsed = 0.0
         self.state = self.model.init_state(cfg.batch_size)
+        self.keep_epochs = keeps_epoch_checkpoints(cfg, self.params()["total"])
         self._reset_interval()
 
     # ------------------------------------------------------------ helpers
@@ -191,6 +193,8 @@ class Trainer:
         self.epoch += 1
         self.window = 0
         self.save("last")
+        if self.keep_epochs:  # the same state as last.pt, kept under the epoch's name for forks
+            self.save(epoch_checkpoint_name(self.epoch - 1))
 
     # ------------------------------------------------------------ evaluation
 

@@ -1,0 +1,183 @@
+"""Forking a run: a new run that starts from one of its parent's checkpoints with a few keys changed.
+
+The fork's folder gets the parent's weights, optimizer, schedule, random state, carried LSTM
+state and position (step, epoch, window) from the chosen checkpoint, written as its own
+`checkpoints/last.pt`, so `resume` (lmcore.session) continues from exactly there. Its logs start
+empty and its steps continue from the parent's, so parent and fork drawn on one step axis show
+the branch. Its config records `parent`, `fork_from` and `fork_step`.
+
+Only keys that do not change what the checkpoint holds may change: dropout (it only decides
+which masks are drawn; no parameter depends on it), the learning rate and its schedule, how
+long to train, clipping, the seed, and bookkeeping. Everything is checked before anything is
+written: a refused fork creates nothing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from .checkpoints import checkpoint_sources, load_checkpoint, source_path
+from .config import KEYS, MAX_TEXT, ConfigError, coerce, from_dict, unknown_key_message, validate
+from .errors import RunError
+from .model import LanguageModel
+from .reference import reference_dir
+from .runs import RunWriter, create_run, read_config, read_jsonl, refuse_reference, run_path, runs_dir
+from .summaries import summarize
+
+ALLOWED = ("dropout", "dropout_placement", "dropout_recurrent", "lr", "lr_schedule", "lr_decay", "decay_start",
+           "epochs", "max_steps", "clip", "seed", "name", "threads", "eval_every", "checkpoint_every", "log_every",
+           "sample_prompt", "sample_words", "sample_temperature", "keep_epoch_checkpoints")
+# Why a key stays the parent's: one reason per kind of key.
+_SHAPES = "the weights' shapes come from the parent's checkpoint"
+_DATA = "the fork continues on the parent's text and vocabulary, at the checkpoint's position in it"
+_REASONS = {
+    **dict.fromkeys(("layers", "embed_size", "hidden_size", "tie_weights"), _SHAPES),
+    **dict.fromkeys(("dataset", "vocab_size", "train_tokens", "valid_tokens", "test_tokens", "synthetic_tokens",
+                     "synthetic_vocab", "data_seed"), _DATA),
+    **dict.fromkeys(("batch_size", "bptt"), "the position in the text and the carried LSTM state are counted in "
+                                            "the parent's batch rows and windows"),
+    **dict.fromkeys(("init", "init_range"), "the weights come from the checkpoint, not from an initialisation"),
+    **dict.fromkeys(("optimizer", "weight_decay"), "the optimizer and its state (moments, decay) come from the "
+                                                   "checkpoint"),
+    "eval_batch_size": "validation must be measured as the parent's was, to compare the branches",
+    **dict.fromkeys(("device", "amp", "compile"), "the fork trains where and how its parent did"),
+    "group": "an ablation grid's runs are made by `grid`; a fork joins no grid",
+    "preset": "the recipe is the parent's",
+    **dict.fromkeys(("parent", "fork_from", "fork_step"), "written by fork itself"),
+}
+# A copy of a fork's config that trains from scratch is not a fork (without_fork_keys).
+FORK_KEYS = ("parent", "fork_from", "fork_step")
+CONTINUED = {"model", "optimizer", "schedule", "rng", "progress", "hidden", "vocab_size"}  # what a checkpoint must hold
+
+
+def refused(changes: dict) -> list[str]:
+    """One line per key a fork may not change: unknown keys first get the nearest key."""
+    lines = []
+    for key in changes:
+        if key not in KEYS:
+            lines.append(unknown_key_message(key))
+        elif key not in ALLOWED:
+            reason = _REASONS.get(key, "it is not one of " + ", ".join(ALLOWED))
+            lines.append(f"{key}: a fork cannot change it: {reason}")
+    return lines
+
+
+def read_changes(changes: dict) -> dict:
+    """Typed values (from text or JSON) of the allowed keys; every problem at once."""
+    found = refused(changes)
+    typed = {}
+    for key, value in changes.items():
+        if key in ALLOWED:
+            try:
+                typed[key] = coerce(key, value)
+            except ConfigError as error:
+                found.extend(error.problems)
+    if found:
+        raise ConfigError(found)
+    return typed
+
+
+def without_fork_keys(config: dict) -> dict:
+    """A run's config to train again from scratch: what made it a fork is left out."""
+    return {key: value for key, value in config.items() if key not in FORK_KEYS}
+
+
+def starting_validation(parent, step: int) -> float | None:
+    """The parent's validation perplexity at `step` (the checkpoint's own), if it validated there."""
+    values = [r.get("ppl") for r in read_jsonl(parent / "metrics.jsonl") if r.get("kind") == "val"
+              and r.get("step") == step and isinstance(r.get("ppl"), (int, float))]
+    return values[-1] if values else None
+
+
+def _load_source(parent, source: str) -> dict:
+    path = source_path(parent, source)
+    if not path.exists():
+        kept = checkpoint_sources(parent)
+        choices = f"it has {', '.join(kept)}" if kept else "it has no checkpoint yet"
+        raise RunError(f"{parent.name} has no {source} checkpoint (checkpoints/{path.name}); {choices}")
+    payload = load_checkpoint(path)
+    if not isinstance(payload, dict) or not CONTINUED <= set(payload):
+        raise RunError(f"{parent.name}: checkpoints/{path.name} lacks the state a fork continues from")
+    return payload
+
+
+def _fork_config(parent, raw: dict, payload: dict, source: str, changes: dict):
+    """The fork's validated config: the parent's, the changes, the lr it starts with, the bookkeeping."""
+    progress = payload["progress"]
+    base = from_dict({k: v for k, v in raw.items() if k != "lmcore_version"})
+    name = changes.get("name") or f"{summarize(parent).name} · fork from {source}"
+    cfg = base.replace(**{**changes, "name": name[:MAX_TEXT], "group": "", "parent": parent.name, "fork_from": source,
+                          "fork_step": progress["step"]})
+    # Without a new lr the fork starts at the parent's lr at that point (a schedule may have lowered it).
+    cfg = cfg.replace(lr=changes.get("lr", float(payload["schedule"]["lr"])))
+    validate(cfg)
+    planned_epochs_left = cfg.epochs >= progress["epoch"]
+    if not planned_epochs_left or (cfg.max_steps is not None and cfg.max_steps <= progress["step"]):
+        raise ConfigError(f"nothing left to train: the checkpoint is at step {progress['step']:,} (epoch "
+                          f"{progress['epoch']}, window {progress['window']}) and the fork stops at epochs="
+                          f"{cfg.epochs}, max_steps={cfg.max_steps}; raise epochs or max_steps")
+    return cfg
+
+
+def _fork_payload(payload: dict, cfg, start_val: float | None) -> dict:
+    """The checkpoint the fork resumes from: the parent's, with the fork's lr, seed and config."""
+    for group in payload["optimizer"]["param_groups"]:
+        group["lr"] = cfg.lr              # load_state_dict restores the groups' lr: it must be the new one
+    payload["schedule"] = {**payload["schedule"], "lr": cfg.lr}
+    if cfg.seed != payload.get("config", {}).get("seed"):
+        # A new seed draws new masks from the fork on; the CUDA stream is seeded by Trainer from cfg.seed.
+        payload["rng"] = {"torch": torch.Generator().manual_seed(cfg.seed).get_state()}
+    # The fork's best counts from its own start: the checkpoint's validation, when there was one.
+    payload["progress"] = {**payload["progress"], "best_val": start_val}
+    payload["config"] = cfg.to_dict()
+    payload["logs"] = {"metrics_lines": 0, "samples_lines": 0}
+    return payload
+
+
+def parent_folder(run: str, root=None) -> tuple[Path, bool]:
+    """(the parent's folder, whether `run` was given as a folder) for a folder path or a run id
+    under `root` (else the runs folder); a reference run's id is found too, to be refused by name."""
+    if Path(run).is_dir():
+        return Path(run), True
+    for where in (runs_dir(root), reference_dir()):
+        folder = run_path(where, run)
+        if folder.is_dir():
+            return folder, False
+    raise RunError(f"no run {run!r}: not a folder, nor a run id in {runs_dir(root)}")
+
+
+def check_shapes(cfg, payload: dict) -> None:
+    """The fork's model must hold exactly the checkpoint's tensors. Dropout is no module, so no
+    placement changes them; this guards the rule should a placement ever own parameters."""
+    with torch.device("meta"):  # shapes only: no memory, no initialisation work
+        wanted = {k: tuple(v.shape) for k, v in LanguageModel(payload["vocab_size"], cfg).state_dict().items()}
+    held = {k: tuple(v.shape) for k, v in payload["model"].items()}
+    if wanted != held:
+        differing = sorted(set(wanted.items()) ^ set(held.items()))
+        raise ConfigError(f"dropout_placement: {cfg.dropout_placement} needs other parameters than the "
+                          f"checkpoint holds ({differing[0][0]}, ...); a fork cannot change them")
+
+
+def fork_run(parent_folder, source: str, changes: dict, root) -> Path:
+    """Create the fork of `parent_folder` from its `source` checkpoint (best, last or epoch:N) with
+    `changes` ({key: value or text}) under `root`; its folder. Trains nothing: resume or launch it.
+    ConfigError/RunError with one line per problem, before anything is written."""
+    parent = Path(parent_folder)
+    refuse_reference(parent, "forked (its checkpoints were not kept)")
+    raw = read_config(parent)
+    if raw is None:
+        raise RunError(f"{parent.name}: not a run folder (config.json is missing or unreadable)")
+    typed = read_changes(changes)
+    payload = _load_source(parent, source)
+    cfg = _fork_config(parent, raw, payload, source, typed)
+    check_shapes(cfg, payload)
+    start_val = starting_validation(parent, payload["progress"]["step"])
+    payload = _fork_payload(payload, cfg, start_val)
+    folder = create_run(cfg.to_dict(), root, label=cfg.name)
+    writer = RunWriter(folder)
+    writer.checkpoint("last", payload)
+    if start_val is not None:
+        writer.checkpoint("best", payload)
+    return folder
