@@ -67,6 +67,7 @@ def test_the_full_recipe_line_reads_the_shipped_book_run_without_ptb(monkeypatch
     at = open_start(monkeypatch, tmp_path / "runs")
     assert any("Penn Treebank not downloaded yet" in m.value for m in at.markdown)
     assert f"**{BOOK_LINE}**" in [m.value for m in at.markdown]
+    assert any(c.value.startswith("**0** runs") and "**2** reference" in c.value for c in at.sidebar.caption)
     validation = recipe_chart(at)["data"]
     assert len(validation) == 1 and validation[0]["mode"] == "lines+markers"
 

@@ -44,3 +44,17 @@ def test_an_outlier_run_clips_the_chart_axis():
     low, high = ui.ppl_figure(curves, log_y=True, clip=clip).layout.yaxis.range
     assert 10 ** high < 2000 and 10 ** low > 50        # the others' range, not up to 1e304
     assert ui.ppl_figure(curves, log_y=True).layout.yaxis.range is None
+
+
+def test_every_page_list_holds_the_users_runs_then_the_reference_runs(tmp_path, monkeypatch):
+    from lmcore.reference import reference_dir
+    from lmcore.runs import create_run
+
+    monkeypatch.setenv("LMCORE_RUNS_DIR", str(tmp_path / "runs"))
+    assert [s.id for s in ui.all_runs()] == sorted(p.name for p in reference_dir().iterdir() if p.is_dir())
+    mine = create_run({"preset": "tiny"}, tmp_path / "runs")
+    listed = ui.all_runs()
+    assert listed[0].id == mine.name and not listed[0].is_reference and all(s.is_reference for s in listed[1:])
+    book = next(s for s in listed if s.is_reference and s.config.get("preset") == "book")
+    assert ui.run_folder(book.id) == book.path and ui.run_folder(mine.name) == mine
+    assert ui.run_folder("../" + book.id) is None and ui.run_folder("not-a-run") is None
