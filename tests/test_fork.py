@@ -1,0 +1,220 @@
+"""Forking a run (issue 11 item 4): a new run from a parent's best, last or epoch-end checkpoint
+with a few keys changed continues from the parent's exact state; refused forks create nothing."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from conftest import ROOT, SMALL
+from lmcore.checkpoints import checkpoint_sources, keeps_epoch_checkpoints
+from lmcore.config import PLACEMENTS, Config, ConfigError, from_dict
+from lmcore.errors import RunError
+from lmcore.fork import fork_run, without_fork_keys
+from lmcore.model import LanguageModel
+from lmcore.params import formula_counts
+from lmcore.presets import get_preset
+from lmcore.runs import create_run, read_jsonl
+from lmcore.session import run
+
+VOLATILE = {"time", "tokens_per_s"}  # wall-clock numbers differ between any two runs
+EPOCH = 99                           # SMALL's steps in one epoch: 4,000 tokens in 4 rows, windows of 10
+
+
+def _train(root, **changes):
+    folder = create_run({**SMALL, "epochs": 3, "log_every": 1, **changes}, root)
+    run(folder, show_progress=False)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def parents(tmp_path_factory, ptb_dir):
+    """Two finished 3-epoch SMALL runs, logged every step: without dropout and with 0.3 vertical."""
+    root = tmp_path_factory.mktemp("parents") / "runs"
+    return {"plain": _train(root), "dropout": _train(root, dropout=0.3, dropout_placement="vertical")}
+
+
+def _stable(records):
+    return [{k: v for k, v in r.items() if k not in VOLATILE} for r in records]
+
+
+def _train_lines(folder):
+    return {r["step"]: r for r in read_jsonl(folder / "metrics.jsonl") if r["kind"] == "train"}
+
+
+def _weights(path):
+    return torch.load(path, weights_only=True)["model"]
+
+
+def _assert_same_weights(a: dict, b: dict):
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+
+
+def _listing(root):
+    return sorted(p.name for p in root.iterdir())
+
+
+def test_a_run_keeps_a_checkpoint_per_epoch_when_small(parents):
+    assert checkpoint_sources(parents["plain"]) == ["best", "last", "epoch:1", "epoch:2", "epoch:3"]
+    epoch_one = torch.load(parents["plain"] / "checkpoints" / "epoch-1.pt", weights_only=True)["progress"]
+    assert (epoch_one["step"], epoch_one["epoch"], epoch_one["window"]) == (EPOCH, 2, 0)  # right after epoch 1
+
+
+def test_keep_epoch_checkpoints_is_on_for_models_under_5m_parameters_unless_set():
+    tiny, book = get_preset("tiny").config(), get_preset("book").config()
+    tiny_size, book_size = formula_counts(tiny, 2000)["total"], formula_counts(book, 10000)["total"]
+    assert tiny_size == 1_552_336 and book_size == 13_280_400
+    assert keeps_epoch_checkpoints(tiny, tiny_size) and not keeps_epoch_checkpoints(book, book_size)
+    assert keeps_epoch_checkpoints(book.replace(keep_epoch_checkpoints=True), book_size)
+    assert not keeps_epoch_checkpoints(tiny.replace(keep_epoch_checkpoints=False), tiny_size)
+    assert keeps_epoch_checkpoints(Config(), 4_999_999) and not keeps_epoch_checkpoints(Config(), 5_000_000)
+    assert from_dict({"keep_epoch_checkpoints": "false"}).keep_epoch_checkpoints is False
+
+
+def test_a_run_told_not_to_keeps_no_epoch_checkpoints(runs_root, ptb_dir):
+    folder = _train(runs_root, epochs=2, log_every=0, keep_epoch_checkpoints=False)
+    assert checkpoint_sources(folder) == ["best", "last"]
+
+
+def test_a_fork_with_nothing_changed_continues_exactly_as_its_parent(parents, tmp_path):
+    """Dropout on, so the random state must come over too: every later line equals the parent's."""
+    parent = parents["dropout"]
+    child = fork_run(parent, "epoch:1", {"name": "same"}, tmp_path)
+    _assert_same_weights(_weights(child / "checkpoints" / "last.pt"), _weights(parent / "checkpoints" / "epoch-1.pt"))
+    config = json.loads((child / "config.json").read_text())
+    assert (config["parent"], config["fork_from"], config["fork_step"]) == (parent.name, "epoch:1", EPOCH)
+    assert not (child / "metrics.jsonl").exists()                        # its logs start empty
+    run(child, show_progress=False)
+    later = [r for r in read_jsonl(parent / "metrics.jsonl") if r["step"] > EPOCH]
+    assert _stable(read_jsonl(child / "metrics.jsonl")) == _stable(later)
+    _assert_same_weights(_weights(child / "checkpoints" / "last.pt"), _weights(parent / "checkpoints" / "last.pt"))
+
+
+def test_a_fork_with_a_new_lr_starts_from_the_parents_exact_loss_then_parts(parents, tmp_path):
+    parent = parents["plain"]
+    child = fork_run(parent, "epoch:1", {"lr": "0.03"}, tmp_path)
+    payload = torch.load(child / "checkpoints" / "last.pt", weights_only=True)
+    assert [g["lr"] for g in payload["optimizer"]["param_groups"]] == [0.03] and payload["schedule"]["lr"] == 0.03
+    assert json.loads((child / "config.json").read_text())["lr"] == 0.03
+    run(child, show_progress=False)
+    mine, theirs = _train_lines(child), _train_lines(parent)
+    first = min(mine)
+    assert first == EPOCH + 1                                             # its steps continue from fork_step
+    assert mine[first]["loss"] == theirs[first]["loss"]                   # the same weights saw the same batch
+    assert mine[first]["lr"] == 0.03 and theirs[first]["lr"] == 0.01
+    assert mine[first + 1]["loss"] != theirs[first + 1]["loss"]           # the new lr took effect
+
+
+def test_a_fork_with_dropout_changed_starts_within_noise_of_its_parent(parents, tmp_path):
+    parent = parents["dropout"]
+    child = fork_run(parent, "epoch:2", {"dropout": "0.1", "dropout_placement": "variational"}, tmp_path)
+    run(child, show_progress=False)
+    start = 2 * EPOCH
+    mine, theirs = _train_lines(child), _train_lines(parent)
+    nearby = [theirs[s]["loss"] for s in range(start - 19, start + 1)]   # the parent's last 20 steps before the fork
+    spread = statistics.stdev(nearby)
+    assert abs(mine[start + 1]["loss"] - theirs[start + 1]["loss"]) < 3 * spread
+    fresh = torch.log(torch.tensor(300.0)).item()                        # an untrained model's loss: ln(vocabulary)
+    assert abs(fresh - theirs[start + 1]["loss"]) > 3 * spread           # so a fork from scratch would fail the check
+
+
+def test_a_new_seed_draws_new_masks_from_the_fork_on(parents, tmp_path):
+    parent = parents["dropout"]
+    child = fork_run(parent, "epoch:1", {"seed": "7", "max_steps": str(EPOCH + 3)}, tmp_path)
+    run(child, show_progress=False)
+    assert _train_lines(child)[EPOCH + 1]["loss"] != _train_lines(parent)[EPOCH + 1]["loss"]
+
+
+def test_model_parameters_do_not_depend_on_the_dropout_placement():
+    shapes = set()
+    for placement in PLACEMENTS:
+        cfg = from_dict({**SMALL, "dropout": 0.5, "dropout_placement": placement, "dropout_recurrent": 0.25})
+        shapes.add(tuple((k, tuple(v.shape)) for k, v in LanguageModel(300, cfg).state_dict().items()))
+    assert len(shapes) == 1
+
+
+@pytest.mark.parametrize("changes,expected", [
+    ({"layers": "3"}, ["layers: a fork cannot change it: the weights' shapes come from the parent's checkpoint"]),
+    ({"hidden_size": "32", "dropuot": "0"}, [
+        "hidden_size: a fork cannot change it: the weights' shapes come from the parent's checkpoint",
+        "unknown config key 'dropuot'; did you mean dropout?"]),
+    ({"batch_size": "8"}, ["batch_size: a fork cannot change it: the position in the text and the carried LSTM "
+                           "state are counted in the parent's batch rows and windows"]),
+    ({"dataset": "synthetic"}, ["dataset: a fork cannot change it: the fork continues on the parent's text and "
+                                "vocabulary, at the checkpoint's position in it"]),
+    ({"dropout": "1.5"}, ["dropout: must be less than 1 (got 1.5); allowed: 0 <= dropout < 1"]),
+    ({"epochs": "1"}, ["nothing left to train: the checkpoint is at step 198 (epoch 3, window 0) and the fork stops "
+                       "at epochs=1, max_steps=None; raise epochs or max_steps"]),
+])
+def test_a_refused_fork_says_why_in_one_line_per_key_and_creates_nothing(parents, tmp_path, changes, expected):
+    with pytest.raises(ConfigError) as caught:
+        fork_run(parents["plain"], "epoch:2", changes, tmp_path)
+    assert caught.value.problems == expected
+    assert _listing(tmp_path) == []
+
+
+def test_a_missing_checkpoint_or_a_reference_parent_is_one_line_and_creates_nothing(parents, tmp_path, monkeypatch):
+    with pytest.raises(RunError) as caught:
+        fork_run(parents["plain"], "epoch:9", {}, tmp_path)
+    assert str(caught.value) == (f"{parents['plain'].name} has no epoch:9 checkpoint (checkpoints/epoch-9.pt); it has "
+                                 "best, last, epoch:1, epoch:2, epoch:3")
+    with pytest.raises(RunError, match="choose best, last or epoch:N"):
+        fork_run(parents["plain"], "newest", {}, tmp_path)
+    references = tmp_path / "reference"
+    shutil.copytree(parents["plain"], references / "shipped")
+    monkeypatch.setenv("LMCORE_REFERENCE_DIR", str(references))
+    with pytest.raises(RunError) as caught:
+        fork_run(references / "shipped", "best", {}, tmp_path / "runs")
+    assert str(caught.value) == ("shipped is a reference run shipped with the project (read-only); it cannot be "
+                                 "forked (its checkpoints were not kept)")
+    assert _listing(tmp_path) == ["reference"]
+
+
+def test_a_copy_of_a_fork_trains_from_scratch_as_no_fork():
+    config = {"dropout": 0.1, "parent": "a", "fork_from": "best", "fork_step": 3, "name": "x"}
+    assert without_fork_keys(config) == {"dropout": 0.1, "name": "x"}
+
+
+# ---------------------------------------------------------------- the command line
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "lmcore", "fork", *args], capture_output=True, text=True,
+                          cwd=ROOT, timeout=300)
+
+
+def test_cli_fork_creates_then_trains_and_refuses_with_exit_2(parents, tmp_path):
+    parent = parents["plain"]
+    made = _cli(parent.name, "--from", "best", "--set", "lr=0.02", "--set", "max_steps=220", "--no-start",
+                "--runs-dir", str(parent.parent), "--no-progress-bar")
+    assert made.returncode == 0, made.stderr
+    line = json.loads(made.stdout)
+    assert (line["parent"], line["fork_from"]) == (parent.name, "best") and line["fork_step"] > 0
+    child = parent.parent / line["run"]
+    assert json.loads((child / "status.json").read_text())["state"] == "queued"
+    shutil.rmtree(child)                                                  # the module's runs stay as they were
+
+    trained = _cli(str(parent), "--from", "epoch:2", "--set", "max_steps=205", "--runs-dir", str(tmp_path),
+                   "--no-progress-bar")
+    assert trained.returncode == 0, trained.stderr
+    created, summary = (json.loads(text) for text in trained.stdout.splitlines())
+    assert created["fork_step"] == 2 * EPOCH and summary["state"] == "finished" and summary["steps"] == 205
+
+    before = _listing(tmp_path)
+    for args, expected in [((parent.name, "--set", "layers=3"), "error: layers: a fork cannot change it"),
+                           ((parent.name, "--from", "epoch:7"), "error: " + parent.name + " has no epoch:7"),
+                           (("no-such-run",), "error: no run 'no-such-run'"),
+                           ((parent.name, "--set", "lr"), "error: --set 'lr': expected key=value")]:
+        refused = _cli(*args, "--runs-dir", str(parent.parent) if args[0] != "no-such-run" else str(tmp_path))
+        assert refused.returncode == 2 and refused.stderr.startswith(expected), refused.stderr
+        assert len(refused.stderr.strip().splitlines()) == 1 and "Traceback" not in refused.stderr
+    assert _listing(tmp_path) == before and sorted(p.name for p in parent.parent.iterdir()) == sorted(
+        [parents["plain"].name, parents["dropout"].name])
