@@ -103,12 +103,13 @@ def choose_wait_policy(command: str, environ=os.environ, others: int | None = No
     """Set OMP_WAIT_POLICY for `python -m lmcore <command>` before torch loads; the policy in
     effect (None: OpenMP's default). A value already in the environment is the user's and stays.
 
-    The queue worker computes nothing, and the runs it starts inherit its environment: a
-    choice made for it would pass for the user's in them, so it makes none.
+    Only training commands choose. The others are short or compute nothing, and the queue
+    worker's runs inherit its environment, where a choice made for it would pass for the
+    user's; none of them pays the tenth of a second `busy_cores` takes.
     """
     if WAIT_POLICY in environ:
         return environ[WAIT_POLICY]
-    if command == "queue":
+    if command not in TRAINING_COMMANDS:
         return None
     others = other_training_processes() if others is None else others
     if busy is None:

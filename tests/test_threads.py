@@ -46,11 +46,12 @@ def test_busy_cores_are_the_runnable_tasks_other_than_this_one(tmp_path):
     assert threads.busy_cores(tmp_path / "no-proc") == 0.0
 
 
-def test_the_users_policy_stays_and_the_queue_worker_chooses_none():
+def test_the_users_policy_stays_and_commands_that_do_not_train_choose_none():
     users = {"OMP_WAIT_POLICY": "ACTIVE"}
     assert threads.choose_wait_policy("train", users, others=3) == "ACTIVE" and users["OMP_WAIT_POLICY"] == "ACTIVE"
-    worker = {}
-    assert threads.choose_wait_policy("queue", worker, others=3, busy=2.0) is None and worker == {}
+    for command in ("queue", "eval", "params", ""):  # the queue worker's runs inherit its environment
+        environ = {}
+        assert threads.choose_wait_policy(command, environ, others=3, busy=2.0) is None and environ == {}
 
 
 @pytest.mark.parametrize("argv, training", [
