@@ -102,3 +102,14 @@ def test_train_watch_overlays_the_full_recipe_and_start_says_what_it_reaches(app
     page.wait_for_timeout(1000)
     screenshot(page, "reference-start")
     assert page.get_by_text("The book recipe reaches validation 79.9 / test 76.2 after 40 epochs").count() == 1
+
+
+def test_generate_shows_the_book_runs_samples_and_says_its_weights_were_not_kept(app, page):
+    url, _ = app
+    page.goto(f"{url}/generate?run=20261127-085930-book-9182")
+    settle(page, "weights were not kept")
+    page.wait_for_timeout(1000)
+    screenshot(page, "reference-generate")
+    assert page.get_by_text("a reference run measured on one NVIDIA H200").count() == 1
+    assert page.get_by_text("step 53,080").count() == 1     # the last of its 40 samples, at the end of training
+    assert page.get_by_role("button", name="Generate").count() == 0
