@@ -14,6 +14,7 @@ from explorer import compare
 from explorer.perplexity import find_clip
 from lmcore import runs
 from lmcore.summaries import RunSummary
+from ui.fork import fork_selected
 
 TAB = "compare.tab"
 SELECTED = "compare.selected"            # run ids shown side by side (the source of truth)
@@ -200,6 +201,7 @@ def actions(chosen: list[dict]) -> None:
     doomed = [s for s in chosen if s.id in st.session_state[CONFIRM_DELETE]]
     if doomed:
         confirm_delete(doomed)
+    fork_selected(chosen)
 
 
 def cancel_delete() -> None:

@@ -14,9 +14,11 @@ from explorer.links import preset_values
 from explorer.textview import md_escape, sample_markdown
 from lmcore import launch, runs
 from lmcore.config import ConfigError, coerce
+from lmcore.fork import without_fork_keys
 from lmcore.reference import is_reference
 from lmcore.summaries import RunSummary, reference_runs, summarize
 from ui import reference
+from ui.fork import fork_form
 from ui.train_state import NOTICE, SETUP_TAB, TAB, load_values
 
 WATCH = "train.watch"              # the run selector
@@ -56,7 +58,7 @@ def copy_run_config(run_id: str) -> None:
         st.session_state[NOTICE] = ("warning", "That run's config.json is missing or unreadable.")
         return
     values = preset_values("")
-    for key, value in raw.items():
+    for key, value in without_fork_keys(raw).items():  # a copy trains from scratch: no fork
         try:
             values[key] = coerce(key, value)
         except ConfigError:
@@ -278,6 +280,7 @@ def show_run(folder: Path) -> None:
     else:
         st.progress(fraction, text=text)
     run_outcome(folder, summary)
+    fork_form(summary, "train")
     frame = ui.metrics_frame(folder)
     run_numbers(frame, summary)
     run_chart(summary, frame)

@@ -1,0 +1,108 @@
+"""Fork this run: a compact form on the Train page's watch tab and on Compare that starts a new run
+from one of this run's checkpoints with dropout, placement, lr, epochs or max_steps changed
+(lmcore.fork), launches it in the background and links to it. A fork also says where it
+branched off, with a link that draws it beside its parent.
+
+The classroom use: fork a run at the end of epoch 3 with dropout 0 and watch validation climb.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+import ui
+from lmcore import launch
+from lmcore.checkpoints import checkpoint_sources
+from lmcore.config import PLACEMENT_HELP, PLACEMENTS, RULES
+from lmcore.errors import ConfigError, LmcoreError
+from lmcore.fork import fork_run
+from lmcore.summaries import RunSummary
+from ui.train_controls import help_for
+
+CREATED = "fork.created"  # parent run id -> the id of the fork this session made from it
+FIELDS = ("dropout", "dropout_placement", "lr", "epochs", "max_steps")
+
+
+def source_label(source: str) -> str:
+    if source.startswith("epoch:"):
+        return f"the end of epoch {source.removeprefix('epoch:')}"
+    return {"best": "its best validation (best.pt)", "last": "its latest checkpoint (last.pt)"}[source]
+
+
+def lineage(summary: RunSummary) -> None:
+    """For a fork: where it branched off, and a link drawing both runs on one step axis."""
+    parent, step = summary.config.get("parent"), summary.config.get("fork_step")
+    if not parent or step is None:
+        return
+    row = st.container(horizontal=True, vertical_alignment="center")
+    row.caption(f"Forked from `{parent}` at step {step:,} ({source_label(summary.config.get('fork_from', ''))}): "
+                "its steps continue from there.")
+    if ui.run_folder(parent):
+        row.page_link("pages/compare.py", label="Draw it beside its parent", icon=":material/call_split:",
+                      query_params={"runs": f"{parent},{summary.id}"})
+
+
+def fork_form(summary: RunSummary, place: str) -> None:
+    """The whole component: why not (a reference run, no checkpoint yet), or the form and its result."""
+    lineage(summary)
+    if summary.is_reference:
+        st.caption("Fork: a reference run's checkpoints were not kept, so it cannot be forked; Edit a copy "
+                   "trains its recipe from scratch.")
+        return
+    sources = checkpoint_sources(summary.path)
+    if not sources:
+        st.caption("Fork: no checkpoint yet. The first is written at the end of epoch 1 (or every "
+                   "checkpoint_every steps).")
+        return
+    made = st.session_state.setdefault(CREATED, {})  # create() adds to this same dict
+    with st.expander("Fork this run", icon=":material/call_split:", expanded=summary.id in made):
+        form(summary, sources, f"fork.{place}.{summary.id}")
+        if summary.id in made:
+            st.success(f"Forked as `{made[summary.id]}`, training in the background.")
+            st.page_link("pages/train.py", label="Watch the fork", icon="📈", query_params={"run": made[summary.id]})
+
+
+def fork_selected(chosen: list[RunSummary]) -> None:
+    """On Compare: the form when exactly one of the user's runs is selected."""
+    if len(chosen) == 1 and not chosen[0].is_reference:
+        fork_form(chosen[0], "compare")
+
+
+def form(summary: RunSummary, sources: list[str], key: str) -> None:
+    config = summary.config
+    with st.form(key, border=False):
+        st.caption("A new run that starts from this run's weights, optimizer and position, with these keys "
+                   "changed; shapes and data stay the parent's.")
+        source = st.selectbox("Start from", sources, format_func=source_label, key=f"{key}.from",
+                              index=len(sources) - 1 if sources[-1].startswith("epoch:") else 0)
+        columns = st.columns(5)
+        values = {
+            "dropout": columns[0].number_input("Dropout", 0.0, float(RULES["dropout"].high), float(config["dropout"]),
+                                               step=0.05, key=f"{key}.dropout", help=help_for("dropout")),
+            "dropout_placement": columns[1].selectbox(
+                "Placement", PLACEMENTS, index=PLACEMENTS.index(config["dropout_placement"]), key=f"{key}.placement",
+                format_func=lambda p: f"{p} — {PLACEMENT_HELP[p]}", help=help_for("dropout_placement")),
+            "lr": columns[2].number_input("Learning rate", 0.0, float(RULES["lr"].high), float(config["lr"]),
+                                          format="%g", key=f"{key}.lr", help=help_for("lr")),
+            "epochs": columns[3].number_input("Epochs", 1, int(RULES["epochs"].high), int(config["epochs"]),
+                                              key=f"{key}.epochs", help=help_for("epochs")),
+            "max_steps": columns[4].number_input("Max steps (0 = no cap)", 0, int(RULES["max_steps"].high),
+                                                 int(config.get("max_steps") or 0), key=f"{key}.max_steps",
+                                                 help=help_for("max_steps")) or None,
+        }
+        if st.form_submit_button("Fork and train", icon=":material/call_split:", type="primary"):
+            # Only what the user changed: an untouched lr keeps the lr the parent had reached.
+            create(summary, source, {k: v for k, v in values.items() if v != config.get(k)})
+
+
+def create(summary: RunSummary, source: str, changes: dict) -> None:
+    try:
+        folder = fork_run(summary.path, source, changes, ui.runs_root())
+        launch.launch(folder)
+    except ConfigError as error:
+        st.error("Not forked: " + "; ".join(error.problems))
+        return
+    except LmcoreError as error:
+        st.error(f"Not forked: {str(error).splitlines()[0]}")
+        return
+    st.session_state[CREATED][summary.id] = folder.name
