@@ -11,9 +11,9 @@ Why this rule (measured on a 2-core CPU, docs/performance.md "CPU threads"):
   its idle threads wait passively.
 - Other work counts too: with the cores already busy (tests, a browser, another user's job),
   a lone run with spinning threads measured 5 to 10 times slower than with passive ones. So
-  a run also waits passively when other tasks were running at start (`busy_cores`: runnable
-  tasks now, from /proc/loadavg, not the 1-minute average, which would still count the run
-  a sequential queue just finished).
+  a run also waits passively when other tasks kept a core busy throughout a fifth of a second
+  at its start (`busy_cores`: runnable tasks from /proc/loadavg, not the 1-minute average,
+  which would still count the run a sequential queue just finished).
 
 OpenMP reads OMP_WAIT_POLICY once, when torch loads it, so `python -m lmcore` decides it
 first (`choose_wait_policy`) and this module never imports torch. The count is made twice
@@ -27,7 +27,6 @@ is an explicit choice and always wins; so does an OMP_WAIT_POLICY already in the
 from __future__ import annotations
 
 import os
-import statistics
 import time
 from pathlib import Path
 
@@ -71,19 +70,28 @@ def other_training_processes(proc: Path = Path("/proc"), own_pid: int | None = N
     return count
 
 
-def busy_cores(proc: Path = Path("/proc"), samples: int = 10, interval: float = 0.01) -> float:
-    """Cores other tasks keep busy right now: the median number of runnable tasks over a
-    tenth of a second, less this process (0 without /proc)."""
-    counts = []
+def runnable_tasks(proc: Path = Path("/proc")) -> int | None:
+    """Tasks runnable this instant, this process included (None without /proc)."""
+    try:
+        return int((proc / "loadavg").read_text().split()[3].split("/")[0])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def busy_cores(proc: Path = Path("/proc"), samples: int = 20, interval: float = 0.01) -> float:
+    """Cores other tasks keep busy: the fewest runnable tasks, less this process, seen in
+    `samples` looks over a fifth of a second (0 without /proc). The fewest, so that a burst
+    (the app handling the click that started this run, a page redraw) is not load; a test
+    suite or another job keeps tasks runnable at every look."""
+    fewest = None
     for sample in range(samples):
-        try:
-            running = (proc / "loadavg").read_text().split()[3].split("/")[0]
-        except (OSError, IndexError):
+        running = runnable_tasks(proc)
+        if running is None:
             return 0.0
-        counts.append(max(0, int(running) - 1))  # this process is running while it reads
+        fewest = running - 1 if fewest is None else min(fewest, running - 1)
         if sample + 1 < samples:
             time.sleep(interval)
-    return float(statistics.median(counts))
+    return float(max(0, fewest))
 
 
 def thread_count(requested: int, others: int, cores: int) -> int:
@@ -105,7 +113,7 @@ def choose_wait_policy(command: str, environ=os.environ, others: int | None = No
 
     Only training commands choose. The others are short or compute nothing, and the queue
     worker's runs inherit its environment, where a choice made for it would pass for the
-    user's; none of them pays the tenth of a second `busy_cores` takes.
+    user's; none of them pays the fifth of a second `busy_cores` takes.
     """
     if WAIT_POLICY in environ:
         return environ[WAIT_POLICY]

@@ -46,6 +46,13 @@ def test_busy_cores_are_the_runnable_tasks_other_than_this_one(tmp_path):
     assert threads.busy_cores(tmp_path / "no-proc") == 0.0
 
 
+def test_a_burst_is_not_busy_but_steady_load_is(monkeypatch):
+    looks = iter([3, 1, 3, 4, 5, 2])  # runnable tasks, this process included; 1: only this one
+    monkeypatch.setattr(threads, "runnable_tasks", lambda proc: next(looks))
+    assert threads.busy_cores(samples=3, interval=0) == 0.0   # 2, 0, 2 others: a burst
+    assert threads.busy_cores(samples=3, interval=0) == 1.0   # 3, 4, 1 others: steady
+
+
 def test_the_users_policy_stays_and_commands_that_do_not_train_choose_none():
     users = {"OMP_WAIT_POLICY": "ACTIVE"}
     assert threads.choose_wait_policy("train", users, others=3) == "ACTIVE" and users["OMP_WAIT_POLICY"] == "ACTIVE"
