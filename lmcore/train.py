@@ -12,14 +12,14 @@ import math
 import time
 
 import torch
-import torch.nn.functional as F
 
 from .checkpoints import epoch_checkpoint_name, keeps_epoch_checkpoints
 from .config import Config
 from .data import Corpus, batchify, get_batch, train_windows
 from .divergence import DivergenceWatch
 from .evaluate import mean_nll, perplexity
-from .model import LanguageModel, detach_state
+from .graphs import make_step
+from .model import LanguageModel
 from .params import formula_counts
 from .sampling import generate
 from .schedule import Schedule
@@ -61,11 +61,12 @@ def prepare_device(device: torch.device) -> None:
         torch.set_float32_matmul_precision("high")
 
 
-def autocast(amp: str, device: torch.device):
+def autocast(amp: str, device: torch.device, cache_enabled: bool = True):
     """bf16 autocast on CUDA when asked for; elsewhere a context that changes nothing
-    (bf16 autocast on a CPU is slower than float32 for these models)."""
+    (bf16 autocast on a CPU is slower than float32 for these models). A CUDA graph needs
+    cache_enabled=False: cached casts of the weights would go stale between replays."""
     if amp == "bf16" and device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
+        return torch.autocast("cuda", dtype=torch.bfloat16, cache_enabled=cache_enabled)
     return contextlib.nullcontext()
 
 
@@ -82,6 +83,9 @@ class Trainer:
         self.model = LanguageModel(corpus.vocab_size, cfg).to(device)
         self.forward = torch.compile(self.model) if cfg.compile else self.model
         self.optimizer = make_optimizer(cfg, self.model)
+        # EagerStep, or GraphedStep when cuda_graphs asks for it (lmcore/graphs.py)
+        self.step_function = make_step(cfg, self.model, self.forward, self.optimizer, device,
+                                       lambda cache_enabled=True: autocast(cfg.amp, device, cache_enabled))
         self.schedule = Schedule(cfg)
         self.train_streams = batchify(corpus.train, cfg.batch_size).to(device)   # (N, B)
         self.valid_streams = batchify(corpus.valid, cfg.eval_batch_size).to(device)
@@ -156,17 +160,10 @@ class Trainer:
     def train_step(self) -> None:
         cfg = self.cfg
         inputs, targets = get_batch(self.train_streams, self.window * cfg.bptt, cfg.bptt)  # (T, B)
-        self.state = detach_state(self.state)
-        with self.autocast():
-            logits, self.state = self.forward(inputs, self.state)           # (T, B, V)
-            loss = F.cross_entropy(logits.view(-1, logits.shape[-1]).float(), targets.reshape(-1))
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.clip if cfg.clip > 0 else math.inf)
-        self.optimizer.step()
+        loss, norm, self.state = self.step_function(inputs, targets, self.state)
         # Kept on the device: reading them every step would stall a GPU.
-        self.interval["losses"].append(loss.detach())
-        self.interval["norm"] += norm.detach()
+        self.interval["losses"].append(loss)
+        self.interval["norm"] += norm
         self.interval["steps"] += 1
         self.step += 1
         self.window += 1

@@ -1,0 +1,209 @@
+"""The graph-captured training step (lmcore/graphs.py, issue 10.1).
+
+On a CPU the GraphedStep runs its static-buffer code eagerly: it must train exactly as the
+ordinary step, with and without dropout, follow lr changes without re-capture, and resume
+exactly. The tests marked `cuda` capture and replay on a GPU (they run in scripts/gpu_check.sh).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+from test_train import StopAt, _assert_same_logs
+
+from conftest import SMALL
+from lmcore.config import Config
+from lmcore.graphs import EagerStep, GraphedStep, graphs_enabled, make_step
+from lmcore.model import LanguageModel
+from lmcore.runs import create_run, read_jsonl
+from lmcore.session import run
+from lmcore.train import autocast
+
+CUDA = torch.cuda.is_available()
+cuda = pytest.mark.skipif(not CUDA, reason="capture and replay need a CUDA GPU")
+PLACEMENTS = ("none", "vertical", "horizontal", "variational")
+VOCAB, STEPS, BATCH = 50, 7, 3
+
+
+def build(placement: str, dropout: float, device="cpu", optimizer="sgd", path="auto", seed=0):
+    """A small model and its optimizer, the same for the same arguments."""
+    torch.manual_seed(seed)
+    cfg = Config(dataset="synthetic", layers=2, embed_size=12, hidden_size=12, dropout=dropout,
+                 dropout_placement=placement, tie_weights=True, init="torch", optimizer=optimizer)
+    model = LanguageModel(VOCAB, cfg, path=path).to(device).train()
+    if optimizer == "adam":
+        return model, torch.optim.Adam(model.parameters(), lr=0.01)
+    return model, torch.optim.SGD(model.parameters(), lr=1.0)
+
+
+def windows(count: int, device="cpu", length=STEPS):
+    generator = torch.Generator().manual_seed(1)
+    data = torch.randint(0, VOCAB, (count * length + 1, BATCH), generator=generator).to(device)  # (N, B)
+    return [(data[i * length:(i + 1) * length], data[i * length + 1:(i + 1) * length + 1]) for i in range(count)]
+
+
+def no_autocast(cache_enabled=True):
+    return autocast("none", torch.device("cpu"), cache_enabled)
+
+
+def make(kind, model, optimizer, capture=False, clip=0.25):
+    if kind == "eager":
+        return EagerStep(model, model, optimizer, clip, no_autocast)
+    return GraphedStep(model, model, optimizer, clip, no_autocast, capture=capture)
+
+
+def train(step, model, batches, seed=2, lrs=None):
+    """Losses and gradient norms of `step` over `batches`, the state carried and reset every 40
+    windows as an epoch start does; `lrs` {call: lr} sets the param group's lr as the schedule does."""
+    torch.manual_seed(seed)  # the dropout masks come from torch's default generator
+    losses, norms, state = [], [], None
+    for index, (inputs, targets) in enumerate(batches):
+        if lrs and index in lrs:
+            for group in step.optimizer.param_groups:
+                group["lr"] = lrs[index]
+        if index % 40 == 0:
+            state = model.init_state(BATCH)
+        loss, norm, state = step(inputs, targets, state)
+        losses.append(loss)
+        norms.append(norm)
+    return torch.stack(losses).tolist(), torch.stack(norms).tolist()
+
+
+def parameters(model):
+    return [p.detach().clone() for p in model.parameters()]
+
+
+CASES = [(p, 0.0) for p in PLACEMENTS] + [(p, 0.5) for p in PLACEMENTS[1:]]
+
+
+@pytest.mark.parametrize("placement,dropout", CASES)
+def test_graphed_step_run_eagerly_trains_exactly_as_the_ordinary_step(placement, dropout):
+    batches = windows(100)
+    results = {}
+    for kind in ("eager", "graphed"):
+        model, optimizer = build(placement, dropout)
+        results[kind] = train(make(kind, model, optimizer), model, batches), parameters(model)
+    (eager_curves, eager_weights), (graphed_curves, graphed_weights) = results["eager"], results["graphed"]
+    assert graphed_curves == eager_curves  # losses and norms, bit for bit, 100 steps
+    assert all(torch.equal(a, b) for a, b in zip(graphed_weights, eager_weights))
+    assert len(set(eager_curves[0])) == 100  # it trained: every step's loss differs
+
+
+def test_with_adam_the_graphed_step_stays_within_a_millionth():
+    # Fused Adam (needed for a tensor lr) rounds differently from foreach Adam in the last bit.
+    batches = windows(100)
+    curves = {}
+    for kind in ("eager", "graphed"):
+        model, optimizer = build("variational", 0.5, optimizer="adam")
+        curves[kind] = train(make(kind, model, optimizer), model, batches)[0]
+    assert curves["graphed"] == pytest.approx(curves["eager"], rel=1e-6)
+
+
+def test_a_learning_rate_change_takes_effect_without_a_new_step_object():
+    batches = windows(30)
+    model, optimizer = build("variational", 0.5)
+    graphed = make("graphed", model, optimizer)
+    train(graphed, model, batches[:10])
+    before = parameters(model)
+    train(graphed, model, batches[10:20], lrs={0: 0.0})  # a float into the group, as Trainer.end_epoch does
+    assert all(torch.equal(a, b) for a, b in zip(parameters(model), before))  # lr 0: nothing moved
+    assert torch.is_tensor(optimizer.param_groups[0]["lr"]) and float(optimizer.param_groups[0]["lr"]) == 0.0
+    assert optimizer.state_dict()["param_groups"][0]["lr"] == 0.0  # checkpoints keep a plain float
+
+    lrs = {10: 0.0, 20: 0.25}
+    curves = {}
+    for kind, schedule in (("eager", lrs), ("graphed", lrs), ("eager, constant lr", None)):
+        model, optimizer = build("variational", 0.5)
+        curves[kind] = train(make(kind.split(",")[0], model, optimizer), model, batches, lrs=schedule)[0]
+    assert curves["graphed"] == curves["eager"]
+    assert curves["eager"][:11] == curves["eager, constant lr"][:11]
+    assert all(a != b for a, b in zip(curves["eager"][11:], curves["eager, constant lr"][11:]))
+
+
+def test_a_short_window_runs_eagerly_beside_the_buffers():
+    batches = windows(6) + windows(2, length=4)  # the last two are shorter than the buffers
+    curves = {}
+    for kind in ("eager", "graphed"):
+        model, optimizer = build("horizontal", 0.5)
+        curves[kind] = train(make(kind, model, optimizer), model, batches)
+    assert curves["graphed"] == curves["eager"]
+
+
+def test_cuda_graphs_key_picks_the_step_and_is_recorded(runs_root):
+    cpu, gpu = torch.device("cpu"), torch.device("cuda")
+    assert [graphs_enabled(mode, cpu) for mode in ("auto", "on", "off")] == [False, True, False]
+    assert [graphs_enabled(mode, gpu) for mode in ("auto", "on", "off")] == [True, True, False]
+    model, optimizer = build("vertical", 0.5)
+    for mode, kind in (("auto", EagerStep), ("on", GraphedStep), ("off", EagerStep)):
+        step = make_step(Config(cuda_graphs=mode), model, model, optimizer, cpu, no_autocast)
+        assert type(step) is kind
+    assert not make_step(Config(cuda_graphs="on"), model, model, optimizer, cpu, no_autocast).capture
+    folder = create_run({**SMALL, "cuda_graphs": "on", "max_steps": 3}, runs_root)
+    assert json.loads((folder / "config.json").read_text())["cuda_graphs"] == "on"
+    folder = create_run({**SMALL, "max_steps": 3}, runs_root)
+    assert json.loads((folder / "config.json").read_text())["cuda_graphs"] == "auto"
+
+
+@pytest.mark.parametrize("placement", ["vertical", "variational"])
+def test_graphed_runs_resume_exactly_and_log_as_ordinary_runs(runs_root, placement):
+    changes = dict(dropout=0.3, dropout_placement=placement, eval_every=60, log_every=7, optimizer="sgd",
+                   lr=1.0, lr_schedule="fixed", decay_start=1, lr_decay=0.5)
+    ordinary = create_run({**SMALL, **changes, "cuda_graphs": "off"}, runs_root)
+    expected = run(ordinary, show_progress=False)
+    parts = create_run({**SMALL, **changes, "cuda_graphs": "on"}, runs_root)
+    assert run(parts, show_progress=False, observers=(StopAt(87),))["state"] == "stopped"
+    resumed = run(parts, show_progress=False)
+    assert resumed["test_ppl"] == expected["test_ppl"] and resumed["best_val_ppl"] == expected["best_val_ppl"]
+    _assert_same_logs(parts, ordinary)
+    lrs = {r["lr"] for r in read_jsonl(parts / "metrics.jsonl")}
+    assert len(lrs) > 1  # the schedule changed lr during the run, and the graphed step followed it
+
+
+# ---------------------------------------------------------------- on a GPU: capture and replay
+
+
+@cuda
+@pytest.mark.parametrize("placement,path", [(p, "auto") for p in PLACEMENTS] + [("variational", "recurrence")])
+def test_capture_and_replay_train_as_eager_steps(placement, path):
+    device = torch.device("cuda")
+    batches = windows(100, device)
+    curves = {}
+    for kind in ("eager", "graphed"):
+        model, optimizer = build(placement, 0.0, device, path=path)
+        step = make(kind, model, optimizer, capture=True)
+        curves[kind] = train(step, model, batches)[0]
+        if kind == "graphed":
+            assert step.captured
+    relative = [abs(g - e) / abs(e) for g, e in zip(curves["graphed"], curves["eager"])]
+    assert max(relative) < 1e-4, max(relative)
+
+
+@cuda
+@pytest.mark.parametrize("placement", ["vertical", "horizontal", "variational"])
+def test_every_replay_draws_fresh_masks_and_reads_the_lr_tensor(placement):
+    device = torch.device("cuda")
+    model, optimizer = build(placement, 0.5, device)
+    step = make("graphed", model, optimizer, capture=True)
+    inputs, targets = windows(1, device)[0]
+    for _ in range(5):  # warm-up calls, then capture and replay
+        step(inputs, targets, model.init_state(BATCH))
+    assert step.captured
+    for group in optimizer.param_groups:
+        group["lr"] = 0.0
+    frozen, masks = parameters(model), []
+    for _ in range(3):
+        step(inputs, targets, model.init_state(BATCH))
+        masks.append({site: mask.clone() for site, mask in model.plan.recorded.items()})
+    assert all(torch.equal(a, b) for a, b in zip(parameters(model), frozen))
+    for site in masks[0]:
+        assert not torch.equal(masks[0][site], masks[1][site]) and not torch.equal(masks[1][site], masks[2][site])
+
+
+@cuda
+def test_a_cuda_run_with_auto_graphs_captures_and_finishes(runs_root):
+    folder = create_run({**SMALL, "device": "cuda", "max_steps": 40, "eval_every": 20}, runs_root)
+    result = run(folder, show_progress=False)
+    assert result["state"] == "finished" and math.isfinite(result["test_ppl"])
