@@ -47,10 +47,10 @@ def test_busy_cores_are_the_runnable_tasks_other_than_this_one(tmp_path):
 
 
 def test_a_burst_is_not_busy_but_steady_load_is(monkeypatch):
-    looks = iter([3, 1, 3, 4, 5, 2])  # runnable tasks, this process included; 1: only this one
+    looks = iter([1, 3, 1, 1, 1, 2, 2, 1, 3, 2])  # runnable tasks, this process included
     monkeypatch.setattr(threads, "runnable_tasks", lambda proc: next(looks))
-    assert threads.busy_cores(samples=3, interval=0) == 0.0   # 2, 0, 2 others: a burst
-    assert threads.busy_cores(samples=3, interval=0) == 1.0   # 3, 4, 1 others: steady
+    assert threads.busy_cores(samples=5, interval=0) == 0.0   # others 0, 2, 0, 0, 0: a burst
+    assert threads.busy_cores(samples=5, interval=0) == 1.0   # others 1, 1, 0, 2, 1: steady
 
 
 def test_the_users_policy_stays_and_commands_that_do_not_train_choose_none():
