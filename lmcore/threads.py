@@ -1,16 +1,18 @@
 """CPU threads for a training process: all the cores when it runs alone, a share when it does not.
 
-Why this rule (measured on a 2-core CPU, docs/performance.md "CPU threads"):
+Why this rule (a 2-core CPU, docs/performance.md "CPU threads"):
 - A lone run is fastest the way PyTorch runs by default: one thread per core, and OpenMP's
   idle threads spinning a moment before they sleep. Passive waiting (threads sleep at once)
-  cost a lone 2x200 run about 20%.
+  cost a lone 2x200 run about 20% (8,517 against 10,371 tokens/s: the issue's measurement
+  on an idle machine; this session's machine was never idle enough to repeat it).
 - Runs that share the cores (the queue with concurrency > 1, an ablation grid, two classroom
   presets started together) must not oversubscribe them: threads that spin while another
   process needs the core, or more threads than cores, make every run several times slower.
   So each run takes cores // (training processes alive when it starts), at least one, and
   its idle threads wait passively.
-- Other work counts too: with the cores already busy (tests, a browser, another user's job),
-  a lone run with spinning threads measured 5 to 10 times slower than with passive ones. So
+- Other work counts too: with the cores already busy (other people's tests, a browser), a
+  lone run with spinning threads measured 1.2 to 9.4 times slower than with passive ones in
+  six rounds, and two started together about 8 times slower each than with this rule. So
   a run also waits passively when other tasks kept a core busy for most of a fifth of a
   second at its start (`busy_cores`: runnable tasks from /proc/loadavg, not the 1-minute average,
   which would still count the run a sequential queue just finished).
