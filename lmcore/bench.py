@@ -4,6 +4,10 @@ The reference is what one would write without this project: nn.Embedding + a mul
 nn.LSTM (dropout 0.5 between layers) + nn.Linear, tied. Every model trains on the same
 random batches; timings are interleaved round by round so background load hits all models
 alike, and the report is ratios to the reference measured in the same run.
+
+With `--graphs` every placement also trains through lmcore.graphs.GraphedStep: captured and
+replayed as a CUDA graph on a GPU, run eagerly elsewhere (the row's name says which), so the
+graph step's own cost (copies into its static buffers) is measured beside the ordinary step.
 """
 
 from __future__ import annotations
@@ -14,10 +18,10 @@ import statistics
 import time
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from .config import Config
+from .graphs import WARMUP_CALLS, GraphedStep, window_step
 from .model import LanguageModel, detach_state
 from .sampling import generate
 from .train import autocast
@@ -46,32 +50,34 @@ def _sync(device):
         torch.cuda.synchronize(device)
 
 
+CLIP = 0.25  # the book's clipping, so clipping costs what it costs in training
+
+
 class Runner:
     """One model, its optimizer and state, stepping through random batches."""
 
-    def __init__(self, name, model, device, batch, bptt, vocab, amp):
+    def __init__(self, name, model, device, batch, bptt, vocab, amp, graphed=False):
         self.name, self.model, self.device = name, model.to(device).train(), device
         self.optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
         self.state = model.init_state(batch)
+        self.autocast = lambda cache_enabled=True: autocast(amp, device, cache_enabled)
+        self.graphed = GraphedStep(self.model, self.model, self.optimizer, CLIP, self.autocast,
+                                   capture=device.type == "cuda") if graphed else None
         generator = torch.Generator().manual_seed(0)
         self.batches = [torch.randint(0, vocab, (bptt + 1, batch), generator=generator).to(device)
                         for _ in range(4)]
-        self.amp = amp
         self.times: list[float] = []
         self.index = 0
 
     def step(self):
         data = self.batches[self.index % len(self.batches)]
         self.index += 1
-        inputs, targets = data[:-1], data[1:]
-        self.state = _detach(self.state)
-        with autocast(self.amp, self.device):
-            logits, self.state = self.model(inputs, self.state)
-            loss = F.cross_entropy(logits.view(-1, logits.shape[-1]).float(), targets.reshape(-1))
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 0.25)
-        self.optimizer.step()
+        inputs, targets = data[:-1], data[1:]                              # (T, B) each
+        if self.graphed is not None:
+            _, _, self.state = self.graphed(inputs, targets, self.state)
+        else:
+            _, _, self.state = window_step(self.model, self.model, self.optimizer, inputs, targets,
+                                           _detach(self.state), CLIP, self.autocast)
 
     def timed(self, steps):
         _sync(self.device)
@@ -98,6 +104,9 @@ def build_runners(size, args, device) -> list[Runner]:
                      tie_weights=True, init="torch")
         runners.append(Runner(placement, LanguageModel(args.vocab, cfg), device, args.batch, args.bptt,
                               args.vocab, args.amp))
+        if getattr(args, "graphs", False):
+            runners.append(Runner(graphed_name(placement, device), LanguageModel(args.vocab, cfg), device,
+                                  args.batch, args.bptt, args.vocab, args.amp, graphed=True))
     if args.autograd_loop:
         # The same model with its recurrence as a plain per-step autograd loop: what the
         # hand-written LSTMRecurrence replaces, kept to measure what it buys.
@@ -106,6 +115,11 @@ def build_runners(size, args, device) -> list[Runner]:
         runners.append(Runner("variational, autograd loop", LanguageModel(args.vocab, cfg, path="autograd"),
                               device, args.batch, args.bptt, args.vocab, args.amp))
     return runners
+
+
+def graphed_name(placement: str, device) -> str:
+    """A graph-step row's name says whether it replayed a CUDA graph or ran the same code eagerly."""
+    return f"{placement}, graphed" if device.type == "cuda" else f"{placement}, graph step eager"
 
 
 def speed_rows(runners, tokens: int) -> dict:
@@ -140,8 +154,8 @@ def sample_speed(model, words=100) -> float:
 
 def bench_size(size, args, device, rounds=5) -> dict:
     runners = build_runners(size, args, device)
-    for runner in runners:  # warm-up: allocator, kernels, caches
-        runner.timed(2)
+    for runner in runners:  # warm-up: allocator, kernels, caches, and a graph step's capture
+        runner.timed(WARMUP_CALLS + 2)
         runner.times.clear()
     for _ in range(rounds):
         for runner in runners:
@@ -170,7 +184,8 @@ def main(args) -> int:
     report = {"device": _device_name(device), "threads": threads, "torch": torch.__version__,
               "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY") or "default",
               "batch": args.batch, "bptt": args.bptt, "layers": args.layers, "vocab": args.vocab,
-              "steps": args.steps, "amp": args.amp, "sizes": {}}
+              "steps": args.steps, "amp": args.amp, "sizes": {},
+              "graphs": ("captured" if device.type == "cuda" else "eager") if args.graphs else "off"}
     for size in (int(s) for s in args.sizes.split(",")):
         report["sizes"][str(size)] = bench_size(size, args, device)
         if not args.json:
@@ -192,10 +207,10 @@ def print_size(size, rows, report) -> None:
     print(f"\n{report['layers']}x{size}, batch {report['batch']}, bptt {report['bptt']}, vocab {report['vocab']}, "
           f"{report['device']}, {report['threads']} threads (OMP_WAIT_POLICY {report['omp_wait_policy']}), "
           f"amp {report['amp']}")
-    print(f"  {'model':<28} {'tokens/s':>10} {'vs reference':>13}")
+    print(f"  {'model':<32} {'tokens/s':>10} {'vs reference':>13}")
     for name, row in rows.items():
         if "ratio" in row:
-            print(f"  {name:<28} {row['tokens_per_s']:>10,.0f} {row['ratio']:>12.2f}x")
+            print(f"  {name:<32} {row['tokens_per_s']:>10,.0f} {row['ratio']:>12.2f}x")
     print(f"  eval (vertical) {rows['eval']['tokens_per_s']:,.0f} tokens/s, reference "
           f"{rows['eval']['reference_tokens_per_s']:,.0f}; sampling {rows['sampling']['words_per_s']:,.0f} words/s")
 

@@ -8,19 +8,20 @@ exactly. The tests marked `cuda` capture and replay on a GPU (they run in script
 from __future__ import annotations
 
 import json
-import math
+import subprocess
+import sys
 
 import pytest
 import torch
 from test_train import StopAt, _assert_same_logs
 
-from conftest import SMALL
+from conftest import ROOT, SMALL
 from lmcore.config import Config
-from lmcore.graphs import EagerStep, GraphedStep, graphs_enabled, make_step
+from lmcore.graphs import WARMUP_CALLS, EagerStep, GraphedStep, graphs_enabled, make_step
 from lmcore.model import LanguageModel
 from lmcore.runs import create_run, read_jsonl
 from lmcore.session import run
-from lmcore.train import autocast
+from lmcore.train import Callbacks, autocast
 
 CUDA = torch.cuda.is_available()
 cuda = pytest.mark.skipif(not CUDA, reason="capture and replay need a CUDA GPU")
@@ -167,7 +168,7 @@ def test_graphed_runs_resume_exactly_and_log_as_ordinary_runs(runs_root, placeme
 
 @cuda
 @pytest.mark.parametrize("placement,path", [(p, "auto") for p in PLACEMENTS] + [("variational", "recurrence")])
-def test_capture_and_replay_train_as_eager_steps(placement, path):
+def test_gpu_capture_and_replay_train_as_eager_steps(placement, path):
     device = torch.device("cuda")
     batches = windows(100, device)
     curves = {}
@@ -183,7 +184,7 @@ def test_capture_and_replay_train_as_eager_steps(placement, path):
 
 @cuda
 @pytest.mark.parametrize("placement", ["vertical", "horizontal", "variational"])
-def test_every_replay_draws_fresh_masks_and_reads_the_lr_tensor(placement):
+def test_gpu_every_replay_draws_fresh_masks_and_reads_the_lr_tensor(placement):
     device = torch.device("cuda")
     model, optimizer = build(placement, 0.5, device)
     step = make("graphed", model, optimizer, capture=True)
@@ -202,8 +203,41 @@ def test_every_replay_draws_fresh_masks_and_reads_the_lr_tensor(placement):
         assert not torch.equal(masks[0][site], masks[1][site]) and not torch.equal(masks[1][site], masks[2][site])
 
 
+class CaptureWatch(Callbacks):
+    """Records, after every step, whether the trainer's step is a captured graph."""
+
+    def __init__(self):
+        self.captured = []
+
+    def on_progress(self, trainer):
+        self.captured.append(getattr(trainer.step_function, "captured", False))
+
+
 @cuda
-def test_a_cuda_run_with_auto_graphs_captures_and_finishes(runs_root):
-    folder = create_run({**SMALL, "device": "cuda", "max_steps": 40, "eval_every": 20}, runs_root)
-    result = run(folder, show_progress=False)
-    assert result["state"] == "finished" and math.isfinite(result["test_ppl"])
+def test_gpu_a_cuda_run_with_auto_graphs_captures_and_trains_as_an_eager_run(runs_root):
+    changes = {**SMALL, "device": "cuda", "max_steps": 100, "eval_every": 50, "log_every": 1,
+               "dropout_placement": "none"}
+    watch = CaptureWatch()
+    graphed = create_run({**changes, "cuda_graphs": "auto"}, runs_root)
+    assert run(graphed, show_progress=False, observers=(watch,))["state"] == "finished"
+    assert watch.captured[-1] and not any(watch.captured[:WARMUP_CALLS])
+    eager = create_run({**changes, "cuda_graphs": "off"}, runs_root)
+    run(eager, show_progress=False)
+    losses = [[r["loss"] for r in read_jsonl(folder / "metrics.jsonl") if r["kind"] == "train"]
+              for folder in (graphed, eager)]
+    assert len(losses[0]) == 100 and losses[0] == pytest.approx(losses[1], rel=1e-4)
+
+
+# ---------------------------------------------------------------- the benchmark's graph rows
+
+
+def test_bench_times_every_placement_with_the_graph_step_beside_the_ordinary_one():
+    out = subprocess.run([sys.executable, "-m", "lmcore", "bench", "--sizes", "16", "--steps", "2", "--vocab", "50",
+                          "--bptt", "5", "--batch", "3", "--threads", "1", "--graphs", "--json"],
+                         capture_output=True, text=True, cwd=ROOT, check=True)
+    report = json.loads(out.stdout)
+    rows = report["sizes"]["16"]
+    label = "graphed" if CUDA else "graph step eager"  # off a GPU the row says it did not replay a graph
+    assert report["graphs"] == ("captured" if CUDA else "eager")
+    for placement in PLACEMENTS:
+        assert rows[f"{placement}, {label}"]["ratio"] > 0 and rows[placement]["ratio"] > 0
