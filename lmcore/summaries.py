@@ -17,8 +17,6 @@ from .reference import is_reference, list_reference_runs, reference_info
 from .runs import ACTIVE, read_config, read_json, read_status, runs_dir
 
 TAIL_BYTES = 65536  # enough for the last validations of any run: train lines are a few hundred bytes
-# The keys the summary dict used to have, for pages that still index it (summary["path"]).
-MAPPING_KEYS = ("id", "path", "config", "status", "params", "broken", "problem")
 
 
 def _number(value) -> float | None:
@@ -76,15 +74,6 @@ class RunSummary:
         if self.state == "finished":
             return 1.0
         return min(self.step / self.total_steps, 1.0) if self.step is not None and self.total_steps else 0.0
-
-    # Pages not yet moved to the fields index the summary like the dict it was.
-    def __getitem__(self, key: str):
-        if key not in MAPPING_KEYS:
-            raise KeyError(key)
-        return {"path": str(self.path), "broken": self.is_broken}.get(key, getattr(self, key, None))
-
-    def get(self, key: str, default=None):
-        return self[key] if key in MAPPING_KEYS else default
 
 
 def from_parts(run_id: str, path, config: dict | None, status: dict, params: dict | None,

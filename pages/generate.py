@@ -42,8 +42,8 @@ for _key, _value in DEFAULTS.items():
 CHOSEN, OTHER = "#dc2626", "#94a3b8"
 
 
-def has_checkpoint(summary: dict) -> bool:
-    folder = Path(summary["path"]) / "checkpoints"
+def has_checkpoint(summary: RunSummary) -> bool:
+    folder = summary.path / "checkpoints"
     return (folder / "best.pt").exists() or (folder / "last.pt").exists()
 
 
@@ -60,13 +60,13 @@ def weights_not_kept(summary: RunSummary) -> str | None:
 # ---------------------------------------------------------------- picking a run and a checkpoint
 
 
-def pick_run(summaries: list[dict]) -> dict | None:
+def pick_run(summaries: list[RunSummary]) -> RunSummary | None:
     """The run to generate from (or to read the samples of, when its weights were not kept); ?run=ID
     preselects it, and a run without checkpoints yet is explained."""
-    ready = {s["id"]: s for s in summaries if has_checkpoint(s) or weights_not_kept(s)}
+    ready = {s.id: s for s in summaries if has_checkpoint(s) or weights_not_kept(s)}
     wanted = st.query_params.get("run")
     if wanted and wanted not in ready:
-        known = next((s for s in summaries if s["id"] == wanted), None)
+        known = next((s for s in summaries if s.id == wanted), None)
         st.warning(f"Run **{ui.run_name(known) if known else ''}** (`{wanted}`) has no checkpoint yet: it saves one "
                    "at its first validation and at the end of every epoch. Pick a run that has one." if known else
                    f"There is no run `{wanted}` in `{ui.runs_root()}`. Pick one below.")
@@ -179,8 +179,8 @@ def show_choices(result: dict, temperature: float, top_k: int) -> None:
                                                 if step["word"] not in {w for w, _ in step["top"]} else "."))
 
 
-def generator_panel(summary: dict) -> None:
-    folder = Path(summary["path"])
+def generator_panel(summary: RunSummary) -> None:
+    folder = summary.path
     st.segmented_control("Checkpoint", ["best", "last"], key=GENERATE_WHICH, required=True,
                          help="best: lowest validation perplexity so far; last: the latest saved")
     which = st.session_state[GENERATE_WHICH] or "best"
@@ -215,8 +215,8 @@ def generator_panel(summary: dict) -> None:
 # ---------------------------------------------------------------- the sample history
 
 
-def sample_history(summary: dict) -> None:
-    folder = Path(summary["path"])
+def sample_history(summary: RunSummary) -> None:
+    folder = summary.path
     st.subheader("How its text improved during training")
     history = textview.sample_history(read_jsonl(folder / "samples.jsonl"), ui.metrics_frame(folder))
     if not history:

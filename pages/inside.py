@@ -3,8 +3,6 @@ the masks a run actually used, and what tying the embedding to the decoder saves
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 import streamlit as st
 
@@ -15,6 +13,7 @@ from lmcore.data import vocab_size_for
 from lmcore.errors import ConfigError, RunError
 from lmcore.presets import PRESETS
 from lmcore.runs import read_json
+from lmcore.summaries import RunSummary
 from ui.inside_figures import legend, mask_figure, no_dropout_box, params_figure, survival_figure
 
 ui.ensure_app_navigation()
@@ -118,36 +117,36 @@ def lesson_tab() -> None:
 # ---------------------------------------------------------------- (b) a run's masks
 
 
-def pick_run(summaries: list[dict]) -> dict:
+def pick_run(summaries: list[RunSummary]) -> RunSummary:
     """The run chosen in the select box; ?run=ID in the URL preselects it."""
-    by_id = {s["id"]: s for s in summaries}
+    by_id = {s.id: s for s in summaries}
     wanted = st.query_params.get("run")
     if wanted and wanted not in by_id:
         st.warning(f"There is no run `{wanted}` in `{ui.runs_root()}`. Pick one below.")
     return by_id[ui.run_select(by_id, INSIDE_RUN, INSIDE_URL_RUN)]
 
 
-def run_config(summary: dict):
+def run_config(summary: RunSummary):
     """The run's Config, or None with a warning when config.json is missing or invalid."""
-    if not summary.get("config"):
-        st.warning(f"{summary['id']}: config.json is missing or unreadable, so its masks and parameters "
+    if not summary.config:
+        st.warning(f"{summary.id}: config.json is missing or unreadable, so its masks and parameters "
                    "cannot be explained.")
         return None
     try:
-        return from_dict(summary["config"])
+        return from_dict(summary.config)
     except ConfigError as error:
-        st.warning(f"{summary['id']}: its config.json is not valid here: {error}")
+        st.warning(f"{summary.id}: its config.json is not valid here: {error}")
         return None
 
 
-def run_masks(summary: dict, cfg) -> None:
+def run_masks(summary: RunSummary, cfg) -> None:
     if not lesson.has_dropout(cfg):
         st.info(f"This run trained **without dropout** (placement `{cfg.dropout_placement}`, p = {cfg.dropout:g}): "
                 "no unit was ever dropped, so there are no masks to show. Pick a run with dropout, or compare "
                 "it with one on the Compare page.")
         return
     try:
-        arrays = lesson.read_masks(Path(summary["path"]) / "masks.npz")
+        arrays = lesson.read_masks(summary.path / "masks.npz")
     except RunError as error:
         st.warning(f"The masks of this run cannot be shown: {error}")
         return
@@ -191,7 +190,7 @@ def mask_pictures(arrays: dict, cfg) -> None:
                                 config={"displayModeBar": False})
 
 
-def run_tab(summaries: list[dict]):
+def run_tab(summaries: list[RunSummary]):
     """(summary, config) of the chosen run, or (None, None)."""
     if not summaries:
         st.info("No runs yet. Start one on the **Start** or **Train** page; its masks appear here after its "
@@ -224,7 +223,7 @@ def tying_lesson() -> None:
 
 def count_source(summary, cfg) -> tuple:
     """(label, config, vocab size, params.json or None) for the run or a preset, as picked."""
-    options = ([f"run:{summary['id']}"] if cfg is not None else []) + [f"preset:{n}" for n in PRESETS]
+    options = ([f"run:{summary.id}"] if cfg is not None else []) + [f"preset:{n}" for n in PRESETS]
     if st.session_state.get(INSIDE_COUNT_FOR) not in options:
         st.session_state[INSIDE_COUNT_FOR] = options[0] if cfg is not None else "preset:book"
     choice = st.selectbox("Count the parameters of", options, key=INSIDE_COUNT_FOR,
@@ -238,8 +237,8 @@ def count_source(summary, cfg) -> tuple:
     return choice[7:], preset_cfg, vocab_size_for(preset_cfg), None
 
 
-def _read_params(summary: dict) -> dict | None:
-    params = read_json(Path(summary["path"]) / "params.json")
+def _read_params(summary: RunSummary) -> dict | None:
+    params = read_json(summary.path / "params.json")
     return params if isinstance(params, dict) else None
 
 

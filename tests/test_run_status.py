@@ -111,7 +111,11 @@ def test_list_runs_gives_typed_summaries_and_marks_damage(tmp_path, folder):
     probe = listed[folder.name]
     assert (probe.name, probe.state, probe.is_active, probe.label) == ("probe", "queued", True,
                                                                        f"probe · {folder.name[-4:]}")
-    assert probe["path"] == str(folder) and probe.get("broken") is False   # the old dict keys still read
+    # One way to read a summary: its fields; the dict it once was is gone, so no page can index it.
+    assert probe.path == folder and not probe.is_broken
+    with pytest.raises(TypeError):
+        probe["path"]
+    assert not hasattr(probe, "get")
 
 
 def test_pid_alive_refuses_dead_reused_and_bogus_pids(sleeper):

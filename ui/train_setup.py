@@ -14,7 +14,7 @@ import streamlit as st
 import ui
 from explorer.links import link_params, preset_values
 from explorer.textview import no_latex
-from lmcore import data, runs
+from lmcore import data
 from lmcore.config import Config, ConfigError, from_dict, problems
 from lmcore.errors import LmcoreError
 from lmcore.params import formula_counts, parameter_table, tying_text
@@ -135,7 +135,7 @@ def start_box(cfg: Config | None, found: list[str]) -> None:
                    f"{f', capped at {cfg.max_steps:,}' if cfg.max_steps else ''}).")
         if total == 0:
             st.warning("The training text is too short for this batch size and BPTT length: no full window fits.")
-    active = sum(1 for r in ui.all_runs() if r["status"].get("state") in runs.ACTIVE)
+    active = sum(1 for r in ui.all_runs() if r.is_active)
     if active:
         st.caption(f"{active} run{'s are' if active > 1 else ' is'} already training; runs share the machine.")
 
