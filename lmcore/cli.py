@@ -21,6 +21,13 @@ def _add_config_args(parser):
                         help="change one config key; repeat for more")
 
 
+def _add_backend_args(parser):
+    parser.add_argument("--backend", choices=("local", "ray"), default=None,
+                        help="where queued runs train: local processes or a Ray cluster (kept for the queue; "
+                             "docs/ray.md)")
+    parser.add_argument("--address", default=None, help="the Ray cluster: auto or HOST:PORT (default auto)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m lmcore", description="LSTM language-model engine")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -68,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     queue = commands.add_parser("queue", help="run queued runs, a few at a time, until none is left")
     queue.add_argument("--runs-dir")
     queue.add_argument("--concurrency", type=int, default=None)
+    _add_backend_args(queue)
 
     grid = commands.add_parser("grid", help="queue an ablation grid: every combination of --vary values, "
                                "each run with --seeds seeds; prints JSON")
@@ -79,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     grid.add_argument("--wait", action="store_true", help="wait for the runs, then print the effects JSON too")
     grid.add_argument("--yes", action="store_true", help=f"queue more than {CONFIRM_ABOVE} runs")
     grid.add_argument("--runs-dir")
+    _add_backend_args(grid)
 
     fork = commands.add_parser("fork", help="a new run from a run's checkpoint with a few keys changed (dropout, "
                                "lr and its schedule, epochs, clip, seed); prints JSON, then trains like train")
@@ -220,8 +229,11 @@ def cmd_report(args) -> int:
 
 
 def cmd_queue(args) -> int:
-    from .queue import work
+    from .queue import set_backend, work
+    from .runs import runs_dir
 
+    if args.backend:
+        set_backend(runs_dir(args.runs_dir), args.backend, args.address)
     work(args.runs_dir, args.concurrency)
     return 0
 
@@ -231,7 +243,7 @@ def cmd_grid(args) -> int:
 
     configs = grid_commands.build(args.preset, args.assignments, args.vary, args.seeds, args.yes,
                                   args.concurrency)
-    queued = grid_commands.queue_grid(configs, args.runs_dir, args.concurrency)
+    queued = grid_commands.queue_grid(configs, args.runs_dir, args.concurrency, args.backend, args.address)
     print(json.dumps(queued), flush=True)
     if not args.wait:
         return 0

@@ -65,13 +65,27 @@ def build(preset: str | None, assignments: list[str], vary: list[str], seeds: in
     return ablation.grid(base, toggles, seeds=seeds)
 
 
-def queue_grid(configs: list, root, concurrency: int | None) -> dict:
-    """Queue the runs (a worker starts them) and say what was queued: group, run ids, cells."""
+def queue_grid(configs: list, root, concurrency: int | None, backend: str | None = None,
+               address: str | None = None) -> dict:
+    """Queue the runs (a worker starts them) and say what was queued: group, run ids, cells.
+
+    With the ray backend, a cluster that cannot be reached is a one-line error after queueing:
+    the runs stay queued for a worker that can reach it (`lmcore queue`).
+    """
     root = runs_dir(root)
     if concurrency:
         queue.set_concurrency(root, concurrency)
+    if backend:
+        queue.set_backend(root, backend, address)
     folders = queue.enqueue([c.to_dict() for c in configs], root, [c.name for c in configs])
     group = configs[0].group
+    if queue.backend(root)[0] == "ray":
+        from . import ray_backend
+
+        try:
+            ray_backend.check(queue.backend(root)[1])
+        except ray_backend.BackendError as error:
+            raise LmcoreError(f"{error}; the {len(folders)} runs of grid {group} stay queued") from None
     members = [s for s in list_runs(root) if s.config.get("group") == group]
     return {"group": group, "runs": [folder.name for folder in folders], "concurrency": queue.concurrency(root),
             "cells": [{"label": entry["label"], "cell": entry["cell"], "runs": sorted(s.id for s in entry["runs"])}
@@ -87,8 +101,11 @@ def group_runs(root, group: str) -> list:
 
 def wait(root, group: str, poll: float = 1.0) -> list:
     """Block until no run of `group` is queued or running; progress lines on stderr."""
-    last = None
+    last, since = None, time.time()
     while True:
+        problem = queue.backend_problem(runs_dir(root), since)
+        if problem:  # a worker that cannot use its backend would be started again every poll
+            raise LmcoreError(f"{problem}; the runs not started stay queued")
         members = group_runs(root, group)
         states = [s.state for s in members]
         line = " · ".join(f"{states.count(state)} {state}" for state in dict.fromkeys(sorted(states)))

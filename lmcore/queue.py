@@ -10,6 +10,10 @@ ensure_worker() after queueing and when it starts.
 One worker at a time: it holds an exclusive lock (flock) on runs/.queue.pid, which the
 operating system releases when the worker exits or dies, so a crashed worker never blocks
 the next one and two workers started at once cannot both run.
+
+The backend (runs/.queue.json too) says where runs train: `local` (detached processes on this
+machine) or `ray` at an address (lmcore.ray_backend, docs/ray.md). A worker the cluster cannot
+serve leaves the runs queued and writes why in runs/.queue_error.json (backend_problem()).
 """
 
 from __future__ import annotations
@@ -26,17 +30,52 @@ from .summaries import list_runs
 
 SETTINGS = ".queue.json"
 LOCK = ".queue.pid"
+PROBLEM = ".queue_error.json"   # the worker's own file: why the backend could not take the runs
+BACKENDS = ("local", "ray")
+DEFAULT_ADDRESS = "auto"         # Ray's: $RAY_ADDRESS, else the cluster started on this machine
+
+
+def _settings(root: Path) -> dict:
+    found = read_json(Path(root) / SETTINGS)
+    return found if isinstance(found, dict) else {}
+
+
+def _save(root: Path, **changes) -> None:
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(root / SETTINGS, {**_settings(root), **changes})
 
 
 def concurrency(root: Path) -> int:
-    value = (read_json(Path(root) / SETTINGS) or {}).get("concurrency", 1)
+    value = _settings(root).get("concurrency", 1)
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 1 else 1
 
 
 def set_concurrency(root: Path, value: int) -> None:
-    root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(root / SETTINGS, {"concurrency": max(1, int(value))})
+    _save(root, concurrency=max(1, int(value)))
+
+
+def backend(root: Path) -> tuple[str, str]:
+    """(backend, address): where the queue's runs train."""
+    settings = _settings(root)
+    name, address = settings.get("backend"), settings.get("address")
+    return (name if name in BACKENDS else "local",
+            address if isinstance(address, str) and address.strip() else DEFAULT_ADDRESS)
+
+
+def set_backend(root: Path, name: str, address: str | None = None) -> None:
+    if name not in BACKENDS:
+        raise LmcoreError(f"backend {name!r}: choose one of {', '.join(BACKENDS)}")
+    _save(root, backend=name, address=(address or "").strip() or DEFAULT_ADDRESS)
+
+
+def backend_problem(root: Path, since: float = 0.0) -> str | None:
+    """Why the last worker could not hand the runs to its backend (recorded at or after `since`);
+    None once a worker reached it again."""
+    found = read_json(Path(root) / PROBLEM)
+    if not isinstance(found, dict) or not isinstance(found.get("at"), (int, float)) or found["at"] < since:
+        return None
+    return found.get("error")
 
 
 def pending(root: Path) -> list[Path]:
@@ -124,8 +163,6 @@ def work(root=None, limit: int | None = None, poll: float = 1.0,
     `launcher(folder)` starts one run in the background and records its pid in the run's
     launcher.json (runs.record_launch; default: launch.launch); tests pass a fake one.
     """
-    from .launch import launch
-
     root = runs_dir(root)
     root.mkdir(parents=True, exist_ok=True)
     if limit:
@@ -138,13 +175,34 @@ def work(root=None, limit: int | None = None, poll: float = 1.0,
         try:
             os.ftruncate(fd, 0)
             os.write(fd, str(os.getpid()).encode())
-            _drain(root, poll, launcher or launch)
+            _work_backend(root, poll, launcher)
         finally:
             os.close(fd)  # releases the lock
         # Runs queued between the last look and the release would wait for the next
         # ensure_worker(); look once more and carry on if there are any.
         if not pending(root):
             return True
+
+
+def _work_backend(root: Path, poll: float, launcher: Callable[[Path], int] | None) -> None:
+    name, address = backend(root)
+    if name == "local" or launcher is not None:
+        from .launch import launch
+
+        _drain(root, poll, launcher or launch)
+        return
+    from . import ray_backend
+
+    def report(message: str) -> None:  # the runs stay queued for a later worker
+        write_json_atomic(root / PROBLEM, {"error": message.splitlines()[0], "at": time.time()})
+
+    try:
+        ray = ray_backend.connect(address)
+    except ray_backend.BackendError as error:
+        report(str(error))
+        raise
+    (root / PROBLEM).unlink(missing_ok=True)
+    ray_backend.drain(ray, root, pending, concurrency, report, poll)
 
 
 def ensure_worker(root=None) -> int | None:

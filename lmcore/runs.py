@@ -13,6 +13,7 @@ import re
 import secrets
 import shutil
 import signal
+import socket
 import tempfile
 import time
 from pathlib import Path
@@ -26,6 +27,11 @@ STATES = ("queued", "running", "finished", "failed", "stopped")
 ACTIVE = ("queued", "running")
 LAUNCHER = "launcher.json"          # written by launch: the pid it started, and when
 QUEUE_FAILURE = "queue_error.json"  # written by the queue: why it could not start the run
+STOP_REQUEST = "stop"               # written by stop_run: the trainer polls it (any host, Ray)
+# A trainer writes its status at least once a second while it trains; one on another host whose
+# status is older than this is read as gone (its pid means nothing here). A chosen bound, long
+# enough for a validation pass of a big run between two writes.
+REMOTE_STALE_SECONDS = 300.0
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -182,10 +188,11 @@ def create_run(config: dict, root: Path | None = None, label: str = "") -> Path:
     return folder
 
 
-def record_launch(folder: Path, pid: int) -> None:
-    """The launcher's own file: which process it started for this run, and when. The trainer
-    takes over status.json once it runs; until then a reader looks here (read_status)."""
-    write_json_atomic(Path(folder) / LAUNCHER, {"pid": pid, "started_at": time.time()})
+def record_launch(folder: Path, pid: int, **extra) -> None:
+    """The launcher's own file: which process it started for this run, and when (plus `extra`,
+    e.g. backend="ray"). The trainer takes over status.json once it runs; until then a reader
+    looks here (read_status)."""
+    write_json_atomic(Path(folder) / LAUNCHER, {"pid": pid, "started_at": time.time(), **extra})
 
 
 def record_queue_failure(folder: Path, message: str) -> None:
@@ -205,17 +212,26 @@ def refuse_reference(folder: str | os.PathLike, action: str) -> None:
 def delete_run(folder: Path) -> None:
     refuse_reference(folder, "deleted")
     status = read_status(folder)
-    if status.get("state") == "running" and pid_alive(status.get("pid")):
+    if status.get("state") == "running" and trainer_alive(status):
         raise RunError(f"{folder.name} is running; stop it before deleting it")
     shutil.rmtree(folder)
 
 
 def stop_run(folder: Path) -> bool:
-    """Ask a running training process to checkpoint and stop (SIGTERM); False if none runs."""
+    """Ask a running training process to checkpoint and stop (SIGTERM); False if none runs.
+
+    A run on a Ray cluster gets a stop file instead (STOP_REQUEST): a signal reaches neither
+    another node nor, safely, a Ray worker (Ray would read its death as a crash and retry it).
+    """
     refuse_reference(folder, "stopped")
     status = read_status(folder)
     pid = status.get("pid")
-    if status.get("state") not in ACTIVE or not pid_alive(pid):
+    if status.get("state") not in ACTIVE:
+        return False
+    if (read_json(Path(folder) / LAUNCHER) or {}).get("backend") == "ray":
+        write_json_atomic(Path(folder) / STOP_REQUEST, {"at": time.time()})
+        return True
+    if not pid_alive(pid):
         return False
     os.kill(pid, signal.SIGTERM)
     return True
@@ -250,6 +266,15 @@ def pid_alive(pid) -> bool:
         return False
 
 
+def trainer_alive(status: dict) -> bool:
+    """Whether the trainer that wrote `status` still runs: its pid here, or for a trainer on
+    another host (a cluster node) a status written within REMOTE_STALE_SECONDS."""
+    host = status.get("host")
+    if isinstance(host, str) and host != socket.gethostname():
+        return time.time() - _number(status.get("updated_at")) < REMOTE_STALE_SECONDS
+    return pid_alive(status.get("pid"))
+
+
 def read_status(folder: Path) -> dict:
     """status.json as the run stands now; never writes.
 
@@ -270,7 +295,7 @@ def read_status(folder: Path) -> dict:
         return {**status, "state": "failed", "pid": pid, "finished_at": None,
                 "error": f"the training process (pid {pid}) ended before it started training: see log.txt"}
     pid = status.get("pid")
-    if status.get("state") in ACTIVE and pid is not None and not pid_alive(pid):
+    if status.get("state") in ACTIVE and pid is not None and not trainer_alive(status):
         message = f"the training process (pid {pid}) ended without a final status: killed or crashed"
         return {**status, "state": "failed", "error": message}
     failure = read_json(folder / QUEUE_FAILURE)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import time
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from .data import load_corpus
 from .divergence import Diverged
 from .errors import LmcoreError, RunError
 from .progress import ProgressBar
-from .runs import RunWriter, read_config, read_json
+from .runs import STOP_REQUEST, RunWriter, read_config, read_json
 from .threads import available_cores, other_training_processes, thread_count
 from .train import Callbacks, Trainer, prepare_device, resolve_device
 
@@ -61,10 +62,17 @@ class Recorder(Callbacks):
                                total_steps=trainer.total_steps, elapsed=trainer.now(), **self.latest)
 
     def stop_requested(self):
+        # A stop file works where a signal cannot reach (a trainer on another node, a Ray
+        # worker); one stat a second keeps it cheap on network storage.
+        now = time.monotonic()
+        if not self.stop and now - self.last_stop_check >= 1.0:
+            self.last_stop_check = now
+            self.stop = (self.writer.folder / STOP_REQUEST).exists()
         return self.stop
 
     best = None
     last_status = 0.0
+    last_stop_check = float("-inf")
     latest: dict = {}
 
 
@@ -83,10 +91,12 @@ def _install_signals(recorder: Recorder) -> None:
     signal.signal(signal.SIGINT, request_stop)
 
 
-def run(folder: Path, show_progress: bool = True, observers: tuple = ()) -> dict:
+def run(folder: Path, show_progress: bool = True, observers: tuple = (), handle_signals: bool = True) -> dict:
     """Train the run in `folder` from its last checkpoint (or from scratch); return a summary.
 
     `observers` are extra trainer callbacks (the tests use one to stop or crash at a chosen step).
+    `handle_signals=False` leaves SIGTERM/SIGINT to the host process (a Ray worker); the stop
+    file (runs.STOP_REQUEST) still stops the run.
     """
     folder = Path(folder)
     raw = read_config(folder)
@@ -94,10 +104,10 @@ def run(folder: Path, show_progress: bool = True, observers: tuple = ()) -> dict
         raise RunError(f"{folder}: config.json is missing or unreadable; not a run folder")
     writer = RunWriter(folder)
     first_start = (read_json(folder / "status.json") or {}).get("started_at")
-    writer.status(state="running", pid=os.getpid(), started_at=first_start or time.time(), error=None,
-                  finished_at=None)
+    writer.status(state="running", pid=os.getpid(), host=socket.gethostname(),
+                  started_at=first_start or time.time(), error=None, finished_at=None)
     try:
-        return _train(folder, writer, raw, show_progress, observers)
+        return _train(folder, writer, raw, show_progress, observers, handle_signals)
     except Diverged as error:
         writer.status(state="failed", error=str(error), finished_at=time.time())
         raise LmcoreError(str(error)) from None
@@ -110,7 +120,8 @@ def run(folder: Path, show_progress: bool = True, observers: tuple = ()) -> dict
         raise
 
 
-def _train(folder: Path, writer: RunWriter, raw: dict, show_progress: bool, observers: tuple) -> dict:
+def _train(folder: Path, writer: RunWriter, raw: dict, show_progress: bool, observers: tuple,
+           handle_signals: bool) -> dict:
     cfg = config_module.validate(config_module.from_dict(raw))
     set_threads(cfg.threads)
     device = resolve_device(cfg.device)
@@ -130,12 +141,16 @@ def _train(folder: Path, writer: RunWriter, raw: dict, show_progress: bool, obse
         trainer.restore(payload)
         writer.rewind_logs(payload.get("logs", {}))
         recorder.best = trainer.best_val
-    _install_signals(recorder)
+    else:  # a start over (a retry that died before its first checkpoint) keeps no line twice
+        writer.rewind_logs({})
+    if handle_signals:
+        _install_signals(recorder)
     outcome = trainer.fit()
     for callback in callbacks:
         getattr(callback, "close", lambda: None)()
     if outcome == "stopped":
         writer.status(state="stopped", step=trainer.step, finished_at=time.time())
+        (folder / STOP_REQUEST).unlink(missing_ok=True)  # served: a later resume trains on
         return summary(folder, trainer, state="stopped")
     best = folder / "checkpoints" / "best.pt"
     test_ppl = trainer.test(load_checkpoint(best)["model"] if best.exists() else None)
