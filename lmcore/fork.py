@@ -23,7 +23,8 @@ from .config import KEYS, MAX_TEXT, ConfigError, coerce, from_dict, unknown_key_
 from .errors import RunError
 from .model import LanguageModel
 from .reference import reference_dir
-from .runs import RunWriter, create_run, read_config, read_jsonl, refuse_reference, run_path, runs_dir
+from .runs import RunWriter, create_run, read_config, read_json, read_jsonl, refuse_reference, run_path, runs_dir
+from .schedule import Schedule
 from .summaries import summarize
 
 ALLOWED = ("dropout", "dropout_placement", "dropout_recurrent", "lr", "lr_schedule", "lr_decay", "decay_start",
@@ -103,6 +104,37 @@ def _load_source(parent, source: str) -> dict:
     return payload
 
 
+def windows_per_epoch(parent: Path, payload: dict) -> int | None:
+    """Training windows in one of the parent's epochs: from the checkpoint (written since forks
+    exist), else from its status when max_steps did not cut the plan short."""
+    known = payload["progress"].get("windows")
+    if isinstance(known, int):
+        return known
+    status, config = read_json(parent / "status.json") or {}, payload.get("config") or {}
+    total, epochs, cap = status.get("total_steps"), config.get("epochs"), config.get("max_steps")
+    if isinstance(total, int) and isinstance(epochs, int) and epochs > 0 and (not cap or total < cap):
+        return total // epochs
+    return None
+
+
+def finish_epoch(parent: Path, payload: dict) -> dict:
+    """best.pt written by the validation at an epoch's end sits before that epoch's bookkeeping
+    (window = windows): do it as the trainer would next (the schedule's step, the next epoch), so
+    the fork starts where the parent's next step started. It was an improvement, so plateau holds."""
+    progress, windows = payload["progress"], windows_per_epoch(parent, payload)
+    if progress["window"] == 0 or (windows is not None and progress["window"] < windows):
+        return payload
+    if windows is None:
+        raise RunError(f"{parent.name}: cannot tell whether its {progress['step']:,}-step checkpoint ends an epoch; "
+                       "fork from last or epoch:N")
+    schedule = Schedule(from_dict(payload["config"]))
+    schedule.load_state_dict(payload["schedule"])
+    schedule.after_epoch(progress["epoch"], progress["best_val"], None)
+    payload["schedule"] = schedule.state_dict()
+    payload["progress"] = {**progress, "epoch": progress["epoch"] + 1, "window": 0}
+    return payload
+
+
 def _fork_config(parent, raw: dict, payload: dict, source: str, changes: dict):
     """The fork's validated config: the parent's, the changes, the lr it starts with, the bookkeeping."""
     progress = payload["progress"]
@@ -170,7 +202,7 @@ def fork_run(parent_folder, source: str, changes: dict, root) -> Path:
     if raw is None:
         raise RunError(f"{parent.name}: not a run folder (config.json is missing or unreadable)")
     typed = read_changes(changes)
-    payload = _load_source(parent, source)
+    payload = finish_epoch(parent, _load_source(parent, source))
     cfg = _fork_config(parent, raw, payload, source, typed)
     check_shapes(cfg, payload)
     start_val = starting_validation(parent, payload["progress"]["step"])

@@ -8,11 +8,12 @@ import shutil
 import statistics
 import subprocess
 import sys
+import time
 
 import pytest
 import torch
 
-from conftest import ROOT, SMALL
+from conftest import ROOT, SMALL, open_app
 from lmcore.checkpoints import checkpoint_sources, keeps_epoch_checkpoints
 from lmcore.config import PLACEMENTS, Config, ConfigError, from_dict
 from lmcore.errors import RunError
@@ -20,7 +21,7 @@ from lmcore.fork import fork_run, without_fork_keys
 from lmcore.model import LanguageModel
 from lmcore.params import formula_counts
 from lmcore.presets import get_preset
-from lmcore.runs import create_run, read_jsonl
+from lmcore.runs import create_run, read_jsonl, read_status
 from lmcore.session import run
 
 VOLATILE = {"time", "tokens_per_s"}  # wall-clock numbers differ between any two runs
@@ -37,7 +38,8 @@ def _train(root, **changes):
 def parents(tmp_path_factory, ptb_dir):
     """Two finished 3-epoch SMALL runs, logged every step: without dropout and with 0.3 vertical."""
     root = tmp_path_factory.mktemp("parents") / "runs"
-    return {"plain": _train(root), "dropout": _train(root, dropout=0.3, dropout_placement="vertical")}
+    return {"plain": _train(root, dropout=0.0, dropout_placement="none"),
+            "dropout": _train(root, dropout=0.3, dropout_placement="vertical")}
 
 
 def _stable(records):
@@ -126,6 +128,18 @@ def test_a_fork_with_dropout_changed_starts_within_noise_of_its_parent(parents, 
     assert abs(fresh - theirs[start + 1]["loss"]) > 3 * spread           # so a fork from scratch would fail the check
 
 
+def test_a_fork_from_a_best_checkpoint_written_at_an_epoch_end_starts_the_next_epoch(parents, tmp_path):
+    """best.pt is written by the epoch's validation, before the epoch's bookkeeping: the fork does it."""
+    parent = parents["plain"]
+    assert json.loads((parent / "status.json").read_text())["best_epoch"] == 3   # best.pt is the last epoch's end
+    from_best = fork_run(parent, "best", {"epochs": "4", "max_steps": str(3 * EPOCH + 5)}, tmp_path)
+    from_last = fork_run(parent, "last", {"epochs": "4", "max_steps": str(3 * EPOCH + 5)}, tmp_path)
+    for child in (from_best, from_last):
+        run(child, show_progress=False)
+    assert min(_train_lines(from_best)) == 3 * EPOCH + 1 and _train_lines(from_best)[3 * EPOCH + 1]["epoch"] == 4
+    assert _stable(read_jsonl(from_best / "metrics.jsonl")) == _stable(read_jsonl(from_last / "metrics.jsonl"))
+
+
 def test_a_new_seed_draws_new_masks_from_the_fork_on(parents, tmp_path):
     parent = parents["dropout"]
     child = fork_run(parent, "epoch:1", {"seed": "7", "max_steps": str(EPOCH + 3)}, tmp_path)
@@ -193,7 +207,7 @@ def _cli(*args):
 
 def test_cli_fork_creates_then_trains_and_refuses_with_exit_2(parents, tmp_path):
     parent = parents["plain"]
-    made = _cli(parent.name, "--from", "best", "--set", "lr=0.02", "--set", "max_steps=220", "--no-start",
+    made = _cli(parent.name, "--from", "best", "--set", "lr=0.02", "--set", "epochs=4", "--no-start",
                 "--runs-dir", str(parent.parent), "--no-progress-bar")
     assert made.returncode == 0, made.stderr
     line = json.loads(made.stdout)
@@ -218,3 +232,88 @@ def test_cli_fork_creates_then_trains_and_refuses_with_exit_2(parents, tmp_path)
         assert len(refused.stderr.strip().splitlines()) == 1 and "Traceback" not in refused.stderr
     assert _listing(tmp_path) == before and sorted(p.name for p in parent.parent.iterdir()) == sorted(
         [parents["plain"].name, parents["dropout"].name])
+
+
+# ---------------------------------------------------------------- the pages (AppTest)
+
+
+def _copy_parent(parents, tmp_path, name="plain"):
+    target = tmp_path / "runs" / parents[name].name
+    shutil.copytree(parents[name], target)
+    return target
+
+
+def _wait_until_done(folder, timeout=180):
+    deadline = time.monotonic() + timeout
+    while read_status(folder).get("state") in ("queued", "running"):
+        assert time.monotonic() < deadline, read_status(folder)
+        time.sleep(0.5)
+    return read_status(folder)
+
+
+def _xs(trace: dict) -> list[float]:
+    """A trace's x values; Plotly's JSON packs number arrays as base64 typed arrays."""
+    import base64
+
+    import numpy as np
+
+    x = trace["x"]
+    return np.frombuffer(base64.b64decode(x["bdata"]), dtype=x["dtype"]).tolist() if isinstance(x, dict) else list(x)
+
+
+def test_the_fork_form_on_the_train_page_creates_and_trains_a_fork(parents, tmp_path, monkeypatch):
+    parent = _copy_parent(parents, tmp_path, "dropout")
+    at = open_app(monkeypatch, parent.parent, "pages/train.py", {"run": parent.name})
+    assert not at.exception, [e.value for e in at.exception]
+    key = f"fork.train.{parent.name}"
+    assert at.selectbox(key=f"{key}.from").options == ["its best validation (best.pt)",
+                                                       "its latest checkpoint (last.pt)", "the end of epoch 1",
+                                                       "the end of epoch 2", "the end of epoch 3"]
+    assert at.selectbox(key=f"{key}.from").value == "epoch:3"             # the latest epoch end by default
+    assert at.number_input(key=f"{key}.dropout").value == 0.3             # prefilled from the parent
+    at.selectbox(key=f"{key}.from").set_value("epoch:1")
+    at.number_input(key=f"{key}.dropout").set_value(0.0)
+    at.number_input(key=f"{key}.max_steps").set_value(EPOCH + 20)
+    next(b for b in at.button if b.label == "Fork and train").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    forks = [p for p in parent.parent.iterdir() if p.name != parent.name]
+    assert len(forks) == 1 and any(f"Forked as `{forks[0].name}`" in s.value for s in at.success)
+    config = json.loads((forks[0] / "config.json").read_text())
+    assert (config["parent"], config["fork_from"], config["fork_step"], config["dropout"]) == (
+        parent.name, "epoch:1", EPOCH, 0.0)
+    assert config["lr"] == 0.01 and config["epochs"] == 3                 # untouched keys stay the parent's
+    assert _wait_until_done(forks[0])["state"] == "finished"              # launched in the background
+    assert min(_train_lines(forks[0])) == EPOCH + 1
+
+
+def test_the_form_is_hidden_with_a_reason_for_reference_runs_and_runs_without_checkpoints(tmp_path, monkeypatch,
+                                                                                          ptb_dir):
+    from lmcore.summaries import reference_runs
+
+    shipped = reference_runs()[0]
+    at = open_app(monkeypatch, tmp_path / "runs", "pages/train.py", {"run": shipped.id})
+    assert any("a reference run's checkpoints were not kept" in c.value for c in at.caption)
+    assert not [e for e in at.expander if e.label == "Fork this run"]
+    queued = create_run(SMALL, tmp_path / "runs")
+    at = open_app(monkeypatch, tmp_path / "runs", "pages/train.py", {"run": queued.name})
+    assert any(c.value.startswith("Fork: no checkpoint yet") for c in at.caption)
+    assert not [e for e in at.expander if e.label == "Fork this run"]
+
+
+def test_compare_draws_a_fork_as_a_branch_off_its_parent(parents, tmp_path, monkeypatch):
+    parent = _copy_parent(parents, tmp_path)
+    child = fork_run(parent, "epoch:1", {"lr": "0.03", "name": "branch"}, parent.parent)
+    run(child, show_progress=False)
+    at = open_app(monkeypatch, parent.parent, "pages/train.py", {"run": child.name})
+    assert any(f"Forked from `{parent.name}` at step {EPOCH}" in c.value for c in at.caption)
+    link = next(p for p in at.get("page_link") if p.proto.label == "Draw it beside its parent")
+    assert link.proto.query_string == f"runs={parent.name}%2C{child.name}"
+    at = open_app(monkeypatch, parent.parent, "pages/compare.py", {"runs": f"{parent.name},{child.name}"})
+    assert not at.exception, [e.value for e in at.exception]
+    spec = json.loads(next(c for c in at.get("plotly_chart") if "compare.curves" in c.proto.id).proto.spec)
+    traces = {t["name"]: _xs(t) for t in spec["data"]}
+    parent_train = next(x for name, x in traces.items() if name.endswith("train") and "branch" not in name)
+    child_train = next(x for name, x in traces.items() if name.endswith("train") and "branch" in name)
+    assert parent_train[0] == 1 and parent_train[-1] == 3 * EPOCH
+    assert child_train[0] == EPOCH + 1 and child_train[-1] == 3 * EPOCH   # the branch leaves at the fork step
