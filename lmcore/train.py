@@ -241,7 +241,7 @@ class Trainer:
             "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
             "schedule": self.schedule.state_dict(), "rng": rng, "config": self.cfg.to_dict(),
             "vocab_size": self.corpus.vocab_size,
-            "progress": {"step": self.step, "epoch": self.epoch, "window": self.window,
+            "progress": {"step": self.step, "epoch": self.epoch, "window": self.window, "windows": self.windows,
                          "best_val": self.best_val, "elapsed": self.now(),
                          "last_eval_step": self.last_eval_step, "divergence": self.watch.state_dict()},
             "hidden": [[h.cpu(), c.cpu()] for h, c in self.state],
