@@ -157,28 +157,6 @@ def shared_floor(summaries: list[RunSummary]) -> float | None:
     return float(floor) if isinstance(floor, (int, float)) and floor > 0 else None
 
 
-def steps_per_epoch(summary: RunSummary, frame: pd.DataFrame) -> float | None:
-    """Training steps in one epoch, when the run's status or its metrics tell it exactly."""
-    total, epochs, cap = summary.total_steps, summary.config.get("epochs"), summary.max_steps
-    if isinstance(total, int) and total > 0 and isinstance(epochs, int) and epochs > 0 and (not cap or total < cap):
-        return total / epochs
-    # Capped by max_steps: the validation at the end of epoch 1 is the last line labelled 1.
-    if not frame.empty and (pd.to_numeric(frame["epoch"], errors="coerce") >= 2).any():
-        first = frame[pd.to_numeric(frame["epoch"], errors="coerce") == 1]
-        return float(first["step"].max()) if not first.empty else None
-    return None
-
-
-def with_fractional_epochs(frame: pd.DataFrame, per_epoch: float | None) -> pd.DataFrame:
-    """A copy whose `epoch` column is step / steps-per-epoch (epoch 1.5 = half way through the
-    second epoch), so training lines spread across an epoch instead of stacking on its number."""
-    if not per_epoch or frame.empty:
-        return frame
-    out = frame.copy()
-    out["epoch"] = out["step"].astype(float) / per_epoch
-    return out
-
-
 # ---------------------------------------------------------------- ablation grids
 
 

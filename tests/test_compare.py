@@ -1,4 +1,4 @@
-"""explorer.compare: the runs table, filters, CSV, config diffs, epochs axis and grid summaries,
+"""explorer.compare: the runs table, filters, CSV, config diffs and grid summaries,
 over run summaries built from hand-made files (lmcore.summaries.from_parts, as list_runs does)."""
 
 import csv
@@ -138,22 +138,6 @@ def test_floor_only_when_every_run_is_synthetic_with_the_same_floor():
     assert compare.shared_floor([synth("a", 20.5), synth("b", 30.0)]) is None
     assert compare.shared_floor([synth("a", 20.5), summary("b", status={"floor_ppl": 20.5})]) is None
     assert compare.shared_floor([]) is None
-
-
-def metrics(rows):
-    return pd.DataFrame(rows, columns=["kind", "step", "epoch", "ppl"])
-
-
-def test_steps_per_epoch_from_status_or_from_the_metrics():
-    uncapped = summary("a", status={"total_steps": 400}, epochs=4)
-    assert compare.steps_per_epoch(uncapped, metrics([])) == 100
-    capped = summary("b", status={"total_steps": 150}, epochs=8, max_steps=150)
-    lines = metrics([("train", 50, 1, 9.0), ("val", 60, 1, 8.0), ("train", 100, 2, 7.0)])
-    assert compare.steps_per_epoch(capped, lines) == 60      # the last line of epoch 1
-    assert compare.steps_per_epoch(capped, metrics([("train", 50, 1, 9.0)])) is None
-    spread = compare.with_fractional_epochs(lines, 60)
-    assert spread["epoch"].tolist() == pytest.approx([50 / 60, 1.0, 100 / 60])
-    assert compare.with_fractional_epochs(lines, None) is lines
 
 
 def test_grids_group_runs_count_progress_and_find_the_toggles():

@@ -8,6 +8,8 @@ import json
 import subprocess
 import sys
 
+from charts import values
+
 from conftest import copy_run, open_app
 from lmcore import launch
 from lmcore.runs import RunWriter
@@ -79,16 +81,6 @@ def chart_spec(at) -> dict:
     return json.loads(at.get("plotly_chart")[0].proto.spec)
 
 
-def xs(trace: dict) -> list[float]:
-    """A trace's x values; Plotly's JSON packs number arrays as base64 typed arrays."""
-    import base64
-
-    import numpy as np
-
-    x = trace["x"]
-    return np.frombuffer(base64.b64decode(x["bdata"]), dtype=x["dtype"]).tolist() if isinstance(x, dict) else list(x)
-
-
 def test_the_book_reference_overlays_a_tiny_run_on_an_epoch_axis(trained_runs, monkeypatch):
     folder = trained_runs[1]["plain"]
     at = open_watch(monkeypatch, folder)
@@ -101,9 +93,9 @@ def test_the_book_reference_overlays_a_tiny_run_on_an_epoch_axis(trained_runs, m
     book = "book · reference (NVIDIA H200)"
     assert set(traces) == {"plain train", "plain validation", f"{book} train", f"{book} validation"}
     assert spec["layout"]["xaxis"]["title"]["text"].startswith("epoch")
-    assert xs(traces[f"{book} validation"])[-1] == 40.0           # 40 epochs of 1,327 steps
+    assert values(traces[f"{book} validation"])[-1] == 40.0           # 40 epochs of 1,327 steps
     # 40 capped steps of a tiny epoch (60,000 PTB words in 20 rows of 2,999, windows of 20: 149 steps)
-    assert round(xs(traces["plain validation"])[-1], 3) == round(40 / 149, 3)
+    assert round(values(traces["plain validation"])[-1], 3) == round(40 / 149, 3)
     caption = " ".join(c.value for c in at.caption)
     assert "plain takes 149 steps an epoch" in caption and "takes 1,327 steps an epoch" in caption
     assert "Their vocabularies differ (2,000 vs 10,000 words)" in caption    # tiny's cap and the book's
@@ -113,7 +105,7 @@ def test_the_book_reference_overlays_a_tiny_run_on_an_epoch_axis(trained_runs, m
     assert "Axis clipped at 408.9" in caption and "book · reference (NVIDIA H200) reaches" in caption
     next(s for s in at.get("segmented_control") if s.label == "x axis").set_value("share").run()
     traces = {t["name"]: t for t in chart_spec(at)["data"]}
-    assert xs(traces[f"{book} validation"])[-1] == 1.0 and xs(traces["plain validation"])[-1] == 1.0
+    assert values(traces[f"{book} validation"])[-1] == 1.0 and values(traces["plain validation"])[-1] == 1.0
 
 
 def test_a_reference_run_cannot_be_resumed_from_the_page(monkeypatch, tmp_path):

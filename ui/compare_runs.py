@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import ui
-from explorer import compare
+from explorer import compare, epochs
 from explorer.perplexity import find_clip
 from lmcore import runs
 from lmcore.summaries import RunSummary
@@ -242,7 +242,7 @@ def curves(chosen: list[RunSummary], labels: list[str], colors: list[str]) -> No
     for summary, label, color in zip(chosen, labels, colors):
         frame = ui.metrics_frame(summary.path)
         if x == "epoch":
-            frame = compare.with_fractional_epochs(frame, compare.steps_per_epoch(summary, frame))
+            frame = epochs.with_fractional_epochs(frame, epochs.steps_per_epoch(summary, frame))
         lines.append({"label": label, "frame": frame, "color": color})
     clip = ui.curve_clip(lines)
     figure = ui.ppl_figure(lines, log_y=st.session_state[LOG_Y], smoothing=st.session_state[SMOOTHING],

@@ -1,9 +1,8 @@
 """Reference runs in the app: the full recipes this project measured on a GPU (docs/results/runs/),
 as a one-line result, where they were measured, and curves to lay beside the user's own runs.
 
-A tiny CPU run and a 40-epoch GPU run share no step axis (the book takes 1,327 steps an epoch,
-a capped tiny run stops after 40), so overlays put every run on its own epochs (passes over its
-training text) or on its share of training (0 = start, 1 = end).
+A tiny CPU run and a 40-epoch GPU run share no step axis, so overlays put every run on its own
+epochs (explorer.epochs) or on its share of training (0 = start, 1 = end).
 """
 
 from __future__ import annotations
@@ -14,11 +13,9 @@ import pandas as pd
 import plotly.graph_objects as go
 
 import ui
-from explorer import compare
+from explorer import epochs
 from explorer.metrics import split
 from explorer.perplexity import Clip
-from lmcore import data
-from lmcore.config import ConfigError, from_dict
 from lmcore.summaries import RunSummary
 
 AXES = {"epoch": "epoch (passes over each run's own training text)",
@@ -51,29 +48,12 @@ def provenance(summary: RunSummary) -> str:
     return f"{text} {info['note']}" if info.get("note") else text
 
 
-def steps_per_epoch(summary: RunSummary, frame: pd.DataFrame) -> float | None:
-    """Training steps in one of the run's epochs: from its status or log (explorer.compare), else,
-    for a run stopped inside its first epoch, from its training text's size as the trainer counts it."""
-    known = compare.steps_per_epoch(summary, frame)
-    if known:
-        return known
-    try:
-        cfg = from_dict(summary.config)
-    except ConfigError:
-        return None
-    from ui.train_setup import train_tokens  # the Set up tab's count of a config's training text
-
-    tokens = train_tokens(cfg)
-    per_epoch = data.planned_steps(cfg, tokens)[0] if tokens else 0
-    return float(per_epoch) if per_epoch else None
-
-
 def on_axis(summary: RunSummary, frame: pd.DataFrame, axis: str) -> pd.DataFrame:
     """The run's metrics with an x column named `axis`: fractional epochs, or step / steps planned.
     Empty when the run cannot be placed there (its steps per epoch are unknown)."""
     if axis == "epoch":
-        per_epoch = steps_per_epoch(summary, frame)
-        return compare.with_fractional_epochs(frame, per_epoch) if per_epoch else frame.iloc[0:0]
+        per_epoch = epochs.steps_per_epoch(summary, frame)
+        return epochs.with_fractional_epochs(frame, per_epoch) if per_epoch else frame.iloc[0:0]
     total = summary.total_steps or (frame["step"].max() if len(frame) else None)
     if not total:
         return frame.iloc[0:0]

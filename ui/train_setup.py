@@ -12,6 +12,7 @@ from urllib.parse import urlencode
 import streamlit as st
 
 import ui
+from explorer import epochs
 from explorer.links import link_params, preset_values
 from explorer.textview import no_latex
 from lmcore import data
@@ -64,15 +65,6 @@ def vocabulary(cfg: Config) -> tuple[int | None, str]:
         return known, ""
     stats = stats_for(cfg.dataset)
     return (min(stats["distinct"], cfg.vocab_size), "") if stats else (None, "")
-
-
-def train_tokens(cfg: Config) -> int | None:
-    if cfg.dataset == "ptb":
-        return min(cfg.train_tokens or data.PTB_TOKENS["train"], data.PTB_TOKENS["train"])
-    if cfg.dataset == "synthetic":
-        return cfg.synthetic_tokens
-    stats = stats_for(cfg.dataset)
-    return stats["train_tokens"] if stats else None
 
 
 def check(values: dict) -> tuple[Config | None, list[str]]:
@@ -128,7 +120,7 @@ def on_start() -> None:
 def start_box(cfg: Config | None, found: list[str]) -> None:
     st.button("Start training", type="primary", icon="▶️", disabled=bool(found), key=START, width="stretch",
               on_click=on_start, help="Fix the problems above first" if found else "Trains in a background process")
-    tokens = train_tokens(cfg) if cfg and not found else None
+    tokens = epochs.train_tokens(cfg, stats_for) if cfg and not found else None
     if tokens:
         per_epoch, total = data.planned_steps(cfg, tokens)
         st.caption(f"About **{total:,}** training steps ({per_epoch:,} per epoch × {cfg.epochs} epochs"

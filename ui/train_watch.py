@@ -10,6 +10,7 @@ import pandas as pd
 import streamlit as st
 
 import ui
+from explorer import epochs
 from explorer.links import preset_values
 from explorer.textview import md_escape, sample_markdown
 from lmcore import launch, runs
@@ -197,7 +198,7 @@ def overlay_caption(drawn: list[RunSummary], logged: list[pd.DataFrame], placed:
     """Why the x axis is not the step, and which run could not be placed on it."""
     lost = [s.name for s, f in zip(drawn, placed) if f.empty]
     if axis == "epoch":
-        per_epoch = [(s.name, reference.steps_per_epoch(s, f)) for s, f, p in zip(drawn, logged, placed)
+        per_epoch = [(s.name, epochs.steps_per_epoch(s, f)) for s, f, p in zip(drawn, logged, placed)
                      if not p.empty]
         text = ("Steps differ between these runs, so each is drawn by its own epochs: "
                 + ", ".join(f"{name} takes {steps:,.0f} steps an epoch" for name, steps in per_epoch) + ".")

@@ -1,0 +1,26 @@
+"""Reading the Plotly charts a page drew in AppTest: the figure's JSON and a trace's numbers."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import numpy as np
+
+
+def chart(at, index: int = 0) -> dict:
+    """The figure (data, layout) of the page's `index`-th Plotly chart."""
+    return json.loads(at.get("plotly_chart")[index].proto.spec)
+
+
+def traces(at, index: int = 0) -> dict:
+    """The chart's traces by name."""
+    return {trace.get("name"): trace for trace in chart(at, index)["data"]}
+
+
+def values(trace: dict, axis: str = "x") -> list[float]:
+    """A trace's x (or y) values; Plotly's JSON packs number arrays as base64 typed arrays."""
+    data = trace[axis]
+    if isinstance(data, dict):
+        return np.frombuffer(base64.b64decode(data["bdata"]), dtype=data["dtype"]).tolist()
+    return list(data)
