@@ -16,10 +16,14 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 import time
+import traceback
+from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import LmcoreError
+from .launch import ATTEMPT_MARKER
 from .runs import PROJECT_ROOT, read_config, record_launch
 
 INSTALL = 'pip install "ray==2.60.0"'
@@ -108,7 +112,33 @@ def lmcore_train(folder: str) -> dict:
     recognises as a training process; Ray, not a signal handler, owns this worker's SIGTERM."""
     from .session import run
 
-    return run(Path(folder), show_progress=False, handle_signals=False)
+    with _output_into(Path(folder) / "log.txt"):
+        return run(Path(folder), show_progress=False, handle_signals=False)
+
+
+@contextmanager
+def _output_into(log: Path):
+    """The worker's stdout and stderr go to the run's log.txt while it trains, after an attempt
+    line, as a local launch's do (pages show the current attempt's tail when a run fails)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with open(log, "a") as handle:
+        handle.write(f"\n{ATTEMPT_MARKER}{time.strftime('%Y-%m-%d %H:%M:%S')} ---\n")
+        handle.flush()
+        os.dup2(handle.fileno(), 1)
+        os.dup2(handle.fileno(), 2)
+        try:
+            yield
+        except BaseException:
+            traceback.print_exc()
+            raise
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            for fd, copy in zip((1, 2), saved):
+                os.dup2(copy, fd)
+                os.close(copy)
 
 
 def submit(ray, folder: Path, gpu_nodes: bool):

@@ -1,0 +1,218 @@
+"""The queue on a real Ray cluster (lmcore.ray_backend, docs/ray.md): a head and a second node,
+both processes on 127.0.0.1 with one CPU each, in a temporary folder, stopped at the end.
+
+A 2x2 grid of a small config trains through it into run folders shaped like local ones, which
+the Compare page renders; a node killed under a run: the run resumes on the other node from its
+checkpoint, each metric line once. Stopping a Ray run keeps its checkpoint; an address where
+nothing listens, or a run no node can hold, is a one-line error with the runs still queued.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from conftest import SMALL
+from lmcore import queue
+from lmcore.runs import STOP_REQUEST, read_status, stop_run
+
+ROOT = Path(__file__).resolve().parent.parent
+RAY = Path(sys.executable).parent / "ray"
+pytestmark = [pytest.mark.slow, pytest.mark.ray]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def process_ids(marker: str) -> list[int]:
+    """Processes whose command line holds `marker` (this cluster's temp folder or a node's port)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and marker.encode() in (entry / "cmdline").read_bytes():
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+def parent_pid(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+class Cluster:
+    """`ray start --block` processes: ending one ends its node's Ray processes."""
+
+    def __init__(self, folder: Path):
+        self.folder, self.nodes, self.node_ports = folder, [], []
+        self.port = free_port()
+        self.address = f"127.0.0.1:{self.port}"
+
+    def start_node(self, *args: str) -> None:
+        node_port = free_port()
+        log = open(self.folder / f"node-{len(self.nodes)}.log", "wb")
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "RAY_health_check_period_ms": "500",
+               "RAY_health_check_failure_threshold": "3"}  # a dead node is noticed in seconds
+        self.nodes.append(subprocess.Popen(
+            [str(RAY), "start", "--block", "--disable-usage-stats", "--num-cpus", "1", "--num-gpus", "0",
+             "--object-store-memory", "80000000", "--node-ip-address", "127.0.0.1",
+             "--node-manager-port", str(node_port), "--dashboard-agent-listen-port", str(free_port()),
+             *args], stdout=log, stderr=subprocess.STDOUT, env=env, cwd=self.folder, start_new_session=True))
+        self.node_ports.append(node_port)
+
+    def raylet(self, index: int) -> int:
+        marker = f"--node_manager_port={self.node_ports[index]}"
+        pids = [pid for pid in process_ids(marker) if b"raylet" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+        return pids[0] if pids else 0
+
+    def wait_ready(self, timeout: float = 90) -> None:
+        deadline = time.monotonic() + timeout
+        while not all(self.raylet(i) for i in range(len(self.nodes))):
+            assert time.monotonic() < deadline, (self.folder / "node-0.log").read_text()[-2000:]
+            assert all(node.poll() is None for node in self.nodes), "a ray start process ended"
+            time.sleep(0.3)
+
+    def stop(self) -> None:
+        for node in reversed(self.nodes):
+            node.terminate()
+        for node in self.nodes:
+            try:
+                node.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                node.kill()
+        for pid in process_ids(str(self.folder)):  # anything --block left behind
+            os.kill(pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory, ptb_dir):
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        pytest.fail('Ray is not installed: scripts/setup.sh --dev (or pip install "ray==2.60.0")', pytrace=False)
+    # A short folder: Ray's socket paths must fit in 107 characters.
+    folder = Path(tmp_path_factory.mktemp("ray", numbered=True))
+    found = Cluster(folder)
+    try:
+        found.start_node("--head", "--port", str(found.port), "--include-dashboard=false", "--temp-dir",
+                         str(folder))
+        found.wait_ready()
+        found.start_node("--address", found.address)
+        found.wait_ready()
+        yield found
+    finally:
+        found.stop()
+
+
+def small(**changes) -> list[str]:
+    return [item for key, value in {**SMALL, **changes}.items() for item in ("--set", f"{key}={value}")]
+
+
+def wait_until(predicate, timeout: float, what):
+    deadline = time.monotonic() + timeout
+    while not (found := predicate()):
+        assert time.monotonic() < deadline, what()
+        time.sleep(0.2)
+    return found
+
+
+def shape(folder: Path) -> tuple[set, set]:
+    files = {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()}
+    return files, set(json.loads((folder / "status.json").read_text()))
+
+
+def train_locally(config: dict, root: Path) -> Path:
+    """The same config through today's local queue (a detached lmcore process)."""
+    (folder,) = queue.enqueue([config], root)
+    queue.work(root, poll=0.2)
+    wait_until(lambda: read_status(folder)["state"] == "finished", 120, lambda: read_status(folder))
+    return folder
+
+
+def test_a_grid_trains_on_the_cluster_into_folders_like_local_ones(cluster, tmp_path, monkeypatch):
+    root = tmp_path / "runs"
+    command = [sys.executable, "-m", "lmcore", "grid", *small(max_steps=40), "--vary", "tie_weights=false,true",
+               "--vary", "dropout_placement=none,variational", "--concurrency", "2", "--backend", "ray",
+               "--address", cluster.address, "--runs-dir", str(root), "--wait"]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    queued = json.loads(done.stdout.splitlines()[0])
+    folders = [root / run_id for run_id in queued["runs"]]
+    assert queue.backend(root) == ("ray", cluster.address)
+    statuses = [read_status(folder) for folder in folders]
+    assert [s["state"] for s in statuses] == ["finished"] * 4, statuses
+    assert all(s["step"] == 40 and s["test_ppl"] for s in statuses)
+    assert all(json.loads((f / "launcher.json").read_text())["backend"] == "ray" for f in folders)
+    assert all("ray::lmcore_train" not in (f / "log.txt").read_text() for f in folders)
+
+    config = json.loads((folders[0] / "config.json").read_text())
+    local = train_locally({k: v for k, v in config.items() if k != "lmcore_version"}, tmp_path / "local")
+    assert all(shape(folder) == shape(local) for folder in folders), (shape(folders[0]), shape(local))
+
+    monkeypatch.setenv("LMCORE_RUNS_DIR", str(root))
+    monkeypatch.setenv("LMCORE_REFERENCE_DIR", str(tmp_path / "no-reference-runs"))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.switch_page("pages/compare.py")
+    at.query_params["group"] = queued["group"]
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("4 / 4 finished" in p.proto.text for p in at.get("progress"))
+    cells = next(d.value for d in at.dataframe if "best val" in d.value.columns)
+    assert len(cells) == 4 and cells["finished"].tolist() == ["1 / 1"] * 4
+
+
+def metric_steps(folder: Path) -> list[tuple]:
+    lines = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
+    return [(line["kind"], line["step"]) for line in lines]
+
+
+def test_stopping_a_ray_run_keeps_its_checkpoint(cluster, tmp_path):
+    root = tmp_path / "runs"
+    queue.set_backend(root, "ray", cluster.address)
+    (folder,) = queue.enqueue([{**SMALL, "epochs": 200, "checkpoint_every": 100}], root)
+    wait_until(lambda: read_status(folder).get("step", 0) >= 150, 120, lambda: read_status(folder))
+    assert stop_run(folder) and (folder / STOP_REQUEST).exists()
+    status = wait_until(lambda: (s := read_status(folder))["state"] == "stopped" and s, 60, lambda: read_status(folder))
+    assert (folder / "checkpoints" / "last.pt").exists() and not (folder / STOP_REQUEST).exists()
+    assert status["step"] < 200 * 99 and max(step for _, step in metric_steps(folder)) <= status["step"]
+    wait_until(lambda: queue.worker_pid(root) is None, 30, lambda: "the driver did not end")
+
+
+def test_a_run_on_a_killed_node_resumes_on_the_other_with_each_line_once(cluster, tmp_path):
+    root = tmp_path / "runs"
+    queue.set_backend(root, "ray", cluster.address)
+    queue.set_concurrency(root, 2)
+    config = {**SMALL, "epochs": 25, "checkpoint_every": 100}
+    folders = queue.enqueue([config, config], root, ["twin-a", "twin-b"])
+
+    def on_the_second_node():
+        for folder in folders:
+            status = read_status(folder)
+            if status["state"] == "running" and status["step"] >= 300 and \
+                    parent_pid(status["pid"]) == cluster.raylet(1):
+                return folder, status["pid"]
+        return None
+
+    victim, trainer = wait_until(on_the_second_node, 120, lambda: [read_status(f) for f in folders])
+    os.kill(cluster.raylet(1), signal.SIGKILL)   # the node dies, and its worker with it
+    os.kill(trainer, signal.SIGKILL)
+    wait_until(lambda: all(read_status(f)["state"] == "finished" for f in folders), 180,
+               lambda: [read_status(f) for f in folders])
+    survivor = next(f for f in folders if f != victim)
+    assert read_status(victim)["pid"] != trainer and cluster.raylet(1) == 0   # so it ended on the head
+    steps = metric_steps(victim)
+    assert len(steps) == len(set(steps))                         # no line doubled
+    assert steps == metric_steps(survivor)                       # none lost: the twin's lines, exactly
+    assert (victim / "log.txt").read_text().count("--- attempt started ") == 2
