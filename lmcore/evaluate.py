@@ -19,19 +19,25 @@ def mean_nll(model: LanguageModel, streams: torch.Tensor, bptt: int, autocast=No
     was_training = model.training
     model.eval()
     state = model.init_state(streams.shape[1])
-    total, count = 0.0, 0
+    total, count = _zero(streams), 0
     try:
         for start in range(0, streams.shape[0] - 1, bptt):
             inputs, targets = get_batch(streams, start, bptt)
             with autocast() if autocast else contextlib.nullcontext():
                 logits, state = model(inputs, state)
             total += F.cross_entropy(logits.float().view(-1, logits.shape[-1]), targets.reshape(-1),
-                                     reduction="sum").item()
+                                     reduction="sum").double()
             count += targets.numel()
             state = detach_state(state)
     finally:
         model.train(was_training)
-    return total / count
+    return float(total) / count  # the one host sync of the split
+
+
+def _zero(streams: torch.Tensor) -> torch.Tensor:
+    """A float64 sum on the streams' device: adding each window's float32 sum to it equals adding
+    its .item() to a Python float, without stalling a GPU once per window."""
+    return torch.zeros((), dtype=torch.float64, device=streams.device)
 
 
 @torch.no_grad()
@@ -52,7 +58,7 @@ def mc_dropout_nll(model: LanguageModel, streams: torch.Tensor, bptt: int, sampl
     model.plan.generator = torch.Generator(device=device).manual_seed(seed)
     model.train()  # dropout on; the model has no other train-mode behaviour (no batch norm)
     states = [model.init_state(streams.shape[1]) for _ in range(samples)]
-    total, count = 0.0, 0
+    total, count = _zero(streams), 0
     try:
         for start in range(0, streams.shape[0] - 1, bptt):
             inputs, targets = get_batch(streams, start, bptt)              # (T, B) each
@@ -64,12 +70,12 @@ def mc_dropout_nll(model: LanguageModel, streams: torch.Tensor, bptt: int, sampl
                 states[k] = detach_state(states[k])
             # log of the mean probability; with one sample this is log_softmax itself, bit for bit.
             mean_log_probs = mixture - math.log(samples) if samples > 1 else mixture
-            total += F.nll_loss(mean_log_probs, targets.reshape(-1), reduction="sum").item()
+            total += F.nll_loss(mean_log_probs, targets.reshape(-1), reduction="sum").double()
             count += targets.numel()
     finally:
         model.plan.generator = generator
         model.train(was_training)
-    return total / count
+    return float(total) / count
 
 
 def perplexity(nll: float) -> float:

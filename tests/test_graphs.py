@@ -241,3 +241,27 @@ def test_bench_times_every_placement_with_the_graph_step_beside_the_ordinary_one
     assert report["graphs"] == ("captured" if CUDA else "eager")
     for placement in PLACEMENTS:
         assert rows[f"{placement}, {label}"]["ratio"] > 0 and rows[placement]["ratio"] > 0
+
+
+# ---------------------------------------------------------------- evaluation: one host sync per split
+
+
+def test_evaluation_sums_on_the_device_to_the_python_sum_bit_for_bit():
+    import torch.nn.functional as F
+
+    from lmcore.data import get_batch
+    from lmcore.evaluate import mean_nll
+    from lmcore.model import detach_state
+
+    model, _ = build("variational", 0.5)
+    streams = torch.randint(0, VOCAB, (300, 4), generator=torch.Generator().manual_seed(3))  # (N, B)
+    model.eval()
+    state, total, count = model.init_state(4), 0.0, 0
+    with torch.no_grad():
+        for start in range(0, streams.shape[0] - 1, STEPS):  # the per-window .item() it replaces
+            inputs, targets = get_batch(streams, start, STEPS)
+            logits, state = model(inputs, state)
+            total += F.cross_entropy(logits.view(-1, VOCAB), targets.reshape(-1), reduction="sum").item()
+            count += targets.numel()
+            state = detach_state(state)
+    assert mean_nll(model, streams, STEPS) == total / count
