@@ -56,3 +56,12 @@ def find_clip(series: dict, factor: float = OUTLIER_FACTOR) -> Clip | None:
     if not peaks or not kept:
         return None
     return Clip(low=min(kept), high=max(kept), peaks=peaks)
+
+
+def ceiling_clip(series: dict, high: float) -> Clip | None:
+    """The range up to `high` when some series (label -> values) go above it, naming them; else None."""
+    values = {label: [float(v) for v in vs if isinstance(v, (int, float)) and math.isfinite(v)]
+              for label, vs in series.items()}
+    peaks = {label: max(vs) for label, vs in values.items() if vs and max(vs) > high}
+    kept = [v for vs in values.values() for v in vs if v <= high]
+    return Clip(low=min(kept), high=high, peaks=peaks) if peaks and kept else None

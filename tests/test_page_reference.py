@@ -3,11 +3,10 @@ even over an empty runs folder; overlaid by ticking them; never deleted from the
 
 from __future__ import annotations
 
-import json
-
+from charts import chart
 from streamlit.testing.v1 import AppTest
 
-from conftest import ROOT, copy_run
+from conftest import copy_run, open_app
 from lmcore.reference import reference_dir
 
 BOOK = "20261127-085930-book-9182"
@@ -16,12 +15,7 @@ BOOK_NAME = "book · reference (NVIDIA H200)"
 
 
 def open_compare(monkeypatch, root, **state) -> AppTest:
-    monkeypatch.setenv("LMCORE_RUNS_DIR", str(root))
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    at.switch_page("pages/compare.py")
-    for key, value in state.items():
-        at.session_state[key] = value
-    at.run()
+    at = open_app(monkeypatch, root, "pages/compare.py", state=state)
     assert not at.exception, [e.value for e in at.exception]
     return at
 
@@ -52,8 +46,13 @@ def test_ticking_book_beside_a_tiny_run_overlays_it_and_deletes_only_the_tiny_ru
     before = reference_files()
     at = open_compare(monkeypatch, tmp_path / "runs", **{"compare.selected": [tiny.name, BOOK]})
     at.segmented_control(key="compare.x_axis").set_value("epoch").run()
-    traces = {t["name"] for t in json.loads(at.get("plotly_chart")[0].proto.spec)["data"]}
-    assert {"plain validation", f"{BOOK_NAME} validation", f"{BOOK_NAME} train"} <= traces
+    curves = chart(at)
+    assert {"plain validation", f"{BOOK_NAME} validation", f"{BOOK_NAME} train"} <= {t["name"] for t in curves["data"]}
+    # Clipped as the Train watch overlay is: at twice the highest validation (book's first, 204.4),
+    # not stretched to its untrained first train lines.
+    assert 10 ** curves["layout"]["yaxis"]["range"][1] < 600
+    captions = " ".join(c.value for c in at.caption)
+    assert "Axis clipped at 408.9" in captions and f"{BOOK_NAME} reaches" in captions
     button(at, "Delete 1 run…").click().run()
     button(at, "Yes, delete").click().run()
     assert not at.exception and not tiny.exists()

@@ -46,6 +46,22 @@ def test_an_outlier_run_clips_the_chart_axis():
     assert ui.ppl_figure(curves, log_y=True).layout.yaxis.range is None
 
 
+def test_runs_side_by_side_stop_at_twice_the_highest_validation():
+    """Untrained first steps in the thousands would squash the curves where runs differ (80 vs 120)."""
+    import pandas as pd
+
+    def frame(train, val):
+        return pd.DataFrame({"kind": ["train"] * len(train) + ["val"] * len(val), "step": range(len(train + val)),
+                             "epoch": 1, "ppl": train + val})
+
+    book = {"label": "book", "frame": frame([5000.0, 300.0, 90.0], [204.4, 79.9])}
+    tiny = {"label": "tiny", "frame": frame([2000.0, 400.0, 180.0], [150.0, 120.0])}
+    clip = ui.curve_clip([book, tiny])
+    assert clip.note() == "Axis clipped at 408.8: book reaches 5,000.0; tiny reaches 2,000.0."
+    assert ui.curve_clip([book]) is None                                   # one run alone shows its whole descent
+    assert ui.curve_clip([book, {"label": "queued", "frame": frame([], [])}]) is None
+
+
 def test_every_page_list_holds_the_users_runs_then_the_reference_runs(tmp_path, monkeypatch):
     from lmcore.reference import reference_dir
     from lmcore.runs import create_run

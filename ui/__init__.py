@@ -16,7 +16,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from explorer.metrics import MetricsFrame, smooth, split, thin
-from explorer.perplexity import Clip, find_clip, format_ppl
+from explorer.perplexity import Clip, ceiling_clip, find_clip, format_ppl
 from lmcore import checkpoints, runs
 from lmcore.progress import format_seconds
 from lmcore.reference import list_reference_runs, reference_dir
@@ -186,9 +186,18 @@ def model_for(folder: Path, which: str = "best"):
 
 
 def curve_clip(curves: list[dict]) -> Clip | None:
-    """The y range that keeps a diverged run from flattening the others (see ppl_figure)."""
-    return find_clip({curve["label"]: curve["frame"]["ppl"].tolist() if len(curve["frame"]) else []
-                      for curve in curves})
+    """The y range of a perplexity chart (ppl_figure's curves), or None to show everything; the
+    caller captions clip.note(). A diverged run far above the others is left out. With several runs
+    on one chart (Compare, the Train watch overlay) the axis also stops at twice the highest
+    validation: their untrained first steps, in the thousands, would squash every later point into
+    the bottom of the log axis, where the runs differ."""
+    series = {curve["label"]: curve["frame"]["ppl"].tolist() if len(curve["frame"]) else [] for curve in curves}
+    clip = find_clip(series)
+    drawn = [curve["frame"] for curve in curves if len(curve["frame"])]
+    if clip or len(drawn) < 2:
+        return clip
+    validations = [v for frame in drawn for v in split(frame, "val")["ppl"] if math.isfinite(v)]
+    return ceiling_clip(series, 2 * max(validations)) if validations else None
 
 
 def clip_axis(figure: go.Figure, clip: Clip | None, log_y: bool, floor: float | None = None) -> None:

@@ -7,15 +7,12 @@ epochs (explorer.epochs) or on its share of training (0 = start, 1 = end).
 
 from __future__ import annotations
 
-import math
-
 import pandas as pd
 import plotly.graph_objects as go
 
 import ui
 from explorer import epochs
 from explorer.metrics import split
-from explorer.perplexity import Clip
 from lmcore.summaries import RunSummary
 
 AXES = {"epoch": "epoch (passes over each run's own training text)",
@@ -60,22 +57,6 @@ def on_axis(summary: RunSummary, frame: pd.DataFrame, axis: str) -> pd.DataFrame
     placed = frame.copy()
     placed["share"] = placed["step"].astype(float) / float(total)
     return placed
-
-
-def overlay_clip(curves: list[dict]) -> Clip | None:
-    """Runs this different start in the thousands (a untrained model over 10,000 words) and end
-    near 80: on a log axis the first steps would squash every later point into the bottom. Stop
-    the axis at twice the highest validation; the clip's note names the runs that go above."""
-    series = {curve["label"]: [float(v) for v in curve["frame"]["ppl"] if math.isfinite(v)]
-              if len(curve["frame"]) else [] for curve in curves}
-    validations = [float(v) for curve in curves if len(curve["frame"])
-                   for v in split(curve["frame"], "val")["ppl"] if math.isfinite(v)]
-    if not validations:
-        return None
-    high = 2 * max(validations)
-    peaks = {label: max(values) for label, values in series.items() if values and max(values) > high}
-    kept = [v for values in series.values() for v in values if v <= high]
-    return Clip(low=min(kept), high=high, peaks=peaks) if peaks and kept else None
 
 
 def validation_figure(summary: RunSummary, frame: pd.DataFrame, height: int = 220) -> go.Figure:

@@ -161,7 +161,7 @@ def run_chart(summary: RunSummary, frame: pd.DataFrame) -> None:
     # Steps mean nothing across runs this different: see ui/reference.py.
     frames = [reference.on_axis(s, f, axis) for s, f in zip(runs_drawn, logged)] if overlays else logged
     curves = [{"label": s.name, "frame": f} for s, f in zip(runs_drawn, frames)]
-    clip = ui.curve_clip(curves) or (reference.overlay_clip(curves) if overlays else None)
+    clip = ui.curve_clip(curves)
     figure = ui.ppl_figure(curves, log_y=log_y, smoothing=smoothing, floor=summary.status.get("floor_ppl"), clip=clip,
                            x=axis if overlays else "step")
     # Keep zoom and hidden traces across refreshes, until the runs drawn or their axis change.
