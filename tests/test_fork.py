@@ -269,8 +269,14 @@ def test_the_fork_form_on_the_train_page_creates_and_trains_a_fork(parents, tmp_
     assert at.selectbox(key=f"{key}.from").options == ["its best validation (best.pt)",
                                                        "its latest checkpoint (last.pt)", "the end of epoch 1",
                                                        "the end of epoch 2", "the end of epoch 3"]
-    assert at.selectbox(key=f"{key}.from").value == "epoch:3"             # the latest epoch end by default
+    assert at.selectbox(key=f"{key}.from").value == "epoch:1"             # the first epoch end by default
     assert at.number_input(key=f"{key}.dropout").value == 0.3             # prefilled from the parent
+    at.selectbox(key=f"{key}.from").set_value("last")                    # a finished run's end: nothing to train
+    next(b for b in at.button if b.label == "Fork and train").click().run()
+    assert [e.value for e in at.error] == ["Not forked: nothing left to train: the checkpoint is at step 297 (epoch 4, "
+                                           "window 0) and the fork stops at epochs=3, max_steps=None; raise epochs "
+                                           "or max_steps"]
+    assert _listing(parent.parent) == [parent.name]                       # and nothing was created
     at.selectbox(key=f"{key}.from").set_value("epoch:1")
     at.number_input(key=f"{key}.dropout").set_value(0.0)
     at.number_input(key=f"{key}.max_steps").set_value(EPOCH + 20)

@@ -73,15 +73,16 @@ def form(summary: RunSummary, sources: list[str], key: str) -> None:
     with st.form(key, border=False):
         st.caption("A new run that starts from this run's weights, optimizer and position, with these keys "
                    "changed; shapes and data stay the parent's.")
-        source = st.selectbox("Start from", sources, format_func=source_label, key=f"{key}.from",
-                              index=len(sources) - 1 if sources[-1].startswith("epoch:") else 0)
+        # The first epoch's end when kept: a finished run's best or last often has nothing left to train.
+        first = next((i for i, s in enumerate(sources) if s.startswith("epoch:")), 0)
+        source = st.selectbox("Start from", sources, format_func=source_label, key=f"{key}.from", index=first)
         columns = st.columns(5)
         values = {
             "dropout": columns[0].number_input("Dropout", 0.0, float(RULES["dropout"].high), float(config["dropout"]),
                                                step=0.05, key=f"{key}.dropout", help=help_for("dropout")),
             "dropout_placement": columns[1].selectbox(
                 "Placement", PLACEMENTS, index=PLACEMENTS.index(config["dropout_placement"]), key=f"{key}.placement",
-                format_func=lambda p: f"{p} — {PLACEMENT_HELP[p]}", help=help_for("dropout_placement")),
+                help=help_for("dropout_placement") + "".join(f"\n- {p}: {PLACEMENT_HELP[p]}" for p in PLACEMENTS)),
             "lr": columns[2].number_input("Learning rate", 0.0, float(RULES["lr"].high), float(config["lr"]),
                                           format="%g", key=f"{key}.lr", help=help_for("lr")),
             "epochs": columns[3].number_input("Epochs", 1, int(RULES["epochs"].high), int(config["epochs"]),
