@@ -24,7 +24,7 @@ from pathlib import Path
 
 from .errors import LmcoreError
 from .launch import ATTEMPT_MARKER
-from .runs import PROJECT_ROOT, read_config, record_launch
+from .runs import LAUNCHER, PROJECT_ROOT, read_config, read_json, record_launch, write_json_atomic
 
 INSTALL = 'pip install "ray==2.60.0"'
 # Two book runs sharing one H200 cost each other about 10% (issue 12, book + variational-medium),
@@ -164,8 +164,7 @@ def drain(ray, root: Path, pending, limit, report, poll: float = 1.0) -> None:
     problem = None
     while True:
         for ref in ray.wait(list(flying), num_returns=len(flying), timeout=0)[0] if flying else []:
-            _settle(ray, ref)
-            flying.pop(ref)
+            _settle(ray, ref, flying.pop(ref))
         started = set(flying.values())
         waiting = [] if problem else [folder for folder in pending(root) if folder not in started]
         if not waiting and not flying:
@@ -185,10 +184,14 @@ def drain(ray, root: Path, pending, limit, report, poll: float = 1.0) -> None:
             time.sleep(poll)
 
 
-def _settle(ray, ref) -> None:
-    """A task that ended; its failure is already in the run's status (the trainer wrote it, or a
-    dead trainer reads as failed), so the driver only collects it."""
+def _settle(ray, ref, folder: Path) -> None:
+    """A task that ended: its outcome is in the run's status (the trainer wrote it). The driver
+    notes the end in its launcher.json, so a trainer dead for good reads as failed, no longer
+    as waiting for a retry (runs.read_status)."""
     try:
         ray.get(ref)
     except Exception:  # noqa: BLE001 - any task error: the run folder says what happened
         pass
+    launched = read_json(folder / LAUNCHER)
+    if isinstance(launched, dict):
+        write_json_atomic(folder / LAUNCHER, {**launched, "ended_at": time.time()})

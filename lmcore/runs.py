@@ -116,14 +116,26 @@ class RunWriter:
         self.checkpoints.mkdir(parents=True, exist_ok=True)
         current = read_json(self.folder / "status.json")
         self.current = current if isinstance(current, dict) else {}
+        self.logged_epoch: tuple[int, int] | None = None  # (step, epoch) of the latest train or val line
 
     def status(self, **fields) -> dict:
         self.current.update(fields, updated_at=time.time())
+        self._settle_epoch()
         write_json_atomic(self.folder / "status.json", self.current)
         return dict(self.current)
 
+    def _settle_epoch(self) -> None:
+        """The status's epoch is the epoch of its step. The trainer's counter moves on right after an
+        epoch's last step, so a run that max_steps ends on an epoch boundary would read 'step 149 /
+        149 · epoch 2' for an epoch it never trains; that step's log lines name the epoch it is in."""
+        if self.logged_epoch and self.current.get("step") == self.logged_epoch[0]:
+            self.current["epoch"] = self.logged_epoch[1]
+
     def metric(self, record: dict) -> None:
         append_jsonl(self.folder / "metrics.jsonl", record)
+        step, epoch = record.get("step"), record.get("epoch")
+        if record.get("kind") in ("train", "val") and isinstance(step, int) and isinstance(epoch, int):
+            self.logged_epoch = (step, epoch)
         if record.get("kind") == "val":
             self._note_validation(record)
 
@@ -296,6 +308,8 @@ def read_status(folder: Path) -> dict:
                 "error": f"the training process (pid {pid}) ended before it started training: see log.txt"}
     pid = status.get("pid")
     if status.get("state") in ACTIVE and pid is not None and not trainer_alive(status):
+        if _retry_pending(launched):  # Ray starts the task again, from the last checkpoint
+            return {**status, "state": "queued", "error": None}
         message = f"the training process (pid {pid}) ended without a final status: killed or crashed"
         return {**status, "state": "failed", "error": message}
     failure = read_json(folder / QUEUE_FAILURE)
@@ -307,6 +321,12 @@ def read_status(folder: Path) -> dict:
 
 def _number(value) -> float:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0.0
+
+
+def _retry_pending(launched) -> bool:
+    """A Ray task whose trainer died while its driver lives and has not seen the task end."""
+    return (isinstance(launched, dict) and launched.get("backend") == "ray" and not launched.get("ended_at")
+            and pid_alive(launched.get("pid")))
 
 
 def _launch_pending(status: dict, launched) -> bool:

@@ -208,8 +208,16 @@ def test_a_run_on_a_killed_node_resumes_on_the_other_with_each_line_once(cluster
     victim, trainer = wait_until(on_the_second_node, 120, lambda: [read_status(f) for f in folders])
     os.kill(cluster.raylet(1), signal.SIGKILL)   # the node dies, and its worker with it
     os.kill(trainer, signal.SIGKILL)
-    wait_until(lambda: all(read_status(f)["state"] == "finished" for f in folders), 180,
-               lambda: [read_status(f) for f in folders])
+    seen = []  # the victim's states on the way: waiting for its retry it reads queued, never failed
+
+    def ended():
+        found = [read_status(f) for f in folders]
+        seen.append(found[folders.index(victim)]["state"])
+        return not any(s["state"] in ("queued", "running") for s in found) and found
+
+    statuses = wait_until(ended, 180, lambda: [read_status(f) for f in folders])
+    assert [s["state"] for s in statuses] == ["finished", "finished"], statuses
+    assert "queued" in seen and "failed" not in seen, seen
     survivor = next(f for f in folders if f != victim)
     assert read_status(victim)["pid"] != trainer and cluster.raylet(1) == 0   # so it ended on the head
     steps = metric_steps(victim)
