@@ -137,3 +137,17 @@ def test_a_stale_queue_failure_does_not_fail_a_newer_queued_status(folder):
     time.sleep(0.01)
     runs.RunWriter(Path(folder)).status(state="queued", pid=None)   # e.g. re-queued afterwards
     assert runs.read_status(folder)["state"] == "queued"
+
+
+def test_a_run_capped_on_an_epoch_boundary_reads_its_last_epoch(small_config, tmp_path):
+    """SMALL has 99 steps an epoch; max_steps=99 ends the run exactly there, with epochs=3 left
+    uncapped. The trainer's counter has moved on to epoch 2, which never trains."""
+    import ui
+    from lmcore.session import run
+
+    folder = runs.create_run(small_config.replace(max_steps=99, epochs=3, eval_every=0).to_dict(), tmp_path)
+    run(folder, show_progress=False)
+    summary = summarize(folder)
+    assert (summary.state, summary.step, summary.total_steps) == ("finished", 99, 99)
+    assert summary.status["epoch"] == 1
+    assert ui.progress_text(summary.status)[1] == "step 99 / 99 · epoch 1"
