@@ -77,6 +77,16 @@ def _from_text_size(config: dict, count=None) -> float | None:
     return float(per_epoch) if per_epoch else None
 
 
+def checkpoint_epoch(progress: dict) -> int | None:
+    """The epoch of a checkpoint's last trained step. A checkpoint holds where training resumes, so
+    right after an epoch's last step (window 0) its counter already names the next epoch, which a
+    run capped there never trains."""
+    epoch, window, step = progress.get("epoch"), progress.get("window"), progress.get("step")
+    if not isinstance(epoch, int):
+        return None
+    return epoch - 1 if window == 0 and isinstance(step, int) and step > 0 and epoch > 1 else epoch
+
+
 def with_fractional_epochs(frame: pd.DataFrame, per_epoch: float | None) -> pd.DataFrame:
     """A copy whose `epoch` column is step / steps-per-epoch (epoch 1.5 = half way through the
     second epoch), so training lines spread across an epoch instead of stacking on its number."""

@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import ui
-from explorer import sampling_settings, textview
+from explorer import epochs, sampling_settings, textview
 from lmcore import checkpoints
 from lmcore.data import UNK
 from lmcore.errors import RunError
@@ -98,8 +98,8 @@ def load(folder: Path, which: str):
 def checkpoint_caption(payload: dict, path: Path, which: str, words: list[str]) -> None:
     progress = payload.get("progress") or {}
     fallback = " (no best.pt yet, so the latest)" if which == "best" and path.name == "last.pt" else ""
-    best = progress.get("best_val")
-    st.caption(f"`{path.name}`{fallback} · step {progress.get('step', '?')} · epoch {progress.get('epoch', '?')} · "
+    best, epoch = progress.get("best_val"), epochs.checkpoint_epoch(progress)
+    st.caption(f"`{path.name}`{fallback} · step {progress.get('step', '?')} · epoch {epoch or '?'} · "
                f"best validation perplexity {ui.fmt_ppl(best)} · vocabulary {len(words):,} words")
 
 

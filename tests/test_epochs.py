@@ -49,6 +49,14 @@ def test_a_text_file_run_capped_inside_epoch_1_is_placed_by_its_train_lines(tmp_
     assert epochs.steps_per_epoch(capped, metrics([])) is None
 
 
+def test_a_checkpoint_after_an_epochs_last_step_names_that_epoch():
+    assert epochs.checkpoint_epoch({"step": 149, "epoch": 2, "window": 0}) == 1     # last.pt after epoch 1
+    assert epochs.checkpoint_epoch({"step": 149, "epoch": 1, "window": 149}) == 1   # best.pt, saved before
+    assert epochs.checkpoint_epoch({"step": 40, "epoch": 1, "window": 40}) == 1
+    assert epochs.checkpoint_epoch({"step": 0, "epoch": 1, "window": 0}) == 1
+    assert epochs.checkpoint_epoch({}) is None
+
+
 def test_fractional_epochs_spread_the_steps():
     lines = metrics([("train", 50, 1, 9.0), ("val", 60, 1, 8.0), ("train", 100, 2, 7.0)])
     spread = epochs.with_fractional_epochs(lines, 60)
