@@ -23,7 +23,7 @@ from streamlit.testing.v1 import AppTest
 
 from conftest import SMALL
 from lmcore import queue
-from lmcore.runs import STOP_REQUEST, read_status, stop_run
+from lmcore.runs import STOP_REQUEST, create_run, read_status, stop_run
 
 ROOT = Path(__file__).resolve().parent.parent
 RAY = Path(sys.executable).parent / "ray"
@@ -188,6 +188,58 @@ def test_stopping_a_ray_run_keeps_its_checkpoint(cluster, tmp_path):
     assert (folder / "checkpoints" / "last.pt").exists() and not (folder / STOP_REQUEST).exists()
     assert status["step"] < 200 * 99 and max(step for _, step in metric_steps(folder)) <= status["step"]
     wait_until(lambda: queue.worker_pid(root) is None, 30, lambda: "the driver did not end")
+
+
+def lmcore(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "lmcore", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_a_run_no_node_can_hold_is_one_line_and_stays_queued(cluster, tmp_path):
+    root = tmp_path / "runs"
+    folder = create_run({**SMALL, "threads": 4}, root)
+    done = lmcore("queue", "--runs-dir", str(root), "--backend", "ray", "--address", cluster.address)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert "asks for 4 CPU" in done.stderr and "largest node of the cluster has 1 CPU" in done.stderr
+    assert queue.pending(root) == [folder] and read_status(folder)["state"] == "queued"
+    assert "asks for 4 CPU" in queue.backend_problem(root)
+
+
+def test_an_unreachable_address_is_one_line_and_the_grid_stays_queued(tmp_path):
+    root, address = tmp_path / "runs", f"127.0.0.1:{free_port()}"   # nothing listens there
+    done = lmcore("grid", *small(max_steps=5), "--vary", "tie_weights=false,true", "--backend", "ray",
+                  "--address", address, "--runs-dir", str(root))
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert done.stderr.startswith(f"error: cannot reach the Ray cluster at {address}: ")
+    assert "the 2 runs of grid grid-" in done.stderr and "stay queued" in done.stderr
+    wait_until(lambda: queue.worker_pid(root) is None, 60, lambda: "the worker did not end")
+    assert len(queue.pending(root)) == 2 and queue.backend_problem(root).startswith("cannot reach")
+    started = time.monotonic()
+    done = lmcore("queue", "--runs-dir", str(root))             # the kept backend, the same answer
+    assert done.returncode == 2 and "cannot reach the Ray cluster" in done.stderr
+    assert time.monotonic() - started < 30 and len(queue.pending(root)) == 2
+
+
+def test_choosing_ray_without_it_installed_says_how_to_install_it(tmp_path, monkeypatch):
+    from lmcore import ray_backend
+
+    monkeypatch.setitem(sys.modules, "ray", None)   # import ray fails as if it were not installed
+    with pytest.raises(ray_backend.BackendError, match=r'needs Ray.*pip install "ray==2\.60\.0"'):
+        ray_backend.check("auto")
+
+
+def test_a_start_over_without_a_checkpoint_keeps_no_line_twice(tmp_path, ptb_dir):
+    """A Ray retry of a run killed before its first checkpoint trains from scratch: the lines the
+    dead attempt wrote are dropped, not kept under the new ones."""
+    from lmcore.session import run
+
+    folder = create_run({**SMALL, "max_steps": 20, "log_every": 5}, tmp_path)
+    run(folder, show_progress=False)
+    once = metric_steps(folder)
+    for name in ("last.pt", "best.pt"):
+        (folder / "checkpoints" / name).unlink()
+    run(folder, show_progress=False)
+    assert metric_steps(folder) == once
 
 
 def test_a_run_on_a_killed_node_resumes_on_the_other_with_each_line_once(cluster, tmp_path):
