@@ -14,6 +14,7 @@ imports it, and only when the `ray` backend is chosen.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import socket
 import sys
@@ -59,9 +60,15 @@ def _probe(address: str) -> None:
         raise BackendError(f"cannot reach the Ray cluster at {address}: {error.strerror or error}") from None
 
 
+def installed() -> bool:
+    """Whether Ray can be imported here, without importing it (pages ask on every rerun)."""
+    return importlib.util.find_spec("ray") is not None
+
+
 def check(address: str) -> None:
     """Fail in one line, before any run is handed over, when Ray is missing or nothing listens."""
-    require_ray()
+    if not installed():
+        require_ray()  # its one-line message
     _probe(address)
 
 

@@ -276,3 +276,53 @@ def test_a_run_on_a_killed_node_resumes_on_the_other_with_each_line_once(cluster
     assert len(steps) == len(set(steps))                         # no line doubled
     assert steps == metric_steps(survivor)                       # none lost: the twin's lines, exactly
     assert (victim / "log.txt").read_text().count("--- attempt started ") == 2
+
+
+def grid_form(root: Path, monkeypatch) -> AppTest:
+    monkeypatch.setenv("LMCORE_RUNS_DIR", str(root))
+    monkeypatch.setenv("LMCORE_REFERENCE_DIR", str(root.parent / "no-reference-runs"))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.switch_page("pages/compare.py")
+    at.session_state["compare.tab"] = "Ablation grids"
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def queue_two_from_the_page(at: AppTest) -> None:
+    at.text_area(key="compare.grid.overrides").set_value("max_steps=3\nthreads=1\nsample_words=3").run()
+    at.multiselect(key="compare.grid.toggle.tie_weights").set_value([False, True]).run()
+    next(b for b in at.button if b.label == "Queue 2 runs").click().run()
+    assert not at.exception and any("Queued 2 runs" in s.value for s in at.success)
+
+
+def test_the_grid_form_queues_onto_the_cluster(cluster, tmp_path, monkeypatch):
+    root = tmp_path / "runs"
+    at = grid_form(root, monkeypatch)
+    assert at.radio(key="compare.grid.backend").value == "local"          # the default
+    at.radio(key="compare.grid.backend").set_value("ray").run()
+    at.text_input(key="compare.grid.address").set_value(cluster.address).run()
+    assert not at.error and queue.backend(root) == ("ray", cluster.address)
+    queue_two_from_the_page(at)
+    folders = sorted(p for p in root.iterdir() if p.is_dir())
+    wait_until(lambda: all(read_status(f)["state"] == "finished" for f in folders), 120,
+               lambda: [read_status(f) for f in folders])
+    assert all(json.loads((f / "launcher.json").read_text())["backend"] == "ray" for f in folders)
+    assert grid_form(root, monkeypatch).radio(key="compare.grid.backend").value == "ray"   # kept
+
+
+def test_the_grid_form_says_why_the_cluster_cannot_take_runs(tmp_path, monkeypatch):
+    root, address = tmp_path / "runs", f"127.0.0.1:{free_port()}"
+    at = grid_form(root, monkeypatch)
+    at.radio(key="compare.grid.backend").set_value("ray").run()
+    at.text_input(key="compare.grid.address").set_value(address).run()
+    assert [e.value for e in at.error] == [f"cannot reach the Ray cluster at {address}: Connection refused"]
+    queue_two_from_the_page(at)
+    wait_until(lambda: queue.backend_problem(root), 60, lambda: "the worker recorded no problem")
+    assert [e.value for e in grid_form(root, monkeypatch).error] == [   # a later visit: the worker's word
+        f"The queue could not use the cluster: cannot reach the Ray cluster at {address}: Connection refused; "
+        "its runs stay queued."]
+    assert len(queue.pending(root)) == 2
+    monkeypatch.setitem(sys.modules, "ray", None)
+    assert [e.value for e in grid_form(root, monkeypatch).error] == [
+        'Ray is not installed here: pip install "ray==2.60.0"']

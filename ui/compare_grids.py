@@ -16,6 +16,7 @@ from lmcore.config import PLACEMENTS, ConfigError, parse_assignments
 from lmcore.effects import grid_effects
 from lmcore.presets import PRESETS, resolve
 from lmcore.summaries import RunSummary
+from ui import queue_backend
 from ui.compare_runs import FLASH, GRID_CHOSEN, RUNS_VIEW, SELECTED, TAB, TABLE_COLUMNS, display_table
 from ui.grid_charts import band_figure, effects_figure
 
@@ -74,6 +75,7 @@ def grid_form() -> None:
         st.caption(f"… and {len(problems) - 3} more problems like these.")
     ready = not problems and (any(toggles.values()) or seeds > 1)
     confirmed = count <= ablation.CONFIRM_ABOVE or confirm_box(count)
+    queue_backend.backend_row()
     queue_row(toggles, seeds, count, disabled=not ready or not confirmed)
     if cells and ready:
         with st.expander(f"The {len(cells)} cell{'s' if len(cells) != 1 else ''}"
