@@ -265,10 +265,10 @@ def cmd_effects(args) -> int:
 
 def cmd_fork(args) -> int:
     from .config import parse_assignments
-    from .fork import fork_run, parent_folder
+    from .fork import find_parent, fork_run
     from .runs import runs_dir
 
-    parent, given_as_folder = parent_folder(args.run, args.runs_dir)
+    parent, given_as_folder = find_parent(args.run, args.runs_dir)
     root = args.runs_dir or (parent.parent if given_as_folder else runs_dir())
     folder = fork_run(parent, args.source, parse_assignments(args.assignments), root)
     config = json.loads((folder / "config.json").read_text())

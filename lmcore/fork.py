@@ -14,6 +14,7 @@ written: a refused fork creates nothing.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import torch
@@ -168,7 +169,7 @@ def _fork_payload(payload: dict, cfg, start_val: float | None) -> dict:
     return payload
 
 
-def parent_folder(run: str, root=None) -> tuple[Path, bool]:
+def find_parent(run: str, root=None) -> tuple[Path, bool]:
     """(the parent's folder, whether `run` was given as a folder) for a folder path or a run id
     under `root` (else the runs folder); a reference run's id is found too, to be refused by name."""
     if Path(run).is_dir():
@@ -202,14 +203,20 @@ def fork_run(parent_folder, source: str, changes: dict, root) -> Path:
     if raw is None:
         raise RunError(f"{parent.name}: not a run folder (config.json is missing or unreadable)")
     typed = read_changes(changes)
-    payload = finish_epoch(parent, _load_source(parent, source))
+    payload = _load_source(parent, source)
+    if source == "best":  # only a best.pt can be written between an epoch's last step and its bookkeeping
+        payload = finish_epoch(parent, payload)
     cfg = _fork_config(parent, raw, payload, source, typed)
     check_shapes(cfg, payload)
     start_val = starting_validation(parent, payload["progress"]["step"])
     payload = _fork_payload(payload, cfg, start_val)
     folder = create_run(cfg.to_dict(), root, label=cfg.name)
-    writer = RunWriter(folder)
-    writer.checkpoint("last", payload)
-    if start_val is not None:
-        writer.checkpoint("best", payload)
+    try:
+        writer = RunWriter(folder)
+        writer.checkpoint("last", payload)
+        if start_val is not None:
+            writer.checkpoint("best", payload)
+    except BaseException:  # a fork without its checkpoint would train from scratch under a fork's name
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
     return folder
