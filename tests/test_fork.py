@@ -323,3 +323,10 @@ def test_compare_draws_a_fork_as_a_branch_off_its_parent(parents, tmp_path, monk
     child_train = next(x for name, x in traces.items() if name.endswith("train") and "branch" in name)
     assert parent_train[0] == 1 and parent_train[-1] == 3 * EPOCH
     assert child_train[0] == EPOCH + 1 and child_train[-1] == 3 * EPOCH   # the branch leaves at the fork step
+    assert not [e for e in at.expander if e.label == "Fork this run"]      # two runs selected: no form
+    at = open_app(monkeypatch, parent.parent, "pages/compare.py", {"runs": child.name})
+    assert [e.label for e in at.expander].count("Fork this run") == 1      # one of the user's runs: the form
+    from lmcore.summaries import reference_runs
+
+    at = open_app(monkeypatch, parent.parent, "pages/compare.py", {"runs": reference_runs()[0].id})
+    assert not at.exception and not [e for e in at.expander if e.label == "Fork this run"]
