@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up everything on a fresh machine, idempotently.
 #   scripts/setup.sh          the app: .venv with torch and the runtime requirements
-#   scripts/setup.sh --dev    also the test tools and Debian's chromium for the browser tests
+#   scripts/setup.sh --dev    also the test tools (Ray included, for the ray backend's tests) and
+#                             Debian's chromium for the browser tests
 # torch is installed first and pinned, so pip takes the CPU wheel where one is provided
 # instead of pulling a multi-GB CUDA build through another package's loose requirement.
 set -euo pipefail

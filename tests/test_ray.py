@@ -212,6 +212,7 @@ def test_an_unreachable_address_is_one_line_and_the_grid_stays_queued(tmp_path):
     assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
     assert done.stderr.startswith(f"error: cannot reach the Ray cluster at {address}: ")
     assert "the 2 runs of grid grid-" in done.stderr and "stay queued" in done.stderr
+    wait_until(lambda: queue.backend_problem(root), 60, lambda: "the worker recorded no problem")
     wait_until(lambda: queue.worker_pid(root) is None, 60, lambda: "the worker did not end")
     assert len(queue.pending(root)) == 2 and queue.backend_problem(root).startswith("cannot reach")
     started = time.monotonic()
