@@ -93,10 +93,11 @@ def connect(address: str):
 
 def resources(config: dict, gpu_nodes: bool) -> dict:
     """What one run asks Ray for: CPUs = its threads (1 when it takes what it finds), and a share of
-    a GPU when it may train on one and the cluster has GPUs."""
-    threads = config.get("threads") or 1
-    on_gpu = gpu_nodes and config.get("device") in ("auto", "cuda")
-    return {"num_cpus": threads, "num_gpus": GPU_SHARE if on_gpu else 0}
+    a GPU for a cuda run, or an auto run on a cluster with GPUs (a cuda run on a cluster without
+    any then fails in one line: no node can hold it)."""
+    device = config.get("device")
+    on_gpu = device == "cuda" or (device == "auto" and gpu_nodes)
+    return {"num_cpus": config.get("threads") or 1, "num_gpus": GPU_SHARE if on_gpu else 0}
 
 
 def _largest_node(ray) -> dict:

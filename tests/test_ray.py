@@ -229,6 +229,15 @@ def test_choosing_ray_without_it_installed_says_how_to_install_it(tmp_path, monk
         ray_backend.check("auto")
 
 
+def test_a_run_asks_for_its_threads_and_half_a_gpu_where_it_may_use_one():
+    from lmcore.ray_backend import resources
+
+    assert resources({"threads": 3, "device": "cpu"}, gpu_nodes=True) == {"num_cpus": 3, "num_gpus": 0}
+    assert resources({"threads": 0, "device": "auto"}, gpu_nodes=False) == {"num_cpus": 1, "num_gpus": 0}
+    assert resources({"threads": 2, "device": "auto"}, gpu_nodes=True) == {"num_cpus": 2, "num_gpus": 0.5}
+    assert resources({"threads": 1, "device": "cuda"}, gpu_nodes=False) == {"num_cpus": 1, "num_gpus": 0.5}
+
+
 def test_a_start_over_without_a_checkpoint_keeps_no_line_twice(tmp_path, ptb_dir):
     """A Ray retry of a run killed before its first checkpoint trains from scratch: the lines the
     dead attempt wrote are dropped, not kept under the new ones."""
