@@ -107,6 +107,8 @@ def build_runners(size, args, device) -> list[Runner]:
         if getattr(args, "graphs", False):
             runners.append(Runner(graphed_name(placement, device), LanguageModel(args.vocab, cfg), device,
                                   args.batch, args.bptt, args.vocab, args.amp, graphed=True))
+    if getattr(args, "compiled_cell", False):
+        runners += compiled_cell_runners(size, args, device)
     if args.autograd_loop:
         # The same model with its recurrence as a plain per-step autograd loop: what the
         # hand-written LSTMRecurrence replaces, kept to measure what it buys.
@@ -114,6 +116,20 @@ def build_runners(size, args, device) -> list[Runner]:
                      dropout_placement="variational", tie_weights=True, init="torch")
         runners.append(Runner("variational, autograd loop", LanguageModel(args.vocab, cfg, path="autograd"),
                               device, args.batch, args.bptt, args.vocab, args.amp))
+    return runners
+
+
+def compiled_cell_runners(size, args, device) -> list[Runner]:
+    """Variational with the element-wise gate math compiled (lmcore/fused_cell.py), ordinary
+    and, with --graphs, through the graph step; the compile happens in the untimed warm-up."""
+    cfg = Config(dataset="synthetic", layers=args.layers, embed_size=size, hidden_size=size, dropout=0.5,
+                 dropout_placement="variational", tie_weights=True, init="torch")
+    runners = [Runner("variational, compiled cell", LanguageModel(args.vocab, cfg, path="compiled-cell"), device,
+                      args.batch, args.bptt, args.vocab, args.amp)]
+    if getattr(args, "graphs", False):
+        runners.append(Runner(graphed_name("variational", device) + ", compiled cell",
+                              LanguageModel(args.vocab, cfg, path="compiled-cell"), device, args.batch, args.bptt,
+                              args.vocab, args.amp, graphed=True))
     return runners
 
 
@@ -207,10 +223,10 @@ def print_size(size, rows, report) -> None:
     print(f"\n{report['layers']}x{size}, batch {report['batch']}, bptt {report['bptt']}, vocab {report['vocab']}, "
           f"{report['device']}, {report['threads']} threads (OMP_WAIT_POLICY {report['omp_wait_policy']}), "
           f"amp {report['amp']}")
-    print(f"  {'model':<32} {'tokens/s':>10} {'vs reference':>13}")
+    print(f"  {'model':<44} {'tokens/s':>10} {'vs reference':>13}")
     for name, row in rows.items():
         if "ratio" in row:
-            print(f"  {name:<32} {row['tokens_per_s']:>10,.0f} {row['ratio']:>12.2f}x")
+            print(f"  {name:<44} {row['tokens_per_s']:>10,.0f} {row['ratio']:>12.2f}x")
     print(f"  eval (vertical) {rows['eval']['tokens_per_s']:,.0f} tokens/s, reference "
           f"{rows['eval']['reference_tokens_per_s']:,.0f}; sampling {rows['sampling']['words_per_s']:,.0f} words/s")
 

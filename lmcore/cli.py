@@ -121,6 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--threads", type=int, default=0, help="CPU threads (0 = one per available core)")
     bench.add_argument("--graphs", action="store_true",
                        help="also train every placement through the CUDA-graph step (run eagerly off a GPU)")
+    bench.add_argument("--compiled-cell", action="store_true",
+                       help="also time variational with its gate math compiled (torch.compile; slow to start)")
     bench.add_argument("--autograd-loop", action="store_true",
                        help="also time variational with a plain per-step autograd recurrence")
     bench.add_argument("--reading", action="store_true",

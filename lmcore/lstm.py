@@ -69,12 +69,8 @@ class LSTMRecurrence(torch.autograd.Function):
     def backward(ctx, grad_outputs, grad_h_last, grad_c_last):
         acts, cells, tanh_cells, recurrent_in, w_hh, mask = ctx.saved_tensors
         steps, batch, gates_size = acts.shape
-        i, f, g, o = acts.chunk(4, dim=2)                   # (T, B, H) views
-        # Everything that does not depend on the incoming gradient is computed for all steps
-        # at once, so the sequential loop is left with ~6 small kernels per step.
-        slopes = torch.cat([i * (1 - i), f * (1 - f), 1 - g * g, o * (1 - o)], dim=2)
-        partners = torch.cat([g, cells[:-1], i, tanh_cells], dim=2).mul_(slopes)  # d gate / d (dc or dh)
-        through_tanh = o * (1 - tanh_cells * tanh_cells)    # d h / d c at each step
+        f = acts.chunk(4, dim=2)[1]                         # (T, B, H) view
+        partners, through_tanh = gate_partners(acts, cells, tanh_cells)
         grad_gates = torch.empty_like(acts)                 # (T, B, 4H) d loss / d pre-activations
         dh = grad_h_last.clone()
         dc = grad_c_last.clone()
@@ -91,6 +87,17 @@ class LSTMRecurrence(torch.autograd.Function):
         flat_grads = grad_gates.view(steps * batch, gates_size)
         grad_w_hh = flat_grads.t() @ recurrent_in.view(steps * batch, -1)  # (4H, H)
         return grad_gates, grad_w_hh, dh, dc, None
+
+
+def gate_partners(acts, cells, tanh_cells):
+    """What the backward pass multiplies the incoming gradient by, for all steps at once, so the
+    sequential loop is left with ~6 small kernels per step: acts (T, B, 4H), cells (T+1, B, H),
+    tanh_cells (T, B, H) -> partners (T, B, 4H) (d gate / d (dc or dh)) and through_tanh
+    (T, B, H) (d h / d c)."""
+    i, f, g, o = acts.chunk(4, dim=2)                   # (T, B, H) views
+    slopes = torch.cat([i * (1 - i), f * (1 - f), 1 - g * g, o * (1 - o)], dim=2)
+    partners = torch.cat([g, cells[:-1], i, tanh_cells], dim=2).mul_(slopes)
+    return partners, o * (1 - tanh_cells * tanh_cells)
 
 
 def input_projection(x: torch.Tensor, lstm: nn.LSTM) -> torch.Tensor:
@@ -125,7 +132,7 @@ def lstm_layer_reference(x, lstm: nn.LSTM, state, recurrent_mask=None):
     return torch.stack(outputs), (h, c)
 
 
-PATHS = ("auto", "fused", "recurrence", "autograd")
+PATHS = ("auto", "fused", "recurrence", "compiled-cell", "autograd")
 
 
 class LSTMLayer(nn.LSTM):
@@ -134,7 +141,8 @@ class LSTMLayer(nn.LSTM):
     forward(x (T, B, I), (h, c) each (B, H), recurrent_mask) -> output (T, B, H), (h, c).
     `path` says how it computes: `auto` runs the fused nn.LSTM (cuDNN on a GPU) when there
     is no mask and LSTMRecurrence when there is one; `fused`, `recurrence` and `autograd`
-    (the step-by-step reference) force one, for benchmarks and tests.
+    (the step-by-step reference) force one, for benchmarks and tests; `compiled-cell` is the
+    recurrence with its element-wise gate math compiled (lmcore/fused_cell.py).
     """
 
     def __init__(self, input_size: int, hidden_size: int, path: str = "auto"):
@@ -151,6 +159,10 @@ class LSTMLayer(nn.LSTM):
             return lstm_layer(x, self, state, recurrent_mask)
         if path == "autograd":
             return lstm_layer_reference(x, self, state, recurrent_mask)
+        if path == "compiled-cell":
+            from .fused_cell import lstm_layer_compiled_cell  # torch.compile's import cost only when asked
+
+            return lstm_layer_compiled_cell(x, self, state, recurrent_mask)
         if recurrent_mask is not None:
             raise ValueError("the fused nn.LSTM cannot drop h(t-1): use path 'auto' or 'recurrence'")
         h0, c0 = state

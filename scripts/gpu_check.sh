@@ -3,7 +3,8 @@
 #   1. the GPU-only tests of tests/test_graphs.py (capture + replay equals eager, fresh masks
 #      at every replay, a cuda_graphs=auto run captures) -> graph_tests.json (+ .xml, .log),
 #   2. every placement with and without CUDA graphs against a plain cuDNN nn.LSTM model
-#      (`lmcore bench --graphs`) -> bench.json,
+#      (`lmcore bench --graphs`) -> bench.json; variational with its gate math compiled
+#      (`--compiled-cell`, at most 180 s) -> bench_compiled_cell.json,
 #   3. the trainings, started together on the one GPU with cuda_graphs=auto: `book`,
 #      `variational-medium`, `zaremba-medium` and the book recipe with horizontal dropout ->
 #      NAME.json + NAME.png (lmcore report), NAME.summary.json, NAME.log, runs/NAME/,
@@ -58,6 +59,14 @@ bench_steps=${GPU_CHECK_BENCH_STEPS:-30}
 [[ $device == cpu ]] && bench_steps=2
 $python -m lmcore bench --device "$device" --sizes "${GPU_CHECK_SIZES:-200,650}" --steps "$bench_steps" --graphs \
     --json >"$out/bench.json" 2>>"$out/gpu_check.log" && log "bench done" || log "bench FAILED"
+# The compiled gate math (lmcore/fused_cell.py) apart, so a compiler failure costs only this file.
+if [[ $device == cpu ]]; then
+  log "compiled-cell bench skipped on a CPU (tests/test_fused_cell.py checks the cell)"
+else
+  timeout 180 $python -m lmcore bench --device "$device" --sizes "${GPU_CHECK_CELL_SIZES:-650}" --steps "$bench_steps" \
+      --placements variational --graphs --compiled-cell --json >"$out/bench_compiled_cell.json" 2>>"$out/gpu_check.log" \
+    && log "compiled-cell bench done" || log "compiled-cell bench FAILED"
+fi
 
 # 3. The trainings, started together; each stops (with a checkpoint) at the deadline.
 left=$((budget - (SECONDS - start)))
