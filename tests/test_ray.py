@@ -238,6 +238,23 @@ def test_a_run_asks_for_its_threads_and_half_a_gpu_where_it_may_use_one():
     assert resources({"threads": 1, "device": "cuda"}, gpu_nodes=False) == {"num_cpus": 1, "num_gpus": 0.5}
 
 
+def test_a_run_on_another_host_is_alive_while_its_status_is_fresh(tmp_path, monkeypatch):
+    """Its pid means nothing here (another node's process table): the status's age decides."""
+    from lmcore import runs
+
+    folder = create_run(dict(SMALL), tmp_path)
+    status = json.loads((folder / "status.json").read_text())
+    dead_here = 2 ** 22 + 1                                     # above pid_max: no such process here
+    (folder / "status.json").write_text(json.dumps({**status, "state": "running", "pid": dead_here,
+                                                    "host": "node-7", "updated_at": time.time()}))
+    assert read_status(folder)["state"] == "running"
+    monkeypatch.setattr(runs.time, "time", lambda: status["updated_at"] + runs.REMOTE_STALE_SECONDS + 5)
+    assert read_status(folder)["state"] == "failed"
+    (folder / "status.json").write_text(json.dumps({**status, "state": "running", "pid": dead_here,
+                                                    "host": socket.gethostname(), "updated_at": time.time()}))
+    assert read_status(folder)["state"] == "failed"               # this host: the pid decides at once
+
+
 def test_a_start_over_without_a_checkpoint_keeps_no_line_twice(tmp_path, ptb_dir):
     """A Ray retry of a run killed before its first checkpoint trains from scratch: the lines the
     dead attempt wrote are dropped, not kept under the new ones."""
