@@ -1,4 +1,9 @@
-"""Helpers for the end-to-end tests: a real `streamlit run app.py` and Debian's chromium."""
+"""Helpers for the end-to-end tests: a real `streamlit run app.py` and Debian's chromium.
+
+A browser test module calls require_chromium() at import and imports the `browser` and `page`
+fixtures from here (browser_fixture, page_fixture); its own `app` fixture starts the server with
+streamlit_server.
+"""
 
 from __future__ import annotations
 
@@ -12,12 +17,15 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = os.environ.get("LMCORE_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--disable-dev-shm-usage"]
+VIEWPORT = {"width": 1400, "height": 900}
 
 
 def free_port() -> int:
@@ -27,8 +35,11 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def streamlit_server(runs_root: Path, log_path: Path):
-    """`streamlit run app.py` on a free port, with runs under `runs_root`; yields its URL."""
+def streamlit_server(runs_root: Path, log_path: Path | None = None):
+    """`streamlit run app.py` on a free port, with runs under `runs_root`; yields its URL. The
+    server's output goes to `log_path`, by default streamlit.log beside the runs folder."""
+    log_path = log_path or runs_root.parent / "streamlit.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
     port = free_port()
     env = {**os.environ, "LMCORE_RUNS_DIR": str(runs_root), "PYTHONUNBUFFERED": "1"}
     log = open(log_path, "wb")
@@ -66,6 +77,59 @@ def _wait_healthy(url: str, process, log_path: Path, timeout: float = 90) -> Non
 
 def chromium_available() -> bool:
     return Path(CHROMIUM).exists() or shutil.which("chromium") is not None
+
+
+def require_chromium():
+    """Playwright's sync API for a browser test module: the module is skipped without Playwright,
+    and fails without chromium (a missing browser must not pass as a skip)."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not chromium_available():
+        pytest.fail("Debian's chromium is needed for the browser tests: scripts/setup.sh --dev installs it",
+                    pytrace=False)
+    return sync_api
+
+
+@contextlib.contextmanager
+def chromium():
+    """Debian's chromium, headless, driven by Playwright."""
+    with require_chromium().sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield instance
+        finally:
+            instance.close()
+
+
+@contextlib.contextmanager
+def new_page(instance):
+    """A page in a fresh browser context (its own cookies and session), closed afterwards."""
+    context = instance.new_context(viewport=VIEWPORT)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+# Fixtures a test module imports (`from browser import browser_fixture, page_fixture`); named apart
+# from the `browser` and `page` arguments that request them.
+@pytest.fixture(scope="module", name="browser")
+def browser_fixture():
+    with chromium() as instance:
+        yield instance
+
+
+@pytest.fixture(name="page")
+def page_fixture(browser):
+    with new_page(browser) as fresh:
+        yield fresh
+
+
+def settle(page, text: str, timeout: float = 60_000) -> None:
+    """Wait for `text` on the page and for Streamlit to stop running the script; no exception shown."""
+    page.get_by_text(text, exact=False).first.wait_for(timeout=timeout)
+    wait_app_idle(page, timeout)
+    assert page.locator('[data-testid="stException"]').count() == 0, page.locator(
+        '[data-testid="stException"]').first.inner_text()
 
 
 def wait_app_idle(page, timeout: float = 60_000) -> None:

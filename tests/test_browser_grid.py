@@ -15,14 +15,10 @@ import time
 
 import pytest
 
-from browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, ROOT, chromium_available, screenshot, streamlit_server
+from browser import ARTIFACTS, ROOT, VIEWPORT, chromium, require_chromium, screenshot, settle, streamlit_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-playwright = pytest.importorskip("playwright.sync_api")
-
-if not chromium_available():
-    pytest.fail("Debian's chromium is needed for the browser tests: scripts/setup.sh --dev installs it",
-                pytrace=False)
+require_chromium()
 
 OVERRIDES = "max_steps=30\neval_every=15\ndropout=0.5"
 CHARTS_JS = """() => [...document.querySelectorAll('[data-testid="stPlotlyChart"] .js-plotly-plot')].map(plot => ({
@@ -30,13 +26,6 @@ CHARTS_JS = """() => [...document.querySelectorAll('[data-testid="stPlotlyChart"
                                  plus: t.error_x ? t.error_x.array : null,
                                  minus: t.error_x ? t.error_x.arrayminus : null})),
     labels: (plot.layout.annotations || []).map(a => a.text)}))"""
-
-
-def settle(page, text: str, timeout: float = 60_000) -> None:
-    page.get_by_text(text, exact=False).first.wait_for(timeout=timeout)
-    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout)
-    assert page.locator('[data-testid="stException"]').count() == 0, page.locator(
-        '[data-testid="stException"]').first.inner_text()
 
 
 def choose(page, label: str, options: list[str]) -> None:
@@ -109,9 +98,8 @@ def runs_link(page, url: str, run_ids: list[str]) -> None:
 
 def test_a_seeded_grid_queued_from_the_page_finishes_with_bands_and_effects(tmp_path):
     root = tmp_path / "runs"
-    with streamlit_server(root, tmp_path / "streamlit.log") as url, playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 900})
+    with streamlit_server(root) as url, chromium() as browser:
+        page = browser.new_page(viewport=VIEWPORT)
         page.goto(f"{url}/compare")
         settle(page, "Compare runs")
         page.get_by_role("tab", name="Ablation grids").click()
@@ -135,14 +123,13 @@ def test_a_seeded_grid_queued_from_the_page_finishes_with_bands_and_effects(tmp_
         screenshot(page, "grid-finished-bands-and-effects")
 
         # The address bar is the link a teacher sends: a new tab opens the same grid.
-        shared = browser.new_page(viewport={"width": 1400, "height": 900})
+        shared = browser.new_page(viewport=VIEWPORT)
         shared.goto(f"{url}/compare?group={group}")
         settle(shared, "What each toggle did")
         wait_for_charts(shared, 4)
         assert_charts_match(shared.evaluate(CHARTS_JS), report)
         screenshot(shared, "grid-shared-link")
         runs_link(shared, url, sorted(f.name for f in root.iterdir() if f.is_dir())[:2])
-        browser.close()
     configs = [json.loads(f.read_text()) for f in root.glob("*/config.json")]
     assert sorted(c["seed"] for c in configs) == sorted([1, 2, 3] * 4) and {c["max_steps"] for c in configs} == {30}
     ARTIFACTS.mkdir(exist_ok=True)

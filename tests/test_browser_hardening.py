@@ -13,14 +13,10 @@ import urllib.request
 
 import pytest
 
-from browser import CHROMIUM, CHROMIUM_ARGS, chromium_available, screenshot, streamlit_server, wait_app_idle
+from browser import VIEWPORT, browser_fixture, require_chromium, screenshot, streamlit_server, wait_app_idle  # noqa: F401
 
 pytestmark = pytest.mark.browser
-playwright = pytest.importorskip("playwright.sync_api")
-
-if not chromium_available():
-    pytest.fail("Debian's chromium is needed for the browser tests: scripts/setup.sh --dev installs it",
-                pytrace=False)
+require_chromium()
 
 LINKS = {
     "million-layers": ("/train?layers=1000000", ["ignored layers='1000000': must be at most 16"]),
@@ -33,16 +29,8 @@ LINKS = {
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
     root = tmp_path_factory.mktemp("hardening") / "runs"
-    with streamlit_server(root, tmp_path_factory.mktemp("logs") / "streamlit.log") as url:
+    with streamlit_server(root) as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with playwright.sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield instance
-        instance.close()
 
 
 def health_seconds(url: str) -> float:
@@ -62,7 +50,7 @@ def shows_all(page, messages: list[str]) -> bool:
 @pytest.mark.parametrize("name", list(LINKS))
 def test_an_absurd_link_is_one_line_and_the_server_keeps_answering(app, browser, name):
     path, messages = LINKS[name]
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    context = browser.new_context(viewport=VIEWPORT)
     absurd, other = context.new_page(), context.new_page()
     absurd.goto(app + path, wait_until="commit")
     other.goto(app, wait_until="commit")  # a second user on the Start page while the link loads

@@ -6,15 +6,11 @@ from __future__ import annotations
 
 import pytest
 
-from browser import CHROMIUM, CHROMIUM_ARGS, chromium_available, screenshot, streamlit_server
+from browser import browser_fixture, page_fixture, require_chromium, screenshot, settle, streamlit_server  # noqa: F401
 from conftest import train_run
 
 pytestmark = pytest.mark.browser
-playwright = pytest.importorskip("playwright.sync_api")
-
-if not chromium_available():
-    pytest.fail("Debian's chromium is needed for the browser tests: scripts/setup.sh --dev installs it",
-                pytrace=False)
+require_chromium()
 
 BOOK_NAME = "book · reference (NVIDIA H200)"
 
@@ -24,33 +20,8 @@ def app(ptb_dir, tmp_path_factory):
     """A Streamlit server over one tiny run trained for one epoch (149 steps, a few seconds)."""
     root = tmp_path_factory.mktemp("browser-reference") / "runs"
     tiny = train_run(root, "tiny", "tiny-cpu", max_steps=149, eval_every=50)
-    with streamlit_server(root, tmp_path_factory.mktemp("logs") / "streamlit.log") as url:
+    with streamlit_server(root) as url:
         yield url, tiny
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with playwright.sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield instance
-        instance.close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
-    page = context.new_page()
-    yield page
-    context.close()
-
-
-def settle(page, text: str, timeout: float = 60_000) -> None:
-    """Wait for `text` on the page and for Streamlit to stop running the script."""
-    page.get_by_text(text, exact=False).first.wait_for(timeout=timeout)
-    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')",
-                           timeout=timeout)
-    assert page.locator('[data-testid="stException"]').count() == 0, page.locator(
-        '[data-testid="stException"]').first.inner_text()
 
 
 def legend(page) -> set[str]:
