@@ -13,7 +13,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import ui
-from conftest import open_app
+from conftest import copy_run, open_app
 from explorer import textview, uploads
 from lmcore import data, runs
 from lmcore.config import from_dict
@@ -79,9 +79,7 @@ def test_unknown_or_malformed_run_id_warns(trained_runs, monkeypatch):
 
 
 def test_run_deleted_while_shown_warns(trained_runs, monkeypatch, tmp_path):
-    root, folders = trained_runs
-    copy = tmp_path / "runs" / folders["plain"].name
-    shutil.copytree(folders["plain"], copy)
+    copy = copy_run(trained_runs[1]["plain"], tmp_path)
     at = open_page(monkeypatch, copy.parent, run=copy.name)
     assert not at.exception and at.metric
     shutil.rmtree(copy)
@@ -91,9 +89,7 @@ def test_run_deleted_while_shown_warns(trained_runs, monkeypatch, tmp_path):
 
 
 def test_broken_run_folder_renders_with_a_warning(trained_runs, monkeypatch, tmp_path):
-    root, folders = trained_runs
-    copy = tmp_path / "runs" / folders["variational"].name
-    shutil.copytree(folders["variational"], copy)
+    copy = copy_run(trained_runs[1]["variational"], tmp_path)
     (copy / "status.json").write_text('{"state": "runn')  # half-written
     (copy / "metrics.jsonl").unlink()
     with open(copy / "samples.jsonl", "a") as handle:

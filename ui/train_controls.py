@@ -50,6 +50,12 @@ def number(where, key: str, label: str, disabled: bool = False, step=None) -> No
                        key=WIDGET + key, help=help_for(key), disabled=disabled)
 
 
+def numbers(columns, *fields) -> None:
+    """Number widgets side by side, one a column: (key, label) or (key, label, step)."""
+    for where, (key, label, *step) in zip(columns, fields):
+        number(where, key, label, step=step[0] if step else None)
+
+
 def choice(where, key: str, label: str, labels: dict | None = None, disabled: bool = False,
            options: tuple | None = None) -> None:
     where.selectbox(label, options or RULES[key].choices, key=WIDGET + key, help=help_for(key), disabled=disabled,
@@ -125,10 +131,8 @@ def data_section() -> None:
 
 def model_section() -> None:
     with st.expander("Model", expanded=True, icon="🧱"):
-        columns = st.columns(3)
-        number(columns[0], "layers", "LSTM layers")
-        number(columns[1], "embed_size", "Embedding size", step=50)
-        number(columns[2], "hidden_size", "Hidden size", step=50)
+        numbers(st.columns(3), ("layers", "LSTM layers"), ("embed_size", "Embedding size", 50),
+                ("hidden_size", "Hidden size", 50))
         st.toggle("Tie the embedding and the decoder weights", key=WIDGET + "tie_weights", help=help_for("tie_weights"))
         columns = st.columns(3)
         choice(columns[0], "init", "Initialisation")
@@ -153,12 +157,9 @@ def optimisation_section() -> None:
     with st.expander("Optimisation", expanded=True, icon="🧮"):
         columns = st.columns(4)
         choice(columns[0], "optimizer", "Optimizer")
-        number(columns[1], "lr", "Learning rate", step=0.001)
-        number(columns[2], "clip", "Gradient clip", step=0.05)
-        number(columns[3], "weight_decay", "Weight decay", step=0.0001)
-        columns = st.columns(4)
-        number(columns[0], "batch_size", "Batch size")
-        number(columns[1], "bptt", "BPTT length", step=5)
+        numbers(columns[1:], ("lr", "Learning rate", 0.001), ("clip", "Gradient clip", 0.05),
+                ("weight_decay", "Weight decay", 0.0001))
+        numbers(st.columns(4), ("batch_size", "Batch size"), ("bptt", "BPTT length", 5))
 
 
 def schedule_section() -> None:
@@ -180,11 +181,8 @@ def advanced_section() -> None:
         number(columns[2], "threads", "CPU threads")
         choice(columns[3], "amp", "Mixed precision")
         amp_note()
-        columns = st.columns(4)
-        number(columns[0], "eval_batch_size", "Eval batch size")
-        number(columns[1], "eval_every", "Evaluate every N steps", step=50)
-        number(columns[2], "checkpoint_every", "Checkpoint every N steps", step=50)
-        number(columns[3], "log_every", "Log every N steps")
+        numbers(st.columns(4), ("eval_batch_size", "Eval batch size"), ("eval_every", "Evaluate every N steps", 50),
+                ("checkpoint_every", "Checkpoint every N steps", 50), ("log_every", "Log every N steps"))
         columns = st.columns(4)
         columns[0].text_input("Sample prompt", key=WIDGET + "sample_prompt", help=help_for("sample_prompt"))
         number(columns[1], "sample_words", "Sampled words")
