@@ -10,8 +10,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from conftest import copy_run, open_app
-from lmcore.config import from_dict
 from explorer.lesson import mask_rows
+from lmcore.config import from_dict
 
 
 def open_inside(monkeypatch, root: Path, run_id: str | None = None) -> AppTest:
