@@ -1,6 +1,8 @@
 """LSTM LM Explorer: the Streamlit entry point. Navigation and the shared sidebar, nothing heavy.
 
-Run with `streamlit run app.py`. Pages live in pages/ and are listed once, here.
+Run with `streamlit run app.py`. Pages live in app_pages/ and are listed once, here: a folder
+named pages/ would also be served by Streamlit on its own, so a fresh server's first deep link
+would skip this file's navigation and sidebar.
 """
 
 import streamlit as st
@@ -10,11 +12,11 @@ import ui
 st.set_page_config(page_title="LSTM LM Explorer", page_icon="🧠", layout="wide")
 
 PAGES = [
-    st.Page("pages/start.py", title="Start", icon=":material/home:", default=True),
-    st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
-    st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
-    st.Page("pages/inside.py", title="Inside the model", icon=":material/biotech:"),
-    st.Page("pages/generate.py", title="Generate", icon=":material/edit_note:"),
+    st.Page("app_pages/start.py", title="Start", icon=":material/home:", default=True),
+    st.Page("app_pages/train.py", title="Train", icon=":material/model_training:"),
+    st.Page("app_pages/compare.py", title="Compare", icon=":material/compare_arrows:"),
+    st.Page("app_pages/inside.py", title="Inside the model", icon=":material/biotech:"),
+    st.Page("app_pages/generate.py", title="Generate", icon=":material/edit_note:"),
 ]
 
 page = st.navigation(PAGES)

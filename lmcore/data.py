@@ -20,7 +20,6 @@ from .sizes import PTB_GROWTH, PTB_TOKENS, PTB_VOCAB_SIZE, ptb_vocab_size, vocab
 from .text import EOS, MAX_TEXT_BYTES, UNK, read_words, split_lines, split_sizes, text_problem  # noqa: F401
 
 
-
 @dataclass
 class Corpus:
     words: list[str]                         # id -> word

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import torch
 
-from .text import EOS, UNK
 from .model import LanguageModel
+from .text import EOS, UNK
 
 
 def prompt_ids(words: list[str], prompt: str) -> tuple[list[int], list[str]]:

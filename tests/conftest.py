@@ -133,7 +133,7 @@ def trained_runs(tmp_path_factory, ptb_dir):
 
 def open_app(monkeypatch, root: Path, page: str | None = None, query: dict | None = None,
              state: dict | None = None):
-    """app.py in AppTest over the runs under `root`, on `page` (e.g. "pages/train.py"), with
+    """app.py in AppTest over the runs under `root`, on `page` (e.g. "app_pages/train.py"), with
     URL query params and session state set before the first run."""
     from streamlit.testing.v1 import AppTest
 

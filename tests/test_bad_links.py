@@ -21,7 +21,7 @@ GOOD_TEXT = "\n".join(f"the cat number {i} sat on the mat" for i in range(400)).
 
 
 def open_train(monkeypatch, tmp_path, **query):
-    return open_app(monkeypatch, tmp_path / "runs", "pages/train.py", query)
+    return open_app(monkeypatch, tmp_path / "runs", "app_pages/train.py", query)
 
 
 def texts(elements) -> str:

@@ -67,7 +67,7 @@ def test_fractional_epochs_spread_the_steps():
 def test_compare_places_a_run_capped_inside_epoch_1_by_its_steps(trained_runs, monkeypatch, tmp_path):
     """The trained `plain` run is tiny stopped by max_steps=40, inside its first 149-step epoch."""
     plain = copy_run(trained_runs[1]["plain"], tmp_path)
-    at = open_app(monkeypatch, tmp_path / "runs", "pages/compare.py",
+    at = open_app(monkeypatch, tmp_path / "runs", "app_pages/compare.py",
                   state={"compare.selected": [plain.name], "compare.x_axis": "epoch"})
     assert not at.exception, [e.value for e in at.exception]
     drawn = traces(at)

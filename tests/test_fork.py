@@ -263,7 +263,7 @@ def _xs(trace: dict) -> list[float]:
 
 def test_the_fork_form_on_the_train_page_creates_and_trains_a_fork(parents, tmp_path, monkeypatch):
     parent = _copy_parent(parents, tmp_path, "dropout")
-    at = open_app(monkeypatch, parent.parent, "pages/train.py", {"run": parent.name})
+    at = open_app(monkeypatch, parent.parent, "app_pages/train.py", {"run": parent.name})
     assert not at.exception, [e.value for e in at.exception]
     key = f"fork.train.{parent.name}"
     assert at.selectbox(key=f"{key}.from").options == ["its best validation (best.pt)",
@@ -298,11 +298,11 @@ def test_the_form_is_hidden_with_a_reason_for_reference_runs_and_runs_without_ch
     from lmcore.summaries import reference_runs
 
     shipped = reference_runs()[0]
-    at = open_app(monkeypatch, tmp_path / "runs", "pages/train.py", {"run": shipped.id})
+    at = open_app(monkeypatch, tmp_path / "runs", "app_pages/train.py", {"run": shipped.id})
     assert any("a reference run's checkpoints were not kept" in c.value for c in at.caption)
     assert not [e for e in at.expander if e.label == "Fork this run"]
     queued = create_run(SMALL, tmp_path / "runs")
-    at = open_app(monkeypatch, tmp_path / "runs", "pages/train.py", {"run": queued.name})
+    at = open_app(monkeypatch, tmp_path / "runs", "app_pages/train.py", {"run": queued.name})
     assert any(c.value.startswith("Fork: no checkpoint yet") for c in at.caption)
     assert not [e for e in at.expander if e.label == "Fork this run"]
 
@@ -311,11 +311,11 @@ def test_compare_draws_a_fork_as_a_branch_off_its_parent(parents, tmp_path, monk
     parent = _copy_parent(parents, tmp_path)
     child = fork_run(parent, "epoch:1", {"lr": "0.03", "name": "branch"}, parent.parent)
     run(child, show_progress=False)
-    at = open_app(monkeypatch, parent.parent, "pages/train.py", {"run": child.name})
+    at = open_app(monkeypatch, parent.parent, "app_pages/train.py", {"run": child.name})
     assert any(f"Forked from `{parent.name}` at step {EPOCH}" in c.value for c in at.caption)
     link = next(p for p in at.get("page_link") if p.proto.label == "Draw it beside its parent")
     assert link.proto.query_string == f"runs={parent.name}%2C{child.name}"
-    at = open_app(monkeypatch, parent.parent, "pages/compare.py", {"runs": f"{parent.name},{child.name}"})
+    at = open_app(monkeypatch, parent.parent, "app_pages/compare.py", {"runs": f"{parent.name},{child.name}"})
     assert not at.exception, [e.value for e in at.exception]
     spec = json.loads(next(c for c in at.get("plotly_chart") if "compare.curves" in c.proto.id).proto.spec)
     traces = {t["name"]: _xs(t) for t in spec["data"]}
@@ -324,9 +324,9 @@ def test_compare_draws_a_fork_as_a_branch_off_its_parent(parents, tmp_path, monk
     assert parent_train[0] == 1 and parent_train[-1] == 3 * EPOCH
     assert child_train[0] == EPOCH + 1 and child_train[-1] == 3 * EPOCH   # the branch leaves at the fork step
     assert not [e for e in at.expander if e.label == "Fork this run"]      # two runs selected: no form
-    at = open_app(monkeypatch, parent.parent, "pages/compare.py", {"runs": child.name})
+    at = open_app(monkeypatch, parent.parent, "app_pages/compare.py", {"runs": child.name})
     assert [e.label for e in at.expander].count("Fork this run") == 1      # one of the user's runs: the form
     from lmcore.summaries import reference_runs
 
-    at = open_app(monkeypatch, parent.parent, "pages/compare.py", {"runs": reference_runs()[0].id})
+    at = open_app(monkeypatch, parent.parent, "app_pages/compare.py", {"runs": reference_runs()[0].id})
     assert not at.exception and not [e for e in at.expander if e.label == "Fork this run"]

@@ -42,7 +42,7 @@ def runs_copy(trained_runs, tmp_path, monkeypatch):
 
 def open_page(**state) -> AppTest:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    at.switch_page("pages/compare.py")
+    at.switch_page("app_pages/compare.py")
     for key, value in state.items():
         at.session_state[key] = value
     at.run()
@@ -368,7 +368,7 @@ def seeded_grid(tmp_path_factory, ptb_dir):
 def grid_link(monkeypatch, root, group, **state) -> AppTest:
     monkeypatch.setenv("LMCORE_RUNS_DIR", str(root))
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    at.switch_page("pages/compare.py")
+    at.switch_page("app_pages/compare.py")
     at.query_params["group"] = group
     for key, value in state.items():
         at.session_state[key] = value
@@ -453,7 +453,7 @@ def test_a_runs_link_preselects_known_runs_and_the_selection_updates_the_url(run
     root, folders = runs_here
     plain, variational = folders["plain"].name, folders["variational"].name
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    at.switch_page("pages/compare.py")
+    at.switch_page("app_pages/compare.py")
     at.query_params["runs"] = f"{plain},not-a-run,{plain}"
     at.run()
     assert not at.exception

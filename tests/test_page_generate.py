@@ -17,7 +17,7 @@ from lmcore.sampling import generate
 
 
 def open_generate(monkeypatch, root: Path, run_id: str | None = None) -> AppTest:
-    at = open_app(monkeypatch, root, "pages/generate.py", {"run": run_id} if run_id else None)
+    at = open_app(monkeypatch, root, "app_pages/generate.py", {"run": run_id} if run_id else None)
     assert not at.exception, at.exception
     return at
 

@@ -15,7 +15,7 @@ from lmcore.config import from_dict
 
 
 def open_inside(monkeypatch, root: Path, run_id: str | None = None) -> AppTest:
-    at = open_app(monkeypatch, root, "pages/inside.py", {"run": run_id} if run_id else None)
+    at = open_app(monkeypatch, root, "app_pages/inside.py", {"run": run_id} if run_id else None)
     assert not at.exception, at.exception
     return at
 

@@ -15,7 +15,7 @@ BOOK_NAME = "book · reference (NVIDIA H200)"
 
 
 def open_compare(monkeypatch, root, **state) -> AppTest:
-    at = open_app(monkeypatch, root, "pages/compare.py", state=state)
+    at = open_app(monkeypatch, root, "app_pages/compare.py", state=state)
     assert not at.exception, [e.value for e in at.exception]
     return at
 

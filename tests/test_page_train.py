@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def open_page(monkeypatch, root: Path, **query) -> AppTest:
-    return open_app(monkeypatch, root, "pages/train.py", query)
+    return open_app(monkeypatch, root, "app_pages/train.py", query)
 
 
 def metric(at: AppTest, label: str) -> str:

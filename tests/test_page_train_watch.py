@@ -18,7 +18,7 @@ DIVERGED = 1.0142320540616806e304
 
 
 def open_watch(monkeypatch, folder):
-    at = open_app(monkeypatch, folder.parent, "pages/train.py", {"run": folder.name})
+    at = open_app(monkeypatch, folder.parent, "app_pages/train.py", {"run": folder.name})
     assert not at.exception, [e.value for e in at.exception]
     return at
 

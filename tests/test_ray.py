@@ -164,7 +164,7 @@ def test_a_grid_trains_on_the_cluster_into_folders_like_local_ones(cluster, tmp_
     monkeypatch.setenv("LMCORE_RUNS_DIR", str(root))
     monkeypatch.setenv("LMCORE_REFERENCE_DIR", str(tmp_path / "no-reference-runs"))
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    at.switch_page("pages/compare.py")
+    at.switch_page("app_pages/compare.py")
     at.query_params["group"] = queued["group"]
     at.run()
     assert not at.exception, [e.value for e in at.exception]
@@ -309,7 +309,7 @@ def grid_form(root: Path, monkeypatch) -> AppTest:
     monkeypatch.setenv("LMCORE_RUNS_DIR", str(root))
     monkeypatch.setenv("LMCORE_REFERENCE_DIR", str(root.parent / "no-reference-runs"))
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    at.switch_page("pages/compare.py")
+    at.switch_page("app_pages/compare.py")
     at.session_state["compare.tab"] = "Ablation grids"
     at.run()
     assert not at.exception, [e.value for e in at.exception]

@@ -2,7 +2,7 @@
 
 Pages stay thin: they lay out widgets and call lmcore or these helpers. Nothing here trains
 or loads training data. A page too big for one file keeps its parts here, next to this module
-(train_setup.py, train_watch.py, ...): files in pages/ are pages, so they cannot hold them.
+(train_setup.py, train_watch.py, ...): files in app_pages/ are pages, so they cannot hold them.
 """
 
 from __future__ import annotations
@@ -27,37 +27,10 @@ STATE_ICONS = {"queued": "⏳", "running": "▶️", "finished": "✅", "failed"
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2",
            "#7f7f7f", "#bcbd22"]
 UI_METRICS = "ui.metrics"  # session state: run folder -> MetricsFrame (incremental reader)
-UI_NAVIGATION_CHECKED = "ui.navigation_checked"
 LOG_TICKS = [m * 10 ** k for k in range(8) for m in (1, 2, 5)]  # 1 2 5 10 20 50 ... on a log axis
 
 
-# ---------------------------------------------------------------- navigation
-
-
-def ensure_app_navigation() -> None:
-    """Make a page opened by a direct link run inside app.py's navigation.
-
-    Because the page files live in pages/, a freshly started Streamlit serves the first
-    session's deep link (say /train?run=...) the old way, from the folder, without app.py:
-    no shared sidebar, no page titles. Until app.py has called st.navigation once, we switch
-    that off and rerun, and the same URL then goes through app.py. Every page calls this
-    first. Once per session: AppTest resets the switch before every run, and a rerun on each
-    would swallow button clicks.
-
-    The patch exists because Streamlit has no public switch for this (its docs: the pages/
-    folder is ignored only after some session has called st.navigation), so it writes the
-    private PagesManager.uses_pages_directory, requirements.txt bounds streamlit to the
-    versions where tests/test_browser.py saw it work, and the public way out is to move the
-    pages to a folder not named pages/, which Streamlit does not scan.
-    """
-    from streamlit.runtime.pages_manager import PagesManager
-
-    if st.session_state.get(UI_NAVIGATION_CHECKED):
-        return
-    st.session_state[UI_NAVIGATION_CHECKED] = True
-    if getattr(PagesManager, "uses_pages_directory", False):
-        PagesManager.uses_pages_directory = False
-        st.rerun()
+# ---------------------------------------------------------------- session state
 
 
 def init_state(defaults: dict) -> None:

@@ -38,7 +38,7 @@ def lineage(summary: RunSummary) -> None:
     row.caption(f"Forked from `{parent}` at step {step:,} ({source_label(summary.config.get('fork_from', ''))}): "
                 "its steps continue from there.")
     if ui.run_folder(parent):
-        row.page_link("pages/compare.py", label="Draw it beside its parent", icon=":material/call_split:",
+        row.page_link("app_pages/compare.py", label="Draw it beside its parent", icon=":material/call_split:",
                       query_params={"runs": f"{parent},{summary.id}"})
 
 
@@ -59,7 +59,8 @@ def fork_form(summary: RunSummary, place: str) -> None:
         form(summary, sources, f"fork.{place}.{summary.id}")
         if summary.id in made:
             st.success(f"Forked as `{made[summary.id]}`, training in the background.")
-            st.page_link("pages/train.py", label="Watch the fork", icon="📈", query_params={"run": made[summary.id]})
+            st.page_link("app_pages/train.py", label="Watch the fork", icon="📈",
+                         query_params={"run": made[summary.id]})
 
 
 def fork_selected(chosen: list[RunSummary]) -> None:

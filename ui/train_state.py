@@ -1,6 +1,6 @@
 """The Train page's state: the config being edited, the controls that show it, and the URL that
 holds it (explorer.links). The Set up and Watch tabs (train_setup.py, train_watch.py) and the page
-(pages/train.py) share these keys and functions.
+(app_pages/train.py) share these keys and functions.
 """
 
 from __future__ import annotations

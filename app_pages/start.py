@@ -12,8 +12,6 @@ from lmcore.presets import PRESETS
 from lmcore.summaries import reference_runs
 from ui import reference
 
-ui.ensure_app_navigation()
-
 START_PTB = "start.ptb_message"
 
 # The presets a lesson starts from, in the order a class meets them.
@@ -72,9 +70,9 @@ def preset_card(name: str) -> None:
         if st.button("Start now", key=f"start.go.{name}", type="primary", icon=":material/play_arrow:",
                      width="stretch"):
             run_id = ui.start_run(cfg)
-            st.switch_page("pages/train.py", query_params={"run": run_id})
+            st.switch_page("app_pages/train.py", query_params={"run": run_id})
         if st.button("Open in Train", key=f"start.open.{name}", icon=":material/tune:", width="stretch"):
-            st.switch_page("pages/train.py", query_params={"preset": name})
+            st.switch_page("app_pages/train.py", query_params={"preset": name})
 
 
 ptb_panel()
@@ -95,7 +93,7 @@ def full_recipe() -> None:
     text, chart = st.columns([2, 1], vertical_alignment="center")
     text.markdown(f"**{reference.recipe_line(book)}**")
     text.caption("Its curves can be laid beside your own runs on **Train** (watch a run) and **Compare**.")
-    text.page_link("pages/train.py", label="Open the reference run", icon="📈", query_params={"run": book.id})
+    text.page_link("app_pages/train.py", label="Open the reference run", icon="📈", query_params={"run": book.id})
     chart.plotly_chart(reference.validation_figure(book, ui.metrics_frame(book.path)), key="start.recipe",
                        config={"displaylogo": False, "displayModeBar": False})
 
@@ -114,7 +112,7 @@ def runs_in_progress() -> None:
         fraction, text = ui.progress_text(summary.status)
         left, right = st.columns([4, 1])
         left.progress(fraction, text=f"{ui.run_label(summary)} — {text}")
-        right.page_link("pages/train.py", label="Watch", icon="📈", query_params={"run": summary.id})
+        right.page_link("app_pages/train.py", label="Watch", icon="📈", query_params={"run": summary.id})
 
 
 runs_in_progress()

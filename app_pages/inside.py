@@ -16,8 +16,6 @@ from lmcore.runs import read_json
 from lmcore.summaries import RunSummary
 from ui.inside_figures import legend, mask_figure, no_dropout_box, params_figure, survival_figure
 
-ui.ensure_app_navigation()
-
 INSIDE_P = "inside.p"
 INSIDE_P_RECURRENT = "inside.p_recurrent"
 INSIDE_STEPS = "inside.steps"

@@ -12,12 +12,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-import ui
 from ui import train_state as state
 from ui.train_setup import setup_tab
 from ui.train_watch import watch_tab
-
-ui.ensure_app_navigation()
 
 
 def main() -> None:

@@ -17,8 +17,6 @@ from lmcore.runs import read_jsonl
 from lmcore.sampling import generate, prompt_ids
 from lmcore.summaries import RunSummary
 
-ui.ensure_app_navigation()
-
 GENERATE_RUN = "generate.run"
 GENERATE_URL_RUN = "generate.url_run"   # the ?run= value last applied, so a new link wins once
 GENERATE_WHICH = "generate.which"

@@ -17,8 +17,6 @@ from lmcore.summaries import RunSummary
 from ui import compare_grids, compare_runs, compare_url
 from ui.compare_runs import FLASH, GRID_CHOSEN, GRID_VIEW, RUNS_VIEW, SELECTED, TAB
 
-ui.ensure_app_navigation()
-
 ACTIVITY = "compare.activity"            # (id, state) of queued/running runs at the last full run
 
 compare_runs.init_state()
