@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from charts import traces, values
 
+from charts import traces, values
 from conftest import copy_run, open_app
 from explorer import epochs
 from lmcore.config import from_dict

@@ -3,9 +3,9 @@ even over an empty runs folder; overlaid by ticking them; never deleted from the
 
 from __future__ import annotations
 
-from charts import chart
 from streamlit.testing.v1 import AppTest
 
+from charts import chart
 from conftest import copy_run, open_app
 from lmcore.reference import reference_dir
 

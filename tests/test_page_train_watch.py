@@ -9,7 +9,6 @@ import subprocess
 import sys
 
 from charts import values
-
 from conftest import copy_run, open_app
 from lmcore import launch
 from lmcore.runs import RunWriter
