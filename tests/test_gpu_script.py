@@ -25,9 +25,9 @@ def test_gpu_check_dry_run_on_cpu(tmp_path):
 
     tests = json.loads((tmp_path / "graph_tests.json").read_text())
     names = {t["test"].split("[")[0] for t in tests["tests"]}
-    assert len(names) == 3 and all(name.startswith("test_gpu_") for name in names)
+    assert len(names) == 5 and all(name.startswith("test_gpu_") for name in names)
     outcome = "passed" if torch.cuda.is_available() else "skipped"  # here: skipped, not failed
-    assert tests["counts"][outcome] == len(tests["tests"]) == 9
+    assert tests["counts"][outcome] == len(tests["tests"]) == 11
 
     bench = json.loads((tmp_path / "bench.json").read_text())
     assert bench["graphs"] == "eager"

@@ -228,6 +228,31 @@ def test_gpu_a_cuda_run_with_auto_graphs_captures_and_trains_as_an_eager_run(run
     assert len(losses[0]) == 100 and losses[0] == pytest.approx(losses[1], rel=1e-4)
 
 
+@cuda
+def test_gpu_a_graphed_cuda_run_stopped_and_resumed_logs_as_an_uninterrupted_one(runs_root):
+    changes = {**SMALL, "device": "cuda", "dropout": 0.3, "dropout_placement": "variational", "eval_every": 60,
+               "log_every": 7, "optimizer": "sgd", "lr": 1.0, "lr_schedule": "fixed", "decay_start": 1}
+    whole = create_run(changes, runs_root)
+    expected = run(whole, show_progress=False)
+    parts = create_run(changes, runs_root)
+    assert run(parts, show_progress=False, observers=(StopAt(87),))["state"] == "stopped"
+    resumed = run(parts, show_progress=False)  # warms up and captures again after the resume
+    assert resumed["test_ppl"] == pytest.approx(expected["test_ppl"], rel=1e-4)
+    _assert_same_logs(parts, whole)
+
+
+@cuda
+def test_gpu_with_dropout_graphed_runs_validate_within_the_seeds_spread(runs_root):
+    finals = {}
+    for mode in ("auto", "off"):
+        finals[mode] = [run(create_run({**SMALL, "device": "cuda", "max_steps": 150, "dropout": 0.5,
+                                        "dropout_placement": "variational", "cuda_graphs": mode, "seed": seed},
+                                       runs_root), show_progress=False)["best_val_ppl"] for seed in (1, 2, 3)]
+    mean = {mode: sum(values) / len(values) for mode, values in finals.items()}
+    spread = max(finals["off"]) - min(finals["off"])
+    assert abs(mean["auto"] - mean["off"]) <= max(spread, 1e-3 * mean["off"]), finals
+
+
 # ---------------------------------------------------------------- the benchmark's graph rows
 
 
