@@ -35,7 +35,6 @@ INITS = ("book", "uniform", "torch")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 AMP_MODES = ("none", "bf16")
 GRAPH_MODES = ("auto", "on", "off")
-GRAPH_MODES = ("auto", "on", "off")
 BUILTIN_DATASETS = ("ptb", "synthetic")
 
 MAX_LAYERS = 16
@@ -115,9 +114,6 @@ class Config:
     threads: int = declare(0, "CPU threads for the run (0 = one per core)", low=0, high=1024)
     amp: str = declare("none", "bf16 autocast, on CUDA only: on a CPU or MPS the run trains in float32 as with none",
                        choices=AMP_MODES)
-    cuda_graphs: str = declare("auto", "capture each training step as one CUDA graph and replay it (auto: on CUDA "
-                               "only); off a GPU, on runs the same step with its static buffers, eagerly",
-                               choices=GRAPH_MODES)
     cuda_graphs: str = declare("auto", "capture each training step as one CUDA graph and replay it (auto: on CUDA "
                                "only); off a GPU, on runs the same step with its static buffers, eagerly",
                                choices=GRAPH_MODES)
