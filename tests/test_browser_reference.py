@@ -55,8 +55,12 @@ def test_train_watch_overlays_the_full_recipe_and_start_says_what_it_reaches(app
     url, tiny = app
     page.goto(f"{url}/train?run={tiny.name}")
     settle(page, "Add the full recipe on a GPU")
-    page.locator('[data-testid="stMultiSelect"]').filter(has_text="Add the full recipe on a GPU").locator(
-        "input").click()
+    # The page then writes its config into the address bar (a rerun that would close an open list).
+    page.wait_for_function("location.search.includes('preset=')")
+    page.wait_for_timeout(1000)
+    box = page.locator('[data-testid="stMultiSelect"]').filter(has_text="Add the full recipe on a GPU")
+    box.locator("input").click()
+    page.keyboard.press("ArrowDown")  # opens the list whether or not the click already did
     page.get_by_role("option", name=BOOK_NAME).click()
     page.keyboard.press("Escape")
     settle(page, "steps an epoch")
