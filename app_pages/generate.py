@@ -13,7 +13,7 @@ from explorer import epochs, sampling_settings, textview
 from lmcore import checkpoints
 from lmcore.data import UNK
 from lmcore.errors import RunError
-from lmcore.runs import read_jsonl
+from lmcore.jsonl import read_jsonl
 from lmcore.sampling import generate, prompt_ids
 from lmcore.summaries import RunSummary
 

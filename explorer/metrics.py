@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from lmcore.runs import MetricsTail
+from lmcore.jsonl import MetricsTail
 
 KINDS = ("train", "val", "test")
 NUMERIC = ["step", "epoch", "loss", "ppl", "lr", "tokens_per_s", "grad_norm", "time"]

@@ -22,9 +22,10 @@ import torch
 from .checkpoints import checkpoint_sources, load_checkpoint, source_path
 from .config import KEYS, MAX_TEXT, ConfigError, coerce, from_dict, unknown_key_message, validate
 from .errors import RunError
+from .jsonl import read_jsonl
 from .model import LanguageModel
 from .reference import reference_dir
-from .runs import RunWriter, create_run, read_config, read_json, read_jsonl, refuse_reference, run_path, runs_dir
+from .runs import RunWriter, create_run, read_config, read_json, refuse_reference, run_path, runs_dir
 from .schedule import Schedule
 from .summaries import summarize
 

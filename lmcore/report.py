@@ -15,8 +15,9 @@ from pathlib import Path
 
 import torch
 
+from .jsonl import read_jsonl
 from .reference import reference_info
-from .runs import read_config, read_json, read_jsonl, read_status
+from .runs import read_config, read_json, read_status
 
 
 def epoch_table(records: list[dict]) -> list[dict]:

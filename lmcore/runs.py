@@ -22,6 +22,7 @@ import numpy as np
 
 from . import __version__
 from .errors import RunError
+from .jsonl import append_jsonl, count_lines, truncate_lines
 
 STATES = ("queued", "running", "finished", "failed", "stopped")
 ACTIVE = ("queued", "running")
@@ -65,37 +66,12 @@ def write_json_atomic(path: Path, data) -> None:
     os.replace(temp, path)
 
 
-def append_jsonl(path: Path, record: dict) -> None:
-    with open(path, "a") as handle:
-        handle.write(json.dumps(record) + "\n")
-        handle.flush()
-
-
 def read_json(path: Path):
     """The parsed file, or None when missing, empty or corrupt."""
     try:
         return json.loads(path.read_text())
     except (OSError, ValueError):
         return None
-
-
-def truncate_lines(path: Path, keep: int) -> None:
-    """Keep the first `keep` lines of a JSONL file (resume drops what the checkpoint lacks)."""
-    if not path.exists():
-        return
-    lines = path.read_bytes().split(b"\n")[:keep]
-    data = b"".join(line + b"\n" for line in lines if line)
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-    os.replace(temp, path)
-
-
-def count_lines(path: Path) -> int:
-    if not path.exists():
-        return 0
-    with open(path, "rb") as handle:
-        return sum(1 for line in handle if line.endswith(b"\n"))
 
 
 # ---------------------------------------------------------------- the writer
@@ -339,54 +315,3 @@ def _launch_pending(status: dict, launched) -> bool:
 def read_config(folder: Path) -> dict | None:
     config = read_json(Path(folder) / "config.json")
     return config if isinstance(config, dict) else None
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    """Every complete, parseable line; a torn last line or garbage line is skipped."""
-    return MetricsTail(path).read_new()
-
-
-class MetricsTail:
-    """Reads a JSONL log incrementally: each call returns only lines added since the last.
-
-    A trailing line without its newline is left for the next call (the writer may be
-    mid-write). If the file was replaced or shrank (a resume cut it back), reading starts over.
-    """
-
-    def __init__(self, path: Path):
-        self.path = Path(path)
-        self.offset = 0
-        self.records: list[dict] = []
-        self.restarts = 0  # times the file was replaced or cut back under the reader
-        self.inode = None
-
-    def read_new(self) -> list[dict]:
-        try:
-            stat = self.path.stat()
-        except OSError:
-            return []
-        size = stat.st_size
-        # A resume rewrites the file through a rename: a new inode means start over.
-        if size < self.offset or (self.inode is not None and stat.st_ino != self.inode):
-            self.offset, self.records = 0, []
-            self.restarts += 1
-        self.inode = stat.st_ino
-        with open(self.path, "rb") as handle:
-            handle.seek(self.offset)
-            chunk = handle.read(size - self.offset)
-        end = chunk.rfind(b"\n") + 1
-        self.offset += end
-        new = []
-        for line in chunk[:end].splitlines():
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(record, dict):
-                new.append(record)
-        self.records.extend(new)
-        return new
-
-    def read_all(self) -> list[dict]:
-        self.read_new()
-        return self.records

@@ -160,7 +160,7 @@ def _train(folder: Path, writer: RunWriter, raw: dict, show_progress: bool, obse
 
 def summary(folder: Path, trainer: Trainer, state: str, test_ppl=None) -> dict:
     metrics = folder / "metrics.jsonl"
-    from .runs import read_jsonl
+    from .jsonl import read_jsonl
 
     train_lines = [r for r in read_jsonl(metrics) if r.get("kind") == "train"]
     speeds = [r["tokens_per_s"] for r in train_lines if "tokens_per_s" in r]

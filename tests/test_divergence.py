@@ -11,8 +11,9 @@ import torch
 from conftest import ROOT, SMALL
 from lmcore.divergence import MARGIN_NATS, PATIENCE_STEPS, Diverged, DivergenceWatch
 from lmcore.errors import LmcoreError
+from lmcore.jsonl import read_jsonl
 from lmcore.presets import resolve
-from lmcore.runs import create_run, read_jsonl, read_status
+from lmcore.runs import create_run, read_status
 from lmcore.session import run
 from lmcore.train import Callbacks
 

@@ -9,13 +9,13 @@ import pytest
 import torch
 
 from conftest import SMALL, train_run
-from lmcore import runs
+from lmcore import jsonl, runs
 
 STEPS = dict(SMALL, max_steps=12, epochs=1, eval_every=6)
 
 
 def losses(folder) -> list[float]:
-    return [line["loss"] for line in runs.read_jsonl(folder / "metrics.jsonl")]
+    return [line["loss"] for line in jsonl.read_jsonl(folder / "metrics.jsonl")]
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="bf16 autocast is real on CUDA")

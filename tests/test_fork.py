@@ -18,10 +18,11 @@ from lmcore.checkpoints import checkpoint_sources, keeps_epoch_checkpoints
 from lmcore.config import PLACEMENTS, Config, ConfigError, from_dict
 from lmcore.errors import RunError
 from lmcore.fork import fork_run, without_fork_keys
+from lmcore.jsonl import read_jsonl
 from lmcore.model import LanguageModel
 from lmcore.params import formula_counts
 from lmcore.presets import get_preset
-from lmcore.runs import create_run, read_jsonl, read_status
+from lmcore.runs import create_run, read_status
 from lmcore.session import run
 
 VOLATILE = {"time", "tokens_per_s"}  # wall-clock numbers differ between any two runs

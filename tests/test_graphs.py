@@ -18,8 +18,9 @@ from test_train import StopAt, _assert_same_logs
 from conftest import ROOT, SMALL
 from lmcore.config import Config
 from lmcore.graphs import WARMUP_CALLS, EagerStep, GraphedStep, graphs_enabled, make_step
+from lmcore.jsonl import read_jsonl
 from lmcore.model import LanguageModel
-from lmcore.runs import create_run, read_jsonl
+from lmcore.runs import create_run
 from lmcore.session import run
 from lmcore.train import Callbacks, autocast
 

@@ -7,7 +7,7 @@ import pytest
 
 from explorer.metrics import MetricsFrame, smooth, thin_index
 from lmcore.bench import reading
-from lmcore.runs import MetricsTail, truncate_lines
+from lmcore.jsonl import MetricsTail, truncate_lines
 
 
 def _line(kind, step, ppl=100.0):
@@ -79,10 +79,10 @@ class _CountingJson:
 
 def test_a_long_run_refreshes_with_the_same_work_as_a_short_one(tmp_path, monkeypatch):
     """Per refresh: the new lines are parsed and nothing else; the table stays bounded."""
-    import lmcore.runs
+    import lmcore.jsonl
 
     counter = _CountingJson()
-    monkeypatch.setattr(lmcore.runs, "json", counter)
+    monkeypatch.setattr(lmcore.jsonl, "json", counter)
     work = {}
     for size in (100, 20_000):
         path = tmp_path / f"metrics-{size}.jsonl"

@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 from conftest import copy_run, open_app
 from explorer import textview
 from lmcore.checkpoints import load_model
-from lmcore.runs import read_jsonl
+from lmcore.jsonl import read_jsonl
 from lmcore.sampling import generate
 
 

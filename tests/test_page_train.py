@@ -15,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 import ui
 from conftest import copy_run, open_app
 from explorer import textview, uploads
-from lmcore import data, runs
+from lmcore import data, jsonl, runs
 from lmcore.config import from_dict
 from lmcore.params import formula_counts
 from lmcore.presets import PRESETS
@@ -51,7 +51,7 @@ def test_finished_run_shows_its_numbers_and_samples(trained_runs, monkeypatch):
     assert metric(at, "Best validation") == ui.fmt_ppl(status["best_val_ppl"])
     assert metric(at, "Test") == ui.fmt_ppl(status["test_ppl"])
     assert f"best validation perplexity {ui.fmt_ppl(status['best_val_ppl'])}" in texts(at.success)
-    last_sample = runs.read_jsonl(folder / "samples.jsonl")[-1]
+    last_sample = jsonl.read_jsonl(folder / "samples.jsonl")[-1]
     assert textview.sample_markdown(last_sample) in [m.value for m in at.markdown]
     assert at.selectbox(key=WATCH).value == folder.name
     assert "run" in at.query_params and at.query_params["run"] == folder.name

@@ -5,7 +5,8 @@ import json
 import pytest
 
 from lmcore import reference
-from lmcore.runs import read_config, read_jsonl, read_status
+from lmcore.jsonl import read_jsonl
+from lmcore.runs import read_config, read_status
 
 BOOK = "20261127-085930-book-9182"
 VARIATIONAL = "20261127-085930-variational-medium-a70f"

@@ -15,8 +15,9 @@ import torch
 from conftest import ROOT, SMALL
 from lmcore.checkpoints import load_model
 from lmcore.config import Config, from_dict
+from lmcore.jsonl import read_jsonl
 from lmcore.params import formula_counts
-from lmcore.runs import create_run, read_jsonl, read_status
+from lmcore.runs import create_run, read_status
 from lmcore.schedule import Schedule
 from lmcore.session import run
 from lmcore.train import Callbacks

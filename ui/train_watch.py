@@ -13,7 +13,7 @@ import ui
 from explorer import epochs
 from explorer.links import preset_values
 from explorer.textview import md_escape, sample_markdown
-from lmcore import launch, runs
+from lmcore import jsonl, launch, runs
 from lmcore.config import ConfigError, coerce
 from lmcore.fork import without_fork_keys
 from lmcore.reference import is_reference
@@ -77,7 +77,7 @@ def copy_run_config(run_id: str) -> None:
 def new_samples(folder: Path) -> list[dict]:
     tails = st.session_state.setdefault(SAMPLES, {})
     if str(folder) not in tails:
-        tails[str(folder)] = runs.MetricsTail(folder / "samples.jsonl")
+        tails[str(folder)] = jsonl.MetricsTail(folder / "samples.jsonl")
     return tails[str(folder)].read_all()
 
 

@@ -1,0 +1,86 @@
+"""JSON Lines logs (metrics.jsonl, samples.jsonl): appended a flushed line at a time by the
+trainer, read incrementally by pages, cut back by resume. Readers never raise on a torn or
+garbage line: the writer may be mid-line, and a crash may leave half a line behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+
+def append_jsonl(path: Path, record: dict) -> None:
+    with open(path, "a") as handle:
+        handle.write(json.dumps(record) + "\n")
+        handle.flush()
+
+
+def truncate_lines(path: Path, keep: int) -> None:
+    """Keep the first `keep` lines of a JSONL file (resume drops what the checkpoint lacks)."""
+    if not path.exists():
+        return
+    lines = path.read_bytes().split(b"\n")[:keep]
+    data = b"".join(line + b"\n" for line in lines if line)
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    os.replace(temp, path)
+
+
+def count_lines(path: Path) -> int:
+    if not path.exists():
+        return 0
+    with open(path, "rb") as handle:
+        return sum(1 for line in handle if line.endswith(b"\n"))
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    """Every complete, parseable line; a torn last line or garbage line is skipped."""
+    return MetricsTail(path).read_new()
+
+
+class MetricsTail:
+    """Reads a JSONL log incrementally: each call returns only lines added since the last.
+
+    A trailing line without its newline is left for the next call (the writer may be
+    mid-write). If the file was replaced or shrank (a resume cut it back), reading starts over.
+    """
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.offset = 0
+        self.records: list[dict] = []
+        self.restarts = 0  # times the file was replaced or cut back under the reader
+        self.inode = None
+
+    def read_new(self) -> list[dict]:
+        try:
+            stat = self.path.stat()
+        except OSError:
+            return []
+        size = stat.st_size
+        # A resume rewrites the file through a rename: a new inode means start over.
+        if size < self.offset or (self.inode is not None and stat.st_ino != self.inode):
+            self.offset, self.records = 0, []
+            self.restarts += 1
+        self.inode = stat.st_ino
+        with open(self.path, "rb") as handle:
+            handle.seek(self.offset)
+            chunk = handle.read(size - self.offset)
+        end = chunk.rfind(b"\n") + 1
+        self.offset += end
+        new = []
+        for line in chunk[:end].splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(record, dict):
+                new.append(record)
+        self.records.extend(new)
+        return new
+
+    def read_all(self) -> list[dict]:
+        self.read_new()
+        return self.records
