@@ -26,7 +26,11 @@ PATIENCE_STEPS = 20
 
 
 class Diverged(RuntimeError):
-    pass
+    """A run that is no longer learning; `step` is where it was seen (the run's status shows it)."""
+
+    def __init__(self, message: str, step: int):
+        super().__init__(message)
+        self.step = step
 
 
 class DivergenceWatch:
@@ -41,26 +45,26 @@ class DivergenceWatch:
         for offset, loss in enumerate(losses):
             if not math.isfinite(loss):
                 at = step - len(losses) + offset + 1
-                raise Diverged(f"diverged at step {at}: the loss is not finite (try a lower lr or a tighter clip)")
+                raise Diverged(f"diverged at step {at}: the loss is not finite (try a lower lr or a tighter clip)", at)
         self._observe(step, sum(losses) / len(losses), "training loss")
 
     def validation(self, step: int, loss: float) -> None:
         if not math.isfinite(loss):
             raise Diverged(f"diverged at step {step}: the validation loss is not finite "
-                           f"(try a lower lr or a tighter clip)")
+                           f"(try a lower lr or a tighter clip)", step)
         self._observe(step, loss, "validation loss")
 
     def finish(self, step: int) -> None:
         """The run ends: a model still far above the line is no result, however short the run."""
         if self.above:
-            raise Diverged(self._message(step, "validation loss", "at the end of training", "is still"))
+            raise Diverged(self._message(step, "validation loss", "at the end of training", "is still"), step)
 
     def _observe(self, step: int, loss: float, what: str) -> None:
         self.above = loss > self.limit
         if not self.above:
             self.last_good_step = step
         elif step - self.last_good_step >= PATIENCE_STEPS:
-            raise Diverged(self._message(step, what, f"since step {self.last_good_step + 1}"))
+            raise Diverged(self._message(step, what, f"since step {self.last_good_step + 1}"), step)
 
     def state_dict(self) -> dict:
         return {"last_good_step": self.last_good_step, "above": self.above}

@@ -109,7 +109,7 @@ def run(folder: Path, show_progress: bool = True, observers: tuple = (), handle_
     try:
         return _train(folder, writer, raw, show_progress, observers, handle_signals)
     except Diverged as error:
-        writer.status(state="failed", error=str(error), finished_at=time.time())
+        writer.status(state="failed", error=str(error), step=error.step, finished_at=time.time())
         raise LmcoreError(str(error)) from None
     except LmcoreError as error:
         writer.status(state="failed", error=str(error).splitlines()[0], finished_at=time.time())

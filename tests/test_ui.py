@@ -74,3 +74,15 @@ def test_every_page_list_holds_the_users_runs_then_the_reference_runs(tmp_path, 
     book = next(s for s in listed if s.is_reference and s.config.get("preset") == "book")
     assert ui.run_folder(book.id) == book.path and ui.run_folder(mine.name) == mine
     assert ui.run_folder("../" + book.id) is None and ui.run_folder("not-a-run") is None
+
+
+def test_a_diverged_run_drawn_alone_gets_readable_powers_of_ten():
+    import pandas as pd
+
+    def frame(ppl):
+        return pd.DataFrame({"kind": ["train"] * 3, "step": [5, 10, 15], "epoch": [1] * 3, "ppl": [ppl] * 3})
+
+    alone = ui.ppl_figure([{"label": "diverging", "frame": frame(1.0142320547350045e304)}])
+    assert alone.layout.yaxis.tickvals is None and alone.layout.yaxis.exponentformat == "power"
+    healthy = ui.ppl_figure([{"label": "healthy", "frame": frame(150.0)}])
+    assert list(healthy.layout.yaxis.tickvals) == ui.LOG_TICKS    # the short labels: 100, 200, 500, 1k

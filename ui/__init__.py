@@ -215,10 +215,20 @@ def ppl_figure(curves: list[dict], log_y: bool = True, smoothing: float = 0.0, f
     figure.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10), hovermode="x unified",
                          legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0),
                          xaxis_title="training step" if x == "step" else x, yaxis_title="perplexity")
-    if log_y:
+    if log_y and clip is None and highest(figure) > LOG_TICKS[-1]:
+        # Past the short labels (a diverged run drawn alone, at 1e304): Plotly's powers of ten.
+        figure.update_yaxes(type="log", exponentformat="power")
+    elif log_y:
         figure.update_yaxes(type="log", tickvals=LOG_TICKS, ticktext=[tick_text(v) for v in LOG_TICKS])
     clip_axis(figure, clip, log_y, floor)
     return figure
+
+
+def highest(figure: go.Figure) -> float:
+    """The largest finite y of a figure's traces (0 when it has none)."""
+    values = [v for trace in figure.data for v in (trace.y if trace.y is not None else ())]
+    finite = [float(v) for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
+    return max(finite, default=0.0)
 
 
 def tick_text(value: float) -> str:
