@@ -301,9 +301,11 @@ def run_fake_checkout(tmp_path: Path, url: str):
     (tmp_path / "checkout" / "pytest.ini").write_text("[pytest]\n")
     shutil.copyfile(ROOT / "tests" / "conftest.py", tests / "conftest.py")
     (tests / "test_needs_ptb.py").write_text(NEEDS_PTB)
+    # CI=true makes pytest print its short summary untruncated: -rN leaves it out, so the lines
+    # counted below are the tests' own and the conftest's, in CI as here.
     env = {key: value for key, value in os.environ.items() if not key.startswith(("LMCORE_", "XDG_"))}
     env.update(PYTHONPATH=str(ROOT), LMCORE_CACHE_DIR=str(tmp_path / "cache"), LMCORE_PTB_URL=url)
-    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tests)],
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-rN", "-p", "no:cacheprovider", str(tests)],
                           cwd=tmp_path / "checkout", env=env, capture_output=True, text=True, timeout=300)
 
 
