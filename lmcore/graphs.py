@@ -25,6 +25,7 @@ which is how the tests check its buffer handling against the ordinary step.
 from __future__ import annotations
 
 import math
+import sys
 
 import torch
 import torch.nn.functional as F
@@ -115,8 +116,7 @@ class GraphedStep:
         if self.graph is not None:
             self.graph.replay()
         elif self.capture and self.calls >= WARMUP_CALLS:
-            self._capture()
-            self.graph.replay()  # capturing records the step without running it
+            self._capture_or_fall_back()
         elif self.capture:
             self._warm_up()
         else:
@@ -151,6 +151,21 @@ class GraphedStep:
         self.graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(self.graph, capture_error_mode="thread_local"):
             self._body()
+
+    def _capture_or_fall_back(self) -> None:
+        """Capture and run the step; if this GPU, driver or torch cannot capture it, say so once
+        on stderr and train on eagerly (a run must not die for a speed-up). Capture records the
+        step without running it, so the step runs after the capture either way."""
+        try:
+            self._capture()
+        except RuntimeError as error:
+            self.graph, self.capture = None, False
+            message = str(error).splitlines()[0] if str(error) else type(error).__name__
+            print(f"warning: CUDA graph capture failed ({message}); training goes on without graphs "
+                  f"(set cuda_graphs=off to skip the attempt)", file=sys.stderr)
+            self._body()
+            return
+        self.graph.replay()
 
     # ------------------------------------------------------------ buffers and the learning rate
 

@@ -291,3 +291,24 @@ def test_evaluation_sums_on_the_device_to_the_python_sum_bit_for_bit():
             count += targets.numel()
             state = detach_state(state)
     assert mean_nll(model, streams, STEPS) == total / count
+
+
+def test_a_capture_that_fails_falls_back_to_eager_steps_with_one_warning(monkeypatch, capsys):
+    """A GPU, driver or torch that cannot capture must cost the speed-up, not the run. On a CPU
+    the side-stream warm-up runs as plain steps, and the capture is made to fail."""
+    monkeypatch.setattr(GraphedStep, "_warm_up", GraphedStep._body)
+
+    def refuse(self):
+        raise RuntimeError("operation not permitted when stream is capturing")
+
+    monkeypatch.setattr(GraphedStep, "_capture", refuse)
+    batches = windows(20)
+    model, optimizer = build("variational", 0.5)
+    eager = train(make("eager", model, optimizer), model, batches), parameters(model)
+    model, optimizer = build("variational", 0.5)
+    step = make("graphed", model, optimizer, capture=True)
+    graphed = train(step, model, batches), parameters(model)
+    assert graphed[0] == eager[0] and all(torch.equal(a, b) for a, b in zip(graphed[1], eager[1]))
+    assert not step.captured and not step.capture
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "capture failed" in line]
+    assert len(warnings) == 1 and "training goes on without graphs" in warnings[0]
