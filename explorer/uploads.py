@@ -19,6 +19,9 @@ from lmcore.text import EOS, split_sizes, text_problem
 # the widget's "20MB" and this limit are the same number of bytes.
 MAX_UPLOAD_MB = 20
 MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 10**6
+# The upload box lets somewhat larger files through, so the page can say in words why it refuses
+# them: a file the box itself refuses gets only a red icon, its reason shown on hover.
+UPLOAD_BOX_MB = 2 * MAX_UPLOAD_MB
 
 
 def text_stats(path: Path) -> dict:

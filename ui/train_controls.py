@@ -11,7 +11,7 @@ from pathlib import Path
 import streamlit as st
 
 from explorer.textview import md_escape, no_latex
-from explorer.uploads import MAX_UPLOAD_BYTES, MAX_UPLOAD_MB, store_upload, text_stats
+from explorer.uploads import MAX_UPLOAD_BYTES, MAX_UPLOAD_MB, UPLOAD_BOX_MB, store_upload, text_stats
 from lmcore.config import PLACEMENT_HELP, PLACEMENTS, RULES, SCHEDULE_HELP, Config, allowed_text
 from lmcore.errors import ConfigError, LmcoreError
 from ui.train_state import REFUSED, TEXT_PATH, WIDGET, uploads_dir
@@ -90,7 +90,7 @@ def upload_box() -> None:
     """The uploader. A refused file never replaces the one in use: its reason goes to REFUSED (the
     Set up tab lists it as the dataset problem while no file is in use) or, with a file still in
     use, shows here as a warning that says so."""
-    file = st.file_uploader(UPLOAD_LABEL, type=["txt"], key=UPLOADER, max_upload_size=MAX_UPLOAD_MB)
+    file = st.file_uploader(UPLOAD_LABEL, type=["txt"], key=UPLOADER, max_upload_size=UPLOAD_BOX_MB)
     refused = None
     if file is not None:
         done = st.session_state.setdefault(UPLOADED, {})
