@@ -316,6 +316,10 @@ def test_compare_draws_a_fork_as_a_branch_off_its_parent(parents, tmp_path, monk
     assert any(f"Forked from `{parent.name}` at step {EPOCH}" in c.value for c in at.caption)
     link = next(p for p in at.get("page_link") if p.proto.label == "Draw it beside its parent")
     assert link.proto.query_string == f"runs={parent.name}%2C{child.name}"
+    spec = json.loads(next(c for c in at.get("plotly_chart") if "train.chart" in c.proto.id).proto.spec)
+    own = {t["name"]: _xs(t) for t in spec["data"]}
+    before = own["parent before the fork train"]                # the fork's own chart shows the branch too
+    assert before[0] == 1 and before[-1] <= EPOCH and own["branch train"][0] == EPOCH + 1
     at = open_app(monkeypatch, parent.parent, "app_pages/compare.py", {"runs": f"{parent.name},{child.name}"})
     assert not at.exception, [e.value for e in at.exception]
     spec = json.loads(next(c for c in at.get("plotly_chart") if "compare.curves" in c.proto.id).proto.spec)

@@ -42,6 +42,19 @@ def lineage(summary: RunSummary) -> None:
                       query_params={"runs": f"{parent},{summary.id}"})
 
 
+def parent_curve(summary: RunSummary) -> dict | None:
+    """For a fork: its parent's curves up to the fork step, in grey, for the fork's own chart (the
+    fork's steps continue from there, so the two read as one run that branched); else None."""
+    parent, step = summary.config.get("parent"), summary.config.get("fork_step")
+    folder = ui.run_folder(parent) if parent and isinstance(step, int) else None
+    if folder is None:
+        return None
+    frame = ui.metrics_frame(folder)
+    if frame.empty:
+        return None
+    return {"label": "parent before the fork", "frame": frame[frame["step"] <= step], "color": "#9a9a9a"}
+
+
 def fork_form(summary: RunSummary, place: str) -> None:
     """The whole component: why not (a reference run, no checkpoint yet), or the form and its result."""
     lineage(summary)

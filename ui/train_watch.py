@@ -19,7 +19,7 @@ from lmcore.fork import without_fork_keys
 from lmcore.reference import is_reference
 from lmcore.summaries import RunSummary, reference_runs, summarize
 from ui import reference
-from ui.fork import fork_form
+from ui.fork import fork_form, parent_curve
 from ui.train_state import NOTICE, SETUP_TAB, TAB, load_values
 
 WATCH = "train.watch"              # the run selector
@@ -161,7 +161,10 @@ def run_chart(summary: RunSummary, frame: pd.DataFrame) -> None:
     # Steps mean nothing across runs this different: see ui/reference.py.
     frames = [reference.on_axis(s, f, axis) for s, f in zip(runs_drawn, logged)] if overlays else logged
     curves = [{"label": s.name, "frame": f} for s, f in zip(runs_drawn, frames)]
-    clip = ui.curve_clip(curves)
+    clip = ui.curve_clip(curves)  # a fork and its parent's start read as one run: no clip for the branch
+    branch = None if overlays else parent_curve(summary)
+    if branch:  # drawn last, so this run keeps its own colour
+        curves.append(branch)
     figure = ui.ppl_figure(curves, log_y=log_y, smoothing=smoothing, floor=summary.status.get("floor_ppl"), clip=clip,
                            x=axis if overlays else "step")
     # Keep zoom and hidden traces across refreshes, until the runs drawn or their axis change.
