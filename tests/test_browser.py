@@ -12,6 +12,7 @@ import shutil
 import time
 
 import pytest
+from playwright.sync_api import expect
 
 from browser import (  # noqa: F401 (the fixtures `browser` and `page`)
     ARTIFACTS,
@@ -149,7 +150,8 @@ def test_generate_refuses_a_bad_top_k_in_words(app, page, trained_runs):
         box.fill(typed)
         box.press("Enter")
         settle(page, message)
-        assert generate.is_disabled() == (typed == "-5"), typed
+        # The message and the button come from one rerun, but may reach the page a moment apart.
+        (expect(generate).to_be_disabled if typed == "-5" else expect(generate).to_be_enabled)(timeout=30_000)
         screenshot(page, f"generate-top-k{typed}")
     generate.click()
     settle(page, "Plain text (copy)")
