@@ -3,8 +3,8 @@
 Why this rule (a 2-core CPU, docs/performance.md "CPU threads"):
 - A lone run is fastest the way PyTorch runs by default: one thread per core, and OpenMP's
   idle threads spinning a moment before they sleep. Passive waiting (threads sleep at once)
-  cost a lone 2x200 run about 20% (8,517 against 10,371 tokens/s: the issue's measurement
-  on an idle machine; this session's machine was never idle enough to repeat it).
+  cost a lone 2x200 run about a third on an idle machine (7,960 against 11,750 tokens/s,
+  the median of three rounds of scripts/bench_threads.py).
 - Runs that share the cores (the queue with concurrency > 1, an ablation grid, two classroom
   presets started together) must not oversubscribe them: threads that spin while another
   process needs the core, or more threads than cores, make every run several times slower.
