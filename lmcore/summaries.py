@@ -8,6 +8,7 @@ validation); only runs written before that read the tail of metrics.jsonl for th
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from dataclasses import dataclass, field
@@ -132,8 +133,28 @@ def list_runs(root=None) -> list[RunSummary]:
 
 def reference_runs() -> list[RunSummary]:
     """The shipped reference runs (lmcore.reference), read-only, by name. Pages list them after the
-    user's runs; the queue and grids never see them (they read list_runs)."""
-    return [summarize(run["path"]) for run in list_reference_runs()]
+    user's runs; the queue and grids never see them (they read list_runs).
+
+    Every page rerun lists them, and their status predates final_val_ppl, so a summary reads
+    the tail of a large metrics log: summaries are kept until one of their files changes."""
+    stamps = tuple((str(run["path"]), *map(_modified, (Path(run["path"]) / name for name in REFERENCE_STAMPED)))
+                   for run in list_reference_runs())
+    return list(_reference_summaries(stamps))
+
+
+REFERENCE_STAMPED = ("config.json", "status.json", "metrics.jsonl", "params.json", "reference.json")
+
+
+def _modified(path: Path) -> int | None:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return None
+
+
+@functools.lru_cache(maxsize=8)
+def _reference_summaries(stamps: tuple) -> tuple[RunSummary, ...]:
+    return tuple(summarize(stamp[0]) for stamp in stamps)
 
 
 def validations_from_log(path: Path, best: float | None) -> tuple[float | None, int | None]:
