@@ -3,18 +3,20 @@
 import json
 import os
 import subprocess
+import tarfile
 
 import pytest
 import torch
 
 from conftest import ROOT
 
-RUNS = {"tiny": "none", "tiny-horizontal": "horizontal"}  # run name -> placement: two runs at once, one with changes
+RUNS = {"tiny": "none", "tiny-horizontal": "horizontal"}  # run name -> placement: two runs, one with changes
 
 
-@pytest.mark.slow  # about 30 s: an inner pytest, the bench and two trainings at once
+@pytest.mark.slow  # about 30 s: an inner pytest, the bench and two trainings
 def test_gpu_check_dry_run_on_cpu(tmp_path):
-    env = {**os.environ, "GPU_CHECK_DEVICE": "cpu", "GPU_CHECK_RUNS": "tiny tiny-horizontal:tiny:dropout=0.5,"
+    pack = tmp_path.parent / f"{tmp_path.name}.tgz"
+    env = {"GPU_CHECK_PACK": str(pack), **os.environ, "GPU_CHECK_DEVICE": "cpu", "GPU_CHECK_RUNS": "tiny tiny-horizontal:tiny:dropout=0.5,"
            "dropout_placement=horizontal", "GPU_CHECK_SET": "max_steps=24 eval_every=12 threads=1",
            "GPU_CHECK_SIZES": "16", "GPU_CHECK_SECONDS": "300", "PYTHON": str(ROOT / ".venv" / "bin" / "python")}
     if not os.path.exists(env["PYTHON"]):
@@ -44,4 +46,12 @@ def test_gpu_check_dry_run_on_cpu(tmp_path):
         summary = json.loads((tmp_path / f"{name}.summary.json").read_text())
         assert summary["test_ppl"] == result["test_ppl"]
     log = (tmp_path / "gpu_check.log").read_text()
-    assert log.count("training tiny") == 2 and log.index("training tiny-horizontal") < log.index("tiny exited")
+    # One after another: the second starts when the first has exited.
+    assert log.count("training tiny") == 2 and log.index("tiny exited") < log.index("training tiny-horizontal")
+
+    # Everything comes back in one file, without the checkpoints.
+    with tarfile.open(pack) as archive:
+        packed = archive.getnames()
+    assert {f"{tmp_path.name}/{name}.json" for name in RUNS} <= set(packed)
+    assert any(name.endswith("metrics.jsonl") for name in packed)
+    assert not any("checkpoints" in name or name.endswith(".pt") for name in packed)
