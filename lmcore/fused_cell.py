@@ -8,18 +8,21 @@ one generated kernel per step forward and one backward; the loop, the matmuls an
 saved for backward stay as in LSTMRecurrence (the unrolled loop is not compiled: that is known
 to take minutes). LSTMRecurrence's plain kernels stay the reference the tests compare with.
 
-Use it through LSTMLayer(path="compiled-cell"). The first window of each shape and dtype
-compiles (docs/performance.md gives the time on a CPU); later ones reuse the kernels.
+Use it through LSTMLayer(path="compiled-cell"), which the trainer picks with the config key
+compiled_cell. The first window of each batch size and dtype compiles (docs/performance.md
+gives the time); later ones reuse the kernels. Where compiling fails (no C compiler, no
+Triton), the layer says so once and runs the plain recurrence: a run never dies of it.
 """
 
 from __future__ import annotations
 
 import functools
+import sys
 
 import torch
 from torch import nn
 
-from .lstm import _step_mask, gate_partners, input_projection
+from .lstm import _step_mask, gate_partners, input_projection, lstm_layer
 
 
 def cell_forward(gates, c_prev):
@@ -47,6 +50,29 @@ def compiled(function):
     """One compiled version per function for the whole process (fixed shapes: a new shape or
     dtype compiles once more)."""
     return torch.compile(function, dynamic=False, fullgraph=True)
+
+
+@functools.cache
+def compiles(batch: int, hidden: int, dtype: torch.dtype, device: torch.device) -> bool:
+    """Compile both functions for this shape now, in the state the autograd Function calls them
+    in (no grad, no autocast), so a compiler failure shows here and not in a backward pass."""
+    try:
+        with torch.no_grad(), torch.autocast(device.type, enabled=False):
+            gates = torch.zeros(batch, 4 * hidden, dtype=dtype, device=device)
+            cell = torch.zeros(batch, hidden, dtype=dtype, device=device)
+            compiled(cell_forward)(gates, cell)
+            compiled(cell_backward)(cell, cell, cell, gates, cell, cell)
+        return True
+    except Exception as error:  # the compiler's failures have no common type
+        first_line = (str(error).strip().splitlines() or [""])[0]
+        _say_once(f"lmcore: the compiled LSTM cell is off, the plain recurrence runs instead "
+                  f"({type(error).__name__}: {first_line})")
+        return False
+
+
+@functools.cache
+def _say_once(message: str) -> None:
+    print(message, file=sys.stderr)
 
 
 class CompiledCellRecurrence(torch.autograd.Function):
@@ -95,6 +121,9 @@ class CompiledCellRecurrence(torch.autograd.Function):
 def lstm_layer_compiled_cell(x, lstm: nn.LSTM, state, recurrent_mask=None):
     """lstm.lstm_layer with the compiled cell: x (T, B, I) -> output (T, B, H), (h, c)."""
     h0, c0 = state
+    # The Function computes in the weights' dtype (float32 under bf16 autocast too).
+    if not compiles(h0.shape[0], lstm.hidden_size, lstm.weight_hh_l0.dtype, x.device):
+        return lstm_layer(x, lstm, state, recurrent_mask)
     outputs, h, c = CompiledCellRecurrence.apply(input_projection(x, lstm), lstm.weight_hh_l0, h0, c0,
                                                  recurrent_mask)
     return outputs, (h, c)

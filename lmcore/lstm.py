@@ -135,14 +135,24 @@ def lstm_layer_reference(x, lstm: nn.LSTM, state, recurrent_mask=None):
 PATHS = ("auto", "fused", "recurrence", "compiled-cell", "autograd")
 
 
+def trainer_path(compiled_cell: str, graphed: bool) -> str:
+    """The LSTMLayer path for the config key compiled_cell. `auto` compiles the cell only for a
+    step captured as a CUDA graph: on an H200 it made graphed variational 1.24x faster, but
+    eager it was 0.76x (the compiled function's Python guards cost more than the kernels it
+    saves), and on a CPU 1.3x slower (docs/performance.md)."""
+    return "compiled-cell" if compiled_cell == "on" or (compiled_cell == "auto" and graphed) else "auto"
+
+
 class LSTMLayer(nn.LSTM):
     """One LSTM layer with nn.LSTM's parameters and an optional dropout mask on h(t-1).
 
     forward(x (T, B, I), (h, c) each (B, H), recurrent_mask) -> output (T, B, H), (h, c).
     `path` says how it computes: `auto` runs the fused nn.LSTM (cuDNN on a GPU) when there
     is no mask and LSTMRecurrence when there is one; `fused`, `recurrence` and `autograd`
-    (the step-by-step reference) force one, for benchmarks and tests; `compiled-cell` is the
-    recurrence with its element-wise gate math compiled (lmcore/fused_cell.py).
+    (the step-by-step reference) force one, for benchmarks and tests; `compiled-cell` is `auto`
+    with the recurrence's element-wise gate math compiled (lmcore/fused_cell.py): masked windows
+    run the compiled cell, unmasked ones (evaluation, sampling) cuDNN, which is faster there
+    and needs no compile for their batch sizes.
     """
 
     def __init__(self, input_size: int, hidden_size: int, path: str = "auto"):
@@ -159,6 +169,8 @@ class LSTMLayer(nn.LSTM):
             return lstm_layer(x, self, state, recurrent_mask)
         if path == "autograd":
             return lstm_layer_reference(x, self, state, recurrent_mask)
+        if path == "compiled-cell" and recurrent_mask is None:
+            path = "fused"
         if path == "compiled-cell":
             from .fused_cell import lstm_layer_compiled_cell  # torch.compile's import cost only when asked
 

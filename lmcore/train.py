@@ -18,7 +18,8 @@ from .config import Config
 from .data import Corpus, batchify, get_batch, train_windows
 from .divergence import DivergenceWatch
 from .evaluate import mean_nll, perplexity
-from .graphs import make_step
+from .graphs import graphs_enabled, make_step
+from .lstm import trainer_path
 from .model import LanguageModel
 from .params import formula_counts
 from .sampling import generate
@@ -80,7 +81,8 @@ class Trainer:
     def __init__(self, cfg: Config, corpus: Corpus, device: torch.device, callbacks: list[Callbacks]):
         self.cfg, self.corpus, self.device, self.callbacks = cfg, corpus, device, callbacks
         torch.manual_seed(cfg.seed)
-        self.model = LanguageModel(corpus.vocab_size, cfg).to(device)
+        graphed = graphs_enabled(cfg.cuda_graphs, device) and device.type == "cuda"
+        self.model = LanguageModel(corpus.vocab_size, cfg, trainer_path(cfg.compiled_cell, graphed)).to(device)
         self.forward = torch.compile(self.model) if cfg.compile else self.model
         self.optimizer = make_optimizer(cfg, self.model)
         # EagerStep, or GraphedStep when cuda_graphs asks for it (lmcore/graphs.py)

@@ -3,6 +3,8 @@ recurrence and the autograd reference compute, forward and backward, with every 
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 
@@ -66,3 +68,79 @@ def test_bench_times_the_compiled_cell_alone_and_through_the_graph_step():
         assert [layer.path for layer in runners[name].model.lstms] == ["compiled-cell", "compiled-cell"]
     assert runners["variational, graph step eager, compiled cell"].graphed is not None
     assert runners["variational, compiled cell"].graphed is None
+
+
+# ---------------------------------------------------------------- the trainer's use of it
+
+
+def test_the_config_key_compiles_the_cell_only_for_a_captured_step_unless_asked():
+    from lmcore.lstm import trainer_path
+
+    assert trainer_path("auto", graphed=True) == "compiled-cell"
+    assert trainer_path("auto", graphed=False) == "auto"   # eager it was slower on the GPU, and on a CPU
+    assert trainer_path("on", graphed=False) == "compiled-cell"
+    assert trainer_path("off", graphed=True) == "auto"
+
+
+def test_without_a_mask_the_compiled_cell_path_runs_cudnn_and_compiles_nothing(monkeypatch):
+    def no_compiling(*args):
+        raise AssertionError("compiled without a mask")
+
+    monkeypatch.setattr(fused_cell, "compiles", no_compiling)
+    layer, x, h0, c0, _ = inputs(None)
+    out, (h, c) = layer(x, (h0, c0))
+    expected, (h_n, c_n) = torch.nn.LSTM.forward(layer, x, (h0[None], c0[None]))
+    torch.testing.assert_close(out, expected)
+    torch.testing.assert_close(h, h_n[0])
+
+
+def _train_variational(runs_root, **changes):
+    from conftest import SMALL
+    from lmcore.jsonl import read_jsonl
+    from lmcore.runs import create_run
+    from lmcore.session import run
+
+    folder = create_run({**SMALL, "max_steps": 20, "log_every": 1, "dropout": 0.5,
+                         "dropout_placement": "variational", **changes}, runs_root)
+    summary = run(folder, show_progress=False)
+    losses = [r["loss"] for r in read_jsonl(folder / "metrics.jsonl") if r["kind"] == "train"]
+    return summary, losses, folder
+
+
+def test_a_run_with_the_cell_on_trains_as_the_plain_recurrence(runs_root, monkeypatch):
+    calls = []
+
+    def counted(function):  # the trainer's wiring, not the compiler
+        def call(*args):
+            calls.append(function.__name__)
+            return function(*args)
+        return call
+
+    monkeypatch.setattr(fused_cell, "compiled", counted)
+    fused_cell.compiles.cache_clear()
+    with_cell, losses, folder = _train_variational(runs_root, compiled_cell="on")
+    # 20 windows of 10 steps in 2 layers, forward and backward, plus the compile check
+    assert calls.count("cell_forward") == calls.count("cell_backward") == 20 * 10 * 2 + 1
+    calls.clear()
+    plain, plain_losses, _ = _train_variational(runs_root, compiled_cell="off")
+    assert calls == []
+    assert json.loads((folder / "config.json").read_text())["compiled_cell"] == "on"
+    assert len(losses) == 20 and losses == pytest.approx(plain_losses, rel=1e-5)
+    assert with_cell["test_ppl"] == pytest.approx(plain["test_ppl"], rel=1e-5)
+
+
+def test_a_cell_that_does_not_compile_leaves_the_run_on_the_plain_recurrence(runs_root, monkeypatch, capfd):
+    def broken(function):
+        def call(*args):
+            raise RuntimeError("Compiler: cc not found\nmore detail")
+        return call
+
+    monkeypatch.setattr(fused_cell, "compiled", broken)
+    fused_cell.compiles.cache_clear()
+    fused_cell._say_once.cache_clear()
+    with_cell, losses, _ = _train_variational(runs_root, compiled_cell="on")
+    plain, plain_losses, _ = _train_variational(runs_root, compiled_cell="off")
+    assert with_cell["state"] == "finished" and losses == plain_losses and with_cell["test_ppl"] == plain["test_ppl"]
+    said = capfd.readouterr().err
+    assert said.count("the compiled LSTM cell is off") == 1 and "RuntimeError: Compiler: cc not found" in said
+    fused_cell.compiles.cache_clear()

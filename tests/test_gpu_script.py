@@ -16,7 +16,8 @@ RUNS = {"tiny": "none", "tiny-horizontal": "horizontal"}  # run name -> placemen
 @pytest.mark.slow  # about 30 s: an inner pytest, the bench and two trainings
 def test_gpu_check_dry_run_on_cpu(tmp_path):
     pack = tmp_path.parent / f"{tmp_path.name}.tgz"
-    env = {"GPU_CHECK_PACK": str(pack), **os.environ, "GPU_CHECK_DEVICE": "cpu", "GPU_CHECK_RUNS": "tiny tiny-horizontal:tiny:dropout=0.5,"
+    env = {**os.environ, "GPU_CHECK_PACK": str(pack), "GPU_CHECK_DEVICE": "cpu",
+           "GPU_CHECK_RUNS": "tiny tiny-horizontal:tiny:dropout=0.5,"
            "dropout_placement=horizontal", "GPU_CHECK_SET": "max_steps=24 eval_every=12 threads=1",
            "GPU_CHECK_SIZES": "16", "GPU_CHECK_SECONDS": "300", "PYTHON": str(ROOT / ".venv" / "bin" / "python")}
     if not os.path.exists(env["PYTHON"]):
@@ -27,9 +28,9 @@ def test_gpu_check_dry_run_on_cpu(tmp_path):
 
     tests = json.loads((tmp_path / "graph_tests.json").read_text())
     names = {t["test"].split("[")[0] for t in tests["tests"]}
-    assert len(names) == 5 and all(name.startswith("test_gpu_") for name in names)
+    assert len(names) == 6 and all(name.startswith("test_gpu_") for name in names)
     outcome = "passed" if torch.cuda.is_available() else "skipped"  # here: skipped, not failed
-    assert tests["counts"][outcome] == len(tests["tests"]) == 11
+    assert tests["counts"][outcome] == len(tests["tests"]) == 12
 
     bench = json.loads((tmp_path / "bench.json").read_text())
     assert bench["graphs"] == "eager"

@@ -254,6 +254,18 @@ def test_gpu_with_dropout_graphed_runs_validate_within_the_seeds_spread(runs_roo
     assert abs(mean["auto"] - mean["off"]) <= max(spread, 1e-3 * mean["off"]), finals
 
 
+@cuda
+def test_gpu_the_compiled_cell_in_a_graphed_run_trains_as_the_plain_recurrence(runs_root):
+    changes = {**SMALL, "device": "cuda", "max_steps": 100, "log_every": 1, "dropout": 0.5,
+               "dropout_placement": "variational", "cuda_graphs": "auto"}
+    losses = []
+    for cell in ("auto", "off"):  # auto compiles it, since the step is captured
+        folder = create_run({**changes, "compiled_cell": cell}, runs_root)
+        assert run(folder, show_progress=False)["state"] == "finished"
+        losses.append([r["loss"] for r in read_jsonl(folder / "metrics.jsonl") if r["kind"] == "train"])
+    assert len(losses[0]) == 100 and losses[0] == pytest.approx(losses[1], rel=1e-4)
+
+
 # ---------------------------------------------------------------- the benchmark's graph rows
 
 
