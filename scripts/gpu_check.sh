@@ -4,7 +4,9 @@
 #      at every replay, a cuda_graphs=auto run captures) -> graph_tests.json (+ .xml, .log),
 #   2. every placement with and without CUDA graphs against a plain cuDNN nn.LSTM model
 #      (`lmcore bench --graphs`) -> bench.json; variational with its gate math compiled
-#      (`--compiled-cell`, at most 180 s) -> bench_compiled_cell.json,
+#      (`--compiled-cell`, at most 180 s) -> bench_compiled_cell.json; vertical and variational
+#      under bf16 autocast -> bench_bf16.json; the kernels that take a step's device time
+#      (scripts/profile_step.py) -> profile_step.json,
 #   3. the trainings, one after another with cuda_graphs=auto, each given what is left of the
 #      budget: `variational-medium`, `zaremba-medium`, the book recipe with horizontal dropout
 #      and `book` -> NAME.json + NAME.png (lmcore report), NAME.summary.json, NAME.log, runs/NAME/,
@@ -82,7 +84,17 @@ else
   timeout "${GPU_CHECK_CELL_SECONDS:-180}" $python -m lmcore bench --device "$device" --sizes "${GPU_CHECK_CELL_SIZES:-650}" --steps "$bench_steps" \
       --placements variational --graphs --compiled-cell --json >"$out/bench_compiled_cell.json" 2>>"$out/gpu_check.log" \
     && log "compiled-cell bench done" || log "compiled-cell bench FAILED"
+  # bf16 autocast made nothing faster eagerly (../shared/results); under a graph it may.
+  timeout "${GPU_CHECK_CELL_SECONDS:-180}" $python -m lmcore bench --device "$device" --sizes "${GPU_CHECK_CELL_SIZES:-650}" \
+      --steps "$bench_steps" --placements vertical,variational --graphs --amp bf16 --json >"$out/bench_bf16.json" \
+      2>>"$out/gpu_check.log" && log "bf16 bench done" || log "bf16 bench FAILED"
 fi
+# Where a step's device time goes (what bounds the graphed step), vertical and variational.
+profile_size=${GPU_CHECK_CELL_SIZES:-650}; profile_vocab=10000
+[[ $device == cpu ]] && profile_size=${GPU_CHECK_SIZES:-16} && profile_vocab=200
+timeout "${GPU_CHECK_CELL_SECONDS:-180}" $python scripts/profile_step.py --device "$device" --size "${profile_size%%,*}" \
+    --vocab "$profile_vocab" --steps "$bench_steps" --json >"$out/profile_step.json" 2>"$out/profile_step.log" \
+  && log "step profile done" || log "step profile FAILED"
 fi
 
 # 3. The trainings; each stops (with a checkpoint) at the deadline.

@@ -37,6 +37,12 @@ def test_gpu_check_dry_run_on_cpu(tmp_path):
     placements = ("none", "vertical", "horizontal", "variational")
     assert set(bench["sizes"]["16"]) >= {"reference", *placements, *(f"{p}, graph step eager" for p in placements)}
 
+    profile = json.loads((tmp_path / "profile_step.json").read_text())
+    for row in profile["models"].values():  # vertical and variational, with the operators that take the time
+        assert row["device_ms"] > 0 and row["eager_wall_ms"] > 0 and row["graphed_wall_ms"] > 0
+        assert 0 < sum(kernel["share"] for kernel in row["top"]) <= 1 + 1e-9
+    assert set(profile["models"]) == {"vertical", "variational"}
+
     for name, placement in RUNS.items():
         result = json.loads((tmp_path / f"{name}.json").read_text())
         assert result["state"] == "finished" and result["config"]["preset"] == "tiny"
