@@ -52,10 +52,19 @@ def compiled(function):
     return torch.compile(function, dynamic=False, fullgraph=True)
 
 
-@functools.cache
+ANSWERS: dict[tuple, bool] = {}  # (batch, hidden, dtype, device) -> whether the cell compiled for it
+
+
 def compiles(batch: int, hidden: int, dtype: torch.dtype, device: torch.device) -> bool:
     """Compile both functions for this shape now, in the state the autograd Function calls them
     in (no grad, no autocast), so a compiler failure shows here and not in a backward pass."""
+    key = (batch, hidden, dtype, device)
+    if key not in ANSWERS:
+        ANSWERS[key] = _try_compiling(*key)
+    return ANSWERS[key]
+
+
+def _try_compiling(batch: int, hidden: int, dtype: torch.dtype, device: torch.device) -> bool:
     try:
         with torch.no_grad(), torch.autocast(device.type, enabled=False):
             gates = torch.zeros(batch, 4 * hidden, dtype=dtype, device=device)
@@ -68,6 +77,13 @@ def compiles(batch: int, hidden: int, dtype: torch.dtype, device: torch.device) 
         _say_once(f"lmcore: the compiled LSTM cell is off, the plain recurrence runs instead "
                   f"({type(error).__name__}: {first_line})")
         return False
+
+
+def compiled_for(model: nn.Module) -> bool:
+    """True when a layer of `model` runs the compiled cell: it asks for it and its compile succeeded."""
+    return any(getattr(layer, "path", None) == "compiled-cell"
+               and any(ok for (_, hidden, _, _), ok in ANSWERS.items() if hidden == layer.hidden_size)
+               for layer in model.modules())
 
 
 @functools.cache

@@ -40,6 +40,27 @@ def graphs_enabled(mode: str, device: torch.device) -> bool:
     return mode == "on" or (mode == "auto" and device.type == "cuda")
 
 
+def describe_step(step, model) -> str:
+    """How the run's steps execute, for status.json and the Train page: whether a CUDA graph
+    replays them (or why not) and whether the gate cell is compiled. A user who sees a run
+    slower than expected can tell a fallback from a slow machine."""
+    if isinstance(step, GraphedStep):
+        if step.captured:
+            kind = "CUDA graph"
+        elif step.failed:
+            kind = "eager (CUDA graph capture failed)"
+        elif step.capture:
+            kind = "eager warm-up, then a CUDA graph"
+        else:
+            kind = "graph step run eagerly (no GPU)"
+    else:
+        kind = "eager"
+    fused_cell = sys.modules.get("lmcore.fused_cell")  # imported only once a compiled path ran
+    if fused_cell and fused_cell.compiled_for(model):
+        kind += ", compiled cell"
+    return kind
+
+
 def window_step(forward, model, optimizer, inputs, targets, state, max_norm: float, autocast):
     """Forward, loss, backward, clipping and the optimizer step on one window.
 
@@ -102,6 +123,7 @@ class GraphedStep:
         self.inputs = self.targets = self.state = None   # the static buffers, sized by the first window
         self.loss = self.norm = None                     # the step's outputs (graph memory once captured)
         self.graph = None
+        self.failed = False                              # capture was tried and failed: eager for good
         self.calls = 0
         optimizer.register_state_dict_post_hook(_learning_rate_to_float)
 
@@ -159,7 +181,7 @@ class GraphedStep:
         try:
             self._capture()
         except RuntimeError as error:
-            self.graph, self.capture = None, False
+            self.graph, self.capture, self.failed = None, False, True
             message = str(error).splitlines()[0] if str(error) else type(error).__name__
             print(f"warning: CUDA graph capture failed ({message}); training goes on without graphs "
                   f"(set cuda_graphs=off to skip the attempt)", file=sys.stderr)

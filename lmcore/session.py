@@ -20,6 +20,7 @@ from .checkpoints import load_checkpoint
 from .data import load_corpus
 from .divergence import Diverged
 from .errors import LmcoreError, RunError
+from .graphs import describe_step
 from .progress import ProgressBar
 from .runs import STOP_REQUEST, RunWriter, read_config, read_json
 from .threads import available_cores, other_training_processes, thread_count
@@ -59,7 +60,8 @@ class Recorder(Callbacks):
         if now - self.last_status >= 1.0 or trainer.done:
             self.last_status = now
             self.writer.status(step=trainer.step, epoch=min(trainer.epoch, trainer.cfg.epochs),
-                               total_steps=trainer.total_steps, elapsed=trainer.now(), **self.latest)
+                               total_steps=trainer.total_steps, elapsed=trainer.now(),
+                               step_kind=describe_step(trainer.step_function, trainer.model), **self.latest)
 
     def stop_requested(self):
         # A stop file works where a signal cannot reach (a trainer on another node, a Ray

@@ -54,6 +54,11 @@ class RunSummary:
         return (self.reference or {}).get("device") or self.status.get("device")
 
     @property
+    def step_kind(self) -> str | None:
+        """How its steps ran (lmcore.graphs.describe_step), e.g. "CUDA graph, compiled cell"."""
+        return self.status.get("step_kind")
+
+    @property
     def is_active(self) -> bool:
         return self.state in ACTIVE
 

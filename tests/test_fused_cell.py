@@ -117,7 +117,7 @@ def test_a_run_with_the_cell_on_trains_as_the_plain_recurrence(runs_root, monkey
         return call
 
     monkeypatch.setattr(fused_cell, "compiled", counted)
-    fused_cell.compiles.cache_clear()
+    fused_cell.ANSWERS.clear()
     with_cell, losses, folder = _train_variational(runs_root, compiled_cell="on")
     # 20 windows of 10 steps in 2 layers, forward and backward, plus the compile check
     assert calls.count("cell_forward") == calls.count("cell_backward") == 20 * 10 * 2 + 1
@@ -125,6 +125,7 @@ def test_a_run_with_the_cell_on_trains_as_the_plain_recurrence(runs_root, monkey
     plain, plain_losses, _ = _train_variational(runs_root, compiled_cell="off")
     assert calls == []
     assert json.loads((folder / "config.json").read_text())["compiled_cell"] == "on"
+    assert json.loads((folder / "status.json").read_text())["step_kind"] == "eager, compiled cell"
     assert len(losses) == 20 and losses == pytest.approx(plain_losses, rel=1e-5)
     assert with_cell["test_ppl"] == pytest.approx(plain["test_ppl"], rel=1e-5)
 
@@ -136,11 +137,12 @@ def test_a_cell_that_does_not_compile_leaves_the_run_on_the_plain_recurrence(run
         return call
 
     monkeypatch.setattr(fused_cell, "compiled", broken)
-    fused_cell.compiles.cache_clear()
+    fused_cell.ANSWERS.clear()
     fused_cell._say_once.cache_clear()
-    with_cell, losses, _ = _train_variational(runs_root, compiled_cell="on")
+    with_cell, losses, folder = _train_variational(runs_root, compiled_cell="on")
     plain, plain_losses, _ = _train_variational(runs_root, compiled_cell="off")
+    assert json.loads((folder / "status.json").read_text())["step_kind"] == "eager"  # not ", compiled cell"
     assert with_cell["state"] == "finished" and losses == plain_losses and with_cell["test_ppl"] == plain["test_ppl"]
     said = capfd.readouterr().err
     assert said.count("the compiled LSTM cell is off") == 1 and "RuntimeError: Compiler: cc not found" in said
-    fused_cell.compiles.cache_clear()
+    fused_cell.ANSWERS.clear()

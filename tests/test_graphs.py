@@ -266,6 +266,28 @@ def test_gpu_the_compiled_cell_in_a_graphed_run_trains_as_the_plain_recurrence(r
     assert len(losses[0]) == 100 and losses[0] == pytest.approx(losses[1], rel=1e-4)
 
 
+def test_the_status_says_how_the_steps_run(runs_root):
+    kinds = {}
+    for mode in ("off", "on"):
+        folder = create_run({**SMALL, "cuda_graphs": mode, "max_steps": 3}, runs_root)
+        run(folder, show_progress=False)
+        kinds[mode] = json.loads((folder / "status.json").read_text())["step_kind"]
+    assert kinds == {"off": "eager", "on": "graph step run eagerly (no GPU)"}
+
+
+def test_a_graph_steps_description_follows_its_capture():
+    from lmcore.graphs import describe_step
+
+    model, optimizer = build("vertical", 0.0)
+    step = make("graphed", model, optimizer, capture=True)
+    assert describe_step(step, model) == "eager warm-up, then a CUDA graph"
+    step.graph = object()                                 # as after a capture
+    assert describe_step(step, model) == "CUDA graph"
+    step.graph, step.capture, step.failed = None, False, True  # as _capture_or_fall_back leaves it
+    assert describe_step(step, model) == "eager (CUDA graph capture failed)"
+    assert describe_step(make("eager", model, optimizer), model) == "eager"
+
+
 # ---------------------------------------------------------------- the benchmark's graph rows
 
 

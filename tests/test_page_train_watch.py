@@ -61,6 +61,15 @@ def test_a_finished_capped_run_shows_final_validation_the_best_epoch_and_the_cap
     assert f"(epoch {status['best_epoch']})" in finished and "final " in finished
     captions = " ".join(c.value for c in at.caption)
     assert "capped at 40 steps (max_steps)" in captions and "training time" in captions
+    assert "device cpu (eager)" in captions                       # how its steps ran, from status.json
+
+
+def test_the_header_says_a_gpu_run_replays_a_cuda_graph_or_fell_back(trained_runs, monkeypatch, tmp_path):
+    folder = copy_run(trained_runs[1]["plain"], tmp_path)
+    for kind in ("CUDA graph, compiled cell", "eager (CUDA graph capture failed)"):
+        RunWriter(folder).status(device="cuda", step_kind=kind)
+        captions = " ".join(c.value for c in open_watch(monkeypatch, folder).caption)
+        assert f"device cuda ({kind})" in captions
 
 
 def test_the_change_of_validation_reads_huge_when_it_is():
