@@ -32,7 +32,8 @@
 #     PRESET defaults to NAME; GPU_CHECK_PRESETS is an older name for the same list)
 #   GPU_CHECK_TOGETHER=1 (start the trainings together instead)
 #   GPU_CHECK_SET="max_steps=30 eval_every=10" (for every run)   GPU_CHECK_SIZES=32 (bench sizes)
-#   GPU_CHECK_BENCH_SECONDS=300 GPU_CHECK_CELL_SECONDS=180 (time limits of the two benches)
+#   GPU_CHECK_BENCH_SECONDS=300 (the main bench's time limit), GPU_CHECK_CELL_SECONDS=180 (that of
+#     each of the compiled-cell bench, the bf16 bench and the profile)
 #   GPU_CHECK_PARTS="tests bench train" (which of steps 1-3 to run: on a lent machine a short first
 #     call with "tests bench" shows whether capture works before the trainings spend the time)
 #   GPU_CHECK_PACK=FILE.tgz (pack RESULTS_DIR into it at the end, checkpoints left out)
