@@ -82,6 +82,20 @@ def test_only_devices_this_machine_has_are_offered_and_bf16_says_it_does_nothing
     assert "Mixed precision acts on CUDA only" not in texts(at.caption)
     at.selectbox(key=W + "amp").set_value("bf16").run()
     assert "Mixed precision acts on CUDA only: on this machine's cpu the run trains in float32" in texts(at.caption)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks what a machine without CUDA says")
+def test_cuda_graphs_and_the_compiled_cell_say_what_on_does_without_a_gpu(monkeypatch, tmp_path):
+    at = open_train(monkeypatch, tmp_path, preset="tiny")
+    assert at.selectbox(key=W + "cuda_graphs").value == "auto" and at.selectbox(key=W + "compiled_cell").value == "auto"
+    assert "run eagerly" not in texts(at.caption)                  # auto: nothing to explain
+    at.selectbox(key=W + "compiled_cell").set_value("on").run()
+    assert "On this machine's cpu, the compiled cell compiles for its first window, then trains slower" in texts(
+        at.caption)
+    at.selectbox(key=W + "cuda_graphs").set_value("on").run()
+    assert "with CUDA graphs on, the graph step runs eagerly, to the same numbers; the compiled cell" in texts(
+        at.caption)
+    assert at.query_params.get("cuda_graphs") in ("on", ["on"])  # the link holds them like every key
     at = open_train(monkeypatch, tmp_path, preset="tiny", device="cuda")  # a config from a GPU machine
     assert at.selectbox(key=W + "device").value == "cuda"
     assert "device: cuda requested but no CUDA GPU is available" in texts(at.error)

@@ -188,22 +188,44 @@ def advanced_section() -> None:
         number(columns[1], "sample_words", "Sampled words")
         number(columns[2], "sample_temperature", "Sample temperature", step=0.1)
         columns[3].text_input("Group", key=WIDGET + "group", help=help_for("group"))
-        st.toggle("torch.compile", key=WIDGET + "compile", help=help_for("compile"))
+        columns = st.columns([1, 1, 2], vertical_alignment="bottom")
+        choice(columns[0], "cuda_graphs", "CUDA graphs")
+        choice(columns[1], "compiled_cell", "Compiled cell")
+        columns[2].toggle("torch.compile", key=WIDGET + "compile", help=help_for("compile"))
+        speed_note()
+
+
+def chosen_device() -> str | None:
+    """The device type the form's choice resolves to here, None when it is not on this machine."""
+    from lmcore.train import resolve_device
+
+    try:
+        return resolve_device(st.session_state[WIDGET + "device"]).type
+    except ConfigError:
+        return None  # the problems box already says the device is not here
 
 
 def amp_note() -> None:
     """The engine autocasts to bf16 on CUDA only; elsewhere amp=bf16 trains exactly as none does."""
     if st.session_state[WIDGET + "amp"] == "none":
         return
-    from lmcore.train import resolve_device
-
-    try:
-        device = resolve_device(st.session_state[WIDGET + "device"]).type
-    except ConfigError:
-        return  # the problems box already says the device is not here
-    if device != "cuda":
+    device = chosen_device()
+    if device not in (None, "cuda"):
         st.caption(f"Mixed precision acts on CUDA only: on this machine's {device} the run trains in float32, "
                    "exactly as with none.")
+
+
+def speed_note() -> None:
+    """What the two GPU speed-ups do off a GPU, where `on` still changes how a step runs."""
+    device = chosen_device()
+    if device in (None, "cuda"):
+        return
+    said = {"cuda_graphs": "with CUDA graphs on, the graph step runs eagerly, to the same numbers",
+            "compiled_cell": "the compiled cell compiles for its first window, then trains slower than the "
+                             "plain recurrence (1.3x on a CPU, docs/performance.md)"}
+    notes = [note for key, note in said.items() if st.session_state[WIDGET + key] == "on"]
+    if notes:
+        st.caption(f"On this machine's {device}, {'; '.join(notes)}. auto leaves both off here.")
 
 
 def stats_for(dataset: str) -> dict | None:
