@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import torch
+from torch.autograd import DeviceType
 from torch.profiler import ProfilerActivity, profile
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -52,10 +53,15 @@ def kernel_times(model: Runner, steps: int, device) -> tuple[float, list[dict]]:
     model.timed(WARMUP_CALLS + 2)
     with profile(activities=activities) as prof:
         model.timed(steps)
-    field = "self_device_time_total" if device.type == "cuda" else "self_cpu_time_total"
-    rows = [(event.key, getattr(event, field), event.count) for event in prof.key_averages()]
+    if device.type == "cuda":
+        # The kernels themselves: an operator's own row would count its kernels' time again.
+        events = [e for e in prof.key_averages() if e.device_type == DeviceType.CUDA]
+        events = events or list(prof.key_averages())  # a torch that files kernels under their operators
+        rows = [(e.key, e.self_device_time_total, e.count) for e in events]
+    else:
+        rows = [(e.key, e.self_cpu_time_total, e.count) for e in prof.key_averages()]
     rows = [row for row in rows if row[1] > 0]
-    total = sum(time_us for _, time_us, _ in rows)
+    total = sum(time_us for _, time_us, _ in rows) or float("nan")  # nothing recorded: say so, don't divide by 0
     top = sorted(rows, key=lambda row: -row[1])[:12]
     return total / steps / 1e3, [{"kernel": name[:90], "ms_per_step": time_us / steps / 1e3,
                                   "share": time_us / total, "calls_per_step": count / steps}
