@@ -118,7 +118,7 @@ class Config:
                                "only); off a GPU, on runs the same step with its static buffers, eagerly",
                                choices=GRAPH_MODES)
     compiled_cell: str = declare("auto", "compile the gate math of the masked recurrence (horizontal, variational) "
-                                 "with torch.compile; auto: only when CUDA graphs capture the step",
+                                 "with torch.compile; auto: only when CUDA graphs capture the step and compile is off",
                                  choices=GRAPH_MODES)
     compile: bool = declare(False, "torch.compile the model, meant for GPUs; on a CPU it works but the compile "
                             "comes first (20 steps of a 2x16 model: 18-32 s compiled, 1 s plain, on 2 cores)")

@@ -81,7 +81,8 @@ class Trainer:
     def __init__(self, cfg: Config, corpus: Corpus, device: torch.device, callbacks: list[Callbacks]):
         self.cfg, self.corpus, self.device, self.callbacks = cfg, corpus, device, callbacks
         torch.manual_seed(cfg.seed)
-        graphed = graphs_enabled(cfg.cuda_graphs, device) and device.type == "cuda"
+        # compile=true compiles the whole model, cell included: auto leaves the cell to it.
+        graphed = graphs_enabled(cfg.cuda_graphs, device) and device.type == "cuda" and not cfg.compile
         self.model = LanguageModel(corpus.vocab_size, cfg, trainer_path(cfg.compiled_cell, graphed)).to(device)
         self.forward = torch.compile(self.model) if cfg.compile else self.model
         self.optimizer = make_optimizer(cfg, self.model)
