@@ -81,8 +81,9 @@ columns = st.columns(len(FEATURED))
 for column, name in zip(columns, FEATURED):
     with column:
         preset_card(name)
-st.caption("`book` and `variational-medium` are the full 40-epoch recipes: minutes per epoch on a GPU, "
-           "hours on a laptop CPU. `tiny` finishes in under a minute anywhere.")
+st.caption("`book` and `variational-medium` are the full 40-epoch recipes: a `book` epoch took 5.2 s on an "
+           "NVIDIA H200 with CUDA graphs (10.8 s without) and about 9 minutes on a 2-core CPU. `tiny` finishes in "
+           "under a minute anywhere.")
 
 
 def full_recipe() -> None:

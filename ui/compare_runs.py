@@ -275,12 +275,13 @@ def score_bars(chosen: list[RunSummary], labels: list[str], colors: list[str]):
         figure.add_trace(go.Bar(x=list(SCORES), y=drawn, name=label, marker_color=color,
                                 text=[ui.fmt_ppl(v) + (" ↑" if over else "") for v, over in zip(values, cut)],
                                 textposition=["inside" if over else "outside" for over in cut],
+                                cliponaxis=False,  # a label above the tallest bar stays whole
                                 customdata=[ui.fmt_ppl(v) for v in values],
                                 hovertemplate="%{x}: %{customdata}"))  # the trace name shows beside it
     floor = compare.shared_floor(chosen)
     if floor:
         figure.add_hline(y=floor, line_dash="dash", line_color="#444", annotation_text=f"floor {floor:.1f}")
-    figure.update_layout(barmode="group", height=340, margin=dict(l=10, r=10, t=10, b=10), yaxis_title="perplexity",
+    figure.update_layout(barmode="group", height=340, margin=dict(l=10, r=10, t=24, b=10), yaxis_title="perplexity",
                          legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0), uirevision="compare.bars")
     if clip:
         figure.update_yaxes(range=[0, top * 1.1])
