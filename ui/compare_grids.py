@@ -100,7 +100,11 @@ def confirm_box(count: int) -> bool:
 def queue_row(toggles: dict, seeds: int, count: int, disabled: bool) -> None:
     go_column, concurrency_column, _ = st.columns([1, 1, 2], vertical_alignment="bottom")
     concurrency_column.number_input("Runs at a time", 1, 8, key=GRID_CONCURRENCY, on_change=save_concurrency,
-                                    help="how many queued runs train at once (all grids share the queue)")
+                                    help="how many queued runs train at once (all grids share the queue). On a CPU, "
+                                    "runs at once share the cores (two on 2 cores: each at about half its "
+                                    "speed). On a GPU with CUDA graphs one at a time is fastest: four "
+                                    "book-sized runs together made 166k tokens/s on an H200, one alone 201k "
+                                    "(docs/performance.md)")
     if go_column.button(f"Queue {count} run{'s' if count != 1 else ''}", type="primary", icon=":material/playlist_add:",
                         disabled=disabled, width="stretch"):
         configs = ablation.grid(base_config(), toggles, seeds=seeds)
