@@ -120,16 +120,21 @@ def build_runners(size, args, device) -> list[Runner]:
 
 
 def compiled_cell_runners(size, args, device) -> list[Runner]:
-    """Variational with the element-wise gate math compiled (lmcore/fused_cell.py), ordinary
-    and, with --graphs, through the graph step; the compile happens in the untimed warm-up."""
-    cfg = Config(dataset="synthetic", layers=args.layers, embed_size=size, hidden_size=size, dropout=0.5,
-                 dropout_placement="variational", tie_weights=True, init="torch")
-    runners = [Runner("variational, compiled cell", LanguageModel(args.vocab, cfg, path="compiled-cell"), device,
-                      args.batch, args.bptt, args.vocab, args.amp)]
-    if getattr(args, "graphs", False):
-        runners.append(Runner(graphed_name("variational", device) + ", compiled cell",
-                              LanguageModel(args.vocab, cfg, path="compiled-cell"), device, args.batch, args.bptt,
-                              args.vocab, args.amp, graphed=True))
+    """The masked placements asked for (horizontal, variational; variational if neither) with
+    their gate math compiled (lmcore/fused_cell.py), ordinary and, with --graphs, through the
+    graph step, as compiled_cell=auto trains them on a GPU; the compile happens in the untimed
+    warm-up."""
+    masked = [p for p in args.placements.split(",") if p in ("horizontal", "variational")] or ["variational"]
+    runners = []
+    for placement in masked:
+        cfg = Config(dataset="synthetic", layers=args.layers, embed_size=size, hidden_size=size, dropout=0.5,
+                     dropout_placement=placement, tie_weights=True, init="torch")
+        runners.append(Runner(f"{placement}, compiled cell", LanguageModel(args.vocab, cfg, path="compiled-cell"),
+                              device, args.batch, args.bptt, args.vocab, args.amp))
+        if getattr(args, "graphs", False):
+            runners.append(Runner(graphed_name(placement, device) + ", compiled cell",
+                                  LanguageModel(args.vocab, cfg, path="compiled-cell"), device, args.batch,
+                                  args.bptt, args.vocab, args.amp, graphed=True))
     return runners
 
 

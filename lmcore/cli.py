@@ -122,7 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--graphs", action="store_true",
                        help="also train every placement through the CUDA-graph step (run eagerly off a GPU)")
     bench.add_argument("--compiled-cell", action="store_true",
-                       help="also time variational with its gate math compiled (torch.compile; slow to start)")
+                       help="also time the masked placements among --placements (horizontal, variational; "
+                            "variational if neither) with their gate math compiled (torch.compile; slow to start)")
     bench.add_argument("--autograd-loop", action="store_true",
                        help="also time variational with a plain per-step autograd recurrence")
     bench.add_argument("--reading", action="store_true",

@@ -3,7 +3,7 @@
 #   1. the GPU-only tests of tests/test_graphs.py (capture + replay equals eager, fresh masks
 #      at every replay, a cuda_graphs=auto run captures) -> graph_tests.json (+ .xml, .log),
 #   2. every placement with and without CUDA graphs against a plain cuDNN nn.LSTM model
-#      (`lmcore bench --graphs`) -> bench.json; variational with its gate math compiled
+#      (`lmcore bench --graphs`) -> bench.json; horizontal and variational with their gate math compiled
 #      (`--compiled-cell`, at most 180 s) -> bench_compiled_cell.json; vertical and variational
 #      under bf16 autocast -> bench_bf16.json; the kernels that take a step's device time
 #      (scripts/profile_step.py) -> profile_step.json,
@@ -83,7 +83,7 @@ if [[ $device == cpu ]]; then
   log "compiled-cell bench skipped on a CPU (tests/test_fused_cell.py checks the cell)"
 else
   timeout "${GPU_CHECK_CELL_SECONDS:-180}" $python -m lmcore bench --device "$device" --sizes "${GPU_CHECK_CELL_SIZES:-650}" --steps "$bench_steps" \
-      --placements variational --graphs --compiled-cell --json >"$out/bench_compiled_cell.json" 2>>"$out/gpu_check.log" \
+      --placements horizontal,variational --graphs --compiled-cell --json >"$out/bench_compiled_cell.json" 2>>"$out/gpu_check.log" \
     && log "compiled-cell bench done" || log "compiled-cell bench FAILED"
   # bf16 autocast made nothing faster eagerly (../shared/results); under a graph it may.
   timeout "${GPU_CHECK_CELL_SECONDS:-180}" $python -m lmcore bench --device "$device" --sizes "${GPU_CHECK_CELL_SIZES:-650}" \

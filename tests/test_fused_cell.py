@@ -68,6 +68,11 @@ def test_bench_times_the_compiled_cell_alone_and_through_the_graph_step():
         assert [layer.path for layer in runners[name].model.lstms] == ["compiled-cell", "compiled-cell"]
     assert runners["variational, graph step eager, compiled cell"].graphed is not None
     assert runners["variational, compiled cell"].graphed is None
+    # Each masked placement asked for gets its rows; the unmasked ones have no cell to compile.
+    args.placements = "vertical,horizontal,variational"
+    names = [r.name for r in build_runners(8, args, torch.device("cpu")) if "compiled" in r.name]
+    assert names == ["horizontal, compiled cell", "horizontal, graph step eager, compiled cell",
+                     "variational, compiled cell", "variational, graph step eager, compiled cell"]
 
 
 # ---------------------------------------------------------------- the trainer's use of it
