@@ -28,9 +28,13 @@ from .launch import ATTEMPT_MARKER
 from .runs import LAUNCHER, PROJECT_ROOT, read_config, read_json, record_launch, write_json_atomic
 
 INSTALL = 'pip install "ray==2.60.0"'
-# Two book runs sharing one H200 cost each other about 10% (issue 12, book + variational-medium),
-# so a run on a GPU asks for half of one.
+# Two eager book runs sharing one H200 cost each other about 10% (issue 12, book +
+# variational-medium): an eager step leaves the GPU idle between launches, and the other run fills
+# the gaps, so an eager run asks for half a GPU. A CUDA-graphed step keeps it busy: four graphed
+# runs sharing one made 166k tokens/s in all, one alone 201k (docs/performance.md), so a graphed
+# run asks for a whole one.
 GPU_SHARE = 0.5
+GRAPHED_GPU_SHARE = 1.0
 MAX_RETRIES = 3          # retries after a worker or node dies; each resumes from the checkpoint
 CONNECT_SECONDS = 5.0    # ray.init waits minutes for an address where nothing listens: probe first
 
@@ -92,12 +96,14 @@ def connect(address: str):
 
 
 def resources(config: dict, gpu_nodes: bool) -> dict:
-    """What one run asks Ray for: CPUs = its threads (1 when it takes what it finds), and a share of
-    a GPU for a cuda run, or an auto run on a cluster with GPUs (a cuda run on a cluster without
-    any then fails in one line: no node can hold it)."""
+    """What one run asks Ray for: CPUs = its threads (1 when it takes what it finds), and a GPU for
+    a cuda run, or an auto run on a cluster with GPUs (a cuda run on a cluster without any then
+    fails in one line: no node can hold it): a whole one when its steps are CUDA graphs
+    (cuda_graphs auto or on, the default), half of one when they run eagerly."""
     device = config.get("device")
     on_gpu = device == "cuda" or (device == "auto" and gpu_nodes)
-    return {"num_cpus": config.get("threads") or 1, "num_gpus": GPU_SHARE if on_gpu else 0}
+    share = GPU_SHARE if config.get("cuda_graphs") == "off" else GRAPHED_GPU_SHARE
+    return {"num_cpus": config.get("threads") or 1, "num_gpus": share if on_gpu else 0}
 
 
 def _largest_node(ray) -> dict:

@@ -229,13 +229,18 @@ def test_choosing_ray_without_it_installed_says_how_to_install_it(tmp_path, monk
         ray_backend.check("auto")
 
 
-def test_a_run_asks_for_its_threads_and_half_a_gpu_where_it_may_use_one():
+def test_a_run_asks_for_its_threads_and_a_gpu_where_it_may_use_one_half_of_it_when_eager():
     from lmcore.ray_backend import resources
 
     assert resources({"threads": 3, "device": "cpu"}, gpu_nodes=True) == {"num_cpus": 3, "num_gpus": 0}
     assert resources({"threads": 0, "device": "auto"}, gpu_nodes=False) == {"num_cpus": 1, "num_gpus": 0}
-    assert resources({"threads": 2, "device": "auto"}, gpu_nodes=True) == {"num_cpus": 2, "num_gpus": 0.5}
-    assert resources({"threads": 1, "device": "cuda"}, gpu_nodes=False) == {"num_cpus": 1, "num_gpus": 0.5}
+    # Graphed steps (the default, and configs written before the key) keep a GPU busy: a whole one.
+    assert resources({"threads": 2, "device": "auto"}, gpu_nodes=True) == {"num_cpus": 2, "num_gpus": 1.0}
+    assert resources({"threads": 1, "device": "cuda", "cuda_graphs": "auto"}, gpu_nodes=False) == {
+        "num_cpus": 1, "num_gpus": 1.0}
+    # Eager steps leave gaps another run fills: half.
+    assert resources({"threads": 1, "device": "cuda", "cuda_graphs": "off"}, gpu_nodes=True) == {
+        "num_cpus": 1, "num_gpus": 0.5}
 
 
 def test_a_run_on_another_host_is_alive_while_its_status_is_fresh(tmp_path, monkeypatch):
