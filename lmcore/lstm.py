@@ -138,8 +138,8 @@ PATHS = ("auto", "fused", "recurrence", "compiled-cell", "autograd")
 def trainer_path(compiled_cell: str, graphed: bool) -> str:
     """The LSTMLayer path for the config key compiled_cell. `auto` compiles the cell only for a
     step captured as a CUDA graph: on an H200 it made graphed variational 1.24x faster, but
-    eager it was 0.76x (the compiled function's Python guards cost more than the kernels it
-    saves), and on a CPU 1.3x slower (docs/performance.md)."""
+    eager it was 0.76x (most likely each compiled call's own overhead outweighs the kernels it
+    saves; a graph replays without it), and on a CPU 1.3x slower (docs/performance.md)."""
     return "compiled-cell" if compiled_cell == "on" or (compiled_cell == "auto" and graphed) else "auto"
 
 
