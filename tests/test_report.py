@@ -26,6 +26,27 @@ def test_the_shipped_reports_are_what_report_makes_today():
         assert shipped == json.loads(json.dumps(report.build(folder)))
 
 
+GRAPHS = ROOT / "docs" / "results" / "h200-graphs-2026-11-27"
+
+
+def test_the_shipped_graphed_solo_report_is_what_report_makes_today():
+    shipped = json.loads((GRAPHS / "book-solo.json").read_text())
+    assert shipped == json.loads(json.dumps(report.build(GRAPHS / "runs" / "20261127-125043-book-solo-cec9")))
+    assert shipped["device"] == "NVIDIA H200" and shipped["config"]["cuda_graphs"] == "auto"
+
+
+def test_graphed_book_runs_trained_to_the_eager_runs_perplexities_digit_for_digit():
+    """docs/performance.md's "same numbers": both graphed book runs (one sharing the GPU, one
+    alone) against the eager reference run, epoch by epoch, as far as each got."""
+    eager = {e["epoch"]: e for e in report.build(BOOK)["epochs"]}
+    for name, epochs in (("book.json", 24), ("book-solo.json", 18)):
+        graphed = json.loads((GRAPHS / name).read_text())["epochs"]
+        assert len(graphed) == epochs
+        for row in graphed:
+            assert (row["train_ppl"], row["val_ppl"]) == (eager[row["epoch"]]["train_ppl"],
+                                                          eager[row["epoch"]]["val_ppl"]), (name, row["epoch"])
+
+
 def test_a_run_without_reference_info_reports_this_machine(tmp_path, monkeypatch):
     copy = tmp_path / BOOK.name
     shutil.copytree(BOOK, copy)
