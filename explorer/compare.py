@@ -113,13 +113,17 @@ def table_csv(frame: pd.DataFrame) -> str:
 
 
 def varied_keys(configs: list[dict], ignore=NOT_DIFFED) -> list[str]:
-    """Keys whose values are not all equal (a key missing from a config counts as None)."""
+    """Keys whose values are not all equal. A key missing from a config and an empty text both
+    count as unset (None): a run from before a key existed, such as a shipped reference run
+    without `parent`, differs from a new run's `parent: ""` in nothing a reader could see."""
     present = {key for config in configs for key in config} - set(ignore)
     ordered = [k for k in KEYS if k in present] + sorted(present - set(KEYS))
     return [k for k in ordered if len({_hashable(config.get(k)) for config in configs}) > 1]
 
 
 def _hashable(value):
+    if value == "":
+        return None
     return repr(value) if isinstance(value, (list, dict)) else value
 
 

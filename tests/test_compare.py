@@ -128,6 +128,10 @@ def test_config_diff_edge_cases():
     assert list(twins.columns) == ["same · aaaa", "same · bbbb"] and list(twins.index) == ["seed"]
     assert compare.config_diff([summary("a", "a", tie_weights=True), summary("b", "b")]).loc[
         "tie_weights"].tolist() == ["true", "false"]
+    # A key a config lacks (a run from before it existed) and an empty text read the same: "—".
+    older = summary("old", "old", seed=2)
+    assert "parent" not in older.config
+    assert list(compare.config_diff([summary("new", "new", parent=""), older]).index) == ["seed"]
 
 
 def test_floor_only_when_every_run_is_synthetic_with_the_same_floor():
