@@ -36,7 +36,9 @@
 #     each of the compiled-cell bench, the bf16 bench and the profile)
 #   GPU_CHECK_PARTS="tests bench train" (which of steps 1-3 to run: on a lent machine a short first
 #     call with "tests bench" shows whether capture works before the trainings spend the time)
-#   GPU_CHECK_PACK=FILE.tgz (pack RESULTS_DIR into it at the end, checkpoints left out)
+#   GPU_CHECK_PACK=FILE.tgz (where to pack RESULTS_DIR at the end, checkpoints left out; by
+#     default RESULTS_DIR/00-packed.tgz, a name that sorts before the loose files, so a bare
+#     `scripts/gpu_check.sh $OUT` brings everything back too)
 #   GPU_CHECK_SECONDS=570 (the trainings get what is left after steps 1-2; a run still going
 #   then is stopped by SIGTERM with a checkpoint, marked `stopped`, and still reported)
 set -uo pipefail
@@ -116,10 +118,11 @@ train() {  # NAME PRESET CHANGES SECONDS: one run, its summary on stdout, its lo
   fi
 }
 
-pack() {
-  [[ -z ${GPU_CHECK_PACK:-} ]] && return
-  tar czf "$GPU_CHECK_PACK" --exclude=checkpoints -C "$(dirname "$out")" "$(basename "$out")" \
-    && echo "packed $out into $GPU_CHECK_PACK ($(du -h "$GPU_CHECK_PACK" | cut -f1))"
+pack() {  # into GPU_CHECK_PACK, else into RESULTS_DIR itself, under a name that sorts first
+  local archive=${GPU_CHECK_PACK:-$out/00-packed.tgz} staged
+  staged=$(mktemp --suffix=.tgz)  # outside RESULTS_DIR: tar must not read the file it writes
+  tar czf "$staged" --exclude=checkpoints --exclude=00-packed.tgz -C "$(dirname "$out")" "$(basename "$out")" \
+    && mv "$staged" "$archive" && echo "packed $out into $archive ($(du -h "$archive" | cut -f1))"
 }
 
 if [[ $parts == *" train "* ]]; then

@@ -15,8 +15,7 @@ RUNS = {"tiny": "none", "tiny-horizontal": "horizontal"}  # run name -> placemen
 
 @pytest.mark.slow  # about 30 s: an inner pytest, the bench and two trainings
 def test_gpu_check_dry_run_on_cpu(tmp_path):
-    pack = tmp_path.parent / f"{tmp_path.name}.tgz"
-    env = {**os.environ, "GPU_CHECK_PACK": str(pack), "GPU_CHECK_DEVICE": "cpu",
+    env = {**os.environ, "GPU_CHECK_DEVICE": "cpu",
            "GPU_CHECK_RUNS": "tiny tiny-horizontal:tiny:dropout=0.5,"
            "dropout_placement=horizontal", "GPU_CHECK_SET": "max_steps=24 eval_every=12 threads=1",
            "GPU_CHECK_SIZES": "16", "GPU_CHECK_SECONDS": "300", "PYTHON": str(ROOT / ".venv" / "bin" / "python")}
@@ -56,8 +55,9 @@ def test_gpu_check_dry_run_on_cpu(tmp_path):
     # One after another: the second starts when the first has exited.
     assert log.count("training tiny") == 2 and log.index("tiny exited") < log.index("training tiny-horizontal")
 
-    # Everything comes back in one file, without the checkpoints.
-    with tarfile.open(pack) as archive:
+    # Everything comes back in one file, without the checkpoints, named to sort first.
+    assert sorted(p.name for p in tmp_path.iterdir())[0] == "00-packed.tgz"
+    with tarfile.open(tmp_path / "00-packed.tgz") as archive:
         packed = archive.getnames()
     assert {f"{tmp_path.name}/{name}.json" for name in RUNS} <= set(packed)
     assert any(name.endswith("metrics.jsonl") for name in packed)
