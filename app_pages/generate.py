@@ -61,11 +61,12 @@ def weights_not_kept(summary: RunSummary) -> str | None:
 def pick_run(summaries: list[RunSummary]) -> RunSummary | None:
     """The run to generate from (or to read the samples of, when its weights were not kept); ?run=ID
     preselects it, and a run without checkpoints yet is explained."""
-    ready = {s.id: s for s in summaries if has_checkpoint(s) or weights_not_kept(s)}
+    # has_checkpoint(s) or weights_not_kept(s), without the second look for checkpoint files
+    ready = {s.id: s for s in summaries if has_checkpoint(s) or s.is_reference or s.state in ("finished", "stopped")}
     wanted = st.query_params.get("run")
     if wanted and wanted not in ready:
         known = next((s for s in summaries if s.id == wanted), None)
-        st.warning(f"Run **{ui.run_name(known) if known else ''}** (`{wanted}`) has no checkpoint yet: it saves one "
+        st.warning(f"Run **{known.name if known else ''}** (`{wanted}`) has no checkpoint yet: it saves one "
                    "at its first validation and at the end of every epoch. Pick a run that has one." if known else
                    f"There is no run `{wanted}` in `{ui.runs_root()}`. Pick one below.")
     if not ready:

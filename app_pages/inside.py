@@ -225,12 +225,12 @@ def count_source(summary, cfg) -> tuple:
     if st.session_state.get(INSIDE_COUNT_FOR) not in options:
         st.session_state[INSIDE_COUNT_FOR] = options[0] if cfg is not None else "preset:book"
     choice = st.selectbox("Count the parameters of", options, key=INSIDE_COUNT_FOR,
-                          format_func=lambda o: f"this run: {ui.run_name(summary)}" if o.startswith("run:")
+                          format_func=lambda o: f"this run: {summary.name}" if o.startswith("run:")
                           else f"preset {o[7:]}")
     if choice.startswith("run:"):
         params = _read_params(summary)
         vocab = (params or {}).get("vocab_size") or vocab_size_for(cfg)
-        return ui.run_name(summary), cfg, vocab, params
+        return summary.name, cfg, vocab, params
     preset_cfg = PRESETS[choice[7:]].config()
     return choice[7:], preset_cfg, vocab_size_for(preset_cfg), None
 

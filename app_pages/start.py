@@ -9,7 +9,7 @@ from lmcore import queue
 from lmcore.data import vocab_size_for
 from lmcore.params import formula_counts
 from lmcore.presets import PRESETS
-from lmcore.summaries import reference_runs
+from lmcore.summaries import list_runs, reference_runs
 from ui import reference
 
 START_PTB = "start.ptb_message"
@@ -105,7 +105,8 @@ full_recipe()
 @st.fragment(run_every=2)
 def runs_in_progress() -> None:
     st.subheader("In progress")
-    active = [r for r in ui.all_runs() if r.is_active]
+    # The user's runs only: the shipped reference runs never train here (a 2 s refresh need not read them).
+    active = [r for r in list_runs(ui.runs_root()) if r.is_active]
     if not active:
         st.caption("Nothing is training right now. Start a preset above, or open **Train** to set one up.")
         return

@@ -112,11 +112,11 @@ def table_csv(frame: pd.DataFrame) -> str:
 # ---------------------------------------------------------------- config diff
 
 
-def varied_keys(configs: list[dict], ignore=NOT_DIFFED) -> list[str]:
+def varied_keys(configs: list[dict]) -> list[str]:
     """Keys whose values are not all equal. A key missing from a config and an empty text both
     count as unset (None): a run from before a key existed, such as a shipped reference run
     without `parent`, differs from a new run's `parent: ""` in nothing a reader could see."""
-    present = {key for config in configs for key in config} - set(ignore)
+    present = {key for config in configs for key in config} - set(NOT_DIFFED)
     ordered = [k for k in KEYS if k in present] + sorted(present - set(KEYS))
     return [k for k in ordered if len({_hashable(config.get(k)) for config in configs}) > 1]
 

@@ -50,7 +50,7 @@ def _counted(path: str, size: int, mtime_ns: int) -> dict | None:
         return None
 
 
-def steps_per_epoch(summary: RunSummary, frame: pd.DataFrame, count=None) -> float | None:
+def steps_per_epoch(summary: RunSummary, frame: pd.DataFrame) -> float | None:
     """Training steps in one of the run's epochs: exactly from its status (steps planned over
     epochs, when no cap cut them), else from its log (the last step labelled epoch 1, once epoch 2
     began), else, for a run capped inside its first epoch, from its training text's size as the
@@ -62,17 +62,17 @@ def steps_per_epoch(summary: RunSummary, frame: pd.DataFrame, count=None) -> flo
         epoch = pd.to_numeric(frame["epoch"], errors="coerce")
         if (epoch >= 2).any() and (epoch == 1).any():
             return float(frame[epoch == 1]["step"].max())  # the validation that ends epoch 1
-    return _from_text_size(summary.config, count)
+    return _from_text_size(summary.config)
 
 
-def _from_text_size(config: dict, count=None) -> float | None:
+def _from_text_size(config: dict) -> float | None:
     if not config:  # a damaged folder: the defaults would describe some other run
         return None
     try:
         cfg = from_dict(config)
     except ConfigError:
         return None
-    tokens = train_tokens(cfg, count)
+    tokens = train_tokens(cfg)
     per_epoch = planned_steps(cfg, tokens)[0] if tokens else 0
     return float(per_epoch) if per_epoch else None
 

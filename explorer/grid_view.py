@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from explorer.compare import runs_table
+from explorer.compare import runs_table, table_csv
 from explorer.metrics import split
 from explorer.perplexity import format_ppl
 from lmcore import ablation
@@ -48,13 +48,12 @@ def cell_curve(frames: list[pd.DataFrame], band: str = MIN_MAX) -> pd.DataFrame:
 # ---------------------------------------------------------------- the cells table
 
 
-def spread_text(described: dict, digits: int = 1) -> str:
+def spread_text(described: dict) -> str:
     """'81.2 ± 0.9 (n=3)', '81.2 (n=1)' (no sd from one run), '—' (no finished run)."""
     if described["mean"] is None:
         return "—"
-    center = format_ppl(described["mean"]) if digits == 1 else f"{described['mean']:.{digits}f}"
-    sd = f" ± {described['sd']:.{digits}f}" if described["sd"] is not None else ""
-    return f"{center}{sd} (n={described['n']})"
+    sd = f" ± {described['sd']:.1f}" if described["sd"] is not None else ""
+    return f"{format_ppl(described['mean'])}{sd} (n={described['n']})"
 
 
 def cells_frame(report: dict) -> pd.DataFrame:
@@ -67,13 +66,13 @@ def cells_frame(report: dict) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(CELL_COLUMNS))
 
 
-def runs_csv(members: list) -> str:
-    """Every run of the grid, one row each, with the label of its cell first: the raw numbers."""
-    table = runs_table(members)
+def runs_csv(members: list, table: pd.DataFrame | None = None) -> str:
+    """Every run of the grid, one row each, with the label of its cell first: the raw numbers.
+    `table` is runs_table(members) when the caller already built it (it is left unchanged)."""
+    table = runs_table(members) if table is None else table
     cell_by_id = {summary.id: entry["label"] for entry in ablation.cells(members) for summary in entry["runs"]}
-    table.insert(0, "cell", [cell_by_id.get(run_id, "") for run_id in table["id"]])
-    table["started_at"] = table["started_at"].dt.strftime("%Y-%m-%dT%H:%M:%S")
-    return table.to_csv(index=False)
+    cells = [cell_by_id.get(run_id, "") for run_id in table["id"]]
+    return table_csv(table.assign(cell=cells)[["cell", *table.columns]])
 
 
 # ---------------------------------------------------------------- effects

@@ -93,17 +93,16 @@ def run_select(options: dict, key: str, url_key: str, label: str = "Run") -> str
                         format_func=lambda run_id: run_label(options[run_id]))
 
 
-def run_name(summary: RunSummary) -> str:
-    """The run's display name (worked out once, in RunSummary.name)."""
-    return summary.name
+def best_epoch_suffix(summary: RunSummary) -> str:
+    """' (epoch 3)' after a best validation score, '' when its epoch is not known."""
+    return f" (epoch {summary.best_epoch})" if summary.best_epoch is not None else ""
 
 
 def run_label(summary: RunSummary) -> str:
     """'✅ tiny · finished · best val 82.3 (epoch 3) · final 85.0 · ab12' for select boxes."""
     parts = [f"{STATE_ICONS.get(summary.state, '')} {summary.name}", summary.state]
     if summary.best_val is not None:
-        epoch = f" (epoch {summary.best_epoch})" if summary.best_epoch is not None else ""
-        parts.append(f"best val {fmt_ppl(summary.best_val)}{epoch}")
+        parts.append(f"best val {fmt_ppl(summary.best_val)}{best_epoch_suffix(summary)}")
     if summary.final_val is not None:
         parts.append(f"final {fmt_ppl(summary.final_val)}")
     return " · ".join(parts + [summary.short_id])

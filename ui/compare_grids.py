@@ -179,15 +179,16 @@ def cells_table(entry: dict, report: dict) -> None:
     st.markdown("**Each cell**: mean ± sd over its finished runs (n)")
     st.dataframe(grid_view.cells_frame(report), hide_index=True, key="compare.grid.cells",
                  column_config={"finished": st.column_config.TextColumn("finished / runs")})
+    table = compare.runs_table(entry["runs"])  # built once: the CSV and the expander's table
     row = st.container(horizontal=True)
-    row.download_button(f"CSV of the {entry['total']} runs", grid_view.runs_csv(entry["runs"]),
+    row.download_button(f"CSV of the {entry['total']} runs", grid_view.runs_csv(entry["runs"], table),
                         file_name=f"{entry['group']}.csv", mime="text/csv", icon=":material/download:",
                         on_click="ignore", help="one row per run with its cell, unrounded numbers")
     if row.button("Compare these runs in the table", icon=":material/compare_arrows:", on_click=show_in_table,
                   args=([s.id for s in entry["runs"]],)):
         st.rerun()  # the tabs sit outside this fragment
     with st.expander(f"Every run of the grid ({entry['total']})"):
-        st.dataframe(display_table(compare.runs_table(entry["runs"])), hide_index=True, column_config=TABLE_COLUMNS,
+        st.dataframe(display_table(table), hide_index=True, column_config=TABLE_COLUMNS,
                      placeholder="—", column_order=["label", "state", "progress", "best_val_ppl", "final_val_ppl",
                                                     "best_epoch", "test_ppl", "step", "total_steps",
                                                     "training_seconds", "note"])

@@ -175,10 +175,9 @@ def selection_panel(chosen: list[RunSummary], labels: list[str]) -> None:
 def run_line(summary: RunSummary, label: str) -> str:
     """'**tiny** — ✅ finished · best val **88.2** (epoch 3) · final val **90.1** · test **97.9** ·
     1.55M parameters'."""
-    epoch = f" (epoch {summary.best_epoch})" if summary.best_epoch is not None else ""
     parts = [f"**{label}** — {ui.STATE_ICONS.get(summary.state, '')} {summary.state}",
-             f"best val **{ui.fmt_ppl(summary.best_val)}**{epoch}", f"final val **{ui.fmt_ppl(summary.final_val)}**",
-             f"test **{ui.fmt_ppl(summary.test)}**"]
+             f"best val **{ui.fmt_ppl(summary.best_val)}**{ui.best_epoch_suffix(summary)}",
+             f"final val **{ui.fmt_ppl(summary.final_val)}**", f"test **{ui.fmt_ppl(summary.test)}**"]
     if summary.params:
         parts.append(f"{ui.fmt_count(summary.params)} parameters")
     if summary.problem:

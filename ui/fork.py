@@ -20,7 +20,6 @@ from lmcore.summaries import RunSummary
 from ui.train_controls import help_for
 
 CREATED = "fork.created"  # parent run id -> the id of the fork this session made from it
-FIELDS = ("dropout", "dropout_placement", "lr", "epochs", "max_steps")
 
 
 def source_label(source: str) -> str:

@@ -180,7 +180,8 @@ def advanced_section() -> None:
         choice(columns[1], "device", "Device", options=device_options())
         number(columns[2], "threads", "CPU threads")
         choice(columns[3], "amp", "Mixed precision")
-        amp_note()
+        device = chosen_device()  # both notes need it; resolving it once per rerun is enough
+        amp_note(device)
         numbers(st.columns(4), ("eval_batch_size", "Eval batch size"), ("eval_every", "Evaluate every N steps", 50),
                 ("checkpoint_every", "Checkpoint every N steps", 50), ("log_every", "Log every N steps"))
         columns = st.columns(4)
@@ -192,7 +193,7 @@ def advanced_section() -> None:
         choice(columns[0], "cuda_graphs", "CUDA graphs")
         choice(columns[1], "compiled_cell", "Compiled cell")
         columns[2].toggle("torch.compile", key=WIDGET + "compile", help=help_for("compile"))
-        speed_note()
+        speed_note(device)
 
 
 def chosen_device() -> str | None:
@@ -205,19 +206,18 @@ def chosen_device() -> str | None:
         return None  # the problems box already says the device is not here
 
 
-def amp_note() -> None:
+def amp_note(device: str | None) -> None:
     """The engine autocasts to bf16 on CUDA only; elsewhere amp=bf16 trains exactly as none does."""
     if st.session_state[WIDGET + "amp"] == "none":
         return
-    device = chosen_device()
     if device not in (None, "cuda"):
         st.caption(f"Mixed precision acts on CUDA only: on this machine's {device} the run trains in float32, "
                    "exactly as with none.")
 
 
-def speed_note() -> None:
-    """What the two GPU speed-ups do off a GPU, where `on` still changes how a step runs."""
-    device = chosen_device()
+def speed_note(device: str | None) -> None:
+    """What the two GPU speed-ups do off a GPU, where `on` still changes how a step runs.
+    `device` is chosen_device()."""
     if device in (None, "cuda"):
         return
     said = {"cuda_graphs": "with CUDA graphs on, the graph step runs eagerly, to the same numbers",

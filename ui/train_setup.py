@@ -20,6 +20,7 @@ from lmcore.config import Config, ConfigError, from_dict, problems
 from lmcore.errors import LmcoreError
 from lmcore.params import formula_counts, parameter_table, tying_text
 from lmcore.presets import PRESETS
+from lmcore.summaries import list_runs
 from ui.train_controls import controls, help_for, stats_for
 from ui.train_state import NOTICE, PRESET, REFUSED, TAB, VALUES, WATCH_TAB, WIDGET, load_values, read_values
 
@@ -127,7 +128,7 @@ def start_box(cfg: Config | None, found: list[str]) -> None:
                    f"{f', capped at {cfg.max_steps:,}' if cfg.max_steps else ''}).")
         if total == 0:
             st.warning("The training text is too short for this batch size and BPTT length: no full window fits.")
-    active = sum(1 for r in ui.all_runs() if r.is_active)
+    active = sum(1 for r in list_runs(ui.runs_root()) if r.is_active)  # reference runs never train here
     if active:
         st.caption(f"{active} run{'s are' if active > 1 else ' is'} already training; runs share the machine.")
 
