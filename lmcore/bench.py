@@ -79,6 +79,11 @@ class Runner:
             _, _, self.state = window_step(self.model, self.model, self.optimizer, inputs, targets,
                                            _detach(self.state), CLIP, self.autocast)
 
+    def warm_up(self):
+        """Untimed steps first: allocator, kernels, caches, and a graph step's capture."""
+        self.timed(WARMUP_CALLS + 2)
+        self.times.clear()
+
     def timed(self, steps):
         _sync(self.device)
         start = time.perf_counter()
@@ -94,14 +99,19 @@ def _detach(state):
     return detach_state(state)
 
 
+def placement_config(size: int, layers: int, placement: str) -> Config:
+    """The synthetic config every bench model of a placement is built from (tied, torch init)."""
+    return Config(dataset="synthetic", layers=layers, embed_size=size, hidden_size=size,
+                  dropout=0.0 if placement == "none" else 0.5, dropout_placement=placement,
+                  tie_weights=True, init="torch")
+
+
 def build_runners(size, args, device) -> list[Runner]:
     torch.manual_seed(0)
     runners = [Runner("reference", ReferenceModel(args.vocab, size, args.layers), device, args.batch,
                       args.bptt, args.vocab, args.amp)]
     for placement in args.placements.split(","):
-        cfg = Config(dataset="synthetic", layers=args.layers, embed_size=size, hidden_size=size,
-                     dropout=0.0 if placement == "none" else 0.5, dropout_placement=placement,
-                     tie_weights=True, init="torch")
+        cfg = placement_config(size, args.layers, placement)
         runners.append(Runner(placement, LanguageModel(args.vocab, cfg), device, args.batch, args.bptt,
                               args.vocab, args.amp))
         if getattr(args, "graphs", False):
@@ -112,8 +122,7 @@ def build_runners(size, args, device) -> list[Runner]:
     if args.autograd_loop:
         # The same model with its recurrence as a plain per-step autograd loop: what the
         # hand-written LSTMRecurrence replaces, kept to measure what it buys.
-        cfg = Config(dataset="synthetic", layers=args.layers, embed_size=size, hidden_size=size, dropout=0.5,
-                     dropout_placement="variational", tie_weights=True, init="torch")
+        cfg = placement_config(size, args.layers, "variational")
         runners.append(Runner("variational, autograd loop", LanguageModel(args.vocab, cfg, path="autograd"),
                               device, args.batch, args.bptt, args.vocab, args.amp))
     return runners
@@ -127,8 +136,7 @@ def compiled_cell_runners(size, args, device) -> list[Runner]:
     masked = [p for p in args.placements.split(",") if p in ("horizontal", "variational")] or ["variational"]
     runners = []
     for placement in masked:
-        cfg = Config(dataset="synthetic", layers=args.layers, embed_size=size, hidden_size=size, dropout=0.5,
-                     dropout_placement=placement, tie_weights=True, init="torch")
+        cfg = placement_config(size, args.layers, placement)
         runners.append(Runner(f"{placement}, compiled cell", LanguageModel(args.vocab, cfg, path="compiled-cell"),
                               device, args.batch, args.bptt, args.vocab, args.amp))
         if getattr(args, "graphs", False):
@@ -175,9 +183,8 @@ def sample_speed(model, words=100) -> float:
 
 def bench_size(size, args, device, rounds=5) -> dict:
     runners = build_runners(size, args, device)
-    for runner in runners:  # warm-up: allocator, kernels, caches, and a graph step's capture
-        runner.timed(WARMUP_CALLS + 2)
-        runner.times.clear()
+    for runner in runners:
+        runner.warm_up()
     for _ in range(rounds):
         for runner in runners:
             runner.timed(max(1, args.steps // rounds))

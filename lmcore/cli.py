@@ -269,12 +269,12 @@ def cmd_effects(args) -> int:
 def cmd_fork(args) -> int:
     from .config import parse_assignments
     from .fork import find_parent, fork_run
-    from .runs import runs_dir
+    from .runs import read_config, runs_dir
 
     parent, given_as_folder = find_parent(args.run, args.runs_dir)
     root = args.runs_dir or (parent.parent if given_as_folder else runs_dir())
     folder = fork_run(parent, args.source, parse_assignments(args.assignments), root)
-    config = json.loads((folder / "config.json").read_text())
+    config = read_config(folder)
     print(json.dumps({"run": folder.name, "parent": config["parent"], "fork_step": config["fork_step"],
                       "fork_from": config["fork_from"], "folder": str(folder)}), flush=True)
     return _run_folder(folder, not args.no_progress_bar) if args.start else 0

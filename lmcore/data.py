@@ -17,7 +17,7 @@ import torch
 from .config import Config
 from .errors import DataError
 from .sizes import PTB_GROWTH, PTB_TOKENS, PTB_VOCAB_SIZE, ptb_vocab_size, vocab_size_for  # noqa: F401
-from .text import EOS, MAX_TEXT_BYTES, UNK, read_words, split_lines, split_sizes, text_problem  # noqa: F401
+from .text import EOS, UNK, read_words, split_lines, split_sizes, text_problem  # noqa: F401
 
 
 @dataclass

@@ -15,6 +15,8 @@ from . import stats
 from .ablation import cell_label, cell_of, cells, levels, toggles
 
 METRICS = ("best_val", "final_val", "test")
+# A contrast with no run on one of its sides; only read (spread into each result), never mutated.
+NO_RESULT = {"estimate": None, "low": None, "high": None, "n": 0, "df": None, "method": None}
 
 
 def observations(summaries: list, toggled: list[str]) -> list[dict]:
@@ -50,7 +52,7 @@ def main_effect(observed: list[dict], toggled: list[str], toggle: str, reference
     others = [k for k in toggled if k != toggle]
     before, after = (_by_key(observed, metric, {toggle: value}, others) for value in (reference, level))
     if not before or not after:
-        found = {"estimate": None, "low": None, "high": None, "n": 0, "df": None, "method": None}
+        found = NO_RESULT
     elif _balanced([before, after]):
         found = stats.paired([after[key][0] - before[key][0] for key in before])
     else:
@@ -67,7 +69,7 @@ def interaction(observed: list[dict], toggled: list[str], first: tuple, second: 
                for sign, a, b in ((1.0, a1, b1), (-1.0, a1, b0), (-1.0, a0, b1), (1.0, a0, b0))]
     sides = [side for _, side in corners]
     if not all(sides):
-        found = {"estimate": None, "low": None, "high": None, "n": 0, "df": None, "method": None}
+        found = NO_RESULT
     elif _balanced(sides):
         found = stats.paired([sum(sign * side[key][0] for sign, side in corners) for key in sides[0]])
     else:

@@ -140,7 +140,7 @@ def finish_epoch(parent: Path, payload: dict) -> dict:
 def _fork_config(parent, raw: dict, payload: dict, source: str, changes: dict):
     """The fork's validated config: the parent's, the changes, the lr it starts with, the bookkeeping."""
     progress = payload["progress"]
-    base = from_dict({k: v for k, v in raw.items() if k != "lmcore_version"})
+    base = from_dict(raw)  # config.build skips the lmcore_version bookkeeping key
     name = changes.get("name") or f"{summarize(parent).name} · fork from {source}"
     cfg = base.replace(**{**changes, "name": name[:MAX_TEXT], "group": "", "parent": parent.name, "fork_from": source,
                           "fork_step": progress["step"]})

@@ -22,7 +22,7 @@ import sys
 import torch
 from torch import nn
 
-from .lstm import _step_mask, gate_partners, input_projection, lstm_layer
+from .lstm import _step_mask, gate_partners, lstm_layer, recurrent_weight_grad
 
 
 def cell_forward(gates, c_prev):
@@ -116,7 +116,7 @@ class CompiledCellRecurrence(torch.autograd.Function):
     @torch.amp.custom_bwd(device_type="cuda")
     def backward(ctx, grad_outputs, grad_h_last, grad_c_last):
         acts, cells, tanh_cells, recurrent_in, w_hh, mask = ctx.saved_tensors
-        steps, batch, gates_size = acts.shape
+        steps = acts.shape[0]
         step = compiled(cell_backward)
         f = acts.chunk(4, dim=2)[1]                                          # (T, B, H) view
         partners, through_tanh = gate_partners(acts, cells, tanh_cells)
@@ -129,17 +129,12 @@ class CompiledCellRecurrence(torch.autograd.Function):
             if m is not None:
                 dh = dh * m
         grad_gates = torch.stack(grad_gates)                                 # (T, B, 4H)
-        flat_grads = grad_gates.view(steps * batch, gates_size)
-        grad_w_hh = flat_grads.t() @ recurrent_in.view(steps * batch, -1)   # (4H, H)
-        return grad_gates, grad_w_hh, dh, dc, None
+        return grad_gates, recurrent_weight_grad(grad_gates, recurrent_in), dh, dc, None
 
 
 def lstm_layer_compiled_cell(x, lstm: nn.LSTM, state, recurrent_mask=None):
     """lstm.lstm_layer with the compiled cell: x (T, B, I) -> output (T, B, H), (h, c)."""
-    h0, c0 = state
     # The Function computes in the weights' dtype (float32 under bf16 autocast too).
-    if not compiles(h0.shape[0], lstm.hidden_size, lstm.weight_hh_l0.dtype, x.device):
+    if not compiles(state[0].shape[0], lstm.hidden_size, lstm.weight_hh_l0.dtype, x.device):
         return lstm_layer(x, lstm, state, recurrent_mask)
-    outputs, h, c = CompiledCellRecurrence.apply(input_projection(x, lstm), lstm.weight_hh_l0, h0, c0,
-                                                 recurrent_mask)
-    return outputs, (h, c)
+    return lstm_layer(x, lstm, state, recurrent_mask, recurrence=CompiledCellRecurrence)

@@ -106,7 +106,7 @@ def _learning_rate_to_float(optimizer, state_dict: dict) -> dict:
     return state_dict
 
 
-class GraphedStep:
+class GraphedStep(EagerStep):
     """A training step with static buffers, captured as a CUDA graph after WARMUP_CALLS eager
     calls when `capture`, run eagerly otherwise; called like EagerStep.
 
@@ -115,9 +115,9 @@ class GraphedStep:
     """
 
     def __init__(self, model, forward, optimizer, max_norm: float, autocast, capture: bool):
-        self.model, self.forward, self.optimizer = model, forward, optimizer
-        self.max_norm, self.capture = max_norm, capture
-        self.autocast = lambda: autocast(cache_enabled=False)  # cached casts would go stale in a graph
+        # autocast without its cast cache: cached casts would go stale in a graph
+        super().__init__(model, forward, optimizer, max_norm, lambda: autocast(cache_enabled=False))
+        self.capture = capture
         self.device = model.decoder.weight.device
         self.learning_rates: dict[int, torch.Tensor] = {}
         self.inputs = self.targets = self.state = None   # the static buffers, sized by the first window
@@ -132,8 +132,7 @@ class GraphedStep:
         if self.inputs is None:
             self._allocate(inputs, targets, state)
         if inputs.shape != self.inputs.shape:
-            return window_step(self.forward, self.model, self.optimizer, inputs, targets, detach_state(state),
-                               self.max_norm, self.autocast)
+            return super().__call__(inputs, targets, state)
         self._load(inputs, targets, state)
         if self.graph is not None:
             self.graph.replay()

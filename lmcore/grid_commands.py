@@ -79,14 +79,15 @@ def queue_grid(configs: list, root, concurrency: int | None, backend: str | None
         queue.set_backend(root, backend, address)
     folders = queue.enqueue([c.to_dict() for c in configs], root, [c.name for c in configs])
     group = configs[0].group
-    if queue.backend(root)[0] == "ray":
+    name, address = queue.backend(root)
+    if name == "ray":
         from . import ray_backend
 
         try:
-            ray_backend.check(queue.backend(root)[1])
+            ray_backend.check(address)
         except ray_backend.BackendError as error:
             raise LmcoreError(f"{error}; the {len(folders)} runs of grid {group} stay queued") from None
-    members = [s for s in list_runs(root) if s.config.get("group") == group]
+    members = group_runs(root, group)  # never empty: the runs were just queued
     return {"group": group, "runs": [folder.name for folder in folders], "concurrency": queue.concurrency(root),
             "cells": [{"label": entry["label"], "cell": entry["cell"], "runs": sorted(s.id for s in entry["runs"])}
                       for entry in ablation.cells(members)]}

@@ -15,6 +15,11 @@ from .runs import PROJECT_ROOT, record_launch, refuse_reference
 ATTEMPT_MARKER = "--- attempt started "
 
 
+def attempt_line() -> str:
+    """The line a local launch and a Ray worker write into log.txt before each start."""
+    return f"\n{ATTEMPT_MARKER}{time.strftime('%Y-%m-%d %H:%M:%S')} ---\n"
+
+
 def spawn(args: list[str], log_path: Path) -> subprocess.Popen:
     """`python -m lmcore *args` detached, output appended to `log_path`.
 
@@ -42,7 +47,7 @@ def launch(folder: Path, command: str = "resume") -> int:
     refuse_reference(folder, "resumed")  # before log.txt: nothing is written into it
     log = folder / "log.txt"
     with open(log, "a") as handle:
-        handle.write(f"\n{ATTEMPT_MARKER}{time.strftime('%Y-%m-%d %H:%M:%S')} ---\n")
+        handle.write(attempt_line())
     process = spawn([command, str(folder), "--no-progress-bar"], log)
     record_launch(folder, process.pid)
     return process.pid

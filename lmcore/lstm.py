@@ -68,7 +68,7 @@ class LSTMRecurrence(torch.autograd.Function):
     @torch.amp.custom_bwd(device_type="cuda")
     def backward(ctx, grad_outputs, grad_h_last, grad_c_last):
         acts, cells, tanh_cells, recurrent_in, w_hh, mask = ctx.saved_tensors
-        steps, batch, gates_size = acts.shape
+        steps = acts.shape[0]
         f = acts.chunk(4, dim=2)[1]                         # (T, B, H) view
         partners, through_tanh = gate_partners(acts, cells, tanh_cells)
         grad_gates = torch.empty_like(acts)                 # (T, B, 4H) d loss / d pre-activations
@@ -84,9 +84,7 @@ class LSTMRecurrence(torch.autograd.Function):
             m = _step_mask(mask, t)
             if m is not None:
                 dh = dh * m
-        flat_grads = grad_gates.view(steps * batch, gates_size)
-        grad_w_hh = flat_grads.t() @ recurrent_in.view(steps * batch, -1)  # (4H, H)
-        return grad_gates, grad_w_hh, dh, dc, None
+        return grad_gates, recurrent_weight_grad(grad_gates, recurrent_in), dh, dc, None
 
 
 def gate_partners(acts, cells, tanh_cells):
@@ -100,19 +98,26 @@ def gate_partners(acts, cells, tanh_cells):
     return partners, o * (1 - tanh_cells * tanh_cells)
 
 
+def recurrent_weight_grad(grad_gates, recurrent_in):
+    """dW_hh (4H, H) of the whole window in one (4H, T*B) x (T*B, H) matmul, not T small ones:
+    grad_gates (T, B, 4H) d loss / d pre-activations, recurrent_in (T, B, H) the masked h(t-1)."""
+    steps, batch, gates_size = grad_gates.shape
+    return grad_gates.view(steps * batch, gates_size).t() @ recurrent_in.view(steps * batch, -1)
+
+
 def input_projection(x: torch.Tensor, lstm: nn.LSTM) -> torch.Tensor:
     """x W_ih^T + b_ih + b_hh for every time step at once: (T, B, I) -> (T, B, 4H)."""
     return F.linear(x, lstm.weight_ih_l0, lstm.bias_ih_l0 + lstm.bias_hh_l0)
 
 
-def lstm_layer(x, lstm: nn.LSTM, state, recurrent_mask=None):
+def lstm_layer(x, lstm: nn.LSTM, state, recurrent_mask=None, recurrence=LSTMRecurrence):
     """Run one single-layer nn.LSTM's parameters over x (T, B, I) with an optional mask on h(t-1).
 
-    Returns output (T, B, H) and the new (h, c), each (B, H).
+    Returns output (T, B, H) and the new (h, c), each (B, H). `recurrence` is the autograd
+    Function that runs the loop (fused_cell.CompiledCellRecurrence takes the same arguments).
     """
     h0, c0 = state
-    outputs, h, c = LSTMRecurrence.apply(input_projection(x, lstm), lstm.weight_hh_l0, h0, c0,
-                                         recurrent_mask)
+    outputs, h, c = recurrence.apply(input_projection(x, lstm), lstm.weight_hh_l0, h0, c0, recurrent_mask)
     return outputs, (h, c)
 
 

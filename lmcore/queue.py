@@ -26,7 +26,7 @@ from typing import Callable
 
 from .errors import LmcoreError
 from .runs import create_run, pid_alive, read_json, record_queue_failure, runs_dir, write_json_atomic
-from .summaries import list_runs
+from .summaries import RunSummary, list_runs
 
 SETTINGS = ".queue.json"
 LOCK = ".queue.pid"
@@ -80,7 +80,11 @@ def backend_problem(root: Path, since: float = 0.0) -> str | None:
 
 def pending(root: Path) -> list[Path]:
     """Queued runs nobody has started, in the order they were queued."""
-    runs = [r for r in list_runs(root) if r.state == "queued" and not r.status.get("pid")]
+    return _pending(list_runs(root))
+
+
+def _pending(listed: list[RunSummary]) -> list[Path]:
+    runs = [r for r in listed if r.state == "queued" and not r.status.get("pid")]
 
     def queued_at(run):
         created = run.status.get("created_at")
@@ -89,15 +93,10 @@ def pending(root: Path) -> list[Path]:
     return [r.path for r in sorted(runs, key=queued_at)]
 
 
-def active(root: Path) -> int:
-    """Runs whose training process is alive (started by the queue or by hand)."""
-    return len(_busy(root))
-
-
-def _busy(root: Path) -> set[int]:
+def _busy(listed: list[RunSummary]) -> set[int]:
     # A launch the trainer has not taken over yet reads as active with the launcher's pid
     # (runs.read_status), so a run that is just starting counts from the moment it is launched.
-    return {r.status["pid"] for r in list_runs(root) if r.is_active and pid_alive(r.status.get("pid"))}
+    return {r.status["pid"] for r in listed if r.is_active and pid_alive(r.status.get("pid"))}
 
 
 # ---------------------------------------------------------------- the worker lock
@@ -147,10 +146,11 @@ def _start(folder: Path, launcher: Callable[[Path], int]) -> int | None:
 
 def _drain(root: Path, poll: float, launcher: Callable[[Path], int]) -> None:
     while True:
-        waiting = pending(root)
+        listed = list_runs(root)  # one listing per pass: it reads every run folder
+        waiting = _pending(listed)
         if not waiting:
             return
-        if len(_busy(root)) < concurrency(root):
+        if len(_busy(listed)) < concurrency(root):
             _start(waiting[0], launcher)
             continue
         time.sleep(poll)

@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import LmcoreError
-from .launch import ATTEMPT_MARKER
+from .launch import attempt_line
 from .runs import LAUNCHER, PROJECT_ROOT, read_config, read_json, record_launch, write_json_atomic
 
 INSTALL = 'pip install "ray==2.60.0"'
@@ -138,7 +138,7 @@ def _output_into(log: Path):
     sys.stderr.flush()
     saved = os.dup(1), os.dup(2)
     with open(log, "a") as handle:
-        handle.write(f"\n{ATTEMPT_MARKER}{time.strftime('%Y-%m-%d %H:%M:%S')} ---\n")
+        handle.write(attempt_line())
         handle.flush()
         os.dup2(handle.fileno(), 1)
         os.dup2(handle.fileno(), 2)

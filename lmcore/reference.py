@@ -28,14 +28,18 @@ def reference_info(folder: Path) -> dict:
     return info if isinstance(info, dict) else {}
 
 
-def list_reference_runs() -> list[dict]:
-    """One {"id", "path", "reference"} per run folder under reference_dir(), by name;
-    [] when the folder is missing (an installed copy without docs/)."""
+def reference_folders() -> list[Path]:
+    """The run folders under reference_dir(), by name; [] when the folder is missing (an
+    installed copy without docs/)."""
     root = reference_dir()
     if not root.is_dir():
         return []
-    folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    return [{"id": folder.name, "path": folder, "reference": reference_info(folder)} for folder in folders]
+    return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def list_reference_runs() -> list[dict]:
+    """One {"id", "path", "reference"} per reference_folders() entry, by name."""
+    return [{"id": folder.name, "path": folder, "reference": reference_info(folder)} for folder in reference_folders()]
 
 
 def is_reference(folder: str | os.PathLike) -> bool:

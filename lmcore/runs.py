@@ -24,7 +24,6 @@ from . import __version__
 from .errors import RunError
 from .jsonl import append_jsonl, count_lines, truncate_lines
 
-STATES = ("queued", "running", "finished", "failed", "stopped")
 ACTIVE = ("queued", "running")
 LAUNCHER = "launcher.json"          # written by launch: the pid it started, and when
 QUEUE_FAILURE = "queue_error.json"  # written by the queue: why it could not start the run
@@ -288,9 +287,10 @@ def read_status(folder: Path) -> dict:
             return {**status, "state": "queued", "error": None}
         message = f"the training process (pid {pid}) ended without a final status: killed or crashed"
         return {**status, "state": "failed", "error": message}
-    failure = read_json(folder / QUEUE_FAILURE)
-    if status.get("state") == "queued" and not pid and isinstance(failure, dict) \
-            and _number(failure.get("at")) >= _number(status.get("updated_at")):
+    if status.get("state") != "queued" or pid:
+        return status
+    failure = read_json(folder / QUEUE_FAILURE)  # only a run the queue has not started can have one
+    if isinstance(failure, dict) and _number(failure.get("at")) >= _number(status.get("updated_at")):
         return {**status, "state": "failed", "error": failure.get("error")}
     return status
 

@@ -105,7 +105,7 @@ def run(folder: Path, show_progress: bool = True, observers: tuple = (), handle_
     if raw is None:
         raise RunError(f"{folder}: config.json is missing or unreadable; not a run folder")
     writer = RunWriter(folder)
-    first_start = (read_json(folder / "status.json") or {}).get("started_at")
+    first_start = writer.current.get("started_at")  # RunWriter read status.json
     writer.status(state="running", pid=os.getpid(), host=socket.gethostname(),
                   started_at=first_start or time.time(), error=None, finished_at=None)
     try:

@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .reference import is_reference, list_reference_runs, reference_info
+from .reference import is_reference, reference_folders, reference_info
 from .runs import ACTIVE, read_config, read_json, read_status, runs_dir
 
 TAIL_BYTES = 65536  # enough for the last validations of any run: train lines are a few hundred bytes
@@ -142,8 +142,8 @@ def reference_runs() -> list[RunSummary]:
 
     Every page rerun lists them, and their status predates final_val_ppl, so a summary reads
     the tail of a large metrics log: summaries are kept until one of their files changes."""
-    stamps = tuple((str(run["path"]), *map(_modified, (Path(run["path"]) / name for name in REFERENCE_STAMPED)))
-                   for run in list_reference_runs())
+    stamps = tuple((str(folder), *map(_modified, (folder / name for name in REFERENCE_STAMPED)))
+                   for folder in reference_folders())
     return list(_reference_summaries(stamps))
 
 

@@ -192,9 +192,10 @@ class Trainer:
             group["lr"] = lr
         self.epoch += 1
         self.window = 0
-        self.save("last")
+        names = ["last"]
         if self.keep_epochs:  # the same state as last.pt, kept under the epoch's name for forks
-            self.save(epoch_checkpoint_name(self.epoch - 1))
+            names.append(epoch_checkpoint_name(self.epoch - 1))
+        self.save(*names)
 
     # ------------------------------------------------------------ evaluation
 
@@ -252,10 +253,13 @@ class Trainer:
                          "norm": float(self.interval["norm"]), "steps": self.interval["steps"]},
         }
 
-    def save(self, name: str) -> None:
-        if name == "last":
+    def save(self, *names: str) -> None:
+        """One checkpoint payload (the costly part: every tensor's state), saved under each name."""
+        if "last" in names:
             self.last_save_step = self.step
-        self._emit("on_checkpoint", name, self.checkpoint())
+        payload = self.checkpoint()
+        for name in names:
+            self._emit("on_checkpoint", name, payload)
 
     def restore(self, payload: dict) -> None:
         self.model.load_state_dict(payload["model"])

@@ -25,24 +25,20 @@ from torch.profiler import ProfilerActivity, profile
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from lmcore.bench import CLIP, Runner, _sync  # noqa: E402,F401  (CLIP: the runners clip as training does)
-from lmcore.config import Config  # noqa: E402
-from lmcore.graphs import WARMUP_CALLS  # noqa: E402
+from lmcore.bench import Runner, placement_config  # noqa: E402
 from lmcore.model import LanguageModel  # noqa: E402
+from lmcore.train import prepare_device  # noqa: E402
 
 
 def runner(placement: str, args, device, graphed: bool) -> Runner:
     torch.manual_seed(0)
-    cfg = Config(dataset="synthetic", layers=2, embed_size=args.size, hidden_size=args.size,
-                 dropout=0.0 if placement == "none" else 0.5, dropout_placement=placement,
-                 tie_weights=True, init="torch")
+    cfg = placement_config(args.size, 2, placement)
     return Runner(placement, LanguageModel(args.vocab, cfg), device, args.batch, args.bptt, args.vocab,
                   "none", graphed=graphed)
 
 
 def wall_ms(model: Runner, steps: int) -> float:
-    model.timed(WARMUP_CALLS + 2)
-    model.times.clear()
+    model.warm_up()
     model.timed(steps)
     return model.times[-1] * 1e3
 
@@ -50,7 +46,7 @@ def wall_ms(model: Runner, steps: int) -> float:
 def kernel_times(model: Runner, steps: int, device) -> tuple[float, list[dict]]:
     """Device time per step (ms) and the top kernels (CPU operators on a CPU)."""
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
-    model.timed(WARMUP_CALLS + 2)
+    model.warm_up()
     with profile(activities=activities) as prof:
         model.timed(steps)
     if device.type == "cuda":
@@ -80,8 +76,7 @@ def main() -> int:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     device = torch.device(args.device)
-    if device.type == "cuda":
-        torch.set_float32_matmul_precision("high")  # as training does (lmcore.train.prepare_device)
+    prepare_device(device)  # as training does
     started = time.perf_counter()
     report = {"device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
               "torch": torch.__version__, "size": args.size, "batch": args.batch, "bptt": args.bptt,
