@@ -8,9 +8,12 @@ import json
 import numpy as np
 
 
-def chart(at, index: int = 0) -> dict:
-    """The figure (data, layout) of the page's `index`-th Plotly chart."""
-    return json.loads(at.get("plotly_chart")[index].proto.spec)
+def chart(at, index: int = 0, key: str | None = None) -> dict:
+    """The figure (data, layout) of the page's `index`-th Plotly chart or, given `key`, of the
+    first chart whose element id holds that widget key (its place on the page may move)."""
+    drawn = at.get("plotly_chart")
+    element = next(c for c in drawn if key in c.proto.id) if key else drawn[index]
+    return json.loads(element.proto.spec)
 
 
 def traces(at, index: int = 0) -> dict:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 from pathlib import Path
 
 import pytest
@@ -30,10 +31,10 @@ def _use(folder: Path) -> Path:
 
 
 class PtbSource:
-    """Where this session's PTB copy is, or why there is none. One attempt each, never more."""
+    """Where this session's PTB copy is, or why there is none. One attempt each, never more: a
+    download either sets one of the two or raises, and its fixture is session-scoped."""
     folder: Path | None = None
     problem: str | None = None
-    tried_download = False
 
 
 try:
@@ -46,8 +47,7 @@ except DataError as error:  # a corrupt copy: say so rather than download around
 @pytest.fixture(scope="session", autouse=True)
 def ptb_download():
     """No copy anywhere: download one into the user cache before the first test, once."""
-    if PtbSource.folder is None and PtbSource.problem is None and not PtbSource.tried_download:
-        PtbSource.tried_download = True
+    if PtbSource.folder is None and PtbSource.problem is None:
         try:
             PtbSource.folder = _use(ptb.download_ptb(progress=ptb.stderr_progress()))
         except DataError as error:
@@ -148,6 +148,16 @@ def open_app(monkeypatch, root: Path, page: str | None = None, query: dict | Non
     return at.run()
 
 
+def metric(at, label: str) -> str:
+    """The value of the page's metric called `label`."""
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def texts(elements) -> str:
+    """The values of AppTest elements (at.error, at.markdown, ...), one a line."""
+    return "\n".join(str(e.value) for e in elements)
+
+
 def copy_run(folder: Path, tmp_path: Path) -> Path:
     """A copy of a trained run under tmp_path/runs, safe to damage."""
     import shutil
@@ -155,3 +165,10 @@ def copy_run(folder: Path, tmp_path: Path) -> Path:
     target = tmp_path / "runs" / folder.name
     shutil.copytree(folder, target)
     return target
+
+
+def free_port() -> int:
+    """A local port nothing listens on right now: for a server to bind, or a URL that cannot connect."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

@@ -8,7 +8,7 @@ import time
 import pytest
 import torch
 
-from conftest import open_app
+from conftest import open_app, texts
 from explorer.uploads import MAX_UPLOAD_BYTES
 from lmcore.presets import PRESETS
 from ui.train_controls import UPLOADER
@@ -22,10 +22,6 @@ GOOD_TEXT = "\n".join(f"the cat number {i} sat on the mat" for i in range(400)).
 
 def open_train(monkeypatch, tmp_path, **query):
     return open_app(monkeypatch, tmp_path / "runs", "app_pages/train.py", query)
-
-
-def texts(elements) -> str:
-    return "\n".join(str(e.value) for e in elements)
 
 
 def test_a_million_layers_is_one_line_and_the_page_stays_instant(monkeypatch, tmp_path):

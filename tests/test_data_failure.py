@@ -1,24 +1,17 @@
 """A train command that cannot get its data keeps its failed run, with the one-line data message."""
 
 import os
-import socket
 import subprocess
 import sys
 
-from conftest import ROOT, SMALL
+from conftest import ROOT, SMALL, free_port
 from lmcore.runs import read_status
-
-
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def test_train_without_ptb_fails_with_the_data_message(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
-    url = f"http://127.0.0.1:{closed_port()}/data/"
+    url = f"http://127.0.0.1:{free_port()}/data/"
     env = {**os.environ, "LMCORE_DATA_DIR": str(empty), "LMCORE_CACHE_DIR": str(empty / "cache"),
            "LMCORE_PTB_URL": url}
     args = [sys.executable, "-m", "lmcore", "train", "--runs-dir", str(tmp_path / "runs"), "--no-progress-bar"]

@@ -12,8 +12,10 @@ import time
 
 import pytest
 import torch
+from runlogs import stable
 
-from conftest import ROOT, SMALL, open_app
+from charts import chart, values
+from conftest import ROOT, SMALL, copy_run, open_app
 from lmcore.checkpoints import checkpoint_sources, keeps_epoch_checkpoints
 from lmcore.config import PLACEMENTS, Config, ConfigError, from_dict
 from lmcore.errors import RunError
@@ -25,7 +27,6 @@ from lmcore.presets import get_preset
 from lmcore.runs import create_run, read_status
 from lmcore.session import run
 
-VOLATILE = {"time", "tokens_per_s"}  # wall-clock numbers differ between any two runs
 EPOCH = 99                           # SMALL's steps in one epoch: 4,000 tokens in 4 rows, windows of 10
 
 
@@ -41,10 +42,6 @@ def parents(tmp_path_factory, ptb_dir):
     root = tmp_path_factory.mktemp("parents") / "runs"
     return {"plain": _train(root, dropout=0.0, dropout_placement="none"),
             "dropout": _train(root, dropout=0.3, dropout_placement="vertical")}
-
-
-def _stable(records):
-    return [{k: v for k, v in r.items() if k not in VOLATILE} for r in records]
 
 
 def _train_lines(folder):
@@ -97,7 +94,7 @@ def test_a_fork_with_nothing_changed_continues_exactly_as_its_parent(parents, tm
     assert not (child / "metrics.jsonl").exists()                        # its logs start empty
     run(child, show_progress=False)
     later = [r for r in read_jsonl(parent / "metrics.jsonl") if r["step"] > EPOCH]
-    assert _stable(read_jsonl(child / "metrics.jsonl")) == _stable(later)
+    assert stable(read_jsonl(child / "metrics.jsonl")) == stable(later)
     _assert_same_weights(_weights(child / "checkpoints" / "last.pt"), _weights(parent / "checkpoints" / "last.pt"))
 
 
@@ -138,7 +135,7 @@ def test_a_fork_from_a_best_checkpoint_written_at_an_epoch_end_starts_the_next_e
     for child in (from_best, from_last):
         run(child, show_progress=False)
     assert min(_train_lines(from_best)) == 3 * EPOCH + 1 and _train_lines(from_best)[3 * EPOCH + 1]["epoch"] == 4
-    assert _stable(read_jsonl(from_best / "metrics.jsonl")) == _stable(read_jsonl(from_last / "metrics.jsonl"))
+    assert stable(read_jsonl(from_best / "metrics.jsonl")) == stable(read_jsonl(from_last / "metrics.jsonl"))
 
 
 def test_a_new_seed_draws_new_masks_from_the_fork_on(parents, tmp_path):
@@ -238,12 +235,6 @@ def test_cli_fork_creates_then_trains_and_refuses_with_exit_2(parents, tmp_path)
 # ---------------------------------------------------------------- the pages (AppTest)
 
 
-def _copy_parent(parents, tmp_path, name="plain"):
-    target = tmp_path / "runs" / parents[name].name
-    shutil.copytree(parents[name], target)
-    return target
-
-
 def _wait_until_done(folder, timeout=180):
     deadline = time.monotonic() + timeout
     while read_status(folder).get("state") in ("queued", "running"):
@@ -252,18 +243,8 @@ def _wait_until_done(folder, timeout=180):
     return read_status(folder)
 
 
-def _xs(trace: dict) -> list[float]:
-    """A trace's x values; Plotly's JSON packs number arrays as base64 typed arrays."""
-    import base64
-
-    import numpy as np
-
-    x = trace["x"]
-    return np.frombuffer(base64.b64decode(x["bdata"]), dtype=x["dtype"]).tolist() if isinstance(x, dict) else list(x)
-
-
 def test_the_fork_form_on_the_train_page_creates_and_trains_a_fork(parents, tmp_path, monkeypatch):
-    parent = _copy_parent(parents, tmp_path, "dropout")
+    parent = copy_run(parents["dropout"], tmp_path)
     at = open_app(monkeypatch, parent.parent, "app_pages/train.py", {"run": parent.name})
     assert not at.exception, [e.value for e in at.exception]
     key = f"fork.train.{parent.name}"
@@ -309,21 +290,21 @@ def test_the_form_is_hidden_with_a_reason_for_reference_runs_and_runs_without_ch
 
 
 def test_compare_draws_a_fork_as_a_branch_off_its_parent(parents, tmp_path, monkeypatch):
-    parent = _copy_parent(parents, tmp_path)
+    parent = copy_run(parents["plain"], tmp_path)
     child = fork_run(parent, "epoch:1", {"lr": "0.03", "name": "branch"}, parent.parent)
     run(child, show_progress=False)
     at = open_app(monkeypatch, parent.parent, "app_pages/train.py", {"run": child.name})
     assert any(f"Forked from `{parent.name}` at step {EPOCH}" in c.value for c in at.caption)
     link = next(p for p in at.get("page_link") if p.proto.label == "Draw it beside its parent")
     assert link.proto.query_string == f"runs={parent.name}%2C{child.name}"
-    spec = json.loads(next(c for c in at.get("plotly_chart") if "train.chart" in c.proto.id).proto.spec)
-    own = {t["name"]: _xs(t) for t in spec["data"]}
+    spec = chart(at, key="train.chart")
+    own = {t["name"]: values(t) for t in spec["data"]}
     before = own["parent before the fork train"]                # the fork's own chart shows the branch too
     assert before[0] == 1 and before[-1] <= EPOCH and own["branch train"][0] == EPOCH + 1
     at = open_app(monkeypatch, parent.parent, "app_pages/compare.py", {"runs": f"{parent.name},{child.name}"})
     assert not at.exception, [e.value for e in at.exception]
-    spec = json.loads(next(c for c in at.get("plotly_chart") if "compare.curves" in c.proto.id).proto.spec)
-    traces = {t["name"]: _xs(t) for t in spec["data"]}
+    spec = chart(at, key="compare.curves")
+    traces = {t["name"]: values(t) for t in spec["data"]}
     parent_train = next(x for name, x in traces.items() if name.endswith("train") and "branch" not in name)
     child_train = next(x for name, x in traces.items() if name.endswith("train") and "branch" in name)
     assert parent_train[0] == 1 and parent_train[-1] == 3 * EPOCH

@@ -13,7 +13,7 @@ import sys
 
 import pytest
 import torch
-from test_train import StopAt, _assert_same_logs
+from runlogs import StopAt, assert_same_logs
 
 from conftest import ROOT, SMALL
 from lmcore.config import Config
@@ -159,7 +159,7 @@ def test_graphed_runs_resume_exactly_and_log_as_ordinary_runs(runs_root, placeme
     assert run(parts, show_progress=False, observers=(StopAt(87),))["state"] == "stopped"
     resumed = run(parts, show_progress=False)
     assert resumed["test_ppl"] == expected["test_ppl"] and resumed["best_val_ppl"] == expected["best_val_ppl"]
-    _assert_same_logs(parts, ordinary)
+    assert_same_logs(parts, ordinary)
     lrs = {r["lr"] for r in read_jsonl(parts / "metrics.jsonl")}
     assert len(lrs) > 1  # the schedule changed lr during the run, and the graphed step followed it
 
@@ -239,7 +239,7 @@ def test_gpu_a_graphed_cuda_run_stopped_and_resumed_logs_as_an_uninterrupted_one
     assert run(parts, show_progress=False, observers=(StopAt(87),))["state"] == "stopped"
     resumed = run(parts, show_progress=False)  # warms up and captures again after the resume
     assert resumed["test_ppl"] == pytest.approx(expected["test_ppl"], rel=1e-4)
-    _assert_same_logs(parts, whole)
+    assert_same_logs(parts, whole)
 
 
 @cuda

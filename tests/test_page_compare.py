@@ -15,6 +15,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import ui
+from charts import chart
 from lmcore import queue
 from lmcore.runs import RunWriter, read_status
 from lmcore.summaries import reference_runs
@@ -111,7 +112,7 @@ def test_chart_controls_and_a_synthetic_run_with_its_floor(runs_here):
     at.toggle(key="compare.log_y").set_value(False).run()
     at.slider(key="compare.smoothing").set_value(0.9).run()
     assert not at.exception
-    curves = json.loads(at.get("plotly_chart")[0].proto.spec)
+    curves = chart(at)
     assert any("entropy floor" in str(a.get("text")) for a in curves["layout"].get("annotations", []))
     assert "Select two or more runs" in texts(at)
 
@@ -230,7 +231,7 @@ def test_runs_that_share_a_name_are_told_apart_everywhere(runs_copy):
     assert labels[twin.name] == "plain · zzzz"
     assert labels[folders["plain"].name] == f"plain · {folders['plain'].name[-4:]}"
     assert "**plain · zzzz**" in texts(at)                                              # the run line
-    legend = {trace["name"] for trace in json.loads(at.get("plotly_chart")[0].proto.spec)["data"]}
+    legend = {trace["name"] for trace in chart(at)["data"]}
     assert "plain · zzzz validation" in legend
 
 
@@ -414,7 +415,7 @@ def validations(folder: Path) -> dict:
 def test_each_cell_is_one_mean_curve_with_a_band_of_its_seeds(seeded_grid, monkeypatch):
     root, group = seeded_grid
     at = grid_link(monkeypatch, root, group)
-    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    spec = chart(at)
     bands = [t for t in spec["data"] if t.get("fill") == "toself"]
     lines = [t for t in spec["data"] if t.get("mode") == "lines+markers"]
     assert len(bands) == len(lines) == 4 and len({t["line"]["color"] for t in lines}) == 4
@@ -426,7 +427,7 @@ def test_each_cell_is_one_mean_curve_with_a_band_of_its_seeds(seeded_grid, monke
     band = next(t for t in bands if t["legendgroup"] == line["name"])
     assert max(band["y"]) == pytest.approx(max(max(r.values()) for r in runs))   # min-max: the seeds' extremes
     at.segmented_control(key="compare.grid.band").set_value("mean ± 1 sd").run()
-    sd_band = next(t for t in json.loads(at.get("plotly_chart")[0].proto.spec)["data"]
+    sd_band = next(t for t in chart(at)["data"]
                    if t.get("fill") == "toself" and t["legendgroup"] == line["name"])
     # Two seeds a and b: the sd is |a - b| / sqrt(2), so the band's top is the mean plus that.
     tops = [(a + b) / 2 + abs(a - b) / math.sqrt(2) for a, b in zip(*([r[s] for s in sorted(r)] for r in runs))]

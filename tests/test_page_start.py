@@ -3,12 +3,12 @@ machine without internet."""
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from conftest import open_app
+from charts import chart
+from conftest import free_port, open_app
 from lmcore.runs import create_run
 
 
@@ -34,16 +34,10 @@ def test_runs_in_progress_are_listed(monkeypatch, tmp_path):
     assert any("waiting-in-line" in p.proto.text and "queued" in p.proto.text for p in at.get("progress"))
 
 
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def test_offline_ptb_download_says_so_and_the_generated_corpus_still_works(monkeypatch, tmp_path):
     monkeypatch.setenv("LMCORE_DATA_DIR", str(tmp_path / "no-data"))
     monkeypatch.setenv("LMCORE_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("LMCORE_PTB_URL", f"http://127.0.0.1:{_closed_port()}/")
+    monkeypatch.setenv("LMCORE_PTB_URL", f"http://127.0.0.1:{free_port()}/")
     at = open_start(monkeypatch, tmp_path / "runs")
     assert any("Penn Treebank not downloaded yet" in m.value for m in at.markdown)
     next(b for b in at.button if b.label == "Download PTB").click().run()
@@ -55,12 +49,6 @@ def test_offline_ptb_download_says_so_and_the_generated_corpus_still_works(monke
 BOOK_LINE = "The book recipe reaches validation 79.9 / test 76.2 after 40 epochs (431 s on one NVIDIA H200)."
 
 
-def recipe_chart(at) -> dict:
-    import json
-
-    return json.loads(next(c for c in at.get("plotly_chart") if "start.recipe" in c.proto.id).proto.spec)
-
-
 def test_the_full_recipe_line_reads_the_shipped_book_run_without_ptb(monkeypatch, tmp_path):
     monkeypatch.setenv("LMCORE_DATA_DIR", str(tmp_path / "no-data"))   # PTB missing: the line still shows
     monkeypatch.setenv("LMCORE_CACHE_DIR", str(tmp_path / "cache"))
@@ -68,7 +56,7 @@ def test_the_full_recipe_line_reads_the_shipped_book_run_without_ptb(monkeypatch
     assert any("Penn Treebank not downloaded yet" in m.value for m in at.markdown)
     assert f"**{BOOK_LINE}**" in [m.value for m in at.markdown]
     assert any(c.value.startswith("**0** runs") and "**2** reference" in c.value for c in at.sidebar.caption)
-    validation = recipe_chart(at)["data"]
+    validation = chart(at, key="start.recipe")["data"]
     assert len(validation) == 1 and validation[0]["mode"] == "lines+markers"
 
 

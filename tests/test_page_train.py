@@ -3,7 +3,6 @@ tested with their modules: test_links.py, test_uploads.py, test_lesson.py (textv
 
 from __future__ import annotations
 
-import json
 import math
 import shutil
 import time
@@ -13,7 +12,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import ui
-from conftest import copy_run, open_app
+from charts import chart
+from conftest import copy_run, metric, open_app, texts
 from explorer import textview, uploads
 from lmcore import data, jsonl, runs
 from lmcore.config import from_dict
@@ -29,14 +29,6 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def open_page(monkeypatch, root: Path, **query) -> AppTest:
     return open_app(monkeypatch, root, "app_pages/train.py", query)
-
-
-def metric(at: AppTest, label: str) -> str:
-    return next(m.value for m in at.metric if m.label == label)
-
-
-def texts(elements) -> str:
-    return "\n".join(str(e.value) for e in elements)
 
 
 # ---------------------------------------------------------------- watching runs
@@ -63,7 +55,7 @@ def test_synthetic_run_draws_the_floor_on_a_log_axis(trained_runs, monkeypatch):
     assert not at.exception
     floor = runs.read_status(folders["synthetic"])["floor_ppl"]
     assert metric(at, "Best possible") == ui.fmt_ppl(floor)
-    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    spec = chart(at)
     assert spec["layout"]["yaxis"]["type"] == "log"
     assert spec["layout"]["shapes"][0]["y0"] == pytest.approx(floor)
     # A log axis reads annotation positions as log10: the label must sit at the line, not at 10**floor.

@@ -8,8 +8,8 @@ import json
 import subprocess
 import sys
 
-from charts import values
-from conftest import copy_run, open_app
+from charts import chart, values
+from conftest import copy_run, metric, open_app
 from lmcore import launch
 from lmcore.runs import RunWriter
 
@@ -20,10 +20,6 @@ def open_watch(monkeypatch, folder):
     at = open_app(monkeypatch, folder.parent, "app_pages/train.py", {"run": folder.name})
     assert not at.exception, [e.value for e in at.exception]
     return at
-
-
-def metric(at, label: str) -> str:
-    return next(m.value for m in at.metric if m.label == label)
 
 
 def test_a_killed_run_shows_only_its_last_attempts_log(trained_runs, monkeypatch, tmp_path):
@@ -85,18 +81,14 @@ BOOK = "20261127-085930-book-9182"
 VARIATIONAL = "20261127-085930-variational-medium-a70f"
 
 
-def chart_spec(at) -> dict:
-    return json.loads(at.get("plotly_chart")[0].proto.spec)
-
-
 def test_the_book_reference_overlays_a_tiny_run_on_an_epoch_axis(trained_runs, monkeypatch):
     folder = trained_runs[1]["plain"]
     at = open_watch(monkeypatch, folder)
     overlay = next(m for m in at.multiselect if m.label == "Add the full recipe on a GPU")
-    assert overlay.value == [] and {t["name"] for t in chart_spec(at)["data"]} == {"plain train", "plain validation"}
+    assert overlay.value == [] and {t["name"] for t in chart(at)["data"]} == {"plain train", "plain validation"}
     overlay.set_value([BOOK]).run()
     assert not at.exception, [e.value for e in at.exception]
-    spec = chart_spec(at)
+    spec = chart(at)
     traces = {t["name"]: t for t in spec["data"]}
     book = "book · reference (NVIDIA H200)"
     assert set(traces) == {"plain train", "plain validation", f"{book} train", f"{book} validation"}
@@ -112,7 +104,7 @@ def test_the_book_reference_overlays_a_tiny_run_on_an_epoch_axis(trained_runs, m
     assert 10 ** spec["layout"]["yaxis"]["range"][1] < 600
     assert "Axis clipped at 408.9" in caption and "book · reference (NVIDIA H200) reaches" in caption
     next(s for s in at.get("segmented_control") if s.label == "x axis").set_value("share").run()
-    traces = {t["name"]: t for t in chart_spec(at)["data"]}
+    traces = {t["name"]: t for t in chart(at)["data"]}
     assert values(traces[f"{book} validation"])[-1] == 1.0 and values(traces["plain validation"])[-1] == 1.0
 
 

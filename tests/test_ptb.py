@@ -6,7 +6,6 @@ import http.server
 import io
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -14,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, free_port
 from lmcore import ptb
 from lmcore.errors import DataError
 
@@ -86,12 +85,6 @@ def clean_env(monkeypatch, tmp_path):
     monkeypatch.setattr(ptb, "DEFAULT_BASE_URL", "http://127.0.0.1:9/never-used/")
 
 
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_download_verifies_and_reports_progress(server, tmp_path, ptb_dir):
     calls = []
     dest = ptb.download_ptb(server + "good", tmp_path / "dl", lambda *a: calls.append(a))
@@ -123,7 +116,7 @@ def test_connection_cut_mid_file_is_rejected(server, tmp_path):
 
 
 def test_unreachable_url_says_so(tmp_path):
-    url = f"http://127.0.0.1:{closed_port()}/data/"
+    url = f"http://127.0.0.1:{free_port()}/data/"
     with pytest.raises(DataError, match="could not reach") as info:
         ptb.download_ptb(url, tmp_path / "dl", timeout=5)
     assert "synthetic" in str(info.value) and url in str(info.value)
@@ -192,7 +185,7 @@ def test_ensure_downloads_into_cache_then_reuses_it(monkeypatch, server, tmp_pat
     monkeypatch.setenv("LMCORE_PTB_URL", server + "good")
     folder = ptb.ensure_ptb()
     assert folder == tmp_path / "cache" / "ptb"
-    monkeypatch.setenv("LMCORE_PTB_URL", f"http://127.0.0.1:{closed_port()}/")
+    monkeypatch.setenv("LMCORE_PTB_URL", f"http://127.0.0.1:{free_port()}/")
     assert ptb.ensure_ptb() == folder  # found again: no network needed
 
 
@@ -310,7 +303,7 @@ def run_fake_checkout(tmp_path: Path, url: str):
 
 
 def test_without_any_copy_the_ptb_tests_fail_with_one_clear_reason(tmp_path):
-    url = f"http://127.0.0.1:{closed_port()}/data/"
+    url = f"http://127.0.0.1:{free_port()}/data/"
     done = run_fake_checkout(tmp_path, url)
     out = done.stdout + done.stderr
     assert done.returncode == 1 and "2 failed, 1 passed, 1 error" in out, out  # the error: at setup

@@ -21,19 +21,13 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import SMALL
+from conftest import SMALL, free_port
 from lmcore import queue
 from lmcore.runs import STOP_REQUEST, create_run, read_status, stop_run
 
 ROOT = Path(__file__).resolve().parent.parent
 RAY = Path(sys.executable).parent / "ray"
 pytestmark = [pytest.mark.slow, pytest.mark.ray]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def process_ids(marker: str) -> list[int]:

@@ -11,6 +11,7 @@ import time
 import numpy as np
 import pytest
 import torch
+from runlogs import StopAt, assert_same_logs
 
 from conftest import ROOT, SMALL
 from lmcore.checkpoints import load_model
@@ -22,37 +23,9 @@ from lmcore.schedule import Schedule
 from lmcore.session import run
 from lmcore.train import Callbacks
 
-VOLATILE = {"time", "tokens_per_s"}  # wall-clock numbers differ between any two runs
-
 
 def _new_run(root, **changes):
     return create_run({**SMALL, **changes}, root)
-
-
-def _stable(records):
-    return [{k: v for k, v in r.items() if k not in VOLATILE} for r in records]
-
-
-def _assert_same_logs(a, b):
-    ma, mb = _stable(read_jsonl(a / "metrics.jsonl")), _stable(read_jsonl(b / "metrics.jsonl"))
-    assert [(r["kind"], r["step"]) for r in ma] == [(r["kind"], r["step"]) for r in mb]
-    for x, y in zip(ma, mb):
-        assert x.keys() == y.keys()
-        for key in x:
-            expected = y[key] if isinstance(y[key], str) else pytest.approx(y[key], rel=1e-4, abs=1e-6)
-            assert x[key] == expected, (x, y, key)
-    assert read_jsonl(a / "samples.jsonl") == read_jsonl(b / "samples.jsonl")
-
-
-class StopAt(Callbacks):
-    def __init__(self, step):
-        self.step, self.trainer = step, None
-
-    def on_progress(self, trainer):
-        self.trainer = trainer
-
-    def stop_requested(self):
-        return self.trainer is not None and self.trainer.step >= self.step
 
 
 class CrashAt(Callbacks):
@@ -132,7 +105,7 @@ def test_stop_then_resume_equals_an_uninterrupted_run(runs_root, placement):
     resumed = run(parts, show_progress=False)
     assert resumed["test_ppl"] == pytest.approx(expected["test_ppl"], rel=1e-5)
     assert resumed["best_val_ppl"] == pytest.approx(expected["best_val_ppl"], rel=1e-5)
-    _assert_same_logs(whole, parts)
+    assert_same_logs(whole, parts)
 
 
 def test_crash_is_marked_failed_and_resume_drops_lines_after_the_checkpoint(runs_root):
@@ -148,7 +121,7 @@ def test_crash_is_marked_failed_and_resume_drops_lines_after_the_checkpoint(runs
     assert max(r["step"] for r in read_jsonl(crashed / "metrics.jsonl")) > 40  # kept what it had
     resumed = run(crashed, show_progress=False)
     assert resumed["test_ppl"] == pytest.approx(expected["test_ppl"], rel=1e-5)
-    _assert_same_logs(whole, crashed)
+    assert_same_logs(whole, crashed)
 
 
 def test_divergence_fails_with_the_step(runs_root):
