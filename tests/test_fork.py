@@ -12,7 +12,6 @@ import time
 
 import pytest
 import torch
-from runlogs import stable
 
 from charts import chart, values
 from conftest import ROOT, SMALL, copy_run, open_app
@@ -26,6 +25,7 @@ from lmcore.params import formula_counts
 from lmcore.presets import get_preset
 from lmcore.runs import create_run, read_status
 from lmcore.session import run
+from runlogs import stable
 
 EPOCH = 99                           # SMALL's steps in one epoch: 4,000 tokens in 4 rows, windows of 10
 

@@ -13,7 +13,6 @@ import sys
 
 import pytest
 import torch
-from runlogs import StopAt, assert_same_logs
 
 from conftest import ROOT, SMALL
 from lmcore.config import Config
@@ -23,6 +22,7 @@ from lmcore.model import LanguageModel
 from lmcore.runs import create_run
 from lmcore.session import run
 from lmcore.train import Callbacks, autocast
+from runlogs import StopAt, assert_same_logs
 
 CUDA = torch.cuda.is_available()
 cuda = pytest.mark.skipif(not CUDA, reason="capture and replay need a CUDA GPU")

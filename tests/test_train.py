@@ -11,7 +11,6 @@ import time
 import numpy as np
 import pytest
 import torch
-from runlogs import StopAt, assert_same_logs
 
 from conftest import ROOT, SMALL
 from lmcore.checkpoints import load_model
@@ -22,6 +21,7 @@ from lmcore.runs import create_run, read_status
 from lmcore.schedule import Schedule
 from lmcore.session import run
 from lmcore.train import Callbacks
+from runlogs import StopAt, assert_same_logs
 
 
 def _new_run(root, **changes):

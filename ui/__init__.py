@@ -19,7 +19,7 @@ from explorer.metrics import MetricsFrame, smooth, split, thin
 from explorer.perplexity import Clip, ceiling_clip, find_clip, format_ppl
 from lmcore import checkpoints, runs
 from lmcore.progress import format_seconds
-from lmcore.reference import list_reference_runs, reference_dir
+from lmcore.reference import reference_dir, reference_folders
 from lmcore.summaries import RunSummary, list_runs, reference_runs
 
 STATE_ICONS = {"queued": "⏳", "running": "▶️", "finished": "✅", "failed": "❌", "stopped": "⏸️",
@@ -286,7 +286,7 @@ def sidebar() -> None:
     summaries = list_runs(runs_root())
     running = sum(1 for r in summaries if r.state == "running")
     queued = sum(1 for r in summaries if r.state == "queued")
-    references = len(list_reference_runs())  # their folders only: the sidebar draws on every page
+    references = len(reference_folders())  # folders only, no file read: the sidebar draws on every page
     with st.sidebar:
         st.caption(f"**{len(summaries)}** runs · **{running}** running · **{queued}** queued"
                    + (f" · **{references}** reference" if references else ""))

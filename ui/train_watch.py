@@ -257,8 +257,7 @@ def run_outcome(folder: Path, summary: RunSummary) -> None:
 
 def scores_text(summary: RunSummary) -> str:
     """'best validation perplexity 82.3 (epoch 3), final 85.0, test 80.1'."""
-    epoch = f" (epoch {summary.best_epoch})" if summary.best_epoch is not None else ""
-    return (f"best validation perplexity {ui.fmt_ppl(summary.best_val)}{epoch}, "
+    return (f"best validation perplexity {ui.fmt_ppl(summary.best_val)}{ui.best_epoch_suffix(summary)}, "
             f"final {ui.fmt_ppl(summary.final_val)}, test {ui.fmt_ppl(summary.test)}")
 
 
