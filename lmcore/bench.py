@@ -37,12 +37,13 @@ class ReferenceModel(nn.Module):
         self.decoder.weight = self.embedding.weight
 
     def init_state(self, batch):
+        """One (h, c) pair, each (L, B, H): the state form GraphedStep's buffers take."""
         zeros = self.decoder.weight.new_zeros(self.lstm.num_layers, batch, self.lstm.hidden_size)
-        return (zeros, zeros.clone())
+        return [(zeros, zeros.clone())]
 
     def forward(self, tokens, state):
-        out, state = self.lstm(self.drop(self.embedding(tokens)), state)  # (T, B, H)
-        return self.decoder(self.drop(out)), state
+        out, state = self.lstm(self.drop(self.embedding(tokens)), state[0])  # (T, B, H)
+        return self.decoder(self.drop(out)), [state]
 
 
 def _sync(device):
@@ -54,9 +55,11 @@ CLIP = 0.25  # the book's clipping, so clipping costs what it costs in training
 
 
 class Runner:
-    """One model, its optimizer and state, stepping through random batches."""
+    """One model, its optimizer and state, stepping through random batches of the bench's
+    shape (`args.batch`, `args.bptt`, `args.vocab`, and `args.amp` when it has one)."""
 
-    def __init__(self, name, model, device, batch, bptt, vocab, amp, graphed=False):
+    def __init__(self, name, model, device, args, graphed=False):
+        batch, bptt, vocab, amp = args.batch, args.bptt, args.vocab, getattr(args, "amp", "none")
         self.name, self.model, self.device = name, model.to(device).train(), device
         self.optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
         self.state = model.init_state(batch)
@@ -77,12 +80,15 @@ class Runner:
             _, _, self.state = self.graphed(inputs, targets, self.state)
         else:
             _, _, self.state = window_step(self.model, self.model, self.optimizer, inputs, targets,
-                                           _detach(self.state), CLIP, self.autocast)
+                                           detach_state(self.state), CLIP, self.autocast)
 
     def warm_up(self):
-        """Untimed steps first: allocator, kernels, caches, and a graph step's capture."""
+        """Untimed steps first: allocator, kernels, caches, and a graph step's capture (a row
+        whose capture failed says so: it timed eager steps)."""
         self.timed(WARMUP_CALLS + 2)
         self.times.clear()
+        if self.graphed is not None and self.graphed.failed:
+            self.name += " (capture failed: eager)"
 
     def timed(self, steps):
         _sync(self.device)
@@ -91,12 +97,6 @@ class Runner:
             self.step()
         _sync(self.device)
         self.times.append((time.perf_counter() - start) / steps)
-
-
-def _detach(state):
-    if isinstance(state, tuple):
-        return tuple(s.detach() for s in state)
-    return detach_state(state)
 
 
 def placement_config(size: int, layers: int, placement: str) -> Config:
@@ -108,15 +108,22 @@ def placement_config(size: int, layers: int, placement: str) -> Config:
 
 def build_runners(size, args, device) -> list[Runner]:
     torch.manual_seed(0)
-    runners = [Runner("reference", ReferenceModel(args.vocab, size, args.layers), device, args.batch,
-                      args.bptt, args.vocab, args.amp)]
+    graphs = getattr(args, "graphs", False)
+    runners = [Runner("reference", ReferenceModel(args.vocab, size, args.layers), device, args)]
+    if graphs:
+        # cuDNN's multi-layer call (its own dropout between the layers) graphed: what overlapping
+        # the layers inside cuDNN gives, beside the pipelined rows
+        runners.append(Runner(graphed_name("reference", device), ReferenceModel(args.vocab, size, args.layers),
+                              device, args, graphed=True))
     for placement in args.placements.split(","):
         cfg = placement_config(size, args.layers, placement)
-        runners.append(Runner(placement, LanguageModel(args.vocab, cfg), device, args.batch, args.bptt,
-                              args.vocab, args.amp))
-        if getattr(args, "graphs", False):
-            runners.append(Runner(graphed_name(placement, device), LanguageModel(args.vocab, cfg), device,
-                                  args.batch, args.bptt, args.vocab, args.amp, graphed=True))
+        runners.append(Runner(placement, LanguageModel(args.vocab, cfg), device, args))
+        if graphs:
+            runners.append(Runner(graphed_name(placement, device), LanguageModel(args.vocab, cfg), device, args,
+                                  graphed=True))
+        for chunks in pipeline_chunks(args):
+            name = (graphed_name(placement, device) if graphs else placement) + f", layers pipelined x{chunks}"
+            runners.append(Runner(name, LanguageModel(args.vocab, cfg, pipeline=chunks), device, args, graphs))
     if getattr(args, "compiled_cell", False):
         runners += compiled_cell_runners(size, args, device)
     if args.autograd_loop:
@@ -124,7 +131,7 @@ def build_runners(size, args, device) -> list[Runner]:
         # hand-written LSTMRecurrence replaces, kept to measure what it buys.
         cfg = placement_config(size, args.layers, "variational")
         runners.append(Runner("variational, autograd loop", LanguageModel(args.vocab, cfg, path="autograd"),
-                              device, args.batch, args.bptt, args.vocab, args.amp))
+                              device, args))
     return runners
 
 
@@ -138,12 +145,17 @@ def compiled_cell_runners(size, args, device) -> list[Runner]:
     for placement in masked:
         cfg = placement_config(size, args.layers, placement)
         runners.append(Runner(f"{placement}, compiled cell", LanguageModel(args.vocab, cfg, path="compiled-cell"),
-                              device, args.batch, args.bptt, args.vocab, args.amp))
+                              device, args))
         if getattr(args, "graphs", False):
             runners.append(Runner(graphed_name(placement, device) + ", compiled cell",
-                                  LanguageModel(args.vocab, cfg, path="compiled-cell"), device, args.batch,
-                                  args.bptt, args.vocab, args.amp, graphed=True))
+                                  LanguageModel(args.vocab, cfg, path="compiled-cell"), device, args, graphed=True))
     return runners
+
+
+def pipeline_chunks(args) -> list[int]:
+    """--pipeline "5" or "3,5,7": the chunk counts to time layers pipelined at (lmcore/pipeline.py)."""
+    text = getattr(args, "pipeline", "") or ""
+    return [int(chunks) for chunks in text.split(",") if chunks.strip()]
 
 
 def graphed_name(placement: str, device) -> str:
@@ -235,10 +247,10 @@ def print_size(size, rows, report) -> None:
     print(f"\n{report['layers']}x{size}, batch {report['batch']}, bptt {report['bptt']}, vocab {report['vocab']}, "
           f"{report['device']}, {report['threads']} threads (OMP_WAIT_POLICY {report['omp_wait_policy']}), "
           f"amp {report['amp']}")
-    print(f"  {'model':<44} {'tokens/s':>10} {'vs reference':>13}")
+    print(f"  {'model':<56} {'tokens/s':>10} {'vs reference':>13}")
     for name, row in rows.items():
         if "ratio" in row:
-            print(f"  {name:<44} {row['tokens_per_s']:>10,.0f} {row['ratio']:>12.2f}x")
+            print(f"  {name:<56} {row['tokens_per_s']:>10,.0f} {row['ratio']:>12.2f}x")
     print(f"  eval (vertical) {rows['eval']['tokens_per_s']:,.0f} tokens/s, reference "
           f"{rows['eval']['reference_tokens_per_s']:,.0f}; sampling {rows['sampling']['words_per_s']:,.0f} words/s")
 

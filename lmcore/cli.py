@@ -124,6 +124,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--compiled-cell", action="store_true",
                        help="also time the masked placements among --placements (horizontal, variational; "
                             "variational if neither) with their gate math compiled (torch.compile; slow to start)")
+    bench.add_argument("--pipeline", default="", metavar="CHUNKS",
+                       help="also time every placement with its layers pipelined over CHUNKS pieces of the "
+                            "window on CUDA streams (e.g. 5, or 3,5,7; graphed with --graphs)")
     bench.add_argument("--autograd-loop", action="store_true",
                        help="also time variational with a plain per-step autograd recurrence")
     bench.add_argument("--reading", action="store_true",

@@ -120,6 +120,10 @@ class Config:
     compiled_cell: str = declare("auto", "compile the gate math of the masked recurrence (horizontal, variational) "
                                  "with torch.compile; auto: only when CUDA graphs capture the step and compile is off",
                                  choices=GRAPH_MODES)
+    layer_pipeline: int = declare(1, "train the LSTM layers over this many chunks of each window, layer i+1 on "
+                                  "chunk c beside layer i on chunk c+1 on CUDA streams (1 = off); the same numbers; "
+                                  "an experiment for CUDA graphs, not yet timed in a training run",
+                                  low=1, high=64, unit="chunks")
     compile: bool = declare(False, "torch.compile the model, meant for GPUs; on a CPU it works but the compile "
                             "comes first (20 steps of a 2x16 model: 18-32 s compiled, 1 s plain, on 2 cores)")
     # bookkeeping

@@ -15,15 +15,20 @@ from torch import nn
 from .config import Config
 from .dropout import DropoutPlan
 from .lstm import LSTMLayer
+from .pipeline import LayerStreams, pipelined_layers
 
 State = list  # one (h, c) pair per layer, each (B, H)
 
 
 class LanguageModel(nn.Module):
-    """`path` is passed to every LSTMLayer: leave it `auto` except to benchmark or test a path."""
+    """`path` is passed to every LSTMLayer: leave it `auto` except to benchmark or test a path.
+    `pipeline` > 1 trains the layers over that many chunks of each window, overlapped on CUDA
+    streams (lmcore/pipeline.py; the config key layer_pipeline); the same function. Evaluation
+    and sampling run the plain loop: they run eagerly, where more and smaller calls cost more."""
 
-    def __init__(self, vocab_size: int, cfg: Config, path: str = "auto"):
+    def __init__(self, vocab_size: int, cfg: Config, path: str = "auto", pipeline: int = 1):
         super().__init__()
+        self.pipeline, self._streams = pipeline, LayerStreams()
         self.vocab_size = vocab_size
         self.hidden_size = cfg.hidden_size
         self.embedding = nn.Embedding(vocab_size, cfg.embed_size)
@@ -49,6 +54,9 @@ class LanguageModel(nn.Module):
     def forward(self, tokens: torch.Tensor, state: State):
         """tokens (T, B) -> logits (T, B, V), new state."""
         x = self.embedding(tokens)                          # (T, B, E)
+        if self.pipeline > 1 and self.training and len(self.lstms) > 1:
+            x, new_state = pipelined_layers(self, x, state, self.pipeline, self._streams)
+            return self.decoder(self._drop(x, f"layer{len(self.lstms)}.output")), new_state
         new_state = []
         for i, (layer, layer_state) in enumerate(zip(self.lstms, state), start=1):
             x = self._drop(x, f"layer{i}.input")

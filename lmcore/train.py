@@ -83,7 +83,8 @@ class Trainer:
         torch.manual_seed(cfg.seed)
         # compile=true compiles the whole model, cell included: auto leaves the cell to it.
         graphed = graphs_enabled(cfg.cuda_graphs, device) and device.type == "cuda" and not cfg.compile
-        self.model = LanguageModel(corpus.vocab_size, cfg, trainer_path(cfg.compiled_cell, graphed)).to(device)
+        self.model = LanguageModel(corpus.vocab_size, cfg, trainer_path(cfg.compiled_cell, graphed),
+                                   pipeline=cfg.layer_pipeline).to(device)
         self.forward = torch.compile(self.model) if cfg.compile else self.model
         self.optimizer = make_optimizer(cfg, self.model)
         # EagerStep, or GraphedStep when cuda_graphs asks for it (lmcore/graphs.py)

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # The GPU proof (issue 10: train at the speed of the hardware), on a machine with a CUDA GPU:
-#   1. the GPU-only tests of tests/test_graphs.py (capture + replay equals eager, fresh masks
-#      at every replay, a cuda_graphs=auto run captures) -> graph_tests.json (+ .xml, .log),
+#   1. the GPU-only tests of tests/test_graphs.py and tests/test_pipeline.py (capture + replay
+#      equals eager, fresh masks at every replay, a cuda_graphs=auto run captures, pipelined
+#      layers capture) -> graph_tests.json (+ .xml, .log),
 #   2. every placement with and without CUDA graphs against a plain cuDNN nn.LSTM model
-#      (`lmcore bench --graphs`) -> bench.json; horizontal and variational with their gate math compiled
+#      (`lmcore bench --graphs`) -> bench.json; none, vertical and variational graphed with their
+#      layers pipelined over 2 and 5 chunks of the window (`--pipeline 2,5`, lmcore/pipeline.py,
+#      at most 180 s) -> bench_pipeline.json; horizontal and variational with their gate math compiled
 #      (`--compiled-cell`, at most 180 s) -> bench_compiled_cell.json; vertical and variational
 #      under bf16 autocast -> bench_bf16.json; the kernels that take a step's device time
 #      (scripts/profile_step.py) -> profile_step.json,
@@ -66,7 +69,7 @@ $python -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.i
 if [[ $parts != *" tests "* ]]; then
   :
 elif $python -c "import pytest" 2>/dev/null; then
-  timeout 300 $python -m pytest -q -p no:cacheprovider tests/test_graphs.py -k test_gpu_ \
+  timeout 300 $python -m pytest -q -p no:cacheprovider tests/test_graphs.py tests/test_pipeline.py -k test_gpu_ \
       --junitxml="$out/graph_tests.xml" >"$out/graph_tests.log" 2>&1
   log "graph tests exited with $?: $(tail -n 1 "$out/graph_tests.log")"
   $python scripts/junit_json.py "$out/graph_tests.xml" >"$out/graph_tests.json" || log "graph_tests.json FAILED"
@@ -80,6 +83,10 @@ if [[ $parts == *" bench "* ]]; then
 [[ $device == cpu ]] && bench_steps=2
 timeout "${GPU_CHECK_BENCH_SECONDS:-300}" $python -m lmcore bench --device "$device" --sizes "${GPU_CHECK_SIZES:-200,650}" --steps "$bench_steps" --graphs \
     --json >"$out/bench.json" 2>>"$out/gpu_check.log" && log "bench done" || log "bench FAILED"
+# The layers overlapped on CUDA streams, against the 2.5x target that graphed vertical missed.
+timeout "${GPU_CHECK_CELL_SECONDS:-180}" $python -m lmcore bench --device "$device" --sizes "${GPU_CHECK_CELL_SIZES:-${GPU_CHECK_SIZES:-650}}" \
+    --steps "$bench_steps" --placements none,vertical,variational --graphs --pipeline 2,5 --json \
+    >"$out/bench_pipeline.json" 2>>"$out/gpu_check.log" && log "pipeline bench done" || log "pipeline bench FAILED"
 # The compiled gate math (lmcore/fused_cell.py) apart, so a compiler failure costs only this file.
 if [[ $device == cpu ]]; then
   log "compiled-cell bench skipped on a CPU (tests/test_fused_cell.py checks the cell)"

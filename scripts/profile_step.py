@@ -33,8 +33,7 @@ from lmcore.train import prepare_device  # noqa: E402
 def runner(placement: str, args, device, graphed: bool) -> Runner:
     torch.manual_seed(0)
     cfg = placement_config(args.size, 2, placement)
-    return Runner(placement, LanguageModel(args.vocab, cfg), device, args.batch, args.bptt, args.vocab,
-                  "none", graphed=graphed)
+    return Runner(placement, LanguageModel(args.vocab, cfg), device, args, graphed=graphed)
 
 
 def wall_ms(model: Runner, steps: int) -> float:

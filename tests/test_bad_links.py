@@ -92,6 +92,10 @@ def test_cuda_graphs_and_the_compiled_cell_say_what_on_does_without_a_gpu(monkey
     assert "with CUDA graphs on, the graph step runs eagerly, to the same numbers; the compiled cell" in texts(
         at.caption)
     assert at.query_params.get("cuda_graphs") in ("on", ["on"])  # the link holds them like every key
+    at.number_input(key=W + "layer_pipeline").set_value(5).run()
+    assert "pipelined layers run their chunks one after another (no streams), to the same numbers" in texts(
+        at.caption)
+    assert at.query_params.get("layer_pipeline") in ("5", ["5"])
     at = open_train(monkeypatch, tmp_path, preset="tiny", device="cuda")  # a config from a GPU machine
     assert at.selectbox(key=W + "device").value == "cuda"
     assert "device: cuda requested but no CUDA GPU is available" in texts(at.error)

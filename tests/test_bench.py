@@ -41,10 +41,12 @@ def test_speed_rows_are_multiples_of_the_reference_speed():
 
 def test_each_runner_runs_the_path_its_name_says():
     args = SimpleNamespace(vocab=30, layers=2, batch=2, bptt=3, amp="none", autograd_loop=True,
-                           placements="vertical,variational")
+                           placements="vertical,variational", pipeline="3")
     runners = {r.name: r.model for r in build_runners(8, args, torch.device("cpu"))}
-    assert list(runners) == ["reference", "vertical", "variational", "variational, autograd loop"]
+    assert list(runners) == ["reference", "vertical", "vertical, layers pipelined x3", "variational",
+                             "variational, layers pipelined x3", "variational, autograd loop"]
     assert [layer.path for layer in runners["variational"].lstms] == ["auto", "auto"]
+    assert runners["variational"].pipeline == 1 and runners["variational, layers pipelined x3"].pipeline == 3
     assert [layer.path for layer in runners["variational, autograd loop"].lstms] == ["autograd", "autograd"]
     assert runners["variational, autograd loop"].plan.per_sequence
 

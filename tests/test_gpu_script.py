@@ -27,14 +27,18 @@ def test_gpu_check_dry_run_on_cpu(tmp_path):
 
     tests = json.loads((tmp_path / "graph_tests.json").read_text())
     names = {t["test"].split("[")[0] for t in tests["tests"]}
-    assert len(names) == 6 and all(name.startswith("test_gpu_") for name in names)
+    assert len(names) == 7 and all(name.startswith("test_gpu_") for name in names)
     outcome = "passed" if torch.cuda.is_available() else "skipped"  # here: skipped, not failed
-    assert tests["counts"][outcome] == len(tests["tests"]) == 12
+    assert tests["counts"][outcome] == len(tests["tests"]) == 15
 
     bench = json.loads((tmp_path / "bench.json").read_text())
     assert bench["graphs"] == "eager"
     placements = ("none", "vertical", "horizontal", "variational")
     assert set(bench["sizes"]["16"]) >= {"reference", *placements, *(f"{p}, graph step eager" for p in placements)}
+
+    pipelined = json.loads((tmp_path / "bench_pipeline.json").read_text())["sizes"]["16"]
+    for placement in ("none", "vertical", "variational"):
+        assert {f"{placement}, graph step eager, layers pipelined x{chunks}" for chunks in (2, 5)} <= set(pipelined)
 
     profile = json.loads((tmp_path / "profile_step.json").read_text())
     for row in profile["models"].values():  # vertical and variational, with the operators that take the time

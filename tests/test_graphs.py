@@ -10,11 +10,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import pytest
 import torch
 
 from conftest import ROOT, SMALL
+from lmcore.bench import Runner
 from lmcore.config import Config
 from lmcore.graphs import WARMUP_CALLS, EagerStep, GraphedStep, graphs_enabled, make_step
 from lmcore.jsonl import read_jsonl
@@ -293,14 +295,30 @@ def test_a_graph_steps_description_follows_its_capture():
 
 def test_bench_times_every_placement_with_the_graph_step_beside_the_ordinary_one():
     out = subprocess.run([sys.executable, "-m", "lmcore", "bench", "--sizes", "16", "--steps", "2", "--vocab", "50",
-                          "--bptt", "5", "--batch", "3", "--threads", "1", "--graphs", "--json"],
-                         capture_output=True, text=True, cwd=ROOT, check=True)
+                          "--bptt", "5", "--batch", "3", "--threads", "1", "--graphs", "--pipeline", "2",
+                          "--json"], capture_output=True, text=True, cwd=ROOT, check=True)
     report = json.loads(out.stdout)
     rows = report["sizes"]["16"]
     label = "graphed" if CUDA else "graph step eager"  # off a GPU the row says it did not replay a graph
     assert report["graphs"] == ("captured" if CUDA else "eager")
+    assert rows[f"reference, {label}"]["ratio"] > 0      # cuDNN's multi-layer call through the graph step
     for placement in PLACEMENTS:
         assert rows[f"{placement}, {label}"]["ratio"] > 0 and rows[placement]["ratio"] > 0
+        assert rows[f"{placement}, {label}, layers pipelined x2"]["ratio"] > 0
+
+
+def test_a_bench_row_whose_capture_failed_says_it_timed_eager_steps(monkeypatch):
+    def fail(self):
+        raise RuntimeError("operation not permitted when stream is capturing")
+
+    monkeypatch.setattr(GraphedStep, "_capture", fail)
+    model, _ = build("vertical", 0.5)
+    runner = Runner("vertical, graphed", model, torch.device("cpu"), SimpleNamespace(batch=BATCH, bptt=STEPS,
+                                                                                     vocab=VOCAB), graphed=True)
+    runner.graphed.capture = True   # as on CUDA: the warm-up's last call captures
+    runner.graphed._warm_up = runner.graphed._body
+    runner.warm_up()
+    assert runner.name == "vertical, graphed (capture failed: eager)" and runner.graphed.failed
 
 
 # ---------------------------------------------------------------- evaluation: one host sync per split

@@ -189,10 +189,11 @@ def advanced_section() -> None:
         number(columns[1], "sample_words", "Sampled words")
         number(columns[2], "sample_temperature", "Sample temperature", step=0.1)
         columns[3].text_input("Group", key=WIDGET + "group", help=help_for("group"))
-        columns = st.columns([1, 1, 2], vertical_alignment="bottom")
+        columns = st.columns(4, vertical_alignment="bottom")
         choice(columns[0], "cuda_graphs", "CUDA graphs")
         choice(columns[1], "compiled_cell", "Compiled cell")
-        columns[2].toggle("torch.compile", key=WIDGET + "compile", help=help_for("compile"))
+        number(columns[2], "layer_pipeline", "Layer pipeline chunks")
+        columns[3].toggle("torch.compile", key=WIDGET + "compile", help=help_for("compile"))
         speed_note(device)
 
 
@@ -216,7 +217,7 @@ def amp_note(device: str | None) -> None:
 
 
 def speed_note(device: str | None) -> None:
-    """What the two GPU speed-ups do off a GPU, where `on` still changes how a step runs.
+    """What the GPU speed-ups do off a GPU, where they still change how a step runs.
     `device` is chosen_device()."""
     if device in (None, "cuda"):
         return
@@ -224,8 +225,11 @@ def speed_note(device: str | None) -> None:
             "compiled_cell": "the compiled cell compiles for its first window, then trains slower than the "
                              "plain recurrence (1.3x on a CPU, docs/performance.md)"}
     notes = [note for key, note in said.items() if st.session_state[WIDGET + key] == "on"]
+    tail = " auto leaves both off here." if notes else ""
+    if st.session_state[WIDGET + "layer_pipeline"] > 1:
+        notes.append("pipelined layers run their chunks one after another (no streams), to the same numbers")
     if notes:
-        st.caption(f"On this machine's {device}, {'; '.join(notes)}. auto leaves both off here.")
+        st.caption(f"On this machine's {device}, {'; '.join(notes)}.{tail}")
 
 
 def stats_for(dataset: str) -> dict | None:
