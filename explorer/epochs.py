@@ -15,7 +15,7 @@ import pandas as pd
 
 from explorer.uploads import text_stats
 from lmcore.config import Config, ConfigError, from_dict
-from lmcore.data import planned_steps
+from lmcore.data import epoch_steps_from_plan, planned_steps
 from lmcore.errors import LmcoreError
 from lmcore.sizes import PTB_TOKENS
 from lmcore.summaries import RunSummary
@@ -55,9 +55,9 @@ def steps_per_epoch(summary: RunSummary, frame: pd.DataFrame) -> float | None:
     epochs, when no cap cut them), else from its log (the last step labelled epoch 1, once epoch 2
     began), else, for a run capped inside its first epoch, from its training text's size as the
     trainer counts it. None when none of these is known."""
-    total, epochs, cap = summary.total_steps, summary.config.get("epochs"), summary.max_steps
-    if isinstance(total, int) and total > 0 and isinstance(epochs, int) and epochs > 0 and (not cap or total < cap):
-        return total / epochs
+    planned = epoch_steps_from_plan(summary.total_steps, summary.config.get("epochs"), summary.max_steps)
+    if planned:
+        return float(planned)
     if not frame.empty:
         epoch = pd.to_numeric(frame["epoch"], errors="coerce")
         if (epoch >= 2).any() and (epoch == 1).any():

@@ -269,7 +269,7 @@ def reading(sizes=(100, 100_000), new_lines: int = 10, rounds: int = 30) -> dict
     import tempfile
     from pathlib import Path
 
-    from explorer.metrics import MetricsFrame  # the app's reader, measured from the CLI
+    from .metrics_frame import MetricsFrame  # what the app reads a run with
 
     folder = Path(tempfile.mkdtemp(prefix="lmcore-reading-"))
     readers, first, times = {}, {}, {size: [] for size in sizes}

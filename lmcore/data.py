@@ -132,6 +132,15 @@ def train_windows(streams: torch.Tensor, bptt: int) -> int:
     return (streams.shape[0] - 1) // bptt
 
 
+def epoch_steps_from_plan(total_steps, epochs, max_steps) -> int | None:
+    """Steps in one epoch read back from a run's plan (status.json's total_steps, the config's
+    epochs and max_steps): the total over the epochs when max_steps did not cut the plan short,
+    else (or when a value is missing) None."""
+    if not (isinstance(total_steps, int) and total_steps > 0 and isinstance(epochs, int) and epochs > 0):
+        return None
+    return total_steps // epochs if not max_steps or total_steps < max_steps else None
+
+
 def planned_steps(cfg: Config, train_tokens: int) -> tuple[int, int]:
     """(steps per epoch, steps in all) as the trainer counts them, from the train split's size alone:
     batchify's rows, then full bptt windows (train_windows), capped by max_steps."""

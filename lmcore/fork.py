@@ -21,6 +21,7 @@ import torch
 
 from .checkpoints import checkpoint_sources, load_checkpoint, source_path
 from .config import KEYS, MAX_TEXT, ConfigError, coerce, from_dict, unknown_key_message, validate
+from .data import epoch_steps_from_plan
 from .errors import RunError
 from .jsonl import read_jsonl
 from .model import LanguageModel
@@ -113,10 +114,7 @@ def windows_per_epoch(parent: Path, payload: dict) -> int | None:
     if isinstance(known, int):
         return known
     status, config = read_json(parent / "status.json") or {}, payload.get("config") or {}
-    total, epochs, cap = status.get("total_steps"), config.get("epochs"), config.get("max_steps")
-    if isinstance(total, int) and isinstance(epochs, int) and epochs > 0 and (not cap or total < cap):
-        return total // epochs
-    return None
+    return epoch_steps_from_plan(status.get("total_steps"), config.get("epochs"), config.get("max_steps"))
 
 
 def finish_epoch(parent: Path, payload: dict) -> dict:

@@ -5,9 +5,10 @@ import json
 import numpy as np
 import pytest
 
-from explorer.metrics import MetricsFrame, smooth, thin_index
+from explorer.metrics import smooth
 from lmcore.bench import reading
 from lmcore.jsonl import MetricsTail, truncate_lines
+from lmcore.metrics_frame import MetricsFrame, thin_index
 
 
 def _line(kind, step, ppl=100.0):

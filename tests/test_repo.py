@@ -53,3 +53,17 @@ def test_the_engine_and_the_page_helpers_never_load_streamlit():
 def test_the_engine_never_loads_the_app_packages():
     loaded = _loaded_by_importing("lmcore")
     assert "explorer" not in loaded and "ui" not in loaded and "streamlit" not in loaded
+
+
+def test_no_engine_module_imports_the_app_even_inside_a_function():
+    """Importing every module cannot see an import a function makes when called (`lmcore bench
+    --reading` once imported explorer that way): read every import statement instead."""
+    import ast
+
+    found = []
+    for path in sorted((ROOT / "lmcore").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([alias.name for alias in node.names] if isinstance(node, ast.Import) else
+                     [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else [])
+            found += [f"{path.name}: {name}" for name in names if name.split(".")[0] in ("explorer", "ui", "streamlit")]
+    assert found == []

@@ -15,9 +15,10 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from explorer.metrics import MetricsFrame, smooth, split, thin
+from explorer.metrics import smooth, split, thin
 from explorer.perplexity import Clip, ceiling_clip, find_clip, format_ppl
 from lmcore import checkpoints, runs
+from lmcore.metrics_frame import MetricsFrame
 from lmcore.progress import format_seconds
 from lmcore.reference import reference_dir, reference_folders
 from lmcore.summaries import RunSummary, list_runs, reference_runs
