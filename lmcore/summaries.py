@@ -142,12 +142,21 @@ def reference_runs() -> list[RunSummary]:
 
     Every page rerun lists them, and their status predates final_val_ppl, so a summary reads
     the tail of a large metrics log: summaries are kept until one of their files changes."""
-    stamps = tuple((str(folder), *map(_modified, (folder / name for name in REFERENCE_STAMPED)))
-                   for folder in reference_folders())
-    return list(_reference_summaries(stamps))
+    return [_reference_summary(*_stamp(folder)) for folder in reference_folders()]
+
+
+def summary_of(folder) -> RunSummary:
+    """summarize(folder), kept for a reference run as reference_runs keeps it: the Train page
+    watching one asks again every 2 s."""
+    folder = Path(folder)
+    return _reference_summary(*_stamp(folder)) if is_reference(folder) else summarize(folder)
 
 
 REFERENCE_STAMPED = ("config.json", "status.json", "metrics.jsonl", "params.json", "reference.json")
+
+
+def _stamp(folder: Path) -> tuple:
+    return (str(folder), *(_modified(folder / name) for name in REFERENCE_STAMPED))
 
 
 def _modified(path: Path) -> int | None:
@@ -157,9 +166,9 @@ def _modified(path: Path) -> int | None:
         return None
 
 
-@functools.lru_cache(maxsize=8)
-def _reference_summaries(stamps: tuple) -> tuple[RunSummary, ...]:
-    return tuple(summarize(stamp[0]) for stamp in stamps)
+@functools.lru_cache(maxsize=32)
+def _reference_summary(folder: str, *modified) -> RunSummary:
+    return summarize(folder)
 
 
 def validations_from_log(path: Path, best: float | None) -> tuple[float | None, int | None]:

@@ -137,3 +137,19 @@ def test_the_shipped_runs_summarise_as_the_readme_says(monkeypatch):
     book = next(s for s in reference_runs() if s.id == BOOK)
     assert book.name == "book · reference (NVIDIA H200)" and book.state == "finished"
     assert (round(book.best_val, 2), round(book.test, 2), book.best_epoch) == (79.87, 76.19, 40)
+
+
+def test_a_watched_reference_runs_summary_is_read_once_until_one_of_its_files_changes(made_up, tmp_path):
+    import os
+
+    from lmcore.summaries import reference_runs, summary_of
+
+    good = made_up / "b-good"
+    first = summary_of(good)
+    assert summary_of(good) is first and first in reference_runs()   # the list's summary, not read again
+    status = good / "status.json"
+    status.write_text(json.dumps({"state": "finished", "best_val_ppl": 80.0}))
+    os.utime(status, ns=(1, 1))   # a new stamp whatever the clock's resolution
+    assert summary_of(good) is not first and summary_of(good).best_val == 80.0
+    (tmp_path / "mine").mkdir()
+    assert summary_of(tmp_path / "mine") is not summary_of(tmp_path / "mine")   # a user's run: read each time

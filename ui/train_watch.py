@@ -17,7 +17,7 @@ from lmcore import jsonl, launch, runs
 from lmcore.config import ConfigError, coerce
 from lmcore.fork import without_fork_keys
 from lmcore.reference import is_reference
-from lmcore.summaries import RunSummary, reference_runs, summarize
+from lmcore.summaries import RunSummary, reference_runs, summary_of
 from ui import reference
 from ui.fork import fork_form, parent_curve
 from ui.train_state import NOTICE, SETUP_TAB, TAB, load_values
@@ -271,7 +271,7 @@ def follow_state(run_id: str, state: str) -> None:
 
 
 def show_run(folder: Path) -> None:
-    summary = summarize(folder)
+    summary = summary_of(folder)
     status, state = summary.status, summary.state
     follow_state(folder.name, state)
     run_header(summary)
