@@ -189,11 +189,11 @@ def advanced_section() -> None:
         number(columns[1], "sample_words", "Sampled words")
         number(columns[2], "sample_temperature", "Sample temperature", step=0.1)
         columns[3].text_input("Group", key=WIDGET + "group", help=help_for("group"))
-        columns = st.columns(4, vertical_alignment="bottom")
+        columns = st.columns(3, vertical_alignment="bottom")
         choice(columns[0], "cuda_graphs", "CUDA graphs")
         choice(columns[1], "compiled_cell", "Compiled cell")
-        number(columns[2], "layer_pipeline", "Layer pipeline chunks")
-        columns[3].toggle("torch.compile", key=WIDGET + "compile", help=help_for("compile"))
+        number(columns[2], "layer_pipeline", "Layer pipeline")
+        st.toggle("torch.compile", key=WIDGET + "compile", help=help_for("compile"))
         speed_note(device)
 
 
