@@ -126,3 +126,39 @@ def test_gpu_a_pipelined_model_captures_and_trains_as_the_plain_eager_one(placem
             assert step.captured
     relative = [abs(g - e) / abs(e) for g, e in zip(curves["graphed"], curves["eager"])]
     assert max(relative) < 1e-4, max(relative)
+
+
+class FakeStream:
+    """Stands in for a CUDA stream on the CPU and logs what the pipeline asks of it."""
+
+    def __init__(self, name, log):
+        self.name, self.log = name, log
+
+    def wait_stream(self, other):
+        self.log.append(f"{self.name} waits for {other.name}")
+
+
+def test_each_layers_chunk_waits_for_the_layer_below_and_the_caller_joins_every_stream(monkeypatch):
+    """The stream protocol, which only a GPU runs for real: layer 2's chunk c waits for what layer 1
+    queued up to its chunk c, tensors handed across are recorded on the reading stream, and the
+    caller waits for every side stream before it reads the output."""
+    import contextlib
+
+    from lmcore import pipeline
+
+    log, recorded = [], []
+    lanes = [FakeStream("caller", log), FakeStream("lane2", log), FakeStream("lane3", log)]
+    monkeypatch.setattr(pipeline.LayerStreams, "for_layers", lambda self, layers, device: lanes[:layers])
+    monkeypatch.setattr(pipeline, "_on", lambda lane: contextlib.nullcontext(log.append(f"run on {lane.name}")))
+    monkeypatch.setattr(torch.Tensor, "record_stream", lambda tensor, stream: recorded.append(stream.name),
+                        raising=False)
+    plain, pipelined = model_pair("horizontal", 0.5, chunks=2, layers=3)
+    data = tokens()[0]
+    torch.testing.assert_close(forward_and_grads(pipelined, data)[0], forward_and_grads(plain, data)[0])
+    chunk = ["run on caller", "lane2 waits for caller", "run on lane2", "lane3 waits for lane2", "run on lane3"]
+    assert log == ["lane2 waits for caller", "lane3 waits for caller", *chunk, *chunk,
+                   "caller waits for lane2", "caller waits for lane3"]
+    # masks and state into each side lane (input, recurrent, h, c), each chunk handed up, outputs and
+    # new state back to the caller
+    assert recorded.count("lane2") == recorded.count("lane3") == 4 + 2
+    assert recorded.count("caller") == 2 + 2 + 2   # lane2's state, lane3's state and its 2 outputs
