@@ -38,13 +38,10 @@ def _piece(mask, start: int, stop: int):
 
 
 def _draw_masks(model, x, state) -> list[tuple]:
-    """(input mask, recurrent mask) per layer, drawn in the plain forward's order."""
+    """(input mask, recurrent mask) per layer, drawn in the plain forward's training order."""
     steps, batch, _ = x.shape
     masks = []
     for i, (h, _) in enumerate(state, start=1):
-        if not model.training:
-            masks.append((None, None))
-            continue
         features = x.shape[2] if i == 1 else model.hidden_size
         masks.append((model.plan.mask(f"layer{i}.input", (steps, batch, features), x),
                       model.plan.recurrent_mask(i, steps, h)))
