@@ -33,9 +33,7 @@ GENERATE_POSITION = "generate.position"
 # clamps it with a note or refuses it in words (explorer/sampling_settings.py).
 DEFAULTS = {GENERATE_WHICH: "best", GENERATE_PROMPT: "the", GENERATE_WORDS: 30, GENERATE_TEMPERATURE: 1.0,
             GENERATE_TOP_K: "0", GENERATE_SEED: "0", GENERATE_POSITION: 1, GENERATE_RESULT: None}
-for _key, _value in DEFAULTS.items():
-    if _key not in st.session_state:
-        st.session_state[_key] = _value
+ui.init_state(DEFAULTS)
 
 CHOSEN, OTHER = "#dc2626", "#94a3b8"
 
@@ -48,8 +46,11 @@ def has_checkpoint(summary: RunSummary) -> bool:
 def weights_not_kept(summary: RunSummary) -> str | None:
     """Why a run that is done has no checkpoint (so it will never get one), or None: a shipped
     reference run, or a finished or stopped run whose checkpoints were removed."""
-    if has_checkpoint(summary):
-        return None
+    return None if has_checkpoint(summary) else never_gets_weights(summary)
+
+
+def never_gets_weights(summary: RunSummary) -> str | None:
+    """weights_not_kept's reason for a run already known to have no checkpoint (no file is looked at)."""
     if summary.is_reference:
         return f"a reference run measured on one {summary.device or 'unknown device'}"
     return "its checkpoints/ folder is gone" if summary.state in ("finished", "stopped") else None
@@ -61,8 +62,7 @@ def weights_not_kept(summary: RunSummary) -> str | None:
 def pick_run(summaries: list[RunSummary]) -> RunSummary | None:
     """The run to generate from (or to read the samples of, when its weights were not kept); ?run=ID
     preselects it, and a run without checkpoints yet is explained."""
-    # has_checkpoint(s) or weights_not_kept(s), without the second look for checkpoint files
-    ready = {s.id: s for s in summaries if has_checkpoint(s) or s.is_reference or s.state in ("finished", "stopped")}
+    ready = {s.id: s for s in summaries if has_checkpoint(s) or never_gets_weights(s)}
     wanted = st.query_params.get("run")
     if wanted and wanted not in ready:
         known = next((s for s in summaries if s.id == wanted), None)
