@@ -174,9 +174,7 @@ class LSTMLayer(nn.LSTM):
             return lstm_layer(x, self, state, recurrent_mask)
         if path == "autograd":
             return lstm_layer_reference(x, self, state, recurrent_mask)
-        if path == "compiled-cell" and recurrent_mask is None:
-            path = "fused"
-        if path == "compiled-cell":
+        if path == "compiled-cell" and recurrent_mask is not None:  # unmasked windows run fused, below
             from .fused_cell import lstm_layer_compiled_cell  # torch.compile's import cost only when asked
 
             return lstm_layer_compiled_cell(x, self, state, recurrent_mask)

@@ -8,6 +8,7 @@ and checkpoints. Everything needed to continue exactly lives in `checkpoint()`.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import time
 
@@ -87,9 +88,11 @@ class Trainer:
                                    pipeline=cfg.layer_pipeline).to(device)
         self.forward = torch.compile(self.model) if cfg.compile else self.model
         self.optimizer = make_optimizer(cfg, self.model)
+        # One autocast for evaluation and the step. A partial, not a bound method: the step keeps it,
+        # and a cycle back to the trainer would hold its GPU memory until a garbage collection.
+        self.autocast = functools.partial(autocast, cfg.amp, device)
         # EagerStep, or GraphedStep when cuda_graphs asks for it (lmcore/graphs.py)
-        self.step_function = make_step(cfg, self.model, self.forward, self.optimizer, device,
-                                       lambda cache_enabled=True: autocast(cfg.amp, device, cache_enabled))
+        self.step_function = make_step(cfg, self.model, self.forward, self.optimizer, device, self.autocast)
         self.schedule = Schedule(cfg)
         self.train_streams = batchify(corpus.train, cfg.batch_size).to(device)   # (N, B)
         self.valid_streams = batchify(corpus.valid, cfg.eval_batch_size).to(device)
@@ -112,9 +115,6 @@ class Trainer:
 
     def params(self) -> dict:
         return formula_counts(self.cfg, self.corpus.vocab_size)
-
-    def autocast(self):
-        return autocast(self.cfg.amp, self.device)
 
     def _emit(self, method: str, *args) -> None:
         for callback in self.callbacks:
