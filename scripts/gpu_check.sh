@@ -79,25 +79,27 @@ fi
 
 # 2. Speed: every placement, ordinary step and graph step, against the nn.LSTM reference.
 bench_steps=${GPU_CHECK_BENCH_STEPS:-30}
+bench() {  # NAME FILE SECONDS SIZES [ARG...]: `lmcore bench --graphs` into RESULTS_DIR/FILE, its outcome logged
+  local name=$1 file=$2 seconds=$3 sizes=$4
+  shift 4
+  timeout "$seconds" $python -m lmcore bench --device "$device" --sizes "$sizes" --steps "$bench_steps" --graphs "$@" \
+      --json >"$out/$file" 2>>"$out/gpu_check.log" && log "$name done" || log "$name FAILED"
+}
 if [[ $parts == *" bench "* ]]; then
 [[ $device == cpu ]] && bench_steps=2
-timeout "${GPU_CHECK_BENCH_SECONDS:-300}" $python -m lmcore bench --device "$device" --sizes "${GPU_CHECK_SIZES:-200,650}" --steps "$bench_steps" --graphs \
-    --json >"$out/bench.json" 2>>"$out/gpu_check.log" && log "bench done" || log "bench FAILED"
+bench bench bench.json "${GPU_CHECK_BENCH_SECONDS:-300}" "${GPU_CHECK_SIZES:-200,650}"
 # The layers overlapped on CUDA streams, against the 2.5x target that graphed vertical missed.
-timeout "${GPU_CHECK_CELL_SECONDS:-180}" $python -m lmcore bench --device "$device" --sizes "${GPU_CHECK_CELL_SIZES:-${GPU_CHECK_SIZES:-650}}" \
-    --steps "$bench_steps" --placements none,vertical,variational --graphs --pipeline 2,5 --json \
-    >"$out/bench_pipeline.json" 2>>"$out/gpu_check.log" && log "pipeline bench done" || log "pipeline bench FAILED"
+bench "pipeline bench" bench_pipeline.json "${GPU_CHECK_CELL_SECONDS:-180}" "${GPU_CHECK_CELL_SIZES:-${GPU_CHECK_SIZES:-650}}" \
+    --placements none,vertical,variational --pipeline 2,5
 # The compiled gate math (lmcore/fused_cell.py) apart, so a compiler failure costs only this file.
 if [[ $device == cpu ]]; then
   log "compiled-cell bench skipped on a CPU (tests/test_fused_cell.py checks the cell)"
 else
-  timeout "${GPU_CHECK_CELL_SECONDS:-180}" $python -m lmcore bench --device "$device" --sizes "${GPU_CHECK_CELL_SIZES:-650}" --steps "$bench_steps" \
-      --placements horizontal,variational --graphs --compiled-cell --json >"$out/bench_compiled_cell.json" 2>>"$out/gpu_check.log" \
-    && log "compiled-cell bench done" || log "compiled-cell bench FAILED"
+  bench "compiled-cell bench" bench_compiled_cell.json "${GPU_CHECK_CELL_SECONDS:-180}" "${GPU_CHECK_CELL_SIZES:-650}" \
+      --placements horizontal,variational --compiled-cell
   # bf16 autocast made nothing faster eagerly (../shared/results); under a graph it may.
-  timeout "${GPU_CHECK_CELL_SECONDS:-180}" $python -m lmcore bench --device "$device" --sizes "${GPU_CHECK_CELL_SIZES:-650}" \
-      --steps "$bench_steps" --placements vertical,variational --graphs --amp bf16 --json >"$out/bench_bf16.json" \
-      2>>"$out/gpu_check.log" && log "bf16 bench done" || log "bf16 bench FAILED"
+  bench "bf16 bench" bench_bf16.json "${GPU_CHECK_CELL_SECONDS:-180}" "${GPU_CHECK_CELL_SIZES:-650}" \
+      --placements vertical,variational --amp bf16
 fi
 # Where a step's device time goes (what bounds the graphed step), vertical and variational.
 profile_size=${GPU_CHECK_CELL_SIZES:-650}; profile_vocab=10000

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -172,3 +173,13 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def wait_until(predicate, timeout: float, what):
+    """Poll `predicate` until it returns something true, and return that; past `timeout` seconds,
+    fail with `what()` (the state that was waited on)."""
+    deadline = time.monotonic() + timeout
+    while not (found := predicate()):
+        assert time.monotonic() < deadline, what()
+        time.sleep(0.2)
+    return found

@@ -18,6 +18,11 @@ def stable(records):
     return [{k: v for k, v in r.items() if k not in VOLATILE} for r in records]
 
 
+def train_losses(folder) -> list[float]:
+    """The losses of a run's train lines, in order."""
+    return [r["loss"] for r in read_jsonl(folder / "metrics.jsonl") if r["kind"] == "train"]
+
+
 def assert_same_logs(a, b):
     ma, mb = stable(read_jsonl(a / "metrics.jsonl")), stable(read_jsonl(b / "metrics.jsonl"))
     assert [(r["kind"], r["step"]) for r in ma] == [(r["kind"], r["step"]) for r in mb]

@@ -13,7 +13,15 @@ import urllib.request
 
 import pytest
 
-from browser import VIEWPORT, browser_fixture, require_chromium, screenshot, streamlit_server, wait_app_idle  # noqa: F401
+from browser import (  # noqa: F401 (the fixtures `browser` and `page`)
+    VIEWPORT,
+    browser_fixture,
+    page_fixture,
+    require_chromium,
+    screenshot,
+    streamlit_server,
+    wait_app_idle,
+)
 
 pytestmark = pytest.mark.browser
 require_chromium()
@@ -71,13 +79,11 @@ def test_an_absurd_link_is_one_line_and_the_server_keeps_answering(app, browser,
     context.close()
 
 
-def test_a_file_over_the_limit_is_refused_in_words_not_only_with_an_icon(app, browser, tmp_path):
+def test_a_file_over_the_limit_is_refused_in_words_not_only_with_an_icon(app, page, tmp_path):
     """The issue's 19.5 MiB file: the upload box once refused it with a red icon only (its reason
     on hover). The box now lets it through, and the page says why it is refused, in text."""
     big = tmp_path / "big.txt"
     big.write_bytes(b"the cat sat on the mat\n" * (int(19.5 * 2**20) // 23 + 1))
-    context = browser.new_context(viewport=VIEWPORT)
-    page = context.new_page()
     page.goto(app + "/train?preset=tiny")
     page.get_by_text("Your text file").first.click()
     page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(big))
@@ -85,4 +91,3 @@ def test_a_file_over_the_limit_is_refused_in_words_not_only_with_an_icon(app, br
     assert page.get_by_text("upload a text file first").count() == 0
     page.wait_for_timeout(500)
     screenshot(page, "hardening-upload-too-big")
-    context.close()

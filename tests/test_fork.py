@@ -8,13 +8,12 @@ import shutil
 import statistics
 import subprocess
 import sys
-import time
 
 import pytest
 import torch
 
 from charts import chart, values
-from conftest import ROOT, SMALL, copy_run, open_app
+from conftest import ROOT, SMALL, copy_run, open_app, wait_until
 from lmcore.checkpoints import checkpoint_sources, keeps_epoch_checkpoints
 from lmcore.config import PLACEMENTS, Config, ConfigError, from_dict
 from lmcore.errors import RunError
@@ -236,11 +235,8 @@ def test_cli_fork_creates_then_trains_and_refuses_with_exit_2(parents, tmp_path)
 
 
 def _wait_until_done(folder, timeout=180):
-    deadline = time.monotonic() + timeout
-    while read_status(folder).get("state") in ("queued", "running"):
-        assert time.monotonic() < deadline, read_status(folder)
-        time.sleep(0.5)
-    return read_status(folder)
+    return wait_until(lambda: (status := read_status(folder)).get("state") not in ("queued", "running") and status,
+                      timeout, lambda: read_status(folder))
 
 
 def test_the_fork_form_on_the_train_page_creates_and_trains_a_fork(parents, tmp_path, monkeypatch):

@@ -10,6 +10,7 @@ import torch
 
 from lmcore import fused_cell
 from lmcore.lstm import LSTMLayer, lstm_layer_reference
+from runlogs import train_losses
 
 T, B, I, H = 6, 3, 5, 4
 MASKS = [None, (B, H), (T, B, H)]
@@ -101,15 +102,13 @@ def test_without_a_mask_the_compiled_cell_path_runs_cudnn_and_compiles_nothing(m
 
 def _train_variational(runs_root, **changes):
     from conftest import SMALL
-    from lmcore.jsonl import read_jsonl
     from lmcore.runs import create_run
     from lmcore.session import run
 
     folder = create_run({**SMALL, "max_steps": 20, "log_every": 1, "dropout": 0.5,
                          "dropout_placement": "variational", **changes}, runs_root)
     summary = run(folder, show_progress=False)
-    losses = [r["loss"] for r in read_jsonl(folder / "metrics.jsonl") if r["kind"] == "train"]
-    return summary, losses, folder
+    return summary, train_losses(folder), folder
 
 
 def test_a_run_with_the_cell_on_trains_as_the_plain_recurrence(runs_root, monkeypatch):

@@ -24,7 +24,7 @@ from lmcore.model import LanguageModel
 from lmcore.runs import create_run
 from lmcore.session import run
 from lmcore.train import Callbacks, autocast
-from runlogs import StopAt, assert_same_logs
+from runlogs import StopAt, assert_same_logs, train_losses
 
 CUDA = torch.cuda.is_available()
 cuda = pytest.mark.skipif(not CUDA, reason="capture and replay need a CUDA GPU")
@@ -226,8 +226,7 @@ def test_gpu_a_cuda_run_with_auto_graphs_captures_and_trains_as_an_eager_run(run
     assert watch.captured[-1] and not any(watch.captured[:WARMUP_CALLS])
     eager = create_run({**changes, "cuda_graphs": "off"}, runs_root)
     run(eager, show_progress=False)
-    losses = [[r["loss"] for r in read_jsonl(folder / "metrics.jsonl") if r["kind"] == "train"]
-              for folder in (graphed, eager)]
+    losses = [train_losses(folder) for folder in (graphed, eager)]
     assert len(losses[0]) == 100 and losses[0] == pytest.approx(losses[1], rel=1e-4)
 
 
@@ -264,7 +263,7 @@ def test_gpu_the_compiled_cell_in_a_graphed_run_trains_as_the_plain_recurrence(r
     for cell in ("auto", "off"):  # auto compiles it, since the step is captured
         folder = create_run({**changes, "compiled_cell": cell}, runs_root)
         assert run(folder, show_progress=False)["state"] == "finished"
-        losses.append([r["loss"] for r in read_jsonl(folder / "metrics.jsonl") if r["kind"] == "train"])
+        losses.append(train_losses(folder))
     assert len(losses[0]) == 100 and losses[0] == pytest.approx(losses[1], rel=1e-4)
 
 
@@ -293,11 +292,16 @@ def test_a_graph_steps_description_follows_its_capture():
 # ---------------------------------------------------------------- the benchmark's graph rows
 
 
-def test_bench_times_every_placement_with_the_graph_step_beside_the_ordinary_one():
+def bench(*args: str) -> dict:
+    """`lmcore bench --graphs --json` over one tiny size (16), two steps: its report."""
     out = subprocess.run([sys.executable, "-m", "lmcore", "bench", "--sizes", "16", "--steps", "2", "--vocab", "50",
-                          "--bptt", "5", "--batch", "3", "--threads", "1", "--graphs", "--json"],
+                          "--bptt", "5", "--batch", "3", "--threads", "1", "--graphs", *args, "--json"],
                          capture_output=True, text=True, cwd=ROOT, check=True)
-    report = json.loads(out.stdout)
+    return json.loads(out.stdout)
+
+
+def test_bench_times_every_placement_with_the_graph_step_beside_the_ordinary_one():
+    report = bench()
     rows = report["sizes"]["16"]
     label = "graphed" if CUDA else "graph step eager"  # off a GPU the row says it did not replay a graph
     assert report["graphs"] == ("captured" if CUDA else "eager")
@@ -307,22 +311,20 @@ def test_bench_times_every_placement_with_the_graph_step_beside_the_ordinary_one
 
 
 def test_bench_times_pipelined_layers_beside_the_graphed_cudnn_reference():
-    out = subprocess.run([sys.executable, "-m", "lmcore", "bench", "--sizes", "16", "--steps", "2", "--vocab", "50",
-                          "--bptt", "5", "--batch", "3", "--threads", "1", "--graphs", "--pipeline", "2",
-                          "--placements", "none,variational", "--json"],
-                         capture_output=True, text=True, cwd=ROOT, check=True)
-    rows = json.loads(out.stdout)["sizes"]["16"]
+    rows = bench("--pipeline", "2", "--placements", "none,variational")["sizes"]["16"]
     label = "graphed" if CUDA else "graph step eager"
     assert rows[f"reference, {label}"]["ratio"] > 0      # cuDNN's multi-layer call through the graph step
     for placement in ("none", "variational"):
         assert rows[f"{placement}, {label}, layers pipelined x2"]["ratio"] > 0
 
 
-def test_a_bench_row_whose_capture_failed_says_it_timed_eager_steps(monkeypatch):
-    def fail(self):
-        raise RuntimeError("operation not permitted when stream is capturing")
+def refuse_capture(step):
+    """GraphedStep._capture as a GPU, driver or torch that cannot capture answers."""
+    raise RuntimeError("operation not permitted when stream is capturing")
 
-    monkeypatch.setattr(GraphedStep, "_capture", fail)
+
+def test_a_bench_row_whose_capture_failed_says_it_timed_eager_steps(monkeypatch):
+    monkeypatch.setattr(GraphedStep, "_capture", refuse_capture)
     model, _ = build("vertical", 0.5)
     runner = Runner("vertical, graphed", model, torch.device("cpu"), SimpleNamespace(batch=BATCH, bptt=STEPS,
                                                                                      vocab=VOCAB), graphed=True)
@@ -360,11 +362,7 @@ def test_a_capture_that_fails_falls_back_to_eager_steps_with_one_warning(monkeyp
     """A GPU, driver or torch that cannot capture must cost the speed-up, not the run. On a CPU
     the side-stream warm-up runs as plain steps, and the capture is made to fail."""
     monkeypatch.setattr(GraphedStep, "_warm_up", GraphedStep._body)
-
-    def refuse(self):
-        raise RuntimeError("operation not permitted when stream is capturing")
-
-    monkeypatch.setattr(GraphedStep, "_capture", refuse)
+    monkeypatch.setattr(GraphedStep, "_capture", refuse_capture)
     batches = windows(20)
     model, optimizer = build("variational", 0.5)
     eager = train(make("eager", model, optimizer), model, batches), parameters(model)

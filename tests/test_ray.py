@@ -21,11 +21,10 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import SMALL, free_port
+from conftest import ROOT, SMALL, free_port, open_app, wait_until
 from lmcore import queue
 from lmcore.runs import STOP_REQUEST, create_run, read_status, stop_run
 
-ROOT = Path(__file__).resolve().parent.parent
 RAY = Path(sys.executable).parent / "ray"
 pytestmark = [pytest.mark.slow, pytest.mark.ray]
 
@@ -114,14 +113,6 @@ def small(**changes) -> list[str]:
     return [item for key, value in {**SMALL, **changes}.items() for item in ("--set", f"{key}={value}")]
 
 
-def wait_until(predicate, timeout: float, what):
-    deadline = time.monotonic() + timeout
-    while not (found := predicate()):
-        assert time.monotonic() < deadline, what()
-        time.sleep(0.2)
-    return found
-
-
 def shape(folder: Path) -> tuple[set, set]:
     files = {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()}
     return files, set(json.loads((folder / "status.json").read_text()))
@@ -155,12 +146,8 @@ def test_a_grid_trains_on_the_cluster_into_folders_like_local_ones(cluster, tmp_
     local = train_locally({k: v for k, v in config.items() if k != "lmcore_version"}, tmp_path / "local")
     assert all(shape(folder) == shape(local) for folder in folders), (shape(folders[0]), shape(local))
 
-    monkeypatch.setenv("LMCORE_RUNS_DIR", str(root))
     monkeypatch.setenv("LMCORE_REFERENCE_DIR", str(tmp_path / "no-reference-runs"))
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    at.switch_page("app_pages/compare.py")
-    at.query_params["group"] = queued["group"]
-    at.run()
+    at = open_app(monkeypatch, root, "app_pages/compare.py", {"group": queued["group"]})
     assert not at.exception, [e.value for e in at.exception]
     assert any("4 / 4 finished" in p.proto.text for p in at.get("progress"))
     cells = next(d.value for d in at.dataframe if "best val" in d.value.columns)
@@ -305,12 +292,8 @@ def test_a_run_on_a_killed_node_resumes_on_the_other_with_each_line_once(cluster
 
 
 def grid_form(root: Path, monkeypatch) -> AppTest:
-    monkeypatch.setenv("LMCORE_RUNS_DIR", str(root))
     monkeypatch.setenv("LMCORE_REFERENCE_DIR", str(root.parent / "no-reference-runs"))
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    at.switch_page("app_pages/compare.py")
-    at.session_state["compare.tab"] = "Ablation grids"
-    at.run()
+    at = open_app(monkeypatch, root, "app_pages/compare.py", state={"compare.tab": "Ablation grids"})
     assert not at.exception, [e.value for e in at.exception]
     return at
 

@@ -2,7 +2,16 @@
 
 import time
 
+import pandas as pd
+
 import ui
+
+
+def frame(train=(), val=()) -> pd.DataFrame:
+    """A run's metrics table: its train then its validation perplexities, one step apart, in epoch 1."""
+    train, val = list(train), list(val)
+    return pd.DataFrame({"kind": ["train"] * len(train) + ["val"] * len(val), "step": range(len(train + val)),
+                         "epoch": 1, "ppl": train + val})
 
 
 def test_eta_counts_training_time_not_the_stopped_spell():
@@ -32,13 +41,8 @@ def test_run_label_shows_best_with_its_epoch_and_final_validation():
 
 
 def test_an_outlier_run_clips_the_chart_axis():
-    import pandas as pd
-
-    def frame(values):
-        return pd.DataFrame({"kind": "val", "step": range(len(values)), "epoch": 1, "ppl": values})
-
-    curves = [{"label": "plain", "frame": frame([900.0, 200.0, 120.0])},
-              {"label": "diverged", "frame": frame([900.0, 300.0, 1.0142320540616806e304])}]
+    curves = [{"label": "plain", "frame": frame(val=[900.0, 200.0, 120.0])},
+              {"label": "diverged", "frame": frame(val=[900.0, 300.0, 1.0142320540616806e304])}]
     clip = ui.curve_clip(curves)
     assert clip.note() == "Axis clipped at 900.0: diverged reaches 1.0e304."
     low, high = ui.ppl_figure(curves, log_y=True, clip=clip).layout.yaxis.range
@@ -48,12 +52,6 @@ def test_an_outlier_run_clips_the_chart_axis():
 
 def test_runs_side_by_side_stop_at_twice_the_highest_validation():
     """Untrained first steps in the thousands would squash the curves where runs differ (80 vs 120)."""
-    import pandas as pd
-
-    def frame(train, val):
-        return pd.DataFrame({"kind": ["train"] * len(train) + ["val"] * len(val), "step": range(len(train + val)),
-                             "epoch": 1, "ppl": train + val})
-
     book = {"label": "book", "frame": frame([5000.0, 300.0, 90.0], [204.4, 79.9])}
     tiny = {"label": "tiny", "frame": frame([2000.0, 400.0, 180.0], [150.0, 120.0])}
     clip = ui.curve_clip([book, tiny])
@@ -77,12 +75,7 @@ def test_every_page_list_holds_the_users_runs_then_the_reference_runs(tmp_path, 
 
 
 def test_a_diverged_run_drawn_alone_gets_readable_powers_of_ten():
-    import pandas as pd
-
-    def frame(ppl):
-        return pd.DataFrame({"kind": ["train"] * 3, "step": [5, 10, 15], "epoch": [1] * 3, "ppl": [ppl] * 3})
-
-    alone = ui.ppl_figure([{"label": "diverging", "frame": frame(1.0142320547350045e304)}])
+    alone = ui.ppl_figure([{"label": "diverging", "frame": frame([1.0142320547350045e304] * 3)}])
     assert alone.layout.yaxis.tickvals is None and alone.layout.yaxis.exponentformat == "power"
-    healthy = ui.ppl_figure([{"label": "healthy", "frame": frame(150.0)}])
+    healthy = ui.ppl_figure([{"label": "healthy", "frame": frame([150.0] * 3)}])
     assert list(healthy.layout.yaxis.tickvals) == ui.LOG_TICKS    # the short labels: 100, 200, 500, 1k
