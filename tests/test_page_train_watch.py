@@ -127,3 +127,16 @@ def test_edit_a_copy_of_a_reference_run_trains_its_recipe_on_this_machine(monkey
     assert next(s for s in at.selectbox if s.label == "Device").value == "auto"
     assert "The device is back to `auto`" in " ".join(s.value for s in at.success)
     assert next(s for s in at.selectbox if s.label == "Preset").value == "book"
+
+
+def test_a_fork_whose_config_was_edited_by_hand_still_shows(trained_runs, monkeypatch, tmp_path):
+    parent = trained_runs[1]["plain"]
+    folder = copy_run(trained_runs[1]["plain"], tmp_path)
+    config = json.loads((folder / "config.json").read_text())
+    for fork_from, fork_step, caption in (("nonsense", 20, f"Forked from `{parent.name}` at step 20 (a checkpoint)"),
+                                          ("best", "twenty", None)):
+        (folder / "config.json").write_text(json.dumps({**config, "parent": parent.name, "fork_from": fork_from,
+                                                        "fork_step": fork_step}))
+        captions = [c.value for c in open_watch(monkeypatch, folder).caption]   # no exception either way
+        assert [c for c in captions if c.startswith("Forked from")] == ([caption + ": its steps continue from there."]
+                                                                        if caption else [])

@@ -22,19 +22,29 @@ from ui.train_controls import help_for
 CREATED = "fork.created"  # parent run id -> the id of the fork this session made from it
 
 
-def source_label(source: str) -> str:
-    if source.startswith("epoch:"):
+def source_label(source) -> str:
+    if isinstance(source, str) and source.startswith("epoch:"):
         return f"the end of epoch {source.removeprefix('epoch:')}"
-    return {"best": "its best validation (best.pt)", "last": "its latest checkpoint (last.pt)"}[source]
+    # A config edited by hand may name no known source: say less rather than fail the page.
+    return {"best": "its best validation (best.pt)", "last": "its latest checkpoint (last.pt)"}.get(
+        source, "a checkpoint")
+
+
+def fork_point(summary: RunSummary) -> tuple[str, int] | None:
+    """(parent id, fork step) for a fork, None for a run trained from scratch (or a config whose
+    fork keys were edited into something else)."""
+    parent, step = summary.config.get("parent"), summary.config.get("fork_step")
+    return (parent, step) if parent and isinstance(parent, str) and isinstance(step, int) else None
 
 
 def lineage(summary: RunSummary) -> None:
     """For a fork: where it branched off, and a link drawing both runs on one step axis."""
-    parent, step = summary.config.get("parent"), summary.config.get("fork_step")
-    if not parent or step is None:
+    point = fork_point(summary)
+    if point is None:
         return
+    parent, step = point
     row = st.container(horizontal=True, vertical_alignment="center")
-    row.caption(f"Forked from `{parent}` at step {step:,} ({source_label(summary.config.get('fork_from', ''))}): "
+    row.caption(f"Forked from `{parent}` at step {step:,} ({source_label(summary.config.get('fork_from'))}): "
                 "its steps continue from there.")
     if ui.run_folder(parent):
         row.page_link("app_pages/compare.py", label="Draw it beside its parent", icon=":material/call_split:",
@@ -44,14 +54,14 @@ def lineage(summary: RunSummary) -> None:
 def parent_curve(summary: RunSummary) -> dict | None:
     """For a fork: its parent's curves up to the fork step, in grey, for the fork's own chart (the
     fork's steps continue from there, so the two read as one run that branched); else None."""
-    parent, step = summary.config.get("parent"), summary.config.get("fork_step")
-    folder = ui.run_folder(parent) if parent and isinstance(step, int) else None
+    point = fork_point(summary)
+    folder = ui.run_folder(point[0]) if point else None
     if folder is None:
         return None
     frame = ui.metrics_frame(folder)
     if frame.empty:
         return None
-    return {"label": "parent before the fork", "frame": frame[frame["step"] <= step], "color": "#9a9a9a"}
+    return {"label": "parent before the fork", "frame": frame[frame["step"] <= point[1]], "color": "#9a9a9a"}
 
 
 def fork_form(summary: RunSummary, place: str) -> None:
