@@ -21,7 +21,7 @@ OpenMP reads OMP_WAIT_POLICY once, when torch loads it, so `python -m lmcore` de
 first (`choose_wait_policy`) and this module never imports torch. The count is made twice
 (for the wait policy before torch loads, for the thread count when the run starts); either
 count is right for the moment it is made, and a run that starts later is seen by its own.
-Processes are found in /proc (a Python `-m lmcore train|resume|bench` command line, whichever
+Processes are found in /proc (a Python `-m lmcore train|resume|fork|bench` command line, whichever
 runs folder it uses); without /proc (macOS) a run counts as alone. A config's `threads` > 0
 is an explicit choice and always wins; so does an OMP_WAIT_POLICY already in the environment.
 """
@@ -33,7 +33,7 @@ import statistics
 import time
 from pathlib import Path
 
-TRAINING_COMMANDS = ("train", "resume", "bench")  # bench trains models to time them
+TRAINING_COMMANDS = ("train", "resume", "fork", "bench")  # fork trains its run by default; bench to time
 WAIT_POLICY = "OMP_WAIT_POLICY"
 
 

@@ -65,6 +65,7 @@ def test_the_users_policy_stays_and_commands_that_do_not_train_choose_none():
     (["/venv/bin/python", "-m", "lmcore", "train", "--preset", "tiny"], True),
     (["python3.11", "-u", "-m", "lmcore", "resume", "runs/x"], True),
     (["python", "-m", "lmcore", "bench"], True),
+    (["python", "-m", "lmcore", "fork", "runs/x", "--set", "lr=5"], True),   # trains the fork in the foreground
     (["python", "-m", "lmcore", "queue"], False),
     (["python", "-m", "lmcore", "eval", "runs/x"], False),
     (["timeout", "60", "python", "-m", "lmcore", "train"], False),  # the wrapper trains nothing
