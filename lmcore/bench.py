@@ -154,9 +154,8 @@ def compiled_cell_runners(size, args, device) -> list[Runner]:
 
 
 def pipeline_chunks(args) -> list[int]:
-    """--pipeline "5" or "3,5,7": the chunk counts to time layers pipelined at (lmcore/pipeline.py)."""
-    text = getattr(args, "pipeline", "") or ""
-    return [int(chunks) for chunks in text.split(",") if chunks.strip()]
+    """--pipeline's chunk counts (cli.chunk_counts) to time layers pipelined at (lmcore/pipeline.py)."""
+    return getattr(args, "pipeline", None) or []
 
 
 def graphed_name(placement: str, device) -> str:

@@ -28,6 +28,17 @@ def _add_backend_args(parser):
     parser.add_argument("--address", default=None, help="the Ray cluster: auto or HOST:PORT (default auto)")
 
 
+def chunk_counts(text: str) -> list[int]:
+    """bench --pipeline: "5" or "3,5,7", each a whole number of chunks from 1 up."""
+    try:
+        counts = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        counts = []
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError(f"chunk counts of 1 or more, like 5 or 3,5,7 (got {text!r})")
+    return counts
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m lmcore", description="LSTM language-model engine")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -124,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--compiled-cell", action="store_true",
                        help="also time the masked placements among --placements (horizontal, variational; "
                             "variational if neither) with their gate math compiled (torch.compile; slow to start)")
-    bench.add_argument("--pipeline", default="", metavar="CHUNKS",
+    bench.add_argument("--pipeline", type=chunk_counts, default=[], metavar="CHUNKS",
                        help="also time every placement with its layers pipelined over CHUNKS pieces of the "
                             "window on CUDA streams (e.g. 5, or 3,5,7; graphed with --graphs)")
     bench.add_argument("--autograd-loop", action="store_true",

@@ -41,7 +41,7 @@ def test_speed_rows_are_multiples_of_the_reference_speed():
 
 def test_each_runner_runs_the_path_its_name_says():
     args = SimpleNamespace(vocab=30, layers=2, batch=2, bptt=3, amp="none", autograd_loop=True,
-                           placements="vertical,variational", pipeline="3")
+                           placements="vertical,variational", pipeline=[3])
     runners = {r.name: r.model for r in build_runners(8, args, torch.device("cpu"))}
     assert list(runners) == ["reference", "vertical", "vertical, layers pipelined x3", "variational",
                              "variational, layers pipelined x3", "variational, autograd loop"]
@@ -49,6 +49,14 @@ def test_each_runner_runs_the_path_its_name_says():
     assert runners["variational"].pipeline == 1 and runners["variational, layers pipelined x3"].pipeline == 3
     assert [layer.path for layer in runners["variational, autograd loop"].lstms] == ["autograd", "autograd"]
     assert runners["variational, autograd loop"].plan.per_sequence
+
+
+@pytest.mark.parametrize("chunks", ["x", "0", "3,-1", ""])
+def test_bench_refuses_chunk_counts_that_are_not_whole_numbers_from_one(chunks):
+    out = subprocess.run([sys.executable, "-m", "lmcore", "bench", "--pipeline", chunks],
+                         capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 2 and "--pipeline: chunk counts of 1 or more, like 5 or 3,5,7" in out.stderr
+    assert "Traceback" not in out.stderr
 
 
 def test_bench_text_output():
