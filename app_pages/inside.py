@@ -26,6 +26,8 @@ INSIDE_RUN = "inside.run"
 INSIDE_URL_RUN = "inside.url_run"     # the ?run= value last applied, so a new link wins once
 INSIDE_SHOWN_UNITS = "inside.shown_units"
 INSIDE_COUNT_FOR = "inside.count_for"
+INSIDE_TAB = "inside.tab"
+LESSON_TAB, RUN_TAB, PARAMS_TAB = "🎭 Dropout placements", "🔎 A run's masks", "🧮 Parameters & tying"
 
 LAYERS = 2  # the lesson draws the book's 2-layer network
 ui.init_state({INSIDE_P: 0.5, INSIDE_P_RECURRENT: 0.5, INSIDE_STEPS: 20, INSIDE_UNITS: 16,
@@ -37,12 +39,13 @@ ui.init_state({INSIDE_P: 0.5, INSIDE_P_RECURRENT: 0.5, INSIDE_STEPS: 20, INSIDE_
 
 def lesson_controls() -> None:
     cols = st.columns([3, 3, 2.5, 2.5, 1.6, 2.4])
-    cols[0].slider("p (inputs and outputs)", 0.0, 0.9, step=0.05, key=INSIDE_P)
-    cols[1].slider("p recurrent (h(t-1) → h(t))", 0.0, 0.9, step=0.05, key=INSIDE_P_RECURRENT)
-    cols[2].slider("time steps", 5, 50, key=INSIDE_STEPS)
-    cols[3].slider("units", 4, 64, key=INSIDE_UNITS)
-    cols[4].segmented_control("layer shown", [1, 2], key=INSIDE_LAYER, required=True)
-    cols[5].number_input("seed", 0, 10**6, key=INSIDE_SEED)
+    cols[0].slider("p (inputs and outputs)", 0.0, 0.9, step=0.05, key=INSIDE_P, persist_state="session")
+    cols[1].slider("p recurrent (h(t-1) → h(t))", 0.0, 0.9, step=0.05, key=INSIDE_P_RECURRENT, persist_state="session")
+    cols[2].slider("time steps", 5, 50, key=INSIDE_STEPS, persist_state="session")
+    cols[3].slider("units", 4, 64, key=INSIDE_UNITS, persist_state="session")
+    cols[4].segmented_control("layer shown", [1, 2], key=INSIDE_LAYER, required=True,
+                              persist_state="session")
+    cols[5].number_input("seed", 0, 10**6, key=INSIDE_SEED, persist_state="session")
     cols[5].button("🎲 New masks", on_click=_next_seed, width="stretch")
 
 
@@ -166,7 +169,8 @@ def mask_pictures(arrays: dict, cfg) -> None:
     units = max(a.shape[1] for a in arrays.values())
     if units > 8:
         st.session_state[INSIDE_SHOWN_UNITS] = min(max(st.session_state[INSIDE_SHOWN_UNITS], 8), units)
-        st.slider("units shown", 8, units, key=INSIDE_SHOWN_UNITS, help="the kept fractions above use all units")
+        st.slider("units shown", 8, units, key=INSIDE_SHOWN_UNITS, help="the kept fractions above use all units",
+                  persist_state="session")
     shown = min(st.session_state[INSIDE_SHOWN_UNITS], units)
     legend()
     for layer in range(1, cfg.layers + 1):
@@ -188,17 +192,26 @@ def mask_pictures(arrays: dict, cfg) -> None:
                                 config={"displayModeBar": False})
 
 
-def run_tab(summaries: list[RunSummary]):
-    """(summary, config) of the chosen run, or (None, None)."""
+def run_tab(summaries: list[RunSummary]) -> None:
     if not summaries:
         st.info("No runs yet. Start one on the **Start** or **Train** page; its masks appear here after its "
                 "first evaluation.")
-        return None, None
+        return
     summary = pick_run(summaries)
     cfg = run_config(summary)
     if cfg is not None:
         run_masks(summary, cfg)
-    return summary, cfg
+
+
+def chosen_run(summaries: list[RunSummary]):
+    """(summary, config) of the run the masks tab shows, or (None, None), without drawing that tab:
+    ?run=ID (a link, or its select box, which writes its pick there), else its pick kept while the
+    tab is closed, else the newest run."""
+    by_id = {s.id: s for s in summaries}
+    for wanted in (st.query_params.get("run"), st.session_state.get(INSIDE_RUN), next(iter(by_id), None)):
+        if wanted in by_id:
+            return by_id[wanted], run_config(by_id[wanted])
+    return None, None
 
 
 # ---------------------------------------------------------------- (c) parameters and tying
@@ -224,7 +237,7 @@ def count_source(summary, cfg) -> tuple:
     options = ([f"run:{summary.id}"] if cfg is not None else []) + [f"preset:{n}" for n in PRESETS]
     if st.session_state.get(INSIDE_COUNT_FOR) not in options:
         st.session_state[INSIDE_COUNT_FOR] = options[0] if cfg is not None else "preset:book"
-    choice = st.selectbox("Count the parameters of", options, key=INSIDE_COUNT_FOR,
+    choice = st.selectbox("Count the parameters of", options, key=INSIDE_COUNT_FOR, persist_state="session",
                           format_func=lambda o: f"this run: {summary.name}" if o.startswith("run:")
                           else f"preset {o[7:]}")
     if choice.startswith("run:"):
@@ -270,10 +283,17 @@ def params_tab(summary, cfg) -> None:
 st.title("Inside the model")
 st.markdown("Where dropout drops units, the masks a run really used, and what tying the embedding to the "
             "decoder saves.")
-tabs = st.tabs(["🎭 Dropout placements", "🔎 A run's masks", "🧮 Parameters & tying"])
-with tabs[0]:
-    lesson_tab()
-with tabs[1]:
-    chosen, chosen_cfg = run_tab(ui.all_runs())
-with tabs[2]:
-    params_tab(chosen, chosen_cfg)
+# Only the open tab is drawn: a lesson slider must not redraw a run's mask charts. A link with
+# ?run=ID opens that run's masks.
+summaries = ui.all_runs()
+lesson_view, run_view, params_view = st.tabs([LESSON_TAB, RUN_TAB, PARAMS_TAB], key=INSIDE_TAB, on_change="rerun",
+                                             default=RUN_TAB if st.query_params.get("run") else LESSON_TAB)
+if lesson_view.open:
+    with lesson_view:
+        lesson_tab()
+if run_view.open:
+    with run_view:
+        run_tab(summaries)
+if params_view.open:
+    with params_view:
+        params_tab(*chosen_run(summaries))

@@ -14,10 +14,25 @@ from explorer.lesson import mask_rows
 from lmcore.config import from_dict
 
 
-def open_inside(monkeypatch, root: Path, run_id: str | None = None) -> AppTest:
-    at = open_app(monkeypatch, root, "app_pages/inside.py", {"run": run_id} if run_id else None)
+PARAMS_TAB = "🧮 Parameters & tying"
+
+
+def open_inside(monkeypatch, root: Path, run_id: str | None = None, tab: str | None = None) -> AppTest:
+    at = open_app(monkeypatch, root, "app_pages/inside.py", {"run": run_id} if run_id else None,
+                  {"inside.tab": tab} if tab else None)
     assert not at.exception, at.exception
     return at
+
+
+def open_tab(at: AppTest, tab: str) -> AppTest:
+    at.session_state["inside.tab"] = tab
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def chart_titles(at: AppTest) -> list[str]:
+    return [json.loads(c.proto.spec)["layout"].get("title", {}).get("text", "") for c in at.get("plotly_chart")]
 
 
 def texts(at: AppTest) -> str:
@@ -66,6 +81,7 @@ def test_variational_run_masks_and_parameters(trained_runs, monkeypatch):
     assert all(shown["same mask every step"])  # variational: one mask per sequence
 
     params = json.loads((folder / "params.json").read_text())
+    open_tab(at, PARAMS_TAB)
     assert not params["tied"]
     assert metric(at, "total, tying off (this run)") == f"{params['total']:,}"
     assert metric(at, "tying saves") == f"{params['tying_saves']:,}"
@@ -81,7 +97,7 @@ def test_run_without_dropout_says_so(trained_runs, monkeypatch):
 
 def test_parameters_of_a_preset(trained_runs, monkeypatch):
     root, _ = trained_runs
-    at = open_inside(monkeypatch, root)
+    at = open_inside(monkeypatch, root, tab=PARAMS_TAB)
     at.selectbox(key="inside.count_for").set_value("preset:book").run()
     assert not at.exception
     assert metric(at, "total, tying off") == "19,780,400"
@@ -101,11 +117,45 @@ def test_broken_or_missing_masks_warn(trained_runs, monkeypatch, tmp_path, damag
     at = open_inside(monkeypatch, tmp_path / "runs", folder.name)
     warning = " ".join(w.value for w in at.warning)
     assert ("cannot read masks.npz" if damage == "corrupt" else "no masks.npz yet") in warning
-    assert metric(at, "total, tying off")  # the rest of the page still works
+    assert metric(open_tab(at, PARAMS_TAB), "total, tying off")  # the rest of the page still works
 
 
 def test_no_runs_and_unknown_run(monkeypatch, tmp_path):
     monkeypatch.setenv("LMCORE_REFERENCE_DIR", str(tmp_path / "no-reference"))  # else the shipped runs are listed
     at = open_inside(monkeypatch, tmp_path / "empty", "no-such-run")
     assert any("No runs yet" in i.value for i in at.info)
-    assert metric(at, "total, tying off") == "19,780,400"  # falls back to the book preset
+    assert metric(open_tab(at, PARAMS_TAB), "total, tying off") == "19,780,400"  # falls back to the book preset
+
+
+def test_only_the_open_tab_is_drawn_and_each_keeps_its_settings(trained_runs, monkeypatch):
+    """A lesson slider redraws the lesson alone, not a run's mask charts; switching tabs keeps the
+    lesson's sliders and the run picked for its masks, which the parameters tab then counts."""
+    root, folders = trained_runs
+    at = open_inside(monkeypatch, root)
+    at.slider(key="inside.p_recurrent").set_value(0.2).run()
+    titles = chart_titles(at)
+    assert any(t.startswith("variational · ") for t in titles)
+    assert not any(t.startswith("layer") for t in titles) and not at.get("dataframe")  # no run's masks
+
+    run_tab = "🔎 A run's masks"
+    open_tab(at, run_tab)
+    assert not any(t.startswith("variational · ") for t in chart_titles(at))
+    picked = folders["variational"].name
+    at.selectbox(key="inside.run").set_value(picked).run()
+    assert any(t.startswith("layer1.recurrent · kept") for t in chart_titles(at))
+
+    open_tab(at, PARAMS_TAB)
+    assert at.selectbox(key="inside.count_for").value == f"run:{picked}"
+    assert metric(at, "total, tying off (this run)") == f"{json.loads((folders['variational'] / 'params.json').read_text())['total']:,}"
+
+    open_tab(at, "🎭 Dropout placements")
+    assert at.slider(key="inside.p_recurrent").value == 0.2
+    open_tab(at, run_tab)
+    assert at.selectbox(key="inside.run").value == picked
+
+
+def test_a_link_to_a_run_opens_its_masks(trained_runs, monkeypatch):
+    root, folders = trained_runs
+    at = open_inside(monkeypatch, root, folders["variational"].name)
+    assert at.session_state["inside.tab"] == "🔎 A run's masks"
+    assert any(t.startswith("layer1.input · kept") for t in chart_titles(at))

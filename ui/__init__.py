@@ -90,7 +90,7 @@ def run_select(options: dict, key: str, url_key: str, label: str = "Run") -> str
     def follow_in_url():
         st.query_params["run"] = st.session_state[url_key] = st.session_state[key]
 
-    return st.selectbox(label, list(options), key=key, on_change=follow_in_url,
+    return st.selectbox(label, list(options), key=key, on_change=follow_in_url, persist_state="session",
                         format_func=lambda run_id: run_label(options[run_id]))
 
 
