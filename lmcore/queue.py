@@ -80,10 +80,11 @@ def backend_problem(root: Path, since: float = 0.0) -> str | None:
 
 def pending(root: Path) -> list[Path]:
     """Queued runs nobody has started, in the order they were queued."""
-    return _pending(list_runs(root))
+    return waiting_in(list_runs(root))
 
 
-def _pending(listed: list[RunSummary]) -> list[Path]:
+def waiting_in(listed: list[RunSummary]) -> list[Path]:
+    """pending() of summaries already listed: a page that has them reads no folder again."""
     runs = [r for r in listed if r.state == "queued" and not r.status.get("pid")]
 
     def queued_at(run):
@@ -147,7 +148,7 @@ def _start(folder: Path, launcher: Callable[[Path], int]) -> int | None:
 def _drain(root: Path, poll: float, launcher: Callable[[Path], int]) -> None:
     while True:
         listed = list_runs(root)  # one listing per pass: it reads every run folder
-        waiting = _pending(listed)
+        waiting = waiting_in(listed)
         if not waiting:
             return
         if len(_busy(listed)) < concurrency(root):

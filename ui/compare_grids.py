@@ -139,7 +139,7 @@ def save_concurrency() -> None:
 def grid_results(summaries: list[RunSummary]) -> None:
     st.subheader("Grid results")
     entries = compare.grids(summaries)
-    waiting, running = len(queue.pending(ui.runs_root())), sum(s.state == "running" for s in summaries)
+    waiting, running = len(queue.waiting_in(summaries)), sum(s.state == "running" for s in summaries)
     st.caption(f"Queue: **{waiting}** waiting · **{running}** running · "
                f"{queue.concurrency(ui.runs_root())} at a time")
     if not entries:
