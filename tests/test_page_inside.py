@@ -13,7 +13,6 @@ from conftest import copy_run, open_app
 from explorer.lesson import mask_rows
 from lmcore.config import from_dict
 
-
 PARAMS_TAB = "🧮 Parameters & tying"
 
 
@@ -146,7 +145,8 @@ def test_only_the_open_tab_is_drawn_and_each_keeps_its_settings(trained_runs, mo
 
     open_tab(at, PARAMS_TAB)
     assert at.selectbox(key="inside.count_for").value == f"run:{picked}"
-    assert metric(at, "total, tying off (this run)") == f"{json.loads((folders['variational'] / 'params.json').read_text())['total']:,}"
+    params = json.loads((folders["variational"] / "params.json").read_text())
+    assert metric(at, "total, tying off (this run)") == f"{params['total']:,}"
 
     open_tab(at, "🎭 Dropout placements")
     assert at.slider(key="inside.p_recurrent").value == 0.2
