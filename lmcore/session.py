@@ -61,6 +61,7 @@ class Recorder(Callbacks):
             self.last_status = now
             self.writer.status(step=trainer.step, epoch=min(trainer.epoch, trainer.cfg.epochs),
                                total_steps=trainer.total_steps, elapsed=trainer.now(),
+                               time_spent=trainer.clock.state_dict(),
                                step_kind=describe_step(trainer.step_function, trainer.model), **self.latest)
 
     def stop_requested(self):

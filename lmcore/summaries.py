@@ -16,6 +16,7 @@ from pathlib import Path
 
 from .reference import is_reference, reference_folders, reference_info
 from .runs import ACTIVE, read_config, read_json, read_status, runs_dir
+from .timing import time_split
 
 TAIL_BYTES = 65536  # enough for the last validations of any run: train lines are a few hundred bytes
 
@@ -52,6 +53,11 @@ class RunSummary:
     def device(self) -> str | None:
         """Where it trained: the reference's hardware ("NVIDIA H200"), else the status ("cpu", "cuda")."""
         return (self.reference or {}).get("device") or self.status.get("device")
+
+    @property
+    def time_split(self) -> dict | None:
+        """Seconds of its training time per phase (lmcore.timing.time_split); None for older runs."""
+        return time_split(self.status.get("time_spent"), self.status.get("elapsed"))
 
     @property
     def step_kind(self) -> str | None:

@@ -25,6 +25,7 @@ from .model import LanguageModel
 from .params import formula_counts
 from .sampling import generate
 from .schedule import Schedule
+from .timing import PhaseClock
 
 
 class Callbacks:
@@ -107,6 +108,7 @@ class Trainer:
         self.last_save_step = -1
         self.watch = DivergenceWatch(corpus.vocab_size)
         self.elapsed = 0.0
+        self.clock = PhaseClock(device)  # what evaluating, sampling and saving take of `elapsed`
         self.state = self.model.init_state(cfg.batch_size)
         self.keep_epochs = keeps_epoch_checkpoints(cfg, self.params()["total"])
         self._reset_interval()
@@ -202,15 +204,19 @@ class Trainer:
 
     def evaluate(self, split: str) -> float:
         streams = {"valid": self.valid_streams, "test": self.test_streams}[split]
-        return perplexity(mean_nll(self.model, streams, self.cfg.bptt, self.autocast))
+        with self.clock.phase("evaluation"):
+            return perplexity(mean_nll(self.model, streams, self.cfg.bptt, self.autocast))
 
     def validate(self) -> float:
         ppl = self.evaluate("valid")
         self.watch.validation(self.step, math.log(ppl))
         self.last_eval_step = self.step
         self._emit("on_eval", self._eval_record("val", ppl))
-        self._emit("on_masks", self.model.plan.recorded_numpy())
-        self._emit("on_sample", self.sample())
+        with self.clock.phase("saving"):
+            self._emit("on_masks", self.model.plan.recorded_numpy())
+        with self.clock.phase("sampling"):
+            sample = self.sample()
+        self._emit("on_sample", sample)
         if self.best_val is None or ppl < self.best_val:
             self.best_val = ppl
             self.save("best")
@@ -248,7 +254,8 @@ class Trainer:
             "vocab_size": self.corpus.vocab_size,
             "progress": {"step": self.step, "epoch": self.epoch, "window": self.window, "windows": self.windows,
                          "best_val": self.best_val, "elapsed": self.now(),
-                         "last_eval_step": self.last_eval_step, "divergence": self.watch.state_dict()},
+                         "last_eval_step": self.last_eval_step, "divergence": self.watch.state_dict(),
+                         "time_spent": self.clock.state_dict()},
             "hidden": [[h.cpu(), c.cpu()] for h, c in self.state],
             "interval": {"losses": [float(x) for x in self.interval["losses"]],
                          "norm": float(self.interval["norm"]), "steps": self.interval["steps"]},
@@ -258,9 +265,10 @@ class Trainer:
         """One checkpoint payload (the costly part: every tensor's state), saved under each name."""
         if "last" in names:
             self.last_save_step = self.step
-        payload = self.checkpoint()
-        for name in names:
-            self._emit("on_checkpoint", name, payload)
+        with self.clock.phase("saving"):
+            payload = self.checkpoint()
+            for name in names:
+                self._emit("on_checkpoint", name, payload)
 
     def restore(self, payload: dict) -> None:
         self.model.load_state_dict(payload["model"])
@@ -273,6 +281,7 @@ class Trainer:
         self.last_save_step = self.step
         if "divergence" in progress:
             self.watch.load_state_dict(progress["divergence"])
+        self.clock.load_state_dict(progress.get("time_spent"))
         self.state = [(h.to(self.device), c.to(self.device)) for h, c in payload["hidden"]]
         self._reset_interval()
         interval = payload.get("interval") or {}

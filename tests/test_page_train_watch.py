@@ -68,6 +68,16 @@ def test_the_header_says_a_gpu_run_replays_a_cuda_graph_or_fell_back(trained_run
         assert f"device cuda ({kind})" in captions
 
 
+def test_the_header_says_where_the_training_time_went(trained_runs, monkeypatch, tmp_path):
+    folder = copy_run(trained_runs[1]["plain"], tmp_path)
+    RunWriter(folder).status(elapsed=200.0, time_spent={"evaluation": 20.0, "sampling": 0.5, "saving": 9.5})
+    captions = [c.value for c in open_watch(monkeypatch, folder).caption]
+    assert ("Where the training time went: training steps 85% · evaluation 10% · saving 5% · sampling <1%"
+            in captions)
+    RunWriter(folder).status(time_spent=None)  # a run from before the split was recorded: no line
+    assert not any("Where the training time went" in c.value for c in open_watch(monkeypatch, folder).caption)
+
+
 def test_the_change_of_validation_reads_huge_when_it_is():
     from ui.train_watch import change
 

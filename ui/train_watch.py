@@ -18,6 +18,7 @@ from lmcore.config import ConfigError, coerce
 from lmcore.fork import without_fork_keys
 from lmcore.reference import is_reference
 from lmcore.summaries import RunSummary, reference_runs, summary_of
+from lmcore.timing import describe_split
 from ui import reference
 from ui.fork import fork_form, parent_curve
 from ui.train_state import NOTICE, SETUP_TAB, TAB, load_values
@@ -29,6 +30,10 @@ DRAWN = "train.drawn_state"        # (run id, state) when the whole page was las
 REDRAWN = "train.redrawn_for"      # (run id, state) a full redraw was already asked for
 OVERLAY = "train.overlay"          # reference run ids drawn beside the watched run (none by default)
 OVERLAY_AXIS = "train.overlay_axis"  # their shared x axis: a key of reference.AXES
+TIME_SPLIT_HELP = ("Shares of the training time above. Evaluation is the validation perplexity, saving the "
+                   "checkpoints and masks, sampling the text generated at each validation; training steps are the "
+                   "rest: the forward and backward passes, the optimizer and the logging. A faster step speeds up "
+                   "only its share.")
 
 
 def watch_tab(run_id: str | None) -> None:
@@ -94,6 +99,8 @@ def run_header(summary: RunSummary) -> None:
     if summary.max_steps:
         parts.append(f"capped at {summary.max_steps:,} steps (max_steps)")
     st.caption(" · ".join(parts))
+    if split := describe_split(summary.time_split):
+        st.caption(f"Where the training time went: {split}", help=TIME_SPLIT_HELP)
     if summary.is_reference:
         st.info(reference.provenance(summary), icon=":material/verified:")
 

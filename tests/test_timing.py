@@ -1,0 +1,81 @@
+"""Where a run's time goes (lmcore/timing.py): the phases a run records, across a stop and resume,
+and how the split reads."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import torch
+
+from conftest import SMALL
+from lmcore.checkpoints import load_checkpoint
+from lmcore.report import build
+from lmcore.runs import create_run, read_status
+from lmcore.session import run
+from lmcore.summaries import summarize
+from lmcore.timing import PHASES, STEPS, PhaseClock, describe_split, time_split
+from lmcore.train import Callbacks
+from runlogs import StopAt
+
+SLOW_SAVE = 0.15
+
+
+class SlowSaves(Callbacks):
+    """Each checkpoint takes SLOW_SAVE seconds longer, as on a slow disk; counts the saves."""
+
+    saves = 0
+
+    def on_checkpoint(self, name, payload):
+        self.saves += 1
+        time.sleep(SLOW_SAVE)
+
+
+def test_a_run_records_what_saving_evaluating_and_sampling_took(runs_root):
+    folder = create_run({**SMALL, "eval_every": 40}, runs_root)
+    slow = SlowSaves()
+    run(folder, show_progress=False, observers=(slow,))
+    status = read_status(folder)
+    spent = status["time_spent"]
+    assert set(spent) == set(PHASES) and all(spent[p] > 0 for p in PHASES)
+    assert slow.saves >= 3 and spent["saving"] >= SLOW_SAVE * slow.saves
+    split = summarize(folder).time_split
+    assert split == time_split(spent, status["elapsed"]) == build(folder)["time_split"]
+    assert sum(split.values()) == pytest.approx(status["elapsed"])
+    assert split[STEPS] > 0 and split["saving"] < status["elapsed"]
+
+
+def test_the_phases_add_up_across_a_stop_and_resume(runs_root):
+    folder = create_run({**SMALL, "eval_every": 20}, runs_root)  # best.pt saved at steps 20 and 40
+    run(folder, show_progress=False, observers=(StopAt(50), SlowSaves()))
+    saved = load_checkpoint(folder / "checkpoints" / "last.pt")["progress"]["time_spent"]
+    assert saved["saving"] >= SLOW_SAVE  # the saves before the stop's own
+    run(folder, show_progress=False)
+    after = read_status(folder)["time_spent"]
+    assert all(after[p] > saved[p] for p in PHASES)  # continued, not counted from 0 (the resumed saves are fast)
+
+
+def test_the_clock_counts_only_named_phases_and_restores_what_it_can():
+    clock = PhaseClock(torch.device("cpu"))
+    with clock.phase("evaluation"):
+        time.sleep(0.02)
+    assert clock.seconds["evaluation"] >= 0.02 and clock.seconds["saving"] == 0
+    with pytest.raises(ValueError, match="phase must be one of evaluation, sampling, saving"):
+        with clock.phase("training"):
+            pass
+    restored = PhaseClock(torch.device("cpu"))
+    restored.load_state_dict({"evaluation": 3.0, "sampling": -1, "saving": float("nan")})
+    assert restored.seconds == {"evaluation": 3.0, "sampling": 0.0, "saving": 0.0}
+    restored.load_state_dict(None)  # a checkpoint written before the clock existed
+    assert restored.seconds["evaluation"] == 3.0
+
+
+def test_the_split_reads_largest_first_and_older_runs_have_none():
+    split = time_split({"evaluation": 10.0, "sampling": 0.01, "saving": 5.0}, 100.0)
+    assert split == {STEPS: pytest.approx(84.99), "evaluation": 10.0, "sampling": 0.01, "saving": 5.0}
+    assert describe_split(split) == "training steps 85% · evaluation 10% · saving 5% · sampling <1%"
+    # A status written up to a second apart from its phases: the steps' share is never negative.
+    assert time_split({"evaluation": 12.0}, 10.0)[STEPS] == 0.0
+    assert time_split(None, 10.0) is None and time_split({"evaluation": 1.0}, None) is None
+    assert time_split({"evaluation": "1"}, 10.0) == {STEPS: 10.0, "evaluation": 0.0, "sampling": 0.0, "saving": 0.0}
+    assert describe_split(None) == "" and describe_split({STEPS: 0.0}) == ""
