@@ -150,3 +150,10 @@ def test_a_fork_whose_config_was_edited_by_hand_still_shows(trained_runs, monkey
         captions = [c.value for c in open_watch(monkeypatch, folder).caption]   # no exception either way
         assert [c for c in captions if c.startswith("Forked from")] == ([caption + ": its steps continue from there."]
                                                                         if caption else [])
+
+
+def test_the_run_links_to_the_other_pages_opened_on_it(trained_runs, monkeypatch):
+    folder = trained_runs[1]["variational"]
+    links = {link.proto.page: link.proto.query_string for link in open_watch(monkeypatch, folder).get("page_link")}
+    assert links == {"compare": f"runs={folder.name}", "inside": f"run={folder.name}",
+                     "generate": f"run={folder.name}"}

@@ -105,6 +105,15 @@ def run_header(summary: RunSummary) -> None:
         st.info(reference.provenance(summary), icon=":material/verified:")
 
 
+def run_links(summary: RunSummary) -> None:
+    """The other pages, each opened on this run."""
+    links = [("app_pages/compare.py", "Compare it with other runs", ":material/compare_arrows:", {"runs": summary.id}),
+             ("app_pages/inside.py", "The dropout masks it used", ":material/biotech:", {"run": summary.id}),
+             ("app_pages/generate.py", "Generate text with it", ":material/edit_note:", {"run": summary.id})]
+    for column, (page, label, icon, query) in zip(st.columns(len(links)), links):
+        column.page_link(page, label=label, icon=icon, query_params=query)
+
+
 def run_controls(folder: Path, state: str, read_only: bool = False) -> None:
     if read_only:
         st.button("Resume", icon="▶️", key=f"train.resume.{folder.name}", width="stretch", disabled=True,
@@ -282,6 +291,7 @@ def show_run(folder: Path) -> None:
     status, state = summary.status, summary.state
     follow_state(folder.name, state)
     run_header(summary)
+    run_links(summary)
     fraction, text = ui.progress_text(status)
     if state in runs.ACTIVE + ("stopped", "failed"):
         bar, button = st.columns([5, 1], vertical_alignment="bottom")
