@@ -38,6 +38,10 @@ def test_run_label_shows_best_with_its_epoch_and_final_validation():
     summary = from_parts("20260101-000000-book-ab12", "/runs/x", {"name": "book"},
                          {"state": "finished", "best_val_ppl": 82.31, "final_val_ppl": 85.0, "best_epoch": 3}, None)
     assert ui.run_label(summary) == "✅ book · finished · best val 82.3 (epoch 3) · final 85.0 · ab12"
+    # Still training: its scores change with the next validation, and a select box is not redrawn then.
+    running = from_parts("20260101-000000-book-ab12", "/runs/x", {"name": "book"},
+                         {"state": "running", "best_val_ppl": 82.31, "final_val_ppl": 85.0, "best_epoch": 3}, None)
+    assert ui.run_label(running) == f"{ui.STATE_ICONS['running']} book · running · ab12"
 
 
 def test_an_outlier_run_clips_the_chart_axis():

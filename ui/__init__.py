@@ -100,8 +100,12 @@ def best_epoch_suffix(summary: RunSummary) -> str:
 
 
 def run_label(summary: RunSummary) -> str:
-    """'✅ tiny · finished · best val 82.3 (epoch 3) · final 85.0 · ab12' for select boxes."""
+    """'✅ tiny · finished · best val 82.3 (epoch 3) · final 85.0 · ab12' for select boxes. A select box
+    is drawn once, not with the live view under it, so a run still training shows no scores there:
+    they would go stale at its next validation and contradict the numbers below."""
     parts = [f"{STATE_ICONS.get(summary.state, '')} {summary.name}", summary.state]
+    if summary.is_active:
+        return " · ".join(parts + [summary.short_id])
     if summary.best_val is not None:
         parts.append(f"best val {fmt_ppl(summary.best_val)}{best_epoch_suffix(summary)}")
     if summary.final_val is not None:
