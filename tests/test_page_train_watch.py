@@ -157,3 +157,14 @@ def test_the_run_links_to_the_other_pages_opened_on_it(trained_runs, monkeypatch
     links = {link.proto.page: link.proto.query_string for link in open_watch(monkeypatch, folder).get("page_link")}
     assert links == {"compare": f"runs={folder.name}", "inside": f"run={folder.name}",
                      "generate": f"run={folder.name}"}
+
+
+def test_a_link_to_a_run_stays_a_link_to_that_run(trained_runs, monkeypatch):
+    """The untouched set-up form adds nothing to the address: no preset the run never used."""
+    folder = trained_runs[1]["variational"]
+    at = open_watch(monkeypatch, folder)
+    assert dict(at.query_params) in ({"run": folder.name}, {"run": [folder.name]})
+    at.session_state["train.tab"] = "⚙️ Set up a run"
+    at.run()
+    at.number_input(key="train.w.layers").set_value(3).run()
+    assert at.query_params["layers"] in ("3", ["3"]) and at.query_params["run"] in (folder.name, [folder.name])

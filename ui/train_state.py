@@ -102,8 +102,9 @@ def apply_link() -> None:
 
 
 def sync_link(values: dict) -> None:
-    """Keep the address bar equal to the config, so a reload or bookmark brings it back."""
-    wanted = link_params(values)
+    """Keep the address bar equal to the config, so a reload or bookmark brings it back. The
+    defaults need no words: a link to a run would otherwise name a preset the run never used."""
+    wanted = {} if values == preset_values(DEFAULT_PRESET) else link_params(values)
     if wanted != config_query():
         run_id = st.query_params.get("run")
         st.query_params.from_dict({**({"run": run_id} if run_id else {}), **wanted})
