@@ -8,9 +8,9 @@ clamped, None and the reason when refused.
 
 from __future__ import annotations
 
-from .textview import md_escape
+from lmcore.config import SAMPLING_SEED_MAX as SEED_MAX
 
-SEED_MAX = 2**64 - 1  # the largest seed torch.Generator.manual_seed takes
+from .textview import md_escape
 
 
 def whole_number(text: str) -> int | None:

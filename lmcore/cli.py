@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from .ablation import CONFIRM_ABOVE
+from .config import SAMPLING_SEED_MAX, key_problem
 from .errors import ConfigError, LmcoreError
 
 
@@ -39,6 +40,35 @@ def chunk_counts(text: str) -> list[int]:
     return counts
 
 
+def ruled(key: str, kind=int):
+    """An argparse type: a number (`kind`) within the limits of the config key `key`, so `sample
+    --words` and `--temperature` take what a run's sample_words and sample_temperature take."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a {'whole ' if kind is int else ''}number: {text!r}") from None
+        problem = key_problem(key, value)
+        if problem:
+            raise argparse.ArgumentTypeError(problem)
+        return value
+    return parse
+
+
+def whole(low: int, high: int | None = None, meaning: str = ""):
+    """An argparse type: a whole number from `low` (to `high`)."""
+    def parse(text: str):
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < low or (high is not None and value > high):
+            limits = f"from {low:,} to {high:,}" if high is not None else f"of {low:,} or more"
+            raise argparse.ArgumentTypeError(f"a whole number {limits}{meaning} (got {text!r})")
+        return value
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m lmcore", description="LSTM language-model engine")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -58,17 +88,19 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("run_dir")
     evaluate.add_argument("--split", choices=("valid", "test"), default="valid")
     evaluate.add_argument("--checkpoint", choices=("best", "last"), default="best")
-    evaluate.add_argument("--mc-samples", type=int, default=0, metavar="K",
+    evaluate.add_argument("--mc-samples", type=whole(1), default=None, metavar="K",
                           help="also MC-dropout perplexity: average the probabilities of K passes with dropout on")
-    evaluate.add_argument("--seed", type=int, default=0, help="seed of the MC-dropout masks")
+    evaluate.add_argument("--seed", type=whole(0, SAMPLING_SEED_MAX), default=0, help="seed of the MC-dropout masks")
 
     sample = commands.add_parser("sample", help="generate text from a run's checkpoint")
     sample.add_argument("run_dir")
     sample.add_argument("--prompt", default="the")
-    sample.add_argument("--words", type=int, default=30)
-    sample.add_argument("--temperature", type=float, default=1.0)
-    sample.add_argument("--top-k", type=int, default=0)
-    sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--words", type=ruled("sample_words"), default=30, help="words to generate (0 to 1000)")
+    sample.add_argument("--temperature", type=ruled("sample_temperature", float), default=1.0,
+                        help="more than 0, at most 100: below 1 sharper, above 1 more random")
+    sample.add_argument("--top-k", type=whole(0, meaning=" (0: every word)"), default=0,
+                        help="sample among the k most likely words only (0: every word)")
+    sample.add_argument("--seed", type=whole(0, SAMPLING_SEED_MAX), default=0)
     sample.add_argument("--checkpoint", choices=("best", "last"), default="best")
     sample.add_argument("--json", action="store_true", help="also the top-10 next words at every step")
 
@@ -185,8 +217,6 @@ def cmd_eval(args) -> int:
     from .data import batchify, load_corpus
     from .evaluate import mean_nll, perplexity
 
-    if args.mc_samples < 0:
-        raise LmcoreError(f"--mc-samples: must be 1 or more (got {args.mc_samples}); leave it out for none")
     model, _, payload = load_model(Path(args.run_dir), args.checkpoint)
     cfg = from_dict(payload["config"])
     corpus = load_corpus(cfg)
@@ -307,7 +337,10 @@ COMMANDS = {"presets": cmd_presets, "train": cmd_train, "resume": cmd_resume, "e
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as done:  # a usage error (argparse printed it) exits 2; --help exits 0
+        return done.code
     try:
         return COMMANDS[args.command](args)
     except ConfigError as error:

@@ -42,6 +42,7 @@ MAX_UNITS = 8192                   # embedding and hidden size
 MAX_TOKENS = 100_000_000           # a corpus slice; PTB train has 929,589
 MAX_STEPS = 1_000_000_000          # steps, and every "every N steps" key
 MAX_SEED = 2**31 - 1               # numpy's seeds stop at 2**32 - 1; torch's go further
+SAMPLING_SEED_MAX = 2**64 - 1      # the largest seed torch.Generator.manual_seed takes (generating text)
 MAX_TEXT = 200                     # characters of a name, group or prompt
 EPOCH_CHECKPOINTS_BELOW = 5_000_000  # parameters: keep_epoch_checkpoints=auto keeps them for smaller models
 

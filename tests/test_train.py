@@ -177,6 +177,31 @@ def test_sample_and_eval_read_a_finished_run(runs_root):
     assert len(out.stdout.split()) == 2 + 7 and "zzzz" in out.stderr
 
 
+@pytest.mark.parametrize("arguments,flag,words", [
+    (["--temperature", "0"], "--temperature", "must be more than 0"),
+    (["--temperature", "nan"], "--temperature", "must be a finite number"),
+    (["--temperature", "-1"], "--temperature", "must be more than 0"),
+    (["--words", "-5"], "--words", "must be at least 0"),
+    (["--words", "100000"], "--words", "must be at most 1,000"),
+    (["--top-k", "-3"], "--top-k", "a whole number of 0 or more"),
+    (["--seed", "-1"], "--seed", "a whole number from 0 to"),
+    (["--seed", "two"], "--seed", "a whole number from 0 to"),
+])
+def test_sample_refuses_a_bad_setting_in_one_line(capsys, arguments, flag, words):
+    from lmcore import cli
+
+    assert cli.main(["sample", "/no/such/run", *arguments]) == 2  # refused before any run is read
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert f"argument {flag}: {words}" in error and "Traceback" not in capsys.readouterr().err
+
+
+def test_eval_refuses_zero_mc_samples_instead_of_ignoring_them(capsys):
+    from lmcore import cli
+
+    assert cli.main(["eval", "/no/such/run", "--mc-samples", "0"]) == 2
+    assert "argument --mc-samples: a whole number of 1 or more" in capsys.readouterr().err
+
+
 # ---------------------------------------------------------------- real processes and signals
 
 
