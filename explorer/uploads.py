@@ -11,6 +11,7 @@ import os
 import tempfile
 from pathlib import Path
 
+from lmcore.config import BUILTIN_DATASETS
 from lmcore.errors import LmcoreError
 from lmcore.text import EOS, split_sizes, text_problem
 
@@ -22,6 +23,7 @@ MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 10**6
 # The upload box lets somewhat larger files through, so the page can say in words why it refuses
 # them: a file the box itself refuses gets only a red icon, its reason shown on hover.
 UPLOAD_BOX_MB = 2 * MAX_UPLOAD_MB
+NAME_LIMIT = 200  # characters of an uploaded file's name kept for showing
 
 
 def text_stats(path: Path) -> dict:
@@ -67,4 +69,31 @@ def store_upload(content: bytes, uploads: Path, shown_name: str = "the file",
         temp.unlink(missing_ok=True)
         return None, problem.replace(temp.name, shown_name)
     os.replace(temp, target)
+    if shown_name != "the file":
+        remember_name(target, shown_name)
     return target, stats
+
+
+def remember_name(path: Path, name: str) -> None:
+    """Keep the name a file was uploaded under beside it (<sha256>.name), for showing it later: in
+    another session, on Compare, in a run's config. The latest upload of the same bytes names it."""
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".incoming-", suffix=".name")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(name[:NAME_LIMIT])
+    os.replace(temp, path.with_suffix(".name"))
+
+
+def upload_name(path) -> str | None:
+    """The name `path` (an upload, <sha256>.txt) was uploaded under, or None if none was kept."""
+    try:
+        return Path(path).with_suffix(".name").read_text(encoding="utf-8").strip() or None
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+
+
+def dataset_label(dataset: str) -> str:
+    """A config's dataset for people: ptb and synthetic as they are, an upload by the name it was
+    uploaded under, another text file by its file name. Not a path: it is for showing."""
+    if dataset in BUILTIN_DATASETS:
+        return dataset
+    return upload_name(dataset) or Path(dataset).name

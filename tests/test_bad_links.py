@@ -134,3 +134,11 @@ def test_a_bad_upload_after_a_good_one_keeps_the_good_one(monkeypatch, tmp_path)
     assert "Using **good\\.txt**: 400 lines" in texts(at.caption)
     assert not at.button(key=START).disabled
     assert at.query_params["dataset"].endswith(".txt")
+
+
+def test_a_link_to_an_uploaded_file_shows_the_name_it_was_uploaded_under(monkeypatch, tmp_path):
+    at = _choose_text(open_train(monkeypatch, tmp_path, preset="tiny"))
+    at.file_uploader(key=UPLOADER).set_value(("good.txt", GOOD_TEXT, "text/plain")).run()
+    link = at.query_params["dataset"]
+    again = open_train(monkeypatch, tmp_path, preset="tiny", dataset=link)  # another session, from the link
+    assert "Using **good\\.txt**: 400 lines" in texts(again.caption)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from explorer.uploads import MAX_UPLOAD_BYTES, MAX_UPLOAD_MB, store_upload, text_stats
+from explorer.uploads import MAX_UPLOAD_BYTES, MAX_UPLOAD_MB, dataset_label, store_upload, text_stats, upload_name
 from lmcore import data
 from lmcore.config import Config
 
@@ -30,7 +30,18 @@ def test_store_upload_keeps_good_text_under_its_hash(tmp_path):
     assert stats["distinct"] == len(data.build_vocabulary(train, 10**6))
     assert stats["train_tokens"] == len(train)
     again, _ = store_upload(content, tmp_path / ".uploads")
-    assert again == path and len(list(path.parent.iterdir())) == 1
+    assert again == path and sorted(p.name for p in path.parent.iterdir()) == [path.stem + ".name", path.name]
+
+
+def test_an_upload_keeps_the_name_it_came_with_for_showing(tmp_path):
+    content = "\n".join(f"line {i} of words" for i in range(10)).encode()
+    path, _ = store_upload(content, tmp_path / ".uploads", "../../evil <b>name</b>.txt")
+    # Only shown (escaped where it is), never a path: the file stays under its hash.
+    assert upload_name(path) == dataset_label(str(path)) == "../../evil <b>name</b>.txt"
+    store_upload(content, tmp_path / ".uploads", "renamed.txt")      # the same bytes again
+    assert dataset_label(str(path)) == "renamed.txt"
+    assert dataset_label("ptb") == "ptb" and dataset_label("synthetic") == "synthetic"
+    assert dataset_label(str(tmp_path / "corpus.txt")) == "corpus.txt"  # a text file given by path (CLI)
 
 
 def test_text_stats_counts_the_train_split_of_load_corpus(tmp_path):

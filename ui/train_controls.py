@@ -11,7 +11,7 @@ from pathlib import Path
 import streamlit as st
 
 from explorer.textview import md_escape, no_latex
-from explorer.uploads import MAX_UPLOAD_BYTES, MAX_UPLOAD_MB, UPLOAD_BOX_MB, store_upload, text_stats
+from explorer.uploads import MAX_UPLOAD_BYTES, MAX_UPLOAD_MB, UPLOAD_BOX_MB, store_upload, text_stats, upload_name
 from lmcore.config import PLACEMENT_HELP, PLACEMENTS, RULES, SCHEDULE_HELP, Config, allowed_text
 from lmcore.errors import ConfigError, LmcoreError
 from ui.train_state import REFUSED, TEXT_PATH, WIDGET, uploads_dir
@@ -90,6 +90,9 @@ def upload_box() -> None:
     """The uploader. A refused file never replaces the one in use: its reason goes to REFUSED (the
     Set up tab lists it as the dataset problem while no file is in use) or, with a file still in
     use, shows here as a warning that says so."""
+    # The box's own "40MB per file" would contradict the label's limit (the one the page enforces):
+    # hidden, so the page states one number.
+    st.html('<style>[data-testid="stFileUploaderDropzoneInstructions"] {display: none;}</style>')
     file = st.file_uploader(UPLOAD_LABEL, type=["txt"], key=UPLOADER, max_upload_size=UPLOAD_BOX_MB)
     refused = None
     if file is not None:
@@ -118,12 +121,13 @@ def data_section() -> None:
         if kind == "text":
             upload_box()
         ptb, synthetic = kind == "ptb", kind == "synthetic"
-        columns = st.columns(4)
+        # Two to a row: four to a row cut the labels short beside their help icons.
+        columns = st.columns(2) + st.columns(2)
         number(columns[0], "vocab_size", "Vocabulary cap", disabled=synthetic)
         number(columns[1], "train_tokens", "Train tokens", disabled=not ptb)
         number(columns[2], "valid_tokens", "Validation tokens", disabled=not ptb)
         number(columns[3], "test_tokens", "Test tokens", disabled=not ptb)
-        columns = st.columns(4)
+        columns = st.columns(3)
         number(columns[0], "synthetic_tokens", "Generated tokens", disabled=not synthetic, step=10_000)
         number(columns[1], "synthetic_vocab", "Generated vocabulary", disabled=not synthetic)
         number(columns[2], "data_seed", "Data seed", disabled=not synthetic)
@@ -164,13 +168,14 @@ def optimisation_section() -> None:
 
 def schedule_section() -> None:
     with st.expander("Schedule", expanded=False, icon="📅"):
-        columns = st.columns(4)
+        columns = st.columns(2)
         number(columns[0], "epochs", "Epochs")
         number(columns[1], "max_steps", "Max steps (0 = no cap)", step=50)
         schedule = st.session_state[WIDGET + "lr_schedule"]
-        choice(columns[2], "lr_schedule", "Learning-rate schedule", labels=SCHEDULE_HELP)
-        number(columns[3], "lr_decay", "Decay factor", disabled=schedule == "constant", step=0.05)
-        number(st.columns(4)[0], "decay_start", "Decay start (epoch)", disabled=schedule != "fixed")
+        choice(st.container(), "lr_schedule", "Learning-rate schedule", labels=SCHEDULE_HELP)  # long labels
+        columns = st.columns(2)
+        number(columns[0], "lr_decay", "Decay factor", disabled=schedule == "constant", step=0.05)
+        number(columns[1], "decay_start", "Decay start (epoch)", disabled=schedule != "fixed")
 
 
 def advanced_section() -> None:
@@ -238,7 +243,8 @@ def stats_for(dataset: str) -> dict | None:
     cache = st.session_state.setdefault(TEXT_STATS, {})
     if path.stem not in cache and path.is_file():
         try:
-            cache[path.stem] = text_stats(path)
+            name = upload_name(path)
+            cache[path.stem] = {**text_stats(path), **({"name": name} if name else {})}
         except (LmcoreError, OSError):
             return None
     return cache.get(path.stem) if dataset else None
