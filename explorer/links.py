@@ -70,12 +70,17 @@ def clamp(key: str, value):
     return min(value, type(value)(rule.high)) if rule.high is not None else value
 
 
+def _short(text: str, limit: int = 60) -> str:
+    """What a link said, cut to a line: a warning must not echo a page of text back."""
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 def parse_link(query: dict[str, str], uploads: Path) -> tuple[dict, list[str]]:
     """Config values from `?preset=NAME&key=value...`, and a warning per key that was ignored."""
     warnings = []
     preset = query.get("preset", "")
     if preset and preset not in PRESETS:
-        warnings.append(f"unknown preset {preset!r} (known: {', '.join(PRESETS)}); started from the defaults")
+        warnings.append(f"unknown preset {_short(preset)!r} (known: {', '.join(PRESETS)}); started from the defaults")
         preset = ""
     values = preset_values(preset)
     for key, text in query.items():
@@ -83,11 +88,11 @@ def parse_link(query: dict[str, str], uploads: Path) -> tuple[dict, list[str]]:
             continue
         try:
             value = coerce(key, text) if key in KEYS else None
-            problem = value_problem(key, value, uploads) if key in KEYS else unknown_key_message(key)
+            problem = value_problem(key, value, uploads) if key in KEYS else unknown_key_message(_short(key))
         except ConfigError as error:
             problem = "; ".join(p.removeprefix(f"{key}: ") for p in error.problems)  # the key leads already
         if problem:
-            warnings.append(f"ignored {key}={text!r}: {problem}")
+            warnings.append(f"ignored {_short(key)}={_short(text)!r}: {problem}")
         else:
             values[key] = value
     return values, warnings

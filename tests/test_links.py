@@ -61,3 +61,9 @@ def test_the_long_absurd_link_is_read_at_once(tmp_path):
     assert time.perf_counter() - start < 0.5
     assert [w.split("=")[0] for w in warnings] == ["ignored layers", "ignored lr", "ignored epochs"]
     assert values["dropout"] == 0.99 and values["hidden_size"] == 1 and values["layers"] == 2
+
+
+def test_a_warning_does_not_echo_a_page_of_text(tmp_path):
+    _, warnings = parse_link({"name": "x" * 5000, "y" * 500: "1", "preset": "z" * 300}, tmp_path)
+    assert len(warnings) == 3 and all(len(w) < 400 for w in warnings), [len(w) for w in warnings]
+    assert f"ignored name='{'x' * 60}…': must be at most" in warnings[1]
