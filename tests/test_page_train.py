@@ -197,3 +197,8 @@ def test_start_launches_a_background_run_that_finishes(monkeypatch, tmp_path):
     at.run()
     assert not at.exception
     assert "Finished" in texts(at.success)
+
+
+def test_the_planned_steps_read_right_for_one_epoch(runs_root, monkeypatch):
+    at = open_page(monkeypatch, runs_root, preset="tiny", epochs="1")
+    assert "(149 per epoch × 1 epoch)." in "\n".join(c.value for c in at.caption)
