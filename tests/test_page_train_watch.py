@@ -5,6 +5,7 @@ so), capped by max_steps, and finished with its final validation beside the best
 from __future__ import annotations
 
 import json
+import statistics
 import subprocess
 import sys
 
@@ -168,3 +169,13 @@ def test_a_link_to_a_run_stays_a_link_to_that_run(trained_runs, monkeypatch):
     at.run()
     at.number_input(key="train.w.layers").set_value(3).run()
     assert at.query_params["layers"] in ("3", ["3"]) and at.query_params["run"] in (folder.name, [folder.name])
+
+
+def test_an_ended_run_reads_its_median_speed_not_its_last_short_interval(trained_runs, monkeypatch, tmp_path):
+    folder = copy_run(trained_runs[1]["plain"], tmp_path)
+    speeds = [json.loads(line)["tokens_per_s"] for line in (folder / "metrics.jsonl").read_text().splitlines()
+              if json.loads(line)["kind"] == "train"]
+    with open(folder / "metrics.jsonl", "a") as handle:  # a stop's last, short interval
+        handle.write(json.dumps({"kind": "train", "step": 41, "epoch": 2, "loss": 4.0, "ppl": 54.6, "lr": 0.01,
+                                 "tokens_per_s": 12.0, "grad_norm": 1.0, "time": 99.0}) + "\n")
+    assert metric(open_watch(monkeypatch, folder), "Tokens / s") == f"{statistics.median(speeds + [12.0]):,.0f}"

@@ -124,7 +124,8 @@ def start_box(cfg: Config | None, found: list[str]) -> None:
     tokens = epochs.train_tokens(cfg, stats_for) if cfg and not found else None
     if tokens:
         per_epoch, total = data.planned_steps(cfg, tokens)
-        st.caption(f"About **{total:,}** training steps ({per_epoch:,} per epoch × {cfg.epochs} epoch{'s' if cfg.epochs != 1 else ''}"
+        how_many = f"{cfg.epochs} epoch{'s' if cfg.epochs != 1 else ''}"
+        st.caption(f"About **{total:,}** training steps ({per_epoch:,} per epoch × {how_many}"
                    f"{f', capped at {cfg.max_steps:,}' if cfg.max_steps else ''}).")
         if total == 0:
             st.warning("The training text is too short for this batch size and BPTT length: no full window fits.")
