@@ -179,3 +179,14 @@ def test_an_ended_run_reads_its_median_speed_not_its_last_short_interval(trained
         handle.write(json.dumps({"kind": "train", "step": 41, "epoch": 2, "loss": 4.0, "ppl": 54.6, "lr": 0.01,
                                  "tokens_per_s": 12.0, "grad_norm": 1.0, "time": 99.0}) + "\n")
     assert metric(open_watch(monkeypatch, folder), "Tokens / s") == f"{statistics.median(speeds + [12.0]):,.0f}"
+
+
+def test_a_failed_run_without_a_checkpoint_offers_to_start_over_not_to_resume(trained_runs, monkeypatch, tmp_path):
+    folder = copy_run(trained_runs[1]["plain"], tmp_path)
+    RunWriter(folder).status(state="failed", error="diverged at step 3: loss nan")
+    labels = [b.label for b in open_watch(monkeypatch, folder).button]
+    assert "Resume" in labels and "Start over" not in labels
+    for checkpoint in (folder / "checkpoints").glob("*.pt"):
+        checkpoint.unlink()
+    button = next(b for b in open_watch(monkeypatch, folder).button if b.label in ("Resume", "Start over"))
+    assert button.label == "Start over" and "trains again from step 0" in button.help

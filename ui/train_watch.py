@@ -124,10 +124,16 @@ def run_controls(folder: Path, state: str, read_only: bool = False) -> None:
             stopped = runs.stop_run(folder)
             st.toast("Stopping: the run saves a checkpoint first." if stopped else "No training process is running.")
     elif state in ("stopped", "failed"):
-        if st.button("Resume", icon="▶️", key=f"train.resume.{folder.name}", width="stretch", type="primary",
-                     help="Continue from the last checkpoint in a new background process"):
+        saved = (folder / "checkpoints" / "last.pt").exists()
+        label, help_text, toast = (("Resume", "Continue from the last checkpoint in a new background process",
+                                    "Resuming from the last checkpoint...") if saved else
+                                   ("Start over", "It saved no checkpoint, so it trains again from step 0 with the "
+                                    "same config (a run that diverged will diverge again: change its config with "
+                                    "Edit a copy)", "Starting over from step 0..."))
+        if st.button(label, icon="▶️", key=f"train.resume.{folder.name}", width="stretch", type="primary",
+                     help=help_text):
             launch.launch(folder)
-            st.toast("Resuming from the last checkpoint...")
+            st.toast(toast)
             st.rerun(scope="fragment")
 
 
