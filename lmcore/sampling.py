@@ -13,12 +13,14 @@ from .text import EOS, UNK
 
 
 def prompt_ids(words: list[str], prompt: str) -> tuple[list[int], list[str]]:
-    """Ids of the prompt's words (unknown ones become <unk>, or are dropped without it)."""
+    """Ids of the prompt's words (unknown ones become <unk>, or are dropped without it). A word the
+    vocabulary lacks but has in lower case is read in lower case: PTB is lower case, and "The
+    company" should not start as "<unk> company"."""
     index = {w: i for i, w in enumerate(words)}
     ids, unknown = [], []
     for word in prompt.split():
-        if word in index:
-            ids.append(index[word])
+        if word in index or word.lower() in index:
+            ids.append(index.get(word, index.get(word.lower())))
             continue
         unknown.append(word)
         if UNK in index:

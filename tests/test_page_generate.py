@@ -124,6 +124,15 @@ def test_unknown_prompt_words_are_named(trained_runs, monkeypatch):
     at.text_input(key="generate.prompt").set_value("the zzyzx qwxq").run()
     warning = messages(at, "warning")
     assert "`zzyzx`" in warning and "`qwxq`" in warning and "<unk>" in warning
+    at.text_input(key="generate.prompt").set_value("The Company").run()  # PTB is lower case
+    assert not messages(at, "warning")
+
+
+def test_a_capitalised_prompt_word_is_read_in_lower_case_when_only_that_is_known():
+    from lmcore.sampling import prompt_ids
+
+    words = ["<eos>", "<unk>", "the", "company", "The"]
+    assert prompt_ids(words, "The Company NASA") == ([4, 3, 1], ["NASA"])  # an exact match comes first
 
 
 def test_sample_history_with_validation_perplexity(trained_runs, monkeypatch):
