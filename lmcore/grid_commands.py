@@ -86,7 +86,7 @@ def queue_grid(configs: list, root, concurrency: int | None, backend: str | None
         try:
             ray_backend.check(address)
         except ray_backend.BackendError as error:
-            raise LmcoreError(f"{error}; the {len(folders)} runs of grid {group} stay queued") from None
+            raise LmcoreError(queue.stuck(str(error), f"the {len(folders)} runs of grid {group} stay queued")) from None
     members = group_runs(root, group)  # never empty: the runs were just queued
     return {"group": group, "runs": [folder.name for folder in folders], "concurrency": queue.concurrency(root),
             "cells": [{"label": entry["label"], "cell": entry["cell"], "runs": sorted(s.id for s in entry["runs"])}
@@ -106,7 +106,7 @@ def wait(root, group: str, poll: float = 1.0) -> list:
     while True:
         problem = queue.backend_problem(runs_dir(root), since)
         if problem:  # a worker that cannot use its backend would be started again every poll
-            raise LmcoreError(f"{problem}; the runs not started stay queued")
+            raise LmcoreError(queue.stuck(problem, "the runs not started stay queued"))
         members = group_runs(root, group)
         states = [s.state for s in members]
         line = " · ".join(f"{states.count(state)} {state}" for state in dict.fromkeys(sorted(states)))

@@ -13,7 +13,9 @@ the next one and two workers started at once cannot both run.
 
 The backend (runs/.queue.json too) says where runs train: `local` (detached processes on this
 machine) or `ray` at an address (lmcore.ray_backend, docs/ray.md). A worker the cluster cannot
-serve leaves the runs queued and writes why in runs/.queue_error.json (backend_problem()).
+serve leaves the runs queued and writes why in runs/.queue_error.json (backend_problem()); the
+pages watching such a run say so (waiting_reason()). The file speaks of the backend in use: a
+worker that reaches its backend, or a change of backend, removes it.
 """
 
 from __future__ import annotations
@@ -66,7 +68,10 @@ def backend(root: Path) -> tuple[str, str]:
 def set_backend(root: Path, name: str, address: str | None = None) -> None:
     if name not in BACKENDS:
         raise LmcoreError(f"backend {name!r}: choose one of {', '.join(BACKENDS)}")
-    _save(root, backend=name, address=(address or "").strip() or DEFAULT_ADDRESS)
+    chosen = (name, (address or "").strip() or DEFAULT_ADDRESS)
+    if chosen != backend(root):  # what the last worker said was about the backend it had
+        (Path(root) / PROBLEM).unlink(missing_ok=True)
+    _save(root, backend=chosen[0], address=chosen[1])
 
 
 def backend_problem(root: Path, since: float = 0.0) -> str | None:
@@ -76,6 +81,25 @@ def backend_problem(root: Path, since: float = 0.0) -> str | None:
     if not isinstance(found, dict) or not isinstance(found.get("at"), (int, float)) or found["at"] < since:
         return None
     return found.get("error")
+
+
+def stuck(problem: str, outcome: str) -> str:
+    """'PROBLEM; OUTCOME': the problem's own closing full stop dropped (Ray's messages end in one)."""
+    return f"{problem.rstrip(' .')}; {outcome}"
+
+
+def waiting_reason(run: RunSummary) -> str | None:
+    """Why a queued run that no process has claimed yet is still waiting, for the pages that watch
+    it: the queue's backend could not take it (the last worker's words), else None (it starts
+    when the worker gets to it)."""
+    if run.state != "queued" or run.status.get("pid"):
+        return None
+    problem = backend_problem(run.path.parent)
+    if not problem:
+        return None
+    return "The queue cannot start it on the Ray cluster: " + stuck(
+        problem, "it stays queued until the cluster answers, or until the queue trains on this machine "
+                 "(Compare → Ablation grids, or `lmcore queue --backend local`).")
 
 
 def pending(root: Path) -> list[Path]:
@@ -190,6 +214,7 @@ def _work_backend(root: Path, poll: float, launcher: Callable[[Path], int] | Non
     if name == "local" or launcher is not None:
         from .launch import launch
 
+        (root / PROBLEM).unlink(missing_ok=True)  # this backend is always there
         _drain(root, poll, launcher or launch)
         return
     from . import ray_backend

@@ -181,3 +181,54 @@ def test_a_run_that_cannot_start_is_marked_failed_and_the_queue_goes_on(tmp_path
 def test_ensure_worker_with_nothing_queued_starts_nothing(tmp_path):
     assert queue.ensure_worker(tmp_path) is None
     assert not (tmp_path / ".queue.log").exists()
+
+
+RAY_MISSING = ("cannot connect to the Ray cluster at auto: Could not find any running Ray instance. Please specify "
+               "the one to connect to by setting `--address` flag or `RAY_ADDRESS` environment variable.")
+
+
+def record_problem(root, message=RAY_MISSING):
+    from lmcore.runs import write_json_atomic
+
+    write_json_atomic(root / queue.PROBLEM, {"error": message, "at": time.time()})
+
+
+def test_a_run_waiting_on_a_backend_that_failed_says_why(tmp_path):
+    from lmcore.summaries import summary_of
+
+    waiting, claimed = queue_runs(tmp_path, ["waiting", "claimed"])
+    record_launch(claimed, os.getpid())                       # a Ray driver holds it: it is not stuck
+    assert queue.waiting_reason(summary_of(waiting)) is None    # no problem: it starts when its turn comes
+    queue.set_backend(tmp_path, "ray")
+    record_problem(tmp_path)
+    reason = queue.waiting_reason(summary_of(waiting))
+    assert reason.startswith("The queue cannot start it on the Ray cluster: cannot connect to the Ray cluster at "
+                             "auto: Could not find any running Ray instance.")
+    assert "`RAY_ADDRESS` environment variable; it stays queued until the cluster answers" in reason
+    assert ".;" not in reason and reason.endswith("`lmcore queue --backend local`).")
+    assert queue.waiting_reason(summary_of(claimed)) is None
+    RunWriter(waiting).status(state="finished")
+    assert queue.waiting_reason(summary_of(waiting)) is None
+
+
+def test_a_problem_speaks_of_the_backend_it_was_about(tmp_path):
+    folders = queue_runs(tmp_path, ["a"])
+    queue.set_backend(tmp_path, "ray", "10.0.0.1:6379")
+    record_problem(tmp_path)
+    queue.set_backend(tmp_path, "ray", " 10.0.0.1:6379 ")       # the same setting: still true
+    assert queue.backend_problem(tmp_path) == RAY_MISSING
+    queue.set_backend(tmp_path, "local")                          # another backend: no longer about it
+    assert queue.backend_problem(tmp_path) is None
+    queue.set_backend(tmp_path, "ray", "10.0.0.1:6379")
+    record_problem(tmp_path)
+    with open(tmp_path / queue.SETTINGS, "w") as handle:           # switched behind its back (an older app)
+        json.dump({"backend": "local"}, handle)
+    assert queue.work(tmp_path, poll=0.05, launcher=FakeLauncher())
+    wait_finished(folders)
+    assert queue.backend_problem(tmp_path) is None                 # a worker that reached its backend
+
+
+def test_stuck_drops_the_problems_own_full_stop():
+    assert queue.stuck("no instance. Set RAY_ADDRESS.", "its runs stay queued.") == (
+        "no instance. Set RAY_ADDRESS; its runs stay queued.")
+    assert queue.stuck("Connection refused", "they wait") == "Connection refused; they wait"

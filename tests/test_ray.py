@@ -311,8 +311,9 @@ def test_the_grid_form_queues_onto_the_cluster(cluster, tmp_path, monkeypatch):
     assert at.radio(key="compare.grid.backend").value == "local"          # the default
     at.radio(key="compare.grid.backend").set_value("ray").run()
     at.text_input(key="compare.grid.address").set_value(cluster.address).run()
-    assert not at.error and queue.backend(root) == ("ray", cluster.address)
+    assert not at.error and queue.backend(root) == ("local", "auto")      # the queue moves only with runs
     queue_two_from_the_page(at)
+    assert queue.backend(root) == ("ray", cluster.address)
     folders = sorted(p for p in root.iterdir() if p.is_dir())
     wait_until(lambda: all(read_status(f)["state"] == "finished" for f in folders), 120,
                lambda: [read_status(f) for f in folders])

@@ -76,7 +76,7 @@ def grid_form() -> None:
     ready = not problems and (any(toggles.values()) or seeds > 1)
     confirmed = count <= ablation.CONFIRM_ABOVE or confirm_box(count)
     queue_backend.backend_row()
-    queue_row(toggles, seeds, count, disabled=not ready or not confirmed)
+    queue_row(toggles, seeds, count, disabled=not ready or not confirmed or not queue_backend.ready())
     if cells and ready:
         with st.expander(f"The {len(cells)} cell{'s' if len(cells) != 1 else ''}"
                          + (f", {seeds} seeds each" if seeds > 1 else "")):
@@ -108,6 +108,7 @@ def queue_row(toggles: dict, seeds: int, count: int, disabled: bool) -> None:
     if go_column.button(f"Queue {count} run{'s' if count != 1 else ''}", type="primary", icon=":material/playlist_add:",
                         disabled=disabled, width="stretch"):
         configs = ablation.grid(base_config(), toggles, seeds=seeds)
+        queue_backend.apply()  # the backend chosen above takes over the queue only now
         folders = queue.enqueue([c.to_dict() for c in configs], ui.runs_root(), [c.name for c in configs])
         st.session_state[GRID_CHOSEN] = configs[0].group
         st.session_state[FLASH] = ("success", f"Queued {len(folders)} runs as grid **{configs[0].group}**; "
