@@ -5,6 +5,10 @@ validation and test perplexity). A toggle's main effect on a metric is the mean 
 each other value: paired within (the other toggles' values, seed) when every run has its
 partner, Welch's interval otherwise (stats.METHOD says it in one sentence). Any two toggles
 with two values each also get their interaction, the difference of differences.
+
+A toggle the configs leave no way to act (ablation.inert_toggles: placement with dropout 0, say)
+trains the same model in its cells: its contrasts read INERT, never "within noise", and the
+report lists the findings under "inert".
 """
 
 from __future__ import annotations
@@ -12,9 +16,10 @@ from __future__ import annotations
 import itertools
 
 from . import stats
-from .ablation import cell_label, cell_of, cells, levels, toggles
+from .ablation import cell_label, cell_of, cells, inert_toggles, levels, toggles
 
 METRICS = ("best_val", "final_val", "test")
+INERT = "no way to act"   # the verdict of a contrast between cells that train the same model
 # A contrast with no run on one of its sides; only read (spread into each result), never mutated.
 NO_RESULT = {"estimate": None, "low": None, "high": None, "n": 0, "df": None, "method": None}
 
@@ -108,6 +113,21 @@ def grid_effects(summaries: list, group: str = "") -> dict:
     toggled = toggles([s.config for s in summaries])
     observed = observations(summaries, toggled)
     values = {key: levels(summaries, key) for key in toggled}
+    inert = inert_toggles([s.config for s in summaries])
+    table = effect_table(observed, toggled, values)
+    for row in table["effects"] + table["interactions"]:
+        if _cannot_act(row, inert):
+            row["verdict"] = INERT
     return {"group": group, "method": stats.METHOD, "confidence": stats.CONFIDENCE, "toggles": toggled,
             "values": values, "runs": len(summaries), "finished": len(observed),
-            "cells": cell_table(observed, grid_cells), **effect_table(observed, toggled, values)}
+            "cells": cell_table(observed, grid_cells), **table, "inert": inert}
+
+
+def _cannot_act(row: dict, inert: list[dict]) -> bool:
+    """A main effect whose two values train alike in every cell, or an interaction with a toggle
+    that acts nowhere."""
+    if "toggle" in row:
+        return any(f["toggle"] == row["toggle"] and (f["kind"] == "everywhere" or f["kind"] == "levels"
+                                                     and f["levels"] == [row["reference"], row["level"]])
+                   for f in inert)
+    return any(f["toggle"] in row["toggles"] and f["kind"] == "everywhere" for f in inert)

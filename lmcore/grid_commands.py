@@ -73,6 +73,8 @@ def queue_grid(configs: list, root, concurrency: int | None, backend: str | None
     the runs stay queued for a worker that can reach it (`lmcore queue`).
     """
     root = runs_dir(root)
+    for line in warnings(configs):
+        print(line, file=sys.stderr, flush=True)
     if concurrency:
         queue.set_concurrency(root, concurrency)
     if backend:
@@ -91,6 +93,15 @@ def queue_grid(configs: list, root, concurrency: int | None, backend: str | None
     return {"group": group, "runs": [folder.name for folder in folders], "concurrency": queue.concurrency(root),
             "cells": [{"label": entry["label"], "cell": entry["cell"], "runs": sorted(s.id for s in entry["runs"])}
                       for entry in ablation.cells(members)]}
+
+
+def warnings(configs: list) -> list[str]:
+    """What in the grid cannot act (ablation.inert_toggles, inert_everywhere), one line each, as
+    the grid form shows it before queueing."""
+    cells = [c.to_dict() for c in configs]
+    return ([f"{'note' if f['kind'] == 'cells' else 'warning'}: {ablation.inert_text(f)}"
+             for f in ablation.inert_toggles(cells)]
+            + [f"warning: in every cell, {line}" for line in ablation.inert_everywhere(cells)])
 
 
 def group_runs(root, group: str) -> list:
@@ -146,6 +157,8 @@ def format_report(found: dict) -> str:
         columns = [f"{_number(cell[m]['mean'])} ± {_number(cell[m]['sd'])} (n={cell[m]['n']})" for m in METRICS]
         lines.append(cell["label"][:39].ljust(40) + "".join(f"{c:>20}" for c in columns)
                      + f"  {_number(cell['best_epoch']['mean'])}")
+    if found["inert"]:  # before the effects they explain
+        lines += [""] + [ablation.inert_text(finding, trained=True) for finding in found["inert"]]
     if found["effects"]:
         lines += ["", "effects (perplexity change from the first value, 95% interval):"]
         lines += [f"  {r['toggle']}={r['level']} vs {r['reference']}, {r['metric']}: {_interval(r)}  {r['verdict']}"

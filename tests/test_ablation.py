@@ -4,7 +4,7 @@ import pytest
 
 from lmcore import ablation
 from lmcore.config import Config, ConfigError
-from lmcore.presets import resolve
+from lmcore.presets import PRESETS, resolve
 from lmcore.summaries import from_parts
 
 
@@ -84,3 +84,76 @@ def test_cells_are_the_toggled_values_whatever_the_seed(base):
                                                    "placement=variational tied=true"]
     assert all(len(entry["runs"]) == 2 for entry in found)
     assert {s.config["seed"] for s in found[0]["runs"]} == {base.seed, base.seed + 1}
+
+
+# ---------------------------------------------------------------- settings and toggles that cannot act
+
+
+def inert(base, toggles):
+    return ablation.inert_toggles([c.to_dict() for c in ablation.grid(base, toggles, seeds=2)])
+
+
+def test_a_placement_without_dropout_cannot_act_and_says_how_to_make_it(base):
+    """The QA grid: tiny (dropout 0) varying placement none, variational came out identical."""
+    found = inert(base, {"dropout_placement": ["none", "variational"]})
+    assert [(f["toggle"], f["kind"]) for f in found] == [("dropout_placement", "everywhere")]
+    text = ablation.inert_text(found[0])
+    assert text.startswith("dropout_placement cannot change anything in this grid: "
+                           "dropout_placement=variational does nothing while dropout is 0.")
+    assert text.endswith("To make it count: set dropout > 0 in the overrides, or vary it too.")
+    assert "had no way to act" in ablation.inert_text(found[0], trained=True)
+    assert inert(base.replace(dropout=0.5), {"dropout_placement": ["none", "variational"]}) == []
+    # Varying dropout too lets the placement act where dropout > 0: idle only in those cells.
+    both = inert(base, {"dropout_placement": ["none", "variational"], "dropout": [0.0, 0.5]})
+    assert [(f["toggle"], f["kind"], f["where"]) for f in both] == [
+        ("dropout", "cells", ["placement=none"]), ("dropout_placement", "cells", ["dropout=0.0"])]
+
+
+def test_dropout_without_a_placement_cannot_act(base):
+    found = inert(base, {"dropout": [0.1, 0.5]})
+    assert [(f["toggle"], f["kind"]) for f in found] == [("dropout", "everywhere")]
+    assert "dropout=0.1 or 0.5 does nothing while dropout_placement is none" in ablation.inert_text(found[0])
+    assert inert(base.replace(dropout_placement="vertical"), {"dropout": [0.1, 0.5]}) == []
+
+
+def test_two_values_that_train_alike_are_named_with_the_rule(base):
+    """Horizontal adds only the recurrent path: with dropout_recurrent 0 it is vertical."""
+    found = inert(base.replace(dropout=0.5, dropout_recurrent=0.0),
+                  {"dropout_placement": ["none", "vertical", "horizontal"], "tie_weights": [False, True]})
+    assert [(f["toggle"], f["kind"], f["levels"]) for f in found] == [
+        ("dropout_placement", "levels", ["vertical", "horizontal"])]
+    assert found[0]["reasons"] == ["dropout_placement=horizontal trains as vertical while dropout_recurrent is 0 "
+                                   "(the recurrent path is all it adds)"]
+
+
+def test_other_settings_only_one_value_of_another_key_reads(base):
+    assert inert(base, {"init_range": [0.05, 0.1]})[0]["reasons"] == [
+        "init_range=0.05 does nothing while init is torch (only init=uniform reads it)"]   # 0.1: the default
+    assert inert(base.replace(init="uniform"), {"init_range": [0.05, 0.1]}) == []
+    assert [f["toggle"] for f in inert(base, {"lr_decay": [0.25, 0.5], "decay_start": [0, 2]})] == [
+        "lr_decay", "decay_start"]                                        # tiny's schedule is constant
+    assert inert(base, {"data_seed": [0, 1]})[0]["kind"] == "everywhere"  # PTB is not generated
+    assert inert(base, {"tie_weights": [False, True], "layers": [1, 2], "lr": [0.001, 0.004]}) == []
+
+
+def test_inert_settings_of_one_config():
+    assert ablation.inert_settings(Config(dropout_placement="variational", dropout=0.0)) == [
+        "dropout_placement=variational does nothing while dropout is 0"]
+    lines = ablation.inert_settings(Config(dropout_placement="none", dropout=0.5, dropout_recurrent=0.2,
+                                           device="cpu", amp="bf16"))
+    assert lines == ["dropout=0.5 does nothing while dropout_placement is none",
+                     "dropout_recurrent=0.2 does nothing while dropout_placement is none (only horizontal "
+                     "and variational drop the recurrent path)",
+                     "amp=bf16 does nothing while device is cpu (bf16 autocast is for CUDA only)"]
+    assert ablation.inert_settings(Config(dropout_placement="variational", dropout=0.0,
+                                          dropout_recurrent=0.25)) == []     # the recurrent path acts
+    for name, preset in PRESETS.items():                                  # the shipped recipes waste nothing
+        assert ablation.inert_settings(preset.config()) == [], name
+
+
+def test_inert_everywhere_is_what_no_cell_lets_act(base):
+    cells = [c.to_dict() for c in ablation.grid(base.replace(dropout_placement="variational"),
+                                                 {"tie_weights": [False, True]})]
+    assert ablation.inert_everywhere(cells) == ["dropout_placement=variational does nothing while dropout is 0"]
+    mixed = [c.to_dict() for c in ablation.grid(base.replace(dropout=0.5), {"dropout_placement": ["none", "vertical"]})]
+    assert ablation.inert_everywhere(mixed) == []     # dropout acts in the vertical cells

@@ -2,6 +2,7 @@
 through the queue (two runs at a time), and the one-line errors of bad grids."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -112,3 +113,35 @@ def test_more_than_200_runs_needs_yes(tmp_path, capsys):
     assert not root.exists()
     assert cli.main(many + ["--yes", "--set", "epochs=0"]) == 2     # past the size check, not past the values
     assert "epochs" in capsys.readouterr().err and not root.exists()
+
+
+def test_grid_warns_on_stderr_about_a_toggle_that_cannot_act(tmp_path, capsys):
+    from lmcore import queue
+
+    root = tmp_path / "runs"
+    root.mkdir()
+    held = queue._lock(root)            # a worker "runs": nothing trains in this test
+    try:
+        code = cli.main(["grid", "--preset", "tiny", "--vary", "dropout_placement=none,variational", "--seeds", "2",
+                         "--runs-dir", str(root)])
+    finally:
+        os.close(held)
+    out, err = capsys.readouterr()
+    assert code == 0 and len(json.loads(out)["runs"]) == 4     # queued all the same: a warning, not an error
+    assert err.splitlines() == [
+        "warning: dropout_placement cannot change anything in this grid: dropout_placement=variational does nothing "
+        "while dropout is 0. Its cells train the same model whichever value they have, so its effect can only read 0. "
+        "To make it count: set dropout > 0 in the overrides, or vary it too."]
+
+
+def test_effects_text_says_which_toggle_had_no_way_to_act():
+    from lmcore.effects import grid_effects
+    from lmcore.grid_commands import format_report
+    from lmcore.summaries import from_parts
+
+    runs = [from_parts(placement, f"runs/{placement}", {"dropout": 0.0, "dropout_placement": placement, "group": "g"},
+                       {"state": "finished", "best_val_ppl": 80.39, "final_val_ppl": 82.77, "best_epoch": 1}, None)
+            for placement in ("none", "variational")]
+    text = format_report(grid_effects(runs, "g"))
+    assert "dropout_placement had no way to act in this grid" in text
+    assert "dropout_placement=variational vs none, best_val: +0.0 no interval n=1 paired  no way to act" in text

@@ -116,3 +116,21 @@ def test_final_validation_and_best_epoch_come_from_the_run_summaries(tmp_path):
     assert report["cells"][0]["final_val"]["mean"] == 135.0 and report["cells"][0]["best_epoch"]["mean"] == 2
     json.dumps(report, allow_nan=False)                                # plain JSON all the way
     assert not math.isnan(report["cells"][0]["best_val"]["sd"])
+
+
+def test_a_toggle_with_no_way_to_act_reads_so_not_within_noise():
+    """Placement none vs vertical with dropout 0: the cells train the same model, so the identical
+    results (the QA's 80.39/82.77 in both) must not read as 'within noise'."""
+    values = {(placement, tied, seed): 90.0 + seed + (0.0 if tied else 4.0)
+              for placement in ("none", "vertical") for tied in (False, True) for seed in (1, 2)}
+    runs = [summary(*key, best) for key, best in values.items()]
+    runs = [from_parts(s.id, s.path, {**s.config, "dropout": 0.0}, s.status, None) for s in runs]
+    report = effects.grid_effects(runs, "g")
+    assert [(f["toggle"], f["kind"]) for f in report["inert"]] == [("dropout_placement", "everywhere")]
+    placement = pick(report, toggle="dropout_placement")
+    assert placement["estimate"] == 0.0 and placement["verdict"] == effects.INERT == "no way to act"
+    assert pick(report, toggles=["dropout_placement", "tie_weights"])["verdict"] == effects.INERT
+    assert pick(report, toggle="tie_weights")["verdict"] == "lower"          # the other toggle acts
+    json.dumps(report, allow_nan=False)
+    assert effects.grid_effects(grid(), "g")["inert"] == []                   # dropout 0.5: it acts
+

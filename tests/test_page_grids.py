@@ -1,12 +1,15 @@
-"""Compare → Ablation grids (AppTest): the queue's backend changes only when runs are queued, and
-a run the backend cannot take says why."""
+"""Compare → Ablation grids (AppTest): the queue's backend changes only when runs are queued, a
+run the backend cannot take says why, and toggles that cannot act are flagged before and after
+training."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-from conftest import free_port, open_app, wait_until
+import pytest
+
+from conftest import SMALL, free_port, open_app, wait_until
 from lmcore import queue
 from lmcore.summaries import list_runs
 
@@ -20,6 +23,11 @@ def grid_page(monkeypatch, root: Path, **state):
 
 def texts(at) -> str:
     return "\n".join(e.value for e in [*at.markdown, *at.caption, *at.warning, *at.error])
+
+
+def frame_with(at, column: str):
+    """The dataframe on the page that has `column`."""
+    return next(d for d in at.dataframe if column in d.value.columns)
 
 
 def queue_button(at):
@@ -68,3 +76,50 @@ def test_queueing_onto_ray_is_refused_where_ray_is_missing(tmp_path, monkeypatch
         'Ray is not installed here: pip install "ray==2.60.0"']
     at.radio(key="compare.grid.backend").set_value("local").run()
     assert not queue_button(at).disabled
+
+
+def test_the_form_warns_about_a_toggle_that_cannot_act_before_queueing(tmp_path, monkeypatch):
+    at = grid_page(monkeypatch, tmp_path / "runs", **{"compare.grid.preset": "tiny"})
+    at.multiselect(key="compare.grid.toggle.dropout_placement").set_value(["none", "variational"]).run()
+    at.number_input(key="compare.grid.seeds").set_value(2).run()
+    warnings = [w.value for w in at.warning]
+    assert warnings == [
+        "dropout_placement cannot change anything in this grid: dropout_placement=variational does nothing while "
+        "dropout is 0. Its cells train the same model whichever value they have, so its effect can only read 0. "
+        "To make it count: set dropout > 0 in the overrides, or vary it too."]
+    assert not queue_button(at).disabled                               # a warning, not a refusal
+    at.multiselect(key="compare.grid.toggle.dropout").set_value([0.0, 0.5]).run()   # the fix: vary it too
+    assert not at.warning
+    assert ("dropout_placement changes nothing in the cells with dropout=0.0: dropout_placement=variational does "
+            "nothing while dropout is 0.") in texts(at)
+    for key in ("dropout_placement", "dropout"):
+        at.multiselect(key=f"compare.grid.toggle.{key}").set_value([]).run()
+    at.text_area(key="compare.grid.overrides").set_value("epochs=2\ndropout_placement=variational").run()
+    assert "In every cell, dropout_placement=variational does nothing while dropout is 0." in texts(at)
+
+
+# ---------------------------------------------------------------- the results of a grid that could not act
+
+
+@pytest.fixture(scope="module")
+def inert_grid(tmp_path_factory, ptb_dir):
+    """Placement none vs variational with dropout 0, one seed, one validation each: two identical runs."""
+    from lmcore import ablation
+    from lmcore.config import from_dict, validate
+    from lmcore.runs import create_run
+    from lmcore.session import run
+
+    root = tmp_path_factory.mktemp("inert") / "runs"
+    base = validate(from_dict({**SMALL, "max_steps": 5, "dropout": 0.0}))
+    for config in ablation.grid(base, {"dropout_placement": ["none", "variational"]}, group="grid-inert"):
+        run(create_run(config.to_dict(), root, label=config.name), show_progress=False)
+    return root
+
+
+def test_an_inert_grids_results_say_so(inert_grid, monkeypatch):
+    at = grid_page(monkeypatch, inert_grid)
+    assert any(w.value.startswith("dropout_placement had no way to act in this grid: dropout_placement=variational "
+                                  "does nothing while dropout is 0. Its cells trained the same model")
+               for w in at.warning)
+    effects = frame_with(at, "estimate")
+    assert effects.value["verdict"].tolist() == ["no way to act"] * 3

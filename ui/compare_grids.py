@@ -67,8 +67,7 @@ def grid_form() -> None:
     cells, problems = build_cells(toggles)
     count = ablation.size(toggles, seeds)
     st.markdown(size_line(toggles, seeds, count))
-    if "none" in toggles["dropout_placement"] and len(toggles["dropout"]) > 1:
-        st.caption("Runs with placement none ignore dropout, so their dropout values repeat the same model.")
+    inert_notes(cells)
     for problem in problems[:3]:
         st.error(problem, icon=":material/error:")
     if len(problems) > 3:
@@ -89,6 +88,24 @@ def size_line(toggles: dict, seeds: int, count: int) -> str:
     head = f"**{count} run{'s' if count != 1 else ''}**"
     return head + (f" = {' × '.join(factors)}" if factors else
                    " (choose values above to vary, or more seeds; an empty toggle keeps the base value)")
+
+
+def inert_notes(cells: list) -> None:
+    """What in the grid cannot act, before anyone spends the time on it."""
+    configs = [cell.to_dict() for cell in cells]
+    show_inert(ablation.inert_toggles(configs))
+    for line in ablation.inert_everywhere(configs):
+        st.caption(f"In every cell, {line}.")
+
+
+def show_inert(findings: list[dict], trained: bool = False) -> None:
+    """A toggle no cell lets act (a placement with dropout 0), or two of its values that train
+    alike, is a warning with its fix; a toggle idle in some cells only, a caption."""
+    for finding in findings:
+        if finding["kind"] == "cells":
+            st.caption(ablation.inert_text(finding, trained))
+        else:
+            st.warning(ablation.inert_text(finding, trained), icon=":material/block:")
 
 
 def confirm_box(count: int) -> bool:
@@ -202,6 +219,7 @@ def show_in_table(run_ids: list[str]) -> None:
 
 def toggle_effects(entry: dict, report: dict) -> None:
     st.markdown("**What each toggle did**: the change in perplexity from the toggle's first value")
+    show_inert(report["inert"], trained=True)
     if not report["finished"] or not report["toggles"]:
         st.caption("Effects appear here once runs of this grid finish." if report["toggles"] else
                    "This grid varies nothing but the seed, so there is no effect to estimate.")
