@@ -123,6 +123,13 @@ def grid_effects(summaries: list, group: str = "") -> dict:
             "cells": cell_table(observed, grid_cells), **table, "inert": inert}
 
 
+def epoch_text(value) -> str:
+    """An epoch, or a mean of epochs over seeds: '3', '2.5', '—' (none): epochs are counted whole."""
+    if value is None:
+        return "—"
+    return f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
+
+
 def _cannot_act(row: dict, inert: list[dict]) -> bool:
     """A main effect whose two values train alike in every cell, or an interaction with a toggle
     that acts nowhere."""

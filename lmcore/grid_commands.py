@@ -9,7 +9,7 @@ import time
 from . import ablation, queue
 from .ablation import CONFIRM_ABOVE
 from .config import ConfigError, coerce
-from .effects import METRICS, grid_effects
+from .effects import METRICS, epoch_text, grid_effects
 from .errors import LmcoreError
 from .presets import resolve
 from .runs import runs_dir
@@ -156,7 +156,7 @@ def format_report(found: dict) -> str:
     for cell in found["cells"]:
         columns = [f"{_number(cell[m]['mean'])} ± {_number(cell[m]['sd'])} (n={cell[m]['n']})" for m in METRICS]
         lines.append(cell["label"][:39].ljust(40) + "".join(f"{c:>20}" for c in columns)
-                     + f"  {_number(cell['best_epoch']['mean'])}")
+                     + f"  {epoch_text(cell['best_epoch']['mean'])}")
     if found["inert"]:  # before the effects they explain
         lines += [""] + [ablation.inert_text(finding, trained=True) for finding in found["inert"]]
     if found["effects"]:

@@ -134,7 +134,7 @@ def test_grid_warns_on_stderr_about_a_toggle_that_cannot_act(tmp_path, capsys):
         "To make it count: set dropout > 0 in the overrides, or vary it too."]
 
 
-def test_effects_text_says_which_toggle_had_no_way_to_act():
+def test_effects_text_reads_whole_epochs_and_says_which_toggle_had_no_way_to_act():
     from lmcore.effects import grid_effects
     from lmcore.grid_commands import format_report
     from lmcore.summaries import from_parts
@@ -144,4 +144,6 @@ def test_effects_text_says_which_toggle_had_no_way_to_act():
             for placement in ("none", "variational")]
     text = format_report(grid_effects(runs, "g"))
     assert "dropout_placement had no way to act in this grid" in text
+    cells = [line for line in text.splitlines() if line.startswith("placement=")]
+    assert len(cells) == 2 and all(line.endswith("  1") for line in cells)      # not 1.0
     assert "dropout_placement=variational vs none, best_val: +0.0 no interval n=1 paired  no way to act" in text

@@ -134,3 +134,6 @@ def test_a_toggle_with_no_way_to_act_reads_so_not_within_noise():
     json.dumps(report, allow_nan=False)
     assert effects.grid_effects(grid(), "g")["inert"] == []                   # dropout 0.5: it acts
 
+
+def test_epochs_read_whole():
+    assert [effects.epoch_text(v) for v in (1, 1.0, 2.5, 4 / 3, None)] == ["1", "1", "2.5", "1.3", "—"]

@@ -1,6 +1,6 @@
 """Compare → Ablation grids (AppTest): the queue's backend changes only when runs are queued, a
-run the backend cannot take says why, and toggles that cannot act are flagged before and after
-training."""
+run the backend cannot take says why, toggles that cannot act are flagged before and after
+training, and the results read whole epochs, whole steps and "—" where there is no interval."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from charts import chart
 from conftest import SMALL, free_port, open_app, wait_until
 from lmcore import queue
 from lmcore.summaries import list_runs
@@ -116,10 +117,17 @@ def inert_grid(tmp_path_factory, ptb_dir):
     return root
 
 
-def test_an_inert_grids_results_say_so(inert_grid, monkeypatch):
+def test_an_inert_grids_results_say_so_and_read_whole_numbers(inert_grid, monkeypatch):
     at = grid_page(monkeypatch, inert_grid)
     assert any(w.value.startswith("dropout_placement had no way to act in this grid: dropout_placement=variational "
                                   "does nothing while dropout is 0. Its cells trained the same model")
                for w in at.warning)
     effects = frame_with(at, "estimate")
     assert effects.value["verdict"].tolist() == ["no way to act"] * 3
+    # No interval with one seed: missing numbers (shown as the placeholder), not the text "None".
+    assert effects.value[["low", "high", "df"]].isna().all().all() and effects.value["low"].dtype == float
+    assert effects.proto.placeholder == "—"
+    cells = frame_with(at, "best epoch").value
+    assert cells["best epoch"].tolist() == ["1 (n=1)", "1 (n=1)"]
+    curves = chart(at, key="compare.grid.curves")
+    assert curves["layout"]["xaxis"]["tickvals"] == [5]       # one validation at step 5: no 4.5 or 5.5 ticks

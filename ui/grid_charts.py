@@ -46,7 +46,15 @@ def band_figure(curves: list[dict], band: str = MIN_MAX, height: int = 420):
                          xaxis_title="training step", yaxis_title="validation perplexity",
                          uirevision="compare.grid.curves")
     ui.clip_axis(figure, clip, log_y=False)
+    whole_ticks(figure, [step for entry in curves for step in entry["curve"]["step"]])
     return figure, clip
+
+
+def whole_ticks(figure, steps: list) -> None:
+    """Ticks on whole steps only: over a span of a few steps (one validation, say) Plotly's own
+    would fall between them (148, 148.5, 149)."""
+    if steps and max(steps) - min(steps) < 10:
+        figure.update_xaxes(tickmode="array", tickvals=list(range(int(min(steps)), int(max(steps)) + 1)))
 
 
 def effects_figure(rows: list[dict], height_per_row: int = 34):
