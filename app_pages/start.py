@@ -115,6 +115,8 @@ def runs_in_progress() -> None:
         left, right = st.columns([4, 1])
         left.progress(fraction, text=f"{ui.run_label(summary)} — {text}")
         right.page_link("app_pages/train.py", label="Watch", icon="📈", query_params={"run": summary.id})
+        if reason := queue.waiting_reason(summary):
+            left.caption(reason)
 
 
 runs_in_progress()

@@ -202,3 +202,11 @@ def test_start_launches_a_background_run_that_finishes(monkeypatch, tmp_path):
 def test_the_planned_steps_read_right_for_one_epoch(runs_root, monkeypatch):
     at = open_page(monkeypatch, runs_root, preset="tiny", epochs="1")
     assert "(149 per epoch × 1 epoch)." in "\n".join(c.value for c in at.caption)
+
+
+def test_a_setting_that_cannot_act_is_said_before_starting(runs_root, monkeypatch):
+    at = open_page(monkeypatch, runs_root, preset="tiny", dropout_placement="variational")  # tiny has dropout 0
+    warning = "\n".join(w.value for w in at.warning)
+    assert "Has no effect in this config" in warning and "dropout_placement=variational does nothing" in warning
+    assert not at.button(key="train.start").disabled                   # it trains; it only says so
+    assert not open_page(monkeypatch, runs_root, preset="tiny-dropout").warning

@@ -190,3 +190,22 @@ def test_a_failed_run_without_a_checkpoint_offers_to_start_over_not_to_resume(tr
         checkpoint.unlink()
     button = next(b for b in open_watch(monkeypatch, folder).button if b.label in ("Resume", "Start over"))
     assert button.label == "Start over" and "trains again from step 0" in button.help
+
+
+def test_a_queued_run_the_cluster_cannot_take_says_why_where_it_is_watched(monkeypatch, tmp_path):
+    import time as clock
+
+    from lmcore import queue
+    from lmcore.runs import create_run, write_json_atomic
+
+    root = tmp_path / "runs"
+    folder = create_run({"name": "waiting", "preset": "tiny"}, root, "waiting")
+    at = open_watch(monkeypatch, folder)
+    assert "Waiting for the training process to start" in " ".join(c.value for c in at.caption)
+    queue.set_backend(root, "ray")
+    write_json_atomic(root / queue.PROBLEM, {"error": "cannot connect to the Ray cluster at auto: none.",
+                                             "at": clock.time()})
+    warnings = " ".join(w.value for w in open_watch(monkeypatch, folder).warning)
+    assert "The queue cannot start it on the Ray cluster: cannot connect to the Ray cluster at auto: none;" in warnings
+    start = open_app(monkeypatch, root)
+    assert any("The queue cannot start it on the Ray cluster" in c.value for c in start.caption)

@@ -16,6 +16,7 @@ from explorer import epochs
 from explorer.links import link_params, preset_values
 from explorer.textview import no_latex
 from lmcore import data
+from lmcore.ablation import inert_settings
 from lmcore.config import Config, ConfigError, from_dict, problems
 from lmcore.errors import LmcoreError
 from lmcore.params import formula_counts, parameter_table, tying_text
@@ -90,6 +91,9 @@ def check(values: dict) -> tuple[Config | None, list[str]]:
 
 
 def problems_box(cfg: Config | None, found: list[str]) -> None:
+    if cfg is not None and not found and (unread := inert_settings(cfg)):
+        # Not an error (it trains), but a class comparing placements at dropout 0 would learn nothing.
+        st.warning("**Has no effect in this config:**\n" + "\n".join(f"- {no_latex(u)}" for u in unread), icon="💤")
     if not found:
         return
     st.error("**Fix before starting:**\n" + "\n".join(f"- {no_latex(p)}" for p in found), icon="🚫")

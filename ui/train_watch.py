@@ -13,7 +13,7 @@ import ui
 from explorer import epochs
 from explorer.links import preset_values
 from explorer.textview import md_escape, sample_markdown
-from lmcore import jsonl, launch, runs
+from lmcore import jsonl, launch, queue, runs
 from lmcore.config import ConfigError, coerce
 from lmcore.fork import without_fork_keys
 from lmcore.reference import is_reference
@@ -285,6 +285,8 @@ def run_outcome(folder: Path, summary: RunSummary) -> None:
         st.info(f"Stopped at step {status.get('step', 0):,}. Resume continues from the last checkpoint.")
     elif state == "finished":
         st.success(f"Finished: {scores_text(summary)}.")
+    elif state == "queued" and (reason := queue.waiting_reason(summary)):
+        st.warning(reason, icon="⏳")
     elif state == "queued":
         st.caption("Waiting for the training process to start (loading the data can take a few seconds).")
 
