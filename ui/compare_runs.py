@@ -63,16 +63,36 @@ def sync_table_selection(ids: list[str]) -> None:
     st.session_state[SHOWN] = ids
 
 
+# The grid's number columns refuse a whole number above 2**53 (every float that large is one): they
+# would show a diverged run's 1e304 as an error. Such a value goes to the grid as this, which still
+# sorts last, and its cell reads the real value ('1.0e304', 'inf').
+GRID_MAX = 2**53 - 1
+
+
 def display_table(frame: pd.DataFrame):
     """The table as shown: icons, percentages, durations, and perplexities as text that reads
-    huge when it is huge ('1.0e304'); the numbers underneath stay numbers, so sorting works."""
+    huge when it is huge ('1.0e304') over numbers (ppl_column), so a click on a header sorts by value."""
     shown = frame.copy()
     shown["state"] = [f"{ui.STATE_ICONS.get(s, '')} {s}" for s in shown["state"]]
     shown["training_seconds"] = pd.to_timedelta(shown["training_seconds"].round(), unit="s")
     shown["progress"] = shown["progress"] * 100
+    perplexities = list(compare.PERPLEXITIES)
+    shown[perplexities] = shown[perplexities].clip(upper=GRID_MAX)
     # A fixed uuid: a Styler's random one changes the element on every rerun, and the browser
     # then drops a row ticked while the previous tick's rerun was still running.
-    return shown.style.format(ui.fmt_ppl, subset=list(compare.PERPLEXITIES)).set_uuid("runs")
+    styler = shown.style.format(ui.fmt_ppl, subset=perplexities).set_uuid("runs")
+    for column in perplexities:
+        for row in frame.index[frame[column] > GRID_MAX]:
+            text = ui.fmt_ppl(frame.at[row, column])
+            styler.format(lambda _, text=text: text, subset=pd.IndexSlice[[row], [column]])
+    return styler
+
+
+def ppl_column(label: str, help_text: str):
+    """A perplexity column: a number column, so a click on its header sorts by value (a text column
+    sorts '104.3' before '16.5'), with no format of its own, so the grid shows the styler's text
+    (display_table) instead of its own digits."""
+    return st.column_config.NumberColumn(label, help=help_text)
 
 
 TABLE_COLUMNS = {
@@ -89,10 +109,10 @@ TABLE_COLUMNS = {
     "dropout_placement": st.column_config.TextColumn("placement"),
     "tie_weights": st.column_config.CheckboxColumn("tied"),
     "lr": st.column_config.NumberColumn("lr", format="%g"),
-    "best_val_ppl": st.column_config.TextColumn("best val ppl", help="lowest validation perplexity"),
-    "final_val_ppl": st.column_config.TextColumn("final val ppl", help="the last validation perplexity"),
+    "best_val_ppl": ppl_column("best val ppl", "lowest validation perplexity"),
+    "final_val_ppl": ppl_column("final val ppl", "the last validation perplexity"),
     "best_epoch": st.column_config.NumberColumn("best epoch", format="%d", help="the epoch of the best validation"),
-    "test_ppl": st.column_config.TextColumn("test ppl", help="test perplexity of the best checkpoint"),
+    "test_ppl": ppl_column("test ppl", "test perplexity of the best checkpoint"),
     "params": st.column_config.NumberColumn("params", format="compact"),
     "training_seconds": st.column_config.NumberColumn("training time", format="compact",
                                                       help="time spent training, across resumes"),
