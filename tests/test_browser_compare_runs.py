@@ -1,5 +1,6 @@
-"""Compare's Runs view in Debian's chromium: a click on a perplexity header sorts by value (what
-AppTest cannot see: the grid sorts in the browser)."""
+"""Compare's Runs view in Debian's chromium: a click on a perplexity header sorts by value, and a
+run's name reads as typed in the run line and the chart legends (what AppTest cannot see: the
+grid's own sorting and the rendered markdown and Plotly text)."""
 
 from __future__ import annotations
 
@@ -66,3 +67,19 @@ def test_a_perplexity_header_sorts_by_value(app, page):
     # A diverged run's cell holds a number the grid takes, not an error cell with 1.0142320540616806e+304.
     assert values[-1] < 2**53, values
     screenshot(page, "compare-sorted-by-best-val")
+
+
+def test_a_run_name_reads_as_typed(app, page):
+    url, ids = app
+    page.goto(f"{url}/compare?runs={ids['variational']},{ids['plain']}")
+    settle(page, "Selected runs")
+    page.wait_for_timeout(1500)
+    lines = page.locator('[data-testid="stMarkdown"]').filter(has_text="best val").all_inner_texts()
+    assert any(line.startswith(f"● {ODD_NAME} — ") for line in lines), lines
+    charts = page.locator('[data-testid="stPlotlyChart"]')
+    charts.nth(1).locator(".legendtext").first.wait_for()
+    legend = charts.first.locator(".legendtext").all_text_contents()
+    assert f"{ODD_NAME} validation" in legend, legend
+    bars = charts.nth(1).locator(".legendtext").all_text_contents()
+    assert ODD_NAME in bars, bars
+    screenshot(page, "compare-odd-name")

@@ -16,6 +16,7 @@ from streamlit.testing.v1 import AppTest
 
 import ui
 from charts import chart
+from explorer.textview import md_escape
 from lmcore import queue
 from lmcore.runs import RunWriter, read_status
 from lmcore.summaries import reference_runs
@@ -179,7 +180,7 @@ def test_a_running_run_is_not_deleted_and_the_reason_is_shown(runs_copy):
         at.button[[b.label for b in at.button].index("Delete 1 run…")].click().run()
         at.button[[b.label for b in at.button].index("Yes, delete")].click().run()
         assert folders["variational"].exists()
-        assert any("is running; stop it before deleting it" in w.value for w in at.warning)
+        assert any("is running; stop it before deleting it" in w.value.replace("\\", "") for w in at.warning)
     finally:
         sleeper.kill()
         sleeper.wait()
@@ -322,6 +323,28 @@ def test_perplexity_columns_sort_by_value_and_read_as_huge_or_missing(runs_copy)
     names = list(runs_table(at)["name"])
     assert shown_cells(at, "best_val_ppl")[names.index("variational")] == "1.0e304"
     assert shown_cells(at, "test_ppl")[names.index("plain")] == "—"
+
+
+def rename(folder: Path, name: str) -> None:
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "name": name}))
+
+
+ODD_NAME = "app-tiny <b>& *x* $5 <br>"
+
+
+def test_a_run_name_reads_as_typed_in_the_run_line_captions_legends_and_bars(runs_copy):
+    root, folders = runs_copy
+    rename(folders["variational"], ODD_NAME)
+    diverge(folders["variational"])                       # so the clip caption names it too
+    at = open_page(**{"compare.selected": [folders["plain"].name, folders["variational"].name]})
+    shown = texts(at)
+    assert f"**{md_escape(ODD_NAME)}** — " in shown        # the run line, which allows HTML for its dot
+    assert f"{md_escape(ODD_NAME)} reaches 1.0e304." in shown
+    plotly_name = "app-tiny &lt;b&gt;&amp; *x* $5 &lt;br&gt;"   # Plotly shows entities as the characters
+    assert ui.plotly_text(ODD_NAME) == plotly_name
+    assert {f"{plotly_name} train", f"{plotly_name} validation"} <= {t["name"] for t in chart(at)["data"]}
+    assert plotly_name in {t["name"] for t in chart(at, key="compare.bars")["data"]}
 
 
 def frame_with(at, column: str):

@@ -7,6 +7,7 @@ or loads training data. A page too big for one file keeps its parts here, next t
 
 from __future__ import annotations
 
+import html
 import math
 import time
 from pathlib import Path
@@ -241,6 +242,13 @@ def tick_text(value: float) -> str:
         if value >= size:
             return f"{value / size:g}{suffix}"
     return f"{value:g}"
+
+
+def plotly_text(text: str) -> str:
+    """A user's text (a run's name) for a Plotly trace name, label or annotation: Plotly reads
+    <b>, <i>, <br> and <a> in them as markup, so `&`, `<` and `>` go in as entities, which it shows
+    as the characters typed."""
+    return html.escape(str(text), quote=False)
 
 
 def parameter_bar(table: pd.DataFrame) -> go.Figure:

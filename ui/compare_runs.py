@@ -5,13 +5,16 @@ table the Ablation grids view (compare_grids.py) shares.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
 import ui
 from explorer import compare, epochs
-from explorer.perplexity import find_clip
+from explorer.perplexity import Clip, find_clip
+from explorer.textview import md_escape
 from lmcore import runs
 from lmcore.summaries import RunSummary
 from ui.fork import fork_selected
@@ -185,7 +188,7 @@ def selection_panel(chosen: list[RunSummary], labels: list[str]) -> None:
             figure, clip = score_bars(chosen, labels, colors)
             st.plotly_chart(figure, key="compare.bars", config={"displaylogo": False})
             if clip:
-                st.caption(clip.note())
+                st.caption(clip_note(clip))
         else:
             st.caption("No scores yet: the first validation gives the first bar.")
     with diff_column:
@@ -194,14 +197,15 @@ def selection_panel(chosen: list[RunSummary], labels: list[str]) -> None:
 
 def run_line(summary: RunSummary, label: str) -> str:
     """'**tiny** — ✅ finished · best val **88.2** (epoch 3) · final val **90.1** · test **97.9** ·
-    1.55M parameters'."""
-    parts = [f"**{label}** — {ui.STATE_ICONS.get(summary.state, '')} {summary.state}",
+    1.55M parameters'. The name and the problem are the user's or a file's text: escaped, they read
+    as typed, never as markup (this line allows HTML, for its coloured dot)."""
+    parts = [f"**{md_escape(label)}** — {ui.STATE_ICONS.get(summary.state, '')} {summary.state}",
              f"best val **{ui.fmt_ppl(summary.best_val)}**{ui.best_epoch_suffix(summary)}",
              f"final val **{ui.fmt_ppl(summary.final_val)}**", f"test **{ui.fmt_ppl(summary.test)}**"]
     if summary.params:
         parts.append(f"{ui.fmt_count(summary.params)} parameters")
     if summary.problem:
-        parts.append(f"*{summary.problem}*")
+        parts.append(f"*{md_escape(summary.problem)}*")
     return " · ".join(parts)
 
 
@@ -240,7 +244,7 @@ def confirm_delete(doomed: list[RunSummary]) -> None:
                     runs.delete_run(folder)
                     st.session_state.get(ui.UI_METRICS, {}).pop(str(folder), None)
                 except (runs.RunError, OSError) as error:
-                    refused.append(str(error))
+                    refused.append(md_escape(str(error)))  # a folder's name, made by hand maybe
             deleted = len(doomed) - len(refused)
             st.session_state[SELECTED] = [r for r in st.session_state[SELECTED]
                                           if (ui.runs_root() / r).is_dir() or ui.run_folder(r)]  # a reference too
@@ -264,14 +268,20 @@ def curves(chosen: list[RunSummary], labels: list[str], colors: list[str]) -> No
             frame = epochs.with_fractional_epochs(frame, epochs.steps_per_epoch(summary, frame))
         lines.append({"label": label, "frame": frame, "color": color})
     clip = ui.curve_clip(lines)
-    figure = ui.ppl_figure(lines, log_y=st.session_state[LOG_Y], smoothing=st.session_state[SMOOTHING],
+    figure = ui.ppl_figure([{**line, "label": ui.plotly_text(line["label"])} for line in lines],
+                           log_y=st.session_state[LOG_Y], smoothing=st.session_state[SMOOTHING],
                            floor=compare.shared_floor(chosen), x=x, clip=clip)
     figure.update_layout(uirevision="compare.curves", xaxis_title=X_AXES[x])  # keep zoom across refreshes
     st.plotly_chart(figure, key="compare.curves", config={"displaylogo": False})
     if clip:
-        st.caption(clip.note())
+        st.caption(clip_note(clip))
     if not any(len(line["frame"]) for line in lines):
         st.caption("No metrics yet: queued runs start writing them once they train.")
+
+
+def clip_note(clip: Clip) -> str:
+    """The clip's caption, with the runs' names as typed (not as markdown)."""
+    return replace(clip, peaks={md_escape(label): peak for label, peak in clip.peaks.items()}).note()
 
 
 SCORES = ("best validation", "final validation", "test")
@@ -291,7 +301,7 @@ def score_bars(chosen: list[RunSummary], labels: list[str], colors: list[str]):
         values = scores(summary)
         cut = [top is not None and v is not None and v > top for v in values]
         drawn = [top if over else v for v, over in zip(values, cut)]
-        figure.add_trace(go.Bar(x=list(SCORES), y=drawn, name=label, marker_color=color,
+        figure.add_trace(go.Bar(x=list(SCORES), y=drawn, name=ui.plotly_text(label), marker_color=color,
                                 text=[ui.fmt_ppl(v) + (" ↑" if over else "") for v, over in zip(values, cut)],
                                 textposition=["inside" if over else "outside" for over in cut],
                                 cliponaxis=False,  # a label above the tallest bar stays whole
