@@ -49,6 +49,23 @@ def link_params(values: dict) -> dict[str, str]:
     return out
 
 
+def described_name(values: dict, most: int = 3) -> str:
+    """A name for a config started without one: its preset and the keys it changes, e.g. 'tiny ·
+    dropout=0.3 · dropout_placement=variational', so legends and lists tell runs apart; '' when it
+    changes nothing (the preset then names the run)."""
+    from .uploads import dataset_label  # an upload by the name it came with, not its hash path
+
+    changed = {k: v for k, v in link_params(values).items() if k not in ("preset", "name")}
+    if "dataset" in changed:
+        changed["dataset"] = dataset_label(values["dataset"])
+    if not changed:
+        return ""
+    parts = [f"{key}={_short(text, 24)}" for key, text in list(changed.items())[:most]]
+    if len(changed) > most:
+        parts.append(f"+{len(changed) - most} more")
+    return " · ".join([values.get("preset") or "defaults", *parts])[:RULES["name"].max_length]
+
+
 def value_problem(key: str, value, uploads: Path) -> str | None:
     """Why a value from a link cannot go into the controls, or None: the key's own rule, and a
     dataset path must be a file uploaded to this app (a link must not read the server's files)."""

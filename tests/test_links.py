@@ -67,3 +67,16 @@ def test_a_warning_does_not_echo_a_page_of_text(tmp_path):
     _, warnings = parse_link({"name": "x" * 5000, "y" * 500: "1", "preset": "z" * 300}, tmp_path)
     assert len(warnings) == 3 and all(len(w) < 400 for w in warnings), [len(w) for w in warnings]
     assert f"ignored name='{'x' * 60}…': must be at most" in warnings[1]
+
+
+def test_a_run_without_a_name_is_named_for_what_it_changes():
+    from explorer.links import described_name, preset_values
+
+    tiny = preset_values("tiny")
+    assert described_name(tiny) == ""                         # the preset names it
+    changed = {**tiny, "dropout": 0.3, "dropout_placement": "variational"}
+    assert described_name(changed) == "tiny · dropout=0.3 · dropout_placement=variational"
+    many = {**changed, "layers": 2, "hidden_size": 128, "sample_prompt": "once upon a time " * 10}
+    name = described_name(many)
+    assert name.startswith("tiny · ") and name.endswith("+2 more") and len(name) <= 200
+    assert described_name({**preset_values(""), "layers": 3}) == "defaults · layers=3"

@@ -210,3 +210,14 @@ def test_a_setting_that_cannot_act_is_said_before_starting(runs_root, monkeypatc
     assert "Has no effect in this config" in warning and "dropout_placement=variational does nothing" in warning
     assert not at.button(key="train.start").disabled                   # it trains; it only says so
     assert not open_page(monkeypatch, runs_root, preset="tiny-dropout").warning
+
+
+def test_a_run_started_without_a_name_is_named_for_what_it_changes(runs_root, monkeypatch):
+    monkeypatch.setattr("lmcore.launch.launch", lambda folder: None)  # the name is the point, not the training
+    at = open_page(monkeypatch, runs_root, preset="tiny", dropout="0.3", dropout_placement="variational")
+    assert at.text_input(key="train.w.name").placeholder == "tiny · dropout=0.3 · dropout_placement=variational"
+    at.number_input(key="train.w.layers").set_value(2).run()          # the placeholder follows at once
+    expected = "tiny · layers=2 · dropout=0.3 · dropout_placement=variational"
+    assert at.text_input(key="train.w.name").placeholder == expected
+    at.button(key=START).click().run()
+    assert runs.read_config(runs_root / at.query_params["run"])["name"] == expected

@@ -9,6 +9,8 @@ import statistics
 import subprocess
 import sys
 
+import pytest
+
 from charts import chart, values
 from conftest import copy_run, metric, open_app
 from lmcore import launch
@@ -209,3 +211,19 @@ def test_a_queued_run_the_cluster_cannot_take_says_why_where_it_is_watched(monke
     assert "The queue cannot start it on the Ray cluster: cannot connect to the Ray cluster at auto: none;" in warnings
     start = open_app(monkeypatch, root)
     assert any("The queue cannot start it on the Ray cluster" in c.value for c in start.caption)
+
+
+@pytest.mark.parametrize("chosen", [False, True])
+def test_edit_a_copy_drops_a_name_made_from_the_changes_and_keeps_a_chosen_one(trained_runs, monkeypatch,
+                                                                              tmp_path, chosen):
+    from explorer.links import described_name
+
+    folder = copy_run(trained_runs[1]["plain"], tmp_path)
+    config = {**json.loads((folder / "config.json").read_text()), "dropout": 0.3, "dropout_placement": "vertical"}
+    name = "my baseline" if chosen else described_name({**config, "name": ""})
+    assert "dropout=0.3" in name or chosen
+    (folder / "config.json").write_text(json.dumps({**config, "name": name}))
+    copied = name if chosen else ""
+    at = open_watch(monkeypatch, folder)
+    next(b for b in at.button if b.label == "Edit a copy").click().run()
+    assert at.text_input(key="train.w.name").value == copied

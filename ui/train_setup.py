@@ -13,7 +13,7 @@ import streamlit as st
 
 import ui
 from explorer import epochs
-from explorer.links import link_params, preset_values
+from explorer.links import described_name, link_params, preset_values
 from explorer.textview import no_latex
 from lmcore import data
 from lmcore.ablation import inert_settings
@@ -33,7 +33,8 @@ def setup_tab() -> None:
     top[0].selectbox("Preset", [""] + list(PRESETS), key=PRESET, on_change=on_preset,
                      format_func=lambda n: n or "none: the engine's defaults",
                      help="Fills every control; change any of them afterwards. `?preset=NAME` in the URL picks one.")
-    top[1].text_input("Run name (optional)", key=WIDGET + "name", help=help_for("name"))
+    top[1].text_input("Run name (optional)", key=WIDGET + "name", help=help_for("name") + ". Left empty, the run is "
+                      "named for its preset and the keys it changes", placeholder=unnamed_placeholder())
     preset = st.session_state[PRESET]
     top[2].caption(PRESETS[preset].summary if preset else "The engine's defaults: the book's recipe on PTB.")
     left, right = st.columns([5, 4], gap="medium")
@@ -47,6 +48,13 @@ def setup_tab() -> None:
         start_box(cfg, found)
         parameter_box(cfg)
         share_box(values)
+
+
+def unnamed_placeholder() -> str:
+    """What an empty name box will name the run. The widgets' values are in the session before they
+    are drawn, so this is the config as it is now, not as it was at the last run of the page."""
+    values = read_values()
+    return described_name(values) or values.get("preset") or ""
 
 
 def on_preset() -> None:
@@ -108,9 +116,12 @@ def problems_box(cfg: Config | None, found: list[str]) -> None:
 def on_start() -> None:
     """Start's callback. It runs before the next script run, so the new URL and the Watch tab arrive in
     one run (a query-param change followed by st.rerun() can be lost on the way to the browser)."""
-    cfg, found = check(read_values())
+    values = read_values()
+    cfg, found = check(values)
     if found:
         return
+    if not cfg.name:
+        cfg = cfg.replace(name=described_name(values))
     try:
         run_id = ui.start_run(cfg)
     except (LmcoreError, OSError) as error:

@@ -11,7 +11,7 @@ import streamlit as st
 
 import ui
 from explorer import epochs
-from explorer.links import preset_values
+from explorer.links import described_name, preset_values
 from explorer.textview import md_escape, sample_markdown
 from lmcore import jsonl, launch, queue, runs
 from lmcore.config import ConfigError, coerce
@@ -69,6 +69,8 @@ def copy_run_config(run_id: str) -> None:
             values[key] = coerce(key, value)
         except ConfigError:
             continue
+    if values.get("name") and values["name"] == described_name({**values, "name": ""}):
+        values["name"] = ""  # a name Start made from the changes: the copy gets its own at Start
     note = ""
     if is_reference(folder):  # where it was measured, not what a copy needs: this machine may have no GPU
         values["device"] = preset_values("")["device"]
