@@ -24,6 +24,8 @@ from lmcore.config import (
 )
 from lmcore.presets import PRESETS
 
+from .uploads import dataset_label
+
 RESERVED_QUERY = {"run", "embed", "embed_options"}  # query keys that are not config keys
 
 
@@ -53,11 +55,9 @@ def described_name(values: dict, most: int = 3) -> str:
     """A name for a config started without one: its preset and the keys it changes, e.g. 'tiny ·
     dropout=0.3 · dropout_placement=variational', so legends and lists tell runs apart; '' when it
     changes nothing (the preset then names the run)."""
-    from .uploads import dataset_label  # an upload by the name it came with, not its hash path
-
     changed = {k: v for k, v in link_params(values).items() if k not in ("preset", "name")}
     if "dataset" in changed:
-        changed["dataset"] = dataset_label(values["dataset"])
+        changed["dataset"] = dataset_label(values["dataset"])  # an upload by the name it came with
     if not changed:
         return ""
     parts = [f"{key}={_short(text, 24)}" for key, text in list(changed.items())[:most]]
