@@ -150,15 +150,60 @@ def config_diff(summaries: list[RunSummary], labels: list[str] | None = None) ->
 # ---------------------------------------------------------------- curves
 
 
-def shared_floor(summaries: list[RunSummary]) -> float | None:
-    """The entropy floor when every run is on the generated corpus with the same floor, else None."""
-    floors = {s.status.get("floor_ppl") for s in summaries}
-    if not summaries or any(s.config.get("dataset") != "synthetic" for s in summaries):
+def floors(summaries: list[RunSummary], labels: list[str]) -> dict[float, list[str]]:
+    """The entropy floors of the runs on the generated corpus: floor -> the labels of its runs,
+    in the order given. One line per floor on a chart: runs on other data have none."""
+    out: dict[float, list[str]] = {}
+    for summary, label in zip(summaries, labels):
+        floor = summary.status.get("floor_ppl")
+        if summary.config.get("dataset") == "synthetic" and _number(floor) is not None and floor > 0:
+            out.setdefault(float(floor), []).append(label)
+    return out
+
+
+# ---------------------------------------------------------------- comparable or not
+
+
+def dataset_name(config: dict) -> str:
+    """'PTB', 'the generated corpus (data seed 0)', 'text file notes.txt', 'uploaded text 3f2a9c1e'."""
+    dataset = config.get("dataset")
+    if dataset == "ptb":
+        return "PTB"
+    if dataset == "synthetic":  # another data seed is another language, with another floor
+        return f"the generated corpus (data seed {config.get('data_seed', 0)})"
+    name = _dataset_label(dataset)
+    if name is None:
+        return "unknown data"
+    stem = Path(name).stem
+    if len(stem) == 64 and all(c in "0123456789abcdef" for c in stem):  # explorer.uploads keeps a file by its hash
+        return f"uploaded text {stem[:8]}"
+    return f"text file {name}"
+
+
+def vocabulary_note(sizes: list) -> str | None:
+    """'Their vocabularies differ (2,000 vs 10,000 words): ...' when the known sizes differ, else None.
+    A perplexity is how many words a model hesitates between, so it depends on how many there are."""
+    known = sorted({size for size in sizes if _number(size) is not None})
+    if len(known) < 2:
         return None
-    if len(floors) != 1:
-        return None
-    floor = floors.pop()
-    return float(floor) if isinstance(floor, (int, float)) and floor > 0 else None
+    return ("Their vocabularies differ (" + " vs ".join(f"{size:,}" for size in known) + " words): fewer words "
+            "to choose from make prediction easier, so compare the curves' shapes more than their levels.")
+
+
+def comparability_note(configs: list[dict], vocab_sizes: list) -> str | None:
+    """Why these runs' perplexities cannot be compared as numbers (other data, other vocabularies),
+    or None when nothing says so. `vocab_sizes`: each run's vocabulary, None where not known yet."""
+    datasets = list(dict.fromkeys(dataset_name(config) for config in configs if config))
+    parts = []
+    if len(datasets) > 1:
+        parts.append(f"They train on different data: {', '.join(datasets[:-1])} and {datasets[-1]}.")
+    vocabulary = vocabulary_note(vocab_sizes)
+    if vocabulary:
+        parts.append(vocabulary)
+    elif parts:
+        parts.append("A perplexity measured on another text is another measure: compare the curves' shapes more "
+                     "than their levels.")
+    return " ".join(["Their perplexities are not comparable as numbers."] + parts) if parts else None
 
 
 # ---------------------------------------------------------------- ablation grids

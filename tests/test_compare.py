@@ -134,14 +134,36 @@ def test_config_diff_edge_cases():
     assert list(compare.config_diff([summary("new", "new", parent=""), older]).index) == ["seed"]
 
 
-def test_floor_only_when_every_run_is_synthetic_with_the_same_floor():
+def test_each_floor_names_its_runs_and_runs_on_other_data_have_none():
     def synth(run_id, floor):
         return summary(run_id, dataset="synthetic", status={"floor_ppl": floor})
 
-    assert compare.shared_floor([synth("a", 20.5), synth("b", 20.5)]) == 20.5
-    assert compare.shared_floor([synth("a", 20.5), synth("b", 30.0)]) is None
-    assert compare.shared_floor([synth("a", 20.5), summary("b", status={"floor_ppl": 20.5})]) is None
-    assert compare.shared_floor([]) is None
+    runs = [synth("a", 20.5), summary("b", status={"floor_ppl": 20.5}), synth("c", 30.0), synth("d", 20.5),
+            synth("e", None)]
+    assert compare.floors(runs, ["A", "B", "C", "D", "E"]) == {20.5: ["A", "D"], 30.0: ["C"]}
+    assert compare.floors([], []) == {}
+
+
+def test_runs_on_other_data_or_vocabularies_are_said_not_comparable():
+    ptb, tiny = dict(dataset="ptb"), dict(dataset="ptb", preset="tiny")
+    assert compare.comparability_note([ptb, tiny], [10_000, 10_000]) is None
+    assert compare.comparability_note([ptb, tiny], [10_000, None]) is None        # not known yet: no claim
+    note = compare.comparability_note([ptb, tiny], [10_000, 2_000])
+    assert note == ("Their perplexities are not comparable as numbers. Their vocabularies differ (2,000 vs 10,000 "
+                    "words): fewer words to choose from make prediction easier, so compare the curves' shapes more "
+                    "than their levels.")
+    upload = dict(dataset="/runs/.uploads/" + "3f2a9c1e" * 8 + ".txt")
+    note = compare.comparability_note([ptb, dict(dataset="synthetic", data_seed=3), upload], [10_000, 1_001, 18])
+    assert "different data: PTB, the generated corpus (data seed 3) and uploaded text 3f2a9c1e." in note
+    assert "(18 vs 1,001 vs 10,000 words)" in note
+    other = compare.comparability_note([dict(dataset="/data/a.txt"), dict(dataset="/data/b.txt")], [50, 50])
+    assert other.startswith("Their perplexities are not comparable as numbers. They train on different data: "
+                            "text file a.txt and text file b.txt. A perplexity measured on another text")
+
+
+def test_the_vocabulary_note_reads_as_trains_overlay_caption_did():
+    assert compare.vocabulary_note([10_000, 2_000, 10_000]).startswith("Their vocabularies differ (2,000 vs 10,000 ")
+    assert compare.vocabulary_note([2_000, None]) is None and compare.vocabulary_note([]) is None
 
 
 def test_grids_group_runs_count_progress_and_find_the_toggles():

@@ -347,6 +347,33 @@ def test_a_run_name_reads_as_typed_in_the_run_line_captions_legends_and_bars(run
     assert plotly_name in {t["name"] for t in chart(at, key="compare.bars")["data"]}
 
 
+def plain_text(markdown: str) -> str:
+    return markdown.replace("\\", "")
+
+
+def test_runs_on_other_data_or_vocabularies_are_said_not_comparable(runs_here):
+    root, folders = runs_here
+    book = next(s for s in reference_runs() if s.config.get("preset") == "book")
+    at = open_page(**{"compare.selected": [folders["plain"].name, folders["synthetic"].name, book.id]})
+    warning = plain_text(next(w.value for w in at.warning if "not comparable" in w.value))
+    vocabularies = sorted(json.loads((folder / "params.json").read_text())["vocab_size"]
+                          for folder in (folders["plain"], folders["synthetic"], book.path))
+    assert "They train on different data: PTB and the generated corpus (data seed 0)." in warning
+    assert f"Their vocabularies differ ({' vs '.join(f'{v:,}' for v in vocabularies)} words)" in warning
+    at = open_page(**{"compare.selected": [folders["plain"].name, folders["variational"].name]})
+    assert not [w for w in at.warning if "not comparable" in w.value]     # same data, same words
+
+
+def test_each_entropy_floor_is_drawn_beside_runs_on_other_data(runs_here):
+    root, folders = runs_here
+    floor = status_of(folders["synthetic"])["floor_ppl"]
+    at = open_page(**{"compare.selected": [folders["plain"].name, folders["synthetic"].name]})
+    for key, label in (("compare.curves", f"best possible of synthetic (entropy floor) {floor:.1f}"),
+                       ("compare.bars", f"floor of synthetic {floor:.1f}")):
+        labels = [a.get("text") for a in chart(at, key=key)["layout"].get("annotations", [])]
+        assert label in labels, (key, labels)
+
+
 def frame_with(at, column: str):
     """The dataframe on the page that has `column`."""
     return next(d.value for d in at.dataframe if column in d.value.columns)

@@ -5,6 +5,7 @@ table the Ablation grids view (compare_grids.py) shares.
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 import pandas as pd
@@ -180,6 +181,9 @@ def selection_panel(chosen: list[RunSummary], labels: list[str]) -> None:
     for summary, label, color in zip(chosen, labels, colors):
         st.markdown(f"<span style='color:{color}'>●</span> " + run_line(summary, label), unsafe_allow_html=True)
     actions(chosen)
+    note = compare.comparability_note([s.config for s in chosen], [vocab_size(s) for s in chosen])
+    if note:
+        st.warning(md_escape(note), icon=":material/compare_arrows:")
     curves(chosen, labels, colors)
     bars_column, diff_column = st.columns([1, 1])
     with bars_column:
@@ -193,6 +197,12 @@ def selection_panel(chosen: list[RunSummary], labels: list[str]) -> None:
             st.caption("No scores yet: the first validation gives the first bar.")
     with diff_column:
         config_diff(chosen, labels)
+
+
+def vocab_size(summary: RunSummary) -> int | None:
+    """The words a run predicts among (params.json, written as training starts), None before."""
+    size = (runs.read_json(summary.path / "params.json") or {}).get("vocab_size")
+    return size if isinstance(size, int) else None
 
 
 def run_line(summary: RunSummary, label: str) -> str:
@@ -260,7 +270,7 @@ def curves(chosen: list[RunSummary], labels: list[str], colors: list[str]) -> No
     left.segmented_control("x axis", list(X_AXES), key=X_AXIS, required=True, persist_state="session")
     middle.toggle("log scale", key=LOG_Y, persist_state="session")
     right.slider("smoothing (training curve)", 0.0, 0.99, step=0.01, key=SMOOTHING, persist_state="session")
-    x = st.session_state[X_AXIS]
+    x, log_y = st.session_state[X_AXIS], st.session_state[LOG_Y]
     lines = []
     for summary, label, color in zip(chosen, labels, colors):
         frame = ui.metrics_frame(summary.path)
@@ -268,9 +278,11 @@ def curves(chosen: list[RunSummary], labels: list[str], colors: list[str]) -> No
             frame = epochs.with_fractional_epochs(frame, epochs.steps_per_epoch(summary, frame))
         lines.append({"label": label, "frame": frame, "color": color})
     clip = ui.curve_clip(lines)
-    figure = ui.ppl_figure([{**line, "label": ui.plotly_text(line["label"])} for line in lines],
-                           log_y=st.session_state[LOG_Y], smoothing=st.session_state[SMOOTHING],
-                           floor=compare.shared_floor(chosen), x=x, clip=clip)
+    figure = ui.ppl_figure([{**line, "label": ui.plotly_text(line["label"])} for line in lines], log_y=log_y,
+                           smoothing=st.session_state[SMOOTHING], x=x, clip=clip)
+    floors = compare.floors(chosen, labels)
+    floor_lines(figure, floors, len(chosen), log_y)
+    ui.clip_axis(figure, clip, log_y, min(floors, default=None))  # the range again, down to the lowest floor
     figure.update_layout(uirevision="compare.curves", xaxis_title=X_AXES[x])  # keep zoom across refreshes
     st.plotly_chart(figure, key="compare.curves", config={"displaylogo": False})
     if clip:
@@ -282,6 +294,24 @@ def curves(chosen: list[RunSummary], labels: list[str], colors: list[str]) -> No
 def clip_note(clip: Clip) -> str:
     """The clip's caption, with the runs' names as typed (not as markdown)."""
     return replace(clip, peaks={md_escape(label): peak for label, peak in clip.peaks.items()}).note()
+
+
+FLOOR_PLACES = ("bottom right", "top right", "bottom left", "top left")  # labels of near floors apart
+
+
+def floor_lines(figure: go.Figure, floors: dict[float, list[str]], runs_drawn: int, log_y: bool = False,
+                short: bool = False) -> None:
+    """A dashed line at each entropy floor (compare.floors), labelled as Train labels its one ('floor
+    56.6' when `short`, above the line, clear of the bars' axis); with several floors, or runs on
+    other data beside, the label names the runs it is the floor of."""
+    places = FLOOR_PLACES[1::2] if short else FLOOR_PLACES
+    for i, (floor, labels) in enumerate(sorted(floors.items())):
+        whose = "" if len(labels) == runs_drawn else " of " + ", ".join(labels)
+        text = f"floor{whose} {floor:.1f}" if short else f"best possible{whose} (entropy floor) {floor:.1f}"
+        # On a log axis Plotly reads an annotation's y in log10 units (the line's y it converts itself).
+        figure.add_hline(y=floor, line_dash="dash", line_color="#444", annotation_text=ui.plotly_text(text),
+                         annotation_position=places[i % len(places)],
+                         annotation_y=math.log10(floor) if log_y else floor)
 
 
 SCORES = ("best validation", "final validation", "test")
@@ -307,9 +337,7 @@ def score_bars(chosen: list[RunSummary], labels: list[str], colors: list[str]):
                                 cliponaxis=False,  # a label above the tallest bar stays whole
                                 customdata=[ui.fmt_ppl(v) for v in values],
                                 hovertemplate="%{x}: %{customdata}"))  # the trace name shows beside it
-    floor = compare.shared_floor(chosen)
-    if floor:
-        figure.add_hline(y=floor, line_dash="dash", line_color="#444", annotation_text=f"floor {floor:.1f}")
+    floor_lines(figure, compare.floors(chosen, labels), len(chosen), short=True)
     figure.update_layout(barmode="group", height=340, margin=dict(l=10, r=10, t=24, b=10), yaxis_title="perplexity",
                          legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0), uirevision="compare.bars")
     if clip:
