@@ -158,9 +158,13 @@ def test_broken_folders_are_marked_broken_and_never_crash(runs_copy):
 
 def test_delete_asks_then_deletes(runs_copy):
     root, folders = runs_copy
-    at = open_page(**{"compare.selected": [folders["plain"].name]})
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.switch_page("app_pages/compare.py")
+    at.query_params["runs"] = folders["plain"].name
+    at.run()
     at.button[[b.label for b in at.button].index("Delete 1 run…")].click().run()
-    assert any("cannot be undone" in w.value for w in at.warning)
+    assert [w.value for w in at.warning] == [
+        "Delete 1 run folder from disk, with its checkpoints? This cannot be undone."]
     at.button[[b.label for b in at.button].index("Cancel")].click().run()
     assert folders["plain"].exists() and not at.warning
     at.button[[b.label for b in at.button].index("Delete 1 run…")].click().run()
@@ -168,19 +172,49 @@ def test_delete_asks_then_deletes(runs_copy):
     assert not at.exception and not folders["plain"].exists()
     assert any("Deleted 1 run" in s.value for s in at.success)
     assert "plain" not in set(runs_table(at)["name"]) and at.session_state["compare.selected"] == []
+    assert "runs" not in at.query_params                      # the link no longer names the deleted run
 
 
-def test_a_running_run_is_not_deleted_and_the_reason_is_shown(runs_copy):
+def delete_button(at):
+    return next(b for b in at.button if b.label.startswith("Delete "))
+
+
+def test_a_running_run_is_not_offered_for_deletion_and_the_confirmation_says_it_is_kept(runs_copy):
     root, folders = runs_copy
+    running, plain = folders["variational"], folders["plain"]
     # A live process whose command line names lmcore, standing in for a training process.
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)  # lmcore train"])
     try:
-        RunWriter(folders["variational"]).status(state="running", pid=sleeper.pid, finished_at=None)
-        at = open_page(**{"compare.selected": [folders["variational"].name]})
-        at.button[[b.label for b in at.button].index("Delete 1 run…")].click().run()
+        RunWriter(running).status(state="running", pid=sleeper.pid, finished_at=None)
+        at = open_page(**{"compare.selected": [running.name]})
+        button = delete_button(at)
+        assert button.label == "Delete 0 runs…" and button.disabled and "stop it" in button.help
+        at = open_page(**{"compare.selected": [running.name, plain.name]})
+        delete_button(at).click().run()
+        assert [w.value for w in at.warning] == [
+            "Delete 1 run folder from disk, with its checkpoints? This cannot be undone. **variational** "
+            "(running) is kept."]
         at.button[[b.label for b in at.button].index("Yes, delete")].click().run()
-        assert folders["variational"].exists()
-        assert any("is running; stop it before deleting it" in w.value.replace("\\", "") for w in at.warning)
+        assert running.exists() and not plain.exists()
+        assert at.session_state["compare.selected"] == [running.name]
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+def test_a_run_that_starts_after_the_click_is_kept(runs_copy):
+    root, folders = runs_copy
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)  # lmcore train"])
+    try:
+        at = open_page(**{"compare.selected": [folders["variational"].name, folders["plain"].name]})
+        delete_button(at).click().run()
+        assert "Delete 2 run folders from disk, with their checkpoints?" in at.warning[0].value
+        RunWriter(folders["variational"]).status(state="running", pid=sleeper.pid, finished_at=None)
+        at.run()
+        question = at.warning[0].value
+        assert "Delete 1 run folder" in question and "**variational** (running) is kept" in question
+        at.button[[b.label for b in at.button].index("Yes, delete")].click().run()
+        assert folders["variational"].exists() and not folders["plain"].exists()
     finally:
         sleeper.kill()
         sleeper.wait()
@@ -372,6 +406,13 @@ def test_each_entropy_floor_is_drawn_beside_runs_on_other_data(runs_here):
                        ("compare.bars", f"floor of synthetic {floor:.1f}")):
         labels = [a.get("text") for a in chart(at, key=key)["layout"].get("annotations", [])]
         assert label in labels, (key, labels)
+
+
+def test_the_csv_button_is_off_when_the_filters_match_nothing(runs_here):
+    at = open_page()
+    at.text_input(key="compare.filter.text").set_value("no run is called this").run()
+    button = at.get("download_button")[0].proto
+    assert button.label == "CSV of these 0 runs" and button.disabled
 
 
 def frame_with(at, column: str):

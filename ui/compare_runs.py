@@ -159,9 +159,10 @@ def runs_view(summaries: list[RunSummary]) -> None:
     st.dataframe(display_table(view), key=TABLE, on_select=on_table_select, selection_mode="multi-row",
                  hide_index=True, placeholder="—", column_config=TABLE_COLUMNS,
                  height=38 + 35 * min(max(len(view), 1), 15), column_order=RUN_COLUMNS)
-    st.download_button(f"CSV of these {len(view)} runs", compare.table_csv(view), file_name="runs.csv",
-                       mime="text/csv", icon=":material/download:", on_click="ignore",
-                       help="the table as shown by the filters, with unrounded numbers")
+    st.download_button(f"CSV of these {len(view)} run{'s' if len(view) != 1 else ''}", compare.table_csv(view),
+                       file_name="runs.csv", mime="text/csv", icon=":material/download:", on_click="ignore",
+                       disabled=view.empty, help="the table as shown by the filters, with unrounded numbers"
+                       if len(view) else "no run matches the filters")
     by_id = {s.id: s for s in summaries}
     chosen = [by_id[r] for r in selected]
     if not chosen:
@@ -180,7 +181,7 @@ def selection_panel(chosen: list[RunSummary], labels: list[str]) -> None:
     st.subheader("Selected runs")
     for summary, label, color in zip(chosen, labels, colors):
         st.markdown(f"<span style='color:{color}'>●</span> " + run_line(summary, label), unsafe_allow_html=True)
-    actions(chosen)
+    actions(chosen, labels)
     note = compare.comparability_note([s.config for s in chosen], [vocab_size(s) for s in chosen])
     if note:
         st.warning(md_escape(note), icon=":material/compare_arrows:")
@@ -224,16 +225,29 @@ def clear_selection() -> None:
     st.session_state[CONFIRM_DELETE] = []
 
 
-def actions(chosen: list[dict]) -> None:
+ACTIVE_HELP = "a queued or running run cannot be deleted: stop it on the Train page first"
+
+
+def kept_reason(summary: RunSummary) -> str | None:
+    """Why Delete leaves this run alone ('running', 'a reference run'), or None if it may go."""
+    if summary.is_reference:
+        return "a reference run"  # shipped with the project, read-only
+    return summary.state if summary.is_active else None  # its trainer still writes the folder
+
+
+def actions(chosen: list[RunSummary], labels: list[str]) -> None:
     row = st.container(horizontal=True)
     row.button("Clear selection", icon=":material/close:", on_click=clear_selection)
-    deletable = [s for s in chosen if not s.is_reference]  # shipped reference runs are read-only
+    deletable = [s for s in chosen if kept_reason(s) is None]
+    why_not = " ".join(dict.fromkeys(ui.READ_ONLY_HELP if s.is_reference else ACTIVE_HELP for s in chosen))
     if row.button(f"Delete {len(deletable)} run{'s' if len(deletable) != 1 else ''}…", icon=":material/delete:",
-                  disabled=not deletable, help="asks before deleting" if deletable else ui.READ_ONLY_HELP):
+                  disabled=not deletable, help="asks before deleting" if deletable else why_not):
         st.session_state[CONFIRM_DELETE] = [s.id for s in deletable]
-    doomed = [s for s in chosen if s.id in st.session_state[CONFIRM_DELETE]]
+    # Asked again at every rerun: a run that started since the click is kept, and said to be.
+    doomed = [s for s in deletable if s.id in st.session_state[CONFIRM_DELETE]]
     if doomed:
-        confirm_delete(doomed)
+        kept = [(label, kept_reason(s)) for s, label in zip(chosen, labels) if kept_reason(s)]
+        confirm_delete(doomed, kept)
     fork_selected(chosen)
 
 
@@ -241,10 +255,21 @@ def cancel_delete() -> None:
     st.session_state[CONFIRM_DELETE] = []
 
 
-def confirm_delete(doomed: list[RunSummary]) -> None:
+def delete_question(count: int, kept: list[tuple[str, str]]) -> str:
+    """'Delete 1 run folder from disk, with its checkpoints? This cannot be undone. **b** (running)
+    is kept.' `kept`: (label, why) of the selected runs Delete leaves alone."""
+    one = count == 1
+    text = (f"Delete {count} run folder{'' if one else 's'} from disk, with {'its' if one else 'their'} "
+            "checkpoints? This cannot be undone.")
+    if kept:
+        text += " " + ", ".join(f"**{md_escape(label)}** ({why})" for label, why in kept) \
+            + (" is" if len(kept) == 1 else " are") + " kept."
+    return text
+
+
+def confirm_delete(doomed: list[RunSummary], kept: list[tuple[str, str]]) -> None:
     with st.container(border=True):
-        st.warning(f"Delete {len(doomed)} run folder{'s' if len(doomed) > 1 else ''} from disk, "
-                   "with their checkpoints? This cannot be undone.", icon=":material/warning:")
+        st.warning(delete_question(len(doomed), kept), icon=":material/warning:")
         row = st.container(horizontal=True)
         if row.button("Yes, delete", type="primary"):
             refused = []
