@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from explorer.uploads import upload_name
 from lmcore import ablation
 from lmcore.config import KEYS
 from lmcore.summaries import RunSummary
@@ -164,20 +165,28 @@ def floors(summaries: list[RunSummary], labels: list[str]) -> dict[float, list[s
 # ---------------------------------------------------------------- comparable or not
 
 
+def dataset_key(config: dict):
+    """What a run trains on, as far as its perplexity goes: the dataset, and for the generated
+    corpus its data seed (another seed is another language, with another floor)."""
+    dataset = config.get("dataset")
+    return (dataset, config.get("data_seed", 0)) if dataset == "synthetic" else dataset
+
+
 def dataset_name(config: dict) -> str:
-    """'PTB', 'the generated corpus (data seed 0)', 'text file notes.txt', 'uploaded text 3f2a9c1e'."""
+    """'PTB', 'the generated corpus (data seed 0)', 'text file notes.txt', 'the uploaded notes.txt'
+    (by the name it came with; 'an uploaded text 3f2a9c1e' when none was kept)."""
     dataset = config.get("dataset")
     if dataset == "ptb":
         return "PTB"
-    if dataset == "synthetic":  # another data seed is another language, with another floor
+    if dataset == "synthetic":
         return f"the generated corpus (data seed {config.get('data_seed', 0)})"
-    name = _dataset_label(dataset)
-    if name is None:
+    if not isinstance(dataset, str) or not dataset:
         return "unknown data"
-    stem = Path(name).stem
+    stem = Path(dataset).stem
     if len(stem) == 64 and all(c in "0123456789abcdef" for c in stem):  # explorer.uploads keeps a file by its hash
-        return f"uploaded text {stem[:8]}"
-    return f"text file {name}"
+        name = upload_name(dataset)
+        return f"the uploaded {name}" if name else f"an uploaded text {stem[:8]}"
+    return f"text file {Path(dataset).name}"
 
 
 def vocabulary_note(sizes: list) -> str | None:
@@ -193,7 +202,8 @@ def vocabulary_note(sizes: list) -> str | None:
 def comparability_note(configs: list[dict], vocab_sizes: list) -> str | None:
     """Why these runs' perplexities cannot be compared as numbers (other data, other vocabularies),
     or None when nothing says so. `vocab_sizes`: each run's vocabulary, None where not known yet."""
-    datasets = list(dict.fromkeys(dataset_name(config) for config in configs if config))
+    by_key = {dataset_key(config): dataset_name(config) for config in configs if config}
+    datasets = list(by_key.values())
     parts = []
     if len(datasets) > 1:
         parts.append(f"They train on different data: {', '.join(datasets[:-1])} and {datasets[-1]}.")

@@ -152,13 +152,27 @@ def test_runs_on_other_data_or_vocabularies_are_said_not_comparable():
     assert note == ("Their perplexities are not comparable as numbers. Their vocabularies differ (2,000 vs 10,000 "
                     "words): fewer words to choose from make prediction easier, so compare the curves' shapes more "
                     "than their levels.")
-    upload = dict(dataset="/runs/.uploads/" + "3f2a9c1e" * 8 + ".txt")
+    upload = dict(dataset="/runs/.uploads/" + "3f2a9c1e" * 8 + ".txt")           # its name was not kept
     note = compare.comparability_note([ptb, dict(dataset="synthetic", data_seed=3), upload], [10_000, 1_001, 18])
-    assert "different data: PTB, the generated corpus (data seed 3) and uploaded text 3f2a9c1e." in note
+    assert "different data: PTB, the generated corpus (data seed 3) and an uploaded text 3f2a9c1e." in note
     assert "(18 vs 1,001 vs 10,000 words)" in note
+    seeds = [dict(dataset="synthetic", data_seed=0), dict(dataset="synthetic", data_seed=1)]
+    assert "(data seed 0) and the generated corpus (data seed 1)." in compare.comparability_note(seeds, [500, 500])
     other = compare.comparability_note([dict(dataset="/data/a.txt"), dict(dataset="/data/b.txt")], [50, 50])
     assert other.startswith("Their perplexities are not comparable as numbers. They train on different data: "
                             "text file a.txt and text file b.txt. A perplexity measured on another text")
+
+
+def test_an_upload_is_named_as_it_came_and_two_uploads_of_one_name_are_two_texts(tmp_path):
+    uploads = []
+    for digit in "12":
+        path = tmp_path / f"{digit * 64}.txt"
+        path.write_text("a b c\n")
+        path.with_suffix(".name").write_text("notes.txt")
+        uploads.append(dict(dataset=str(path)))
+    assert compare.dataset_name(uploads[0]) == "the uploaded notes.txt"
+    assert "different data: the uploaded notes.txt and the uploaded notes.txt." in compare.comparability_note(
+        uploads, [4, 4])
 
 
 def test_the_vocabulary_note_reads_as_trains_overlay_caption_did():
