@@ -8,6 +8,8 @@ import math
 import statistics
 from dataclasses import dataclass
 
+from .textview import md_escape
+
 # A value this many times the median of everything plotted is an outlier: three decades on a
 # log axis. A normal curve starts near the vocabulary size and falls from there, so it stays
 # well inside; a run that diverged jumps far beyond.
@@ -35,7 +37,8 @@ class Clip:
     peaks: dict                 # label -> the highest value of that series, above `high`
 
     def note(self) -> str:
-        runs = "; ".join(f"{label} reaches {format_ppl(peak)}" for label, peak in self.peaks.items())
+        """Markdown, with the runs' names shown as typed (a name is the user's text)."""
+        runs = "; ".join(f"{md_escape(label)} reaches {format_ppl(peak)}" for label, peak in self.peaks.items())
         return f"Axis clipped at {format_ppl(self.high)}: {runs}."
 
 

@@ -227,3 +227,11 @@ def test_edit_a_copy_drops_a_name_made_from_the_changes_and_keeps_a_chosen_one(t
     at = open_watch(monkeypatch, folder)
     next(b for b in at.button if b.label == "Edit a copy").click().run()
     assert at.text_input(key="train.w.name").value == copied
+
+
+def test_a_run_name_reads_as_typed_in_the_chart_legend(trained_runs, monkeypatch, tmp_path):
+    folder = copy_run(trained_runs[1]["plain"], tmp_path)
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "name": "app-tiny <b>&"}))
+    names = [trace.get("name") for trace in chart(open_watch(monkeypatch, folder), key="train.chart")["data"]]
+    assert "app-tiny &lt;b&gt;&amp; validation" in names  # Plotly shows the entities as the characters typed

@@ -6,7 +6,6 @@ table the Ablation grids view (compare_grids.py) shares.
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -14,7 +13,7 @@ import streamlit as st
 
 import ui
 from explorer import compare, epochs
-from explorer.perplexity import Clip, find_clip
+from explorer.perplexity import find_clip
 from explorer.textview import md_escape
 from lmcore import runs
 from lmcore.summaries import RunSummary
@@ -193,7 +192,7 @@ def selection_panel(chosen: list[RunSummary], labels: list[str]) -> None:
             figure, clip = score_bars(chosen, labels, colors)
             st.plotly_chart(figure, key="compare.bars", config={"displaylogo": False})
             if clip:
-                st.caption(clip_note(clip))
+                st.caption(clip.note())
         else:
             st.caption("No scores yet: the first validation gives the first bar.")
     with diff_column:
@@ -311,14 +310,9 @@ def curves(chosen: list[RunSummary], labels: list[str], colors: list[str]) -> No
     figure.update_layout(uirevision="compare.curves", xaxis_title=X_AXES[x])  # keep zoom across refreshes
     st.plotly_chart(figure, key="compare.curves", config={"displaylogo": False})
     if clip:
-        st.caption(clip_note(clip))
+        st.caption(clip.note())
     if not any(len(line["frame"]) for line in lines):
         st.caption("No metrics yet: queued runs start writing them once they train.")
-
-
-def clip_note(clip: Clip) -> str:
-    """The clip's caption, with the runs' names as typed (not as markdown)."""
-    return replace(clip, peaks={md_escape(label): peak for label, peak in clip.peaks.items()}).note()
 
 
 FLOOR_PLACES = ("bottom right", "top right", "bottom left", "top left")  # labels of near floors apart

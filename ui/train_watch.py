@@ -200,7 +200,8 @@ def run_chart(summary: RunSummary, frame: pd.DataFrame) -> None:
     branch = None if overlays else parent_curve(summary)
     if branch:  # drawn last, so this run keeps its own colour
         curves.append(branch)
-    figure = ui.ppl_figure(curves, log_y=log_y, smoothing=smoothing, floor=summary.status.get("floor_ppl"), clip=clip,
+    figure = ui.ppl_figure([{**c, "label": ui.plotly_text(c["label"])} for c in curves], log_y=log_y,
+                           smoothing=smoothing, floor=summary.status.get("floor_ppl"), clip=clip,
                            x=axis if overlays else "step")
     # Keep zoom and hidden traces across refreshes, until the runs drawn or their axis change.
     figure.update_layout(uirevision=" ".join([s.id for s in runs_drawn] + [axis]))
