@@ -21,6 +21,10 @@ from .timing import time_split
 TAIL_BYTES = 65536  # enough for the last validations of any run: train lines are a few hundred bytes
 
 
+def _count(value) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def _number(value) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
@@ -35,6 +39,7 @@ class RunSummary:
     name: str = ""                               # config name, else preset, else the id; marked on a reference run
     problem: str | None = None                   # why the folder is broken, or the run's error
     params: int | None = None
+    vocab_size: int | None = None                # the words it predicts among (params.json), once training starts
     best_val: float | None = None
     final_val: float | None = None               # the last validation, which may be worse than the best
     best_epoch: int | None = None
@@ -112,7 +117,8 @@ def from_parts(run_id: str, path, config: dict | None, status: dict, params: dic
         name += f" · reference ({reference.get('device') or status.get('device') or 'device unknown'})"
     return RunSummary(
         id=run_id, path=Path(path), config=config, status=status, state=state, name=name, problem=problem,
-        params=total if isinstance(total, int) else None, best_val=_number(status.get("best_val_ppl")),
+        params=total if isinstance(total, int) else None, vocab_size=_count((params or {}).get("vocab_size")),
+        best_val=_number(status.get("best_val_ppl")),
         final_val=final_val, best_epoch=best_epoch, test=_number(status.get("test_ppl")),
         training_seconds=_number(status.get("elapsed")),
         step=status.get("step") if isinstance(status.get("step"), int) else None,

@@ -181,7 +181,7 @@ def selection_panel(chosen: list[RunSummary], labels: list[str]) -> None:
     for summary, label, color in zip(chosen, labels, colors):
         st.markdown(f"<span style='color:{color}'>●</span> " + run_line(summary, label), unsafe_allow_html=True)
     actions(chosen, labels)
-    note = compare.comparability_note([s.config for s in chosen], [vocab_size(s) for s in chosen])
+    note = compare.comparability_note([s.config for s in chosen], [s.vocab_size for s in chosen])
     if note:
         st.warning(md_escape(note), icon=":material/compare_arrows:")
     curves(chosen, labels, colors)
@@ -197,12 +197,6 @@ def selection_panel(chosen: list[RunSummary], labels: list[str]) -> None:
             st.caption("No scores yet: the first validation gives the first bar.")
     with diff_column:
         config_diff(chosen, labels)
-
-
-def vocab_size(summary: RunSummary) -> int | None:
-    """The words a run predicts among (params.json, written as training starts), None before."""
-    size = (runs.read_json(summary.path / "params.json") or {}).get("vocab_size")
-    return size if isinstance(size, int) else None
 
 
 def run_line(summary: RunSummary, label: str) -> str:

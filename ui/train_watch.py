@@ -11,6 +11,7 @@ import streamlit as st
 
 import ui
 from explorer import epochs
+from explorer.compare import vocabulary_note
 from explorer.links import described_name, preset_values
 from explorer.textview import md_escape, sample_markdown
 from lmcore import jsonl, launch, queue, runs
@@ -243,10 +244,8 @@ def overlay_caption(drawn: list[RunSummary], logged: list[pd.DataFrame], placed:
                 + ", ".join(f"{name} takes {steps:,.0f} steps an epoch" for name, steps in per_epoch) + ".")
     else:
         text = "Each run is drawn from its first step (0) to its last planned step (1)."
-    caps = {s.config.get("vocab_size") for s in drawn}
-    if len(caps) > 1 and None not in caps:
-        text += (" Their vocabularies differ (" + " vs ".join(f"{cap:,}" for cap in sorted(caps)) + " words): fewer "
-                 "words to choose from make prediction easier, so compare the curves' shapes more than their levels.")
+    if vocabularies := vocabulary_note([s.vocab_size for s in drawn]):
+        text += " " + vocabularies
     if lost:
         text += f" Not drawn here ({'steps per epoch unknown' if axis == 'epoch' else 'no steps yet'}): " \
                 + ", ".join(lost) + "."
