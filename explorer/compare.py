@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from explorer.uploads import upload_name
+from explorer.uploads import dataset_label, upload_name
 from lmcore import ablation
 from lmcore.config import KEYS
 from lmcore.summaries import RunSummary
@@ -47,19 +47,14 @@ def _number(value):
     return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
-def _dataset_label(dataset) -> str | None:
-    if not isinstance(dataset, str) or not dataset:
-        return None
-    return dataset if dataset in ("ptb", "synthetic") else Path(dataset).name
-
-
 def run_row(summary: RunSummary, label: str | None = None) -> dict:
     config, status = summary.config, summary.status
     started = _number(status.get("started_at"))
     row = {"id": summary.id, "name": summary.name, "label": label or summary.name, "state": summary.state,
            "progress": summary.progress, "step": summary.step, "total_steps": summary.total_steps}
     row.update({key: config.get(key) for key in TABLE_KEYS})
-    row["dataset"] = _dataset_label(config.get("dataset"))
+    dataset = config.get("dataset")
+    row["dataset"] = dataset_label(dataset) if isinstance(dataset, str) and dataset else None  # an upload by its name
     row["preset"] = config.get("preset") or ("custom" if config else None)
     row.update(best_val_ppl=summary.best_val, final_val_ppl=summary.final_val, best_epoch=summary.best_epoch,
                test_ppl=summary.test, params=summary.params, training_seconds=summary.training_seconds,

@@ -173,6 +173,10 @@ def test_an_upload_is_named_as_it_came_and_two_uploads_of_one_name_are_two_texts
     assert compare.dataset_name(uploads[0]) == "the uploaded notes.txt"
     assert "different data: the uploaded notes.txt and the uploaded notes.txt." in compare.comparability_note(
         uploads, [4, 4])
+    # The table and its Dataset filter name an upload as it came, not by its hash.
+    row = compare.run_row(from_parts("20260101-000000-up-ab12", tmp_path, {**uploads[0], "preset": "tiny"},
+                                     {"state": "finished"}, None))
+    assert row["dataset"] == "notes.txt"
 
 
 def test_the_vocabulary_note_reads_as_trains_overlay_caption_did():
