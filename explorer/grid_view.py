@@ -14,6 +14,7 @@ from explorer.compare import runs_table, table_csv
 from explorer.metrics import split
 from explorer.perplexity import format_ppl
 from lmcore import ablation
+from lmcore.effects import epoch_text
 
 MIN_MAX, ONE_SD = "min–max", "mean ± 1 sd"
 BANDS = (MIN_MAX, ONE_SD)
@@ -48,12 +49,13 @@ def cell_curve(frames: list[pd.DataFrame], band: str = MIN_MAX) -> pd.DataFrame:
 # ---------------------------------------------------------------- the cells table
 
 
-def spread_text(described: dict) -> str:
-    """'81.2 ± 0.9 (n=3)', '81.2 (n=1)' (no sd from one run), '—' (no finished run)."""
+def spread_text(described: dict, number=format_ppl) -> str:
+    """'81.2 ± 0.9 (n=3)', '81.2 (n=1)' (no sd from one run), '—' (no finished run); `number` writes
+    the mean (epoch_text for epochs: '2 (n=1)', not '2.0')."""
     if described["mean"] is None:
         return "—"
     sd = f" ± {described['sd']:.1f}" if described["sd"] is not None else ""
-    return f"{format_ppl(described['mean'])}{sd} (n={described['n']})"
+    return f"{number(described['mean'])}{sd} (n={described['n']})"
 
 
 def cells_frame(report: dict) -> pd.DataFrame:
@@ -61,7 +63,7 @@ def cells_frame(report: dict) -> pd.DataFrame:
     metric's mean ± sd (n)."""
     rows = [{"cell": cell["label"] or "(one cell)", "finished": f"{len(cell['finished'])} / {len(cell['runs'])}",
              "best val": spread_text(cell["best_val"]), "final val": spread_text(cell["final_val"]),
-             "best epoch": spread_text(cell["best_epoch"]), "test": spread_text(cell["test"])}
+             "best epoch": spread_text(cell["best_epoch"], epoch_text), "test": spread_text(cell["test"])}
             for cell in report["cells"]]
     return pd.DataFrame(rows, columns=list(CELL_COLUMNS))
 

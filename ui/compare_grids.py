@@ -13,7 +13,7 @@ import ui
 from explorer import compare, grid_view
 from lmcore import ablation, queue, stats
 from lmcore.config import PLACEMENTS, ConfigError, parse_assignments
-from lmcore.effects import epoch_text, grid_effects
+from lmcore.effects import grid_effects
 from lmcore.presets import PRESETS, resolve
 from lmcore.summaries import RunSummary
 from ui import queue_backend
@@ -196,7 +196,6 @@ def cell_curves(entry: dict, colors: dict) -> None:
 def cells_table(entry: dict, report: dict) -> None:
     st.markdown("**Each cell**: mean ± sd over its finished runs (n)")
     frame = grid_view.cells_frame(report)
-    frame["best epoch"] = [epoch_spread(cell["best_epoch"]) for cell in report["cells"]]
     st.dataframe(frame, hide_index=True, key="compare.grid.cells",
                  column_config={"finished": st.column_config.TextColumn("finished / runs")})
     table = compare.runs_table(entry["runs"])  # built once: the CSV and the expander's table
@@ -212,14 +211,6 @@ def cells_table(entry: dict, report: dict) -> None:
                      placeholder="—", column_order=["label", "state", "progress", "best_val_ppl", "final_val_ppl",
                                                     "best_epoch", "test_ppl", "step", "total_steps",
                                                     "training_seconds", "note"])
-
-
-def epoch_spread(described: dict) -> str:
-    """'2 (n=1)', '2.5 ± 0.7 (n=2)': a cell's best epoch in whole epochs where it is one."""
-    if described["mean"] is None:
-        return "—"
-    sd = f" ± {described['sd']:.1f}" if described["sd"] is not None else ""
-    return f"{epoch_text(described['mean'])}{sd} (n={described['n']})"
 
 
 def show_in_table(run_ids: list[str]) -> None:
