@@ -7,6 +7,8 @@ paths, and what is not found is named in one line and otherwise ignored.
 
 from __future__ import annotations
 
+from .textview import shorten
+
 MAX_NAMED = 3  # the ignored ids a note spells out; the rest are counted
 
 
@@ -29,7 +31,7 @@ def ignored_note(ignored: list[str], what: str = "run") -> str | None:
     """'The link names 2 runs that are not here (ignored): abc, xyz.' or None."""
     if not ignored:
         return None
-    named = ", ".join(f"`{item[:60]}`" for item in ignored[:MAX_NAMED])
+    named = ", ".join(f"`{shorten(item)}`" for item in ignored[:MAX_NAMED])
     more = f" and {len(ignored) - MAX_NAMED} more" if len(ignored) > MAX_NAMED else ""
     plural = "s that are" if len(ignored) > 1 else " that is"
     return f"The link names {len(ignored)} {what}{plural} not here (ignored): {named}{more}."

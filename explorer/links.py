@@ -24,6 +24,7 @@ from lmcore.config import (
 )
 from lmcore.presets import PRESETS
 
+from .textview import shorten
 from .uploads import dataset_label
 
 RESERVED_QUERY = {"run", "embed", "embed_options"}  # query keys that are not config keys
@@ -60,7 +61,7 @@ def described_name(values: dict, most: int = 3) -> str:
         changed["dataset"] = dataset_label(values["dataset"])  # an upload by the name it came with
     if not changed:
         return ""
-    parts = [f"{key}={_short(text, 24)}" for key, text in list(changed.items())[:most]]
+    parts = [f"{key}={shorten(text, 24)}" for key, text in list(changed.items())[:most]]
     if len(changed) > most:
         parts.append(f"+{len(changed) - most} more")
     return " · ".join([values.get("preset") or "defaults", *parts])[:RULES["name"].max_length]
@@ -87,17 +88,12 @@ def clamp(key: str, value):
     return min(value, type(value)(rule.high)) if rule.high is not None else value
 
 
-def _short(text: str, limit: int = 60) -> str:
-    """What a link said, cut to a line: a warning must not echo a page of text back."""
-    return text if len(text) <= limit else text[:limit] + "…"
-
-
 def parse_link(query: dict[str, str], uploads: Path) -> tuple[dict, list[str]]:
     """Config values from `?preset=NAME&key=value...`, and a warning per key that was ignored."""
     warnings = []
     preset = query.get("preset", "")
     if preset and preset not in PRESETS:
-        warnings.append(f"unknown preset {_short(preset)!r} (known: {', '.join(PRESETS)}); started from the defaults")
+        warnings.append(f"unknown preset {shorten(preset)!r} (known: {', '.join(PRESETS)}); started from the defaults")
         preset = ""
     values = preset_values(preset)
     for key, text in query.items():
@@ -105,11 +101,11 @@ def parse_link(query: dict[str, str], uploads: Path) -> tuple[dict, list[str]]:
             continue
         try:
             value = coerce(key, text) if key in KEYS else None
-            problem = value_problem(key, value, uploads) if key in KEYS else unknown_key_message(_short(key))
+            problem = value_problem(key, value, uploads) if key in KEYS else unknown_key_message(shorten(key))
         except ConfigError as error:
             problem = "; ".join(p.removeprefix(f"{key}: ") for p in error.problems)  # the key leads already
         if problem:
-            warnings.append(f"ignored {_short(key)}={_short(text)!r}: {problem}")
+            warnings.append(f"ignored {shorten(key)}={shorten(text)!r}: {problem}")
         else:
             values[key] = value
     return values, warnings

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from lmcore.config import SAMPLING_SEED_MAX as SEED_MAX
 
-from .textview import md_escape
+from .textview import md_escape, shorten
 
 
 def whole_number(text: str) -> int | None:
@@ -24,8 +24,7 @@ def whole_number(text: str) -> int | None:
 
 def _quoted(text: str, limit: int = 40) -> str:
     """What was typed, shortened and shown literally in a markdown message."""
-    text = str(text).strip()
-    return "“" + md_escape(text if len(text) <= limit else text[:limit] + "…") + "”"
+    return "“" + md_escape(shorten(str(text).strip(), limit)) + "”"
 
 
 def read_top_k(text: str, vocabulary_size: int) -> tuple[int | None, str | None]:

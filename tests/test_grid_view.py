@@ -114,5 +114,6 @@ def test_a_link_keeps_known_runs_in_order_and_names_the_rest():
     assert compare_links.runs_value(["c", "a"]) == "c,a"
     assert compare_links.ignored_note([]) is None
     assert compare_links.ignored_note(["zz"]) == "The link names 1 run that is not here (ignored): `zz`."
+    assert f"`{'y' * 60}…`." in compare_links.ignored_note(["y" * 500])  # cut, and said to be
     many = compare_links.ignored_note([f"x{i}" for i in range(5)], what="run")
     assert many.startswith("The link names 5 runs that are not here") and many.endswith("and 2 more.")
