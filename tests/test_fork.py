@@ -269,6 +269,16 @@ def test_the_fork_form_on_the_train_page_creates_and_trains_a_fork(parents, tmp_
     assert config["lr"] == 0.01 and config["epochs"] == 3                 # untouched keys stay the parent's
     assert _wait_until_done(forks[0])["state"] == "finished"              # launched in the background
     assert min(_train_lines(forks[0])) == EPOCH + 1
+    at.run()
+    assert not [b for b in at.button if b.label == "Fork and train"]       # no second fork by a second click
+    next(b for b in at.button if b.label == "Fork it again").click().run()
+    assert [b for b in at.button if b.label == "Fork and train"]           # until asked for
+    next(b for b in at.button if b.label == "Fork and train").click().run()
+    second = sorted(p.name for p in parent.parent.iterdir() if p.name not in (parent.name, forks[0].name))
+    next(b for b in at.button if b.label == "Watch the fork").click().run()
+    assert not at.exception and at.query_params["run"] in (second[0], [second[0]])
+    assert f"`{second[0]}`" in " ".join(c.value for c in at.caption)       # the fork's own header
+    assert _wait_until_done(parent.parent / second[0])["state"] == "finished"  # no trainer left behind
 
 
 def test_the_form_is_hidden_with_a_reason_for_reference_runs_and_runs_without_checkpoints(tmp_path, monkeypatch,

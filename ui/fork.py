@@ -78,11 +78,23 @@ def fork_form(summary: RunSummary, place: str) -> None:
         return
     made = st.session_state.setdefault(CREATED, {})  # create() adds to this same dict
     with st.expander("Fork this run", icon=":material/call_split:", expanded=summary.id in made):
-        form(summary, sources, f"fork.{place}.{summary.id}")
-        if summary.id in made:
-            st.success(f"Forked as `{made[summary.id]}`, training in the background.")
-            st.page_link("app_pages/train.py", label="Watch the fork", icon="📈",
-                         query_params={"run": made[summary.id]})
+        if summary.id not in made:  # the form again only on request: a second click would fork twice
+            form(summary, sources, f"fork.{place}.{summary.id}")
+        if summary.id in made:  # also right after the click that made it (the form goes at the next draw)
+            forked(summary, made[summary.id], place)
+
+
+def forked(summary: RunSummary, fork_id: str, place: str) -> None:
+    st.success(f"Forked as `{fork_id}`, training in the background.")
+    row = st.container(horizontal=True)
+    if place == "train":  # a link to the page it is on would not move: set the run and redraw
+        if row.button("Watch the fork", icon="📈", key=f"fork.watch.{summary.id}"):
+            st.query_params["run"] = fork_id
+            st.rerun()
+    else:
+        row.page_link("app_pages/train.py", label="Watch the fork", icon="📈", query_params={"run": fork_id})
+    row.button("Fork it again", icon=":material/call_split:", key=f"fork.again.{summary.id}",
+               on_click=lambda: st.session_state[CREATED].pop(summary.id, None))
 
 
 def fork_selected(chosen: list[RunSummary]) -> None:
@@ -93,7 +105,7 @@ def fork_selected(chosen: list[RunSummary]) -> None:
 
 def form(summary: RunSummary, sources: list[str], key: str) -> None:
     config = summary.config
-    with st.form(key, border=False):
+    with st.form(key, border=False, enter_to_submit=False):  # Enter in a box must not fork
         st.caption("A new run that starts from this run's weights, optimizer and position, with these keys "
                    "changed; shapes and data stay the parent's.")
         # The first epoch's end when kept: a finished run's best or last often has nothing left to train.
