@@ -88,11 +88,11 @@ def without_fork_keys(config: dict) -> dict:
     return {key: value for key, value in config.items() if key not in FORK_KEYS}
 
 
-def starting_validation(parent, step: int) -> float | None:
-    """The parent's validation perplexity at `step` (the checkpoint's own), if it validated there."""
-    values = [r.get("ppl") for r in read_jsonl(parent / "metrics.jsonl") if r.get("kind") == "val"
-              and r.get("step") == step and isinstance(r.get("ppl"), (int, float))]
-    return values[-1] if values else None
+def starting_validation(parent, step: int) -> dict | None:
+    """The parent's validation record at `step` (the checkpoint's own: ppl, epoch), if it validated there."""
+    records = [r for r in read_jsonl(parent / "metrics.jsonl") if r.get("kind") == "val"
+               and r.get("step") == step and isinstance(r.get("ppl"), (int, float))]
+    return records[-1] if records else None
 
 
 def _load_source(parent, source: str) -> dict:
@@ -207,7 +207,8 @@ def fork_run(parent_folder, source: str, changes: dict, root) -> Path:
         payload = finish_epoch(parent, payload)
     cfg = _fork_config(parent, raw, payload, source, typed)
     check_shapes(cfg, payload)
-    start_val = starting_validation(parent, payload["progress"]["step"])
+    start = starting_validation(parent, payload["progress"]["step"])
+    start_val = start["ppl"] if start else None
     payload = _fork_payload(payload, cfg, start_val)
     folder = create_run(cfg.to_dict(), root, label=cfg.name)
     try:
@@ -215,6 +216,10 @@ def fork_run(parent_folder, source: str, changes: dict, root) -> Path:
         writer.checkpoint("last", payload)
         if start_val is not None:
             writer.checkpoint("best", payload)
+            # The best so far is the parent's validation it starts from, with that validation's epoch:
+            # else the fork's first validation, worse or not, would be named the epoch of the best.
+            epoch = start.get("epoch") if isinstance(start.get("epoch"), int) else None
+            writer.status(best_val_ppl=start_val, best_epoch=epoch)
     except BaseException:  # a fork without its checkpoint would train from scratch under a fork's name
         shutil.rmtree(folder, ignore_errors=True)
         raise

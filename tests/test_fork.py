@@ -22,8 +22,9 @@ from lmcore.jsonl import read_jsonl
 from lmcore.model import LanguageModel
 from lmcore.params import formula_counts
 from lmcore.presets import get_preset
-from lmcore.runs import create_run, read_status
+from lmcore.runs import RunWriter, create_run, read_status
 from lmcore.session import run
+from lmcore.summaries import summarize
 from runlogs import stable
 
 EPOCH = 99                           # SMALL's steps in one epoch: 4,000 tokens in 4 rows, windows of 10
@@ -95,6 +96,19 @@ def test_a_fork_with_nothing_changed_continues_exactly_as_its_parent(parents, tm
     later = [r for r in read_jsonl(parent / "metrics.jsonl") if r["step"] > EPOCH]
     assert stable(read_jsonl(child / "metrics.jsonl")) == stable(later)
     _assert_same_weights(_weights(child / "checkpoints" / "last.pt"), _weights(parent / "checkpoints" / "last.pt"))
+
+
+def test_a_fork_starts_with_the_parents_validation_as_its_best_and_that_validations_epoch(parents, tmp_path):
+    parent = parents["dropout"]
+    child = fork_run(parent, "epoch:1", {"name": "worse"}, tmp_path)
+    start = next(r for r in read_jsonl(parent / "metrics.jsonl") if r["kind"] == "val" and r["step"] == EPOCH)
+    status = read_status(child)
+    assert (status["best_val_ppl"], status["best_epoch"]) == (start["ppl"], 1)
+    writer = RunWriter(child)  # its first own validation, worse than where it started
+    writer.metric({"kind": "val", "step": EPOCH + 10, "epoch": 2, "ppl": start["ppl"] + 1.0})
+    writer.status(best_val_ppl=start["ppl"])
+    summary = summarize(child)
+    assert (summary.best_val, summary.best_epoch, summary.final_val) == (start["ppl"], 1, start["ppl"] + 1.0)
 
 
 def test_a_fork_with_a_new_lr_starts_from_the_parents_exact_loss_then_parts(parents, tmp_path):
