@@ -35,6 +35,9 @@ class PhaseClock:
         finally:
             self.seconds[name] += time.perf_counter() - start
 
+    def total(self) -> float:
+        return sum(self.seconds.values())
+
     def state_dict(self) -> dict:
         return dict(self.seconds)
 

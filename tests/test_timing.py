@@ -79,3 +79,15 @@ def test_the_split_reads_largest_first_and_older_runs_have_none():
     assert time_split(None, 10.0) is None and time_split({"evaluation": 1.0}, None) is None
     assert time_split({"evaluation": "1"}, 10.0) == {STEPS: 10.0, "evaluation": 0.0, "sampling": 0.0, "saving": 0.0}
     assert describe_split(None) == "" and describe_split({STEPS: 0.0}) == ""
+
+
+def test_a_train_lines_speed_leaves_out_the_evaluations_and_saves_in_its_interval(runs_root):
+    """Each line's tokens/s is the steps' speed: a validation with a slow save inside an interval
+    used to read as a collapse of the training speed, once per validation."""
+    from lmcore.jsonl import read_jsonl
+
+    folder = create_run({**SMALL, "eval_every": 40, "log_every": 10}, runs_root)
+    run(folder, show_progress=False, observers=(SlowSaves(),))
+    speeds = [r["tokens_per_s"] for r in read_jsonl(folder / "metrics.jsonl") if r["kind"] == "train"]
+    median = sorted(speeds)[len(speeds) // 2]
+    assert min(speeds) > median / 3, (min(speeds), median)
