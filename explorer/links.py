@@ -56,7 +56,7 @@ def described_name(values: dict, most: int = 3) -> str:
     """A name for a config started without one: its preset and the keys it changes, e.g. 'tiny ·
     dropout=0.3 · dropout_placement=variational', so legends and lists tell runs apart; '' when it
     changes nothing (the preset then names the run)."""
-    changed = {k: v for k, v in link_params(values).items() if k not in ("preset", "name")}
+    changed = {k: v for k, v in link_params(values).items() if k not in ("preset", "name") and v != ""}  # no file yet
     if "dataset" in changed:
         changed["dataset"] = dataset_label(values["dataset"])  # an upload by the name it came with
     if not changed:

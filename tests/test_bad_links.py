@@ -142,3 +142,16 @@ def test_a_link_to_an_uploaded_file_shows_the_name_it_was_uploaded_under(monkeyp
     link = at.query_params["dataset"]
     again = open_train(monkeypatch, tmp_path, preset="tiny", dataset=link)  # another session, from the link
     assert "Using **good\\.txt**: 400 lines" in texts(again.caption)
+
+
+def test_your_text_file_with_a_preset_warns_of_nothing_you_did_not_set(monkeypatch, tmp_path):
+    """The preset's token limits go unread with a text file, but they are the preset's, not yours."""
+    at = _choose_text(open_train(monkeypatch, tmp_path, preset="tiny"))
+    assert at.text_input(key=W + "name").placeholder == "tiny"            # no file yet: no 'dataset='
+    at.file_uploader(key=UPLOADER).set_value(("my corpus.txt", GOOD_TEXT, "text/plain")).run()
+    assert not at.warning and "Has no effect" not in texts(at.warning)
+    assert at.text_input(key=W + "name").placeholder == "tiny · dataset=my corpus.txt"
+    link = at.query_params["dataset"]
+    again = open_train(monkeypatch, tmp_path, preset="tiny", dataset=link, train_tokens="50000")  # set by a link
+    warning = texts(again.warning)
+    assert "train_tokens=50000" in warning and "my corpus.txt" in warning and ".uploads" not in warning

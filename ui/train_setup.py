@@ -15,6 +15,7 @@ import ui
 from explorer import epochs
 from explorer.links import described_name, link_params, preset_values
 from explorer.textview import no_latex
+from explorer.uploads import dataset_label
 from lmcore import data
 from lmcore.ablation import inert_settings
 from lmcore.config import Config, ConfigError, from_dict, problems
@@ -33,8 +34,7 @@ def setup_tab() -> None:
     top[0].selectbox("Preset", [""] + list(PRESETS), key=PRESET, on_change=on_preset,
                      format_func=lambda n: n or "none: the engine's defaults",
                      help="Fills every control; change any of them afterwards. `?preset=NAME` in the URL picks one.")
-    top[1].text_input("Run name (optional)", key=WIDGET + "name", help=help_for("name") + ". Left empty, the run is "
-                      "named for its preset and the keys it changes", placeholder=unnamed_placeholder())
+    name_slot = top[1].empty()  # filled after the controls: its placeholder names the run they make
     preset = st.session_state[PRESET]
     top[2].caption(PRESETS[preset].summary if preset else "The engine's defaults: the book's recipe on PTB.")
     left, right = st.columns([5, 4], gap="medium")
@@ -42,19 +42,15 @@ def setup_tab() -> None:
         controls()
     values = read_values()
     st.session_state[VALUES] = values
+    name_slot.text_input("Run name (optional)", key=WIDGET + "name", placeholder=described_name(values) or preset,
+                         help=help_for("name") + ". Left empty, the run is named for its preset and the keys it "
+                         "changes")
     cfg, found = check(values)
     with right:
-        problems_box(cfg, found)
+        problems_box(cfg, found, values)
         start_box(cfg, found)
         parameter_box(cfg)
         share_box(values)
-
-
-def unnamed_placeholder() -> str:
-    """What an empty name box will name the run. The widgets' values are in the session before they
-    are drawn, so this is the config as it is now, not as it was at the last run of the page."""
-    values = read_values()
-    return described_name(values) or values.get("preset") or ""
 
 
 def on_preset() -> None:
@@ -98,8 +94,17 @@ def check(values: dict) -> tuple[Config | None, list[str]]:
     return cfg, found
 
 
-def problems_box(cfg: Config | None, found: list[str]) -> None:
-    if cfg is not None and not found and (unread := inert_settings(cfg)):
+def unread_settings(cfg: Config, values: dict) -> list[str]:
+    """inert_settings of the keys this form changed from its preset: a preset's own token limits,
+    unread with your text file, are not yours to fix. An upload is named as it came."""
+    changed = set(link_params(values)) - {"preset"}
+    dataset = values.get("dataset") or ""
+    return [line.replace(dataset, dataset_label(dataset)) if dataset else line
+            for line in inert_settings(cfg) if line.split("=", 1)[0] in changed]
+
+
+def problems_box(cfg: Config | None, found: list[str], values: dict) -> None:
+    if cfg is not None and not found and (unread := unread_settings(cfg, values)):
         # Not an error (it trains), but a class comparing placements at dropout 0 would learn nothing.
         st.warning("**Has no effect in this config:**\n" + "\n".join(f"- {no_latex(u)}" for u in unread), icon="💤")
     if not found:
