@@ -31,6 +31,7 @@ DRAWN = "train.drawn_state"        # (run id, state) when the whole page was las
 REDRAWN = "train.redrawn_for"      # (run id, state) a full redraw was already asked for
 OVERLAY = "train.overlay"          # reference run ids drawn beside the watched run (none by default)
 OVERLAY_AXIS = "train.overlay_axis"  # their shared x axis: a key of reference.AXES
+METRIC_WIDTH = 124  # px: the longest label ("Best validation" and its help icon) on one line, 7 to a row at 1400
 TIME_SPLIT_HELP = ("Shares of the training time above. Evaluation is the validation perplexity, saving the "
                    "checkpoints and masks, sampling the text generated at each validation; training steps are the "
                    "rest: the forward and backward passes, the optimizer and the logging. A faster step speeds up "
@@ -43,12 +44,12 @@ def watch_tab(run_id: str | None) -> None:
     st.session_state[WATCH] = run_id if run_id in labels else None
     states = {s.id: s.state for s in summaries}
     st.session_state[DRAWN] = (run_id, states.get(run_id))
-    left, right = st.columns([4, 1], vertical_alignment="bottom")
-    left.selectbox("Run", list(labels), format_func=labels.get, key=WATCH, on_change=on_watch,
-                   placeholder="Pick a run to watch" if labels else "No runs yet: start one in Set up")
-    right.button("Edit a copy", icon="📋", key="train.copy", disabled=run_id not in labels,
-                 on_click=copy_run_config, args=(run_id,), width="stretch",
-                 help="Fill Set up with this run's config, to change a key and train again")
+    row = st.container(horizontal=True, vertical_alignment="bottom")  # the button keeps its whole label
+    row.selectbox("Run", list(labels), format_func=labels.get, key=WATCH, on_change=on_watch, width="stretch",
+                  placeholder="Pick a run to watch" if labels else "No runs yet: start one in Set up")
+    row.button("Edit a copy", icon="📋", key="train.copy", disabled=run_id not in labels,
+               on_click=copy_run_config, args=(run_id,), width="content",
+               help="Fill Set up with this run's config, to change a key and train again")
     if not run_id:
         st.info("No run attached. Pick one above, or set one up and press Start.")
     elif run_id not in labels and ui.run_folder(run_id) is None:
@@ -113,8 +114,9 @@ def run_links(summary: RunSummary) -> None:
     links = [("app_pages/compare.py", "Compare it with other runs", ":material/compare_arrows:", {"runs": summary.id}),
              ("app_pages/inside.py", "The dropout masks it used", ":material/biotech:", {"run": summary.id}),
              ("app_pages/generate.py", "Generate text with it", ":material/edit_note:", {"run": summary.id})]
-    for column, (page, label, icon, query) in zip(st.columns(len(links)), links):
-        column.page_link(page, label=label, icon=icon, query_params=query)
+    row = st.container(horizontal=True, gap="medium")
+    for page, label, icon, query in links:
+        row.page_link(page, label=label, icon=icon, query_params=query)
 
 
 def run_controls(folder: Path, state: str, read_only: bool = False) -> None:
@@ -166,8 +168,9 @@ def run_numbers(frame: pd.DataFrame, summary: RunSummary) -> None:
     if summary.status.get("floor_ppl"):
         numbers.append(("Best possible", ui.fmt_ppl(summary.status["floor_ppl"]), None,
                         "the entropy floor of the generated corpus: no model can beat it"))
-    for column, (label, value, delta, help_text) in zip(st.columns(len(numbers)), numbers):
-        column.metric(label, value, delta, delta_color="inverse", help=help_text)
+    row = st.container(horizontal=True, gap="small")  # wraps on a narrow screen instead of cutting labels
+    for label, value, delta, help_text in numbers:
+        row.metric(label, value, delta, delta_color="inverse", help=help_text, width=METRIC_WIDTH)
 
 
 def change(value, before) -> str | None:
