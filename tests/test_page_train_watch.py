@@ -235,3 +235,14 @@ def test_a_run_name_reads_as_typed_in_the_chart_legend(trained_runs, monkeypatch
     (folder / "config.json").write_text(json.dumps({**config, "name": "app-tiny <b>&"}))
     names = [trace.get("name") for trace in chart(open_watch(monkeypatch, folder), key="train.chart")["data"]]
     assert "app-tiny &lt;b&gt;&amp; validation" in names  # Plotly shows the entities as the characters typed
+
+
+def test_a_run_that_failed_before_its_first_step_does_not_read_as_starting(monkeypatch, tmp_path):
+    from lmcore.runs import create_run
+
+    folder = create_run({"name": "bad", "preset": "tiny"}, tmp_path / "runs", "bad")
+    RunWriter(folder).status(state="failed", error="dataset: looks binary", total_steps=None)
+    at = open_watch(monkeypatch, folder)
+    assert any("ended before its first step" in p.proto.text for p in at.get("progress"))
+    assert "No measurements: it ended before its first log." in [i.value for i in at.info]
+    assert any(c.value.startswith("Fork: it saved no checkpoint") for c in at.caption)

@@ -129,7 +129,8 @@ def progress_text(status: dict) -> tuple[float, str]:
     """(fraction done, 'step 120 / 1,192 · epoch 2 / 8 · ETA 0:41') from status.json."""
     step, total = status.get("step") or 0, status.get("total_steps") or 0
     fraction = min(step / total, 1.0) if total else 0.0
-    parts = [f"step {step:,} / {total:,}" if total else "starting"]
+    ended = status.get("state") in ("failed", "stopped", "finished", "broken")
+    parts = [f"step {step:,} / {total:,}" if total else ("ended before its first step" if ended else "starting")]
     if status.get("epoch"):
         parts.append(f"epoch {status['epoch']}")
     # Seconds spent training across resumes (a stopped spell is not in it); runs written

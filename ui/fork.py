@@ -74,7 +74,8 @@ def fork_form(summary: RunSummary, place: str) -> None:
     sources = checkpoint_sources(summary.path)
     if not sources:
         st.caption("Fork: no checkpoint yet. The first is written at the end of epoch 1 (or every "
-                   "checkpoint_every steps).")
+                   "checkpoint_every steps)." if summary.is_active else
+                   "Fork: it saved no checkpoint to start from; Edit a copy trains its recipe from scratch.")
         return
     made = st.session_state.setdefault(CREATED, {})  # create() adds to this same dict
     with st.expander("Fork this run", icon=":material/call_split:", expanded=summary.id in made):
