@@ -191,9 +191,21 @@ def cmd_train(args) -> int:
     from .runs import create_run
 
     cfg = resolve(args.preset, args.assignments, {"name": args.name} if args.name else None)
+    _check_text(cfg.dataset)
     folder = create_run(cfg.to_dict(), args.runs_dir, label=args.name or cfg.preset)
     print(f"run folder: {folder}", file=sys.stderr)
     return _run_folder(folder, not args.no_progress_bar)
+
+
+def _check_text(dataset: str) -> None:
+    """A text file that cannot train (binary, not UTF-8, too few lines) is refused before a run
+    folder is made for it: a config that cannot run creates nothing."""
+    from .config import BUILTIN_DATASETS
+    from .errors import DataError
+    from .text import corpus_problem
+
+    if dataset not in BUILTIN_DATASETS and (problem := corpus_problem(Path(dataset).expanduser())):
+        raise DataError(problem)
 
 
 def cmd_resume(args) -> int:

@@ -42,6 +42,21 @@ def text_problem(path: Path) -> str | None:
     return None
 
 
+def corpus_problem(path: Path) -> str | None:
+    """text_problem, or too few lines to split: all that stops a text file from training, found
+    before a run folder is made for it (one pass over its lines)."""
+    problem = text_problem(path)
+    if problem:
+        return problem
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        lines = sum(1 for line in handle if line.strip())
+    try:
+        split_sizes(lines)
+    except DataError as error:
+        return str(error)
+    return None
+
+
 def split_sizes(n_lines: int) -> tuple[int, int, int]:
     """(train, valid, test) line counts: first 80% train, next 10% valid, last 10% test (at least one each)."""
     if n_lines < 3:

@@ -264,3 +264,15 @@ def test_sigkill_is_seen_as_failed_and_resumes_from_the_last_checkpoint(runs_roo
     resumed.wait(timeout=60)
     steps = _steps_in_order(folder)
     assert steps[-1] > checkpoint_step
+
+
+@pytest.mark.parametrize("content,words", [(b"abc\x00def\n" * 5, "looks binary"),
+                                           (b"just one line\n", "needs at least 3 non-empty lines")])
+def test_cli_train_refuses_a_text_file_that_cannot_train_and_creates_no_run(tmp_path, capsys, content, words):
+    from lmcore import cli
+
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(content)
+    runs_dir = tmp_path / "runs"
+    assert cli.main(["train", "--preset", "tiny", "--set", f"dataset={bad}", "--runs-dir", str(runs_dir)]) == 2
+    assert words in capsys.readouterr().err and not runs_dir.exists()
