@@ -40,9 +40,10 @@ def chunk_counts(text: str) -> list[int]:
     return counts
 
 
-def ruled(key: str, kind=int):
+def ruled(key: str, kind=int, shown: str = "value"):
     """An argparse type: a number (`kind`) within the limits of the config key `key`, so `sample
-    --words` and `--temperature` take what a run's sample_words and sample_temperature take."""
+    --words` and `--temperature` take what a run's sample_words and sample_temperature take; the
+    message says `shown` where the rule names the key."""
     def parse(text: str):
         try:
             value = kind(text)
@@ -50,7 +51,7 @@ def ruled(key: str, kind=int):
             raise argparse.ArgumentTypeError(f"not a {'whole ' if kind is int else ''}number: {text!r}") from None
         problem = key_problem(key, value)
         if problem:
-            raise argparse.ArgumentTypeError(problem)
+            raise argparse.ArgumentTypeError(problem.replace(key, shown))
         return value
     return parse
 
@@ -95,8 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
     sample = commands.add_parser("sample", help="generate text from a run's checkpoint")
     sample.add_argument("run_dir")
     sample.add_argument("--prompt", default="the")
-    sample.add_argument("--words", type=ruled("sample_words"), default=30, help="words to generate (0 to 1000)")
-    sample.add_argument("--temperature", type=ruled("sample_temperature", float), default=1.0,
+    sample.add_argument("--words", type=ruled("sample_words", int, "words"), default=30,
+                        help="words to generate (0 to 1000)")
+    sample.add_argument("--temperature", type=ruled("sample_temperature", float, "temperature"), default=1.0,
                         help="more than 0, at most 100: below 1 sharper, above 1 more random")
     sample.add_argument("--top-k", type=whole(0, meaning=" (0: every word)"), default=0,
                         help="sample among the k most likely words only (0: every word)")
