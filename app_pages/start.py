@@ -64,7 +64,7 @@ def preset_card(name: str) -> None:
     cfg = preset.config()
     vocab = vocab_size_for(cfg) or cfg.vocab_size
     params = formula_counts(cfg, vocab)["total"]
-    with st.container(border=True):
+    with st.container(border=True, width=172):
         st.markdown(f"**{name}** · {ui.fmt_count(params)} parameters")
         st.caption(preset.summary)
         if st.button("Start now", key=f"start.go.{name}", type="primary", icon=":material/play_arrow:",
@@ -77,9 +77,10 @@ def preset_card(name: str) -> None:
 
 ptb_panel()
 st.subheader("Start from a preset")
-columns = st.columns(len(FEATURED))
-for column, name in zip(columns, FEATURED):
-    with column:
+# Cards of a fixed width in a row that wraps: five to a row at 1400 px, three then two on a 1024 px
+# projector with the sidebar open, where five columns broke "Start now" letter by letter.
+with st.container(horizontal=True, wrap=True):
+    for name in FEATURED:
         preset_card(name)
 st.caption("`book` and `variational-medium` are the full 40-epoch recipes: a `book` epoch took 5.2 s on an "
            "NVIDIA H200 with CUDA graphs (10.8 s without) and about 9 minutes on a 2-core CPU. `tiny` finishes in "
