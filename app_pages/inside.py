@@ -14,7 +14,7 @@ from lmcore.errors import ConfigError, RunError
 from lmcore.presets import PRESETS
 from lmcore.runs import read_json
 from lmcore.summaries import RunSummary
-from ui.inside_figures import legend, mask_figure, no_dropout_box, params_figure, survival_figure
+from ui.inside_figures import legend, mask_figure, mask_title, no_dropout_box, params_figure, survival_figure
 
 INSIDE_P = "inside.p"
 INSIDE_P_RECURRENT = "inside.p_recurrent"
@@ -38,15 +38,17 @@ ui.init_state({INSIDE_P: 0.5, INSIDE_P_RECURRENT: 0.5, INSIDE_STEPS: 20, INSIDE_
 
 
 def lesson_controls() -> None:
-    cols = st.columns([3, 3, 2.5, 2.5, 1.6, 2.4])
-    cols[0].slider("p (inputs and outputs)", 0.0, 0.9, step=0.05, key=INSIDE_P, persist_state="session")
-    cols[1].slider("p recurrent (h(t-1) → h(t))", 0.0, 0.9, step=0.05, key=INSIDE_P_RECURRENT, persist_state="session")
-    cols[2].slider("time steps", 5, 50, key=INSIDE_STEPS, persist_state="session")
-    cols[3].slider("units", 4, 64, key=INSIDE_UNITS, persist_state="session")
-    cols[4].segmented_control("layer shown", [1, 2], key=INSIDE_LAYER, required=True,
-                              persist_state="session")
-    cols[5].number_input("seed", 0, 10**6, key=INSIDE_SEED, persist_state="session")
-    cols[5].button("🎲 New masks", on_click=_next_seed, width="stretch")
+    # A row that wraps at each control's own width: six fixed columns cut the labels, the layer
+    # choice and the button short on a 1024 px projector.
+    with st.container(horizontal=True, vertical_alignment="bottom"):
+        st.slider("p (inputs and outputs)", 0.0, 0.9, step=0.05, key=INSIDE_P, persist_state="session", width=180)
+        st.slider("p recurrent (h(t-1) → h(t))", 0.0, 0.9, step=0.05, key=INSIDE_P_RECURRENT,
+                  persist_state="session", width=190)
+        st.slider("time steps", 5, 50, key=INSIDE_STEPS, persist_state="session", width=150)
+        st.slider("units", 4, 64, key=INSIDE_UNITS, persist_state="session", width=150)
+        st.segmented_control("layer shown", [1, 2], key=INSIDE_LAYER, required=True, persist_state="session")
+        st.number_input("seed", 0, 10**6, key=INSIDE_SEED, persist_state="session", width=110)
+        st.button("🎲 New masks", on_click=_next_seed)
 
 
 def _next_seed() -> None:
@@ -54,23 +56,21 @@ def _next_seed() -> None:
 
 
 def lesson_grid_view(grid: dict, p: float, p_recurrent: float, layer: int) -> None:
-    header = st.columns([1.2, 3, 3, 3])
-    header[0].markdown("**site**")
-    for column, placement in zip(header[1:], lesson.LESSON_PLACEMENTS):
+    for column, placement in zip(st.columns(3), lesson.LESSON_PLACEMENTS):
         column.markdown(f"### {placement}")
         column.caption(PLACEMENT_HELP[placement])
     for site in lesson.SITES:
-        row = st.columns([1.2, 3, 3, 3], vertical_alignment="center")
-        row[0].markdown(f"#### {site}")
-        row[0].caption(lesson.site_title(site, layer, LAYERS) if site != "output" or layer == LAYERS
-                       else "only after the last layer")
-        for column, placement in zip(row[1:], lesson.LESSON_PLACEMENTS):
+        # The site heads its row: a fourth, narrow column for it broke "recurrent" mid-word at 1024 px.
+        where = lesson.site_title(site, layer, LAYERS) if site != "output" or layer == LAYERS \
+            else "only after the last layer"
+        st.markdown(f"#### {site} <small style='font-weight:normal'>· {where}</small>", unsafe_allow_html=True)
+        for column, placement in zip(st.columns(3, vertical_alignment="center"), lesson.LESSON_PLACEMENTS):
             mask = grid[placement][site]
             with column:
                 if mask is None:
                     no_dropout_box(lesson.why_no_mask(placement, site, layer, LAYERS, p, p_recurrent))
                     continue
-                title = f"{placement} · {site} · kept {lesson.kept_fraction(mask):.0%}"
+                title = mask_title(f"kept {lesson.kept_fraction(mask):.0%}", f"{placement} · {site}")
                 st.plotly_chart(mask_figure(mask, title), key=f"inside.lesson.{placement}.{site}",
                                 config={"displayModeBar": False})
 
@@ -107,10 +107,11 @@ def lesson_tab() -> None:
     legend()
     lesson_grid_view(grid, p, p_recurrent, layer)
     st.divider()
-    left, right = st.columns([2, 3])
-    with left:
-        lesson_text(p_recurrent, steps, grid)
-    with right:
+    # The chart goes beside the text where both fit, below it on a 1024 px page with the sidebar
+    # open (two columns there squeezed the text into a strip and cut the metric's label).
+    with st.container(horizontal=True, gap="medium"):
+        with st.container(width=340):
+            lesson_text(p_recurrent, steps, grid)
         st.plotly_chart(survival_figure(p_recurrent, steps, grid), key="inside.survival",
                         config={"displayModeBar": False})
 
@@ -161,7 +162,9 @@ def run_masks(summary: RunSummary, cfg) -> None:
     table = pd.DataFrame(lesson.mask_rows(arrays, cfg))
     st.dataframe(table, hide_index=True, key="inside.mask_table", column_config={
         "kept fraction": st.column_config.NumberColumn(format="%.3f"),
-        "1 - p": st.column_config.NumberColumn("1 - p (expected)", format="%.3f")})
+        # "(expected)" in the tooltip: in the header it ran the table past a 1024 px page's edge.
+        "1 - p": st.column_config.NumberColumn("1 - p", format="%.3f",
+                                               help="The kept fraction expected: 1 - the site's dropout ratio")})
     mask_pictures(arrays, cfg)
 
 
@@ -185,9 +188,9 @@ def mask_pictures(arrays: dict, cfg) -> None:
                                                                     cfg.layer_dropout, cfg.recurrent_dropout))
                     continue
                 mask = arrays[key]
-                title = (f"{key} · kept {lesson.kept_fraction(mask):.1%}<br><span style='font-size:13px'>1-p = "
-                         f"{1 - lesson.site_ratio(key, cfg):.0%}"
-                         + (f" · units 1–{shown} of {mask.shape[1]}" if shown < mask.shape[1] else "") + "</span>")
+                title = mask_title(f"kept {lesson.kept_fraction(mask):.1%}", key,
+                                   f"1-p = {1 - lesson.site_ratio(key, cfg):.0%}"
+                                   + (f" · units 1–{shown} of {mask.shape[1]}" if shown < mask.shape[1] else ""))
                 st.plotly_chart(mask_figure(mask[:, :shown], title, height=320), key=f"inside.run.{key}",
                                 config={"displayModeBar": False})
 

@@ -15,8 +15,15 @@ DROPPED, KEPT = "#1e293b", "#fcd34d"  # dark slate vs bright amber: readable on 
 CELL_HEIGHT = 250
 
 
+def mask_title(headline: str, *details: str) -> str:
+    """A mask chart's title: the headline (the kept share) on a line of its own, then what the mask is
+    in smaller type, one line each: a column a third of a 1024 px page wide cut one long line short."""
+    return "<br>".join([headline, *(f"<span style='font-size:12px'>{line}</span>" for line in details)])
+
+
 def mask_figure(mask: np.ndarray, title: str, height: int = CELL_HEIGHT) -> go.Figure:
-    """A (time, units) mask as a heatmap: time across, units down, dropped dark, kept bright."""
+    """A (time, units) mask as a heatmap: time across, units down, dropped dark, kept bright.
+    `title` comes from mask_title: the top margin grows with its lines."""
     kept = (np.asarray(mask) > 0).T.astype(int)             # (units, time)
     units, steps = kept.shape
     scale = float(np.max(mask)) if np.max(mask) > 0 else 1.0
@@ -26,8 +33,11 @@ def mask_figure(mask: np.ndarray, title: str, height: int = CELL_HEIGHT) -> go.F
         z=kept, x=np.arange(1, steps + 1), y=np.arange(1, units + 1), zmin=0, zmax=1, showscale=False,
         colorscale=[[0, DROPPED], [0.5, DROPPED], [0.5, KEPT], [1, KEPT]], xgap=gap, ygap=gap,
         customdata=words, hovertemplate="step %{x}, unit %{y}: %{customdata}<extra></extra>"))
-    figure.update_layout(title=dict(text=title, font=dict(size=15)), height=height,
-                         margin=dict(l=10, r=10, t=60 if "<br>" in title else 40, b=10), plot_bgcolor="white")
+    # Hung from the top, so the title's extra lines grow into the margin rather than over the cells.
+    figure.update_layout(title=dict(text=title, font=dict(size=15), yref="container", y=1, yanchor="top",
+                                    pad=dict(t=10)),
+                         height=height, margin=dict(l=10, r=10, t=40 + 18 * title.count("<br>"), b=10),
+                         plot_bgcolor="white")
     figure.update_xaxes(title_text="time step →", showgrid=False)
     figure.update_yaxes(title_text="unit", autorange="reversed", showgrid=False)
     return figure
