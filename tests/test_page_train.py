@@ -4,6 +4,7 @@ tested with their modules: test_links.py, test_uploads.py, test_lesson.py (textv
 from __future__ import annotations
 
 import math
+import re
 import shutil
 import time
 from pathlib import Path
@@ -152,6 +153,13 @@ def test_tying_with_unequal_sizes_is_explained_and_blocks_start(trained_runs, mo
     assert at.toggle(key=W + "tie_weights").value is False
 
 
+def parts_rows(at) -> list[list[str]]:
+    """The Set up tab's table of parameters per part: [part, formula, count] a row, without markup."""
+    table = next(m.value for m in at.markdown if m.value.startswith("| Part and formula"))
+    cells = [re.split(r"<br>|\|", row)[1:-1] for row in table.splitlines()[2:]]
+    return [[re.sub("<[^>]+>|■", "", cell).strip() for cell in row] for row in cells]
+
+
 def test_parameter_breakdown_matches_formula_counts(trained_runs, monkeypatch):
     root, _ = trained_runs
     at = open_page(monkeypatch, root, preset="tiny")
@@ -160,9 +168,11 @@ def test_parameter_breakdown_matches_formula_counts(trained_runs, monkeypatch):
     at.run()
     cfg = PRESETS["tiny"].config().replace(layers=3, tie_weights=True)
     counts = formula_counts(cfg, data.vocab_size_for(cfg))
-    table = at.dataframe[0].value
-    assert list(table["parameters"]) == list(counts["parts"].values())
-    assert list(table["part"]) == ["Embedding", "LSTM 1", "LSTM 2", "LSTM 3", "Decoder weight", "Decoder bias"]
+    rows = parts_rows(at)
+    assert [row[-1] for row in rows] == [f"{n:,}" for n in counts["parts"].values()]
+    assert [row[0] for row in rows] == ["Embedding", "LSTM 1", "LSTM 2", "LSTM 3", "Decoder weight", "Decoder bias"]
+    # Each part's formula in symbols and numbers under its name (the decoder's tied: no colour on the bar).
+    assert rows[2][1] == "4·H·(I+H) + 8·H = 4·256·(256+256) + 8·256" and rows[4][1] == "tied"
     assert metric(at, "Total") == f"{counts['total']:,}"
     assert f"Tying saves {counts['tying_saves']:,} parameters" in texts(at.caption)
 

@@ -21,6 +21,11 @@ UPLOADED = "train.uploaded"        # uploader file id -> (stored path or None, p
 UPLOADER = "train.uploader"
 
 HINTS = typing.get_type_hints(Config)
+# A field's width in px: two to a row in the Set up column of a 1024 px page with the sidebar open
+# (263 px inside an expander), three at 1400 px. Fixed columns of three or four there broke labels
+# mid-word and cut the selects' values to a letter. At 120 px or less Streamlit leaves out a number's
+# -/+ buttons, which would cut a six-digit value (the arrow keys still step it).
+FIELD = 120
 DATASET_LABELS = {"ptb": "Penn Treebank", "synthetic": "Generated (known best perplexity)",
                   "text": "Your text file"}
 UPLOAD_LABEL = (f"Upload a UTF-8 text file of at most {MAX_UPLOAD_MB} MB ({MAX_UPLOAD_BYTES:,} bytes): one "
@@ -37,29 +42,41 @@ def controls() -> None:
     advanced_section()
 
 
-def number(where, key: str, label: str, disabled: bool = False, step=None) -> None:
+def fields():
+    """A row of fields that wraps onto the next line where they do not fit; inputs line up at the
+    bottom when one label takes two lines. Draw into it with `with fields():`."""
+    return st.container(horizontal=True, vertical_alignment="bottom")
+
+
+def number(key: str, label: str, disabled: bool = False, step=None) -> None:
     """A number widget bounded by the key's declared limits (an open end as its closed one:
     problems() names the end itself); max_steps' 0 stands for none (no cap)."""
     rule = RULES[key]
     floating = HINTS[key] is float or key == "dropout_recurrent"
     cast = float if floating else int
     low = 0 if key == "max_steps" else rule.low
-    where.number_input(label, min_value=None if low is None else cast(low),
-                       max_value=None if rule.high is None else cast(rule.high),
-                       step=step or (None if floating else 1), format="%g" if floating else None,
-                       key=WIDGET + key, help=help_for(key), disabled=disabled)
+    st.number_input(label, min_value=None if low is None else cast(low),
+                    max_value=None if rule.high is None else cast(rule.high),
+                    step=step or (None if floating else 1), format="%g" if floating else None,
+                    key=WIDGET + key, help=help_for(key), disabled=disabled, width=FIELD)
 
 
-def numbers(columns, *fields) -> None:
-    """Number widgets side by side, one a column: (key, label) or (key, label, step)."""
-    for where, (key, label, *step) in zip(columns, fields):
-        number(where, key, label, step=step[0] if step else None)
+def numbers(*keys) -> None:
+    """Number widgets one after another: (key, label) or (key, label, step)."""
+    for key, label, *step in keys:
+        number(key, label, step=step[0] if step else None)
 
 
-def choice(where, key: str, label: str, labels: dict | None = None, disabled: bool = False,
+def choice(key: str, label: str, labels: dict | None = None, disabled: bool = False,
            options: tuple | None = None) -> None:
-    where.selectbox(label, options or RULES[key].choices, key=WIDGET + key, help=help_for(key), disabled=disabled,
-                    format_func=(lambda v: f"{v} — {labels[v]}") if labels else str)
+    """A select box; one whose options carry labels (long) takes the whole row."""
+    st.selectbox(label, options or RULES[key].choices, key=WIDGET + key, help=help_for(key), disabled=disabled,
+                 format_func=(lambda v: f"{v} — {labels[v]}") if labels else str,
+                 width="stretch" if labels else FIELD)
+
+
+def text(key: str, label: str) -> None:
+    st.text_input(label, key=WIDGET + key, help=help_for(key), width=FIELD)
 
 
 def help_for(key: str) -> str:
@@ -121,27 +138,27 @@ def data_section() -> None:
         if kind == "text":
             upload_box()
         ptb, synthetic = kind == "ptb", kind == "synthetic"
-        # Two to a row: four to a row cut the labels short beside their help icons.
-        columns = st.columns(2) + st.columns(2)
-        number(columns[0], "vocab_size", "Vocabulary cap", disabled=synthetic)
-        number(columns[1], "train_tokens", "Train tokens", disabled=not ptb)
-        number(columns[2], "valid_tokens", "Validation tokens", disabled=not ptb)
-        number(columns[3], "test_tokens", "Test tokens", disabled=not ptb)
-        columns = st.columns(3)
-        number(columns[0], "synthetic_tokens", "Generated tokens", disabled=not synthetic, step=10_000)
-        number(columns[1], "synthetic_vocab", "Generated vocabulary", disabled=not synthetic)
-        number(columns[2], "data_seed", "Data seed", disabled=not synthetic)
+        with fields():
+            number("vocab_size", "Vocabulary cap", disabled=synthetic)
+            number("train_tokens", "Train tokens", disabled=not ptb)
+        with fields():
+            number("valid_tokens", "Validation tokens", disabled=not ptb)
+            number("test_tokens", "Test tokens", disabled=not ptb)
+        with fields():
+            number("synthetic_tokens", "Generated tokens", disabled=not synthetic, step=10_000)
+            number("synthetic_vocab", "Generated vocabulary", disabled=not synthetic)
+            number("data_seed", "Data seed", disabled=not synthetic)
 
 
 def model_section() -> None:
     with st.expander("Model", expanded=True, icon="🧱"):
-        numbers(st.columns(3), ("layers", "LSTM layers"), ("embed_size", "Embedding size", 50),
-                ("hidden_size", "Hidden size", 50))
+        with fields():
+            numbers(("layers", "LSTM layers"), ("embed_size", "Embedding size", 50), ("hidden_size", "Hidden size", 50))
         st.toggle("Tie the embedding and the decoder weights", key=WIDGET + "tie_weights", help=help_for("tie_weights"))
-        columns = st.columns(3)
-        choice(columns[0], "init", "Initialisation")
-        number(columns[1], "init_range", "Uniform init range", step=0.01,
-               disabled=st.session_state[WIDGET + "init"] != "uniform")
+        with fields():
+            choice("init", "Initialisation")
+            number("init_range", "Uniform init range", step=0.01,
+                   disabled=st.session_state[WIDGET + "init"] != "uniform")
 
 
 def dropout_section() -> None:
@@ -149,55 +166,57 @@ def dropout_section() -> None:
         placement = st.radio("Where dropout goes", PLACEMENTS, key=WIDGET + "dropout_placement",
                              captions=[PLACEMENT_HELP[p] for p in PLACEMENTS], help=help_for("dropout_placement"))
         recurrent = placement in ("horizontal", "variational")
-        columns = st.columns(3)
-        number(columns[0], "dropout", "Dropout ratio", disabled=placement == "none", step=0.05)
-        same = columns[1].checkbox("Same as dropout", key=WIDGET + "recurrent_same", disabled=not recurrent)
-        number(columns[2], "dropout_recurrent", "Recurrent ratio", disabled=not recurrent or same, step=0.05)
+        # The two ratios side by side, the box after them: between them it pushed one ratio to a row
+        # of its own on a narrow page.
+        with fields():
+            number("dropout", "Dropout ratio", disabled=placement == "none", step=0.05)
+            same = st.session_state[WIDGET + "recurrent_same"]
+            number("dropout_recurrent", "Recurrent ratio", disabled=not recurrent or same, step=0.05)
+            st.checkbox("Same as dropout", key=WIDGET + "recurrent_same", disabled=not recurrent)
         if not recurrent:
             st.caption("The recurrent ratio only matters for horizontal and variational dropout.")
 
 
 def optimisation_section() -> None:
     with st.expander("Optimisation", expanded=True, icon="🧮"):
-        columns = st.columns(4)
-        choice(columns[0], "optimizer", "Optimizer")
-        numbers(columns[1:], ("lr", "Learning rate", 0.001), ("clip", "Gradient clip", 0.05),
-                ("weight_decay", "Weight decay", 0.0001))
-        numbers(st.columns(4), ("batch_size", "Batch size"), ("bptt", "BPTT length", 5))
+        with fields():
+            choice("optimizer", "Optimizer")
+            numbers(("lr", "Learning rate", 0.001), ("clip", "Gradient clip", 0.05),
+                    ("weight_decay", "Weight decay", 0.0001), ("batch_size", "Batch size"), ("bptt", "BPTT length", 5))
 
 
 def schedule_section() -> None:
     with st.expander("Schedule", expanded=False, icon="📅"):
-        columns = st.columns(2)
-        number(columns[0], "epochs", "Epochs")
-        number(columns[1], "max_steps", "Max steps (0 = no cap)", step=50)
+        with fields():
+            number("epochs", "Epochs")
+            number("max_steps", "Max steps (0 = no cap)", step=50)
         schedule = st.session_state[WIDGET + "lr_schedule"]
-        choice(st.container(), "lr_schedule", "Learning-rate schedule", labels=SCHEDULE_HELP)  # long labels
-        columns = st.columns(2)
-        number(columns[0], "lr_decay", "Decay factor", disabled=schedule == "constant", step=0.05)
-        number(columns[1], "decay_start", "Decay start (epoch)", disabled=schedule != "fixed")
+        choice("lr_schedule", "Learning-rate schedule", labels=SCHEDULE_HELP)
+        with fields():
+            number("lr_decay", "Decay factor", disabled=schedule == "constant", step=0.05)
+            number("decay_start", "Decay start (epoch)", disabled=schedule != "fixed")
 
 
 def advanced_section() -> None:
     with st.expander("Advanced", expanded=False, icon="🛠️"):
-        columns = st.columns(4)
-        number(columns[0], "seed", "Seed")
-        choice(columns[1], "device", "Device", options=device_options())
-        number(columns[2], "threads", "CPU threads")
-        choice(columns[3], "amp", "Mixed precision")
+        with fields():
+            number("seed", "Seed")
+            choice("device", "Device", options=device_options())
+            number("threads", "CPU threads")
+            choice("amp", "Mixed precision")
         device = chosen_device()  # both notes need it; resolving it once per rerun is enough
         amp_note(device)
-        numbers(st.columns(4), ("eval_batch_size", "Eval batch size"), ("eval_every", "Evaluate every N steps", 50),
-                ("checkpoint_every", "Checkpoint every N steps", 50), ("log_every", "Log every N steps"))
-        columns = st.columns(4)
-        columns[0].text_input("Sample prompt", key=WIDGET + "sample_prompt", help=help_for("sample_prompt"))
-        number(columns[1], "sample_words", "Sampled words")
-        number(columns[2], "sample_temperature", "Sample temperature", step=0.1)
-        columns[3].text_input("Group", key=WIDGET + "group", help=help_for("group"))
-        columns = st.columns(3, vertical_alignment="bottom")
-        choice(columns[0], "cuda_graphs", "CUDA graphs")
-        choice(columns[1], "compiled_cell", "Compiled cell")
-        number(columns[2], "layer_pipeline", "Layer pipeline")
+        with fields():
+            numbers(("eval_batch_size", "Eval batch size"), ("eval_every", "Evaluate every N steps", 50),
+                    ("checkpoint_every", "Checkpoint every N steps", 50), ("log_every", "Log every N steps"))
+        with fields():
+            text("sample_prompt", "Sample prompt")
+            numbers(("sample_words", "Sampled words"), ("sample_temperature", "Sample temperature", 0.1))
+            text("group", "Group")
+        with fields():
+            choice("cuda_graphs", "CUDA graphs")
+            choice("compiled_cell", "Compiled cell")
+            number("layer_pipeline", "Layer pipeline")
         st.toggle("torch.compile", key=WIDGET + "compile", help=help_for("compile"))
         speed_note(device)
 

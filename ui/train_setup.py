@@ -168,12 +168,29 @@ def parameter_box(cfg: Config | None) -> None:
     st.metric("Total", f"{counts['total']:,}", help=f"{ui.fmt_count(counts['total'])}; vocabulary V = {vocab:,}{note}",
               border=True)
     table = parameter_table(cfg, counts)
-    st.plotly_chart(ui.parameter_bar(table), key="train.params_bar", config={"displayModeBar": False})
-    formula = st.column_config.TextColumn("Formula", help="V×E, 4·H·(I+H) + 8·H per layer, H×V, V")
-    st.dataframe(table, hide_index=True, column_order=["part", "formula", "parameters"], column_config={
-        "part": "Part", "formula": formula, "parameters": st.column_config.NumberColumn("Count", format="localized")})
+    # The table's colour marks name the bar's parts: a legend under a bar this narrow scrolled.
+    bar = ui.parameter_bar(table).update_layout(showlegend=False, height=50)
+    st.plotly_chart(bar, key="train.params_bar", config={"displayModeBar": False})
+    st.markdown(parts_table(table), unsafe_allow_html=True)
     st.caption(f"V = vocabulary ({vocab:,}{note}), E = embedding size, H = hidden size, I = the layer's input "
                f"size; an LSTM layer has 4 gates with 2 biases each. {tying_text(cfg, counts)}")
+
+
+# Each part's formula in symbols, as the caption under the table defines them.
+SYMBOLS = {"Embedding": "V×E", "LSTM": "4·H·(I+H) + 8·H", "Decoder weight": "H×V", "Decoder bias": "V"}
+
+
+def parts_table(table) -> str:
+    """lmcore.params.parameter_table as two columns, the formula under the part's name: beside the
+    controls of a 1024 px page a third column cut the LSTM formula off."""
+    lines = ["| Part and formula | Count |", "| :-- | --: |"]
+    for i, row in enumerate(table.itertuples()):
+        symbols = SYMBOLS["LSTM" if row.part.startswith("LSTM") else row.part]
+        formula = row.formula if row.formula == "tied" else f"{symbols} = {row.formula}"
+        # The part's colour on ui.parameter_bar, which leaves out a part with no parameters.
+        mark = f"<span style='color:{ui.PALETTE[i % len(ui.PALETTE)]}'>■</span> " if row.parameters else ""
+        lines.append(f"| {mark}{row.part}<br><small>{formula}</small> | {row.parameters:,} |")
+    return "\n".join(lines)
 
 
 def share_box(values: dict) -> None:
