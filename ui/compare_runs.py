@@ -284,10 +284,13 @@ def confirm_delete(doomed: list[RunSummary], kept: list[tuple[str, str]]) -> Non
 
 
 def curves(chosen: list[RunSummary], labels: list[str], colors: list[str]) -> None:
-    left, middle, right = st.columns([1.2, 1, 2], vertical_alignment="bottom")
-    left.segmented_control("x axis", list(X_AXES), key=X_AXIS, required=True, persist_state="session")
-    middle.toggle("log scale", key=LOG_Y, persist_state="session")
-    right.slider("smoothing (training curve)", 0.0, 0.99, step=0.01, key=SMOOTHING, persist_state="session")
+    # Each control at its own width, wrapping where they do not fit: in fixed columns the log-scale
+    # toggle covered the x axis's third option on a 1024 px page.
+    with st.container(horizontal=True, vertical_alignment="bottom"):
+        st.segmented_control("x axis", list(X_AXES), key=X_AXIS, required=True, persist_state="session")
+        st.toggle("log scale", key=LOG_Y, persist_state="session")
+        st.slider("smoothing (training curve)", 0.0, 0.99, step=0.01, key=SMOOTHING, persist_state="session",
+                  width=220)
     x, log_y = st.session_state[X_AXIS], st.session_state[LOG_Y]
     lines = []
     for summary, label, color in zip(chosen, labels, colors):
