@@ -1,5 +1,5 @@
 """Generate: text from a trained run, what the model weighed at every word, and how the run's
-samples improved during training."""
+samples changed during training."""
 
 from __future__ import annotations
 
@@ -216,7 +216,8 @@ def generator_panel(summary: RunSummary) -> None:
 
 def sample_history(summary: RunSummary) -> None:
     folder = summary.path
-    st.subheader("How its text improved during training")
+    # Neutral: a run that over-fits writes worse text at the end than at its best epoch.
+    st.subheader("How its text changed during training")
     history = textview.sample_history(read_jsonl(folder / "samples.jsonl"), ui.metrics_frame(folder))
     if not history:
         st.info("No samples yet: the engine writes one after every validation.")
@@ -237,7 +238,7 @@ def sample_history(summary: RunSummary) -> None:
 
 st.title("Generate")
 st.markdown("Let a trained run write, see which words it weighed at every step, and watch its samples "
-            "improve over training.")
+            "change over training.")
 picked = pick_run(ui.all_runs())
 if picked is not None and (gone := weights_not_kept(picked)):
     st.info(f"This run's weights were not kept ({gone}); its samples during training are below.",

@@ -146,6 +146,8 @@ def test_sample_history_with_validation_perplexity(trained_runs, monkeypatch):
         assert textview.to_markdown(sample["text"].split(), sample["prompt"].split()) in shown
     val = [r for r in read_jsonl(folder / "metrics.jsonl") if r["kind"] == "val"]
     assert any(f"**{val[0]['ppl']:,.1f}**" in m for m in shown)
+    # Neutral: a run that over-fits writes worse text late on ("improved" was wrong for it).
+    assert "How its text changed during training" in [h.value for h in at.subheader]
 
 
 def test_a_run_without_checkpoints_yet_is_explained(monkeypatch, tmp_path):
