@@ -1,0 +1,148 @@
+"""The pages at a classroom projector's width (1024x768, sidebar open) in chromium: no word of a
+label, heading or button broken mid-word, no button label on two lines, no text, select value or
+chart title cut short, no control over another. Screenshots land in test-artifacts/narrow-*.png
+(look at them)."""
+
+from __future__ import annotations
+
+import pytest
+
+from browser import browser_fixture, page_fixture, require_chromium, screenshot, settle, streamlit_server  # noqa: F401
+
+pytestmark = pytest.mark.browser
+require_chromium()
+
+NARROW = {"width": 1024, "height": 768}
+
+# What a reader would see as cut, measured on the page as drawn; one line of text per defect.
+CUT_JS = r"""
+(tables) => {
+  const main = document.querySelector('[data-testid="stMain"]');
+  const shown = el => el.getClientRects().length > 0 && !el.closest('[data-st-inactive], details:not([open])');
+  const name = el => (el.innerText || el.textContent || '').trim().replace(/\s+/g, ' ').slice(0, 50);
+  const out = [];
+  // 1. A word broken across two lines ("Optim/izer", "inpu/t"); a hyphen or an arrow may end a line.
+  for (const root of main.querySelectorAll('[data-testid="stWidgetLabel"], [data-testid="stMarkdownContainer"], '
+                                           + '[data-testid="stMetricLabel"], [data-testid="stCaptionContainer"]')) {
+    if (!shown(root)) continue;
+    const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+    while (walker.nextNode()) {
+      const node = walker.currentNode;
+      if (node.parentElement.closest('code')) continue;
+      for (const m of node.textContent.matchAll(/[^\s\-\u2010-\u2015\u00b7\u2192(),/]+/g)) {
+        const range = document.createRange();
+        range.setStart(node, m.index);
+        range.setEnd(node, m.index + m[0].length);
+        const lines = new Set([...range.getClientRects()].filter(r => r.width > 0).map(r => Math.round(r.bottom)));
+        if (lines.size > 1) out.push(`broken word "${m[0]}" in "${name(root)}"`);
+      }
+    }
+  }
+  // 2. A button's label on more than one line ("St/art/no/w").
+  for (const label of main.querySelectorAll('button [data-testid="stMarkdownContainer"] p')) {
+    if (!shown(label)) continue;
+    const lines = label.getBoundingClientRect().height / parseFloat(getComputedStyle(label).lineHeight);
+    if (lines > 1.5) out.push(`button label on ${Math.round(lines)} lines: "${name(label)}"`);
+  }
+  // 3. Text cut at its box's edge: an ellipsis ("Ne…"), a select showing "a" of "adam", an input's value
+  //    (an emoji may stand 2 px over its box).
+  for (const el of main.querySelectorAll('*')) {
+    if (!shown(el) || el.closest('[data-testid="stDataFrame"], [data-testid="stCode"], svg')) continue;
+    const own = [...el.childNodes].filter(n => n.nodeType === 3).map(n => n.textContent).join('').trim();
+    const text = el.tagName === 'INPUT' ? el.value
+      : own || (getComputedStyle(el).textOverflow === 'ellipsis' && name(el));
+    const over = el.scrollWidth - el.clientWidth;
+    if (text && over > 3) out.push(`cut: "${text.slice(0, 50)}" (${over} px)`);
+  }
+  // 4. A control drawn over another (the x axis's "time" under the log-scale toggle).
+  const controls = [...main.querySelectorAll('button, input, [data-baseweb="select"], [role="slider"], label')]
+    .filter(shown).map(el => [el, el.getBoundingClientRect()]);
+  for (const [i, [a, ra]] of controls.entries()) {
+    for (const [b, rb] of controls.slice(i + 1)) {
+      if (a.contains(b) || b.contains(a)) continue;
+      const x = Math.min(ra.right, rb.right) - Math.max(ra.left, rb.left);
+      const y = Math.min(ra.bottom, rb.bottom) - Math.max(ra.top, rb.top);
+      if (x > 2 && y > 2) out.push(`"${name(a)}" overlaps "${name(b)}"`);
+    }
+  }
+  // 5. A chart title wider than its chart ("vertical · input · kept 4").
+  for (const title of main.querySelectorAll('.gtitle')) {
+    const chart = title.closest('svg.main-svg').getBoundingClientRect(), box = title.getBoundingClientRect();
+    if (box.width && (box.left < chart.left - 1 || box.right > chart.right + 1)) {
+      out.push(`title cut: "${name(title)}"`);
+    }
+  }
+  // 6. A table wider than its box (the parameter formulas ran off beside the Set up controls).
+  for (const grid of tables ? main.querySelectorAll('[data-testid="stDataFrame"] .dvn-scroller') : []) {
+    if (shown(grid) && grid.scrollWidth > grid.clientWidth + 3) {
+      out.push(`table cut: "${name(grid.closest('[data-testid="stDataFrame"]'))}"`);
+    }
+  }
+  return out;
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def app(trained_runs, tmp_path_factory):
+    """A Streamlit server over the session's trained runs (one with dropout), which these tests only read."""
+    root, folders = trained_runs
+    with streamlit_server(root, tmp_path_factory.mktemp("browser-narrow") / "streamlit.log") as url:
+        yield url, {name: folder.name for name, folder in folders.items()}
+
+
+@pytest.fixture(autouse=True)
+def narrow(page):
+    page.set_viewport_size(NARROW)
+
+
+def open_page(page, url: str, text: str) -> None:
+    """Open `url` and wait until every element and chart is drawn."""
+    page.goto(url)
+    settle(page, text)
+    drawn(page)
+
+
+def drawn(page) -> None:
+    page.wait_for_function("() => !document.querySelector('[data-testid^=\"stSkeleton\"]')", timeout=30_000)
+    page.wait_for_timeout(1500)  # charts draw their titles after the page settles
+
+
+def defects(page, picture: str, tables: bool = True) -> list[str]:
+    """What is cut on the page as it is drawn now (`tables`: a table that scrolls sideways counts);
+    its picture goes to test-artifacts/narrow-<picture>.png."""
+    found = page.evaluate(CUT_JS, tables)
+    screenshot(page, f"narrow-{picture}")
+    return found
+
+
+def test_start_presets_fit_on_a_projector(app, page):
+    url, _ = app
+    open_page(page, url, "Start from a preset")
+    assert defects(page, "start") == []
+    buttons = page.get_by_role("button", name="Start now")
+    assert buttons.count() == 5 and len({round(b.bounding_box()["height"]) for b in buttons.all()}) == 1
+
+
+def test_train_set_up_fits_on_a_projector(app, page):
+    url, _ = app
+    open_page(page, f"{url}/train?preset=tiny", "Optimisation")
+    for section in ("Schedule", "Advanced"):  # closed at first: opened, so they are measured too
+        page.locator('[data-testid="stExpander"] summary').filter(has_text=section).click()
+    drawn(page)
+    assert defects(page, "train-setup") == []
+
+
+def test_inside_the_model_fits_on_a_projector(app, page):
+    url, runs = app
+    open_page(page, f"{url}/inside", "variational")
+    assert defects(page, "inside-lesson") == []
+    open_page(page, f"{url}/inside?run={runs['variational']}", "units shown")
+    assert defects(page, "inside-masks") == []
+
+
+def test_compare_chart_controls_fit_on_a_projector(app, page):
+    url, runs = app
+    open_page(page, f"{url}/compare?runs={runs['plain']},{runs['variational']}", "smoothing")
+    # Its table of runs scrolls sideways at this width: a dozen columns, each one to sort by.
+    assert defects(page, "compare", tables=False) == []
