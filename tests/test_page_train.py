@@ -90,7 +90,7 @@ def test_broken_run_folder_renders_with_a_warning(trained_runs, monkeypatch, tmp
     at = open_page(monkeypatch, copy.parent, run=copy.name)
     assert not at.exception
     assert "damaged" in texts(at.warning)
-    assert "No measurements yet" in texts(at.info)
+    assert "No measurements can be read from its damaged folder." in texts(at.info)
 
 
 def test_edit_a_copy_fills_set_up_with_the_run_config(trained_runs, monkeypatch):

@@ -185,8 +185,9 @@ def change(value, before) -> str | None:
 
 def run_chart(summary: RunSummary, frame: pd.DataFrame) -> None:
     if frame.empty:
-        st.info("No measurements: it ended before its first log." if not summary.is_active else
-                "No measurements yet: the first ones appear a few steps into training.")
+        st.info("No measurements yet: the first ones appear a few steps into training." if summary.is_active else
+                "No measurements can be read from its damaged folder." if summary.is_broken else
+                "No measurements: it ended before its first log.")
         return
     state = st.session_state
     left, right = st.columns([1, 3], vertical_alignment="center")
