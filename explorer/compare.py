@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from explorer.uploads import dataset_label, upload_name
+from explorer.uploads import dataset_label, is_upload, upload_name
 from lmcore import ablation
 from lmcore.config import KEYS
 from lmcore.summaries import RunSummary
@@ -177,10 +177,9 @@ def dataset_name(config: dict) -> str:
         return f"the generated corpus (data seed {config.get('data_seed', 0)})"
     if not isinstance(dataset, str) or not dataset:
         return "unknown data"
-    stem = Path(dataset).stem
-    if len(stem) == 64 and all(c in "0123456789abcdef" for c in stem):  # explorer.uploads keeps a file by its hash
+    if is_upload(dataset):
         name = upload_name(dataset)
-        return f"the uploaded {name}" if name else f"an uploaded text {stem[:8]}"
+        return f"the uploaded {name}" if name else f"an uploaded text {Path(dataset).stem[:8]}"
     return f"text file {Path(dataset).name}"
 
 

@@ -9,7 +9,6 @@ control into a state the engine would refuse; a value outside it is ignored with
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from lmcore.config import (
@@ -25,7 +24,7 @@ from lmcore.config import (
 from lmcore.presets import PRESETS
 
 from .textview import shorten
-from .uploads import dataset_label
+from .uploads import dataset_label, is_upload
 
 RESERVED_QUERY = {"run", "embed", "embed_options"}  # query keys that are not config keys
 
@@ -72,7 +71,7 @@ def value_problem(key: str, value, uploads: Path) -> str | None:
     dataset path must be a file uploaded to this app (a link must not read the server's files)."""
     if key == "dataset" and value not in BUILTIN_DATASETS:
         path = Path(value)
-        if path.parent != uploads or not re.fullmatch(r"[0-9a-f]{64}\.txt", path.name):
+        if path.parent != uploads or not is_upload(path):
             return "a link can only name ptb, synthetic or a file uploaded to this app"
     return key_problem(key, value)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -72,6 +73,11 @@ def store_upload(content: bytes, uploads: Path, shown_name: str = "the file",
     if shown_name != "the file":
         remember_name(target, shown_name)
     return target, stats
+
+
+def is_upload(path) -> bool:
+    """Whether `path` has the name store_upload gives a file (<sha256>.txt), wherever it lies."""
+    return re.fullmatch(r"[0-9a-f]{64}\.txt", Path(path).name) is not None
 
 
 def remember_name(path: Path, name: str) -> None:

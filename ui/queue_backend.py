@@ -47,9 +47,10 @@ def backend_row() -> None:
     if st.session_state[BACKEND] == "ray":
         right.text_input("Ray address", key=ADDRESS, on_change=probe, placeholder="auto or HOST:PORT",
                          help="auto: $RAY_ADDRESS, else the cluster started on this machine")
-    for problem in problems():
+    failed = queue.backend_problem(ui.runs_root())  # read once a rerun: the errors and the button both need it
+    for problem in problems(failed):
         st.error(problem, icon=":material/error:")
-    if queue.backend_problem(ui.runs_root()) and saved[0] == "ray" and (waiting := len(queue.pending(ui.runs_root()))):
+    if failed and saved[0] == "ray" and (waiting := len(queue.pending(ui.runs_root()))):
         st.button(f"Train the {waiting} waiting run{'s' if waiting != 1 else ''} on this machine",
                   icon=":material/computer:", on_click=train_here,
                   help="switches the queue to this machine, for every user, and starts a worker")
@@ -60,12 +61,12 @@ def where(setting: tuple[str, str]) -> str:
     return "this machine" if name == "local" else f"the Ray cluster at {address}"
 
 
-def problems() -> list[str]:
+def problems(waiting: str | None) -> list[str]:
+    """What stops the chosen backend; `waiting`: queue.backend_problem, what the last worker said."""
     ray_chosen = st.session_state[BACKEND] == "ray"
     if ray_chosen and not ray_backend.installed():
         return [f"Ray is not installed here: {ray_backend.INSTALL}"]
     found = [st.session_state[CHECKED]] if ray_chosen and st.session_state.get(CHECKED) else []
-    waiting = queue.backend_problem(ui.runs_root())
     return found + ([f"The queue could not use the cluster: {queue.stuck(waiting, 'its runs stay queued.')}"]
                     if waiting and waiting not in found else [])
 
