@@ -14,7 +14,6 @@ written: a refused fork creates nothing.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import torch
@@ -210,8 +209,8 @@ def fork_run(parent_folder, source: str, changes: dict, root) -> Path:
     start = starting_validation(parent, payload["progress"]["step"])
     start_val = start["ppl"] if start else None
     payload = _fork_payload(payload, cfg, start_val)
-    folder = create_run(cfg.to_dict(), root, label=cfg.name)
-    try:
+
+    def fill(folder: Path) -> None:  # inside create_run: a fork without its checkpoint would train from scratch
         writer = RunWriter(folder)
         writer.checkpoint("last", payload)
         if start_val is not None:
@@ -220,7 +219,5 @@ def fork_run(parent_folder, source: str, changes: dict, root) -> Path:
             # else the fork's first validation, worse or not, would be named the epoch of the best.
             epoch = start.get("epoch") if isinstance(start.get("epoch"), int) else None
             writer.status(best_val_ppl=start_val, best_epoch=epoch)
-    except BaseException:  # a fork without its checkpoint would train from scratch under a fork's name
-        shutil.rmtree(folder, ignore_errors=True)
-        raise
-    return folder
+
+    return create_run(cfg.to_dict(), root, label=cfg.name, fill=fill)

@@ -9,7 +9,8 @@ import threading
 import time
 from pathlib import Path
 
-from .runs import PROJECT_ROOT, record_launch, refuse_reference
+from . import locks
+from .runs import ACTIVE, PROJECT_ROOT, read_status, record_launch, refuse_reference
 
 # Written into log.txt before every start; the log's tail begins after the last one.
 ATTEMPT_MARKER = "--- attempt started "
@@ -41,16 +42,40 @@ def launch(folder: Path, command: str = "resume") -> int:
 
     status.json belongs to the training process; the launcher writes only its own file
     (launcher.json), so a process that dies before it writes `running` is still seen as
-    started and then dead, not as queued forever.
+    started and then dead, not as queued forever. A run with a live trainer, or one being
+    started, is refused (locks.AlreadyTraining) before anything is written.
     """
     folder = Path(folder)
     refuse_reference(folder, "resumed")  # before log.txt: nothing is written into it
-    log = folder / "log.txt"
-    with open(log, "a") as handle:
-        handle.write(attempt_line())
-    process = spawn([command, str(folder), "--no-progress-bar"], log)
-    record_launch(folder, process.pid)
+    with locks.launching(folder):
+        refuse_if_training(folder)
+        log = folder / "log.txt"
+        with open(log, "a") as handle:
+            handle.write(attempt_line())
+        process = spawn([command, str(folder), "--no-progress-bar"], log)
+        record_launch(folder, process.pid)
     return process.pid
+
+
+def launch_new(folder: Path) -> int | None:
+    """launch() for a run folder just created: its pid, or None when the queue worker started it
+    first (it starts any queued run it sees), which trains it just the same."""
+    try:
+        return launch(folder)
+    except locks.AlreadyTraining:
+        return None
+
+
+def refuse_if_training(folder: Path) -> None:
+    """AlreadyTraining when a trainer holds the folder, or a launch it has not taken over yet
+    (or a trainer on another host) reads as active."""
+    holder = locks.holder(folder / locks.TRAINER_LOCK)
+    if holder is not None:
+        raise locks.AlreadyTraining(f"{folder.name} is already training (process {holder or 'starting'})")
+    status = read_status(folder)
+    if status.get("state") in ACTIVE and status.get("pid"):
+        doing = "starting" if status["state"] == "queued" else "training"
+        raise locks.AlreadyTraining(f"{folder.name} is already {doing} (process {status['pid']})")
 
 
 def log_tail(folder: Path, lines: int = 20) -> str:

@@ -20,12 +20,12 @@ worker that reaches its backend, or a change of backend, removes it.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import time
 from pathlib import Path
 from typing import Callable
 
+from . import locks
 from .errors import LmcoreError
 from .runs import create_run, pid_alive, read_json, record_queue_failure, runs_dir, write_json_atomic
 from .summaries import RunSummary, list_runs
@@ -129,32 +129,12 @@ def _busy(listed: list[RunSummary]) -> set[int]:
 
 def _lock(root: Path, wait: float = 0.0) -> int | None:
     """A file descriptor holding the worker lock, or None if another process holds it."""
-    fd = os.open(root / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
-    deadline = time.monotonic() + wait
-    while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return fd
-        except OSError:
-            if time.monotonic() >= deadline:
-                os.close(fd)
-                return None
-            time.sleep(0.05)
+    return locks.try_lock(Path(root) / LOCK, wait)
 
 
 def worker_pid(root: Path) -> int | None:
     """The pid of the worker holding the lock (0 if it has not written it yet), or None."""
-    root = Path(root)
-    if not (root / LOCK).exists():
-        return None
-    fd = _lock(root)
-    if fd is not None:  # free: no worker
-        os.close(fd)
-        return None
-    try:
-        return int((root / LOCK).read_text())
-    except (OSError, ValueError):
-        return 0
+    return locks.holder(Path(root) / LOCK)
 
 
 # ---------------------------------------------------------------- working through the queue
@@ -163,6 +143,8 @@ def worker_pid(root: Path) -> int | None:
 def _start(folder: Path, launcher: Callable[[Path], int]) -> int | None:
     try:
         return launcher(folder)
+    except locks.AlreadyTraining:  # a page started it between the queue's look and its launch
+        return None
     except (OSError, LmcoreError) as error:  # e.g. the folder was deleted after it was listed
         if folder.is_dir():
             record_queue_failure(folder, f"the queue could not start it: {error}")
@@ -194,12 +176,10 @@ def work(root=None, limit: int | None = None, poll: float = 1.0,
         set_concurrency(root, limit)
     while True:
         # A short wait: a page probing the lock (worker_pid) holds it for microseconds.
-        fd = _lock(root, wait=0.5)
+        fd = locks.hold(root / LOCK, wait=0.5)
         if fd is None:
             return False
         try:
-            os.ftruncate(fd, 0)
-            os.write(fd, str(os.getpid()).encode())
             _work_backend(root, poll, launcher)
         finally:
             os.close(fd)  # releases the lock

@@ -23,8 +23,9 @@ import traceback
 from contextlib import contextmanager
 from pathlib import Path
 
+from . import locks
 from .errors import LmcoreError
-from .launch import attempt_line
+from .launch import attempt_line, refuse_if_training
 from .runs import LAUNCHER, PROJECT_ROOT, read_config, read_json, record_launch, write_json_atomic
 
 INSTALL = 'pip install "ray==2.60.0"'
@@ -161,7 +162,9 @@ def submit(ray, folder: Path, gpu_nodes: bool):
     check_fits(ray, folder, asked)
     # The driver's own pid, before the task can start: the run reads as queued while the driver
     # lives (runs.read_status), and a trainer's first status is always newer than this.
-    record_launch(folder, os.getpid(), backend="ray")
+    with locks.launching(folder):  # a page may be starting this very run here (launch.launch)
+        refuse_if_training(folder)
+        record_launch(folder, os.getpid(), backend="ray")
     task = ray.remote(lmcore_train).options(max_retries=MAX_RETRIES, retry_exceptions=False, **asked)
     return task.remote(str(folder))
 
@@ -188,6 +191,8 @@ def drain(ray, root: Path, pending, limit, report, poll: float = 1.0) -> None:
         if waiting and len(flying) < limit(root):
             try:
                 flying[submit(ray, waiting[0], gpu_nodes)] = waiting[0]
+            except locks.AlreadyTraining:  # started elsewhere since pending() listed it
+                pass
             except BackendError as error:
                 problem = error
                 report(str(error))

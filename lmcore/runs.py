@@ -17,6 +17,7 @@ import socket
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -157,10 +158,14 @@ class RunWriter:
         truncate_lines(self.folder / "samples.jsonl", counts.get("samples_lines", 0))
 
 
-def create_run(config: dict, root: Path | None = None, label: str = "") -> Path:
+def create_run(config: dict, root: Path | None = None, label: str = "",
+               fill: Callable[[Path], None] | None = None) -> Path:
     """A new run folder holding its full, validated config and a `queued` status; its path.
 
-    `config` may name only some keys; config.json gets every key (the contract).
+    `config` may name only some keys; config.json gets every key (the contract). `fill(folder)`
+    adds more before the folder appears (a fork's checkpoint): it is built under a hidden name
+    and moved into place whole, since the queue starts any queued run folder it sees. If `fill`
+    raises, nothing is left behind.
     """
     from .config import from_dict, validate
 
@@ -168,10 +173,18 @@ def create_run(config: dict, root: Path | None = None, label: str = "") -> Path:
     root = runs_dir(root)
     root.mkdir(parents=True, exist_ok=True)
     folder = run_path(root, new_run_id(label or config.get("name") or config.get("preset", "")))
-    folder.mkdir()
-    write_json_atomic(folder / "config.json", {**config, "lmcore_version": __version__})
-    RunWriter(folder).status(state="queued", pid=None, step=0, total_steps=None, epoch=0,
-                             created_at=time.time(), started_at=None, finished_at=None, error=None)
+    staging = root / f".new-{folder.name}"  # list_runs skips dot-named folders
+    staging.mkdir()
+    try:
+        write_json_atomic(staging / "config.json", {**config, "lmcore_version": __version__})
+        RunWriter(staging).status(state="queued", pid=None, step=0, total_steps=None, epoch=0,
+                                  created_at=time.time(), started_at=None, finished_at=None, error=None)
+        if fill is not None:
+            fill(staging)
+        os.rename(staging, folder)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     return folder
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 
 from . import config as config_module
+from . import locks
 from .checkpoints import load_checkpoint
 from .data import load_corpus
 from .divergence import Diverged
@@ -105,6 +106,14 @@ def run(folder: Path, show_progress: bool = True, observers: tuple = (), handle_
     raw = read_config(folder)
     if raw is None:
         raise RunError(f"{folder}: config.json is missing or unreadable; not a run folder")
+    claim = locks.claim_training(folder)  # before any write: a second trainer would write every line twice
+    try:
+        return _run_claimed(folder, raw, show_progress, observers, handle_signals)
+    finally:
+        os.close(claim)
+
+
+def _run_claimed(folder: Path, raw: dict, show_progress: bool, observers: tuple, handle_signals: bool) -> dict:
     writer = RunWriter(folder)
     first_start = writer.current.get("started_at")  # RunWriter read status.json
     writer.status(state="running", pid=os.getpid(), host=socket.gethostname(),

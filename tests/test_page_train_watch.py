@@ -246,3 +246,23 @@ def test_a_run_that_failed_before_its_first_step_does_not_read_as_starting(monke
     assert any("ended before its first step" in p.proto.text for p in at.get("progress"))
     assert "No measurements: it ended before its first log." in [i.value for i in at.info]
     assert any(c.value.startswith("Fork: it saved no checkpoint") for c in at.caption)
+
+
+def test_resume_pressed_after_another_page_resumed_the_run_starts_no_second_trainer(trained_runs, monkeypatch,
+                                                                                      tmp_path):
+    """Two tabs show a stopped run; one resumes it, then the other, whose page has not refreshed yet."""
+    folder = copy_run(trained_runs[1]["plain"], tmp_path)
+    RunWriter(folder).status(state="stopped")
+    at = open_watch(monkeypatch, folder)
+    hold = ("import sys, time; from pathlib import Path; from lmcore import locks; "
+            "locks.claim_training(Path(sys.argv[1])); print('held', flush=True); time.sleep(60)  # lmcore")
+    other = subprocess.Popen([sys.executable, "-c", hold, str(folder)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert other.stdout.readline().strip() == "held"       # the other tab's trainer has the folder
+        next(b for b in at.button if b.label == "Resume").click().run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert f"is already training (process {other.pid})" in " ".join(t.value for t in at.toast)
+        assert not (folder / "launcher.json").exists()           # nothing was launched
+    finally:
+        other.kill()
+        other.wait()

@@ -322,8 +322,8 @@ def _ptb_status_cached(probe):
 
 def start_run(cfg) -> str:
     """Create a run folder for a validated Config and train it in a background process."""
-    from lmcore.launch import launch
+    from lmcore.launch import launch_new
 
     folder = runs.create_run(cfg.to_dict(), runs_root(), label=cfg.name or cfg.preset)
-    launch(folder)
+    launch_new(folder)
     return folder.name

@@ -135,7 +135,7 @@ def form(summary: RunSummary, sources: list[str], key: str) -> None:
 def create(summary: RunSummary, source: str, changes: dict) -> None:
     try:
         folder = fork_run(summary.path, source, changes, ui.runs_root())
-        launch.launch(folder)
+        launch.launch_new(folder)
     except ConfigError as error:
         st.error("Not forked: " + "; ".join(error.problems))
         return

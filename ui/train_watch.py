@@ -16,6 +16,7 @@ from explorer.links import described_name, preset_values
 from explorer.textview import md_escape, sample_markdown
 from lmcore import jsonl, launch, queue, runs
 from lmcore.config import ConfigError, coerce
+from lmcore.errors import LmcoreError
 from lmcore.fork import without_fork_keys
 from lmcore.reference import is_reference
 from lmcore.summaries import RunSummary, reference_runs, summary_of
@@ -137,8 +138,11 @@ def run_controls(folder: Path, state: str, read_only: bool = False) -> None:
                                     "Edit a copy)", "Starting over from step 0..."))
         if st.button(label, icon="▶️", key=f"train.resume.{folder.name}", width="stretch", type="primary",
                      help=help_text):
-            launch.launch(folder)
-            st.toast(toast)
+            try:
+                launch.launch(folder)
+                st.toast(toast)
+            except LmcoreError as error:  # e.g. another page resumed it a moment ago
+                st.toast(str(error).splitlines()[0], icon="⚠️")
             st.rerun(scope="fragment")
 
 
