@@ -7,7 +7,7 @@ paths, and what is not found is named in one line and otherwise ignored.
 
 from __future__ import annotations
 
-from .textview import shorten
+from lmcore.text import shorten
 
 MAX_NAMED = 3  # the ignored ids a note spells out; the rest are counted
 

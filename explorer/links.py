@@ -11,59 +11,33 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from lmcore import presets
 from lmcore.config import (
     BUILTIN_DATASETS,
     KEYS,
     RULES,
-    Config,
     ConfigError,
     coerce,
     key_problem,
     unknown_key_message,
 )
-from lmcore.presets import PRESETS
+from lmcore.presets import PRESETS, changed_keys, preset_values
+from lmcore.text import shorten
 
-from .textview import shorten
 from .uploads import dataset_label, is_upload
 
 RESERVED_QUERY = {"run", "embed", "embed_options"}  # query keys that are not config keys
 
 
-def preset_values(name: str) -> dict:
-    """Every config key for a preset ('' = the engine's defaults)."""
-    return (PRESETS[name].config() if name else Config()).to_dict()
-
-
-def as_text(value) -> str:
-    if value is None:
-        return "none"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return repr(value) if isinstance(value, float) else str(value)
-
-
 def link_params(values: dict) -> dict[str, str]:
     """The URL query for a config: its preset plus every key that differs from that preset."""
     preset = values.get("preset") or ""
-    base = preset_values(preset)
-    out = {"preset": preset} if preset else {}
-    out.update({k: as_text(values[k]) for k in KEYS if k != "preset" and values[k] != base[k]})
-    return out
+    return {**({"preset": preset} if preset else {}), **changed_keys(values)}
 
 
 def described_name(values: dict, most: int = 3) -> str:
-    """A name for a config started without one: its preset and the keys it changes, e.g. 'tiny ·
-    dropout=0.3 · dropout_placement=variational', so legends and lists tell runs apart; '' when it
-    changes nothing (the preset then names the run)."""
-    changed = {k: v for k, v in link_params(values).items() if k not in ("preset", "name") and v != ""}  # no file yet
-    if "dataset" in changed:
-        changed["dataset"] = dataset_label(values["dataset"])  # an upload by the name it came with
-    if not changed:
-        return ""
-    parts = [f"{key}={shorten(text, 24)}" for key, text in list(changed.items())[:most]]
-    if len(changed) > most:
-        parts.append(f"+{len(changed) - most} more")
-    return " · ".join([values.get("preset") or "defaults", *parts])[:RULES["name"].max_length]
+    """presets.described_name, with an upload shown by the name it came with."""
+    return presets.described_name(values, most, dataset_label)
 
 
 def value_problem(key: str, value, uploads: Path) -> str | None:

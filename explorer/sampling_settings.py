@@ -9,8 +9,9 @@ clamped, None and the reason when refused.
 from __future__ import annotations
 
 from lmcore.config import SAMPLING_SEED_MAX as SEED_MAX
+from lmcore.text import shorten
 
-from .textview import md_escape, shorten
+from .textview import md_escape
 
 
 def whole_number(text: str) -> int | None:

@@ -17,12 +17,6 @@ LINE_BREAK = "  \n"  # markdown: two spaces and a newline end a line inside a pa
 _PUNCTUATION = set(string.punctuation)
 
 
-def shorten(text: str, limit: int = 60) -> str:
-    """What someone typed, cut to a line with '…' where it was cut: a message must not echo a page."""
-    text = str(text)
-    return text if len(text) <= limit else text[:limit] + "…"
-
-
 def md_escape(text: str) -> str:
     """Text shown literally by st.markdown: every ASCII punctuation mark backslash-escaped, so
     `<unk>`, `$`, `*` or `--` (model output is full of them) show as themselves instead of as

@@ -78,7 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="train a new run in the foreground")
     _add_config_args(train)
     train.add_argument("--runs-dir", help="where run folders live (default: $LMCORE_RUNS_DIR or ./runs)")
-    train.add_argument("--name", default="", help="a label for the run (its id stays generated)")
+    train.add_argument("--name", default="", help="a label for the run (its id stays generated); without it, "
+                       "'PRESET · key=value' for up to three keys the --set values change")
     train.add_argument("--no-progress-bar", action="store_true")
 
     resume = commands.add_parser("resume", help="continue a stopped, killed or failed run (or start a queued one)")
@@ -189,11 +190,13 @@ def cmd_presets(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from .presets import resolve
+    from .presets import described_name, resolve
     from .runs import create_run
 
     cfg = resolve(args.preset, args.assignments, {"name": args.name} if args.name else None)
     _check_text(cfg.dataset)
+    if not cfg.name:  # named as the app names it, so Compare's list and legends tell runs apart
+        cfg = cfg.replace(name=described_name(cfg.to_dict()))
     folder = create_run(cfg.to_dict(), args.runs_dir, label=args.name or cfg.preset)
     print(f"run folder: {folder}", file=sys.stderr)
     return _run_folder(folder, not args.no_progress_bar)

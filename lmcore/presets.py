@@ -6,8 +6,21 @@ Each preset is a description plus the keys it changes from the Config defaults.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
 
-from .config import Config, ConfigError, build, from_dict, parse_assignments, problems
+from .config import (
+    BUILTIN_DATASETS,
+    KEYS,
+    RULES,
+    Config,
+    ConfigError,
+    build,
+    from_dict,
+    parse_assignments,
+    problems,
+)
+from .text import shorten
 
 
 @dataclass(frozen=True)
@@ -119,3 +132,42 @@ def resolve(preset: str | None, assignments: list[str] | None = None,
     if found:
         raise ConfigError(found)
     return cfg
+
+
+def preset_values(name: str) -> dict:
+    """Every config key for a preset ('' = the engine's defaults)."""
+    return (PRESETS[name].config() if name else Config()).to_dict()
+
+
+def as_text(value) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def changed_keys(values: dict) -> dict[str, str]:
+    """The keys of a full config that differ from its preset's, as text, in the config's key order."""
+    base = preset_values(values.get("preset") or "")
+    return {k: as_text(values[k]) for k in KEYS if k != "preset" and values[k] != base[k]}
+
+
+def _file_name(dataset: str) -> str:
+    return dataset if dataset in BUILTIN_DATASETS else Path(dataset).name
+
+
+def described_name(values: dict, most: int = 3, dataset_label: Callable[[str], str] = _file_name) -> str:
+    """A name for a config started without one: its preset and the keys it changes, e.g. 'tiny ·
+    dropout=0.3 · dropout_placement=variational', so legends and lists tell runs apart; '' when it
+    changes nothing (the preset then names the run). `dataset_label` shows a text file's path (the
+    app passes one that knows the names uploads came with)."""
+    changed = {k: v for k, v in changed_keys(values).items() if k != "name" and v != ""}  # "": no file yet
+    if "dataset" in changed:
+        changed["dataset"] = dataset_label(values["dataset"])
+    if not changed:
+        return ""
+    parts = [f"{key}={shorten(text, 24)}" for key, text in list(changed.items())[:most]]
+    if len(changed) > most:
+        parts.append(f"+{len(changed) - most} more")
+    return " · ".join([values.get("preset") or "defaults", *parts])[:RULES["name"].max_length]

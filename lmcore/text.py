@@ -12,6 +12,12 @@ EOS, UNK = "<eos>", "<unk>"
 MAX_TEXT_BYTES = 200 * 1024 * 1024
 
 
+def shorten(text: str, limit: int = 60) -> str:
+    """What someone typed, cut to a line with '…' where it was cut: a message must not echo a page."""
+    text = str(text)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 def read_words(path: Path, limit: int = 0) -> list[str]:
     """Whitespace tokens with <eos> closing every line; stop after `limit` tokens if > 0."""
     words: list[str] = []

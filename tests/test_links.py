@@ -70,7 +70,8 @@ def test_a_warning_does_not_echo_a_page_of_text(tmp_path):
 
 
 def test_a_run_without_a_name_is_named_for_what_it_changes():
-    from explorer.links import described_name, preset_values
+    from explorer.links import described_name
+    from lmcore.presets import preset_values
 
     tiny = preset_values("tiny")
     assert described_name(tiny) == ""                         # the preset names it

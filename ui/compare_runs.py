@@ -99,7 +99,7 @@ def ppl_column(label: str, help_text: str):
 
 
 TABLE_COLUMNS = {
-    "label": st.column_config.TextColumn("run", width="medium"),
+    "label": st.column_config.TextColumn("run", width="medium", pinned=True),  # stays in view as the rest scrolls
     "state": st.column_config.TextColumn("state"),
     "progress": st.column_config.ProgressColumn("progress", format="%.0f%%", min_value=0, max_value=100,
                                                  width="small"),

@@ -13,7 +13,7 @@ import streamlit as st
 
 import ui
 from explorer import epochs
-from explorer.links import described_name, link_params, preset_values
+from explorer.links import described_name, link_params
 from explorer.textview import no_latex
 from explorer.uploads import dataset_label
 from lmcore import data
@@ -21,7 +21,7 @@ from lmcore.ablation import inert_settings
 from lmcore.config import Config, ConfigError, from_dict, problems
 from lmcore.errors import LmcoreError
 from lmcore.params import formula_counts, parameter_table, tying_text
-from lmcore.presets import PRESETS
+from lmcore.presets import PRESETS, preset_values
 from lmcore.summaries import list_runs
 from ui.train_controls import controls, help_for, stats_for
 from ui.train_state import NOTICE, PRESET, REFUSED, TAB, VALUES, WATCH_TAB, WIDGET, load_values, read_values

@@ -10,9 +10,9 @@ from pathlib import Path
 import streamlit as st
 
 import ui
-from explorer.links import RESERVED_QUERY, clamp, link_params, parse_link, preset_values
+from explorer.links import RESERVED_QUERY, clamp, link_params, parse_link
 from lmcore.config import BUILTIN_DATASETS, KEYS
-from lmcore.presets import PRESETS
+from lmcore.presets import PRESETS, preset_values
 
 # Session state (all under the page's prefix).
 TAB = "train.tab"                  # which tab is open (a stateful st.tabs)

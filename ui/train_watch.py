@@ -12,12 +12,13 @@ import streamlit as st
 import ui
 from explorer import epochs
 from explorer.compare import vocabulary_note
-from explorer.links import described_name, preset_values
+from explorer.links import described_name
 from explorer.textview import md_escape, sample_markdown
 from lmcore import jsonl, launch, queue, runs
 from lmcore.config import ConfigError, coerce
 from lmcore.errors import LmcoreError
 from lmcore.fork import without_fork_keys
+from lmcore.presets import preset_values
 from lmcore.reference import is_reference
 from lmcore.summaries import RunSummary, reference_runs, summary_of
 from lmcore.timing import describe_split
