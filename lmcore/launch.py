@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from . import locks
-from .runs import ACTIVE, PROJECT_ROOT, read_status, record_launch, refuse_reference
+from .runs import ACTIVE, PROJECT_ROOT, STOP_REQUEST, read_status, record_launch, refuse_reference
 
 # Written into log.txt before every start; the log's tail begins after the last one.
 ATTEMPT_MARKER = "--- attempt started "
@@ -49,6 +49,7 @@ def launch(folder: Path, command: str = "resume") -> int:
     refuse_reference(folder, "resumed")  # before log.txt: nothing is written into it
     with locks.launching(folder):
         refuse_if_training(folder)
+        (folder / STOP_REQUEST).unlink(missing_ok=True)  # no trainer is alive to have been asked: a stale one
         log = folder / "log.txt"
         with open(log, "a") as handle:
             handle.write(attempt_line())

@@ -26,7 +26,7 @@ from pathlib import Path
 from . import locks
 from .errors import LmcoreError
 from .launch import attempt_line, refuse_if_training
-from .runs import LAUNCHER, PROJECT_ROOT, read_config, read_json, record_launch, write_json_atomic
+from .runs import LAUNCHER, PROJECT_ROOT, STOP_REQUEST, read_config, read_json, record_launch, write_json_atomic
 
 INSTALL = 'pip install "ray==2.60.0"'
 # Two eager book runs sharing one H200 cost each other about 10% (issue 12, book +
@@ -164,6 +164,7 @@ def submit(ray, folder: Path, gpu_nodes: bool):
     # lives (runs.read_status), and a trainer's first status is always newer than this.
     with locks.launching(folder):  # a page may be starting this very run here (launch.launch)
         refuse_if_training(folder)
+        (folder / STOP_REQUEST).unlink(missing_ok=True)  # stale: no trainer is alive to have been asked
         record_launch(folder, os.getpid(), backend="ray")
     task = ray.remote(lmcore_train).options(max_retries=MAX_RETRIES, retry_exceptions=False, **asked)
     return task.remote(str(folder))

@@ -222,13 +222,15 @@ def stop_run(folder: Path) -> bool:
 
     A run on a Ray cluster gets a stop file instead (STOP_REQUEST): a signal reaches neither
     another node nor, safely, a Ray worker (Ray would read its death as a crash and retry it).
+    So does a run still starting: a signal during its imports would kill it, read as failed.
     """
     refuse_reference(folder, "stopped")
     status = read_status(folder)
     pid = status.get("pid")
     if status.get("state") not in ACTIVE:
         return False
-    if (read_json(Path(folder) / LAUNCHER) or {}).get("backend") == "ray":
+    starting = status.get("state") == "queued" and pid_alive(pid)  # launched; may not take signals yet
+    if starting or (read_json(Path(folder) / LAUNCHER) or {}).get("backend") == "ray":
         write_json_atomic(Path(folder) / STOP_REQUEST, {"at": time.time()})
         return True
     if not pid_alive(pid):

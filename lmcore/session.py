@@ -115,11 +115,14 @@ def run(folder: Path, show_progress: bool = True, observers: tuple = (), handle_
 
 def _run_claimed(folder: Path, raw: dict, show_progress: bool, observers: tuple, handle_signals: bool) -> dict:
     writer = RunWriter(folder)
+    recorder = Recorder(writer)
+    if handle_signals:  # before the status says running: a Stop pressed from then on stops it cleanly
+        _install_signals(recorder)
     first_start = writer.current.get("started_at")  # RunWriter read status.json
     writer.status(state="running", pid=os.getpid(), host=socket.gethostname(),
                   started_at=first_start or time.time(), error=None, finished_at=None)
     try:
-        return _train(folder, writer, raw, show_progress, observers, handle_signals)
+        return _train(folder, writer, recorder, raw, show_progress, observers)
     except Diverged as error:
         writer.status(state="failed", error=str(error), step=error.step, finished_at=time.time())
         raise LmcoreError(str(error)) from None
@@ -132,8 +135,8 @@ def _run_claimed(folder: Path, raw: dict, show_progress: bool, observers: tuple,
         raise
 
 
-def _train(folder: Path, writer: RunWriter, raw: dict, show_progress: bool, observers: tuple,
-           handle_signals: bool) -> dict:
+def _train(folder: Path, writer: RunWriter, recorder: Recorder, raw: dict, show_progress: bool,
+           observers: tuple) -> dict:
     cfg = config_module.validate(config_module.from_dict(raw))
     set_threads(cfg.threads)
     device = resolve_device(cfg.device)
@@ -141,7 +144,6 @@ def _train(folder: Path, writer: RunWriter, raw: dict, show_progress: bool, obse
     from .ptb import stderr_progress
 
     corpus = load_corpus(cfg, progress=stderr_progress() if show_progress else None)
-    recorder = Recorder(writer)
     callbacks = [recorder, *observers] + ([ProgressBar()] if show_progress else [])
     trainer = Trainer(cfg, corpus, device, callbacks)
     writer.vocabulary(corpus.words)
@@ -155,9 +157,9 @@ def _train(folder: Path, writer: RunWriter, raw: dict, show_progress: bool, obse
         recorder.best = trainer.best_val
     else:  # a start over (a retry that died before its first checkpoint) keeps no line twice
         writer.rewind_logs({})
-    if handle_signals:
-        _install_signals(recorder)
-    outcome = trainer.fit()
+    # A stop asked for while it started (loading data, or through the stop file before this
+    # process could take a signal) stops it before its first step: the checkpoint stands as it was.
+    outcome = "stopped" if recorder.stop_requested() else trainer.fit()
     for callback in callbacks:
         getattr(callback, "close", lambda: None)()
     if outcome == "stopped":

@@ -108,6 +108,7 @@ class Trainer:
         self.last_save_step = -1
         self.watch = DivergenceWatch(corpus.vocab_size)
         self.elapsed = 0.0
+        self._clock = time.perf_counter()  # fit() restarts it; now() must read before fit too
         self.clock = PhaseClock(device)  # what evaluating, sampling and saving take of `elapsed`
         self.state = self.model.init_state(cfg.batch_size)
         self.keep_epochs = keeps_epoch_checkpoints(cfg, self.params()["total"])

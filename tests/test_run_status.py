@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import SMALL, wait_until
 from lmcore import launch, runs
 from lmcore.summaries import list_runs, summarize
 
@@ -151,3 +152,23 @@ def test_a_run_capped_on_an_epoch_boundary_reads_its_last_epoch(small_config, tm
     assert (summary.state, summary.step, summary.total_steps) == ("finished", 99, 99)
     assert summary.status["epoch"] == 1
     assert ui.progress_text(summary.status)[1] == "step 99 / 99 · epoch 1"
+
+
+def test_stop_pressed_while_a_run_starts_stops_it_instead_of_failing_it(tmp_path):
+    """Stop right after Start: the process is still importing torch, where a SIGTERM would kill it
+    and the run would read as failed. It gets the stop file, and stops before its first step."""
+    folder = runs.create_run({**SMALL, "max_steps": 400}, tmp_path)
+    launch.launch(folder)
+    assert runs.read_status(folder)["state"] == "queued" and runs.stop_run(folder)
+    wait_until(lambda: runs.read_status(folder)["state"] not in runs.ACTIVE, 120, lambda: runs.read_status(folder))
+    status = runs.read_status(folder)
+    assert (status["state"], status["step"], status["error"]) == ("stopped", 0, None)
+    assert not (folder / runs.STOP_REQUEST).exists()   # served: Start over trains
+
+
+def test_a_stale_stop_file_does_not_stop_the_next_launch(tmp_path):
+    folder = runs.create_run({**SMALL, "max_steps": 30}, tmp_path)
+    (folder / runs.STOP_REQUEST).write_text("{}")      # asked of a trainer that died before it looked
+    launch.launch(folder)
+    wait_until(lambda: runs.read_status(folder)["state"] not in runs.ACTIVE, 120, lambda: runs.read_status(folder))
+    assert runs.read_status(folder)["state"] == "finished"
