@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from . import locks
-from .runs import ACTIVE, PROJECT_ROOT, STOP_REQUEST, read_status, record_launch, refuse_reference
+from .runs import PROJECT_ROOT, STOP_REQUEST, busy_with, record_launch, refuse_reference
 
 # Written into log.txt before every start; the log's tail begins after the last one.
 ATTEMPT_MARKER = "--- attempt started "
@@ -68,15 +68,10 @@ def launch_new(folder: Path) -> int | None:
 
 
 def refuse_if_training(folder: Path) -> None:
-    """AlreadyTraining when a trainer holds the folder, or a launch it has not taken over yet
-    (or a trainer on another host) reads as active."""
-    holder = locks.holder(folder / locks.TRAINER_LOCK)
-    if holder is not None:
-        raise locks.AlreadyTraining(f"{folder.name} is already training (process {holder or 'starting'})")
-    status = read_status(folder)
-    if status.get("state") in ACTIVE and status.get("pid"):
-        doing = "starting" if status["state"] == "queued" else "training"
-        raise locks.AlreadyTraining(f"{folder.name} is already {doing} (process {status['pid']})")
+    """AlreadyTraining when a process trains `folder` or is starting to (runs.busy_with)."""
+    doing = busy_with(folder)
+    if doing:
+        raise locks.AlreadyTraining(f"{folder.name} is already {doing}")
 
 
 def log_tail(folder: Path, lines: int = 20) -> str:

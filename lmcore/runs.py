@@ -21,7 +21,7 @@ from typing import Callable
 
 import numpy as np
 
-from . import __version__
+from . import __version__, locks
 from .errors import RunError
 from .jsonl import append_jsonl, count_lines, truncate_lines
 
@@ -211,10 +211,23 @@ def refuse_reference(folder: str | os.PathLike, action: str) -> None:
 
 def delete_run(folder: Path) -> None:
     refuse_reference(folder, "deleted")
-    status = read_status(folder)
-    if status.get("state") == "running" and trainer_alive(status):
-        raise RunError(f"{folder.name} is running; stop it before deleting it")
+    doing = busy_with(folder)
+    if doing:
+        raise RunError(f"{Path(folder).name} is {doing}; stop it before deleting it")
     shutil.rmtree(folder)
+
+
+def busy_with(folder: Path) -> str | None:
+    """'training (process N)' while a trainer holds the folder, 'starting (process N)' while a launch
+    it has not taken over yet lives (or the same for a trainer on another host, by its status); None
+    when no process has it."""
+    holder = locks.holder(Path(folder) / locks.TRAINER_LOCK)
+    if holder is not None:
+        return f"training (process {holder or 'starting'})"
+    status = read_status(folder)
+    if status.get("state") in ACTIVE and status.get("pid"):  # read_status reads a dead one as failed
+        return f"{'starting' if status['state'] == 'queued' else 'training'} (process {status['pid']})"
+    return None
 
 
 def stop_run(folder: Path) -> bool:

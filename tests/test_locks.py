@@ -16,8 +16,9 @@ import pytest
 
 from conftest import SMALL, wait_until
 from lmcore import launch, locks, queue
+from lmcore.errors import RunError
 from lmcore.jsonl import read_jsonl
-from lmcore.runs import PROJECT_ROOT, create_run, read_status
+from lmcore.runs import PROJECT_ROOT, create_run, delete_run, read_status
 from lmcore.session import run
 from lmcore.summaries import list_runs
 
@@ -44,6 +45,8 @@ def test_a_second_trainer_on_a_folder_is_refused_before_it_writes(holder):
         run(folder, show_progress=False)
     with pytest.raises(locks.AlreadyTraining, match=f"already training \\(process {process.pid}\\)"):
         launch.launch(folder)
+    with pytest.raises(RunError, match=f"is training \\(process {process.pid}\\); stop it before deleting it"):
+        delete_run(folder)  # its status still reads queued: the lock is what says a trainer has it
     assert {name: (folder / name).read_bytes() for name in before} == before
     written = {p.name for p in folder.iterdir()} - {"checkpoints", "launch.lock", "trainer.lock"}
     assert written == {"config.json", "status.json"}  # no log.txt, launcher.json or metrics
