@@ -117,9 +117,10 @@ def windows_per_epoch(parent: Path, payload: dict) -> int | None:
 
 
 def finish_epoch(parent: Path, payload: dict) -> dict:
-    """best.pt written by the validation at an epoch's end sits before that epoch's bookkeeping
-    (window = windows): do it as the trainer would next (the schedule's step, the next epoch), so
-    the fork starts where the parent's next step started. It was an improvement, so plateau holds."""
+    """A best.pt that an epoch's final validation wrote before that epoch's bookkeeping (window =
+    windows; runs trained before best.pt became a link of last.pt there): do the bookkeeping as the
+    trainer would next (the schedule's step, the next epoch), so the fork starts where the parent's
+    next step started. It was an improvement, so plateau holds."""
     progress, windows = payload["progress"], windows_per_epoch(parent, payload)
     if progress["window"] == 0 or (windows is not None and progress["window"] < windows):
         return payload
@@ -212,9 +213,8 @@ def fork_run(parent_folder, source: str, changes: dict, root) -> Path:
 
     def fill(folder: Path) -> None:  # inside create_run: a fork without its checkpoint would train from scratch
         writer = RunWriter(folder)
-        writer.checkpoint("last", payload)
+        writer.checkpoint(("last", "best") if start_val is not None else "last", payload)
         if start_val is not None:
-            writer.checkpoint("best", payload)
             # The best so far is the parent's validation it starts from, with that validation's epoch:
             # else the fork's first validation, worse or not, would be named the epoch of the best.
             epoch = start.get("epoch") if isinstance(start.get("epoch"), int) else None

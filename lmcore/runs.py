@@ -140,13 +140,26 @@ class RunWriter:
             np.savez_compressed(handle, **arrays)
         os.replace(temp, self.folder / "masks.npz")
 
-    def checkpoint(self, name: str, payload: dict) -> None:
+    def checkpoint(self, names: str | tuple[str, ...] | list[str], payload: dict) -> None:
+        """`payload` as checkpoints/NAME.pt for each name, serialized once (a book-sized state is
+        53 MB): the other names are hard links to the first file, or copies where the file system
+        has no links. Each appears whole (temp file + rename), and a later save of one name
+        replaces that name's file only."""
         import torch
 
-        fd, temp = tempfile.mkstemp(dir=self.checkpoints, prefix=f".{name}.", suffix=".tmp")
+        names = (names,) if isinstance(names, str) else tuple(names)
+        first = self.checkpoints / f"{names[0]}.pt"
+        fd, temp = tempfile.mkstemp(dir=self.checkpoints, prefix=f".{names[0]}.", suffix=".tmp")
         os.close(fd)
         torch.save(payload, temp)
-        os.replace(temp, self.checkpoints / f"{name}.pt")
+        os.replace(temp, first)
+        for name in names[1:]:
+            temp = self.checkpoints / f".{name}.{secrets.token_hex(4)}.tmp"
+            try:
+                os.link(first, temp)
+            except OSError:
+                shutil.copyfile(first, temp)
+            os.replace(temp, self.checkpoints / f"{name}.pt")
 
     def log_counts(self) -> dict:
         """Lines in the logs now; a checkpoint stores them so resume can cut back to it."""

@@ -52,9 +52,9 @@ class Recorder(Callbacks):
     def on_masks(self, arrays):
         self.writer.masks(arrays)
 
-    def on_checkpoint(self, name, payload):
+    def on_checkpoint(self, names, payload):
         payload["logs"] = self.writer.log_counts()
-        self.writer.checkpoint(name, payload)
+        self.writer.checkpoint(names, payload)
 
     def on_progress(self, trainer):
         now = time.monotonic()

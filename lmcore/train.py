@@ -35,7 +35,7 @@ class Callbacks:
     def on_eval(self, record: dict) -> None: ...
     def on_sample(self, record: dict) -> None: ...
     def on_masks(self, arrays: dict) -> None: ...
-    def on_checkpoint(self, name: str, payload: dict) -> None: ...
+    def on_checkpoint(self, names: tuple[str, ...], payload: dict) -> None: ...  # one state, each name
     def on_progress(self, trainer: "Trainer") -> None: ...
     def stop_requested(self) -> bool:
         return False
@@ -193,14 +193,16 @@ class Trainer:
 
     def end_epoch(self) -> None:
         best_before = self.best_val
-        val_ppl = self.validate()
+        val_ppl = self.validate(save_best=False)
         lr = self.schedule.after_epoch(self.epoch, val_ppl, best_before)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         self.epoch += 1
         self.window = 0
-        names = ["last"]
-        if self.keep_epochs:  # the same state as last.pt, kept under the epoch's name for forks
+        # One state, written once under each name: best.pt is the epoch's end after its
+        # bookkeeping, as a fork from best would make it (fork.finish_epoch), with the same weights.
+        names = ["last"] + (["best"] if self.best_val != best_before else [])
+        if self.keep_epochs:  # kept under the epoch's name for forks
             names.append(epoch_checkpoint_name(self.epoch - 1))
         self.save(*names)
 
@@ -211,7 +213,9 @@ class Trainer:
         with self.clock.phase("evaluation"):
             return perplexity(mean_nll(self.model, streams, self.cfg.bptt, self.autocast))
 
-    def validate(self) -> float:
+    def validate(self, save_best: bool = True) -> float:
+        """The validation perplexity, logged with a sample and the masks; an improvement is the new
+        best, saved as best.pt unless the caller saves it with the epoch's end."""
         ppl = self.evaluate("valid")
         self.watch.validation(self.step, math.log(ppl))
         self.last_eval_step = self.step
@@ -223,7 +227,8 @@ class Trainer:
         self._emit("on_sample", sample)
         if self.best_val is None or ppl < self.best_val:
             self.best_val = ppl
-            self.save("best")
+            if save_best:
+                self.save("best")
         return ppl
 
     def test(self, best_state: dict | None) -> float:
@@ -266,13 +271,11 @@ class Trainer:
         }
 
     def save(self, *names: str) -> None:
-        """One checkpoint payload (the costly part: every tensor's state), saved under each name."""
+        """One checkpoint payload, serialized once and kept under each name (runs.RunWriter.checkpoint)."""
         if "last" in names:
             self.last_save_step = self.step
         with self.clock.phase("saving"):
-            payload = self.checkpoint()
-            for name in names:
-                self._emit("on_checkpoint", name, payload)
+            self._emit("on_checkpoint", names, self.checkpoint())
 
     def restore(self, payload: dict) -> None:
         self.model.load_state_dict(payload["model"])

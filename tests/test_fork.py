@@ -139,9 +139,27 @@ def test_a_fork_with_dropout_changed_starts_within_noise_of_its_parent(parents, 
     assert abs(fresh - theirs[start + 1]["loss"]) > 3 * spread           # so a fork from scratch would fail the check
 
 
-def test_a_fork_from_a_best_checkpoint_written_at_an_epoch_end_starts_the_next_epoch(parents, tmp_path):
-    """best.pt is written by the epoch's validation, before the epoch's bookkeeping: the fork does it."""
-    parent = parents["plain"]
+def _trained_before_best_was_linked(monkeypatch, tmp_path):
+    """A run as lmcore trained them before stop 18: an epoch's improving validation wrote best.pt
+    at once, before the epoch's bookkeeping, and last.pt after it."""
+    from lmcore.train import Trainer
+
+    validate, save = Trainer.validate, Trainer.save
+    monkeypatch.setattr(Trainer, "validate", lambda self, save_best=True: validate(self, True))
+    monkeypatch.setattr(Trainer, "save", lambda self, *names: save(self, *[n for n in names if n != "best"])
+                        if "last" in names else save(self, *names))
+    folder = _train(tmp_path / "old", dropout=0.0, dropout_placement="none")
+    monkeypatch.undo()
+    assert not (folder / "checkpoints" / "best.pt").samefile(folder / "checkpoints" / "last.pt")
+    return folder
+
+
+@pytest.mark.parametrize("era", ["linked", "before"])
+def test_a_fork_from_a_best_checkpoint_written_at_an_epoch_end_starts_the_next_epoch(parents, tmp_path, era,
+                                                                                     monkeypatch):
+    """best.pt of an improving epoch's end is last.pt; a run trained before that wrote it before the
+    epoch's bookkeeping, and the fork does the bookkeeping. Either way best and last fork alike."""
+    parent = parents["plain"] if era == "linked" else _trained_before_best_was_linked(monkeypatch, tmp_path)
     assert json.loads((parent / "status.json").read_text())["best_epoch"] == 3   # best.pt is the last epoch's end
     from_best = fork_run(parent, "best", {"epochs": "4", "max_steps": str(3 * EPOCH + 5)}, tmp_path)
     from_last = fork_run(parent, "last", {"epochs": "4", "max_steps": str(3 * EPOCH + 5)}, tmp_path)

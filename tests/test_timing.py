@@ -26,7 +26,7 @@ class SlowSaves(Callbacks):
 
     saves = 0
 
-    def on_checkpoint(self, name, payload):
+    def on_checkpoint(self, names, payload):
         self.saves += 1
         time.sleep(SLOW_SAVE)
 

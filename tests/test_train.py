@@ -296,3 +296,30 @@ def test_cli_train_names_an_unnamed_run_as_the_app_does(tmp_path, name, expected
     assert config["name"] == expected
     if not name:
         assert described_name({**config, "name": ""}) == expected
+
+
+class SavedNames(Callbacks):
+    def __init__(self):
+        self.saves = []
+
+    def on_checkpoint(self, names, payload):
+        self.saves.append((payload["progress"]["step"], tuple(names)))
+
+
+def test_an_improving_epoch_end_serializes_its_state_once_under_both_names(runs_root):
+    """best.pt and last.pt of an improving epoch's end are one 53 MB write for the book, not two:
+    one payload, one file, the second name a hard link."""
+    folder = _new_run(runs_root, epochs=3, keep_epoch_checkpoints=False)
+    names = SavedNames()
+    run(folder, show_progress=False, observers=(names,))
+    validations = [r for r in read_jsonl(folder / "metrics.jsonl") if r["kind"] == "val"]
+    improving = {r["step"] for i, r in enumerate(validations) if r["ppl"] < min([v["ppl"] for v in validations[:i]],
+                                                                                default=math.inf)}
+    assert improving and [n for _, n in names.saves] == [("last", "best") if r["step"] in improving else ("last",)
+                                                         for r in validations]
+    best, last = folder / "checkpoints" / "best.pt", folder / "checkpoints" / "last.pt"
+    if validations[-1]["step"] in improving:
+        assert os.path.samefile(best, last)
+    else:
+        assert not os.path.samefile(best, last)
+    assert not list((folder / "checkpoints").glob(".*.tmp"))
