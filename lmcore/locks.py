@@ -70,8 +70,9 @@ def holder(path: Path) -> int | None:
 
 def claim_training(folder: Path) -> int:
     """The trainer's lock on `folder`, held until the process ends; AlreadyTraining if another
-    process holds it."""
-    fd = hold(Path(folder) / TRAINER_LOCK)
+    process holds it. A probe (holder()) holds it for microseconds: a short wait rides those out,
+    where a trainer holds it for its lifetime."""
+    fd = hold(Path(folder) / TRAINER_LOCK, wait=2.0)
     if fd is None:
         raise AlreadyTraining(f"{Path(folder).name} is already being trained by process "
                               f"{holder(Path(folder) / TRAINER_LOCK) or '(starting)'}; nothing was changed")

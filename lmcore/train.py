@@ -201,7 +201,8 @@ class Trainer:
         self.window = 0
         # One state, written once under each name: best.pt is the epoch's end after its
         # bookkeeping, as a fork from best would make it (fork.finish_epoch), with the same weights.
-        names = ["last"] + (["best"] if self.best_val != best_before else [])
+        improved = best_before is None or val_ppl < best_before  # as validate() decided
+        names = ["last"] + (["best"] if improved else [])
         if self.keep_epochs:  # kept under the epoch's name for forks
             names.append(epoch_checkpoint_name(self.epoch - 1))
         self.save(*names)
