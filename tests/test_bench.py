@@ -64,3 +64,14 @@ def test_bench_text_output():
                           "--bptt", "4", "--batch", "2", "--placements", "vertical"],
                          capture_output=True, text=True, cwd=ROOT, check=True)
     assert "vs reference" in out.stdout and "vertical" in out.stdout and "reference" in out.stdout
+
+
+def test_the_checkpoint_bench_times_both_ways_and_leaves_one_file_under_both_names():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_checkpoint", ROOT / "scripts" / "bench_checkpoint.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    result = bench.main(rounds=2, preset="tiny")
+    assert set(result["seconds"]) == {"apart", "once"} and all(len(v) == 2 for v in result["seconds"].values())
+    assert result["megabytes"] > 1 and result["once_over_apart"] > 0
