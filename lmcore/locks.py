@@ -27,10 +27,10 @@ class AlreadyTraining(RunError):
     """The run has a live trainer, or one being started: nothing was written."""
 
 
-def try_lock(path: Path, wait: float = 0.0) -> int | None:
-    """A file descriptor holding the lock on `path` (created if missing), or None if another
-    process still holds it after `wait` seconds."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+def try_lock(path: Path, wait: float = 0.0, create: bool = True) -> int | None:
+    """A file descriptor holding the lock on `path` (created if missing, unless `create` is False:
+    then FileNotFoundError), or None if another process still holds it after `wait` seconds."""
+    fd = os.open(path, os.O_RDWR | (os.O_CREAT if create else 0), 0o644)
     deadline = time.monotonic() + wait
     while True:
         try:
@@ -55,10 +55,10 @@ def hold(path: Path, wait: float = 0.0) -> int | None:
 def holder(path: Path) -> int | None:
     """The pid of the process holding the lock on `path` (0 if it has not written it yet), or None
     when nobody holds it. Probing takes the lock for microseconds."""
-    path = Path(path)
-    if not path.exists():
+    try:  # a probe never creates the file: the folder may be going away (two deletes at once)
+        fd = try_lock(Path(path), create=False)
+    except FileNotFoundError:
         return None
-    fd = try_lock(path)
     if fd is not None:  # free
         os.close(fd)
         return None

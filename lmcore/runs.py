@@ -223,11 +223,20 @@ def refuse_reference(folder: str | os.PathLike, action: str) -> None:
 
 
 def delete_run(folder: Path) -> None:
+    """Remove a run folder that no process trains; one already gone (another user's Delete a moment
+    earlier) is no error: what was asked for holds."""
     refuse_reference(folder, "deleted")
+    if not Path(folder).is_dir():
+        return
     doing = busy_with(folder)
     if doing:
         raise RunError(f"{Path(folder).name} is {doing}; stop it before deleting it")
-    shutil.rmtree(folder)
+    shutil.rmtree(folder, onerror=_unless_gone)
+
+
+def _unless_gone(function, path, exc_info) -> None:
+    if not isinstance(exc_info[1], FileNotFoundError):  # a file another delete removed first is fine
+        raise exc_info[1]
 
 
 def busy_with(folder: Path) -> str | None:

@@ -128,3 +128,12 @@ def test_a_pending_launch_is_refused_until_its_process_is_gone(tmp_path):
         process.kill()
         process.wait()
     launch.refuse_if_training(folder)  # the launch died: read as failed, and a resume may start
+
+
+def test_two_deletes_of_one_run_at_once_both_succeed_and_probes_create_nothing(tmp_path):
+    folder = create_run({"preset": "tiny", "name": "doomed"}, tmp_path)
+    assert locks.holder(folder / locks.TRAINER_LOCK) is None
+    assert not (folder / locks.TRAINER_LOCK).exists()   # a probe must not recreate files in a folder going away
+    delete_run(folder)
+    delete_run(folder)                                 # the second user's Delete: the run is gone, as asked
+    assert not folder.exists()
