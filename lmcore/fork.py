@@ -18,12 +18,14 @@ from pathlib import Path
 
 import torch
 
+from .ablation import inert_settings
 from .checkpoints import checkpoint_sources, load_checkpoint, source_path
 from .config import KEYS, MAX_TEXT, ConfigError, coerce, from_dict, unknown_key_message, validate
 from .data import epoch_steps_from_plan
 from .errors import RunError
 from .jsonl import read_jsonl
 from .model import LanguageModel
+from .presets import as_text
 from .reference import reference_dir
 from .runs import RunWriter, create_run, read_config, read_json, refuse_reference, run_path, runs_dir
 from .schedule import Schedule
@@ -139,18 +141,30 @@ def _fork_config(parent, raw: dict, payload: dict, source: str, changes: dict):
     """The fork's validated config: the parent's, the changes, the lr it starts with, the bookkeeping."""
     progress = payload["progress"]
     base = from_dict(raw)  # config.build skips the lmcore_version bookkeeping key
-    name = changes.get("name") or f"{summarize(parent).name} · fork from {source}"
+    changed = {k: v for k, v in changes.items() if k != "name" and v != getattr(base, k)}
+    # Named for what it changes, so a list of forks tells them apart.
+    name = changes.get("name") or " · ".join([f"{summarize(parent).name} · fork from {source}",
+                                              *[f"{k}={as_text(v)}" for k, v in list(changed.items())[:3]]])
     cfg = base.replace(**{**changes, "name": name[:MAX_TEXT], "group": "", "parent": parent.name, "fork_from": source,
                           "fork_step": progress["step"]})
     # Without a new lr the fork starts at the parent's lr at that point (a schedule may have lowered it).
     cfg = cfg.replace(lr=changes.get("lr", float(payload["schedule"]["lr"])))
     validate(cfg)
+    unread = unread_changes(cfg, changed)
+    if changed and len(unread) == len(changed):  # it would train exactly as the parent goes on
+        raise ConfigError([f"nothing it changes can act: {line}" for line in unread])
     planned_epochs_left = cfg.epochs >= progress["epoch"]
     if not planned_epochs_left or (cfg.max_steps is not None and cfg.max_steps <= progress["step"]):
         raise ConfigError(f"nothing left to train: the checkpoint is at step {progress['step']:,} (epoch "
                           f"{progress['epoch']}, window {progress['window']}) and the fork stops at epochs="
                           f"{cfg.epochs}, max_steps={cfg.max_steps}; raise epochs or max_steps")
     return cfg
+
+
+def unread_changes(cfg, changed) -> list[str]:
+    """The ablation.inert_settings lines of the keys in `changed`: a fork's changes that cannot act
+    (dropout with placement none, say)."""
+    return [line for line in inert_settings(cfg) if line.split("=", 1)[0] in changed]
 
 
 def _fork_payload(payload: dict, cfg, start_val: float | None) -> dict:

@@ -196,6 +196,7 @@ def test_model_parameters_do_not_depend_on_the_dropout_placement():
     ({"dropout": "1.5"}, ["dropout: must be less than 1 (got 1.5); allowed: 0 <= dropout < 1"]),
     ({"epochs": "1"}, ["nothing left to train: the checkpoint is at step 198 (epoch 3, window 0) and the fork stops "
                        "at epochs=1, max_steps=None; raise epochs or max_steps"]),
+    ({"dropout": "0.3"}, ["nothing it changes can act: dropout=0.3 does nothing while dropout_placement is none"]),
 ])
 def test_a_refused_fork_says_why_in_one_line_per_key_and_creates_nothing(parents, tmp_path, changes, expected):
     with pytest.raises(ConfigError) as caught:
@@ -354,3 +355,24 @@ def test_compare_draws_a_fork_as_a_branch_off_its_parent(parents, tmp_path, monk
 
     at = open_app(monkeypatch, parent.parent, "app_pages/compare.py", {"runs": reference_runs()[0].id})
     assert not at.exception and not [e for e in at.expander if e.label == "Fork this run"]
+
+
+def test_a_fork_is_named_for_what_it_changes(parents, tmp_path):
+    child = fork_run(parents["plain"], "epoch:2", {"dropout": "0.3", "dropout_placement": "vertical", "lr": "0.005",
+                                                   "max_steps": str(2 * EPOCH + 5)}, tmp_path)
+    name = json.loads((child / "config.json").read_text())["name"]
+    assert name == (f"{summarize(parents['plain']).name} · fork from epoch:2 · dropout=0.3 · "
+                    "dropout_placement=vertical · lr=0.005")
+
+
+def test_the_fork_form_says_which_of_its_changes_cannot_act(parents, tmp_path, monkeypatch):
+    parent = copy_run(parents["plain"], tmp_path)                       # dropout 0, placement none
+    at = open_app(monkeypatch, parent.parent, "app_pages/train.py", {"run": parent.name})
+    key = f"fork.train.{parent.name}"
+    at.number_input(key=f"{key}.dropout").set_value(0.3)                 # cannot act: placement none
+    at.number_input(key=f"{key}.max_steps").set_value(EPOCH + 3)         # acts: it trains 3 more steps
+    next(b for b in at.button if b.label == "Fork and train").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert "dropout=0.3 does nothing while dropout_placement is none" in " ".join(w.value for w in at.warning)
+    fork = next(p for p in parent.parent.iterdir() if p.name != parent.name)
+    assert _wait_until_done(fork)["state"] == "finished"

@@ -11,15 +11,18 @@ from __future__ import annotations
 import streamlit as st
 
 import ui
+from explorer.textview import no_latex
 from lmcore import launch
 from lmcore.checkpoints import checkpoint_sources
-from lmcore.config import PLACEMENT_HELP, PLACEMENTS, RULES
+from lmcore.config import PLACEMENT_HELP, PLACEMENTS, RULES, from_dict
 from lmcore.errors import ConfigError, LmcoreError
-from lmcore.fork import fork_run
+from lmcore.fork import fork_run, unread_changes
+from lmcore.runs import read_config
 from lmcore.summaries import RunSummary
 from ui.train_controls import help_for
 
 CREATED = "fork.created"  # parent run id -> the id of the fork this session made from it
+UNREAD = "fork.unread"    # fork id -> its changes that cannot act (lmcore.fork.unread_changes)
 
 
 def source_label(source) -> str:
@@ -78,6 +81,7 @@ def fork_form(summary: RunSummary, place: str) -> None:
                    "Fork: it saved no checkpoint to start from; Edit a copy trains its recipe from scratch.")
         return
     made = st.session_state.setdefault(CREATED, {})  # create() adds to this same dict
+    st.session_state.setdefault(UNREAD, {})
     with st.expander("Fork this run", icon=":material/call_split:", expanded=summary.id in made):
         if summary.id not in made:  # the form again only on request: a second click would fork twice
             form(summary, sources, f"fork.{place}.{summary.id}")
@@ -87,6 +91,9 @@ def fork_form(summary: RunSummary, place: str) -> None:
 
 def forked(summary: RunSummary, fork_id: str, place: str) -> None:
     st.success(f"Forked as `{fork_id}`, training in the background.")
+    unread = st.session_state.setdefault(UNREAD, {}).get(fork_id)
+    if unread:
+        st.warning("**Has no effect in the fork:**\n" + "\n".join(f"- {no_latex(line)}" for line in unread), icon="💤")
     row = st.container(horizontal=True)
     if place == "train":  # a link to the page it is on would not move: set the run and redraw
         if row.button("Watch the fork", icon="📈", key=f"fork.watch.{summary.id}"):
@@ -143,3 +150,5 @@ def create(summary: RunSummary, source: str, changes: dict) -> None:
         st.error(f"Not forked: {str(error).splitlines()[0]}")
         return
     st.session_state[CREATED][summary.id] = folder.name
+    # Some of the changes act, some cannot: it trains, but the class should know which did nothing.
+    st.session_state[UNREAD][folder.name] = unread_changes(from_dict(read_config(folder) or {}), changes)
