@@ -171,3 +171,25 @@ def test_a_restarted_app_reattaches_from_the_link(app, browser, trained_runs, tm
         assert any("Inside the model" in item for item in nav), nav
         screenshot(page, "train-after-restart")
         page.close()
+
+
+def test_the_sidebar_counts_follow_a_run_started_elsewhere(app, page):
+    """Start's In progress shows a run training: the sidebar beside it must not say 0 running."""
+    from conftest import SMALL, wait_until
+    from lmcore import launch, runs
+
+    url, root = app
+    page.goto(url)
+    settle(page, "Start from a preset")
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    expect(sidebar).to_contain_text("0 running")
+    folder = runs.create_run({**SMALL, "name": "elsewhere", "epochs": 1000}, root)
+    launch.launch(folder)                                   # another user's run, or the CLI's
+    try:
+        expect(sidebar).to_contain_text("1 running", timeout=60_000)   # no reload
+        expect(page.get_by_text("elsewhere", exact=False).first).to_be_visible()
+    finally:
+        wait_until(lambda: runs.read_status(folder)["state"] == "running", 60, lambda: runs.read_status(folder))
+        runs.stop_run(folder)
+        wait_until(lambda: runs.read_status(folder)["state"] not in runs.ACTIVE, 60, lambda: runs.read_status(folder))
+        runs.delete_run(folder)

@@ -29,6 +29,7 @@ STATE_ICONS = {"queued": "⏳", "running": "▶️", "finished": "✅", "failed"
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2",
            "#7f7f7f", "#bcbd22"]
 UI_METRICS = "ui.metrics"  # session state: run folder -> MetricsFrame (incremental reader)
+SIDEBAR_REFRESH_SECONDS = 5  # listing 100 runs takes about 12 ms: cheap to keep the counts current
 LOG_TICKS = [m * 10 ** k for k in range(8) for m in (1, 2, 5)]  # 1 2 5 10 20 50 ... on a log axis
 
 
@@ -297,16 +298,23 @@ def fmt_duration(seconds) -> str:
 def sidebar() -> None:
     from lmcore.ptb import ptb_status
 
+    with st.sidebar:
+        run_counts()
+        st.caption(f"Runs folder: `{runs_root()}`")
+        ptb = _ptb_status_cached(ptb_status)
+        st.caption("PTB: ready" if ptb["available"] else "PTB: not downloaded yet (Start page)")
+
+
+@st.fragment(run_every=SIDEBAR_REFRESH_SECONDS)
+def run_counts() -> None:
+    """The runs' counts, kept current on its own: a page whose fragments follow a run (Start's In
+    progress) would otherwise show '0 running' beside a run it shows training."""
     summaries = list_runs(runs_root())
     running = sum(1 for r in summaries if r.state == "running")
     queued = sum(1 for r in summaries if r.state == "queued")
     references = len(reference_folders())  # folders only, no file read: the sidebar draws on every page
-    with st.sidebar:
-        st.caption(f"**{len(summaries)}** runs · **{running}** running · **{queued}** queued"
-                   + (f" · **{references}** reference" if references else ""))
-        st.caption(f"Runs folder: `{runs_root()}`")
-        ptb = _ptb_status_cached(ptb_status)
-        st.caption("PTB: ready" if ptb["available"] else "PTB: not downloaded yet (Start page)")
+    st.caption(f"**{len(summaries)}** runs · **{running}** running · **{queued}** queued"
+               + (f" · **{references}** reference" if references else ""))
 
 
 def _ptb_status_cached(probe):
