@@ -22,6 +22,7 @@ INSIDE_STEPS = "inside.steps"
 INSIDE_UNITS = "inside.units"
 INSIDE_LAYER = "inside.layer"
 INSIDE_SEED = "inside.seed"
+SEED_MAX = 10**6
 INSIDE_RUN = "inside.run"
 INSIDE_URL_RUN = "inside.url_run"     # the ?run= value last applied, so a new link wins once
 INSIDE_SHOWN_UNITS = "inside.shown_units"
@@ -47,12 +48,13 @@ def lesson_controls() -> None:
         st.slider("time steps", 5, 50, key=INSIDE_STEPS, persist_state="session", width=150)
         st.slider("units", 4, 64, key=INSIDE_UNITS, persist_state="session", width=150)
         st.segmented_control("layer shown", [1, 2], key=INSIDE_LAYER, required=True, persist_state="session")
-        st.number_input("seed", 0, 10**6, key=INSIDE_SEED, persist_state="session", width=110)
+        st.number_input("seed", 0, SEED_MAX, key=INSIDE_SEED, persist_state="session", width=110)
         st.button("🎲 New masks", on_click=_next_seed)
 
 
 def _next_seed() -> None:
-    st.session_state[INSIDE_SEED] += 1
+    # After the last seed comes 0 again, on purpose: any other seed draws new masks, which is all it promises.
+    st.session_state[INSIDE_SEED] = (st.session_state[INSIDE_SEED] + 1) % (SEED_MAX + 1)
 
 
 def lesson_grid_view(grid: dict, p: float, p_recurrent: float, layer: int) -> None:
@@ -83,8 +85,8 @@ def lesson_text(p_recurrent: float, steps: int, grid: dict) -> None:
         "**Why noise on the recurrent path adds up.** The same hidden state h carries what the model "
         "knows from step to step. With a fresh mask at every step (horizontal), each step multiplies in "
         f"new, independent noise: a value held by one unit survives t steps only with probability "
-        f"(1-p)^t — here {1 - p_recurrent:.2f}^{steps} = **{survive:.2g}**. Long-range memory is "
-        "destroyed, which is why the book keeps dropout off the recurrent path (vertical).")
+        f"(1-p)^t — here {1 - p_recurrent:.2f}^{steps} = **{survive:.2g}**. "
+        + lesson.survival_verdict(p_recurrent, survive))
     st.markdown(
         "**What variational keeps fixed.** One mask per sequence, reused at every step: the recurrent "
         "path always loses the *same* units, so the others carry information undisturbed from the first "

@@ -91,6 +91,17 @@ def survival_curve(p: float, steps: int) -> np.ndarray:
     return (1.0 - p) ** np.arange(steps + 1)
 
 
+def survival_verdict(p_recurrent: float, survive: float) -> str:
+    """What (1-p)^t means at these settings: the lesson's last sentence must match its own number
+    (at p = 0 nothing is lost, and a slider there must not read "destroyed")."""
+    if p_recurrent == 0:
+        return "At p = 0 nothing is dropped, so every value survives: raise p to see the noise add up."
+    if survive >= 0.5:
+        return ("At this p over this many steps most values still get through; over a longer window, or at a "
+                "larger p, they would not.")
+    return "Long-range memory is destroyed, which is why the book keeps dropout off the recurrent path (vertical)."
+
+
 def path_survival(mask: np.ndarray) -> np.ndarray:
     """For t = 1..T, the fraction of units kept at every one of the first t steps of `mask`."""
     kept = np.asarray(mask) > 0                       # (T, U)
