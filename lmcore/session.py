@@ -163,13 +163,19 @@ def _train(folder: Path, writer: RunWriter, recorder: Recorder, raw: dict, show_
     for callback in callbacks:
         getattr(callback, "close", lambda: None)()
     if outcome == "stopped":
-        writer.status(state="stopped", step=trainer.step, finished_at=time.time())
+        writer.status(state="stopped", step=trainer.step, finished_at=time.time(), **_times(trainer))
         (folder / STOP_REQUEST).unlink(missing_ok=True)  # served: a later resume trains on
         return summary(folder, trainer, state="stopped")
     best = folder / "checkpoints" / "best.pt"
     test_ppl = trainer.test(load_checkpoint(best)["model"] if best.exists() else None)
-    writer.status(state="finished", step=trainer.step, test_ppl=test_ppl, finished_at=time.time())
+    writer.status(state="finished", step=trainer.step, test_ppl=test_ppl, finished_at=time.time(), **_times(trainer))
     return summary(folder, trainer, state="finished", test_ppl=test_ppl)
+
+
+def _times(trainer: Trainer) -> dict:
+    """The last word on where the time went: the stop's save and the test came after the last
+    progress write."""
+    return {"elapsed": trainer.now(), "time_spent": trainer.clock.state_dict()}
 
 
 def summary(folder: Path, trainer: Trainer, state: str, test_ppl=None) -> dict:

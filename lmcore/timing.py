@@ -73,9 +73,10 @@ def _seconds(value) -> bool:
 
 
 def describe_split(split: dict | None) -> str:
-    """'training steps 88% · evaluation 7% · saving 4% · sampling 1%', largest first; '' for None."""
+    """'training steps 88% · evaluation 7% · saving 4% · sampling 1%', largest first; '' for None,
+    and before any phase but the steps took time ('training steps 100%' tells nothing yet)."""
     total = sum(split.values()) if split else 0.0
-    if not total:
+    if not total or not any(seconds for name, seconds in split.items() if name != STEPS):
         return ""
     ordered = sorted(split.items(), key=lambda item: -item[1])
     return " · ".join(f"{name} {_percent(seconds / total)}" for name, seconds in ordered)

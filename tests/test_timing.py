@@ -79,6 +79,17 @@ def test_the_split_reads_largest_first_and_older_runs_have_none():
     assert time_split(None, 10.0) is None and time_split({"evaluation": 1.0}, None) is None
     assert time_split({"evaluation": "1"}, 10.0) == {STEPS: 10.0, "evaluation": 0.0, "sampling": 0.0, "saving": 0.0}
     assert describe_split(None) == "" and describe_split({STEPS: 0.0}) == ""
+    # Before the first validation or save: "training steps 100%" would tell nothing (QA round 3).
+    assert describe_split(time_split({"evaluation": 0.0, "sampling": 0.0, "saving": 0.0}, 3.0)) == ""
+
+
+def test_a_stopped_runs_split_counts_the_stops_own_save(runs_root):
+    """The stop's checkpoint comes after the last progress write: the final status must count it."""
+    folder = create_run({**SMALL, "eval_every": 0}, runs_root)       # no validation before the stop
+    run(folder, show_progress=False, observers=(StopAt(5), SlowSaves()))
+    status = read_status(folder)
+    assert status["state"] == "stopped" and status["time_spent"]["saving"] >= SLOW_SAVE
+    assert "saving" in describe_split(summarize(folder).time_split)
 
 
 def test_a_train_lines_speed_leaves_out_the_evaluations_and_saves_in_its_interval(runs_root):
