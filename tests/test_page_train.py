@@ -231,3 +231,15 @@ def test_a_run_started_without_a_name_is_named_for_what_it_changes(runs_root, mo
     assert at.text_input(key="train.w.name").placeholder == expected
     at.button(key=START).click().run()
     assert runs.read_config(runs_root / at.query_params["run"])["name"] == expected
+
+
+def test_a_run_without_its_config_offers_no_copy_of_a_recipe_it_lacks(trained_runs, monkeypatch, tmp_path):
+    """QA round 3: a folder left half-deleted (status and metrics, no config.json) offered Edit a copy,
+    which then answered that config.json is missing."""
+    copy = copy_run(trained_runs[1]["variational"], tmp_path)
+    (copy / "config.json").unlink()
+    at = open_page(monkeypatch, copy.parent, run=copy.name)
+    assert not at.exception
+    button = next(b for b in at.button if b.label == "Edit a copy")
+    assert button.disabled and "config.json is missing" in button.help
+    assert "Delete it on **Compare**" in texts(at.warning)

@@ -49,9 +49,11 @@ def watch_tab(run_id: str | None) -> None:
     row = st.container(horizontal=True, vertical_alignment="bottom")  # the button keeps its whole label
     row.selectbox("Run", list(labels), format_func=labels.get, key=WATCH, on_change=on_watch, width="stretch",
                   placeholder="Pick a run to watch" if labels else "No runs yet: start one in Set up")
-    row.button("Edit a copy", icon="📋", key="train.copy", disabled=run_id not in labels,
+    config = next((s.config for s in summaries if s.id == run_id), None)
+    row.button("Edit a copy", icon="📋", key="train.copy", disabled=not config,
                on_click=copy_run_config, args=(run_id,), width="content",
-               help="Fill Set up with this run's config, to change a key and train again")
+               help="Fill Set up with this run's config, to change a key and train again" if config or
+               run_id not in labels else "Its config.json is missing or unreadable: there is no recipe to copy")
     if not run_id:
         st.info("No run attached. Pick one above, or set one up and press Start.")
     elif run_id not in labels and ui.run_folder(run_id) is None:
@@ -284,7 +286,8 @@ def run_samples(folder: Path) -> None:
 def run_outcome(folder: Path, summary: RunSummary) -> None:
     status, state = summary.status, summary.state
     if state == "broken":
-        st.warning(f"This run folder is damaged ({summary.problem}); showing what can still be read.")
+        st.warning(f"This run folder is damaged ({summary.problem}); showing what can still be read. "
+                   "Delete it on **Compare** when you no longer need it.")
     elif state == "failed":
         st.error(f"**Training failed:** {status.get('error') or 'no message'}")
         tail = launch.log_tail(folder, 30)
