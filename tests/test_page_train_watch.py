@@ -13,7 +13,7 @@ import pytest
 
 from charts import chart, values
 from conftest import copy_run, metric, open_app
-from lmcore import launch
+from lmcore import launch, runs
 from lmcore.runs import RunWriter
 
 DIVERGED = 1.0142320540616806e304
@@ -266,3 +266,17 @@ def test_resume_pressed_after_another_page_resumed_the_run_starts_no_second_trai
     finally:
         other.kill()
         other.wait()
+
+
+def test_a_run_still_loading_says_so_instead_of_blank_device_and_parameters(monkeypatch, tmp_path):
+    """QA round 3: right after Start the header read 'running', 'device —', '— parameters' and 'starting'."""
+    folder = runs.create_run({"preset": "tiny", "name": "loading"}, tmp_path / "runs")
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)  # lmcore"])
+    try:
+        RunWriter(folder).status(state="running", pid=sleeper.pid)   # the trainer took over; no device yet
+        captions = " ".join(c.value for c in open_watch(monkeypatch, folder).caption)
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert "loading the data and building the model" in captions
+    assert "device —" not in captions and "— parameters" not in captions

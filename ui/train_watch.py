@@ -101,9 +101,12 @@ def last(frame: pd.DataFrame, kind: str, column: str = "ppl", back: int = 1):
 
 def run_header(summary: RunSummary) -> None:
     st.markdown(f"#### {ui.STATE_ICONS.get(summary.state, '')} {md_escape(summary.name)} · {summary.state}")
-    device = f"device {summary.device or '—'}" + (f" ({summary.step_kind})" if summary.step_kind else "")
-    parts = [f"`{summary.id}`", device,
-             f"{ui.fmt_count(summary.params)} parameters", f"training time {ui.fmt_duration(summary.training_seconds)}"]
+    if summary.device is None and summary.is_active and summary.status.get("pid"):  # launched, still loading
+        parts = [f"`{summary.id}`", "loading the data and building the model"]
+    else:
+        device = f"device {summary.device or '—'}" + (f" ({summary.step_kind})" if summary.step_kind else "")
+        parts = [f"`{summary.id}`", device, f"{ui.fmt_count(summary.params)} parameters",
+                 f"training time {ui.fmt_duration(summary.training_seconds)}"]
     if summary.max_steps:
         parts.append(f"capped at {summary.max_steps:,} steps (max_steps)")
     st.caption(" · ".join(parts))
