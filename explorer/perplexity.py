@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import math
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .textview import md_escape
 
-# A value this many times the median of everything plotted is an outlier: three decades on a
-# log axis. A normal curve starts near the vocabulary size and falls from there, so it stays
-# well inside; a run that diverged jumps far beyond.
+# A value this many times the median validation perplexity is an outlier: three decades on a log
+# axis. A normal curve starts near the vocabulary size and falls from there, and an over-fitting
+# one climbs back a decade or two (tiny: from 130 to 5,700), so both stay well inside; a run that
+# diverged jumps far beyond (1e8, 1e304).
 OUTLIER_FACTOR = 1000.0
 PLAIN_BELOW = 1e6  # from here on, scientific notation: "1.0e304", never a truncatable digit string
 
@@ -41,19 +42,29 @@ class Clip:
         runs = "; ".join(f"{md_escape(label)} reaches {format_ppl(peak)}" for label, peak in self.peaks.items())
         return f"Axis clipped at {format_ppl(self.high)}: {runs}."
 
+    def beyond(self, top: float) -> Clip | None:
+        """The clip as a chart whose axis reaches `top` shows it: naming only the series that go past
+        `top` (the axis has room above `high`, and a peak drawn there is not clipped); None if none does."""
+        peaks = {label: peak for label, peak in self.peaks.items() if peak > top}
+        return replace(self, peaks=peaks) if peaks else None
 
-def find_clip(series: dict, factor: float = OUTLIER_FACTOR) -> Clip | None:
+
+def find_clip(series: dict, factor: float = OUTLIER_FACTOR, reference=()) -> Clip | None:
     """The range to show when some series (label -> values) have outliers, else None.
 
-    The reference is the median of every finite value, which a few exploding points cannot
-    move; infinity counts as an outlier, NaN as nothing.
+    The scale is the median of the finite `reference` values (a chart's validation perplexities),
+    or of every finite value when there is none: a few exploding points cannot move it. Train
+    values make a poor one: an over-fitting run's fall to 1.2 while its validation climbs to 5,700,
+    and a median pulled down by them cut off that climb, the chart's lesson. Infinity counts as an
+    outlier, NaN as nothing.
     """
     values = {label: [float(v) for v in vs if isinstance(v, (int, float)) and not math.isnan(v)]
               for label, vs in series.items()}
     finite = [v for vs in values.values() for v in vs if math.isfinite(v)]
     if not finite:
         return None
-    ceiling = abs(statistics.median(finite)) * factor
+    scale = [float(v) for v in reference if isinstance(v, (int, float)) and math.isfinite(v)] or finite
+    ceiling = abs(statistics.median(scale)) * factor
     kept = [v for v in finite if v <= ceiling]
     peaks = {label: max(vs) for label, vs in values.items() if vs and max(vs) > ceiling}
     if not peaks or not kept:

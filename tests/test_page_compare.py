@@ -258,6 +258,37 @@ def test_a_diverged_run_reads_as_huge_and_the_charts_clip_it(runs_copy):
     assert shown_cells(at, "best_val_ppl")[row] == shown_cells(at, "final_val_ppl")[row] == "1.0e304"
 
 
+def write_metrics(folder: Path, train: list, validation: list) -> None:
+    """Replace a run's metrics with these perplexities: train lines, then validations, a step apart."""
+    lines = [{"kind": kind, "step": step, "epoch": 1, "ppl": ppl, "loss": math.log(ppl)}
+             for step, (kind, ppl) in enumerate([("train", p) for p in train] + [("val", p) for p in validation])]
+    (folder / "metrics.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    RunWriter(folder).status(best_val_ppl=min(validation), final_val_ppl=validation[-1])
+
+
+def test_an_over_fitting_run_is_drawn_whole_with_no_clip_caption(runs_copy):
+    """QA: tiny over 40 epochs (validation up to 5,696.9) read 'Axis clipped at 5,164.9: long1 reaches
+    5,696.9' while that point was drawn."""
+    from test_perplexity import over_fitting
+
+    root, folders = runs_copy
+    rename(folders["plain"], "long1")
+    write_metrics(folders["plain"], *over_fitting())
+    at = open_page(**{"compare.selected": [folders["plain"].name, folders["variational"].name]})
+    assert "final val **5,696.9**" in texts(at) and "Axis clipped" not in texts(at)
+    assert chart(at, key="compare.curves")["layout"]["yaxis"].get("range") is None   # autorange: all of it
+
+
+def test_a_clip_caption_names_only_the_runs_that_go_past_the_axis_drawn(runs_copy):
+    """Beside each other, runs are cut at twice the highest validation (408.8); the axis has room above
+    it, so a first step of 450 is drawn, and the caption no longer says it is cut."""
+    root, folders = runs_copy
+    write_metrics(folders["plain"], [5000.0, 300.0, 90.0], [204.4, 79.9])
+    write_metrics(folders["variational"], [450.0, 400.0, 180.0], [150.0, 120.0])
+    at = open_page(**{"compare.selected": [folders["plain"].name, folders["variational"].name]})
+    assert "Axis clipped at 408.8: plain reaches 5,000.0." in [c.value for c in at.caption]
+    assert 450 < 10 ** chart(at, key="compare.curves")["layout"]["yaxis"]["range"][1] < 5000
+
 def test_runs_that_share_a_name_are_told_apart_everywhere(runs_copy):
     root, folders = runs_copy
     twin = root / (folders["plain"].name[:-4] + "zzzz")

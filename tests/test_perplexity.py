@@ -3,9 +3,12 @@ their axis range (saying so) instead of flattening every other run."""
 
 import math
 
+import numpy as np
+import pandas as pd
 import pytest
 
-from explorer.perplexity import find_clip, format_ppl
+import ui
+from explorer.perplexity import Clip, find_clip, format_ppl
 
 
 @pytest.mark.parametrize("value,text", [
@@ -32,3 +35,55 @@ def test_ordinary_curves_are_not_clipped():
     assert find_clip({"a": [10_000.0, 800.0, 150.0, 90.0], "b": [9_000.0, 85.0]}) is None
     assert find_clip({"a": [], "b": [float("nan")]}) is None
     assert find_clip({}) is None
+
+
+def over_fitting():
+    """(train, validation) of QA's `tiny` over 40 epochs: train falls to 11 by epoch 8 (as the preset
+    says), then to 1.2; validation bottoms out at 135 and climbs back to 5,696.9, never diverging."""
+    train = [round(v, 1) for v in [*np.geomspace(2135.7, 11.0, 80), *np.geomspace(10.0, 1.2, 80)]] + [1.2] * 160
+    validation = [310.0, 150.0, 135.0, *(round(v, 1) for v in np.geomspace(160.0, 5164.9, 36)), 5696.9]
+    return train, validation
+
+
+def test_an_over_fitting_runs_rising_validation_is_not_an_outlier():
+    train, validation = over_fitting()
+    assert find_clip({"long1": train + validation}).peaks == {"long1": 5696.9}   # QA's clip: a median near 1
+    assert find_clip({"long1": train + validation}, reference=validation) is None
+    beside = find_clip({"long1": train + validation, "diverged": [900.0, 250.0, 1.0142320540616806e304]},
+                       reference=[*validation, 900.0, 250.0, 1.0142320540616806e304])
+    assert beside.high == 5696.9 and beside.note() == "Axis clipped at 5,696.9: diverged reaches 1.0e304."
+
+
+def metrics(train, validation) -> pd.DataFrame:
+    """A metrics frame as the pages read it: train lines, then validations (steps apart)."""
+    kinds = ["train"] * len(train) + ["val"] * len(validation)
+    return pd.DataFrame({"kind": kinds, "step": range(len(kinds)), "epoch": 1, "ppl": train + validation})
+
+
+def test_train_and_compare_draw_an_over_fitting_runs_whole_validation_curve():
+    """QA: Train cut it at 2,135.7; Compare captioned 'Axis clipped at 5,164.9: long1 reaches 5,696.9'."""
+    long1 = {"label": "long1", "frame": metrics(*over_fitting())}
+    assert ui.curve_clip([long1]) is None                                           # Train: one run
+    dropout = {"label": "tiny-dropout", "frame": metrics([1990.0, 400.0, 150.0], [120.0, 82.0])}
+    assert ui.curve_clip([long1, dropout]) is None                                  # Compare: beside another
+    assert ui.ppl_figure([long1, dropout], log_y=True).layout.yaxis.range is None  # autorange: all in view
+
+
+def test_a_caption_names_only_the_runs_that_go_past_the_axis_drawn():
+    clip = Clip(low=1.2, high=5164.9, peaks={"long1": 5696.9, "diverged": 1e304})
+    assert clip.beyond(10_000.0).note() == "Axis clipped at 5,164.9: diverged reaches 1.0e304."
+    assert Clip(low=1.2, high=5164.9, peaks={"long1": 5696.9}).beyond(10_000.0) is None   # drawn, below the top
+
+
+def test_the_grid_band_chart_names_only_the_cells_past_its_axis():
+    from ui.grid_charts import band_figure
+
+    def cell(label, highs):
+        curve = pd.DataFrame({"step": range(len(highs)), "mean": highs, "low": highs, "high": highs, "n": 1})
+        return {"label": label, "color": "#1f77b4", "curve": curve}
+
+    cells = [cell("a", [100.0] * 3), cell("b", [99_000.0]), cell("c", [105_000.0])]   # c: past 1000 x the median
+    figure, clip = band_figure(cells)
+    assert figure.layout.yaxis.range[1] > 105_000 and clip is None                  # drawn under the axis's room
+    figure, clip = band_figure([*cells, cell("diverged", [1.0142320540616806e304])])
+    assert clip.note() == "Axis clipped at 105,000.0: diverged reaches 1.0e304."

@@ -172,11 +172,11 @@ def curve_clip(curves: list[dict]) -> Clip | None:
     validation: their untrained first steps, in the thousands, would squash every later point into
     the bottom of the log axis, where the runs differ."""
     series = {curve["label"]: curve["frame"]["ppl"].tolist() if len(curve["frame"]) else [] for curve in curves}
-    clip = find_clip(series)
     drawn = [curve["frame"] for curve in curves if len(curve["frame"])]
+    validations = [v for frame in drawn for v in split(frame, "val")["ppl"] if math.isfinite(v)]
+    clip = find_clip(series, reference=validations)  # scaled by validation: over-fitting drives train to ~1
     if clip or len(drawn) < 2:
         return clip
-    validations = [v for frame in drawn for v in split(frame, "val")["ppl"] if math.isfinite(v)]
     return ceiling_clip(series, 2 * max(validations)) if validations else None
 
 

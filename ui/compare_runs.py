@@ -18,6 +18,7 @@ from explorer.textview import md_escape
 from lmcore import runs
 from lmcore.summaries import RunSummary
 from ui.fork import fork_selected
+from ui.grid_charts import axis_top
 
 TAB = "compare.tab"
 SELECTED = "compare.selected"            # run ids shown side by side (the source of truth)
@@ -306,8 +307,9 @@ def curves(chosen: list[RunSummary], labels: list[str], colors: list[str]) -> No
     ui.clip_axis(figure, clip, log_y, min(floors, default=None))  # the range again, down to the lowest floor
     figure.update_layout(uirevision="compare.curves", xaxis_title=X_AXES[x])  # keep zoom across refreshes
     st.plotly_chart(figure, key="compare.curves", config={"displaylogo": False})
-    if clip:
-        st.caption(clip.note())
+    drawn = clip and clip.beyond(axis_top(figure, log_y))
+    if drawn:
+        st.caption(drawn.note())
     if not any(len(line["frame"]) for line in lines):
         st.caption("No metrics yet: queued runs start writing them once they train.")
 

@@ -22,7 +22,8 @@ def _rgba(color: str, alpha: float) -> str:
 
 def band_figure(curves: list[dict], band: str = MIN_MAX, height: int = 420):
     """(figure, clip): per cell {"label", "color", "curve"} (grid_view.cell_curve), a filled
-    band from low to high under a mean line. A diverged cell clips the axis (ui.clip_axis)."""
+    band from low to high under a mean line. A diverged cell clips the axis (ui.clip_axis); the
+    clip names the cells that go past the axis drawn."""
     figure = go.Figure()
     for i, entry in enumerate(curves):
         curve, color = entry["curve"], entry["color"]
@@ -47,7 +48,14 @@ def band_figure(curves: list[dict], band: str = MIN_MAX, height: int = 420):
                          uirevision="compare.grid.curves")
     ui.clip_axis(figure, clip, log_y=False)
     whole_ticks(figure, [step for entry in curves for step in entry["curve"]["step"]])
-    return figure, clip
+    return figure, clip and clip.beyond(axis_top(figure, log_y=False))
+
+
+def axis_top(figure: go.Figure, log_y: bool) -> float:
+    """The highest perplexity a figure's y axis shows, once ui.clip_axis set its range: it leaves
+    room above the clip's top, where a peak is drawn, so a caption names only what goes past this."""
+    top = figure.layout.yaxis.range[1]
+    return 10 ** top if log_y else top
 
 
 def whole_ticks(figure, steps: list) -> None:
