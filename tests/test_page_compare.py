@@ -15,7 +15,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import ui
-from charts import chart
+from charts import chart, values
 from explorer.textview import md_escape
 from lmcore import queue
 from lmcore.runs import RunWriter, read_status
@@ -250,7 +250,7 @@ def test_a_diverged_run_reads_as_huge_and_the_charts_clip_it(runs_copy):
     assert "Axis clipped at" in shown and "variational reaches 1.0e304." in shown
     curves, bars = (json.loads(chart.proto.spec) for chart in at.get("plotly_chart"))
     assert 10 ** curves["layout"]["yaxis"]["range"][1] < 1e6          # the others stay readable
-    assert bars["layout"]["yaxis"]["range"][1] < 1e6
+    assert bars["layout"]["yaxis"]["type"] == "log" and 10 ** bars["layout"]["yaxis"]["range"][1] < 1e6
     table = runs_table(at)
     # Underneath, a number the grid takes (it refuses whole numbers above 2**53) that sorts last.
     assert table.set_index("name").loc["variational", "best_val_ppl"] == table["best_val_ppl"].max() < DIVERGED
@@ -288,6 +288,20 @@ def test_a_clip_caption_names_only_the_runs_that_go_past_the_axis_drawn(runs_cop
     at = open_page(**{"compare.selected": [folders["plain"].name, folders["variational"].name]})
     assert "Axis clipped at 408.8: plain reaches 5,000.0." in [c.value for c in at.caption]
     assert 450 < 10 ** chart(at, key="compare.curves")["layout"]["yaxis"]["range"][1] < 5000
+
+
+def test_the_score_bars_have_a_log_scale_like_the_curves(runs_copy):
+    """QA: one 5,696.9 bar flattened the others (80 to 135) on a linear axis."""
+    root, folders = runs_copy
+    write_metrics(folders["plain"], [2000.0, 20.0], [135.0, 5696.9])
+    at = open_page(**{"compare.selected": [folders["plain"].name, folders["variational"].name]})
+    bars = chart(at, key="compare.bars")
+    axis, heights = bars["layout"]["yaxis"], [v for trace in bars["data"] for v in values(trace, "y")]
+    assert axis["type"] == "log"                                                  # by default, as the curves
+    assert 10 ** axis["range"][0] < min(heights) / 1.5 and 10 ** axis["range"][1] > max(heights) == 5696.9
+    at.toggle(key="compare.bars.log_y").set_value(False).run()
+    assert chart(at, key="compare.bars")["layout"]["yaxis"].get("type") is None   # linear
+    assert chart(at, key="compare.curves")["layout"]["yaxis"]["type"] == "log"    # each chart its own toggle
 
 def test_runs_that_share_a_name_are_told_apart_everywhere(runs_copy):
     root, folders = runs_copy

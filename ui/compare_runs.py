@@ -32,6 +32,7 @@ FILTER_PLACEMENTS = "compare.filter.placements"
 FILTER_TEXT = "compare.filter.text"
 X_AXIS = "compare.x_axis"
 LOG_Y = "compare.log_y"
+BARS_LOG_Y = "compare.bars.log_y"        # the score bars' own log scale, beside them
 SMOOTHING = "compare.smoothing"
 CONFIRM_DELETE = "compare.confirm_delete"  # ids awaiting "yes, delete"
 FLASH = "compare.flash"                  # (kind, message) shown once after a rerun
@@ -43,7 +44,7 @@ X_AXES = {"step": "training step", "epoch": "epoch", "time": "seconds since star
 def init_state() -> None:
     ui.init_state({TAB: RUNS_VIEW, SELECTED: [], SHOWN: [], CONFIRM_DELETE: [], FILTER_STATES: [],
                    FILTER_PRESETS: [], FILTER_DATASETS: [], FILTER_PLACEMENTS: [], FILTER_TEXT: "",
-                   X_AXIS: "step", LOG_Y: True, SMOOTHING: 0.6})
+                   X_AXIS: "step", LOG_Y: True, BARS_LOG_Y: True, SMOOTHING: 0.6})
 
 
 # ---------------------------------------------------------------- selecting runs
@@ -188,14 +189,7 @@ def selection_panel(chosen: list[RunSummary], labels: list[str]) -> None:
     curves(chosen, labels, colors)
     bars_column, diff_column = st.columns([1, 1])
     with bars_column:
-        st.markdown("**Final perplexity**")
-        if any(value is not None for s in chosen for value in scores(s)):
-            figure, clip = score_bars(chosen, labels, colors)
-            st.plotly_chart(figure, key="compare.bars", config={"displaylogo": False})
-            if clip:
-                st.caption(clip.note())
-        else:
-            st.caption("No scores yet: the first validation gives the first bar.")
+        final_scores(chosen, labels, colors)
     with diff_column:
         config_diff(chosen, labels)
 
@@ -339,9 +333,25 @@ def scores(summary: RunSummary) -> list:
     return [summary.best_val, summary.final_val, summary.test]
 
 
-def score_bars(chosen: list[RunSummary], labels: list[str], colors: list[str]):
-    """(figure, clip): grouped bars of each run's scores. A diverged run's bars stop just above
-    the others' range, labelled with their real value (the caller captions the clip)."""
+def final_scores(chosen: list[RunSummary], labels: list[str], colors: list[str]) -> None:
+    if not any(value is not None for s in chosen for value in scores(s)):
+        st.markdown("**Final perplexity**")
+        st.caption("No scores yet: the first validation gives the first bar.")
+        return
+    with st.container(horizontal=True, vertical_alignment="center"):
+        st.markdown("**Final perplexity**", width="content")
+        # As the curves have: one run that over-fits to 5,000 flattens bars of 80 to 135 on a linear axis.
+        st.toggle("log scale", key=BARS_LOG_Y, persist_state="session")
+    figure, clip = score_bars(chosen, labels, colors, st.session_state[BARS_LOG_Y])
+    st.plotly_chart(figure, key="compare.bars", config={"displaylogo": False})
+    if clip:
+        st.caption(clip.note())
+
+
+def score_bars(chosen: list[RunSummary], labels: list[str], colors: list[str], log_y: bool = False):
+    """(figure, clip): grouped bars of each run's scores, on a log axis if `log_y`. A diverged run's
+    bars stop just above the others' range, labelled with their real value (the caller captions
+    the clip, which names only the runs whose bars are cut)."""
     clip = find_clip({label: scores(s) for s, label in zip(chosen, labels)})
     top = clip.high * 1.2 if clip else None
     figure = go.Figure()
@@ -355,12 +365,34 @@ def score_bars(chosen: list[RunSummary], labels: list[str], colors: list[str]):
                                 cliponaxis=False,  # a label above the tallest bar stays whole
                                 customdata=[ui.fmt_ppl(v) for v in values],
                                 hovertemplate="%{x}: %{customdata}"))  # the trace name shows beside it
-    floor_lines(figure, compare.floors(chosen, labels), len(chosen), short=True)
+    floors = compare.floors(chosen, labels)
+    floor_lines(figure, floors, len(chosen), log_y, short=True)
     figure.update_layout(barmode="group", height=340, margin=dict(l=10, r=10, t=24, b=10), yaxis_title="perplexity",
-                         legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0), uirevision="compare.bars")
-    if clip:
+                         legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0),
+                         uirevision=f"compare.bars.{log_y}")  # a kept linear zoom would be nonsense on log
+    if log_y:
+        log_ticks(figure)
+        log_range(figure, list(floors))
+    elif clip:
         figure.update_yaxes(range=[0, top * 1.1])
-    return figure, clip
+    return figure, clip and clip.beyond(top)  # a bar up to `top` is drawn whole
+
+
+def log_ticks(figure: go.Figure) -> None:
+    """A log y axis with the curves' short labels (ui.LOG_TICKS), or powers of ten past them (1e304)."""
+    if ui.highest(figure) > ui.LOG_TICKS[-1]:
+        figure.update_yaxes(type="log", exponentformat="power")
+    else:
+        figure.update_yaxes(type="log", tickvals=ui.LOG_TICKS, ticktext=[ui.tick_text(v) for v in ui.LOG_TICKS])
+
+
+def log_range(figure: go.Figure, floors: list[float]) -> None:
+    """From half the lowest bar or floor, so the lowest bar still shows (a log axis has no zero for
+    bars to rise from; Plotly's own range starts at the lowest top), to a little above the highest."""
+    tops = [v for trace in figure.data for v in trace.y if v is not None and 0 < v < math.inf] + floors
+    if tops:
+        low, high = math.log10(min(tops) / 2), math.log10(max(tops))
+        figure.update_yaxes(range=[low, high + max(high - low, 0.5) * 0.1])
 
 
 def config_diff(chosen: list[RunSummary], labels: list[str]) -> None:
