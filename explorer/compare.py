@@ -134,13 +134,20 @@ def show_value(value) -> str:
 
 
 def config_diff(summaries: list[RunSummary], labels: list[str] | None = None) -> pd.DataFrame:
-    """Only the config keys that differ between the runs: one row per key, one column per run
-    (headed by `labels`, default unique_labels)."""
-    configs = [s.config for s in summaries]
-    keys = varied_keys(configs) if len(configs) > 1 else []
+    """Only the config keys that differ between the runs that have a config: one row per key, one
+    column per such run (headed by `labels`, default unique_labels). A run without one (a broken
+    folder, see without_config) is left out: its blanks would make every key differ."""
     labels = labels or unique_labels(summaries)
-    data = {label: [show_value(config.get(k)) for k in keys] for label, config in zip(labels, configs)}
+    columns = {label: s.config for s, label in zip(summaries, labels) if s.config}
+    keys = varied_keys(list(columns.values())) if len(columns) > 1 else []
+    data = {label: [show_value(config.get(k)) for k in keys] for label, config in columns.items()}
     return pd.DataFrame(data, index=pd.Index(keys, name="key"))
+
+
+def without_config(summaries: list[RunSummary], labels: list[str] | None = None) -> list[str]:
+    """The labels of the runs config_diff leaves out: no readable config.json."""
+    labels = labels or unique_labels(summaries)
+    return [label for s, label in zip(summaries, labels) if not s.config]
 
 
 # ---------------------------------------------------------------- curves

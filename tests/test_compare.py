@@ -122,8 +122,6 @@ def test_config_diff_edge_cases():
     same = [summary("r1", "a"), summary("r2", "b")]
     assert compare.config_diff(same).empty                       # only names differ
     assert compare.config_diff([summary("r1", "a")]).empty       # nothing to compare with
-    missing = compare.config_diff([summary("r1", "a"), broken("r2")])
-    assert "layers" in missing.index and missing.loc["layers"].tolist() == ["1", "—"]
     twins = compare.config_diff([summary("x-aaaa", "same", seed=1), summary("x-bbbb", "same", seed=2)])
     assert list(twins.columns) == ["same · aaaa", "same · bbbb"] and list(twins.index) == ["seed"]
     assert compare.config_diff([summary("a", "a", tie_weights=True), summary("b", "b")]).loc[
@@ -133,6 +131,15 @@ def test_config_diff_edge_cases():
     assert "parent" not in older.config
     assert list(compare.config_diff([summary("new", "new", parent=""), older]).index) == ["seed"]
 
+
+
+def test_a_run_without_a_config_is_left_out_of_the_diff_not_made_to_differ_everywhere():
+    """QA: a broken folder beside two runs listed 42 keys as differing, every one '—' for it."""
+    runs = [summary("r1", "plain"), summary("r2", "dropout", dropout=0.5), broken("r3")]
+    diff = compare.config_diff(runs)
+    assert list(diff.columns) == ["plain", "dropout"] and list(diff.index) == ["dropout"]
+    assert compare.without_config(runs) == ["r3"] and compare.without_config(runs[:2]) == []
+    assert compare.config_diff([summary("r1", "a"), broken("r2")]).empty          # nothing left to compare with
 
 def test_each_floor_names_its_runs_and_runs_on_other_data_have_none():
     def synth(run_id, floor):

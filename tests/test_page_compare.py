@@ -303,6 +303,20 @@ def test_the_score_bars_have_a_log_scale_like_the_curves(runs_copy):
     assert chart(at, key="compare.bars")["layout"]["yaxis"].get("type") is None   # linear
     assert chart(at, key="compare.curves")["layout"]["yaxis"]["type"] == "log"    # each chart its own toggle
 
+
+def test_a_run_without_a_config_is_left_out_of_the_config_differences(runs_copy):
+    """QA: a folder without config.json selected beside two runs made 42 keys differ, all '—' for it."""
+    root, folders = runs_copy
+    empty = root / "20990101-000000-empty-0000"
+    empty.mkdir()
+    at = open_page(**{"compare.selected": [folders["plain"].name, folders["variational"].name, empty.name]})
+    diff = at.dataframe[1].value
+    assert list(diff.columns) == ["plain", "variational"] and set(diff.index) == {"dropout", "dropout_placement"}
+    assert f"**{md_escape(empty.name)}** left out: no readable config.json." in texts(at)
+    at = open_page(**{"compare.selected": [folders["plain"].name, empty.name]})
+    assert "Fewer than two of the selected runs have a config to compare." in texts(at)
+
+
 def test_runs_that_share_a_name_are_told_apart_everywhere(runs_copy):
     root, folders = runs_copy
     twin = root / (folders["plain"].name[:-4] + "zzzz")

@@ -400,6 +400,13 @@ def config_diff(chosen: list[RunSummary], labels: list[str]) -> None:
     if len(chosen) < 2:
         st.caption("Select two or more runs to see which config keys differ.")
         return
+    missing = compare.without_config(chosen, labels)
+    if missing:
+        names = ", ".join(f"**{md_escape(label)}**" for label in missing)
+        st.caption(f"{names} left out: no readable config.json.")
+    if len(chosen) - len(missing) < 2:
+        st.caption("Fewer than two of the selected runs have a config to compare.")
+        return
     diff = compare.config_diff(chosen, labels)
     if diff.empty:
         st.caption("The selected runs have the same config (apart from their names).")
