@@ -24,6 +24,7 @@ from lmcore.summaries import RunSummary, reference_runs, summary_of
 from lmcore.timing import describe_split
 from ui import reference
 from ui.fork import fork_form, parent_curve
+from ui.grid_charts import axis_top
 from ui.train_state import NOTICE, SETUP_TAB, TAB, load_values
 
 WATCH = "train.watch"              # the run selector
@@ -226,8 +227,9 @@ def run_chart(summary: RunSummary, frame: pd.DataFrame) -> None:
     st.plotly_chart(figure, key="train.chart", config={"displaylogo": False})
     if overlays:
         st.caption(overlay_caption(runs_drawn, logged, frames, axis))
-    if clip:
-        st.caption(clip.note())
+    # Named only if past the axis drawn: ui.clip_axis leaves room above the clip, where a peak shows.
+    if clip and (past := clip.beyond(axis_top(figure, log_y))):
+        st.caption(past.note())
 
 
 def overlay_controls(summary: RunSummary) -> tuple[list[RunSummary], str]:
