@@ -52,19 +52,21 @@ class Clip:
 def find_clip(series: dict, factor: float = OUTLIER_FACTOR, reference=()) -> Clip | None:
     """The range to show when some series (label -> values) have outliers, else None.
 
-    The scale is the median of the finite `reference` values (a chart's validation perplexities),
-    or of every finite value when there is none: a few exploding points cannot move it. Train
-    values make a poor one: an over-fitting run's fall to 1.2 while its validation climbs to 5,700,
-    and a median pulled down by them cut off that climb, the chart's lesson. Infinity counts as an
-    outlier, NaN as nothing.
+    The scale is the lower median of the `reference` values (a chart's validation perplexities)
+    that are themselves no outlier of everything plotted, or of every finite value when none is
+    left: a few exploding points cannot move it. Train values make a poor scale: an over-fitting
+    run's fall to 1.2 while its validation climbs to 5,700, and a median pulled down by them cut
+    off that climb, the chart's lesson. A diverged validation (1e304) must not set the scale either,
+    even when it is one of two or the only one. Infinity counts as an outlier, NaN as nothing.
     """
     values = {label: [float(v) for v in vs if isinstance(v, (int, float)) and not math.isnan(v)]
               for label, vs in series.items()}
     finite = [v for vs in values.values() for v in vs if math.isfinite(v)]
     if not finite:
         return None
-    scale = [float(v) for v in reference if isinstance(v, (int, float)) and math.isfinite(v)] or finite
-    ceiling = abs(statistics.median(scale)) * factor
+    overall = abs(statistics.median(finite)) * factor
+    sane = [float(v) for v in reference if isinstance(v, (int, float)) and math.isfinite(v) and v <= overall]
+    ceiling = abs(statistics.median_low(sane)) * factor if sane else overall
     kept = [v for v in finite if v <= ceiling]
     peaks = {label: max(vs) for label, vs in values.items() if vs and max(vs) > ceiling}
     if not peaks or not kept:

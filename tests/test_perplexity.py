@@ -87,3 +87,12 @@ def test_the_grid_band_chart_names_only_the_cells_past_its_axis():
     assert figure.layout.yaxis.range[1] > 105_000 and clip is None                  # drawn under the axis's room
     figure, clip = band_figure([*cells, cell("diverged", [1.0142320540616806e304])])
     assert clip.note() == "Axis clipped at 105,000.0: diverged reaches 1.0e304."
+
+
+@pytest.mark.parametrize("validations", [[210.0, 1e304], [1e304]])
+def test_a_diverged_validation_never_sets_the_scale_even_as_one_of_two(validations):
+    """Scaled by the validation median, a run diverged at its second (or only) validation set the
+    scale itself (median of [210, 1e304] is 5e303) and went unclipped to 1e304."""
+    train = [5000.0, 800.0, 400.0, 300.0, 250.0, 1e304]
+    clip = find_clip({"a": train + validations}, reference=validations)
+    assert clip is not None and clip.peaks == {"a": 1e304} and clip.high == 5000.0
