@@ -121,7 +121,8 @@ def settings(words: list[str]) -> tuple:
                        f"a whole number from 0 to {len(words):,}, this vocabulary's size")
     top_k = checked(sampling_settings.read_top_k(st.session_state[GENERATE_TOP_K], len(words)))
     st.text_input("Seed", key=GENERATE_SEED,
-                  help=f"same seed and settings, same text; a whole number from 0 to {sampling_settings.SEED_MAX:,}")
+                  help=f"same seed and settings, same text; a whole number from 0 to {sampling_settings.SEED_MAX:,} "
+                       "(torch's CPU generator keeps 32 bits of a seed, so larger ones would repeat these)")
     seed = checked(sampling_settings.read_seed(st.session_state[GENERATE_SEED]))
     state = st.session_state
     return (state[GENERATE_PROMPT], state[GENERATE_WORDS], float(state[GENERATE_TEMPERATURE]), top_k, seed)

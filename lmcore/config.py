@@ -42,7 +42,8 @@ MAX_UNITS = 8192                   # embedding and hidden size
 MAX_TOKENS = 100_000_000           # a corpus slice; PTB train has 929,589
 MAX_STEPS = 1_000_000_000          # steps, and every "every N steps" key
 MAX_SEED = 2**31 - 1               # numpy's seeds stop at 2**32 - 1; torch's go further
-SAMPLING_SEED_MAX = 2**64 - 1      # the largest seed torch.Generator.manual_seed takes (generating text)
+SAMPLING_SEED_MAX = 2**32 - 1      # generating text: a CPU torch.Generator keeps a seed's low 32 bits only, so
+                                   # seeds 2**32 apart drew the same text (manual_seed takes up to 2**64 - 1)
 MAX_TEXT = 200                     # characters of a name, group or prompt
 EPOCH_CHECKPOINTS_BELOW = 5_000_000  # parameters: keep_epoch_checkpoints=auto keeps them for smaller models
 

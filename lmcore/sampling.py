@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import torch
 
+from .config import SAMPLING_SEED_MAX
 from .model import LanguageModel
 from .text import EOS, UNK
 
@@ -47,6 +48,8 @@ def generate(model: LanguageModel, words: list[str], prompt: str = "", num_words
     Returns the prompt as understood, the prompt's unknown words, the generated words, the
     text, and for each generated word the `top` most likely next words with probabilities.
     """
+    if not 0 <= seed <= SAMPLING_SEED_MAX:  # a larger seed would repeat a smaller one's text (config.py)
+        raise ValueError(f"seed must be a whole number from 0 to {SAMPLING_SEED_MAX:,} (got {seed})")
     was_training = model.training
     model.eval()
     device = model.decoder.weight.device

@@ -86,15 +86,20 @@ def test_top_k_beyond_the_vocabulary_is_clamped_and_said(trained_runs, monkeypat
     assert at.code[0].value == generate(model, words, "the", 30, 1.0, 0, 0)["text"]
 
 
-def test_a_large_seed_is_used_as_typed(trained_runs, monkeypatch):
+def test_the_largest_seed_is_used_as_typed_and_one_more_is_refused(trained_runs, monkeypatch):
+    """Seeds 2**32 apart drew the same text (torch's CPU generator keeps 32 bits), yet the box took
+    every seed up to 2**64 - 1: 4294967296 wrote exactly seed 0's text."""
     root, folders = trained_runs
     folder = folders["variational"]
     at = open_generate(monkeypatch, root, folder.name)
-    at.text_input(key="generate.seed").set_value("99999999999").run()
+    at.text_input(key="generate.seed").set_value("4294967295").run()
     assert not messages(at, "error")
     click_generate(at)
     model, words, _ = load_model(folder, "best")
-    assert at.code[0].value == generate(model, words, "the", 30, 1.0, 0, 99999999999)["text"]
+    assert at.code[0].value == generate(model, words, "the", 30, 1.0, 0, 2**32 - 1)["text"]
+    at.text_input(key="generate.seed").set_value("4294967296").run()
+    assert "Seed must be a whole number from 0 to 4,294,967,295" in messages(at, "error")
+    assert generate_button(at).disabled
 
 
 def test_bad_top_k_and_seed_are_refused_in_words_and_nothing_runs(trained_runs, monkeypatch):

@@ -1,6 +1,7 @@
 """Top-k and seed from what was typed: used, clamped with a note, or refused with a reason."""
 
 import pytest
+import torch
 
 from explorer.sampling_settings import SEED_MAX, read_seed, read_top_k
 
@@ -21,17 +22,36 @@ def test_top_k_that_is_not_a_count_is_refused(typed):
     assert value is None and note.startswith("Top-k must be 0")
 
 
-@pytest.mark.parametrize("typed,expected", [("0", 0), ("99999999999", 99_999_999_999), (str(SEED_MAX), SEED_MAX)])
-def test_seeds_torch_takes_are_used_as_typed(typed, expected):
+@pytest.mark.parametrize("typed,expected", [("0", 0), ("99,999", 99_999), ("4294967295", SEED_MAX)])
+def test_seeds_that_draw_apart_are_used_as_typed(typed, expected):
     assert read_seed(typed) == (expected, None)
 
 
-@pytest.mark.parametrize("typed", ["-1", str(SEED_MAX + 1), "2.5", "", "seed", "`x`*"])
+@pytest.mark.parametrize("typed", ["-1", "4294967296", "99999999999", "2.5", "", "seed", "`x`*"])
 def test_other_seeds_are_refused_with_what_was_typed(typed):
     value, note = read_seed(typed)
-    assert value is None and note.startswith("Seed must be a whole number from 0 to 18,446,744,073,709,551,615")
+    assert value is None and note.startswith("Seed must be a whole number from 0 to 4,294,967,295")
 
 
-def test_a_long_refused_value_is_shortened_in_the_message():
-    _, note = read_seed("x" * 500)
-    assert "x" * 40 + "…" in note and "x" * 41 not in note
+def draws(seed: int) -> list[int]:
+    return torch.randint(0, 2**31, (8,), generator=torch.Generator().manual_seed(seed)).tolist()
+
+
+def test_the_seed_limit_is_where_torch_starts_repeating():
+    """A CPU torch.Generator keeps a seed's low 32 bits: the box took up to 2**64 - 1, and seed
+    4294967296 wrote seed 0's text. Every seed taken draws apart; the first refused one repeats."""
+    assert SEED_MAX == 2**32 - 1
+    assert draws(SEED_MAX + 1) == draws(0) and draws(SEED_MAX + 6) == draws(5)   # why it stops there
+    assert draws(SEED_MAX) != draws(0) and draws(2**31) != draws(0)
+
+
+def test_lmcore_refuses_a_seed_past_the_limit_on_the_command_line_and_in_generate():
+    from lmcore.cli import build_parser
+    from lmcore.sampling import generate
+
+    assert build_parser().parse_args(["sample", "run", "--seed", str(SEED_MAX)]).seed == SEED_MAX
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["sample", "run", "--seed", str(SEED_MAX + 1)])
+    with pytest.raises(ValueError, match="seed must be a whole number from 0 to 4,294,967,295"):
+        generate(None, [], seed=SEED_MAX + 1)
+
