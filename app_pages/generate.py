@@ -155,7 +155,8 @@ def top_figure(step: dict, title: str) -> go.Figure:
         text=[textview.fmt_prob(p) for p in frame["probability"]], textposition="outside", cliponaxis=False))
     figure.update_layout(title=dict(text=title, font=dict(size=16)), height=420, showlegend=False,
                          margin=dict(l=10, r=40, t=75, b=10), xaxis_title="probability of the next word",
-                         xaxis_tickformat=".0%", yaxis=dict(tickfont=dict(size=15)))
+                         xaxis_tickformat=textview.percent_tickformat(frame["probability"].max()),
+                         yaxis=dict(tickfont=dict(size=15)))
     return figure
 
 

@@ -54,9 +54,24 @@ def sample_markdown(record: dict) -> str:
     return to_markdown(words, prompt, eos_mark="↵") if words or prompt else ""
 
 
+SMALLEST_PERCENT = 0.001  # below it a bar label reads "<0.001%": 3 digits of 6.76e-09% are noise to a reader
+
+
 def fmt_prob(p: float) -> str:
-    """A probability as a percentage with 3 significant digits: 14.3%, 0.43%, 0.000512%."""
-    return f"{p * 100:.3g}%"
+    """A probability as a percentage with 3 significant digits: 14.3%, 0.43%, 0.00512%; "<0.001%"
+    below that (a cold temperature leaves most words at 1e-9%, which .3g writes in e-notation)."""
+    percent = p * 100
+    return f"<{SMALLEST_PERCENT:g}%" if 0 < percent < SMALLEST_PERCENT else f"{percent:.3g}%"
+
+
+def percent_tickformat(highest: float) -> str:
+    """A plotly (d3) tick format for a probability axis from 0 to `highest`: as many decimals as ticks
+    about a tenth of the range apart need to read apart, trailing zeros dropped (0%, 0.5%, 1%, 1.5%).
+    A fixed ".0%" read "0% 0% 0% 1% 1%" when a hot temperature leaves every word under 2%."""
+    if not highest > 0:
+        return ".0%"
+    decimals = max(0, -math.floor(math.log10(highest * 100 / 10)))
+    return f".{decimals}~%"
 
 
 def context(prompt: list[str], words: list[str], position: int, width: int = 8) -> str:

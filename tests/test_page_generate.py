@@ -9,6 +9,7 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
+from charts import values
 from conftest import copy_run, open_app
 from explorer import textview
 from lmcore.checkpoints import load_model
@@ -211,3 +212,19 @@ def test_corrupt_checkpoint_and_missing_vocabulary(trained_runs, monkeypatch, tm
     at.run()
     assert not at.exception
     assert "vocab.json is missing" in messages(at, "error")
+
+
+def test_the_chart_reads_at_a_hot_and_a_cold_temperature(trained_runs, monkeypatch):
+    """At 2.0 the axis read '0% 0% 0% 1% 1%' (".0%" ticks); at 0.1 bar labels read '6.76e-09%'."""
+    root, folders = trained_runs
+    at = open_generate(monkeypatch, root, folders["plain"].name)
+    at.slider(key="generate.temperature").set_value(2.0).run()
+    click_generate(at)
+    chart = top_chart(at)
+    highest = max(values(chart["data"][0]))
+    assert highest < 0.05                                      # every word under 5%: the case that read 0%
+    assert chart["layout"]["xaxis"]["tickformat"] == textview.percent_tickformat(highest) != ".0%"
+    at.slider(key="generate.temperature").set_value(0.1).run()
+    click_generate(at)
+    labels = top_chart(at)["data"][0]["text"]
+    assert "<0.001%" in labels and not any("e-" in label for label in labels), labels

@@ -1,9 +1,11 @@
-"""Top-k and seed from what was typed: used, clamped with a note, or refused with a reason."""
+"""Top-k and seed from what was typed: used, clamped with a note, or refused with a reason; the
+numbers the Generate page's chart shows."""
 
 import pytest
 import torch
 
 from explorer.sampling_settings import SEED_MAX, read_seed, read_top_k
+from explorer.textview import fmt_prob, percent_tickformat
 
 
 @pytest.mark.parametrize("typed,expected", [("0", 0), ("1", 1), (" 50 ", 50), ("1,000", 1000), ("1000", 1000)])
@@ -55,3 +57,18 @@ def test_lmcore_refuses_a_seed_past_the_limit_on_the_command_line_and_in_generat
     with pytest.raises(ValueError, match="seed must be a whole number from 0 to 4,294,967,295"):
         generate(None, [], seed=SEED_MAX + 1)
 
+
+def test_tiny_probabilities_and_hot_axes_read_as_percentages():
+    """Bar labels read '6.76e-09%' at temperature 0.1; the axis read '0% 0% 0% 1% 1%' at 2.0."""
+    assert fmt_prob(6.76e-11) == "<0.001%" and fmt_prob(0.00043) == "0.043%" and fmt_prob(0.1434) == "14.3%"
+    assert fmt_prob(0.0) == "0%" and fmt_prob(1.0) == "100%"
+    for highest, step in [(0.015, 0.002), (0.007, 0.001), (0.00012, 0.00002), (0.9, 0.1)]:
+        tickformat = percent_tickformat(highest)
+        decimals = int(tickformat[1:].split("~")[0])
+        ticks = [f"{i * step * 100:.{decimals}f}%" for i in range(int(highest / step) + 1)]  # d3's, untrimmed
+        assert len(set(ticks)) == len(ticks), (highest, ticks)
+
+
+def test_a_long_refused_value_is_shortened_in_the_message():
+    _, note = read_seed("x" * 500)
+    assert "x" * 40 + "…" in note and "x" * 41 not in note
