@@ -14,8 +14,10 @@ from lmcore import checkpoints
 from lmcore.data import UNK
 from lmcore.errors import RunError
 from lmcore.jsonl import read_jsonl
+from lmcore.runs import ACTIVE, read_status
 from lmcore.sampling import generate, prompt_ids
 from lmcore.summaries import RunSummary
+from lmcore.text import shorten
 
 GENERATE_RUN = "generate.run"
 GENERATE_URL_RUN = "generate.url_run"   # the ?run= value last applied, so a new link wins once
@@ -36,10 +38,15 @@ DEFAULTS = {GENERATE_WHICH: "best", GENERATE_PROMPT: "the", GENERATE_WORDS: 30, 
 ui.init_state(DEFAULTS)
 
 CHOSEN, OTHER = "#dc2626", "#94a3b8"
+WATCH_SECONDS = 3   # how often the page looks for a waiting run's first checkpoint
 
 
 def has_checkpoint(summary: RunSummary) -> bool:
-    folder = summary.path / "checkpoints"
+    return saved(summary.path)
+
+
+def saved(run_folder: Path) -> bool:
+    folder = run_folder / "checkpoints"
     return (folder / "best.pt").exists() or (folder / "last.pt").exists()
 
 
@@ -50,10 +57,36 @@ def weights_not_kept(summary: RunSummary) -> str | None:
 
 
 def never_gets_weights(summary: RunSummary) -> str | None:
-    """weights_not_kept's reason for a run already known to have no checkpoint (no file is looked at)."""
+    """weights_not_kept's reason for a run already known to have no checkpoint. A stopped run whose
+    checkpoints/ folder is still there stopped before it saved one: it is not here but explained
+    (ended_without_weights), since Start over can still train it."""
     if summary.is_reference:
         return f"a reference run measured on one {summary.device or 'unknown device'}"
-    return "its checkpoints/ folder is gone" if summary.state in ("finished", "stopped") else None
+    gone = not (summary.path / "checkpoints").is_dir()
+    if summary.state == "finished" or (summary.state == "stopped" and gone):
+        return "its checkpoints/ folder is gone" if gone else "its checkpoint files were removed"
+    return None
+
+
+def ended_without_weights(summary: RunSummary) -> str:
+    """What a run that is not listed here (no checkpoint, and not one whose weights were merely not
+    kept) is doing, to follow "Run NAME ": it may still save one, or it never will."""
+    if summary.is_active:
+        return "has no checkpoint yet: it saves one at its first validation, and this page shows it then"
+    lines = (summary.problem or "").strip().splitlines()   # an error may carry a traceback
+    problem = textview.md_escape(shorten(lines[0], 200)) if lines else ""
+    if summary.is_broken:
+        return f"cannot be read ({problem or 'its folder is damaged'}), so it has no checkpoint to generate from"
+    ended = f"{summary.state}: {problem}" if problem else summary.state
+    return (f"ended without saving a checkpoint ({ended}); **Start over** on the **Train** page trains it "
+            "again from step 0")
+
+
+def run_title(summary: RunSummary) -> str:
+    """**name** (`id`), or just `id` for a run known by its id only (a broken one has no name)."""
+    if summary.name == summary.id:
+        return f"`{summary.id}`"
+    return f"**{textview.md_escape(summary.name)}** (`{summary.id}`)"
 
 
 # ---------------------------------------------------------------- picking a run and a checkpoint
@@ -61,19 +94,34 @@ def never_gets_weights(summary: RunSummary) -> str | None:
 
 def pick_run(summaries: list[RunSummary]) -> RunSummary | None:
     """The run to generate from (or to read the samples of, when its weights were not kept); ?run=ID
-    preselects it, and a run without checkpoints yet is explained."""
+    preselects it. A linked run that is not listed is explained, and the run shown instead named."""
     ready = {s.id: s for s in summaries if has_checkpoint(s) or never_gets_weights(s)}
+    waiting = [s for s in summaries if s.is_active and not has_checkpoint(s)]
+    if waiting:
+        reload_when_saved(tuple(str(s.path) for s in waiting))
     wanted = st.query_params.get("run")
-    if wanted and wanted not in ready:
-        known = next((s for s in summaries if s.id == wanted), None)
-        st.warning(f"Run **{known.name if known else ''}** (`{wanted}`) has no checkpoint yet: it saves one "
-                   "at its first validation and at the end of every epoch. Pick a run that has one." if known else
-                   f"There is no run `{wanted}` in `{ui.runs_root()}`. Pick one below.")
+    known = next((s for s in summaries if s.id == wanted), None)
+    notice = st.container()
     if not ready:
         st.info("No run has a checkpoint yet. Start one on the **Start** or **Train** page (`tiny` takes under "
                 "a minute); it can write text here after its first validation.")
-        return None
-    return ready[ui.run_select(ready, GENERATE_RUN, GENERATE_URL_RUN)]
+    chosen = ready[ui.run_select(ready, GENERATE_RUN, GENERATE_URL_RUN)] if ready else None
+    if wanted and wanted not in ready:
+        # Not applied yet: run_select then selects the linked run once it saves a checkpoint.
+        st.session_state.pop(GENERATE_URL_RUN, None)
+        why = (f"Run {run_title(known)} {ended_without_weights(known)}." if known else
+               f"There is no run `{wanted}` in `{ui.runs_root()}`.")
+        shown = f" Showing {run_title(chosen)} instead: pick any run below." if chosen else ""
+        (notice.info if known and known.is_active else notice.warning)(why + shown)
+    return chosen
+
+
+@st.fragment(run_every=WATCH_SECONDS)
+def reload_when_saved(folders: tuple[str, ...]) -> None:
+    """Reruns the page when a run it waits for saves its first checkpoint (the run can then be picked,
+    or is shown if linked) or ends without one. Two stats and status.json per waiting run."""
+    if any(saved(Path(folder)) or read_status(Path(folder)).get("state") not in ACTIVE for folder in folders):
+        st.rerun()
 
 
 def load(folder: Path, which: str):

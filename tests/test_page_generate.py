@@ -163,8 +163,9 @@ def test_a_run_without_checkpoints_yet_is_explained(monkeypatch, tmp_path):
     monkeypatch.setattr("lmcore.queue.ensure_worker", lambda root=None: None)  # keep it queued
     folder = create_run({"preset": "tiny", "name": "waiting"}, tmp_path / "runs")
     at = open_generate(monkeypatch, tmp_path / "runs", folder.name)
-    assert "has no checkpoint yet" in messages(at, "warning")
-    assert "No run has a checkpoint yet" in messages(at, "info")
+    assert f"Run **waiting** (`{folder.name}`) has no checkpoint yet: it saves one at its first validation" \
+        in messages(at, "info")
+    assert "No run has a checkpoint yet" in messages(at, "info") and not messages(at, "warning")
 
 
 def test_a_finished_run_whose_checkpoints_are_gone_shows_its_samples(trained_runs, monkeypatch, tmp_path):
@@ -212,6 +213,89 @@ def test_corrupt_checkpoint_and_missing_vocabulary(trained_runs, monkeypatch, tm
     at.run()
     assert not at.exception
     assert "vocab.json is missing" in messages(at, "error")
+
+
+def open_with_a_failed_run(trained_runs, monkeypatch, tmp_path, **status) -> tuple[AppTest, Path, Path]:
+    """A run that ended before its first checkpoint, linked, beside a run that has one."""
+    from lmcore.runs import RunWriter, create_run
+
+    monkeypatch.setenv("LMCORE_REFERENCE_DIR", str(tmp_path / "no-reference"))
+    monkeypatch.setattr("lmcore.queue.ensure_worker", lambda root=None: None)
+    other = copy_run(trained_runs[1]["plain"], tmp_path)
+    failed = create_run({"preset": "tiny", "name": "crashed"}, tmp_path / "runs")
+    (failed / "checkpoints").mkdir(exist_ok=True)
+    RunWriter(failed).status(**status)
+    return open_generate(monkeypatch, tmp_path / "runs", failed.name), failed, other
+
+
+def test_a_run_that_ended_without_a_checkpoint_says_so_and_names_the_run_shown(trained_runs, monkeypatch, tmp_path):
+    """A failed run read 'has no checkpoint yet: it saves one at its first validation' (it never will),
+    while the page quietly showed another run's checkpoint."""
+    at, failed, other = open_with_a_failed_run(trained_runs, monkeypatch, tmp_path, state="failed",
+                                               error="CUDA out of memory\nTraceback (most recent call last):")
+    warning = messages(at, "warning")
+    assert (f"Run **crashed** (`{failed.name}`) ended without saving a checkpoint (failed: CUDA out of memory); "
+            "**Start over** on the **Train** page") in warning
+    assert "Traceback" not in warning and "no checkpoint yet" not in warning
+    assert f"Showing **plain** (`{other.name}`) instead" in warning
+    assert at.selectbox(key="generate.run").value == other.name
+
+
+def test_a_run_stopped_before_its_first_checkpoint_can_start_over(trained_runs, monkeypatch, tmp_path):
+    at, failed, _ = open_with_a_failed_run(trained_runs, monkeypatch, tmp_path, state="stopped")
+    assert "ended without saving a checkpoint (stopped); **Start over**" in messages(at, "warning")
+    assert "weights were not kept" not in messages(at, "info")   # its checkpoints/ folder is there
+
+
+def test_a_broken_run_is_named_once(trained_runs, monkeypatch, tmp_path):
+    """A broken run has no name but its id: it read 'Run **ID** (`ID`)'."""
+    broken = copy_run(trained_runs[1]["plain"], tmp_path)
+    (broken / "config.json").unlink()
+    shutil.rmtree(broken / "checkpoints")
+    at = open_generate(monkeypatch, tmp_path / "runs", broken.name)
+    warning = messages(at, "warning").replace("\\", "")    # as read, without markdown escapes
+    assert f"Run `{broken.name}` cannot be read (config.json is missing or unreadable)" in warning
+    assert warning.count(broken.name) == 1
+
+
+def test_the_page_reruns_when_a_waiting_run_saves_its_first_checkpoint(trained_runs, monkeypatch, tmp_path):
+    """The page said 'no checkpoint yet' and kept saying it after the run saved one, until reloaded."""
+    import functools
+
+    import streamlit
+
+    from lmcore.runs import create_run
+
+    watchers, reruns, fragment = [], [], streamlit.fragment
+
+    def recording_fragment(func=None, *, run_every=None, **options):   # notes what each fragment is given
+        def wrap(body):
+            @functools.wraps(body)
+            def watched(*args):
+                watchers.append((body, run_every, args))
+                return body(*args)
+            return fragment(watched, run_every=run_every, **options)
+        return wrap(func) if func else wrap
+
+    monkeypatch.setattr(streamlit, "fragment", recording_fragment)
+    monkeypatch.setenv("LMCORE_REFERENCE_DIR", str(tmp_path / "no-reference"))
+    monkeypatch.setattr("lmcore.queue.ensure_worker", lambda root=None: None)   # keep it queued
+    other = copy_run(trained_runs[1]["plain"], tmp_path)
+    waiting = create_run({"preset": "tiny", "name": "waiting"}, tmp_path / "runs")
+    at = open_generate(monkeypatch, tmp_path / "runs", waiting.name)
+    assert "has no checkpoint yet" in messages(at, "info")
+    [(body, every, args)] = [w for w in watchers if w[1]]
+    assert every and args == ((str(waiting),),)
+
+    monkeypatch.setattr(streamlit, "rerun", lambda *a, **k: reruns.append(k))
+    body(*args)                                   # what the fragment does every `every` seconds
+    assert not reruns                             # still waiting: nothing to redraw
+    shutil.copytree(other / "checkpoints", waiting / "checkpoints", dirs_exist_ok=True)
+    body(*args)
+    assert reruns == [{}]                         # the whole page, not just the fragment
+    at.run()
+    assert at.selectbox(key="generate.run").value == waiting.name   # the link is followed now
+    assert "no checkpoint yet" not in messages(at, "info")
 
 
 def test_the_chart_reads_at_a_hot_and_a_cold_temperature(trained_runs, monkeypatch):
