@@ -17,12 +17,13 @@ from lmcore.jsonl import read_jsonl
 from lmcore.runs import ACTIVE, read_status
 from lmcore.sampling import generate, prompt_ids
 from lmcore.summaries import RunSummary
-from lmcore.text import shorten
+from lmcore.text import EOS, shorten
 
 GENERATE_RUN = "generate.run"
 GENERATE_URL_RUN = "generate.url_run"   # the ?run= value last applied, so a new link wins once
 GENERATE_WHICH = "generate.which"
 GENERATE_PROMPT = "generate.prompt"
+GENERATE_PROMPT_RUN = "generate.prompt_run"   # (run id, the run's own prompt put in the box, or None if kept)
 GENERATE_WORDS = "generate.num_words"
 GENERATE_TEMPERATURE = "generate.temperature"
 GENERATE_TOP_K = "generate.top_k"
@@ -33,7 +34,7 @@ GENERATE_POSITION = "generate.position"
 # Top-k and seed are text boxes: a browser number box keeps an out-of-range number to itself
 # (a red icon) and the page would go on with the previous value; text reaches the page, which
 # clamps it with a note or refuses it in words (explorer/sampling_settings.py).
-DEFAULTS = {GENERATE_WHICH: "best", GENERATE_PROMPT: "the", GENERATE_WORDS: 30, GENERATE_TEMPERATURE: 1.0,
+DEFAULTS = {GENERATE_WHICH: "best", GENERATE_PROMPT: "", GENERATE_WORDS: 30, GENERATE_TEMPERATURE: 1.0,
             GENERATE_TOP_K: "0", GENERATE_SEED: "0", GENERATE_POSITION: 1, GENERATE_RESULT: None}
 ui.init_state(DEFAULTS)
 
@@ -153,10 +154,32 @@ def checkpoint_caption(payload: dict, path: Path, which: str, words: list[str]) 
 # ---------------------------------------------------------------- settings and the text
 
 
+def own_prompt(summary: RunSummary, words: list[str]) -> str:
+    """The prompt the run's training samples start from when it knows all its words, else none: the
+    generated corpus's runs know no `the` (the synthetic preset samples from an empty prompt)."""
+    prompt = summary.config.get("sample_prompt", "the")
+    prompt = prompt if isinstance(prompt, str) else ""
+    return "" if prompt_ids(words, prompt)[1] else prompt
+
+
+def follow_run_prompt(summary: RunSummary, words: list[str]) -> None:
+    """Puts the run's own prompt in the box when another run is picked, unless the box holds
+    something the user typed (anything but the previous run's own prompt)."""
+    state = st.session_state
+    before = state.get(GENERATE_PROMPT_RUN)
+    if before is not None and before[0] == summary.id:
+        return
+    untouched = before is None or state[GENERATE_PROMPT] == before[1]
+    if untouched:
+        state[GENERATE_PROMPT] = own_prompt(summary, words)
+    state[GENERATE_PROMPT_RUN] = (summary.id, state[GENERATE_PROMPT] if untouched else None)
+
+
 def settings(words: list[str]) -> tuple:
     """Prompt, length, temperature, top-k, seed widgets; returns their values, with None for a
     refused top-k or seed (the reason is shown under its box)."""
-    st.text_input("Prompt", key=GENERATE_PROMPT, help="words separated by spaces; PTB is lower case")
+    st.text_input("Prompt", key=GENERATE_PROMPT, help="words separated by spaces; PTB is lower case; "
+                  "empty: from the start of a sentence")
     _, unknown = prompt_ids(words, st.session_state[GENERATE_PROMPT])
     if unknown:
         fate = "become `<unk>`" if UNK in words else "are left out (this vocabulary has no `<unk>`)"
@@ -189,10 +212,19 @@ def checked(reading: tuple) -> int | None:
 def show_text(result: dict) -> None:
     with st.container(border=True):
         st.markdown(textview.to_markdown(result["words"], result["prompt"]))
-    st.caption("**Bold**: the prompt as the model read it. A line break is where the model chose `<eos>` "
-               "(end of sentence).")
+    st.caption(prompt_caption(result) + " A line break is where the model chose `<eos>` (end of sentence).")
     with st.expander("Plain text (copy)"):
         st.code(result["text"], language=None, wrap_lines=True)
+
+
+def prompt_caption(result: dict) -> str:
+    """What the bold words are, or, when nothing is bold (the prompt was read as `<eos>` alone),
+    why the text starts a sentence."""
+    if any(word != EOS for word in result["prompt"]):
+        return "**Bold**: the prompt as the model read it."
+    if result["unknown"]:
+        return "No word of the prompt is in the vocabulary, so it wrote from the start of a sentence."
+    return "No prompt: it wrote from the start of a sentence."
 
 
 def top_figure(step: dict, title: str) -> go.Figure:
@@ -238,6 +270,7 @@ def generator_panel(summary: RunSummary) -> None:
         return
     model, words, payload, path = loaded
     checkpoint_caption(payload, path, which, words)
+    follow_run_prompt(summary, words)
     left, right = st.columns([1, 2], gap="large")
     with left:
         chosen = settings(words)
@@ -273,7 +306,9 @@ def sample_history(summary: RunSummary) -> None:
         st.info("No samples yet: the engine writes one after every validation.")
         return
     first = history[0]
-    st.caption(f"One sample per validation, always with prompt “{first['prompt']}”, temperature "
+    start = (f"with prompt “{first['prompt']}”" if first["prompt"].strip() not in ("", EOS) else
+             "from the start of a sentence")
+    st.caption(f"One sample per validation, always {start}, temperature "
                f"{first['temperature']} and the run's seed, so only the model changes.")
     with st.container(height=460 if len(history) > 5 else "content", border=False):
         for item in history:

@@ -312,3 +312,42 @@ def test_the_chart_reads_at_a_hot_and_a_cold_temperature(trained_runs, monkeypat
     click_generate(at)
     labels = top_chart(at)["data"][0]["text"]
     assert "<0.001%" in labels and not any("e-" in label for label in labels), labels
+
+
+def test_a_synthetic_run_starts_from_its_own_prompt_without_a_warning(trained_runs, monkeypatch):
+    """The box said `the`, which the generated language lacks: a warning first, then text from ↵."""
+    root, folders = trained_runs
+    at = open_generate(monkeypatch, root, folders["synthetic"].name)
+    assert at.text_input(key="generate.prompt").value == ""     # the synthetic preset samples from none
+    assert not messages(at, "warning")
+    click_generate(at)
+    assert "No prompt: it wrote from the start of a sentence." in " ".join(c.value for c in at.caption)
+    assert "One sample per validation, always from the start of a sentence" in " ".join(c.value for c in at.caption)
+
+    at.text_input(key="generate.prompt").set_value("zzyzx").run()   # what the user types stays theirs
+    at.selectbox(key="generate.run").set_value(folders["plain"].name).run()
+    assert at.text_input(key="generate.prompt").value == "zzyzx"
+
+
+def test_the_prompt_follows_the_picked_run_until_the_user_types_one(trained_runs, monkeypatch):
+    root, folders = trained_runs
+    at = open_generate(monkeypatch, root, folders["plain"].name)
+    assert at.text_input(key="generate.prompt").value == "the"
+    at.selectbox(key="generate.run").set_value(folders["synthetic"].name).run()
+    assert at.text_input(key="generate.prompt").value == "" and not messages(at, "warning")
+    at.selectbox(key="generate.run").set_value(folders["plain"].name).run()
+    assert at.text_input(key="generate.prompt").value == "the"
+
+
+def test_an_empty_or_unknown_prompt_says_where_the_text_starts(trained_runs, monkeypatch):
+    """An empty prompt's caption still read '**Bold**: the prompt as the model read it', with nothing bold."""
+    root, folders = trained_runs
+    at = open_generate(monkeypatch, root, folders["plain"].name)
+    at.text_input(key="generate.prompt").set_value("").run()
+    click_generate(at)
+    captions = " ".join(c.value for c in at.caption)
+    assert "No prompt: it wrote from the start of a sentence." in captions and "**Bold**" not in captions
+    at.selectbox(key="generate.run").set_value(folders["synthetic"].name).run()   # no <unk>: unknown words dropped
+    at.text_input(key="generate.prompt").set_value("zzyzx").run()
+    click_generate(at)
+    assert "No word of the prompt is in the vocabulary" in " ".join(c.value for c in at.caption)
