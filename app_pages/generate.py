@@ -42,19 +42,15 @@ CHOSEN, OTHER = "#dc2626", "#94a3b8"
 WATCH_SECONDS = 3   # how often the page looks for a waiting run's first checkpoint
 
 
-def has_checkpoint(summary: RunSummary) -> bool:
-    return saved(summary.path)
-
-
 def saved(run_folder: Path) -> bool:
-    folder = run_folder / "checkpoints"
-    return (folder / "best.pt").exists() or (folder / "last.pt").exists()
+    """Whether it has best.pt or last.pt (checkpoint_path falls back from the one to the other)."""
+    return checkpoints.checkpoint_path(run_folder).exists()
 
 
 def weights_not_kept(summary: RunSummary) -> str | None:
     """Why a run that is done has no checkpoint (so it will never get one), or None: a shipped
     reference run, or a finished or stopped run whose checkpoints were removed."""
-    return None if has_checkpoint(summary) else never_gets_weights(summary)
+    return None if saved(summary.path) else never_gets_weights(summary)
 
 
 def never_gets_weights(summary: RunSummary) -> str | None:
@@ -96,8 +92,9 @@ def run_title(summary: RunSummary) -> str:
 def pick_run(summaries: list[RunSummary]) -> RunSummary | None:
     """The run to generate from (or to read the samples of, when its weights were not kept); ?run=ID
     preselects it. A linked run that is not listed is explained, and the run shown instead named."""
-    ready = {s.id: s for s in summaries if has_checkpoint(s) or never_gets_weights(s)}
-    waiting = [s for s in summaries if s.is_active and not has_checkpoint(s)]
+    weighted = {s.id for s in summaries if saved(s.path)}  # a stat or two per run, once a rerun
+    ready = {s.id: s for s in summaries if s.id in weighted or never_gets_weights(s)}
+    waiting = [s for s in summaries if s.is_active and s.id not in weighted]
     if waiting:
         reload_when_saved(tuple(str(s.path) for s in waiting))
     wanted = st.query_params.get("run")

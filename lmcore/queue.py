@@ -127,11 +127,6 @@ def _busy(listed: list[RunSummary]) -> set[int]:
 # ---------------------------------------------------------------- the worker lock
 
 
-def _lock(root: Path, wait: float = 0.0) -> int | None:
-    """A file descriptor holding the worker lock, or None if another process holds it."""
-    return locks.try_lock(Path(root) / LOCK, wait)
-
-
 def worker_pid(root: Path) -> int | None:
     """The pid of the worker holding the lock (0 if it has not written it yet), or None."""
     return locks.holder(Path(root) / LOCK)

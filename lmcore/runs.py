@@ -264,7 +264,7 @@ def stop_run(folder: Path) -> bool:
     pid = status.get("pid")
     if status.get("state") not in ACTIVE:
         return False
-    starting = status.get("state") == "queued" and pid_alive(pid)  # launched; may not take signals yet
+    starting = status.get("state") == "queued" and pid  # launched (read_status: alive); may not take signals yet
     if starting or (read_json(Path(folder) / LAUNCHER) or {}).get("backend") == "ray":
         write_json_atomic(Path(folder) / STOP_REQUEST, {"at": time.time()})
         return True

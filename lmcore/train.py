@@ -41,6 +41,11 @@ class Callbacks:
         return False
 
 
+def improves(ppl: float, best: float | None) -> bool:
+    """Whether a validation is the new best (validate() keeps it; an epoch's end saves it as best.pt)."""
+    return best is None or ppl < best
+
+
 def resolve_device(name: str) -> torch.device:
     from .errors import ConfigError
 
@@ -201,8 +206,7 @@ class Trainer:
         self.window = 0
         # One state, written once under each name: best.pt is the epoch's end after its
         # bookkeeping, as a fork from best would make it (fork.finish_epoch), with the same weights.
-        improved = best_before is None or val_ppl < best_before  # as validate() decided
-        names = ["last"] + (["best"] if improved else [])
+        names = ["last"] + (["best"] if improves(val_ppl, best_before) else [])
         if self.keep_epochs:  # kept under the epoch's name for forks
             names.append(epoch_checkpoint_name(self.epoch - 1))
         self.save(*names)
@@ -226,7 +230,7 @@ class Trainer:
         with self.clock.phase("sampling"):
             sample = self.sample()
         self._emit("on_sample", sample)
-        if self.best_val is None or ppl < self.best_val:
+        if improves(ppl, self.best_val):
             self.best_val = ppl
             if save_best:
                 self.save("best")

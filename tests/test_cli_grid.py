@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from conftest import ROOT, SMALL
-from lmcore import cli
+from lmcore import cli, locks
 
 # SMALL, cut to 40 steps with a validation every 20, so every run has two val lines.
 BASE = [f"--set={key}={value}" for key, value in {**SMALL, "max_steps": 40, "eval_every": 20}.items()]
@@ -120,7 +120,7 @@ def test_grid_warns_on_stderr_about_a_toggle_that_cannot_act(tmp_path, capsys):
 
     root = tmp_path / "runs"
     root.mkdir()
-    held = queue._lock(root)            # a worker "runs": nothing trains in this test
+    held = locks.try_lock(root / queue.LOCK)            # a worker "runs": nothing trains in this test
     try:
         code = cli.main(["grid", "--preset", "tiny", "--vary", "dropout_placement=none,variational", "--seeds", "2",
                          "--runs-dir", str(root)])

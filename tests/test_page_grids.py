@@ -11,7 +11,7 @@ import pytest
 
 from charts import chart
 from conftest import SMALL, free_port, open_app, wait_until
-from lmcore import queue
+from lmcore import locks, queue
 from lmcore.summaries import list_runs
 
 
@@ -54,7 +54,7 @@ def test_choosing_ray_moves_no_run_until_runs_are_queued(tmp_path, monkeypatch):
     reasons = [queue.waiting_reason(run) for run in list_runs(root)]
     assert len(reasons) == 2 and all(r and problem in r for r in reasons)   # what Train and Start show
 
-    held = queue._lock(root)    # a worker "runs": moving the runs here starts no training in this test
+    held = locks.try_lock(root / queue.LOCK)    # a worker "runs": moving the runs here starts no training in this test
     try:
         at = grid_page(monkeypatch, root)
         assert [e.value for e in at.error] == [f"The queue could not use the cluster: {problem}; its runs stay queued."]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from lmcore import queue
+from lmcore import locks, queue
 from lmcore.runs import PROJECT_ROOT, RunWriter, create_run, read_status, record_launch
 
 FAKE_RUN = """
@@ -105,7 +105,7 @@ def test_concurrency_limit_is_respected(tmp_path):
 
 def test_a_second_worker_exits_and_ensure_worker_starts_none(tmp_path):
     folders = queue_runs(tmp_path, ["a"])
-    held = queue._lock(tmp_path)                  # a worker is running
+    held = locks.try_lock(tmp_path / queue.LOCK)                  # a worker is running
     os.write(held, str(os.getpid()).encode())
     try:
         launcher = FakeLauncher()
@@ -122,8 +122,8 @@ def test_a_second_worker_exits_and_ensure_worker_starts_none(tmp_path):
 
 
 def test_a_killed_workers_lock_is_free(tmp_path):
-    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from lmcore import queue; "
-                               "from pathlib import Path; fd = queue._lock(Path(sys.argv[1])); "
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from lmcore import locks, queue; "
+                               "from pathlib import Path; fd = locks.try_lock(Path(sys.argv[1]) / queue.LOCK); "
                                "print('locked', flush=True); time.sleep(60)", str(tmp_path)],
                               env=ENV, stdout=subprocess.PIPE, text=True)
     try:

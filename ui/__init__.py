@@ -222,13 +222,19 @@ def ppl_figure(curves: list[dict], log_y: bool = True, smoothing: float = 0.0, f
     figure.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10), hovermode="x unified",
                          legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0),
                          xaxis_title="training step" if x == "step" else x, yaxis_title="perplexity")
-    if log_y and clip is None and highest(figure) > LOG_TICKS[-1]:
-        # Past the short labels (a diverged run drawn alone, at 1e304): Plotly's powers of ten.
-        figure.update_yaxes(type="log", exponentformat="power")
-    elif log_y:
-        figure.update_yaxes(type="log", tickvals=LOG_TICKS, ticktext=[tick_text(v) for v in LOG_TICKS])
+    if log_y:
+        log_ticks(figure, clipped=clip is not None)
     clip_axis(figure, clip, log_y, floor)
     return figure
+
+
+def log_ticks(figure: go.Figure, clipped: bool = False) -> None:
+    """A log y axis with short labels (LOG_TICKS); past them, unless the axis is clipped below (a
+    diverged run drawn alone, at 1e304), Plotly's powers of ten."""
+    if not clipped and highest(figure) > LOG_TICKS[-1]:
+        figure.update_yaxes(type="log", exponentformat="power")
+    else:
+        figure.update_yaxes(type="log", tickvals=LOG_TICKS, ticktext=[tick_text(v) for v in LOG_TICKS])
 
 
 def highest(figure: go.Figure) -> float:

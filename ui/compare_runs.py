@@ -371,19 +371,11 @@ def score_bars(chosen: list[RunSummary], labels: list[str], colors: list[str], l
                          legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0),
                          uirevision=f"compare.bars.{log_y}")  # a kept linear zoom would be nonsense on log
     if log_y:
-        log_ticks(figure)
+        ui.log_ticks(figure)
         log_range(figure, list(floors))
     elif clip:
         figure.update_yaxes(range=[0, top * 1.1])
     return figure, clip and clip.beyond(top)  # a bar up to `top` is drawn whole
-
-
-def log_ticks(figure: go.Figure) -> None:
-    """A log y axis with the curves' short labels (ui.LOG_TICKS), or powers of ten past them (1e304)."""
-    if ui.highest(figure) > ui.LOG_TICKS[-1]:
-        figure.update_yaxes(type="log", exponentformat="power")
-    else:
-        figure.update_yaxes(type="log", tickvals=ui.LOG_TICKS, ticktext=[ui.tick_text(v) for v in ui.LOG_TICKS])
 
 
 def log_range(figure: go.Figure, floors: list[float]) -> None:

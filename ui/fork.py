@@ -91,7 +91,7 @@ def fork_form(summary: RunSummary, place: str) -> None:
 
 def forked(summary: RunSummary, fork_id: str, place: str) -> None:
     st.success(f"Forked as `{fork_id}`, training in the background.")
-    unread = st.session_state.setdefault(UNREAD, {}).get(fork_id)
+    unread = st.session_state[UNREAD].get(fork_id)  # fork_form made the dict
     if unread:
         st.warning("**Has no effect in the fork:**\n" + "\n".join(f"- {no_latex(line)}" for line in unread), icon="💤")
     row = st.container(horizontal=True)
