@@ -81,5 +81,19 @@ def test_every_page_list_holds_the_users_runs_then_the_reference_runs(tmp_path, 
 def test_a_diverged_run_drawn_alone_gets_readable_powers_of_ten():
     alone = ui.ppl_figure([{"label": "diverging", "frame": frame([1.0142320547350045e304] * 3)}])
     assert alone.layout.yaxis.tickvals is None and alone.layout.yaxis.exponentformat == "power"
-    healthy = ui.ppl_figure([{"label": "healthy", "frame": frame([150.0] * 3)}])
+    healthy = ui.ppl_figure([{"label": "healthy", "frame": frame([2000.0, 400.0, 150.0])}])
     assert list(healthy.layout.yaxis.tickvals) == ui.LOG_TICKS    # the short labels: 100, 200, 500, 1k
+
+
+def test_a_narrow_log_axis_gets_plotlys_even_labels_instead_of_one_or_none():
+    # 1-2-5 labels put one label (1k) on a new run's 700-1,100 and none on 130-160; under a power of
+    # ten Plotly labels evenly spaced values in full, so no tickvals of ours
+    for values in ([1100.0, 800.0, 700.0], [160.0, 140.0, 130.0], [9500.0, 9200.0, 9000.0]):
+        figure = ui.ppl_figure([{"label": "new", "frame": frame(values)}])
+        assert figure.layout.yaxis.tickvals is None and figure.layout.yaxis.type == "log"
+    wide = ui.ppl_figure([{"label": "late", "frame": frame([1200.0, 400.0, 150.0])}])
+    assert list(wide.layout.yaxis.tickvals) == ui.LOG_TICKS      # 8x: 200, 500, 1k
+    curves = [{"label": "a", "frame": frame([5000.0, 180.0, 150.0], [150.0, 140.0])},
+              {"label": "b", "frame": frame([2000.0, 190.0, 160.0], [160.0, 150.0])}]
+    clipped = ui.ppl_figure(curves, clip=ui.curve_clip(curves))
+    assert clipped.layout.yaxis.tickvals is None                 # judged on the clipped range, 140-190

@@ -31,6 +31,9 @@ PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8
 UI_METRICS = "ui.metrics"  # session state: run folder -> MetricsFrame (incremental reader)
 SIDEBAR_REFRESH_SECONDS = 5  # listing 100 runs takes about 12 ms: cheap to keep the counts current
 LOG_TICKS = [m * 10 ** k for k in range(8) for m in (1, 2, 5)]  # 1 2 5 10 20 50 ... on a log axis
+# Below this ratio of top to bottom, Plotly's padded log axis spans less than a power of ten and
+# labels evenly spaced values in full (700, 800, 900, 1k); LOG_TICKS would leave it one label, or none.
+LOG_TICKS_SPAN = 8
 
 
 # ---------------------------------------------------------------- session state
@@ -222,26 +225,45 @@ def ppl_figure(curves: list[dict], log_y: bool = True, smoothing: float = 0.0, f
     figure.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10), hovermode="x unified",
                          legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0),
                          xaxis_title="training step" if x == "step" else x, yaxis_title="perplexity")
+    clip_axis(figure, clip, log_y, floor)
     if log_y:
         log_ticks(figure, clipped=clip is not None)
-    clip_axis(figure, clip, log_y, floor)
     return figure
 
 
 def log_ticks(figure: go.Figure, clipped: bool = False) -> None:
-    """A log y axis with short labels (LOG_TICKS); past them, unless the axis is clipped below (a
-    diverged run drawn alone, at 1e304), Plotly's powers of ten."""
+    """A log y axis with short labels (LOG_TICKS) where it spans a power of ten or so; on a narrower
+    one (a new run between 700 and 1,100), Plotly's evenly spaced labels; past LOG_TICKS, unless the
+    axis is clipped below (a diverged run drawn alone, at 1e304), Plotly's powers of ten. Call it
+    after the axis's range is set, if it is."""
     if not clipped and highest(figure) > LOG_TICKS[-1]:
         figure.update_yaxes(type="log", exponentformat="power")
-    else:
+        return
+    low, high = log_span(figure)
+    if high >= LOG_TICKS_SPAN * low:
         figure.update_yaxes(type="log", tickvals=LOG_TICKS, ticktext=[tick_text(v) for v in LOG_TICKS])
+    else:
+        figure.update_yaxes(type="log")
 
 
 def highest(figure: go.Figure) -> float:
     """The largest finite y of a figure's traces (0 when it has none)."""
+    return max(positive_ys(figure), default=0.0)
+
+
+def log_span(figure: go.Figure) -> tuple[float, float]:
+    """(low, high) of a log y axis: its range where one is set (in log10 units, as Plotly takes a log
+    axis's range), else the positive finite y values the traces hold."""
+    if figure.layout.yaxis.range is not None:
+        low, high = figure.layout.yaxis.range
+        return 10 ** low, 10 ** high
+    values = positive_ys(figure)
+    return (min(values), max(values)) if values else (1.0, 1.0)
+
+
+def positive_ys(figure: go.Figure) -> list[float]:
     values = [v for trace in figure.data for v in (trace.y if trace.y is not None else ())]
-    finite = [float(v) for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
-    return max(finite, default=0.0)
+    return [float(v) for v in values if isinstance(v, (int, float)) and math.isfinite(v) and v > 0]
 
 
 def tick_text(value: float) -> str:

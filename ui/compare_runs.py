@@ -371,8 +371,8 @@ def score_bars(chosen: list[RunSummary], labels: list[str], colors: list[str], l
                          legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0),
                          uirevision=f"compare.bars.{log_y}")  # a kept linear zoom would be nonsense on log
     if log_y:
-        ui.log_ticks(figure)
         log_range(figure, list(floors))
+        ui.log_ticks(figure)
     elif clip:
         figure.update_yaxes(range=[0, top * 1.1])
     return figure, clip and clip.beyond(top)  # a bar up to `top` is drawn whole
