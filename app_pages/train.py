@@ -30,6 +30,7 @@ def main() -> None:
     if kind:
         getattr(st, kind)(message)
     run_id = st.query_params.get("run")
+    state.follow_navigation(run_id)
     default = st.session_state.get(state.TAB) or (state.WATCH_TAB if run_id else state.SETUP_TAB)
     setup, watch = st.tabs([state.SETUP_TAB, state.WATCH_TAB], key=state.TAB, on_change="rerun", default=default)
     if setup.open:

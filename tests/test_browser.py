@@ -96,8 +96,23 @@ def test_start_a_tiny_run_watch_it_live_and_reattach_after_reload(app, page):
     assert status["state"] == "finished"
     assert ui_number(metric_value(page, "Best validation")) == pytest.approx(status["best_val_ppl"], abs=0.06)
 
+    # the browser's Back goes to where Start was pressed in one press, and Forward returns to the run
+    page.go_back()
+    page.wait_for_url(lambda address: "run=" not in address)
+    settle(page, "Set up a run")
+    assert open_tab(page) == "⚙️ Set up a run"
+    page.go_forward()
+    page.wait_for_url(re.compile(r"[?&]run="))
+    settle(page, "browser-live")
+    assert open_tab(page) == "📈 Watch a run"
+
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / "timings.json").write_text(json.dumps({"start_to_first_point_s": first_point}, indent=1))
+
+
+def open_tab(page) -> str:
+    page.wait_for_timeout(500)  # the tab bar is drawn with the script run's first elements
+    return page.locator('[role="tab"][aria-selected="true"]').first.inner_text().strip()
 
 
 def ui_number(text: str) -> float:

@@ -24,7 +24,7 @@ from lmcore.params import formula_counts, parameter_table, tying_text
 from lmcore.presets import PRESETS, preset_values
 from lmcore.summaries import list_runs
 from ui.train_controls import controls, help_for, stats_for
-from ui.train_state import NOTICE, PRESET, REFUSED, TAB, VALUES, WATCH_TAB, WIDGET, load_values, read_values
+from ui.train_state import NOTICE, PRESET, REFUSED, TAB, VALUES, WATCH_TAB, WIDGET, attach, load_values, read_values
 
 START = "train.start"
 
@@ -132,7 +132,7 @@ def on_start() -> None:
     except (LmcoreError, OSError) as error:
         st.session_state[NOTICE] = ("error", f"Could not start the run: {error}")
         return
-    st.query_params["run"] = run_id
+    attach(run_id)
     st.session_state[TAB] = WATCH_TAB
     st.session_state[NOTICE] = ("success", f"Started `{run_id}`. It trains in the background: leave, reload "
                                 "or close the browser, it carries on.")

@@ -16,6 +16,7 @@ from lmcore.presets import PRESETS, preset_values
 
 # Session state (all under the page's prefix).
 TAB = "train.tab"                  # which tab is open (a stateful st.tabs)
+URL_RUN = "train.url_run"          # the ?run= the page last saw or wrote: a change it did not make is navigation
 VALUES = "train.values"            # the config being edited: the truth the widgets are seeded from
 PRESET = "train.preset"            # the preset selector
 TEXT_PATH = "train.text_path"      # the stored upload the "text" corpus uses
@@ -80,6 +81,24 @@ def seed_widgets() -> None:
             st.session_state[key] = value
     preset = st.session_state[VALUES]["preset"]
     st.session_state.setdefault(PRESET, preset if preset in PRESETS else "")
+
+
+def follow_navigation(run_id: str | None) -> None:
+    """Back, forward or an edited address changed ?run= behind the page's back: open the tab the
+    address means (Watch for a run, Set up without one). Back from a started run used to leave the
+    Watch tab open on "No run attached", so it took a second Back, which left the app."""
+    if URL_RUN in st.session_state and st.session_state[URL_RUN] != run_id:
+        st.session_state[TAB] = WATCH_TAB if run_id else SETUP_TAB
+    st.session_state[URL_RUN] = run_id
+
+
+def attach(run_id: str | None) -> None:
+    """Put a run in the address bar (None takes it out), as the page's own change."""
+    if run_id:
+        st.query_params["run"] = run_id
+    else:
+        st.query_params.pop("run", None)
+    st.session_state[URL_RUN] = run_id
 
 
 def uploads_dir() -> Path:

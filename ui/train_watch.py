@@ -25,7 +25,7 @@ from lmcore.timing import describe_split
 from ui import reference
 from ui.fork import fork_form, parent_curve
 from ui.grid_charts import axis_top
-from ui.train_state import NOTICE, SETUP_TAB, TAB, load_values
+from ui.train_state import NOTICE, SETUP_TAB, TAB, attach, load_values
 
 WATCH = "train.watch"              # the run selector
 LOG_Y, SMOOTHING = "train.log_y", "train.smoothing"   # chart preferences (their widgets add ".w")
@@ -367,8 +367,4 @@ def safe_id(run_id: str) -> str:
 
 
 def on_watch() -> None:
-    chosen = st.session_state[WATCH]
-    if chosen:
-        st.query_params["run"] = chosen
-    else:
-        st.query_params.pop("run", None)
+    attach(st.session_state[WATCH])
