@@ -21,3 +21,7 @@ class DataError(LmcoreError):
 
 class RunError(LmcoreError):
     """A run folder is missing, broken, or in a state that does not allow the action."""
+
+
+class FolderGone(RunError):
+    """A run folder was deleted or moved (its config.json is gone) while a trainer wrote into it."""

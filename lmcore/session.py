@@ -20,7 +20,7 @@ from . import locks
 from .checkpoints import load_checkpoint
 from .data import load_corpus
 from .divergence import Diverged
-from .errors import LmcoreError, RunError
+from .errors import FolderGone, LmcoreError, RunError
 from .graphs import describe_step
 from .progress import ProgressBar
 from .runs import STOP_REQUEST, RunWriter, read_config, read_json
@@ -67,11 +67,12 @@ class Recorder(Callbacks):
 
     def stop_requested(self):
         # A stop file works where a signal cannot reach (a trainer on another node, a Ray
-        # worker); one stat a second keeps it cheap on network storage.
+        # worker); two stats a second keep it cheap on network storage.
         now = time.monotonic()
         if not self.stop and now - self.last_stop_check >= 1.0:
             self.last_stop_check = now
             self.stop = (self.writer.folder / STOP_REQUEST).exists()
+            folder_gone(self.writer.folder)
         return self.stop
 
     best = None
@@ -123,6 +124,8 @@ def _run_claimed(folder: Path, raw: dict, show_progress: bool, observers: tuple,
                   started_at=first_start or time.time(), error=None, finished_at=None)
     try:
         return _train(folder, writer, recorder, raw, show_progress, observers)
+    except FolderGone:
+        raise  # nothing to mark: a status written now would recreate what the user deleted
     except Diverged as error:
         writer.status(state="failed", error=str(error), step=error.step, finished_at=time.time())
         raise LmcoreError(str(error)) from None
@@ -130,9 +133,20 @@ def _run_claimed(folder: Path, raw: dict, show_progress: bool, observers: tuple,
         writer.status(state="failed", error=str(error).splitlines()[0], finished_at=time.time())
         raise
     except BaseException as error:  # the traceback still reaches stderr (the run's log.txt)
+        folder_gone(folder, cause=error)
         message = f"{type(error).__name__}: {error}".splitlines()[0]
         writer.status(state="failed", error=message, finished_at=time.time())
         raise
+
+
+def folder_gone(folder: Path, cause: BaseException | None = None) -> None:
+    """Raise FolderGone once the run folder was deleted or moved under the trainer. Deleting a
+    training folder from outside the app (the app refuses) used to end in a traceback from the
+    next write, or, when the trainer wrote between the deleter's unlinks, in a half folder that
+    it went on filling without a config."""
+    if not (folder / "config.json").exists():
+        raise FolderGone(f"{folder}: the run folder was deleted or moved while it trained; training "
+                         "stopped and wrote nothing more") from cause
 
 
 def _train(folder: Path, writer: RunWriter, recorder: Recorder, raw: dict, show_progress: bool,

@@ -5,6 +5,7 @@ and a log tail that shows the current attempt only."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -14,7 +15,9 @@ import pytest
 
 from conftest import SMALL, wait_until
 from lmcore import launch, runs
+from lmcore.errors import FolderGone
 from lmcore.summaries import list_runs, summarize
+from lmcore.train import Callbacks
 
 # A process whose command line names lmcore, as a real training process's does.
 SLEEPER = "import time; time.sleep(30)  # lmcore"
@@ -172,3 +175,31 @@ def test_a_stale_stop_file_does_not_stop_the_next_launch(tmp_path):
     launch.launch(folder)
     wait_until(lambda: runs.read_status(folder)["state"] not in runs.ACTIVE, 120, lambda: runs.read_status(folder))
     assert runs.read_status(folder)["state"] == "finished"
+
+
+class DeleteAt(Callbacks):
+    """Deletes the run folder (or, with `only_config`, its config.json: what a half-finished
+    deletion leaves) once the trainer reaches `step`."""
+
+    def __init__(self, folder: Path, step: int, only_config: bool = False):
+        self.folder, self.step, self.only_config, self.stopped_at = folder, step, only_config, None
+
+    def on_progress(self, trainer):
+        self.stopped_at = trainer.step
+        if trainer.step == self.step:
+            (self.folder / "config.json").unlink() if self.only_config else shutil.rmtree(self.folder)
+
+
+@pytest.mark.parametrize("only_config", [False, True], ids=["folder deleted", "config deleted"])
+def test_a_trainer_whose_folder_is_deleted_stops_with_a_clear_error_and_recreates_nothing(tmp_path, only_config):
+    from lmcore.session import run
+
+    folder = runs.create_run({**SMALL, "epochs": 30, "eval_every": 0}, tmp_path)
+    deleter = DeleteAt(folder, 20, only_config)
+    with pytest.raises(FolderGone, match="deleted or moved while it trained"):
+        run(folder, show_progress=False, observers=(deleter,))
+    assert deleter.stopped_at < 20 * 99   # 30 epochs of 99 steps: it stopped within a second, not at the end
+    if only_config:
+        assert runs.read_json(folder / "status.json")["state"] == "running"  # not rewritten as failed
+    else:
+        assert not folder.exists()
