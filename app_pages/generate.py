@@ -75,6 +75,9 @@ def ended_without_weights(summary: RunSummary) -> str:
     if summary.is_broken:
         return f"cannot be read ({problem or 'its folder is damaged'}), so it has no checkpoint to generate from"
     ended = f"{summary.state}: {problem}" if problem else summary.state
+    if lines and lines[0].startswith("diverged"):  # lmcore.divergence's messages; the same config diverges again
+        return (f"ended without saving a checkpoint ({ended}); **Edit a copy** on the **Train** page trains its "
+                "config again with the change you make (Start over would diverge the same way)")
     return (f"ended without saving a checkpoint ({ended}); **Start over** on the **Train** page trains it "
             "again from step 0")
 

@@ -247,6 +247,15 @@ def test_a_run_stopped_before_its_first_checkpoint_can_start_over(trained_runs, 
     assert "weights were not kept" not in messages(at, "info")   # its checkpoints/ folder is there
 
 
+def test_a_run_that_diverged_before_its_first_checkpoint_points_to_edit_a_copy(trained_runs, monkeypatch, tmp_path):
+    """Start over trains the same config, which diverges again at the same step."""
+    error = "diverged at step 21: the loss is not finite (try a lower lr or a tighter clip)"
+    at, _, _ = open_with_a_failed_run(trained_runs, monkeypatch, tmp_path, state="failed", error=error)
+    warning = messages(at, "warning").replace("\\", "")    # as read, without markdown escapes
+    assert f"(failed: {error}); **Edit a copy**" in warning
+    assert "Start over would diverge the same way" in warning and "trains it again from step 0" not in warning
+
+
 def test_a_broken_run_is_named_once(trained_runs, monkeypatch, tmp_path):
     """A broken run has no name but its id: it read 'Run **ID** (`ID`)'."""
     broken = copy_run(trained_runs[1]["plain"], tmp_path)
