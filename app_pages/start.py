@@ -31,15 +31,20 @@ st.markdown(
 queue.ensure_worker(ui.runs_root())  # queued runs continue after an app restart
 
 
-def ptb_panel() -> None:
-    from lmcore.errors import DataError
-    from lmcore.ptb import download_ptb, ptb_status
+def ptb_available() -> bool:
+    from lmcore.ptb import ptb_status
 
-    status = ptb_status()
-    if status["available"]:
+    return ptb_status()["available"]
+
+
+def ptb_panel(available: bool) -> None:
+    from lmcore.errors import DataError
+    from lmcore.ptb import DOWNLOAD_SIZE, download_ptb
+
+    if available:
         return
     with st.container(border=True):
-        st.markdown("**Penn Treebank not downloaded yet** (about 5 MB). The generated corpus works without it.")
+        st.markdown(f"**Penn Treebank not downloaded yet** ({DOWNLOAD_SIZE}). The generated corpus works without it.")
         if st.button("Download PTB", icon="⬇️"):
             bar = st.progress(0.0, text="Connecting...")
 
@@ -59,29 +64,36 @@ def ptb_panel() -> None:
         getattr(st, kind)(message)
 
 
-def preset_card(name: str) -> None:
+def preset_card(name: str, ptb_here: bool) -> None:
+    """A preset's card. A PTB preset while PTB is missing does not start (its run would fail at once
+    wherever the download cannot reach the internet): it says what it needs instead."""
     preset = PRESETS[name]
     cfg = preset.config()
     vocab = vocab_size_for(cfg) or cfg.vocab_size
     params = formula_counts(cfg, vocab)["total"]
+    blocked = cfg.dataset == "ptb" and not ptb_here
     with st.container(border=True, width=172):
         st.markdown(f"**{name}** · {ui.fmt_count(params)} parameters")
         st.caption(preset.summary)
-        if st.button("Start now", key=f"start.go.{name}", type="primary", icon=":material/play_arrow:",
-                     width="stretch"):
+        if blocked:
+            st.caption("Needs PTB first: **Download PTB** above, or start **synthetic**.")
+        if st.button("Start now", key=f"start.go.{name}", type="secondary" if blocked else "primary",
+                     icon=":material/play_arrow:", width="stretch", disabled=blocked,
+                     help="Download PTB above first" if blocked else None):
             run_id = ui.start_run(cfg)
             st.switch_page("app_pages/train.py", query_params={"run": run_id})
         if st.button("Open in Train", key=f"start.open.{name}", icon=":material/tune:", width="stretch"):
             st.switch_page("app_pages/train.py", query_params={"preset": name})
 
 
-ptb_panel()
+ptb_here = ptb_available()
+ptb_panel(ptb_here)
 st.subheader("Start from a preset")
 # Cards of a fixed width in a row that wraps: five to a row at 1400 px, three then two on a 1024 px
 # projector with the sidebar open, where five columns broke "Start now" letter by letter.
 with st.container(horizontal=True, wrap=True):
     for name in FEATURED:
-        preset_card(name)
+        preset_card(name, ptb_here)
 st.caption("`book` and `variational-medium` are the full 40-epoch recipes: a `book` epoch took 5.2 s on an "
            "NVIDIA H200 with CUDA graphs (10.8 s without) and about 9 minutes on a 2-core CPU. `tiny` finishes in "
            "under a minute anywhere.")

@@ -8,7 +8,7 @@ from pathlib import Path
 from streamlit.testing.v1 import AppTest
 
 from charts import chart
-from conftest import free_port, open_app
+from conftest import free_port, open_app, texts
 from lmcore.runs import create_run
 
 
@@ -44,6 +44,27 @@ def test_offline_ptb_download_says_so_and_the_generated_corpus_still_works(monke
     assert not at.exception
     errors = " ".join(e.value for e in at.error)
     assert "could not reach" in errors and "synthetic" in errors
+
+
+def test_without_ptb_its_presets_do_not_start_a_run_that_would_fail(monkeypatch, tmp_path):
+    """QA round 4: with no PTB and no network, a PTB card's "Start now" made a run that failed at once."""
+    from lmcore.ptb import DOWNLOAD_SIZE, PTB_FILES, find_ptb, ptb_status
+
+    here = find_ptb()  # the tests' verified copy: the size the panel states is the size of these files
+    size = sum((here / name).stat().st_size for name in PTB_FILES.values())
+    assert DOWNLOAD_SIZE == f"about {round(size / 10**6)} MB"
+    monkeypatch.setenv("LMCORE_DATA_DIR", str(tmp_path / "no-data"))
+    monkeypatch.setenv("LMCORE_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("LMCORE_PTB_URL", f"http://127.0.0.1:{free_port()}/")
+    at = open_start(monkeypatch, tmp_path / "runs")
+    next(b for b in at.button if b.label == "Download PTB").click().run()   # fails: no network
+    assert f"**Penn Treebank not downloaded yet** ({DOWNLOAD_SIZE})" in texts(at.markdown)
+    assert f"({DOWNLOAD_SIZE})" in ptb_status()["problem"]   # the engine says the same size
+    starts = {b.key.removeprefix("start.go."): b for b in at.button if b.label == "Start now"}
+    assert [name for name, b in starts.items() if not b.disabled] == ["synthetic"]
+    assert texts(at.caption).count("Needs PTB first: **Download PTB** above, or start **synthetic**.") == 4
+    starts["synthetic"].click().run()   # the one that needs no download still starts
+    assert len([run for run in (tmp_path / "runs").iterdir() if not run.name.startswith(".")]) == 1
 
 
 BOOK_LINE = "The book recipe reaches validation 79.9 / test 76.2 after 40 epochs (431 s on one NVIDIA H200)."
