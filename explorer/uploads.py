@@ -14,7 +14,7 @@ from pathlib import Path
 
 from lmcore.config import BUILTIN_DATASETS
 from lmcore.errors import LmcoreError
-from lmcore.text import EOS, split_sizes, text_problem
+from lmcore.text import count_splits, text_problem, unknown_shares
 
 # Stricter than the engine's 200 MB: the app counts the words itself. In decimal megabytes
 # (10**6 bytes), the unit Streamlit's upload widget counts in on Linux and macOS browsers, so
@@ -28,22 +28,81 @@ NAME_LIMIT = 200  # characters of an uploaded file's name kept for showing
 
 
 def text_stats(path: Path) -> dict:
-    """Lines, train tokens and distinct train words of a text corpus, split as lmcore.data does
-    (split_sizes of the non-empty lines), streaming so a big file costs little memory."""
-    with open(path, encoding="utf-8", errors="replace") as handle:
-        lines = sum(1 for line in handle if line.strip())
-    n_train, _, _ = split_sizes(lines)
-    words, tokens, seen = {EOS}, 0, 0
-    with open(path, encoding="utf-8", errors="replace") as handle:
-        for line in handle:
-            if not line.strip():
-                continue
-            if seen == n_train:
-                break
-            split = line.split()
-            words.update(split)
-            tokens, seen = tokens + len(split) + 1, seen + 1
-    return {"lines": lines, "train_tokens": tokens, "distinct": len(words)}
+    """Lines, train tokens and distinct train words of a text corpus, and each split's lines and
+    tokens ("split"), cut as lmcore.data cuts it (count_splits)."""
+    counted = _counted(Path(path))
+    return {"lines": sum(counted["lines"].values()), "train_tokens": counted["tokens"]["train"],
+            "distinct": len(counted["words"]["train"]),
+            "split": {"lines": counted["lines"], "tokens": counted["tokens"]}}
+
+
+def unknown_share(path: Path, cap: int) -> dict:
+    """lmcore.text.unknown_shares of a text corpus under vocab_size `cap`: the share of train and
+    valid tokens that become <unk>. Its word counts are read once per file (text_stats reads them
+    too), and each cap costs one sort of the distinct words."""
+    key = (_identity(Path(path)), cap)
+    if key not in _SHARES:
+        _SHARES[key] = unknown_shares(_counted(Path(path))["words"], cap)
+        _trim(_SHARES, 32)
+    return _SHARES[key]
+
+
+def split_text(split: dict) -> str:
+    """text_stats' "split" in words: the lines and tokens each split really gets (split_sizes keeps
+    at least one line for each, so 3 lines split 1/1/1, not 80/10/10)."""
+    lines, tokens = split["lines"], split["tokens"]
+    parts = [f"{label} {lines[name]:,} line{'s' if lines[name] != 1 else ''} ({tokens[name]:,} tokens)"
+             for name, label in (("train", "training the first"), ("valid", "validation the next"),
+                                 ("test", "test the last"))]
+    return "Split by lines: " + ", ".join(parts) + "."
+
+
+UNKNOWN_WARN = 0.10  # a share of <unk> tokens above this gets a warning: the perplexity then says little
+
+
+def percent(share: float) -> str:
+    return f"{share:.0%}" if share >= 0.1 or share == 0 else f"{share:.1%}"
+
+
+def unknown_note(shares: dict, cap: int) -> tuple[str, str]:
+    """("warning" or "caption", text) about unknown_share under vocab_size `cap`: a cap below the
+    file's distinct words turns the rarer ones into <unk>, which a model predicts easily."""
+    distinct, train, valid = shares["distinct"], percent(shares["train"]), percent(shares["valid"])
+    if not shares["capped"]:
+        text = f"The vocabulary cap ({cap:,}) keeps all {distinct:,} distinct training words"
+        if shares["valid"]:
+            text += f"; {valid} of validation tokens are words training never saw"
+        return "caption", text + "."
+    text = (f"The vocabulary cap ({cap:,}) keeps {cap - 1:,} of the {distinct:,} distinct training words: "
+            f"**{train}** of training and **{valid}** of validation tokens become `<unk>`.")
+    if max(shares["train"], shares["valid"]) <= UNKNOWN_WARN:
+        return "caption", text
+    return "warning", (text + " Predicting `<unk>` is easy, so the perplexity will look far better than the "
+                       f"model is. Raise the vocabulary cap (`vocab_size`): {distinct:,} keeps every word.")
+
+
+# Word counts of the last files counted (a few MB each) and the shares read from them, keyed by the
+# file's identity, not its name: store_upload counts its temp file and then renames it.
+_COUNTS: dict = {}
+_SHARES: dict = {}
+
+
+def _identity(path: Path) -> tuple:
+    info = path.stat()
+    return info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns
+
+
+def _counted(path: Path) -> dict:
+    key = _identity(path)
+    if key not in _COUNTS:
+        _COUNTS[key] = count_splits(path, words=True)
+        _trim(_COUNTS, 2)
+    return _COUNTS[key]
+
+
+def _trim(cache: dict, size: int) -> None:
+    while len(cache) > size:
+        cache.pop(next(iter(cache)), None)
 
 
 def store_upload(content: bytes, uploads: Path, shown_name: str = "the file",

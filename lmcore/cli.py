@@ -194,7 +194,7 @@ def cmd_train(args) -> int:
     from .runs import create_run
 
     cfg = resolve(args.preset, args.assignments, {"name": args.name} if args.name else None)
-    _check_text(cfg.dataset)
+    _check_corpus([cfg])
     if not cfg.name:  # named as the app names it, so Compare's list and legends tell runs apart
         cfg = cfg.replace(name=described_name(cfg.to_dict()))
     folder = create_run(cfg.to_dict(), args.runs_dir, label=args.name or cfg.preset)
@@ -202,15 +202,24 @@ def cmd_train(args) -> int:
     return _run_folder(folder, not args.no_progress_bar)
 
 
-def _check_text(dataset: str) -> None:
-    """A text file that cannot train (binary, not UTF-8, too few lines) is refused before a run
-    folder is made for it: a config that cannot run creates nothing."""
-    from .config import BUILTIN_DATASETS
-    from .errors import DataError
-    from .text import corpus_problem
+def _check_corpus(configs) -> None:
+    """A corpus that cannot train (a binary, non-UTF-8 or too short text file, a split too small for
+    the batch it is cut into) is refused before a run folder is made for it: a config that cannot run
+    creates nothing. The Train page's check (data.corpus_problems); a grid's file is counted once."""
+    from .data import corpus_problems, count_splits
 
-    if dataset not in BUILTIN_DATASETS and (problem := corpus_problem(Path(dataset).expanduser())):
-        raise DataError(problem)
+    counted: dict = {}
+
+    def count(path):
+        if path not in counted:
+            counted[path] = count_splits(path)
+        return counted[path]
+
+    found: list[str] = []
+    for cfg in configs:
+        found.extend(p for p in corpus_problems(cfg, count) if p not in found)
+    if found:
+        raise ConfigError(found)
 
 
 def cmd_resume(args) -> int:
@@ -307,6 +316,7 @@ def cmd_grid(args) -> int:
 
     configs = grid_commands.build(args.preset, args.assignments, args.vary, args.seeds, args.yes,
                                   args.concurrency)
+    _check_corpus(configs)
     queued = grid_commands.queue_grid(configs, args.runs_dir, args.concurrency, args.backend, args.address)
     print(json.dumps(queued), flush=True)
     if not args.wait:

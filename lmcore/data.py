@@ -14,10 +14,20 @@ from pathlib import Path
 
 import torch
 
-from .config import Config
+from .config import BUILTIN_DATASETS, Config
 from .errors import DataError
 from .sizes import PTB_GROWTH, PTB_TOKENS, PTB_VOCAB_SIZE, ptb_vocab_size, vocab_size_for  # noqa: F401
-from .text import EOS, UNK, read_words, split_lines, split_sizes, text_problem  # noqa: F401
+from .text import (  # noqa: F401
+    EOS,
+    SPLITS,
+    UNK,
+    count_splits,
+    read_words,
+    split_lines,
+    split_sizes,
+    text_problem,
+    vocabulary_from_counts,
+)
 
 
 @dataclass
@@ -36,12 +46,7 @@ class Corpus:
 
 def build_vocabulary(train_words: list[str], cap: int) -> list[str]:
     """Most frequent first, ties by word so the order is reproducible; <unk> only if needed."""
-    counts = Counter(train_words)
-    ranked = sorted(counts, key=lambda w: (-counts[w], w))
-    if len(ranked) <= cap:
-        return ranked
-    kept = [w for w in ranked if w != UNK][: cap - 1]
-    return kept + [UNK]
+    return vocabulary_from_counts(Counter(train_words), cap)
 
 
 def encode(words: list[str], vocabulary: list[str]) -> torch.Tensor:
@@ -69,16 +74,22 @@ def load_synthetic(cfg: Config) -> Corpus:
     from .synthetic import SyntheticSource, SyntheticSpec
 
     source = SyntheticSource(SyntheticSpec(vocab_size=cfg.synthetic_vocab, seed=cfg.data_seed))
-    held_out = max(cfg.synthetic_tokens // 10, 1000)
-    stream = source.sample(cfg.synthetic_tokens + 2 * held_out, seed=cfg.data_seed)
-    splits = {"train": stream[: cfg.synthetic_tokens],
-              "valid": stream[cfg.synthetic_tokens: cfg.synthetic_tokens + held_out],
-              "test": stream[cfg.synthetic_tokens + held_out:]}
+    sizes = synthetic_sizes(cfg)
+    stream = source.sample(sum(sizes.values()), seed=cfg.data_seed)
+    ends = {"train": sizes["train"], "valid": sizes["train"] + sizes["valid"], "test": len(stream)}
+    splits = {"train": stream[: ends["train"]], "valid": stream[ends["train"]: ends["valid"]],
+              "test": stream[ends["valid"]:]}
     # The source's own word list, not the words a small sample happens to contain, so the
     # vocabulary (and the parameter count) is known without generating anything.
     tensors = {name: encode(words, source.words) for name, words in splits.items()}
     return Corpus(list(source.words), tensors["train"], tensors["valid"], tensors["test"],
                   floor_ppl=source.floor_ppl(), info={"source": "synthetic", "entropy_rate": source.entropy_rate()})
+
+
+def synthetic_sizes(cfg: Config) -> dict:
+    """Tokens of each split of the generated corpus: valid and test a tenth of train, 1,000 at least."""
+    held_out = max(cfg.synthetic_tokens // 10, 1000)
+    return {"train": cfg.synthetic_tokens, "valid": held_out, "test": held_out}
 
 
 def load_text(cfg: Config) -> Corpus:
@@ -101,6 +112,8 @@ def load_corpus(cfg: Config, progress=None) -> Corpus:
 
 # ---------------------------------------------------------------- batching
 
+MIN_ROWS = 2  # batchify's least: evaluation reads a window of inputs and its targets one row later
+
 
 def batchify(ids: torch.Tensor, batch_size: int) -> torch.Tensor:
     """Cut a token stream into batch_size contiguous streams, one per column.
@@ -116,7 +129,7 @@ def batchify(ids: torch.Tensor, batch_size: int) -> torch.Tensor:
     Returns (N // batch_size, batch_size).
     """
     rows = ids.numel() // batch_size
-    if rows < 2:
+    if rows < MIN_ROWS:
         raise DataError(f"a split of {ids.numel()} tokens is too small for batch size {batch_size}")
     return ids[: rows * batch_size].view(batch_size, rows).t().contiguous()
 
@@ -147,3 +160,80 @@ def planned_steps(cfg: Config, train_tokens: int) -> tuple[int, int]:
     per_epoch = max(train_tokens // cfg.batch_size - 1, 0) // cfg.bptt
     total = per_epoch * cfg.epochs
     return per_epoch, min(total, cfg.max_steps) if cfg.max_steps else total
+
+
+# ---------------------------------------------------------------- will the splits batch?
+
+
+def split_tokens(cfg: Config, count=count_splits) -> dict:
+    """{"tokens": {split: n}, "lines": {split: n} (text files only)} of the corpus load_corpus would
+    build, without building it: PTB's known sizes cut by the *_tokens keys, the generated corpus's
+    sizes, a text file's split as `count` (count_splits, or a cache of it) counts it."""
+    if cfg.dataset == "ptb":
+        limits = {"train": cfg.train_tokens, "valid": cfg.valid_tokens, "test": cfg.test_tokens}
+        return {"tokens": {s: min(limits[s] or PTB_TOKENS[s], PTB_TOKENS[s]) for s in SPLITS}}
+    if cfg.dataset == "synthetic":
+        return {"tokens": synthetic_sizes(cfg)}
+    return count(Path(cfg.dataset).expanduser())
+
+
+SPLIT_NAMES = {"train": "training", "valid": "validation", "test": "test"}
+
+
+def _where(cfg: Config, split: str, sizes: dict) -> str:
+    """Which part of the corpus a split is, for the message: its lines of a text file, its *_tokens key."""
+    if "lines" in sizes:
+        lines, total = sizes["lines"][split], sum(sizes["lines"].values())
+        side = {"train": "first", "valid": "next", "test": "last"}[split]
+        return f"the {side} {lines:,} of {total:,} lines, "
+    if cfg.dataset == "ptb" and getattr(cfg, f"{split}_tokens"):
+        return f"{split}_tokens={getattr(cfg, f'{split}_tokens'):,}, "
+    return ""
+
+
+def _more_text(cfg: Config, split: str) -> str:
+    if cfg.dataset == "ptb":
+        return f"raise {split}_tokens (0 = all)"
+    if cfg.dataset == "synthetic":
+        return "raise synthetic_tokens"
+    return "add lines to the file"
+
+
+def split_problems(cfg: Config, sizes: dict) -> list[str]:
+    """Each split too small for the batch it is cut into, one line naming the split, its size and
+    what to do: training needs one full window (batch_size streams of bptt + 1 tokens: planned_steps
+    would be 0), validation and test MIN_ROWS rows of eval_batch_size (batchify)."""
+    out = []
+    for split in SPLITS:
+        tokens = sizes["tokens"][split]
+        if split == "train":
+            need, lower = cfg.batch_size * (cfg.bptt + 1), "lower batch_size or bptt"
+            why = (f"batch_size {cfg.batch_size} and bptt {cfg.bptt}: one training window needs {need:,} tokens "
+                   f"({cfg.batch_size:,} streams of {cfg.bptt + 1:,})")
+        else:
+            need, lower = MIN_ROWS * cfg.eval_batch_size, "lower eval_batch_size"
+            why = (f"eval_batch_size {cfg.eval_batch_size}: evaluation needs {need:,} tokens "
+                   f"({MIN_ROWS} rows of {cfg.eval_batch_size:,})")
+        if tokens < need:
+            out.append(f"dataset: the {SPLIT_NAMES[split]} split ({_where(cfg, split, sizes)}{tokens:,} tokens) "
+                       f"is too small for {why}; {_more_text(cfg, split)} or {lower}")
+    return out
+
+
+def corpus_problems(cfg: Config, count=count_splits) -> list[str]:
+    """All that stops cfg's corpus from training, found before a run folder is made for it: a text
+    file that cannot be a corpus (text_problem, fewer than 3 lines), a split too small for its batch
+    (split_problems). The one check of the Train page and the CLI; cfg's own values must be valid."""
+    if cfg.dataset not in BUILTIN_DATASETS:
+        try:
+            if problem := text_problem(Path(cfg.dataset).expanduser()):
+                return [problem]
+        except OSError as error:
+            return [f"dataset: cannot read {cfg.dataset}: {error.strerror or error}"]
+    try:
+        sizes = split_tokens(cfg, count)
+    except DataError as error:
+        return [str(error)]
+    except OSError as error:
+        return [f"dataset: cannot read {cfg.dataset}: {error.strerror or error}"]
+    return split_problems(cfg, sizes)

@@ -4,12 +4,14 @@ these without loading the engine's tensors (lmcore.data builds on them)."""
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 from .errors import DataError
 
 EOS, UNK = "<eos>", "<unk>"
 MAX_TEXT_BYTES = 200 * 1024 * 1024
+SPLITS = ("train", "valid", "test")
 
 
 def shorten(text: str, limit: int = 60) -> str:
@@ -70,6 +72,58 @@ def split_sizes(n_lines: int) -> tuple[int, int, int]:
                         f"and test (got {n_lines})")
     n_valid = n_test = max(1, n_lines // 10)
     return n_lines - n_valid - n_test, n_valid, n_test
+
+
+def count_splits(path: Path, words: bool = False) -> dict:
+    """Lines and tokens of each split of a text corpus, cut as split_lines cuts it, streaming so a
+    big file costs little memory: {"lines": {split: n}, "tokens": {split: n}}, plus with `words` the
+    word counts of train and valid (Counters), from which unknown_shares reads the vocabulary."""
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        n_lines = sum(1 for line in handle if line.strip())
+    sizes = dict(zip(SPLITS, split_sizes(n_lines)))
+    tokens = dict.fromkeys(SPLITS, 0)
+    counts = {"train": Counter(), "valid": Counter()}
+    split, left = iter(SPLITS), 0
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        for line in handle:
+            if not line.strip():
+                continue
+            if left == 0:
+                name = next(split)
+                left = sizes[name]
+            found = line.split()
+            tokens[name] += len(found) + 1
+            if words and name in counts:
+                counts[name].update(found)
+            left -= 1
+    result = {"lines": sizes, "tokens": tokens}
+    if words:
+        for name, counter in counts.items():
+            counter[EOS] += sizes[name]
+        result["words"] = counts
+    return result
+
+
+def vocabulary_from_counts(counts: Counter, cap: int) -> list[str]:
+    """The vocabulary lmcore trains with: most frequent first, ties by word so the order is
+    reproducible; beyond `cap` words the rest become <unk> (which then takes the last place)."""
+    ranked = sorted(counts, key=lambda w: (-counts[w], w))
+    if len(ranked) <= cap:
+        return ranked
+    kept = [w for w in ranked if w != UNK][: cap - 1]
+    return kept + [UNK]
+
+
+def unknown_shares(words: dict, cap: int) -> dict:
+    """What vocabulary_from_counts(train, cap) leaves out: the share of train and valid tokens read
+    as <unk> (a literal <unk> in the text counts too), and the distinct train words it had to keep."""
+    known = set(vocabulary_from_counts(words["train"], cap)) - {UNK}
+    shares = {}
+    for name in ("train", "valid"):
+        total = sum(words[name].values())
+        unknown = sum(n for w, n in words[name].items() if w not in known)
+        shares[name] = unknown / total if total else 0.0
+    return {**shares, "distinct": len(words["train"]), "capped": len(words["train"]) > cap}
 
 
 def split_lines(lines: list[str]) -> dict:

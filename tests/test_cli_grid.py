@@ -105,6 +105,17 @@ def test_bad_grids_report_every_problem_and_create_nothing(tmp_path, capsys):
     assert not root.exists()
 
 
+def test_a_grid_whose_splits_cannot_batch_is_refused_before_queueing(tmp_path, capsys):
+    """The Train page's and `lmcore train`'s check (data.corpus_problems), for every config of the grid."""
+    root = tmp_path / "runs"
+    code = cli.main(["grid", "--preset", "tiny", "--set", "valid_tokens=100", "--vary", "eval_batch_size=10,60",
+                     "--runs-dir", str(root)])
+    assert code == 2 and not root.exists()
+    assert capsys.readouterr().err.splitlines() == [
+        "error: dataset: the validation split (valid_tokens=100, 100 tokens) is too small for eval_batch_size 60: "
+        "evaluation needs 120 tokens (2 rows of 60); raise valid_tokens (0 = all) or lower eval_batch_size"]
+
+
 def test_more_than_200_runs_needs_yes(tmp_path, capsys):
     root = tmp_path / "runs"
     many = ["grid", "--preset", "tiny", "--vary", "layers=1,2,3", "--seeds", "67", "--runs-dir", str(root)]

@@ -165,6 +165,27 @@ def test_cli_rejects_bad_config_with_exit_2_and_no_traceback(args, expected, tmp
     assert not any(tmp_path.iterdir())  # nothing was created for a config that cannot run
 
 
+def test_cli_refuses_a_corpus_whose_splits_cannot_batch_and_creates_no_run(tmp_path):
+    """QA round 4: a text whose validation split is one 4-token line left a failed run folder
+    ("a split of 4 tokens is too small for batch size 10"); docs/bad-inputs.md promises none."""
+    text = tmp_path / "longline.txt"
+    text.write_text(" ".join(f"w{i % 500}" for i in range(3000)) + "\nthe cat sat\non the mat\nthe dog ran\n")
+    runs_dir = tmp_path / "runs"
+    for sets, expected in ((["dataset=" + str(text)], [
+            "error: dataset: the validation split (the next 1 of 4 lines, 4 tokens) is too small for eval_batch_size "
+            "10: evaluation needs 20 tokens (2 rows of 10); add lines to the file or lower eval_batch_size",
+            "error: dataset: the test split (the last 1 of 4 lines, 4 tokens) is too small for eval_batch_size 10: "
+            "evaluation needs 20 tokens (2 rows of 10); add lines to the file or lower eval_batch_size"]),
+            (["valid_tokens=7"], ["error: dataset: the validation split (valid_tokens=7, 7 tokens) is too small for "
+                                  "eval_batch_size 10: evaluation needs 20 tokens (2 rows of 10); raise valid_tokens "
+                                  "(0 = all) or lower eval_batch_size"])):
+        args = [arg for item in sets for arg in ("--set", item)]
+        result = subprocess.run([sys.executable, "-m", "lmcore", "train", "--preset", "tiny", *args,
+                                 "--runs-dir", str(runs_dir)], capture_output=True, text=True, cwd=ROOT)
+        assert result.returncode == 2 and result.stderr.strip().splitlines() == expected
+        assert not runs_dir.exists()
+
+
 def test_cli_refuses_a_million_layers_in_one_line_at_once(tmp_path):
     start = time.perf_counter()
     result = subprocess.run([sys.executable, "-m", "lmcore", "train", "--preset", "tiny", "--set", "layers=1000000",

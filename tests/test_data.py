@@ -11,12 +11,14 @@ from lmcore.data import (
     UNK,
     batchify,
     build_vocabulary,
+    corpus_problems,
     get_batch,
     load_corpus,
     planned_steps,
     read_words,
     split_lines,
     split_sizes,
+    split_tokens,
     text_problem,
     train_windows,
     vocab_size_for,
@@ -129,3 +131,71 @@ def test_ptb_growth_table_matches_the_file():
     size, exact = ptb_vocab_size(15_000, 9000)                 # 3,318 distinct words in 20k tokens at most
     assert not exact and len(set(words[:15_000])) <= size == 3318
     assert load_corpus(Config(dataset="ptb", train_tokens=60_000, vocab_size=2000)).vocab_size == 2000
+
+
+# ---------------------------------------------------------------- splits too small for their batch
+
+
+def short_file(tmp_path, lines):
+    path = tmp_path / "short.txt"
+    path.write_text("".join(line + "\n" for line in lines))
+    return path
+
+
+def test_a_split_too_small_for_its_batch_is_named_before_training(tmp_path):
+    """QA round 4: a 3-line file and a 300,000-word line plus 3 short lines passed every check, then
+    failed in batchify ("a split of 4 tokens is too small for batch size 10", validation unnamed)."""
+    tiny = from_dict({**SMALL, "batch_size": 20, "bptt": 35, "eval_batch_size": 10})
+    three = tiny.replace(dataset=str(short_file(tmp_path, ["the cat sat", "on the mat", "the dog ran"])))
+    found = corpus_problems(three)
+    assert [line.split(" split")[0] for line in found] == ["dataset: the training", "dataset: the validation",
+                                                          "dataset: the test"]
+    assert found[0] == ("dataset: the training split (the first 1 of 3 lines, 4 tokens) is too small for batch_size 20 "
+                        "and bptt 35: one training window needs 720 tokens (20 streams of 36); add lines to the file "
+                        "or lower batch_size or bptt")
+    long_line = short_file(tmp_path, [" ".join(f"w{i % 500}" for i in range(300_000)), "the cat sat", "on the mat",
+                                      "the dog ran"])
+    found = corpus_problems(tiny.replace(dataset=str(long_line)))
+    assert found[0] == ("dataset: the validation split (the next 1 of 4 lines, 4 tokens) is too small for "
+                        "eval_batch_size 10: evaluation needs 20 tokens (2 rows of 10); add lines to the file or "
+                        "lower eval_batch_size")
+    assert len(found) == 2 and "the test split (the last 1 of 4 lines, 4 tokens)" in found[1]
+    # What the check lets through, batchify takes: at the limit exactly, and one token short it refuses.
+    fits = tiny.replace(eval_batch_size=2)
+    assert corpus_problems(fits.replace(dataset=str(long_line))) == []
+    assert batchify(torch.arange(4), 2).shape == (2, 2)
+    with pytest.raises(DataError):
+        batchify(torch.arange(3), 2)
+
+
+@pytest.mark.parametrize("changes,split,remedy", [
+    ({"dataset": "ptb", "valid_tokens": 19}, "validation split (valid_tokens=19, 19 tokens)", "raise valid_tokens"),
+    ({"dataset": "ptb", "test_tokens": 5}, "test split (test_tokens=5, 5 tokens)", "raise test_tokens"),
+    ({"dataset": "ptb", "train_tokens": 700}, "training split (train_tokens=700, 700 tokens)", "raise train_tokens"),
+    ({"dataset": "synthetic", "batch_size": 200}, "training split (5,000 tokens)", "raise synthetic_tokens"),
+    ({"dataset": "synthetic", "eval_batch_size": 600}, "validation split (1,000 tokens)", "raise synthetic_tokens"),
+])
+def test_ptb_and_generated_splits_are_checked_the_same_way(changes, split, remedy):
+    base = {**SMALL, "train_tokens": 5000, "batch_size": 20, "bptt": 35, "eval_batch_size": 10,
+            "synthetic_tokens": 5000}
+    cfg = from_dict({**base, **changes})
+    found = corpus_problems(cfg)
+    assert len(found) >= 1 and any(split in line and remedy in line for line in found), found
+    corpus = load_corpus(cfg)  # the trainer would have failed on it: no window, or batchify refuses
+    name = split.split(" split")[0]
+    ids = {"training": corpus.train, "validation": corpus.valid, "test": corpus.test}[name]
+    if name == "training":
+        assert planned_steps(cfg, len(ids))[0] == 0
+    else:
+        with pytest.raises(DataError, match="too small"):
+            batchify(ids, cfg.eval_batch_size)
+    assert corpus_problems(from_dict({**base, "dataset": cfg.dataset})) == []
+
+
+def test_split_tokens_are_the_sizes_load_corpus_builds(tmp_path):
+    text = short_file(tmp_path, [f"line {i} word" for i in range(23)])
+    for cfg in (Config(dataset="ptb", train_tokens=5000, valid_tokens=700, test_tokens=800),
+                Config(dataset="synthetic", synthetic_tokens=5000), Config(dataset=str(text))):
+        corpus = load_corpus(cfg)
+        assert split_tokens(cfg)["tokens"] == {"train": len(corpus.train), "valid": len(corpus.valid),
+                                               "test": len(corpus.test)}

@@ -179,7 +179,7 @@ def test_parameter_breakdown_matches_formula_counts(trained_runs, monkeypatch):
 
 def test_uploaded_text_counts_its_own_vocabulary(trained_runs, monkeypatch, tmp_path):
     root = tmp_path / "runs"
-    lines = [f"w{i % 37} common w{i % 11} <unk>" for i in range(60)]
+    lines = [f"w{i % 37} common w{i % 11} <unk>" for i in range(200)]  # enough for one window of tiny
     path, stats = uploads.store_upload("\n".join(lines).encode(), root / ".uploads", "corpus.txt")
     at = open_page(monkeypatch, root, preset="tiny", dataset=str(path), vocab_size="20")
     assert not at.exception and not at.error
@@ -187,6 +187,49 @@ def test_uploaded_text_counts_its_own_vocabulary(trained_runs, monkeypatch, tmp_
     cfg = from_dict({**PRESETS["tiny"].config().to_dict(), "dataset": str(path), "vocab_size": 20})
     counts = formula_counts(cfg, min(stats["distinct"], 20))
     assert metric(at, "Total") == f"{counts['total']:,}"
+
+
+def test_a_text_whose_splits_cannot_batch_blocks_start_with_the_split_named(runs_root, monkeypatch):
+    """QA round 4: a 3-line file said "no full window fits" beside an enabled Start, and a 300,000-word
+    line plus 3 short lines said nothing; both runs failed at once in batchify."""
+    monkeypatch.setattr("lmcore.launch.launch", lambda folder: None)
+    three, _ = uploads.store_upload(b"the cat sat\non the mat\nthe dog ran\n", runs_root / ".uploads", "tiny3.txt")
+    at = open_page(monkeypatch, runs_root, preset="tiny", dataset=str(three))
+    assert not at.exception and at.button(key=START).disabled
+    errors = texts(at.error)
+    assert "Fix before starting" in errors and "the training split (the first 1 of 3 lines, 4 tokens)" in errors
+    assert "Split by lines: training the first 1 line (4 tokens), validation the next 1 line" in texts(at.caption)
+    long_line = " ".join(f"w{i % 500}" for i in range(300_000)) + "\nthe cat sat\non the mat\nthe dog ran\n"
+    path, _ = uploads.store_upload(long_line.encode(), runs_root / ".uploads", "longline.txt")
+    at = open_page(monkeypatch, runs_root, preset="tiny", dataset=str(path))
+    assert at.button(key=START).disabled
+    assert ("the validation split (the next 1 of 4 lines, 4 tokens) is too small for eval_batch_size 10"
+            in texts(at.error))
+    at.number_input(key=W + "eval_batch_size").set_value(2).run()    # what the message says to do
+    assert not at.error and not at.button(key=START).disabled
+    at.button(key=START).click().run()
+    assert (runs_root / at.query_params["run"]).is_dir()
+
+
+def test_a_ptb_slice_too_small_for_the_eval_batch_blocks_start(runs_root, monkeypatch):
+    at = open_page(monkeypatch, runs_root, preset="tiny", valid_tokens="15")
+    assert at.button(key=START).disabled
+    assert "the validation split (valid_tokens=15, 15 tokens) is too small for eval_batch_size 10" in texts(at.error)
+
+
+def test_a_vocabulary_cap_that_makes_most_of_a_text_unknown_is_warned(runs_root, monkeypatch):
+    """QA round 4: 30,006 words under tiny's cap of 2,000 trained on 70% <unk> and read as perplexity 5.2."""
+    lines = [" ".join(f"w{(i * 13 + j) % 3000}" for j in range(15)) for i in range(2000)]
+    path, stats = uploads.store_upload("\n".join(lines).encode(), runs_root / ".uploads", "large.txt")
+    at = open_page(monkeypatch, runs_root, preset="tiny", dataset=str(path))     # vocab_size 2,000
+    shares = uploads.unknown_share(path, 2000)
+    warning = texts(at.warning)
+    assert f"keeps 1,999 of the {stats['distinct']:,} distinct training words" in warning
+    assert f"**{uploads.percent(shares['train'])}** of training and **{uploads.percent(shares['valid'])}**" in warning
+    assert shares["train"] > 0.1 and "Raise the vocabulary cap" in warning
+    at.number_input(key=W + "vocab_size").set_value(5000).run()
+    assert "Raise the vocabulary cap" not in texts(at.warning)
+    assert f"keeps all {stats['distinct']:,} distinct training words" in texts(at.caption)
 
 
 # ---------------------------------------------------------------- starting a real run

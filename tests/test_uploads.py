@@ -4,7 +4,19 @@ from __future__ import annotations
 
 import hashlib
 
-from explorer.uploads import MAX_UPLOAD_BYTES, MAX_UPLOAD_MB, dataset_label, store_upload, text_stats, upload_name
+import pytest
+
+from explorer.uploads import (
+    MAX_UPLOAD_BYTES,
+    MAX_UPLOAD_MB,
+    dataset_label,
+    split_text,
+    store_upload,
+    text_stats,
+    unknown_note,
+    unknown_share,
+    upload_name,
+)
 from lmcore import data
 from lmcore.config import Config
 
@@ -48,7 +60,42 @@ def test_text_stats_counts_the_train_split_of_load_corpus(tmp_path):
     path = tmp_path / "story.txt"
     path.write_text("".join(f"line {i} word\n" for i in range(20)) + "\n\n")
     corpus = data.load_corpus(Config(dataset=str(path), vocab_size=10**6))
-    assert text_stats(path) == {"lines": 20, "train_tokens": len(corpus.train), "distinct": corpus.vocab_size}
+    assert text_stats(path) == {"lines": 20, "train_tokens": len(corpus.train), "distinct": corpus.vocab_size,
+                                "split": {"lines": {"train": 16, "valid": 2, "test": 2},
+                                          "tokens": {"train": 64, "valid": 8, "test": 8}}}
+
+
+def test_the_split_is_said_as_the_engine_cuts_it_for_a_small_file(tmp_path):
+    """QA round 4: the caption always read "first 80% train, 10% validation, 10% test", while 3 lines
+    split 1/1/1 and 4 lines 2/1/1 (split_sizes keeps a line for each)."""
+    three, _ = store_upload(b"the cat sat\non the mat\nthe dog ran\n", tmp_path, "tiny3.txt")
+    assert split_text(text_stats(three)["split"]) == (
+        "Split by lines: training the first 1 line (4 tokens), validation the next 1 line (4 tokens), "
+        "test the last 1 line (4 tokens).")
+    four, stats = store_upload(("a b c " * 1000 + "\nthe cat sat\non the mat\nthe dog\n").encode(), tmp_path)
+    assert split_text(stats["split"]) == (
+        "Split by lines: training the first 2 lines (3,005 tokens), validation the next 1 line (4 tokens), "
+        "test the last 1 line (3 tokens).")
+
+
+def test_the_share_of_unknown_words_is_read_as_the_engine_builds_the_vocabulary(tmp_path):
+    """QA round 4: a 30,006-word text under tiny's cap of 2,000 trained on 70% <unk> and scored 5.2,
+    and nothing said so. The share comes from the vocabulary load_corpus builds, under each cap."""
+    lines = [" ".join(f"w{(i * 7 + j) % 900}" for j in range(12)) + " common" for i in range(400)]
+    path, _ = store_upload("\n".join(lines).encode(), tmp_path, "many.txt")
+    for cap in (50, 400, 2000):
+        corpus = data.load_corpus(Config(dataset=str(path), vocab_size=cap))
+        unk = corpus.words.index(data.UNK) if data.UNK in corpus.words else None
+        shares = unknown_share(path, cap)
+        for name in ("train", "valid"):
+            ids = getattr(corpus, name).tolist()
+            assert shares[name] == pytest.approx(ids.count(unk) / len(ids) if unk is not None else 0.0)
+        assert shares["capped"] == (unk is not None)
+    kind, text = unknown_note(unknown_share(path, 50), 50)
+    assert kind == "warning" and "keeps 49 of the 902 distinct training words" in text
+    assert "Raise the vocabulary cap (`vocab_size`): 902 keeps every word" in text
+    kind, text = unknown_note(unknown_share(path, 2000), 2000)
+    assert kind == "caption" and text == "The vocabulary cap (2,000) keeps all 902 distinct training words."
 
 
 def test_the_limit_is_decimal_megabytes_as_the_upload_box_counts(tmp_path):

@@ -11,12 +11,22 @@ from pathlib import Path
 import streamlit as st
 
 from explorer.textview import md_escape, no_latex
-from explorer.uploads import MAX_UPLOAD_BYTES, MAX_UPLOAD_MB, UPLOAD_BOX_MB, store_upload, text_stats, upload_name
-from lmcore.config import PLACEMENT_HELP, PLACEMENTS, RULES, SCHEDULE_HELP, Config, allowed_text
+from explorer.uploads import (
+    MAX_UPLOAD_BYTES,
+    MAX_UPLOAD_MB,
+    UPLOAD_BOX_MB,
+    split_text,
+    store_upload,
+    text_stats,
+    unknown_note,
+    unknown_share,
+    upload_name,
+)
+from lmcore.config import PLACEMENT_HELP, PLACEMENTS, RULES, SCHEDULE_HELP, Config, allowed_text, key_problem
 from lmcore.errors import ConfigError, LmcoreError
 from ui.train_state import REFUSED, TEXT_PATH, WIDGET, uploads_dir
 
-TEXT_STATS = "train.text_stats"    # sha256 -> {"lines", "train_tokens", "distinct", "name"}
+TEXT_STATS = "train.text_stats"    # sha256 -> text_stats ("lines", "train_tokens", "distinct", "split") + "name"
 UPLOADED = "train.uploaded"        # uploader file id -> (stored path or None, problem or None)
 UPLOADER = "train.uploader"
 
@@ -128,7 +138,22 @@ def upload_box() -> None:
     if stats:
         st.caption(f"Using **{md_escape(stats.get('name', 'an uploaded file'))}**: {stats['lines']:,} lines, "
                    f"{stats['train_tokens']:,} training tokens, {stats['distinct']:,} distinct words. "
-                   "Split by lines: first 80% train, 10% validation, 10% test.")
+                   + split_text(stats["split"]))
+
+
+def vocabulary_note() -> None:
+    """How much of the text in use becomes <unk> under the cap, as the engine builds the vocabulary."""
+    path, cap = st.session_state.get(TEXT_PATH), st.session_state.get(WIDGET + "vocab_size")
+    if not path or not isinstance(cap, int) or key_problem("vocab_size", cap) or not stats_for(path):
+        return
+    try:
+        kind, text = unknown_note(unknown_share(Path(path), cap), cap)
+    except (LmcoreError, OSError):
+        return  # the problems box says why the file cannot be read
+    if kind == "warning":
+        st.warning(text, icon="🔤")
+    else:
+        st.caption(text)
 
 
 def data_section() -> None:
@@ -141,6 +166,8 @@ def data_section() -> None:
         with fields():
             number("vocab_size", "Vocabulary cap", disabled=synthetic)
             number("train_tokens", "Train tokens", disabled=not ptb)
+        if kind == "text":
+            vocabulary_note()
         with fields():
             number("valid_tokens", "Validation tokens", disabled=not ptb)
             number("test_tokens", "Test tokens", disabled=not ptb)

@@ -80,6 +80,8 @@ def check(values: dict) -> tuple[Config | None, list[str]]:
     except ConfigError as error:
         return None, error.problems
     found = problems(cfg)
+    if not found:  # a corpus that would fail at its first batch: the CLI refuses it with the same lines
+        found = data.corpus_problems(cfg, counted_split)
     if values["dataset"] == "":
         # A refused upload's reason is the whole story; "upload a file first" would contradict it.
         refused = st.session_state.get(REFUSED)
@@ -92,6 +94,13 @@ def check(values: dict) -> tuple[Config | None, list[str]]:
     except ConfigError as error:
         found.extend(error.problems)
     return cfg, found
+
+
+def counted_split(path) -> dict:
+    """A text file's split sizes for data.corpus_problems, from the Set up tab's cache of its
+    text_stats; a file it cannot count is counted again, to raise the reason."""
+    stats = stats_for(str(path))
+    return stats["split"] if stats else data.count_splits(path)
 
 
 def unread_settings(cfg: Config, values: dict) -> list[str]:
@@ -147,8 +156,6 @@ def start_box(cfg: Config | None, found: list[str]) -> None:
         how_many = f"{cfg.epochs} epoch{'s' if cfg.epochs != 1 else ''}"
         st.caption(f"About **{total:,}** training steps ({per_epoch:,} per epoch × {how_many}"
                    f"{f', capped at {cfg.max_steps:,}' if cfg.max_steps else ''}).")
-        if total == 0:
-            st.warning("The training text is too short for this batch size and BPTT length: no full window fits.")
     active = sum(1 for r in list_runs(ui.runs_root()) if r.is_active)  # reference runs never train here
     if active:
         st.caption(f"{active} run{'s are' if active > 1 else ' is'} already training; runs share the machine.")
