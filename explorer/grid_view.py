@@ -8,6 +8,9 @@ report's own (the same function `lmcore effects GROUP --json` prints), never rec
 
 from __future__ import annotations
 
+import re
+from collections import Counter
+
 import pandas as pd
 
 from explorer.compare import runs_table, table_csv
@@ -19,24 +22,43 @@ from lmcore.effects import epoch_text
 MIN_MAX, ONE_SD = "min–max", "mean ± 1 sd"
 BANDS = (MIN_MAX, ONE_SD)
 METRIC_NAMES = {"best_val": "best val", "final_val": "final val", "test": "test"}
-CELL_COLUMNS = ("cell", "finished", "best val", "final val", "best epoch", "test")
+CELL_COLUMNS = ("cell", "finished", "best val", "final val", "best epoch", "test", "unfinished runs")
+REASON_CHARS = 60     # a run's error in a table cell: its first clause, cut to this
+# How a run that has not finished reads in a cell's note, in this order.
+UNFINISHED = ("failed", "broken", "stopped", "running", "queued")
+STOPPED_HINT = "can be resumed on Train"
+NO_ESTIMATE = "no estimate"   # a contrast with no finished run on a side (the report's verdict says "no interval")
 
 
 # ---------------------------------------------------------------- curves
 
 
+def curve_runs(runs: list) -> list:
+    """The runs a cell's curve is drawn from: the finished ones and those still queued or
+    training. A failed or stopped seed is left out, as it is from the cell's numbers: its curve
+    ends early and would end the cell's line there for good."""
+    return [run for run in runs if run.state == "finished" or run.is_active]
+
+
+def _val_lines(frames: list[pd.DataFrame]) -> list[pd.DataFrame]:
+    lines = [split(frame, "val")[["step", "ppl"]] for frame in frames if len(frame)]
+    return [line for line in lines if len(line)]
+
+
 def cell_curve(frames: list[pd.DataFrame], band: str = MIN_MAX) -> pd.DataFrame:
     """The validation curve of one cell's runs: per step the mean, the band's low and high
-    (min-max, or mean ± 1 sd) and n, the runs that have reached that step.
+    (min-max, or mean ± 1 sd) and n, the runs validated at that step.
 
-    A step only some runs have reached (a run still training) has a smaller n; with n = 1 the
-    band is the line itself."""
+    Only up to the last step every run with a validation has reached: past it the mean would
+    average fewer seeds, and jump where a running seed's curve ends. With n = 1 the band is the
+    line itself."""
     columns = ["step", "mean", "low", "high", "n"]
-    lines = [split(frame, "val")[["step", "ppl"]] for frame in frames if len(frame)]
-    lines = [line for line in lines if len(line)]
+    lines = _val_lines(frames)
     if not lines:
         return pd.DataFrame(columns=columns)
-    by_step = pd.concat(lines).groupby("step")["ppl"]
+    reached = min(line["step"].max() for line in lines)
+    steps = pd.concat(lines)
+    by_step = steps[steps["step"] <= reached].groupby("step")["ppl"]
     out = by_step.agg(["mean", "min", "max", "std", "count"]).reset_index()
     if band == ONE_SD:
         spread = out["std"].fillna(0.0)  # one run: no sd, no band
@@ -46,24 +68,82 @@ def cell_curve(frames: list[pd.DataFrame], band: str = MIN_MAX) -> pd.DataFrame:
     return out.rename(columns={"count": "n"})[columns]
 
 
+def curve_note(cells: dict[str, list[pd.DataFrame]]) -> str | None:
+    """Which cells' lines stop short of their fastest seed, and where, and which leave out seeds
+    with no validation yet: {label: the frames of its curve_runs}."""
+    cut, waiting = [], []
+    for label, frames in cells.items():
+        lines = _val_lines(frames)
+        last = sorted({int(line["step"].max()) for line in lines})
+        if len(last) > 1:
+            cut.append(f"{label} at step {last[0]:,} (its seeds have reached steps "
+                       f"{', '.join(f'{step:,}' for step in last[:-1])} and {last[-1]:,})")
+        if lines and len(lines) < len(frames):
+            waiting.append(f"{label} ({len(frames) - len(lines)} of {len(frames)})")
+    notes = []
+    if cut:
+        notes.append(f"A line stops where the slowest of its cell's seeds is, so its mean never drops a seed "
+                     f"midway: {'; '.join(cut)}.")
+    if waiting:
+        notes.append(f"Seeds with no validation yet are not in their cell's line: {', '.join(waiting)}.")
+    return " ".join(notes) or None
+
+
 # ---------------------------------------------------------------- the cells table
 
 
 def spread_text(described: dict, number=format_ppl) -> str:
-    """'81.2 ± 0.9 (n=3)', '81.2 (n=1)' (no sd from one run), '—' (no finished run); `number` writes
-    the mean (epoch_text for epochs: '2 (n=1)', not '2.0')."""
+    """'81.2 ± 0.9 (n=3)', '81.2 (n=1)' (no sd from one run), '—' (no finished run)."""
     if described["mean"] is None:
         return "—"
     sd = f" ± {described['sd']:.1f}" if described["sd"] is not None else ""
     return f"{number(described['mean'])}{sd} (n={described['n']})"
 
 
-def cells_frame(report: dict) -> pd.DataFrame:
-    """One row per cell of the report: its label, finished of its runs ('2 / 3') and each
-    metric's mean ± sd (n)."""
+def range_text(described: dict) -> str:
+    """Whole numbers (best epochs) as their range, not a mean ± sd: '4 (n=2)' when the seeds
+    agree, '3–5 (n=3)' when they differ, '—' (no finished run)."""
+    if described["mean"] is None:
+        return "—"
+    low, high = (epoch_text(described[key]) for key in ("min", "max"))
+    return f"{low if low == high else f'{low}–{high}'} (n={described['n']})"
+
+
+def short_reason(problem: str | None) -> str:
+    """A run's error cut to its first clause, 'diverged at step 21', and to REASON_CHARS."""
+    text = (problem or "").strip().split("\n")[0] or "no reason recorded"
+    head = re.split(r"[:;] ", text, maxsplit=1)[0]
+    text = head if len(head) >= 12 else text   # 'Error: ...' keeps what follows
+    return text if len(text) <= REASON_CHARS else text[:REASON_CHARS - 1].rstrip() + "…"
+
+
+def _detail(run) -> str | None:
+    if run.state in ("failed", "broken"):
+        return short_reason(run.problem)
+    return STOPPED_HINT if run.state == "stopped" else None
+
+
+def cell_note(runs: list) -> str:
+    """Why a cell's runs are not all in its numbers: 'both runs failed: diverged at step 21',
+    '1 failed (diverged at step 21), 1 running', '' when every run finished."""
+    counts = Counter((run.state, _detail(run)) for run in runs if run.state != "finished")
+    if len(counts) == 1 and sum(counts.values()) == len(runs) > 1:
+        (state, detail), = counts
+        every = "both runs" if len(runs) == 2 else f"all {len(runs)} runs"
+        return f"{every} {state}" + (f": {detail}" if detail else "")
+    order = sorted(counts, key=lambda key: UNFINISHED.index(key[0]))
+    return ", ".join(f"{counts[key]} {key[0]}" + (f" ({key[1]})" if key[1] else "") for key in order)
+
+
+def cells_frame(report: dict, runs: list = ()) -> pd.DataFrame:
+    """One row per cell of the report: its label, finished of its runs ('2 / 3'), each metric's
+    mean ± sd (n), the best epoch's range, and why the rest of its runs are not counted (`runs`,
+    the grid's run summaries: 'both runs failed: diverged at step 21')."""
+    by_id = {run.id: run for run in runs}
     rows = [{"cell": cell["label"] or "(one cell)", "finished": f"{len(cell['finished'])} / {len(cell['runs'])}",
              "best val": spread_text(cell["best_val"]), "final val": spread_text(cell["final_val"]),
-             "best epoch": spread_text(cell["best_epoch"], epoch_text), "test": spread_text(cell["test"])}
+             "best epoch": range_text(cell["best_epoch"]), "test": spread_text(cell["test"]),
+             "unfinished runs": cell_note([by_id[i] for i in cell["runs"] if i in by_id])}
             for cell in report["cells"]]
     return pd.DataFrame(rows, columns=list(CELL_COLUMNS))
 
@@ -109,7 +189,8 @@ def effect_rows(rows: list[dict]) -> pd.DataFrame:
     out = [{"contrast": contrast_label(row), "metric": METRIC_NAMES[row["metric"]], "row": chart_row(row),
             "estimate": row["estimate"],
             "low": row["low"], "high": row["high"], "n": row["n"], "df": row["df"], "method": row["method"],
-            "verdict": row["verdict"], "reads": interval_text(row)} for row in rows]
+            "verdict": row["verdict"] if row["estimate"] is not None else NO_ESTIMATE,
+            "reads": interval_text(row)} for row in rows]
     return pd.DataFrame(out, columns=["contrast", "metric", "row", "estimate", "low", "high", "n", "df", "method",
                                       "verdict", "reads"])
 
@@ -134,3 +215,60 @@ def no_interval_note(rows: list[dict]) -> str | None:
     return ("No interval where a side has one finished run (one pair, or fewer than two runs on a "
             "side): the dot is that single difference. Run more seeds per cell for an interval.")
 
+
+
+def has_estimate(rows: list[dict]) -> bool:
+    """Whether any of these contrasts has a number to draw."""
+    return any(row["estimate"] is not None for row in rows)
+
+
+def _state_counts(runs: list) -> str:
+    """'2 failed', '1 failed and 1 stopped': the runs that did not finish, by state."""
+    counts = Counter(run.state for run in runs if run.state != "finished")
+    parts = [f"{counts[state]} {state}" for state in UNFINISHED if counts[state]]
+    return " and ".join([", ".join(parts[:-1]), parts[-1]] if len(parts) > 1 else parts)
+
+
+def state_note(entry: dict) -> str | None:
+    """What the grid's numbers rest on while runs are missing (compare.grids entry): partial
+    while some are queued or running; once none is, the grid has ended and the failed or stopped
+    ones are left out for good (a stopped one can be resumed). None when every run finished."""
+    if entry["finished"] == entry["total"]:
+        return None
+    if entry["active"]:
+        return ("Partial results: until every queued or running run finishes, the grid is unbalanced and "
+                "the intervals compare independent groups (Welch).")
+    note = (f"The grid has ended: nothing is queued or running, and {entry['total'] - entry['finished']} of its "
+            f"{entry['total']} runs did not finish ({_state_counts(entry['runs'])}). The numbers rest on the "
+            "finished seeds of each cell (n in the cells table); where a run lacks its partner, the intervals "
+            "compare independent groups (Welch).")
+    if any(run.state == "stopped" for run in entry["runs"]):
+        note += (" A stopped run can be resumed from its last checkpoint (open it on Train, press Resume): "
+                 "these numbers then update as it finishes.")
+    return note
+
+
+def first_estimate_note(report: dict, runs: list, ended: bool) -> str:
+    """Why no effect has a number yet, and what the first one needs: the cells without a
+    finished run, each with why (cell_note)."""
+    need = "an effect needs a finished run on both sides of its toggle" + (
+        " (an interaction: in all four of its cells)" if report["interactions"] else "")
+    if not report["finished"]:
+        return (f"No run of this grid finished, so there is no effect to estimate: {need}." if ended else
+                f"Effects appear here once runs of this grid finish: {need}.")
+    by_id = {run.id: run for run in runs}
+    empty = [f"{cell['label']} — {cell_note([by_id[i] for i in cell['runs'] if i in by_id]) or 'no runs'}"
+             for cell in report["cells"] if not cell["finished"]]
+    if not empty:   # finished runs, but none with the numbers compared
+        return f"No effect has an estimate{'' if ended else ' yet'}: {need}, with a validation."
+    shown = "; ".join(empty[:3]) + (f"; and {len(empty) - 3} more" if len(empty) > 3 else "")
+    return (f"No effect has an estimate{'' if ended else ' yet'}: {need}, and "
+            f"{'these cells have' if len(empty) > 1 else 'this cell has'} none{'' if ended else ' yet'}: {shown}.")
+
+
+def undrawn_note(titles: list[str]) -> str | None:
+    """The contrasts left out of the charts because they have no number yet."""
+    if not titles:
+        return None
+    return (f"Not drawn, no estimate yet: {', '.join(titles)} (a side with no finished run; the table "
+            "below lists them).")

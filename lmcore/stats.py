@@ -106,13 +106,15 @@ def _bounds(estimate: float, standard_error: float | None, df: float | None) -> 
 
 
 def describe(values: list[float]) -> dict:
-    """Mean, sample sd, n and the 95% t-interval of the mean; sd and bounds None for n < 2."""
+    """Mean, sample sd, n, the 95% t-interval of the mean and the smallest and largest value;
+    sd and bounds None for n < 2. (Whole numbers such as best epochs read better as their range
+    than as a mean ± sd.)"""
     values = list(values)
     if not values:
-        return {"mean": None, "sd": None, "n": 0, "low": None, "high": None}
+        return {"mean": None, "sd": None, "n": 0, "low": None, "high": None, "min": None, "max": None}
     center, sd, n = mean(values), sample_sd(values), len(values)
     low, high = _bounds(center, sd / math.sqrt(n) if sd is not None else None, n - 1)
-    return {"mean": center, "sd": sd, "n": n, "low": low, "high": high}
+    return {"mean": center, "sd": sd, "n": n, "low": low, "high": high, "min": min(values), "max": max(values)}
 
 
 def paired(differences: list[float]) -> dict:

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from explorer import compare, compare_links, grid_view
-from lmcore import effects
+from lmcore import effects, stats
 from lmcore.summaries import from_parts
 
 
@@ -19,14 +19,38 @@ def val_lines(*points):
 
 
 def test_a_cells_curve_is_the_mean_with_a_min_max_or_one_sd_band():
-    frames = [val_lines((10, 100.0), (20, 80.0)), val_lines((10, 110.0), (20, 90.0)), val_lines((10, 120.0))]
+    frames = [val_lines((10, 100.0), (20, 80.0)), val_lines((10, 110.0), (20, 90.0)),
+              val_lines((10, 120.0), (20, 85.0))]
     curve = grid_view.cell_curve(frames, grid_view.MIN_MAX)
     assert curve["step"].tolist() == [10, 20]                       # train lines are not in it
-    assert curve["mean"].tolist() == [110.0, 85.0] and curve["n"].tolist() == [3, 2]   # the third is still at 10
+    assert curve["mean"].tolist() == [110.0, 85.0] and curve["n"].tolist() == [3, 3]
     assert curve["low"].tolist() == [100.0, 80.0] and curve["high"].tolist() == [120.0, 90.0]
     sd = grid_view.cell_curve(frames, grid_view.ONE_SD)
-    assert sd["low"].tolist() == pytest.approx([100.0, 85.0 - math.sqrt(50.0)])   # sd 10 and sqrt(50)
-    assert sd["high"].tolist() == pytest.approx([120.0, 85.0 + math.sqrt(50.0)])
+    assert sd["low"].tolist() == pytest.approx([100.0, 85.0 - math.sqrt(25.0)])   # sd 10 and 5
+    assert sd["high"].tolist() == pytest.approx([120.0, 90.0])
+
+
+def test_a_cells_line_stops_at_the_step_every_seed_has_reached():
+    """QA: the mean averaged 2 seeds where both had data and 1 beyond, so it jumped where a
+    running seed's curve ended (the finished seed alone read as the cell's mean)."""
+    frames = [val_lines((10, 100.0), (20, 80.0), (30, 70.0)), val_lines((10, 110.0))]
+    curve = grid_view.cell_curve(frames)
+    assert curve["step"].tolist() == [10] and curve["n"].tolist() == [2] and curve["mean"].tolist() == [105.0]
+    assert grid_view.curve_note({"a": frames, "b": frames[:1]}) == (
+        "A line stops where the slowest of its cell's seeds is, so its mean never drops a seed midway: "
+        "a at step 10 (its seeds have reached steps 10 and 30).")
+    # A seed with no validation yet (queued) is not waited for, and the note says it is left out.
+    empty = pd.DataFrame(columns=["kind", "step", "epoch", "ppl"])
+    assert grid_view.cell_curve([frames[0], empty])["step"].tolist() == [10, 20, 30]
+    assert grid_view.curve_note({"a": [frames[0], empty]}) == (
+        "Seeds with no validation yet are not in their cell's line: a (1 of 2).")
+    assert grid_view.curve_note({"a": frames[:1]}) is None
+
+
+def test_a_cells_curve_leaves_out_seeds_that_failed_or_stopped():
+    runs = [summary("none", False, seed, 90.0, state=state)
+            for seed, state in enumerate(("finished", "running", "queued", "failed", "stopped", "broken"))]
+    assert [run.state for run in grid_view.curve_runs(runs)] == ["finished", "running", "queued"]
 
 
 def test_one_run_has_no_band_and_no_runs_an_empty_curve():
@@ -60,9 +84,39 @@ def test_the_cells_table_reads_mean_sd_and_n_from_the_report(grid):
     first = table.loc["placement=none tied=false"]
     assert (first["best val"], first["final val"], first["test"]) == (
         "102.0 ± 2.8 (n=2)", "112.0 ± 2.8 (n=2)", "99.0 ± 2.8 (n=2)")
-    assert first["best epoch"] == "2.5 ± 0.7 (n=2)" and first["finished"] == "2 / 2"
+    assert first["best epoch"] == "2–3 (n=2)" and first["finished"] == "2 / 2"   # whole epochs: their range
     last = table.loc["placement=vertical tied=true"]
     assert last["best val"] == "84.0 (n=1)" and last["finished"] == "1 / 2"   # one still running
+
+
+def test_best_epochs_read_as_one_number_when_the_seeds_agree():
+    """QA: 'best epoch 4 ± 0.0 (n=2)'; a ± on a whole epoch reads oddly."""
+    assert grid_view.range_text(stats.describe([4, 4])) == "4 (n=2)"
+    assert grid_view.range_text(stats.describe([3, 5, 4])) == "3–5 (n=3)"
+    assert grid_view.range_text(stats.describe([2])) == "2 (n=1)"
+    assert grid_view.range_text(stats.describe([])) == "—"
+
+
+def test_a_cell_without_finished_runs_says_why():
+    """QA: the diverged cell read only '—'; its reason was in a collapsed expander."""
+    diverged = ("diverged at step 21: the training loss stayed above 12.6 since step 2 (ln 2000 + 5: far worse "
+                "than guessing uniformly); try a lower lr or a tighter clip")
+
+    def run(state, problem=None):
+        return from_parts(f"r-{state}", "runs/x", {"seed": 1}, {"state": state, "error": problem}, None)
+
+    assert grid_view.cell_note([run("failed", diverged), run("failed", diverged)]) == \
+        "both runs failed: diverged at step 21"
+    assert grid_view.cell_note([run("failed", diverged)] * 3) == "all 3 runs failed: diverged at step 21"
+    assert grid_view.cell_note([run("running"), run("failed", diverged), run("finished")]) == \
+        "1 failed (diverged at step 21), 1 running"
+    assert grid_view.cell_note([run("stopped"), run("queued")]) == "1 stopped (can be resumed on Train), 1 queued"
+    assert grid_view.cell_note([run("finished"), run("finished")]) == ""
+    killed = "the training process (pid 7179) ended without a final status: killed or crashed"
+    assert grid_view.short_reason(killed) == "the training process (pid 7179) ended without a final status"
+    assert grid_view.short_reason("Error: " + "x" * 100).endswith("…")     # a short head keeps what follows
+    assert len(grid_view.short_reason("y" * 100)) == grid_view.REASON_CHARS
+    assert grid_view.short_reason(None) == "no reason recorded"
 
 
 def test_spread_text_without_finished_runs():
@@ -117,3 +171,46 @@ def test_a_link_keeps_known_runs_in_order_and_names_the_rest():
     assert f"`{'y' * 60}…`." in compare_links.ignored_note(["y" * 500])  # cut, and said to be
     many = compare_links.ignored_note([f"x{i}" for i in range(5)], what="run")
     assert many.startswith("The link names 5 runs that are not here") and many.endswith("and 2 more.")
+
+
+def entry_of(runs: list) -> dict:
+    return next(e for e in compare.grids(runs))
+
+
+def test_the_grids_state_note_says_partial_while_runs_go_and_ended_once_none_does(grid):
+    """QA: with nothing queued or running it still said 'until every run finishes'."""
+    assert grid_view.state_note(entry_of(grid)).startswith("Partial results: until every queued or running run")
+    ended = [s for s in grid if s.state == "finished"] + [summary("vertical", True, 2, 80.0, state="failed")]
+    assert grid_view.state_note(entry_of(ended)) == (
+        "The grid has ended: nothing is queued or running, and 1 of its 8 runs did not finish (1 failed). The "
+        "numbers rest on the finished seeds of each cell (n in the cells table); where a run lacks its partner, "
+        "the intervals compare independent groups (Welch).")
+    stopped = ended[:-1] + [summary("vertical", True, 2, 80.0, state="stopped"),
+                            summary("vertical", True, 3, 80.0, state="failed")]
+    note = grid_view.state_note(entry_of(stopped))
+    assert "2 of its 9 runs did not finish (1 failed and 1 stopped)" in note
+    assert note.endswith("A stopped run can be resumed from its last checkpoint (open it on Train, press Resume): "
+                         "these numbers then update as it finishes.")
+    assert grid_view.state_note(entry_of(ended[:-1] + [summary("vertical", True, 2, 87.0)])) is None
+
+
+def test_with_no_estimate_the_page_says_what_the_first_needs(grid):
+    """QA: the effects chart was drawn empty (a zero line on -0.05..0.05) when no contrast had a number."""
+    waiting = [summary(p, t, seed, 90.0, state="finished" if p == "none" else "running")
+               for p in ("none", "vertical") for t in (False, True) for seed in (1, 2)]
+    report = effects.grid_effects(waiting, "g")
+    assert not grid_view.has_estimate(grid_view.effects_of(report, "dropout_placement"))
+    assert grid_view.has_estimate(grid_view.effects_of(report, "tie_weights"))
+    assert grid_view.effect_rows(grid_view.effects_of(report, "dropout_placement"))["verdict"].tolist() == \
+        ["no estimate"] * 3
+    note = grid_view.first_estimate_note(report, waiting, ended=False)
+    assert note == ("No effect has an estimate yet: an effect needs a finished run on both sides of its toggle "
+                    "(an interaction: in all four of its cells), and these cells have none yet: "
+                    "placement=vertical tied=false — both runs running; placement=vertical tied=true — both runs "
+                    "running.")
+    nothing = effects.grid_effects([s for s in waiting if s.state == "running"], "g")
+    assert grid_view.first_estimate_note(nothing, waiting, ended=False).startswith(
+        "Effects appear here once runs of this grid finish: an effect needs")
+    assert grid_view.undrawn_note(["placement × tied (interaction)"]).startswith(
+        "Not drawn, no estimate yet: placement × tied (interaction)")
+    assert grid_view.undrawn_note([]) is None

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from charts import chart
+from charts import chart, values
 from conftest import SMALL, free_port, open_app, wait_until
 from lmcore import locks, queue
 from lmcore.summaries import list_runs
@@ -131,3 +131,81 @@ def test_an_inert_grids_results_say_so_and_read_whole_numbers(inert_grid, monkey
     assert cells["best epoch"].tolist() == ["1 (n=1)", "1 (n=1)"]
     curves = chart(at, key="compare.grid.curves")
     assert curves["layout"]["xaxis"]["tickvals"] == [5]       # one validation at step 5: no 4.5 or 5.5 ticks
+
+
+# ---------------------------------------------------------------- a grid with failed or still running members
+
+
+def hand_made_grid(root: Path, states: dict[tuple[str, int], str]) -> dict[tuple[str, int], Path]:
+    """lr=0.004 vs 1000 x 2 seeds written straight to disk, no training: each run ends in the
+    state `states` gives it ((lr text, seed) -> finished, failed (diverged), stopped or running;
+    a test with running ones makes their trainers live). A finished run validated at steps 10,
+    20 and 30, a running one at 10 only."""
+    import json
+
+    from lmcore import ablation
+    from lmcore.config import from_dict, validate
+    from lmcore.runs import create_run, write_json_atomic
+
+    base = validate(from_dict({**SMALL, "max_steps": 30, "eval_every": 10}))
+    folders = {}
+    for config in ablation.grid(base, {"lr": [0.004, 1000.0]}, seeds=2, group="grid-hand"):
+        key = (f"{config.lr:g}", config.seed)
+        folder = folders[key] = create_run(config.to_dict(), root, label=config.name)
+        state, seed_shift = states[key], config.seed
+        steps = {"finished": [10, 20, 30], "running": [10], "stopped": [10, 20]}.get(state, [])
+        lines = [{"kind": "val", "step": step, "epoch": 1, "loss": 5.0, "ppl": 200.0 - step + seed_shift}
+                 for step in steps]
+        (folder / "metrics.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+        status = {"state": state, "pid": 1 if state == "running" else None, "step": steps[-1] if steps
+                  else 21, "total_steps": 30, "epoch": 1, "error": None, "elapsed": 1.0}
+        if state == "finished":
+            status |= {"best_val_ppl": 170.0 + seed_shift, "final_val_ppl": 170.0 + seed_shift,
+                       "test_ppl": 160.0 + seed_shift, "best_epoch": 3}
+        if state == "failed":
+            status["error"] = ("diverged at step 21: the training loss stayed above 12.6 since step 2 (ln 2000 + 5: "
+                               "far worse than guessing uniformly); try a lower lr or a tighter clip")
+        write_json_atomic(folder / "status.json", status)
+    return folders
+
+
+def test_a_grid_whose_cell_failed_says_it_ended_why_and_draws_no_empty_effects_chart(tmp_path, monkeypatch):
+    """QA: '2 / 4 finished · 0 queued or running · 2 failed' still read 'Partial results: until
+    every run finishes', the failed cell read only '—', and the lr chart was a bare zero line."""
+    root = tmp_path / "runs"
+    hand_made_grid(root, {("0.004", 1): "finished", ("0.004", 2): "finished",
+                          ("1000", 1): "failed", ("1000", 2): "failed"})
+    at = grid_page(monkeypatch, root)
+    shown = texts(at)
+    assert "Partial results" not in shown and "until every" not in shown
+    assert ("The grid has ended: nothing is queued or running, and 2 of its 4 runs did not finish (2 failed). "
+            "The numbers rest on the finished seeds of each cell") in shown
+    cells = frame_with(at, "unfinished runs").value.set_index("cell")
+    assert cells.loc["lr=1000.0", "unfinished runs"] == "both runs failed: diverged at step 21"
+    assert cells.loc["lr=0.004", "unfinished runs"] == "" and cells.loc["lr=0.004", "best epoch"] == "3 (n=2)"
+    assert [c.proto.id for c in at.get("plotly_chart") if "compare.effect." in c.proto.id] == []   # no empty chart
+    assert ("No effect has an estimate: an effect needs a finished run on both sides of its toggle, and this cell "
+            "has none: lr=1000.0 — both runs failed: diverged at step 21.") in shown
+    assert not any("estimate" in d.value.columns for d in at.dataframe)   # no table of dashes either
+
+
+def test_a_running_grid_says_partial_and_its_cell_line_stops_where_its_slowest_seed_is(tmp_path, monkeypatch):
+    from lmcore import runs
+
+    monkeypatch.setattr(runs, "trainer_alive", lambda status: True)   # the "running" runs' trainers
+    root = tmp_path / "runs"
+    hand_made_grid(root, {("0.004", 1): "finished", ("0.004", 2): "running",
+                          ("1000", 1): "running", ("1000", 2): "stopped"})
+    at = grid_page(monkeypatch, root)
+    shown = texts(at)
+    assert "The grid has ended" not in shown
+    assert ("No effect has an estimate yet: an effect needs a finished run on both sides of its toggle, and this "
+            "cell has none yet: lr=1000.0 — 1 stopped (can be resumed on Train), 1 running.") in shown
+    cells = frame_with(at, "unfinished runs").value.set_index("cell")
+    assert cells.loc["lr=0.004", "unfinished runs"] == "1 running"
+    # The lr=0.004 line averages both seeds and so stops at step 10, where the running one is; the
+    # stopped seed of lr=1000 is left out of its line.
+    lines = {t["name"]: t for t in chart(at, key="compare.grid.curves")["data"] if t.get("mode") == "lines+markers"}
+    assert values(lines["lr=0.004"]) == [10] and values(lines["lr=1000.0"]) == [10]
+    assert "lr=0.004 at step 10 (its seeds have reached steps 10 and 30)" in shown
+    assert not [c for c in at.get("plotly_chart") if "compare.effect." in c.proto.id]

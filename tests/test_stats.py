@@ -26,14 +26,15 @@ def test_t_quantile_other_probabilities_and_fractional_df():
 def test_describe_a_known_sample():
     # 1, 2, 3, 4: mean 2.5, sd sqrt(5/3) = 1.2910, se = sd/2, interval 2.5 +- 3.182 * 0.6455.
     found = stats.describe([1.0, 2.0, 3.0, 4.0])
-    assert found["mean"] == 2.5 and found["n"] == 4
+    assert found["mean"] == 2.5 and found["n"] == 4 and (found["min"], found["max"]) == (1.0, 4.0)
     assert found["sd"] == pytest.approx(math.sqrt(5 / 3))
     half = 3.182446305 * math.sqrt(5 / 3) / 2
     assert found["low"] == pytest.approx(2.5 - half) and found["high"] == pytest.approx(2.5 + half)
 
 
 def test_one_value_has_no_interval_and_none_has_no_mean():
-    assert stats.describe([80.0]) == {"mean": 80.0, "sd": None, "n": 1, "low": None, "high": None}
+    assert stats.describe([80.0]) == {"mean": 80.0, "sd": None, "n": 1, "low": None, "high": None,
+                                      "min": 80.0, "max": 80.0}
     assert stats.describe([])["mean"] is None
     one = stats.paired([-2.0])
     assert one["estimate"] == -2.0 and one["low"] is None and stats.verdict(one) == "no interval"

@@ -178,26 +178,31 @@ def grid_results(summaries: list[RunSummary]) -> None:
 
 
 def cell_curves(entry: dict, colors: dict) -> None:
-    st.markdown("**Validation perplexity per cell**: the line is the mean over the cell's seeds")
+    st.markdown("**Validation perplexity per cell**: the line is the mean over the cell's finished and "
+                "training seeds, up to the step all of them have reached")
     st.segmented_control("Band", list(grid_view.BANDS), key=GRID_BAND, required=True, persist_state="session")
-    curves = [{"label": cell["label"] or entry["group"], "color": colors[cell["label"]],
-               "curve": grid_view.cell_curve([ui.metrics_frame(s.path) for s in cell["runs"]],
-                                             st.session_state[GRID_BAND])}
-              for cell in ablation.cells(entry["runs"])]
+    cells = ablation.cells(entry["runs"])
+    frames = {cell["label"] or entry["group"]: [ui.metrics_frame(s.path) for s in grid_view.curve_runs(cell["runs"])]
+              for cell in cells}
+    curves = [{"label": label, "color": colors[cell["label"]],
+               "curve": grid_view.cell_curve(frames[label], st.session_state[GRID_BAND])}
+              for label, cell in zip(frames, cells)]
     if not any(len(c["curve"]) for c in curves):
         st.caption("No validation yet: each cell's curve appears with its runs' first validation.")
         return
     figure, clip = band_figure(curves, st.session_state[GRID_BAND])
     st.plotly_chart(figure, key="compare.grid.curves", config={"displaylogo": False})
-    if clip:
-        st.caption(clip.note())
+    for note in (grid_view.curve_note(frames), clip and clip.note()):
+        if note:
+            st.caption(note)
 
 
 def cells_table(entry: dict, report: dict) -> None:
     st.markdown("**Each cell**: mean ± sd over its finished runs (n)")
-    frame = grid_view.cells_frame(report)
+    frame = grid_view.cells_frame(report, entry["runs"])
     st.dataframe(frame, hide_index=True, key="compare.grid.cells",
-                 column_config={"finished": st.column_config.TextColumn("finished / runs")})
+                 column_config={"finished": st.column_config.TextColumn("finished / runs"),
+                                "unfinished runs": st.column_config.TextColumn(width="large")})
     table = compare.runs_table(entry["runs"])  # built once: the CSV and the expander's table
     row = st.container(horizontal=True)
     row.download_button(f"CSV of the {entry['total']} runs", grid_view.runs_csv(entry["runs"], table),
@@ -221,26 +226,33 @@ def show_in_table(run_ids: list[str]) -> None:
 def toggle_effects(entry: dict, report: dict) -> None:
     st.markdown("**What each toggle did**: the change in perplexity from the toggle's first value")
     show_inert(report["inert"], trained=True)
-    if not report["finished"] or not report["toggles"]:
-        st.caption("Effects appear here once runs of this grid finish." if report["toggles"] else
-                   "This grid varies nothing but the seed, so there is no effect to estimate.")
+    if not report["toggles"]:
+        st.caption("This grid varies nothing but the seed, so there is no effect to estimate.")
         return
-    st.caption(stats.METHOD)
-    if entry["finished"] < entry["total"]:
-        st.caption("Partial results: until every run finishes, the grid is unbalanced and the intervals "
-                   "compare independent groups (Welch).")
+    note, ended = grid_view.state_note(entry), not entry["active"]
     pairs = grid_view.interactions_by_pair(report)
     charts = [(key, grid_view.effects_of(report, key)) for key in report["toggles"]]
     charts += [(f"{' × '.join(pair)} (interaction)", rows) for pair, rows in pairs.items()]
-    for start in range(0, len(charts), 2):  # a row of two at a time, so they read left to right
-        for column, (title, rows) in zip(st.columns(2), charts[start:start + 2]):
+    drawn = [(title, rows) for title, rows in charts if grid_view.has_estimate(rows)]
+    if not drawn:  # an empty chart (a zero line alone) would read as "no effect"
+        for text in (note if ended else None, grid_view.first_estimate_note(report, entry["runs"], ended)):
+            if text:
+                st.caption(text)
+        return
+    st.caption(stats.METHOD)
+    if note:
+        st.caption(note)
+    for start in range(0, len(drawn), 2):  # a row of two at a time, so they read left to right
+        for column, (title, rows) in zip(st.columns(2), drawn[start:start + 2]):
             with column:
                 st.markdown(f"**{title}**")
                 st.plotly_chart(effects_figure(rows), key=f"compare.effect.{title}",
                                 config={"displayModeBar": False})
     every = report["effects"] + report["interactions"]
-    if note := grid_view.no_interval_note(every):
-        st.caption(note)
+    for text in (grid_view.undrawn_note([title for title, rows in charts if not grid_view.has_estimate(rows)]),
+                 grid_view.no_interval_note(every)):
+        if text:
+            st.caption(text)
     table = grid_view.effect_rows(every)
     numbers = ["estimate", "low", "high", "df"]
     table[numbers] = table[numbers].astype(float)  # no interval: None would read "None", NaN the placeholder
