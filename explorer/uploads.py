@@ -71,7 +71,7 @@ def unknown_note(shares: dict, cap: int) -> tuple[str, str]:
     if not shares["capped"]:
         text = f"The vocabulary cap ({cap:,}) keeps all {distinct:,} distinct training words"
         if shares["valid"]:
-            text += f"; {valid} of validation tokens are words training never saw"
+            text += f"; {valid} of validation tokens are words training never saw, read as `<unk>`"
         return "caption", text + "."
     text = (f"The vocabulary cap ({cap:,}) keeps {cap - 1:,} of the {distinct:,} distinct training words: "
             f"**{train}** of training and **{valid}** of validation tokens become `<unk>`.")

@@ -44,9 +44,11 @@ class Corpus:
         return len(self.words)
 
 
-def build_vocabulary(train_words: list[str], cap: int) -> list[str]:
-    """Most frequent first, ties by word so the order is reproducible; <unk> only if needed."""
-    return vocabulary_from_counts(Counter(train_words), cap)
+def build_vocabulary(train_words: list[str], cap: int, held_out: tuple = ()) -> list[str]:
+    """Most frequent first, ties by word so the order is reproducible; <unk> only if needed: past
+    the cap, or for words of `held_out` (validation and test) that training lacks."""
+    counts = Counter(train_words)
+    return vocabulary_from_counts(counts, cap, unseen=any(w not in counts for w in held_out))
 
 
 def encode(words: list[str], vocabulary: list[str]) -> torch.Tensor:
@@ -56,7 +58,7 @@ def encode(words: list[str], vocabulary: list[str]) -> torch.Tensor:
 
 
 def _corpus(splits: dict, cap: int, **extra) -> Corpus:
-    vocabulary = build_vocabulary(splits["train"], cap)
+    vocabulary = build_vocabulary(splits["train"], cap, held_out=(*splits["valid"], *splits["test"]))
     tensors = {name: encode(words, vocabulary) for name, words in splits.items()}
     return Corpus(vocabulary, tensors["train"], tensors["valid"], tensors["test"], **extra)
 

@@ -77,12 +77,12 @@ def split_sizes(n_lines: int) -> tuple[int, int, int]:
 def count_splits(path: Path, words: bool = False) -> dict:
     """Lines and tokens of each split of a text corpus, cut as split_lines cuts it, streaming so a
     big file costs little memory: {"lines": {split: n}, "tokens": {split: n}}, plus with `words` the
-    word counts of train and valid (Counters), from which unknown_shares reads the vocabulary."""
+    word counts of each split (Counters), from which unknown_shares reads the vocabulary."""
     with open(path, encoding="utf-8", errors="replace") as handle:
         n_lines = sum(1 for line in handle if line.strip())
     sizes = dict(zip(SPLITS, split_sizes(n_lines)))
     tokens = dict.fromkeys(SPLITS, 0)
-    counts = {"train": Counter(), "valid": Counter()}
+    counts = {name: Counter() for name in SPLITS}
     split, left = iter(SPLITS), 0
     with open(path, encoding="utf-8", errors="replace") as handle:
         for line in handle:
@@ -104,11 +104,13 @@ def count_splits(path: Path, words: bool = False) -> dict:
     return result
 
 
-def vocabulary_from_counts(counts: Counter, cap: int) -> list[str]:
+def vocabulary_from_counts(counts: Counter, cap: int, unseen: bool = False) -> list[str]:
     """The vocabulary lmcore trains with: most frequent first, ties by word so the order is
-    reproducible; beyond `cap` words the rest become <unk> (which then takes the last place)."""
+    reproducible; beyond `cap` words the rest become <unk> (which then takes the last place). With
+    `unseen` (validation or test hold words training lacks) <unk> is kept even under the cap: without
+    it those words were read as word 0, the most frequent one."""
     ranked = sorted(counts, key=lambda w: (-counts[w], w))
-    if len(ranked) <= cap:
+    if len(ranked) <= cap and (UNK in ranked or not unseen):
         return ranked
     kept = [w for w in ranked if w != UNK][: cap - 1]
     return kept + [UNK]
@@ -116,14 +118,19 @@ def vocabulary_from_counts(counts: Counter, cap: int) -> list[str]:
 
 def unknown_shares(words: dict, cap: int) -> dict:
     """What vocabulary_from_counts(train, cap) leaves out: the share of train and valid tokens read
-    as <unk> (a literal <unk> in the text counts too), and the distinct train words it had to keep."""
-    known = set(vocabulary_from_counts(words["train"], cap)) - {UNK}
+    as <unk> (a literal <unk> in the text counts too), the distinct train words it had to keep, and
+    the vocabulary's size."""
+    train = words["train"]
+    unseen = any(w not in train for name in ("valid", "test") for w in words.get(name, ()))
+    vocabulary = vocabulary_from_counts(train, cap, unseen)
+    known = set(vocabulary) - {UNK}
     shares = {}
     for name in ("train", "valid"):
         total = sum(words[name].values())
         unknown = sum(n for w, n in words[name].items() if w not in known)
         shares[name] = unknown / total if total else 0.0
-    return {**shares, "distinct": len(words["train"]), "capped": len(words["train"]) > cap}
+    capped = any(w not in vocabulary for w in train)  # under the cap too, when <unk> took the last place
+    return {**shares, "distinct": len(train), "capped": capped, "vocab_size": len(vocabulary)}
 
 
 def split_lines(lines: list[str]) -> dict:

@@ -60,9 +60,28 @@ def test_text_stats_counts_the_train_split_of_load_corpus(tmp_path):
     path = tmp_path / "story.txt"
     path.write_text("".join(f"line {i} word\n" for i in range(20)) + "\n\n")
     corpus = data.load_corpus(Config(dataset=str(path), vocab_size=10**6))
-    assert text_stats(path) == {"lines": 20, "train_tokens": len(corpus.train), "distinct": corpus.vocab_size,
+    # validation's "16" and "17" are not in training: <unk> joins the vocabulary for them
+    assert text_stats(path) == {"lines": 20, "train_tokens": len(corpus.train), "distinct": corpus.vocab_size - 1,
                                 "split": {"lines": {"train": 16, "valid": 2, "test": 2},
                                           "tokens": {"train": 64, "valid": 8, "test": 8}}}
+    assert unknown_share(path, 10**6)["vocab_size"] == corpus.vocab_size
+
+
+def test_held_out_words_training_never_saw_read_as_unk_not_as_the_most_frequent_word(tmp_path):
+    """Under the cap the vocabulary had no <unk>, and encode read every unseen validation or test
+    word as id 0, the most frequent training word: the model was scored on predicting 'the'."""
+    path = tmp_path / "story.txt"
+    path.write_text("the cat sat\n" * 16 + "the dog sat\nthe cat ran\n" + "the cat sat\nthe bird flew\n")
+    corpus = data.load_corpus(Config(dataset=str(path), vocab_size=100))
+    unk = corpus.words.index("<unk>")
+    valid = [corpus.words[i] for i in corpus.valid]
+    assert valid == ["the", "<unk>", "sat", "<eos>", "the", "cat", "<unk>", "<eos>"]   # 'dog' and 'ran' read 'the'
+    assert [corpus.words[i] for i in corpus.test][4:] == ["the", "<unk>", "<unk>", "<eos>"]   # 'bird', 'flew'
+    assert corpus.valid.tolist().count(unk) == 2 and unk == len(corpus.words) - 1
+    seen = tmp_path / "seen.txt"                                    # nothing unseen: no <unk> to learn
+    seen.write_text("the cat sat\n" * 20)
+    assert "<unk>" not in data.load_corpus(Config(dataset=str(seen), vocab_size=100)).words
+    assert unknown_share(seen, 100)["vocab_size"] == 4
 
 
 def test_the_split_is_said_as_the_engine_cuts_it_for_a_small_file(tmp_path):
@@ -105,3 +124,14 @@ def test_the_limit_is_decimal_megabytes_as_the_upload_box_counts(tmp_path):
     path, problem = store_upload(b"x" * (MAX_UPLOAD_BYTES + 1), tmp_path, "big.txt")
     assert path is None
     assert problem == "dataset: big.txt is 20.0 MB (20,000,001 bytes); the limit here is 20 MB (20,000,000 bytes)"
+
+
+def test_a_cap_exactly_the_training_words_with_unseen_held_out_words_says_one_became_unk(tmp_path):
+    path = tmp_path / "story.txt"
+    path.write_text("the cat sat\n" * 16 + "the dog sat\n" * 4)     # training: the cat sat <eos>
+    shares = unknown_share(path, 4)
+    assert shares["vocab_size"] == 4 and shares["capped"]            # <unk> took the rarest word's place
+    assert data.load_corpus(Config(dataset=str(path), vocab_size=4)).vocab_size == 4
+    kind, text = unknown_note(unknown_share(path, 100), 100)
+    assert text == ("The vocabulary cap (100) keeps all 4 distinct training words; 25% of validation tokens "
+                    "are words training never saw, read as `<unk>`.")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import shlex
+from pathlib import Path
 from urllib.parse import urlencode
 
 import streamlit as st
@@ -15,7 +16,7 @@ import ui
 from explorer import epochs
 from explorer.links import described_name, link_params
 from explorer.textview import no_latex
-from explorer.uploads import dataset_label
+from explorer.uploads import dataset_label, unknown_share
 from lmcore import data
 from lmcore.ablation import inert_settings
 from lmcore.config import Config, ConfigError, from_dict, problems
@@ -69,8 +70,9 @@ def vocabulary(cfg: Config) -> tuple[int | None, str]:
     known = data.vocab_size_for(cfg)
     if known is not None:
         return known, ""
-    stats = stats_for(cfg.dataset)
-    return (min(stats["distinct"], cfg.vocab_size), "") if stats else (None, "")
+    if stats_for(cfg.dataset) is None:
+        return None, ""
+    return unknown_share(Path(cfg.dataset), cfg.vocab_size)["vocab_size"], ""  # <unk> included where needed
 
 
 def check(values: dict) -> tuple[Config | None, list[str]]:
