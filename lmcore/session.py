@@ -24,6 +24,7 @@ from .errors import FolderGone, LmcoreError, RunError
 from .graphs import describe_step
 from .progress import ProgressBar
 from .runs import STOP_REQUEST, RunWriter, read_config, read_json
+from .summaries import summarize
 from .threads import available_cores, other_training_processes, thread_count
 from .train import Callbacks, Trainer, prepare_device, resolve_device
 
@@ -65,6 +66,15 @@ class Recorder(Callbacks):
                                time_spent=trainer.clock.state_dict(),
                                step_kind=describe_step(trainer.step_function, trainer.model), **self.latest)
 
+    def last_word(self) -> dict:
+        """What a failed run's final status carries, as a stopped or finished one does: the step and
+        time trained so far and the latest train line's numbers. Progress is written once a second, so
+        without it a run that diverged at 0.19 s kept 'elapsed 0.047 s, train_ppl 1969' beside its
+        log's last line at ppl 1.0e304."""
+        if self.trainer is None:
+            return dict(self.latest)
+        return {**self.latest, "step": self.trainer.step, **_times(self.trainer)}
+
     def stop_requested(self):
         # A stop file works where a signal cannot reach (a trainer on another node, a Ray
         # worker); two stats a second keep it cheap on network storage.
@@ -76,6 +86,7 @@ class Recorder(Callbacks):
         return self.stop
 
     best = None
+    trainer: Trainer | None = None  # set once built: a failure before has no times to report
     last_status = 0.0
     last_stop_check = float("-inf")
     latest: dict = {}
@@ -127,15 +138,17 @@ def _run_claimed(folder: Path, raw: dict, show_progress: bool, observers: tuple,
     except FolderGone:
         raise  # nothing to mark: a status written now would recreate what the user deleted
     except Diverged as error:
-        writer.status(state="failed", error=str(error), step=error.step, finished_at=time.time())
+        writer.status(state="failed", error=str(error), finished_at=time.time(),
+                      **{**recorder.last_word(), "step": error.step})
         raise LmcoreError(str(error)) from None
     except LmcoreError as error:
-        writer.status(state="failed", error=str(error).splitlines()[0], finished_at=time.time())
+        writer.status(state="failed", error=str(error).splitlines()[0], finished_at=time.time(),
+                      **recorder.last_word())
         raise
     except BaseException as error:  # the traceback still reaches stderr (the run's log.txt)
         folder_gone(folder, cause=error)
         message = f"{type(error).__name__}: {error}".splitlines()[0]
-        writer.status(state="failed", error=message, finished_at=time.time())
+        writer.status(state="failed", error=message, finished_at=time.time(), **recorder.last_word())
         raise
 
 
@@ -159,7 +172,7 @@ def _train(folder: Path, writer: RunWriter, recorder: Recorder, raw: dict, show_
 
     corpus = load_corpus(cfg, progress=stderr_progress() if show_progress else None)
     callbacks = [recorder, *observers] + ([ProgressBar()] if show_progress else [])
-    trainer = Trainer(cfg, corpus, device, callbacks)
+    trainer = recorder.trainer = Trainer(cfg, corpus, device, callbacks)
     writer.vocabulary(corpus.words)
     writer.params(trainer.params())
     writer.status(total_steps=trainer.total_steps, device=str(device), floor_ppl=corpus.floor_ppl)
@@ -193,12 +206,9 @@ def _times(trainer: Trainer) -> dict:
 
 
 def summary(folder: Path, trainer: Trainer, state: str, test_ppl=None) -> dict:
-    metrics = folder / "metrics.jsonl"
-    from .jsonl import read_jsonl
-
-    train_lines = [r for r in read_jsonl(metrics) if r.get("kind") == "train"]
-    speeds = [r["tokens_per_s"] for r in train_lines if "tokens_per_s" in r]
+    """The command line's summary of a run that ended; its tokens/s is the one every page shows
+    (RunSummary.tokens_per_s: the median of the train lines)."""
     params = read_json(folder / "params.json") or {}
     return {"run": folder.name, "state": state, "best_val_ppl": trainer.best_val, "test_ppl": test_ppl,
-            "params": params.get("total"), "tokens_per_s": sorted(speeds)[len(speeds) // 2] if speeds else None,
+            "params": params.get("total"), "tokens_per_s": summarize(folder).tokens_per_s,
             "seconds": trainer.now(), "steps": trainer.step}

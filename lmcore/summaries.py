@@ -11,9 +11,11 @@ from __future__ import annotations
 import functools
 import json
 import math
+import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .jsonl import read_jsonl
 from .reference import is_reference, reference_folders, reference_info
 from .runs import ACTIVE, read_config, read_json, read_status, runs_dir
 from .timing import time_split
@@ -45,6 +47,7 @@ class RunSummary:
     best_epoch: int | None = None
     test: float | None = None
     training_seconds: float | None = None        # time spent training across resumes (status `elapsed`)
+    tokens_per_s: float | None = None            # the one training speed pages show: see speed()
     step: int | None = None
     total_steps: int | None = None               # the steps planned: epochs x batches, or max_steps if smaller
     max_steps: int | None = None                 # the config's cap, if any
@@ -93,11 +96,25 @@ class RunSummary:
         return min(self.step / self.total_steps, 1.0) if self.step is not None and self.total_steps else 0.0
 
 
+def speed(state: str, status: dict, logged: float | None = None) -> float | None:
+    """Training tokens/s as every page shows it: the latest train line's while the run is queued
+    or running, the median of its train lines once it has ended (status `median_tokens_per_s`;
+    `logged`, the median read from metrics.jsonl, for runs written before that key). The last
+    line alone is whichever interval happened to be logged last: a killed run's read 1,500
+    beside a median of 83,718."""
+    if state in ACTIVE:
+        return _number(status.get("tokens_per_s"))
+    median = _number(status.get("median_tokens_per_s"))
+    return median if median is not None else logged
+
+
 def from_parts(run_id: str, path, config: dict | None, status: dict, params: dict | None,
-               validations: tuple = (None, None), reference: dict | None = None) -> RunSummary:
+               validations: tuple = (None, None), reference: dict | None = None,
+               logged_speed: float | None = None) -> RunSummary:
     """The summary of a run from what its files hold. `validations` is (final val, best epoch)
     from the metrics log, used only when the status lacks them; `reference` is the reference.json
-    of a shipped run, whose name then says so: 'book · reference (NVIDIA H200)'."""
+    of a shipped run, whose name then says so: 'book · reference (NVIDIA H200)'; `logged_speed`
+    the median speed of its train lines, used only when the status lacks it (speed())."""
     config = config if isinstance(config, dict) else None
     status = status if isinstance(status, dict) else {"state": "broken", "error": "status.json is unreadable"}
     broken = config is None or status.get("state") == "broken"
@@ -120,7 +137,7 @@ def from_parts(run_id: str, path, config: dict | None, status: dict, params: dic
         params=total if isinstance(total, int) else None, vocab_size=_count((params or {}).get("vocab_size")),
         best_val=_number(status.get("best_val_ppl")),
         final_val=final_val, best_epoch=best_epoch, test=_number(status.get("test_ppl")),
-        training_seconds=_number(status.get("elapsed")),
+        training_seconds=_number(status.get("elapsed")), tokens_per_s=speed(state, status, logged_speed),
         step=status.get("step") if isinstance(status.get("step"), int) else None,
         total_steps=status.get("total_steps") if isinstance(status.get("total_steps"), int) else None,
         max_steps=config.get("max_steps") if isinstance(config.get("max_steps"), int) else None,
@@ -133,10 +150,13 @@ def summarize(folder) -> RunSummary:
     validations = (None, None)
     if "final_val_ppl" not in status and _number(status.get("best_val_ppl")) is not None:
         validations = validations_from_log(folder / "metrics.jsonl", _number(status.get("best_val_ppl")))
+    logged_speed = None
+    if status.get("state") not in ACTIVE and "median_tokens_per_s" not in status and "tokens_per_s" in status:
+        logged_speed = speed_from_log(folder / "metrics.jsonl")  # once per run before the key; cached for references
     params = read_json(folder / "params.json")
     reference = reference_info(folder) if is_reference(folder) else None
     return from_parts(folder.name, folder, read_config(folder), status,
-                      params if isinstance(params, dict) else None, validations, reference)
+                      params if isinstance(params, dict) else None, validations, reference, logged_speed)
 
 
 def list_runs(root=None) -> list[RunSummary]:
@@ -181,6 +201,14 @@ def _modified(path: Path) -> int | None:
 @functools.lru_cache(maxsize=32)
 def _reference_summary(folder: str, *modified) -> RunSummary:
     return summarize(folder)
+
+
+def speed_from_log(path: Path) -> float | None:
+    """The median tokens_per_s of a metrics log's train lines (what runs.RunWriter records as
+    `median_tokens_per_s`), for runs whose status predates that key; None without any."""
+    lines = [r for r in read_jsonl(path) if isinstance(r, dict) and r.get("kind") == "train"]
+    speeds = [s for s in (_number(r.get("tokens_per_s")) for r in lines) if s is not None]
+    return statistics.median(speeds) if speeds else None
 
 
 def validations_from_log(path: Path, best: float | None) -> tuple[float | None, int | None]:

@@ -127,3 +127,20 @@ def test_cli_divergence_exits_with_one_line_and_a_failed_status(runs_root):
     assert status["state"] == "failed" and status["error"] == errors[0].removeprefix("error: ")
     step = int(status["error"].split()[3].rstrip(":"))
     assert 0 < step < 60 and max(r["step"] for r in read_jsonl(folder / "metrics.jsonl")) <= step
+
+
+def test_a_failed_runs_status_carries_its_last_times_and_train_line(runs_root):
+    """QA: a run that diverged at 0.185 s kept the status of its first progress write (elapsed 0.047 s,
+    train_ppl 1969) beside a log ending at ppl 1.0e304, so Compare showed 00:00:00 and a wrong speed.
+    Progress is written once a second: the failure itself must write the final numbers."""
+    folder = create_run({**SMALL, "log_every": 5}, runs_root)
+    with pytest.raises(LmcoreError, match=r"diverged at step 24"):
+        run(folder, show_progress=False, observers=(PoisonAt(23),))
+    status = read_status(folder)
+    lines = read_jsonl(folder / "metrics.jsonl")
+    train = [r for r in lines if r["kind"] == "train"]
+    assert status["elapsed"] >= max(r["time"] for r in lines)
+    assert status["step"] == 24 and status["time_spent"]
+    latest = train[-1]
+    assert status["tokens_per_s"] == latest["tokens_per_s"] and status["lr"] == latest["lr"]
+    assert status["train_ppl"] == latest["ppl"] or math.isnan(status["train_ppl"]) and math.isnan(latest["ppl"])

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import SMALL, wait_until
-from lmcore import launch, runs
+from lmcore import jsonl, launch, runs
 from lmcore.errors import FolderGone
 from lmcore.summaries import list_runs, summarize
 from lmcore.train import Callbacks
@@ -203,3 +204,55 @@ def test_a_trainer_whose_folder_is_deleted_stops_with_a_clear_error_and_recreate
         assert runs.read_json(folder / "status.json")["state"] == "running"  # not rewritten as failed
     else:
         assert not folder.exists()
+
+
+# ---------------------------------------------------------------- the one tokens/s
+
+
+def train_line(step, speed):
+    return {"kind": "train", "step": step, "epoch": 1, "ppl": 100.0, "lr": 1.0, "tokens_per_s": speed, "time": step}
+
+
+def test_the_status_carries_the_median_speed_and_a_summary_shows_it_once_the_run_ended(folder, sleeper):
+    """QA: Compare showed the last logged interval's speed (a killed run: 1,500 tokens/s) while Train
+    showed the median of its train lines (83,718). One figure now: the latest while it trains, the
+    median of the train lines once it has ended."""
+    writer = runs.RunWriter(folder)
+    for step, speed in enumerate((80_000.0, 90_000.0, 84_000.0, 1_500.0), start=1):
+        writer.metric(train_line(step, speed))
+        writer.status(state="running", pid=sleeper.pid, tokens_per_s=speed)
+    assert writer.current["median_tokens_per_s"] == 82_000.0              # (80,000 + 84,000) / 2
+    assert summarize(folder).tokens_per_s == 1_500.0                      # live while it trains
+    sleeper.kill()
+    sleeper.wait()
+    assert summarize(folder).state == "failed"                            # killed: read as failed
+    assert summarize(folder).tokens_per_s == 82_000.0
+
+
+def test_runs_written_before_the_median_key_read_it_from_their_log(folder):
+    runs.RunWriter(folder).status(state="finished", tokens_per_s=1_500.0)  # the last interval only
+    with open(folder / "metrics.jsonl", "w") as handle:
+        for step, speed in enumerate((80_000.0, 84_000.0, 90_000.0, 1_500.0, 85_000.0), start=1):
+            handle.write(json.dumps(train_line(step, speed)) + "\n")
+        handle.write(json.dumps({"kind": "val", "step": 5, "ppl": 90.0}) + "\n")
+    assert summarize(folder).tokens_per_s == 84_000.0
+
+
+def test_a_resume_keeps_the_median_of_the_lines_it_goes_on_from(folder):
+    writer = runs.RunWriter(folder)
+    for step, speed in enumerate((10.0, 20.0, 30.0, 40.0), start=1):
+        writer.metric(train_line(step, speed))
+    resumed = runs.RunWriter(folder)
+    resumed.rewind_logs({"metrics_lines": 3})                             # the checkpoint came after line 3
+    assert resumed.current["median_tokens_per_s"] == 20.0
+    resumed.metric(train_line(4, 50.0))
+    assert resumed.current["median_tokens_per_s"] == 25.0
+
+
+def test_the_command_lines_summary_gives_the_speed_pages_show(small_config, tmp_path):
+    from lmcore.session import run
+
+    folder = runs.create_run(small_config.to_dict(), tmp_path / "runs")
+    result = run(folder, show_progress=False)
+    speeds = [r["tokens_per_s"] for r in jsonl.read_jsonl(folder / "metrics.jsonl") if r["kind"] == "train"]
+    assert result["tokens_per_s"] == summarize(folder).tokens_per_s == statistics.median(speeds)
