@@ -58,7 +58,7 @@ def run_row(summary: RunSummary, label: str | None = None) -> dict:
     row["preset"] = config.get("preset") or ("custom" if config else None)
     row.update(best_val_ppl=summary.best_val, final_val_ppl=summary.final_val, best_epoch=summary.best_epoch,
                test_ppl=summary.test, params=summary.params, training_seconds=summary.training_seconds,
-               tokens_per_s=_number(status.get("tokens_per_s")),
+               tokens_per_s=summary.tokens_per_s,  # Train's and the CLI's figure (RunSummary.tokens_per_s)
                started_at=datetime.fromtimestamp(started) if started is not None else None,
                group=config.get("group") or None, note=summary.problem)
     return row
@@ -123,7 +123,11 @@ def _hashable(value):
     return repr(value) if isinstance(value, (list, dict)) else value
 
 
-def show_value(value) -> str:
+def show_value(value, key: str | None = None) -> str:
+    """A config value as a diff shows it; an uploaded `dataset` by the name it came with, not its
+    hidden path (runs/.uploads/<sha256>.txt)."""
+    if key == "dataset" and isinstance(value, str) and is_upload(value):
+        return dataset_label(value)
     if value is None or value == "":
         return "—"
     if isinstance(value, bool):
@@ -140,7 +144,7 @@ def config_diff(summaries: list[RunSummary], labels: list[str] | None = None) ->
     labels = labels or unique_labels(summaries)
     columns = {label: s.config for s, label in zip(summaries, labels) if s.config}
     keys = varied_keys(list(columns.values())) if len(columns) > 1 else []
-    data = {label: [show_value(config.get(k)) for k in keys] for label, config in columns.items()}
+    data = {label: [show_value(config.get(k), k) for k in keys] for label, config in columns.items()}
     return pd.DataFrame(data, index=pd.Index(keys, name="key"))
 
 

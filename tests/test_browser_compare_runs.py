@@ -16,6 +16,7 @@ require_chromium()
 
 ODD_NAME = "app-tiny <b>& *x* $5"
 BEST = {"plain": 103.9, "variational": 16.5, "synthetic": 1.0142320540616806e304}  # text order differs
+NO_SCORE = "no-score"  # a run that failed before its first validation
 
 
 @pytest.fixture(scope="module")
@@ -30,6 +31,13 @@ def app(trained_runs, tmp_path_factory):
         path.write_text(json.dumps({**json.loads(path.read_text()), "best_val_ppl": best}))
     path = root / ids["variational"] / "config.json"
     path.write_text(json.dumps({**json.loads(path.read_text()), "name": ODD_NAME}))
+    failed = root / (ids["plain"][:-4] + "zzzz")
+    shutil.copytree(root / ids["plain"], failed)
+    path = failed / "config.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), "name": NO_SCORE}))
+    path = failed / "status.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), "state": "failed", "best_val_ppl": None,
+                                "final_val_ppl": None, "test_ppl": None}))
     with streamlit_server(root) as url:
         yield url, ids
 
@@ -60,12 +68,16 @@ def test_a_perplexity_header_sorts_by_value(app, page):
     grid = page.locator('[data-testid="stDataFrame"]').first
     grid.wait_for()
     column = sort_by(page, grid, "best val ppl")
-    width = grid.locator("[role=columnheader]").count()
+    headers = grid.locator("[role=columnheader]").all_inner_texts()
+    width = len(headers)
     cells = grid.locator("[role=gridcell]").all_inner_texts()   # the raw values, in the order shown
-    values = [float(cell) for cell in cells[column::width] if cell]
-    assert len(values) >= 3 and values == sorted(values), values
-    # A diverged run's cell holds a number the grid takes, not an error cell with 1.0142320540616806e+304.
+    values = [float(cell) for cell in cells[column::width]]      # every cell a number: none left blank
+    names = cells[headers.index("run")::width]
+    assert len(values) >= 4 and values == sorted(values), values
+    # A diverged run's cell holds a number the grid takes, not an error cell with 1.0142320540616806e+304;
+    # a run without a score comes last, after it (docs/bad-inputs.md: 'missing last').
     assert values[-1] < 2**53, values
+    assert names[-2:] == ["synthetic", NO_SCORE], names
     screenshot(page, "compare-sorted-by-best-val")
 
 
@@ -75,7 +87,7 @@ def test_a_run_name_reads_as_typed(app, page):
     settle(page, "Selected runs")
     page.wait_for_timeout(1500)
     lines = page.locator('[data-testid="stMarkdown"]').filter(has_text="best val").all_inner_texts()
-    assert any(line.startswith(f"● {ODD_NAME} — ") for line in lines), lines
+    assert any(line.startswith(f"● #1 {ODD_NAME} — ") for line in lines), lines
     charts = page.locator('[data-testid="stPlotlyChart"]')
     charts.nth(1).locator(".legendtext").first.wait_for()
     legend = charts.first.locator(".legendtext").all_text_contents()

@@ -221,3 +221,28 @@ def test_a_seeded_grids_toggles_leave_the_seed_out_and_its_label_counts_seeds():
     entry = compare.grids(runs)[0]
     assert entry["toggles"] == ["tie_weights"] and entry["seeds"] == 3   # seeds are replicates, not a toggle
     assert compare.grid_label(entry) == "grid-s · tiny · tie_weights × 3 seeds · 6 runs"
+
+
+def test_the_table_shows_the_runs_one_speed_not_its_last_interval():
+    """QA: the table showed status tokens_per_s (a killed run's last interval: 1,500) while Train showed
+    the median of its train lines (83,718). The table shows RunSummary.tokens_per_s, as Train does."""
+    ended = summary("20260101-000000-a", "killed", state="failed",
+                    status={"tokens_per_s": 1_500.0, "median_tokens_per_s": 83_718.0})
+    running = summary("20260101-000000-b", "live", state="running",
+                      status={"tokens_per_s": 1_500.0, "median_tokens_per_s": 83_718.0})
+    table = compare.runs_table([ended, running]).set_index("name")
+    assert table.at["killed", "tokens_per_s"] == 83_718.0 == ended.tokens_per_s
+    assert table.at["live", "tokens_per_s"] == 1_500.0 == running.tokens_per_s
+    assert "83718.0" in compare.table_csv(compare.runs_table([ended]))
+
+
+def test_the_diff_names_an_upload_as_it_came_not_by_its_hidden_path(tmp_path):
+    stored = tmp_path / ".uploads" / f"{'3' * 64}.txt"
+    stored.parent.mkdir()
+    stored.write_text("the cat sat\n")
+    stored.with_suffix(".name").write_text("tiny3.txt")
+    runs = [summary("20260101-000000-a", "up", dataset=str(stored)), summary("20260101-000000-b", "ptb", dataset="ptb")]
+    diff = compare.config_diff(runs, ["#1", "#2"])
+    assert diff.loc["dataset"].tolist() == ["tiny3.txt", "ptb"]
+    plain_file = summary("20260101-000000-c", "file", dataset="/data/notes/book.txt")
+    assert compare.config_diff([plain_file, runs[1]], ["#1", "#2"]).loc["dataset", "#1"] == "/data/notes/book.txt"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -16,6 +17,7 @@ from streamlit.testing.v1 import AppTest
 
 import ui
 from charts import chart, values
+from explorer import compare
 from explorer.textview import md_escape
 from lmcore import queue
 from lmcore.runs import RunWriter, read_status
@@ -97,7 +99,9 @@ def test_selected_runs_show_scores_curves_bars_and_only_the_differing_keys(runs_
         assert f"test **{ui.fmt_ppl(status['test_ppl'])}**" in shown
     assert len(at.get("plotly_chart")) == 2                       # curves and bars
     diff = at.dataframe[1].value
-    assert list(diff.columns) == ["plain", "variational"]
+    # Headed by number (QA: headed by full names, one column fitted), each number beside its run's line.
+    assert list(diff.columns) == ["#1", "#2"]
+    assert "</span> #1 **plain** — " in shown and "</span> #2 **variational** — " in shown
     assert set(diff.index) == {"dropout", "dropout_placement"}    # nothing else differs, names aside
     assert diff.loc["dropout_placement"].tolist() == ["none", "variational"]
     assert at.session_state["compare.table"]["selection"]["rows"] == sorted(
@@ -311,7 +315,7 @@ def test_a_run_without_a_config_is_left_out_of_the_config_differences(runs_copy)
     empty.mkdir()
     at = open_page(**{"compare.selected": [folders["plain"].name, folders["variational"].name, empty.name]})
     diff = at.dataframe[1].value
-    assert list(diff.columns) == ["plain", "variational"] and set(diff.index) == {"dropout", "dropout_placement"}
+    assert list(diff.columns) == ["#1", "#2"] and set(diff.index) == {"dropout", "dropout_placement"}
     assert f"**{md_escape(empty.name)}** left out: no readable config.json." in texts(at)
     at = open_page(**{"compare.selected": [folders["plain"].name, empty.name]})
     assert "Fewer than two of the selected runs have a config to compare." in texts(at)
@@ -640,3 +644,86 @@ def test_a_runs_link_preselects_known_runs_and_the_selection_updates_the_url(run
     at.session_state["compare.tab"] = "Ablation grids"        # the grids view does not keep ?runs=
     at.run()
     assert "runs" not in at.query_params
+
+
+# ---------------------------------------------------------------- QA round 4: one number, one way
+
+
+def made(run_id: str, best=None, state="finished", params=1_549_800, elapsed=9.79, **status):
+    from lmcore.summaries import from_parts
+
+    status = {"state": state, "best_val_ppl": best, "elapsed": elapsed, "median_tokens_per_s": 83_717.5, **status}
+    return from_parts(run_id, f"/runs/{run_id}", {"preset": "tiny", "name": run_id}, status, {"total": params})
+
+
+def test_the_runs_table_sorts_missing_scores_last_and_writes_numbers_as_every_page():
+    """QA: sorted ascending by a perplexity, runs without one came FIRST (the grid sorts an empty cell
+    as 0), though docs/bad-inputs.md promises them last; the params column read 1.6M beside 1.55M
+    elsewhere and training time 00:00:10 beside Train's 0:09 for 9.79 s."""
+    from ui.compare_runs import GRID_HUGE, GRID_MISSING, display_table
+
+    frame = compare.runs_table([made("none", state="failed"), made("good", 79.9), made("diverged", 1.0e304),
+                                made("fair", 103.9)])
+    styler = display_table(frame)
+    best = styler.data.set_index("label")["best_val_ppl"]
+    assert list(best.sort_values().index) == ["good", "fair", "diverged", "none"]  # the grid sorts these numbers
+    assert best["diverged"] == GRID_HUGE < best["none"] == GRID_MISSING <= 2**53 - 1
+    html = styler.to_html()
+    for text in ("1.0e304", "79.9", "1.55M", "0:10", "83,718"):
+        assert f">{text}</td>" in html, text
+    assert "1.6M" not in html and "00:00:10" not in html
+    assert html.count(">—</td>") >= 3                          # none's best, final and test read as missing
+    assert ui.SPEED_HELP in str(compare_runs_column("tokens_per_s"))
+
+
+def compare_runs_column(key):
+    from ui.compare_runs import TABLE_COLUMNS
+
+    return TABLE_COLUMNS[key]
+
+
+def test_score_bars_label_values_only_while_they_fit_and_leave_out_runs_without_a_score():
+    """QA: with 5+ runs Plotly shrank the bar labels to a few pixels ('132.3130.6'); a run that failed
+    before its first validation left an unexplained gap and an empty legend entry."""
+    from ui.compare_runs import LABELLED_RUNS, score_bars, unscored_note
+
+    few = [made(f"r{i}", 100.0 + i) for i in range(3)]
+    figure, _ = score_bars(few, [s.name for s in few], ui.PALETTE[:3])
+    assert all(trace.text is not None for trace in figure.data)
+    assert figure.layout.uniformtext.mode == "hide"           # never shrunk to unreadable: hover has it
+    many = [made(f"r{i}", 100.0 + i) for i in range(LABELLED_RUNS + 2)]
+    figure, _ = score_bars(many, [s.name for s in many], ui.PALETTE[:len(many)])
+    assert all(trace.text is None for trace in figure.data)
+    assert [trace.customdata[0] for trace in figure.data] == [f"{100.0 + i:.1f}" for i in range(len(many))]
+    chosen = [made("ok", 90.0), made("diverged", state="failed"), made("new", state="running")]
+    assert unscored_note(chosen, ["ok", "diverged", "new"]) == (
+        "No bars for **diverged** (failed before its first validation), **new** (no validation yet).")
+
+
+def test_a_run_without_a_score_gets_no_bar_and_a_caption_saying_why(runs_copy):
+    root, folders = runs_copy
+    path = folders["variational"] / "status.json"
+    status = json.loads(path.read_text())
+    path.write_text(json.dumps({**status, "state": "failed", "error": "diverged at step 3", "best_val_ppl": None,
+                                "final_val_ppl": None, "test_ppl": None}))
+    at = open_page(**{"compare.selected": [folders["plain"].name, folders["variational"].name]})
+    bars = chart(at, key="compare.bars")
+    assert [trace["name"] for trace in bars["data"]] == ["plain"]
+    assert bars["data"][0]["marker"]["color"] == ui.PALETTE[0]     # the same colour as its curves
+    assert "No bars for **variational** (failed before its first validation)." in texts(at)
+
+
+def test_the_table_and_train_show_one_speed(runs_here):
+    root, folders = runs_here
+    table = runs_table(open_page()).set_index("id")
+    for folder in folders.values():
+        speeds = [json.loads(line)["tokens_per_s"] for line in (folder / "metrics.jsonl").read_text().splitlines()
+                  if json.loads(line)["kind"] == "train"]
+        assert table.at[folder.name, "tokens_per_s"] == statistics.median(speeds)
+
+
+def test_a_selected_runs_line_gives_the_speed_and_time_the_table_and_train_give():
+    from ui.compare_runs import run_line
+
+    line = run_line(made("killed", 90.0, state="failed", tokens_per_s=1_500.0), "killed")
+    assert line.endswith("· 1.55M parameters · trained 0:10 · 83,718 tokens/s")

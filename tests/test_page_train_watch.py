@@ -177,9 +177,15 @@ def test_an_ended_run_reads_its_median_speed_not_its_last_short_interval(trained
     folder = copy_run(trained_runs[1]["plain"], tmp_path)
     speeds = [json.loads(line)["tokens_per_s"] for line in (folder / "metrics.jsonl").read_text().splitlines()
               if json.loads(line)["kind"] == "train"]
+    status = json.loads((folder / "status.json").read_text())
+    assert status["median_tokens_per_s"] == statistics.median(speeds)  # the trainer keeps it in the status
+    assert metric(open_watch(monkeypatch, folder), "Tokens / s") == f"{statistics.median(speeds):,.0f}"
+    # A run written before that key: its log's median, the last short interval counted as one line.
     with open(folder / "metrics.jsonl", "a") as handle:  # a stop's last, short interval
         handle.write(json.dumps({"kind": "train", "step": 41, "epoch": 2, "loss": 4.0, "ppl": 54.6, "lr": 0.01,
                                  "tokens_per_s": 12.0, "grad_norm": 1.0, "time": 99.0}) + "\n")
+    del status["median_tokens_per_s"]
+    (folder / "status.json").write_text(json.dumps({**status, "tokens_per_s": 12.0}))
     assert metric(open_watch(monkeypatch, folder), "Tokens / s") == f"{statistics.median(speeds + [12.0]):,.0f}"
 
 
@@ -280,3 +286,17 @@ def test_a_run_still_loading_says_so_instead_of_blank_device_and_parameters(monk
         sleeper.wait()
     assert "loading the data and building the model" in captions
     assert "device —" not in captions and "— parameters" not in captions
+
+
+def test_sample_cards_and_the_training_time_read_as_on_every_other_page(trained_runs, monkeypatch, tmp_path):
+    """QA: sample cards said 'step 1274' beside 'step 1,309' elsewhere, and Train cut 9.79 s to 0:09
+    where Compare rounded it to 0:10."""
+    folder = copy_run(trained_runs[1]["plain"], tmp_path)
+    status = json.loads((folder / "status.json").read_text())
+    (folder / "status.json").write_text(json.dumps({**status, "elapsed": 9.79}))
+    with open(folder / "samples.jsonl", "a") as handle:
+        handle.write(json.dumps({"step": 1274, "epoch": 26, "prompt": "the", "temperature": 1.0,
+                                 "text": "the cat"}) + "\n")
+    captions = " ".join(c.value for c in open_watch(monkeypatch, folder).caption)
+    assert "step 1,274 · epoch 26 · temperature 1.0" in captions
+    assert "training time 0:10" in captions

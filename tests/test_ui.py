@@ -97,3 +97,13 @@ def test_a_narrow_log_axis_gets_plotlys_even_labels_instead_of_one_or_none():
               {"label": "b", "frame": frame([2000.0, 190.0, 160.0], [160.0, 150.0])}]
     clipped = ui.ppl_figure(curves, clip=ui.curve_clip(curves))
     assert clipped.layout.yaxis.tickvals is None                 # judged on the clipped range, 140-190
+
+
+def test_one_formatter_each_rounds_and_separates_the_same_on_every_page():
+    """QA: Train cut 9.79 s to 0:09 while Compare rounded it to 00:00:10; the table's compact params
+    read 1.6M beside 1.55M elsewhere; sample cards read 'step 1274' beside 'step 1,309'."""
+    assert ui.fmt_duration(9.79) == "0:10" and ui.fmt_duration(5.56) == "0:06" and ui.fmt_duration(9.4) == "0:09"
+    assert ui.fmt_duration(3723.6) == "1:02:04" and ui.fmt_duration(None) == "—"
+    assert ui.fmt_count(1_549_800) == "1.55M" and ui.fmt_count(13_280_400) == "13.28M"
+    assert ui.fmt_whole(1274) == "1,274" and ui.fmt_whole(83717.5) == "83,718" and ui.fmt_whole(None) == "—"
+    assert ui.fmt_whole(float("nan")) == "—" and ui.fmt_count(True) == "—"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import math
+import numbers
 import time
 from pathlib import Path
 
@@ -299,13 +300,26 @@ def parameter_bar(table: pd.DataFrame) -> go.Figure:
 # ---------------------------------------------------------------- formatting
 
 
+# What the one tokens/s figure (RunSummary.tokens_per_s) means, wherever a page shows it.
+SPEED_HELP = ("training tokens per second: the latest logged training batches while the run trains; once it has "
+              "ended, the median of all its logged intervals (the last one alone is often short, with a "
+              "checkpoint in it). Evaluations and saves are left out")
+
+
 def fmt_ppl(value) -> str:
     """'88.2', '1.0e304' (a diverged run reads as huge), 'inf', '—' (explorer.perplexity)."""
     return format_ppl(value)
 
 
+def is_number(value) -> bool:
+    """A finite number, numpy's too (a table cell's int64), not a bool and not a missing value."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def fmt_count(value) -> str:
-    if not isinstance(value, (int, float)):
+    """'1.55M', '13.28M', '4.2k', '950': a parameter count, the same on every page (Compare's table
+    too, whose own 'compact' format read 1.6M)."""
+    if not is_number(value):
         return "—"
     if value >= 1e6:
         return f"{value / 1e6:.2f}M"
@@ -315,9 +329,19 @@ def fmt_count(value) -> str:
 
 
 def fmt_duration(seconds) -> str:
-    if not isinstance(seconds, (int, float)) or not math.isfinite(seconds):
+    """'0:10', '1:02:03': seconds rounded to the nearest one, on every page (Train cut 9.79 s to
+    0:09 while Compare rounded it to 00:00:10)."""
+    if not is_number(seconds):
         return "—"
-    return format_seconds(seconds)
+    return format_seconds(round(seconds))
+
+
+def fmt_whole(value) -> str:
+    """'1,309': a step count or a speed in tokens/s, with thousands separators everywhere; '—' when
+    not known."""
+    if not is_number(value):
+        return "—"
+    return f"{value:,.0f}"
 
 
 # ---------------------------------------------------------------- the shared sidebar

@@ -69,25 +69,35 @@ def sync_table_selection(ids: list[str]) -> None:
 
 
 # The grid's number columns refuse a whole number above 2**53 (every float that large is one): they
-# would show a diverged run's 1e304 as an error. Such a value goes to the grid as this, which still
-# sorts last, and its cell reads the real value ('1.0e304', 'inf').
+# would show a diverged run's 1e304 as an error. Such a value goes to the grid as GRID_HUGE, which
+# sorts after every real score, and its cell reads the real value ('1.0e304', 'inf').
 GRID_MAX = 2**53 - 1
+GRID_HUGE = GRID_MAX - 1
+# The grid sorts an empty cell as if it held 0, before every score ascending. A missing score goes
+# to it as GRID_MAX instead, its cell reading '—': ascending (best first) it comes last, after a
+# diverged run, as docs/bad-inputs.md says; descending it comes first (the grid only flips the order).
+GRID_MISSING = GRID_MAX
+# Columns shown as the page's one formatter writes them (ui.fmt_*) over numbers, so a header sorts by value.
+TEXT_OVER_NUMBERS = {"params": ui.fmt_count, "training_seconds": ui.fmt_duration, "tokens_per_s": ui.fmt_whole,
+                     "step": ui.fmt_whole, "total_steps": ui.fmt_whole, "max_steps": ui.fmt_whole}
 
 
 def display_table(frame: pd.DataFrame):
-    """The table as shown: icons, percentages, durations, and perplexities as text that reads
-    huge when it is huge ('1.0e304') over numbers (ppl_column), so a click on a header sorts by value."""
+    """The table as shown: icons, percentages, and numbers as text over numbers (ppl_column), so a
+    click on a header sorts by value: perplexities that read huge when they are huge ('1.0e304'),
+    missing ones last; durations, parameter counts and speeds as every page writes them (ui.fmt_*)."""
     shown = frame.copy()
     shown["state"] = [f"{ui.STATE_ICONS.get(s, '')} {s}" for s in shown["state"]]
-    shown["training_seconds"] = pd.to_timedelta(shown["training_seconds"].round(), unit="s")
     shown["progress"] = shown["progress"] * 100
     perplexities = list(compare.PERPLEXITIES)
-    shown[perplexities] = shown[perplexities].clip(upper=GRID_MAX)
+    shown[perplexities] = shown[perplexities].clip(upper=GRID_HUGE).fillna(GRID_MISSING)
     # A fixed uuid: a Styler's random one changes the element on every rerun, and the browser
     # then drops a row ticked while the previous tick's rerun was still running.
     styler = shown.style.format(ui.fmt_ppl, subset=perplexities).set_uuid("runs")
-    for column in perplexities:
-        for row in frame.index[frame[column] > GRID_MAX]:
+    for column, text in TEXT_OVER_NUMBERS.items():
+        styler.format(text, subset=[column])
+    for column in perplexities:  # the cells whose number stands in for another value
+        for row in frame.index[(frame[column] > GRID_HUGE) | frame[column].isna()]:
             text = ui.fmt_ppl(frame.at[row, column])
             styler.format(lambda _, text=text: text, subset=pd.IndexSlice[[row], [column]])
     return styler
@@ -97,7 +107,7 @@ def ppl_column(label: str, help_text: str):
     """A perplexity column: a number column, so a click on its header sorts by value (a text column
     sorts '104.3' before '16.5'), with no format of its own, so the grid shows the styler's text
     (display_table) instead of its own digits."""
-    return st.column_config.NumberColumn(label, help=help_text)
+    return st.column_config.NumberColumn(label, help=help_text + "; sorted lowest first, a run without one comes last")
 
 
 TABLE_COLUMNS = {
@@ -105,10 +115,10 @@ TABLE_COLUMNS = {
     "state": st.column_config.TextColumn("state"),
     "progress": st.column_config.ProgressColumn("progress", format="%.0f%%", min_value=0, max_value=100,
                                                  width="small"),
-    "step": st.column_config.NumberColumn("step", format="%d"),
-    "total_steps": st.column_config.NumberColumn("planned steps", format="%d",
+    "step": st.column_config.NumberColumn("step"),  # no formats: display_table's text, with separators
+    "total_steps": st.column_config.NumberColumn("planned steps",
                                                  help="epochs × batches, or max_steps when that is smaller"),
-    "max_steps": st.column_config.NumberColumn("max steps", format="%d", help="the config's cap on steps, if any"),
+    "max_steps": st.column_config.NumberColumn("max steps", help="the config's cap on steps, if any"),
     "hidden_size": st.column_config.NumberColumn("hidden"),
     "dropout": st.column_config.NumberColumn("dropout", format="%g"),  # the styler would print 0.500000
     "dropout_placement": st.column_config.TextColumn("placement"),
@@ -118,10 +128,9 @@ TABLE_COLUMNS = {
     "final_val_ppl": ppl_column("final val ppl", "the last validation perplexity"),
     "best_epoch": st.column_config.NumberColumn("best epoch", format="%d", help="the epoch of the best validation"),
     "test_ppl": ppl_column("test ppl", "test perplexity of the best checkpoint"),
-    "params": st.column_config.NumberColumn("params", format="compact"),
-    "training_seconds": st.column_config.NumberColumn("training time", format="compact",
-                                                      help="time spent training, across resumes"),
-    "tokens_per_s": st.column_config.NumberColumn("tokens/s", format="%,.0f"),
+    "params": st.column_config.NumberColumn("params", help="parameters"),  # no format: display_table's text
+    "training_seconds": st.column_config.NumberColumn("training time", help="time spent training, across resumes"),
+    "tokens_per_s": st.column_config.NumberColumn("tokens/s", help=ui.SPEED_HELP),
     "started_at": st.column_config.DatetimeColumn("started", format="YYYY-MM-DD HH:mm"),
     "group": st.column_config.TextColumn("grid"),
     "note": st.column_config.TextColumn("note", width="large"),
@@ -180,13 +189,18 @@ def runs_view(summaries: list[RunSummary]) -> None:
 def selection_panel(chosen: list[RunSummary], labels: list[str]) -> None:
     colors = [ui.PALETTE[i % len(ui.PALETTE)] for i in range(len(chosen))]
     st.subheader("Selected runs")
-    for summary, label, color in zip(chosen, labels, colors):
-        st.markdown(f"<span style='color:{color}'>●</span> " + run_line(summary, label), unsafe_allow_html=True)
+    for number, summary, label, color in zip(short_labels(chosen), chosen, labels, colors):
+        st.markdown(f"<span style='color:{color}'>●</span> {number} " + run_line(summary, label),
+                    unsafe_allow_html=True)
     actions(chosen, labels)
     note = compare.comparability_note([s.config for s in chosen], [s.vocab_size for s in chosen])
     if note:
         st.warning(md_escape(note), icon=":material/compare_arrows:")
     curves(chosen, labels, colors)
+    if len(chosen) > SIDE_BY_SIDE_RUNS:  # a column each would not fit half the page: one below the other
+        final_scores(chosen, labels, colors)
+        config_diff(chosen, labels)
+        return
     bars_column, diff_column = st.columns([1, 1])
     with bars_column:
         final_scores(chosen, labels, colors)
@@ -194,15 +208,24 @@ def selection_panel(chosen: list[RunSummary], labels: list[str]) -> None:
         config_diff(chosen, labels)
 
 
+# Up to this many runs the score bars and the config differences share a row; past it each takes the
+# page's width, so 8 runs' diff columns fit at 1400 px (in half of it 6 did, the key cut to 'dropout_').
+SIDE_BY_SIDE_RUNS = 4
+
+
 def run_line(summary: RunSummary, label: str) -> str:
     """'**tiny** — ✅ finished · best val **88.2** (epoch 3) · final val **90.1** · test **97.9** ·
-    1.55M parameters'. The name and the problem are the user's or a file's text: escaped, they read
-    as typed, never as markup (this line allows HTML, for its coloured dot)."""
+    1.55M parameters · trained 0:10 · 28,731 tokens/s'. The name and the problem are the user's or a
+    file's text: escaped, they read as typed, never as markup (this line allows HTML, for its coloured dot)."""
     parts = [f"**{md_escape(label)}** — {ui.STATE_ICONS.get(summary.state, '')} {summary.state}",
              f"best val **{ui.fmt_ppl(summary.best_val)}**{ui.best_epoch_suffix(summary)}",
              f"final val **{ui.fmt_ppl(summary.final_val)}**", f"test **{ui.fmt_ppl(summary.test)}**"]
     if summary.params:
         parts.append(f"{ui.fmt_count(summary.params)} parameters")
+    if summary.training_seconds is not None:
+        parts.append(f"trained {ui.fmt_duration(summary.training_seconds)}")
+    if summary.tokens_per_s is not None:  # the figure Train, the table and the CLI show
+        parts.append(f"{ui.fmt_whole(summary.tokens_per_s)} tokens/s")
     if summary.problem:
         parts.append(f"*{md_escape(summary.problem)}*")
     return " · ".join(parts)
@@ -327,14 +350,38 @@ def floor_lines(figure: go.Figure, floors: dict[float, list[str]], runs_drawn: i
 
 
 SCORES = ("best validation", "final validation", "test")
+# Up to this many runs each bar carries its value; past it Plotly shrank the labels to a few pixels
+# and ran neighbours together ('132.3130.6'), so the values are on hover only, which a caption says.
+LABELLED_RUNS = 4
+LABEL_MIN_SIZE = 10  # a label that would have to shrink below this many pixels is left out (hover shows it)
 
 
 def scores(summary: RunSummary) -> list:
     return [summary.best_val, summary.final_val, summary.test]
 
 
+def has_score(summary: RunSummary) -> bool:
+    return any(value is not None for value in scores(summary))
+
+
+def no_score_reason(summary: RunSummary) -> str:
+    """Why a run has no bar: 'failed before its first validation', 'no validation yet', ..."""
+    if summary.is_active:
+        return "no validation yet"
+    return {"failed": "failed before its first validation", "stopped": "stopped before its first validation",
+            "broken": "its folder is damaged"}.get(summary.state, "no validation")
+
+
+def unscored_note(chosen: list[RunSummary], labels: list[str]) -> str | None:
+    """'No bars for **diverged** (failed before its first validation).' for the runs left out of
+    the bars, which would otherwise leave an unexplained gap and a legend entry with nothing."""
+    missing = [f"**{md_escape(label)}** ({no_score_reason(s)})" for s, label in zip(chosen, labels)
+               if not has_score(s)]
+    return f"No bars for {', '.join(missing)}." if missing else None
+
+
 def final_scores(chosen: list[RunSummary], labels: list[str], colors: list[str]) -> None:
-    if not any(value is not None for s in chosen for value in scores(s)):
+    if not any(has_score(s) for s in chosen):
         st.markdown("**Final perplexity**")
         st.caption("No scores yet: the first validation gives the first bar.")
         return
@@ -342,26 +389,32 @@ def final_scores(chosen: list[RunSummary], labels: list[str], colors: list[str])
         st.markdown("**Final perplexity**", width="content")
         # As the curves have: one run that over-fits to 5,000 flattens bars of 80 to 135 on a linear axis.
         st.toggle("log scale", key=BARS_LOG_Y, persist_state="session")
-    figure, clip = score_bars(chosen, labels, colors, st.session_state[BARS_LOG_Y])
+    scored = [i for i, s in enumerate(chosen) if has_score(s)]  # each run keeps its colour from the curves
+    figure, clip = score_bars([chosen[i] for i in scored], [labels[i] for i in scored],
+                              [colors[i] for i in scored], st.session_state[BARS_LOG_Y])
     st.plotly_chart(figure, key="compare.bars", config={"displaylogo": False})
-    if clip:
-        st.caption(clip.note())
+    notes = [clip.note() if clip else None, unscored_note(chosen, labels),
+             "Point at a bar for its value (too many bars to label each)." if len(scored) > LABELLED_RUNS else None]
+    for note in filter(None, notes):
+        st.caption(note)
 
 
 def score_bars(chosen: list[RunSummary], labels: list[str], colors: list[str], log_y: bool = False):
     """(figure, clip): grouped bars of each run's scores, on a log axis if `log_y`. A diverged run's
     bars stop just above the others' range, labelled with their real value (the caller captions
-    the clip, which names only the runs whose bars are cut)."""
+    the clip, which names only the runs whose bars are cut). Past LABELLED_RUNS runs the values
+    are on hover only."""
     clip = find_clip({label: scores(s) for s, label in zip(chosen, labels)})
     top = clip.high * 1.2 if clip else None
+    labelled = len(chosen) <= LABELLED_RUNS
     figure = go.Figure()
     for summary, label, color in zip(chosen, labels, colors):
         values = scores(summary)
         cut = [top is not None and v is not None and v > top for v in values]
         drawn = [top if over else v for v, over in zip(values, cut)]
+        text = [ui.fmt_ppl(v) + (" ↑" if over else "") for v, over in zip(values, cut)] if labelled else None
         figure.add_trace(go.Bar(x=list(SCORES), y=drawn, name=ui.plotly_text(label), marker_color=color,
-                                text=[ui.fmt_ppl(v) + (" ↑" if over else "") for v, over in zip(values, cut)],
-                                textposition=["inside" if over else "outside" for over in cut],
+                                text=text, textposition=["inside" if over else "outside" for over in cut],
                                 cliponaxis=False,  # a label above the tallest bar stays whole
                                 customdata=[ui.fmt_ppl(v) for v in values],
                                 hovertemplate="%{x}: %{customdata}"))  # the trace name shows beside it
@@ -369,6 +422,7 @@ def score_bars(chosen: list[RunSummary], labels: list[str], colors: list[str], l
     floor_lines(figure, floors, len(chosen), log_y, short=True)
     figure.update_layout(barmode="group", height=340, margin=dict(l=10, r=10, t=24, b=10), yaxis_title="perplexity",
                          legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0),
+                         uniformtext=dict(minsize=LABEL_MIN_SIZE, mode="hide"),
                          uirevision=f"compare.bars.{log_y}")  # a kept linear zoom would be nonsense on log
     if log_y:
         log_range(figure, list(floors))
@@ -399,10 +453,21 @@ def config_diff(chosen: list[RunSummary], labels: list[str]) -> None:
     if len(chosen) - len(missing) < 2:
         st.caption("Fewer than two of the selected runs have a config to compare.")
         return
-    diff = compare.config_diff(chosen, labels)
+    numbers = short_labels(chosen)
+    diff = compare.config_diff(chosen, numbers)
     if diff.empty:
         st.caption("The selected runs have the same config (apart from their names).")
         return
-    st.dataframe(diff, key="compare.diff", width="stretch")
+    # Headed by number, the full name in each header's tooltip: headed by names, one column fitted.
+    columns = {number: st.column_config.TextColumn(number, help=label) for number, label in zip(numbers, labels)}
+    columns["_index"] = st.column_config.TextColumn("key", width="medium")  # 'dropout_placement' whole
+    st.dataframe(diff, key="compare.diff", width="stretch", column_config=columns)
     st.caption(f"Only the {len(diff)} key{'s' if len(diff) != 1 else ''} whose values differ; "
-               f"every other key is equal.")
+               f"every other key is equal. Columns are the runs by number (#1 is the first run under "
+               f"Selected runs); point at a header for its name.")
+
+
+def short_labels(chosen: list[RunSummary]) -> list[str]:
+    """'#1', '#2', ...: the selected runs by their place in the list, for the config differences'
+    columns, where 4 to 8 runs must fit side by side."""
+    return [f"#{i}" for i in range(1, len(chosen) + 1)]

@@ -153,18 +153,10 @@ def run_controls(folder: Path, state: str, read_only: bool = False) -> None:
             st.rerun(scope="fragment")
 
 
-def typical_speed(frame: pd.DataFrame, summary: RunSummary):
-    """Training tokens/s: the latest while the run trains, the median of its logs once it has ended."""
-    if summary.is_active:
-        return last(frame, "train", "tokens_per_s")
-    speeds = frame.loc[frame["kind"] == "train", "tokens_per_s"].dropna() if "tokens_per_s" in frame else ()
-    return float(speeds.median()) if len(speeds) else None
-
-
 def run_numbers(frame: pd.DataFrame, summary: RunSummary) -> None:
     val, previous = last(frame, "val"), last(frame, "val", back=2)
     test = summary.test if summary.test is not None else last(frame, "test")
-    lr, speed = last(frame, "train", "lr"), typical_speed(frame, summary)
+    lr = last(frame, "train", "lr")
     best_help = "the checkpoint kept as best.pt" + (f", from epoch {summary.best_epoch}"
                                                     if summary.best_epoch is not None else "")
     numbers = [("Train perplexity", ui.fmt_ppl(last(frame, "train")), None, "the latest logged training batches"),
@@ -173,9 +165,7 @@ def run_numbers(frame: pd.DataFrame, summary: RunSummary) -> None:
                ("Best validation", ui.fmt_ppl(summary.best_val), None, best_help),
                ("Test", ui.fmt_ppl(test), None, "of the best checkpoint, once training has finished"),
                ("Learning rate", f"{lr:g}" if isinstance(lr, (int, float)) else "—", None, None),
-               ("Tokens / s", f"{speed:,.0f}" if isinstance(speed, (int, float)) else "—", None,
-                "the latest logged training batches while it trains; once it has ended, the median of all its "
-                "logs (its last log is often a short interval with a checkpoint in it)")]
+               ("Tokens / s", ui.fmt_whole(summary.tokens_per_s), None, ui.SPEED_HELP)]
     if summary.status.get("floor_ppl"):
         numbers.append(("Best possible", ui.fmt_ppl(summary.status["floor_ppl"]), None,
                         "the entropy floor of the generated corpus: no model can beat it"))
@@ -283,7 +273,7 @@ def run_samples(folder: Path) -> None:
                "perplexities.")
     for record in reversed(samples[-3:]):
         with st.container(border=True):
-            st.caption(f"step {record.get('step', '?')} · epoch {record.get('epoch', '?')} · "
+            st.caption(f"step {ui.fmt_whole(record.get('step'))} · epoch {ui.fmt_whole(record.get('epoch'))} · "
                        f"temperature {record.get('temperature', '?')}")
             st.markdown(sample_markdown(record))
 
