@@ -205,19 +205,10 @@ def cmd_train(args) -> int:
 def _check_corpus(configs) -> None:
     """A corpus that cannot train (a binary, non-UTF-8 or too short text file, a split too small for
     the batch it is cut into) is refused before a run folder is made for it: a config that cannot run
-    creates nothing. The Train page's check (data.corpus_problems); a grid's file is counted once."""
-    from .data import corpus_problems, count_splits
+    creates nothing. The Train page's check (data.corpus_problems)."""
+    from .data import corpora_problems
 
-    counted: dict = {}
-
-    def count(path):
-        if path not in counted:
-            counted[path] = count_splits(path)
-        return counted[path]
-
-    found: list[str] = []
-    for cfg in configs:
-        found.extend(p for p in corpus_problems(cfg, count) if p not in found)
+    found = corpora_problems(configs)
     if found:
         raise ConfigError(found)
 

@@ -239,3 +239,19 @@ def corpus_problems(cfg: Config, count=count_splits) -> list[str]:
     except OSError as error:
         return [f"dataset: cannot read {cfg.dataset}: {error.strerror or error}"]
     return split_problems(cfg, sizes)
+
+
+def corpora_problems(configs) -> list[str]:
+    """corpus_problems of several configs (a grid's), each problem once and each text file counted
+    once: `lmcore grid` and the Compare page's grid form refuse with these before queueing anything."""
+    counted: dict = {}
+
+    def count(path):
+        if path not in counted:
+            counted[path] = count_splits(path)
+        return counted[path]
+
+    found: list[str] = []
+    for cfg in configs:
+        found.extend(p for p in corpus_problems(cfg, count) if p not in found)
+    return found

@@ -209,3 +209,14 @@ def test_a_running_grid_says_partial_and_its_cell_line_stops_where_its_slowest_s
     assert values(lines["lr=0.004"]) == [10] and values(lines["lr=1000.0"]) == [10]
     assert "lr=0.004 at step 10 (its seeds have reached steps 10 and 30)" in shown
     assert not [c for c in at.get("plotly_chart") if "compare.effect." in c.proto.id]
+
+
+def test_a_grid_whose_split_cannot_batch_is_refused_before_queueing(tmp_path, monkeypatch):
+    """`lmcore grid` refused it; the form queued runs that failed at their first evaluation."""
+    root = tmp_path / "runs"
+    at = grid_page(monkeypatch, root, **{"compare.grid.preset": "tiny"})
+    at.text_area(key="compare.grid.overrides").set_value("valid_tokens=5\nmax_steps=3").run()
+    at.multiselect(key="compare.grid.toggle.tie_weights").set_value([False, True]).run()
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and errors[0].startswith("dataset: the validation split") and "eval_batch_size" in errors[0]
+    assert queue_button(at).disabled and not list_runs(root)

@@ -11,7 +11,7 @@ import streamlit as st
 
 import ui
 from explorer import compare, grid_view
-from lmcore import ablation, queue, stats
+from lmcore import ablation, data, queue, stats
 from lmcore.config import PLACEMENTS, ConfigError, parse_assignments
 from lmcore.effects import grid_effects
 from lmcore.presets import PRESETS, resolve
@@ -139,11 +139,13 @@ def base_config():
 
 
 def build_cells(toggles: dict) -> tuple[list, list[str]]:
-    """One config per cell (seed aside: seeds change no rule), or every problem at once."""
+    """One config per cell (seed aside: seeds change no rule) and what stops their corpora from
+    training (as `lmcore grid` refuses them), or every config problem at once."""
     try:
-        return ablation.grid(base_config(), toggles), []
+        cells = ablation.grid(base_config(), toggles)
     except ConfigError as error:
         return [], error.problems
+    return cells, data.corpora_problems(cells)
 
 
 def save_concurrency() -> None:
