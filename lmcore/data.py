@@ -57,19 +57,19 @@ def encode(words: list[str], vocabulary: list[str]) -> torch.Tensor:
     return torch.tensor([index.get(w, unk) for w in words], dtype=torch.long)
 
 
-def _corpus(splits: dict, cap: int, **extra) -> Corpus:
-    vocabulary = build_vocabulary(splits["train"], cap, held_out=(*splits["valid"], *splits["test"]))
+def _corpus(splits: dict, cap: int, vocabulary: list[str] | None = None, **extra) -> Corpus:
+    vocabulary = vocabulary or build_vocabulary(splits["train"], cap, held_out=(*splits["valid"], *splits["test"]))
     tensors = {name: encode(words, vocabulary) for name, words in splits.items()}
     return Corpus(vocabulary, tensors["train"], tensors["valid"], tensors["test"], **extra)
 
 
-def load_ptb(cfg: Config, progress=None) -> Corpus:
+def load_ptb(cfg: Config, progress=None, vocabulary: list[str] | None = None) -> Corpus:
     from .ptb import ensure_ptb, ptb_paths
 
     paths = ptb_paths(ensure_ptb(download=True, progress=progress))
     limits = {"train": cfg.train_tokens, "valid": cfg.valid_tokens, "test": cfg.test_tokens}
     splits = {name: read_words(paths[name], limits[name]) for name in limits}
-    return _corpus(splits, cfg.vocab_size, info={"source": "ptb"})
+    return _corpus(splits, cfg.vocab_size, vocabulary, info={"source": "ptb"})
 
 
 def load_synthetic(cfg: Config) -> Corpus:
@@ -94,22 +94,25 @@ def synthetic_sizes(cfg: Config) -> dict:
     return {"train": cfg.synthetic_tokens, "valid": held_out, "test": held_out}
 
 
-def load_text(cfg: Config) -> Corpus:
+def load_text(cfg: Config, vocabulary: list[str] | None = None) -> Corpus:
     path = Path(cfg.dataset).expanduser()
     problem = text_problem(path)
     if problem:
         raise DataError(problem)
     with open(path, encoding="utf-8", errors="replace") as handle:
         lines = [line for line in handle if line.strip()]
-    return _corpus(split_lines(lines), cfg.vocab_size, info={"source": "text", "file": path.name})
+    return _corpus(split_lines(lines), cfg.vocab_size, vocabulary, info={"source": "text", "file": path.name})
 
 
-def load_corpus(cfg: Config, progress=None) -> Corpus:
+def load_corpus(cfg: Config, progress=None, vocabulary: list[str] | None = None) -> Corpus:
+    """cfg's corpus. `vocabulary`, the words a run already trained with (its vocab.json), encodes it
+    on a resume, so a later change in how vocabularies are built cannot change V under a checkpoint
+    (the generated corpus has its source's words either way)."""
     if cfg.dataset == "ptb":
-        return load_ptb(cfg, progress)
+        return load_ptb(cfg, progress, vocabulary)
     if cfg.dataset == "synthetic":
         return load_synthetic(cfg)
-    return load_text(cfg)
+    return load_text(cfg, vocabulary)
 
 
 # ---------------------------------------------------------------- batching

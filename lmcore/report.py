@@ -18,6 +18,7 @@ import torch
 from .jsonl import read_jsonl
 from .reference import reference_info
 from .runs import read_config, read_json, read_status
+from .summaries import summarize
 from .timing import time_split
 
 
@@ -58,7 +59,6 @@ def build(folder: Path) -> dict:
     status = read_status(folder)
     epochs = epoch_table(records)
     test = [r["ppl"] for r in records if r["kind"] == "test"]
-    train = [r for r in records if r["kind"] == "train"]
     split = time_split(status.get("time_spent"), status.get("elapsed"))  # None for runs before it was recorded
     return {
         "run": folder.name, "state": status.get("state"), "config": read_config(folder),
@@ -68,7 +68,7 @@ def build(folder: Path) -> dict:
         "test_ppl": test[-1] if test else None,
         "seconds_per_epoch": sorted(e["seconds"] for e in epochs)[len(epochs) // 2] if epochs else None,
         "total_seconds": records[-1]["time"] if records else None,
-        "tokens_per_s": sorted(r["tokens_per_s"] for r in train)[len(train) // 2] if train else None,
+        "tokens_per_s": summarize(folder).tokens_per_s,  # the one speed the pages show
         **({"time_split": split} if split else {}),  # seconds per phase (lmcore/timing.py)
         "epochs": epochs,
     }

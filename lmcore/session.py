@@ -170,7 +170,7 @@ def _train(folder: Path, writer: RunWriter, recorder: Recorder, raw: dict, show_
     prepare_device(device)
     from .ptb import stderr_progress
 
-    corpus = load_corpus(cfg, progress=stderr_progress() if show_progress else None)
+    corpus = load_corpus(cfg, progress=stderr_progress() if show_progress else None, vocabulary=trained_words(folder))
     callbacks = [recorder, *observers] + ([ProgressBar()] if show_progress else [])
     trainer = recorder.trainer = Trainer(cfg, corpus, device, callbacks)
     writer.vocabulary(corpus.words)
@@ -197,6 +197,16 @@ def _train(folder: Path, writer: RunWriter, recorder: Recorder, raw: dict, show_
     test_ppl = trainer.test(load_checkpoint(best)["model"] if best.exists() else None)
     writer.status(state="finished", step=trainer.step, test_ppl=test_ppl, finished_at=time.time(), **_times(trainer))
     return summary(folder, trainer, state="finished", test_ppl=test_ppl)
+
+
+def trained_words(folder: Path) -> list[str] | None:
+    """The vocabulary a run with a checkpoint trained with (vocab.json), for its resume: rebuilt, it
+    could differ under a later rule (held-out words became <unk> in stop 19) and no longer fit the
+    checkpoint. None for a run that starts from scratch."""
+    if not (folder / "checkpoints" / "last.pt").exists():
+        return None
+    words = read_json(folder / "vocab.json")
+    return words if isinstance(words, list) and words and all(isinstance(w, str) for w in words) else None
 
 
 def _times(trainer: Trainer) -> dict:

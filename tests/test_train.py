@@ -323,3 +323,23 @@ def test_an_improving_epoch_end_serializes_its_state_once_under_both_names(runs_
     else:
         assert not os.path.samefile(best, last)
     assert not list((folder / "checkpoints").glob(".*.tmp"))
+
+
+def test_a_resume_keeps_the_vocabulary_its_run_trained_with(tmp_path, monkeypatch):
+    """Runs trained before held-out words became <unk> have one word fewer than the rule builds
+    today: rebuilt on resume, the embedding no longer fit the checkpoint and the resume failed."""
+    from lmcore import data
+
+    text = tmp_path / "story.txt"
+    text.write_text("".join(f"the cat sat on mat {i % 7}\n" for i in range(300)) + "the dog ran\n" * 40)
+    folder = create_run({**SMALL, "dataset": str(text), "epochs": 2, "max_steps": 60, "eval_every": 20},
+                        tmp_path / "runs")
+    old_rule = data.vocabulary_from_counts
+    monkeypatch.setattr(data, "vocabulary_from_counts", lambda counts, cap, unseen=False: old_rule(counts, cap))
+    assert run(folder, show_progress=False, observers=(StopAt(30),))["state"] == "stopped"
+    trained = json.loads((folder / "vocab.json").read_text())
+    assert "<unk>" not in trained                      # 'dog' and 'ran' were read as word 0 then
+    monkeypatch.setattr(data, "vocabulary_from_counts", old_rule)
+    assert "<unk>" in data.load_corpus(from_dict(json.loads((folder / "config.json").read_text()))).words
+    assert run(folder, show_progress=False)["state"] == "finished"
+    assert json.loads((folder / "vocab.json").read_text()) == trained
