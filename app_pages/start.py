@@ -7,6 +7,7 @@ import streamlit as st
 import ui
 from lmcore import queue
 from lmcore.data import vocab_size_for
+from lmcore.errors import LmcoreError
 from lmcore.params import formula_counts
 from lmcore.presets import PRESETS
 from lmcore.summaries import list_runs, reference_runs
@@ -80,8 +81,12 @@ def preset_card(name: str, ptb_here: bool) -> None:
         if st.button("Start now", key=f"start.go.{name}", type="secondary" if blocked else "primary",
                      icon=":material/play_arrow:", width="stretch", disabled=blocked,
                      help="Download PTB above first" if blocked else None):
-            run_id = ui.start_run(cfg)
-            st.switch_page("app_pages/train.py", query_params={"run": run_id})
+            try:
+                run_id = ui.start_run(cfg)
+            except (LmcoreError, OSError) as error:
+                st.error(f"Could not start {name}: {error}")
+            else:
+                st.switch_page("app_pages/train.py", query_params={"run": run_id})
         if st.button("Open in Train", key=f"start.open.{name}", icon=":material/tune:", width="stretch"):
             st.switch_page("app_pages/train.py", query_params={"preset": name})
 

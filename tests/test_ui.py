@@ -3,6 +3,7 @@
 import time
 
 import pandas as pd
+import pytest
 
 import ui
 
@@ -107,3 +108,15 @@ def test_one_formatter_each_rounds_and_separates_the_same_on_every_page():
     assert ui.fmt_count(1_549_800) == "1.55M" and ui.fmt_count(13_280_400) == "13.28M"
     assert ui.fmt_whole(1274) == "1,274" and ui.fmt_whole(83717.5) == "83,718" and ui.fmt_whole(None) == "—"
     assert ui.fmt_whole(float("nan")) == "—" and ui.fmt_count(True) == "—"
+
+
+def test_start_run_refuses_a_corpus_that_cannot_train_before_making_a_folder(tmp_path, monkeypatch):
+    """Every page starts runs through ui.start_run: it makes no run that fails at its first batch."""
+    from lmcore.config import ConfigError
+    from lmcore.presets import resolve
+
+    monkeypatch.setenv("LMCORE_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.setattr("lmcore.launch.launch", lambda folder: None)
+    with pytest.raises(ConfigError, match="the validation split .* is too small for eval_batch_size 10"):
+        ui.start_run(resolve("tiny", overrides={"valid_tokens": 5}))
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())

@@ -381,9 +381,16 @@ def _ptb_status_cached(probe):
 
 
 def start_run(cfg) -> str:
-    """Create a run folder for a validated Config and train it in a background process."""
+    """Create a run folder for a validated Config and train it in a background process; a corpus
+    that cannot train raises ConfigError first, as `lmcore train` refuses it, so no page can make a
+    run that fails at its first batch."""
+    from lmcore.data import corpus_problems
+    from lmcore.errors import ConfigError
     from lmcore.launch import launch_new
 
+    found = corpus_problems(cfg)
+    if found:
+        raise ConfigError(found)
     folder = runs.create_run(cfg.to_dict(), runs_root(), label=cfg.name or cfg.preset)
     launch_new(folder)
     return folder.name
