@@ -36,10 +36,13 @@ class Clip:
     low: float                  # the smallest value kept
     high: float                 # the largest value kept
     peaks: dict                 # label -> the highest value of that series, above `high`
+    reason: str = ""            # why the axis stops where it does, when it is not an outlier's doing
 
     def note(self) -> str:
         """Markdown, with the runs' names shown as typed (a name is the user's text)."""
         runs = "; ".join(f"{md_escape(label)} reaches {format_ppl(peak)}" for label, peak in self.peaks.items())
+        if self.reason:
+            return f"Axis stops at {format_ppl(self.high)}, {self.reason}: {runs}."
         return f"Axis clipped at {format_ppl(self.high)}: {runs}."
 
     def beyond(self, top: float) -> Clip | None:
@@ -74,10 +77,11 @@ def find_clip(series: dict, factor: float = OUTLIER_FACTOR, reference=()) -> Cli
     return Clip(low=min(kept), high=max(kept), peaks=peaks)
 
 
-def ceiling_clip(series: dict, high: float) -> Clip | None:
-    """The range up to `high` when some series (label -> values) go above it, naming them; else None."""
+def ceiling_clip(series: dict, high: float, reason: str = "") -> Clip | None:
+    """The range up to `high` when some series (label -> values) go above it, naming them (and saying
+    `reason`: a healthy run's first steps above it are no divergence); else None."""
     values = {label: [float(v) for v in vs if isinstance(v, (int, float)) and math.isfinite(v)]
               for label, vs in series.items()}
     peaks = {label: max(vs) for label, vs in values.items() if vs and max(vs) > high}
     kept = [v for vs in values.values() for v in vs if v <= high]
-    return Clip(low=min(kept), high=high, peaks=peaks) if peaks and kept else None
+    return Clip(low=min(kept), high=high, peaks=peaks, reason=reason) if peaks and kept else None

@@ -290,7 +290,7 @@ def test_a_clip_caption_names_only_the_runs_that_go_past_the_axis_drawn(runs_cop
     write_metrics(folders["plain"], [5000.0, 300.0, 90.0], [204.4, 79.9])
     write_metrics(folders["variational"], [450.0, 400.0, 180.0], [150.0, 120.0])
     at = open_page(**{"compare.selected": [folders["plain"].name, folders["variational"].name]})
-    assert "Axis clipped at 408.8: plain reaches 5,000.0." in [c.value for c in at.caption]
+    assert "Axis stops at 408.8, " + ui.CEILING_REASON + ": plain reaches 5,000.0." in [c.value for c in at.caption]
     assert 450 < 10 ** chart(at, key="compare.curves")["layout"]["yaxis"]["range"][1] < 5000
 
 

@@ -53,7 +53,8 @@ def test_ticking_book_beside_a_tiny_run_overlays_it_and_deletes_only_the_tiny_ru
     # not stretched to its untrained first train lines.
     assert 10 ** curves["layout"]["yaxis"]["range"][1] < 600
     captions = " ".join(c.value for c in at.caption)
-    assert "Axis clipped at 408.9" in captions and f"{md_escape(BOOK_NAME)} reaches" in captions
+    assert "Axis stops at 408.9, twice the highest validation" in captions
+    assert f"{md_escape(BOOK_NAME)} reaches" in captions
     button(at, "Delete 1 run…").click().run()
     button(at, "Yes, delete").click().run()
     assert not at.exception and not tiny.exists()

@@ -60,7 +60,8 @@ def test_runs_side_by_side_stop_at_twice_the_highest_validation():
     book = {"label": "book", "frame": frame([5000.0, 300.0, 90.0], [204.4, 79.9])}
     tiny = {"label": "tiny", "frame": frame([2000.0, 400.0, 180.0], [150.0, 120.0])}
     clip = ui.curve_clip([book, tiny])
-    assert clip.note() == "Axis clipped at 408.8: book reaches 5,000.0; tiny reaches 2,000.0."
+    assert clip.note() == ("Axis stops at 408.8, twice the highest validation perplexity, so the first training "
+                           "steps do not squash the rest: book reaches 5,000.0; tiny reaches 2,000.0.")
     assert ui.curve_clip([book]) is None                                   # one run alone shows its whole descent
     assert ui.curve_clip([book, {"label": "queued", "frame": frame([], [])}]) is None
 

@@ -169,6 +169,10 @@ def model_for(folder: Path, which: str = "best"):
 # ---------------------------------------------------------------- charts
 
 
+# QA round 4: "Axis clipped at 270.1: tiny reaches 1,802.7" read like a divergence on a healthy run.
+CEILING_REASON = "twice the highest validation perplexity, so the first training steps do not squash the rest"
+
+
 def curve_clip(curves: list[dict]) -> Clip | None:
     """The y range of a perplexity chart (ppl_figure's curves), or None to show everything; the
     caller captions clip.note(). A diverged run far above the others is left out. With several runs
@@ -181,7 +185,7 @@ def curve_clip(curves: list[dict]) -> Clip | None:
     clip = find_clip(series, reference=validations)  # scaled by validation: over-fitting drives train to ~1
     if clip or len(drawn) < 2:
         return clip
-    return ceiling_clip(series, 2 * max(validations)) if validations else None
+    return ceiling_clip(series, 2 * max(validations), CEILING_REASON) if validations else None
 
 
 def clip_axis(figure: go.Figure, clip: Clip | None, log_y: bool, floor: float | None = None) -> None:
