@@ -1,8 +1,10 @@
-"""The Compare page's shareable views: `?runs=a,b` (the runs shown side by side) and `?group=G`
+"""The Compare page's shareable views: `?runs=a,b` (the runs shown side by side, with the chart
+settings that differ from their defaults: `&x=epoch&log=0&smooth=0.3&barlog=0`) and `?group=G`
 (the ablation grid shown), read from a link and written back as the selection changes.
 
 A link is text from anyone: ids are only ever looked up among the runs on disk, never used as
-paths, and what is not found is named in one line and otherwise ignored.
+paths, and what is not found (or a setting out of its range) is named in one line and otherwise
+ignored.
 """
 
 from __future__ import annotations
@@ -35,3 +37,67 @@ def ignored_note(ignored: list[str], what: str = "run") -> str | None:
     more = f" and {len(ignored) - MAX_NAMED} more" if len(ignored) > MAX_NAMED else ""
     plural = "s that are" if len(ignored) > 1 else " that is"
     return f"The link names {len(ignored)} {what}{plural} not here (ignored): {named}{more}."
+
+
+# ---------------------------------------------------------------- the Runs view's chart settings
+# They travel beside `runs` (`x=epoch&log=0&smooth=0.3&barlog=0`), each only when it differs from
+# its default, so a link made with the defaults stays `?runs=a,b`.
+
+X_AXES = {"step": "training step", "epoch": "epoch", "time": "seconds since start"}  # value -> axis title
+MAX_SMOOTHING = 0.99  # the slider's top: at 1 the curve would never move from its first point
+CHART_DEFAULTS = {"x": "step", "log": True, "smooth": 0.6, "barlog": True}  # x axis, curves' log scale,
+# the training curve's smoothing, the score bars' log scale
+SWITCHES = {"1": True, "0": False, "true": True, "false": False, "on": True, "off": False}
+
+
+def chart_query(settings: dict) -> dict[str, str]:
+    """The query keys for chart settings: only those that differ from their defaults."""
+    written = {}
+    for key, default in CHART_DEFAULTS.items():
+        value = settings.get(key, default)
+        if key == "smooth":
+            value = round(float(value), 2)  # the slider's step: 0.6000000000000001 is the default
+        if value != default:
+            written[key] = value if key == "x" else f"{value:g}" if key == "smooth" else str(int(value))
+    return written
+
+
+def chart_from_link(query: dict[str, str]) -> tuple[dict, list[str]]:
+    """(every chart setting: the link's value where it has a valid one, else the default; one
+    'x=`banana` (not step, epoch or time)' per value ignored)."""
+    settings, ignored = dict(CHART_DEFAULTS), []
+    for key in CHART_DEFAULTS:
+        if key in query:
+            try:
+                settings[key] = _read_setting(key, query[key])
+            except ValueError as why:
+                ignored.append(f"{key}=`{shorten(query[key])}` ({why})")
+    return settings, ignored
+
+
+def _read_setting(key: str, text: str):
+    text = str(text).strip()
+    if key == "x":
+        if text not in X_AXES:
+            raise ValueError("not " + ", ".join(list(X_AXES)[:-1]) + " or " + list(X_AXES)[-1])
+        return text
+    if key == "smooth":
+        try:
+            value = float(text)
+        except ValueError:
+            raise ValueError("not a number") from None
+        if not 0 <= value <= MAX_SMOOTHING:  # nan and ±inf fail this too
+            raise ValueError(f"not between 0 and {MAX_SMOOTHING:g}")
+        return abs(round(value, 2))  # '-0' reads 0
+    if text.lower() not in SWITCHES:
+        raise ValueError("not 1 or 0")
+    return SWITCHES[text.lower()]
+
+
+def chart_note(ignored: list[str]) -> str | None:
+    """'The link's chart setting x=`banana` (not step, epoch or time) is ignored; the default is used.'"""
+    if not ignored:
+        return None
+    one = len(ignored) == 1
+    return (f"The link's chart setting{'' if one else 's'} {'; '.join(ignored)} "
+            f"{'is' if one else 'are'} ignored; the default{'' if one else 's'} {'is' if one else 'are'} used.")

@@ -727,3 +727,106 @@ def test_a_selected_runs_line_gives_the_speed_and_time_the_table_and_train_give(
 
     line = run_line(made("killed", 90.0, state="failed", tokens_per_s=1_500.0), "killed")
     assert line.endswith("· 1.55M parameters · trained 0:10 · 83,718 tokens/s")
+
+
+# ---------------------------------------------------------------- QA round 4: a link carries the chart settings
+
+
+def runs_link(monkeypatch, root, query: dict) -> AppTest:
+    from conftest import open_app
+
+    at = open_app(monkeypatch, root, "app_pages/compare.py", query)
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+CHART_KEYS = ("x", "log", "smooth", "barlog")
+
+
+def chart_keys(at) -> dict:
+    return {key: at.query_params[key] for key in CHART_KEYS if key in at.query_params}
+
+
+def test_a_link_opens_with_its_chart_settings_and_each_change_is_written_back(runs_here, monkeypatch):
+    """QA: a teacher set x=epoch and linear and sent the link; the students saw step and log."""
+    root, folders = runs_here
+    plain, variational = folders["plain"].name, folders["variational"].name
+    at = runs_link(monkeypatch, root,
+                   {"runs": f"{plain},{variational}", "x": "epoch", "log": "0", "smooth": "0.3", "barlog": "0"})
+    assert at.segmented_control(key="compare.x_axis").value == "epoch"
+    assert at.toggle(key="compare.log_y").value is False and at.toggle(key="compare.bars.log_y").value is False
+    assert at.slider(key="compare.smoothing").value == 0.3
+    curves = chart(at, key="compare.curves")["layout"]
+    assert curves["xaxis"]["title"]["text"] == "epoch" and curves["yaxis"].get("type") is None   # linear
+    assert chart(at, key="compare.bars")["layout"]["yaxis"].get("type") is None
+    assert chart_keys(at) == {"x": "epoch", "log": "0", "smooth": "0.3", "barlog": "0"}
+    # Applied once: the user changes them afterwards, and the address follows each change.
+    at.segmented_control(key="compare.x_axis").set_value("time").run()
+    assert at.query_params["x"] == "time"
+    at.toggle(key="compare.log_y").set_value(True).run()
+    at.slider(key="compare.smoothing").set_value(0.6).run()                  # back at the defaults: keys go
+    assert chart_keys(at) == {"x": "time", "barlog": "0"} and at.query_params["runs"] == f"{plain},{variational}"
+    at.run()
+    assert at.segmented_control(key="compare.x_axis").value == "time"     # not applied again
+    assert chart(at, key="compare.curves")["layout"]["yaxis"]["type"] == "log"
+    at.session_state["compare.tab"] = "Ablation grids"                     # the grids view drops them with runs
+    at.run()
+    assert chart_keys(at) == {} and "runs" not in at.query_params
+
+
+def test_a_link_made_with_the_default_settings_stays_plain(runs_here, monkeypatch):
+    root, folders = runs_here
+    plain = folders["plain"].name
+    at = runs_link(monkeypatch, root, {"runs": plain})
+    assert dict(at.query_params) == {"runs": plain}
+    at.segmented_control(key="compare.x_axis").set_value("epoch").run()
+    at.segmented_control(key="compare.x_axis").set_value("step").run()
+    assert dict(at.query_params) == {"runs": plain}
+    spelt_out = {"x": "step", "log": "1", "smooth": "0.60", "barlog": "true"}   # the defaults, written out
+    at = runs_link(monkeypatch, root, {"runs": plain, **spelt_out})
+    assert dict(at.query_params) == {"runs": plain}
+
+
+def test_bad_chart_settings_in_a_link_are_ignored_with_one_caption(runs_here, monkeypatch):
+    root, folders = runs_here
+    plain = folders["plain"].name
+    at = runs_link(monkeypatch, root,
+                   {"runs": f"{plain},not-a-run", "x": "banana", "smooth": "7", "log": "maybe", "barlog": "0"})
+    assert ("The link names 1 run that is not here (ignored): `not-a-run`. The link's chart settings "
+            "x=`banana` (not step, epoch or time); log=`maybe` (not 1 or 0); smooth=`7` (not between 0 and 0.99) "
+            "are ignored; the defaults are used.") in texts(at)
+    assert at.segmented_control(key="compare.x_axis").value == "step" and at.toggle(key="compare.log_y").value
+    assert at.slider(key="compare.smoothing").value == 0.6
+    assert at.toggle(key="compare.bars.log_y").value is False             # the one good setting is applied
+    assert dict(at.query_params) == {"runs": plain, "barlog": "0"}         # the address drops what was ignored
+    at.segmented_control(key="compare.x_axis").set_value("epoch").run()
+    at.run()
+    assert "banana" not in texts(at)                                       # the note goes with the link's view
+
+
+def test_a_bad_setting_value_of_any_kind_is_ignored_never_raised():
+    from explorer.compare_links import CHART_DEFAULTS, chart_from_link, chart_query
+
+    for key, text in (("smooth", "nan"), ("smooth", "1e400"), ("smooth", "-0.1"), ("smooth", "0.995"),
+                      ("smooth", "x" * 5000), ("x", "Epoch"), ("x", ""), ("log", "2"), ("barlog", "")):
+        settings, ignored = chart_from_link({key: text})
+        assert settings == CHART_DEFAULTS and len(ignored) == 1 and ignored[0].startswith(f"{key}=`")
+        assert len(ignored[0]) < 120                                       # quotes a line, not the whole value
+    assert chart_from_link({"smooth": "0.99", "x": "time"})[0] == {**CHART_DEFAULTS, "smooth": 0.99, "x": "time"}
+    assert chart_query({"smooth": 0.6000000000000001, "log": True}) == {}  # the slider's float is the default
+
+
+def test_a_settings_change_is_one_address_change(runs_here, monkeypatch):
+    """Each address change is a browser history entry: a change of setting adds one, a rerun none."""
+    from streamlit.runtime.state.query_params import QueryParams
+
+    root, folders = runs_here
+    at = runs_link(monkeypatch, root, {"runs": folders["plain"].name})
+    sent = []
+    original = QueryParams._send_query_param_msg
+    monkeypatch.setattr(QueryParams, "_send_query_param_msg", lambda self: sent.append(1) or original(self))
+    at.run()
+    assert sent == []
+    at.toggle(key="compare.log_y").set_value(False).run()
+    at.slider(key="compare.smoothing").set_value(0.2).run()
+    assert len(sent) == 2 and chart_keys(at) == {"log": "0", "smooth": "0.2"}

@@ -13,6 +13,7 @@ import streamlit as st
 
 import ui
 from explorer import compare, epochs
+from explorer.compare_links import CHART_DEFAULTS, MAX_SMOOTHING, X_AXES
 from explorer.perplexity import find_clip
 from explorer.textview import md_escape
 from lmcore import runs
@@ -38,13 +39,14 @@ CONFIRM_DELETE = "compare.confirm_delete"  # ids awaiting "yes, delete"
 FLASH = "compare.flash"                  # (kind, message) shown once after a rerun
 
 RUNS_VIEW, GRID_VIEW = "Runs", "Ablation grids"
-X_AXES = {"step": "training step", "epoch": "epoch", "time": "seconds since start"}
+# The chart settings a link carries (ui/compare_url.py): query key -> session key.
+CHART_SETTINGS = {"x": X_AXIS, "log": LOG_Y, "smooth": SMOOTHING, "barlog": BARS_LOG_Y}
 
 
 def init_state() -> None:
     ui.init_state({TAB: RUNS_VIEW, SELECTED: [], SHOWN: [], CONFIRM_DELETE: [], FILTER_STATES: [],
                    FILTER_PRESETS: [], FILTER_DATASETS: [], FILTER_PLACEMENTS: [], FILTER_TEXT: "",
-                   X_AXIS: "step", LOG_Y: True, BARS_LOG_Y: True, SMOOTHING: 0.6})
+                   **{CHART_SETTINGS[key]: value for key, value in CHART_DEFAULTS.items()}})
 
 
 # ---------------------------------------------------------------- selecting runs
@@ -307,7 +309,7 @@ def curves(chosen: list[RunSummary], labels: list[str], colors: list[str]) -> No
     with st.container(horizontal=True, vertical_alignment="bottom"):
         st.segmented_control("x axis", list(X_AXES), key=X_AXIS, required=True, persist_state="session")
         st.toggle("log scale", key=LOG_Y, persist_state="session")
-        st.slider("smoothing (training curve)", 0.0, 0.99, step=0.01, key=SMOOTHING, persist_state="session",
+        st.slider("smoothing (training curve)", 0.0, MAX_SMOOTHING, step=0.01, key=SMOOTHING, persist_state="session",
                   width=220)
     x, log_y = st.session_state[X_AXIS], st.session_state[LOG_Y]
     lines = []

@@ -1,19 +1,22 @@
-"""The Compare page's address bar: `?runs=a,b` holds the Runs view's selection, `?group=G` the
-grid the Ablation grids view shows, so a teacher can send a link to either view.
+"""The Compare page's address bar: `?runs=a,b` holds the Runs view's selection, with its chart
+settings where they differ from the defaults (`&x=epoch&log=0&smooth=0.3&barlog=0`), `?group=G`
+the grid the Ablation grids view shows, so a teacher can send a link to either view as they see it.
 
 A link is applied once per session (the value applied is remembered), so the user can change
-the selection afterwards; every change is written back, and the URL names the open view only.
+the selection and the settings afterwards; every change is written back, and the URL names the
+open view only.
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
-from explorer.compare_links import ignored_note, runs_from_link, runs_value
+from explorer.compare_links import chart_from_link, chart_note, chart_query, ignored_note, runs_from_link, runs_value
 from lmcore.summaries import RunSummary
-from ui.compare_runs import GRID_CHOSEN, GRID_VIEW, RUNS_VIEW, SELECTED, TAB
+from ui.compare_runs import CHART_SETTINGS, GRID_CHOSEN, GRID_VIEW, RUNS_VIEW, SELECTED, TAB
 
 LINK_RUNS = "compare.link.runs"     # the `runs` value last read from or written to the URL
+LINK_CHART = "compare.link.chart"   # the same for the chart settings' keys ({key: value})
 LINK_GROUP = "compare.link.group"   # the same for `group`
 LINK_NOTE = "compare.link.note"     # {"text", "view", "shown"}: what a link named that is not here
 
@@ -21,12 +24,23 @@ LINK_NOTE = "compare.link.note"     # {"text", "view", "shown"}: what a link nam
 def apply_link(summaries: list[RunSummary]) -> None:
     """Preselect what a new link names and open its view; call before the tabs are drawn."""
     wanted = st.query_params.get("runs")
+    chart = _chart_in_url()
+    notes = []
     if wanted is not None and wanted != st.session_state.get(LINK_RUNS):
         found, ignored = runs_from_link(wanted, {s.id for s in summaries})
         st.session_state[SELECTED] = found
         st.session_state[LINK_RUNS] = runs_value(found)
         st.session_state[TAB] = RUNS_VIEW
-        _note(ignored_note(ignored), RUNS_VIEW, runs_value(found))
+        notes.append(ignored_note(ignored))
+    # A link is the view as its sender saw it: a setting it leaves out was at its default.
+    if (wanted is not None or chart) and chart != st.session_state.get(LINK_CHART):
+        settings, ignored = chart_from_link(chart)
+        for key, value in settings.items():
+            st.session_state[CHART_SETTINGS[key]] = value
+        st.session_state[LINK_CHART] = chart_query(settings)
+        notes.append(chart_note(ignored))
+    if notes:
+        _note(" ".join(filter(None, notes)), RUNS_VIEW, _runs_view_shown())
     group = st.query_params.get("group")
     if group is not None and group != st.session_state.get(LINK_GROUP):
         st.session_state[LINK_GROUP] = group
@@ -37,16 +51,30 @@ def apply_link(summaries: list[RunSummary]) -> None:
         _note(None if known else ignored_note([group], what="grid"), GRID_VIEW, None)
 
 
-def _note(text: str | None, view: str, shown: str | None) -> None:
+def _chart_in_url() -> dict[str, str]:
+    return {key: st.query_params[key] for key in CHART_SETTINGS if key in st.query_params}
+
+
+def _chart_in_session() -> dict[str, str]:
+    """The chart settings' query keys as the Runs view shows them now (defaults left out)."""
+    return chart_query({key: st.session_state.get(name) for key, name in CHART_SETTINGS.items()
+                        if name in st.session_state})
+
+
+def _runs_view_shown() -> tuple[str, dict[str, str]]:
+    return runs_value(st.session_state.get(SELECTED, [])), _chart_in_session()
+
+
+def _note(text: str | None, view: str, shown) -> None:
     """Keep a link's note until the user changes what that view shows (`shown`: the selection
-    the link led to; None until the view has drawn it)."""
+    and chart settings the link led to, or the grid; None until the view has drawn it)."""
     st.session_state[LINK_NOTE] = {"text": text, "view": view, "shown": shown} if text else None
 
 
 def show_note() -> None:
     """The link's note, while the view still shows what the link led to."""
     note = st.session_state.get(LINK_NOTE)
-    if note and note["view"] == RUNS_VIEW and note["shown"] != runs_value(st.session_state.get(SELECTED, [])):
+    if note and note["view"] == RUNS_VIEW and note["shown"] != _runs_view_shown():
         note = st.session_state[LINK_NOTE] = None
     if note and note["view"] == GRID_VIEW and note["shown"] not in (None, st.session_state.get(GRID_CHOSEN)):
         note = st.session_state[LINK_NOTE] = None
@@ -55,26 +83,27 @@ def show_note() -> None:
 
 
 def follow_runs(selected: list[str]) -> None:
-    """Write the Runs view's selection into the URL (and drop a grid's `group`)."""
-    value = runs_value(selected)
+    """Write the Runs view's selection and chart settings into the URL (and drop a grid's `group`)."""
+    value, chart = runs_value(selected), _chart_in_session()
     st.session_state[LINK_RUNS] = value  # written here, so not applied again as a new link
-    _set_query("runs", value)
-    _set_query("group", "")
+    st.session_state[LINK_CHART] = chart
+    _set_query({"runs": value, **{key: chart.get(key, "") for key in CHART_SETTINGS}, "group": ""})
 
 
 def follow_group(group: str | None) -> None:
-    """Write the grid shown into the URL (and drop the Runs view's `runs`)."""
+    """Write the grid shown into the URL (and drop the Runs view's `runs` and chart settings)."""
     st.session_state[LINK_GROUP] = group
     note = st.session_state.get(LINK_NOTE)
     if note and note["view"] == GRID_VIEW and note["shown"] is None:
         note["shown"] = group  # the grid shown instead of the missing one; choosing another ends the note
-    _set_query("group", group or "")
-    _set_query("runs", "")
+    _set_query({"group": group or "", "runs": "", **dict.fromkeys(CHART_SETTINGS, "")})
 
 
-def _set_query(key: str, value: str) -> None:
-    """Change the address bar only when it differs: each write is a browser history entry."""
-    if value and st.query_params.get(key) != value:
-        st.query_params[key] = value
-    elif not value and key in st.query_params:
-        del st.query_params[key]
+def _set_query(values: dict[str, str]) -> None:
+    """Set these keys (an empty value removes its key) in one write, and only when the address
+    changes: each write is a browser history entry, so a settings change costs one, not one a key."""
+    current = st.query_params.to_dict()
+    wanted = {key: value for key, value in current.items() if key not in values}
+    wanted.update((key, value) for key, value in values.items() if value)
+    if wanted != current:
+        st.query_params.from_dict(wanted)
