@@ -64,14 +64,14 @@ def chart_query(settings: dict) -> dict[str, str]:
 
 def chart_from_link(query: dict[str, str]) -> tuple[dict, list[str]]:
     """(every chart setting: the link's value where it has a valid one, else the default; one
-    'x=`banana` (not step, epoch or time)' per value ignored)."""
+    '`x=banana` (not step, epoch or time)' per value ignored)."""
     settings, ignored = dict(CHART_DEFAULTS), []
     for key in CHART_DEFAULTS:
         if key in query:
             try:
                 settings[key] = _read_setting(key, query[key])
             except ValueError as why:
-                ignored.append(f"{key}=`{shorten(query[key])}` ({why})")
+                ignored.append(f"`{key}={shorten(query[key])}` ({why})")
     return settings, ignored
 
 
@@ -95,7 +95,7 @@ def _read_setting(key: str, text: str):
 
 
 def chart_note(ignored: list[str]) -> str | None:
-    """'The link's chart setting x=`banana` (not step, epoch or time) is ignored; the default is used.'"""
+    """'The link's chart setting `x=banana` (not step, epoch or time) is ignored; the default is used.'"""
     if not ignored:
         return None
     one = len(ignored) == 1

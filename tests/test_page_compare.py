@@ -793,7 +793,7 @@ def test_bad_chart_settings_in_a_link_are_ignored_with_one_caption(runs_here, mo
     at = runs_link(monkeypatch, root,
                    {"runs": f"{plain},not-a-run", "x": "banana", "smooth": "7", "log": "maybe", "barlog": "0"})
     assert ("The link names 1 run that is not here (ignored): `not-a-run`. The link's chart settings "
-            "x=`banana` (not step, epoch or time); log=`maybe` (not 1 or 0); smooth=`7` (not between 0 and 0.99) "
+            "`x=banana` (not step, epoch or time); `log=maybe` (not 1 or 0); `smooth=7` (not between 0 and 0.99) "
             "are ignored; the defaults are used.") in texts(at)
     assert at.segmented_control(key="compare.x_axis").value == "step" and at.toggle(key="compare.log_y").value
     assert at.slider(key="compare.smoothing").value == 0.6
@@ -810,7 +810,7 @@ def test_a_bad_setting_value_of_any_kind_is_ignored_never_raised():
     for key, text in (("smooth", "nan"), ("smooth", "1e400"), ("smooth", "-0.1"), ("smooth", "0.995"),
                       ("smooth", "x" * 5000), ("x", "Epoch"), ("x", ""), ("log", "2"), ("barlog", "")):
         settings, ignored = chart_from_link({key: text})
-        assert settings == CHART_DEFAULTS and len(ignored) == 1 and ignored[0].startswith(f"{key}=`")
+        assert settings == CHART_DEFAULTS and len(ignored) == 1 and ignored[0].startswith(f"`{key}=")
         assert len(ignored[0]) < 120                                       # quotes a line, not the whole value
     assert chart_from_link({"smooth": "0.99", "x": "time"})[0] == {**CHART_DEFAULTS, "smooth": 0.99, "x": "time"}
     assert chart_query({"smooth": 0.6000000000000001, "log": True}) == {}  # the slider's float is the default
