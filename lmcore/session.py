@@ -28,6 +28,8 @@ from .summaries import summarize
 from .threads import available_cores, other_training_processes, thread_count
 from .train import Callbacks, Trainer, prepare_device, resolve_device
 
+SHARE_CHECK_SECONDS = 5.0  # a look through /proc costs a few ms
+
 
 class Recorder(Callbacks):
     """Writes what the trainer reports into the run folder (through runs.RunWriter)."""
@@ -58,6 +60,7 @@ class Recorder(Callbacks):
         self.writer.checkpoint(names, payload)
 
     def on_progress(self, trainer):
+        self.share_cores(trainer)
         now = time.monotonic()
         if now - self.last_status >= 1.0 or trainer.done:
             self.last_status = now
@@ -75,6 +78,19 @@ class Recorder(Callbacks):
             return dict(self.latest)
         return {**self.latest, "step": self.trainer.step, **_times(self.trainer)}
 
+    def share_cores(self, trainer) -> None:
+        """Every SHARE_CHECK_SECONDS, a run on automatic threads takes its share of the cores again
+        (lmcore/threads.py): a run that started alone kept both cores when a fork or a second run
+        started beside it and, its idle threads spinning, ran at 500-3,000 tokens/s against 29,000
+        alone while the newcomer made 16,000 (QA round 5); it gives the cores back when alone."""
+        now = time.monotonic()
+        if trainer.cfg.threads > 0 or now - self.last_share_check < SHARE_CHECK_SECONDS:
+            return
+        self.last_share_check = now
+        wanted = thread_count(0, other_training_processes(), available_cores())
+        if wanted != torch.get_num_threads():
+            torch.set_num_threads(wanted)
+
     def stop_requested(self):
         # A stop file works where a signal cannot reach (a trainer on another node, a Ray
         # worker); two stats a second keep it cheap on network storage.
@@ -89,6 +105,7 @@ class Recorder(Callbacks):
     trainer: Trainer | None = None  # set once built: a failure before has no times to report
     last_status = 0.0
     last_stop_check = float("-inf")
+    last_share_check = 0.0  # so the first step looks again: another run may have started meanwhile
     latest: dict = {}
 
 

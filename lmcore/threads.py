@@ -20,7 +20,9 @@ Why this rule (a 2-core CPU, docs/performance.md "CPU threads"):
 OpenMP reads OMP_WAIT_POLICY once, when torch loads it, so `python -m lmcore` decides it
 first (`choose_wait_policy`) and this module never imports torch. The count is made twice
 (for the wait policy before torch loads, for the thread count when the run starts); either
-count is right for the moment it is made, and a run that starts later is seen by its own.
+count is right for the moment it is made, and a run that starts later is seen by its own; a
+training run also takes its share again every few seconds (session.Recorder.share_cores), so a run
+that started alone gives up cores when a fork or a second run starts beside it.
 Processes are found in /proc (a Python `-m lmcore train|resume|fork|bench` command line, whichever
 runs folder it uses); without /proc (macOS) a run counts as alone. A config's `threads` > 0
 is an explicit choice and always wins; so does an OMP_WAIT_POLICY already in the environment.

@@ -110,3 +110,39 @@ def test_a_run_started_beside_another_takes_a_share_and_waits_passively():
     report = json.loads(out.stdout)
     assert report["omp_wait_policy"] == "PASSIVE"
     assert report["threads"] <= max(1, threads.available_cores() // 2)  # at least one other run: half or less
+
+
+def test_a_training_run_takes_its_share_again_when_another_starts_and_all_cores_when_alone(monkeypatch):
+    """A run that started alone kept both cores, its idle threads spinning, when a fork started beside
+    it: it fell from 29,458 to 1,714 tokens/s while the fork made 16,407 (docs/performance.md)."""
+    import torch
+
+    from lmcore import session
+
+    class Run:
+        class cfg:
+            threads = 0
+
+    others = {"n": 0}
+    monkeypatch.setattr(session, "other_training_processes", lambda: others["n"])
+    monkeypatch.setattr(session, "available_cores", lambda: 4)
+    monkeypatch.setattr(session, "SHARE_CHECK_SECONDS", 0.0)
+    before = torch.get_num_threads()
+    try:
+        recorder = session.Recorder(writer=None)
+        torch.set_num_threads(4)
+        others["n"] = 1                      # a fork starts
+        recorder.share_cores(Run)
+        assert torch.get_num_threads() == 2
+        others["n"] = 3
+        recorder.share_cores(Run)
+        assert torch.get_num_threads() == 1
+        others["n"] = 0                      # alone again: every core
+        recorder.share_cores(Run)
+        assert torch.get_num_threads() == 4
+        Run.cfg.threads = 3                  # an explicit choice is kept
+        others["n"] = 3
+        recorder.share_cores(Run)
+        assert torch.get_num_threads() == 4
+    finally:
+        torch.set_num_threads(before)
