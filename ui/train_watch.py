@@ -191,6 +191,7 @@ def run_chart(summary: RunSummary, frame: pd.DataFrame) -> None:
                 "No measurements: it ended before its first log.")
         return
     state = st.session_state
+    chart = st.container()  # filled below, once the controls under it are read
     left, right = st.columns([1, 3], vertical_alignment="center")
     log_y = left.toggle("Log scale", value=state.setdefault(LOG_Y, True), key=LOG_Y + ".w", on_change=remember,
                         args=(LOG_Y,))
@@ -214,12 +215,13 @@ def run_chart(summary: RunSummary, frame: pd.DataFrame) -> None:
     figure.update_layout(uirevision=" ".join([s.id for s in runs_drawn] + [axis]))
     if overlays:
         figure.update_layout(xaxis_title=reference.AXES[axis])
-    st.plotly_chart(figure, key="train.chart", config={"displaylogo": False})
-    if overlays:
-        st.caption(overlay_caption(runs_drawn, logged, frames, axis))
-    # Named only if past the axis drawn: ui.clip_axis leaves room above the clip, where a peak shows.
-    if clip and (past := clip.beyond(axis_top(figure, log_y))):
-        st.caption(past.note())
+    with chart:
+        st.plotly_chart(figure, key="train.chart", config={"displaylogo": False})
+        if overlays:
+            st.caption(overlay_caption(runs_drawn, logged, frames, axis))
+        # Named only if past the axis drawn: ui.clip_axis leaves room above the clip, where a peak shows.
+        if clip and (past := clip.beyond(axis_top(figure, log_y))):
+            st.caption(past.note())
 
 
 def overlay_controls(summary: RunSummary) -> tuple[list[RunSummary], str]:
@@ -331,10 +333,12 @@ def show_run(folder: Path) -> None:
     else:
         st.progress(fraction, text=text)
     run_outcome(folder, summary)
-    fork_form(summary, "train")
+    # The curve first, its controls under it: on a 1024x768 projector it began 1,225 px down, under
+    # the numbers, the controls and the fork form (QA round 5).
     frame = ui.metrics_frame(folder)
-    run_numbers(frame, summary)
     run_chart(summary, frame)
+    run_numbers(frame, summary)
+    fork_form(summary, "train")
     run_samples(folder)
 
 
