@@ -13,7 +13,7 @@ from lmcore.data import vocab_size_for
 from lmcore.errors import ConfigError, RunError
 from lmcore.presets import PRESETS
 from lmcore.runs import read_json
-from lmcore.summaries import RunSummary
+from lmcore.summaries import RunSummary, summary_of
 from ui.inside_figures import legend, mask_figure, mask_title, no_dropout_box, params_figure, survival_figure
 
 INSIDE_P = "inside.p"
@@ -28,6 +28,8 @@ INSIDE_URL_RUN = "inside.url_run"     # the ?run= value last applied, so a new l
 INSIDE_SHOWN_UNITS = "inside.shown_units"
 INSIDE_COUNT_FOR = "inside.count_for"
 INSIDE_TAB = "inside.tab"
+INSIDE_MASKS = "inside.masks"          # (path, mtime, size) and the arrays read from it
+MASKS_EVERY = 2                        # seconds between looks at a training run's masks.npz
 LESSON_TAB, RUN_TAB, PARAMS_TAB = "🎭 Dropout placements", "🔎 A run's masks", "🧮 Parameters & tying"
 
 LAYERS = 2  # the lesson draws the book's 2-layer network
@@ -150,7 +152,7 @@ def run_masks(summary: RunSummary, cfg) -> None:
                 "it with one on the Compare page.")
         return
     try:
-        arrays = lesson.read_masks(summary.path / "masks.npz")
+        arrays = masks_of(summary.path / "masks.npz")
     except RunError as error:
         st.warning(f"The masks of this run cannot be shown: {error}")
         return
@@ -168,6 +170,34 @@ def run_masks(summary: RunSummary, cfg) -> None:
         "1 - p": st.column_config.NumberColumn("1 - p", format="%.3f",
                                                help="The kept fraction expected: 1 - the site's dropout ratio")})
     mask_pictures(arrays, cfg)
+
+
+def masks_of(path) -> dict | None:
+    """lesson.read_masks, reread only when the file changed: a training run rewrites masks.npz at
+    every validation, and the live view looks every few seconds."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    stamp = (str(path), stat.st_mtime_ns, stat.st_size)
+    cached = st.session_state.get(INSIDE_MASKS)
+    if cached is None or cached[0] != stamp:
+        cached = (stamp, lesson.read_masks(path))
+        st.session_state[INSIDE_MASKS] = cached
+    return cached[1]
+
+
+def live_masks(run_id: str) -> None:
+    """A training run's masks, redrawn every MASKS_EVERY seconds (its first masks.npz, then each
+    validation's). Once the run has ended the whole page reruns, which draws them without refreshing."""
+    folder = ui.run_folder(run_id)
+    summary = summary_of(folder) if folder is not None else None
+    if summary is None or not summary.is_active:
+        st.rerun()
+        return
+    cfg = run_config(summary)
+    if cfg is not None:
+        run_masks(summary, cfg)
 
 
 def mask_pictures(arrays: dict, cfg) -> None:
@@ -203,6 +233,9 @@ def run_tab(summaries: list[RunSummary]) -> None:
                 "first evaluation.")
         return
     summary = pick_run(summaries)
+    if summary.is_active:  # its masks.npz is still being written: look again every few seconds
+        st.fragment(live_masks, run_every=MASKS_EVERY)(summary.id)
+        return
     cfg = run_config(summary)
     if cfg is not None:
         run_masks(summary, cfg)

@@ -167,3 +167,59 @@ def test_a_link_to_a_run_opens_its_masks(trained_runs, monkeypatch):
     at = open_inside(monkeypatch, root, folders["variational"].name)
     assert at.session_state["inside.tab"] == "🔎 A run's masks"
     assert "layer1.input" in mask_names(at)
+
+
+
+def record_fragments(monkeypatch) -> list:
+    """(function, options) of each fragment the page makes with st.fragment(function, ...)."""
+    import streamlit
+
+    made, fragment = [], streamlit.fragment
+    monkeypatch.setattr(streamlit, "fragment",
+                        lambda func=None, **options: made.append((func, options)) or fragment(func, **options))
+    return made
+
+
+def test_a_training_runs_masks_refresh_until_it_ends(trained_runs, monkeypatch, tmp_path):
+    """QA round 5: 'This run has no masks.npz yet' stayed after the engine wrote it, and later
+    validations' masks never replaced the ones shown, until the browser was reloaded."""
+    import subprocess
+    import sys
+
+    import streamlit
+
+    from lmcore.runs import RunWriter
+
+    made = record_fragments(monkeypatch)
+    monkeypatch.setattr("lmcore.queue.ensure_worker", lambda root=None: None)
+    folder = copy_run(trained_runs[1]["variational"], tmp_path)
+    written = (folder / "masks.npz").read_bytes()
+    (folder / "masks.npz").unlink()
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)  # lmcore"])
+    try:
+        RunWriter(folder).status(state="running", pid=sleeper.pid, finished_at=None)
+        at = open_inside(monkeypatch, tmp_path / "runs", folder.name)
+        assert "no masks.npz yet" in " ".join(w.value for w in at.warning)
+        [(live, options)] = [(func, o) for func, o in made if func and func.__name__ == "live_masks"]
+        assert options["run_every"]                               # the masks look again on their own
+
+        (folder / "masks.npz").write_bytes(written)               # the first validation
+        at.run()
+        assert not at.warning and at.dataframe[0].value["kept fraction"].max() < 1
+        with np.load(folder / "masks.npz") as archive:            # a later validation's masks
+            np.savez(folder / "masks.npz", **{k: np.ones_like(archive[k]) for k in archive.files})
+        at.run()
+        assert list(at.dataframe[0].value["kept fraction"]) == [1.0, 1.0, 1.0]
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+    reruns = []
+    monkeypatch.setattr(streamlit, "rerun", lambda *a, **k: reruns.append(k))
+    RunWriter(folder).status(state="finished", pid=None)
+    live(folder.name)                                             # its next look
+    assert reruns == [{}]                                         # the whole page, which stops the refresh
+    made.clear()
+    at.run()
+    assert not at.exception and not [func for func, _ in made if func and func.__name__ == "live_masks"]
+    assert list(at.dataframe[0].value["kept fraction"]) == [1.0, 1.0, 1.0]
