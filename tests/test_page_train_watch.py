@@ -154,6 +154,8 @@ def test_a_fork_whose_config_was_edited_by_hand_still_shows(trained_runs, monkey
         captions = [c.value for c in open_watch(monkeypatch, folder).caption]   # no exception either way
         assert [c for c in captions if c.startswith("Forked from")] == ([caption + ": its steps continue from there."]
                                                                         if caption else [])
+        # its clock goes on from the parent's checkpoint: the header says whose time it counts
+        assert any("(the parent's up to step 20 included)" in c for c in captions) == (caption is not None)
 
 
 def test_the_run_links_to_the_other_pages_opened_on_it(trained_runs, monkeypatch):
