@@ -85,7 +85,8 @@ def test_only_devices_this_machine_has_are_offered_and_bf16_says_it_does_nothing
 def test_cuda_graphs_and_the_compiled_cell_say_what_on_does_without_a_gpu(monkeypatch, tmp_path):
     at = open_train(monkeypatch, tmp_path, preset="tiny")
     assert at.selectbox(key=W + "cuda_graphs").value == "auto" and at.selectbox(key=W + "compiled_cell").value == "auto"
-    assert "run eagerly" not in texts(at.caption)                  # auto: nothing to explain
+    assert "run eagerly" not in texts(at.caption)                  # auto: nothing runs differently
+    assert "are for GPUs: on this machine's cpu their defaults leave training as it is" in texts(at.caption)
     at.selectbox(key=W + "compiled_cell").set_value("on").run()
     assert "On this machine's cpu, the compiled cell compiles for its first window, then trains slower" in texts(
         at.caption)

@@ -281,6 +281,9 @@ def speed_note(device: str | None) -> None:
         notes.append("pipelined layers run their chunks one after another (no streams), to the same numbers")
     if notes:
         st.caption(f"On this machine's {device}, {'; '.join(notes)}.{tail}")
+    else:  # QA round 5: offered on a CPU without a word, they read like speed-ups for it
+        st.caption(f"CUDA graphs, the compiled cell, the layer pipeline and torch.compile are for GPUs: on this "
+                   f"machine's {device} their defaults leave training as it is.")
 
 
 def stats_for(dataset: str) -> dict | None:
