@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import torch
 from streamlit.testing.v1 import AppTest
 
 from charts import chart
@@ -23,7 +24,9 @@ def test_presets_show_their_parameter_counts(monkeypatch, tmp_path):
     cards = " ".join(m.value for m in at.markdown)
     assert "**tiny** · 1.55M parameters" in cards and "**book** · 13.28M parameters" in cards
     assert [b.label for b in at.button].count("Start now") == 5
-    assert any("Nothing is training right now" in c.value for c in at.caption)
+    assert "In progress" not in [h.value for h in at.subheader]       # shown above the presets once a run trains
+    if not torch.cuda.is_available():
+        assert sum("A GPU recipe: 40 epochs take hours on a CPU" in c.value for c in at.caption) == 2
 
 
 def test_runs_in_progress_are_listed(monkeypatch, tmp_path):
@@ -32,6 +35,7 @@ def test_runs_in_progress_are_listed(monkeypatch, tmp_path):
     monkeypatch.setattr("lmcore.queue.ensure_worker", lambda root=None: None)  # keep it queued
     at = open_start(monkeypatch, root)
     assert any("waiting-in-line" in p.proto.text and "queued" in p.proto.text for p in at.get("progress"))
+    assert [h.value for h in at.subheader][:2] == ["In progress", "Start from a preset"]   # a teacher sees it first
 
 
 def test_offline_ptb_download_says_so_and_the_generated_corpus_still_works(monkeypatch, tmp_path):
