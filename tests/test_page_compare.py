@@ -830,3 +830,12 @@ def test_a_settings_change_is_one_address_change(runs_here, monkeypatch):
     at.toggle(key="compare.log_y").set_value(False).run()
     at.slider(key="compare.smoothing").set_value(0.2).run()
     assert len(sent) == 2 and chart_keys(at) == {"log": "0", "smooth": "0.2"}
+
+
+def test_the_config_differences_take_the_full_width_below_the_bars(runs_here):
+    """QA round 5: beside the score bars, half of a 1024 px page cut 2 runs' values ('0.!', 've')."""
+    root, folders = runs_here
+    at = open_page(**{"compare.selected": [folders["plain"].name, folders["variational"].name]})
+    [diff] = [d for d in at.dataframe if list(d.value.columns) == ["#1", "#2"]]
+    assert diff.value.loc["dropout_placement"].tolist() == ["none", "variational"]
+    assert not [c for c in at.columns if any(list(d.value.columns) == ["#1", "#2"] for d in c.dataframe)]

@@ -199,20 +199,10 @@ def selection_panel(chosen: list[RunSummary], labels: list[str]) -> None:
     if note:
         st.warning(md_escape(note), icon=":material/compare_arrows:")
     curves(chosen, labels, colors)
-    if len(chosen) > SIDE_BY_SIDE_RUNS:  # a column each would not fit half the page: one below the other
-        final_scores(chosen, labels, colors)
-        config_diff(chosen, labels)
-        return
-    bars_column, diff_column = st.columns([1, 1])
-    with bars_column:
-        final_scores(chosen, labels, colors)
-    with diff_column:
-        config_diff(chosen, labels)
-
-
-# Up to this many runs the score bars and the config differences share a row; past it each takes the
-# page's width, so 8 runs' diff columns fit at 1400 px (in half of it 6 did, the key cut to 'dropout_').
-SIDE_BY_SIDE_RUNS = 4
+    final_scores(chosen, labels, colors)
+    # The page's full width, below the bars: beside them, half of a 1024 px page cut 2 runs' values
+    # ('0.!', 've', a fork's parent id '20…').
+    config_diff(chosen, labels)
 
 
 def run_line(summary: RunSummary, label: str) -> str:
