@@ -6,6 +6,11 @@ state and position (step, epoch, window) from the chosen checkpoint, written as 
 empty and its steps continue from the parent's, so parent and fork drawn on one step axis show
 the branch. Its config records `parent`, `fork_from` and `fork_step`.
 
+A fork is written `stopped` at its fork step, not `queued`: the queue worker starts every queued
+folder it sees, so a fork made to be started later (`lmcore fork --no-start`) would train as soon
+as any page opened. Whoever forks starts it (the form launches it, the command trains it), else it
+waits for a person: `resume`, or Resume on the Train page.
+
 Only keys that do not change what the checkpoint holds may change: dropout (it only decides
 which masks are drawn; no parameter depends on it), the learning rate and its schedule, how
 long to train, clipping, the seed, and bookkeeping. Everything is checked before anything is
@@ -206,9 +211,21 @@ def check_shapes(cfg, payload: dict) -> None:
                           f"checkpoint holds ({differing[0][0]}, ...); a fork cannot change them")
 
 
+def held_status(cfg, payload: dict, windows: int | None) -> dict:
+    """The fork's status.json before anything trains it: `stopped` at the checkpoint's step, with the
+    plan the trainer will count (when the parent's windows per epoch are known), so the queue leaves
+    it alone and the pages show where Resume continues from."""
+    progress = payload["progress"]
+    planned = windows * cfg.epochs if windows else None
+    total = min(planned, cfg.max_steps) if planned and cfg.max_steps else planned
+    return {"state": "stopped", "step": progress["step"], "epoch": min(progress["epoch"], cfg.epochs),
+            "total_steps": total}
+
+
 def fork_run(parent_folder, source: str, changes: dict, root) -> Path:
     """Create the fork of `parent_folder` from its `source` checkpoint (best, last or epoch:N) with
-    `changes` ({key: value or text}) under `root`; its folder. Trains nothing: resume or launch it.
+    `changes` ({key: value or text}) under `root`; its folder, `stopped` at its fork step (the queue
+    leaves it alone). Trains nothing: resume or launch it.
     ConfigError/RunError with one line per problem, before anything is written."""
     parent = Path(parent_folder)
     refuse_reference(parent, "forked (its checkpoints were not kept)")
@@ -223,11 +240,13 @@ def fork_run(parent_folder, source: str, changes: dict, root) -> Path:
     check_shapes(cfg, payload)
     start = starting_validation(parent, payload["progress"]["step"])
     start_val = start["ppl"] if start else None
+    held = held_status(cfg, payload, windows_per_epoch(parent, payload))
     payload = _fork_payload(payload, cfg, start_val)
 
     def fill(folder: Path) -> None:  # inside create_run: a fork without its checkpoint would train from scratch
         writer = RunWriter(folder)
         writer.checkpoint(("last", "best") if start_val is not None else "last", payload)
+        writer.status(**held)
         if start_val is not None:
             # The best so far is the parent's validation it starts from, with that validation's epoch:
             # else the fork's first validation, worse or not, would be named the epoch of the best.

@@ -14,6 +14,7 @@ import torch
 
 from charts import chart, values
 from conftest import ROOT, SMALL, copy_run, open_app, wait_until
+from lmcore import queue
 from lmcore.checkpoints import checkpoint_sources, keeps_epoch_checkpoints
 from lmcore.config import PLACEMENTS, Config, ConfigError, from_dict
 from lmcore.errors import RunError
@@ -243,7 +244,7 @@ def test_cli_fork_creates_then_trains_and_refuses_with_exit_2(parents, tmp_path)
     line = json.loads(made.stdout)
     assert (line["parent"], line["fork_from"]) == (parent.name, "best") and line["fork_step"] > 0
     child = parent.parent / line["run"]
-    assert json.loads((child / "status.json").read_text())["state"] == "queued"
+    assert json.loads((child / "status.json").read_text())["state"] == "stopped"  # it waits (test below)
     shutil.rmtree(child)                                                  # the module's runs stay as they were
 
     trained = _cli(str(parent), "--from", "epoch:2", "--set", "max_steps=205", "--runs-dir", str(tmp_path),
@@ -312,6 +313,30 @@ def test_the_fork_form_on_the_train_page_creates_and_trains_a_fork(parents, tmp_
     assert not at.exception and at.query_params["run"] in (second[0], [second[0]])
     assert f"`{second[0]}`" in " ".join(c.value for c in at.caption)       # the fork's own header
     assert _wait_until_done(parent.parent / second[0])["state"] == "finished"  # no trainer left behind
+
+
+def test_a_fork_made_with_no_start_waits_until_resume_trains_it_from_its_fork_step(parents, tmp_path, monkeypatch):
+    """QA round 5: a `--no-start` fork was written `queued`, and the queue worker the app starts
+    when a page opens trained it 14 s later with no click."""
+    parent = copy_run(parents["plain"], tmp_path)
+    made = _cli(parent.name, "--from", "epoch:1", "--set", "lr=0.02", "--set", f"max_steps={EPOCH + 20}",
+                "--no-start", "--runs-dir", str(parent.parent))
+    assert made.returncode == 0, made.stderr
+    fork = parent.parent / json.loads(made.stdout)["run"]
+    status = read_status(fork)
+    assert (status["state"], status["step"], status["epoch"], status["total_steps"]) == ("stopped", EPOCH, 2,
+                                                                                         EPOCH + 20)
+    at = open_app(monkeypatch, parent.parent, "app_pages/train.py", {"run": fork.name})  # the app calls ensure_worker
+    assert not at.exception, [e.value for e in at.exception]
+    assert queue.pending(parent.parent) == [] and queue.worker_pid(parent.parent) is None
+    assert read_status(fork)["state"] == "stopped" and not (fork / "log.txt").exists()  # nothing started it
+    assert any(i.value.startswith(f"Stopped at step {EPOCH:,}.") for i in at.info)
+    next(b for b in at.button if b.label == "Resume").click().run()       # a person starts it
+    assert not at.exception, [e.value for e in at.exception]
+    assert _wait_until_done(fork)["state"] == "finished"
+    lines = _train_lines(fork)
+    assert (min(lines), max(lines)) == (EPOCH + 1, EPOCH + 20)            # from its fork step, not from 0
+    assert lines[EPOCH + 1]["lr"] == 0.02
 
 
 def test_the_form_is_hidden_with_a_reason_for_reference_runs_and_runs_without_checkpoints(tmp_path, monkeypatch,
