@@ -29,7 +29,7 @@ PLACEMENT_HELP = {
 }
 OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("plateau", "fixed", "constant")
-SCHEDULE_HELP = {"plateau": "× decay when validation got worse (the book)",
+SCHEDULE_HELP = {"plateau": "× decay after an epoch whose validation is no better than the best (the book)",
                  "fixed": "× decay every epoch after decay start (Zaremba)", "constant": "never changes"}
 INITS = ("book", "uniform", "torch")
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -101,8 +101,9 @@ class Config:
     epochs: int = declare(40, "passes over the training text", low=1, high=10_000)
     optimizer: str = declare("sgd", "sgd or adam", choices=OPTIMIZERS)
     lr: float = declare(20.0, "the learning rate", low=0, high=1000, low_open=True)
-    lr_schedule: str = declare("plateau", "plateau: × lr_decay when validation got worse; fixed: every epoch "
-                               "after decay_start; constant: never", choices=SCHEDULES)
+    lr_schedule: str = declare("plateau", "plateau: × lr_decay after an epoch whose validation is no better than "
+                               "the best so far; fixed: every epoch after decay_start; constant: never",
+                               choices=SCHEDULES)
     lr_decay: float = declare(0.25, "multiply the learning rate by this", low=0, high=1, low_open=True)
     decay_start: int = declare(0, "for the fixed schedule: first epoch to decay", low=0, high=10_000, unit="epoch")
     clip: float = declare(0.25, "max global gradient norm (0 = no clipping)", low=0, high=1e6)
@@ -113,7 +114,8 @@ class Config:
     seed: int = declare(1, "model init, dropout masks and batch order depend on this", low=0, high=MAX_SEED)
     device: str = declare("auto", "auto picks cuda, then mps (Apple GPUs), then cpu; the Train page offers only "
                           "the devices its machine has", choices=DEVICES)
-    threads: int = declare(0, "CPU threads for the run (0 = one per core)", low=0, high=1024)
+    threads: int = declare(0, "CPU threads for the run (0 = automatic: the cores shared equally among the "
+                           "training runs alive, looked at again every few seconds)", low=0, high=1024)
     amp: str = declare("none", "bf16 autocast, on CUDA only: on a CPU or MPS the run trains in float32 as with none",
                        choices=AMP_MODES)
     cuda_graphs: str = declare("auto", "capture each training step as one CUDA graph and replay it (auto: on CUDA "
@@ -137,7 +139,8 @@ class Config:
     log_every: int = declare(0, "a train metrics line every N steps (0 = about 50 per epoch)", low=0, high=MAX_STEPS,
                              unit="steps")
     sample_prompt: str = declare("the", "the words a sample starts from", max_length=MAX_TEXT)
-    sample_words: int = declare(30, "words sampled after each epoch", low=0, high=1000, unit="words")
+    sample_words: int = declare(30, "words sampled at every validation (each epoch's end, and every eval_every steps)",
+                                low=0, high=1000, unit="words")
     sample_temperature: float = declare(1.0, "below 1 sharper, above 1 more random", low=0, high=100, low_open=True)
     name: str = declare("", "a label; the run id stays generated", max_length=MAX_TEXT)
     preset: str = declare("", "the preset this config started from", max_length=MAX_TEXT)
