@@ -143,7 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
     fork.add_argument("--set", dest="assignments", action="append", default=[], metavar="KEY=VALUE",
                       help="change one key; repeat for more")
     fork.add_argument("--start", action=argparse.BooleanOptionalAction, default=True,
-                      help="train the fork in the foreground now (default), or only create it (--no-start)")
+                      help="train the fork in the foreground now (default), or only create it, stopped at its "
+                      "fork step, for `resume` or the Train page's Resume (--no-start)")
     fork.add_argument("--runs-dir", help="where the fork goes (default: beside a parent given as a folder, "
                       "else $LMCORE_RUNS_DIR or ./runs)")
     fork.add_argument("--no-progress-bar", action="store_true")

@@ -330,7 +330,7 @@ def test_a_fork_made_with_no_start_waits_until_resume_trains_it_from_its_fork_st
     assert not at.exception, [e.value for e in at.exception]
     assert queue.pending(parent.parent) == [] and queue.worker_pid(parent.parent) is None
     assert read_status(fork)["state"] == "stopped" and not (fork / "log.txt").exists()  # nothing started it
-    assert any(i.value.startswith(f"Stopped at step {EPOCH:,}.") for i in at.info)
+    assert any(i.value.startswith(f"Forked at step {EPOCH:,}, not started yet: Resume trains it") for i in at.info)
     next(b for b in at.button if b.label == "Resume").click().run()       # a person starts it
     assert not at.exception, [e.value for e in at.exception]
     assert _wait_until_done(fork)["state"] == "finished"

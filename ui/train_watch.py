@@ -191,10 +191,17 @@ def change(value, before) -> str | None:
     return ("-" if difference < 0 else "+") + ui.fmt_ppl(abs(difference))
 
 
+def unstarted_fork(summary: RunSummary) -> bool:
+    """A fork created and not trained yet (`lmcore fork --no-start`): it waits, stopped at its fork step."""
+    step = (summary.config or {}).get("fork_step")
+    return isinstance(step, int) and summary.step == step and summary.state == "stopped"
+
+
 def run_chart(summary: RunSummary, frame: pd.DataFrame) -> None:
     if frame.empty:
         st.info("No measurements yet: the first ones appear a few steps into training." if summary.is_active else
                 "No measurements can be read from its damaged folder." if summary.is_broken else
+                "No measurements of its own yet: Resume starts it." if unstarted_fork(summary) else
                 "No measurements: it ended before its first log.")
         return
     state = st.session_state
@@ -300,6 +307,8 @@ def run_outcome(folder: Path, summary: RunSummary) -> None:
                 st.code(tail, language=None)
     elif state == "stopped" and summary.is_reference:
         st.info(f"Cut short at step {status.get('step', 0):,} of {summary.total_steps or 0:,}: {scores_text(summary)}.")
+    elif state == "stopped" and unstarted_fork(summary):
+        st.info(f"Forked at step {status.get('step', 0):,}, not started yet: Resume trains it from there.")
     elif state == "stopped":
         st.info(f"Stopped at step {status.get('step', 0):,}. Resume continues from the last checkpoint.")
     elif state == "finished":
