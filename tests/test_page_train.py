@@ -153,6 +153,27 @@ def test_tying_with_unequal_sizes_is_explained_and_blocks_start(trained_runs, mo
     assert at.toggle(key=W + "tie_weights").value is False
 
 
+
+def test_tying_unequal_sizes_offers_readable_fixes_and_counts_the_untied_model(trained_runs, monkeypatch):
+    """QA round 5: the fix buttons, side by side, read 'Embedding…' and 'Untie the w…' at 1024 px, and
+    the Parameters box counted a tied model that cannot be built ('Decoder weight · tied · 0')."""
+    root, _ = trained_runs
+    at = open_page(monkeypatch, root, preset="tiny", embed_size="16", hidden_size="8", tie_weights="true")
+    assert not at.exception and "tie_weights: needs embed_size == hidden_size" in texts(at.error)
+    fixes = {"train.fix_embed": "Set embedding size to 8", "train.fix_untie": "Untie the weights"}
+    assert {key: at.button(key=key).label for key in fixes} == fixes
+    inside = [{b.key for b in c.button} & set(fixes) for c in at.columns]
+    assert all(keys in (set(), set(fixes)) for keys in inside)                    # one under the other
+    cfg = PRESETS["tiny"].config().replace(embed_size=16, hidden_size=8)          # untied
+    counts = formula_counts(cfg, data.vocab_size_for(cfg))
+    assert [(m.label, m.value) for m in at.metric if m.label.startswith("Total")] == [
+        ("Total, untied", f"{counts['total']:,}")]
+    assert parts_rows(at)[-2][1:] == [f"H×V = 8×{counts['vocab_size']:,}", f"{8 * counts['vocab_size']:,}"]
+    assert "Counted **untied**" in texts(at.caption)
+    at.button(key="train.fix_embed").click().run()
+    assert not at.error and at.number_input(key=W + "embed_size").value == 8
+    assert [m.label for m in at.metric if m.label.startswith("Total")] == ["Total"]
+
 def parts_rows(at) -> list[list[str]]:
     """The Set up tab's table of parameters per part: [part, formula, count] a row, without markup."""
     table = next(m.value for m in at.markdown if m.value.startswith("| Part and formula"))

@@ -121,12 +121,16 @@ def problems_box(cfg: Config | None, found: list[str], values: dict) -> None:
     if not found:
         return
     st.error("**Fix before starting:**\n" + "\n".join(f"- {no_latex(p)}" for p in found), icon="🚫")
-    if cfg is not None and cfg.tie_weights and cfg.embed_size != cfg.hidden_size:
-        left, right = st.columns(2)
-        left.button(f"Embedding size = {cfg.hidden_size}", on_click=set_keys, kwargs={"embed_size": cfg.hidden_size},
-                    key="train.fix_embed", width="stretch")
-        right.button("Untie the weights", on_click=set_keys, kwargs={"tie_weights": False}, key="train.fix_untie",
-                     width="stretch")
+    if cfg is not None and cannot_tie(cfg):
+        # One under the other: side by side in this column a 1024 px page cut both ('Embedding…').
+        st.button(f"Set embedding size to {cfg.hidden_size}", on_click=set_keys,
+                  kwargs={"embed_size": cfg.hidden_size}, key="train.fix_embed", width="stretch")
+        st.button("Untie the weights", on_click=set_keys, kwargs={"tie_weights": False}, key="train.fix_untie",
+                  width="stretch")
+
+
+def cannot_tie(cfg: Config) -> bool:
+    return cfg.tie_weights and cfg.embed_size != cfg.hidden_size
 
 
 def on_start() -> None:
@@ -169,17 +173,24 @@ def parameter_box(cfg: Config | None) -> None:
     if vocab is None:
         st.info("Choose a corpus to count the parameters (the vocabulary size comes from it).")
         return
+    untied = cannot_tie(cfg)
+    if untied:  # a tied model of these sizes cannot be built: count the one "Untie the weights" gives
+        cfg = cfg.replace(tie_weights=False)
     try:
         counts = formula_counts(cfg, vocab)
     except ConfigError:  # sizes beyond their limits: the problems box names them
         st.info("Bring the layers and sizes within their limits to count the parameters.")
         return
-    st.metric("Total", f"{counts['total']:,}", help=f"{ui.fmt_count(counts['total'])}; vocabulary V = {vocab:,}{note}",
+    st.metric("Total, untied" if untied else "Total", f"{counts['total']:,}",
+              help=f"{ui.fmt_count(counts['total'])}; vocabulary V = {vocab:,}{note}",
               border=True)
     table = parameter_table(cfg, counts)
     # The table's colour marks name the bar's parts: a legend under a bar this narrow scrolled.
     bar = ui.parameter_bar(table).update_layout(showlegend=False, height=50)
     st.plotly_chart(bar, key="train.params_bar", config={"displayModeBar": False})
+    if untied:
+        st.caption("Counted **untied**: tying needs embed size = hidden size, so a tied model of these sizes "
+                   "cannot be built.")
     st.markdown(parts_table(table), unsafe_allow_html=True)
     st.caption(f"V = vocabulary ({vocab:,}{note}), E = embedding size, H = hidden size, I = the layer's input "
                f"size; an LSTM layer has 4 gates with 2 biases each. {tying_text(cfg, counts)}")
