@@ -3,7 +3,12 @@ instant): PTB's published token counts, its vocabulary growth, and a config's vo
 
 from __future__ import annotations
 
+import functools
+from collections import Counter
+from pathlib import Path
+
 from .config import Config
+from .errors import DataError
 
 PTB_VOCAB_SIZE = 10_000
 PTB_TOKENS = {"train": 929_589, "valid": 73_760, "test": 82_430}  # with one <eos> a line (DESIGN.md)
@@ -36,11 +41,43 @@ def ptb_vocab_size(train_tokens: int, cap: int) -> tuple[int, bool]:
     return min(at_most, cap, train_tokens), False
 
 
+def ptb_slice_vocab_size(cfg: Config) -> tuple[int, bool]:
+    """(vocabulary size, exact?) of cfg's PTB slices: exact when the bound is, or when PTB is on disk
+    (counted as data.load_ptb builds it); else ptb_vocab_size's upper bound."""
+    size, exact = ptb_vocab_size(cfg.train_tokens, cfg.vocab_size)
+    if exact:
+        return size, True
+    from .ptb import find_ptb
+
+    try:
+        folder = find_ptb()
+    except DataError:  # a corrupt copy: training names it; the count falls back to the bound
+        folder = None
+    if folder is None:
+        return size, False
+    return _counted_vocab_size(str(folder), cfg.train_tokens, cfg.valid_tokens, cfg.test_tokens, cfg.vocab_size), True
+
+
+@functools.lru_cache(maxsize=64)
+def _counted_vocab_size(folder: str, train: int, valid: int, test: int, cap: int) -> int:
+    """len(data.build_vocabulary(...)) for these slices of the verified copy in `folder`, without
+    torch: the train slice's distinct words under the cap, plus <unk> when validation or test hold
+    a word it lacks (text.vocabulary_from_counts, the rule training uses)."""
+    from .ptb import ptb_paths
+    from .text import read_words, vocabulary_from_counts
+
+    paths = ptb_paths(Path(folder))
+    counts = Counter(read_words(paths["train"], train))
+    unseen = any(w not in counts for split, n in (("valid", valid), ("test", test))
+                 for w in read_words(paths[split], n))
+    return len(vocabulary_from_counts(counts, cap, unseen=unseen))
+
+
 def vocab_size_for(cfg: Config) -> int | None:
-    """The vocabulary size without loading data (an upper bound for a small PTB slice under a
-    large cap); None for a text file."""
+    """The vocabulary size without loading data (exact for PTB when it is on disk, else an upper
+    bound for a small slice under a large cap); None for a text file."""
     if cfg.dataset == "ptb":
-        return ptb_vocab_size(cfg.train_tokens, cfg.vocab_size)[0]
+        return ptb_slice_vocab_size(cfg)[0]
     if cfg.dataset == "synthetic":
         from .synthetic import SyntheticSpec, vocab_size_of
 

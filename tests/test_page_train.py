@@ -198,6 +198,18 @@ def test_parameter_breakdown_matches_formula_counts(trained_runs, monkeypatch):
     assert f"Tying saves {counts['tying_saves']:,} parameters" in texts(at.caption)
 
 
+
+def test_a_short_ptb_slice_counts_its_exact_vocabulary_or_marks_the_bound(trained_runs, monkeypatch):
+    """QA round 5: train_tokens=5000 showed 'Total 34,576', a bound as a plain number; the run had 23,118."""
+    root, _ = trained_runs
+    query = {"preset": "tiny", "hidden_size": "8", "embed_size": "8", "train_tokens": "5000"}
+    cfg = PRESETS["tiny"].config().replace(hidden_size=8, embed_size=8, train_tokens=5000)
+    exact = formula_counts(cfg, data.load_corpus(cfg).vocab_size)["total"]
+    assert metric(open_page(monkeypatch, root, **query), "Total") == f"{exact:,}"
+    monkeypatch.setattr("lmcore.ptb.find_ptb", lambda: None)                  # PTB not downloaded yet
+    bound = formula_counts(cfg, data.ptb_vocab_size(5000, cfg.vocab_size)[0])["total"]
+    assert bound > exact and metric(open_page(monkeypatch, root, **query), "Total") == f"≤ {bound:,}"
+
 def test_uploaded_text_counts_its_own_vocabulary(trained_runs, monkeypatch, tmp_path):
     root = tmp_path / "runs"
     lines = [f"w{i % 37} common w{i % 11} <unk>" for i in range(200)]  # enough for one window of tiny

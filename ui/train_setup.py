@@ -23,6 +23,7 @@ from lmcore.config import Config, ConfigError, from_dict, problems
 from lmcore.errors import LmcoreError
 from lmcore.params import formula_counts, parameter_table, tying_text
 from lmcore.presets import PRESETS, preset_values
+from lmcore.sizes import ptb_slice_vocab_size
 from lmcore.summaries import list_runs
 from ui.train_controls import controls, help_for, stats_for
 from ui.train_state import NOTICE, PRESET, REFUSED, TAB, VALUES, WATCH_TAB, WIDGET, attach, load_values, read_values
@@ -62,11 +63,15 @@ def set_keys(**changes) -> None:
     load_values({**read_values(), **changes})
 
 
+BOUND_NOTE = " at most: a short slice may hold fewer distinct words, counted once PTB is downloaded"
+
+
 def vocabulary(cfg: Config) -> tuple[int | None, str]:
-    """(V, a note) for the parameter count; V is None while no text file is chosen."""
+    """(V, a note) for the parameter count; V is None while no text file is chosen. The note is
+    BOUND_NOTE when V is only an upper bound (a short PTB slice, PTB not on disk to count it)."""
     if cfg.dataset == "ptb":
-        size, exact = data.ptb_vocab_size(cfg.train_tokens, cfg.vocab_size)
-        return size, "" if exact else " at most: a short slice may hold fewer distinct words"
+        size, exact = ptb_slice_vocab_size(cfg)
+        return size, "" if exact else BOUND_NOTE
     known = data.vocab_size_for(cfg)
     if known is not None:
         return known, ""
@@ -181,7 +186,9 @@ def parameter_box(cfg: Config | None) -> None:
     except ConfigError:  # sizes beyond their limits: the problems box names them
         st.info("Bring the layers and sizes within their limits to count the parameters.")
         return
-    st.metric("Total, untied" if untied else "Total", f"{counts['total']:,}",
+    # An upper bound says so on the number itself: in the caption alone it read as the count.
+    bound = "≤ " if note == BOUND_NOTE else ""
+    st.metric("Total, untied" if untied else "Total", f"{bound}{counts['total']:,}",
               help=f"{ui.fmt_count(counts['total'])}; vocabulary V = {vocab:,}{note}",
               border=True)
     table = parameter_table(cfg, counts)
