@@ -166,7 +166,7 @@ def runs_view(summaries: list[RunSummary]) -> None:
     hidden = len([r for r in selected if r not in set(view["id"])])
     st.caption(f"**{len(table)}** runs · **{len(view)}** shown · **{len(selected)}** selected"
                + (f" ({hidden} hidden by the filters)" if hidden else "")
-               + " · tick rows to compare them; click a header to sort")
+               + " · tick rows to compare them (keyboard: Shift+Space on a row); click a header to sort")
     sync_table_selection(list(view["id"]))
     st.dataframe(display_table(view), key=TABLE, on_select=on_table_select, selection_mode="multi-row",
                  hide_index=True, placeholder="—", column_config=TABLE_COLUMNS,
