@@ -223,3 +223,14 @@ def test_a_training_runs_masks_refresh_until_it_ends(trained_runs, monkeypatch, 
     at.run()
     assert not at.exception and not [func for func, _ in made if func and func.__name__ == "live_masks"]
     assert list(at.dataframe[0].value["kept fraction"]) == [1.0, 1.0, 1.0]
+
+
+def test_a_short_mask_axis_labels_every_step_and_unit_in_whole_numbers():
+    """A bptt-1 run's mask read time ticks 0.5, 1, 1.5 (QA round 5)."""
+    from ui.inside_figures import mask_figure
+
+    short = mask_figure(np.ones((1, 8)), "one step, eight units")
+    assert (short.layout.xaxis.dtick, short.layout.xaxis.tick0) == (1, 1)
+    assert (short.layout.yaxis.dtick, short.layout.yaxis.tick0) == (1, 1)
+    long = mask_figure(np.ones((35, 650)), "a book window")
+    assert long.layout.xaxis.dtick is None and long.layout.yaxis.dtick is None   # Plotly's own, whole there

@@ -38,9 +38,15 @@ def mask_figure(mask: np.ndarray, title: str, height: int = CELL_HEIGHT) -> go.F
                                     pad=dict(t=10)),
                          height=height, margin=dict(l=10, r=10, t=40 + 18 * title.count("<br>"), b=10),
                          plot_bgcolor="white")
-    figure.update_xaxes(title_text="time step →", showgrid=False)
-    figure.update_yaxes(title_text="unit", autorange="reversed", showgrid=False)
+    figure.update_xaxes(title_text="time step →", showgrid=False, **whole_ticks(steps))
+    figure.update_yaxes(title_text="unit", autorange="reversed", showgrid=False, **whole_ticks(units))
     return figure
+
+
+def whole_ticks(count: int) -> dict:
+    """Every step or unit labelled on a short axis: Plotly's own ticks read 0.5, 1, 1.5 on a bptt-1
+    mask (QA round 5); a long axis keeps Plotly's, which are whole numbers there."""
+    return dict(tickmode="linear", tick0=1, dtick=1) if count <= 12 else {}
 
 
 def no_dropout_box(reason: str, height: int = CELL_HEIGHT) -> None:
