@@ -144,7 +144,12 @@ def config_diff(summaries: list[RunSummary], labels: list[str] | None = None) ->
     labels = labels or unique_labels(summaries)
     columns = {label: s.config for s, label in zip(summaries, labels) if s.config}
     keys = varied_keys(list(columns.values())) if len(columns) > 1 else []
-    data = {label: [show_value(config.get(k), k) for k in keys] for label, config in columns.items()}
+    # A fork's parent among the runs shown reads as that run's column ("#1"), not its long id: cut
+    # to "20…" in a narrow column at 1024 px (QA round 5).
+    shown = {s.id: label for s, label in zip(summaries, labels)}
+    data = {label: [shown.get(config.get(k)) if k == "parent" and config.get(k) in shown
+                    else show_value(config.get(k), k) for k in keys]
+            for label, config in columns.items()}
     return pd.DataFrame(data, index=pd.Index(keys, name="key"))
 
 

@@ -118,6 +118,16 @@ def test_config_diff_shows_only_keys_that_differ():
     assert diff.loc["layers"].tolist() == ["1", "1", "2"]
 
 
+def test_a_forks_parent_shown_beside_it_reads_as_its_column_not_its_long_id():
+    parent = summary("20261127-213855-tiny-dropout-a7bc", "parent")
+    fork = summary("20261127-214500-fork-b1c2", "fork", dropout=0.0, parent=parent.id, fork_from="epoch:3",
+                   fork_step=447)
+    elsewhere = summary("20261127-215000-other-fork-c3d4", "other", parent="20261127-000000-gone-0000", fork_step=9)
+    diff = compare.config_diff([parent, fork, elsewhere], ["#1", "#2", "#3"])
+    assert diff.loc["parent"].tolist() == ["—", "#1", "20261127-000000-gone-0000"]   # one not shown keeps its id
+    assert diff.loc["fork_step"].tolist() == ["—", "447", "9"]
+
+
 def test_config_diff_edge_cases():
     same = [summary("r1", "a"), summary("r2", "b")]
     assert compare.config_diff(same).empty                       # only names differ
