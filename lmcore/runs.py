@@ -15,6 +15,7 @@ import secrets
 import shutil
 import signal
 import socket
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -126,10 +127,8 @@ class RunWriter:
         tokens/s beside a median of 83,718."""
         speed = record.get("tokens_per_s")
         if isinstance(speed, (int, float)) and not isinstance(speed, bool):
-            bisect.insort(self.speeds, float(speed))  # kept sorted: the median is a look, not a sort a line
-            middle = len(self.speeds) // 2
-            self.current["median_tokens_per_s"] = self.speeds[middle] if len(self.speeds) % 2 else \
-                (self.speeds[middle - 1] + self.speeds[middle]) / 2  # statistics.median, as summaries reads logs
+            bisect.insort(self.speeds, float(speed))  # kept sorted: statistics.median then only looks
+            self.current["median_tokens_per_s"] = statistics.median(self.speeds)  # as summaries reads logs
 
     def _note_validation(self, record: dict) -> None:
         """Final validation and the epoch of the best one go into the status (written with the

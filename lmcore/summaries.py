@@ -152,7 +152,7 @@ def summarize(folder) -> RunSummary:
         validations = validations_from_log(folder / "metrics.jsonl", _number(status.get("best_val_ppl")))
     logged_speed = None
     if status.get("state") not in ACTIVE and "median_tokens_per_s" not in status and "tokens_per_s" in status:
-        logged_speed = speed_from_log(folder / "metrics.jsonl")  # once per run before the key; cached for references
+        logged_speed = speed_from_log(folder / "metrics.jsonl")  # runs from before the key; read once each
     params = read_json(folder / "params.json")
     reference = reference_info(folder) if is_reference(folder) else None
     return from_parts(folder.name, folder, read_config(folder), status,
@@ -205,8 +205,18 @@ def _reference_summary(folder: str, *modified) -> RunSummary:
 
 def speed_from_log(path: Path) -> float | None:
     """The median tokens_per_s of a metrics log's train lines (what runs.RunWriter records as
-    `median_tokens_per_s`), for runs whose status predates that key; None without any."""
-    lines = [r for r in read_jsonl(path) if isinstance(r, dict) and r.get("kind") == "train"]
+    `median_tokens_per_s`), for runs whose status predates that key; None without any. An ended
+    run's log no longer changes: it is read once, not on every refresh of a page's run list."""
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return _logged_speed(str(path), info.st_mtime_ns, info.st_size)
+
+
+@functools.lru_cache(maxsize=512)
+def _logged_speed(path: str, *modified) -> float | None:
+    lines = [r for r in read_jsonl(Path(path)) if isinstance(r, dict) and r.get("kind") == "train"]
     speeds = [s for s in (_number(r.get("tokens_per_s")) for r in lines) if s is not None]
     return statistics.median(speeds) if speeds else None
 

@@ -93,7 +93,7 @@ def count_splits(path: Path, words: bool = False) -> dict:
                 left = sizes[name]
             found = line.split()
             tokens[name] += len(found) + 1
-            if words and name in counts:
+            if words:
                 counts[name].update(found)
             left -= 1
     result = {"lines": sizes, "tokens": tokens}
@@ -129,7 +129,8 @@ def unknown_shares(words: dict, cap: int) -> dict:
         total = sum(words[name].values())
         unknown = sum(n for w, n in words[name].items() if w not in known)
         shares[name] = unknown / total if total else 0.0
-    capped = any(w not in vocabulary for w in train)  # under the cap too, when <unk> took the last place
+    kept = set(vocabulary)
+    capped = any(w not in kept for w in train)  # under the cap too, when <unk> took the last place
     return {**shares, "distinct": len(train), "capped": capped, "vocab_size": len(vocabulary)}
 
 

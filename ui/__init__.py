@@ -384,15 +384,16 @@ def _ptb_status_cached(probe):
 # ---------------------------------------------------------------- starting runs
 
 
-def start_run(cfg) -> str:
+def start_run(cfg, count=None) -> str:
     """Create a run folder for a validated Config and train it in a background process; a corpus
     that cannot train raises ConfigError first, as `lmcore train` refuses it, so no page can make a
-    run that fails at its first batch."""
-    from lmcore.data import corpus_problems
+    run that fails at its first batch. `count`: a page's cache of a text file's split sizes
+    (data.corpus_problems), so a file the page has counted is not read again."""
+    from lmcore.data import corpus_problems, count_splits
     from lmcore.errors import ConfigError
     from lmcore.launch import launch_new
 
-    found = corpus_problems(cfg)
+    found = corpus_problems(cfg, count or count_splits)
     if found:
         raise ConfigError(found)
     folder = runs.create_run(cfg.to_dict(), runs_root(), label=cfg.name or cfg.preset)

@@ -148,7 +148,7 @@ def on_start() -> None:
     if not cfg.name:
         cfg = cfg.replace(name=described_name(values))
     try:
-        run_id = ui.start_run(cfg)
+        run_id = ui.start_run(cfg, counted_split)
     except (LmcoreError, OSError) as error:
         st.session_state[NOTICE] = ("error", f"Could not start the run: {error}")
         return
