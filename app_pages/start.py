@@ -128,17 +128,24 @@ st.caption("`book` and `variational-medium` are the full 40-epoch recipes: a `bo
            "under a minute anywhere.")
 
 
-def full_recipe() -> None:
-    """What the book recipe reaches, read from the reference run this project measured on a GPU."""
-    book = reference.recipe_run(reference_runs())
-    if book is None:
+def full_recipes() -> None:
+    """What the full recipes reach, read from the reference runs this project measured on a GPU."""
+    measured = reference.recipe_runs(reference_runs())
+    if not measured:
         return
-    text, chart = st.columns([2, 1], vertical_alignment="center")
-    text.markdown(f"**{reference.recipe_line(book)}**")
-    text.caption("Its curves can be laid beside your own runs on **Train** (watch a run) and **Compare**.")
-    text.page_link("app_pages/train.py", label="Open the reference run", icon="📈", query_params={"run": book.id})
-    chart.plotly_chart(reference.validation_figure(book, ui.metrics_frame(book.path)), key="start.recipe",
+    st.subheader("What the full recipes reach")
+    text, chart = st.columns([1, 1], vertical_alignment="center")
+    for summary in measured:
+        text.markdown(reference.recipe_line(summary))
+    text.caption(f"{reference.recipe_lesson(measured)} Measured by this project; each curve can be laid beside "
+                 "your own runs on **Train** (watch a run) and **Compare**.".lstrip())
+    links = text.container(horizontal=True, gap="medium")
+    for summary in measured:
+        links.page_link("app_pages/train.py", label=summary.config.get("preset"), icon="📈",
+                        help="Open its curves on Train", query_params={"run": summary.id})
+    runs = [(summary, ui.metrics_frame(summary.path)) for summary in measured]
+    chart.plotly_chart(reference.validation_figure(runs), key="start.recipe",
                        config={"displaylogo": False, "displayModeBar": False})
 
 
-full_recipe()
+full_recipes()

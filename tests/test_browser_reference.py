@@ -68,16 +68,18 @@ def test_train_watch_overlays_the_full_recipe_and_start_says_what_it_reaches(app
     page.wait_for_timeout(1000)
     screenshot(page, "reference-train-watch-overlay")
     assert {"tiny-cpu validation", f"{BOOK_NAME} validation"} <= legend(page), legend(page)
-    page.goto(f"{url}/train?run=20261127-085930-variational-medium-a70f")
+    page.goto(f"{url}/train?run=20261127-230959-variational-medium-3758")
     settle(page, "measured by this project on one NVIDIA H200")
     page.wait_for_timeout(1000)
     screenshot(page, "reference-train-watch-read-only")
-    assert page.get_by_role("button", name="Resume").is_disabled()
+    assert page.get_by_text("Finished: best validation perplexity 76.7").count() == 1
+    assert page.get_by_role("button", name="Resume").count() == 0
     page.goto(url)
-    settle(page, "The book recipe reaches")
+    settle(page, "What the full recipes reach")
     page.wait_for_timeout(1000)
     screenshot(page, "reference-start")
-    assert page.get_by_text("The book recipe reaches validation 79.9 / test 76.2 after 40 epochs").count() == 1
+    assert page.get_by_text("validation 79.9 / test 76.2 after 40 epochs").count() == 1
+    assert page.get_by_text("validation 76.7 / test 73.2 after 40 epochs").count() == 1
 
 
 def test_generate_shows_the_book_runs_samples_and_says_its_weights_were_not_kept(app, page):

@@ -11,7 +11,7 @@ from explorer.textview import md_escape
 from lmcore.reference import reference_dir
 
 BOOK = "20261127-085930-book-9182"
-VARIATIONAL = "20261127-085930-variational-medium-a70f"
+VARIATIONAL = "20261127-230959-variational-medium-3758"
 BOOK_NAME = "book · reference (NVIDIA H200)"
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 from streamlit.testing.v1 import AppTest
 
-from charts import chart
+from charts import chart, values
 from conftest import free_port, open_app, texts
 from lmcore.runs import create_run
 
@@ -71,7 +71,13 @@ def test_without_ptb_its_presets_do_not_start_a_run_that_would_fail(monkeypatch,
     assert len([run for run in (tmp_path / "runs").iterdir() if not run.name.startswith(".")]) == 1
 
 
-BOOK_LINE = "The book recipe reaches validation 79.9 / test 76.2 after 40 epochs (431 s on one NVIDIA H200)."
+BOOK_LINE = ("**book** (2x650, dropout 0.5 vertical, tied): validation 79.9 / test 76.2 after 40 epochs, 431 s on one "
+             "NVIDIA H200.")
+RECIPE_LINES = [BOOK_LINE,
+                "**zaremba-medium** (2x650, dropout 0.5 vertical, untied): validation 86.7 / test 83.1 after 39 "
+                "epochs, 205 s on one NVIDIA H200.",
+                "**variational-medium** (2x650, dropout 0.5 variational (recurrent 0.25), tied): validation 76.7 / "
+                "test 73.2 after 40 epochs, 239 s on one NVIDIA H200."]
 
 
 def test_the_full_recipe_line_reads_the_shipped_book_run_without_ptb(monkeypatch, tmp_path):
@@ -79,10 +85,14 @@ def test_the_full_recipe_line_reads_the_shipped_book_run_without_ptb(monkeypatch
     monkeypatch.setenv("LMCORE_CACHE_DIR", str(tmp_path / "cache"))
     at = open_start(monkeypatch, tmp_path / "runs")
     assert any("Penn Treebank not downloaded yet" in m.value for m in at.markdown)
-    assert f"**{BOOK_LINE}**" in [m.value for m in at.markdown]
-    assert any(c.value.startswith("**0** runs") and "**2** reference" in c.value for c in at.sidebar.caption)
+    markdown = [m.value for m in at.markdown]
+    assert [line for line in markdown if line in RECIPE_LINES] == RECIPE_LINES    # the presets' order
+    assert any(c.value.startswith("**0** runs") and "**3** reference" in c.value for c in at.sidebar.caption)
+    assert ("The same 2x650 LSTM on the same data, each with its recipe's own schedule: test perplexity runs from "
+            "83.1 (zaremba-medium) to 73.2 (variational-medium).") in texts(at.caption)
     validation = chart(at, key="start.recipe")["data"]
-    assert len(validation) == 1 and validation[0]["mode"] == "lines+markers"
+    assert [trace["name"] for trace in validation] == ["book", "zaremba-medium", "variational-medium"]
+    assert [len(values(trace)) for trace in validation] == [40, 39, 40]
 
 
 def test_the_full_recipe_line_follows_the_run_on_disk(monkeypatch, tmp_path):
@@ -101,8 +111,10 @@ def test_the_full_recipe_line_follows_the_run_on_disk(monkeypatch, tmp_path):
     (book / "reference.json").write_text(json.dumps({**info, "device": "NVIDIA H100"}))
     monkeypatch.setenv("LMCORE_REFERENCE_DIR", str(copy))
     at = open_start(monkeypatch, tmp_path / "runs")
-    line = "The book recipe reaches validation 81.0 / test 78.0 after 40 epochs (512 s on one NVIDIA H100)."
-    assert f"**{line}**" in [m.value for m in at.markdown]
+    line = ("**book** (2x650, dropout 0.5 vertical, tied): validation 81.0 / test 78.0 after 40 epochs, 512 s on one "
+            "NVIDIA H100.")
+    assert line in [m.value for m in at.markdown]
     monkeypatch.setenv("LMCORE_REFERENCE_DIR", str(tmp_path / "none"))  # an install without docs/
     at = open_start(monkeypatch, tmp_path / "runs")
-    assert not any("recipe reaches" in m.value for m in at.markdown)
+    assert not any("after 40 epochs" in m.value for m in at.markdown)
+    assert "What the full recipes reach" not in [h.value for h in at.subheader]

@@ -5,6 +5,7 @@ so), capped by max_steps, and finished with its final validation beside the best
 from __future__ import annotations
 
 import json
+import shutil
 import statistics
 import subprocess
 import sys
@@ -91,7 +92,7 @@ def test_the_change_of_validation_reads_huge_when_it_is():
 # ---------------------------------------------------------------- reference runs (issue 9)
 
 BOOK = "20261127-085930-book-9182"
-VARIATIONAL = "20261127-085930-variational-medium-a70f"
+VARIATIONAL = "20261127-230959-variational-medium-3758"
 
 
 def test_the_book_reference_overlays_a_tiny_run_on_an_epoch_axis(trained_runs, monkeypatch):
@@ -127,11 +128,27 @@ def test_a_reference_run_cannot_be_resumed_from_the_page(monkeypatch, tmp_path):
 
     at = open_watch(monkeypatch, tmp_path / "runs" / VARIATIONAL)  # an empty runs folder: still listed
     assert "variational-medium · reference (NVIDIA H200)" in at.selectbox[0].options[1]
+    assert not [b for b in at.button if b.label in ("Resume", "Start over", "Stop")]  # finished: nothing to resume
+    info = " ".join(i.value for i in at.info)
+    assert "measured by this project on one NVIDIA H200" in info
+    assert "Finished: best validation perplexity 76.7" in " ".join(s.value for s in at.success)
+    assert not (reference_dir() / VARIATIONAL / "log.txt").exists()
+
+
+def test_a_reference_run_cut_short_says_so_and_stays_read_only(monkeypatch, tmp_path):
+    from lmcore.reference import reference_dir
+
+    cut = tmp_path / "reference" / VARIATIONAL
+    shutil.copytree(reference_dir() / VARIATIONAL, cut)
+    for name, changes in (("status.json", {"state": "stopped", "step": 21_228, "test_ppl": None}),
+                          ("reference.json", {"complete": False})):
+        data = json.loads((cut / name).read_text())
+        (cut / name).write_text(json.dumps({**data, **changes}))
+    monkeypatch.setenv("LMCORE_REFERENCE_DIR", str(cut.parent))
+    at = open_watch(monkeypatch, tmp_path / "runs" / VARIATIONAL)
     resume = next(b for b in at.button if b.label == "Resume")
     assert resume.disabled and "read-only" in resume.help
-    info = " ".join(i.value for i in at.info)
-    assert "measured by this project on one NVIDIA H200" in info and "Cut short at step" in info
-    assert not (reference_dir() / VARIATIONAL / "log.txt").exists()
+    assert "Cut short at step 21,228 of 53,080" in " ".join(i.value for i in at.info)
 
 
 def test_edit_a_copy_of_a_reference_run_trains_its_recipe_on_this_machine(monkeypatch, tmp_path):

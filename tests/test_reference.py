@@ -9,7 +9,8 @@ from lmcore.jsonl import read_jsonl
 from lmcore.runs import read_config, read_status
 
 BOOK = "20261127-085930-book-9182"
-VARIATIONAL = "20261127-085930-variational-medium-a70f"
+VARIATIONAL = "20261127-230959-variational-medium-3758"
+ZAREMBA = "20261127-231417-zaremba-medium-6fb2"
 
 
 @pytest.fixture
@@ -29,7 +30,7 @@ def made_up(tmp_path, monkeypatch):
 def test_the_shipped_runs_are_listed_with_where_they_were_measured(monkeypatch):
     monkeypatch.delenv("LMCORE_REFERENCE_DIR", raising=False)
     runs = {run["id"]: run for run in reference.list_reference_runs()}
-    assert set(runs) >= {BOOK, VARIATIONAL}
+    assert set(runs) >= {BOOK, VARIATIONAL, ZAREMBA}
     for run in runs.values():
         info = run["reference"]
         assert info["device"] == "NVIDIA H200" and info["source"] == "measured by this project"
@@ -45,9 +46,20 @@ def test_the_shipped_book_run_holds_the_numbers_the_readme_quotes(monkeypatch):
     assert status["state"] == "finished" and round(status["elapsed"]) == 431
     assert round(status["best_val_ppl"], 2) == 79.87 and round(status["test_ppl"], 2) == 76.19
     assert reference.reference_info(folder)["complete"] is True
-    cut = reference.reference_dir() / VARIATIONAL
-    assert read_status(cut)["state"] == "stopped" and reference.reference_info(cut)["complete"] is False
-    assert max(r["epoch"] for r in read_jsonl(cut / "metrics.jsonl") if r["kind"] == "val") == 16
+
+
+
+@pytest.mark.parametrize("folder, epochs, best_val, test",
+                         [(VARIATIONAL, 40, 76.66, 73.24), (ZAREMBA, 39, 86.66, 83.09)])
+def test_the_shipped_medium_recipes_ran_to_their_end(monkeypatch, folder, epochs, best_val, test):
+    """The README's placement table: variational-medium and zaremba-medium, each to its last epoch."""
+    monkeypatch.delenv("LMCORE_REFERENCE_DIR", raising=False)
+    run = reference.reference_dir() / folder
+    status = read_status(run)
+    assert status["state"] == "finished" and reference.reference_info(run)["complete"] is True
+    assert round(status["best_val_ppl"], 2) == best_val and round(status["test_ppl"], 2) == test
+    assert max(r["epoch"] for r in read_jsonl(run / "metrics.jsonl") if r["kind"] == "val") == epochs
+    assert status["epoch"] == read_config(run)["epochs"] == epochs
 
 
 def test_listing_keeps_folders_by_name_and_survives_bad_info(made_up):

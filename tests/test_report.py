@@ -21,7 +21,8 @@ def test_a_reference_run_reports_the_machine_that_trained_it():
 
 
 def test_the_shipped_reports_are_what_report_makes_today():
-    for name, folder in (("book", BOOK), ("variational-medium", RUNS / "20261127-085930-variational-medium-a70f")):
+    for name, folder in (("book", BOOK), ("variational-medium", RUNS / "20261127-230959-variational-medium-3758"),
+                         ("zaremba-medium", RUNS / "20261127-231417-zaremba-medium-6fb2")):
         shipped = json.loads((ROOT / "docs" / "results" / f"{name}.json").read_text())
         assert shipped == json.loads(json.dumps(report.build(folder)))
 

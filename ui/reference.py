@@ -7,30 +7,71 @@ epochs (explorer.epochs) or on its share of training (0 = start, 1 = end).
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 import plotly.graph_objects as go
 
 import ui
 from explorer import epochs
 from explorer.metrics import split
+from lmcore.presets import PRESETS
 from lmcore.summaries import RunSummary
 
 AXES = {"epoch": "epoch (passes over each run's own training text)",
         "share": "share of training (0 = start, 1 = its last step)"}
 
 
+def recipe_runs(summaries: list[RunSummary]) -> list[RunSummary]:
+    """The reference runs that trained a preset to its end, one per preset, in the presets' order
+    (the order a class meets them)."""
+    finished = {}
+    for summary in summaries:
+        preset = summary.config.get("preset")
+        if (summary.is_reference and summary.reference.get("complete") is True and summary.state == "finished"
+                and preset in PRESETS):
+            finished.setdefault(preset, summary)
+    return [finished[name] for name in PRESETS if name in finished]
+
+
 def recipe_run(summaries: list[RunSummary], preset: str = "book") -> RunSummary | None:
     """The reference run that trained `preset` to its end, if one is shipped."""
-    return next((s for s in summaries if s.is_reference and s.reference.get("complete") is True
-                 and s.config.get("preset") == preset and s.state == "finished"), None)
+    return next((s for s in recipe_runs(summaries) if s.config.get("preset") == preset), None)
+
+
+def recipe_traits(config: dict) -> str:
+    """'2x650, dropout 0.5 vertical, tied' (variational adds its recurrent ratio)."""
+    dropout = config.get("dropout") or 0
+    if dropout or config.get("dropout_recurrent"):
+        where = f"dropout {dropout:g} {config.get('dropout_placement')}"
+        recurrent = config.get("dropout_recurrent")
+        if recurrent is not None and config.get("dropout_placement") == "variational":
+            where += f" (recurrent {recurrent:g})"
+    else:
+        where = "no dropout"
+    tying = "tied" if config.get("tie_weights") else "untied"
+    return f"{config.get('layers')}x{config.get('hidden_size')}, {where}, {tying}"
 
 
 def recipe_line(summary: RunSummary) -> str:
-    """'The book recipe reaches validation 79.9 / test 76.2 after 40 epochs (431 s on one NVIDIA H200).'"""
+    """'**book** (2x650, dropout 0.5 vertical, tied): validation 79.9 / test 76.2 after 40 epochs, 431 s on
+    one NVIDIA H200.'"""
     epochs = summary.status.get("epoch") or summary.config.get("epochs")
-    return (f"The {summary.config.get('preset')} recipe reaches validation {ui.fmt_ppl(summary.best_val)} / "
-            f"test {ui.fmt_ppl(summary.test)} after {epochs} epochs "
-            f"({summary.training_seconds:.0f} s on one {summary.device}).")
+    return (f"**{summary.config.get('preset')}** ({recipe_traits(summary.config)}): validation "
+            f"{ui.fmt_ppl(summary.best_val)} / test {ui.fmt_ppl(summary.test)} after {epochs} epochs, "
+            f"{summary.training_seconds:.0f} s on one {summary.device}.")
+
+
+def recipe_lesson(measured: list[RunSummary]) -> str:
+    """What the measured recipes show side by side, when they share a model size: '' otherwise."""
+    sizes = {(s.config.get("layers"), s.config.get("hidden_size")) for s in measured}
+    tested = sorted((s for s in measured if ui.is_number(s.test)), key=lambda s: s.test)
+    if len(sizes) != 1 or len(tested) < 2:
+        return ""
+    (layers, hidden), best, worst = sizes.pop(), tested[0], tested[-1]
+    return (f"The same {layers}x{hidden} LSTM on the same data, each with its recipe's own schedule: test "
+            f"perplexity runs from {ui.fmt_ppl(worst.test)} ({worst.config.get('preset')}) to "
+            f"{ui.fmt_ppl(best.test)} ({best.config.get('preset')}).")
 
 
 def provenance(summary: RunSummary) -> str:
@@ -59,11 +100,21 @@ def on_axis(summary: RunSummary, frame: pd.DataFrame, axis: str) -> pd.DataFrame
     return placed
 
 
-def validation_figure(summary: RunSummary, frame: pd.DataFrame, height: int = 220) -> go.Figure:
-    """A small chart of a run's validation perplexity by epoch (the Start page's)."""
-    val = split(frame, "val")
-    figure = go.Figure(go.Scatter(x=val["epoch"], y=val["ppl"], mode="lines+markers", line=dict(color=ui.PALETTE[0]),
-                                  marker=dict(size=5), hovertemplate="epoch %{x}: validation %{y:.1f}<extra></extra>"))
+def validation_figure(runs: list[tuple[RunSummary, pd.DataFrame]], height: int = 300) -> go.Figure:
+    """The validation perplexity by epoch of a few runs, one colour each (the Start page's)."""
+    figure = go.Figure()
+    for colour, (summary, frame) in zip(ui.PALETTE, runs):
+        val = split(frame, "val")
+        name = summary.config.get("preset") or summary.name
+        figure.add_trace(go.Scatter(x=val["epoch"], y=val["ppl"], mode="lines+markers", name=name,
+                                    line=dict(color=colour), marker=dict(size=4),
+                                    hovertemplate=f"{name}, epoch %{{x}}: validation %{{y:.1f}}<extra></extra>"))
     figure.update_layout(height=height, margin=dict(l=10, r=10, t=10, b=10), xaxis_title="epoch",
-                         yaxis_title="validation perplexity", showlegend=False)
+                         yaxis_title="validation perplexity", showlegend=len(runs) > 1,
+                         legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0))
+    lows = [float(split(frame, "val")["ppl"].min()) for _, frame in runs if len(split(frame, "val"))]
+    if lows:  # where the recipes part: their first epochs (200 and more) would squash the last ones together
+        low = min(lows)
+        figure.update_yaxes(range=[math.log10(low * 0.93), math.log10(low * 2)])
+    ui.log_ticks(figure, clipped=True)
     return figure
