@@ -320,3 +320,16 @@ def test_sample_cards_and_the_training_time_read_as_on_every_other_page(trained_
     captions = " ".join(c.value for c in open_watch(monkeypatch, folder).caption)
     assert "step 1,274 · epoch 26 · temperature 1.0" in captions
     assert "training time 0:10" in captions
+
+
+def test_compare_it_with_other_runs_adds_the_run_and_keeps_the_chart_settings(trained_runs, monkeypatch):
+    """A link inside the app is not a shared link: it must not reset what the user set on Compare
+    (a shared link's missing setting means its default) nor drop the runs chosen there."""
+    from urllib.parse import parse_qs
+
+    root, folders = trained_runs
+    plain, variational = folders["plain"].name, folders["variational"].name
+    state = {"compare.selected": [variational, "deleted-since"], "compare.x_axis": "epoch", "compare.smoothing": 0.3}
+    at = open_app(monkeypatch, root, "app_pages/train.py", {"run": plain}, state=state)
+    link = next(l.proto for l in at.get("page_link") if l.proto.label == "Compare it with other runs")
+    assert parse_qs(link.query_string) == {"runs": [f"{variational},{plain}"], "x": ["epoch"], "smooth": ["0.3"]}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+import ui
 from explorer.compare_links import chart_from_link, chart_note, chart_query, ignored_note, runs_from_link, runs_value
 from lmcore.summaries import RunSummary
 from ui.compare_runs import CHART_SETTINGS, GRID_CHOSEN, GRID_VIEW, RUNS_VIEW, SELECTED, TAB
@@ -49,6 +50,15 @@ def apply_link(summaries: list[RunSummary]) -> None:
         if known:
             st.session_state[GRID_CHOSEN] = group
         _note(None if known else ignored_note([group], what="grid"), GRID_VIEW, None)
+
+
+def link_query(run_ids: list[str], keep_selection: bool = False) -> dict[str, str]:
+    """The query of a link inside the app that opens Compare on `run_ids` (after the runs already
+    chosen there that still exist, with `keep_selection`). It carries the chart settings as the
+    user left them: a link that leaves one out means its default, which would reset them."""
+    chosen = [run_id for run_id in st.session_state.get(SELECTED, []) if keep_selection and ui.run_folder(run_id)]
+    chosen += [run_id for run_id in run_ids if run_id not in chosen]
+    return {"runs": runs_value(chosen), **_chart_in_session()}
 
 
 def _chart_in_url() -> dict[str, str]:

@@ -50,8 +50,10 @@ def lineage(summary: RunSummary) -> None:
     row.caption(f"Forked from `{parent}` at step {step:,} ({source_label(summary.config.get('fork_from'))}): "
                 "its steps continue from there.")
     if ui.run_folder(parent):
+        from ui import compare_url  # it imports ui.compare_runs, which imports this module
+
         row.page_link("app_pages/compare.py", label="Draw it beside its parent", icon=":material/call_split:",
-                      query_params={"runs": f"{parent},{summary.id}"})
+                      query_params=compare_url.link_query([parent, summary.id]))
 
 
 def parent_curve(summary: RunSummary) -> dict | None:

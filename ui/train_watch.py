@@ -22,7 +22,7 @@ from lmcore.presets import preset_values
 from lmcore.reference import is_reference
 from lmcore.summaries import RunSummary, reference_runs, summary_of
 from lmcore.timing import describe_split
-from ui import reference
+from ui import compare_url, reference
 from ui.fork import fork_form, parent_curve
 from ui.grid_charts import axis_top
 from ui.train_state import NOTICE, SETUP_TAB, TAB, attach, load_values
@@ -126,7 +126,8 @@ def inherited_time(summary: RunSummary) -> str:
 
 def run_links(summary: RunSummary) -> None:
     """The other pages, each opened on this run."""
-    links = [("app_pages/compare.py", "Compare it with other runs", ":material/compare_arrows:", {"runs": summary.id}),
+    links = [("app_pages/compare.py", "Compare it with other runs", ":material/compare_arrows:",
+              compare_url.link_query([summary.id], keep_selection=True)),
              ("app_pages/inside.py", "The dropout masks it used", ":material/biotech:", {"run": summary.id}),
              ("app_pages/generate.py", "Generate text with it", ":material/edit_note:", {"run": summary.id})]
     row = st.container(horizontal=True, gap="medium")
