@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from explorer.uploads import dataset_label, is_upload, upload_name
+from explorer.uploads import dataset_label, is_upload, shown_upload_name
 from lmcore import ablation
 from lmcore.config import KEYS
 from lmcore.summaries import RunSummary
@@ -194,7 +194,7 @@ def dataset_name(config: dict) -> str:
     if not isinstance(dataset, str) or not dataset:
         return "unknown data"
     if is_upload(dataset):
-        name = upload_name(dataset)
+        name = shown_upload_name(dataset)
         return f"the uploaded {name}" if name else f"an uploaded text {Path(dataset).stem[:8]}"
     return f"text file {Path(dataset).name}"
 

@@ -10,6 +10,7 @@ import hashlib
 import os
 import re
 import tempfile
+import time
 from pathlib import Path
 
 from lmcore.config import BUILTIN_DATASETS
@@ -156,9 +157,41 @@ def upload_name(path) -> str | None:
         return None
 
 
+def shown_upload_name(path) -> str | None:
+    """upload_name, with the first hex digits of the file's hash after it when another upload in
+    the same folder came with the same name: two different notes.txt must not read the same."""
+    name = upload_name(path)
+    if name and _names_in(Path(path).parent).get(name, 0) > 1:
+        return f"{name} ({Path(path).stem[:6]})"
+    return name
+
+
+_NAMES: dict = {}  # an uploads folder -> (its mtime, {name: how many uploads came with it})
+
+
+def _names_in(folder: Path) -> dict[str, int]:
+    """How many uploads in `folder` came with each name, read again only when the folder changed
+    (an upload or a new name replaces a file in it, which changes its mtime). A change in the last
+    two seconds is read again each time: the clock behind mtimes ticks coarsely, so two uploads a
+    few milliseconds apart can leave the same one (git's "racy clean" files)."""
+    try:
+        stamp = folder.stat().st_mtime_ns
+    except OSError:
+        return {}
+    if _NAMES.get(folder, (None,))[0] != stamp or time.time_ns() - stamp < 2 * 10**9:
+        counts: dict[str, int] = {}
+        for kept in folder.glob("*.name"):
+            if is_upload(kept.with_suffix(".txt")) and (name := upload_name(kept.with_suffix(".txt"))):
+                counts[name] = counts.get(name, 0) + 1
+        _NAMES[folder] = (stamp, counts)
+        _trim(_NAMES, 8)
+    return _NAMES[folder][1]
+
+
 def dataset_label(dataset: str) -> str:
     """A config's dataset for people: ptb and synthetic as they are, an upload by the name it was
-    uploaded under, another text file by its file name. Not a path: it is for showing."""
+    uploaded under (shown_upload_name), another text file by its file name. Not a path: it is for
+    showing."""
     if dataset in BUILTIN_DATASETS:
         return dataset
-    return upload_name(dataset) or Path(dataset).name
+    return shown_upload_name(dataset) or Path(dataset).name

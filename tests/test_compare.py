@@ -187,13 +187,16 @@ def test_an_upload_is_named_as_it_came_and_two_uploads_of_one_name_are_two_texts
         path.write_text("a b c\n")
         path.with_suffix(".name").write_text("notes.txt")
         uploads.append(dict(dataset=str(path)))
-    assert compare.dataset_name(uploads[0]) == "the uploaded notes.txt"
-    assert "different data: the uploaded notes.txt and the uploaded notes.txt." in compare.comparability_note(
-        uploads, [4, 4])
+    # Two texts that came with one name read apart by their hashes' first digits.
+    assert compare.dataset_name(uploads[0]) == "the uploaded notes.txt (111111)"
+    assert ("different data: the uploaded notes.txt (111111) and the uploaded notes.txt (222222)."
+            in compare.comparability_note(uploads, [4, 4]))
     # The table and its Dataset filter name an upload as it came, not by its hash.
     row = compare.run_row(from_parts("20260101-000000-up-ab12", tmp_path, {**uploads[0], "preset": "tiny"},
                                      {"state": "finished"}, None))
-    assert row["dataset"] == "notes.txt"
+    assert row["dataset"] == "notes.txt (111111)"
+    (tmp_path / f"{'2' * 64}.name").write_text("other.txt")
+    assert compare.dataset_name(uploads[0]) == "the uploaded notes.txt"   # the name is its own again
 
 
 def test_the_vocabulary_note_reads_as_trains_overlay_caption_did():

@@ -6,6 +6,7 @@ import hashlib
 
 import pytest
 
+from explorer.compare import dataset_name
 from explorer.uploads import (
     MAX_UPLOAD_BYTES,
     MAX_UPLOAD_MB,
@@ -135,3 +136,15 @@ def test_a_cap_exactly_the_training_words_with_unseen_held_out_words_says_one_be
     kind, text = unknown_note(unknown_share(path, 100), 100)
     assert text == ("The vocabulary cap (100) keeps all 4 distinct training words; 25% of validation tokens "
                     "are words training never saw, read as `<unk>`.")
+
+
+def test_two_different_uploads_with_one_name_read_apart(tmp_path):
+    uploads = tmp_path / ".uploads"
+    first, _ = store_upload(b"the cat sat on the mat\n" * 20, uploads, "notes.txt")
+    assert dataset_label(str(first)) == "notes.txt"                  # alone with its name: no hash
+    second, _ = store_upload(b"a dog ran in the park\n" * 20, uploads, "notes.txt")
+    other, _ = store_upload(b"one two three four\n" * 20, uploads, "other.txt")
+    labels = {dataset_label(str(path)) for path in (first, second)}
+    assert labels == {f"notes.txt ({first.stem[:6]})", f"notes.txt ({second.stem[:6]})"}
+    assert dataset_label(str(other)) == "other.txt"
+    assert dataset_name({"dataset": str(second)}) == f"the uploaded notes.txt ({second.stem[:6]})"

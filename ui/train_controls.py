@@ -15,6 +15,7 @@ from explorer.uploads import (
     MAX_UPLOAD_BYTES,
     MAX_UPLOAD_MB,
     UPLOAD_BOX_MB,
+    shown_upload_name,
     split_text,
     store_upload,
     text_stats,
@@ -132,11 +133,14 @@ def upload_box() -> None:
                 st.session_state.setdefault(TEXT_STATS, {})[path.stem] = {**result, "name": file.name}
         refused = done[file.file_id][1]
     st.session_state[REFUSED] = refused
-    stats = stats_for(st.session_state.get(TEXT_PATH) or "")
+    in_use = st.session_state.get(TEXT_PATH) or ""
+    stats = stats_for(in_use)
+    # As run names and Compare will call it: another upload of the same name adds the hash's digits.
+    name = (shown_upload_name(in_use) if in_use else None) or (stats or {}).get("name")
     if refused and stats:
-        st.warning(f"{no_latex(refused)}. Still using **{md_escape(stats.get('name', 'the earlier file'))}**.")
+        st.warning(f"{no_latex(refused)}. Still using **{md_escape(name or 'the earlier file')}**.")
     if stats:
-        st.caption(f"Using **{md_escape(stats.get('name', 'an uploaded file'))}**: {stats['lines']:,} lines, "
+        st.caption(f"Using **{md_escape(name or 'an uploaded file')}**: {stats['lines']:,} lines, "
                    f"{stats['train_tokens']:,} training tokens, {stats['distinct']:,} distinct words. "
                    + split_text(stats["split"]))
 
