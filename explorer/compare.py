@@ -258,6 +258,16 @@ def grid_label(entry: dict) -> str:
     return f"{entry['group']} · {entry['preset']} · {toggles}{seeds} · {entry['total']} runs"
 
 
+def grid_progress_text(entry: dict) -> str:
+    """'3 / 4 finished · 1 queued or running · 0 failed or stopped'; once nothing is queued or
+    running and some run did not finish, 'Ended: ...', so a bar short of full does not read as
+    still going (a stopped run keeps the share of its steps done until it is resumed)."""
+    counts = f"{entry['finished']} / {entry['total']} finished"
+    if not entry["active"] and entry["finished"] < entry["total"]:
+        return f"Ended: {counts} · {entry['failed']} failed or stopped"
+    return f"{counts} · {entry['active']} queued or running · {entry['failed']} failed or stopped"
+
+
 def grid_progress(entry: dict) -> float:
     """The share of the grid that is settled: finished, failed and broken runs count 1, the
     others the share of their steps done."""

@@ -178,6 +178,7 @@ def test_a_grid_whose_cell_failed_says_it_ended_why_and_draws_no_empty_effects_c
     at = grid_page(monkeypatch, root)
     shown = texts(at)
     assert "Partial results" not in shown and "until every" not in shown
+    assert at.get("progress")[0].proto.text == "Ended: 2 / 4 finished · 2 failed or stopped"
     assert ("The grid has ended: nothing is queued or running, and 2 of its 4 runs did not finish (2 failed). "
             "The numbers rest on the finished seeds of each cell") in shown
     cells = frame_with(at, "unfinished runs").value.set_index("cell")
@@ -199,6 +200,7 @@ def test_a_running_grid_says_partial_and_its_cell_line_stops_where_its_slowest_s
     at = grid_page(monkeypatch, root)
     shown = texts(at)
     assert "The grid has ended" not in shown
+    assert at.get("progress")[0].proto.text == "1 / 4 finished · 2 queued or running · 1 failed or stopped"
     assert ("No effect has an estimate yet: an effect needs a finished run on both sides of its toggle, and this "
             "cell has none yet: lr=1000.0 — 1 stopped (can be resumed on Train), 1 running.") in shown
     cells = frame_with(at, "unfinished runs").value.set_index("cell")

@@ -170,8 +170,7 @@ def grid_results(summaries: list[RunSummary]) -> None:
         st.session_state[GRID_CHOSEN] = entries[0]["group"]
     st.selectbox("Grid", list(by_group), key=GRID_CHOSEN, format_func=lambda g: compare.grid_label(by_group[g]))
     entry = by_group[st.session_state[GRID_CHOSEN]]
-    st.progress(compare.grid_progress(entry), text=f"{entry['finished']} / {entry['total']} finished · "
-                f"{entry['active']} queued or running · {entry['failed']} failed or stopped")
+    st.progress(compare.grid_progress(entry), text=compare.grid_progress_text(entry))
     report = grid_effects(entry["runs"], entry["group"])
     colors = {cell["label"]: ui.PALETTE[i % len(ui.PALETTE)] for i, cell in enumerate(report["cells"])}
     cell_curves(entry, colors)
