@@ -217,9 +217,10 @@ class CaptureWatch(Callbacks):
 
 
 @cuda
-def test_gpu_a_cuda_run_with_auto_graphs_captures_and_trains_as_an_eager_run(runs_root):
+@pytest.mark.parametrize("amp", ["none", "bf16"])  # bf16: the next GPU session's book run (docs/performance.md)
+def test_gpu_a_cuda_run_with_auto_graphs_captures_and_trains_as_an_eager_run(runs_root, amp):
     changes = {**SMALL, "device": "cuda", "max_steps": 100, "eval_every": 50, "log_every": 1,
-               "dropout_placement": "none"}
+               "dropout_placement": "none", "amp": amp}
     watch = CaptureWatch()
     graphed = create_run({**changes, "cuda_graphs": "auto"}, runs_root)
     assert run(graphed, show_progress=False, observers=(watch,))["state"] == "finished"
