@@ -124,6 +124,16 @@ def test_preset_from_the_url_and_the_selector_fill_the_controls(trained_runs, mo
     assert at.query_params["preset"] == "synthetic"
 
 
+def test_a_preset_with_a_long_float_is_not_changed_by_the_form(trained_runs, monkeypatch):
+    """QA round 6: zaremba-medium's clip 0.25/1.75 came back as 0.1428571429, so its copy linked,
+    named and compared as a changed recipe."""
+    at = open_page(monkeypatch, trained_runs[0], preset="zaremba-medium")
+    assert not at.exception and "clip" not in at.query_params
+    assert at.text_input(key=W + "name").placeholder == "zaremba-medium"
+    at.number_input(key=W + "clip").set_value(0.3).run()               # a real change still rounds and shows
+    assert at.query_params["clip"] in ("0.3", ["0.3"])
+
+
 def test_link_keys_fill_controls_and_bad_ones_are_ignored_with_a_warning(trained_runs, monkeypatch):
     root, _ = trained_runs
     at = open_page(monkeypatch, root, preset="tiny", layers="3", dropout_placement="variational",

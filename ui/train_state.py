@@ -58,15 +58,21 @@ def read_values() -> dict:
     state = st.session_state
     values = dict(state[VALUES])
     for key in PLAIN:
-        value = state[WIDGET + key]
-        values[key] = round(value, 10) if isinstance(value, float) else value
+        values[key] = _cleaned(state[WIDGET + key], values.get(key))
     kind = state[WIDGET + "dataset"]
     values["dataset"] = (state.get(TEXT_PATH) or "") if kind == "text" else kind
-    recurrent = round(state[WIDGET + "dropout_recurrent"], 10)
+    recurrent = _cleaned(state[WIDGET + "dropout_recurrent"], values.get("dropout_recurrent"))
     values["dropout_recurrent"] = None if state[WIDGET + "recurrent_same"] else recurrent
     values["max_steps"] = state[WIDGET + "max_steps"] or None
     values["preset"] = state[PRESET]
     return values
+
+
+def _cleaned(value, loaded):
+    """A widget's float rounded to 10 decimals (a slider's 0.30000000000000004 is 0.3), unless it is
+    the value the config was loaded with: zaremba-medium's clip 0.25/1.75 must stay that, not become
+    0.1428571429, a change its copy would be named and linked by."""
+    return round(value, 10) if isinstance(value, float) and value != loaded else value
 
 
 def init_state() -> None:
