@@ -123,7 +123,7 @@ st.subheader("Start from a preset")
 with st.container(horizontal=True, wrap=True):
     for name in FEATURED:
         preset_card(name, ptb_here)
-st.caption("`book` and `variational-medium` are the full 40-epoch recipes: a `book` epoch took 5.2 s on an "
+st.caption("`book` and `variational-medium` are full 40-epoch GPU recipes: a `book` epoch took 5.2 s on an "
            "NVIDIA H200 with CUDA graphs (10.8 s without) and about 9 minutes on a 2-core CPU. `tiny` finishes in "
            "under a minute anywhere.")
 
@@ -134,18 +134,19 @@ def full_recipes() -> None:
     if not measured:
         return
     st.subheader("What the full recipes reach")
-    text, chart = st.columns([1, 1], vertical_alignment="center")
     for summary in measured:
-        text.markdown(reference.recipe_line(summary))
-    text.caption(f"{reference.recipe_lesson(measured)} Measured by this project; each curve can be laid beside "
-                 "your own runs on **Train** (watch a run) and **Compare**.".lstrip())
-    links = text.container(horizontal=True, gap="medium")
+        st.markdown(reference.recipe_line(summary))
+    for line in reference.recipe_comparisons(measured):
+        st.caption(line)
+    runs = [(summary, ui.metrics_frame(summary.path)) for summary in measured]
+    st.plotly_chart(reference.validation_figure(runs), key="start.recipe",
+                    config={"displaylogo": False, "displayModeBar": False})
+    links = st.container(horizontal=True, gap="medium", vertical_alignment="center")
+    links.caption("Measured by this project. Open one on **Train**, or lay its curves beside your own runs "
+                  "there and on **Compare**:")
     for summary in measured:
         links.page_link("app_pages/train.py", label=summary.config.get("preset"), icon="📈",
                         help="Open its curves on Train", query_params={"run": summary.id})
-    runs = [(summary, ui.metrics_frame(summary.path)) for summary in measured]
-    chart.plotly_chart(reference.validation_figure(runs), key="start.recipe",
-                       config={"displaylogo": False, "displayModeBar": False})
 
 
 full_recipes()

@@ -117,6 +117,19 @@ def varied_keys(configs: list[dict]) -> list[str]:
     return [k for k in ordered if len({_hashable(config.get(k)) for config in configs}) > 1]
 
 
+# Keys that change how fast a run trains, where it runs or what it logs, not what it learns (CUDA
+# graphs and the compiled cell train to the same numbers: docs/performance.md).
+NOT_RECIPE = NOT_DIFFED + ("preset", "group", "parent", "fork_from", "fork_step", "device", "threads",
+                           "cuda_graphs", "compiled_cell", "layer_pipeline", "compile", "log_every",
+                           "checkpoint_every", "keep_epoch_checkpoints", "sample_prompt", "sample_words",
+                           "sample_temperature")
+
+
+def recipe_differences(first: dict, second: dict) -> list[str]:
+    """The keys two configs differ in that change what a model learns (varied_keys less NOT_RECIPE)."""
+    return [key for key in varied_keys([first, second]) if key not in NOT_RECIPE]
+
+
 def _hashable(value):
     if value == "":
         return None

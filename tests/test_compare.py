@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from explorer import compare
+from lmcore.presets import PRESETS
 from lmcore.summaries import from_parts
 
 BASE = dict(dataset="ptb", preset="tiny", layers=1, hidden_size=256, embed_size=256, dropout=0.0,
@@ -259,3 +260,10 @@ def test_the_diff_names_an_upload_as_it_came_not_by_its_hidden_path(tmp_path):
     assert diff.loc["dataset"].tolist() == ["tiny3.txt", "ptb"]
     plain_file = summary("20260101-000000-c", "file", dataset="/data/notes/book.txt")
     assert compare.config_diff([plain_file, runs[1]], ["#1", "#2"]).loc["dataset", "#1"] == "/data/notes/book.txt"
+
+
+def test_recipes_that_differ_only_in_speed_or_logging_keys_are_one_recipe():
+    book = PRESETS["book"].config().to_dict()
+    graphed = {**book, "cuda_graphs": "on", "compiled_cell": "off", "device": "cuda", "name": "x", "log_every": 5}
+    assert compare.recipe_differences(book, graphed) == []
+    assert compare.recipe_differences(book, {**graphed, "amp": "bf16", "tie_weights": False}) == ["tie_weights", "amp"]

@@ -14,10 +14,13 @@ import plotly.graph_objects as go
 
 import ui
 from explorer import epochs
+from explorer.compare import recipe_differences
 from explorer.metrics import split
 from lmcore.presets import PRESETS
 from lmcore.summaries import RunSummary
 
+# What the tool is about: recipes that differ only in these compare cleanly.
+LESSON_KEYS = {"layers", "dropout", "dropout_placement", "dropout_recurrent", "tie_weights"}
 AXES = {"epoch": "epoch (passes over each run's own training text)",
         "share": "share of training (0 = start, 1 = its last step)"}
 
@@ -54,24 +57,42 @@ def recipe_traits(config: dict) -> str:
 
 
 def recipe_line(summary: RunSummary) -> str:
-    """'**book** (2x650, dropout 0.5 vertical, tied): validation 79.9 / test 76.2 after 40 epochs, 431 s on
-    one NVIDIA H200.'"""
+    """'**book** (2x650, dropout 0.5 vertical, tied; 13.28M parameters): validation 79.9 / test 76.2
+    after 40 epochs, 431 s on one NVIDIA H200 (eager steps, ...).' The time's conditions, from
+    reference.json, because times measured eagerly and graphed, alone and sharing, sit side by side."""
     epochs = summary.status.get("epoch") or summary.config.get("epochs")
-    return (f"**{summary.config.get('preset')}** ({recipe_traits(summary.config)}): validation "
+    params = f"; {ui.fmt_count(summary.params)} parameters" if summary.params else ""
+    conditions = (summary.reference or {}).get("conditions")
+    return (f"**{summary.config.get('preset')}** ({recipe_traits(summary.config)}{params}): validation "
             f"{ui.fmt_ppl(summary.best_val)} / test {ui.fmt_ppl(summary.test)} after {epochs} epochs, "
-            f"{summary.training_seconds:.0f} s on one {summary.device}.")
+            f"{summary.training_seconds:.0f} s on one {summary.device}{f' ({conditions})' if conditions else ''}.")
 
 
-def recipe_lesson(measured: list[RunSummary]) -> str:
-    """What the measured recipes show side by side, when they share a model size: '' otherwise."""
-    sizes = {(s.config.get("layers"), s.config.get("hidden_size")) for s in measured}
-    tested = sorted((s for s in measured if ui.is_number(s.test)), key=lambda s: s.test)
-    if len(sizes) != 1 or len(tested) < 2:
-        return ""
-    (layers, hidden), best, worst = sizes.pop(), tested[0], tested[-1]
-    return (f"The same {layers}x{hidden} LSTM on the same data, each with its recipe's own schedule: test "
-            f"perplexity runs from {ui.fmt_ppl(worst.test)} ({worst.config.get('preset')}) to "
-            f"{ui.fmt_ppl(best.test)} ({best.config.get('preset')}).")
+def recipe_comparisons(measured: list[RunSummary]) -> list[str]:
+    """What the recipes say side by side, each against the first (the seed's, in the presets'
+    order): a clean comparison where they differ only in dropout and tying, otherwise the keys
+    that also differ, so a spread is not read as the effect of one change."""
+    if len(measured) < 2:
+        return []
+    base, lines = measured[0], []
+    for other in measured[1:]:
+        keys = recipe_differences(base.config, other.config)
+        scores = f"test {ui.fmt_ppl(other.test)} against {ui.fmt_ppl(base.test)}"
+        names = f"**{other.config.get('preset')}** differs from **{base.config.get('preset')}**"
+        if not keys:
+            lines.append(f"{names} in nothing that changes what it learns: {scores}.")
+        elif set(keys) <= LESSON_KEYS:
+            lines.append(f"{names} only in {_listed(keys)}: {scores}, a clean comparison.")
+        else:
+            lines.append(f"{names} in {len(keys)} keys ({_listed(keys)}): {scores}, its own recipe's result, "
+                         "not the effect of one change.")
+    return lines
+
+
+def _listed(keys: list[str], most: int = 5) -> str:
+    """'`a`', '`a` and `b`', '`a`, `b` and `c`', '`a`, ..., `e` and 4 more'."""
+    named = [f"`{key}`" for key in keys[:most]] + ([f"{len(keys) - most} more"] if len(keys) > most else [])
+    return named[0] if len(named) == 1 else ", ".join(named[:-1]) + " and " + named[-1]
 
 
 def provenance(summary: RunSummary) -> str:
