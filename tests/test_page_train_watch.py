@@ -87,6 +87,7 @@ def test_the_change_of_validation_reads_huge_when_it_is():
 
     assert change(90.0, 95.25) == "-5.2" and change(DIVERGED, 250.0) == "+1.0e304"
     assert change(float("inf"), float("inf")) is None and change(None, 3.0) is None
+    assert change(79.87, 79.89) is None and change(79.87, 79.95) == "-0.1"       # QA round 6: no "-0.0" arrow
 
 
 # ---------------------------------------------------------------- reference runs (issue 9)
@@ -118,6 +119,11 @@ def test_the_book_reference_overlays_a_tiny_run_on_an_epoch_axis(trained_runs, m
     assert 10 ** spec["layout"]["yaxis"]["range"][1] < 600
     assert "Axis stops at 408.9, twice the highest validation" in caption
     assert "book · reference \\(NVIDIA H200\\) reaches" in caption
+    overlay.set_value([BOOK, VARIATIONAL]).run()                     # one clause for runs of one epoch length
+    caption = " ".join(c.value for c in at.caption)
+    assert ("plain takes 149 steps an epoch, book · reference (NVIDIA H200) and variational-medium · reference "
+            "(NVIDIA H200) take 1,327 steps an epoch.") in caption
+    overlay.set_value([BOOK]).run()
     next(s for s in at.get("segmented_control") if s.label == "x axis").set_value("share").run()
     traces = {t["name"]: t for t in chart(at)["data"]}
     assert values(traces[f"{book} validation"])[-1] == 1.0 and values(traces["plain validation"])[-1] == 1.0

@@ -187,9 +187,10 @@ def change(value, before) -> str | None:
     if not isinstance(value, (int, float)) or not isinstance(before, (int, float)):
         return None
     difference = value - before
-    if difference != difference:  # inf - inf: no meaningful change to show
+    shown = ui.fmt_ppl(abs(difference))
+    if difference != difference or shown == ui.fmt_ppl(0.0):  # inf - inf, or "-0.0": no change worth an arrow
         return None
-    return ("-" if difference < 0 else "+") + ui.fmt_ppl(abs(difference))
+    return ("-" if difference < 0 else "+") + shown
 
 
 def unstarted_fork(summary: RunSummary) -> bool:
@@ -257,15 +258,22 @@ def overlay_controls(summary: RunSummary) -> tuple[list[RunSummary], str]:
     return [others[r] for r in chosen if r in others], axis or "epoch"
 
 
+def _and(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
 def overlay_caption(drawn: list[RunSummary], logged: list[pd.DataFrame], placed: list[pd.DataFrame],
                     axis: str) -> str:
     """Why the x axis is not the step, and which run could not be placed on it."""
     lost = [s.name for s, f in zip(drawn, placed) if f.empty]
     if axis == "epoch":
-        per_epoch = [(s.name, epochs.steps_per_epoch(s, f)) for s, f, p in zip(drawn, logged, placed)
-                     if not p.empty]
+        by_steps: dict[float, list[str]] = {}  # runs of one epoch length in one clause, not "takes 1,327" thrice
+        for s, f, p in zip(drawn, logged, placed):
+            if not p.empty:
+                by_steps.setdefault(epochs.steps_per_epoch(s, f), []).append(s.name)
         text = ("Steps differ between these runs, so each is drawn by its own epochs: "
-                + ", ".join(f"{name} takes {steps:,.0f} steps an epoch" for name, steps in per_epoch) + ".")
+                + ", ".join(f"{_and(names)} {'take' if len(names) > 1 else 'takes'} {steps:,.0f} steps an epoch"
+                            for steps, names in by_steps.items()) + ".")
     else:
         text = "Each run is drawn from its first step (0) to its last planned step (1)."
     if vocabularies := vocabulary_note([s.vocab_size for s in drawn]):
@@ -286,8 +294,9 @@ def run_samples(folder: Path) -> None:
     if not samples:
         return
     st.markdown("##### Sampled text, newest first")
-    st.caption("The last three samples, one per validation; Generate shows them all, oldest first, beside their "
-               "perplexities.")
+    st.caption("The last three samples, one per validation, each drawn with the run's seed from the same prompt, so "
+               "only the model changes between them (a model that has settled writes the same text again); Generate "
+               "shows them all, oldest first, beside their perplexities.")
     for record in reversed(samples[-3:]):
         with st.container(border=True):
             st.caption(f"step {ui.fmt_whole(record.get('step'))} · epoch {ui.fmt_whole(record.get('epoch'))} · "
