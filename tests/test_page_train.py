@@ -329,3 +329,14 @@ def test_a_run_without_its_config_offers_no_copy_of_a_recipe_it_lacks(trained_ru
     button = next(b for b in at.button if b.label == "Edit a copy")
     assert button.disabled and "config.json is missing" in button.help
     assert "Delete it on **Compare**" in texts(at.warning)
+
+
+def test_a_gpu_sized_recipe_on_a_cpu_says_how_many_hours_before_start(runs_root, monkeypatch):
+    """QA round 6: Edit a copy of a reference run on a CPU machine started a 6-hour run unwarned."""
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    at = open_page(monkeypatch, runs_root, preset="book")
+    warning = " ".join(w.value for w in at.warning)
+    assert "A GPU-sized model: no run of this shape has trained on this CPU yet" in warning
+    assert "about **5 h 40 min**" in warning                          # 53,080 steps of 700 tokens at 1,800/s
+    at = open_page(monkeypatch, runs_root, preset="tiny")
+    assert not any("GPU-sized" in w.value for w in at.warning)

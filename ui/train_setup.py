@@ -14,6 +14,7 @@ import streamlit as st
 
 import ui
 from explorer import epochs
+from explorer.estimate import time_note
 from explorer.links import described_name, link_params
 from explorer.textview import no_latex
 from explorer.uploads import dataset_label, unknown_share
@@ -25,6 +26,7 @@ from lmcore.params import formula_counts, parameter_table, tying_text
 from lmcore.presets import PRESETS, preset_values
 from lmcore.sizes import ptb_slice_vocab_size
 from lmcore.summaries import list_runs
+from lmcore.train import resolve_device
 from ui.train_controls import controls, help_for, stats_for
 from ui.train_state import NOTICE, PRESET, REFUSED, TAB, VALUES, WATCH_TAB, WIDGET, attach, load_values, read_values
 
@@ -162,14 +164,25 @@ def start_box(cfg: Config | None, found: list[str]) -> None:
     st.button("Start training", type="primary", icon="▶️", disabled=bool(found), key=START, width="stretch",
               on_click=on_start, help="Fix the problems above first" if found else "Trains in a background process")
     tokens = epochs.train_tokens(cfg, stats_for) if cfg and not found else None
+    mine = list_runs(ui.runs_root())  # reference runs never train here
     if tokens:
         per_epoch, total = data.planned_steps(cfg, tokens)
         how_many = f"{cfg.epochs} epoch{'s' if cfg.epochs != 1 else ''}"
         st.caption(f"About **{total:,}** training steps ({per_epoch:,} per epoch × {how_many}"
                    f"{f', capped at {cfg.max_steps:,}' if cfg.max_steps else ''}).")
-    active = sum(1 for r in list_runs(ui.runs_root()) if r.is_active)  # reference runs never train here
+        if note := time_note(cfg.to_dict(), total, mine, device_here(cfg.device)):
+            getattr(st, note[0])(note[1], **({"icon": "⏳"} if note[0] == "warning" else {}))
+    active = sum(1 for r in mine if r.is_active)
     if active:
         st.caption(f"{active} run{'s are' if active > 1 else ' is'} already training; runs share the machine.")
+
+
+def device_here(name: str) -> str:
+    """What `device` resolves to on this machine ("cpu", "cuda"), as a run's status records it."""
+    try:
+        return resolve_device(name).type
+    except ConfigError:  # cuda asked for without one: the problems box says so
+        return name
 
 
 def parameter_box(cfg: Config | None) -> None:
