@@ -62,7 +62,7 @@ def test_train_watch_overlays_the_full_recipe_and_start_says_what_it_reaches(app
     box = page.locator('[data-testid="stMultiSelect"]').filter(has_text="Add the full recipe on a GPU")
     box.locator("input").click()
     page.keyboard.press("ArrowDown")  # opens the list whether or not the click already did
-    page.get_by_role("option", name=BOOK_NAME).click()
+    page.get_by_role("option", name="book", exact=True).click()
     page.keyboard.press("Escape")
     settle(page, "steps an epoch")
     page.wait_for_timeout(1000)

@@ -101,6 +101,7 @@ def test_the_book_reference_overlays_a_tiny_run_on_an_epoch_axis(trained_runs, m
     at = open_watch(monkeypatch, folder)
     overlay = next(m for m in at.multiselect if m.label == "Add the full recipe on a GPU")
     assert overlay.value == [] and {t["name"] for t in chart(at)["data"]} == {"plain train", "plain validation"}
+    assert overlay.options == ["book", "zaremba-medium", "variational-medium"]   # Start's order, by recipe
     overlay.set_value([BOOK]).run()
     assert not at.exception, [e.value for e in at.exception]
     spec = chart(at)

@@ -37,6 +37,12 @@ def recipe_runs(summaries: list[RunSummary]) -> list[RunSummary]:
     return [finished[name] for name in PRESETS if name in finished]
 
 
+def in_recipe_order(summaries: list[RunSummary]) -> list[RunSummary]:
+    """Runs ordered as the presets are (the order Start shows the recipes in), other runs last."""
+    order = {name: i for i, name in enumerate(PRESETS)}
+    return sorted(summaries, key=lambda s: (order.get(s.config.get("preset"), len(order)), s.id))
+
+
 def recipe_run(summaries: list[RunSummary], preset: str = "book") -> RunSummary | None:
     """The reference run that trained `preset` to its end, if one is shipped."""
     return next((s for s in recipe_runs(summaries) if s.config.get("preset") == preset), None)

@@ -242,11 +242,13 @@ def run_chart(summary: RunSummary, frame: pd.DataFrame) -> None:
 
 def overlay_controls(summary: RunSummary) -> tuple[list[RunSummary], str]:
     """The reference runs ticked to draw beside this one (none by default), and their x axis."""
-    others = {s.id: s for s in reference_runs() if s.id != summary.id}
+    others = {s.id: s for s in reference.in_recipe_order(reference_runs()) if s.id != summary.id}
     if not others:
         return [], "step"
     left, right = st.columns([3, 2], vertical_alignment="bottom")
-    chosen = left.multiselect("Add the full recipe on a GPU", list(others), format_func=lambda r: others[r].name,
+    # By recipe: "book · reference (NVIDIA H200)" thrice left "tional-medium · reference (NVI…" at 1024 px.
+    chosen = left.multiselect("Add the full recipe on a GPU", list(others),
+                              format_func=lambda r: others[r].config.get("preset") or others[r].name,
                               key=OVERLAY, placeholder="a reference run's curves", persist_state="session",
                               help="Runs this project trained to the end on a GPU (docs/results/runs/), "
                                    "drawn beside this one")
