@@ -63,13 +63,21 @@ def test_non_finite_numbers_and_a_zero_step_cap_are_refused(monkeypatch, tmp_pat
     assert not at.button(key=START).disabled  # the preset's value stands and can start
 
 
-def test_widgets_take_their_bounds_and_help_from_the_declaration(monkeypatch, tmp_path):
-    at = open_train(monkeypatch, tmp_path, preset="tiny")
+def test_a_typed_value_out_of_its_limits_is_named_and_blocks_start(monkeypatch, tmp_path):
+    """QA round 6: a bounded widget showed a typed 0 layers in red, said nothing, and Start trained
+    the last value in range (2 layers). Each value reaches the config; problems() names it."""
+    at = open_train(monkeypatch, tmp_path, preset="tiny-dropout")
     layers = at.number_input(key=W + "layers")
-    assert (layers.min, layers.max) == (1, 16)
-    assert "1 <= layers <= 16" in layers.help
-    assert at.number_input(key=W + "dropout").max == 1.0 and at.number_input(key=W + "lr").max == 1000.0
+    assert (layers.min, layers.max) == (None, None) and "1 <= layers <= 16" in layers.help
     assert "0 <= dropout < 1" in at.number_input(key=W + "dropout").help
+    layers.set_value(0)
+    at.number_input(key=W + "dropout").set_value(-0.2).run()
+    shown = texts(at.error)
+    assert "- layers: must be at least 1 (got 0); allowed: 1 <= layers <= 16" in shown
+    assert "- dropout: must be at least 0 (got -0.2); allowed: 0 <= dropout < 1" in shown
+    assert at.button(key=START).disabled
+    at.number_input(key=W + "dropout").set_value(1.0).run()        # an open end is named as such
+    assert "- dropout: must be less than 1 (got 1); allowed: 0 <= dropout < 1" in texts(at.error)
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks what a machine without CUDA offers")

@@ -340,3 +340,12 @@ def test_a_gpu_sized_recipe_on_a_cpu_says_how_many_hours_before_start(runs_root,
     assert "about **5 h 40 min**" in warning                          # 53,080 steps of 700 tokens at 1,800/s
     at = open_page(monkeypatch, runs_root, preset="tiny")
     assert not any("GPU-sized" in w.value for w in at.warning)
+
+
+def test_the_greyed_recurrent_ratio_shows_the_dropout_it_will_use(trained_runs, monkeypatch):
+    """QA round 6: with 'Same as dropout' ticked, the greyed field read 0 while the run used 0.4."""
+    at = open_page(monkeypatch, trained_runs[0], preset="tiny")
+    at.radio(key=W + "dropout_placement").set_value("variational").run()
+    at.number_input(key=W + "dropout").set_value(0.4).run()
+    recurrent = at.number_input(key=W + "dropout_recurrent")
+    assert at.checkbox(key=W + "recurrent_same").value and recurrent.disabled and recurrent.value == 0.4

@@ -60,15 +60,12 @@ def fields():
 
 
 def number(key: str, label: str, disabled: bool = False, step=None) -> None:
-    """A number widget bounded by the key's declared limits (an open end as its closed one:
-    problems() names the end itself); max_steps' 0 stands for none (no cap)."""
-    rule = RULES[key]
+    """A number widget without bounds: a bounded one showed a typed 0 layers in red while keeping
+    (and starting) the last value in range (QA round 6). Whatever is typed reaches the config,
+    and problems() names each value out of its key's limits and blocks Start. max_steps' 0 stands
+    for none (no cap)."""
     floating = HINTS[key] is float or key == "dropout_recurrent"
-    cast = float if floating else int
-    low = 0 if key == "max_steps" else rule.low
-    st.number_input(label, min_value=None if low is None else cast(low),
-                    max_value=None if rule.high is None else cast(rule.high),
-                    step=step or (None if floating else 1), format="%g" if floating else None,
+    st.number_input(label, step=step or (None if floating else 1), format="%g" if floating else None,
                     key=WIDGET + key, help=help_for(key), disabled=disabled, width=FIELD)
 
 
@@ -202,6 +199,8 @@ def dropout_section() -> None:
         with fields():
             number("dropout", "Dropout ratio", disabled=placement == "none", step=0.05)
             same = st.session_state[WIDGET + "recurrent_same"]
+            if same:  # the greyed field shows the ratio the run will use, not a stale one (QA round 6: "0")
+                st.session_state[WIDGET + "dropout_recurrent"] = float(st.session_state[WIDGET + "dropout"])
             number("dropout_recurrent", "Recurrent ratio", disabled=not recurrent or same, step=0.05)
             st.checkbox("Same as dropout", key=WIDGET + "recurrent_same", disabled=not recurrent)
         if not recurrent:
