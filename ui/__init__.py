@@ -227,8 +227,10 @@ def ppl_figure(curves: list[dict], log_y: bool = True, smoothing: float = 0.0, f
         figure.add_hline(y=floor, line_dash="dash", line_color="#444",
                          annotation_text=f"best possible (entropy floor) {floor:.1f}",
                          annotation_position="bottom right", annotation_y=math.log10(floor) if log_y else floor)
+    # The toolbar stands down the right edge: across the top it covered the legend's last entries,
+    # and falling curves leave a perplexity chart's top right empty (QA round 6).
     figure.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10), hovermode="x unified",
-                         legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0),
+                         legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0), modebar_orientation="v",
                          xaxis_title="training step" if x == "step" else x, yaxis_title="perplexity")
     clip_axis(figure, clip, log_y, floor)
     if log_y:
