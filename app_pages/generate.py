@@ -184,6 +184,10 @@ def settings(words: list[str]) -> tuple:
     if unknown:
         fate = "become `<unk>`" if UNK in words else "are left out (this vocabulary has no `<unk>`)"
         st.warning(f"Not in the vocabulary, so they {fate}: " + ", ".join(f"`{w}`" for w in unknown))
+        if spaced := textview.spaced_suggestions(unknown, words):
+            st.caption("The prompt splits at spaces only, and this text writes punctuation as words of its own "
+                       "or not at all: try " + ", ".join(f"`{fix}` for `{typed}`" for typed, fix in spaced.items())
+                       + ".")
     st.slider("Words to generate", 1, 200, key=GENERATE_WORDS)
     st.slider("Temperature", 0.1, 2.0, step=0.05, key=GENERATE_TEMPERATURE,
               help="below 1: safer, more repetitive; above 1: more surprising")

@@ -7,6 +7,7 @@ Pure functions of words, records and frames; the Generate and Train pages lay th
 from __future__ import annotations
 
 import math
+import re
 import string
 
 import pandas as pd
@@ -55,6 +56,20 @@ def sample_markdown(record: dict) -> str:
 
 
 SMALLEST_PERCENT = 0.001  # below it a bar label reads "<0.001%": 3 digits of 6.76e-09% are noise to a reader
+
+
+def spaced_suggestions(unknown: list[str], words: list[str]) -> dict[str, str]:
+    """{typed word: its pieces that the vocabulary knows (in lower case too), spaced} for unknown
+    prompt words with punctuation attached: the prompt splits at spaces only, and a text writes
+    punctuation as words of its own (`said ,`) or, like PTB, not at all (`said`)."""
+    known = set(words)
+    out = {}
+    for word in unknown:
+        pieces = re.findall(r"\w+(?:[-'.]\w+)*|[^\w\s]", word)
+        kept = [piece for piece in pieces if piece in known or piece.lower() in known]
+        if len(pieces) > 1 and any(re.match(r"\w", piece) for piece in kept):  # not "," alone for "zzz,"
+            out[word] = " ".join(kept)
+    return out
 
 
 def fmt_prob(p: float) -> str:

@@ -132,6 +132,20 @@ def test_unknown_prompt_words_are_named(trained_runs, monkeypatch):
     assert "`zzyzx`" in warning and "`qwxq`" in warning and "<unk>" in warning
     at.text_input(key="generate.prompt").set_value("The Company").run()  # PTB is lower case
     assert not messages(at, "warning")
+    # QA round 6: "said," and '"hello!"' read as unknown with no word of why
+    at.text_input(key="generate.prompt").set_value('the company said, "hello!"').run()
+    assert "`said,`" in messages(at, "warning")
+    assert ("The prompt splits at spaces only, and this text writes punctuation as words of its own or not at all: "
+            "try `said` for `said,`.") in " ".join(c.value for c in at.caption)   # PTB has no commas
+
+
+def test_spaced_suggestions_split_off_only_punctuation_the_vocabulary_knows():
+    from explorer.textview import spaced_suggestions
+
+    words = ["the", "said", ",", "u.s.", "'s", "company", ".", "hello"]
+    assert spaced_suggestions(["said,", "zzz,", "said!", '"hello!"', "zzz"], words) == {
+        "said,": "said ,", "said!": "said", '"hello!"': "hello"}
+    assert spaced_suggestions(["Company."], words) == {"Company.": "Company ."}
 
 
 def test_a_capitalised_prompt_word_is_read_in_lower_case_when_only_that_is_known():
