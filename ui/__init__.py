@@ -312,6 +312,11 @@ SPEED_HELP = ("training tokens per second: the latest logged training batches wh
               "checkpoint in it). Evaluations and saves are left out")
 
 
+def and_join(items: list[str]) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
 def fmt_ppl(value) -> str:
     """'88.2', '1.0e304' (a diverged run reads as huge), 'inf', '—' (explorer.perplexity)."""
     return format_ppl(value)

@@ -43,11 +43,6 @@ def in_recipe_order(summaries: list[RunSummary]) -> list[RunSummary]:
     return sorted(summaries, key=lambda s: (order.get(s.config.get("preset"), len(order)), s.id))
 
 
-def recipe_run(summaries: list[RunSummary], preset: str = "book") -> RunSummary | None:
-    """The reference run that trained `preset` to its end, if one is shipped."""
-    return next((s for s in recipe_runs(summaries) if s.config.get("preset") == preset), None)
-
-
 def recipe_traits(config: dict) -> str:
     """'2x650, dropout 0.5 vertical, tied' (variational adds its recurrent ratio)."""
     dropout = config.get("dropout") or 0
@@ -97,8 +92,7 @@ def recipe_comparisons(measured: list[RunSummary]) -> list[str]:
 
 def _listed(keys: list[str], most: int = 5) -> str:
     """'`a`', '`a` and `b`', '`a`, `b` and `c`', '`a`, ..., `e` and 4 more'."""
-    named = [f"`{key}`" for key in keys[:most]] + ([f"{len(keys) - most} more"] if len(keys) > most else [])
-    return named[0] if len(named) == 1 else ", ".join(named[:-1]) + " and " + named[-1]
+    return ui.and_join([f"`{key}`" for key in keys[:most]] + ([f"{len(keys) - most} more"] if len(keys) > most else []))
 
 
 def provenance(summary: RunSummary) -> str:
