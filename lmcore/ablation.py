@@ -118,6 +118,25 @@ def cells(summaries: list) -> list[dict]:
     return sorted(by_label.values(), key=lambda e: [ranks[k].index(v) for k, v in e["cell"].items()])
 
 
+# Past this many combinations a group is no cross of a few toggles (runs gathered under one name):
+# its missing combinations are not listed.
+MAX_CROSS = 4096
+
+
+def missing_cells(summaries: list) -> list[dict]:
+    """The combinations of the grid's toggle values that no run holds, in any state (deleted, or
+    never queued), as {"cell", "label"} in the natural order of their values; a grid queues the
+    full cross, so each one leaves its toggles' comparisons a pair short. [] past MAX_CROSS."""
+    summaries = [s for s in summaries if s.config]
+    toggled = toggles([s.config for s in summaries])
+    values = [levels(summaries, key) for key in toggled]
+    if math.prod(len(v) for v in values) > MAX_CROSS:
+        return []
+    present = {cell_label(cell_of(s, toggled)) for s in summaries}
+    combos = (dict(zip(toggled, combo)) for combo in itertools.product(*values))
+    return [{"cell": cell, "label": cell_label(cell)} for cell in combos if cell_label(cell) not in present]
+
+
 def levels(summaries: list, key: str) -> list[str]:
     """The distinct values of `key` among these runs, as text, first (reference) value first."""
     return _levels([s.config for s in summaries], key)
@@ -254,8 +273,16 @@ def inert_toggles(configs: list[dict]) -> list[dict]:
 
 
 def _inert(key: str, others: list[str], order: list[str], groups: dict) -> list[dict]:
+    # Only a combination of the other toggles that holds two or more values of `key` compares them:
+    # one whose partners were deleted (or never queued) holds one value, which says nothing about
+    # whether the others would train alike.
+    groups = {where: cells for where, cells in groups.items() if len(cells) > 1}
+    if not groups:
+        return []
+
     def alike(a, b) -> bool:
-        return all(cells[a][1] == cells[b][1] for cells in groups.values() if a in cells and b in cells)
+        both = [cells for cells in groups.values() if a in cells and b in cells]
+        return bool(both) and all(cells[a][1] == cells[b][1] for cells in both)
 
     still = [where for where, cells in groups.items() if len({trains for _, trains in cells.values()}) == 1]
     if len(still) == len(groups):

@@ -2,9 +2,11 @@
 
 A grid's finished runs become observations (cell, seed, and the run summary's best and final
 validation and test perplexity). A toggle's main effect on a metric is the mean change from its first value to
-each other value: paired within (the other toggles' values, seed) when every run has its
-partner, Welch's interval otherwise (stats.METHOD says it in one sentence). Any two toggles
-with two values each also get their interaction, the difference of differences.
+each other value, paired within (the other toggles' values, seed) over the combinations both
+sides hold: a deleted or unfinished run leaves its partners out, never pits one combination of
+the other toggles against another (stats.METHOD says it in words). Any two toggles with two
+values each also get their interaction, the difference of differences. With one seed per cell
+the pairs differ only in the other toggles' values, and noise_note says so.
 
 A toggle the configs leave no way to act (ablation.inert_toggles: placement with dropout 0, say)
 trains the same model in its cells: its contrasts read INERT, never "within noise", and the
@@ -14,14 +16,16 @@ report lists the findings under "inert".
 from __future__ import annotations
 
 import itertools
+import math
 
 from . import stats
-from .ablation import cell_label, cell_of, cells, inert_toggles, levels, toggles
+from .ablation import cell_label, cell_of, cells, inert_toggles, levels, missing_cells, toggles
 
 METRICS = ("best_val", "final_val", "test")
 INERT = "no way to act"   # the verdict of a contrast between cells that train the same model
 # A contrast with no run on one of its sides; only read (spread into each result), never mutated.
-NO_RESULT = {"estimate": None, "low": None, "high": None, "n": 0, "df": None, "method": None}
+NO_RESULT = {"estimate": None, "low": None, "high": None, "n": 0, "df": None, "method": None, "over": None,
+             "left_out": 0}
 
 
 def observations(summaries: list, toggled: list[str]) -> list[dict]:
@@ -41,10 +45,42 @@ def _by_key(observed: list[dict], metric: str, match: dict, keys: list[str]) -> 
     return out
 
 
-def _balanced(sides: list[dict]) -> bool:
-    """Every side holds the same (other toggles, seed) keys, one run each."""
-    return bool(sides[0]) and all(set(side) == set(sides[0]) for side in sides) \
-        and all(len(values) == 1 for side in sides for values in side.values())
+def _runs(side: dict) -> int:
+    return sum(len(values) for values in side.values())
+
+
+def _over(keys: list[tuple]) -> str | None:
+    """What the numbers behind an interval differ in, from their (other toggles' values, seed) keys:
+    with one seed per cell the spread is the other toggles', not seed-to-seed noise."""
+    if len(keys) < 2:
+        return None
+    parts = [name for name, count in (("seeds", len({seed for _, seed in keys})),
+                                      ("other toggles' values", len({where for where, _ in keys}))) if count > 1]
+    return " and ".join(parts) or "repeats of one seed"
+
+
+def _compare(sides: list[tuple[float, dict]]) -> dict:
+    """sum(sign * metric) over the sides, each {(other toggles' values, seed): [values]}.
+
+    Paired over the keys every side holds (the mean where a key has more than one run): a key
+    missing on one side, a deleted or unfinished run, leaves its partners out rather than pitting
+    different combinations of the other toggles against each other. With no key in common (seeds
+    that never match), Welch's contrast of the runs in the combinations every side holds; with none
+    of those either, no estimate."""
+    runs = sum(_runs(side) for _, side in sides)
+    common = set.intersection(*(set(side) for _, side in sides))
+    if common:
+        keys = sorted(common, key=repr)
+        found = stats.paired([math.fsum(sign * stats.mean(side[key]) for sign, side in sides) for key in keys])
+        used = sum(len(side[key]) for _, side in sides for key in keys)
+    else:
+        shared = set.intersection(*({where for where, _ in side} for _, side in sides))
+        if not shared:
+            return NO_RESULT
+        kept = [(sign, {key: values for key, values in side.items() if key[0] in shared}) for sign, side in sides]
+        found = stats.contrast([(sign, _flat(side)) for sign, side in kept])
+        keys, used = [key for _, side in kept for key in side], sum(_runs(side) for _, side in kept)
+    return {**found, "over": _over(keys), "left_out": runs - used}
 
 
 def _flat(side: dict) -> list[float]:
@@ -53,15 +89,10 @@ def _flat(side: dict) -> list[float]:
 
 def main_effect(observed: list[dict], toggled: list[str], toggle: str, reference: str, level: str,
                 metric: str) -> dict:
-    """Mean of metric(level) - metric(reference), paired where balanced, else Welch."""
+    """Mean of metric(level) - metric(reference), paired over the combinations both sides hold."""
     others = [k for k in toggled if k != toggle]
     before, after = (_by_key(observed, metric, {toggle: value}, others) for value in (reference, level))
-    if not before or not after:
-        found = NO_RESULT
-    elif _balanced([before, after]):
-        found = stats.paired([after[key][0] - before[key][0] for key in before])
-    else:
-        found = stats.welch(_flat(before), _flat(after))
+    found = _compare([(-1.0, before), (1.0, after)]) if before and after else NO_RESULT
     return {"toggle": toggle, "level": level, "reference": reference, "metric": metric, **found,
             "verdict": stats.verdict(found)}
 
@@ -72,13 +103,7 @@ def interaction(observed: list[dict], toggled: list[str], first: tuple, second: 
     others = [k for k in toggled if k not in (key_a, key_b)]
     corners = [(sign, _by_key(observed, metric, {key_a: a, key_b: b}, others))
                for sign, a, b in ((1.0, a1, b1), (-1.0, a1, b0), (-1.0, a0, b1), (1.0, a0, b0))]
-    sides = [side for _, side in corners]
-    if not all(sides):
-        found = NO_RESULT
-    elif _balanced(sides):
-        found = stats.paired([sum(sign * side[key][0] for sign, side in corners) for key in sides[0]])
-    else:
-        found = stats.contrast([(sign, _flat(side)) for sign, side in corners])
+    found = _compare(corners) if all(side for _, side in corners) else NO_RESULT
     return {"toggles": [key_a, key_b], "levels": [[a0, a1], [b0, b1]], "metric": metric, **found,
             "verdict": stats.verdict(found)}
 
@@ -108,7 +133,9 @@ def cell_table(observed: list[dict], grid_cells: list[dict]) -> list[dict]:
 
 def grid_effects(summaries: list, group: str = "") -> dict:
     """The whole report for one grid's runs (summaries.RunSummary, any state; only finished
-    runs are counted)."""
+    runs are counted). `missing` lists the combinations of its toggles' values no run holds;
+    `noise` says when no cell has finished with two seeds (seed-to-seed noise unmeasured), and
+    `method` then ends with it."""
     grid_cells = cells(summaries)
     toggled = toggles([s.config for s in summaries])
     observed = observations(summaries, toggled)
@@ -118,9 +145,32 @@ def grid_effects(summaries: list, group: str = "") -> dict:
     for row in table["effects"] + table["interactions"]:
         if _cannot_act(row, inert):
             row["verdict"] = INERT
-    return {"group": group, "method": stats.METHOD, "confidence": stats.CONFIDENCE, "toggles": toggled,
-            "values": values, "runs": len(summaries), "finished": len(observed),
-            "cells": cell_table(observed, grid_cells), **table, "inert": inert}
+    noise = noise_note(observed, table["effects"] + table["interactions"])
+    return {"group": group, "method": " ".join(filter(None, (stats.METHOD, noise))), "noise": noise,
+            "confidence": stats.CONFIDENCE, "toggles": toggled, "values": values, "runs": len(summaries),
+            "finished": len(observed), "cells": cell_table(observed, grid_cells), "missing": missing_cells(summaries),
+            **table, "inert": inert}
+
+
+def seeds_repeated(observed: list[dict]) -> bool:
+    """Whether some cell finished with two or more seeds: only then do the intervals hold
+    seed-to-seed noise."""
+    seeds: dict[str, set] = {}
+    for item in observed:
+        seeds.setdefault(cell_label(item["cell"]), set()).add(item["seed"])
+    return any(len(found) > 1 for found in seeds.values())
+
+
+def noise_note(observed: list[dict], rows: list[dict]) -> str | None:
+    """What the numbers cannot tell when no cell has two seeds, or None: with one seed per cell an
+    interval spans the other toggles' values, and nothing measures how much a second seed would move
+    a result."""
+    if seeds_repeated(observed) or not any(row["estimate"] is not None for row in rows):
+        return None
+    spans = (" Each interval is over the other toggles' values (how much the effect changed with them), "
+             "not over seeds.") if any(row["low"] is not None for row in rows) else ""
+    return ("No cell has finished runs with more than one seed, so seed-to-seed noise was not measured: a "
+            f"difference may be noise.{spans} Queue the grid with 3 or more seeds per cell to measure it.")
 
 
 def epoch_text(value) -> str:

@@ -11,10 +11,16 @@ import math
 
 CONFIDENCE = 0.95
 
-METHOD = ("Each effect is the mean change in perplexity from a toggle's first value, with a 95% "
-          "Student-t interval over seeds: paired within each seed and combination of the other "
-          "toggles when every run has its partner, otherwise Welch's interval for two independent "
-          "groups; an interval that contains 0 is within noise.")
+# Perplexity is shown to one decimal: a bound within this of 0 prints as 0.0 (or -0.0) and so
+# reads as reaching 0, whatever its sign in the last digits.
+RESOLUTION = 0.05
+
+METHOD = ("Each effect is the mean change in perplexity from a toggle's first value over pairs of runs that "
+          "differ only in that toggle (the same seed and the same values of the other toggles; n counts the "
+          "pairs, and a run whose partner is missing is left out), with a 95% Student-t interval over those "
+          "pairs: they differ in seed, in the other toggles' values or both (the 'over' column says which). "
+          "Where no pair exists, Welch's interval compares the two sides' runs in the combinations of the other "
+          "toggles both have. An interval that contains 0, or reaches it at one decimal, is within noise.")
 
 
 # ---------------------------------------------------------------- the t distribution
@@ -150,9 +156,10 @@ def welch(reference: list[float], other: list[float]) -> dict:
 
 
 def verdict(result: dict) -> str:
-    """'no interval', 'within noise' (the interval contains 0), 'lower' or 'higher'."""
+    """'no interval', 'within noise' (the interval contains 0, or a bound prints as 0.0: see
+    RESOLUTION), 'lower' or 'higher'."""
     if result.get("low") is None:
         return "no interval"
-    if result["low"] <= 0.0 <= result["high"]:
+    if result["low"] < RESOLUTION and result["high"] > -RESOLUTION:
         return "within noise"
     return "lower" if result["high"] < 0.0 else "higher"

@@ -109,6 +109,32 @@ def test_a_placement_without_dropout_cannot_act_and_says_how_to_make_it(base):
         ("dropout", "cells", ["placement=none"]), ("dropout_placement", "cells", ["dropout=0.0"])]
 
 
+def test_a_missing_combination_makes_no_toggle_inert(base):
+    """QA: with the run of dropout=0.2 placement=none deleted, 'dropout_placement changed nothing in
+    the cells with dropout=0.2': vertical was the only placement left there, so nothing was compared."""
+    configs = [c.to_dict() for c in ablation.grid(base, {"dropout_placement": ["none", "vertical"],
+                                                         "dropout": [0.2, 0.5]})]
+    kept = [c for c in configs if (c["dropout_placement"], c["dropout"]) != ("none", 0.2)]
+    found = ablation.inert_toggles(configs)
+    assert [(f["toggle"], f["kind"], f["where"]) for f in found] == [("dropout", "cells", ["placement=none"])]
+    assert ablation.inert_toggles(kept) == []           # placement=none holds one dropout now: nothing compared
+    # Two placements that never share a combination are not twins either (they were, vacuously).
+    diagonal = [c.to_dict() for c in ablation.grid(base.replace(dropout=0.5), {
+        "dropout_placement": ["vertical", "horizontal"], "tie_weights": [False, True]})]
+    diagonal = [c for c in diagonal if (c["dropout_placement"] == "vertical") != c["tie_weights"]]
+    assert ablation.inert_toggles(diagonal) == []
+
+
+def test_missing_cells_are_the_combinations_no_run_holds(base):
+    configs = ablation.grid(base, {"dropout_placement": ["none", "vertical"], "dropout": [0.2, 0.5]}, seeds=2)
+    runs = [from_parts(f"r{i}", "runs/x", c.to_dict(), {"state": "finished"}, None) for i, c in enumerate(configs)]
+    assert ablation.missing_cells(runs) == []
+    kept = [r for r in runs if (r.config["dropout_placement"], r.config["dropout"]) != ("none", 0.2)]
+    assert ablation.missing_cells(kept) == [{"cell": {"dropout": "0.2", "dropout_placement": "none"},
+                                            "label": "dropout=0.2 placement=none"}]
+    assert ablation.missing_cells(kept[1:]) == ablation.missing_cells(kept)   # one seed of a cell is no cell
+
+
 def test_dropout_without_a_placement_cannot_act(base):
     found = inert(base, {"dropout": [0.1, 0.5]})
     assert [(f["toggle"], f["kind"]) for f in found] == [("dropout", "everywhere")]

@@ -57,18 +57,90 @@ def test_interaction_is_the_difference_of_differences_paired_by_seed():
     assert found["verdict"] == "within noise"
 
 
-def test_unbalanced_grid_falls_back_to_welch():
+def test_an_unbalanced_grid_stays_paired_over_the_runs_that_have_their_partner():
+    """A run that did not finish leaves its partners out: the rest stay paired, not Welch."""
     runs = grid(drop=[("vertical", True, 2)])
     runs.append(summary("vertical", True, 2, 10.0, state="failed"))     # failed: not counted
     runs.append(from_parts("broken", "runs/broken", None, {"state": "finished"}, None))  # no cell
     report = effects.grid_effects(runs, "g")
     tied = pick(report, toggle="tie_weights")
-    expected = stats.welch([100.0, 104.0, 90.0, 96.0], [95.0, 97.0, 84.0])
-    assert tied["method"] == "welch" and tied["estimate"] == pytest.approx(92.0 - 97.5)
-    assert (tied["low"], tied["high"], tied["df"]) == pytest.approx((expected["low"], expected["high"], 3.987),
-                                                                    abs=1e-3)
-    assert pick(report, toggles=["dropout_placement", "tie_weights"])["method"] == "welch"
-    assert report["finished"] == 7 and report["runs"] == 9 and len(report["cells"]) == 4
+    # Pairs (placement, seed) with both sides: 95-100, 97-104, 84-90 = -5, -7, -6; vertical false seed 2 is left out.
+    expected = stats.paired([-5.0, -7.0, -6.0])
+    assert (tied["method"], tied["n"], tied["left_out"], tied["over"]) == (
+        "paired", 3, 1, "seeds and other toggles' values")
+    assert (tied["estimate"], tied["low"], tied["high"]) == pytest.approx(
+        (-6.0, expected["low"], expected["high"]))
+    both = pick(report, toggles=["dropout_placement", "tie_weights"])
+    assert (both["method"], both["n"], both["left_out"]) == ("paired", 1, 3)   # seed 1 alone has all four corners
+    assert both["estimate"] == pytest.approx((84.0 - 90.0) - (95.0 - 100.0)) and both["low"] is None
+    assert report["finished"] == 7 and report["runs"] == 9 and len(report["cells"]) == 4 and report["missing"] == []
+
+
+def test_sides_whose_seeds_never_match_fall_back_to_welch_within_the_shared_combinations():
+    values = {("none", False, 1): 100.0, ("none", False, 2): 104.0, ("none", True, 3): 95.0, ("none", True, 4): 97.0,
+              ("vertical", True, 3): 80.0}
+    tied = pick(effects.grid_effects(grid(values), "g"), toggle="tie_weights")
+    expected = stats.welch([100.0, 104.0], [95.0, 97.0])            # placement=none only: vertical has one side
+    assert tied["method"] == "welch" and tied["left_out"] == 1 and tied["over"] == "seeds"
+    assert (tied["estimate"], tied["low"], tied["high"]) == pytest.approx(
+        (expected["estimate"], expected["low"], expected["high"]))
+    # Two combinations that share nothing: no estimate rather than a confounded one.
+    crossed = {("none", False, 1): 100.0, ("vertical", True, 1): 90.0}
+    report = effects.grid_effects(grid(crossed), "g")
+    assert [r["estimate"] for r in report["effects"]] == [None] * 6
+
+
+# The QA's 2x2: dropout_placement none/vertical x dropout 0.2/0.5, one seed. With placement none,
+# dropout trains the same model (equal results); vertical at 0.2 scored 116.5 against 111.2 for none.
+DROPOUT = {("none", 0.2): 111.2, ("none", 0.5): 111.2, ("vertical", 0.2): 116.5, ("vertical", 0.5): 123.36}
+
+
+def dropout_grid(drop=()):
+    runs = []
+    for (placement, dropout), best in DROPOUT.items():
+        if (placement, dropout) in drop:
+            continue
+        config = {"dropout_placement": placement, "dropout": dropout, "seed": 1, "group": "g", "layers": 1,
+                  "name": f"dropout={dropout} placement={placement}"}
+        status = {"state": "finished", "best_val_ppl": best, "test_ppl": best - 3.0, "final_val_ppl": best + 1.0}
+        runs.append(from_parts(f"{placement}-{dropout}", "runs/x", config, status, None))
+    return runs
+
+
+def test_a_deleted_run_is_named_missing_and_leaves_the_effects_paired():
+    """QA: with dropout=0.2 placement=none deleted, the report said 'dropout_placement changed nothing
+    in the cells with dropout=0.2' (one placement left there: nothing compared) and the dropout
+    effect became an unpaired +0.8 that pitted the placement=none cell against vertical."""
+    whole = effects.grid_effects(dropout_grid(), "g")
+    assert pick(whole, toggle="dropout")["estimate"] == pytest.approx(3.43)          # (0 + 6.86) / 2, paired
+    assert whole["missing"] == []
+    report = effects.grid_effects(dropout_grid(drop=[("none", 0.2)]), "g")
+    assert [m["label"] for m in report["missing"]] == ["dropout=0.2 placement=none"]
+    assert report["inert"] == []          # no toggle called inert for want of a combination
+    dropout = pick(report, toggle="dropout")
+    assert (dropout["method"], dropout["n"], dropout["left_out"]) == ("paired", 1, 1)
+    assert dropout["estimate"] == pytest.approx(123.36 - 116.5)                      # placement=vertical only
+    placement = pick(report, toggle="dropout_placement")
+    assert (placement["n"], placement["estimate"]) == (1, pytest.approx(123.36 - 111.2))   # at dropout=0.5
+    assert pick(report, toggles=["dropout", "dropout_placement"])["estimate"] is None      # a corner is gone
+
+
+def test_one_seed_per_cell_says_its_interval_is_over_the_other_toggles_and_noise_is_unmeasured():
+    values = {("none", 0.2): 111.2, ("none", 0.5): 114.0, ("none", 0.65): 113.0,
+              ("vertical", 0.2): 116.5, ("vertical", 0.5): 118.0, ("vertical", 0.65): 119.4}
+    runs = [from_parts(f"{p}-{d}", "runs/x", {"dropout_placement": p, "dropout": d, "seed": 1, "group": "g"},
+                       {"state": "finished", "best_val_ppl": best}, None) for (p, d), best in values.items()]
+    report = effects.grid_effects(runs, "g")
+    placement = pick(report, toggle="dropout_placement")
+    assert placement["n"] == 3 and placement["over"] == "other toggles' values" and placement["low"] is not None
+    assert report["noise"].startswith("No cell has finished runs with more than one seed, so seed-to-seed noise "
+                                      "was not measured: a difference may be noise. Each interval is over the "
+                                      "other toggles' values")
+    assert report["noise"].endswith("Queue the grid with 3 or more seeds per cell to measure it.")
+    assert report["method"] == stats.METHOD + " " + report["noise"]
+    seeded = effects.grid_effects(grid(), "g")
+    assert seeded["noise"] is None and seeded["method"] == stats.METHOD
+    assert pick(seeded, toggle="tie_weights")["over"] == "seeds and other toggles' values"
 
 
 def test_one_seed_gives_no_interval_where_there_is_one_difference():

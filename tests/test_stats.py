@@ -65,3 +65,13 @@ def test_contrast_without_spread_is_a_point():
     found = stats.contrast([(1.0, [5.0, 5.0]), (-1.0, [3.0, 3.0])])
     assert found["estimate"] == 2.0 and found["low"] == found["high"] == 2.0
     assert stats.verdict(found) == "higher"
+
+
+def test_a_bound_that_prints_as_zero_is_not_a_clear_difference():
+    """QA: 'variational vs vertical · best val: lower' with a high bound that printed as -0.00."""
+    assert stats.verdict({"low": -3.2, "high": -0.004}) == "within noise"
+    assert stats.verdict({"low": -0.03, "high": 2.1}) == "within noise"
+    assert stats.verdict({"low": 0.04, "high": 2.1}) == "within noise"
+    assert stats.verdict({"low": -3.2, "high": -0.06}) == "lower"
+    assert stats.verdict({"low": 0.06, "high": 2.1}) == "higher"
+    assert "over those pairs" in stats.METHOD and "over seeds" not in stats.METHOD
