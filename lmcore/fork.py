@@ -11,6 +11,11 @@ folder it sees, so a fork made to be started later (`lmcore fork --no-start`) wo
 as any page opened. Whoever forks starts it (the form launches it, the command trains it), else it
 waits for a person: `resume`, or Resume on the Train page.
 
+A fork's results are its own: its best validation, best.pt and test perplexity come from weights it
+trained after the fork step. Where it started (the validation of its starting checkpoint) is kept
+apart, as `start_val_ppl` and `start_epoch` in its status and `start_val` in its checkpoints, for
+the pages and for the plateau schedule (lmcore.train.Trainer.plateau_reference).
+
 Only keys that do not change what the checkpoint holds may change: dropout (it only decides
 which masks are drawn; no parameter depends on it), the learning rate and its schedule, how
 long to train, clipping, the seed, and bookkeeping. Everything is checked before anything is
@@ -19,6 +24,7 @@ written: a refused fork creates nothing.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import torch
@@ -34,7 +40,7 @@ from .presets import as_text
 from .reference import reference_dir
 from .runs import RunWriter, create_run, read_config, read_json, refuse_reference, run_path, runs_dir
 from .schedule import Schedule
-from .summaries import summarize
+from .summaries import _count, _number, summarize  # one reading of a number in a JSON file
 
 ALLOWED = ("dropout", "dropout_placement", "dropout_recurrent", "lr", "lr_schedule", "lr_decay", "decay_start",
            "epochs", "max_steps", "clip", "seed", "name", "threads", "eval_every", "checkpoint_every", "log_every",
@@ -95,14 +101,56 @@ def without_fork_keys(config: dict) -> dict:
 
 
 def starting_validation(parent, step: int) -> dict | None:
-    """The parent's validation record at `step` (the checkpoint's own: ppl, epoch), if it validated there."""
-    records = [r for r in read_jsonl(parent / "metrics.jsonl") if r.get("kind") == "val"
-               and r.get("step") == step and isinstance(r.get("ppl"), (int, float))]
-    return records[-1] if records else None
+    """The validation of the parent's weights at `step` ({"ppl", "epoch"}), if known: its own
+    validation line there, or, for a parent that is itself a fork and has not trained past its
+    fork step, where that fork started."""
+    log = Path(parent) / "metrics.jsonl"
+    try:
+        info = log.stat()
+        found = _validation_at(str(log), step, info.st_mtime_ns, info.st_size)
+    except OSError:
+        found = None
+    if found:
+        return dict(found)
+    config = read_config(Path(parent)) or {}
+    return fork_start(parent) if config.get("fork_step") == step else None
+
+
+@functools.lru_cache(maxsize=64)
+def _validation_at(log: str, step: int, *modified) -> dict | None:
+    """The last validation line at `step` of a log as {"ppl", "epoch"}; kept while the file is
+    unchanged: the Train page asks every 2 s for an older fork, whose start is in its parent's log."""
+    records = [r for r in read_jsonl(Path(log)) if r.get("kind") == "val"
+               and r.get("step") == step and _number(r.get("ppl")) is not None]
+    return {"ppl": records[-1]["ppl"], "epoch": _count(records[-1].get("epoch"))} if records else None
+
+
+def fork_start(folder, parent=None) -> dict | None:
+    """Where the fork in `folder` started: {"ppl", "epoch"} of its starting checkpoint's validation,
+    or None (no fork, or the parent did not validate there). Its status holds it; forks made before
+    it did are looked up in the parent's log (`parent`: its folder, else one beside the fork)."""
+    folder = Path(folder)
+    config, status = read_config(folder) or {}, read_json(folder / "status.json") or {}
+    if not isinstance(config.get("fork_step"), int) or not isinstance(config.get("parent"), str):
+        return None
+    if "start_val_ppl" in status:  # null: the parent did not validate at the fork step
+        known = _number(status["start_val_ppl"]) is not None
+        return {"ppl": status["start_val_ppl"], "epoch": _count(status.get("start_epoch"))} if known else None
+    try:
+        parent = Path(parent) if parent is not None else run_path(folder.parent, config["parent"])
+    except RunError:  # a parent id edited into a path
+        return None
+    return starting_validation(parent, config["fork_step"]) if parent.is_dir() else None
 
 
 def _load_source(parent, source: str) -> dict:
     path = source_path(parent, source)
+    fork_step = (read_config(parent) or {}).get("fork_step")
+    if source == "best" and not path.exists() and isinstance(fork_step, int):
+        # A fork's best.pt holds weights it trained; its starting weights are no best of its own.
+        raise RunError(f"{parent.name} has no best checkpoint yet: it is a fork that has not validated since "
+                       f"its fork step ({fork_step:,}), and its best counts only its own training; fork from "
+                       "last (where it stands now), or fork its parent")
     if not path.exists():
         kept = checkpoint_sources(parent)
         choices = f"it has {', '.join(kept)}" if kept else "it has no checkpoint yet"
@@ -180,8 +228,9 @@ def _fork_payload(payload: dict, cfg, start_val: float | None) -> dict:
     if cfg.seed != payload.get("config", {}).get("seed"):
         # A new seed draws new masks from the fork on; the CUDA stream is seeded by Trainer from cfg.seed.
         payload["rng"] = {"torch": torch.Generator().manual_seed(cfg.seed).get_state()}
-    # The fork's best counts from its own start: the checkpoint's validation, when there was one.
-    payload["progress"] = {**payload["progress"], "best_val": start_val}
+    # The fork's best is its own: none until it validates, so best.pt and the test are weights it
+    # trained. Where it started stays apart, for the plateau schedule (Trainer.plateau_reference).
+    payload["progress"] = {**payload["progress"], "best_val": None, "start_val": start_val}
     payload["config"] = cfg.to_dict()
     payload["logs"] = {"metrics_lines": 0, "samples_lines": 0}
     return payload
@@ -238,19 +287,13 @@ def fork_run(parent_folder, source: str, changes: dict, root) -> Path:
         payload = finish_epoch(parent, payload)
     cfg = _fork_config(parent, raw, payload, source, typed)
     check_shapes(cfg, payload)
-    start = starting_validation(parent, payload["progress"]["step"])
-    start_val = start["ppl"] if start else None
+    start = starting_validation(parent, payload["progress"]["step"]) or {"ppl": None, "epoch": None}
     held = held_status(cfg, payload, windows_per_epoch(parent, payload))
-    payload = _fork_payload(payload, cfg, start_val)
+    payload = _fork_payload(payload, cfg, start["ppl"])
 
     def fill(folder: Path) -> None:  # inside create_run: a fork without its checkpoint would train from scratch
         writer = RunWriter(folder)
-        writer.checkpoint(("last", "best") if start_val is not None else "last", payload)
-        writer.status(**held)
-        if start_val is not None:
-            # The best so far is the parent's validation it starts from, with that validation's epoch:
-            # else the fork's first validation, worse or not, would be named the epoch of the best.
-            epoch = start.get("epoch") if isinstance(start.get("epoch"), int) else None
-            writer.status(best_val_ppl=start_val, best_epoch=epoch)
+        writer.checkpoint("last", payload)  # no best.pt: the starting weights are not the fork's result
+        writer.status(**held, start_val_ppl=start["ppl"], start_epoch=start["epoch"])
 
     return create_run(cfg.to_dict(), root, label=cfg.name, fill=fill)

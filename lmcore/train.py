@@ -108,7 +108,10 @@ class Trainer:
         self.total_steps = min(planned, cfg.max_steps) if cfg.max_steps else planned
         self.log_every = cfg.log_every or max(1, self.windows // 50)
         self.step, self.epoch, self.window = 0, 1, 0
-        self.best_val: float | None = None
+        self.best_val: float | None = None  # this run's own: best.pt, the status's best and the test follow it
+        # A fork's starting checkpoint's validation (lmcore.fork), else None: the plateau schedule's
+        # reference too, never this run's best (plateau_reference).
+        self.start_val: float | None = None
         self.last_eval_step = -1
         self.last_save_step = -1
         self.watch = DivergenceWatch(corpus.vocab_size)
@@ -199,7 +202,7 @@ class Trainer:
     def end_epoch(self) -> None:
         best_before = self.best_val
         val_ppl = self.validate(save_best=False)
-        lr = self.schedule.after_epoch(self.epoch, val_ppl, best_before)
+        lr = self.schedule.after_epoch(self.epoch, val_ppl, self.plateau_reference(best_before))
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         self.epoch += 1
@@ -210,6 +213,14 @@ class Trainer:
         if self.keep_epochs:  # kept under the epoch's name for forks
             names.append(epoch_checkpoint_name(self.epoch - 1))
         self.save(*names)
+
+    def plateau_reference(self, best_before: float | None) -> float | None:
+        """What the plateau schedule compares an epoch's validation with: the best so far, or a fork's
+        starting validation if that is lower. A fork's lr then decays when it does not beat where it
+        started, as its parent's would have, and as forks did when their best began at the starting
+        validation; only the reported best and the test became the fork's own."""
+        known = [value for value in (best_before, self.start_val) if value is not None]
+        return min(known) if known else None
 
     # ------------------------------------------------------------ evaluation
 
@@ -267,7 +278,7 @@ class Trainer:
             "schedule": self.schedule.state_dict(), "rng": rng, "config": self.cfg.to_dict(),
             "vocab_size": self.corpus.vocab_size,
             "progress": {"step": self.step, "epoch": self.epoch, "window": self.window, "windows": self.windows,
-                         "best_val": self.best_val, "elapsed": self.now(),
+                         "best_val": self.best_val, "start_val": self.start_val, "elapsed": self.now(),
                          "last_eval_step": self.last_eval_step, "divergence": self.watch.state_dict(),
                          "time_spent": self.clock.state_dict()},
             "hidden": [[h.cpu(), c.cpu()] for h, c in self.state],
@@ -289,6 +300,7 @@ class Trainer:
         progress = payload["progress"]
         self.step, self.epoch, self.window = progress["step"], progress["epoch"], progress["window"]
         self.best_val, self.elapsed = progress["best_val"], progress["elapsed"]
+        self.start_val = progress.get("start_val")  # forks made before it existed kept it in best_val
         self.last_eval_step = progress.get("last_eval_step", -1)
         self.last_save_step = self.step
         if "divergence" in progress:

@@ -99,17 +99,20 @@ def test_a_fork_with_nothing_changed_continues_exactly_as_its_parent(parents, tm
     _assert_same_weights(_weights(child / "checkpoints" / "last.pt"), _weights(parent / "checkpoints" / "last.pt"))
 
 
-def test_a_fork_starts_with_the_parents_validation_as_its_best_and_that_validations_epoch(parents, tmp_path):
+def test_a_fork_keeps_the_parents_validation_as_its_start_and_counts_its_best_from_its_own(parents, tmp_path):
+    """Its first own validation is its best even when worse than where it started: the best and the
+    test it reports are weights it trained (tests/test_fork_results.py trains such a fork)."""
     parent = parents["dropout"]
     child = fork_run(parent, "epoch:1", {"name": "worse"}, tmp_path)
     start = next(r for r in read_jsonl(parent / "metrics.jsonl") if r["kind"] == "val" and r["step"] == EPOCH)
     status = read_status(child)
-    assert (status["best_val_ppl"], status["best_epoch"]) == (start["ppl"], 1)
+    assert (status["start_val_ppl"], status["start_epoch"]) == (start["ppl"], 1) and "best_val_ppl" not in status
+    assert checkpoint_sources(child) == ["last"]                          # no best.pt of the starting weights
     writer = RunWriter(child)  # its first own validation, worse than where it started
     writer.metric({"kind": "val", "step": EPOCH + 10, "epoch": 2, "ppl": start["ppl"] + 1.0})
-    writer.status(best_val_ppl=start["ppl"])
+    writer.status(best_val_ppl=start["ppl"] + 1.0)
     summary = summarize(child)
-    assert (summary.best_val, summary.best_epoch, summary.final_val) == (start["ppl"], 1, start["ppl"] + 1.0)
+    assert (summary.best_val, summary.best_epoch, summary.final_val) == (start["ppl"] + 1.0, 2, start["ppl"] + 1.0)
 
 
 def test_a_fork_with_a_new_lr_starts_from_the_parents_exact_loss_then_parts(parents, tmp_path):

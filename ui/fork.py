@@ -16,7 +16,7 @@ from lmcore import launch
 from lmcore.checkpoints import checkpoint_sources
 from lmcore.config import PLACEMENT_HELP, PLACEMENTS, RULES, from_dict
 from lmcore.errors import ConfigError, LmcoreError
-from lmcore.fork import fork_run, unread_changes
+from lmcore.fork import fork_run, fork_start, unread_changes
 from lmcore.runs import read_config
 from lmcore.summaries import RunSummary
 from ui.train_controls import help_for
@@ -54,6 +54,44 @@ def lineage(summary: RunSummary) -> None:
 
         row.page_link("app_pages/compare.py", label="Draw it beside its parent", icon=":material/call_split:",
                       query_params=compare_url.link_query([parent, summary.id]))
+    if start := started_from(summary):
+        # Forks made before start_val_ppl was kept counted their start as their best: no claim for them.
+        own = "; its best, final and test are its own training's" if "start_val_ppl" in summary.status else ""
+        st.caption(f"It {start_text(start)}{own}.")
+
+
+def started_from(summary: RunSummary) -> dict | None:
+    """{"ppl", "epoch"} of the validation a fork's starting weights had (lmcore.fork.fork_start), or
+    None: no fork, or its parent did not validate at the fork step."""
+    point = fork_point(summary)
+    if point is None or summary.is_reference:
+        return None
+    return fork_start(summary.path, ui.run_folder(point[0]))
+
+
+def start_text(start: dict) -> str:
+    """'started from 80.4 (the parent's epoch 2)'."""
+    where = f"the parent's epoch {start['epoch']}" if start.get("epoch") is not None else "the parent's validation"
+    return f"started from {ui.fmt_ppl(start['ppl'])} ({where})"
+
+
+def inherited_best(summary: RunSummary, start: dict | None) -> bool:
+    """A fork made before forks kept their own best (its status has no start_val_ppl) whose best is
+    still the validation it started from: its best.pt, and so its test, are its starting weights."""
+    return (start is not None and "start_val_ppl" not in summary.status and summary.best_val is not None
+            and abs(summary.best_val - start["ppl"]) <= 1e-9 * start["ppl"])
+
+
+def scores_note(summary: RunSummary) -> str:
+    """What a fork's finished line adds: where it started, and for an older fork whose best never
+    moved past that start, that its best and test are the starting weights', not its training's."""
+    start = started_from(summary)
+    if start is None:
+        return ""
+    if inherited_best(summary, start):
+        return (f"; it {start_text(start)} and no validation of its own beat that, so (forked before forks "
+                "counted only their own training) its best and test are its starting weights'")
+    return f"; it {start_text(start)}"
 
 
 def parent_curve(summary: RunSummary) -> dict | None:

@@ -23,7 +23,7 @@ from lmcore.reference import is_reference
 from lmcore.summaries import RunSummary, reference_runs, summary_of
 from lmcore.timing import describe_split
 from ui import compare_url, reference
-from ui.fork import fork_form, parent_curve
+from ui.fork import fork_form, parent_curve, scores_note
 from ui.grid_charts import axis_top
 from ui.train_state import NOTICE, SETUP_TAB, TAB, attach, load_values
 
@@ -332,9 +332,10 @@ def run_outcome(folder: Path, summary: RunSummary) -> None:
 
 
 def scores_text(summary: RunSummary) -> str:
-    """'best validation perplexity 82.3 (epoch 3), final 85.0, test 80.1'."""
+    """'best validation perplexity 82.3 (epoch 3), final 85.0, test 80.1', and for a fork where it
+    started ('; it started from 80.4 (the parent's epoch 2)')."""
     return (f"best validation perplexity {ui.fmt_ppl(summary.best_val)}{ui.best_epoch_suffix(summary)}, "
-            f"final {ui.fmt_ppl(summary.final_val)}, test {ui.fmt_ppl(summary.test)}")
+            f"final {ui.fmt_ppl(summary.final_val)}, test {ui.fmt_ppl(summary.test)}{scores_note(summary)}")
 
 
 def follow_state(run_id: str, state: str) -> None:
