@@ -260,10 +260,6 @@ def overlay_controls(summary: RunSummary) -> tuple[list[RunSummary], str]:
     return [others[r] for r in chosen if r in others], axis or "epoch"
 
 
-def _and(names: list[str]) -> str:
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
-
-
 def overlay_caption(drawn: list[RunSummary], logged: list[pd.DataFrame], placed: list[pd.DataFrame],
                     axis: str) -> str:
     """Why the x axis is not the step, and which run could not be placed on it."""
@@ -274,7 +270,7 @@ def overlay_caption(drawn: list[RunSummary], logged: list[pd.DataFrame], placed:
             if not p.empty:
                 by_steps.setdefault(epochs.steps_per_epoch(s, f), []).append(s.name)
         text = ("Steps differ between these runs, so each is drawn by its own epochs: "
-                + ", ".join(f"{_and(names)} {'take' if len(names) > 1 else 'takes'} {steps:,.0f} steps an epoch"
+                + ", ".join(f"{ui.and_join(names)} {'take' if len(names) > 1 else 'takes'} {steps:,.0f} steps an epoch"
                             for steps, names in by_steps.items()) + ".")
     else:
         text = "Each run is drawn from its first step (0) to its last planned step (1)."
