@@ -260,6 +260,7 @@ def grids(summaries: list[RunSummary]) -> list[dict]:
                     "failed": sum(state in ("failed", "stopped", "broken") for state in states),
                     "toggles": ablation.toggles(configs),
                     "seeds": len({config.get("seed") for config in configs if config}),
+                    "missing": len(ablation.missing_cells(members)), "cells": len(ablation.cells(members)),
                     "preset": configs[0].get("preset") or "custom",
                     "created": min(s.id for s in members)})
     return sorted(out, key=lambda g: g["created"], reverse=True)
@@ -274,11 +275,22 @@ def grid_label(entry: dict) -> str:
 def grid_progress_text(entry: dict) -> str:
     """'3 / 4 finished · 1 queued or running · 0 failed or stopped'; once nothing is queued or
     running and some run did not finish, 'Ended: ...', so a bar short of full does not read as
-    still going (a stopped run keeps the share of its steps done until it is resumed)."""
+    still going (a stopped run keeps the share of its steps done until it is resumed); and
+    ' · 1 of 4 cells has no run' where a combination of the toggles' values has none."""
     counts = f"{entry['finished']} / {entry['total']} finished"
     if not entry["active"] and entry["finished"] < entry["total"]:
-        return f"Ended: {counts} · {entry['failed']} failed or stopped"
-    return f"{counts} · {entry['active']} queued or running · {entry['failed']} failed or stopped"
+        text = f"Ended: {counts} · {entry['failed']} failed or stopped"
+    else:
+        text = f"{counts} · {entry['active']} queued or running · {entry['failed']} failed or stopped"
+    return text + _missing_text(entry)
+
+
+def _missing_text(entry: dict) -> str:
+    """' · 1 of 4 cells has no run': a deleted cell must not leave the grid reading complete."""
+    missing = entry.get("missing", 0)
+    if not missing:
+        return ""
+    return f" · {missing} of {missing + entry['cells']} cells {'has' if missing == 1 else 'have'} no run"
 
 
 def grid_progress(entry: dict) -> float:

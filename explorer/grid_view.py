@@ -27,7 +27,9 @@ REASON_CHARS = 60     # a run's error in a table cell: its first clause, cut to 
 # How a run that has not finished reads in a cell's note, in this order.
 UNFINISHED = ("failed", "broken", "stopped", "running", "queued")
 STOPPED_HINT = "can be resumed on Train"
-NO_ESTIMATE = "no estimate"   # a contrast with no finished run on a side (the report's verdict says "no interval")
+NO_ESTIMATE = "no estimate"
+NO_RUN = "no run: deleted or never queued"   # a combination of the toggles' values that no run holds
+MISSING_SHOWN = 4   # a contrast with no finished run on a side (the report's verdict says "no interval")
 
 
 # ---------------------------------------------------------------- curves
@@ -138,14 +140,35 @@ def cell_note(runs: list) -> str:
 def cells_frame(report: dict, runs: list = ()) -> pd.DataFrame:
     """One row per cell of the report: its label, finished of its runs ('2 / 3'), each metric's
     mean ± sd (n), the best epoch's range, and why the rest of its runs are not counted (`runs`,
-    the grid's run summaries: 'both runs failed: diverged at step 21')."""
+    the grid's run summaries: 'both runs failed: diverged at step 21'). A combination of the
+    toggles' values with no run at all (report["missing"]) gets its row too, in its place."""
     by_id = {run.id: run for run in runs}
-    rows = [{"cell": cell["label"] or "(one cell)", "finished": f"{len(cell['finished'])} / {len(cell['runs'])}",
-             "best val": spread_text(cell["best_val"]), "final val": spread_text(cell["final_val"]),
-             "best epoch": range_text(cell["best_epoch"]), "test": spread_text(cell["test"]),
-             "unfinished runs": cell_note([by_id[i] for i in cell["runs"] if i in by_id])}
+    rows = [(cell["cell"], {"cell": cell["label"] or "(one cell)",
+                            "finished": f"{len(cell['finished'])} / {len(cell['runs'])}",
+                            "best val": spread_text(cell["best_val"]), "final val": spread_text(cell["final_val"]),
+                            "best epoch": range_text(cell["best_epoch"]), "test": spread_text(cell["test"]),
+                            "unfinished runs": cell_note([by_id[i] for i in cell["runs"] if i in by_id])})
             for cell in report["cells"]]
-    return pd.DataFrame(rows, columns=list(CELL_COLUMNS))
+    rows += [(gone["cell"], {"cell": gone["label"], "finished": "0 / 0", "best val": "—", "final val": "—",
+                             "best epoch": "—", "test": "—", "unfinished runs": NO_RUN})
+             for gone in report.get("missing", [])]
+    order = report.get("values", {})
+    rows.sort(key=lambda pair: [order[key].index(value) for key, value in pair[0].items() if key in order])
+    return pd.DataFrame([row for _, row in rows], columns=list(CELL_COLUMNS))
+
+
+def missing_note(report: dict) -> str | None:
+    """Which combinations of the toggles' values have no run, and what that does to the numbers;
+    None for a full grid."""
+    gone = [entry["label"] for entry in report.get("missing", [])]
+    if not gone:
+        return None
+    whole = len(gone) + len(report["cells"])
+    listed = "; ".join(gone[:MISSING_SHOWN]) + (f"; and {len(gone) - MISSING_SHOWN} more"
+                                                 if len(gone) > MISSING_SHOWN else "")
+    return (f"No run of {listed}: deleted or never queued. This grid has {len(report['cells'])} of its {whole} "
+            "cells, so each effect compares only the combinations of the other toggles' values run on both of "
+            "its sides (n counts the pairs), and an interaction needs all four of its cells.")
 
 
 def runs_csv(members: list, table: pd.DataFrame | None = None) -> str:
@@ -177,22 +200,49 @@ def interval_text(row: dict) -> str:
 
 
 def chart_row(row: dict) -> str:
-    """A chart row's label under a title that names the toggle(s): 'true vs false · best val', or
-    just the metric for an interaction."""
+    """A chart row's label under a title that names the toggle(s) and its first value (chart_title):
+    'true · best val', or just the metric for an interaction. Short, so a half-width chart at
+    1024 px keeps room for its dots: 'horizontal vs vertical · best val' was cut to 'ntal vs ...'."""
     metric = METRIC_NAMES[row["metric"]]
-    return f"{row['level']} vs {row['reference']} · {metric}" if "toggle" in row else metric
+    return f"{row['level']} · {metric}" if "toggle" in row else metric
+
+
+def chart_title(toggle: str, reference: str) -> str:
+    """'dropout_placement, each value vs none': what a main effect chart's rows are measured from."""
+    return f"{toggle}, each value vs {reference}"
 
 
 def effect_rows(rows: list[dict]) -> pd.DataFrame:
     """The report's effects (or interactions) as a table: one row per contrast and metric, in
-    the report's order, with the numbers untouched and a label for the chart's axis."""
+    the report's order, with the numbers untouched, what its interval spans, the runs it left
+    without a partner, and a label for the chart's axis."""
     out = [{"contrast": contrast_label(row), "metric": METRIC_NAMES[row["metric"]], "row": chart_row(row),
             "estimate": row["estimate"],
             "low": row["low"], "high": row["high"], "n": row["n"], "df": row["df"], "method": row["method"],
+            "over": row.get("over"), "left out": row.get("left_out", 0),
             "verdict": row["verdict"] if row["estimate"] is not None else NO_ESTIMATE,
             "reads": interval_text(row)} for row in rows]
     return pd.DataFrame(out, columns=["contrast", "metric", "row", "estimate", "low", "high", "n", "df", "method",
-                                      "verdict", "reads"])
+                                      "over", "left out", "verdict", "reads"])
+
+
+def pairing_note(report: dict) -> str | None:
+    """Which effects left runs out for want of a partner, with the pairs they used (best validation's
+    rows: the other metrics pair the same runs); None when every finished run was paired."""
+    short = [row for row in report["effects"] + report["interactions"]
+             if row["metric"] == "best_val" and row["estimate"] is not None and row.get("left_out")]
+    if not short:
+        return None
+    parts = [f"{contrast_label(row)} on {row['n']} {_unit(row)} ({row['left_out']} run"
+             f"{'s' if row['left_out'] != 1 else ''} left out)" for row in short]
+    return ("Some runs lack a partner with the same seed and other toggles' values (missing, or not finished), "
+            f"so they are left out of the comparison: {'; '.join(parts)}.")
+
+
+def _unit(row: dict) -> str:
+    if row["method"] == "paired":
+        return "pair" if row["n"] == 1 else "pairs"
+    return "run" if row["n"] == 1 else "runs"
 
 
 def effects_of(report: dict, toggle: str) -> list[dict]:
@@ -236,12 +286,12 @@ def state_note(entry: dict) -> str | None:
     if entry["finished"] == entry["total"]:
         return None
     if entry["active"]:
-        return ("Partial results: until every queued or running run finishes, the grid is unbalanced and "
-                "the intervals compare independent groups (Welch).")
+        return ("Partial results: until every queued or running run finishes, each effect pairs only the runs "
+                "finished on both of its sides (n counts the pairs).")
     note = (f"The grid has ended: nothing is queued or running, and {entry['total'] - entry['finished']} of its "
             f"{entry['total']} runs did not finish ({_state_counts(entry['runs'])}). The numbers rest on the "
-            "finished seeds of each cell (n in the cells table); where a run lacks its partner, the intervals "
-            "compare independent groups (Welch).")
+            "finished seeds of each cell (n in the cells table); a run whose partner did not finish is left out "
+            "of the paired comparisons.")
     if any(run.state == "stopped" for run in entry["runs"]):
         note += (" A stopped run can be resumed from its last checkpoint (open it on Train, press Resume): "
                  "these numbers then update as it finishes.")
@@ -270,5 +320,5 @@ def undrawn_note(titles: list[str]) -> str | None:
     """The contrasts left out of the charts because they have no number yet."""
     if not titles:
         return None
-    return (f"Not drawn, no estimate yet: {', '.join(titles)} (a side with no finished run; the table "
-            "below lists them).")
+    return (f"Not drawn, no estimate yet: {', '.join(titles)} (no combination of the other toggles' values "
+            "has a finished run on every side; the table below lists them).")

@@ -135,17 +135,19 @@ def test_the_csv_has_one_row_per_run_with_its_cell(grid):
 
 
 def test_effect_rows_keep_the_reports_numbers_and_say_no_interval(grid):
-    report = effects.grid_effects(grid, "g")   # unbalanced: one run still going, so Welch
+    report = effects.grid_effects(grid, "g")   # one run still going: its partner is left out
     rows = grid_view.effect_rows(grid_view.effects_of(report, "tie_weights"))
     assert rows["contrast"].tolist() == ["tied=true vs false"] * 3
-    assert rows["row"].tolist() == ["true vs false · best val", "true vs false · final val", "true vs false · test"]
+    assert rows["row"].tolist() == ["true · best val", "true · final val", "true · test"]   # the title says "vs false"
+    assert grid_view.chart_title("tie_weights", "false") == "tie_weights, each value vs false"
     found = next(r for r in report["effects"] if r["toggle"] == "tie_weights" and r["metric"] == "best_val")
     assert rows.iloc[0][["estimate", "low", "high"]].tolist() == [found["estimate"], found["low"], found["high"]]
-    assert found["method"] == "welch" and rows.iloc[0]["reads"].endswith(found["verdict"])
+    assert found["method"] == "paired" and rows.iloc[0]["reads"].endswith(found["verdict"])
+    assert rows.iloc[0][["n", "left out", "over"]].tolist() == [3, 1, "seeds and other toggles' values"]
     pair = grid_view.interactions_by_pair(report)[("dropout_placement", "tie_weights")]
     assert grid_view.effect_rows(pair)["contrast"].tolist() == ["placement × tied"] * 3
     assert grid_view.effect_rows(pair)["row"].tolist() == ["best val", "final val", "test"]
-    # A cell with one finished run: the unpaired interaction has no interval, said in words.
+    # Seed 1 alone has all four corners: one difference of differences, no interval, said in words.
     assert pair[0]["low"] is None and grid_view.interval_text(pair[0]).endswith("· no interval")
     assert "No interval" in grid_view.no_interval_note(pair)
     assert grid_view.no_interval_note(grid_view.effects_of(report, "dropout_placement")) is None
@@ -183,8 +185,8 @@ def test_the_grids_state_note_says_partial_while_runs_go_and_ended_once_none_doe
     ended = [s for s in grid if s.state == "finished"] + [summary("vertical", True, 2, 80.0, state="failed")]
     assert grid_view.state_note(entry_of(ended)) == (
         "The grid has ended: nothing is queued or running, and 1 of its 8 runs did not finish (1 failed). The "
-        "numbers rest on the finished seeds of each cell (n in the cells table); where a run lacks its partner, "
-        "the intervals compare independent groups (Welch).")
+        "numbers rest on the finished seeds of each cell (n in the cells table); a run whose partner did not "
+        "finish is left out of the paired comparisons.")
     stopped = ended[:-1] + [summary("vertical", True, 2, 80.0, state="stopped"),
                             summary("vertical", True, 3, 80.0, state="failed")]
     note = grid_view.state_note(entry_of(stopped))
@@ -214,3 +216,45 @@ def test_with_no_estimate_the_page_says_what_the_first_needs(grid):
     assert grid_view.undrawn_note(["placement × tied (interaction)"]).startswith(
         "Not drawn, no estimate yet: placement × tied (interaction)")
     assert grid_view.undrawn_note([]) is None
+
+
+# The QA's 2x2 (dropout_placement none/vertical x dropout 0.2/0.5, one seed) after its run of
+# dropout=0.2 placement=none was deleted from Compare.
+DROPOUT = {("none", 0.2): 111.2, ("none", 0.5): 111.2, ("vertical", 0.2): 116.5, ("vertical", 0.5): 123.36}
+
+
+def dropout_run(placement, dropout, best):
+    config = {"dropout_placement": placement, "dropout": dropout, "seed": 1, "group": "g", "layers": 1,
+              "name": f"dropout={dropout} placement={placement}"}
+    status = {"state": "finished", "best_val_ppl": best}
+    return from_parts(f"2026-{placement}-{dropout}", "runs/x", config, status, None)
+
+
+@pytest.fixture
+def deleted():
+    return [dropout_run(p, d, best) for (p, d), best in DROPOUT.items() if (p, d) != ("none", 0.2)]
+
+
+def test_a_deleted_cell_has_its_row_and_note_and_the_progress_says_so(deleted):
+    """QA: '3 / 3 finished', no row for the deleted cell, and nothing said it was gone."""
+    report = effects.grid_effects(deleted, "g")
+    table = grid_view.cells_frame(report, deleted)
+    assert table["cell"].tolist() == ["dropout=0.2 placement=none", "dropout=0.2 placement=vertical",
+                                      "dropout=0.5 placement=none", "dropout=0.5 placement=vertical"]
+    gone = table.iloc[0]
+    assert (gone["finished"], gone["best val"], gone["unfinished runs"]) == (
+        "0 / 0", "—", "no run: deleted or never queued")
+    assert grid_view.missing_note(report) == (
+        "No run of dropout=0.2 placement=none: deleted or never queued. This grid has 3 of its 4 cells, so each "
+        "effect compares only the combinations of the other toggles' values run on both of its sides (n counts "
+        "the pairs), and an interaction needs all four of its cells.")
+    assert compare.grid_progress_text(entry_of(deleted)) == (
+        "3 / 3 finished · 0 queued or running · 0 failed or stopped · 1 of 4 cells has no run")
+    assert grid_view.pairing_note(report) == (
+        "Some runs lack a partner with the same seed and other toggles' values (missing, or not finished), so "
+        "they are left out of the comparison: dropout=0.5 vs 0.2 on 1 pair (1 run left out); placement=vertical "
+        "vs none on 1 pair (1 run left out).")
+    whole = effects.grid_effects([dropout_run(p, d, best) for (p, d), best in DROPOUT.items()], "g")
+    assert grid_view.missing_note(whole) is None and grid_view.pairing_note(whole) is None
+    assert compare.grid_progress_text(entry_of([dropout_run(p, d, b) for (p, d), b in DROPOUT.items()])).endswith(
+        "0 failed or stopped")

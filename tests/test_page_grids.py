@@ -222,3 +222,97 @@ def test_a_grid_whose_split_cannot_batch_is_refused_before_queueing(tmp_path, mo
     errors = [e.value for e in at.error]
     assert len(errors) == 1 and errors[0].startswith("dataset: the validation split") and "eval_batch_size" in errors[0]
     assert queue_button(at).disabled and not list_runs(root)
+
+
+# ---------------------------------------------------------------- a grid with a deleted cell, one seed
+
+
+# The QA's 2x2 (dropout_placement none/vertical x dropout 0.2/0.5, one seed); best validation per cell.
+DROPOUT_BEST = {("none", 0.2): 111.2, ("none", 0.5): 111.2, ("vertical", 0.2): 116.5, ("vertical", 0.5): 123.36,
+                ("horizontal", 0.2): 115.1, ("horizontal", 0.5): 121.0,
+                ("variational", 0.2): 114.0, ("variational", 0.5): 118.1}
+
+
+def dropout_grid(root: Path, placements=("none", "vertical"), drop=(), states=None, seeds=1) -> dict:
+    """A grid of placements x dropout 0.2/0.5 written straight to disk, finished (or in `states`'
+    state) with DROPOUT_BEST (each further seed 14.6 higher), minus the cells in `drop` (deleted
+    from Compare); {(placement, dropout, seed): its folder}."""
+    import json
+
+    from lmcore import ablation
+    from lmcore.config import from_dict, validate
+    from lmcore.runs import create_run, write_json_atomic
+
+    base = validate(from_dict({**SMALL, "max_steps": 30, "eval_every": 10}))
+    folders = {}
+    for config in ablation.grid(base, {"dropout_placement": list(placements), "dropout": [0.2, 0.5]},
+                                group="grid-drop", seeds=seeds):
+        key = (config.dropout_placement, config.dropout)
+        if key in drop:
+            continue
+        folder = folders[(*key, config.seed)] = create_run(config.to_dict(), root, label=config.name)
+        state, best = (states or {}).get(key, "finished"), DROPOUT_BEST[key] + 14.6 * (config.seed - base.seed)
+        done = state == "finished"
+        lines = [{"kind": "val", "step": step, "epoch": 1, "ppl": best + 30 - step}
+                 for step in ((10, 20, 30) if done else (10,))]
+        (folder / "metrics.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+        status = {"state": state, "pid": 1 if state == "running" else None, "step": 30 if done else 10,
+                  "total_steps": 30, "epoch": 1, "error": None, "elapsed": 1.0}
+        if done:
+            status |= {"best_val_ppl": best, "final_val_ppl": best, "test_ppl": best - 4.0, "best_epoch": 1}
+        write_json_atomic(folder / "status.json", status)
+    return folders
+
+
+def test_a_grid_with_a_deleted_run_names_the_missing_cell_and_calls_no_toggle_inert(tmp_path, monkeypatch):
+    """QA: with dropout=0.2 placement=none deleted the page read '3 / 3 finished', 'dropout_placement changed
+    nothing in the cells with dropout=0.2' and an unpaired dropout effect of +0.8 (it was +3.4 paired)."""
+    root = tmp_path / "runs"
+    dropout_grid(root, drop=[("none", 0.2)])
+    at = grid_page(monkeypatch, root)
+    shown = texts(at)
+    assert at.get("progress")[0].proto.text == (
+        "3 / 3 finished · 0 queued or running · 0 failed or stopped · 1 of 4 cells has no run")
+    assert "No run of dropout=0.2 placement=none: deleted or never queued." in [w.value for w in at.warning][0]
+    assert "changed nothing" not in shown and "no way to act" not in shown
+    cells = frame_with(at, "unfinished runs").value.set_index("cell")
+    assert cells.loc["dropout=0.2 placement=none", "unfinished runs"] == "no run: deleted or never queued"
+    effects = frame_with(at, "estimate").value.set_index(["contrast", "metric"])
+    dropout = effects.loc[("dropout=0.5 vs 0.2", "best val")]
+    assert (dropout["method"], dropout["n"], dropout["left out"]) == ("paired", 1, 1)
+    assert dropout["estimate"] == pytest.approx(123.36 - 116.5)       # vertical's pair only
+    assert "dropout=0.5 vs 0.2 on 1 pair (1 run left out)" in shown
+    assert "seed-to-seed noise was not measured" in shown
+
+
+def test_one_seed_per_cell_is_said_and_the_effects_labels_tell_placements_apart(tmp_path, monkeypatch):
+    """QA: 'Student-t interval over seeds' with one seed per cell; at 1024 px the labels were cut to
+    'ntal vs vertical · best val' and 'onal vs vertical · best val'."""
+    root = tmp_path / "runs"
+    dropout_grid(root, placements=("vertical", "horizontal", "variational"))
+    at = grid_page(monkeypatch, root)
+    noise = next(w.value for w in at.warning if "seed" in w.value)
+    assert noise.startswith("No cell has finished runs with more than one seed, so seed-to-seed noise was not "
+                            "measured: a difference may be noise. Each interval is over the other toggles' values")
+    assert "3 or more seeds per cell" in noise and "interval over seeds" not in texts(at)
+    effects = frame_with(at, "estimate").value
+    assert set(effects["over"].dropna()) == {"other toggles' values"}
+    figure = chart(at, key="compare.effect.dropout_placement")
+    assert figure["layout"]["yaxis"]["automargin"] is True
+    assert values(figure["data"][0], "y")[:2] == ["horizontal<br>best val", "horizontal<br>final val"]
+    assert "dropout_placement, each value vs vertical" in texts(at)
+
+
+def test_the_cells_table_keeps_its_widths_while_the_grid_fills_in(tmp_path, monkeypatch):
+    """QA: columns sized for '—' while runs trained read '111.2 (n=' once a cell finished."""
+    import json
+
+    from lmcore import runs
+
+    monkeypatch.setattr(runs, "trainer_alive", lambda status: True)
+    root = tmp_path / "runs"
+    dropout_grid(root, states={("vertical", 0.2): "running", ("vertical", 0.5): "running"})
+    at = grid_page(monkeypatch, root)
+    table = frame_with(at, "unfinished runs")
+    widths = {name: config.get("width") for name, config in json.loads(table.proto.columns).items()}
+    assert widths["best val"] == widths["final val"] == widths["test"] == 150 and widths["best epoch"] == 95

@@ -33,6 +33,12 @@ GRID_BAND = "compare.grid.band"
 TOGGLES = {"dropout_placement": list(PLACEMENTS), "tie_weights": [False, True], "layers": [1, 2, 3, 4],
            "dropout": [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.65], "hidden_size": [64, 128, 200, 256, 650]}
 MAX_SEEDS = 10
+# Fixed widths: sized to its first contents ("—" while a grid fills in), a column kept them, and
+# a finished cell read "111.2 (n=" until a reload. 150 px fits "111.2 ± 10.3 (n=10)".
+CELL_WIDTHS = {"finished": st.column_config.TextColumn("finished / runs", width=105),
+               **{name: st.column_config.TextColumn(width=150) for name in ("best val", "final val", "test")},
+               "best epoch": st.column_config.TextColumn(width=95),
+               "unfinished runs": st.column_config.TextColumn(width="large")}
 
 
 def init_state() -> None:
@@ -172,6 +178,9 @@ def grid_results(summaries: list[RunSummary]) -> None:
     entry = by_group[st.session_state[GRID_CHOSEN]]
     st.progress(compare.grid_progress(entry), text=compare.grid_progress_text(entry))
     report = grid_effects(entry["runs"], entry["group"])
+    missing = grid_view.missing_note(report)
+    if missing:
+        st.warning(missing, icon=":material/grid_off:")
     colors = {cell["label"]: ui.PALETTE[i % len(ui.PALETTE)] for i, cell in enumerate(report["cells"])}
     cell_curves(entry, colors)
     cells_table(entry, report)
@@ -201,9 +210,7 @@ def cell_curves(entry: dict, colors: dict) -> None:
 def cells_table(entry: dict, report: dict) -> None:
     st.markdown("**Each cell**: mean ± sd over its finished runs (n)")
     frame = grid_view.cells_frame(report, entry["runs"])
-    st.dataframe(frame, hide_index=True, key="compare.grid.cells",
-                 column_config={"finished": st.column_config.TextColumn("finished / runs"),
-                                "unfinished runs": st.column_config.TextColumn(width="large")})
+    st.dataframe(frame, hide_index=True, key="compare.grid.cells", column_config=CELL_WIDTHS)
     table = compare.runs_table(entry["runs"])  # built once: the CSV and the expander's table
     row = st.container(horizontal=True)
     row.download_button(f"CSV of the {entry['total']} runs", grid_view.runs_csv(entry["runs"], table),
@@ -232,25 +239,29 @@ def toggle_effects(entry: dict, report: dict) -> None:
         return
     note, ended = grid_view.state_note(entry), not entry["active"]
     pairs = grid_view.interactions_by_pair(report)
-    charts = [(key, grid_view.effects_of(report, key)) for key in report["toggles"]]
-    charts += [(f"{' × '.join(pair)} (interaction)", rows) for pair, rows in pairs.items()]
-    drawn = [(title, rows) for title, rows in charts if grid_view.has_estimate(rows)]
+    charts = [(key, grid_view.chart_title(key, report["values"][key][0]), grid_view.effects_of(report, key))
+              for key in report["toggles"]]
+    charts += [(f"interaction.{'.'.join(pair)}", f"{' × '.join(pair)} (interaction)", rows)
+               for pair, rows in pairs.items()]
+    drawn = [(key, title, rows) for key, title, rows in charts if grid_view.has_estimate(rows)]
     if not drawn:  # an empty chart (a zero line alone) would read as "no effect"
         for text in (note if ended else None, grid_view.first_estimate_note(report, entry["runs"], ended)):
             if text:
                 st.caption(text)
         return
     st.caption(stats.METHOD)
-    if note:
-        st.caption(note)
+    if report["noise"]:
+        st.warning(report["noise"], icon=":material/casino:")
+    for text in (note, grid_view.pairing_note(report)):
+        if text:
+            st.caption(text)
     for start in range(0, len(drawn), 2):  # a row of two at a time, so they read left to right
-        for column, (title, rows) in zip(st.columns(2), drawn[start:start + 2]):
+        for column, (key, title, rows) in zip(st.columns(2), drawn[start:start + 2]):
             with column:
                 st.markdown(f"**{title}**")
-                st.plotly_chart(effects_figure(rows), key=f"compare.effect.{title}",
-                                config={"displayModeBar": False})
+                st.plotly_chart(effects_figure(rows), key=f"compare.effect.{key}", config={"displayModeBar": False})
     every = report["effects"] + report["interactions"]
-    for text in (grid_view.undrawn_note([title for title, rows in charts if not grid_view.has_estimate(rows)]),
+    for text in (grid_view.undrawn_note([title for _, title, rows in charts if not grid_view.has_estimate(rows)]),
                  grid_view.no_interval_note(every)):
         if text:
             st.caption(text)
@@ -259,4 +270,10 @@ def toggle_effects(entry: dict, report: dict) -> None:
     table[numbers] = table[numbers].astype(float)  # no interval: None would read "None", NaN the placeholder
     st.dataframe(table.drop(columns=["row", "reads"]), hide_index=True, key="compare.grid.effects", placeholder="—",
                  column_config={name: st.column_config.NumberColumn(format="%+.2f") for name in
-                                ("estimate", "low", "high")} | {"df": st.column_config.NumberColumn(format="%.1f")})
+                                ("estimate", "low", "high")} | {
+                     "df": st.column_config.NumberColumn(format="%.1f"),
+                     "n": st.column_config.NumberColumn(help="pairs (paired), or runs (welch)"),
+                     "over": st.column_config.TextColumn(help="what the pairs differ in besides the toggle: "
+                                                              "seeds, other toggles' values, or both"),
+                     "left out": st.column_config.NumberColumn(help="finished runs without a partner on the "
+                                                                    "other side, not in this comparison")})

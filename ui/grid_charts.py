@@ -65,11 +65,19 @@ def whole_ticks(figure, steps: list) -> None:
         figure.update_xaxes(tickmode="array", tickvals=list(range(int(min(steps)), int(max(steps)) + 1)))
 
 
-def effects_figure(rows: list[dict], height_per_row: int = 34):
+def axis_label(row: str) -> str:
+    """A chart row's label on two lines, 'horizontal<br>best val': on one line, and naming the
+    reference too, a half-width chart at 1024 px cut 'horizontal' and 'variational' alike to
+    '…al vs vertical · best val'."""
+    return row.replace(" · ", "<br>")
+
+
+def effects_figure(rows: list[dict], height_per_row: int = 44):
     """Dot = effect, bar = its 95% interval, a zero line; x is the perplexity change from the
-    reference level. One row per contrast and metric, its verdict written at the right."""
+    reference level. One row per contrast and metric, its verdict written at the right; the
+    labels' margin grows to fit them (automargin)."""
     table = effect_rows(rows)
-    shown = table[table["estimate"].notna()]
+    shown = table[table["estimate"].notna()].assign(row=lambda t: t["row"].map(axis_label))
     figure = go.Figure()
     figure.add_vline(x=0, line_color="#444", line_width=1)
     colors = [VERDICT_COLORS.get(verdict, "#7f7f7f") for verdict in shown["verdict"]]
@@ -81,8 +89,9 @@ def effects_figure(rows: list[dict], height_per_row: int = 34):
                                                    for low in shown["low"]], line=dict(width=2, color=colors)),
         error_x=dict(type="data", symmetric=False, array=plus.tolist(), arrayminus=minus.tolist(), thickness=2.5,
                      width=6, color="#555"),
-        customdata=shown[["reads", "n", "method"]].values.tolist(),
-        hovertemplate="%{y}: %{customdata[0]}<br>n=%{customdata[1]}, %{customdata[2]}<extra></extra>"))
+        customdata=shown[["reads", "n", "method", "contrast", "metric"]].values.tolist(),
+        hovertemplate="%{customdata[3]} · %{customdata[4]}: %{customdata[0]}<br>n=%{customdata[1]}, "
+                      "%{customdata[2]}<extra></extra>"))
     for row, reads, color in zip(shown["row"], shown["reads"], colors):
         figure.add_annotation(x=1.0, xref="paper", xanchor="left", y=row, yref="y", text=reads.split(" · ")[-1],
                               showarrow=False, font=dict(color=color, size=13), xshift=8)
@@ -90,8 +99,8 @@ def effects_figure(rows: list[dict], height_per_row: int = 34):
     reach = pd.concat([shown["low"].fillna(shown["estimate"]), shown["high"].fillna(shown["estimate"]),
                        pd.Series([0.0])]).astype(float)
     pad = max(reach.max() - reach.min(), 1.0) * 0.08
-    figure.update_layout(height=60 + height_per_row * max(len(shown), 1), margin=dict(l=10, r=110, t=10, b=40),
+    figure.update_layout(height=60 + height_per_row * max(len(shown), 1), margin=dict(l=16, r=110, t=10, b=40),
                          xaxis=dict(title="perplexity change (lower is better)", zeroline=False,
                                     range=[reach.min() - pad, reach.max() + pad]),
-                         yaxis=dict(autorange="reversed", type="category"))
+                         yaxis=dict(autorange="reversed", type="category", automargin=True))
     return figure
