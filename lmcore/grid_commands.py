@@ -148,6 +148,11 @@ def _interval(row: dict) -> str:
     return f"{row['estimate']:+.1f} {bounds} n={row['n']} {row['method']}"
 
 
+def _left_out(row: dict) -> str:
+    left = row.get("left_out")
+    return f"  ({left} run{'s' if left > 1 else ''} left out: no partner)" if left else ""
+
+
 def format_report(found: dict) -> str:
     """The effects report as plain text: cells, main effects, interactions, the method."""
     lines = [f"grid {found['group']}: {found['finished']} of {found['runs']} runs finished; "
@@ -157,12 +162,14 @@ def format_report(found: dict) -> str:
         columns = [f"{_number(cell[m]['mean'])} ± {_number(cell[m]['sd'])} (n={cell[m]['n']})" for m in METRICS]
         lines.append(cell["label"][:39].ljust(40) + "".join(f"{c:>20}" for c in columns)
                      + f"  {epoch_text(cell['best_epoch']['mean'])}")
+    if found.get("missing"):  # a deleted or never-queued combination leaves its toggles' comparisons short
+        lines += ["", "no run (deleted or never queued): " + "; ".join(m["label"] for m in found["missing"])]
     if found["inert"]:  # before the effects they explain
         lines += [""] + [ablation.inert_text(finding, trained=True) for finding in found["inert"]]
     if found["effects"]:
         lines += ["", "effects (perplexity change from the first value, 95% interval):"]
         lines += [f"  {r['toggle']}={r['level']} vs {r['reference']}, {r['metric']}: {_interval(r)}  {r['verdict']}"
-                  for r in found["effects"]]
+                  + _left_out(r) for r in found["effects"]]
     if found["interactions"]:
         lines += ["", "interactions (difference of differences, 95% interval):"]
         lines += [f"  {' x '.join(r['toggles'])}, {r['metric']}: {_interval(r)}  {r['verdict']}"

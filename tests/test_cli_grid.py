@@ -158,3 +158,20 @@ def test_effects_text_reads_whole_epochs_and_says_which_toggle_had_no_way_to_act
     cells = [line for line in text.splitlines() if line.startswith("placement=")]
     assert len(cells) == 2 and all(line.endswith("  1") for line in cells)      # not 1.0
     assert "dropout_placement=variational vs none, best_val: +0.0 no interval n=1 paired  no way to act" in text
+
+
+def test_effects_text_names_a_missing_cell_and_the_pairs_each_effect_used():
+    """QA round 6 (after the page said so, the CLI too): a deleted run of a 2x2 leaves one pair per effect."""
+    from lmcore.effects import grid_effects
+    from lmcore.grid_commands import format_report
+    from lmcore.summaries import from_parts
+
+    scores = {("none", 0.5): 120.0, ("vertical", 0.2): 116.5, ("vertical", 0.5): 113.0}   # none at 0.2 deleted
+    runs = [from_parts(f"{p}-{d}", f"runs/{p}-{d}", {"dropout": d, "dropout_placement": p, "group": "g", "seed": 1},
+                       {"state": "finished", "best_val_ppl": v, "final_val_ppl": v, "best_epoch": 1}, None)
+            for (p, d), v in scores.items()]
+    text = format_report(grid_effects(runs, "g"))
+    assert "\nno run (deleted or never queued): dropout=0.2 placement=none\n" in text
+    effect = next(line for line in text.splitlines() if "dropout=0.5 vs 0.2, best_val" in line)
+    assert effect == ("  dropout=0.5 vs 0.2, best_val: -3.5 no interval n=1 paired  no interval  "
+                      "(1 run left out: no partner)")
