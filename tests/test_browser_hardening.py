@@ -71,7 +71,10 @@ def test_an_absurd_link_is_one_line_and_the_server_keeps_answering(app, browser,
     other.get_by_text("Start from a preset").first.wait_for(timeout=30_000)
     wait_app_idle(other, timeout=30_000)
     assert absurd.locator('[data-testid="stException"]').count() == 0
-    assert absurd.locator('[data-testid="stAlertContentWarning"]').count() == len(messages)
+    # One warning per ignored key (the engine's defaults the link falls back to are the 2x650 recipe,
+    # so Set up also says how long that would take on this CPU: not the link's warning).
+    link_warnings = absurd.locator('[data-testid="stAlertContentWarning"]').filter(has_text="From the link")
+    assert link_warnings.count() == len(messages)
     absurd.locator('[data-testid="stNumberInput"] input').first.wait_for(timeout=30_000)  # drawn, not skeletons
     absurd.wait_for_timeout(1000)
     screenshot(absurd, f"hardening-{name}")

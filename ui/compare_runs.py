@@ -113,7 +113,9 @@ def ppl_column(label: str, help_text: str):
 
 
 TABLE_COLUMNS = {
-    "label": st.column_config.TextColumn("run", width="medium", pinned=True),  # stays in view as the rest scrolls
+    # Pinned: it stays in view as the rest scrolls. 270 px holds a grid run's "placement=variational
+    # dropout=0.3" whole, cut to "placement=variational dropout=…" at "medium" (QA round 6).
+    "label": st.column_config.TextColumn("run", width=270, pinned=True),
     "state": st.column_config.TextColumn("state"),
     "progress": st.column_config.ProgressColumn("progress", format="%.0f%%", min_value=0, max_value=100,
                                                  width="small"),
