@@ -29,7 +29,7 @@ def test_gpu_check_dry_run_on_cpu(tmp_path):
     names = {t["test"].split("[")[0] for t in tests["tests"]}
     assert len(names) == 7 and all(name.startswith("test_gpu_") for name in names)
     outcome = "passed" if torch.cuda.is_available() else "skipped"  # here: skipped, not failed
-    assert tests["counts"][outcome] == len(tests["tests"]) == 15
+    assert tests["counts"][outcome] == len(tests["tests"]) == 16
 
     bench = json.loads((tmp_path / "bench.json").read_text())
     assert bench["graphs"] == "eager"
