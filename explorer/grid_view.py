@@ -316,9 +316,10 @@ def first_estimate_note(report: dict, runs: list, ended: bool) -> str:
             f"{'these cells have' if len(empty) > 1 else 'this cell has'} none{'' if ended else ' yet'}: {shown}.")
 
 
-def undrawn_note(titles: list[str]) -> str | None:
-    """The contrasts left out of the charts because they have no number yet."""
+def undrawn_note(titles: list[str], ended: bool = False) -> str | None:
+    """The contrasts left out of the charts because they have no number (yet, while runs go on:
+    an ended grid, or one whose cell was deleted, will not get one)."""
     if not titles:
         return None
-    return (f"Not drawn, no estimate yet: {', '.join(titles)} (no combination of the other toggles' values "
-            "has a finished run on every side; the table below lists them).")
+    return (f"Not drawn, no estimate{'' if ended else ' yet'}: {', '.join(titles)} (no combination of the other "
+            "toggles' values has a finished run on every side; the table below lists them).")

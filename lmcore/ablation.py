@@ -276,16 +276,22 @@ def _inert(key: str, others: list[str], order: list[str], groups: dict) -> list[
     # Only a combination of the other toggles that holds two or more values of `key` compares them:
     # one whose partners were deleted (or never queued) holds one value, which says nothing about
     # whether the others would train alike.
-    groups = {where: cells for where, cells in groups.items() if len(cells) > 1}
+    judged = {where: cells for where, cells in groups.items() if len(cells) > 1}
+    # "Everywhere" only when every combination was judged: with one left unjudged (a deleted cell,
+    # QA round 7), the toggle may act there, so the finding names the cells where it did not.
+    whole, groups = len(judged) == len(groups), judged
     if not groups:
         return []
 
-    def alike(a, b) -> bool:
-        both = [cells for cells in groups.values() if a in cells and b in cells]
-        return bool(both) and all(cells[a][1] == cells[b][1] for cells in both)
-
     still = [where for where, cells in groups.items() if len({trains for _, trains in cells.values()}) == 1]
-    if len(still) == len(groups):
+
+    def alike(a, b) -> bool:
+        # Twins somewhere the toggle acts: where it acts nowhere, the "cells" finding says so already.
+        both = [where for where, cells in groups.items() if a in cells and b in cells]
+        return (any(where not in still for where in both)
+                and all(groups[where][a][1] == groups[where][b][1] for where in both))
+
+    if len(still) == len(groups) and whole:
         return [_finding(key, "everywhere", order, [], [c for cells in groups.values() for c, _ in cells.values()])]
     found = []
     for i, level in enumerate(order):

@@ -118,6 +118,11 @@ def test_a_missing_combination_makes_no_toggle_inert(base):
     found = ablation.inert_toggles(configs)
     assert [(f["toggle"], f["kind"], f["where"]) for f in found] == [("dropout", "cells", ["placement=none"])]
     assert ablation.inert_toggles(kept) == []           # placement=none holds one dropout now: nothing compared
+    # QA round 7: with vertical at 0.5 deleted instead, the only dropout pair left is in placement=none,
+    # where dropout is idle; that is those cells, not "no way to act in this grid".
+    other = [c for c in configs if (c["dropout_placement"], c["dropout"]) != ("vertical", 0.5)]
+    found = ablation.inert_toggles(other)
+    assert [(f["toggle"], f["kind"], f["where"]) for f in found] == [("dropout", "cells", ["placement=none"])]
     # Two placements that never share a combination are not twins either (they were, vacuously).
     diagonal = [c.to_dict() for c in ablation.grid(base.replace(dropout=0.5), {
         "dropout_placement": ["vertical", "horizontal"], "tie_weights": [False, True]})]

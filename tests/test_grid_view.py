@@ -216,6 +216,8 @@ def test_with_no_estimate_the_page_says_what_the_first_needs(grid):
     assert grid_view.undrawn_note(["placement × tied (interaction)"]).startswith(
         "Not drawn, no estimate yet: placement × tied (interaction)")
     assert grid_view.undrawn_note([]) is None
+    assert grid_view.undrawn_note(["placement × tied (interaction)"], ended=True).startswith(
+        "Not drawn, no estimate: placement × tied")    # QA round 7: a deleted cell will not come "yet"
 
 
 # The QA's 2x2 (dropout_placement none/vertical x dropout 0.2/0.5, one seed) after its run of

@@ -376,7 +376,8 @@ def run_counts() -> None:
     running = sum(1 for r in summaries if r.state == "running")
     queued = sum(1 for r in summaries if r.state == "queued")
     references = len(reference_folders())  # folders only, no file read: the sidebar draws on every page
-    st.caption(f"**{len(summaries)}** runs · **{running}** running · **{queued}** queued"
+    st.caption(f"**{len(summaries)}** run{'' if len(summaries) == 1 else 's'} · **{running}** running · "
+               f"**{queued}** queued"
                + (f" · **{references}** reference" if references else ""))
 
 

@@ -261,7 +261,8 @@ def toggle_effects(entry: dict, report: dict) -> None:
                 st.markdown(f"**{title}**")
                 st.plotly_chart(effects_figure(rows), key=f"compare.effect.{key}", config={"displayModeBar": False})
     every = report["effects"] + report["interactions"]
-    for text in (grid_view.undrawn_note([title for _, title, rows in charts if not grid_view.has_estimate(rows)]),
+    undrawn = [title for _, title, rows in charts if not grid_view.has_estimate(rows)]
+    for text in (grid_view.undrawn_note(undrawn, ended=ended or bool(report.get("missing"))),
                  grid_view.no_interval_note(every)):
         if text:
             st.caption(text)
