@@ -27,9 +27,9 @@ REASON_CHARS = 60     # a run's error in a table cell: its first clause, cut to 
 # How a run that has not finished reads in a cell's note, in this order.
 UNFINISHED = ("failed", "broken", "stopped", "running", "queued")
 STOPPED_HINT = "can be resumed on Train"
-NO_ESTIMATE = "no estimate"
+NO_ESTIMATE = "no estimate"  # a contrast with no finished run on a side (the report's verdict says "no interval")
 NO_RUN = "no run: deleted or never queued"   # a combination of the toggles' values that no run holds
-MISSING_SHOWN = 4   # a contrast with no finished run on a side (the report's verdict says "no interval")
+MISSING_SHOWN = 4   # the missing combinations a note names; the rest are counted
 
 
 # ---------------------------------------------------------------- curves

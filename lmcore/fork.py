@@ -40,7 +40,7 @@ from .presets import as_text
 from .reference import reference_dir
 from .runs import RunWriter, create_run, read_config, read_json, refuse_reference, run_path, runs_dir
 from .schedule import Schedule
-from .summaries import _count, _number, summarize  # one reading of a number in a JSON file
+from .summaries import json_count, json_number, summarize
 
 ALLOWED = ("dropout", "dropout_placement", "dropout_recurrent", "lr", "lr_schedule", "lr_decay", "decay_start",
            "epochs", "max_steps", "clip", "seed", "name", "threads", "eval_every", "checkpoint_every", "log_every",
@@ -121,21 +121,24 @@ def _validation_at(log: str, step: int, *modified) -> dict | None:
     """The last validation line at `step` of a log as {"ppl", "epoch"}; kept while the file is
     unchanged: the Train page asks every 2 s for an older fork, whose start is in its parent's log."""
     records = [r for r in read_jsonl(Path(log)) if r.get("kind") == "val"
-               and r.get("step") == step and _number(r.get("ppl")) is not None]
-    return {"ppl": records[-1]["ppl"], "epoch": _count(records[-1].get("epoch"))} if records else None
+               and r.get("step") == step and json_number(r.get("ppl")) is not None]
+    return {"ppl": records[-1]["ppl"], "epoch": json_count(records[-1].get("epoch"))} if records else None
 
 
-def fork_start(folder, parent=None) -> dict | None:
+def fork_start(folder, parent=None, config: dict | None = None, status: dict | None = None) -> dict | None:
     """Where the fork in `folder` started: {"ppl", "epoch"} of its starting checkpoint's validation,
     or None (no fork, or the parent did not validate there). Its status holds it; forks made before
-    it did are looked up in the parent's log (`parent`: its folder, else one beside the fork)."""
+    it did are looked up in the parent's log (`parent`: its folder, else one beside the fork).
+    A page passes the `config` and `status` its run summary already holds, so a rerun reads no file
+    for a fork made since."""
     folder = Path(folder)
-    config, status = read_config(folder) or {}, read_json(folder / "status.json") or {}
+    config = (read_config(folder) or {}) if config is None else config
+    status = (read_json(folder / "status.json") or {}) if status is None else status
     if not isinstance(config.get("fork_step"), int) or not isinstance(config.get("parent"), str):
         return None
     if "start_val_ppl" in status:  # null: the parent did not validate at the fork step
-        known = _number(status["start_val_ppl"]) is not None
-        return {"ppl": status["start_val_ppl"], "epoch": _count(status.get("start_epoch"))} if known else None
+        known = json_number(status["start_val_ppl"]) is not None
+        return {"ppl": status["start_val_ppl"], "epoch": json_count(status.get("start_epoch"))} if known else None
     try:
         parent = Path(parent) if parent is not None else run_path(folder.parent, config["parent"])
     except RunError:  # a parent id edited into a path

@@ -23,11 +23,13 @@ from .timing import time_split
 TAIL_BYTES = 65536  # enough for the last validations of any run: train lines are a few hundred bytes
 
 
-def _count(value) -> int | None:
+def json_count(value) -> int | None:
+    """A JSON value as a whole count, None when it is not one (a bool is not)."""
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def _number(value) -> float | None:
+def json_number(value) -> float | None:
+    """A JSON value as a float, None when it is not a number (a bool is not)."""
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
@@ -103,8 +105,8 @@ def speed(state: str, status: dict, logged: float | None = None) -> float | None
     line alone is whichever interval happened to be logged last: a killed run's read 1,500
     beside a median of 83,718."""
     if state in ACTIVE:
-        return _number(status.get("tokens_per_s"))
-    median = _number(status.get("median_tokens_per_s"))
+        return json_number(status.get("tokens_per_s"))
+    median = json_number(status.get("median_tokens_per_s"))
     return median if median is not None else logged
 
 
@@ -123,7 +125,7 @@ def from_parts(run_id: str, path, config: dict | None, status: dict, params: dic
         problem = "config.json is missing or unreadable"
     else:
         problem = status.get("error") if state in ("failed", "broken") else None
-    final_val = _number(status.get("final_val_ppl"))
+    final_val = json_number(status.get("final_val_ppl"))
     best_epoch = status.get("best_epoch") if isinstance(status.get("best_epoch"), int) else None
     if final_val is None and best_epoch is None:
         final_val, best_epoch = validations
@@ -134,10 +136,10 @@ def from_parts(run_id: str, path, config: dict | None, status: dict, params: dic
         name += f" · reference ({reference.get('device') or status.get('device') or 'device unknown'})"
     return RunSummary(
         id=run_id, path=Path(path), config=config, status=status, state=state, name=name, problem=problem,
-        params=total if isinstance(total, int) else None, vocab_size=_count((params or {}).get("vocab_size")),
-        best_val=_number(status.get("best_val_ppl")),
-        final_val=final_val, best_epoch=best_epoch, test=_number(status.get("test_ppl")),
-        training_seconds=_number(status.get("elapsed")), tokens_per_s=speed(state, status, logged_speed),
+        params=total if isinstance(total, int) else None, vocab_size=json_count((params or {}).get("vocab_size")),
+        best_val=json_number(status.get("best_val_ppl")),
+        final_val=final_val, best_epoch=best_epoch, test=json_number(status.get("test_ppl")),
+        training_seconds=json_number(status.get("elapsed")), tokens_per_s=speed(state, status, logged_speed),
         step=status.get("step") if isinstance(status.get("step"), int) else None,
         total_steps=status.get("total_steps") if isinstance(status.get("total_steps"), int) else None,
         max_steps=config.get("max_steps") if isinstance(config.get("max_steps"), int) else None,
@@ -148,8 +150,8 @@ def summarize(folder) -> RunSummary:
     folder = Path(folder)
     status = read_status(folder)
     validations = (None, None)
-    if "final_val_ppl" not in status and _number(status.get("best_val_ppl")) is not None:
-        validations = validations_from_log(folder / "metrics.jsonl", _number(status.get("best_val_ppl")))
+    if "final_val_ppl" not in status and json_number(status.get("best_val_ppl")) is not None:
+        validations = validations_from_log(folder / "metrics.jsonl", json_number(status.get("best_val_ppl")))
     logged_speed = None
     if status.get("state") not in ACTIVE and "median_tokens_per_s" not in status and "tokens_per_s" in status:
         logged_speed = speed_from_log(folder / "metrics.jsonl")  # runs from before the key; read once each
@@ -217,7 +219,7 @@ def speed_from_log(path: Path) -> float | None:
 @functools.lru_cache(maxsize=512)
 def _logged_speed(path: str, *modified) -> float | None:
     lines = [r for r in read_jsonl(Path(path)) if isinstance(r, dict) and r.get("kind") == "train"]
-    speeds = [s for s in (_number(r.get("tokens_per_s")) for r in lines) if s is not None]
+    speeds = [s for s in (json_number(r.get("tokens_per_s")) for r in lines) if s is not None]
     return statistics.median(speeds) if speeds else None
 
 
@@ -239,9 +241,9 @@ def validations_from_log(path: Path, best: float | None) -> tuple[float | None, 
             record = json.loads(line)
         except ValueError:
             continue
-        if not isinstance(record, dict) or record.get("kind") != "val" or _number(record.get("ppl")) is None:
+        if not isinstance(record, dict) or record.get("kind") != "val" or json_number(record.get("ppl")) is None:
             continue
-        final = _number(record["ppl"])
+        final = json_number(record["ppl"])
         if best is not None and math.isclose(final, best, rel_tol=1e-12) and isinstance(record.get("epoch"), int):
             best_epoch = record["epoch"]
     return final, best_epoch

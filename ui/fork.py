@@ -66,7 +66,7 @@ def started_from(summary: RunSummary) -> dict | None:
     point = fork_point(summary)
     if point is None or summary.is_reference:
         return None
-    return fork_start(summary.path, ui.run_folder(point[0]))
+    return fork_start(summary.path, ui.run_folder(point[0]), summary.config, summary.status)
 
 
 def start_text(start: dict) -> str:

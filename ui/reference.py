@@ -123,9 +123,10 @@ def on_axis(summary: RunSummary, frame: pd.DataFrame, axis: str) -> pd.DataFrame
 
 def validation_figure(runs: list[tuple[RunSummary, pd.DataFrame]], height: int = 300) -> go.Figure:
     """The validation perplexity by epoch of a few runs, one colour each (the Start page's)."""
-    figure = go.Figure()
+    figure, lows = go.Figure(), []
     for colour, (summary, frame) in zip(ui.PALETTE, runs):
         val = split(frame, "val")
+        lows += [float(val["ppl"].min())] if len(val) else []
         name = summary.config.get("preset") or summary.name
         figure.add_trace(go.Scatter(x=val["epoch"], y=val["ppl"], mode="lines+markers", name=name,
                                     line=dict(color=colour), marker=dict(size=4),
@@ -133,7 +134,6 @@ def validation_figure(runs: list[tuple[RunSummary, pd.DataFrame]], height: int =
     figure.update_layout(height=height, margin=dict(l=10, r=10, t=10, b=10), xaxis_title="epoch",
                          yaxis_title="validation perplexity", showlegend=len(runs) > 1,
                          legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0))
-    lows = [float(split(frame, "val")["ppl"].min()) for _, frame in runs if len(split(frame, "val"))]
     if lows:  # where the recipes part: their first epochs (200 and more) would squash the last ones together
         low = min(lows)
         figure.update_yaxes(range=[math.log10(low * 0.93), math.log10(low * 2)])
