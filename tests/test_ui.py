@@ -121,3 +121,22 @@ def test_start_run_refuses_a_corpus_that_cannot_train_before_making_a_folder(tmp
     with pytest.raises(ConfigError, match="the validation split .* is too small for eval_batch_size 10"):
         ui.start_run(resolve("tiny", overrides={"valid_tokens": 5}))
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_a_run_keeps_its_colour_whatever_is_drawn_beside_it():
+    ids = [f"20261128-0{i}0000-tiny-{i:04x}" for i in range(8)]
+    alone = {run_id: ui.run_colours([run_id])[0] for run_id in ids}
+    together = dict(zip(ids, ui.run_colours(ids)))
+    reversed_order = dict(zip(ids[::-1], ui.run_colours(ids[::-1])))
+    assert together == reversed_order  # the order a page lists them in does not matter
+    assert len(set(together.values())) == len(ids)  # up to len(RUN_PALETTE) runs, every one its own colour
+    assert "#7f7f7f" not in together.values()
+    # only a run whose checksum colour an older run already holds moves, and it moves in every set
+    moved = [run_id for run_id in ids if together[run_id] != alone[run_id]]
+    assert all(any(alone[older] == alone[run_id] for older in ids if older < run_id) for run_id in moved)
+
+
+def test_more_runs_than_colours_repeat_the_palette_rather_than_fail():
+    ids = [f"run-{i}" for i in range(len(ui.RUN_PALETTE) + 3)]
+    colours = ui.run_colours(ids)
+    assert len(colours) == len(ids) and set(colours) == set(ui.RUN_PALETTE)

@@ -11,6 +11,7 @@ import html
 import math
 import numbers
 import time
+import zlib
 from pathlib import Path
 
 import pandas as pd
@@ -29,6 +30,7 @@ STATE_ICONS = {"queued": "⏳", "running": "▶️", "finished": "✅", "failed"
                "broken": "⚠️"}
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2",
            "#7f7f7f", "#bcbd22"]
+RUN_PALETTE = [c for c in PALETTE if c != "#7f7f7f"]  # a grey run reads as switched off, beside the grey floor line
 UI_METRICS = "ui.metrics"  # session state: run folder -> MetricsFrame (incremental reader)
 SIDEBAR_REFRESH_SECONDS = 5  # listing 100 runs takes about 12 ms: cheap to keep the counts current
 LOG_TICKS = [m * 10 ** k for k in range(8) for m in (1, 2, 5)]  # 1 2 5 10 20 50 ... on a log axis
@@ -199,6 +201,19 @@ def clip_axis(figure: go.Figure, clip: Clip | None, log_y: bool, floor: float | 
         figure.update_yaxes(range=[low - pad, high + pad])
     else:
         figure.update_yaxes(range=[0, clip.high * 1.1])
+
+
+def run_colours(ids: list[str]) -> list[str]:
+    """One colour per run id, the same on every page that draws it: the id's checksum picks it, so
+    a run keeps its colour whatever is drawn beside it. Where two runs' checksums pick one colour,
+    the later id (the younger run) takes the next free one; past len(RUN_PALETTE) runs, colours repeat."""
+    chosen, taken = {}, set()
+    for run_id in sorted(set(ids)):
+        start = zlib.crc32(run_id.encode()) % len(RUN_PALETTE)
+        order = [RUN_PALETTE[(start + k) % len(RUN_PALETTE)] for k in range(len(RUN_PALETTE))]
+        chosen[run_id] = next((c for c in order if c not in taken), order[0])
+        taken = set() if len(taken) + 1 == len(RUN_PALETTE) else taken | {chosen[run_id]}
+    return [chosen[run_id] for run_id in ids]
 
 
 def ppl_figure(curves: list[dict], log_y: bool = True, smoothing: float = 0.0, floor: float | None = None,

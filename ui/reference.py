@@ -122,9 +122,9 @@ def on_axis(summary: RunSummary, frame: pd.DataFrame, axis: str) -> pd.DataFrame
 
 
 def validation_figure(runs: list[tuple[RunSummary, pd.DataFrame]], height: int = 300) -> go.Figure:
-    """The validation perplexity by epoch of a few runs, one colour each (the Start page's)."""
+    """The validation perplexity by epoch of a few runs, each in its colour on every page (the Start page's)."""
     figure, lows = go.Figure(), []
-    for colour, (summary, frame) in zip(ui.PALETTE, runs):
+    for colour, (summary, frame) in zip(ui.run_colours([summary.id for summary, _ in runs]), runs):
         val = split(frame, "val")
         lows += [float(val["ppl"].min())] if len(val) else []
         name = summary.config.get("preset") or summary.name
