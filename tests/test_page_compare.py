@@ -284,11 +284,11 @@ def test_an_over_fitting_run_is_drawn_whole_with_no_clip_caption(runs_copy):
 
 
 def test_a_clip_caption_names_only_the_runs_that_go_past_the_axis_drawn(runs_copy):
-    """Beside each other, runs are cut at twice the highest validation (408.8); the axis has room above
-    it, so a first step of 450 is drawn, and the caption no longer says it is cut."""
+    """Beside each other, runs are cut at twice the highest latest validation (408.8); the axis has room
+    above it, so a first step of 450 is drawn, and the caption no longer says it is cut."""
     root, folders = runs_copy
     write_metrics(folders["plain"], [5000.0, 300.0, 90.0], [204.4, 79.9])
-    write_metrics(folders["variational"], [450.0, 400.0, 180.0], [150.0, 120.0])
+    write_metrics(folders["variational"], [450.0, 400.0, 180.0], [150.0, 204.4])
     at = open_page(**{"compare.selected": [folders["plain"].name, folders["variational"].name]})
     assert "Axis stops at 408.8, " + ui.CEILING_REASON + ": plain reaches 5,000.0." in [c.value for c in at.caption]
     assert 450 < 10 ** chart(at, key="compare.curves")["layout"]["yaxis"]["range"][1] < 5000

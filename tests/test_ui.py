@@ -55,13 +55,17 @@ def test_an_outlier_run_clips_the_chart_axis():
     assert ui.ppl_figure(curves, log_y=True).layout.yaxis.range is None
 
 
-def test_runs_side_by_side_stop_at_twice_the_highest_validation():
-    """Untrained first steps in the thousands would squash the curves where runs differ (80 vs 120)."""
+def test_runs_side_by_side_stop_at_twice_the_highest_latest_validation():
+    """Untrained first steps in the thousands, and first epochs (book's 204.4), would squash the curves
+    where runs differ (80 vs 120) into the bottom of the axis."""
     book = {"label": "book", "frame": frame([5000.0, 300.0, 90.0], [204.4, 79.9])}
     tiny = {"label": "tiny", "frame": frame([2000.0, 400.0, 180.0], [150.0, 120.0])}
     clip = ui.curve_clip([book, tiny])
-    assert clip.note() == ("Axis stops at 408.8, twice the highest validation perplexity, so the first training "
-                           "steps do not squash the rest: book reaches 5,000.0; tiny reaches 2,000.0.")
+    assert clip.note() == ("Axis stops at 240.0, twice the highest latest validation perplexity, so the first steps "
+                           "do not squash where the runs part: book reaches 5,000.0; tiny reaches 2,000.0.")
+    # an over-fitting run's climb back up is its lesson: its latest validation keeps it on the axis
+    over_fitting = {"label": "over", "frame": frame([900.0, 20.0, 2.0], [130.0, 5700.0])}
+    assert ui.curve_clip([book, over_fitting]) is None
     assert ui.curve_clip([book]) is None                                   # one run alone shows its whole descent
     assert ui.curve_clip([book, {"label": "queued", "frame": frame([], [])}]) is None
 

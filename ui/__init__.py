@@ -172,22 +172,25 @@ def model_for(folder: Path, which: str = "best"):
 
 
 # QA round 4: "Axis clipped at 270.1: tiny reaches 1,802.7" read like a divergence on a healthy run.
-CEILING_REASON = "twice the highest validation perplexity, so the first training steps do not squash the rest"
+CEILING_REASON = "twice the highest latest validation perplexity, so the first steps do not squash where the runs part"
 
 
 def curve_clip(curves: list[dict]) -> Clip | None:
     """The y range of a perplexity chart (ppl_figure's curves), or None to show everything; the
     caller captions clip.note(). A diverged run far above the others is left out. With several runs
-    on one chart (Compare, the Train watch overlay) the axis also stops at twice the highest
-    validation: their untrained first steps, in the thousands, would squash every later point into
-    the bottom of the log axis, where the runs differ."""
+    on one chart (Compare, the Train watch overlay) the axis also stops at twice the highest of their
+    latest validations: their untrained first steps, in the thousands, and first epochs (book's 204
+    against its 80 at the end) would squash every later point into the bottom of the log axis, where
+    the runs differ. The latest, not the best: an over-fitting run's climb (130 back to 5,700) is its lesson."""
     series = {curve["label"]: curve["frame"]["ppl"].tolist() if len(curve["frame"]) else [] for curve in curves}
     drawn = [curve["frame"] for curve in curves if len(curve["frame"])]
     validations = [v for frame in drawn for v in split(frame, "val")["ppl"] if math.isfinite(v)]
     clip = find_clip(series, reference=validations)  # scaled by validation: over-fitting drives train to ~1
     if clip or len(drawn) < 2:
         return clip
-    return ceiling_clip(series, 2 * max(validations), CEILING_REASON) if validations else None
+    latest = [val["ppl"].iloc[-1] for val in (split(frame, "val") for frame in drawn) if len(val)]
+    latest = [v for v in latest if math.isfinite(v)]
+    return ceiling_clip(series, 2 * max(latest), CEILING_REASON) if latest else None
 
 
 def clip_axis(figure: go.Figure, clip: Clip | None, log_y: bool, floor: float | None = None) -> None:
