@@ -34,13 +34,13 @@ from .checkpoints import checkpoint_sources, load_checkpoint, source_path
 from .config import KEYS, MAX_TEXT, ConfigError, coerce, from_dict, unknown_key_message, validate
 from .data import epoch_steps_from_plan
 from .errors import RunError
-from .jsonl import read_jsonl
+from .jsonl import json_count, json_number, read_jsonl
 from .model import LanguageModel
 from .presets import as_text
 from .reference import reference_dir
 from .runs import RunWriter, create_run, read_config, read_json, refuse_reference, run_path, runs_dir
 from .schedule import Schedule
-from .summaries import json_count, json_number, summarize
+from .summaries import summarize
 
 ALLOWED = ("dropout", "dropout_placement", "dropout_recurrent", "lr", "lr_schedule", "lr_decay", "decay_start",
            "epochs", "max_steps", "clip", "seed", "name", "threads", "eval_every", "checkpoint_every", "log_every",

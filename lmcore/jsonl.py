@@ -10,6 +10,17 @@ import tempfile
 from pathlib import Path
 
 
+def json_count(value) -> int | None:
+    """A JSON value as a whole count, None when it is not one (a bool is not)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def json_number(value, default: float | None = None) -> float | None:
+    """A JSON value as a float, `default` when it is not a number (a bool is not): a hand-edited or
+    older run file may hold a string or null where a number belongs."""
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else default
+
+
 def append_jsonl(path: Path, record: dict) -> None:
     with open(path, "a") as handle:
         handle.write(json.dumps(record) + "\n")

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .jsonl import MetricsTail
+from .jsonl import MetricsTail, json_number
 
 KINDS = ("train", "val", "test")
 NUMERIC = ["step", "epoch", "loss", "ppl", "lr", "tokens_per_s", "grad_norm", "time"]
@@ -38,17 +38,13 @@ class _Columns:
                 grown[: self.size] = column[: self.size]
                 self.data[name] = grown
         for name, column in self.data.items():
-            column[self.size:end] = [_number(r.get(name)) for r in records]
+            column[self.size:end] = [json_number(r.get(name), math.nan) for r in records]
         self.size = end
 
     def frame(self, kind: str, index: np.ndarray) -> pd.DataFrame:
         columns = {name: column[index] for name, column in self.data.items()}
         frame = pd.DataFrame({"kind": np.full(len(index), kind, dtype=object), **columns})
         return frame.astype({"step": "int64", "epoch": "int64"}) if len(index) else frame
-
-
-def _number(value) -> float:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else math.nan
 
 
 class MetricsFrame:

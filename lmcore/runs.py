@@ -25,7 +25,7 @@ import numpy as np
 
 from . import __version__, locks
 from .errors import RunError
-from .jsonl import append_jsonl, count_lines, read_jsonl, truncate_lines
+from .jsonl import append_jsonl, count_lines, json_number, read_jsonl, truncate_lines
 
 ACTIVE = ("queued", "running")
 LAUNCHER = "launcher.json"          # written by launch: the pid it started, and when
@@ -330,7 +330,7 @@ def trainer_alive(status: dict) -> bool:
     another host (a cluster node) a status written within REMOTE_STALE_SECONDS."""
     host = status.get("host")
     if isinstance(host, str) and host != socket.gethostname():
-        return time.time() - _number(status.get("updated_at")) < REMOTE_STALE_SECONDS
+        return time.time() - json_number(status.get("updated_at"), 0.0) < REMOTE_STALE_SECONDS
     return pid_alive(status.get("pid"))
 
 
@@ -362,13 +362,9 @@ def read_status(folder: Path) -> dict:
     if status.get("state") != "queued" or pid:
         return status
     failure = read_json(folder / QUEUE_FAILURE)  # only a run the queue has not started can have one
-    if isinstance(failure, dict) and _number(failure.get("at")) >= _number(status.get("updated_at")):
+    if isinstance(failure, dict) and json_number(failure.get("at"), 0.0) >= json_number(status.get("updated_at"), 0.0):
         return {**status, "state": "failed", "error": failure.get("error")}
     return status
-
-
-def _number(value) -> float:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0.0
 
 
 def _retry_pending(launched) -> bool:
@@ -381,7 +377,7 @@ def _launch_pending(status: dict, launched) -> bool:
     """A launch newer than the status, whose process has not written the status yet."""
     return (isinstance(launched, dict) and isinstance(launched.get("pid"), int)
             and launched["pid"] != status.get("pid")
-            and _number(launched.get("started_at")) >= _number(status.get("updated_at")))
+            and json_number(launched.get("started_at"), 0.0) >= json_number(status.get("updated_at"), 0.0))
 
 
 def read_config(folder: Path) -> dict | None:

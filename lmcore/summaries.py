@@ -15,22 +15,12 @@ import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .jsonl import read_jsonl
+from .jsonl import json_count, json_number, read_jsonl
 from .reference import is_reference, reference_folders, reference_info
 from .runs import ACTIVE, read_config, read_json, read_status, runs_dir
 from .timing import time_split
 
 TAIL_BYTES = 65536  # enough for the last validations of any run: train lines are a few hundred bytes
-
-
-def json_count(value) -> int | None:
-    """A JSON value as a whole count, None when it is not one (a bool is not)."""
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def json_number(value) -> float | None:
-    """A JSON value as a float, None when it is not a number (a bool is not)."""
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 @dataclass(frozen=True)
