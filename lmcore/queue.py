@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import os
 import time
+from collections import Counter
 from pathlib import Path
-from typing import Callable
+from typing import Callable, NamedTuple
 
 from . import locks
 from .errors import LmcoreError
@@ -107,9 +108,37 @@ def pending(root: Path) -> list[Path]:
     return waiting_in(list_runs(root))
 
 
+class Counts(NamedTuple):
+    """Runs by where they stand in the queue, from one listing, so every count a page shows
+    agrees: the sidebar's "queued" is waiting + starting, as its state reads `queued` until the
+    trainer takes over (a few seconds of imports on a CPU)."""
+    waiting: int    # queued, claimed by no process yet
+    starting: int   # queued with a launcher's pid: its trainer has not written its status yet
+    running: int
+
+    @property
+    def queued(self) -> int:
+        return self.waiting + self.starting
+
+
+def stage(run: RunSummary) -> str | None:
+    """'waiting', 'starting' or 'running' (Counts), or None for a run that is not in the queue."""
+    if run.state == "running":
+        return "running"
+    if run.state == "queued":
+        return "starting" if run.status.get("pid") else "waiting"
+    return None
+
+
+def counts(listed: list[RunSummary]) -> Counts:
+    """The runs listed by stage(): pass the one listing a page read, never a fresh one per count."""
+    stages = Counter(stage(run) for run in listed)
+    return Counts(stages["waiting"], stages["starting"], stages["running"])
+
+
 def waiting_in(listed: list[RunSummary]) -> list[Path]:
     """pending() of summaries already listed: a page that has them reads no folder again."""
-    runs = [r for r in listed if r.state == "queued" and not r.status.get("pid")]
+    runs = [r for r in listed if stage(r) == "waiting"]
 
     def queued_at(run):
         created = run.status.get("created_at")

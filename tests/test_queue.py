@@ -232,3 +232,28 @@ def test_stuck_drops_the_problems_own_full_stop():
     assert queue.stuck("no instance. Set RAY_ADDRESS.", "its runs stay queued.") == (
         "no instance. Set RAY_ADDRESS; its runs stay queued.")
     assert queue.stuck("Connection refused", "they wait") == "Connection refused; they wait"
+
+
+def test_counts_split_the_queued_runs_as_the_sidebar_counts_them(tmp_path):
+    """QA: while a grid filled in, a run being launched was `queued` to the sidebar and neither
+    waiting nor running to the grid's queue line. One listing, one set of counts: a launched run
+    whose trainer has not written its status yet is `starting`, and queued = waiting + starting."""
+    from lmcore.runs import RunWriter
+    from lmcore.summaries import list_runs
+
+    waiting, starting, running, done = queue_runs(tmp_path, ["waiting", "starting", "running", "done"])
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "lmcore-stand-in"])
+    try:
+        record_launch(starting, sleeper.pid)                       # launched, trainer still importing
+        RunWriter(running).status(state="running", pid=sleeper.pid)
+        RunWriter(done).status(state="finished")
+        listed = list_runs(tmp_path)
+        counts = queue.counts(listed)
+        assert counts == queue.Counts(waiting=1, starting=1, running=1) and counts.queued == 2
+        assert counts.queued == sum(run.state == "queued" for run in listed)    # the sidebar's "queued"
+        assert queue.waiting_in(listed) == [waiting]
+        assert [queue.stage(run) for run in sorted(listed, key=lambda r: r.name)] == [
+            None, "running", "starting", "waiting"]
+    finally:
+        sleeper.kill()
+        sleeper.wait()
