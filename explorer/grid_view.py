@@ -13,10 +13,11 @@ from collections import Counter
 
 import pandas as pd
 
+from explorer import compare
 from explorer.compare import runs_table, table_csv
 from explorer.metrics import split
 from explorer.perplexity import format_ppl
-from lmcore import ablation
+from lmcore import ablation, queue
 from lmcore.effects import epoch_text
 
 MIN_MAX, ONE_SD = "min–max", "mean ± 1 sd"
@@ -30,6 +31,33 @@ STOPPED_HINT = "can be resumed on Train"
 NO_ESTIMATE = "no estimate"  # a contrast with no finished run on a side (the report's verdict says "no interval")
 NO_RUN = "no run: deleted or never queued"   # a combination of the toggles' values that no run holds
 MISSING_SHOWN = 4   # the missing combinations a note names; the rest are counted
+
+
+# ---------------------------------------------------------------- queue counts
+# QA: while a grid filled in, the sidebar said "0 running · 3 queued", the queue line "2 waiting ·
+# 0 running" and the grid's line "3 queued or running": a run being launched is `queued` to the
+# sidebar, neither waiting nor running to the queue line. Every count here is queue.counts() of
+# the one listing the page read, in the sidebar's words (running, queued), and says what it counts.
+
+
+def queue_text(stages: queue.Counts, at_a_time: int) -> str:
+    """'Every run: **1** running · **3** queued (1 starting, 2 waiting) · the queue trains 1 at a time'."""
+    detail = [f"{count} {name}" for name, count in (("starting", stages.starting), ("waiting", stages.waiting))
+              if count]
+    queued = f"**{stages.queued}** queued" + (f" ({', '.join(detail)})" if stages.starting else "")
+    return f"Every run: **{stages.running}** running · {queued} · the queue trains {at_a_time} at a time"
+
+
+def progress_text(entry: dict) -> str:
+    """This grid's line (compare.grids entry) with its queued or running runs split as the sidebar
+    splits them: 'This grid: 1 / 4 finished · 1 running · 2 queued · 0 failed or stopped'; an ended
+    grid's 'Ended: ...' (nothing queued or running) as compare.grid_progress_text words it."""
+    text = compare.grid_progress_text(entry)
+    if text.startswith("Ended"):
+        return text
+    stages = queue.counts(entry["runs"])
+    done, _, rest = text.split(" · ", 2)   # 'N / M finished', 'K queued or running', the rest
+    return f"This grid: {done} · {stages.running} running · {stages.queued} queued · {rest}"
 
 
 # ---------------------------------------------------------------- curves
@@ -224,6 +252,35 @@ def effect_rows(rows: list[dict]) -> pd.DataFrame:
             "reads": interval_text(row)} for row in rows]
     return pd.DataFrame(out, columns=["contrast", "metric", "row", "estimate", "low", "high", "n", "df", "method",
                                       "over", "left out", "verdict", "reads"])
+
+
+EFFECT_COLUMNS = ("contrast", "metric", "estimate", "low", "high", "verdict", "n", "method", "over")
+NBSP = "\u00a0"
+
+
+def _text(value, form: str) -> str:
+    return "—" if value is None or pd.isna(value) else format(value, form)
+
+
+def effects_table(rows: list[dict]) -> pd.DataFrame:
+    """effect_rows as the page's table shows them, narrow enough for a 1024 px projector beside
+    the sidebar (QA: eleven columns scrolled the verdict off-screen): the verdict beside the
+    numbers it reads, each number as text with its sign; a run left out joins n ('6 (1 left out)'),
+    the degrees of freedom join the method ('paired, df 5.0')."""
+    table = effect_rows(rows)
+    signed = {name: table[name].map(lambda v: _text(v, "+.2f")) for name in ("estimate", "low", "high")}
+    counts = [f"{n}" + (f" ({left} left{NBSP}out)" if left else "") for n, left in zip(table["n"], table["left out"])]
+    methods = [_text(method, "") + (f", df{NBSP}{df:.1f}" if method and pd.notna(df) else "")
+               for method, df in zip(table["method"], table["df"])]
+    return table.assign(**signed, n=counts, method=methods, over=table["over"].fillna("—"))[list(EFFECT_COLUMNS)]
+
+
+def cells_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """cells_frame as the page's table shows it, narrow enough for a 1024 px projector: a mean and
+    its sd wrap apart ('132.7' over '± 14.6'), never inside either (QA: '132.7 ±' over '14.6'), and
+    the note column goes while every run finished, as it would be empty."""
+    shown = frame.map(lambda text: text.replace(" ± ", f" ±{NBSP}").replace(" / ", f"{NBSP}/{NBSP}"))
+    return shown if frame["unfinished runs"].astype(bool).any() else shown.drop(columns="unfinished runs")
 
 
 def pairing_note(report: dict) -> str | None:

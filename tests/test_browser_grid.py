@@ -112,7 +112,7 @@ def test_a_seeded_grid_queued_from_the_page_finishes_with_bands_and_effects(tmp_
         settle(page, "Queued 12 runs as grid")
         page.wait_for_url(re.compile(r"[?&]group=grid-"), timeout=30_000)
         group = re.search(r"[?&]group=(grid-[0-9a-f]+)", page.url).group(1)
-        page.get_by_text("finished · 0 queued or running", exact=False).first.wait_for(timeout=300_000)
+        page.get_by_text("finished · 0 running · 0 queued", exact=False).first.wait_for(timeout=300_000)
         trained = time.monotonic() - queued
         page.wait_for_timeout(2500)  # the fragment's last refresh draws the final charts
         settle(page, "What each toggle did")

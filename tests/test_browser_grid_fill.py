@@ -85,3 +85,32 @@ def test_a_deleted_cell_reads_as_missing_at_1024_px(tmp_path):
         assert page.get_by_text("1 of 4 cells has no run").count() == 1
         assert page.get_by_text("changed nothing").count() == 0
         screenshot(page, "grid-1024-deleted-cell")
+
+
+# Each grid table (cells, effects): its width against its frame's, its header, and its right edge.
+TABLES_JS = """() => [...document.querySelectorAll('[data-testid="stTable"]')].map(frame => ({
+    scroll: frame.scrollWidth, client: frame.clientWidth,
+    right: frame.querySelector('table').getBoundingClientRect().right,
+    head: [...frame.querySelectorAll('th')].map(h => h.innerText.trim())}))"""
+
+
+def test_the_cells_and_effects_tables_fit_a_1024_px_projector_and_a_1400_px_screen(tmp_path):
+    """QA at 1024x768: the cells table's fixed 150 px columns scrolled sideways and the effects
+    table's verdict column was off-screen. Three seeds a cell, so every number has its sd."""
+    root = tmp_path / "runs"
+    dropout_grid(root, placements=("none", "variational"), seeds=3)
+    with streamlit_server(root) as url, chromium() as browser:
+        for size in (PROJECTOR, {"width": 1400, "height": 900}):
+            page = browser.new_page(viewport=size)
+            page.goto(f"{url}/compare?group=grid-drop")
+            settle(page, "What each toggle did")
+            page.wait_for_function("() => document.querySelectorAll('[data-testid=\"stTable\"] table').length >= 2")
+            page.wait_for_timeout(1000)
+            tables = page.evaluate(TABLES_JS)
+            assert [t["head"][:3] for t in tables] == [["cell", "finished", "best val"],
+                                                       ["contrast", "metric", "estimate"]]
+            assert "verdict" in tables[1]["head"] and "test" in tables[0]["head"]
+            assert [t["scroll"] for t in tables] == [t["client"] for t in tables], tables   # no sideways scroll
+            assert all(t["right"] <= size["width"] for t in tables), tables
+            screenshot(page, f"grid-tables-{size['width']}")
+            page.close()

@@ -27,8 +27,8 @@ def texts(at) -> str:
 
 
 def frame_with(at, column: str):
-    """The dataframe on the page that has `column`."""
-    return next(d for d in at.dataframe if column in d.value.columns)
+    """The table (or dataframe) on the page that has `column`."""
+    return next(d for d in [*at.table, *at.dataframe] if column in d.value.columns)
 
 
 def queue_button(at):
@@ -124,9 +124,8 @@ def test_an_inert_grids_results_say_so_and_read_whole_numbers(inert_grid, monkey
                for w in at.warning)
     effects = frame_with(at, "estimate")
     assert effects.value["verdict"].tolist() == ["no way to act"] * 3
-    # No interval with one seed: missing numbers (shown as the placeholder), not the text "None".
-    assert effects.value[["low", "high", "df"]].isna().all().all() and effects.value["low"].dtype == float
-    assert effects.proto.placeholder == "—"
+    # No interval with one seed: a dash, not the text "None" or "nan"; the method names no df.
+    assert (effects.value[["low", "high"]] == "—").all().all() and set(effects.value["method"]) == {"paired"}
     cells = frame_with(at, "best epoch").value
     assert cells["best epoch"].tolist() == ["1 (n=1)", "1 (n=1)"]
     curves = chart(at, key="compare.grid.curves")
@@ -200,7 +199,7 @@ def test_a_running_grid_says_partial_and_its_cell_line_stops_where_its_slowest_s
     at = grid_page(monkeypatch, root)
     shown = texts(at)
     assert "The grid has ended" not in shown
-    assert at.get("progress")[0].proto.text == "1 / 4 finished · 2 queued or running · 1 failed or stopped"
+    assert at.get("progress")[0].proto.text == "This grid: 1 / 4 finished · 2 running · 0 queued · 1 failed or stopped"
     assert ("No effect has an estimate yet: an effect needs a finished run on both sides of its toggle, and this "
             "cell has none yet: lr=1000.0 — 1 stopped (can be resumed on Train), 1 running.") in shown
     cells = frame_with(at, "unfinished runs").value.set_index("cell")
@@ -272,15 +271,15 @@ def test_a_grid_with_a_deleted_run_names_the_missing_cell_and_calls_no_toggle_in
     at = grid_page(monkeypatch, root)
     shown = texts(at)
     assert at.get("progress")[0].proto.text == (
-        "3 / 3 finished · 0 queued or running · 0 failed or stopped · 1 of 4 cells has no run")
+        "This grid: 3 / 3 finished · 0 running · 0 queued · 0 failed or stopped · 1 of 4 cells has no run")
     assert "No run of dropout=0.2 placement=none: deleted or never queued." in [w.value for w in at.warning][0]
     assert "changed nothing" not in shown and "no way to act" not in shown
     cells = frame_with(at, "unfinished runs").value.set_index("cell")
     assert cells.loc["dropout=0.2 placement=none", "unfinished runs"] == "no run: deleted or never queued"
     effects = frame_with(at, "estimate").value.set_index(["contrast", "metric"])
     dropout = effects.loc[("dropout=0.5 vs 0.2", "best val")]
-    assert (dropout["method"], dropout["n"], dropout["left out"]) == ("paired", 1, 1)
-    assert dropout["estimate"] == pytest.approx(123.36 - 116.5)       # vertical's pair only
+    assert (dropout["method"], dropout["n"]) == ("paired", "1 (1 left\u00a0out)")
+    assert dropout["estimate"] == f"{123.36 - 116.5:+.2f}"       # vertical's pair only
     assert "dropout=0.5 vs 0.2 on 1 pair (1 run left out)" in shown
     assert "seed-to-seed noise was not measured" in shown
 
@@ -303,16 +302,37 @@ def test_one_seed_per_cell_is_said_and_the_effects_labels_tell_placements_apart(
     assert "dropout_placement, each value vs vertical" in texts(at)
 
 
-def test_the_cells_table_keeps_its_widths_while_the_grid_fills_in(tmp_path, monkeypatch):
-    """QA: columns sized for '—' while runs trained read '111.2 (n=' once a cell finished."""
-    import json
-
+def test_the_cells_table_drops_its_note_column_only_while_every_run_finished(tmp_path, monkeypatch):
+    """The tables are HTML tables that wrap to a 1024 px projector (tests/test_browser_grid_fill.py
+    measures them): an all-finished grid's empty note column goes; a mean and its sd stay whole."""
     from lmcore import runs
 
     monkeypatch.setattr(runs, "trainer_alive", lambda status: True)
     root = tmp_path / "runs"
-    dropout_grid(root, states={("vertical", 0.2): "running", ("vertical", 0.5): "running"})
+    dropout_grid(root, seeds=2)
+    cells = frame_with(grid_page(monkeypatch, root), "best val").value
+    assert "unfinished runs" not in cells.columns and set(cells["finished"]) == {"2\u00a0/\u00a02"}
+    assert cells["best val"].str.fullmatch(r"\d+\.\d ±\u00a0\d+\.\d \(n=2\)").all()
+    dropout_grid(tmp_path / "filling", states={("vertical", 0.5): "running"})
+    cells = frame_with(grid_page(monkeypatch, tmp_path / "filling"), "unfinished runs").value.set_index("cell")
+    assert cells.loc["dropout=0.5 placement=vertical", "unfinished runs"] == "1 running"
+
+
+def test_the_queue_line_and_the_grids_line_count_runs_as_the_sidebar_does(tmp_path, monkeypatch):
+    """QA, a grid filling in one run at a time: the sidebar read "0 running · 3 queued", the queue
+    line "2 waiting · 0 running", the grid's line "3 queued or running": a run being launched (its
+    trainer still importing) was queued to one and nothing to the other."""
+    from lmcore import runs
+    from lmcore.runs import read_json, write_json_atomic
+
+    monkeypatch.setattr(runs, "trainer_alive", lambda status: True)
+    root = tmp_path / "runs"
+    folders = dropout_grid(root, states={("none", 0.5): "running", ("vertical", 0.2): "queued",
+                                         ("vertical", 0.5): "queued"})
+    starting = folders[("vertical", 0.2, 1)]   # launched: queued, with its launcher's pid
+    write_json_atomic(starting / "status.json", {**read_json(starting / "status.json"), "pid": os.getpid()})
     at = grid_page(monkeypatch, root)
-    table = frame_with(at, "unfinished runs")
-    widths = {name: config.get("width") for name, config in json.loads(table.proto.columns).items()}
-    assert widths["best val"] == widths["final val"] == widths["test"] == 150 and widths["best epoch"] == 95
+    captions = [c.value for c in at.caption]
+    assert "**4** runs · **1** running · **2** queued" in captions                     # the sidebar
+    assert "Every run: **1** running · **2** queued (1 starting, 1 waiting) · the queue trains 1 at a time" in captions
+    assert at.get("progress")[0].proto.text == "This grid: 1 / 4 finished · 1 running · 2 queued · 0 failed or stopped"

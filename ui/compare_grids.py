@@ -33,12 +33,6 @@ GRID_BAND = "compare.grid.band"
 TOGGLES = {"dropout_placement": list(PLACEMENTS), "tie_weights": [False, True], "layers": [1, 2, 3, 4],
            "dropout": [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.65], "hidden_size": [64, 128, 200, 256, 650]}
 MAX_SEEDS = 10
-# Fixed widths: sized to its first contents ("—" while a grid fills in), a column kept them, and
-# a finished cell read "111.2 (n=" until a reload. 150 px fits "111.2 ± 10.3 (n=10)".
-CELL_WIDTHS = {"finished": st.column_config.TextColumn("finished / runs", width=105),
-               **{name: st.column_config.TextColumn(width=150) for name in ("best val", "final val", "test")},
-               "best epoch": st.column_config.TextColumn(width=95),
-               "unfinished runs": st.column_config.TextColumn(width="large")}
 
 
 def init_state() -> None:
@@ -165,9 +159,8 @@ def save_concurrency() -> None:
 def grid_results(summaries: list[RunSummary]) -> None:
     st.subheader("Grid results")
     entries = compare.grids(summaries)
-    waiting, running = len(queue.waiting_in(summaries)), sum(s.state == "running" for s in summaries)
-    st.caption(f"Queue: **{waiting}** waiting · **{running}** running · "
-               f"{queue.concurrency(ui.runs_root())} at a time")
+    # The page's one listing, read once this rerun: the queue line and the grid's line count it alike.
+    st.caption(grid_view.queue_text(queue.counts(summaries), queue.concurrency(ui.runs_root())))
     if not entries:
         st.caption("No grids yet. Queue one above; its results appear here as its runs finish.")
         return
@@ -176,7 +169,7 @@ def grid_results(summaries: list[RunSummary]) -> None:
         st.session_state[GRID_CHOSEN] = entries[0]["group"]
     st.selectbox("Grid", list(by_group), key=GRID_CHOSEN, format_func=lambda g: compare.grid_label(by_group[g]))
     entry = by_group[st.session_state[GRID_CHOSEN]]
-    st.progress(compare.grid_progress(entry), text=compare.grid_progress_text(entry))
+    st.progress(compare.grid_progress(entry), text=grid_view.progress_text(entry))
     report = grid_effects(entry["runs"], entry["group"])
     missing = grid_view.missing_note(report)
     if missing:
@@ -210,7 +203,7 @@ def cell_curves(entry: dict, colors: dict) -> None:
 def cells_table(entry: dict, report: dict) -> None:
     st.markdown("**Each cell**: mean ± sd over its finished runs (n)")
     frame = grid_view.cells_frame(report, entry["runs"])
-    st.dataframe(frame, hide_index=True, key="compare.grid.cells", column_config=CELL_WIDTHS)
+    st.table(grid_view.cells_table(frame), hide_index=True)
     table = compare.runs_table(entry["runs"])  # built once: the CSV and the expander's table
     row = st.container(horizontal=True)
     row.download_button(f"CSV of the {entry['total']} runs", grid_view.runs_csv(entry["runs"], table),
@@ -266,15 +259,4 @@ def toggle_effects(entry: dict, report: dict) -> None:
                  grid_view.no_interval_note(every)):
         if text:
             st.caption(text)
-    table = grid_view.effect_rows(every)
-    numbers = ["estimate", "low", "high", "df"]
-    table[numbers] = table[numbers].astype(float)  # no interval: None would read "None", NaN the placeholder
-    st.dataframe(table.drop(columns=["row", "reads"]), hide_index=True, key="compare.grid.effects", placeholder="—",
-                 column_config={name: st.column_config.NumberColumn(format="%+.2f") for name in
-                                ("estimate", "low", "high")} | {
-                     "df": st.column_config.NumberColumn(format="%.1f"),
-                     "n": st.column_config.NumberColumn(help="pairs (paired), or runs (welch)"),
-                     "over": st.column_config.TextColumn(help="what the pairs differ in besides the toggle: "
-                                                              "seeds, other toggles' values, or both"),
-                     "left out": st.column_config.NumberColumn(help="finished runs without a partner on the "
-                                                                    "other side, not in this comparison")})
+    st.table(grid_view.effects_table(every), hide_index=True)
