@@ -20,7 +20,7 @@ import streamlit as st
 
 from explorer.metrics import smooth, split, thin
 from explorer.perplexity import Clip, ceiling_clip, find_clip, format_ppl
-from lmcore import checkpoints, runs
+from lmcore import checkpoints, queue, runs
 from lmcore.metrics_frame import MetricsFrame
 from lmcore.progress import format_seconds
 from lmcore.reference import reference_dir, reference_folders
@@ -391,11 +391,10 @@ def run_counts() -> None:
     """The runs' counts, kept current on its own: a page whose fragments follow a run (Start's In
     progress) would otherwise show '0 running' beside a run it shows training."""
     summaries = list_runs(runs_root())
-    running = sum(1 for r in summaries if r.state == "running")
-    queued = sum(1 for r in summaries if r.state == "queued")
+    counted = queue.counts(summaries)  # the grid panel's counts, by the same rule
     references = len(reference_folders())  # folders only, no file read: the sidebar draws on every page
-    st.caption(f"**{len(summaries)}** run{'' if len(summaries) == 1 else 's'} · **{running}** running · "
-               f"**{queued}** queued"
+    st.caption(f"**{len(summaries)}** run{'' if len(summaries) == 1 else 's'} · **{counted.running}** running · "
+               f"**{counted.queued}** queued"
                + (f" · **{references}** reference" if references else ""))
 
 
