@@ -3,8 +3,8 @@
 The table, the curves and the grid results live in one fragment that refreshes while runs
 train; the controls that only change on a click (filters, the grid form) sit outside it.
 The two views live in ui/compare_runs.py and ui/compare_grids.py; the address bar holds the
-view (?runs=a,b with the chart settings that differ from their defaults, or ?group=G;
-ui/compare_url.py) so it can be shared as a link.
+view (?runs=a,b with the chart settings that differ from their defaults and the filters set, or
+?group=G; ui/compare_url.py) so it can be shared as a link.
 """
 
 from __future__ import annotations

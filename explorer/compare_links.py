@@ -101,3 +101,51 @@ def chart_note(ignored: list[str]) -> str | None:
     one = len(ignored) == 1
     return (f"The link's chart setting{'' if one else 's'} {'; '.join(ignored)} "
             f"{'is' if one else 'are'} ignored; the default{'' if one else 's'} {'is' if one else 'are'} used.")
+
+
+# ---------------------------------------------------------------- the Runs view's filters
+# Beside the chart settings, each only when set: `state=running&preset=tiny&preset=book&contains=drop`
+# (a filter of several values repeats its key, so a value may hold a comma, as an upload's name can).
+
+FILTER_KEYS = {"state": "state", "preset": "preset", "dataset": "dataset", "placement": "dropout placement",
+               "contains": "name filter"}  # query key -> what a note calls it
+TEXT_FILTER = "contains"                   # the one filter that is text, not a choice of values
+MAX_FILTER_TEXT = 200                      # longer is no name filter anyone typed
+
+
+def filters_query(filters: dict) -> dict[str, list[str]]:
+    """The query keys for the filters as set, each a list of values (the text filter's one text);
+    an empty filter is left out."""
+    written = {}
+    for key in FILTER_KEYS:
+        value = filters.get(key)
+        values = [value.strip()] if key == TEXT_FILTER and isinstance(value, str) else list(value or [])
+        if any(values):
+            written[key] = [str(v) for v in values]
+    return written
+
+
+def filters_from_link(query: dict[str, list[str]], allowed: dict[str, set]) -> tuple[dict, list[str]]:
+    """(every filter: the link's values that may be chosen here (`allowed`: query key -> values),
+    any text up to MAX_FILTER_TEXT for `contains`, else empty; one '`preset=banana` (no such preset
+    here)' per value ignored). `query`: query key -> every value the link has for it."""
+    filters, ignored = {key: "" if key == TEXT_FILTER else [] for key in FILTER_KEYS}, []
+    for key in FILTER_KEYS:
+        for text in (str(text).strip() for text in query.get(key, [])):
+            if key == TEXT_FILTER and len(text) <= MAX_FILTER_TEXT:
+                filters[key] = text  # the last one, as the address bar reads a repeated key
+            elif key == TEXT_FILTER:
+                ignored.append(f"`{key}={shorten(text)}` (longer than {MAX_FILTER_TEXT} characters)")
+            elif text in allowed.get(key, ()):
+                filters[key] += [] if text in filters[key] else [text]
+            elif text:  # `?state=` is no filter, as an empty box is none
+                ignored.append(f"`{key}={shorten(text)}` (no such {FILTER_KEYS[key]} here)")
+    return filters, ignored
+
+
+def filters_note(ignored: list[str]) -> str | None:
+    """'The link's filter `state=banana` (no such state here) is ignored.'"""
+    if not ignored:
+        return None
+    one = len(ignored) == 1
+    return f"The link's filter{'' if one else 's'} {'; '.join(ignored)} {'is' if one else 'are'} ignored."

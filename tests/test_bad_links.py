@@ -1,5 +1,6 @@
 """The Train page against bad input (docs/bad-inputs.md): absurd links, non-finite numbers,
-rejected uploads, and the engine options this machine cannot honour. AppTest, no trained runs."""
+rejected uploads, and the engine options this machine cannot honour; and Compare's link filters.
+AppTest, no trained runs."""
 
 from __future__ import annotations
 
@@ -165,3 +166,21 @@ def test_your_text_file_with_a_preset_warns_of_nothing_you_did_not_set(monkeypat
     again = open_train(monkeypatch, tmp_path, preset="tiny", dataset=link, train_tokens="50000")  # set by a link
     warning = texts(again.warning)
     assert "train_tokens=50000" in warning and "my corpus.txt" in warning and ".uploads" not in warning
+
+
+def test_a_compare_link_with_absurd_filters_opens_with_one_note(monkeypatch, tmp_path):
+    """Compare's link holds the table's filters: a value no run here has, or a page of text, is
+    named once and ignored; the page opens with no filter set."""
+    query = {"runs": "nope", "state": ["running", "x" * 5000], "preset": "tiny", "dataset": "../../etc/passwd",
+             "placement": "", "contains": "y" * 201}
+    at = open_app(monkeypatch, tmp_path / "runs", "app_pages/compare.py", query)
+    assert not at.exception
+    notes = [c.value for c in at.caption if c.value.startswith("The link")]
+    assert len(notes) == 1 and len(notes[0]) < 700, notes
+    for fragment in (f"`state={'x' * 60}…` (no such state here)", "`preset=tiny` (no such preset here)",
+                     "`dataset=../../etc/passwd` (no such dataset here)", "(longer than 200 characters)"):
+        assert fragment in notes[0]
+    assert at.multiselect(key="compare.filter.states").value == ["running"]   # a state there is, if none runs
+    assert at.multiselect(key="compare.filter.presets").value == []
+    assert at.text_input(key="compare.filter.text").value == ""
+    assert dict(at.query_params) == {"state": "running"}

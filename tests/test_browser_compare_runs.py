@@ -1,6 +1,7 @@
-"""Compare's Runs view in Debian's chromium: a click on a perplexity header sorts by value, and a
-run's name reads as typed in the run line and the chart legends (what AppTest cannot see: the
-grid's own sorting and the rendered markdown and Plotly text)."""
+"""Compare's Runs view in Debian's chromium: a click on a perplexity header sorts by value, a
+run's name reads as typed in the run line and the chart legends, and six runs' config differences
+fit a 1024 px window (what AppTest cannot see: the grid's own sorting, the rendered markdown and
+Plotly text, and widths)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ require_chromium()
 ODD_NAME = "app-tiny <b>& *x* $5"
 BEST = {"plain": 103.9, "variational": 16.5, "synthetic": 1.0142320540616806e304}  # text order differs
 NO_SCORE = "no-score"  # a run that failed before its first validation
+UPLOAD = "complete-works-of-shakespeare, first folio.txt"  # the name the no-score run's text came with
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +40,12 @@ def app(trained_runs, tmp_path_factory):
     path = failed / "status.json"
     path.write_text(json.dumps({**json.loads(path.read_text()), "state": "failed", "best_val_ppl": None,
                                 "final_val_ppl": None, "test_ppl": None}))
+    upload = root / ".uploads" / ("ab" * 32 + ".txt")  # as the Train page keeps an uploaded file
+    upload.parent.mkdir()
+    upload.with_suffix(".name").write_text(UPLOAD)
+    path = failed / "config.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), "dataset": str(upload)}))
+    ids[NO_SCORE] = failed.name
     with streamlit_server(root) as url:
         yield url, ids
 
@@ -95,3 +103,27 @@ def test_a_run_name_reads_as_typed(app, page):
     bars = charts.nth(1).locator(".legendtext").all_text_contents()
     assert ODD_NAME in bars, bars
     screenshot(page, "compare-odd-name")
+
+
+def test_six_runs_config_differences_fit_a_1024_px_window_with_every_value(app, page):
+    """QA round 8: at 1024 px, six runs' preset and upload names made the differences scroll sideways."""
+    from lmcore.summaries import reference_runs
+
+    url, ids = app
+    chosen = [s.id for s in reference_runs()] + [ids["plain"], ids["synthetic"], ids[NO_SCORE]]
+    page.set_viewport_size({"width": 1024, "height": 768})
+    page.goto(f"{url}/compare?runs={','.join(chosen)}")
+    settle(page, "Config differences")
+    table = page.locator("table").filter(has_text="dropout_placement")
+    table.scroll_into_view_if_needed()
+    box, pane = table.bounding_box(), page.locator('[data-testid="stMain"]')
+    assert box["x"] + box["width"] <= 1024
+    widths = table.evaluate("t => [t.scrollWidth, t.clientWidth, t.parentElement.scrollWidth, "
+                            "t.parentElement.clientWidth]")
+    assert widths[0] <= widths[1] and widths[2] <= widths[3], widths               # nothing to scroll sideways
+    assert pane.evaluate("m => m.scrollWidth <= m.clientWidth")
+    assert table.locator("thead th").all_inner_texts() == ["key"] + [f"#{i}" for i in range(1, 7)]
+    shown = table.inner_text()
+    for value in ("variational-medium", "zaremba-medium", "book", "tiny", "synthetic", UPLOAD, "variational"):
+        assert value in shown, value                                             # wrapped, never cut
+    screenshot(page, "compare-config-differences-1024")

@@ -71,6 +71,26 @@ def status_of(folder: Path) -> dict:
     return json.loads((folder / "status.json").read_text())
 
 
+def config_diff(at):
+    """The config differences as shown: a frame of the HTML table's cells (key -> one column per
+    run, headed #1, #2 ...), with each header's pointer text in `attrs["names"]`; None if absent."""
+    import html
+    import re
+
+    import pandas as pd
+
+    table = next((m.value for m in at.markdown if m.value.startswith("<table")), None)
+    if table is None:
+        return None
+    def cells(row):
+        return [html.unescape(text.replace("<wbr>", "")) for text in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row)]
+    head, *rows = re.findall(r"<tr>(.*?)</tr>", table)
+    columns = cells(head)
+    frame = pd.DataFrame([cells(row)[1:] for row in rows], index=[cells(row)[0] for row in rows], columns=columns[1:])
+    frame.attrs["names"] = [html.unescape(t) for t in re.findall(r'title="([^"]*)"', head)]
+    return frame
+
+
 def test_table_lists_every_run_with_its_scores(runs_here):
     root, folders = runs_here
     at = open_page()
@@ -98,9 +118,9 @@ def test_selected_runs_show_scores_curves_bars_and_only_the_differing_keys(runs_
         assert f"best val **{ui.fmt_ppl(status['best_val_ppl'])}**" in shown
         assert f"test **{ui.fmt_ppl(status['test_ppl'])}**" in shown
     assert len(at.get("plotly_chart")) == 2                       # curves and bars
-    diff = at.dataframe[1].value
+    diff = config_diff(at)
     # Headed by number (QA: headed by full names, one column fitted), each number beside its run's line.
-    assert list(diff.columns) == ["#1", "#2"]
+    assert list(diff.columns) == ["#1", "#2"] and diff.attrs["names"] == ["plain", "variational"]
     assert "</span> #1 **plain** — " in shown and "</span> #2 **variational** — " in shown
     assert set(diff.index) == {"dropout", "dropout_placement"}    # nothing else differs, names aside
     assert diff.loc["dropout_placement"].tolist() == ["none", "variational"]
@@ -314,7 +334,7 @@ def test_a_run_without_a_config_is_left_out_of_the_config_differences(runs_copy)
     empty = root / "20990101-000000-empty-0000"
     empty.mkdir()
     at = open_page(**{"compare.selected": [folders["plain"].name, folders["variational"].name, empty.name]})
-    diff = at.dataframe[1].value
+    diff = config_diff(at)
     assert list(diff.columns) == ["#1", "#2"] and set(diff.index) == {"dropout", "dropout_placement"}
     assert f"**{md_escape(empty.name)}** left out: no readable config.json." in texts(at)
     at = open_page(**{"compare.selected": [folders["plain"].name, empty.name]})
@@ -709,7 +729,7 @@ def test_a_run_without_a_score_gets_no_bar_and_a_caption_saying_why(runs_copy):
     at = open_page(**{"compare.selected": [folders["plain"].name, folders["variational"].name]})
     bars = chart(at, key="compare.bars")
     assert [trace["name"] for trace in bars["data"]] == ["plain"]
-    assert bars["data"][0]["marker"]["color"] == ui.PALETTE[0]     # the same colour as its curves
+    assert bars["data"][0]["marker"]["color"] == ui.run_colours([folders["plain"].name, folders["variational"].name])[0]
     assert "No bars for **variational** (failed before its first validation)." in texts(at)
 
 
@@ -816,6 +836,27 @@ def test_a_bad_setting_value_of_any_kind_is_ignored_never_raised():
     assert chart_query({"smooth": 0.6000000000000001, "log": True}) == {}  # the slider's float is the default
 
 
+def test_a_bad_filter_value_of_any_kind_is_ignored_never_raised():
+    from explorer.compare_links import filters_from_link, filters_query
+
+    allowed = {"state": {"finished"}, "preset": {"tiny"}, "dataset": {"ptb", "notes, v2.txt"},
+               "placement": {"none"}}
+    empty = {"state": [], "preset": [], "dataset": [], "placement": [], "contains": ""}
+    for key, text in (("state", "Finished"), ("state", "nan"), ("preset", "tiny "), ("dataset", "notes"),
+                      ("placement", "x" * 5000), ("contains", "z" * 201), ("state", None), ("preset", 7)):
+        filters, ignored = filters_from_link({key: [text]}, allowed)
+        if key == "preset" and text == "tiny ":                            # spaces round a value are no value
+            assert filters["preset"] == ["tiny"] and not ignored
+            continue
+        assert filters == empty and len(ignored) == 1 and ignored[0].startswith(f"`{key}="), (key, text)
+        assert len(ignored[0]) < 120
+    filters, ignored = filters_from_link({"dataset": ["notes, v2.txt", "ptb", "ptb"], "contains": [" a ", "b"]},
+                                         allowed)
+    assert filters == {**empty, "dataset": ["notes, v2.txt", "ptb"], "contains": "b"} and ignored == []
+    assert filters_query(filters) == {"dataset": ["notes, v2.txt", "ptb"], "contains": ["b"]}
+    assert filters_query(empty) == {} and filters_query({"contains": "  "}) == {}
+
+
 def test_a_settings_change_is_one_address_change(runs_here, monkeypatch):
     """Each address change is a browser history entry: a change of setting adds one, a rerun none."""
     from streamlit.runtime.state.query_params import QueryParams
@@ -836,6 +877,126 @@ def test_the_config_differences_take_the_full_width_below_the_bars(runs_here):
     """QA round 5: beside the score bars, half of a 1024 px page cut 2 runs' values ('0.!', 've')."""
     root, folders = runs_here
     at = open_page(**{"compare.selected": [folders["plain"].name, folders["variational"].name]})
-    [diff] = [d for d in at.dataframe if list(d.value.columns) == ["#1", "#2"]]
-    assert diff.value.loc["dropout_placement"].tolist() == ["none", "variational"]
-    assert not [c for c in at.columns if any(list(d.value.columns) == ["#1", "#2"] for d in c.dataframe)]
+    assert config_diff(at).loc["dropout_placement"].tolist() == ["none", "variational"]
+    assert not [c for c in at.columns if any(m.value.startswith("<table") for m in c.markdown)]
+
+
+# ---------------------------------------------------------------- QA round 8
+
+
+def curve_and_bar_colours(at) -> dict:
+    """Each run's colour on the page: {name: (its dot, its validation curve, its bars)}."""
+    import re
+
+    dots = {name: colour for colour, name in re.findall(r"color:(#\w+)'>●</span> #\d+ \*\*(\w+)\*\*", texts(at))}
+    curves = {t["name"].removesuffix(" validation"): t["line"]["color"] for t in chart(at, key="compare.curves")["data"]
+              if t["name"].endswith(" validation")}
+    bars = {t["name"]: t["marker"]["color"] for t in chart(at, key="compare.bars")["data"]}
+    return {name: (dots[name], curves[name], bars[name]) for name in dots}
+
+
+def test_a_run_has_its_own_colour_on_compare_whatever_its_place_in_the_selection(runs_here):
+    """QA round 8: Compare coloured runs by their place, so a run was blue there and green on Start."""
+    root, folders = runs_here
+    ids = [folders[name].name for name in ("plain", "variational", "synthetic")]
+    expected = dict(zip(("plain", "variational", "synthetic"), ui.run_colours(ids)))
+    for order in (ids, ids[::-1], ids[1:] + ids[:1]):
+        shown = curve_and_bar_colours(open_page(**{"compare.selected": order}))
+        assert shown == {name: (colour,) * 3 for name, colour in expected.items()}, order
+
+
+def old_fork(root: Path, parent: Path, made_before: bool) -> Path:
+    """A fork of `parent` at its first validation (step 20) that trained to its end. Made before forks
+    kept their own best (`made_before`), its status has no start and its best is that validation."""
+    fork = root / (parent.name[:-4] + ("0old" if made_before else "0new"))
+    shutil.copytree(parent, fork)
+    config = json.loads((fork / "config.json").read_text())
+    config.update(name="old fork" if made_before else "new fork", parent=parent.name, fork_from="best", fork_step=20)
+    (fork / "config.json").write_text(json.dumps(config))
+    start = next(json.loads(line) for line in (parent / "metrics.jsonl").read_text().splitlines()
+                 if json.loads(line)["kind"] == "val")
+    status = status_of(fork)
+    if made_before:
+        status.update(best_val_ppl=start["ppl"], best_epoch=start["epoch"])
+    else:
+        status.update(start_val_ppl=start["ppl"], start_epoch=start["epoch"])
+    (fork / "status.json").write_text(json.dumps(status))
+    return fork
+
+
+def test_an_older_fork_says_its_best_and_test_are_its_parents_as_train_does(runs_copy):
+    """QA round 8: an older fork showed its parent's best and test on Compare as its own; Train says so."""
+    from ui.compare_runs import INHERITED_NOTE
+
+    root, folders = runs_copy
+    old, new = old_fork(root, folders["plain"], True), old_fork(root, folders["plain"], False)
+    start = status_of(old)["best_val_ppl"]
+    at = open_page(**{"compare.selected": [old.name, new.name]})
+    lines = {line.split("**")[1]: line for line in texts(at).splitlines() if "●</span>" in line}
+    assert (f"· it started from {start:.1f} (the parent's epoch 1) and no validation of its own beat that, so "
+            "(forked before forks counted only their own training) its best and test are its starting weights' ·"
+            ) in lines["old fork"]
+    assert f"· it started from {start:.1f} (the parent's epoch 1) ·" in lines["new fork"]
+    notes = runs_table(at).set_index("id")["note"]
+    assert notes[old.name] == INHERITED_NOTE and notes.drop(old.name).isna().all()
+
+
+FILTER_KEYS = ("state", "preset", "dataset", "placement", "contains")
+
+
+def filter_keys(at) -> dict:
+    return {key: at.query_params[key] for key in FILTER_KEYS if key in at.query_params}
+
+
+def test_a_link_keeps_the_tables_filters_and_each_change_is_written_back(runs_here, monkeypatch):
+    """QA round 8: a link kept the selection and the chart settings, not the table's filters."""
+    root, folders = runs_here
+    plain = folders["plain"].name
+    at = runs_link(monkeypatch, root, {"runs": plain, "state": "finished", "placement": ["variational", "none"],
+                                       "contains": "A"})
+    assert at.multiselect(key="compare.filter.states").value == ["finished"]
+    assert at.multiselect(key="compare.filter.placements").value == ["variational", "none"]
+    assert at.text_input(key="compare.filter.text").value == "A"
+    assert set(user_rows(runs_table(at))["name"]) == {"plain", "variational"}     # 'synthetic' has no 'a'
+    assert filter_keys(at) == {"state": "finished", "placement": ["variational", "none"], "contains": "A"}
+    assert not [c.value for c in at.caption if "The link" in c.value]
+    # Applied once: the user changes them afterwards, and the address follows each change.
+    at.multiselect(key="compare.filter.states").set_value([]).run()
+    at.text_input(key="compare.filter.text").set_value("synth").run()
+    assert filter_keys(at) == {"placement": ["variational", "none"], "contains": "synth"}
+    at.run()
+    assert at.text_input(key="compare.filter.text").value == "synth" and at.query_params["runs"] == plain
+    at.session_state["compare.tab"] = "Ablation grids"
+    assert not filter_keys(at.run()) and "runs" not in at.query_params      # the grids view drops them with runs
+
+
+def test_bad_filters_in_a_link_are_ignored_with_one_caption_and_the_good_ones_kept(runs_here, monkeypatch):
+    root, folders = runs_here
+    plain = folders["plain"].name
+    at = runs_link(monkeypatch, root, {"runs": plain, "state": ["finished", "banana", "finished"],
+                                       "preset": "nope", "dataset": "ptb", "placement": "sideways",
+                                       "contains": "x" * 5000})
+    assert ("The link's filters `state=banana` (no such state here); `preset=nope` (no such preset here); "
+            f"`placement=sideways` (no such dropout placement here); `contains={'x' * 60}…` (longer than 200 "
+            "characters) are ignored.") in texts(at)
+    assert at.multiselect(key="compare.filter.states").value == ["finished"]
+    assert at.multiselect(key="compare.filter.datasets").value == ["ptb"]
+    assert at.multiselect(key="compare.filter.presets").value == []
+    assert at.text_input(key="compare.filter.text").value == ""
+    assert dict(at.query_params) == {"runs": plain, "state": "finished", "dataset": "ptb"}   # what was ignored goes
+    at.multiselect(key="compare.filter.datasets").set_value([]).run()
+    assert "banana" not in texts(at)                                       # the note goes with the link's view
+
+
+def test_an_in_app_link_to_compare_keeps_the_filters_set_there(trained_runs, monkeypatch):
+    """Train's 'Compare it with other runs' must not clear the filters the user set on Compare."""
+    from urllib.parse import parse_qs
+
+    from conftest import open_app
+
+    root, folders = trained_runs
+    plain = folders["plain"].name
+    state = {"compare.filter.presets": ["tiny"], "compare.filter.text": "pl"}
+    at = open_app(monkeypatch, root, "app_pages/train.py", {"run": plain}, state=state)
+    link = next(l.proto for l in at.get("page_link") if l.proto.label == "Compare it with other runs")
+    assert parse_qs(link.query_string) == {"runs": [plain], "preset": ["tiny"], "contains": ["pl"]}

@@ -5,7 +5,9 @@ table the Ablation grids view (compare_grids.py) shares.
 
 from __future__ import annotations
 
+import html
 import math
+import re
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -18,7 +20,7 @@ from explorer.perplexity import find_clip
 from explorer.textview import md_escape
 from lmcore import runs
 from lmcore.summaries import RunSummary
-from ui.fork import fork_selected
+from ui.fork import fork_selected, inherited_best, scores_note, started_from
 from ui.grid_charts import axis_top
 
 TAB = "compare.tab"
@@ -41,6 +43,9 @@ FLASH = "compare.flash"                  # (kind, message) shown once after a re
 RUNS_VIEW, GRID_VIEW = "Runs", "Ablation grids"
 # The chart settings a link carries (ui/compare_url.py): query key -> session key.
 CHART_SETTINGS = {"x": X_AXIS, "log": LOG_Y, "smooth": SMOOTHING, "barlog": BARS_LOG_Y}
+# The filters a link carries (explorer.compare_links.FILTER_KEYS): query key -> session key.
+FILTERS = {"state": FILTER_STATES, "preset": FILTER_PRESETS, "dataset": FILTER_DATASETS,
+           "placement": FILTER_PLACEMENTS, "contains": FILTER_TEXT}
 
 
 def init_state() -> None:
@@ -158,7 +163,7 @@ def filters(frame: pd.DataFrame) -> None:
 
 
 def runs_view(summaries: list[RunSummary]) -> None:
-    table = compare.runs_table(summaries)
+    table = with_fork_notes(compare.runs_table(summaries), summaries)
     view = compare.filter_table(table, st.session_state[FILTER_STATES], st.session_state[FILTER_PRESETS],
                                 st.session_state[FILTER_DATASETS], st.session_state[FILTER_PLACEMENTS],
                                 st.session_state[FILTER_TEXT]).reset_index(drop=True)
@@ -187,11 +192,27 @@ def runs_view(summaries: list[RunSummary]) -> None:
     selection_panel(chosen, [label_of[s.id] for s in chosen])
 
 
+# Train's words for a fork made before forks kept their own best (ui.fork.scores_note), short for a cell.
+INHERITED_NOTE = ("its best and test are its starting weights' (forked before forks counted only their own "
+                  "training)")
+
+
+def with_fork_notes(table: pd.DataFrame, summaries: list[RunSummary]) -> pd.DataFrame:
+    """The table (one row per summary, in order) with INHERITED_NOTE in the note of each older fork
+    whose best is still where it started (ui.fork.inherited_best): its scores are its parent's."""
+    for row, summary in zip(table.index, summaries):
+        if inherited_best(summary, started_from(summary)):
+            note = table.at[row, "note"]
+            table.at[row, "note"] = f"{note}; {INHERITED_NOTE}" if isinstance(note, str) and note else INHERITED_NOTE
+    return table
+
+
 # ---------------------------------------------------------------- selected runs side by side
 
 
 def selection_panel(chosen: list[RunSummary], labels: list[str]) -> None:
-    colors = [ui.PALETTE[i % len(ui.PALETTE)] for i in range(len(chosen))]
+    # By id, not by place in the selection: a run has the colour Start and Train give it.
+    colors = ui.run_colours([s.id for s in chosen])
     st.subheader("Selected runs")
     for number, summary, label, color in zip(short_labels(chosen), chosen, labels, colors):
         st.markdown(f"<span style='color:{color}'>●</span> {number} " + run_line(summary, label),
@@ -209,11 +230,14 @@ def selection_panel(chosen: list[RunSummary], labels: list[str]) -> None:
 
 def run_line(summary: RunSummary, label: str) -> str:
     """'**tiny** — ✅ finished · best val **88.2** (epoch 3) · final val **90.1** · test **97.9** ·
-    1.55M parameters · trained 0:10 · 28,731 tokens/s'. The name and the problem are the user's or a
-    file's text: escaped, they read as typed, never as markup (this line allows HTML, for its coloured dot)."""
+    1.55M parameters · trained 0:10 · 28,731 tokens/s', and for a fork where it started, in Train's
+    words (ui.fork.scores_note). The name and the problem are the user's or a file's text: escaped,
+    they read as typed, never as markup (this line allows HTML, for its coloured dot)."""
     parts = [f"**{md_escape(label)}** — {ui.STATE_ICONS.get(summary.state, '')} {summary.state}",
              f"best val **{ui.fmt_ppl(summary.best_val)}**{ui.best_epoch_suffix(summary)}",
              f"final val **{ui.fmt_ppl(summary.final_val)}**", f"test **{ui.fmt_ppl(summary.test)}**"]
+    if start := scores_note(summary):  # a fork: where it started, and whether its scores are that start's
+        parts.append(start.removeprefix("; "))  # numbers and set words only: nothing to escape
     if summary.params:
         parts.append(f"{ui.fmt_count(summary.params)} parameters")
     if summary.training_seconds is not None:
@@ -452,13 +476,40 @@ def config_diff(chosen: list[RunSummary], labels: list[str]) -> None:
     if diff.empty:
         st.caption("The selected runs have the same config (apart from their names).")
         return
-    # Headed by number, the full name in each header's tooltip: headed by names, one column fitted.
-    columns = {number: st.column_config.TextColumn(number, help=label) for number, label in zip(numbers, labels)}
-    columns["_index"] = st.column_config.TextColumn("key", width="medium")  # 'dropout_placement' whole
-    st.dataframe(diff, key="compare.diff", width="stretch", column_config=columns)
+    st.markdown(diff_html(diff, dict(zip(numbers, labels))), unsafe_allow_html=True)
     st.caption(f"Only the {len(diff)} key{'s' if len(diff) != 1 else ''} whose values differ; "
                f"every other key is equal. Columns are the runs by number (#1 is the first run under "
                f"Selected runs); point at a header for its name.")
+
+
+# A value breaks at these first ('variational-|medium', 'dropout_|placement'), mid-word only if a part
+# is still wider than its column.
+BREAK_AFTER = re.compile(r"([-_./,=])")
+DIFF_STYLE = ("width:100%;table-layout:fixed;border-collapse:collapse;font-size:0.8rem;line-height:1.3;"
+              "overflow-wrap:anywhere")
+CELL_STYLE = "padding:0.25rem 0.25rem;border:1px solid rgba(128,128,128,0.25);text-align:left;vertical-align:top"
+
+
+def diff_cell(text: str, tag: str = "td", title: str | None = None, style: str = "") -> str:
+    """One cell of diff_html: the text escaped (a name or an upload's name reads as typed, `$` and
+    all), with a break opportunity after each BREAK_AFTER mark."""
+    shown = BREAK_AFTER.sub(r"\1<wbr>", html.escape(" ".join(str(text).split())).replace("$", "&#36;"))
+    tip = f' title="{html.escape(title).replace("$", "&#36;")}"' if title else ""
+    return f"<{tag}{tip} style='{CELL_STYLE}{style}'>{shown}</{tag}>"
+
+
+def diff_html(diff: pd.DataFrame, names: dict[str, str]) -> str:
+    """The config differences as one HTML table as wide as the page, whatever the number of runs:
+    each run an equal column, a long value wrapped within its cell. A grid (st.dataframe) sized its
+    columns to the longest value, and at 1024 px six runs' 'variational-medium' and upload names made
+    it scroll sideways, hiding the last runs (QA round 8). `names`: column header -> the run's name,
+    shown on pointing at the header."""
+    head = diff_cell("key", "th", style=";width:7.5em") + "".join(
+        diff_cell(number, "th", title=names.get(number)) for number in diff.columns)
+    rows = "".join("<tr>" + diff_cell(key, "th", style=";font-weight:normal") + "".join(
+        diff_cell(value) for value in diff.loc[key]) + "</tr>" for key in diff.index)
+    # One line: a blank line would end Markdown's HTML block and show the rest as text.
+    return f"<table style='{DIFF_STYLE}'><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
 
 
 def short_labels(chosen: list[RunSummary]) -> list[str]:

@@ -1,6 +1,7 @@
 """The Compare page's address bar: `?runs=a,b` holds the Runs view's selection, with its chart
-settings where they differ from the defaults (`&x=epoch&log=0&smooth=0.3&barlog=0`), `?group=G`
-the grid the Ablation grids view shows, so a teacher can send a link to either view as they see it.
+settings where they differ from the defaults (`&x=epoch&log=0&smooth=0.3&barlog=0`) and the table's
+filters that are set (`&state=finished&preset=tiny&preset=book&contains=drop`), `?group=G` the grid
+the Ablation grids view shows, so a teacher can send a link to either view as they see it.
 
 A link is applied once per session (the value applied is remembered), so the user can change
 the selection and the settings afterwards; every change is written back, and the URL names the
@@ -12,12 +13,25 @@ from __future__ import annotations
 import streamlit as st
 
 import ui
-from explorer.compare_links import chart_from_link, chart_note, chart_query, ignored_note, runs_from_link, runs_value
+from explorer import compare
+from explorer.compare_links import (
+    chart_from_link,
+    chart_note,
+    chart_query,
+    filters_from_link,
+    filters_note,
+    filters_query,
+    ignored_note,
+    runs_from_link,
+    runs_value,
+)
+from lmcore.config import PLACEMENTS
 from lmcore.summaries import RunSummary
-from ui.compare_runs import CHART_SETTINGS, GRID_CHOSEN, GRID_VIEW, RUNS_VIEW, SELECTED, TAB
+from ui.compare_runs import CHART_SETTINGS, FILTERS, GRID_CHOSEN, GRID_VIEW, RUNS_VIEW, SELECTED, TAB
 
 LINK_RUNS = "compare.link.runs"     # the `runs` value last read from or written to the URL
 LINK_CHART = "compare.link.chart"   # the same for the chart settings' keys ({key: value})
+LINK_FILTERS = "compare.link.filters"  # the same for the filters' keys ({key: [values]})
 LINK_GROUP = "compare.link.group"   # the same for `group`
 LINK_NOTE = "compare.link.note"     # {"text", "view", "shown"}: what a link named that is not here
 
@@ -25,7 +39,7 @@ LINK_NOTE = "compare.link.note"     # {"text", "view", "shown"}: what a link nam
 def apply_link(summaries: list[RunSummary]) -> None:
     """Preselect what a new link names and open its view; call before the tabs are drawn."""
     wanted = st.query_params.get("runs")
-    chart = _chart_in_url()
+    chart, filters = _chart_in_url(), _filters_in_url()
     notes = []
     if wanted is not None and wanted != st.session_state.get(LINK_RUNS):
         found, ignored = runs_from_link(wanted, {s.id for s in summaries})
@@ -40,6 +54,13 @@ def apply_link(summaries: list[RunSummary]) -> None:
             st.session_state[CHART_SETTINGS[key]] = value
         st.session_state[LINK_CHART] = chart_query(settings)
         notes.append(chart_note(ignored))
+    # The same for the filters; a link from before links held them sets none, as its sender saw.
+    if (wanted is not None or chart or filters) and filters != st.session_state.get(LINK_FILTERS):
+        values, ignored = filters_from_link(filters, filter_choices(summaries))
+        for key, value in values.items():
+            st.session_state[FILTERS[key]] = value
+        st.session_state[LINK_FILTERS] = filters_query(values)
+        notes.append(filters_note(ignored))
     if notes:
         _note(" ".join(filter(None, notes)), RUNS_VIEW, _runs_view_shown())
     group = st.query_params.get("group")
@@ -54,15 +75,33 @@ def apply_link(summaries: list[RunSummary]) -> None:
 
 def link_query(run_ids: list[str], keep_selection: bool = False) -> dict[str, str]:
     """The query of a link inside the app that opens Compare on `run_ids` (after the runs already
-    chosen there that still exist, with `keep_selection`). It carries the chart settings as the
-    user left them: a link that leaves one out means its default, which would reset them."""
+    chosen there that still exist, with `keep_selection`). It carries the chart settings and the
+    filters as the user left them: a link that leaves one out means its default, which would reset them."""
     chosen = [run_id for run_id in st.session_state.get(SELECTED, []) if keep_selection and ui.run_folder(run_id)]
     chosen += [run_id for run_id in run_ids if run_id not in chosen]
-    return {"runs": runs_value(chosen), **_chart_in_session()}
+    return {"runs": runs_value(chosen), **_chart_in_session(), **_filters_in_session()}
+
+
+def filter_choices(summaries: list[RunSummary]) -> dict[str, set]:
+    """The values a link may set each choice filter to: those of the runs here, and every state
+    and placement there is (a link may ask for the running runs while none runs)."""
+    table = compare.runs_table(summaries)
+    return {"state": set(ui.STATE_ICONS) | set(table["state"]), "preset": set(compare.options(table, "preset")),
+            "dataset": set(compare.options(table, "dataset")),
+            "placement": set(PLACEMENTS) | set(compare.options(table, "dropout_placement"))}
 
 
 def _chart_in_url() -> dict[str, str]:
     return {key: st.query_params[key] for key in CHART_SETTINGS if key in st.query_params}
+
+
+def _filters_in_url() -> dict[str, list[str]]:
+    return {key: st.query_params.get_all(key) for key in FILTERS if key in st.query_params}
+
+
+def _filters_in_session() -> dict[str, list[str]]:
+    """The filters' query keys as the Runs view has them now (empty ones left out)."""
+    return filters_query({key: st.session_state.get(name) for key, name in FILTERS.items()})
 
 
 def _chart_in_session() -> dict[str, str]:
@@ -71,13 +110,13 @@ def _chart_in_session() -> dict[str, str]:
                         if name in st.session_state})
 
 
-def _runs_view_shown() -> tuple[str, dict[str, str]]:
-    return runs_value(st.session_state.get(SELECTED, [])), _chart_in_session()
+def _runs_view_shown() -> tuple[str, dict[str, str], dict[str, list[str]]]:
+    return runs_value(st.session_state.get(SELECTED, [])), _chart_in_session(), _filters_in_session()
 
 
 def _note(text: str | None, view: str, shown) -> None:
-    """Keep a link's note until the user changes what that view shows (`shown`: the selection
-    and chart settings the link led to, or the grid; None until the view has drawn it)."""
+    """Keep a link's note until the user changes what that view shows (`shown`: the selection,
+    chart settings and filters the link led to, or the grid; None until the view has drawn it)."""
     st.session_state[LINK_NOTE] = {"text": text, "view": view, "shown": shown} if text else None
 
 
@@ -93,27 +132,30 @@ def show_note() -> None:
 
 
 def follow_runs(selected: list[str]) -> None:
-    """Write the Runs view's selection and chart settings into the URL (and drop a grid's `group`)."""
-    value, chart = runs_value(selected), _chart_in_session()
+    """Write the Runs view's selection, chart settings and filters into the URL (and drop a grid's `group`)."""
+    value, chart, filters = runs_value(selected), _chart_in_session(), _filters_in_session()
     st.session_state[LINK_RUNS] = value  # written here, so not applied again as a new link
     st.session_state[LINK_CHART] = chart
-    _set_query({"runs": value, **{key: chart.get(key, "") for key in CHART_SETTINGS}, "group": ""})
+    st.session_state[LINK_FILTERS] = filters
+    _set_query({"runs": value, **{key: chart.get(key, "") for key in CHART_SETTINGS},
+                **{key: filters.get(key, []) for key in FILTERS}, "group": ""})
 
 
 def follow_group(group: str | None) -> None:
-    """Write the grid shown into the URL (and drop the Runs view's `runs` and chart settings)."""
+    """Write the grid shown into the URL (and drop the Runs view's `runs`, chart settings and filters)."""
     st.session_state[LINK_GROUP] = group
     note = st.session_state.get(LINK_NOTE)
     if note and note["view"] == GRID_VIEW and note["shown"] is None:
         note["shown"] = group  # the grid shown instead of the missing one; choosing another ends the note
-    _set_query({"group": group or "", "runs": "", **dict.fromkeys(CHART_SETTINGS, "")})
+    _set_query({"group": group or "", "runs": "", **dict.fromkeys(CHART_SETTINGS, ""), **dict.fromkeys(FILTERS, "")})
 
 
-def _set_query(values: dict[str, str]) -> None:
-    """Set these keys (an empty value removes its key) in one write, and only when the address
-    changes: each write is a browser history entry, so a settings change costs one, not one a key."""
-    current = st.query_params.to_dict()
+def _set_query(values: dict[str, str | list[str]]) -> None:
+    """Set these keys (an empty value removes its key; a list repeats it) in one write, and only
+    when the address changes: each write is a browser history entry, so a settings change costs
+    one, not one a key."""
+    current = {key: st.query_params.get_all(key) for key in st.query_params}
     wanted = {key: value for key, value in current.items() if key not in values}
-    wanted.update((key, value) for key, value in values.items() if value)
+    wanted.update((key, [value] if isinstance(value, str) else list(value)) for key, value in values.items() if value)
     if wanted != current:
         st.query_params.from_dict(wanted)
