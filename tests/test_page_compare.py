@@ -409,10 +409,11 @@ def test_queue_a_grid_from_the_page_and_it_trains_one_at_a_time(tmp_path, monkey
     at = grid_page()
     assert any("2 / 2 finished" in p.proto.text for p in at.get("progress"))
     cells = frame_with(at, "best val").set_index("cell")
-    assert list(cells.index) == ["tied=false", "tied=true"] and cells["finished"].tolist() == ["1 / 1", "1 / 1"]
+    finished = [text.replace("\u00a0", " ") for text in cells["finished"]]   # kept on one line at 1024 px
+    assert list(cells.index) == ["tied=false", "tied=true"] and finished == ["1 / 1", "1 / 1"]
     assert all(text.endswith("(n=1)") and "±" not in text for text in cells["best val"])   # one seed: no sd
     effects_table = frame_with(at, "estimate")
-    assert effects_table["verdict"].tolist() == ["no interval"] * 3 and effects_table["low"].isna().all()
+    assert effects_table["verdict"].tolist() == ["no interval"] * 3 and (effects_table["low"] == "—").all()
     assert "No interval where a side has one finished run" in texts(at)
 
 
@@ -499,8 +500,8 @@ def test_the_csv_button_is_off_when_the_filters_match_nothing(runs_here):
 
 
 def frame_with(at, column: str):
-    """The dataframe on the page that has `column`."""
-    return next(d.value for d in at.dataframe if column in d.value.columns)
+    """The table or dataframe on the page that has `column`."""
+    return next(d.value for d in [*at.table, *at.dataframe] if column in d.value.columns)
 
 
 def test_seeds_per_cell_multiply_the_run_count(runs_here):
@@ -582,9 +583,10 @@ def test_the_grids_effects_on_the_page_equal_the_cli_json(seeded_grid, monkeypat
     rows = report["effects"] + report["interactions"]
     table = frame_with(at, "estimate")
     assert len(table) == len(rows) == 2 * 3 + 3
-    for (_, shown), row in zip(table.iterrows(), rows):
-        assert [shown[k] for k in ("estimate", "low", "high", "n", "method", "verdict")] == [
-            row[k] for k in ("estimate", "low", "high", "n", "method", "verdict")]
+    for (_, shown), row in zip(table.iterrows(), rows):   # the page's text of the CLI's numbers
+        assert [shown[k] for k in ("estimate", "low", "high", "verdict")] == [
+            *(f"{row[k]:+.2f}" for k in ("estimate", "low", "high")), row["verdict"]]
+        assert shown["n"] == str(row["n"]) and shown["method"].startswith(row["method"])
     charts = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")][1:]   # the first has the bands
     assert len(charts) == 3                                   # two toggles and their interaction
     drawn = [(x, x + plus, x - minus) for chart in charts for trace in chart["data"]
@@ -596,7 +598,7 @@ def test_the_grids_effects_on_the_page_equal_the_cli_json(seeded_grid, monkeypat
     assert report["method"] in texts(at)
     cells = frame_with(at, "best val")
     assert cells["cell"].tolist() == [cell["label"] for cell in report["cells"]]
-    assert cells["best val"].tolist() == [
+    assert [text.replace("\u00a0", " ") for text in cells["best val"]] == [
         f"{cell['best_val']['mean']:.1f} ± {cell['best_val']['sd']:.1f} (n=2)" for cell in report["cells"]]
 
 
