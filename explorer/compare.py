@@ -272,27 +272,6 @@ def grid_label(entry: dict) -> str:
     return f"{entry['group']} · {entry['preset']} · {toggles}{seeds} · {entry['total']} runs"
 
 
-def grid_progress_text(entry: dict) -> str:
-    """'3 / 4 finished · 1 queued or running · 0 failed or stopped'; once nothing is queued or
-    running and some run did not finish, 'Ended: ...', so a bar short of full does not read as
-    still going (a stopped run keeps the share of its steps done until it is resumed); and
-    ' · 1 of 4 cells has no run' where a combination of the toggles' values has none."""
-    counts = f"{entry['finished']} / {entry['total']} finished"
-    if not entry["active"] and entry["finished"] < entry["total"]:
-        text = f"Ended: {counts} · {entry['failed']} failed or stopped"
-    else:
-        text = f"{counts} · {entry['active']} queued or running · {entry['failed']} failed or stopped"
-    return text + _missing_text(entry)
-
-
-def _missing_text(entry: dict) -> str:
-    """' · 1 of 4 cells has no run': a deleted cell must not leave the grid reading complete."""
-    missing = entry.get("missing", 0)
-    if not missing:
-        return ""
-    return f" · {missing} of {missing + entry['cells']} cells {'has' if missing == 1 else 'have'} no run"
-
-
 def grid_progress(entry: dict) -> float:
     """The share of the grid that is settled: finished, failed and broken runs count 1, the
     others the share of their steps done."""

@@ -13,7 +13,6 @@ from collections import Counter
 
 import pandas as pd
 
-from explorer import compare
 from explorer.compare import runs_table, table_csv
 from explorer.metrics import split
 from explorer.perplexity import format_ppl
@@ -49,15 +48,26 @@ def queue_text(stages: queue.Counts, at_a_time: int) -> str:
 
 
 def progress_text(entry: dict) -> str:
-    """This grid's line (compare.grids entry) with its queued or running runs split as the sidebar
-    splits them: 'This grid: 1 / 4 finished · 1 running · 2 queued · 0 failed or stopped'; an ended
-    grid's 'Ended: ...' (nothing queued or running) as compare.grid_progress_text words it."""
-    text = compare.grid_progress_text(entry)
-    if text.startswith("Ended"):
-        return text
-    stages = queue.counts(entry["runs"])
-    done, _, rest = text.split(" · ", 2)   # 'N / M finished', 'K queued or running', the rest
-    return f"This grid: {done} · {stages.running} running · {stages.queued} queued · {rest}"
+    """'This grid: 3 / 4 finished · 1 running · 0 queued · 0 failed or stopped' (a compare.grids
+    entry), its queued and running runs split as the sidebar splits them (queue.counts); once
+    nothing is queued or running and some run did not finish, 'Ended: ...', so a bar short of full
+    does not read as still going (a stopped run keeps the share of its steps done until it is
+    resumed); and ' · 1 of 4 cells has no run' where a combination of the toggles' values has none."""
+    counts, failed = f"{entry['finished']} / {entry['total']} finished", f"{entry['failed']} failed or stopped"
+    if not entry["active"] and entry["finished"] < entry["total"]:
+        text = f"Ended: {counts} · {failed}"
+    else:
+        stages = queue.counts(entry["runs"])
+        text = f"This grid: {counts} · {stages.running} running · {stages.queued} queued · {failed}"
+    return text + _missing_text(entry)
+
+
+def _missing_text(entry: dict) -> str:
+    """' · 1 of 4 cells has no run': a deleted cell must not leave the grid reading complete."""
+    missing = entry.get("missing", 0)
+    if not missing:
+        return ""
+    return f" · {missing} of {missing + entry['cells']} cells {'has' if missing == 1 else 'have'} no run"
 
 
 # ---------------------------------------------------------------- curves

@@ -250,13 +250,13 @@ def test_a_deleted_cell_has_its_row_and_note_and_the_progress_says_so(deleted):
         "No run of dropout=0.2 placement=none: deleted or never queued. This grid has 3 of its 4 cells, so each "
         "effect compares only the combinations of the other toggles' values run on both of its sides (n counts "
         "the pairs), and an interaction needs all four of its cells.")
-    assert compare.grid_progress_text(entry_of(deleted)) == (
-        "3 / 3 finished · 0 queued or running · 0 failed or stopped · 1 of 4 cells has no run")
+    assert grid_view.progress_text(entry_of(deleted)) == (
+        "This grid: 3 / 3 finished · 0 running · 0 queued · 0 failed or stopped · 1 of 4 cells has no run")
     assert grid_view.pairing_note(report) == (
         "Some runs lack a partner with the same seed and other toggles' values (missing, or not finished), so "
         "they are left out of the comparison: dropout=0.5 vs 0.2 on 1 pair (1 run left out); placement=vertical "
         "vs none on 1 pair (1 run left out).")
     whole = effects.grid_effects([dropout_run(p, d, best) for (p, d), best in DROPOUT.items()], "g")
     assert grid_view.missing_note(whole) is None and grid_view.pairing_note(whole) is None
-    assert compare.grid_progress_text(entry_of([dropout_run(p, d, b) for (p, d), b in DROPOUT.items()])).endswith(
+    assert grid_view.progress_text(entry_of([dropout_run(p, d, b) for (p, d), b in DROPOUT.items()])).endswith(
         "0 failed or stopped")
