@@ -134,6 +134,31 @@ def test_a_preset_with_a_long_float_is_not_changed_by_the_form(trained_runs, mon
     assert at.query_params["clip"] in ("0.3", ["0.3"])
 
 
+def sprintf_js(format: str, value: float) -> str:
+    """What the browser's number box prints: sprintf.js's %g is the number whole (String(parseFloat(x))),
+    its %.Ng String(Number(x.toPrecision(N))). Python's %g would round to 6 digits either way."""
+    match = re.fullmatch(r"%(?:\.(\d+))?g", format)
+    assert match, format
+    number = float(f"{value:.{match[1]}g}") if match[1] else value
+    return repr(number).removesuffix(".0")
+
+
+def test_a_long_float_shows_six_digits_and_starts_exact(runs_root, monkeypatch):
+    """QA round 8: zaremba-medium's clip box read 0.14285714285714285 (sprintf.js prints "%g" whole).
+    The box shows six significant digits; the run starts with the exact 5/35 unless it is edited."""
+    launched = []
+    monkeypatch.setattr("lmcore.launch.launch_new", launched.append)      # the config is what matters here
+    at = open_page(monkeypatch, runs_root, preset="zaremba-medium")
+    box = at.number_input(key=W + "clip")
+    assert box.value == 5.0 / 35 and sprintf_js(box.proto.format, box.value) == "0.142857"
+    assert sprintf_js(box.proto.format, 0.25) == "0.25" and sprintf_js(box.proto.format, 35.0) == "35"
+    at.number_input(key=W + "epochs").set_value(2).run()                 # another edit leaves the box alone
+    at.button(key=START).click().run()
+    assert not at.exception and len(launched) == 1
+    started = runs.read_config(launched[0])
+    assert started["clip"] == 5.0 / 35 and started["epochs"] == 2        # exact, not 0.142857
+
+
 def test_link_keys_fill_controls_and_bad_ones_are_ignored_with_a_warning(trained_runs, monkeypatch):
     root, _ = trained_runs
     at = open_page(monkeypatch, root, preset="tiny", layers="3", dropout_placement="variational",

@@ -59,13 +59,19 @@ def fields():
     return st.container(horizontal=True, vertical_alignment="bottom")
 
 
+# Six significant digits, trailing zeros dropped (sprintf.js's %.6g: String(Number(x.toPrecision(6)))):
+# zaremba-medium's clip 5/35 reads 0.142857, not 0.14285714285714285, which "%g" printed whole.
+# Only the box's text: the value stays exact until the user edits it (train_state._cleaned).
+FLOAT_FORMAT = "%.6g"
+
+
 def number(key: str, label: str, disabled: bool = False, step=None) -> None:
     """A number widget without bounds: a bounded one showed a typed 0 layers in red while keeping
     (and starting) the last value in range (QA round 6). Whatever is typed reaches the config,
     and problems() names each value out of its key's limits and blocks Start. max_steps' 0 stands
     for none (no cap)."""
     floating = HINTS[key] is float or key == "dropout_recurrent"
-    st.number_input(label, step=step or (None if floating else 1), format="%g" if floating else None,
+    st.number_input(label, step=step or (None if floating else 1), format=FLOAT_FORMAT if floating else None,
                     key=WIDGET + key, help=help_for(key), disabled=disabled, width=FIELD)
 
 
