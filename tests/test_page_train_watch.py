@@ -340,3 +340,93 @@ def test_compare_it_with_other_runs_adds_the_run_and_keeps_the_chart_settings(tr
     at = open_app(monkeypatch, root, "app_pages/train.py", {"run": plain}, state=state)
     link = next(l.proto for l in at.get("page_link") if l.proto.label == "Compare it with other runs")
     assert parse_qs(link.query_string) == {"runs": [f"{variational},{plain}"], "x": ["epoch"], "smooth": ["0.3"]}
+
+
+# ---------------------------------------------------------------- where a stop or a kill leaves a run
+
+
+def test_stop_names_the_step_it_saved_and_a_kill_names_the_steps_resume_trains_again(monkeypatch, tmp_path):
+    """QA round 8: Stop said only 'saves a checkpoint first' and Resume 'from the last checkpoint'. A
+    real run started, stopped and resumed from the page, then killed (kill -9) past its checkpoint."""
+    import os
+    import signal
+
+    import torch
+
+    from conftest import texts, wait_until
+    from ui.train_setup import START
+
+    root = tmp_path / "runs"
+    at = open_app(monkeypatch, root, "app_pages/train.py", {"preset": "tiny", "threads": "1", "epochs": "3"})
+    at.button(key=START).click().run()
+    folder = root / at.query_params["run"]
+    log = lambda: (runs.read_status(folder), (folder / "log.txt").read_text())  # noqa: E731
+    wait_until(lambda: (runs.read_status(folder).get("step") or 0) >= 5, 90, log)
+    at.run()
+    next(b for b in at.button if b.label == "Stop").click().run()
+    assert "Stopping (it was at step" in texts(at.toast)
+    wait_until(lambda: runs.read_status(folder)["state"] == "stopped", 60, log)
+    at.run()
+    step = runs.read_status(folder)["step"]
+    last = folder / "checkpoints" / "last.pt"
+    assert torch.load(last, weights_only=True)["progress"]["step"] == step   # status.json and last.pt agree
+    assert (f"Stopped at step {step:,} (epoch 1 of 3): checkpoint saved at step {step:,}; Resume continues "
+            "from there.") in texts(at.info)
+    resume = next(b for b in at.button if b.label == "Resume")
+    assert resume.help.endswith(f"from the checkpoint at step {step:,} (epoch 1 of 3)")
+
+    resume.click().run()
+    assert f"Resuming from step {step:,}..." in texts(at.toast)
+    wait_until(lambda: runs.read_status(folder).get("state") == "running"
+               and runs.read_status(folder).get("step", 0) >= step + 5, 60, log)
+    os.kill(runs.read_status(folder)["pid"], signal.SIGKILL)           # no final status, no checkpoint
+    wait_until(lambda: runs.read_status(folder)["state"] == "failed", 30, log)
+    at.run()
+    killed = runs.read_status(folder)["step"]
+    assert torch.load(last, weights_only=True)["progress"]["step"] == step   # still the stop's checkpoint
+    again = (f"the checkpoint at step {step:,} (epoch 1 of 3); steps {step + 1:,}–{killed:,}, trained after it, "
+             "are trained again")
+    assert f"Resume continues from {again}." in texts(at.caption)
+    assert next(b for b in at.button if b.label == "Resume").help.endswith(again)
+
+
+def test_an_epoch_end_checkpoint_reads_as_that_epochs_end(trained_runs, tmp_path):
+    """The trainer counts the next epoch once one ends: its checkpoint says epoch 2, window 0."""
+    import torch
+
+    from ui.train_watch import SavedPoint, saved_point
+
+    folder = copy_run(trained_runs[1]["plain"], tmp_path)
+    last = folder / "checkpoints" / "last.pt"
+    payload = torch.load(last, weights_only=True)
+    config = json.loads((folder / "config.json").read_text())
+    assert saved_point(folder, config) == SavedPoint(40, f"epoch 1 of {config['epochs']}")
+    payload["progress"] = {**payload["progress"], "step": 149, "epoch": 2, "window": 0}
+    torch.save(payload, last)
+    assert saved_point(folder, config) == SavedPoint(149, f"the end of epoch 1 of {config['epochs']}")
+    last.write_bytes(b"torn")
+    assert saved_point(folder, config) is None
+
+
+# ---------------------------------------------------------------- run colours (QA round 8)
+
+
+def test_the_chart_colours_each_run_as_start_and_compare_do_and_the_parent_stays_grey(trained_runs, monkeypatch,
+                                                                                        tmp_path):
+    import ui
+
+    parent = copy_run(trained_runs[1]["plain"], tmp_path)
+    at = open_watch(monkeypatch, parent)
+    next(m for m in at.multiselect if m.label == "Add the full recipe on a GPU").set_value([VARIATIONAL, BOOK]).run()
+    colours = {t["name"]: t["line"]["color"] for t in chart(at)["data"]}
+    mine, variational, book = ui.run_colours([parent.name, VARIATIONAL, BOOK])
+    assert colours["plain train"] == colours["plain validation"] == mine
+    assert colours["book · reference (NVIDIA H200) validation"] == book                  # not by position
+    assert colours["variational-medium · reference (NVIDIA H200) validation"] == variational
+    fork = copy_run(trained_runs[1]["variational"], tmp_path)
+    config = json.loads((fork / "config.json").read_text())
+    (fork / "config.json").write_text(json.dumps({**config, "parent": parent.name, "fork_from": "last",
+                                                  "fork_step": 20}))
+    colours = {t["name"]: t["line"]["color"] for t in chart(open_watch(monkeypatch, fork))["data"]}
+    assert colours["variational train"] == ui.run_colours([fork.name])[0]
+    assert colours["parent before the fork train"] == "#9a9a9a"                    # its own look, as before

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import NamedTuple
 
 import pandas as pd
 import streamlit as st
@@ -135,22 +136,24 @@ def run_links(summary: RunSummary) -> None:
         row.page_link(page, label=label, icon=icon, query_params=query)
 
 
-def run_controls(folder: Path, state: str, read_only: bool = False) -> None:
-    if read_only:
+def run_controls(summary: RunSummary, saved: SavedPoint | None) -> None:
+    folder, state = summary.path, summary.state
+    if summary.is_reference:
         st.button("Resume", icon="▶️", key=f"train.resume.{folder.name}", width="stretch", disabled=True,
                   help=ui.READ_ONLY_HELP)
     elif state in runs.ACTIVE:
         if st.button("Stop", icon="⏹️", key=f"train.stop.{folder.name}", width="stretch",
-                     help="Saves a checkpoint, then stops; Resume continues from it"):
+                     help="Saves a checkpoint at the step it has reached, then stops; Resume continues from it"):
             stopped = runs.stop_run(folder)
-            st.toast("Stopping: the run saves a checkpoint first." if stopped else "No training process is running.")
+            st.toast(f"Stopping (it was at step {summary.step or 0:,}): the run saves a checkpoint at the step it "
+                     "stops on, then the page says where Resume continues." if stopped
+                     else "No training process is running.")
     elif state in ("stopped", "failed"):
-        saved = (folder / "checkpoints" / "last.pt").exists()
-        label, help_text, toast = (("Resume", "Continue from the last checkpoint in a new background process",
-                                    "Resuming from the last checkpoint...") if saved else
-                                   ("Start over", "It saved no checkpoint, so it trains again from step 0 with the "
-                                    "same config (a run that diverged will diverge again: change its config with "
-                                    "Edit a copy)", "Starting over from step 0..."))
+        label, help_text, toast = ((
+            "Resume", f"Continue in a new background process from {resume_text(summary.step, saved)}",
+            f"Resuming from step {saved.step:,}...") if saved else
+            ("Start over", "It saved no checkpoint, so it trains again from step 0 with the same config (a run "
+             "that diverged will diverge again: change its config with Edit a copy)", "Starting over from step 0..."))
         if st.button(label, icon="▶️", key=f"train.resume.{folder.name}", width="stretch", type="primary",
                      help=help_text):
             try:
@@ -159,6 +162,64 @@ def run_controls(folder: Path, state: str, read_only: bool = False) -> None:
             except LmcoreError as error:  # e.g. another page resumed it a moment ago
                 st.toast(str(error).splitlines()[0], icon="⚠️")
             st.rerun(scope="fragment")
+
+
+class SavedPoint(NamedTuple):
+    """Where a run's last.pt stands: its step, and that step's place in the plan ('epoch 3 of 40')."""
+    step: int
+    place: str
+
+
+def saved_point(folder: Path, config: dict | None) -> SavedPoint | None:
+    """last.pt's step, which status.json cannot give after a kill -9 (its step is the latest
+    progress, past the checkpoint); None without a readable last.pt."""
+    path = folder / "checkpoints" / "last.pt"
+    try:
+        stamp = path.stat()
+    except OSError:
+        return None
+    progress = checkpoint_progress(str(path), stamp.st_mtime_ns, stamp.st_size)
+    if progress is None:
+        return None
+    step, epoch, window = progress
+    planned = (config or {}).get("epochs")
+    of = f" of {planned}" if isinstance(planned, int) else ""
+    # The trainer counts the next epoch once one ends: window 0 is the end of the epoch before.
+    place = f"the end of epoch {epoch - 1}{of}" if window == 0 and epoch > 1 else f"epoch {epoch}{of}"
+    return SavedPoint(step, place)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def checkpoint_progress(path: str, mtime_ns: int, size: int) -> tuple[int, int, int] | None:
+    """(step, epoch, window) of a checkpoint, read once per save (the stamp keys the cache). Its
+    tensors are mapped, not read (mmap): a few ms for a book-sized file, not a 53 MB load."""
+    import torch  # loaded already with lmcore.checkpoints; named here, where it is used
+
+    try:
+        progress = torch.load(path, map_location="cpu", weights_only=True, mmap=True)["progress"]
+        return int(progress["step"]), int(progress["epoch"]), int(progress["window"])
+    except Exception:  # torn, foreign or older than these keys: say nothing rather than guess
+        return None
+
+
+def resume_text(step: int | None, saved: SavedPoint) -> str:
+    """'the checkpoint at step 1,000 (epoch 2 of 40); steps 1,001-1,234, trained after it, are trained
+    again': a killed run's status is past its checkpoint, and that work is lost."""
+    text = f"the checkpoint at step {saved.step:,} ({saved.place})"
+    if isinstance(step, int) and step > saved.step:
+        again = f"step {step:,}" if step == saved.step + 1 else f"steps {saved.step + 1:,}–{step:,}"
+        text += f"; {again}, trained after it, {'is' if step == saved.step + 1 else 'are'} trained again"
+    return text
+
+
+def stopped_text(step: int, saved: SavedPoint | None) -> str:
+    """'Stopped at step 1,234 (epoch 3 of 40): checkpoint saved at step 1,234; Resume continues from there.'"""
+    if saved is None:
+        return f"Stopped at step {step:,} before its first checkpoint: Start over trains it again from step 0."
+    if saved.step == step:
+        return (f"Stopped at step {step:,} ({saved.place}): checkpoint saved at step {step:,}; "
+                "Resume continues from there.")
+    return f"Stopped at step {step:,}: Resume continues from {resume_text(step, saved)}."
 
 
 def run_numbers(frame: pd.DataFrame, summary: RunSummary) -> None:
@@ -219,10 +280,12 @@ def run_chart(summary: RunSummary, frame: pd.DataFrame) -> None:
     logged = [frame, *(ui.metrics_frame(s.path) for s in overlays)]
     # Steps mean nothing across runs this different: see ui/reference.py.
     frames = [reference.on_axis(s, f, axis) for s, f in zip(runs_drawn, logged)] if overlays else logged
-    curves = [{"label": s.name, "frame": f} for s, f in zip(runs_drawn, frames)]
+    # Each run in the colour it has on Start and Compare, whatever is drawn beside it.
+    curves = [{"label": s.name, "frame": f, "color": colour}
+              for s, f, colour in zip(runs_drawn, frames, ui.run_colours([s.id for s in runs_drawn]))]
     clip = ui.curve_clip(curves)  # a fork and its parent's start read as one run: no clip for the branch
     branch = None if overlays else parent_curve(summary)
-    if branch:  # drawn last, so this run keeps its own colour
+    if branch:  # in its own grey, drawn last
         curves.append(branch)
     figure = ui.ppl_figure([{**c, "label": ui.plotly_text(c["label"])} for c in curves], log_y=log_y,
                            smoothing=smoothing, floor=summary.status.get("floor_ppl"), clip=clip,
@@ -302,13 +365,15 @@ def run_samples(folder: Path) -> None:
             st.markdown(sample_markdown(record))
 
 
-def run_outcome(folder: Path, summary: RunSummary) -> None:
+def run_outcome(folder: Path, summary: RunSummary, saved: SavedPoint | None) -> None:
     status, state = summary.status, summary.state
     if state == "broken":
         st.warning(f"This run folder is damaged ({summary.problem}); showing what can still be read. "
                    "Delete it on **Compare** when you no longer need it.")
     elif state == "failed":
         st.error(f"**Training failed:** {status.get('error') or 'no message'}")
+        if saved:
+            st.caption(f"Resume continues from {resume_text(summary.step, saved)}.")
         tail = launch.log_tail(folder, 30)
         if tail:
             with st.expander("The end of this attempt's log", expanded=True):
@@ -318,7 +383,7 @@ def run_outcome(folder: Path, summary: RunSummary) -> None:
     elif state == "stopped" and unstarted_fork(summary):
         st.info(f"Forked at step {status.get('step', 0):,}, not started yet: Resume trains it from there.")
     elif state == "stopped":
-        st.info(f"Stopped at step {status.get('step', 0):,}. Resume continues from the last checkpoint.")
+        st.info(stopped_text(summary.step or 0, saved))
     elif state == "finished":
         st.success(f"Finished: {scores_text(summary)}.")
     elif state == "queued" and (reason := queue.waiting_reason(summary)):
@@ -350,14 +415,16 @@ def show_run(folder: Path) -> None:
     run_header(summary)
     run_links(summary)
     fraction, text = ui.progress_text(status)
+    saved = saved_point(folder, summary.config) if state in ("stopped", "failed") else None
     if state in runs.ACTIVE + ("stopped", "failed"):
-        bar, button = st.columns([5, 1], vertical_alignment="bottom")
+        # A quarter of the row: at 1024 px a sixth cut "Resume" to "Res…" (QA round 8).
+        bar, button = st.columns([3, 1], vertical_alignment="bottom")
         bar.progress(fraction, text=text)
         with button:
-            run_controls(folder, state, read_only=summary.is_reference)
+            run_controls(summary, saved)
     else:
         st.progress(fraction, text=text)
-    run_outcome(folder, summary)
+    run_outcome(folder, summary, saved)
     # The curve first, its controls under it: on a 1024x768 projector it began 1,225 px down, under
     # the numbers, the controls and the fork form (QA round 5).
     frame = ui.metrics_frame(folder)
