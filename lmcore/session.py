@@ -23,7 +23,7 @@ from .divergence import Diverged
 from .errors import FolderGone, LmcoreError, RunError
 from .graphs import describe_step
 from .progress import ProgressBar
-from .runs import STOP_REQUEST, RunWriter, read_config, read_json
+from .runs import STOP_REQUEST, RunWriter, read_config, read_json, refuse_reference
 from .summaries import summarize
 from .threads import available_cores, other_training_processes, thread_count
 from .train import Callbacks, Trainer, prepare_device, resolve_device
@@ -132,6 +132,7 @@ def run(folder: Path, show_progress: bool = True, observers: tuple = (), handle_
     file (runs.STOP_REQUEST) still stops the run.
     """
     folder = Path(folder)
+    refuse_reference(folder, "trained or resumed")  # before the lock: its file would be left in the shipped folder
     raw = read_config(folder)
     if raw is None:
         raise RunError(f"{folder}: config.json is missing or unreadable; not a run folder")

@@ -102,18 +102,19 @@ def queued_reference(made_up):
 
 
 def test_a_reference_run_cannot_be_deleted_stopped_resumed_or_trained(queued_reference):
-    from lmcore import launch
+    from lmcore import launch, session
     from lmcore.errors import RunError
     from lmcore.runs import RunWriter, delete_run, stop_run
 
     before = sorted(p.name for p in queued_reference.iterdir())
+    # session.run took the trainer's lock first and left trainer.lock in the shipped folder (stop 21)
     for attempt, verb in ((delete_run, "deleted"), (stop_run, "stopped"), (launch.launch, "resumed"),
-                          (RunWriter, "trained or resumed")):
+                          (RunWriter, "trained or resumed"), (session.run, "trained or resumed")):
         with pytest.raises(RunError) as refused:
             attempt(queued_reference)
         message = str(refused.value)
         assert "\n" not in message and "b-good is a reference run" in message and f"cannot be {verb}" in message
-    assert sorted(p.name for p in queued_reference.iterdir()) == before  # no log.txt, no checkpoints/
+    assert sorted(p.name for p in queued_reference.iterdir()) == before  # no log.txt, checkpoints/, trainer.lock
 
 
 def test_the_cli_resume_refuses_a_reference_run_without_writing(queued_reference):
