@@ -141,9 +141,10 @@ def full_recipes() -> None:
     runs = [(summary, ui.metrics_frame(summary.path)) for summary in measured]
     st.plotly_chart(reference.validation_figure(runs), key="start.recipe",
                     config={"displaylogo": False, "displayModeBar": False})
+    st.caption("Measured by this project. Open one on **Train**, or lay its curves beside your own runs "
+               "there and on **Compare**:")
+    # The links get a row of their own: beside the caption, the last one wrapped alone at 1400 px (QA round 8).
     links = st.container(horizontal=True, gap="medium", vertical_alignment="center")
-    links.caption("Measured by this project. Open one on **Train**, or lay its curves beside your own runs "
-                  "there and on **Compare**:")
     for summary in measured:
         links.page_link("app_pages/train.py", label=summary.config.get("preset"), icon="📈",
                         help="Open its curves on Train", query_params={"run": summary.id})

@@ -100,6 +100,12 @@ def test_the_full_recipe_line_reads_the_shipped_book_run_without_ptb(monkeypatch
     validation = chart(at, key="start.recipe")["data"]
     assert [trace["name"] for trace in validation] == ["book", "zaremba-medium", "variational-medium"]
     assert [len(values(trace)) for trace in validation] == [40, 39, 40]
+    # QA round 8: each line's last value written at its end, on an axis with a line every 10
+    layout = chart(at, key="start.recipe")["layout"]
+    assert [a["text"] for a in layout["annotations"]] == ["79.9", "86.7", "76.7"]
+    assert layout["yaxis"]["dtick"] == 10 and layout["yaxis"]["range"][0] < 76.6 and layout["xaxis"]["range"][0] > 0
+    colours = [trace["line"]["color"] for trace in validation]
+    assert len(set(colours)) == 3 and colours == [a["font"]["color"] for a in layout["annotations"]]
 
 
 def test_the_full_recipe_line_follows_the_run_on_disk(monkeypatch, tmp_path):

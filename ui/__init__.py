@@ -30,7 +30,8 @@ STATE_ICONS = {"queued": "⏳", "running": "▶️", "finished": "✅", "failed"
                "broken": "⚠️"}
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2",
            "#7f7f7f", "#bcbd22"]
-RUN_PALETTE = [c for c in PALETTE if c != "#7f7f7f"]  # a grey run reads as switched off, beside the grey floor line
+# Grey reads as switched off beside the grey floor line, and olive fades on a projector's white (QA round 8).
+RUN_PALETTE = [c for c in PALETTE if c not in ("#7f7f7f", "#bcbd22")]
 UI_METRICS = "ui.metrics"  # session state: run folder -> MetricsFrame (incremental reader)
 SIDEBAR_REFRESH_SECONDS = 5  # listing 100 runs takes about 12 ms: cheap to keep the counts current
 LOG_TICKS = [m * 10 ** k for k in range(8) for m in (1, 2, 5)]  # 1 2 5 10 20 50 ... on a log axis
