@@ -72,8 +72,17 @@ def test_read_masks_round_trip_and_rows(tmp_path):
     rows = {r["site"]: r for r in lesson.mask_rows(read, cfg)}
     assert rows["layer1.recurrent"]["1 - p"] == 0.75
     assert rows["layer1.input"]["1 - p"] == 0.5
-    assert rows["layer1.input"]["kept fraction"] == round(lesson.kept_fraction(arrays["layer1.input"]), 4)
+    assert rows["layer1.input"]["kept fraction"] == lesson.kept_fraction(arrays["layer1.input"])
     assert all(r["same mask every step"] for r in rows.values())
+
+
+def test_a_kept_fraction_is_rounded_once_so_table_and_heading_agree():
+    """QA round 8: 133 of 256 kept (0.51953) was rounded to 0.5195 first, and read 0.519 beside 52.0%."""
+    cfg = Config(dropout=0.5, dropout_placement="vertical", layers=1)
+    mask = np.zeros((1, 256), dtype=np.float32)
+    mask[0, :133] = 2.0
+    row = lesson.mask_rows({"layer1.input": mask}, cfg)[0]
+    assert f"{row['kept fraction']:.3f}" == "0.520" and f"{lesson.kept_fraction(mask):.1%}" == "52.0%"
 
 
 def test_read_masks_missing_corrupt_and_foreign(tmp_path):
