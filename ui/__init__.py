@@ -394,9 +394,10 @@ def run_counts() -> None:
     summaries = list_runs(runs_root())
     counted = queue.counts(summaries)  # the grid panel's counts, by the same rule
     references = len(reference_folders())  # folders only, no file read: the sidebar draws on every page
+    # The reference runs on a line of their own: with 10 runs or more, "· 3" and "reference" wrapped apart.
     st.caption(f"**{len(summaries)}** run{'' if len(summaries) == 1 else 's'} · **{counted.running}** running · "
                f"**{counted.queued}** queued"
-               + (f" · **{references}** reference" if references else ""))
+               + (f"  \n**{references}** reference run{'' if references == 1 else 's'}" if references else ""))
 
 
 def _ptb_status_cached(probe):
