@@ -430,3 +430,13 @@ def test_the_chart_colours_each_run_as_start_and_compare_do_and_the_parent_stays
     colours = {t["name"]: t["line"]["color"] for t in chart(open_watch(monkeypatch, fork))["data"]}
     assert colours["variational train"] == ui.run_colours([fork.name])[0]
     assert colours["parent before the fork train"] == "#9a9a9a"                    # its own look, as before
+
+
+def test_the_learning_rate_shows_three_digits_and_the_exact_one_on_hover(monkeypatch):
+    """QA round 8: zaremba-medium's decayed 0.0221839 read "0.022…", cut by the metric's width."""
+    from lmcore.reference import reference_dir
+
+    zaremba = next(reference_dir().glob("*-zaremba-medium-*"))
+    at = open_watch(monkeypatch, zaremba)
+    shown = next(m for m in at.metric if m.label == "Learning rate")
+    assert shown.value == "0.0222" and shown.help.endswith(": 0.0221839")
