@@ -141,10 +141,10 @@ def test_compare_two_runs(app, page):
     assert len(set(chosen)) == 2 and set(chosen) <= set(folders), lines    # two runs listed as selected
     legend = page.locator('[data-testid="stPlotlyChart"]').first.locator(".legendtext").all_text_contents()
     assert {f"{name} train" for name in chosen} <= set(legend), legend   # both curves drawn
-    # The diff table (its accessible cells): one column per run, and exactly the keys whose
-    # values differ in the two runs' config.json.
-    cells = page.locator('[data-testid="stDataFrame"]').nth(1).locator(
-        "[role=columnheader], [role=gridcell]").all_inner_texts()
+    # The diff table (an HTML table that wraps to the page's width): one column per run, and
+    # exactly the keys whose values differ in the two runs' config.json.
+    table = page.locator('[data-testid="stMarkdown"] table').filter(has_text="key").first
+    cells = [" ".join(text.split()) for text in table.locator("th, td").all_inner_texts()]
     assert cells[:3] == ["key", "#1", "#2"], cells                       # headed by the runs' numbers
     configs = [json.loads((folders[name] / "config.json").read_text()) for name in chosen]
     differing = {k for k in configs[0] if configs[0][k] != configs[1].get(k)} - {"name"}
