@@ -15,7 +15,7 @@ from explorer import epochs
 from explorer.compare import vocabulary_note
 from explorer.links import described_name
 from explorer.textview import md_escape, sample_markdown
-from lmcore import jsonl, launch, queue, runs
+from lmcore import checkpoints, jsonl, launch, queue, runs
 from lmcore.config import ConfigError, coerce
 from lmcore.errors import LmcoreError
 from lmcore.fork import without_fork_keys
@@ -191,15 +191,8 @@ def saved_point(folder: Path, config: dict | None) -> SavedPoint | None:
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def checkpoint_progress(path: str, mtime_ns: int, size: int) -> tuple[int, int, int] | None:
-    """(step, epoch, window) of a checkpoint, read once per save (the stamp keys the cache). Its
-    tensors are mapped, not read (mmap): a few ms for a book-sized file, not a 53 MB load."""
-    import torch  # loaded already with lmcore.checkpoints; named here, where it is used
-
-    try:
-        progress = torch.load(path, map_location="cpu", weights_only=True, mmap=True)["progress"]
-        return int(progress["step"]), int(progress["epoch"]), int(progress["window"])
-    except Exception:  # torn, foreign or older than these keys: say nothing rather than guess
-        return None
+    """checkpoints.saved_progress, read once per save (the stamp keys the cache)."""
+    return checkpoints.saved_progress(Path(path))
 
 
 def resume_text(step: int | None, saved: SavedPoint) -> str:
