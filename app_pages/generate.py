@@ -11,11 +11,10 @@ import streamlit as st
 import ui
 from explorer import epochs, sampling_settings, textview
 from lmcore import checkpoints
-from lmcore.data import UNK
 from lmcore.errors import RunError
 from lmcore.jsonl import read_jsonl
 from lmcore.runs import ACTIVE, read_status
-from lmcore.sampling import generate, prompt_ids
+from lmcore.sampling import generate, read_prompt, whole_text
 from lmcore.summaries import RunSummary
 from lmcore.text import EOS, shorten
 
@@ -39,6 +38,7 @@ DEFAULTS = {GENERATE_WHICH: "best", GENERATE_PROMPT: "", GENERATE_WORDS: 30, GEN
 ui.init_state(DEFAULTS)
 
 CHOSEN, OTHER = "#dc2626", "#94a3b8"
+TOP_WORDS = 10      # the most likely words listed at each generated word (fewer when top-k keeps fewer)
 WATCH_SECONDS = 3   # how often the page looks for a waiting run's first checkpoint
 
 
@@ -159,7 +159,7 @@ def own_prompt(summary: RunSummary, words: list[str]) -> str:
     generated corpus's runs know no `the` (the synthetic preset samples from an empty prompt)."""
     prompt = summary.config.get("sample_prompt", "the")
     prompt = prompt if isinstance(prompt, str) else ""
-    return "" if prompt_ids(words, prompt)[1] else prompt
+    return "" if read_prompt(words, prompt)[1] else prompt
 
 
 def follow_run_prompt(summary: RunSummary, words: list[str]) -> None:
@@ -180,9 +180,9 @@ def settings(words: list[str]) -> tuple:
     refused top-k or seed (the reason is shown under its box)."""
     st.text_input("Prompt", key=GENERATE_PROMPT, help="words separated by spaces; PTB is lower case; "
                   "empty: from the start of a sentence")
-    _, unknown = prompt_ids(words, st.session_state[GENERATE_PROMPT])
+    _, unknown, as_unk = read_prompt(words, st.session_state[GENERATE_PROMPT])
     if unknown:
-        fate = "become `<unk>`" if UNK in words else "are left out (this vocabulary has no `<unk>`)"
+        fate = "become `<unk>`" if as_unk else "are left out (this vocabulary has no `<unk>`)"
         st.warning(f"Not in the vocabulary, so they {fate}: " + ", ".join(f"`{w}`" for w in unknown))
         if spaced := textview.spaced_suggestions(unknown, words):
             st.caption("The prompt splits at spaces only, and this text writes punctuation as words of its own "
@@ -218,7 +218,7 @@ def show_text(result: dict) -> None:
         st.markdown(textview.to_markdown(result["words"], result["prompt"]))
     st.caption(prompt_caption(result) + " A line break is where the model chose `<eos>` (end of sentence).")
     with st.expander("Plain text (copy)"):
-        st.code(result["text"], language=None, wrap_lines=True)
+        st.code(whole_text(result), language=None, wrap_lines=True)   # the prompt too, as `lmcore sample` prints
 
 
 def prompt_caption(result: dict) -> str:
@@ -258,10 +258,22 @@ def show_choices(result: dict, temperature: float, top_k: int) -> None:
     title = (f"word {position}: it picked “{step['word']}” ({textview.fmt_prob(step['prob'])})"
              f"<br><span style='font-size:14px'>after “{before}”</span>")
     st.plotly_chart(top_figure(step, title), key="generate.top", config={"displayModeBar": False})
-    st.caption(f"The most likely next words (up to 10) at word {position}, after temperature {temperature:g}"
-               f"{f' and top-{top_k}' if top_k else ''}: the distribution it actually sampled from. "
-               "Red (▶) is the word it drew" + (", shown below the ten because it was not among them."
-                                                if step["word"] not in {w for w, _ in step["top"]} else "."))
+    st.caption(choices_caption(step, position, temperature, top_k))
+
+
+def choices_caption(step: dict, position: int, temperature: float, top_k: int) -> str:
+    """What the chart's bars are: the most likely words after temperature and top-k, and with top-k
+    that no other word could be drawn (generate lists only the words top-k kept)."""
+    listed = len(step["top"])
+    if top_k and listed < TOP_WORDS:
+        bars = (f"The {listed} words top-{top_k} kept at word {position}, after temperature {temperature:g}: "
+                f"the distribution it actually sampled from; every other word was cut to 0% and could not be drawn.")
+    else:
+        bars = (f"The {listed} most likely next words at word {position}, after temperature {temperature:g}"
+                f"{f' and top-{top_k}' if top_k else ''}: the distribution it actually sampled from.")
+    drawn = (f" Red (▶) is the word it drew, shown below the {listed} because it was not among them."
+             if step["word"] not in {w for w, _ in step["top"]} else " Red (▶) is the word it drew.")
+    return bars + drawn
 
 
 def generator_panel(summary: RunSummary) -> None:
@@ -282,7 +294,7 @@ def generator_panel(summary: RunSummary) -> None:
     key = (str(path), path.stat().st_mtime, *chosen)
     if clicked:
         prompt, num_words, temperature, top_k, seed = chosen
-        result = generate(model, words, prompt, num_words, temperature, top_k, seed)
+        result = generate(model, words, prompt, num_words, temperature, top_k, seed, top=TOP_WORDS)
         st.session_state[GENERATE_RESULT] = {"settings": key, "result": result}
         st.session_state[GENERATE_POSITION] = 1
     stored = st.session_state[GENERATE_RESULT]
@@ -316,11 +328,17 @@ def sample_history(summary: RunSummary) -> None:
                f"{first['temperature']} and the run's seed, so only the model changes.")
     with st.container(height=460 if len(history) > 5 else "content", border=False):
         for item in history:
-            left, right = st.columns([1, 5], vertical_alignment="center")
-            left.markdown(f"**step {item['step']:,}** · epoch {item['epoch']}  \n"
-                          f"validation perplexity **{ui.fmt_ppl(item['val_ppl'])}**")
-            with right.container(border=True):
+            # A line above the text, not a column beside it: at 1024 px a sixth of the row wrapped the
+            # label to five lines ("step 149 · / epoch 1 / validation / perplexity / 88.7").
+            with st.container(border=True):
+                st.markdown(history_label(item))
                 st.markdown(textview.to_markdown(item["text"].split(), item["prompt"].split()))
+
+
+def history_label(item: dict) -> str:
+    """One sample's step, epoch and validation perplexity, in grey above its text."""
+    return (f":gray[**step {item['step']:,}** · epoch {item['epoch']} · "
+            f"validation perplexity **{ui.fmt_ppl(item['val_ppl'])}**]")
 
 
 # ---------------------------------------------------------------- the page

@@ -14,7 +14,7 @@ from conftest import copy_run, open_app
 from explorer import textview
 from lmcore.checkpoints import load_model
 from lmcore.jsonl import read_jsonl
-from lmcore.sampling import generate
+from lmcore.sampling import generate, whole_text
 
 
 def open_generate(monkeypatch, root: Path, run_id: str | None = None) -> AppTest:
@@ -51,7 +51,7 @@ def test_generated_text_matches_lmcore_and_top_words(trained_runs, monkeypatch):
 
     model, words, _ = load_model(folder, "best")
     expected = generate(model, words, "the company", 12, 1.0, 50, 7)
-    assert at.code[0].value == expected["text"]
+    assert at.code[0].value == whole_text(expected)
     assert textview.to_markdown(expected["words"], expected["prompt"]) in [m.value for m in at.markdown]
 
     chart = top_chart(at)
@@ -68,7 +68,7 @@ def test_generated_text_matches_lmcore_and_top_words(trained_runs, monkeypatch):
 
     # Same settings, same seed: the same text again (the page keeps nothing hidden).
     click_generate(at)
-    assert at.code[0].value == expected["text"]
+    assert at.code[0].value == whole_text(expected)
 
 
 def generate_button(at: AppTest):
@@ -84,7 +84,7 @@ def test_top_k_beyond_the_vocabulary_is_clamped_and_said(trained_runs, monkeypat
     assert f"Top-k 999,999 is more than this vocabulary's {len(words):,} words" in messages(at, "info")
     assert not generate_button(at).disabled
     click_generate(at)
-    assert at.code[0].value == generate(model, words, "the", 30, 1.0, 0, 0)["text"]
+    assert at.code[0].value == whole_text(generate(model, words, "the", 30, 1.0, 0, 0))
 
 
 def test_the_largest_seed_is_used_as_typed_and_one_more_is_refused(trained_runs, monkeypatch):
@@ -97,7 +97,7 @@ def test_the_largest_seed_is_used_as_typed_and_one_more_is_refused(trained_runs,
     assert not messages(at, "error")
     click_generate(at)
     model, words, _ = load_model(folder, "best")
-    assert at.code[0].value == generate(model, words, "the", 30, 1.0, 0, 2**32 - 1)["text"]
+    assert at.code[0].value == whole_text(generate(model, words, "the", 30, 1.0, 0, 2**32 - 1))
     at.text_input(key="generate.seed").set_value("4294967296").run()
     assert "Seed must be a whole number from 0 to 4,294,967,295" in messages(at, "error")
     assert generate_button(at).disabled
@@ -149,10 +149,10 @@ def test_spaced_suggestions_split_off_only_punctuation_the_vocabulary_knows():
 
 
 def test_a_capitalised_prompt_word_is_read_in_lower_case_when_only_that_is_known():
-    from lmcore.sampling import prompt_ids
+    from lmcore.sampling import read_prompt
 
     words = ["<eos>", "<unk>", "the", "company", "The"]
-    assert prompt_ids(words, "The Company NASA") == ([4, 3, 1], ["NASA"])  # an exact match comes first
+    assert read_prompt(words, "The Company NASA") == ([4, 3, 1], ["NASA"], True)  # an exact match comes first
 
 
 def test_sample_history_with_validation_perplexity(trained_runs, monkeypatch):
@@ -374,3 +374,57 @@ def test_an_empty_or_unknown_prompt_says_where_the_text_starts(trained_runs, mon
     at.text_input(key="generate.prompt").set_value("zzyzx").run()
     click_generate(at)
     assert "No word of the prompt is in the vocabulary" in " ".join(c.value for c in at.caption)
+
+
+def test_the_copy_holds_the_prompt_and_the_continuation(trained_runs, monkeypatch):
+    """QA round 8: the box read '**the** restrictions…' and the copy 'restrictions…'."""
+    root, folders = trained_runs
+    at = open_generate(monkeypatch, root, folders["plain"].name)
+    at.text_input(key="generate.prompt").set_value("The company zzyzx").run()
+    click_generate(at)
+    model, words, _ = load_model(folders["plain"], "best")
+    expected = generate(model, words, "The company zzyzx", 30, 1.0, 0, 0)
+    assert at.code[0].value == "the company <unk> " + expected["text"]   # as the model read it, as the CLI prints
+
+
+def test_with_top_k_the_chart_lists_only_the_words_it_could_draw(trained_runs, monkeypatch):
+    """QA round 8: with top-k 5 the chart showed 10 bars, five of them at '0%' (cut off, never drawable)."""
+    root, folders = trained_runs
+    at = open_generate(monkeypatch, root, folders["plain"].name)
+    at.text_input(key="generate.top_k").set_value("5").run()
+    click_generate(at)
+    for position in (1, 7):
+        at.select_slider(key="generate.position").set_value(position).run()
+        bars = top_chart(at)["data"][0]
+        assert len(bars["y"]) == 5 and "0%" not in bars["text"], bars
+        caption = " ".join(c.value for c in at.caption)
+        assert f"The 5 words top-5 kept at word {position}, after temperature 1: the distribution it actually " \
+               "sampled from; every other word was cut to 0% and could not be drawn." in caption
+    at.text_input(key="generate.top_k").set_value("0").run()
+    click_generate(at)
+    assert len(top_chart(at)["data"][0]["y"]) >= 10                     # 11 when it drew a word outside them
+    assert "The 10 most likely next words at word 1, after temperature 1: the distribution" in \
+        " ".join(c.value for c in at.caption)
+
+
+def test_each_sample_in_the_history_is_headed_by_one_line(trained_runs, monkeypatch):
+    """QA round 8: a label in a sixth of the row wrapped to five lines at 1024 px; it is one line above its text."""
+    root, folders = trained_runs
+    folder = folders["plain"]
+    at = open_generate(monkeypatch, root, folder.name)
+    val = [r for r in read_jsonl(folder / "metrics.jsonl") if r["kind"] == "val"]
+    first = read_jsonl(folder / "samples.jsonl")[0]
+    label = (f":gray[**step {first['step']}** · epoch {first['epoch']} · validation perplexity "
+             f"**{val[0]['ppl']:,.1f}**]")
+    shown = [m.value for m in at.markdown]
+    assert label in shown
+    text = textview.to_markdown(first["text"].split(), first["prompt"].split())
+    assert shown[shown.index(label) + 1] == text                       # right above its sample
+
+
+def test_unknown_prompt_words_left_out_by_a_vocabulary_without_unk_are_said_so(trained_runs, monkeypatch):
+    root, folders = trained_runs
+    at = open_generate(monkeypatch, root, folders["synthetic"].name)
+    at.text_input(key="generate.prompt").set_value("zzyzx").run()
+    warning = messages(at, "warning")
+    assert "Not in the vocabulary, so they are left out (this vocabulary has no `<unk>`): `zzyzx`" in warning
