@@ -11,10 +11,12 @@ from __future__ import annotations
 import json
 import math
 import platform
+import sys
 from pathlib import Path
 
 import torch
 
+from .errors import LmcoreError, RunError
 from .jsonl import read_jsonl
 from .reference import reference_info
 from .runs import read_config, read_json, read_status
@@ -54,28 +56,36 @@ def machine(folder: Path, status: dict) -> dict:
 
 
 def build(folder: Path) -> dict:
+    """The results record of a run folder; RunError for a folder that holds no run (it used to be
+    reported as a 'broken' run named after the folder, on an 'unknown' device)."""
     folder = Path(folder)
+    config = read_config(folder)
+    if config is None:
+        raise RunError(f"{folder}: not a run folder (config.json is missing or unreadable)")
     records = read_jsonl(folder / "metrics.jsonl")
     status = read_status(folder)
+    summary = summarize(folder)
     epochs = epoch_table(records)
     test = [r["ppl"] for r in records if r["kind"] == "test"]
     split = time_split(status.get("time_spent"), status.get("elapsed"))  # None for runs before it was recorded
     return {
-        "run": folder.name, "state": status.get("state"), "config": read_config(folder),
+        "run": folder.name, "state": status.get("state"), "config": config,
+        **({"error": summary.problem} if summary.problem else {}),  # why a failed run stopped
         **machine(folder, status),
         "params": (read_json(folder / "params.json") or {}).get("total"),
         "best_val_ppl": min((e["val_ppl"] for e in epochs), default=None),
         "test_ppl": test[-1] if test else None,
         "seconds_per_epoch": sorted(e["seconds"] for e in epochs)[len(epochs) // 2] if epochs else None,
         "total_seconds": records[-1]["time"] if records else None,
-        "tokens_per_s": summarize(folder).tokens_per_s,  # the one speed the pages show
+        "tokens_per_s": summary.tokens_per_s,  # the one speed the pages show
         **({"time_split": split} if split else {}),  # seconds per phase (lmcore/timing.py)
         "epochs": epochs,
     }
 
 
 def plot(result: dict, path: Path) -> bool:
-    """Train and validation perplexity per epoch; False when matplotlib is missing."""
+    """Train and validation perplexity per epoch; False when matplotlib is missing. A run with no
+    validation yet is no plot (write says so): it drew an empty frame, epochs -0.04 to 0.04."""
     try:
         import matplotlib
 
@@ -90,6 +100,7 @@ def plot(result: dict, path: Path) -> bool:
     if result.get("test_ppl"):
         axis.axhline(result["test_ppl"], color="gray", linestyle="--", label=f"test {result['test_ppl']:.1f}")
     axis.set_yscale("log")
+    plain_log_ticks(axis)
     axis.set_xlabel("epoch")
     axis.set_ylabel("perplexity")
     config = result.get("config") or {}
@@ -98,14 +109,80 @@ def plot(result: dict, path: Path) -> bool:
     axis.grid(True, which="both", alpha=0.3)
     axis.legend()
     figure.tight_layout()
-    figure.savefig(path)
-    plt.close(figure)
+    try:
+        figure.savefig(path)
+    except (OSError, ValueError) as error:  # a missing or read-only folder, an unknown image suffix
+        raise LmcoreError(f"cannot write the PNG {path}: {_reason(error)}") from None
+    finally:
+        plt.close(figure)
     return True
 
 
+# Labelled perplexities on the log axis: 1-2-5 per power of ten, the app's charts' rule (ui.LOG_TICKS),
+# and 3, 4, 6 and 8 besides where the axis spans a power of ten or so (a whole run's curves do), so
+# the plateau of 80-odd sits between labels; past 10 million (a diverged run) powers of ten.
+DENSE, SPARSE = (1, 2, 3, 4, 5, 6, 8), (1, 2, 5)
+PLAIN_UP_TO = 1e7
+
+
+def log_ticks(low: float, high: float) -> list[float]:
+    """The labelled values between `low` and `high` (a log axis's limits); [] where fewer than three
+    fit (an axis from 80 to 95) or past PLAIN_UP_TO: matplotlib's own ticks then."""
+    if not 0 < low < high <= PLAIN_UP_TO:
+        return []
+    mantissas = DENSE if high <= 40 * low else SPARSE
+    ticks = [m * 10 ** power for power in range(math.floor(math.log10(low)), math.ceil(math.log10(high)) + 1)
+             for m in mantissas]
+    ticks = [tick for tick in ticks if low <= tick <= high]
+    return ticks if len(ticks) >= 3 else []
+
+
+def tick_label(value: float, _position=None) -> str:
+    """200, 1,000, 82.5: a plain number, never matplotlib's 2×10²."""
+    return f"{value:,.0f}" if value >= 100 else f"{value:g}"
+
+
+def plain_log_ticks(axis) -> None:
+    """Plain-number labels on the log y axis: matplotlib's read '2×10², 6×10¹', hard on a class."""
+    from matplotlib import ticker
+
+    low, high = axis.get_ylim()
+    if high > PLAIN_UP_TO:
+        return
+    ticks = log_ticks(low, high)
+    # a narrow axis gets evenly spaced values, as the app's (Plotly's) charts do below a span of 8
+    axis.yaxis.set_major_locator(ticker.FixedLocator(ticks) if ticks else ticker.MaxNLocator(5))
+    axis.yaxis.set_major_formatter(ticker.FuncFormatter(tick_label))
+    axis.yaxis.set_minor_formatter(ticker.NullFormatter())
+
+
+def _reason(error: Exception) -> str:
+    return getattr(error, "strerror", None) or str(error).splitlines()[0]
+
+
+def _check_folder(path: Path, what: str) -> None:
+    """Refuse an output whose folder is missing before anything is written, so a typo in --png
+    does not leave a JSON written and a PNG missing."""
+    folder = Path(path).parent
+    if not folder.is_dir():
+        raise LmcoreError(f"cannot write the {what} {path}: no folder {folder}")
+
+
 def write(folder: Path, json_path: Path, png_path: Path | None = None) -> dict:
+    """build(folder) written as JSON to `json_path` and drawn to `png_path`; LmcoreError in one line
+    for an output that cannot be written. A run with no validation yet gets no PNG, with a note."""
     result = build(folder)
-    Path(json_path).write_text(json.dumps(result, indent=1))
-    if png_path is not None and not plot(result, png_path):
-        print("matplotlib is not installed: no PNG written")
+    _check_folder(json_path, "JSON")
+    if png_path is not None:
+        _check_folder(png_path, "PNG")
+    try:
+        Path(json_path).write_text(json.dumps(result, indent=1))
+    except OSError as error:  # a read-only folder, a folder of that name
+        raise LmcoreError(f"cannot write the JSON {json_path}: {_reason(error)}") from None
+    if png_path is None:
+        return result
+    if not result["epochs"]:
+        print(f"no PNG written: {result['run']} has no validation yet, nothing to draw", file=sys.stderr)
+    elif not plot(result, png_path):  # stderr: stdout is the command's JSON line
+        print("matplotlib is not installed: no PNG written", file=sys.stderr)
     return result

@@ -3,6 +3,7 @@
 import json
 import shutil
 
+import pytest
 import torch
 
 from conftest import ROOT
@@ -56,3 +57,41 @@ def test_a_run_without_reference_info_reports_this_machine(tmp_path, monkeypatch
     result = report.build(copy)
     assert result["device"] == "cuda"  # status.json's device: this machine has no GPU to name
     assert result["torch"] == torch.__version__ and result["reference"] is None
+
+
+def test_a_folder_that_holds_no_run_is_refused_not_reported_broken(tmp_path):
+    from lmcore.errors import RunError
+
+    with pytest.raises(RunError, match="not a run folder"):
+        report.build(tmp_path)
+
+
+def test_the_log_axis_is_labelled_in_plain_numbers():
+    """A whole run spans a power of ten or so: 50, 60, 80 around the plateau, not 6×10¹."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = report.build(BOOK)["epochs"]
+    figure, axis = plt.subplots()
+    axis.plot([e["epoch"] for e in epochs], [e["train_ppl"] for e in epochs])
+    axis.plot([e["epoch"] for e in epochs], [e["val_ppl"] for e in epochs])
+    axis.set_yscale("log")
+    report.plain_log_ticks(axis)
+    figure.canvas.draw()
+    labels = [label.get_text() for label in axis.get_yticklabels() if label.get_text()]
+    plt.close(figure)
+    assert labels == ["50", "60", "80", "100", "200", "300", "400"]
+    assert not [label.get_text() for label in axis.get_yticklabels(minor=True) if label.get_text()]
+
+
+@pytest.mark.parametrize("low,high,ticks", [
+    (45, 400, [50, 60, 80, 100, 200, 300, 400]),      # a whole run: 1-2-3-4-5-6-8
+    (60, 9000, [100, 200, 500, 1000, 2000, 5000]),    # wider than 40x: the app's 1-2-5
+    (80, 95, []),                                      # too narrow: evenly spaced instead
+    (2, 1e12, []),                                     # a diverged run: powers of ten
+])
+def test_log_ticks(low, high, ticks):
+    assert report.log_ticks(low, high) == ticks
+    assert [report.tick_label(t) for t in (82.5, 200, 5000)] == ["82.5", "200", "5,000"]
