@@ -1,7 +1,8 @@
 """The command line: `python -m lmcore <command>`.
 
 User mistakes (bad config values, missing data, a broken run folder) print one line per
-problem on stderr and exit with code 2, without a traceback.
+problem on stderr and exit with code 2, without a traceback. Every command that takes a run takes
+its folder or its id (find_run).
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from pathlib import Path
 
 from .ablation import CONFIRM_ABOVE
 from .config import SAMPLING_SEED_MAX, key_problem
-from .errors import ConfigError, LmcoreError
+from .errors import ConfigError, LmcoreError, RunError
+
+RUN_HELP = "a run folder, or a run id in the runs folder or among the shipped reference runs"
 
 
 def _add_config_args(parser):
@@ -83,11 +86,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--no-progress-bar", action="store_true")
 
     resume = commands.add_parser("resume", help="continue a stopped, killed or failed run (or start a queued one)")
-    resume.add_argument("run_dir")
+    resume.add_argument("run_dir", metavar="run", help=RUN_HELP)
     resume.add_argument("--no-progress-bar", action="store_true")
 
     evaluate = commands.add_parser("eval", help="perplexity of a run's checkpoint on a split")
-    evaluate.add_argument("run_dir")
+    evaluate.add_argument("run_dir", metavar="run", help=RUN_HELP)
     evaluate.add_argument("--split", choices=("valid", "test"), default="valid")
     evaluate.add_argument("--checkpoint", choices=("best", "last"), default="best")
     evaluate.add_argument("--mc-samples", type=whole(1), default=None, metavar="K",
@@ -95,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--seed", type=whole(0, SAMPLING_SEED_MAX), default=0, help="seed of the MC-dropout masks")
 
     sample = commands.add_parser("sample", help="generate text from a run's checkpoint")
-    sample.add_argument("run_dir")
+    sample.add_argument("run_dir", metavar="run", help=RUN_HELP)
     sample.add_argument("--prompt", default="the")
     sample.add_argument("--words", type=ruled("sample_words", int, "words"), default=30,
                         help="words to generate (0 to 1000)")
@@ -114,9 +117,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     report = commands.add_parser("report", help="a run's results as JSON (per-epoch perplexity, test, timing) "
                                  "and a PNG")
-    report.add_argument("run_dir")
+    report.add_argument("run_dir", metavar="run", help=RUN_HELP)
     report.add_argument("--json", dest="json_path", required=True)
     report.add_argument("--png", dest="png_path")
+
+    listing = commands.add_parser("runs", help="one line per run: yours, then the shipped reference runs")
+    listing.add_argument("--runs-dir", help="where run folders live (default: $LMCORE_RUNS_DIR or ./runs)")
+    listing.add_argument("--json", action="store_true", help="a JSON list instead, one object per run")
 
     queue = commands.add_parser("queue", help="run queued runs, a few at a time, until none is left")
     queue.add_argument("--runs-dir")
@@ -137,7 +144,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     fork = commands.add_parser("fork", help="a new run from a run's checkpoint with a few keys changed (dropout, "
                                "lr and its schedule, epochs, clip, seed); prints JSON, then trains like train")
-    fork.add_argument("run", help="the parent: a run folder, or a run id under --runs-dir")
+    fork.add_argument("run", help="the parent: a run folder, or a run id in --runs-dir or among the reference "
+                      "runs")
     fork.add_argument("--from", dest="source", default="last", metavar="best|last|epoch:N",
                       help="the parent's checkpoint to start from (default last)")
     fork.add_argument("--set", dest="assignments", action="append", default=[], metavar="KEY=VALUE",
@@ -214,11 +222,49 @@ def _check_corpus(configs) -> None:
         raise ConfigError(found)
 
 
-def cmd_resume(args) -> int:
-    folder = Path(args.run_dir)
+def find_run(given: str, root=None) -> Path:
+    """The run folder `given` names: a folder, else a run id in the runs folder (`root`, else
+    $LMCORE_RUNS_DIR or ./runs), then among the shipped reference runs. Every command that takes a
+    run reads it here; a RunError in one line says where it looked when there is no such run."""
+    from .reference import reference_dir
+    from .runs import run_path, runs_dir
+
+    folder = Path(given).expanduser()
+    if not folder.is_dir():
+        places = (runs_dir(root), reference_dir())
+        try:
+            found = [run_path(place, given) for place in places]
+        except RunError:  # a path, or text no run id has
+            raise RunError(f"{given}: not a run folder (no such folder)") from None
+        folder = next((candidate for candidate in found if candidate.is_dir()), None)
+        if folder is None:
+            raise RunError(f"no run {given!r}: no such folder here, nor a run id in {places[0]} or {places[1]}")
     if not (folder / "config.json").exists():
-        raise LmcoreError(f"{folder}: not a run folder (no config.json)")
-    return _run_folder(folder, not args.no_progress_bar)
+        raise RunError(f"{folder}: not a run folder (no config.json){_holding_runs(folder)}")
+    return folder
+
+
+def _holding_runs(folder: Path) -> str:
+    """The runs folder itself given for a run: say so."""
+    held = sum(1 for child in folder.iterdir() if (child / "config.json").is_file())
+    return (f"; it holds {held:,} run folder{'s' if held != 1 else ''}: name one (`runs --runs-dir {folder}` "
+            f"lists them)") if held else ""
+
+
+def _checkpointed_run(given: str, which: str, action: str) -> Path:
+    """find_run, refusing a shipped reference run whose checkpoints were not kept in the words
+    resume and fork use, rather than 'no checkpoint at docs/results/runs/...'."""
+    from .checkpoints import checkpoint_path
+    from .runs import refuse_reference
+
+    folder = find_run(given)
+    if not checkpoint_path(folder, which).exists():
+        refuse_reference(folder, f"{action} (its checkpoints were not kept)")
+    return folder
+
+
+def cmd_resume(args) -> int:
+    return _run_folder(find_run(args.run_dir), not args.no_progress_bar)
 
 
 def _run_folder(folder: Path, progress: bool) -> int:
@@ -235,12 +281,13 @@ def cmd_eval(args) -> int:
     from .data import batchify, load_corpus
     from .evaluate import mean_nll, perplexity
 
-    model, _, payload = load_model(Path(args.run_dir), args.checkpoint)
+    folder = _checkpointed_run(args.run_dir, args.checkpoint, "evaluated")
+    model, _, payload = load_model(folder, args.checkpoint)
     cfg = from_dict(payload["config"])
     corpus = load_corpus(cfg)
     streams = batchify(getattr(corpus, args.split), cfg.eval_batch_size)
     nll = mean_nll(model, streams, cfg.bptt)
-    result = {"run": Path(args.run_dir).name, "split": args.split, "checkpoint": args.checkpoint,
+    result = {"run": folder.name, "split": args.split, "checkpoint": args.checkpoint,
               "step": payload["progress"]["step"], "loss": nll, "ppl": perplexity(nll)}
     if args.mc_samples:
         from .evaluate import mc_dropout_nll
@@ -255,7 +302,7 @@ def cmd_sample(args) -> int:
     from .checkpoints import load_model
     from .sampling import generate
 
-    model, words, _ = load_model(Path(args.run_dir), args.checkpoint)
+    model, words, _ = load_model(_checkpointed_run(args.run_dir, args.checkpoint, "sampled"), args.checkpoint)
     result = generate(model, words, args.prompt, args.words, args.temperature, args.top_k, args.seed)
     if result["unknown"]:
         print(f"not in the vocabulary (read as <unk>): {' '.join(result['unknown'])}", file=sys.stderr)
@@ -288,9 +335,49 @@ def cmd_download(args) -> int:
 def cmd_report(args) -> int:
     from .report import write
 
-    result = write(Path(args.run_dir), Path(args.json_path), Path(args.png_path) if args.png_path else None)
-    print(json.dumps({k: result[k] for k in ("run", "device", "best_val_ppl", "test_ppl", "seconds_per_epoch")}))
+    result = write(find_run(args.run_dir), Path(args.json_path), Path(args.png_path) if args.png_path else None)
+    shown = ("run", "state", "error", "device", "best_val_ppl", "test_ppl", "seconds_per_epoch")
+    print(json.dumps({k: result[k] for k in shown if k in result}))  # error: only a failed run has one
     return 0
+
+
+def cmd_runs(args) -> int:
+    from .runs import runs_dir
+    from .summaries import list_runs, reference_runs
+
+    found = list_runs(args.runs_dir) + reference_runs()
+    if args.json:
+        print(json.dumps([run_record(summary) for summary in found]))
+    else:
+        for line in run_lines(found):
+            print(line)
+    if not any(not summary.is_reference for summary in found):
+        print(f"no runs of yours in {runs_dir(args.runs_dir)}", file=sys.stderr)
+    return 0
+
+
+def run_record(summary) -> dict:
+    """A run's line of `runs --json`."""
+    return {"id": summary.id, "state": summary.state, "name": summary.name, "best_val_ppl": summary.best_val,
+            "test_ppl": summary.test, "step": summary.step, "total_steps": summary.total_steps,
+            "reference": summary.is_reference, "problem": summary.problem, "folder": str(summary.path)}
+
+
+def run_lines(summaries) -> list[str]:
+    """`runs`: a header, then one aligned line per run; a failed or broken run ends with why."""
+    rows = [("id", "state", "name", "best val", "test", "steps")]
+    for s in summaries:
+        steps = f"{s.step:,}" if s.step is not None else "-"
+        rows.append((s.id, s.state, s.name, _ppl(s.best_val), _ppl(s.test),
+                     f"{steps}/{s.total_steps:,}" if s.total_steps else steps))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.rjust(width) if i >= 3 else cell.ljust(width) for i, (cell, width)
+                       in enumerate(zip(row, widths))).rstrip() for row in rows]
+    return lines[:1] + [line + (f"  ({s.problem})" if s.problem else "") for line, s in zip(lines[1:], summaries)]
+
+
+def _ppl(value) -> str:
+    return f"{value:.2f}" if value is not None else "-"
 
 
 def cmd_queue(args) -> int:
@@ -331,10 +418,11 @@ def cmd_effects(args) -> int:
 
 def cmd_fork(args) -> int:
     from .config import parse_assignments
-    from .fork import find_parent, fork_run
+    from .fork import fork_run
     from .runs import read_config, runs_dir
 
-    parent, given_as_folder = find_parent(args.run, args.runs_dir)
+    parent = find_run(args.run, args.runs_dir)
+    given_as_folder = Path(args.run).expanduser().is_dir()
     root = args.runs_dir or (parent.parent if given_as_folder else runs_dir())
     folder = fork_run(parent, args.source, parse_assignments(args.assignments), root)
     config = read_config(folder)
@@ -351,7 +439,7 @@ def cmd_bench(args) -> int:
 
 COMMANDS = {"presets": cmd_presets, "train": cmd_train, "resume": cmd_resume, "eval": cmd_eval,
             "sample": cmd_sample, "params": cmd_params, "download": cmd_download, "queue": cmd_queue,
-            "report": cmd_report, "grid": cmd_grid, "effects": cmd_effects, "fork": cmd_fork,
+            "report": cmd_report, "runs": cmd_runs, "grid": cmd_grid, "effects": cmd_effects, "fork": cmd_fork,
             "bench": cmd_bench}
 
 

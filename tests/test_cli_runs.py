@@ -1,0 +1,146 @@
+"""Commands that take a run take its folder or its id (cli.find_run), say so in one line when there is
+no such run, and refuse a shipped reference run's missing checkpoints in resume's and fork's words;
+`lmcore runs` lists them; `report` refuses what is no run and outputs it cannot write."""
+
+import json
+import shutil
+
+import pytest
+
+from conftest import ROOT, copy_run
+from lmcore import cli
+
+BOOK = ROOT / "docs" / "results" / "runs" / "20261127-085930-book-9182"
+
+
+def one_error(capsys) -> str:
+    """The one stderr line of a refused command (no traceback)."""
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), lines
+    return lines[0]
+
+
+@pytest.fixture
+def user_runs(trained_runs, monkeypatch):
+    """The session's trained runs as the user's runs folder ($LMCORE_RUNS_DIR)."""
+    root, folders = trained_runs
+    monkeypatch.setenv("LMCORE_RUNS_DIR", str(root))
+    return root, folders
+
+
+# ---------------------------------------------------------------- a run by id
+
+
+def test_sample_and_eval_take_the_id_train_prints(user_runs, capsys, monkeypatch, tmp_path):
+    root, folders = user_runs
+    monkeypatch.chdir(tmp_path)  # the id is no folder here: it is found in $LMCORE_RUNS_DIR
+    run_id = folders["plain"].name
+    assert cli.main(["sample", run_id, "--words", "3"]) == 0
+    assert len(capsys.readouterr().out.split()) == 4  # the prompt and 3 words
+    assert cli.main(["eval", run_id]) == 0
+    assert json.loads(capsys.readouterr().out)["run"] == run_id
+
+
+def test_report_and_fork_take_an_id_too(trained_runs, capsys, monkeypatch, tmp_path):
+    plain = copy_run(trained_runs[1]["plain"], tmp_path)  # the fork goes beside it: not in the shared folder
+    monkeypatch.setenv("LMCORE_RUNS_DIR", str(plain.parent))
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["report", plain.name, "--json", "plain.json"]) == 0
+    reported = json.loads((tmp_path / "plain.json").read_text())  # not a "broken" run named after the text
+    assert reported["run"] == plain.name and reported["state"] == "finished" and reported["best_val_ppl"]
+    assert cli.main(["fork", plain.name, "--set", "max_steps=60", "--no-start"]) == 0
+    fork = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert fork["parent"] == plain.name and fork["folder"].startswith(str(plain.parent))
+
+
+@pytest.mark.parametrize("command", [["sample"], ["eval"], ["resume"], ["report", "--json", "x.json"], ["fork"]])
+def test_an_unknown_run_is_no_run_and_says_where_it_looked(command, runs_root, capsys, monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    assert cli.main([command[0], "nosuchrun", *command[1:]]) == 2
+    error = one_error(capsys)
+    assert "no run 'nosuchrun'" in error and str(runs_root) in error and "docs/results/runs" in error
+    assert "checkpoint" not in error and not (tmp_path / "x.json").exists()
+
+
+def test_the_runs_folder_itself_is_no_run(user_runs, capsys, tmp_path):
+    root, _ = user_runs
+    assert cli.main(["report", str(root), "--json", str(tmp_path / "x.json")]) == 2
+    assert f"{root}: not a run folder (no config.json); it holds 3 run folders" in one_error(capsys)
+    assert not (tmp_path / "x.json").exists()
+
+
+def test_a_missing_folder_is_no_run(capsys, tmp_path):
+    assert cli.main(["report", str(tmp_path / "nonexist"), "--json", str(tmp_path / "x.json")]) == 2
+    assert one_error(capsys) == f"error: {tmp_path / 'nonexist'}: not a run folder (no such folder)"
+    assert not (tmp_path / "x.json").exists()
+
+
+@pytest.mark.parametrize("command,verb", [("sample", "sampled"), ("eval", "evaluated")])
+def test_a_reference_run_has_no_checkpoint_to_sample_or_evaluate(command, verb, capsys):
+    assert cli.main([command, BOOK.name]) == 2  # by id, and by folder
+    assert one_error(capsys) == (f"error: {BOOK.name} is a reference run shipped with the project (read-only); "
+                                 f"it cannot be {verb} (its checkpoints were not kept)")
+    assert cli.main([command, str(BOOK)]) == 2 and "read-only" in one_error(capsys)
+
+
+# ---------------------------------------------------------------- lmcore runs
+
+
+def test_runs_lists_the_users_runs_then_the_reference_runs(user_runs, capsys):
+    root, folders = user_runs
+    assert cli.main(["runs"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["id", "state", "name", "best", "val", "test", "steps"]
+    ids = [line.split()[0] for line in lines[1:]]
+    assert ids[:3] == sorted((f.name for f in folders.values()), reverse=True) and BOOK.name in ids[3:]
+    book = next(line for line in lines if line.startswith(BOOK.name))
+    assert "finished" in book and "book · reference (NVIDIA H200)" in book and "79.87" in book
+    assert "76.19" in book and "53,080/53,080" in book
+
+
+def test_runs_json_and_a_failed_runs_reason(user_runs, capsys, tmp_path):
+    root, folders = user_runs
+    failed = tmp_path / "runs" / "20991231-000000-failed-abcd"
+    shutil.copytree(folders["plain"], failed)
+    status = json.loads((failed / "status.json").read_text())
+    (failed / "status.json").write_text(json.dumps({**status, "state": "failed", "error": "CUDA out of memory"}))
+    assert cli.main(["runs", "--runs-dir", str(tmp_path / "runs")]) == 0
+    line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith(failed.name))
+    assert " failed " in line and line.endswith("(CUDA out of memory)")
+    assert cli.main(["runs", "--runs-dir", str(tmp_path / "runs"), "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert listed[0]["id"] == failed.name and listed[0]["problem"] == "CUDA out of memory"
+    assert listed[-1]["reference"] and not listed[0]["reference"]
+
+
+# ---------------------------------------------------------------- report's outputs
+
+
+def test_a_failed_runs_report_says_why_and_draws_nothing_without_a_validation(tmp_path, capsys):
+    failed = tmp_path / "runs" / "20991231-000000-failed-abcd"
+    failed.mkdir(parents=True)
+    (failed / "config.json").write_text(json.dumps({"preset": "tiny"}))
+    (failed / "status.json").write_text(json.dumps({"state": "failed", "error": "device: no CUDA GPU"}))
+    png = tmp_path / "failed.png"
+    assert cli.main(["report", str(failed), "--json", str(tmp_path / "failed.json"), "--png", str(png)]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["error"] == "device: no CUDA GPU"
+    assert json.loads((tmp_path / "failed.json").read_text())["error"] == "device: no CUDA GPU"
+    assert not png.exists() and "no PNG written: 20991231-000000-failed-abcd has no validation yet" in err
+
+
+@pytest.mark.parametrize("flag", ["--json", "--png"])
+def test_an_output_that_cannot_be_written_is_one_line(flag, capsys, tmp_path):
+    outputs = {"--json": str(tmp_path / "x.json"), "--png": str(tmp_path / "x.png"),
+               flag: str(tmp_path / "nonexistdir" / "x.out")}
+    assert cli.main(["report", str(BOOK), *(item for pair in outputs.items() for item in pair)]) == 2
+    assert one_error(capsys) == (f"error: cannot write the {flag[2:].upper()} {tmp_path}/nonexistdir/x.out: "
+                                 f"no folder {tmp_path}/nonexistdir")
+    assert not (tmp_path / "x.json").exists()  # nothing is written when one output cannot be
+
+
+def test_outputs_that_are_folders_or_no_image_are_one_line(capsys, tmp_path):
+    assert cli.main(["report", str(BOOK), "--json", str(tmp_path)]) == 2
+    assert one_error(capsys) == f"error: cannot write the JSON {tmp_path}: Is a directory"
+    assert cli.main(["report", str(BOOK), "--json", str(tmp_path / "x.json"), "--png", str(tmp_path / "x.pgn")]) == 2
+    assert one_error(capsys).startswith(f"error: cannot write the PNG {tmp_path}/x.pgn: Format 'pgn' is not supported")
