@@ -120,8 +120,9 @@ def plot(result: dict, path: Path) -> bool:
 
 # Labelled perplexities on the log axis: 1-2-5 per power of ten, the app's charts' rule (ui.LOG_TICKS),
 # and 3, 4, 6 and 8 besides where the axis spans a power of ten or so (a whole run's curves do), so
-# the plateau of 80-odd sits between labels; past 10 million (a diverged run) powers of ten.
-DENSE, SPARSE = (1, 2, 3, 4, 5, 6, 8), (1, 2, 5)
+# the plateau of 80-odd sits between labels; only powers of ten where it spans more than four (1-2-5
+# crowded a run climbing from 2 to 5 million); past 10 million (a diverged run) matplotlib's 10ⁿ.
+DENSE, SPARSE, POWERS = (1, 2, 3, 4, 5, 6, 8), (1, 2, 5), (1,)
 PLAIN_UP_TO = 1e7
 
 
@@ -130,7 +131,7 @@ def log_ticks(low: float, high: float) -> list[float]:
     fit (an axis from 80 to 95) or past PLAIN_UP_TO: matplotlib's own ticks then."""
     if not 0 < low < high <= PLAIN_UP_TO:
         return []
-    mantissas = DENSE if high <= 40 * low else SPARSE
+    mantissas = DENSE if high <= 40 * low else SPARSE if high <= 1e4 * low else POWERS
     ticks = [m * 10 ** power for power in range(math.floor(math.log10(low)), math.ceil(math.log10(high)) + 1)
              for m in mantissas]
     ticks = [tick for tick in ticks if low <= tick <= high]

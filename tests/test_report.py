@@ -90,6 +90,7 @@ def test_the_log_axis_is_labelled_in_plain_numbers():
     (45, 400, [50, 60, 80, 100, 200, 300, 400]),      # a whole run: 1-2-3-4-5-6-8
     (60, 9000, [100, 200, 500, 1000, 2000, 5000]),    # wider than 40x: the app's 1-2-5
     (80, 95, []),                                      # too narrow: evenly spaced instead
+    (2, 5e6, [10, 100, 1000, 10000, 100000, 1000000]),  # climbing: powers of ten, still plain
     (2, 1e12, []),                                     # a diverged run: powers of ten
 ])
 def test_log_ticks(low, high, ticks):
