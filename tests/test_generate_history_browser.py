@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from browser import browser_fixture, page_fixture, require_chromium, settle, streamlit_server  # noqa: F401
-from browser import ARTIFACTS
+from browser import ARTIFACTS, browser_fixture, page_fixture, require_chromium, settle, streamlit_server  # noqa: F401
 
 pytestmark = pytest.mark.browser
 require_chromium()
