@@ -14,7 +14,7 @@ from lmcore import checkpoints
 from lmcore.errors import RunError
 from lmcore.jsonl import read_jsonl
 from lmcore.runs import ACTIVE, read_status
-from lmcore.sampling import generate, read_prompt, whole_text
+from lmcore.sampling import generate, read_prompt, unknown_fate, whole_text
 from lmcore.summaries import RunSummary
 from lmcore.text import EOS, shorten
 
@@ -182,8 +182,8 @@ def settings(words: list[str]) -> tuple:
                   "empty: from the start of a sentence")
     _, unknown, as_unk = read_prompt(words, st.session_state[GENERATE_PROMPT])
     if unknown:
-        fate = "become `<unk>`" if as_unk else "are left out (this vocabulary has no `<unk>`)"
-        st.warning(f"Not in the vocabulary, so they {fate}: " + ", ".join(f"`{w}`" for w in unknown))
+        fate = unknown_fate(as_unk).replace("<unk>", "`<unk>`")   # the CLI's wording, <unk> as code
+        st.warning(f"Not in the vocabulary ({fate}): " + ", ".join(f"`{w}`" for w in unknown))
         if spaced := textview.spaced_suggestions(unknown, words):
             st.caption("The prompt splits at spaces only, and this text writes punctuation as words of its own "
                        "or not at all: try " + ", ".join(f"`{fix}` for `{typed}`" for typed, fix in spaced.items())

@@ -34,12 +34,14 @@ def read_prompt(words: list[str], prompt: str) -> tuple[list[int], list[str], bo
     return ids, unknown, as_unk
 
 
+def unknown_fate(as_unk: bool) -> str:
+    """What became of a prompt's unknown words, in the words the CLI and the Generate page both use."""
+    return "read as <unk>" if as_unk else "left out: this vocabulary has no <unk>"
+
+
 def unknown_note(unknown: list[str], as_unk: bool) -> str:
-    """The line that names a prompt's unknown words and what became of them ('' when none)."""
-    if not unknown:
-        return ""
-    fate = "read as <unk>" if as_unk else "left out: this vocabulary has no <unk>"
-    return f"not in the vocabulary ({fate}): {' '.join(unknown)}"
+    """The line `lmcore sample` prints to name a prompt's unknown words and their fate ('' when none)."""
+    return f"not in the vocabulary ({unknown_fate(as_unk)}): {' '.join(unknown)}" if unknown else ""
 
 
 def whole_text(result: dict) -> str:

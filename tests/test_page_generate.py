@@ -427,4 +427,15 @@ def test_unknown_prompt_words_left_out_by_a_vocabulary_without_unk_are_said_so(t
     at = open_generate(monkeypatch, root, folders["synthetic"].name)
     at.text_input(key="generate.prompt").set_value("zzyzx").run()
     warning = messages(at, "warning")
-    assert "Not in the vocabulary, so they are left out (this vocabulary has no `<unk>`): `zzyzx`" in warning
+    assert "Not in the vocabulary (left out: this vocabulary has no `<unk>`): `zzyzx`" in warning
+
+
+def test_unknown_prompt_words_read_as_unk_are_said_so_in_the_clis_words(trained_runs, monkeypatch):
+    """QA round 8: one rule and one wording (lmcore.sampling.unknown_fate) for the page and `lmcore sample`."""
+    from lmcore.sampling import unknown_fate
+
+    root, folders = trained_runs
+    at = open_generate(monkeypatch, root, folders["plain"].name)
+    at.text_input(key="generate.prompt").set_value("the zzyzx Qwerty").run()
+    assert "Not in the vocabulary (read as `<unk>`): `zzyzx`, `Qwerty`" in messages(at, "warning")
+    assert unknown_fate(True) == "read as <unk>"
