@@ -710,11 +710,11 @@ def test_score_bars_label_values_only_while_they_fit_and_leave_out_runs_without_
     from ui.compare_runs import LABELLED_RUNS, score_bars, unscored_note
 
     few = [made(f"r{i}", 100.0 + i) for i in range(3)]
-    figure, _ = score_bars(few, [s.name for s in few], ui.PALETTE[:3])
+    figure, _ = score_bars(few, [s.name for s in few], ui.run_styles([s.id for s in few]))
     assert all(trace.text is not None for trace in figure.data)
     assert figure.layout.uniformtext.mode == "hide"           # never shrunk to unreadable: hover has it
     many = [made(f"r{i}", 100.0 + i) for i in range(LABELLED_RUNS + 2)]
-    figure, _ = score_bars(many, [s.name for s in many], ui.PALETTE[:len(many)])
+    figure, _ = score_bars(many, [s.name for s in many], ui.run_styles([s.id for s in many]))
     assert all(trace.text is None for trace in figure.data)
     assert [trace.customdata[0] for trace in figure.data] == [f"{100.0 + i:.1f}" for i in range(len(many))]
     chosen = [made("ok", 90.0), made("diverged", state="failed"), made("new", state="running")]
@@ -890,7 +890,7 @@ def curve_and_bar_colours(at) -> dict:
     """Each run's colour on the page: {name: (its dot, its validation curve, its bars)}."""
     import re
 
-    dots = {name: colour for colour, name in re.findall(r"color:(#\w+)'>●</span> #\d+ \*\*(\w+)\*\*", texts(at))}
+    dots = {name: colour for colour, name in re.findall(r"color:(#\w+)'>[●■▲◆]</span> #\d+ \*\*(\w+)\*\*", texts(at))}
     curves = {t["name"].removesuffix(" validation"): t["line"]["color"] for t in chart(at, key="compare.curves")["data"]
               if t["name"].endswith(" validation")}
     bars = {t["name"]: t["marker"]["color"] for t in chart(at, key="compare.bars")["data"]}
@@ -903,8 +903,13 @@ def test_a_run_has_its_own_colour_on_compare_whatever_its_place_in_the_selection
     ids = [folders[name].name for name in ("plain", "variational", "synthetic")]
     expected = dict(zip(("plain", "variational", "synthetic"), ui.run_colours(ids)))
     for order in (ids, ids[::-1], ids[1:] + ids[:1]):
-        shown = curve_and_bar_colours(open_page(**{"compare.selected": order}))
-        assert shown == {name: (colour,) * 3 for name, colour in expected.items()}, order
+        at = open_page(**{"compare.selected": order})
+        assert curve_and_bar_colours(at) == {name: (colour,) * 3 for name, colour in expected.items()}, order
+        # runs of one colour drawn together differ in mark, dash and bar fill
+        looks = {(t["line"]["color"], t["line"]["dash"], t["marker"]["symbol"])
+                 for t in chart(at, key="compare.curves")["data"] if t["name"].endswith(" validation")}
+        fills = {(t["marker"]["color"], t["marker"]["pattern"]["shape"]) for t in chart(at, key="compare.bars")["data"]}
+        assert len(looks) == len(fills) == 3
 
 
 def old_fork(root: Path, parent: Path, made_before: bool) -> Path:
@@ -934,7 +939,8 @@ def test_an_older_fork_says_its_best_and_test_are_its_parents_as_train_does(runs
     old, new = old_fork(root, folders["plain"], True), old_fork(root, folders["plain"], False)
     start = status_of(old)["best_val_ppl"]
     at = open_page(**{"compare.selected": [old.name, new.name]})
-    lines = {line.split("**")[1]: line for line in texts(at).splitlines() if "●</span>" in line}
+    lines = {line.split("**")[1]: line for line in texts(at).splitlines() if any(f"{mark}</span>" in line
+                                                                                 for mark in ui.RUN_MARKS)}
     assert (f"· it started from {start:.1f} (the parent's epoch 1) and no validation of its own beat that, so "
             "(forked before forks counted only their own training) its best and test are its starting weights' ·"
             ) in lines["old fork"]

@@ -128,19 +128,21 @@ def test_start_run_refuses_a_corpus_that_cannot_train_before_making_a_folder(tmp
 
 
 def test_a_run_keeps_its_colour_whatever_is_drawn_beside_it():
-    ids = [f"20261128-0{i}0000-tiny-{i:04x}" for i in range(8)]
-    alone = {run_id: ui.run_colours([run_id])[0] for run_id in ids}
-    together = dict(zip(ids, ui.run_colours(ids)))
-    reversed_order = dict(zip(ids[::-1], ui.run_colours(ids[::-1])))
-    assert together == reversed_order  # the order a page lists them in does not matter
-    assert len(set(together.values())) == len(ids)  # up to len(RUN_PALETTE) runs, every one its own colour
-    assert "#7f7f7f" not in together.values()
-    # only a run whose checksum colour an older run already holds moves, and it moves in every set
-    moved = [run_id for run_id in ids if together[run_id] != alone[run_id]]
-    assert all(any(alone[older] == alone[run_id] for older in ids if older < run_id) for run_id in moved)
+    """QA round 8: a run moved to a free colour when its checksum's was taken, so zaremba-medium was red
+    on Start and blue on Compare. Now the colour is the run's own; a clash is told apart by the variant."""
+    ids = [f"20261128-0{i}0000-tiny-{i:04x}" for i in range(12)]
+    alone = {run_id: ui.run_styles([run_id])[0] for run_id in ids}
+    together = dict(zip(ids, ui.run_styles(ids)))
+    assert together == dict(zip(ids[::-1], ui.run_styles(ids[::-1])))  # the order a page lists them in does not matter
+    assert all(together[run_id].colour == alone[run_id].colour for run_id in ids)
+    assert {style.colour for style in together.values()} <= set(ui.RUN_PALETTE) and "#7f7f7f" not in ui.RUN_PALETTE
+    assert len(set(together.values())) == len(ids)  # drawn together, no two runs look alike
+    assert all(style.variant == 0 for style in alone.values())  # alone, every run is drawn solid
 
 
-def test_more_runs_than_colours_repeat_the_palette_rather_than_fail():
-    ids = [f"run-{i}" for i in range(len(ui.RUN_PALETTE) + 3)]
-    colours = ui.run_colours(ids)
-    assert len(colours) == len(ids) and set(colours) == set(ui.RUN_PALETTE)
+def test_the_three_shipped_recipes_get_three_colours():
+    from lmcore.summaries import reference_runs
+
+    ids = [summary.id for summary in reference_runs()]
+    assert len(ids) == 3 and len(set(ui.run_colours(ids))) == 3
+    assert all(style.variant == 0 for style in ui.run_styles(ids))

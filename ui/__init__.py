@@ -13,6 +13,7 @@ import numbers
 import time
 import zlib
 from pathlib import Path
+from typing import NamedTuple
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -207,40 +208,61 @@ def clip_axis(figure: go.Figure, clip: Clip | None, log_y: bool, floor: float | 
         figure.update_yaxes(range=[0, clip.high * 1.1])
 
 
-def run_colours(ids: list[str]) -> list[str]:
-    """One colour per run id, the same on every page that draws it: the id's checksum picks it, so
-    a run keeps its colour whatever is drawn beside it. Where two runs' checksums pick one colour,
-    the later id (the younger run) takes the next free one; past len(RUN_PALETTE) runs, colours repeat."""
-    chosen, taken = {}, set()
+class RunStyle(NamedTuple):
+    """How a chart draws a run: its colour, the same on every page, and a variant (RUN_DASHES,
+    RUN_SYMBOLS, RUN_MARKS, RUN_PATTERNS) that tells apart runs of one colour drawn together."""
+    colour: str
+    variant: int
+
+
+RUN_DASHES = ("solid", "dash", "dot", "dashdot")
+RUN_SYMBOLS = ("circle", "square", "triangle-up", "diamond")
+RUN_MARKS = ("●", "■", "▲", "◆")     # the run's mark in text, as its markers are drawn
+RUN_PATTERNS = ("", "/", ".", "x")   # a bar's fill
+
+
+def run_styles(ids: list[str]) -> list[RunStyle]:
+    """Each run's colour, picked by its id's checksum alone, so a run keeps it on every page whatever
+    is drawn beside it (QA round 8: moving a run to a free colour when two clashed made zaremba-medium
+    red on Start and blue on Compare). With 8 colours, runs drawn together share one now and then:
+    the oldest of them (the smallest id) is drawn solid with circles, the next dashed with squares,
+    and so on. The checksum is halved because then the three shipped recipes get three colours."""
+    styles, seen = {}, {}
     for run_id in sorted(set(ids)):
-        start = zlib.crc32(run_id.encode()) % len(RUN_PALETTE)
-        order = [RUN_PALETTE[(start + k) % len(RUN_PALETTE)] for k in range(len(RUN_PALETTE))]
-        chosen[run_id] = next((c for c in order if c not in taken), order[0])
-        taken = set() if len(taken) + 1 == len(RUN_PALETTE) else taken | {chosen[run_id]}
-    return [chosen[run_id] for run_id in ids]
+        colour = RUN_PALETTE[zlib.crc32(run_id.encode()) // 2 % len(RUN_PALETTE)]
+        styles[run_id] = RunStyle(colour, seen.get(colour, 0) % len(RUN_DASHES))
+        seen[colour] = seen.get(colour, 0) + 1
+    return [styles[run_id] for run_id in ids]
+
+
+def run_colours(ids: list[str]) -> list[str]:
+    """run_styles' colours: a run's own, the same on every page."""
+    return [style.colour for style in run_styles(ids)]
 
 
 def ppl_figure(curves: list[dict], log_y: bool = True, smoothing: float = 0.0, floor: float | None = None,
                x: str = "step", height: int = 420, clip: Clip | None = None) -> go.Figure:
     """Train (thin, smoothed) and validation (markers) perplexity of one or more runs.
 
-    Each curve: {"label": str, "frame": metrics DataFrame, "color": optional}. With `clip`
+    Each curve: {"label": str, "frame": metrics DataFrame, "color" and "variant" (run_styles): optional}. With `clip`
     (curve_clip), the y axis leaves the outliers out; the caller says so in a caption.
     """
     figure = go.Figure()
     for i, curve in enumerate(curves):
         color = curve.get("color") or PALETTE[i % len(PALETTE)]
+        dash, symbol = RUN_DASHES[curve.get("variant", 0)], RUN_SYMBOLS[curve.get("variant", 0)]
         frame = curve["frame"]
         train, val = split(frame, "train"), split(frame, "val")
         if not train.empty:
             train = thin(train)
             figure.add_trace(go.Scatter(x=train[x], y=smooth(train["ppl"].astype(float), smoothing), mode="lines",
-                                        name=f"{curve['label']} train", line=dict(color=color, width=1.5),
+                                        name=f"{curve['label']} train", line=dict(color=color, width=1.5, dash=dash),
                                         opacity=0.55, legendgroup=curve["label"]))
         if not val.empty:
             figure.add_trace(go.Scatter(x=val[x], y=val["ppl"], mode="lines+markers",
                                         name=f"{curve['label']} validation", legendgroup=curve["label"],
-                                        line=dict(color=color, width=2.5), marker=dict(size=7)))
+                                        line=dict(color=color, width=2.5, dash=dash),
+                                        marker=dict(size=7, symbol=symbol)))
     if floor:
         # On a log axis Plotly reads an annotation's y in log10 units (the line's y it converts itself).
         figure.add_hline(y=floor, line_dash="dash", line_color="#444",

@@ -212,17 +212,17 @@ def with_fork_notes(table: pd.DataFrame, summaries: list[RunSummary]) -> pd.Data
 
 def selection_panel(chosen: list[RunSummary], labels: list[str]) -> None:
     # By id, not by place in the selection: a run has the colour Start and Train give it.
-    colors = ui.run_colours([s.id for s in chosen])
+    styles = ui.run_styles([s.id for s in chosen])
     st.subheader("Selected runs")
-    for number, summary, label, color in zip(short_labels(chosen), chosen, labels, colors):
-        st.markdown(f"<span style='color:{color}'>●</span> {number} " + run_line(summary, label),
+    for number, summary, label, (color, variant) in zip(short_labels(chosen), chosen, labels, styles):
+        st.markdown(f"<span style='color:{color}'>{ui.RUN_MARKS[variant]}</span> {number} " + run_line(summary, label),
                     unsafe_allow_html=True)
     actions(chosen, labels)
     note = compare.comparability_note([s.config for s in chosen], [s.vocab_size for s in chosen])
     if note:
         st.warning(md_escape(note), icon=":material/compare_arrows:")
-    curves(chosen, labels, colors)
-    final_scores(chosen, labels, colors)
+    curves(chosen, labels, styles)
+    final_scores(chosen, labels, styles)
     # The page's full width, below the bars: beside them, half of a 1024 px page cut 2 runs' values
     # ('0.!', 've', a fork's parent id '20…').
     config_diff(chosen, labels)
@@ -319,7 +319,7 @@ def confirm_delete(doomed: list[RunSummary], kept: list[tuple[str, str]]) -> Non
         row.button("Cancel", on_click=cancel_delete)
 
 
-def curves(chosen: list[RunSummary], labels: list[str], colors: list[str]) -> None:
+def curves(chosen: list[RunSummary], labels: list[str], styles: list[ui.RunStyle]) -> None:
     # Each control at its own width, wrapping where they do not fit: in fixed columns the log-scale
     # toggle covered the x axis's third option on a 1024 px page.
     with st.container(horizontal=True, vertical_alignment="bottom"):
@@ -329,11 +329,11 @@ def curves(chosen: list[RunSummary], labels: list[str], colors: list[str]) -> No
                   width=220)
     x, log_y = st.session_state[X_AXIS], st.session_state[LOG_Y]
     lines = []
-    for summary, label, color in zip(chosen, labels, colors):
+    for summary, label, style in zip(chosen, labels, styles):
         frame = ui.metrics_frame(summary.path)
         if x == "epoch":
             frame = epochs.with_fractional_epochs(frame, epochs.steps_per_epoch(summary, frame))
-        lines.append({"label": label, "frame": frame, "color": color})
+        lines.append({"label": label, "frame": frame, "color": style.colour, "variant": style.variant})
     clip = ui.curve_clip(lines)
     figure = ui.ppl_figure([{**line, "label": ui.plotly_text(line["label"])} for line in lines], log_y=log_y,
                            smoothing=st.session_state[SMOOTHING], x=x, clip=clip)
@@ -398,7 +398,7 @@ def unscored_note(chosen: list[RunSummary], labels: list[str]) -> str | None:
     return f"No bars for {', '.join(missing)}." if missing else None
 
 
-def final_scores(chosen: list[RunSummary], labels: list[str], colors: list[str]) -> None:
+def final_scores(chosen: list[RunSummary], labels: list[str], styles: list[ui.RunStyle]) -> None:
     if not any(has_score(s) for s in chosen):
         st.markdown("**Final perplexity**")
         st.caption("No scores yet: the first validation gives the first bar.")
@@ -409,7 +409,7 @@ def final_scores(chosen: list[RunSummary], labels: list[str], colors: list[str])
         st.toggle("log scale", key=BARS_LOG_Y, persist_state="session")
     scored = [i for i, s in enumerate(chosen) if has_score(s)]  # each run keeps its colour from the curves
     figure, clip = score_bars([chosen[i] for i in scored], [labels[i] for i in scored],
-                              [colors[i] for i in scored], st.session_state[BARS_LOG_Y])
+                              [styles[i] for i in scored], st.session_state[BARS_LOG_Y])
     st.plotly_chart(figure, key="compare.bars", config={"displaylogo": False})
     notes = [clip.note() if clip else None, unscored_note(chosen, labels),
              "Point at a bar for its value (too many bars to label each)." if len(scored) > LABELLED_RUNS else None]
@@ -417,7 +417,7 @@ def final_scores(chosen: list[RunSummary], labels: list[str], colors: list[str])
         st.caption(note)
 
 
-def score_bars(chosen: list[RunSummary], labels: list[str], colors: list[str], log_y: bool = False):
+def score_bars(chosen: list[RunSummary], labels: list[str], styles: list[ui.RunStyle], log_y: bool = False):
     """(figure, clip): grouped bars of each run's scores, on a log axis if `log_y`. A diverged run's
     bars stop just above the others' range, labelled with their real value (the caller captions
     the clip, which names only the runs whose bars are cut). Past LABELLED_RUNS runs the values
@@ -426,12 +426,13 @@ def score_bars(chosen: list[RunSummary], labels: list[str], colors: list[str], l
     top = clip.high * 1.2 if clip else None
     labelled = len(chosen) <= LABELLED_RUNS
     figure = go.Figure()
-    for summary, label, color in zip(chosen, labels, colors):
+    for summary, label, (color, variant) in zip(chosen, labels, styles):
         values = scores(summary)
         cut = [top is not None and v is not None and v > top for v in values]
         drawn = [top if over else v for v, over in zip(values, cut)]
         text = [ui.fmt_ppl(v) + (" ↑" if over else "") for v, over in zip(values, cut)] if labelled else None
         figure.add_trace(go.Bar(x=list(SCORES), y=drawn, name=ui.plotly_text(label), marker_color=color,
+                                marker_pattern_shape=ui.RUN_PATTERNS[variant],
                                 text=text, textposition=["inside" if over else "outside" for over in cut],
                                 cliponaxis=False,  # a label above the tallest bar stays whole
                                 customdata=[ui.fmt_ppl(v) for v in values],

@@ -124,11 +124,12 @@ def validation_figure(runs: list[tuple[RunSummary, pd.DataFrame]], height: int =
     page's), zoomed to where they part, each line's last value written at its end (QA round 8: on a
     180 px plot with no tick under 80, 76.7 and 79.9 could not be read off)."""
     figure, lows, last_epoch = go.Figure(), [], 0
-    for colour, (summary, frame) in zip(ui.run_colours([summary.id for summary, _ in runs]), runs):
+    for (colour, variant), (summary, frame) in zip(ui.run_styles([summary.id for summary, _ in runs]), runs):
         val = split(frame, "val")
         name = summary.config.get("preset") or summary.name
         figure.add_trace(go.Scatter(x=val["epoch"], y=val["ppl"], mode="lines+markers", name=name,
-                                    line=dict(color=colour), marker=dict(size=4),
+                                    line=dict(color=colour, dash=ui.RUN_DASHES[variant]),
+                                    marker=dict(size=4, symbol=ui.RUN_SYMBOLS[variant]),
                                     hovertemplate=f"{name}, epoch %{{x}}: validation %{{y:.1f}}<extra></extra>"))
         if len(val):
             lows.append(float(val["ppl"].min()))

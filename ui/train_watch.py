@@ -276,8 +276,8 @@ def run_chart(summary: RunSummary, frame: pd.DataFrame) -> None:
     # Steps mean nothing across runs this different: see ui/reference.py.
     frames = [reference.on_axis(s, f, axis) for s, f in zip(runs_drawn, logged)] if overlays else logged
     # Each run in the colour it has on Start and Compare, whatever is drawn beside it.
-    curves = [{"label": s.name, "frame": f, "color": colour}
-              for s, f, colour in zip(runs_drawn, frames, ui.run_colours([s.id for s in runs_drawn]))]
+    curves = [{"label": s.name, "frame": f, "color": style.colour, "variant": style.variant}
+              for s, f, style in zip(runs_drawn, frames, ui.run_styles([s.id for s in runs_drawn]))]
     clip = ui.curve_clip(curves)  # a fork and its parent's start read as one run: no clip for the branch
     branch = None if overlays else parent_curve(summary)
     if branch:  # in its own grey, drawn last
