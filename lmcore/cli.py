@@ -300,13 +300,13 @@ def cmd_eval(args) -> int:
 
 def cmd_sample(args) -> int:
     from .checkpoints import load_model
-    from .sampling import generate
+    from .sampling import generate, unknown_note, whole_text
 
     model, words, _ = load_model(_checkpointed_run(args.run_dir, args.checkpoint, "sampled"), args.checkpoint)
     result = generate(model, words, args.prompt, args.words, args.temperature, args.top_k, args.seed)
-    if result["unknown"]:
-        print(f"not in the vocabulary (read as <unk>): {' '.join(result['unknown'])}", file=sys.stderr)
-    print(json.dumps(result) if args.json else " ".join(result["prompt"] + result["words"]))
+    if note := unknown_note(result["unknown"], result["unknown_as_unk"]):  # the Generate page's rule and words
+        print(note, file=sys.stderr)
+    print(json.dumps(result) if args.json else whole_text(result))
     return 0
 
 

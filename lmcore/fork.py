@@ -37,8 +37,7 @@ from .errors import RunError
 from .jsonl import json_count, json_number, read_jsonl
 from .model import LanguageModel
 from .presets import as_text
-from .reference import reference_dir
-from .runs import RunWriter, create_run, read_config, read_json, refuse_reference, run_path, runs_dir
+from .runs import RunWriter, create_run, read_config, read_json, refuse_reference, run_path
 from .schedule import Schedule
 from .summaries import summarize
 
@@ -237,18 +236,6 @@ def _fork_payload(payload: dict, cfg, start_val: float | None) -> dict:
     payload["config"] = cfg.to_dict()
     payload["logs"] = {"metrics_lines": 0, "samples_lines": 0}
     return payload
-
-
-def find_parent(run: str, root=None) -> tuple[Path, bool]:
-    """(the parent's folder, whether `run` was given as a folder) for a folder path or a run id
-    under `root` (else the runs folder); a reference run's id is found too, to be refused by name."""
-    if Path(run).is_dir():
-        return Path(run), True
-    for where in (runs_dir(root), reference_dir()):
-        folder = run_path(where, run)
-        if folder.is_dir():
-            return folder, False
-    raise RunError(f"no run {run!r}: not a folder, nor a run id in {runs_dir(root)}")
 
 
 def check_shapes(cfg, payload: dict) -> None:

@@ -51,3 +51,16 @@ def test_generate_with_top_k_lists_k_words_each_with_a_chance_and_the_whole_text
     assert result["unknown"] == ["Zebra"] and result["unknown_as_unk"] is True
     assert whole_text(result) == "w3 <unk> " + result["text"]
     assert len(generate(Uniformish(len(words)), words, "w3", num_words=2)["steps"][0]["top"]) == 10
+
+
+def test_lmcore_sample_names_a_left_out_word_as_the_generate_page_does(monkeypatch, capsys, tmp_path):
+    """QA round 8: the CLI said 'read as <unk>' for a word a vocabulary without <unk> left out."""
+    from lmcore import cli
+
+    words = ["<eos>", "a", "b"]
+    monkeypatch.setattr(cli, "_checkpointed_run", lambda *args: tmp_path)
+    monkeypatch.setattr("lmcore.checkpoints.load_model", lambda folder, which: (Uniformish(len(words)), words, {}))
+    assert cli.main(["sample", str(tmp_path), "--prompt", "a Zebra", "--words", "3"]) == 0
+    out, err = capsys.readouterr()
+    assert err.strip() == "not in the vocabulary (left out: this vocabulary has no <unk>): Zebra"
+    assert out.startswith("a ") and len(out.split()) == 4               # the prompt as read, then 3 words
