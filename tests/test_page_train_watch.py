@@ -382,12 +382,40 @@ def test_stop_names_the_step_it_saved_and_a_kill_names_the_steps_resume_trains_a
     os.kill(runs.read_status(folder)["pid"], signal.SIGKILL)           # no final status, no checkpoint
     wait_until(lambda: runs.read_status(folder)["state"] == "failed", 30, log)
     at.run()
-    killed = runs.read_status(folder)["step"]
+    logged = [json.loads(line)["step"] for line in (folder / "metrics.jsonl").read_text().splitlines()
+              if json.loads(line)["kind"] == "train"]
+    killed = max(runs.read_status(folder)["step"], logged[-1])   # the status lags the log (QA round 8)
     assert torch.load(last, weights_only=True)["progress"]["step"] == step   # still the stop's checkpoint
     again = (f"the checkpoint at step {step:,} (epoch 1 of 3); steps {step + 1:,}–{killed:,}, trained after it, "
              "are trained again")
     assert f"Resume continues from {again}." in texts(at.caption)
     assert next(b for b in at.button if b.label == "Resume").help.endswith(again)
+
+
+def test_a_killed_runs_steps_trained_again_count_from_its_log_where_its_status_lags(trained_runs, monkeypatch,
+                                                                                    tmp_path):
+    """QA round 8: killed with status.json at step 755 and the log at 782, the page said steps 751-755
+    are trained again; Resume dropped and retrained 751-782."""
+    folder = copy_run(trained_runs[1]["plain"], tmp_path)
+    saved = torch_progress_step(folder)
+    logged = saved + 10
+    with open(folder / "metrics.jsonl", "a") as handle:   # trained past the checkpoint, then killed
+        for step in range(saved + 1, logged + 1):
+            handle.write(json.dumps({"kind": "train", "step": step, "epoch": 1, "loss": 4.0, "ppl": 54.6, "lr": 0.01,
+                                     "tokens_per_s": 1000.0, "grad_norm": 1.0, "time": 99.0}) + "\n")
+    status = json.loads((folder / "status.json").read_text())
+    (folder / "status.json").write_text(json.dumps({**status, "state": "failed", "error": "killed",
+                                                    "step": saved + 2}))
+    at = open_watch(monkeypatch, folder)
+    again = f"steps {saved + 1:,}–{logged:,}, trained after it, are trained again"
+    assert any(again in c.value for c in at.caption) and any(b.help.endswith(again) for b in at.button if b.help)
+    assert any(f"step {logged:,} / " in p.proto.text for p in at.get("progress"))
+
+
+def torch_progress_step(folder) -> int:
+    import torch
+
+    return torch.load(folder / "checkpoints" / "last.pt", weights_only=True)["progress"]["step"]
 
 
 def test_an_epoch_end_checkpoint_reads_as_that_epochs_end(trained_runs, tmp_path):

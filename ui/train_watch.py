@@ -4,6 +4,7 @@ refreshed every 2 seconds by a fragment that reads only what the run added since
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import NamedTuple
 
@@ -94,6 +95,16 @@ def new_samples(folder: Path) -> list[dict]:
     if str(folder) not in tails:
         tails[str(folder)] = jsonl.MetricsTail(folder / "samples.jsonl")
     return tails[str(folder)].read_all()
+
+
+def with_logged_step(summary: RunSummary, frame: pd.DataFrame) -> RunSummary:
+    """The summary at the last step its log holds, where that is past its status: a killed trainer's
+    status.json lags its metrics (written less often; QA round 8: 755 against 782 logged), and the
+    steps Resume trains again are counted from what was trained."""
+    logged = last(frame, "train", "step")
+    if summary.is_active or logged is None or (summary.step or 0) >= logged:
+        return summary
+    return replace(summary, step=int(logged), status={**summary.status, "step": int(logged)})
 
 
 def last(frame: pd.DataFrame, kind: str, column: str = "ppl", back: int = 1):
@@ -404,7 +415,8 @@ def follow_state(run_id: str, state: str) -> None:
 
 
 def show_run(folder: Path) -> None:
-    summary = summary_of(folder)
+    frame = ui.metrics_frame(folder)
+    summary = with_logged_step(summary_of(folder), frame)
     status, state = summary.status, summary.state
     follow_state(folder.name, state)
     run_header(summary)
@@ -422,7 +434,6 @@ def show_run(folder: Path) -> None:
     run_outcome(folder, summary, saved)
     # The curve first, its controls under it: on a 1024x768 projector it began 1,225 px down, under
     # the numbers, the controls and the fork form (QA round 5).
-    frame = ui.metrics_frame(folder)
     run_chart(summary, frame)
     run_numbers(frame, summary)
     fork_form(summary, "train")
