@@ -66,6 +66,9 @@ def test_runs_side_by_side_stop_at_twice_the_highest_latest_validation():
     # an over-fitting run's climb back up is its lesson: its latest validation keeps it on the axis
     over_fitting = {"label": "over", "frame": frame([900.0, 20.0, 2.0], [130.0, 5700.0])}
     assert ui.curve_clip([book, over_fitting]) is None
+    # QA round 8: a run before its first validation stays on the axis, by its latest training value
+    starting = {"label": "starting", "frame": frame([5000.0, 1170.0])}
+    assert ui.curve_clip([book, tiny, starting]).high == 2340.0
     assert ui.curve_clip([book]) is None                                   # one run alone shows its whole descent
     assert ui.curve_clip([book, {"label": "queued", "frame": frame([], [])}]) is None
 

@@ -181,18 +181,26 @@ def curve_clip(curves: list[dict]) -> Clip | None:
     """The y range of a perplexity chart (ppl_figure's curves), or None to show everything; the
     caller captions clip.note(). A diverged run far above the others is left out. With several runs
     on one chart (Compare, the Train watch overlay) the axis also stops at twice the highest of their
-    latest validations: their untrained first steps, in the thousands, and first epochs (book's 204
-    against its 80 at the end) would squash every later point into the bottom of the log axis, where
-    the runs differ. The latest, not the best: an over-fitting run's climb (130 back to 5,700) is its lesson."""
+    latest validations (latest_ppl): their untrained first steps, in the thousands, and first epochs
+    (book's 204 against its 80 at the end) would squash every later point into the bottom of the log
+    axis, where the runs differ. The latest, not the best: an over-fitting run's climb (130 back to
+    5,700) is its lesson."""
     series = {curve["label"]: curve["frame"]["ppl"].tolist() if len(curve["frame"]) else [] for curve in curves}
     drawn = [curve["frame"] for curve in curves if len(curve["frame"])]
     validations = [v for frame in drawn for v in split(frame, "val")["ppl"] if math.isfinite(v)]
     clip = find_clip(series, reference=validations)  # scaled by validation: over-fitting drives train to ~1
     if clip or len(drawn) < 2:
         return clip
-    latest = [val["ppl"].iloc[-1] for val in (split(frame, "val") for frame in drawn) if len(val)]
-    latest = [v for v in latest if math.isfinite(v)]
+    latest = [v for v in map(latest_ppl, drawn) if math.isfinite(v)]
     return ceiling_clip(series, 2 * max(latest), CEILING_REASON) if latest else None
+
+
+def latest_ppl(frame: pd.DataFrame) -> float:
+    """A run's latest validation perplexity, or its latest training one before its first validation:
+    a run just started, beside finished ones, must not be cut off above the axis (QA round 8: a tiny
+    run's first epoch, 184 to 1,170, was a few pixels at the top of an axis stopping at 173)."""
+    rows = next((part for part in (split(frame, "val"), split(frame, "train")) if len(part)), None)
+    return float(rows["ppl"].iloc[-1]) if rows is not None else math.nan
 
 
 def clip_axis(figure: go.Figure, clip: Clip | None, log_y: bool, floor: float | None = None) -> None:
