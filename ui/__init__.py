@@ -230,16 +230,22 @@ RUN_PATTERNS = ("", "/", ".", "x")   # a bar's fill
 
 
 def run_styles(ids: list[str]) -> list[RunStyle]:
-    """Each run's colour, picked by its id's checksum alone, so a run keeps it on every page whatever
-    is drawn beside it (QA round 8: moving a run to a free colour when two clashed made zaremba-medium
-    red on Start and blue on Compare). With 8 colours, runs drawn together share one now and then:
-    the oldest of them (the smallest id) is drawn solid with circles, the next dashed with squares,
-    and so on. The checksum is halved because then the three shipped recipes get three colours."""
-    styles, seen = {}, {}
+    """Each run's colour: its id's checksum picks it, so a run drawn beside the same runs has the
+    same colour on every page, whatever their order. Runs drawn together never share one while
+    colours last (QA round 8: a run's own colour whatever its company gave 8 runs 6 colours, two
+    pairs told apart only by dashes): of two runs whose checksums pick one colour, the younger (the
+    larger id) takes the next free one. Past len(RUN_PALETTE) runs, colours repeat with the next
+    variant (dashed, squares, ...). The checksum is halved because then the three shipped recipes
+    get three colours of their own."""
+    styles, taken, variant = {}, set(), 0
     for run_id in sorted(set(ids)):
-        colour = RUN_PALETTE[zlib.crc32(run_id.encode()) // 2 % len(RUN_PALETTE)]
-        styles[run_id] = RunStyle(colour, seen.get(colour, 0) % len(RUN_DASHES))
-        seen[colour] = seen.get(colour, 0) + 1
+        start = zlib.crc32(run_id.encode()) // 2 % len(RUN_PALETTE)
+        colour = next(RUN_PALETTE[(start + k) % len(RUN_PALETTE)] for k in range(len(RUN_PALETTE))
+                      if RUN_PALETTE[(start + k) % len(RUN_PALETTE)] not in taken)
+        styles[run_id] = RunStyle(colour, variant)
+        taken.add(colour)
+        if len(taken) == len(RUN_PALETTE):
+            taken, variant = set(), (variant + 1) % len(RUN_DASHES)
     return [styles[run_id] for run_id in ids]
 
 
@@ -265,7 +271,10 @@ def ppl_figure(curves: list[dict], log_y: bool = True, smoothing: float = 0.0, f
             train = thin(train)
             figure.add_trace(go.Scatter(x=train[x], y=smooth(train["ppl"].astype(float), smoothing), mode="lines",
                                         name=f"{curve['label']} train", line=dict(color=color, width=1.5, dash=dash),
-                                        opacity=0.55, legendgroup=curve["label"]))
+                                        opacity=0.55, legendgroup=curve["label"],
+                                        # one legend entry per run beside others: a 1024 px chart with five
+                                        # runs' ten entries had a 140 px plot left (QA round 8)
+                                        showlegend=len(curves) == 1 or val.empty))
         if not val.empty:
             figure.add_trace(go.Scatter(x=val[x], y=val["ppl"], mode="lines+markers",
                                         name=f"{curve['label']} validation", legendgroup=curve["label"],

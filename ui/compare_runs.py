@@ -151,7 +151,9 @@ RUN_COLUMNS = ["label", "state", "best_val_ppl", "final_val_ppl", "best_epoch", 
 
 
 def filters(frame: pd.DataFrame) -> None:
-    columns = st.columns([1, 1, 1, 1, 1.4])
+    # Two rows: five boxes in one left a 1024 px page an empty pill for each value chosen, so a
+    # shared link's filters could not be read (QA round 8).
+    columns = [*st.columns(3), *st.columns([1, 2])]
     for column, key, label, field in ((columns[0], FILTER_STATES, "State", "state"),
                                       (columns[1], FILTER_PRESETS, "Preset", "preset"),
                                       (columns[2], FILTER_DATASETS, "Dataset", "dataset"),
@@ -178,7 +180,8 @@ def runs_view(summaries: list[RunSummary]) -> None:
     st.dataframe(display_table(view), key=TABLE, on_select=on_table_select, selection_mode="multi-row",
                  hide_index=True, placeholder="—", column_config=TABLE_COLUMNS,
                  height=38 + 35 * min(max(len(view), 1), 15), column_order=RUN_COLUMNS)
-    st.download_button(f"CSV of these {len(view)} run{'s' if len(view) != 1 else ''}", compare.table_csv(view),
+    csv_label = "CSV of this run" if len(view) == 1 else f"CSV of these {len(view)} runs"
+    st.download_button(csv_label, compare.table_csv(view),
                        file_name="runs.csv", mime="text/csv", icon=":material/download:", on_click="ignore",
                        disabled=view.empty, help="the table as shown by the filters, with unrounded numbers"
                        if len(view) else "no run matches the filters")
@@ -342,6 +345,9 @@ def curves(chosen: list[RunSummary], labels: list[str], styles: list[ui.RunStyle
     ui.clip_axis(figure, clip, log_y, min(floors, default=None))  # the range again, down to the lowest floor
     figure.update_layout(uirevision="compare.curves", xaxis_title=X_AXES[x])  # keep zoom across refreshes
     st.plotly_chart(figure, key="compare.curves", config={"displaylogo": False})
+    if len(lines) > 1:
+        st.caption("Each run's faint line is its training perplexity (smoothed), the line with markers its "
+                   "validation; the legend names each run once, and a click on a name hides both.")
     drawn = clip and clip.beyond(axis_top(figure, log_y))
     if drawn:
         st.caption(drawn.note())

@@ -98,11 +98,11 @@ def new_samples(folder: Path) -> list[dict]:
 
 
 def with_logged_step(summary: RunSummary, frame: pd.DataFrame) -> RunSummary:
-    """The summary at the last step its log holds, where that is past its status: a killed trainer's
+    """A failed run's summary at the last step its log holds, where that is past its status: a killed trainer's
     status.json lags its metrics (written less often; QA round 8: 755 against 782 logged), and the
     steps Resume trains again are counted from what was trained."""
     logged = last(frame, "train", "step")
-    if summary.is_active or logged is None or (summary.step or 0) >= logged:
+    if summary.state != "failed" or logged is None or (summary.step or 0) >= logged:
         return summary
     return replace(summary, step=int(logged), status={**summary.status, "step": int(logged)})
 
