@@ -150,8 +150,8 @@ def test_a_grid_trains_on_the_cluster_into_folders_like_local_ones(cluster, tmp_
     at = open_app(monkeypatch, root, "app_pages/compare.py", {"group": queued["group"]})
     assert not at.exception, [e.value for e in at.exception]
     assert any("4 / 4 finished" in p.proto.text for p in at.get("progress"))
-    cells = next(d.value for d in at.dataframe if "best val" in d.value.columns)
-    assert len(cells) == 4 and cells["finished"].tolist() == ["1 / 1"] * 4
+    cells = next(d.value for d in at.table if "best val" in d.value.columns)   # the grid's cells table
+    assert len(cells) == 4 and [text.replace("\u00a0", " ") for text in cells["finished"]] == ["1 / 1"] * 4
 
 
 def metric_steps(folder: Path) -> list[tuple]:
