@@ -227,18 +227,17 @@ def find_run(given: str, root=None) -> Path:
     $LMCORE_RUNS_DIR or ./runs), then among the shipped reference runs. Every command that takes a
     run reads it here; a RunError in one line says where it looked when there is no such run."""
     from .reference import reference_dir
-    from .runs import run_path, runs_dir
+    from .runs import locate_run, runs_dir
 
     folder = Path(given).expanduser()
     if not folder.is_dir():
-        places = (runs_dir(root), reference_dir())
         try:
-            found = [run_path(place, given) for place in places]
+            folder = locate_run(given, root)
         except RunError:  # a path, or text no run id has
             raise RunError(f"{given}: not a run folder (no such folder)") from None
-        folder = next((candidate for candidate in found if candidate.is_dir()), None)
         if folder is None:
-            raise RunError(f"no run {given!r}: no such folder here, nor a run id in {places[0]} or {places[1]}")
+            raise RunError(f"no run {given!r}: no such folder here, nor a run id in {runs_dir(root)} or "
+                           f"{reference_dir()}")
     if not (folder / "config.json").exists():
         raise RunError(f"{folder}: not a run folder (no config.json){_holding_runs(folder)}")
     return folder

@@ -19,7 +19,7 @@ import torch
 from .errors import LmcoreError, RunError
 from .jsonl import read_jsonl
 from .reference import reference_info
-from .runs import read_config, read_json, read_status
+from .runs import read_config, read_json
 from .summaries import summarize
 from .timing import time_split
 
@@ -63,8 +63,8 @@ def build(folder: Path) -> dict:
     if config is None:
         raise RunError(f"{folder}: not a run folder (config.json is missing or unreadable)")
     records = read_jsonl(folder / "metrics.jsonl")
-    status = read_status(folder)
     summary = summarize(folder)
+    status = summary.status  # read_status, read once
     epochs = epoch_table(records)
     test = [r["ppl"] for r in records if r["kind"] == "test"]
     split = time_split(status.get("time_spent"), status.get("elapsed"))  # None for runs before it was recorded

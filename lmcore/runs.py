@@ -58,6 +58,18 @@ def run_path(root: Path, run_id: str) -> Path:
     return root / run_id
 
 
+def locate_run(run_id: str, root: str | os.PathLike | None = None) -> Path | None:
+    """The folder of a run id among the user's runs (`root`, else runs_dir()), then the shipped
+    reference runs; None where neither holds it. RunError for text no run id can be."""
+    from .reference import reference_dir  # reference.py reads through this module: import late
+
+    for place in (runs_dir(root), reference_dir()):
+        folder = run_path(place, run_id)
+        if folder.is_dir():
+            return folder
+    return None
+
+
 # ---------------------------------------------------------------- low-level writers
 
 

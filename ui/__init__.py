@@ -24,7 +24,7 @@ from explorer.perplexity import Clip, ceiling_clip, find_clip, format_ppl
 from lmcore import checkpoints, queue, runs
 from lmcore.metrics_frame import MetricsFrame
 from lmcore.progress import format_seconds
-from lmcore.reference import reference_dir, reference_folders
+from lmcore.reference import reference_folders
 from lmcore.summaries import RunSummary, list_runs, reference_runs
 
 STATE_ICONS = {"queued": "⏳", "running": "▶️", "finished": "✅", "failed": "❌", "stopped": "⏸️",
@@ -68,14 +68,10 @@ def all_runs() -> list[RunSummary]:
 def run_folder(run_id: str) -> Path | None:
     """The folder of a run id from a URL or a widget (a user's run, else a reference run), or
     None if it is not a run (any more)."""
-    for root in (runs_root(), reference_dir()):
-        try:
-            folder = runs.run_path(root, run_id)
-        except runs.RunError:
-            return None
-        if folder.is_dir():
-            return folder
-    return None
+    try:
+        return runs.locate_run(run_id, runs_root())
+    except runs.RunError:
+        return None
 
 
 READ_ONLY_HELP = ("a reference run shipped with the project is read-only: it cannot be deleted, resumed or "

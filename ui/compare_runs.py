@@ -500,9 +500,14 @@ CELL_STYLE = "padding:0.25rem 0.25rem;border:1px solid rgba(128,128,128,0.25);te
 def diff_cell(text: str, tag: str = "td", title: str | None = None, style: str = "") -> str:
     """One cell of diff_html: the text escaped (a name or an upload's name reads as typed, `$` and
     all), with a break opportunity after each BREAK_AFTER mark."""
-    shown = BREAK_AFTER.sub(r"\1<wbr>", html.escape(" ".join(str(text).split())).replace("$", "&#36;"))
-    tip = f' title="{html.escape(title).replace("$", "&#36;")}"' if title else ""
+    shown = BREAK_AFTER.sub(r"\1<wbr>", as_html(" ".join(str(text).split())))
+    tip = f' title="{as_html(title)}"' if title else ""
     return f"<{tag}{tip} style='{CELL_STYLE}{style}'>{shown}</{tag}>"
+
+
+def as_html(text: str) -> str:
+    """Text escaped for HTML inside st.markdown, `$` included: it would open LaTeX."""
+    return html.escape(text).replace("$", "&#36;")
 
 
 def diff_html(diff: pd.DataFrame, names: dict[str, str]) -> str:
