@@ -3,6 +3,7 @@ machine without internet."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import torch
@@ -23,10 +24,54 @@ def test_presets_show_their_parameter_counts(monkeypatch, tmp_path):
     at = open_start(monkeypatch, tmp_path / "runs")
     cards = " ".join(m.value for m in at.markdown)
     assert "**tiny** · 1.55M parameters" in cards and "**book** · 13.28M parameters" in cards
-    assert [b.label for b in at.button].count("Start now") == 5
+    assert [b.key.removeprefix("start.go.") for b in at.button if b.label == "Start now"] == [
+        "tiny", "tiny-dropout", "synthetic", "book", "zaremba-medium", "variational-medium"]
     assert "In progress" not in [h.value for h in at.subheader]       # shown above the presets once a run trains
     if not torch.cuda.is_available():
-        assert sum("A GPU recipe: 40 epochs take hours on a CPU" in c.value for c in at.caption) == 2
+        gpu = [c.value for c in at.caption if c.value.startswith("A GPU recipe:")]
+        assert gpu == [f"A GPU recipe: {n} epochs take hours on a CPU (see below)." for n in (40, 39, 40)]
+
+
+def shipped_recipes() -> dict[str, Path]:
+    """The shipped reference runs (docs/results/runs/) by preset."""
+    from lmcore.reference import reference_dir
+
+    folders = [f for f in reference_dir().iterdir() if (f / "config.json").exists()]
+    return {json.loads((f / "config.json").read_text())["preset"]: f for f in folders}
+
+
+def reference_status(preset: str) -> tuple[dict, dict]:
+    """The shipped reference run of `preset`: its status.json and reference.json."""
+    folder = shipped_recipes()[preset]
+    return json.loads((folder / "status.json").read_text()), json.loads((folder / "reference.json").read_text())
+
+
+def test_every_full_recipe_has_a_card_timed_by_its_reference_run(monkeypatch, tmp_path):
+    """zaremba-medium, a measured recipe on "What the full recipes reach", had no card on Start, and the
+    caption under the cards named two full GPU recipes of three."""
+    at = open_start(monkeypatch, tmp_path / "runs")
+    cards = texts(at.markdown)
+    assert "**zaremba-medium** · 19.78M parameters" in cards           # untied: 6.5M more than book's 13.28M
+    lines = {}
+    for preset in ("book", "zaremba-medium", "variational-medium"):
+        status, info = reference_status(preset)
+        tying = "tied" if preset != "zaremba-medium" else "**untied**"
+        lines[preset] = (f"{tying} · measured: test {status['test_ppl']:.1f} after {status['epoch']} epochs, "
+                         f"{status['elapsed']:.0f} s on one {info['device']}")
+    assert [c.value for c in at.caption if "· measured:" in c.value] == list(lines.values())
+    assert lines["zaremba-medium"] == "**untied** · measured: test 83.1 after 39 epochs, 205 s on one NVIDIA H200"
+    caption = next(c.value for c in at.caption if c.value.startswith("The second row holds the full GPU recipes"))
+    assert "`book`, `zaremba-medium` and `variational-medium` train on all of PTB for 40, 39 and 40 epochs" in caption
+    # The conditions the caption states are those the runs' reference.json records.
+    book, zaremba, variational = (reference_status(p) for p in ("book", "zaremba-medium", "variational-medium"))
+    assert "eager steps" in book[1]["conditions"] and "sharing the GPU" in book[1]["conditions"]
+    assert all(r[1]["conditions"].startswith("CUDA graphs") and r[1]["conditions"].endswith("alone on the GPU")
+               for r in (zaremba, variational))
+    assert "`book` with eager steps, sharing it" in caption
+    assert f"({book[0]['elapsed'] / book[0]['epoch']:.1f} s without)" in caption       # 431 s / 40 epochs
+    # Every measured recipe opens from the links under the chart.
+    links = {link.proto.label: link.proto.query_string for link in at.get("page_link") if link.proto.page == "train"}
+    assert links == {preset: f"run={folder.name}" for preset, folder in shipped_recipes().items()}
 
 
 def test_runs_in_progress_are_listed(monkeypatch, tmp_path):
@@ -66,7 +111,7 @@ def test_without_ptb_its_presets_do_not_start_a_run_that_would_fail(monkeypatch,
     assert f"({DOWNLOAD_SIZE})" in ptb_status()["problem"]   # the engine says the same size
     starts = {b.key.removeprefix("start.go."): b for b in at.button if b.label == "Start now"}
     assert [name for name, b in starts.items() if not b.disabled] == ["synthetic"]
-    assert texts(at.caption).count("Needs PTB first: **Download PTB** above, or start **synthetic**.") == 4
+    assert texts(at.caption).count("Needs PTB first: **Download PTB** above, or start **synthetic**.") == 5
     starts["synthetic"].click().run()   # the one that needs no download still starts
     assert len([run for run in (tmp_path / "runs").iterdir() if not run.name.startswith(".")]) == 1
 
@@ -109,7 +154,6 @@ def test_the_full_recipe_line_reads_the_shipped_book_run_without_ptb(monkeypatch
 
 
 def test_the_full_recipe_line_follows_the_run_on_disk(monkeypatch, tmp_path):
-    import json
     import shutil
 
     from lmcore.reference import reference_dir
@@ -132,3 +176,7 @@ def test_the_full_recipe_line_follows_the_run_on_disk(monkeypatch, tmp_path):
     at = open_start(monkeypatch, tmp_path / "runs")
     assert not any("after 40 epochs" in m.value for m in at.markdown)
     assert "What the full recipes reach" not in [h.value for h in at.subheader]
+    # The cards still say what sets each full recipe apart, without a time nobody measured here
+    assert [c.value for c in at.caption if c.value.endswith(" epochs") and " · " in c.value] == [
+        "tied · 40 epochs", "**untied** · 39 epochs", "tied · 40 epochs"]
+    assert not any("Their times were measured" in c.value for c in at.caption)
