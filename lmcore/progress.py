@@ -57,7 +57,8 @@ class ProgressBar(Callbacks):
         ppl = f" ppl {self.ppl:.1f}" if self.ppl else ""
         val = f" val {self.val_ppl:.1f}" if self.val_ppl else ""
         bar = "#" * filled + "." * (self.width - filled)
-        return (f"epoch {min(trainer.epoch, trainer.cfg.epochs)}/{trainer.cfg.epochs} [{bar}] "
+        planned = trainer.planned_epochs
+        return (f"epoch {min(trainer.epoch, planned)}/{planned} [{bar}] "
                 f"{100 * fraction:5.1f}% {done}/{total}{ppl}{val} ETA {format_seconds(eta)}")
 
     def close(self):

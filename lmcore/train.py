@@ -141,6 +141,12 @@ class Trainer:
         return self.elapsed + (time.perf_counter() - self._clock)
 
     @property
+    def planned_epochs(self) -> int:
+        """The epochs the plan reaches: `epochs`, or fewer where max_steps cuts it (60 steps of 149 an
+        epoch is 1, not "epoch 1/8")."""
+        return min(self.cfg.epochs, math.ceil(self.total_steps / self.windows)) if self.windows else self.cfg.epochs
+
+    @property
     def done(self) -> bool:
         return self.step >= self.total_steps
 

@@ -13,7 +13,7 @@ import sys
 import pytest
 
 from charts import chart, values
-from conftest import copy_run, metric, open_app
+from conftest import copy_run, metric, open_app, texts
 from lmcore import launch, runs
 from lmcore.runs import RunWriter
 
@@ -353,7 +353,7 @@ def test_stop_names_the_step_it_saved_and_a_kill_names_the_steps_resume_trains_a
 
     import torch
 
-    from conftest import texts, wait_until
+    from conftest import wait_until
     from ui.train_setup import START
 
     root = tmp_path / "runs"
@@ -427,13 +427,41 @@ def test_an_epoch_end_checkpoint_reads_as_that_epochs_end(trained_runs, tmp_path
     folder = copy_run(trained_runs[1]["plain"], tmp_path)
     last = folder / "checkpoints" / "last.pt"
     payload = torch.load(last, weights_only=True)
-    config = json.loads((folder / "config.json").read_text())
-    assert saved_point(folder, config) == SavedPoint(40, f"epoch 1 of {config['epochs']}")
+    assert saved_point(folder, 8) == SavedPoint(40, "epoch 1 of 8")
     payload["progress"] = {**payload["progress"], "step": 149, "epoch": 2, "window": 0}
     torch.save(payload, last)
-    assert saved_point(folder, config) == SavedPoint(149, f"the end of epoch 1 of {config['epochs']}")
+    assert saved_point(folder, 8) == SavedPoint(149, "the end of epoch 1 of 8")
+    assert saved_point(folder, None) == SavedPoint(149, "the end of epoch 1")
     last.write_bytes(b"torn")
-    assert saved_point(folder, config) is None
+    assert saved_point(folder, 8) is None
+
+
+def test_a_capped_runs_place_counts_the_epochs_its_cap_reaches(trained_runs, monkeypatch, tmp_path):
+    """A tiny run capped at 40 steps (149 an epoch) of a planned 8 epochs read 'epoch 1 of 8': it ends in epoch 1."""
+    folder = copy_run(trained_runs[1]["plain"], tmp_path)
+    status = json.loads((folder / "status.json").read_text())
+    assert json.loads((folder / "config.json").read_text())["epochs"] == 8 and status["total_steps"] == 40
+    (folder / "status.json").write_text(json.dumps({**status, "state": "stopped"}))
+    at = open_watch(monkeypatch, folder)
+    assert "Stopped at step 40 (epoch 1 of 1): checkpoint saved at step 40; Resume continues from there." \
+        in texts(at.info)
+
+
+def test_a_damaged_run_with_its_config_and_checkpoint_offers_resume(trained_runs, monkeypatch, tmp_path):
+    """A torn status.json left a run with an intact config.json and last.pt showing only "Delete it"."""
+    folder = copy_run(trained_runs[1]["plain"], tmp_path)
+    (folder / "status.json").write_text('{"state": "runn')
+    at = open_watch(monkeypatch, folder)
+    resume = [b for b in at.button if b.label == "Resume"]
+    assert resume and not resume[0].disabled and resume[0].help.endswith("from the checkpoint at step 40 (epoch 1)")
+    assert ("Its config.json and checkpoint still read: Resume continues from the checkpoint at step 40 (epoch 1), "
+            "and writes a new status.json.") in texts(at.warning)
+    assert any("step 40, read from its log · status.json is damaged" in p.proto.text for p in at.get("progress"))
+
+    (folder / "config.json").unlink()                                    # nothing left to train from
+    at = open_watch(monkeypatch, folder)
+    assert not [b for b in at.button if b.label in ("Resume", "Start over")]
+    assert "Delete it on **Compare** when you no longer need it." in texts(at.warning)
 
 
 # ---------------------------------------------------------------- run colours (QA round 8)
@@ -468,3 +496,25 @@ def test_the_learning_rate_shows_three_digits_and_the_exact_one_on_hover(monkeyp
     at = open_watch(monkeypatch, zaremba)
     shown = next(m for m in at.metric if m.label == "Learning rate")
     assert shown.value == "0.0222" and shown.help.endswith(": 0.0221839")
+
+
+@pytest.mark.parametrize("fault, blamed", [(FileNotFoundError("metrics.jsonl"), "run"), (NameError("shwo_run"), "app")])
+def test_a_fault_of_the_page_is_not_blamed_on_the_run_folder(trained_runs, monkeypatch, tmp_path, fault, blamed):
+    """A NameError during a hot edit read "Could not read <run> just now ... half-written or being deleted"."""
+    import ui.train_watch
+
+    folder = copy_run(trained_runs[1]["plain"], tmp_path)
+
+    def fail(summary):
+        raise fault
+
+    monkeypatch.setattr(ui.train_watch, "run_links", fail)
+    at = open_watch(monkeypatch, folder)
+    if blamed == "run":
+        assert f"Could not read `{folder.name}` just now (FileNotFoundError: metrics.jsonl)" in texts(at.warning)
+        assert not at.error
+    else:
+        assert (f"This page failed to draw run `{folder.name}` (NameError: shwo_run). That is a fault of the app, "
+                "not of the run") in texts(at.error)
+        assert "Could not read" not in texts(at.warning)
+        assert any("NameError: shwo_run" in c.value for c in at.code)

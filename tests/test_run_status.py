@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import SMALL, wait_until
+from runlogs import StopAt
 from lmcore import jsonl, launch, runs
 from lmcore.errors import FolderGone
 from lmcore.summaries import list_runs, summarize
@@ -256,3 +257,47 @@ def test_the_command_lines_summary_gives_the_speed_pages_show(small_config, tmp_
     result = run(folder, show_progress=False)
     speeds = [r["tokens_per_s"] for r in jsonl.read_jsonl(folder / "metrics.jsonl") if r["kind"] == "train"]
     assert result["tokens_per_s"] == summarize(folder).tokens_per_s == statistics.median(speeds)
+
+
+def test_a_run_whose_status_json_is_torn_resumes_from_its_checkpoint_and_writes_a_new_one(small_config, tmp_path):
+    """A damaged status.json loses nothing the checkpoint holds: the trainer continues from last.pt
+    (the Train page offers Resume for it), keeping the best validation and the training time."""
+    from lmcore.session import run
+
+    folder = runs.create_run(small_config.replace(max_steps=150, epochs=2, eval_every=0).to_dict(), tmp_path)
+    run(folder, show_progress=False, observers=(StopAt(60),))
+    before = runs.read_status(folder)
+    assert before["state"] == "stopped" and before["step"] == 60
+    (folder / "status.json").write_text('{"state": "stop')
+    damaged = summarize(folder)
+    assert damaged.state == "broken" and damaged.config and damaged.step == 60   # its step, read from its log
+    run(folder, show_progress=False)
+    after = runs.read_status(folder)
+    assert (after["state"], after["step"], after["total_steps"]) == ("finished", 150, 150)
+    assert after["elapsed"] > before["elapsed"]                               # the first spell is kept
+    steps = [r["step"] for r in jsonl.read_jsonl(folder / "metrics.jsonl") if r["kind"] == "train"]
+    assert steps == sorted(set(steps)) and steps[-1] == 150                    # continued, not retrained
+
+
+def test_a_killed_runs_summary_steps_to_its_last_logged_step_where_its_status_lags(folder):
+    """QA round 8: status.json at 755, metrics at 782. Every page and `lmcore runs` read the run's
+    summary, so they agree with the Train page's 'steps ... are trained again'."""
+    for step in (10, 20, 27):
+        jsonl.append_jsonl(folder / "metrics.jsonl", {"kind": "train", "step": step, "ppl": 50.0})
+    runs.RunWriter(folder).status(state="failed", step=20, total_steps=100, error="killed")
+    assert summarize(folder).step == 27
+    runs.RunWriter(folder).status(state="stopped", step=20)                    # a clean stop: its status is right
+    assert summarize(folder).step == 20
+
+
+def test_the_progress_line_counts_the_epochs_a_cap_reaches(small_config, tmp_path):
+    """SMALL has 99 steps an epoch: capped at 150 of 3 epochs, the run ends in epoch 2, not 'epoch 2/3'."""
+    import io
+
+    from lmcore.progress import ProgressBar
+    from lmcore.session import run
+
+    folder = runs.create_run(small_config.replace(max_steps=150, epochs=3, eval_every=0).to_dict(), tmp_path)
+    stream = io.StringIO()
+    run(folder, show_progress=False, observers=(ProgressBar(stream),))
+    assert stream.getvalue().splitlines()[-1].startswith("epoch 2/2 [")

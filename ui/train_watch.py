@@ -3,8 +3,9 @@ refreshed every 2 seconds by a fragment that reads only what the run added since
 
 from __future__ import annotations
 
+import math
 import re
-from dataclasses import replace
+import traceback
 from pathlib import Path
 from typing import NamedTuple
 
@@ -97,16 +98,6 @@ def new_samples(folder: Path) -> list[dict]:
     return tails[str(folder)].read_all()
 
 
-def with_logged_step(summary: RunSummary, frame: pd.DataFrame) -> RunSummary:
-    """A failed run's summary at the last step its log holds, where that is past its status: a killed trainer's
-    status.json lags its metrics (written less often; QA round 8: 755 against 782 logged), and the
-    steps Resume trains again are counted from what was trained."""
-    logged = last(frame, "train", "step")
-    if summary.state != "failed" or logged is None or (summary.step or 0) >= logged:
-        return summary
-    return replace(summary, step=int(logged), status={**summary.status, "step": int(logged)})
-
-
 def last(frame: pd.DataFrame, kind: str, column: str = "ppl", back: int = 1):
     rows = frame[frame["kind"] == kind]
     return rows[column].iloc[-back] if len(rows) >= back else None
@@ -147,6 +138,23 @@ def run_links(summary: RunSummary) -> None:
         row.page_link(page, label=label, icon=icon, query_params=query)
 
 
+def resumable(summary: RunSummary) -> bool:
+    """Resume (or Start over) applies: a stopped or failed run of the user's, or a damaged one whose
+    config.json still reads (the trainer rebuilds its status.json from the checkpoint)."""
+    if summary.is_reference:
+        return False
+    return summary.state in ("stopped", "failed") or (summary.is_broken and bool(summary.config))
+
+
+def progress_line(summary: RunSummary) -> tuple[float, str]:
+    """ui.progress_text at the summary's step, which for a killed run is the last one logged (its
+    status.json lags); a damaged status has no plan to measure the step against."""
+    if summary.is_broken:
+        step = f"step {summary.step:,}, read from its log" if summary.step is not None else "no step can be read"
+        return 0.0, f"{step} · status.json is damaged"
+    return ui.progress_text({**summary.status, "step": summary.step} if summary.step is not None else summary.status)
+
+
 def run_controls(summary: RunSummary, saved: SavedPoint | None) -> None:
     folder, state = summary.path, summary.state
     if summary.is_reference:
@@ -159,7 +167,7 @@ def run_controls(summary: RunSummary, saved: SavedPoint | None) -> None:
             st.toast(f"Stopping (it was at step {summary.step or 0:,}): the run saves a checkpoint at the step it "
                      "stops on, then the page says where Resume continues." if stopped
                      else "No training process is running.")
-    elif state in ("stopped", "failed"):
+    elif resumable(summary):
         label, help_text, toast = ((
             "Resume", f"Continue in a new background process from {resume_text(summary.step, saved)}",
             f"Resuming from step {saved.step:,}...") if saved else
@@ -181,9 +189,10 @@ class SavedPoint(NamedTuple):
     place: str
 
 
-def saved_point(folder: Path, config: dict | None) -> SavedPoint | None:
+def saved_point(folder: Path, planned: int | None) -> SavedPoint | None:
     """last.pt's step, which status.json cannot give after a kill -9 (its step is the latest
-    progress, past the checkpoint); None without a readable last.pt."""
+    progress, past the checkpoint); None without a readable last.pt. `planned`: the epochs its plan
+    reaches (planned_epochs)."""
     path = folder / "checkpoints" / "last.pt"
     try:
         stamp = path.stat()
@@ -193,8 +202,7 @@ def saved_point(folder: Path, config: dict | None) -> SavedPoint | None:
     if progress is None:
         return None
     step, epoch, window = progress
-    planned = (config or {}).get("epochs")
-    of = f" of {planned}" if isinstance(planned, int) else ""
+    of = f" of {planned}" if planned else ""
     # The trainer counts the next epoch once one ends: window 0 is the end of the epoch before.
     place = f"the end of epoch {epoch - 1}{of}" if window == 0 and epoch > 1 else f"epoch {epoch}{of}"
     return SavedPoint(step, place)
@@ -204,6 +212,16 @@ def saved_point(folder: Path, config: dict | None) -> SavedPoint | None:
 def checkpoint_progress(path: str, mtime_ns: int, size: int) -> tuple[int, int, int] | None:
     """checkpoints.saved_progress, read once per save (the stamp keys the cache)."""
     return checkpoints.saved_progress(Path(path))
+
+
+def planned_epochs(summary: RunSummary, frame: pd.DataFrame) -> int | None:
+    """The epochs a run's plan reaches: its `epochs`, or fewer where max_steps cuts the plan short
+    (a run capped at 60 steps of 149 an epoch read "epoch 1 of 8"); None when that is unknown."""
+    planned = jsonl.json_count(summary.config.get("epochs"))
+    if not summary.max_steps or not planned:
+        return planned
+    per_epoch = epochs.steps_per_epoch(summary, frame)
+    return min(planned, math.ceil(summary.total_steps / per_epoch)) if per_epoch and summary.total_steps else None
 
 
 def resume_text(step: int | None, saved: SavedPoint) -> str:
@@ -371,11 +389,23 @@ def run_samples(folder: Path) -> None:
             st.markdown(sample_markdown(record))
 
 
+def broken_remedy(summary: RunSummary, saved: SavedPoint | None) -> str:
+    """What a damaged run can still do: its config and checkpoint are enough to go on (lmcore.session
+    rebuilds status.json), its config alone to start over; without a config only deleting is left."""
+    if not resumable(summary):
+        return "Delete it on **Compare** when you no longer need it."
+    if saved is None:
+        return ("Its config.json still reads but it has no checkpoint: Start over trains it again from step 0 "
+                "and writes a new status.json.")
+    return (f"Its config.json and checkpoint still read: Resume continues from {resume_text(summary.step, saved)}, "
+            "and writes a new status.json.")
+
+
 def run_outcome(folder: Path, summary: RunSummary, saved: SavedPoint | None) -> None:
     status, state = summary.status, summary.state
     if state == "broken":
         st.warning(f"This run folder is damaged ({summary.problem}); showing what can still be read. "
-                   "Delete it on **Compare** when you no longer need it.")
+                   f"{broken_remedy(summary, saved)}")
     elif state == "failed":
         st.error(f"**Training failed:** {status.get('error') or 'no message'}")
         if saved:
@@ -416,14 +446,14 @@ def follow_state(run_id: str, state: str) -> None:
 
 def show_run(folder: Path) -> None:
     frame = ui.metrics_frame(folder)
-    summary = with_logged_step(summary_of(folder), frame)
-    status, state = summary.status, summary.state
+    summary = summary_of(folder)
+    state = summary.state
     follow_state(folder.name, state)
     run_header(summary)
     run_links(summary)
-    fraction, text = ui.progress_text(status)
-    saved = saved_point(folder, summary.config) if state in ("stopped", "failed") else None
-    if state in runs.ACTIVE + ("stopped", "failed"):
+    fraction, text = progress_line(summary)
+    saved = saved_point(folder, planned_epochs(summary, frame)) if resumable(summary) else None
+    if state in runs.ACTIVE + ("stopped", "failed") or resumable(summary):
         # A quarter of the row: at 1024 px a sixth cut "Resume" to "Res…" (QA round 8).
         bar, button = st.columns([3, 1], vertical_alignment="bottom")
         bar.progress(fraction, text=text)
@@ -440,6 +470,11 @@ def show_run(folder: Path) -> None:
     run_samples(folder)
 
 
+# What reading a folder that is being written or deleted raises: files gone or torn (JSON and
+# pandas parse errors are ValueErrors), keys missing from a half-written record, lmcore's own errors.
+FOLDER_ERRORS = (OSError, ValueError, LookupError, EOFError, LmcoreError)
+
+
 @st.fragment(run_every=2)
 def live_run(run_id: str) -> None:
     """Everything about one run; refreshes itself, reading only what was added since last time."""
@@ -449,9 +484,15 @@ def live_run(run_id: str) -> None:
         return
     try:
         show_run(folder)
-    except Exception as error:  # a half-written or vanishing folder must not take the page down
+    except FOLDER_ERRORS as error:  # a half-written or vanishing folder must not take the page down
         st.warning(f"Could not read `{folder.name}` just now ({type(error).__name__}: {error}). It may be "
                    "half-written or being deleted; trying again in 2 seconds.")
+    except Exception as error:  # nor may a fault of the page's own, which is not the run folder's
+        st.error(f"This page failed to draw run `{folder.name}` ({type(error).__name__}: {error}). "
+                 "That is a fault of the app, not of the run: its files are untouched and its training goes on. "
+                 "Trying again in 2 seconds.")
+        with st.expander("Details for a bug report"):
+            st.code(traceback.format_exc(), language=None)
 
 
 def safe_id(run_id: str) -> str:
