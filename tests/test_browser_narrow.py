@@ -121,7 +121,7 @@ def test_start_presets_fit_on_a_projector(app, page):
     open_page(page, url, "Start from a preset")
     assert defects(page, "start") == []
     buttons = page.get_by_role("button", name="Start now")
-    assert buttons.count() == 5 and len({round(b.bounding_box()["height"]) for b in buttons.all()}) == 1
+    assert buttons.count() == 6 and len({round(b.bounding_box()["height"]) for b in buttons.all()}) == 1
 
 
 def test_train_set_up_fits_on_a_projector(app, page):

@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 
 from conftest import SMALL, wait_until
-from runlogs import StopAt
 from lmcore import jsonl, launch, runs
 from lmcore.errors import FolderGone
 from lmcore.summaries import list_runs, summarize
 from lmcore.train import Callbacks
+from runlogs import StopAt
 
 # A process whose command line names lmcore, as a real training process's does.
 SLEEPER = "import time; time.sleep(30)  # lmcore"
