@@ -127,3 +127,31 @@ def test_six_runs_config_differences_fit_a_1024_px_window_with_every_value(app, 
     for value in ("variational-medium", "zaremba-medium", "book", "tiny", "synthetic", UPLOAD, "variational"):
         assert value in shown, value                                             # wrapped, never cut
     screenshot(page, "compare-config-differences-1024")
+
+
+def test_every_run_at_1024_px_keeps_the_curves_tall_and_the_filters_whole(app, page):
+    """QA round 9: at 1024 px, seven runs' legend above the curves left them a strip, and the filters
+    cut 'zaremba-medium' to 'zaremba…' and hid a second preset."""
+    from lmcore.summaries import reference_runs
+
+    url, ids = app
+    chosen = [s.id for s in reference_runs()] + list(ids.values())
+    presets = ["zaremba-medium", "variational-medium"]
+    page.set_viewport_size({"width": 1024, "height": 768})
+    page.goto(f"{url}/compare?runs={','.join(chosen)}&preset={presets[0]}&preset={presets[1]}"
+              "&placement=variational&state=finished")
+    settle(page, "Selected runs")
+    chart = page.locator('[data-testid="stPlotlyChart"]').first
+    chart.locator(".legendtext").first.wait_for()
+    plot = chart.locator("rect.nsewdrag").first.bounding_box()
+    legend = chart.locator("g.legend").bounding_box()
+    assert plot["height"] >= 300, plot                                          # was 200 px
+    assert legend["y"] >= plot["y"] + plot["height"], (legend, plot)            # under the plot, not over it
+    assert legend["x"] + legend["width"] <= chart.bounding_box()["x"] + chart.bounding_box()["width"]
+    assert chart.locator(".legendtext").count() == len(chosen)                  # every run named, once
+    chips = page.locator('[data-tag] > span[title]').evaluate_all(
+        "spans => spans.map(s => { const box = s.closest('[data-testid=stMultiSelectTagsContainer]')"
+        ".getBoundingClientRect(), chip = s.parentElement.getBoundingClientRect(); return [s.title, "
+        "s.scrollWidth <= s.clientWidth && chip.left >= box.left - 0.5 && chip.right <= box.right + 0.5]; })")
+    assert dict(chips) == {**dict.fromkeys(presets, True), "variational": True, "finished": True}, chips
+    screenshot(page, "compare-seven-runs-1024")

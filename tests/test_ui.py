@@ -150,3 +150,25 @@ def test_the_three_shipped_recipes_get_three_colours():
     ids = [summary.id for summary in reference_runs()]
     assert len(ids) == 3 and len(set(ui.run_colours(ids))) == 3
     assert all(style.variant == 0 for style in ui.run_styles(ids))
+
+
+def runs_figure(count: int, name: str = "tiny · dropout_placement=variational · dropout=0.5"):
+    return ui.ppl_figure([{"label": f"{name} {i}", "frame": frame([900.0, 300.0], [250.0, 200.0])}
+                          for i in range(count)])
+
+
+def plot_height(figure) -> int:
+    return figure.layout.height - figure.layout.margin.t - figure.layout.margin.b
+
+
+def test_eight_runs_legend_goes_under_the_plot_which_keeps_its_height():
+    """QA round 9: above the plot, 8 runs' names took 6 lines of a 1024 px page's 420 px chart."""
+    two, eight = runs_figure(2), runs_figure(8)
+    legend = eight.layout.legend
+    assert (legend.orientation, legend.yref, legend.y, legend.yanchor) == ("v", "container", 0, "bottom")
+    assert eight.layout.height - two.layout.height == 6 * ui.LEGEND_LINE     # a line more for each run
+    assert plot_height(eight) == plot_height(two) >= 320                     # the curves keep their room
+    assert ui.legend_entries(eight) == 8                                     # one entry a run
+    # One run: its train and validation entries above the plot, as the Train page has always drawn them.
+    alone = runs_figure(1)
+    assert alone.layout.legend.orientation == "h" and alone.layout.height == 420

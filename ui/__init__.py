@@ -286,10 +286,36 @@ def ppl_figure(curves: list[dict], log_y: bool = True, smoothing: float = 0.0, f
     figure.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10), hovermode="x unified",
                          legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0), modebar_orientation="v",
                          xaxis_title="training step" if x == "step" else x, yaxis_title="perplexity")
+    if len(curves) > 1:
+        legend_below(figure, height)
     clip_axis(figure, clip, log_y, floor)
     if log_y:
         log_ticks(figure, clipped=clip is not None)
     return figure
+
+
+# A legend under a chart: one line per entry, LEGEND_LINE px each, below AXIS_ROOM px for the x
+# axis's tick labels and title.
+LEGEND_LINE = 20
+AXIS_ROOM = 60
+
+
+def legend_entries(figure: go.Figure) -> int:
+    """How many entries a figure's legend lists: its traces, less those kept out of it."""
+    return sum(trace.showlegend is not False for trace in figure.data)
+
+
+def legend_below(figure: go.Figure, height: int, axis_room: int = AXIS_ROOM) -> None:
+    """Several runs' legend under the plot, one run a line, and the figure taller by its lines, so the
+    plot keeps the height it has beside one run. Above it, in rows as wide as the page, 8 runs' names
+    took 6 lines of a 1024 px page's 420 px chart and left the curves 140 px (QA round 9); a line each
+    keeps every name whole, beside its colour, at any width. `axis_room`: the x axis's height (less
+    with no title)."""
+    lines = legend_entries(figure)
+    # The top margin held the legend: a little is kept for a bar's value above the tallest bar.
+    figure.update_layout(height=height + lines * LEGEND_LINE, margin=dict(t=16, b=axis_room + lines * LEGEND_LINE),
+                         legend=dict(orientation="v", yref="container", y=0, yanchor="bottom", x=0,
+                                     xanchor="left", tracegroupgap=0))
 
 
 def log_ticks(figure: go.Figure, clipped: bool = False) -> None:

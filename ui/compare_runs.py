@@ -152,14 +152,17 @@ RUN_COLUMNS = ["label", "state", "best_val_ppl", "final_val_ppl", "best_epoch", 
 
 def filters(frame: pd.DataFrame) -> None:
     # Two rows: five boxes in one left a 1024 px page an empty pill for each value chosen, so a
-    # shared link's filters could not be read (QA round 8).
-    columns = [*st.columns(3), *st.columns([1, 2])]
-    for column, key, label, field in ((columns[0], FILTER_STATES, "State", "state"),
-                                      (columns[1], FILTER_PRESETS, "Preset", "preset"),
-                                      (columns[2], FILTER_DATASETS, "Dataset", "dataset"),
+    # shared link's filters could not be read (QA round 8). The chosen values wrap onto more lines
+    # (wrap=True): in a column they stayed on one scrolling line, so a second preset was hidden even
+    # at 1400 px and a third of a 1024 px page cut 'zaremba-medium' to 'zaremba…' (QA round 9); the
+    # presets and datasets, the longest values, get half a row each.
+    columns = [*st.columns(2), *st.columns(3)]
+    for column, key, label, field in ((columns[0], FILTER_PRESETS, "Preset", "preset"),
+                                      (columns[1], FILTER_DATASETS, "Dataset", "dataset"),
+                                      (columns[2], FILTER_STATES, "State", "state"),
                                       (columns[3], FILTER_PLACEMENTS, "Dropout placement", "dropout_placement")):
         choices = sorted(set(compare.options(frame, field)) | set(st.session_state[key]), key=str)
-        column.multiselect(label, choices, key=key, placeholder="all", persist_state="session")
+        column.multiselect(label, choices, key=key, placeholder="all", persist_state="session", wrap=True)
     columns[4].text_input("Name contains", key=FILTER_TEXT, placeholder="name, id or grid",
                           persist_state="session")
 
@@ -377,6 +380,7 @@ SCORES = ("best validation", "final validation", "test")
 # Up to this many runs each bar carries its value; past it Plotly shrank the labels to a few pixels
 # and ran neighbours together ('132.3130.6'), so the values are on hover only, which a caption says.
 LABELLED_RUNS = 4
+BARS_HEIGHT = 340
 LABEL_MIN_SIZE = 10  # a label that would have to shrink below this many pixels is left out (hover shows it)
 
 
@@ -445,10 +449,13 @@ def score_bars(chosen: list[RunSummary], labels: list[str], styles: list[ui.RunS
                                 hovertemplate="%{x}: %{customdata}"))  # the trace name shows beside it
     floors = compare.floors(chosen, labels)
     floor_lines(figure, floors, len(chosen), log_y, short=True)
-    figure.update_layout(barmode="group", height=340, margin=dict(l=10, r=10, t=24, b=10), yaxis_title="perplexity",
+    figure.update_layout(barmode="group", height=BARS_HEIGHT, margin=dict(l=10, r=10, t=24, b=10),
+                         yaxis_title="perplexity",
                          legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0),
                          uniformtext=dict(minsize=LABEL_MIN_SIZE, mode="hide"),
                          uirevision=f"compare.bars.{log_y}")  # a kept linear zoom would be nonsense on log
+    if len(chosen) > 1:
+        ui.legend_below(figure, BARS_HEIGHT, axis_room=36)  # as the curves': 8 names above squashed the bars
     if log_y:
         log_range(figure, list(floors))
         ui.log_ticks(figure)
