@@ -16,7 +16,8 @@ from .ablation import CONFIRM_ABOVE
 from .config import SAMPLING_SEED_MAX, key_problem
 from .errors import ConfigError, LmcoreError, RunError
 
-RUN_HELP = "a run folder, or a run id in the runs folder or among the shipped reference runs"
+RUN_HELP = ("a run folder, or a run id in the runs folder or among the shipped reference runs; a name, preset or "
+            "the id's last 4 characters where only one run has it")
 
 
 def _add_config_args(parser):
@@ -118,7 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="a run's results as JSON (per-epoch perplexity, test, timing) "
                                  "and a PNG")
     report.add_argument("run_dir", metavar="run", help=RUN_HELP)
-    report.add_argument("--json", dest="json_path", required=True)
+    report.add_argument("--json", dest="json_path", metavar="FILE",
+                        help="write the report to FILE and print a one-line summary (default: print the report)")
     report.add_argument("--png", dest="png_path")
 
     listing = commands.add_parser("runs", help="one line per run: yours, then the shipped reference runs")
@@ -222,6 +224,21 @@ def _check_corpus(configs) -> None:
         raise ConfigError(found)
 
 
+def run_named(given: str, root=None) -> Path | None:
+    """The one run whose name, preset or id tail (`tiny`, `book`, `823d`) is `given`: the user's
+    runs first, then the reference runs; RunError naming the candidates when several match."""
+    from .summaries import list_runs, reference_runs
+
+    for found in (list_runs(root), reference_runs()):
+        matches = [s for s in found if given in (s.config.get("name"), s.config.get("preset"), s.short_id)]
+        if len(matches) == 1:
+            return matches[0].path
+        if matches:
+            listed = ", ".join(f"{s.id} ({s.name})" for s in matches[:5]) + (", ..." if len(matches) > 5 else "")
+            raise RunError(f"{given!r} names {len(matches)} runs: {listed}; give a run id")
+    return None
+
+
 def find_run(given: str, root=None) -> Path:
     """The run folder `given` names: a folder, else a run id in the runs folder (`root`, else
     $LMCORE_RUNS_DIR or ./runs), then among the shipped reference runs. Every command that takes a
@@ -235,9 +252,10 @@ def find_run(given: str, root=None) -> Path:
             folder = locate_run(given, root)
         except RunError:  # a path, or text no run id has
             raise RunError(f"{given}: not a run folder (no such folder)") from None
+        folder = folder or run_named(given, root)
         if folder is None:
-            raise RunError(f"no run {given!r}: no such folder here, nor a run id in {runs_dir(root)} or "
-                           f"{reference_dir()}")
+            raise RunError(f"no run {given!r}: no such folder here, nor a run id, name or id tail in {runs_dir(root)} "
+                           f"or {reference_dir()} (`lmcore runs` lists them)")
     if not (folder / "config.json").exists():
         raise RunError(f"{folder}: not a run folder (no config.json){_holding_runs(folder)}")
     return folder
@@ -334,7 +352,11 @@ def cmd_download(args) -> int:
 def cmd_report(args) -> int:
     from .report import write
 
-    result = write(find_run(args.run_dir), Path(args.json_path), Path(args.png_path) if args.png_path else None)
+    json_path = Path(args.json_path) if args.json_path else None
+    result = write(find_run(args.run_dir), json_path, Path(args.png_path) if args.png_path else None)
+    if json_path is None:
+        print(json.dumps(result, indent=1))
+        return 0
     shown = ("run", "state", "error", "device", "best_val_ppl", "test_ppl", "seconds_per_epoch")
     print(json.dumps({k: result[k] for k in shown if k in result}))  # error: only a failed run has one
     return 0

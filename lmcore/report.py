@@ -169,15 +169,17 @@ def _check_folder(path: Path, what: str) -> None:
         raise LmcoreError(f"cannot write the {what} {path}: no folder {folder}")
 
 
-def write(folder: Path, json_path: Path, png_path: Path | None = None) -> dict:
-    """build(folder) written as JSON to `json_path` and drawn to `png_path`; LmcoreError in one line
-    for an output that cannot be written. A run with no validation yet gets no PNG, with a note."""
+def write(folder: Path, json_path: Path | None, png_path: Path | None = None) -> dict:
+    """build(folder) written as JSON to `json_path` (none: the caller prints it) and drawn to
+    `png_path`; LmcoreError in one line for an output that cannot be written. A run with no
+    validation yet gets no PNG, with a note."""
     result = build(folder)
-    _check_folder(json_path, "JSON")
-    if png_path is not None:
-        _check_folder(png_path, "PNG")
+    for path, kind in ((json_path, "JSON"), (png_path, "PNG")):
+        if path is not None:
+            _check_folder(path, kind)
     try:
-        Path(json_path).write_text(json.dumps(result, indent=1))
+        if json_path is not None:
+            Path(json_path).write_text(json.dumps(result, indent=1))
     except OSError as error:  # a read-only folder, a folder of that name
         raise LmcoreError(f"cannot write the JSON {json_path}: {_reason(error)}") from None
     if png_path is None:

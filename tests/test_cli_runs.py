@@ -53,6 +53,21 @@ def test_report_and_fork_take_an_id_too(trained_runs, capsys, monkeypatch, tmp_p
     assert fork["parent"] == plain.name and fork["folder"].startswith(str(plain.parent))
 
 
+def test_a_run_is_found_by_its_name_or_id_tail_where_one_run_has_it(user_runs, capsys, monkeypatch, tmp_path):
+    """QA round 10: `lmcore report <run>` alone stopped at "the following arguments are required: --json", and
+    only a full id named a run. The report now prints itself, and a unique name or id tail finds its run."""
+    root, folders = user_runs
+    monkeypatch.chdir(tmp_path)
+    plain = folders["plain"].name
+    assert cli.main(["report", plain[-4:]]) == 0                    # the id's tail, the report on stdout
+    assert json.loads(capsys.readouterr().out)["run"] == plain
+    assert cli.main(["report", "book"]) == 0                        # a reference run by its preset
+    assert json.loads(capsys.readouterr().out)["run"].endswith("-book-9182")
+    assert cli.main(["eval", "tiny"]) == 2                          # two of the user's runs are tiny
+    error = one_error(capsys)
+    assert "'tiny' names 2 runs" in error and plain in error and "give a run id" in error
+
+
 @pytest.mark.parametrize("command", [["sample"], ["eval"], ["resume"], ["report", "--json", "x.json"], ["fork"]])
 def test_an_unknown_run_is_no_run_and_says_where_it_looked(command, runs_root, capsys, monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
