@@ -13,7 +13,7 @@ from explorer import epochs, sampling_settings, textview
 from lmcore import checkpoints
 from lmcore.errors import RunError
 from lmcore.jsonl import read_jsonl
-from lmcore.runs import ACTIVE, read_status
+from lmcore.runs import ACTIVE, read_json, read_status
 from lmcore.sampling import generate, read_prompt, unknown_fate, whole_text
 from lmcore.summaries import RunSummary
 from lmcore.text import EOS, shorten
@@ -29,6 +29,11 @@ GENERATE_TOP_K = "generate.top_k"
 GENERATE_SEED = "generate.seed"
 GENERATE_RESULT = "generate.result"     # {"settings": tuple, "result": generate()'s dict}
 GENERATE_POSITION = "generate.position"
+GENERATE_LINK = "generate.link"         # the settings' query last read from or written to the URL
+GENERATE_LINK_NOTE = "generate.link_note"   # {"text", "shown"}: what a link set that was ignored
+# The URL's keys (explorer/sampling_settings.py) and the widgets they set.
+LINKED = {"checkpoint": GENERATE_WHICH, "prompt": GENERATE_PROMPT, "words": GENERATE_WORDS,
+          "temperature": GENERATE_TEMPERATURE, "top_k": GENERATE_TOP_K, "seed": GENERATE_SEED}
 
 # Top-k and seed are text boxes: a browser number box keeps an out-of-range number to itself
 # (a red icon) and the page would go on with the previous value; text reaches the page, which
@@ -144,11 +149,18 @@ def load(folder: Path, which: str):
 
 
 def checkpoint_caption(payload: dict, path: Path, which: str, words: list[str]) -> None:
+    """'`last.pt` · step 1,192 · epoch 8 · validation perplexity 135.0 (best 80.4 at epoch 2,
+    in best.pt) · vocabulary 10,000 words': the checkpoint's own score, so an over-fitted last.pt does not read
+    as its best (QA round 10: both read 80.4)."""
     progress = payload.get("progress") or {}
     fallback = " (no best.pt yet, so the latest)" if which == "best" and path.name == "last.pt" else ""
-    best, epoch = progress.get("best_val"), epochs.checkpoint_epoch(progress)
-    st.caption(f"`{path.name}`{fallback} · step {progress.get('step', '?')} · epoch {epoch or '?'} · "
-               f"best validation perplexity {ui.fmt_ppl(best)} · vocabulary {len(words):,} words")
+    step, epoch = progress.get("step"), epochs.checkpoint_epoch(progress)
+    best_file = path.with_name("best.pt")
+    best_step = None if path.name == "best.pt" else (checkpoints.saved_progress(best_file) or (None,))[0]
+    scored = textview.checkpoint_validation(progress, ui.metrics_frame(path.parent.parent),
+                                            path.name == "best.pt", best_step)
+    st.caption(f"`{path.name}`{fallback} · step {ui.fmt_whole(step)} · epoch {epoch or '?'} · {scored} · "
+               f"vocabulary {len(words):,} words")
 
 
 # ---------------------------------------------------------------- settings and the text
@@ -178,8 +190,10 @@ def follow_run_prompt(summary: RunSummary, words: list[str]) -> None:
 def settings(words: list[str]) -> tuple:
     """Prompt, length, temperature, top-k, seed widgets; returns their values, with None for a
     refused top-k or seed (the reason is shown under its box)."""
-    st.text_input("Prompt", key=GENERATE_PROMPT, help="words separated by spaces; PTB is lower case; "
-                  "empty: from the start of a sentence")
+    # persist_state: the settings come back after a visit to another page (QA round 10: the prompt and
+    # temperature reset there, and the text they made read as stale).
+    st.text_input("Prompt", key=GENERATE_PROMPT, persist_state="session",
+                  help="words separated by spaces; PTB is lower case; empty: from the start of a sentence")
     _, unknown, as_unk = read_prompt(words, st.session_state[GENERATE_PROMPT])
     if unknown:
         fate = unknown_fate(as_unk).replace("<unk>", "`<unk>`")   # the CLI's wording, <unk> as code
@@ -188,14 +202,15 @@ def settings(words: list[str]) -> tuple:
             st.caption("The prompt splits at spaces only, and this text writes punctuation as words of its own "
                        "or not at all: try " + ", ".join(f"`{fix}` for `{typed}`" for typed, fix in spaced.items())
                        + ".")
-    st.slider("Words to generate", 1, 200, key=GENERATE_WORDS)
-    st.slider("Temperature", 0.1, 2.0, step=0.05, key=GENERATE_TEMPERATURE,
+    st.slider("Words to generate", *sampling_settings.WORDS, key=GENERATE_WORDS, persist_state="session")
+    low, high, step = sampling_settings.TEMPERATURE
+    st.slider("Temperature", low, high, step=step, key=GENERATE_TEMPERATURE, persist_state="session",
               help="below 1: safer, more repetitive; above 1: more surprising")
-    st.text_input("Top-k (0 = all words)", key=GENERATE_TOP_K,
+    st.text_input("Top-k (0 = all words)", key=GENERATE_TOP_K, persist_state="session",
                   help=f"sample only among the k most likely next words (their probabilities renormalised); "
                        f"a whole number from 0 to {len(words):,}, this vocabulary's size")
     top_k = checked(sampling_settings.read_top_k(st.session_state[GENERATE_TOP_K], len(words)))
-    st.text_input("Seed", key=GENERATE_SEED,
+    st.text_input("Seed", key=GENERATE_SEED, persist_state="session",
                   help=f"same seed and settings, same text; a whole number from 0 to {sampling_settings.SEED_MAX:,} "
                        "(torch's CPU generator keeps 32 bits of a seed, so larger ones would repeat these)")
     seed = checked(sampling_settings.read_seed(st.session_state[GENERATE_SEED]))
@@ -213,10 +228,12 @@ def checked(reading: tuple) -> int | None:
     return value
 
 
-def show_text(result: dict) -> None:
+def show_text(result: dict, summary: RunSummary, vocabulary_size: int) -> None:
     with st.container(border=True):
         st.markdown(textview.to_markdown(result["words"], result["prompt"]))
-    st.caption(prompt_caption(result) + " A line break is where the model chose `<eos>` (end of sentence).")
+    unk = textview.unk_note(result["prompt"] + result["words"], vocabulary_size, summary.config.get("dataset"))
+    st.caption(prompt_caption(result) + " A line break is where the model chose `<eos>` (end of sentence)."
+               + (f" {unk}" if unk else ""))
     with st.expander("Plain text (copy)"):
         st.code(whole_text(result), language=None, wrap_lines=True)   # the prompt too, as `lmcore sample` prints
 
@@ -251,7 +268,7 @@ def show_choices(result: dict, temperature: float, top_k: int) -> None:
     st.session_state[GENERATE_POSITION] = min(max(st.session_state[GENERATE_POSITION], 1), len(steps))
     if len(steps) > 1:
         st.select_slider("Generated word", list(range(1, len(steps) + 1)), key=GENERATE_POSITION,
-                         format_func=lambda i: f"{i}: {steps[i - 1]['word']}")
+                         persist_state="session", format_func=lambda i: f"{i}: {steps[i - 1]['word']}")
     position = st.session_state[GENERATE_POSITION]
     step = steps[position - 1]
     before = textview.context(result["prompt"], result["words"], position - 1)
@@ -278,7 +295,9 @@ def choices_caption(step: dict, position: int, temperature: float, top_k: int) -
 
 def generator_panel(summary: RunSummary) -> None:
     folder = summary.path
-    st.segmented_control("Checkpoint", ["best", "last"], key=GENERATE_WHICH, required=True,
+    note = st.empty()
+    st.segmented_control("Checkpoint", list(sampling_settings.CHECKPOINTS), key=GENERATE_WHICH, required=True,
+                         persist_state="session",
                          help="best: lowest validation perplexity so far; last: the latest saved")
     which = st.session_state[GENERATE_WHICH] or "best"
     loaded = load(folder, which)
@@ -291,6 +310,8 @@ def generator_panel(summary: RunSummary) -> None:
     with left:
         chosen = settings(words)
         clicked = st.button("✍️ Generate", type="primary", width="stretch", disabled=None in chosen)
+    settings_in_url(summary, own_prompt(summary, words))
+    show_link_note(note)
     key = (str(path), path.stat().st_mtime, *chosen)
     if clicked:
         prompt, num_words, temperature, top_k, seed = chosen
@@ -305,9 +326,65 @@ def generator_panel(summary: RunSummary) -> None:
         if stored["settings"] != key:
             st.caption("⚠️ The settings (or the checkpoint) changed since this text was generated: press "
                        "**Generate** again.")
-        show_text(stored["result"])
+        show_text(stored["result"], summary, len(words))
         _, _, _, _, temperature, top_k, _ = stored["settings"]
         show_choices(stored["result"], temperature, top_k)
+
+
+# ---------------------------------------------------------------- the settings in the URL
+
+
+def apply_settings_link(summary: RunSummary) -> None:
+    """Set the widgets to what a new link names, once (the query applied is remembered), so the user
+    can change them afterwards. A link is the view as its sender saw it: a setting it leaves out was at
+    its default, a prompt it leaves out the run's own. A URL without settings (the sidebar's way back
+    here drops the query) keeps the session's. Call before the widgets are drawn."""
+    query = {key: st.query_params[key] for key in sampling_settings.LINK_KEYS if key in st.query_params}
+    if not query or query == st.session_state.get(GENERATE_LINK):
+        return
+    values, ignored = sampling_settings.settings_from_link(query)
+    for key, value in values.items():
+        st.session_state[LINKED[key]] = str(value) if key in ("top_k", "seed") else value
+    if "prompt" in values:
+        st.session_state[GENERATE_PROMPT_RUN] = (summary.id, None)   # the link's prompt stays, as if typed
+    else:
+        st.session_state.pop(GENERATE_PROMPT_RUN, None)              # follow_run_prompt puts the run's own
+    st.session_state[GENERATE_LINK] = query
+    note = sampling_settings.link_note(ignored)
+    st.session_state[GENERATE_LINK_NOTE] = {"text": note, "shown": None} if note else None
+
+
+def settings_in_url(summary: RunSummary, own: str) -> None:
+    """Write the run and the settings that differ from their defaults into the URL, in one change; a
+    value the link reader would refuse (a typed `ten`) leaves the last good one there."""
+    state = st.session_state
+    wanted = sampling_settings.settings_query({key: state[name] for key, name in LINKED.items()}, own)
+    current = st.query_params.to_dict()
+    query = {key: value for key, value in current.items() if key not in sampling_settings.LINK_KEYS}
+    query.setdefault("run", summary.id)   # a linked run still without a checkpoint keeps its place
+    for key, value in wanted.items():
+        if value is None and key in current:
+            query[key] = current[key]
+        elif value is not None:
+            query[key] = value
+    if query != current:
+        st.query_params.from_dict(query)
+    if "run" not in current:
+        state[GENERATE_URL_RUN] = summary.id   # written here, not a new link for run_select
+    settings = {key: query[key] for key in sampling_settings.LINK_KEYS if key in query}
+    state[GENERATE_LINK] = settings         # written here, so not applied again as a new link
+    note = state.get(GENERATE_LINK_NOTE)
+    if note and note["shown"] is None:
+        note["shown"] = settings            # what the link led to; a change from it ends the note
+    elif note and note["shown"] != settings:
+        state[GENERATE_LINK_NOTE] = None
+
+
+def show_link_note(place) -> None:
+    """The link's note on ignored values, while the settings are still the ones it led to."""
+    note = st.session_state.get(GENERATE_LINK_NOTE)
+    if note:
+        place.caption(note["text"])
 
 
 # ---------------------------------------------------------------- the sample history
@@ -324,8 +401,10 @@ def sample_history(summary: RunSummary) -> None:
     first = history[0]
     start = (f"with prompt “{first['prompt']}”" if first["prompt"].strip() not in ("", EOS) else
              "from the start of a sentence")
+    unk = textview.unk_note([w for item in history for w in (item["prompt"] + " " + item["text"]).split()],
+                            vocabulary_size(folder), summary.config.get("dataset"))
     st.caption(f"One sample per validation, always {start}, temperature "
-               f"{first['temperature']} and the run's seed, so only the model changes.")
+               f"{first['temperature']} and the run's seed, so only the model changes." + (f" {unk}" if unk else ""))
     with st.container(height=460 if len(history) > 5 else "content", border=False):
         for item in history:
             # A line above the text, not a column beside it: at 1024 px a sixth of the row wrapped the
@@ -333,6 +412,12 @@ def sample_history(summary: RunSummary) -> None:
             with st.container(border=True):
                 st.markdown(history_label(item))
                 st.markdown(textview.to_markdown(item["text"].split(), item["prompt"].split()))
+
+
+def vocabulary_size(folder: Path) -> int | None:
+    """The words in a run's vocab.json (the history shows without loading a model), None if unreadable."""
+    words = read_json(folder / "vocab.json")
+    return len(words) if isinstance(words, list) else None
 
 
 def history_label(item: dict) -> str:
@@ -352,6 +437,7 @@ if picked is not None and (gone := weights_not_kept(picked)):
             icon=":material/history:")
     sample_history(picked)
 elif picked is not None:
+    apply_settings_link(picked)
     generator_panel(picked)
     st.divider()
     sample_history(picked)

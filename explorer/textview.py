@@ -12,7 +12,7 @@ import string
 
 import pandas as pd
 
-from lmcore.text import EOS
+from lmcore.text import EOS, UNK
 
 LINE_BREAK = "  \n"  # markdown: two spaces and a newline end a line inside a paragraph
 _PUNCTUATION = set(string.punctuation)
@@ -127,3 +127,73 @@ def sample_history(samples: list[dict], metrics: pd.DataFrame) -> list[dict]:
                     "temperature": sample.get("temperature"), "text": sample["text"],
                     "val_ppl": ppl_at.get(step) if isinstance(step, int) else None})
     return out
+
+
+# ---------------------------------------------------------------- a checkpoint's validation
+
+
+def validation_at(metrics: pd.DataFrame, step) -> dict | None:
+    """The validation line logged at `step` as {"step", "epoch", "ppl"}, or None. A resume cuts the
+    log back to its checkpoint, so a step has at most one (the last one wins if a log holds two)."""
+    if metrics.empty or "kind" not in metrics or not isinstance(step, int):
+        return None
+    rows = metrics[(metrics["kind"] == "val") & (metrics["step"] == step)]
+    if rows.empty:
+        return None
+    row = rows.iloc[-1]
+    epoch = row.get("epoch")
+    return {"step": step, "epoch": int(epoch) if pd.notna(epoch) else None, "ppl": float(row["ppl"])}
+
+
+def last_validation_before(metrics: pd.DataFrame, step: int) -> dict | None:
+    """The latest validation line logged before `step`, or None."""
+    if metrics.empty or "kind" not in metrics:
+        return None
+    earlier = metrics[(metrics["kind"] == "val") & (metrics["step"] < step)]
+    return validation_at(metrics, int(earlier["step"].iloc[-1])) if not earlier.empty else None
+
+
+def checkpoint_validation(progress: dict, metrics: pd.DataFrame, is_best_file: bool,
+                          best_step: int | None = None) -> str:
+    """What a checkpoint's own weights scored on validation, for its caption: 'validation perplexity
+    135.0 (best 80.4 at epoch 2, in best.pt)'. The number is the run's validation line at the
+    checkpoint's step, and only when its payload says that step was validated (`last_eval_step`): the
+    trainer validates before it saves, so that line scored these very weights. A last.pt saved between
+    validations (a stop) says so instead of borrowing an earlier score. `best_step`: best.pt's step."""
+    from explorer.perplexity import format_ppl  # here: explorer.perplexity imports this module
+
+    step, best_val = progress.get("step"), progress.get("best_val")
+    own = validation_at(metrics, step) if progress.get("last_eval_step", step) == step else None
+    if is_best_file:
+        # best.pt is saved when a validation improves on the best, so its best_val is its own score.
+        score = own["ppl"] if own else best_val
+        return f"validation perplexity {format_ppl(score)}, the lowest so far" if score is not None \
+            else "no validation logged"
+    if own and best_step == step:
+        return f"validation perplexity {format_ppl(own['ppl'])}, the lowest so far (the same state as best.pt)"
+    best = validation_at(metrics, best_step) if best_step is not None else None
+    if best:
+        at_epoch = f" at epoch {best['epoch']}" if best["epoch"] is not None else f" at step {best['step']:,}"
+        best_part = f"best {format_ppl(best['ppl'])}{at_epoch}, in best.pt"
+    else:
+        best_part = f"best {format_ppl(best_val)} so far" if best_val is not None else ""
+    if own:
+        return f"validation perplexity {format_ppl(own['ppl'])}" + (f" ({best_part})" if best_part else "")
+    earlier = last_validation_before(metrics, step) if isinstance(step, int) else None
+    if earlier is None and best_val is None:
+        return "no validation yet"
+    said = [f"the last, {format_ppl(earlier['ppl'])}, was at step {earlier['step']:,}"] if earlier else []
+    return "not validated at this step (" + "; ".join(said + ([best_part] if best_part else [])) + ")"
+
+
+# ---------------------------------------------------------------- <unk> in generated text
+
+def unk_note(words, vocabulary_size: int | None, dataset: str | None) -> str | None:
+    """What `<unk>` is, for text that shows it (QA round 10: at temperature 0.5 tiny wrote mostly
+    `<unk>` and nothing said what it was); None when none of `words` is `<unk>`."""
+    if UNK not in set(words):
+        return None
+    size = f"{vocabulary_size:,}-word " if vocabulary_size else ""
+    where = " (PTB's rarer words)" if dataset == "ptb" else ""
+    return (f"`<unk>` stands for every word outside the model's {size}vocabulary{where}; together they are "
+            "common, so a small model often picks it.")
