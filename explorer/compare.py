@@ -13,7 +13,8 @@ import pandas as pd
 
 from explorer.uploads import dataset_label, is_upload, shown_upload_name
 from lmcore import ablation
-from lmcore.config import KEYS
+from lmcore.config import KEYS, build
+from lmcore.sizes import ptb_slice_vocab_size, vocab_size_for
 from lmcore.summaries import RunSummary
 
 # The config keys a comparison table shows, in the order a reader scans them.
@@ -141,6 +142,8 @@ def show_value(value, key: str | None = None) -> str:
     hidden path (runs/.uploads/<sha256>.txt)."""
     if key == "dataset" and isinstance(value, str) and is_upload(value):
         return dataset_label(value)
+    if key == VOCABULARY:  # as the vocabulary note above the diff writes it
+        return f"{value:,}" if _number(value) is not None else "not known yet"
     if value is None or value == "":
         return "—"
     if isinstance(value, bool):
@@ -150,13 +153,68 @@ def show_value(value, key: str | None = None) -> str:
     return str(value)
 
 
+# The corpus keys only one kind of data reads (lmcore.data, ablation's inert settings): elsewhere
+# they do nothing, and a diff that listed them made PTB runs differ in synthetic_tokens (QA round 10).
+SYNTHETIC_ONLY = ("synthetic_tokens", "synthetic_vocab", "data_seed")
+PTB_ONLY = ("train_tokens", "valid_tokens", "test_tokens")
+NOT_USED = "not used"       # a diff cell of a key the run's data leaves unread
+VOCABULARY = "vocabulary"   # the diff's row of each run's real vocabulary (vocabulary()), under dataset
+
+
+def unused_keys(config: dict) -> set[str]:
+    """The corpus keys a run's data leaves unread: the generated language has synthetic_vocab words
+    whatever vocab_size says (a cap on PTB and a text file); only PTB reads its slices' sizes."""
+    synthetic = config.get("dataset") == "synthetic"
+    unused = {"vocab_size"} if synthetic else set(SYNTHETIC_ONLY)
+    return unused if config.get("dataset") == "ptb" else unused | set(PTB_ONLY)
+
+
+def vocabulary(summary: RunSummary) -> int | None:
+    """The words a run's model predicts among: its params.json's, once training starts; before, what
+    its config makes exactly (the generated language's size, a PTB slice's under its cap); None
+    when not known yet (a text file not read, a config that does not build)."""
+    if summary.vocab_size is not None or not summary.config:
+        return summary.vocab_size
+    cfg, problems = build({k: v for k, v in summary.config.items() if k in KEYS})
+    if problems:
+        return None
+    if cfg.dataset == "ptb":
+        size, exact = ptb_slice_vocab_size(cfg)
+        return size if exact else None
+    return vocab_size_for(cfg)
+
+
+def compared_config(summary: RunSummary) -> dict:
+    """A run's config as the diff compares it: NOT_USED for each key its data leaves unread, and its
+    real vocabulary under VOCABULARY (None when not known yet)."""
+    # Every unread key, in the config or not: an older run's missing synthetic_tokens is unread too.
+    return {**summary.config, **dict.fromkeys(unused_keys(summary.config), NOT_USED), VOCABULARY: vocabulary(summary)}
+
+
+def differing_keys(configs: list[dict]) -> list[str]:
+    """varied_keys over compared_config's configs, where a key differs only between the runs that use
+    it (a key only one run's data reads is part of that data, which `dataset` already tells apart)
+    and a vocabulary not known yet differs from none. VOCABULARY comes right after `dataset`."""
+    def differs(key: str) -> bool:
+        values = [config.get(key) for config in configs if config.get(key) != NOT_USED]
+        known = [value for value in values if value is not None] if key == VOCABULARY else values
+        return len({_hashable(value) for value in known}) > 1
+
+    keys = [key for key in varied_keys(configs) if key != VOCABULARY and differs(key)]
+    if differs(VOCABULARY):
+        keys.insert(keys.index("dataset") + 1 if "dataset" in keys else 0, VOCABULARY)
+    return keys
+
+
 def config_diff(summaries: list[RunSummary], labels: list[str] | None = None) -> pd.DataFrame:
-    """Only the config keys that differ between the runs that have a config: one row per key, one
-    column per such run (headed by `labels`, default unique_labels). A run without one (a broken
-    folder, see without_config) is left out: its blanks would make every key differ."""
+    """Only the config keys that differ between the runs that have a config and use the key: one row
+    per key, one column per such run (headed by `labels`, default unique_labels), with NOT_USED where
+    a run's data leaves the key unread, and a VOCABULARY row when the runs' vocabularies differ. A
+    run without a config (a broken folder, see without_config) is left out: its blanks would make
+    every key differ."""
     labels = labels or unique_labels(summaries)
-    columns = {label: s.config for s, label in zip(summaries, labels) if s.config}
-    keys = varied_keys(list(columns.values())) if len(columns) > 1 else []
+    columns = {label: compared_config(s) for s, label in zip(summaries, labels) if s.config}
+    keys = differing_keys(list(columns.values())) if len(columns) > 1 else []
     # A fork's parent among the runs shown reads as that run's column ("#1"), not its long id: cut
     # to "20…" in a narrow column at 1024 px (QA round 5).
     shown = {s.id: label for s, label in zip(summaries, labels)}

@@ -110,17 +110,21 @@ def display_table(frame: pd.DataFrame):
     return styler
 
 
-def ppl_column(label: str, help_text: str):
+def ppl_column(label: str, help_text: str, width: int | None = None):
     """A perplexity column: a number column, so a click on its header sorts by value (a text column
     sorts '104.3' before '16.5'), with no format of its own, so the grid shows the styler's text
     (display_table) instead of its own digits."""
-    return st.column_config.NumberColumn(label, help=help_text + "; sorted lowest first, a run without one comes last")
+    return st.column_config.NumberColumn(label, help=help_text + "; sorted lowest first, a run without one comes last",
+                                         width=width)
 
 
 TABLE_COLUMNS = {
-    # Pinned: it stays in view as the rest scrolls. 270 px holds a grid run's "placement=variational
-    # dropout=0.3" whole, cut to "placement=variational dropout=…" at "medium" (QA round 6).
-    "label": st.column_config.TextColumn("run", width=270, pinned=True),
+    # Pinned: it stays in view as the rest scrolls. 220 px, with short headers and the scores first,
+    # leaves a 1024 px window with the sidebar open (a 564 px table) the scores, parameters and training
+    # time in view; at 270 px only best and final validation were (QA round 10). It holds 'variational-
+    # medium · reference (' and a grid run's 'placement=variational dropout=0…'; a longer name reads
+    # whole under Selected runs once ticked, or with the column dragged wider.
+    "label": st.column_config.TextColumn("run", width=220, pinned=True),
     "state": st.column_config.TextColumn("state"),
     "progress": st.column_config.ProgressColumn("progress", format="%.0f%%", min_value=0, max_value=100,
                                                  width="small"),
@@ -133,21 +137,24 @@ TABLE_COLUMNS = {
     "dropout_placement": st.column_config.TextColumn("placement"),
     "tie_weights": st.column_config.CheckboxColumn("tied"),
     "lr": st.column_config.NumberColumn("lr", format="%g"),
-    "best_val_ppl": ppl_column("best val ppl", "lowest validation perplexity"),
-    "final_val_ppl": ppl_column("final val ppl", "the last validation perplexity"),
+    "best_val_ppl": ppl_column("best val", "best validation perplexity: the lowest", width=64),
+    "final_val_ppl": ppl_column("final val", "final validation perplexity: the last", width=66),
     "best_epoch": st.column_config.NumberColumn("best epoch", format="%d", help="the epoch of the best validation"),
-    "test_ppl": ppl_column("test ppl", "test perplexity of the best checkpoint"),
-    "params": st.column_config.NumberColumn("params", help="parameters"),  # no format: display_table's text
-    "training_seconds": st.column_config.NumberColumn("training time", help="time spent training, across resumes"),
+    "test_ppl": ppl_column("test", "test perplexity of the best checkpoint", width=56),
+    "params": st.column_config.NumberColumn("params", help="parameters", width=62),  # display_table's text
+    "training_seconds": st.column_config.NumberColumn("time", help="training time: time spent training, across "
+                                                      "resumes, stopped spells left out", width=56),
     "tokens_per_s": st.column_config.NumberColumn("tokens/s", help=ui.SPEED_HELP),
     "started_at": st.column_config.DatetimeColumn("started", format="YYYY-MM-DD HH:mm"),
     "group": st.column_config.TextColumn("grid"),
     "note": st.column_config.TextColumn("note", width="large"),
     "id": st.column_config.TextColumn("id"),
 }
-RUN_COLUMNS = ["label", "state", "best_val_ppl", "final_val_ppl", "best_epoch", "test_ppl", "progress", "step",
-               "total_steps", *compare.TABLE_KEYS, "params", "training_seconds", "tokens_per_s", "started_at", "group",
-               "note", "id"]
+# By importance: a run's scores, size and training time first, in view at 1024 px; then its state
+# and progress, then its config and bookkeeping.
+RUN_COLUMNS = ["label", "best_val_ppl", "final_val_ppl", "test_ppl", "params", "training_seconds", "state",
+               "best_epoch", "progress", "step", "total_steps", *compare.TABLE_KEYS, "tokens_per_s", "started_at",
+               "group", "note", "id"]
 
 
 def filters(frame: pd.DataFrame) -> None:
@@ -224,7 +231,7 @@ def selection_panel(chosen: list[RunSummary], labels: list[str]) -> None:
         st.markdown(f"<span style='color:{color}'>{ui.RUN_MARKS[variant]}</span> {number} " + run_line(summary, label),
                     unsafe_allow_html=True)
     actions(chosen, labels)
-    note = compare.comparability_note([s.config for s in chosen], [s.vocab_size for s in chosen])
+    note = compare.comparability_note([s.config for s in chosen], [compare.vocabulary(s) for s in chosen])
     if note:
         st.warning(md_escape(note), icon=":material/compare_arrows:")
     curves(chosen, labels, styles)
@@ -342,15 +349,20 @@ def curves(chosen: list[RunSummary], labels: list[str], styles: list[ui.RunStyle
         lines.append({"label": label, "frame": frame, "color": style.colour, "variant": style.variant})
     clip = ui.curve_clip(lines)
     figure = ui.ppl_figure([{**line, "label": ui.plotly_text(line["label"])} for line in lines], log_y=log_y,
-                           smoothing=st.session_state[SMOOTHING], x=x, clip=clip)
+                           smoothing=st.session_state[SMOOTHING], x=x, clip=clip, height=CURVES_HEIGHT)
     floors = compare.floors(chosen, labels)
-    floor_lines(figure, floors, len(chosen), log_y)
+    if floor_curves(figure, floors, lines, x) and len(lines) > 1:
+        ui.legend_below(figure, CURVES_HEIGHT)  # again: the floors' entries are lines of the legend too
     ui.clip_axis(figure, clip, log_y, min(floors, default=None))  # the range again, down to the lowest floor
+    if log_y:
+        ui.log_ticks(figure, clipped=clip is not None)  # again: a floor below every curve widens the axis
     figure.update_layout(uirevision="compare.curves", xaxis_title=X_AXES[x])  # keep zoom across refreshes
     st.plotly_chart(figure, key="compare.curves", config={"displaylogo": False})
     if len(lines) > 1:
         st.caption("Each run's faint line is its training perplexity (smoothed), the line with markers its "
                    "validation; the legend names each run once, and a click on a name hides both.")
+    if note := floor_caption(floors, len(lines)):
+        st.caption(note)
     drawn = clip and clip.beyond(axis_top(figure, log_y))
     if drawn:
         st.caption(drawn.note())
@@ -358,22 +370,66 @@ def curves(chosen: list[RunSummary], labels: list[str], styles: list[ui.RunStyle
         st.caption("No metrics yet: queued runs start writing them once they train.")
 
 
-FLOOR_PLACES = ("bottom right", "top right", "bottom left", "top left")  # labels of near floors apart
+CURVES_HEIGHT = 420
+FLOOR_DASH = dict(dash="dash", width=2)
 
 
-def floor_lines(figure: go.Figure, floors: dict[float, list[str]], runs_drawn: int, log_y: bool = False,
-                short: bool = False) -> None:
-    """A dashed line at each entropy floor (compare.floors), labelled as Train labels its one ('floor
-    56.6' when `short`, above the line, clear of the bars' axis); with several floors, or runs on
-    other data beside, the label names the runs it is the floor of."""
-    places = FLOOR_PLACES[1::2] if short else FLOOR_PLACES
-    for i, (floor, labels) in enumerate(sorted(floors.items())):
-        whose = "" if len(labels) == runs_drawn else " of " + ", ".join(labels)
-        text = f"floor{whose} {floor:.1f}" if short else f"best possible{whose} (entropy floor) {floor:.1f}"
-        # On a log axis Plotly reads an annotation's y in log10 units (the line's y it converts itself).
-        figure.add_hline(y=floor, line_dash="dash", line_color="#444", annotation_text=ui.plotly_text(text),
-                         annotation_position=places[i % len(places)],
-                         annotation_y=math.log10(floor) if log_y else floor)
+def floor_name(floor: float, labels: list[str], runs_drawn: int) -> str:
+    """A floor's legend entry: 'best possible (entropy floor) 56.6' when every run drawn trains on its
+    corpus, else 'best possible for synthetic (entropy floor) 56.6': a floor is its corpus's, and
+    PTB beside it has none (QA round 10: a PTB curve read as going 'below the best possible')."""
+    whose = "" if len(labels) == runs_drawn else " for " + ", ".join(labels)
+    return ui.plotly_text(f"best possible{whose} (entropy floor) {floor:.1f}")
+
+
+def floor_curves(figure: go.Figure, floors: dict[float, list[str]], lines: list[dict], x: str) -> bool:
+    """A dashed line at each entropy floor (compare.floors), only over its runs' own x range and in
+    their colour (grey when several runs share it), named in the legend rather than on the chart,
+    where a run's training band covered its label (QA round 10). True if any was drawn."""
+    by_label = {line["label"]: line for line in lines}
+    drawn = False
+    for floor, labels in sorted(floors.items()):
+        xs = [v for label in labels for v in by_label[label]["frame"].get(x, pd.Series(dtype=float)).dropna()]
+        if not xs:
+            continue  # no metrics yet: nothing for the floor to lie under
+        colour = by_label[labels[0]]["color"] if len(labels) == 1 else "#444"
+        figure.add_trace(go.Scatter(x=[min(xs), max(xs)], y=[floor, floor], mode="lines", hoverinfo="skip",
+                                    line=dict(color=colour, **FLOOR_DASH),
+                                    name=floor_name(floor, labels, len(lines))))
+        drawn = True
+    return drawn
+
+
+def floor_caption(floors: dict[float, list[str]], runs_drawn: int) -> str | None:
+    """'Dashed: the entropy floor of the generated corpus ... (**synthetic** 56.6) ...' when runs on
+    other data are drawn beside, for whom no floor is known; None otherwise."""
+    if not floors or sum(map(len, floors.values())) == runs_drawn:
+        return None
+    whose = "; ".join(", ".join(f"**{md_escape(label)}**" for label in labels) + f" {floor:.1f}"
+                      for floor, labels in sorted(floors.items()))
+    return (f"Dashed: the entropy floor of the generated corpus, the best perplexity any model can reach on it "
+            f"({whose}), drawn under its own runs only: the other runs' data has no known floor.")
+
+
+BAR_GAP = 0.2  # Plotly's default gap between groups of bars, set so floor_ticks can find each bar
+
+
+def floor_ticks(figure: go.Figure, floors: dict[float, list[str]], labels: list[str]) -> None:
+    """A dashed tick across each bar of a run on the generated corpus, at its entropy floor, and the
+    floor named in the legend: a line across the whole chart, labelled on it, ran over the other runs'
+    test bars (QA round 10) and read as a floor for runs on PTB. On the category axis bar k of n in
+    group i spans i - w/2 + k·b to i - w/2 + (k+1)·b, w = 1 - BAR_GAP and b = w/n."""
+    width = 1 - BAR_GAP
+    bar = width / max(len(labels), 1)
+    for floor, whose in sorted(floors.items()):
+        for k in (labels.index(label) for label in whose):
+            for i in range(len(SCORES)):
+                left = i - width / 2 + k * bar
+                figure.add_shape(type="line", x0=left, x1=left + bar, y0=floor, y1=floor, xref="x", yref="y",
+                                 line=dict(color="#222", **FLOOR_DASH))
+        # The legend entry: a line with no points, since a shape has none of its own here.
+        figure.add_trace(go.Scatter(x=[None], y=[None], mode="lines", hoverinfo="skip",
+                                    line=dict(color="#222", **FLOOR_DASH), name=floor_name(floor, whose, len(labels))))
 
 
 SCORES = ("best validation", "final validation", "test")
@@ -448,8 +504,8 @@ def score_bars(chosen: list[RunSummary], labels: list[str], styles: list[ui.RunS
                                 customdata=[ui.fmt_ppl(v) for v in values],
                                 hovertemplate="%{x}: %{customdata}"))  # the trace name shows beside it
     floors = compare.floors(chosen, labels)
-    floor_lines(figure, floors, len(chosen), log_y, short=True)
-    figure.update_layout(barmode="group", height=BARS_HEIGHT, margin=dict(l=10, r=10, t=24, b=10),
+    floor_ticks(figure, floors, labels)
+    figure.update_layout(barmode="group", bargap=BAR_GAP, height=BARS_HEIGHT, margin=dict(l=10, r=10, t=24, b=10),
                          yaxis_title="perplexity",
                          legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0),
                          uniformtext=dict(minsize=LABEL_MIN_SIZE, mode="hide"),
@@ -491,9 +547,29 @@ def config_diff(chosen: list[RunSummary], labels: list[str]) -> None:
         st.caption("The selected runs have the same config (apart from their names).")
         return
     st.markdown(diff_html(diff, dict(zip(numbers, labels))), unsafe_allow_html=True)
-    st.caption(f"Only the {len(diff)} key{'s' if len(diff) != 1 else ''} whose values differ; "
-               f"every other key is equal. Columns are the runs by number (#1 is the first run under "
-               f"Selected runs); point at a header for its name.")
+    st.caption(diff_caption(diff))
+
+
+def diff_caption(diff: pd.DataFrame) -> str:
+    """What the differences table leaves out and how to read it, with a word on its vocabulary row
+    and its 'not used' cells where it has them."""
+    count = len(diff)
+    parts = [f"Only the {count} key{'s' if count != 1 else ''} whose values differ between the runs that use "
+             f"{'them' if count != 1 else 'it'}; every other key is equal."]
+    if compare.VOCABULARY in diff.index:
+        parts.append(f"*{compare.VOCABULARY}*: the words each model predicts among, as the note above counts them.")
+    if (diff == compare.NOT_USED).any().any():
+        parts.append(f"*{compare.NOT_USED}*: the key does nothing on that run's data (point at it for why).")
+    parts.append("Columns are the runs by number (#1 is the first run under Selected runs); point at a header "
+                 "for its name.")
+    return " ".join(parts)
+
+
+VOCABULARY_HELP = ("the words each model predicts among, as its params.json records them: the generated corpus "
+                   "has synthetic_vocab words; PTB and a text file their most frequent words, up to vocab_size")
+NOT_USED_HELP = ("that run's data leaves the key unread: the generated corpus has synthetic_vocab words whatever "
+                 "vocab_size says, only it reads synthetic_tokens, synthetic_vocab and data_seed, and only PTB "
+                 "reads train_tokens, valid_tokens and test_tokens")
 
 
 # A value breaks at these first ('variational-|medium', 'dropout_|placement'), mid-word only if a part
@@ -501,6 +577,7 @@ def config_diff(chosen: list[RunSummary], labels: list[str]) -> None:
 BREAK_AFTER = re.compile(r"([-_./,=])")
 DIFF_STYLE = ("width:100%;table-layout:fixed;border-collapse:collapse;font-size:0.8rem;line-height:1.3;"
               "overflow-wrap:anywhere")
+NOT_USED_STYLE = ";color:rgba(128,128,128,0.9);font-style:italic"  # reads as no value, not as a difference
 CELL_STYLE = "padding:0.25rem 0.25rem;border:1px solid rgba(128,128,128,0.25);text-align:left;vertical-align:top"
 
 
@@ -525,8 +602,11 @@ def diff_html(diff: pd.DataFrame, names: dict[str, str]) -> str:
     shown on pointing at the header."""
     head = diff_cell("key", "th", style=";width:7.5em") + "".join(
         diff_cell(number, "th", title=names.get(number)) for number in diff.columns)
-    rows = "".join("<tr>" + diff_cell(key, "th", style=";font-weight:normal") + "".join(
-        diff_cell(value) for value in diff.loc[key]) + "</tr>" for key in diff.index)
+    tips = {compare.VOCABULARY: VOCABULARY_HELP}
+    rows = "".join("<tr>" + diff_cell(key, "th", title=tips.get(key), style=";font-weight:normal") + "".join(
+        diff_cell(value, title=NOT_USED_HELP if value == compare.NOT_USED else None,
+                  style=NOT_USED_STYLE if value == compare.NOT_USED else "")
+        for value in diff.loc[key]) + "</tr>" for key in diff.index)
     # One line: a blank line would end Markdown's HTML block and show the rest as text.
     return f"<table style='{DIFF_STYLE}'><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
 
