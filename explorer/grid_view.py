@@ -13,10 +13,11 @@ from collections import Counter
 
 import pandas as pd
 
+from explorer import compare, epochs, estimate
 from explorer.compare import runs_table, table_csv
 from explorer.metrics import split
 from explorer.perplexity import format_ppl
-from lmcore import ablation, queue
+from lmcore import ablation, data, queue
 from lmcore.effects import epoch_text
 
 MIN_MAX, ONE_SD = "min–max", "mean ± 1 sd"
@@ -52,22 +53,39 @@ def progress_text(entry: dict) -> str:
     entry), its queued and running runs split as the sidebar splits them (queue.counts); once
     nothing is queued or running and some run did not finish, 'Ended: ...', so a bar short of full
     does not read as still going (a stopped run keeps the share of its steps done until it is
-    resumed); and ' · 1 of 4 cells has no run' where a combination of the toggles' values has none."""
-    counts, failed = f"{entry['finished']} / {entry['total']} finished", f"{entry['failed']} failed or stopped"
-    if not entry["active"] and entry["finished"] < entry["total"]:
+    resumed); out of the runs the grid planned, so a deleted run leaves it short: ' · 1 deleted',
+    with ' (1 of 4 cells has no run)' where a whole combination of the toggles' values has none."""
+    planned = planned_runs(entry)
+    counts, failed = f"{entry['finished']} / {planned} finished", f"{entry['failed']} failed or stopped"
+    if not entry["active"] and entry["finished"] < planned:
         text = f"Ended: {counts} · {failed}"
     else:
         stages = queue.counts(entry["runs"])
         text = f"This grid: {counts} · {stages.running} running · {stages.queued} queued · {failed}"
-    return text + _missing_text(entry)
+    return text + _missing_text(entry, planned - entry["total"])
 
 
-def _missing_text(entry: dict) -> str:
-    """' · 1 of 4 cells has no run': a deleted cell must not leave the grid reading complete."""
-    missing = entry.get("missing", 0)
-    if not missing:
+def planned_runs(entry: dict) -> int:
+    """The runs the grid queued (ablation.planned_runs), never fewer than it holds."""
+    return max(ablation.planned_runs(entry["runs"]), entry["total"])
+
+
+def _missing_text(entry: dict, deleted: int) -> str:
+    """' · 1 deleted (1 of 4 cells has no run)': a deleted run must not leave the grid reading complete."""
+    if not deleted:
         return ""
-    return f" · {missing} of {missing + entry['cells']} cells {'has' if missing == 1 else 'have'} no run"
+    missing = entry.get("missing", 0)
+    cells = f" ({missing} of {missing + entry['cells']} cells {'has' if missing == 1 else 'have'} no run)"
+    return f" · {deleted} deleted" + (cells if missing else "")
+
+
+def grid_label(entry: dict) -> str:
+    """The grid selector's line (compare.grid_label) with the runs it lost: '... · 7 of 8 runs: 1 deleted'."""
+    planned = planned_runs(entry)
+    if planned == entry["total"]:
+        return compare.grid_label(entry)
+    held = f"{entry['total']} of {planned}"   # grid_label's '· 7 runs' reads '· 7 of 8 runs'
+    return compare.grid_label({**entry, "total": held}) + f": {planned - entry['total']} deleted"
 
 
 # ---------------------------------------------------------------- curves
@@ -132,21 +150,26 @@ def curve_note(cells: dict[str, list[pd.DataFrame]]) -> str | None:
 # ---------------------------------------------------------------- the cells table
 
 
-def spread_text(described: dict, number=format_ppl) -> str:
-    """'81.2 ± 0.9 (n=3)', '81.2 (n=1)' (no sd from one run), '—' (no finished run)."""
+def spread_text(described: dict, number=format_ppl, planned: int = 0) -> str:
+    """'81.2 ± 0.9 (n=3)', '81.2 (n=1)' (no sd from one run), '—' (no finished run); '143.9 (n=1
+    of 2)' where fewer than the `planned` runs of its cell are in it (deleted, or not finished)."""
     if described["mean"] is None:
         return "—"
     sd = f" ± {described['sd']:.1f}" if described["sd"] is not None else ""
-    return f"{number(described['mean'])}{sd} (n={described['n']})"
+    return f"{number(described['mean'])}{sd} ({_n(described, planned)})"
 
 
-def range_text(described: dict) -> str:
+def _n(described: dict, planned: int) -> str:
+    return f"n={described['n']}" + (f" of {planned}" if planned > described["n"] else "")
+
+
+def range_text(described: dict, planned: int = 0) -> str:
     """Whole numbers (best epochs) as their range, not a mean ± sd: '4 (n=2)' when the seeds
-    agree, '3–5 (n=3)' when they differ, '—' (no finished run)."""
+    agree, '3–5 (n=3)' when they differ, '—' (no finished run); 'of 2' as spread_text has it."""
     if described["mean"] is None:
         return "—"
     low, high = (epoch_text(described[key]) for key in ("min", "max"))
-    return f"{low if low == high else f'{low}–{high}'} (n={described['n']})"
+    return f"{low if low == high else f'{low}–{high}'} ({_n(described, planned)})"
 
 
 def short_reason(problem: str | None) -> str:
@@ -176,37 +199,69 @@ def cell_note(runs: list) -> str:
 
 
 def cells_frame(report: dict, runs: list = ()) -> pd.DataFrame:
-    """One row per cell of the report: its label, finished of its runs ('2 / 3'), each metric's
-    mean ± sd (n), the best epoch's range, and why the rest of its runs are not counted (`runs`,
-    the grid's run summaries: 'both runs failed: diverged at step 21'). A combination of the
-    toggles' values with no run at all (report["missing"]) gets its row too, in its place."""
+    """One row per cell of the report: its label, finished of the runs the grid planned for it
+    ('1 / 2 (1 deleted)'), each metric's mean ± sd (n, 'of 2' when short of the plan), the best
+    epoch's range, and why the rest of its runs are not counted (`runs`, the grid's run summaries:
+    'both runs failed: diverged at step 21', 'no run of seed 2: deleted or never queued'). A
+    combination of the toggles' values with no run at all (report["missing"]) gets its row too."""
     by_id = {run.id: run for run in runs}
-    rows = [(cell["cell"], {"cell": cell["label"] or "(one cell)",
-                            "finished": f"{len(cell['finished'])} / {len(cell['runs'])}",
-                            "best val": spread_text(cell["best_val"]), "final val": spread_text(cell["final_val"]),
-                            "best epoch": range_text(cell["best_epoch"]), "test": spread_text(cell["test"]),
-                            "unfinished runs": cell_note([by_id[i] for i in cell["runs"] if i in by_id])})
+    lost = {entry["label"]: entry["seeds"] for entry in ablation.missing_seeds(list(runs))}
+    per_cell = len(ablation.seeds(list(runs)))
+    rows = [(cell["cell"], _cell_row(cell, [by_id[i] for i in cell["runs"] if i in by_id], lost.get(cell["label"], [])))
             for cell in report["cells"]]
-    rows += [(gone["cell"], {"cell": gone["label"], "finished": "0 / 0", "best val": "—", "final val": "—",
-                             "best epoch": "—", "test": "—", "unfinished runs": NO_RUN})
+    rows += [(gone["cell"], {"cell": gone["label"], "finished": _finished_text(0, 0, per_cell), "best val": "—",
+                             "final val": "—", "best epoch": "—", "test": "—", "unfinished runs": NO_RUN})
              for gone in report.get("missing", [])]
     order = report.get("values", {})
     rows.sort(key=lambda pair: [order[key].index(value) for key, value in pair[0].items() if key in order])
     return pd.DataFrame([row for _, row in rows], columns=list(CELL_COLUMNS))
 
 
-def missing_note(report: dict) -> str | None:
-    """Which combinations of the toggles' values have no run, and what that does to the numbers;
+def cells_heading(runs: list) -> str:
+    """The cells table's heading, saying what n counts and, with seeds, what 'of 2' means."""
+    planned = len(ablation.seeds(runs))
+    of = (f"; 'of {planned}' where fewer than the {planned} seeds planned finished" if planned > 1 else "")
+    return f"**Each cell**: mean ± sd over its finished runs (n{of})"
+
+
+def _cell_row(cell: dict, runs: list, lost: list[str]) -> dict:
+    """A cell's row: `lost`, the grid's seeds it has no run of, count in what it planned."""
+    planned = len(cell["runs"]) + len(lost)
+    spread = {key: spread_text(cell[key], planned=planned) for key in ("best_val", "final_val", "test")}
+    gone = f"no run of seed{'s' if len(lost) > 1 else ''} {', '.join(lost)}: deleted or never queued" if lost else ""
+    return {"cell": cell["label"] or "(one cell)", "finished": _finished_text(len(cell["finished"]), len(cell["runs"]),
+                                                                              planned),
+            "best val": spread["best_val"], "final val": spread["final_val"],
+            "best epoch": range_text(cell["best_epoch"], planned), "test": spread["test"],
+            "unfinished runs": ", ".join(filter(None, (cell_note(runs), gone)))}
+
+
+def _finished_text(finished: int, held: int, planned: int) -> str:
+    """'2 / 3', or '1 / 2 (1 deleted)' where the cell holds fewer runs than planned."""
+    deleted = planned - held
+    return f"{finished} / {max(planned, held)}" + (f" ({deleted} deleted)" if deleted > 0 else "")
+
+
+def missing_note(report: dict, runs: list = ()) -> str | None:
+    """Which runs the grid planned have none (whole combinations of the toggles' values, and the
+    seeds a cell lacks, from `runs`, the grid's run summaries), and what that does to the numbers;
     None for a full grid."""
     gone = [entry["label"] for entry in report.get("missing", [])]
-    if not gone:
+    short = ablation.missing_seeds(list(runs))
+    if not gone and not short:
         return None
+    named = gone + [f"{entry['label']} seed{'s' if len(entry['seeds']) > 1 else ''} {', '.join(entry['seeds'])}"
+                    for entry in short]
+    listed = "; ".join(named[:MISSING_SHOWN]) + (f"; and {len(named) - MISSING_SHOWN} more"
+                                                 if len(named) > MISSING_SHOWN else "")
     whole = len(gone) + len(report["cells"])
-    listed = "; ".join(gone[:MISSING_SHOWN]) + (f"; and {len(gone) - MISSING_SHOWN} more"
-                                                 if len(gone) > MISSING_SHOWN else "")
-    return (f"No run of {listed}: deleted or never queued. This grid has {len(report['cells'])} of its {whole} "
-            "cells, so each effect compares only the combinations of the other toggles' values run on both of "
-            "its sides (n counts the pairs), and an interaction needs all four of its cells.")
+    cells = (f" This grid has {len(report['cells'])} of its {whole} cells, so each effect compares only the "
+             "combinations of the other toggles' values run on both of its sides (n counts the pairs), and an "
+             "interaction needs all four of its cells.") if gone else ""
+    them = "that cell" if len(short) == 1 else "those cells"
+    seeds = (f" The numbers of {them} rest on the seeds left (n of the planned in the cells table), and a run "
+             "whose partner of the same seed is gone is left out of the paired comparisons.") if short else ""
+    return f"No run of {listed}: deleted or never queued.{cells}{seeds}"
 
 
 def runs_csv(members: list, table: pd.DataFrame | None = None) -> str:
@@ -264,6 +319,8 @@ def effect_rows(rows: list[dict]) -> pd.DataFrame:
                                       "over", "left out", "verdict", "reads"])
 
 
+# '(n=1 of 2)' and '(1 deleted)' wrap whole: QA-style screenshots had '1 (n=1 of' over '2)'.
+KEEP_TOGETHER = re.compile(r"\(n=\d+ of \d+\)|\(\d+ deleted\)")
 EFFECT_COLUMNS = ("contrast", "metric", "estimate", "low", "high", "verdict", "n", "method", "over")
 NBSP = "\u00a0"
 
@@ -289,7 +346,8 @@ def cells_table(frame: pd.DataFrame) -> pd.DataFrame:
     """cells_frame as the page's table shows it, narrow enough for a 1024 px projector: a mean and
     its sd wrap apart ('132.7' over '± 14.6'), never inside either (QA: '132.7 ±' over '14.6'), and
     the note column goes while every run finished, as it would be empty."""
-    shown = frame.map(lambda text: text.replace(" ± ", f" ±{NBSP}").replace(" / ", f"{NBSP}/{NBSP}"))
+    shown = frame.map(lambda text: KEEP_TOGETHER.sub(lambda m: m[0].replace(" ", NBSP),
+                                                     text.replace(" ± ", f" ±{NBSP}").replace(" / ", f"{NBSP}/{NBSP}")))
     return shown if frame["unfinished runs"].astype(bool).any() else shown.drop(columns="unfinished runs")
 
 
@@ -390,3 +448,73 @@ def undrawn_note(titles: list[str], ended: bool = False) -> str | None:
         return None
     return (f"Not drawn, no estimate{'' if ended else ' yet'}: {', '.join(titles)} (no combination of the other "
             "toggles' values has a finished run on every side; the table below lists them).")
+
+
+# ---------------------------------------------------------------- the form's estimate
+# QA round 10: Train's set-up said how many steps and how long before Start; the grid form, which
+# queues many runs at once, said neither. The steps and speeds are Train's (data.planned_steps,
+# explorer.estimate), so the two pages agree on a run.
+
+
+def grid_estimate(cells: list, seeds: int, summaries: list, device: str) -> list[tuple[str, str]]:
+    """("caption" or "warning", text) lines: the runs, the steps each trains and in all, and about
+    how long they take here one after another, from the measured speeds of earlier runs of each
+    cell's shape on `device` (explorer.estimate); [] when a cell's corpus cannot be counted."""
+    steps = [_steps(cell) for cell in cells]
+    if not cells or None in steps:
+        return []
+    runs = len(cells) * seeds
+    each = (f"{steps[0]:,}" if len(set(steps)) == 1 else f"{min(steps):,} to {max(steps):,}")
+    lines = [("caption", f"{'Each of the ' + str(runs) + ' runs trains' if runs > 1 else 'The run trains'} about "
+                         f"**{each}** steps (as Train counts them: {_per_epoch(cells[0])}), "
+                         f"**{sum(steps) * seeds:,}** steps in all.")]
+    return lines + _time_lines(cells, steps, seeds, summaries, device)
+
+
+def _steps(cell) -> int | None:
+    tokens = epochs.train_tokens(cell)
+    return data.planned_steps(cell, tokens)[1] if tokens else None
+
+
+def _per_epoch(cell) -> str:
+    per_epoch = data.planned_steps(cell, epochs.train_tokens(cell))[0]
+    cap = f", capped at {cell.max_steps:,}" if cell.max_steps else ""
+    return f"{per_epoch:,} per epoch × {cell.epochs} epoch{'s' if cell.epochs != 1 else ''}{cap}"
+
+
+def _time_lines(cells: list, steps: list[int], seeds: int, summaries: list, device: str) -> list[tuple[str, str]]:
+    """The time of the cells whose shape has a measured speed here, and for the rest what Train's
+    estimate says of their runs (a GPU-sized model on a CPU), or that nothing timed them."""
+    seconds, timed, unmeasured = 0.0, [], []
+    for cell, count in zip(cells, steps):
+        config = cell.to_dict()
+        measured = estimate.measured_speed(config, summaries, device)
+        if measured:
+            seconds += seeds * count * cell.batch_size * cell.bptt / measured[0]
+            timed.append(measured[1])
+        else:
+            unmeasured.append((cell, count))
+    lines = []
+    if seconds:
+        part = f"the {len(cells) - len(unmeasured)} of {len(cells)} cells timed" if unmeasured else "all"
+        kind = "warning" if seconds > 3600 else "caption"
+        lines.append((kind, f"About **{estimate.rough_duration(seconds)}** of training for {part}, one run after "
+                            f"another: each cell's runs at the median speed of the earlier runs of its shape on this "
+                            f"machine's {device} ({_runs_each(timed)}). Runs at once share the "
+                            "machine, so more at a time rarely finishes sooner."))
+    notes = [(cell, estimate.time_note(cell.to_dict(), count * seeds, summaries, device)) for cell, count in unmeasured]
+    lines += [(note[0], f"{cell.name}, its {seeds} run{'s' if seeds != 1 else ''}: {note[1]}")
+              for cell, note in notes[:2] if note]   # Train's own estimate where it has one (a GPU-sized model)
+    silent = [cell.name for cell, note in notes if not note]
+    if silent:
+        names = ", ".join(silent[:3]) + (f" and {len(silent) - 3} more" if len(silent) > 3 else "")
+        lines.append(("caption", f"No time estimate for {names}: no run of {'its' if len(silent) == 1 else 'their'} "
+                                 f"shape has trained on this machine's {device} yet."))
+    return lines
+
+
+def _runs_each(counts: list[int]) -> str:
+    """'1 run for each cell', '2 to 5 runs a cell': the runs each timed cell's speed is the median of
+    (cells of one shape share their runs, so the counts are not added)."""
+    low, high = min(counts), max(counts)
+    return f"{low} run{'s' if low != 1 else ''} for each cell" if low == high else f"{low} to {high} runs a cell"

@@ -137,6 +137,38 @@ def missing_cells(summaries: list) -> list[dict]:
     return [{"cell": cell, "label": cell_label(cell)} for cell in combos if cell_label(cell) not in present]
 
 
+# ---------------------------------------------------------------- the plan: every cell with every seed
+# A grid records no plan of its own: grid() queues the full cross of its toggles' values, each cell
+# with the same seeds, so the cells and seeds its runs still hold say what it queued. (QA round 10: a
+# deleted seed left its cell reading "1 / 1", and the grid "7 / 7 finished", as if complete.)
+
+
+def seeds(summaries: list) -> list[str]:
+    """The grid's seeds, as text, in numeric order: those of any of its runs (every cell runs all of them)."""
+    found = {s.config.get("seed") for s in summaries if s.config}
+    return [_short(seed) for seed in sorted(found, key=_order)]
+
+
+def missing_seeds(summaries: list) -> list[dict]:
+    """The cells that hold a run but lack some of the grid's seeds (deleted, or never queued), as
+    {"cell", "label", "seeds"} in the order of cells(); a cell missing whole is missing_cells'."""
+    planned = seeds(summaries)
+    out = []
+    for entry in cells(summaries):
+        held = {_short(run.config.get("seed")) for run in entry["runs"]}
+        lost = [seed for seed in planned if seed not in held]
+        if lost:
+            out.append({"cell": entry["cell"], "label": entry["label"], "seeds": lost})
+    return out
+
+
+def planned_runs(summaries: list) -> int:
+    """How many runs the grid queued: every combination of its toggles' values (missing_cells
+    counted in) times its seeds."""
+    held = [s for s in summaries if s.config]
+    return (len(cells(held)) + len(missing_cells(held))) * len(seeds(held)) if held else 0
+
+
 def levels(summaries: list, key: str) -> list[str]:
     """The distinct values of `key` among these runs, as text, first (reference) value first."""
     return _levels([s.config for s in summaries], key)

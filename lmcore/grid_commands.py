@@ -131,7 +131,11 @@ def wait(root, group: str, poll: float = 1.0) -> list:
 
 
 def report(root, group: str) -> dict:
-    return grid_effects(group_runs(root, group), group)
+    """grid_effects with the grid's plan: `planned_runs` (every cell with every seed) and
+    `missing_seeds`, the cells that lost some of their seeds' runs (ablation.missing_seeds)."""
+    members = group_runs(root, group)
+    return {**grid_effects(members, group), "planned_runs": ablation.planned_runs(members),
+            "missing_seeds": ablation.missing_seeds(members)}
 
 
 # ---------------------------------------------------------------- the text table
@@ -155,15 +159,25 @@ def _left_out(row: dict) -> str:
 
 def format_report(found: dict) -> str:
     """The effects report as plain text: cells, main effects, interactions, the method."""
-    lines = [f"grid {found['group']}: {found['finished']} of {found['runs']} runs finished; "
+    planned = max(found.get("planned_runs", 0), found["runs"])
+    lost = planned - found["runs"]
+    gone = f" ({lost} of {planned} planned deleted or never queued)" if lost else ""
+    lines = [f"grid {found['group']}: {found['finished']} of {found['runs']} runs finished{gone}; "
              f"toggles: {', '.join(found['toggles']) or 'none'}", "",
-             "cell".ljust(40) + "".join(f"{metric:>20}" for metric in METRICS) + "  best epoch"]
+             "cell".ljust(40) + "".join(f"{metric:>22}" for metric in METRICS) + "  best epoch"]
+    lost = {m["label"]: len(m["seeds"]) for m in found.get("missing_seeds", [])}
     for cell in found["cells"]:
-        columns = [f"{_number(cell[m]['mean'])} ± {_number(cell[m]['sd'])} (n={cell[m]['n']})" for m in METRICS]
-        lines.append(cell["label"][:39].ljust(40) + "".join(f"{c:>20}" for c in columns)
+        planned = len(cell["runs"]) + lost.get(cell["label"], 0)   # 'n=1 of 2': a seed's run is gone
+        columns = [f"{_number(cell[m]['mean'])} ± {_number(cell[m]['sd'])} (n={cell[m]['n']}"
+                   + (f" of {planned})" if planned > cell[m]["n"] else ")") for m in METRICS]
+        lines.append(cell["label"][:39].ljust(40) + "".join(f"{c:>22}" for c in columns)
                      + f"  {epoch_text(cell['best_epoch']['mean'])}")
-    if found.get("missing"):  # a deleted or never-queued combination leaves its toggles' comparisons short
-        lines += ["", "no run (deleted or never queued): " + "; ".join(m["label"] for m in found["missing"])]
+    # A deleted or never-queued combination, or seed of one, leaves its toggles' comparisons short.
+    missing = [m["label"] for m in found.get("missing", [])] + [
+        f"{m['label']} seed{'s' if len(m['seeds']) > 1 else ''} {', '.join(m['seeds'])}"
+        for m in found.get("missing_seeds", [])]
+    if missing:
+        lines += ["", "no run (deleted or never queued): " + "; ".join(missing)]
     if found["inert"]:  # before the effects they explain
         lines += [""] + [ablation.inert_text(finding, trained=True) for finding in found["inert"]]
     if found["effects"]:

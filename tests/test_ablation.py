@@ -188,3 +188,21 @@ def test_inert_everywhere_is_what_no_cell_lets_act(base):
     assert ablation.inert_everywhere(cells) == ["dropout_placement=variational does nothing while dropout is 0"]
     mixed = [c.to_dict() for c in ablation.grid(base.replace(dropout=0.5), {"dropout_placement": ["none", "vertical"]})]
     assert ablation.inert_everywhere(mixed) == []     # dropout acts in the vertical cells
+
+
+def test_the_plan_is_every_cell_with_every_seed_and_a_deleted_seed_is_missing(base):
+    """QA round 10: a cell that lost one of its two seeds' runs read as complete."""
+    configs = ablation.grid(base, {"dropout_placement": ["vertical", "variational"], "dropout": [0.2, 0.5]}, seeds=2)
+    runs = [from_parts(f"r{i}", "runs/x", c.to_dict(), {"state": "finished"}, None) for i, c in enumerate(configs)]
+    assert ablation.seeds(runs) == [str(base.seed), str(base.seed + 1)]
+    assert ablation.planned_runs(runs) == 8 and ablation.missing_seeds(runs) == []
+    gone = next(r for r in runs if (r.config["dropout"], r.config["dropout_placement"], r.config["seed"])
+                == (0.5, "variational", base.seed + 1))
+    kept = [r for r in runs if r is not gone]
+    assert ablation.planned_runs(kept) == 8
+    assert ablation.missing_seeds(kept) == [{"cell": {"dropout": "0.5", "dropout_placement": "variational"},
+                                             "label": "dropout=0.5 placement=variational",
+                                             "seeds": [str(base.seed + 1)]}]
+    whole_cell = [r for r in kept if r.config["dropout"] != 0.5 or r.config["dropout_placement"] != "variational"]
+    assert ablation.planned_runs(whole_cell) == 8 and ablation.missing_seeds(whole_cell) == []   # missing_cells'
+    assert ablation.planned_runs([]) == 0

@@ -175,3 +175,23 @@ def test_effects_text_names_a_missing_cell_and_the_pairs_each_effect_used():
     effect = next(line for line in text.splitlines() if "dropout=0.5 vs 0.2, best_val" in line)
     assert effect == ("  dropout=0.5 vs 0.2, best_val: -3.5 no interval n=1 paired  no interval  "
                       "(1 run left out: no partner)")
+
+
+def test_effects_text_names_a_deleted_seed_and_counts_it_out_of_the_plan(monkeypatch):
+    """QA round 10: a cell that lost one of its two seeds read as whole ('n=1', '7 of 7 runs finished')."""
+    from lmcore import grid_commands
+    from lmcore.summaries import from_parts
+
+    runs = [from_parts(f"{p}-{d}-{seed}", "runs/x", {"dropout": d, "dropout_placement": p, "group": "g", "seed": seed},
+                       {"state": "finished", "best_val_ppl": 100.0 + seed, "final_val_ppl": 100.0, "best_epoch": 1},
+                       None)
+            for p in ("vertical", "variational") for d in (0.2, 0.5) for seed in (1, 2)]
+    kept = [run for run in runs if run.id != "variational-0.5-2"]
+    monkeypatch.setattr(grid_commands, "group_runs", lambda root, group: kept)
+    found = grid_commands.report(None, "g")
+    assert found["planned_runs"] == 8 and [m["seeds"] for m in found["missing_seeds"]] == [["2"]]
+    text = grid_commands.format_report(found)
+    assert text.startswith("grid g: 7 of 7 runs finished (1 of 8 planned deleted or never queued);")
+    assert "\nno run (deleted or never queued): dropout=0.5 placement=variational seed 2\n" in text
+    short = next(line for line in text.splitlines() if line.startswith("dropout=0.5 placement=variational"))
+    assert "101.0 ± — (n=1 of 2)" in short

@@ -86,7 +86,7 @@ def test_the_cells_table_reads_mean_sd_and_n_from_the_report(grid):
         "102.0 ± 2.8 (n=2)", "112.0 ± 2.8 (n=2)", "99.0 ± 2.8 (n=2)")
     assert first["best epoch"] == "2–3 (n=2)" and first["finished"] == "2 / 2"   # whole epochs: their range
     last = table.loc["placement=vertical tied=true"]
-    assert last["best val"] == "84.0 (n=1)" and last["finished"] == "1 / 2"   # one still running
+    assert last["best val"] == "84.0 (n=1 of 2)" and last["finished"] == "1 / 2"   # one still running
 
 
 def test_best_epochs_read_as_one_number_when_the_seeds_agree():
@@ -245,13 +245,13 @@ def test_a_deleted_cell_has_its_row_and_note_and_the_progress_says_so(deleted):
                                       "dropout=0.5 placement=none", "dropout=0.5 placement=vertical"]
     gone = table.iloc[0]
     assert (gone["finished"], gone["best val"], gone["unfinished runs"]) == (
-        "0 / 0", "—", "no run: deleted or never queued")
+        "0 / 1 (1 deleted)", "—", "no run: deleted or never queued")
     assert grid_view.missing_note(report) == (
         "No run of dropout=0.2 placement=none: deleted or never queued. This grid has 3 of its 4 cells, so each "
         "effect compares only the combinations of the other toggles' values run on both of its sides (n counts "
         "the pairs), and an interaction needs all four of its cells.")
     assert grid_view.progress_text(entry_of(deleted)) == (
-        "This grid: 3 / 3 finished · 0 running · 0 queued · 0 failed or stopped · 1 of 4 cells has no run")
+        "Ended: 3 / 4 finished · 0 failed or stopped · 1 deleted (1 of 4 cells has no run)")
     assert grid_view.pairing_note(report) == (
         "Some runs lack a partner with the same seed and other toggles' values (missing, or not finished), so "
         "they are left out of the comparison: dropout=0.5 vs 0.2 on 1 pair (1 run left out); placement=vertical "
@@ -260,3 +260,45 @@ def test_a_deleted_cell_has_its_row_and_note_and_the_progress_says_so(deleted):
     assert grid_view.missing_note(whole) is None and grid_view.pairing_note(whole) is None
     assert grid_view.progress_text(entry_of([dropout_run(p, d, b) for (p, d), b in DROPOUT.items()])).endswith(
         "0 failed or stopped")
+
+
+# ---------------------------------------------------------------- a cell that lost one of its seeds
+
+
+@pytest.fixture
+def lost_seed():
+    """A 2x2 with two seeds a cell, every run finished, seed 2 of placement=vertical tied=true deleted."""
+    runs = [summary(p, t, seed, 90.0 + seed) for p in ("none", "vertical") for t in (False, True) for seed in (1, 2)]
+    return [run for run in runs if run.id != "2026-vertical-True-2"]
+
+
+def test_a_deleted_seed_leaves_its_cell_and_the_grid_short_of_their_plan(lost_seed):
+    """QA round 10: the cell read '1 / 1' and '143.9 (n=1)', the grid '7 / 7 finished', nothing named the run."""
+    report = effects.grid_effects(lost_seed, "g")
+    table = grid_view.cells_frame(report, lost_seed).set_index("cell")
+    short = table.loc["placement=vertical tied=true"]
+    assert (short["finished"], short["best val"], short["best epoch"]) == ("1 / 2 (1 deleted)", "91.0 (n=1 of 2)",
+                                                                            "2 (n=1 of 2)")
+    assert short["unfinished runs"] == "no run of seed 2: deleted or never queued"
+    whole = table.loc["placement=none tied=false"]
+    assert (whole["finished"], whole["best val"], whole["unfinished runs"]) == ("2 / 2", "91.5 ± 0.7 (n=2)", "")
+    assert grid_view.missing_note(report, lost_seed) == (
+        "No run of placement=vertical tied=true seed 2: deleted or never queued. The numbers of that cell rest on "
+        "the seeds left (n of the planned in the cells table), and a run whose partner of the same seed is gone is "
+        "left out of the paired comparisons.")
+    assert grid_view.missing_note(report) is None   # without the runs nothing says what was planned
+    entry = entry_of(lost_seed)
+    assert grid_view.progress_text(entry) == "Ended: 7 / 8 finished · 0 failed or stopped · 1 deleted"
+    assert grid_view.grid_label(entry).endswith("× 2 seeds · 7 of 8 runs: 1 deleted")
+    assert grid_view.cells_heading(lost_seed) == ("**Each cell**: mean ± sd over its finished runs (n; 'of 2' where "
+                                                  "fewer than the 2 seeds planned finished)")
+
+
+def test_a_grid_with_every_run_reads_as_before(lost_seed):
+    full = lost_seed + [summary("vertical", True, 2, 92.0)]
+    entry = entry_of(full)
+    assert grid_view.progress_text(entry) == ("This grid: 8 / 8 finished · 0 running · 0 queued · "
+                                              "0 failed or stopped")
+    assert grid_view.grid_label(entry) == compare.grid_label(entry)
+    assert grid_view.missing_note(effects.grid_effects(full, "g"), full) is None
+    assert "deleted" not in grid_view.cells_frame(effects.grid_effects(full, "g"), full).to_string()

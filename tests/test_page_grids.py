@@ -271,7 +271,7 @@ def test_a_grid_with_a_deleted_run_names_the_missing_cell_and_calls_no_toggle_in
     at = grid_page(monkeypatch, root)
     shown = texts(at)
     assert at.get("progress")[0].proto.text == (
-        "This grid: 3 / 3 finished · 0 running · 0 queued · 0 failed or stopped · 1 of 4 cells has no run")
+        "Ended: 3 / 4 finished · 0 failed or stopped · 1 deleted (1 of 4 cells has no run)")
     assert "No run of dropout=0.2 placement=none: deleted or never queued." in [w.value for w in at.warning][0]
     assert "changed nothing" not in shown and "no way to act" not in shown
     cells = frame_with(at, "unfinished runs").value.set_index("cell")
@@ -336,3 +336,57 @@ def test_the_queue_line_and_the_grids_line_count_runs_as_the_sidebar_does(tmp_pa
     assert "**4** runs · **1** running · **2** queued" in captions                     # the sidebar
     assert "Every run: **1** running · **2** queued (1 starting, 1 waiting) · the queue trains 1 at a time" in captions
     assert at.get("progress")[0].proto.text == "This grid: 1 / 4 finished · 1 running · 2 queued · 0 failed or stopped"
+
+
+# ---------------------------------------------------------------- a grid that lost one seed's run (QA round 10)
+
+
+def test_a_deleted_seed_leaves_its_cell_and_the_grid_short_of_the_plan(tmp_path, monkeypatch):
+    """QA round 10: 'This grid: 7 / 7 finished', the cell '1 / 1' and '143.9 (n=1)', no note, the selector
+    '× 2 seeds · 7 runs'; a whole deleted cell got 'No run of ...: deleted or never queued'."""
+    import shutil
+
+    root = tmp_path / "runs"
+    folders = dropout_grid(root, placements=("vertical", "variational"), seeds=2)
+    shutil.rmtree(folders[("variational", 0.5, max(seed for *_, seed in folders))])
+    at = grid_page(monkeypatch, root)
+    assert at.get("progress")[0].proto.text == "Ended: 7 / 8 finished · 0 failed or stopped · 1 deleted"
+    chosen = at.selectbox(key="compare.grid.chosen")
+    assert chosen.format_func(chosen.value).endswith("× 2 seeds · 7 of 8 runs: 1 deleted")
+    assert [w.value for w in at.warning if w.value.startswith("No run of")] == [
+        "No run of dropout=0.5 placement=variational seed 2: deleted or never queued. The numbers of that cell "
+        "rest on the seeds left (n of the planned in the cells table), and a run whose partner of the same seed is "
+        "gone is left out of the paired comparisons."]
+    cells = frame_with(at, "unfinished runs").value.set_index("cell")
+    short = cells.loc["dropout=0.5 placement=variational"]
+    assert short["finished"] == "1\u00a0/\u00a02 (1\u00a0deleted)" and short["best val"] == "118.1 (n=1\u00a0of\u00a02)"
+    assert short["unfinished runs"] == "no run of seed 2: deleted or never queued"
+    assert "'of 2' where fewer than the 2 seeds planned finished" in texts(at)
+
+
+# ---------------------------------------------------------------- the form's steps and time (QA round 10)
+
+
+def test_the_form_says_the_runs_steps_and_time_as_train_counts_them(tmp_path, monkeypatch):
+    """QA round 10: the grid form showed no step or time estimate, unlike Train's set-up."""
+    from lmcore.presets import resolve
+    from lmcore.runs import create_run, write_json_atomic
+
+    root = tmp_path / "runs"
+    at = grid_page(monkeypatch, root, **{"compare.grid.preset": "tiny"})
+    at.text_area(key="compare.grid.overrides").set_value("max_steps=30\ndevice=cpu").run()
+    at.multiselect(key="compare.grid.toggle.tie_weights").set_value([False, True]).run()
+    at.number_input(key="compare.grid.seeds").set_value(2).run()
+    assert ("Each of the 4 runs trains about **30** steps (as Train counts them: 149 per epoch × 8 epochs, "
+            "capped at 30), **120** steps in all.") in texts(at)
+    assert ("No time estimate for tied=false, tied=true: no run of their shape has trained on this machine's cpu "
+            "yet.") in texts(at)
+    # One earlier run of the grid's shape trained at 80 tokens/s: 120 steps of 20 x 20 tokens take 600 s.
+    earlier = resolve("tiny", overrides={"max_steps": 30, "device": "cpu"})
+    folder = create_run(earlier.to_dict(), root, label="earlier")
+    write_json_atomic(folder / "status.json", {"state": "finished", "device": "cpu", "median_tokens_per_s": 80.0,
+                                               "step": 30, "total_steps": 30})
+    at.run()
+    assert ("About **10 min** of training for all, one run after another: each cell's runs at the median speed of "
+            "the earlier runs of its shape on this machine's cpu (1 run for each cell). Runs at once share the "
+            "machine, so more at a time rarely finishes sooner.") in texts(at)

@@ -15,10 +15,11 @@ from lmcore import ablation, data, queue, stats
 from lmcore.config import PLACEMENTS, ConfigError, parse_assignments
 from lmcore.effects import grid_effects
 from lmcore.presets import PRESETS, resolve
-from lmcore.summaries import RunSummary
+from lmcore.summaries import RunSummary, list_runs
 from ui import queue_backend
 from ui.compare_runs import FLASH, GRID_CHOSEN, RUNS_VIEW, SELECTED, TAB, TABLE_COLUMNS, display_table
 from ui.grid_charts import band_figure, effects_figure
+from ui.train_setup import device_here
 
 GRID_PRESET = "compare.grid.preset"
 GRID_OVERRIDES = "compare.grid.overrides"
@@ -74,6 +75,8 @@ def grid_form() -> None:
         st.caption(f"… and {len(problems) - 3} more problems like these.")
     ready = not problems and (any(toggles.values()) or seeds > 1)
     confirmed = count <= ablation.CONFIRM_ABOVE or confirm_box(count)
+    if cells and ready:
+        estimate_lines(cells, seeds)
     queue_backend.backend_row()
     queue_row(toggles, seeds, count, disabled=not ready or not confirmed or not queue_backend.ready())
     if cells and ready:
@@ -88,6 +91,13 @@ def size_line(toggles: dict, seeds: int, count: int) -> str:
     head = f"**{count} run{'s' if count != 1 else ''}**"
     return head + (f" = {' × '.join(factors)}" if factors else
                    " (choose values above to vary, or more seeds; an empty toggle keeps the base value)")
+
+
+def estimate_lines(cells: list, seeds: int) -> None:
+    """Steps and time before queueing, as Train's set-up says them for one run."""
+    mine = list_runs(ui.runs_root())  # reference runs never train here
+    for kind, text in grid_view.grid_estimate(cells, seeds, mine, device_here(cells[0].device)):
+        getattr(st, kind)(text, **({"icon": "⏳"} if kind == "warning" else {}))
 
 
 def inert_notes(cells: list) -> None:
@@ -167,11 +177,11 @@ def grid_results(summaries: list[RunSummary]) -> None:
     by_group = {e["group"]: e for e in entries}
     if st.session_state[GRID_CHOSEN] not in by_group:
         st.session_state[GRID_CHOSEN] = entries[0]["group"]
-    st.selectbox("Grid", list(by_group), key=GRID_CHOSEN, format_func=lambda g: compare.grid_label(by_group[g]))
+    st.selectbox("Grid", list(by_group), key=GRID_CHOSEN, format_func=lambda g: grid_view.grid_label(by_group[g]))
     entry = by_group[st.session_state[GRID_CHOSEN]]
     st.progress(compare.grid_progress(entry), text=grid_view.progress_text(entry))
     report = grid_effects(entry["runs"], entry["group"])
-    missing = grid_view.missing_note(report)
+    missing = grid_view.missing_note(report, entry["runs"])
     if missing:
         st.warning(missing, icon=":material/grid_off:")
     colors = {cell["label"]: ui.PALETTE[i % len(ui.PALETTE)] for i, cell in enumerate(report["cells"])}
@@ -201,7 +211,7 @@ def cell_curves(entry: dict, colors: dict) -> None:
 
 
 def cells_table(entry: dict, report: dict) -> None:
-    st.markdown("**Each cell**: mean ± sd over its finished runs (n)")
+    st.markdown(grid_view.cells_heading(entry["runs"]))
     frame = grid_view.cells_frame(report, entry["runs"])
     st.table(grid_view.cells_table(frame), hide_index=True)
     table = compare.runs_table(entry["runs"])  # built once: the CSV and the expander's table
