@@ -26,7 +26,11 @@ from lmcore.text import shorten
 
 from .uploads import dataset_label, is_upload
 
-RESERVED_QUERY = {"run", "embed", "embed_options"}  # query keys that are not config keys
+# The Watch tab's reference runs drawn beside the run (`overlay=book,variational-medium`) and their
+# x axis (`overlay_x=share`, left out at its default).
+OVERLAY_KEYS = ("overlay", "overlay_x")
+RESERVED_QUERY = {"run", "embed", "embed_options", *OVERLAY_KEYS}  # query keys that are not config keys
+MAX_NAMED = 3  # the unknown names a warning spells out; the rest are counted
 
 
 def link_params(values: dict) -> dict[str, str]:
@@ -82,3 +86,33 @@ def parse_link(query: dict[str, str], uploads: Path) -> tuple[dict, list[str]]:
         else:
             values[key] = value
     return values, warnings
+
+
+def overlay_query(names: list[str], axis: str, default_axis: str) -> dict[str, str]:
+    """The URL keys for the reference runs drawn beside a run, by name, and their axis where it is not
+    the default; {} when none is drawn (the axis then means nothing)."""
+    if not names:
+        return {}
+    return {"overlay": ",".join(names), **({"overlay_x": axis} if axis != default_axis else {})}
+
+
+def overlay_from_link(query: dict[str, str], known: list[str], axes: list[str]) -> tuple[list[str], str, list[str]]:
+    """(the names in `overlay` that are reference runs here, in the link's order without repeats; the
+    axis `overlay_x` names, else the first of `axes`; a warning per key whose values were ignored).
+    A link is text from anyone: names are only looked up among `known`."""
+    chosen, unknown = [], []
+    for name in (part.strip() for part in str(query.get("overlay", "")).split(",")):
+        if name and name not in chosen and name not in unknown:
+            (chosen if name in known else unknown).append(name)
+    warnings = []
+    if unknown:
+        named = ", ".join(repr(shorten(name)) for name in unknown[:MAX_NAMED])
+        more = f" and {len(unknown) - MAX_NAMED} more" if len(unknown) > MAX_NAMED else ""
+        which = "that name" if len(unknown) == 1 else "those names"
+        warnings.append(f"ignored overlay {named}{more}: no reference run of {which} here "
+                        f"(there are {', '.join(known) or 'none'})")
+    axis = str(query.get("overlay_x", axes[0])).strip()
+    if axis not in axes:
+        warnings.append(f"ignored overlay_x={shorten(axis)!r}: must be {' or '.join(axes)}")
+        axis = axes[0]
+    return chosen, axis, warnings

@@ -60,14 +60,14 @@ def test_train_watch_overlays_the_full_recipe_and_start_says_what_it_reaches(app
     wait_app_idle(page)
     page.wait_for_timeout(1000)
     assert "preset=" not in page.url
-    box = page.locator('[data-testid="stMultiSelect"]').filter(has_text="Add the full recipe on a GPU")
-    box.locator("input").click()
-    page.keyboard.press("ArrowDown")  # opens the list whether or not the click already did
-    page.get_by_role("option", name="book", exact=True).click()
-    page.keyboard.press("Escape")
+    page.get_by_role("button", name="book", exact=True).click()
     settle(page, "steps an epoch")
     page.wait_for_timeout(1000)
     screenshot(page, "reference-train-watch-overlay")
+    assert {"tiny-cpu validation", f"{BOOK_NAME} validation"} <= legend(page), legend(page)
+    assert "overlay=book" in page.url   # QA round 10: a reload dropped the overlay
+    page.reload()
+    settle(page, "steps an epoch")
     assert {"tiny-cpu validation", f"{BOOK_NAME} validation"} <= legend(page), legend(page)
     page.goto(f"{url}/train?run=20261127-230959-variational-medium-3758")
     settle(page, "measured by this project on one NVIDIA H200")
@@ -92,3 +92,20 @@ def test_generate_shows_the_book_runs_samples_and_says_its_weights_were_not_kept
     assert page.get_by_text("a reference run measured on one NVIDIA H200").count() == 1
     assert page.get_by_text("step 53,080").count() == 1     # the last of its 40 samples, at the end of training
     assert page.get_by_role("button", name="Generate").count() == 0
+
+
+def test_at_1024_px_every_chosen_recipe_reads_whole_and_the_faint_bands_are_captioned(app, page):
+    """QA round 10: with the sidebar open the chosen-runs box clipped ('edium × | variational-medium ×')
+    and the faint training bands had no caption."""
+    url, tiny = app
+    page.set_viewport_size({"width": 1024, "height": 768})
+    page.goto(f"{url}/train?run={tiny.name}&overlay=book,zaremba-medium,variational-medium")
+    settle(page, "steps an epoch")
+    page.wait_for_timeout(1000)
+    screenshot(page, "reference-train-watch-overlay-1024")
+    main = page.locator('[data-testid="stMain"]').bounding_box()
+    for name in ("book", "zaremba-medium", "variational-medium"):
+        pill = page.get_by_role("button", name=name, exact=True).bounding_box()
+        assert main["x"] <= pill["x"] and pill["x"] + pill["width"] <= main["x"] + main["width"], name
+        assert page.get_by_role("button", name=name, exact=True).evaluate("b => b.scrollWidth <= b.clientWidth")
+    assert page.get_by_text("Each run's faint line is its training perplexity", exact=False).count() == 1

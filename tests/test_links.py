@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
@@ -81,3 +82,30 @@ def test_a_run_without_a_name_is_named_for_what_it_changes():
     name = described_name(many)
     assert name.startswith("tiny · ") and name.endswith("+2 more") and len(name) <= 200
     assert described_name({**preset_values(""), "layers": 3}) == "defaults · layers=3"
+
+
+def test_the_reference_overlay_goes_into_a_link_and_back():
+    from explorer.links import RESERVED_QUERY, overlay_from_link, overlay_query
+
+    known, axes = ["book", "zaremba-medium", "variational-medium"], ["epoch", "share"]
+    assert overlay_query([], "share", "epoch") == {}                       # nothing drawn: no axis either
+    assert overlay_query(["book"], "epoch", "epoch") == {"overlay": "book"}
+    written = overlay_query(["variational-medium", "book"], "share", "epoch")
+    assert written == {"overlay": "variational-medium,book", "overlay_x": "share"}
+    assert overlay_from_link(written, known, axes) == (["variational-medium", "book"], "share", [])
+    assert {"overlay", "overlay_x"} <= RESERVED_QUERY   # never read as config keys ("unknown key overlay")
+    assert parse_link({"preset": "tiny", "overlay": "book"}, Path("/nowhere"))[1] == []
+
+
+def test_a_links_unknown_overlay_names_and_axis_are_named_and_ignored():
+    from explorer.links import overlay_from_link
+
+    known, axes = ["book", "zaremba-medium"], ["epoch", "share"]
+    link = {"overlay": " book ,banana,book,,", "overlay_x": "sideways"}
+    chosen, axis, warnings = overlay_from_link(link, known, axes)
+    assert chosen == ["book"] and axis == "epoch"
+    assert warnings == ["ignored overlay 'banana': no reference run of that name here (there are book, zaremba-medium)",
+                        "ignored overlay_x='sideways': must be epoch or share"]
+    many = ",".join(f"r{i}" for i in range(1000))
+    (warning,) = overlay_from_link({"overlay": many}, known, axes)[2]
+    assert warning.startswith("ignored overlay 'r0', 'r1', 'r2' and 997 more: no reference run of those names")

@@ -94,12 +94,23 @@ def test_the_change_of_validation_reads_huge_when_it_is():
 
 BOOK = "20261127-085930-book-9182"
 VARIATIONAL = "20261127-230959-variational-medium-3758"
+OVERLAY_LABEL = "Add the full recipe on a GPU"
+
+
+def overlay_pills(at):
+    return next(b for b in at.button_group if b.label == OVERLAY_LABEL)
+
+
+def progress(at) -> str:
+    return at.get("progress")[0].proto.text
 
 
 def test_the_book_reference_overlays_a_tiny_run_on_an_epoch_axis(trained_runs, monkeypatch):
+    import ui
+
     folder = trained_runs[1]["plain"]
     at = open_watch(monkeypatch, folder)
-    overlay = next(m for m in at.multiselect if m.label == "Add the full recipe on a GPU")
+    overlay = overlay_pills(at)
     assert overlay.value == [] and {t["name"] for t in chart(at)["data"]} == {"plain train", "plain validation"}
     assert overlay.options == ["book", "zaremba-medium", "variational-medium"]   # Start's order, by recipe
     overlay.set_value([BOOK]).run()
@@ -113,6 +124,7 @@ def test_the_book_reference_overlays_a_tiny_run_on_an_epoch_axis(trained_runs, m
     # 40 capped steps of a tiny epoch (60,000 PTB words in 20 rows of 2,999, windows of 20: 149 steps)
     assert round(values(traces["plain validation"])[-1], 3) == round(40 / 149, 3)
     caption = " ".join(c.value for c in at.caption)
+    assert ui.RUN_LINES_NOTE in caption                                # what the faint bands are, as on Compare
     assert "plain takes 149 steps an epoch" in caption and "takes 1,327 steps an epoch" in caption
     assert "Their vocabularies differ (2,000 vs 10,000 words)" in caption    # tiny's cap and the book's
     # The first steps (thousands) and epochs would squash the rest of a log axis: it stops at twice the
@@ -120,12 +132,12 @@ def test_the_book_reference_overlays_a_tiny_run_on_an_epoch_axis(trained_runs, m
     assert 270 < 10 ** spec["layout"]["yaxis"]["range"][1] < 350
     assert "Axis stops at 270.4, twice the highest latest validation" in caption
     assert "book · reference \\(NVIDIA H200\\) reaches" in caption
-    overlay.set_value([BOOK, VARIATIONAL]).run()                     # one clause for runs of one epoch length
+    overlay_pills(at).set_value([BOOK, VARIATIONAL]).run()           # one clause for runs of one epoch length
     caption = " ".join(c.value for c in at.caption)
     assert ("plain takes 149 steps an epoch, book · reference (NVIDIA H200) and variational-medium · reference "
             "(NVIDIA H200) take 1,327 steps an epoch.") in caption
-    overlay.set_value([BOOK]).run()
-    next(s for s in at.get("segmented_control") if s.label == "x axis").set_value("share").run()
+    overlay_pills(at).set_value([BOOK]).run()
+    next(s for s in at.button_group if s.label == "x axis").set_value("share").run()
     traces = {t["name"]: t for t in chart(at)["data"]}
     assert values(traces[f"{book} validation"])[-1] == 1.0 and values(traces["plain validation"])[-1] == 1.0
 
@@ -236,7 +248,7 @@ def test_a_queued_run_the_cluster_cannot_take_says_why_where_it_is_watched(monke
     root = tmp_path / "runs"
     folder = create_run({"name": "waiting", "preset": "tiny"}, root, "waiting")
     at = open_watch(monkeypatch, folder)
-    assert "Waiting for the training process to start" in " ".join(c.value for c in at.caption)
+    assert progress(at) == "waiting for the queue to start it"
     queue.set_backend(root, "ray")
     write_json_atomic(root / queue.PROBLEM, {"error": "cannot connect to the Ray cluster at auto: none.",
                                              "at": clock.time()})
@@ -307,12 +319,14 @@ def test_a_run_still_loading_says_so_instead_of_blank_device_and_parameters(monk
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)  # lmcore"])
     try:
         RunWriter(folder).status(state="running", pid=sleeper.pid)   # the trainer took over; no device yet
-        captions = " ".join(c.value for c in open_watch(monkeypatch, folder).caption)
+        at = open_watch(monkeypatch, folder)
     finally:
         sleeper.kill()
         sleeper.wait()
-    assert "loading the data and building the model" in captions
+    captions = " ".join(c.value for c in at.caption)
+    assert progress(at) == "loading the data and building the model"
     assert "device —" not in captions and "— parameters" not in captions
+    assert "▶️ loading · running" in texts(at.markdown)
 
 
 def test_sample_cards_and_the_training_time_read_as_on_every_other_page(trained_runs, monkeypatch, tmp_path):
@@ -473,7 +487,7 @@ def test_the_chart_colours_each_run_as_start_and_compare_do_and_the_parent_stays
 
     parent = copy_run(trained_runs[1]["plain"], tmp_path)
     at = open_watch(monkeypatch, parent)
-    next(m for m in at.multiselect if m.label == "Add the full recipe on a GPU").set_value([VARIATIONAL, BOOK]).run()
+    overlay_pills(at).set_value([VARIATIONAL, BOOK]).run()
     colours = {t["name"]: t["line"]["color"] for t in chart(at)["data"]}
     mine, variational, book = ui.run_colours([parent.name, VARIATIONAL, BOOK])
     assert colours["plain train"] == colours["plain validation"] == mine

@@ -38,11 +38,12 @@ def test_run_label_shows_best_with_its_epoch_and_final_validation():
 
     summary = from_parts("20260101-000000-book-ab12", "/runs/x", {"name": "book"},
                          {"state": "finished", "best_val_ppl": 82.31, "final_val_ppl": 85.0, "best_epoch": 3}, None)
-    assert ui.run_label(summary) == "✅ book · finished · best val 82.3 (epoch 3) · final 85.0 · ab12"
+    # the id's tail beside the name: at the end a 1024 px Train page cut it to '· d75' (QA round 10)
+    assert ui.run_label(summary) == "✅ book · ab12 · finished · best val 82.3 (epoch 3) · final 85.0"
     # Still training: its scores change with the next validation, and a select box is not redrawn then.
     running = from_parts("20260101-000000-book-ab12", "/runs/x", {"name": "book"},
                          {"state": "running", "best_val_ppl": 82.31, "final_val_ppl": 85.0, "best_epoch": 3}, None)
-    assert ui.run_label(running) == f"{ui.STATE_ICONS['running']} book · running · ab12"
+    assert ui.run_label(running) == f"{ui.STATE_ICONS['running']} book · ab12 · running"
 
 
 def test_an_outlier_run_clips_the_chart_axis():
@@ -69,6 +70,15 @@ def test_runs_side_by_side_stop_at_twice_the_highest_latest_validation():
     # QA round 8: a run before its first validation stays on the axis, by its latest training value
     starting = {"label": "starting", "frame": frame([5000.0, 1170.0])}
     assert ui.curve_clip([book, tiny, starting]).high == 2340.0
+    # ... and the sentence says so: it read 'twice the highest latest validation' there (QA round 10)
+    assert ui.curve_clip([book, tiny, starting]).note() == (
+        "Axis stops at 2,340.0, twice starting's latest training perplexity (1,170.0; it has no validation yet), "
+        "so the first steps do not squash where the runs part: book reaches 5,000.0; starting reaches 5,000.0.")
+    # a run without validation beside higher validations leaves the limit, and its words, to them
+    early = {"label": "early", "frame": frame([5000.0, 110.0])}
+    assert ui.curve_clip([book, tiny, early]).note().startswith(f"Axis stops at 240.0, {ui.CEILING_REASON}:")
+    # a name is the user's text: Markdown in it reads as typed
+    assert "twice *a*'s latest" not in ui.curve_clip([book, {**starting, "label": "*a*"}]).note()
     assert ui.curve_clip([book]) is None                                   # one run alone shows its whole descent
     assert ui.curve_clip([book, {"label": "queued", "frame": frame([], [])}]) is None
 

@@ -21,6 +21,7 @@ import streamlit as st
 
 from explorer.metrics import smooth, split, thin
 from explorer.perplexity import Clip, ceiling_clip, find_clip, format_ppl
+from explorer.textview import md_escape
 from lmcore import checkpoints, queue, runs
 from lmcore.metrics_frame import MetricsFrame
 from lmcore.progress import format_seconds
@@ -106,17 +107,25 @@ def best_epoch_suffix(summary: RunSummary) -> str:
 
 
 def run_label(summary: RunSummary) -> str:
-    """'✅ tiny · finished · best val 82.3 (epoch 3) · final 85.0 · ab12' for select boxes. A select box
+    """'✅ tiny · ab12 · finished · best val 82.3 (epoch 3) · final 85.0' for select boxes. A select box
     is drawn once, not with the live view under it, so a run still training shows no scores there:
     they would go stale at its next validation and contradict the numbers below."""
-    parts = [f"{STATE_ICONS.get(summary.state, '')} {summary.name}", summary.state]
+    # The id's tail next to the name, which it tells apart from its namesakes: at the end, a 1024 px
+    # Train page cut it to '· d75' (QA round 10); the scores after it are in the run's header too.
+    parts = [f"{STATE_ICONS.get(summary.state, '')} {summary.name}", summary.short_id, shown_state(summary)]
     if summary.is_active:
-        return " · ".join(parts + [summary.short_id])
+        return " · ".join(parts)
     if summary.best_val is not None:
         parts.append(f"best val {fmt_ppl(summary.best_val)}{best_epoch_suffix(summary)}")
     if summary.final_val is not None:
         parts.append(f"final {fmt_ppl(summary.final_val)}")
-    return " · ".join(parts + [summary.short_id])
+    return " · ".join(parts)
+
+
+def shown_state(summary: RunSummary) -> str:
+    """The state a page names: 'starting' for a queued run whose training process is launched and
+    loading (queue.stage), which no longer waits for the queue; else its state."""
+    return "starting" if queue.stage(summary) == "starting" else summary.state
 
 
 def metrics_frame(folder: Path) -> pd.DataFrame:
@@ -134,10 +143,11 @@ def progress_text(status: dict) -> tuple[float, str]:
     """(fraction done, 'step 120 / 1,192 · epoch 2 / 8 · ETA 0:41') from status.json."""
     step, total = status.get("step") or 0, status.get("total_steps") or 0
     fraction = min(step / total, 1.0) if total else 0.0
-    ended = status.get("state") in ("failed", "stopped", "finished", "broken")
-    parts = [f"step {step:,} / {total:,}" if total else ("ended before its first step" if ended else "starting")]
+    parts = [f"step {step:,} / {total:,}" if total else first_seconds(status)]
     if status.get("epoch"):
         parts.append(f"epoch {status['epoch']}")
+    if total and status.get("state") == "queued":  # a resumed run, its process not training yet
+        parts.append(first_seconds(status))
     # Seconds spent training across resumes (a stopped spell is not in it); runs written
     # before `elapsed` existed fall back to the wall clock since the first start.
     elapsed = status.get("elapsed")
@@ -146,6 +156,21 @@ def progress_text(status: dict) -> tuple[float, str]:
     if status.get("state") == "running" and elapsed and 0 < fraction < 1:
         parts.append(f"ETA {fmt_duration(elapsed * (1 - fraction) / fraction)}")
     return fraction, " · ".join(parts)
+
+
+def first_seconds(status: dict) -> str:
+    """What a run that has not trained a step in this process yet is doing, in one phrase: waiting
+    for the queue, its process launching, or the trainer loading the data (QA round 10: 'queued',
+    'starting', 'loading the data' and 'Waiting for the training process' stood together); or that
+    it ended before its first step."""
+    state = status.get("state")
+    if state in ("failed", "stopped", "finished", "broken"):
+        return "ended before its first step"
+    if state == "running":
+        return "loading the data and building the model"
+    if status.get("pid"):
+        return "launching the training process (a few seconds)"
+    return "waiting for the queue to start it"
 
 
 # ---------------------------------------------------------------- models
@@ -170,7 +195,15 @@ def model_for(folder: Path, which: str = "best"):
 
 
 # QA round 4: "Axis clipped at 270.1: tiny reaches 1,802.7" read like a divergence on a healthy run.
-CEILING_REASON = "twice the highest latest validation perplexity, so the first steps do not squash where the runs part"
+CEILING_PURPOSE = "so the first steps do not squash where the runs part"
+CEILING_REASON = f"twice the highest latest validation perplexity, {CEILING_PURPOSE}"
+
+
+class Latest(NamedTuple):
+    """A run's latest perplexity that counts toward a shared axis's top: its validation's, or its
+    training one's before it has a validation."""
+    ppl: float
+    kind: str  # "val" or "train"
 
 
 def curve_clip(curves: list[dict]) -> Clip | None:
@@ -182,21 +215,39 @@ def curve_clip(curves: list[dict]) -> Clip | None:
     axis, where the runs differ. The latest, not the best: an over-fitting run's climb (130 back to
     5,700) is its lesson."""
     series = {curve["label"]: curve["frame"]["ppl"].tolist() if len(curve["frame"]) else [] for curve in curves}
-    drawn = [curve["frame"] for curve in curves if len(curve["frame"])]
-    validations = [v for frame in drawn for v in split(frame, "val")["ppl"] if math.isfinite(v)]
+    drawn = [curve for curve in curves if len(curve["frame"])]
+    validations = [v for curve in drawn for v in split(curve["frame"], "val")["ppl"] if math.isfinite(v)]
     clip = find_clip(series, reference=validations)  # scaled by validation: over-fitting drives train to ~1
     if clip or len(drawn) < 2:
         return clip
-    latest = [v for v in map(latest_ppl, drawn) if math.isfinite(v)]
-    return ceiling_clip(series, 2 * max(latest), CEILING_REASON) if latest else None
+    latest = {curve["label"]: latest_ppl(curve["frame"]) for curve in drawn}
+    latest = {label: point for label, point in latest.items() if point and math.isfinite(point.ppl)}
+    if not latest:
+        return None
+    label, top = max(latest.items(), key=lambda item: item[1].ppl)
+    return ceiling_clip(series, 2 * top.ppl, ceiling_reason(label, top))
 
 
-def latest_ppl(frame: pd.DataFrame) -> float:
+def latest_ppl(frame: pd.DataFrame) -> Latest | None:
     """A run's latest validation perplexity, or its latest training one before its first validation:
     a run just started, beside finished ones, must not be cut off above the axis (QA round 8: a tiny
     run's first epoch, 184 to 1,170, was a few pixels at the top of an axis stopping at 173)."""
-    rows = next((part for part in (split(frame, "val"), split(frame, "train")) if len(part)), None)
-    return float(rows["ppl"].iloc[-1]) if rows is not None else math.nan
+    for kind in ("val", "train"):
+        rows = split(frame, kind)
+        if len(rows):
+            return Latest(float(rows["ppl"].iloc[-1]), kind)
+    return None
+
+
+def ceiling_reason(label: str, top: Latest) -> str:
+    """Why the axis stops where it does, from the value it was computed from: a run with no
+    validation yet sets it by its training perplexity, which the sentence must name (QA round 10:
+    'twice the highest latest validation' stood beside a live run with no validation, at twice its
+    training 136.5)."""
+    if top.kind == "val":
+        return CEILING_REASON
+    return (f"twice {md_escape(label)}'s latest training perplexity ({format_ppl(top.ppl)}; it has no validation "
+            f"yet), {CEILING_PURPOSE}")
 
 
 def clip_axis(figure: go.Figure, clip: Clip | None, log_y: bool, floor: float | None = None) -> None:
@@ -250,8 +301,14 @@ def run_colours(ids: list[str]) -> list[str]:
     return [style.colour for style in run_styles(ids)]
 
 
-def ppl_figure(curves: list[dict], log_y: bool = True, smoothing: float = 0.0, floor: float | None = None,
-               x: str = "step", height: int = 420, clip: Clip | None = None) -> go.Figure:
+# How to read several runs on ppl_figure, under the chart (Compare's words; the Train watch overlay
+# showed its faint training bands without them, QA round 10).
+RUN_LINES_NOTE = ("Each run's faint line is its training perplexity (smoothed), the line with markers its "
+                  "validation; the legend names each run once, and a click on a name hides both.")
+
+
+def ppl_figure(curves: list[dict], log_y: bool = True, smoothing: float = 0.0, x: str = "step", height: int = 420,
+               clip: Clip | None = None) -> go.Figure:
     """Train (thin, smoothed) and validation (markers) perplexity of one or more runs.
 
     Each curve: {"label": str, "frame": metrics DataFrame, "color" and "variant" (run_styles): optional}. With `clip`
@@ -276,11 +333,6 @@ def ppl_figure(curves: list[dict], log_y: bool = True, smoothing: float = 0.0, f
                                         name=f"{curve['label']} validation", legendgroup=curve["label"],
                                         line=dict(color=color, width=2.5, dash=dash),
                                         marker=dict(size=7, symbol=symbol)))
-    if floor:
-        # On a log axis Plotly reads an annotation's y in log10 units (the line's y it converts itself).
-        figure.add_hline(y=floor, line_dash="dash", line_color="#444",
-                         annotation_text=f"best possible (entropy floor) {floor:.1f}",
-                         annotation_position="bottom right", annotation_y=math.log10(floor) if log_y else floor)
     # The toolbar stands down the right edge: across the top it covered the legend's last entries,
     # and falling curves leave a perplexity chart's top right empty (QA round 6).
     figure.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10), hovermode="x unified",
@@ -288,7 +340,7 @@ def ppl_figure(curves: list[dict], log_y: bool = True, smoothing: float = 0.0, f
                          xaxis_title="training step" if x == "step" else x, yaxis_title="perplexity")
     if len(curves) > 1:
         legend_below(figure, height)
-    clip_axis(figure, clip, log_y, floor)
+    clip_axis(figure, clip, log_y)
     if log_y:
         log_ticks(figure, clipped=clip is not None)
     return figure

@@ -10,15 +10,17 @@ from pathlib import Path
 from typing import NamedTuple
 
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
 import ui
-from explorer import epochs
+from explorer import compare, epochs
 from explorer.compare import vocabulary_note
-from explorer.links import described_name
+from explorer.lesson import has_dropout
+from explorer.links import OVERLAY_KEYS, described_name, overlay_from_link, overlay_query
 from explorer.textview import md_escape, sample_markdown
 from lmcore import checkpoints, jsonl, launch, queue, runs
-from lmcore.config import ConfigError, coerce
+from lmcore.config import ConfigError, coerce, from_dict
 from lmcore.errors import LmcoreError
 from lmcore.fork import without_fork_keys
 from lmcore.presets import preset_values
@@ -26,9 +28,10 @@ from lmcore.reference import is_reference
 from lmcore.summaries import RunSummary, reference_runs, summary_of
 from lmcore.timing import describe_split
 from ui import compare_url, reference
+from ui.compare_runs import floor_caption, floor_curves
 from ui.fork import fork_form, parent_curve, scores_note
 from ui.grid_charts import axis_top
-from ui.train_state import NOTICE, SETUP_TAB, TAB, attach, load_values
+from ui.train_state import LINK_WARNINGS, NOTICE, SETUP_TAB, TAB, attach, load_values
 
 WATCH = "train.watch"              # the run selector
 LOG_Y, SMOOTHING = "train.log_y", "train.smoothing"   # chart preferences (their widgets add ".w")
@@ -37,6 +40,9 @@ DRAWN = "train.drawn_state"        # (run id, state) when the whole page was las
 REDRAWN = "train.redrawn_for"      # (run id, state) a full redraw was already asked for
 OVERLAY = "train.overlay"          # reference run ids drawn beside the watched run (none by default)
 OVERLAY_AXIS = "train.overlay_axis"  # their shared x axis: a key of reference.AXES
+OVERLAY_LINK = "train.overlay_link"  # the overlay query last applied from or written into the URL
+DEFAULT_AXIS = "epoch"
+CHART_HEIGHT = 420  # ui.ppl_figure's
 METRIC_WIDTH = 124  # px: the longest label ("Best validation" and its help icon) on one line, 7 to a row at 1400
 TIME_SPLIT_HELP = ("Shares of the training time above. Evaluation is the validation perplexity, saving the "
                    "checkpoints and masks, sampling the text generated at each validation; training steps are the "
@@ -104,9 +110,9 @@ def last(frame: pd.DataFrame, kind: str, column: str = "ppl", back: int = 1):
 
 
 def run_header(summary: RunSummary) -> None:
-    st.markdown(f"#### {ui.STATE_ICONS.get(summary.state, '')} {md_escape(summary.name)} · {summary.state}")
-    if summary.device is None and summary.is_active and summary.status.get("pid"):  # launched, still loading
-        parts = [f"`{summary.id}`", "loading the data and building the model"]
+    st.markdown(f"#### {ui.STATE_ICONS.get(summary.state, '')} {md_escape(summary.name)} · {ui.shown_state(summary)}")
+    if summary.device is None and summary.is_active:  # not loaded yet: the progress line says what it does
+        parts = [f"`{summary.id}`"]
     else:
         device = f"device {summary.device or '—'}" + (f" ({summary.step_kind})" if summary.step_kind else "")
         parts = [f"`{summary.id}`", device, f"{ui.fmt_count(summary.params)} parameters",
@@ -131,11 +137,21 @@ def run_links(summary: RunSummary) -> None:
     """The other pages, each opened on this run."""
     links = [("app_pages/compare.py", "Compare it with other runs", ":material/compare_arrows:",
               compare_url.link_query([summary.id], keep_selection=True)),
-             ("app_pages/inside.py", "The dropout masks it used", ":material/biotech:", {"run": summary.id}),
+             ("app_pages/inside.py", inside_label(summary), ":material/biotech:", {"run": summary.id}),
              ("app_pages/generate.py", "Generate text with it", ":material/edit_note:", {"run": summary.id})]
     row = st.container(horizontal=True, gap="medium")
     for page, label, icon, query in links:
         row.page_link(page, label=label, icon=icon, query_params=query)
+
+
+def inside_label(summary: RunSummary) -> str:
+    """What Inside the model shows of this run: the masks it used, or, for a run without dropout (QA
+    round 10: tiny was offered 'The dropout masks it used'), that it has none, beside its parameters."""
+    try:
+        dropped = not summary.config or has_dropout(from_dict(summary.config))
+    except ConfigError:
+        dropped = True  # Inside says what is wrong with its config
+    return "The dropout masks it used" if dropped else "No dropout: see its parameters"
 
 
 def resumable(summary: RunSummary) -> bool:
@@ -311,9 +327,10 @@ def run_chart(summary: RunSummary, frame: pd.DataFrame) -> None:
     branch = None if overlays else parent_curve(summary)
     if branch:  # in its own grey, drawn last
         curves.append(branch)
+    x = axis if overlays else "step"
     figure = ui.ppl_figure([{**c, "label": ui.plotly_text(c["label"])} for c in curves], log_y=log_y,
-                           smoothing=smoothing, floor=summary.status.get("floor_ppl"), clip=clip,
-                           x=axis if overlays else "step")
+                           smoothing=smoothing, clip=clip, x=x)
+    floor_note = floor_lines(figure, runs_drawn, curves, x, clip, log_y)
     # Keep zoom and hidden traces across refreshes, until the runs drawn or their axis change.
     figure.update_layout(uirevision=" ".join([s.id for s in runs_drawn] + [axis]))
     if overlays:
@@ -322,45 +339,110 @@ def run_chart(summary: RunSummary, frame: pd.DataFrame) -> None:
         st.plotly_chart(figure, key="train.chart", config={"displaylogo": False})
         if overlays:
             st.caption(overlay_caption(runs_drawn, logged, frames, axis))
+        if floor_note:
+            st.caption(floor_note)
         # Named only if past the axis drawn: ui.clip_axis leaves room above the clip, where a peak shows.
         if clip and (past := clip.beyond(axis_top(figure, log_y))):
             st.caption(past.note())
 
 
+def floor_lines(figure: go.Figure, runs_drawn: list[RunSummary], curves: list[dict], x: str, clip, log_y: bool
+                ) -> str | None:
+    """The entropy floor of a run on the generated corpus, as Compare draws it: over that run's own
+    steps, in its colour, named in the legend (QA round 10: its label across the whole chart lay under
+    a reference run's training band, and read as a floor for the PTB runs beside it). Returns the
+    caption that says whose floor it is when other runs are drawn, else None."""
+    floors = compare.floors(runs_drawn, [c["label"] for c in curves[:len(runs_drawn)]])
+    if floor_curves(figure, floors, curves, x) and len(curves) > 1:
+        ui.legend_below(figure, CHART_HEIGHT)  # again: the floor's entry is a line of the legend too
+    ui.clip_axis(figure, clip, log_y, min(floors, default=None))  # the range again, down to the floor
+    if log_y:
+        ui.log_ticks(figure, clipped=clip is not None)  # again: a floor below every curve widens the axis
+    return floor_caption(floors, len(runs_drawn))
+
+
 def overlay_controls(summary: RunSummary) -> tuple[list[RunSummary], str]:
     """The reference runs ticked to draw beside this one (none by default), and their x axis."""
-    others = {s.id: s for s in reference.in_recipe_order(reference_runs()) if s.id != summary.id}
+    recipes = reference.in_recipe_order(reference_runs())
+    names = overlay_names(recipes)
+    others = {s.id: s for s in recipes if s.id != summary.id}
     if not others:
         return [], "step"
-    left, right = st.columns([3, 2], vertical_alignment="bottom")
-    # By recipe: "book · reference (NVIDIA H200)" thrice left "tional-medium · reference (NVI…" at 1024 px.
-    chosen = left.multiselect("Add the full recipe on a GPU", list(others),
-                              format_func=lambda r: others[r].config.get("preset") or others[r].name,
-                              key=OVERLAY, placeholder="a reference run's curves", persist_state="session",
-                              help="Runs this project trained to the end on a GPU (docs/results/runs/), "
-                                   "drawn beside this one")
+    state = st.session_state
+    state[OVERLAY] = [r for r in state.get(OVERLAY) or [] if r in others]  # not the run watched
+    # One pill a recipe, each whole: a multiselect's chips scrolled out of its box at 1024 px
+    # ("edium × | variational-medium ×", QA round 10). Both controls wrap as one row.
+    row = st.container(horizontal=True, vertical_alignment="bottom")
+    chosen = row.pills("Add the full recipe on a GPU", list(others), selection_mode="multi",
+                       format_func=names.get, key=OVERLAY, persist_state="session", on_change=overlay_in_url,
+                       help="Runs this project trained to the end on a GPU (docs/results/runs/), drawn beside "
+                            "this one; the address bar keeps them")
     if not chosen:
         return [], "step"
-    axis = right.segmented_control("x axis", list(reference.AXES), key=OVERLAY_AXIS, default="epoch",
-                                   required=True, persist_state="session",
-                                   format_func=lambda a: "epoch" if a == "epoch" else "share of training")
-    return [others[r] for r in chosen if r in others], axis or "epoch"
+    state.setdefault(OVERLAY_AXIS, DEFAULT_AXIS)  # no default=: a link may have set it
+    axis = row.segmented_control("x axis", list(reference.AXES), key=OVERLAY_AXIS, required=True,
+                                 persist_state="session", on_change=overlay_in_url,
+                                 format_func=lambda a: "epoch" if a == "epoch" else "share of training")
+    return [others[r] for r in chosen if r in others], axis or DEFAULT_AXIS
+
+
+def overlay_names(recipes: list[RunSummary] | None = None) -> dict[str, str]:
+    """Reference run id -> the name the page and its links call it by: its recipe (its preset), or
+    its id where another reference run has that recipe too. `recipes`: the reference runs in recipe
+    order, when the caller has them."""
+    names: dict[str, str] = {}
+    for run in recipes if recipes is not None else reference.in_recipe_order(reference_runs()):
+        name = run.config.get("preset") or run.id
+        names[run.id] = run.id if name in names.values() else name
+    return names
+
+
+def apply_overlay_link() -> None:
+    """Tick what a new link's `overlay` and `overlay_x` name, once (the query applied is remembered),
+    with one warning per value ignored. A URL without them (the sidebar's way back here drops the
+    query) keeps the session's. Call before the page draws its warnings."""
+    query = {key: st.query_params[key] for key in OVERLAY_KEYS if key in st.query_params}
+    if not query or query == st.session_state.get(OVERLAY_LINK):
+        return
+    names = overlay_names()
+    ids = {name: run_id for run_id, name in names.items()}
+    chosen, axis, warnings = overlay_from_link(query, list(ids), list(reference.AXES))
+    st.session_state[OVERLAY] = [ids[name] for name in chosen]
+    st.session_state[OVERLAY_AXIS] = axis
+    st.session_state[OVERLAY_LINK] = query
+    st.session_state[LINK_WARNINGS] = st.session_state.get(LINK_WARNINGS, []) + warnings
+
+
+def overlay_in_url() -> None:
+    """Write the reference runs drawn and their axis into the address bar (the page promises a reload
+    or a shared link keeps what it shows), leaving its other keys as they are."""
+    names = overlay_names()
+    chosen = [names[run_id] for run_id in st.session_state.get(OVERLAY) or [] if run_id in names]
+    wanted = overlay_query(chosen, st.session_state.get(OVERLAY_AXIS) or DEFAULT_AXIS, DEFAULT_AXIS)
+    for key in OVERLAY_KEYS:
+        if key in wanted and st.query_params.get(key) != wanted[key]:
+            st.query_params[key] = wanted[key]
+        elif key not in wanted and key in st.query_params:
+            del st.query_params[key]
+    st.session_state[OVERLAY_LINK] = wanted  # written here, so not applied again as a new link
 
 
 def overlay_caption(drawn: list[RunSummary], logged: list[pd.DataFrame], placed: list[pd.DataFrame],
                     axis: str) -> str:
-    """Why the x axis is not the step, and which run could not be placed on it."""
+    """How to read the lines (as Compare says it), why the x axis is not the step, and which run
+    could not be placed on it."""
     lost = [s.name for s, f in zip(drawn, placed) if f.empty]
+    text = ui.RUN_LINES_NOTE + " "
     if axis == "epoch":
         by_steps: dict[float, list[str]] = {}  # runs of one epoch length in one clause, not "takes 1,327" thrice
         for s, f, p in zip(drawn, logged, placed):
             if not p.empty:
                 by_steps.setdefault(epochs.steps_per_epoch(s, f), []).append(s.name)
-        text = ("Steps differ between these runs, so each is drawn by its own epochs: "
+        text += ("Steps differ between these runs, so each is drawn by its own epochs: "
                 + ", ".join(f"{ui.and_join(names)} {'take' if len(names) > 1 else 'takes'} {steps:,.0f} steps an epoch"
                             for steps, names in by_steps.items()) + ".")
     else:
-        text = "Each run is drawn from its first step (0) to its last planned step (1)."
+        text += "Each run is drawn from its first step (0) to its last planned step (1)."
     if vocabularies := vocabulary_note([s.vocab_size for s in drawn]):
         text += " " + vocabularies
     if lost:
@@ -424,8 +506,6 @@ def run_outcome(folder: Path, summary: RunSummary, saved: SavedPoint | None) -> 
         st.success(f"Finished: {scores_text(summary)}.")
     elif state == "queued" and (reason := queue.waiting_reason(summary)):
         st.warning(reason, icon="⏳")
-    elif state == "queued":
-        st.caption("Waiting for the training process to start (loading the data can take a few seconds).")
 
 
 def scores_text(summary: RunSummary) -> str:
