@@ -316,6 +316,14 @@ def params_tab(summary, cfg) -> None:
     st.plotly_chart(params_figure(lesson.part_rows(counts)), key="inside.params", config={"displayModeBar": False})
 
 
+def opening_tab(query) -> str:
+    """The tab a link opens: ?tab=params the parameters (Train's link for a run without dropout), else
+    with ?run= that run's masks, else the lesson."""
+    if query.get("tab") == "params":
+        return PARAMS_TAB
+    return RUN_TAB if query.get("run") else LESSON_TAB
+
+
 # ---------------------------------------------------------------- the page
 
 st.title("Inside the model")
@@ -325,7 +333,7 @@ st.markdown("Where dropout drops units, the masks a run really used, and what ty
 # ?run=ID opens that run's masks.
 summaries = ui.all_runs()
 lesson_view, run_view, params_view = st.tabs([LESSON_TAB, RUN_TAB, PARAMS_TAB], key=INSIDE_TAB, on_change="rerun",
-                                             default=RUN_TAB if st.query_params.get("run") else LESSON_TAB)
+                                             default=opening_tab(st.query_params))
 if lesson_view.open:
     with lesson_view:
         lesson_tab()

@@ -234,3 +234,17 @@ def test_a_short_mask_axis_labels_every_step_and_unit_in_whole_numbers():
     assert (short.layout.yaxis.dtick, short.layout.yaxis.tick0) == (1, 1)
     long = mask_figure(np.ones((35, 650)), "a book window")
     assert long.layout.xaxis.dtick is None and long.layout.yaxis.dtick is None   # Plotly's own, whole there
+
+
+def test_trains_link_for_a_run_without_dropout_opens_its_parameters(trained_runs, monkeypatch):
+    """QA round 10: Train's "No dropout: see its parameters" opened the masks tab, which only says there are none."""
+    from lmcore.summaries import summarize
+    from ui.train_watch import inside_label, inside_query
+
+    root, folders = trained_runs
+    plain, dropped = summarize(folders["plain"]), summarize(folders["variational"])
+    assert inside_label(plain) == "No dropout: see its parameters" and inside_query(plain)["tab"] == "params"
+    assert inside_query(dropped) == {"run": dropped.id}
+    at = open_app(monkeypatch, root, "app_pages/inside.py", inside_query(plain))
+    assert not at.exception and metric(at, "total, tying off")          # the parameters tab is the open one
+    assert not any("without dropout" in i.value for i in at.info)          # not the masks tab's note

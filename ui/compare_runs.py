@@ -359,8 +359,7 @@ def curves(chosen: list[RunSummary], labels: list[str], styles: list[ui.RunStyle
     figure.update_layout(uirevision="compare.curves", xaxis_title=X_AXES[x])  # keep zoom across refreshes
     st.plotly_chart(figure, key="compare.curves", config={"displaylogo": False})
     if len(lines) > 1:
-        st.caption("Each run's faint line is its training perplexity (smoothed), the line with markers its "
-                   "validation; the legend names each run once, and a click on a name hides both.")
+        st.caption(ui.RUN_LINES_NOTE)
     if note := floor_caption(floors, len(lines)):
         st.caption(note)
     drawn = clip and clip.beyond(axis_top(figure, log_y))

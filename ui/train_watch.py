@@ -137,11 +137,17 @@ def run_links(summary: RunSummary) -> None:
     """The other pages, each opened on this run."""
     links = [("app_pages/compare.py", "Compare it with other runs", ":material/compare_arrows:",
               compare_url.link_query([summary.id], keep_selection=True)),
-             ("app_pages/inside.py", inside_label(summary), ":material/biotech:", {"run": summary.id}),
+             ("app_pages/inside.py", inside_label(summary), ":material/biotech:", inside_query(summary)),
              ("app_pages/generate.py", "Generate text with it", ":material/edit_note:", {"run": summary.id})]
     row = st.container(horizontal=True, gap="medium")
     for page, label, icon, query in links:
         row.page_link(page, label=label, icon=icon, query_params=query)
+
+
+def inside_query(summary: RunSummary) -> dict:
+    """Inside opened on this run: its masks, or for a run without dropout its parameters tab."""
+    dropless = inside_label(summary) != "The dropout masks it used"
+    return {"run": summary.id, "tab": "params"} if dropless else {"run": summary.id}
 
 
 def inside_label(summary: RunSummary) -> str:
