@@ -121,7 +121,9 @@ def recipes_caption(measured: list[RunSummary]) -> str:
         text += ("Their times were measured on one NVIDIA H200: `zaremba-medium` and `variational-medium` with "
                  "CUDA graphs, alone on the GPU; `book` with eager steps, sharing it. ")
     return text + ("A `book` epoch takes 5.2 s on an NVIDIA H200 with CUDA graphs (10.8 s without) and about "
-                   "9 minutes on a 2-core CPU. `tiny` finishes in under a minute anywhere.")
+                   "9 minutes on a 2-core CPU. `tiny` takes about a minute on 2 free CPU cores; runs started "
+                   "together share the cores and each takes longer (`tiny` and `tiny-dropout` together: 1:23 "
+                   "and 1:07).")
 
 
 ptb_here = ptb_available()

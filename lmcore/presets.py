@@ -88,9 +88,10 @@ _add("variational-medium", "2x650, variational dropout (0.5 in/out, 0.25 recurre
      "73.9 for this combination). Schedule as the book: SGD lr 20, clip 0.25, lr / 4 on a worse "
      "validation epoch, 40 epochs.",
      {**_BOOK, "dropout_placement": "variational", "dropout_recurrent": 0.25})
-_add("tiny", "classroom demo, no dropout: 1x256 on 60k PTB tokens, 2k words, 8 epochs in under a minute on "
-     "2 CPU cores; over-fits",
-     "Made to over-fit in well under a minute on a laptop: the first 60,000 tokens of PTB train "
+_add("tiny", "classroom demo, no dropout: 1x256 on 60k PTB tokens, 2k words, 8 epochs in about a minute on "
+     "2 free CPU cores; over-fits",
+     "Made to over-fit in about a minute on a laptop (longer beside another run: started together with "
+     "tiny-dropout on 2 cores, it took 1:23): the first 60,000 tokens of PTB train "
      "(12,000 of valid and test), the 1,999 most frequent words (the rest <unk>), one LSTM layer of "
      "256 units, embedding 256, untied, Adam lr 0.004, batch 20, bptt 20, 8 epochs. Train "
      "perplexity keeps falling (to about 11) while validation perplexity bottoms out after two "
@@ -100,7 +101,7 @@ _add("tiny-dropout", "the classroom demo with dropout 0.5 (vertical): compare wi
      "The tiny preset with dropout 0.5 between layers (a fresh mask each step). Everything else "
      "equal, so the difference in validation perplexity is dropout's doing.",
      {**_TINY, "dropout": 0.5, "dropout_placement": "vertical"})
-_add("synthetic", "generated corpus with a known best perplexity (the floor line): 2x200 LSTM, ~2 min on CPU",
+_add("synthetic", "generated corpus with a known best perplexity (the floor line): 2x200 LSTM, ~3 min on 2 CPU cores",
      "A corpus generated from a seed by a source whose entropy rate is known exactly, so the chart "
      "can show the best perplexity any model can reach. Sentences begin with a topic word that "
      "changes the word distribution to the end of the sentence, which an n-gram cannot remember "
