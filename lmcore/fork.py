@@ -25,11 +25,12 @@ written: a refused fork creates nothing.
 from __future__ import annotations
 
 import functools
+import re
 from pathlib import Path
 
 import torch
 
-from .ablation import inert_settings
+from .ablation import SHORT, inert_settings
 from .checkpoints import checkpoint_sources, load_checkpoint, source_path
 from .config import KEYS, MAX_TEXT, ConfigError, coerce, from_dict, unknown_key_message, validate
 from .data import epoch_steps_from_plan
@@ -64,6 +65,12 @@ _REASONS = {
 }
 # A copy of a fork's config that trains from scratch is not a fork (without_fork_keys).
 FORK_KEYS = ("parent", "fork_from", "fork_step")
+# Keys whose text in a name is not their value (a file's label, a shortened prompt): never rewritten.
+_TEXT_KEYS = ("dataset", "name", "group", "preset", "sample_prompt", "device", *FORK_KEYS)
+# A parent's name up to this long leaves the fork's changes after it still in view where a list cuts
+# names (Compare's run column shows about 44 characters); a longer one gets them in front.
+SHORT_NAME = 24
+ID_WORDS = 32  # characters of its label a run id keeps (runs.new_run_id)
 CONTINUED = {"model", "optimizer", "schedule", "rng", "progress", "hidden", "vocab_size"}  # what a checkpoint must hold
 
 
@@ -95,8 +102,58 @@ def read_changes(changes: dict) -> dict:
 
 
 def without_fork_keys(config: dict) -> dict:
-    """A run's config to train again from scratch: what made it a fork is left out."""
-    return {key: value for key, value in config.items() if key not in FORK_KEYS}
+    """A run's config to train again from scratch: what made it a fork is left out, the
+    "fork from <source>" of its name too (recipe_name)."""
+    copy = {key: value for key, value in config.items() if key not in FORK_KEYS}
+    if isinstance(copy.get("name"), str):
+        copy["name"] = recipe_name(copy["name"], config)
+    return copy
+
+
+def with_values(name: str, values: dict) -> tuple[str, list[str]]:
+    """`name` with each `key=value` token of a key in `values` (or its grid short word, "placement")
+    showing that value, e.g. 'placement=vertical dropout=0.2 seed=1' with dropout 0.5 reads
+    'placement=vertical dropout=0.5 seed=1'; and the keys of `values` the name holds no token of."""
+    missing = []
+    for key, value in values.items():
+        words = "|".join(re.escape(word) for word in sorted({key, SHORT.get(key, key)}))
+        text = as_text(value).replace("\\", "\\\\")  # a replacement template: its backslashes escaped
+        name, count = re.subn(rf"(?<![\w=])({words})=[^\s·]+", rf"\1={text}", name)
+        if not count:
+            missing.append(key)
+    return name, missing
+
+
+def fork_name(parent_name: str, source: str, changed: dict) -> str:
+    """The name of a fork that changes `changed`: its parent's with the changed keys' tokens showing
+    the fork's own values, and the changes its name holds no token of: after 'fork from <source>'
+    for a short parent name ('tiny · fork from best · dropout=0.5'), in front of a long one, where a
+    list that cuts names still shows them ('max_steps=80 · placement=vertical dropout=0.5 seed=1 ·
+    fork from best'). A grid run's name once put its parent's dropout=0.2 first (QA round 10)."""
+    own, rest = with_values(parent_name, changed)
+    extras = [f"{key}={as_text(changed[key])}" for key in rest[:3]] + ([f"+{len(rest) - 3} more"] if rest[3:] else [])
+    mark = f"fork from {source}"
+    if len(own) <= SHORT_NAME or not extras:
+        return " · ".join([own, mark, *extras])
+    return " · ".join([*extras, own, mark])
+
+
+def recipe_name(name: str, config: dict) -> str:
+    """A fork's name (fork_name) without its 'fork from <source>', for a run of its recipe trained
+    from scratch: 'tiny · fork from best · dropout=0.5' is 'tiny · dropout=0.5'. Its tokens show the
+    config's values (forks named before fork_name kept their parent's: 'dropout=0.2 · ... · dropout=0.5'
+    keeps one dropout=0.5). A name without the mark of the config's fork_from is left as it is."""
+    source = config.get("fork_from")
+    mark = f" · fork from {source}"
+    head, found, tail = name.partition(mark)
+    if not isinstance(source, str) or not found or (tail and not tail.startswith(" · ")):
+        return name
+    values = {key: value for key, value in config.items() if key in KEYS and key not in _TEXT_KEYS}
+    head, _ = with_values(head, values)
+    held = set(re.findall(r"(?<![\w=])([a-z_]+)=", head))
+    rest = [part for part in tail.split(" · ")[1:]
+            if not re.fullmatch(r"([a-z_]+)=[^\s·]+", part) or part.split("=")[0] not in held]
+    return " · ".join([head, *rest])
 
 
 def starting_validation(parent, step: int) -> dict | None:
@@ -178,12 +235,9 @@ def finish_epoch(parent: Path, payload: dict) -> dict:
     windows; runs trained before best.pt became a link of last.pt there): do the bookkeeping as the
     trainer would next (the schedule's step, the next epoch), so the fork starts where the parent's
     next step started. It was an improvement, so plateau holds."""
-    progress, windows = payload["progress"], windows_per_epoch(parent, payload)
-    if progress["window"] == 0 or (windows is not None and progress["window"] < windows):
+    progress = payload["progress"]
+    if not ends_epoch(parent, payload):
         return payload
-    if windows is None:
-        raise RunError(f"{parent.name}: cannot tell whether its {progress['step']:,}-step checkpoint ends an epoch; "
-                       "fork from last or epoch:N")
     schedule = Schedule(from_dict(payload["config"]))
     schedule.load_state_dict(payload["schedule"])
     schedule.after_epoch(progress["epoch"], progress["best_val"], None)
@@ -192,14 +246,66 @@ def finish_epoch(parent: Path, payload: dict) -> dict:
     return payload
 
 
+def ends_epoch(parent: Path, payload: dict) -> bool:
+    """Whether a best.pt was written after an epoch's last window, before its bookkeeping."""
+    progress, windows = payload["progress"], windows_per_epoch(parent, payload)
+    if progress["window"] == 0 or (windows is not None and progress["window"] < windows):
+        return False
+    if windows is None:
+        raise RunError(f"{parent.name}: cannot tell whether its {progress['step']:,}-step checkpoint ends an epoch; "
+                       "fork from last or epoch:N")
+    return True
+
+
+def fork_position(parent, source: str) -> dict | None:
+    """Where a fork of `parent` from `source` starts: {"step", "epoch", "window"} as the trainer
+    will continue (finish_epoch done), or None for a missing or unreadable checkpoint. Read mapped
+    (a few ms) and kept while the file is unchanged: the Train page's form asks every 2 s."""
+    try:
+        path = source_path(Path(parent), source)
+        info = path.stat()
+    except (RunError, OSError):
+        return None
+    found = _position(str(parent), source, str(path), info.st_mtime_ns, info.st_size)
+    return dict(found) if found else None
+
+
+@functools.lru_cache(maxsize=64)
+def _position(parent: str, source: str, path: str, *modified) -> dict | None:
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        progress = {key: int(payload["progress"][key]) for key in ("step", "epoch", "window")}
+        if source == "best" and ends_epoch(Path(parent), payload):
+            progress.update(epoch=progress["epoch"] + 1, window=0)
+    except Exception:  # a torn, foreign or older file: the form offers the parent's own limits
+        return None
+    return progress
+
+
+def nothing_left(epochs: int, max_steps: int | None, progress: dict) -> bool:
+    """Whether a fork from `progress` with these limits would stop before its first step."""
+    return epochs < progress["epoch"] or (max_steps is not None and max_steps <= progress["step"])
+
+
+def trainable_limits(epochs: int, max_steps: int | None, progress: dict) -> dict:
+    """{"epochs", "max_steps"}: the parent's, raised where they leave a fork from `progress` nothing
+    to train. A finished run's end gets one more epoch; a run stopped by its max_steps gets as many
+    steps again (40 -> 80 from step 40), so the form's defaults always train (QA round 10)."""
+    if epochs < progress["epoch"]:
+        epochs = progress["epoch"]
+    if max_steps is not None and max_steps <= progress["step"]:
+        max_steps = progress["step"] + max_steps
+    return {"epochs": epochs, "max_steps": max_steps}
+
+
 def _fork_config(parent, raw: dict, payload: dict, source: str, changes: dict):
-    """The fork's validated config: the parent's, the changes, the lr it starts with, the bookkeeping."""
+    """The fork's validated config: the parent's, the changes, the lr it starts with, the bookkeeping;
+    and the label its folder id is made of (id_label)."""
     progress = payload["progress"]
     base = from_dict(raw)  # config.build skips the lmcore_version bookkeeping key
     changed = {k: v for k, v in changes.items() if k != "name" and v != getattr(base, k)}
     # Named for what it changes, so a list of forks tells them apart.
-    name = changes.get("name") or " · ".join([f"{summarize(parent).name} · fork from {source}",
-                                              *[f"{k}={as_text(v)}" for k, v in list(changed.items())[:3]]])
+    name = changes.get("name") or fork_name(recipe_name(summarize(parent).name, raw), source, changed)
     cfg = base.replace(**{**changes, "name": name[:MAX_TEXT], "group": "", "parent": parent.name, "fork_from": source,
                           "fork_step": progress["step"]})
     # Without a new lr the fork starts at the parent's lr at that point (a schedule may have lowered it).
@@ -208,12 +314,20 @@ def _fork_config(parent, raw: dict, payload: dict, source: str, changes: dict):
     unread = unread_changes(cfg, changed)
     if changed and len(unread) == len(changed):  # it would train exactly as the parent goes on
         raise ConfigError([f"nothing it changes can act: {line}" for line in unread])
-    planned_epochs_left = cfg.epochs >= progress["epoch"]
-    if not planned_epochs_left or (cfg.max_steps is not None and cfg.max_steps <= progress["step"]):
+    if nothing_left(cfg.epochs, cfg.max_steps, progress):
         raise ConfigError(f"nothing left to train: the checkpoint is at step {progress['step']:,} (epoch "
                           f"{progress['epoch']}, window {progress['window']}) and the fork stops at epochs="
                           f"{cfg.epochs}, max_steps={cfg.max_steps}; raise epochs or max_steps")
-    return cfg
+    return cfg, id_label(cfg.name, changed)
+
+
+def id_label(name: str, changed: dict) -> str:
+    """What a fork's folder id is made of: its name, or where the id's 32 characters would not reach
+    its changes, the changes first ('dropout=0.5 max_steps=80 fork of placement=...'): an id once
+    read 'placement-vertical-dropout-0-2-s' for a fork with dropout 0.5 (QA round 10)."""
+    if not changed or len(re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")) <= ID_WORDS:
+        return name
+    return " ".join([*(f"{key}={as_text(value)}" for key, value in changed.items()), "fork of", name])
 
 
 def unread_changes(cfg, changed) -> list[str]:
@@ -275,7 +389,7 @@ def fork_run(parent_folder, source: str, changes: dict, root) -> Path:
     payload = _load_source(parent, source)
     if source == "best":  # only a best.pt can be written between an epoch's last step and its bookkeeping
         payload = finish_epoch(parent, payload)
-    cfg = _fork_config(parent, raw, payload, source, typed)
+    cfg, label = _fork_config(parent, raw, payload, source, typed)
     check_shapes(cfg, payload)
     start = starting_validation(parent, payload["progress"]["step"]) or {"ppl": None, "epoch": None}
     held = held_status(cfg, payload, windows_per_epoch(parent, payload))
@@ -286,4 +400,4 @@ def fork_run(parent_folder, source: str, changes: dict, root) -> Path:
         writer.checkpoint("last", payload)  # no best.pt: the starting weights are not the fork's result
         writer.status(**held, start_val_ppl=start["ppl"], start_epoch=start["epoch"])
 
-    return create_run(cfg.to_dict(), root, label=cfg.name, fill=fill)
+    return create_run(cfg.to_dict(), root, label=label, fill=fill)

@@ -286,15 +286,22 @@ def test_the_fork_form_on_the_train_page_creates_and_trains_a_fork(parents, tmp_
                                                        "the end of epoch 2", "the end of epoch 3"]
     assert at.selectbox(key=f"{key}.from").value == "epoch:1"             # the first epoch end by default
     assert at.number_input(key=f"{key}.dropout").value == 0.3             # prefilled from the parent
-    at.selectbox(key=f"{key}.from").set_value("last")                    # a finished run's end: nothing to train
+    at.selectbox(key=f"{key}.from").set_value("last").run()              # a finished run's end
+    assert at.number_input(key=f"{key}.last.epochs").value == 4           # the parent's 3 would train nothing
+    assert ("This checkpoint is at step 297, where the parent stopped; its 3 epochs are done: Epochs starts at 4, "
+            "one more epoch.") in [c.value for c in at.caption]
+    at.number_input(key=f"{key}.last.epochs").set_value(3)
     next(b for b in at.button if b.label == "Fork and train").click().run()
-    assert [e.value for e in at.error] == ["Not forked: nothing left to train: the checkpoint is at step 297 (epoch 4, "
-                                           "window 0) and the fork stops at epochs=3, max_steps=None; raise epochs "
-                                           "or max_steps"]
+    refused = ["Not forked: nothing left to train: the checkpoint is at step 297 (epoch 4, window 0) and the fork "
+               "stops at epochs=3, max_steps=None; raise epochs or max_steps"]
+    assert [e.value for e in at.error] == refused
     assert _listing(parent.parent) == [parent.name]                       # and nothing was created
-    at.selectbox(key=f"{key}.from").set_value("epoch:1")
+    at.run()                                                              # the watch area's 2 s redraw
+    assert [e.value for e in at.error] == refused                         # QA round 10: it vanished there
+    at.selectbox(key=f"{key}.from").set_value("epoch:1").run()
+    assert not at.error                                                   # it asks something else now
     at.number_input(key=f"{key}.dropout").set_value(0.0)
-    at.number_input(key=f"{key}.max_steps").set_value(EPOCH + 20)
+    at.number_input(key=f"{key}.epoch:1.max_steps").set_value(EPOCH + 20)
     next(b for b in at.button if b.label == "Fork and train").click().run()
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error, [e.value for e in at.error]
@@ -390,7 +397,7 @@ def test_a_fork_is_named_for_what_it_changes(parents, tmp_path):
                                                    "max_steps": str(2 * EPOCH + 5)}, tmp_path)
     name = json.loads((child / "config.json").read_text())["name"]
     assert name == (f"{summarize(parents['plain']).name} · fork from epoch:2 · dropout=0.3 · "
-                    "dropout_placement=vertical · lr=0.005")
+                    "dropout_placement=vertical · lr=0.005 · +1 more")
 
 
 def test_the_fork_form_says_which_of_its_changes_cannot_act(parents, tmp_path, monkeypatch):
@@ -398,7 +405,7 @@ def test_the_fork_form_says_which_of_its_changes_cannot_act(parents, tmp_path, m
     at = open_app(monkeypatch, parent.parent, "app_pages/train.py", {"run": parent.name})
     key = f"fork.train.{parent.name}"
     at.number_input(key=f"{key}.dropout").set_value(0.3)                 # cannot act: placement none
-    at.number_input(key=f"{key}.max_steps").set_value(EPOCH + 3)         # acts: it trains 3 more steps
+    at.number_input(key=f"{key}.epoch:1.max_steps").set_value(EPOCH + 3)         # acts: it trains 3 more steps
     next(b for b in at.button if b.label == "Fork and train").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert "dropout=0.3 does nothing while dropout_placement is none" in " ".join(w.value for w in at.warning)

@@ -16,13 +16,16 @@ from lmcore import launch
 from lmcore.checkpoints import checkpoint_sources
 from lmcore.config import PLACEMENT_HELP, PLACEMENTS, RULES, from_dict
 from lmcore.errors import ConfigError, LmcoreError
-from lmcore.fork import fork_run, fork_start, unread_changes
+from lmcore.fork import fork_position, fork_run, fork_start, trainable_limits, unread_changes
 from lmcore.runs import read_config
 from lmcore.summaries import RunSummary
 from ui.train_controls import help_for
 
 CREATED = "fork.created"  # parent run id -> the id of the fork this session made from it
 UNREAD = "fork.unread"    # fork id -> its changes that cannot act (lmcore.fork.unread_changes)
+# "{place}.{run id}" -> {"asked": (source, values), "message": why not}: the watch area redraws every
+# 2 s, and an error drawn only on the click's rerun vanished before it could be read (QA round 10).
+REFUSED = "fork.refused"
 
 
 def source_label(source) -> str:
@@ -153,12 +156,18 @@ def fork_selected(chosen: list[RunSummary]) -> None:
 
 def form(summary: RunSummary, sources: list[str], key: str) -> None:
     config = summary.config
+    st.caption("A new run that starts from this run's weights, optimizer and position, with these keys "
+               "changed; shapes and data stay the parent's.")
+    # The first epoch's end when kept: a finished run's best or last often has nothing left to train.
+    # Outside the form, so the limits below follow the checkpoint chosen.
+    first = next((i for i, s in enumerate(sources) if s.startswith("epoch:")), 0)
+    source = st.selectbox("Start from", sources, format_func=source_label, key=f"{key}.from", index=first)
+    position = fork_position(summary.path, source)
+    parents = {"epochs": int(config["epochs"]), "max_steps": config.get("max_steps") or None}
+    limits = trainable_limits(parents["epochs"], parents["max_steps"], position) if position else parents
+    if limits != parents:
+        st.caption(raised_note(position, parents, limits))
     with st.form(key, border=False, enter_to_submit=False):  # Enter in a box must not fork
-        st.caption("A new run that starts from this run's weights, optimizer and position, with these keys "
-                   "changed; shapes and data stay the parent's.")
-        # The first epoch's end when kept: a finished run's best or last often has nothing left to train.
-        first = next((i for i, s in enumerate(sources) if s.startswith("epoch:")), 0)
-        source = st.selectbox("Start from", sources, format_func=source_label, key=f"{key}.from", index=first)
         columns = st.columns(5)
         values = {
             "dropout": columns[0].number_input("Dropout", 0.0, float(RULES["dropout"].high), float(config["dropout"]),
@@ -168,27 +177,51 @@ def form(summary: RunSummary, sources: list[str], key: str) -> None:
                 help=help_for("dropout_placement") + "".join(f"\n- {p}: {PLACEMENT_HELP[p]}" for p in PLACEMENTS)),
             "lr": columns[2].number_input("Learning rate", 0.0, float(RULES["lr"].high), float(config["lr"]),
                                           format="%g", key=f"{key}.lr", help=help_for("lr")),
-            "epochs": columns[3].number_input("Epochs", 1, int(RULES["epochs"].high), int(config["epochs"]),
-                                              key=f"{key}.epochs", help=help_for("epochs")),
+            # Keyed by the checkpoint: each starts at limits that train from it.
+            "epochs": columns[3].number_input("Epochs", 1, int(RULES["epochs"].high), limits["epochs"],
+                                              key=f"{key}.{source}.epochs", help=help_for("epochs")),
             "max_steps": columns[4].number_input("Max steps (0 = no cap)", 0, int(RULES["max_steps"].high),
-                                                 int(config.get("max_steps") or 0), key=f"{key}.max_steps",
+                                                 limits["max_steps"] or 0, key=f"{key}.{source}.max_steps",
                                                  help=help_for("max_steps")) or None,
         }
+        # Only what the user changed: an untouched lr keeps the lr the parent had reached.
+        changes = {k: v for k, v in values.items() if v != config.get(k)}
         if st.form_submit_button("Fork and train", icon=":material/call_split:", type="primary"):
-            # Only what the user changed: an untouched lr keeps the lr the parent had reached.
-            create(summary, source, {k: v for k, v in values.items() if v != config.get(k)})
+            st.session_state.setdefault(REFUSED, {}).pop(key, None)
+            create(summary, source, changes, key)
+    refusal = st.session_state.get(REFUSED, {}).get(key)
+    if refusal and refusal["asked"] == (source, changes):  # until the form asks something else
+        st.error(refusal["message"])
 
 
-def create(summary: RunSummary, source: str, changes: dict) -> None:
+def raised_note(position: dict, parents: dict, limits: dict) -> str:
+    """Why Epochs or Max steps start above the parent's: 'From step 40 the parent's max_steps (40)
+    leaves nothing to train: Max steps starts at 80, up to 40 more steps (Epochs may end it sooner).'"""
+    parts = []
+    if limits["epochs"] != parents["epochs"]:
+        parts.append(f"its {parents['epochs']} epochs are done: Epochs starts at {limits['epochs']}, one more epoch")
+    if limits["max_steps"] != parents["max_steps"]:
+        parts.append(f"its max_steps ({parents['max_steps']:,}) is reached: Max steps starts at "
+                     f"{limits['max_steps']:,}, up to {limits['max_steps'] - position['step']:,} more steps "
+                     "(Epochs may end it sooner)")
+    return f"This checkpoint is at step {position['step']:,}, where the parent stopped; " + "; ".join(parts) + "."
+
+
+def create(summary: RunSummary, source: str, changes: dict, key: str) -> None:
     try:
         folder = fork_run(summary.path, source, changes, ui.runs_root())
         launch.launch_new(folder)
     except ConfigError as error:
-        st.error("Not forked: " + "; ".join(error.problems))
+        refuse(key, source, changes, "Not forked: " + "; ".join(error.problems))
         return
     except LmcoreError as error:
-        st.error(f"Not forked: {str(error).splitlines()[0]}")
+        refuse(key, source, changes, f"Not forked: {str(error).splitlines()[0]}")
         return
     st.session_state[CREATED][summary.id] = folder.name
     # Some of the changes act, some cannot: it trains, but the class should know which did nothing.
     st.session_state[UNREAD][folder.name] = unread_changes(from_dict(read_config(folder) or {}), changes)
+
+
+def refuse(key: str, source: str, changes: dict, message: str) -> None:
+    """Keep why a fork was refused, for form() to show on every redraw until the next ask."""
+    st.session_state.setdefault(REFUSED, {})[key] = {"asked": (source, changes), "message": message}
