@@ -89,16 +89,33 @@ class RunSummary:
         return min(self.step / self.total_steps, 1.0) if self.step is not None and self.total_steps else 0.0
 
 
-def speed(state: str, status: dict, logged: float | None = None) -> float | None:
+def speed(state: str, status: dict, logged: float | None = None, config: dict | None = None) -> float | None:
     """Training tokens/s as every page shows it: the latest train line's while the run is queued
-    or running, the median of its train lines once it has ended (status `median_tokens_per_s`;
-    `logged`, the median read from metrics.jsonl, for runs written before that key). The last
-    line alone is whichever interval happened to be logged last: a killed run's read 1,500
-    beside a median of 83,718."""
+    or running; once it has ended, its average over its training steps (average_speed), so that
+    speed x training time is what it trained. The median of its logged intervals read 12,141 for a
+    run that averaged 7.2k: half its intervals ran alone after a resume, half beside another run
+    (QA round 10). Runs without `time_spent` (older) keep the median: status `median_tokens_per_s`,
+    else `logged`, read from metrics.jsonl."""
     if state in ACTIVE:
         return json_number(status.get("tokens_per_s"))
+    average = average_speed(status, config or {})
+    if average is not None:
+        return average
     median = json_number(status.get("median_tokens_per_s"))
     return median if median is not None else logged
+
+
+def average_speed(status: dict, config: dict) -> float | None:
+    """Tokens trained (steps x batch_size x bptt; an epoch's short last window makes it a hair
+    high) over the seconds spent in training steps (`elapsed` less the evaluation, sampling and
+    saving in `time_spent`); None where the status lacks one of these."""
+    step, elapsed = json_count(status.get("step")), json_number(status.get("elapsed"))
+    spent = status.get("time_spent")
+    batch, bptt = json_count(config.get("batch_size")), json_count(config.get("bptt"))
+    if not (step and elapsed and batch and bptt and isinstance(spent, dict)):
+        return None
+    stepping = elapsed - sum(v for v in map(json_number, spent.values()) if v is not None)
+    return step * batch * bptt / stepping if stepping > 0 else None
 
 
 def from_parts(run_id: str, path, config: dict | None, status: dict, params: dict | None,
@@ -131,7 +148,7 @@ def from_parts(run_id: str, path, config: dict | None, status: dict, params: dic
         params=total if isinstance(total, int) else None, vocab_size=json_count((params or {}).get("vocab_size")),
         best_val=json_number(status.get("best_val_ppl")),
         final_val=final_val, best_epoch=best_epoch, test=json_number(status.get("test_ppl")),
-        training_seconds=json_number(status.get("elapsed")), tokens_per_s=speed(state, status, logged_speed),
+        training_seconds=json_number(status.get("elapsed")), tokens_per_s=speed(state, status, logged_speed, config),
         step=step_of(state, json_count(status.get("step")), logged),
         total_steps=status.get("total_steps") if isinstance(status.get("total_steps"), int) else None,
         max_steps=config.get("max_steps") if isinstance(config.get("max_steps"), int) else None,

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import math
 import shutil
-import statistics
 import subprocess
 import sys
 import time
@@ -741,12 +740,15 @@ def test_a_run_without_a_score_gets_no_bar_and_a_caption_saying_why(runs_copy):
 
 
 def test_the_table_and_train_show_one_speed(runs_here):
+    from lmcore.summaries import average_speed
+
     root, folders = runs_here
     table = runs_table(open_page()).set_index("id")
-    for folder in folders.values():
-        speeds = [json.loads(line)["tokens_per_s"] for line in (folder / "metrics.jsonl").read_text().splitlines()
-                  if json.loads(line)["kind"] == "train"]
-        assert table.at[folder.name, "tokens_per_s"] == statistics.median(speeds)
+    for folder in folders.values():   # Train's figure: the run's average over its training steps
+        status, config = (json.loads((folder / name).read_text()) for name in ("status.json", "config.json"))
+        assert table.at[folder.name, "tokens_per_s"] == pytest.approx(average_speed(status, config))
+        assert average_speed(status, config) * (status["elapsed"] - sum(status["time_spent"].values())) == \
+            pytest.approx(status["step"] * config["batch_size"] * config["bptt"])
 
 
 def test_a_selected_runs_line_gives_the_speed_and_time_the_table_and_train_give():

@@ -440,8 +440,8 @@ def parameter_bar(table: pd.DataFrame) -> go.Figure:
 
 # What the one tokens/s figure (RunSummary.tokens_per_s) means, wherever a page shows it.
 SPEED_HELP = ("training tokens per second: the latest logged training batches while the run trains; once it has "
-              "ended, the median of all its logged intervals (the last one alone is often short, with a "
-              "checkpoint in it). Evaluations and saves are left out")
+              "ended, its average over all its training steps (tokens trained / seconds spent in steps), time "
+              "beside other runs included. Evaluations, samples and saves are left out")
 
 
 def and_join(items: list[str]) -> str:
