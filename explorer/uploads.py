@@ -39,11 +39,21 @@ def text_stats(path: Path) -> dict:
 
 def unknown_share(path: Path, cap: int) -> dict:
     """lmcore.text.unknown_shares of a text corpus under vocab_size `cap`: the share of train and
-    valid tokens that become <unk>. Its word counts are read once per file (text_stats reads them
-    too), and each cap costs one sort of the distinct words."""
-    key = (_identity(Path(path)), cap)
+    valid tokens that become <unk>; with "keep_all", the smallest cap that keeps every training
+    word (one more than the distinct words when validation or test hold words training never saw:
+    <unk> then takes a place of its own), and "unseen", the shares that are <unk> under that cap,
+    which no cap changes. Its word counts are read once per file (text_stats reads them too), and
+    each cap costs one sort of the distinct words."""
+    shares, whole = _shares(Path(path), cap), _shares(Path(path), None)
+    return {**shares, "keep_all": whole["vocab_size"], "unseen": {name: whole[name] for name in ("train", "valid")}}
+
+
+def _shares(path: Path, cap: int | None) -> dict:
+    """unknown_shares under `cap`, or with no cap at all (None), remembered per file and cap."""
+    key = (_identity(path), cap)
     if key not in _SHARES:
-        _SHARES[key] = unknown_shares(_counted(Path(path))["words"], cap)
+        words = _counted(path)["words"]
+        _SHARES[key] = unknown_shares(words, cap if cap is not None else len(words["train"]) + 1)
         _trim(_SHARES, 32)
     return _SHARES[key]
 
@@ -66,20 +76,31 @@ def percent(share: float) -> str:
 
 
 def unknown_note(shares: dict, cap: int) -> tuple[str, str]:
-    """("warning" or "caption", text) about unknown_share under vocab_size `cap`: a cap below the
-    file's distinct words turns the rarer ones into <unk>, which a model predicts easily."""
-    distinct, train, valid = shares["distinct"], percent(shares["train"]), percent(shares["valid"])
+    """("warning" or "caption", text) about unknown_share under vocab_size `cap`. <unk> has two
+    causes: a cap below the file's distinct words turns the rarer ones into <unk> (raising the cap
+    fixes that), and validation words training never saw are <unk> under any cap. Only the cap's
+    share is warned about, and the cap that keeps every word counts <unk>'s own place."""
+    distinct, unseen = shares["distinct"], shares["unseen"]["valid"]
+    never_seen = (f"{percent(unseen)} of validation tokens are words training never saw, read as `<unk>`: "
+                  "no cap changes that." if unseen else "")
     if not shares["capped"]:
-        text = f"The vocabulary cap ({cap:,}) keeps all {distinct:,} distinct training words"
-        if shares["valid"]:
-            text += f"; {valid} of validation tokens are words training never saw, read as `<unk>`"
-        return "caption", text + "."
+        return "caption", " ".join(filter(None, (
+            f"The vocabulary cap ({cap:,}) keeps all {distinct:,} distinct training words.", never_seen)))
+    cut = {name: max(0.0, shares[name] - shares["unseen"][name]) for name in ("train", "valid")}
     text = (f"The vocabulary cap ({cap:,}) keeps {cap - 1:,} of the {distinct:,} distinct training words: "
-            f"**{train}** of training and **{valid}** of validation tokens become `<unk>`.")
-    if max(shares["train"], shares["valid"]) <= UNKNOWN_WARN:
-        return "caption", text
+            f"**{percent(shares['train'])}** of training and **{percent(shares['valid'])}** of validation "
+            "tokens become `<unk>`.")
+    if unseen:
+        caused = (f"{percent(cut['train'])} of training and {percent(cut['valid'])} of validation tokens"
+                  if max(cut.values()) >= 0.0005 else "next to none of them")  # below that both read 0.0%
+        text += f" The cap causes {caused}; the other {never_seen}"
+    keep_all = f"{shares['keep_all']:,} keeps every word"
+    if shares["keep_all"] > distinct:  # why the cap that keeps every word is one more than the words
+        keep_all += f" ({distinct:,} and `<unk>`, for the words training never saw)"
+    if max(cut.values()) <= UNKNOWN_WARN:
+        return "caption", f"{text} {keep_all[0].upper()}{keep_all[1:]}."
     return "warning", (text + " Predicting `<unk>` is easy, so the perplexity will look far better than the "
-                       f"model is. Raise the vocabulary cap (`vocab_size`): {distinct:,} keeps every word.")
+                       f"model is. Raise the vocabulary cap (`vocab_size`): {keep_all}.")
 
 
 # Word counts of the last files counted (a few MB each) and the shares read from them, keyed by the

@@ -134,8 +134,9 @@ def test_a_cap_exactly_the_training_words_with_unseen_held_out_words_says_one_be
     assert shares["vocab_size"] == 4 and shares["capped"]            # <unk> took the rarest word's place
     assert data.load_corpus(Config(dataset=str(path), vocab_size=4)).vocab_size == 4
     kind, text = unknown_note(unknown_share(path, 100), 100)
-    assert text == ("The vocabulary cap (100) keeps all 4 distinct training words; 25% of validation tokens "
-                    "are words training never saw, read as `<unk>`.")
+    assert kind == "caption" and text == ("The vocabulary cap (100) keeps all 4 distinct training words. 25% of "
+                                          "validation tokens are words training never saw, read as `<unk>`: no "
+                                          "cap changes that.")
 
 
 def test_two_different_uploads_with_one_name_read_apart(tmp_path):
@@ -148,3 +149,53 @@ def test_two_different_uploads_with_one_name_read_apart(tmp_path):
     assert labels == {f"notes.txt ({first.stem[:6]})", f"notes.txt ({second.stem[:6]})"}
     assert dataset_label(str(other)) == "other.txt"
     assert dataset_name({"dataset": str(second)}) == f"the uploaded notes.txt ({second.stem[:6]})"
+
+
+def held_out_unseen_text(path):
+    """84 distinct training words (the, cat, sat, <eos> and w0..w79 once each); validation's lines
+    each hold one word training never saw: 20% of its tokens are <unk> under any cap."""
+    train = [f"the cat w{i} sat" for i in range(80)]
+    path.write_text("\n".join(train + [f"the cat new{i} sat" for i in range(10)] + ["the cat sat"] * 10) + "\n")
+    return path
+
+
+def training_words(path):
+    return {word for line in path.read_text().splitlines()[:80] for word in line.split()} | {"<eos>"}
+
+
+def test_the_cap_that_keeps_every_word_counts_the_place_unk_takes(tmp_path):
+    """QA round 10b: with validation words training never saw, a cap of exactly the 1,721 distinct
+    words kept 1,720 (<unk> took a place) and said "Raise the vocabulary cap: 1,721 keeps every word",
+    the cap already set; only 1,722 keeps every word, as the engine builds the vocabulary."""
+    path = held_out_unseen_text(tmp_path / "unseen.txt")
+    shares = unknown_share(path, 84)
+    assert shares["distinct"] == 84 and shares["capped"] and shares["keep_all"] == 85
+    assert set(data.load_corpus(Config(dataset=str(path), vocab_size=85)).words) == {*training_words(path), "<unk>"}
+    assert len(set(data.load_corpus(Config(dataset=str(path), vocab_size=84)).words) - {"<unk>"}) == 83
+    for cap in range(2, 120):                      # never "raise the cap" to the cap already set, or past it
+        kind, text = unknown_note(unknown_share(path, cap), cap)
+        assert ("85 keeps every word (84 and `<unk>`, for the words training never saw)" in text) == (cap < 85), cap
+        assert unknown_share(path, cap)["capped"] == (cap < 85)
+
+
+def test_only_the_share_the_cap_causes_is_warned_words_training_never_saw_are_a_caption(tmp_path):
+    """QA round 10b: at the cap that kept all but one word, the 20% of validation tokens that are words
+    training never saw set off "Raise the vocabulary cap", which cannot change them; at a cap above
+    the words, the same 20% was a caption. Now they are a caption at every cap, said plainly."""
+    path = held_out_unseen_text(tmp_path / "unseen.txt")
+    kind, text = unknown_note(unknown_share(path, 84), 84)
+    assert kind == "caption", text
+    assert text == ("The vocabulary cap (84) keeps 83 of the 84 distinct training words: **0.2%** of training and "
+                    "**20%** of validation tokens become `<unk>`. The cap causes 0.2% of training and 0% of "
+                    "validation tokens; the other 20% of validation tokens are words training never saw, read as "
+                    "`<unk>`: no cap changes that. 85 keeps every word (84 and `<unk>`, for the words training "
+                    "never saw).")
+    kind, text = unknown_note(unknown_share(path, 40), 40)      # 45 of the 80 once-seen words cut: 11%
+    assert kind == "warning" and "**11%** of training and **20%** of validation tokens" in text
+    assert "The cap causes 11% of training and 0% of validation tokens; the other 20%" in text
+    assert text.endswith("Raise the vocabulary cap (`vocab_size`): 85 keeps every word (84 and `<unk>`, "
+                         "for the words training never saw).")
+    kind, text = unknown_note(unknown_share(path, 85), 85)
+    assert kind == "caption" and text == ("The vocabulary cap (85) keeps all 84 distinct training words. 20% of "
+                                          "validation tokens are words training never saw, read as `<unk>`: no "
+                                          "cap changes that.")
