@@ -111,6 +111,9 @@ FILTER_KEYS = {"state": "state", "preset": "preset", "dataset": "dataset", "plac
                "contains": "name filter"}  # query key -> what a note calls it
 TEXT_FILTER = "contains"                   # the one filter that is text, not a choice of values
 MAX_FILTER_TEXT = 200                      # longer is no name filter anyone typed
+# What the address's parser makes of a byte that is not UTF-8 (`contains=%E9`, Latin-1 é): filtering
+# names by it matched nothing and said nothing, so it is named as ignored like any bad value.
+NOT_UTF8 = "\ufffd"
 
 
 def filters_query(filters: dict) -> dict[str, list[str]]:
@@ -132,7 +135,9 @@ def filters_from_link(query: dict[str, list[str]], allowed: dict[str, set]) -> t
     filters, ignored = {key: "" if key == TEXT_FILTER else [] for key in FILTER_KEYS}, []
     for key in FILTER_KEYS:
         for text in (str(text).strip() for text in query.get(key, [])):
-            if key == TEXT_FILTER and len(text) <= MAX_FILTER_TEXT:
+            if NOT_UTF8 in text and text not in allowed.get(key, ()):
+                ignored.append(f"`{key}={shorten(text)}` (not UTF-8 text)")
+            elif key == TEXT_FILTER and len(text) <= MAX_FILTER_TEXT:
                 filters[key] = text  # the last one, as the address bar reads a repeated key
             elif key == TEXT_FILTER:
                 ignored.append(f"`{key}={shorten(text)}` (longer than {MAX_FILTER_TEXT} characters)")

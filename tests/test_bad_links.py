@@ -184,3 +184,20 @@ def test_a_compare_link_with_absurd_filters_opens_with_one_note(monkeypatch, tmp
     assert at.multiselect(key="compare.filter.presets").value == []
     assert at.text_input(key="compare.filter.text").value == ""
     assert dict(at.query_params) == {"state": "running"}
+
+
+def test_a_compare_link_whose_name_filter_is_not_utf8_is_named_and_ignored(monkeypatch, tmp_path):
+    """QA round 10b: `contains=%E9` (Latin-1 é) reached the name filter as the replacement character,
+    matched no run ("0 shown") and said nothing, while every other bad link value is named."""
+    from urllib.parse import parse_qs
+
+    not_utf8 = parse_qs("contains=%E9&preset=caf%E9")            # as the server reads the address
+    assert not_utf8 == {"contains": ["\ufffd"], "preset": ["caf\ufffd"]}
+    query = {"runs": "", **{key: values[0] for key, values in not_utf8.items()}}
+    at = open_app(monkeypatch, tmp_path / "runs", "app_pages/compare.py", query)
+    assert not at.exception
+    notes = [c.value for c in at.caption if c.value.startswith("The link")]
+    assert notes == ["The link's filters `preset=caf\ufffd` (not UTF-8 text); `contains=\ufffd` (not UTF-8 text) "
+                     "are ignored."]
+    assert at.text_input(key="compare.filter.text").value == ""   # no filter that matches nothing
+    assert "contains" not in at.query_params and "preset" not in at.query_params
