@@ -43,7 +43,8 @@ def ignored_note(ignored: list[str], what: str = "run") -> str | None:
 # They travel beside `runs` (`x=epoch&log=0&smooth=0.3&barlog=0`), each only when it differs from
 # its default, so a link made with the defaults stays `?runs=a,b`.
 
-X_AXES = {"step": "training step", "epoch": "epoch", "time": "seconds since start"}  # value -> axis title
+# value -> axis title; a run's "time" is its training clock (lmcore Trainer.now): a stopped spell is not in it.
+X_AXES = {"step": "training step", "epoch": "epoch", "time": "seconds of training (time stopped left out)"}
 MAX_SMOOTHING = 0.99  # the slider's top: at 1 the curve would never move from its first point
 CHART_DEFAULTS = {"x": "step", "log": True, "smooth": 0.6, "barlog": True}  # x axis, curves' log scale,
 # the training curve's smoothing, the score bars' log scale
