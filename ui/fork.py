@@ -195,8 +195,8 @@ def form(summary: RunSummary, sources: list[str], key: str) -> None:
 
 
 def raised_note(position: dict, parents: dict, limits: dict) -> str:
-    """Why Epochs or Max steps start above the parent's: 'From step 40 the parent's max_steps (40)
-    leaves nothing to train: Max steps starts at 80, up to 40 more steps (Epochs may end it sooner).'"""
+    """Why Epochs or Max steps start above the parent's: 'This checkpoint is at step 40, where the
+    parent stopped; its max_steps (40) is reached: Max steps starts at 80, up to 40 more steps ...'."""
     parts = []
     if limits["epochs"] != parents["epochs"]:
         parts.append(f"its {parents['epochs']} epochs are done: Epochs starts at {limits['epochs']}, one more epoch")
