@@ -103,6 +103,23 @@ def test_edit_a_copy_fills_set_up_with_the_run_config(trained_runs, monkeypatch)
     assert at.query_params["dropout_placement"] == "variational"
 
 
+def test_edit_a_copy_of_a_fork_says_it_trains_from_step_0_under_its_recipe_name(trained_runs, monkeypatch, tmp_path):
+    """QA round 10: a copy of a fork kept 'fork from best' in its name and nothing said it starts afresh."""
+    import json
+
+    copy = copy_run(trained_runs[1]["plain"], tmp_path)
+    config = json.loads((copy / "config.json").read_text())
+    (copy / "config.json").write_text(json.dumps({**config, "name": "tiny · fork from best · dropout=0.5",
+                                                  "dropout": 0.5, "parent": "20990101-000000-tiny-abcd",
+                                                  "fork_from": "best", "fork_step": 20}))
+    at = open_page(monkeypatch, copy.parent, run=copy.name)
+    at.button(key="train.copy").click().run()
+    assert not at.exception
+    assert at.text_input(key=W + "name").value == "tiny · dropout=0.5"
+    assert ("It trains from step 0: a copy of a fork is not a fork (its parent `20990101-000000-tiny-abcd` is not "
+            "used).") in texts(at.success)
+
+
 # ---------------------------------------------------------------- setting up a run
 
 

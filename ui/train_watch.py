@@ -91,6 +91,8 @@ def copy_run_config(run_id: str) -> None:
     if is_reference(folder):  # where it was measured, not what a copy needs: this machine may have no GPU
         values["device"] = preset_values("")["device"]
         note = f" The device is back to `{values['device']}` (the reference trained on a GPU)."
+    if raw.get("parent"):  # QA round 10: a copy of a fork kept its name and nothing said it starts afresh
+        note += f" It trains from step 0: a copy of a fork is not a fork (its parent `{raw['parent']}` is not used)."
     load_values(values)
     st.session_state[TAB] = SETUP_TAB
     st.session_state[NOTICE] = ("success", f"Loaded the config of `{folder.name}`: change what you like, then Start."
