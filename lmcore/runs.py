@@ -25,7 +25,7 @@ import numpy as np
 
 from . import __version__, locks
 from .errors import RunError
-from .jsonl import append_jsonl, count_lines, json_number, read_jsonl, truncate_lines
+from .jsonl import append_jsonl, count_lines, json_count, json_number, read_jsonl, truncate_lines
 
 ACTIVE = ("queued", "running")
 LAUNCHER = "launcher.json"          # written by launch: the pid it started, and when
@@ -35,6 +35,12 @@ STOP_REQUEST = "stop"               # written by stop_run: the trainer polls it 
 # status is older than this is read as gone (its pid means nothing here). A chosen bound, long
 # enough for a validation pass of a big run between two writes.
 REMOTE_STALE_SECONDS = 300.0
+# A trainer looks this often for another trainer beside it (status `shared_seconds`): a listing of
+# the runs folder, cheap beside a training second. Another run whose `running` status was written
+# within TRAINING_NOW_SECONDS trains now (a trainer writes at least once a second, less often only
+# inside a long validation).
+SHARING_CHECK_SECONDS = 2.0
+TRAINING_NOW_SECONDS = 30.0
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -108,10 +114,19 @@ class RunWriter:
         self.current = current if isinstance(current, dict) else {}
         self.logged_epoch: tuple[int, int] | None = None  # (step, epoch) of the latest train or val line
         self.speeds: list[float] = []  # the train lines' tokens_per_s, sorted (see _note_speed)
+        config = read_json(self.folder / "config.json")
+        self.config = config if isinstance(config, dict) else {}  # its batch_size and bptt: tokens per step
+        self.beside: tuple[float, bool] | None = None  # (monotonic time, another trainer then?) of the last look
+        self.last_elapsed: float | None = None         # `elapsed` at the previous status write
 
     def status(self, **fields) -> dict:
         self.current.update(fields, updated_at=time.time())
         self._settle_epoch()
+        if "elapsed" in fields:
+            self._note_sharing(json_number(fields["elapsed"]))
+        average = average_speed(self.current, self.config)
+        if average is not None:
+            self.current["average_tokens_per_s"] = average
         write_json_atomic(self.folder / "status.json", self.current)
         return dict(self.current)
 
@@ -134,13 +149,30 @@ class RunWriter:
 
     def _note_speed(self, record: dict) -> None:
         """The median of the train lines' speeds so far goes into the status (`median_tokens_per_s`,
-        written with the next status() call): the one speed every page shows once a run has ended.
-        The latest line's speed alone can be any interval's: a killed run's last one read 1,500
-        tokens/s beside a median of 83,718."""
+        written with the next status() call), for readers of runs written before
+        `average_tokens_per_s`, the speed pages show now: after a stop and a resume alone, the median
+        of a run's intervals read 12,141 tokens/s for an average of 7.2k (QA round 10)."""
         speed = record.get("tokens_per_s")
         if isinstance(speed, (int, float)) and not isinstance(speed, bool):
             bisect.insort(self.speeds, float(speed))  # kept sorted: statistics.median then only looks
             self.current["median_tokens_per_s"] = statistics.median(self.speeds)  # as summaries reads logs
+
+    def _note_sharing(self, elapsed: float | None) -> None:
+        """Adds the training seconds since the previous write to `shared_seconds` while another
+        trainer of the same runs folder trains on this host: a run's speed measured beside another
+        is not its speed alone (QA round 10: two tiny runs at once trained about half as fast), and
+        the set-up estimate says so. Other programs on the machine are not seen. Never above
+        `elapsed`: a resume from an earlier checkpoint, or a start over, turns the clock back."""
+        if elapsed is None:
+            return
+        now = time.monotonic()
+        if self.beside is None or now - self.beside[0] >= SHARING_CHECK_SECONDS:
+            self.beside = (now, others_training(self.folder))
+        shared = json_number(self.current.get("shared_seconds"), 0.0)
+        if self.beside[1] and self.last_elapsed is not None and elapsed > self.last_elapsed:
+            shared += elapsed - self.last_elapsed
+        self.current["shared_seconds"] = min(shared, elapsed)
+        self.last_elapsed = elapsed
 
     def _note_validation(self, record: dict) -> None:
         """Final validation and the epoch of the best one go into the status (written with the
@@ -203,6 +235,47 @@ class RunWriter:
         for record in read_jsonl(self.folder / "metrics.jsonl"):
             if isinstance(record, dict) and record.get("kind") == "train":
                 self._note_speed(record)
+
+
+def tokens_trained(status: dict, config: dict) -> int | None:
+    """step x batch_size x bptt, exact (training takes full bptt windows only); None without them."""
+    step = json_count(status.get("step"))
+    batch, bptt = json_count(config.get("batch_size")), json_count(config.get("bptt"))
+    return step * batch * bptt if step and batch and bptt else None
+
+
+def average_speed(status: dict, config: dict) -> float | None:
+    """Tokens trained over the seconds spent in training steps (`elapsed` less the evaluation,
+    sampling and saving in `time_spent`): status `average_tokens_per_s`, so that speed x time in
+    steps is what it trained. None where the status lacks one of these."""
+    tokens, elapsed = tokens_trained(status, config), json_number(status.get("elapsed"))
+    spent = status.get("time_spent")
+    if not (tokens and elapsed and isinstance(spent, dict)):
+        return None
+    stepping = elapsed - sum(v for v in map(json_number, spent.values()) if v is not None)
+    return tokens / stepping if stepping > 0 else None
+
+
+def others_training(folder: Path) -> bool:
+    """Whether another run of `folder`'s runs folder trains on this host now: its status.json,
+    written within TRAINING_NOW_SECONDS, says `running` (a queued or ended run's is not rewritten)."""
+    folder, host, now = Path(folder), socket.gethostname(), time.time()
+    try:
+        entries = [entry for entry in os.scandir(folder.parent)
+                   if not entry.name.startswith(".") and entry.name != folder.name]
+    except OSError:
+        return False
+    for entry in entries:
+        path = Path(entry.path) / "status.json"
+        try:
+            if now - path.stat().st_mtime >= TRAINING_NOW_SECONDS:
+                continue
+        except OSError:
+            continue
+        status = read_json(path)
+        if isinstance(status, dict) and status.get("state") == "running" and status.get("host", host) == host:
+            return True
+    return False
 
 
 def create_run(config: dict, root: Path | None = None, label: str = "",

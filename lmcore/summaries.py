@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .jsonl import json_count, json_number, read_jsonl
 from .reference import is_reference, reference_folders, reference_info
-from .runs import ACTIVE, read_config, read_json, read_status, runs_dir
+from .runs import ACTIVE, average_speed, read_config, read_json, read_status, runs_dir
 from .timing import time_split
 
 ENDED_UNCLEANLY = ("failed", "broken")  # states whose status.json may lag metrics.jsonl
@@ -91,31 +91,18 @@ class RunSummary:
 
 def speed(state: str, status: dict, logged: float | None = None, config: dict | None = None) -> float | None:
     """Training tokens/s as every page shows it: the latest train line's while the run is queued
-    or running; once it has ended, its average over its training steps (average_speed), so that
-    speed x training time is what it trained. The median of its logged intervals read 12,141 for a
-    run that averaged 7.2k: half its intervals ran alone after a resume, half beside another run
-    (QA round 10). Runs without `time_spent` (older) keep the median: status `median_tokens_per_s`,
-    else `logged`, read from metrics.jsonl."""
+    or running; once it has ended, its average over its training steps (runs.average_speed, what
+    the trainer records as `average_tokens_per_s`: read from the same keys, it serves runs written
+    before it too), so that speed x training time is what it trained. The median of its logged
+    intervals read 12,141 for a run that averaged 7.2k: half its intervals ran alone after a resume,
+    half beside another run (QA round 10). Runs without `time_spent` (older) keep the median:
+    status `median_tokens_per_s`, else `logged`, read from metrics.jsonl."""
     if state in ACTIVE:
         return json_number(status.get("tokens_per_s"))
-    average = average_speed(status, config or {})
-    if average is not None:
-        return average
-    median = json_number(status.get("median_tokens_per_s"))
-    return median if median is not None else logged
-
-
-def average_speed(status: dict, config: dict) -> float | None:
-    """Tokens trained (steps x batch_size x bptt; an epoch's short last window makes it a hair
-    high) over the seconds spent in training steps (`elapsed` less the evaluation, sampling and
-    saving in `time_spent`); None where the status lacks one of these."""
-    step, elapsed = json_count(status.get("step")), json_number(status.get("elapsed"))
-    spent = status.get("time_spent")
-    batch, bptt = json_count(config.get("batch_size")), json_count(config.get("bptt"))
-    if not (step and elapsed and batch and bptt and isinstance(spent, dict)):
-        return None
-    stepping = elapsed - sum(v for v in map(json_number, spent.values()) if v is not None)
-    return step * batch * bptt / stepping if stepping > 0 else None
+    for value in (average_speed(status, config or {}), json_number(status.get("median_tokens_per_s"))):
+        if value is not None:
+            return value
+    return logged
 
 
 def from_parts(run_id: str, path, config: dict | None, status: dict, params: dict | None,
@@ -162,8 +149,9 @@ def summarize(folder) -> RunSummary:
     if "final_val_ppl" not in status and json_number(status.get("best_val_ppl")) is not None:
         validations = validations_from_log(folder / "metrics.jsonl", json_number(status.get("best_val_ppl")))
     logged_speed = None
-    if status.get("state") not in ACTIVE and "median_tokens_per_s" not in status and "tokens_per_s" in status:
-        logged_speed = speed_from_log(folder / "metrics.jsonl")  # runs from before the key; read once each
+    if status.get("state") not in ACTIVE and "tokens_per_s" in status and \
+            not any(key in status for key in ("time_spent", "median_tokens_per_s")):
+        logged_speed = speed_from_log(folder / "metrics.jsonl")  # runs from before those keys; read once each
     logged = logged_step(folder / "metrics.jsonl") if status.get("state") in ENDED_UNCLEANLY else None
     params = read_json(folder / "params.json")
     reference = reference_info(folder) if is_reference(folder) else None

@@ -5,7 +5,9 @@ and a log tail that shows the current attempt only."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -247,6 +249,48 @@ def test_a_resume_keeps_the_median_of_the_lines_it_goes_on_from(folder):
     assert resumed.current["median_tokens_per_s"] == 20.0
     resumed.metric(train_line(4, 50.0))
     assert resumed.current["median_tokens_per_s"] == 25.0
+
+
+def test_the_status_records_the_average_speed_pages_show_once_the_run_ended(folder, sleeper):
+    """QA round 10: a run stopped and resumed alone read 12,141 tokens/s, the median of its logged
+    intervals (half beside another run at ~5.6k, half alone at ~14.4k), for 477k tokens in 66 s of
+    steps: 7.2k. Speed x time in steps is now what it trained; the median stays for older readers."""
+    writer = runs.RunWriter(folder)
+    config = runs.read_config(folder)
+    tokens = 1_192 * config["batch_size"] * config["bptt"]
+    for step, speed in enumerate((5_600.0, 5_600.0, 14_400.0, 14_400.0, 14_400.0), start=1):
+        writer.metric(train_line(step, speed))
+    writer.status(state="running", pid=sleeper.pid, step=1_192, elapsed=67.0, tokens_per_s=14_400.0,
+                  time_spent={"evaluation": 0.6, "sampling": 0.2, "saving": 0.2})
+    assert writer.current["average_tokens_per_s"] == pytest.approx(tokens / 66.0)          # not 67: 1 s in phases
+    assert writer.current["median_tokens_per_s"] == 14_400.0
+    assert summarize(folder).tokens_per_s == 14_400.0                    # live while it trains
+    writer.status(state="finished", pid=None)
+    assert json.loads((folder / "status.json").read_text())["average_tokens_per_s"] == pytest.approx(tokens / 66.0)
+    assert summarize(folder).tokens_per_s == pytest.approx(tokens / 66.0)
+
+
+def test_a_trainer_counts_the_seconds_it_trained_beside_another_trainer(tmp_path, monkeypatch):
+    """Two runs at once train at about half the pace each: the set-up estimate must know which runs did."""
+    monkeypatch.setattr(runs, "SHARING_CHECK_SECONDS", 0.0)               # look at every write
+    root = tmp_path / "runs"
+    mine, other, idle = (runs.create_run({"preset": "tiny"}, root, label=name) for name in ("mine", "other", "idle"))
+    writer = runs.RunWriter(mine)
+    writer.status(state="running", elapsed=1.0)                           # the other two only queued
+    writer.status(elapsed=3.0)
+    assert writer.current["shared_seconds"] == 0.0
+    runs.RunWriter(other).status(state="running", host=socket.gethostname())
+    writer.status(elapsed=4.5)
+    writer.status(elapsed=6.0)
+    assert writer.current["shared_seconds"] == 3.0
+    runs.RunWriter(other).status(state="stopped")
+    runs.RunWriter(idle).status(state="running", host=socket.gethostname())
+    os.utime(idle / "status.json", (time.time() - 60, time.time() - 60))  # killed a minute ago: trains no more
+    writer.status(elapsed=8.0)
+    assert writer.current["shared_seconds"] == 3.0
+    resumed = runs.RunWriter(mine)                                        # a start over turns the clock back
+    resumed.status(state="running", elapsed=2.0)
+    assert resumed.current["shared_seconds"] == 2.0
 
 
 def test_the_command_lines_summary_gives_the_speed_pages_show(small_config, tmp_path):

@@ -100,5 +100,8 @@ def test_a_train_lines_speed_leaves_out_the_evaluations_and_saves_in_its_interva
     folder = create_run({**SMALL, "eval_every": 40, "log_every": 10}, runs_root)
     run(folder, show_progress=False, observers=(SlowSaves(),))
     speeds = [r["tokens_per_s"] for r in read_jsonl(folder / "metrics.jsonl") if r["kind"] == "train"]
+    # The first line's interval holds the warm-up of the first steps and no evaluation: it read
+    # 2,900 to 8,300 tokens/s beside a median of 25,000, failing this test without a save in sight.
+    speeds = speeds[1:]
     median = sorted(speeds)[len(speeds) // 2]
     assert min(speeds) > median / 3, (min(speeds), median)
