@@ -499,8 +499,9 @@ def _time_lines(cells: list, steps: list[int], seeds: int, summaries: list, devi
         part = f"the {len(cells) - len(unmeasured)} of {len(cells)} cells timed" if unmeasured else "all"
         kind = "warning" if seconds > 3600 else "caption"
         lines.append((kind, f"About **{estimate.rough_duration(seconds)}** of training for {part}, one run after "
-                            f"another: each cell's runs at the median speed of the earlier runs of its shape on this "
-                            f"machine's {device} ({_runs_each(timed)}). Runs at once share the "
+                            f"another: each cell's runs at the median pace of the earlier runs of its shape on this "
+                            f"machine's {device} ({_runs_each(timed)}), over their whole training time (evaluations "
+                            "and saves included; runs that trained alone first). Runs at once share the "
                             "machine, so more at a time rarely finishes sooner."))
     notes = [(cell, estimate.time_note(cell.to_dict(), count * seeds, summaries, device)) for cell, count in unmeasured]
     lines += [(note[0], f"{cell.name}, its {seeds} run{'s' if seeds != 1 else ''}: {note[1]}")

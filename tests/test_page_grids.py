@@ -387,6 +387,7 @@ def test_the_form_says_the_runs_steps_and_time_as_train_counts_them(tmp_path, mo
     write_json_atomic(folder / "status.json", {"state": "finished", "device": "cpu", "median_tokens_per_s": 80.0,
                                                "step": 30, "total_steps": 30})
     at.run()
-    assert ("About **10 min** of training for all, one run after another: each cell's runs at the median speed of "
-            "the earlier runs of its shape on this machine's cpu (1 run for each cell). Runs at once share the "
+    assert ("About **10 min** of training for all, one run after another: each cell's runs at the median pace of "
+            "the earlier runs of its shape on this machine's cpu (1 run for each cell), over their whole training "
+            "time (evaluations and saves included; runs that trained alone first). Runs at once share the "
             "machine, so more at a time rarely finishes sooner.") in texts(at)
