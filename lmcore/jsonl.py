@@ -81,17 +81,23 @@ class MetricsTail:
             chunk = handle.read(size - self.offset)
         end = chunk.rfind(b"\n") + 1
         self.offset += end
-        new = []
-        for line in chunk[:end].splitlines():
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(record, dict):
-                new.append(record)
+        new = json_objects(chunk[:end].splitlines())
         self.records.extend(new)
         return new
 
     def read_all(self) -> list[dict]:
         self.read_new()
         return self.records
+
+
+def json_objects(lines) -> list[dict]:
+    """The lines that parse as JSON objects, in order; a torn or foreign line is skipped."""
+    records = []
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict):
+            records.append(record)
+    return records

@@ -9,13 +9,12 @@ validation); only runs written before that read the tail of metrics.jsonl for th
 from __future__ import annotations
 
 import functools
-import json
 import math
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .jsonl import json_count, json_number, read_jsonl
+from .jsonl import json_count, json_number, json_objects, read_jsonl
 from .reference import is_reference, reference_folders, reference_info
 from .runs import ACTIVE, average_speed, read_config, read_json, read_status, runs_dir
 from .timing import time_split
@@ -259,14 +258,4 @@ def tail_records(path: Path) -> list[dict]:
             lines = handle.read().split(b"\n")[:-1]  # the last piece is unfinished (or empty)
     except OSError:
         return []
-    if start:
-        lines = lines[1:]  # cut in the middle by the seek
-    records = []
-    for line in lines:
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(record, dict):
-            records.append(record)
-    return records
+    return json_objects(lines[1:] if start else lines)  # the first piece was cut in the middle by the seek
