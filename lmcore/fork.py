@@ -38,7 +38,7 @@ from .errors import RunError
 from .jsonl import json_count, json_number, read_jsonl
 from .model import LanguageModel
 from .presets import as_text
-from .runs import RunWriter, create_run, read_config, read_json, refuse_reference, run_path
+from .runs import ID_LABEL_CHARS, RunWriter, create_run, id_slug, read_config, read_json, refuse_reference, run_path
 from .schedule import Schedule
 from .summaries import summarize
 
@@ -70,7 +70,6 @@ _TEXT_KEYS = ("dataset", "name", "group", "preset", "sample_prompt", "device", *
 # A parent's name up to this long leaves the fork's changes after it still in view where a list cuts
 # names (Compare's run column shows about 44 characters); a longer one gets them in front.
 SHORT_NAME = 24
-ID_WORDS = 32  # characters of its label a run id keeps (runs.new_run_id)
 CONTINUED = {"model", "optimizer", "schedule", "rng", "progress", "hidden", "vocab_size"}  # what a checkpoint must hold
 
 
@@ -325,7 +324,7 @@ def id_label(name: str, changed: dict) -> str:
     """What a fork's folder id is made of: its name, or where the id's 32 characters would not reach
     its changes, the changes first ('dropout=0.5 max_steps=80 fork of placement=...'): an id once
     read 'placement-vertical-dropout-0-2-s' for a fork with dropout 0.5 (QA round 10)."""
-    if not changed or len(re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")) <= ID_WORDS:
+    if not changed or len(id_slug(name)) <= ID_LABEL_CHARS:
         return name
     return " ".join([*(f"{key}={as_text(value)}" for key, value in changed.items()), "fork of", name])
 

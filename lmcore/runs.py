@@ -50,9 +50,17 @@ def runs_dir(explicit: str | os.PathLike | None = None) -> Path:
     return Path(chosen).expanduser().resolve()
 
 
+ID_LABEL_CHARS = 32  # characters of its label's slug a run id keeps
+
+
+def id_slug(label: str) -> str:
+    """A label as a run id writes it, before the cut to ID_LABEL_CHARS: [a-z0-9-] only."""
+    return re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")
+
+
 def new_run_id(label: str = "") -> str:
     """Time-ordered and filesystem-safe; user text only ever contributes [a-z0-9-]."""
-    slug = re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")[:32]
+    slug = id_slug(label)[:ID_LABEL_CHARS]
     stamp = time.strftime("%Y%m%d-%H%M%S")
     return "-".join(part for part in (stamp, slug, secrets.token_hex(2)) if part)
 

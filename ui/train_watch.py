@@ -148,18 +148,22 @@ def run_links(summary: RunSummary) -> None:
 
 def inside_query(summary: RunSummary) -> dict:
     """Inside opened on this run: its masks, or for a run without dropout its parameters tab."""
-    dropless = inside_label(summary) != "The dropout masks it used"
-    return {"run": summary.id, "tab": "params"} if dropless else {"run": summary.id}
+    return {"run": summary.id} if used_dropout(summary) else {"run": summary.id, "tab": "params"}
 
 
 def inside_label(summary: RunSummary) -> str:
     """What Inside the model shows of this run: the masks it used, or, for a run without dropout (QA
     round 10: tiny was offered 'The dropout masks it used'), that it has none, beside its parameters."""
+    return "The dropout masks it used" if used_dropout(summary) else "No dropout: see its parameters"
+
+
+def used_dropout(summary: RunSummary) -> bool:
+    """Whether the run's config drops units; a run without a readable config counts as one that does
+    (Inside's masks tab says what is wrong with it)."""
     try:
-        dropped = not summary.config or has_dropout(from_dict(summary.config))
+        return not summary.config or has_dropout(from_dict(summary.config))
     except ConfigError:
-        dropped = True  # Inside says what is wrong with its config
-    return "The dropout masks it used" if dropped else "No dropout: see its parameters"
+        return True
 
 
 def resumable(summary: RunSummary) -> bool:
