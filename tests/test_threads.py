@@ -98,8 +98,11 @@ def test_other_training_processes_counts_others_not_itself(tmp_path):
 @pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs /proc")
 def test_a_run_started_beside_another_takes_a_share_and_waits_passively():
     # A stand-in training process: its command line is what a run's is; it only sleeps.
-    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "-m", "lmcore", "train"])
+    other = subprocess.Popen([sys.executable, "-c", "import time; print('up', flush=True); time.sleep(60)",
+                              "-m", "lmcore", "train"], stdout=subprocess.PIPE, text=True)
     try:
+        # Until the child has exec'd, its command line is pytest's: under load the bench once looked then.
+        assert other.stdout.readline().strip() == "up"
         env = {key: value for key, value in os.environ.items() if key != "OMP_WAIT_POLICY"}
         out = subprocess.run([sys.executable, "-m", "lmcore", "bench", "--sizes", "8", "--steps", "1", "--vocab",
                               "20", "--bptt", "3", "--batch", "2", "--placements", "none", "--json"],
