@@ -16,9 +16,21 @@ def chart(at, index: int = 0, key: str | None = None) -> dict:
     return json.loads(element.proto.spec)
 
 
+def curve_name(trace: dict) -> str | None:
+    """What a perplexity curve draws, 'NAME train' or 'NAME validation', as its hover says: beside
+    other runs the legend names a run's validation curve by the run alone."""
+    hover = trace.get("hovertemplate") or ""
+    return hover.removesuffix(": %{y:,.1f}<extra></extra>") if hover.endswith("<extra></extra>") else trace.get("name")
+
+
+def named(data: list[dict]) -> dict:
+    """A figure's traces by curve_name."""
+    return {curve_name(trace): trace for trace in data}
+
+
 def traces(at, index: int = 0) -> dict:
-    """The chart's traces by name."""
-    return {trace.get("name"): trace for trace in chart(at, index)["data"]}
+    """The chart's traces by curve_name."""
+    return named(chart(at, index)["data"])
 
 
 def values(trace: dict, axis: str = "x") -> list[float]:

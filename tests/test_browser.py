@@ -140,7 +140,7 @@ def test_compare_two_runs(app, page):
     chosen = [line.lstrip("● ").split(" — ")[0].split(" ", 1)[1] for line in lines]   # "#1 name — ..."
     assert len(set(chosen)) == 2 and set(chosen) <= set(folders), lines    # two runs listed as selected
     legend = page.locator('[data-testid="stPlotlyChart"]').first.locator(".legendtext").all_text_contents()
-    assert {f"{name} validation" for name in chosen} <= set(legend), legend   # both curves drawn, one entry each
+    assert set(chosen) <= set(legend), legend   # both curves drawn, one entry each: the run's name
     # The diff table (an HTML table that wraps to the page's width): one column per run, and
     # exactly the keys whose values differ in the two runs' config.json.
     table = page.locator('[data-testid="stMarkdown"] table').filter(has_text="key").first

@@ -9,7 +9,7 @@ import json
 import pytest
 from test_page_compare import config_diff, open_page, plain_text, status_of, texts
 
-from charts import chart, values
+from charts import chart, named, values
 from explorer import compare
 from lmcore.config import Config
 from lmcore.sizes import vocab_size_for
@@ -82,7 +82,7 @@ def test_the_floor_lies_under_its_own_run_in_its_colour_and_ticks_only_its_bars(
     label on the bars ran over the test bars."""
     floor = status_of(folders["synthetic"])["floor_ppl"]
     at = open_page(**{"compare.selected": [folders["plain"].name, folders["synthetic"].name]})
-    curves = {t["name"]: t for t in chart(at, key="compare.curves")["data"]}
+    curves = named(chart(at, key="compare.curves")["data"])
     line = curves[f"best possible for synthetic (entropy floor) {floor:.1f}"]
     synthetic, plain = curves["synthetic validation"], curves["plain validation"]
     steps = values(curves["synthetic train"]) + values(synthetic)

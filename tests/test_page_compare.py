@@ -15,7 +15,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import ui
-from charts import chart, values
+from charts import chart, named, values
 from explorer import compare
 from explorer.textview import md_escape
 from lmcore import queue
@@ -352,8 +352,8 @@ def test_runs_that_share_a_name_are_told_apart_everywhere(runs_copy):
     assert labels[twin.name] == "plain · zzzz"
     assert labels[folders["plain"].name] == f"plain · {folders['plain'].name[-4:]}"
     assert "**plain · zzzz**" in texts(at)                                              # the run line
-    legend = {trace["name"] for trace in chart(at)["data"]}
-    assert "plain · zzzz validation" in legend
+    legend = {trace["name"] for trace in chart(at)["data"] if trace.get("showlegend") is not False}
+    assert "plain · zzzz" in legend                                                     # the run alone
 
 
 def test_the_table_has_final_validation_beside_best_and_the_planned_steps(runs_here):
@@ -463,7 +463,7 @@ def test_a_run_name_reads_as_typed_in_the_run_line_captions_legends_and_bars(run
     assert f"{md_escape(ODD_NAME)} reaches 1.0e304." in shown
     plotly_name = "app-tiny &lt;b&gt;&amp; *x* $5 &lt;br&gt;"   # Plotly shows entities as the characters
     assert ui.plotly_text(ODD_NAME) == plotly_name
-    assert {f"{plotly_name} train", f"{plotly_name} validation"} <= {t["name"] for t in chart(at)["data"]}
+    assert {f"{plotly_name} train", f"{plotly_name} validation"} <= set(named(chart(at)["data"]))
     assert plotly_name in {t["name"] for t in chart(at, key="compare.bars")["data"]}
 
 
@@ -898,8 +898,8 @@ def curve_and_bar_colours(at) -> dict:
     import re
 
     dots = {name: colour for colour, name in re.findall(r"color:(#\w+)'>[●■▲◆]</span> #\d+ \*\*(\w+)\*\*", texts(at))}
-    curves = {t["name"].removesuffix(" validation"): t["line"]["color"] for t in chart(at, key="compare.curves")["data"]
-              if t["name"].endswith(" validation")}
+    curves = {name.removesuffix(" validation"): t["line"]["color"]
+              for name, t in named(chart(at, key="compare.curves")["data"]).items() if name.endswith(" validation")}
     bars = {t["name"]: t["marker"]["color"] for t in chart(at, key="compare.bars")["data"] if t["type"] == "bar"}
     return {name: (dots[name], curves[name], bars[name]) for name in dots}
 
@@ -914,7 +914,7 @@ def test_a_run_has_its_own_colour_on_compare_whatever_its_place_in_the_selection
         assert curve_and_bar_colours(at) == {name: (colour,) * 3 for name, colour in expected.items()}, order
         # runs of one colour drawn together differ in mark, dash and bar fill
         looks = {(t["line"]["color"], t["line"]["dash"], t["marker"]["symbol"])
-                 for t in chart(at, key="compare.curves")["data"] if t["name"].endswith(" validation")}
+                 for name, t in named(chart(at, key="compare.curves")["data"]).items() if name.endswith(" validation")}
         fills = {(t["marker"]["color"], t["marker"]["pattern"]["shape"]) for t in chart(at, key="compare.bars")["data"]
                  if t["type"] == "bar"}
         assert len(looks) == len(fills) == 3

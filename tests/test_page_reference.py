@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
 
-from charts import chart
+from charts import chart, named
 from conftest import copy_run, open_app
 from explorer.textview import md_escape
 from lmcore.reference import reference_dir
@@ -48,7 +48,7 @@ def test_ticking_book_beside_a_tiny_run_overlays_it_and_deletes_only_the_tiny_ru
     at = open_compare(monkeypatch, tmp_path / "runs", **{"compare.selected": [tiny.name, BOOK]})
     at.segmented_control(key="compare.x_axis").set_value("epoch").run()
     curves = chart(at)
-    assert {"plain validation", f"{BOOK_NAME} validation", f"{BOOK_NAME} train"} <= {t["name"] for t in curves["data"]}
+    assert {"plain validation", f"{BOOK_NAME} validation", f"{BOOK_NAME} train"} <= set(named(curves["data"]))
     # Clipped as the Train watch overlay is: at twice the highest latest validation (the tiny run's
     # 135.2), not stretched to its untrained first train lines or the book's first epochs.
     assert 270 < 10 ** curves["layout"]["yaxis"]["range"][1] < 350

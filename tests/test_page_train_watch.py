@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from charts import chart, values
+from charts import chart, named, values
 from conftest import copy_run, metric, open_app, texts
 from lmcore import launch, runs
 from lmcore.runs import RunWriter
@@ -111,12 +111,12 @@ def test_the_book_reference_overlays_a_tiny_run_on_an_epoch_axis(trained_runs, m
     folder = trained_runs[1]["plain"]
     at = open_watch(monkeypatch, folder)
     overlay = overlay_pills(at)
-    assert overlay.value == [] and {t["name"] for t in chart(at)["data"]} == {"plain train", "plain validation"}
+    assert overlay.value == [] and set(named(chart(at)["data"])) == {"plain train", "plain validation"}
     assert overlay.options == ["book", "zaremba-medium", "variational-medium"]   # Start's order, by recipe
     overlay.set_value([BOOK]).run()
     assert not at.exception, [e.value for e in at.exception]
     spec = chart(at)
-    traces = {t["name"]: t for t in spec["data"]}
+    traces = named(spec["data"])
     book = "book · reference (NVIDIA H200)"
     assert set(traces) == {"plain train", "plain validation", f"{book} train", f"{book} validation"}
     assert spec["layout"]["xaxis"]["title"]["text"].startswith("epoch")
@@ -138,7 +138,7 @@ def test_the_book_reference_overlays_a_tiny_run_on_an_epoch_axis(trained_runs, m
             "(NVIDIA H200) take 1,327 steps an epoch.") in caption
     overlay_pills(at).set_value([BOOK]).run()
     next(s for s in at.button_group if s.label == "x axis").set_value("share").run()
-    traces = {t["name"]: t for t in chart(at)["data"]}
+    traces = named(chart(at)["data"])
     assert values(traces[f"{book} validation"])[-1] == 1.0 and values(traces["plain validation"])[-1] == 1.0
 
 
@@ -495,7 +495,7 @@ def test_the_chart_colours_each_run_as_start_and_compare_do_and_the_parent_stays
     parent = copy_run(trained_runs[1]["plain"], tmp_path)
     at = open_watch(monkeypatch, parent)
     overlay_pills(at).set_value([VARIATIONAL, BOOK]).run()
-    colours = {t["name"]: t["line"]["color"] for t in chart(at)["data"]}
+    colours = {name: t["line"]["color"] for name, t in named(chart(at)["data"]).items()}
     mine, variational, book = ui.run_colours([parent.name, VARIATIONAL, BOOK])
     assert colours["plain train"] == colours["plain validation"] == mine
     assert colours["book · reference (NVIDIA H200) validation"] == book                  # not by position

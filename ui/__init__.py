@@ -320,17 +320,21 @@ def ppl_figure(curves: list[dict], log_y: bool = True, smoothing: float = 0.0, x
         dash, symbol = RUN_DASHES[curve.get("variant", 0)], RUN_SYMBOLS[curve.get("variant", 0)]
         frame = curve["frame"]
         train, val = split(frame, "train"), split(frame, "val")
+        label, several = curve["label"], len(curves) > 1
         if not train.empty:
             train = thin(train)
             figure.add_trace(go.Scatter(x=train[x], y=smooth(train["ppl"].astype(float), smoothing), mode="lines",
-                                        name=f"{curve['label']} train", line=dict(color=color, width=1.5, dash=dash),
-                                        opacity=0.55, legendgroup=curve["label"],
+                                        name=f"{label} train", line=dict(color=color, width=1.5, dash=dash),
+                                        opacity=0.55, legendgroup=label, hovertemplate=_hover(f"{label} train"),
                                         # one legend entry per run beside others: a 1024 px chart with five
                                         # runs' ten entries had a 140 px plot left (QA round 8)
-                                        showlegend=len(curves) == 1 or val.empty))
+                                        showlegend=not several or val.empty))
         if not val.empty:
+            # Beside other runs the legend names the run alone (RUN_LINES_NOTE says which line is which);
+            # the hover still says validation.
             figure.add_trace(go.Scatter(x=val[x], y=val["ppl"], mode="lines+markers",
-                                        name=f"{curve['label']} validation", legendgroup=curve["label"],
+                                        name=label if several else f"{label} validation", legendgroup=label,
+                                        hovertemplate=_hover(f"{label} validation"),
                                         line=dict(color=color, width=2.5, dash=dash),
                                         marker=dict(size=7, symbol=symbol)))
     # The toolbar stands down the right edge: across the top it covered the legend's last entries,
@@ -344,6 +348,11 @@ def ppl_figure(curves: list[dict], log_y: bool = True, smoothing: float = 0.0, x
     if log_y:
         log_ticks(figure, clipped=clip is not None)
     return figure
+
+
+def _hover(name: str) -> str:
+    """A perplexity curve's line in the unified hover: its own words, whatever its legend says."""
+    return f"{name}: %{{y:,.1f}}<extra></extra>"
 
 
 # A legend under a chart: one line per entry, LEGEND_LINE px each, below AXIS_ROOM px for the x
