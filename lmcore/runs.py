@@ -23,7 +23,7 @@ from typing import Callable
 
 import numpy as np
 
-from . import __version__, locks
+from . import __version__, locks, threads
 from .errors import RunError
 from .jsonl import append_jsonl, count_lines, json_count, json_number, read_jsonl, truncate_lines
 
@@ -167,15 +167,16 @@ class RunWriter:
 
     def _note_sharing(self, elapsed: float | None) -> None:
         """Adds the training seconds since the previous write to `shared_seconds` while another
-        trainer of the same runs folder trains on this host: a run's speed measured beside another
-        is not its speed alone (QA round 10: two tiny runs at once trained about half as fast), and
-        the set-up estimate says so. Other programs on the machine are not seen. Never above
-        `elapsed`: a resume from an earlier checkpoint, or a start over, turns the clock back."""
+        trainer trains on this host: a run of the same runs folder, or any other `lmcore` training
+        process (another runs folder, a bench). A run's speed measured beside another is not its
+        speed alone (QA round 10: two tiny runs at once trained about half as fast), and the set-up
+        estimate says so. Other programs on the machine are not seen. Never above `elapsed`: a
+        resume from an earlier checkpoint, or a start over, turns the clock back."""
         if elapsed is None:
             return
         now = time.monotonic()
         if self.beside is None or now - self.beside[0] >= SHARING_CHECK_SECONDS:
-            self.beside = (now, others_training(self.folder))
+            self.beside = (now, others_training(self.folder) or threads.other_training_processes() > 0)
         shared = json_number(self.current.get("shared_seconds"), 0.0)
         if self.beside[1] and self.last_elapsed is not None and elapsed > self.last_elapsed:
             shared += elapsed - self.last_elapsed

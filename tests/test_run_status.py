@@ -273,6 +273,8 @@ def test_the_status_records_the_average_speed_pages_show_once_the_run_ended(fold
 def test_a_trainer_counts_the_seconds_it_trained_beside_another_trainer(tmp_path, monkeypatch):
     """Two runs at once train at about half the pace each: the set-up estimate must know which runs did."""
     monkeypatch.setattr(runs, "SHARING_CHECK_SECONDS", 0.0)               # look at every write
+    processes = {"n": 0}                                                  # training processes of other folders
+    monkeypatch.setattr(runs.threads, "other_training_processes", lambda: processes["n"])
     root = tmp_path / "runs"
     mine, other, idle = (runs.create_run({"preset": "tiny"}, root, label=name) for name in ("mine", "other", "idle"))
     writer = runs.RunWriter(mine)
@@ -288,6 +290,10 @@ def test_a_trainer_counts_the_seconds_it_trained_beside_another_trainer(tmp_path
     os.utime(idle / "status.json", (time.time() - 60, time.time() - 60))  # killed a minute ago: trains no more
     writer.status(elapsed=8.0)
     assert writer.current["shared_seconds"] == 3.0
+    processes["n"] = 1                                                    # a run of another runs folder
+    writer.status(elapsed=9.0)
+    writer.status(elapsed=10.0)
+    assert writer.current["shared_seconds"] == 5.0                       # 8 to 10 s beside it
     resumed = runs.RunWriter(mine)                                        # a start over turns the clock back
     resumed.status(state="running", elapsed=2.0)
     assert resumed.current["shared_seconds"] == 2.0
