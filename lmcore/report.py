@@ -68,15 +68,20 @@ def build(folder: Path) -> dict:
     epochs = epoch_table(records)
     test = [r["ppl"] for r in records if r["kind"] == "test"]
     split = time_split(status.get("time_spent"), status.get("elapsed"))  # None for runs before it was recorded
+    # The scores, step and time are the summary's, as every page and `lmcore runs` show them: a
+    # minimum over the epoch table missed validations between epoch ends (eval_every), and a killed
+    # run's step is its last logged one.
     return {
         "run": folder.name, "state": status.get("state"), "config": config,
         **({"error": summary.problem} if summary.problem else {}),  # why a failed run stopped
         **machine(folder, status),
         "params": (read_json(folder / "params.json") or {}).get("total"),
-        "best_val_ppl": min((e["val_ppl"] for e in epochs), default=None),
-        "test_ppl": test[-1] if test else None,
+        "best_val_ppl": summary.best_val, "best_epoch": summary.best_epoch, "final_val_ppl": summary.final_val,
+        "test_ppl": summary.test if summary.test is not None else (test[-1] if test else None),
+        "step": summary.step, "total_steps": summary.total_steps,
         "seconds_per_epoch": sorted(e["seconds"] for e in epochs)[len(epochs) // 2] if epochs else None,
-        "total_seconds": records[-1]["time"] if records else None,
+        "total_seconds": summary.training_seconds if summary.training_seconds is not None
+        else (records[-1]["time"] if records else None),
         "tokens_per_s": summary.tokens_per_s,  # the one speed the pages show
         **({"time_split": split} if split else {}),  # seconds per phase (lmcore/timing.py)
         "epochs": epochs,

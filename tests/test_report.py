@@ -96,3 +96,28 @@ def test_the_log_axis_is_labelled_in_plain_numbers():
 def test_log_ticks(low, high, ticks):
     assert report.log_ticks(low, high) == ticks
     assert [report.tick_label(t) for t in (82.5, 200, 5000)] == ["82.5", "200", "5,000"]
+
+
+def test_a_report_gives_the_scores_step_and_time_the_pages_show(tmp_path):
+    """The report took its best validation from the epoch table's last validation of each epoch, so
+    a best between epoch ends (eval_every) was missed, and it gave no step: a killed run's report
+    could not say where it stopped. Its scores, step and time are now the run summary's."""
+    from lmcore import runs
+    from lmcore.summaries import summarize
+
+    folder = runs.create_run({"preset": "tiny", "eval_every": 50, "name": "mid"}, tmp_path / "runs")
+    writer = runs.RunWriter(folder)
+    writer.status(state="running", pid=None, elapsed=1.0)
+    lines = [("train", 50, 1, 300.0), ("val", 50, 1, 120.0), ("train", 100, 1, 250.0), ("val", 100, 1, 90.0),
+             ("train", 149, 1, 200.0), ("val", 149, 1, 95.0), ("train", 175, 2, 150.0)]
+    for kind, step, epoch, ppl in lines:
+        writer.metric({"kind": kind, "step": step, "epoch": epoch, "ppl": ppl, "loss": 5.0, "lr": 0.004,
+                       "time": step / 10, **({"tokens_per_s": 7_000.0} if kind == "train" else {})})
+    writer.status(state="stopped", step=160, elapsed=17.5, best_val_ppl=90.0)   # as the trainer writes it
+    result, summary = report.build(folder), summarize(folder)
+    assert [row["val_ppl"] for row in result["epochs"]] == [95.0]       # the epoch's last validation
+    assert result["best_val_ppl"] == summary.best_val == 90.0            # the best, at step 100
+    assert result["final_val_ppl"] == summary.final_val == 95.0
+    assert result["best_epoch"] == summary.best_epoch == 1
+    assert result["step"] == summary.step == 160 and result["total_steps"] == summary.total_steps
+    assert result["total_seconds"] == summary.training_seconds == 17.5
