@@ -126,10 +126,16 @@ def lesson_tab() -> None:
 def pick_run(summaries: list[RunSummary]) -> RunSummary:
     """The run chosen in the select box; ?run=ID in the URL preselects it."""
     by_id = {s.id: s for s in summaries}
+    warn_unknown_run(by_id, "Pick one below.")
+    return by_id[ui.run_select(by_id, INSIDE_RUN, INSIDE_URL_RUN)]
+
+
+def warn_unknown_run(by_id: dict, instead: str) -> None:
+    """The link's ?run= names no run here: say so on whichever tab opens (the parameters tab counted
+    another run without a word, QA round 11)."""
     wanted = st.query_params.get("run")
     if wanted and wanted not in by_id:
-        st.warning(f"There is no run `{wanted}` in `{ui.runs_root()}`. Pick one below.")
-    return by_id[ui.run_select(by_id, INSIDE_RUN, INSIDE_URL_RUN)]
+        st.warning(f"There is no run `{ui.safe_id(wanted)}` in `{ui.runs_root()}`. {instead}")
 
 
 def run_config(summary: RunSummary):
@@ -248,7 +254,10 @@ def chosen_run(summaries: list[RunSummary]):
     by_id = {s.id: s for s in summaries}
     for wanted in (st.query_params.get("run"), st.session_state.get(INSIDE_RUN), next(iter(by_id), None)):
         if wanted in by_id:
-            return by_id[wanted], run_config(by_id[wanted])
+            found = by_id[wanted]
+            warn_unknown_run(by_id, "Pick what to count below.")
+            return found, run_config(found)
+    warn_unknown_run(by_id, "Pick what to count below.")
     return None, None
 
 

@@ -248,3 +248,13 @@ def test_trains_link_for_a_run_without_dropout_opens_its_parameters(trained_runs
     at = open_app(monkeypatch, root, "app_pages/inside.py", inside_query(plain))
     assert not at.exception and metric(at, "total, tying off")          # the parameters tab is the open one
     assert not any("without dropout" in i.value for i in at.info)          # not the masks tab's note
+
+
+def test_a_link_to_a_missing_run_says_so_on_the_parameters_tab_too(trained_runs, monkeypatch):
+    """QA round 11: /inside?run=nonexistent&tab=params counted another run without a word; only the
+    masks tab said the run was not there."""
+    root, _ = trained_runs
+    at = open_app(monkeypatch, root, "app_pages/inside.py", {"run": "nonexistent", "tab": "params"})
+    assert not at.exception and metric(at, "total, tying off")          # the parameters tab is open
+    assert any("There is no run `nonexistent`" in w.value and "Pick what to count below" in w.value
+               for w in at.warning), [w.value for w in at.warning]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import math
 import numbers
+import re
 import time
 import zlib
 from pathlib import Path
@@ -294,6 +295,11 @@ def run_styles(ids: list[str]) -> list[RunStyle]:
         if len(taken) == len(RUN_PALETTE):
             taken, variant = set(), (variant + 1) % len(RUN_DASHES)
     return [styles[run_id] for run_id in ids]
+
+
+def safe_id(run_id: str) -> str:
+    """A run id from a link, fit to quote in a message: only the characters ids are made of."""
+    return re.sub(r"[^A-Za-z0-9._-]", "?", run_id)[:80]
 
 
 def run_colours(ids: list[str]) -> list[str]:

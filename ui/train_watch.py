@@ -4,7 +4,6 @@ refreshed every 2 seconds by a fragment that reads only what the run added since
 from __future__ import annotations
 
 import math
-import re
 import traceback
 from pathlib import Path
 from typing import NamedTuple
@@ -68,7 +67,7 @@ def watch_tab(run_id: str | None) -> None:
     if not run_id:
         st.info("No run attached. Pick one above, or set one up and press Start.")
     elif run_id not in labels and ui.run_folder(run_id) is None:
-        st.warning(f"There is no run `{safe_id(run_id)}` in `{ui.runs_root()}`: it was deleted, or the link "
+        st.warning(f"There is no run `{ui.safe_id(run_id)}` in `{ui.runs_root()}`: it was deleted, or the link "
                    "comes from another machine.")
     else:
         live_run(run_id)
@@ -589,7 +588,7 @@ def live_run(run_id: str) -> None:
     """Everything about one run; refreshes itself, reading only what was added since last time."""
     folder = ui.run_folder(run_id)
     if folder is None:
-        st.warning(f"Run `{safe_id(run_id)}` is gone: its folder was deleted or moved. Pick another run above.")
+        st.warning(f"Run `{ui.safe_id(run_id)}` is gone: its folder was deleted or moved. Pick another run above.")
         return
     try:
         show_run(folder)
@@ -602,10 +601,6 @@ def live_run(run_id: str) -> None:
                  "Trying again in 2 seconds.")
         with st.expander("Details for a bug report"):
             st.code(traceback.format_exc(), language=None)
-
-
-def safe_id(run_id: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]", "?", run_id)[:80]
 
 
 def on_watch() -> None:
