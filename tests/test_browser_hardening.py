@@ -94,3 +94,21 @@ def test_a_file_over_the_limit_is_refused_in_words_not_only_with_an_icon(app, pa
     assert page.get_by_text("upload a text file first").count() == 0
     page.wait_for_timeout(500)
     screenshot(page, "hardening-upload-too-big")
+
+
+def test_a_file_of_any_name_is_judged_by_its_content_in_words(app, page, tmp_path):
+    """QA round 11: a .csv got only the upload box's red icon, its reason on hover, while the page
+    still named the earlier refused file. Any name now reaches the page: text is used, and a binary
+    file is refused in words."""
+    lines = tmp_path / "lines.csv"
+    lines.write_text("".join(f"row {i} , the cat sat on the mat\n" for i in range(200)))
+    picture = tmp_path / "picture.png"
+    picture.write_bytes(bytes(range(256)) * 64)
+    page.goto(app + "/train?preset=tiny")
+    page.get_by_text("Your text file").first.click()
+    box = page.locator('[data-testid="stFileUploader"] input[type="file"]')
+    box.set_input_files(str(picture))
+    page.get_by_text("picture.png looks binary").first.wait_for(timeout=30_000)
+    box.set_input_files(str(lines))
+    page.get_by_text("Using lines.csv").first.wait_for(timeout=30_000)
+    assert page.get_by_text("picture.png looks binary").count() == 0

@@ -124,7 +124,9 @@ def upload_box() -> None:
     # The box's own "40MB per file" would contradict the label's limit (the one the page enforces):
     # hidden, so the page states one number.
     st.html('<style>[data-testid="stFileUploaderDropzoneInstructions"] {display: none;}</style>')
-    file = st.file_uploader(UPLOAD_LABEL, type=["txt"], key=UPLOADER, max_upload_size=UPLOAD_BOX_MB)
+    # Any name: the content decides (UTF-8 text, not binary), and a refusal is said in words. A type
+    # filter refused a .csv with a red icon whose reason showed only on hover (QA round 11).
+    file = st.file_uploader(UPLOAD_LABEL, key=UPLOADER, max_upload_size=UPLOAD_BOX_MB)
     refused = None
     if file is not None:
         done = st.session_state.setdefault(UPLOADED, {})
