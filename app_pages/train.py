@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from explorer.links import shown_warnings
 from ui import train_state as state
 from ui.train_setup import setup_tab
 from ui.train_watch import apply_overlay_link, overlay_in_url, watch_tab
@@ -26,7 +27,7 @@ def main() -> None:
     st.title("Train")
     st.caption("Set every knob, see what it costs in parameters, then train in the background and watch "
                "perplexity fall. The address bar holds the run and the config: reload or share it.")
-    for warning in st.session_state.pop(state.LINK_WARNINGS, []):
+    for warning in shown_warnings(st.session_state.pop(state.LINK_WARNINGS, [])):
         st.warning(f"From the link: {warning}", icon="🔗")
     kind, message = st.session_state.pop(state.NOTICE, (None, None))
     if kind:

@@ -88,6 +88,19 @@ def parse_link(query: dict[str, str], uploads: Path) -> tuple[dict, list[str]]:
     return values, warnings
 
 
+# A link's warnings shown one by one; past these, one line counts the rest (QA round 11: a link of 200
+# unknown keys drew 200 warning boxes).
+WARNINGS_SHOWN = 4
+
+
+def shown_warnings(warnings: list[str]) -> list[str]:
+    """The first WARNINGS_SHOWN of a link's warnings and, past them, one line that counts the rest."""
+    if len(warnings) <= WARNINGS_SHOWN + 1:
+        return warnings
+    return warnings[:WARNINGS_SHOWN] + [f"and {len(warnings) - WARNINGS_SHOWN:,} more of its values were ignored "
+                                        "as well"]
+
+
 def overlay_query(names: list[str], axis: str, default_axis: str) -> dict[str, str]:
     """The URL keys for the reference runs drawn beside a run, by name, and their axis where it is not
     the default; {} when none is drawn (the axis then means nothing)."""

@@ -201,3 +201,12 @@ def test_a_compare_link_whose_name_filter_is_not_utf8_is_named_and_ignored(monke
                      "are ignored."]
     assert at.text_input(key="compare.filter.text").value == ""   # no filter that matches nothing
     assert "contains" not in at.query_params and "preset" not in at.query_params
+
+
+def test_a_link_of_many_bad_keys_shows_a_few_warnings_and_counts_the_rest(monkeypatch, tmp_path):
+    """QA round 11: a link with 200 unknown keys drew 200 warning boxes."""
+    at = open_train(monkeypatch, tmp_path, preset="tiny", **{f"k{i}": "v" for i in range(200)})
+    assert not at.exception
+    warnings = [w.value for w in at.warning if w.value.startswith("From the link")]
+    assert len(warnings) == 5 and warnings[0].startswith("From the link: ignored k0='v'")
+    assert warnings[-1] == "From the link: and 196 more of its values were ignored as well"
