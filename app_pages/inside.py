@@ -44,14 +44,25 @@ def lesson_controls() -> None:
     # A row that wraps at each control's own width: six fixed columns cut the labels, the layer
     # choice and the button short on a 1024 px projector.
     with st.container(horizontal=True, vertical_alignment="bottom"):
-        st.slider("p (inputs and outputs)", 0.0, 0.9, step=0.05, key=INSIDE_P, persist_state="session", width=180)
+        st.slider("p (inputs and outputs)", 0.0, 0.9, step=0.05, key=INSIDE_P, persist_state="session", width=180,
+                  help="The share of units dropped on each layer's input (the embedding, or the layer below) and on "
+                  "the last layer's output: Train's **Dropout ratio** (`dropout`).")
         st.slider("p recurrent (h(t-1) → h(t))", 0.0, 0.9, step=0.05, key=INSIDE_P_RECURRENT,
-                  persist_state="session", width=190)
-        st.slider("time steps", 5, 50, key=INSIDE_STEPS, persist_state="session", width=150)
-        st.slider("units", 4, 64, key=INSIDE_UNITS, persist_state="session", width=150)
-        st.segmented_control("layer shown", [1, 2], key=INSIDE_LAYER, required=True, persist_state="session")
-        st.number_input("seed", 0, SEED_MAX, key=INSIDE_SEED, persist_state="session", width=110)
-        st.button("🎲 New masks", on_click=_next_seed)
+                  persist_state="session", width=190,
+                  help="The share of units dropped on the path from one time step's hidden state to the next "
+                  "(horizontal and variational only): Train's **Recurrent ratio** (`dropout_recurrent`; "
+                  "\"Same as dropout\" uses p).")
+        st.slider("time steps", 5, 50, key=INSIDE_STEPS, persist_state="session", width=150,
+                  help="How many words of one sequence the masks cover: the columns of each picture. Training "
+                  "unrolls `bptt` steps (35 in the book).")
+        st.slider("units", 4, 64, key=INSIDE_UNITS, persist_state="session", width=150,
+                  help="How many of a layer's units the pictures show: their rows (the book's layers have 650).")
+        st.segmented_control("layer shown", [1, 2], key=INSIDE_LAYER, required=True, persist_state="session",
+                             help="Which LSTM layer's masks: layer 1's input is the embedding; the output mask "
+                             "comes only after the last layer.")
+        st.number_input("seed", 0, SEED_MAX, key=INSIDE_SEED, persist_state="session", width=110,
+                        help="The random draw: the same seed draws the same masks again.")
+        st.button("🎲 New masks", on_click=_next_seed, help="The next seed: new masks at the same p.")
 
 
 def _next_seed() -> None:
@@ -82,12 +93,12 @@ def lesson_grid_view(grid: dict, p: float, p_recurrent: float, layer: int) -> No
 def lesson_text(p_recurrent: float, steps: int, grid: dict) -> None:
     survive = (1 - p_recurrent) ** steps
     st.metric(f"a value kept through {steps} fresh masks", f"{survive:.2g}",
-              help=f"(1 - {p_recurrent:g})^{steps}")
+              help=f"(1 - p recurrent)^(time steps) = (1 - {p_recurrent:g})^{steps}")
     st.markdown(
         "**Why noise on the recurrent path adds up.** The same hidden state h carries what the model "
         "knows from step to step. With a fresh mask at every step (horizontal), each step multiplies in "
         f"new, independent noise: a value held by one unit survives t steps only with probability "
-        f"(1-p)^t — here {1 - p_recurrent:.2f}^{steps} = **{survive:.2g}**. "
+        f"(1 − p recurrent)^t — here {1 - p_recurrent:.2f}^{steps} = **{survive:.2g}**. "
         + lesson.survival_verdict(p_recurrent, survive))
     st.markdown(
         "**What variational keeps fixed.** One mask per sequence, reused at every step: the recurrent "
