@@ -92,12 +92,15 @@ class Config:
         None, "ratio on h(t-1) -> h(t), horizontal and variational only", low=0, high=1, high_open=True,
         none="same as dropout")
     tie_weights: bool = declare(True, "the decoder reuses the embedding matrix (needs embed size = hidden size)")
-    init: str = declare("book", "book: N(0, .01²) embedding, N(0, 1/fan_in) weights, zero biases; "
+    init: str = declare("book", "book: embedding N(0, .01²), other weights N(0, 1/fan_in) (fan_in: the inputs "
+                        "of a unit), zero biases; "
                         "uniform: U(-r, r); torch: PyTorch's defaults", choices=INITS)
     init_range: float = declare(0.1, "r for init = uniform: U(-r, r) on every parameter", low=0, high=10, low_open=True)
     # optimisation
     batch_size: int = declare(20, "sequences trained side by side", low=1, high=4096, unit="sequences")
-    bptt: int = declare(35, "time steps the gradient flows back through", low=1, high=4096, unit="steps")
+    bptt: int = declare(35, "words in one training window: the model reads them, then learns from its errors "
+                        "on them (backpropagation through time, this many steps back); its memory carries on to "
+                        "the next window", low=1, high=4096, unit="steps")
     epochs: int = declare(40, "passes over the training text", low=1, high=10_000)
     optimizer: str = declare("sgd", "sgd or adam", choices=OPTIMIZERS)
     lr: float = declare(20.0, "the learning rate", low=0, high=1000, low_open=True)
@@ -106,7 +109,9 @@ class Config:
                                choices=SCHEDULES)
     lr_decay: float = declare(0.25, "multiply the learning rate by this", low=0, high=1, low_open=True)
     decay_start: int = declare(0, "for the fixed schedule: first epoch to decay", low=0, high=10_000, unit="epoch")
-    clip: float = declare(0.25, "max global gradient norm (0 = no clipping)", low=0, high=1e6)
+    clip: float = declare(0.25, "gradient clipping: a step whose gradient is longer than this (the L2 norm over "
+                        "all weights) is scaled down to it, so one bad batch cannot throw the weights off (0 = off)",
+                        low=0, high=1e6)
     weight_decay: float = declare(0.0, "L2 penalty the optimizer adds to every weight", low=0, high=1)
     max_steps: typing.Optional[int] = declare(None, "stop after this many steps", low=1, high=MAX_STEPS,
                                               unit="steps", none="no cap")

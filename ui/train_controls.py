@@ -210,7 +210,9 @@ def dropout_section() -> None:
             if same:  # the greyed field shows the ratio the run will use, not a stale one (QA round 6: "0")
                 st.session_state[WIDGET + "dropout_recurrent"] = float(st.session_state[WIDGET + "dropout"])
             number("dropout_recurrent", "Recurrent ratio", disabled=not recurrent or same, step=0.05)
-            st.checkbox("Same as dropout", key=WIDGET + "recurrent_same", disabled=not recurrent)
+            st.checkbox("Same as dropout", key=WIDGET + "recurrent_same", disabled=not recurrent,
+                        help="The recurrent path h(t-1) → h(t) drops units at the Dropout ratio too "
+                        "(`dropout_recurrent` left unset); untick to give it a ratio of its own")
         if not recurrent:
             st.caption("The recurrent ratio only matters for horizontal and variational dropout.")
 
