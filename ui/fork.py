@@ -161,7 +161,11 @@ def form(summary: RunSummary, sources: list[str], key: str) -> None:
     # The first epoch's end when kept: a finished run's best or last often has nothing left to train.
     # Outside the form, so the limits below follow the checkpoint chosen.
     first = next((i for i, s in enumerate(sources) if s.startswith("epoch:")), 0)
-    source = st.selectbox("Start from", sources, format_func=source_label, key=f"{key}.from", index=first)
+    source = st.selectbox("Start from", sources, format_func=source_label, key=f"{key}.from", index=first,
+                          help="The checkpoint the fork starts from. The end of the first epoch is picked first: "
+                          "from there a changed dropout or learning rate has the rest of the training to show "
+                          "what it does, where a finished run's best or last checkpoint often has little left "
+                          "to train.")
     position = fork_position(summary.path, source)
     parents = {"epochs": int(config["epochs"]), "max_steps": config.get("max_steps") or None}
     limits = trainable_limits(parents["epochs"], parents["max_steps"], position) if position else parents
