@@ -214,7 +214,8 @@ def test_a_running_run_is_not_offered_for_deletion_and_the_confirmation_says_it_
         RunWriter(running).status(state="running", pid=sleeper.pid, finished_at=None)
         at = open_page(**{"compare.selected": [running.name]})
         button = delete_button(at)
-        assert button.label == "Delete 0 runs…" and button.disabled and "stop it" in button.help
+        assert button.label == "Delete…" and button.disabled and "stop it" in button.help
+        assert "Nothing selected can be deleted: stop a running run on Train first." in [c.value for c in at.caption]
         at = open_page(**{"compare.selected": [running.name, plain.name]})
         delete_button(at).click().run()
         assert [w.value for w in at.warning] == [

@@ -36,7 +36,8 @@ def test_an_empty_runs_folder_still_lists_the_reference_runs_and_they_cannot_be_
     assert table.loc[BOOK, "label"] == BOOK_NAME and table.loc[BOOK, "state"].endswith("finished")
     assert table.loc[VARIATIONAL, "label"] == "variational-medium · reference (NVIDIA H200)"
     assert round(table.loc[BOOK, "best_val_ppl"], 2) == 79.87 and round(table.loc[BOOK, "test_ppl"], 2) == 76.19
-    delete = button(at, "Delete 0 runs…")
+    delete = button(at, "Delete…")
+    assert "Nothing selected can be deleted: a reference run is read-only." in [c.value for c in at.caption]
     assert delete.disabled and "read-only" in delete.help
     assert reference_files() == before
 

@@ -282,9 +282,15 @@ def actions(chosen: list[RunSummary], labels: list[str]) -> None:
     row.button("Clear selection", icon=":material/close:", on_click=clear_selection)
     deletable = [s for s in chosen if kept_reason(s) is None]
     why_not = " ".join(dict.fromkeys(ui.READ_ONLY_HELP if s.is_reference else ACTIVE_HELP for s in chosen))
-    if row.button(f"Delete {len(deletable)} run{'s' if len(deletable) != 1 else ''}…", icon=":material/delete:",
-                  disabled=not deletable, help="asks before deleting" if deletable else why_not):
+    # Nothing deletable: no "Delete 0 runs…", and the reason beside the button, not only in its hover.
+    label = f"Delete {len(deletable)} run{'s' if len(deletable) != 1 else ''}…" if deletable else "Delete…"
+    if row.button(label, icon=":material/delete:", disabled=not deletable,
+                  help="asks before deleting" if deletable else why_not):
         st.session_state[CONFIRM_DELETE] = [s.id for s in deletable]
+    if not deletable:
+        row.caption("Nothing selected can be deleted: " + "; ".join(dict.fromkeys(
+            "a reference run is read-only" if s.is_reference else "stop a running run on Train first"
+            for s in chosen)) + ".")
     # Asked again at every rerun: a run that started since the click is kept, and said to be.
     doomed = [s for s in deletable if s.id in st.session_state[CONFIRM_DELETE]]
     if doomed:
