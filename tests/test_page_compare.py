@@ -202,7 +202,7 @@ def test_delete_asks_then_deletes(runs_copy):
 
 
 def delete_button(at):
-    return next(b for b in at.button if b.label.startswith("Delete "))
+    return next(b for b in at.button if b.label.startswith("Delete"))
 
 
 def test_a_running_run_is_not_offered_for_deletion_and_the_confirmation_says_it_is_kept(runs_copy):
