@@ -15,7 +15,7 @@ from pathlib import Path
 
 from lmcore.config import BUILTIN_DATASETS
 from lmcore.errors import LmcoreError
-from lmcore.text import count_splits, text_problem, unknown_shares
+from lmcore.text import EOS, count_splits, text_problem, unknown_shares
 
 # Stricter than the engine's 200 MB: the app counts the words itself. In decimal megabytes
 # (10**6 bytes), the unit Streamlit's upload widget counts in on Linux and macOS browsers, so
@@ -32,9 +32,22 @@ def text_stats(path: Path) -> dict:
     """Lines, train tokens and distinct train words of a text corpus, and each split's lines and
     tokens ("split"), cut as lmcore.data cuts it (count_splits)."""
     counted = _counted(Path(path))
+    train = counted["words"]["train"]
+    bare = sum(n for word, n in train.items() if word != EOS and not any(ch.isalnum() for ch in word))
     return {"lines": sum(counted["lines"].values()), "train_tokens": counted["tokens"]["train"],
-            "distinct": len(counted["words"]["train"]),
-            "split": {"lines": counted["lines"], "tokens": counted["tokens"]}}
+            "distinct": len(train), "split": {"lines": counted["lines"], "tokens": counted["tokens"]},
+            # training words with no letter or digit (punctuation, symbols), of the words (<eos> aside)
+            "no_letters": bare / max(1, sum(train.values()) - train[EOS])}
+
+
+def letters_warning(stats: dict) -> str | None:
+    """A text that is mostly punctuation trains, and teaches punctuation: said before it starts (QA
+    round 11: a file of punctuation only trained without a word)."""
+    share = stats.get("no_letters") or 0.0
+    if share < NO_LETTERS_WARN:
+        return None
+    return (f"{percent(share)} of this file's training words hold no letter or digit (punctuation or symbols): "
+            "the model will learn to write those.")
 
 
 def unknown_share(path: Path, cap: int) -> dict:
@@ -68,6 +81,7 @@ def split_text(split: dict) -> str:
     return "Split by lines: " + ", ".join(parts) + "."
 
 
+NO_LETTERS_WARN = 0.5  # past this share of words without a letter or digit, the text is mostly punctuation
 UNKNOWN_WARN = 0.10  # a share of <unk> tokens above this gets a warning: the perplexity then says little
 
 

@@ -11,6 +11,7 @@ from explorer.uploads import (
     MAX_UPLOAD_BYTES,
     MAX_UPLOAD_MB,
     dataset_label,
+    letters_warning,
     split_text,
     store_upload,
     text_stats,
@@ -64,7 +65,7 @@ def test_text_stats_counts_the_train_split_of_load_corpus(tmp_path):
     # validation's "16" and "17" are not in training: <unk> joins the vocabulary for them
     assert text_stats(path) == {"lines": 20, "train_tokens": len(corpus.train), "distinct": corpus.vocab_size - 1,
                                 "split": {"lines": {"train": 16, "valid": 2, "test": 2},
-                                          "tokens": {"train": 64, "valid": 8, "test": 8}}}
+                                          "tokens": {"train": 64, "valid": 8, "test": 8}}, "no_letters": 0.0}
     assert unknown_share(path, 10**6)["vocab_size"] == corpus.vocab_size
 
 
@@ -199,3 +200,13 @@ def test_only_the_share_the_cap_causes_is_warned_words_training_never_saw_are_a_
     assert kind == "caption" and text == ("The vocabulary cap (85) keeps all 84 distinct training words. 20% of "
                                           "validation tokens are words training never saw, read as `<unk>`: no "
                                           "cap changes that.")
+
+
+def test_a_text_of_mostly_punctuation_is_said_to_teach_punctuation(tmp_path):
+    """QA round 11: a file of punctuation only trained without a word of warning."""
+    marks, prose = tmp_path / "marks.txt", tmp_path / "prose.txt"
+    marks.write_text("".join(f"! ? ... -- ({i}) ;\n" for i in range(20)))       # 1 token in 6 has a digit
+    prose.write_text("".join(f"the cat , said {i} .\n" for i in range(20)))      # 2 tokens in 6 have none
+    assert text_stats(marks)["no_letters"] == pytest.approx(5 / 6)
+    assert letters_warning(text_stats(marks)).startswith("83% of this file's training words hold no letter")
+    assert text_stats(prose)["no_letters"] == pytest.approx(2 / 6) and letters_warning(text_stats(prose)) is None

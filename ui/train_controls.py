@@ -15,6 +15,7 @@ from explorer.uploads import (
     MAX_UPLOAD_BYTES,
     MAX_UPLOAD_MB,
     UPLOAD_BOX_MB,
+    letters_warning,
     shown_upload_name,
     split_text,
     store_upload,
@@ -148,6 +149,8 @@ def upload_box() -> None:
         st.caption(f"Using **{md_escape(name or 'an uploaded file')}**: {stats['lines']:,} lines, "
                    f"{stats['train_tokens']:,} training tokens, {stats['distinct']:,} distinct words. "
                    + split_text(stats["split"]))
+        if warning := letters_warning(stats):
+            st.warning(warning, icon="🔣")
 
 
 def vocabulary_note() -> None:
