@@ -36,7 +36,10 @@ MAX_NAMED = 3  # the unknown names a warning spells out; the rest are counted
 def link_params(values: dict) -> dict[str, str]:
     """The URL query for a config: its preset plus every key that differs from that preset."""
     preset = values.get("preset") or ""
-    return {**({"preset": preset} if preset else {}), **changed_keys(values)}
+    changed = changed_keys(values)
+    if is_upload(changed.get("dataset", "")):  # its name alone: the server's folders stay out of shared links
+        changed["dataset"] = Path(changed["dataset"]).name
+    return {**({"preset": preset} if preset else {}), **changed}
 
 
 def described_name(values: dict, most: int = 3) -> str:
@@ -76,6 +79,8 @@ def parse_link(query: dict[str, str], uploads: Path) -> tuple[dict, list[str]]:
     for key, text in query.items():
         if key == "preset" or key in RESERVED_QUERY:
             continue
+        if key == "dataset" and is_upload(text) and Path(text).name == text:  # link_params' bare upload name
+            text = str(uploads / text)
         try:
             value = coerce(key, text) if key in KEYS else None
             problem = value_problem(key, value, uploads) if key in KEYS else unknown_key_message(shorten(key))

@@ -4,6 +4,7 @@ AppTest, no trained runs."""
 
 from __future__ import annotations
 
+import hashlib
 import time
 
 import pytest
@@ -151,8 +152,12 @@ def test_a_link_to_an_uploaded_file_shows_the_name_it_was_uploaded_under(monkeyp
     at = _choose_text(open_train(monkeypatch, tmp_path, preset="tiny"))
     at.file_uploader(key=UPLOADER).set_value(("good.txt", GOOD_TEXT, "text/plain")).run()
     link = at.query_params["dataset"]
+    assert link == f"{hashlib.sha256(GOOD_TEXT).hexdigest()}.txt"          # the name, not the server's folders
     again = open_train(monkeypatch, tmp_path, preset="tiny", dataset=link)  # another session, from the link
     assert "Using **good\\.txt**: 400 lines" in texts(again.caption)
+    path = str(tmp_path / "runs" / ".uploads" / link)                        # a link written before: its path
+    assert "Using **good\\.txt**: 400 lines" in texts(open_train(monkeypatch, tmp_path, preset="tiny",
+                                                                    dataset=path).caption)
 
 
 def test_your_text_file_with_a_preset_warns_of_nothing_you_did_not_set(monkeypatch, tmp_path):
