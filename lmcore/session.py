@@ -228,9 +228,11 @@ def trained_words(folder: Path) -> list[str] | None:
 
 
 def _times(trainer: Trainer) -> dict:
-    """The last word on where the time went: the stop's save and the test came after the last
-    progress write."""
-    return {"elapsed": trainer.now(), "time_spent": trainer.clock.state_dict()}
+    """The last word on where the time went, and the epoch it reached: the stop's save and the test
+    came after the last progress write, which may also be an epoch behind (QA round 11: 'step 325 ·
+    epoch 2' on a run stopped in epoch 3)."""
+    return {"elapsed": trainer.now(), "time_spent": trainer.clock.state_dict(),
+            "epoch": min(trainer.epoch, trainer.cfg.epochs)}
 
 
 def summary(folder: Path, trainer: Trainer, state: str, test_ppl=None) -> dict:

@@ -106,14 +106,15 @@ def speed(state: str, status: dict, logged: float | None = None, config: dict | 
 
 def from_parts(run_id: str, path, config: dict | None, status: dict, params: dict | None,
                validations: tuple = (None, None), reference: dict | None = None,
-               logged_speed: float | None = None, logged: int | None = None) -> RunSummary:
+               logged_speed: float | None = None, logged: dict | None = None) -> RunSummary:
     """The summary of a run from what its files hold. `validations` is (final val, best epoch)
     from the metrics log, used only when the status lacks them; `reference` is the reference.json
     of a shipped run, whose name then says so: 'book · reference (NVIDIA H200)'; `logged_speed`
-    the median speed of its train lines, used only when the status lacks it (speed()); `logged` the
-    step of its last train line, which a failed or damaged run's step follows where the status lags it."""
+    the median speed of its train lines, used only when the status lacks it (speed()); `logged` its
+    last train line, which a failed or damaged run's step, epoch and time follow (caught_up)."""
     config = config if isinstance(config, dict) else None
     status = status if isinstance(status, dict) else {"state": "broken", "error": "status.json is unreadable"}
+    status = caught_up(status, logged)
     broken = config is None or status.get("state") == "broken"
     state = "broken" if broken else status.get("state") or "broken"
     if config is None:
@@ -135,7 +136,7 @@ def from_parts(run_id: str, path, config: dict | None, status: dict, params: dic
         best_val=json_number(status.get("best_val_ppl")),
         final_val=final_val, best_epoch=best_epoch, test=json_number(status.get("test_ppl")),
         training_seconds=json_number(status.get("elapsed")), tokens_per_s=speed(state, status, logged_speed, config),
-        step=step_of(state, json_count(status.get("step")), logged),
+        step=json_count(status.get("step")),
         total_steps=status.get("total_steps") if isinstance(status.get("total_steps"), int) else None,
         max_steps=config.get("max_steps") if isinstance(config.get("max_steps"), int) else None,
         reference=reference)
@@ -151,20 +152,26 @@ def summarize(folder) -> RunSummary:
     if status.get("state") not in ACTIVE and "tokens_per_s" in status and \
             not any(key in status for key in ("time_spent", "median_tokens_per_s")):
         logged_speed = speed_from_log(folder / "metrics.jsonl")  # runs from before those keys; read once each
-    logged = logged_step(folder / "metrics.jsonl") if status.get("state") in ENDED_UNCLEANLY else None
+    logged = last_train_line(folder / "metrics.jsonl") if status.get("state") in ENDED_UNCLEANLY else None
     params = read_json(folder / "params.json")
     reference = reference_info(folder) if is_reference(folder) else None
     return from_parts(folder.name, folder, read_config(folder), status,
                       params if isinstance(params, dict) else None, validations, reference, logged_speed, logged)
 
 
-def step_of(state: str, status_step: int | None, logged: int | None) -> int | None:
-    """A run's step: its status's, or for a killed (failed) or damaged run the last logged one where
-    that is later. A killed trainer's status.json lags its metrics, as it is written less often
-    (QA round 8: 755 against 782 logged); what Resume trains again is counted from what was trained."""
-    if state in ENDED_UNCLEANLY and logged is not None and (status_step is None or logged > status_step):
-        return logged
-    return status_step
+def caught_up(status: dict, logged: dict | None) -> dict:
+    """The status of a killed (failed) or damaged run brought up to its last logged train line where
+    that is later: its step, epoch and training time. A killed trainer's status.json lags its
+    metrics, as it is written less often (QA round 8: 755 against 782 logged); what Resume trains
+    again is counted from what was trained. The epoch and time follow the step, or a page read 'step
+    325 · epoch 2' beside 'epoch 3 of 30', and speed x time was not what the run trained (round 11)."""
+    if status.get("state") not in ENDED_UNCLEANLY or not logged:
+        return status
+    step, known = json_count(logged.get("step")), json_count(status.get("step"))
+    if step is None or (known is not None and step <= known):
+        return status
+    later = {"step": step, "epoch": json_count(logged.get("epoch")), "elapsed": json_number(logged.get("time"))}
+    return {**status, **{key: value for key, value in later.items() if value is not None}}
 
 
 def list_runs(root=None) -> list[RunSummary]:
@@ -242,11 +249,10 @@ def validations_from_log(path: Path, best: float | None) -> tuple[float | None, 
     return final, best_epoch
 
 
-def logged_step(path: Path) -> int | None:
-    """The step of the last train line in the tail of a metrics log; None without one."""
-    steps = [json_count(r.get("step")) for r in tail_records(path) if r.get("kind") == "train"]
-    steps = [step for step in steps if step is not None]
-    return steps[-1] if steps else None
+def last_train_line(path: Path) -> dict | None:
+    """The last train line with a step in the tail of a metrics log; None without one."""
+    lines = [r for r in tail_records(path) if r.get("kind") == "train" and json_count(r.get("step")) is not None]
+    return lines[-1] if lines else None
 
 
 def tail_records(path: Path) -> list[dict]:

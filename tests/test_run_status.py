@@ -333,12 +333,26 @@ def test_a_run_whose_status_json_is_torn_resumes_from_its_checkpoint_and_writes_
 def test_a_killed_runs_summary_steps_to_its_last_logged_step_where_its_status_lags(folder):
     """QA round 8: status.json at 755, metrics at 782. Every page and `lmcore runs` read the run's
     summary, so they agree with the Train page's 'steps ... are trained again'."""
-    for step in (10, 20, 27):
-        jsonl.append_jsonl(folder / "metrics.jsonl", {"kind": "train", "step": step, "ppl": 50.0})
-    runs.RunWriter(folder).status(state="failed", step=20, total_steps=100, error="killed")
-    assert summarize(folder).step == 27
+    for step, epoch in ((10, 1), (20, 1), (27, 2)):
+        jsonl.append_jsonl(folder / "metrics.jsonl", {"kind": "train", "step": step, "epoch": epoch, "ppl": 50.0,
+                                                      "time": step / 10})
+    runs.RunWriter(folder).status(state="failed", step=20, epoch=1, elapsed=2.0, total_steps=100, error="killed")
+    killed = summarize(folder)
+    # QA round 11: its epoch and time stayed at the status's, so 'step 27 · epoch 1', and speed x time
+    # was not what it trained
+    assert (killed.step, killed.status["epoch"], killed.training_seconds) == (27, 2, 2.7)
     runs.RunWriter(folder).status(state="stopped", step=20)                    # a clean stop: its status is right
-    assert summarize(folder).step == 20
+    assert summarize(folder).step == 20 and summarize(folder).training_seconds == 2.0
+
+
+def test_a_run_stopped_in_an_epoch_says_that_epoch(small_config, tmp_path):
+    """QA round 11: stopped at step 325 in epoch 3, status.json kept epoch 2 from an earlier write."""
+    from lmcore.session import run
+
+    folder = runs.create_run(small_config.replace(max_steps=150, epochs=3, eval_every=0).to_dict(), tmp_path)
+    run(folder, show_progress=False, observers=(StopAt(120),))                 # 99 steps an epoch: in epoch 2
+    status = runs.read_status(folder)
+    assert (status["state"], status["step"], status["epoch"]) == ("stopped", 120, 2)
 
 
 def test_the_progress_line_counts_the_epochs_a_cap_reaches(small_config, tmp_path):
