@@ -159,3 +159,19 @@ def test_outputs_that_are_folders_or_no_image_are_one_line(capsys, tmp_path):
     assert one_error(capsys) == f"error: cannot write the JSON {tmp_path}: Is a directory"
     assert cli.main(["report", str(BOOK), "--json", str(tmp_path / "x.json"), "--png", str(tmp_path / "x.pgn")]) == 2
     assert one_error(capsys).startswith(f"error: cannot write the PNG {tmp_path}/x.pgn: Format 'pgn' is not supported")
+
+
+def test_a_reader_that_closes_the_pipe_ends_the_listing_without_a_traceback(tmp_path):
+    """QA round 11: `lmcore runs | head -6` ended in a BrokenPipeError traceback."""
+    import os
+    import subprocess
+    import sys
+
+    read, write = os.pipe()
+    os.close(read)                                        # `head` has read its lines and gone
+    try:
+        done = subprocess.run([sys.executable, "-m", "lmcore", "runs", "--runs-dir", str(tmp_path)], cwd=ROOT,
+                              stdout=write, stderr=subprocess.PIPE, text=True, timeout=120)
+    finally:
+        os.close(write)
+    assert done.returncode == 141 and "Traceback" not in done.stderr, done.stderr
