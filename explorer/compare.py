@@ -18,14 +18,17 @@ from lmcore.sizes import ptb_slice_vocab_size, vocab_size_for
 from lmcore.summaries import RunSummary
 
 # The config keys a comparison table shows, in the order a reader scans them.
-TABLE_KEYS = ("preset", "dataset", "layers", "hidden_size", "dropout", "dropout_placement", "tie_weights",
-              "optimizer", "lr", "epochs", "max_steps")
+TABLE_KEYS = ("preset", "dataset", "layers", "hidden_size", "dropout", "dropout_placement", "dropout_recurrent",
+              "tie_weights", "optimizer", "lr", "epochs", "max_steps", "seed")
 # `label` is the name, with the id's tail when names repeat; `total_steps` is the steps planned
-# (epochs x batches, or max_steps when that is smaller); `training_seconds` excludes stopped spells.
+# (epochs x batches, or max_steps when that is smaller); `training_seconds` excludes stopped spells;
+# `device` is where it trained ("cpu", "cuda", a reference run's "NVIDIA H200") and `conditions` how a
+# reference run's time was measured: a CPU run's speed beside a GPU run's says nothing without them.
 COLUMNS = ("id", "name", "label", "state", "progress", "step", "total_steps", *TABLE_KEYS, "best_val_ppl",
-           "final_val_ppl", "best_epoch", "test_ppl", "params", "training_seconds", "tokens_per_s", "started_at",
-           "group", "note")
-WHOLE_NUMBERS = ("layers", "hidden_size", "epochs", "max_steps", "params", "step", "total_steps", "best_epoch")
+           "final_val_ppl", "best_epoch", "test_ppl", "params", "training_seconds", "tokens_per_s", "device",
+           "conditions", "started_at", "group", "note")
+WHOLE_NUMBERS = ("layers", "hidden_size", "epochs", "max_steps", "seed", "params", "step", "total_steps",
+                 "best_epoch")
 PERPLEXITIES = ("best_val_ppl", "final_val_ppl", "test_ppl")
 # Keys a diff leaves out: the name is the column header already; the version is bookkeeping.
 NOT_DIFFED = ("name", "lmcore_version")
@@ -60,6 +63,7 @@ def run_row(summary: RunSummary, label: str | None = None) -> dict:
     row.update(best_val_ppl=summary.best_val, final_val_ppl=summary.final_val, best_epoch=summary.best_epoch,
                test_ppl=summary.test, params=summary.params, training_seconds=summary.training_seconds,
                tokens_per_s=summary.tokens_per_s,  # Train's and the CLI's figure (RunSummary.tokens_per_s)
+               device=summary.device, conditions=(summary.reference or {}).get("conditions"),
                started_at=datetime.fromtimestamp(started) if started is not None else None,
                group=config.get("group") or None, note=summary.problem)
     return row
@@ -71,7 +75,7 @@ def runs_table(summaries: list[RunSummary]) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=list(COLUMNS))
     for key in WHOLE_NUMBERS:
         frame[key] = pd.to_numeric(frame[key], errors="coerce").round().astype("Int64")
-    for key in ("dropout", "lr", *PERPLEXITIES, "training_seconds", "tokens_per_s", "progress"):
+    for key in ("dropout", "dropout_recurrent", "lr", *PERPLEXITIES, "training_seconds", "tokens_per_s", "progress"):
         frame[key] = pd.to_numeric(frame[key], errors="coerce").astype(float)
     frame["tie_weights"] = frame["tie_weights"].astype("boolean")
     frame["started_at"] = pd.to_datetime(frame["started_at"])

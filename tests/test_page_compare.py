@@ -755,8 +755,17 @@ def test_the_table_and_train_show_one_speed(runs_here):
 def test_a_selected_runs_line_gives_the_speed_and_time_the_table_and_train_give():
     from ui.compare_runs import run_line
 
-    line = run_line(made("killed", 90.0, state="failed", tokens_per_s=1_500.0), "killed")
-    assert line.endswith("· 1.55M parameters · trained 0:10 · 83,718 tokens/s")
+    line = run_line(made("killed", 90.0, state="failed", tokens_per_s=1_500.0, device="cpu"), "killed")
+    assert line.endswith("· 1.55M parameters · trained 0:10 · 83,718 tokens/s on cpu")
+    # A reference run's time says how it was measured, as on Start (QA round 11: book's eager 7:11 on a
+    # shared GPU read beside variational-medium's graphed 3:59 alone)
+    from conftest import ROOT
+    from lmcore.summaries import summarize
+
+    book = summarize(ROOT / "docs" / "results" / "runs" / "20261127-085930-book-9182")
+    assert run_line(book, "book").replace("\\", "").endswith(
+        "trained 7:11 · 92,687 tokens/s on one NVIDIA H200 (eager steps, from before CUDA graphs, sharing the GPU "
+        "with another run for nearly all of it)")
 
 
 # ---------------------------------------------------------------- QA round 4: a link carries the chart settings

@@ -135,6 +135,9 @@ TABLE_COLUMNS = {
     "hidden_size": st.column_config.NumberColumn("hidden"),
     "dropout": st.column_config.NumberColumn("dropout", format="%g"),  # the styler would print 0.500000
     "dropout_placement": st.column_config.TextColumn("placement"),
+    "dropout_recurrent": st.column_config.NumberColumn("recurrent", format="%g",
+                                                       help="dropout_recurrent: empty when it is the dropout"),
+    "seed": st.column_config.NumberColumn("seed", format="%d"),
     "tie_weights": st.column_config.CheckboxColumn("tied"),
     "lr": st.column_config.NumberColumn("lr", format="%g"),
     "best_val_ppl": ppl_column("best val", "best validation perplexity: the lowest", width=64),
@@ -145,6 +148,8 @@ TABLE_COLUMNS = {
     "training_seconds": st.column_config.NumberColumn("time", help="training time: time spent training, across "
                                                       "resumes, stopped spells left out", width=56),
     "tokens_per_s": st.column_config.NumberColumn("tokens/s", help=ui.SPEED_HELP),
+    "device": st.column_config.TextColumn("device", help="where it trained: a GPU's speed and time are not a "
+                                          "CPU's (a reference run's conditions are in the CSV)"),
     "started_at": st.column_config.DatetimeColumn("started", format="YYYY-MM-DD HH:mm"),
     "group": st.column_config.TextColumn("grid"),
     "note": st.column_config.TextColumn("note", width="large"),
@@ -153,7 +158,8 @@ TABLE_COLUMNS = {
 # By importance: a run's scores, size and training time first, in view at 1024 px; then its state
 # and progress, then its config and bookkeeping.
 RUN_COLUMNS = ["label", "best_val_ppl", "final_val_ppl", "test_ppl", "params", "training_seconds", "state",
-               "best_epoch", "progress", "step", "total_steps", *compare.TABLE_KEYS, "tokens_per_s", "started_at",
+               "best_epoch", "progress", "step", "total_steps", *compare.TABLE_KEYS, "tokens_per_s", "device",
+               "started_at",
                "group", "note", "id"]
 
 
@@ -257,9 +263,23 @@ def run_line(summary: RunSummary, label: str) -> str:
         parts.append(f"trained {ui.fmt_duration(summary.training_seconds)}")
     if summary.tokens_per_s is not None:  # the figure Train, the table and the CLI show
         parts.append(f"{ui.fmt_whole(summary.tokens_per_s)} tokens/s")
+    if where := device_text(summary):
+        parts[-1] += f" {where}"
     if summary.problem:
         parts.append(f"*{md_escape(summary.problem)}*")
     return " · ".join(parts)
+
+
+def device_text(summary: RunSummary) -> str:
+    """'on cpu', or for a reference run 'on one NVIDIA H200 (CUDA graphs, alone on the GPU)': a GPU
+    run's time and speed beside a CPU run's, or beside a GPU run measured otherwise, say nothing
+    without it (QA round 11; Start says the same of the reference runs)."""
+    if not summary.device:
+        return ""
+    if not summary.is_reference:
+        return f"on {md_escape(summary.device)}"
+    conditions = summary.reference.get("conditions")
+    return f"on one {md_escape(summary.device)}" + (f" ({md_escape(conditions)})" if conditions else "")
 
 
 def clear_selection() -> None:
