@@ -175,6 +175,8 @@ def range_text(described: dict, planned: int = 0) -> str:
 def short_reason(problem: str | None) -> str:
     """A run's error cut to its first clause, 'diverged at step 21', and to REASON_CHARS."""
     text = (problem or "").strip().split("\n")[0] or "no reason recorded"
+    if text.endswith(": killed or crashed"):  # runs.read_status's verdict: its pid is noise here (QA round 11)
+        return "killed or crashed"
     head = re.split(r"[:;] ", text, maxsplit=1)[0]
     text = head if len(head) >= 12 else text   # 'Error: ...' keeps what follows
     return text if len(text) <= REASON_CHARS else text[:REASON_CHARS - 1].rstrip() + "…"
@@ -387,8 +389,13 @@ def no_interval_note(rows: list[dict]) -> str | None:
     lonely = [row for row in rows if row["estimate"] is not None and row["low"] is None]
     if not lonely:
         return None
+    # A grid of 2 seeds with one failed run was told to run more seeds (QA round 11): its run to
+    # finish was the remedy.
+    remedy = ("Finish the partners that failed or stopped (Resume or Start over on Train), or run more seeds "
+              "per cell,"
+              if any(row.get("left_out") for row in lonely) else "Run more seeds per cell")
     return ("No interval where a side has one finished run (one pair, or fewer than two runs on a "
-            "side): the dot is that single difference. Run more seeds per cell for an interval.")
+            f"side): the dot is that single difference. {remedy} for an interval.")
 
 
 

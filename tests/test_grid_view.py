@@ -113,7 +113,7 @@ def test_a_cell_without_finished_runs_says_why():
     assert grid_view.cell_note([run("stopped"), run("queued")]) == "1 stopped (can be resumed on Train), 1 queued"
     assert grid_view.cell_note([run("finished"), run("finished")]) == ""
     killed = "the training process (pid 7179) ended without a final status: killed or crashed"
-    assert grid_view.short_reason(killed) == "the training process (pid 7179) ended without a final status"
+    assert grid_view.short_reason(killed) == "killed or crashed"                     # its pid is noise here
     assert grid_view.short_reason("Error: " + "x" * 100).endswith("…")     # a short head keeps what follows
     assert len(grid_view.short_reason("y" * 100)) == grid_view.REASON_CHARS
     assert grid_view.short_reason(None) == "no reason recorded"
@@ -302,3 +302,20 @@ def test_a_grid_with_every_run_reads_as_before(lost_seed):
     assert grid_view.grid_label(entry) == compare.grid_label(entry)
     assert grid_view.missing_note(effects.grid_effects(full, "g"), full) is None
     assert "deleted" not in grid_view.cells_frame(effects.grid_effects(full, "g"), full).to_string()
+
+
+def test_a_single_difference_left_by_an_unfinished_partner_says_to_finish_it():
+    """QA round 11: a grid of 2 seeds with one failed run was told 'Run more seeds per cell'."""
+    lonely = {"estimate": -1.45, "low": None}
+    assert grid_view.no_interval_note([{**lonely, "left_out": 1}]).endswith(
+        "Finish the partners that failed or stopped (Resume or Start over on Train), or run more seeds per cell, "
+        "for an interval.")
+    assert grid_view.no_interval_note([{**lonely, "left_out": 0}]).endswith("Run more seeds per cell for an interval.")
+    assert grid_view.no_interval_note([{"estimate": -1.45, "low": -3.0, "left_out": 1}]) is None
+
+
+def test_a_killed_runs_reason_reads_whole_in_a_cell():
+    """QA round 11: '1 failed (the training process (pid 20141) ended without a final stat…)'."""
+    assert grid_view.short_reason("the training process (pid 20141) ended without a final status: killed or "
+                                  "crashed") == "killed or crashed"
+    assert grid_view.short_reason("diverged at step 21: loss is nan") == "diverged at step 21"
