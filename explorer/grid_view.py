@@ -17,8 +17,8 @@ from explorer import compare, epochs, estimate
 from explorer.compare import runs_table, table_csv
 from explorer.metrics import split
 from explorer.perplexity import format_ppl
-from lmcore import ablation, data, queue
-from lmcore.effects import epoch_text
+from lmcore import ablation, data, effects, queue
+from lmcore.effects import range_text
 
 MIN_MAX, ONE_SD = "min–max", "mean ± 1 sd"
 BANDS = (MIN_MAX, ONE_SD)
@@ -151,25 +151,8 @@ def curve_note(cells: dict[str, list[pd.DataFrame]]) -> str | None:
 
 
 def spread_text(described: dict, number=format_ppl, planned: int = 0) -> str:
-    """'81.2 ± 0.9 (n=3)', '81.2 (n=1)' (no sd from one run), '—' (no finished run); '143.9 (n=1
-    of 2)' where fewer than the `planned` runs of its cell are in it (deleted, or not finished)."""
-    if described["mean"] is None:
-        return "—"
-    sd = f" ± {described['sd']:.1f}" if described["sd"] is not None else ""
-    return f"{number(described['mean'])}{sd} ({_n(described, planned)})"
-
-
-def _n(described: dict, planned: int) -> str:
-    return f"n={described['n']}" + (f" of {planned}" if planned > described["n"] else "")
-
-
-def range_text(described: dict, planned: int = 0) -> str:
-    """Whole numbers (best epochs) as their range, not a mean ± sd: '4 (n=2)' when the seeds
-    agree, '3–5 (n=3)' when they differ, '—' (no finished run); 'of 2' as spread_text has it."""
-    if described["mean"] is None:
-        return "—"
-    low, high = (epoch_text(described[key]) for key in ("min", "max"))
-    return f"{low if low == high else f'{low}–{high}'} ({_n(described, planned)})"
+    """lmcore.effects.spread_text with perplexities as every page writes them."""
+    return effects.spread_text(described, number, planned)
 
 
 def short_reason(problem: str | None) -> str:

@@ -180,6 +180,29 @@ def epoch_text(value) -> str:
     return f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
 
 
+def spread_text(described: dict, number=lambda value: f"{value:.1f}", planned: int = 0) -> str:
+    """'81.2 ± 0.9 (n=3)', '81.2 (n=1)' (no sd from one run), '—' (no finished run); '143.9 (n=1
+    of 2)' where fewer than the `planned` runs of its cell are in it (deleted, or not finished).
+    The grid page and `lmcore effects` write a cell alike."""
+    if described["mean"] is None:
+        return "—"
+    sd = f" ± {described['sd']:.1f}" if described["sd"] is not None else ""
+    return f"{number(described['mean'])}{sd} ({_n(described, planned)})"
+
+
+def _n(described: dict, planned: int) -> str:
+    return f"n={described['n']}" + (f" of {planned}" if planned > described["n"] else "")
+
+
+def range_text(described: dict, planned: int = 0) -> str:
+    """Whole numbers (best epochs) as their range, not a mean ± sd: '4 (n=2)' when the seeds
+    agree, '3–5 (n=3)' when they differ, '—' (no finished run); 'of 2' as spread_text has it."""
+    if described["mean"] is None:
+        return "—"
+    low, high = (epoch_text(described[key]) for key in ("min", "max"))
+    return f"{low if low == high else f'{low}–{high}'} ({_n(described, planned)})"
+
+
 def _cannot_act(row: dict, inert: list[dict]) -> bool:
     """A main effect whose two values train alike in every cell, or an interaction with a toggle
     that acts nowhere."""

@@ -9,7 +9,7 @@ import time
 from . import ablation, queue
 from .ablation import CONFIRM_ABOVE
 from .config import ConfigError, coerce
-from .effects import METRICS, epoch_text, grid_effects
+from .effects import METRICS, grid_effects, range_text, spread_text
 from .errors import LmcoreError
 from .presets import resolve
 from .runs import runs_dir
@@ -157,21 +157,28 @@ def _left_out(row: dict) -> str:
     return f"  ({left} run{'s' if left > 1 else ''} left out: no partner)" if left else ""
 
 
+def _cells_table(found: dict) -> list[str]:
+    """The cells as the grid page writes them ('97.9 ± 0.1 (n=2 of 3)', best epochs '1–2 (n=3)'), in
+    columns as wide as their widest entry: fixed widths ran 'n=2 of 3)103.9' together (QA round 11)."""
+    lost = {m["label"]: len(m["seeds"]) for m in found.get("missing_seeds", [])}
+    rows = [["cell", *METRICS, "best epoch"]]
+    for cell in found["cells"]:
+        planned = len(cell["runs"]) + lost.get(cell["label"], 0)   # 'n=1 of 2': a seed's run is gone
+        rows.append([cell["label"], *(spread_text(cell[m], planned=planned) for m in METRICS),
+                     range_text(cell["best_epoch"], planned)])
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return ["  ".join(text.ljust(width) if i == 0 else text.rjust(width)
+                      for i, (text, width) in enumerate(zip(row, widths))).rstrip() for row in rows]
+
+
 def format_report(found: dict) -> str:
     """The effects report as plain text: cells, main effects, interactions, the method."""
     planned = max(found.get("planned_runs", 0), found["runs"])
     lost = planned - found["runs"]
     gone = f" ({lost} of {planned} planned deleted or never queued)" if lost else ""
     lines = [f"grid {found['group']}: {found['finished']} of {found['runs']} runs finished{gone}; "
-             f"toggles: {', '.join(found['toggles']) or 'none'}", "",
-             "cell".ljust(40) + "".join(f"{metric:>22}" for metric in METRICS) + "  best epoch"]
-    lost = {m["label"]: len(m["seeds"]) for m in found.get("missing_seeds", [])}
-    for cell in found["cells"]:
-        planned = len(cell["runs"]) + lost.get(cell["label"], 0)   # 'n=1 of 2': a seed's run is gone
-        columns = [f"{_number(cell[m]['mean'])} ± {_number(cell[m]['sd'])} (n={cell[m]['n']}"
-                   + (f" of {planned})" if planned > cell[m]["n"] else ")") for m in METRICS]
-        lines.append(cell["label"][:39].ljust(40) + "".join(f"{c:>22}" for c in columns)
-                     + f"  {epoch_text(cell['best_epoch']['mean'])}")
+             f"toggles: {', '.join(found['toggles']) or 'none'}", ""]
+    lines += _cells_table(found)
     # A deleted or never-queued combination, or seed of one, leaves its toggles' comparisons short.
     missing = [m["label"] for m in found.get("missing", [])] + [
         f"{m['label']} seed{'s' if len(m['seeds']) > 1 else ''} {', '.join(m['seeds'])}"

@@ -3,6 +3,7 @@ through the queue (two runs at a time), and the one-line errors of bad grids."""
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -156,7 +157,7 @@ def test_effects_text_reads_whole_epochs_and_says_which_toggle_had_no_way_to_act
     text = format_report(grid_effects(runs, "g"))
     assert "dropout_placement had no way to act in this grid" in text
     cells = [line for line in text.splitlines() if line.startswith("placement=")]
-    assert len(cells) == 2 and all(line.endswith("  1") for line in cells)      # not 1.0
+    assert len(cells) == 2 and all(line.endswith("  1 (n=1)") for line in cells)  # not 1.0
     assert "dropout_placement=variational vs none, best_val: +0.0 no interval n=1 paired  no way to act" in text
 
 
@@ -194,4 +195,5 @@ def test_effects_text_names_a_deleted_seed_and_counts_it_out_of_the_plan(monkeyp
     assert text.startswith("grid g: 7 of 7 runs finished (1 of 8 planned deleted or never queued);")
     assert "\nno run (deleted or never queued): dropout=0.5 placement=variational seed 2\n" in text
     short = next(line for line in text.splitlines() if line.startswith("dropout=0.5 placement=variational"))
-    assert "101.0 ± — (n=1 of 2)" in short
+    assert "101.0 (n=1 of 2)" in short                        # as the page writes it: no sd of one run
+    assert not re.search(r"\)\S", text.split("\n\nno run")[0])     # QA round 11: 'n=2 of 3)103.9' ran together
