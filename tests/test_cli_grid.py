@@ -196,4 +196,5 @@ def test_effects_text_names_a_deleted_seed_and_counts_it_out_of_the_plan(monkeyp
     assert "\nno run (deleted or never queued): dropout=0.5 placement=variational seed 2\n" in text
     short = next(line for line in text.splitlines() if line.startswith("dropout=0.5 placement=variational"))
     assert "101.0 (n=1 of 2)" in short                        # as the page writes it: no sd of one run
-    assert not re.search(r"\)\S", text.split("\n\nno run")[0])     # QA round 11: 'n=2 of 3)103.9' ran together
+    table = text.split("\n\n")[1]                                   # the cells
+    assert not re.search(r"\)\S", table)                          # QA round 11: 'n=2 of 3)103.9' ran together
