@@ -318,13 +318,18 @@ def effects_table(rows: list[dict]) -> pd.DataFrame:
     """effect_rows as the page's table shows them, narrow enough for a 1024 px projector beside
     the sidebar (QA: eleven columns scrolled the verdict off-screen): the verdict beside the
     numbers it reads, each number as text with its sign; a run left out joins n ('6 (1 left out)'),
-    the degrees of freedom join the method ('paired, df 5.0')."""
+    the degrees of freedom join the method ('paired, df 5', Welch's 'welch, df 3.7')."""
     table = effect_rows(rows)
     signed = {name: table[name].map(lambda v: _text(v, "+.2f")) for name in ("estimate", "low", "high")}
     counts = [f"{n}" + (f" ({left} left{NBSP}out)" if left else "") for n, left in zip(table["n"], table["left out"])]
-    methods = [_text(method, "") + (f", df{NBSP}{df:.1f}" if method and pd.notna(df) else "")
+    methods = [_text(method, "") + (f", df{NBSP}{_df(df)}" if method and pd.notna(df) else "")
                for method, df in zip(table["method"], table["df"])]
     return table.assign(**signed, n=counts, method=methods, over=table["over"].fillna("—"))[list(EFFECT_COLUMNS)]
+
+
+def _df(df: float) -> str:
+    """Degrees of freedom: a pair count's whole (it read 'df 1.0', QA round 11), Welch's to a tenth."""
+    return f"{df:.0f}" if float(df).is_integer() else f"{df:.1f}"
 
 
 def cells_table(frame: pd.DataFrame) -> pd.DataFrame:

@@ -319,3 +319,8 @@ def test_a_killed_runs_reason_reads_whole_in_a_cell():
     assert grid_view.short_reason("the training process (pid 20141) ended without a final status: killed or "
                                   "crashed") == "killed or crashed"
     assert grid_view.short_reason("diverged at step 21: loss is nan") == "diverged at step 21"
+
+
+def test_degrees_of_freedom_read_whole_for_pairs_and_to_a_tenth_for_welch():
+    """QA round 11: the method column read 'paired, df 1.0'."""
+    assert [grid_view._df(df) for df in (1.0, 5.0, 3.74)] == ["1", "5", "3.7"]
