@@ -190,7 +190,7 @@ def test_delete_asks_then_deletes(runs_copy):
     at.run()
     at.button[[b.label for b in at.button].index("Delete 1 run…")].click().run()
     assert [w.value for w in at.warning] == [
-        "Delete 1 run folder from disk, with its checkpoints? This cannot be undone."]
+        "Delete 1 run folder from disk (**plain**), with its checkpoints? This cannot be undone."]
     at.button[[b.label for b in at.button].index("Cancel")].click().run()
     assert folders["plain"].exists() and not at.warning
     at.button[[b.label for b in at.button].index("Delete 1 run…")].click().run()
@@ -219,7 +219,7 @@ def test_a_running_run_is_not_offered_for_deletion_and_the_confirmation_says_it_
         at = open_page(**{"compare.selected": [running.name, plain.name]})
         delete_button(at).click().run()
         assert [w.value for w in at.warning] == [
-            "Delete 1 run folder from disk, with its checkpoints? This cannot be undone. **variational** "
+            "Delete 1 run folder from disk (**plain**), with its checkpoints? This cannot be undone. **variational** "
             "(running) is kept."]
         at.button[[b.label for b in at.button].index("Yes, delete")].click().run()
         assert running.exists() and not plain.exists()
@@ -235,7 +235,8 @@ def test_a_run_that_starts_after_the_click_is_kept(runs_copy):
     try:
         at = open_page(**{"compare.selected": [folders["variational"].name, folders["plain"].name]})
         delete_button(at).click().run()
-        assert "Delete 2 run folders from disk, with their checkpoints?" in at.warning[0].value
+        assert "Delete 2 run folders from disk (**variational**, **plain**), with their checkpoints?" in \
+            at.warning[0].value
         RunWriter(folders["variational"]).status(state="running", pid=sleeper.pid, finished_at=None)
         at.run()
         question = at.warning[0].value

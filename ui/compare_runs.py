@@ -312,10 +312,11 @@ def actions(chosen: list[RunSummary], labels: list[str]) -> None:
             "a reference run is read-only" if s.is_reference else "stop a running run on Train first"
             for s in chosen)) + ".")
     # Asked again at every rerun: a run that started since the click is kept, and said to be.
-    doomed = [s for s in deletable if s.id in st.session_state[CONFIRM_DELETE]]
+    doomed = [(s, label) for s, label in zip(chosen, labels)
+              if kept_reason(s) is None and s.id in st.session_state[CONFIRM_DELETE]]
     if doomed:
         kept = [(label, kept_reason(s)) for s, label in zip(chosen, labels) if kept_reason(s)]
-        confirm_delete(doomed, kept)
+        confirm_delete([s for s, _ in doomed], [label for _, label in doomed], kept)
     fork_selected(chosen)
 
 
@@ -323,11 +324,19 @@ def cancel_delete() -> None:
     st.session_state[CONFIRM_DELETE] = []
 
 
-def delete_question(count: int, kept: list[tuple[str, str]]) -> str:
-    """'Delete 1 run folder from disk, with its checkpoints? This cannot be undone. **b** (running)
-    is kept.' `kept`: (label, why) of the selected runs Delete leaves alone."""
-    one = count == 1
-    text = (f"Delete {count} run folder{'' if one else 's'} from disk, with {'its' if one else 'their'} "
+# The runs a delete question names; past these, it counts the rest.
+NAMED_DOOMED = 4
+
+
+def delete_question(doomed: list[str], kept: list[tuple[str, str]]) -> str:
+    """'Delete 1 run folder from disk (**a**), with its checkpoints? This cannot be undone. **b**
+    (running) is kept.' `doomed`: the labels of the runs it deletes (it named only those it kept,
+    QA round 11); `kept`: (label, why) of the selected runs Delete leaves alone."""
+    count, one = len(doomed), len(doomed) == 1
+    names = ", ".join(f"**{md_escape(label)}**" for label in doomed[:NAMED_DOOMED])
+    if count > NAMED_DOOMED:
+        names += f" and {count - NAMED_DOOMED} more"
+    text = (f"Delete {count} run folder{'' if one else 's'} from disk ({names}), with {'its' if one else 'their'} "
             "checkpoints? This cannot be undone.")
     if kept:
         text += " " + ", ".join(f"**{md_escape(label)}** ({why})" for label, why in kept) \
@@ -335,9 +344,9 @@ def delete_question(count: int, kept: list[tuple[str, str]]) -> str:
     return text
 
 
-def confirm_delete(doomed: list[RunSummary], kept: list[tuple[str, str]]) -> None:
+def confirm_delete(doomed: list[RunSummary], doomed_labels: list[str], kept: list[tuple[str, str]]) -> None:
     with st.container(border=True):
-        st.warning(delete_question(len(doomed), kept), icon=":material/warning:")
+        st.warning(delete_question(doomed_labels, kept), icon=":material/warning:")
         row = st.container(horizontal=True)
         if row.button("Yes, delete", type="primary"):
             refused = []
