@@ -758,6 +758,9 @@ def test_a_selected_runs_line_gives_the_speed_and_time_the_table_and_train_give(
 
     line = run_line(made("killed", 90.0, state="failed", tokens_per_s=1_500.0, device="cpu"), "killed")
     assert line.endswith("· 1.55M parameters · trained 0:10 · 83,718 tokens/s on cpu")
+    fork = made("fork", 90.0, device="cpu")
+    fork.config["fork_step"] = 149
+    assert "trained 0:10 (the parent's up to step 149 included) · " in run_line(fork, "fork")   # as Train says
     # A reference run's time says how it was measured, as on Start (QA round 11: book's eager 7:11 on a
     # shared GPU read beside variational-medium's graphed 3:59 alone)
     from conftest import ROOT

@@ -297,6 +297,13 @@ def run_styles(ids: list[str]) -> list[RunStyle]:
     return [styles[run_id] for run_id in ids]
 
 
+def inherited_time(summary) -> str:
+    """A fork's clock goes on from its parent's checkpoint: say so beside its training time (Train,
+    Compare), or 0:30 after 20 s of its own training reads wrong (QA round 5)."""
+    step = (summary.config or {}).get("fork_step")
+    return f" (the parent's up to step {step:,} included)" if isinstance(step, int) and step > 0 else ""
+
+
 def safe_id(run_id: str) -> str:
     """A run id from a link, fit to quote in a message: only the characters ids are made of."""
     return re.sub(r"[^A-Za-z0-9._-]", "?", run_id)[:80]

@@ -260,7 +260,7 @@ def run_line(summary: RunSummary, label: str) -> str:
     if summary.params:
         parts.append(f"{ui.fmt_count(summary.params)} parameters")
     if summary.training_seconds is not None:
-        parts.append(f"trained {ui.fmt_duration(summary.training_seconds)}")
+        parts.append(f"trained {ui.fmt_duration(summary.training_seconds)}{ui.inherited_time(summary)}")
     if summary.tokens_per_s is not None:  # the figure Train, the table and the CLI show
         parts.append(f"{ui.fmt_whole(summary.tokens_per_s)} tokens/s")
     if where := device_text(summary):

@@ -118,7 +118,7 @@ def run_header(summary: RunSummary) -> None:
     else:
         device = f"device {summary.device or '—'}" + (f" ({summary.step_kind})" if summary.step_kind else "")
         parts = [f"`{summary.id}`", device, f"{ui.fmt_count(summary.params)} parameters",
-                 f"training time {ui.fmt_duration(summary.training_seconds)}{inherited_time(summary)}"]
+                 f"training time {ui.fmt_duration(summary.training_seconds)}{ui.inherited_time(summary)}"]
     if summary.max_steps:
         parts.append(f"capped at {summary.max_steps:,} steps (max_steps)")
     st.caption(" · ".join(parts))
@@ -127,12 +127,6 @@ def run_header(summary: RunSummary) -> None:
     if summary.is_reference:
         st.info(reference.provenance(summary), icon=":material/verified:")
 
-
-def inherited_time(summary: RunSummary) -> str:
-    """A fork's clock goes on from its parent's checkpoint: say so, or 0:30 after 20 s of its own
-    training reads wrong (QA round 5)."""
-    step = (summary.config or {}).get("fork_step")
-    return f" (the parent's up to step {step:,} included)" if isinstance(step, int) and step > 0 else ""
 
 
 def run_links(summary: RunSummary) -> None:
