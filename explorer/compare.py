@@ -150,6 +150,8 @@ def show_value(value, key: str | None = None) -> str:
         return f"{value:,}" if _number(value) is not None else "not known yet"
     if value is None or value == "":
         return "—"
+    if key in PTB_ONLY and value == 0:  # the config's "0 = all": a bare 0 read as no tokens (QA round 11)
+        return "0 (all)"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):

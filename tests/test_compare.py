@@ -267,3 +267,9 @@ def test_recipes_that_differ_only_in_speed_or_logging_keys_are_one_recipe():
     graphed = {**book, "cuda_graphs": "on", "compiled_cell": "off", "device": "cuda", "name": "x", "log_every": 5}
     assert compare.recipe_differences(book, graphed) == []
     assert compare.recipe_differences(book, {**graphed, "amp": "bf16", "tie_weights": False}) == ["tie_weights", "amp"]
+
+
+def test_a_token_slice_of_zero_reads_as_the_whole_split_in_the_diff():
+    """QA round 11: the book's train_tokens read '0' beside a tiny run's 60000."""
+    assert compare.show_value(0, "train_tokens") == "0 (all)" and compare.show_value(60_000, "train_tokens") == "60000"
+    assert compare.show_value(0, "max_steps") == "0"
