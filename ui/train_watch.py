@@ -128,7 +128,6 @@ def run_header(summary: RunSummary) -> None:
         st.info(reference.provenance(summary), icon=":material/verified:")
 
 
-
 def run_links(summary: RunSummary) -> None:
     """The other pages, each opened on this run."""
     links = [("app_pages/compare.py", "Compare it with other runs", ":material/compare_arrows:",
