@@ -263,12 +263,10 @@ def chosen_run(summaries: list[RunSummary]):
     ?run=ID (a link, or its select box, which writes its pick there), else its pick kept while the
     tab is closed, else the newest run."""
     by_id = {s.id: s for s in summaries}
+    warn_unknown_run(by_id, "Pick what to count below.")
     for wanted in (st.query_params.get("run"), st.session_state.get(INSIDE_RUN), next(iter(by_id), None)):
         if wanted in by_id:
-            found = by_id[wanted]
-            warn_unknown_run(by_id, "Pick what to count below.")
-            return found, run_config(found)
-    warn_unknown_run(by_id, "Pick what to count below.")
+            return by_id[wanted], run_config(by_id[wanted])
     return None, None
 
 
