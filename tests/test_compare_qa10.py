@@ -40,7 +40,7 @@ def test_a_key_differs_only_between_the_runs_whose_data_reads_it():
     assert list(diff.index) == ["dataset", "vocabulary", "vocab_size", "train_tokens"]
     assert diff.loc["vocabulary"].tolist() == ["1,000", "2,000", "10,000"]      # params.json's: what each model has
     assert diff.loc["vocab_size"].tolist() == ["not used", "2000", "10000"]
-    assert diff.loc["train_tokens"].tolist() == ["not used", "60000", "0"]
+    assert diff.loc["train_tokens"].tolist() == ["not used", "60000", "0 (all)"]
     # Two PTB runs alike in their PTB keys: the generated corpus's keys, unread by both, are no difference.
     twins = [summary("a", dataset="ptb", synthetic_tokens=1000, dropout=0.1), summary("b", dataset="ptb", dropout=0.2)]
     assert list(compare.config_diff(twins).index) == ["dropout"]
