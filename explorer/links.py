@@ -68,13 +68,16 @@ def clamp(key: str, value):
     return min(value, type(value)(rule.high)) if rule.high is not None else value
 
 
-def parse_link(query: dict[str, str], uploads: Path) -> tuple[dict, list[str]]:
-    """Config values from `?preset=NAME&key=value...`, and a warning per key that was ignored."""
+def parse_link(query: dict[str, str], uploads: Path, fallback: str = "") -> tuple[dict, list[str]]:
+    """Config values from `?preset=NAME&key=value...`, and a warning per key that was ignored. An
+    unknown preset starts from `fallback` (a preset's name; "" the config's defaults): a garbled
+    link landed a student on the book recipe, hours on a CPU (QA round 11)."""
     warnings = []
     preset = query.get("preset", "")
     if preset and preset not in PRESETS:
-        warnings.append(f"unknown preset {shorten(preset)!r} (known: {', '.join(PRESETS)}); started from the defaults")
-        preset = ""
+        start = f"the {fallback} preset" if fallback else "the defaults"
+        warnings.append(f"unknown preset {shorten(preset)!r} (known: {', '.join(PRESETS)}); started from {start}")
+        preset = fallback
     values = preset_values(preset)
     for key, text in query.items():
         if key == "preset" or key in RESERVED_QUERY:

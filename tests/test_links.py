@@ -31,6 +31,9 @@ def test_values_the_controls_would_refuse_are_named(tmp_path):
     values, warnings = parse_link({"preset": "nope", "run": "x", "bogus": "1"}, tmp_path)
     assert values == parse_link({}, tmp_path)[0]
     assert "unknown preset 'nope'" in warnings[0] and "ignored bogus='1'" in warnings[1] and len(warnings) == 2
+    values, warnings = parse_link({"preset": "nope"}, tmp_path, fallback="tiny")        # the Train page's
+    assert values == parse_link({"preset": "tiny"}, tmp_path)[0]
+    assert warnings[0].endswith("started from the tiny preset")
 
 
 @pytest.mark.parametrize("key,text,fragment", [

@@ -120,7 +120,7 @@ def apply_link() -> None:
     query = config_query()
     if not query or query == st.session_state.get(APPLIED):
         return
-    values, warnings = parse_link(query, uploads_dir())
+    values, warnings = parse_link(query, uploads_dir(), fallback=DEFAULT_PRESET)
     load_values(values)
     st.session_state[APPLIED] = query
     st.session_state[LINK_WARNINGS] = warnings
