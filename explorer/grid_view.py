@@ -18,7 +18,7 @@ from explorer.compare import runs_table, table_csv
 from explorer.metrics import split
 from explorer.perplexity import format_ppl
 from lmcore import ablation, data, effects, queue
-from lmcore.effects import range_text
+from lmcore.effects import epoch_text, range_text
 
 MIN_MAX, ONE_SD = "min–max", "mean ± 1 sd"
 BANDS = (MIN_MAX, ONE_SD)
@@ -328,8 +328,9 @@ def effects_table(rows: list[dict]) -> pd.DataFrame:
 
 
 def _df(df: float) -> str:
-    """Degrees of freedom: a pair count's whole (it read 'df 1.0', QA round 11), Welch's to a tenth."""
-    return f"{df:.0f}" if float(df).is_integer() else f"{df:.1f}"
+    """Degrees of freedom: a pair count's whole (it read 'df 1.0', QA round 11), Welch's to a tenth,
+    as epoch_text writes a mean of epochs."""
+    return epoch_text(df)
 
 
 def cells_table(frame: pd.DataFrame) -> pd.DataFrame:

@@ -313,7 +313,7 @@ def actions(chosen: list[RunSummary], labels: list[str]) -> None:
             for s in chosen)) + ".")
     # Asked again at every rerun: a run that started since the click is kept, and said to be.
     doomed = [(s, label) for s, label in zip(chosen, labels)
-              if kept_reason(s) is None and s.id in st.session_state[CONFIRM_DELETE]]
+              if s in deletable and s.id in st.session_state[CONFIRM_DELETE]]
     if doomed:
         kept = [(label, kept_reason(s)) for s, label in zip(chosen, labels) if kept_reason(s)]
         confirm_delete([s for s, _ in doomed], [label for _, label in doomed], kept)
