@@ -31,6 +31,7 @@ GENERATE_RESULT = "generate.result"     # {"settings": tuple, "result": generate
 GENERATE_POSITION = "generate.position"
 GENERATE_LINK = "generate.link"         # the settings' query last read from or written to the URL
 GENERATE_LINK_NOTE = "generate.link_note"   # {"text", "shown"}: what a link set that was ignored
+GENERATE_BUTTON_RUN = "generate.button_run"  # the run the Generate button was last drawn for
 # The URL's keys (explorer/sampling_settings.py) and the widgets they set.
 LINKED = {"checkpoint": GENERATE_WHICH, "prompt": GENERATE_PROMPT, "words": GENERATE_WORDS,
           "temperature": GENERATE_TEMPERATURE, "top_k": GENERATE_TOP_K, "seed": GENERATE_SEED}
@@ -293,6 +294,15 @@ def choices_caption(step: dict, position: int, temperature: float, top_k: int) -
     return bars + drawn
 
 
+def dropped_click(summary: RunSummary, clicked: bool) -> str | None:
+    """The run a Generate click was meant for when it is not the run shown now, else None. When the run
+    shown is deleted in another tab, the click's rerun shows another run: writing from that one would
+    pass its text off as the deleted run's, so the page drops the click and waits for the user."""
+    drawn_for = st.session_state.get(GENERATE_BUTTON_RUN)
+    st.session_state[GENERATE_BUTTON_RUN] = summary.id
+    return drawn_for if clicked and drawn_for not in (None, summary.id) else None
+
+
 def generator_panel(summary: RunSummary) -> None:
     folder = summary.path
     note = st.empty()
@@ -310,16 +320,22 @@ def generator_panel(summary: RunSummary) -> None:
     with left:
         chosen = settings(words)
         clicked = st.button("✍️ Generate", type="primary", width="stretch", disabled=None in chosen)
+    dropped = dropped_click(summary, clicked)
     settings_in_url(summary, own_prompt(summary, words))
     show_link_note(note)
     key = (str(path), path.stat().st_mtime, *chosen)
-    if clicked:
+    if clicked and not dropped:
         prompt, num_words, temperature, top_k, seed = chosen
         result = generate(model, words, prompt, num_words, temperature, top_k, seed, top=TOP_WORDS)
         st.session_state[GENERATE_RESULT] = {"settings": key, "result": result}
         st.session_state[GENERATE_POSITION] = 1
     stored = st.session_state[GENERATE_RESULT]
     with right:
+        if dropped:
+            st.warning(f"Nothing was generated: the run you pressed **Generate** for (`{dropped}`) is no "
+                       f"longer there. {run_title(summary)} is shown instead; press **Generate** again to "
+                       f"write from it, or pick another run above.")
+            return
         if not stored or stored["settings"][0] != str(path):
             st.info("Set a prompt and press **Generate**.")
             return

@@ -439,3 +439,22 @@ def test_unknown_prompt_words_read_as_unk_are_said_so_in_the_clis_words(trained_
     at.text_input(key="generate.prompt").set_value("the zzyzx Qwerty").run()
     assert "Not in the vocabulary (read as `<unk>`): `zzyzx`, `Qwerty`" in messages(at, "warning")
     assert unknown_fate(True) == "read as <unk>"
+
+
+def test_a_click_for_a_run_deleted_in_another_tab_generates_nothing(trained_runs, monkeypatch, tmp_path):
+    """The run shown was deleted in another tab, then Generate was pressed: the click's rerun can only
+    show another run, and writing from it would pass its text off as the deleted run's."""
+    monkeypatch.setenv("LMCORE_REFERENCE_DIR", str(tmp_path / "no-reference"))
+    _, folders = trained_runs
+    doomed, other = copy_run(folders["plain"], tmp_path), copy_run(folders["variational"], tmp_path)
+    at = open_generate(monkeypatch, tmp_path / "runs", doomed.name)
+    shutil.rmtree(doomed)
+    click_generate(at)
+    assert (f"Nothing was generated: the run you pressed **Generate** for (`{doomed.name}`) is no longer "
+            f"there. **variational** (`{other.name}`) is shown instead") in messages(at, "warning")
+    assert at.selectbox(key="generate.run").value == other.name
+    assert not at.code and at.session_state["generate.result"] is None
+
+    click_generate(at)  # now meant for the run shown
+    assert "Nothing was generated" not in messages(at, "warning")
+    assert at.code and at.session_state["generate.result"]["settings"][0].startswith(str(other))
