@@ -386,10 +386,11 @@ def run_record(summary) -> dict:
 
 
 def run_lines(summaries) -> list[str]:
-    """`runs`: a header, then one aligned line per run; a failed or broken run ends with why."""
+    """`runs`: a header, then one aligned line per run; a failed or broken run ends with why. A queued
+    run has trained no step yet, and its status's 0 would read as a step done."""
     rows = [("id", "state", "name", "best val", "test", "steps")]
     for s in summaries:
-        steps = f"{s.step:,}" if s.step is not None else "-"
+        steps = f"{s.step:,}" if s.step is not None and s.state != "queued" else "-"
         rows.append((s.id, s.state, s.name, _ppl(s.best_val), _ppl(s.test),
                      f"{steps}/{s.total_steps:,}" if s.total_steps else steps))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]

@@ -128,6 +128,16 @@ def test_runs_json_and_a_failed_runs_reason(user_runs, capsys, tmp_path):
     assert listed[-1]["reference"] and not listed[0]["reference"]
 
 
+def test_a_queued_run_lists_no_step_yet(tmp_path, capsys, monkeypatch):
+    from lmcore.runs import create_run
+
+    monkeypatch.setenv("LMCORE_REFERENCE_DIR", str(tmp_path / "no-reference"))
+    queued = create_run({"preset": "tiny", "name": "waiting"}, tmp_path / "runs")
+    assert cli.main(["runs", "--runs-dir", str(tmp_path / "runs")]) == 0
+    line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith(queued.name))
+    assert line.split()[1:] == ["queued", "waiting", "-", "-", "-"]
+
+
 # ---------------------------------------------------------------- report's outputs
 
 
