@@ -58,9 +58,19 @@ def id_slug(label: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")
 
 
+def id_label_part(label: str) -> str:
+    """The label's slug as a run id keeps it: at most ID_LABEL_CHARS, cut between words where a word
+    boundary lies in its second half, so an id does not end in 'fork-of-pla'."""
+    slug = id_slug(label)
+    if len(slug) <= ID_LABEL_CHARS:
+        return slug
+    boundary = slug.rfind("-", 0, ID_LABEL_CHARS + 1)
+    return slug[:boundary] if boundary >= ID_LABEL_CHARS // 2 else slug[:ID_LABEL_CHARS].rstrip("-")
+
+
 def new_run_id(label: str = "") -> str:
     """Time-ordered and filesystem-safe; user text only ever contributes [a-z0-9-]."""
-    slug = id_slug(label)[:ID_LABEL_CHARS]
+    slug = id_label_part(label)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     return "-".join(part for part in (stamp, slug, secrets.token_hex(2)) if part)
 

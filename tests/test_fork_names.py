@@ -11,7 +11,7 @@ import pytest
 
 from conftest import SMALL, copy_run, open_app, wait_until
 from lmcore.fork import fork_name, fork_run, recipe_name, trainable_limits, without_fork_keys
-from lmcore.runs import create_run, read_status
+from lmcore.runs import create_run, id_label_part, read_status
 from lmcore.session import run
 
 GRID = "placement=vertical dropout=0.2 seed=1"
@@ -78,6 +78,16 @@ def test_a_grid_runs_fork_has_its_own_values_in_its_name_and_folder_id(capped, t
     assert "-dropout-0-5-max-steps-80-fork-of-" in child.name     # QA round 10: '-placement-vertical-dropout-0-2-s-'
     short = fork_run(capped, "best", {"name": "tiny · fork from best · dropout=0.5", "max_steps": "80"}, tmp_path)
     assert "-tiny-fork-from-best-dropout-0-5-" in short.name                # a name that fits is the id's label
+
+
+@pytest.mark.parametrize("label, expected", [
+    ("dropout=0.5 max_steps=80 fork of placement=vertical", "dropout-0-5-max-steps-80-fork-of"),
+    ("dropout=0.25 max_steps=80 fork of placement=vertical", "dropout-0-25-max-steps-80-fork"),  # not 'fork-o'
+    ("tiny · fork from best", "tiny-fork-from-best"),                                         # fits whole
+    ("supercalifragilisticexpialidocious-x", "supercalifragilisticexpialidocio"),            # no word to cut at
+])
+def test_a_long_label_is_cut_between_words_in_the_run_id(label, expected):
+    assert id_label_part(label) == expected and len(expected) <= 32
 
 
 def _wait_until_done(folder, timeout=180):
