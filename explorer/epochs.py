@@ -15,7 +15,7 @@ import pandas as pd
 
 from explorer.uploads import text_stats
 from lmcore.config import Config, ConfigError, from_dict
-from lmcore.data import epoch_steps_from_plan, planned_steps
+from lmcore.data import epoch_steps_from_log, planned_steps
 from lmcore.errors import LmcoreError
 from lmcore.sizes import PTB_TOKENS
 from lmcore.summaries import RunSummary
@@ -51,17 +51,14 @@ def _counted(path: str, size: int, mtime_ns: int) -> dict | None:
 
 
 def steps_per_epoch(summary: RunSummary, frame: pd.DataFrame) -> float | None:
-    """Training steps in one of the run's epochs: exactly from its status (steps planned over
-    epochs, when no cap cut them), else from its log (the last step labelled epoch 1, once epoch 2
-    began), else, for a run capped inside its first epoch, from its training text's size as the
-    trainer counts it. None when none of these is known."""
-    planned = epoch_steps_from_plan(summary.total_steps, summary.config.get("epochs"), summary.max_steps)
-    if planned:
-        return float(planned)
-    if not frame.empty:
-        epoch = pd.to_numeric(frame["epoch"], errors="coerce")
-        if (epoch >= 2).any() and (epoch == 1).any():
-            return float(frame[epoch == 1]["step"].max())  # the validation that ends epoch 1
+    """Training steps in one of the run's epochs: exactly from its status (the trainer's count, or
+    steps planned over epochs when no cap cut them), else from its log (the last step labelled epoch
+    1, once epoch 2 began), else, for a run capped inside its first epoch, from its training text's
+    size as the trainer counts it. None when none of these is known."""
+    if summary.steps_per_epoch:
+        return float(summary.steps_per_epoch)
+    if not frame.empty and (logged := epoch_steps_from_log(frame[["kind", "step", "epoch"]].to_dict("records"))):
+        return float(logged)
     return _from_text_size(summary.config)
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import torch
 
+from .data import epoch_position, epoch_steps_from_log
 from .errors import LmcoreError, RunError
 from .jsonl import read_jsonl
 from .reference import reference_info
@@ -24,18 +25,35 @@ from .summaries import summarize
 from .timing import time_split
 
 
-def epoch_table(records: list[dict]) -> list[dict]:
-    """Per epoch: train perplexity (mean loss of its train lines), validation, seconds taken."""
+def epoch_table(records: list[dict], per_epoch: int | None = None) -> list[dict]:
+    """Per epoch: train perplexity (mean loss of its train lines), validation, seconds taken, and the
+    fraction of the epoch trained by its last validation: below 1 for an epoch that max_steps, a stop
+    or a crash cut short (None where the steps per epoch are unknown)."""
     rows, previous_time = [], 0.0
     last_val_of_epoch = {r["epoch"]: r for r in records if r["kind"] == "val"}  # eval_every adds more
     for epoch, val in sorted(last_val_of_epoch.items()):
         losses = [r["loss"] for r in records if r["kind"] == "train" and r["epoch"] == epoch
                   and r["step"] <= val["step"]]
+        position = epoch_position(val["step"], epoch, per_epoch)
         rows.append({"epoch": epoch, "step": val["step"],
+                     "fraction": round(position[1] / per_epoch, 4) if position and position[0] == epoch else None,
                      "train_ppl": math.exp(sum(losses) / len(losses)) if losses else None,
                      "val_ppl": val["ppl"], "lr": val["lr"], "seconds": val["time"] - previous_time})
         previous_time = val["time"]
     return rows
+
+
+def median_epoch_seconds(epochs: list[dict]) -> float | None:
+    """The median seconds of its whole epochs: an epoch cut short took less, and of a run's two
+    epochs (one cut) the median was the cut one's. Every epoch's where none is known whole."""
+    whole = [e["seconds"] for e in epochs if e.get("fraction") in (None, 1)] or [e["seconds"] for e in epochs]
+    return sorted(whole)[len(whole) // 2] if whole else None
+
+
+def epochs_trained(row: dict) -> float:
+    """Where an epoch's row sits on an axis of epochs trained: 2 at the end of epoch 2, 2.22 for
+    epoch 3 cut after 22% of it."""
+    return row["epoch"] - 1 + row["fraction"] if row.get("fraction") is not None else row["epoch"]
 
 
 def device_name(status: dict) -> str:
@@ -65,7 +83,7 @@ def build(folder: Path) -> dict:
     records = read_jsonl(folder / "metrics.jsonl")
     summary = summarize(folder)
     status = summary.status  # read_status, read once
-    epochs = epoch_table(records)
+    epochs = epoch_table(records, summary.steps_per_epoch or epoch_steps_from_log(records))
     test = [r["ppl"] for r in records if r["kind"] == "test"]
     split = time_split(status.get("time_spent"), status.get("elapsed"))  # None for runs before it was recorded
     # The scores, step and time are the summary's, as every page and `lmcore runs` show them: a
@@ -79,7 +97,7 @@ def build(folder: Path) -> dict:
         "best_val_ppl": summary.best_val, "best_epoch": summary.best_epoch, "final_val_ppl": summary.final_val,
         "test_ppl": summary.test if summary.test is not None else (test[-1] if test else None),
         "step": summary.step, "total_steps": summary.total_steps,
-        "seconds_per_epoch": sorted(e["seconds"] for e in epochs)[len(epochs) // 2] if epochs else None,
+        "seconds_per_epoch": median_epoch_seconds(epochs),
         "total_seconds": summary.training_seconds if summary.training_seconds is not None
         else (records[-1]["time"] if records else None),
         "tokens_per_s": summary.tokens_per_s,  # the one speed the pages show
@@ -100,13 +118,15 @@ def plot(result: dict, path: Path) -> bool:
         return False
     epochs = result["epochs"]
     figure, axis = plt.subplots(figsize=(7, 4.2), dpi=120)
-    axis.plot([e["epoch"] for e in epochs], [e["train_ppl"] for e in epochs], label="train", marker=".")
-    axis.plot([e["epoch"] for e in epochs], [e["val_ppl"] for e in epochs], label="validation", marker="o")
+    trained = [epochs_trained(e) for e in epochs]
+    axis.plot(trained, [e["train_ppl"] for e in epochs], label="train", marker=".")
+    axis.plot(trained, [e["val_ppl"] for e in epochs], label="validation", marker="o")
     if result.get("test_ppl"):
         axis.axhline(result["test_ppl"], color="gray", linestyle="--", label=f"test {result['test_ppl']:.1f}")
     axis.set_yscale("log")
     plain_log_ticks(axis)
-    axis.set_xlabel("epoch")
+    partial = [e for e in epochs if e.get("fraction") is not None and e["fraction"] < 1]
+    axis.set_xlabel("epochs trained" + "".join(f"; epoch {e['epoch']} cut at {e['fraction']:.0%}" for e in partial))
     axis.set_ylabel("perplexity")
     config = result.get("config") or {}
     unfinished = "" if result.get("state") == "finished" else f" ({result.get('state')}, not finished)"

@@ -193,7 +193,8 @@ def _train(folder: Path, writer: RunWriter, recorder: Recorder, raw: dict, show_
     trainer = recorder.trainer = Trainer(cfg, corpus, device, callbacks)
     writer.vocabulary(corpus.words)
     writer.params(trainer.params())
-    writer.status(total_steps=trainer.total_steps, device=str(device), floor_ppl=corpus.floor_ppl)
+    writer.status(total_steps=trainer.total_steps, steps_per_epoch=trainer.windows, device=str(device),
+                  floor_ppl=corpus.floor_ppl)
     last = folder / "checkpoints" / "last.pt"
     if last.exists():
         payload = load_checkpoint(last)

@@ -14,6 +14,7 @@ import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .data import epoch_steps_from_plan
 from .jsonl import json_count, json_number, json_objects, read_jsonl
 from .reference import is_reference, reference_folders, reference_info
 from .runs import ACTIVE, average_speed, read_config, read_json, read_status, runs_dir
@@ -53,6 +54,13 @@ class RunSummary:
     def device(self) -> str | None:
         """Where it trained: the reference's hardware ("NVIDIA H200"), else the status ("cpu", "cuda")."""
         return (self.reference or {}).get("device") or self.status.get("device")
+
+    @property
+    def steps_per_epoch(self) -> int | None:
+        """Training steps in one of its epochs: the trainer's count (status.json), else read back from
+        its plan where max_steps did not cut it (runs from before the count was written)."""
+        counted = json_count(self.status.get("steps_per_epoch"))
+        return counted or epoch_steps_from_plan(self.total_steps, self.config.get("epochs"), self.max_steps)
 
     @property
     def time_split(self) -> dict | None:

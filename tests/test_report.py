@@ -121,3 +121,25 @@ def test_a_report_gives_the_scores_step_and_time_the_pages_show(tmp_path):
     assert result["best_epoch"] == summary.best_epoch == 1
     assert result["step"] == summary.step == 160 and result["total_steps"] == summary.total_steps
     assert result["total_seconds"] == summary.training_seconds == 17.5
+
+
+def test_an_epoch_cut_short_is_marked_and_drawn_where_it_stopped(trained_runs, tmp_path):
+    """A run capped by max_steps at 40 of tiny's 149 steps an epoch read 'epoch 1' in its report as if
+    the epoch were whole. The trainer now writes its steps per epoch, and each row says how much of
+    its epoch was trained; the curve puts the cut epoch where it stopped."""
+    from lmcore.summaries import summarize
+
+    folder = trained_runs[1]["plain"]                   # tiny, max_steps=40
+    assert json.loads((folder / "status.json").read_text())["steps_per_epoch"] == 149
+    assert summarize(folder).steps_per_epoch == 149
+    result = report.build(folder)
+    assert [(row["epoch"], row["step"], row["fraction"]) for row in result["epochs"]] == [(1, 40, round(40 / 149, 4))]
+    assert report.epochs_trained(result["epochs"][0]) == pytest.approx(40 / 149, abs=1e-4)
+    assert report.epochs_trained({"epoch": 3, "fraction": 1.0}) == 3 == report.epochs_trained({"epoch": 3})
+
+
+def test_the_seconds_per_epoch_are_of_whole_epochs():
+    rows = [{"seconds": 10.0, "fraction": 1.0}, {"seconds": 2.0, "fraction": 0.2}]
+    assert report.median_epoch_seconds(rows) == 10.0     # the cut epoch's 2 s was the median of two
+    assert report.median_epoch_seconds([{"seconds": 2.0, "fraction": 0.2}]) == 2.0
+    assert report.median_epoch_seconds([]) is None

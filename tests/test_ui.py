@@ -29,6 +29,15 @@ def test_eta_without_elapsed_falls_back_to_the_wall_clock():
     assert "ETA" not in ui.progress_text({**status, "state": "stopped"})[1]
 
 
+def test_a_run_that_ended_inside_an_epoch_says_how_much_of_it_trained():
+    ended = {"state": "finished", "step": 60, "total_steps": 60, "epoch": 2, "steps_per_epoch": 49}
+    assert ui.progress_text(ended)[1] == "step 60 / 60 · epoch 2 (11 of its 49 steps)"
+    assert ui.progress_text({**ended, "state": "running", "total_steps": 98})[1] == "step 60 / 98 · epoch 2"
+    # Right after an epoch's last step the counter names the next epoch, which trained nothing.
+    assert ui.progress_text({**ended, "step": 49, "total_steps": 49})[1] == "step 49 / 49 · epoch 1"
+    assert ui.progress_text({**ended, "steps_per_epoch": None})[1] == "step 60 / 60 · epoch 2"  # older runs
+
+
 def test_a_diverged_perplexity_reads_as_huge():
     assert ui.fmt_ppl(1.0142320540616806e304) == "1.0e304" and ui.fmt_ppl(88.25) == "88.2"
 

@@ -24,6 +24,7 @@ from explorer.metrics import smooth, split, thin
 from explorer.perplexity import Clip, ceiling_clip, find_clip, format_ppl
 from explorer.textview import md_escape
 from lmcore import checkpoints, queue, runs
+from lmcore.data import epoch_position
 from lmcore.metrics_frame import MetricsFrame
 from lmcore.progress import format_seconds
 from lmcore.reference import reference_folders
@@ -146,7 +147,7 @@ def progress_text(status: dict) -> tuple[float, str]:
     fraction = min(step / total, 1.0) if total else 0.0
     parts = [f"step {step:,} / {total:,}" if total else first_seconds(status)]
     if status.get("epoch"):
-        parts.append(f"epoch {status['epoch']}")
+        parts.append(epoch_progress(status))
     if total and status.get("state") == "queued":  # a resumed run, its process not training yet
         parts.append(first_seconds(status))
     # Seconds spent training across resumes (a stopped spell is not in it); runs written
@@ -157,6 +158,19 @@ def progress_text(status: dict) -> tuple[float, str]:
     if status.get("state") == "running" and elapsed and 0 < fraction < 1:
         parts.append(f"ETA {fmt_duration(elapsed * (1 - fraction) / fraction)}")
     return fraction, " · ".join(parts)
+
+
+def epoch_progress(status: dict) -> str:
+    """'epoch 2', or for a run that ended inside its last epoch 'epoch 2 (11 of its 49 steps)': a run
+    capped by max_steps at 1.2 epochs read 'epoch 2' as if it had trained two."""
+    position = epoch_position(status.get("step"), status.get("epoch"), status.get("steps_per_epoch"))
+    if position is None:
+        return f"epoch {status['epoch']}"
+    epoch, done = position
+    per_epoch = status["steps_per_epoch"]
+    if done < per_epoch and status.get("state") not in runs.ACTIVE:
+        return f"epoch {epoch} ({done:,} of its {per_epoch:,} steps)"
+    return f"epoch {epoch}"
 
 
 def first_seconds(status: dict) -> str:
