@@ -58,6 +58,9 @@ def test_generated_text_matches_lmcore_and_top_words(trained_runs, monkeypatch):
     first = expected["steps"][0]
     assert "▶ " + first["word"] in chart["data"][0]["y"]
     assert f"picked “{first['word']}”" in chart["layout"]["title"]["text"]
+    # The slider draws its labels as markdown: each word is escaped, or '**bold**' read 'bold'.
+    assert at.select_slider(key="generate.position").options == [
+        f"{i}: {textview.md_escape(step['word'])}" for i, step in enumerate(expected["steps"], 1)]
     at.select_slider(key="generate.position").set_value(5).run()
     assert not at.exception
     fifth = expected["steps"][4]
