@@ -54,7 +54,8 @@ def lesson_controls() -> None:
                   "\"Same as dropout\" uses p).")
         st.slider("time steps", 5, 50, key=INSIDE_STEPS, persist_state="session", width=150,
                   help="How many words of one sequence the masks cover: the columns of each picture. Training "
-                  "unrolls `bptt` steps (35 in the book).")
+                  "unrolls `bptt` steps (35 in the book): backpropagation through time follows each gradient back that "
+                  "many words before the weights are updated.")
         st.slider("units", 4, 64, key=INSIDE_UNITS, persist_state="session", width=150,
                   help="How many of a layer's units the pictures show: their rows (the book's layers have 650).")
         st.segmented_control("layer shown", [1, 2], key=INSIDE_LAYER, required=True, persist_state="session",

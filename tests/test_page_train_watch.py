@@ -62,6 +62,8 @@ def test_a_finished_capped_run_shows_final_validation_the_best_epoch_and_the_cap
     captions = " ".join(c.value for c in at.caption)
     assert "capped at 40 steps (max_steps)" in captions and "training time" in captions
     assert "device cpu (eager)" in captions                       # how its steps ran, from status.json
+    header = next(c for c in at.caption if "device cpu (eager)" in c.value)
+    assert "**eager**: PyTorch runs the step's operations one by one" in header.help   # the word, explained
 
 
 def test_the_header_says_a_gpu_run_replays_a_cuda_graph_or_fell_back(trained_runs, monkeypatch, tmp_path):
