@@ -321,7 +321,8 @@ def generator_panel(summary: RunSummary) -> None:
     left, right = st.columns([1, 2], gap="large")
     with left:
         chosen = settings(words)
-        clicked = st.button("✍️ Generate", type="primary", width="stretch", disabled=None in chosen)
+        clicked = st.button("✍️ Generate", type="primary", width="stretch", disabled=None in chosen,
+                            shortcut="Ctrl+Enter")
     dropped = dropped_click(summary, clicked)
     settings_in_url(summary, own_prompt(summary, words))
     show_link_note(note)
