@@ -80,7 +80,7 @@ def generate_button(at: AppTest):
 
 def test_generate_has_a_keyboard_shortcut(trained_runs, monkeypatch):
     root, folders = trained_runs
-    assert generate_button(open_generate(monkeypatch, root, folders["plain"].name)).proto.shortcut == "Ctrl+Enter"
+    assert generate_button(open_generate(monkeypatch, root, folders["plain"].name)).proto.shortcut == "ctrl+enter"
 
 
 def test_top_k_beyond_the_vocabulary_is_clamped_and_said(trained_runs, monkeypatch):

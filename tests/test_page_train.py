@@ -193,7 +193,7 @@ def test_tying_with_unequal_sizes_is_explained_and_blocks_start(trained_runs, mo
     root, _ = trained_runs
     at = open_page(monkeypatch, root, preset="tiny")
     assert not at.button(key=START).disabled
-    assert at.button(key=START).proto.shortcut == "Ctrl+Enter"   # some 60 Tab presses below the top
+    assert at.button(key=START).proto.shortcut == "ctrl+enter"   # some 60 Tab presses below the top
     at.toggle(key=W + "tie_weights").set_value(True)
     at.number_input(key=W + "embed_size").set_value(100)
     at.run()
