@@ -229,10 +229,11 @@ def checked(reading: tuple) -> int | None:
     return value
 
 
-def show_text(result: dict, summary: RunSummary, vocabulary_size: int) -> None:
+def show_text(result: dict, summary: RunSummary, vocabulary_size: int, temperature: float) -> None:
     with st.container(border=True):
         st.markdown(textview.to_markdown(result["words"], result["prompt"]))
-    unk = textview.unk_note(result["prompt"] + result["words"], vocabulary_size, summary.config.get("dataset"))
+    unk = textview.unk_note(result["prompt"] + result["words"], vocabulary_size, summary.config.get("dataset"),
+                            temperature)
     st.caption(prompt_caption(result) + " A line break is where the model chose `<eos>` (end of sentence)."
                + (f" {unk}" if unk else ""))
     with st.expander("Plain text (copy)"):
@@ -345,8 +346,8 @@ def generator_panel(summary: RunSummary) -> None:
         if stored["settings"] != key:
             st.caption("⚠️ The settings (or the checkpoint) changed since this text was generated: press "
                        "**Generate** again.")
-        show_text(stored["result"], summary, len(words))
         _, _, _, _, temperature, top_k, _ = stored["settings"]
+        show_text(stored["result"], summary, len(words), temperature)
         show_choices(stored["result"], temperature, top_k)
 
 

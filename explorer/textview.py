@@ -188,12 +188,19 @@ def checkpoint_validation(progress: dict, metrics: pd.DataFrame, is_best_file: b
 
 # ---------------------------------------------------------------- <unk> in generated text
 
-def unk_note(words, vocabulary_size: int | None, dataset: str | None) -> str | None:
+def unk_note(words, vocabulary_size: int | None, dataset: str | None, temperature: float | None = None) -> str | None:
     """What `<unk>` is, for text that shows it (QA round 10: at temperature 0.5 tiny wrote mostly
-    `<unk>` and nothing said what it was); None when none of `words` is `<unk>`."""
-    if UNK not in set(words):
+    `<unk>` and nothing said what it was), and why it repeats when it fills a fifth of a text
+    sampled below temperature 1; None when none of `words` is `<unk>`."""
+    words = list(words)
+    if UNK not in words:
         return None
     size = f"{vocabulary_size:,}-word " if vocabulary_size else ""
     where = " (PTB's rarer words)" if dataset == "ptb" else ""
-    return (f"`<unk>` stands for every word outside the model's {size}vocabulary{where}; together they are "
+    note = (f"`<unk>` stands for every word outside the model's {size}vocabulary{where}; together they are "
             "common, so a small model often picks it.")
+    if temperature is not None and temperature < 1 and words.count(UNK) >= len(words) / 5:
+        note += (f" Below temperature 1 (here {temperature:g}) the likeliest words are drawn more often still, and "
+                 "for a small model `<unk>` is often the likeliest, so it fills the text: a higher temperature "
+                 "gives more variety.")
+    return note

@@ -98,6 +98,12 @@ def test_the_unk_note_appears_only_with_unk():
         "`<unk>` stands for every word outside the model's 2,000-word vocabulary (PTB's rarer words); "
         "together they are common, so a small model often picks it.")
     assert "(PTB" not in textview.unk_note(["<unk>"], None, "/uploads/book.txt")
+    # Below temperature 1, a text a fifth <unk> is said to repeat it, and why.
+    repeating = ["the", "<unk>", "<unk>", "of", "<unk>"]
+    assert "Below temperature 1 (here 0.5) the likeliest words are drawn more often still" in textview.unk_note(
+        repeating, 2000, "ptb", 0.5)
+    assert "Below temperature" not in textview.unk_note(repeating, 2000, "ptb", 1.0)
+    assert "Below temperature" not in textview.unk_note(["<unk>"] + ["the"] * 9, 2000, "ptb", 0.5)
 
 
 def test_generated_text_with_unk_says_what_it_is(overfit, monkeypatch):
