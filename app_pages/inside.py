@@ -28,6 +28,7 @@ INSIDE_URL_RUN = "inside.url_run"     # the ?run= value last applied, so a new l
 INSIDE_SHOWN_UNITS = "inside.shown_units"
 INSIDE_COUNT_FOR = "inside.count_for"
 INSIDE_TAB = "inside.tab"
+INSIDE_URL_TAB = "inside.url_tab"     # the (tab, run) of the URL last applied or written
 INSIDE_MASKS = "inside.masks"          # (path, mtime, size) and the arrays read from it
 MASKS_EVERY = 2                        # seconds between looks at a training run's masks.npz
 LESSON_TAB, RUN_TAB, PARAMS_TAB = "🎭 Dropout placements", "🔎 A run's masks", "🧮 Parameters & tying"
@@ -245,18 +246,20 @@ def mask_pictures(arrays: dict, cfg) -> None:
                                 config={"displayModeBar": False})
 
 
-def run_tab(summaries: list[RunSummary]) -> None:
+def run_tab(summaries: list[RunSummary]) -> str | None:
+    """The masks of the run picked; returns its id (None without runs)."""
     if not summaries:
         st.info("No runs yet. Start one on the **Start** or **Train** page; its masks appear here after its "
                 "first evaluation.")
-        return
+        return None
     summary = pick_run(summaries)
     if summary.is_active:  # its masks.npz is still being written: look again every few seconds
         st.fragment(live_masks, run_every=MASKS_EVERY)(summary.id)
-        return
+        return summary.id
     cfg = run_config(summary)
     if cfg is not None:
         run_masks(summary, cfg)
+    return summary.id
 
 
 def chosen_run(summaries: list[RunSummary]):
@@ -335,12 +338,44 @@ def params_tab(summary, cfg) -> None:
     st.plotly_chart(params_figure(lesson.part_rows(counts)), key="inside.params", config={"displayModeBar": False})
 
 
+TAB_SLUGS = {"lesson": LESSON_TAB, "masks": RUN_TAB, "params": PARAMS_TAB}   # ?tab= values
+
+
 def opening_tab(query) -> str:
-    """The tab a link opens: ?tab=params the parameters (Train's link for a run without dropout), else
-    with ?run= that run's masks, else the lesson."""
-    if query.get("tab") == "params":
-        return PARAMS_TAB
+    """The tab a link opens: ?tab=lesson, masks or params (Train's link for a run without dropout says
+    params), else with ?run= that run's masks, else the lesson."""
+    if query.get("tab") in TAB_SLUGS:
+        return TAB_SLUGS[query["tab"]]
     return RUN_TAB if query.get("run") else LESSON_TAB
+
+
+def url_link() -> tuple:
+    return st.query_params.get("tab"), st.query_params.get("run")
+
+
+def follow_link() -> None:
+    """Open the tab a URL names when it is not the one this page last applied or wrote: a new link, a
+    reload, or the browser's Back and Forward. Call before the tabs are drawn."""
+    if url_link() != st.session_state.get(INSIDE_URL_TAB):
+        st.session_state[INSIDE_URL_TAB] = url_link()
+        st.session_state[INSIDE_TAB] = opening_tab(st.query_params)
+
+
+def tab_in_url(shown_run: str | None) -> None:
+    """Write the open tab (where the URL would not open it anyway) and, on the masks tab, the run shown
+    when the URL names none, in one change: the address then opens what the class sees (QA round 12: a
+    tab picked on the projector was not in a copied link). A URL's run is not replaced: a linked run
+    that is missing stays named beside its warning, and the select box writes a run picked."""
+    query = st.query_params.to_dict()
+    tab = st.session_state[INSIDE_TAB]
+    if shown_run and "run" not in query:
+        query["run"] = shown_run
+    query.pop("tab", None)
+    if opening_tab(query) != tab:
+        query["tab"] = next(slug for slug, label in TAB_SLUGS.items() if label == tab)
+    if query != st.query_params.to_dict():
+        st.query_params.from_dict(query)
+    st.session_state[INSIDE_URL_TAB] = url_link()
 
 
 # ---------------------------------------------------------------- the page
@@ -351,14 +386,20 @@ st.markdown("Where dropout drops units, the masks a run really used, and what ty
 # Only the open tab is drawn: a lesson slider must not redraw a run's mask charts. A link with
 # ?run=ID opens that run's masks.
 summaries = ui.all_runs()
-lesson_view, run_view, params_view = st.tabs([LESSON_TAB, RUN_TAB, PARAMS_TAB], key=INSIDE_TAB, on_change="rerun",
-                                             default=opening_tab(st.query_params))
+follow_link()
+# No default=: the tabs take follow_link's pick from the session state. A default that follows the URL
+# resets the tabs whenever tab_in_url changes the address.
+lesson_view, run_view, params_view = st.tabs([LESSON_TAB, RUN_TAB, PARAMS_TAB], key=INSIDE_TAB, on_change="rerun")
+shown = None
 if lesson_view.open:
     with lesson_view:
         lesson_tab()
 if run_view.open:
     with run_view:
-        run_tab(summaries)
+        shown = run_tab(summaries)
 if params_view.open:
     with params_view:
-        params_tab(*chosen_run(summaries))
+        picked, config = chosen_run(summaries)
+        params_tab(picked, config)
+        shown = picked.id if picked else None
+tab_in_url(shown)

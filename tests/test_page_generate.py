@@ -466,3 +466,21 @@ def test_a_click_for_a_run_deleted_in_another_tab_generates_nothing(trained_runs
     click_generate(at)  # now meant for the run shown
     assert "Nothing was generated" not in messages(at, "warning")
     assert at.code and at.session_state["generate.result"]["settings"][0].startswith(str(other))
+
+
+def test_the_sidebars_generate_shows_the_run_watched_on_train(trained_runs, monkeypatch):
+    """QA round 12: watching a run on Train, then Generate in the sidebar (no ?run=), showed the newest
+    run, not the one the class was watching; Inside's masks did the same."""
+    root, folders = trained_runs
+    watched = folders["variational"].name
+    assert sorted(f.name for f in folders.values())[-1] != watched      # not the newest, which it showed
+    at = open_app(monkeypatch, root, "app_pages/train.py", {"run": watched})
+    at.query_params.clear()                                             # the sidebar's links carry no query
+    at.switch_page("app_pages/generate.py").run()
+    assert not at.exception and at.selectbox(key="generate.run").value == watched
+    assert at.query_params["run"] == watched                             # and its address names it
+    at.query_params.clear()
+    at.switch_page("app_pages/inside.py").run()
+    at.session_state["inside.tab"] = "🔎 A run's masks"
+    at.run()
+    assert at.selectbox(key="inside.run").value == watched

@@ -18,8 +18,10 @@ PARAMS_TAB = "🧮 Parameters & tying"
 
 
 def open_inside(monkeypatch, root: Path, run_id: str | None = None, tab: str | None = None) -> AppTest:
-    at = open_app(monkeypatch, root, "app_pages/inside.py", {"run": run_id} if run_id else None,
-                  {"inside.tab": tab} if tab else None)
+    """Inside over `root`, linked to a run's masks and/or a tab (its label) as a URL opens them."""
+    slug = {"🎭 Dropout placements": "lesson", "🔎 A run's masks": "masks", PARAMS_TAB: "params"}.get(tab)
+    query = {**({"run": run_id} if run_id else {}), **({"tab": slug} if slug else {})}
+    at = open_app(monkeypatch, root, "app_pages/inside.py", query)
     assert not at.exception, at.exception
     return at
 
@@ -258,3 +260,25 @@ def test_a_link_to_a_missing_run_says_so_on_the_parameters_tab_too(trained_runs,
     assert not at.exception and metric(at, "total, tying off")          # the parameters tab is open
     assert any("There is no run `nonexistent`" in w.value and "Pick what to count below" in w.value
                for w in at.warning), [w.value for w in at.warning]
+
+
+def test_the_address_opens_the_tab_and_run_shown_and_follows_back(trained_runs, monkeypatch):
+    """QA round 12: a tab picked on the projector was not in the address, so a copied link (or a
+    reload) opened another tab; the masks tab showed a run the address did not name."""
+    root, folders = trained_runs
+    at = open_inside(monkeypatch, root)
+    assert dict(at.query_params) == {}                                  # the lesson, as a bare address opens it
+    open_tab(at, "🔎 A run's masks")
+    shown = at.selectbox(key="inside.run").value
+    assert dict(at.query_params) == {"run": shown}                      # opens these masks
+    open_tab(at, PARAMS_TAB)
+    assert dict(at.query_params) == {"run": shown, "tab": "params"}
+    open_tab(at, "🎭 Dropout placements")
+    assert dict(at.query_params) == {"run": shown, "tab": "lesson"}
+
+    at.query_params.pop("tab")                                          # the browser's Back, to the masks
+    at.run()
+    assert at.session_state["inside.tab"] == "🔎 A run's masks"
+    assert at.selectbox(key="inside.run").value == shown
+    fresh = open_inside(monkeypatch, root, shown, PARAMS_TAB)            # a student opens the copied link
+    assert fresh.session_state["inside.tab"] == PARAMS_TAB and metric(fresh, "total, tying off")

@@ -81,26 +81,44 @@ READ_ONLY_HELP = ("a reference run shipped with the project is read-only: it can
                   "stopped (its checkpoints were not kept); Edit a copy trains its recipe as a new run")
 
 
+CURRENT_RUN = "ui.current_run"   # the run a page last showed alone, in this session
+
+
+def showing_run(run_id: str | None) -> None:
+    """Note the run a page shows alone (Train's watched run, Inside's masks, Generate's), which another
+    page opened without ?run= then shows first (QA round 12: the sidebar's Generate showed the newest
+    run, not the one the class was watching)."""
+    if run_id:
+        st.session_state[CURRENT_RUN] = run_id
+
+
 def run_select(options: dict, key: str, url_key: str, label: str = "Run") -> str:
     """A select box over `options` (run id -> summary) that follows the URL's ?run=ID.
 
     A new link preselects its run once (`url_key` remembers the last one applied), so the
     user can pick another afterwards; picking a run puts it in the URL, so the page can be
-    reloaded or shared. Returns the chosen id; `options` must not be empty.
+    reloaded or shared. A URL that names no run shows the session's current run (showing_run),
+    the one the user was looking at on another page. Returns the chosen id; `options` must not be
+    empty.
     """
     wanted = st.query_params.get("run")
     if wanted != st.session_state.get(url_key):
         st.session_state[url_key] = wanted
         if wanted in options:
             st.session_state[key] = wanted
+    current = st.session_state.get(CURRENT_RUN)
+    if wanted is None and current in options:
+        st.session_state[key] = current
     if st.session_state.get(key) not in options:
         st.session_state[key] = next(iter(options))
 
     def follow_in_url():
         st.query_params["run"] = st.session_state[url_key] = st.session_state[key]
 
-    return st.selectbox(label, list(options), key=key, on_change=follow_in_url, persist_state="session",
-                        format_func=lambda run_id: run_label(options[run_id]))
+    chosen = st.selectbox(label, list(options), key=key, on_change=follow_in_url, persist_state="session",
+                          format_func=lambda run_id: run_label(options[run_id]))
+    showing_run(chosen)
+    return chosen
 
 
 def best_epoch_suffix(summary: RunSummary) -> str:

@@ -77,6 +77,7 @@ def watch_tab(run_id: str | None) -> None:
         st.warning(f"There is no run `{ui.safe_id(run_id)}` in `{ui.runs_root()}`: it was deleted, or the link "
                    "comes from another machine.")
     else:
+        ui.showing_run(run_id)
         live_run(run_id)
 
 
