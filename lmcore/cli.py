@@ -207,9 +207,10 @@ def cmd_train(args) -> int:
 
     cfg = resolve(args.preset, args.assignments, {"name": args.name} if args.name else None)
     _check_corpus([cfg])
+    chosen = cfg.name  # --name or --set name=: the id is made of it either way (QA round 12)
     if not cfg.name:  # named as the app names it, so Compare's list and legends tell runs apart
         cfg = cfg.replace(name=described_name(cfg.to_dict()))
-    folder = create_run(cfg.to_dict(), args.runs_dir, label=args.name or cfg.preset)
+    folder = create_run(cfg.to_dict(), args.runs_dir, label=chosen or cfg.preset)
     print(f"run folder: {folder}", file=sys.stderr)
     return _run_folder(folder, not args.no_progress_bar)
 

@@ -281,6 +281,7 @@ def test_cli_train_refuses_a_text_file_that_cannot_train_and_creates_no_run(tmp_
 @pytest.mark.parametrize("name,expected", [
     ([], "tiny · train_tokens=3000 · dropout=0.3 · dropout_placement=variational · +1 more"),
     (["--name", "mine"], "mine"),
+    (["--set", "name=mine"], "mine"),
 ])
 def test_cli_train_names_an_unnamed_run_as_the_app_does(tmp_path, name, expected):
     """`--set` keys in the name, as a run started on the Train page gets: Compare's list and legends
@@ -292,8 +293,10 @@ def test_cli_train_names_an_unnamed_run_as_the_app_does(tmp_path, name, expected
     assert cli.main(["train", "--preset", "tiny", "--runs-dir", str(runs_dir), "--no-progress-bar", *name,
                      "--set", "dropout=0.3", "--set", "dropout_placement=variational", "--set", "max_steps=2",
                      "--set", "train_tokens=3000"]) == 0
-    config = json.loads(next(runs_dir.iterdir()).joinpath("config.json").read_text())
+    folder = next(runs_dir.iterdir())
+    config = json.loads(folder.joinpath("config.json").read_text())
     assert config["name"] == expected
+    assert ("-mine-" in folder.name) == (expected == "mine")   # --set name= reaches the id as --name does
     if not name:
         assert described_name({**config, "name": ""}) == expected
 
