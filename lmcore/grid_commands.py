@@ -9,7 +9,7 @@ import time
 from . import ablation, queue
 from .ablation import CONFIRM_ABOVE
 from .config import ConfigError, coerce
-from .effects import METRICS, grid_effects, range_text, spread_text
+from .effects import METRICS, epoch_text, grid_effects, range_text, spread_text
 from .errors import LmcoreError
 from .presets import resolve
 from .runs import runs_dir
@@ -141,15 +141,16 @@ def report(root, group: str) -> dict:
 # ---------------------------------------------------------------- the text table
 
 
-def _number(value, digits: int = 1) -> str:
-    return "—" if value is None else f"{value:.{digits}f}"
-
-
 def _interval(row: dict) -> str:
+    """'+21.52 [+19.93, +23.11] n=4 paired, df 3 over seeds and other toggles' values', as the page's
+    table has it: to two decimals (an interaction of -0.047 read '-0.0'), with the degrees of freedom
+    and what the numbers differ in, which a report of the interval needs (QA round 12)."""
     if row["estimate"] is None:
         return "no finished runs"
-    bounds = "no interval" if row["low"] is None else f"[{_number(row['low'])}, {_number(row['high'])}]"
-    return f"{row['estimate']:+.1f} {bounds} n={row['n']} {row['method']}"
+    bounds = "no interval" if row["low"] is None else f"[{row['low']:+.2f}, {row['high']:+.2f}]"
+    df = f", df {epoch_text(row['df'])}" if row.get("df") is not None else ""
+    over = f" over {row['over']}" if row.get("over") else ""
+    return f"{row['estimate']:+.2f} {bounds} n={row['n']} {row['method']}{df}{over}"
 
 
 def _left_out(row: dict) -> str:

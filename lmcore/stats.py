@@ -18,7 +18,7 @@ RESOLUTION = 0.05
 METHOD = ("Each effect is the mean change in perplexity from a toggle's first value over pairs of runs that "
           "differ only in that toggle (the same seed and the same values of the other toggles; n counts the "
           "pairs, and a run whose partner is missing is left out), with a 95% Student-t interval over those "
-          "pairs: they differ in seed, in the other toggles' values or both (the 'over' column says which). "
+          "pairs: they differ in seed, in the other toggles' values or both ('over' says which). "
           "Where no pair exists, Welch's interval compares the two sides' runs in the combinations of the other "
           "toggles both have. An interval that contains 0, or reaches it at one decimal, is within noise.")
 

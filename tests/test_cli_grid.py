@@ -158,7 +158,7 @@ def test_effects_text_reads_whole_epochs_and_says_which_toggle_had_no_way_to_act
     assert "dropout_placement had no way to act in this grid" in text
     cells = [line for line in text.splitlines() if line.startswith("placement=")]
     assert len(cells) == 2 and all(line.endswith("  1 (n=1)") for line in cells)  # not 1.0
-    assert "dropout_placement=variational vs none, best_val: +0.0 no interval n=1 paired  no way to act" in text
+    assert "dropout_placement=variational vs none, best_val: +0.00 no interval n=1 paired  no way to act" in text
 
 
 def test_effects_text_names_a_missing_cell_and_the_pairs_each_effect_used():
@@ -174,7 +174,7 @@ def test_effects_text_names_a_missing_cell_and_the_pairs_each_effect_used():
     text = format_report(grid_effects(runs, "g"))
     assert "\nno run (deleted or never queued): dropout=0.2 placement=none\n" in text
     effect = next(line for line in text.splitlines() if "dropout=0.5 vs 0.2, best_val" in line)
-    assert effect == ("  dropout=0.5 vs 0.2, best_val: -3.5 no interval n=1 paired  no interval  "
+    assert effect == ("  dropout=0.5 vs 0.2, best_val: -3.50 no interval n=1 paired  no interval  "
                       "(1 run left out: no partner)")
 
 
@@ -198,3 +198,15 @@ def test_effects_text_names_a_deleted_seed_and_counts_it_out_of_the_plan(monkeyp
     assert "101.0 (n=1 of 2)" in short                        # as the page writes it: no sd of one run
     table = text.split("\n\n")[1]                                   # the cells
     assert not re.search(r"\)\S", table)                          # QA round 11: 'n=2 of 3)103.9' ran together
+
+
+def test_effects_text_gives_the_df_and_what_the_pairs_differ_in_to_two_decimals():
+    """QA round 12: the text had no df and no 'over' (the method sentence pointed at an 'over' column),
+    and an interaction of -0.047 read '-0.0' where the page reads -0.05."""
+    from lmcore.grid_commands import _interval
+
+    row = {"estimate": 21.5163, "low": 19.93, "high": 23.11, "n": 4, "method": "paired", "df": 3.0,
+           "over": "seeds and other toggles' values"}
+    assert _interval(row) == "+21.52 [+19.93, +23.11] n=4 paired, df 3 over seeds and other toggles' values"
+    welch = {**row, "estimate": -0.047, "low": -0.3, "high": 0.21, "method": "welch", "df": 3.74, "over": "seeds"}
+    assert _interval(welch) == "-0.05 [-0.30, +0.21] n=4 welch, df 3.7 over seeds"
