@@ -22,6 +22,7 @@ from .jsonl import read_jsonl
 from .reference import reference_info
 from .runs import read_config, read_json
 from .summaries import summarize
+from .text import shorten
 from .timing import time_split
 
 
@@ -106,6 +107,16 @@ def build(folder: Path) -> dict:
     }
 
 
+def plot_title(result: dict) -> str:
+    """'book-solo on NVIDIA H200 (stopped, not finished)': the run's name, as the pages call it (a
+    grid's four runs all read 'tiny-dropout on cpu', QA round 12), where it was measured, and how
+    it ended unless it finished."""
+    config = result.get("config") or {}
+    unfinished = "" if result.get("state") == "finished" else f" ({result.get('state')}, not finished)"
+    name = shorten(config.get("name") or config.get("preset") or result["run"], 60)
+    return f"{name} on {result['device']}{unfinished}"
+
+
 def plot(result: dict, path: Path) -> bool:
     """Train and validation perplexity per epoch; False when matplotlib is missing. A run with no
     validation yet is no plot (write says so): it drew an empty frame, epochs -0.04 to 0.04."""
@@ -128,9 +139,7 @@ def plot(result: dict, path: Path) -> bool:
     partial = [e for e in epochs if e.get("fraction") is not None and e["fraction"] < 1]
     axis.set_xlabel("epochs trained" + "".join(f"; epoch {e['epoch']} cut at {e['fraction']:.0%}" for e in partial))
     axis.set_ylabel("perplexity")
-    config = result.get("config") or {}
-    unfinished = "" if result.get("state") == "finished" else f" ({result.get('state')}, not finished)"
-    axis.set_title(f"{config.get('preset') or result['run']} on {result['device']}{unfinished}")
+    axis.set_title(plot_title(result))
     axis.grid(True, which="both", alpha=0.3)
     axis.legend()
     figure.tight_layout()

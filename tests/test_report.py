@@ -143,3 +143,11 @@ def test_the_seconds_per_epoch_are_of_whole_epochs():
     assert report.median_epoch_seconds(rows) == 10.0     # the cut epoch's 2 s was the median of two
     assert report.median_epoch_seconds([{"seconds": 2.0, "fraction": 0.2}]) == 2.0
     assert report.median_epoch_seconds([]) is None
+
+
+def test_the_plot_is_titled_with_the_runs_name():
+    result = {"run": "20260101-000000-x-ab12", "device": "cpu", "state": "finished",
+              "config": {"name": "placement=vertical seed=2", "preset": "tiny-dropout"}}
+    assert report.plot_title(result) == "placement=vertical seed=2 on cpu"
+    assert report.plot_title({**result, "config": {"preset": "tiny"}, "state": "stopped"}) == (
+        "tiny on cpu (stopped, not finished)")
