@@ -380,10 +380,14 @@ def cmd_runs(args) -> int:
 
 
 def run_record(summary) -> dict:
-    """A run's line of `runs --json`."""
+    """A run's line of `runs --json`: the summary's numbers under the Compare CSV's column names (it had
+    no final validation, best epoch or time, QA round 12)."""
     return {"id": summary.id, "state": summary.state, "name": summary.name, "best_val_ppl": summary.best_val,
-            "test_ppl": summary.test, "step": summary.step, "total_steps": summary.total_steps,
-            "reference": summary.is_reference, "problem": summary.problem, "folder": str(summary.path)}
+            "final_val_ppl": summary.final_val, "best_epoch": summary.best_epoch, "test_ppl": summary.test,
+            "params": summary.params, "step": summary.step, "total_steps": summary.total_steps,
+            "steps_per_epoch": summary.steps_per_epoch, "training_seconds": summary.training_seconds,
+            "tokens_per_s": summary.tokens_per_s, "device": summary.device, "reference": summary.is_reference,
+            "problem": summary.problem, "folder": str(summary.path)}
 
 
 def run_lines(summaries) -> list[str]:
