@@ -105,3 +105,12 @@ def test_a_train_lines_speed_leaves_out_the_evaluations_and_saves_in_its_interva
     speeds = speeds[1:]
     median = sorted(speeds)[len(speeds) // 2]
     assert min(speeds) > median / 3, (min(speeds), median)
+
+
+def test_the_shares_add_up_to_100_percent():
+    """QA round 12: zaremba-medium's 89.9 / 6.5 / 2.8 / 0.8 read 90 + 7 + 3 + 1 = 101%."""
+    from lmcore.timing import whole_percents
+
+    assert whole_percents([0.899, 0.065, 0.028, 0.008]) == ["90%", "6%", "3%", "1%"]
+    assert whole_percents([0.85, 0.10, 0.049, 0.001]) == ["85%", "10%", "5%", "<1%"]
+    assert whole_percents([1 / 3] * 3) == ["34%", "33%", "33%"]
