@@ -24,9 +24,11 @@ TABLE_KEYS = ("preset", "dataset", "layers", "hidden_size", "dropout", "dropout_
 # (epochs x batches, or max_steps when that is smaller); `training_seconds` excludes stopped spells;
 # `device` is where it trained ("cpu", "cuda", a reference run's "NVIDIA H200") and `conditions` how a
 # reference run's time was measured: a CPU run's speed beside a GPU run's says nothing without them.
+# `speed_basis` says what tokens_per_s is: "average" over the training steps, "median" of the logged
+# intervals (runs from before the average), or "latest" while training.
 COLUMNS = ("id", "name", "label", "state", "progress", "step", "total_steps", *TABLE_KEYS, "best_val_ppl",
-           "final_val_ppl", "best_epoch", "test_ppl", "params", "training_seconds", "tokens_per_s", "device",
-           "conditions", "started_at", "group", "note")
+           "final_val_ppl", "best_epoch", "test_ppl", "params", "training_seconds", "tokens_per_s", "speed_basis",
+           "device", "conditions", "started_at", "group", "note")
 WHOLE_NUMBERS = ("layers", "hidden_size", "epochs", "max_steps", "seed", "params", "step", "total_steps",
                  "best_epoch")
 PERPLEXITIES = ("best_val_ppl", "final_val_ppl", "test_ppl")
@@ -63,6 +65,7 @@ def run_row(summary: RunSummary, label: str | None = None) -> dict:
     row.update(best_val_ppl=summary.best_val, final_val_ppl=summary.final_val, best_epoch=summary.best_epoch,
                test_ppl=summary.test, params=summary.params, training_seconds=summary.training_seconds,
                tokens_per_s=summary.tokens_per_s,  # Train's and the CLI's figure (RunSummary.tokens_per_s)
+               speed_basis=summary.speed_basis,
                device=summary.device, conditions=(summary.reference or {}).get("conditions"),
                started_at=datetime.fromtimestamp(started) if started is not None else None,
                group=config.get("group") or None, note=summary.problem)

@@ -56,6 +56,18 @@ class RunSummary:
         return (self.reference or {}).get("device") or self.status.get("device")
 
     @property
+    def speed_basis(self) -> str | None:
+        """What tokens_per_s is (see speed()): 'latest' (a live run's latest train line), 'average' (over
+        its training steps, once ended) or 'median' (of its logged intervals: runs written before their
+        time in steps was counted, like the book reference run); None without a speed. The same column
+        held both kinds with nothing saying so (QA round 12)."""
+        if self.tokens_per_s is None:
+            return None
+        if self.is_active:
+            return "latest"
+        return "average" if average_speed(self.status, self.config) is not None else "median"
+
+    @property
     def steps_per_epoch(self) -> int | None:
         """Training steps in one of its epochs: the trainer's count (status.json), else read back from
         its plan where max_steps did not cut it (runs from before the count was written)."""

@@ -757,7 +757,8 @@ def test_a_selected_runs_line_gives_the_speed_and_time_the_table_and_train_give(
     from ui.compare_runs import run_line
 
     line = run_line(made("killed", 90.0, state="failed", tokens_per_s=1_500.0, device="cpu"), "killed")
-    assert line.endswith("· 1.55M parameters · trained 0:10 · 83,718 tokens/s on cpu")
+    assert line.endswith("· 1.55M parameters · trained 0:10 · 83,718 tokens/s (the median of its logged intervals) "
+                         "on cpu")
     fork = made("fork", 90.0, device="cpu")
     fork.config["fork_step"] = 149
     assert "trained 0:10 (the parent's up to step 149 included) · " in run_line(fork, "fork")   # as Train says
@@ -768,8 +769,12 @@ def test_a_selected_runs_line_gives_the_speed_and_time_the_table_and_train_give(
 
     book = summarize(ROOT / "docs" / "results" / "runs" / "20261127-085930-book-9182")
     assert run_line(book, "book").replace("\\", "").endswith(
-        "trained 7:11 · 92,687 tokens/s on one NVIDIA H200 (eager steps, from before CUDA graphs, sharing the GPU "
-        "with another run for nearly all of it)")
+        "trained 7:11 · 92,687 tokens/s (the median of its logged intervals) on one NVIDIA H200 (eager steps, "
+        "from before CUDA graphs, sharing the GPU with another run for nearly all of it)")
+    # QA round 12: that median sat beside the other reference runs' averages with nothing saying so.
+    graphed = summarize(ROOT / "docs" / "results" / "runs" / "20261127-230959-variational-medium-3758")
+    assert (book.speed_basis, graphed.speed_basis) == ("median", "average")
+    assert "168,578 tokens/s on one NVIDIA H200" in run_line(graphed, "variational-medium").replace("\\", "")
 
 
 # ---------------------------------------------------------------- QA round 4: a link carries the chart settings

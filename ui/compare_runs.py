@@ -262,7 +262,8 @@ def run_line(summary: RunSummary, label: str) -> str:
     if summary.training_seconds is not None:
         parts.append(f"trained {ui.fmt_duration(summary.training_seconds)}{ui.inherited_time(summary)}")
     if summary.tokens_per_s is not None:  # the figure Train, the table and the CLI show
-        parts.append(f"{ui.fmt_whole(summary.tokens_per_s)} tokens/s")
+        median = " (the median of its logged intervals)" if summary.speed_basis == "median" else ""
+        parts.append(f"{ui.fmt_whole(summary.tokens_per_s)} tokens/s{median}")
     if where := device_text(summary):
         parts[-1] += f" {where}"
     if summary.problem:
