@@ -497,7 +497,8 @@ SPEED_HELP = ("training tokens per second: the latest logged training batches wh
               "ended, its average over all its training steps (tokens trained / seconds spent in steps), time "
               "beside other runs included. Evaluations, samples and saves are left out. The Set-up time estimate uses "
               "another figure: tokens trained over the whole training time, evaluations and saves included, from "
-              "runs of the same shape that trained alone where there are any")
+              "runs of the same shape that trained alone where there are any. A run written before its time in "
+              "steps was counted (the book reference run) shows the median of its logged intervals instead")
 
 
 def and_join(items: list[str]) -> str:
