@@ -541,3 +541,19 @@ def test_a_fault_of_the_page_is_not_blamed_on_the_run_folder(trained_runs, monke
                 "not of the run") in texts(at.error)
         assert "Could not read" not in texts(at.warning)
         assert any("NameError: shwo_run" in c.value for c in at.code)
+
+
+def test_a_resumed_run_launching_shows_the_checkpoint_it_starts_from(trained_runs):
+    """QA round 12: between Resume and the trainer's first write, the header read the killed trainer's
+    lagging 'step 208', neither the 214 logged nor the checkpoint's 149 it trains again from."""
+    from lmcore.checkpoints import saved_progress
+    from lmcore.summaries import from_parts
+    from ui.train_watch import progress_line
+
+    folder = trained_runs[1]["plain"]
+    step, _, _ = saved_progress(folder / "checkpoints" / "last.pt")
+    status = {"state": "queued", "pid": 4242, "step": step + 7, "total_steps": 400, "epoch": 1}
+    launching = from_parts(folder.name, folder, {"preset": "tiny", "epochs": 8}, status, None)
+    assert progress_line(launching)[1].startswith(f"step {step:,} / 400 · epoch 1 · launching")
+    waiting = from_parts(folder.name, folder, {"preset": "tiny"}, {**status, "pid": None}, None)
+    assert progress_line(waiting)[1].startswith(f"step {step + 7:,} / 400")     # a queued run not launched yet

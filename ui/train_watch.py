@@ -181,7 +181,20 @@ def progress_line(summary: RunSummary) -> tuple[float, str]:
     if summary.is_broken:
         step = f"step {summary.step:,}, read from its log" if summary.step is not None else "no step can be read"
         return 0.0, f"{step} · status.json is damaged"
-    return ui.progress_text({**summary.status, "step": summary.step} if summary.step is not None else summary.status)
+    status = {**summary.status, "step": summary.step} if summary.step is not None else summary.status
+    if summary.state == "queued" and summary.status.get("pid") and (start := resumes_at(summary.path)):
+        status = {**status, **start}
+    return ui.progress_text(status)
+
+
+def resumes_at(folder: Path) -> dict | None:
+    """{"step", "epoch"} of last.pt, where a resumed run that is launching starts again: its status.json
+    still holds the killed trainer's lagging step (QA round 12: 'step 208' flashed between 'step 214'
+    logged and the checkpoint's 149 it resumed from). None without a readable last.pt."""
+    if (progress := last_progress(folder)) is None:
+        return None
+    step, epoch, window = progress
+    return {"step": step, "epoch": epochs.checkpoint_epoch({"step": step, "epoch": epoch, "window": window})}
 
 
 def run_controls(summary: RunSummary, saved: SavedPoint | None) -> None:
@@ -238,19 +251,23 @@ def saved_point(folder: Path, planned: int | None) -> SavedPoint | None:
     """last.pt's step, which status.json cannot give after a kill -9 (its step is the latest
     progress, past the checkpoint); None without a readable last.pt. `planned`: the epochs its plan
     reaches (planned_epochs)."""
-    path = folder / "checkpoints" / "last.pt"
-    try:
-        stamp = path.stat()
-    except OSError:
-        return None
-    progress = checkpoint_progress(str(path), stamp.st_mtime_ns, stamp.st_size)
-    if progress is None:
+    if (progress := last_progress(folder)) is None:
         return None
     step, epoch, window = progress
     of = f" of {planned}" if planned else ""
     # The trainer counts the next epoch once one ends: window 0 is the end of the epoch before.
     place = f"the end of epoch {epoch - 1}{of}" if window == 0 and epoch > 1 else f"epoch {epoch}{of}"
     return SavedPoint(step, place)
+
+
+def last_progress(folder: Path) -> tuple[int, int, int] | None:
+    """(step, epoch, window) of the run's last.pt; None without a readable one."""
+    path = folder / "checkpoints" / "last.pt"
+    try:
+        stamp = path.stat()
+    except OSError:
+        return None
+    return checkpoint_progress(str(path), stamp.st_mtime_ns, stamp.st_size)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
