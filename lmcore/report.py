@@ -101,6 +101,7 @@ def build(folder: Path) -> dict:
         "seconds_per_epoch": median_epoch_seconds(epochs),
         "total_seconds": summary.training_seconds if summary.training_seconds is not None
         else (records[-1]["time"] if records else None),
+        **({"redone_seconds": summary.redone_seconds} if summary.redone_seconds else {}),  # trained again
         "tokens_per_s": summary.tokens_per_s,  # the one speed the pages show
         **({"time_split": split} if split else {}),  # seconds per phase (lmcore/timing.py)
         "epochs": epochs,

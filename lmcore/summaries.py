@@ -56,6 +56,12 @@ class RunSummary:
         return (self.reference or {}).get("device") or self.status.get("device")
 
     @property
+    def redone_seconds(self) -> float | None:
+        """Seconds interrupted attempts trained past their checkpoint, trained again on resume and not in
+        training_seconds (status `redone_seconds`, lmcore.session.count_redone); None when none was."""
+        return json_number(self.status.get("redone_seconds"))
+
+    @property
     def speed_basis(self) -> str | None:
         """What tokens_per_s is (see speed()): 'latest' (a live run's latest train line), 'average' (over
         its training steps, once ended) or 'median' (of its logged intervals: runs written before their

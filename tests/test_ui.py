@@ -191,3 +191,12 @@ def test_eight_runs_legend_goes_under_the_plot_which_keeps_its_height():
     # One run: its train and validation entries above the plot, as the Train page has always drawn them.
     alone = runs_figure(1)
     assert alone.layout.legend.orientation == "h" and alone.layout.height == 420
+
+
+def test_time_trained_again_after_a_kill_is_said_beside_the_training_time():
+    from lmcore.summaries import from_parts
+
+    resumed = from_parts("r", "/runs/r", {"preset": "tiny"}, {"state": "finished", "elapsed": 13.0,
+                                                              "redone_seconds": 9.2}, None)
+    assert ui.redone_time(resumed) == " (and 0:09 trained again after a kill, not counted)"
+    assert ui.redone_time(from_parts("s", "/runs/s", {"preset": "tiny"}, {"state": "finished"}, None)) == ""

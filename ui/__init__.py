@@ -336,6 +336,13 @@ def inherited_time(summary) -> str:
     return f" (the parent's up to step {step:,} included)" if isinstance(step, int) and step > 0 else ""
 
 
+def redone_time(summary) -> str:
+    """' (and 0:09 trained again after a kill, not counted)' beside a training time: a resumed run's clock
+    goes on from its checkpoint's, and a killed run's time fell on Resume with nothing saying why."""
+    redone = summary.redone_seconds
+    return f" (and {fmt_duration(redone)} trained again after a kill, not counted)" if redone else ""
+
+
 def safe_id(run_id: str) -> str:
     """A run id from a link, fit to quote in a message: only the characters ids are made of."""
     return re.sub(r"[^A-Za-z0-9._-]", "?", run_id)[:80]

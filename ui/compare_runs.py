@@ -260,7 +260,8 @@ def run_line(summary: RunSummary, label: str) -> str:
     if summary.params:
         parts.append(f"{ui.fmt_count(summary.params)} parameters")
     if summary.training_seconds is not None:
-        parts.append(f"trained {ui.fmt_duration(summary.training_seconds)}{ui.inherited_time(summary)}")
+        parts.append(f"trained {ui.fmt_duration(summary.training_seconds)}{ui.inherited_time(summary)}"
+                     f"{ui.redone_time(summary)}")
     if summary.tokens_per_s is not None:  # the figure Train, the table and the CLI show
         median = " (the median of its logged intervals)" if summary.speed_basis == "median" else ""
         parts.append(f"{ui.fmt_whole(summary.tokens_per_s)} tokens/s{median}")

@@ -126,7 +126,8 @@ def run_header(summary: RunSummary) -> None:
     else:
         device = f"device {summary.device or '—'}" + (f" ({summary.step_kind})" if summary.step_kind else "")
         parts = [f"`{summary.id}`", device, f"{ui.fmt_count(summary.params)} parameters",
-                 f"training time {ui.fmt_duration(summary.training_seconds)}{ui.inherited_time(summary)}"]
+                 f"training time {ui.fmt_duration(summary.training_seconds)}{ui.inherited_time(summary)}"
+                 f"{ui.redone_time(summary)}"]
     if summary.max_steps:
         parts.append(f"capped at {summary.max_steps:,} steps (max_steps)")
     st.caption(" · ".join(parts), help=STEP_KIND_HELP if summary.step_kind and summary.device else None)
