@@ -557,3 +557,20 @@ def test_a_resumed_run_launching_shows_the_checkpoint_it_starts_from(trained_run
     assert progress_line(launching)[1].startswith(f"step {step:,} / 400 · epoch 1 · launching")
     waiting = from_parts(folder.name, folder, {"preset": "tiny"}, {**status, "pid": None}, None)
     assert progress_line(waiting)[1].startswith(f"step {step + 7:,} / 400")     # a queued run not launched yet
+
+
+def test_the_sidebars_train_watches_the_run_watched_before_again(trained_runs, monkeypatch):
+    """QA round 12: Train (watching a run) → Compare → Train in the sidebar opened Set up, and its Watch
+    tab said 'No run attached' about the run the class had just watched."""
+    root, folders = trained_runs
+    watched = folders["variational"].name
+    at = open_app(monkeypatch, root, "app_pages/train.py", {"run": watched})
+    at.query_params.clear()
+    at.switch_page("app_pages/compare.py").run()
+    at.query_params.clear()
+    at.switch_page("app_pages/train.py").run()
+    assert at.session_state["train.tab"] == "⚙️ Set up a run"             # a bare /train sets up a run
+    at.session_state["train.tab"] = "📈 Watch a run"
+    at.run()
+    assert not at.exception and at.query_params["run"] == watched
+    assert at.selectbox(key="train.watch").value == watched

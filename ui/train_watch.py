@@ -60,6 +60,11 @@ STEP_KIND_HELP = ("In brackets, how each training step ran. **eager**: PyTorch r
 def watch_tab(run_id: str | None) -> None:
     summaries = ui.all_runs()
     labels = {s.id: ui.run_label(s) for s in summaries}
+    if not run_id and (current := st.session_state.get(ui.CURRENT_RUN)) in labels:
+        # The sidebar's Train carries no run: its Watch tab said "No run attached" about the run the class
+        # had watched a page ago (QA round 12). Opening the tab watches that run again.
+        run_id = current
+        attach(run_id)
     st.session_state[WATCH] = run_id if run_id in labels else None
     states = {s.id: s.state for s in summaries}
     st.session_state[DRAWN] = (run_id, states.get(run_id))
