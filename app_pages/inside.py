@@ -239,9 +239,11 @@ def mask_pictures(arrays: dict, cfg) -> None:
                                                                     cfg.layer_dropout, cfg.recurrent_dropout))
                     continue
                 mask = arrays[key]
+                # The units on a line of their own: at 800 px '1-p = 50% · units 1–64 of 256' was cut to
+                # '... of 25', a wrong number (QA round 12).
                 title = mask_title(f"kept {lesson.kept_fraction(mask):.1%}", key,
-                                   f"1-p = {1 - lesson.site_ratio(key, cfg):.0%}"
-                                   + (f" · units 1–{shown} of {mask.shape[1]}" if shown < mask.shape[1] else ""))
+                                   f"1-p = {1 - lesson.site_ratio(key, cfg):.0%}",
+                                   *([f"units 1–{shown} of {mask.shape[1]}"] if shown < mask.shape[1] else []))
                 st.plotly_chart(mask_figure(mask[:, :shown], title, height=320), key=f"inside.run.{key}",
                                 config={"displayModeBar": False})
 
