@@ -200,9 +200,7 @@ def settings(words: list[str]) -> tuple:
         fate = unknown_fate(as_unk).replace("<unk>", "`<unk>`")   # the CLI's wording, <unk> as code
         st.warning(f"Not in the vocabulary ({fate}): " + ", ".join(f"`{w}`" for w in unknown))
         if spaced := textview.spaced_suggestions(unknown, words):
-            st.caption("The prompt splits at spaces only, and this text writes punctuation as words of its own "
-                       "or not at all: try " + ", ".join(f"`{fix}` for `{typed}`" for typed, fix in spaced.items())
-                       + ".")
+            st.caption(textview.prompt_tip(spaced))
     st.slider("Words to generate", *sampling_settings.WORDS, key=GENERATE_WORDS, persist_state="session")
     low, high, step = sampling_settings.TEMPERATURE
     st.slider("Temperature", low, high, step=step, key=GENERATE_TEMPERATURE, persist_state="session",

@@ -58,18 +58,37 @@ def sample_markdown(record: dict) -> str:
 SMALLEST_PERCENT = 0.001  # below it a bar label reads "<0.001%": 3 digits of 6.76e-09% are noise to a reader
 
 
+# A typed word's pieces as PTB writes them: clitics apart ("it 's", "do n't"), a number whole (PTB
+# writes every number N), a word with its inner hyphens and dots ("u.s.", "fast-food"), a mark alone.
+PIECES = re.compile(r"\w+(?=n't\b)|n't\b|'(?:s|re|ve|ll|d|m)\b|\d+(?:[.,]\d+)*|\w+(?:[-.]\w+)*|[^\w\s]",
+                    re.IGNORECASE)
+NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+
+
 def spaced_suggestions(unknown: list[str], words: list[str]) -> dict[str, str]:
-    """{typed word: its pieces that the vocabulary knows (in lower case too), spaced} for unknown
-    prompt words with punctuation attached: the prompt splits at spaces only, and a text writes
-    punctuation as words of its own (`said ,`) or, like PTB, not at all (`said`)."""
+    """{typed word: its pieces that the vocabulary knows (in lower case too), spaced; '' where the typed
+    word is punctuation the text never writes} for unknown prompt words. The prompt splits at spaces
+    only, and a text writes punctuation and clitics as words of their own (`said ,`, PTB's `it 's`) or
+    not at all, and PTB every number as `N` (QA round 12: `it's`, `economy's`, `$5` got no tip)."""
     known = set(words)
     out = {}
     for word in unknown:
-        pieces = re.findall(r"\w+(?:[-'.]\w+)*|[^\w\s]", word)
+        pieces = ["N" if NUMBER.fullmatch(piece) and "N" in known else piece for piece in PIECES.findall(word)]
         kept = [piece for piece in pieces if piece in known or piece.lower() in known]
-        if len(pieces) > 1 and any(re.match(r"\w", piece) for piece in kept):  # not "," alone for "zzz,"
-            out[word] = " ".join(kept)
+        fix = " ".join(kept)
+        if any(re.match(r"\w", piece) for piece in kept) and fix != word:  # not "," alone for "zzz,"
+            out[word] = fix
+        elif pieces and not any(re.match(r"\w", piece) for piece in pieces):
+            out[word] = ""   # punctuation only, none of it a word here
     return out
+
+
+def prompt_tip(suggestions: dict[str, str]) -> str:
+    """The caption under the unknown words' warning: what to type instead of each."""
+    tips = [f"`{fix}` for `{typed}`" if fix else f"leave out `{typed}`" for typed, fix in suggestions.items()]
+    return ("The prompt splits at spaces only, and this text writes punctuation as words of its own or not at "
+            "all" + (", and every number as `N`" if any("N" in fix.split() for fix in suggestions.values()) else "")
+            + ": " + ("try " if suggestions and any(suggestions.values()) else "") + ", ".join(tips) + ".")
 
 
 def fmt_prob(p: float) -> str:

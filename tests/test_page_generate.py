@@ -157,6 +157,21 @@ def test_spaced_suggestions_split_off_only_punctuation_the_vocabulary_knows():
     assert spaced_suggestions(["Company."], words) == {"Company.": "Company ."}
 
 
+
+def test_prompt_tips_split_clitics_write_numbers_as_n_and_leave_out_marks_the_text_lacks():
+    """QA round 12: students type `it's`, `economy's`, `$5` and `,`; PTB writes `it 's`, `economy 's`,
+    `$ N` and has no commas, and the page gave no tip for any of them."""
+    from explorer.textview import prompt_tip, spaced_suggestions
+
+    words = ["it", "'s", "economy", "$", "N", "do", "n't", "company", "new"]
+    tips = spaced_suggestions(["it's", "economy's", "$5", "1,000", ",", "don't", "company,", "New."], words)
+    assert tips == {"it's": "it 's", "economy's": "economy 's", "$5": "$ N", "1,000": "N", ",": "",
+                    "don't": "do n't", "company,": "company", "New.": "New"}
+    tip = prompt_tip(tips)
+    assert "and every number as `N`: try `it 's` for `it's`" in tip and "leave out `,`" in tip
+    assert "every number" not in prompt_tip({"New.": "New"})         # no number typed, none said
+
+
 def test_a_capitalised_prompt_word_is_read_in_lower_case_when_only_that_is_known():
     from lmcore.sampling import read_prompt
 
