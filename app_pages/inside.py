@@ -3,6 +3,8 @@ the masks a run actually used, and what tying the embedding to the decoder saves
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 import streamlit as st
 
@@ -92,6 +94,26 @@ def lesson_grid_view(grid: dict, p: float, p_recurrent: float, layer: int) -> No
                                 config={"displayModeBar": False})
 
 
+def recurrent_text(cfg) -> str:
+    """'recurrent p = 0.3', or for a placement that drops nothing there 'no recurrent dropout (vertical
+    never drops there)': 'recurrent p = 0' read as a setting of a run whose dropout_recurrent was unset."""
+    if cfg.dropout_placement in ("horizontal", "variational"):
+        return f"recurrent p = {cfg.recurrent_dropout:g}"
+    if cfg.dropout_placement == "none":
+        return "no dropout anywhere"
+    return f"no recurrent dropout ({cfg.dropout_placement} never drops there)"
+
+
+def odds_text(share: float) -> str:
+    """' (about 1 in 1,000,000)' for a share below 1%, to two figures, else '': 9.5e-07 on a slide says
+    nothing to a class (QA round 12)."""
+    if not 0 < share < 0.01:
+        return ""
+    odds = 1 / share
+    step = 10 ** max(math.floor(math.log10(odds)) - 1, 0)
+    return f" (about 1 in {round(odds / step) * step:,})"
+
+
 def lesson_text(p_recurrent: float, steps: int, grid: dict) -> None:
     survive = (1 - p_recurrent) ** steps
     st.metric(f"a value kept through {steps} fresh masks", f"{survive:.2g}",
@@ -100,7 +122,7 @@ def lesson_text(p_recurrent: float, steps: int, grid: dict) -> None:
         "**Why noise on the recurrent path adds up.** The same hidden state h carries what the model "
         "knows from step to step. With a fresh mask at every step (horizontal), each step multiplies in "
         f"new, independent noise: a value held by one unit survives t steps only with probability "
-        f"(1 − p recurrent)^t — here {1 - p_recurrent:.2f}^{steps} = **{survive:.2g}**. "
+        f"(1 − p recurrent)^t — here {1 - p_recurrent:.2f}^{steps} = **{survive:.2g}**{odds_text(survive)}. "
         + lesson.survival_verdict(p_recurrent, survive))
     st.markdown(
         "**What variational keeps fixed.** One mask per sequence, reused at every step: the recurrent "
@@ -181,7 +203,7 @@ def run_masks(summary: RunSummary, cfg) -> None:
         return
     st.markdown(f"The masks the engine used in its latest training step before the last validation, for the "
                 f"first sequence of the batch (placement **{cfg.dropout_placement}**, p = {cfg.layer_dropout:g}, "
-                f"recurrent p = {cfg.recurrent_dropout:g}).")
+                f"{recurrent_text(cfg)}).")
     table = pd.DataFrame(lesson.mask_rows(arrays, cfg))
     st.dataframe(table, hide_index=True, key="inside.mask_table", column_config={
         "kept fraction": st.column_config.NumberColumn(format="%.3f"),

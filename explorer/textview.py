@@ -207,6 +207,11 @@ def checkpoint_validation(progress: dict, metrics: pd.DataFrame, is_best_file: b
 
 # ---------------------------------------------------------------- <unk> in generated text
 
+def number_note(words, dataset: str | None) -> str | None:
+    """What PTB's `N` is, for text that shows it (QA round 12: students asked who N is); None otherwise."""
+    return "`N` stands for any number: PTB writes every number so." if dataset == "ptb" and "N" in words else None
+
+
 def unk_note(words, vocabulary_size: int | None, dataset: str | None, temperature: float | None = None) -> str | None:
     """What `<unk>` is, for text that shows it (QA round 10: at temperature 0.5 tiny wrote mostly
     `<unk>` and nothing said what it was), and why it repeats when it fills a fifth of a text

@@ -92,6 +92,13 @@ def test_no_validation_yet_and_no_log():
         "validation perplexity 80.4, the lowest so far"
 
 
+def test_ptbs_n_is_explained_where_it_shows():
+    assert textview.number_note(["a", "N", "billion"], "ptb") == (
+        "`N` stands for any number: PTB writes every number so.")
+    assert textview.number_note(["a", "billion"], "ptb") is None
+    assert textview.number_note(["N"], "/uploads/book.txt") is None        # a text's own N is a word
+
+
 def test_the_unk_note_appears_only_with_unk():
     assert textview.unk_note(["the", "market", "<eos>"], 2000, "ptb") is None
     assert textview.unk_note(["the", "<unk>"], 2000, "ptb") == (

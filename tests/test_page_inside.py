@@ -282,3 +282,23 @@ def test_the_address_opens_the_tab_and_run_shown_and_follows_back(trained_runs, 
     assert at.selectbox(key="inside.run").value == shown
     fresh = open_inside(monkeypatch, root, shown, PARAMS_TAB)            # a student opens the copied link
     assert fresh.session_state["inside.tab"] == PARAMS_TAB and metric(fresh, "total, tying off")
+
+
+def test_odds_and_the_recurrent_ratio_read_in_words(trained_runs, monkeypatch):
+    """QA round 12: '0.50^20 = 9.5e-07' on a slide, and 'recurrent p = 0' for a run whose placement never
+    drops on the recurrent path, which read as a setting."""
+    root, folders = trained_runs
+    at = open_inside(monkeypatch, root)
+    at.slider(key="inside.p_recurrent").set_value(0.5).run()
+    at.slider(key="inside.steps").set_value(20).run()
+    assert any("= **9.5e-07** (about 1 in 1,000,000)" in m.value for m in at.markdown)
+    masks = " ".join(m.value for m in open_inside(monkeypatch, root, folders["variational"].name).markdown)
+    assert "(placement **variational**, p = 0.5, recurrent p = 0.5)" in masks
+
+
+def test_a_vertical_runs_masks_say_it_never_drops_on_the_recurrent_path(trained_runs, monkeypatch, tmp_path):
+    folder = copy_run(trained_runs[1]["variational"], tmp_path)
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "dropout_placement": "vertical"}))
+    masks = " ".join(m.value for m in open_inside(monkeypatch, tmp_path / "runs", folder.name).markdown)
+    assert "(placement **vertical**, p = 0.5, no recurrent dropout (vertical never drops there))" in masks
