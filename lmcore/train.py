@@ -160,7 +160,9 @@ class Trainer:
             if self.window == 0:
                 self.state = self.model.init_state(self.cfg.batch_size)
             self.train_step()
-            if self.step % self.log_every == 0 or self.done:  # the end logs the partial interval too
+            # The end of the run and of each epoch log their partial interval too: a line after an epoch's
+            # end carried its last steps into the next epoch's train perplexity (QA round 12).
+            if self.step % self.log_every == 0 or self.done or self.window == self.windows:
                 self.log_train()
             epoch_ends = self.window == self.windows
             if self.cfg.eval_every and self.step % self.cfg.eval_every == 0 and not epoch_ends:

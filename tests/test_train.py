@@ -352,3 +352,13 @@ def test_a_resume_keeps_the_vocabulary_its_run_trained_with(tmp_path, monkeypatc
     assert "<unk>" in data.load_corpus(from_dict(json.loads((folder / "config.json").read_text()))).words
     assert run(folder, show_progress=False)["state"] == "finished"
     assert json.loads((folder / "vocab.json").read_text()) == trained
+
+
+def test_each_epochs_train_lines_hold_only_its_steps(tmp_path):
+    """QA round 12: with a log line every 10 steps and 99 steps an epoch, steps 91-99 were logged at step
+    100, labelled epoch 2, so the report's epoch 1 train perplexity missed them and epoch 2's had them."""
+    folder = create_run({**SMALL, "epochs": 2, "log_every": 10, "eval_every": 0}, tmp_path)
+    run(folder, show_progress=False)
+    lines = [(r["step"], r["epoch"]) for r in read_jsonl(folder / "metrics.jsonl") if r["kind"] == "train"]
+    assert (99, 1) in lines and (100, 2) in lines                  # the epoch's end closes its interval
+    assert all((step - 1) // 99 + 1 == epoch for step, epoch in lines)
