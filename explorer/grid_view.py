@@ -261,6 +261,14 @@ def runs_csv(members: list, table: pd.DataFrame | None = None) -> str:
 # ---------------------------------------------------------------- effects
 
 
+def effects_csv(rows: list[dict]) -> str:
+    """The effects and interactions with their unrounded estimate, interval, n, df, method, what the
+    pairs differ in and the verdict, for a paper's appendix: the page's table rounds them, and a
+    researcher had to copy them by hand or run `lmcore effects --json` (QA round 12)."""
+    return effect_rows(rows).drop(columns=["row", "reads"]).to_csv(index=False)
+
+
+
 def contrast_label(row: dict) -> str:
     """'tied=true vs false' for a main effect, 'placement × tied' for an interaction."""
     if "toggle" in row:

@@ -134,6 +134,19 @@ def test_the_csv_has_one_row_per_run_with_its_cell(grid):
     assert float(by_id["2026-none-False-2"]["best_val_ppl"]) == 104.0
 
 
+def test_the_effects_csv_has_every_effect_unrounded_with_its_df_and_what_it_spans(grid):
+    """QA round 12: the effects could only be copied off the page, rounded, or taken from the CLI's JSON."""
+    report = effects.grid_effects(grid, "g")
+    every = report["effects"] + report["interactions"]
+    rows = list(csv.DictReader(io.StringIO(grid_view.effects_csv(every))))
+    assert list(rows[0]) == ["contrast", "metric", "estimate", "low", "high", "n", "df", "method", "over",
+                             "left out", "verdict"]
+    assert len(rows) == len(every)
+    for row, effect in zip(rows, every):
+        assert (float(row["estimate"]) if row["estimate"] else None) == effect["estimate"]   # not rounded
+        assert (float(row["df"]) if row["df"] else None) == effect["df"]
+
+
 def test_effect_rows_keep_the_reports_numbers_and_say_no_interval(grid):
     report = effects.grid_effects(grid, "g")   # one run still going: its partner is left out
     rows = grid_view.effect_rows(grid_view.effects_of(report, "tie_weights"))

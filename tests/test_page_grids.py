@@ -300,6 +300,7 @@ def test_one_seed_per_cell_is_said_and_the_effects_labels_tell_placements_apart(
     assert figure["layout"]["yaxis"]["automargin"] is True
     assert values(figure["data"][0], "y")[:2] == ["horizontal<br>best val", "horizontal<br>final val"]
     assert "dropout_placement, each value vs vertical" in texts(at)
+    assert any(button.label == "CSV of these effects" for button in at.get("download_button"))
 
 
 def test_the_cells_table_drops_its_note_column_only_while_every_run_finished(tmp_path, monkeypatch):

@@ -270,3 +270,7 @@ def toggle_effects(entry: dict, report: dict) -> None:
         if text:
             st.caption(text)
     st.table(grid_view.effects_table(every), hide_index=True)
+    st.download_button("CSV of these effects", grid_view.effects_csv(every), file_name=f"{entry['group']}-effects.csv",
+                       mime="text/csv", icon=":material/download:", on_click="ignore",
+                       help="each effect and interaction with its unrounded estimate, interval, n, df, method and "
+                       "what its pairs differ in")
