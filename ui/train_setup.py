@@ -163,7 +163,7 @@ def on_start() -> None:
 def start_box(cfg: Config | None, found: list[str]) -> None:
     # The button sits below every setting, some 60 Tab presses down (QA round 11): a shortcut reaches it.
     st.button("Start training", type="primary", icon="▶️", disabled=bool(found), key=START, width="stretch",
-              on_click=on_start, shortcut="Ctrl+Enter",
+              on_click=on_start, shortcut="Ctrl+Enter", wrap=True,
               help="Fix the problems above first" if found else "Trains in a background process (Ctrl+Enter)")
     tokens = epochs.train_tokens(cfg, stats_for) if cfg and not found else None
     mine = list_runs(ui.runs_root())  # reference runs never train here
