@@ -206,7 +206,10 @@ def cells_heading(runs: list) -> str:
     """The cells table's heading, saying what n counts and, with seeds, what 'of 2' means."""
     planned = len(ablation.seeds(runs))
     of = (f"; 'of {planned}' where fewer than the {planned} seeds planned finished" if planned > 1 else "")
-    return f"**Each cell**: mean ± sd over its finished runs (n{of})"
+    inside = any(run.state == "finished" and run.best_epoch_steps for run in runs)   # a capped run's, say
+    epochs = ("; best epoch: the epochs trained at the best validation, a fraction where that came inside an "
+              "epoch (1.1: a tenth into epoch 2)") if inside else ""
+    return f"**Each cell**: mean ± sd over its finished runs (n{of}){epochs}"
 
 
 def _cell_row(cell: dict, runs: list, lost: list[str]) -> dict:

@@ -31,7 +31,7 @@ NO_RESULT = {"estimate": None, "low": None, "high": None, "n": 0, "df": None, "m
 def observations(summaries: list, toggled: list[str]) -> list[dict]:
     """One dict per finished run (summaries.RunSummary): id, cell, seed and its results."""
     return [{"id": s.id, "cell": cell_of(s, toggled), "seed": s.config.get("seed"), "best_val": s.best_val,
-             "final_val": s.final_val, "best_epoch": s.best_epoch, "test": s.test}
+             "final_val": s.final_val, "best_epoch": s.best_epochs_trained, "test": s.test}
             for s in summaries if s.state == "finished"]
 
 
@@ -195,8 +195,9 @@ def _n(described: dict, planned: int) -> str:
 
 
 def range_text(described: dict, planned: int = 0) -> str:
-    """Whole numbers (best epochs) as their range, not a mean ± sd: '4 (n=2)' when the seeds
-    agree, '3–5 (n=3)' when they differ, '—' (no finished run); 'of 2' as spread_text has it."""
+    """Best epochs (epochs trained at the best validation: whole at an epoch's end, 1.1 a tenth into
+    epoch 2) as their range, not a mean ± sd: '4 (n=2)' when the seeds agree, '3–5 (n=3)' when they
+    differ, '—' (no finished run); 'of 2' as spread_text has it."""
     if described["mean"] is None:
         return "—"
     low, high = (epoch_text(described[key]) for key in ("min", "max"))

@@ -194,7 +194,7 @@ class RunWriter:
         self.last_elapsed = elapsed
 
     def _note_validation(self, record: dict) -> None:
-        """Final validation and the epoch of the best one go into the status (written with the
+        """Final validation and the epoch and step of the best one go into the status (written with the
         next status() call), so a run summary never has to read the whole metrics log."""
         ppl, best = record.get("ppl"), self.current.get("best_val_ppl")
         if not isinstance(ppl, (int, float)):
@@ -202,6 +202,7 @@ class RunWriter:
         self.current["final_val_ppl"] = ppl
         if not isinstance(best, (int, float)) or ppl <= best:
             self.current["best_epoch"] = record.get("epoch")
+            self.current["best_step"] = record.get("step")   # where in its epoch: a capped run's may be early
 
     def sample(self, record: dict) -> None:
         append_jsonl(self.folder / "samples.jsonl", record)

@@ -14,7 +14,7 @@ import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .data import epoch_steps_from_plan
+from .data import epoch_position, epoch_steps_from_plan
 from .jsonl import json_count, json_number, json_objects, read_jsonl
 from .reference import is_reference, reference_folders, reference_info
 from .runs import ACTIVE, average_speed, read_config, read_json, read_status, runs_dir
@@ -60,6 +60,25 @@ class RunSummary:
         """Seconds interrupted attempts trained past their checkpoint, trained again on resume and not in
         training_seconds (status `redone_seconds`, lmcore.session.count_redone); None when none was."""
         return json_number(self.status.get("redone_seconds"))
+
+    @property
+    def best_epoch_steps(self) -> tuple[int, int] | None:
+        """(steps of its epoch trained, steps an epoch) at the best validation when that epoch was not
+        trained whole (a max_steps cap, a stop or eval_every); None when whole or unknown. A grid of
+        capped runs read best epoch '2' for a validation 11 steps into epoch 2 (QA round 12)."""
+        per_epoch = self.steps_per_epoch
+        position = epoch_position(json_count(self.status.get("best_step")), self.best_epoch, per_epoch)
+        if position is None or position[0] != self.best_epoch or position[1] >= per_epoch:
+            return None
+        return position[1], per_epoch
+
+    @property
+    def best_epochs_trained(self) -> float | None:
+        """Epochs trained at the best validation: 2 at the end of epoch 2, 1.07 eleven steps into it."""
+        part = self.best_epoch_steps
+        if part is None or self.best_epoch is None:
+            return self.best_epoch
+        return self.best_epoch - 1 + part[0] / part[1]
 
     @property
     def speed_basis(self) -> str | None:

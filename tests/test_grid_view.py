@@ -337,3 +337,19 @@ def test_a_killed_runs_reason_reads_whole_in_a_cell():
 def test_degrees_of_freedom_read_whole_for_pairs_and_to_a_tenth_for_welch():
     """QA round 11: the method column read 'paired, df 1.0'."""
     assert [grid_view._df(df) for df in (1.0, 5.0, 3.74)] == ["1", "5", "3.7"]
+
+
+def test_a_best_validation_inside_an_epoch_reads_as_the_epochs_trained(lost_seed):
+    """QA round 12: a grid of runs capped 11 steps into epoch 2 read best epoch '2 (n=2)'."""
+    from lmcore.summaries import from_parts
+
+    capped = [from_parts(f"c{seed}", "/runs/c", {"preset": "tiny", "group": "g", "seed": seed, "dropout": 0.5,
+                                                 "dropout_placement": "vertical", "epochs": 8, "max_steps": 160},
+                         {"state": "finished", "best_val_ppl": 90.0, "final_val_ppl": 90.0, "best_epoch": 2,
+                          "best_step": 160, "step": 160, "total_steps": 160, "steps_per_epoch": 149}, None)
+              for seed in (1, 2)]
+    assert capped[0].best_epoch_steps == (11, 149) and capped[0].best_epochs_trained == pytest.approx(1 + 11 / 149)
+    cell = effects.grid_effects(capped, "g")["cells"][0]
+    assert effects.range_text(cell["best_epoch"]) == "1.1 (n=2)"
+    assert "a fraction where that came inside an epoch" in grid_view.cells_heading(capped)
+    assert "a fraction" not in grid_view.cells_heading(lost_seed)          # whole epochs say nothing more

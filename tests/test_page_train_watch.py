@@ -58,7 +58,9 @@ def test_a_finished_capped_run_shows_final_validation_the_best_epoch_and_the_cap
     status = json.loads((folder / "status.json").read_text())
     at = open_watch(monkeypatch, folder)
     finished = " ".join(s.value for s in at.success)
-    assert f"(epoch {status['best_epoch']})" in finished and "final " in finished
+    # Capped at 40 of tiny's 149 steps an epoch: the best came inside epoch 1, and says how far in.
+    assert f"(epoch {status['best_epoch']}, {status['best_step']} of its 149 steps)" in finished
+    assert "final " in finished
     captions = " ".join(c.value for c in at.caption)
     assert "capped at 40 steps (max_steps)" in captions and "training time" in captions
     assert "device cpu (eager)" in captions                       # how its steps ran, from status.json

@@ -95,6 +95,7 @@ def test_the_writer_records_final_validation_and_the_best_epoch(folder):
         writer.status(best_val_ppl=min(ppl, writer.current.get("best_val_ppl") or ppl))
     summary = summarize(folder)
     assert (summary.best_val, summary.final_val, summary.best_epoch) == (95.0, 99.5, 2)
+    assert summary.status["best_step"] == 20                           # where in its epoch the best came
 
 
 def test_runs_written_before_those_keys_read_them_from_the_log_tail(folder):

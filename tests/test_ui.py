@@ -200,3 +200,14 @@ def test_time_trained_again_after_a_kill_is_said_beside_the_training_time():
                                                               "redone_seconds": 9.2}, None)
     assert ui.redone_time(resumed) == " (and 0:09 trained again after a kill, not counted)"
     assert ui.redone_time(from_parts("s", "/runs/s", {"preset": "tiny"}, {"state": "finished"}, None)) == ""
+
+
+def test_a_best_validation_inside_an_epoch_says_how_far_in():
+    from lmcore.summaries import from_parts
+
+    status = {"state": "finished", "best_val_ppl": 90.0, "best_epoch": 2, "best_step": 160, "step": 160,
+              "total_steps": 160, "steps_per_epoch": 149}
+    capped = from_parts("c", "/runs/c", {"preset": "tiny", "epochs": 8, "max_steps": 160}, status, None)
+    assert ui.best_epoch_suffix(capped) == " (epoch 2, 11 of its 149 steps)"
+    whole = from_parts("w", "/runs/w", {"preset": "tiny"}, {**status, "best_step": 298}, None)
+    assert ui.best_epoch_suffix(whole) == " (epoch 2)"                  # the end of epoch 2
