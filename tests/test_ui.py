@@ -163,6 +163,16 @@ def test_runs_drawn_together_get_their_own_colours_the_same_in_any_order():
     assert len(set(ui.run_styles(ids))) == len(ids)
 
 
+def test_a_pair_never_gets_two_colours_a_projector_shows_alike():
+    """QA round 12: a classroom pair was drawn pink and red."""
+    ids = [f"20261128-1{i:02d}000-tiny-{i:04x}" for i in range(40)]
+    for first in ids:
+        for second in ids[:10]:
+            if first != second:
+                a, b = ui.run_colours([first, second])
+                assert b not in ui.NEAR_COLOURS.get(a, set()), (first, second, a, b)
+
+
 def test_the_three_shipped_recipes_get_three_colours():
     from lmcore.summaries import reference_runs
 

@@ -36,6 +36,11 @@ PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8
            "#7f7f7f", "#bcbd22"]
 # Grey reads as switched off beside the grey floor line, and olive fades on a projector's white (QA round 8).
 RUN_PALETTE = [c for c in PALETTE if c not in ("#7f7f7f", "#bcbd22")]
+# Palette colours a projector shows alike: red beside pink, orange or brown; blue beside cyan; purple
+# beside pink.
+_NEAR = [("#d62728", "#e377c2"), ("#d62728", "#ff7f0e"), ("#d62728", "#8c564b"), ("#ff7f0e", "#8c564b"),
+         ("#1f77b4", "#17becf"), ("#9467bd", "#e377c2")]
+NEAR_COLOURS = {c: {b for a, b in _NEAR if a == c} | {a for a, b in _NEAR if b == c} for pair in _NEAR for c in pair}
 UI_METRICS = "ui.metrics"  # session state: run folder -> MetricsFrame (incremental reader)
 SIDEBAR_REFRESH_SECONDS = 5  # listing 100 runs takes about 12 ms: cheap to keep the counts current
 LOG_TICKS = [m * 10 ** k for k in range(8) for m in (1, 2, 5)]  # 1 2 5 10 20 50 ... on a log axis
@@ -324,8 +329,11 @@ def run_styles(ids: list[str]) -> list[RunStyle]:
     styles, taken, variant = {}, set(), 0
     for run_id in sorted(set(ids)):
         start = zlib.crc32(run_id.encode()) // 2 % len(RUN_PALETTE)
-        colour = next(RUN_PALETTE[(start + k) % len(RUN_PALETTE)] for k in range(len(RUN_PALETTE))
-                      if RUN_PALETTE[(start + k) % len(RUN_PALETTE)] not in taken)
+        free = [RUN_PALETTE[(start + k) % len(RUN_PALETTE)] for k in range(len(RUN_PALETTE))
+                if RUN_PALETTE[(start + k) % len(RUN_PALETTE)] not in taken]
+        # A free colour unlike every taken one first: a classroom pair drawn pink and red was hard to tell
+        # apart on a projector where the lines cross (QA round 12).
+        colour = next((c for c in free if not NEAR_COLOURS.get(c, set()) & taken), free[0])
         styles[run_id] = RunStyle(colour, variant)
         taken.add(colour)
         if len(taken) == len(RUN_PALETTE):
