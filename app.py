@@ -10,6 +10,9 @@ import streamlit as st
 import ui
 
 st.set_page_config(page_title="LSTM LM Explorer", page_icon="🧠", layout="wide")
+# Half of Streamlit's 6rem above each page: on a 1280x720 projector Train's live chart began at y 620,
+# below a class's view (QA round 12). A style-only st.html draws nothing.
+st.html("<style>[data-testid='stMainBlockContainer']{padding-top:3rem}</style>")
 
 PAGES = [
     st.Page("app_pages/start.py", title="Start", icon=":material/home:", default=True),
