@@ -15,7 +15,8 @@ import pandas as pd
 
 from explorer.uploads import text_stats
 from lmcore.config import Config, ConfigError, from_dict
-from lmcore.data import epoch_steps_from_log, planned_steps
+from lmcore.data import planned_steps
+from lmcore.epochs import epoch_steps_from_log
 from lmcore.errors import LmcoreError
 from lmcore.sizes import PTB_TOKENS
 from lmcore.summaries import RunSummary

@@ -33,7 +33,7 @@ import torch
 from .ablation import SHORT, inert_settings
 from .checkpoints import checkpoint_sources, load_checkpoint, source_path
 from .config import KEYS, MAX_TEXT, ConfigError, coerce, from_dict, unknown_key_message, validate
-from .data import epoch_steps_from_plan
+from .epochs import epoch_steps_from_plan
 from .errors import RunError
 from .jsonl import json_count, json_number, read_jsonl
 from .model import LanguageModel

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from .data import epoch_position, epoch_steps_from_log
+from .epochs import epoch_position, epoch_steps_from_log
 from .errors import LmcoreError, RunError
 from .jsonl import read_jsonl
 from .reference import reference_info

@@ -14,7 +14,7 @@ import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .data import epoch_position, epoch_steps_from_plan
+from .epochs import epoch_position, epoch_steps_from_plan
 from .jsonl import json_count, json_number, json_objects, read_jsonl
 from .reference import is_reference, reference_folders, reference_info
 from .runs import ACTIVE, average_speed, read_config, read_json, read_status, runs_dir

@@ -24,7 +24,7 @@ from explorer.metrics import smooth, split, thin
 from explorer.perplexity import Clip, ceiling_clip, find_clip, format_ppl
 from explorer.textview import md_escape
 from lmcore import checkpoints, queue, runs
-from lmcore.data import epoch_position
+from lmcore.epochs import epoch_position
 from lmcore.metrics_frame import MetricsFrame
 from lmcore.progress import format_seconds
 from lmcore.reference import reference_folders
