@@ -143,7 +143,9 @@ def test_the_train_page_shows_a_forks_own_result_and_where_it_started(parent, wo
     at = open_app(monkeypatch, parent.parent, "app_pages/train.py", {"run": child.name})
     assert not at.exception, [e.value for e in at.exception]
     finished = " ".join(s.value for s in at.success)
-    assert finished == (f"Finished: best validation perplexity {status['best_val_ppl']:.1f} (epoch 5), final "
+    inside = status["best_step"] - 4 * status["steps_per_epoch"]   # the fork's cap ends inside epoch 5
+    assert finished == (f"Finished: best validation perplexity {status['best_val_ppl']:.1f} (epoch 5, {inside} of "
+                        f"its {status['steps_per_epoch']} steps), final "
                         f"{status['final_val_ppl']:.1f}, test {status['test_ppl']:.1f}; it started from "
                         f"{start:.1f} (the parent's epoch 3).")
     assert f"It started from {start:.1f} (the parent's epoch 3); its best, final and test are its own training's." \

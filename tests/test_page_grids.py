@@ -127,7 +127,8 @@ def test_an_inert_grids_results_say_so_and_read_whole_numbers(inert_grid, monkey
     # No interval with one seed: a dash, not the text "None" or "nan"; the method names no df.
     assert (effects.value[["low", "high"]] == "—").all().all() and set(effects.value["method"]) == {"paired"}
     cells = frame_with(at, "best epoch").value
-    assert cells["best epoch"].tolist() == ["1 (n=1)", "1 (n=1)"]
+    # Epochs trained at the best validation: 5 of SMALL's 99 steps an epoch, 0.05, to a tenth (not "1").
+    assert cells["best epoch"].tolist() == ["0.1 (n=1)", "0.1 (n=1)"]
     curves = chart(at, key="compare.grid.curves")
     assert curves["layout"]["xaxis"]["tickvals"] == [5]       # one validation at step 5: no 4.5 or 5.5 ticks
 
