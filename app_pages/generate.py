@@ -230,10 +230,10 @@ def checked(reading: tuple) -> int | None:
 def show_text(result: dict, summary: RunSummary, vocabulary_size: int, temperature: float) -> None:
     with st.container(border=True):
         st.markdown(textview.to_markdown(result["words"], result["prompt"]))
-    shown, dataset = result["prompt"] + result["words"], summary.config.get("dataset")
-    notes = [textview.unk_note(shown, vocabulary_size, dataset, temperature), textview.number_note(shown, dataset)]
+    notes = textview.text_notes(result["prompt"] + result["words"], vocabulary_size, summary.config.get("dataset"),
+                                temperature)
     st.caption(" ".join([prompt_caption(result), "A line break is where the model chose `<eos>` (end of sentence).",
-                         *filter(None, notes)]))
+                         *notes]))
     with st.expander("Plain text (copy)"):
         st.code(whole_text(result), language=None, wrap_lines=True)   # the prompt too, as `lmcore sample` prints
 
@@ -422,10 +422,9 @@ def sample_history(summary: RunSummary) -> None:
     start = (f"with prompt “{first['prompt']}”" if first["prompt"].strip() not in ("", EOS) else
              "from the start of a sentence")
     shown = [w for item in history for w in (item["prompt"] + " " + item["text"]).split()]
-    dataset = summary.config.get("dataset")
-    notes = [textview.unk_note(shown, vocabulary_size(folder), dataset), textview.number_note(shown, dataset)]
+    notes = textview.text_notes(shown, vocabulary_size(folder), summary.config.get("dataset"))
     st.caption(" ".join([f"One sample per validation, always {start}, temperature {first['temperature']} and the "
-                         "run's seed, so only the model changes.", *filter(None, notes)]))
+                         "run's seed, so only the model changes.", *notes]))
     with st.container(height=460 if len(history) > 5 else "content", border=False):
         for item in history:
             # A line above the text, not a column beside it: at 1024 px a sixth of the row wrapped the

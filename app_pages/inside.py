@@ -363,6 +363,7 @@ def params_tab(summary, cfg) -> None:
 
 
 TAB_SLUGS = {"lesson": LESSON_TAB, "masks": RUN_TAB, "params": PARAMS_TAB}   # ?tab= values
+SLUG_OF_TAB = {label: slug for slug, label in TAB_SLUGS.items()}
 
 
 def opening_tab(query) -> str:
@@ -396,7 +397,7 @@ def tab_in_url(shown_run: str | None) -> None:
         query["run"] = shown_run
     query.pop("tab", None)
     if opening_tab(query) != tab:
-        query["tab"] = next(slug for slug, label in TAB_SLUGS.items() if label == tab)
+        query["tab"] = SLUG_OF_TAB[tab]
     if query != st.query_params.to_dict():
         st.query_params.from_dict(query)
     st.session_state[INSIDE_URL_TAB] = url_link()

@@ -271,7 +271,6 @@ def effects_csv(rows: list[dict]) -> str:
     return effect_rows(rows).drop(columns=["row", "reads"]).to_csv(index=False)
 
 
-
 def contrast_label(row: dict) -> str:
     """'tied=true vs false' for a main effect, 'placement × tied' for an interaction."""
     if "toggle" in row:

@@ -88,7 +88,7 @@ def prompt_tip(suggestions: dict[str, str]) -> str:
     tips = [f"`{fix}` for `{typed}`" if fix else f"leave out `{typed}`" for typed, fix in suggestions.items()]
     return ("The prompt splits at spaces only, and this text writes punctuation as words of its own or not at "
             "all" + (", and every number as `N`" if any("N" in fix.split() for fix in suggestions.values()) else "")
-            + ": " + ("try " if suggestions and any(suggestions.values()) else "") + ", ".join(tips) + ".")
+            + ": " + ("try " if any(suggestions.values()) else "") + ", ".join(tips) + ".")
 
 
 def fmt_prob(p: float) -> str:
@@ -206,6 +206,13 @@ def checkpoint_validation(progress: dict, metrics: pd.DataFrame, is_best_file: b
 
 
 # ---------------------------------------------------------------- <unk> in generated text
+
+def text_notes(words, vocabulary_size: int | None, dataset: str | None, temperature: float | None = None) -> list[str]:
+    """What the special words a text shows stand for (`<unk>`, PTB's `N`), for the caption under it."""
+    words = list(words)
+    return [note for note in (unk_note(words, vocabulary_size, dataset, temperature), number_note(words, dataset))
+            if note]
+
 
 def number_note(words, dataset: str | None) -> str | None:
     """What PTB's `N` is, for text that shows it (QA round 12: students asked who N is); None otherwise."""

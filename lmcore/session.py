@@ -228,7 +228,7 @@ def count_redone(writer: RunWriter, reached: dict | None, trainer: Trainer) -> N
     step, seconds = json_count((reached or {}).get("step")), json_number((reached or {}).get("time"))
     if step is None or seconds is None or step <= trainer.step or seconds <= trainer.elapsed:
         return
-    earlier = json_number((read_json(writer.folder / "status.json") or {}).get("redone_seconds")) or 0.0
+    earlier = json_number(writer.current.get("redone_seconds")) or 0.0
     writer.status(redone_seconds=earlier + seconds - trainer.elapsed)
 
 

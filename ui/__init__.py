@@ -512,12 +512,13 @@ def parameter_bar(table: pd.DataFrame) -> go.Figure:
 
 
 # What the one tokens/s figure (RunSummary.tokens_per_s) means, wherever a page shows it.
+MEDIAN_SPEED = "the median of its logged intervals"   # what a run older than the average speed shows
 SPEED_HELP = ("training tokens per second: the latest logged training batches while the run trains; once it has "
               "ended, its average over all its training steps (tokens trained / seconds spent in steps), time "
               "beside other runs included. Evaluations, samples and saves are left out. The Set-up time estimate uses "
               "another figure: tokens trained over the whole training time, evaluations and saves included, from "
               "runs of the same shape that trained alone where there are any. A run written before its time in "
-              "steps was counted (the book reference run) shows the median of its logged intervals instead")
+              f"steps was counted (the book reference run) shows {MEDIAN_SPEED} instead")
 
 
 def and_join(items: list[str]) -> str:

@@ -264,7 +264,7 @@ def run_line(summary: RunSummary, label: str) -> str:
         parts.append(f"trained {ui.fmt_duration(summary.training_seconds)}{ui.inherited_time(summary)}"
                      f"{ui.redone_time(summary)}")
     if summary.tokens_per_s is not None:  # the figure Train, the table and the CLI show
-        median = " (the median of its logged intervals)" if summary.speed_basis == "median" else ""
+        median = f" ({ui.MEDIAN_SPEED})" if summary.speed_basis == "median" else ""
         parts.append(f"{ui.fmt_whole(summary.tokens_per_s)} tokens/s{median}")
     if where := device_text(summary):
         parts[-1] += f" {where}"
@@ -316,7 +316,7 @@ def actions(chosen: list[RunSummary], labels: list[str]) -> None:
             for s in chosen)) + ".")
     # Asked again at every rerun: a run that started since the click is kept, and said to be.
     doomed = [(s, label) for s, label in zip(chosen, labels)
-              if s in deletable and s.id in st.session_state[CONFIRM_DELETE]]
+              if kept_reason(s) is None and s.id in st.session_state[CONFIRM_DELETE]]
     if doomed:
         kept = [(label, kept_reason(s)) for s, label in zip(chosen, labels) if kept_reason(s)]
         confirm_delete([s for s, _ in doomed], [label for _, label in doomed], kept)

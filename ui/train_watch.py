@@ -327,8 +327,8 @@ def run_numbers(frame: pd.DataFrame, summary: RunSummary) -> None:
                ("Learning rate", f"{lr:.3g}" if isinstance(lr, (int, float)) else "—", None,
                 f"of the latest logged training step: {lr:.6g}" if isinstance(lr, (int, float)) else None),
                ("Tokens / s", ui.fmt_whole(summary.tokens_per_s), None,
-                "this run's figure is the median of its logged intervals: it was written before its time in steps "
-                "was counted" if summary.speed_basis == "median" else ui.SPEED_HELP)]
+                f"this run's figure is {ui.MEDIAN_SPEED}: it was written before its time in steps was counted"
+                if summary.speed_basis == "median" else ui.SPEED_HELP)]
     if summary.status.get("floor_ppl"):
         numbers.append(("Best possible", ui.fmt_ppl(summary.status["floor_ppl"]), None,
                         "the entropy floor of the generated corpus: no model can beat it"))
