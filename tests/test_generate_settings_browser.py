@@ -8,6 +8,7 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlparse
 
 import pytest
+from playwright.sync_api import expect
 
 from browser import browser_fixture, page_fixture, require_chromium, screenshot, settle, streamlit_server  # noqa: F401
 
@@ -28,10 +29,21 @@ def prompt_box(page):
     return page.get_by_role("textbox", name="Prompt")
 
 
-def temperature(page) -> str:
+def thumb_value(page):
     """The value the Temperature slider shows above its thumb."""
     slider = page.locator('[data-testid="stSlider"]').filter(has_text="Temperature")
-    return slider.locator('[data-testid="stSliderThumbValue"]').inner_text()
+    return slider.locator('[data-testid="stSliderThumbValue"]')
+
+
+def temperature(page) -> str:
+    return thumb_value(page).inner_text()
+
+
+def expect_settings(page, prompt: str, shown_temperature: str) -> None:
+    """The prompt box and the temperature hold these. Waited for: after a reload Streamlit draws a text
+    box at its default for a frame (~0.1 s) before the value the script set (CI caught the empty box)."""
+    expect(prompt_box(page)).to_have_value(prompt, timeout=5_000)
+    expect(thumb_value(page)).to_have_text(shown_temperature, timeout=5_000)
 
 
 def test_settings_survive_another_page_and_a_reload(app, page):
@@ -62,7 +74,7 @@ def test_settings_survive_another_page_and_a_reload(app, page):
     settle(page, "Inside the model")
     page.locator('[data-testid="stSidebarNav"]').get_by_text("Generate").click()
     settle(page, "Plain text (copy)")
-    assert prompt_box(page).input_value() == "the market" and temperature(page) == "0.50"
+    expect_settings(page, "the market", "0.50")
     assert page.get_by_text(STALE).count() == 0
     page.wait_for_function("() => location.search.includes('temperature=0.5')", timeout=10_000)
     assert parse_qs(urlparse(page.url).query) == query   # the address holds them again
@@ -70,5 +82,5 @@ def test_settings_survive_another_page_and_a_reload(app, page):
 
     page.reload()
     settle(page, "How its text changed during training")
-    assert prompt_box(page).input_value() == "the market" and temperature(page) == "0.50"
+    expect_settings(page, "the market", "0.50")
     assert page.get_by_text("`last.pt`").count() + page.get_by_text("last.pt ·").count() >= 1
