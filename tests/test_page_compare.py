@@ -1033,5 +1033,5 @@ def test_an_in_app_link_to_compare_keeps_the_filters_set_there(trained_runs, mon
     plain = folders["plain"].name
     state = {"compare.filter.presets": ["tiny"], "compare.filter.text": "pl"}
     at = open_app(monkeypatch, root, "app_pages/train.py", {"run": plain}, state=state)
-    link = next(l.proto for l in at.get("page_link") if l.proto.label == "Compare it with other runs")
+    link = next(l.proto for l in at.get("page_link") if l.proto.label == "Compare")
     assert parse_qs(link.query_string) == {"runs": [plain], "preset": ["tiny"], "contains": ["pl"]}

@@ -245,7 +245,8 @@ def test_trains_link_for_a_run_without_dropout_opens_its_parameters(trained_runs
 
     root, folders = trained_runs
     plain, dropped = summarize(folders["plain"]), summarize(folders["variational"])
-    assert inside_label(plain) == "No dropout: see its parameters" and inside_query(plain)["tab"] == "params"
+    assert inside_label(plain)[0] == "Parameters" and "No dropout" in inside_label(plain)[1]
+    assert inside_query(plain)["tab"] == "params"
     assert inside_query(dropped) == {"run": dropped.id}
     at = open_app(monkeypatch, root, "app_pages/inside.py", inside_query(plain))
     assert not at.exception and metric(at, "total, tying off")          # the parameters tab is the open one

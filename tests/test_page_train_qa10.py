@@ -191,7 +191,9 @@ def test_a_resumed_run_launching_says_so_after_its_step(trained_runs, monkeypatc
 
 
 def test_a_run_without_dropout_is_not_offered_its_dropout_masks(trained_runs, monkeypatch):
-    labels = {name: {link.proto.label for link in open_watch(monkeypatch, trained_runs[1][name]).get("page_link")}
-              for name in ("plain", "variational")}
-    assert "No dropout: see its parameters" in labels["plain"] and "The dropout masks it used" not in labels["plain"]
-    assert "The dropout masks it used" in labels["variational"]
+    links = {name: {link.proto.label: link.proto.help
+                    for link in open_watch(monkeypatch, trained_runs[1][name]).get("page_link")}
+             for name in ("plain", "variational")}
+    assert "Parameters" in links["plain"] and "Dropout masks" not in links["plain"]
+    assert "No dropout" in links["plain"]["Parameters"]
+    assert "Dropout masks" in links["variational"] and "Parameters" not in links["variational"]

@@ -363,7 +363,7 @@ def test_compare_it_with_other_runs_adds_the_run_and_keeps_the_chart_settings(tr
     plain, variational = folders["plain"].name, folders["variational"].name
     state = {"compare.selected": [variational, "deleted-since"], "compare.x_axis": "epoch", "compare.smoothing": 0.3}
     at = open_app(monkeypatch, root, "app_pages/train.py", {"run": plain}, state=state)
-    link = next(l.proto for l in at.get("page_link") if l.proto.label == "Compare it with other runs")
+    link = next(l.proto for l in at.get("page_link") if l.proto.label == "Compare")
     assert parse_qs(link.query_string) == {"runs": [f"{variational},{plain}"], "x": ["epoch"], "smooth": ["0.3"]}
 
 

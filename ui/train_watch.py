@@ -125,7 +125,13 @@ def last(frame: pd.DataFrame, kind: str, column: str = "ppl", back: int = 1):
 
 
 def run_header(summary: RunSummary) -> None:
-    st.markdown(f"#### {ui.STATE_ICONS.get(summary.state, '')} {md_escape(summary.name)} · {ui.shown_state(summary)}")
+    # The title and the links to the other pages share a row, which wraps on a narrow screen: on a
+    # 1280x720 projector the live chart began at y 640, below the class's view (QA round 12).
+    row = st.container(horizontal=True, gap="small", vertical_alignment="center")
+    with row:
+        st.markdown(f"#### {ui.STATE_ICONS.get(summary.state, '')} {md_escape(summary.name)} · "
+                    f"{ui.shown_state(summary)}", width="content")
+        run_links(summary)
     if summary.device is None and summary.is_active:  # not loaded yet: the progress line says what it does
         parts = [f"`{summary.id}`"]
     else:
@@ -136,21 +142,27 @@ def run_header(summary: RunSummary) -> None:
     if summary.max_steps:
         parts.append(f"capped at {summary.max_steps:,} steps (max_steps)")
     st.caption(" · ".join(parts), help=STEP_KIND_HELP if summary.step_kind and summary.device else None)
-    if split := describe_split(summary.time_split):
-        st.caption(f"Where the training time went: {split}", help=TIME_SPLIT_HELP)
     if summary.is_reference:
         st.info(reference.provenance(summary), icon=":material/verified:")
 
 
+def time_split(summary: RunSummary) -> None:
+    """Under the numbers, not the header: a detail of the training time, not what a class watches."""
+    if split := describe_split(summary.time_split):
+        st.caption(f"Where the training time went: {split}", help=TIME_SPLIT_HELP)
+
+
 def run_links(summary: RunSummary) -> None:
-    """The other pages, each opened on this run."""
-    links = [("app_pages/compare.py", "Compare it with other runs", ":material/compare_arrows:",
-              compare_url.link_query([summary.id], keep_selection=True)),
-             ("app_pages/inside.py", inside_label(summary), ":material/biotech:", inside_query(summary)),
-             ("app_pages/generate.py", "Generate text with it", ":material/edit_note:", {"run": summary.id})]
-    row = st.container(horizontal=True, gap="medium")
-    for page, label, icon, query in links:
-        row.page_link(page, label=label, icon=icon, query_params=query)
+    """The other pages, each opened on this run; short labels, so they fit beside the run's title."""
+    inside, inside_help = inside_label(summary)
+    links = [("app_pages/compare.py", "Compare", ":material/compare_arrows:",
+              compare_url.link_query([summary.id], keep_selection=True), "Compare it with other runs"),
+             ("app_pages/inside.py", inside, ":material/biotech:", inside_query(summary), inside_help),
+             ("app_pages/generate.py", "Generate text", ":material/edit_note:", {"run": summary.id},
+              "Generate text with it, and see which words it weighed")]
+    row = st.container(horizontal=True, gap="medium", width="content")
+    for page, label, icon, query, help_text in links:
+        row.page_link(page, label=label, icon=icon, query_params=query, help=help_text)
 
 
 def inside_query(summary: RunSummary) -> dict:
@@ -158,10 +170,12 @@ def inside_query(summary: RunSummary) -> dict:
     return {"run": summary.id} if used_dropout(summary) else {"run": summary.id, "tab": "params"}
 
 
-def inside_label(summary: RunSummary) -> str:
-    """What Inside the model shows of this run: the masks it used, or, for a run without dropout (QA
-    round 10: tiny was offered 'The dropout masks it used'), that it has none, beside its parameters."""
-    return "The dropout masks it used" if used_dropout(summary) else "No dropout: see its parameters"
+def inside_label(summary: RunSummary) -> tuple[str, str]:
+    """What Inside the model shows of this run (QA round 10: tiny was offered 'The dropout masks it
+    used'), as a short label and its help."""
+    if used_dropout(summary):
+        return "Dropout masks", "Inside the model: the dropout masks it used"
+    return "Parameters", "No dropout: Inside the model shows its parameters, layer by layer"
 
 
 def used_dropout(summary: RunSummary) -> bool:
@@ -584,7 +598,6 @@ def show_run(folder: Path) -> None:
     state = summary.state
     follow_state(folder.name, state)
     run_header(summary)
-    run_links(summary)
     fraction, text = progress_line(summary)
     saved = saved_point(folder, planned_epochs(summary, frame)) if resumable(summary) else None
     if state in runs.ACTIVE + ("stopped", "failed") or resumable(summary):
@@ -600,6 +613,7 @@ def show_run(folder: Path) -> None:
     # the numbers, the controls and the fork form (QA round 5).
     run_chart(summary, frame)
     run_numbers(frame, summary)
+    time_split(summary)
     fork_form(summary, "train")
     run_samples(folder)
 
