@@ -59,6 +59,24 @@ def test_every_page_opens_from_a_direct_link_and_renders(app, page):
         screenshot(page, f"page{path.replace('/', '-') or '-start'}")
 
 
+def test_the_sidebar_tells_the_current_page_from_a_focused_link(app, page):
+    """QA round 12: Streamlit greys the current page's link and a focused one alike, so a Tab press in
+    the sidebar seemed to change page. The current one is bold with a bar; a focused one is outlined."""
+    url, _ = app
+    page.goto(url + "/train")
+    settle(page, "Set up a run")
+    links = page.locator('[data-testid="stSidebarNavLink"]')
+    links.filter(has_text="Compare").focus()
+    page.keyboard.press("Shift+Tab")
+    page.keyboard.press("Tab")   # a keyboard focus, which :focus-visible marks
+    style = """el => { const s = getComputedStyle(el); const p = getComputedStyle(el.querySelector('p'));
+                       return [s.boxShadow, s.outlineStyle, p.fontWeight]; }"""
+    current_shadow, _, current_weight = links.filter(has_text="Train").evaluate(style)
+    focused_shadow, focused_outline, focused_weight = links.filter(has_text="Compare").evaluate(style)
+    assert "inset" in current_shadow and int(current_weight) >= 600
+    assert focused_outline == "solid" and "inset" not in focused_shadow and int(focused_weight) < 600
+
+
 def test_start_a_tiny_run_watch_it_live_and_reattach_after_reload(app, page):
     url, root = app
     page.goto(f"{url}/train?preset=tiny&max_steps=240&eval_every=40&log_every=4&name=browser-live")
