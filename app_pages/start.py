@@ -12,7 +12,7 @@ from lmcore.errors import LmcoreError
 from lmcore.params import formula_counts
 from lmcore.presets import PRESETS
 from lmcore.summaries import RunSummary, list_runs, reference_runs
-from ui import reference
+from ui import access, reference
 
 START_PTB = "start.ptb_message"
 
@@ -49,7 +49,8 @@ def ptb_panel(available: bool) -> None:
         return
     with st.container(border=True):
         st.markdown(f"**Penn Treebank not downloaded yet** ({DOWNLOAD_SIZE}). The generated corpus works without it.")
-        if st.button("Download PTB", icon="⬇️"):
+        if st.button("Download PTB", icon="⬇️", disabled=not access.may_change(), help=access.refusal()) \
+                and access.may_change():
             bar = st.progress(0.0, text="Connecting...")
 
             def report(name, done, total):
@@ -99,8 +100,8 @@ def preset_card(name: str, ptb_here: bool, run: RunSummary | None = None) -> Non
         elif name in FULL_RECIPES and not torch.cuda.is_available():  # QA round 5: a 6-hour click, unsaid
             st.caption(f"A GPU recipe: {cfg.epochs} epochs take hours on a CPU (see below).")
         if st.button("Start now", key=f"start.go.{name}", type="secondary" if blocked else "primary",
-                     icon=":material/play_arrow:", width="stretch", disabled=blocked,
-                     help="Download PTB above first" if blocked else None):
+                     icon=":material/play_arrow:", width="stretch", disabled=blocked or not access.may_change(),
+                     help=access.help_or_refusal("Download PTB above first" if blocked else None)):
             try:
                 run_id = ui.start_run(cfg)
             except (LmcoreError, OSError) as error:

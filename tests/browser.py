@@ -30,9 +30,10 @@ VIEWPORT = {"width": 1400, "height": 900}
 
 
 @contextlib.contextmanager
-def streamlit_server(runs_root: Path, log_path: Path | None = None):
+def streamlit_server(runs_root: Path, log_path: Path | None = None, address: str = "127.0.0.1"):
     """`streamlit run app.py` on a free port, with runs under `runs_root`; yields its URL. The
-    server's output goes to `log_path`, by default streamlit.log beside the runs folder."""
+    server's output goes to `log_path`, by default streamlit.log beside the runs folder. `address`:
+    the one it listens on (0.0.0.0: every interface); the URL is always the loopback one."""
     log_path = log_path or runs_root.parent / "streamlit.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     port = free_port()
@@ -40,7 +41,7 @@ def streamlit_server(runs_root: Path, log_path: Path | None = None):
     log = open(log_path, "wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
+         "--server.address", address, "--server.headless", "true", "--browser.gatherUsageStats", "false",
          "--server.fileWatcherType", "none"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"

@@ -29,6 +29,7 @@ from lmcore.metrics_frame import MetricsFrame
 from lmcore.progress import format_seconds
 from lmcore.reference import reference_folders
 from lmcore.summaries import RunSummary, list_runs, reference_runs
+from ui import access
 
 STATE_ICONS = {"queued": "⏳", "running": "▶️", "finished": "✅", "failed": "❌", "stopped": "⏸️",
                "broken": "⚠️"}
@@ -571,6 +572,7 @@ def sidebar() -> None:
     from lmcore.ptb import ptb_status
 
     with st.sidebar:
+        access.sidebar_note()
         run_counts()
         st.caption(f"Runs folder: `{runs_root()}`")
         ptb = _ptb_status_cached(ptb_status)
@@ -610,6 +612,7 @@ def start_run(cfg, count=None) -> str:
     from lmcore.errors import ConfigError
     from lmcore.launch import launch_new
 
+    access.require()
     found = corpus_problems(cfg, count or count_splits)
     if found:
         raise ConfigError(found)

@@ -16,7 +16,7 @@ from lmcore.config import PLACEMENTS, ConfigError, parse_assignments
 from lmcore.effects import grid_effects
 from lmcore.presets import PRESETS, resolve
 from lmcore.summaries import RunSummary, list_runs
-from ui import queue_backend
+from ui import access, queue_backend
 from ui.compare_runs import FLASH, GRID_CHOSEN, RUNS_VIEW, SELECTED, TAB, TABLE_COLUMNS, display_table
 from ui.grid_charts import band_figure, effects_figure
 from ui.train_setup import device_here
@@ -124,16 +124,19 @@ def confirm_box(count: int) -> bool:
     return st.checkbox(f"Yes, queue all {count:,} runs", key=GRID_CONFIRM + str(count))
 
 
+CONCURRENCY_HELP = ("how many queued runs train at once (all grids share the queue). On a CPU, runs at once share "
+                    "the cores (two on 2 cores: each at about half its speed). On a GPU with CUDA graphs one at a "
+                    "time is fastest: four book-sized runs together made 166k tokens/s on an H200, one alone 201k "
+                    "(docs/performance.md)")
+
+
 def queue_row(toggles: dict, seeds: int, count: int, disabled: bool) -> None:
     go_column, concurrency_column, _ = st.columns([1, 1, 2], vertical_alignment="bottom")
     concurrency_column.number_input("Runs at a time", 1, 8, key=GRID_CONCURRENCY, on_change=save_concurrency,
-                                    help="how many queued runs train at once (all grids share the queue). On a CPU, "
-                                    "runs at once share the cores (two on 2 cores: each at about half its "
-                                    "speed). On a GPU with CUDA graphs one at a time is fastest: four "
-                                    "book-sized runs together made 166k tokens/s on an H200, one alone 201k "
-                                    "(docs/performance.md)")
+                                    disabled=not access.may_change(), help=access.help_or_refusal(CONCURRENCY_HELP))
     if go_column.button(f"Queue {count} run{'s' if count != 1 else ''}", type="primary", icon=":material/playlist_add:",
-                        disabled=disabled, width="stretch"):
+                        disabled=disabled or not access.may_change(), help=access.refusal(), width="stretch") \
+            and access.may_change():
         configs = ablation.grid(base_config(), toggles, seeds=seeds)
         queue_backend.apply()  # the backend chosen above takes over the queue only now
         folders = queue.enqueue([c.to_dict() for c in configs], ui.runs_root(), [c.name for c in configs])
@@ -159,6 +162,8 @@ def build_cells(toggles: dict) -> tuple[list, list[str]]:
 
 
 def save_concurrency() -> None:
+    if access.refusal():
+        return
     queue.set_concurrency(ui.runs_root(), st.session_state[GRID_CONCURRENCY])
     queue.ensure_worker(ui.runs_root())
 

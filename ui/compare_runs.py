@@ -20,6 +20,7 @@ from explorer.perplexity import find_clip
 from explorer.textview import md_escape
 from lmcore import runs
 from lmcore.summaries import RunSummary
+from ui import access
 from ui.fork import fork_selected, inherited_best, scores_note, started_from
 from ui.grid_charts import axis_top
 
@@ -307,8 +308,8 @@ def actions(chosen: list[RunSummary], labels: list[str]) -> None:
     why_not = " ".join(dict.fromkeys(ui.READ_ONLY_HELP if s.is_reference else ACTIVE_HELP for s in chosen))
     # Nothing deletable: no "Delete 0 runs…", and the reason beside the button, not only in its hover.
     label = f"Delete {len(deletable)} run{'s' if len(deletable) != 1 else ''}…" if deletable else "Delete…"
-    if row.button(label, icon=":material/delete:", disabled=not deletable,
-                  help="asks before deleting" if deletable else why_not):
+    if row.button(label, icon=":material/delete:", disabled=not deletable or not access.may_change(),
+                  help=access.help_or_refusal("asks before deleting" if deletable else why_not)):
         st.session_state[CONFIRM_DELETE] = [s.id for s in deletable]
     if not deletable:
         row.caption("Nothing selected can be deleted: " + "; ".join(dict.fromkeys(
@@ -351,7 +352,8 @@ def confirm_delete(doomed: list[RunSummary], doomed_labels: list[str], kept: lis
     with st.container(border=True):
         st.warning(delete_question(doomed_labels, kept), icon=":material/warning:")
         row = st.container(horizontal=True)
-        if row.button("Yes, delete", type="primary"):
+        if row.button("Yes, delete", type="primary", disabled=not access.may_change(), help=access.refusal()) \
+                and access.may_change():
             refused = []
             for summary in doomed:
                 folder = summary.path  # from the listing: odd folder names work too

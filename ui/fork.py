@@ -19,6 +19,7 @@ from lmcore.errors import ConfigError, LmcoreError
 from lmcore.fork import fork_position, fork_run, fork_start, trainable_limits, unread_changes
 from lmcore.runs import read_config
 from lmcore.summaries import RunSummary
+from ui import access
 from ui.train_controls import help_for
 
 CREATED = "fork.created"  # parent run id -> the id of the fork this session made from it
@@ -190,7 +191,8 @@ def form(summary: RunSummary, sources: list[str], key: str) -> None:
         }
         # Only what the user changed: an untouched lr keeps the lr the parent had reached.
         changes = {k: v for k, v in values.items() if v != config.get(k)}
-        if st.form_submit_button("Fork and train", icon=":material/call_split:", type="primary"):
+        if st.form_submit_button("Fork and train", icon=":material/call_split:", type="primary",
+                                 disabled=not access.may_change(), help=access.refusal()):
             st.session_state.setdefault(REFUSED, {}).pop(key, None)
             create(summary, source, changes, key)
     refusal = st.session_state.get(REFUSED, {}).get(key)
@@ -212,6 +214,9 @@ def raised_note(position: dict, parents: dict, limits: dict) -> str:
 
 
 def create(summary: RunSummary, source: str, changes: dict, key: str) -> None:
+    if refused := access.refusal():
+        refuse(key, source, changes, refused)
+        return
     try:
         folder = fork_run(summary.path, source, changes, ui.runs_root())
         launch.launch_new(folder)

@@ -14,6 +14,7 @@ import streamlit as st
 
 import ui
 from lmcore import queue, ray_backend
+from ui import access
 
 BACKEND = "compare.grid.backend"
 ADDRESS = "compare.grid.address"
@@ -52,8 +53,9 @@ def backend_row() -> None:
         st.error(problem, icon=":material/error:")
     if failed and saved[0] == "ray" and (waiting := len(queue.pending(ui.runs_root()))):
         st.button(f"Train the {waiting} waiting run{'s' if waiting != 1 else ''} on this machine",
-                  icon=":material/computer:", on_click=train_here,
-                  help="switches the queue to this machine, for every user, and starts a worker")
+                  icon=":material/computer:", on_click=train_here, disabled=not access.may_change(),
+                  help=access.help_or_refusal("switches the queue to this machine, for every user, and starts a "
+                                              "worker"))
 
 
 def where(setting: tuple[str, str]) -> str:
@@ -95,6 +97,8 @@ def probe() -> None:
 
 
 def train_here() -> None:
+    if access.refusal():
+        return
     queue.set_backend(ui.runs_root(), "local")
     st.session_state[BACKEND], st.session_state[CHECKED] = "local", None
     queue.ensure_worker(ui.runs_root())

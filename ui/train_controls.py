@@ -26,6 +26,7 @@ from explorer.uploads import (
 )
 from lmcore.config import PLACEMENT_HELP, PLACEMENTS, RULES, SCHEDULE_HELP, Config, allowed_text, key_problem
 from lmcore.errors import ConfigError, LmcoreError
+from ui import access
 from ui.train_state import REFUSED, TEXT_PATH, WIDGET, uploads_dir
 
 TEXT_STATS = "train.text_stats"    # sha256 -> text_stats ("lines", "train_tokens", "distinct", "split") + "name"
@@ -127,9 +128,10 @@ def upload_box() -> None:
     st.html('<style>[data-testid="stFileUploaderDropzoneInstructions"] {display: none;}</style>')
     # Any name: the content decides (UTF-8 text, not binary), and a refusal is said in words. A type
     # filter refused a .csv with a red icon whose reason showed only on hover (QA round 11).
-    file = st.file_uploader(UPLOAD_LABEL, key=UPLOADER, max_upload_size=UPLOAD_BOX_MB)
+    file = st.file_uploader(UPLOAD_LABEL, key=UPLOADER, max_upload_size=UPLOAD_BOX_MB,
+                            disabled=not access.may_change(), help=access.refusal())
     refused = None
-    if file is not None:
+    if file is not None and access.may_change():
         done = st.session_state.setdefault(UPLOADED, {})
         if file.file_id not in done:
             path, result = store_upload(file.getvalue(), uploads_dir(), file.name)

@@ -27,6 +27,7 @@ from lmcore.presets import PRESETS, preset_values
 from lmcore.sizes import ptb_slice_vocab_size
 from lmcore.summaries import list_runs
 from lmcore.train import resolve_device
+from ui import access
 from ui.train_controls import controls, help_for, stats_for
 from ui.train_state import NOTICE, PRESET, REFUSED, TAB, VALUES, WATCH_TAB, WIDGET, attach, load_values, read_values
 
@@ -162,9 +163,10 @@ def on_start() -> None:
 
 def start_box(cfg: Config | None, found: list[str]) -> None:
     # The button sits below every setting, some 60 Tab presses down (QA round 11): a shortcut reaches it.
-    st.button("Start training", type="primary", icon="▶️", disabled=bool(found), key=START, width="stretch",
-              on_click=on_start, shortcut="Ctrl+Enter", wrap=True,
-              help="Fix the problems above first" if found else "Trains in a background process (Ctrl+Enter)")
+    st.button("Start training", type="primary", icon="▶️", disabled=bool(found) or not access.may_change(), key=START,
+              width="stretch", on_click=on_start, shortcut="Ctrl+Enter", wrap=True,
+              help=access.help_or_refusal("Fix the problems above first" if found else
+                                          "Trains in a background process (Ctrl+Enter)"))
     tokens = epochs.train_tokens(cfg, stats_for) if cfg and not found else None
     mine = list_runs(ui.runs_root())  # reference runs never train here
     if tokens:

@@ -26,7 +26,7 @@ from lmcore.presets import preset_values
 from lmcore.reference import is_reference
 from lmcore.summaries import RunSummary, reference_runs, summary_of
 from lmcore.timing import describe_split
-from ui import compare_url, reference
+from ui import access, compare_url, reference
 from ui.compare_runs import floor_caption, floor_curves
 from ui.fork import fork_form, parent_curve, scores_note
 from ui.grid_charts import axis_top
@@ -230,8 +230,9 @@ def run_controls(summary: RunSummary, saved: SavedPoint | None) -> None:
                   help=ui.READ_ONLY_HELP)
     elif state in runs.ACTIVE:
         st.button("Stop", icon="⏹️", key=f"train.stop.{folder.name}", width="stretch", on_click=stop_clicked,
-                  args=(folder, summary.step), help="Saves a checkpoint at the step it has reached, then stops; "
-                  "Resume continues from it")
+                  args=(folder, summary.step), disabled=not access.may_change(),
+                  help=access.help_or_refusal("Saves a checkpoint at the step it has reached, then stops; "
+                                              "Resume continues from it"))
     elif resumable(summary):
         label, help_text, toast = ((
             "Resume", f"Continue in a new background process from {resume_text(summary.step, saved)}",
@@ -239,16 +240,23 @@ def run_controls(summary: RunSummary, saved: SavedPoint | None) -> None:
             ("Start over", "It saved no checkpoint, so it trains again from step 0 with the same config (a run "
              "that diverged will diverge again: change its config with Edit a copy)", "Starting over from step 0..."))
         st.button(label, icon="▶️", key=f"train.resume.{folder.name}", width="stretch", type="primary",
-                  help=help_text, on_click=resume_clicked, args=(folder, toast))
+                  help=access.help_or_refusal(help_text), on_click=resume_clicked, args=(folder, toast),
+                  disabled=not access.may_change())
 
 
 def stop_clicked(folder: Path, step: int | None) -> None:
+    if refused := access.refusal():   # the button is off too: this is for a click sent around it
+        say(refused, icon="🔒")
+        return
     stopped = runs.stop_run(folder)
     say(f"Stopping (it was at step {step or 0:,}): the run saves a checkpoint at the step it stops on, then the "
         "page says where Resume continues." if stopped else "No training process is running.")
 
 
 def resume_clicked(folder: Path, toast: str) -> None:
+    if refused := access.refusal():
+        say(refused, icon="🔒")
+        return
     try:
         launch.launch(folder)
         say(toast)
