@@ -68,7 +68,7 @@ def run_row(summary: RunSummary, label: str | None = None) -> dict:
                speed_basis=summary.speed_basis,
                device=summary.device, conditions=(summary.reference or {}).get("conditions"),
                started_at=datetime.fromtimestamp(started) if started is not None else None,
-               group=config.get("group") or None, note=summary.problem)
+               group=config.get("group") or None, note=summary.problem or summary.guessing_note)
     return row
 
 

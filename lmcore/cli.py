@@ -290,6 +290,8 @@ def _run_folder(folder: Path, progress: bool) -> int:
     from .session import run
 
     result = run(folder, show_progress=progress)
+    if result.get("warning"):
+        print(f"warning: this run is {result['warning']}", file=sys.stderr)
     print(json.dumps(result))
     return 0
 
@@ -387,7 +389,7 @@ def run_record(summary) -> dict:
             "params": summary.params, "step": summary.step, "total_steps": summary.total_steps,
             "steps_per_epoch": summary.steps_per_epoch, "training_seconds": summary.training_seconds,
             "tokens_per_s": summary.tokens_per_s, "device": summary.device, "reference": summary.is_reference,
-            "problem": summary.problem, "folder": str(summary.path)}
+            "problem": summary.problem, "warning": summary.guessing_note, "folder": str(summary.path)}
 
 
 def run_lines(summaries) -> list[str]:
@@ -401,7 +403,8 @@ def run_lines(summaries) -> list[str]:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.rjust(width) if i >= 3 else cell.ljust(width) for i, (cell, width)
                        in enumerate(zip(row, widths))).rstrip() for row in rows]
-    return lines[:1] + [line + (f"  ({s.problem})" if s.problem else "") for line, s in zip(lines[1:], summaries)]
+    notes = [s.problem or s.guessing_note for s in summaries]
+    return lines[:1] + [line + (f"  ({note})" if note else "") for line, note in zip(lines[1:], notes)]
 
 
 def _ppl(value) -> str:

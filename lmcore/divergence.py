@@ -25,6 +25,18 @@ MARGIN_NATS = 5.0
 PATIENCE_STEPS = 20
 
 
+def worse_than_guessing(ppl: float | None, vocab_size: int | None) -> str | None:
+    """Why a run that ended is no result though it never crossed the divergence line: its best
+    validation perplexity is above V, what guessing uniformly among its V words scores. QA round 13:
+    tiny under Adam lr 0.2 finished at 24,766 against V = 2,000, and read as a success; its training
+    loss sat near the line (ln V + 5) without staying above it. None for any other run."""
+    if ppl is None or not vocab_size or not ppl > vocab_size:
+        return None
+    shown = f"{ppl:,.0f}" if ppl < 1e7 else f"{ppl:.2e}"
+    return (f"worse than guessing: its best validation perplexity, {shown}, is above {vocab_size:,}, what guessing "
+            f"uniformly among its {vocab_size:,} words scores")
+
+
 class Diverged(RuntimeError):
     """A run that is no longer learning; `step` is where it was seen (the run's status shows it)."""
 

@@ -254,6 +254,10 @@ def summary(folder: Path, trainer: Trainer, state: str, test_ppl=None) -> dict:
     """The command line's summary of a run that ended; its tokens/s is the one every page shows
     (RunSummary.tokens_per_s: its average over its training steps)."""
     params = read_json(folder / "params.json") or {}
-    return {"run": folder.name, "state": state, "best_val_ppl": trainer.best_val, "test_ppl": test_ppl,
-            "params": params.get("total"), "tokens_per_s": summarize(folder).tokens_per_s,
-            "seconds": trainer.now(), "steps": trainer.step}
+    ended = summarize(folder)
+    result = {"run": folder.name, "state": state, "best_val_ppl": trainer.best_val, "test_ppl": test_ppl,
+              "params": params.get("total"), "tokens_per_s": ended.tokens_per_s,
+              "seconds": trainer.now(), "steps": trainer.step}
+    if ended.guessing_note:   # the JSON line says it too, not only the run's pages (QA round 13)
+        result["warning"] = ended.guessing_note
+    return result

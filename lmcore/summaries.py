@@ -14,6 +14,7 @@ import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .divergence import worse_than_guessing
 from .epochs import epoch_position, epoch_steps_from_plan
 from .jsonl import json_count, json_number, json_objects, read_jsonl
 from .reference import is_reference, reference_folders, reference_info
@@ -60,6 +61,14 @@ class RunSummary:
         """Seconds interrupted attempts trained past their checkpoint, trained again on resume and not in
         training_seconds (status `redone_seconds`, lmcore.session.count_redone); None when none was."""
         return json_number(self.status.get("redone_seconds"))
+
+    @property
+    def guessing_note(self) -> str | None:
+        """'worse than guessing: ...' for a run that ended (finished or stopped) with its best validation
+        above its vocabulary size (divergence.worse_than_guessing); None for any other."""
+        if self.state not in ("finished", "stopped"):
+            return None
+        return worse_than_guessing(self.best_val, self.vocab_size)
 
     @property
     def best_epoch_steps(self) -> tuple[int, int] | None:

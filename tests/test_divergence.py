@@ -144,3 +144,32 @@ def test_a_failed_runs_status_carries_its_last_times_and_train_line(runs_root):
     latest = train[-1]
     assert status["tokens_per_s"] == latest["tokens_per_s"] and status["lr"] == latest["lr"]
     assert status["train_ppl"] == latest["ppl"] or math.isnan(status["train_ppl"]) and math.isnan(latest["ppl"])
+
+
+@pytest.mark.parametrize("ppl, vocab, worse", [(24766.1, 2000, True), (2000.5, 2000, True), (2000.0, 2000, False),
+                                               (135.2, 2000, False), (None, 2000, False), (5000.0, None, False),
+                                               (float("nan"), 2000, False), (1e304, 2000, True)])
+def test_worse_than_guessing_is_a_best_validation_above_the_vocabulary_size(ppl, vocab, worse):
+    from lmcore.divergence import worse_than_guessing
+
+    note = worse_than_guessing(ppl, vocab)
+    assert (note is not None) == worse
+    if worse:
+        assert note.startswith("worse than guessing") and f"among its {vocab:,} words" in note
+
+
+def test_a_run_that_ends_worse_than_guessing_says_so_on_the_command_line(runs_root):
+    """QA round 13: tiny under Adam lr 0.2 finished at best validation 24,766 against V = 2,000 and read
+    as a success; its training loss sat near the divergence line without staying above it."""
+    out = subprocess.run([sys.executable, "-m", "lmcore", "train", "--runs-dir", str(runs_root), "--no-progress-bar",
+                          "--preset", "tiny", "--set", "lr=0.2", "--set", "max_steps=60", "--set", "threads=1"],
+                         capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert result["state"] == "finished" and result["best_val_ppl"] > 2000
+    assert result["warning"].startswith("worse than guessing") and "its 2,000 words" in result["warning"]
+    assert f"warning: this run is {result['warning']}" in out.stderr
+    listed = subprocess.run([sys.executable, "-m", "lmcore", "runs", "--runs-dir", str(runs_root), "--json"],
+                            capture_output=True, text=True, cwd=ROOT, timeout=60)
+    mine = next(r for r in json.loads(listed.stdout) if not r["reference"])
+    assert mine["warning"] == result["warning"]

@@ -576,3 +576,24 @@ def test_the_sidebars_train_watches_the_run_watched_before_again(trained_runs, m
     at.run()
     assert not at.exception and at.query_params["run"] == watched
     assert at.selectbox(key="train.watch").value == watched
+
+
+def test_a_run_that_finished_worse_than_guessing_is_not_shown_as_a_success(trained_runs, monkeypatch, tmp_path):
+    """QA round 13: best validation 24,766 against a 2,000-word vocabulary read 'Finished' in green."""
+    from explorer.compare import runs_table
+    from lmcore.summaries import summarize
+
+    folder = copy_run(trained_runs[1]["plain"], tmp_path)
+    status = json.loads((folder / "status.json").read_text())
+    (folder / "status.json").write_text(json.dumps({**status, "best_val_ppl": 24766.1, "final_val_ppl": 24766.1}))
+    at = open_watch(monkeypatch, folder)
+    assert not at.success
+    warning = texts(at.warning)
+    assert "Finished: best validation perplexity 24,766.1" in warning
+    assert "**Worse than guessing: its best validation perplexity, 24,766, is above 2,000" in warning
+    assert "after 40, its learning rate is most likely too high" in warning
+    assert runs_table([summarize(folder)]).at[0, "note"].startswith("worse than guessing")   # Compare's note
+    short = {**status, "best_val_ppl": 24766.1, "step": 5, "state": "stopped"}
+    (folder / "status.json").write_text(json.dumps(short))
+    at.run()
+    assert "It trained only 5 steps" in texts(at.warning) and "Stopped at step 5" in texts(at.info)

@@ -578,10 +578,29 @@ def run_outcome(folder: Path, summary: RunSummary, saved: SavedPoint | None) -> 
         st.info(f"Forked at step {status.get('step', 0):,}, not started yet: Resume trains it from there.")
     elif state == "stopped":
         st.info(stopped_text(summary.step or 0, saved))
-    elif state == "finished":
+    elif state == "finished" and not summary.guessing_note:
         st.success(f"Finished: {scores_text(summary)}.")
+    elif state == "finished":   # no green for a model worse than knowing nothing
+        st.warning(f"Finished: {scores_text(summary)}. {guessing_text(summary)}", icon=":material/casino:")
     elif state == "queued" and (reason := queue.waiting_reason(summary)):
         st.warning(reason, icon="⏳")
+    if state == "stopped" and summary.guessing_note:
+        st.warning(guessing_text(summary), icon=":material/casino:")
+
+
+# Under this many steps a run may still be near its untrained loss, which starts above ln V: measured
+# healthy runs were below the line by step 10 (lmcore/divergence.py).
+SHORT_RUN_STEPS = 20
+
+
+def guessing_text(summary: RunSummary) -> str:
+    """The note of a run worse than uniform guessing, with what most likely made it so."""
+    note, steps = summary.guessing_note or "", summary.step or 0
+    why = (f"It trained only {steps:,} steps, and an untrained model starts at or above that line: train it longer."
+           if steps < SHORT_RUN_STEPS else
+           f"A healthy run is far below that line within a few dozen steps; after {steps:,}, its learning rate is "
+           "most likely too high (or far too low). **Edit a copy** and change lr.")
+    return f"**{note[0].upper()}{note[1:]}.** {why}"
 
 
 def scores_text(summary: RunSummary) -> str:
