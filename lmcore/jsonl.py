@@ -21,6 +21,23 @@ def json_number(value, default: float | None = None) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else default
 
 
+METRIC_KINDS = ("train", "val", "test")
+
+
+def is_metric(record) -> bool:
+    """Whether a metrics.jsonl record is one the trainer could have written: a known kind, a whole
+    step and epoch, a numeric perplexity. A line edited by hand or by another tool, e.g.
+    `{"kind": "val", "step": "abc"}`, is skipped by every reader: it showed Generate and Compare a
+    traceback, and Train a retry that never succeeded (QA round 13)."""
+    return (isinstance(record, dict) and record.get("kind") in METRIC_KINDS and json_count(record.get("step")) is not None
+            and json_count(record.get("epoch")) is not None and json_number(record.get("ppl")) is not None)
+
+
+def read_metrics(path: Path) -> list[dict]:
+    """The metric records of a metrics.jsonl (is_metric), oldest first."""
+    return [record for record in read_jsonl(path) if is_metric(record)]
+
+
 def append_jsonl(path: Path, record: dict) -> None:
     with open(path, "a") as handle:
         handle.write(json.dumps(record) + "\n")

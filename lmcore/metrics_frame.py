@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .jsonl import MetricsTail, json_number
+from .jsonl import MetricsTail, is_metric, json_number
 
 KINDS = ("train", "val", "test")
 NUMERIC = ["step", "epoch", "loss", "ppl", "lr", "tokens_per_s", "grad_norm", "time"]
@@ -64,7 +64,7 @@ class MetricsFrame:
             self.restarts = self.tail.restarts
             self.columns = {kind: _Columns() for kind in KINDS}
         for kind in KINDS:
-            batch = [r for r in new if r.get("kind") == kind]
+            batch = [r for r in new if is_metric(r) and r["kind"] == kind]
             if batch:
                 self.columns[kind].extend(batch)
         return self.frame()

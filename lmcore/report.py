@@ -18,7 +18,7 @@ import torch
 
 from .epochs import epoch_position, epoch_steps_from_log
 from .errors import LmcoreError, RunError
-from .jsonl import read_jsonl
+from .jsonl import json_number, read_metrics
 from .reference import reference_info
 from .runs import read_config, read_json
 from .summaries import summarize
@@ -34,13 +34,14 @@ def epoch_table(records: list[dict], per_epoch: int | None = None) -> list[dict]
     last_val_of_epoch = {r["epoch"]: r for r in records if r["kind"] == "val"}  # eval_every adds more
     for epoch, val in sorted(last_val_of_epoch.items()):
         losses = [r["loss"] for r in records if r["kind"] == "train" and r["epoch"] == epoch
-                  and r["step"] <= val["step"]]
+                  and r["step"] <= val["step"] and json_number(r.get("loss")) is not None]
         position = epoch_position(val["step"], epoch, per_epoch)
         rows.append({"epoch": epoch, "step": val["step"],
                      "fraction": round(position[1] / per_epoch, 4) if position and position[0] == epoch else None,
                      "train_ppl": math.exp(sum(losses) / len(losses)) if losses else None,
-                     "val_ppl": val["ppl"], "lr": val["lr"], "seconds": val["time"] - previous_time})
-        previous_time = val["time"]
+                     "val_ppl": val["ppl"], "lr": json_number(val.get("lr")),
+                     "seconds": json_number(val.get("time"), previous_time) - previous_time})
+        previous_time = json_number(val.get("time"), previous_time)
     return rows
 
 
@@ -81,7 +82,7 @@ def build(folder: Path) -> dict:
     config = read_config(folder)
     if config is None:
         raise RunError(f"{folder}: not a run folder (config.json is missing or unreadable)")
-    records = read_jsonl(folder / "metrics.jsonl")
+    records = read_metrics(folder / "metrics.jsonl")
     summary = summarize(folder)
     status = summary.status  # read_status, read once
     epochs = epoch_table(records, summary.steps_per_epoch or epoch_steps_from_log(records))
@@ -100,7 +101,7 @@ def build(folder: Path) -> dict:
         "step": summary.step, "total_steps": summary.total_steps,
         "seconds_per_epoch": median_epoch_seconds(epochs),
         "total_seconds": summary.training_seconds if summary.training_seconds is not None
-        else (records[-1]["time"] if records else None),
+        else (json_number(records[-1].get("time")) if records else None),
         **({"redone_seconds": summary.redone_seconds} if summary.redone_seconds else {}),  # trained again
         "tokens_per_s": summary.tokens_per_s,  # the one speed the pages show
         **({"time_split": split} if split else {}),  # seconds per phase (lmcore/timing.py)

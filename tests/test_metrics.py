@@ -107,3 +107,41 @@ def test_reading_benchmark_reports_each_size_against_the_smallest():
     for size in ("10", "1000"):
         assert rows[size]["refresh_s"] > 0 and rows[size]["first_read_s"] > 0
         assert rows[size]["vs_smallest"] == pytest.approx(rows[size]["refresh_s"] / rows["10"]["refresh_s"])
+
+
+GARBAGE = ['garbage line ###', '{"kind": "val", "step": "abc", "ppl": "NaN"}', '[1,2,3]', '{"kind": "val"}',
+           '{"kind": "train", "step": 3, "epoch": null, "ppl": 5.0}', '{"kind": "test", "step": 3, "epoch": 1}']
+
+
+def with_garbage(trained_runs, tmp_path):
+    """A copy of a finished run with lines no trainer writes inserted in its metrics.jsonl (QA round 13)."""
+    from conftest import copy_run
+
+    folder = copy_run(trained_runs[1]["plain"], tmp_path)
+    lines = (folder / "metrics.jsonl").read_text().splitlines()
+    (folder / "metrics.jsonl").write_text("\n".join(lines[:3] + GARBAGE + lines[3:]) + "\n")
+    return folder, lines
+
+
+def test_lines_no_trainer_writes_are_skipped_by_every_reader(trained_runs, tmp_path):
+    from lmcore.jsonl import read_metrics
+    from lmcore.report import build
+
+    folder, lines = with_garbage(trained_runs, tmp_path)
+    assert read_metrics(folder / "metrics.jsonl") == [json.loads(line) for line in lines]
+    frame = MetricsFrame(folder / "metrics.jsonl").refresh()
+    assert len(frame) == len(lines) and frame["step"].dtype == "int64"
+    report = build(folder)
+    assert report["epochs"] and report["best_val_ppl"] is not None
+
+
+def test_pages_show_a_run_whose_log_holds_garbage_lines(trained_runs, tmp_path, monkeypatch):
+    """Generate and Compare showed a traceback; Train retried every 2 s, for ever."""
+    from conftest import open_app, texts
+
+    folder, _ = with_garbage(trained_runs, tmp_path)
+    for page, query in (("app_pages/train.py", {"run": folder.name}), ("app_pages/generate.py", {"run": folder.name}),
+                        ("app_pages/compare.py", {"runs": folder.name})):
+        at = open_app(monkeypatch, folder.parent, page, query)
+        assert not at.exception, (page, [e.value for e in at.exception])
+        assert "Could not read" not in texts(at.warning) and not at.error, (page, texts(at.warning), texts(at.error))
