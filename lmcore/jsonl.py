@@ -29,8 +29,9 @@ def is_metric(record) -> bool:
     step and epoch, a numeric perplexity. A line edited by hand or by another tool, e.g.
     `{"kind": "val", "step": "abc"}`, is skipped by every reader: it showed Generate and Compare a
     traceback, and Train a retry that never succeeded (QA round 13)."""
-    return (isinstance(record, dict) and record.get("kind") in METRIC_KINDS and json_count(record.get("step")) is not None
-            and json_count(record.get("epoch")) is not None and json_number(record.get("ppl")) is not None)
+    return (isinstance(record, dict) and record.get("kind") in METRIC_KINDS
+            and json_count(record.get("step")) is not None and json_count(record.get("epoch")) is not None
+            and json_number(record.get("ppl")) is not None)
 
 
 def read_metrics(path: Path) -> list[dict]:
