@@ -114,6 +114,9 @@ def read_json(path: Path):
 
 # ---------------------------------------------------------------- the writer
 
+# The run folder's files only a trainer writes (through temp files, write_json_atomic and truncate_lines).
+TRAINER_FILES = ("status.json", "params.json", "vocab.json", "metrics.jsonl", "samples.jsonl")
+
 
 class RunWriter:
     """Everything a training process writes into its run folder.
@@ -218,6 +221,16 @@ class RunWriter:
         with os.fdopen(fd, "wb") as handle:
             np.savez_compressed(handle, **arrays)
         os.replace(temp, self.folder / "masks.npz")
+
+    def remove_stale_temps(self) -> list[Path]:
+        """Delete the temp files a killed trainer left behind (a kill -9 mid-save left a 143 MB
+        checkpoints/.last.*.tmp for good, QA round 13). Only the trainer writes these names, and it
+        holds the folder's lock: nothing else can be writing them. Returns what it deleted."""
+        stale = [*self.checkpoints.glob(".*.tmp"), *self.folder.glob(".masks.*.npz"),
+                 *(p for name in TRAINER_FILES for p in self.folder.glob(f".{name}.*.tmp"))]
+        for path in stale:
+            path.unlink(missing_ok=True)
+        return stale
 
     def checkpoint(self, names: str | tuple[str, ...] | list[str], payload: dict) -> None:
         """`payload` as checkpoints/NAME.pt for each name, serialized once (a book-sized state is

@@ -146,6 +146,7 @@ def run(folder: Path, show_progress: bool = True, observers: tuple = (), handle_
 
 def _run_claimed(folder: Path, raw: dict, show_progress: bool, observers: tuple, handle_signals: bool) -> dict:
     writer = RunWriter(folder)
+    writer.remove_stale_temps()   # a killed attempt's half-written files: this trainer holds the lock
     recorder = Recorder(writer)
     if handle_signals:  # before the status says running: a Stop pressed from then on stops it cleanly
         _install_signals(recorder)

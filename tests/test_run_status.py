@@ -367,3 +367,19 @@ def test_the_progress_line_counts_the_epochs_a_cap_reaches(small_config, tmp_pat
     stream = io.StringIO()
     run(folder, show_progress=False, observers=(ProgressBar(stream),))
     assert stream.getvalue().splitlines()[-1].startswith("epoch 2/2 [")
+
+
+def test_a_trainer_removes_the_temp_files_a_killed_one_left(trained_runs, tmp_path):
+    """QA round 13: kill -9 during a checkpoint save left checkpoints/.last.*.tmp (143 MB) for good.
+    Names other processes write (the launcher's) are left alone."""
+    from conftest import copy_run
+    from lmcore.runs import RunWriter
+
+    folder = copy_run(trained_runs[1]["plain"], tmp_path)
+    stale = [folder / "checkpoints" / ".last.x1y2.tmp", folder / "checkpoints" / ".best.ab12cd34.tmp",
+             folder / ".status.json.q9.tmp", folder / ".masks.k3.npz", folder / ".metrics.jsonl.z.tmp"]
+    others = [folder / ".launcher.json.w8.tmp", folder / "checkpoints" / "last.pt"]
+    for path in stale + others[:1]:
+        path.write_bytes(b"half")
+    assert sorted(RunWriter(folder).remove_stale_temps()) == sorted(stale)
+    assert not any(p.exists() for p in stale) and all(p.exists() for p in others)
