@@ -8,6 +8,7 @@ its folder or its id (find_run).
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import sys
@@ -494,3 +495,10 @@ def main(argv=None) -> int:
         # Python flushes stdout again at exit, into the closed pipe: point it at /dev/null first.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141  # as a shell reports a command a closed pipe ended (128 + SIGPIPE)
+    except OSError as error:
+        if error.errno != errno.ENOSPC:
+            raise
+        # Creating a run on a full disk ended in a 20-line traceback (QA round 13).
+        print(f"error: no space left on the device of {error.filename or 'the runs folder'}: free some space",
+              file=sys.stderr)
+        return 2

@@ -8,6 +8,7 @@ Readers never raise on a damaged folder: they report what is broken and keep goi
 from __future__ import annotations
 
 import bisect
+import contextlib
 import json
 import os
 import re
@@ -99,9 +100,21 @@ def locate_run(run_id: str, root: str | os.PathLike | None = None) -> Path | Non
 
 def write_json_atomic(path: Path, data) -> None:
     fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as handle:
-        json.dump(data, handle, indent=1)
-    os.replace(temp, path)
+    with removed_on_failure(temp):
+        with os.fdopen(fd, "w") as handle:
+            json.dump(data, handle, indent=1)
+        os.replace(temp, path)
+
+
+@contextlib.contextmanager
+def removed_on_failure(temp):
+    """A temp file that must not outlive a failed write: on a full disk a half-written checkpoint
+    kept the disk full (QA round 13)."""
+    try:
+        yield
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
 
 
 def read_json(path: Path):
@@ -243,8 +256,9 @@ class RunWriter:
         first = self.checkpoints / f"{names[0]}.pt"
         fd, temp = tempfile.mkstemp(dir=self.checkpoints, prefix=f".{names[0]}.", suffix=".tmp")
         os.close(fd)
-        torch.save(payload, temp)
-        os.replace(temp, first)
+        with removed_on_failure(temp):
+            torch.save(payload, temp)
+            os.replace(temp, first)
         for name in names[1:]:
             temp = self.checkpoints / f".{name}.{secrets.token_hex(4)}.tmp"
             try:

@@ -7,6 +7,7 @@ metrics written so far stay.
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import socket
@@ -167,9 +168,26 @@ def _run_claimed(folder: Path, raw: dict, show_progress: bool, observers: tuple,
         raise
     except BaseException as error:  # the traceback still reaches stderr (the run's log.txt)
         folder_gone(folder, cause=error)
+        if full_disk(error):
+            message = disk_full_message(folder)
+            try:   # status.json is small: once the failed save's temp file is gone it may still fit
+                writer.status(state="failed", error=message, finished_at=time.time(), **recorder.last_word())
+            except OSError:
+                pass
+            raise LmcoreError(message) from None
         message = f"{type(error).__name__}: {error}".splitlines()[0]
         writer.status(state="failed", error=message, finished_at=time.time(), **recorder.last_word())
         raise
+
+
+def full_disk(error: BaseException) -> bool:
+    return isinstance(error, OSError) and error.errno == errno.ENOSPC
+
+
+def disk_full_message(folder: Path) -> str:
+    """One line for a run that filled its disk (QA round 13: a traceback, then 'killed or crashed')."""
+    return (f"no space left on the device of {folder}: free some space, then Resume continues from the last "
+            "checkpoint")
 
 
 def folder_gone(folder: Path, cause: BaseException | None = None) -> None:

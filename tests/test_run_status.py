@@ -383,3 +383,37 @@ def test_a_trainer_removes_the_temp_files_a_killed_one_left(trained_runs, tmp_pa
         path.write_bytes(b"half")
     assert sorted(RunWriter(folder).remove_stale_temps()) == sorted(stale)
     assert not any(p.exists() for p in stale) and all(p.exists() for p in others)
+
+
+def test_a_full_disk_fails_the_run_in_one_line_and_leaves_no_half_checkpoint(runs_root, monkeypatch, capsys):
+    """QA round 13 (an 8 MB tmpfs): a traceback from the status write, the run read 'killed or crashed', and
+    the partial checkpoint kept the disk full. Then `lmcore train` on the full disk: a 20-line traceback."""
+    import errno
+
+    import torch
+
+    from conftest import SMALL
+    from lmcore import cli
+    from lmcore.errors import LmcoreError
+    from lmcore.runs import create_run, read_status
+    from lmcore.session import run
+
+    def full(payload, path):
+        Path(path).write_bytes(b"part of a checkpoint")
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(torch, "save", full)
+    folder = create_run(SMALL, runs_root)
+    with pytest.raises(LmcoreError, match=r"^no space left on the device of .*: free some space, then Resume"):
+        run(folder, show_progress=False)
+    status = read_status(folder)
+    assert status["state"] == "failed" and status["error"].startswith("no space left on the device")
+    assert not list((folder / "checkpoints").glob(".*.tmp"))
+
+    def no_room(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(runs_root / ".new-x" / "config.json"))
+
+    monkeypatch.setattr("lmcore.runs.create_run", no_room)
+    assert cli.main(["train", "--preset", "tiny", "--runs-dir", str(runs_root), "--no-progress-bar"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"error: no space left on the device of {runs_root / '.new-x' / 'config.json'}: free some space"]
