@@ -597,3 +597,19 @@ def test_a_run_that_finished_worse_than_guessing_is_not_shown_as_a_success(train
     (folder / "status.json").write_text(json.dumps(short))
     at.run()
     assert "It trained only 5 steps" in texts(at.warning) and "Stopped at step 5" in texts(at.info)
+
+
+@pytest.mark.parametrize("config", [None, '{"layers": ', '{"epochs": "ten"}'])
+def test_a_run_without_a_readable_config_draws_whole_and_says_it_cannot_be_forked(trained_runs, monkeypatch,
+                                                                                   tmp_path, config):
+    """QA round 13: the fork form's KeyError read as a half-written folder: 'trying again in 2 seconds', for
+    ever, and the sampled text below it never showed."""
+    folder = copy_run(trained_runs[1]["plain"], tmp_path)
+    if config is None:
+        (folder / "config.json").unlink()
+    else:
+        (folder / "config.json").write_text(config)
+    at = open_watch(monkeypatch, folder)
+    assert "Could not read" not in texts(at.warning) and not at.error
+    assert any(c.value.startswith("Fork: its config.json") for c in at.caption)
+    assert any("Sampled text" in m.value for m in at.markdown)

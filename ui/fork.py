@@ -118,6 +118,9 @@ def fork_form(summary: RunSummary, place: str) -> None:
         st.caption("Fork: a reference run's checkpoints were not kept, so it cannot be forked; Edit a copy "
                    "trains its recipe from scratch.")
         return
+    if why := unforkable_config(summary):
+        st.caption(f"Fork: {why}, so there is no recipe to fork.")
+        return
     sources = checkpoint_sources(summary.path)
     if not sources:
         st.caption("Fork: no checkpoint yet. The first is written at the end of epoch 1 (or every "
@@ -131,6 +134,18 @@ def fork_form(summary: RunSummary, place: str) -> None:
             form(summary, sources, f"fork.{place}.{summary.id}")
         if summary.id in made:  # also right after the click that made it (the form goes at the next draw)
             forked(summary, made[summary.id], place)
+
+
+def unforkable_config(summary: RunSummary) -> str | None:
+    """Why the run's config cannot seed a form, or None: a missing config.json read as a KeyError that
+    Train took for a half-written folder and retried every 2 s, for ever (QA round 13)."""
+    if not summary.config:
+        return "its config.json is missing or unreadable"
+    try:
+        from_dict(summary.config)
+    except ConfigError as error:
+        return "its config.json does not validate (" + "; ".join(error.problems)[:200] + ")"
+    return None
 
 
 def forked(summary: RunSummary, fork_id: str, place: str) -> None:
