@@ -26,7 +26,7 @@ import numpy as np
 
 from . import __version__, locks, threads
 from .errors import RunError
-from .jsonl import append_jsonl, count_lines, json_count, json_number, read_jsonl, truncate_lines
+from .jsonl import append_jsonl, count_lines, json_count, json_number, read_metrics, truncate_lines
 
 ACTIVE = ("queued", "running")
 LAUNCHER = "launcher.json"          # written by launch: the pid it started, and when
@@ -279,9 +279,23 @@ class RunWriter:
         truncate_lines(self.folder / "samples.jsonl", counts.get("samples_lines", 0))
         self.speeds = []
         self.current.pop("median_tokens_per_s", None)
-        for record in read_jsonl(self.folder / "metrics.jsonl"):
-            if isinstance(record, dict) and record.get("kind") == "train":
+        kept = read_metrics(self.folder / "metrics.jsonl")
+        for record in kept:
+            if record["kind"] == "train":
                 self._note_speed(record)
+        if json_number(self.current.get("best_val_ppl")) is None:
+            self._recount_validations(kept)
+
+    def _recount_validations(self, records: list[dict]) -> None:
+        """The best and final validation and where the best came, from the log kept, for a status.json
+        that lost them (torn, and rebuilt from the checkpoint): a resumed run read 'best validation
+        perplexity —, final —' beside a log holding three validations (QA round 13)."""
+        for record in records:
+            if record["kind"] == "val":
+                best = json_number(self.current.get("best_val_ppl"))
+                self._note_validation(record)
+                if best is None or record["ppl"] <= best:
+                    self.current["best_val_ppl"] = record["ppl"]
 
 
 def tokens_trained(status: dict, config: dict) -> int | None:

@@ -417,3 +417,20 @@ def test_a_full_disk_fails_the_run_in_one_line_and_leaves_no_half_checkpoint(run
     assert cli.main(["train", "--preset", "tiny", "--runs-dir", str(runs_root), "--no-progress-bar"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"error: no space left on the device of {runs_root / '.new-x' / 'config.json'}: free some space"]
+
+
+def test_a_status_rebuilt_on_resume_keeps_the_best_and_final_validation(trained_runs, tmp_path):
+    """QA round 13: after a torn status.json, Resume wrote a status without best_val_ppl, final_val_ppl and
+    best_epoch, and Train read 'best validation perplexity —, final —'."""
+    from conftest import copy_run
+    from lmcore.session import run
+    from lmcore.summaries import summarize
+
+    folder = copy_run(trained_runs[1]["plain"], tmp_path)
+    before = json.loads((folder / "status.json").read_text())
+    (folder / "status.json").write_text("{garbage")
+    run(folder, show_progress=False)
+    after = summarize(folder)
+    assert after.state == "finished"
+    assert after.best_val == pytest.approx(before["best_val_ppl"]) and after.final_val == before["final_val_ppl"]
+    assert (after.best_epoch, after.status["best_step"]) == (before["best_epoch"], before["best_step"])
