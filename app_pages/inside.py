@@ -380,8 +380,10 @@ def url_link() -> tuple:
 
 def follow_link() -> None:
     """Open the tab a URL names when it is not the one this page last applied or wrote: a new link, a
-    reload, or the browser's Back and Forward. Call before the tabs are drawn."""
-    if url_link() != st.session_state.get(INSIDE_URL_TAB):
+    reload, or the browser's Back and Forward. Call before the tabs are drawn. Also when the tabs' own
+    state is gone: Streamlit drops it on another page, and Back to a params link then opened the lesson
+    and wrote tab=lesson over that history entry (QA round 13)."""
+    if url_link() != st.session_state.get(INSIDE_URL_TAB) or INSIDE_TAB not in st.session_state:
         st.session_state[INSIDE_URL_TAB] = url_link()
         st.session_state[INSIDE_TAB] = opening_tab(st.query_params)
 

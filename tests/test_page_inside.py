@@ -303,3 +303,23 @@ def test_a_vertical_runs_masks_say_it_never_drops_on_the_recurrent_path(trained_
     (folder / "config.json").write_text(json.dumps({**config, "dropout_placement": "vertical"}))
     masks = " ".join(m.value for m in open_inside(monkeypatch, tmp_path / "runs", folder.name).markdown)
     assert "(placement **vertical**, p = 0.5, no recurrent dropout (vertical never drops there))" in masks
+
+
+def test_back_from_another_page_reopens_the_tab_the_address_names(trained_runs, monkeypatch):
+    """QA round 13: Inside on Parameters, the sidebar's Generate, then Back: the lesson opened and tab=lesson
+    was written over the params entry (Streamlit had dropped the tabs' state on the other page)."""
+    root, folders = trained_runs
+    run = folders["plain"].name
+    at = open_inside(monkeypatch, root, run, PARAMS_TAB)
+    assert at.session_state["inside.tab"] == PARAMS_TAB
+    query = dict(at.query_params)
+    at.switch_page("app_pages/generate.py")
+    at.query_params.clear()
+    at.query_params["run"] = run
+    at.run()
+    at.switch_page("app_pages/inside.py")                               # Back: the params entry again
+    at.query_params.clear()
+    for key, value in query.items():
+        at.query_params[key] = value
+    at.run()
+    assert at.session_state["inside.tab"] == PARAMS_TAB and dict(at.query_params) == query
