@@ -280,6 +280,7 @@ def run_tab(summaries: list[RunSummary]) -> str | None:
     if summary.is_active:  # its masks.npz is still being written: look again every few seconds
         st.fragment(live_masks, run_every=MASKS_EVERY)(summary.id)
         return summary.id
+    ui.follow_shown_run(summary)
     cfg = run_config(summary)
     if cfg is not None:
         run_masks(summary, cfg)

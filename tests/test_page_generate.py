@@ -331,7 +331,7 @@ def test_the_page_reruns_when_a_waiting_run_saves_its_first_checkpoint(trained_r
     waiting = create_run({"preset": "tiny", "name": "waiting"}, tmp_path / "runs")
     at = open_generate(monkeypatch, tmp_path / "runs", waiting.name)
     assert "has no checkpoint yet" in messages(at, "info")
-    [(body, every, args)] = [w for w in watchers if w[1]]
+    [(body, every, args)] = [w for w in watchers if w[1] and w[0].__name__ == "reload_when_saved"]
     assert every and args == ((str(waiting),),)
 
     monkeypatch.setattr(streamlit, "rerun", lambda *a, **k: reruns.append(k))

@@ -221,3 +221,25 @@ def test_a_best_validation_inside_an_epoch_says_how_far_in():
     assert ui.best_epoch_suffix(capped) == " (epoch 2, 11 of its 149 steps)"
     whole = from_parts("w", "/runs/w", {"preset": "tiny"}, {**status, "best_step": 298}, None)
     assert ui.best_epoch_suffix(whole) == " (epoch 2)"                  # the end of epoch 2
+
+
+def test_a_shown_run_is_followed_until_it_is_stopped_or_deleted_elsewhere(trained_runs, tmp_path):
+    """QA round 13: Generate called a run stopped in another tab 'running', and showed a deleted run
+    until a click; its watch reruns the page on either."""
+    import json
+    import shutil
+
+    from conftest import copy_run
+    from lmcore.summaries import summarize
+    from ui import shown_run_changed
+
+    folder = copy_run(trained_runs[1]["plain"], tmp_path)
+    summary = summarize(folder)
+    assert not shown_run_changed(summary)
+    status = json.loads((folder / "status.json").read_text())
+    (folder / "status.json").write_text(json.dumps({**status, "state": "stopped"}))
+    assert shown_run_changed(summary) and not shown_run_changed(summarize(folder))
+    (folder / "config.json").unlink()
+    assert not shown_run_changed(summarize(folder))     # damaged: nothing to follow
+    shutil.rmtree(folder)
+    assert shown_run_changed(summary)

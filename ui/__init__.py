@@ -98,6 +98,29 @@ def showing_run(run_id: str | None) -> None:
         st.session_state[CURRENT_RUN] = run_id
 
 
+SHOWN_RUN_CHECK_SECONDS = 3
+
+
+def shown_run_changed(summary: RunSummary) -> bool:
+    """Whether a run a page shows was deleted, or changed state, since the page drew it. A damaged or
+    reference run is left alone: its state cannot change under the page."""
+    if summary.is_broken or summary.is_reference:
+        return False
+    return not (summary.path / "config.json").exists() or runs.read_status(summary.path).get("state") != summary.state
+
+
+def follow_shown_run(summary: RunSummary) -> None:
+    """Redraw the page when the run it shows is deleted or stopped elsewhere (QA round 13: Generate
+    called a run stopped in another tab 'running', and showed a deleted one until a click). A stat and
+    status.json every few seconds."""
+    st.fragment(_rerun_when_changed, run_every=SHOWN_RUN_CHECK_SECONDS)(summary)
+
+
+def _rerun_when_changed(summary: RunSummary) -> None:
+    if shown_run_changed(summary):
+        st.rerun()
+
+
 def run_select(options: dict, key: str, url_key: str, label: str = "Run") -> str:
     """A select box over `options` (run id -> summary) that follows the URL's ?run=ID.
 
@@ -117,6 +140,10 @@ def run_select(options: dict, key: str, url_key: str, label: str = "Run") -> str
         st.session_state[key] = current
     if st.session_state.get(key) not in options:
         st.session_state[key] = next(iter(options))
+    # Set again on every run, so the box shows its run's label as it is now: Streamlit keeps the label
+    # it first drew while the value is unchanged (streamlit#13788), and a run stopped in another tab
+    # still read 'running' here (QA round 13).
+    st.session_state[key] = st.session_state[key]
 
     def follow_in_url():
         st.query_params["run"] = st.session_state[url_key] = st.session_state[key]
