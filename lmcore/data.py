@@ -20,6 +20,7 @@ from .sizes import PTB_GROWTH, PTB_TOKENS, PTB_VOCAB_SIZE, ptb_vocab_size, vocab
 from .text import (  # noqa: F401
     EOS,
     SPLITS,
+    TEXT_ENCODING,
     UNK,
     count_splits,
     read_words,
@@ -99,7 +100,7 @@ def load_text(cfg: Config, vocabulary: list[str] | None = None) -> Corpus:
     problem = text_problem(path)
     if problem:
         raise DataError(problem)
-    with open(path, encoding="utf-8", errors="replace") as handle:
+    with open(path, encoding=TEXT_ENCODING, errors="replace") as handle:
         lines = [line for line in handle if line.strip()]
     return _corpus(split_lines(lines), cfg.vocab_size, vocabulary, info={"source": "text", "file": path.name})
 

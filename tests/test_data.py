@@ -199,3 +199,17 @@ def test_split_tokens_are_the_sizes_load_corpus_builds(tmp_path):
         corpus = load_corpus(cfg)
         assert split_tokens(cfg)["tokens"] == {"train": len(corpus.train), "valid": len(corpus.valid),
                                                "test": len(corpus.test)}
+
+
+def test_a_byte_order_mark_is_not_part_of_the_first_word(tmp_path):
+    """QA round 13: Notepad's "UTF-8 with BOM" made '\\ufeffcat' a word beside 'cat'."""
+    from lmcore.text import count_splits
+
+    plain, marked = tmp_path / "plain.txt", tmp_path / "marked.txt"
+    text = "".join("cat sat on the mat\n" for _ in range(12))
+    plain.write_text(text, encoding="utf-8")
+    marked.write_text(text, encoding="utf-8-sig")
+    assert marked.read_bytes().startswith(b"\xef\xbb\xbf")
+    corpora = [load_corpus(Config(dataset=str(path), vocab_size=50)) for path in (plain, marked)]
+    assert corpora[0].words == corpora[1].words and "\ufeffcat" not in corpora[1].words
+    assert count_splits(plain) == count_splits(marked)
