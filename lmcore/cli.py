@@ -291,6 +291,8 @@ def _run_folder(folder: Path, progress: bool) -> int:
     from .session import run
 
     result = run(folder, show_progress=progress)
+    if result.get("note"):
+        print(f"note: {result['note']}", file=sys.stderr)
     if result.get("warning"):
         print(f"warning: this run is {result['warning']}", file=sys.stderr)
     print(json.dumps(result))

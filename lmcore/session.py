@@ -25,7 +25,7 @@ from .errors import FolderGone, LmcoreError, RunError
 from .graphs import describe_step
 from .jsonl import json_count, json_number
 from .progress import ProgressBar
-from .runs import STOP_REQUEST, RunWriter, read_config, read_json, refuse_reference
+from .runs import STOP_REQUEST, RunWriter, read_config, read_json, read_status, refuse_reference
 from .summaries import last_train_line, summarize
 from .threads import available_cores, other_training_processes, thread_count
 from .train import Callbacks, Trainer, prepare_device, resolve_device
@@ -140,9 +140,21 @@ def run(folder: Path, show_progress: bool = True, observers: tuple = (), handle_
         raise RunError(f"{folder}: config.json is missing or unreadable; not a run folder")
     claim = locks.claim_training(folder)  # before any write: a second trainer would write every line twice
     try:
+        if read_status(folder).get("state") == "finished":
+            return finished_already(folder)
         return _run_claimed(folder, raw, show_progress, observers, handle_signals)
     finally:
         os.close(claim)
+
+
+def finished_already(folder: Path) -> dict:
+    """A finished run resumed: nothing to train, nothing written. Resume used to evaluate the test set
+    again (adding to its time), and with a torn last.pt turned the finished run into a failed one that
+    only offered Start over (QA round 13). A fork trains it on."""
+    ended = summarize(folder)
+    return {"run": folder.name, "state": "finished", "best_val_ppl": ended.best_val, "test_ppl": ended.test,
+            "params": ended.params, "tokens_per_s": ended.tokens_per_s, "seconds": ended.training_seconds,
+            "steps": ended.step, "note": "already finished: nothing to train (fork it to train on)"}
 
 
 def _run_claimed(folder: Path, raw: dict, show_progress: bool, observers: tuple, handle_signals: bool) -> dict:

@@ -434,3 +434,19 @@ def test_a_status_rebuilt_on_resume_keeps_the_best_and_final_validation(trained_
     assert after.state == "finished"
     assert after.best_val == pytest.approx(before["best_val_ppl"]) and after.final_val == before["final_val_ppl"]
     assert (after.best_epoch, after.status["best_step"]) == (before["best_epoch"], before["best_step"])
+
+
+def test_resuming_a_finished_run_trains_and_writes_nothing_even_with_a_torn_last_checkpoint(trained_runs, tmp_path):
+    """QA round 13: resume of a finished run evaluated the test set again (its time grew), and with a torn
+    last.pt it turned the finished run into a failed one that offered only Start over."""
+    from conftest import copy_run
+    from lmcore.session import run
+
+    folder = copy_run(trained_runs[1]["plain"], tmp_path)
+    last = folder / "checkpoints" / "last.pt"
+    last.write_bytes(last.read_bytes()[: last.stat().st_size // 3])
+    files = {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    result = run(folder, show_progress=False)
+    assert result["state"] == "finished" and result["note"].startswith("already finished")
+    assert {p: p.read_bytes() for p in folder.rglob("*") if p.is_file() and p.name != "trainer.lock"} == \
+        {p: data for p, data in files.items() if p.name != "trainer.lock"}
