@@ -38,7 +38,17 @@ from .errors import RunError
 from .jsonl import json_count, json_number, read_jsonl
 from .model import LanguageModel
 from .presets import as_text
-from .runs import ID_LABEL_CHARS, RunWriter, create_run, id_slug, read_config, read_json, refuse_reference, run_path
+from .runs import (
+    ID_LABEL_CHARS,
+    RunWriter,
+    create_run,
+    id_slug,
+    read_config,
+    read_json,
+    read_status,
+    refuse_reference,
+    run_path,
+)
 from .schedule import Schedule
 from .summaries import summarize
 
@@ -392,6 +402,8 @@ def fork_run(parent_folder, source: str, changes: dict, root) -> Path:
     check_shapes(cfg, payload)
     start = starting_validation(parent, payload["progress"]["step"]) or {"ppl": None, "epoch": None}
     held = held_status(cfg, payload, windows_per_epoch(parent, payload))
+    if text := read_status(parent).get("text_sha256"):
+        held["text_sha256"] = text   # the fork trains on its parent's text, or not at all (session.same_text)
     payload = _fork_payload(payload, cfg, start["ppl"])
 
     def fill(folder: Path) -> None:  # inside create_run: a fork without its checkpoint would train from scratch

@@ -21,12 +21,13 @@ from . import locks
 from .checkpoints import load_checkpoint
 from .data import load_corpus
 from .divergence import Diverged
-from .errors import FolderGone, LmcoreError, RunError
+from .errors import DataError, FolderGone, LmcoreError, RunError
 from .graphs import describe_step
 from .jsonl import json_count, json_number
 from .progress import ProgressBar
 from .runs import STOP_REQUEST, RunWriter, read_config, read_json, read_status, refuse_reference
 from .summaries import last_train_line, summarize
+from .text import text_digest
 from .threads import available_cores, other_training_processes, thread_count
 from .train import Callbacks, Trainer, prepare_device, resolve_device
 
@@ -220,6 +221,7 @@ def _train(folder: Path, writer: RunWriter, recorder: Recorder, raw: dict, show_
     prepare_device(device)
     from .ptb import stderr_progress
 
+    same_text(cfg, writer)
     corpus = load_corpus(cfg, progress=stderr_progress() if show_progress else None, vocabulary=trained_words(folder))
     callbacks = [recorder, *observers] + ([ProgressBar()] if show_progress else [])
     trainer = recorder.trainer = Trainer(cfg, corpus, device, callbacks)
@@ -250,6 +252,24 @@ def _train(folder: Path, writer: RunWriter, recorder: Recorder, raw: dict, show_
     test_ppl = trainer.test(load_checkpoint(best)["model"] if best.exists() else None)
     writer.status(state="finished", step=trainer.step, test_ppl=test_ppl, finished_at=time.time(), **_times(trainer))
     return summary(folder, trainer, state="finished", test_ppl=test_ppl)
+
+
+def same_text(cfg, writer: RunWriter) -> None:
+    """A run on the user's own text file trains on that text only: its SHA-256 goes into the status at
+    the first start, and a resume on a file that changed since is refused. A changed file was used
+    silently, and the run's best and test scores came from another text than its first epochs
+    (QA round 13). Uploads are stored under their hash; a path given to the CLI is not."""
+    if cfg.dataset in ("ptb", "synthetic"):
+        return
+    path = Path(cfg.dataset).expanduser()
+    if not path.is_file():
+        return   # load_corpus says what is wrong with it
+    digest, known = text_digest(path), writer.current.get("text_sha256")
+    if known and known != digest:
+        raise DataError(f"dataset: {path} changed since this run started training on it; restore that text, "
+                        "or start a new run on the new one")
+    if not known:
+        writer.status(text_sha256=digest)
 
 
 def count_redone(writer: RunWriter, reached: dict | None, trainer: Trainer) -> None:

@@ -4,6 +4,7 @@ these without loading the engine's tensors (lmcore.data builds on them)."""
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from pathlib import Path
 
@@ -32,6 +33,15 @@ def read_words(path: Path, limit: int = 0) -> list[str]:
             if limit and len(words) >= limit:
                 return words[:limit]
     return words
+
+
+def text_digest(path: Path) -> str:
+    """The SHA-256 of a text file's bytes, read in blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def text_problem(path: Path) -> str | None:

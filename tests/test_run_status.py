@@ -450,3 +450,29 @@ def test_resuming_a_finished_run_trains_and_writes_nothing_even_with_a_torn_last
     assert result["state"] == "finished" and result["note"].startswith("already finished")
     assert {p: p.read_bytes() for p in folder.rglob("*") if p.is_file() and p.name != "trainer.lock"} == \
         {p: data for p, data in files.items() if p.name != "trainer.lock"}
+
+
+def test_a_run_on_a_text_file_resumes_only_on_that_text(runs_root, tmp_path):
+    """QA round 13: a text changed between a kill and a resume was used silently, and the run's best and
+    test came from the new text. The text's SHA-256 is kept at the first start; a fork carries it."""
+    import hashlib
+
+    from lmcore.errors import DataError
+    from lmcore.fork import fork_run
+    from lmcore.runs import create_run, read_status
+    from lmcore.session import run
+
+    text = tmp_path / "story.txt"
+    text.write_text("".join(f"the cat sat on mat number {i % 7} today\n" for i in range(400)))
+    config = dict(dataset=str(text), vocab_size=50, layers=1, embed_size=16, hidden_size=16, batch_size=4,
+                  bptt=5, eval_batch_size=4, epochs=2, max_steps=6, threads=1, optimizer="sgd", lr=1.0)
+    folder = create_run(config, runs_root)
+    run(folder, show_progress=False)
+    assert read_status(folder)["text_sha256"] == hashlib.sha256(text.read_bytes()).hexdigest()
+    fork = fork_run(folder, "last", {"max_steps": 12}, runs_root)
+    assert read_status(fork)["text_sha256"] == read_status(folder)["text_sha256"]
+
+    text.write_text(text.read_text().replace("cat", "dog"))
+    with pytest.raises(DataError, match=r"story.txt changed since this run started training on it"):
+        run(fork, show_progress=False)
+    assert read_status(fork)["state"] == "failed"
