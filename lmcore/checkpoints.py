@@ -25,7 +25,16 @@ def load_checkpoint(path: Path) -> dict:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # a torn or foreign file: say which, do not guess
-        raise RunError(f"cannot read checkpoint {path}: {str(error).splitlines()[0]}") from None
+        raise RunError(f"cannot read checkpoint {path}: {unreadable_reason(error)}") from None
+
+
+def unreadable_reason(error: Exception) -> str:
+    """Why torch.load refused a file, in words that fit it, with PyTorch's first line. On random bytes
+    PyTorch may advise loading again with weights_only=False, which 'can result in arbitrary code
+    execution' and cannot repair a damaged file: that advice is left out (QA round 13)."""
+    first = (str(error).splitlines() or [type(error).__name__])[0]
+    detail = "" if "weights_only" in str(error) else f" (PyTorch: {first[:160]})"
+    return "the file is damaged or is not a checkpoint this program wrote" + detail
 
 
 def saved_progress(path: Path) -> tuple[int, int, int] | None:

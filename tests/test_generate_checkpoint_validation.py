@@ -145,3 +145,23 @@ def test_the_sample_history_says_what_unk_is_when_a_sample_shows_it(overfit, mon
     samples = " ".join(s["prompt"] + " " + s["text"] for s in read_jsonl(folder / "samples.jsonl"))
     history = next(c.value for c in at.caption if c.value.startswith("One sample per validation"))
     assert ("<unk>" in samples.split()) == ("`<unk>` stands for" in history)
+
+
+def test_a_damaged_checkpoint_is_named_damaged_without_pytorchs_unsafe_advice(tmp_path):
+    """QA round 13: a garbage best.pt read 'Re-running torch.load with weights_only set to False will likely
+    succeed, but it can result in arbitrary code execution': wrong advice for a damaged file."""
+    import pickle
+
+    import pytest
+
+    from lmcore.checkpoints import load_checkpoint
+    from lmcore.errors import RunError
+
+    (tmp_path / "pickled.pt").write_bytes(pickle.dumps({"model": object()}))   # a foreign pickle
+    (tmp_path / "torn.pt").write_bytes(b"PK\x03\x04" + bytes(500))
+    for name in ("pickled.pt", "torn.pt"):
+        with pytest.raises(RunError) as refused:
+            load_checkpoint(tmp_path / name)
+        message = str(refused.value)
+        assert "is damaged or is not a checkpoint this program wrote" in message, message
+        assert "weights_only" not in message and "arbitrary code" not in message and "\n" not in message
