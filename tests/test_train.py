@@ -362,3 +362,17 @@ def test_each_epochs_train_lines_hold_only_its_steps(tmp_path):
     lines = [(r["step"], r["epoch"]) for r in read_jsonl(folder / "metrics.jsonl") if r["kind"] == "train"]
     assert (99, 1) in lines and (100, 2) in lines                  # the epoch's end closes its interval
     assert all((step - 1) // 99 + 1 == epoch for step, epoch in lines)
+
+
+def test_the_test_line_belongs_to_the_last_epoch_trained(runs_root):
+    """QA round 13: max_steps ending on an epoch's last step logged validation at epoch 4 and test at 5."""
+    from conftest import SMALL
+
+    probe = create_run({**SMALL, "max_steps": 1}, runs_root)
+    run(probe, show_progress=False)
+    windows = read_status(probe)["steps_per_epoch"]
+    for max_steps in (2 * windows, 2 * windows - 1):   # on the boundary, and one step before it
+        folder = create_run({**SMALL, "epochs": 6, "max_steps": max_steps}, runs_root)
+        run(folder, show_progress=False)
+        records = [r for r in read_jsonl(folder / "metrics.jsonl") if r["kind"] in ("val", "test")]
+        assert records[-1]["kind"] == "test" and records[-1]["epoch"] == records[-2]["epoch"] == 2, records[-2:]
