@@ -44,6 +44,15 @@ def text_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
+def looks_utf16(head: bytes) -> bool:
+    """A UTF-16 byte-order mark, or mostly-ASCII text with a NUL every other byte."""
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return True
+    sample = head[:4096]
+    return len(sample) >= 16 and (sample[1::2].count(0) > 0.9 * len(sample[1::2])
+                                  or sample[0::2].count(0) > 0.9 * len(sample[0::2]))
+
+
 def text_problem(path: Path) -> str | None:
     """Why a user's file cannot be a corpus (too large, binary, not text, too few lines)."""
     size = path.stat().st_size
@@ -53,6 +62,8 @@ def text_problem(path: Path) -> str | None:
         return f"dataset: file is {size / 2**20:.0f} MB; the limit is {MAX_TEXT_BYTES // 2**20} MB"
     with open(path, "rb") as handle:
         head = handle.read(65536)
+    if looks_utf16(head):   # Windows' "Unicode": "binary" alone did not say what to do (QA round 13)
+        return f"dataset: {path.name} looks like UTF-16 text; save it as UTF-8 and give that file"
     if b"\x00" in head:
         return f"dataset: {path.name} looks binary (it contains NUL bytes); give a plain text file"
     try:

@@ -84,6 +84,10 @@ def test_bad_text_files_are_explained(tmp_path):
     assert "empty" in text_problem(empty)
     with pytest.raises(DataError, match="looks binary"):
         load_corpus(Config(dataset=str(binary)))
+    for encoding in ("utf-16", "utf-16-le", "utf-16-be"):   # Windows' "Unicode" (QA round 13: "looks binary")
+        wide = tmp_path / f"{encoding}.txt"
+        wide.write_text("the cat sat on the mat\n" * 20, encoding=encoding)
+        assert "looks like UTF-16 text; save it as UTF-8" in text_problem(wide)
 
 
 def test_batchify_makes_contiguous_columns():
