@@ -65,6 +65,12 @@ def test_the_sidebar_tells_the_current_page_from_a_focused_link(app, page):
     url, _ = app
     page.goto(url + "/train")
     settle(page, "Set up a run")
+    # The page's style arrives with the script's first draw, the nav's current mark with the page info:
+    # waited for, as a loaded CI machine read the link before both (box-shadow 'none').
+    page.wait_for_function("""() => { const a = document.querySelector('[data-testid="stSidebarNavLink"]'
+                                      + '[aria-current="page"]');
+                                      return a && a.innerText.includes('Train')
+                                             && getComputedStyle(a).boxShadow.includes('inset'); }""")
     links = page.locator('[data-testid="stSidebarNavLink"]')
     links.filter(has_text="Compare").focus()
     page.keyboard.press("Shift+Tab")

@@ -167,7 +167,7 @@ def test_the_runs_table_at_1024_px_shows_the_scores_size_and_time_and_the_floor_
     page.set_viewport_size({"width": 1024, "height": 768})
     page.goto(f"{url}/compare?runs={ids['plain']},{ids['synthetic']}")
     settle(page, "Selected runs")
-    assert page.locator('[data-testid="stSidebar"]').bounding_box()["width"] >= 250     # the sidebar is open
+    assert page.locator('[data-testid="stSidebar"]').bounding_box()["width"] >= 230     # open (240 px under 1100 px)
     grid = page.locator('[data-testid="stDataFrame"]').first
     box = grid.bounding_box()
     key = RUN_COLUMNS[:RUN_COLUMNS.index("training_seconds") + 1]
