@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .ablation import CONFIRM_ABOVE
 from .config import SAMPLING_SEED_MAX, key_problem
-from .errors import ConfigError, LmcoreError, RunError
+from .errors import ConfigError, LmcoreError, RunError, no_space
 
 RUN_HELP = ("a run folder, or a run id in the runs folder or among the shipped reference runs; a name, preset or "
             "the id's last 4 characters where only one run has it")
@@ -501,6 +501,5 @@ def main(argv=None) -> int:
         if error.errno != errno.ENOSPC:
             raise
         # Creating a run on a full disk ended in a 20-line traceback (QA round 13).
-        print(f"error: no space left on the device of {error.filename or 'the runs folder'}: free some space",
-              file=sys.stderr)
+        print(f"error: {no_space(error.filename or 'the runs folder')}", file=sys.stderr)
         return 2

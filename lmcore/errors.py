@@ -1,6 +1,11 @@
 """Errors a user can cause and fix; the CLI prints them as one line each, no traceback."""
 
 
+def no_space(where) -> str:
+    """What a full disk is called, wherever it stops a write (QA round 13: tracebacks)."""
+    return f"no space left on the device of {where}: free some space"
+
+
 class LmcoreError(Exception):
     """Base class: a message meant for the user, not a bug."""
 

@@ -63,8 +63,9 @@ class MetricsFrame:
         if self.tail.restarts != self.restarts:  # the file was cut back (a resume): start over
             self.restarts = self.tail.restarts
             self.columns = {kind: _Columns() for kind in KINDS}
+        new = [r for r in new if is_metric(r)]
         for kind in KINDS:
-            batch = [r for r in new if is_metric(r) and r["kind"] == kind]
+            batch = [r for r in new if r["kind"] == kind]
             if batch:
                 self.columns[kind].extend(batch)
         return self.frame()

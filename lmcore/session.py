@@ -21,7 +21,7 @@ from . import locks
 from .checkpoints import load_checkpoint
 from .data import load_corpus
 from .divergence import Diverged
-from .errors import DataError, FolderGone, LmcoreError, RunError
+from .errors import DataError, FolderGone, LmcoreError, RunError, no_space
 from .graphs import describe_step
 from .jsonl import json_count, json_number
 from .progress import ProgressBar
@@ -152,10 +152,7 @@ def finished_already(folder: Path) -> dict:
     """A finished run resumed: nothing to train, nothing written. Resume used to evaluate the test set
     again (adding to its time), and with a torn last.pt turned the finished run into a failed one that
     only offered Start over (QA round 13). A fork trains it on."""
-    ended = summarize(folder)
-    return {"run": folder.name, "state": "finished", "best_val_ppl": ended.best_val, "test_ppl": ended.test,
-            "params": ended.params, "tokens_per_s": ended.tokens_per_s, "seconds": ended.training_seconds,
-            "steps": ended.step, "note": "already finished: nothing to train (fork it to train on)"}
+    return result_line(summarize(folder), note="already finished: nothing to train (fork it to train on)")
 
 
 def _run_claimed(folder: Path, raw: dict, show_progress: bool, observers: tuple, handle_signals: bool) -> dict:
@@ -199,8 +196,7 @@ def full_disk(error: BaseException) -> bool:
 
 def disk_full_message(folder: Path) -> str:
     """One line for a run that filled its disk (QA round 13: a traceback, then 'killed or crashed')."""
-    return (f"no space left on the device of {folder}: free some space, then Resume continues from the last "
-            "checkpoint")
+    return no_space(folder) + ", then Resume continues from the last checkpoint"
 
 
 def folder_gone(folder: Path, cause: BaseException | None = None) -> None:
@@ -302,13 +298,18 @@ def _times(trainer: Trainer) -> dict:
 
 
 def summary(folder: Path, trainer: Trainer, state: str, test_ppl=None) -> dict:
-    """The command line's summary of a run that ended; its tokens/s is the one every page shows
-    (RunSummary.tokens_per_s: its average over its training steps)."""
-    params = read_json(folder / "params.json") or {}
-    ended = summarize(folder)
-    result = {"run": folder.name, "state": state, "best_val_ppl": trainer.best_val, "test_ppl": test_ppl,
-              "params": params.get("total"), "tokens_per_s": ended.tokens_per_s,
-              "seconds": trainer.now(), "steps": trainer.step}
-    if ended.guessing_note:   # the JSON line says it too, not only the run's pages (QA round 13)
-        result["warning"] = ended.guessing_note
-    return result
+    """The command line's summary of a run that ended, with the trainer's own figures."""
+    return result_line(summarize(folder), state=state, best_val_ppl=trainer.best_val, test_ppl=test_ppl,
+                       seconds=trainer.now(), steps=trainer.step)
+
+
+def result_line(ended, **now) -> dict:
+    """The JSON line `lmcore train`/`resume` prints for a run that ended: its summary, with `now` over
+    it; its tokens/s is the one every page shows (RunSummary.tokens_per_s: its average over its
+    training steps), and a run worse than guessing says so there too (QA round 13)."""
+    line = {"run": ended.id, "state": ended.state, "best_val_ppl": ended.best_val, "test_ppl": ended.test,
+            "params": ended.params, "tokens_per_s": ended.tokens_per_s, "seconds": ended.training_seconds,
+            "steps": ended.step, **now}
+    if ended.guessing_note:
+        line["warning"] = ended.guessing_note
+    return line
