@@ -17,6 +17,7 @@ from lmcore.runs import ACTIVE, read_json, read_status
 from lmcore.sampling import generate, read_prompt, unknown_fate, whole_text
 from lmcore.summaries import RunSummary
 from lmcore.text import EOS, shorten
+from ui import history
 
 GENERATE_RUN = "generate.run"
 GENERATE_URL_RUN = "generate.url_run"   # the ?run= value last applied, so a new link wins once
@@ -359,10 +360,11 @@ def generator_panel(summary: RunSummary) -> None:
 def apply_settings_link(summary: RunSummary) -> None:
     """Set the widgets to what a new link names, once (the query applied is remembered), so the user
     can change them afterwards. A link is the view as its sender saw it: a setting it leaves out was at
-    its default, a prompt it leaves out the run's own. A URL without settings (the sidebar's way back
-    here drops the query) keeps the session's. Call before the widgets are drawn."""
-    query = {key: st.query_params[key] for key in sampling_settings.LINK_KEYS if key in st.query_params}
-    if not query or query == st.session_state.get(GENERATE_LINK):
+    its default, a prompt it leaves out the run's own. A URL without settings keeps the session's when
+    the sidebar led here, and means the defaults on Back or Forward (ui/history.py). Call before the
+    widgets are drawn."""
+    query = _settings_in_address() or history.bare_address("generate", st.session_state.get(GENERATE_LINK))
+    if query is None or query == st.session_state.get(GENERATE_LINK):
         return
     values, ignored = sampling_settings.settings_from_link(query)
     for key, value in values.items():
@@ -374,6 +376,10 @@ def apply_settings_link(summary: RunSummary) -> None:
     st.session_state[GENERATE_LINK] = query
     note = sampling_settings.link_note(ignored)
     st.session_state[GENERATE_LINK_NOTE] = {"text": note, "shown": None} if note else None
+
+
+def _settings_in_address() -> dict[str, str]:
+    return {key: st.query_params[key] for key in sampling_settings.LINK_KEYS if key in st.query_params}
 
 
 def settings_in_url(summary: RunSummary, own: str) -> None:

@@ -5,7 +5,8 @@ the Ablation grids view shows, so a teacher can send a link to either view as th
 
 A link is applied once per session (the value applied is remembered), so the user can change
 the selection and the settings afterwards; every change is written back, and the URL names the
-open view only.
+open view only. An address without any of these keys keeps the session's view when the sidebar led
+here, and stands for what it showed when written on Back or Forward (ui/history.py).
 """
 
 from __future__ import annotations
@@ -27,19 +28,25 @@ from explorer.compare_links import (
 )
 from lmcore.config import PLACEMENTS
 from lmcore.summaries import RunSummary
+from ui import history
 from ui.compare_runs import CHART_SETTINGS, FILTERS, GRID_CHOSEN, GRID_VIEW, RUNS_VIEW, SELECTED, TAB
+
+LINK_KEYS = ("runs", "group", *CHART_SETTINGS, *FILTERS)
 
 LINK_RUNS = "compare.link.runs"     # the `runs` value last read from or written to the URL
 LINK_CHART = "compare.link.chart"   # the same for the chart settings' keys ({key: value})
 LINK_FILTERS = "compare.link.filters"  # the same for the filters' keys ({key: [values]})
 LINK_GROUP = "compare.link.group"   # the same for `group`
+LINK_ADDRESS = "compare.link.address"  # Compare's keys as last written ({key: [values]})
 LINK_NOTE = "compare.link.note"     # {"text", "view", "shown"}: what a link named that is not here
 
 
 def apply_link(summaries: list[RunSummary]) -> None:
     """Preselect what a new link names and open its view; call before the tabs are drawn."""
-    wanted = st.query_params.get("runs")
-    chart, filters = _chart_in_url(), _filters_in_url()
+    query = _link()
+    wanted = query["runs"][-1] if "runs" in query else None
+    chart = {key: query[key][-1] for key in CHART_SETTINGS if key in query}
+    filters = {key: query[key] for key in FILTERS if key in query}
     notes = []
     if wanted is not None and wanted != st.session_state.get(LINK_RUNS):
         found, ignored = runs_from_link(wanted, {s.id for s in summaries})
@@ -63,7 +70,7 @@ def apply_link(summaries: list[RunSummary]) -> None:
         notes.append(filters_note(ignored))
     if notes:
         _note(" ".join(filter(None, notes)), RUNS_VIEW, _runs_view_shown())
-    group = st.query_params.get("group")
+    group = query["group"][-1] if "group" in query else None
     if group is not None and group != st.session_state.get(LINK_GROUP):
         st.session_state[LINK_GROUP] = group
         st.session_state[TAB] = GRID_VIEW
@@ -91,12 +98,17 @@ def filter_choices(summaries: list[RunSummary]) -> dict[str, set]:
             "placement": set(PLACEMENTS) | set(compare.options(table, "dropout_placement"))}
 
 
-def _chart_in_url() -> dict[str, str]:
-    return {key: st.query_params[key] for key in CHART_SETTINGS if key in st.query_params}
+def _address() -> dict[str, list[str]]:
+    """The address's keys that Compare reads and writes, each with its values."""
+    return {key: st.query_params.get_all(key) for key in LINK_KEYS if key in st.query_params}
 
 
-def _filters_in_url() -> dict[str, list[str]]:
-    return {key: st.query_params.get_all(key) for key in FILTERS if key in st.query_params}
+def _link() -> dict[str, list[str]]:
+    """The link to apply: the address's keys; on Back or Forward onto an address without any, what
+    that address stood for (ui/history.py), an empty `runs` for the Runs view at its defaults."""
+    query = _address()
+    meaning = None if query else history.bare_address("compare", st.session_state.get(LINK_ADDRESS))
+    return query if meaning is None else meaning or {"runs": [""]}
 
 
 def _filters_in_session() -> dict[str, list[str]]:
@@ -159,3 +171,4 @@ def _set_query(values: dict[str, str | list[str]]) -> None:
     wanted.update((key, [value] if isinstance(value, str) else list(value)) for key, value in values.items() if value)
     if wanted != current:
         st.query_params.from_dict(wanted)
+    st.session_state[LINK_ADDRESS] = _address()

@@ -13,6 +13,7 @@ import ui
 from explorer.links import RESERVED_QUERY, clamp, link_params, parse_link
 from lmcore.config import BUILTIN_DATASETS, KEYS
 from lmcore.presets import PRESETS, preset_values
+from ui import history
 
 # Session state (all under the page's prefix).
 TAB = "train.tab"                  # which tab is open (a stateful st.tabs)
@@ -116,11 +117,15 @@ def config_query() -> dict[str, str]:
 
 
 def apply_link() -> None:
-    """A URL with config keys the page has not applied yet (a shared link, Start's 'Open in Train')."""
-    query = config_query()
-    if not query or query == st.session_state.get(APPLIED):
+    """A URL with config keys the page has not applied yet (a shared link, Start's 'Open in Train'),
+    or Back onto an address without them (ui/history.py)."""
+    query = config_query() or history.bare_address("train", st.session_state.get(APPLIED))
+    if query is None or query == st.session_state.get(APPLIED):
         return
-    values, warnings = parse_link(query, uploads_dir(), fallback=DEFAULT_PRESET)
+    if query:
+        values, warnings = parse_link(query, uploads_dir(), fallback=DEFAULT_PRESET)
+    else:
+        values, warnings = preset_values(DEFAULT_PRESET), []   # Back onto the defaults
     load_values(values)
     st.session_state[APPLIED] = query
     st.session_state[LINK_WARNINGS] = warnings

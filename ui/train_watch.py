@@ -26,7 +26,7 @@ from lmcore.presets import preset_values
 from lmcore.reference import is_reference
 from lmcore.summaries import RunSummary, reference_runs, summary_of
 from lmcore.timing import describe_split
-from ui import access, compare_url, reference
+from ui import access, compare_url, history, reference
 from ui.compare_runs import floor_caption, floor_curves
 from ui.fork import fork_form, parent_curve, scores_note
 from ui.grid_charts import axis_top
@@ -475,10 +475,11 @@ def overlay_names(recipes: list[RunSummary] | None = None) -> dict[str, str]:
 
 def apply_overlay_link() -> None:
     """Tick what a new link's `overlay` and `overlay_x` name, once (the query applied is remembered),
-    with one warning per value ignored. A URL without them (the sidebar's way back here drops the
-    query) keeps the session's. Call before the page draws its warnings."""
+    with one warning per value ignored. A URL without them keeps the session's when the sidebar led
+    here, and means none on Back or Forward (ui/history.py). Call before the page draws its warnings."""
     query = {key: st.query_params[key] for key in OVERLAY_KEYS if key in st.query_params}
-    if not query or query == st.session_state.get(OVERLAY_LINK):
+    query = query or history.bare_address("train.overlay", st.session_state.get(OVERLAY_LINK))
+    if query is None or query == st.session_state.get(OVERLAY_LINK):
         return
     names = overlay_names()
     ids = {name: run_id for run_id, name in names.items()}

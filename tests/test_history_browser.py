@@ -1,0 +1,121 @@
+"""The browser's Back onto a page's untouched settings, in chromium (QA round 13). An address without
+settings was read as "keep the session's" because the sidebar's links carry no query, so Back onto
+the defaults was ignored and the page wrote its settings over that history entry: Train's Set up,
+Generate's first edit and Compare's first tick. ui/history.py tells the two apart."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+from playwright.sync_api import expect
+
+from browser import (  # noqa: F401
+    browser_fixture,
+    page_fixture,
+    require_chromium,
+    settle,
+    streamlit_server,
+    wait_app_idle,
+)
+
+pytestmark = pytest.mark.browser
+require_chromium()
+
+
+@pytest.fixture(scope="module")
+def app(trained_runs, tmp_path_factory):
+    root, folders = trained_runs
+    with streamlit_server(root, tmp_path_factory.mktemp("browser-history") / "streamlit.log") as url:
+        yield url, folders["plain"].name
+
+
+def query(page) -> dict[str, list[str]]:
+    return parse_qs(urlparse(page.url).query)
+
+
+def sidebar(page, title: str) -> None:
+    page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=title, exact=True).click()
+
+
+def field(page, label: str):
+    return page.locator(f'input[aria-label="{label}"]')
+
+
+def type_into(page, label: str, value: str) -> None:
+    field(page, label).fill(value)
+    field(page, label).press("Enter")
+    page.wait_for_function(f"() => location.search.includes({value!r})", timeout=10_000)
+    wait_app_idle(page)
+
+
+def back(page, forward: bool = False) -> None:
+    page.go_forward() if forward else page.go_back()
+    page.wait_for_timeout(500)
+    wait_app_idle(page)
+
+
+def test_train_back_reaches_the_defaults_and_the_sidebar_keeps_the_session(app, page):
+    url, _ = app
+    page.goto(f"{url}/")
+    settle(page, "Start")
+    sidebar(page, "Train")
+    settle(page, "Learning rate")
+    default_lr = field(page, "Learning rate").input_value()
+    type_into(page, "Learning rate", "2")
+    type_into(page, "Gradient clip", "3")
+    back(page)
+    expect(field(page, "Gradient clip")).to_have_value("1", timeout=5_000)
+    assert query(page) == {"preset": ["tiny"], "lr": ["2.0"]}
+    back(page)                                              # onto the address the defaults had
+    expect(field(page, "Learning rate")).to_have_value(default_lr, timeout=5_000)
+    page.wait_for_timeout(1_000)
+    assert query(page) == {}                                # not written over with lr=2
+    back(page, forward=True)
+    expect(field(page, "Learning rate")).to_have_value("2", timeout=5_000)
+
+    sidebar(page, "Compare")                                # away and back by the sidebar:
+    settle(page, "Compare runs")
+    sidebar(page, "Train")
+    settle(page, "Learning rate")
+    expect(field(page, "Learning rate")).to_have_value("2", timeout=5_000)   # the session's settings stay
+    page.wait_for_function("() => location.search.includes('lr=2')", timeout=10_000)
+
+
+def test_generate_back_from_the_first_edit_brings_the_default_temperature_back(app, page):
+    url, _ = app
+    page.goto(f"{url}/")
+    settle(page, "Start")
+    sidebar(page, "Generate")
+    settle(page, "How its text changed during training")
+    page.wait_for_function("() => location.search.includes('run=')", timeout=10_000)
+    slider = page.get_by_role("slider", name="Temperature")
+    slider.focus()
+    slider.press("ArrowLeft")
+    page.wait_for_function("() => location.search.includes('temperature=0.95')", timeout=10_000)
+    wait_app_idle(page)
+    back(page)
+    expect(slider).to_have_attribute("aria-valuetext", "1.00", timeout=5_000)
+    page.wait_for_timeout(1_000)
+    assert "temperature" not in query(page)
+
+
+def test_compare_back_from_the_first_tick_unticks_it(app, page):
+    url, run = app
+    page.goto(f"{url}/compare")
+    settle(page, "Compare runs")
+    grid = page.locator('[data-testid="stDataFrame"]').first
+    grid.wait_for()
+    box = grid.bounding_box()
+    page.mouse.click(box["x"] + 17, box["y"] + 35 + 17)         # the first row's tick
+    page.wait_for_function("() => location.search.includes('runs=')", timeout=10_000)
+    wait_app_idle(page)
+    ticked = grid.locator('[role="row"][aria-selected="true"]')
+    expect(ticked).to_have_count(1)
+    back(page)
+    expect(ticked).to_have_count(0, timeout=5_000)
+    page.wait_for_timeout(1_000)
+    assert "runs" not in query(page)                            # not written over with the tick
+    back(page, forward=True)
+    expect(ticked).to_have_count(1, timeout=5_000)
+    assert len(query(page)["runs"]) == 1
