@@ -189,6 +189,21 @@ def test_link_keys_fill_controls_and_bad_ones_are_ignored_with_a_warning(trained
     assert "bogus" not in at.query_params and at.query_params["layers"] == "3"
 
 
+def test_an_address_that_already_says_the_config_is_not_rewritten(trained_runs, monkeypatch):
+    """Start's 'Open in Train' on tiny wrote ?preset=tiny and Train rewrote it as the bare defaults: one
+    more history entry, where Back went nowhere. Words that differ but mean the config stay; a link
+    with ignored keys is still cleaned."""
+    root, _ = trained_runs
+    at = open_page(monkeypatch, root, preset="tiny")
+    assert not at.exception and at.query_params["preset"] == "tiny"
+    at = open_page(monkeypatch, root, preset="tiny-dropout", lr=str(PRESETS["tiny-dropout"].config().lr))
+    assert at.query_params["lr"] == str(PRESETS["tiny-dropout"].config().lr)
+    at = open_page(monkeypatch, root, preset="tiny", bogus="1")
+    assert "bogus" not in at.query_params and "preset" not in at.query_params
+    at.number_input(key=W + "layers").set_value(3).run()                    # a change is written in full
+    assert at.query_params["preset"] == "tiny" and at.query_params["layers"] == "3"
+
+
 def test_tying_with_unequal_sizes_is_explained_and_blocks_start(trained_runs, monkeypatch):
     root, _ = trained_runs
     at = open_page(monkeypatch, root, preset="tiny")

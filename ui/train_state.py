@@ -133,9 +133,14 @@ def apply_link() -> None:
 
 def sync_link(values: dict) -> None:
     """Keep the address bar equal to the config, so a reload or bookmark brings it back. The
-    defaults need no words: a link to a run would otherwise name a preset the run never used."""
+    defaults need no words: a link to a run would otherwise name a preset the run never used. An
+    address that already says this config in other words (Start's `?preset=tiny`) stays: each
+    write is a history entry, and Back onto a rewritten one went nowhere."""
     wanted = {} if values == preset_values(DEFAULT_PRESET) else link_params(values)
-    if wanted != config_query():
+    arrived = config_query()
+    if arrived and arrived != wanted and parse_link(arrived, uploads_dir(), fallback=DEFAULT_PRESET) == (values, []):
+        wanted = arrived
+    if wanted != arrived:
         run_id = st.query_params.get("run")
         st.query_params.from_dict({**({"run": run_id} if run_id else {}), **wanted})
     st.session_state[APPLIED] = wanted
