@@ -13,6 +13,7 @@ from lmcore.params import formula_counts
 from lmcore.presets import PRESETS
 from lmcore.summaries import RunSummary, list_runs, reference_runs
 from ui import access, reference
+from ui.train_watch import evaluation_progress
 
 START_PTB = "start.ptb_message"
 
@@ -112,6 +113,20 @@ def preset_card(name: str, ptb_here: bool, run: RunSummary | None = None) -> Non
             st.switch_page("app_pages/train.py", query_params={"preset": name})
 
 
+# A visually hidden piece of text after a card button's label: a screen reader listed six "Start now" and six
+# "Open in Train" (QA round 14). st.button takes no aria-label; CSS generated content counts in an accessible
+# name (WAI-ARIA's accname), so each reads "Start now (tiny)" while the card shows "Start now", as before.
+HIDDEN = "position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset(50%);white-space:nowrap"
+
+
+def preset_button_names(names) -> None:
+    """Each card button's accessible name ends with its preset, through the class Streamlit gives a
+    keyed widget (st-key-<key>, dots as dashes). A style-only st.html draws nothing."""
+    rules = "".join(f".st-key-start-{action}-{name} button p::after{{content:'({name})';{HIDDEN}}}"
+                    for name in names for action in ("go", "open"))
+    st.html(f"<style>{rules}</style>")
+
+
 def recipes_caption(measured: list[RunSummary]) -> str:
     """What the times on the full recipes' cards mean. Their conditions, read from the reference runs'
     reference.json, differ: book's 431 s ran eagerly on a shared GPU, the others graphed and alone."""
@@ -140,7 +155,8 @@ def runs_in_progress() -> None:
     # Above the presets: a teacher back for the second preset found it 1,500 px down (QA round 5).
     st.subheader("In progress")
     for summary in active:
-        fraction, text = ui.progress_text(summary.status)
+        # A validation pass reads as one, as on Train, not as the last step with its ETA.
+        fraction, text = evaluation_progress(summary.status) or ui.progress_text(summary.status)
         left, right = st.columns([4, 1])
         left.progress(fraction, text=f"{ui.run_label(summary)} — {text}")
         right.page_link("app_pages/train.py", label="Watch", icon="📈", query_params={"run": summary.id})
@@ -155,6 +171,7 @@ by_preset = {summary.config.get("preset"): summary for summary in measured}
 # Two rows of three columns: the quick presets, then the full recipes. At 1400 px a wrapping row of
 # fixed-width cards left the sixth alone on a second row; three columns hold at 1024 px with the
 # sidebar open too (five broke "Start now" letter by letter there).
+preset_button_names(QUICK + FULL_RECIPES)
 for row in (QUICK, FULL_RECIPES):
     for column, name in zip(st.columns(len(row)), row):
         with column:

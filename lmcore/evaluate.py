@@ -14,14 +14,16 @@ from .model import LanguageModel, detach_state
 
 
 @torch.no_grad()
-def mean_nll(model: LanguageModel, streams: torch.Tensor, bptt: int, autocast=None) -> float:
-    """Token-weighted mean negative log-likelihood (nats) over (N, B) streams."""
+def mean_nll(model: LanguageModel, streams: torch.Tensor, bptt: int, autocast=None, progress=None) -> float:
+    """Token-weighted mean negative log-likelihood (nats) over (N, B) streams. `progress(done, total)`,
+    if given, hears after each window how many of the split's windows are read (no host sync)."""
     was_training = model.training
     model.eval()
     state = model.init_state(streams.shape[1])
     total, count = _zero(streams), 0
+    starts = range(0, streams.shape[0] - 1, bptt)
     try:
-        for start in range(0, streams.shape[0] - 1, bptt):
+        for done, start in enumerate(starts, 1):
             inputs, targets = get_batch(streams, start, bptt)
             with autocast() if autocast else contextlib.nullcontext():
                 logits, state = model(inputs, state)
@@ -29,6 +31,8 @@ def mean_nll(model: LanguageModel, streams: torch.Tensor, bptt: int, autocast=No
                                      reduction="sum").double()
             count += targets.numel()
             state = detach_state(state)
+            if progress:
+                progress(done, len(starts))
     finally:
         model.train(was_training)
     return float(total) / count  # the one host sync of the split

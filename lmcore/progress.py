@@ -30,6 +30,7 @@ class ProgressBar(Callbacks):
         self.val_ppl = None
         self.start = None
         self.start_step = 0
+        self.drawn = 0  # the length of the line on a terminal, which a shorter one must cover
 
     def on_train_log(self, record):
         self.ppl = record["ppl"]
@@ -45,7 +46,24 @@ class ProgressBar(Callbacks):
         if now - self.last_draw < self.every and not trainer.done:
             return
         self.last_draw = now
-        self.stream.write(("\r" if self.tty else "") + self.line(trainer, now) + ("" if self.tty else "\n"))
+        self.draw(self.line(trainer, now))
+
+    def on_evaluation(self, progress):
+        """A validation pass on PTB takes tens of seconds on a CPU: the bar says so instead of standing
+        still at the last step (the ETA's rate counts the time evaluations take, so it stays right)."""
+        now = time.monotonic()
+        if now - self.last_draw < self.every or progress["done"] >= 1:
+            return
+        self.last_draw = now
+        what = f"validating epoch {progress['epoch']}" if progress["split"] == "valid" else "testing"
+        self.draw(f"{what} on {progress['words']:,} words: {100 * progress['done']:.0f}%")
+
+    def draw(self, line: str) -> None:
+        if self.tty:
+            self.stream.write("\r" + line.ljust(self.drawn))
+            self.drawn = len(line)
+        else:
+            self.stream.write(line + "\n")
         self.stream.flush()
 
     def line(self, trainer, now: float) -> str:

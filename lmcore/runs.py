@@ -32,14 +32,14 @@ ACTIVE = ("queued", "running")
 LAUNCHER = "launcher.json"          # written by launch: the pid it started, and when
 QUEUE_FAILURE = "queue_error.json"  # written by the queue: why it could not start the run
 STOP_REQUEST = "stop"               # written by stop_run: the trainer polls it (any host, Ray)
-# A trainer writes its status at least once a second while it trains; one on another host whose
-# status is older than this is read as gone (its pid means nothing here). A chosen bound, long
-# enough for a validation pass of a big run between two writes.
+# A trainer writes its status at least once a second while it trains or evaluates; one on another host
+# whose status is older than this is read as gone (its pid means nothing here). A chosen bound, long
+# enough for a checkpoint save or a sample of a big run between two writes.
 REMOTE_STALE_SECONDS = 300.0
 # A trainer looks this often for another trainer beside it (status `shared_seconds`): a listing of
 # the runs folder, cheap beside a training second. Another run whose `running` status was written
-# within TRAINING_NOW_SECONDS trains now (a trainer writes at least once a second, less often only
-# inside a long validation).
+# within TRAINING_NOW_SECONDS trains now (a trainer writes at least once a second, also while it
+# validates).
 SHARING_CHECK_SECONDS = 2.0
 TRAINING_NOW_SECONDS = 30.0
 PROJECT_ROOT = Path(__file__).resolve().parent.parent

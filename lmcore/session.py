@@ -32,6 +32,9 @@ from .threads import available_cores, other_training_processes, thread_count
 from .train import Callbacks, Trainer, prepare_device, resolve_device
 
 SHARE_CHECK_SECONDS = 5.0  # a look through /proc costs a few ms
+# What status.json says between evaluations (docs/design.md): the phase keys of the last one cleared.
+TRAINING_PHASE = {"phase": "training", "phase_started_at": None, "phase_words": None, "phase_done": None}
+PHASES = {"valid": "validating", "test": "testing"}
 
 
 class Recorder(Callbacks):
@@ -67,10 +70,25 @@ class Recorder(Callbacks):
         now = time.monotonic()
         if now - self.last_status >= 1.0 or trainer.done:
             self.last_status = now
-            self.writer.status(step=trainer.step, epoch=min(trainer.epoch, trainer.cfg.epochs),
-                               total_steps=trainer.total_steps, elapsed=trainer.now(),
-                               time_spent=trainer.clock.state_dict(),
+            self.writer.status(**position(trainer), total_steps=trainer.total_steps,
                                step_kind=describe_step(trainer.step_function, trainer.model), **self.latest)
+
+    def on_evaluation(self, progress):
+        """The status says which split is being read, since when and how much of it: the Train page
+        showed the last step with its ETA through a validation pass (QA round 14). Written as it starts
+        and ends, between them at most once a second like the steps."""
+        now = time.monotonic()
+        where = position(self.trainer) if self.trainer else {}
+        if progress["done"] >= 1:
+            self.last_status = now
+            self.writer.status(**TRAINING_PHASE, **where)
+        elif progress["done"] == 0:
+            self.last_status = now
+            self.writer.status(phase=PHASES[progress["split"]], phase_started_at=time.time(),
+                               phase_words=progress["words"], phase_done=0.0, **where)
+        elif now - self.last_status >= 1.0:
+            self.last_status = now
+            self.writer.status(phase_done=progress["done"])
 
     def last_word(self) -> dict:
         """What a failed run's final status carries, as a stopped or finished one does: the step and
@@ -110,6 +128,12 @@ class Recorder(Callbacks):
     last_stop_check = float("-inf")
     last_share_check = 0.0  # so the first step looks again: another run may have started meanwhile
     latest: dict = {}
+
+
+def position(trainer: Trainer) -> dict:
+    """The trainer's step, epoch and time, as status.json holds them."""
+    return {"step": trainer.step, "epoch": min(trainer.epoch, trainer.cfg.epochs), "elapsed": trainer.now(),
+            "time_spent": trainer.clock.state_dict()}
 
 
 def set_threads(count: int) -> int:
@@ -163,7 +187,8 @@ def _run_claimed(folder: Path, raw: dict, show_progress: bool, observers: tuple,
         _install_signals(recorder)
     first_start = writer.current.get("started_at")  # RunWriter read status.json
     writer.status(state="running", pid=os.getpid(), host=socket.gethostname(),
-                  started_at=first_start or time.time(), error=None, finished_at=None)
+                  started_at=first_start or time.time(), error=None, finished_at=None,
+                  **TRAINING_PHASE)  # not the phase a killed attempt was in
     try:
         return _train(folder, writer, recorder, raw, show_progress, observers)
     except FolderGone:

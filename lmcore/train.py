@@ -37,6 +37,7 @@ class Callbacks:
     def on_masks(self, arrays: dict) -> None: ...
     def on_checkpoint(self, names: tuple[str, ...], payload: dict) -> None: ...  # one state, each name
     def on_progress(self, trainer: "Trainer") -> None: ...
+    def on_evaluation(self, progress: dict) -> None: ...  # a split being read: Trainer.evaluate
     def stop_requested(self) -> bool:
         return False
 
@@ -233,9 +234,21 @@ class Trainer:
     # ------------------------------------------------------------ evaluation
 
     def evaluate(self, split: str) -> float:
+        """The split's perplexity. Callbacks hear on_evaluation as it starts (done 0), after each window
+        and as it ends (done 1): on PTB a CPU reads the validation set for tens of seconds, which the
+        Train page showed as the last step with its ETA (QA round 14)."""
         streams = {"valid": self.valid_streams, "test": self.test_streams}[split]
+        about = {"split": split, "step": self.step, "epoch": self.record_epoch(),
+                 "words": len(getattr(self.corpus, split))}
+
+        def progress(done: int, total: int) -> None:
+            self._emit("on_evaluation", {**about, "done": done / total})
+
+        self._emit("on_evaluation", {**about, "done": 0.0})
         with self.clock.phase("evaluation"):
-            return perplexity(mean_nll(self.model, streams, self.cfg.bptt, self.autocast))
+            ppl = perplexity(mean_nll(self.model, streams, self.cfg.bptt, self.autocast, progress))
+        self._emit("on_evaluation", {**about, "done": 1.0})  # also where the split had no window
+        return ppl
 
     def validate(self, save_best: bool = True) -> float:
         """The validation perplexity, logged with a sample and the masks; an improvement is the new
@@ -262,11 +275,14 @@ class Trainer:
         self._emit("on_eval", self._eval_record("test", ppl))
         return ppl
 
+    def record_epoch(self) -> int:
+        """The epoch an evaluation now belongs to. An epoch that has ended moved the counter on: a record
+        after it (the test line) belongs to it. The cap alone missed a max_steps that ended on an epoch's
+        last step (QA round 13: val epoch 4, test 5)."""
+        return self.epoch - 1 if self.window == 0 and self.step > 0 else self.epoch
+
     def _eval_record(self, kind: str, ppl: float) -> dict:
-        # An epoch that has ended moved the counter on: a record after it (the test line) belongs to it. The
-        # cap alone missed a max_steps that ended on an epoch's last step (QA round 13: val epoch 4, test 5).
-        epoch = self.epoch - 1 if self.window == 0 and self.step > 0 else self.epoch
-        return {"kind": kind, "step": self.step, "epoch": epoch, "loss": math.log(ppl),
+        return {"kind": kind, "step": self.step, "epoch": self.record_epoch(), "loss": math.log(ppl),
                 "ppl": ppl, "lr": self.schedule.lr, "time": self.now()}
 
     def sample(self) -> dict:

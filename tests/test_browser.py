@@ -83,6 +83,24 @@ def test_the_sidebar_tells_the_current_page_from_a_focused_link(app, page):
     assert focused_outline == "solid" and "inset" not in focused_shadow and int(focused_weight) < 600
 
 
+def test_a_toggle_focused_from_the_keyboard_is_outlined(app, page):
+    """QA round 14: a focused toggle got Streamlit's faint grey, lost on a projector. It gets the sidebar
+    links' outline."""
+    url, _ = app
+    page.goto(url + "/train")
+    settle(page, "Set up a run")
+    switch = page.get_by_role("switch", name="Tie the embedding and the decoder weights")
+    label = page.locator('[data-testid="stCheckbox"] label').filter(has=switch)
+    outline = "el => { const s = getComputedStyle(el); return [s.outlineStyle, s.outlineWidth, s.outlineColor]; }"
+    assert label.evaluate(outline)[0] == "none"
+    switch.focus()
+    page.keyboard.press("Shift+Tab")
+    page.keyboard.press("Tab")     # a keyboard focus, which :focus-visible marks
+    page.wait_for_function("() => document.activeElement.getAttribute('role') === 'switch'")
+    assert label.evaluate(outline) == ["solid", "2px", "rgb(31, 111, 235)"]
+    screenshot(page, "train-toggle-focus")
+
+
 def test_the_sidebar_leaves_a_narrow_screen_to_the_page(app, page):
     """At 800 px Streamlit's 300 px sidebar held 38% of the width (QA round 12); under 1100 px it takes 240."""
     url, _ = app

@@ -6,6 +6,7 @@ no lonely card and no "Start now" broken over lines. Screenshots land in test-ar
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 from test_browser_narrow import CUT_JS
 
 from browser import browser_fixture, page_fixture, require_chromium, screenshot, settle, streamlit_server  # noqa: F401
@@ -54,3 +55,16 @@ def test_six_preset_cards_sit_in_two_rows_of_three(app, page, width, height):
     assert [d for d in page.evaluate(CUT_JS, True) if "Start from" in d or "Start now" in d or "·" in d] == []
     zaremba = page.locator('[data-testid="stColumn"]').filter(has_text="zaremba-medium").first.inner_text()
     assert "19.78M parameters" in zaremba and "untied" in zaremba and "205 s on one NVIDIA H200" in zaremba
+
+
+def test_each_cards_buttons_name_their_preset_to_a_screen_reader(app, page):
+    """QA round 14: a screen reader listed six "Start now" and six "Open in Train". Each is named for its
+    preset ("Start now (tiny)"); the card still shows "Start now"."""
+    page.goto(app)
+    settle(page, "Start from a preset")
+    for name in [name for row in ROWS for name in row]:
+        for label in ("Start now", "Open in Train"):
+            button = page.get_by_role("button", name=f"{label} ({name})", exact=True)
+            expect(button).to_have_count(1)
+            assert button.inner_text().strip().endswith(label)       # what the eye reads: the short label
+    expect(page.get_by_role("button", name="Start now", exact=True)).to_have_count(0)

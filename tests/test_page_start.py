@@ -83,6 +83,30 @@ def test_runs_in_progress_are_listed(monkeypatch, tmp_path):
     assert [h.value for h in at.subheader][:2] == ["In progress", "Start from a preset"]   # a teacher sees it first
 
 
+def test_a_run_in_progress_that_validates_says_so(monkeypatch, tmp_path):
+    """QA round 14: a validation pass read as the last step with its ETA, here as on Train."""
+    import subprocess
+    import sys
+    import time
+
+    from lmcore.runs import RunWriter
+
+    root = tmp_path / "runs"
+    folder = create_run({"preset": "tiny", "name": "validating"}, root)
+    monkeypatch.setattr("lmcore.queue.ensure_worker", lambda root=None: None)
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)  # lmcore"])
+    try:
+        RunWriter(folder).status(state="running", pid=sleeper.pid, step=149, epoch=1, total_steps=1192,
+                                 elapsed=40.0, phase="validating", phase_started_at=time.time(),
+                                 phase_words=7_376, phase_done=0.5)
+        at = open_start(monkeypatch, root)
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    text = next(p.proto.text for p in at.get("progress") if "validating" in p.proto.text)
+    assert "Validating epoch 1 on 7,376 words… 50% read" in text and "ETA paused" in text and "ETA 0" not in text
+
+
 def test_offline_ptb_download_says_so_and_the_generated_corpus_still_works(monkeypatch, tmp_path):
     monkeypatch.setenv("LMCORE_DATA_DIR", str(tmp_path / "no-data"))
     monkeypatch.setenv("LMCORE_CACHE_DIR", str(tmp_path / "cache"))

@@ -9,6 +9,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -613,3 +614,40 @@ def test_a_run_without_a_readable_config_draws_whole_and_says_it_cannot_be_forke
     assert "Could not read" not in texts(at.warning) and not at.error
     assert any(c.value.startswith("Fork: its config.json") for c in at.caption)
     assert any("Sampled text" in m.value for m in at.markdown)
+
+
+def test_a_run_validating_says_so_and_pauses_its_eta(trained_runs, monkeypatch, tmp_path):
+    """QA round 14: through a validation pass (tens of seconds on PTB on a CPU) the page showed the last
+    training step with its ETA, as if training went on. It says what the trainer does and how far it is."""
+
+    folder = copy_run(trained_runs[1]["plain"], tmp_path)
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)  # lmcore"])
+    try:
+        training = dict(state="running", pid=sleeper.pid, step=20, epoch=1, total_steps=40, elapsed=10.0,
+                        finished_at=None)
+        RunWriter(folder).status(**training, phase="training", phase_started_at=None, phase_done=None)
+        assert "ETA 0:10" in progress(open_watch(monkeypatch, folder))       # training: the ETA counts
+        RunWriter(folder).status(**training, phase="validating", phase_started_at=time.time() - 12,
+                                 phase_words=73_760, phase_done=0.4)
+        at = open_watch(monkeypatch, folder)
+        RunWriter(folder).status(phase="testing", step=40, phase_done=None)
+        testing = progress(open_watch(monkeypatch, folder))
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert progress(at) == ("Validating epoch 1 on 73,760 words… 40% read, 0:12 so far · step 20 / 40 · "
+                            "ETA paused while it validates")
+    assert at.get("progress")[0].proto.value == 50
+    assert testing == "Measuring the test perplexity on 73,760 words… 0:12 so far · step 40 / 40"
+
+
+def test_a_phase_left_by_a_killed_trainer_or_in_an_odd_status_reads_plainly():
+    from ui.train_watch import evaluation_progress
+
+    validating = {"state": "running", "phase": "validating", "phase_started_at": time.time(), "phase_done": 0.25,
+                  "phase_words": 1000, "step": 5, "total_steps": 10, "epoch": 2}
+    assert evaluation_progress({**validating, "state": "failed"}) is None      # read_status: killed mid-pass
+    assert evaluation_progress({**validating, "phase": "training"}) is None
+    assert evaluation_progress({"state": "running", "step": 5, "total_steps": 10}) is None   # runs from before
+    odd = evaluation_progress({**validating, "phase_done": "x", "phase_words": True, "phase_started_at": None})
+    assert odd == (0.5, "Validating epoch 2… · step 5 / 10 · ETA paused while it validates")

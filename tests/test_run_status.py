@@ -476,3 +476,70 @@ def test_a_run_on_a_text_file_resumes_only_on_that_text(runs_root, tmp_path):
     with pytest.raises(DataError, match=r"story.txt changed since this run started training on it"):
         run(fork, show_progress=False)
     assert read_status(fork)["state"] == "failed"
+
+
+class StatusDuringEvaluation(Callbacks):
+    """Reads status.json as each evaluation starts and, after a slow window (over the recorder's
+    once-a-second bound), as it goes on: what the Train page reads meanwhile."""
+
+    def __init__(self, folder):
+        self.folder, self.seen, self.slowed = folder, [], False
+
+    def on_evaluation(self, progress):
+        if progress["done"] == 0 or (0 < progress["done"] < 1 and self.slowed):
+            self.seen.append((progress, runs.read_status(self.folder)))
+            self.slowed = False
+        elif 0 < progress["done"] < 1 and not self.seen[-1][1].get("phase_done"):
+            time.sleep(1.1)   # a slow window: the next one's share is written
+            self.slowed = True
+
+
+def test_the_status_says_which_split_is_evaluated_and_how_far_and_training_after_it(small_config, tmp_path):
+    """QA round 14: while the trainer read the validation set (tens of seconds on PTB on a CPU), the Train
+    page showed the last training step and its ETA. The status now names the phase, the step and epoch
+    it belongs to, the split's size and the share read; then training again, with no leftovers."""
+    from lmcore.session import run
+
+    folder = runs.create_run(small_config.replace(max_steps=60, epochs=1, eval_every=40).to_dict(), tmp_path)
+    watch = StatusDuringEvaluation(folder)
+    before = time.time()
+    run(folder, show_progress=False, observers=(watch,))
+    starts = [(p, s) for p, s in watch.seen if p["done"] == 0]
+    assert [(p["split"], s["phase"], s["step"], s["epoch"], s["phase_words"]) for p, s in starts] == [
+        ("valid", "validating", 40, 1, 1000), ("valid", "validating", 60, 1, 1000), ("test", "testing", 60, 1, 1000)]
+    assert all(before <= s["phase_started_at"] <= time.time() and s["phase_done"] == 0 for _, s in starts)
+    going = [(p, s) for p, s in watch.seen if p["done"] > 0]
+    assert going and all(s["phase_done"] == p["done"] and 0 < p["done"] < 1 for p, s in going)
+    final = runs.read_status(folder)
+    assert final["state"] == "finished" and final["phase"] == "training"
+    assert final["phase_started_at"] is final["phase_words"] is final["phase_done"] is None
+
+
+def test_a_resumed_run_does_not_keep_the_phase_its_killed_trainer_was_in(small_config, tmp_path):
+    from lmcore.session import run
+
+    folder = runs.create_run(small_config.replace(max_steps=20, epochs=1).to_dict(), tmp_path)
+    runs.RunWriter(folder).status(phase="validating", phase_started_at=1.0, phase_words=1000, phase_done=0.5)
+    statuses = []
+
+    class Look(Callbacks):
+        def on_progress(self, trainer):
+            if not statuses:
+                statuses.append(runs.read_status(folder))
+
+    run(folder, show_progress=False, observers=(Look(),))
+    assert statuses[0]["phase"] == "training" and statuses[0]["phase_done"] is None
+
+
+def test_the_command_lines_bar_says_when_it_validates(small_config, tmp_path):
+    import io
+
+    from lmcore.progress import ProgressBar
+    from lmcore.session import run
+
+    folder = runs.create_run(small_config.replace(max_steps=30, epochs=1, eval_every=0).to_dict(), tmp_path)
+    stream = io.StringIO()
+    run(folder, show_progress=False, observers=(ProgressBar(stream, every=0.0),))
+    lines = stream.getvalue().splitlines()
+    assert "validating epoch 1 on 1,000 words: 4%" in lines and "testing on 1,000 words: 96%" in lines
+    assert any(line.startswith("epoch 1/1 [") for line in lines)
