@@ -13,7 +13,6 @@ from lmcore.params import formula_counts
 from lmcore.presets import PRESETS
 from lmcore.summaries import RunSummary, list_runs, reference_runs
 from ui import access, reference
-from ui.train_watch import evaluation_progress
 
 START_PTB = "start.ptb_message"
 
@@ -155,8 +154,7 @@ def runs_in_progress() -> None:
     # Above the presets: a teacher back for the second preset found it 1,500 px down (QA round 5).
     st.subheader("In progress")
     for summary in active:
-        # A validation pass reads as one, as on Train, not as the last step with its ETA.
-        fraction, text = evaluation_progress(summary.status) or ui.progress_text(summary.status)
+        fraction, text = ui.progress_text(summary.status)
         left, right = st.columns([4, 1])
         left.progress(fraction, text=f"{ui.run_label(summary)} — {text}")
         right.page_link("app_pages/train.py", label="Watch", icon="📈", query_params={"run": summary.id})

@@ -642,7 +642,7 @@ def test_a_run_validating_says_so_and_pauses_its_eta(trained_runs, monkeypatch, 
 
 
 def test_a_phase_left_by_a_killed_trainer_or_in_an_odd_status_reads_plainly():
-    from ui.train_watch import evaluation_progress
+    from ui import evaluation_progress
 
     validating = {"state": "running", "phase": "validating", "phase_started_at": time.time(), "phase_done": 0.25,
                   "phase_words": 1000, "step": 5, "total_steps": 10, "epoch": 2}

@@ -25,6 +25,7 @@ from explorer.perplexity import Clip, ceiling_clip, find_clip, format_ppl
 from explorer.textview import md_escape
 from lmcore import checkpoints, queue, runs
 from lmcore.epochs import epoch_position
+from lmcore.jsonl import json_count, json_number
 from lmcore.metrics_frame import MetricsFrame
 from lmcore.progress import format_seconds
 from lmcore.reference import reference_folders
@@ -197,7 +198,10 @@ def metrics_frame(folder: Path) -> pd.DataFrame:
 
 
 def progress_text(status: dict) -> tuple[float, str]:
-    """(fraction done, 'step 120 / 1,192 · epoch 2 / 8 · ETA 0:41') from status.json."""
+    """(fraction done, 'step 120 / 1,192 · epoch 2 / 8 · ETA 0:41') from status.json; while the run
+    reads its validation or test set, what evaluation_progress says."""
+    if evaluating := evaluation_progress(status):
+        return evaluating
     step, total = status.get("step") or 0, status.get("total_steps") or 0
     fraction = min(step / total, 1.0) if total else 0.0
     parts = [f"step {step:,} / {total:,}" if total else first_seconds(status)]
@@ -213,6 +217,33 @@ def progress_text(status: dict) -> tuple[float, str]:
     if status.get("state") == "running" and elapsed and 0 < fraction < 1:
         parts.append(f"ETA {fmt_duration(elapsed * (1 - fraction) / fraction)}")
     return fraction, " · ".join(parts)
+
+
+def evaluation_progress(status: dict) -> tuple[float, str] | None:
+    """(fraction of the steps done, 'Validating epoch 3 on 73,760 words… 40% read, 0:12 so far · step
+    1,327 / 10,616 · ETA paused while it validates') for a running trainer reading its validation or test
+    set (status `phase`, docs/design.md); None otherwise, older runs included. On PTB a CPU validates
+    for tens of seconds, which the page showed as the last step with its ETA (QA round 14). The ETA
+    pauses: measured over the time so far, validations included, it holds again once steps go on."""
+    phase = status.get("phase")
+    if status.get("state") != "running" or phase not in ("validating", "testing"):
+        return None
+    words, done = json_count(status.get("phase_words")), json_number(status.get("phase_done"))
+    lead = (f"Validating epoch {status.get('epoch') or '?'}" if phase == "validating"
+            else "Measuring the test perplexity")
+    lead += (f" on {words:,} words…" if words else "…")
+    started = json_number(status.get("phase_started_at"))
+    so_far = ([f"{100 * min(max(done, 0.0), 1.0):.0f}% read"] if done is not None else []) + \
+        ([f"{fmt_duration(max(time.time() - started, 0.0))} so far"] if started else [])
+    if so_far:
+        lead += " " + ", ".join(so_far)
+    parts = [lead]
+    step, total = json_count(status.get("step")) or 0, json_count(status.get("total_steps")) or 0
+    if total:
+        parts.append(f"step {step:,} / {total:,}")
+        if step < total:
+            parts.append("ETA paused while it validates")  # the test comes after the last step
+    return (min(step / total, 1.0) if total else 0.0), " · ".join(parts)
 
 
 def epoch_progress(status: dict) -> str:

@@ -4,7 +4,6 @@ refreshed every 2 seconds by a fragment that reads only what the run added since
 from __future__ import annotations
 
 import math
-import time
 import traceback
 from pathlib import Path
 from typing import NamedTuple
@@ -23,7 +22,6 @@ from lmcore import checkpoints, jsonl, launch, queue, runs
 from lmcore.config import ConfigError, coerce, from_dict
 from lmcore.errors import LmcoreError
 from lmcore.fork import without_fork_keys
-from lmcore.jsonl import json_count, json_number
 from lmcore.presets import preset_values
 from lmcore.reference import is_reference
 from lmcore.summaries import RunSummary, reference_runs, summary_of
@@ -204,38 +202,9 @@ def progress_line(summary: RunSummary) -> tuple[float, str]:
         step = f"step {summary.step:,}, read from its log" if summary.step is not None else "no step can be read"
         return 0.0, f"{step} · status.json is damaged"
     status = {**summary.status, "step": summary.step} if summary.step is not None else summary.status
-    if evaluating := evaluation_progress(status):
-        return evaluating
     if summary.state == "queued" and summary.status.get("pid") and (start := resumes_at(summary.path)):
         status = {**status, **start}
     return ui.progress_text(status)
-
-
-def evaluation_progress(status: dict) -> tuple[float, str] | None:
-    """(fraction of the steps done, 'Validating epoch 3 on 73,760 words… 40% read, 0:12 so far · step
-    1,327 / 10,616 · ETA paused while it validates') for a running trainer reading its validation or test
-    set (status `phase`, docs/design.md); None otherwise, older runs included. On PTB a CPU validates
-    for tens of seconds, which the page showed as the last step with its ETA (QA round 14). The ETA
-    pauses: measured over the time so far, validations included, it holds again once steps go on."""
-    phase = status.get("phase")
-    if status.get("state") != "running" or phase not in ("validating", "testing"):
-        return None
-    words, done = json_count(status.get("phase_words")), json_number(status.get("phase_done"))
-    lead = (f"Validating epoch {status.get('epoch') or '?'}" if phase == "validating"
-            else "Measuring the test perplexity")
-    lead += (f" on {words:,} words…" if words else "…")
-    started = json_number(status.get("phase_started_at"))
-    so_far = ([f"{100 * min(max(done, 0.0), 1.0):.0f}% read"] if done is not None else []) + \
-        ([f"{ui.fmt_duration(max(time.time() - started, 0.0))} so far"] if started else [])
-    if so_far:
-        lead += " " + ", ".join(so_far)
-    parts = [lead]
-    step, total = json_count(status.get("step")) or 0, json_count(status.get("total_steps")) or 0
-    if total:
-        parts.append(f"step {step:,} / {total:,}")
-        if step < total:
-            parts.append("ETA paused while it validates")  # the test comes after the last step
-    return (min(step / total, 1.0) if total else 0.0), " · ".join(parts)
 
 
 def resumes_at(folder: Path) -> dict | None:
