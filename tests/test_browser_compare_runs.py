@@ -9,8 +9,17 @@ import json
 import shutil
 
 import pytest
+from playwright.sync_api import expect
 
-from browser import browser_fixture, page_fixture, require_chromium, screenshot, settle, streamlit_server  # noqa: F401
+from browser import (  # noqa: F401
+    browser_fixture,
+    page_fixture,
+    require_chromium,
+    screenshot,
+    settle,
+    streamlit_server,
+    wait_app_idle,
+)
 
 pytestmark = pytest.mark.browser
 require_chromium()
@@ -183,3 +192,24 @@ def test_the_runs_table_at_1024_px_shows_the_scores_size_and_time_and_the_floor_
     assert any(text.startswith("best possible for synthetic") for text in legend), legend
     assert bars.locator("g.annotation").count() == 0                      # no label on the plot, over a bar
     screenshot(page, "compare-table-1024")
+
+
+def test_two_rows_ticked_from_the_keyboard(app, page):
+    """Shift+Space ticks the row under the grid's cursor. The page sent the selection back on every draw,
+    which dropped that cursor, so a second row could not be ticked without a mouse (QA round 13)."""
+    url, _ = app
+    page.goto(f"{url}/compare")
+    settle(page, "Compare runs")
+    grid = page.locator('[data-testid="stDataFrame"]').first
+    grid.wait_for()
+    box = grid.bounding_box()
+    page.mouse.click(box["x"] + 120, box["y"] + 35 + 17)         # a cell of the first row, not its tick
+    ticked = grid.locator('[role="row"][aria-selected="true"]')
+    page.keyboard.press("Shift+Space")
+    expect(ticked).to_have_count(1)
+    wait_app_idle(page)
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Shift+Space")
+    expect(ticked).to_have_count(2)
+    page.wait_for_function("() => new URLSearchParams(location.search).get('runs')?.split(',').length === 2",
+                           timeout=10_000)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import html
 import math
 import re
+import zlib
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -29,6 +30,7 @@ SELECTED = "compare.selected"            # run ids shown side by side (the sourc
 GRID_CHOSEN = "compare.grid.chosen"      # the grid whose results the Ablation grids view shows
 TABLE = "compare.table"                  # the runs table's selection state (row positions)
 SHOWN = "compare.shown"                  # run ids in table order at the last render
+SHOWN_DIGEST = "compare.shown_digest"    # a checksum of the table's contents at the last render
 FILTER_STATES = "compare.filter.states"
 FILTER_PRESETS = "compare.filter.presets"
 FILTER_DATASETS = "compare.filter.datasets"
@@ -67,14 +69,20 @@ def on_table_select() -> None:
     st.session_state[SELECTED] = kept + [r for r in picked if r not in kept]
 
 
-def sync_table_selection(ids: list[str]) -> None:
-    """Make the table show SELECTED, whatever rows moved since the last render. Sent on every draw, not
-    only when the server's copy differs: at 800 px, with runs training, the browser's table once showed
-    no tick beside '2 selected' while the server's copy held both rows, so it was never sent again, and
-    the next tick replaced the two runs on screen (QA round 12)."""
+def sync_table_selection(ids: list[str], contents: str) -> None:
+    """Make the table show SELECTED, whatever rows moved since the last render. Sent when the server's
+    copy differs and whenever the table's `contents` changed: at 800 px, with runs training, the
+    browser's table once showed no tick beside '2 selected' while the server's copy held both rows, so
+    it was never sent again, and the next tick replaced the two runs on screen (QA round 12). Not on
+    every draw: each send drops the grid's keyboard cursor, so after one Shift+Space tick a second row
+    could not be ticked without a mouse (QA round 13)."""
     rows = sorted(ids.index(r) for r in st.session_state[SELECTED] if r in ids)
-    st.session_state[TABLE] = {"selection": {"rows": rows}}
+    current = (st.session_state.get(TABLE) or {}).get("selection", {}).get("rows")
+    digest = zlib.crc32(contents.encode())
+    if current is None or sorted(current) != rows or digest != st.session_state.get(SHOWN_DIGEST):
+        st.session_state[TABLE] = {"selection": {"rows": rows}}
     st.session_state[SHOWN] = ids
+    st.session_state[SHOWN_DIGEST] = digest
 
 
 # The grid's number columns refuse a whole number above 2**53 (every float that large is one): they
@@ -194,12 +202,13 @@ def runs_view(summaries: list[RunSummary]) -> None:
     st.caption(f"**{len(table)}** runs · **{len(view)}** shown · **{len(selected)}** selected"
                + (f" ({hidden} hidden by the filters)" if hidden else "")
                + " · tick rows to compare them (keyboard: Shift+Space on a row); click a header to sort")
-    sync_table_selection(list(view["id"]))
+    csv = compare.table_csv(view)
+    sync_table_selection(list(view["id"]), csv)
     st.dataframe(display_table(view), key=TABLE, on_select=on_table_select, selection_mode="multi-row",
                  hide_index=True, placeholder="—", column_config=TABLE_COLUMNS,
                  height=38 + 35 * min(max(len(view), 1), 15), column_order=RUN_COLUMNS)
     csv_label = "CSV of this run" if len(view) == 1 else f"CSV of these {len(view)} runs"
-    st.download_button(csv_label, compare.table_csv(view),
+    st.download_button(csv_label, csv,
                        file_name="runs.csv", mime="text/csv", icon=":material/download:", on_click="ignore",
                        disabled=view.empty, help="the table as shown by the filters, with unrounded numbers"
                        if len(view) else "no run matches the filters")
