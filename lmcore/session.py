@@ -11,6 +11,7 @@ import errno
 import os
 import signal
 import socket
+import sys
 import time
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from . import locks
 from .checkpoints import load_checkpoint
 from .data import load_corpus
 from .divergence import Diverged
+from .epochs import checkpoint_place
 from .errors import DataError, FolderGone, LmcoreError, RunError, no_space
 from .graphs import describe_step
 from .jsonl import json_count, json_number
@@ -127,12 +129,14 @@ def _install_signals(recorder: Recorder) -> None:
     signal.signal(signal.SIGINT, request_stop)
 
 
-def run(folder: Path, show_progress: bool = True, observers: tuple = (), handle_signals: bool = True) -> dict:
+def run(folder: Path, show_progress: bool = True, observers: tuple = (), handle_signals: bool = True,
+        say=None) -> dict:
     """Train the run in `folder` from its last checkpoint (or from scratch); return a summary.
 
     `observers` are extra trainer callbacks (the tests use one to stop or crash at a chosen step).
     `handle_signals=False` leaves SIGTERM/SIGINT to the host process (a Ray worker); the stop
-    file (runs.STOP_REQUEST) still stops the run.
+    file (runs.STOP_REQUEST) still stops the run. `say`, when given, gets the one-line notes of this
+    start (where it starts from): the command line prints them on stderr, into log.txt for the app.
     """
     folder = Path(folder)
     refuse_reference(folder, "trained or resumed")  # before the lock: its file would be left in the shipped folder
@@ -143,9 +147,14 @@ def run(folder: Path, show_progress: bool = True, observers: tuple = (), handle_
     try:
         if read_status(folder).get("state") == "finished":
             return finished_already(folder)
-        return _run_claimed(folder, raw, show_progress, observers, handle_signals)
+        return _run_claimed(folder, raw, show_progress, observers, handle_signals, say)
     finally:
         os.close(claim)
+
+
+def say_on_stderr(line: str) -> None:
+    """run's `say` for a trainer with a terminal or a log: `lmcore train`/`resume`, a Ray worker."""
+    print(line, file=sys.stderr, flush=True)
 
 
 def finished_already(folder: Path) -> dict:
@@ -155,7 +164,8 @@ def finished_already(folder: Path) -> dict:
     return result_line(summarize(folder), note="already finished: nothing to train (fork it to train on)")
 
 
-def _run_claimed(folder: Path, raw: dict, show_progress: bool, observers: tuple, handle_signals: bool) -> dict:
+def _run_claimed(folder: Path, raw: dict, show_progress: bool, observers: tuple, handle_signals: bool,
+                 say) -> dict:
     writer = RunWriter(folder)
     writer.remove_stale_temps()   # a killed attempt's half-written files: this trainer holds the lock
     recorder = Recorder(writer)
@@ -165,7 +175,7 @@ def _run_claimed(folder: Path, raw: dict, show_progress: bool, observers: tuple,
     writer.status(state="running", pid=os.getpid(), host=socket.gethostname(),
                   started_at=first_start or time.time(), error=None, finished_at=None)
     try:
-        return _train(folder, writer, recorder, raw, show_progress, observers)
+        return _train(folder, writer, recorder, raw, show_progress, observers, say)
     except FolderGone:
         raise  # nothing to mark: a status written now would recreate what the user deleted
     except Diverged as error:
@@ -210,7 +220,7 @@ def folder_gone(folder: Path, cause: BaseException | None = None) -> None:
 
 
 def _train(folder: Path, writer: RunWriter, recorder: Recorder, raw: dict, show_progress: bool,
-           observers: tuple) -> dict:
+           observers: tuple, say) -> dict:
     cfg = config_module.validate(config_module.from_dict(raw))
     set_threads(cfg.threads)
     device = resolve_device(cfg.device)
@@ -226,7 +236,8 @@ def _train(folder: Path, writer: RunWriter, recorder: Recorder, raw: dict, show_
     writer.status(total_steps=trainer.total_steps, steps_per_epoch=trainer.windows, device=str(device),
                   floor_ppl=corpus.floor_ppl)
     last = folder / "checkpoints" / "last.pt"
-    if last.exists():
+    resumed = last.exists()
+    if resumed:
         reached = last_train_line(folder / "metrics.jsonl")  # before the log is cut back to the checkpoint
         payload = load_checkpoint(last)
         trainer.restore(payload)
@@ -235,6 +246,8 @@ def _train(folder: Path, writer: RunWriter, recorder: Recorder, raw: dict, show_
         count_redone(writer, reached, trainer)
     else:  # a start over (a retry that died before its first checkpoint) keeps no line twice
         writer.rewind_logs({})
+    if say:
+        say(start_line(folder.name, trainer, resumed))
     # A stop asked for while it started (loading data, or through the stop file before this
     # process could take a signal) stops it before its first step: the checkpoint stands as it was.
     outcome = "stopped" if recorder.stop_requested() else trainer.fit()
@@ -277,6 +290,16 @@ def count_redone(writer: RunWriter, reached: dict | None, trainer: Trainer) -> N
         return
     earlier = json_number(writer.current.get("redone_seconds")) or 0.0
     writer.status(redone_seconds=earlier + seconds - trainer.elapsed)
+
+
+def start_line(name: str, trainer: Trainer, resumed: bool) -> str:
+    """Where this start trains from, in one line: 'resuming RUN from its checkpoint at step 1,234 of
+    5,000 (epoch 3 of 40)', or 'starting RUN from step 0 of 5,000: no checkpoint yet'. `lmcore resume`
+    said nothing of it, so a resume that started over looked like one that went on."""
+    if not resumed:
+        return f"starting {name} from step 0 of {trainer.total_steps:,}: no checkpoint yet"
+    place = checkpoint_place(trainer.epoch, trainer.window, trainer.planned_epochs)
+    return f"resuming {name} from its checkpoint at step {trainer.step:,} of {trainer.total_steps:,} ({place})"
 
 
 def trained_words(folder: Path) -> list[str] | None:
