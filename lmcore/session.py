@@ -26,7 +26,7 @@ from .epochs import checkpoint_place
 from .errors import DataError, FolderGone, LmcoreError, RunError, no_space
 from .graphs import describe_step
 from .jsonl import json_count, json_number
-from .progress import ProgressBar
+from .progress import ProgressBar, format_seconds
 from .runs import STOP_REQUEST, RunWriter, read_config, read_json, read_status, refuse_reference
 from .summaries import last_train_line, summarize
 from .text import text_digest
@@ -237,17 +237,17 @@ def _train(folder: Path, writer: RunWriter, recorder: Recorder, raw: dict, show_
                   floor_ppl=corpus.floor_ppl)
     last = folder / "checkpoints" / "last.pt"
     resumed = last.exists()
+    reached = last_train_line(folder / "metrics.jsonl")  # before the log is cut back to the checkpoint
     if resumed:
-        reached = last_train_line(folder / "metrics.jsonl")  # before the log is cut back to the checkpoint
         payload = load_checkpoint(last)
         trainer.restore(payload)
         writer.rewind_logs(payload.get("logs", {}))
         recorder.best = trainer.best_val
-        count_redone(writer, reached, trainer)
     else:  # a start over (a retry that died before its first checkpoint) keeps no line twice
         writer.rewind_logs({})
+    redone = count_redone(writer, reached, trainer)  # from step 0 too: all a killed first attempt trained
     if say:
-        say(start_line(folder.name, trainer, resumed))
+        say(start_line(folder.name, trainer, resumed, redone))
     # A stop asked for while it started (loading data, or through the stop file before this
     # process could take a signal) stops it before its first step: the checkpoint stands as it was.
     outcome = "stopped" if recorder.stop_requested() else trainer.fit()
@@ -281,25 +281,34 @@ def same_text(cfg, writer: RunWriter) -> None:
         writer.status(text_sha256=digest)
 
 
-def count_redone(writer: RunWriter, reached: dict | None, trainer: Trainer) -> None:
-    """Add the seconds an interrupted attempt trained past its checkpoint to status `redone_seconds`:
-    resuming trains those steps again and `elapsed` goes on from the checkpoint's, so a killed run's
-    time fell from 0:22 to 0:13 with nothing saying why (QA round 12)."""
+def count_redone(writer: RunWriter, reached: dict | None, trainer: Trainer) -> float:
+    """Add the seconds an interrupted attempt trained past its checkpoint to status `redone_seconds`,
+    and return them (0 for none): resuming trains those steps again and `elapsed` goes on from the
+    checkpoint's, so a killed run's time fell from 0:22 to 0:13 with nothing saying why (QA round 12).
+    A run killed before its first checkpoint starts over from step 0 and 0 s, and all it trained counts."""
     step, seconds = json_count((reached or {}).get("step")), json_number((reached or {}).get("time"))
     if step is None or seconds is None or step <= trainer.step or seconds <= trainer.elapsed:
-        return
+        return 0.0
     earlier = json_number(writer.current.get("redone_seconds")) or 0.0
     writer.status(redone_seconds=earlier + seconds - trainer.elapsed)
+    return seconds - trainer.elapsed
 
 
-def start_line(name: str, trainer: Trainer, resumed: bool) -> str:
+def start_line(name: str, trainer: Trainer, resumed: bool, redone: float = 0.0) -> str:
     """Where this start trains from, in one line: 'resuming RUN from its checkpoint at step 1,234 of
-    5,000 (epoch 3 of 40)', or 'starting RUN from step 0 of 5,000: no checkpoint yet'. `lmcore resume`
-    said nothing of it, so a resume that started over looked like one that went on."""
-    if not resumed:
-        return f"starting {name} from step 0 of {trainer.total_steps:,}: no checkpoint yet"
-    place = checkpoint_place(trainer.epoch, trainer.window, trainer.planned_epochs)
-    return f"resuming {name} from its checkpoint at step {trainer.step:,} of {trainer.total_steps:,} ({place})"
+    5,000 (epoch 3 of 40)', or 'starting RUN from step 0 of 5,000: no checkpoint yet', and the seconds
+    an interrupted attempt trained that are trained again (count_redone). `lmcore resume` said nothing
+    of it, so a resume that started over looked like one that went on."""
+    if resumed:
+        place = checkpoint_place(trainer.epoch, trainer.window, trainer.planned_epochs)
+        line = f"resuming {name} from its checkpoint at step {trainer.step:,} of {trainer.total_steps:,} ({place})"
+    else:
+        line = f"starting {name} from step 0 of {trainer.total_steps:,}: no checkpoint yet"
+    if redone:  # as the pages say it: rounded to the second, not in the run's time
+        after = " after it" if resumed else ""
+        line += (f"; the {format_seconds(round(redone))} an interrupted attempt trained{after} is trained again, "
+                 "not counted in its time")
+    return line
 
 
 def trained_words(folder: Path) -> list[str] | None:

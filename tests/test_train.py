@@ -270,6 +270,35 @@ def test_sigkill_is_seen_as_failed_and_resumes_from_the_last_checkpoint(runs_roo
     # goes on from the checkpoint's (QA round 12: a killed run's time fell from 0:22 to 0:13, unexplained).
     if killed_at["step"] > checkpoint_step:
         assert read_status(folder)["redone_seconds"] == pytest.approx(killed_at["time"] - progress["elapsed"])
+        assert "an interrupted attempt trained after it is trained again" in resumed.stderr.read()
+
+
+def test_a_kill_before_the_first_checkpoint_counts_its_seconds_as_trained_again(runs_root):
+    """The seconds a killed attempt trained past its checkpoint were said (status, report, Train,
+    Compare); a kill before the first checkpoint was not: the run started over from step 0 and its time
+    fell to 0:00 with nothing said. All such an attempt trained now counts, said the same way."""
+    import ui
+    from lmcore.report import build
+    from lmcore.summaries import summarize
+
+    # About 1,000 steps in its one epoch and no validation before its end: no checkpoint when it is killed.
+    process = _start_cli(runs_root, ("epochs", 1), ("train_tokens", 40000), ("eval_every", 0),
+                         ("checkpoint_every", 0), ("log_every", 5))
+    folder = _wait_for_step(runs_root, 50)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait(timeout=30)
+    assert not (folder / "checkpoints" / "last.pt").exists(), "it saved a checkpoint before the kill"
+    killed_at = [r for r in read_jsonl(folder / "metrics.jsonl") if r["kind"] == "train"][-1]
+    said = []
+    run(folder, show_progress=False, observers=(StopAt(20),), say=said.append)
+    redone = read_status(folder)["redone_seconds"]
+    assert redone == pytest.approx(killed_at["time"])                     # all it trained, from 0 s
+    summary = summarize(folder)
+    assert summary.redone_seconds == build(folder)["redone_seconds"] == redone
+    assert ui.redone_time(summary) == f" (and {ui.fmt_duration(redone)} trained again after a kill, not counted)"
+    assert said == [f"starting {folder.name} from step 0 of {summary.total_steps:,}: no checkpoint yet; the "
+                    f"{ui.fmt_duration(redone)} an interrupted attempt trained is trained again, not counted in "
+                    "its time"]
 
 
 @pytest.mark.parametrize("content,words", [(b"abc\x00def\n" * 5, "looks binary"),
