@@ -26,6 +26,7 @@ from .text import (  # noqa: F401
     read_words,
     split_lines,
     split_sizes,
+    text_lines,
     text_problem,
     vocabulary_from_counts,
 )
@@ -100,8 +101,7 @@ def load_text(cfg: Config, vocabulary: list[str] | None = None) -> Corpus:
     problem = text_problem(path)
     if problem:
         raise DataError(problem)
-    with open(path, encoding=TEXT_ENCODING, errors="replace") as handle:
-        lines = [line for line in handle if line.strip()]
+    lines = [line for line in text_lines(path) if line.strip()]  # refuses a byte that is not UTF-8
     return _corpus(split_lines(lines), cfg.vocab_size, vocabulary, info={"source": "text", "file": path.name})
 
 

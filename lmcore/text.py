@@ -70,8 +70,32 @@ def text_problem(path: Path) -> str | None:
         head.decode("utf-8")
     except UnicodeDecodeError as error:
         if error.start < len(head) - 4:  # not merely a character cut at the 64 KiB boundary
-            return f"dataset: {path.name} is not UTF-8 text"
+            return not_utf8(path)
     return None
+
+
+def text_lines(path: Path):
+    """A user's text file line by line, decoded strictly as it streams: text_problem reads only the first
+    64 KiB, and a byte that is not UTF-8 past them (a Latin-1 é at 1 MB) was replaced silently. Such a
+    file is refused as one in the head is (DataError, not_utf8), found by a pass its reader makes anyway."""
+    with open(path, encoding=TEXT_ENCODING) as handle:
+        try:
+            yield from handle
+        except UnicodeDecodeError:
+            raise DataError(not_utf8(path)) from None
+
+
+def not_utf8(path: Path) -> str:
+    """Why a file is not UTF-8 text, with the first line that is not and its byte; it reads the file again
+    up to that line, only once it failed. A line ends at a newline byte, which no UTF-8 character holds."""
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, 1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as error:
+                return (f"dataset: {path.name} is not UTF-8 text (byte 0x{raw[error.start]:02X} on line "
+                        f"{number:,}); save it as UTF-8 and give that file")
+    return f"dataset: {path.name} is not UTF-8 text; save it as UTF-8 and give that file"
 
 
 def corpus_problem(path: Path) -> str | None:
@@ -80,10 +104,8 @@ def corpus_problem(path: Path) -> str | None:
     problem = text_problem(path)
     if problem:
         return problem
-    with open(path, encoding=TEXT_ENCODING, errors="replace") as handle:
-        lines = sum(1 for line in handle if line.strip())
     try:
-        split_sizes(lines)
+        split_sizes(sum(1 for line in text_lines(path) if line.strip()))
     except DataError as error:
         return str(error)
     return None
@@ -102,24 +124,22 @@ def count_splits(path: Path, words: bool = False) -> dict:
     """Lines and tokens of each split of a text corpus, cut as split_lines cuts it, streaming so a
     big file costs little memory: {"lines": {split: n}, "tokens": {split: n}}, plus with `words` the
     word counts of each split (Counters), from which unknown_shares reads the vocabulary."""
-    with open(path, encoding=TEXT_ENCODING, errors="replace") as handle:
-        n_lines = sum(1 for line in handle if line.strip())
+    n_lines = sum(1 for line in text_lines(path) if line.strip())  # refuses a byte that is not UTF-8
     sizes = dict(zip(SPLITS, split_sizes(n_lines)))
     tokens = dict.fromkeys(SPLITS, 0)
     counts = {name: Counter() for name in SPLITS}
     split, left = iter(SPLITS), 0
-    with open(path, encoding=TEXT_ENCODING, errors="replace") as handle:
-        for line in handle:
-            if not line.strip():
-                continue
-            if left == 0:
-                name = next(split)
-                left = sizes[name]
-            found = line.split()
-            tokens[name] += len(found) + 1
-            if words:
-                counts[name].update(found)
-            left -= 1
+    for line in text_lines(path):
+        if not line.strip():
+            continue
+        if left == 0:
+            name = next(split)
+            left = sizes[name]
+        found = line.split()
+        tokens[name] += len(found) + 1
+        if words:
+            counts[name].update(found)
+        left -= 1
     result = {"lines": sizes, "tokens": tokens}
     if words:
         for name, counter in counts.items():
