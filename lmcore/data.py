@@ -24,6 +24,7 @@ from .text import (  # noqa: F401
     UNK,
     count_splits,
     read_words,
+    special_counts,
     split_lines,
     split_sizes,
     text_lines,
@@ -102,7 +103,8 @@ def load_text(cfg: Config, vocabulary: list[str] | None = None) -> Corpus:
     if problem:
         raise DataError(problem)
     lines = [line for line in text_lines(path) if line.strip()]  # refuses a byte that is not UTF-8
-    return _corpus(split_lines(lines), cfg.vocab_size, vocabulary, info={"source": "text", "file": path.name})
+    info = {"source": "text", "file": path.name, "special": special_counts(lines)}
+    return _corpus(split_lines(lines), cfg.vocab_size, vocabulary, info=info)
 
 
 def load_corpus(cfg: Config, progress=None, vocabulary: list[str] | None = None) -> Corpus:

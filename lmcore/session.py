@@ -29,7 +29,7 @@ from .jsonl import json_count, json_number
 from .progress import ProgressBar, format_seconds
 from .runs import STOP_REQUEST, RunWriter, read_config, read_json, read_status, refuse_reference
 from .summaries import last_train_line, summarize
-from .text import text_digest
+from .text import special_note, text_digest
 from .threads import available_cores, other_training_processes, thread_count
 from .train import Callbacks, Trainer, prepare_device, resolve_device
 
@@ -136,7 +136,8 @@ def run(folder: Path, show_progress: bool = True, observers: tuple = (), handle_
     `observers` are extra trainer callbacks (the tests use one to stop or crash at a chosen step).
     `handle_signals=False` leaves SIGTERM/SIGINT to the host process (a Ray worker); the stop
     file (runs.STOP_REQUEST) still stops the run. `say`, when given, gets the one-line notes of this
-    start (where it starts from): the command line prints them on stderr, into log.txt for the app.
+    start (where it starts from, the special words a text writes itself): the command line prints them
+    on stderr, into log.txt for the app.
     """
     folder = Path(folder)
     refuse_reference(folder, "trained or resumed")  # before the lock: its file would be left in the shipped folder
@@ -229,6 +230,8 @@ def _train(folder: Path, writer: RunWriter, recorder: Recorder, raw: dict, show_
 
     same_text(cfg, writer)
     corpus = load_corpus(cfg, progress=stderr_progress() if show_progress else None, vocabulary=trained_words(folder))
+    if say and (note := special_note(corpus.info.get("special") or {})):
+        say(f"note: {note}")   # as the Train page says it under the vocabulary cap
     callbacks = [recorder, *observers] + ([ProgressBar()] if show_progress else [])
     trainer = recorder.trainer = Trainer(cfg, corpus, device, callbacks)
     writer.vocabulary(corpus.words)

@@ -142,10 +142,41 @@ def count_splits(path: Path, words: bool = False) -> dict:
         left -= 1
     result = {"lines": sizes, "tokens": tokens}
     if words:
+        result["special"] = {word: sum(counter[word] for counter in counts.values()) for word in SPECIAL}
         for name, counter in counts.items():
             counter[EOS] += sizes[name]
         result["words"] = counts
     return result
+
+
+SPECIAL = (UNK, EOS)  # the special words a text may also write itself, as Penn Treebank writes <unk>
+MEANING = {UNK: "stands for a word outside the vocabulary, as in Penn Treebank", EOS: "ends a line"}
+
+
+def special_counts(lines) -> dict:
+    """How many times lines of a text write each special word as a word of their own. A line without
+    either string is passed over at C speed: a big file without them costs next to nothing."""
+    counts = dict.fromkeys(SPECIAL, 0)
+    for line in lines:
+        if UNK in line or EOS in line:
+            for word in line.split():
+                if word in counts:
+                    counts[word] += 1
+    return counts
+
+
+def special_note(counts: dict) -> str | None:
+    """The note for a text that writes `<unk>` or `<eos>` itself (special_counts): they stay the special
+    tokens (Penn Treebank writes `<unk>` for its rare words, and must train as before), but a user's own
+    text read them so with no word said. None when it writes neither."""
+    found = [(word, n) for word in SPECIAL if (n := counts.get(word) or 0)]
+    if not found:
+        return None
+    written = " and ".join(f"`{word}` {'once' if n == 1 else f'{n:,} times'}" for word, n in found)
+    stay = ("they stay lmcore's special tokens, not words" if len(found) > 1
+            else "it stays lmcore's special token, not a word")
+    meaning = "; ".join(f"`{word}` {MEANING[word]}" for word, _ in found)
+    return f"This text writes {written}: {stay} of the text ({meaning})."
 
 
 def vocabulary_from_counts(counts: Counter, cap: int, unseen: bool = False) -> list[str]:

@@ -317,6 +317,16 @@ def test_a_vocabulary_cap_that_makes_most_of_a_text_unknown_is_warned(runs_root,
     assert f"keeps all {stats['distinct']:,} distinct training words" in texts(at.caption)
 
 
+def test_a_text_that_writes_unk_and_eos_itself_says_so_under_the_vocabulary_cap(runs_root, monkeypatch):
+    """They stay the special tokens, as in PTB, but an upload that writes them was read so silently."""
+    lines = [f"the cat number {i} sat" for i in range(30)] + ["<unk> and <unk> <eos>"] * 3
+    path, _ = uploads.store_upload("\n".join(lines).encode(), runs_root / ".uploads", "own.txt")
+    at = open_page(monkeypatch, runs_root, preset="tiny", dataset=str(path))
+    assert not at.exception
+    assert "This text writes `<unk>` 6 times and `<eos>` 3 times: they stay lmcore's special tokens" in texts(
+        at.caption)
+
+
 # ---------------------------------------------------------------- starting a real run
 
 

@@ -315,6 +315,19 @@ def test_cli_train_refuses_a_text_file_that_cannot_train_and_creates_no_run(tmp_
     assert words in capsys.readouterr().err and not runs_dir.exists()
 
 
+def test_cli_train_notes_the_special_words_a_text_writes_itself(tmp_path, capsys):
+    """The Train page's note under the vocabulary cap, on the command line when the run loads the text."""
+    from lmcore import cli
+
+    text = tmp_path / "own.txt"
+    text.write_text("\n".join([f"the cat number {i} sat on the mat" for i in range(60)] + ["an <unk> here"] * 4))
+    assert cli.main(["train", "--preset", "tiny", "--set", f"dataset={text}", "--set", "max_steps=2", "--set",
+                     "batch_size=4", "--set", "bptt=5", "--set", "eval_batch_size=2", "--set", "threads=1",
+                     "--runs-dir", str(tmp_path / "runs"), "--no-progress-bar"]) == 0
+    assert ("note: This text writes `<unk>` 4 times: it stays lmcore's special token, not a word of the text "
+            "(`<unk>` stands for a word outside the vocabulary, as in Penn Treebank).\n") in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("name,expected", [
     ([], "tiny · train_tokens=3000 · dropout=0.3 · dropout_placement=variational · +1 more"),
     (["--name", "mine"], "mine"),
