@@ -360,6 +360,20 @@ def test_a_setting_that_cannot_act_is_said_before_starting(runs_root, monkeypatc
     assert not open_page(monkeypatch, runs_root, preset="tiny-dropout").warning
 
 
+def test_dropout_that_drops_almost_every_unit_gets_a_caption(runs_root, monkeypatch):
+    """Dropout 0.999 is allowed (p < 1) and trains, with no word said; from 0.9 up a caption says what it does."""
+    at = open_page(monkeypatch, runs_root, preset="tiny-dropout", dropout="0.999")
+    assert not at.exception and not at.button(key=START).disabled           # it trains; it only says so
+    assert ("Dropout 0.999 keeps 1 unit in 1,000 on average (each scaled by 1,000): almost every unit is dropped, "
+            "so the model can barely learn.") in texts(at.caption)
+    at.number_input(key=W + "dropout").set_value(0.5).run()
+    assert "almost every unit is dropped" not in texts(at.caption)          # tiny-dropout's own 0.5: nothing
+    at.radio(key=W + "dropout_placement").set_value("variational").run()
+    at.checkbox(key=W + "recurrent_same").uncheck().run()
+    at.number_input(key=W + "dropout_recurrent").set_value(0.95).run()
+    assert "The recurrent ratio 0.95 keeps 1 unit of h(t-1) in 20 on average" in texts(at.caption)
+
+
 def test_a_run_started_without_a_name_is_named_for_what_it_changes(runs_root, monkeypatch):
     monkeypatch.setattr("lmcore.launch.launch", lambda folder: None)  # the name is the point, not the training
     at = open_page(monkeypatch, runs_root, preset="tiny", dropout="0.3", dropout_placement="variational")
