@@ -102,6 +102,26 @@ def survival_verdict(p_recurrent: float, survive: float) -> str:
     return "Long-range memory is destroyed, which is why the book keeps dropout off the recurrent path (vertical)."
 
 
+# From this ratio up almost every unit is dropped: the recipes use 0.5 at most (0.25 on the recurrent path).
+HIGH_DROPOUT = 0.9
+
+
+def high_dropout_notes(cfg: Config) -> list[str]:
+    """One line for each ratio of `cfg` that drops almost every unit (HIGH_DROPOUT up to the config's
+    limit, below 1): allowed, but dropout 0.999 trained a model that could barely learn with no word
+    said. A ratio its placement never uses is left to inert_settings ('has no effect')."""
+    ratios = [("Dropout", "unit", cfg.layer_dropout)]
+    if cfg.recurrent_dropout != cfg.layer_dropout:
+        ratios.append(("The recurrent ratio", "unit of h(t-1)", cfg.recurrent_dropout))
+    notes = []
+    for label, unit, p in ratios:
+        if HIGH_DROPOUT <= p < 1:  # 1 and above are refused, in the problems box
+            one_in = f"{1 / (1 - p):,.0f}"  # inverted dropout scales the kept ones by as much: 1/(1-p)
+            notes.append(f"{label} {p:g} keeps 1 {unit} in {one_in} on average (each scaled by {one_in}): almost "
+                         "every unit is dropped, so the model can barely learn. The recipes use 0.5 at most.")
+    return notes
+
+
 def path_survival(mask: np.ndarray) -> np.ndarray:
     """For t = 1..T, the fraction of units kept at every one of the first t steps of `mask`."""
     kept = np.asarray(mask) > 0                       # (T, U)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from lmcore.config import BUILTIN_DATASETS
 from lmcore.errors import LmcoreError
-from lmcore.text import EOS, count_splits, text_problem, unknown_shares
+from lmcore.text import EOS, count_splits, special_note, text_problem, unknown_shares
 
 # Stricter than the engine's 200 MB: the app counts the words itself. In decimal megabytes
 # (10**6 bytes), the unit Streamlit's upload widget counts in on Linux and macOS browsers, so
@@ -58,7 +58,8 @@ def unknown_share(path: Path, cap: int) -> dict:
     which no cap changes. Its word counts are read once per file (text_stats reads them too), and
     each cap costs one sort of the distinct words."""
     shares, whole = _shares(Path(path), cap), _shares(Path(path), None)
-    return {**shares, "keep_all": whole["vocab_size"], "unseen": {name: whole[name] for name in ("train", "valid")}}
+    return {**shares, "keep_all": whole["vocab_size"], "unseen": {name: whole[name] for name in ("train", "valid")},
+            "special": _counted(Path(path))["special"]}
 
 
 def _shares(path: Path, cap: int | None) -> dict:
@@ -90,6 +91,14 @@ def percent(share: float) -> str:
 
 
 def unknown_note(shares: dict, cap: int) -> tuple[str, str]:
+    """unknown_words' note, with lmcore.text.special_note after it when the text writes `<unk>` or
+    `<eos>` itself (the command line says the same when a run loads the text)."""
+    kind, text = unknown_words(shares, cap)
+    special = special_note(shares.get("special") or {})
+    return kind, f"{text} {special}" if special else text
+
+
+def unknown_words(shares: dict, cap: int) -> tuple[str, str]:
     """("warning" or "caption", text) about unknown_share under vocab_size `cap`. <unk> has two
     causes: a cap below the file's distinct words turns the rarer ones into <unk> (raising the cap
     fixes that), and validation words training never saw are <unk> under any cap. Only the cap's

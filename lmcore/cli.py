@@ -288,9 +288,9 @@ def cmd_resume(args) -> int:
 
 
 def _run_folder(folder: Path, progress: bool) -> int:
-    from .session import run
+    from .session import run, say_on_stderr
 
-    result = run(folder, show_progress=progress)
+    result = run(folder, show_progress=progress, say=say_on_stderr)
     if result.get("note"):
         print(f"note: {result['note']}", file=sys.stderr)
     if result.get("warning"):

@@ -24,8 +24,10 @@ from .text import (  # noqa: F401
     UNK,
     count_splits,
     read_words,
+    special_counts,
     split_lines,
     split_sizes,
+    text_lines,
     text_problem,
     vocabulary_from_counts,
 )
@@ -100,9 +102,9 @@ def load_text(cfg: Config, vocabulary: list[str] | None = None) -> Corpus:
     problem = text_problem(path)
     if problem:
         raise DataError(problem)
-    with open(path, encoding=TEXT_ENCODING, errors="replace") as handle:
-        lines = [line for line in handle if line.strip()]
-    return _corpus(split_lines(lines), cfg.vocab_size, vocabulary, info={"source": "text", "file": path.name})
+    lines = [line for line in text_lines(path) if line.strip()]  # refuses a byte that is not UTF-8
+    info = {"source": "text", "file": path.name, "special": special_counts(lines)}
+    return _corpus(split_lines(lines), cfg.vocab_size, vocabulary, info=info)
 
 
 def load_corpus(cfg: Config, progress=None, vocabulary: list[str] | None = None) -> Corpus:

@@ -38,3 +38,11 @@ def epoch_position(step, epoch, per_epoch) -> tuple[int, int] | None:
     if done == 0 and epoch > 1:
         return epoch - 1, per_epoch
     return (epoch, done) if 0 < done <= per_epoch else None
+
+
+def checkpoint_place(epoch: int, window: int, planned: int | None) -> str:
+    """Where a checkpoint's progress (its epoch counter and window within the epoch) stands in the
+    plan: 'epoch 3 of 40', or 'the end of epoch 2 of 40' for one saved as an epoch ended: the trainer
+    counts the next epoch once one ends, at window 0. `planned`: the epochs the plan reaches."""
+    of = f" of {planned}" if planned else ""
+    return f"the end of epoch {epoch - 1}{of}" if window == 0 and epoch > 1 else f"epoch {epoch}{of}"

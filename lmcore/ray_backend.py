@@ -125,10 +125,10 @@ def check_fits(ray, folder: Path, asked: dict) -> None:
 def lmcore_train(folder: str) -> dict:
     """The Ray task. Its name makes the worker's title `ray::lmcore_train`, which runs.pid_alive
     recognises as a training process; Ray, not a signal handler, owns this worker's SIGTERM."""
-    from .session import run
+    from .session import run, say_on_stderr
 
     with _output_into(Path(folder) / "log.txt"):
-        return run(Path(folder), show_progress=False, handle_signals=False)
+        return run(Path(folder), show_progress=False, handle_signals=False, say=say_on_stderr)
 
 
 @contextmanager

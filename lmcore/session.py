@@ -11,6 +11,7 @@ import errno
 import os
 import signal
 import socket
+import sys
 import time
 from pathlib import Path
 
@@ -21,13 +22,14 @@ from . import locks
 from .checkpoints import load_checkpoint
 from .data import load_corpus
 from .divergence import Diverged
+from .epochs import checkpoint_place
 from .errors import DataError, FolderGone, LmcoreError, RunError, no_space
 from .graphs import describe_step
 from .jsonl import json_count, json_number
-from .progress import ProgressBar
+from .progress import ProgressBar, format_seconds
 from .runs import STOP_REQUEST, RunWriter, read_config, read_json, read_status, refuse_reference
 from .summaries import last_train_line, summarize
-from .text import text_digest
+from .text import special_note, text_digest
 from .threads import available_cores, other_training_processes, thread_count
 from .train import Callbacks, Trainer, prepare_device, resolve_device
 
@@ -151,12 +153,15 @@ def _install_signals(recorder: Recorder) -> None:
     signal.signal(signal.SIGINT, request_stop)
 
 
-def run(folder: Path, show_progress: bool = True, observers: tuple = (), handle_signals: bool = True) -> dict:
+def run(folder: Path, show_progress: bool = True, observers: tuple = (), handle_signals: bool = True,
+        say=None) -> dict:
     """Train the run in `folder` from its last checkpoint (or from scratch); return a summary.
 
     `observers` are extra trainer callbacks (the tests use one to stop or crash at a chosen step).
     `handle_signals=False` leaves SIGTERM/SIGINT to the host process (a Ray worker); the stop
-    file (runs.STOP_REQUEST) still stops the run.
+    file (runs.STOP_REQUEST) still stops the run. `say`, when given, gets the one-line notes of this
+    start (where it starts from, the special words a text writes itself): the command line prints them
+    on stderr, into log.txt for the app.
     """
     folder = Path(folder)
     refuse_reference(folder, "trained or resumed")  # before the lock: its file would be left in the shipped folder
@@ -167,9 +172,14 @@ def run(folder: Path, show_progress: bool = True, observers: tuple = (), handle_
     try:
         if read_status(folder).get("state") == "finished":
             return finished_already(folder)
-        return _run_claimed(folder, raw, show_progress, observers, handle_signals)
+        return _run_claimed(folder, raw, show_progress, observers, handle_signals, say)
     finally:
         os.close(claim)
+
+
+def say_on_stderr(line: str) -> None:
+    """run's `say` for a trainer with a terminal or a log: `lmcore train`/`resume`, a Ray worker."""
+    print(line, file=sys.stderr, flush=True)
 
 
 def finished_already(folder: Path) -> dict:
@@ -179,7 +189,8 @@ def finished_already(folder: Path) -> dict:
     return result_line(summarize(folder), note="already finished: nothing to train (fork it to train on)")
 
 
-def _run_claimed(folder: Path, raw: dict, show_progress: bool, observers: tuple, handle_signals: bool) -> dict:
+def _run_claimed(folder: Path, raw: dict, show_progress: bool, observers: tuple, handle_signals: bool,
+                 say) -> dict:
     writer = RunWriter(folder)
     writer.remove_stale_temps()   # a killed attempt's half-written files: this trainer holds the lock
     recorder = Recorder(writer)
@@ -190,7 +201,7 @@ def _run_claimed(folder: Path, raw: dict, show_progress: bool, observers: tuple,
                   started_at=first_start or time.time(), error=None, finished_at=None,
                   **TRAINING_PHASE)  # not the phase a killed attempt was in
     try:
-        return _train(folder, writer, recorder, raw, show_progress, observers)
+        return _train(folder, writer, recorder, raw, show_progress, observers, say)
     except FolderGone:
         raise  # nothing to mark: a status written now would recreate what the user deleted
     except Diverged as error:
@@ -235,7 +246,7 @@ def folder_gone(folder: Path, cause: BaseException | None = None) -> None:
 
 
 def _train(folder: Path, writer: RunWriter, recorder: Recorder, raw: dict, show_progress: bool,
-           observers: tuple) -> dict:
+           observers: tuple, say) -> dict:
     cfg = config_module.validate(config_module.from_dict(raw))
     set_threads(cfg.threads)
     device = resolve_device(cfg.device)
@@ -244,6 +255,8 @@ def _train(folder: Path, writer: RunWriter, recorder: Recorder, raw: dict, show_
 
     same_text(cfg, writer)
     corpus = load_corpus(cfg, progress=stderr_progress() if show_progress else None, vocabulary=trained_words(folder))
+    if say and (note := special_note(corpus.info.get("special") or {})):
+        say(f"note: {note}")   # as the Train page says it under the vocabulary cap
     callbacks = [recorder, *observers] + ([ProgressBar()] if show_progress else [])
     trainer = recorder.trainer = Trainer(cfg, corpus, device, callbacks)
     writer.vocabulary(corpus.words)
@@ -251,15 +264,18 @@ def _train(folder: Path, writer: RunWriter, recorder: Recorder, raw: dict, show_
     writer.status(total_steps=trainer.total_steps, steps_per_epoch=trainer.windows, device=str(device),
                   floor_ppl=corpus.floor_ppl)
     last = folder / "checkpoints" / "last.pt"
-    if last.exists():
-        reached = last_train_line(folder / "metrics.jsonl")  # before the log is cut back to the checkpoint
+    resumed = last.exists()
+    reached = last_train_line(folder / "metrics.jsonl")  # before the log is cut back to the checkpoint
+    if resumed:
         payload = load_checkpoint(last)
         trainer.restore(payload)
         writer.rewind_logs(payload.get("logs", {}))
         recorder.best = trainer.best_val
-        count_redone(writer, reached, trainer)
     else:  # a start over (a retry that died before its first checkpoint) keeps no line twice
         writer.rewind_logs({})
+    redone = count_redone(writer, reached, trainer)  # from step 0 too: all a killed first attempt trained
+    if say:
+        say(start_line(folder.name, trainer, resumed, redone))
     # A stop asked for while it started (loading data, or through the stop file before this
     # process could take a signal) stops it before its first step: the checkpoint stands as it was.
     outcome = "stopped" if recorder.stop_requested() else trainer.fit()
@@ -293,15 +309,34 @@ def same_text(cfg, writer: RunWriter) -> None:
         writer.status(text_sha256=digest)
 
 
-def count_redone(writer: RunWriter, reached: dict | None, trainer: Trainer) -> None:
-    """Add the seconds an interrupted attempt trained past its checkpoint to status `redone_seconds`:
-    resuming trains those steps again and `elapsed` goes on from the checkpoint's, so a killed run's
-    time fell from 0:22 to 0:13 with nothing saying why (QA round 12)."""
+def count_redone(writer: RunWriter, reached: dict | None, trainer: Trainer) -> float:
+    """Add the seconds an interrupted attempt trained past its checkpoint to status `redone_seconds`,
+    and return them (0 for none): resuming trains those steps again and `elapsed` goes on from the
+    checkpoint's, so a killed run's time fell from 0:22 to 0:13 with nothing saying why (QA round 12).
+    A run killed before its first checkpoint starts over from step 0 and 0 s, and all it trained counts."""
     step, seconds = json_count((reached or {}).get("step")), json_number((reached or {}).get("time"))
     if step is None or seconds is None or step <= trainer.step or seconds <= trainer.elapsed:
-        return
+        return 0.0
     earlier = json_number(writer.current.get("redone_seconds")) or 0.0
     writer.status(redone_seconds=earlier + seconds - trainer.elapsed)
+    return seconds - trainer.elapsed
+
+
+def start_line(name: str, trainer: Trainer, resumed: bool, redone: float = 0.0) -> str:
+    """Where this start trains from, in one line: 'resuming RUN from its checkpoint at step 1,234 of
+    5,000 (epoch 3 of 40)', or 'starting RUN from step 0 of 5,000: no checkpoint yet', and the seconds
+    an interrupted attempt trained that are trained again (count_redone). `lmcore resume` said nothing
+    of it, so a resume that started over looked like one that went on."""
+    if resumed:
+        place = checkpoint_place(trainer.epoch, trainer.window, trainer.planned_epochs)
+        line = f"resuming {name} from its checkpoint at step {trainer.step:,} of {trainer.total_steps:,} ({place})"
+    else:
+        line = f"starting {name} from step 0 of {trainer.total_steps:,}: no checkpoint yet"
+    if redone:  # as the pages say it: rounded to the second, not in the run's time
+        after = " after it" if resumed else ""
+        line += (f"; the {format_seconds(round(redone))} an interrupted attempt trained{after} is trained again, "
+                 "not counted in its time")
+    return line
 
 
 def trained_words(folder: Path) -> list[str] | None:

@@ -70,8 +70,32 @@ def text_problem(path: Path) -> str | None:
         head.decode("utf-8")
     except UnicodeDecodeError as error:
         if error.start < len(head) - 4:  # not merely a character cut at the 64 KiB boundary
-            return f"dataset: {path.name} is not UTF-8 text"
+            return not_utf8(path)
     return None
+
+
+def text_lines(path: Path):
+    """A user's text file line by line, decoded strictly as it streams: text_problem reads only the first
+    64 KiB, and a byte that is not UTF-8 past them (a Latin-1 é at 1 MB) was replaced silently. Such a
+    file is refused as one in the head is (DataError, not_utf8), found by a pass its reader makes anyway."""
+    with open(path, encoding=TEXT_ENCODING) as handle:
+        try:
+            yield from handle
+        except UnicodeDecodeError:
+            raise DataError(not_utf8(path)) from None
+
+
+def not_utf8(path: Path) -> str:
+    """Why a file is not UTF-8 text, with the first line that is not and its byte; it reads the file again
+    up to that line, only once it failed. A line ends at a newline byte, which no UTF-8 character holds."""
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, 1):
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as error:
+                return (f"dataset: {path.name} is not UTF-8 text (byte 0x{raw[error.start]:02X} on line "
+                        f"{number:,}); save it as UTF-8 and give that file")
+    return f"dataset: {path.name} is not UTF-8 text; save it as UTF-8 and give that file"
 
 
 def corpus_problem(path: Path) -> str | None:
@@ -80,10 +104,8 @@ def corpus_problem(path: Path) -> str | None:
     problem = text_problem(path)
     if problem:
         return problem
-    with open(path, encoding=TEXT_ENCODING, errors="replace") as handle:
-        lines = sum(1 for line in handle if line.strip())
     try:
-        split_sizes(lines)
+        split_sizes(sum(1 for line in text_lines(path) if line.strip()))
     except DataError as error:
         return str(error)
     return None
@@ -102,30 +124,59 @@ def count_splits(path: Path, words: bool = False) -> dict:
     """Lines and tokens of each split of a text corpus, cut as split_lines cuts it, streaming so a
     big file costs little memory: {"lines": {split: n}, "tokens": {split: n}}, plus with `words` the
     word counts of each split (Counters), from which unknown_shares reads the vocabulary."""
-    with open(path, encoding=TEXT_ENCODING, errors="replace") as handle:
-        n_lines = sum(1 for line in handle if line.strip())
+    n_lines = sum(1 for line in text_lines(path) if line.strip())  # refuses a byte that is not UTF-8
     sizes = dict(zip(SPLITS, split_sizes(n_lines)))
     tokens = dict.fromkeys(SPLITS, 0)
     counts = {name: Counter() for name in SPLITS}
     split, left = iter(SPLITS), 0
-    with open(path, encoding=TEXT_ENCODING, errors="replace") as handle:
-        for line in handle:
-            if not line.strip():
-                continue
-            if left == 0:
-                name = next(split)
-                left = sizes[name]
-            found = line.split()
-            tokens[name] += len(found) + 1
-            if words:
-                counts[name].update(found)
-            left -= 1
+    for line in text_lines(path):
+        if not line.strip():
+            continue
+        if left == 0:
+            name = next(split)
+            left = sizes[name]
+        found = line.split()
+        tokens[name] += len(found) + 1
+        if words:
+            counts[name].update(found)
+        left -= 1
     result = {"lines": sizes, "tokens": tokens}
     if words:
+        result["special"] = {word: sum(counter[word] for counter in counts.values()) for word in SPECIAL}
         for name, counter in counts.items():
             counter[EOS] += sizes[name]
         result["words"] = counts
     return result
+
+
+SPECIAL = (UNK, EOS)  # the special words a text may also write itself, as Penn Treebank writes <unk>
+MEANING = {UNK: "stands for a word outside the vocabulary, as in Penn Treebank", EOS: "ends a line"}
+
+
+def special_counts(lines) -> dict:
+    """How many times lines of a text write each special word as a word of their own. A line without
+    either string is passed over at C speed: a big file without them costs next to nothing."""
+    counts = dict.fromkeys(SPECIAL, 0)
+    for line in lines:
+        if UNK in line or EOS in line:
+            for word in line.split():
+                if word in counts:
+                    counts[word] += 1
+    return counts
+
+
+def special_note(counts: dict) -> str | None:
+    """The note for a text that writes `<unk>` or `<eos>` itself (special_counts): they stay the special
+    tokens (Penn Treebank writes `<unk>` for its rare words, and must train as before), but a user's own
+    text read them so with no word said. None when it writes neither."""
+    found = [(word, n) for word in SPECIAL if (n := counts.get(word) or 0)]
+    if not found:
+        return None
+    written = " and ".join(f"`{word}` {'once' if n == 1 else f'{n:,} times'}" for word, n in found)
+    stay = ("they stay lmcore's special tokens, not words" if len(found) > 1
+            else "it stays lmcore's special token, not a word")
+    meaning = "; ".join(f"`{word}` {MEANING[word]}" for word, _ in found)
+    return f"This text writes {written}: {stay} of the text ({meaning})."
 
 
 def vocabulary_from_counts(counts: Counter, cap: int, unseen: bool = False) -> list[str]:

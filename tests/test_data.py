@@ -90,6 +90,27 @@ def test_bad_text_files_are_explained(tmp_path):
         assert "looks like UTF-16 text; save it as UTF-8" in text_problem(wide)
 
 
+def test_a_byte_that_is_not_utf8_past_the_first_64_kib_is_refused_as_one_in_them(tmp_path):
+    """text_problem reads the first 64 KiB; a Latin-1 é at 1 MB was replaced silently by every reader.
+    The pass each reader makes anyway decodes strictly: the file is refused, naming the line."""
+    from lmcore.text import count_splits
+
+    late = tmp_path / "late.txt"
+    late.write_bytes(b"the cat sat on the mat\n" * 50_000 + "caf\xe9 au lait\n".encode("latin-1") + b"a dog\n" * 9)
+    assert late.stat().st_size > 2**20 and text_problem(late) is None     # the head is fine
+    said = "dataset: late.txt is not UTF-8 text (byte 0xE9 on line 50,001); save it as UTF-8 and give that file"
+    with pytest.raises(DataError) as counted:
+        count_splits(late)
+    assert str(counted.value) == said
+    assert corpus_problems(Config(dataset=str(late))) == [said]           # the Train page's and the CLI's check
+    with pytest.raises(DataError, match="is not UTF-8 text"):
+        load_corpus(Config(dataset=str(late)))                             # a run on it fails in one line
+    head = tmp_path / "head.txt"
+    head.write_bytes("caf\xe9 au lait\n".encode("latin-1") * 10)
+    assert text_problem(head) == ("dataset: head.txt is not UTF-8 text (byte 0xE9 on line 1); save it as UTF-8 "
+                                  "and give that file")                   # in the head, the same words
+
+
 def test_batchify_makes_contiguous_columns():
     ids = torch.arange(26)
     streams = batchify(ids, 4)

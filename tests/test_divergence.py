@@ -120,7 +120,7 @@ def test_cli_divergence_exits_with_one_line_and_a_failed_status(runs_root):
                           "--preset", "tiny", "--set", "lr=1000", "--set", "max_steps=60", "--set", "threads=1"],
                          capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert out.returncode == 2 and out.stdout == ""
-    errors = [line for line in out.stderr.splitlines() if not line.startswith("run folder:")]
+    errors = [line for line in out.stderr.splitlines() if not line.startswith(("run folder:", "starting "))]
     assert len(errors) == 1 and errors[0].startswith("error: diverged at step "), out.stderr
     (folder,) = runs_root.iterdir()
     status = read_status(folder)

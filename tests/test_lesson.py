@@ -166,3 +166,15 @@ def test_sample_history_joins_validation_perplexity():
 def test_the_lessons_verdict_matches_its_own_number(p, steps, words):
     """QA round 3: at p = 0 the lesson read "1.00^5 = 1. Long-range memory is destroyed"."""
     assert words in lesson.survival_verdict(p, (1 - p) ** steps)
+
+
+def test_only_a_ratio_that_drops_almost_every_unit_and_acts_gets_a_note():
+    assert lesson.high_dropout_notes(Config(dropout=0.89)) == []
+    assert lesson.high_dropout_notes(Config(dropout=1.0)) == []    # refused (the problems box), not divided by 0
+    assert lesson.high_dropout_notes(Config(dropout=0.9)) == [
+        "Dropout 0.9 keeps 1 unit in 10 on average (each scaled by 10): almost every unit is dropped, so the model "
+        "can barely learn. The recipes use 0.5 at most."]
+    assert lesson.high_dropout_notes(Config(dropout=0.99, dropout_placement="none")) == []   # 'has no effect'
+    both = lesson.high_dropout_notes(Config(dropout=0.95, dropout_placement="variational", dropout_recurrent=0.99))
+    assert [note.split(" keeps")[0] for note in both] == ["Dropout 0.95", "The recurrent ratio 0.99"]
+    assert len(lesson.high_dropout_notes(Config(dropout=0.95, dropout_placement="horizontal"))) == 1  # one ratio

@@ -332,6 +332,16 @@ def test_a_vocabulary_cap_that_makes_most_of_a_text_unknown_is_warned(runs_root,
     assert f"keeps all {stats['distinct']:,} distinct training words" in texts(at.caption)
 
 
+def test_a_text_that_writes_unk_and_eos_itself_says_so_under_the_vocabulary_cap(runs_root, monkeypatch):
+    """They stay the special tokens, as in PTB, but an upload that writes them was read so silently."""
+    lines = [f"the cat number {i} sat" for i in range(30)] + ["<unk> and <unk> <eos>"] * 3
+    path, _ = uploads.store_upload("\n".join(lines).encode(), runs_root / ".uploads", "own.txt")
+    at = open_page(monkeypatch, runs_root, preset="tiny", dataset=str(path))
+    assert not at.exception
+    assert "This text writes `<unk>` 6 times and `<eos>` 3 times: they stay lmcore's special tokens" in texts(
+        at.caption)
+
+
 # ---------------------------------------------------------------- starting a real run
 
 
@@ -363,6 +373,20 @@ def test_a_setting_that_cannot_act_is_said_before_starting(runs_root, monkeypatc
     assert "Has no effect in this config" in warning and "dropout_placement=variational does nothing" in warning
     assert not at.button(key="train.start").disabled                   # it trains; it only says so
     assert not open_page(monkeypatch, runs_root, preset="tiny-dropout").warning
+
+
+def test_dropout_that_drops_almost_every_unit_gets_a_caption(runs_root, monkeypatch):
+    """Dropout 0.999 is allowed (p < 1) and trains, with no word said; from 0.9 up a caption says what it does."""
+    at = open_page(monkeypatch, runs_root, preset="tiny-dropout", dropout="0.999")
+    assert not at.exception and not at.button(key=START).disabled           # it trains; it only says so
+    assert ("Dropout 0.999 keeps 1 unit in 1,000 on average (each scaled by 1,000): almost every unit is dropped, "
+            "so the model can barely learn.") in texts(at.caption)
+    at.number_input(key=W + "dropout").set_value(0.5).run()
+    assert "almost every unit is dropped" not in texts(at.caption)          # tiny-dropout's own 0.5: nothing
+    at.radio(key=W + "dropout_placement").set_value("variational").run()
+    at.checkbox(key=W + "recurrent_same").uncheck().run()
+    at.number_input(key=W + "dropout_recurrent").set_value(0.95).run()
+    assert "The recurrent ratio 0.95 keeps 1 unit of h(t-1) in 20 on average" in texts(at.caption)
 
 
 def test_a_run_started_without_a_name_is_named_for_what_it_changes(runs_root, monkeypatch):

@@ -543,3 +543,44 @@ def test_the_command_lines_bar_says_when_it_validates(small_config, tmp_path):
     lines = stream.getvalue().splitlines()
     assert "validating epoch 1 on 1,000 words: 4%" in lines and "testing on 1,000 words: 96%" in lines
     assert any(line.startswith("epoch 1/1 [") for line in lines)
+
+
+# ---------------------------------------------------------------- where a start trains from
+
+
+def test_resume_says_in_one_line_where_it_starts(small_config, tmp_path, capsys):
+    """`lmcore resume` said nothing of where it started, so a resume that started over from step 0
+    read as one that went on; now one line on stderr, in the Train page's words for a checkpoint."""
+    from lmcore import cli
+    from lmcore.session import run
+
+    fresh = runs.create_run(small_config.replace(max_steps=20, eval_every=0).to_dict(), tmp_path)
+    assert cli.main(["resume", str(fresh), "--no-progress-bar"]) == 0
+    assert f"starting {fresh.name} from step 0 of 20: no checkpoint yet\n" in capsys.readouterr().err
+
+    folder = runs.create_run(small_config.replace(max_steps=250, epochs=3, eval_every=0).to_dict(), tmp_path)
+    run(folder, show_progress=False, observers=(StopAt(150),))               # 99 steps an epoch: in epoch 2
+    assert cli.main(["resume", str(folder), "--no-progress-bar"]) == 0
+    said = [line for line in capsys.readouterr().err.splitlines() if folder.name in line]
+    assert said == [f"resuming {folder.name} from its checkpoint at step 150 of 250 (epoch 2 of 3)"]
+
+
+def test_a_checkpoint_saved_as_an_epoch_ended_is_said_to_be_its_end():
+    from lmcore.epochs import checkpoint_place
+
+    assert checkpoint_place(2, 0, 40) == "the end of epoch 1 of 40"  # the trainer counts the next epoch already
+    assert checkpoint_place(2, 51, 40) == "epoch 2 of 40"
+    assert checkpoint_place(1, 0, None) == "epoch 1"
+
+
+def test_the_apps_resume_writes_where_it_starts_into_the_runs_log(small_config, tmp_path):
+    """The app resumes with `python -m lmcore resume` in the background: the line goes to log.txt,
+    after the attempt's marker, and the run trains on."""
+    from lmcore.session import run
+
+    folder = runs.create_run(small_config.replace(max_steps=120, eval_every=0).to_dict(), tmp_path)
+    run(folder, show_progress=False, observers=(StopAt(60),))
+    launch.launch(folder)
+    wait_until(lambda: runs.read_status(folder)["state"] not in runs.ACTIVE, 120, lambda: runs.read_status(folder))
+    assert runs.read_status(folder)["state"] == "finished"
+    assert f"resuming {folder.name} from its checkpoint at step 60 of 120 (epoch 1 of 2)" in launch.log_tail(folder)

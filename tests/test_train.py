@@ -270,10 +270,41 @@ def test_sigkill_is_seen_as_failed_and_resumes_from_the_last_checkpoint(runs_roo
     # goes on from the checkpoint's (QA round 12: a killed run's time fell from 0:22 to 0:13, unexplained).
     if killed_at["step"] > checkpoint_step:
         assert read_status(folder)["redone_seconds"] == pytest.approx(killed_at["time"] - progress["elapsed"])
+        assert "an interrupted attempt trained after it is trained again" in resumed.stderr.read()
+
+
+def test_a_kill_before_the_first_checkpoint_counts_its_seconds_as_trained_again(runs_root):
+    """The seconds a killed attempt trained past its checkpoint were said (status, report, Train,
+    Compare); a kill before the first checkpoint was not: the run started over from step 0 and its time
+    fell to 0:00 with nothing said. All such an attempt trained now counts, said the same way."""
+    import ui
+    from lmcore.report import build
+    from lmcore.summaries import summarize
+
+    # About 1,000 steps in its one epoch and no validation before its end: no checkpoint when it is killed.
+    process = _start_cli(runs_root, ("epochs", 1), ("train_tokens", 40000), ("eval_every", 0),
+                         ("checkpoint_every", 0), ("log_every", 5))
+    folder = _wait_for_step(runs_root, 50)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait(timeout=30)
+    assert not (folder / "checkpoints" / "last.pt").exists(), "it saved a checkpoint before the kill"
+    killed_at = [r for r in read_jsonl(folder / "metrics.jsonl") if r["kind"] == "train"][-1]
+    said = []
+    run(folder, show_progress=False, observers=(StopAt(20),), say=said.append)
+    redone = read_status(folder)["redone_seconds"]
+    assert redone == pytest.approx(killed_at["time"])                     # all it trained, from 0 s
+    summary = summarize(folder)
+    assert summary.redone_seconds == build(folder)["redone_seconds"] == redone
+    assert ui.redone_time(summary) == f" (and {ui.fmt_duration(redone)} trained again after a kill, not counted)"
+    assert said == [f"starting {folder.name} from step 0 of {summary.total_steps:,}: no checkpoint yet; the "
+                    f"{ui.fmt_duration(redone)} an interrupted attempt trained is trained again, not counted in "
+                    "its time"]
 
 
 @pytest.mark.parametrize("content,words", [(b"abc\x00def\n" * 5, "looks binary"),
-                                           (b"just one line\n", "needs at least 3 non-empty lines")])
+                                           (b"just one line\n", "needs at least 3 non-empty lines"),
+                                           (b"the cat sat\n" * 10_000 + b"caf\xe9\n" + b"a dog\n" * 3,
+                                            "is not UTF-8 text (byte 0xE9 on line 10,001)")])
 def test_cli_train_refuses_a_text_file_that_cannot_train_and_creates_no_run(tmp_path, capsys, content, words):
     from lmcore import cli
 
@@ -282,6 +313,19 @@ def test_cli_train_refuses_a_text_file_that_cannot_train_and_creates_no_run(tmp_
     runs_dir = tmp_path / "runs"
     assert cli.main(["train", "--preset", "tiny", "--set", f"dataset={bad}", "--runs-dir", str(runs_dir)]) == 2
     assert words in capsys.readouterr().err and not runs_dir.exists()
+
+
+def test_cli_train_notes_the_special_words_a_text_writes_itself(tmp_path, capsys):
+    """The Train page's note under the vocabulary cap, on the command line when the run loads the text."""
+    from lmcore import cli
+
+    text = tmp_path / "own.txt"
+    text.write_text("\n".join([f"the cat number {i} sat on the mat" for i in range(60)] + ["an <unk> here"] * 4))
+    assert cli.main(["train", "--preset", "tiny", "--set", f"dataset={text}", "--set", "max_steps=2", "--set",
+                     "batch_size=4", "--set", "bptt=5", "--set", "eval_batch_size=2", "--set", "threads=1",
+                     "--runs-dir", str(tmp_path / "runs"), "--no-progress-bar"]) == 0
+    assert ("note: This text writes `<unk>` 4 times: it stays lmcore's special token, not a word of the text "
+            "(`<unk>` stands for a word outside the vocabulary, as in Penn Treebank).\n") in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("name,expected", [

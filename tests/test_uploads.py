@@ -119,6 +119,21 @@ def test_the_share_of_unknown_words_is_read_as_the_engine_builds_the_vocabulary(
     assert kind == "caption" and text == "The vocabulary cap (2,000) keeps all 902 distinct training words."
 
 
+def test_a_text_that_writes_the_special_words_itself_is_told_how_they_are_read(tmp_path):
+    """A literal <unk> or <eos> in a user's text stays the special token (PTB writes <unk> itself), but it
+    was read so without a word: the vocabulary note counts them, as words only (`<unk>s` is a word)."""
+    lines = [f"the cat number {i} sat" for i in range(27)] + ["a <unk> sat", "<unk> <eos> <unk>s x<eos>", "end"]
+    path, _ = store_upload("\n".join(lines).encode(), tmp_path, "mine.txt")
+    assert unknown_share(path, 2000)["special"] == {data.UNK: 2, data.EOS: 1}
+    kind, text = unknown_note(unknown_share(path, 2000), 2000)
+    assert kind == "caption" and text.endswith(
+        " This text writes `<unk>` 2 times and `<eos>` once: they stay lmcore's special tokens, not words of the "
+        "text (`<unk>` stands for a word outside the vocabulary, as in Penn Treebank; `<eos>` ends a line).")
+    assert data.load_corpus(Config(dataset=str(path))).info["special"] == {data.UNK: 2, data.EOS: 1}
+    plain, _ = store_upload("\n".join(lines[:27]).encode(), tmp_path, "plain.txt")
+    assert "special" not in unknown_note(unknown_share(plain, 2000), 2000)[1]
+
+
 def test_the_limit_is_decimal_megabytes_as_the_upload_box_counts(tmp_path):
     """Streamlit's upload box refuses files over max_upload_size * 10**6 bytes (in Linux and macOS
     browsers); the app's check must count the same, so nothing falls between the two."""

@@ -15,6 +15,7 @@ import streamlit as st
 import ui
 from explorer import epochs
 from explorer.estimate import time_note
+from explorer.lesson import high_dropout_notes
 from explorer.links import described_name, link_params
 from explorer.textview import no_latex
 from explorer.uploads import dataset_label, unknown_share
@@ -126,6 +127,8 @@ def problems_box(cfg: Config | None, found: list[str], values: dict) -> None:
     if cfg is not None and not found and (unread := unread_settings(cfg, values)):
         # Not an error (it trains), but a class comparing placements at dropout 0 would learn nothing.
         st.warning("**Has no effect in this config:**\n" + "\n".join(f"- {no_latex(u)}" for u in unread), icon="💤")
+    for note in high_dropout_notes(cfg) if cfg is not None else ():
+        st.caption(note)  # allowed (p < 1), and it trains, but next to nothing gets through
     if not found:
         return
     st.error("**Fix before starting:**\n" + "\n".join(f"- {no_latex(p)}" for p in found), icon="🚫")
