@@ -128,6 +128,15 @@ def settle(page, text: str, timeout: float = 60_000) -> None:
         '[data-testid="stException"]').first.inner_text()
 
 
+def runs_grid(page, url: str):
+    """Compare opened on its Runs view; the runs table (a canvas grid), drawn."""
+    page.goto(f"{url}/compare")
+    settle(page, "Compare runs")
+    grid = page.locator('[data-testid="stDataFrame"]').first
+    grid.wait_for()
+    return grid
+
+
 def wait_app_idle(page, timeout: float = 60_000) -> None:
     """Wait until Streamlit has finished the current script run (no 'Running...' widget)."""
     page.wait_for_selector('[data-testid="stApp"]', timeout=timeout)

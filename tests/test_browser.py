@@ -20,6 +20,7 @@ from browser import (  # noqa: F401 (the fixtures `browser` and `page`)
     browser_fixture,
     page_fixture,
     require_chromium,
+    runs_grid,
     screenshot,
     settle,
     streamlit_server,
@@ -179,10 +180,7 @@ def test_compare_two_runs(app, page):
     # The first two rows, whichever runs they are: an earlier test of this module adds its own run.
     folders = {json.loads((f / "config.json").read_text())["name"]: f for f in root.iterdir()
                if (f / "config.json").is_file()}
-    page.goto(f"{url}/compare")
-    settle(page, "Compare")
-    grid = page.locator('[data-testid="stDataFrame"]').first
-    grid.wait_for()
+    grid = runs_grid(page, url)
     box = grid.bounding_box()
     for row in (0, 1):  # the selection checkboxes sit in the first column of the canvas grid
         page.mouse.click(box["x"] + 18, box["y"] + 35 * (row + 1) + 17)

@@ -11,15 +11,7 @@ import shutil
 import pytest
 from playwright.sync_api import expect
 
-from browser import (  # noqa: F401
-    browser_fixture,
-    page_fixture,
-    require_chromium,
-    screenshot,
-    settle,
-    streamlit_server,
-    wait_app_idle,
-)
+from browser import browser_fixture, page_fixture, require_chromium, runs_grid, screenshot, settle, streamlit_server  # noqa: F401
 
 pytestmark = pytest.mark.browser
 require_chromium()
@@ -80,10 +72,7 @@ def sort_by(page, grid, title: str) -> int:
 
 def test_a_perplexity_header_sorts_by_value(app, page):
     url, _ = app
-    page.goto(f"{url}/compare")
-    settle(page, "Compare runs")
-    grid = page.locator('[data-testid="stDataFrame"]').first
-    grid.wait_for()
+    grid = runs_grid(page, url)
     column = sort_by(page, grid, "best val")
     headers = grid.locator("[role=columnheader]").all_inner_texts()
     width = len(headers)
@@ -198,16 +187,13 @@ def test_two_rows_ticked_from_the_keyboard(app, page):
     """Shift+Space ticks the row under the grid's cursor. The page sent the selection back on every draw,
     which dropped that cursor, so a second row could not be ticked without a mouse (QA round 13)."""
     url, _ = app
-    page.goto(f"{url}/compare")
-    settle(page, "Compare runs")
-    grid = page.locator('[data-testid="stDataFrame"]').first
-    grid.wait_for()
+    grid = runs_grid(page, url)
     box = grid.bounding_box()
     page.mouse.click(box["x"] + 120, box["y"] + 35 + 17)         # a cell of the first row, not its tick
     ticked = grid.locator('[role="row"][aria-selected="true"]')
     page.keyboard.press("Shift+Space")
     expect(ticked).to_have_count(1)
-    wait_app_idle(page)
+    page.wait_for_function("() => location.search.includes('runs=')", timeout=10_000)   # the tick's rerun wrote it
     page.keyboard.press("ArrowDown")
     page.keyboard.press("Shift+Space")
     expect(ticked).to_have_count(2)

@@ -14,6 +14,7 @@ from browser import (  # noqa: F401
     browser_fixture,
     page_fixture,
     require_chromium,
+    runs_grid,
     settle,
     streamlit_server,
     wait_app_idle,
@@ -34,8 +35,17 @@ def query(page) -> dict[str, list[str]]:
     return parse_qs(urlparse(page.url).query)
 
 
-def sidebar(page, title: str) -> None:
+def sidebar(page, title: str, shows: str) -> None:
+    """Open the page `title` by its sidebar link, and wait for it to show `shows`."""
     page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=title, exact=True).click()
+    settle(page, shows)
+
+
+def from_start(page, url: str, title: str, shows: str) -> None:
+    """The app's first page, then the page `title` by the sidebar."""
+    page.goto(f"{url}/")
+    settle(page, "Start")
+    sidebar(page, title, shows)
 
 
 def field(page, label: str):
@@ -57,10 +67,7 @@ def back(page, forward: bool = False) -> None:
 
 def test_train_back_reaches_the_defaults_and_the_sidebar_keeps_the_session(app, page):
     url, _ = app
-    page.goto(f"{url}/")
-    settle(page, "Start")
-    sidebar(page, "Train")
-    settle(page, "Learning rate")
+    from_start(page, url, "Train", "Learning rate")
     default_lr = field(page, "Learning rate").input_value()
     type_into(page, "Learning rate", "2")
     type_into(page, "Gradient clip", "3")
@@ -74,20 +81,15 @@ def test_train_back_reaches_the_defaults_and_the_sidebar_keeps_the_session(app, 
     back(page, forward=True)
     expect(field(page, "Learning rate")).to_have_value("2", timeout=5_000)
 
-    sidebar(page, "Compare")                                # away and back by the sidebar:
-    settle(page, "Compare runs")
-    sidebar(page, "Train")
-    settle(page, "Learning rate")
+    sidebar(page, "Compare", "Compare runs")                # away and back by the sidebar:
+    sidebar(page, "Train", "Learning rate")
     expect(field(page, "Learning rate")).to_have_value("2", timeout=5_000)   # the session's settings stay
     page.wait_for_function("() => location.search.includes('lr=2')", timeout=10_000)
 
 
 def test_generate_back_from_the_first_edit_brings_the_default_temperature_back(app, page):
     url, _ = app
-    page.goto(f"{url}/")
-    settle(page, "Start")
-    sidebar(page, "Generate")
-    settle(page, "How its text changed during training")
+    from_start(page, url, "Generate", "How its text changed during training")
     page.wait_for_function("() => location.search.includes('run=')", timeout=10_000)
     slider = page.get_by_role("slider", name="Temperature")
     slider.focus()
@@ -102,10 +104,7 @@ def test_generate_back_from_the_first_edit_brings_the_default_temperature_back(a
 
 def test_compare_back_from_the_first_tick_unticks_it(app, page):
     url, run = app
-    page.goto(f"{url}/compare")
-    settle(page, "Compare runs")
-    grid = page.locator('[data-testid="stDataFrame"]').first
-    grid.wait_for()
+    grid = runs_grid(page, url)
     box = grid.bounding_box()
     page.mouse.click(box["x"] + 17, box["y"] + 35 + 17)         # the first row's tick
     page.wait_for_function("() => location.search.includes('runs=')", timeout=10_000)

@@ -20,6 +20,7 @@ from explorer.links import OVERLAY_KEYS, described_name, overlay_from_link, over
 from explorer.textview import md_escape, sample_markdown
 from lmcore import checkpoints, jsonl, launch, queue, runs
 from lmcore.config import ConfigError, coerce, from_dict
+from lmcore.epochs import checkpoint_place
 from lmcore.errors import LmcoreError
 from lmcore.fork import without_fork_keys
 from lmcore.presets import preset_values
@@ -282,10 +283,7 @@ def saved_point(folder: Path, planned: int | None) -> SavedPoint | None:
     if (progress := last_progress(folder)) is None:
         return None
     step, epoch, window = progress
-    of = f" of {planned}" if planned else ""
-    # The trainer counts the next epoch once one ends: window 0 is the end of the epoch before.
-    place = f"the end of epoch {epoch - 1}{of}" if window == 0 and epoch > 1 else f"epoch {epoch}{of}"
-    return SavedPoint(step, place)
+    return SavedPoint(step, checkpoint_place(epoch, window, planned))
 
 
 def last_progress(folder: Path) -> tuple[int, int, int] | None:
