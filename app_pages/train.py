@@ -3,10 +3,10 @@ starts, one click to train in the background, and the run watched live.
 
 The page never trains: Start creates a run folder and launches `python -m lmcore resume` in its
 own process (ui.start_run). The URL holds the attached run (`?run=ID`), the config
-(`?preset=NAME&key=value` for keys that differ from the preset) and the reference runs drawn
-beside the run (`&overlay=book&overlay_x=share`), so a reload, a restart or a shared link comes
-back to the same place. The tabs live in ui/train_setup.py and
-ui/train_watch.py, the state they share in ui/train_state.py.
+(`?preset=NAME&key=value` for keys that differ from the preset), the reference runs drawn
+beside the run (`&overlay=book&overlay_x=share`) and the chart's log scale and smoothing
+(`&log=0&smooth=0.3`), so a reload, a restart or a shared link comes back to the same place. The
+tabs live in ui/train_setup.py and ui/train_watch.py, the state they share in ui/train_state.py.
 """
 
 from __future__ import annotations
@@ -16,13 +16,13 @@ import streamlit as st
 from explorer.links import shown_warnings
 from ui import train_state as state
 from ui.train_setup import setup_tab
-from ui.train_watch import apply_overlay_link, overlay_in_url, watch_tab
+from ui.train_watch import apply_view_link, view_in_url, watch_tab
 
 
 def main() -> None:
     state.init_state()
     state.apply_link()
-    apply_overlay_link()
+    apply_view_link()
     state.seed_widgets()
     st.title("Train")
     st.caption("Set every knob, see what it costs in parameters, then train in the background and watch "
@@ -43,7 +43,7 @@ def main() -> None:
         with watch:
             watch_tab(run_id)
     state.sync_link(st.session_state[state.VALUES])
-    overlay_in_url()  # after: sync_link rewrites the address from the run and the config alone
+    view_in_url()
 
 
 main()

@@ -29,7 +29,9 @@ from .uploads import dataset_label, is_upload
 # The Watch tab's reference runs drawn beside the run (`overlay=book,variational-medium`) and their
 # x axis (`overlay_x=share`, left out at its default).
 OVERLAY_KEYS = ("overlay", "overlay_x")
-RESERVED_QUERY = {"run", "embed", "embed_options", *OVERLAY_KEYS}  # query keys that are not config keys
+CHART_KEYS = ("log", "smooth")  # Train's chart: its log scale and smoothing, written as Compare writes them
+VIEW_KEYS = (*OVERLAY_KEYS, *CHART_KEYS)  # how Train's Watch tab draws the run, beside its config
+RESERVED_QUERY = {"run", "embed", "embed_options", *VIEW_KEYS}  # query keys that are not config keys
 MAX_NAMED = 3  # the unknown names a warning spells out; the rest are counted
 
 

@@ -127,6 +127,24 @@ def test_the_overlay_and_its_axis_live_in_the_address_bar(trained_runs, monkeypa
     assert query(at, "overlay") is None and query(at, "overlay_x") is None
 
 
+def test_the_charts_log_scale_and_smoothing_live_in_the_address_bar(trained_runs, monkeypatch):
+    """QA round 13: a reload or a shared link of a run's chart came back on a log scale at smoothing 0.6
+    whatever the teacher had set. They are written as Compare writes its own (`log=0`, `smooth=0.3`)."""
+    folder = trained_runs[1]["plain"]
+    at = open_watch(monkeypatch, folder)
+    assert query(at, "log") is None and query(at, "smooth") is None              # the defaults: no words
+    at.toggle(key="train.log_y.w").set_value(False).run()
+    at.slider(key="train.smoothing.w").set_value(0.3).run()
+    assert query(at, "log") == "0" and query(at, "smooth") == "0.3" and query(at, "run") == folder.name
+    again = open_watch(monkeypatch, folder, log="0", smooth="0.3")               # a reload, or the link shared
+    assert again.toggle(key="train.log_y.w").value is False and again.slider(key="train.smoothing.w").value == 0.3
+    assert chart(again)["layout"]["yaxis"].get("type") != "log" and not again.warning
+    bad = open_watch(monkeypatch, folder, log="banana", smooth="7")
+    assert "From the link: ignored log='banana': not 1 or 0" in texts(bad.warning) and len(bad.warning) == 2
+    assert bad.toggle(key="train.log_y.w").value is True and query(bad, "log") is None
+    assert chart(bad)["layout"]["yaxis"].get("type") == "log"
+
+
 def test_bad_overlay_values_in_a_link_are_ignored_with_one_line_each(trained_runs, monkeypatch):
     folder = trained_runs[1]["plain"]
     at = open_watch(monkeypatch, folder, overlay="book,banana," + "x" * 5000, overlay_x="sideways")

@@ -141,6 +141,6 @@ def sync_link(values: dict) -> None:
     if arrived and arrived != wanted and parse_link(arrived, uploads_dir(), fallback=DEFAULT_PRESET) == (values, []):
         wanted = arrived
     if wanted != arrived:
-        run_id = st.query_params.get("run")
-        st.query_params.from_dict({**({"run": run_id} if run_id else {}), **wanted})
+        kept = {key: st.query_params.get_all(key) for key in st.query_params if key in RESERVED_QUERY}
+        st.query_params.from_dict({**kept, **wanted})   # the run and the chart's keys stay: one change
     st.session_state[APPLIED] = wanted

@@ -4,6 +4,7 @@ refreshed every 2 seconds by a fragment that reads only what the run added since
 from __future__ import annotations
 
 import math
+import re
 import traceback
 from pathlib import Path
 from typing import NamedTuple
@@ -15,8 +16,9 @@ import streamlit as st
 import ui
 from explorer import compare, epochs
 from explorer.compare import vocabulary_note
+from explorer.compare_links import CHART_DEFAULTS, chart_from_link, chart_query
 from explorer.lesson import has_dropout
-from explorer.links import OVERLAY_KEYS, described_name, overlay_from_link, overlay_query
+from explorer.links import CHART_KEYS, VIEW_KEYS, described_name, overlay_from_link, overlay_query
 from explorer.textview import md_escape, sample_markdown
 from lmcore import checkpoints, jsonl, launch, queue, runs
 from lmcore.config import ConfigError, coerce, from_dict
@@ -35,13 +37,14 @@ from ui.train_state import LINK_WARNINGS, NOTICE, SETUP_TAB, TAB, attach, load_v
 
 WATCH = "train.watch"              # the run selector
 LOG_Y, SMOOTHING = "train.log_y", "train.smoothing"   # chart preferences (their widgets add ".w")
+CHART_PREFERENCES = {LOG_Y: "log", SMOOTHING: "smooth"}  # each preference's link key (explorer.links.CHART_KEYS)
 SAMPLES = "train.samples"          # run folder -> MetricsTail of samples.jsonl
 DRAWN = "train.drawn_state"        # (run id, state) when the whole page was last drawn
 REDRAWN = "train.redrawn_for"      # (run id, state) a full redraw was already asked for
 TOASTS = "train.toasts"            # (text, icon) the Stop and Resume callbacks left for the next draw
 OVERLAY = "train.overlay"          # reference run ids drawn beside the watched run (none by default)
 OVERLAY_AXIS = "train.overlay_axis"  # their shared x axis: a key of reference.AXES
-OVERLAY_LINK = "train.overlay_link"  # the overlay query last applied from or written into the URL
+VIEW_LINK = "train.view_link"  # the overlay and chart query last applied from or written into the URL
 DEFAULT_AXIS = "epoch"
 CHART_HEIGHT = 420  # ui.ppl_figure's
 METRIC_WIDTH = 124  # px: the longest label ("Best validation" and its help icon) on one line, 7 to a row at 1400
@@ -384,9 +387,11 @@ def run_chart(summary: RunSummary, frame: pd.DataFrame) -> None:
     state = st.session_state
     chart = st.container()  # filled below, once the controls under it are read
     left, right = st.columns([1, 3], vertical_alignment="center")
-    log_y = left.toggle("Log scale", value=state.setdefault(LOG_Y, True), key=LOG_Y + ".w", on_change=remember,
-                        args=(LOG_Y,))
-    smoothing = right.slider("Smoothing of the train curve", 0.0, 0.99, value=state.setdefault(SMOOTHING, 0.6),
+    for preference, key in CHART_PREFERENCES.items():  # widgets forget their state while unrendered
+        if preference + ".w" not in state:
+            state[preference + ".w"] = state.setdefault(preference, CHART_DEFAULTS[key])
+    log_y = left.toggle("Log scale", key=LOG_Y + ".w", on_change=remember, args=(LOG_Y,))
+    smoothing = right.slider("Smoothing of the train curve", 0.0, 0.99,
                              step=0.01, key=SMOOTHING + ".w", on_change=remember, args=(SMOOTHING,),
                              help="Exponential moving average of the noisy per-batch perplexity (0 = raw)")
     overlays, axis = overlay_controls(summary)
@@ -448,14 +453,14 @@ def overlay_controls(summary: RunSummary) -> tuple[list[RunSummary], str]:
     # ("edium × | variational-medium ×", QA round 10). Both controls wrap as one row.
     row = st.container(horizontal=True, vertical_alignment="bottom")
     chosen = row.pills("Add the full recipe on a GPU", list(others), selection_mode="multi",
-                       format_func=names.get, key=OVERLAY, persist_state="session", on_change=overlay_in_url,
+                       format_func=names.get, key=OVERLAY, persist_state="session", on_change=view_in_url,
                        help="Runs this project trained to the end on a GPU (docs/results/runs/), drawn beside "
                             "this one; the address bar keeps them")
     if not chosen:
         return [], "step"
     state.setdefault(OVERLAY_AXIS, DEFAULT_AXIS)  # no default=: a link may have set it
     axis = row.segmented_control("x axis", list(reference.AXES), key=OVERLAY_AXIS, required=True,
-                                 persist_state="session", on_change=overlay_in_url,
+                                 persist_state="session", on_change=view_in_url,
                                  format_func=lambda a: "epoch" if a == "epoch" else "share of training")
     return [others[r] for r in chosen if r in others], axis or DEFAULT_AXIS
 
@@ -471,35 +476,45 @@ def overlay_names(recipes: list[RunSummary] | None = None) -> dict[str, str]:
     return names
 
 
-def apply_overlay_link() -> None:
-    """Tick what a new link's `overlay` and `overlay_x` name, once (the query applied is remembered),
-    with one warning per value ignored. A URL without them keeps the session's when the sidebar led
-    here, and means none on Back or Forward (ui/history.py). Call before the page draws its warnings."""
-    query = {key: st.query_params[key] for key in OVERLAY_KEYS if key in st.query_params}
-    query = query or history.bare_address("train.overlay", st.session_state.get(OVERLAY_LINK))
-    if query is None or query == st.session_state.get(OVERLAY_LINK):
+def apply_view_link() -> None:
+    """Tick what a new link's `overlay` and `overlay_x` name and set the chart's `log` and `smooth`,
+    once (the query applied is remembered), with one warning per value ignored. A URL without them
+    keeps the session's when the sidebar led here, and means the defaults on Back or Forward
+    (ui/history.py). Call before the page draws its warnings."""
+    query = view_in_address() or history.bare_address("train.view", st.session_state.get(VIEW_LINK))
+    if query is None or query == st.session_state.get(VIEW_LINK):
         return
     names = overlay_names()
     ids = {name: run_id for run_id, name in names.items()}
     chosen, axis, warnings = overlay_from_link(query, list(ids), list(reference.AXES))
     st.session_state[OVERLAY] = [ids[name] for name in chosen]
     st.session_state[OVERLAY_AXIS] = axis
-    st.session_state[OVERLAY_LINK] = query
+    chart, ignored = chart_from_link({key: query[key] for key in CHART_KEYS if key in query})
+    for preference, key in CHART_PREFERENCES.items():
+        st.session_state[preference] = st.session_state[preference + ".w"] = chart[key]
+    st.session_state[VIEW_LINK] = query
+    warnings += [re.sub(r"^`(\w+)=(.*)` \((.*)\)$", r"ignored \1='\2': \3", item) for item in ignored]  # as overlay's
     st.session_state[LINK_WARNINGS] = st.session_state.get(LINK_WARNINGS, []) + warnings
 
 
-def overlay_in_url() -> None:
-    """Write the reference runs drawn and their axis into the address bar (the page promises a reload
-    or a shared link keeps what it shows), leaving its other keys as they are."""
+def view_in_address() -> dict[str, str]:
+    return {key: st.query_params[key] for key in VIEW_KEYS if key in st.query_params}
+
+
+def view_in_url() -> None:
+    """Write the reference runs drawn, their axis and the chart's log scale and smoothing into the
+    address bar where they differ from the defaults (the page promises a reload or a shared link
+    keeps what it shows), in one change, leaving its other keys as they are."""
+    state = st.session_state
     names = overlay_names()
-    chosen = [names[run_id] for run_id in st.session_state.get(OVERLAY) or [] if run_id in names]
-    wanted = overlay_query(chosen, st.session_state.get(OVERLAY_AXIS) or DEFAULT_AXIS, DEFAULT_AXIS)
-    for key in OVERLAY_KEYS:
-        if key in wanted and st.query_params.get(key) != wanted[key]:
-            st.query_params[key] = wanted[key]
-        elif key not in wanted and key in st.query_params:
-            del st.query_params[key]
-    st.session_state[OVERLAY_LINK] = wanted  # written here, so not applied again as a new link
+    chosen = [names[run_id] for run_id in state.get(OVERLAY) or [] if run_id in names]
+    wanted = {**overlay_query(chosen, state.get(OVERLAY_AXIS) or DEFAULT_AXIS, DEFAULT_AXIS),
+              **chart_query({key: state[preference] for preference, key in CHART_PREFERENCES.items()
+                             if preference in state})}
+    if wanted != view_in_address():
+        others = {key: st.query_params.get_all(key) for key in st.query_params if key not in VIEW_KEYS}
+        st.query_params.from_dict({**others, **wanted})
+    state[VIEW_LINK] = wanted  # written here, so not applied again as a new link
 
 
 def overlay_caption(drawn: list[RunSummary], logged: list[pd.DataFrame], placed: list[pd.DataFrame],
@@ -527,8 +542,10 @@ def overlay_caption(drawn: list[RunSummary], logged: list[pd.DataFrame], placed:
 
 
 def remember(preference: str) -> None:
-    """Keep a chart preference when its widget is not on screen (other tab, other page)."""
+    """Keep a chart preference when its widget is not on screen (other tab, other page), and put it in
+    the address: the chart redraws in its fragment, without the page's own write at its end."""
     st.session_state[preference] = st.session_state[preference + ".w"]
+    view_in_url()
 
 
 def run_samples(folder: Path) -> None:
