@@ -30,7 +30,8 @@ from .uploads import dataset_label, is_upload
 # x axis (`overlay_x=share`, left out at its default).
 OVERLAY_KEYS = ("overlay", "overlay_x")
 CHART_KEYS = ("log", "smooth")  # Train's chart: its log scale and smoothing, written as Compare writes them
-VIEW_KEYS = (*OVERLAY_KEYS, *CHART_KEYS)  # how Train's Watch tab draws the run, beside its config
+TRAIN_TABS = ("setup", "watch")  # Train's `tab`: written only where it is not the address's own (watch with a run)
+VIEW_KEYS = (*OVERLAY_KEYS, *CHART_KEYS, "tab")  # what Train shows and how it draws the run, beside its config
 RESERVED_QUERY = {"run", "embed", "embed_options", *VIEW_KEYS}  # query keys that are not config keys
 MAX_NAMED = 3  # the unknown names a warning spells out; the rest are counted
 

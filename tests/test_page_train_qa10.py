@@ -145,6 +145,24 @@ def test_the_charts_log_scale_and_smoothing_live_in_the_address_bar(trained_runs
     assert chart(bad)["layout"]["yaxis"].get("type") == "log"
 
 
+def test_a_runs_set_up_tab_lives_in_the_address_bar(trained_runs, monkeypatch):
+    """QA round 13: with a run attached, a reload of its Set up tab (Edit a copy) opened Watch."""
+    folder = trained_runs[1]["plain"]
+    at = open_watch(monkeypatch, folder)
+    assert at.session_state["train.tab"] == "📈 Watch a run" and query(at, "tab") is None   # a run's own tab
+    at.session_state["train.tab"] = "⚙️ Set up a run"
+    at.run()
+    assert query(at, "tab") == "setup" and query(at, "run") == folder.name
+    again = open_watch(monkeypatch, folder, tab="setup")                          # a reload, or the link shared
+    assert again.session_state["train.tab"] == "⚙️ Set up a run" and not again.warning
+    assert again.number_input(key="train.w.layers")                               # Set up's controls drawn
+    bad = open_watch(monkeypatch, folder, tab="sideways")
+    assert "From the link: ignored tab='sideways': must be setup or watch" in texts(bad.warning)
+    assert bad.session_state["train.tab"] == "📈 Watch a run" and query(bad, "tab") is None
+    bare = open_app(monkeypatch, folder.parent, "app_pages/train.py", {"tab": "watch"})  # no run: Watch asked for
+    assert bare.session_state["train.tab"] == "📈 Watch a run" and query(bare, "tab") == "watch"
+
+
 def test_bad_overlay_values_in_a_link_are_ignored_with_one_line_each(trained_runs, monkeypatch):
     folder = trained_runs[1]["plain"]
     at = open_watch(monkeypatch, folder, overlay="book,banana," + "x" * 5000, overlay_x="sideways")

@@ -18,7 +18,7 @@ from explorer import compare, epochs
 from explorer.compare import vocabulary_note
 from explorer.compare_links import CHART_DEFAULTS, chart_from_link, chart_query
 from explorer.lesson import has_dropout
-from explorer.links import CHART_KEYS, VIEW_KEYS, described_name, overlay_from_link, overlay_query
+from explorer.links import CHART_KEYS, TRAIN_TABS, VIEW_KEYS, described_name, overlay_from_link, overlay_query
 from explorer.textview import md_escape, sample_markdown
 from lmcore import checkpoints, jsonl, launch, queue, runs
 from lmcore.config import ConfigError, coerce, from_dict
@@ -28,16 +28,18 @@ from lmcore.fork import without_fork_keys
 from lmcore.presets import preset_values
 from lmcore.reference import is_reference
 from lmcore.summaries import RunSummary, reference_runs, summary_of
+from lmcore.text import shorten
 from lmcore.timing import describe_split
 from ui import access, compare_url, history, reference
 from ui.compare_runs import floor_caption, floor_curves
 from ui.fork import fork_form, parent_curve, scores_note
 from ui.grid_charts import axis_top
-from ui.train_state import LINK_WARNINGS, NOTICE, SETUP_TAB, TAB, attach, load_values
+from ui.train_state import LINK_WARNINGS, NOTICE, SETUP_TAB, TAB, WATCH_TAB, attach, load_values
 
 WATCH = "train.watch"              # the run selector
 LOG_Y, SMOOTHING = "train.log_y", "train.smoothing"   # chart preferences (their widgets add ".w")
 CHART_PREFERENCES = {LOG_Y: "log", SMOOTHING: "smooth"}  # each preference's link key (explorer.links.CHART_KEYS)
+TAB_LABELS = dict(zip(TRAIN_TABS, (SETUP_TAB, WATCH_TAB)))  # the address's `tab` -> the tab's label
 SAMPLES = "train.samples"          # run folder -> MetricsTail of samples.jsonl
 DRAWN = "train.drawn_state"        # (run id, state) when the whole page was last drawn
 REDRAWN = "train.redrawn_for"      # (run id, state) a full redraw was already asked for
@@ -492,9 +494,18 @@ def apply_view_link() -> None:
     chart, ignored = chart_from_link({key: query[key] for key in CHART_KEYS if key in query})
     for preference, key in CHART_PREFERENCES.items():
         st.session_state[preference] = st.session_state[preference + ".w"] = chart[key]
+    tab = str(query.get("tab", "")).strip()
+    if tab and tab not in TRAIN_TABS:
+        warnings.append(f"ignored tab={shorten(tab)!r}: must be {' or '.join(TRAIN_TABS)}")
+    st.session_state[TAB] = TAB_LABELS.get(tab) or default_tab()
     st.session_state[VIEW_LINK] = query
     warnings += [re.sub(r"^`(\w+)=(.*)` \((.*)\)$", r"ignored \1='\2': \3", item) for item in ignored]  # as overlay's
     st.session_state[LINK_WARNINGS] = st.session_state.get(LINK_WARNINGS, []) + warnings
+
+
+def default_tab() -> str:
+    """The tab an address opens when it names none: Watch for a run, Set up without one."""
+    return WATCH_TAB if st.query_params.get("run") else SETUP_TAB
 
 
 def view_in_address() -> dict[str, str]:
@@ -511,6 +522,8 @@ def view_in_url() -> None:
     wanted = {**overlay_query(chosen, state.get(OVERLAY_AXIS) or DEFAULT_AXIS, DEFAULT_AXIS),
               **chart_query({key: state[preference] for preference, key in CHART_PREFERENCES.items()
                              if preference in state})}
+    if state.get(TAB, default_tab()) != default_tab():  # a run's Set up tab (Edit a copy): a reload keeps it
+        wanted["tab"] = next(name for name, label in TAB_LABELS.items() if label == state[TAB])
     if wanted != view_in_address():
         others = {key: st.query_params.get_all(key) for key in st.query_params if key not in VIEW_KEYS}
         st.query_params.from_dict({**others, **wanted})
