@@ -1035,3 +1035,32 @@ def test_an_in_app_link_to_compare_keeps_the_filters_set_there(trained_runs, mon
     at = open_app(monkeypatch, root, "app_pages/train.py", {"run": plain}, state=state)
     link = next(l.proto for l in at.get("page_link") if l.proto.label == "Compare")
     assert parse_qs(link.query_string) == {"runs": [plain], "preset": ["tiny"], "contains": ["pl"]}
+
+
+def test_the_grids_view_comes_back_from_its_address_after_the_runs_view(seeded_grid, monkeypatch, tmp_path):
+    """Back from the Runs view onto a grid's address (`?group=G`) stayed on the Runs view and wrote over
+    that entry: the grid was remembered as applied already. The grids view with no grid chosen had no
+    address of its own (QA round 13): it writes `?view=grids`."""
+    root, group = seeded_grid
+    at = grid_link(monkeypatch, root, group)
+    assert at.session_state["compare.tab"] == "Ablation grids"
+    at.session_state["compare.tab"] = "Runs"
+    at.run()
+    assert "group" not in at.query_params
+    at.query_params.clear()
+    at.query_params["group"] = group                           # Back onto the grid's entry
+    at.run()
+    assert at.session_state["compare.tab"] == "Ablation grids" and at.query_params["group"] == group
+
+    monkeypatch.setenv("LMCORE_RUNS_DIR", str(tmp_path / "runs"))   # no grid here yet
+    empty = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    empty.switch_page("app_pages/compare.py")
+    empty.session_state["compare.tab"] = "Ablation grids"
+    empty.run()
+    assert empty.query_params.get("view") == "grids" and "group" not in empty.query_params
+    empty.session_state["compare.tab"] = "Runs"
+    empty.run()
+    assert "view" not in empty.query_params
+    empty.query_params["view"] = "grids"                       # Back, or a reload of the grids view
+    empty.run()
+    assert empty.session_state["compare.tab"] == "Ablation grids"

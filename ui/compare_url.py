@@ -1,7 +1,8 @@
 """The Compare page's address bar: `?runs=a,b` holds the Runs view's selection, with its chart
 settings where they differ from the defaults (`&x=epoch&log=0&smooth=0.3&barlog=0`) and the table's
 filters that are set (`&state=finished&preset=tiny&preset=book&contains=drop`), `?group=G` the grid
-the Ablation grids view shows, so a teacher can send a link to either view as they see it.
+the Ablation grids view shows (`?view=grids` before there is one), so a teacher can send a link to
+either view as they see it.
 
 A link is applied once per session (the value applied is remembered), so the user can change
 the selection and the settings afterwards; every change is written back, and the URL names the
@@ -31,7 +32,7 @@ from lmcore.summaries import RunSummary
 from ui import history
 from ui.compare_runs import CHART_SETTINGS, FILTERS, GRID_CHOSEN, GRID_VIEW, RUNS_VIEW, SELECTED, TAB
 
-LINK_KEYS = ("runs", "group", *CHART_SETTINGS, *FILTERS)
+LINK_KEYS = ("runs", "group", "view", *CHART_SETTINGS, *FILTERS)
 
 LINK_RUNS = "compare.link.runs"     # the `runs` value last read from or written to the URL
 LINK_CHART = "compare.link.chart"   # the same for the chart settings' keys ({key: value})
@@ -70,14 +71,15 @@ def apply_link(summaries: list[RunSummary]) -> None:
         notes.append(filters_note(ignored))
     if notes:
         _note(" ".join(filter(None, notes)), RUNS_VIEW, _runs_view_shown())
-    group = query["group"][-1] if "group" in query else None
+    group = query["group"][-1] if "group" in query else "" if query.get("view") == ["grids"] else None
     if group is not None and group != st.session_state.get(LINK_GROUP):
         st.session_state[LINK_GROUP] = group
         st.session_state[TAB] = GRID_VIEW
-        known = group in {s.config.get("group") for s in summaries}
-        if known:
-            st.session_state[GRID_CHOSEN] = group
-        _note(None if known else ignored_note([group], what="grid"), GRID_VIEW, None)
+        if group:  # "": the grids view with no grid chosen
+            known = group in {s.config.get("group") for s in summaries}
+            if known:
+                st.session_state[GRID_CHOSEN] = group
+            _note(None if known else ignored_note([group], what="grid"), GRID_VIEW, None)
 
 
 def link_query(run_ids: list[str], keep_selection: bool = False) -> dict[str, str]:
@@ -149,17 +151,21 @@ def follow_runs(selected: list[str]) -> None:
     st.session_state[LINK_RUNS] = value  # written here, so not applied again as a new link
     st.session_state[LINK_CHART] = chart
     st.session_state[LINK_FILTERS] = filters
+    st.session_state[LINK_GROUP] = None  # gone from the address: Back onto a grid's applies it again
     _set_query({"runs": value, **{key: chart.get(key, "") for key in CHART_SETTINGS},
-                **{key: filters.get(key, []) for key in FILTERS}, "group": ""})
+                **{key: filters.get(key, []) for key in FILTERS}, "group": "", "view": ""})
 
 
 def follow_group(group: str | None) -> None:
     """Write the grid shown into the URL (and drop the Runs view's `runs`, chart settings and filters)."""
-    st.session_state[LINK_GROUP] = group
+    st.session_state[LINK_GROUP] = group or ""
+    for key in (LINK_RUNS, LINK_CHART, LINK_FILTERS):  # gone from the address: Back onto the Runs view applies them
+        st.session_state[key] = None
     note = st.session_state.get(LINK_NOTE)
     if note and note["view"] == GRID_VIEW and note["shown"] is None:
         note["shown"] = group  # the grid shown instead of the missing one; choosing another ends the note
-    _set_query({"group": group or "", "runs": "", **dict.fromkeys(CHART_SETTINGS, ""), **dict.fromkeys(FILTERS, "")})
+    _set_query({"group": group or "", "view": "" if group else "grids", "runs": "",
+                **dict.fromkeys(CHART_SETTINGS, ""), **dict.fromkeys(FILTERS, "")})
 
 
 def _set_query(values: dict[str, str | list[str]]) -> None:
