@@ -85,6 +85,17 @@ def test_train_back_reaches_the_defaults_and_the_sidebar_keeps_the_session(app, 
     sidebar(page, "Train", "Learning rate")
     expect(field(page, "Learning rate")).to_have_value("2", timeout=5_000)   # the session's settings stay
     page.wait_for_function("() => location.search.includes('lr=2')", timeout=10_000)
+    wait_app_idle(page)
+    back(page)                                              # onto the sidebar's step: still the session's
+    expect(field(page, "Learning rate")).to_have_value("2", timeout=5_000)
+    back(page)
+    settle(page, "Compare runs")
+    back(page)
+    expect(field(page, "Learning rate")).to_have_value("2", timeout=10_000)
+    back(page)                                              # the first entry: the defaults, not the newest step
+    expect(field(page, "Learning rate")).to_have_value(default_lr, timeout=5_000)
+    page.wait_for_timeout(1_000)
+    assert query(page) == {}
 
 
 def test_generate_back_from_the_first_edit_brings_the_default_temperature_back(app, page):

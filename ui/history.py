@@ -8,10 +8,13 @@ onto the defaults, and the page wrote its settings over that history entry (QA r
 Set up, Generate's first edit, Compare's first tick).
 
 Streamlit marks the rerun that the browser's Back or Forward caused (`is_history_navigation`), and
-writes the address as a replacement, not a new entry, during it. So a page remembers what its last
-bare address stood for: the query the page had last written when it came to it (the defaults when
-the page wrote that bare address itself; the session's settings when the sidebar led there, and the
-page writes them at once, in the next entry). A Back onto a bare address brings that back.
+writes the address as a replacement, not a new entry, during it. On Back or Forward a bare address
+means the defaults, with one exception. Arriving by the sidebar with settings of its own, a page
+writes them at once, so that bare entry is only a step on the way to the next one. A page remembers
+that step (the settings it wrote after it), and Back from that next entry onto it keeps the
+session's settings, as before: the page writes them again over the step. Remembering what each
+arrival stood for instead read an older bare entry (the defaults) as the newest arrival's settings
+(QA round 14: four Backs through Train and Compare).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from __future__ import annotations
 import streamlit as st
 from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
 
-PREFIX = "history.bare." # + a page's name: the query its bare address stands for
+PREFIX = "history.step." # + a page's name: the query it wrote after its last sidebar arrival
 
 
 def history_navigation() -> bool:
@@ -29,12 +32,17 @@ def history_navigation() -> bool:
 
 
 def bare_address(page: str, shown: dict | None) -> dict | None:
-    """What to apply for an address without the page's settings. Arriving by the sidebar (or a first
-    visit, or the page's own write of its defaults) keeps the session's: None, and the address now
-    stands for `shown`, the query the page last wrote, which is what the session shows. Back or
-    Forward onto such an address brings back what it stood for (an empty query: the defaults)."""
+    """What to apply for an address without the page's settings: None keeps the session's, a query
+    (empty: the defaults) is applied. `shown`: the query the page last wrote, what the session shows.
+
+    Arriving by the sidebar (or a first visit, or the page's own write of its defaults) keeps the
+    session's; with settings of their own (`shown`), the page writes them next and this entry is a
+    step. Back or Forward onto a bare address means the defaults, except the step, from the entry
+    written after it."""
     key = PREFIX + page
-    if history_navigation():
-        return dict(st.session_state.get(key, {}))
-    st.session_state[key] = dict(shown or {})
-    return None
+    step = st.session_state.pop(key, None)
+    if not history_navigation():
+        if shown:
+            st.session_state[key] = dict(shown)
+        return None
+    return None if step is not None and step == dict(shown or {}) else {}
