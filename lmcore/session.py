@@ -35,7 +35,11 @@ from .train import Callbacks, Trainer, prepare_device, resolve_device
 
 SHARE_CHECK_SECONDS = 5.0  # a look through /proc costs a few ms
 # What status.json says between evaluations (docs/design.md): the phase keys of the last one cleared.
-TRAINING_PHASE = {"phase": "training", "phase_started_at": None, "phase_words": None, "phase_done": None}
+TRAINING_PHASE = {"phase": "training", "phase_started_at": None, "phase_words": None, "phase_done": None,
+                  "stopping": None}
+# Until the trainer has restored its checkpoint: the step status.json holds may be a killed attempt's, past
+# it (QA round 14: a resume read 'step 120 / 120' for 2 s before going back to 61).
+STARTING_PHASE = {**TRAINING_PHASE, "phase": "starting"}
 PHASES = {"valid": "validating", "test": "testing"}
 
 
@@ -87,10 +91,13 @@ class Recorder(Callbacks):
         elif progress["done"] == 0:
             self.last_status = now
             self.writer.status(phase=PHASES[progress["split"]], phase_started_at=time.time(),
-                               phase_words=progress["words"], phase_done=0.0, **where)
+                               phase_words=progress["words"], phase_done=0.0, stopping=self.stop_requested() or None,
+                               **where)
         elif now - self.last_status >= 1.0:
+            # A Stop waits for the pass to end (its measurement is kept): the page says so, not
+            # nothing for the minutes a pass takes on a CPU (QA round 14).
             self.last_status = now
-            self.writer.status(phase_done=progress["done"])
+            self.writer.status(phase_done=progress["done"], stopping=self.stop_requested() or None)
 
     def last_word(self) -> dict:
         """What a failed run's final status carries, as a stopped or finished one does: the step and
@@ -199,7 +206,7 @@ def _run_claimed(folder: Path, raw: dict, show_progress: bool, observers: tuple,
     first_start = writer.current.get("started_at")  # RunWriter read status.json
     writer.status(state="running", pid=os.getpid(), host=socket.gethostname(),
                   started_at=first_start or time.time(), error=None, finished_at=None,
-                  **TRAINING_PHASE)  # not the phase a killed attempt was in
+                  **STARTING_PHASE)  # not the phase a killed attempt was in
     try:
         return _train(folder, writer, recorder, raw, show_progress, observers, say)
     except FolderGone:
@@ -274,6 +281,7 @@ def _train(folder: Path, writer: RunWriter, recorder: Recorder, raw: dict, show_
     else:  # a start over (a retry that died before its first checkpoint) keeps no line twice
         writer.rewind_logs({})
     redone = count_redone(writer, reached, trainer)  # from step 0 too: all a killed first attempt trained
+    writer.status(**TRAINING_PHASE, **position(trainer))   # the checkpoint's step, not a killed attempt's
     if say:
         say(start_line(folder.name, trainer, resumed, redone))
     # A stop asked for while it started (loading data, or through the stop file before this

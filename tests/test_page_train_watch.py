@@ -637,8 +637,21 @@ def test_a_run_validating_says_so_and_pauses_its_eta(trained_runs, monkeypatch, 
         sleeper.wait()
     assert progress(at) == ("Validating epoch 1 on 73,760 words… 40% read, 0:12 so far · step 20 / 40 · "
                             "ETA paused while it validates")
-    assert at.get("progress")[0].proto.value == 50
+    assert at.get("progress")[0].proto.value == 40          # the pass's own bar, as its text says
     assert testing == "Measuring the test perplexity on 73,760 words… 0:12 so far · step 40 / 40"
+
+
+def test_the_final_validation_and_a_stop_during_a_pass_are_said():
+    """QA round 14: at the last step the bar stood full through the final validation and the test, as if
+    the run had ended; a Stop during a pass changed nothing on the page for the 27 s the pass still took."""
+    from ui import evaluation_progress
+
+    final = {"state": "running", "phase": "validating", "phase_done": 0.5, "phase_words": 1000, "step": 10,
+             "total_steps": 10, "epoch": 2}
+    assert evaluation_progress(final) == (0.5, "Validating epoch 2 on 1,000 words… 50% read · step 10 / 10 "
+                                               "(then the test set)")
+    stopping = evaluation_progress({**final, "step": 5, "stopping": True})[1]
+    assert stopping.endswith("step 5 / 10 · Stop asked: it stops when this pass ends, its measurement kept")
 
 
 def test_a_phase_left_by_a_killed_trainer_or_in_an_odd_status_reads_plainly():
@@ -650,4 +663,4 @@ def test_a_phase_left_by_a_killed_trainer_or_in_an_odd_status_reads_plainly():
     assert evaluation_progress({**validating, "phase": "training"}) is None
     assert evaluation_progress({"state": "running", "step": 5, "total_steps": 10}) is None   # runs from before
     odd = evaluation_progress({**validating, "phase_done": "x", "phase_words": True, "phase_started_at": None})
-    assert odd == (0.5, "Validating epoch 2… · step 5 / 10 · ETA paused while it validates")
+    assert odd == (0.0, "Validating epoch 2… · step 5 / 10 · ETA paused while it validates")

@@ -17,6 +17,7 @@ import pytest
 
 from conftest import SMALL, wait_until
 from lmcore import jsonl, launch, runs
+from lmcore.data import load_corpus
 from lmcore.errors import FolderGone
 from lmcore.summaries import list_runs, summarize
 from lmcore.train import Callbacks
@@ -529,6 +530,61 @@ def test_a_resumed_run_does_not_keep_the_phase_its_killed_trainer_was_in(small_c
 
     run(folder, show_progress=False, observers=(Look(),))
     assert statuses[0]["phase"] == "training" and statuses[0]["phase_done"] is None
+
+
+def test_a_stop_asked_for_during_a_pass_is_in_the_status_until_the_run_stops(small_config, tmp_path):
+    """QA round 14: a Stop pressed while the trainer validated changed nothing in status.json for the 27 s
+    the pass still took, so the page kept saying 'Validating…'. The pass ends (its measurement is kept),
+    then the run stops; meanwhile the status says `stopping`."""
+    from lmcore.session import run
+
+    folder = runs.create_run(small_config.replace(max_steps=60, epochs=1, eval_every=40).to_dict(), tmp_path)
+    seen = []
+
+    class StopInThePass(Callbacks):
+        def on_evaluation(self, progress):
+            if 0 < progress["done"] < 1 and not seen:
+                (folder / runs.STOP_REQUEST).write_text("{}")   # as stop_run asks a run it cannot signal
+                time.sleep(1.1)                                 # the next window's write is due
+                seen.append(None)
+            elif seen and seen[-1] is None and 0 < progress["done"] < 1:
+                seen[-1] = runs.read_status(folder)
+
+    result = run(folder, show_progress=False, observers=(StopInThePass(),))
+    assert seen[0]["phase"] == "validating" and seen[0]["stopping"] is True
+    assert result["state"] == "stopped" and runs.read_status(folder)["step"] == 40
+    vals = [r for r in map(json.loads, (folder / "metrics.jsonl").read_text().splitlines()) if r["kind"] == "val"]
+    assert [r["step"] for r in vals] == [40]                    # the pass it was in was measured whole
+    final = runs.read_status(folder)
+    assert final["stopping"] is None and final["phase"] == "training"
+
+
+def test_a_resumed_trainer_says_the_checkpoints_step_not_the_killed_attempts(small_config, tmp_path, monkeypatch):
+    """QA round 14: a resume's first 'running' status kept the killed attempt's step 120 for ~2 s, so the page
+    read 'step 120 / 120' before going back to 61. Until the checkpoint is restored the phase is 'starting'
+    (the page reads the checkpoint's step then), and the first status after it holds the checkpoint's step."""
+    from lmcore.session import run
+
+    folder = runs.create_run(small_config.replace(max_steps=20, epochs=1, checkpoint_every=10).to_dict(), tmp_path)
+    run(folder, show_progress=False, observers=(StopAt(10),))
+    runs.RunWriter(folder).status(state="running", step=17)       # a killed attempt's last progress, past it
+    statuses = []
+
+    class Look(Callbacks):
+        def on_progress(self, trainer):
+            if len(statuses) == 1:
+                statuses.append(runs.read_status(folder))
+
+    real_load = load_corpus
+
+    def load_and_look(*args, **kwargs):
+        statuses.append(runs.read_status(folder))                # while it loads the data
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr("lmcore.session.load_corpus", load_and_look)
+    run(folder, show_progress=False, observers=(Look(),))
+    assert statuses[0]["phase"] == "starting" and statuses[1]["phase"] == "training"
+    assert statuses[1]["step"] == 11                              # the first step after the checkpoint's 10
 
 
 def test_the_command_lines_bar_says_when_it_validates(small_config, tmp_path):

@@ -207,43 +207,50 @@ def progress_text(status: dict) -> tuple[float, str]:
     parts = [f"step {step:,} / {total:,}" if total else first_seconds(status)]
     if status.get("epoch"):
         parts.append(epoch_progress(status))
-    if total and status.get("state") == "queued":  # a resumed run, its process not training yet
+    starting = status.get("state") == "queued" or status.get("phase") == "starting"
+    if total and starting:  # a resumed run, its process not training yet
         parts.append(first_seconds(status))
     # Seconds spent training across resumes (a stopped spell is not in it); runs written
     # before `elapsed` existed fall back to the wall clock since the first start.
     elapsed = status.get("elapsed")
     if not isinstance(elapsed, (int, float)) and status.get("started_at"):
         elapsed = time.time() - status["started_at"]
-    if status.get("state") == "running" and elapsed and 0 < fraction < 1:
+    if status.get("state") == "running" and not starting and elapsed and 0 < fraction < 1:
         parts.append(f"ETA {fmt_duration(elapsed * (1 - fraction) / fraction)}")
     return fraction, " · ".join(parts)
 
 
 def evaluation_progress(status: dict) -> tuple[float, str] | None:
-    """(fraction of the steps done, 'Validating epoch 3 on 73,760 words… 40% read, 0:12 so far · step
+    """(share of the split read, 'Validating epoch 3 on 73,760 words… 40% read, 0:12 so far · step
     1,327 / 10,616 · ETA paused while it validates') for a running trainer reading its validation or test
     set (status `phase`, docs/design.md); None otherwise, older runs included. On PTB a CPU validates
     for tens of seconds, which the page showed as the last step with its ETA (QA round 14). The ETA
-    pauses: measured over the time so far, validations included, it holds again once steps go on."""
+    pauses: measured over the time so far, validations included, it holds again once steps go on. The
+    bar is the pass's own: at the last step a step bar stood full through the final validation and
+    the test, as if the run had ended. A Stop asked for during the pass waits for its end (`stopping`)."""
     phase = status.get("phase")
     if status.get("state") != "running" or phase not in ("validating", "testing"):
         return None
     words, done = json_count(status.get("phase_words")), json_number(status.get("phase_done"))
+    done = None if done is None else min(max(done, 0.0), 1.0)
     lead = (f"Validating epoch {status.get('epoch') or '?'}" if phase == "validating"
             else "Measuring the test perplexity")
     lead += (f" on {words:,} words…" if words else "…")
     started = json_number(status.get("phase_started_at"))
-    so_far = ([f"{100 * min(max(done, 0.0), 1.0):.0f}% read"] if done is not None else []) + \
+    so_far = ([f"{100 * done:.0f}% read"] if done is not None else []) + \
         ([f"{fmt_duration(max(time.time() - started, 0.0))} so far"] if started else [])
     if so_far:
         lead += " " + ", ".join(so_far)
     parts = [lead]
     step, total = json_count(status.get("step")) or 0, json_count(status.get("total_steps")) or 0
     if total:
-        parts.append(f"step {step:,} / {total:,}")
-        if step < total:
-            parts.append("ETA paused while it validates")  # the test comes after the last step
-    return (min(step / total, 1.0) if total else 0.0), " · ".join(parts)
+        parts.append(f"step {step:,} / {total:,}" + (" (then the test set)" if phase == "validating"
+                                                       and step >= total else ""))
+    if status.get("stopping"):
+        parts.append("Stop asked: it stops when this pass ends, its measurement kept")
+    elif total and step < total:
+        parts.append("ETA paused while it validates")  # the test comes after the last step
+    return done or 0.0, " · ".join(parts)
 
 
 def epoch_progress(status: dict) -> str:

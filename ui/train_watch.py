@@ -208,7 +208,8 @@ def progress_line(summary: RunSummary) -> tuple[float, str]:
         step = f"step {summary.step:,}, read from its log" if summary.step is not None else "no step can be read"
         return 0.0, f"{step} · status.json is damaged"
     status = {**summary.status, "step": summary.step} if summary.step is not None else summary.status
-    if summary.state == "queued" and summary.status.get("pid") and (start := resumes_at(summary.path)):
+    launching = summary.state == "queued" and summary.status.get("pid")
+    if (launching or summary.status.get("phase") == "starting") and (start := resumes_at(summary.path)):
         status = {**status, **start}
     return ui.progress_text(status)
 
@@ -255,7 +256,9 @@ def stop_clicked(folder: Path, step: int | None) -> None:
         say(refused, icon="🔒")
         return
     stopped = runs.stop_run(folder)
-    say(f"Stopping (it was at step {step or 0:,}): the run saves a checkpoint at the step it stops on, then the "
+    passing = runs.read_status(folder).get("phase") in ("validating", "testing")
+    first = "it first ends the pass over the evaluation set it is in, then saves" if passing else "the run saves"
+    say(f"Stopping (it was at step {step or 0:,}): {first} a checkpoint at the step it stops on, then the "
         "page says where Resume continues." if stopped else "No training process is running.")
 
 
