@@ -57,6 +57,11 @@ def runs_table(at):
     return at.dataframe[0].value
 
 
+def ticked_rows(at) -> list[int]:
+    """The rows the runs table shows ticked (its widget key changes with the rows shown)."""
+    return at.session_state[at.session_state["compare.table"]]["selection"]["rows"]
+
+
 def user_rows(table):
     """The table without the reference runs the project ships (listed after the user's runs)."""
     return table[~table["id"].isin({s.id for s in reference_runs()})]
@@ -123,7 +128,7 @@ def test_selected_runs_show_scores_curves_bars_and_only_the_differing_keys(runs_
     assert "</span> #1 **plain** — " in shown and "</span> #2 **variational** — " in shown
     assert set(diff.index) == {"dropout", "dropout_placement"}    # nothing else differs, names aside
     assert diff.loc["dropout_placement"].tolist() == ["none", "variational"]
-    assert at.session_state["compare.table"]["selection"]["rows"] == sorted(
+    assert ticked_rows(at) == sorted(
         list(runs_table(at)["id"]).index(r) for r in chosen)     # the table shows the selection
 
 
@@ -147,9 +152,13 @@ def test_chart_controls_and_a_synthetic_run_with_its_floor(runs_here):
 def test_filters_narrow_the_table_and_keep_the_selection(runs_here):
     root, folders = runs_here
     at = open_page(**{"compare.selected": [folders["plain"].name, folders["variational"].name]})
+    unfiltered = at.session_state["compare.table"]
     at.multiselect(key="compare.filter.placements").set_value(["variational"]).run()
     assert list(user_rows(runs_table(at))["name"]) == ["variational"]
-    assert at.session_state["compare.table"]["selection"]["rows"] == [0]   # the row moved: still ticked
+    assert ticked_rows(at) == [0]                                     # the row moved: still ticked
+    # Other rows, another widget: a tick's row positions that arrive late, made on the unfiltered rows,
+    # cannot pick the runs now at those places (QA round 14: Delete then named two runs never ticked).
+    assert at.session_state["compare.table"] != unfiltered
     assert len(at.session_state["compare.selected"]) == 2 and "(1 hidden by the filters)" in texts(at)
     at.session_state["compare.selected"] = []
     at.multiselect(key="compare.filter.placements").set_value([]).run()

@@ -5,6 +5,7 @@ table the Ablation grids view (compare_grids.py) shares.
 
 from __future__ import annotations
 
+import functools
 import html
 import math
 import re
@@ -28,7 +29,7 @@ from ui.grid_charts import axis_top
 TAB = "compare.tab"
 SELECTED = "compare.selected"            # run ids shown side by side (the source of truth)
 GRID_CHOSEN = "compare.grid.chosen"      # the grid whose results the Ablation grids view shows
-TABLE = "compare.table"                  # the runs table's selection state (row positions)
+TABLE = "compare.table"                  # the runs table's widget key now (table_key), which holds its row positions
 SHOWN = "compare.shown"                  # run ids in table order at the last render
 SHOWN_DIGEST = "compare.shown_digest"    # a checksum of the table's contents at the last render
 FILTER_STATES = "compare.filter.states"
@@ -60,10 +61,18 @@ def init_state() -> None:
 # ---------------------------------------------------------------- selecting runs
 
 
-def on_table_select() -> None:
+def table_key(ids: list[str]) -> str:
+    """The runs table's widget key, one per list of rows shown: the grid's selection is row positions.
+    With runs training, a tick's positions could reach the page after the name filter had changed
+    the rows, and the selection moved to the runs now at those places, Delete's too (QA round 14). A
+    new list of rows is a new widget, and the old one's late positions are dropped with it."""
+    return f"{TABLE}.{zlib.crc32(','.join(ids).encode()):08x}"
+
+
+def on_table_select(key: str) -> None:
     """Table rows -> run ids; selected runs the filters hide stay selected."""
     shown = st.session_state[SHOWN]
-    rows = st.session_state[TABLE]["selection"]["rows"]
+    rows = st.session_state[key]["selection"]["rows"]
     picked = [shown[i] for i in rows if i < len(shown)]
     kept = [r for r in st.session_state[SELECTED] if r not in shown or r in picked]
     st.session_state[SELECTED] = kept + [r for r in picked if r not in kept]
@@ -77,10 +86,11 @@ def sync_table_selection(ids: list[str], contents: str) -> None:
     every draw: each send drops the grid's keyboard cursor, so after one Shift+Space tick a second row
     could not be ticked without a mouse (QA round 13)."""
     rows = sorted(ids.index(r) for r in st.session_state[SELECTED] if r in ids)
-    current = (st.session_state.get(TABLE) or {}).get("selection", {}).get("rows")
+    key = st.session_state[TABLE] = table_key(ids)
+    current = (st.session_state.get(key) or {}).get("selection", {}).get("rows")
     digest = zlib.crc32(contents.encode())
     if current is None or sorted(current) != rows or digest != st.session_state.get(SHOWN_DIGEST):
-        st.session_state[TABLE] = {"selection": {"rows": rows}}
+        st.session_state[key] = {"selection": {"rows": rows}}
     st.session_state[SHOWN] = ids
     st.session_state[SHOWN_DIGEST] = digest
 
@@ -204,8 +214,9 @@ def runs_view(summaries: list[RunSummary]) -> None:
                + " · tick rows to compare them (keyboard: Shift+Space on a row); click a header to sort")
     csv = compare.table_csv(view)
     sync_table_selection(list(view["id"]), csv)
-    st.dataframe(display_table(view), key=TABLE, on_select=on_table_select, selection_mode="multi-row",
-                 hide_index=True, placeholder="—", column_config=TABLE_COLUMNS,
+    key = st.session_state[TABLE]
+    st.dataframe(display_table(view), key=key, on_select=functools.partial(on_table_select, key),
+                 selection_mode="multi-row", hide_index=True, placeholder="—", column_config=TABLE_COLUMNS,
                  height=38 + 35 * min(max(len(view), 1), 15), column_order=RUN_COLUMNS)
     csv_label = "CSV of this run" if len(view) == 1 else f"CSV of these {len(view)} runs"
     st.download_button(csv_label, csv,
