@@ -13,13 +13,15 @@ st.set_page_config(page_title="LSTM LM Explorer", page_icon="🧠", layout="wide
 # Half of Streamlit's 6rem above each page: on a 1280x720 projector Train's live chart began at y 620,
 # below a class's view (QA round 12). The current page's sidebar link gets a bar and bold type, and a
 # focused link an outline: Streamlit greys both alike, so a Tab press seemed to change page (QA round
-# 12). A toggle focused from the keyboard gets the same outline: Streamlit's faint grey was lost on a
+# 12). A toggle or a link in the page (Start's recipes, Train's Compare) focused from the keyboard gets the
+# same outline: Streamlit's faint grey was lost on a
 # projector (QA round 14). On a screen under 1100 px the sidebar takes at most 240 px, not 300 (at 800
 # px it held 38% of the width); it can still be dragged narrower. A style-only st.html draws nothing.
 st.html("<style>[data-testid='stMainBlockContainer']{padding-top:3rem}"
         "[data-testid='stSidebarNavLink'][aria-current='page']{box-shadow:inset 3px 0 0 #1f6feb}"
         "[data-testid='stSidebarNavLink'][aria-current='page'] p{font-weight:600}"
-        "[data-testid='stSidebarNavLink']:focus-visible{outline:2px solid #1f6feb;outline-offset:-2px}"
+        "[data-testid='stSidebarNavLink']:focus-visible,[data-testid='stPageLink-NavLink']:focus-visible"
+        "{outline:2px solid #1f6feb;outline-offset:-2px}"
         "[data-testid='stCheckbox'] label:has(input[role='switch']:focus-visible)"
         "{outline:2px solid #1f6feb;outline-offset:2px;border-radius:4px}"
         "@media (max-width:1100px){[data-testid='stSidebar']{max-width:240px !important}}</style>")

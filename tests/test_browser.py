@@ -102,6 +102,22 @@ def test_a_toggle_focused_from_the_keyboard_is_outlined(app, page):
     screenshot(page, "train-toggle-focus")
 
 
+def test_a_link_in_the_page_focused_from_the_keyboard_is_outlined(app, page):
+    """QA round 14: Start's recipe links (and Train's Compare, Start's Watch) got only a faint grey
+    background when focused from the keyboard."""
+    url, _ = app
+    page.goto(url + "/")
+    settle(page, "What the full recipes reach")
+    link = page.get_by_role("link", name="zaremba-medium", exact=True)
+    outline = "el => { const s = getComputedStyle(el); return [s.outlineStyle, s.outlineWidth, s.outlineColor]; }"
+    assert link.evaluate(outline)[0] == "none"
+    link.focus()
+    page.keyboard.press("Shift+Tab")
+    page.keyboard.press("Tab")     # a keyboard focus, which :focus-visible marks
+    page.wait_for_function("() => document.activeElement.innerText.includes('zaremba-medium')")
+    assert link.evaluate(outline) == ["solid", "2px", "rgb(31, 111, 235)"]
+
+
 def test_the_sidebar_leaves_a_narrow_screen_to_the_page(app, page):
     """At 800 px Streamlit's 300 px sidebar held 38% of the width (QA round 12); under 1100 px it takes 240."""
     url, _ = app
