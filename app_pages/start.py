@@ -108,8 +108,11 @@ def preset_card(name: str, ptb_here: bool, run: RunSummary | None = None) -> Non
                 st.error(f"Could not start {name}: {error}")
             else:
                 st.switch_page("app_pages/train.py", query_params={"run": run_id})
-        if st.button("Open in Train", key=f"start.open.{name}", icon=":material/tune:", width="stretch"):
-            st.switch_page("app_pages/train.py", query_params={"preset": name})
+        # A link, not a button: st.switch_page with a query wrote two history entries (the query on Start,
+        # then Train), so Back seemed to do nothing once (QA round 14); a link also opens in a new tab.
+        with st.container(key=f"start.open.{name}"):
+            st.page_link("app_pages/train.py", label="Open in Train", icon=":material/tune:", width="stretch",
+                         query_params={"preset": name})
 
 
 # A visually hidden piece of text after a card button's label: a screen reader listed six "Start now" and six
@@ -119,10 +122,11 @@ HIDDEN = "position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset
 
 
 def preset_button_names(names) -> None:
-    """Each card button's accessible name ends with its preset, through the class Streamlit gives a
-    keyed widget (st-key-<key>, dots as dashes). A style-only st.html draws nothing."""
-    rules = "".join(f".st-key-start-{action}-{name} button p::after{{content:'({name})';{HIDDEN}}}"
-                    for name in names for action in ("go", "open"))
+    """Each card's Start button and Open link has an accessible name that ends with its preset, through
+    the class Streamlit gives a keyed widget or container (st-key-<key>, dots as dashes). A style-only
+    st.html draws nothing."""
+    rules = "".join(f".st-key-start-{action}-{name} {tag} p::after{{content:'({name})';{HIDDEN}}}"
+                    for name in names for action, tag in (("go", "button"), ("open", "a")))
     st.html(f"<style>{rules}</style>")
 
 

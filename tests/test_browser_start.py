@@ -63,8 +63,8 @@ def test_each_cards_buttons_name_their_preset_to_a_screen_reader(app, page):
     page.goto(app)
     settle(page, "Start from a preset")
     for name in [name for row in ROWS for name in row]:
-        for label in ("Start now", "Open in Train"):
-            button = page.get_by_role("button", name=f"{label} ({name})", exact=True)
+        for role, label in (("button", "Start now"), ("link", "Open in Train")):
+            button = page.get_by_role(role, name=f"{label} ({name})", exact=True)
             expect(button).to_have_count(1)
             assert button.inner_text().strip().endswith(label)       # what the eye reads: the short label
     expect(page.get_by_role("button", name="Start now", exact=True)).to_have_count(0)

@@ -101,8 +101,8 @@ def test_a_student_sees_the_presets_but_starts_none(classroom, monkeypatch, tmp_
     at = open_app(monkeypatch, tmp_path / "runs", "app_pages/start.py")
     assert not at.exception
     starts = [b for b in at.button if b.label == "Start now"]
-    opens = [b for b in at.button if b.label == "Open in Train"]
-    assert starts and all(b.disabled for b in starts) and opens and not any(b.disabled for b in opens)
+    opens = [link for link in at.get("page_link") if link.proto.label == "Open in Train"]
+    assert starts and all(b.disabled for b in starts) and opens and not any(link.proto.disabled for link in opens)
 
 
 def test_without_the_setting_everyone_keeps_every_control(trained_runs, monkeypatch, tmp_path):

@@ -70,8 +70,18 @@ def test_every_full_recipe_has_a_card_timed_by_its_reference_run(monkeypatch, tm
     assert "`book` with eager steps, sharing it" in caption
     assert f"({book[0]['elapsed'] / book[0]['epoch']:.1f} s without)" in caption       # 431 s / 40 epochs
     # Every measured recipe opens from the links under the chart.
-    links = {link.proto.label: link.proto.query_string for link in at.get("page_link") if link.proto.page == "train"}
+    links = {link.proto.label: link.proto.query_string for link in at.get("page_link")
+             if link.proto.page == "train" and link.proto.label != "Open in Train"}
     assert links == {preset: f"run={folder.name}" for preset, folder in shipped_recipes().items()}
+
+
+def test_open_in_train_is_a_link_to_its_preset(monkeypatch, tmp_path):
+    """A link, not a button: st.switch_page with a query wrote two history entries, so Back seemed to do
+    nothing once (QA round 14); a link also opens in a new tab."""
+    at = open_start(monkeypatch, tmp_path / "runs")
+    opens = [link.proto.query_string for link in at.get("page_link") if link.proto.label == "Open in Train"]
+    assert opens == [f"preset={name}" for name in ("tiny", "tiny-dropout", "synthetic", "book", "zaremba-medium",
+                                                   "variational-medium")]
 
 
 def test_runs_in_progress_are_listed(monkeypatch, tmp_path):
