@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import streamlit as st
 import torch
 
@@ -122,12 +124,20 @@ HIDDEN = "position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset
 
 
 def preset_button_names(names) -> None:
-    """Each card's Start button and Open link has an accessible name that ends with its preset, through
-    the class Streamlit gives a keyed widget or container (st-key-<key>, dots as dashes). A style-only
-    st.html draws nothing."""
-    rules = "".join(f".st-key-start-{action}-{name} {tag} p::after{{content:'({name})';{HIDDEN}}}"
-                    for name in names for action, tag in (("go", "button"), ("open", "a")))
-    st.html(f"<style>{rules}</style>")
+    """Each card's Start button and Open link has an accessible name that ends with its preset."""
+    rules = [name_rule(f"start.{action}.{name}", tag, name) for name in names
+             for action, tag in (("go", "button"), ("open", "a"))]
+    st.html("<style>" + "".join(rules) + "</style>")
+
+
+def name_rule(key: str, tag: str, name: str) -> str:
+    """The CSS rule that puts '(name)' after the label of the `tag` inside the widget or container keyed
+    `key`, for a screen reader only, through the class Streamlit gives it (st-key-<key>, dots as dashes).
+    Every character but letters, digits and spaces is a CSS escape, so a run's name cannot end the rule
+    or the style element. A style-only st.html draws nothing."""
+    selector = "st-key-" + re.sub(r"[^A-Za-z0-9_-]", "-", key)
+    text = "".join(c if c.isascii() and (c.isalnum() or c == " ") else f"\\{ord(c):x} " for c in f"({name})")
+    return f".{selector} {tag} p::after{{content:'{text}';{HIDDEN}}}"
 
 
 def recipes_caption(measured: list[RunSummary]) -> str:
@@ -161,9 +171,12 @@ def runs_in_progress() -> None:
         fraction, text = ui.progress_text(summary.status)
         left, right = st.columns([4, 1])
         left.progress(fraction, text=f"{ui.run_label(summary)} — {text}")
-        right.page_link("app_pages/train.py", label="Watch", icon="📈", query_params={"run": summary.id})
+        with right.container(key=f"start.watch.{summary.id}"):
+            st.page_link("app_pages/train.py", label="Watch", icon="📈", query_params={"run": summary.id})
         if reason := queue.waiting_reason(summary):
             left.caption(reason)
+    # Each Watch link is named for its run: a screen reader listed 'Watch, Watch' (QA round 14).
+    st.html("<style>" + "".join(name_rule(f"start.watch.{s.id}", "a", s.name) for s in active) + "</style>")
 
 
 runs_in_progress()

@@ -5,11 +5,15 @@ no lonely card and no "Start now" broken over lines. Screenshots land in test-ar
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 from playwright.sync_api import expect
 from test_browser_narrow import CUT_JS
 
 from browser import browser_fixture, page_fixture, require_chromium, screenshot, settle, streamlit_server  # noqa: F401
+from lmcore.runs import RunWriter, create_run
 
 pytestmark = pytest.mark.browser
 require_chromium()
@@ -68,3 +72,26 @@ def test_each_cards_buttons_name_their_preset_to_a_screen_reader(app, page):
             expect(button).to_have_count(1)
             assert button.inner_text().strip().endswith(label)       # what the eye reads: the short label
     expect(page.get_by_role("button", name="Start now", exact=True)).to_have_count(0)
+
+
+def test_each_runs_watch_link_names_its_run_to_a_screen_reader(page, tmp_path):
+    """QA round 14: with two runs training, a screen reader's link list read "Watch, Watch". Each is named
+    for its run; a name with quotes and markup is read as typed and cannot break the page's style."""
+    root = tmp_path / "runs"
+    odd = "it's </style><b>\\x"
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)  # lmcore"])
+    try:
+        for name in ("first", odd):
+            folder = create_run({"preset": "tiny", "name": name}, root)
+            RunWriter(folder).status(state="running", pid=sleeper.pid, step=5, total_steps=100, epoch=1)
+        with streamlit_server(root) as url:
+            page.goto(url)
+            settle(page, "In progress")
+            for name in ("first", odd):
+                link = page.get_by_role("link", name=f"Watch ({name})", exact=True)
+                expect(link).to_have_count(1)
+                assert link.inner_text().strip().endswith("Watch")          # the eye reads the short label
+            assert page.locator('[data-testid="stMain"] b').count() == 0   # the name's markup drew nothing
+    finally:
+        sleeper.kill()
+        sleeper.wait()
