@@ -102,9 +102,11 @@ def test_a_train_lines_speed_leaves_out_the_evaluations_and_saves_in_its_interva
     speeds = [r["tokens_per_s"] for r in read_jsonl(folder / "metrics.jsonl") if r["kind"] == "train"]
     # The first line's interval holds the warm-up of the first steps and no evaluation: it read
     # 2,900 to 8,300 tokens/s beside a median of 25,000, failing this test without a save in sight.
-    speeds = speeds[1:]
-    median = sorted(speeds)[len(speeds) // 2]
-    assert min(speeds) > median / 3, (min(speeds), median)
+    speeds = sorted(speeds[1:])
+    median = speeds[len(speeds) // 2]
+    # The second slowest: a validation counted in would slow every interval that holds one (five here),
+    # while a machine busy with other work stalled one interval to 900 beside a median of 7,500 (CI).
+    assert speeds[1] > median / 3, (speeds[:3], median)
 
 
 def test_the_shares_add_up_to_100_percent():
