@@ -84,6 +84,17 @@ def test_the_sidebar_tells_the_current_page_from_a_focused_link(app, page):
     assert focused_outline == "solid" and "inset" not in focused_shadow and int(focused_weight) < 600
 
 
+OUTLINE_JS = "el => { const s = getComputedStyle(el); return [s.outlineStyle, s.outlineWidth, s.outlineColor]; }"
+
+
+def focus_from_the_keyboard(page, target, focused_js: str) -> None:
+    """Focus `target` as a Tab press does, which :focus-visible marks (a click or .focus() may not)."""
+    target.focus()
+    page.keyboard.press("Shift+Tab")
+    page.keyboard.press("Tab")
+    page.wait_for_function(focused_js)
+
+
 def test_a_toggle_focused_from_the_keyboard_is_outlined(app, page):
     """QA round 14: a focused toggle got Streamlit's faint grey, lost on a projector. It gets the sidebar
     links' outline."""
@@ -92,13 +103,9 @@ def test_a_toggle_focused_from_the_keyboard_is_outlined(app, page):
     settle(page, "Set up a run")
     switch = page.get_by_role("switch", name="Tie the embedding and the decoder weights")
     label = page.locator('[data-testid="stCheckbox"] label').filter(has=switch)
-    outline = "el => { const s = getComputedStyle(el); return [s.outlineStyle, s.outlineWidth, s.outlineColor]; }"
-    assert label.evaluate(outline)[0] == "none"
-    switch.focus()
-    page.keyboard.press("Shift+Tab")
-    page.keyboard.press("Tab")     # a keyboard focus, which :focus-visible marks
-    page.wait_for_function("() => document.activeElement.getAttribute('role') === 'switch'")
-    assert label.evaluate(outline) == ["solid", "2px", "rgb(31, 111, 235)"]
+    assert label.evaluate(OUTLINE_JS)[0] == "none"
+    focus_from_the_keyboard(page, switch, "() => document.activeElement.getAttribute('role') === 'switch'")
+    assert label.evaluate(OUTLINE_JS) == ["solid", "2px", "rgb(31, 111, 235)"]
     screenshot(page, "train-toggle-focus")
 
 
@@ -109,13 +116,9 @@ def test_a_link_in_the_page_focused_from_the_keyboard_is_outlined(app, page):
     page.goto(url + "/")
     settle(page, "What the full recipes reach")
     link = page.get_by_role("link", name="zaremba-medium", exact=True)
-    outline = "el => { const s = getComputedStyle(el); return [s.outlineStyle, s.outlineWidth, s.outlineColor]; }"
-    assert link.evaluate(outline)[0] == "none"
-    link.focus()
-    page.keyboard.press("Shift+Tab")
-    page.keyboard.press("Tab")     # a keyboard focus, which :focus-visible marks
-    page.wait_for_function("() => document.activeElement.innerText.includes('zaremba-medium')")
-    assert link.evaluate(outline) == ["solid", "2px", "rgb(31, 111, 235)"]
+    assert link.evaluate(OUTLINE_JS)[0] == "none"
+    focus_from_the_keyboard(page, link, "() => document.activeElement.innerText.includes('zaremba-medium')")
+    assert link.evaluate(OUTLINE_JS) == ["solid", "2px", "rgb(31, 111, 235)"]
 
 
 def test_the_sidebar_leaves_a_narrow_screen_to_the_page(app, page):
