@@ -7,7 +7,7 @@ either view as they see it.
 A link is applied once per session (the value applied is remembered), so the user can change
 the selection and the settings afterwards; every change is written back, and the URL names the
 open view only. An address without any of these keys keeps the session's view when the sidebar led
-here, and stands for what it showed when written on Back or Forward (ui/history.py).
+here, and means the Runs view at its defaults on Back or Forward (ui/history.py).
 """
 
 from __future__ import annotations
@@ -106,8 +106,8 @@ def _address() -> dict[str, list[str]]:
 
 
 def _link() -> dict[str, list[str]]:
-    """The link to apply: the address's keys; on Back or Forward onto an address without any, what
-    that address stood for (ui/history.py), an empty `runs` for the Runs view at its defaults."""
+    """The link to apply: the address's keys; on Back or Forward onto an address without any, an empty
+    `runs` for the Runs view at its defaults, or nothing for the sidebar's step (ui/history.py)."""
     query = _address()
     meaning = None if query else history.bare_address("compare", st.session_state.get(LINK_ADDRESS))
     return query if meaning is None else meaning or {"runs": [""]}

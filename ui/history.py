@@ -22,7 +22,7 @@ from __future__ import annotations
 import streamlit as st
 from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
 
-PREFIX = "history.step." # + a page's name: the query it wrote after its last sidebar arrival
+PREFIX = "history.step."  # + a page's name: the query it wrote after its last sidebar arrival
 
 
 def history_navigation() -> bool:
