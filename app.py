@@ -8,6 +8,7 @@ would skip this file's navigation and sidebar.
 import streamlit as st
 
 import ui
+from ui import history
 
 st.set_page_config(page_title="LSTM LM Explorer", page_icon="🧠", layout="wide")
 # Half of Streamlit's 6rem above each page: on a 1280x720 projector Train's live chart began at y 620,
@@ -35,5 +36,6 @@ PAGES = [
 ]
 
 page = st.navigation(PAGES)
+history.note_page(page.url_path)
 ui.sidebar()
 page.run()

@@ -31,7 +31,6 @@ GENERATE_SEED = "generate.seed"
 GENERATE_RESULT = "generate.result"     # {"settings": tuple, "result": generate()'s dict}
 GENERATE_POSITION = "generate.position"
 GENERATE_LINK = "generate.link"         # the settings' query last read from or written to the URL
-GENERATE_WRITTEN = "generate.written"   # the settings' queries this page wrote lately, newest last
 GENERATE_LINK_NOTE = "generate.link_note"   # {"text", "shown"}: what a link set that was ignored
 GENERATE_BUTTON_RUN = "generate.button_run"  # the run the Generate button was last drawn for
 # The URL's keys (explorer/sampling_settings.py) and the widgets they set.
@@ -365,11 +364,8 @@ def apply_settings_link(summary: RunSummary) -> None:
     the sidebar led here, and means the defaults on Back or Forward (ui/history.py). Call before the
     widgets are drawn."""
     query = _settings_in_address() or history.bare_address("generate", st.session_state.get(GENERATE_LINK))
-    if query is None or query == st.session_state.get(GENERATE_LINK):
+    if query is None or query == st.session_state.get(GENERATE_LINK) or history.lagging("generate", query):
         return
-    if query in st.session_state.get(GENERATE_WRITTEN, []) and not history.history_navigation():
-        return  # a rerun sent with an address this page wrote a moment ago: the browser's copy lagged (CI:
-        # a slider stepped 1.00 -> 0.50 came back to 0.90, read as a new link)
     values, ignored = sampling_settings.settings_from_link(query)
     for key, value in values.items():
         st.session_state[LINKED[key]] = str(value) if key in ("top_k", "seed") else value
@@ -405,8 +401,7 @@ def settings_in_url(summary: RunSummary, own: str) -> None:
         state[GENERATE_URL_RUN] = summary.id   # written here, not a new link for run_select
     settings = {key: query[key] for key in sampling_settings.LINK_KEYS if key in query}
     state[GENERATE_LINK] = settings         # written here, so not applied again as a new link
-    written = [q for q in state.get(GENERATE_WRITTEN, []) if q != settings]
-    state[GENERATE_WRITTEN] = (written + [settings])[-8:]
+    history.wrote("generate", settings)
     note = state.get(GENERATE_LINK_NOTE)
     if note and note["shown"] is None:
         note["shown"] = settings            # what the link led to; a change from it ends the note

@@ -16,6 +16,7 @@ from lmcore.errors import ConfigError, RunError
 from lmcore.presets import PRESETS
 from lmcore.runs import read_json
 from lmcore.summaries import RunSummary, summary_of
+from ui import history
 from ui.inside_figures import legend, mask_figure, mask_title, no_dropout_box, params_figure, survival_figure
 
 INSIDE_P = "inside.p"
@@ -384,8 +385,10 @@ def follow_link() -> None:
     reload, or the browser's Back and Forward. Call before the tabs are drawn. Also when the tabs' own
     state is gone: Streamlit drops it on another page, and Back to a params link then opened the lesson
     and wrote tab=lesson over that history entry (QA round 13)."""
-    if url_link() != st.session_state.get(INSIDE_URL_TAB) or INSIDE_TAB not in st.session_state:
-        st.session_state[INSIDE_URL_TAB] = url_link()
+    link = url_link()
+    if (link != st.session_state.get(INSIDE_URL_TAB) and not history.lagging("inside", link)
+            or INSIDE_TAB not in st.session_state):
+        st.session_state[INSIDE_URL_TAB] = link
         st.session_state[INSIDE_TAB] = opening_tab(st.query_params)
 
 
@@ -404,6 +407,7 @@ def tab_in_url(shown_run: str | None) -> None:
     if query != st.query_params.to_dict():
         st.query_params.from_dict(query)
     st.session_state[INSIDE_URL_TAB] = url_link()
+    history.wrote("inside", url_link())
 
 
 # ---------------------------------------------------------------- the page

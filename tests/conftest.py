@@ -149,6 +149,15 @@ def open_app(monkeypatch, root: Path, page: str | None = None, query: dict | Non
     return at.run()
 
 
+def run_as_back(at, monkeypatch):
+    """Run `at` as the browser's Back or Forward would, marked as such (ui/history.py reads the mark)."""
+    from ui import history
+
+    with monkeypatch.context() as patch:
+        patch.setattr(history, "history_navigation", lambda: True)
+        return at.run()
+
+
 def metric(at, label: str) -> str:
     """The value of the page's metric called `label`."""
     return next(m.value for m in at.metric if m.label == label)

@@ -16,6 +16,7 @@ from streamlit.testing.v1 import AppTest
 
 import ui
 from charts import chart, named, values
+from conftest import run_as_back
 from explorer import compare
 from explorer.textview import md_escape
 from lmcore import queue
@@ -1058,7 +1059,7 @@ def test_the_grids_view_comes_back_from_its_address_after_the_runs_view(seeded_g
     assert "group" not in at.query_params
     at.query_params.clear()
     at.query_params["group"] = group                           # Back onto the grid's entry
-    at.run()
+    run_as_back(at, monkeypatch)
     assert at.session_state["compare.tab"] == "Ablation grids" and at.query_params["group"] == group
 
     monkeypatch.setenv("LMCORE_RUNS_DIR", str(tmp_path / "runs"))   # no grid here yet
@@ -1070,6 +1071,6 @@ def test_the_grids_view_comes_back_from_its_address_after_the_runs_view(seeded_g
     empty.session_state["compare.tab"] = "Runs"
     empty.run()
     assert "view" not in empty.query_params
-    empty.query_params["view"] = "grids"                       # Back, or a reload of the grids view
-    empty.run()
+    empty.query_params["view"] = "grids"                       # Back to the grids view
+    run_as_back(empty, monkeypatch)
     assert empty.session_state["compare.tab"] == "Ablation grids"

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import copy_run, open_app
+from conftest import copy_run, open_app, run_as_back
 from explorer.lesson import mask_rows
 from lmcore.config import from_dict
 
@@ -278,7 +278,7 @@ def test_the_address_opens_the_tab_and_run_shown_and_follows_back(trained_runs, 
     assert dict(at.query_params) == {"run": shown, "tab": "lesson"}
 
     at.query_params.pop("tab")                                          # the browser's Back, to the masks
-    at.run()
+    run_as_back(at, monkeypatch)
     assert at.session_state["inside.tab"] == "🔎 A run's masks"
     assert at.selectbox(key="inside.run").value == shown
     fresh = open_inside(monkeypatch, root, shown, PARAMS_TAB)            # a student opens the copied link

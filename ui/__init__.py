@@ -30,7 +30,7 @@ from lmcore.metrics_frame import MetricsFrame
 from lmcore.progress import format_seconds
 from lmcore.reference import reference_folders
 from lmcore.summaries import RunSummary, list_runs, reference_runs
-from ui import access
+from ui import access, history
 
 STATE_ICONS = {"queued": "⏳", "running": "▶️", "finished": "✅", "failed": "❌", "stopped": "⏸️",
                "broken": "⚠️"}
@@ -132,7 +132,9 @@ def run_select(options: dict, key: str, url_key: str, label: str = "Run") -> str
     empty.
     """
     wanted = st.query_params.get("run")
-    if wanted != st.session_state.get(url_key):
+    if wanted != st.session_state.get(url_key) and history.lagging(url_key, wanted):
+        st.query_params["run"] = st.session_state[url_key]   # the newer pick, said again (ui/history.py)
+    elif wanted != st.session_state.get(url_key):
         st.session_state[url_key] = wanted
         if wanted in options:
             st.session_state[key] = wanted
@@ -148,6 +150,7 @@ def run_select(options: dict, key: str, url_key: str, label: str = "Run") -> str
 
     def follow_in_url():
         st.query_params["run"] = st.session_state[url_key] = st.session_state[key]
+        history.wrote(url_key, st.session_state[key])
 
     chosen = st.selectbox(label, list(options), key=key, on_change=follow_in_url, persist_state="session",
                           format_func=lambda run_id: run_label(options[run_id]))

@@ -45,6 +45,8 @@ LINK_NOTE = "compare.link.note"     # {"text", "view", "shown"}: what a link nam
 def apply_link(summaries: list[RunSummary]) -> None:
     """Preselect what a new link names and open its view; call before the tabs are drawn."""
     query = _link()
+    if history.lagging("compare", query):
+        return
     wanted = query["runs"][-1] if "runs" in query else None
     chart = {key: query[key][-1] for key in CHART_SETTINGS if key in query}
     filters = {key: query[key] for key in FILTERS if key in query}
@@ -178,3 +180,4 @@ def _set_query(values: dict[str, str | list[str]]) -> None:
     if wanted != current:
         st.query_params.from_dict(wanted)
     st.session_state[LINK_ADDRESS] = _address()
+    history.wrote("compare", st.session_state[LINK_ADDRESS])

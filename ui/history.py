@@ -15,6 +15,13 @@ that step (the settings it wrote after it), and Back from that next entry onto i
 session's settings, as before: the page writes them again over the step. Remembering what each
 arrival stood for instead read an older bare entry (the defaults) as the newest arrival's settings
 (QA round 14: four Backs through Train and Compare).
+
+An address can also arrive late. A widget's rerun carries the address the browser had when it was sent,
+and after a quick change that can be one the page itself wrote a run earlier. Read as a link, it undid
+the change (CI: Generate's Temperature slider, stepped from 1.00 to 0.50, came back to 0.90). So each
+page records what it writes, and an address it wrote lately is no link on a rerun of that same page.
+Back and Forward, and an arrival from another page (whose link may well repeat an older address), still
+apply it.
 """
 
 from __future__ import annotations
@@ -23,6 +30,10 @@ import streamlit as st
 from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
 
 PREFIX = "history.step."  # + a page's name: the query it wrote after its last sidebar arrival
+WRITTEN = "history.written."  # + a page's name: the queries it wrote lately, newest last
+PAGE = "history.page"  # the page the session's runs draw
+ARRIVED = "history.arrived"  # whether this page was arrived at since it last wrote its address
+KEPT = 8  # queries remembered per page: more than a burst of quick changes writes before the browser catches up
 
 
 def history_navigation() -> bool:
@@ -46,3 +57,29 @@ def bare_address(page: str, shown: dict | None) -> dict | None:
             st.session_state[key] = dict(shown)
         return None
     return None if step is not None and step == dict(shown or {}) else {}
+
+
+def note_page(page: str) -> None:
+    """Remember the page this run draws (app.py, before every page). An arrival from another page lasts
+    until the page writes its address: a run cut short by the next one is still part of it."""
+    state = st.session_state
+    if state.get(PAGE) != page:
+        state[PAGE] = page
+        state[ARRIVED] = True
+
+
+def wrote(page: str, query) -> None:
+    """Record that `page` (a settings group's name) wrote `query` into the address."""
+    state = st.session_state
+    key = WRITTEN + page
+    state[key] = ([old for old in state.get(key, []) if old != query] + [query])[-KEPT:]
+    state[ARRIVED] = False
+
+
+def lagging(page: str, query) -> bool:
+    """Whether `query` is an address this page wrote lately, come back with a rerun of the same page:
+    the browser's copy had not caught up, so it is no link (see the module's text)."""
+    state = st.session_state
+    if history_navigation() or state.get(ARRIVED, True):
+        return False
+    return query in state.get(WRITTEN + page, [])

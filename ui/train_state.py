@@ -120,7 +120,7 @@ def apply_link() -> None:
     """A URL with config keys the page has not applied yet (a shared link, Start's 'Open in Train'),
     or Back onto an address without them (ui/history.py)."""
     query = config_query() or history.bare_address("train", st.session_state.get(APPLIED))
-    if query is None or query == st.session_state.get(APPLIED):
+    if query is None or query == st.session_state.get(APPLIED) or history.lagging("train", query):
         return
     if query:
         values, warnings = parse_link(query, uploads_dir(), fallback=DEFAULT_PRESET)
@@ -144,3 +144,4 @@ def sync_link(values: dict) -> None:
         kept = {key: st.query_params.get_all(key) for key in st.query_params if key in RESERVED_QUERY}
         st.query_params.from_dict({**kept, **wanted})   # the run and the chart's keys stay: one change
     st.session_state[APPLIED] = wanted
+    history.wrote("train", wanted)

@@ -487,7 +487,7 @@ def apply_view_link() -> None:
     keeps the session's when the sidebar led here, and means the defaults on Back or Forward
     (ui/history.py). Call before the page draws its warnings."""
     query = view_in_address() or history.bare_address("train.view", st.session_state.get(VIEW_LINK))
-    if query is None or query == st.session_state.get(VIEW_LINK):
+    if query is None or query == st.session_state.get(VIEW_LINK) or history.lagging("train.view", query):
         return
     names = overlay_names()
     ids = {name: run_id for run_id, name in names.items()}
@@ -531,6 +531,7 @@ def view_in_url() -> None:
         others = {key: st.query_params.get_all(key) for key in st.query_params if key not in VIEW_KEYS}
         st.query_params.from_dict({**others, **wanted})
     state[VIEW_LINK] = wanted  # written here, so not applied again as a new link
+    history.wrote("train.view", wanted)
 
 
 def overlay_caption(drawn: list[RunSummary], logged: list[pd.DataFrame], placed: list[pd.DataFrame],
