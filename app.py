@@ -17,7 +17,8 @@ st.set_page_config(page_title="LSTM LM Explorer", page_icon="🧠", layout="wide
 # 12). A toggle or a link in the page (Start's recipes, Train's Compare) focused from the keyboard gets the
 # same outline: Streamlit's faint grey was lost on a
 # projector (QA round 14). On a screen under 1100 px the sidebar takes at most 240 px, not 300 (at 800
-# px it held 38% of the width); it can still be dragged narrower. A style-only st.html draws nothing.
+# px it held 38% of the width); it can still be dragged narrower. On a phone Compare's filters go two to
+# a row, not one under another: five filled the first screen. A style-only st.html draws nothing.
 st.html("<style>[data-testid='stMainBlockContainer']{padding-top:3rem}"
         "[data-testid='stSidebarNavLink'][aria-current='page']{box-shadow:inset 3px 0 0 #1f6feb}"
         "[data-testid='stSidebarNavLink'][aria-current='page'] p{font-weight:600}"
@@ -25,7 +26,10 @@ st.html("<style>[data-testid='stMainBlockContainer']{padding-top:3rem}"
         "{outline:2px solid #1f6feb;outline-offset:-2px}"
         "[data-testid='stCheckbox'] label:has(input[role='switch']:focus-visible)"
         "{outline:2px solid #1f6feb;outline-offset:2px;border-radius:4px}"
-        "@media (max-width:1100px){[data-testid='stSidebar']{max-width:240px !important}}</style>")
+        "@media (max-width:1100px){[data-testid='stSidebar']{max-width:240px !important}}"
+        "@media (max-width:640px){.st-key-compare-filters [data-testid='stColumn']"
+        "{min-width:calc(50% - 0.5rem) !important;flex:1 1 calc(50% - 0.5rem) !important}"
+        ".st-key-compare-filters [data-testid='stHorizontalBlock']{flex-wrap:wrap}}</style>")
 
 PAGES = [
     st.Page("app_pages/start.py", title="Start", icon=":material/home:", default=True),

@@ -146,3 +146,17 @@ def test_compare_chart_controls_fit_on_a_projector(app, page):
     open_page(page, f"{url}/compare?runs={runs['plain']},{runs['variational']}", "smoothing")
     # Its table of runs scrolls sideways at this width: a dozen columns, each one to sort by.
     assert defects(page, "compare", tables=False) == []
+
+
+def test_compare_filters_leave_the_table_on_a_phones_first_screen(app, page):
+    """On a phone Streamlit stacks columns, and Compare's five filters filled the first screen, the table
+    below it (QA round 15). They go two to a row there (app.py's CSS)."""
+    url, _ = app
+    page.set_viewport_size({"width": 390, "height": 844})
+    open_page(page, f"{url}/compare", "Name contains")
+    top = {label: round(page.locator('[data-testid="stWidgetLabel"]').filter(has_text=label).first
+                        .bounding_box()["y"]) for label in ("Preset", "Dataset", "State", "Dropout placement")}
+    assert top["Preset"] == top["Dataset"] and top["State"] == top["Dropout placement"] > top["Preset"], top
+    table = page.locator('[data-testid="stDataFrame"]').first.bounding_box()
+    screenshot(page, "narrow-compare-phone")
+    assert table["y"] + 100 < 844, table                  # its first rows on the first screen
