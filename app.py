@@ -18,7 +18,9 @@ st.set_page_config(page_title="LSTM LM Explorer", page_icon="🧠", layout="wide
 # same outline: Streamlit's faint grey was lost on a
 # projector (QA round 14). On a screen under 1100 px the sidebar takes at most 240 px, not 300 (at 800
 # px it held 38% of the width); it can still be dragged narrower. On a phone Compare's filters go two to
-# a row, not one under another: five filled the first screen. A style-only st.html draws nothing.
+# a row, not one under another: five filled the first screen. On a touch screen a table's or chart's
+# toolbar (shown there without hovering) stands 44 px above it, over the end of the text before it:
+# the element gets that room. A style-only st.html draws nothing.
 st.html("<style>[data-testid='stMainBlockContainer']{padding-top:3rem}"
         "[data-testid='stSidebarNavLink'][aria-current='page']{box-shadow:inset 3px 0 0 #1f6feb}"
         "[data-testid='stSidebarNavLink'][aria-current='page'] p{font-weight:600}"
@@ -29,7 +31,9 @@ st.html("<style>[data-testid='stMainBlockContainer']{padding-top:3rem}"
         "@media (max-width:1100px){[data-testid='stSidebar']{max-width:240px !important}}"
         "@media (max-width:640px){.st-key-compare-filters [data-testid='stColumn']"
         "{min-width:calc(50% - 0.5rem) !important;flex:1 1 calc(50% - 0.5rem) !important}"
-        ".st-key-compare-filters [data-testid='stHorizontalBlock']{flex-wrap:wrap}}</style>")
+        ".st-key-compare-filters [data-testid='stHorizontalBlock']{flex-wrap:wrap}}"
+        "@media (hover:none){[data-testid='stElementContainer']:has(> [data-testid='stFullScreenFrame']"
+        " [data-testid='stElementToolbar']){margin-top:2.25rem}}</style>")
 
 PAGES = [
     st.Page("app_pages/start.py", title="Start", icon=":material/home:", default=True),

@@ -97,9 +97,10 @@ def chromium():
 
 
 @contextlib.contextmanager
-def new_page(instance):
-    """A page in a fresh browser context (its own cookies and session), closed afterwards."""
-    context = instance.new_context(viewport=VIEWPORT)
+def new_page(instance, **context_options):
+    """A page in a fresh browser context (its own cookies and session), closed afterwards;
+    `context_options` as Playwright's new_context takes them (a phone's viewport and touch)."""
+    context = instance.new_context(**{"viewport": VIEWPORT, **context_options})
     try:
         yield context.new_page()
     finally:
