@@ -15,11 +15,12 @@ def address(at) -> dict:
     return {key: at.query_params[key] for key in at.query_params}
 
 
-def send(at, query: dict):
-    """A rerun whose address is `query` (what the browser sends with it)."""
+def send(at, query: dict, monkeypatch=None):
+    """A rerun whose address is `query` (what the browser sends with it); with `monkeypatch`, as Back
+    or Forward sends it."""
     at.query_params.clear()
     at.query_params.update(query)
-    return at.run()
+    return run_as_back(at, monkeypatch) if monkeypatch else at.run()
 
 
 def edit(widget: tuple[str, str], value):
@@ -56,7 +57,7 @@ CASES = {
     "inside tab": ("app_pages/inside.py", None, pick("inside.tab", PARAMS_TAB), pick("inside.tab", LESSON_TAB),
                    state("inside.tab")),
     "inside run": ("app_pages/inside.py", "plain", edit(("selectbox", "inside.run"), "variational"),
-               edit(("selectbox", "inside.run"), "synthetic"), state("inside.run")),
+                   edit(("selectbox", "inside.run"), "synthetic"), state("inside.run")),
 }
 
 
@@ -74,9 +75,7 @@ def test_an_address_the_page_wrote_lately_is_no_link_on_its_own_rerun(case, trai
     send(at, first)                                            # the browser's lagging copy
     assert not at.exception, [e.value for e in at.exception]
     assert shown(at) == second_value and address(at) == second  # kept, and the address said again
-    at.query_params.clear()                                    # Back onto the first: the user asks for it
-    at.query_params.update(first)
-    run_as_back(at, monkeypatch)
+    send(at, first, monkeypatch)                               # Back onto the first: the user asks for it
     assert shown(at) == first_value and address(at) == first
     at.switch_page("app_pages/start.py").run()                 # a link elsewhere that leads back with it
     at.switch_page(page)

@@ -132,12 +132,13 @@ def run_select(options: dict, key: str, url_key: str, label: str = "Run") -> str
     empty.
     """
     wanted = st.query_params.get("run")
-    if wanted != st.session_state.get(url_key) and history.lagging(url_key, wanted):
-        st.query_params["run"] = st.session_state[url_key]   # the newer pick, said again (ui/history.py)
-    elif wanted != st.session_state.get(url_key):
-        st.session_state[url_key] = wanted
-        if wanted in options:
-            st.session_state[key] = wanted
+    if wanted != st.session_state.get(url_key):
+        if history.lagging(url_key, wanted):
+            st.query_params["run"] = st.session_state[url_key]   # the newer pick, said again (ui/history.py)
+        else:
+            st.session_state[url_key] = wanted
+            if wanted in options:
+                st.session_state[key] = wanted
     current = st.session_state.get(CURRENT_RUN)
     if wanted is None and current in options:
         st.session_state[key] = current

@@ -38,7 +38,6 @@ LINK_RUNS = "compare.link.runs"     # the `runs` value last read from or written
 LINK_CHART = "compare.link.chart"   # the same for the chart settings' keys ({key: value})
 LINK_FILTERS = "compare.link.filters"  # the same for the filters' keys ({key: [values]})
 LINK_GROUP = "compare.link.group"   # the same for `group`
-LINK_ADDRESS = "compare.link.address"  # Compare's keys as last written ({key: [values]})
 LINK_NOTE = "compare.link.note"     # {"text", "view", "shown"}: what a link named that is not here
 
 
@@ -111,7 +110,7 @@ def _link() -> dict[str, list[str]]:
     """The link to apply: the address's keys; on Back or Forward onto an address without any, an empty
     `runs` for the Runs view at its defaults, or nothing for the sidebar's step (ui/history.py)."""
     query = _address()
-    meaning = None if query else history.bare_address("compare", st.session_state.get(LINK_ADDRESS))
+    meaning = None if query else history.bare_address("compare", history.last_written("compare"))
     return query if meaning is None else meaning or {"runs": [""]}
 
 
@@ -179,5 +178,4 @@ def _set_query(values: dict[str, str | list[str]]) -> None:
     wanted.update((key, [value] if isinstance(value, str) else list(value)) for key, value in values.items() if value)
     if wanted != current:
         st.query_params.from_dict(wanted)
-    st.session_state[LINK_ADDRESS] = _address()
-    history.wrote("compare", st.session_state[LINK_ADDRESS])
+    history.wrote("compare", _address())

@@ -76,6 +76,11 @@ def wrote(page: str, query) -> None:
     state[ARRIVED] = False
 
 
+def last_written(page: str):
+    """The query `page` wrote last, or None before it wrote any."""
+    return (st.session_state.get(WRITTEN + page) or [None])[-1]
+
+
 def lagging(page: str, query) -> bool:
     """Whether `query` is an address this page wrote lately, come back with a rerun of the same page:
     the browser's copy had not caught up, so it is no link (see the module's text)."""
