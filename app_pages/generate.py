@@ -17,7 +17,7 @@ from lmcore.runs import ACTIVE, read_json, read_status
 from lmcore.sampling import generate, read_prompt, unknown_fate, whole_text
 from lmcore.summaries import RunSummary
 from lmcore.text import EOS, shorten
-from ui import history
+from ui import history, plots
 
 GENERATE_RUN = "generate.run"
 GENERATE_URL_RUN = "generate.url_run"   # the ?run= value last applied, so a new link wins once
@@ -281,7 +281,7 @@ def show_choices(result: dict, temperature: float, top_k: int) -> None:
     # '(0.053' (QA round 12).
     st.markdown(f"**word {position}: it picked “{textview.md_escape(step['word'])}” "
                 f"({textview.fmt_prob(step['prob'])})**  \n:gray[after “{textview.md_escape(before)}”]")
-    st.plotly_chart(top_figure(step), key="generate.top", config={"displayModeBar": False})
+    plots.show(top_figure(step), "generate.top")
     st.caption(choices_caption(step, position, temperature, top_k))
 
 

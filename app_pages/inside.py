@@ -16,8 +16,16 @@ from lmcore.errors import ConfigError, RunError
 from lmcore.presets import PRESETS
 from lmcore.runs import read_json
 from lmcore.summaries import RunSummary, summary_of
-from ui import history
-from ui.inside_figures import legend, mask_figure, mask_title, no_dropout_box, params_figure, survival_figure
+from ui import history, plots
+from ui.inside_figures import (
+    PARAMS_TITLE,
+    legend,
+    mask_figure,
+    mask_title,
+    no_dropout_box,
+    params_figure,
+    survival_figure,
+)
 
 INSIDE_P = "inside.p"
 INSIDE_P_RECURRENT = "inside.p_recurrent"
@@ -91,8 +99,7 @@ def lesson_grid_view(grid: dict, p: float, p_recurrent: float, layer: int) -> No
                     no_dropout_box(lesson.why_no_mask(placement, site, layer, LAYERS, p, p_recurrent))
                     continue
                 title = mask_title(f"kept {lesson.kept_fraction(mask):.0%}", f"{placement} · {site}")
-                st.plotly_chart(mask_figure(mask, title), key=f"inside.lesson.{placement}.{site}",
-                                config={"displayModeBar": False})
+                plots.show(mask_figure(mask, title), f"inside.lesson.{placement}.{site}")
 
 
 def recurrent_text(cfg) -> str:
@@ -152,8 +159,7 @@ def lesson_tab() -> None:
     with st.container(horizontal=True, gap="medium"):
         with st.container(width=340):
             lesson_text(p_recurrent, steps, grid)
-        st.plotly_chart(survival_figure(p_recurrent, steps, grid), key="inside.survival",
-                        config={"displayModeBar": False})
+        plots.show(survival_figure(p_recurrent, steps, grid), "inside.survival")
 
 
 # ---------------------------------------------------------------- (b) a run's masks
@@ -267,8 +273,7 @@ def mask_pictures(arrays: dict, cfg) -> None:
                 title = mask_title(f"kept {lesson.kept_fraction(mask):.1%}", key,
                                    f"1-p = {1 - lesson.site_ratio(key, cfg):.0%}",
                                    *([f"units 1–{shown} of {mask.shape[1]}"] if shown < mask.shape[1] else []))
-                st.plotly_chart(mask_figure(mask[:, :shown], title, height=320), key=f"inside.run.{key}",
-                                config={"displayModeBar": False})
+                plots.show(mask_figure(mask[:, :shown], title, height=320), f"inside.run.{key}")
 
 
 def run_tab(summaries: list[RunSummary]) -> str | None:
@@ -361,7 +366,8 @@ def params_tab(summary, cfg) -> None:
         middle.info(f"Tying needs embed_size == hidden_size (here {config.embed_size} and {config.hidden_size}).")
     if params and isinstance(params.get("total"), int):
         st.caption(f"params.json of this run: **{params['total']:,}** parameters as trained.")
-    st.plotly_chart(params_figure(lesson.part_rows(counts)), key="inside.params", config={"displayModeBar": False})
+    st.markdown(f"**{PARAMS_TITLE}**")
+    plots.show(params_figure(lesson.part_rows(counts)), "inside.params")
 
 
 TAB_SLUGS = {"lesson": LESSON_TAB, "masks": RUN_TAB, "params": PARAMS_TAB}   # ?tab= values

@@ -14,7 +14,7 @@ from lmcore.errors import LmcoreError
 from lmcore.params import formula_counts
 from lmcore.presets import PRESETS
 from lmcore.summaries import RunSummary, list_runs, reference_runs
-from ui import access, reference
+from ui import access, plots, reference
 
 START_PTB = "start.ptb_message"
 
@@ -204,8 +204,7 @@ def full_recipes(measured: list[RunSummary]) -> None:
     for line in reference.recipe_comparisons(measured):
         st.caption(line)
     runs = [(summary, ui.metrics_frame(summary.path)) for summary in measured]
-    st.plotly_chart(reference.validation_figure(runs), key="start.recipe",
-                    config={"displaylogo": False, "displayModeBar": False})
+    plots.show(reference.validation_figure(runs), "start.recipe")
     st.caption("Measured by this project. Open one on **Train**, or lay its curves beside your own runs "
                "there and on **Compare**:")
     # The links get a row of their own: beside the caption, the last one wrapped alone at 1400 px (QA round 8).

@@ -16,7 +16,7 @@ from lmcore.config import PLACEMENTS, ConfigError, parse_assignments
 from lmcore.effects import grid_effects
 from lmcore.presets import PRESETS, resolve
 from lmcore.summaries import RunSummary, list_runs
-from ui import access, queue_backend
+from ui import access, plots, queue_backend
 from ui.compare_runs import FLASH, GRID_CHOSEN, RUNS_VIEW, SELECTED, TAB, TABLE_COLUMNS, display_table
 from ui.grid_charts import band_figure, effects_figure
 from ui.train_setup import device_here
@@ -209,7 +209,7 @@ def cell_curves(entry: dict, colors: dict) -> None:
         st.caption("No validation yet: each cell's curve appears with its runs' first validation.")
         return
     figure, clip = band_figure(curves, st.session_state[GRID_BAND])
-    st.plotly_chart(figure, key="compare.grid.curves", config={"displaylogo": False})
+    plots.show(figure, "compare.grid.curves", toolbar=True)
     for note in (grid_view.curve_note(frames), clip and clip.note()):
         if note:
             st.caption(note)
@@ -267,7 +267,7 @@ def toggle_effects(entry: dict, report: dict) -> None:
         for column, (key, title, rows) in zip(st.columns(2), drawn[start:start + 2]):
             with column:
                 st.markdown(f"**{title}**")
-                st.plotly_chart(effects_figure(rows), key=f"compare.effect.{key}", config={"displayModeBar": False})
+                plots.show(effects_figure(rows), f"compare.effect.{key}")
     every = report["effects"] + report["interactions"]
     undrawn = [title for _, title, rows in charts if not grid_view.has_estimate(rows)]
     for text in (grid_view.undrawn_note(undrawn, ended=ended or bool(report.get("missing"))),

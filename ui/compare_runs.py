@@ -22,7 +22,7 @@ from explorer.perplexity import find_clip
 from explorer.textview import md_escape
 from lmcore import runs
 from lmcore.summaries import RunSummary
-from ui import access
+from ui import access, plots
 from ui.fork import fork_selected, inherited_best, scores_note, started_from
 from ui.grid_charts import axis_top
 
@@ -420,7 +420,7 @@ def curves(chosen: list[RunSummary], labels: list[str], styles: list[ui.RunStyle
     if log_y:
         ui.log_ticks(figure, clipped=clip is not None)  # again: a floor below every curve widens the axis
     figure.update_layout(uirevision="compare.curves", xaxis_title=X_AXES[x])  # keep zoom across refreshes
-    st.plotly_chart(figure, key="compare.curves", config={"displaylogo": False})
+    plots.show(figure, "compare.curves", toolbar=True)
     if len(lines) > 1:
         st.caption(ui.RUN_LINES_NOTE)
     if note := floor_caption(floors, len(lines)):
@@ -538,7 +538,7 @@ def final_scores(chosen: list[RunSummary], labels: list[str], styles: list[ui.Ru
     scored = [i for i, s in enumerate(chosen) if has_score(s)]  # each run keeps its colour from the curves
     figure, clip = score_bars([chosen[i] for i in scored], [labels[i] for i in scored],
                               [styles[i] for i in scored], st.session_state[BARS_LOG_Y])
-    st.plotly_chart(figure, key="compare.bars", config={"displaylogo": False})
+    plots.show(figure, "compare.bars", toolbar=True)
     notes = [clip.note() if clip else None, unscored_note(chosen, labels),
              "Point at a bar for its value (too many bars to label each)." if len(scored) > LABELLED_RUNS else None]
     for note in filter(None, notes):

@@ -88,17 +88,26 @@ def _bar_text(part: str, value, column: str) -> str:
     return "0: shared" if column == "tied" and part == "decoder weight" else ui.fmt_count(value)
 
 
+PARAMS_TITLE = "Parameters per part, tying off and on (tied: the decoder reuses the embedding)"
+
+
 def params_figure(rows: list[dict]) -> go.Figure:
-    """Parameters per part (explorer.lesson.part_rows), tying off and on, side by side."""
+    """Parameters per part (explorer.lesson.part_rows), tying off and on, one pair of bars a part.
+
+    The bars lie down, the part names on the left, each number after its bar: upright grouped bars
+    printed their numbers over each other on a phone, and Plotly cut a title it cannot wrap (QA round
+    15). The page prints the title above the chart (PARAMS_TITLE).
+    """
     frame = pd.DataFrame(rows)
     figure = go.Figure()
     for column, color in (("untied", "#9ca3af"), ("tied", "#2563eb")):
         if frame[column].notna().any():
-            figure.add_trace(go.Bar(x=frame["part"], y=frame[column], name=column, marker_color=color,
+            figure.add_trace(go.Bar(y=frame["part"], x=frame[column], name=column, marker_color=color,
+                                    orientation="h", cliponaxis=False,
                                     text=[_bar_text(part, v, column) for part, v in zip(frame["part"], frame[column])],
                                     textposition="outside", constraintext="none"))
-    figure.update_layout(barmode="group", height=380, margin=dict(l=10, r=10, t=40, b=10),
-                         title="parameters per part, tying off and on (tied: the decoder reuses the embedding)",
-                         yaxis_title="parameters",
-                         legend=dict(orientation="h", y=1.08, x=0.7))
+    widest = float(frame[["untied", "tied"]].max().max())
+    figure.update_layout(barmode="group", height=90 + 56 * len(frame), margin=dict(l=10, r=10, t=30, b=10),
+                         xaxis=dict(title="parameters", range=[0, widest * 1.3]),
+                         yaxis=dict(autorange="reversed"), legend=dict(orientation="h", y=1.02, x=0, yanchor="bottom"))
     return figure

@@ -28,7 +28,7 @@ from lmcore.presets import PRESETS, preset_values
 from lmcore.sizes import ptb_slice_vocab_size
 from lmcore.summaries import list_runs
 from lmcore.train import resolve_device
-from ui import access
+from ui import access, plots
 from ui.train_controls import controls, help_for, stats_for
 from ui.train_state import NOTICE, PRESET, REFUSED, TAB, VALUES, WATCH_TAB, WIDGET, attach, load_values, read_values
 
@@ -214,7 +214,7 @@ def parameter_box(cfg: Config | None) -> None:
     table = parameter_table(cfg, counts)
     # The table's colour marks name the bar's parts: a legend under a bar this narrow scrolled.
     bar = ui.parameter_bar(table).update_layout(showlegend=False, height=50)
-    st.plotly_chart(bar, key="train.params_bar", config={"displayModeBar": False})
+    plots.show(bar, "train.params_bar")
     if untied:
         st.caption("Counted **untied**: tying needs embed size = hidden size, so a tied model of these sizes "
                    "cannot be built.")

@@ -30,7 +30,7 @@ from lmcore.reference import is_reference
 from lmcore.summaries import RunSummary, reference_runs, summary_of
 from lmcore.text import shorten
 from lmcore.timing import describe_split
-from ui import access, compare_url, history, reference
+from ui import access, compare_url, history, plots, reference
 from ui.compare_runs import floor_caption, floor_curves
 from ui.fork import fork_form, parent_curve, scores_note
 from ui.grid_charts import axis_top
@@ -420,7 +420,7 @@ def run_chart(summary: RunSummary, frame: pd.DataFrame) -> None:
     if overlays:
         figure.update_layout(xaxis_title=reference.AXES[axis])
     with chart:
-        st.plotly_chart(figure, key="train.chart", config={"displaylogo": False})
+        plots.show(figure, "train.chart", toolbar=True)
         if overlays:
             st.caption(overlay_caption(runs_drawn, logged, frames, axis))
         if floor_note:
