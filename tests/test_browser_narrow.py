@@ -162,7 +162,7 @@ def test_compare_filters_leave_the_table_on_a_phones_first_screen(app, browser):
         assert table["y"] + 100 < 844, table                  # its first rows on the first screen
         # A touch screen shows the table's toolbar without hovering: it covered "click a header to sort".
         toolbar = page.locator('[data-testid="stElementToolbar"]').first.bounding_box()
-        caption = page.locator('[data-testid="stCaptionContainer"] p').filter(has_text="click a header").bounding_box()
+        caption = page.locator('[data-testid="stCaptionContainer"] p').filter(has_text="tap a header").bounding_box()
         assert caption["y"] + caption["height"] <= toolbar["y"], (caption, toolbar)
 
 

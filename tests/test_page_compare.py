@@ -78,7 +78,8 @@ def status_of(folder: Path) -> dict:
 
 def config_diff(at):
     """The config differences as shown: a frame of the HTML table's cells (key -> one column per
-    run, headed #1, #2 ...), with each header's pointer text in `attrs["names"]`; None if absent."""
+    run, headed #1, #2 ...), with each header's pointer text in `attrs["names"]` and the line printed
+    under its number in `attrs["under"]`; None if absent."""
     import html
     import re
 
@@ -90,9 +91,10 @@ def config_diff(at):
     def cells(row):
         return [html.unescape(text.replace("<wbr>", "")) for text in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row)]
     head, *rows = re.findall(r"<tr>(.*?)</tr>", table)
-    columns = cells(head)
+    columns = [cell.split("<br>")[0] for cell in cells(head)]
     frame = pd.DataFrame([cells(row)[1:] for row in rows], index=[cells(row)[0] for row in rows], columns=columns[1:])
     frame.attrs["names"] = [html.unescape(t) for t in re.findall(r'title="([^"]*)"', head)]
+    frame.attrs["under"] = [re.sub("<[^>]+>", "", cell.split("<br>")[1]) for cell in cells(head)[1:] if "<br>" in cell]
     return frame
 
 
@@ -125,7 +127,7 @@ def test_selected_runs_show_scores_curves_bars_and_only_the_differing_keys(runs_
     assert len(at.get("plotly_chart")) == 2                       # curves and bars
     diff = config_diff(at)
     # Headed by number (QA: headed by full names, one column fitted), each number beside its run's line.
-    assert list(diff.columns) == ["#1", "#2"] and diff.attrs["names"] == ["plain", "variational"]
+    assert list(diff.columns) == ["#1", "#2"] and diff.attrs["names"] == diff.attrs["under"] == ["plain", "variational"]
     assert "</span> #1 **plain** — " in shown and "</span> #2 **variational** — " in shown
     assert set(diff.index) == {"dropout", "dropout_placement"}    # nothing else differs, names aside
     assert diff.loc["dropout_placement"].tolist() == ["none", "variational"]

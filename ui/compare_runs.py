@@ -139,12 +139,14 @@ def ppl_column(label: str, help_text: str, width: int | None = None):
 
 
 TABLE_COLUMNS = {
-    # Pinned: it stays in view as the rest scrolls. 220 px, with short headers and the scores first,
+    # Pinned: it stays in view as the rest scrolls. 200 px, with short headers and the scores first,
     # leaves a 1024 px window with the sidebar open (a 564 px table) the scores, parameters and training
-    # time in view; at 270 px only best and final validation were (QA round 10). It holds 'variational-
-    # medium · reference (' and a grid run's 'placement=variational dropout=0…'; a longer name reads
-    # whole under Selected runs once ticked, or with the column dragged wider.
-    "label": st.column_config.TextColumn("run", width=220, pinned=True),
+    # time in view; at 270 px only best and final validation were (QA round 10). Streamlit unpins
+    # columns wider together than 60% of the table: at 220 px a 390 px phone's table scrolled the names
+    # away (QA round 15); 200 stays pinned from a ~366 px screen up. It holds 'variational-medium ·
+    # reference' and most of a grid run's 'placement=variational dropout=0…'; a longer name reads whole
+    # under Selected runs once ticked, or with the column dragged wider.
+    "label": st.column_config.TextColumn("run", width=200, pinned=True),
     "state": st.column_config.TextColumn("state"),
     "progress": st.column_config.ProgressColumn("progress", format="%.0f%%", min_value=0, max_value=100,
                                                  width="small"),
@@ -214,7 +216,7 @@ def runs_view(summaries: list[RunSummary]) -> None:
     hidden = len([r for r in selected if r not in set(view["id"])])
     st.caption(f"**{len(table)}** runs · **{len(view)}** shown · **{len(selected)}** selected"
                + (f" ({hidden} hidden by the filters)" if hidden else "")
-               + " · tick rows to compare them (keyboard: Shift+Space on a row); click a header to sort")
+               + " · tick rows to compare them (keyboard: Shift+Space on a row); click or tap a header to sort")
     csv = compare.table_csv(view)
     sync_table_selection(list(view["id"]), csv)
     key = st.session_state[TABLE]
@@ -622,8 +624,7 @@ def diff_caption(diff: pd.DataFrame) -> str:
         parts.append(f"*{compare.VOCABULARY}*: the words each model predicts among, as the note above counts them.")
     if (diff == compare.NOT_USED).any().any():
         parts.append(f"*{compare.NOT_USED}*: the key does nothing on that run's data (point at it for why).")
-    parts.append("Columns are the runs by number (#1 is the first run under Selected runs); point at a header "
-                 "for its name.")
+    parts.append("Columns are the runs by number, as under Selected runs.")
     return " ".join(parts)
 
 
@@ -640,15 +641,20 @@ BREAK_AFTER = re.compile(r"([-_./,=])")
 DIFF_STYLE = ("width:100%;table-layout:fixed;border-collapse:collapse;font-size:0.8rem;line-height:1.3;"
               "overflow-wrap:anywhere")
 NOT_USED_STYLE = ";color:rgba(128,128,128,0.9);font-style:italic"  # reads as no value, not as a difference
+UNDER_STYLE = "font-weight:normal;font-size:0.7rem;color:rgba(128,128,128,0.95)"
 CELL_STYLE = "padding:0.25rem 0.25rem;border:1px solid rgba(128,128,128,0.25);text-align:left;vertical-align:top"
 
 
-def diff_cell(text: str, tag: str = "td", title: str | None = None, style: str = "") -> str:
+def diff_cell(text: str, tag: str = "td", title: str | None = None, style: str = "", under: str | None = None) -> str:
     """One cell of diff_html: the text escaped (a name or an upload's name reads as typed, `$` and
-    all), with a break opportunity after each BREAK_AFTER mark."""
-    shown = BREAK_AFTER.sub(r"\1<wbr>", as_html(" ".join(str(text).split())))
+    all), with a break opportunity after each BREAK_AFTER mark; `under`, a line in small grey type."""
+    shown = wrappable(text) + (f"<br><span style='{UNDER_STYLE}'>{wrappable(under)}</span>" if under else "")
     tip = f' title="{as_html(title)}"' if title else ""
     return f"<{tag}{tip} style='{CELL_STYLE}{style}'>{shown}</{tag}>"
+
+
+def wrappable(text: str) -> str:
+    return BREAK_AFTER.sub(r"\1<wbr>", as_html(" ".join(str(text).split())))
 
 
 def as_html(text: str) -> str:
@@ -661,9 +667,9 @@ def diff_html(diff: pd.DataFrame, names: dict[str, str]) -> str:
     each run an equal column, a long value wrapped within its cell. A grid (st.dataframe) sized its
     columns to the longest value, and at 1024 px six runs' 'variational-medium' and upload names made
     it scroll sideways, hiding the last runs (QA round 8). `names`: column header -> the run's name,
-    shown on pointing at the header."""
+    printed small under its number: a title shown on pointing never shows on a touch screen (QA round 15)."""
     head = diff_cell("key", "th", style=";width:7.5em") + "".join(
-        diff_cell(number, "th", title=names.get(number)) for number in diff.columns)
+        diff_cell(number, "th", title=names.get(number), under=names.get(number)) for number in diff.columns)
     tips = {compare.VOCABULARY: VOCABULARY_HELP}
     rows = "".join("<tr>" + diff_cell(key, "th", title=tips.get(key), style=";font-weight:normal") + "".join(
         diff_cell(value, title=NOT_USED_HELP if value == compare.NOT_USED else None,
