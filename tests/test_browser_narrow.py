@@ -261,3 +261,23 @@ def test_touch_screens_hide_keyboard_shortcuts(app, browser, page):
         assert phone.locator("kbd:visible").count() == 0
     open_page(page, f"{url}/train", "Set every knob")
     assert page.locator("kbd:visible").filter(has_text="Enter").count() == 1
+
+
+def test_a_phone_shows_the_numbers_near_what_changes_them(app, browser, page):
+    """On a phone Streamlit stacks Set up's columns: the parameter total stood two screens below the size
+    controls, and Watch's numbers a screen and a half down, under the chart (QA round 15). A line each
+    brings them up there; a wider screen, which shows the boxes beside or above, hides the lines."""
+    url, runs = app
+    cost, glance = "each part under Parameters", "tokens/s"
+    with new_page(browser, **PHONE) as phone:
+        open_page(phone, f"{url}/train", "Set every knob")
+        hidden = phone.get_by_test_id("stWidgetLabel").filter(has_text="Hidden size").bounding_box()
+        line = phone.get_by_text(cost).bounding_box()
+        assert 0 < line["y"] - hidden["y"] < 400, (hidden, line)
+        open_page(phone, f"{url}/train?run={runs['plain']}", "Best validation")
+        line = phone.get_by_text(glance).bounding_box()
+        assert line["y"] + line["height"] < PHONE["viewport"]["height"], line      # on the first screen
+    open_page(page, f"{url}/train", "Set every knob")
+    assert not page.get_by_text(cost).is_visible()
+    open_page(page, f"{url}/train?run={runs['plain']}", "Best validation")
+    assert not page.get_by_text(glance).is_visible()

@@ -323,3 +323,14 @@ def test_back_from_another_page_reopens_the_tab_the_address_names(trained_runs, 
         at.query_params[key] = value
     at.run()
     assert at.session_state["inside.tab"] == PARAMS_TAB and dict(at.query_params) == query
+
+
+def test_no_chart_takes_a_swipe_for_a_zoom(trained_runs, monkeypatch):
+    """Inside is half charts: on a phone a swipe that began on one zoomed it and left the page still
+    (QA round 15). None has a toolbar here, so none can zoom."""
+    at = open_inside(monkeypatch, trained_runs[0])
+    charts = at.get("plotly_chart")
+    assert len(charts) >= 9
+    for chart in charts:
+        assert json.loads(chart.proto.spec)["layout"]["dragmode"] is False
+        assert json.loads(chart.proto.config) == {"displayModeBar": False}

@@ -666,3 +666,17 @@ def test_a_phase_left_by_a_killed_trainer_or_in_an_odd_status_reads_plainly():
     assert evaluation_progress({"state": "running", "step": 5, "total_steps": 10}) is None   # runs from before
     odd = evaluation_progress({**validating, "phase_done": "x", "phase_words": True, "phase_started_at": None})
     assert odd == (0.0, "Validating epoch 2… · step 5 / 10 · ETA paused while it validates")
+
+
+def test_the_live_chart_leaves_a_swipe_to_the_page_and_the_data_to_its_toolbar(trained_runs, monkeypatch):
+    """On a touch screen a drag zoomed the chart instead of scrolling the page, and the toolbar, always shown
+    there, stood over the newest points (QA round 15). Zooming stays on the toolbar."""
+    at = open_watch(monkeypatch, trained_runs[1]["plain"])
+    chart = at.get("plotly_chart")[0].proto
+    layout = json.loads(chart.spec)["layout"]
+    assert layout["dragmode"] is False and layout["margin"]["r"] >= 40
+    assert json.loads(chart.config) == {"displaylogo": False}                 # the toolbar, with its zoom
+    # The numbers in a line under the progress, which a phone shows a screen and a half above the row.
+    line = next(c.value for c in at.caption if c.value.startswith("train **"))
+    for label, shown in (("Train perplexity", "train"), ("Validation", "val"), ("Best validation", "best")):
+        assert f"{shown} **{metric(at, label)}**" in line

@@ -45,14 +45,16 @@ UPLOAD_LABEL = (f"Upload a UTF-8 text file of at most {MAX_UPLOAD_MB} MB ({MAX_U
                 "sentence a line, words separated by spaces")
 
 
-def controls() -> None:
-    """Every control, in the order the config reads."""
+def controls():
+    """Every control, in the order the config reads; returns the Model section's slot for the cost
+    of its sizes, which only a phone shows (ui/app.css)."""
     data_section()
-    model_section()
+    cost = model_section()
     dropout_section()
     optimisation_section()
     schedule_section()
     advanced_section()
+    return cost
 
 
 def fields():
@@ -191,7 +193,7 @@ def data_section() -> None:
             number("data_seed", "Data seed", disabled=not synthetic)
 
 
-def model_section() -> None:
+def model_section():
     with st.expander("Model", expanded=True, icon="🧱"):
         with fields():
             numbers(("layers", "LSTM layers"), ("embed_size", "Embedding size", 50), ("hidden_size", "Hidden size", 50))
@@ -200,6 +202,7 @@ def model_section() -> None:
             choice("init", "Initialisation")
             number("init_range", "Uniform init range", step=0.01,
                    disabled=st.session_state[WIDGET + "init"] != "uniform")
+        return st.container(key="train.cost")
 
 
 def dropout_section() -> None:

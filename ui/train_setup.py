@@ -45,13 +45,15 @@ def setup_tab() -> None:
     top[2].caption(PRESETS[preset].summary if preset else "The engine's defaults: the book's recipe on PTB.")
     left, right = st.columns([5, 4], gap="medium")
     with left:
-        controls()
+        cost = controls()
     values = read_values()
     st.session_state[VALUES] = values
     name_slot.text_input("Run name (optional)", key=WIDGET + "name", placeholder=described_name(values) or preset,
                          help=help_for("name") + ". Left empty, the run is named for its preset and the keys it "
                          "changes")
     cfg, found = check(values)
+    with cost:
+        cost_line(cfg)
     with right:
         problems_box(cfg, found, values)
         start_box(cfg, found)
@@ -192,23 +194,47 @@ def device_here(name: str) -> str:
         return name
 
 
-def parameter_box(cfg: Config | None) -> None:
-    st.markdown("##### Parameters")
+def counted(cfg: Config | None) -> tuple[Config, dict, int, str] | str:
+    """(the config as counted, formula_counts, V, V's note), or why the parameters cannot be counted.
+    A tied model of sizes that cannot be tied is counted untied, as "Untie the weights" would build it."""
     vocab, note = vocabulary(cfg) if cfg else (None, "")
     if vocab is None:
-        st.info("Choose a corpus to count the parameters (the vocabulary size comes from it).")
-        return
-    untied = cannot_tie(cfg)
-    if untied:  # a tied model of these sizes cannot be built: count the one "Untie the weights" gives
+        return "Choose a corpus to count the parameters (the vocabulary size comes from it)."
+    if cannot_tie(cfg):
         cfg = cfg.replace(tie_weights=False)
     try:
-        counts = formula_counts(cfg, vocab)
+        return cfg, formula_counts(cfg, vocab), vocab, note
     except ConfigError:  # sizes beyond their limits: the problems box names them
-        st.info("Bring the layers and sizes within their limits to count the parameters.")
-        return
+        return "Bring the layers and sizes within their limits to count the parameters."
+
+
+def total_text(counts: dict, note: str) -> str:
     # An upper bound says so on the number itself: in the caption alone it read as the count.
-    bound = "≤ " if note == BOUND_NOTE else ""
-    st.metric("Total, untied" if untied else "Total", f"{bound}{counts['total']:,}",
+    return f"{'≤ ' if note == BOUND_NOTE else ''}{counts['total']:,}"
+
+
+def cost_line(cfg: Config | None) -> None:
+    """The total under the size controls, for a phone: there the Parameters box stacks two screens below
+    them, and a size's cost took scrolling there and back (QA round 15)."""
+    found = counted(cfg)
+    if isinstance(found, str):
+        st.caption(found)
+        return
+    counted_cfg, counts, _, note = found
+    untied = " (untied: these sizes cannot be tied)" if counted_cfg is not cfg else ""
+    st.caption(f"**{total_text(counts, note)}** parameters{untied}; each part under **Parameters**, "
+               "below.")
+
+
+def parameter_box(cfg: Config | None) -> None:
+    st.markdown("##### Parameters")
+    found = counted(cfg)
+    if isinstance(found, str):
+        st.info(found)
+        return
+    untied = found[0] is not cfg
+    cfg, counts, vocab, note = found
+    st.metric("Total, untied" if untied else "Total", total_text(counts, note),
               help=f"{ui.fmt_count(counts['total'])}; vocabulary V = {vocab:,}{note}",
               border=True)
     table = parameter_table(cfg, counts)

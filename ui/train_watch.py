@@ -340,7 +340,28 @@ def stopped_text(step: int, saved: SavedPoint | None) -> str:
     return f"Stopped at step {step:,}: Resume continues from {resume_text(step, saved)}."
 
 
+def glance(frame: pd.DataFrame, summary: RunSummary) -> None:
+    """The run's numbers in one line under its progress, for a phone (ui/app.css hides it elsewhere): there
+    the row of numbers stands under the chart, a screen and a half down (QA round 15)."""
+    shown = {label: value for label, value, _, _ in figures(frame, summary)
+             if label in GLANCED and value not in ("—", None)}
+    if shown:
+        with st.container(key="train.glance"):
+            st.caption(" · ".join(f"{GLANCED[label]} **{value}**" for label, value in shown.items()))
+
+
+GLANCED = {"Train perplexity": "train", "Validation": "val", "Best validation": "best", "Test": "test",
+           "Tokens / s": "tokens/s"}
+
+
 def run_numbers(frame: pd.DataFrame, summary: RunSummary) -> None:
+    row = st.container(horizontal=True, gap="small")  # wraps on a narrow screen instead of cutting labels
+    for label, value, delta, help_text in figures(frame, summary):
+        row.metric(label, value, delta, delta_color="inverse", help=help_text, width=METRIC_WIDTH)
+
+
+def figures(frame: pd.DataFrame, summary: RunSummary) -> list[tuple]:
+    """(label, value as shown, change, help) for each of the run's numbers."""
     val, previous = last(frame, "val"), last(frame, "val", back=2)
     test = summary.test if summary.test is not None else last(frame, "test")
     lr = last(frame, "train", "lr")
@@ -360,9 +381,7 @@ def run_numbers(frame: pd.DataFrame, summary: RunSummary) -> None:
     if summary.status.get("floor_ppl"):
         numbers.append(("Best possible", ui.fmt_ppl(summary.status["floor_ppl"]), None,
                         "the entropy floor of the generated corpus: no model can beat it"))
-    row = st.container(horizontal=True, gap="small")  # wraps on a narrow screen instead of cutting labels
-    for label, value, delta, help_text in numbers:
-        row.metric(label, value, delta, delta_color="inverse", help=help_text, width=METRIC_WIDTH)
+    return numbers
 
 
 def change(value, before) -> str | None:
@@ -668,6 +687,7 @@ def show_run(folder: Path) -> None:
             run_controls(summary, saved)
     else:
         st.progress(fraction, text=text)
+    glance(frame, summary)
     run_outcome(folder, summary, saved)
     # The curve first, its controls under it: on a 1024x768 projector it began 1,225 px down, under
     # the numbers, the controls and the fork form (QA round 5).
