@@ -120,7 +120,9 @@ def test_six_runs_config_differences_fit_a_1024_px_window_with_every_value(app, 
                             "t.parentElement.clientWidth]")
     assert widths[0] <= widths[1] and widths[2] <= widths[3], widths               # nothing to scroll sideways
     assert pane.evaluate("m => m.scrollWidth <= m.clientWidth")
-    assert table.locator("thead th").all_inner_texts() == ["key"] + [f"#{i}" for i in range(1, 7)]
+    heads = [text.split("\n") for text in table.locator("thead th").all_inner_texts()]
+    assert [lines[0] for lines in heads] == ["key"] + [f"#{i}" for i in range(1, 7)]
+    assert heads[1][1:] == ["book · reference (NVIDIA H200)"]                     # its name under the number
     shown = table.inner_text()
     for value in ("variational-medium", "zaremba-medium", "book", "tiny", "synthetic", UPLOAD, "variational"):
         assert value in shown, value                                             # wrapped, never cut

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import shlex
 from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import urlencode
 
 import streamlit as st
@@ -194,47 +195,53 @@ def device_here(name: str) -> str:
         return name
 
 
-def counted(cfg: Config | None) -> tuple[Config, dict, int, str] | str:
-    """(the config as counted, formula_counts, V, V's note), or why the parameters cannot be counted.
-    A tied model of sizes that cannot be tied is counted untied, as "Untie the weights" would build it."""
+class Count(NamedTuple):
+    cfg: Config      # as counted: untied where these sizes cannot be tied
+    counts: dict     # lmcore.params.formula_counts
+    vocab: int
+    note: str        # BOUND_NOTE where V is only an upper bound
+    untied: bool     # counted untied because a tied model of these sizes cannot be built
+
+
+def counted(cfg: Config | None) -> Count | str:
+    """The parameters of `cfg` by formula, or why they cannot be counted. A tied model of sizes that
+    cannot be tied is counted untied, as "Untie the weights" would build it."""
     vocab, note = vocabulary(cfg) if cfg else (None, "")
     if vocab is None:
         return "Choose a corpus to count the parameters (the vocabulary size comes from it)."
-    if cannot_tie(cfg):
+    untied = cannot_tie(cfg)
+    if untied:
         cfg = cfg.replace(tie_weights=False)
     try:
-        return cfg, formula_counts(cfg, vocab), vocab, note
+        return Count(cfg, formula_counts(cfg, vocab), vocab, note, untied)
     except ConfigError:  # sizes beyond their limits: the problems box names them
         return "Bring the layers and sizes within their limits to count the parameters."
 
 
-def total_text(counts: dict, note: str) -> str:
+def total_text(count: Count) -> str:
     # An upper bound says so on the number itself: in the caption alone it read as the count.
-    return f"{'≤ ' if note == BOUND_NOTE else ''}{counts['total']:,}"
+    return f"{'≤ ' if count.note == BOUND_NOTE else ''}{count.counts['total']:,}"
 
 
 def cost_line(cfg: Config | None) -> None:
     """The total under the size controls, for a phone: there the Parameters box stacks two screens below
     them, and a size's cost took scrolling there and back (QA round 15)."""
-    found = counted(cfg)
-    if isinstance(found, str):
-        st.caption(found)
+    count = counted(cfg)
+    if isinstance(count, str):
+        st.caption(count)
         return
-    counted_cfg, counts, _, note = found
-    untied = " (untied: these sizes cannot be tied)" if counted_cfg is not cfg else ""
-    st.caption(f"**{total_text(counts, note)}** parameters{untied}; each part under **Parameters**, "
-               "below.")
+    untied = " (untied: these sizes cannot be tied)" if count.untied else ""
+    st.caption(f"**{total_text(count)}** parameters{untied}; each part under **Parameters**, below.")
 
 
 def parameter_box(cfg: Config | None) -> None:
     st.markdown("##### Parameters")
-    found = counted(cfg)
-    if isinstance(found, str):
-        st.info(found)
+    count = counted(cfg)
+    if isinstance(count, str):
+        st.info(count)
         return
-    untied = found[0] is not cfg
-    cfg, counts, vocab, note = found
-    st.metric("Total, untied" if untied else "Total", total_text(counts, note),
+    cfg, counts, vocab, note, untied = count
+    st.metric("Total, untied" if untied else "Total", total_text(count),
               help=f"{ui.fmt_count(counts['total'])}; vocabulary V = {vocab:,}{note}",
               border=True)
     table = parameter_table(cfg, counts)
