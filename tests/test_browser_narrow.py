@@ -150,7 +150,7 @@ def test_compare_chart_controls_fit_on_a_projector(app, page):
 
 def test_compare_filters_leave_the_table_on_a_phones_first_screen(app, browser):
     """On a phone Streamlit stacks columns, and Compare's five filters filled the first screen, the table
-    below it (QA round 15). They go two to a row there (app.py's CSS)."""
+    below it (QA round 15). They go two to a row there (ui/app.css)."""
     url, _ = app
     with new_page(browser, viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True) as page:
         open_page(page, f"{url}/compare", "Name contains")

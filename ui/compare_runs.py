@@ -192,7 +192,7 @@ def filters(frame: pd.DataFrame) -> None:
     # at 1400 px and a third of a 1024 px page cut 'zaremba-medium' to 'zaremba…' (QA round 9); the
     # presets and datasets, the longest values, get half a row each.
     # On a phone Streamlit stacks columns one under another, and the five filled the first screen: two to a
-    # row there (app.py's CSS for this container's class).
+    # row there (ui/app.css, for this container's class).
     with st.container(key="compare.filters"):
         columns = [*st.columns(2), *st.columns(3)]
     for column, key, label, field in ((columns[0], FILTER_PRESETS, "Preset", "preset"),
