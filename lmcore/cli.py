@@ -148,8 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     fork = commands.add_parser("fork", help="a new run from a run's checkpoint with a few keys changed (dropout, "
                                "lr and its schedule, epochs, clip, seed); prints JSON, then trains like train")
-    fork.add_argument("run", help="the parent: a run folder, or a run id in --runs-dir or among the reference "
-                      "runs")
+    fork.add_argument("run", help="the parent, one of your runs: its folder, its id in --runs-dir, or a name, "
+                      "preset or the id's last 4 characters only one run has (the shipped reference runs kept no "
+                      "checkpoints: they cannot be forked)")
     fork.add_argument("--from", dest="source", default="last", metavar="best|last|epoch:N",
                       help="the parent's checkpoint to start from (default last)")
     fork.add_argument("--set", dest="assignments", action="append", default=[], metavar="KEY=VALUE",
