@@ -80,8 +80,9 @@ def test_a_name_your_run_shares_with_a_reference_run_is_refused_not_guessed(trai
     monkeypatch.setenv("LMCORE_RUNS_DIR", str(mine.parent))
     monkeypatch.chdir(tmp_path)
     assert cli.main(["report", "book"]) == 2
-    assert one_error(capsys) == (f"error: 'book' names 2 runs: {mine.name} (book), {BOOK.name} (book · reference (NVIDIA H200)); "
-                                 "give a run id (or its last 4 characters, such as 60a9, where only one run has them)")
+    assert one_error(capsys) == (f"error: 'book' names 2 runs: {mine.name} (book), "
+                                 f"{BOOK.name} (book · reference (NVIDIA H200)); give a run id "
+                                 "(or its last 4 characters, such as 60a9, where only one run has them)")
     for given, picked in (("9182", BOOK.name), ("60a9", mine.name), (BOOK.name, BOOK.name), (str(mine), mine.name)):
         assert cli.main(["report", given]) == 0
         assert json.loads(capsys.readouterr().out)["run"] == picked
