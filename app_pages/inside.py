@@ -127,11 +127,12 @@ def lesson_text(p_recurrent: float, steps: int, grid: dict) -> None:
     st.metric(f"a value kept through {steps} fresh masks", f"{survive:.2g}",
               help=f"(1 - p recurrent)^(time steps) = (1 - {p_recurrent:g})^{steps}")
     st.markdown(
-        "**Why noise on the recurrent path adds up.** The same hidden state h carries what the model "
-        "knows from step to step. With a fresh mask at every step (horizontal), each step multiplies in "
-        f"new, independent noise: a value held by one unit survives t steps only with probability "
-        f"(1 − p recurrent)^t — here {1 - p_recurrent:.2f}^{steps} = **{survive:.2g}**{odds_text(survive)}. "
-        + lesson.survival_verdict(p_recurrent, survive))
+        "**Why noise on the recurrent path adds up.** At every step the gates read the previous step's h. "
+        "The mask sits on that input only: the cell c carries its values from step to step unmasked "
+        "(c(t) = f·c(t−1) + i·g). With a fresh mask at every step (horizontal), each step multiplies in "
+        f"new, independent noise: a unit's contribution to the gates through h gets through t steps in a row "
+        f"only with probability (1 − p recurrent)^t — here {1 - p_recurrent:.2f}^{steps} = "
+        f"**{survive:.2g}**{odds_text(survive)}. " + lesson.survival_verdict(p_recurrent, survive))
     st.markdown(
         "**What variational keeps fixed.** One mask per sequence, reused at every step: the recurrent "
         "path always loses the *same* units, so the others carry information undisturbed from the first "

@@ -93,13 +93,14 @@ def survival_curve(p: float, steps: int) -> np.ndarray:
 
 def survival_verdict(p_recurrent: float, survive: float) -> str:
     """What (1-p)^t means at these settings: the lesson's last sentence must match its own number
-    (at p = 0 nothing is lost, and a slider there must not read "destroyed")."""
+    (at p = 0 nothing is lost, and a slider there must not read "lost")."""
     if p_recurrent == 0:
         return "At p = 0 nothing is dropped, so every value survives: raise p to see the noise add up."
     if survive >= 0.5:
-        return ("At this p over this many steps most values still get through; over a longer window, or at a "
-                "larger p, they would not.")
-    return "Long-range memory is destroyed, which is why the book keeps dropout off the recurrent path (vertical)."
+        return ("At this p over this many steps most of what h feeds the gates still gets through; over a longer "
+                "window, or at a larger p, it would not.")
+    return ("Over long ranges what h feeds back into the gates is mostly lost, which is why the book keeps dropout "
+            "off the recurrent path (vertical).")
 
 
 # From this ratio up almost every unit is dropped: the recipes use 0.5 at most (0.25 on the recurrent path).

@@ -19,7 +19,7 @@ from .config import SAMPLING_SEED_MAX, key_problem
 from .errors import ConfigError, LmcoreError, RunError, no_space
 
 RUN_HELP = ("a run folder, or a run id in the runs folder or among the shipped reference runs; a name, preset or "
-            "the id's last 4 characters where only one run has it")
+            "the id's last 4 characters where only one run (yours or a reference run) has it")
 
 
 def _add_config_args(parser):
@@ -148,8 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     fork = commands.add_parser("fork", help="a new run from a run's checkpoint with a few keys changed (dropout, "
                                "lr and its schedule, epochs, clip, seed); prints JSON, then trains like train")
-    fork.add_argument("run", help="the parent: a run folder, or a run id in --runs-dir or among the reference "
-                      "runs")
+    fork.add_argument("run", help="the parent, one of your runs: its folder, its id in --runs-dir, or a name, "
+                      "preset or the id's last 4 characters only one run has (the shipped reference runs kept no "
+                      "checkpoints: they cannot be forked)")
     fork.add_argument("--from", dest="source", default="last", metavar="best|last|epoch:N",
                       help="the parent's checkpoint to start from (default last)")
     fork.add_argument("--set", dest="assignments", action="append", default=[], metavar="KEY=VALUE",
@@ -228,18 +229,32 @@ def _check_corpus(configs) -> None:
 
 
 def run_named(given: str, root=None) -> Path | None:
-    """The one run whose name, preset or id tail (`tiny`, `book`, `823d`) is `given`: the user's
-    runs first, then the reference runs; RunError naming the candidates when several match."""
+    """The one run whose name, preset or id tail (`tiny`, `book`, `823d`) is `given`, looked up among
+    the user's runs and the reference runs together: a user's own `book` run and the shipped one share
+    the name, and neither may silently win. RunError naming the candidates when several match."""
     from .summaries import list_runs, reference_runs
 
-    for found in (list_runs(root), reference_runs()):
-        matches = [s for s in found if given in (s.config.get("name"), s.config.get("preset"), s.short_id)]
-        if len(matches) == 1:
-            return matches[0].path
-        if matches:
-            listed = ", ".join(f"{s.id} ({s.name})" for s in matches[:5]) + (", ..." if len(matches) > 5 else "")
-            raise RunError(f"{given!r} names {len(matches)} runs: {listed}; give a run id")
+    found = list_runs(root) + reference_runs()
+    matches = [s for s in found if given in (s.config.get("name"), s.config.get("preset"), s.short_id)]
+    if len(matches) == 1:
+        return matches[0].path
+    if matches:
+        raise RunError(_ambiguous(given, matches, found))
     return None
+
+
+def _ambiguous(given: str, matches, found) -> str:
+    """"'book' names 2 runs: <id> (book), <id> (book · reference (NVIDIA H200)); give a run id ..." in one line.
+    The reference runs among them are always listed: they are the ones a user is least likely to
+    expect to clash with."""
+    references = [s for s in matches if s.is_reference]
+    shown = [s for s in matches if not s.is_reference][:max(0, 5 - len(references))] + references
+    listed = ", ".join(f"{s.id} ({s.name})" for s in shown)  # a reference run's name says so: "book · reference (...)"
+    more = f", and {len(matches) - len(shown)} more" if len(matches) > len(shown) else ""
+    tails = [s.short_id for s in found]
+    example = next((s.short_id for s in shown if tails.count(s.short_id) == 1), None)
+    tail = f" (or its last 4 characters, such as {example}, where only one run has them)" if example else ""
+    return f"{given!r} names {len(matches)} runs: {listed}{more}; give a run id{tail}"
 
 
 def find_run(given: str, root=None) -> Path:

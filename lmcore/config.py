@@ -105,10 +105,11 @@ class Config:
     optimizer: str = declare("sgd", "sgd or adam", choices=OPTIMIZERS)
     lr: float = declare(20.0, "the learning rate", low=0, high=1000, low_open=True)
     lr_schedule: str = declare("plateau", "plateau: × lr_decay after an epoch whose validation is no better than "
-                               "the best so far; fixed: every epoch after decay_start; constant: never",
+                               "the best so far; fixed: after each epoch from decay_start on; constant: never",
                                choices=SCHEDULES)
     lr_decay: float = declare(0.25, "multiply the learning rate by this", low=0, high=1, low_open=True)
-    decay_start: int = declare(0, "for the fixed schedule: first epoch to decay", low=0, high=10_000, unit="epoch")
+    decay_start: int = declare(0, "for the fixed schedule: the last epoch at the full rate; lr × lr_decay after each "
+                             "epoch from this one on (0 or 1: after every epoch)", low=0, high=10_000, unit="epoch")
     clip: float = declare(0.25, "gradient clipping: a step whose gradient is longer than this (the L2 norm over "
                         "all weights) is scaled down to it, so one bad batch cannot throw the weights off (0 = off)",
                         low=0, high=1e6)
@@ -116,7 +117,8 @@ class Config:
     max_steps: typing.Optional[int] = declare(None, "stop after this many steps", low=1, high=MAX_STEPS,
                                               unit="steps", none="no cap")
     # engine
-    seed: int = declare(1, "model init, dropout masks and batch order depend on this", low=0, high=MAX_SEED)
+    seed: int = declare(1, "model init, dropout masks and the text sampled during training depend on this (the "
+                         "training text is read in order, not shuffled)", low=0, high=MAX_SEED)
     device: str = declare("auto", "auto picks cuda, then mps (Apple GPUs), then cpu; the Train page offers only "
                           "the devices its machine has", choices=DEVICES)
     threads: int = declare(0, "CPU threads for the run (0 = automatic: the cores shared equally among the "
@@ -141,7 +143,8 @@ class Config:
                               unit="steps")
     checkpoint_every: int = declare(0, "also checkpoint every N steps (0 = per epoch only)", low=0, high=MAX_STEPS,
                                     unit="steps")
-    log_every: int = declare(0, "a train metrics line every N steps (0 = about 50 per epoch)", low=0, high=MAX_STEPS,
+    log_every: int = declare(0, "a train metrics line every N steps (0 = 50 to 100 an epoch: every epoch's steps / 50, "
+                             "at least 1)", low=0, high=MAX_STEPS,
                              unit="steps")
     sample_prompt: str = declare("the", "the words a sample starts from", max_length=MAX_TEXT)
     sample_words: int = declare(30, "words sampled at every validation (each epoch's end, and every eval_every steps)",
@@ -305,7 +308,7 @@ def _parse_as(key: str, text: str, hint):
 
 
 def unknown_key_message(key: str) -> str:
-    """The nearest key, never the whole list: 43 keys would bury the one line that matters."""
+    """The nearest key, never the whole list: dozens of keys would bury the one line that matters."""
     close = difflib.get_close_matches(key, KEYS, n=1)
     hint = f"did you mean {close[0]}?" if close else "see `python -m lmcore presets` and docs/design.md for the keys"
     return f"unknown config key {key!r}; {hint}"

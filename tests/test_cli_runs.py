@@ -68,6 +68,26 @@ def test_a_run_is_found_by_its_name_or_id_tail_where_one_run_has_it(user_runs, c
     assert "'tiny' names 2 runs" in error and plain in error and "give a run id" in error
 
 
+def test_a_name_your_run_shares_with_a_reference_run_is_refused_not_guessed(trained_runs, capsys, monkeypatch,
+                                                                            tmp_path):
+    """QA round 15B: once the user had trained a `book` run, `report book` reported it in place of the shipped
+    reference run, without a word. A name is now looked up among both at once: several matches are refused,
+    the reference run marked, and the id or its unique tail picks one."""
+    mine = tmp_path / "runs" / "20991231-000000-book-60a9"
+    shutil.copytree(trained_runs[1]["plain"], mine)
+    config = json.loads((mine / "config.json").read_text())
+    (mine / "config.json").write_text(json.dumps({**config, "name": "book", "preset": "book"}))
+    monkeypatch.setenv("LMCORE_RUNS_DIR", str(mine.parent))
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["report", "book"]) == 2
+    assert one_error(capsys) == (f"error: 'book' names 2 runs: {mine.name} (book), "
+                                 f"{BOOK.name} (book · reference (NVIDIA H200)); give a run id "
+                                 "(or its last 4 characters, such as 60a9, where only one run has them)")
+    for given, picked in (("9182", BOOK.name), ("60a9", mine.name), (BOOK.name, BOOK.name), (str(mine), mine.name)):
+        assert cli.main(["report", given]) == 0
+        assert json.loads(capsys.readouterr().out)["run"] == picked
+
+
 @pytest.mark.parametrize("command", [["sample"], ["eval"], ["resume"], ["report", "--json", "x.json"], ["fork"]])
 def test_an_unknown_run_is_no_run_and_says_where_it_looked(command, runs_root, capsys, monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)

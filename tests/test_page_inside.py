@@ -62,6 +62,8 @@ def test_lesson_grid_shows_every_placement_and_the_missing_sites(trained_runs, m
     body = texts(at)
     assert "No dropout here" in body and "leaves the recurrent path h(t-1) → h(t) untouched" in body
     assert metric(at, "a value kept through 20 fresh masks") == f"{0.5 ** 20:.2g}"
+    # QA round 15B: the mask is on h(t-1) as the gates' input; the cell c is never masked
+    assert "a unit's contribution to the gates through h" in body and "the cell c carries its values" in body
 
     at.segmented_control(key="inside.layer").set_value(1).run()
     assert not at.exception
