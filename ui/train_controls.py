@@ -242,7 +242,7 @@ def schedule_section() -> None:
         choice("lr_schedule", "Learning-rate schedule", labels=SCHEDULE_HELP)
         with fields():
             number("lr_decay", "Decay factor", disabled=schedule == "constant", step=0.05)
-            number("decay_start", "Decay start (epoch)", disabled=schedule != "fixed")
+            number("decay_start", "Decay after epoch", disabled=schedule != "fixed")
 
 
 def advanced_section() -> None:
