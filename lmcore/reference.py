@@ -8,6 +8,7 @@ Plain paths and dicts only, so any run summary can be built on top of them.
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -18,8 +19,14 @@ REFERENCE_FILE = "reference.json"
 
 def reference_dir() -> Path:
     """$LMCORE_REFERENCE_DIR (tests point it elsewhere), else docs/results/runs/ in the project."""
-    chosen = os.environ.get("LMCORE_REFERENCE_DIR") or PROJECT_ROOT / "docs" / "results" / "runs"
-    return Path(chosen).expanduser().resolve()
+    return _resolved(os.environ.get("LMCORE_REFERENCE_DIR") or str(PROJECT_ROOT / "docs" / "results" / "runs"))
+
+
+@functools.lru_cache(maxsize=8)
+def _resolved(path: str) -> Path:
+    """A path with its links resolved, once: is_reference asks for every folder a page lists, and
+    resolving the same path again each time was a third of listing 300 runs (QA round 16)."""
+    return Path(path).expanduser().resolve()
 
 
 def reference_info(folder: Path) -> dict:

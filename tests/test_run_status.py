@@ -640,3 +640,38 @@ def test_the_apps_resume_writes_where_it_starts_into_the_runs_log(small_config, 
     wait_until(lambda: runs.read_status(folder)["state"] not in runs.ACTIVE, 120, lambda: runs.read_status(folder))
     assert runs.read_status(folder)["state"] == "finished"
     assert f"resuming {folder.name} from its checkpoint at step 60 of 120 (epoch 1 of 2)" in launch.log_tail(folder)
+
+
+def age(folder: Path, seconds: float = 10) -> None:
+    """Date every file of the run `seconds` back, as a run that ended a while ago."""
+    then = time.time() - seconds
+    for path in folder.iterdir():
+        os.utime(path, (then, then))
+
+
+def test_a_settled_run_is_summarized_once_until_one_of_its_files_changes(folder, sleeper, monkeypatch):
+    """Pages list every run every few seconds: with 300 on disk that read 900 files each time, and an
+    idle Start page took a quarter of a core (QA round 16). A settled run is stat-ed, not read."""
+    from lmcore import summaries
+
+    reads = []
+    monkeypatch.setattr(summaries, "summarize", lambda f: reads.append(f) or summarize(f))
+    runs.RunWriter(folder).status(state="finished", best_val_ppl=80.0)
+    age(folder)
+    assert [s.best_val for s in list_runs(folder.parent)] == [80.0]
+    assert list_runs(folder.parent)[0].best_val == 80.0 and len(reads) == 1          # the second listing: no read
+    runs.RunWriter(folder).status(best_val_ppl=79.0)                                 # a new status.json
+    assert list_runs(folder.parent)[0].best_val == 79.0 and len(reads) == 2
+    list_runs(folder.parent)                     # written just now: not trusted to stamp it, so read again
+    assert len(reads) == 3
+    (folder / "config.json").write_text(json.dumps({"preset": "tiny", "name": "renamed"}))
+    age(folder)
+    assert list_runs(folder.parent)[0].name == "renamed"                             # any of its files
+    # A running run's state follows its process, which no file records: it is read at every listing.
+    runs.RunWriter(folder).status(state="running", pid=sleeper.pid)
+    age(folder)
+    list_runs(folder.parent), list_runs(folder.parent)
+    assert list_runs(folder.parent)[0].state == "running" and len(reads) == 7
+    sleeper.kill()
+    sleeper.wait()
+    assert list_runs(folder.parent)[0].state == "failed"                             # its process is gone
