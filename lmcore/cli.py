@@ -2,7 +2,7 @@
 
 User mistakes (bad config values, missing data, a broken run folder) print one line per
 problem on stderr and exit with code 2, without a traceback. Every command that takes a run takes
-its folder or its id (find_run).
+its folder, its id, or a name, preset or id tail only one run has (find_run).
 """
 
 from __future__ import annotations
@@ -259,24 +259,35 @@ def _ambiguous(given: str, matches, found) -> str:
 
 def find_run(given: str, root=None) -> Path:
     """The run folder `given` names: a folder, else a run id in the runs folder (`root`, else
-    $LMCORE_RUNS_DIR or ./runs), then among the shipped reference runs. Every command that takes a
-    run reads it here; a RunError in one line says where it looked when there is no such run."""
+    $LMCORE_RUNS_DIR or ./runs), then among the shipped reference runs, else the one run with that
+    name, preset or id tail (run_named). Every command that takes a run reads it here; a RunError in
+    one line says where it looked when there is no such run."""
     from .reference import reference_dir
-    from .runs import locate_run, runs_dir
+    from .runs import runs_dir
 
     folder = Path(given).expanduser()
     if not folder.is_dir():
-        try:
-            folder = locate_run(given, root)
-        except RunError:  # a path, or text no run id has
-            raise RunError(f"{given}: not a run folder (no such folder)") from None
-        folder = folder or run_named(given, root)
+        # Names are looked up for any text no run id can be: the app's names have spaces and '='
+        # ("tiny · max_steps=60"), and locate_run's RunError for them ended the lookup (QA round 16).
+        folder = _run_with_id(given, root) or run_named(given, root)
+        if folder is None and os.sep in given:  # a path: the folder it names is not there
+            raise RunError(f"{given}: not a run folder (no such folder)")
         if folder is None:
             raise RunError(f"no run {given!r}: no such folder here, nor a run id, name or id tail in {runs_dir(root)} "
                            f"or {reference_dir()} (`lmcore runs` lists them)")
     if not (folder / "config.json").exists():
         raise RunError(f"{folder}: not a run folder (no config.json){_holding_runs(folder)}")
     return folder
+
+
+def _run_with_id(given: str, root=None) -> Path | None:
+    """locate_run, with None for text no run id can be (a name with spaces, a path)."""
+    from .runs import locate_run
+
+    try:
+        return locate_run(given, root)
+    except RunError:
+        return None
 
 
 def _holding_runs(folder: Path) -> str:

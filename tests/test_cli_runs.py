@@ -88,6 +88,52 @@ def test_a_name_your_run_shares_with_a_reference_run_is_refused_not_guessed(trai
         assert json.loads(capsys.readouterr().out)["run"] == picked
 
 
+def named_copies(source, root, names: dict) -> dict:
+    """Copies of the run `source` under `root`, each with its id's config name: {id: name}."""
+    for run_id, name in names.items():
+        shutil.copytree(source, root / run_id)
+        config = json.loads((root / run_id / "config.json").read_text())
+        (root / run_id / "config.json").write_text(json.dumps({**config, "name": name}))
+    return names
+
+
+GRID_NAME = "dropout=0.5 tied=true seed=2"
+
+
+@pytest.fixture
+def named_runs(trained_runs, monkeypatch, tmp_path):
+    """QA round 16's names: one run's "sanity check 58", and a grid's name three runs share."""
+    root = tmp_path / "runs"
+    named_copies(trained_runs[1]["plain"], root, {
+        "20991231-000000-sanity-check-58-1a53": "sanity check 58",
+        **{f"20991231-00000{i}-dropout-0-5-seed-2-aa0{i}": GRID_NAME for i in (1, 2, 3)}})
+    monkeypatch.setenv("LMCORE_RUNS_DIR", str(root))
+    monkeypatch.chdir(tmp_path)
+    return root
+
+
+def test_a_name_with_spaces_finds_its_run(named_runs, capsys):
+    """QA round 16: `report "sanity check 58"`, a name one run has, said "not a run folder (no such folder)":
+    text no run id can be ended the lookup before names were tried. The app's and grid's names all have
+    spaces or '='."""
+    assert cli.main(["report", "sanity check 58"]) == 0
+    assert json.loads(capsys.readouterr().out)["run"] == "20991231-000000-sanity-check-58-1a53"
+    assert cli.main(["sample", "sanity check 58", "--words", "2"]) == 0
+    assert len(capsys.readouterr().out.split()) == 3
+    assert cli.main(["report", "sanity check 99"]) == 2  # a name no run has: where it looked, in one line
+    assert one_error(capsys).startswith(f"error: no run 'sanity check 99': no such folder here, nor a run id, "
+                                        f"name or id tail in {named_runs}")
+
+
+@pytest.mark.parametrize("command", [["report"], ["eval"], ["resume"], ["fork", "--no-start"]])
+def test_a_grid_name_several_runs_share_is_refused_naming_them(command, named_runs, capsys):
+    """QA round 16: a grid's run name 18 runs shared read "not a run folder" in place of the runs it names."""
+    assert cli.main([command[0], GRID_NAME, *command[1:]]) == 2
+    error = one_error(capsys)
+    assert error.startswith(f"error: {GRID_NAME!r} names 3 runs: "), error
+    assert "20991231-000003-dropout-0-5-seed-2-aa03" in error and "give a run id" in error
+
+
 @pytest.mark.parametrize("command", [["sample"], ["eval"], ["resume"], ["report", "--json", "x.json"], ["fork"]])
 def test_an_unknown_run_is_no_run_and_says_where_it_looked(command, runs_root, capsys, monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
