@@ -336,3 +336,18 @@ def test_runs_groups_lists_each_grid_newest_first(many_runs, capsys):
     assert cli.main(["runs", "--groups", "--json", "--limit", "1"]) == 0
     assert json.loads(capsys.readouterr().out) == [{"group": "grid-bbbbbb", "preset": "tiny-dropout", "toggles": [],
                                                     "runs": 1, "created": "2099-01-03T00:00:00"}]
+
+
+def test_effects_of_a_group_with_no_runs_names_the_groups_there_are(many_runs, capsys):
+    """QA round 16: `effects nosuch` said "no runs in group 'nosuch'", and nothing listed the 19 groups there were."""
+    root, _ = many_runs
+    assert cli.main(["effects", "grid-nope"]) == 2
+    assert one_error(capsys) == (f"error: no runs in group 'grid-nope' under {root}; its groups, newest first: "
+                                 "grid-bbbbbb (1 run), grid-aaaaaa (2 runs) (`runs --groups` lists them)")
+
+
+def test_an_error_names_the_newest_ten_groups_and_counts_the_rest():
+    from lmcore.listing import groups_text
+
+    groups = [{"group": f"grid-{i:06d}", "runs": 8} for i in range(13)]
+    assert groups_text(groups).endswith("grid-000009 (8 runs), and 3 more")
