@@ -2,7 +2,7 @@
 
 User mistakes (bad config values, missing data, a broken run folder) print one line per
 problem on stderr and exit with code 2, without a traceback. Every command that takes a run takes
-its folder or its id (find_run).
+its folder, its id, or a name, preset or id tail only one run has (find_run).
 """
 
 from __future__ import annotations
@@ -60,6 +60,18 @@ def ruled(key: str, kind=int, shown: str = "value"):
             raise argparse.ArgumentTypeError(problem.replace(key, shown))
         return value
     return parse
+
+
+def states(text: str) -> list[str]:
+    """runs --state: "failed" or "failed,stopped", each a state a run can be in."""
+    from .listing import STATES
+
+    given = [part.strip() for part in text.split(",") if part.strip()]
+    unknown = [state for state in given if state not in STATES]
+    if unknown or not given:
+        raise argparse.ArgumentTypeError(f"not a state: {', '.join(unknown) or repr(text)} "
+                                         f"(states: {', '.join(STATES)})")
+    return given
 
 
 def whole(low: int, high: int | None = None, meaning: str = ""):
@@ -128,6 +140,15 @@ def build_parser() -> argparse.ArgumentParser:
     listing = commands.add_parser("runs", help="one line per run: yours, then the shipped reference runs")
     listing.add_argument("--runs-dir", help="where run folders live (default: $LMCORE_RUNS_DIR or ./runs)")
     listing.add_argument("--json", action="store_true", help="a JSON list instead, one object per run")
+    listing.add_argument("--state", dest="states", type=states, action="append", default=[], metavar="STATE",
+                         help="only runs in this state (queued, running, finished, stopped, failed, broken); "
+                              "repeat it or give a comma list for several")
+    listing.add_argument("--group", help="only the runs of this grid group (`runs --groups` lists them)")
+    listing.add_argument("--name", dest="text", metavar="TEXT", help="only runs whose name, preset or id "
+                         "holds TEXT (case aside)")
+    listing.add_argument("--limit", type=whole(1), metavar="N", help="only the newest N of the runs listed")
+    listing.add_argument("--groups", action="store_true", help="instead: one line per grid group, newest "
+                         "first, with its preset, run count and toggles")
 
     queue = commands.add_parser("queue", help="run queued runs, a few at a time, until none is left")
     queue.add_argument("--runs-dir")
@@ -259,24 +280,35 @@ def _ambiguous(given: str, matches, found) -> str:
 
 def find_run(given: str, root=None) -> Path:
     """The run folder `given` names: a folder, else a run id in the runs folder (`root`, else
-    $LMCORE_RUNS_DIR or ./runs), then among the shipped reference runs. Every command that takes a
-    run reads it here; a RunError in one line says where it looked when there is no such run."""
+    $LMCORE_RUNS_DIR or ./runs), then among the shipped reference runs, else the one run with that
+    name, preset or id tail (run_named). Every command that takes a run reads it here; a RunError in
+    one line says where it looked when there is no such run."""
     from .reference import reference_dir
-    from .runs import locate_run, runs_dir
+    from .runs import runs_dir
 
     folder = Path(given).expanduser()
     if not folder.is_dir():
-        try:
-            folder = locate_run(given, root)
-        except RunError:  # a path, or text no run id has
-            raise RunError(f"{given}: not a run folder (no such folder)") from None
-        folder = folder or run_named(given, root)
+        # Names are looked up for any text no run id can be: the app's names have spaces and '='
+        # ("tiny · max_steps=60"), and locate_run's RunError for them ended the lookup (QA round 16).
+        folder = _run_with_id(given, root) or run_named(given, root)
+        if folder is None and os.sep in given:  # a path: the folder it names is not there
+            raise RunError(f"{given}: not a run folder (no such folder)")
         if folder is None:
             raise RunError(f"no run {given!r}: no such folder here, nor a run id, name or id tail in {runs_dir(root)} "
                            f"or {reference_dir()} (`lmcore runs` lists them)")
     if not (folder / "config.json").exists():
         raise RunError(f"{folder}: not a run folder (no config.json){_holding_runs(folder)}")
     return folder
+
+
+def _run_with_id(given: str, root=None) -> Path | None:
+    """locate_run, with None for text no run id can be (a name with spaces, a path)."""
+    from .runs import locate_run
+
+    try:
+        return locate_run(given, root)
+    except RunError:
+        return None
 
 
 def _holding_runs(folder: Path) -> str:
@@ -385,42 +417,61 @@ def cmd_report(args) -> int:
 
 
 def cmd_runs(args) -> int:
+    from . import listing
     from .runs import runs_dir
     from .summaries import list_runs, reference_runs
 
     found = list_runs(args.runs_dir) + reference_runs()
-    if args.json:
-        print(json.dumps([run_record(summary) for summary in found]))
+    states = [state for given in args.states for state in given]
+    chosen = [s for s in found if listing.matches(s, states, args.group, args.text)]
+    if args.groups:
+        groups = listing.grid_groups(chosen)[:args.limit]
+        print(json.dumps(groups) if args.json else "\n".join(listing.group_lines(groups)))
     else:
-        for line in run_lines(found):
-            print(line)
+        chosen = listing.newest(chosen, args.limit)
+        print(json.dumps([run_record(summary) for summary in chosen]) if args.json
+              else "\n".join(run_lines(chosen)))
     if not any(not summary.is_reference for summary in found):
         print(f"no runs of yours in {runs_dir(args.runs_dir)}", file=sys.stderr)
+    elif not chosen:
+        print(f"no run matches {_filters(args, states)} in {runs_dir(args.runs_dir)} or the reference runs",
+              file=sys.stderr)
     return 0
+
+
+def _filters(args, states: list[str]) -> str:
+    """"--state failed,stopped --name adam": the filters given, as `runs` was given them."""
+    given = [("--state", ",".join(states)), ("--group", args.group), ("--name", args.text)]
+    return " ".join(f"{flag} {value}" for flag, value in given if value)
 
 
 def run_record(summary) -> dict:
     """A run's line of `runs --json`: the summary's numbers under the Compare CSV's column names (it had
-    no final validation, best epoch or time, QA round 12)."""
+    no final validation, best epoch or time, QA round 12), and its grid group, preset and creation time
+    (local, "2026-06-01T14:12:23"), which a listing of 300 runs needs to be searched (QA round 16)."""
+    from .listing import created_text
+
     return {"id": summary.id, "state": summary.state, "name": summary.name, "best_val_ppl": summary.best_val,
             "final_val_ppl": summary.final_val, "best_epoch": summary.best_epoch, "test_ppl": summary.test,
             "params": summary.params, "step": summary.step, "total_steps": summary.total_steps,
             "steps_per_epoch": summary.steps_per_epoch, "training_seconds": summary.training_seconds,
             "tokens_per_s": summary.tokens_per_s, "device": summary.device, "reference": summary.is_reference,
-            "problem": summary.problem, "warning": summary.guessing_note, "folder": str(summary.path)}
+            "problem": summary.problem, "warning": summary.guessing_note, "folder": str(summary.path),
+            "group": summary.config.get("group") or None, "preset": summary.config.get("preset") or None,
+            "created": created_text(summary)}
 
 
 def run_lines(summaries) -> list[str]:
     """`runs`: a header, then one aligned line per run; a failed or broken run ends with why. A queued
     run has trained no step yet, and its status's 0 would read as a step done."""
+    from .listing import aligned
+
     rows = [("id", "state", "name", "best val", "test", "steps")]
     for s in summaries:
         steps = f"{s.step:,}" if s.step is not None and s.state != "queued" else "-"
         rows.append((s.id, s.state, s.name, _ppl(s.best_val), _ppl(s.test),
                      f"{steps}/{s.total_steps:,}" if s.total_steps else steps))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(cell.rjust(width) if i >= 3 else cell.ljust(width) for i, (cell, width)
-                       in enumerate(zip(row, widths))).rstrip() for row in rows]
+    lines = aligned(rows, right={3, 4, 5})
     notes = [s.problem or s.guessing_note for s in summaries]
     return lines[:1] + [line + (f"  ({note})" if note else "") for line, note in zip(lines[1:], notes)]
 

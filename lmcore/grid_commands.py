@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 import time
 
-from . import ablation, queue
+from . import ablation, listing, queue
 from .ablation import CONFIRM_ABOVE
 from .config import ConfigError, coerce
 from .effects import METRICS, epoch_text, grid_effects, range_text, spread_text
@@ -105,9 +105,15 @@ def warnings(configs: list) -> list[str]:
 
 
 def group_runs(root, group: str) -> list:
-    members = [s for s in list_runs(root) if s.config.get("group") == group]
+    """The runs of `group`; an error naming the groups there are when it has none (a group's name
+    is in no listing but `runs --groups`: QA round 16 found 19 grids and a user grepping configs)."""
+    found = list_runs(root)
+    members = [s for s in found if s.config.get("group") == group]
     if not members:
-        raise LmcoreError(f"no runs in group {group!r} under {runs_dir(root)}")
+        groups = listing.grid_groups(found)
+        there = (f"; its groups, newest first: {listing.groups_text(groups)} (`runs --groups` lists them)"
+                 if groups else "; it holds no grid's runs")
+        raise LmcoreError(f"no runs in group {group!r} under {runs_dir(root)}{there}")
     return members
 
 

@@ -88,6 +88,52 @@ def test_a_name_your_run_shares_with_a_reference_run_is_refused_not_guessed(trai
         assert json.loads(capsys.readouterr().out)["run"] == picked
 
 
+def named_copies(source, root, names: dict) -> dict:
+    """Copies of the run `source` under `root`, each with its id's config name: {id: name}."""
+    for run_id, name in names.items():
+        shutil.copytree(source, root / run_id)
+        config = json.loads((root / run_id / "config.json").read_text())
+        (root / run_id / "config.json").write_text(json.dumps({**config, "name": name}))
+    return names
+
+
+GRID_NAME = "dropout=0.5 tied=true seed=2"
+
+
+@pytest.fixture
+def named_runs(trained_runs, monkeypatch, tmp_path):
+    """QA round 16's names: one run's "sanity check 58", and a grid's name three runs share."""
+    root = tmp_path / "runs"
+    named_copies(trained_runs[1]["plain"], root, {
+        "20991231-000000-sanity-check-58-1a53": "sanity check 58",
+        **{f"20991231-00000{i}-dropout-0-5-seed-2-aa0{i}": GRID_NAME for i in (1, 2, 3)}})
+    monkeypatch.setenv("LMCORE_RUNS_DIR", str(root))
+    monkeypatch.chdir(tmp_path)
+    return root
+
+
+def test_a_name_with_spaces_finds_its_run(named_runs, capsys):
+    """QA round 16: `report "sanity check 58"`, a name one run has, said "not a run folder (no such folder)":
+    text no run id can be ended the lookup before names were tried. The app's and grid's names all have
+    spaces or '='."""
+    assert cli.main(["report", "sanity check 58"]) == 0
+    assert json.loads(capsys.readouterr().out)["run"] == "20991231-000000-sanity-check-58-1a53"
+    assert cli.main(["sample", "sanity check 58", "--words", "2"]) == 0
+    assert len(capsys.readouterr().out.split()) == 3
+    assert cli.main(["report", "sanity check 99"]) == 2  # a name no run has: where it looked, in one line
+    assert one_error(capsys).startswith(f"error: no run 'sanity check 99': no such folder here, nor a run id, "
+                                        f"name or id tail in {named_runs}")
+
+
+@pytest.mark.parametrize("command", [["report"], ["eval"], ["resume"], ["fork", "--no-start"]])
+def test_a_grid_name_several_runs_share_is_refused_naming_them(command, named_runs, capsys):
+    """QA round 16: a grid's run name 18 runs shared read "not a run folder" in place of the runs it names."""
+    assert cli.main([command[0], GRID_NAME, *command[1:]]) == 2
+    error = one_error(capsys)
+    assert error.startswith(f"error: {GRID_NAME!r} names 3 runs: "), error
+    assert "20991231-000003-dropout-0-5-seed-2-aa03" in error and "give a run id" in error
+
+
 @pytest.mark.parametrize("command", [["sample"], ["eval"], ["resume"], ["report", "--json", "x.json"], ["fork"]])
 def test_an_unknown_run_is_no_run_and_says_where_it_looked(command, runs_root, capsys, monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
@@ -209,3 +255,99 @@ def test_a_reader_that_closes_the_pipe_ends_the_listing_without_a_traceback(tmp_
     finally:
         os.close(write)
     assert done.returncode == 141 and "Traceback" not in done.stderr, done.stderr
+
+
+# ---------------------------------------------------------------- lmcore runs at a few hundred runs
+
+
+def listed_run(source, root, run_id: str, state: str, created: float | None = None, **config) -> str:
+    """A copy of `source` as run `run_id` in `state`, its config changed by `config`; created at
+    `created` (seconds), or with no `created_at` at all (its id then dates it)."""
+    folder = root / run_id
+    shutil.copytree(source, folder)
+    for name, changes in (("config.json", config), ("status.json", {"state": state, "created_at": created})):
+        data = {**json.loads((folder / name).read_text()), **changes}
+        (folder / name).write_text(json.dumps({k: v for k, v in data.items() if v is not None}))
+    return run_id
+
+
+@pytest.fixture
+def many_runs(trained_runs, tmp_path, monkeypatch):
+    """Two grids and two loose runs, created in the order a, b, c, d."""
+    root = tmp_path / "runs"
+    plain = trained_runs[1]["plain"]
+    monkeypatch.setenv("LMCORE_RUNS_DIR", str(root))
+    return root, {
+        "a": listed_run(plain, root, "20990101-000000-dropout-0-seed-1-0001", "finished", 4070908800.0,
+                        group="grid-aaaaaa", name="dropout=0 seed=1", dropout=0.0),
+        "b": listed_run(plain, root, "20990102-000000-dropout-0-5-seed-1-0002", "failed", 4070995200.0,
+                        group="grid-aaaaaa", name="dropout=0.5 seed=1", dropout=0.5),
+        "c": listed_run(plain, root, "20990103-000000-tied-true-0003", "finished", None,
+                        group="grid-bbbbbb", name="tied=true", preset="tiny-dropout"),
+        "d": listed_run(plain, root, "20990104-000000-my-adam-try-0004", "stopped", 4071168000.0,
+                        name="my Adam try"),
+    }
+
+
+def listed_ids(capsys) -> list[str]:
+    return [line.split()[0] for line in capsys.readouterr().out.splitlines()[1:]]
+
+
+def test_runs_filters_by_state_group_name_and_newest(many_runs, capsys):
+    """QA round 16: with 300 runs `lmcore runs` printed 308 lines and nothing could narrow it."""
+    _, ids = many_runs
+    for states in (["--state", "failed", "--state", "stopped"], ["--state", "failed,stopped"]):
+        assert cli.main(["runs", *states]) == 0 and listed_ids(capsys) == [ids["d"], ids["b"]]
+    assert cli.main(["runs", "--group", "grid-aaaaaa"]) == 0 and listed_ids(capsys) == [ids["b"], ids["a"]]
+    for text, found in (("adam", "d"), ("tiny-dropout", "c"), ("0001", "a")):  # name, preset, id; case aside
+        assert cli.main(["runs", "--name", text]) == 0 and listed_ids(capsys) == [ids[found]]
+    assert cli.main(["runs", "--limit", "2"]) == 0 and listed_ids(capsys) == [ids["d"], ids["c"]]
+    assert cli.main(["runs", "--state", "finished", "--limit", "1"]) == 0 and listed_ids(capsys) == [ids["c"]]
+    assert cli.main(["runs", "--name", "nothing like it", "--state", "queued"]) == 0
+    out, err = capsys.readouterr()
+    assert out.splitlines()[1:] == [] and err.startswith("no run matches --state queued --name nothing like it in ")
+    assert cli.main(["runs", "--state", "done"]) == 2
+    assert "argument --state: not a state: done (states: queued, running, finished, stopped, failed, broken)" in \
+        capsys.readouterr().err
+
+
+def test_runs_json_has_each_runs_group_preset_and_creation_time(many_runs, capsys):
+    """QA round 16: `runs --json` had no group, preset or date, and no listing showed a group's name."""
+    from datetime import datetime
+
+    _, ids = many_runs
+    assert cli.main(["runs", "--json"]) == 0
+    listed = {record["id"]: record for record in json.loads(capsys.readouterr().out)}
+    assert {k: listed[ids["a"]][k] for k in ("group", "preset", "created")} == {
+        "group": "grid-aaaaaa", "preset": "tiny", "created": datetime.fromtimestamp(4070908800.0).isoformat()}
+    assert listed[ids["c"]]["created"] == "2099-01-03T00:00:00"  # no created_at: the id's time
+    assert listed[ids["d"]]["group"] is None and listed[ids["c"]]["preset"] == "tiny-dropout"
+    status = json.loads((BOOK / "status.json").read_text())
+    assert listed[BOOK.name]["created"] == datetime.fromtimestamp(status["created_at"]).isoformat(timespec="seconds")
+
+
+def test_runs_groups_lists_each_grid_newest_first(many_runs, capsys):
+    assert cli.main(["runs", "--groups"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["group", "preset", "runs", "newest", "run", "toggles"]
+    assert [line.split()[:3] for line in lines[1:]] == [["grid-bbbbbb", "tiny-dropout", "1"],
+                                                        ["grid-aaaaaa", "tiny", "2"]]
+    assert lines[1].endswith("  -") and lines[2].endswith("  dropout")
+    assert cli.main(["runs", "--groups", "--json", "--limit", "1"]) == 0
+    assert json.loads(capsys.readouterr().out) == [{"group": "grid-bbbbbb", "preset": "tiny-dropout", "toggles": [],
+                                                    "runs": 1, "created": "2099-01-03T00:00:00"}]
+
+
+def test_effects_of_a_group_with_no_runs_names_the_groups_there_are(many_runs, capsys):
+    """QA round 16: `effects nosuch` said "no runs in group 'nosuch'", and nothing listed the 19 groups there were."""
+    root, _ = many_runs
+    assert cli.main(["effects", "grid-nope"]) == 2
+    assert one_error(capsys) == (f"error: no runs in group 'grid-nope' under {root}; its groups, newest first: "
+                                 "grid-bbbbbb (1 run), grid-aaaaaa (2 runs) (`runs --groups` lists them)")
+
+
+def test_an_error_names_the_newest_ten_groups_and_counts_the_rest():
+    from lmcore.listing import groups_text
+
+    groups = [{"group": f"grid-{i:06d}", "runs": 8} for i in range(13)]
+    assert groups_text(groups).endswith("grid-000009 (8 runs), and 3 more")
