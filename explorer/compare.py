@@ -334,9 +334,22 @@ def grids(summaries: list[RunSummary]) -> list[dict]:
 
 
 def grid_label(entry: dict) -> str:
+    """'grid-2b83f3 · 2026-11-29 01:17 · tiny · dropout × tie_weights × 2 seeds · 8 runs': with a dozen
+    grids of one recipe on disk, their lines read the same but for the group's hex (QA round 16), so
+    the time its first run was created (from its id) comes second."""
     toggles = " × ".join(entry["toggles"]) or "no toggles"
     seeds = f" × {entry['seeds']} seeds" if entry.get("seeds", 1) > 1 else ""
-    return f"{entry['group']} · {entry['preset']} · {toggles}{seeds} · {entry['total']} runs"
+    when = id_time(entry.get("created") or "")
+    return (f"{entry['group']}{f' · {when}' if when else ''} · {entry['preset']} · {toggles}{seeds} · "
+            f"{entry['total']} runs")
+
+
+def id_time(run_id: str) -> str | None:
+    """'2026-11-29 01:17' from a run id's YYYYMMDD-HHMMSS, or None where it has none."""
+    try:
+        return datetime.strptime(run_id[:15], "%Y%m%d-%H%M%S").strftime("%Y-%m-%d %H:%M")
+    except ValueError:
+        return None
 
 
 def grid_progress(entry: dict) -> float:

@@ -29,7 +29,7 @@ REASON_CHARS = 60     # a run's error in a table cell: its first clause, cut to 
 UNFINISHED = ("failed", "broken", "stopped", "running", "queued")
 STOPPED_HINT = "can be resumed on Train"
 NO_ESTIMATE = "no estimate"  # a contrast with no finished run on a side (the report's verdict says "no interval")
-NO_RUN = "no run: deleted or never queued"   # a combination of the toggles' values that no run holds
+NO_RUN = "no run: deleted, unreadable or never queued"   # a combination of the toggles' values that no run holds
 MISSING_SHOWN = 4   # the missing combinations a note names; the rest are counted
 
 
@@ -53,7 +53,7 @@ def progress_text(entry: dict) -> str:
     entry), its queued and running runs split as the sidebar splits them (queue.counts); once
     nothing is queued or running and some run did not finish, 'Ended: ...', so a bar short of full
     does not read as still going (a stopped run keeps the share of its steps done until it is
-    resumed); out of the runs the grid planned, so a deleted run leaves it short: ' · 1 deleted',
+    resumed); out of the runs the grid planned, so a deleted run leaves it short: ' · 1 missing',
     with ' (1 of 4 cells has no run)' where a whole combination of the toggles' values has none."""
     planned = planned_runs(entry)
     counts, failed = f"{entry['finished']} / {planned} finished", f"{entry['failed']} failed or stopped"
@@ -71,21 +71,22 @@ def planned_runs(entry: dict) -> int:
 
 
 def _missing_text(entry: dict, deleted: int) -> str:
-    """' · 1 deleted (1 of 4 cells has no run)': a deleted run must not leave the grid reading complete."""
+    """' · 1 missing (1 of 4 cells has no run)': a deleted run must not leave the grid reading complete.
+    Missing, not deleted: a run whose config.json no longer reads has left the grid too (QA round 16)."""
     if not deleted:
         return ""
     missing = entry.get("missing", 0)
     cells = f" ({missing} of {missing + entry['cells']} cells {'has' if missing == 1 else 'have'} no run)"
-    return f" · {deleted} deleted" + (cells if missing else "")
+    return f" · {deleted} missing" + (cells if missing else "")
 
 
 def grid_label(entry: dict) -> str:
-    """The grid selector's line (compare.grid_label) with the runs it lost: '... · 7 of 8 runs: 1 deleted'."""
+    """The grid selector's line (compare.grid_label) with the runs it lost: '... · 7 of 8 runs: 1 missing'."""
     planned = planned_runs(entry)
     if planned == entry["total"]:
         return compare.grid_label(entry)
     held = f"{entry['total']} of {planned}"   # grid_label's '· 7 runs' reads '· 7 of 8 runs'
-    return compare.grid_label({**entry, "total": held}) + f": {planned - entry['total']} deleted"
+    return compare.grid_label({**entry, "total": held}) + f": {planned - entry['total']} missing"
 
 
 # ---------------------------------------------------------------- curves
@@ -185,9 +186,9 @@ def cell_note(runs: list) -> str:
 
 def cells_frame(report: dict, runs: list = ()) -> pd.DataFrame:
     """One row per cell of the report: its label, finished of the runs the grid planned for it
-    ('1 / 2 (1 deleted)'), each metric's mean ± sd (n, 'of 2' when short of the plan), the best
+    ('1 / 2 (1 missing)'), each metric's mean ± sd (n, 'of 2' when short of the plan), the best
     epoch's range, and why the rest of its runs are not counted (`runs`, the grid's run summaries:
-    'both runs failed: diverged at step 21', 'no run of seed 2: deleted or never queued'). A
+    'both runs failed: diverged at step 21', 'no run of seed 2: deleted, unreadable or never queued'). A
     combination of the toggles' values with no run at all (report["missing"]) gets its row too."""
     by_id = {run.id: run for run in runs}
     lost = {entry["label"]: entry["seeds"] for entry in ablation.missing_seeds(list(runs))}
@@ -216,7 +217,8 @@ def _cell_row(cell: dict, runs: list, lost: list[str]) -> dict:
     """A cell's row: `lost`, the grid's seeds it has no run of, count in what it planned."""
     planned = len(cell["runs"]) + len(lost)
     spread = {key: spread_text(cell[key], planned=planned) for key in ("best_val", "final_val", "test")}
-    gone = f"no run of seed{'s' if len(lost) > 1 else ''} {', '.join(lost)}: deleted or never queued" if lost else ""
+    gone = (f"no run of seed{'s' if len(lost) > 1 else ''} {', '.join(lost)}: deleted, unreadable or never queued"
+            if lost else "")
     return {"cell": cell["label"] or "(one cell)", "finished": _finished_text(len(cell["finished"]), len(cell["runs"]),
                                                                               planned),
             "best val": spread["best_val"], "final val": spread["final_val"],
@@ -225,9 +227,9 @@ def _cell_row(cell: dict, runs: list, lost: list[str]) -> dict:
 
 
 def _finished_text(finished: int, held: int, planned: int) -> str:
-    """'2 / 3', or '1 / 2 (1 deleted)' where the cell holds fewer runs than planned."""
+    """'2 / 3', or '1 / 2 (1 missing)' where the cell holds fewer runs than planned."""
     deleted = planned - held
-    return f"{finished} / {max(planned, held)}" + (f" ({deleted} deleted)" if deleted > 0 else "")
+    return f"{finished} / {max(planned, held)}" + (f" ({deleted} missing)" if deleted > 0 else "")
 
 
 def missing_note(report: dict, runs: list = ()) -> str | None:
@@ -249,7 +251,7 @@ def missing_note(report: dict, runs: list = ()) -> str | None:
     them = "that cell" if len(short) == 1 else "those cells"
     seeds = (f" The numbers of {them} rest on the seeds left (n of the planned in the cells table), and a run "
              "whose partner of the same seed is gone is left out of the paired comparisons.") if short else ""
-    return f"No run of {listed}: deleted or never queued.{cells}{seeds}"
+    return f"No run of {listed}: deleted, unreadable or never queued.{cells}{seeds}"
 
 
 def runs_csv(members: list, table: pd.DataFrame | None = None) -> str:
@@ -314,8 +316,8 @@ def effect_rows(rows: list[dict]) -> pd.DataFrame:
                                       "over", "left out", "verdict", "reads"])
 
 
-# '(n=1 of 2)' and '(1 deleted)' wrap whole: QA-style screenshots had '1 (n=1 of' over '2)'.
-KEEP_TOGETHER = re.compile(r"\(n=\d+ of \d+\)|\(\d+ deleted\)")
+# '(n=1 of 2)' and '(1 missing)' wrap whole: QA-style screenshots had '1 (n=1 of' over '2)'.
+KEEP_TOGETHER = re.compile(r"\(n=\d+ of \d+\)|\(\d+ missing\)")
 EFFECT_COLUMNS = ("contrast", "metric", "estimate", "low", "high", "verdict", "n", "method", "over")
 NBSP = "\u00a0"
 

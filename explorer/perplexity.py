@@ -30,6 +30,9 @@ def format_ppl(value) -> str:
     return f"{mantissa}e{int(exponent)}"
 
 
+NAMED_PEAKS = 3  # the highest of the series an axis leaves out, named; the rest counted
+
+
 @dataclass(frozen=True)
 class Clip:
     """An axis range that leaves the outliers out, and who was left out."""
@@ -40,7 +43,12 @@ class Clip:
 
     def note(self) -> str:
         """Markdown, with the runs' names shown as typed (a name is the user's text)."""
-        runs = "; ".join(f"{md_escape(label)} reaches {format_ppl(peak)}" for label, peak in self.peaks.items())
+        named = list(self.peaks.items())
+        if len(named) > NAMED_PEAKS:
+            named = sorted(named, key=lambda item: -item[1])[:NAMED_PEAKS]
+        runs = "; ".join(f"{md_escape(label)} reaches {format_ppl(peak)}" for label, peak in named)
+        if len(self.peaks) > NAMED_PEAKS:  # forty names made a wall of text under the chart (QA round 16)
+            runs += f"; and {len(self.peaks) - NAMED_PEAKS} more runs go past it"
         if self.reason:
             return f"Axis stops at {format_ppl(self.high)}, {self.reason}: {runs}."
         return f"Axis clipped at {format_ppl(self.high)}: {runs}."

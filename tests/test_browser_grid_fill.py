@@ -81,7 +81,8 @@ def test_a_deleted_cell_reads_as_missing_at_1024_px(tmp_path):
         page.goto(f"{url}/compare?group=grid-drop")
         settle(page, "What each toggle did")
         page.wait_for_timeout(1500)
-        assert page.get_by_text("No run of dropout=0.2 placement=none: deleted or never queued.").count() == 1
+        missing = "No run of dropout=0.2 placement=none: deleted, unreadable or never queued."
+        assert page.get_by_text(missing).count() == 1
         page.get_by_text("1 of 4 cells has no run").first.wait_for(timeout=15_000)  # a later element: wait for it
         assert page.get_by_text("1 of 4 cells has no run").count() == 1
         assert page.get_by_text("changed nothing").count() == 0

@@ -273,3 +273,10 @@ def test_a_token_slice_of_zero_reads_as_the_whole_split_in_the_diff():
     """QA round 11: the book's train_tokens read '0' beside a tiny run's 60000."""
     assert compare.show_value(0, "train_tokens") == "0 (all)" and compare.show_value(60_000, "train_tokens") == "60000"
     assert compare.show_value(0, "max_steps") == "0"
+
+
+def test_a_grids_label_says_when_it_was_queued():
+    """Twelve grids of one recipe read the same but for their hex (QA round 16)."""
+    runs = [summary(f"20261129-011715-tied-{tied}-ab{tied:02d}", f"tied={tied}", group="grid-2b83f3",
+                    tie_weights=bool(tied)) for tied in (0, 1)]
+    assert compare.grid_label(compare.grids(runs)[0]) == "grid-2b83f3 · 2026-11-29 01:17 · tiny · tie_weights · 2 runs"

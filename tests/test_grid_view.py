@@ -258,13 +258,14 @@ def test_a_deleted_cell_has_its_row_and_note_and_the_progress_says_so(deleted):
                                       "dropout=0.5 placement=none", "dropout=0.5 placement=vertical"]
     gone = table.iloc[0]
     assert (gone["finished"], gone["best val"], gone["unfinished runs"]) == (
-        "0 / 1 (1 deleted)", "—", "no run: deleted or never queued")
+        "0 / 1 (1 missing)", "—", "no run: deleted, unreadable or never queued")
     assert grid_view.missing_note(report) == (
-        "No run of dropout=0.2 placement=none: deleted or never queued. This grid has 3 of its 4 cells, so each "
+        "No run of dropout=0.2 placement=none: deleted, unreadable or never queued. This grid has 3 of its 4 cells, "
+        "so each "
         "effect compares only the combinations of the other toggles' values run on both of its sides (n counts "
         "the pairs), and an interaction needs all four of its cells.")
     assert grid_view.progress_text(entry_of(deleted)) == (
-        "Ended: 3 / 4 finished · 0 failed or stopped · 1 deleted (1 of 4 cells has no run)")
+        "Ended: 3 / 4 finished · 0 failed or stopped · 1 missing (1 of 4 cells has no run)")
     assert grid_view.pairing_note(report) == (
         "Some runs lack a partner with the same seed and other toggles' values (missing, or not finished), so "
         "they are left out of the comparison: dropout=0.5 vs 0.2 on 1 pair (1 run left out); placement=vertical "
@@ -290,19 +291,20 @@ def test_a_deleted_seed_leaves_its_cell_and_the_grid_short_of_their_plan(lost_se
     report = effects.grid_effects(lost_seed, "g")
     table = grid_view.cells_frame(report, lost_seed).set_index("cell")
     short = table.loc["placement=vertical tied=true"]
-    assert (short["finished"], short["best val"], short["best epoch"]) == ("1 / 2 (1 deleted)", "91.0 (n=1 of 2)",
+    assert (short["finished"], short["best val"], short["best epoch"]) == ("1 / 2 (1 missing)", "91.0 (n=1 of 2)",
                                                                             "2 (n=1 of 2)")
-    assert short["unfinished runs"] == "no run of seed 2: deleted or never queued"
+    assert short["unfinished runs"] == "no run of seed 2: deleted, unreadable or never queued"
     whole = table.loc["placement=none tied=false"]
     assert (whole["finished"], whole["best val"], whole["unfinished runs"]) == ("2 / 2", "91.5 ± 0.7 (n=2)", "")
     assert grid_view.missing_note(report, lost_seed) == (
-        "No run of placement=vertical tied=true seed 2: deleted or never queued. The numbers of that cell rest on "
+        "No run of placement=vertical tied=true seed 2: deleted, unreadable or never queued. The numbers of that "
+        "cell rest on "
         "the seeds left (n of the planned in the cells table), and a run whose partner of the same seed is gone is "
         "left out of the paired comparisons.")
     assert grid_view.missing_note(report) is None   # without the runs nothing says what was planned
     entry = entry_of(lost_seed)
-    assert grid_view.progress_text(entry) == "Ended: 7 / 8 finished · 0 failed or stopped · 1 deleted"
-    assert grid_view.grid_label(entry).endswith("× 2 seeds · 7 of 8 runs: 1 deleted")
+    assert grid_view.progress_text(entry) == "Ended: 7 / 8 finished · 0 failed or stopped · 1 missing"
+    assert grid_view.grid_label(entry).endswith("× 2 seeds · 7 of 8 runs: 1 missing")
     assert grid_view.cells_heading(lost_seed) == ("**Each cell**: mean ± sd over its finished runs (n; 'of 2' where "
                                                   "fewer than the 2 seeds planned finished)")
 

@@ -272,11 +272,12 @@ def test_a_grid_with_a_deleted_run_names_the_missing_cell_and_calls_no_toggle_in
     at = grid_page(monkeypatch, root)
     shown = texts(at)
     assert at.get("progress")[0].proto.text == (
-        "Ended: 3 / 4 finished · 0 failed or stopped · 1 deleted (1 of 4 cells has no run)")
-    assert "No run of dropout=0.2 placement=none: deleted or never queued." in [w.value for w in at.warning][0]
+        "Ended: 3 / 4 finished · 0 failed or stopped · 1 missing (1 of 4 cells has no run)")
+    assert ("No run of dropout=0.2 placement=none: deleted, unreadable or never queued."
+            in [w.value for w in at.warning][0])
     assert "changed nothing" not in shown and "no way to act" not in shown
     cells = frame_with(at, "unfinished runs").value.set_index("cell")
-    assert cells.loc["dropout=0.2 placement=none", "unfinished runs"] == "no run: deleted or never queued"
+    assert cells.loc["dropout=0.2 placement=none", "unfinished runs"] == "no run: deleted, unreadable or never queued"
     effects = frame_with(at, "estimate").value.set_index(["contrast", "metric"])
     dropout = effects.loc[("dropout=0.5 vs 0.2", "best val")]
     assert (dropout["method"], dropout["n"]) == ("paired", "1 (1 left\u00a0out)")
@@ -345,24 +346,25 @@ def test_the_queue_line_and_the_grids_line_count_runs_as_the_sidebar_does(tmp_pa
 
 def test_a_deleted_seed_leaves_its_cell_and_the_grid_short_of_the_plan(tmp_path, monkeypatch):
     """QA round 10: 'This grid: 7 / 7 finished', the cell '1 / 1' and '143.9 (n=1)', no note, the selector
-    '× 2 seeds · 7 runs'; a whole deleted cell got 'No run of ...: deleted or never queued'."""
+    '× 2 seeds · 7 runs'; a whole deleted cell got 'No run of ...: deleted, unreadable or never queued'."""
     import shutil
 
     root = tmp_path / "runs"
     folders = dropout_grid(root, placements=("vertical", "variational"), seeds=2)
     shutil.rmtree(folders[("variational", 0.5, max(seed for *_, seed in folders))])
     at = grid_page(monkeypatch, root)
-    assert at.get("progress")[0].proto.text == "Ended: 7 / 8 finished · 0 failed or stopped · 1 deleted"
+    assert at.get("progress")[0].proto.text == "Ended: 7 / 8 finished · 0 failed or stopped · 1 missing"
     chosen = at.selectbox(key="compare.grid.chosen")
-    assert chosen.format_func(chosen.value).endswith("× 2 seeds · 7 of 8 runs: 1 deleted")
+    assert chosen.format_func(chosen.value).endswith("× 2 seeds · 7 of 8 runs: 1 missing")
     assert [w.value for w in at.warning if w.value.startswith("No run of")] == [
-        "No run of dropout=0.5 placement=variational seed 2: deleted or never queued. The numbers of that cell "
+        "No run of dropout=0.5 placement=variational seed 2: deleted, unreadable or never queued. The numbers of "
+        "that cell "
         "rest on the seeds left (n of the planned in the cells table), and a run whose partner of the same seed is "
         "gone is left out of the paired comparisons."]
     cells = frame_with(at, "unfinished runs").value.set_index("cell")
     short = cells.loc["dropout=0.5 placement=variational"]
-    assert short["finished"] == "1\u00a0/\u00a02 (1\u00a0deleted)" and short["best val"] == "118.1 (n=1\u00a0of\u00a02)"
-    assert short["unfinished runs"] == "no run of seed 2: deleted or never queued"
+    assert short["finished"] == "1\u00a0/\u00a02 (1\u00a0missing)" and short["best val"] == "118.1 (n=1\u00a0of\u00a02)"
+    assert short["unfinished runs"] == "no run of seed 2: deleted, unreadable or never queued"
     assert "'of 2' where fewer than the 2 seeds planned finished" in texts(at)
 
 

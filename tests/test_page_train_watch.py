@@ -483,11 +483,17 @@ def test_a_damaged_run_with_its_config_and_checkpoint_offers_resume(trained_runs
     assert resume and not resume[0].disabled and resume[0].help.endswith("from the checkpoint at step 40 (epoch 1)")
     assert ("Its config.json and checkpoint still read: Resume continues from the checkpoint at step 40 (epoch 1), "
             "and writes a new status.json.") in texts(at.warning)
-    assert any("step 40, read from its log · status.json is damaged" in p.proto.text for p in at.get("progress"))
+    assert any("step 40, read from its log · its folder is damaged" in p.proto.text for p in at.get("progress"))
 
     (folder / "config.json").unlink()                                    # nothing left to train from
     at = open_watch(monkeypatch, folder)
     assert not [b for b in at.button if b.label in ("Resume", "Start over")]
+    # A missing config.json beside a readable status: the step is the status's, and no file is misnamed
+    # (QA round 16: "status.json is damaged" above "config.json is missing or unreadable").
+    (folder / "status.json").write_text(json.dumps({**json.loads((trained_runs[1]["plain"] / "status.json")
+                                                                 .read_text())}))
+    at = open_watch(monkeypatch, folder)
+    assert [p.proto.text for p in at.get("progress")] == ["step 40 · its folder is damaged"]
     assert "Delete it on **Compare** when you no longer need it." in texts(at.warning)
 
 
@@ -680,3 +686,18 @@ def test_the_live_chart_leaves_a_swipe_to_the_page_and_the_data_to_its_toolbar(t
     line = next(c.value for c in at.caption if c.value.startswith("train **"))
     for label, shown in (("Train perplexity", "train"), ("Validation", "val"), ("Best validation", "best")):
         assert f"{shown} **{metric(at, label)}**" in line
+
+
+def test_a_finished_runs_cut_log_is_named(trained_runs, monkeypatch, tmp_path):
+    """A metrics.jsonl cut short (half of it, mid-line) ended the curve with no word, and its last validation
+    contradicted the final one above it (QA round 16)."""
+    folder = copy_run(trained_runs[1]["plain"], tmp_path)
+    whole = (folder / "metrics.jsonl").read_text()
+    at = open_watch(monkeypatch, folder)
+    assert "metrics.jsonl ends" not in texts(at.warning)                                # a whole log: no word
+    (folder / "metrics.jsonl").write_text(whole[: len(whole) // 2 + 7])
+    kept = [json.loads(line) for line in whole[: len(whole) // 2 + 7].splitlines()[:-1]]
+    at = open_watch(monkeypatch, folder)
+    status = json.loads((folder / "status.json").read_text())
+    assert (f"Its metrics.jsonl ends at step {max(r['step'] for r in kept):,}, before the run's end at step "
+            f"{status['step']:,}") in texts(at.warning)

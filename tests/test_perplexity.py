@@ -96,3 +96,10 @@ def test_a_diverged_validation_never_sets_the_scale_even_as_one_of_two(validatio
     train = [5000.0, 800.0, 400.0, 300.0, 250.0, 1e304]
     clip = find_clip({"a": train + validations}, reference=validations)
     assert clip is not None and clip.peaks == {"a": 1e304} and clip.high == 5000.0
+
+
+def test_a_clip_names_the_three_highest_runs_it_leaves_out_and_counts_the_rest():
+    """Forty runs left out made a twelve-line caption under Compare's chart (QA round 16)."""
+    clip = Clip(low=50.0, high=500.0, peaks={f"run {i}": 600.0 + i for i in range(40)}, reason="twice the highest")
+    assert clip.note() == ("Axis stops at 500.0, twice the highest: run 39 reaches 639.0; run 38 reaches 638.0; "
+                           "run 37 reaches 637.0; and 37 more runs go past it.")

@@ -53,6 +53,10 @@ def test_run_label_shows_best_with_its_epoch_and_final_validation():
     running = from_parts("20260101-000000-book-ab12", "/runs/x", {"name": "book"},
                          {"state": "running", "best_val_ppl": 82.31, "final_val_ppl": 85.0, "best_epoch": 3}, None)
     assert ui.run_label(running) == f"{ui.STATE_ICONS['running']} book · ab12 · running"
+    # A grid's run names its grid, so typing the grid's name in a select finds its runs (QA round 16).
+    in_grid = from_parts("20260101-000000-book-ab12", "/runs/x", {"name": "tied=true seed=2", "group": "grid-2b83f3"},
+                         {"state": "running"}, None)
+    assert ui.run_label(in_grid) == f"{ui.STATE_ICONS['running']} tied=true seed=2 · ab12 · grid-2b83f3 · running"
 
 
 def test_an_outlier_run_clips_the_chart_axis():

@@ -175,6 +175,8 @@ def run_label(summary: RunSummary) -> str:
     # The id's tail next to the name, which it tells apart from its namesakes: at the end, a 1024 px
     # Train page cut it to '· d75' (QA round 10); the scores after it are in the run's header too.
     parts = [f"{STATE_ICONS.get(summary.state, '')} {summary.name}", summary.short_id, shown_state(summary)]
+    if isinstance(group := summary.config.get("group"), str) and group:  # type a grid's name to find its runs
+        parts.insert(2, group)                                             # (QA round 16: 300 runs, 19 grids)
     if summary.is_active:
         return " · ".join(parts)
     if summary.best_val is not None:
@@ -510,7 +512,7 @@ def legend_below(figure: go.Figure, height: int, axis_room: int = AXIS_ROOM) -> 
     # The top margin held the legend: a little is kept for a bar's value above the tallest bar.
     figure.update_layout(height=height + lines * LEGEND_LINE, margin=dict(t=16, b=axis_room + lines * LEGEND_LINE),
                          legend=dict(orientation="v", yref="container", y=0, yanchor="bottom", x=0,
-                                     xanchor="left", tracegroupgap=0))
+                                     xanchor="left", tracegroupgap=0, maxheight=lines * LEGEND_LINE + LEGEND_LINE))
 
 
 def log_ticks(figure: go.Figure, clipped: bool = False) -> None:

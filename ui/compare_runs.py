@@ -214,9 +214,13 @@ def runs_view(summaries: list[RunSummary]) -> None:
     st.session_state[SELECTED] = [r for r in st.session_state[SELECTED] if r in known]
     selected = st.session_state[SELECTED]
     hidden = len([r for r in selected if r not in set(view["id"])])
-    st.caption(f"**{len(table)}** runs · **{len(view)}** shown · **{len(selected)}** selected"
+    # The reference runs counted apart, as the sidebar counts them: "304 runs" there, "307" here (QA round 16).
+    references = sum(s.is_reference for s in summaries)
+    st.caption(f"**{len(table)}** runs" + (f" ({references} reference)" if references else "")
+               + f" · **{len(view)}** shown · **{len(selected)}** selected"
                + (f" ({hidden} hidden by the filters)" if hidden else "")
-               + " · tick rows to compare them (keyboard: Shift+Space on a row); click or tap a header to sort")
+               + " · tick rows to compare them, or the header's box for every run shown (keyboard: Shift+Space "
+               "on a row); click or tap a header to sort")
     csv = compare.table_csv(view)
     sync_table_selection(list(view["id"]), csv)
     key = st.session_state[TABLE]
@@ -256,13 +260,21 @@ def with_fork_notes(table: pd.DataFrame, summaries: list[RunSummary]) -> pd.Data
 # ---------------------------------------------------------------- selected runs side by side
 
 
+LISTED_RUNS = 8  # selected runs listed in full above the chart; the rest in an expander
+
+
 def selection_panel(chosen: list[RunSummary], labels: list[str]) -> None:
     # By id, not by place in the selection: a run has the colour Start and Train give it.
     styles = ui.run_styles([s.id for s in chosen])
     st.subheader("Selected runs")
-    for number, summary, label, (color, variant) in zip(short_labels(chosen), chosen, labels, styles):
-        st.markdown(f"<span style='color:{color}'>{ui.RUN_MARKS[variant]}</span> {number} " + run_line(summary, label),
-                    unsafe_allow_html=True)
+    lines = [f"<span style='color:{color}'>{ui.RUN_MARKS[variant]}</span> {number} " + run_line(summary, label)
+             for number, summary, label, (color, variant) in zip(short_labels(chosen), chosen, labels, styles)]
+    for line in lines[:LISTED_RUNS]:
+        st.markdown(line, unsafe_allow_html=True)
+    if len(lines) > LISTED_RUNS:  # forty runs' lines pushed the chart five screens down (QA round 16)
+        with st.expander(f"{len(lines) - LISTED_RUNS} more selected runs (#{LISTED_RUNS + 1} to #{len(lines)})"):
+            for line in lines[LISTED_RUNS:]:
+                st.markdown(line, unsafe_allow_html=True)
     actions(chosen, labels)
     note = compare.comparability_note([s.config for s in chosen], [compare.vocabulary(s) for s in chosen])
     if note:
@@ -638,6 +650,7 @@ NOT_USED_HELP = ("that run's data leaves the key unread: the generated corpus ha
 # A value breaks at these first ('variational-|medium', 'dropout_|placement'), mid-word only if a part
 # is still wider than its column.
 BREAK_AFTER = re.compile(r"([-_./,=])")
+RUN_COLUMN_EM = 6  # a run's column of the differences at its narrowest: 'variational-' or '0.142857' whole
 DIFF_STYLE = ("width:100%;table-layout:fixed;border-collapse:collapse;font-size:0.8rem;line-height:1.3;"
               "overflow-wrap:anywhere")
 NOT_USED_STYLE = ";color:rgba(128,128,128,0.9);font-style:italic"  # reads as no value, not as a difference
@@ -676,7 +689,11 @@ def diff_html(diff: pd.DataFrame, names: dict[str, str]) -> str:
                   style=NOT_USED_STYLE if value == compare.NOT_USED else "")
         for value in diff.loc[key]) + "</tr>" for key in diff.index)
     # One line: a blank line would end Markdown's HTML block and show the rest as text.
-    return f"<table style='{DIFF_STYLE}'><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+    # Each run's column at least RUN_COLUMN_EM wide, the table scrolling sideways past that: forty runs
+    # squeezed into the page broke every value letter by letter ("n/o/n/e", QA round 16).
+    least = f"min-width:calc(7.5em + {len(diff.columns)} * {RUN_COLUMN_EM}em)"
+    return (f"<div style='overflow-x:auto'><table style='{DIFF_STYLE};{least}'><thead><tr>{head}</tr></thead>"
+            f"<tbody>{rows}</tbody></table></div>")
 
 
 def short_labels(chosen: list[RunSummary]) -> list[str]:

@@ -130,6 +130,16 @@ def last(frame: pd.DataFrame, kind: str, column: str = "ppl", back: int = 1):
     return rows[column].iloc[-back] if len(rows) >= back else None
 
 
+def log_cut_at(frame: pd.DataFrame, summary: RunSummary) -> int | None:
+    """The last step metrics.jsonl holds, where it stops short of a finished run's end: its status has
+    a test score, written after the last lines, but the log has no test line (cut or damaged). The
+    curve stopped there without a word, and its last validation contradicted the final one above it
+    (QA round 16). None when the log is whole."""
+    if summary.state != "finished" or summary.test is None or frame.empty or (frame["kind"] == "test").any():
+        return None
+    return int(frame["step"].max())
+
+
 def run_header(summary: RunSummary) -> None:
     # The title and the links to the other pages share a row, which wraps on a narrow screen: on a
     # 1280x720 projector the live chart began at y 640, below the class's view (QA round 12).
@@ -203,10 +213,12 @@ def resumable(summary: RunSummary) -> bool:
 
 def progress_line(summary: RunSummary) -> tuple[float, str]:
     """ui.progress_text at the summary's step, which for a killed run is the last one logged (its
-    status.json lags); a damaged status has no plan to measure the step against."""
+    status.json lags); a damaged folder has no plan to measure the step against. Which file is damaged
+    the page says below: a missing config.json was called a damaged status.json (QA round 16)."""
     if summary.is_broken:
-        step = f"step {summary.step:,}, read from its log" if summary.step is not None else "no step can be read"
-        return 0.0, f"{step} · status.json is damaged"
+        source = ", read from its log" if summary.status.get("state") == "broken" else ""
+        step = f"step {summary.step:,}{source}" if summary.step is not None else "no step can be read"
+        return 0.0, f"{step} · its folder is damaged"
     status = {**summary.status, "step": summary.step} if summary.step is not None else summary.status
     launching = summary.state == "queued" and summary.status.get("pid")
     if (launching or summary.status.get("phase") == "starting") and (start := resumes_at(summary.path)):
@@ -689,6 +701,10 @@ def show_run(folder: Path) -> None:
         st.progress(fraction, text=text)
     glance(frame, summary)
     run_outcome(folder, summary, saved)
+    if (cut := log_cut_at(frame, summary)) is not None:
+        st.warning(f"Its metrics.jsonl ends at step {cut:,}, before the run's end at step {summary.step or 0:,}: "
+                   "the log was cut or damaged. The curve and the numbers under it stop there; the scores above "
+                   "are the status's.", icon=":material/content_cut:")
     # The curve first, its controls under it: on a 1024x768 projector it began 1,225 px down, under
     # the numbers, the controls and the fork form (QA round 5).
     run_chart(summary, frame)
