@@ -217,7 +217,8 @@ def test_compare_two_runs(app, page):
     # exactly the keys whose values differ in the two runs' config.json.
     table = page.locator('[data-testid="stMarkdown"] table').filter(has_text="key").first
     cells = [" ".join(text.split()) for text in table.locator("th, td").all_inner_texts()]
-    assert cells[:3] == ["key", "#1", "#2"], cells                       # headed by the runs' numbers
+    # headed by the runs' numbers, each with its run's name under it
+    assert cells[:3] == ["key", f"#1 {chosen[0]}", f"#2 {chosen[1]}"], cells
     configs = [json.loads((folders[name] / "config.json").read_text()) for name in chosen]
     differing = {k for k in configs[0] if configs[0][k] != configs[1].get(k)} - {"name"}
     shown = set(cells[3::3])
