@@ -251,8 +251,8 @@ _settled: dict[str, tuple[tuple, RunSummary]] = {}
 
 def settled_summary(folder: Path) -> RunSummary:
     """summarize(folder), kept for a settled run until one of its files changes. Pages list every
-    run on a 2 to 10 s timer: with 300 runs on disk, reading them all took 160 ms of CPU each time,
-    and an idle Start page a quarter of a core (QA round 16). A stat per file instead of a read."""
+    run on a 2 to 10 s timer: with 300 runs on disk, reading them all took about 100 ms of CPU each
+    time (QA round 16). A stat per file instead of a read."""
     key, stamp = str(folder), tuple(_file_stamp(folder / name) for name in RUN_STAMPED)
     kept = _settled.get(key)
     if kept is not None and kept[0] == stamp:

@@ -53,12 +53,13 @@ def setup_tab() -> None:
                          help=help_for("name") + ". Left empty, the run is named for its preset and the keys it "
                          "changes")
     cfg, found = check(values)
+    count = counted(cfg)  # once: a text file's vocabulary is counted from the file
     with cost:
-        cost_line(cfg)
+        cost_line(count)
     with right:
         problems_box(cfg, found, values)
         start_box(cfg, found)
-        parameter_box(cfg)
+        parameter_box(count)
         share_box(values)
 
 
@@ -223,10 +224,9 @@ def total_text(count: Count) -> str:
     return f"{'≤ ' if count.note == BOUND_NOTE else ''}{count.counts['total']:,}"
 
 
-def cost_line(cfg: Config | None) -> None:
+def cost_line(count: Count | str) -> None:
     """The total under the size controls, for a phone: there the Parameters box stacks two screens below
     them, and a size's cost took scrolling there and back (QA round 15)."""
-    count = counted(cfg)
     if isinstance(count, str):
         st.caption(count)
         return
@@ -234,9 +234,8 @@ def cost_line(cfg: Config | None) -> None:
     st.caption(f"**{total_text(count)}** parameters{untied}; each part under **Parameters**, below.")
 
 
-def parameter_box(cfg: Config | None) -> None:
+def parameter_box(count: Count | str) -> None:
     st.markdown("##### Parameters")
-    count = counted(cfg)
     if isinstance(count, str):
         st.info(count)
         return

@@ -352,11 +352,10 @@ def stopped_text(step: int, saved: SavedPoint | None) -> str:
     return f"Stopped at step {step:,}: Resume continues from {resume_text(step, saved)}."
 
 
-def glance(frame: pd.DataFrame, summary: RunSummary) -> None:
-    """The run's numbers in one line under its progress, for a phone (ui/app.css hides it elsewhere): there
-    the row of numbers stands under the chart, a screen and a half down (QA round 15)."""
-    shown = {label: value for label, value, _, _ in figures(frame, summary)
-             if label in GLANCED and value not in ("—", None)}
+def glance(numbers: list[tuple]) -> None:
+    """The run's numbers (figures) in one line under its progress, for a phone (ui/app.css hides it
+    elsewhere): there the row of numbers stands under the chart, a screen and a half down (QA round 15)."""
+    shown = {label: value for label, value, _, _ in numbers if label in GLANCED and value not in ("—", None)}
     if shown:
         with st.container(key="train.glance"):
             st.caption(" · ".join(f"{GLANCED[label]} **{value}**" for label, value in shown.items()))
@@ -366,9 +365,9 @@ GLANCED = {"Train perplexity": "train", "Validation": "val", "Best validation": 
            "Tokens / s": "tokens/s"}
 
 
-def run_numbers(frame: pd.DataFrame, summary: RunSummary) -> None:
+def run_numbers(numbers: list[tuple]) -> None:
     row = st.container(horizontal=True, gap="small")  # wraps on a narrow screen instead of cutting labels
-    for label, value, delta, help_text in figures(frame, summary):
+    for label, value, delta, help_text in numbers:
         row.metric(label, value, delta, delta_color="inverse", help=help_text, width=METRIC_WIDTH)
 
 
@@ -699,7 +698,8 @@ def show_run(folder: Path) -> None:
             run_controls(summary, saved)
     else:
         st.progress(fraction, text=text)
-    glance(frame, summary)
+    numbers = figures(frame, summary)
+    glance(numbers)
     run_outcome(folder, summary, saved)
     if (cut := log_cut_at(frame, summary)) is not None:
         st.warning(f"Its metrics.jsonl ends at step {cut:,}, before the run's end at step {summary.step or 0:,}: "
@@ -708,7 +708,7 @@ def show_run(folder: Path) -> None:
     # The curve first, its controls under it: on a 1024x768 projector it began 1,225 px down, under
     # the numbers, the controls and the fork form (QA round 5).
     run_chart(summary, frame)
-    run_numbers(frame, summary)
+    run_numbers(numbers)
     time_split(summary)
     fork_form(summary, "train")
     run_samples(folder)
