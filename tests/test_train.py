@@ -20,7 +20,7 @@ from lmcore.params import formula_counts
 from lmcore.runs import create_run, read_status
 from lmcore.schedule import Schedule
 from lmcore.session import run
-from lmcore.train import Callbacks
+from lmcore.train import Callbacks, prepare_device
 from runlogs import StopAt, assert_same_logs
 
 
@@ -420,3 +420,16 @@ def test_the_test_line_belongs_to_the_last_epoch_trained(runs_root):
         run(folder, show_progress=False)
         records = [r for r in read_jsonl(folder / "metrics.jsonl") if r["kind"] in ("val", "test")]
         assert records[-1]["kind"] == "test" and records[-1]["epoch"] == records[-2]["epoch"] == 2, records[-2:]
+
+
+def test_a_cpu_run_flushes_denormal_numbers():
+    """A diverging run's saturated gates make floats below 1.2e-38, which x86 works out 16 times
+    slower (docs/performance.md "Denormal numbers"): the trainer flushes them on a CPU."""
+    try:
+        torch.set_flush_denormal(False)
+        assert torch.tensor([1e-39]).item() != 0.0
+        prepare_device(torch.device("cpu"))
+        assert torch.tensor([1e-39]).item() == 0.0
+        assert (torch.tensor([1e-20]) * torch.tensor([1e-20])).item() == 0.0
+    finally:
+        torch.set_flush_denormal(False)
