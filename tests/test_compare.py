@@ -66,6 +66,21 @@ def test_repeated_names_get_the_ids_tail_in_the_table_legend_and_diff():
     assert list(compare.filter_table(table, text="bbbb")["label"]) == ["book · bbbb"]
 
 
+def test_a_long_label_is_cut_in_its_middle_so_what_tells_runs_apart_shows():
+    # QA round 16: the run column cut "dropout=0.5 tied=true seed=2 · 9144" to "...seed=2 · 9…".
+    labels = ["dropout=0.5 tied=true seed=2 · 9144", "dropout=0.5 tied=true seed=2 · 3b45",
+              "placement=variational dropout=0.5 tied=true seed=1",
+              "placement=variational dropout=0.5 tied=true seed=2"]
+    shown = [compare.table_label(label) for label in labels]
+    assert all(len(label) <= compare.TABLE_LABEL_ROOM for label in shown)
+    assert shown[0].endswith("seed=2 · 9144") and shown[1].endswith("seed=2 · 3b45")
+    assert shown[2].startswith("placement=") and shown[2].endswith("seed=1") and "…" in shown[2]
+    assert len(set(shown)) == len(shown)
+    assert compare.table_label("book · reference") == "book · reference"  # fits
+    reference = "zaremba-medium · reference (NVIDIA H200)"  # its end is a remark: the column cuts it there
+    assert compare.table_label(reference) == reference
+
+
 def test_final_validation_best_epoch_and_the_step_cap_are_columns():
     capped = summary("r1", "capped", best=90.0, status={"final_val_ppl": 95.5, "best_epoch": 3, "step": 60,
                                                         "total_steps": 60}, epochs=8, max_steps=60)

@@ -115,6 +115,7 @@ def display_table(frame: pd.DataFrame):
     missing ones last; durations, parameter counts and speeds as every page writes them (ui.fmt_*)."""
     shown = frame.copy()
     shown["state"] = [f"{ui.STATE_ICONS.get(s, '')} {s}" for s in shown["state"]]
+    shown["label"] = [compare.table_label(label) for label in shown["label"]]
     shown["progress"] = shown["progress"] * 100
     perplexities = list(compare.PERPLEXITIES)
     shown[perplexities] = shown[perplexities].clip(upper=GRID_HUGE).fillna(GRID_MISSING)
@@ -144,8 +145,8 @@ TABLE_COLUMNS = {
     # time in view; at 270 px only best and final validation were (QA round 10). Streamlit unpins
     # columns wider together than 60% of the table: at 220 px a 390 px phone's table scrolled the names
     # away (QA round 15); 200 stays pinned from a ~366 px screen up. It holds 'variational-medium ·
-    # reference' and most of a grid run's 'placement=variational dropout=0…'; a longer name reads whole
-    # under Selected runs once ticked, or with the column dragged wider.
+    # reference'; a longer label is cut in its middle (compare.table_label), so its end, which tells a
+    # grid's runs and namesakes apart, shows. It reads whole under Selected runs once ticked.
     "label": st.column_config.TextColumn("run", width=200, pinned=True),
     "state": st.column_config.TextColumn("state"),
     "progress": st.column_config.ProgressColumn("progress", format="%.0f%%", min_value=0, max_value=100,
