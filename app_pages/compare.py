@@ -13,7 +13,6 @@ import streamlit as st
 
 import ui
 from explorer import compare
-from lmcore import queue
 from lmcore.summaries import RunSummary
 from ui import compare_grids, compare_runs, compare_url
 from ui.compare_runs import FLASH, GRID_CHOSEN, GRID_VIEW, RUNS_VIEW, SELECTED, TAB
@@ -22,7 +21,6 @@ ACTIVITY = "compare.activity"            # (id, state) of queued/running runs at
 
 compare_runs.init_state()
 compare_grids.init_state()
-queue.ensure_worker(ui.runs_root())  # queued runs continue after an app restart
 
 
 def flash() -> None:

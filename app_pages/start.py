@@ -34,8 +34,6 @@ st.markdown(
     "Runs stay on disk, so you can compare them side by side, queue ablation grids, and come back "
     "later.")
 
-queue.ensure_worker(ui.runs_root())  # queued runs continue after an app restart
-
 
 def ptb_available() -> bool:
     from lmcore.ptb import ptb_status
@@ -162,7 +160,7 @@ ptb_panel(ptb_here)
 @st.fragment(run_every=2)
 def runs_in_progress() -> None:
     # The user's runs only: the shipped reference runs never train here (a 2 s refresh need not read them).
-    active = [r for r in list_runs(ui.runs_root()) if r.is_active]
+    active = queue.in_queue_order([r for r in list_runs(ui.runs_root()) if r.is_active])
     if not active:
         return  # nothing to say above the presets; it appears here when a run starts, from any page
     # Above the presets: a teacher back for the second preset found it 1,500 px down (QA round 5).

@@ -136,15 +136,22 @@ def counts(listed: list[RunSummary]) -> Counts:
     return Counts(stages["waiting"], stages["starting"], stages["running"])
 
 
+def _queued_at(run: RunSummary):
+    created = run.status.get("created_at")
+    return (created if isinstance(created, (int, float)) else float("inf"), run.id)
+
+
 def waiting_in(listed: list[RunSummary]) -> list[Path]:
     """pending() of summaries already listed: a page that has them reads no folder again."""
-    runs = [r for r in listed if stage(r) == "waiting"]
+    return [r.path for r in sorted((r for r in listed if stage(r) == "waiting"), key=_queued_at)]
 
-    def queued_at(run):
-        created = run.status.get("created_at")
-        return (created if isinstance(created, (int, float)) else float("inf"), run.id)
 
-    return [r.path for r in sorted(runs, key=queued_at)]
+def in_queue_order(active: list[RunSummary]) -> list[RunSummary]:
+    """Runs in progress as the queue takes them: those training or starting as listed (newest first),
+    then the waiting ones in the order they will start (QA round 17: Start listed them newest first,
+    so the run at the top of the line started last)."""
+    waiting = sorted((r for r in active if stage(r) == "waiting"), key=_queued_at)
+    return [r for r in active if stage(r) != "waiting"] + waiting
 
 
 def _busy(listed: list[RunSummary]) -> set[int]:

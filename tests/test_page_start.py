@@ -93,6 +93,21 @@ def test_runs_in_progress_are_listed(monkeypatch, tmp_path):
     assert [h.value for h in at.subheader][:2] == ["In progress", "Start from a preset"]   # a teacher sees it first
 
 
+def test_every_page_starts_the_queue_for_a_run_nobody_will_start(monkeypatch, tmp_path):
+    """QA round 17: after a machine restart, a Train tab waited forever on a queued run; only Start
+    and Compare started the queue's worker."""
+    root = tmp_path / "runs"
+    monkeypatch.setattr("lmcore.queue.ensure_worker", lambda root=None: asked.append(Path(root)))
+    asked: list[Path] = []
+    open_app(monkeypatch, root, "app_pages/train.py")
+    assert asked == []  # nothing queued: nothing to start
+    folder = create_run({"preset": "tiny", "name": "waiting"}, root)
+    for page in ("app_pages/train.py", "app_pages/inside.py", "app_pages/generate.py", "app_pages/start.py"):
+        asked.clear()
+        open_app(monkeypatch, root, page, {"run": folder.name})
+        assert asked == [root], page
+
+
 def test_a_run_in_progress_that_validates_says_so(monkeypatch, tmp_path):
     """QA round 14: a validation pass read as the last step with its ETA, here as on Train."""
     import subprocess

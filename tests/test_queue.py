@@ -76,6 +76,24 @@ def test_pending_is_queue_order_not_name_order(tmp_path):
     assert queue.pending(tmp_path) == [folders[2]]
 
 
+def test_runs_in_progress_read_in_the_order_the_queue_takes_them(tmp_path):
+    """QA round 17: Start listed queued runs newest first, so the run at the top started last."""
+    from lmcore.summaries import list_runs
+
+    folders = queue_runs(tmp_path, ["first", "second", "third", "fourth"])
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)  # lmcore"])
+    try:
+        RunWriter(folders[3]).status(state="running", pid=sleeper.pid)   # the newest, already training
+        record_launch(folders[2], sleeper.pid)                             # being started
+        listed = [r for r in list_runs(tmp_path) if r.is_active]
+        ordered = [r.path for r in queue.in_queue_order(listed)]
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert ordered[2:] == [folders[0], folders[1]] == queue.pending(tmp_path)   # waiting: as they will start
+    assert set(ordered[:2]) == {folders[2], folders[3]}
+
+
 def test_concurrency_setting(tmp_path):
     assert queue.concurrency(tmp_path) == 1
     queue.set_concurrency(tmp_path, 3)

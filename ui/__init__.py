@@ -656,6 +656,11 @@ def run_counts() -> None:
     progress) would otherwise show '0 running' beside a run it shows training."""
     summaries = list_runs(runs_root())
     counted = queue.counts(summaries)  # the grid panel's counts, by the same rule
+    if counted.waiting:
+        # From every page: queued runs continue after an app or machine restart, or a killed worker,
+        # whichever tab is open (only Start and Compare did this, and a Train tab waited forever on a
+        # queued run; QA round 17).
+        queue.ensure_worker(runs_root())
     references = len(reference_folders())  # folders only, no file read: the sidebar draws on every page
     # The reference runs on a line of their own: with 10 runs or more, "· 3" and "reference" wrapped apart.
     st.caption(f"**{len(summaries)}** run{'' if len(summaries) == 1 else 's'} · **{counted.running}** running · "
