@@ -25,7 +25,7 @@ from typing import Callable
 import numpy as np
 
 from . import __version__, locks, threads
-from .errors import RunError
+from .errors import NO_SPACE, RunError
 from .jsonl import append_jsonl, count_lines, json_count, json_number, read_metrics, truncate_lines
 
 ACTIVE = ("queued", "running")
@@ -129,6 +129,10 @@ def read_json(path: Path):
 
 # The run folder's files only a trainer writes (through temp files, write_json_atomic and truncate_lines).
 TRAINER_FILES = ("status.json", "params.json", "vocab.json", "metrics.jsonl", "samples.jsonl")
+# Space a trainer holds in its folder for its final status and its log's last line on a full disk
+# (RunWriter.reserve_space): a status.json is a few KB, a file system block 4 KB.
+RESERVE = ".space.reserve"
+RESERVE_BYTES = 256 * 1024
 
 
 class RunWriter:
@@ -235,6 +239,21 @@ class RunWriter:
             np.savez_compressed(handle, **arrays)
         os.replace(temp, self.folder / "masks.npz")
 
+    def reserve_space(self) -> None:
+        """Set RESERVE_BYTES aside in the folder while the run trains (release_space gives them back): on
+        a disk filled to the last byte the final status could not be written, and the run read 'running'
+        with a dead process, then 'killed or crashed' (QA round 17). Random bytes, so a compressing file
+        system stores them whole. Best effort: on a disk already full the run goes on without one."""
+        path = self.folder / RESERVE
+        try:
+            path.write_bytes(os.urandom(RESERVE_BYTES))
+        except OSError:
+            path.unlink(missing_ok=True)
+
+    def release_space(self) -> None:
+        with contextlib.suppress(OSError):  # best effort, as its making: it never hides why training ended
+            (self.folder / RESERVE).unlink(missing_ok=True)
+
     def remove_stale_temps(self) -> list[Path]:
         """Delete the temp files a killed trainer left behind (a kill -9 mid-save left a 143 MB
         checkpoints/.last.*.tmp for good, QA round 13). Only the trainer writes these names, and it
@@ -255,9 +274,13 @@ class RunWriter:
         names = (names,) if isinstance(names, str) else tuple(names)
         first = self.checkpoints / f"{names[0]}.pt"
         fd, temp = tempfile.mkstemp(dir=self.checkpoints, prefix=f".{names[0]}.", suffix=".tmp")
-        os.close(fd)
         with removed_on_failure(temp):
-            torch.save(payload, temp)
+            # Through a Python file, not a path: given a path, PyTorch's own writer turns a full disk into
+            # 'RuntimeError: unexpected pos' with no errno, and its open file lives on in the traceback, so
+            # the space stayed taken while the failure was recorded (QA round 17). A Python file is closed
+            # on the way out, and its OSError (ENOSPC) is the RuntimeError's __context__.
+            with os.fdopen(fd, "wb") as handle:
+                torch.save(payload, handle)
             os.replace(temp, first)
         for name in names[1:]:
             temp = self.checkpoints / f".{name}.{secrets.token_hex(4)}.tmp"
@@ -497,13 +520,15 @@ def read_status(folder: Path) -> dict:
         pid = launched["pid"]
         if pid_alive(pid):
             return {**status, "state": "queued", "pid": pid, "error": None}
-        return {**status, "state": "failed", "pid": pid, "finished_at": None,
-                "error": f"the training process (pid {pid}) ended before it started training: see log.txt"}
+        message = (full_disk_words(folder)
+                   or f"the training process (pid {pid}) ended before it started training: see log.txt")
+        return {**status, "state": "failed", "pid": pid, "finished_at": None, "error": message}
     pid = status.get("pid")
     if status.get("state") in ACTIVE and pid is not None and not trainer_alive(status):
         if _retry_pending(launched):  # Ray starts the task again, from the last checkpoint
             return {**status, "state": "queued", "error": None}
-        message = f"the training process (pid {pid}) ended without a final status: killed or crashed"
+        message = (full_disk_words(folder)
+                   or f"the training process (pid {pid}) ended without a final status: killed or crashed")
         return {**status, "state": "failed", "error": message}
     if status.get("state") != "queued" or pid:
         return status
@@ -511,6 +536,20 @@ def read_status(folder: Path) -> dict:
     if isinstance(failure, dict) and json_number(failure.get("at"), 0.0) >= json_number(status.get("updated_at"), 0.0):
         return {**status, "state": "failed", "error": failure.get("error")}
     return status
+
+
+def full_disk_words(folder: Path) -> str | None:
+    """The disk-full line a dead trainer printed last into log.txt (without 'error: '), or None. Its final
+    status needs a little space; where even that was lacking (its space reserve could not be made: the disk
+    was full when it started), the run read 'killed or crashed' while its log said why (QA round 17)."""
+    try:
+        with open(Path(folder) / "log.txt", "rb") as handle:
+            handle.seek(max(0, os.fstat(handle.fileno()).st_size - 4096))
+            lines = handle.read().decode("utf-8", errors="replace").splitlines()
+    except OSError:
+        return None
+    last = next((line.strip() for line in reversed(lines) if line.strip()), "")
+    return last.removeprefix("error: ") if last.startswith(f"error: {NO_SPACE}") else None
 
 
 def _retry_pending(launched) -> bool:
