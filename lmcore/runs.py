@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import errno
 import json
 import os
 import re
@@ -25,7 +26,7 @@ from typing import Callable
 import numpy as np
 
 from . import __version__, locks, threads
-from .errors import NO_SPACE, RunError
+from .errors import NO_SPACE, RunError, no_space
 from .jsonl import append_jsonl, count_lines, json_count, json_number, read_metrics, truncate_lines
 
 ACTIVE = ("queued", "running")
@@ -375,21 +376,53 @@ def create_run(config: dict, root: Path | None = None, label: str = "",
 
     config = validate(from_dict(config)).to_dict()
     root = runs_dir(root)
-    root.mkdir(parents=True, exist_ok=True)
     folder = run_path(root, new_run_id(label or config.get("name") or config.get("preset", "")))
     staging = root / f".new-{folder.name}"  # list_runs skips dot-named folders
-    staging.mkdir()
+    with runs_folder_refusal(root, staging):
+        root.mkdir(parents=True, exist_ok=True)
+        staging.mkdir()
+        _fill_new_run(config, staging, fill)
+        os.rename(staging, folder)
+    return folder
+
+
+def _fill_new_run(config: dict, staging: Path, fill: Callable[[Path], None] | None) -> None:
+    """create_run's files, in its hidden folder; if anything fails, nothing is left behind."""
     try:
         write_json_atomic(staging / "config.json", {**config, "lmcore_version": __version__})
         RunWriter(staging).status(state="queued", pid=None, step=0, total_steps=None, epoch=0,
                                   created_at=time.time(), started_at=None, finished_at=None, error=None)
         if fill is not None:
             fill(staging)
-        os.rename(staging, folder)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return folder
+
+
+# Why a runs folder takes no new run, by errno: the folder, not the hidden `.new-` one inside it.
+RUNS_FOLDER_REFUSALS = {
+    errno.EROFS: "the runs folder {root} is read-only: nothing can be started there",
+    errno.EACCES: "the runs folder {root} cannot be written by this user (permission denied): nothing can be "
+                  "started there",
+    errno.EPERM: "the runs folder {root} cannot be written by this user (operation not permitted): nothing can "
+                 "be started there",
+    errno.ENOSPC: no_space("the runs folder {root}"),
+}
+
+
+@contextlib.contextmanager
+def runs_folder_refusal(root: Path, staging: Path):
+    """A write into the runs folder that the folder itself refuses becomes one RunError naming it. Start
+    read "[Errno 30] Read-only file system: '/x/.new-2026...'", a hidden folder the user never made (QA
+    round 17). An error on another path (a fork reading its parent's checkpoint) passes as it is."""
+    try:
+        yield
+    except OSError as error:
+        where = Path(error.filename) if error.filename else None  # a failed write() names no file
+        ours = where is None or where in (root, *root.parents) or staging in (where, *where.parents)
+        if error.errno not in RUNS_FOLDER_REFUSALS or not ours:
+            raise
+        raise RunError(RUNS_FOLDER_REFUSALS[error.errno].format(root=root)) from None
 
 
 def record_launch(folder: Path, pid: int, **extra) -> None:
