@@ -1,9 +1,12 @@
 """Errors a user can cause and fix; the CLI prints them as one line each, no traceback."""
 
 
+NO_SPACE = "no space left on the device of"
+
+
 def no_space(where) -> str:
     """What a full disk is called, wherever it stops a write (QA round 13: tracebacks)."""
-    return f"no space left on the device of {where}: free some space"
+    return f"{NO_SPACE} {where}: free some space"
 
 
 class LmcoreError(Exception):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import errno
 import json
 import os
 import re
@@ -25,7 +26,7 @@ from typing import Callable
 import numpy as np
 
 from . import __version__, locks, threads
-from .errors import RunError
+from .errors import NO_SPACE, RunError, no_space
 from .jsonl import append_jsonl, count_lines, json_count, json_number, read_metrics, truncate_lines
 
 ACTIVE = ("queued", "running")
@@ -129,6 +130,10 @@ def read_json(path: Path):
 
 # The run folder's files only a trainer writes (through temp files, write_json_atomic and truncate_lines).
 TRAINER_FILES = ("status.json", "params.json", "vocab.json", "metrics.jsonl", "samples.jsonl")
+# Space a trainer holds in its folder for its final status and its log's last line on a full disk
+# (RunWriter.reserve_space): a status.json is a few KB, a file system block 4 KB.
+RESERVE = ".space.reserve"
+RESERVE_BYTES = 256 * 1024
 
 
 class RunWriter:
@@ -235,6 +240,21 @@ class RunWriter:
             np.savez_compressed(handle, **arrays)
         os.replace(temp, self.folder / "masks.npz")
 
+    def reserve_space(self) -> None:
+        """Set RESERVE_BYTES aside in the folder while the run trains (release_space gives them back): on
+        a disk filled to the last byte the final status could not be written, and the run read 'running'
+        with a dead process, then 'killed or crashed' (QA round 17). Random bytes, so a compressing file
+        system stores them whole. Best effort: on a disk already full the run goes on without one."""
+        path = self.folder / RESERVE
+        try:
+            path.write_bytes(os.urandom(RESERVE_BYTES))
+        except OSError:
+            path.unlink(missing_ok=True)
+
+    def release_space(self) -> None:
+        with contextlib.suppress(OSError):  # best effort, as its making: it never hides why training ended
+            (self.folder / RESERVE).unlink(missing_ok=True)
+
     def remove_stale_temps(self) -> list[Path]:
         """Delete the temp files a killed trainer left behind (a kill -9 mid-save left a 143 MB
         checkpoints/.last.*.tmp for good, QA round 13). Only the trainer writes these names, and it
@@ -255,9 +275,13 @@ class RunWriter:
         names = (names,) if isinstance(names, str) else tuple(names)
         first = self.checkpoints / f"{names[0]}.pt"
         fd, temp = tempfile.mkstemp(dir=self.checkpoints, prefix=f".{names[0]}.", suffix=".tmp")
-        os.close(fd)
         with removed_on_failure(temp):
-            torch.save(payload, temp)
+            # Through a Python file, not a path: given a path, PyTorch's own writer turns a full disk into
+            # 'RuntimeError: unexpected pos' with no errno, and its open file lives on in the traceback, so
+            # the space stayed taken while the failure was recorded (QA round 17). A Python file is closed
+            # on the way out, and its OSError (ENOSPC) is the RuntimeError's __context__.
+            with os.fdopen(fd, "wb") as handle:
+                torch.save(payload, handle)
             os.replace(temp, first)
         for name in names[1:]:
             temp = self.checkpoints / f".{name}.{secrets.token_hex(4)}.tmp"
@@ -352,21 +376,53 @@ def create_run(config: dict, root: Path | None = None, label: str = "",
 
     config = validate(from_dict(config)).to_dict()
     root = runs_dir(root)
-    root.mkdir(parents=True, exist_ok=True)
     folder = run_path(root, new_run_id(label or config.get("name") or config.get("preset", "")))
     staging = root / f".new-{folder.name}"  # list_runs skips dot-named folders
-    staging.mkdir()
+    with runs_folder_refusal(root, staging):
+        root.mkdir(parents=True, exist_ok=True)
+        staging.mkdir()
+        _fill_new_run(config, staging, fill)
+        os.rename(staging, folder)
+    return folder
+
+
+def _fill_new_run(config: dict, staging: Path, fill: Callable[[Path], None] | None) -> None:
+    """create_run's files, in its hidden folder; if anything fails, nothing is left behind."""
     try:
         write_json_atomic(staging / "config.json", {**config, "lmcore_version": __version__})
         RunWriter(staging).status(state="queued", pid=None, step=0, total_steps=None, epoch=0,
                                   created_at=time.time(), started_at=None, finished_at=None, error=None)
         if fill is not None:
             fill(staging)
-        os.rename(staging, folder)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return folder
+
+
+# Why a runs folder takes no new run, by errno: the folder, not the hidden `.new-` one inside it.
+RUNS_FOLDER_REFUSALS = {
+    errno.EROFS: "the runs folder {root} is read-only: nothing can be started there",
+    errno.EACCES: "the runs folder {root} cannot be written by this user (permission denied): nothing can be "
+                  "started there",
+    errno.EPERM: "the runs folder {root} cannot be written by this user (operation not permitted): nothing can "
+                 "be started there",
+    errno.ENOSPC: no_space("the runs folder {root}"),
+}
+
+
+@contextlib.contextmanager
+def runs_folder_refusal(root: Path, staging: Path):
+    """A write into the runs folder that the folder itself refuses becomes one RunError naming it. Start
+    read "[Errno 30] Read-only file system: '/x/.new-2026...'", a hidden folder the user never made (QA
+    round 17). An error on another path (a fork reading its parent's checkpoint) passes as it is."""
+    try:
+        yield
+    except OSError as error:
+        where = Path(error.filename) if error.filename else None  # a failed write() names no file
+        ours = where is None or where in (root, *root.parents) or staging in (where, *where.parents)
+        if error.errno not in RUNS_FOLDER_REFUSALS or not ours:
+            raise
+        raise RunError(RUNS_FOLDER_REFUSALS[error.errno].format(root=root)) from None
 
 
 def record_launch(folder: Path, pid: int, **extra) -> None:
@@ -497,13 +553,15 @@ def read_status(folder: Path) -> dict:
         pid = launched["pid"]
         if pid_alive(pid):
             return {**status, "state": "queued", "pid": pid, "error": None}
-        return {**status, "state": "failed", "pid": pid, "finished_at": None,
-                "error": f"the training process (pid {pid}) ended before it started training: see log.txt"}
+        message = (full_disk_words(folder)
+                   or f"the training process (pid {pid}) ended before it started training: see log.txt")
+        return {**status, "state": "failed", "pid": pid, "finished_at": None, "error": message}
     pid = status.get("pid")
     if status.get("state") in ACTIVE and pid is not None and not trainer_alive(status):
         if _retry_pending(launched):  # Ray starts the task again, from the last checkpoint
             return {**status, "state": "queued", "error": None}
-        message = f"the training process (pid {pid}) ended without a final status: killed or crashed"
+        message = (full_disk_words(folder)
+                   or f"the training process (pid {pid}) ended without a final status: killed or crashed")
         return {**status, "state": "failed", "error": message}
     if status.get("state") != "queued" or pid:
         return status
@@ -511,6 +569,20 @@ def read_status(folder: Path) -> dict:
     if isinstance(failure, dict) and json_number(failure.get("at"), 0.0) >= json_number(status.get("updated_at"), 0.0):
         return {**status, "state": "failed", "error": failure.get("error")}
     return status
+
+
+def full_disk_words(folder: Path) -> str | None:
+    """The disk-full line a dead trainer printed last into log.txt (without 'error: '), or None. Its final
+    status needs a little space; where even that was lacking (its space reserve could not be made: the disk
+    was full when it started), the run read 'killed or crashed' while its log said why (QA round 17)."""
+    try:
+        with open(Path(folder) / "log.txt", "rb") as handle:
+            handle.seek(max(0, os.fstat(handle.fileno()).st_size - 4096))
+            lines = handle.read().decode("utf-8", errors="replace").splitlines()
+    except OSError:
+        return None
+    last = next((line.strip() for line in reversed(lines) if line.strip()), "")
+    return last.removeprefix("error: ") if last.startswith(f"error: {NO_SPACE}") else None
 
 
 def _retry_pending(launched) -> bool:

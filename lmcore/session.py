@@ -200,6 +200,16 @@ def _run_claimed(folder: Path, raw: dict, show_progress: bool, observers: tuple,
                  say) -> dict:
     writer = RunWriter(folder)
     writer.remove_stale_temps()   # a killed attempt's half-written files: this trainer holds the lock
+    writer.reserve_space()        # room for the final status, should the disk fill up
+    try:
+        return _train_and_record(folder, writer, raw, show_progress, observers, handle_signals, say)
+    finally:
+        writer.release_space()
+
+
+def _train_and_record(folder: Path, writer: RunWriter, raw: dict, show_progress: bool, observers: tuple,
+                      handle_signals: bool, say) -> dict:
+    """Train, and whatever happens leave status.json in a final state (module docstring)."""
     recorder = Recorder(writer)
     if handle_signals:  # before the status says running: a Stop pressed from then on stops it cleanly
         _install_signals(recorder)
@@ -223,18 +233,27 @@ def _run_claimed(folder: Path, raw: dict, show_progress: bool, observers: tuple,
         folder_gone(folder, cause=error)
         if full_disk(error):
             message = disk_full_message(folder)
-            try:   # status.json is small: once the failed save's temp file is gone it may still fit
+            writer.release_space()  # the failed save's temp file is gone already; this frees the rest
+            try:
                 writer.status(state="failed", error=message, finished_at=time.time(), **recorder.last_word())
             except OSError:
-                pass
+                pass  # the CLI's line in log.txt still says it (runs.full_disk_words)
             raise LmcoreError(message) from None
         message = f"{type(error).__name__}: {error}".splitlines()[0]
         writer.status(state="failed", error=message, finished_at=time.time(), **recorder.last_word())
         raise
 
 
-def full_disk(error: BaseException) -> bool:
-    return isinstance(error, OSError) and error.errno == errno.ENOSPC
+def full_disk(error: BaseException | None) -> bool:
+    """Whether `error`, or an error it was raised from or while handling, is a full disk: a checkpoint
+    save reports one as PyTorch's 'RuntimeError: unexpected pos' over the OSError (QA round 17)."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+            return True
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return False
 
 
 def disk_full_message(folder: Path) -> str:

@@ -399,9 +399,9 @@ def test_a_full_disk_fails_the_run_in_one_line_and_leaves_no_half_checkpoint(run
     from lmcore.runs import create_run, read_status
     from lmcore.session import run
 
-    def full(payload, path):
-        Path(path).write_bytes(b"part of a checkpoint")
-        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+    def full(payload, handle):
+        handle.write(b"part of a checkpoint")
+        raise OSError(errno.ENOSPC, "No space left on device", handle.name)
 
     monkeypatch.setattr(torch, "save", full)
     folder = create_run(SMALL, runs_root)
