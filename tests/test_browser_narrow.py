@@ -295,3 +295,30 @@ def test_the_title_stays_below_the_header_on_a_short_narrow_screen(app, browser,
         header = small.get_by_test_id("stHeader").bounding_box()
         title = small.locator("h1").first.bounding_box()
         assert title["y"] >= header["y"] + header["height"] - 1, (header, title)
+
+
+CONTROL_STATES = """() => {
+  const circle = option => getComputedStyle(option.querySelector(':scope > div > div')).backgroundColor;
+  const options = [...document.querySelectorAll('[data-testid=stRadioOption]')].slice(0, 3);
+  const adjust = sel => [...document.querySelectorAll(sel)].map(e => getComputedStyle(e).forcedColorAdjust);
+  return {chosen: options.filter(o => o.dataset.selected === 'true').map(circle),
+          others: options.filter(o => o.dataset.selected !== 'true').map(circle),
+          kept: [...adjust('[role=progressbar]'), ...adjust('[data-testid=stSlider] [role=group]'),
+                 ...adjust('label:has(> span > input[role=switch]) > div:first-of-type'),
+                 ...adjust('.react-aria-SelectionIndicator')]};
+}"""
+
+
+def test_a_high_contrast_screen_still_shows_each_controls_state(app, browser):
+    """Windows' contrast themes (forced colours) repaint backgrounds, and Streamlit draws a radio's choice,
+    a toggle, a slider, a progress bar and the chosen tab with backgrounds alone: Set up's corpus read
+    unset, and the others vanished (QA round 17)."""
+    url, runs = app
+    with new_page(browser, color_scheme="dark", forced_colors="active") as page:
+        open_page(page, f"{url}/train", "Set every knob")
+        states = page.evaluate(CONTROL_STATES)
+        assert len(states["chosen"]) == 1 and len(states["others"]) == 2, states
+        assert states["chosen"][0] not in states["others"], states      # the corpus chosen reads chosen
+        open_page(page, f"{url}/train?run={runs['plain']}", "Best validation")
+        kept = page.evaluate(CONTROL_STATES)["kept"]
+        assert len(kept) >= 4 and set(kept) == {"none"}, kept

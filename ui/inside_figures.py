@@ -58,8 +58,10 @@ def no_dropout_box(reason: str, height: int = CELL_HEIGHT) -> None:
 
 
 def legend() -> None:
-    st.markdown(f"<span style='background:{KEPT};padding:2px 10px;border:1px solid #999'>&nbsp;</span> kept "
-                f"(scaled by 1/(1-p)) &nbsp;&nbsp; <span style='background:{DROPPED};padding:2px 10px'>&nbsp;</span> "
+    # class legend-swatch: a high-contrast screen keeps these colours (ui/app.css), as it does the heatmaps'
+    swatch = "<span class='legend-swatch' style='background:{};padding:2px 10px;border:1px solid #999'>&nbsp;</span>"
+    st.markdown(f"{swatch.format(KEPT)} kept "
+                f"(scaled by 1/(1-p)) &nbsp;&nbsp; {swatch.format(DROPPED)} "
                 f"dropped (0) &nbsp;·&nbsp; time runs left to right, one row per unit", unsafe_allow_html=True)
 
 

@@ -267,7 +267,8 @@ def parts_table(table) -> str:
         symbols = SYMBOLS["LSTM" if row.part.startswith("LSTM") else row.part]
         formula = row.formula if row.formula == "tied" else f"{symbols} = {row.formula}"
         # The part's colour on ui.parameter_bar, which leaves out a part with no parameters.
-        mark = f"<span style='color:{ui.PALETTE[i % len(ui.PALETTE)]}'>■</span> " if row.parameters else ""
+        mark = (f"<span class='legend-swatch' style='color:{ui.PALETTE[i % len(ui.PALETTE)]}'>■</span> "
+                if row.parameters else "")  # legend-swatch: kept on a high-contrast screen (ui/app.css)
         lines.append(f"| {mark}{row.part}<br><small>{formula}</small> | {row.parameters:,} |")
     return "\n".join(lines)
 
