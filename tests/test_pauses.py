@@ -211,6 +211,8 @@ def test_stop_on_a_paused_trainer_says_it_has_not_answered(runs_root, trainer_pr
     later = stop_unanswered(summary, now=time.time() + 24)
     assert later.startswith(f"Stop asked 0:24 ago; the trainer (process {trainer_process.pid}) has not "
                             "answered: it has written nothing for 1:04 (paused or stuck?)")
+    first = json.loads((folder / STOP_REQUEST).read_text())["at"]
+    assert stop_run(folder) and json.loads((folder / STOP_REQUEST).read_text())["at"] == first  # pressed again
     fake_running(folder, trainer_process.pid, 0.0)   # it wrote after the request: it answered
     assert stop_unanswered(summarize(folder), now=time.time() + 24) is None
 
