@@ -171,7 +171,7 @@ def runs_in_progress() -> None:
         left.progress(fraction, text=f"{ui.run_label(summary)} — {text}")
         with right.container(key=f"start.watch.{summary.id}"):
             st.page_link("app_pages/train.py", label="Watch", icon="📈", query_params={"run": summary.id})
-        if reason := queue.waiting_reason(summary):
+        if reason := queue.waiting_reason(summary, active):
             left.caption(reason)
     # Each Watch link is named for its run: a screen reader listed 'Watch, Watch' (QA round 14).
     st.html("<style>" + "".join(name_rule(f"start.watch.{s.id}", "a", s.name) for s in active) + "</style>")

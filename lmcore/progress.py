@@ -9,14 +9,15 @@ from __future__ import annotations
 import sys
 import time
 
+from .timing import format_seconds
 from .train import Callbacks
 
 
-def format_seconds(seconds: float) -> str:
-    seconds = int(max(seconds, 0))
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+def pause_line(pause: dict) -> str:
+    """'note: no progress for 1:32 at step 338 (paused or stuck?): left out of the training time'."""
+    during = " while evaluating" if pause.get("during") == "evaluation" else ""
+    return (f"note: no progress for {format_seconds(round(pause['seconds']))} at step {pause['step']:,}{during} "
+            "(paused or stuck?): left out of the training time")
 
 
 class ProgressBar(Callbacks):
@@ -42,11 +43,11 @@ class ProgressBar(Callbacks):
     def on_progress(self, trainer):
         now = time.monotonic()
         if self.start is None:
-            self.start, self.start_step = now, trainer.step - 1
+            self.start, self.start_step = trainer.now(), trainer.step - 1
         if now - self.last_draw < self.every and not trainer.done:
             return
         self.last_draw = now
-        self.draw(self.line(trainer, now))
+        self.draw(self.line(trainer, trainer.now()))
 
     def on_evaluation(self, progress):
         """A validation pass on PTB takes tens of seconds on a CPU: the bar says so instead of standing
@@ -67,6 +68,7 @@ class ProgressBar(Callbacks):
         self.stream.flush()
 
     def line(self, trainer, now: float) -> str:
+        """The bar at training time `now` (trainer.now(): a pause is not in it, so neither is it in the ETA)."""
         done, total = trainer.step, trainer.total_steps
         fraction = done / total if total else 1.0
         filled = int(self.width * fraction)

@@ -89,18 +89,31 @@ def stuck(problem: str, outcome: str) -> str:
     return f"{problem.rstrip(' .')}; {outcome}"
 
 
-def waiting_reason(run: RunSummary) -> str | None:
+def waiting_reason(run: RunSummary, active: list[RunSummary] | None = None) -> str | None:
     """Why a queued run that no process has claimed yet is still waiting, for the pages that watch
-    it: the queue's backend could not take it (the last worker's words), else None (it starts
-    when the worker gets to it)."""
+    it: the queue's backend could not take it (the last worker's words), or a run of its folder
+    whose trainer has gone silent holds a place in the queue (`active`: the folder's queued and
+    running runs, listed when not given); else None (it starts when the worker gets to it)."""
     if run.state != "queued" or run.status.get("pid"):
         return None
     problem = backend_problem(run.path.parent)
-    if not problem:
+    if problem:
+        return "The queue cannot start it on the Ray cluster: " + stuck(
+            problem, "it stays queued until the cluster answers, or until the queue trains on this machine "
+                     "(Compare → Ablation grids, or `lmcore queue --backend local`).")
+    return held_by_silent(active if active is not None else list_runs(run.path.parent))
+
+
+def held_by_silent(active: list[RunSummary]) -> str | None:
+    """'It waits for a place in the queue: tiny · 3fa2 holds one and has written nothing for 2:05 (paused
+    or stuck?)...' when a running run has gone silent (RunSummary.silence_note); None otherwise. A stopped
+    process still lives, so it keeps its place (QA round 17)."""
+    silent = [summary for summary in active if summary.silence_note]
+    if not silent:
         return None
-    return "The queue cannot start it on the Ray cluster: " + stuck(
-        problem, "it stays queued until the cluster answers, or until the queue trains on this machine "
-                 "(Compare → Ablation grids, or `lmcore queue --backend local`).")
+    held = "; ".join(f"{summary.label}: {summary.silence_note}" for summary in silent)
+    return (f"It waits for a place in the queue, held by a run whose trainer is silent ({held}). A paused "
+            "or stuck process keeps its place until it goes on and ends, or is stopped.")
 
 
 def pending(root: Path) -> list[Path]:

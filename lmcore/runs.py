@@ -494,6 +494,11 @@ def stop_run(folder: Path) -> bool:
         return True
     if not pid_alive(pid):
         return False
+    # The file too, naming the process: a trainer paused or stuck does not answer the signal, and the
+    # Train page says how long ago Stop was first asked (summaries.stop_unanswered). Another process's is stale.
+    asked = read_json(Path(folder) / STOP_REQUEST)
+    if not (isinstance(asked, dict) and asked.get("pid") == pid and json_number(asked.get("at")) is not None):
+        write_json_atomic(Path(folder) / STOP_REQUEST, {"at": time.time(), "pid": pid})
     os.kill(pid, signal.SIGTERM)
     return True
 

@@ -26,11 +26,12 @@ from .epochs import checkpoint_place
 from .errors import DataError, FolderGone, LmcoreError, RunError, no_space
 from .graphs import describe_step
 from .jsonl import json_count, json_number
-from .progress import ProgressBar, format_seconds
+from .progress import ProgressBar, pause_line
 from .runs import STOP_REQUEST, RunWriter, read_config, read_json, read_status, refuse_reference
 from .summaries import last_train_line, summarize
 from .text import special_note, text_digest
 from .threads import available_cores, other_training_processes, thread_count
+from .timing import format_seconds
 from .train import Callbacks, Trainer, prepare_device, resolve_device
 
 SHARE_CHECK_SECONDS = 5.0  # a look through /proc costs a few ms
@@ -46,9 +47,10 @@ PHASES = {"valid": "validating", "test": "testing"}
 class Recorder(Callbacks):
     """Writes what the trainer reports into the run folder (through runs.RunWriter)."""
 
-    def __init__(self, writer: RunWriter):
+    def __init__(self, writer: RunWriter, say=None):
         self.writer = writer
         self.stop = False
+        self.say = say  # run's `say`: the log's notes
 
     def on_train_log(self, record):
         self.writer.metric(record)
@@ -70,6 +72,13 @@ class Recorder(Callbacks):
     def on_checkpoint(self, names, payload):
         payload["logs"] = self.writer.log_counts()
         self.writer.checkpoint(names, payload)
+
+    def on_pause(self, pause):
+        """A pause left out of the time (Trainer.leave_out) is said in the log, and the status has it at once."""
+        if self.say:
+            self.say(pause_line(pause))
+        if self.trainer:
+            self.writer.status(**position(self.trainer))
 
     def on_progress(self, trainer):
         self.share_cores(trainer)
@@ -127,7 +136,7 @@ class Recorder(Callbacks):
         now = time.monotonic()
         if not self.stop and now - self.last_stop_check >= 1.0:
             self.last_stop_check = now
-            self.stop = (self.writer.folder / STOP_REQUEST).exists()
+            self.stop = stop_asked(self.writer.folder)
             folder_gone(self.writer.folder)
         return self.stop
 
@@ -139,10 +148,20 @@ class Recorder(Callbacks):
     latest: dict = {}
 
 
+def stop_asked(folder: Path) -> bool:
+    """A stop file (runs.STOP_REQUEST) is there for this process: one naming another pid was left by a
+    local Stop whose trainer then died, and a later `lmcore resume` must not stop on it."""
+    if not (folder / STOP_REQUEST).exists():
+        return False
+    request = read_json(folder / STOP_REQUEST)
+    pid = request.get("pid") if isinstance(request, dict) else None
+    return pid is None or pid == os.getpid()
+
+
 def position(trainer: Trainer) -> dict:
     """The trainer's step, epoch and time, as status.json holds them."""
     return {"step": trainer.step, "epoch": min(trainer.epoch, trainer.cfg.epochs), "elapsed": trainer.now(),
-            "time_spent": trainer.clock.state_dict()}
+            "time_spent": trainer.clock.state_dict(), "paused_seconds": trainer.paused}
 
 
 def set_threads(count: int) -> int:
@@ -210,7 +229,7 @@ def _run_claimed(folder: Path, raw: dict, show_progress: bool, observers: tuple,
 def _train_and_record(folder: Path, writer: RunWriter, raw: dict, show_progress: bool, observers: tuple,
                       handle_signals: bool, say) -> dict:
     """Train, and whatever happens leave status.json in a final state (module docstring)."""
-    recorder = Recorder(writer)
+    recorder = Recorder(writer, say)
     if handle_signals:  # before the status says running: a Stop pressed from then on stops it cleanly
         _install_signals(recorder)
     first_start = writer.current.get("started_at")  # RunWriter read status.json
@@ -380,7 +399,7 @@ def _times(trainer: Trainer) -> dict:
     """The last word on where the time went, and the epoch it reached: the stop's save and the test
     came after the last progress write, which may also be an epoch behind (QA round 11: 'step 325 ·
     epoch 2' on a run stopped in epoch 3)."""
-    return {"elapsed": trainer.now(), "time_spent": trainer.clock.state_dict(),
+    return {"elapsed": trainer.now(), "time_spent": trainer.clock.state_dict(), "paused_seconds": trainer.paused,
             "epoch": min(trainer.epoch, trainer.cfg.epochs)}
 
 

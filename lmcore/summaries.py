@@ -20,11 +20,31 @@ from .divergence import worse_than_guessing
 from .epochs import epoch_position, epoch_steps_from_plan
 from .jsonl import json_count, json_number, json_objects, read_jsonl
 from .reference import is_reference, reference_folders, reference_info
-from .runs import ACTIVE, LAUNCHER, QUEUE_FAILURE, average_speed, read_config, read_json, read_status, runs_dir
-from .timing import time_split
+from .runs import (
+    ACTIVE,
+    LAUNCHER,
+    QUEUE_FAILURE,
+    STOP_REQUEST,
+    average_speed,
+    read_config,
+    read_json,
+    read_status,
+    runs_dir,
+)
+from .timing import format_seconds, time_split
 
 ENDED_UNCLEANLY = ("failed", "broken")  # states whose status.json may lag metrics.jsonl
 TAIL_BYTES = 65536  # enough for the last validations of any run: train lines are a few hundred bytes
+# A live trainer writes status.json at least once a second while it trains or evaluates
+# (session.Recorder); one whose status is older than SILENT_SECONDS is paused or stuck (kill -STOP,
+# Ctrl+Z, a hung network disk). Its longest silences, measured on a 2-core CPU (docs/design.md):
+# loading PTB and building the vocabulary 0.1-0.8 s, a book-sized model's first step 4 s, the first
+# step that compiles 14-16 s (72 s at a load of 5 with an empty inductor cache), a book checkpoint
+# (53 MB) 0.1 s, its sample 2 s.
+SILENT_SECONDS = 120.0
+# A trainer asked to stop answers within a second (it writes `stopping`, or its status as it saves
+# and stops); a Stop unanswered this long says so on Train.
+STOP_ANSWER_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -63,6 +83,12 @@ class RunSummary:
         """Seconds interrupted attempts trained past their checkpoint, trained again on resume and not in
         training_seconds (status `redone_seconds`, lmcore.session.count_redone); None when none was."""
         return json_number(self.status.get("redone_seconds"))
+
+    @property
+    def paused_seconds(self) -> float | None:
+        """Seconds its trainer was paused or stuck and left out of training_seconds (status `paused_seconds`,
+        lmcore.timing.PauseWatch); None for runs written before it."""
+        return json_number(self.status.get("paused_seconds"))
 
     @property
     def guessing_note(self) -> str | None:
@@ -125,6 +151,22 @@ class RunSummary:
         return self.state in ACTIVE
 
     @property
+    def silent_seconds(self) -> float | None:
+        """Seconds since its live trainer last wrote, once over SILENT_SECONDS (silent_for)."""
+        return silent_for(self.status) if self.state == "running" else None
+
+    @property
+    def silence_note(self) -> str | None:
+        """silence_note(its status) for a running run; None otherwise."""
+        return silence_note(self.status) if self.state == "running" else None
+
+    @property
+    def state_text(self) -> str:
+        """Its state as a listing prints it: 'running', or 'running, no word from the trainer for 2:05
+        (paused or stuck?)'."""
+        return f"{self.state}, {self.silence_note}" if self.silence_note else self.state
+
+    @property
     def is_broken(self) -> bool:
         return self.state == "broken"
 
@@ -142,6 +184,44 @@ class RunSummary:
         if self.state == "finished":
             return 1.0
         return min(self.step / self.total_steps, 1.0) if self.step is not None and self.total_steps else 0.0
+
+
+def silent_for(status: dict, now: float | None = None) -> float | None:
+    """Seconds since a running trainer last wrote its status (`updated_at`), when over SILENT_SECONDS;
+    None otherwise. read_status reads a trainer whose process is gone as failed, so a `running` status
+    here is a live one that has stopped writing: paused or stuck. A clock that jumps forward by more
+    than that reads as such until the next write (a second later). QA round 17: a trainer stopped for
+    92 s read 'running · ETA 2:35' on every page."""
+    updated = json_number(status.get("updated_at"))
+    if status.get("state") != "running" or updated is None:
+        return None
+    quiet = (time.time() if now is None else now) - updated
+    return quiet if quiet > SILENT_SECONDS else None
+
+
+def silence_note(status: dict, now: float | None = None) -> str | None:
+    """'no word from the trainer for 2:05 (paused or stuck?)' for a silent trainer (silent_for); None otherwise."""
+    quiet = silent_for(status, now)
+    return None if quiet is None else f"no word from the trainer for {format_seconds(quiet)} (paused or stuck?)"
+
+
+def stop_unanswered(summary: RunSummary, now: float | None = None) -> str | None:
+    """'Stop asked 0:24 ago; the trainer has not answered: ...' for a running run whose stop request
+    (runs.STOP_REQUEST) is older than STOP_ANSWER_SECONDS and newer than its last status write; None
+    otherwise. A paused trainer's Stop changed nothing on the page for as long as it stood (QA round 17)."""
+    if summary.state != "running":
+        return None
+    request = read_json(summary.path / STOP_REQUEST)
+    asked = json_number(request.get("at")) if isinstance(request, dict) else None
+    updated = json_number(summary.status.get("updated_at"))
+    now = time.time() if now is None else now
+    if asked is None or updated is None or updated > asked or now - asked < STOP_ANSWER_SECONDS:
+        return None
+    pid = summary.status.get("pid")
+    process = f" (process {pid})" if pid else ""
+    return (f"Stop asked {format_seconds(now - asked)} ago; the trainer{process} has not answered: it has written "
+            f"nothing for {format_seconds(now - updated)} (paused or stuck?). It saves and stops as soon as it goes "
+            "on; a process paused with Ctrl+Z or kill -STOP goes on with fg or kill -CONT.")
 
 
 def speed(state: str, status: dict, logged: float | None = None, config: dict | None = None) -> float | None:

@@ -25,7 +25,7 @@ from .model import LanguageModel
 from .params import formula_counts
 from .sampling import generate
 from .schedule import Schedule
-from .timing import PhaseClock
+from .timing import PauseWatch, PhaseClock
 
 
 class Callbacks:
@@ -38,6 +38,7 @@ class Callbacks:
     def on_checkpoint(self, names: tuple[str, ...], payload: dict) -> None: ...  # one state, each name
     def on_progress(self, trainer: "Trainer") -> None: ...
     def on_evaluation(self, progress: dict) -> None: ...  # a split being read: Trainer.evaluate
+    def on_pause(self, pause: dict) -> None: ...  # {"step", "seconds", "during"}: left out of the time
     def stop_requested(self) -> bool:
         return False
 
@@ -126,6 +127,10 @@ class Trainer:
         self.elapsed = 0.0
         self._clock = time.perf_counter()  # fit() restarts it; now() must read before fit too
         self.clock = PhaseClock(device)  # what evaluating, sampling and saving take of `elapsed`
+        # Pauses (kill -STOP, a stuck disk: lmcore.timing's rule) are left out of `elapsed` and kept here.
+        self.paused = 0.0
+        self.pauses, self.eval_pauses = PauseWatch(self.clock), PauseWatch()
+        self._paused_at_lap = 0.0
         self.state = self.model.init_state(cfg.batch_size)
         self.keep_epochs = keeps_epoch_checkpoints(cfg, self.params()["total"])
         self._reset_interval()
@@ -163,11 +168,14 @@ class Trainer:
     def fit(self) -> str:
         """Train to the end (returns 'finished') or until a stop is requested ('stopped')."""
         self._clock = time.perf_counter()
+        self.pauses.restart()
+        self._paused_at_lap = self.paused
         self.model.train()
         while not self.done:
             if self.window == 0:
                 self.state = self.model.init_state(self.cfg.batch_size)
             self.train_step()
+            self.check_pause()
             # The end of the run and of each epoch log their partial interval too: a line after an epoch's
             # end carried its last steps into the next epoch's train perplexity (QA round 12).
             if self.step % self.log_every == 0 or self.done or self.window == self.windows:
@@ -200,6 +208,27 @@ class Trainer:
         self.interval["steps"] += 1
         self.step += 1
         self.window += 1
+
+    def check_pause(self) -> None:
+        """Leave out of the time a pause in the stretch since the last step (lmcore.timing.PauseWatch):
+        the previous step's logging and callbacks, and this step; its evaluations and saves are timed
+        apart, less any pause found inside them."""
+        seconds = self.pauses.lap(left_out=self.paused - self._paused_at_lap)
+        if seconds:
+            self.leave_out(seconds, "training", self.pauses.usual)
+        self._paused_at_lap = self.paused
+
+    def leave_out(self, seconds: float, during: str, usual: float = 0.0) -> None:
+        """A pause of `seconds` just ended: `elapsed`, the train line's speed and an open phase go on
+        as if it had not happened; `paused` keeps it. The train line's interval may have begun inside
+        the paused stretch (the pause in its log write): it keeps at least a `usual` stretch's steps."""
+        self._clock += seconds
+        stepping = time.perf_counter() - self.interval["start"] - (self.clock.total() - self.interval["phases"])
+        self.interval["start"] += min(seconds, max(stepping - usual, 0.0))
+        self.paused += seconds
+        if during != "training":
+            self.clock.left_out += seconds
+        self._emit("on_pause", {"step": self.step, "seconds": seconds, "during": during})
 
     def log_train(self) -> None:
         steps = self.interval["steps"]
@@ -249,10 +278,13 @@ class Trainer:
                  "words": len(getattr(self.corpus, split))}
 
         def progress(done: int, total: int) -> None:
+            if seconds := self.eval_pauses.lap():
+                self.leave_out(seconds, "evaluation")
             self._emit("on_evaluation", {**about, "done": done / total})
 
         self._emit("on_evaluation", {**about, "done": 0.0})
         with self.clock.phase("evaluation"):
+            self.eval_pauses.restart()
             ppl = perplexity(mean_nll(self.model, streams, self.cfg.bptt, self.autocast, progress))
         self._emit("on_evaluation", {**about, "done": 1.0})  # also where the split had no window
         return ppl
@@ -313,7 +345,7 @@ class Trainer:
             "progress": {"step": self.step, "epoch": self.epoch, "window": self.window, "windows": self.windows,
                          "best_val": self.best_val, "start_val": self.start_val, "elapsed": self.now(),
                          "last_eval_step": self.last_eval_step, "divergence": self.watch.state_dict(),
-                         "time_spent": self.clock.state_dict()},
+                         "time_spent": self.clock.state_dict(), "paused": self.paused},
             "hidden": [[h.cpu(), c.cpu()] for h, c in self.state],
             "interval": {"losses": [float(x) for x in self.interval["losses"]],
                          "norm": float(self.interval["norm"]), "steps": self.interval["steps"]},
@@ -339,6 +371,8 @@ class Trainer:
         if "divergence" in progress:
             self.watch.load_state_dict(progress["divergence"])
         self.clock.load_state_dict(progress.get("time_spent"))
+        paused = progress.get("paused")  # checkpoints from before pauses were left out have none
+        self.paused = float(paused) if isinstance(paused, (int, float)) and math.isfinite(paused) else 0.0
         self.state = [(h.to(self.device), c.to(self.device)) for h, c in payload["hidden"]]
         self._reset_interval()
         interval = payload.get("interval") or {}

@@ -5,6 +5,7 @@ so), capped by max_steps, and finished with its final validation beside the best
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import statistics
@@ -701,3 +702,32 @@ def test_a_finished_runs_cut_log_is_named(trained_runs, monkeypatch, tmp_path):
     status = json.loads((folder / "status.json").read_text())
     assert (f"Its metrics.jsonl ends at step {max(r['step'] for r in kept):,}, before the run's end at step "
             f"{status['step']:,}") in texts(at.warning)
+
+
+def test_a_paused_trainer_reads_silent_and_a_stop_on_it_says_it_was_not_answered(monkeypatch, tmp_path):
+    """QA round 17: a trainer stopped with kill -STOP read 'running · ETA 2:35' for as long as it stood,
+    and Stop pressed on it changed nothing on the page."""
+    import signal
+
+    from lmcore.summaries import SILENT_SECONDS
+
+    folder = runs.create_run({"preset": "tiny", "name": "paused"}, tmp_path / "runs")
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)  # lmcore"])
+    try:
+        os.kill(sleeper.pid, signal.SIGSTOP)
+        RunWriter(folder).status(state="running", pid=sleeper.pid, step=338, epoch=3, total_steps=2384,
+                                 elapsed=26.0, phase="training", device="cpu")
+        status = json.loads((folder / "status.json").read_text())
+        quiet = SILENT_SECONDS + 10
+        runs.write_json_atomic(folder / "status.json", {**status, "updated_at": time.time() - quiet})
+        assert runs.stop_run(folder)   # the SIGTERM waits, as it does for a stopped process
+        runs.write_json_atomic(folder / runs.STOP_REQUEST, {"at": time.time() - 24, "pid": sleeper.pid})
+        at = open_watch(monkeypatch, folder)
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert re.fullmatch(r"step 338 / 2,384 · epoch 3 · no word from the trainer for 2:1\d \(paused or stuck\?\)",
+                        progress(at))
+    warnings = " ".join(w.value for w in at.warning)
+    assert re.search(r"Stop asked 0:2\d ago; the trainer \(process \d+\) has not answered: it has written nothing "
+                     r"for 2:1\d \(paused or stuck\?\)", warnings)

@@ -23,13 +23,13 @@ import streamlit as st
 from explorer.metrics import smooth, split, thin
 from explorer.perplexity import Clip, ceiling_clip, find_clip, format_ppl
 from explorer.textview import md_escape
-from lmcore import checkpoints, queue, runs
+from lmcore import checkpoints, queue, runs, summaries
 from lmcore.epochs import epoch_position
 from lmcore.jsonl import json_count, json_number
 from lmcore.metrics_frame import MetricsFrame
-from lmcore.progress import format_seconds
 from lmcore.reference import reference_folders
 from lmcore.summaries import RunSummary, list_runs, reference_runs
+from lmcore.timing import format_seconds
 from ui import access, history
 
 STATE_ICONS = {"queued": "⏳", "running": "▶️", "finished": "✅", "failed": "❌", "stopped": "⏸️",
@@ -205,8 +205,11 @@ def metrics_frame(folder: Path) -> pd.DataFrame:
 
 def progress_text(status: dict) -> tuple[float, str]:
     """(fraction done, 'step 120 / 1,192 · epoch 2 / 8 · ETA 0:41') from status.json; while the run
-    reads its validation or test set, what evaluation_progress says."""
-    if evaluating := evaluation_progress(status):
+    reads its validation or test set, what evaluation_progress says. A trainer that has written nothing
+    for a while (summaries.silence_note: paused or stuck) shows its step and that, with no ETA: a frozen
+    one read as live (QA round 17)."""
+    silent = summaries.silence_note(status)
+    if not silent and (evaluating := evaluation_progress(status)):
         return evaluating
     step, total = status.get("step") or 0, status.get("total_steps") or 0
     fraction = min(step / total, 1.0) if total else 0.0
@@ -221,7 +224,9 @@ def progress_text(status: dict) -> tuple[float, str]:
     elapsed = status.get("elapsed")
     if not isinstance(elapsed, (int, float)) and status.get("started_at"):
         elapsed = time.time() - status["started_at"]
-    if status.get("state") == "running" and not starting and elapsed and 0 < fraction < 1:
+    if silent:
+        parts.append(silent)
+    elif status.get("state") == "running" and not starting and elapsed and 0 < fraction < 1:
         parts.append(f"ETA {fmt_duration(elapsed * (1 - fraction) / fraction)}")
     return fraction, " · ".join(parts)
 
@@ -422,9 +427,11 @@ def inherited_time(summary) -> str:
 
 def redone_time(summary) -> str:
     """' (and 0:09 trained again after a kill, not counted)' beside a training time: a resumed run's clock
-    goes on from its checkpoint's, and a killed run's time fell on Resume with nothing saying why."""
-    redone = summary.redone_seconds
-    return f" (and {fmt_duration(redone)} trained again after a kill, not counted)" if redone else ""
+    goes on from its checkpoint's, and a killed run's time fell on Resume with nothing saying why. Then
+    ' (and 1:32 paused, not counted)' for the pauses its trainer left out (lmcore.timing.PauseWatch)."""
+    redone, paused = summary.redone_seconds, summary.paused_seconds
+    return ((f" (and {fmt_duration(redone)} trained again after a kill, not counted)" if redone else "")
+            + (f" (and {fmt_duration(paused)} paused, not counted)" if paused and paused >= 0.5 else ""))
 
 
 def safe_id(run_id: str) -> str:

@@ -292,7 +292,7 @@ def run_line(summary: RunSummary, label: str) -> str:
     1.55M parameters · trained 0:10 · 28,731 tokens/s', and for a fork where it started, in Train's
     words (ui.fork.scores_note). The name and the problem are the user's or a file's text: escaped,
     they read as typed, never as markup (this line allows HTML, for its coloured dot)."""
-    parts = [f"**{md_escape(label)}** — {ui.STATE_ICONS.get(summary.state, '')} {summary.state}",
+    parts = [f"**{md_escape(label)}** — {ui.STATE_ICONS.get(summary.state, '')} {summary.state_text}",
              f"best val **{ui.fmt_ppl(summary.best_val)}**{ui.best_epoch_suffix(summary)}",
              f"final val **{ui.fmt_ppl(summary.final_val)}**", f"test **{ui.fmt_ppl(summary.test)}**"]
     if start := scores_note(summary):  # a fork: where it started, and whether its scores are that start's

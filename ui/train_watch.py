@@ -27,7 +27,7 @@ from lmcore.errors import LmcoreError
 from lmcore.fork import without_fork_keys
 from lmcore.presets import preset_values
 from lmcore.reference import is_reference
-from lmcore.summaries import RunSummary, reference_runs, summary_of
+from lmcore.summaries import RunSummary, reference_runs, stop_unanswered, summary_of
 from lmcore.text import shorten
 from lmcore.timing import describe_split
 from ui import access, compare_url, history, plots, reference
@@ -647,6 +647,8 @@ def run_outcome(folder: Path, summary: RunSummary, saved: SavedPoint | None) -> 
         st.warning(f"Finished: {scores_text(summary)}. {guessing_text(summary)}", icon=":material/casino:")
     elif state == "queued" and (reason := queue.waiting_reason(summary)):
         st.warning(reason, icon="⏳")
+    elif state == "running" and (unanswered := stop_unanswered(summary)):
+        st.warning(unanswered, icon="⏹️")
     if state == "stopped" and summary.guessing_note:
         st.warning(guessing_text(summary), icon=":material/casino:")
 
