@@ -357,7 +357,6 @@ def _fork_payload(payload: dict, cfg, start_val: float | None) -> dict:
     # trained. Where it started stays apart, for the plateau schedule (Trainer.plateau_reference).
     payload["progress"] = {**payload["progress"], "best_val": None, "start_val": start_val}
     payload["config"] = cfg.to_dict()
-    payload["logs"] = {"metrics_lines": 0, "samples_lines": 0}
     return payload
 
 

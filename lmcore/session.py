@@ -68,7 +68,6 @@ class Recorder(Callbacks):
         self.writer.masks(arrays)
 
     def on_checkpoint(self, names, payload):
-        payload["logs"] = self.writer.log_counts()
         self.writer.checkpoint(names, payload)
 
     def on_progress(self, trainer):
@@ -276,10 +275,10 @@ def _train(folder: Path, writer: RunWriter, recorder: Recorder, raw: dict, show_
     if resumed:
         payload = load_checkpoint(last)
         trainer.restore(payload)
-        writer.rewind_logs(payload.get("logs", {}))
+        writer.rewind_logs(trainer.step)   # by step: a log deleted and recreated no longer has the lines it counted
         recorder.best = trainer.best_val
     else:  # a start over (a retry that died before its first checkpoint) keeps no line twice
-        writer.rewind_logs({})
+        writer.rewind_logs(0)
     redone = count_redone(writer, reached, trainer)  # from step 0 too: all a killed first attempt trained
     writer.status(**TRAINING_PHASE, **position(trainer))   # the checkpoint's step, not a killed attempt's
     if say:

@@ -247,7 +247,7 @@ def test_a_resume_keeps_the_median_of_the_lines_it_goes_on_from(folder):
     for step, speed in enumerate((10.0, 20.0, 30.0, 40.0), start=1):
         writer.metric(train_line(step, speed))
     resumed = runs.RunWriter(folder)
-    resumed.rewind_logs({"metrics_lines": 3})                             # the checkpoint came after line 3
+    resumed.rewind_logs(3)                                                 # the checkpoint came at step 3
     assert resumed.current["median_tokens_per_s"] == 20.0
     resumed.metric(train_line(4, 50.0))
     assert resumed.current["median_tokens_per_s"] == 25.0
