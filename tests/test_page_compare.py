@@ -357,6 +357,22 @@ def test_a_run_without_a_config_is_left_out_of_the_config_differences(runs_copy)
     assert "Fewer than two of the selected runs have a config to compare." in texts(at)
 
 
+def test_a_config_json_edited_since_the_run_trained_is_warned(runs_copy):
+    """QA round 17 (S6a): a no-dropout run's config.json edited to dropout 0.5 vertical read "dropout 0.5 |
+    0.3" beside a run with identical curves. Its checkpoint holds the config it trained with."""
+    root, folders = runs_copy
+    plain = folders["plain"]
+    config = json.loads((plain / "config.json").read_text())
+    (plain / "config.json").write_text(json.dumps({**config, "name": "renamed", "max_steps": 80}))  # no training
+    at = open_page(**{"compare.selected": [plain.name, folders["variational"].name]})
+    assert "was edited since it trained" not in " ".join(w.value for w in at.warning)
+    (plain / "config.json").write_text(json.dumps({**config, "dropout_placement": "vertical"}))
+    at = open_page(**{"compare.selected": [plain.name, folders["variational"].name]})
+    edited = md_escape("dropout_placement vertical (its checkpoint: none)")
+    assert (f"**plain**: its config.json was edited since it trained: {edited}. The differences below show "
+            "config.json, not what it trained with.") in [w.value for w in at.warning]
+
+
 def test_runs_that_share_a_name_are_told_apart_everywhere(runs_copy):
     root, folders = runs_copy
     twin = root / (folders["plain"].name[:-4] + "zzzz")

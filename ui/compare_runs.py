@@ -20,7 +20,7 @@ from explorer import compare, epochs
 from explorer.compare_links import CHART_DEFAULTS, MAX_SMOOTHING, X_AXES
 from explorer.perplexity import find_clip
 from explorer.textview import md_escape
-from lmcore import runs
+from lmcore import checkpoints, runs
 from lmcore.summaries import RunSummary
 from ui import access, plots
 from ui.fork import fork_selected, inherited_best, scores_note, started_from
@@ -607,6 +607,7 @@ def log_range(figure: go.Figure, floors: list[float]) -> None:
 
 def config_diff(chosen: list[RunSummary], labels: list[str]) -> None:
     st.markdown("**Config differences**")
+    edited_configs(chosen, labels)
     if len(chosen) < 2:
         st.caption("Select two or more runs to see which config keys differ.")
         return
@@ -624,6 +625,16 @@ def config_diff(chosen: list[RunSummary], labels: list[str]) -> None:
         return
     st.markdown(diff_html(diff, dict(zip(numbers, labels))), unsafe_allow_html=True)
     st.caption(diff_caption(diff))
+
+
+def edited_configs(chosen: list[RunSummary], labels: list[str]) -> None:
+    """A run whose config.json was edited by hand since it trained (its checkpoint holds the config it
+    trained with): two runs trained alike read 'dropout 0.5 | 0.3' for identical curves (QA round 17)."""
+    for summary, label in zip(chosen, labels):
+        if not summary.is_reference and (drift := checkpoints.edited_config(summary.path)):
+            st.warning(f"**{md_escape(label)}**: its config.json was edited since it trained: "
+                       f"{md_escape(checkpoints.drift_text(drift))}. The differences below show config.json, "
+                       "not what it trained with.", icon=":material/edit_note:")
 
 
 def diff_caption(diff: pd.DataFrame) -> str:
