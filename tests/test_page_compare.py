@@ -373,6 +373,20 @@ def test_a_config_json_edited_since_the_run_trained_is_warned(runs_copy):
             "config.json, not what it trained with.") in [w.value for w in at.warning]
 
 
+def test_a_curve_whose_log_lost_its_start_is_named(runs_copy):
+    """QA round 17 (S6c): a metrics.jsonl deleted while the run trained starts late, and the curve with it."""
+    root, folders = runs_copy
+    plain = folders["plain"]
+    at = open_page(**{"compare.selected": [plain.name, folders["variational"].name]})
+    assert "starts there" not in texts(at)
+    lines = (plain / "metrics.jsonl").read_text().splitlines(keepends=True)
+    (plain / "metrics.jsonl").write_text("".join(line for line in lines if json.loads(line)["step"] > 20))
+    first = min(json.loads(line)["step"] for line in lines if json.loads(line)["step"] > 20)
+    at = open_page(**{"compare.selected": [plain.name, folders["variational"].name]})
+    assert (f"The log of **plain** at step {first:,} starts there: the steps before are missing from its "
+            "metrics.jsonl (deleted or cut while it trained).") in texts(at)
+
+
 def test_runs_that_share_a_name_are_told_apart_everywhere(runs_copy):
     root, folders = runs_copy
     twin = root / (folders["plain"].name[:-4] + "zzzz")

@@ -16,7 +16,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import ui
-from explorer import compare, epochs
+from explorer import compare, epochs, metrics
 from explorer.compare_links import CHART_DEFAULTS, MAX_SMOOTHING, X_AXES
 from explorer.perplexity import find_clip
 from explorer.textview import md_escape
@@ -419,8 +419,11 @@ def curves(chosen: list[RunSummary], labels: list[str], styles: list[ui.RunStyle
                   width=220)
     x, log_y = st.session_state[X_AXIS], st.session_state[LOG_Y]
     lines = []
+    late = []   # runs whose log lost its start (metrics.log_starts_at)
     for summary, label, style in zip(chosen, labels, styles):
         frame = ui.metrics_frame(summary.path)
+        if (first := metrics.log_starts_at(frame, summary.config)) is not None:
+            late.append(f"**{md_escape(label)}** at step {first:,}")
         if x == "epoch":
             frame = epochs.with_fractional_epochs(frame, epochs.steps_per_epoch(summary, frame))
         lines.append({"label": label, "frame": frame, "color": style.colour, "variant": style.variant})
@@ -444,6 +447,9 @@ def curves(chosen: list[RunSummary], labels: list[str], styles: list[ui.RunStyle
         st.caption(drawn.note())
     if not any(len(line["frame"]) for line in lines):
         st.caption("No metrics yet: queued runs start writing them once they train.")
+    if late:
+        st.caption(f"The log of {', '.join(late)} starts there: the steps before are missing from its "
+                   "metrics.jsonl (deleted or cut while it trained).")
 
 
 CURVES_HEIGHT = 420
