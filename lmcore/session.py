@@ -335,7 +335,7 @@ def drift_refusal(name: str, drift: dict) -> str:
     """Why a run with an edited config.json does not resume, and how to train with the change."""
     fixed = [key for key in drift if key not in ALLOWED]
     sets = " ".join(f"--set {key}={as_text(written)}" for key, (written, _) in drift.items())
-    way = (f"a fork cannot change {', '.join(fixed)}: train a new run with the change" if fixed else
+    way = (f"train a new run with the change (a fork cannot change {', '.join(fixed)})" if fixed else
            f"train with the change in a fork: lmcore fork {name} --from last {sets} (or Fork on the Train page)")
     return (f"{name}: config.json differs from the config its checkpoint trained with: {drift_text(drift)}; "
             f"put those values back to resume it, or {way}")

@@ -365,12 +365,12 @@ def test_a_config_json_edited_since_the_run_trained_is_warned(runs_copy):
     config = json.loads((plain / "config.json").read_text())
     (plain / "config.json").write_text(json.dumps({**config, "name": "renamed", "max_steps": 80}))  # no training
     at = open_page(**{"compare.selected": [plain.name, folders["variational"].name]})
-    assert "was edited since it trained" not in " ".join(w.value for w in at.warning)
+    assert "config.json edited since" not in " ".join(w.value for w in at.warning)
     (plain / "config.json").write_text(json.dumps({**config, "dropout_placement": "vertical"}))
     at = open_page(**{"compare.selected": [plain.name, folders["variational"].name]})
     edited = md_escape("dropout_placement vertical (its checkpoint: none)")
-    assert (f"**plain**: its config.json was edited since it trained: {edited}. The differences below show "
-            "config.json, not what it trained with.") in [w.value for w in at.warning]
+    assert ("config.json edited since the run trained, so the differences below show config.json, not what it "
+            f"trained with:\n- **plain**: {edited}") in [w.value for w in at.warning]
 
 
 def test_a_curve_whose_log_lost_its_start_is_named(runs_copy):

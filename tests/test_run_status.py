@@ -504,7 +504,7 @@ def test_a_resume_refuses_a_config_json_edited_since_its_checkpoint(small_config
     assert (folder / "metrics.jsonl").read_bytes() == log
     (folder / "config.json").write_text(json.dumps({**config, "layers": 3}))
     with pytest.raises(RunError, match=r"layers 3 \(its checkpoint: 2\); put those values back to resume it, "
-                                       r"or a fork cannot change layers: train a new run with the change$"):
+                                       r"or train a new run with the change \(a fork cannot change layers\)$"):
         run(folder, show_progress=False)
     (folder / "config.json").write_text(json.dumps({**config, "name": "renamed", "max_steps": 60, "threads": 2}))
     assert run(folder, show_progress=False)["state"] == "finished"

@@ -636,11 +636,12 @@ def config_diff(chosen: list[RunSummary], labels: list[str]) -> None:
 def edited_configs(chosen: list[RunSummary], labels: list[str]) -> None:
     """A run whose config.json was edited by hand since it trained (its checkpoint holds the config it
     trained with): two runs trained alike read 'dropout 0.5 | 0.3' for identical curves (QA round 17)."""
-    for summary, label in zip(chosen, labels):
-        if not summary.is_reference and (drift := checkpoints.edited_config(summary.path)):
-            st.warning(f"**{md_escape(label)}**: its config.json was edited since it trained: "
-                       f"{md_escape(checkpoints.drift_text(drift))}. The differences below show config.json, "
-                       "not what it trained with.", icon=":material/edit_note:")
+    edited = [f"- **{md_escape(label)}**: {md_escape(checkpoints.drift_text(drift))}"
+              for summary, label in zip(chosen, labels)
+              if not summary.is_reference and (drift := checkpoints.edited_config(summary.path))]
+    if edited:   # one box, not one per run: forty runs selected are not forty warnings
+        st.warning("config.json edited since the run trained, so the differences below show config.json, not "
+                   "what it trained with:\n" + "\n".join(edited), icon=":material/edit_note:")
 
 
 def diff_caption(diff: pd.DataFrame) -> str:
