@@ -22,3 +22,18 @@ def smooth(values: pd.Series, weight: float) -> pd.Series:
 def thin(frame: pd.DataFrame, max_points: int = 2000) -> pd.DataFrame:
     """At most `max_points` evenly spaced rows, always keeping the first and the last."""
     return frame.iloc[thin_index(len(frame), max_points)]
+
+
+def log_starts_at(frame: pd.DataFrame, config: dict) -> int | None:
+    """The first step a run's log holds, where the log before it is missing: its first train line comes
+    more than two of its log intervals (the median gap between its train lines) after the step the run
+    started from (0, or a fork's `fork_step` in its `config`). A metrics.jsonl deleted while the run
+    trained is recreated by the trainer from its next line, and the curve started at step 132 without a
+    word (QA round 17). None when the log starts where it should, or holds too few train lines to tell."""
+    steps = frame.loc[frame["kind"] == "train", "step"] if not frame.empty else pd.Series(dtype="int64")
+    if len(steps) < 3:
+        return None
+    fork_step = (config or {}).get("fork_step")
+    start = fork_step if isinstance(fork_step, int) and not isinstance(fork_step, bool) else 0
+    first, interval = int(steps.iloc[0]), float(steps.diff().median())
+    return first if first - start > 2 * interval else None

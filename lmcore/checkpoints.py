@@ -7,15 +7,17 @@ can start from (lmcore/fork.py).
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 
 import torch
 
-from .config import EPOCH_CHECKPOINTS_BELOW, Config, from_dict
+from .config import EPOCH_CHECKPOINTS_BELOW, Config, ConfigError, differences, from_dict
 from .errors import RunError
 from .model import LanguageModel
-from .runs import read_json
+from .presets import as_text
+from .runs import ACTIVE, read_config, read_json
 
 
 def load_checkpoint(path: Path) -> dict:
@@ -46,6 +48,68 @@ def saved_progress(path: Path) -> tuple[int, int, int] | None:
         return int(progress["step"]), int(progress["epoch"]), int(progress["window"])
     except Exception:  # say nothing rather than guess
         return None
+
+
+# Keys a run's config.json may hold apart from the config its checkpoint trained with, since they do not
+# change what trains: labels and lineage, how long it trains (a cap a resume trains on to), bookkeeping
+# (validation and logging steps, samples, kept checkpoints), and the engine's ways of computing the same
+# steps. Nothing in the project edits an existing run's config.json: a fork is a new run, and its
+# checkpoint holds its own config. Another key edited by hand would train the rest of the run on
+# another recipe under a config that claims it for every step (QA round 17).
+UNTRAINED_KEYS = frozenset({
+    "name", "preset", "group", "parent", "fork_from", "fork_step", "epochs", "max_steps", "eval_every",
+    "checkpoint_every", "log_every", "keep_epoch_checkpoints", "sample_prompt", "sample_words",
+    "sample_temperature", "device", "threads", "compile", "cuda_graphs", "compiled_cell", "layer_pipeline"})
+BUILT_IN_DATA = ("ptb", "synthetic")
+
+
+def saved_config(path: Path) -> dict | None:
+    """The config a checkpoint trained with, mapped like saved_progress (a few ms); None for a missing,
+    torn, foreign or older file."""
+    try:
+        config = torch.load(path, map_location="cpu", weights_only=True, mmap=True)["config"]
+    except Exception:  # say nothing rather than guess: the resume's own load names what is wrong
+        return None
+    return config if isinstance(config, dict) else None
+
+
+def config_drift(written: dict, trained: dict | None) -> dict:
+    """{key: (config.json's value, the checkpoint's)} for each key that changes training and differs:
+    a config.json edited by hand since the checkpoint. A text file's path may change (the folder moved
+    to another machine): its SHA-256 decides (session.same_text). Empty when either does not read."""
+    try:
+        drift = differences(from_dict(written), from_dict(trained or {})) if trained else {}
+    except ConfigError:
+        return {}
+    drift = {key: values for key, values in drift.items() if key not in UNTRAINED_KEYS}
+    if "dataset" in drift and not set(drift["dataset"]) & set(BUILT_IN_DATA):
+        del drift["dataset"]
+    return drift
+
+
+def edited_config(folder: Path) -> dict:
+    """config_drift of a run folder's config.json against its last.pt: {} for a run whose config.json
+    says what it trained with (or that has no readable checkpoint). Kept while both files are unchanged:
+    Compare asks on every rerun for each run selected, and a mapped read costs a few ms."""
+    paths = (Path(folder) / "config.json", Path(folder) / "checkpoints" / "last.pt")
+    try:
+        stamps = tuple((p.stat().st_mtime_ns, p.stat().st_size) for p in paths)
+    except OSError:
+        return {}
+    return dict(_edited(str(folder), stamps))
+
+
+@functools.lru_cache(maxsize=256)
+def _edited(folder: str, stamps: tuple) -> tuple:
+    written = read_config(Path(folder))
+    return tuple(config_drift(written, saved_config(Path(folder) / "checkpoints" / "last.pt")).items()) if written \
+        else ()
+
+
+def drift_text(drift: dict) -> str:
+    """'dropout 0.5 (its checkpoint: 0.0), dropout_placement vertical (its checkpoint: none)'."""
+    return ", ".join(f"{key} {as_text(written)} (its checkpoint: {as_text(trained)})"
+                     for key, (written, trained) in drift.items())
 
 
 def checkpoint_path(folder: Path, which: str = "best") -> Path:
@@ -82,6 +146,22 @@ def checkpoint_sources(folder: Path) -> list[str]:
     kept = Path(folder) / "checkpoints"
     named = [name for name in ("best", "last") if (kept / f"{name}.pt").exists()]
     return named + [f"epoch:{epoch}" for epoch in kept_epochs(folder)]
+
+
+GONE = ("its checkpoints were deleted, so nothing can continue it: train its config again as a new run "
+        "(Edit a copy on the Train page)")
+
+
+def no_checkpoint_reason(folder: Path, status: dict) -> str:
+    """Why a run has no checkpoint to continue from: it has none yet, it saved none, or they were
+    deleted (it finished, validated or was forked, each of which saves one). A finished run whose
+    checkpoints/ was deleted was told 'it has no checkpoint yet' by fork and 'fork it' by resume, each
+    pointing to the other (QA round 17)."""
+    saved = (status.get("state") == "finished" or status.get("best_val_ppl") is not None
+             or (read_config(folder) or {}).get("fork_step") is not None)
+    if saved:
+        return GONE
+    return "it has no checkpoint yet" if status.get("state") in ACTIVE else "it saved no checkpoint"
 
 
 def source_path(folder: Path, source: str) -> Path:

@@ -521,11 +521,12 @@ def cmd_fork(args) -> int:
     from .config import parse_assignments
     from .fork import fork_run
     from .runs import read_config, runs_dir
+    from .session import say_on_stderr
 
     parent = find_run(args.run, args.runs_dir)
     given_as_folder = Path(args.run).expanduser().is_dir()
     root = args.runs_dir or (parent.parent if given_as_folder else runs_dir())
-    folder = fork_run(parent, args.source, parse_assignments(args.assignments), root)
+    folder = fork_run(parent, args.source, parse_assignments(args.assignments), root, say=say_on_stderr)
     config = read_config(folder)
     print(json.dumps({"run": folder.name, "parent": config["parent"], "fork_step": config["fork_step"],
                       "fork_from": config["fork_from"], "folder": str(folder)}), flush=True)

@@ -31,7 +31,14 @@ from pathlib import Path
 import torch
 
 from .ablation import SHORT, inert_settings
-from .checkpoints import checkpoint_sources, load_checkpoint, source_path
+from .checkpoints import (
+    checkpoint_sources,
+    config_drift,
+    drift_text,
+    load_checkpoint,
+    no_checkpoint_reason,
+    source_path,
+)
 from .config import KEYS, MAX_TEXT, ConfigError, coerce, from_dict, unknown_key_message, validate
 from .epochs import epoch_steps_from_plan
 from .errors import RunError
@@ -221,7 +228,7 @@ def _load_source(parent, source: str) -> dict:
                        "last (where it stands now), or fork its parent")
     if not path.exists():
         kept = checkpoint_sources(parent)
-        choices = f"it has {', '.join(kept)}" if kept else "it has no checkpoint yet"
+        choices = f"it has {', '.join(kept)}" if kept else no_checkpoint_reason(parent, read_status(parent))
         raise RunError(f"{parent.name} has no {source} checkpoint (checkpoints/{path.name}); {choices}")
     payload = load_checkpoint(path)
     if not isinstance(payload, dict) or not CONTINUED <= set(payload):
@@ -357,7 +364,6 @@ def _fork_payload(payload: dict, cfg, start_val: float | None) -> dict:
     # trained. Where it started stays apart, for the plateau schedule (Trainer.plateau_reference).
     payload["progress"] = {**payload["progress"], "best_val": None, "start_val": start_val}
     payload["config"] = cfg.to_dict()
-    payload["logs"] = {"metrics_lines": 0, "samples_lines": 0}
     return payload
 
 
@@ -384,10 +390,23 @@ def held_status(cfg, payload: dict, windows: int | None) -> dict:
             "total_steps": total}
 
 
-def fork_run(parent_folder, source: str, changes: dict, root) -> Path:
+def trained_recipe(parent: Path, raw: dict, payload: dict, say=None) -> dict:
+    """The parent's config as its checkpoint trained with it: config.json's, with each key that changes
+    training and differs taken from the checkpoint (checkpoints.config_drift). A fork of a run whose
+    config.json was edited by hand (dropout 0.5 on a run trained without) trained with the edited
+    dropout, named as if nothing had changed (QA round 17)."""
+    drift = config_drift(raw, payload.get("config"))
+    if drift and say:
+        say(f"note: {parent.name}'s config.json differs from the config its checkpoint trained with: "
+            f"{drift_text(drift)}; the fork starts from the checkpoint's, and changes only the keys you set")
+    return {**raw, **{key: trained for key, (_, trained) in drift.items()}}
+
+
+def fork_run(parent_folder, source: str, changes: dict, root, say=None) -> Path:
     """Create the fork of `parent_folder` from its `source` checkpoint (best, last or epoch:N) with
     `changes` ({key: value or text}) under `root`; its folder, `stopped` at its fork step (the queue
-    leaves it alone). Trains nothing: resume or launch it.
+    leaves it alone). Trains nothing: resume or launch it. `say`, when given, gets a one-line note
+    when the parent's config.json disagrees with the checkpoint's config (trained_recipe).
     ConfigError/RunError with one line per problem, before anything is written."""
     parent = Path(parent_folder)
     refuse_reference(parent, "forked (its checkpoints were not kept)")
@@ -398,6 +417,7 @@ def fork_run(parent_folder, source: str, changes: dict, root) -> Path:
     payload = _load_source(parent, source)
     if source == "best":  # only a best.pt can be written between an epoch's last step and its bookkeeping
         payload = finish_epoch(parent, payload)
+    raw = trained_recipe(parent, raw, payload, say)
     cfg, label = _fork_config(parent, raw, payload, source, typed)
     check_shapes(cfg, payload)
     start = starting_validation(parent, payload["progress"]["step"]) or {"ppl": None, "epoch": None}

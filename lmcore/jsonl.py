@@ -45,23 +45,58 @@ def append_jsonl(path: Path, record: dict) -> None:
         handle.flush()
 
 
-def truncate_lines(path: Path, keep: int) -> None:
-    """Keep the first `keep` lines of a JSONL file (resume drops what the checkpoint lacks)."""
+def rewind_to_step(path: Path, step: int) -> None:
+    """Cut a JSONL log back to what a checkpoint at `step` knew, so a resume goes on from it with no
+    step held twice and none going backwards: every record past `step` goes, and so does a test line
+    (only a run's end writes one, after its last checkpoint: the resumed run writes it again). A record
+    that a later one at a lower step supersedes goes too (an attempt killed after the log was cut
+    short, followed by a resume's lines). A torn last line goes; other lines that are no record
+    (readers skip them) stay where they are. The cut used to count lines, which a log deleted and
+    recreated by the trainer no longer matched: the killed attempt's lines stayed, and the resume's
+    went after them, 42 steps twice (QA round 17)."""
     if not path.exists():
         return
-    lines = path.read_bytes().split(b"\n")[:keep]
-    data = b"".join(line + b"\n" for line in lines if line)
+    data = path.read_bytes()
+    lines = data.split(b"\n")[:-1]   # the last piece is empty, or a torn line
+    kept = _rewound(lines, step)
+    new = b"".join(line + b"\n" for line in kept)
+    if new == data:
+        return
     fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
+        handle.write(new)
     os.replace(temp, path)
 
 
-def count_lines(path: Path) -> int:
-    if not path.exists():
-        return 0
-    with open(path, "rb") as handle:
-        return sum(1 for line in handle if line.endswith(b"\n"))
+def _rewound(lines: list[bytes], step: int) -> list[bytes]:
+    kept: list[tuple[bytes, tuple | None]] = []
+    placed: list[int] = []   # where in `kept` the records with a step are, in order
+    for line in lines:
+        place = _place(line)
+        if place is not None and (place[0] > step or place[1] == "test"):
+            continue
+        if place is not None:
+            while placed and _supersedes(place, kept[placed[-1]][1]):
+                kept[placed.pop()] = (b"", None)
+            placed.append(len(kept))
+        kept.append((line, place))
+    return [line for line, _ in kept if line]
+
+
+def _place(line: bytes) -> tuple | None:
+    """(step, kind) of a record line (kind None in samples.jsonl), None for a line that is no record."""
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return None
+    step = json_count(record.get("step")) if isinstance(record, dict) else None
+    return None if step is None else (step, record.get("kind"))
+
+
+def _supersedes(later: tuple, earlier: tuple) -> bool:
+    """Whether a later record makes an earlier one a killed attempt's: it goes back past it, or repeats
+    its kind at its step."""
+    return earlier[0] > later[0] or earlier == later
 
 
 def read_jsonl(path: Path) -> list[dict]:

@@ -27,7 +27,7 @@ import numpy as np
 
 from . import __version__, locks, threads
 from .errors import NO_SPACE, RunError, no_space
-from .jsonl import append_jsonl, count_lines, json_count, json_number, read_metrics, truncate_lines
+from .jsonl import append_jsonl, json_count, json_number, read_metrics, rewind_to_step
 
 ACTIVE = ("queued", "running")
 LAUNCHER = "launcher.json"          # written by launch: the pid it started, and when
@@ -128,7 +128,7 @@ def read_json(path: Path):
 
 # ---------------------------------------------------------------- the writer
 
-# The run folder's files only a trainer writes (through temp files, write_json_atomic and truncate_lines).
+# The run folder's files only a trainer writes (through temp files, write_json_atomic and rewind_to_step).
 TRAINER_FILES = ("status.json", "params.json", "vocab.json", "metrics.jsonl", "samples.jsonl")
 # Space a trainer holds in its folder for its final status and its log's last line on a full disk
 # (RunWriter.reserve_space): a status.json is a few KB, a file system block 4 KB.
@@ -291,16 +291,12 @@ class RunWriter:
                 shutil.copyfile(first, temp)
             os.replace(temp, self.checkpoints / f"{name}.pt")
 
-    def log_counts(self) -> dict:
-        """Lines in the logs now; a checkpoint stores them so resume can cut back to it."""
-        return {"metrics_lines": count_lines(self.folder / "metrics.jsonl"),
-                "samples_lines": count_lines(self.folder / "samples.jsonl")}
-
-    def rewind_logs(self, counts: dict) -> None:
-        """Cut the logs back to a checkpoint's counts; the median speed starts over from the train
-        lines kept (a resume goes on from them)."""
-        truncate_lines(self.folder / "metrics.jsonl", counts.get("metrics_lines", 0))
-        truncate_lines(self.folder / "samples.jsonl", counts.get("samples_lines", 0))
+    def rewind_logs(self, step: int) -> None:
+        """Cut the logs back to what a checkpoint at `step` knew (jsonl.rewind_to_step; 0: a start over
+        keeps no line); the median speed starts over from the train lines kept (a resume goes on from
+        them)."""
+        rewind_to_step(self.folder / "metrics.jsonl", step)
+        rewind_to_step(self.folder / "samples.jsonl", step)
         self.speeds = []
         self.current.pop("median_tokens_per_s", None)
         kept = read_metrics(self.folder / "metrics.jsonl")

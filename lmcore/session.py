@@ -19,13 +19,15 @@ import torch
 
 from . import config as config_module
 from . import locks
-from .checkpoints import load_checkpoint
+from .checkpoints import GONE, checkpoint_sources, config_drift, drift_text, load_checkpoint, saved_config
 from .data import load_corpus
 from .divergence import Diverged
 from .epochs import checkpoint_place
 from .errors import DataError, FolderGone, LmcoreError, RunError, no_space
+from .fork import ALLOWED
 from .graphs import describe_step
 from .jsonl import json_count, json_number
+from .presets import as_text
 from .progress import ProgressBar, pause_line
 from .runs import STOP_REQUEST, RunWriter, read_config, read_json, read_status, refuse_reference
 from .summaries import last_train_line, summarize
@@ -70,7 +72,6 @@ class Recorder(Callbacks):
         self.writer.masks(arrays)
 
     def on_checkpoint(self, names, payload):
-        payload["logs"] = self.writer.log_counts()
         self.writer.checkpoint(names, payload)
 
     def on_pause(self, pause):
@@ -211,8 +212,9 @@ def say_on_stderr(line: str) -> None:
 def finished_already(folder: Path) -> dict:
     """A finished run resumed: nothing to train, nothing written. Resume used to evaluate the test set
     again (adding to its time), and with a torn last.pt turned the finished run into a failed one that
-    only offered Start over (QA round 13). A fork trains it on."""
-    return result_line(summarize(folder), note="already finished: nothing to train (fork it to train on)")
+    only offered Start over (QA round 13). A fork trains it on, if its checkpoints are still there."""
+    hint = " (fork it to train on)" if checkpoint_sources(folder) else f"; {GONE}"
+    return result_line(summarize(folder), note=f"already finished: nothing to train{hint}")
 
 
 def _run_claimed(folder: Path, raw: dict, show_progress: bool, observers: tuple, handle_signals: bool,
@@ -298,6 +300,7 @@ def _train(folder: Path, writer: RunWriter, recorder: Recorder, raw: dict, show_
     prepare_device(device)
     from .ptb import stderr_progress
 
+    same_recipe(folder, raw)
     same_text(cfg, writer)
     corpus = load_corpus(cfg, progress=stderr_progress() if show_progress else None, vocabulary=trained_words(folder))
     if say and (note := special_note(corpus.info.get("special") or {})):
@@ -314,10 +317,10 @@ def _train(folder: Path, writer: RunWriter, recorder: Recorder, raw: dict, show_
     if resumed:
         payload = load_checkpoint(last)
         trainer.restore(payload)
-        writer.rewind_logs(payload.get("logs", {}))
+        writer.rewind_logs(trainer.step)   # by step: a log deleted and recreated no longer has the lines it counted
         recorder.best = trainer.best_val
     else:  # a start over (a retry that died before its first checkpoint) keeps no line twice
-        writer.rewind_logs({})
+        writer.rewind_logs(0)
     redone = count_redone(writer, reached, trainer)  # from step 0 too: all a killed first attempt trained
     writer.status(**TRAINING_PHASE, **position(trainer))   # the checkpoint's step, not a killed attempt's
     if say:
@@ -353,6 +356,27 @@ def same_text(cfg, writer: RunWriter) -> None:
                         "or start a new run on the new one")
     if not known:
         writer.status(text_sha256=digest)
+
+
+def same_recipe(folder: Path, raw: dict) -> None:
+    """A resume trains on the config its checkpoint trained with: a config.json edited by hand since
+    (dropout 0.5 on a run trained without) is refused in one line, before anything is read or cut.
+    It was used silently, and the run then claimed dropout 0.5 for all its steps (QA round 17).
+    Keys that do not change training may differ (checkpoints.UNTRAINED_KEYS: a cap, the name)."""
+    last = folder / "checkpoints" / "last.pt"
+    drift = config_drift(raw, saved_config(last)) if last.exists() else {}
+    if drift:
+        raise RunError(drift_refusal(folder.name, drift))
+
+
+def drift_refusal(name: str, drift: dict) -> str:
+    """Why a run with an edited config.json does not resume, and how to train with the change."""
+    fixed = [key for key in drift if key not in ALLOWED]
+    sets = " ".join(f"--set {key}={as_text(written)}" for key, (written, _) in drift.items())
+    way = (f"train a new run with the change (a fork cannot change {', '.join(fixed)})" if fixed else
+           f"train with the change in a fork: lmcore fork {name} --from last {sets} (or Fork on the Train page)")
+    return (f"{name}: config.json differs from the config its checkpoint trained with: {drift_text(drift)}; "
+            f"put those values back to resume it, or {way}")
 
 
 def count_redone(writer: RunWriter, reached: dict | None, trainer: Trainer) -> float:

@@ -226,6 +226,40 @@ def test_a_missing_checkpoint_or_a_reference_parent_is_one_line_and_creates_noth
     assert _listing(tmp_path) == ["reference"]
 
 
+def test_a_fork_starts_from_its_checkpoints_config_not_a_config_json_edited_since(parents, tmp_path):
+    """QA round 17 (S6a): dropout edited in a finished no-dropout run's config.json, then a fork with
+    nothing changed: named as the parent, it trained with the edited dropout. It trains as the checkpoint
+    did now, and says that config.json disagreed."""
+    parent = copy_run(parents["plain"], tmp_path)
+    config = json.loads((parent / "config.json").read_text())
+    (parent / "config.json").write_text(json.dumps({**config, "dropout": 0.5, "dropout_placement": "vertical"}))
+    said = []
+    child = fork_run(parent, "epoch:1", {}, tmp_path / "forks", say=said.append)
+    assert said == [f"note: {parent.name}'s config.json differs from the config its checkpoint trained with: "
+                    "dropout 0.5 (its checkpoint: 0.0), dropout_placement vertical (its checkpoint: none); the fork "
+                    "starts from the checkpoint's, and changes only the keys you set"]
+    forked = json.loads((child / "config.json").read_text())
+    assert (forked["dropout"], forked["dropout_placement"]) == (0.0, "none")
+    assert "dropout" not in forked["name"]
+    run(child, show_progress=False)
+    later = [r for r in read_jsonl(parents["plain"] / "metrics.jsonl") if r["step"] > EPOCH]
+    assert stable(read_jsonl(child / "metrics.jsonl")) == stable(later)   # it trained as its parent went on
+
+
+def test_a_finished_run_whose_checkpoints_were_deleted_is_not_sent_between_fork_and_resume(parents, tmp_path):
+    """QA round 17 (S6b): resume said 'fork it to train on', fork said 'it has no checkpoint yet'."""
+    parent = copy_run(parents["plain"], tmp_path)
+    shutil.rmtree(parent / "checkpoints")
+    gone = ("its checkpoints were deleted, so nothing can continue it: train its config again as a new run "
+            "(Edit a copy on the Train page)")
+    with pytest.raises(RunError) as caught:
+        fork_run(parent, "best", {}, tmp_path / "forks")
+    assert str(caught.value) == f"{parent.name} has no best checkpoint (checkpoints/best.pt); {gone}"
+    assert run(parent, show_progress=False)["note"] == f"already finished: nothing to train; {gone}"
+    whole = copy_run(parents["dropout"], tmp_path)
+    assert run(whole, show_progress=False)["note"] == "already finished: nothing to train (fork it to train on)"
+
+
 def test_a_copy_of_a_fork_trains_from_scratch_as_no_fork():
     config = {"dropout": 0.1, "parent": "a", "fork_from": "best", "fork_step": 3, "name": "x"}
     assert without_fork_keys(config) == {"dropout": 0.1, "name": "x"}
@@ -411,3 +445,21 @@ def test_the_fork_form_says_which_of_its_changes_cannot_act(parents, tmp_path, m
     assert "dropout=0.3 does nothing while dropout_placement is none" in " ".join(w.value for w in at.warning)
     fork = next(p for p in parent.parent.iterdir() if p.name != parent.name)
     assert _wait_until_done(fork)["state"] == "finished"
+
+
+def test_the_fork_form_says_when_the_parents_config_json_disagrees_with_its_checkpoint(parents, tmp_path,
+                                                                                        monkeypatch):
+    """QA round 17 (S6a): the form forked from config.json's hand-edited dropout without a word."""
+    parent = copy_run(parents["plain"], tmp_path)                       # trained with dropout 0, placement none
+    config = json.loads((parent / "config.json").read_text())
+    (parent / "config.json").write_text(json.dumps({**config, "dropout": 0.5, "dropout_placement": "vertical"}))
+    at = open_app(monkeypatch, parent.parent, "app_pages/train.py", {"run": parent.name})
+    key = f"fork.train.{parent.name}"
+    at.number_input(key=f"{key}.epoch:1.max_steps").set_value(EPOCH + 3)
+    next(b for b in at.button if b.label == "Fork and train").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert (f"{parent.name}'s config.json differs from the config its checkpoint trained with: dropout 0.5 (its "
+            "checkpoint: 0.0)") in " ".join(i.value for i in at.info)
+    fork = next(p for p in parent.parent.iterdir() if p.name != parent.name)
+    assert _wait_until_done(fork)["state"] == "finished"
+    assert json.loads((fork / "config.json").read_text())["dropout_placement"] == "none"

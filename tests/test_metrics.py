@@ -7,7 +7,7 @@ import pytest
 
 from explorer.metrics import smooth
 from lmcore.bench import reading
-from lmcore.jsonl import MetricsTail, truncate_lines
+from lmcore.jsonl import MetricsTail, rewind_to_step
 from lmcore.metrics_frame import MetricsFrame, thin_index
 
 
@@ -35,10 +35,31 @@ def test_tail_starts_over_when_a_resume_rewrites_the_file(tmp_path):
     path.write_text("".join(_line("train", s) for s in range(1, 6)))
     frame = MetricsFrame(path)
     assert frame.refresh()["step"].tolist() == [1, 2, 3, 4, 5]
-    truncate_lines(path, 3)                                            # resume cuts back to step 3...
+    rewind_to_step(path, 3)                                            # resume cuts back to step 3...
     with open(path, "a") as handle:
         handle.write("".join(_line("train", s) for s in range(4, 9)))  # ...and trains on past the old end
     assert frame.refresh()["step"].tolist() == [1, 2, 3, 4, 5, 6, 7, 8]
+
+
+def test_a_resume_cuts_the_log_by_step_so_no_step_is_held_twice_or_goes_back(tmp_path):
+    """QA round 17 (S6e): metrics.jsonl deleted after the checkpoint at step 149 (the trainer recreated it
+    from step 212), the run killed at 294, then resumed: the cut by the checkpoint's line count (76) left
+    the recreated 42 lines, and the resume appended 150-447 after them. The cut is by step now."""
+    path = tmp_path / "metrics.jsonl"
+    path.write_text("".join(_line("train", s) for s in range(212, 295, 2)))   # all of it past the checkpoint
+    rewind_to_step(path, 149)
+    assert path.read_text() == ""
+    kept = _line("train", 148) + _line("val", 149) + "not json\n"
+    # A log the old cut left doubled (a killed attempt's 150-154, then a resume's 150-152 and its end's
+    # test line, the checkpoint at 155), more past the checkpoint, and a torn last line.
+    path.write_text(kept + "".join(_line("train", s) for s in (150, 152, 154, 150, 152)) + _line("val", 152)
+                    + _line("test", 152) + _line("train", 160) + '{"kind": "tr')
+    rewind_to_step(path, 155)
+    assert path.read_text() == kept + _line("train", 150) + _line("train", 152) + _line("val", 152)
+    samples = tmp_path / "samples.jsonl"
+    samples.write_text("".join(json.dumps({"step": s, "text": "a"}) + "\n" for s in (99, 149, 99, 149, 198)))
+    rewind_to_step(samples, 149)
+    assert [json.loads(line)["step"] for line in samples.read_text().splitlines()] == [99, 149]
 
 
 def test_frame_keeps_every_validation_line_and_thins_train_lines(tmp_path):

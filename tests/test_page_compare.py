@@ -357,6 +357,36 @@ def test_a_run_without_a_config_is_left_out_of_the_config_differences(runs_copy)
     assert "Fewer than two of the selected runs have a config to compare." in texts(at)
 
 
+def test_a_config_json_edited_since_the_run_trained_is_warned(runs_copy):
+    """QA round 17 (S6a): a no-dropout run's config.json edited to dropout 0.5 vertical read "dropout 0.5 |
+    0.3" beside a run with identical curves. Its checkpoint holds the config it trained with."""
+    root, folders = runs_copy
+    plain = folders["plain"]
+    config = json.loads((plain / "config.json").read_text())
+    (plain / "config.json").write_text(json.dumps({**config, "name": "renamed", "max_steps": 80}))  # no training
+    at = open_page(**{"compare.selected": [plain.name, folders["variational"].name]})
+    assert "config.json edited since" not in " ".join(w.value for w in at.warning)
+    (plain / "config.json").write_text(json.dumps({**config, "dropout_placement": "vertical"}))
+    at = open_page(**{"compare.selected": [plain.name, folders["variational"].name]})
+    edited = md_escape("dropout_placement vertical (its checkpoint: none)")
+    assert ("config.json edited since the run trained, so the differences below show config.json, not what it "
+            f"trained with:\n- **plain**: {edited}") in [w.value for w in at.warning]
+
+
+def test_a_curve_whose_log_lost_its_start_is_named(runs_copy):
+    """QA round 17 (S6c): a metrics.jsonl deleted while the run trained starts late, and the curve with it."""
+    root, folders = runs_copy
+    plain = folders["plain"]
+    at = open_page(**{"compare.selected": [plain.name, folders["variational"].name]})
+    assert "starts there" not in texts(at)
+    lines = (plain / "metrics.jsonl").read_text().splitlines(keepends=True)
+    (plain / "metrics.jsonl").write_text("".join(line for line in lines if json.loads(line)["step"] > 20))
+    first = min(json.loads(line)["step"] for line in lines if json.loads(line)["step"] > 20)
+    at = open_page(**{"compare.selected": [plain.name, folders["variational"].name]})
+    assert (f"The log of **plain** at step {first:,} starts there: the steps before are missing from its "
+            "metrics.jsonl (deleted or cut while it trained).") in texts(at)
+
+
 def test_runs_that_share_a_name_are_told_apart_everywhere(runs_copy):
     root, folders = runs_copy
     twin = root / (folders["plain"].name[:-4] + "zzzz")

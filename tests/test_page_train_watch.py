@@ -689,6 +689,24 @@ def test_the_live_chart_leaves_a_swipe_to_the_page_and_the_data_to_its_toolbar(t
         assert f"{shown} **{metric(at, label)}**" in line
 
 
+def test_a_log_that_lost_its_start_is_named(trained_runs, monkeypatch, tmp_path):
+    """QA round 17 (S6c): metrics.jsonl deleted while the run trained is recreated by the trainer from its next
+    line, and the chart started at step 132 without a word."""
+    folder = copy_run(trained_runs[1]["plain"], tmp_path)
+    lines = (folder / "metrics.jsonl").read_text().splitlines(keepends=True)
+    at = open_watch(monkeypatch, folder)
+    assert "metrics.jsonl starts" not in texts(at.warning)                              # a whole log: no word
+    (folder / "metrics.jsonl").write_text("".join(line for line in lines if json.loads(line)["step"] > 20))
+    first = min(json.loads(line)["step"] for line in lines if json.loads(line)["step"] > 20)
+    at = open_watch(monkeypatch, folder)
+    assert (f"Its metrics.jsonl starts at step {first:,}: the log of the steps before it is missing (deleted or cut "
+            "while the run trained), so the curve starts there.") in texts(at.warning)
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "fork_step": 20, "parent": "p", "fork_from": "last"}))
+    at = open_watch(monkeypatch, folder)
+    assert "metrics.jsonl starts" not in texts(at.warning)                              # a fork's log starts late
+
+
 def test_a_finished_runs_cut_log_is_named(trained_runs, monkeypatch, tmp_path):
     """A metrics.jsonl cut short (half of it, mid-line) ended the curve with no word, and its last validation
     contradicted the final one above it (QA round 16)."""

@@ -247,7 +247,7 @@ def test_a_resume_keeps_the_median_of_the_lines_it_goes_on_from(folder):
     for step, speed in enumerate((10.0, 20.0, 30.0, 40.0), start=1):
         writer.metric(train_line(step, speed))
     resumed = runs.RunWriter(folder)
-    resumed.rewind_logs({"metrics_lines": 3})                             # the checkpoint came after line 3
+    resumed.rewind_logs(3)                                                 # the checkpoint came at step 3
     assert resumed.current["median_tokens_per_s"] == 20.0
     resumed.metric(train_line(4, 50.0))
     assert resumed.current["median_tokens_per_s"] == 25.0
@@ -477,6 +477,38 @@ def test_a_run_on_a_text_file_resumes_only_on_that_text(runs_root, tmp_path):
     with pytest.raises(DataError, match=r"story.txt changed since this run started training on it"):
         run(fork, show_progress=False)
     assert read_status(fork)["state"] == "failed"
+
+
+def test_a_resume_refuses_a_config_json_edited_since_its_checkpoint(small_config, tmp_path):
+    """QA round 17 (S6d): dropout edited in config.json of a stopped run, then Resume: it trained the rest
+    with the new dropout, and the run claimed it for all its steps. Refused now in one line naming the keys
+    and both values, before the log is cut; keys that change no training (the name, a cap) may differ."""
+    from lmcore.errors import RunError
+    from lmcore.session import run
+
+    folder = runs.create_run(small_config.replace(dropout=0.0, dropout_placement="none", epochs=1).to_dict(),
+                             tmp_path)
+    run(folder, show_progress=False, observers=(StopAt(30),))
+    config = runs.read_config(folder)
+    log = (folder / "metrics.jsonl").read_bytes() + b'{"kind": "train", "step": 31, "epoch": 1, "ppl": 9.0}\n'
+    (folder / "metrics.jsonl").write_bytes(log)   # a killed attempt's line past the checkpoint: not cut yet
+    (folder / "config.json").write_text(json.dumps({**config, "dropout": 0.5, "dropout_placement": "vertical"}))
+    with pytest.raises(RunError) as refused:
+        run(folder, show_progress=False)
+    assert str(refused.value) == (
+        f"{folder.name}: config.json differs from the config its checkpoint trained with: dropout 0.5 (its "
+        "checkpoint: 0.0), dropout_placement vertical (its checkpoint: none); put those values back to resume it, "
+        f"or train with the change in a fork: lmcore fork {folder.name} --from last --set dropout=0.5 "
+        "--set dropout_placement=vertical (or Fork on the Train page)")
+    assert runs.read_status(folder)["error"] == str(refused.value)
+    assert (folder / "metrics.jsonl").read_bytes() == log
+    (folder / "config.json").write_text(json.dumps({**config, "layers": 3}))
+    with pytest.raises(RunError, match=r"layers 3 \(its checkpoint: 2\); put those values back to resume it, "
+                                       r"or train a new run with the change \(a fork cannot change layers\)$"):
+        run(folder, show_progress=False)
+    (folder / "config.json").write_text(json.dumps({**config, "name": "renamed", "max_steps": 60, "threads": 2}))
+    assert run(folder, show_progress=False)["state"] == "finished"
+    assert runs.read_status(folder)["step"] == 60
 
 
 class StatusDuringEvaluation(Callbacks):

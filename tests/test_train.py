@@ -124,6 +124,36 @@ def test_crash_is_marked_failed_and_resume_drops_lines_after_the_checkpoint(runs
     assert_same_logs(whole, crashed)
 
 
+class DeleteLogAt(Callbacks):
+    """Deletes the run's metrics.jsonl at `step`, as a user might: the trainer recreates it from its next line."""
+
+    def __init__(self, folder, step):
+        self.folder, self.step = folder, step
+
+    def on_progress(self, trainer):
+        if trainer.step == self.step:
+            (self.folder / "metrics.jsonl").unlink()
+
+
+def test_a_resume_after_the_log_was_deleted_and_the_run_killed_holds_no_step_twice(runs_root):
+    """QA round 17 (S6e): metrics.jsonl deleted after a checkpoint, the trainer killed, then resumed: the
+    cut by the checkpoint's line count left the recreated file's lines (past the checkpoint's step), and
+    the resume's went after them, steps 294 -> 150 and 42 of them twice. The cut is by step now."""
+    changes = dict(checkpoint_every=20, log_every=3)
+    whole = _new_run(runs_root, **changes)
+    run(whole, show_progress=False)
+
+    broken = _new_run(runs_root, **changes)
+    with pytest.raises(RuntimeError):   # the checkpoint at step 40, the log deleted at 42, the crash at 58
+        run(broken, show_progress=False, observers=(DeleteLogAt(broken, 42), CrashAt(58)))
+    assert [r["step"] for r in read_jsonl(broken / "metrics.jsonl")] == [45, 48, 51, 54, 57]
+    run(broken, show_progress=False)
+    resumed = read_jsonl(broken / "metrics.jsonl")
+    expected = [r for r in read_jsonl(whole / "metrics.jsonl") if r["step"] > 40]
+    assert [(r["kind"], r["step"]) for r in resumed] == [(r["kind"], r["step"]) for r in expected]  # 42 on, once
+    assert [r["ppl"] for r in resumed] == pytest.approx([r["ppl"] for r in expected], rel=1e-4)
+
+
 def test_divergence_fails_with_the_step(runs_root):
     # lr 1000 (the largest the config allows) parks Adam's loss far above ln V, finite.
     folder = _new_run(runs_root, optimizer="adam", lr=1000.0, log_every=1)

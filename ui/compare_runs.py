@@ -16,11 +16,11 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import ui
-from explorer import compare, epochs
+from explorer import compare, epochs, metrics
 from explorer.compare_links import CHART_DEFAULTS, MAX_SMOOTHING, X_AXES
 from explorer.perplexity import find_clip
 from explorer.textview import md_escape
-from lmcore import runs
+from lmcore import checkpoints, runs
 from lmcore.summaries import RunSummary
 from ui import access, plots
 from ui.fork import fork_selected, inherited_best, scores_note, started_from
@@ -420,8 +420,11 @@ def curves(chosen: list[RunSummary], labels: list[str], styles: list[ui.RunStyle
                   width=220)
     x, log_y = st.session_state[X_AXIS], st.session_state[LOG_Y]
     lines = []
+    late = []   # runs whose log lost its start (metrics.log_starts_at)
     for summary, label, style in zip(chosen, labels, styles):
         frame = ui.metrics_frame(summary.path)
+        if (first := metrics.log_starts_at(frame, summary.config)) is not None:
+            late.append(f"**{md_escape(label)}** at step {first:,}")
         if x == "epoch":
             frame = epochs.with_fractional_epochs(frame, epochs.steps_per_epoch(summary, frame))
         lines.append({"label": label, "frame": frame, "color": style.colour, "variant": style.variant})
@@ -445,6 +448,9 @@ def curves(chosen: list[RunSummary], labels: list[str], styles: list[ui.RunStyle
         st.caption(drawn.note())
     if not any(len(line["frame"]) for line in lines):
         st.caption("No metrics yet: queued runs start writing them once they train.")
+    if late:
+        st.caption(f"The log of {', '.join(late)} starts there: the steps before are missing from its "
+                   "metrics.jsonl (deleted or cut while it trained).")
 
 
 CURVES_HEIGHT = 420
@@ -608,6 +614,7 @@ def log_range(figure: go.Figure, floors: list[float]) -> None:
 
 def config_diff(chosen: list[RunSummary], labels: list[str]) -> None:
     st.markdown("**Config differences**")
+    edited_configs(chosen, labels)
     if len(chosen) < 2:
         st.caption("Select two or more runs to see which config keys differ.")
         return
@@ -625,6 +632,17 @@ def config_diff(chosen: list[RunSummary], labels: list[str]) -> None:
         return
     st.markdown(diff_html(diff, dict(zip(numbers, labels))), unsafe_allow_html=True)
     st.caption(diff_caption(diff))
+
+
+def edited_configs(chosen: list[RunSummary], labels: list[str]) -> None:
+    """A run whose config.json was edited by hand since it trained (its checkpoint holds the config it
+    trained with): two runs trained alike read 'dropout 0.5 | 0.3' for identical curves (QA round 17)."""
+    edited = [f"- **{md_escape(label)}**: {md_escape(checkpoints.drift_text(drift))}"
+              for summary, label in zip(chosen, labels)
+              if not summary.is_reference and (drift := checkpoints.edited_config(summary.path))]
+    if edited:   # one box, not one per run: forty runs selected are not forty warnings
+        st.warning("config.json edited since the run trained, so the differences below show config.json, not "
+                   "what it trained with:\n" + "\n".join(edited), icon=":material/edit_note:")
 
 
 def diff_caption(diff: pd.DataFrame) -> str:

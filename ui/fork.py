@@ -24,6 +24,7 @@ from ui.train_controls import help_for
 
 CREATED = "fork.created"  # parent run id -> the id of the fork this session made from it
 UNREAD = "fork.unread"    # fork id -> its changes that cannot act (lmcore.fork.unread_changes)
+NOTES = "fork.notes"      # fork id -> fork_run's notes (a parent's config.json that its checkpoint disagrees with)
 # "{place}.{run id}" -> {"asked": (source, values), "message": why not}: the watch area redraws every
 # 2 s, and an error drawn only on the click's rerun vanished before it could be read (QA round 10).
 REFUSED = "fork.refused"
@@ -151,6 +152,8 @@ def unforkable_config(summary: RunSummary) -> str | None:
 def forked(summary: RunSummary, fork_id: str, place: str) -> None:
     st.success(f"Forked as `{fork_id}`, training in the background.")
     unread = st.session_state[UNREAD].get(fork_id)  # fork_form made the dict
+    for note in st.session_state.get(NOTES, {}).get(fork_id, []):
+        st.info(no_latex(note.removeprefix("note: ")), icon=":material/difference:")
     if unread:
         st.warning("**Has no effect in the fork:**\n" + "\n".join(f"- {no_latex(line)}" for line in unread), icon="💤")
     row = st.container(horizontal=True)
@@ -233,7 +236,8 @@ def create(summary: RunSummary, source: str, changes: dict, key: str) -> None:
         refuse(key, source, changes, refused)
         return
     try:
-        folder = fork_run(summary.path, source, changes, ui.runs_root())
+        notes = []
+        folder = fork_run(summary.path, source, changes, ui.runs_root(), say=notes.append)
         launch.launch_new(folder)
     except ConfigError as error:
         refuse(key, source, changes, "Not forked: " + "; ".join(error.problems))
@@ -244,6 +248,8 @@ def create(summary: RunSummary, source: str, changes: dict, key: str) -> None:
     st.session_state[CREATED][summary.id] = folder.name
     # Some of the changes act, some cannot: it trains, but the class should know which did nothing.
     st.session_state[UNREAD][folder.name] = unread_changes(from_dict(read_config(folder) or {}), changes)
+    # The parent's config.json edited by hand since its checkpoint: the fork trains as the checkpoint did.
+    st.session_state[NOTES] = {**st.session_state.get(NOTES, {}), folder.name: notes}
 
 
 def refuse(key: str, source: str, changes: dict, message: str) -> None:

@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import ui
-from explorer import compare, epochs
+from explorer import compare, epochs, metrics
 from explorer.compare import vocabulary_note
 from explorer.compare_links import CHART_DEFAULTS, chart_from_link, chart_query
 from explorer.lesson import has_dropout
@@ -707,6 +707,10 @@ def show_run(folder: Path) -> None:
         st.warning(f"Its metrics.jsonl ends at step {cut:,}, before the run's end at step {summary.step or 0:,}: "
                    "the log was cut or damaged. The curve and the numbers under it stop there; the scores above "
                    "are the status's.", icon=":material/content_cut:")
+    if (first := metrics.log_starts_at(frame, summary.config)) is not None:
+        st.warning(f"Its metrics.jsonl starts at step {first:,}: the log of the steps before it is missing (deleted "
+                   "or cut while the run trained), so the curve starts there.",
+                   icon=":material/content_cut:")
     # The curve first, its controls under it: on a 1024x768 projector it began 1,225 px down, under
     # the numbers, the controls and the fork form (QA round 5).
     run_chart(summary, frame)
