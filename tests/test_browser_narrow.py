@@ -322,3 +322,19 @@ def test_a_high_contrast_screen_still_shows_each_controls_state(app, browser):
         open_page(page, f"{url}/train?run={runs['plain']}", "Best validation")
         kept = page.evaluate(CONTROL_STATES)["kept"]
         assert len(kept) >= 4 and set(kept) == {"none"}, kept
+
+
+def test_a_dark_system_gets_a_dark_page_and_the_menu_offers_the_theme(app, browser):
+    """One [theme] section made a light theme a dark system could not change, and the minimal toolbar hid
+    Streamlit's menu, the only other way to choose (QA round 17)."""
+    url, _ = app
+    background = "() => getComputedStyle(document.querySelector('[data-testid=stApp]')).backgroundColor"
+    brightness = lambda rgb: sum(int(v) for v in rgb[rgb.index("(") + 1:rgb.index(")")].split(",")[:3])  # noqa: E731
+    with new_page(browser, color_scheme="dark") as page:
+        open_page(page, f"{url}/train", "Set every knob")
+        assert brightness(page.evaluate(background)) < 150
+        page.get_by_test_id("stMainMenu").click()
+        assert page.get_by_text("Settings").or_(page.get_by_text("Print")).first.is_visible()
+    with new_page(browser, color_scheme="light") as page:
+        open_page(page, f"{url}/train", "Set every knob")
+        assert brightness(page.evaluate(background)) > 700

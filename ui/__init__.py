@@ -43,6 +43,18 @@ RUN_PALETTE = [c for c in PALETTE if c not in ("#7f7f7f", "#bcbd22")]
 _NEAR = [("#d62728", "#e377c2"), ("#d62728", "#ff7f0e"), ("#d62728", "#8c564b"), ("#ff7f0e", "#8c564b"),
          ("#1f77b4", "#17becf"), ("#9467bd", "#e377c2")]
 NEAR_COLOURS = {c: {b for a, b in _NEAR if a == c} | {a for a, b in _NEAR if b == c} for pair in _NEAR for c in pair}
+# Neutral marks on a chart (floor lines, a zero line, error bars), strong to faint, for the light and the
+# dark theme: '#222' was 1.14:1 against a dark page (QA round 17).
+INKS = {"light": ("#222", "#444", "#555"), "dark": ("#e6e6e6", "#c8c8c8", "#b0b0b0")}
+
+
+def ink(level: int = 0) -> str:
+    """The theme's neutral mark colour, 0 strongest: the page's theme as the browser reports it
+    (Streamlit follows the system's, or the one chosen in its menu), light where unknown."""
+    kind = getattr(st.context.theme, "type", None)
+    return INKS["dark" if kind == "dark" else "light"][level]
+
+
 UI_METRICS = "ui.metrics"  # session state: run folder -> MetricsFrame (incremental reader)
 SIDEBAR_REFRESH_SECONDS = 5  # listing 300 ended runs takes about 13 ms of CPU (summaries.settled_summary)
 LOG_TICKS = [m * 10 ** k for k in range(8) for m in (1, 2, 5)]  # 1 2 5 10 20 50 ... on a log axis

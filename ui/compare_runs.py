@@ -475,7 +475,7 @@ def floor_curves(figure: go.Figure, floors: dict[float, list[str]], lines: list[
         xs = [v for label in labels for v in by_label[label]["frame"].get(x, pd.Series(dtype=float)).dropna()]
         if not xs:
             continue  # no metrics yet: nothing for the floor to lie under
-        colour = by_label[labels[0]]["color"] if len(labels) == 1 else "#444"
+        colour = by_label[labels[0]]["color"] if len(labels) == 1 else ui.ink(1)
         figure.add_trace(go.Scatter(x=[min(xs), max(xs)], y=[floor, floor], mode="lines", hoverinfo="skip",
                                     line=dict(color=colour, **FLOOR_DASH),
                                     name=floor_name(floor, labels, len(lines))))
@@ -509,10 +509,11 @@ def floor_ticks(figure: go.Figure, floors: dict[float, list[str]], labels: list[
             for i in range(len(SCORES)):
                 left = i - width / 2 + k * bar
                 figure.add_shape(type="line", x0=left, x1=left + bar, y0=floor, y1=floor, xref="x", yref="y",
-                                 line=dict(color="#222", **FLOOR_DASH))
+                                 line=dict(color=ui.ink(), **FLOOR_DASH))
         # The legend entry: a line with no points, since a shape has none of its own here.
         figure.add_trace(go.Scatter(x=[None], y=[None], mode="lines", hoverinfo="skip",
-                                    line=dict(color="#222", **FLOOR_DASH), name=floor_name(floor, whose, len(labels))))
+                                    line=dict(color=ui.ink(), **FLOOR_DASH),
+                                    name=floor_name(floor, whose, len(labels))))
 
 
 SCORES = ("best validation", "final validation", "test")

@@ -79,7 +79,7 @@ def effects_figure(rows: list[dict], height_per_row: int = 44):
     table = effect_rows(rows)
     shown = table[table["estimate"].notna()].assign(row=lambda t: t["row"].map(axis_label))
     figure = go.Figure()
-    figure.add_vline(x=0, line_color="#444", line_width=1)
+    figure.add_vline(x=0, line_color=ui.ink(1), line_width=1)
     colors = [VERDICT_COLORS.get(verdict, "#7f7f7f") for verdict in shown["verdict"]]
     plus = (shown["high"] - shown["estimate"]).fillna(0.0)
     minus = (shown["estimate"] - shown["low"]).fillna(0.0)
@@ -88,7 +88,7 @@ def effects_figure(rows: list[dict], height_per_row: int = 44):
         marker=dict(size=11, color=colors, symbol=["circle-open" if low is None or pd.isna(low) else "circle"
                                                    for low in shown["low"]], line=dict(width=2, color=colors)),
         error_x=dict(type="data", symmetric=False, array=plus.tolist(), arrayminus=minus.tolist(), thickness=2.5,
-                     width=6, color="#555"),
+                     width=6, color=ui.ink(2)),
         customdata=shown[["reads", "n", "method", "contrast", "metric"]].values.tolist(),
         hovertemplate="%{customdata[3]} · %{customdata[4]}: %{customdata[0]}<br>n=%{customdata[1]}, "
                       "%{customdata[2]}<extra></extra>"))

@@ -37,7 +37,7 @@ def mask_figure(mask: np.ndarray, title: str, height: int = CELL_HEIGHT) -> go.F
     figure.update_layout(title=dict(text=title, font=dict(size=15), yref="container", y=1, yanchor="top",
                                     pad=dict(t=10)),
                          height=height, margin=dict(l=10, r=10, t=40 + 18 * title.count("<br>"), b=10),
-                         plot_bgcolor="white")
+                         plot_bgcolor="rgba(0,0,0,0)")  # the gaps between cells are the page's, light or dark
     figure.update_xaxes(title_text="time step →", showgrid=False, **whole_ticks(steps))
     figure.update_yaxes(title_text="unit", autorange="reversed", showgrid=False, **whole_ticks(units))
     return figure
