@@ -10,8 +10,10 @@ a green suite that never touched PTB.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import signal
 import socket
 import time
 from pathlib import Path
@@ -43,6 +45,33 @@ try:
         PtbSource.folder = _use(found)
 except DataError as error:  # a corrupt copy: say so rather than download around it
     PtbSource.problem = str(error).splitlines()[0]
+
+
+def _lmcore_processes_under(folder: Path) -> list[int]:
+    """Pids of `python -m lmcore ...` processes whose command line names a path inside `folder`."""
+    inside, found = f"{folder}{os.sep}".encode(), []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"lmcore" in cmdline and inside in cmdline.replace(b"\0", b" ") + b" ":
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.fixture(autouse=True)
+def no_stray_trainers(request):
+    """After a test, no queue worker or trainer it started on its own tmp_path lives on: one did (an
+    AppTest pressed Start with the launcher stubbed, and the page's sidebar started the queue's worker
+    for the queued run), and trained zaremba-medium under the next 400 tests (stop 29)."""
+    yield
+    if "tmp_path" not in request.fixturenames or not Path("/proc").is_dir():
+        return
+    folder = request.node.funcargs.get("tmp_path")
+    for pid in _lmcore_processes_under(folder) if folder else ():
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
 
 
 @pytest.fixture(scope="session", autouse=True)
