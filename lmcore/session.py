@@ -116,7 +116,7 @@ class Recorder(Callbacks):
         log's last line at ppl 1.0e304."""
         if self.trainer is None:
             return dict(self.latest)
-        return {**self.latest, "step": self.trainer.step, **_times(self.trainer)}
+        return {**self.latest, **position(self.trainer)}
 
     def share_cores(self, trainer) -> None:
         """Every SHARE_CHECK_SECONDS, a run on automatic threads takes its share of the cores again
@@ -160,7 +160,9 @@ def stop_asked(folder: Path) -> bool:
 
 
 def position(trainer: Trainer) -> dict:
-    """The trainer's step, epoch and time, as status.json holds them."""
+    """The trainer's step, epoch and time, as status.json holds them. Also the last word of a run that
+    stops, finishes or fails: the stop's save and the test came after the last progress write, which
+    may also be an epoch behind (QA round 11: 'step 325 · epoch 2' on a run stopped in epoch 3)."""
     return {"step": trainer.step, "epoch": min(trainer.epoch, trainer.cfg.epochs), "elapsed": trainer.now(),
             "time_spent": trainer.clock.state_dict(), "paused_seconds": trainer.paused}
 
@@ -331,12 +333,12 @@ def _train(folder: Path, writer: RunWriter, recorder: Recorder, raw: dict, show_
     for callback in callbacks:
         getattr(callback, "close", lambda: None)()
     if outcome == "stopped":
-        writer.status(state="stopped", step=trainer.step, finished_at=time.time(), **_times(trainer))
+        writer.status(state="stopped", finished_at=time.time(), **position(trainer))
         (folder / STOP_REQUEST).unlink(missing_ok=True)  # served: a later resume trains on
         return summary(folder, trainer, state="stopped")
     best = folder / "checkpoints" / "best.pt"
     test_ppl = trainer.test(load_checkpoint(best)["model"] if best.exists() else None)
-    writer.status(state="finished", step=trainer.step, test_ppl=test_ppl, finished_at=time.time(), **_times(trainer))
+    writer.status(state="finished", test_ppl=test_ppl, finished_at=time.time(), **position(trainer))
     return summary(folder, trainer, state="finished", test_ppl=test_ppl)
 
 
@@ -417,14 +419,6 @@ def trained_words(folder: Path) -> list[str] | None:
         return None
     words = read_json(folder / "vocab.json")
     return words if isinstance(words, list) and words and all(isinstance(w, str) for w in words) else None
-
-
-def _times(trainer: Trainer) -> dict:
-    """The last word on where the time went, and the epoch it reached: the stop's save and the test
-    came after the last progress write, which may also be an epoch behind (QA round 11: 'step 325 ·
-    epoch 2' on a run stopped in epoch 3)."""
-    return {"elapsed": trainer.now(), "time_spent": trainer.clock.state_dict(), "paused_seconds": trainer.paused,
-            "epoch": min(trainer.epoch, trainer.cfg.epochs)}
 
 
 def summary(folder: Path, trainer: Trainer, state: str, test_ppl=None) -> dict:

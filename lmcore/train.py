@@ -69,7 +69,7 @@ def prepare_device(device: torch.device) -> None:
     training; cuDNN's LSTM already does), a large speed-up for the decoder on Ampere and later.
 
     On the CPU, flush floats below 1.2e-38 to zero. A run whose gates saturate (a diverging one)
-    makes such numbers and x86 works each out slowly: tiny at Adam lr 0.2 trained 6 times slower
+    makes such numbers and x86 works each out slowly: tiny at Adam lr 0.2 trained 16 times slower
     with them, its logged losses the same to the last digit either way (scripts/bench_denormals.py,
     docs/performance.md "Denormal numbers")."""
     if device.type == "cuda":
