@@ -958,7 +958,8 @@ def curve_and_bar_colours(at) -> dict:
     """Each run's colour on the page: {name: (its dot, its validation curve, its bars)}."""
     import re
 
-    dots = {name: colour for colour, name in re.findall(r"color:(#\w+)'>[●■▲◆]</span> #\d+ \*\*(\w+)\*\*", texts(at))}
+    marks = "|".join(map(re.escape, ui.RUN_MARKS))
+    dots = {name: colour for colour, name in re.findall(rf"color:(#\w+)'>(?:{marks})</span> #\d+ \*\*(\w+)\*\*", texts(at))}
     curves = {name.removesuffix(" validation"): t["line"]["color"]
               for name, t in named(chart(at, key="compare.curves")["data"]).items() if name.endswith(" validation")}
     bars = {t["name"]: t["marker"]["color"] for t in chart(at, key="compare.bars")["data"] if t["type"] == "bar"}
@@ -979,6 +980,31 @@ def test_a_run_has_its_own_colour_on_compare_whatever_its_place_in_the_selection
         fills = {(t["marker"]["color"], t["marker"]["pattern"]["shape"]) for t in chart(at, key="compare.bars")["data"]
                  if t["type"] == "bar"}
         assert len(looks) == len(fills) == 3
+
+
+def test_five_runs_differ_in_marker_mark_and_bar_fill_without_colour(runs_copy):
+    """QA round 17: in a red-green colour-blind view five runs on Compare showed two or three colours,
+    and up to 8 runs differed by colour alone. Now each run's curve has its own marker, its line in
+    the selection its mark (the same shape, kept in high contrast) and its bars their own fill."""
+    import re
+
+    root, folders = runs_copy
+    chosen = [folders["plain"], folders["variational"]]
+    for name in ("third", "fourth", "fifth"):
+        chosen.append(root / (folders["plain"].name[:-4] + name[:4]))
+        shutil.copytree(folders["plain"], chosen[-1])
+        rename(chosen[-1], name)
+    at = open_page(**{"compare.selected": [folder.name for folder in chosen]})
+    curves = {name.removesuffix(" validation"): t["marker"]["symbol"]
+              for name, t in named(chart(at, key="compare.curves")["data"]).items() if name.endswith(" validation")}
+    symbols = dict(zip(ui.RUN_SYMBOLS, ui.RUN_MARKS))
+    marks = "|".join(map(re.escape, ui.RUN_MARKS))
+    lines = dict((name, mark) for mark, name in
+                 re.findall(rf"<span class='legend-swatch' style='color:#\w+'>({marks})</span> #\d+ \*\*(\w+)\*\*",
+                            texts(at)))
+    fills = [t["marker"]["pattern"]["shape"] for t in chart(at, key="compare.bars")["data"] if t["type"] == "bar"]
+    assert len(set(curves.values())) == len(set(fills)) == 5
+    assert lines == {name: symbols[symbol] for name, symbol in curves.items()}
 
 
 def old_fork(root: Path, parent: Path, made_before: bool) -> Path:

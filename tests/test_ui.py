@@ -161,10 +161,47 @@ def test_runs_drawn_together_get_their_own_colours_the_same_in_any_order():
     together = dict(zip(eight, ui.run_styles(eight)))
     assert together == dict(zip(eight[::-1], ui.run_styles(eight[::-1])))  # the order a page lists them in
     assert len({style.colour for style in together.values()}) == 8 and "#7f7f7f" not in ui.RUN_PALETTE
-    assert all(style.variant == 0 for style in together.values())
-    # the oldest run always has its checksum's colour; past 8 runs colours repeat with another variant
+    assert all(style.dash == "solid" for style in together.values())
+    # the oldest run always has its checksum's colour; past 8 runs colours repeat with another dash
     assert ui.run_styles(eight)[0] == ui.run_styles(eight[:1])[0]
     assert len(set(ui.run_styles(ids))) == len(ids)
+
+
+def old_run_colours(ids: list[str]) -> list[str]:
+    """run_styles' colours before runs got shapes (QA round 17): pages must keep them."""
+    import zlib
+
+    colours, taken = {}, set()
+    for run_id in sorted(set(ids)):
+        start = zlib.crc32(run_id.encode()) // 2 % len(ui.RUN_PALETTE)
+        free = [ui.RUN_PALETTE[(start + k) % len(ui.RUN_PALETTE)] for k in range(len(ui.RUN_PALETTE))
+                if ui.RUN_PALETTE[(start + k) % len(ui.RUN_PALETTE)] not in taken]
+        colours[run_id] = next((c for c in free if not ui.NEAR_COLOURS.get(c, set()) & taken), free[0])
+        taken.add(colours[run_id])
+        if len(taken) == len(ui.RUN_PALETTE):
+            taken = set()
+    return [colours[run_id] for run_id in ids]
+
+
+def test_runs_drawn_together_differ_in_shape_as_well_as_colour():
+    """QA round 17: in a red-green colour-blind view five runs on Compare showed two or three colours,
+    and up to 8 runs differed by colour alone. Two to eight runs now get distinct markers, marks and
+    bar fills, and the same colours as before."""
+    assert len(set(ui.RUN_SYMBOLS)) == len(set(ui.RUN_MARKS)) == len(set(ui.RUN_PATTERNS)) == len(ui.RUN_PALETTE)
+    ids = [f"20261128-0{i}1500-tiny-{i * 7919:04x}" for i in range(40)]
+    for count in range(2, 9):
+        for first in range(0, 40 - count, 3):
+            chosen = ids[first:first + count]
+            styles = ui.run_styles(chosen)
+            assert [s.colour for s in styles] == old_run_colours(chosen)
+            assert len({s.symbol for s in styles}) == len({s.mark for s in styles}) == count, chosen
+            assert len({s.pattern for s in styles}) == count and {s.dash for s in styles} == {"solid"}
+    # a run's shape goes with its colour, so it is as stable as the colour from page to page
+    assert all(s.symbol == ui.RUN_SYMBOLS[ui.RUN_PALETTE.index(s.colour)] for s in ui.run_styles(ids[:8]))
+    # past 8 runs no two share both shape and dash (what is left without colour), up to 32
+    styles = ui.run_styles(ids[:32])
+    assert [s.colour for s in styles] == old_run_colours(ids[:32])
+    assert len({(s.symbol, s.dash) for s in styles}) == 32
 
 
 def test_a_pair_never_gets_two_colours_a_projector_shows_alike():
@@ -182,7 +219,7 @@ def test_the_three_shipped_recipes_get_three_colours():
 
     ids = [summary.id for summary in reference_runs()]
     assert len(ids) == 3 and len(set(ui.run_colours(ids))) == 3
-    assert all(style.variant == 0 for style in ui.run_styles(ids))
+    assert all(style.dash == "solid" for style in ui.run_styles(ids))
 
 
 def runs_figure(count: int, name: str = "tiny · dropout_placement=variational · dropout=0.5"):

@@ -395,16 +395,43 @@ def clip_axis(figure: go.Figure, clip: Clip | None, log_y: bool, floor: float | 
 
 
 class RunStyle(NamedTuple):
-    """How a chart draws a run: its colour, the same on every page, and a variant (RUN_DASHES,
-    RUN_SYMBOLS, RUN_MARKS, RUN_PATTERNS) that tells apart runs of one colour drawn together."""
+    """How a chart draws a run: its colour, the same on every page, its shape (its markers' symbol,
+    its mark in text and its bars' fill, one per colour) and a cycle that counts how often the
+    colours went round (past len(RUN_PALETTE) runs drawn together; its dash)."""
     colour: str
-    variant: int
+    shape: int
+    cycle: int = 0
+
+    @property
+    def symbol(self) -> str:
+        return RUN_SYMBOLS[self.shape]
+
+    @property
+    def mark(self) -> str:
+        return RUN_MARKS[self.shape]
+
+    @property
+    def pattern(self) -> str:
+        return RUN_PATTERNS[self.shape]
+
+    @property
+    def dash(self) -> str:
+        return RUN_DASHES[self.cycle]
 
 
+# A run's shape goes with its colour (RUN_PALETTE's order), so it is as stable as the colour, and runs
+# drawn together differ in shape as they do in colour: in a red-green colour-blind view five runs on
+# Compare showed two or three colours (QA round 17). The colours a red-green colour-blind eye confuses
+# (red, green, orange, brown; blue and purple; cyan and pink) get shapes far apart. Marks are the
+# markers' shapes in characters most fonts have and no emoji font takes over (✖ with U+FE0E, text
+# style), so the mark before a run's name matches its markers; blue, the first, has plain bars.
+RUN_SYMBOLS = ("circle", "square", "triangle-up", "diamond", "star", "triangle-down", "x", "cross")
+RUN_MARKS = ("●", "■", "▲", "◆", "★", "▼", "✖\ufe0e", "✚")
+RUN_PATTERNS = ("", "/", ".", "x", "\\", "|", "+", "-")
+# Dashes only once the colours went round: runs differ by shape first. A run's training line is thin,
+# faint and noisy, and dashed it broke into specks; a dashed validation line reads as an entropy floor
+# (Compare's floors are dashed lines in their run's colour).
 RUN_DASHES = ("solid", "dash", "dot", "dashdot")
-RUN_SYMBOLS = ("circle", "square", "triangle-up", "diamond")
-RUN_MARKS = ("●", "■", "▲", "◆")     # the run's mark in text, as its markers are drawn
-RUN_PATTERNS = ("", "/", ".", "x")   # a bar's fill
 
 
 def run_styles(ids: list[str]) -> list[RunStyle]:
@@ -412,10 +439,11 @@ def run_styles(ids: list[str]) -> list[RunStyle]:
     same colour on every page, whatever their order. Runs drawn together never share one while
     colours last (QA round 8: a run's own colour whatever its company gave 8 runs 6 colours, two
     pairs told apart only by dashes): of two runs whose checksums pick one colour, the younger (the
-    larger id) takes the next free one. Past len(RUN_PALETTE) runs, colours repeat with the next
-    variant (dashed, squares, ...). The checksum is halved because then the three shipped recipes
-    get three colours of their own."""
-    styles, taken, variant = {}, set(), 0
+    larger id) takes the next free one. Its shape goes with its colour. Past len(RUN_PALETTE) runs,
+    colours repeat with the next cycle's dash and each colour's shape moves on one, so no two runs
+    share both shape and dash before 32. The checksum is halved because then the three shipped
+    recipes get three colours of their own."""
+    styles, taken, cycle = {}, set(), 0
     for run_id in sorted(set(ids)):
         start = zlib.crc32(run_id.encode()) // 2 % len(RUN_PALETTE)
         free = [RUN_PALETTE[(start + k) % len(RUN_PALETTE)] for k in range(len(RUN_PALETTE))
@@ -423,11 +451,23 @@ def run_styles(ids: list[str]) -> list[RunStyle]:
         # A free colour unlike every taken one first: a classroom pair drawn pink and red was hard to tell
         # apart on a projector where the lines cross (QA round 12).
         colour = next((c for c in free if not NEAR_COLOURS.get(c, set()) & taken), free[0])
-        styles[run_id] = RunStyle(colour, variant)
+        styles[run_id] = RunStyle(colour, (RUN_PALETTE.index(colour) + cycle) % len(RUN_SYMBOLS),
+                                  cycle % len(RUN_DASHES))
         taken.add(colour)
         if len(taken) == len(RUN_PALETTE):
-            taken, variant = set(), (variant + 1) % len(RUN_DASHES)
+            taken, cycle = set(), cycle + 1
     return [styles[run_id] for run_id in ids]
+
+
+def run_curve(label: str, frame: pd.DataFrame, style: RunStyle) -> dict:
+    """A run's curve for ppl_figure, drawn in its run_styles style."""
+    return {"label": label, "frame": frame, "color": style.colour, "style": style}
+
+
+def run_mark(style: RunStyle) -> str:
+    """A run's mark in its colour, before its name in text: the markers its curve is drawn with.
+    Class legend-swatch: a high-contrast screen keeps its colour (ui/app.css)."""
+    return f"<span class='legend-swatch' style='color:{style.colour}'>{style.mark}</span>"
 
 
 def inherited_time(summary) -> str:
@@ -466,13 +506,14 @@ def ppl_figure(curves: list[dict], log_y: bool = True, smoothing: float = 0.0, x
                clip: Clip | None = None) -> go.Figure:
     """Train (thin, smoothed) and validation (markers) perplexity of one or more runs.
 
-    Each curve: {"label": str, "frame": metrics DataFrame, "color" and "variant" (run_styles): optional}. With `clip`
+    Each curve: {"label": str, "frame": metrics DataFrame, "color" and "style" (run_curve): optional}. With `clip`
     (curve_clip), the y axis leaves the outliers out; the caller says so in a caption.
     """
     figure = go.Figure()
     for i, curve in enumerate(curves):
         color = curve.get("color") or PALETTE[i % len(PALETTE)]
-        dash, symbol = RUN_DASHES[curve.get("variant", 0)], RUN_SYMBOLS[curve.get("variant", 0)]
+        style = curve.get("style") or RunStyle(color, 0)
+        dash, symbol = style.dash, style.symbol
         frame = curve["frame"]
         train, val = split(frame, "train"), split(frame, "val")
         label, several = curve["label"], len(curves) > 1

@@ -268,8 +268,8 @@ def selection_panel(chosen: list[RunSummary], labels: list[str]) -> None:
     # By id, not by place in the selection: a run has the colour Start and Train give it.
     styles = ui.run_styles([s.id for s in chosen])
     st.subheader("Selected runs")
-    lines = [f"<span style='color:{color}'>{ui.RUN_MARKS[variant]}</span> {number} " + run_line(summary, label)
-             for number, summary, label, (color, variant) in zip(short_labels(chosen), chosen, labels, styles)]
+    lines = [f"{ui.run_mark(style)} {number} " + run_line(summary, label)
+             for number, summary, label, style in zip(short_labels(chosen), chosen, labels, styles)]
     for line in lines[:LISTED_RUNS]:
         st.markdown(line, unsafe_allow_html=True)
     if len(lines) > LISTED_RUNS:  # forty runs' lines pushed the chart five screens down (QA round 16)
@@ -427,7 +427,7 @@ def curves(chosen: list[RunSummary], labels: list[str], styles: list[ui.RunStyle
             late.append(f"**{md_escape(label)}** at step {first:,}")
         if x == "epoch":
             frame = epochs.with_fractional_epochs(frame, epochs.steps_per_epoch(summary, frame))
-        lines.append({"label": label, "frame": frame, "color": style.colour, "variant": style.variant})
+        lines.append(ui.run_curve(label, frame, style))
     clip = ui.curve_clip(lines)
     figure = ui.ppl_figure([{**line, "label": ui.plotly_text(line["label"])} for line in lines], log_y=log_y,
                            smoothing=st.session_state[SMOOTHING], x=x, clip=clip, height=CURVES_HEIGHT)
@@ -576,13 +576,13 @@ def score_bars(chosen: list[RunSummary], labels: list[str], styles: list[ui.RunS
     top = clip.high * 1.2 if clip else None
     labelled = len(chosen) <= LABELLED_RUNS
     figure = go.Figure()
-    for summary, label, (color, variant) in zip(chosen, labels, styles):
+    for summary, label, style in zip(chosen, labels, styles):
         values = scores(summary)
         cut = [top is not None and v is not None and v > top for v in values]
         drawn = [top if over else v for v, over in zip(values, cut)]
         text = [ui.fmt_ppl(v) + (" ↑" if over else "") for v, over in zip(values, cut)] if labelled else None
-        figure.add_trace(go.Bar(x=list(SCORES), y=drawn, name=ui.plotly_text(label), marker_color=color,
-                                marker_pattern_shape=ui.RUN_PATTERNS[variant],
+        figure.add_trace(go.Bar(x=list(SCORES), y=drawn, name=ui.plotly_text(label), marker_color=style.colour,
+                                marker_pattern_shape=style.pattern,
                                 text=text, textposition=["inside" if over else "outside" for over in cut],
                                 cliponaxis=False,  # a label above the tallest bar stays whole
                                 customdata=[ui.fmt_ppl(v) for v in values],

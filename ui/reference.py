@@ -124,18 +124,18 @@ def validation_figure(runs: list[tuple[RunSummary, pd.DataFrame]], height: int =
     page's), zoomed to where they part, each line's last value written at its end (QA round 8: on a
     180 px plot with no tick under 80, 76.7 and 79.9 could not be read off)."""
     figure, lows, last_epoch = go.Figure(), [], 0
-    for (colour, variant), (summary, frame) in zip(ui.run_styles([summary.id for summary, _ in runs]), runs):
+    for style, (summary, frame) in zip(ui.run_styles([summary.id for summary, _ in runs]), runs):
         val = split(frame, "val")
         name = summary.config.get("preset") or summary.name
         figure.add_trace(go.Scatter(x=val["epoch"], y=val["ppl"], mode="lines+markers", name=name,
-                                    line=dict(color=colour, dash=ui.RUN_DASHES[variant]),
-                                    marker=dict(size=4, symbol=ui.RUN_SYMBOLS[variant]),
+                                    line=dict(color=style.colour, dash=style.dash),
+                                    marker=dict(size=6, symbol=style.symbol),  # at 4 px shapes looked alike
                                     hovertemplate=f"{name}, epoch %{{x}}: validation %{{y:.1f}}<extra></extra>"))
         if len(val):
             lows.append(float(val["ppl"].min()))
             last_epoch = max(last_epoch, int(val["epoch"].iloc[-1]))
             figure.add_annotation(x=val["epoch"].iloc[-1], y=val["ppl"].iloc[-1], text=f"{val['ppl'].iloc[-1]:.1f}",
-                                  showarrow=False, xanchor="left", xshift=6, font=dict(color=colour, size=12))
+                                  showarrow=False, xanchor="left", xshift=6, font=dict(color=style.colour, size=12))
     figure.update_layout(height=height, margin=dict(l=10, r=45, t=10, b=10), xaxis_title="epoch",
                          yaxis_title="validation perplexity", showlegend=len(runs) > 1,
                          legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0))

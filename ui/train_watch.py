@@ -434,9 +434,9 @@ def run_chart(summary: RunSummary, frame: pd.DataFrame) -> None:
     logged = [frame, *(ui.metrics_frame(s.path) for s in overlays)]
     # Steps mean nothing across runs this different: see ui/reference.py.
     frames = [reference.on_axis(s, f, axis) for s, f in zip(runs_drawn, logged)] if overlays else logged
-    # Each run in the colour it has on Start and Compare, whatever is drawn beside it.
-    curves = [{"label": s.name, "frame": f, "color": style.colour, "variant": style.variant}
-              for s, f, style in zip(runs_drawn, frames, ui.run_styles([s.id for s in runs_drawn]))]
+    # Each run in the colour and shape it has on Start and Compare, whatever is drawn beside it.
+    styles = ui.run_styles([s.id for s in runs_drawn])
+    curves = [ui.run_curve(s.name, f, style) for s, f, style in zip(runs_drawn, frames, styles)]
     clip = ui.curve_clip(curves)  # a fork and its parent's start read as one run: no clip for the branch
     branch = None if overlays else parent_curve(summary)
     if branch:  # in its own grey, drawn last
