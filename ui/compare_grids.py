@@ -189,20 +189,23 @@ def grid_results(summaries: list[RunSummary]) -> None:
     missing = grid_view.missing_note(report, entry["runs"])
     if missing:
         st.warning(missing, icon=":material/grid_off:")
-    colors = {cell["label"]: ui.PALETTE[i % len(ui.PALETTE)] for i, cell in enumerate(report["cells"])}
-    cell_curves(entry, colors)
+    # Cells whose means nearly coincide, or whose colours a colour-blind eye confuses, still show apart by
+    # their markers: each colour with the shape a run of that colour has (ui.RUN_SYMBOLS).
+    looks = {cell["label"]: (ui.PALETTE[i % len(ui.PALETTE)], ui.RUN_SYMBOLS[i % len(ui.RUN_SYMBOLS)])
+             for i, cell in enumerate(report["cells"])}
+    cell_curves(entry, looks)
     cells_table(entry, report)
     toggle_effects(entry, report)
 
 
-def cell_curves(entry: dict, colors: dict) -> None:
+def cell_curves(entry: dict, looks: dict) -> None:
     st.markdown("**Validation perplexity per cell**: the line is the mean over the cell's finished and "
                 "training seeds, up to the step all of them have reached")
     st.segmented_control("Band", list(grid_view.BANDS), key=GRID_BAND, required=True, persist_state="session")
     cells = ablation.cells(entry["runs"])
     frames = {cell["label"] or entry["group"]: [ui.metrics_frame(s.path) for s in grid_view.curve_runs(cell["runs"])]
               for cell in cells}
-    curves = [{"label": label, "color": colors[cell["label"]],
+    curves = [{"label": label, "color": looks[cell["label"]][0], "symbol": looks[cell["label"]][1],
                "curve": grid_view.cell_curve(frames[label], st.session_state[GRID_BAND])}
               for label, cell in zip(frames, cells)]
     if not any(len(c["curve"]) for c in curves):

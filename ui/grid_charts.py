@@ -10,8 +10,6 @@ import ui
 from explorer.grid_view import MIN_MAX, effect_rows
 from explorer.perplexity import find_clip
 
-# Cells whose means nearly coincide still show apart by their markers.
-SYMBOLS = ["circle", "square", "diamond", "triangle-up", "x", "star", "cross", "pentagon"]
 VERDICT_COLORS = {"lower": "#2ca02c", "higher": "#d62728", "within noise": "#7f7f7f", "no interval": "#7f7f7f"}
 
 
@@ -21,12 +19,13 @@ def _rgba(color: str, alpha: float) -> str:
 
 
 def band_figure(curves: list[dict], band: str = MIN_MAX, height: int = 420):
-    """(figure, clip): per cell {"label", "color", "curve"} (grid_view.cell_curve), a filled
+    """(figure, clip): per cell {"label", "color", "curve", "symbol": optional} (grid_view.cell_curve), a filled
     band from low to high under a mean line. A diverged cell clips the axis (ui.clip_axis); the
     clip names the cells that go past the axis drawn."""
     figure = go.Figure()
     for i, entry in enumerate(curves):
         curve, color = entry["curve"], entry["color"]
+        symbol = entry.get("symbol") or ui.RUN_SYMBOLS[i % len(ui.RUN_SYMBOLS)]
         if curve.empty:
             continue
         # The band is one closed shape: along the high edge, then back along the low edge.
@@ -36,7 +35,7 @@ def band_figure(curves: list[dict], band: str = MIN_MAX, height: int = 420):
                                     showlegend=False, legendgroup=entry["label"]))
         figure.add_trace(go.Scatter(x=curve["step"].tolist(), y=curve["mean"].tolist(), mode="lines+markers",
                                     name=entry["label"], legendgroup=entry["label"], line=dict(color=color, width=2.5),
-                                    marker=dict(size=8, symbol=SYMBOLS[i % len(SYMBOLS)]),
+                                    marker=dict(size=8, symbol=symbol),
                                     customdata=curve[["low", "high", "n"]].values.tolist(),
                                     hovertemplate=f"{entry['label']}<br>step %{{x}}: mean %{{y:.1f}}, {band} "
                                                   "%{customdata[0]:.1f} to %{customdata[1]:.1f}, "
