@@ -959,7 +959,8 @@ def curve_and_bar_colours(at) -> dict:
     import re
 
     marks = "|".join(map(re.escape, ui.RUN_MARKS))
-    dots = {name: colour for colour, name in re.findall(rf"color:(#\w+)'>(?:{marks})</span> #\d+ \*\*(\w+)\*\*", texts(at))}
+    dots = {name: colour for colour, name in re.findall(rf"color:(#\w+)[^']*'>(?:{marks})</span> #\d+ \*\*(\w+)\*\*",
+                                                         texts(at))}
     curves = {name.removesuffix(" validation"): t["line"]["color"]
               for name, t in named(chart(at, key="compare.curves")["data"]).items() if name.endswith(" validation")}
     bars = {t["name"]: t["marker"]["color"] for t in chart(at, key="compare.bars")["data"] if t["type"] == "bar"}
@@ -1000,7 +1001,7 @@ def test_five_runs_differ_in_marker_mark_and_bar_fill_without_colour(runs_copy):
     symbols = dict(zip(ui.RUN_SYMBOLS, ui.RUN_MARKS))
     marks = "|".join(map(re.escape, ui.RUN_MARKS))
     lines = dict((name, mark) for mark, name in
-                 re.findall(rf"<span class='legend-swatch' style='color:#\w+'>({marks})</span> #\d+ \*\*(\w+)\*\*",
+                 re.findall(rf"<span class='legend-swatch' style='color:#\w+[^']*'>({marks})</span> #\d+ \*\*(\w+)\*\*",
                             texts(at)))
     fills = [t["marker"]["pattern"]["shape"] for t in chart(at, key="compare.bars")["data"] if t["type"] == "bar"]
     assert len(set(curves.values())) == len(set(fills)) == 5

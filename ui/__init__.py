@@ -421,15 +421,17 @@ class RunStyle(NamedTuple):
 
 # A run's shape goes with its colour (RUN_PALETTE's order), so it is as stable as the colour, and runs
 # drawn together differ in shape as they do in colour: in a red-green colour-blind view five runs on
-# Compare showed two or three colours (QA round 17). The colours a red-green colour-blind eye confuses
-# (red, green, orange, brown; blue and purple; cyan and pink) get shapes far apart. Marks are the
-# markers' shapes in characters most fonts have and no emoji font takes over (✖ with U+FE0E, text
-# style), so the mark before a run's name matches its markers; blue, the first, has plain bars.
+# Compare showed two or three colours (QA round 17). The colours that eye confuses (red, green, orange
+# and brown; blue and purple; cyan and pink) get shapes and bar fills far apart (red's bars /, orange's
+# -: mirrored stripes were the closest pair). Marks are the markers' shapes in characters most fonts
+# have and no emoji font takes over (✖ with U+FE0E, text style), so the mark before a run's name
+# matches its markers. Blue, the first, has plain bars.
 RUN_SYMBOLS = ("circle", "square", "triangle-up", "diamond", "star", "triangle-down", "x", "cross")
 RUN_MARKS = ("●", "■", "▲", "◆", "★", "▼", "✖\ufe0e", "✚")
-RUN_PATTERNS = ("", "/", ".", "x", "\\", "|", "+", "-")
-# Dashes only once the colours went round: runs differ by shape first. A run's training line is thin,
-# faint and noisy, and dashed it broke into specks; a dashed validation line reads as an entropy floor
+RUN_PATTERNS = ("", "/", ".", "x", "-", "|", "+", "\\")
+# Dashes only once the colours went round: runs differ by shape first. Drawn dashed (screenshots of five
+# runs), a run's thin, faint, noisy training line broke into specks, validation lines that overlap
+# mottled into one, a dotted legend sample hid its triangle, and a dashed line reads as an entropy floor
 # (Compare's floors are dashed lines in their run's colour).
 RUN_DASHES = ("solid", "dash", "dot", "dashdot")
 
@@ -467,7 +469,8 @@ def run_curve(label: str, frame: pd.DataFrame, style: RunStyle) -> dict:
 def run_mark(style: RunStyle) -> str:
     """A run's mark in its colour, before its name in text: the markers its curve is drawn with.
     Class legend-swatch: a high-contrast screen keeps its colour (ui/app.css)."""
-    return f"<span class='legend-swatch' style='color:{style.colour}'>{style.mark}</span>"
+    # 1.2em: at the text's size a triangle or a star was a speck beside a square (1024 px and a phone alike)
+    return f"<span class='legend-swatch' style='color:{style.colour};font-size:1.2em'>{style.mark}</span>"
 
 
 def inherited_time(summary) -> str:
@@ -532,7 +535,9 @@ def ppl_figure(curves: list[dict], log_y: bool = True, smoothing: float = 0.0, x
                                         name=label if several else f"{label} validation", legendgroup=label,
                                         hovertemplate=_hover(f"{label} validation"),
                                         line=dict(color=color, width=2.5, dash=dash),
-                                        marker=dict(size=7, symbol=symbol)))
+                                        # beside other runs larger: at 7 px a triangle or a cross read as
+                                        # a dot, in the legend too
+                                        marker=dict(size=10 if several else 7, symbol=symbol)))
     # The toolbar stands down the right edge: across the top it covered the legend's last entries,
     # and falling curves leave a perplexity chart's top right empty (QA round 6).
     figure.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10), hovermode="x unified",

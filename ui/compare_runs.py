@@ -582,7 +582,7 @@ def score_bars(chosen: list[RunSummary], labels: list[str], styles: list[ui.RunS
         drawn = [top if over else v for v, over in zip(values, cut)]
         text = [ui.fmt_ppl(v) + (" ↑" if over else "") for v, over in zip(values, cut)] if labelled else None
         figure.add_trace(go.Bar(x=list(SCORES), y=drawn, name=ui.plotly_text(label), marker_color=style.colour,
-                                marker_pattern_shape=style.pattern,
+                                marker_pattern=dict(shape=style.pattern, fillmode="overlay"),
                                 text=text, textposition=["inside" if over else "outside" for over in cut],
                                 cliponaxis=False,  # a label above the tallest bar stays whole
                                 customdata=[ui.fmt_ppl(v) for v in values],
