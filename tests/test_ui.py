@@ -204,6 +204,14 @@ def test_runs_drawn_together_differ_in_shape_as_well_as_colour():
     assert len({(s.symbol, s.dash) for s in styles}) == 32
 
 
+def test_a_grids_cells_get_the_runs_colours_and_shapes_in_order():
+    """A grid's cells past 8 took PALETTE's grey (reads as switched off) and olive with the red cell's
+    square; now the 8 run colours and shapes, moving on one shape a round, as runs' do."""
+    cells = [ui.place_style(i) for i in range(16)]
+    assert {s.colour for s in cells} == set(ui.RUN_PALETTE)
+    assert len({s.symbol for s in cells[:8]}) == 8 and len({(s.colour, s.symbol) for s in cells}) == 16
+
+
 def test_a_pair_never_gets_two_colours_a_projector_shows_alike():
     """QA round 12: a classroom pair was drawn pink and red."""
     ids = [f"20261128-1{i:02d}000-tiny-{i:04x}" for i in range(40)]

@@ -453,12 +453,23 @@ def run_styles(ids: list[str]) -> list[RunStyle]:
         # A free colour unlike every taken one first: a classroom pair drawn pink and red was hard to tell
         # apart on a projector where the lines cross (QA round 12).
         colour = next((c for c in free if not NEAR_COLOURS.get(c, set()) & taken), free[0])
-        styles[run_id] = RunStyle(colour, (RUN_PALETTE.index(colour) + cycle) % len(RUN_SYMBOLS),
-                                  cycle % len(RUN_DASHES))
+        styles[run_id] = colour_style(colour, cycle)
         taken.add(colour)
         if len(taken) == len(RUN_PALETTE):
             taken, cycle = set(), cycle + 1
     return [styles[run_id] for run_id in ids]
+
+
+def colour_style(colour: str, cycle: int = 0) -> RunStyle:
+    """A colour's style in the `cycle`-th round of the colours: its shape moves on one a round, with the
+    next dash."""
+    return RunStyle(colour, (RUN_PALETTE.index(colour) + cycle) % len(RUN_SYMBOLS), cycle % len(RUN_DASHES))
+
+
+def place_style(place: int) -> RunStyle:
+    """The style of the `place`-th of several things drawn together that are not runs (a grid's cells):
+    run_styles' colours and shapes, in order."""
+    return colour_style(RUN_PALETTE[place % len(RUN_PALETTE)], place // len(RUN_PALETTE))
 
 
 def run_curve(label: str, frame: pd.DataFrame, style: RunStyle) -> dict:

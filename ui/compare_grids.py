@@ -190,9 +190,10 @@ def grid_results(summaries: list[RunSummary]) -> None:
     if missing:
         st.warning(missing, icon=":material/grid_off:")
     # Cells whose means nearly coincide, or whose colours a colour-blind eye confuses, still show apart by
-    # their markers: each colour with the shape a run of that colour has (ui.RUN_SYMBOLS).
-    looks = {cell["label"]: (ui.PALETTE[i % len(ui.PALETTE)], ui.RUN_SYMBOLS[i % len(ui.RUN_SYMBOLS)])
-             for i, cell in enumerate(report["cells"])}
+    # their markers: the colours and shapes runs get (ui.place_style). Not PALETTE's by place: past 8 cells
+    # its grey read as switched off (QA round 8) and its olive had the red cell's square, two colours a
+    # red-green colour-blind eye sees close.
+    looks = {cell["label"]: ui.place_style(i) for i, cell in enumerate(report["cells"])}
     cell_curves(entry, looks)
     cells_table(entry, report)
     toggle_effects(entry, report)
@@ -205,7 +206,7 @@ def cell_curves(entry: dict, looks: dict) -> None:
     cells = ablation.cells(entry["runs"])
     frames = {cell["label"] or entry["group"]: [ui.metrics_frame(s.path) for s in grid_view.curve_runs(cell["runs"])]
               for cell in cells}
-    curves = [{"label": label, "color": looks[cell["label"]][0], "symbol": looks[cell["label"]][1],
+    curves = [{"label": label, "color": looks[cell["label"]].colour, "symbol": looks[cell["label"]].symbol,
                "curve": grid_view.cell_curve(frames[label], st.session_state[GRID_BAND])}
               for label, cell in zip(frames, cells)]
     if not any(len(c["curve"]) for c in curves):

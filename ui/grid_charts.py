@@ -25,7 +25,7 @@ def band_figure(curves: list[dict], band: str = MIN_MAX, height: int = 420):
     figure = go.Figure()
     for i, entry in enumerate(curves):
         curve, color = entry["curve"], entry["color"]
-        symbol = entry.get("symbol") or ui.RUN_SYMBOLS[i % len(ui.RUN_SYMBOLS)]
+        symbol = entry.get("symbol") or ui.place_style(i).symbol
         if curve.empty:
             continue
         # The band is one closed shape: along the high edge, then back along the low edge.
