@@ -209,7 +209,7 @@ def test_compare_two_runs(app, page):
     page.wait_for_timeout(1000)
     screenshot(page, "compare-two-runs")
     lines = page.locator('[data-testid="stMarkdown"]').filter(has_text="best val").all_inner_texts()
-    chosen = [line.lstrip("● ").split(" — ")[0].split(" ", 1)[1] for line in lines]   # "#1 name — ..."
+    chosen = [line.split(" — ")[0].split(" ", 2)[2] for line in lines]   # "■ #1 name — ..." (its run's mark)
     assert len(set(chosen)) == 2 and set(chosen) <= set(folders), lines    # two runs listed as selected
     legend = page.locator('[data-testid="stPlotlyChart"]').first.locator(".legendtext").all_text_contents()
     assert set(chosen) <= set(legend), legend   # both curves drawn, one entry each: the run's name

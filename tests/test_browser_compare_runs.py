@@ -11,6 +11,7 @@ import shutil
 import pytest
 from playwright.sync_api import expect
 
+import ui
 from browser import browser_fixture, page_fixture, require_chromium, runs_grid, screenshot, settle, streamlit_server  # noqa: F401
 
 pytestmark = pytest.mark.browser
@@ -93,7 +94,8 @@ def test_a_run_name_reads_as_typed(app, page):
     settle(page, "Selected runs")
     page.wait_for_timeout(1500)
     lines = page.locator('[data-testid="stMarkdown"]').filter(has_text="best val").all_inner_texts()
-    assert any(line.startswith(f"● #1 {ODD_NAME} — ") for line in lines), lines
+    mark = ui.run_styles([ids["variational"], ids["plain"]])[0].mark   # its colour's shape
+    assert any(line.startswith(f"{mark} #1 {ODD_NAME} — ") for line in lines), lines
     charts = page.locator('[data-testid="stPlotlyChart"]')
     charts.nth(1).locator(".legendtext").first.wait_for()
     legend = charts.first.locator(".legendtext").all_text_contents()
