@@ -76,7 +76,7 @@ def test_settings_survive_another_page_and_a_reload(app, page):
     settle(page, "Plain text (copy)")
     expect_settings(page, "the market", "0.50")
     assert page.get_by_text(STALE).count() == 0
-    page.wait_for_function("() => location.search.includes('temperature=0.5')", timeout=10_000)
+    page.wait_for_function("() => location.search.includes('temperature=0.5')", timeout=30_000)
     assert parse_qs(urlparse(page.url).query) == query   # the address holds them again
     screenshot(page, "generate-settings-1024-back")
 
