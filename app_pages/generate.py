@@ -197,7 +197,8 @@ def settings(words: list[str]) -> tuple:
     # persist_state: the settings come back after a visit to another page (QA round 10: the prompt and
     # temperature reset there, and the text they made read as stale).
     st.text_input("Prompt", key=GENERATE_PROMPT, persist_state="session",
-                  help="words separated by spaces; PTB is lower case; empty: from the start of a sentence")
+                  help="words separated by spaces; PTB is lower case; empty: from the start of a sentence. A prompt is "
+                       "read from a blank memory, with no end of sentence before it, so it need not start one")
     _, unknown, as_unk = read_prompt(words, st.session_state[GENERATE_PROMPT])
     if unknown:
         fate = unknown_fate(as_unk).replace("<unk>", "`<unk>`")   # the CLI's wording, <unk> as code

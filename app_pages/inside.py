@@ -66,8 +66,9 @@ def lesson_controls() -> None:
                   "\"Same as dropout\" uses p).")
         st.slider("time steps", 5, 50, key=INSIDE_STEPS, persist_state="session", width=150,
                   help="How many words of one sequence the masks cover: the columns of each picture. Training "
-                  "unrolls `bptt` steps (35 in the book): backpropagation through time follows each gradient back that "
-                  "many words before the weights are updated.")
+                  "unrolls `bptt` steps (35 in the book): backpropagation through time follows each gradient back at "
+                  "most that many words, to the start of its window, before the weights are updated. Past `bptt` "
+                  "steps, training would already be in the next window, with new variational masks.")
         st.slider("units", 4, 64, key=INSIDE_UNITS, persist_state="session", width=150,
                   help="How many of a layer's units the pictures show: their rows (the book's layers have 650).")
         st.segmented_control("layer shown", [1, 2], key=INSIDE_LAYER, required=True, persist_state="session",
@@ -124,19 +125,20 @@ def odds_text(share: float) -> str:
 
 def lesson_text(p_recurrent: float, steps: int, grid: dict) -> None:
     survive = (1 - p_recurrent) ** steps
-    st.metric(f"a value kept through {steps} fresh masks", f"{survive:.2g}",
+    st.metric(f"one unit kept at all {steps} fresh masks", f"{survive:.2g}",
               help=f"(1 - p recurrent)^(time steps) = (1 - {p_recurrent:g})^{steps}")
     st.markdown(
         "**Why noise on the recurrent path adds up.** At every step the gates read the previous step's h. "
         "The mask sits on that input only: the cell c carries its values from step to step unmasked "
         "(c(t) = f·c(t−1) + i·g). With a fresh mask at every step (horizontal), each step multiplies in "
-        f"new, independent noise: a unit's contribution to the gates through h gets through t steps in a row "
+        f"new, independent noise: one unit of h reaches the gates at t steps in a row "
         f"only with probability (1 − p recurrent)^t — here {1 - p_recurrent:.2f}^{steps} = "
         f"**{survive:.2g}**{odds_text(survive)}. " + lesson.survival_verdict(p_recurrent, survive))
     st.markdown(
-        "**What variational keeps fixed.** One mask per sequence, reused at every step: the recurrent "
-        "path always loses the *same* units, so the others carry information undisturbed from the first "
-        "step to the last (rows of the variational heatmaps are all bright or all dark). "
+        "**What variational keeps fixed.** One mask per sequence (a training window of `bptt` words), "
+        "reused at every step of it: the recurrent path always loses the *same* units, so the others carry "
+        "information undisturbed from the window's first step to its last (rows of the variational "
+        "heatmaps are all bright or all dark). "
         "Gal & Ghahramani 2016.")
     kept = {pl: grid[pl]["recurrent"] for pl in ("horizontal", "variational") if grid[pl]["recurrent"] is not None}
     if kept:

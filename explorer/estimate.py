@@ -90,10 +90,21 @@ def what_it_used(measured: Measured, device: str) -> str:
         text += f"; {measured.left_out} that shared the machine with another run left out"
     text += "."
     if measured.shared:
-        shares = " and ".join(f"{share:.0%}" for share in measured.shared[:3])
-        text += (f" {'They' if plural else 'It'} trained beside another run ({shares} of the time): alone, this "
-                 f"may go faster.")
+        text += (f" {'They' if plural else 'It'} trained beside another run ({shared_text(measured.shared)}): "
+                 f"alone, this may go faster.")
     return text
+
+
+def shared_text(shares: list[float]) -> str:
+    """'100% of the time' for one run, '100%, 100% and 100% of their time' for three, and for eight
+    'from 40% to 100% of their time': three shares listed for eight runs read as three runs (QA round 18)."""
+    if len(shares) == 1:
+        return f"{shares[0]:.0%} of the time"
+    if len(shares) <= 3:
+        return ", ".join(f"{s:.0%}" for s in shares[:-1]) + f" and {shares[-1]:.0%} of their time"
+    low, high = min(shares), max(shares)
+    return f"{high:.0%} of each one's time" if f"{low:.0%}" == f"{high:.0%}" else \
+        f"from {low:.0%} to {high:.0%} of their time"
 
 
 def rough_duration(seconds: float) -> str:

@@ -87,7 +87,7 @@ def same_every_step(mask: np.ndarray) -> bool:
 
 
 def survival_curve(p: float, steps: int) -> np.ndarray:
-    """(1-p)^t for t = 0..steps: the chance one unit's value is kept at t fresh masks in a row."""
+    """(1-p)^t for t = 0..steps: the chance one unit of h is kept at t fresh masks in a row."""
     return (1.0 - p) ** np.arange(steps + 1)
 
 
@@ -97,10 +97,14 @@ def survival_verdict(p_recurrent: float, survive: float) -> str:
     if p_recurrent == 0:
         return "At p = 0 nothing is dropped, so every value survives: raise p to see the noise add up."
     if survive >= 0.5:
-        return ("At this p over this many steps most of what h feeds the gates still gets through; over a longer "
-                "window, or at a larger p, it would not.")
-    return ("Over long ranges what h feeds back into the gates is mostly lost, which is why the book keeps dropout "
-            "off the recurrent path (vertical).")
+        return ("At this p over this many steps most paths through one unit of h stay open; over a longer "
+                "window, or at a larger p, they would not.")
+    # Not "lost" (QA round 18): the recurrent weights mix every kept unit into the gates at each step, and
+    # c is never masked. What compounds is the noise: each step the gates see another random part of h.
+    return ("A path through one and the same unit of h is almost never open that long: at every step the gates see "
+            "another random part of h, so the noise compounds over time. The past is not erased (the recurrent "
+            "weights mix every kept unit at each step, and c is unmasked), but it reaches the gates ever noisier, "
+            "which is why the book keeps dropout off the recurrent path (vertical).")
 
 
 # From this ratio up almost every unit is dropped: the recipes use 0.5 at most (0.25 on the recurrent path).

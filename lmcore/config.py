@@ -25,7 +25,8 @@ PLACEMENT_HELP = {
     "none": "no dropout anywhere",
     "vertical": "between layers only (embedding -> LSTM -> ... -> decoder), new mask each time step",
     "horizontal": "vertical plus the recurrent path h(t-1) -> h(t), new mask each time step",
-    "variational": "one mask per sequence, reused at every step, on inputs, outputs and the recurrent path",
+    "variational": "one mask per sequence (a training window of bptt words), reused at every step of it, on "
+                   "inputs, outputs and the recurrent path",
 }
 OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("plateau", "fixed", "constant")

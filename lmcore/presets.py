@@ -104,7 +104,7 @@ _add("tiny-dropout", "the classroom demo with dropout 0.5 (vertical): compare wi
      {**_TINY, "dropout": 0.5, "dropout_placement": "vertical"})
 _add("synthetic", "generated corpus with a known best perplexity (the floor line): 2x200 LSTM, ~3 min on 2 CPU cores",
      "A corpus generated from a seed by a source whose entropy rate is known exactly, so the chart "
-     "can show the best perplexity any model can reach. Sentences begin with a topic word that "
+     "can show the best perplexity any model can reach on average. Sentences begin with a topic word that "
      "changes the word distribution to the end of the sentence, which an n-gram cannot remember "
      "but an LSTM can.",
      dict(dataset="synthetic", synthetic_tokens=200_000, layers=2, embed_size=200, hidden_size=200,

@@ -20,7 +20,10 @@ METHOD = ("Each effect is the mean change in perplexity from a toggle's first va
           "pairs, and a run whose partner is missing is left out), with a 95% Student-t interval over those "
           "pairs: they differ in seed, in the other toggles' values or both ('over' says which). "
           "Where no pair exists, Welch's interval compares the two sides' runs in the combinations of the other "
-          "toggles both have. An interval that contains 0, or reaches it at one decimal, is within noise.")
+          "toggles both have. An interval that contains 0, or reaches it at one decimal, is within noise: these "
+          "seeds cannot tell the effect from none, which is not evidence that there is none (more seeds narrow "
+          "the interval). Two pairs that share a seed may not be independent, so with few seeds the interval "
+          "may be narrower than the seeds justify.")
 
 
 # ---------------------------------------------------------------- the t distribution

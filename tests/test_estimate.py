@@ -66,10 +66,20 @@ def test_runs_that_trained_alone_time_a_config_before_runs_that_shared_the_machi
     assert (measured.runs, measured.left_out) == (2, 0) and measured.shared == (60.0 / 83.0, 40.0 / 67.0)
     kind, text = time_note(TINY, 1_192, together, "cpu")
     assert text.startswith("About **74 s** here, at 6,430 tokens/s: the median pace of 2 earlier runs")
-    assert text.endswith("They trained beside another run (72% and 60% of the time): alone, this may go faster.")
+    assert text.endswith("They trained beside another run (72% and 60% of their time): alone, this may go faster.")
     alone = timed("c", TINY, 1_192, 40.0, shared=0.0)
     older = timed("d", TINY, 1_192, 44.0)                              # from before shared_seconds: not known to share
     assert measured_speed(TINY, together + [alone, older], "cpu") == ((11_920.0 + 476_800 / 44.0) / 2, 2)
     kind, text = time_note(TINY, 1_192, together + [alone, older], "cpu")
     assert text.startswith("About **42 s** here, at 11,378 tokens/s: the median pace of 2 earlier runs")
     assert "; 2 that shared the machine with another run left out." in text and "beside" not in text
+
+
+def test_the_shares_of_shared_time_read_as_many_runs_as_there_are():
+    """QA round 18: eight runs that shared the machine read '(100% and 100% and 100% of the time)'."""
+    from explorer.estimate import shared_text
+
+    assert shared_text([0.5]) == "50% of the time"
+    assert shared_text([0.72, 0.6]) == "72% and 60% of their time"
+    assert shared_text([1.0] * 8) == "100% of each one's time"
+    assert shared_text([0.4, 1.0, 0.7, 0.9]) == "from 40% to 100% of their time"

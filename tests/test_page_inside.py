@@ -61,15 +61,15 @@ def test_lesson_grid_shows_every_placement_and_the_missing_sites(trained_runs, m
     assert len(lesson_charts) == 8
     body = texts(at)
     assert "No dropout here" in body and "leaves the recurrent path h(t-1) → h(t) untouched" in body
-    assert metric(at, "a value kept through 20 fresh masks") == f"{0.5 ** 20:.2g}"
+    assert metric(at, "one unit kept at all 20 fresh masks") == f"{0.5 ** 20:.2g}"
     # QA round 15B: the mask is on h(t-1) as the gates' input; the cell c is never masked
-    assert "a unit's contribution to the gates through h" in body and "the cell c carries its values" in body
+    assert "one unit of h reaches the gates" in body and "the cell c carries its values" in body
 
     at.segmented_control(key="inside.layer").set_value(1).run()
     assert not at.exception
     assert "Output dropout sits after the last layer" in texts(at)
     at.slider(key="inside.p_recurrent").set_value(0.2).run()
-    assert metric(at, "a value kept through 20 fresh masks") == f"{0.8 ** 20:.2g}"
+    assert metric(at, "one unit kept at all 20 fresh masks") == f"{0.8 ** 20:.2g}"
     seed = at.session_state["inside.seed"]
     next(b for b in at.button if "New masks" in b.label).click().run()
     assert not at.exception and at.session_state["inside.seed"] == seed + 1

@@ -292,3 +292,16 @@ def test_a_shown_run_is_followed_until_it_is_stopped_or_deleted_elsewhere(traine
     assert not shown_run_changed(summarize(folder))     # damaged: nothing to follow
     shutil.rmtree(folder)
     assert shown_run_changed(summary)
+
+
+def test_set_up_counts_queued_runs_apart_from_training_ones():
+    """QA round 18: "12 runs are already training" beside the sidebar's "2 running · 10 queued"."""
+    from types import SimpleNamespace
+
+    from ui.train_setup import sharing_note
+
+    runs = [SimpleNamespace(state=s) for s in ["running"] * 2 + ["queued"] * 10 + ["finished"]]
+    assert sharing_note(runs) == "2 runs are already training (10 more queued); runs share the machine."
+    assert sharing_note(runs[:1]) == "1 run is already training; runs share the machine."
+    assert sharing_note(runs[2:]) == "10 runs are queued to train; runs share the machine."
+    assert sharing_note(runs[-1:]) is None

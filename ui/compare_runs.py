@@ -490,8 +490,9 @@ def floor_caption(floors: dict[float, list[str]], runs_drawn: int) -> str | None
         return None
     whose = "; ".join(", ".join(f"**{md_escape(label)}**" for label in labels) + f" {floor:.1f}"
                       for floor, labels in sorted(floors.items()))
-    return (f"Dashed: the entropy floor of the generated corpus, the best perplexity any model can reach on it "
-            f"({whose}), drawn under its own runs only: the other runs' data has no known floor.")
+    return (f"Dashed: the entropy floor of the generated corpus, the best perplexity any model can reach on it on "
+            f"average ({whose}; a finite split can land about 1% either side), drawn under its own runs only: "
+            f"the other runs' data has no known floor.")
 
 
 BAR_GAP = 0.2  # Plotly's default gap between groups of bars, set so floor_ticks can find each bar

@@ -73,7 +73,7 @@ def survival_figure(p_recurrent: float, steps: int, grid: dict) -> go.Figure:
     figure.add_trace(go.Scatter(x=t, y=lesson.survival_curve(p_recurrent, steps), mode="lines",
                                 name="fresh mask each step: (1-p)^t", line=dict(color="#d62728", width=3)))
     figure.add_trace(go.Scatter(x=t[1:], y=np.full(steps, 1 - p_recurrent), mode="lines",
-                                name="one mask per sequence: 1-p", line=dict(color="#1f77b4", width=3, dash="dash")))
+                                name="one mask per window: 1-p", line=dict(color="#1f77b4", width=3, dash="dash")))
     for placement, color in (("horizontal", "#d62728"), ("variational", "#1f77b4")):
         mask = grid[placement]["recurrent"]
         if mask is not None:

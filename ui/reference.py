@@ -81,7 +81,8 @@ def recipe_comparisons(measured: list[RunSummary]) -> list[str]:
         if not keys:
             lines.append(f"{names} in nothing that changes what it learns: {scores}.")
         elif set(keys) <= LESSON_KEYS:
-            lines.append(f"{names} only in {_listed(keys)}: {scores}, a clean comparison.")
+            lines.append(f"{names} only in {_listed(keys)}: {scores}: a clean comparison of "
+                         "recipes, but of one seed each, so part of the gap may be luck.")
         else:
             lines.append(f"{names} in {len(keys)} keys ({_listed(keys)}): {scores}, its own recipe's result, "
                          "not the effect of one change.")

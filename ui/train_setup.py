@@ -183,9 +183,21 @@ def start_box(cfg: Config | None, found: list[str]) -> None:
                    f"{f', capped at {cfg.max_steps:,}' if cfg.max_steps else ''}).")
         if note := time_note(cfg.to_dict(), total, mine, device_here(cfg.device)):
             getattr(st, note[0])(note[1], **({"icon": "⏳"} if note[0] == "warning" else {}))
-    active = sum(1 for r in mine if r.is_active)
-    if active:
-        st.caption(f"{active} run{'s are' if active > 1 else ' is'} already training; runs share the machine.")
+    if note := sharing_note(mine):
+        st.caption(note)
+
+
+def sharing_note(runs: list) -> str | None:
+    """'2 runs are training (10 more queued); runs share the machine.' Queued runs counted as
+    training read "12 runs are already training" beside the sidebar's 2 running (QA round 18)."""
+    training = sum(1 for r in runs if r.state == "running")
+    queued = sum(1 for r in runs if r.state == "queued")
+    if not training and not queued:
+        return None
+    if not training:
+        return f"{queued:,} run{'s are' if queued > 1 else ' is'} queued to train; runs share the machine."
+    said = f"{training:,} run{'s are' if training > 1 else ' is'} already training"
+    return said + (f" ({queued:,} more queued)" if queued else "") + "; runs share the machine."
 
 
 def device_here(name: str) -> str:
