@@ -11,6 +11,7 @@ import streamlit as st
 import ui
 from explorer import epochs, sampling_settings, textview
 from lmcore import checkpoints
+from lmcore.config import stored_problems
 from lmcore.errors import RunError
 from lmcore.jsonl import read_jsonl
 from lmcore.runs import ACTIVE, read_json, read_status
@@ -82,6 +83,10 @@ def ended_without_weights(summary: RunSummary) -> str:
     if summary.is_broken:
         return f"cannot be read ({problem or 'its folder is damaged'}), so it has no checkpoint to generate from"
     ended = f"{summary.state}: {problem}" if problem else summary.state
+    if broken_rules := stored_problems(summary.config or {}):  # an older version let it through; it fails again
+        return (f"ended without saving a checkpoint ({ended}); its config breaks a rule: "
+                f"{textview.md_escape('; '.join(broken_rules))}. **Edit a copy** on the **Train** page sets it "
+                "within its rule (Start over would fail the same way)")
     if lines and lines[0].startswith("diverged"):  # lmcore.divergence's messages; the same config diverges again
         return (f"ended without saving a checkpoint ({ended}); **Edit a copy** on the **Train** page trains its "
                 "config again with the change you make (Start over would diverge the same way)")

@@ -58,6 +58,12 @@ class SyntheticSpec:
     seed: int = 0
 
 
+def least_vocab(topics: int = SyntheticSpec.topics) -> int:
+    """The smallest vocabulary the generator builds for `topics` topics: <eos>, each topic's markers
+    and the word categories' budget (config's synthetic_vocab rule starts here)."""
+    return 1 + topics * _MARKERS_PER_TOPIC + _MIN_CATEGORY_BUDGET
+
+
 def _category_sizes(spec: SyntheticSpec) -> list[int]:
     if not isinstance(spec.topics, int) or not 1 <= spec.topics <= 20:
         raise ConfigError(f"synthetic topics: must be an integer 1..20, got {spec.topics!r}")
@@ -68,10 +74,9 @@ def _category_sizes(spec: SyntheticSpec) -> list[int]:
         raise ConfigError(f"synthetic vocab_size: must be <= {_MAX_VOCAB}, got {spec.vocab_size}")
     budget = (spec.vocab_size if isinstance(spec.vocab_size, int) else 0) - 1 \
         - spec.topics * _MARKERS_PER_TOPIC
-    if budget < _MIN_CATEGORY_BUDGET:
-        least = _MIN_CATEGORY_BUDGET + 1 + spec.topics * _MARKERS_PER_TOPIC
-        raise ConfigError(f"synthetic vocab_size: must be an integer >= {least} "
-                          f"for {spec.topics} topics, got {spec.vocab_size!r}")
+    if budget < _MIN_CATEGORY_BUDGET:  # the config's rule refuses it first; named by its config key
+        raise ConfigError(f"synthetic_vocab: must be at least {least_vocab(spec.topics)} for "
+                          f"{spec.topics} topics (got {spec.vocab_size!r})")
     raw = np.array(_SHARES) * budget
     sizes = np.floor(raw).astype(int)
     # largest remainders get the leftover words, so the total hits the target exactly
