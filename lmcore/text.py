@@ -125,13 +125,17 @@ def count_splits(path: Path, words: bool = False) -> dict:
     big file costs little memory: {"lines": {split: n}, "tokens": {split: n}}, plus with `words` the
     word counts of each split (Counters), from which unknown_shares reads the vocabulary."""
     n_lines = sum(1 for line in text_lines(path) if line.strip())  # refuses a byte that is not UTF-8
+    return count_lines((line for line in text_lines(path) if line.strip()), n_lines, words)
+
+
+def count_lines(lines, n_lines: int, words: bool = False) -> dict:
+    """count_splits of `n_lines` non-empty lines, from any iterable of them (a file's, streamed, or
+    the lines lmcore.data already holds)."""
     sizes = dict(zip(SPLITS, split_sizes(n_lines)))
     tokens = dict.fromkeys(SPLITS, 0)
     counts = {name: Counter() for name in SPLITS}
     split, left = iter(SPLITS), 0
-    for line in text_lines(path):
-        if not line.strip():
-            continue
+    for line in lines:
         if left == 0:
             name = next(split)
             left = sizes[name]

@@ -15,13 +15,12 @@ from explorer.uploads import (
     MAX_UPLOAD_BYTES,
     MAX_UPLOAD_MB,
     UPLOAD_BOX_MB,
-    letters_warning,
+    distinct_text,
+    file_notes,
     shown_upload_name,
     split_text,
     store_upload,
     text_stats,
-    unknown_note,
-    unknown_share,
     upload_name,
 )
 from lmcore.config import PLACEMENT_HELP, PLACEMENTS, RULES, SCHEDULE_HELP, Config, allowed_text, key_problem
@@ -151,25 +150,25 @@ def upload_box() -> None:
         st.warning(f"{no_latex(refused)}. Still using **{md_escape(name or 'the earlier file')}**.")
     if stats:
         st.caption(f"Using **{md_escape(name or 'an uploaded file')}**: {stats['lines']:,} lines, "
-                   f"{stats['train_tokens']:,} training tokens, {stats['distinct']:,} distinct words. "
+                   f"{stats['train_tokens']:,} training tokens, {distinct_text(stats['distinct'])}. "
                    + split_text(stats["split"]))
-        if warning := letters_warning(stats):
-            st.warning(warning, icon="🔣")
 
 
 def vocabulary_note() -> None:
-    """How much of the text in use becomes <unk> under the cap, as the engine builds the vocabulary."""
+    """The notes on the text in use (explorer.uploads.file_notes, which `lmcore train` prints too): how
+    much becomes <unk> under the cap, as the engine builds the vocabulary, and what else will mislead."""
     path, cap = st.session_state.get(TEXT_PATH), st.session_state.get(WIDGET + "vocab_size")
-    if not path or not isinstance(cap, int) or key_problem("vocab_size", cap) or not stats_for(path):
+    if not path or not stats_for(path):
         return
     try:
-        kind, text = unknown_note(unknown_share(Path(path), cap), cap)
+        notes = file_notes(Path(path), cap if isinstance(cap, int) and not key_problem("vocab_size", cap) else None)
     except (LmcoreError, OSError):
         return  # the problems box says why the file cannot be read
-    if kind == "warning":
-        st.warning(text, icon="🔤")
-    else:
-        st.caption(text)
+    for kind, text in notes:
+        if kind == "warning":
+            st.warning(text, icon="🔤")
+        else:
+            st.caption(text)
 
 
 def data_section() -> None:
