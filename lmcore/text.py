@@ -24,6 +24,13 @@ def shorten(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
+def known_spelling(word: str, known) -> str | None:
+    """The spelling of `word` that `known` (a vocabulary's words) has: as typed, else in lower case (PTB
+    is lower case: "The company" should not start as "<unk> company"), else capitalised (German nouns:
+    "käse" for a text that writes "Käse", QA round 18); None when it has none of them."""
+    return next((w for w in (word, word.lower(), word[:1].upper() + word[1:].lower()) if w in known), None)
+
+
 def read_words(path: Path, limit: int = 0) -> list[str]:
     """Whitespace tokens with <eos> closing every line; stop after `limit` tokens if > 0."""
     words: list[str] = []
