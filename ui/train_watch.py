@@ -19,7 +19,7 @@ from explorer.compare import vocabulary_note
 from explorer.compare_links import CHART_DEFAULTS, chart_from_link, chart_query
 from explorer.lesson import has_dropout
 from explorer.links import CHART_KEYS, TRAIN_TABS, VIEW_KEYS, described_name, overlay_from_link, overlay_query
-from explorer.textview import md_escape, sample_markdown
+from explorer.textview import SAMPLE_BOX, md_escape, sample_markdown
 from lmcore import checkpoints, jsonl, launch, queue, runs
 from lmcore.config import ConfigError, coerce, from_dict, key_problem, stored_problems
 from lmcore.epochs import checkpoint_place
@@ -610,8 +610,8 @@ def run_samples(folder: Path) -> None:
     st.caption("The last three samples, one per validation, each drawn with the run's seed from the same prompt, so "
                "only the model changes between them (a model that has settled writes the same text again); Generate "
                "shows them all, oldest first, beside their perplexities.")
-    for record in reversed(samples[-3:]):
-        with st.container(border=True):
+    for number, record in enumerate(reversed(samples[-3:])):
+        with st.container(border=True, key=f"{SAMPLE_BOX}watch-{number}"):   # each line in its own direction
             st.caption(f"step {ui.fmt_whole(record.get('step'))} · epoch {ui.fmt_whole(record.get('epoch'))} · "
                        f"temperature {record.get('temperature', '?')}")
             st.markdown(sample_markdown(record))
