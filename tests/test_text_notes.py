@@ -81,3 +81,29 @@ def test_the_command_line_prints_the_upload_boxs_notes_the_vocabulary_and_the_sp
     assert "Split by lines: training the first 240 lines" in err and "vocabulary " in err
     assert "warning: 100% of the validation and test words (`<eos>` aside) never occur in training" in err
     assert "warning: Its lines hold 1.0 words on average" in err
+
+
+def test_choosing_your_own_text_starts_the_prompt_empty_unless_one_was_typed(runs_root, monkeypatch):
+    """QA round 18, P4: tiny's English "the" made a Chinese run's samples start from <unk>."""
+    at = open_app(monkeypatch, runs_root, "app_pages/train.py", {"preset": "tiny"})
+    prompt = at.text_input(key="train.w.sample_prompt")
+    assert prompt.value == "the"
+    at.radio(key="train.w.dataset").set_value("text").run()
+    assert at.text_input(key="train.w.sample_prompt").value == ""
+    at.radio(key="train.w.dataset").set_value("ptb").run()
+    assert at.text_input(key="train.w.sample_prompt").value == "the"
+    at.text_input(key="train.w.sample_prompt").set_value("der").run()
+    at.radio(key="train.w.dataset").set_value("text").run()
+    assert at.text_input(key="train.w.sample_prompt").value == "der"
+
+
+def test_the_command_line_starts_a_text_runs_samples_without_the_presets_prompt(tmp_path, capsys):
+    import json
+
+    text = french(tmp_path / "fr.txt")
+    for extra, expected in (([], ""), (["--set", "sample_prompt=café"], "café")):
+        runs = tmp_path / f"runs{len(extra)}"
+        assert cli.main(["train", "--preset", "tiny", "--set", f"dataset={text}", *TINY, *extra,
+                         "--runs-dir", str(runs)]) == 0
+        folder = next(runs.iterdir())
+        assert json.loads((folder / "config.json").read_text())["sample_prompt"] == expected

@@ -25,8 +25,9 @@ from explorer.uploads import (
 )
 from lmcore.config import PLACEMENT_HELP, PLACEMENTS, RULES, SCHEDULE_HELP, Config, allowed_text, key_problem
 from lmcore.errors import ConfigError, LmcoreError
+from lmcore.presets import preset_values, prompt_for
 from ui import access
-from ui.train_state import REFUSED, TEXT_PATH, WIDGET, uploads_dir
+from ui.train_state import PRESET, REFUSED, TEXT_PATH, WIDGET, uploads_dir
 
 TEXT_STATS = "train.text_stats"    # sha256 -> text_stats ("lines", "train_tokens", "distinct", "split") + "name"
 UPLOADED = "train.uploaded"        # uploader file id -> (stored path or None, problem or None)
@@ -171,10 +172,23 @@ def vocabulary_note() -> None:
             st.caption(text)
 
 
+def corpus_changed() -> None:
+    """Your text file starts the samples from the start of a sentence, unless a prompt was typed
+    (lmcore.presets.prompt_for, as `lmcore train` does); back on Penn Treebank the preset's prompt
+    returns where the prompt was left empty."""
+    state, key = st.session_state, WIDGET + "sample_prompt"
+    preset = state.get(PRESET) or ""
+    if state[WIDGET + "dataset"] == "text":
+        state[key] = prompt_for("", state.get(key, ""), preset)
+    elif state[WIDGET + "dataset"] == "ptb" and not state.get(key):
+        state[key] = preset_values(preset)["sample_prompt"]
+
+
 def data_section() -> None:
     with st.expander("Data", expanded=True, icon="📚"):
         kind = st.radio("Corpus", list(DATASET_LABELS), format_func=DATASET_LABELS.get, horizontal=True,
-                        key=WIDGET + "dataset", help="`dataset`: ptb, synthetic, or the path of a text file")
+                        key=WIDGET + "dataset", help="`dataset`: ptb, synthetic, or the path of a text file",
+                        on_change=corpus_changed)
         if kind == "text":
             upload_box()
         ptb, synthetic = kind == "ptb", kind == "synthetic"
