@@ -27,6 +27,7 @@ L+1), so pi is unique; it is solved by least squares on (P^T - I) pi = 0, sum(pi
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -265,3 +266,16 @@ class SyntheticSource:
         """Words and log p(word_t | state_t) in nats for each token."""
         ids, states = self.sample_ids(num_tokens, seed)
         return self._word_arr[ids].tolist(), self._log_e[states, ids]
+
+
+BIGRAM_UP_TO = 5000  # words: the bigram floor costs 0.4 s at 5,000 words and 5 s at 20,000 (2 cores)
+
+
+@functools.lru_cache(maxsize=32)
+def floors(vocab_size: int, seed: int) -> tuple[float, float | None]:
+    """(entropy floor, bigram floor) as perplexities of the corpus SyntheticSpec(vocab_size, seed) makes,
+    for the Train page before a run exists: the floor is the trainer's (SyntheticSource.floor_ppl, the
+    status's floor_ppl), the bigram one None above BIGRAM_UP_TO words, where it takes seconds."""
+    source = SyntheticSource(SyntheticSpec(vocab_size=vocab_size, seed=seed))
+    bigram = float(np.exp(source.bigram_entropy())) if vocab_size <= BIGRAM_UP_TO else None
+    return source.floor_ppl(), bigram

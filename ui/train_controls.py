@@ -26,6 +26,7 @@ from explorer.uploads import (
 from lmcore.config import PLACEMENT_HELP, PLACEMENTS, RULES, SCHEDULE_HELP, Config, allowed_text, key_problem
 from lmcore.errors import ConfigError, LmcoreError
 from lmcore.presets import preset_values, prompt_for
+from lmcore.synthetic import floors
 from ui import access
 from ui.train_state import PRESET, REFUSED, TEXT_PATH, WIDGET, uploads_dir
 
@@ -172,6 +173,18 @@ def vocabulary_note() -> None:
             st.caption(text)
 
 
+def floor_note() -> None:
+    """The generated corpus's best possible perplexity before training (QA round 18: only Watch showed it,
+    once a run had started), as the trainer computes it, and the bigram floor an n-gram model stops at."""
+    vocab, seed = (st.session_state.get(WIDGET + key) for key in ("synthetic_vocab", "data_seed"))
+    if key_problem("synthetic_vocab", vocab) or key_problem("data_seed", seed):
+        return
+    floor, bigram = floors(vocab, seed)
+    tail = (f"; the best any bigram model (the previous word only) can do: **{bigram:.1f}**" if bigram else "")
+    st.caption(f"Best possible perplexity on this generated corpus (its entropy floor): **{floor:.1f}**{tail}. "
+               "It changes with Generated vocabulary and Data seed.")
+
+
 def corpus_changed() -> None:
     """Your text file starts the samples from the start of a sentence, unless a prompt was typed
     (lmcore.presets.prompt_for, as `lmcore train` does); back on Penn Treebank the preset's prompt
@@ -204,6 +217,8 @@ def data_section() -> None:
             number("synthetic_tokens", "Generated tokens", disabled=not synthetic, step=10_000)
             number("synthetic_vocab", "Generated vocabulary", disabled=not synthetic)
             number("data_seed", "Data seed", disabled=not synthetic)
+        if synthetic:
+            floor_note()
 
 
 def model_section():
