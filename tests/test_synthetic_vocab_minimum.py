@@ -54,17 +54,20 @@ def no_traceback(at):
     assert not at.exception, [e.value for e in at.exception]
 
 
-def test_compare_with_an_old_bad_run_ticked_does_not_crash(monkeypatch, tmp_path):
+def open_on_bad_run(monkeypatch, tmp_path, page: str, link: str):
+    """`page` linked (`link`=id) to old_bad_run's folder: no traceback, and its warnings as read."""
     folder = old_bad_run(tmp_path / "runs")
-    at = open_app(monkeypatch, tmp_path / "runs", "app_pages/compare.py", {"runs": folder.name})
+    at = open_app(monkeypatch, tmp_path / "runs", f"app_pages/{page}.py", {link: folder.name})
     no_traceback(at)
+    return at, texts(at.warning).replace("\\", "")
+
+
+def test_compare_with_an_old_bad_run_ticked_does_not_crash(monkeypatch, tmp_path):
+    open_on_bad_run(monkeypatch, tmp_path, "compare", "runs")
 
 
 def test_watch_and_edit_a_copy_of_an_old_bad_run_say_what_is_wrong(monkeypatch, tmp_path):
-    folder = old_bad_run(tmp_path / "runs")
-    at = open_app(monkeypatch, tmp_path / "runs", "app_pages/train.py", {"run": folder.name})
-    no_traceback(at)
-    said = texts(at.warning).replace("\\", "")
+    at, said = open_on_bad_run(monkeypatch, tmp_path, "train", "run")
     assert "config breaks a rule: synthetic_vocab: must be at least 116 (got 60)" in said
     assert not [b for b in at.button if b.label in ("Resume", "Start over")]   # it would fail the same way
     next(b for b in at.button if b.label == "Edit a copy").click().run()
@@ -75,10 +78,7 @@ def test_watch_and_edit_a_copy_of_an_old_bad_run_say_what_is_wrong(monkeypatch, 
 
 
 def test_generate_names_what_is_wrong_with_an_old_bad_run(monkeypatch, tmp_path):
-    folder = old_bad_run(tmp_path / "runs")
-    at = open_app(monkeypatch, tmp_path / "runs", "app_pages/generate.py", {"run": folder.name})
-    no_traceback(at)
-    said = texts(at.warning).replace("\\", "")
+    _, said = open_on_bad_run(monkeypatch, tmp_path, "generate", "run")
     assert "its config breaks a rule: synthetic_vocab: must be at least 116 (got 60)" in said
     assert "Start over on the Train page trains it again" not in said.replace("**", "")
 
