@@ -11,6 +11,7 @@ import streamlit as st
 import ui
 from explorer import epochs, sampling_settings, textview
 from lmcore import checkpoints
+from lmcore.config import stored_problems
 from lmcore.errors import RunError
 from lmcore.jsonl import read_jsonl
 from lmcore.runs import ACTIVE, read_json, read_status
@@ -82,6 +83,10 @@ def ended_without_weights(summary: RunSummary) -> str:
     if summary.is_broken:
         return f"cannot be read ({problem or 'its folder is damaged'}), so it has no checkpoint to generate from"
     ended = f"{summary.state}: {problem}" if problem else summary.state
+    if broken_rules := stored_problems(summary.config or {}):  # an older version let it through; it fails again
+        return (f"ended without saving a checkpoint ({ended}); its config breaks a rule: "
+                f"{textview.md_escape('; '.join(broken_rules))}. **Edit a copy** on the **Train** page sets it "
+                "within its rule (Start over would fail the same way)")
     if lines and lines[0].startswith("diverged"):  # lmcore.divergence's messages; the same config diverges again
         return (f"ended without saving a checkpoint ({ended}); **Edit a copy** on the **Train** page trains its "
                 "config again with the change you make (Start over would diverge the same way)")
@@ -232,7 +237,7 @@ def checked(reading: tuple) -> int | None:
 
 
 def show_text(result: dict, summary: RunSummary, vocabulary_size: int, temperature: float) -> None:
-    with st.container(border=True):
+    with st.container(border=True, key=f"{textview.SAMPLE_BOX}output"):   # each line in its own direction
         st.markdown(textview.to_markdown(result["words"], result["prompt"]))
     notes = textview.text_notes(result["prompt"] + result["words"], vocabulary_size, summary.config.get("dataset"),
                                 temperature)
@@ -280,8 +285,10 @@ def show_choices(result: dict, temperature: float, top_k: int) -> None:
     before = textview.context(result["prompt"], result["words"], position - 1)
     # Above the chart, not its title: a Plotly title does not wrap, and at 800 px '(0.0536%)' was cut to
     # '(0.053' (QA round 12).
-    st.markdown(f"**word {position}: it picked “{textview.md_escape(step['word'])}” "
-                f"({textview.fmt_prob(step['prob'])})**  \n:gray[after “{textview.md_escape(before)}”]")
+    # Isolated: a right-to-left word pulled the closing quote and "(6.78%)" into its run (QA round 18).
+    word, after = (textview.isolate(textview.md_escape(text)) for text in (step["word"], before))
+    st.markdown(f"**word {position}: it picked “{word}” ({textview.fmt_prob(step['prob'])})**  \n"
+                f":gray[after “{after}”]")
     plots.show(top_figure(step), "generate.top")
     st.caption(choices_caption(step, position, temperature, top_k))
 
@@ -436,10 +443,10 @@ def sample_history(summary: RunSummary) -> None:
     st.caption(" ".join([f"One sample per validation, always {start}, temperature {first['temperature']} and the "
                          "run's seed, so only the model changes.", *notes]))
     with st.container(height=460 if len(history) > 5 else "content", border=False):
-        for item in history:
+        for number, item in enumerate(history):
             # A line above the text, not a column beside it: at 1024 px a sixth of the row wrapped the
             # label to five lines ("step 149 · / epoch 1 / validation / perplexity / 88.7").
-            with st.container(border=True):
+            with st.container(border=True, key=f"{textview.SAMPLE_BOX}history-{number}"):
                 st.markdown(history_label(item))
                 st.markdown(textview.to_markdown(item["text"].split(), item["prompt"].split()))
 

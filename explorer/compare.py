@@ -14,6 +14,7 @@ import pandas as pd
 from explorer.uploads import dataset_label, is_upload, shown_upload_name
 from lmcore import ablation
 from lmcore.config import KEYS, build
+from lmcore.errors import ConfigError
 from lmcore.sizes import ptb_slice_vocab_size, vocab_size_for
 from lmcore.summaries import RunSummary
 
@@ -209,7 +210,10 @@ def vocabulary(summary: RunSummary) -> int | None:
     if cfg.dataset == "ptb":
         size, exact = ptb_slice_vocab_size(cfg)
         return size if exact else None
-    return vocab_size_for(cfg)
+    try:
+        return vocab_size_for(cfg)
+    except ConfigError:  # a generated vocabulary below the minimum, from a version that let it through
+        return None
 
 
 def compared_config(summary: RunSummary) -> dict:

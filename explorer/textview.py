@@ -12,7 +12,7 @@ import string
 
 import pandas as pd
 
-from lmcore.text import EOS, UNK
+from lmcore.text import EOS, UNK, known_spelling
 
 LINE_BREAK = "  \n"  # markdown: two spaces and a newline end a line inside a paragraph
 _PUNCTUATION = set(string.punctuation)
@@ -23,6 +23,19 @@ def md_escape(text: str) -> str:
     `<unk>`, `$`, `*` or `--` (model output is full of them) show as themselves instead of as
     HTML, LaTeX or emphasis."""
     return "".join("\\" + ch if ch in _PUNCTUATION else ch for ch in text)
+
+
+# Generated text may be right-to-left (Arabic, Hebrew). A sample box's key starts with this: ui/app.css
+# gives its lines `unicode-bidi: plaintext`, the CSS of dir="auto" for each line, so an Arabic line reads
+# right to left with its ↵ at its end, and the markdown (with md_escape's escaping) stays as it is.
+SAMPLE_BOX = "sample-text-"
+ISOLATE, POP_ISOLATE = "\u2068", "\u2069"   # FIRST STRONG ISOLATE ... POP DIRECTIONAL ISOLATE
+
+
+def isolate(text: str) -> str:
+    """`text` set apart from the sentence around it for the bidi algorithm: a right-to-left word in an
+    English sentence keeps its quotes and the numbers after it where they were written."""
+    return f"{ISOLATE}{text}{POP_ISOLATE}"
 
 
 def no_latex(text: str) -> str:
@@ -66,15 +79,15 @@ NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 
 
 def spaced_suggestions(unknown: list[str], words: list[str]) -> dict[str, str]:
-    """{typed word: its pieces that the vocabulary knows (in lower case too), spaced; '' where the typed
-    word is punctuation the text never writes} for unknown prompt words. The prompt splits at spaces
+    """{typed word: its pieces that the vocabulary knows (in another case too: known_spelling), spaced;
+    '' where the typed word is punctuation the text never writes} for unknown prompt words. The prompt splits at spaces
     only, and a text writes punctuation and clitics as words of their own (`said ,`, PTB's `it 's`) or
     not at all, and PTB every number as `N` (QA round 12: `it's`, `economy's`, `$5` got no tip)."""
     known = set(words)
     out = {}
     for word in unknown:
         pieces = ["N" if NUMBER.fullmatch(piece) and "N" in known else piece for piece in PIECES.findall(word)]
-        kept = [piece for piece in pieces if piece in known or piece.lower() in known]
+        kept = [piece for piece in pieces if known_spelling(piece, known) is not None]
         fix = " ".join(kept)
         if any(re.match(r"\w", piece) for piece in kept) and fix != word:  # not "," alone for "zzz,"
             out[word] = fix

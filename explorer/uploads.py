@@ -15,7 +15,17 @@ from pathlib import Path
 
 from lmcore.config import BUILTIN_DATASETS
 from lmcore.errors import LmcoreError
-from lmcore.text import EOS, count_splits, special_note, text_problem, unknown_shares
+from lmcore.text import count_splits, text_problem
+from lmcore.text_notes import (  # noqa: F401  (the notes the page and its tests read from here too)
+    distinct_text,
+    file_stats,
+    letters_warning,
+    percent,
+    shares_under,
+    split_text,
+    text_notes,
+    unknown_note,
+)
 
 # Stricter than the engine's 200 MB: the app counts the words itself. In decimal megabytes
 # (10**6 bytes), the unit Streamlit's upload widget counts in on Linux and macOS browsers, so
@@ -30,100 +40,24 @@ NAME_LIMIT = 200  # characters of an uploaded file's name kept for showing
 
 def text_stats(path: Path) -> dict:
     """Lines, train tokens and distinct train words of a text corpus, and each split's lines and
-    tokens ("split"), cut as lmcore.data cuts it (count_splits)."""
-    counted = _counted(Path(path))
-    train = counted["words"]["train"]
-    bare = sum(n for word, n in train.items() if word != EOS and not any(ch.isalnum() for ch in word))
-    return {"lines": sum(counted["lines"].values()), "train_tokens": counted["tokens"]["train"],
-            "distinct": len(train), "split": {"lines": counted["lines"], "tokens": counted["tokens"]},
-            # training words with no letter or digit (punctuation, symbols), of the words (<eos> aside)
-            "no_letters": bare / max(1, sum(train.values()) - train[EOS])}
-
-
-def letters_warning(stats: dict) -> str | None:
-    """A text that is mostly punctuation trains, and teaches punctuation: said before it starts (QA
-    round 11: a file of punctuation only trained without a word)."""
-    share = stats.get("no_letters") or 0.0
-    if share < NO_LETTERS_WARN:
-        return None
-    return (f"{percent(share)} of this file's training words hold no letter or digit (punctuation or symbols): "
-            "the model will learn to write those.")
+    tokens ("split"), cut as lmcore.data cuts it (count_splits): lmcore.text_notes.file_stats."""
+    return file_stats(_counted(Path(path)))
 
 
 def unknown_share(path: Path, cap: int) -> dict:
-    """lmcore.text.unknown_shares of a text corpus under vocab_size `cap`: the share of train and
-    valid tokens that become <unk>; with "keep_all", the smallest cap that keeps every training
-    word (one more than the distinct words when validation or test hold words training never saw:
-    <unk> then takes a place of its own), and "unseen", the shares that are <unk> under that cap,
-    which no cap changes. Its word counts are read once per file (text_stats reads them too), and
-    each cap costs one sort of the distinct words."""
-    shares, whole = _shares(Path(path), cap), _shares(Path(path), None)
-    return {**shares, "keep_all": whole["vocab_size"], "unseen": {name: whole[name] for name in ("train", "valid")},
-            "special": _counted(Path(path))["special"]}
-
-
-def _shares(path: Path, cap: int | None) -> dict:
-    """unknown_shares under `cap`, or with no cap at all (None), remembered per file and cap."""
-    key = (_identity(path), cap)
+    """lmcore.text_notes.shares_under of a text corpus under vocab_size `cap`. Its word counts are read
+    once per file (text_stats reads them too), and each cap costs a sort of the distinct words."""
+    key = (_identity(Path(path)), cap)
     if key not in _SHARES:
-        words = _counted(path)["words"]
-        _SHARES[key] = unknown_shares(words, cap if cap is not None else len(words["train"]) + 1)
+        _SHARES[key] = shares_under(_counted(Path(path)), cap)
         _trim(_SHARES, 32)
     return _SHARES[key]
 
 
-def split_text(split: dict) -> str:
-    """text_stats' "split" in words: the lines and tokens each split really gets (split_sizes keeps
-    at least one line for each, so 3 lines split 1/1/1, not 80/10/10)."""
-    lines, tokens = split["lines"], split["tokens"]
-    parts = [f"{label} {lines[name]:,} line{'s' if lines[name] != 1 else ''} ({tokens[name]:,} tokens)"
-             for name, label in (("train", "training the first"), ("valid", "validation the next"),
-                                 ("test", "test the last"))]
-    return "Split by lines: " + ", ".join(parts) + "."
-
-
-NO_LETTERS_WARN = 0.5  # past this share of words without a letter or digit, the text is mostly punctuation
-UNKNOWN_WARN = 0.10  # a share of <unk> tokens above this gets a warning: the perplexity then says little
-
-
-def percent(share: float) -> str:
-    return f"{share:.0%}" if share >= 0.1 or share == 0 else f"{share:.1%}"
-
-
-def unknown_note(shares: dict, cap: int) -> tuple[str, str]:
-    """unknown_words' note, with lmcore.text.special_note after it when the text writes `<unk>` or
-    `<eos>` itself (the command line says the same when a run loads the text)."""
-    kind, text = unknown_words(shares, cap)
-    special = special_note(shares.get("special") or {})
-    return kind, f"{text} {special}" if special else text
-
-
-def unknown_words(shares: dict, cap: int) -> tuple[str, str]:
-    """("warning" or "caption", text) about unknown_share under vocab_size `cap`. <unk> has two
-    causes: a cap below the file's distinct words turns the rarer ones into <unk> (raising the cap
-    fixes that), and validation words training never saw are <unk> under any cap. Only the cap's
-    share is warned about, and the cap that keeps every word counts <unk>'s own place."""
-    distinct, unseen = shares["distinct"], shares["unseen"]["valid"]
-    never_seen = (f"{percent(unseen)} of validation tokens are words training never saw, read as `<unk>`: "
-                  "no cap changes that." if unseen else "")
-    if not shares["capped"]:
-        return "caption", " ".join(filter(None, (
-            f"The vocabulary cap ({cap:,}) keeps all {distinct:,} distinct training words.", never_seen)))
-    cut = {name: max(0.0, shares[name] - shares["unseen"][name]) for name in ("train", "valid")}
-    text = (f"The vocabulary cap ({cap:,}) keeps {cap - 1:,} of the {distinct:,} distinct training words: "
-            f"**{percent(shares['train'])}** of training and **{percent(shares['valid'])}** of validation "
-            "tokens become `<unk>`.")
-    if unseen:
-        caused = (f"{percent(cut['train'])} of training and {percent(cut['valid'])} of validation tokens"
-                  if max(cut.values()) >= 0.0005 else "next to none of them")  # below that both read 0.0%
-        text += f" The cap causes {caused}; the other {never_seen}"
-    keep_all = f"{shares['keep_all']:,} keeps every word"
-    if shares["keep_all"] > distinct:  # why the cap that keeps every word is one more than the words
-        keep_all += f" ({distinct:,} and `<unk>`, for the words training never saw)"
-    if max(cut.values()) <= UNKNOWN_WARN:
-        return "caption", f"{text} {keep_all[0].upper()}{keep_all[1:]}."
-    return "warning", (text + " Predicting `<unk>` is easy, so the perplexity will look far better than the "
-                       f"model is. Raise the vocabulary cap (`vocab_size`): {keep_all}.")
+def file_notes(path: Path, cap: int | None) -> list[tuple[str, str]]:
+    """lmcore.text_notes.text_notes of a text corpus under `cap` (None: a cap not valid, so no note on it),
+    the notes `lmcore train` prints for the same file."""
+    return text_notes(_counted(Path(path)), cap, unknown_share(path, cap) if cap is not None else None)
 
 
 # Word counts of the last files counted (a few MB each) and the shares read from them, keyed by the

@@ -225,10 +225,12 @@ def cmd_presets(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from .presets import described_name, resolve
+    from .presets import described_name, prompt_for, resolve
     from .runs import create_run
 
     cfg = resolve(args.preset, args.assignments, {"name": args.name} if args.name else None)
+    if not any(item.partition("=")[0].strip() == "sample_prompt" for item in args.assignments):
+        cfg = cfg.replace(sample_prompt=prompt_for(cfg.dataset, cfg.sample_prompt, cfg.preset))
     _check_corpus([cfg])
     chosen = cfg.name  # --name or --set name=: the id is made of it either way (QA round 12)
     if not cfg.name:  # named as the app names it, so Compare's list and legends tell runs apart

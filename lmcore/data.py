@@ -22,6 +22,7 @@ from .text import (  # noqa: F401
     SPLITS,
     TEXT_ENCODING,
     UNK,
+    count_lines,
     count_splits,
     read_words,
     special_counts,
@@ -103,7 +104,9 @@ def load_text(cfg: Config, vocabulary: list[str] | None = None) -> Corpus:
     if problem:
         raise DataError(problem)
     lines = [line for line in text_lines(path) if line.strip()]  # refuses a byte that is not UTF-8
-    info = {"source": "text", "file": path.name, "special": special_counts(lines)}
+    # "counted": what lmcore.text_notes reads for the notes the run's log starts with (the upload box's)
+    counted = count_lines(lines, len(lines), words=True)
+    info = {"source": "text", "file": path.name, "special": counted["special"], "counted": counted}
     return _corpus(split_lines(lines), cfg.vocab_size, vocabulary, info=info)
 
 

@@ -136,6 +136,14 @@ def resolve(preset: str | None, assignments: list[str] | None = None,
     return cfg
 
 
+def prompt_for(dataset: str, prompt: str, preset: str) -> str:
+    """The sample prompt for `dataset`: a text file starts from the start of a sentence ("") where the
+    prompt is still the preset's own, an English word ("the") that a German, Arabic or Chinese text
+    lacks (its samples then started from `<eos>`, or from `<unk>`; QA round 18). Typed ones stay."""
+    own = (get_preset(preset).config() if preset in PRESETS else Config()).sample_prompt
+    return "" if dataset not in BUILTIN_DATASETS and prompt == own else prompt
+
+
 def preset_values(name: str) -> dict:
     """Every config key for a preset ('' = the engine's defaults)."""
     return (PRESETS[name].config() if name else Config()).to_dict()

@@ -10,21 +10,20 @@ import torch
 
 from .config import SAMPLING_SEED_MAX
 from .model import LanguageModel
-from .text import EOS, UNK
+from .text import EOS, UNK, known_spelling
 
 
 def read_prompt(words: list[str], prompt: str) -> tuple[list[int], list[str], bool]:
     """How the model reads a prompt: (ids, the words this vocabulary lacks, whether those are read as
     <unk>). Unknown words become <unk>, or are left out by a vocabulary without one (the generated
-    corpus's). A word the vocabulary lacks but has in lower case is read in lower case: PTB is lower
-    case, and "The company" should not start as "<unk> company". The one rule: generate(), and so the
-    CLI and the trainer's samples, and the Generate page's warning read prompts by it."""
+    corpus's). A word the vocabulary has in another case is read so (known_spelling). The one rule:
+    generate(), and so the CLI and the trainer's samples, and the Generate page's warning read prompts by it."""
     index = {w: i for i, w in enumerate(words)}
     as_unk = UNK in index
     ids, unknown = [], []
     for word in prompt.split():
-        if word in index or word.lower() in index:
-            ids.append(index.get(word, index.get(word.lower())))
+        if (spelling := known_spelling(word, index)) is not None:
+            ids.append(index[spelling])
             continue
         unknown.append(word)
         if as_unk:

@@ -31,7 +31,8 @@ from .presets import as_text
 from .progress import ProgressBar, pause_line
 from .runs import STOP_REQUEST, RunWriter, read_config, read_json, read_status, refuse_reference
 from .summaries import last_train_line, summarize
-from .text import special_note, text_digest
+from .text import text_digest
+from .text_notes import text_report
 from .threads import available_cores, other_training_processes, thread_count
 from .timing import format_seconds
 from .train import Callbacks, Trainer, prepare_device, resolve_device
@@ -305,8 +306,9 @@ def _train(folder: Path, writer: RunWriter, recorder: Recorder, raw: dict, show_
     same_recipe(folder, raw)
     same_text(cfg, writer)
     corpus = load_corpus(cfg, progress=stderr_progress() if show_progress else None, vocabulary=trained_words(folder))
-    if say and (note := special_note(corpus.info.get("special") or {})):
-        say(f"note: {note}")   # as the Train page says it under the vocabulary cap
+    if say and corpus.info.get("counted"):   # a text file: the Train page's notes under its vocabulary cap
+        for line in text_report(corpus.info["counted"], cfg.vocab_size):
+            say(line)
     callbacks = [recorder, *observers] + ([ProgressBar()] if show_progress else [])
     trainer = recorder.trainer = Trainer(cfg, corpus, device, callbacks)
     writer.vocabulary(corpus.words)

@@ -24,6 +24,13 @@ def shorten(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
+def known_spelling(word: str, known) -> str | None:
+    """The spelling of `word` that `known` (a vocabulary's words) has: as typed, else in lower case (PTB
+    is lower case: "The company" should not start as "<unk> company"), else capitalised (German nouns:
+    "käse" for a text that writes "Käse", QA round 18); None when it has none of them."""
+    return next((w for w in (word, word.lower(), word[:1].upper() + word[1:].lower()) if w in known), None)
+
+
 def read_words(path: Path, limit: int = 0) -> list[str]:
     """Whitespace tokens with <eos> closing every line; stop after `limit` tokens if > 0."""
     words: list[str] = []
@@ -125,13 +132,17 @@ def count_splits(path: Path, words: bool = False) -> dict:
     big file costs little memory: {"lines": {split: n}, "tokens": {split: n}}, plus with `words` the
     word counts of each split (Counters), from which unknown_shares reads the vocabulary."""
     n_lines = sum(1 for line in text_lines(path) if line.strip())  # refuses a byte that is not UTF-8
+    return count_lines((line for line in text_lines(path) if line.strip()), n_lines, words)
+
+
+def count_lines(lines, n_lines: int, words: bool = False) -> dict:
+    """count_splits of `n_lines` non-empty lines, from any iterable of them (a file's, streamed, or
+    the lines lmcore.data already holds)."""
     sizes = dict(zip(SPLITS, split_sizes(n_lines)))
     tokens = dict.fromkeys(SPLITS, 0)
     counts = {name: Counter() for name in SPLITS}
     split, left = iter(SPLITS), 0
-    for line in text_lines(path):
-        if not line.strip():
-            continue
+    for line in lines:
         if left == 0:
             name = next(split)
             left = sizes[name]

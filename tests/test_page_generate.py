@@ -40,8 +40,13 @@ def top_chart(at: AppTest) -> dict:
 
 
 def top_heading(at: AppTest) -> str:
-    """The line above the chart: 'word 5: it picked “…” (3.2%)', unescaped."""
-    return next(m.value for m in at.markdown if "it picked" in m.value).replace("\\", "")
+    """The line above the chart: 'word 5: it picked “…” (3.2%)', unescaped and without the invisible
+    marks that isolate the word's direction (top_heading_raw)."""
+    return top_heading_raw(at).replace("\\", "").replace(textview.ISOLATE, "").replace(textview.POP_ISOLATE, "")
+
+
+def top_heading_raw(at: AppTest) -> str:
+    return next(m.value for m in at.markdown if "it picked" in m.value)
 
 
 def test_generated_text_matches_lmcore_and_top_words(trained_runs, monkeypatch):
@@ -72,6 +77,8 @@ def test_generated_text_matches_lmcore_and_top_words(trained_runs, monkeypatch):
     fifth = expected["steps"][4]
     chart = top_chart(at)
     assert f"picked “{fifth['word']}”" in top_heading(at)
+    # isolated for the bidi algorithm: an Arabic word pulled the quote and its percentage into its run
+    assert f"picked “{textview.isolate(textview.md_escape(fifth['word']))}” (" in top_heading_raw(at)
     top_word = fifth["top"][0][0]
     assert chart["data"][0]["y"][-1] in (top_word, "▶ " + top_word)  # the most likely word on top
 
@@ -177,6 +184,14 @@ def test_a_capitalised_prompt_word_is_read_in_lower_case_when_only_that_is_known
 
     words = ["<eos>", "<unk>", "the", "company", "The"]
     assert read_prompt(words, "The Company NASA") == ([4, 3, 1], ["NASA"], True)  # an exact match comes first
+
+
+def test_a_lower_case_prompt_word_is_read_capitalised_when_only_that_is_known():
+    """QA round 18: "käse straße" on a German text that writes the nouns "Käse" and "Straße"."""
+    from lmcore.sampling import read_prompt
+
+    words = ["<eos>", "Käse", "Straße", "die"]
+    assert read_prompt(words, "käse straße die STRASSE") == ([1, 2, 3], ["STRASSE"], False)
 
 
 def test_sample_history_with_validation_perplexity(trained_runs, monkeypatch):

@@ -116,7 +116,8 @@ def test_the_share_of_unknown_words_is_read_as_the_engine_builds_the_vocabulary(
     assert kind == "warning" and "keeps 49 of the 902 distinct training words" in text
     assert "Raise the vocabulary cap (`vocab_size`): 902 keeps every word" in text
     kind, text = unknown_note(unknown_share(path, 2000), 2000)
-    assert kind == "caption" and text == "The vocabulary cap (2,000) keeps all 902 distinct training words."
+    assert kind == "caption" and text == ("The vocabulary cap (2,000) keeps all 902 distinct training words "
+                                          "(901 and `<eos>`).")
 
 
 def test_a_text_that_writes_the_special_words_itself_is_told_how_they_are_read(tmp_path):
@@ -150,7 +151,8 @@ def test_a_cap_exactly_the_training_words_with_unseen_held_out_words_says_one_be
     assert shares["vocab_size"] == 4 and shares["capped"]            # <unk> took the rarest word's place
     assert data.load_corpus(Config(dataset=str(path), vocab_size=4)).vocab_size == 4
     kind, text = unknown_note(unknown_share(path, 100), 100)
-    assert kind == "caption" and text == ("The vocabulary cap (100) keeps all 4 distinct training words. 25% of "
+    assert kind == "caption" and text == ("The vocabulary cap (100) keeps all 4 distinct training words "
+                                          "(3 and `<eos>`). 25% of "
                                           "validation tokens are words training never saw, read as `<unk>`: no "
                                           "cap changes that.")
 
@@ -201,7 +203,8 @@ def test_only_the_share_the_cap_causes_is_warned_words_training_never_saw_are_a_
     path = held_out_unseen_text(tmp_path / "unseen.txt")
     kind, text = unknown_note(unknown_share(path, 84), 84)
     assert kind == "caption", text
-    assert text == ("The vocabulary cap (84) keeps 83 of the 84 distinct training words: **0.2%** of training and "
+    assert text == ("The vocabulary cap (84) keeps 83 of the 84 distinct training words (83 and `<eos>`): "
+                    "**0.2%** of training and "
                     "**20%** of validation tokens become `<unk>`. The cap causes 0.2% of training and 0% of "
                     "validation tokens; the other 20% of validation tokens are words training never saw, read as "
                     "`<unk>`: no cap changes that. 85 keeps every word (84 and `<unk>`, for the words training "
@@ -212,7 +215,8 @@ def test_only_the_share_the_cap_causes_is_warned_words_training_never_saw_are_a_
     assert text.endswith("Raise the vocabulary cap (`vocab_size`): 85 keeps every word (84 and `<unk>`, "
                          "for the words training never saw).")
     kind, text = unknown_note(unknown_share(path, 85), 85)
-    assert kind == "caption" and text == ("The vocabulary cap (85) keeps all 84 distinct training words. 20% of "
+    assert kind == "caption" and text == ("The vocabulary cap (85) keeps all 84 distinct training words "
+                                          "(83 and `<eos>`). 20% of "
                                           "validation tokens are words training never saw, read as `<unk>`: no "
                                           "cap changes that.")
 

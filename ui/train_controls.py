@@ -15,19 +15,20 @@ from explorer.uploads import (
     MAX_UPLOAD_BYTES,
     MAX_UPLOAD_MB,
     UPLOAD_BOX_MB,
-    letters_warning,
+    distinct_text,
+    file_notes,
     shown_upload_name,
     split_text,
     store_upload,
     text_stats,
-    unknown_note,
-    unknown_share,
     upload_name,
 )
 from lmcore.config import PLACEMENT_HELP, PLACEMENTS, RULES, SCHEDULE_HELP, Config, allowed_text, key_problem
 from lmcore.errors import ConfigError, LmcoreError
+from lmcore.presets import preset_values, prompt_for
+from lmcore.synthetic import floors
 from ui import access
-from ui.train_state import REFUSED, TEXT_PATH, WIDGET, uploads_dir
+from ui.train_state import PRESET, REFUSED, TEXT_PATH, WIDGET, uploads_dir
 
 TEXT_STATS = "train.text_stats"    # sha256 -> text_stats ("lines", "train_tokens", "distinct", "split") + "name"
 UPLOADED = "train.uploaded"        # uploader file id -> (stored path or None, problem or None)
@@ -151,31 +152,56 @@ def upload_box() -> None:
         st.warning(f"{no_latex(refused)}. Still using **{md_escape(name or 'the earlier file')}**.")
     if stats:
         st.caption(f"Using **{md_escape(name or 'an uploaded file')}**: {stats['lines']:,} lines, "
-                   f"{stats['train_tokens']:,} training tokens, {stats['distinct']:,} distinct words. "
+                   f"{stats['train_tokens']:,} training tokens, {distinct_text(stats['distinct'])}. "
                    + split_text(stats["split"]))
-        if warning := letters_warning(stats):
-            st.warning(warning, icon="🔣")
 
 
 def vocabulary_note() -> None:
-    """How much of the text in use becomes <unk> under the cap, as the engine builds the vocabulary."""
+    """The notes on the text in use (explorer.uploads.file_notes, which `lmcore train` prints too): how
+    much becomes <unk> under the cap, as the engine builds the vocabulary, and what else will mislead."""
     path, cap = st.session_state.get(TEXT_PATH), st.session_state.get(WIDGET + "vocab_size")
-    if not path or not isinstance(cap, int) or key_problem("vocab_size", cap) or not stats_for(path):
+    if not path or not stats_for(path):
         return
     try:
-        kind, text = unknown_note(unknown_share(Path(path), cap), cap)
+        notes = file_notes(Path(path), cap if isinstance(cap, int) and not key_problem("vocab_size", cap) else None)
     except (LmcoreError, OSError):
         return  # the problems box says why the file cannot be read
-    if kind == "warning":
-        st.warning(text, icon="🔤")
-    else:
-        st.caption(text)
+    for kind, text in notes:
+        if kind == "warning":
+            st.warning(text, icon="🔤")
+        else:
+            st.caption(text)
+
+
+def floor_note() -> None:
+    """The generated corpus's best possible perplexity before training (QA round 18: only Watch showed it,
+    once a run had started), as the trainer computes it, and the bigram floor an n-gram model stops at."""
+    vocab, seed = (st.session_state.get(WIDGET + key) for key in ("synthetic_vocab", "data_seed"))
+    if key_problem("synthetic_vocab", vocab) or key_problem("data_seed", seed):
+        return
+    floor, bigram = floors(vocab, seed)
+    tail = (f"; the best any bigram model (the previous word only) can do: **{bigram:.1f}**" if bigram else "")
+    st.caption(f"Best possible perplexity on this generated corpus (its entropy floor): **{floor:.1f}**{tail}. "
+               "It changes with Generated vocabulary and Data seed.")
+
+
+def corpus_changed() -> None:
+    """Your text file starts the samples from the start of a sentence, unless a prompt was typed
+    (lmcore.presets.prompt_for, as `lmcore train` does); back on Penn Treebank the preset's prompt
+    returns where the prompt was left empty."""
+    state, key = st.session_state, WIDGET + "sample_prompt"
+    preset = state.get(PRESET) or ""
+    if state[WIDGET + "dataset"] == "text":
+        state[key] = prompt_for("", state.get(key, ""), preset)
+    elif state[WIDGET + "dataset"] == "ptb" and not state.get(key):
+        state[key] = preset_values(preset)["sample_prompt"]
 
 
 def data_section() -> None:
     with st.expander("Data", expanded=True, icon="📚"):
         kind = st.radio("Corpus", list(DATASET_LABELS), format_func=DATASET_LABELS.get, horizontal=True,
-                        key=WIDGET + "dataset", help="`dataset`: ptb, synthetic, or the path of a text file")
+                        key=WIDGET + "dataset", help="`dataset`: ptb, synthetic, or the path of a text file",
+                        on_change=corpus_changed)
         if kind == "text":
             upload_box()
         ptb, synthetic = kind == "ptb", kind == "synthetic"
@@ -191,6 +217,8 @@ def data_section() -> None:
             number("synthetic_tokens", "Generated tokens", disabled=not synthetic, step=10_000)
             number("synthetic_vocab", "Generated vocabulary", disabled=not synthetic)
             number("data_seed", "Data seed", disabled=not synthetic)
+        if synthetic:
+            floor_note()
 
 
 def model_section():

@@ -19,9 +19,9 @@ from explorer.compare import vocabulary_note
 from explorer.compare_links import CHART_DEFAULTS, chart_from_link, chart_query
 from explorer.lesson import has_dropout
 from explorer.links import CHART_KEYS, TRAIN_TABS, VIEW_KEYS, described_name, overlay_from_link, overlay_query
-from explorer.textview import md_escape, sample_markdown
+from explorer.textview import SAMPLE_BOX, md_escape, sample_markdown
 from lmcore import checkpoints, jsonl, launch, queue, runs
-from lmcore.config import ConfigError, coerce, from_dict
+from lmcore.config import ConfigError, coerce, from_dict, key_problem, stored_problems
 from lmcore.epochs import checkpoint_place
 from lmcore.errors import LmcoreError
 from lmcore.fork import without_fork_keys
@@ -98,12 +98,15 @@ def copy_run_config(run_id: str) -> None:
     if raw is None:
         st.session_state[NOTICE] = ("warning", "That run's config.json is missing or unreadable.")
         return
-    values = preset_values("")
+    values, defaults, refused = preset_values(""), preset_values(""), []
     for key, value in without_fork_keys(raw).items():  # a copy trains from scratch: no fork
         try:
             values[key] = coerce(key, value)
         except ConfigError:
             continue
+        if problem := key_problem(key, values[key]):  # an older version let it through; Set up's widget cannot show it
+            refused.append(f"`{key}` {md_escape(problem)}, so it is back to its default, {defaults[key]}")
+            values[key] = defaults[key]
     if values.get("name") and values["name"] == described_name({**values, "name": ""}):
         values["name"] = ""  # a name Start made from the changes: the copy gets its own at Start
     note = ""
@@ -112,6 +115,8 @@ def copy_run_config(run_id: str) -> None:
         note = f" The device is back to `{values['device']}` (the reference trained on a GPU)."
     if raw.get("parent"):  # QA round 10: a copy of a fork kept its name and nothing said it starts afresh
         note += f" It trains from step 0: a copy of a fork is not a fork (its parent `{raw['parent']}` is not used)."
+    if refused:
+        note += " In that run " + "; ".join(refused) + "."
     load_values(values)
     st.session_state[TAB] = SETUP_TAB
     st.session_state[NOTICE] = ("success", f"Loaded the config of `{folder.name}`: change what you like, then Start."
@@ -207,6 +212,8 @@ def resumable(summary: RunSummary) -> bool:
     """Resume (or Start over) applies: a stopped or failed run of the user's, or a damaged one whose
     config.json still reads (the trainer rebuilds its status.json from the checkpoint)."""
     if summary.is_reference:
+        return False
+    if stored_problems(summary.config or {}):  # it would fail the same way (rule_breaks says so)
         return False
     return summary.state in ("stopped", "failed") or (summary.is_broken and bool(summary.config))
 
@@ -607,11 +614,18 @@ def run_samples(folder: Path) -> None:
     st.caption("The last three samples, one per validation, each drawn with the run's seed from the same prompt, so "
                "only the model changes between them (a model that has settled writes the same text again); Generate "
                "shows them all, oldest first, beside their perplexities.")
-    for record in reversed(samples[-3:]):
-        with st.container(border=True):
+    for number, record in enumerate(reversed(samples[-3:])):
+        with st.container(border=True, key=f"{SAMPLE_BOX}watch-{number}"):   # each line in its own direction
             st.caption(f"step {ui.fmt_whole(record.get('step'))} · epoch {ui.fmt_whole(record.get('epoch'))} · "
                        f"temperature {record.get('temperature', '?')}")
             st.markdown(sample_markdown(record))
+
+
+def rule_breaks(found: list[str]) -> str:
+    """Why a run whose config.json breaks a rule that holds now (an older version let it through) cannot
+    start over: the same config fails the same way."""
+    return (f"This run's config breaks a rule: {md_escape('; '.join(found))}. Starting it over would fail the same "
+            "way: **Edit a copy** sets it within its rule.")
 
 
 def broken_remedy(summary: RunSummary, saved: SavedPoint | None) -> str:
@@ -633,6 +647,8 @@ def run_outcome(folder: Path, summary: RunSummary, saved: SavedPoint | None) -> 
                    f"{broken_remedy(summary, saved)}")
     elif state == "failed":
         st.error(f"**Training failed:** {status.get('error') or 'no message'}")
+        if broken_rules := stored_problems(summary.config):
+            st.warning(rule_breaks(broken_rules))
         if saved:
             st.caption(f"Resume continues from {resume_text(summary.step, saved)}.")
         tail = launch.log_tail(folder, 30)
