@@ -9,12 +9,15 @@ nothing listens, or a run no node can hold, is a one-line error with the runs st
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -94,14 +97,16 @@ class Cluster:
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory, ptb_dir):
+def cluster(request, ptb_dir):
     try:
         import ray  # noqa: F401
     except ImportError:
         pytest.fail('Ray is not installed: scripts/setup.sh --dev (or pip install "ray==2.60.0")', pytrace=False)
-    # A short folder: Ray's socket paths must fit in 107 characters.
     for attempt in (1, 2):
-        folder = Path(tmp_path_factory.mktemp("ray", numbered=True))
+        # A short folder: Ray's socket paths must fit in 107 characters, and a test worker's temp folder
+        # (/tmp/pytest-of-root/pytest-422/popen-gw1/ray1) left plasma_store's at 108.
+        folder = Path(tempfile.mkdtemp(prefix="ray", dir="/tmp"))
+        request.addfinalizer(functools.partial(shutil.rmtree, folder, ignore_errors=True))
         found = Cluster(folder)
         try:
             found.start_node("--head", "--port", str(found.port), "--include-dashboard=false", "--temp-dir",
