@@ -14,6 +14,7 @@ import pandas as pd
 from explorer.uploads import dataset_label, is_upload, shown_upload_name
 from lmcore import ablation
 from lmcore.config import KEYS, build
+from lmcore.disk import usage
 from lmcore.errors import ConfigError
 from lmcore.sizes import ptb_slice_vocab_size, vocab_size_for
 from lmcore.summaries import RunSummary
@@ -29,9 +30,9 @@ TABLE_KEYS = ("preset", "dataset", "layers", "hidden_size", "dropout", "dropout_
 # intervals (runs from before the average), or "latest" while training.
 COLUMNS = ("id", "name", "label", "state", "progress", "step", "total_steps", *TABLE_KEYS, "best_val_ppl",
            "final_val_ppl", "best_epoch", "test_ppl", "params", "training_seconds", "tokens_per_s", "speed_basis",
-           "device", "conditions", "started_at", "group", "note")
+           "device", "disk_bytes", "conditions", "started_at", "group", "note")
 WHOLE_NUMBERS = ("layers", "hidden_size", "epochs", "max_steps", "seed", "params", "step", "total_steps",
-                 "best_epoch")
+                 "best_epoch", "disk_bytes")
 PERPLEXITIES = ("best_val_ppl", "final_val_ppl", "test_ppl")
 # Keys a diff leaves out: the name is the column header already; the version is bookkeeping.
 NOT_DIFFED = ("name", "lmcore_version")
@@ -86,7 +87,8 @@ def run_row(summary: RunSummary, label: str | None = None) -> dict:
                test_ppl=summary.test, params=summary.params, training_seconds=summary.training_seconds,
                tokens_per_s=summary.tokens_per_s,  # Train's and the CLI's figure (RunSummary.tokens_per_s)
                speed_basis=summary.speed_basis,
-               device=summary.device, conditions=(summary.reference or {}).get("conditions"),
+               device=summary.device, disk_bytes=usage(summary.path).total if summary.path else None,
+               conditions=(summary.reference or {}).get("conditions"),
                started_at=datetime.fromtimestamp(started) if started is not None else None,
                group=config.get("group") or None, note=summary.problem or summary.guessing_note)
     return row

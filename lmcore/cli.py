@@ -104,6 +104,10 @@ def build_parser() -> argparse.ArgumentParser:
     resume.add_argument("run_dir", metavar="run", help=RUN_HELP)
     resume.add_argument("--no-progress-bar", action="store_true")
 
+    free = commands.add_parser("free", help="delete runs' epoch checkpoints (epoch-N.pt), keeping best.pt and "
+                               "last.pt: they resume and sample as before; only forks from an epoch go")
+    free.add_argument("run_dirs", metavar="run", nargs="+", help=RUN_HELP)
+
     evaluate = commands.add_parser("eval", help="perplexity of a run's checkpoint on a split")
     evaluate.add_argument("run_dir", metavar="run", help=RUN_HELP)
     evaluate.add_argument("--split", choices=("valid", "test"), default="valid")
@@ -336,6 +340,26 @@ def cmd_resume(args) -> int:
     return _run_folder(find_run(args.run_dir), not args.no_progress_bar)
 
 
+def cmd_free(args) -> int:
+    from .disk import free_epoch_checkpoints, megabytes
+
+    freed, refused = 0, 0
+    for given in args.run_dirs:
+        try:
+            folder = find_run(given)
+            before = free_epoch_checkpoints(folder)
+        except RunError as error:
+            print(f"error: {error}", file=sys.stderr)
+            refused += 1
+            continue
+        freed += before.spare
+        print(f"{folder.name}: {before.epochs} epoch checkpoint{'s' if before.epochs != 1 else ''} deleted, "
+              f"{megabytes(before.spare)} freed (best.pt and last.pt kept)")
+    if len(args.run_dirs) > 1:
+        print(f"{megabytes(freed)} freed in all")
+    return 1 if refused else 0
+
+
 def _run_folder(folder: Path, progress: bool) -> int:
     from .session import run, say_on_stderr
 
@@ -451,6 +475,7 @@ def run_record(summary) -> dict:
     """A run's line of `runs --json`: the summary's numbers under the Compare CSV's column names (it had
     no final validation, best epoch or time, QA round 12), and its grid group, preset and creation time
     (local, "2026-06-01T14:12:23"), which a listing of 300 runs needs to be searched (QA round 16)."""
+    from .disk import usage
     from .listing import created_text
 
     return {"id": summary.id, "state": summary.state, "name": summary.name, "best_val_ppl": summary.best_val,
@@ -459,7 +484,7 @@ def run_record(summary) -> dict:
             "steps_per_epoch": summary.steps_per_epoch, "training_seconds": summary.training_seconds,
             "tokens_per_s": summary.tokens_per_s, "device": summary.device, "reference": summary.is_reference,
             "problem": summary.problem, "warning": summary.guessing_note, "silent": summary.silence_note,
-            "folder": str(summary.path),
+            "folder": str(summary.path), "disk_bytes": usage(summary.path).total if summary.path else None,
             "group": summary.config.get("group") or None, "preset": summary.config.get("preset") or None,
             "created": created_text(summary)}
 
@@ -544,7 +569,7 @@ def cmd_bench(args) -> int:
 COMMANDS = {"presets": cmd_presets, "train": cmd_train, "resume": cmd_resume, "eval": cmd_eval,
             "sample": cmd_sample, "params": cmd_params, "download": cmd_download, "queue": cmd_queue,
             "report": cmd_report, "runs": cmd_runs, "grid": cmd_grid, "effects": cmd_effects, "fork": cmd_fork,
-            "bench": cmd_bench}
+            "bench": cmd_bench, "free": cmd_free}
 
 
 def main(argv=None) -> int:

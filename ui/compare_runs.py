@@ -21,6 +21,7 @@ from explorer.compare_links import CHART_DEFAULTS, MAX_SMOOTHING, X_AXES
 from explorer.perplexity import find_clip
 from explorer.textview import md_escape
 from lmcore import checkpoints, runs
+from lmcore.disk import free_epoch_checkpoints, megabytes, usage
 from lmcore.summaries import RunSummary
 from ui import access, plots
 from ui.fork import fork_selected, inherited_best, scores_note, started_from
@@ -106,7 +107,8 @@ GRID_HUGE = GRID_MAX - 1
 GRID_MISSING = GRID_MAX
 # Columns shown as the page's one formatter writes them (ui.fmt_*) over numbers, so a header sorts by value.
 TEXT_OVER_NUMBERS = {"params": ui.fmt_count, "training_seconds": ui.fmt_duration, "tokens_per_s": ui.fmt_whole,
-                     "step": ui.fmt_whole, "total_steps": ui.fmt_whole, "max_steps": ui.fmt_whole}
+                     "step": ui.fmt_whole, "total_steps": ui.fmt_whole, "max_steps": ui.fmt_whole,
+                     "disk_bytes": lambda size: megabytes(size) if pd.notna(size) else "—"}
 
 
 def display_table(frame: pd.DataFrame):
@@ -173,6 +175,8 @@ TABLE_COLUMNS = {
     "tokens_per_s": st.column_config.NumberColumn("tokens/s", help=ui.SPEED_HELP),
     "device": st.column_config.TextColumn("device", help="where it trained: a GPU's speed and time are not a "
                                           "CPU's (a reference run's conditions are in the CSV)"),
+    "disk_bytes": st.column_config.NumberColumn("on disk", help="what the run folder takes on disk, checkpoints "
+                                                "included; select runs to free their epoch checkpoints"),
     "started_at": st.column_config.DatetimeColumn("started", format="YYYY-MM-DD HH:mm"),
     "group": st.column_config.TextColumn("grid"),
     "note": st.column_config.TextColumn("note", width="large"),
@@ -182,7 +186,7 @@ TABLE_COLUMNS = {
 # and progress, then its config and bookkeeping.
 RUN_COLUMNS = ["label", "best_val_ppl", "final_val_ppl", "test_ppl", "params", "training_seconds", "state",
                "best_epoch", "progress", "step", "total_steps", *compare.TABLE_KEYS, "tokens_per_s", "device",
-               "started_at",
+               "disk_bytes", "started_at",
                "group", "note", "id"]
 
 
@@ -349,6 +353,7 @@ def actions(chosen: list[RunSummary], labels: list[str]) -> None:
     if row.button(label, icon=":material/delete:", disabled=not deletable or not access.may_change(),
                   help=access.help_or_refusal("asks before deleting" if deletable else why_not)):
         st.session_state[CONFIRM_DELETE] = [s.id for s in deletable]
+    free_button(chosen, row)
     if not deletable:
         row.caption("Nothing selected can be deleted: " + "; ".join(dict.fromkeys(
             "a reference run is read-only" if s.is_reference else "stop a running run on Train first"
@@ -360,6 +365,35 @@ def actions(chosen: list[RunSummary], labels: list[str]) -> None:
         kept = [(label, kept_reason(s)) for s, label in zip(chosen, labels) if kept_reason(s)]
         confirm_delete([s for s, _ in doomed], [label for _, label in doomed], kept)
     fork_selected(chosen)
+
+
+def free_button(chosen: list[RunSummary], row) -> None:
+    """'Free 112 MB': delete the selected runs' epoch checkpoints (lmcore.disk), keeping best.pt and
+    last.pt, so each run still resumes, samples and forks from best or last. A `tiny` run keeps 150 MB
+    of them and a classroom's runs filled a small disk (QA round 17). Shown where there is some to give
+    back; the runs stay, so it asks nothing, and says after what it did."""
+    spare = [(s, usage(s.path)) for s in chosen if kept_reason(s) is None and s.path is not None]
+    spare = [(s, found) for s, found in spare if found.spare]
+    if not spare:
+        return
+    files, total = sum(found.epochs for _, found in spare), sum(found.spare for _, found in spare)
+    several = len(spare) != 1
+    what = (f"deletes the {files} epoch checkpoint{'s' if files != 1 else ''} (epoch-N.pt) of {len(spare)} "
+            f"selected run{'s' if several else ''}: best.pt and last.pt stay, so {'they' if several else 'it'} "
+            "still resume, sample and fork from best or last; only a fork from an epoch goes")
+    if row.button(f"Free {megabytes(total)}", icon=":material/cleaning_services:", disabled=not access.may_change(),
+                  help=access.help_or_refusal(what)) and access.may_change():
+        freed, refused = 0, []
+        for summary, _ in spare:
+            try:
+                freed += free_epoch_checkpoints(summary.path).spare
+            except (runs.RunError, OSError) as error:
+                refused.append(md_escape(str(error)))
+        said = f"Freed {megabytes(freed)}: the epoch checkpoints of {len(spare) - len(refused)} run" + \
+            ("s" if len(spare) - len(refused) != 1 else "") + "; best.pt and last.pt kept."
+        st.session_state[FLASH] = ("warning", said + " Not freed: " + "; ".join(refused)) if refused \
+            else ("success", said)
+        st.rerun()
 
 
 def cancel_delete() -> None:

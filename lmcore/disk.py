@@ -1,0 +1,84 @@
+"""What a run folder takes on disk, and giving back what it can spare: its epoch checkpoints.
+
+A run keeps `last.pt` and `best.pt` (resume, Generate, a fork from best or last) and, for a model
+under config.EPOCH_CHECKPOINTS_BELOW parameters (keep_epoch_checkpoints=auto), one `epoch-N.pt`
+per finished epoch for a fork to start from. A `tiny` run's are 18.7 MB each with Adam's moments,
+about 150 MB a run, and a classroom's runs filled a small disk (QA round 17). Freeing them keeps
+everything but the forks from an epoch.
+
+The names of one save are hard links to one file (RunWriter.checkpoint): a run's bytes count each
+file once, and freeing an epoch checkpoint that is also `best.pt` gives nothing back.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import NamedTuple
+
+from .errors import RunError
+from .runs import busy_with, refuse_reference
+
+EPOCH_PREFIX, SUFFIX = "epoch-", ".pt"
+
+
+class Usage(NamedTuple):
+    total: int          # bytes of the run folder, each file once
+    spare: int          # bytes that freeing its epoch checkpoints would give back
+    epochs: int         # epoch checkpoints it keeps
+
+
+def usage(folder: Path) -> Usage:
+    """The folder's bytes, and what its epoch checkpoints alone hold (free_epoch_checkpoints)."""
+    sizes, epoch_files, other_files = {}, set(), set()
+    for path, info in _files(Path(folder)):
+        inode = (info.st_dev, info.st_ino)
+        sizes[inode] = info.st_size
+        (epoch_files if _is_epoch(path) else other_files).add(inode)
+    spare = sum(sizes[inode] for inode in epoch_files - other_files)
+    return Usage(sum(sizes.values()), spare, len(epoch_checkpoints(folder)))
+
+
+def _files(folder: Path):
+    """(path, stat) of every regular file under `folder`, links not followed; a file that went
+    while it was listed is skipped."""
+    for top, _, names in os.walk(folder):
+        for name in names:
+            path = Path(top) / name
+            try:
+                info = path.lstat()
+            except OSError:
+                continue
+            if not path.is_symlink():
+                yield path, info
+
+
+def _is_epoch(path: Path) -> bool:
+    return path.parent.name == "checkpoints" and path.name.startswith(EPOCH_PREFIX) and path.suffix == SUFFIX
+
+
+def epoch_checkpoints(folder: Path) -> list[Path]:
+    return sorted(p for p in (Path(folder) / "checkpoints").glob(f"{EPOCH_PREFIX}*{SUFFIX}") if _is_epoch(p))
+
+
+def free_epoch_checkpoints(folder: Path) -> Usage:
+    """Delete the run's epoch checkpoints; what it held before. Refused for a reference run and
+    while a process trains or starts it (its trainer writes them)."""
+    folder = Path(folder)
+    refuse_reference(folder, "changed")
+    doing = busy_with(folder)
+    if doing:
+        raise RunError(f"{folder.name} is {doing}; stop it before freeing its epoch checkpoints")
+    before = usage(folder)
+    for path in epoch_checkpoints(folder):
+        path.unlink(missing_ok=True)
+    return before
+
+
+def megabytes(size: int) -> str:
+    """'150 MB', '1.2 GB', '840 KB': a disk size as a person reads it (decimal units, as df -H)."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
+        if size >= scale:
+            value = size / scale
+            return f"{value:,.1f} {unit}" if value < 100 else f"{value:,.0f} {unit}"
+    return f"{size} bytes"
