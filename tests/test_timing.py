@@ -23,13 +23,16 @@ SLOW_SAVE = 0.15
 
 
 class SlowSaves(Callbacks):
-    """Each checkpoint takes SLOW_SAVE seconds longer, as on a slow disk; counts the saves."""
+    """Each checkpoint takes `seconds` (SLOW_SAVE) longer, as on a slow disk; counts the saves."""
 
     saves = 0
 
+    def __init__(self, seconds: float = SLOW_SAVE):
+        self.seconds = seconds
+
     def on_checkpoint(self, names, payload):
         self.saves += 1
-        time.sleep(SLOW_SAVE)
+        time.sleep(self.seconds)
 
 
 def test_a_run_records_what_saving_evaluating_and_sampling_took(runs_root):
@@ -99,19 +102,21 @@ def test_a_train_lines_speed_leaves_out_the_evaluations_and_saves_in_its_interva
     from lmcore.jsonl import read_jsonl
 
     folder = create_run({**SMALL, "eval_every": 40, "log_every": 10}, runs_root)
-    run(folder, show_progress=False, observers=(SlowSaves(),))
+    run(folder, show_progress=False, observers=(SlowSaves(0.5),))
     lines = read_jsonl(folder / "metrics.jsonl")
     validated = [r["step"] for r in lines if r["kind"] == "val"]
     train = [r for r in lines if r["kind"] == "train"][1:]  # the first holds the warm-up of the first steps
     # A train line whose interval holds a validation and its slow save (one ended at the step it starts
     # from or within it) beside those whose interval holds none. Medians, each group alike exposed to a
     # busy machine: single slow intervals (another test worker training, or CI's 900 beside 7,500) are
-    # noise, while a validation counted in would slow the whole first group, some tenfold here.
+    # noise, while a validation counted in would slow the whole first group some twentyfold (a 0.5 s
+    # save in an interval of 10 steps, 25 ms here, 50 ms on a busy machine); a busy machine slowed the
+    # intervals after a validation to 0.44 of the others, so the bound leaves room below that.
     steps = [r["step"] for r in lines if r["kind"] == "train"]
     holds = [any(before <= v < r["step"] for v in validated) for before, r in zip(steps, train)]
     with_eval = statistics.median(r["tokens_per_s"] for r, held in zip(train, holds) if held)
     without = statistics.median(r["tokens_per_s"] for r, held in zip(train, holds) if not held)
-    assert sum(holds) >= 4 and with_eval > without / 2, (with_eval, without, sum(holds))
+    assert sum(holds) >= 4 and with_eval > without / 5, (with_eval, without, sum(holds))
 
 
 def test_the_shares_add_up_to_100_percent():
