@@ -90,7 +90,7 @@ def run_row(summary: RunSummary, label: str | None = None) -> dict:
                device=summary.device, disk_bytes=usage(summary.path).total if summary.path else None,
                conditions=(summary.reference or {}).get("conditions"),
                started_at=datetime.fromtimestamp(started) if started is not None else None,
-               group=config.get("group") or None, note=summary.problem or summary.guessing_note)
+               group=config.get("group") or None, note=summary.problem or summary.guessing_note or summary.unknown_note)
     return row
 
 

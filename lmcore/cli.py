@@ -483,7 +483,8 @@ def run_record(summary) -> dict:
             "params": summary.params, "step": summary.step, "total_steps": summary.total_steps,
             "steps_per_epoch": summary.steps_per_epoch, "training_seconds": summary.training_seconds,
             "tokens_per_s": summary.tokens_per_s, "device": summary.device, "reference": summary.is_reference,
-            "problem": summary.problem, "warning": summary.guessing_note, "silent": summary.silence_note,
+            "problem": summary.problem, "warning": summary.guessing_note or summary.unknown_note,
+            "silent": summary.silence_note,
             "folder": str(summary.path), "disk_bytes": usage(summary.path).total if summary.path else None,
             "group": summary.config.get("group") or None, "preset": summary.config.get("preset") or None,
             "created": created_text(summary)}
@@ -500,7 +501,7 @@ def run_lines(summaries) -> list[str]:
         rows.append((s.id, s.state, s.name, _ppl(s.best_val), _ppl(s.test),
                      f"{steps}/{s.total_steps:,}" if s.total_steps else steps))
     lines = aligned(rows, right={3, 4, 5})
-    notes = [s.problem or s.guessing_note or s.silence_note for s in summaries]
+    notes = [s.problem or s.guessing_note or s.unknown_note or s.silence_note for s in summaries]
     return lines[:1] + [line + (f"  ({note})" if note else "") for line, note in zip(lines[1:], notes)]
 
 

@@ -314,7 +314,7 @@ def _train(folder: Path, writer: RunWriter, recorder: Recorder, raw: dict, show_
     writer.vocabulary(corpus.words)
     writer.params(trainer.params())
     writer.status(total_steps=trainer.total_steps, steps_per_epoch=trainer.windows, device=str(device),
-                  floor_ppl=corpus.floor_ppl)
+                  floor_ppl=corpus.floor_ppl, held_out_unk=round(corpus.held_out_unknown(), 4))
     last = folder / "checkpoints" / "last.pt"
     resumed = last.exists()
     reached = last_train_line(folder / "metrics.jsonl")  # before the log is cut back to the checkpoint

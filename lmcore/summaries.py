@@ -31,6 +31,7 @@ from .runs import (
     read_status,
     runs_dir,
 )
+from .text_notes import UNSEEN_WARN
 from .timing import format_seconds, time_split
 
 ENDED_UNCLEANLY = ("failed", "broken")  # states whose status.json may lag metrics.jsonl
@@ -97,6 +98,17 @@ class RunSummary:
         if self.state not in ("finished", "stopped"):
             return None
         return worse_than_guessing(self.best_val, self.vocab_size)
+
+    @property
+    def unknown_note(self) -> str | None:
+        """'81% of its validation and test words are <unk>: ...' for a run whose held-out text is mostly
+        words its vocabulary lacks (status `held_out_unk`, Corpus.held_out_unknown); None otherwise and
+        for runs from before it."""
+        share = json_number(self.status.get("held_out_unk"))
+        if share is None or share <= UNSEEN_WARN:
+            return None
+        return (f"{share:.0%} of its validation and test words are <unk>, which is easy to predict: its "
+                "perplexity looks far better than the model is")
 
     @property
     def best_epoch_steps(self) -> tuple[int, int] | None:

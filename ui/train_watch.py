@@ -671,6 +671,11 @@ def run_outcome(folder: Path, summary: RunSummary, saved: SavedPoint | None) -> 
         st.warning(unanswered, icon="⏹️")
     if state == "stopped" and summary.guessing_note:
         st.warning(guessing_text(summary), icon=":material/casino:")
+    if summary.unknown_note:
+        note = summary.unknown_note.replace("<unk>", "`<unk>`")
+        st.warning(f"{note[0].upper()}{note[1:]}. Give more text, or text whose "
+                   "words repeat (and, for a language written without spaces, words separated by spaces).",
+                   icon=":material/help:")
 
 
 # Under this many steps a run may still be near its untrained loss, which starts above ln V: measured
