@@ -343,10 +343,13 @@ def cmd_resume(args) -> int:
 def cmd_free(args) -> int:
     from .disk import free_epoch_checkpoints, megabytes
 
-    freed, refused = 0, 0
+    freed, refused, done = 0, 0, set()
     for given in args.run_dirs:
         try:
             folder = find_run(given)
+            if folder.resolve() in done:  # named twice (its name and its id tail): freed once, said once
+                continue
+            done.add(folder.resolve())
             before = free_epoch_checkpoints(folder)
         except RunError as error:
             print(f"error: {error}", file=sys.stderr)

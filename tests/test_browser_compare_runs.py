@@ -176,9 +176,12 @@ def test_the_runs_table_at_1024_px_shows_the_scores_size_and_time_and_the_floor_
     right = 33 + sum(TABLE_COLUMNS[column]["width"] for column in key)     # after the tick column
     assert right <= box["width"], (right, box)
     # The time header starts where the widths say (its right end holds the column menu's button).
+    # Headers drawn first, then the arrow awaited: on a loaded machine (CI, two test workers) the grid was
+    # still being drawn 500 ms after the click, and no header was there to read.
+    grid.locator("[role=columnheader]").first.wait_for(state="attached")  # the grid's hidden table, for screen readers
     page.mouse.click(box["x"] + right - TABLE_COLUMNS["training_seconds"]["width"] + 12, box["y"] + 17)
-    page.wait_for_timeout(500)
-    assert {"↓ time", "↑ time"} & set(grid.locator("[role=columnheader]").all_inner_texts())
+    page.wait_for_function("""() => [...document.querySelectorAll('[data-testid="stDataFrame"] [role=columnheader]')]
+        .some(h => ['↓ time', '↑ time'].includes(h.textContent.trim()))""", timeout=10_000)
     bars = page.locator('[data-testid="stPlotlyChart"]').nth(1)
     bars.locator(".legendtext").first.wait_for()
     legend = bars.locator(".legendtext").all_text_contents()

@@ -82,3 +82,16 @@ def test_generate_names_what_is_wrong_with_an_old_bad_run(monkeypatch, tmp_path)
     assert "its config breaks a rule: synthetic_vocab: must be at least 116 (got 60)" in said
     assert "Start over on the Train page trains it again" not in said.replace("**", "")
 
+
+
+def test_set_up_with_a_generated_vocabulary_under_the_minimum_names_it_and_keeps_its_start_box(monkeypatch,
+                                                                                                  tmp_path):
+    """QA round 18: 115 typed on Set up still ended the tab in a traceback; the count reached the generator."""
+    from ui.train_state import WIDGET
+
+    at = open_app(monkeypatch, tmp_path / "runs", "app_pages/train.py", {"preset": "synthetic"})
+    at.number_input(key=WIDGET + "synthetic_vocab").set_value(115).run()
+    assert not at.exception
+    assert "synthetic_vocab: must be at least 116 (got 115)" in " ".join(e.value for e in at.error)
+    assert "Fix the problems above to count the parameters." in [i.value for i in at.info]
+    assert any(b.label == "Start training" and b.disabled for b in at.button)

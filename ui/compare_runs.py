@@ -379,8 +379,9 @@ def free_button(chosen: list[RunSummary], row) -> None:
     files, total = sum(found.epochs for _, found in spare), sum(found.spare for _, found in spare)
     several = len(spare) != 1
     what = (f"deletes the {files} epoch checkpoint{'s' if files != 1 else ''} (epoch-N.pt) of {len(spare)} "
-            f"selected run{'s' if several else ''}: best.pt and last.pt stay, so {'they' if several else 'it'} "
-            "still resume, sample and fork from best or last; only a fork from an epoch goes")
+            f"selected run{'s' if several else ''}: best.pt and last.pt stay, so "
+            f"{'they still resume, sample and fork' if several else 'it still resumes, samples and forks'} from best "
+            "or last; only a fork from an epoch goes")
     if row.button(f"Free {megabytes(total)}", icon=":material/cleaning_services:", disabled=not access.may_change(),
                   help=access.help_or_refusal(what)) and access.may_change():
         freed, refused = 0, []
@@ -524,9 +525,9 @@ def floor_caption(floors: dict[float, list[str]], runs_drawn: int) -> str | None
         return None
     whose = "; ".join(", ".join(f"**{md_escape(label)}**" for label in labels) + f" {floor:.1f}"
                       for floor, labels in sorted(floors.items()))
-    return (f"Dashed: the entropy floor of the generated corpus, the best perplexity any model can reach on it on "
-            f"average ({whose}; a finite split can land about 1% either side), drawn under its own runs only: "
-            f"the other runs' data has no known floor.")
+    return (f"Dashed: the entropy floor of the generated corpus, the best perplexity any model can reach, on "
+            f"average, on its data ({whose}; a finite split can land about 1% either side), drawn under its own "
+            f"runs only: the other runs' data has no known floor.")
 
 
 BAR_GAP = 0.2  # Plotly's default gap between groups of bars, set so floor_ticks can find each bar
