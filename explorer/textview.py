@@ -65,6 +65,8 @@ def sample_markdown(record: dict) -> str:
     """A record of samples.jsonl for st.markdown: prompt in bold, every <eos> a ↵ and a line break;
     '' for an empty sample (sample_words = 0 and no prompt)."""
     words, prompt = str(record.get("text", "")).split(), str(record.get("prompt") or "").split()
+    if prompt == [EOS]:  # no prompt: the start of a sentence, not a line of its own (QA round 18: a lone ↵)
+        prompt = []
     return to_markdown(words, prompt, eos_mark="↵") if words or prompt else ""
 
 

@@ -179,3 +179,11 @@ def test_only_a_ratio_that_drops_almost_every_unit_and_acts_gets_a_note():
     both = lesson.high_dropout_notes(Config(dropout=0.95, dropout_placement="variational", dropout_recurrent=0.99))
     assert [note.split(" keeps")[0] for note in both] == ["Dropout 0.95", "The recurrent ratio 0.99"]
     assert len(lesson.high_dropout_notes(Config(dropout=0.95, dropout_placement="horizontal"))) == 1  # one ratio
+
+
+def test_a_sample_from_the_start_of_a_sentence_has_no_empty_first_line():
+    """QA round 18: own text's and the generated corpus's samples (prompt <eos>) began with a lone ↵ line."""
+    assert textview.sample_markdown({"prompt": "<eos>", "text": "a b <eos> c"}) == \
+        textview.to_markdown(["a", "b", "<eos>", "c"], eos_mark="↵")
+    assert not textview.sample_markdown({"prompt": "<eos>", "text": "a"}).startswith("↵")
+    assert textview.sample_markdown({"prompt": "<eos>", "text": ""}) == ""
