@@ -12,12 +12,15 @@ file once, and freeing an epoch checkpoint that is also `best.pt` gives nothing 
 
 from __future__ import annotations
 
+import functools
 import os
+import time
 from pathlib import Path
 from typing import NamedTuple
 
 from .errors import RunError
 from .runs import busy_with, refuse_reference
+from .summaries import SETTLED_AFTER_NS
 
 EPOCH_PREFIX, SUFFIX = "epoch-", ".pt"
 
@@ -29,7 +32,30 @@ class Usage(NamedTuple):
 
 
 def usage(folder: Path) -> Usage:
-    """The folder's bytes, and what its epoch checkpoints alone hold (free_epoch_checkpoints)."""
+    """The folder's bytes, and what its epoch checkpoints alone hold (free_epoch_checkpoints). Compare
+    asks for every run at each rerun: a settled folder's walk is kept until the folder or its
+    checkpoints/ changes (a save or a status write replaces a file there), as settled_summary keeps
+    summaries, and a stamp of the last seconds is not trusted."""
+    folder = Path(folder)
+    stamp = (_modified(folder), _modified(folder / "checkpoints"))
+    if None in stamp or time.time_ns() - max(stamp) < SETTLED_AFTER_NS:
+        return _walk(folder)
+    return _kept_usage(str(folder), stamp)
+
+
+@functools.lru_cache(maxsize=4096)
+def _kept_usage(folder: str, stamp: tuple) -> Usage:
+    return _walk(Path(folder))
+
+
+def _modified(path: Path) -> int | None:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return None
+
+
+def _walk(folder: Path) -> Usage:
     sizes, epoch_files, other_files = {}, set(), set()
     for path, info in _files(Path(folder)):
         inode = (info.st_dev, info.st_ino)
@@ -69,7 +95,7 @@ def free_epoch_checkpoints(folder: Path) -> Usage:
     doing = busy_with(folder)
     if doing:
         raise RunError(f"{folder.name} is {doing}; stop it before freeing its epoch checkpoints")
-    before = usage(folder)
+    before = _walk(folder)
     for path in epoch_checkpoints(folder):
         path.unlink(missing_ok=True)
     return before
