@@ -106,6 +106,8 @@ def test_compare_shows_each_runs_size_and_frees_the_selected_ones(trained_runs, 
     table = at.dataframe[0].value
     assert table.set_index("name").loc["plain", "disk_bytes"] == usage(plain).total
     label = f"Free {megabytes(spare)}"
+    start_from = next(box for box in at.selectbox if box.label == "Start from")  # the fork form's
+    assert "The end of the first epoch is picked first" in start_from.help
     button = at.button[[b.label for b in at.button].index(label)]
     assert "deletes the 1 epoch checkpoint (epoch-N.pt) of 1 selected run: best.pt and last.pt stay" in button.help
     button.click().run()
@@ -114,3 +116,5 @@ def test_compare_shows_each_runs_size_and_frees_the_selected_ones(trained_runs, 
     assert [s.value for s in at.success] == [
         f"Freed {megabytes(spare)}: the epoch checkpoints of 1 run; best.pt and last.pt kept."]
     assert label not in [b.label for b in at.button]            # nothing left to free
+    start_from = next(box for box in at.selectbox if box.label == "Start from")
+    assert "keeps no epoch checkpoints" in start_from.help and "picked first" not in start_from.help

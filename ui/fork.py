@@ -173,6 +173,18 @@ def fork_selected(chosen: list[RunSummary]) -> None:
         fork_form(chosen[0], "compare")
 
 
+def start_help(epochs_kept: bool) -> str:
+    """The choice's help: the first epoch's end is picked first only where one is kept (QA round 18: after
+    Free, or for a model too large to keep them, the help still said so)."""
+    if epochs_kept:
+        return ("The checkpoint the fork starts from. The end of the first epoch is picked first: from there a "
+                "changed dropout or learning rate has the rest of the training to show what it does, where a "
+                "finished run's best or last checkpoint often has little left to train.")
+    return ("The checkpoint the fork starts from. This run keeps no epoch checkpoints (freed, or a model too "
+            "large to keep one an epoch: `keep_epoch_checkpoints`), so only its best and last are offered; "
+            "a finished run's often have little left to train: raise Epochs below to give the change room.")
+
+
 def form(summary: RunSummary, sources: list[str], key: str) -> None:
     config = summary.config
     st.caption("A new run that starts from this run's weights, optimizer and position, with these keys "
@@ -181,10 +193,7 @@ def form(summary: RunSummary, sources: list[str], key: str) -> None:
     # Outside the form, so the limits below follow the checkpoint chosen.
     first = next((i for i, s in enumerate(sources) if s.startswith("epoch:")), 0)
     source = st.selectbox("Start from", sources, format_func=source_label, key=f"{key}.from", index=first,
-                          help="The checkpoint the fork starts from. The end of the first epoch is picked first: "
-                          "from there a changed dropout or learning rate has the rest of the training to show "
-                          "what it does, where a finished run's best or last checkpoint often has little left "
-                          "to train.")
+                          help=start_help(any(s.startswith("epoch:") for s in sources)))
     position = fork_position(summary.path, source)
     parents = {"epochs": int(config["epochs"]), "max_steps": config.get("max_steps") or None}
     limits = trainable_limits(parents["epochs"], parents["max_steps"], position) if position else parents
