@@ -13,7 +13,7 @@ import pandas as pd
 
 from explorer.uploads import dataset_label, is_upload, shown_upload_name
 from lmcore import ablation
-from lmcore.config import KEYS, build
+from lmcore.config import KEYS, PTB_ONLY, build, unused_keys
 from lmcore.disk import usage
 from lmcore.errors import ConfigError
 from lmcore.sizes import ptb_slice_vocab_size, vocab_size_for
@@ -184,20 +184,8 @@ def show_value(value, key: str | None = None) -> str:
     return str(value)
 
 
-# The corpus keys only one kind of data reads (lmcore.data, ablation's inert settings): elsewhere
-# they do nothing, and a diff that listed them made PTB runs differ in synthetic_tokens (QA round 10).
-SYNTHETIC_ONLY = ("synthetic_tokens", "synthetic_vocab", "data_seed")
-PTB_ONLY = ("train_tokens", "valid_tokens", "test_tokens")
 NOT_USED = "not used"       # a diff cell of a key the run's data leaves unread
 VOCABULARY = "vocabulary"   # the diff's row of each run's real vocabulary (vocabulary()), under dataset
-
-
-def unused_keys(config: dict) -> set[str]:
-    """The corpus keys a run's data leaves unread: the generated language has synthetic_vocab words
-    whatever vocab_size says (a cap on PTB and a text file); only PTB reads its slices' sizes."""
-    synthetic = config.get("dataset") == "synthetic"
-    unused = {"vocab_size"} if synthetic else set(SYNTHETIC_ONLY)
-    return unused if config.get("dataset") == "ptb" else unused | set(PTB_ONLY)
 
 
 def vocabulary(summary: RunSummary) -> int | None:

@@ -229,11 +229,13 @@ def cmd_presets(args) -> int:
 
 
 def cmd_train(args) -> int:
+    from .config import unused_notes
     from .presets import described_name, prompt_for, resolve
     from .runs import create_run
 
     cfg = resolve(args.preset, args.assignments, {"name": args.name} if args.name else None)
-    if not any(item.partition("=")[0].strip() == "sample_prompt" for item in args.assignments):
+    assigned = {item.partition("=")[0].strip() for item in args.assignments}
+    if "sample_prompt" not in assigned:
         cfg = cfg.replace(sample_prompt=prompt_for(cfg.dataset, cfg.sample_prompt, cfg.preset))
     _check_corpus([cfg])
     chosen = cfg.name  # --name or --set name=: the id is made of it either way (QA round 12)
@@ -241,6 +243,8 @@ def cmd_train(args) -> int:
         cfg = cfg.replace(name=described_name(cfg.to_dict()))
     folder = create_run(cfg.to_dict(), args.runs_dir, label=chosen or cfg.preset)
     print(f"run folder: {folder}", file=sys.stderr)
+    for line in unused_notes(cfg, assigned):
+        print(f"note: {line}", file=sys.stderr)
     return _run_folder(folder, not args.no_progress_bar)
 
 

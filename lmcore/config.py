@@ -284,6 +284,32 @@ def stored_problems(data: dict) -> list[str]:
     return found
 
 
+# The corpus keys only one kind of data reads (lmcore.data): elsewhere they do nothing, and a diff that
+# listed them made PTB runs differ in synthetic_tokens (QA round 10).
+SYNTHETIC_ONLY = ("synthetic_tokens", "synthetic_vocab", "data_seed")
+PTB_ONLY = ("train_tokens", "valid_tokens", "test_tokens")
+
+
+def unused_keys(config: dict) -> set[str]:
+    """The corpus keys a run's data leaves unread: the generated language has synthetic_vocab words
+    whatever vocab_size says (a cap on PTB and a text file); only PTB reads its slices' sizes."""
+    synthetic = config.get("dataset") == "synthetic"
+    unused = {"vocab_size"} if synthetic else set(SYNTHETIC_ONLY)
+    return unused if config.get("dataset") == "ptb" else unused | set(PTB_ONLY)
+
+
+def unused_notes(cfg: Config, keys) -> list[str]:
+    """A line for each of `keys` (those the user set) that this run's data does not read: `--set
+    train_tokens=5000` on a text file trained on the whole file without a word (QA round 18)."""
+    data = ("the Penn Treebank" if cfg.dataset == "ptb" else
+            "the generated corpus" if cfg.dataset == "synthetic" else "a text file")
+    readers = {**dict.fromkeys(PTB_ONLY, "only the Penn Treebank reads it"),
+               **dict.fromkeys(SYNTHETIC_ONLY, "only the generated corpus reads it"),
+               "vocab_size": f"the generated corpus has its synthetic_vocab ({cfg.synthetic_vocab:,}) words"}
+    return [f"{key}={getattr(cfg, key)} does nothing here: {readers[key]}, and this run trains on {data}."
+            for key in sorted(unused_keys(dataclasses.asdict(cfg)) & set(keys))]
+
+
 def validate(cfg: Config) -> Config:
     found = problems(cfg)
     if found:

@@ -107,3 +107,21 @@ def test_the_command_line_starts_a_text_runs_samples_without_the_presets_prompt(
                          "--runs-dir", str(runs)]) == 0
         folder = next(runs.iterdir())
         assert json.loads((folder / "config.json").read_text())["sample_prompt"] == expected
+
+
+def test_the_command_line_names_the_keys_it_was_given_that_the_data_does_not_read(tmp_path, capsys):
+    """QA round 18: `--set train_tokens=5000` on a text file trained on the whole file without a word.
+    Only the keys given are named: the preset's own PTB slices (tiny's valid_tokens) are not the user's."""
+    text = french(tmp_path / "fr.txt")
+    assert cli.main(["train", "--preset", "tiny", "--set", f"dataset={text}", *TINY, "--set", "train_tokens=5000",
+                     "--set", "data_seed=3", "--runs-dir", str(tmp_path / "runs")]) == 0
+    notes = [line for line in capsys.readouterr().err.splitlines() if "does nothing here" in line]
+    assert notes == [
+        "note: data_seed=3 does nothing here: only the generated corpus reads it, and this run trains on a text file.",
+        "note: train_tokens=5000 does nothing here: only the Penn Treebank reads it, and this run trains on a text "
+        "file."]
+    assert cli.main(["train", "--preset", "tiny", "--set", "dataset=synthetic", "--set", "synthetic_tokens=2000",
+                     *TINY, "--set", "vocab_size=50", "--runs-dir", str(tmp_path / "runs")]) == 0
+    assert [line for line in capsys.readouterr().err.splitlines() if "does nothing here" in line] == [
+        "note: vocab_size=50 does nothing here: the generated corpus has its synthetic_vocab (1,000) words, and "
+        "this run trains on the generated corpus."]

@@ -153,7 +153,8 @@ def test_a_cap_exactly_the_training_words_with_unseen_held_out_words_says_one_be
     kind, text = unknown_note(unknown_share(path, 100), 100)
     assert kind == "caption" and text == ("The vocabulary cap (100) keeps all 4 distinct training words "
                                           "(3 and `<eos>`). 25% of "
-                                          "validation tokens, counting each line's `<eos>`, are words training never saw, read as `<unk>`: no "
+                                          "validation tokens, counting each line's `<eos>`, are words training "
+                                          "never saw, read as `<unk>`: no "
                                           "cap changes that.")
 
 
@@ -206,7 +207,8 @@ def test_only_the_share_the_cap_causes_is_warned_words_training_never_saw_are_a_
     assert text == ("The vocabulary cap (84) keeps 83 of the 84 distinct training words (83 and `<eos>`): "
                     "**0.2%** of training and "
                     "**20%** of validation tokens become `<unk>`. The cap causes 0.2% of training and 0% of "
-                    "validation tokens; the other 20% of validation tokens, counting each line's `<eos>`, are words training never saw, read as "
+                    "validation tokens; the other 20% of validation tokens, counting each line's `<eos>`, are words "
+                    "training never saw, read as "
                     "`<unk>`: no cap changes that. 85 keeps every word (84 and `<unk>`, for the words training "
                     "never saw).")
     kind, text = unknown_note(unknown_share(path, 40), 40)      # 45 of the 80 once-seen words cut: 11%
@@ -217,7 +219,8 @@ def test_only_the_share_the_cap_causes_is_warned_words_training_never_saw_are_a_
     kind, text = unknown_note(unknown_share(path, 85), 85)
     assert kind == "caption" and text == ("The vocabulary cap (85) keeps all 84 distinct training words "
                                           "(83 and `<eos>`). 20% of "
-                                          "validation tokens, counting each line's `<eos>`, are words training never saw, read as `<unk>`: no "
+                                          "validation tokens, counting each line's `<eos>`, are words training "
+                                          "never saw, read as `<unk>`: no "
                                           "cap changes that.")
 
 
