@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from explorer.textview import isolated_name, unisolated
 from explorer.uploads import dataset_label, is_upload, shown_upload_name
 from lmcore import ablation
 from lmcore.config import KEYS, PTB_ONLY, build, unused_keys
@@ -45,7 +46,8 @@ def unique_labels(summaries: list[RunSummary]) -> list[str]:
     """One label per run for the table, chart legends and diff columns: the name, or the name
     with the id's tail where several of these runs share it."""
     names = [s.name for s in summaries]
-    return [s.label if names.count(s.name) > 1 else s.name for s in summaries]
+    return [f"{isolated_name(s.name)} · {s.short_id}" if names.count(s.name) > 1 else isolated_name(s.name)
+            for s in summaries]
 
 
 # Characters of a label the runs table's 200 px run column shows whole, '=' and capitals included
@@ -132,6 +134,7 @@ def table_csv(frame: pd.DataFrame) -> str:
     """The table as CSV text: raw numbers (not rounded), ISO times, empty cells for missing values."""
     out = frame.copy()
     out["started_at"] = out["started_at"].dt.strftime("%Y-%m-%dT%H:%M:%S")
+    out["label"] = out["label"].map(unisolated)
     return out.to_csv(index=False)
 
 

@@ -66,6 +66,20 @@ def test_repeated_names_get_the_ids_tail_in_the_table_legend_and_diff():
     assert list(compare.filter_table(table, text="bbbb")["label"]) == ["book · bbbb"]
 
 
+def test_a_right_to_left_name_is_isolated_where_the_ids_tail_or_a_state_follows_it():
+    """QA round 18, D5: "تجربة 2 · 9e25" drew as "9 · 2 تجربةe25" (the tail's digit joined the Arabic). The
+    name is isolated (FSI ... PDI) in labels and select boxes; Latin names and the CSV stay as typed."""
+    from explorer.textview import ISOLATE, POP_ISOLATE
+    from ui import run_label
+
+    runs = [summary(f"2026-x-{tail}", "تجربة 2") for tail in ("9e25", "cb36")] + [summary("2026-y-dddd", "tiny")]
+    isolated = f"{ISOLATE}تجربة 2{POP_ISOLATE}"
+    assert compare.unique_labels(runs) == [f"{isolated} · 9e25", f"{isolated} · cb36", "tiny"]
+    assert run_label(runs[0]).startswith(f"✅ {isolated} · 9e25 · ") and run_label(runs[2]).startswith("✅ tiny · ")
+    rows = compare.table_csv(compare.runs_table(runs)).splitlines()[1:]
+    assert ISOLATE not in "".join(rows) and ",تجربة 2 · 9e25," in rows[0]
+
+
 def test_a_long_label_is_cut_in_its_middle_so_what_tells_runs_apart_shows():
     # QA round 16: the run column cut "dropout=0.5 tied=true seed=2 · 9144" to "...seed=2 · 9…".
     labels = ["dropout=0.5 tied=true seed=2 · 9144", "dropout=0.5 tied=true seed=2 · 3b45",

@@ -22,7 +22,7 @@ import streamlit as st
 
 from explorer.metrics import smooth, split, thin
 from explorer.perplexity import Clip, ceiling_clip, find_clip, format_ppl
-from explorer.textview import md_escape
+from explorer.textview import isolated_name, md_escape
 from lmcore import checkpoints, queue, runs, summaries
 from lmcore.epochs import epoch_position
 from lmcore.jsonl import json_count, json_number
@@ -186,7 +186,8 @@ def run_label(summary: RunSummary) -> str:
     they would go stale at its next validation and contradict the numbers below."""
     # The id's tail next to the name, which it tells apart from its namesakes: at the end, a 1024 px
     # Train page cut it to '· d75' (QA round 10); the scores after it are in the run's header too.
-    parts = [f"{STATE_ICONS.get(summary.state, '')} {summary.name}", summary.short_id, shown_state(summary)]
+    parts = [f"{STATE_ICONS.get(summary.state, '')} {isolated_name(summary.name)}", summary.short_id,
+             shown_state(summary)]
     if isinstance(group := summary.config.get("group"), str) and group:  # type a grid's name to find its runs
         parts.insert(2, group)                                             # (QA round 16: 300 runs, 19 grids)
     if summary.is_active:

@@ -19,7 +19,7 @@ from explorer.compare import vocabulary_note
 from explorer.compare_links import CHART_DEFAULTS, chart_from_link, chart_query
 from explorer.lesson import has_dropout
 from explorer.links import CHART_KEYS, TRAIN_TABS, VIEW_KEYS, described_name, overlay_from_link, overlay_query
-from explorer.textview import SAMPLE_BOX, md_escape, sample_markdown
+from explorer.textview import SAMPLE_BOX, isolated_name, md_escape, sample_markdown
 from lmcore import checkpoints, jsonl, launch, queue, runs
 from lmcore.config import ConfigError, coerce, from_dict, key_problem, stored_problems
 from lmcore.epochs import checkpoint_place
@@ -150,7 +150,7 @@ def run_header(summary: RunSummary) -> None:
     # 1280x720 projector the live chart began at y 640, below the class's view (QA round 12).
     row = st.container(horizontal=True, gap="small", vertical_alignment="center")
     with row:
-        st.markdown(f"#### {ui.STATE_ICONS.get(summary.state, '')} {md_escape(summary.name)} · "
+        st.markdown(f"#### {ui.STATE_ICONS.get(summary.state, '')} {md_escape(isolated_name(summary.name))} · "
                     f"{ui.shown_state(summary)}", width="content")
         run_links(summary)
     if summary.device is None and summary.is_active:  # not loaded yet: the progress line says what it does
