@@ -108,3 +108,34 @@ def megabytes(size: int) -> str:
             value = size / scale
             return f"{value:,.1f} {unit}" if value < 100 else f"{value:,.0f} {unit}"
     return f"{size} bytes"
+
+
+# ---------------------------------------------------------------- before a run trains
+
+# A checkpoint's bytes besides its tensors' data: the RNG state, config, progress and the zip records of its
+# tensors, measured at 16-19 KB for one to four layers (torch 2.13); a margin over it, as the total rounds.
+CHECKPOINT_REST = 20_000
+
+
+class Planned(NamedTuple):
+    each: int           # bytes of one checkpoint
+    files: int          # checkpoint files kept by the run's end, at most
+    epochs: bool        # whether it keeps one at each epoch's end
+
+
+def checkpoint_bytes(cfg, parameters: int) -> int:
+    """One checkpoint of `cfg`'s model: its float32 weights, the optimizer's state (Adam keeps two moments
+    a weight, plain SGD none) and the carried (h, c) of a training batch (Trainer.checkpoint)."""
+    per_weight = 4 * (3 if cfg.optimizer == "adam" else 1)
+    carried = 4 * 2 * cfg.layers * cfg.batch_size * cfg.hidden_size
+    return parameters * per_weight + carried + CHECKPOINT_REST
+
+
+def planned(cfg, parameters: int, epochs_trained: int) -> Planned:
+    """What a run of `cfg` keeps by its end, at most: best.pt and last.pt, and with epoch checkpoints one
+    for each of the `epochs_trained` epochs it reaches (last is the final epoch's end, best one of them, when
+    evaluated at epoch ends only: then they share its file)."""
+    from .checkpoints import keeps_epoch_checkpoints
+
+    keeps = keeps_epoch_checkpoints(cfg, parameters)
+    return Planned(checkpoint_bytes(cfg, parameters), 2 + (epochs_trained if keeps else 0), keeps)

@@ -118,3 +118,32 @@ def test_compare_shows_each_runs_size_and_frees_the_selected_ones(trained_runs, 
     assert label not in [b.label for b in at.button]            # nothing left to free
     start_from = next(box for box in at.selectbox if box.label == "Start from")
     assert "keeps no epoch checkpoints" in start_from.help and "picked first" not in start_from.help
+
+
+@pytest.mark.parametrize("changes", [
+    {},                                                                           # tiny: 1 layer, Adam
+    {"layers": 3, "optimizer": "sgd", "lr": 1.0, "hidden_size": 96, "embed_size": 96, "batch_size": 7},
+])
+def test_set_ups_checkpoint_size_is_within_a_percent_of_a_real_one(tmp_path, changes):
+    """Set up says what a run will keep on disk before it trains (QA round 18: 30 epoch checkpoints, 236 MB,
+    said nowhere): one checkpoint's size by formula, against a real one."""
+    from conftest import train_run
+    from lmcore.config import from_dict
+    from lmcore.disk import checkpoint_bytes
+
+    folder = train_run(tmp_path, "tiny", "size", max_steps=1, valid_tokens=2000, test_tokens=2000, **changes)
+    cfg = from_dict(json.loads((folder / "config.json").read_text()))
+    parameters = json.loads((folder / "params.json").read_text())["total"]
+    real = (folder / "checkpoints" / "last.pt").stat().st_size
+    assert abs(checkpoint_bytes(cfg, parameters) - real) / real < 0.01, (checkpoint_bytes(cfg, parameters), real)
+
+
+def test_set_up_counts_best_last_and_an_epoch_checkpoint_for_each_epoch_it_reaches():
+    from lmcore.config import Config
+    from lmcore.disk import planned
+
+    auto = Config(keep_epoch_checkpoints=None)
+    assert planned(auto, 1_000_000, 30).files == 32 and planned(auto, 1_000_000, 30).epochs
+    assert planned(auto, 20_000_000, 30).files == 2 and not planned(auto, 20_000_000, 30).epochs  # too big
+    assert planned(Config(keep_epoch_checkpoints=False), 1_000_000, 30).files == 2
+    assert planned(Config(keep_epoch_checkpoints=True), 20_000_000, 3).files == 5

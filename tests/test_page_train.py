@@ -175,6 +175,28 @@ def test_a_long_float_shows_six_digits_and_starts_exact(runs_root, monkeypatch):
     assert started["clip"] == 5.0 / 35 and started["epochs"] == 2        # exact, not 0.142857
 
 
+def test_set_up_says_what_the_checkpoints_will_take_and_epoch_checkpoints_can_be_turned_off(runs_root, monkeypatch):
+    """QA round 18: a 30-epoch tiny run kept 236 MB of epoch checkpoints, said nowhere before it trained.
+    tiny (1,552,336 parameters, Adam: 12 bytes each) keeps 8 epoch ends besides best and last; off keeps
+    those two, and the run starts with it; a link gives it back; the book (13M, plain SGD) keeps two."""
+    launched = []
+    monkeypatch.setattr("lmcore.launch.launch_new", launched.append)
+    at = open_page(monkeypatch, runs_root, preset="tiny")
+    disk = [c for c in texts(at.caption).split("\n") if c.startswith("Checkpoints:")]
+    assert disk == ["Checkpoints: up to **187 MB** on disk by its end, 18.7 MB each: best and last, and one at "
+                    "each of its 8 epoch ends for a fork to start from (**Epoch checkpoints** under Advanced; "
+                    "Compare's Free deletes them once it is done)."]
+    at.selectbox(key=W + "keep_epoch_checkpoints").set_value("off").run()
+    assert "Checkpoints: up to **37.4 MB** on disk by its end, 18.7 MB each: best and last (no " in texts(at.caption)
+    assert at.query_params["keep_epoch_checkpoints"] == "false"
+    at.button(key=START).click().run()
+    assert not at.exception and runs.read_config(launched[0])["keep_epoch_checkpoints"] is False
+    at = open_page(monkeypatch, runs_root, preset="tiny", keep_epoch_checkpoints="false")
+    assert at.selectbox(key=W + "keep_epoch_checkpoints").value == "off"
+    at = open_page(monkeypatch, runs_root, preset="book")
+    assert "up to **107 MB** on disk by its end, 53.3 MB each: best and last (no epoch checkpoints" in texts(at.caption)
+
+
 def test_link_keys_fill_controls_and_bad_ones_are_ignored_with_a_warning(trained_runs, monkeypatch):
     root, _ = trained_runs
     at = open_page(monkeypatch, root, preset="tiny", layers="3", dropout_placement="variational",

@@ -28,7 +28,7 @@ from lmcore.errors import ConfigError, LmcoreError
 from lmcore.presets import preset_values, prompt_for
 from lmcore.synthetic import floors
 from ui import access
-from ui.train_state import PRESET, REFUSED, TEXT_PATH, WIDGET, uploads_dir
+from ui.train_state import EPOCH_CHECKPOINTS, PRESET, REFUSED, TEXT_PATH, WIDGET, uploads_dir
 
 TEXT_STATS = "train.text_stats"    # sha256 -> text_stats ("lines", "train_tokens", "distinct", "split") + "name"
 UPLOADED = "train.uploaded"        # uploader file id -> (stored path or None, problem or None)
@@ -285,6 +285,8 @@ def advanced_section() -> None:
         with fields():
             numbers(("eval_batch_size", "Eval batch size"), ("eval_every", "Evaluate every N steps", 50),
                     ("checkpoint_every", "Checkpoint every N steps", 50), ("log_every", "Log every N steps"))
+            st.selectbox("Epoch checkpoints", tuple(EPOCH_CHECKPOINTS), key=WIDGET + "keep_epoch_checkpoints",
+                         width=FIELD, help=epoch_checkpoints_help())
         with fields():
             text("sample_prompt", "Sample prompt")
             numbers(("sample_words", "Sampled words"), ("sample_temperature", "Sample temperature", 0.1))
@@ -295,6 +297,12 @@ def advanced_section() -> None:
             number("layer_pipeline", "Layer pipeline")
         st.toggle("torch.compile", key=WIDGET + "compile", help=help_for("compile"))
         speed_note(device)
+
+
+def epoch_checkpoints_help() -> str:
+    return (help_for("keep_epoch_checkpoints") + f". {RULES['keep_epoch_checkpoints'].none}; off: best and last "
+            "only. Each is as big as a checkpoint (the caption under Start training says how big); Compare's Free "
+            "deletes them once a run is done.")
 
 
 def chosen_device() -> str | None:

@@ -23,6 +23,7 @@ from explorer.uploads import dataset_label, unknown_share
 from lmcore import data
 from lmcore.ablation import inert_settings
 from lmcore.config import Config, ConfigError, from_dict, problems
+from lmcore.disk import Planned, megabytes, planned
 from lmcore.errors import LmcoreError
 from lmcore.params import formula_counts, parameter_table, tying_text
 from lmcore.presets import PRESETS, preset_values
@@ -58,7 +59,7 @@ def setup_tab() -> None:
         cost_line(count)
     with right:
         problems_box(cfg, found, values)
-        start_box(cfg, found)
+        start_box(cfg, found, count)
         parameter_box(count)
         share_box(values)
 
@@ -168,7 +169,7 @@ def on_start() -> None:
                                 "or close the browser, it carries on.")
 
 
-def start_box(cfg: Config | None, found: list[str]) -> None:
+def start_box(cfg: Config | None, found: list[str], count: Count | str) -> None:
     # The button sits below every setting, some 60 Tab presses down (QA round 11): a shortcut reaches it.
     st.button("Start training", type="primary", icon="▶️", disabled=bool(found) or not access.may_change(), key=START,
               width="stretch", on_click=on_start, shortcut="Ctrl+Enter", wrap=True,
@@ -183,8 +184,20 @@ def start_box(cfg: Config | None, found: list[str]) -> None:
                    f"{f', capped at {cfg.max_steps:,}' if cfg.max_steps else ''}).")
         if note := time_note(cfg.to_dict(), total, mine, device_here(cfg.device)):
             getattr(st, note[0])(note[1], **({"icon": "⏳"} if note[0] == "warning" else {}))
+        if per_epoch and not isinstance(count, str):
+            st.caption(disk_note(planned(cfg, count.counts["total"], -(-total // per_epoch))))
     if note := sharing_note(mine):
         st.caption(note)
+
+
+def disk_note(plan: Planned) -> str:
+    """What the run's checkpoints will take by its end, said before it starts: a 30-epoch tiny run kept 236 MB
+    of epoch checkpoints that nothing had mentioned (QA round 18)."""
+    kept = (f"best and last, and one at each of its {plan.files - 2:,} epoch ends for a fork to start from "
+            "(**Epoch checkpoints** under Advanced; Compare's Free deletes them once it is done)" if plan.epochs
+            else "best and last (no epoch checkpoints: **Epoch checkpoints** under Advanced)")
+    return (f"Checkpoints: up to **{megabytes(plan.each * plan.files)}** on disk by its end, "
+            f"{megabytes(plan.each)} each: {kept}.")
 
 
 def sharing_note(runs: list) -> str | None:

@@ -29,8 +29,10 @@ WIDGET = "train.w."                # + config key: one widget per key
 
 SETUP_TAB, WATCH_TAB = "⚙️ Set up a run", "📈 Watch a run"
 DEFAULT_PRESET = "tiny"
-SPECIAL = ("dataset", "dropout_recurrent", "max_steps", "preset")  # not one plain widget each
+SPECIAL = ("dataset", "dropout_recurrent", "max_steps", "preset", "keep_epoch_checkpoints")  # not one plain widget each
 PLAIN = tuple(k for k in KEYS if k not in SPECIAL)
+# keep_epoch_checkpoints's None (auto) as a select box's choice: a select box reads None as nothing chosen.
+EPOCH_CHECKPOINTS = {"auto": None, "on": True, "off": False}
 
 
 def widget_values(values: dict) -> dict:
@@ -42,6 +44,8 @@ def widget_values(values: dict) -> dict:
     recurrent = values["dropout"] if values["dropout_recurrent"] is None else values["dropout_recurrent"]
     out[WIDGET + "dropout_recurrent"] = clamp("dropout_recurrent", recurrent)
     out[WIDGET + "max_steps"] = values["max_steps"] or 0
+    out[WIDGET + "keep_epoch_checkpoints"] = next(k for k, v in EPOCH_CHECKPOINTS.items()
+                                                   if v is values.get("keep_epoch_checkpoints"))
     return out
 
 
@@ -65,6 +69,7 @@ def read_values() -> dict:
     recurrent = _cleaned(state[WIDGET + "dropout_recurrent"], values.get("dropout_recurrent"))
     values["dropout_recurrent"] = None if state[WIDGET + "recurrent_same"] else recurrent
     values["max_steps"] = state[WIDGET + "max_steps"] or None
+    values["keep_epoch_checkpoints"] = EPOCH_CHECKPOINTS[state[WIDGET + "keep_epoch_checkpoints"]]
     values["preset"] = state[PRESET]
     return values
 
