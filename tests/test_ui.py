@@ -204,6 +204,15 @@ def test_runs_drawn_together_differ_in_shape_as_well_as_colour():
     assert len({(s.symbol, s.dash) for s in styles}) == 32
 
 
+def test_colours_a_projector_shows_alike_get_bar_fills_unlike_each_other():
+    """QA round 18: red's bars were / and pink's \\, mirrored stripes, the pair the comment had called the
+    closest; red and pink are a pair a projector shows alike. No such pair gets mirrored or equal stripes."""
+    fill = {colour: ui.colour_style(colour).pattern for colour in ui.RUN_PALETTE}
+    for colour, near in ui.NEAR_COLOURS.items():
+        for other in near:
+            assert fill[colour] != fill[other] and {fill[colour], fill[other]} != {"/", "\\"}, (colour, other)
+
+
 def test_a_grids_cells_get_the_runs_colours_and_shapes_in_order():
     """A grid's cells past 8 took PALETTE's grey (reads as switched off) and olive with the red cell's
     square; now the 8 run colours and shapes, moving on one shape a round, as runs' do."""

@@ -424,12 +424,13 @@ class RunStyle(NamedTuple):
 # drawn together differ in shape as they do in colour: in a red-green colour-blind view five runs on
 # Compare showed two or three colours (QA round 17). The colours that eye confuses (red, green, orange
 # and brown; blue and purple; cyan and pink) get shapes and bar fills far apart (red's bars /, orange's
-# -: mirrored stripes were the closest pair). Marks are the markers' shapes in characters most fonts
-# have and no emoji font takes over (✖ with U+FE0E, text style), so the mark before a run's name
-# matches its markers. Blue, the first, has plain bars.
+# -, pink's |: mirrored stripes were the closest pair, and red and pink, a pair a projector shows alike,
+# had them until QA round 18). Marks are the markers' shapes in characters most fonts have and no emoji
+# font takes over (✖ with U+FE0E, text style), so the mark before a run's name matches its markers.
+# Blue, the first, has plain bars.
 RUN_SYMBOLS = ("circle", "square", "triangle-up", "diamond", "star", "triangle-down", "x", "cross")
 RUN_MARKS = ("●", "■", "▲", "◆", "★", "▼", "✖\ufe0e", "✚")
-RUN_PATTERNS = ("", "/", ".", "x", "-", "|", "+", "\\")
+RUN_PATTERNS = ("", "/", ".", "x", "-", "\\", "+", "|")
 # Dashes only once the colours went round: runs differ by shape first. Drawn dashed (screenshots of five
 # runs), a run's thin, faint, noisy training line broke into specks, validation lines that overlap
 # mottled into one, a dotted legend sample hid its triangle, and a dashed line reads as an entropy floor
