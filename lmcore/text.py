@@ -100,9 +100,29 @@ def not_utf8(path: Path) -> str:
             try:
                 raw.decode("utf-8")
             except UnicodeDecodeError as error:
-                return (f"dataset: {path.name} is not UTF-8 text (byte 0x{raw[error.start]:02X} on line "
-                        f"{number:,}); save it as UTF-8 and give that file")
+                guess = legacy_word(raw, error.start)
+                return (f"dataset: {path.name} is not UTF-8 text (byte 0x{raw[error.start]:02X} on line {number:,}"
+                        + (f", “{guess}” if read as Windows-1252 or Latin-1, the likely encoding); save it as "
+                           "UTF-8 (an editor's Save As, encoding UTF-8)" if guess else "); save it as UTF-8")
+                        + " and give that file")
     return f"dataset: {path.name} is not UTF-8 text; save it as UTF-8 and give that file"
+
+
+def legacy_word(raw: bytes, at: int) -> str | None:
+    """The word around byte `at` of a line, read as Windows-1252 (Latin-1's superset, what Windows and older
+    Macs' editors save), when that reads it as a letter or a typographic mark: "café" for b"caf\xe9" names
+    the encoding a user has to convert from (QA round 18). One byte is one character there, so `at` is
+    the character's place too."""
+    line = raw.decode("cp1252", errors="replace").rstrip("\r\n")
+    char = line[at] if at < len(line) else ""
+    # A Western European text is mostly ASCII with an accent here and there; Chinese in GBK or Russian in
+    # Windows-1251 is mostly bytes past 0x7F, which Windows-1252 reads as a string of accented letters.
+    if not (char.isalpha() or char in "‘’“”–—…€") or sum(b > 0x7F for b in raw) > 0.3 * len(raw.strip()):
+        return None
+    start = max(line.rfind(" ", 0, at), line.rfind("\t", 0, at)) + 1
+    ends = [i for i in (line.find(" ", at), line.find("\t", at)) if i >= 0]
+    word = line[start:min(ends) if ends else len(line)]
+    return word if len(word) <= 40 else char
 
 
 def corpus_problem(path: Path) -> str | None:

@@ -124,7 +124,7 @@ def _choose_text(at):
     ("binary.txt", b"abc\x00def\n" * 10, "looks binary"),
     ("latin1.txt", b"caf\xe9 au lait\n" * 10, "is not UTF-8"),
     ("late.txt", b"the cat sat\n" * 10_000 + b"caf\xe9\n" + b"a dog\n" * 3,   # past the 64 KiB head
-     "late.txt is not UTF-8 text (byte 0xE9 on line 10,001)"),
+     "late.txt is not UTF-8 text (byte 0xE9 on line 10,001, “café” if read as Windows-1252"),
     ("one.txt", b"just one line\n", "at least 3 non-empty lines"),
     ("big.txt", b"word " * (MAX_UPLOAD_BYTES // 5 + 1), f"the limit here is 20 MB ({MAX_UPLOAD_BYTES:,} bytes)"),
 ])

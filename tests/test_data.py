@@ -98,7 +98,8 @@ def test_a_byte_that_is_not_utf8_past_the_first_64_kib_is_refused_as_one_in_them
     late = tmp_path / "late.txt"
     late.write_bytes(b"the cat sat on the mat\n" * 50_000 + "caf\xe9 au lait\n".encode("latin-1") + b"a dog\n" * 9)
     assert late.stat().st_size > 2**20 and text_problem(late) is None     # the head is fine
-    said = "dataset: late.txt is not UTF-8 text (byte 0xE9 on line 50,001); save it as UTF-8 and give that file"
+    said = ("dataset: late.txt is not UTF-8 text (byte 0xE9 on line 50,001, “café” if read as Windows-1252 or "
+            "Latin-1, the likely encoding); save it as UTF-8 (an editor's Save As, encoding UTF-8) and give that file")
     with pytest.raises(DataError) as counted:
         count_splits(late)
     assert str(counted.value) == said
@@ -107,8 +108,23 @@ def test_a_byte_that_is_not_utf8_past_the_first_64_kib_is_refused_as_one_in_them
         load_corpus(Config(dataset=str(late)))                             # a run on it fails in one line
     head = tmp_path / "head.txt"
     head.write_bytes("caf\xe9 au lait\n".encode("latin-1") * 10)
-    assert text_problem(head) == ("dataset: head.txt is not UTF-8 text (byte 0xE9 on line 1); save it as UTF-8 "
-                                  "and give that file")                   # in the head, the same words
+    assert text_problem(head) == said.replace("late.txt", "head.txt").replace("50,001", "1")  # in the head, the same
+
+
+def test_a_file_not_in_utf8_names_the_word_as_windows_1252_reads_it_only_where_that_is_likely(tmp_path):
+    """QA round 18: the refusal said "byte 0xE9" and left the user to guess which encoding to convert
+    from. A Western text (a sparse accent, curly quotes) gets its word as Windows-1252 reads it; Chinese in
+    GBK and Russian in Windows-1251, mostly bytes past 0x7F, and a byte no encoding reads as a letter get no
+    guess that would be wrong."""
+    files = {"fr": "l’école du café\n".encode("cp1252"), "zh": "今天天气很好 我们 学习\n".encode("gbk"),
+             "ru": "сегодня хорошая погода\n".encode("cp1251"), "odd": b"abc \x81 def\n"}
+    said = {}
+    for name, line in files.items():
+        (tmp_path / f"{name}.txt").write_bytes(line * 10)
+        said[name] = text_problem(tmp_path / f"{name}.txt")
+    assert "(byte 0x92 on line 1, “l’école” if read as Windows-1252 or Latin-1, the likely encoding)" in said["fr"]
+    for name in ("zh", "ru", "odd"):
+        assert "Windows-1252" not in said[name] and said[name].endswith("); save it as UTF-8 and give that file")
 
 
 def test_batchify_makes_contiguous_columns():

@@ -334,7 +334,7 @@ def test_a_kill_before_the_first_checkpoint_counts_its_seconds_as_trained_again(
 @pytest.mark.parametrize("content,words", [(b"abc\x00def\n" * 5, "looks binary"),
                                            (b"just one line\n", "needs at least 3 non-empty lines"),
                                            (b"the cat sat\n" * 10_000 + b"caf\xe9\n" + b"a dog\n" * 3,
-                                            "is not UTF-8 text (byte 0xE9 on line 10,001)")])
+                                            "is not UTF-8 text (byte 0xE9 on line 10,001, “café” if read as Windows")])
 def test_cli_train_refuses_a_text_file_that_cannot_train_and_creates_no_run(tmp_path, capsys, content, words):
     from lmcore import cli
 
