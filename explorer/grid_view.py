@@ -18,7 +18,7 @@ from explorer.compare import runs_table, table_csv
 from explorer.metrics import split
 from explorer.perplexity import format_ppl
 from lmcore import ablation, data, effects, queue
-from lmcore.effects import epoch_text, range_text
+from lmcore.effects import epoch_text, range_text, verdict_text
 
 MIN_MAX, ONE_SD = "min–max", "mean ± 1 sd"
 BANDS = (MIN_MAX, ONE_SD)
@@ -286,7 +286,25 @@ def interval_text(row: dict) -> str:
         return "no finished runs"
     if row["low"] is None:
         return f"{row['estimate']:+.1f} · no interval"
-    return f"{row['estimate']:+.1f} [{row['low']:+.1f}, {row['high']:+.1f}] · {row['verdict']}"
+    return f"{row['estimate']:+.1f} [{row['low']:+.1f}, {row['high']:+.1f}] · {verdict_text(row)}"
+
+
+def dependence_notes(report: dict) -> list[str]:
+    """'**vertical vs none** (best val): higher at every value of the other toggles ...' for each main
+    effect on best validation whose change at each value of the other toggles says more than its pooled
+    interval (lmcore.effects.dependence_note); the CSV has them for every metric."""
+    return [f"**{contrast_label(row)}** ({METRIC_NAMES[row['metric']]}): {row['note']}"
+            for row in report["effects"] if row.get("note") and row["metric"] == "best_val"]
+
+
+def interaction_meaning(row: dict) -> str:
+    """What an interaction's number is, in its own values: 'tied's change (true vs false) at lr=0.3, minus
+    that change at lr=0.004: negative where tying does better (or less badly) at lr=0.3'. QA round 19: it
+    was drawn under "lower is better" in green, read as a benefit."""
+    (first, second), ((a0, a1), (b0, b1)) = row["toggles"], row["levels"]
+    a, b = (ablation.SHORT.get(key, key) for key in (first, second))
+    return (f"{b}'s change ({b1} vs {b0}) at {a}={a1}, minus that change at {a}={a0}: negative where {b}={b1} "
+            f"does better (or less badly) at {a}={a1}; 0 where {b}'s change is the same at both.")
 
 
 def chart_row(row: dict) -> str:
@@ -311,9 +329,9 @@ def effect_rows(rows: list[dict]) -> pd.DataFrame:
             "low": row["low"], "high": row["high"], "n": row["n"], "df": row["df"], "method": row["method"],
             "over": row.get("over"), "left out": row.get("left_out", 0),
             "verdict": row["verdict"] if row["estimate"] is not None else NO_ESTIMATE,
-            "reads": interval_text(row)} for row in rows]
+            "reads": interval_text(row), "note": row.get("note")} for row in rows]
     return pd.DataFrame(out, columns=["contrast", "metric", "row", "estimate", "low", "high", "n", "df", "method",
-                                      "over", "left out", "verdict", "reads"])
+                                      "over", "left out", "verdict", "reads", "note"])
 
 
 # '(n=1 of 2)' and '(1 missing)' wrap whole: QA-style screenshots had '1 (n=1 of' over '2)'.
@@ -336,7 +354,9 @@ def effects_table(rows: list[dict]) -> pd.DataFrame:
     counts = [f"{n}" + (f" ({left} left{NBSP}out)" if left else "") for n, left in zip(table["n"], table["left out"])]
     methods = [_text(method, "") + (f", df{NBSP}{_df(df)}" if method and pd.notna(df) else "")
                for method, df in zip(table["method"], table["df"])]
-    return table.assign(**signed, n=counts, method=methods, over=table["over"].fillna("—"))[list(EFFECT_COLUMNS)]
+    verdicts = [verdict_text(row) if row["estimate"] is not None else NO_ESTIMATE for row in rows]
+    return table.assign(**signed, n=counts, method=methods, over=table["over"].fillna("—"),
+                        verdict=verdicts)[list(EFFECT_COLUMNS)]
 
 
 def _df(df: float) -> str:

@@ -341,9 +341,12 @@ def id_label(name: str, changed: dict) -> str:
     """What a fork's folder id is made of: its name, or where the id's 32 characters would not reach
     its changes, the changes first ('dropout=0.5 max_steps=80 fork of placement=...'): an id once
     read 'placement-vertical-dropout-0-2-s' for a fork with dropout 0.5 (QA round 10)."""
-    if not changed or len(id_slug(name)) <= ID_LABEL_CHARS:
+    changes = [f"{key}={as_text(value)}" for key, value in changed.items()]
+    # A name that starts with the changes already shows them (QA round 19: 'dropout-0-3-fork-of-dropout-0-3').
+    head = id_slug(name)[:ID_LABEL_CHARS]
+    if not changed or len(id_slug(name)) <= ID_LABEL_CHARS or all(id_slug(change) in head for change in changes):
         return name
-    return " ".join([*(f"{key}={as_text(value)}" for key, value in changed.items()), "fork of", name])
+    return " ".join([*changes, "fork of", name])
 
 
 def unread_changes(cfg, changed) -> list[str]:

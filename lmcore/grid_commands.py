@@ -9,7 +9,7 @@ import time
 from . import ablation, listing, queue
 from .ablation import CONFIRM_ABOVE
 from .config import ConfigError, coerce
-from .effects import METRICS, epoch_text, grid_effects, range_text, spread_text
+from .effects import METRICS, epoch_text, grid_effects, range_text, spread_text, verdict_text
 from .errors import LmcoreError
 from .presets import resolve
 from .runs import runs_dir
@@ -196,8 +196,8 @@ def format_report(found: dict) -> str:
         lines += [""] + [ablation.inert_text(finding, trained=True) for finding in found["inert"]]
     if found["effects"]:
         lines += ["", "effects (perplexity change from the first value, 95% interval):"]
-        lines += [f"  {r['toggle']}={r['level']} vs {r['reference']}, {r['metric']}: {_interval(r)}  {r['verdict']}"
-                  + _left_out(r) for r in found["effects"]]
+        lines += [f"  {r['toggle']}={r['level']} vs {r['reference']}, {r['metric']}: {_interval(r)}  {verdict_text(r)}"
+                  + _left_out(r) + (f"\n      {r['note']}" if r.get("note") else "") for r in found["effects"]]
     if found["interactions"]:
         lines += ["", "interactions (difference of differences, 95% interval):"]
         lines += [f"  {' x '.join(r['toggles'])}, {r['metric']}: {_interval(r)}  {r['verdict']}"

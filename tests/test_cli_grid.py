@@ -74,7 +74,7 @@ def test_effects_text_table(finished_grid, capsys):
     assert cli.main(["effects", queued["group"], "--runs-dir", str(root)]) == 0
     text = capsys.readouterr().out
     assert "placement=variational tied=true" in text and "tie_weights=true vs false, best_val" in text
-    assert text.rstrip().endswith("narrower than the seeds justify.")  # the method sentence closes it
+    assert text.rstrip().endswith("which more seeds do not narrow.")  # the method sentence closes it
 
 
 @pytest.mark.slow  # the grid trains 8 runs: about 35 s on 2 cores

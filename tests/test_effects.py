@@ -209,3 +209,51 @@ def test_a_toggle_with_no_way_to_act_reads_so_not_within_noise():
 
 def test_epochs_read_whole():
     assert [effects.epoch_text(v) for v in (1, 1.0, 2.5, 4 / 3, None)] == ["1", "1", "2.5", "1.3", "—"]
+
+
+# QA round 19 (grid-87a108's shape): vertical costs about +11 untied and +40 tied, seeds agreeing within a
+# point or two. Pooled over both, the four pairs +10, +12, +39, +41 give [-0.8, +51.8]: "within noise", blamed
+# on seeds, while at each value of tying the change is clearly up.
+DEPENDS = {("none", False, 1): 127.0, ("none", False, 2): 127.4, ("none", True, 1): 130.0, ("none", True, 2): 131.8,
+           ("vertical", False, 1): 137.0, ("vertical", False, 2): 139.4,
+           ("vertical", True, 1): 169.0, ("vertical", True, 2): 172.8}
+
+
+def test_an_effect_that_differs_with_the_other_toggle_is_given_at_each_value_over_seeds():
+    report = effects.grid_effects(grid(DEPENDS), "g")
+    vertical = pick(report, toggle="dropout_placement")
+    # pairs +10.0, +12.0 untied; +39.0, +41.0 tied: mean 25.5, its interval reaches below 0
+    assert vertical["estimate"] == pytest.approx(25.5) and vertical["low"] < 0 < vertical["high"]
+    untied, tied = vertical["by"]
+    assert untied["where"] == {"tie_weights": "false"} and tied["where"] == {"tie_weights": "true"}
+    # each over two seeds: mean 11 and 40, sd sqrt(2), se 1, t(1) 12.706
+    assert (untied["estimate"], untied["low"], untied["high"]) == pytest.approx((11.0, -1.706, 23.706), abs=1e-3)
+    assert (untied["n"], untied["method"], untied["over"]) == (2, "paired", "seeds")
+    assert untied["verdict"] == "within noise" and tied["verdict"] == "higher"
+    # two seeds cannot tell the untied change from none, so the pooled verdict stands; the note gives both
+    assert vertical["verdict"] == vertical["pooled_verdict"] == "within noise"
+    assert vertical["note"] == ("at each value of the other toggles (each over seeds): +11.00 [-1.71, +23.71] within "
+                                "noise at tied=false; +40.00 [+27.29, +52.71] higher at tied=true")
+
+
+def test_one_way_at_every_value_of_the_other_toggle_is_the_verdict_and_the_note_says_why():
+    wide = {**DEPENDS, ("vertical", False, 2): 137.8}                # untied pairs +10.0, +10.4: clearly up
+    report = effects.grid_effects(grid(wide), "g")
+    vertical = pick(report, toggle="dropout_placement")
+    assert vertical["low"] < 0 and vertical["pooled_verdict"] == "within noise"
+    assert [row["verdict"] for row in vertical["by"]] == ["higher", "higher"]
+    assert vertical["verdict"] == "higher" and effects.verdict_text(vertical) == "higher at each"
+    assert vertical["note"] == ("higher at every value of the other toggles (each over seeds): +10.20 [+7.66, +12.74] "
+                                "higher at tied=false; +40.00 [+27.29, +52.71] higher at tied=true; the pooled "
+                                "interval spans the difference between them, not seed noise")
+    tied = pick(report, toggle="tie_weights")          # +3.0, +4.4 at none (within noise); +32, +35 at vertical
+    assert tied["verdict"] == "within noise" and tied["note"].startswith("at each value of the other toggles")
+
+
+def test_a_pair_of_opposite_changes_says_so_and_one_seed_gives_no_note():
+    opposite = {**DEPENDS, ("vertical", True, 1): 120.0, ("vertical", True, 2): 121.6}   # tied: -10.0, -10.2
+    wide = {**opposite, ("vertical", False, 2): 137.8}
+    vertical = pick(effects.grid_effects(grid(wide), "g"), toggle="dropout_placement")
+    assert vertical["verdict"] == "within noise" and vertical["note"].startswith("opposite ways at different values")
+    single = {key: value for key, value in wide.items() if key[2] == 1}
+    assert pick(effects.grid_effects(grid(single), "g"), toggle="dropout_placement")["note"] is None

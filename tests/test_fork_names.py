@@ -78,6 +78,9 @@ def test_a_grid_runs_fork_has_its_own_values_in_its_name_and_folder_id(capped, t
     assert "-dropout-0-5-max-steps-80-fork-of-" in child.name     # QA round 10: '-placement-vertical-dropout-0-2-s-'
     short = fork_run(capped, "best", {"name": "tiny · fork from best · dropout=0.5", "max_steps": "80"}, tmp_path)
     assert "-tiny-fork-from-best-dropout-0-5-" in short.name                # a name that fits is the id's label
+    first = fork_run(capped, "best", {"lr": "0.002", "max_steps": "80"}, tmp_path)
+    assert json.loads((first / "config.json").read_text())["name"].startswith("lr=0.002 · max_steps=80 · placement")
+    assert "-lr-0-002-max-steps-80-placement-" in first.name       # QA round 19: not 'lr-0-002-fork-of-lr-0-002'
 
 
 @pytest.mark.parametrize("label, expected", [

@@ -140,10 +140,11 @@ def test_the_effects_csv_has_every_effect_unrounded_with_its_df_and_what_it_span
     every = report["effects"] + report["interactions"]
     rows = list(csv.DictReader(io.StringIO(grid_view.effects_csv(every))))
     assert list(rows[0]) == ["contrast", "metric", "estimate", "low", "high", "n", "df", "method", "over",
-                             "left out", "verdict"]
+                             "left out", "verdict", "note"]
     assert len(rows) == len(every)
     for row, effect in zip(rows, every):
         assert (float(row["estimate"]) if row["estimate"] else None) == effect["estimate"]   # not rounded
+        assert row["note"] == (effect.get("note") or "")       # the change at each value of the other toggles
         assert (float(row["df"]) if row["df"] else None) == effect["df"]
 
 

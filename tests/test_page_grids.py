@@ -395,3 +395,45 @@ def test_the_form_says_the_runs_steps_and_time_as_train_counts_them(tmp_path, mo
             "the earlier runs of its shape on this machine's cpu (1 run for each cell), over their whole training "
             "time (evaluations and saves included; runs that trained alone first). Runs at once share the "
             "machine, so more at a time rarely finishes sooner.") in texts(at)
+
+
+# Best validation of placement x tying x 2 seeds: vertical's cost is +10.0/+10.4 untied and +39/+41 tied
+# (tests/test_effects.py's case): clearly up at each value of tying, while the pooled interval reaches 0.
+TYING_BEST = {("none", False, 1): 127.0, ("none", False, 2): 127.4, ("none", True, 1): 130.0, ("none", True, 2): 131.8,
+              ("vertical", False, 1): 137.0, ("vertical", False, 2): 137.8,
+              ("vertical", True, 1): 169.0, ("vertical", True, 2): 172.8}
+
+
+def test_an_effect_clear_at_each_value_of_the_other_toggle_is_not_called_noise_and_the_interaction_is_explained(
+        tmp_path, monkeypatch):
+    """QA round 19: vertical vs none read "within noise" ([-1.3, +52.5]) where it was +11 untied and +40 tied,
+    seeds agreeing; and the interaction chart read "lower is better" in green, as if a benefit."""
+    import json
+
+    from lmcore import ablation
+    from lmcore.config import from_dict, validate
+    from lmcore.runs import create_run, write_json_atomic
+
+    root = tmp_path / "runs"
+    base = validate(from_dict({**SMALL, "max_steps": 30, "eval_every": 10, "dropout": 0.5}))
+    for config in ablation.grid(base, {"dropout_placement": ["none", "vertical"], "tie_weights": [False, True]},
+                                group="grid-tie", seeds=2):
+        folder = create_run(config.to_dict(), root, label=config.name)
+        best = TYING_BEST[(config.dropout_placement, config.tie_weights, config.seed - base.seed + 1)]
+        (folder / "metrics.jsonl").write_text(json.dumps({"kind": "val", "step": 30, "epoch": 1, "ppl": best}) + "\n")
+        write_json_atomic(folder / "status.json", {
+            "state": "finished", "pid": None, "step": 30, "total_steps": 30, "epoch": 1, "error": None, "elapsed": 1.0,
+            "best_val_ppl": best, "final_val_ppl": best, "test_ppl": best - 4.0, "best_epoch": 1})
+    at = grid_page(monkeypatch, root)
+    effects = frame_with(at, "estimate").value.set_index(["contrast", "metric"])
+    vertical = effects.loc[("placement=vertical vs none", "best val")]
+    assert float(vertical["low"]) < 0 and vertical["verdict"] == "higher at each"
+    notes = [c.value for c in at.caption if c.value.startswith("**placement=vertical vs none** (best val)")]
+    assert notes == ["**placement=vertical vs none** (best val): higher at every value of the other toggles (each "
+                     "over seeds): +10.20 [+7.66, +12.74] higher at tied=false; +40.00 [+27.29, +52.71] higher at "
+                     "tied=true; the pooled interval spans the difference between them, not seed noise"]
+    assert ("tied's change (true vs false) at placement=vertical, minus that change at placement=none: negative "
+            "where tied=true does better (or less badly) at placement=vertical" in texts(at))
+    interaction = chart(at, key="compare.effect.interaction.dropout_placement.tie_weights")
+    assert interaction["layout"]["xaxis"]["title"]["text"] == "difference of the changes in perplexity"
+    assert "#2ca02c" not in json.dumps(interaction["data"])               # no "better" green on a difference

@@ -271,7 +271,10 @@ def toggle_effects(entry: dict, report: dict) -> None:
         for column, (key, title, rows) in zip(st.columns(2), drawn[start:start + 2]):
             with column:
                 st.markdown(f"**{title}**")
-                plots.show(effects_figure(rows), f"compare.effect.{key}")
+                interaction = key.startswith("interaction.")
+                if interaction:
+                    st.caption(grid_view.interaction_meaning(rows[0]))
+                plots.show(effects_figure(rows, interaction=interaction), f"compare.effect.{key}")
     every = report["effects"] + report["interactions"]
     undrawn = [title for _, title, rows in charts if not grid_view.has_estimate(rows)]
     for text in (grid_view.undrawn_note(undrawn, ended=ended or bool(report.get("missing"))),
@@ -279,6 +282,8 @@ def toggle_effects(entry: dict, report: dict) -> None:
         if text:
             st.caption(text)
     st.table(grid_view.effects_table(every), hide_index=True)
+    for text in grid_view.dependence_notes(report):
+        st.caption(text)
     st.download_button("CSV of these effects", grid_view.effects_csv(every), file_name=f"{entry['group']}-effects.csv",
                        mime="text/csv", icon=":material/download:", on_click="ignore",
                        help="each effect and interaction with its unrounded estimate, interval, n, df, method and "

@@ -71,15 +71,17 @@ def axis_label(row: str) -> str:
     return row.replace(" · ", "<br>")
 
 
-def effects_figure(rows: list[dict], height_per_row: int = 44):
+def effects_figure(rows: list[dict], height_per_row: int = 44, interaction: bool = False):
     """Dot = effect, bar = its 95% interval, a zero line; x is the perplexity change from the
     reference level. One row per contrast and metric, its verdict written at the right; the
-    labels' margin grows to fit them (automargin)."""
+    labels' margin grows to fit them (automargin). An `interaction`'s x is a difference of changes,
+    neither better nor worse: one ink for every verdict, not green and red (QA round 19)."""
     table = effect_rows(rows)
     shown = table[table["estimate"].notna()].assign(row=lambda t: t["row"].map(axis_label))
     figure = go.Figure()
     figure.add_vline(x=0, line_color=ui.ink(1), line_width=1)
-    colors = [VERDICT_COLORS.get(verdict, "#7f7f7f") for verdict in shown["verdict"]]
+    colors = [(ui.ink(0) if verdict in ("higher", "lower") else "#7f7f7f") if interaction else
+              VERDICT_COLORS.get(verdict, "#7f7f7f") for verdict in shown["verdict"]]
     plus = (shown["high"] - shown["estimate"]).fillna(0.0)
     minus = (shown["estimate"] - shown["low"]).fillna(0.0)
     figure.add_trace(go.Scatter(
@@ -99,7 +101,8 @@ def effects_figure(rows: list[dict], height_per_row: int = 44):
                        pd.Series([0.0])]).astype(float)
     pad = max(reach.max() - reach.min(), 1.0) * 0.08
     figure.update_layout(height=60 + height_per_row * max(len(shown), 1), margin=dict(l=16, r=110, t=10, b=40),
-                         xaxis=dict(title="perplexity change (lower is better)", zeroline=False,
+                         xaxis=dict(title="difference of the changes in perplexity" if interaction else
+                                    "perplexity change (lower is better)", zeroline=False,
                                     range=[reach.min() - pad, reach.max() + pad]),
                          yaxis=dict(autorange="reversed", type="category", automargin=True))
     return figure
