@@ -215,7 +215,7 @@ def cells_heading(runs: list) -> str:
 
 def _cell_row(cell: dict, runs: list, lost: list[str]) -> dict:
     """A cell's row: `lost`, the grid's seeds it has no run of, count in what it planned."""
-    planned = len(cell["runs"]) + len(lost)
+    planned = cell.get("seeds", len(cell["runs"])) + len(lost)   # a seed run twice is planned once
     spread = {key: spread_text(cell[key], planned=planned) for key in ("best_val", "final_val", "test")}
     gone = (f"no run of seed{'s' if len(lost) > 1 else ''} {', '.join(lost)}: deleted, unreadable or never queued"
             if lost else "")

@@ -186,15 +186,65 @@ def effect_table(observed: list[dict], toggled: list[str], values: dict[str, lis
 
 
 def cell_table(observed: list[dict], grid_cells: list[dict]) -> list[dict]:
-    """Per cell: its runs and, per metric (and the best epoch), mean, sd, n and interval."""
+    """Per cell: its runs and, per metric (and the best epoch), mean, sd, n and interval over its seeds: runs
+    of one seed count once, their mean, as the effects pair them (QA round 19: a copy of a seed-1 run joined
+    the grid, and the cell read n=3 with two identical runs in it)."""
     rows = []
     for entry in grid_cells:
         mine = [item for item in observed if cell_label(item["cell"]) == entry["label"]]
         rows.append({"cell": entry["cell"], "label": entry["label"], "runs": [s.id for s in entry["runs"]],
+                     "seeds": len({s.config.get("seed") for s in entry["runs"]}),
                      "finished": [item["id"] for item in mine],
-                     **{metric: stats.describe([item[metric] for item in mine if item[metric] is not None])
-                        for metric in METRICS + ("best_epoch",)}})
+                     **{metric: stats.describe(_per_seed(mine, metric)) for metric in METRICS + ("best_epoch",)}})
     return rows
+
+
+def _per_seed(items: list[dict], metric: str) -> list[float]:
+    by_seed: dict = {}
+    for item in items:
+        if item[metric] is not None:
+            by_seed.setdefault(item["seed"], []).append(item[metric])
+    return [stats.mean(values) for values in by_seed.values()]
+
+
+def repeated_seeds(observed: list[dict]) -> list[dict]:
+    """[{"label", "seed", "runs"}] for each cell and seed with more than one finished run: they are one seed,
+    counted once, and likely a copy that joined the grid."""
+    counts: dict = {}
+    for item in observed:
+        key = (cell_label(item["cell"]), item["seed"])
+        counts[key] = counts.get(key, 0) + 1
+    return [{"label": label, "seed": seed, "runs": n} for (label, seed), n in counts.items() if n > 1]
+
+
+def failed_training(summaries: list) -> list[dict]:
+    """[{"id", "name", "note"}] for each finished run that scored worse than guessing uniformly among its
+    words (summaries.RunSummary.guessing_note): it is counted, as the toggle may be what made it fail, but
+    a mean over it says little (QA round 19: 'tying lowers perplexity by 3,378.70' from one such run)."""
+    return [{"id": s.id, "name": s.name, "note": s.guessing_note} for s in summaries
+            if s.state == "finished" and s.guessing_note]
+
+
+def failed_training_text(found: list[dict]) -> str | None:
+    """'2 finished runs did worse than guessing (lr=40 seed=1: worse than guessing: ...; ...): ...', or None."""
+    if not found:
+        return None
+    which = "; ".join(f"{item['name']}: {item['note'].removeprefix('worse than guessing: ')}" for item in found)
+    runs = f"{len(found)} finished run{'s' if len(found) > 1 else ''}"
+    return (f"{runs} did worse than guessing uniformly among its words ({which}). Training failed there; the "
+            "cells and effects count it, since the toggle may be what made it fail, but a mean over such a run "
+            "is dominated by it: read those cells' runs, and consider a lower lr or a tighter clip.")
+
+
+def repeated_text(found: list[dict]) -> str | None:
+    """'seed 1 of placement=vertical tied=false has 2 finished runs: ...', or None."""
+    if not found:
+        return None
+    parts = "; ".join(f"seed {item['seed']} of {item['label'] or 'the grid'} has {item['runs']} finished runs"
+                      for item in found)
+    return (f"{parts}. A seed counts once in its cell and its pairs (their mean): the same config and seed train "
+            "the same numbers on one device, so a second run of one (a copy that joined the grid, say) is not a "
+            "replicate.")
 
 
 def grid_effects(summaries: list, group: str = "") -> dict:
@@ -216,6 +266,7 @@ def grid_effects(summaries: list, group: str = "") -> dict:
     return {"group": group, "method": " ".join(filter(None, (stats.METHOD, noise))), "noise": noise,
             "confidence": stats.CONFIDENCE, "toggles": toggled, "values": values, "runs": len(summaries),
             "finished": len(observed), "cells": cell_table(observed, grid_cells), "missing": missing_cells(summaries),
+            "repeated_seeds": repeated_seeds(observed), "failed_training": failed_training(summaries),
             **table, "inert": inert}
 
 

@@ -9,7 +9,16 @@ import time
 from . import ablation, listing, queue
 from .ablation import CONFIRM_ABOVE
 from .config import ConfigError, coerce
-from .effects import METRICS, epoch_text, grid_effects, range_text, spread_text, verdict_text
+from .effects import (
+    METRICS,
+    epoch_text,
+    failed_training_text,
+    grid_effects,
+    range_text,
+    repeated_text,
+    spread_text,
+    verdict_text,
+)
 from .errors import LmcoreError
 from .presets import resolve
 from .runs import runs_dir
@@ -170,7 +179,7 @@ def _cells_table(found: dict) -> list[str]:
     lost = {m["label"]: len(m["seeds"]) for m in found.get("missing_seeds", [])}
     rows = [["cell", *METRICS, "best epoch"]]
     for cell in found["cells"]:
-        planned = len(cell["runs"]) + lost.get(cell["label"], 0)   # 'n=1 of 2': a seed's run is gone
+        planned = cell.get("seeds", len(cell["runs"])) + lost.get(cell["label"], 0)   # 'n=1 of 2': a seed's run is gone
         rows.append([cell["label"], *(spread_text(cell[m], planned=planned) for m in METRICS),
                      range_text(cell["best_epoch"], planned)])
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
@@ -192,6 +201,10 @@ def format_report(found: dict) -> str:
         for m in found.get("missing_seeds", [])]
     if missing:
         lines += ["", "no run (deleted or never queued): " + "; ".join(missing)]
+    for text in (repeated_text(found.get("repeated_seeds", [])),
+                 failed_training_text(found.get("failed_training", []))):
+        if text:
+            lines += ["", text]
     if found["inert"]:  # before the effects they explain
         lines += [""] + [ablation.inert_text(finding, trained=True) for finding in found["inert"]]
     if found["effects"]:

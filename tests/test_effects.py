@@ -1,5 +1,6 @@
 """lmcore.effects: main effects and interactions of a grid, checked against hand-computed cases."""
 
+import dataclasses
 import json
 import math
 
@@ -257,3 +258,32 @@ def test_a_pair_of_opposite_changes_says_so_and_one_seed_gives_no_note():
     assert vertical["verdict"] == "within noise" and vertical["note"].startswith("opposite ways at different values")
     single = {key: value for key, value in wide.items() if key[2] == 1}
     assert pick(effects.grid_effects(grid(single), "g"), toggle="dropout_placement")["note"] is None
+
+
+def test_two_runs_of_one_seed_in_a_cell_count_once_and_are_named():
+    """QA round 19: a copy of a seed-1 run joined its grid; the cell read n=3 with two identical runs and a
+    narrower sd. A seed counts once (the mean of its runs) in the cell and its pairs, and the report says so."""
+    runs = grid() + [from_parts("copy", "runs/x", {**grid()[4].config}, {**grid()[4].status}, None)]
+    report = effects.grid_effects(runs, "g")
+    cell = next(c for c in report["cells"] if c["label"] == "placement=vertical tied=false")
+    assert len(cell["runs"]) == 3 and cell["seeds"] == 2 and cell["best_val"]["n"] == 2
+    assert cell["best_val"]["mean"] == pytest.approx(93.0)                       # 90 (twice) and 96: seeds 1, 2
+    assert report["repeated_seeds"] == [{"label": "placement=vertical tied=false", "seed": 1, "runs": 2}]
+    assert effects.repeated_text(report["repeated_seeds"]).startswith(
+        "seed 1 of placement=vertical tied=false has 2 finished runs. A seed counts once")
+    assert pick(report, toggle="tie_weights")["n"] == 4                         # pairs as before: no fifth
+
+
+def test_a_finished_run_worse_than_guessing_is_counted_and_named():
+    """QA round 19: a run that finished at 7,061 with 2,000 words was averaged in silently ('tying lowers
+    perplexity by 3,378.70'), where a diverged run is left out and named."""
+    runs = grid()
+    bad = runs[4]
+    runs[4] = dataclasses.replace(from_parts(bad.id, "runs/x", bad.config, {**bad.status, "best_val_ppl": 7060.6},
+                                             None), vocab_size=2000)
+    report = effects.grid_effects(runs, "g")
+    assert report["failed_training"] == [{"id": bad.id, "name": bad.name, "note": runs[4].guessing_note}]
+    text = effects.failed_training_text(report["failed_training"])
+    assert text.startswith("1 finished run did worse than guessing uniformly among its words (placement=vertical "
+                           "tied=false seed=1: its best validation perplexity, 7,061, is above 2,000")
+    assert report["finished"] == 8                                   # still counted: the toggle may have done it

@@ -120,6 +120,26 @@ def test_edit_a_copy_of_a_fork_says_it_trains_from_step_0_under_its_recipe_name(
             "used).") in texts(at.success)
 
 
+def test_edit_a_copy_of_a_grid_run_joins_no_grid_and_says_so(trained_runs, monkeypatch, tmp_path):
+    """QA round 19: a copy kept the grid's group and name, so a reproducibility check joined the grid as a third
+    run of seed 1 (n=3), and a copy with one key changed made that key a new toggle of the grid."""
+    import json
+
+    copy = copy_run(trained_runs[1]["plain"], tmp_path)
+    config = json.loads((copy / "config.json").read_text())
+    (copy / "config.json").write_text(json.dumps({**config, "name": "placement=vertical tied=false seed=1",
+                                                  "group": "grid-87a108"}))
+    launched = []
+    monkeypatch.setattr("lmcore.launch.launch_new", launched.append)
+    at = open_page(monkeypatch, copy.parent, run=copy.name)
+    at.button(key="train.copy").click().run()
+    assert not at.exception
+    assert at.text_input(key=W + "group").value == "" and at.text_input(key=W + "name").value == ""
+    assert "It joins no grid: Group (under Advanced) is cleared, where it was grid\\-87a108, " in texts(at.success)
+    at.button(key=START).click().run()
+    assert runs.read_config(launched[0])["group"] == ""
+
+
 # ---------------------------------------------------------------- setting up a run
 
 

@@ -11,9 +11,10 @@ import streamlit as st
 
 import ui
 from explorer import compare, grid_view
+from explorer.textview import md_escape
 from lmcore import ablation, data, queue, stats
 from lmcore.config import PLACEMENTS, ConfigError, parse_assignments
-from lmcore.effects import grid_effects
+from lmcore.effects import failed_training_text, grid_effects, repeated_text
 from lmcore.presets import PRESETS, resolve
 from lmcore.summaries import RunSummary, list_runs
 from ui import access, plots, queue_backend
@@ -189,6 +190,10 @@ def grid_results(summaries: list[RunSummary]) -> None:
     missing = grid_view.missing_note(report, entry["runs"])
     if missing:
         st.warning(missing, icon=":material/grid_off:")
+    if repeated := repeated_text(report["repeated_seeds"]):
+        st.warning(md_escape(repeated), icon=":material/content_copy:")
+    if failed := failed_training_text(report["failed_training"]):
+        st.warning(md_escape(failed), icon=":material/trending_up:")
     # Cells whose means nearly coincide, or whose colours a colour-blind eye confuses, still show apart by
     # their markers: the colours and shapes runs get (ui.place_style). Not PALETTE's by place: past 8 cells
     # its grey read as switched off (QA round 8) and its olive had the red cell's square, two colours a

@@ -113,6 +113,10 @@ def copy_run_config(run_id: str) -> None:
     if is_reference(folder):  # where it was measured, not what a copy needs: this machine may have no GPU
         values["device"] = preset_values("")["device"]
         note = f" The device is back to `{values['device']}` (the reference trained on a GPU)."
+    if raw.get("group"):  # QA round 19: a copy joined the grid unseen, a same-seed copy counted as one more seed
+        values["group"] = values["name"] = ""
+        note += (f" It joins no grid: Group (under Advanced) is cleared, where it was {md_escape(raw['group'])}, "
+                 "and it is named afresh; set Group again to add it to that grid as one more run of its cell.")
     if raw.get("parent"):  # QA round 10: a copy of a fork kept its name and nothing said it starts afresh
         note += f" It trains from step 0: a copy of a fork is not a fork (its parent `{raw['parent']}` is not used)."
     if refused:
