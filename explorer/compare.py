@@ -13,7 +13,7 @@ import pandas as pd
 
 from explorer.textview import isolated_name, unisolated
 from explorer.uploads import dataset_label, is_upload, shown_upload_name
-from lmcore import ablation
+from lmcore import grid_status
 from lmcore.config import KEYS, PTB_ONLY, build, unused_keys
 from lmcore.disk import usage
 from lmcore.errors import ConfigError
@@ -327,25 +327,14 @@ def comparability_note(configs: list[dict], vocab_sizes: list) -> str | None:
 
 def grids(summaries: list[RunSummary]) -> list[dict]:
     """One entry per ablation grid (config `group`), newest first: its runs, progress and the
-    keys it varies (ablation.toggles: a grid's seeds are replicates of a cell, not a toggle)."""
+    keys it varies (ablation.toggles: a grid's seeds are replicates of a cell, not a toggle), as
+    grid_status.entry counts them for `lmcore effects` too."""
     by_group: dict[str, list[RunSummary]] = {}
     for summary in summaries:
         group = summary.config.get("group")
         if group:
             by_group.setdefault(group, []).append(summary)
-    out = []
-    for group, members in by_group.items():
-        states = [s.state for s in members]
-        configs = [s.config for s in members]
-        out.append({"group": group, "runs": members, "total": len(members),
-                    "finished": states.count("finished"),
-                    "active": sum(s.is_active for s in members),
-                    "failed": sum(state in ("failed", "stopped", "broken") for state in states),
-                    "toggles": ablation.toggles(configs),
-                    "seeds": len({config.get("seed") for config in configs if config}),
-                    "missing": len(ablation.missing_cells(members)), "cells": len(ablation.cells(members)),
-                    "preset": configs[0].get("preset") or "custom",
-                    "created": min(s.id for s in members)})
+    out = [grid_status.entry(group, members) for group, members in by_group.items()]
     return sorted(out, key=lambda g: g["created"], reverse=True)
 
 
