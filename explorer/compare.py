@@ -13,7 +13,7 @@ import pandas as pd
 
 from explorer.textview import isolated_name, unisolated
 from explorer.uploads import dataset_label, is_upload, shown_upload_name
-from lmcore import ablation
+from lmcore import grid_status
 from lmcore.config import KEYS, PTB_ONLY, build, unused_keys
 from lmcore.disk import usage
 from lmcore.errors import ConfigError
@@ -23,17 +23,24 @@ from lmcore.summaries import RunSummary
 # The config keys a comparison table shows, in the order a reader scans them.
 TABLE_KEYS = ("preset", "dataset", "layers", "hidden_size", "dropout", "dropout_placement", "dropout_recurrent",
               "tie_weights", "optimizer", "lr", "epochs", "max_steps", "seed")
+# The rest of a run's recipe a methods section needs, in the CSV only: the screen's tables choose their
+# columns (ui.compare_runs.RUN_COLUMNS), so they stay as they were (QA round 19, P3). A key the run's data
+# never reads (vocab_size on the generated corpus, train_tokens on a text file: config.unused_keys) is
+# left empty; `vocabulary` is the words its model predicts among, once training starts (params.json).
+RECIPE_KEYS = ("embed_size", "vocab_size", "batch_size", "bptt", "clip", "train_tokens", "parent", "fork_from")
 # `label` is the name, with the id's tail when names repeat; `total_steps` is the steps planned
 # (epochs x batches, or max_steps when that is smaller); `training_seconds` excludes stopped spells;
 # `device` is where it trained ("cpu", "cuda", a reference run's "NVIDIA H200") and `conditions` how a
 # reference run's time was measured: a CPU run's speed beside a GPU run's says nothing without them.
 # `speed_basis` says what tokens_per_s is: "average" over the training steps, "median" of the logged
 # intervals (runs from before the average), or "latest" while training.
-COLUMNS = ("id", "name", "label", "state", "progress", "step", "total_steps", *TABLE_KEYS, "best_val_ppl",
+COLUMNS = ("id", "name", "label", "state", "progress", "step", "total_steps", *TABLE_KEYS, *RECIPE_KEYS,
+           "vocabulary", "best_val_ppl",
            "final_val_ppl", "best_epoch", "test_ppl", "params", "training_seconds", "tokens_per_s", "speed_basis",
            "device", "disk_bytes", "conditions", "started_at", "group", "note")
 WHOLE_NUMBERS = ("layers", "hidden_size", "epochs", "max_steps", "seed", "params", "step", "total_steps",
-                 "best_epoch", "disk_bytes")
+                 "best_epoch", "disk_bytes", "embed_size", "vocab_size", "batch_size", "bptt", "train_tokens",
+                 "vocabulary")
 PERPLEXITIES = ("best_val_ppl", "final_val_ppl", "test_ppl")
 # Keys a diff leaves out: the name is the column header already; the version is bookkeeping.
 NOT_DIFFED = ("name", "lmcore_version")
@@ -82,6 +89,9 @@ def run_row(summary: RunSummary, label: str | None = None) -> dict:
     row = {"id": summary.id, "name": summary.name, "label": label or summary.name, "state": summary.state,
            "progress": summary.progress, "step": summary.step, "total_steps": summary.total_steps}
     row.update({key: config.get(key) for key in TABLE_KEYS})
+    unread = set(unused_keys(config)) if config else set()
+    row.update({key: None if key in unread or config.get(key) == "" else config.get(key) for key in RECIPE_KEYS})
+    row["vocabulary"] = summary.vocab_size
     dataset = config.get("dataset")
     row["dataset"] = dataset_label(dataset) if isinstance(dataset, str) and dataset else None  # an upload by its name
     row["preset"] = config.get("preset") or ("custom" if config else None)
@@ -102,7 +112,8 @@ def runs_table(summaries: list[RunSummary]) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=list(COLUMNS))
     for key in WHOLE_NUMBERS:
         frame[key] = pd.to_numeric(frame[key], errors="coerce").round().astype("Int64")
-    for key in ("dropout", "dropout_recurrent", "lr", *PERPLEXITIES, "training_seconds", "tokens_per_s", "progress"):
+    for key in ("dropout", "dropout_recurrent", "lr", "clip", *PERPLEXITIES, "training_seconds", "tokens_per_s",
+                "progress"):
         frame[key] = pd.to_numeric(frame[key], errors="coerce").astype(float)
     frame["tie_weights"] = frame["tie_weights"].astype("boolean")
     frame["started_at"] = pd.to_datetime(frame["started_at"])
@@ -327,25 +338,14 @@ def comparability_note(configs: list[dict], vocab_sizes: list) -> str | None:
 
 def grids(summaries: list[RunSummary]) -> list[dict]:
     """One entry per ablation grid (config `group`), newest first: its runs, progress and the
-    keys it varies (ablation.toggles: a grid's seeds are replicates of a cell, not a toggle)."""
+    keys it varies (ablation.toggles: a grid's seeds are replicates of a cell, not a toggle), as
+    grid_status.entry counts them for `lmcore effects` too."""
     by_group: dict[str, list[RunSummary]] = {}
     for summary in summaries:
         group = summary.config.get("group")
         if group:
             by_group.setdefault(group, []).append(summary)
-    out = []
-    for group, members in by_group.items():
-        states = [s.state for s in members]
-        configs = [s.config for s in members]
-        out.append({"group": group, "runs": members, "total": len(members),
-                    "finished": states.count("finished"),
-                    "active": sum(s.is_active for s in members),
-                    "failed": sum(state in ("failed", "stopped", "broken") for state in states),
-                    "toggles": ablation.toggles(configs),
-                    "seeds": len({config.get("seed") for config in configs if config}),
-                    "missing": len(ablation.missing_cells(members)), "cells": len(ablation.cells(members)),
-                    "preset": configs[0].get("preset") or "custom",
-                    "created": min(s.id for s in members)})
+    out = [grid_status.entry(group, members) for group, members in by_group.items()]
     return sorted(out, key=lambda g: g["created"], reverse=True)
 
 

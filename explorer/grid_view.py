@@ -9,7 +9,6 @@ report's own (the same function `lmcore effects GROUP --json` prints), never rec
 from __future__ import annotations
 
 import re
-from collections import Counter
 
 import pandas as pd
 
@@ -20,14 +19,23 @@ from explorer.perplexity import format_ppl
 from lmcore import ablation, data, effects, queue
 from lmcore.effects import epoch_text, range_text, verdict_text
 
+# The grid's progress and its runs' states and reasons are lmcore.grid_status's, so `lmcore effects`
+# says them alike; the names the page and its tests use from here stay.
+from lmcore.grid_status import (  # noqa: F401
+    REASON_CHARS,
+    STOPPED_HINT,
+    UNFINISHED,
+    cell_note,
+    planned_runs,
+    progress_text,
+    short_reason,
+    state_note,
+)
+
 MIN_MAX, ONE_SD = "min–max", "mean ± 1 sd"
 BANDS = (MIN_MAX, ONE_SD)
 METRIC_NAMES = {"best_val": "best val", "final_val": "final val", "test": "test"}
 CELL_COLUMNS = ("cell", "finished", "best val", "final val", "best epoch", "test", "unfinished runs")
-REASON_CHARS = 60     # a run's error in a table cell: its first clause, cut to this
-# How a run that has not finished reads in a cell's note, in this order.
-UNFINISHED = ("failed", "broken", "stopped", "running", "queued")
-STOPPED_HINT = "can be resumed on Train"
 NO_ESTIMATE = "no estimate"  # a contrast with no finished run on a side (the report's verdict says "no interval")
 NO_RUN = "no run: deleted, unreadable or never queued"   # a combination of the toggles' values that no run holds
 MISSING_SHOWN = 4   # the missing combinations a note names; the rest are counted
@@ -46,38 +54,6 @@ def queue_text(stages: queue.Counts, at_a_time: int) -> str:
               if count]
     queued = f"**{stages.queued}** queued" + (f" ({', '.join(detail)})" if stages.starting else "")
     return f"Every run: **{stages.running}** running · {queued} · the queue trains {at_a_time} at a time"
-
-
-def progress_text(entry: dict) -> str:
-    """'This grid: 3 / 4 finished · 1 running · 0 queued · 0 failed or stopped' (a compare.grids
-    entry), its queued and running runs split as the sidebar splits them (queue.counts); once
-    nothing is queued or running and some run did not finish, 'Ended: ...', so a bar short of full
-    does not read as still going (a stopped run keeps the share of its steps done until it is
-    resumed); out of the runs the grid planned, so a deleted run leaves it short: ' · 1 missing',
-    with ' (1 of 4 cells has no run)' where a whole combination of the toggles' values has none."""
-    planned = planned_runs(entry)
-    counts, failed = f"{entry['finished']} / {planned} finished", f"{entry['failed']} failed or stopped"
-    if not entry["active"] and entry["finished"] < planned:
-        text = f"Ended: {counts} · {failed}"
-    else:
-        stages = queue.counts(entry["runs"])
-        text = f"This grid: {counts} · {stages.running} running · {stages.queued} queued · {failed}"
-    return text + _missing_text(entry, planned - entry["total"])
-
-
-def planned_runs(entry: dict) -> int:
-    """The runs the grid queued (ablation.planned_runs), never fewer than it holds."""
-    return max(ablation.planned_runs(entry["runs"]), entry["total"])
-
-
-def _missing_text(entry: dict, deleted: int) -> str:
-    """' · 1 missing (1 of 4 cells has no run)': a deleted run must not leave the grid reading complete.
-    Missing, not deleted: a run whose config.json no longer reads has left the grid too (QA round 16)."""
-    if not deleted:
-        return ""
-    missing = entry.get("missing", 0)
-    cells = f" ({missing} of {missing + entry['cells']} cells {'has' if missing == 1 else 'have'} no run)"
-    return f" · {deleted} missing" + (cells if missing else "")
 
 
 def grid_label(entry: dict) -> str:
@@ -154,34 +130,6 @@ def curve_note(cells: dict[str, list[pd.DataFrame]]) -> str | None:
 def spread_text(described: dict, number=format_ppl, planned: int = 0) -> str:
     """lmcore.effects.spread_text with perplexities as every page writes them."""
     return effects.spread_text(described, number, planned)
-
-
-def short_reason(problem: str | None) -> str:
-    """A run's error cut to its first clause, 'diverged at step 21', and to REASON_CHARS."""
-    text = (problem or "").strip().split("\n")[0] or "no reason recorded"
-    if text.endswith(": killed or crashed"):  # runs.read_status's verdict: its pid is noise here (QA round 11)
-        return "killed or crashed"
-    head = re.split(r"[:;] ", text, maxsplit=1)[0]
-    text = head if len(head) >= 12 else text   # 'Error: ...' keeps what follows
-    return text if len(text) <= REASON_CHARS else text[:REASON_CHARS - 1].rstrip() + "…"
-
-
-def _detail(run) -> str | None:
-    if run.state in ("failed", "broken"):
-        return short_reason(run.problem)
-    return STOPPED_HINT if run.state == "stopped" else None
-
-
-def cell_note(runs: list) -> str:
-    """Why a cell's runs are not all in its numbers: 'both runs failed: diverged at step 21',
-    '1 failed (diverged at step 21), 1 running', '' when every run finished."""
-    counts = Counter((run.state, _detail(run)) for run in runs if run.state != "finished")
-    if len(counts) == 1 and sum(counts.values()) == len(runs) > 1:
-        (state, detail), = counts
-        every = "both runs" if len(runs) == 2 else f"all {len(runs)} runs"
-        return f"{every} {state}" + (f": {detail}" if detail else "")
-    order = sorted(counts, key=lambda key: UNFINISHED.index(key[0]))
-    return ", ".join(f"{counts[key]} {key[0]}" + (f" ({key[1]})" if key[1] else "") for key in order)
 
 
 def cells_frame(report: dict, runs: list = ()) -> pd.DataFrame:
@@ -423,32 +371,6 @@ def no_interval_note(rows: list[dict]) -> str | None:
 def has_estimate(rows: list[dict]) -> bool:
     """Whether any of these contrasts has a number to draw."""
     return any(row["estimate"] is not None for row in rows)
-
-
-def _state_counts(runs: list) -> str:
-    """'2 failed', '1 failed and 1 stopped': the runs that did not finish, by state."""
-    counts = Counter(run.state for run in runs if run.state != "finished")
-    parts = [f"{counts[state]} {state}" for state in UNFINISHED if counts[state]]
-    return " and ".join([", ".join(parts[:-1]), parts[-1]] if len(parts) > 1 else parts)
-
-
-def state_note(entry: dict) -> str | None:
-    """What the grid's numbers rest on while runs are missing (compare.grids entry): partial
-    while some are queued or running; once none is, the grid has ended and the failed or stopped
-    ones are left out for good (a stopped one can be resumed). None when every run finished."""
-    if entry["finished"] == entry["total"]:
-        return None
-    if entry["active"]:
-        return ("Partial results: until every queued or running run finishes, each effect pairs only the runs "
-                "finished on both of its sides (n counts the pairs).")
-    note = (f"The grid has ended: nothing is queued or running, and {entry['total'] - entry['finished']} of its "
-            f"{entry['total']} runs did not finish ({_state_counts(entry['runs'])}). The numbers rest on the "
-            "finished seeds of each cell (n in the cells table); a run whose partner did not finish is left out "
-            "of the paired comparisons.")
-    if any(run.state == "stopped" for run in entry["runs"]):
-        note += (" A stopped run can be resumed from its last checkpoint (open it on Train, press Resume): "
-                 "these numbers then update as it finishes.")
-    return note
 
 
 def first_estimate_note(report: dict, runs: list, ended: bool) -> str:

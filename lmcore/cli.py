@@ -190,7 +190,10 @@ def build_parser() -> argparse.ArgumentParser:
     effects = commands.add_parser("effects", help="what each toggle of a grid did, with 95%% intervals")
     effects.add_argument("group")
     effects.add_argument("--runs-dir")
-    effects.add_argument("--json", action="store_true")
+    shown = effects.add_mutually_exclusive_group()
+    shown.add_argument("--json", action="store_true", help="the whole report as JSON: intervals, states and reasons")
+    shown.add_argument("--cells-csv", action="store_true", help="one CSV row per cell: toggles' values, n, mean, "
+                       "sd and 95%% interval of each metric, seeds, unfinished and missing runs")
 
     bench = commands.add_parser("bench", help="training speed of every placement vs a plain nn.LSTM model")
     bench.add_argument("--sizes", default="200,650")
@@ -547,6 +550,9 @@ def cmd_grid(args) -> int:
 def cmd_effects(args) -> int:
     from . import grid_commands
 
+    if args.cells_csv:
+        print(grid_commands.cells_csv(args.runs_dir, args.group), end="")
+        return 0
     found = grid_commands.report(args.runs_dir, args.group)
     print(json.dumps(found) if args.json else grid_commands.format_report(found))
     return 0

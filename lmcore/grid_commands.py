@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 import time
 
-from . import ablation, listing, queue
+from . import ablation, grid_export, grid_status, listing, queue
 from .ablation import CONFIRM_ABOVE
 from .config import ConfigError, coerce
 from .effects import (
@@ -147,10 +147,30 @@ def wait(root, group: str, poll: float = 1.0) -> list:
 
 def report(root, group: str) -> dict:
     """grid_effects with the grid's plan: `planned_runs` (every cell with every seed) and
-    `missing_seeds`, the cells that lost some of their seeds' runs (ablation.missing_seeds)."""
+    `missing_seeds`, the cells that lost some of their seeds' runs (ablation.missing_seeds); where
+    the grid stands, as Compare's Ablation grids view says it (lmcore.grid_status): `progress` (its
+    counts), `progress_text` and `state_note` (partial, or ended with runs left out); each cell's
+    `unfinished` runs with their states and reasons and its `unfinished_note`; and each contrast's
+    `left_out_reasons`, why the runs it left out lack a partner (still training is not "no partner")."""
     members = group_runs(root, group)
-    return {**grid_effects(members, group), "planned_runs": ablation.planned_runs(members),
-            "missing_seeds": ablation.missing_seeds(members)}
+    found = grid_effects(members, group)
+    entry = grid_status.entry(group, members)
+    by_id = {run.id: run for run in members}
+    for cell in found["cells"]:
+        runs = [by_id[run_id] for run_id in cell["runs"]]
+        cell["unfinished"] = grid_status.unfinished(runs, grid_status.CLI_STOPPED_HINT)
+        cell["unfinished_note"] = grid_status.cell_note(runs, grid_status.CLI_STOPPED_HINT)
+    for row in found["effects"] + found["interactions"]:
+        row["left_out_reasons"] = grid_status.left_out_reasons(row, members, found["toggles"])
+    return {**found, "planned_runs": ablation.planned_runs(members), "missing_seeds": ablation.missing_seeds(members),
+            "progress": grid_status.progress(entry), "progress_text": grid_status.progress_text(entry),
+            "state_note": grid_status.state_note(entry, grid_status.CLI_RESUME_HOW)}
+
+
+def cells_csv(root, group: str) -> str:
+    """`effects GROUP --cells-csv`: the grid's cells as lmcore.grid_export writes them for the page too."""
+    members = group_runs(root, group)
+    return grid_export.cells_csv(grid_effects(members, group), members)
 
 
 # ---------------------------------------------------------------- the text table
@@ -169,21 +189,25 @@ def _interval(row: dict) -> str:
 
 
 def _left_out(row: dict) -> str:
-    left = row.get("left_out")
-    return f"  ({left} run{'s' if left > 1 else ''} left out: no partner)" if left else ""
+    """'  (2 runs left out: partner still training)' (grid_status.left_out_text), '' when none was."""
+    text = grid_status.left_out_text(row)
+    return f"  ({text})" if text else ""
 
 
 def _cells_table(found: dict) -> list[str]:
     """The cells as the grid page writes them ('97.9 ± 0.1 (n=2 of 3)', best epochs '1–2 (n=3)'), in
     columns as wide as their widest entry: fixed widths ran 'n=2 of 3)103.9' together (QA round 11)."""
     lost = {m["label"]: len(m["seeds"]) for m in found.get("missing_seeds", [])}
-    rows = [["cell", *METRICS, "best epoch"]]
-    for cell in found["cells"]:
+    notes = [cell.get("unfinished_note", "") for cell in found["cells"]]
+    unfinished = ["unfinished runs"] if any(notes) else []   # as the page: only while some run is out
+    rows = [["cell", *METRICS, "best epoch", *unfinished]]
+    for cell, note in zip(found["cells"], notes):
         planned = cell.get("seeds", len(cell["runs"])) + lost.get(cell["label"], 0)   # 'n=1 of 2': a seed's run is gone
         rows.append([cell["label"], *(spread_text(cell[m], planned=planned) for m in METRICS),
-                     range_text(cell["best_epoch"], planned)])
+                     range_text(cell["best_epoch"], planned), *([note] if unfinished else [])])
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return ["  ".join(text.ljust(width) if i == 0 else text.rjust(width)
+    last = len(widths) - 1 if unfinished else None   # the note reads left to right, as the cell's label
+    return ["  ".join(text.ljust(width) if i in (0, last) else text.rjust(width)
                       for i, (text, width) in enumerate(zip(row, widths))).rstrip() for row in rows]
 
 
@@ -193,7 +217,9 @@ def format_report(found: dict) -> str:
     lost = planned - found["runs"]
     gone = f" ({lost} of {planned} planned deleted or never queued)" if lost else ""
     lines = [f"grid {found['group']}: {found['finished']} of {found['runs']} runs finished{gone}; "
-             f"toggles: {', '.join(found['toggles']) or 'none'}", ""]
+             f"toggles: {', '.join(found['toggles']) or 'none'}"]
+    # Where the grid stands, as Compare's grids view says it: partial while runs train (QA round 19).
+    lines += [text for text in (found.get("progress_text"), found.get("state_note")) if text] + [""]
     lines += _cells_table(found)
     # A deleted or never-queued combination, or seed of one, leaves its toggles' comparisons short.
     missing = [m["label"] for m in found.get("missing", [])] + [

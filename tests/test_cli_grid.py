@@ -210,3 +210,143 @@ def test_effects_text_gives_the_df_and_what_the_pairs_differ_in_to_two_decimals(
     assert _interval(row) == "+21.52 [+19.93, +23.11] n=4 paired, df 3 over seeds and other toggles' values"
     welch = {**row, "estimate": -0.047, "low": -0.3, "high": 0.21, "method": "welch", "df": 3.74, "over": "seeds"}
     assert _interval(welch) == "-0.05 [-0.30, +0.21] n=4 welch, df 3.7 over seeds"
+
+
+# ---------------------------------------------------------------- a grid still filling in, or ended short
+# QA round 19: `effects` said nothing of running, queued or failed runs, and called a partner still
+# training "no partner". The run folders are written by the grid page's tests' helpers, no training.
+
+
+def effects_of(root, group, *flags, capsys):
+    assert cli.main(["effects", group, "--runs-dir", str(root), *flags]) == 0
+    return capsys.readouterr().out
+
+
+def test_effects_says_a_filling_grid_is_partial_with_its_running_and_queued_runs(tmp_path, monkeypatch, capsys):
+    from test_page_grids import dropout_grid
+
+    from lmcore import runs
+
+    monkeypatch.setattr(runs, "trainer_alive", lambda status: True)   # the "running" runs' trainers
+    root = tmp_path / "runs"
+    dropout_grid(root, seeds=2, states={("vertical", 0.5): "running", ("none", 0.5): "queued"})
+    text = effects_of(root, "grid-drop", capsys=capsys)
+    lines = text.splitlines()
+    assert lines[:3] == ["grid grid-drop: 4 of 8 runs finished; toggles: dropout, dropout_placement",
+                         "This grid: 4 / 8 finished · 2 running · 2 queued · 0 failed or stopped",
+                         "Partial results: until every queued or running run finishes, each effect pairs only the "
+                         "runs finished on both of its sides (n counts the pairs)."]
+    assert lines[4].split() == ["cell", "best_val", "final_val", "test", "best", "epoch", "unfinished", "runs"]
+    assert next(line for line in lines if line.startswith("dropout=0.5 placement=none")).endswith("both runs queued")
+    assert next(line for line in lines if line.startswith("dropout=0.5 placement=vertical")).endswith(
+        "both runs running")
+
+    found = json.loads(effects_of(root, "grid-drop", "--json", capsys=capsys))
+    assert found["progress"] == {"finished": 4, "running": 2, "queued": 2, "failed_or_stopped": 0, "missing": 0,
+                                 "planned": 8, "ended": False}
+    assert found["progress_text"] == lines[1] and found["state_note"] == lines[2]
+    cells = {cell["label"]: cell for cell in found["cells"]}
+    assert [(run["state"], run["reason"]) for run in cells["dropout=0.5 placement=vertical"]["unfinished"]] == [
+        ("running", None), ("running", None)]
+    assert cells["dropout=0.2 placement=none"]["unfinished"] == [] and cells["dropout=0.2 placement=none"][
+        "unfinished_note"] == ""
+
+
+def test_effects_says_an_ended_grids_runs_failed_and_why(tmp_path, capsys):
+    from test_page_grids import hand_made_grid
+
+    root = tmp_path / "runs"
+    hand_made_grid(root, {("0.004", 1): "finished", ("0.004", 2): "finished",
+                          ("1000", 1): "failed", ("1000", 2): "failed"})
+    lines = effects_of(root, "grid-hand", capsys=capsys).splitlines()
+    assert lines[1] == "Ended: 2 / 4 finished · 2 failed or stopped"     # the page's progress bar's words
+    assert lines[2].startswith("The grid has ended: nothing is queued or running, and 2 of its 4 runs did not "
+                               "finish (2 failed).")
+    failed = next(line for line in lines if line.startswith("lr=1000.0"))
+    assert failed.split("  ")[0] == "lr=1000.0" and failed.endswith("  both runs failed: diverged at step 21")
+    found = json.loads(effects_of(root, "grid-hand", "--json", capsys=capsys))
+    assert found["progress"]["ended"] and found["progress"]["failed_or_stopped"] == 2
+    cell = next(cell for cell in found["cells"] if cell["label"] == "lr=1000.0")
+    assert cell["unfinished_note"] == "both runs failed: diverged at step 21"
+    assert {(run["state"], run["reason"]) for run in cell["unfinished"]} == {("failed", "diverged at step 21")}
+
+
+@pytest.mark.parametrize("state, why", [("running", "partner still training"), ("queued", "partner queued"),
+                                        ("failed", "partner failed"), ("stopped", "partner stopped")])
+def test_a_run_whose_partner_did_not_finish_is_left_out_for_that_reason(tmp_path, monkeypatch, capsys, state, why):
+    """lr=1000 seed 2 not finished: lr=0.004 seed 2 has no pair, and says why, not 'no partner'."""
+    from test_page_grids import hand_made_grid
+
+    from lmcore import runs
+
+    monkeypatch.setattr(runs, "trainer_alive", lambda status: True)
+    root = tmp_path / "runs"
+    hand_made_grid(root, {("0.004", 1): "finished", ("0.004", 2): "finished",
+                          ("1000", 1): "finished", ("1000", 2): state})
+    text = effects_of(root, "grid-hand", capsys=capsys)
+    effect = next(line for line in text.splitlines() if "lr=1000.0 vs 0.004, best_val" in line)
+    assert effect.endswith(f"(1 run left out: {why})") and "no partner" not in text
+    found = json.loads(effects_of(root, "grid-hand", "--json", capsys=capsys))
+    assert [row["left_out_reasons"] for row in found["effects"]] == [{why: 1}] * 3
+
+
+def test_left_out_runs_of_an_interaction_name_each_reason_with_its_count():
+    """A 2x2 with seeds 1 to 3: one corner's seed 1 still trains and another corner's seed 2 is
+    deleted, so the interaction pairs seed 3 alone and the other corners' seeds 1 and 2 say why."""
+    from lmcore import grid_status
+    from lmcore.effects import grid_effects
+    from lmcore.summaries import from_parts
+
+    def run(p, tied, seed, state="finished"):
+        config = {"dropout_placement": p, "tie_weights": tied, "seed": seed, "group": "g", "dropout": 0.5}
+        status = {"state": state, **({"best_val_ppl": 100.0 + seed, "final_val_ppl": 101.0} if state == "finished"
+                                     else {})}
+        return from_parts(f"{p}-{tied}-{seed}", "runs/x", config, status, None)
+
+    runs = [run(p, tied, seed, "running" if (p, tied, seed) == ("none", False, 1) else "finished")
+            for p in ("none", "vertical") for tied in (False, True) for seed in (1, 2, 3)
+            if (p, tied, seed) != ("vertical", True, 2)]
+    report = grid_effects(runs, "g")
+    row = next(r for r in report["interactions"] if r["metric"] == "best_val")
+    reasons = grid_status.left_out_reasons(row, runs, report["toggles"])
+    assert row["n"] == 1 and sum(reasons.values()) == row["left_out"] == 6
+    assert reasons == {"partner still training": 3, "no partner": 3}   # seed 1's corners; seed 2's
+    assert grid_status.left_out_text({**row, "left_out_reasons": reasons}) == (
+        "6 runs left out: partner still training for 3, no partner for 3")
+
+
+def test_cells_csv_has_each_cells_interval_seeds_and_unfinished_runs(tmp_path, monkeypatch, capsys):
+    """QA round 19, P3: a cell's 95% interval was in --json alone; the CSV's numbers are the report's."""
+    import csv
+    import io
+
+    from test_page_grids import DROPOUT_BEST, dropout_grid
+
+    from lmcore import grid_commands, runs, stats
+
+    monkeypatch.setattr(runs, "trainer_alive", lambda status: True)
+    root = tmp_path / "runs"
+    dropout_grid(root, seeds=3, states={("vertical", 0.5): "running"})
+    rows = list(csv.DictReader(io.StringIO(effects_of(root, "grid-drop", "--cells-csv", capsys=capsys))))
+    report = grid_commands.report(root, "grid-drop")
+    assert [row["cell"] for row in rows] == [cell["label"] for cell in report["cells"]]
+    for row, cell in zip(rows, report["cells"]):
+        assert {key: row[key] for key in ("dropout", "dropout_placement")} == cell["cell"]
+        for metric in ("best_val", "final_val", "test"):
+            for stat in ("mean", "sd", "low", "high"):
+                expected = cell[metric][stat]
+                assert row[f"{metric}_{stat}"] == ("" if expected is None else repr(expected))   # unrounded
+            assert int(row[f"{metric}_n"]) == cell[metric]["n"]
+    first = rows[0]   # dropout=0.2 placement=none: seeds 1..3 at DROPOUT_BEST + 14.6 a seed
+    best = stats.describe([DROPOUT_BEST[("none", 0.2)] + 14.6 * shift for shift in range(3)])
+    assert float(first["best_val_low"]) == pytest.approx(best["low"]) and float(first["best_val_sd"]) == \
+        pytest.approx(best["sd"])
+    assert (first["seeds"], first["runs"], first["finished"], first["unfinished"]) == ("1 2 3", "3", "3", "0")
+    training = next(row for row in rows if row["cell"] == "dropout=0.5 placement=vertical")
+    assert (training["best_val_n"], training["best_val_mean"], training["seeds"], training["unfinished"]) == (
+        "0", "", "", "3")
+
+
+def test_cells_csv_and_json_are_one_choice(tmp_path, capsys):
+    assert cli.main(["effects", "g", "--json", "--cells-csv", "--runs-dir", str(tmp_path)]) == 2
+    assert "not allowed with argument" in capsys.readouterr().err

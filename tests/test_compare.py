@@ -309,3 +309,21 @@ def test_a_grids_label_says_when_it_was_queued():
     runs = [summary(f"20261129-011715-tied-{tied}-ab{tied:02d}", f"tied={tied}", group="grid-2b83f3",
                     tie_weights=bool(tied)) for tied in (0, 1)]
     assert compare.grid_label(compare.grids(runs)[0]) == "grid-2b83f3 · 2026-11-29 01:17 · tiny · tie_weights · 2 runs"
+
+
+def test_the_runs_csv_has_the_recipe_a_methods_section_needs_and_the_screen_does_not():
+    """QA round 19, P3: embed_size, vocab_size, batch_size, bptt, clip, train_tokens, parent and fork_from
+    were in no export; the screen's table keeps its columns (RUN_COLUMNS chooses them)."""
+    from ui.compare_runs import RUN_COLUMNS
+
+    recipe = dict(embed_size=200, vocab_size=5000, batch_size=32, bptt=35, clip=0.25, train_tokens=20000)
+    fork = summary("20260101-000005-f", "fork", parent="20260101-000004-p", fork_from="epoch:2", **recipe)
+    text = summary("20260101-000006-t", "notes", dataset="notes.txt", **recipe)   # reads no train_tokens
+    made = summary("20260101-000007-s", "made", dataset="synthetic", **recipe)   # reads no vocab_size
+    rows = list(csv.DictReader(io.StringIO(compare.table_csv(compare.runs_table([fork, text, made])))))
+    keys = ("embed_size", "vocab_size", "batch_size", "bptt", "clip", "train_tokens", "parent", "fork_from")
+    assert [rows[0][key] for key in keys] == ["200", "5000", "32", "35", "0.25", "20000", "20260101-000004-p",
+                                             "epoch:2"]
+    assert (rows[1]["train_tokens"], rows[1]["parent"], rows[1]["fork_from"]) == ("", "", "")   # unread, unset
+    assert rows[2]["vocab_size"] == "" and rows[2]["embed_size"] == "200"
+    assert not set(keys) & set(RUN_COLUMNS)

@@ -437,3 +437,34 @@ def test_an_effect_clear_at_each_value_of_the_other_toggle_is_not_called_noise_a
     interaction = chart(at, key="compare.effect.interaction.dropout_placement.tie_weights")
     assert interaction["layout"]["xaxis"]["title"]["text"] == "difference of the changes in perplexity"
     assert "#2ca02c" not in json.dumps(interaction["data"])               # no "better" green on a difference
+
+
+def test_the_cells_csv_beside_the_effects_csv_has_each_cells_interval(tmp_path, monkeypatch):
+    """QA round 19, P3: the cells table shows mean ± sd; a paper's table needs the 95% interval, which
+    was in `lmcore effects --json` alone. The button's file is lmcore.grid_export's, as --cells-csv prints it."""
+    import csv
+    import io
+
+    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+
+    from lmcore.effects import grid_effects
+    from lmcore.grid_export import cells_csv
+
+    saved, original = {}, MemoryMediaFileStorage.load_and_get_id
+
+    def keep(self, path_or_data, mimetype, kind, filename=None):   # what each download button carries
+        saved[filename] = path_or_data
+        return original(self, path_or_data, mimetype, kind, filename)
+
+    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", keep)
+    root = tmp_path / "runs"
+    dropout_grid(root, seeds=2)
+    at = grid_page(monkeypatch, root)
+    labels = [button.label for button in at.get("download_button")]
+    assert labels.index("CSV of the 4 cells") == labels.index("CSV of these effects") + 1   # beside it
+    runs = list_runs(root)
+    assert saved["grid-drop-cells.csv"].decode() == cells_csv(grid_effects(runs, "grid-drop"), runs)
+    rows = list(csv.DictReader(io.StringIO(saved["grid-drop-cells.csv"].decode())))
+    assert len(rows) == 4 and all(float(r["best_val_low"]) < float(r["best_val_mean"]) < float(r["best_val_high"])
+                                  for r in rows)
+    assert {r["seeds"] for r in rows} == {"1 2"}

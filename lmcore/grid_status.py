@@ -1,0 +1,230 @@
+"""Where an ablation grid stands and why some of its runs are not in its numbers, in the words
+Compare's Ablation grids view and `lmcore effects` both print: the grid's progress line ('This
+grid: 4 / 12 finished · 2 running · 6 queued · 0 failed or stopped', or 'Ended: ...'), each
+cell's unfinished runs with their states and reasons ('both runs failed: diverged at step 21'),
+what partial or ended results rest on, and why an effect left a finished run out (its partner
+still training, queued, failed, or gone).
+
+Pure functions over run summaries (lmcore.summaries.RunSummary) and the effects report; one
+source for the page (explorer.grid_view) and the command line (lmcore.grid_commands). QA round 19:
+the command line said none of it, and called a partner still training "no partner".
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+from . import ablation, queue
+from .effects import _by_key, observations
+
+REASON_CHARS = 60     # a run's error in a table cell: its first clause, cut to this
+# How a run that has not finished reads in a cell's note, in this order.
+UNFINISHED = ("failed", "broken", "stopped", "running", "queued")
+STOPPED_HINT = "can be resumed on Train"
+RESUME_HOW = "open it on Train, press Resume"           # the page's way to resume a stopped run
+CLI_STOPPED_HINT = "can be resumed: lmcore resume RUN"  # the command line's
+CLI_RESUME_HOW = "lmcore resume RUN"
+
+
+# ---------------------------------------------------------------- the grid's progress
+
+
+def entry(group: str, members: list) -> dict:
+    """A grid's runs and counts (one compare.grids entry): totals by state, its toggles, seeds,
+    cells and the combinations of its toggles' values with no run."""
+    states = [s.state for s in members]
+    configs = [s.config for s in members]
+    return {"group": group, "runs": members, "total": len(members), "finished": states.count("finished"),
+            "active": sum(s.is_active for s in members),
+            "failed": sum(state in ("failed", "stopped", "broken") for state in states),
+            "toggles": ablation.toggles(configs),
+            "seeds": len({config.get("seed") for config in configs if config}),
+            "missing": len(ablation.missing_cells(members)), "cells": len(ablation.cells(members)),
+            "preset": configs[0].get("preset") or "custom", "created": min(s.id for s in members)}
+
+
+def planned_runs(entry: dict) -> int:
+    """The runs the grid queued (ablation.planned_runs), never fewer than it holds."""
+    return max(ablation.planned_runs(entry["runs"]), entry["total"])
+
+
+def progress(entry: dict) -> dict:
+    """The progress line's numbers, for --json: finished, running, queued, failed or stopped, missing
+    (planned but deleted, unreadable or never queued), planned, and whether the grid has ended."""
+    planned, stages = planned_runs(entry), queue.counts(entry["runs"])
+    return {"finished": entry["finished"], "running": stages.running, "queued": stages.queued,
+            "failed_or_stopped": entry["failed"], "missing": planned - entry["total"], "planned": planned,
+            "ended": not entry["active"] and entry["finished"] < planned}
+
+
+def progress_text(entry: dict) -> str:
+    """'This grid: 3 / 4 finished · 1 running · 0 queued · 0 failed or stopped' (a compare.grids
+    entry), its queued and running runs split as the sidebar splits them (queue.counts); once
+    nothing is queued or running and some run did not finish, 'Ended: ...', so a bar short of full
+    does not read as still going (a stopped run keeps the share of its steps done until it is
+    resumed); out of the runs the grid planned, so a deleted run leaves it short: ' · 1 missing',
+    with ' (1 of 4 cells has no run)' where a whole combination of the toggles' values has none."""
+    counted = progress(entry)
+    counts = f"{counted['finished']} / {counted['planned']} finished"
+    failed = f"{counted['failed_or_stopped']} failed or stopped"
+    if counted["ended"]:
+        text = f"Ended: {counts} · {failed}"
+    else:
+        text = f"This grid: {counts} · {counted['running']} running · {counted['queued']} queued · {failed}"
+    return text + _missing_text(entry, counted["missing"])
+
+
+def _missing_text(entry: dict, deleted: int) -> str:
+    """' · 1 missing (1 of 4 cells has no run)': a deleted run must not leave the grid reading complete.
+    Missing, not deleted: a run whose config.json no longer reads has left the grid too (QA round 16)."""
+    if not deleted:
+        return ""
+    missing = entry.get("missing", 0)
+    cells = f" ({missing} of {missing + entry['cells']} cells {'has' if missing == 1 else 'have'} no run)"
+    return f" · {deleted} missing" + (cells if missing else "")
+
+
+def _state_counts(runs: list) -> str:
+    """'2 failed', '1 failed and 1 stopped': the runs that did not finish, by state."""
+    counts = Counter(run.state for run in runs if run.state != "finished")
+    parts = [f"{counts[state]} {state}" for state in UNFINISHED if counts[state]]
+    return " and ".join([", ".join(parts[:-1]), parts[-1]] if len(parts) > 1 else parts)
+
+
+def state_note(entry: dict, resume_how: str = RESUME_HOW) -> str | None:
+    """What the grid's numbers rest on while runs are missing (compare.grids entry): partial
+    while some are queued or running; once none is, the grid has ended and the failed or stopped
+    ones are left out for good (a stopped one can be resumed: `resume_how`). None when every run
+    finished."""
+    if entry["finished"] == entry["total"]:
+        return None
+    if entry["active"]:
+        return ("Partial results: until every queued or running run finishes, each effect pairs only the runs "
+                "finished on both of its sides (n counts the pairs).")
+    note = (f"The grid has ended: nothing is queued or running, and {entry['total'] - entry['finished']} of its "
+            f"{entry['total']} runs did not finish ({_state_counts(entry['runs'])}). The numbers rest on the "
+            "finished seeds of each cell (n in the cells table); a run whose partner did not finish is left out "
+            "of the paired comparisons.")
+    if any(run.state == "stopped" for run in entry["runs"]):
+        note += (f" A stopped run can be resumed from its last checkpoint ({resume_how}): "
+                 "these numbers then update as it finishes.")
+    return note
+
+
+# ---------------------------------------------------------------- a cell's unfinished runs
+
+
+def short_reason(problem: str | None) -> str:
+    """A run's error cut to its first clause, 'diverged at step 21', and to REASON_CHARS."""
+    text = (problem or "").strip().split("\n")[0] or "no reason recorded"
+    if text.endswith(": killed or crashed"):  # runs.read_status's verdict: its pid is noise here (QA round 11)
+        return "killed or crashed"
+    head = re.split(r"[:;] ", text, maxsplit=1)[0]
+    text = head if len(head) >= 12 else text   # 'Error: ...' keeps what follows
+    return text if len(text) <= REASON_CHARS else text[:REASON_CHARS - 1].rstrip() + "…"
+
+
+def reason(run, stopped_hint: str = STOPPED_HINT) -> str | None:
+    """Why a run that did not finish is where it is: a failed run's short_reason, a stopped run's
+    hint, None for a run still queued or training."""
+    if run.state in ("failed", "broken"):
+        return short_reason(run.problem)
+    return stopped_hint if run.state == "stopped" else None
+
+
+def cell_note(runs: list, stopped_hint: str = STOPPED_HINT) -> str:
+    """Why a cell's runs are not all in its numbers: 'both runs failed: diverged at step 21',
+    '1 failed (diverged at step 21), 1 running', '' when every run finished."""
+    counts = Counter((run.state, reason(run, stopped_hint)) for run in runs if run.state != "finished")
+    if len(counts) == 1 and sum(counts.values()) == len(runs) > 1:
+        (state, detail), = counts
+        every = "both runs" if len(runs) == 2 else f"all {len(runs)} runs"
+        return f"{every} {state}" + (f": {detail}" if detail else "")
+    order = sorted(counts, key=lambda key: UNFINISHED.index(key[0]) if key[0] in UNFINISHED else len(UNFINISHED))
+    return ", ".join(f"{counts[key]} {key[0]}" + (f" ({key[1]})" if key[1] else "") for key in order)
+
+
+def unfinished(runs: list, stopped_hint: str = STOPPED_HINT) -> list[dict]:
+    """The runs of a cell that did not finish, for --json: id, name, state and reason (None while
+    queued or training)."""
+    return [{"id": run.id, "name": run.name, "state": run.state, "reason": reason(run, stopped_hint)}
+            for run in runs if run.state != "finished"]
+
+
+# ---------------------------------------------------------------- runs an effect left out
+# effects._compare pairs the finished runs over the (other toggles' values, seed) keys every side
+# holds, or, with none in common, compares the combinations of the other toggles' values every side
+# holds; a finished run outside those is left out (a row's `left_out`). Its partners are the runs of
+# the other sides at its key, and their states say why: still training is not "no partner".
+
+PARTNER = {"running": "partner still training", "queued": "partner queued", "failed": "partner failed",
+           "broken": "partner broken", "stopped": "partner stopped"}
+NO_PARTNER = "no partner"   # no run at its key on some side: deleted, unreadable or never queued
+NO_METRIC = "partner has no such result"   # finished without this metric (no test, say)
+# The reason a run's partners give, most hopeful first: one still training will pair it.
+REASON_ORDER = (*PARTNER.values(), NO_METRIC, NO_PARTNER)
+
+
+def _sides(row: dict) -> tuple[list[dict], list[str]]:
+    """The cells' matches each side of a contrast takes, and the toggles it keeps fixed."""
+    if "toggle" in row:
+        return [{row["toggle"]: row["reference"]}, {row["toggle"]: row["level"]}], [row["toggle"]]
+    (key_a, (a0, a1)), (key_b, (b0, b1)) = zip(row["toggles"], row["levels"])
+    return [{key_a: a, key_b: b} for a, b in ((a1, b1), (a1, b0), (a0, b1), (a0, b0))], row["toggles"]
+
+
+def left_out_reasons(row: dict, summaries: list, toggled: list[str]) -> dict[str, int]:
+    """{reason: runs}: why each finished run a contrast (an effects report row) left out lacks its
+    partner, from the states of the runs at its key on the other sides (PARTNER, NO_PARTNER)."""
+    if not row.get("left_out"):
+        return {}
+    matches, fixed = _sides(row)
+    others = [key for key in toggled if key not in fixed]
+    done = [_by_key(observations(summaries, toggled), row["metric"], match, others) for match in matches]
+    # Keyed as effects paired them: (other toggles' values, seed), or the values alone where no key
+    # was common to every side (its Welch fallback).
+    whole = bool(set.intersection(*(set(side) for side in done)))
+    done = [_regroup(side, whole) for side in done]
+    paired = set.intersection(*(set(side) for side in done))
+    held: list[dict] = [{} for _ in matches]   # per side: key -> the states of its runs, any state
+    for summary in summaries:
+        cell = ablation.cell_of(summary, toggled)
+        where = tuple(cell[k] for k in others)
+        for side, match in zip(held, matches):
+            if all(cell[k] == v for k, v in match.items()):
+                side.setdefault((where, summary.config.get("seed")) if whole else where, []).append(summary.state)
+    found: Counter = Counter()
+    for index, side in enumerate(done):
+        for key in set(side) - paired:
+            why = [_partner_reason(held[other].get(key, [])) for other in range(len(done))
+                   if other != index and key not in done[other]]
+            found[min(why or [NO_PARTNER], key=REASON_ORDER.index)] += side[key]
+    return dict(sorted(found.items(), key=lambda item: REASON_ORDER.index(item[0])))
+
+
+def _regroup(side: dict, whole: bool) -> dict:
+    """{key: finished runs there}, keyed by (values, seed) or, not `whole`, the values alone."""
+    out: Counter = Counter()
+    for (where, seed), values in side.items():
+        out[(where, seed) if whole else where] += len(values)
+    return out
+
+
+def _partner_reason(states: list[str]) -> str:
+    for state in PARTNER:
+        if state in states:
+            return PARTNER[state]
+    return NO_METRIC if "finished" in states else NO_PARTNER
+
+
+def left_out_text(row: dict) -> str:
+    """'2 runs left out: partner still training', '3 runs left out: partner still training for 2,
+    no partner for 1' (a row with `left_out_reasons`), '' when none was left out."""
+    left = row.get("left_out")
+    if not left:
+        return ""
+    reasons = row.get("left_out_reasons") or {NO_PARTNER: left}
+    why = (next(iter(reasons)) if len(reasons) == 1 else
+           ", ".join(f"{text} for {count}" for text, count in reasons.items()))
+    return f"{left} run{'s' if left > 1 else ''} left out: {why}"
