@@ -32,7 +32,8 @@ def cells_rows(report: dict, runs: list) -> list[dict]:
     lost = {entry["label"]: len(entry["seeds"]) for entry in ablation.missing_seeds(list(runs))}
     rows = []
     for cell in report["cells"]:
-        seeds = sorted((seed_of.get(run_id) for run_id in cell["finished"]), key=ablation._order)  # as seeds() sorts
+        # each seed once: two runs of one seed are one, their mean (effects.cell_table)
+        seeds = sorted({seed_of.get(run_id) for run_id in cell["finished"]}, key=ablation._order)  # as seeds() sorts
         rows.append({"cell": cell["label"], **cell["cell"], **_stats(cell),
                      "best_epoch_min": cell["best_epoch"]["min"], "best_epoch_max": cell["best_epoch"]["max"],
                      "seeds": " ".join(ablation._short(seed) for seed in seeds if seed is not None),
