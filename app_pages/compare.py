@@ -56,7 +56,10 @@ everything = ui.all_runs()
 compare_url.apply_link(everything)  # ?runs=a,b or ?group=G: preselect and open that view
 compare_url.show_note()
 st.session_state[ACTIVITY] = activity(everything)
-refresh = 2 if st.session_state[ACTIVITY] else 10
+# Every 5 s while runs train: each refresh sends the table and every selected run's curves again, and
+# Compare is not the teacher's live view (Watch is, every 2 s). At 2 s a Compare tab of 10 runs cost
+# chromium 12-15 CPU-s a minute and sent 3.7 MB on a 2-core machine that trains (QA round 19).
+refresh = 5 if st.session_state[ACTIVITY] else 10
 runs_tab, grid_tab = st.tabs([RUNS_VIEW, GRID_VIEW], key=TAB, on_change="rerun")
 if runs_tab.open:
     with runs_tab:

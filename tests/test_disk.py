@@ -147,3 +147,16 @@ def test_set_up_counts_best_last_and_an_epoch_checkpoint_for_each_epoch_it_reach
     assert planned(auto, 20_000_000, 30).files == 2 and not planned(auto, 20_000_000, 30).epochs  # too big
     assert planned(Config(keep_epoch_checkpoints=False), 1_000_000, 30).files == 2
     assert planned(Config(keep_epoch_checkpoints=True), 20_000_000, 3).files == 5
+
+
+def test_watch_says_what_a_run_holds_on_disk_and_what_its_epoch_checkpoints_take(trained_runs, tmp_path, monkeypatch):
+    """QA round 19: a 400-epoch tiny run kept 125 epoch checkpoints, 2.2 GB, and its Watch page said nothing."""
+    from conftest import copy_run, open_app, texts
+
+    folder = copy_run(trained_runs[1]["plain"], tmp_path)
+    shutil.copyfile(folder / "checkpoints" / "last.pt", folder / "checkpoints" / "epoch-1.pt")
+    held = usage(folder)
+    at = open_app(monkeypatch, folder.parent, "app_pages/train.py", {"run": folder.name})
+    assert not at.exception
+    assert (f"on disk {megabytes(held.total)} (of it {megabytes(held.spare)} in 1 epoch checkpoint: Compare's Free "
+            "deletes them once it is done)") in texts(at.caption)
