@@ -286,7 +286,10 @@ def run_tab(summaries: list[RunSummary]) -> str | None:
                 "first evaluation.")
         return None
     summary = pick_run(summaries)
-    if summary.is_active:  # its masks.npz is still being written: look again every few seconds
+    # A training run with dropout writes masks.npz at each validation: look again every few seconds. One
+    # without dropout never has masks to show, and redrawing it every 2 s cost the server for nothing
+    # (QA round 19); follow_shown_run still notices when it ends.
+    if summary.is_active and not without_dropout(summary):
         st.fragment(live_masks, run_every=MASKS_EVERY)(summary.id)
         return summary.id
     ui.follow_shown_run(summary)
@@ -294,6 +297,15 @@ def run_tab(summaries: list[RunSummary]) -> str | None:
     if cfg is not None:
         run_masks(summary, cfg)
     return summary.id
+
+
+def without_dropout(summary: RunSummary) -> bool:
+    """Whether the run's config says it trains without dropout (False where it cannot be read: run_config
+    then says why)."""
+    try:
+        return bool(summary.config) and not lesson.has_dropout(from_dict(summary.config))
+    except ConfigError:
+        return False
 
 
 def chosen_run(summaries: list[RunSummary]):

@@ -25,7 +25,7 @@ METRICS = ("best_val", "final_val", "test")
 INERT = "no way to act"   # the verdict of a contrast between cells that train the same model
 # A contrast with no run on one of its sides; only read (spread into each result), never mutated.
 NO_RESULT = {"estimate": None, "low": None, "high": None, "n": 0, "df": None, "method": None, "over": None,
-             "left_out": 0}
+             "left_out": 0, "paired_by": None, "unpaired": []}
 
 
 def observations(summaries: list, toggled: list[str]) -> list[dict]:
@@ -73,6 +73,7 @@ def _compare(sides: list[tuple[float, dict]]) -> dict:
         keys = sorted(common, key=repr)
         found = stats.paired([math.fsum(sign * stats.mean(side[key]) for sign, side in sides) for key in keys])
         used = sum(len(side[key]) for _, side in sides for key in keys)
+        at = {key: key for _, side in sides for key in side}     # a partner is a run of the same key
     else:
         shared = set.intersection(*({where for where, _ in side} for _, side in sides))
         if not shared:
@@ -80,7 +81,24 @@ def _compare(sides: list[tuple[float, dict]]) -> dict:
         kept = [(sign, {key: values for key, values in side.items() if key[0] in shared}) for sign, side in sides]
         found = stats.contrast([(sign, _flat(side)) for sign, side in kept])
         keys, used = [key for _, side in kept for key in side], sum(_runs(side) for _, side in kept)
-    return {**found, "over": _over(keys), "left_out": runs - used}
+        at = {key: key[0] for _, side in sides for key in side}  # a partner is any run of the same values
+    return {**found, "over": _over(keys), "left_out": runs - used, "paired_by": "seed" if common else "values",
+            "unpaired": _unpaired(sides, at)}
+
+
+def _unpaired(sides: list[tuple[float, dict]], at: dict) -> list[dict]:
+    """The runs left out, per side and key: {"side" (its index), "values" (the other toggles'), "seed",
+    "runs", "lacking" (the sides with no finished run at its key, where a partner would be)}, for the
+    reasons grid_status gives (a partner still training is not "no partner")."""
+    held = [{at[key] for key in side} for _, side in sides]
+    out = []
+    for index, (_, side) in enumerate(sides):
+        for key, values in side.items():
+            lacking = [other for other, keys in enumerate(held) if at[key] not in keys]
+            if lacking:
+                out.append({"side": index, "values": list(key[0]), "seed": key[1], "runs": len(values),
+                            "lacking": lacking})
+    return out
 
 
 def _flat(side: dict) -> list[float]:

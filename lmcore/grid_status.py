@@ -16,7 +16,6 @@ import re
 from collections import Counter
 
 from . import ablation, queue
-from .effects import _by_key, observations
 
 REASON_CHARS = 60     # a run's error in a table cell: its first clause, cut to this
 # How a run that has not finished reads in a cell's note, in this order.
@@ -176,17 +175,13 @@ def _sides(row: dict) -> tuple[list[dict], list[str]]:
 
 def left_out_reasons(row: dict, summaries: list, toggled: list[str]) -> dict[str, int]:
     """{reason: runs}: why each finished run a contrast (an effects report row) left out lacks its
-    partner, from the states of the runs at its key on the other sides (PARTNER, NO_PARTNER)."""
+    partner, from the states of the runs at its key on the sides that lack one (the row's `unpaired`,
+    as effects._compare paired them; PARTNER, NO_PARTNER)."""
     if not row.get("left_out"):
         return {}
     matches, fixed = _sides(row)
     others = [key for key in toggled if key not in fixed]
-    done = [_by_key(observations(summaries, toggled), row["metric"], match, others) for match in matches]
-    # Keyed as effects paired them: (other toggles' values, seed), or the values alone where no key
-    # was common to every side (its Welch fallback).
-    whole = bool(set.intersection(*(set(side) for side in done)))
-    done = [_regroup(side, whole) for side in done]
-    paired = set.intersection(*(set(side) for side in done))
+    whole = row.get("paired_by") == "seed"   # else the values alone: its Welch fallback
     held: list[dict] = [{} for _ in matches]   # per side: key -> the states of its runs, any state
     for summary in summaries:
         cell = ablation.cell_of(summary, toggled)
@@ -195,20 +190,11 @@ def left_out_reasons(row: dict, summaries: list, toggled: list[str]) -> dict[str
             if all(cell[k] == v for k, v in match.items()):
                 side.setdefault((where, summary.config.get("seed")) if whole else where, []).append(summary.state)
     found: Counter = Counter()
-    for index, side in enumerate(done):
-        for key in set(side) - paired:
-            why = [_partner_reason(held[other].get(key, [])) for other in range(len(done))
-                   if other != index and key not in done[other]]
-            found[min(why or [NO_PARTNER], key=REASON_ORDER.index)] += side[key]
+    for item in row.get("unpaired", []):
+        key = (tuple(item["values"]), item["seed"]) if whole else tuple(item["values"])
+        why = [_partner_reason(held[other].get(key, [])) for other in item["lacking"]]
+        found[min(why or [NO_PARTNER], key=REASON_ORDER.index)] += item["runs"]
     return dict(sorted(found.items(), key=lambda item: REASON_ORDER.index(item[0])))
-
-
-def _regroup(side: dict, whole: bool) -> dict:
-    """{key: finished runs there}, keyed by (values, seed) or, not `whole`, the values alone."""
-    out: Counter = Counter()
-    for (where, seed), values in side.items():
-        out[(where, seed) if whole else where] += len(values)
-    return out
 
 
 def _partner_reason(states: list[str]) -> str:
