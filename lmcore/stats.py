@@ -24,9 +24,9 @@ METHOD = ("Each effect is the mean change in perplexity from a toggle's first va
           "seeds cannot tell the effect from none, which is not evidence that there is none (more seeds narrow "
           "the interval). Two pairs that share a seed may not be independent, so with few seeds the interval "
           "may be narrower than the seeds justify. Where the pairs also differ in the other toggles' values, the "
-          "change at each of those values is given too, over seeds alone; where it is clearly one way at every "
-          "one, the verdict says so ('higher at each'): the pooled interval also spans how the change differs "
-          "between them, which more seeds do not narrow.")
+          "change at each of those values is given too, its pairs differing in seed alone; where it is clearly one "
+          "way at every one, the verdict says so ('higher at each'): the pooled interval also spans how the "
+          "change differs between them, which more seeds do not narrow.")
 
 
 # ---------------------------------------------------------------- the t distribution
