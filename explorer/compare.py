@@ -53,8 +53,7 @@ def unique_labels(summaries: list[RunSummary]) -> list[str]:
     """One label per run for the table, chart legends and diff columns: the name, or the name
     with the id's tail where several of these runs share it."""
     names = [s.name for s in summaries]
-    return [f"{isolated_name(s.name)} · {s.short_id}" if names.count(s.name) > 1 else isolated_name(s.name)
-            for s in summaries]
+    return [s.label_of(isolated_name(s.name)) if names.count(s.name) > 1 else isolated_name(s.name) for s in summaries]
 
 
 # Characters of a label the runs table's 200 px run column shows whole, '=' and capitals included

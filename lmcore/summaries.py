@@ -189,7 +189,11 @@ class RunSummary:
     @property
     def label(self) -> str:
         """The name with the id's random tail: tells apart runs that share a name."""
-        return f"{self.name} · {self.short_id}"
+        return self.label_of(self.name)
+
+    def label_of(self, name: str) -> str:
+        """label with `name` written as a page shows it (bidi-isolated, say)."""
+        return f"{name} · {self.short_id}"
 
     @property
     def progress(self) -> float:

@@ -44,8 +44,8 @@ def widget_values(values: dict) -> dict:
     recurrent = values["dropout"] if values["dropout_recurrent"] is None else values["dropout_recurrent"]
     out[WIDGET + "dropout_recurrent"] = clamp("dropout_recurrent", recurrent)
     out[WIDGET + "max_steps"] = values["max_steps"] or 0
-    out[WIDGET + "keep_epoch_checkpoints"] = next(k for k, v in EPOCH_CHECKPOINTS.items()
-                                                   if v is values.get("keep_epoch_checkpoints"))
+    out[WIDGET + "keep_epoch_checkpoints"] = next((k for k, v in EPOCH_CHECKPOINTS.items()
+                                                    if v is values.get("keep_epoch_checkpoints")), "auto")
     return out
 
 
