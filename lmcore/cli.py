@@ -481,10 +481,17 @@ def _filters(args, states: list[str]) -> str:
     return " ".join(f"{flag} {value}" for flag, value in given if value)
 
 
+# The recipe keys a script filtering `runs --json` reaches for, under their config names: a seed study
+# had to open each config.json to pair its runs (QA round 19).
+LISTED_KEYS = ("dataset", "layers", "hidden_size", "dropout", "dropout_placement", "dropout_recurrent",
+               "tie_weights", "optimizer", "lr", "epochs", "seed")
+
+
 def run_record(summary) -> dict:
     """A run's line of `runs --json`: the summary's numbers under the Compare CSV's column names (it had
     no final validation, best epoch or time, QA round 12), and its grid group, preset and creation time
-    (local, "2026-06-01T14:12:23"), which a listing of 300 runs needs to be searched (QA round 16)."""
+    (local, "2026-06-01T14:12:23"), which a listing of 300 runs needs to be searched (QA round 16), and
+    its recipe (LISTED_KEYS; None where config.json lacks the key)."""
     from .disk import usage
     from .listing import created_text
 
@@ -497,7 +504,7 @@ def run_record(summary) -> dict:
             "silent": summary.silence_note,
             "folder": str(summary.path), "disk_bytes": usage(summary.path).total if summary.path else None,
             "group": summary.config.get("group") or None, "preset": summary.config.get("preset") or None,
-            "created": created_text(summary)}
+            "created": created_text(summary), **{key: summary.config.get(key) for key in LISTED_KEYS}}
 
 
 def run_lines(summaries) -> list[str]:

@@ -322,6 +322,11 @@ def test_runs_json_has_each_runs_group_preset_and_creation_time(many_runs, capsy
         "group": "grid-aaaaaa", "preset": "tiny", "created": datetime.fromtimestamp(4070908800.0).isoformat()}
     assert listed[ids["c"]]["created"] == "2099-01-03T00:00:00"  # no created_at: the id's time
     assert listed[ids["d"]]["group"] is None and listed[ids["c"]]["preset"] == "tiny-dropout"
+    # the recipe, as config.json says it: a seed study pairs its runs without opening each folder
+    for run in ("a", "b"):
+        config = json.loads((many_runs[0] / ids[run] / "config.json").read_text())
+        assert {k: listed[ids[run]][k] for k in cli.LISTED_KEYS} == {k: config.get(k) for k in cli.LISTED_KEYS}
+    assert (listed[ids["a"]]["dropout"], listed[ids["b"]]["dropout"], listed[ids["a"]]["seed"]) == (0.0, 0.5, 1)
     status = json.loads((BOOK / "status.json").read_text())
     assert listed[BOOK.name]["created"] == datetime.fromtimestamp(status["created_at"]).isoformat(timespec="seconds")
 
