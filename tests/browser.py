@@ -8,6 +8,7 @@ streamlit_server.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import subprocess
@@ -127,6 +128,27 @@ def settle(page, text: str, timeout: float = 60_000) -> None:
     wait_app_idle(page, timeout)
     assert page.locator('[data-testid="stException"]').count() == 0, page.locator(
         '[data-testid="stException"]').first.inner_text()
+
+
+# Every address the app writes into the tab's history, kept in sessionStorage so it outlives a reload.
+_RECORD_HISTORY = """(() => { for (const name of ['pushState', 'replaceState']) {
+  const original = history[name].bind(history);
+  history[name] = (state, title, address) => {
+    const log = JSON.parse(sessionStorage.getItem('lmcore.history') || '[]');
+    log.push(`${name} ${address}`);
+    sessionStorage.setItem('lmcore.history', JSON.stringify(log));
+    return original(state, title, address); }; } })();"""
+
+
+def record_history(page) -> None:
+    """Log the app's history writes from the page's next load on (read them with `history_log`)."""
+    page.add_init_script(_RECORD_HISTORY)
+
+
+def history_log(page) -> list[str]:
+    """'pushState /train?...' for each history write since `record_history`, oldest first; for a
+    failure's message, where a Back that lands somewhere unexpected needs its entries named."""
+    return json.loads(page.evaluate("() => sessionStorage.getItem('lmcore.history') || '[]'"))
 
 
 def runs_grid(page, url: str):
