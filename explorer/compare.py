@@ -119,11 +119,12 @@ ROWS_KEPT, TABLES_KEPT = 4096, 8
 def _kept_row(summary: RunSummary, label: str) -> dict:
     """run_row without its disk size, built once per summary object and label."""
     key = (id(summary), label)
-    if key not in _rows:
+    kept = _rows.get(key)  # read once: another session's thread may clear the dict in between
+    if kept is None:
         if len(_rows) >= ROWS_KEPT:
             _rows.clear()
-        _rows[key] = (summary, run_row(summary, label, sized=False))
-    return _rows[key][1]
+        kept = _rows[key] = (summary, run_row(summary, label, sized=False))
+    return kept[1]
 
 
 def runs_table(summaries: list[RunSummary]) -> pd.DataFrame:
@@ -132,11 +133,12 @@ def runs_table(summaries: list[RunSummary]) -> pd.DataFrame:
     run's size on disk changed (lmcore.disk.usage stats the folder: Free or `lmcore free`)."""
     sizes = tuple(usage(s.path).total if s.path else None for s in summaries)
     key = (tuple(map(id, summaries)), sizes)
-    if key not in _tables:
+    kept = _tables.get(key)
+    if kept is None:
         if len(_tables) >= TABLES_KEPT:
             _tables.clear()
-        _tables[key] = (list(summaries), _build_table(summaries, sizes))
-    return _tables[key][1].copy()
+        kept = _tables[key] = (list(summaries), _build_table(summaries, sizes))
+    return kept[1].copy()
 
 
 def _build_table(summaries: list[RunSummary], sizes: tuple) -> pd.DataFrame:
