@@ -13,11 +13,13 @@ import streamlit as st
 
 import ui
 from explorer import compare
-from lmcore.summaries import RunSummary
+from lmcore.summaries import RunSummary, runs_stamp
 from ui import compare_grids, compare_runs, compare_url
 from ui.compare_runs import FLASH, GRID_CHOSEN, GRID_VIEW, RUNS_VIEW, SELECTED, TAB
 
 ACTIVITY = "compare.activity"            # (id, state) of queued/running runs at the last full run
+LISTED = "compare.listed"                # the full run's listing, for its fragment (popped there)
+WATCH_SECONDS = 10                       # how often, with no run training, the runs folder is looked at
 
 compare_runs.init_state()
 compare_grids.init_state()
@@ -35,8 +37,9 @@ def activity(summaries: list[RunSummary]) -> list[tuple[str, str]]:
 
 
 def live(view: str) -> None:
-    """Everything that changes while runs train: one fragment, re-read every few seconds."""
-    summaries = ui.all_runs()
+    """Everything that changes while runs train: one fragment, re-read every few seconds while
+    runs train. In a full run it takes the page's own listing (LISTED), so a rerun lists once."""
+    summaries = st.session_state.pop(LISTED, None) or ui.all_runs()
     active = activity(summaries)
     if active != st.session_state.get(ACTIVITY, active):
         st.rerun()  # a run was queued, started or ended: the sidebar counts and the refresh rate change too
@@ -52,14 +55,19 @@ st.title("Compare runs")
 st.caption("Every run on disk, side by side: scores, curves and the config keys that differ. "
            "Queue ablation grids and read off what each toggle did to validation perplexity.")
 flash()
+stamp = runs_stamp(ui.runs_root())  # before listing: a change in between costs one more rerun, never a miss
 everything = ui.all_runs()
 compare_url.apply_link(everything)  # ?runs=a,b or ?group=G: preselect and open that view
 compare_url.show_note()
 st.session_state[ACTIVITY] = activity(everything)
+st.session_state[LISTED] = everything
 # Every 5 s while runs train: each refresh sends the table and every selected run's curves again, and
 # Compare is not the teacher's live view (Watch is, every 2 s). At 2 s a Compare tab of 10 runs cost
-# chromium 12-15 CPU-s a minute and sent 3.7 MB on a 2-core machine that trains (QA round 19).
-refresh = 5 if st.session_state[ACTIVITY] else 10
+# chromium 12-15 CPU-s a minute and sent 3.7 MB on a 2-core machine that trains (QA round 19). With
+# none training, nothing in the fragment changes unless the runs folder does: a stat of it every
+# 10 s (compare_runs.rerun_on_change) reruns the page then.
+training = bool(st.session_state[ACTIVITY])
+refresh = 5 if training else None
 runs_tab, grid_tab = st.tabs([RUNS_VIEW, GRID_VIEW], key=TAB, on_change="rerun")
 if runs_tab.open:
     with runs_tab:
@@ -70,3 +78,5 @@ if grid_tab.open:
         compare_grids.grid_form()
         st.divider()
         st.fragment(live, run_every=refresh)(GRID_VIEW)
+if not training:
+    st.fragment(compare_runs.rerun_on_change, run_every=WATCH_SECONDS)(stamp)

@@ -366,6 +366,19 @@ def settled_summary(folder: Path) -> RunSummary:
     return summary
 
 
+def runs_stamp(root=None) -> tuple:
+    """What a listing of `root` would read, as stats only: each run folder's name, its RUN_STAMPED
+    files' stamps and its own and its checkpoints' modification times (what lmcore.disk.usage
+    follows). Equal stamps mean an equal listing of the settled runs: a page with no run training
+    can look at this every few seconds (about 8 stats a run) instead of listing and redrawing."""
+    root = runs_dir(root)
+    if not root.exists():
+        return ()
+    folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    return tuple((folder.name, _file_stamp(folder), _file_stamp(folder / "checkpoints"),
+                  *(_file_stamp(folder / name) for name in RUN_STAMPED)) for folder in folders)
+
+
 def _file_stamp(path: Path) -> tuple | None:
     """When and how a file was last written: a rename over it (every status write) changes its inode."""
     try:
