@@ -4,9 +4,9 @@ A grid's finished runs become observations (cell, seed, and the run summary's be
 validation and test perplexity). A toggle's main effect on a metric is the mean change from its first value to
 each other value (with three or more values, also between every two of the others), paired within (the other
 toggles' values, seed) over the combinations both sides hold: a deleted or unfinished run leaves its
-partners out, never pits one combination of the other toggles against another (stats.METHOD says it in words). Any two toggles with two
-values each also get their interaction, the difference of differences. With one seed per cell
-the pairs differ only in the other toggles' values, and noise_note says so.
+partners out, never pits one combination of the other toggles against another (stats.METHOD says it in
+words). Any two toggles with two values each also get their interaction, the difference of differences. With
+one seed per cell the pairs differ only in the other toggles' values, and noise_note says so.
 
 A toggle with k >= 3 values has k(k-1)/2 comparisons per metric; their intervals are Bonferroni-adjusted
 (stats.family_confidence) so that they hold together at 95%, and best_values reads the answer to "which
@@ -179,6 +179,12 @@ def verdict_text(row: dict) -> str:
     not from the pooled interval printed beside it, which reaches 0 (conditional_verdict)."""
     pooled = row.get("pooled_verdict")
     return f"{row['verdict']} at each" if pooled and pooled != row["verdict"] else row["verdict"]
+
+
+def confidence_text(row: dict) -> str:
+    """'98.3%' for an interval Bonferroni-adjusted as one of a toggle's comparisons; '' at the usual 95%."""
+    level = row.get("confidence", stats.CONFIDENCE)
+    return "" if level == stats.CONFIDENCE else f"{100 * level:.1f}%"
 
 
 def _conditional_text(row: dict) -> str:
