@@ -273,9 +273,11 @@ def chart_row(row: dict) -> str:
     return f"{row['level']} · {metric}" if "toggle" in row else metric
 
 
-def chart_title(toggle: str, reference: str) -> str:
-    """'dropout_placement, each value vs none': what a main effect chart's rows are measured from."""
-    return f"{toggle}, each value vs {reference}"
+def chart_title(toggle: str, reference: str, rows: list[dict] = ()) -> str:
+    """'dropout_placement, each value vs none': what a main effect chart's rows are measured from, and
+    '(98.3% intervals)' where its `rows` are Bonferroni-adjusted (a toggle with three or more values)."""
+    adjusted = next((confidence_text(row) for row in rows if confidence_text(row)), "")
+    return f"{toggle}, each value vs {reference}" + (f" ({adjusted} intervals)" if adjusted else "")
 
 
 def effect_rows(rows: list[dict]) -> pd.DataFrame:

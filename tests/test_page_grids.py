@@ -505,4 +505,5 @@ def test_a_toggle_with_three_values_says_which_is_best_and_compares_the_two_not_
     figure = chart(at, key="compare.effect.dropout_placement")
     rows = [y for trace in figure["data"] for y in values(trace, "y")]
     assert len(rows) == 6 and rows[::3] == ["vertical<br>best val", "variational<br>best val"]
-    assert "98.3% for three values" in texts(at)
+    shown = texts(at)
+    assert "98.3% for three values" in shown and "dropout_placement, each value vs none (98.3% intervals)" in shown

@@ -259,8 +259,8 @@ def toggle_effects(entry: dict, report: dict) -> None:
         return
     note, ended = grid_view.state_note(entry), not entry["active"]
     pairs = grid_view.interactions_by_pair(report)
-    charts = [(key, grid_view.chart_title(key, report["values"][key][0]), grid_view.effects_of(report, key))
-              for key in report["toggles"]]
+    charts = [(key, grid_view.chart_title(key, report["values"][key][0], rows), rows)
+              for key in report["toggles"] for rows in [grid_view.effects_of(report, key)]]
     charts += [(f"interaction.{'.'.join(pair)}", f"{' × '.join(pair)} (interaction)", rows)
                for pair, rows in pairs.items()]
     drawn = [(key, title, rows) for key, title, rows in charts if grid_view.has_estimate(rows)]
