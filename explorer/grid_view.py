@@ -16,8 +16,8 @@ from explorer import compare, epochs, estimate
 from explorer.compare import runs_table, table_csv
 from explorer.metrics import split
 from explorer.perplexity import format_ppl
-from lmcore import ablation, data, effects, queue
-from lmcore.effects import epoch_text, range_text, verdict_text
+from lmcore import ablation, data, effects, grid_export, queue
+from lmcore.effects import confidence_text, epoch_text, range_text, verdict_text
 
 # The grid's progress and its runs' states and reasons are lmcore.grid_status's, so `lmcore effects`
 # says them alike; the names the page and its tests use from here stay.
@@ -214,11 +214,21 @@ def runs_csv(members: list, table: pd.DataFrame | None = None) -> str:
 # ---------------------------------------------------------------- effects
 
 
-def effects_csv(rows: list[dict]) -> str:
-    """The effects and interactions with their unrounded estimate, interval, n, df, method, what the
-    pairs differ in and the verdict, for a paper's appendix: the page's table rounds them, and a
-    researcher had to copy them by hand or run `lmcore effects --json` (QA round 12)."""
-    return effect_rows(rows).drop(columns=["row", "reads"]).to_csv(index=False)
+def effects_csv(rows: list[dict], best: list[dict] = ()) -> str:
+    """The effects and interactions with their unrounded estimate, interval (and its confidence), n, df,
+    method, what the pairs differ in and the verdict, for a paper's appendix: the page's table rounds them,
+    and a researcher had to copy them by hand or run `lmcore effects --json` (QA round 12). Then one row per
+    answer of `best` (the report's: which value of a toggle is best, lmcore.grid_export.best_rows)."""
+    table = effect_rows(rows).drop(columns=["row", "reads"])
+    answers = pd.DataFrame([{**item, "metric": METRIC_NAMES[item["metric"]]} for item in grid_export.best_rows(best)],
+                           columns=table.columns)
+    return (pd.concat([table, answers], ignore_index=True) if len(answers) else table).to_csv(index=False)
+
+
+def best_lines(report: dict) -> list[str]:
+    """The answer to "which value is best" for each toggle with three or more values, on best
+    validation (the CSV and `lmcore effects` have every metric)."""
+    return [item["text"] for item in report.get("best", []) if item["metric"] == "best_val"]
 
 
 def contrast_label(row: dict) -> str:
@@ -263,9 +273,11 @@ def chart_row(row: dict) -> str:
     return f"{row['level']} · {metric}" if "toggle" in row else metric
 
 
-def chart_title(toggle: str, reference: str) -> str:
-    """'dropout_placement, each value vs none': what a main effect chart's rows are measured from."""
-    return f"{toggle}, each value vs {reference}"
+def chart_title(toggle: str, reference: str, rows: list[dict] = ()) -> str:
+    """'dropout_placement, each value vs none': what a main effect chart's rows are measured from, and
+    '(98.3% intervals)' where its `rows` are Bonferroni-adjusted (a toggle with three or more values)."""
+    adjusted = next((confidence_text(row) for row in rows if confidence_text(row)), "")
+    return f"{toggle}, each value vs {reference}" + (f" ({adjusted} intervals)" if adjusted else "")
 
 
 def effect_rows(rows: list[dict]) -> pd.DataFrame:
@@ -274,12 +286,13 @@ def effect_rows(rows: list[dict]) -> pd.DataFrame:
     without a partner, and a label for the chart's axis."""
     out = [{"contrast": contrast_label(row), "metric": METRIC_NAMES[row["metric"]], "row": chart_row(row),
             "estimate": row["estimate"],
-            "low": row["low"], "high": row["high"], "n": row["n"], "df": row["df"], "method": row["method"],
+            "low": row["low"], "high": row["high"], "confidence": row.get("confidence"), "n": row["n"],
+            "df": row["df"], "method": row["method"],
             "over": row.get("over"), "left out": row.get("left_out", 0),
             "verdict": row["verdict"] if row["estimate"] is not None else NO_ESTIMATE,
             "reads": interval_text(row), "note": row.get("note")} for row in rows]
-    return pd.DataFrame(out, columns=["contrast", "metric", "row", "estimate", "low", "high", "n", "df", "method",
-                                      "over", "left out", "verdict", "reads", "note"])
+    return pd.DataFrame(out, columns=["contrast", "metric", "row", "estimate", "low", "high", "confidence", "n", "df",
+                                      "method", "over", "left out", "verdict", "reads", "note"])
 
 
 # '(n=1 of 2)' and '(1 missing)' wrap whole: QA-style screenshots had '1 (n=1 of' over '2)'.
@@ -296,15 +309,25 @@ def effects_table(rows: list[dict]) -> pd.DataFrame:
     """effect_rows as the page's table shows them, narrow enough for a 1024 px projector beside
     the sidebar (QA: eleven columns scrolled the verdict off-screen): the verdict beside the
     numbers it reads, each number as text with its sign; a run left out joins n ('6 (1 left out)'),
-    the degrees of freedom join the method ('paired, df 5', Welch's 'welch, df 3.7')."""
+    the degrees of freedom join the method ('paired, df 5', Welch's 'welch, df 3.7'), and so does an
+    interval's confidence where it is not 95% ('paired, df 1, 98.3%': one of a toggle's comparisons)."""
     table = effect_rows(rows)
     signed = {name: table[name].map(lambda v: _text(v, "+.2f")) for name in ("estimate", "low", "high")}
     counts = [f"{n}" + (f" ({left} left{NBSP}out)" if left else "") for n, left in zip(table["n"], table["left out"])]
-    methods = [_text(method, "") + (f", df{NBSP}{_df(df)}" if method and pd.notna(df) else "")
-               for method, df in zip(table["method"], table["df"])]
+    methods = [_method_text(row) for row in rows]
     verdicts = [verdict_text(row) if row["estimate"] is not None else NO_ESTIMATE for row in rows]
     return table.assign(**signed, n=counts, method=methods, over=table["over"].fillna("—"),
                         verdict=verdicts)[list(EFFECT_COLUMNS)]
+
+
+def _method_text(row: dict) -> str:
+    """'paired, df 5', 'welch, df 3.7', 'paired, df 1, 98.3%' (an adjusted interval), '—' (no estimate)."""
+    parts = [_text(row["method"], "")]
+    if row["method"] and row["df"] is not None:
+        parts.append(f"df{NBSP}{_df(row['df'])}")
+    if row["low"] is not None and confidence_text(row):
+        parts.append(confidence_text(row))
+    return ", ".join(parts)
 
 
 def _df(df: float) -> str:
@@ -342,7 +365,10 @@ def _unit(row: dict) -> str:
 
 
 def effects_of(report: dict, toggle: str) -> list[dict]:
-    return [row for row in report["effects"] if row["toggle"] == toggle]
+    """A toggle's effects from its first value (its chart's rows); the comparisons between two of its other
+    values are in the table and the best line, not on a chart titled 'each value vs' the first."""
+    return [row for row in report["effects"] if row["toggle"] == toggle and row["reference"] == report["values"][
+        toggle][0]]
 
 
 def interactions_by_pair(report: dict) -> dict[tuple, list[dict]]:

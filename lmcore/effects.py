@@ -2,11 +2,15 @@
 
 A grid's finished runs become observations (cell, seed, and the run summary's best and final
 validation and test perplexity). A toggle's main effect on a metric is the mean change from its first value to
-each other value, paired within (the other toggles' values, seed) over the combinations both
-sides hold: a deleted or unfinished run leaves its partners out, never pits one combination of
-the other toggles against another (stats.METHOD says it in words). Any two toggles with two
-values each also get their interaction, the difference of differences. With one seed per cell
-the pairs differ only in the other toggles' values, and noise_note says so.
+each other value (with three or more values, also between every two of the others), paired within (the other
+toggles' values, seed) over the combinations both sides hold: a deleted or unfinished run leaves its
+partners out, never pits one combination of the other toggles against another (stats.METHOD says it in
+words). Any two toggles with two values each also get their interaction, the difference of differences. With
+one seed per cell the pairs differ only in the other toggles' values, and noise_note says so.
+
+A toggle with k >= 3 values has k(k-1)/2 comparisons per metric; their intervals are Bonferroni-adjusted
+(stats.family_confidence) so that they hold together at 95%, and best_values reads the answer to "which
+value is best" off them: the value clearly lower than every other, or no clear best.
 
 A toggle the configs leave no way to act (ablation.inert_toggles: placement with dropout 0, say)
 trains the same model in its cells: its contrasts read INERT, never "within noise", and the
@@ -19,7 +23,7 @@ import itertools
 import math
 
 from . import stats
-from .ablation import cell_label, cell_of, cells, inert_toggles, levels, missing_cells, toggles
+from .ablation import SHORT, cell_label, cell_of, cells, inert_toggles, levels, missing_cells, toggles
 
 METRICS = ("best_val", "final_val", "test")
 INERT = "no way to act"   # the verdict of a contrast between cells that train the same model
@@ -59,7 +63,7 @@ def _over(keys: list[tuple]) -> str | None:
     return " and ".join(parts) or "repeats of one seed"
 
 
-def _compare(sides: list[tuple[float, dict]]) -> dict:
+def _compare(sides: list[tuple[float, dict]], confidence: float = stats.CONFIDENCE) -> dict:
     """sum(sign * metric) over the sides, each {(other toggles' values, seed): [values]}.
 
     Paired over the keys every side holds (the mean where a key has more than one run): a key
@@ -71,7 +75,8 @@ def _compare(sides: list[tuple[float, dict]]) -> dict:
     common = set.intersection(*(set(side) for _, side in sides))
     if common:
         keys = sorted(common, key=repr)
-        found = stats.paired([math.fsum(sign * stats.mean(side[key]) for sign, side in sides) for key in keys])
+        found = stats.paired([math.fsum(sign * stats.mean(side[key]) for sign, side in sides) for key in keys],
+                             confidence)
         used = sum(len(side[key]) for _, side in sides for key in keys)
         at = {key: key for _, side in sides for key in side}     # a partner is a run of the same key
     else:
@@ -79,7 +84,7 @@ def _compare(sides: list[tuple[float, dict]]) -> dict:
         if not shared:
             return NO_RESULT
         kept = [(sign, {key: values for key, values in side.items() if key[0] in shared}) for sign, side in sides]
-        found = stats.contrast([(sign, _flat(side)) for sign, side in kept])
+        found = stats.contrast([(sign, _flat(side)) for sign, side in kept], confidence=confidence)
         keys, used = [key for _, side in kept for key in side], sum(_runs(side) for _, side in kept)
         at = {key: key[0] for _, side in sides for key in side}  # a partner is any run of the same values
     return {**found, "over": _over(keys), "left_out": runs - used, "paired_by": "seed" if common else "values",
@@ -106,21 +111,23 @@ def _flat(side: dict) -> list[float]:
 
 
 def main_effect(observed: list[dict], toggled: list[str], toggle: str, reference: str, level: str,
-                metric: str) -> dict:
+                metric: str, confidence: float = stats.CONFIDENCE) -> dict:
     """Mean of metric(level) - metric(reference), paired over the combinations both sides hold; with
     `by`, the change at each combination of the other toggles' values (conditional_effects) and a
-    verdict that reads them (conditional_verdict)."""
+    verdict that reads them (conditional_verdict). Every interval is at `confidence` (the row says it)."""
     others = [k for k in toggled if k != toggle]
     before, after = (_by_key(observed, metric, {toggle: value}, others) for value in (reference, level))
-    found = _compare([(-1.0, before), (1.0, after)]) if before and after else NO_RESULT
-    by = conditional_effects(before, after, others)
+    found = _compare([(-1.0, before), (1.0, after)], confidence) if before and after else NO_RESULT
+    by = conditional_effects(before, after, others, confidence)
     pooled = stats.verdict(found)
     verdict = conditional_verdict(pooled, by)
     return {"toggle": toggle, "level": level, "reference": reference, "metric": metric, **found,
-            "verdict": verdict, "pooled_verdict": pooled, "by": by, "note": dependence_note(by, pooled, verdict)}
+            "confidence": confidence, "verdict": verdict, "pooled_verdict": pooled, "by": by,
+            "note": dependence_note(by, pooled, verdict)}
 
 
-def conditional_effects(before: dict, after: dict, others: list[str]) -> list[dict]:
+def conditional_effects(before: dict, after: dict, others: list[str],
+                        confidence: float = stats.CONFIDENCE) -> list[dict]:
     """The change at each combination of the other toggles' values that both sides hold, paired over
     seeds alone; [] when the pairs hold one such combination (nothing to condition on). QA round 19: in
     a 3-placement x tying grid, vertical vs none was +11 untied and +40 tied with seeds agreeing within
@@ -132,7 +139,7 @@ def conditional_effects(before: dict, after: dict, others: list[str]) -> list[di
     for where in wheres:
         sides = [(sign, {key: values for key, values in side.items() if key[0] == where})
                  for sign, side in ((-1.0, before), (1.0, after))]
-        found = _compare(sides)
+        found = _compare(sides, confidence)
         out.append({"where": dict(zip(others, where)), **found, "verdict": stats.verdict(found)})
     return out
 
@@ -174,6 +181,12 @@ def verdict_text(row: dict) -> str:
     return f"{row['verdict']} at each" if pooled and pooled != row["verdict"] else row["verdict"]
 
 
+def confidence_text(row: dict) -> str:
+    """'98.3%' for an interval Bonferroni-adjusted as one of a toggle's comparisons; '' at the usual 95%."""
+    level = row.get("confidence", stats.CONFIDENCE)
+    return "" if level == stats.CONFIDENCE else f"{100 * level:.1f}%"
+
+
 def _conditional_text(row: dict) -> str:
     if row["estimate"] is None:
         return "no finished pair"
@@ -193,14 +206,112 @@ def interaction(observed: list[dict], toggled: list[str], first: tuple, second: 
 
 
 def effect_table(observed: list[dict], toggled: list[str], values: dict[str, list[str]]) -> dict:
-    """Main effects of every toggle (each value vs the first) and the interaction of every
+    """Main effects of every toggle (each value vs the first, then each two of the other values: every
+    pair of its values, at the confidence that makes them hold together) and the interaction of every
     pair of two-valued toggles, on every metric. `values` = {toggle: its values, reference first}."""
-    main = [main_effect(observed, toggled, key, values[key][0], level, metric)
-            for key in toggled for level in values[key][1:] for metric in METRICS]
+    main = [main_effect(observed, toggled, key, reference, level, metric, stats.family_confidence(len(pairs)))
+            for key in toggled for pairs in [value_pairs(values[key])] for reference, level in pairs
+            for metric in METRICS]
     two_valued = [(key, values[key]) for key in toggled if len(values[key]) == 2]
     pairs = [interaction(observed, toggled, first, second, metric)
              for first, second in itertools.combinations(two_valued, 2) for metric in METRICS]
     return {"effects": main, "interactions": pairs}
+
+
+def value_pairs(values: list[str]) -> list[tuple[str, str]]:
+    """(reference, level) for every two of a toggle's values: each vs the first, as before, then each
+    two of the others in their order ('vertical', 'variational'): variational vs vertical."""
+    return [(values[0], level) for level in values[1:]] + list(itertools.combinations(values[1:], 2))
+
+
+# ---------------------------------------------------------------- which value is best
+
+METRIC_WORDS = {"best_val": "best validation perplexity", "final_val": "final validation perplexity",
+                "test": "test perplexity"}
+
+
+def best_values(rows: list[dict], values: dict[str, list[str]]) -> list[dict]:
+    """The answer to "which value is best" for each toggle with three or more values, on each metric
+    (best_value), in the report's order of toggles; those with an estimate only."""
+    found = [best_value([row for row in rows if row["toggle"] == key and row["metric"] == metric], key, values[key],
+                        metric)
+             for key, shown in values.items() if len(shown) >= 3 for metric in METRICS]
+    return [item for item in found if item]
+
+
+def best_value(rows: list[dict], toggle: str, values: list[str], metric: str) -> dict | None:
+    """{"toggle", "metric", "best" (the value clearly lower than every other, or None), "candidates" (the
+    values no other is clearly lower than, lowest estimate first), "text"} from one toggle's rows on one
+    metric (every pair of its values: value_pairs); None while no row has an estimate. Lower perplexity is
+    better. A win needs the comparison's own verdict: the intervals hold together (stats.family_confidence),
+    so no win is inferred through a third value, where the answer line would then print an interval with 0."""
+    if not any(row["estimate"] is not None for row in rows):
+        return None
+    between = {frozenset((row["reference"], row["level"])): row for row in rows}
+
+    def beats(value: str, other: str) -> bool:
+        row = between[frozenset((value, other))]
+        return row["verdict"] == ("lower" if row["level"] == value else "higher")
+
+    best = next((v for v in values if all(beats(v, u) for u in values if u != v)), None)
+    candidates = sorted((v for v in values if not any(beats(u, v) for u in values if u != v)),
+                        key=lambda v: _relative(rows, values[0], v))
+    name, words = SHORT.get(toggle, toggle), METRIC_WORDS[metric]
+    if best is not None:
+        margins = sorted((_margin(between[frozenset((best, u))], best) for u in values if u != best),
+                         key=lambda margin: margin[0])
+        text = f"Best {name} by {words}: {best} (lower than " + ", than ".join(
+            f"{margin[3]} by {_lower_text(margin)}" for margin in margins) + ")"
+    else:
+        text = f"No clear best {name} by {words}: " + _undecided(between, values, candidates, beats)
+    return {"toggle": toggle, "metric": metric, "best": best, "candidates": candidates, "text": text}
+
+
+def _relative(rows: list[dict], reference: str, value: str) -> float:
+    """A value's estimate from the first value (0 for it), for ordering; unknown ones last."""
+    if value == reference:
+        return 0.0
+    row = next((r for r in rows if r["reference"] == reference and r["level"] == value), None)
+    return math.inf if row is None or row["estimate"] is None else row["estimate"]
+
+
+def _margin(row: dict, value: str) -> tuple:
+    """(how much lower `value` is, low, high, the other value, whether only at each value of the other
+    toggles): the row turned around where `value` is its reference."""
+    sign = 1.0 if row["reference"] == value else -1.0
+    low, high = sorted((sign * row["low"], sign * row["high"]))
+    other = row["level"] if row["reference"] == value else row["reference"]
+    return sign * row["estimate"], low, high, other, row.get("pooled_verdict") not in (None, row["verdict"])
+
+
+def _lower_text(margin: tuple) -> str:
+    """'3.2 [1.1, 5.3]', with 'at each value of the other toggles' where the pooled interval reaches 0."""
+    amount, low, high, _, at_each = margin
+    return f"{amount:.1f} [{low:.1f}, {high:.1f}]" + (" at each value of the other toggles" if at_each else "")
+
+
+def _undecided(between: dict, values: list[str], candidates: list[str], beats) -> str:
+    """Why no value is best: 'variational and vertical within noise of each other', 'variational is not
+    clearly lower than none (no interval)'."""
+    if not candidates:   # every value beaten by another: the comparisons rest on different runs
+        return "each value is clearly beaten by another (the comparisons pair different runs)"
+    if len(candidates) == 1:
+        rest = [u for u in values if u != candidates[0] and not beats(candidates[0], u)]
+        pairs, head = [(candidates[0], u) for u in rest], f"{candidates[0]} is not clearly lower than {_and(rest)}"
+    else:
+        pairs, head = list(itertools.combinations(candidates, 2)), _and(candidates)
+    reasons = list(dict.fromkeys(_reason(between[frozenset(pair)]) for pair in pairs))
+    if len(candidates) > 1 and reasons == ["within noise"]:
+        return f"{head} within noise of each other"
+    return f"{head} ({', '.join(reasons)})" if len(candidates) == 1 else f"{head} not told apart ({', '.join(reasons)})"
+
+
+def _reason(row: dict) -> str:
+    return "no estimate" if row["estimate"] is None else row["verdict"]
+
+
+def _and(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 def cell_table(observed: list[dict], grid_cells: list[dict]) -> list[dict]:
@@ -286,7 +397,7 @@ def grid_effects(summaries: list, group: str = "") -> dict:
             "confidence": stats.CONFIDENCE, "toggles": toggled, "values": values, "runs": len(summaries),
             "finished": len(observed), "cells": cell_table(observed, grid_cells), "missing": missing_cells(summaries),
             "repeated_seeds": repeated_seeds(observed), "failed_training": failed_training(summaries),
-            **table, "inert": inert}
+            **table, "best": best_values(table["effects"], values), "inert": inert}
 
 
 def seeds_repeated(observed: list[dict]) -> bool:

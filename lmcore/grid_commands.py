@@ -11,6 +11,7 @@ from .ablation import CONFIRM_ABOVE
 from .config import ConfigError, coerce
 from .effects import (
     METRICS,
+    confidence_text,
     epoch_text,
     failed_training_text,
     grid_effects,
@@ -183,6 +184,8 @@ def _interval(row: dict) -> str:
     if row["estimate"] is None:
         return "no finished runs"
     bounds = "no interval" if row["low"] is None else f"[{row['low']:+.2f}, {row['high']:+.2f}]"
+    if row["low"] is not None and confidence_text(row):   # one of a toggle's Bonferroni-adjusted comparisons
+        bounds += f" {confidence_text(row)}"
     df = f", df {epoch_text(row['df'])}" if row.get("df") is not None else ""
     over = f" over {row['over']}" if row.get("over") else ""
     return f"{row['estimate']:+.2f} {bounds} n={row['n']} {row['method']}{df}{over}"
@@ -233,8 +236,12 @@ def format_report(found: dict) -> str:
             lines += ["", text]
     if found["inert"]:  # before the effects they explain
         lines += [""] + [ablation.inert_text(finding, trained=True) for finding in found["inert"]]
+    if found.get("best"):   # which value of a toggle with three or more values is best: the answer first
+        lines += ["", "best value (lowest perplexity, from the comparisons below):"]
+        lines += [f"  {item['text']}" for item in found["best"]]
     if found["effects"]:
-        lines += ["", "effects (perplexity change from the first value, 95% interval):"]
+        lines += ["", "effects (perplexity change, level minus reference; 95% interval, Bonferroni-adjusted where a "
+                      "toggle has 3 or more values, as the percentage says):"]
         lines += [f"  {r['toggle']}={r['level']} vs {r['reference']}, {r['metric']}: {_interval(r)}  {verdict_text(r)}"
                   + _left_out(r) + (f"\n      {r['note']}" if r.get("note") else "") for r in found["effects"]]
     if found["interactions"]:

@@ -4,7 +4,8 @@ cell stats, never recomputed), the seeds its numbers rest on and the runs left o
 
 Compare's Ablation grids view offers it ("CSV of the cells") and `lmcore effects GROUP --cells-csv`
 prints it: the page's table and the text report show mean ± sd only, and the interval was in
-`effects --json` alone (QA round 19, P3).
+`effects --json` alone (QA round 19, P3). Also the effects CSV's answer rows (best_rows): which value of a
+toggle with three or more values is best.
 """
 
 from __future__ import annotations
@@ -48,6 +49,14 @@ def cells_rows(report: dict, runs: list) -> list[dict]:
 
 def _stats(cell: dict) -> dict:
     return {f"{metric}_{stat}": cell[metric][stat] for metric in METRICS for stat in STATS}
+
+
+def best_rows(best: list[dict]) -> list[dict]:
+    """The answers of a report's `best` (lmcore.effects.best_values) as rows of the effects CSV, after its
+    contrasts: contrast 'best placement', the metric, the verdict (the best value, or 'no clear best') and
+    the answer line as the note, which gives the margins and intervals it rests on."""
+    return [{"contrast": f"best {ablation.SHORT.get(item['toggle'], item['toggle'])}", "metric": item["metric"],
+             "verdict": item["best"] or "no clear best", "note": item["text"]} for item in best]
 
 
 def cells_csv(report: dict, runs: list) -> str:

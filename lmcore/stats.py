@@ -1,7 +1,8 @@
 """Statistics for ablation grids in plain Python (no scipy): a mean with its Student-t
 interval, and contrasts between groups of runs, paired by seed or not (Welch).
 
-Every interval is two-sided at CONFIDENCE. A result with too few runs for an interval keeps
+Every interval is two-sided at CONFIDENCE, or at family_confidence for one of several comparisons
+that must hold together (a toggle with three or more values). A result with too few runs for an interval keeps
 its estimate and gives None for the bounds ("no interval"), never a made-up width.
 """
 
@@ -15,7 +16,7 @@ CONFIDENCE = 0.95
 # reads as reaching 0, whatever its sign in the last digits.
 RESOLUTION = 0.05
 
-METHOD = ("Each effect is the mean change in perplexity from a toggle's first value over pairs of runs that "
+METHOD = ("Each effect is the mean change in perplexity from one value of a toggle to another over pairs of runs that "
           "differ only in that toggle (the same seed and the same values of the other toggles; n counts the "
           "pairs, and a run whose partner is missing is left out), with a 95% Student-t interval over those "
           "pairs: they differ in seed, in the other toggles' values or both ('over' says which). "
@@ -26,7 +27,11 @@ METHOD = ("Each effect is the mean change in perplexity from a toggle's first va
           "may be narrower than the seeds justify. Where the pairs also differ in the other toggles' values, the "
           "change at each of those values is given too, its pairs differing in seed alone; where it is clearly one "
           "way at every one, the verdict says so ('higher at each'): the pooled interval also spans how the "
-          "change differs between them, which more seeds do not narrow.")
+          "change differs between them, which more seeds do not narrow. A toggle with three or more values is "
+          "compared with its first value and also between every two of its other values; with k values that "
+          "is k(k-1)/2 comparisons, so each of their intervals is Bonferroni-adjusted (98.3% for three values, "
+          "99.2% for four) so that all of one toggle's comparisons on one metric hold together at 95%. A value is "
+          "called best only where it is clearly lower than every other value.")
 
 
 # ---------------------------------------------------------------- the t distribution
@@ -90,9 +95,15 @@ def t_quantile(probability: float, df: float) -> float:
     return (low + high) / 2.0
 
 
-def critical_value(df: float) -> float:
-    """The two-sided CONFIDENCE multiplier of the standard error."""
-    return t_quantile(1.0 - (1.0 - CONFIDENCE) / 2.0, df)
+def critical_value(df: float, confidence: float = CONFIDENCE) -> float:
+    """The two-sided multiplier of the standard error at `confidence`."""
+    return t_quantile(1.0 - (1.0 - confidence) / 2.0, df)
+
+
+def family_confidence(comparisons: int) -> float:
+    """Bonferroni: the confidence of each of `comparisons` intervals such that all of them hold
+    together at CONFIDENCE (0.95 for one, 0.98333 for three, 0.99167 for six)."""
+    return 1.0 - (1.0 - CONFIDENCE) / max(comparisons, 1)
 
 
 # ---------------------------------------------------------------- summaries and contrasts
@@ -110,33 +121,34 @@ def sample_sd(values: list[float]) -> float | None:
     return math.sqrt(math.fsum((v - center) ** 2 for v in values) / (len(values) - 1))
 
 
-def _bounds(estimate: float, standard_error: float | None, df: float | None) -> tuple:
+def _bounds(estimate: float, standard_error: float | None, df: float | None, confidence: float) -> tuple:
     if standard_error is None or df is None or df <= 0:
         return None, None
-    half = critical_value(df) * standard_error
+    half = critical_value(df, confidence) * standard_error
     return estimate - half, estimate + half
 
 
-def describe(values: list[float]) -> dict:
-    """Mean, sample sd, n, the 95% t-interval of the mean and the smallest and largest value;
+def describe(values: list[float], confidence: float = CONFIDENCE) -> dict:
+    """Mean, sample sd, n, the t-interval (95% unless `confidence` says) of the mean and the smallest and largest value;
     sd and bounds None for n < 2. (Whole numbers such as best epochs read better as their range
     than as a mean ± sd.)"""
     values = list(values)
     if not values:
         return {"mean": None, "sd": None, "n": 0, "low": None, "high": None, "min": None, "max": None}
     center, sd, n = mean(values), sample_sd(values), len(values)
-    low, high = _bounds(center, sd / math.sqrt(n) if sd is not None else None, n - 1)
+    low, high = _bounds(center, sd / math.sqrt(n) if sd is not None else None, n - 1, confidence)
     return {"mean": center, "sd": sd, "n": n, "low": low, "high": high, "min": min(values), "max": max(values)}
 
 
-def paired(differences: list[float]) -> dict:
+def paired(differences: list[float], confidence: float = CONFIDENCE) -> dict:
     """The mean of within-pair differences and its t-interval (n - 1 degrees of freedom)."""
-    found = describe(differences)
+    found = describe(differences, confidence)
     return {"estimate": found["mean"], "low": found["low"], "high": found["high"], "n": found["n"],
             "df": found["n"] - 1 if found["n"] > 1 else None, "method": "paired"}
 
 
-def contrast(groups: list[tuple[float, list[float]]], method: str = "welch") -> dict:
+def contrast(groups: list[tuple[float, list[float]]], method: str = "welch",
+             confidence: float = CONFIDENCE) -> dict:
     """sum(weight * mean) over independent groups, with a Satterthwaite interval.
 
     Two groups weighted -1 and +1 make Welch's interval for a difference of means; four
@@ -152,7 +164,7 @@ def contrast(groups: list[tuple[float, list[float]]], method: str = "welch") -> 
         df = float(sum(sizes) - len(groups))  # no spread anywhere: a zero-width interval
     else:
         df = variance ** 2 / math.fsum(part ** 2 / (n - 1) for part, n in zip(parts, sizes))
-    low, high = _bounds(estimate, math.sqrt(variance), df)
+    low, high = _bounds(estimate, math.sqrt(variance), df, confidence)
     return {"estimate": estimate, "low": low, "high": high, "n": sum(sizes), "df": df, "method": method}
 
 

@@ -74,7 +74,7 @@ def test_effects_text_table(finished_grid, capsys):
     assert cli.main(["effects", queued["group"], "--runs-dir", str(root)]) == 0
     text = capsys.readouterr().out
     assert "placement=variational tied=true" in text and "tie_weights=true vs false, best_val" in text
-    assert text.rstrip().endswith("which more seeds do not narrow.")  # the method sentence closes it
+    assert text.rstrip().endswith("clearly lower than every other value.")  # the method sentence closes it
 
 
 @pytest.mark.slow  # the grid trains 8 runs: about 35 s on 2 cores
@@ -350,3 +350,30 @@ def test_cells_csv_has_each_cells_interval_seeds_and_unfinished_runs(tmp_path, m
 def test_cells_csv_and_json_are_one_choice(tmp_path, capsys):
     assert cli.main(["effects", "g", "--json", "--cells-csv", "--runs-dir", str(tmp_path)]) == 2
     assert "not allowed with argument" in capsys.readouterr().err
+
+
+def test_effects_compares_two_values_other_than_the_first_and_says_which_is_best(tmp_path, capsys):
+    """A 3-placement x 2-seed grid (test_page_grids.THREE): variational vs vertical gets its own paired
+    interval at 98.3% (one of 3 comparisons), and the answer line leads the effects."""
+    from test_page_grids import three_placements
+
+    root = tmp_path / "runs"
+    three_placements(root)
+    lines = effects_of(root, "grid-three", capsys=capsys).splitlines()
+    answer = lines.index("best value (lowest perplexity, from the comparisons below):")
+    assert lines[answer + 1:answer + 4] == [
+        "  Best placement by best validation perplexity: variational (lower than vertical by 4.9 [1.1, 8.7], than "
+        "none by 14.8 [7.2, 22.4])",
+        "  Best placement by final validation perplexity: variational (lower than vertical by 4.9 [1.1, 8.7], than "
+        "none by 14.8 [7.2, 22.4])",
+        "  Best placement by test perplexity: variational (lower than vertical by 4.9 [1.1, 8.7], than none by 14.8 "
+        "[7.2, 22.4])"]
+    # -5 and -4.8: mean -4.9, se 0.1, t 38.188 (1 - 0.05/6, df 1)
+    assert ("  dropout_placement=variational vs vertical, best_val: -4.90 [-8.72, -1.08] 98.3% n=2 paired, df 1 "
+            "over seeds  lower") in lines
+    found = json.loads(effects_of(root, "grid-three", "--json", capsys=capsys))
+    assert [(row["reference"], row["level"]) for row in found["effects"] if row["metric"] == "test"] == [
+        ("none", "vertical"), ("none", "variational"), ("vertical", "variational")]
+    assert found["best"][0] == {"toggle": "dropout_placement", "metric": "best_val", "best": "variational",
+                                "candidates": ["variational"], "text": lines[answer + 1].strip()}
+    assert {row["confidence"] for row in found["effects"]} == {1 - 0.05 / 3}

@@ -154,15 +154,75 @@ def test_one_seed_gives_no_interval_where_there_is_one_difference():
     assert cell["best_val"]["n"] == 1 and cell["best_val"]["sd"] is None and cell["best_val"]["low"] is None
 
 
-def test_three_placements_compare_each_with_the_first():
+def test_three_placements_compare_each_with_the_first_and_with_each_other():
     values = {(placement, True, seed): 90.0 + rank * 2 + seed
               for rank, placement in enumerate(["variational", "none", "vertical"]) for seed in (1, 2, 3)}
     report = effects.grid_effects(grid(values), "g")
     rows = [r for r in report["effects"] if r["metric"] == "best_val"]
-    assert [(r["reference"], r["level"]) for r in rows] == [("none", "vertical"), ("none", "variational")]
-    assert [r["estimate"] for r in rows] == pytest.approx([2.0, -2.0])
+    assert [(r["reference"], r["level"]) for r in rows] == [("none", "vertical"), ("none", "variational"),
+                                                            ("vertical", "variational")]
+    assert [r["estimate"] for r in rows] == pytest.approx([2.0, -2.0, -4.0])
     assert all(r["low"] == r["high"] for r in rows)                  # identical differences: no spread
+    assert [r["confidence"] for r in rows] == pytest.approx([1 - 0.05 / 3] * 3)
     assert report["interactions"] == []
+
+
+def placement_runs(best: dict) -> list:
+    """A grid of placement alone (dropout 0.5) from {(placement, seed): best validation}."""
+    return [from_parts(f"{p}-{seed}", "runs/x", {"dropout_placement": p, "dropout": 0.5, "seed": seed, "group": "g"},
+                       {"state": "finished", "best_val_ppl": v, "final_val_ppl": v + 1.0, "test_ppl": v - 1.0}, None)
+            for (p, seed), v in best.items()]
+
+
+# 3 placements x 2 seeds. Differences per seed: vertical - none -10, -9.8; variational - none -15, -14.6;
+# variational - vertical -5, -4.8. With two pairs the se is half the gap between the two differences.
+THREE = {("none", 1): 100.0, ("none", 2): 110.0, ("vertical", 1): 90.0, ("vertical", 2): 100.2,
+         ("variational", 1): 85.0, ("variational", 2): 95.4}
+# Three comparisons at 1 - 0.05/3 each (Bonferroni): t(1 - 0.05/6, df 1) = tan(pi (0.5 - 0.05/6)) = 38.188.
+T_FAMILY = 38.188
+
+
+def test_two_values_other_than_the_first_are_compared_with_each_other_over_paired_seeds():
+    report = effects.grid_effects(placement_runs(THREE), "g")
+    between = pick(report, toggle="dropout_placement", reference="vertical", level="variational")
+    # -5 and -4.8: mean -4.9, se 0.1, half 3.8188
+    assert (between["n"], between["method"], between["over"], between["df"]) == (2, "paired", "seeds", 1)
+    assert (between["estimate"], between["low"], between["high"]) == pytest.approx(
+        (-4.9, -4.9 - T_FAMILY * 0.1, -4.9 + T_FAMILY * 0.1), abs=1e-3)
+    assert between["verdict"] == "lower" and between["confidence"] == pytest.approx(0.98333, abs=1e-5)
+    first = pick(report, toggle="dropout_placement", level="variational", reference="none")
+    assert (first["estimate"], first["low"]) == pytest.approx((-14.8, -14.8 - T_FAMILY * 0.2), abs=1e-3)
+    assert stats.family_confidence(1) == stats.CONFIDENCE       # a two-valued toggle keeps its 95% interval
+
+
+def test_the_value_lower_than_every_other_is_named_best_with_its_margins():
+    report = effects.grid_effects(placement_runs(THREE), "g")
+    best = report["best"][0]
+    assert (best["toggle"], best["metric"], best["best"]) == ("dropout_placement", "best_val", "variational")
+    assert best["candidates"] == ["variational"]
+    # vs vertical 4.9 +- 3.82; vs none 14.8 +- 7.64 (se 0.2); the closer one first
+    assert best["text"] == ("Best placement by best validation perplexity: variational (lower than vertical by "
+                            "4.9 [1.1, 8.7], than none by 14.8 [7.2, 22.4])")
+    assert [item["metric"] for item in report["best"]] == ["best_val", "final_val", "test"]
+
+
+def test_no_value_is_best_where_two_are_within_noise_after_the_adjustment():
+    """variational - vertical -5, -4.6: mean -4.8, se 0.2. Alone at 95% (t 12.706) that is [-7.34, -2.26],
+    'lower'; as one of three comparisons (t 38.188) it is [-12.44, +2.84]: within noise."""
+    report = effects.grid_effects(placement_runs({**THREE, ("variational", 2): 95.6}), "g")
+    between = pick(report, toggle="dropout_placement", reference="vertical", level="variational")
+    assert (between["low"], between["high"]) == pytest.approx((-4.8 - T_FAMILY * 0.2, -4.8 + T_FAMILY * 0.2),
+                                                              abs=1e-3)
+    assert between["verdict"] == "within noise" and stats.paired([-5.0, -4.6])["high"] < 0
+    best = report["best"][0]
+    assert best["best"] is None and best["candidates"] == ["variational", "vertical"]
+    assert best["text"] == ("No clear best placement by best validation perplexity: variational and vertical "
+                            "within noise of each other")
+
+
+def test_a_two_valued_toggle_gets_no_best_line_and_no_adjustment():
+    report = effects.grid_effects(grid(), "g")
+    assert report["best"] == [] and pick(report, toggle="tie_weights")["confidence"] == stats.CONFIDENCE
 
 
 def write_run(root, name, config, status, metrics):

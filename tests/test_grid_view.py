@@ -139,8 +139,8 @@ def test_the_effects_csv_has_every_effect_unrounded_with_its_df_and_what_it_span
     report = effects.grid_effects(grid, "g")
     every = report["effects"] + report["interactions"]
     rows = list(csv.DictReader(io.StringIO(grid_view.effects_csv(every))))
-    assert list(rows[0]) == ["contrast", "metric", "estimate", "low", "high", "n", "df", "method", "over",
-                             "left out", "verdict", "note"]
+    assert list(rows[0]) == ["contrast", "metric", "estimate", "low", "high", "confidence", "n", "df", "method",
+                             "over", "left out", "verdict", "note"]
     assert len(rows) == len(every)
     for row, effect in zip(rows, every):
         assert (float(row["estimate"]) if row["estimate"] else None) == effect["estimate"]   # not rounded
@@ -356,3 +356,22 @@ def test_a_best_validation_inside_an_epoch_reads_as_the_epochs_trained(lost_seed
     assert effects.range_text(cell["best_epoch"]) == "1.1 (n=2)"
     assert "a fraction where that came inside an epoch" in grid_view.cells_heading(capped)
     assert "a fraction" not in grid_view.cells_heading(lost_seed)          # whole epochs say nothing more
+
+
+def test_a_three_valued_toggles_csv_ends_with_which_value_is_best_and_its_chart_keeps_to_the_first():
+    three = {"none": (100.0, 110.0), "vertical": (90.0, 100.2), "variational": (85.0, 95.4)}   # test_effects.THREE
+    report = effects.grid_effects([summary(p, True, seed, best) for p, bests in three.items()
+                                   for seed, best in zip((1, 2), bests)], "g")
+    assert [(r["reference"], r["level"]) for r in grid_view.effects_of(report, "dropout_placement")][::3] == [
+        ("none", "vertical"), ("none", "variational")]                   # the chart's rows: each vs none
+    assert grid_view.best_lines(report) == [
+        "Best placement by best validation perplexity: variational (lower than vertical by 4.9 [1.1, 8.7], than "
+        "none by 14.8 [7.2, 22.4])"]
+    table = grid_view.effects_table(report["effects"]).set_index(["contrast", "metric"])
+    assert table.loc[("placement=variational vs vertical", "best val"), "method"] == "paired, df\u00a01, 98.3%"
+    rows = list(csv.DictReader(io.StringIO(grid_view.effects_csv(report["effects"], report["best"]))))
+    assert len(rows) == 9 + 3 and rows[3]["contrast"] == "placement=variational vs none"
+    assert float(rows[6]["confidence"]) == pytest.approx(1 - 0.05 / 3)   # variational vs vertical, best val
+    assert [(r["contrast"], r["metric"], r["verdict"]) for r in rows[9:]] == [
+        ("best placement", metric, "variational") for metric in ("best val", "final val", "test")]
+    assert rows[9]["note"] == grid_view.best_lines(report)[0] and rows[9]["estimate"] == ""

@@ -404,26 +404,34 @@ TYING_BEST = {("none", False, 1): 127.0, ("none", False, 2): 127.4, ("none", Tru
               ("vertical", True, 1): 169.0, ("vertical", True, 2): 172.8}
 
 
-def test_an_effect_clear_at_each_value_of_the_other_toggle_is_not_called_noise_and_the_interaction_is_explained(
-        tmp_path, monkeypatch):
-    """QA round 19: vertical vs none read "within noise" ([-1.3, +52.5]) where it was +11 untied and +40 tied,
-    seeds agreeing; and the interaction chart read "lower is better" in green, as if a benefit."""
+def finished_grid(root: Path, toggles: dict, group: str, best_of) -> None:
+    """A grid of `toggles` x 2 seeds (dropout 0.5) written straight to disk, every run finished with one
+    validation: best_of(config, seed counted from 1) its best, final validation too; test 4 lower."""
     import json
 
     from lmcore import ablation
     from lmcore.config import from_dict, validate
     from lmcore.runs import create_run, write_json_atomic
 
-    root = tmp_path / "runs"
     base = validate(from_dict({**SMALL, "max_steps": 30, "eval_every": 10, "dropout": 0.5}))
-    for config in ablation.grid(base, {"dropout_placement": ["none", "vertical"], "tie_weights": [False, True]},
-                                group="grid-tie", seeds=2):
+    for config in ablation.grid(base, toggles, group=group, seeds=2):
         folder = create_run(config.to_dict(), root, label=config.name)
-        best = TYING_BEST[(config.dropout_placement, config.tie_weights, config.seed - base.seed + 1)]
+        best = best_of(config, config.seed - base.seed + 1)
         (folder / "metrics.jsonl").write_text(json.dumps({"kind": "val", "step": 30, "epoch": 1, "ppl": best}) + "\n")
         write_json_atomic(folder / "status.json", {
             "state": "finished", "pid": None, "step": 30, "total_steps": 30, "epoch": 1, "error": None, "elapsed": 1.0,
             "best_val_ppl": best, "final_val_ppl": best, "test_ppl": best - 4.0, "best_epoch": 1})
+
+
+def test_an_effect_clear_at_each_value_of_the_other_toggle_is_not_called_noise_and_the_interaction_is_explained(
+        tmp_path, monkeypatch):
+    """QA round 19: vertical vs none read "within noise" ([-1.3, +52.5]) where it was +11 untied and +40 tied,
+    seeds agreeing; and the interaction chart read "lower is better" in green, as if a benefit."""
+    import json
+
+    root = tmp_path / "runs"
+    finished_grid(root, {"dropout_placement": ["none", "vertical"], "tie_weights": [False, True]}, "grid-tie",
+                  lambda config, seed: TYING_BEST[(config.dropout_placement, config.tie_weights, seed)])
     at = grid_page(monkeypatch, root)
     effects = frame_with(at, "estimate").value.set_index(["contrast", "metric"])
     vertical = effects.loc[("placement=vertical vs none", "best val")]
@@ -468,3 +476,34 @@ def test_the_cells_csv_beside_the_effects_csv_has_each_cells_interval(tmp_path, 
     assert len(rows) == 4 and all(float(r["best_val_low"]) < float(r["best_val_mean"]) < float(r["best_val_high"])
                                   for r in rows)
     assert {r["seeds"] for r in rows} == {"1 2"}
+
+
+# 3 placements x 2 seeds (tests/test_effects.py's THREE): per seed, variational - vertical is -5 and -4.8,
+# variational - none -15 and -14.6, vertical - none -10 and -9.8. Each of the 3 comparisons at 98.3%
+# (t 38.188 for df 1; se half the gap between the two differences): variational is lower than both.
+THREE = {("none", 1): 100.0, ("none", 2): 110.0, ("vertical", 1): 90.0, ("vertical", 2): 100.2,
+         ("variational", 1): 85.0, ("variational", 2): 95.4}
+
+
+def three_placements(root: Path) -> None:
+    finished_grid(root, {"dropout_placement": ["none", "vertical", "variational"]}, "grid-three",
+                  lambda config, seed: THREE[(config.dropout_placement, seed)])
+
+
+def test_a_toggle_with_three_values_says_which_is_best_and_compares_the_two_not_first(tmp_path, monkeypatch):
+    root = tmp_path / "runs"
+    three_placements(root)
+    at = grid_page(monkeypatch, root)
+    answer = [m.value.replace("\\", "") for m in at.markdown if "best validation perplexity" in m.value]
+    assert answer == ["**Best placement by best validation perplexity: variational (lower than vertical by 4.9 "
+                      "[1.1, 8.7], than none by 14.8 [7.2, 22.4])**"]
+    effects = frame_with(at, "estimate").value.set_index(["contrast", "metric"])
+    between = effects.loc[("placement=variational vs vertical", "best val")]
+    assert [between[key] for key in ("estimate", "low", "high", "verdict")] == ["-4.90", "-8.72", "-1.08", "lower"]
+    assert between["method"] == "paired, df\u00a01, 98.3%" and between["over"] == "seeds"
+    # The chart, titled "each value vs none", keeps to those rows; the table has all three comparisons.
+    figure = chart(at, key="compare.effect.dropout_placement")
+    rows = [y for trace in figure["data"] for y in values(trace, "y")]
+    assert len(rows) == 6 and rows[::3] == ["vertical<br>best val", "variational<br>best val"]
+    shown = texts(at)
+    assert "98.3% for three values" in shown and "dropout_placement, each value vs none (98.3% intervals)" in shown

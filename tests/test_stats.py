@@ -75,3 +75,11 @@ def test_a_bound_that_prints_as_zero_is_not_a_clear_difference():
     assert stats.verdict({"low": -3.2, "high": -0.06}) == "lower"
     assert stats.verdict({"low": 0.06, "high": 2.1}) == "higher"
     assert "over those pairs" in stats.METHOD and "over seeds" not in stats.METHOD
+
+
+def test_bonferroni_confidence_for_comparisons_that_must_hold_together():
+    # Three comparisons: each at 1 - 0.05/3; with df 1 the t quantile is tan(pi (p - 1/2)) exactly.
+    assert stats.family_confidence(3) == pytest.approx(1 - 0.05 / 3) and stats.family_confidence(1) == 0.95
+    assert stats.critical_value(1, stats.family_confidence(3)) == pytest.approx(math.tan(math.pi * (0.5 - 0.05 / 6)))
+    assert stats.paired([-5.0, -4.6], stats.family_confidence(3))["high"] == pytest.approx(-4.8 + 38.188 * 0.2,
+                                                                                          abs=1e-3)

@@ -251,15 +251,16 @@ def show_in_table(run_ids: list[str]) -> None:
 
 
 def toggle_effects(entry: dict, report: dict) -> None:
-    st.markdown("**What each toggle did**: the change in perplexity from the toggle's first value")
+    st.markdown("**What each toggle did**: the change in perplexity from the toggle's first value, and with three "
+                "or more values between each two of them")
     show_inert(report["inert"], trained=True)
     if not report["toggles"]:
         st.caption("This grid varies nothing but the seed, so there is no effect to estimate.")
         return
     note, ended = grid_view.state_note(entry), not entry["active"]
     pairs = grid_view.interactions_by_pair(report)
-    charts = [(key, grid_view.chart_title(key, report["values"][key][0]), grid_view.effects_of(report, key))
-              for key in report["toggles"]]
+    charts = [(key, grid_view.chart_title(key, report["values"][key][0], rows), rows)
+              for key in report["toggles"] for rows in [grid_view.effects_of(report, key)]]
     charts += [(f"interaction.{'.'.join(pair)}", f"{' × '.join(pair)} (interaction)", rows)
                for pair, rows in pairs.items()]
     drawn = [(key, title, rows) for key, title, rows in charts if grid_view.has_estimate(rows)]
@@ -268,6 +269,8 @@ def toggle_effects(entry: dict, report: dict) -> None:
             if text:
                 st.caption(text)
         return
+    for text in grid_view.best_lines(report):   # "which value is best": the answer before the numbers behind it
+        st.markdown(f"**{md_escape(text)}**")
     st.caption(stats.METHOD)
     if report["noise"]:
         st.warning(report["noise"], icon=":material/casino:")
@@ -291,10 +294,11 @@ def toggle_effects(entry: dict, report: dict) -> None:
     st.table(grid_view.effects_table(every), hide_index=True)
     for text in grid_view.dependence_notes(report):
         st.caption(text)
-    st.download_button("CSV of these effects", grid_view.effects_csv(every), file_name=f"{entry['group']}-effects.csv",
+    st.download_button("CSV of these effects", grid_view.effects_csv(every, report["best"]),
+                       file_name=f"{entry['group']}-effects.csv",
                        mime="text/csv", icon=":material/download:", on_click="ignore",
                        help="each effect and interaction with its unrounded estimate, interval, n, df, method and "
-                       "what its pairs differ in")
+                       "what its pairs differ in; then which value of a toggle with three or more values is best")
 
 
 def cells_download(entry: dict, report: dict) -> None:
