@@ -95,6 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = commands.add_parser("train", help="train a new run in the foreground")
     _add_config_args(train)
+    train.add_argument("--like", metavar="RUN", help="start from that run's config.json instead of a preset (a "
+                       "folder, id, name or id tail), from step 0: the same config and seed train to the same "
+                       "numbers on the same machine (docs/design.md, Reproducing a run); --set changes keys of it")
     train.add_argument("--runs-dir", help="where run folders live (default: $LMCORE_RUNS_DIR or ./runs)")
     train.add_argument("--name", default="", help="a label for the run (its id stays generated); without it, "
                        "'PRESET · key=value' for up to three keys the --set values change")
@@ -232,13 +235,18 @@ def cmd_presets(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from .config import unused_notes
+    from .config import parse_assignments, unused_notes
     from .presets import described_name, prompt_for, resolve
     from .runs import create_run
 
-    cfg = resolve(args.preset, args.assignments, {"name": args.name} if args.name else None)
+    named = {"name": args.name} if args.name else {}
+    if args.like:
+        recipe = _recipe_of(args.like, args.preset, args.runs_dir)
+        cfg = resolve(None, None, {**recipe, **parse_assignments(args.assignments), **named})
+    else:
+        cfg = resolve(args.preset, args.assignments, named)
     assigned = {item.partition("=")[0].strip() for item in args.assignments}
-    if "sample_prompt" not in assigned:
+    if "sample_prompt" not in assigned and not args.like:  # a copy keeps the prompt its run chose
         cfg = cfg.replace(sample_prompt=prompt_for(cfg.dataset, cfg.sample_prompt, cfg.preset))
     _check_corpus([cfg])
     chosen = cfg.name  # --name or --set name=: the id is made of it either way (QA round 12)
@@ -249,6 +257,36 @@ def cmd_train(args) -> int:
     for line in unused_notes(cfg, assigned):
         print(f"note: {line}", file=sys.stderr)
     return _run_folder(folder, not args.no_progress_bar)
+
+
+def _recipe_of(given: str, preset: str | None, root) -> dict:
+    """`train --like RUN`: the config of RUN to train again from step 0, as the app's "Edit a copy" makes
+    it. What the copy leaves out is said on stderr: the fork (a copy trains from scratch), the grid
+    (a same-seed copy counted as one more seed of its cell, QA round 19) and a reference run's GPU."""
+    from .config import Config
+    from .fork import without_fork_keys
+    from .presets import described_name
+    from .reference import is_reference
+    from .runs import read_config
+
+    if preset:
+        raise ConfigError([f"--like {given} and --preset {preset}: give one, the run's config or a preset"])
+    folder = find_run(given, root)
+    raw = read_config(folder)
+    if raw is None:
+        raise RunError(f"{folder}: its config.json is unreadable, so there is no recipe to train again")
+    recipe = without_fork_keys(raw)
+    if recipe.get("name") == described_name({**Config().to_dict(), **recipe, "name": ""}):  # older: fewer keys
+        recipe.pop("name")  # a name made from its changes: the copy's own changes name it afresh
+    notes = [f"it trains from step 0: {folder.name} is a fork of {raw['parent']}"] if raw.get("parent") else []
+    if recipe.pop("group", None):
+        notes.append(f"it joins no grid ({folder.name} is in {raw['group']}; --set group={raw['group']} adds it "
+                     "to that grid as one more run of its cell)")
+    if is_reference(folder) and recipe.get("device") not in (None, "auto"):
+        recipe["device"] = "auto"
+        notes.append(f"its device is auto (the reference run trained on {raw['device']})")
+    print(f"like {folder.name}: " + ("; ".join(notes) if notes else "the same config") + ".", file=sys.stderr)
+    return recipe
 
 
 def _check_corpus(configs) -> None:
