@@ -14,7 +14,7 @@ import pandas as pd
 from explorer.textview import isolated_name, unisolated
 from explorer.uploads import dataset_label, is_upload, shown_upload_name
 from lmcore import grid_status
-from lmcore.config import KEYS, PTB_ONLY, build, unused_keys
+from lmcore.config import KEYS, PTB_ONLY, Config, build, unused_keys
 from lmcore.disk import usage
 from lmcore.errors import ConfigError
 from lmcore.sizes import ptb_slice_vocab_size, vocab_size_for
@@ -233,7 +233,12 @@ def show_value(value, key: str | None = None) -> str:
     return str(value)
 
 
+DEFAULTS = Config().to_dict()
 NOT_USED = "not used"       # a diff cell of a key the run's data leaves unread
+# A diff cell of a key the run's config.json lacks though it has a value by default: the code that trained
+# the run had no such key. Shown as "—" before, which read as "none" (QA round 20: the book reference's
+# cuda_graphs, where the default, auto, would claim graphs for a run that trained eagerly).
+NOT_RECORDED = "not recorded"
 VOCABULARY = "vocabulary"   # the diff's row of each run's real vocabulary (vocabulary()), under dataset
 
 
@@ -290,6 +295,7 @@ def config_diff(summaries: list[RunSummary], labels: list[str] | None = None) ->
     # to "20…" in a narrow column at 1024 px (QA round 5).
     shown = {s.id: label for s, label in zip(summaries, labels)}
     data = {label: [shown.get(config.get(k)) if k == "parent" and config.get(k) in shown
+                    else NOT_RECORDED if k not in config and DEFAULTS.get(k) not in (None, "")
                     else show_value(config.get(k), k) for k in keys]
             for label, config in columns.items()}
     return pd.DataFrame(data, index=pd.Index(keys, name="key"))

@@ -172,6 +172,17 @@ def test_config_diff_edge_cases():
     assert list(compare.config_diff([summary("new", "new", parent=""), older]).index) == ["seed"]
 
 
+def test_a_key_an_older_run_never_recorded_reads_not_recorded_not_a_blank_or_its_default():
+    """QA round 20: the book reference run (trained before cuda_graphs existed) read "—" beside a new run's
+    auto; its default, auto, would claim graphs for a run that trained eagerly."""
+    new, older = summary("new", "new", cuda_graphs="auto"), summary("old", "old")
+    older.config.pop("cuda_graphs", None)
+    diff = compare.config_diff([new, older])
+    assert diff.loc["cuda_graphs"].tolist() == ["auto", compare.NOT_RECORDED]
+    from ui.compare_runs import diff_caption
+    assert "*not recorded*: that run's config.json lacks the key" in diff_caption(diff)
+
+
 
 def test_a_run_without_a_config_is_left_out_of_the_diff_not_made_to_differ_everywhere():
     """QA: a broken folder beside two runs listed 42 keys as differing, every one '—' for it."""

@@ -702,6 +702,9 @@ def diff_caption(diff: pd.DataFrame) -> str:
         parts.append(f"*{compare.VOCABULARY}*: the words each model predicts among, as the note above counts them.")
     if (diff == compare.NOT_USED).any().any():
         parts.append(f"*{compare.NOT_USED}*: the key does nothing on that run's data (point at it for why).")
+    if (diff == compare.NOT_RECORDED).any().any():
+        parts.append(f"*{compare.NOT_RECORDED}*: that run's config.json lacks the key, which is newer than the "
+                     "code that trained it.")
     parts.append("Columns are the runs by number, as under Selected runs.")
     return " ".join(parts)
 
