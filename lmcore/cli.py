@@ -88,8 +88,17 @@ def whole(low: int, high: int | None = None, meaning: str = ""):
     return parse
 
 
+class Parser(argparse.ArgumentParser):
+    """A usage error in one line, as every other error of the CLI: argparse printed its whole usage block
+    before the line that said what was wrong (QA round 20: five lines for `sample --temperature 0`).
+    Subcommands' parsers are of this class too (add_subparsers takes its parser's)."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message} (`{self.prog} --help` lists what it takes)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m lmcore", description="LSTM language-model engine")
+    parser = Parser(prog="python -m lmcore", description="LSTM language-model engine")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("presets", help="list presets, one line each")
 
@@ -500,7 +509,10 @@ def cmd_runs(args) -> int:
     chosen = [s for s in found if listing.matches(s, states, args.group, args.text)]
     if args.groups:
         groups = listing.grid_groups(chosen)[:args.limit]
-        print(json.dumps(groups) if args.json else "\n".join(listing.group_lines(groups)))
+        if groups or args.json:
+            print(json.dumps(groups) if args.json else "\n".join(listing.group_lines(groups)))
+        elif chosen:  # a header over nothing said nothing (QA round 20)
+            print("no grid groups among these runs: `lmcore grid` queues one", file=sys.stderr)
     else:
         chosen = listing.newest(chosen, args.limit)
         print(json.dumps([run_record(summary) for summary in chosen]) if args.json

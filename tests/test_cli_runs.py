@@ -356,3 +356,23 @@ def test_an_error_names_the_newest_ten_groups_and_counts_the_rest():
 
     groups = [{"group": f"grid-{i:06d}", "runs": 8} for i in range(13)]
     assert groups_text(groups).endswith("grid-000009 (8 runs), and 3 more")
+
+
+@pytest.mark.parametrize("argv, start", [
+    (["sample", "some-run", "--temperature", "0"], "error: argument --temperature: must be more than 0 (got 0)"),
+    (["eval", "some-run", "--mc-samples", "0"], "error: argument --mc-samples: a whole number of 1 or more"),
+    (["no-such-command"], "error: argument command: invalid choice: 'no-such-command'"),
+])
+def test_a_bad_flag_is_one_line_naming_the_commands_help(argv, start, capsys):
+    """QA round 20: a bad flag printed argparse's five-line usage block above the line that said what was wrong."""
+    assert cli.main(argv) == 2
+    line = one_error(capsys)
+    assert line.startswith(start) and line.endswith("--help` lists what it takes)")
+
+
+def test_runs_groups_without_a_grid_says_so_instead_of_a_bare_header(trained_runs, monkeypatch, capsys):
+    monkeypatch.setenv("LMCORE_RUNS_DIR", str(trained_runs[0]))   # three runs, none in a grid
+    assert cli.main(["runs", "--groups"]) == 0
+    out, err = capsys.readouterr()
+    assert out == "" and err.strip() == "no grid groups among these runs: `lmcore grid` queues one"
+    assert cli.main(["runs", "--groups", "--json"]) == 0 and json.loads(capsys.readouterr().out) == []
