@@ -39,6 +39,7 @@ def activity(summaries: list[RunSummary]) -> list[tuple[str, str]]:
 def live(view: str) -> None:
     """Everything that changes while runs train: one fragment, re-read every few seconds while
     runs train. In a full run it takes the page's own listing (LISTED), so a rerun lists once."""
+    ui.heartbeat(refresh)  # this fragment's run_every (a global of the page's run): the browser's banner
     summaries = st.session_state.pop(LISTED, None) or ui.all_runs()
     active = activity(summaries)
     if active != st.session_state.get(ACTIVITY, active):

@@ -18,7 +18,7 @@ from lmcore.runs import ACTIVE, read_json, read_status
 from lmcore.sampling import generate, read_prompt, unknown_fate, whole_text
 from lmcore.summaries import RunSummary
 from lmcore.text import EOS, shorten
-from ui import history, plots
+from ui import history, plots, staleness
 
 GENERATE_RUN = "generate.run"
 GENERATE_URL_RUN = "generate.url_run"   # the ?run= value last applied, so a new link wins once
@@ -135,6 +135,7 @@ def pick_run(summaries: list[RunSummary]) -> RunSummary | None:
 def reload_when_saved(folders: tuple[str, ...]) -> None:
     """Reruns the page when a run it waits for saves its first checkpoint (the run can then be picked,
     or is shown if linked) or ends without one. Two stats and status.json per waiting run."""
+    staleness.heartbeat(WATCH_SECONDS)  # a quiet server would otherwise leave "waiting" on the page for good
     if any(saved(Path(folder)) or read_status(Path(folder)).get("state") not in ACTIVE for folder in folders):
         st.rerun()
 

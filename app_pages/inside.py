@@ -16,7 +16,7 @@ from lmcore.errors import ConfigError, RunError
 from lmcore.presets import PRESETS
 from lmcore.runs import read_json
 from lmcore.summaries import RunSummary, summary_of
-from ui import history, plots
+from ui import history, plots, staleness
 from ui.inside_figures import (
     PARAMS_TITLE,
     legend,
@@ -241,6 +241,7 @@ def masks_of(path) -> dict | None:
 def live_masks(run_id: str) -> None:
     """A training run's masks, redrawn every MASKS_EVERY seconds (its first masks.npz, then each
     validation's). Once the run has ended the whole page reruns, which draws them without refreshing."""
+    staleness.heartbeat(MASKS_EVERY)
     folder = ui.run_folder(run_id)
     summary = summary_of(folder) if folder is not None else None
     if summary is None or not summary.is_active:

@@ -31,7 +31,7 @@ from lmcore.reference import is_reference
 from lmcore.summaries import RunSummary, reference_runs, stop_unanswered, summary_of
 from lmcore.text import shorten
 from lmcore.timing import describe_split
-from ui import access, compare_url, history, plots, reference
+from ui import access, compare_url, history, plots, reference, staleness
 from ui.compare_runs import floor_caption, floor_curves
 from ui.fork import fork_form, parent_curve, scores_note
 from ui.grid_charts import axis_top
@@ -784,6 +784,8 @@ def follow_run(run_id: str) -> None:
 
 def draw_run(run_id: str, every: int) -> None:
     """Everything about one run, redrawn every `every` seconds, reading only what was added since last time."""
+    # Only a run that trains is expected to change: an ended one's slow look shows no banner when it is late.
+    staleness.heartbeat(every if every == LIVE_SECONDS else None)
     folder = ui.run_folder(run_id)
     if folder is None:
         st.warning(f"Run `{ui.safe_id(run_id)}` is gone: its folder was deleted or moved. Pick another run above.")
