@@ -14,7 +14,7 @@ import streamlit as st
 import ui
 from explorer import compare
 from lmcore.summaries import RunSummary, runs_stamp
-from ui import compare_grids, compare_runs, compare_url
+from ui import compare_grids, compare_runs, compare_url, staleness
 from ui.compare_runs import FLASH, GRID_CHOSEN, GRID_VIEW, RUNS_VIEW, SELECTED, TAB
 
 ACTIVITY = "compare.activity"            # (id, state) of queued/running runs at the last full run
@@ -39,7 +39,7 @@ def activity(summaries: list[RunSummary]) -> list[tuple[str, str]]:
 def live(view: str) -> None:
     """Everything that changes while runs train: one fragment, re-read every few seconds while
     runs train. In a full run it takes the page's own listing (LISTED), so a rerun lists once."""
-    ui.heartbeat(refresh)  # this fragment's run_every (a global of the page's run): the browser's banner
+    staleness.heartbeat(refresh)  # this fragment's run_every (a global of the page's run): the browser's banner
     summaries = st.session_state.pop(LISTED, None) or ui.all_runs()
     active = activity(summaries)
     if active != st.session_state.get(ACTIVITY, active):

@@ -14,7 +14,7 @@ from lmcore.errors import LmcoreError
 from lmcore.params import formula_counts
 from lmcore.presets import PRESETS
 from lmcore.summaries import RunSummary, list_runs, reference_runs
-from ui import access, plots, reference
+from ui import access, plots, reference, staleness
 
 START_PTB = "start.ptb_message"
 
@@ -159,12 +159,16 @@ ptb_here = ptb_available()
 ptb_panel(ptb_here)
 
 
-@st.fragment(run_every=2)
+IN_PROGRESS_SECONDS = 2
+
+
+@st.fragment(run_every=IN_PROGRESS_SECONDS)
 def runs_in_progress() -> None:
     # The user's runs only: the shipped reference runs never train here (a 2 s refresh need not read them).
     active = queue.in_queue_order([r for r in list_runs(ui.runs_root()) if r.is_active])
     if not active:
         return  # nothing to say above the presets; it appears here when a run starts, from any page
+    staleness.heartbeat(IN_PROGRESS_SECONDS)  # progress bars frozen by a stuck server would read as current
     # Above the presets: a teacher back for the second preset found it 1,500 px down (QA round 5).
     st.subheader("In progress")
     for summary in active:

@@ -31,7 +31,6 @@ from lmcore.reference import reference_folders
 from lmcore.summaries import RunSummary, list_runs, reference_runs
 from lmcore.timing import format_seconds
 from ui import access, history
-from ui.staleness import heartbeat  # noqa: F401 (ui.heartbeat: Compare's live view calls it)
 
 STATE_ICONS = {"queued": "⏳", "running": "▶️", "finished": "✅", "failed": "❌", "stopped": "⏸️",
                "broken": "⚠️"}
