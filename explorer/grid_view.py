@@ -222,13 +222,31 @@ def effects_csv(rows: list[dict], best: list[dict] = ()) -> str:
     table = effect_rows(rows).drop(columns=["row", "reads"])
     answers = pd.DataFrame([{**item, "metric": METRIC_NAMES[item["metric"]]} for item in grid_export.best_rows(best)],
                            columns=table.columns)
-    return (pd.concat([table, answers], ignore_index=True) if len(answers) else table).to_csv(index=False)
+    if not len(answers):
+        return table.to_csv(index=False)
+    # The answer rows' blank counts made pandas write n=2.0, df=1.0 (QA round 21): counts stay whole numbers.
+    joined = pd.concat([table.astype({"df": object}), answers], ignore_index=True)
+    return joined.astype({"n": "Int64", "left out": "Int64"}).to_csv(index=False)
 
 
 def best_lines(report: dict) -> list[str]:
     """The answer to "which value is best" for each toggle with three or more values, on best
     validation (the CSV and `lmcore effects` have every metric)."""
     return [item["text"] for item in report.get("best", []) if item["metric"] == "best_val"]
+
+
+def best_note(report: dict) -> str | None:
+    """Why "No clear best" can stand above means far apart (QA round 21: 89.1 against 104.1 with 2 seeds):
+    the intervals behind the line are adjusted, and few seeds make them wide. None when every line names a best."""
+    unsure = [item for item in report.get("best", []) if item["metric"] == "best_val" and item["best"] is None]
+    rows = [row for item in unsure for row in report["effects"]
+            if row["toggle"] == item["toggle"] and row["metric"] == "best_val" and row["low"] is not None]
+    if not unsure or not rows:
+        return None
+    level, pairs = confidence_text(rows[0]), min(row["n"] for row in rows)
+    return (f"The line reads the {level} intervals below: a toggle's comparisons hold together at 95% only if each "
+            f"is that wide, and over {pairs} pair{'s' if pairs != 1 else ''} of runs they are wide. A value far lower "
+            "in the mean is called best only when every one of its comparisons says so; more seeds narrow them.")
 
 
 def contrast_label(row: dict) -> str:

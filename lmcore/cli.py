@@ -250,8 +250,7 @@ def cmd_train(args) -> int:
 
     named = {"name": args.name} if args.name else {}
     if args.like:
-        recipe = _recipe_of(args.like, args.preset, args.runs_dir)
-        cfg = resolve(None, None, {**recipe, **parse_assignments(args.assignments), **named})
+        cfg = _like(args.like, args.preset, args.runs_dir, parse_assignments(args.assignments), named)
     else:
         cfg = resolve(args.preset, args.assignments, named)
     assigned = {item.partition("=")[0].strip() for item in args.assignments}
@@ -268,13 +267,11 @@ def cmd_train(args) -> int:
     return _run_folder(folder, not args.no_progress_bar)
 
 
-def _recipe_of(given: str, preset: str | None, root) -> dict:
-    """`train --like RUN`: the config of RUN to train again from step 0, as the app's "Edit a copy" makes
-    it. What the copy leaves out is said on stderr: the fork (a copy trains from scratch), the grid
-    (a same-seed copy counted as one more seed of its cell, QA round 19) and a reference run's GPU."""
-    from .config import Config
-    from .fork import without_fork_keys
-    from .presets import described_name
+def _like(given: str, preset: str | None, root, changes: dict, named: dict):
+    """`train --like RUN`: RUN's config with `changes` on top, as lmcore.copies makes it; what the copy
+    leaves out is said on stderr once the config is valid."""
+    from . import copies
+    from .presets import resolve
     from .reference import is_reference
     from .runs import read_config
 
@@ -284,18 +281,17 @@ def _recipe_of(given: str, preset: str | None, root) -> dict:
     raw = read_config(folder)
     if raw is None:
         raise RunError(f"{folder}: its config.json is unreadable, so there is no recipe to train again")
-    recipe = without_fork_keys(raw)
-    if recipe.get("name") == described_name({**Config().to_dict(), **recipe, "name": ""}):  # older: fewer keys
-        recipe.pop("name")  # a name made from its changes: the copy's own changes name it afresh
-    notes = [f"it trains from step 0: {folder.name} is a fork of {raw['parent']}"] if raw.get("parent") else []
-    if recipe.pop("group", None):
-        notes.append(f"it joins no grid ({folder.name} is in {raw['group']}; --set group={raw['group']} adds it "
-                     "to that grid as one more run of its cell)")
-    if is_reference(folder) and recipe.get("device") not in (None, "auto"):
-        recipe["device"] = "auto"
-        notes.append(f"its device is auto (the reference run trained on {raw['device']})")
-    print(f"like {folder.name}: " + ("; ".join(notes) if notes else "the same config") + ".", file=sys.stderr)
-    return recipe
+    changed = set(changes) | set(named)
+    original, notes = copies.recipe(raw, folder.name, is_reference(folder), changed)
+    try:
+        cfg = resolve(None, None, {**original, **changes, **named})
+    except ConfigError as error:
+        raise ConfigError([copies.from_config_json(p, folder.name, changed) for p in error.problems]) from None
+    if "name" not in changed:
+        cfg = cfg.replace(name=copies.copy_name(original, cfg.to_dict()))
+    head = [f"its config with {', '.join(sorted(changes))} set"] if changes else [] if notes else ["the same config"]
+    print(f"like {folder.name}: " + "; ".join([*head, *notes]) + ".", file=sys.stderr)
+    return cfg
 
 
 def _check_corpus(configs) -> None:

@@ -260,8 +260,9 @@ def best_value(rows: list[dict], toggle: str, values: list[str], metric: str) ->
     if best is not None:
         margins = sorted((_margin(between[frozenset((best, u))], best) for u in values if u != best),
                          key=lambda margin: margin[0])
+        level = confidence_text(between[frozenset((best, values[0] if best != values[0] else values[1]))])
         text = f"Best {name} by {words}: {best} (lower than " + ", than ".join(
-            f"{margin[3]} by {_lower_text(margin)}" for margin in margins) + ")"
+            f"{margin[3]} by {_lower_text(margin)}" for margin in margins) + (f"; {level} intervals)" if level else ")")
     else:
         text = f"No clear best {name} by {words}: " + _undecided(between, values, candidates, beats)
     return {"toggle": toggle, "metric": metric, "best": best, "candidates": candidates, "text": text}
@@ -393,7 +394,8 @@ def grid_effects(summaries: list, group: str = "") -> dict:
             row["verdict"], row["note"] = INERT, None
             row.pop("pooled_verdict", None)
     noise = noise_note(observed, table["effects"] + table["interactions"])
-    return {"group": group, "method": " ".join(filter(None, (stats.METHOD, noise))), "noise": noise,
+    many_valued = any(len(shown) >= 3 for shown in values.values())
+    return {"group": group, "method": " ".join(filter(None, (stats.method(many_valued), noise))), "noise": noise,
             "confidence": stats.CONFIDENCE, "toggles": toggled, "values": values, "runs": len(summaries),
             "finished": len(observed), "cells": cell_table(observed, grid_cells), "missing": missing_cells(summaries),
             "repeated_seeds": repeated_seeds(observed), "failed_training": failed_training(summaries),

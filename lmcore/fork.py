@@ -140,14 +140,21 @@ def with_values(name: str, values: dict) -> tuple[str, list[str]]:
     return name, missing
 
 
+def named_changes(name: str, changed: dict) -> tuple[str, list[str]]:
+    """`name` showing the values of `changed` in its own key=value tokens (with_values), and the rest of
+    the changes as 'key=value' words, three at most and '+N more'."""
+    own, rest = with_values(name, changed)
+    more = [f"+{len(rest) - 3} more"] if rest[3:] else []
+    return own, [f"{key}={as_text(changed[key])}" for key in rest[:3]] + more
+
+
 def fork_name(parent_name: str, source: str, changed: dict) -> str:
     """The name of a fork that changes `changed`: its parent's with the changed keys' tokens showing
     the fork's own values, and the changes its name holds no token of: after 'fork from <source>'
     for a short parent name ('tiny · fork from best · dropout=0.5'), in front of a long one, where a
     list that cuts names still shows them ('max_steps=80 · placement=vertical dropout=0.5 seed=1 ·
     fork from best'). A grid run's name once put its parent's dropout=0.2 first (QA round 10)."""
-    own, rest = with_values(parent_name, changed)
-    extras = [f"{key}={as_text(changed[key])}" for key in rest[:3]] + ([f"+{len(rest) - 3} more"] if rest[3:] else [])
+    own, extras = named_changes(parent_name, changed)
     mark = f"fork from {source}"
     if len(own) <= SHORT_NAME or not extras:
         return " · ".join([own, mark, *extras])

@@ -240,8 +240,10 @@ def format_report(found: dict) -> str:
         lines += ["", "best value (lowest perplexity, from the comparisons below):"]
         lines += [f"  {item['text']}" for item in found["best"]]
     if found["effects"]:
-        lines += ["", "effects (perplexity change, level minus reference; 95% interval, Bonferroni-adjusted where a "
-                      "toggle has 3 or more values, as the percentage says):"]
+        adjusted = any(len(shown) >= 3 for shown in found["values"].values())
+        lines += ["", "effects (perplexity change, level minus reference; 95% interval" + (
+            ", Bonferroni-adjusted where a toggle has 3 or more values, as the percentage says):"
+            if adjusted else "):")]
         lines += [f"  {r['toggle']}={r['level']} vs {r['reference']}, {r['metric']}: {_interval(r)}  {verdict_text(r)}"
                   + _left_out(r) + (f"\n      {r['note']}" if r.get("note") else "") for r in found["effects"]]
     if found["interactions"]:

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from conftest import ROOT, SMALL
-from lmcore import cli, locks
+from lmcore import cli, locks, stats
 
 # SMALL, cut to 40 steps with a validation every 20, so every run has two val lines.
 BASE = [f"--set={key}={value}" for key, value in {**SMALL, "max_steps": 40, "eval_every": 20}.items()]
@@ -74,7 +74,8 @@ def test_effects_text_table(finished_grid, capsys):
     assert cli.main(["effects", queued["group"], "--runs-dir", str(root)]) == 0
     text = capsys.readouterr().out
     assert "placement=variational tied=true" in text and "tie_weights=true vs false, best_val" in text
-    assert text.rstrip().endswith("clearly lower than every other value.")  # the method sentence closes it
+    assert text.rstrip().endswith(stats.METHOD)  # the method closes it: two-valued toggles, no word of Bonferroni
+    assert "Bonferroni" not in text and "95% interval):" in text
 
 
 @pytest.mark.slow  # the grid trains 8 runs: about 35 s on 2 cores
@@ -363,11 +364,11 @@ def test_effects_compares_two_values_other_than_the_first_and_says_which_is_best
     answer = lines.index("best value (lowest perplexity, from the comparisons below):")
     assert lines[answer + 1:answer + 4] == [
         "  Best placement by best validation perplexity: variational (lower than vertical by 4.9 [1.1, 8.7], than "
-        "none by 14.8 [7.2, 22.4])",
+        "none by 14.8 [7.2, 22.4]; 98.3% intervals)",
         "  Best placement by final validation perplexity: variational (lower than vertical by 4.9 [1.1, 8.7], than "
-        "none by 14.8 [7.2, 22.4])",
+        "none by 14.8 [7.2, 22.4]; 98.3% intervals)",
         "  Best placement by test perplexity: variational (lower than vertical by 4.9 [1.1, 8.7], than none by 14.8 "
-        "[7.2, 22.4])"]
+        "[7.2, 22.4]; 98.3% intervals)"]
     # -5 and -4.8: mean -4.9, se 0.1, t 38.188 (1 - 0.05/6, df 1)
     assert ("  dropout_placement=variational vs vertical, best_val: -4.90 [-8.72, -1.08] 98.3% n=2 paired, df 1 "
             "over seeds  lower") in lines

@@ -366,7 +366,7 @@ def test_a_three_valued_toggles_csv_ends_with_which_value_is_best_and_its_chart_
         ("none", "vertical"), ("none", "variational")]                   # the chart's rows: each vs none
     assert grid_view.best_lines(report) == [
         "Best placement by best validation perplexity: variational (lower than vertical by 4.9 [1.1, 8.7], than "
-        "none by 14.8 [7.2, 22.4])"]
+        "none by 14.8 [7.2, 22.4]; 98.3% intervals)"]
     table = grid_view.effects_table(report["effects"]).set_index(["contrast", "metric"])
     assert table.loc[("placement=variational vs vertical", "best val"), "method"] == "paired, df\u00a01, 98.3%"
     rows = list(csv.DictReader(io.StringIO(grid_view.effects_csv(report["effects"], report["best"]))))
@@ -375,3 +375,5 @@ def test_a_three_valued_toggles_csv_ends_with_which_value_is_best_and_its_chart_
     assert [(r["contrast"], r["metric"], r["verdict"]) for r in rows[9:]] == [
         ("best placement", metric, "variational") for metric in ("best val", "final val", "test")]
     assert rows[9]["note"] == grid_view.best_lines(report)[0] and rows[9]["estimate"] == ""
+    # whole numbers stay whole beside the answer rows' blanks (QA round 21: n=2.0, df=1.0, left out=0.0)
+    assert (rows[0]["n"], rows[0]["df"], rows[0]["left out"]) == ("2", "1", "0") and rows[9]["n"] == ""

@@ -496,7 +496,7 @@ def test_a_toggle_with_three_values_says_which_is_best_and_compares_the_two_not_
     at = grid_page(monkeypatch, root)
     answer = [m.value.replace("\\", "") for m in at.markdown if "best validation perplexity" in m.value]
     assert answer == ["**Best placement by best validation perplexity: variational (lower than vertical by 4.9 "
-                      "[1.1, 8.7], than none by 14.8 [7.2, 22.4])**"]
+                      "[1.1, 8.7], than none by 14.8 [7.2, 22.4]; 98.3% intervals)**"]
     effects = frame_with(at, "estimate").value.set_index(["contrast", "metric"])
     between = effects.loc[("placement=variational vs vertical", "best val")]
     assert [between[key] for key in ("estimate", "low", "high", "verdict")] == ["-4.90", "-8.72", "-1.08", "lower"]
@@ -507,3 +507,22 @@ def test_a_toggle_with_three_values_says_which_is_best_and_compares_the_two_not_
     assert len(rows) == 6 and rows[::3] == ["vertical<br>best val", "variational<br>best val"]
     shown = texts(at)
     assert "98.3% for three values" in shown and "dropout_placement, each value vs none (98.3% intervals)" in shown
+
+
+def test_no_clear_best_says_why_and_a_two_valued_grid_keeps_its_words(tmp_path, monkeypatch):
+    """QA round 21: 'No clear best placement' stood above means 15 apart with nothing on why (2 seeds, 98.3%
+    intervals); and a grid of two-valued toggles gained the Bonferroni sentences and heading for nothing."""
+    root = tmp_path / "runs"
+    noisy = {**THREE, ("variational", 2): 95.6}   # variational - vertical: -5 and -4.6, [-12.4, +2.8] at 98.3%
+    finished_grid(root, {"dropout_placement": ["none", "vertical", "variational"]}, "grid-noisy",
+                  lambda config, seed: noisy[(config.dropout_placement, seed)])
+    shown = texts(grid_page(monkeypatch, root))
+    assert "No clear best placement by best validation perplexity" in shown
+    assert ("The line reads the 98.3% intervals below: a toggle's comparisons hold together at 95% only if each is "
+            "that wide, and over 2 pairs of runs they are wide.") in shown
+    two = tmp_path / "two"
+    finished_grid(two, {"tie_weights": [False, True]}, "grid-two", lambda config, seed: 100.0 + 5 * config.tie_weights
+                  + seed)
+    shown = texts(grid_page(monkeypatch, two))
+    assert "the change in perplexity from the toggle's first value" in shown
+    assert "three or more values" not in shown and "Bonferroni" not in shown and "The line reads" not in shown

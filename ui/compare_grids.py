@@ -251,8 +251,9 @@ def show_in_table(run_ids: list[str]) -> None:
 
 
 def toggle_effects(entry: dict, report: dict) -> None:
-    st.markdown("**What each toggle did**: the change in perplexity from the toggle's first value, and with three "
-                "or more values between each two of them")
+    many_valued = any(len(shown) >= 3 for shown in report["values"].values())
+    st.markdown("**What each toggle did**: the change in perplexity from the toggle's first value"
+                + (", and with three or more values between each two of them" if many_valued else ""))
     show_inert(report["inert"], trained=True)
     if not report["toggles"]:
         st.caption("This grid varies nothing but the seed, so there is no effect to estimate.")
@@ -271,7 +272,9 @@ def toggle_effects(entry: dict, report: dict) -> None:
         return
     for text in grid_view.best_lines(report):   # "which value is best": the answer before the numbers behind it
         st.markdown(f"**{md_escape(text)}**")
-    st.caption(stats.METHOD)
+    if note_on_best := grid_view.best_note(report):
+        st.caption(note_on_best)
+    st.caption(stats.method(many_valued))
     if report["noise"]:
         st.warning(report["noise"], icon=":material/casino:")
     for text in (note, grid_view.pairing_note(report)):
