@@ -8,6 +8,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 import ui
 from charts import chart, values
 from conftest import copy_run, open_app, texts
@@ -233,3 +235,18 @@ def test_a_run_without_dropout_is_not_offered_its_dropout_masks(trained_runs, mo
     assert "Parameters" in links["plain"] and "Dropout masks" not in links["plain"]
     assert "No dropout" in links["plain"]["Parameters"]
     assert "Dropout masks" in links["variational"] and "Parameters" not in links["variational"]
+
+
+def test_the_charts_settings_widgets_carry_the_preference_as_their_default(trained_runs, monkeypatch):
+    """QA round 22: under load the chart went linear and raw by itself when the watched run finished, was
+    stopped or started: `&log=0&smooth=0` appeared with nobody touching them. Off and 0 were the widgets'
+    own defaults, which a widget the browser mounts afresh starts from, and the next timed rerun sent back
+    as a change. The defaults the page gives them are the preferences, so a fresh mount keeps them."""
+    folder = trained_runs[1]["plain"]
+    at = open_watch(monkeypatch, folder)
+    assert at.toggle(key="train.log_y.w").proto.default is True
+    assert list(at.slider(key="train.smoothing.w").proto.default) == [pytest.approx(0.6)]
+    at.slider(key="train.smoothing.w").set_value(0.3).run()
+    at.toggle(key="train.log_y.w").set_value(False).run()
+    assert at.toggle(key="train.log_y.w").proto.default is False   # the user's choice is what a remount keeps
+    assert list(at.slider(key="train.smoothing.w").proto.default) == [pytest.approx(0.3)]

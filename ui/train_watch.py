@@ -449,10 +449,14 @@ def run_chart(summary: RunSummary, frame: pd.DataFrame) -> None:
     chart = st.container()  # filled below, once the controls under it are read
     left, right = st.columns([1, 3], vertical_alignment="center")
     for preference, key in CHART_PREFERENCES.items():  # widgets forget their state while unrendered
+        state.setdefault(preference, CHART_DEFAULTS[key])
         if preference + ".w" not in state:
-            state[preference + ".w"] = state.setdefault(preference, CHART_DEFAULTS[key])
-    log_y = left.toggle("Log scale", key=LOG_Y + ".w", on_change=remember, args=(LOG_Y,))
-    smoothing = right.slider("Smoothing of the train curve", 0.0, 0.99,
+            state[preference + ".w"] = state[preference]
+    # value= the preference: a widget the browser mounts afresh (the live view giving way to the ended
+    # one, under load) starts from its default, and without one that was off and 0, which the next timed
+    # rerun sent back as a change: the chart went linear and raw by itself (QA round 22).
+    log_y = left.toggle("Log scale", value=state[LOG_Y], key=LOG_Y + ".w", on_change=remember, args=(LOG_Y,))
+    smoothing = right.slider("Smoothing of the train curve", 0.0, 0.99, value=state[SMOOTHING],
                              step=0.01, key=SMOOTHING + ".w", on_change=remember, args=(SMOOTHING,),
                              help="Exponential moving average of the noisy per-batch perplexity (0 = raw)")
     overlays, axis = overlay_controls(summary)
