@@ -118,7 +118,7 @@ def test_a_paused_server_shows_a_banner_on_a_training_run_and_not_on_an_ended_on
             banner.wait_for(timeout=(WATCH_SILENCE + 6) * 1000)
             assert time.monotonic() - shown >= WATCH_SILENCE - 1
             expect(banner).to_contain_text(WORDS)
-            expect(banner).to_contain_text("Training goes on in its own process")
+            expect(banner).to_contain_text("Runs train on in their own processes")
             screenshot(page, "stale-banner")
         banner.wait_for(state="detached", timeout=20_000)  # the next refresh after the server resumes
 

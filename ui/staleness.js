@@ -23,8 +23,8 @@
       banner.style.setProperty("--lm-page-bg", app.backgroundColor);
       banner.style.setProperty("--lm-page-fg", app.color);
       banner.style.setProperty("--lm-page-font", app.fontFamily);
-      banner.textContent = `No update from the app's server for ${age(since)}: the numbers below may be ` +
-        "out of date. Training goes on in its own process; reload the page when the server answers again.";
+      banner.textContent = `No update from the app's server for ${age(since)}: what this page shows ` +
+        "may be out of date. Runs train on in their own processes; reload the page when the server answers again.";
     };
     const check = () => {
       // A hidden tab's timers are throttled, so its page cannot tell a slow server from a sleeping
