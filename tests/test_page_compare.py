@@ -1154,3 +1154,17 @@ def test_many_selected_runs_keep_the_chart_near_and_the_differences_readable(run
     assert sum("</span> #" in m.value for e in at.expander for m in e.markdown) == 2   # folded: #9 and #10
     table = next(m.value for m in at.markdown if "<table" in m.value)
     assert table.startswith("<div style='overflow-x:auto'>") and "min-width:calc(7.5em + 10 * 6em)" in table
+
+
+def test_the_chart_settings_widgets_carry_their_values_as_defaults(runs_here):
+    """QA round 22 (on Watch): a widget the browser mounts afresh starts from the default the page gives
+    it, and the next timed rerun sends that back as a change; without one that was off and 0. Compare's
+    curves and bars refresh on a timer too, so their settings' defaults are their values."""
+    _, folders = runs_here
+    at = open_page(**{"compare.selected": [folders["plain"].name, folders["variational"].name]})
+    assert at.toggle(key="compare.log_y").proto.default is True and at.toggle(key="compare.bars.log_y").proto.default
+    assert list(at.slider(key="compare.smoothing").proto.default) == [pytest.approx(0.6)]
+    at.toggle(key="compare.log_y").set_value(False).run()
+    at.slider(key="compare.smoothing").set_value(0.2).run()
+    assert at.toggle(key="compare.log_y").proto.default is False
+    assert list(at.slider(key="compare.smoothing").proto.default) == [pytest.approx(0.2)]

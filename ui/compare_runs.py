@@ -458,11 +458,15 @@ def confirm_delete(doomed: list[RunSummary], doomed_labels: list[str], kept: lis
 def curves(chosen: list[RunSummary], labels: list[str], styles: list[ui.RunStyle]) -> None:
     # Each control at its own width, wrapping where they do not fit: in fixed columns the log-scale
     # toggle covered the x axis's third option on a 1024 px page.
+    # Each also gets its value as its default: a widget the browser mounts afresh starts from its default,
+    # which the next timed rerun sends back as a change (QA round 22: Watch's chart went linear and raw).
+    state = st.session_state
     with st.container(horizontal=True, vertical_alignment="bottom"):
-        st.segmented_control("x axis", list(X_AXES), key=X_AXIS, required=True, persist_state="session")
-        st.toggle("log scale", key=LOG_Y, persist_state="session")
-        st.slider("smoothing (training curve)", 0.0, MAX_SMOOTHING, step=0.01, key=SMOOTHING, persist_state="session",
-                  width=220)
+        st.segmented_control("x axis", list(X_AXES), default=state[X_AXIS], key=X_AXIS, required=True,
+                             persist_state="session")
+        st.toggle("log scale", value=state[LOG_Y], key=LOG_Y, persist_state="session")
+        st.slider("smoothing (training curve)", 0.0, MAX_SMOOTHING, value=state[SMOOTHING], step=0.01,
+                  key=SMOOTHING, persist_state="session", width=220)
     x, log_y = st.session_state[X_AXIS], st.session_state[LOG_Y]
     lines = []
     late = []   # runs whose log lost its start (metrics.log_starts_at)
@@ -602,7 +606,7 @@ def final_scores(chosen: list[RunSummary], labels: list[str], styles: list[ui.Ru
     with st.container(horizontal=True, vertical_alignment="center"):
         st.markdown("**Final perplexity**", width="content")
         # As the curves have: one run that over-fits to 5,000 flattens bars of 80 to 135 on a linear axis.
-        st.toggle("log scale", key=BARS_LOG_Y, persist_state="session")
+        st.toggle("log scale", value=st.session_state[BARS_LOG_Y], key=BARS_LOG_Y, persist_state="session")
     scored = [i for i, s in enumerate(chosen) if has_score(s)]  # each run keeps its colour from the curves
     figure, clip = score_bars([chosen[i] for i in scored], [labels[i] for i in scored],
                               [styles[i] for i in scored], st.session_state[BARS_LOG_Y])
