@@ -218,6 +218,12 @@ def effect_table(observed: list[dict], toggled: list[str], values: dict[str, lis
     return {"effects": main, "interactions": pairs}
 
 
+def many_valued(values: dict[str, list]) -> bool:
+    """Whether a toggle has three or more values: its comparisons are Bonferroni-adjusted, and the
+    method, headings and text say so only then (a two-valued grid's words stay as they were)."""
+    return any(len(shown) >= 3 for shown in values.values())
+
+
 def value_pairs(values: list[str]) -> list[tuple[str, str]]:
     """(reference, level) for every two of a toggle's values: each vs the first, as before, then each
     two of the others in their order ('vertical', 'variational'): variational vs vertical."""
@@ -394,8 +400,8 @@ def grid_effects(summaries: list, group: str = "") -> dict:
             row["verdict"], row["note"] = INERT, None
             row.pop("pooled_verdict", None)
     noise = noise_note(observed, table["effects"] + table["interactions"])
-    many_valued = any(len(shown) >= 3 for shown in values.values())
-    return {"group": group, "method": " ".join(filter(None, (stats.method(many_valued), noise))), "noise": noise,
+    return {"group": group, "method": " ".join(filter(None, (stats.method(many_valued(values)), noise))),
+            "noise": noise,
             "confidence": stats.CONFIDENCE, "toggles": toggled, "values": values, "runs": len(summaries),
             "finished": len(observed), "cells": cell_table(observed, grid_cells), "missing": missing_cells(summaries),
             "repeated_seeds": repeated_seeds(observed), "failed_training": failed_training(summaries),

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 import time
 
-from . import ablation, grid_export, grid_status, listing, queue
+from . import ablation, effects, grid_export, grid_status, listing, queue
 from .ablation import CONFIRM_ABOVE
 from .config import ConfigError, coerce
 from .effects import (
@@ -240,7 +240,7 @@ def format_report(found: dict) -> str:
         lines += ["", "best value (lowest perplexity, from the comparisons below):"]
         lines += [f"  {item['text']}" for item in found["best"]]
     if found["effects"]:
-        adjusted = any(len(shown) >= 3 for shown in found["values"].values())
+        adjusted = effects.many_valued(found["values"])
         lines += ["", "effects (perplexity change, level minus reference; 95% interval" + (
             ", Bonferroni-adjusted where a toggle has 3 or more values, as the percentage says):"
             if adjusted else "):")]

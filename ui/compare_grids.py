@@ -12,7 +12,7 @@ import streamlit as st
 import ui
 from explorer import compare, grid_view
 from explorer.textview import md_escape
-from lmcore import ablation, data, queue, stats
+from lmcore import ablation, data, effects, queue, stats
 from lmcore.config import PLACEMENTS, ConfigError, parse_assignments
 from lmcore.effects import failed_training_text, grid_effects, repeated_text
 from lmcore.grid_export import cells_csv
@@ -251,7 +251,7 @@ def show_in_table(run_ids: list[str]) -> None:
 
 
 def toggle_effects(entry: dict, report: dict) -> None:
-    many_valued = any(len(shown) >= 3 for shown in report["values"].values())
+    many_valued = effects.many_valued(report["values"])
     st.markdown("**What each toggle did**: the change in perplexity from the toggle's first value"
                 + (", and with three or more values between each two of them" if many_valued else ""))
     show_inert(report["inert"], trained=True)
