@@ -261,6 +261,21 @@ def wait_until(predicate, timeout: float, what):
     return found
 
 
+def pause_process(pid: int) -> None:
+    """kill -STOP `pid`, and return once it stands stopped. A fatal signal sent while the SIGSTOP is still
+    pending kills the process (Linux wakes it for that), where one sent to a stopped process waits: a test
+    that sends SIGTERM next must not race the kernel (it did once in CI, on a loaded machine)."""
+    os.kill(pid, signal.SIGSTOP)
+    wait_until(lambda: _process_state(pid) in ("T", "t"), 10, lambda: f"process {pid} reads {_process_state(pid)!r}")
+
+
+def _process_state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except OSError:
+        return "gone"
+
+
 def pytest_xdist_auto_num_workers(config):
     """`-n auto`: one worker per core, at most 4. Past that the tests that train, each with its own
     threads, only slow each other down."""

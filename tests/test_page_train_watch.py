@@ -16,7 +16,7 @@ import time
 import pytest
 
 from charts import chart, named, values
-from conftest import copy_run, metric, open_app, texts
+from conftest import copy_run, metric, open_app, pause_process, texts
 from lmcore import launch, runs
 from lmcore.runs import RunWriter
 
@@ -376,7 +376,6 @@ def test_compare_it_with_other_runs_adds_the_run_and_keeps_the_chart_settings(tr
 def test_stop_names_the_step_it_saved_and_a_kill_names_the_steps_resume_trains_again(monkeypatch, tmp_path):
     """QA round 8: Stop said only 'saves a checkpoint first' and Resume 'from the last checkpoint'. A
     real run started, stopped and resumed from the page, then killed (kill -9) past its checkpoint."""
-    import os
     import signal
 
     import torch
@@ -725,14 +724,13 @@ def test_a_finished_runs_cut_log_is_named(trained_runs, monkeypatch, tmp_path):
 def test_a_paused_trainer_reads_silent_and_a_stop_on_it_says_it_was_not_answered(monkeypatch, tmp_path):
     """QA round 17: a trainer stopped with kill -STOP read 'running · ETA 2:35' for as long as it stood,
     and Stop pressed on it changed nothing on the page."""
-    import signal
 
     from lmcore.summaries import SILENT_SECONDS
 
     folder = runs.create_run({"preset": "tiny", "name": "paused"}, tmp_path / "runs")
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)  # lmcore"])
     try:
-        os.kill(sleeper.pid, signal.SIGSTOP)
+        pause_process(sleeper.pid)
         RunWriter(folder).status(state="running", pid=sleeper.pid, step=338, epoch=3, total_steps=2384,
                                  elapsed=26.0, phase="training", device="cpu")
         status = json.loads((folder / "status.json").read_text())

@@ -5,8 +5,6 @@ trainer that has stopped writing is silent (lmcore.summaries.silent_for, stop_un
 from __future__ import annotations
 
 import json
-import os
-import signal
 import socket
 import subprocess
 import sys
@@ -14,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import SMALL
+from conftest import SMALL, pause_process
 from lmcore import timing
 from lmcore.checkpoints import load_checkpoint
 from lmcore.cli import run_lines
@@ -206,7 +204,7 @@ def test_a_live_trainer_that_stopped_writing_reads_silent_everywhere(runs_root, 
 
 def test_stop_on_a_paused_trainer_says_it_has_not_answered(runs_root, trainer_process):
     folder = create_run(SMALL, runs_root)
-    os.kill(trainer_process.pid, signal.SIGSTOP)    # the QA's kill -STOP: the SIGTERM waits
+    pause_process(trainer_process.pid)    # the QA's kill -STOP: the SIGTERM waits
     fake_running(folder, trainer_process.pid, 40.0)
     assert stop_run(folder)
     summary = summarize(folder)
