@@ -15,6 +15,7 @@ from ui import history
 st.set_page_config(page_title="LSTM LM Explorer", page_icon="🧠", layout="wide")
 # A style-only st.html draws nothing. The rules, each with its reason, are in ui/app.css.
 st.html(Path(__file__).parent / "ui" / "app.css")
+history.guard()
 
 PAGES = [
     st.Page("app_pages/start.py", title="Start", icon=":material/home:", default=True),

@@ -26,6 +26,9 @@ apply it.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import streamlit as st
 from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
 
@@ -34,6 +37,10 @@ WRITTEN = "history.written."  # + a page's name: the queries it wrote lately, ne
 PAGE = "history.page"  # the page the session's runs draw
 ARRIVED = "history.arrived"  # whether this page was arrived at since it last wrote its address
 KEPT = 8  # queries remembered per page: more than a burst of quick changes writes before the browser catches up
+# Buttons that call st.switch_page, by the start of their key's CSS class: the page each opens.
+SWITCHES = {"start-go-": "train"}
+GUARD_SCRIPT = "\n".join(line for line in Path(__file__).with_name("history_guard.js").read_text().splitlines()
+                         if not line.lstrip().startswith("//"))
 
 
 def history_navigation() -> bool:
@@ -88,3 +95,16 @@ def lagging(page: str, query) -> bool:
     if history_navigation() or state.get(ARRIVED, True):
         return False
     return query in state.get(WRITTEN + page, [])
+
+
+def guard() -> None:
+    """Keep a page's first address off the page being left (app.py, every run; history_guard.js).
+
+    Streamlit writes a query onto the address the browser shows, and the address of the page a link
+    or st.switch_page opens only after the browser has drawn it: Train arriving by the sidebar with
+    the session's settings wrote them onto /compare about one time in four (a Back then landed on
+    Compare), and Start's "Start now" wrote ?run= onto Start, a second history entry. The script
+    sends such a write to the page being opened. It runs once per tab: the same body is not run again.
+    """
+    st.html(f"<div data-lm-history-guard></div><script>{GUARD_SCRIPT}\n"
+            f"window.lmHistoryGuard.switches({json.dumps(SWITCHES)});</script>", unsafe_allow_javascript=True)

@@ -1,0 +1,59 @@
+// The browser's side of ui/history.py's guard(): a page's address written onto the page being left.
+// Streamlit (1.67) writes a page's query at once, onto document.location's path, but the address of a
+// page reached by a link or st.switch_page only in a React callback after the next commit. Train,
+// arriving by the sidebar with the session's settings, so pushed "/compare?preset=tiny&lr=2.0" before
+// "/train?preset=tiny&lr=2.0" about one time in four: one Back landed on Compare with Train's query.
+// This notes where a click is going. A link's page gets the query pushed onto the page being left,
+// after the arrival's own entry: the two entries the pushes make when they come in order. A button
+// that calls st.switch_page with a query (Start's "Start now": ?run=) pushed it onto Start, and the
+// leaving page's own address callback can still be pending then, so that write is dropped instead:
+// Streamlit has kept the query, and the new page's address carries it, one entry.
+// switches({key class prefix: page name}) names those buttons.
+(() => {
+  if (window.lmHistoryGuard) return;
+  const original = history.pushState.bind(history);
+  const state = { going: null, switches: {}, moved: [] };
+  // A page's path as the sidebar links it (the app may be served under a base path).
+  const here = (name) => {
+    const links = [...document.querySelectorAll("[data-testid='stSidebarNav'] a[href]")];
+    const link = links.find((a) => new URL(a.href).pathname.endsWith(`/${name}`));
+    return link ? new URL(link.href).pathname : new URL(name, location.href).pathname;
+  };
+
+  // Where a click goes: a link of this app (the sidebar, st.page_link: its path and its own query,
+  // which Streamlit writes on arrival), or a button known to switch pages. Any other click forgets an
+  // earlier one that led nowhere.
+  document.addEventListener("click", (event) => {
+    const target = event.target instanceof Element ? event.target : null;
+    const link = target?.closest("a[href]");
+    const url = link ? new URL(link.href, location.href) : null;
+    if (url && url.origin === location.origin && !link.target) {
+      state.going = { path: url.pathname, search: url.search };
+      return;
+    }
+    const button = target?.closest("button");
+    const keyed = button?.closest("[class*='st-key-']");
+    const prefix = keyed && Object.keys(state.switches).find((p) => keyed.className.includes(`st-key-${p}`));
+    state.going = prefix ? { path: here(state.switches[prefix]), search: null } : null;
+  }, true);
+  window.addEventListener("popstate", () => { state.going = null; });
+
+  history.pushState = (data, title, address) => {
+    const going = state.going;
+    const next = address == null ? null : new URL(address, location.href);
+    if (going && next && next.search && next.pathname === location.pathname && going.path !== location.pathname) {
+      state.going = null;
+      state.moved.push(String(address));
+      if (going.search === null) return undefined;
+      original({}, "", going.path + going.search);
+      return original(data, title, going.path + next.search + next.hash);
+    }
+    const result = original(data, title, address);
+    if (going && location.pathname === going.path) state.going = null;
+    return result;
+  };
+  window.lmHistoryGuard = {
+    switches: (map) => { state.switches = map; },
+    moved: () => [...state.moved],   // the addresses it moved or dropped, for a test to name
+  };
+})();
