@@ -88,6 +88,12 @@ class MetricsFrame:
     def count(self, kind: str) -> int:
         return self.columns[kind].size
 
+    @property
+    def version(self) -> tuple[int, ...]:
+        """What the last refresh's frame was built from: the times the file was cut back and the lines
+        of each kind read since. Equal versions of one reader mean equal frames."""
+        return (self.restarts, *(self.columns[kind].size for kind in KINDS))
+
 
 def thin_index(size: int, max_points: int | None) -> np.ndarray:
     """At most `max_points` evenly spaced positions in range(size), first and last included."""

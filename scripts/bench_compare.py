@@ -13,7 +13,11 @@ Then it opens Compare in streamlit.testing.v1.AppTest with --selected of them ti
 prints, side by side in this one process:
   - the pure functions a rerun calls, cold (their caches cleared) against warm;
   - a whole rerun and the live fragment inside it, how many times a rerun asked for the runs table
-    and built its rows, and what the page's timer runs while no run trains (each tick).
+    and built its rows, and what the page's timer runs while no run trains (each tick);
+  - then, with one more run training (a queued clone whose metrics.jsonl and status.json grow by a
+    log interval before each rerun, as a trainer's do), the live fragment's refresh (what the page's
+    5 s timer runs) with only finished runs selected, and with the training run selected beside
+    --selected - 1 finished ones: its time, the figures and run lines built, the stats of the runs folder.
 Read the ratios: the machine is shared, so absolute times move with its load. Run it on two commits
 for a before and after.
 """
@@ -156,8 +160,41 @@ def best(times: list[float]) -> float:
     return min(times) if times else float("nan")
 
 
-def page(ids: list[str], selected: int, reruns: int, profile: bool) -> None:
-    """Compare in AppTest: a first run, then `reruns` reruns, timed and counted."""
+class Trainer:
+    """Stands in for a trainer: a queued run (the page counts it as training) whose log and status grow by
+    one log interval of the seed's lines at each step(), a validation line at each of its epochs' ends."""
+
+    def __init__(self, root: Path, seed: Path, index: int):
+        self.folder = clone(seed, root, index, 1)
+        lines = [json.loads(line) for line in (self.folder / "metrics.jsonl").read_text().splitlines()]
+        self.lines = [line for line in lines if line["kind"] != "test"]
+        self.status = json.loads((self.folder / "status.json").read_text())
+        self.per_epoch = self.status["steps_per_epoch"]
+        self.written = 0
+        (self.folder / "metrics.jsonl").write_text("")
+        self.step()
+
+    def step(self) -> None:
+        """The next train line (and the val line after it, where the seed has one), a step past the last."""
+        epoch, place = divmod(self.written, len(self.lines))
+        batch = [self.lines[place]]
+        if place + 1 < len(self.lines) and self.lines[place + 1]["kind"] == "val":
+            batch.append(self.lines[place + 1])
+        shift = epoch * self.per_epoch
+        with open(self.folder / "metrics.jsonl", "a") as handle:
+            for line in batch:
+                handle.write(json.dumps({**line, "step": line["step"] + shift, "epoch": line["epoch"] + epoch}) + "\n")
+        self.written += len(batch)
+        status = {**self.status, "state": "queued", "pid": None, "step": batch[0]["step"] + shift,
+                  "total_steps": 8 * self.per_epoch, "epoch": epoch + 1, "updated_at": time.time()}
+        for key in ("best_val_ppl", "final_val_ppl", "test_ppl", "finished_at"):
+            status.pop(key, None)
+        (self.folder / "status.json").write_text(json.dumps(status, indent=1))
+
+
+def page(ids: list[str], selected: int, reruns: int, profile: bool, root: Path, seed: Path) -> None:
+    """Compare in AppTest: a first run, then `reruns` reruns with no run training, timed and counted; then
+    `reruns` more with a run training (Trainer), first beside the selection, then in it."""
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 
@@ -166,10 +203,37 @@ def page(ids: list[str], selected: int, reruns: int, profile: bool) -> None:
 
     counters = tables, rows, listings = (Counter(compare, "runs_table"), Counter(compare, "run_row"),
                                          Counter(summaries, "list_runs"))
+    stamps = Counter(summaries, "runs_stamp")  # before ui is imported: compare_runs takes its own name for it
+    from lmcore import queue
+    # The Trainer's run is queued: the sidebar would start a queue worker, which trained it for real beside
+    # the measurement (and then ended it). Here nothing trains but what Trainer writes.
+    queue.ensure_worker = lambda root=None: None
+    import ui
+    from ui import compare_runs
+
+    # The charts' work, where the code has it (ui.curve_traces is new).
+    drawing = {name: Counter(module, name) for module, name in ((ui, "ppl_figure"), (ui, "curve_traces"),
+               (compare_runs, "score_bars")) if hasattr(module, name)}
+    everything = [*counters, *drawing.values(), stamps]
     inside: dict[str, list[float]] = {}
     timers: dict[str, float | None] = {}
     profiler = cProfile.Profile() if profile else None
     real, st.fragment = fragment_timer(inside, timers, profiler)
+
+    def rerun(at: AppTest, times: int, before=None) -> list[float]:
+        for counter in everything:
+            counter.reset()
+        inside.clear()
+        whole = []
+        for _ in range(times):
+            if before:
+                before()
+            start = time.perf_counter()
+            at.run()
+            whole.append(time.perf_counter() - start)
+            assert not at.exception, [e.value for e in at.exception]
+        return whole
+
     try:
         at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
         at.switch_page("app_pages/compare.py")
@@ -178,32 +242,48 @@ def page(ids: list[str], selected: int, reruns: int, profile: bool) -> None:
         at.run()
         first = time.perf_counter() - start
         assert not at.exception, [e.value for e in at.exception]
-        for counter in counters:
-            counter.reset()
-        inside.clear()
         if profiler:
             profiler.clear()  # the reruns only, not the first run's imports
-        whole = []
-        for _ in range(reruns):
-            start = time.perf_counter()
-            at.run()
-            whole.append(time.perf_counter() - start)
+        whole = rerun(at, reruns)
+        print(f"Compare page, {len(ids)} finished runs, {selected} selected (AppTest, best of {reruns} reruns):")
+        print(f"  first run {first:.2f} s; a rerun {best(whole):.3f} s, of which the live fragment "
+              f"{best(inside.get('live', [])):.3f} s")
+        print(f"  per rerun: runs_table called {tables.calls / reruns:g} times "
+              f"({tables.seconds / reruns * 1000:.0f} ms), {rows.calls / reruns:g} table rows built; runs listed "
+              f"{listings.calls / reruns:g} times ({listings.seconds / reruns * 1000:.0f} ms, the sidebar's count "
+              "included)")
+        ticking = {name: every for name, every in timers.items() if every}
+        print("  what the page's timer runs, with no run training: " + (", ".join(
+            f"{name}() every {every:g} s, {best(inside.get(name, [])) * 1000:.1f} ms"
+            for name, every in ticking.items()) or "nothing"))
+        print(f"  {chart_work(drawing, stamps, reruns)}")
+        if profiler:
+            pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
+            profiler = None
+        trainer = Trainer(root, seed, len(ids))
+        timers.clear()
+        for what, chosen in ((f"{selected} finished runs selected", ids[:selected]),
+                             (f"the training run selected beside {selected - 1} finished ones",
+                              [trainer.folder.name, *ids[:selected - 1]])):
+            at.session_state["compare.selected"] = chosen
+            rerun(at, 1, trainer.step)  # the selection's first draw: its lines are all new
+            whole = rerun(at, reruns, trainer.step)
+            print(f"One run training, {what}: a refresh of the live fragment (its 5 s timer: "
+                  f"{timers.get('live')}) {best(inside.get('live', [])) * 1000:.0f} ms, best of {reruns}; "
+                  f"the whole rerun {best(whole) * 1000:.0f} ms")
+            print(f"  {chart_work(drawing, stamps, reruns)}")
     finally:
         st.fragment = real
-        for counter in counters:
+        for counter in everything:
             counter.restore()
-    print(f"Compare page, {len(ids)} finished runs, {selected} selected (AppTest, best of {reruns} reruns):")
-    print(f"  first run {first:.2f} s; a rerun {best(whole):.3f} s, of which the live fragment "
-          f"{best(inside.get('live', [])):.3f} s")
-    print(f"  per rerun: runs_table called {tables.calls / reruns:g} times ({tables.seconds / reruns * 1000:.0f} ms), "
-          f"{rows.calls / reruns:g} table rows built; runs listed {listings.calls / reruns:g} times "
-          f"({listings.seconds / reruns * 1000:.0f} ms, the sidebar's count included)")
-    ticking = {name: every for name, every in timers.items() if every}
-    print("  what the page's timer runs, with no run training: " + (", ".join(
-        f"{name}() every {every:g} s, {best(inside.get(name, [])) * 1000:.1f} ms" for name, every in ticking.items())
-        or "nothing"))
-    if profiler:
-        pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
+
+
+def chart_work(drawing: dict[str, Counter], stamps: Counter, reruns: int) -> str:
+    """'per rerun: ppl_figure 1 (31.0 ms), ... built; runs_stamp 1 (9.0 ms)'."""
+    parts = [f"{name} {counter.calls / reruns:g} ({counter.seconds / reruns * 1000:.1f} ms)"
+             for name, counter in drawing.items()]
+    return (f"per rerun: {', '.join(parts)} built; runs_stamp {stamps.calls / reruns:g} "
+            f"({stamps.seconds / reruns * 1000:.1f} ms)")
 
 
 def timed(func, repeat: int = 5) -> float:
@@ -266,7 +346,7 @@ def main() -> None:
         print(f"{args.runs} runs made in {time.perf_counter() - start:.1f} s under {root}")
         os.environ["LMCORE_RUNS_DIR"] = str(root)
         pure(root, ids, args.selected)
-        page(ids, args.selected, args.reruns, args.profile)
+        page(ids, args.selected, args.reruns, args.profile, root, seed)
 
 
 if __name__ == "__main__":

@@ -4,17 +4,19 @@ runs folder (scripts/bench_compare.py measures it; docs/performance.md has the n
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from explorer import compare
-from lmcore import metrics_frame, summaries
+from lmcore import metrics_frame, queue, summaries
 from lmcore.disk import free_epoch_checkpoints
 from lmcore.runs import create_run, write_json_atomic
 
@@ -179,3 +181,99 @@ def test_the_stat_reruns_the_page_once_the_runs_folder_changed(runs_copy, monkey
     shutil.rmtree(folders["synthetic"])                         # deleted elsewhere (a shell, `lmcore` in a terminal)
     compare_runs.rerun_on_change(stamp)
     assert reruns == [True]
+
+
+@pytest.fixture
+def no_queue_worker(monkeypatch):
+    """The sidebar starts a worker for queued runs; training_run's must stay as the test writes it."""
+    monkeypatch.setattr(queue, "ensure_worker", lambda root=None: None)
+
+
+def training_run(root: Path, like: Path) -> Path:
+    """A run the page counts as training (queued, with no_queue_worker: none starts it) whose log starts as
+    `like`'s first lines."""
+    folder = create_run({"name": "training"}, root, label="training")
+    write_json_atomic(folder / "status.json", {"state": "queued", "pid": None, "step": 0, "total_steps": 400})
+    lines = (like / "metrics.jsonl").read_text().splitlines()
+    (folder / "metrics.jsonl").write_text("".join(line + "\n" for line in lines[:6] if '"train"' in line))
+    return folder
+
+
+def log_step(folder: Path, step: int) -> None:
+    """A trainer's next training line, at `step`."""
+    with open(folder / "metrics.jsonl", "a") as handle:
+        handle.write(json.dumps({"kind": "train", "step": step, "epoch": 1, "ppl": 321.0, "loss": 5.8, "lr": 1.0,
+                                 "tokens_per_s": 1000.0, "grad_norm": 1.0, "time": 9.0}) + "\n")
+
+
+def curve_lines(at: AppTest) -> dict:
+    """The curves chart's lines as the browser gets them: trace name -> its x values."""
+    chart = next(c for c in at.get("plotly_chart") if "training step" in c.proto.spec or "epoch" in c.proto.spec)
+    return {trace["name"]: values(trace.get("x")) for trace in json.loads(chart.proto.spec)["data"]}
+
+
+def values(encoded) -> list:
+    """A trace's values from Plotly's JSON: a list, or a typed array ({"dtype", "bdata": base64})."""
+    if isinstance(encoded, dict):
+        return np.frombuffer(base64.b64decode(encoded["bdata"]), dtype=encoded["dtype"]).tolist()
+    return list(encoded or [])
+
+
+def test_while_a_run_trains_a_refresh_redraws_only_the_lines_that_changed(runs_copy, monkeypatch, no_queue_worker):
+    from ui import compare_runs
+
+    root, folders = runs_copy
+    ui_module = __import__("ui")
+    lines = counted(monkeypatch, ui_module, "curve_traces")
+    figures = counted(monkeypatch, ui_module, "ppl_figure")
+    bars = counted(monkeypatch, compare_runs, "score_bars")
+    live = training_run(root, folders["plain"])
+    finished = [folders["plain"].name, folders["variational"].name]
+    at = open_compare(finished)
+    assert len(lines) == 2 and len(figures) == 1 and len(bars) == 1
+    log_step(live, 50)
+    for drawn in (lines, figures, bars):
+        drawn.clear()
+    at.run()                                                    # the 5 s refresh: only finished runs selected
+    assert not at.exception and (lines, figures, bars) == ([], [], [])
+    at.session_state["compare.selected"] = [*finished, live.name]
+    at.run()
+    assert [curve["label"] for curve in lines] == ["training"]  # a selected run's lines are kept, colour and all
+    lines.clear()
+    figures.clear()
+    log_step(live, 60)
+    at.run()                                                    # the refresh after the trainer's next line
+    assert [curve["label"] for curve in lines] == ["training"] and len(figures) == 1 and bars == []
+    assert max(curve_lines(at)["training train"]) == 60         # the chart follows the training run
+    lines.clear()
+    figures.clear()
+    at.run()                                                    # no line came: nothing is drawn again
+    assert (lines, figures) == ([], [])
+    at.toggle(key="compare.log_y").set_value(not at.session_state["compare.log_y"]).run()
+    assert len(figures) == 1 and lines == []                    # a setting redraws at once, from the kept lines
+    chart = json.loads(next(c for c in at.get("plotly_chart") if "training step" in c.proto.spec).proto.spec)
+    assert chart["layout"]["yaxis"].get("type") == ("log" if at.session_state["compare.log_y"] else None)
+    at.slider(key="compare.smoothing").set_value(0.5).run()
+    assert [curve["label"] for curve in lines] == ["plain", "variational", "training"]   # smoothing: new lines
+
+
+def test_the_runs_stamp_is_taken_only_while_no_run_trains(runs_copy, monkeypatch, no_queue_worker):
+    from ui import compare_runs
+
+    root, folders = runs_copy
+    stamps = counted(monkeypatch, summaries, "runs_stamp")     # the page's name for it, at each run
+    monkeypatch.setattr(compare_runs, "runs_stamp", summaries.runs_stamp)   # the watch's
+    live = training_run(root, folders["plain"])
+    registered = timers(monkeypatch)
+    at = open_compare([folders["plain"].name])
+    assert registered == {"live": 5}
+    stamps.clear()
+    at.run()                                                    # a full rerun while the run trains
+    assert not at.exception and stamps == []
+    status = json.loads((live / "status.json").read_text())
+    write_json_atomic(live / "status.json", {**status, "state": "stopped"})
+    registered.clear()
+    at.run()                                                    # it ended: the watch needs a stamp again
+    assert not at.exception, [e.value for e in at.exception]
+    assert registered == {"live": None, "rerun_on_change": 10}, registered
+    assert len(stamps) == 2                                     # the page's, before its last listing, and the watch's

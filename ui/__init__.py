@@ -209,11 +209,17 @@ def metrics_frame(folder: Path) -> pd.DataFrame:
     """A run's metrics for showing: every val and test line, train lines thinned to at most
     2,000 evenly spaced rows (first and last kept). Only lines added since this session's last
     look are read, so a long run refreshes as fast as a short one."""
+    return metrics_reader(folder).refresh()
+
+
+def metrics_reader(folder: Path) -> MetricsFrame:
+    """This session's reader of a run's metrics (metrics_frame's): its `version` says, after a refresh,
+    whether a line came since, so a chart of an unchanged log can be kept (Compare's curves)."""
     readers = st.session_state.setdefault(UI_METRICS, {})
     key = str(folder)
     if key not in readers:
         readers[key] = MetricsFrame(Path(folder) / "metrics.jsonl")
-    return readers[key].refresh()
+    return readers[key]
 
 
 def progress_text(status: dict) -> tuple[float, str]:
@@ -518,39 +524,49 @@ RUN_LINES_NOTE = ("Each run's faint line is its training perplexity (smoothed), 
                   "validation; the legend names each run once, and a click on a name hides both.")
 
 
+def curve_traces(curve: dict, place: int, several: bool, smoothing: float = 0.0, x: str = "step") -> list[go.Scatter]:
+    """A curve's lines on ppl_figure: its training line (thin, smoothed) and its validation (markers), those
+    it has. `place`: its place among the curves drawn, for a colour when it has none; `several`: drawn
+    beside other runs."""
+    traces = []
+    color = curve.get("color") or PALETTE[place % len(PALETTE)]
+    style = curve.get("style") or RunStyle(color, 0)
+    dash, symbol = style.dash, style.symbol
+    frame = curve["frame"]
+    train, val = split(frame, "train"), split(frame, "val")
+    label = curve["label"]
+    if not train.empty:
+        train = thin(train)
+        traces.append(go.Scatter(x=train[x], y=smooth(train["ppl"].astype(float), smoothing), mode="lines",
+                                 name=f"{label} train", line=dict(color=color, width=1.5, dash=dash),
+                                 opacity=0.55, legendgroup=label, hovertemplate=_hover(f"{label} train"),
+                                 # one legend entry per run beside others: a 1024 px chart with five
+                                 # runs' ten entries had a 140 px plot left (QA round 8)
+                                 showlegend=not several or val.empty))
+    if not val.empty:
+        # Beside other runs the legend names the run alone (RUN_LINES_NOTE says which line is which);
+        # the hover still says validation.
+        traces.append(go.Scatter(x=val[x], y=val["ppl"], mode="lines+markers",
+                                 name=label if several else f"{label} validation", legendgroup=label,
+                                 hovertemplate=_hover(f"{label} validation"),
+                                 line=dict(color=color, width=2.5, dash=dash),
+                                 # beside other runs larger: at 7 px a triangle or a cross read as
+                                 # a dot, in the legend too
+                                 marker=dict(size=10 if several else 7, symbol=symbol)))
+    return traces
+
+
 def ppl_figure(curves: list[dict], log_y: bool = True, smoothing: float = 0.0, x: str = "step", height: int = 420,
-               clip: Clip | None = None) -> go.Figure:
+               clip: Clip | None = None, traces: list[list[go.Scatter]] | None = None) -> go.Figure:
     """Train (thin, smoothed) and validation (markers) perplexity of one or more runs.
 
     Each curve: {"label": str, "frame": metrics DataFrame, "color" and "style" (run_curve): optional}. With `clip`
-    (curve_clip), the y axis leaves the outliers out; the caller says so in a caption.
+    (curve_clip), the y axis leaves the outliers out; the caller says so in a caption. `traces`: each
+    curve's curve_traces, made earlier for the same curves and settings (Compare keeps a finished run's).
     """
     figure = go.Figure()
     for i, curve in enumerate(curves):
-        color = curve.get("color") or PALETTE[i % len(PALETTE)]
-        style = curve.get("style") or RunStyle(color, 0)
-        dash, symbol = style.dash, style.symbol
-        frame = curve["frame"]
-        train, val = split(frame, "train"), split(frame, "val")
-        label, several = curve["label"], len(curves) > 1
-        if not train.empty:
-            train = thin(train)
-            figure.add_trace(go.Scatter(x=train[x], y=smooth(train["ppl"].astype(float), smoothing), mode="lines",
-                                        name=f"{label} train", line=dict(color=color, width=1.5, dash=dash),
-                                        opacity=0.55, legendgroup=label, hovertemplate=_hover(f"{label} train"),
-                                        # one legend entry per run beside others: a 1024 px chart with five
-                                        # runs' ten entries had a 140 px plot left (QA round 8)
-                                        showlegend=not several or val.empty))
-        if not val.empty:
-            # Beside other runs the legend names the run alone (RUN_LINES_NOTE says which line is which);
-            # the hover still says validation.
-            figure.add_trace(go.Scatter(x=val[x], y=val["ppl"], mode="lines+markers",
-                                        name=label if several else f"{label} validation", legendgroup=label,
-                                        hovertemplate=_hover(f"{label} validation"),
-                                        line=dict(color=color, width=2.5, dash=dash),
-                                        # beside other runs larger: at 7 px a triangle or a cross read as
-                                        # a dot, in the legend too
-                                        marker=dict(size=10 if several else 7, symbol=symbol)))
+        figure.add_traces(traces[i] if traces is not None else curve_traces(curve, i, len(curves) > 1, smoothing, x))
     # The toolbar stands down the right edge: across the top it covered the legend's last entries,
     # and falling curves leave a perplexity chart's top right empty (QA round 6).
     figure.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10), hovermode="x unified",

@@ -467,32 +467,30 @@ def curves(chosen: list[RunSummary], labels: list[str], styles: list[ui.RunStyle
         st.toggle("log scale", value=state[LOG_Y], key=LOG_Y, persist_state="session")
         st.slider("smoothing (training curve)", 0.0, MAX_SMOOTHING, value=state[SMOOTHING], step=0.01,
                   key=SMOOTHING, persist_state="session", width=220)
-    x, log_y = st.session_state[X_AXIS], st.session_state[LOG_Y]
-    lines = []
+    x, log_y, smoothing = state[X_AXIS], state[LOG_Y], state[SMOOTHING]
+    lines, versions = [], []
     late = []   # runs whose log lost its start (metrics.log_starts_at)
     for summary, label, style in zip(chosen, labels, styles):
-        frame = ui.metrics_frame(summary.path)
+        reader = ui.metrics_reader(summary.path)
+        frame = reader.refresh()
         if (first := metrics.log_starts_at(frame, summary.config)) is not None:
             late.append(f"**{md_escape(label)}** at step {first:,}")
+        per_epoch = epochs.steps_per_epoch(summary, frame) if x == "epoch" else None
         if x == "epoch":
-            frame = epochs.with_fractional_epochs(frame, epochs.steps_per_epoch(summary, frame))
+            frame = epochs.with_fractional_epochs(frame, per_epoch)
         lines.append(ui.run_curve(label, frame, style))
-    clip = ui.curve_clip(lines)
-    figure = ui.ppl_figure([{**line, "label": ui.plotly_text(line["label"])} for line in lines], log_y=log_y,
-                           smoothing=st.session_state[SMOOTHING], x=x, clip=clip, height=CURVES_HEIGHT)
+        versions.append((str(summary.path), reader.version, per_epoch, label, style))
     floors = compare.floors(chosen, labels)
-    if floor_curves(figure, floors, lines, x) and len(lines) > 1:
-        ui.legend_below(figure, CURVES_HEIGHT)  # again: the floors' entries are lines of the legend too
-    ui.clip_axis(figure, clip, log_y, min(floors, default=None))  # the range again, down to the lowest floor
-    if log_y:
-        ui.log_ticks(figure, clipped=clip is not None)  # again: a floor below every curve widens the axis
-    figure.update_layout(uirevision="compare.curves", xaxis_title=X_AXES[x])  # keep zoom across refreshes
+    # Everything the chart is drawn from: while a run trains its version grows, so only then is it redrawn.
+    key = (tuple(versions), x, log_y, smoothing, tuple((f, tuple(who)) for f, who in floors.items()),
+           ui.ink(), ui.ink(1))
+    figure, drawn = plots.kept("compare.curves", key,
+                               lambda: curves_figure(lines, versions, floors, x, log_y, smoothing))
     plots.show(figure, "compare.curves", toolbar=True)
     if len(lines) > 1:
         st.caption(ui.RUN_LINES_NOTE)
     if note := floor_caption(floors, len(lines)):
         st.caption(note)
-    drawn = clip and clip.beyond(axis_top(figure, log_y))
     if drawn:
         st.caption(drawn.note())
     if not any(len(line["frame"]) for line in lines):
@@ -500,6 +498,39 @@ def curves(chosen: list[RunSummary], labels: list[str], styles: list[ui.RunStyle
     if late:
         st.caption(f"The log of {', '.join(late)} starts there: the steps before are missing from its "
                    "metrics.jsonl (deleted or cut while it trained).")
+
+
+def curves_figure(lines: list[dict], versions: list[tuple], floors: dict[float, list[str]], x: str, log_y: bool,
+                  smoothing: float) -> tuple[go.Figure, object]:
+    """(the curves' figure, the clip its caption names, or None): each run's lines from run_traces, the
+    entropy floors, and the y axis fit to them all."""
+    clip = ui.curve_clip(lines)
+    traces = run_traces(lines, versions, smoothing, x)
+    figure = ui.ppl_figure([{**line, "label": ui.plotly_text(line["label"])} for line in lines], log_y=log_y,
+                           smoothing=smoothing, x=x, clip=clip, height=CURVES_HEIGHT, traces=traces)
+    if floor_curves(figure, floors, lines, x) and len(lines) > 1:
+        ui.legend_below(figure, CURVES_HEIGHT)  # again: the floors' entries are lines of the legend too
+    ui.clip_axis(figure, clip, log_y, min(floors, default=None))  # the range again, down to the lowest floor
+    if log_y:
+        ui.log_ticks(figure, clipped=clip is not None)  # again: a floor below every curve widens the axis
+    figure.update_layout(uirevision="compare.curves", xaxis_title=X_AXES[x])  # keep zoom across refreshes
+    return figure, clip and clip.beyond(axis_top(figure, log_y))
+
+
+TRACES = "compare.traces"  # session state: a selected run's lines (ui.curve_traces) by what they were drawn from
+
+
+def run_traces(lines: list[dict], versions: list[tuple], smoothing: float, x: str) -> list[list[go.Scatter]]:
+    """Each run's lines, made again only for a run whose log grew since the last chart (or its label or
+    colour changed, or it is drawn alone now): a training run beside finished ones costs its own lines."""
+    before, several = st.session_state.get(TRACES, {}), len(lines) > 1
+    now = {}
+    for place, (line, version) in enumerate(zip(lines, versions)):
+        key = (version, several, smoothing, x)
+        now[key] = before[key] if key in before else ui.curve_traces(
+            {**line, "label": ui.plotly_text(line["label"])}, place, several, smoothing, x)
+    st.session_state[TRACES] = now  # the selected runs' only
+    return list(now.values())
 
 
 CURVES_HEIGHT = 420
@@ -608,8 +639,12 @@ def final_scores(chosen: list[RunSummary], labels: list[str], styles: list[ui.Ru
         # As the curves have: one run that over-fits to 5,000 flattens bars of 80 to 135 on a linear axis.
         st.toggle("log scale", value=st.session_state[BARS_LOG_Y], key=BARS_LOG_Y, persist_state="session")
     scored = [i for i, s in enumerate(chosen) if has_score(s)]  # each run keeps its colour from the curves
-    figure, clip = score_bars([chosen[i] for i in scored], [labels[i] for i in scored],
-                              [styles[i] for i in scored], st.session_state[BARS_LOG_Y])
+    runs = [(chosen[i], labels[i], styles[i]) for i in scored]
+    log_y = st.session_state[BARS_LOG_Y]
+    # What the bars are drawn from: a training run's scores change at its validations only.
+    key = (tuple((label, style, *scores(s), s.status.get("floor_ppl"), s.config.get("dataset"))
+                 for s, label, style in runs), log_y, ui.ink())
+    figure, clip = plots.kept("compare.bars", key, lambda: score_bars(*map(list, zip(*runs)), log_y))
     plots.show(figure, "compare.bars", toolbar=True)
     notes = [clip.note() if clip else None, unscored_note(chosen, labels),
              "Point at a bar for its value (too many bars to label each)." if len(scored) > LABELLED_RUNS else None]

@@ -22,3 +22,18 @@ def show(figure: go.Figure, key: str, toolbar: bool = False) -> None:
         figure.update_layout(margin_r=TOOLBAR_WIDTH)              # always shown on a touch screen: off the data
     config = {"displaylogo": False} if toolbar else {"displayModeBar": False}
     st.plotly_chart(figure, key=key, config=config)
+
+
+KEPT = "ui.plots.kept"  # session state: a chart's name -> (the key it was built for, what build() gave)
+
+
+def kept(name: str, key, build):
+    """What build() gives for `key`, built again only when the chart called `name` was last built
+    for another key; one kept per name and session. While a run trains, Compare redraws every 5 s,
+    and rebuilding its finished runs' curves each time took about 100 ms of the server's CPU for 4
+    runs (scripts/bench_compare.py); `key` holds everything the figure is drawn from."""
+    charts = st.session_state.setdefault(KEPT, {})
+    entry = charts.get(name)  # read once: the dict may be replaced in between
+    if entry is None or entry[0] != key:
+        entry = charts[name] = (key, build())
+    return entry[1]
