@@ -18,6 +18,7 @@ import pytest
 from charts import chart, named, values
 from conftest import copy_run, metric, open_app, pause_process, texts
 from lmcore import launch, runs
+from lmcore.metrics_frame import MetricsFrame
 from lmcore.runs import RunWriter
 
 DIVERGED = 1.0142320540616806e304
@@ -564,9 +565,36 @@ def test_a_resumed_run_launching_shows_the_checkpoint_it_starts_from(trained_run
     step, _, _ = saved_progress(folder / "checkpoints" / "last.pt")
     status = {"state": "queued", "pid": 4242, "step": step + 7, "total_steps": 400, "epoch": 1}
     launching = from_parts(folder.name, folder, {"preset": "tiny", "epochs": 8}, status, None)
-    assert progress_line(launching)[1].startswith(f"step {step:,} / 400 · epoch 1 · launching")
+    logged = MetricsFrame(folder / "metrics.jsonl").refresh()    # a queued run's log is not read as its step
+    assert progress_line(launching, logged)[1].startswith(f"step {step:,} / 400 · epoch 1 · launching")
     waiting = from_parts(folder.name, folder, {"preset": "tiny"}, {**status, "pid": None}, None)
-    assert progress_line(waiting)[1].startswith(f"step {step + 7:,} / 400")     # a queued run not launched yet
+    assert progress_line(waiting, logged)[1].startswith(f"step {step + 7:,} / 400")   # a queued run not launched yet
+
+
+def test_the_progress_line_is_never_behind_the_curve(trained_runs, monkeypatch, tmp_path):
+    """The progress line read status.json, which the trainer writes once a second, and the curve
+    metrics.jsonl: at a run's start the line said 'step 1' beside a curve at step 25. It takes the step,
+    epoch and time of the log's latest line when that is later; the silence note still reads the status."""
+    folder = copy_run(trained_runs[1]["plain"], tmp_path)
+    logged = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
+    last_train = [r for r in logged if r["kind"] == "train"][-1]
+    kept = [r for r in logged if r["step"] <= last_train["step"] and r["kind"] != "test"]
+    (folder / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in kept))
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)  # lmcore"])
+    try:
+        RunWriter(folder).status(state="running", pid=sleeper.pid, step=1, epoch=1, elapsed=0.05, total_steps=400,
+                                 phase="training", finished_at=None)
+        at = open_watch(monkeypatch, folder)
+        assert progress(at).startswith(f"step {last_train['step']:,} / 400 · epoch {last_train['epoch']}")
+        assert "ETA" in progress(at)
+        status = json.loads((folder / "status.json").read_text())   # then the trainer goes quiet
+        (folder / "status.json").write_text(json.dumps({**status, "updated_at": time.time() - 125}))
+        at.run()
+        assert progress(at).startswith(f"step {last_train['step']:,} / 400")
+        assert "no word from the trainer for 2:0" in progress(at) and "ETA" not in progress(at)
+    finally:
+        sleeper.kill()
+        sleeper.wait()
 
 
 def test_the_sidebars_train_watches_the_run_watched_before_again(trained_runs, monkeypatch):

@@ -28,7 +28,7 @@ from lmcore.errors import LmcoreError
 from lmcore.fork import without_fork_keys
 from lmcore.presets import preset_values
 from lmcore.reference import is_reference
-from lmcore.summaries import RunSummary, reference_runs, stop_unanswered, summary_of
+from lmcore.summaries import RunSummary, abreast_of_log, reference_runs, stop_unanswered, summary_of
 from lmcore.text import shorten
 from lmcore.timing import describe_split
 from ui import access, compare_url, history, plots, reference, staleness
@@ -233,15 +233,17 @@ def resumable(summary: RunSummary) -> bool:
     return summary.state in ("stopped", "failed") or (summary.is_broken and bool(summary.config))
 
 
-def progress_line(summary: RunSummary) -> tuple[float, str]:
+def progress_line(summary: RunSummary, frame: pd.DataFrame) -> tuple[float, str]:
     """ui.progress_text at the summary's step, which for a killed run is the last one logged (its
-    status.json lags); a damaged folder has no plan to measure the step against. Which file is damaged
-    the page says below: a missing config.json was called a damaged status.json (QA round 16)."""
+    status.json lags), and for a running one never behind the curve drawn from `frame`, its metrics
+    (summaries.abreast_of_log); a damaged folder has no plan to measure the step against. Which file is
+    damaged the page says below: a missing config.json was called a damaged status.json (QA round 16)."""
     if summary.is_broken:
         source = ", read from its log" if summary.status.get("state") == "broken" else ""
         step = f"step {summary.step:,}{source}" if summary.step is not None else "no step can be read"
         return 0.0, f"{step} · its folder is damaged"
     status = {**summary.status, "step": summary.step} if summary.step is not None else summary.status
+    status = abreast_of_log(status, metrics.latest_line(frame))
     launching = summary.state == "queued" and summary.status.get("pid")
     if (launching or summary.status.get("phase") == "starting") and (start := resumes_at(summary.path)):
         status = {**status, **start}
@@ -734,7 +736,7 @@ def show_run(folder: Path) -> None:
     state = summary.state
     follow_state(folder.name, state)
     run_header(summary)
-    fraction, text = progress_line(summary)
+    fraction, text = progress_line(summary, frame)
     saved = saved_point(folder, planned_epochs(summary, frame)) if resumable(summary) else None
     if state in runs.ACTIVE + ("stopped", "failed") or resumable(summary):
         # A quarter of the row: at 1024 px a sixth cut "Resume" to "Res…" (QA round 8).
