@@ -775,3 +775,22 @@ def test_a_paused_trainer_reads_silent_and_a_stop_on_it_says_it_was_not_answered
     warnings = " ".join(w.value for w in at.warning)
     assert re.search(r"Stop asked 0:2\d ago; the trainer \(process \d+\) has not answered: it has written nothing "
                      r"for 2:1\d \(paused or stuck\?\)", warnings)
+
+
+def test_the_run_and_overlay_widgets_carry_their_values_as_their_defaults(trained_runs, monkeypatch):
+    """QA round 22: a widget the browser mounts afresh starts from the default the page gives it, and the
+    next 2 s refresh sends that back as a change; without one the Run box's was the first run listed (the
+    page would switch runs by itself) and the overlays' none. The defaults are what they hold."""
+    from ui.train_watch import OVERLAY, OVERLAY_AXIS, WATCH
+
+    at = open_watch(monkeypatch, trained_runs[1]["plain"])
+    overlay_pills(at).set_value([BOOK]).run()
+    at.segmented_control(key=OVERLAY_AXIS).set_value("share").run()
+    assert not at.exception, [e.value for e in at.exception]
+    run_box = at.selectbox(key=WATCH)
+    assert run_box.value == trained_runs[1]["plain"].name and run_box.index > 0
+    assert run_box.proto.default == run_box.index
+    pills = at.button_group(key=OVERLAY)
+    assert [pills.options[i] for i in pills.proto.default] == ["book"]
+    axis = at.segmented_control(key=OVERLAY_AXIS)
+    assert [axis.options[i] for i in axis.proto.default] == ["share of training"]

@@ -76,7 +76,11 @@ def watch_tab(run_id: str | None) -> None:
     states = {s.id: s.state for s in summaries}
     st.session_state[DRAWN] = (run_id, states.get(run_id))
     row = st.container(horizontal=True, vertical_alignment="bottom")  # the button keeps its whole label
-    row.selectbox("Run", list(labels), format_func=labels.get, key=WATCH, on_change=on_watch, width="stretch",
+    # index= the run watched (ui.index_of says why): a fresh mount's first run, sent back by the next 2 s
+    # refresh, would switch the run watched.
+    watched = list(labels).index(run_id) if run_id in labels else None
+    row.selectbox("Run", list(labels), index=watched, format_func=labels.get, key=WATCH, on_change=on_watch,
+                  width="stretch",
                   placeholder="Pick a run to watch" if labels else "No runs yet: start one in Set up")
     config = next((s.config for s in summaries if s.id == run_id), None)
     row.button("Edit a copy", icon="📋", key="train.copy", disabled=not config,
@@ -519,14 +523,15 @@ def overlay_controls(summary: RunSummary) -> tuple[list[RunSummary], str]:
     # One pill a recipe, each whole: a multiselect's chips scrolled out of its box at 1024 px
     # ("edium × | variational-medium ×", QA round 10). Both controls wrap as one row.
     row = st.container(horizontal=True, vertical_alignment="bottom")
-    chosen = row.pills("Add the full recipe on a GPU", list(others), selection_mode="multi",
+    chosen = row.pills("Add the full recipe on a GPU", list(others), selection_mode="multi", default=state[OVERLAY],
                        format_func=names.get, key=OVERLAY, persist_state="session", on_change=view_in_url,
                        help="Runs this project trained to the end on a GPU (docs/results/runs/), drawn beside "
                             "this one; the address bar keeps them")
     if not chosen:
         return [], "step"
-    state.setdefault(OVERLAY_AXIS, DEFAULT_AXIS)  # no default=: a link may have set it
-    axis = row.segmented_control("x axis", list(reference.AXES), key=OVERLAY_AXIS, required=True,
+    state.setdefault(OVERLAY_AXIS, DEFAULT_AXIS)  # a link may have set it; the default= is what it holds
+    axis = row.segmented_control("x axis", list(reference.AXES), default=state[OVERLAY_AXIS], key=OVERLAY_AXIS,
+                                 required=True,
                                  persist_state="session", on_change=view_in_url,
                                  format_func=lambda a: "epoch" if a == "epoch" else "share of training")
     return [others[r] for r in chosen if r in others], axis or DEFAULT_AXIS
