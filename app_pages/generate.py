@@ -201,8 +201,11 @@ def settings(words: list[str]) -> tuple:
     """Prompt, length, temperature, top-k, seed widgets; returns their values, with None for a
     refused top-k or seed (the reason is shown under its box)."""
     # persist_state: the settings come back after a visit to another page (QA round 10: the prompt and
-    # temperature reset there, and the text they made read as stale).
-    st.text_input("Prompt", key=GENERATE_PROMPT, persist_state="session",
+    # temperature reset there, and the text they made read as stale). Each also takes its value as its
+    # default (ui.index_of says why): the run's 3 s watch and the sidebar's refresh would otherwise bring
+    # back an empty prompt, 1 word at temperature 0.1 and empty top-k and seed after a fresh mount.
+    state = st.session_state
+    st.text_input("Prompt", value=state[GENERATE_PROMPT], key=GENERATE_PROMPT, persist_state="session",
                   help="words separated by spaces; PTB is lower case; empty: from the start of a sentence. A prompt is "
                        "read from a blank memory, with no end of sentence before it, so it need not start one")
     _, unknown, as_unk = read_prompt(words, st.session_state[GENERATE_PROMPT])
@@ -211,19 +214,20 @@ def settings(words: list[str]) -> tuple:
         st.warning(f"Not in the vocabulary ({fate}): " + ", ".join(f"`{w}`" for w in unknown))
         if spaced := textview.spaced_suggestions(unknown, words):
             st.caption(textview.prompt_tip(spaced))
-    st.slider("Words to generate", *sampling_settings.WORDS, key=GENERATE_WORDS, persist_state="session")
+    st.slider("Words to generate", *sampling_settings.WORDS, value=state[GENERATE_WORDS], key=GENERATE_WORDS,
+              persist_state="session")
     low, high, step = sampling_settings.TEMPERATURE
-    st.slider("Temperature", low, high, step=step, key=GENERATE_TEMPERATURE, persist_state="session",
+    st.slider("Temperature", low, high, value=state[GENERATE_TEMPERATURE], step=step, key=GENERATE_TEMPERATURE,
+              persist_state="session",
               help="below 1: safer, more repetitive; above 1: more surprising")
-    st.text_input("Top-k (0 = all words)", key=GENERATE_TOP_K, persist_state="session",
+    st.text_input("Top-k (0 = all words)", value=state[GENERATE_TOP_K], key=GENERATE_TOP_K, persist_state="session",
                   help=f"sample only among the k most likely next words (their probabilities renormalised); "
                        f"a whole number from 0 to {len(words):,}, this vocabulary's size")
     top_k = checked(sampling_settings.read_top_k(st.session_state[GENERATE_TOP_K], len(words)))
-    st.text_input("Seed", key=GENERATE_SEED, persist_state="session",
+    st.text_input("Seed", value=state[GENERATE_SEED], key=GENERATE_SEED, persist_state="session",
                   help=f"same seed and settings, same text; a whole number from 0 to {sampling_settings.SEED_MAX:,} "
                        "(torch's CPU generator keeps 32 bits of a seed, so larger ones would repeat these)")
     seed = checked(sampling_settings.read_seed(st.session_state[GENERATE_SEED]))
-    state = st.session_state
     return (state[GENERATE_PROMPT], state[GENERATE_WORDS], float(state[GENERATE_TEMPERATURE]), top_k, seed)
 
 
@@ -277,8 +281,8 @@ def show_choices(result: dict, temperature: float, top_k: int) -> None:
         return
     st.session_state[GENERATE_POSITION] = min(max(st.session_state[GENERATE_POSITION], 1), len(steps))
     if len(steps) > 1:
-        st.select_slider("Generated word", list(range(1, len(steps) + 1)), key=GENERATE_POSITION,
-                         persist_state="session",
+        st.select_slider("Generated word", list(range(1, len(steps) + 1)), value=st.session_state[GENERATE_POSITION],
+                         key=GENERATE_POSITION, persist_state="session",
                          # The slider draws its labels as markdown: '**bold**' showed as 'bold' (QA round 12).
                          format_func=lambda i: f"{i}: {textview.md_escape(steps[i - 1]['word'])}")
     position = st.session_state[GENERATE_POSITION]
@@ -321,8 +325,8 @@ def dropped_click(summary: RunSummary, clicked: bool) -> str | None:
 def generator_panel(summary: RunSummary) -> None:
     folder = summary.path
     note = st.empty()
-    st.segmented_control("Checkpoint", list(sampling_settings.CHECKPOINTS), key=GENERATE_WHICH, required=True,
-                         persist_state="session",
+    st.segmented_control("Checkpoint", list(sampling_settings.CHECKPOINTS), default=st.session_state[GENERATE_WHICH],
+                         key=GENERATE_WHICH, required=True, persist_state="session",
                          help="best: lowest validation perplexity so far; last: the latest saved")
     which = st.session_state[GENERATE_WHICH] or "best"
     loaded = load(folder, which)

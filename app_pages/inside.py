@@ -55,27 +55,33 @@ ui.init_state({INSIDE_P: 0.5, INSIDE_P_RECURRENT: 0.5, INSIDE_STEPS: 20, INSIDE_
 def lesson_controls() -> None:
     # A row that wraps at each control's own width: six fixed columns cut the labels, the layer
     # choice and the button short on a 1024 px projector.
+    # Each takes its kept value as its default too (ui.index_of says why): a masks tab's refresh or the
+    # sidebar's would otherwise bring back p 0, 5 time steps and no layer after a fresh mount.
+    state = st.session_state
     with st.container(horizontal=True, vertical_alignment="bottom"):
-        st.slider("p (inputs and outputs)", 0.0, 0.9, step=0.05, key=INSIDE_P, persist_state="session", width=180,
+        st.slider("p (inputs and outputs)", 0.0, 0.9, value=state[INSIDE_P], step=0.05, key=INSIDE_P,
+                  persist_state="session", width=180,
                   help="The share of units dropped on each layer's input (the embedding, or the layer below) and on "
                   "the last layer's output: Train's **Dropout ratio** (`dropout`).")
-        st.slider("p recurrent (h(t-1) → h(t))", 0.0, 0.9, step=0.05, key=INSIDE_P_RECURRENT,
-                  persist_state="session", width=190,
+        st.slider("p recurrent (h(t-1) → h(t))", 0.0, 0.9, value=state[INSIDE_P_RECURRENT], step=0.05,
+                  key=INSIDE_P_RECURRENT, persist_state="session", width=190,
                   help="The share of units dropped on the path from one time step's hidden state to the next "
                   "(horizontal and variational only): Train's **Recurrent ratio** (`dropout_recurrent`; "
                   "\"Same as dropout\" uses p).")
-        st.slider("time steps", 5, 50, key=INSIDE_STEPS, persist_state="session", width=150,
+        st.slider("time steps", 5, 50, value=state[INSIDE_STEPS], key=INSIDE_STEPS, persist_state="session",
+                  width=150,
                   help="How many words of one sequence the masks cover: the columns of each picture. Training "
                   "unrolls `bptt` steps (35 in the book): backpropagation through time follows each gradient back at "
                   "most that many words, to the start of its window, before the weights are updated. Past `bptt` "
                   "steps, training would already be in the next window, with new variational masks.")
-        st.slider("units", 4, 64, key=INSIDE_UNITS, persist_state="session", width=150,
+        st.slider("units", 4, 64, value=state[INSIDE_UNITS], key=INSIDE_UNITS, persist_state="session", width=150,
                   help="How many of a layer's units the pictures show: their rows (the book's layers have 650).")
-        st.segmented_control("layer shown", [1, 2], key=INSIDE_LAYER, required=True, persist_state="session",
+        st.segmented_control("layer shown", [1, 2], default=state[INSIDE_LAYER], key=INSIDE_LAYER, required=True,
+                             persist_state="session",
                              help="Which LSTM layer's masks: layer 1's input is the embedding; the output mask "
                              "comes only after the last layer.")
-        st.number_input("seed", 0, SEED_MAX, key=INSIDE_SEED, persist_state="session", width=110,
-                        help="The random draw: the same seed draws the same masks again.")
+        st.number_input("seed", 0, SEED_MAX, value=state[INSIDE_SEED], key=INSIDE_SEED, persist_state="session",
+                        width=110, help="The random draw: the same seed draws the same masks again.")
         st.button("🎲 New masks", on_click=_next_seed, help="The next seed: new masks at the same p.")
 
 
@@ -256,8 +262,8 @@ def mask_pictures(arrays: dict, cfg) -> None:
     units = max(a.shape[1] for a in arrays.values())
     if units > 8:
         st.session_state[INSIDE_SHOWN_UNITS] = min(max(st.session_state[INSIDE_SHOWN_UNITS], 8), units)
-        st.slider("units shown", 8, units, key=INSIDE_SHOWN_UNITS, help="the kept fractions above use all units",
-                  persist_state="session")
+        st.slider("units shown", 8, units, value=st.session_state[INSIDE_SHOWN_UNITS], key=INSIDE_SHOWN_UNITS,
+                  help="the kept fractions above use all units", persist_state="session")
     shown = min(st.session_state[INSIDE_SHOWN_UNITS], units)
     legend()
     for layer in range(1, cfg.layers + 1):
@@ -344,7 +350,8 @@ def count_source(summary, cfg) -> tuple:
     options = ([f"run:{summary.id}"] if cfg is not None else []) + [f"preset:{n}" for n in PRESETS]
     if st.session_state.get(INSIDE_COUNT_FOR) not in options:
         st.session_state[INSIDE_COUNT_FOR] = options[0] if cfg is not None else "preset:book"
-    choice = st.selectbox("Count the parameters of", options, key=INSIDE_COUNT_FOR, persist_state="session",
+    choice = st.selectbox("Count the parameters of", options, index=options.index(st.session_state[INSIDE_COUNT_FOR]),
+                          key=INSIDE_COUNT_FOR, persist_state="session",
                           format_func=lambda o: f"this run: {summary.name}" if o.startswith("run:")
                           else f"preset {o[7:]}")
     if choice.startswith("run:"):

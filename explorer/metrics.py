@@ -3,6 +3,8 @@ lmcore.metrics_frame.MetricsFrame (a reader of the run-folder contract)."""
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 
 from lmcore.metrics_frame import thin_index
@@ -37,3 +39,15 @@ def log_starts_at(frame: pd.DataFrame, config: dict) -> int | None:
     start = fork_step if isinstance(fork_step, int) and not isinstance(fork_step, bool) else 0
     first, interval = int(steps.iloc[0]), float(steps.diff().median())
     return first if first - start > 2 * interval else None
+
+
+def latest_line(frame: pd.DataFrame) -> dict | None:
+    """{"step", "epoch", "time"} of the log's line with the highest step (any kind: the curve ends there),
+    a value the line lacks as None; None for an empty log. What lmcore.summaries.abreast_of_log reads."""
+    if frame.empty:
+        return None
+    at = int(frame["step"].to_numpy().argmax())
+    # The frame's columns may be floats (its kinds' tables joined): the step and epoch as whole numbers.
+    read = {name: float(frame[name].to_numpy()[at]) for name in ("step", "epoch", "time")}
+    return {name: None if math.isnan(value) else value if name == "time" else int(value)
+            for name, value in read.items()}

@@ -317,9 +317,27 @@ def caught_up(status: dict, logged: dict | None) -> dict:
     metrics, as it is written less often (QA round 8: 755 against 782 logged); what Resume trains
     again is counted from what was trained. The epoch and time follow the step, or a page read 'step
     325 · epoch 2' beside 'epoch 3 of 30', and speed x time was not what the run trained (round 11)."""
-    if status.get("state") not in ENDED_UNCLEANLY or not logged:
+    if status.get("state") not in ENDED_UNCLEANLY:
         return status
-    step, known = json_count(logged.get("step")), json_count(status.get("step"))
+    return _later_of(status, logged)
+
+
+def abreast_of_log(status: dict, logged: dict | None) -> dict:
+    """The status of a running trainer brought up to its latest metrics line where that is later: its
+    step, epoch and training time. The trainer writes status.json once a second and a train line every
+    `log_every` steps, so a progress line read from the status alone said 'step 1' beside a curve at step
+    25 (a run's first second). Left alone: a trainer still starting (its log may hold a killed attempt's
+    lines past the checkpoint it resumes from, until it cuts them), and `updated_at`, which the silence
+    note reads."""
+    if status.get("state") != "running" or status.get("phase") == "starting":
+        return status
+    return _later_of(status, logged)
+
+
+def _later_of(status: dict, logged: dict | None) -> dict:
+    """`status` with the step, epoch and time ("elapsed") of the metrics line `logged` where its step
+    is later; the time goes with the step, so an ETA measured from both stays right."""
+    step, known = json_count((logged or {}).get("step")), json_count(status.get("step"))
     if step is None or (known is not None and step <= known):
         return status
     later = {"step": step, "epoch": json_count(logged.get("epoch")), "elapsed": json_number(logged.get("time"))}

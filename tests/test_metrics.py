@@ -5,10 +5,11 @@ import json
 import numpy as np
 import pytest
 
-from explorer.metrics import smooth
+from explorer.metrics import latest_line, smooth
 from lmcore.bench import reading
 from lmcore.jsonl import MetricsTail, rewind_to_step
 from lmcore.metrics_frame import MetricsFrame, thin_index
+from lmcore.summaries import abreast_of_log
 
 
 def _line(kind, step, ppl=100.0):
@@ -166,3 +167,32 @@ def test_pages_show_a_run_whose_log_holds_garbage_lines(trained_runs, tmp_path, 
         at = open_app(monkeypatch, folder.parent, page, query)
         assert not at.exception, (page, [e.value for e in at.exception])
         assert "Could not read" not in texts(at.warning) and not at.error, (page, texts(at.warning), texts(at.error))
+
+
+def test_a_running_trainers_status_is_brought_up_to_its_latest_metrics_line():
+    """Watch's progress line read status.json (written once a second) and the curve metrics.jsonl: at a
+    run's start the line said step 1 beside a curve at step 25. The step, epoch and time come from the
+    log where it is later, the time with the step (the ETA is measured from both); `updated_at`, which the
+    silence note reads, stays the status's."""
+    status = {"state": "running", "phase": "training", "step": 1, "epoch": 1, "elapsed": 0.1, "updated_at": 5.0,
+              "total_steps": 400}
+    logged = {"step": 25, "epoch": 1, "time": 0.9}
+    assert abreast_of_log(status, logged) == {**status, "step": 25, "elapsed": 0.9}
+    assert abreast_of_log(status, {"step": 130, "epoch": 2, "time": None})["epoch"] == 2   # a missing time: kept
+    assert abreast_of_log({**status, "step": 25}, logged) == {**status, "step": 25}       # not behind: as it is
+    assert abreast_of_log({**status, "step": 30}, logged)["step"] == 30
+    assert abreast_of_log(status, None) == status
+    # A trainer still starting may find a killed attempt's lines past the checkpoint it resumes from, not
+    # yet cut: the page shows that checkpoint's step (train_watch.resumes_at). Ended runs are caught_up's.
+    for other in ({"phase": "starting"}, {"state": "queued"}, {"state": "finished"}, {"state": "stopped"}):
+        assert abreast_of_log({**status, **other}, logged) == {**status, **other}
+
+
+def test_the_latest_line_is_the_one_with_the_highest_step(tmp_path):
+    path = tmp_path / "metrics.jsonl"
+    assert latest_line(MetricsFrame(path).refresh()) is None
+    path.write_text(_line("train", 20) + _line("train", 40) + _line("val", 45))
+    assert latest_line(MetricsFrame(path).refresh()) == {"step": 45, "epoch": 1, "time": 45.0}
+    path.write_text(_line("train", 20) + json.dumps({"kind": "train", "step": 50, "epoch": 2, "ppl": 9.0}) + "\n")
+    latest = latest_line(MetricsFrame(path).refresh())
+    assert latest == {"step": 50, "epoch": 2, "time": None} and type(latest["step"]) is int

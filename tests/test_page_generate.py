@@ -7,6 +7,7 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from charts import values
@@ -515,3 +516,30 @@ def test_the_sidebars_generate_shows_the_run_watched_on_train(trained_runs, monk
     at.session_state["inside.tab"] = "🔎 A run's masks"
     at.run()
     assert at.selectbox(key="inside.run").value == watched
+
+
+def test_the_settings_carry_their_values_as_their_defaults(trained_runs, monkeypatch):
+    """QA round 22 (on Watch): a widget the browser mounts afresh starts from the default the page gives
+    it, and the next timed rerun (the shown run's watch every 3 s, the sidebar's counts) sends that back
+    as a change; without one that was an empty prompt, 1 word at temperature 0.1, empty top-k and seed,
+    the first run listed and no checkpoint. The defaults the page sends are the settings kept."""
+    root, folders = trained_runs
+    picked = folders["variational"].name
+    at = open_generate(monkeypatch, root, picked)
+    at.segmented_control(key="generate.which").set_value("last").run()
+    at.text_input(key="generate.prompt").set_value("the company").run()
+    at.slider(key="generate.num_words").set_value(12).run()
+    at.slider(key="generate.temperature").set_value(0.5).run()
+    at.text_input(key="generate.top_k").set_value("50").run()
+    at.text_input(key="generate.seed").set_value("7").run()
+    click_generate(at)
+    at.select_slider(key="generate.position").set_value(5).run()
+    run_box = at.selectbox(key="generate.run")
+    assert run_box.value == picked and run_box.index > 0 and run_box.proto.default == run_box.index
+    assert list(at.segmented_control(key="generate.which").proto.default) == [1]     # last
+    assert at.text_input(key="generate.prompt").proto.default == "the company"
+    assert list(at.slider(key="generate.num_words").proto.default) == [12]
+    assert list(at.slider(key="generate.temperature").proto.default) == [pytest.approx(0.5)]
+    assert at.text_input(key="generate.top_k").proto.default == "50"
+    assert at.text_input(key="generate.seed").proto.default == "7"
+    assert list(at.select_slider(key="generate.position").proto.default) == [4]      # word 5

@@ -336,3 +336,37 @@ def test_no_chart_takes_a_swipe_for_a_zoom(trained_runs, monkeypatch):
     for chart in charts:
         assert json.loads(chart.proto.spec)["layout"]["dragmode"] is False
         assert json.loads(chart.proto.config) == {"displayModeBar": False}
+
+
+def test_the_controls_carry_their_kept_values_as_their_defaults(trained_runs, monkeypatch):
+    """QA round 22 (on Watch): a widget the browser mounts afresh starts from the default the page gives
+    it, and the next timed rerun (the masks' refresh, the sidebar's counts) sends that back as a change;
+    without one that was the widget's own (p 0, 5 time steps, no layer, the first run). The defaults
+    the page sends are the values kept."""
+    root, folders = trained_runs
+    at = open_inside(monkeypatch, root)
+    at.slider(key="inside.p").set_value(0.3).run()
+    at.slider(key="inside.p_recurrent").set_value(0.2).run()
+    at.slider(key="inside.steps").set_value(35).run()
+    at.slider(key="inside.units").set_value(24).run()
+    at.segmented_control(key="inside.layer").set_value(1).run()
+    at.number_input(key="inside.seed").set_value(7).run()
+    assert list(at.slider(key="inside.p").proto.default) == [pytest.approx(0.3)]
+    assert list(at.slider(key="inside.p_recurrent").proto.default) == [pytest.approx(0.2)]
+    assert list(at.slider(key="inside.steps").proto.default) == [35]
+    assert list(at.slider(key="inside.units").proto.default) == [24]
+    assert list(at.segmented_control(key="inside.layer").proto.default) == [0]    # layer 1, not none
+    assert at.number_input(key="inside.seed").proto.default == 7
+
+    picked = folders["variational"].name
+    open_tab(at, "🔎 A run's masks")
+    at.selectbox(key="inside.run").set_value(picked).run()
+    run_box = at.selectbox(key="inside.run")
+    assert run_box.value == picked and run_box.index > 0 and run_box.proto.default == run_box.index  # not the first
+    at.slider(key="inside.shown_units").set_value(40).run()
+    assert list(at.slider(key="inside.shown_units").proto.default) == [40]
+
+    open_tab(at, PARAMS_TAB)
+    at.selectbox(key="inside.count_for").set_value("preset:book").run()
+    count_box = at.selectbox(key="inside.count_for")
+    assert count_box.value == "preset:book" and count_box.proto.default == count_box.index > 0

@@ -170,6 +170,28 @@ def test_a_preset_with_a_long_float_is_not_changed_by_the_form(trained_runs, mon
     assert at.query_params["clip"] in ("0.3", ["0.3"])
 
 
+def test_the_set_up_controls_carry_the_config_as_their_defaults(trained_runs, monkeypatch):
+    """QA round 22 (on Watch): a widget the browser mounts afresh starts from the default the page gives
+    it, and the next timed rerun (the sidebar's counts refresh every 5 s on every page) sends that back as
+    a change; without one a number box's was 0, a select's its first choice, a box's empty: the config
+    would turn into sizes of 0 and the engine's defaults by itself. Every Set up control's default is
+    the value it shows."""
+    at = open_page(monkeypatch, trained_runs[0], preset="variational-medium")
+    at.number_input(key=W + "hidden_size").set_value(300).run()
+    at.selectbox(key=W + "optimizer").set_value("adam").run()
+    at.text_input(key=W + "name").set_value("mine").run()
+    at.toggle(key=W + "tie_weights").set_value(False).run()
+    assert not at.exception
+    settable = [w for w in [*at.number_input, *at.text_input, *at.toggle, *at.checkbox, *at.selectbox, *at.radio]
+                if w.key and (w.key.startswith(W) or w.key == PRESET)]
+    assert len(settable) > 40
+    for widget in settable:
+        shown = widget.index if hasattr(widget, "index") else widget.value
+        assert widget.proto.default == shown, widget.key
+    assert at.radio(key=W + "dropout_placement").proto.default == 3          # variational, not none
+    assert at.checkbox(key=W + "recurrent_same").proto.default is False
+
+
 def sprintf_js(format: str, value: float) -> str:
     """What the browser's number box prints: sprintf.js's %g is the number whole (String(parseFloat(x))),
     its %.Ng String(Number(x.toPrecision(N))). Python's %g would round to 6 digits either way."""

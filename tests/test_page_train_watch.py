@@ -18,6 +18,7 @@ import pytest
 from charts import chart, named, values
 from conftest import copy_run, metric, open_app, pause_process, texts
 from lmcore import launch, runs
+from lmcore.metrics_frame import MetricsFrame
 from lmcore.runs import RunWriter
 
 DIVERGED = 1.0142320540616806e304
@@ -564,9 +565,36 @@ def test_a_resumed_run_launching_shows_the_checkpoint_it_starts_from(trained_run
     step, _, _ = saved_progress(folder / "checkpoints" / "last.pt")
     status = {"state": "queued", "pid": 4242, "step": step + 7, "total_steps": 400, "epoch": 1}
     launching = from_parts(folder.name, folder, {"preset": "tiny", "epochs": 8}, status, None)
-    assert progress_line(launching)[1].startswith(f"step {step:,} / 400 · epoch 1 · launching")
+    logged = MetricsFrame(folder / "metrics.jsonl").refresh()    # a queued run's log is not read as its step
+    assert progress_line(launching, logged)[1].startswith(f"step {step:,} / 400 · epoch 1 · launching")
     waiting = from_parts(folder.name, folder, {"preset": "tiny"}, {**status, "pid": None}, None)
-    assert progress_line(waiting)[1].startswith(f"step {step + 7:,} / 400")     # a queued run not launched yet
+    assert progress_line(waiting, logged)[1].startswith(f"step {step + 7:,} / 400")   # a queued run not launched yet
+
+
+def test_the_progress_line_is_never_behind_the_curve(trained_runs, monkeypatch, tmp_path):
+    """The progress line read status.json, which the trainer writes once a second, and the curve
+    metrics.jsonl: at a run's start the line said 'step 1' beside a curve at step 25. It takes the step,
+    epoch and time of the log's latest line when that is later; the silence note still reads the status."""
+    folder = copy_run(trained_runs[1]["plain"], tmp_path)
+    logged = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
+    last_train = [r for r in logged if r["kind"] == "train"][-1]
+    kept = [r for r in logged if r["step"] <= last_train["step"] and r["kind"] != "test"]
+    (folder / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in kept))
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)  # lmcore"])
+    try:
+        RunWriter(folder).status(state="running", pid=sleeper.pid, step=1, epoch=1, elapsed=0.05, total_steps=400,
+                                 phase="training", finished_at=None)
+        at = open_watch(monkeypatch, folder)
+        assert progress(at).startswith(f"step {last_train['step']:,} / 400 · epoch {last_train['epoch']}")
+        assert "ETA" in progress(at)
+        status = json.loads((folder / "status.json").read_text())   # then the trainer goes quiet
+        (folder / "status.json").write_text(json.dumps({**status, "updated_at": time.time() - 125}))
+        at.run()
+        assert progress(at).startswith(f"step {last_train['step']:,} / 400")
+        assert "no word from the trainer for 2:0" in progress(at) and "ETA" not in progress(at)
+    finally:
+        sleeper.kill()
+        sleeper.wait()
 
 
 def test_the_sidebars_train_watches_the_run_watched_before_again(trained_runs, monkeypatch):
@@ -628,6 +656,8 @@ def test_a_run_validating_says_so_and_pauses_its_eta(trained_runs, monkeypatch, 
     training step with its ETA, as if training went on. It says what the trainer does and how far it is."""
 
     folder = copy_run(trained_runs[1]["plain"], tmp_path)
+    log = folder / "metrics.jsonl"   # as a trainer at step 20 has written it: the line would follow a later one
+    log.write_text("".join(line + "\n" for line in log.read_text().splitlines() if json.loads(line)["step"] <= 20))
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)  # lmcore"])
     try:
         training = dict(state="running", pid=sleeper.pid, step=20, epoch=1, total_steps=40, elapsed=10.0,
@@ -747,3 +777,22 @@ def test_a_paused_trainer_reads_silent_and_a_stop_on_it_says_it_was_not_answered
     warnings = " ".join(w.value for w in at.warning)
     assert re.search(r"Stop asked 0:2\d ago; the trainer \(process \d+\) has not answered: it has written nothing "
                      r"for 2:1\d \(paused or stuck\?\)", warnings)
+
+
+def test_the_run_and_overlay_widgets_carry_their_values_as_their_defaults(trained_runs, monkeypatch):
+    """QA round 22: a widget the browser mounts afresh starts from the default the page gives it, and the
+    next 2 s refresh sends that back as a change; without one the Run box's was the first run listed (the
+    page would switch runs by itself) and the overlays' none. The defaults are what they hold."""
+    from ui.train_watch import OVERLAY, OVERLAY_AXIS, WATCH
+
+    at = open_watch(monkeypatch, trained_runs[1]["plain"])
+    overlay_pills(at).set_value([BOOK]).run()
+    at.segmented_control(key=OVERLAY_AXIS).set_value("share").run()
+    assert not at.exception, [e.value for e in at.exception]
+    run_box = at.selectbox(key=WATCH)
+    assert run_box.value == trained_runs[1]["plain"].name and run_box.index > 0
+    assert run_box.proto.default == run_box.index
+    pills = at.button_group(key=OVERLAY)
+    assert [pills.options[i] for i in pills.proto.default] == ["book"]
+    axis = at.segmented_control(key=OVERLAY_AXIS)
+    assert [axis.options[i] for i in axis.proto.default] == ["share of training"]

@@ -74,6 +74,22 @@ def init_state(defaults: dict) -> None:
             st.session_state[key] = value
 
 
+# Why the pages' keyed widgets also take their kept value as value=, default= or index=: a widget the
+# browser mounts afresh (under load, or after a part of the page was redrawn) starts from the default
+# the page gave it, and the next rerun, a fragment's timed one included (the sidebar's counts refresh
+# every few seconds on every page), sends that back as the user's change. Without one that was the
+# widget's own (a slider's minimum, an empty box, the first option): Watch's chart went linear and raw
+# by itself (QA round 22). Streamlit's warning about a default beside a Session State value is
+# switched off in .streamlit/config.toml for this.
+
+
+def index_of(options, value) -> int:
+    """`value`'s place among `options` as a select box's or radio's index=, the first when it is not
+    there (Streamlit then shows the first too)."""
+    options = list(options)
+    return options.index(value) if value in options else 0
+
+
 # ---------------------------------------------------------------- runs
 
 
@@ -165,7 +181,8 @@ def run_select(options: dict, key: str, url_key: str, label: str = "Run") -> str
         st.query_params["run"] = st.session_state[url_key] = st.session_state[key]
         history.wrote(url_key, st.session_state[key])
 
-    chosen = st.selectbox(label, list(options), key=key, on_change=follow_in_url, persist_state="session",
+    chosen = st.selectbox(label, list(options), index=index_of(options, st.session_state[key]), key=key,
+                          on_change=follow_in_url, persist_state="session",
                           format_func=lambda run_id: run_label(options[run_id]))
     showing_run(chosen)
     return chosen

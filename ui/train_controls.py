@@ -1,6 +1,8 @@
 """The Train page's Set up controls (the left column): every config key as a widget, grouped
 in expanders, and the upload of a text corpus. The widgets' state lives under train_state.WIDGET;
-train_state turns it into a config and back.
+train_state turns it into a config and back. Each widget also takes its kept value as value=, index=
+or default= (ui.index_of says why): a number box mounted afresh by the browser would otherwise send back
+0, and a select its first choice, at the sidebar's next timed refresh.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from pathlib import Path
 
 import streamlit as st
 
+import ui
 from explorer.textview import md_escape, no_latex
 from explorer.uploads import (
     MAX_UPLOAD_BYTES,
@@ -76,8 +79,12 @@ def number(key: str, label: str, disabled: bool = False, step=None) -> None:
     and problems() names each value out of its key's limits and blocks Start. max_steps' 0 stands
     for none (no cap)."""
     floating = HINTS[key] is float or key == "dropout_recurrent"
-    st.number_input(label, step=step or (None if floating else 1), format=FLOAT_FORMAT if floating else None,
-                    key=WIDGET + key, help=help_for(key), disabled=disabled, width=FIELD)
+    kept = st.session_state[WIDGET + key]
+    if kept is not None:  # in the widget's own type: an int beside a float step makes Streamlit refuse the mix
+        kept = float(kept) if floating else int(kept)
+    st.number_input(label, value=kept, step=step or (None if floating else 1),
+                    format=FLOAT_FORMAT if floating else None, key=WIDGET + key, help=help_for(key),
+                    disabled=disabled, width=FIELD)
 
 
 def numbers(*keys) -> None:
@@ -89,13 +96,15 @@ def numbers(*keys) -> None:
 def choice(key: str, label: str, labels: dict | None = None, disabled: bool = False,
            options: tuple | None = None) -> None:
     """A select box; one whose options carry labels (long) takes the whole row."""
-    st.selectbox(label, options or RULES[key].choices, key=WIDGET + key, help=help_for(key), disabled=disabled,
+    options = options or RULES[key].choices
+    st.selectbox(label, options, index=ui.index_of(options, st.session_state[WIDGET + key]), key=WIDGET + key,
+                 help=help_for(key), disabled=disabled,
                  format_func=(lambda v: f"{v} — {labels[v]}") if labels else str,
                  width="stretch" if labels else FIELD)
 
 
 def text(key: str, label: str) -> None:
-    st.text_input(label, key=WIDGET + key, help=help_for(key), width=FIELD)
+    st.text_input(label, value=st.session_state[WIDGET + key], key=WIDGET + key, help=help_for(key), width=FIELD)
 
 
 def help_for(key: str) -> str:
@@ -200,7 +209,8 @@ def corpus_changed() -> None:
 def data_section() -> None:
     with st.expander("Data", expanded=True, icon="📚"):
         kind = st.radio("Corpus", list(DATASET_LABELS), format_func=DATASET_LABELS.get, horizontal=True,
-                        key=WIDGET + "dataset", help="`dataset`: ptb, synthetic, or the path of a text file",
+                        index=ui.index_of(DATASET_LABELS, st.session_state[WIDGET + "dataset"]), key=WIDGET + "dataset",
+                        help="`dataset`: ptb, synthetic, or the path of a text file",
                         on_change=corpus_changed)
         if kind == "text":
             upload_box()
@@ -225,7 +235,8 @@ def model_section():
     with st.expander("Model", expanded=True, icon="🧱"):
         with fields():
             numbers(("layers", "LSTM layers"), ("embed_size", "Embedding size", 50), ("hidden_size", "Hidden size", 50))
-        st.toggle("Tie the embedding and the decoder weights", key=WIDGET + "tie_weights", help=help_for("tie_weights"))
+        st.toggle("Tie the embedding and the decoder weights", value=st.session_state[WIDGET + "tie_weights"],
+                  key=WIDGET + "tie_weights", help=help_for("tie_weights"))
         with fields():
             choice("init", "Initialisation")
             number("init_range", "Uniform init range", step=0.01,
@@ -236,6 +247,7 @@ def model_section():
 def dropout_section() -> None:
     with st.expander("Dropout", expanded=True, icon="🎲"):
         placement = st.radio("Where dropout goes", PLACEMENTS, key=WIDGET + "dropout_placement",
+                             index=ui.index_of(PLACEMENTS, st.session_state[WIDGET + "dropout_placement"]),
                              captions=[PLACEMENT_HELP[p] for p in PLACEMENTS], help=help_for("dropout_placement"))
         recurrent = placement in ("horizontal", "variational")
         # The two ratios side by side, the box after them: between them it pushed one ratio to a row
@@ -246,7 +258,7 @@ def dropout_section() -> None:
             if same:  # the greyed field shows the ratio the run will use, not a stale one (QA round 6: "0")
                 st.session_state[WIDGET + "dropout_recurrent"] = float(st.session_state[WIDGET + "dropout"])
             number("dropout_recurrent", "Recurrent ratio", disabled=not recurrent or same, step=0.05)
-            st.checkbox("Same as dropout", key=WIDGET + "recurrent_same", disabled=not recurrent,
+            st.checkbox("Same as dropout", value=same, key=WIDGET + "recurrent_same", disabled=not recurrent,
                         help="The recurrent path h(t-1) → h(t) drops units at the Dropout ratio too "
                         "(`dropout_recurrent` left unset); untick to give it a ratio of its own")
         if not recurrent:
@@ -286,6 +298,7 @@ def advanced_section() -> None:
             numbers(("eval_batch_size", "Eval batch size"), ("eval_every", "Evaluate every N steps", 50),
                     ("checkpoint_every", "Checkpoint every N steps", 50), ("log_every", "Log every N steps"))
             st.selectbox("Epoch checkpoints", tuple(EPOCH_CHECKPOINTS), key=WIDGET + "keep_epoch_checkpoints",
+                         index=ui.index_of(EPOCH_CHECKPOINTS, st.session_state[WIDGET + "keep_epoch_checkpoints"]),
                          width=FIELD, help=epoch_checkpoints_help())
         with fields():
             text("sample_prompt", "Sample prompt")
@@ -295,7 +308,8 @@ def advanced_section() -> None:
             choice("cuda_graphs", "CUDA graphs")
             choice("compiled_cell", "Compiled cell")
             number("layer_pipeline", "Layer pipeline")
-        st.toggle("torch.compile", key=WIDGET + "compile", help=help_for("compile"))
+        st.toggle("torch.compile", value=st.session_state[WIDGET + "compile"], key=WIDGET + "compile",
+                  help=help_for("compile"))
         speed_note(device)
 
 

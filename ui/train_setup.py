@@ -39,7 +39,11 @@ START = "train.start"
 
 def setup_tab() -> None:
     top = st.columns([3, 2, 4], vertical_alignment="bottom")
-    top[0].selectbox("Preset", [""] + list(PRESETS), key=PRESET, on_change=on_preset,
+    choices = ["", *PRESETS]
+    # The kept values as defaults too (ui.index_of says why): a fresh mount's first choice, "none", sent back
+    # at the sidebar's next refresh would load the engine's defaults into every control.
+    top[0].selectbox("Preset", choices, index=ui.index_of(choices, st.session_state[PRESET]), key=PRESET,
+                     on_change=on_preset,
                      format_func=lambda n: n or "none: the engine's defaults",
                      help="Fills every control; change any of them afterwards. `?preset=NAME` in the URL picks one.")
     name_slot = top[1].empty()  # filled after the controls: its placeholder names the run they make
@@ -50,7 +54,8 @@ def setup_tab() -> None:
         cost = controls()
     values = read_values()
     st.session_state[VALUES] = values
-    name_slot.text_input("Run name (optional)", key=WIDGET + "name", placeholder=described_name(values) or preset,
+    name_slot.text_input("Run name (optional)", value=st.session_state[WIDGET + "name"], key=WIDGET + "name",
+                         placeholder=described_name(values) or preset,
                          help=help_for("name") + ". Left empty, the run is named for its preset and the keys it "
                          "changes")
     cfg, found = check(values)

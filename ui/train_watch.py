@@ -28,7 +28,7 @@ from lmcore.errors import LmcoreError
 from lmcore.fork import without_fork_keys
 from lmcore.presets import preset_values
 from lmcore.reference import is_reference
-from lmcore.summaries import RunSummary, reference_runs, stop_unanswered, summary_of
+from lmcore.summaries import RunSummary, abreast_of_log, reference_runs, stop_unanswered, summary_of
 from lmcore.text import shorten
 from lmcore.timing import describe_split
 from ui import access, compare_url, history, plots, reference, staleness
@@ -76,7 +76,11 @@ def watch_tab(run_id: str | None) -> None:
     states = {s.id: s.state for s in summaries}
     st.session_state[DRAWN] = (run_id, states.get(run_id))
     row = st.container(horizontal=True, vertical_alignment="bottom")  # the button keeps its whole label
-    row.selectbox("Run", list(labels), format_func=labels.get, key=WATCH, on_change=on_watch, width="stretch",
+    # index= the run watched (ui.index_of says why): a fresh mount's first run, sent back by the next 2 s
+    # refresh, would switch the run watched.
+    watched = list(labels).index(run_id) if run_id in labels else None
+    row.selectbox("Run", list(labels), index=watched, format_func=labels.get, key=WATCH, on_change=on_watch,
+                  width="stretch",
                   placeholder="Pick a run to watch" if labels else "No runs yet: start one in Set up")
     config = next((s.config for s in summaries if s.id == run_id), None)
     row.button("Edit a copy", icon="📋", key="train.copy", disabled=not config,
@@ -233,15 +237,17 @@ def resumable(summary: RunSummary) -> bool:
     return summary.state in ("stopped", "failed") or (summary.is_broken and bool(summary.config))
 
 
-def progress_line(summary: RunSummary) -> tuple[float, str]:
+def progress_line(summary: RunSummary, frame: pd.DataFrame) -> tuple[float, str]:
     """ui.progress_text at the summary's step, which for a killed run is the last one logged (its
-    status.json lags); a damaged folder has no plan to measure the step against. Which file is damaged
-    the page says below: a missing config.json was called a damaged status.json (QA round 16)."""
+    status.json lags), and for a running one never behind the curve drawn from `frame`, its metrics
+    (summaries.abreast_of_log); a damaged folder has no plan to measure the step against. Which file is
+    damaged the page says below: a missing config.json was called a damaged status.json (QA round 16)."""
     if summary.is_broken:
         source = ", read from its log" if summary.status.get("state") == "broken" else ""
         step = f"step {summary.step:,}{source}" if summary.step is not None else "no step can be read"
         return 0.0, f"{step} · its folder is damaged"
     status = {**summary.status, "step": summary.step} if summary.step is not None else summary.status
+    status = abreast_of_log(status, metrics.latest_line(frame))
     launching = summary.state == "queued" and summary.status.get("pid")
     if (launching or summary.status.get("phase") == "starting") and (start := resumes_at(summary.path)):
         status = {**status, **start}
@@ -517,14 +523,15 @@ def overlay_controls(summary: RunSummary) -> tuple[list[RunSummary], str]:
     # One pill a recipe, each whole: a multiselect's chips scrolled out of its box at 1024 px
     # ("edium × | variational-medium ×", QA round 10). Both controls wrap as one row.
     row = st.container(horizontal=True, vertical_alignment="bottom")
-    chosen = row.pills("Add the full recipe on a GPU", list(others), selection_mode="multi",
+    chosen = row.pills("Add the full recipe on a GPU", list(others), selection_mode="multi", default=state[OVERLAY],
                        format_func=names.get, key=OVERLAY, persist_state="session", on_change=view_in_url,
                        help="Runs this project trained to the end on a GPU (docs/results/runs/), drawn beside "
                             "this one; the address bar keeps them")
     if not chosen:
         return [], "step"
-    state.setdefault(OVERLAY_AXIS, DEFAULT_AXIS)  # no default=: a link may have set it
-    axis = row.segmented_control("x axis", list(reference.AXES), key=OVERLAY_AXIS, required=True,
+    state.setdefault(OVERLAY_AXIS, DEFAULT_AXIS)  # a link may have set it; the default= is what it holds
+    axis = row.segmented_control("x axis", list(reference.AXES), default=state[OVERLAY_AXIS], key=OVERLAY_AXIS,
+                                 required=True,
                                  persist_state="session", on_change=view_in_url,
                                  format_func=lambda a: "epoch" if a == "epoch" else "share of training")
     return [others[r] for r in chosen if r in others], axis or DEFAULT_AXIS
@@ -734,7 +741,7 @@ def show_run(folder: Path) -> None:
     state = summary.state
     follow_state(folder.name, state)
     run_header(summary)
-    fraction, text = progress_line(summary)
+    fraction, text = progress_line(summary, frame)
     saved = saved_point(folder, planned_epochs(summary, frame)) if resumable(summary) else None
     if state in runs.ACTIVE + ("stopped", "failed") or resumable(summary):
         # A quarter of the row: at 1024 px a sixth cut "Resume" to "Res…" (QA round 8).
