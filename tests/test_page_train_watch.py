@@ -183,8 +183,12 @@ def test_edit_a_copy_of_a_reference_run_trains_its_recipe_on_this_machine(monkey
     next(b for b in at.button if b.label == "Edit a copy").click().run()
     assert not at.exception and not at.error    # cuda on a machine without a GPU would be refused
     assert next(s for s in at.selectbox if s.label == "Device").value == "auto"
-    assert "The device is back to `auto`" in " ".join(s.value for s in at.success)
+    said = " ".join(s.value for s in at.success)
+    assert "The device is back to `auto` (the reference trained on cuda)." in said
     assert next(s for s in at.selectbox if s.label == "Preset").value == "book"
+    # As `lmcore train --like` says it (lmcore.copies): the form shows defaults its config.json never held.
+    assert (f"{BOOK}'s config.json predates cuda_graphs, compiled_cell, layer_pipeline, so the copy takes their "
+            "defaults (cuda_graphs=auto, compiled_cell=auto, layer_pipeline=1).") in said.replace("\\", "")
 
 
 def test_a_fork_whose_config_was_edited_by_hand_still_shows(trained_runs, monkeypatch, tmp_path):

@@ -20,12 +20,11 @@ from explorer.compare_links import CHART_DEFAULTS, chart_from_link, chart_query
 from explorer.lesson import has_dropout
 from explorer.links import CHART_KEYS, TRAIN_TABS, VIEW_KEYS, described_name, overlay_from_link, overlay_query
 from explorer.textview import SAMPLE_BOX, isolated_name, md_escape, sample_markdown
-from lmcore import checkpoints, jsonl, launch, queue, runs
+from lmcore import checkpoints, copies, jsonl, launch, queue, runs
 from lmcore.config import ConfigError, coerce, from_dict, key_problem, stored_problems
 from lmcore.disk import Usage, megabytes, usage
 from lmcore.epochs import checkpoint_place
 from lmcore.errors import LmcoreError
-from lmcore.fork import without_fork_keys
 from lmcore.presets import preset_values
 from lmcore.reference import is_reference
 from lmcore.summaries import RunSummary, abreast_of_log, reference_runs, stop_unanswered, summary_of
@@ -103,8 +102,9 @@ def copy_run_config(run_id: str) -> None:
     if raw is None:
         st.session_state[NOTICE] = ("warning", "That run's config.json is missing or unreadable.")
         return
+    started, left = copies.start_from(raw, is_reference(folder))  # what `lmcore train --like` starts from
     values, defaults, refused = preset_values(""), preset_values(""), []
-    for key, value in without_fork_keys(raw).items():  # a copy trains from scratch: no fork
+    for key, value in started.items():
         try:
             values[key] = coerce(key, value)
         except ConfigError:
@@ -115,15 +115,16 @@ def copy_run_config(run_id: str) -> None:
     if values.get("name") and values["name"] == described_name({**values, "name": ""}):
         values["name"] = ""  # a name Start made from the changes: the copy gets its own at Start
     note = ""
-    if is_reference(folder):  # where it was measured, not what a copy needs: this machine may have no GPU
-        values["device"] = preset_values("")["device"]
-        note = f" The device is back to `{values['device']}` (the reference trained on a GPU)."
-    if raw.get("group"):  # QA round 19: a copy joined the grid unseen, a same-seed copy counted as one more seed
-        values["group"] = values["name"] = ""
-        note += (f" It joins no grid: Group (under Advanced) is cleared, where it was {md_escape(raw['group'])}, "
+    if left.device:  # where it was measured, not what a copy needs: this machine may have no GPU
+        note = f" The device is back to `{values['device']}` (the reference trained on {md_escape(left.device)})."
+    if left.group:  # QA round 19: a copy joined the grid unseen, a same-seed copy counted as one more seed
+        values["name"] = ""
+        note += (f" It joins no grid: Group (under Advanced) is cleared, where it was {md_escape(left.group)}, "
                  "and it is named afresh; set Group again to add it to that grid as one more run of its cell.")
-    if raw.get("parent"):  # QA round 10: a copy of a fork kept its name and nothing said it starts afresh
-        note += f" It trains from step 0: a copy of a fork is not a fork (its parent `{raw['parent']}` is not used)."
+    if left.parent:  # QA round 10: a copy of a fork kept its name and nothing said it starts afresh
+        note += f" It trains from step 0: a copy of a fork is not a fork (its parent `{left.parent}` is not used)."
+    if left.newer:  # a run from before a key existed: the form shows its default, said so
+        note += f" {md_escape(copies.predates(folder.name, left.newer))}."
     if refused:
         note += " In that run " + "; ".join(refused) + "."
     load_values(values)
