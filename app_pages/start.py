@@ -8,12 +8,13 @@ import streamlit as st
 import torch
 
 import ui
+from explorer.metrics import latest_line
 from lmcore import queue
 from lmcore.data import vocab_size_for
 from lmcore.errors import LmcoreError
 from lmcore.params import formula_counts
 from lmcore.presets import PRESETS
-from lmcore.summaries import RunSummary, list_runs, reference_runs
+from lmcore.summaries import RunSummary, abreast_of_log, list_runs, reference_runs
 from ui import access, plots, reference, staleness
 
 START_PTB = "start.ptb_message"
@@ -172,7 +173,8 @@ def runs_in_progress() -> None:
     # Above the presets: a teacher back for the second preset found it 1,500 px down (QA round 5).
     st.subheader("In progress")
     for summary in active:
-        fraction, text = ui.progress_text(summary.status)
+        # At the step the Watch tab's curve shows: status.json is written once a second, the log every few steps.
+        fraction, text = ui.progress_text(abreast_of_log(summary.status, latest_line(ui.metrics_frame(summary.path))))
         left, right = st.columns([4, 1])
         left.progress(fraction, text=f"{ui.run_label(summary)} — {text}")
         with right.container(key=f"start.watch.{summary.id}"):

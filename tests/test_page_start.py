@@ -10,7 +10,7 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from charts import chart, values
-from conftest import free_port, open_app, texts
+from conftest import copy_run, free_port, open_app, texts
 from lmcore.runs import create_run
 
 
@@ -131,6 +131,29 @@ def test_a_run_in_progress_that_validates_says_so(monkeypatch, tmp_path):
         sleeper.wait()
     text = next(p.proto.text for p in at.get("progress") if "validating" in p.proto.text)
     assert "Validating epoch 1 on 7,376 words… 50% read" in text and "ETA paused" in text and "ETA 0" not in text
+
+
+def test_a_run_in_progress_reads_the_step_its_curve_has_reached(trained_runs, monkeypatch, tmp_path):
+    """Start's progress bar said 'step 1' while the log, and Watch's curve, were at step 40: status.json
+    is written once a second (lmcore.summaries.abreast_of_log, as on Train)."""
+    import subprocess
+    import sys
+
+    from lmcore.runs import RunWriter
+
+    folder = copy_run(trained_runs[1]["plain"], tmp_path)
+    logged = max(json.loads(line)["step"] for line in (folder / "metrics.jsonl").read_text().splitlines())
+    monkeypatch.setattr("lmcore.queue.ensure_worker", lambda root=None: None)
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)  # lmcore"])
+    try:
+        RunWriter(folder).status(state="running", pid=sleeper.pid, step=1, epoch=1, elapsed=0.05, total_steps=400,
+                                 phase="training", finished_at=None)
+        at = open_start(monkeypatch, folder.parent)
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    text = next(p.proto.text for p in at.get("progress") if "plain" in p.proto.text)
+    assert f"step {logged:,} / 400" in text and "step 1 /" not in text
 
 
 def test_offline_ptb_download_says_so_and_the_generated_corpus_still_works(monkeypatch, tmp_path):
