@@ -170,6 +170,27 @@ def test_a_query_written_with_no_page_being_opened_stays_where_it_is(app, page):
     assert page.evaluate("() => window.lmHistoryGuard.moved()") == []
 
 
+def test_a_link_opened_in_another_tab_leaves_this_tabs_writes_alone(app, page):
+    """Ctrl+click on a link the browser follows itself (no Streamlit handler) opens a new tab; this tab
+    stays, and its next query is its own page's. (Streamlit follows a Ctrl+click on its sidebar links in
+    the same tab, so those count as going.)"""
+    url, _ = app
+    helpers.record_history(page)
+    page.goto(f"{url}/compare")
+    settle(page, "Compare runs")
+    page.wait_for_function("() => window.lmHistoryGuard !== undefined", timeout=10_000)
+    page.evaluate("""() => document.body.appendChild(Object.assign(document.createElement('a'),
+        {href: '/train?preset=tiny', id: 'plain-link', textContent: 'Train, tiny',
+         style: 'position: fixed; right: 0; bottom: 0; z-index: 2147483647; background: white'}))""")
+    with page.context.expect_page() as opened:
+        page.locator("#plain-link").click(modifiers=["ControlOrMeta"])
+    opened.value.close()
+    assert urlparse(page.url).path == "/compare"
+    page.evaluate("() => history.pushState({}, '', '/compare?runs=x')")   # as Streamlit writes a tick
+    assert helpers.history_log(page)[-1] == "pushState /compare?runs=x"
+    assert page.evaluate("() => window.lmHistoryGuard.moved()") == []
+
+
 @pytest.fixture
 def own_app(tmp_path):
     with streamlit_server(tmp_path / "runs") as url:

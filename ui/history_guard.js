@@ -20,22 +20,23 @@
     return link ? new URL(link.href).pathname : new URL(name, location.href).pathname;
   };
 
-  // Where a click goes: a link of this app (the sidebar, st.page_link: its path and its own query,
-  // which Streamlit writes on arrival), or a button known to switch pages. Any other click forgets an
-  // earlier one that led nowhere.
-  document.addEventListener("click", (event) => {
+  // Where a click goes: a link of this app that Streamlit follows itself (the sidebar, st.page_link:
+  // its handler has prevented the browser's own navigation by the time the click bubbles up here; a
+  // Ctrl+click opens another tab and this one goes nowhere), with its own query, which Streamlit writes
+  // on arrival; or a button known to switch pages. Any other click forgets an earlier one.
+  window.addEventListener("click", (event) => {
     const target = event.target instanceof Element ? event.target : null;
     const link = target?.closest("a[href]");
     const url = link ? new URL(link.href, location.href) : null;
-    if (url && url.origin === location.origin && !link.target) {
-      state.going = { path: url.pathname, search: url.search };
+    if (url && url.origin === location.origin) {
+      state.going = event.defaultPrevented ? { path: url.pathname, search: url.search } : null;
       return;
     }
     const button = target?.closest("button");
     const keyed = button?.closest("[class*='st-key-']");
     const prefix = keyed && Object.keys(state.switches).find((p) => keyed.className.includes(`st-key-${p}`));
     state.going = prefix ? { path: here(state.switches[prefix]), search: null } : null;
-  }, true);
+  });
   window.addEventListener("popstate", () => { state.going = null; });
 
   history.pushState = (data, title, address) => {
