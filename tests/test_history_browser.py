@@ -136,34 +136,50 @@ def test_compare_back_from_the_first_tick_unticks_it(app, page):
     assert len(query(page)["runs"]) == 1
 
 
+def guarded(page, url: str, path: str, shows: str) -> None:
+    """The app's page at `path`, its history recorded, with the guard's script running."""
+    helpers.record_history(page)
+    page.goto(f"{url}{path}")
+    settle(page, shows)
+    page.wait_for_function("() => window.lmHistoryGuard !== undefined", timeout=10_000)
+
+
+def click_then_push(page, href: str, address: str) -> None:
+    """A click on a link to `href` that Streamlit follows itself (its handler prevents the browser's),
+    then a query pushed as Streamlit's handlePageInfoChanged does, before any arrival."""
+    page.evaluate("""([href, address]) => {
+        const link = Object.assign(document.createElement('a'), {href, textContent: href});
+        link.addEventListener('click', (event) => event.preventDefault());
+        document.body.appendChild(link);
+        link.click();
+        history.pushState({}, '', address);
+        link.remove();
+    }""", [href, address])
+
+
 def test_a_query_written_before_the_arrival_goes_to_the_page_being_opened(app, page):
     """The guard (ui/history.py guard()) in the real app, with Streamlit's two writes made in the order
     that failed: a click on a link to Train, then Train's query pushed onto the page still shown."""
-    url, _ = app
-    helpers.record_history(page)
-    page.goto(f"{url}/compare")
-    settle(page, "Compare runs")
-    page.wait_for_function("() => window.lmHistoryGuard !== undefined", timeout=10_000)
-    page.evaluate("""() => {
-        const link = Object.assign(document.createElement('a'), {href: '/train', textContent: 'to Train'});
-        link.addEventListener('click', (event) => event.preventDefault());  // Streamlit's own links do too
-        document.body.appendChild(link);
-        link.click();
-        history.pushState({}, '', '/compare?preset=tiny&lr=2.0');            // as Streamlit writes it
-        link.remove();
-    }""")
+    guarded(page, app[0], "/compare", "Compare runs")
+    click_then_push(page, "/train", "/compare?preset=tiny&lr=2.0")
     assert helpers.history_log(page)[-2:] == ["pushState /train", "pushState /train?preset=tiny&lr=2.0"]
     assert page.evaluate("() => window.lmHistoryGuard.moved()") == ["/compare?preset=tiny&lr=2.0"]
     page.evaluate("() => history.pushState({}, '', '/train?preset=tiny&lr=3.0')")   # arrived: left alone
     assert helpers.history_log(page)[-1] == "pushState /train?preset=tiny&lr=3.0"
 
 
+def test_a_pages_own_query_stays_on_it_when_a_click_away_is_abandoned(app, page):
+    """QA round 23: a value typed on Train and a sidebar click at once: Streamlit reruns Train for the box
+    the click left and drops the click, and the guard had moved Train's query, written then, onto
+    /compare while Train stayed on screen. The query's keys say whose it is (ui/history.py page_keys)."""
+    guarded(page, app[0], "/train", "Learning rate")
+    click_then_push(page, "/compare", "/train?preset=tiny&lr=0.05")             # Train's rerun, not Compare's
+    assert helpers.history_log(page)[-1] == "pushState /train?preset=tiny&lr=0.05"
+    assert page.evaluate("() => window.lmHistoryGuard.moved()") == []
+
+
 def test_a_query_written_with_no_page_being_opened_stays_where_it_is(app, page):
-    url, _ = app
-    helpers.record_history(page)
-    page.goto(f"{url}/compare")
-    settle(page, "Compare runs")
-    page.wait_for_function("() => window.lmHistoryGuard !== undefined", timeout=10_000)
+    guarded(page, app[0], "/compare", "Compare runs")
     page.get_by_text("Compare runs").first.click()           # a click on no link forgets nothing it needs
     page.evaluate("() => history.pushState({}, '', '/compare?runs=x')")
     assert helpers.history_log(page)[-1] == "pushState /compare?runs=x"
@@ -174,11 +190,7 @@ def test_a_link_opened_in_another_tab_leaves_this_tabs_writes_alone(app, page):
     """Ctrl+click on a link the browser follows itself (no Streamlit handler) opens a new tab; this tab
     stays, and its next query is its own page's. (Streamlit follows a Ctrl+click on its sidebar links in
     the same tab, so those count as going.)"""
-    url, _ = app
-    helpers.record_history(page)
-    page.goto(f"{url}/compare")
-    settle(page, "Compare runs")
-    page.wait_for_function("() => window.lmHistoryGuard !== undefined", timeout=10_000)
+    guarded(page, app[0], "/compare", "Compare runs")
     page.evaluate("""() => document.body.appendChild(Object.assign(document.createElement('a'),
         {href: '/train?preset=tiny', id: 'plain-link', textContent: 'Train, tiny',
          style: 'position: fixed; right: 0; bottom: 0; z-index: 2147483647; background: white'}))""")
@@ -186,8 +198,9 @@ def test_a_link_opened_in_another_tab_leaves_this_tabs_writes_alone(app, page):
         page.locator("#plain-link").click(modifiers=["ControlOrMeta"])
     opened.value.close()
     assert urlparse(page.url).path == "/compare"
-    page.evaluate("() => history.pushState({}, '', '/compare?runs=x')")   # as Streamlit writes a tick
-    assert helpers.history_log(page)[-1] == "pushState /compare?runs=x"
+    # A query only Train writes: had the click counted as going there, it would have gone to /train.
+    page.evaluate("() => history.pushState({}, '', '/compare?preset=tiny&lr=2.0')")
+    assert helpers.history_log(page)[-1] == "pushState /compare?preset=tiny&lr=2.0"
     assert page.evaluate("() => window.lmHistoryGuard.moved()") == []
 
 

@@ -97,6 +97,19 @@ def lagging(page: str, query) -> bool:
     return query in state.get(WRITTEN + page, [])
 
 
+def page_keys() -> dict[str, list[str]]:
+    """Each page's name (its url path; Start's is "") -> the query keys it writes: the script moves a query
+    only to a page that writes it. Imported here, not above: those modules import this one."""
+    from explorer import sampling_settings
+    from explorer.links import RESERVED_QUERY
+    from lmcore.config import KEYS
+    from ui.compare_url import LINK_KEYS
+
+    return {"": [], "train": sorted({"preset", *RESERVED_QUERY, *KEYS}), "compare": list(LINK_KEYS),
+            "inside": ["run", "tab"],   # app_pages/inside.py's url_link (a page module: it draws when imported)
+            "generate": ["run", *sampling_settings.LINK_KEYS]}
+
+
 def guard() -> None:
     """Keep a page's first address off the page being left (app.py, every run; history_guard.js).
 
@@ -106,5 +119,6 @@ def guard() -> None:
     Compare), and Start's "Start now" wrote ?run= onto Start, a second history entry. The script
     sends such a write to the page being opened. It runs once per tab: the same body is not run again.
     """
+    settings = json.dumps({"switches": SWITCHES, "keys": page_keys()})
     st.html(f"<div data-lm-history-guard></div><script>{GUARD_SCRIPT}\n"
-            f"window.lmHistoryGuard.switches({json.dumps(SWITCHES)});</script>", unsafe_allow_javascript=True)
+            f"window.lmHistoryGuard.configure({settings});</script>", unsafe_allow_javascript=True)

@@ -3,16 +3,23 @@
 // page reached by a link or st.switch_page only in a React callback after the next commit. Train,
 // arriving by the sidebar with the session's settings, so pushed "/compare?preset=tiny&lr=2.0" before
 // "/train?preset=tiny&lr=2.0" about one time in four: one Back landed on Compare with Train's query.
-// This notes where a click is going. A link's page gets the query pushed onto the page being left,
-// after the arrival's own entry: the two entries the pushes make when they come in order. A button
-// that calls st.switch_page with a query (Start's "Start now": ?run=) pushed it onto Start, and the
-// leaving page's own address callback can still be pending then, so that write is dropped instead:
-// Streamlit has kept the query, and the new page's address carries it, one entry.
-// switches({key class prefix: page name}) names those buttons.
+// This notes where a click is going. A query pushed onto the page being left that only the page being
+// opened writes goes to that page, after the arrival's own entry: the two entries the pushes make when
+// they come in order. A button that calls st.switch_page with a query (Start's "Start now": ?run=)
+// pushed it onto Start, and the leaving page's own address callback can still be pending then, so that
+// write is dropped instead: Streamlit has kept the query, and the new page's address carries it, one
+// entry. Streamlit can also abandon a click's navigation (a box left by that click reruns its page
+// first), and that page's own query then stays where it is: the query's keys tell whose it is.
+// configure({switches: {key class prefix: page name}, keys: {page name: the query keys it writes}}).
 (() => {
   if (window.lmHistoryGuard) return;
   const original = history.pushState.bind(history);
-  const state = { going: null, switches: {}, moved: [] };
+  const state = { going: null, switches: {}, keys: {}, moved: [] };
+  // Whether only the page at `path` writes every key of `search` (the main page's name is "").
+  const writes = (path, search) => {
+    const keys = state.keys[path.split("/").pop()] || [];
+    return [...new URLSearchParams(search).keys()].every((key) => keys.includes(key));
+  };
   // A page's path as the sidebar links it (the app may be served under a base path).
   const here = (name) => {
     const links = [...document.querySelectorAll("[data-testid='stSidebarNav'] a[href]")];
@@ -42,7 +49,8 @@
   history.pushState = (data, title, address) => {
     const going = state.going;
     const next = address == null ? null : new URL(address, location.href);
-    if (going && next && next.search && next.pathname === location.pathname && going.path !== location.pathname) {
+    if (going && next && next.search && next.pathname === location.pathname && going.path !== location.pathname
+        && writes(going.path, next.search) && !writes(location.pathname, next.search)) {
       state.going = null;
       state.moved.push(String(address));
       if (going.search === null) return undefined;
@@ -54,7 +62,7 @@
     return result;
   };
   window.lmHistoryGuard = {
-    switches: (map) => { state.switches = map; },
+    configure: ({ switches, keys }) => { state.switches = switches; state.keys = keys; },
     moved: () => [...state.moved],   // the addresses it moved or dropped, for a test to name
   };
 })();
