@@ -40,6 +40,8 @@ INSIDE_SHOWN_UNITS = "inside.shown_units"
 INSIDE_COUNT_FOR = "inside.count_for"
 INSIDE_TAB = "inside.tab"
 INSIDE_URL_TAB = "inside.url_tab"     # the (tab, run) of the URL last applied or written
+INSIDE_SHOWN_TAB = "inside.shown_tab"  # the tab last drawn: the tabs' own state is dropped on another page
+INSIDE_SHOWN_RUN = "inside.shown_run"  # the run the address last named
 INSIDE_MASKS = "inside.masks"          # (path, mtime, size) and the arrays read from it
 MASKS_EVERY = 2                        # seconds between looks at a training run's masks.npz
 LESSON_TAB, RUN_TAB, PARAMS_TAB = "🎭 Dropout placements", "🔎 A run's masks", "🧮 Parameters & tying"
@@ -317,11 +319,13 @@ def without_dropout(summary: RunSummary) -> bool:
 
 def chosen_run(summaries: list[RunSummary]):
     """(summary, config) of the run the masks tab shows, or (None, None), without drawing that tab:
-    ?run=ID (a link, or its select box, which writes its pick there), else its pick kept while the
-    tab is closed, else the newest run."""
+    ?run=ID (a link, or its select box, which writes its pick there), else the run the address last
+    named (the sidebar's link names none), else its pick kept while the tab is closed, else the newest run."""
     by_id = {s.id: s for s in summaries}
     warn_unknown_run(by_id, "Pick what to count below.")
-    for wanted in (st.query_params.get("run"), st.session_state.get(INSIDE_RUN), next(iter(by_id), None)):
+    state = st.session_state
+    for wanted in (st.query_params.get("run"), state.get(INSIDE_SHOWN_RUN), state.get(INSIDE_RUN),
+                   next(iter(by_id), None)):
         if wanted in by_id:
             return by_id[wanted], run_config(by_id[wanted])
     return None, None
@@ -414,11 +418,19 @@ def follow_link() -> None:
     reload, or the browser's Back and Forward. Call before the tabs are drawn. Also when the tabs' own
     state is gone: Streamlit drops it on another page, and Back to a params link then opened the lesson
     and wrote tab=lesson over that history entry (QA round 13)."""
-    link = url_link()
-    if (link != st.session_state.get(INSIDE_URL_TAB) and not history.lagging("inside", link)
-            or INSIDE_TAB not in st.session_state):
-        st.session_state[INSIDE_URL_TAB] = link
-        st.session_state[INSIDE_TAB] = opening_tab(st.query_params)
+    link, state = url_link(), st.session_state
+    if link == (None, None) and (history.history_navigation() or state.get(history.ARRIVED, True)):
+        # The sidebar's bare address keeps the session's tab (and its run, which run_tab reads from the
+        # session), as on Train and Generate: it opened the lesson, and the address lost ?run= (QA round 24).
+        written = dict(zip(("tab", "run"), history.last_written("inside") or (None, None)))
+        if history.bare_address("inside", {key: value for key, value in written.items() if value}) is None:
+            state[INSIDE_URL_TAB] = link
+            state[INSIDE_TAB] = state.get(INSIDE_SHOWN_TAB, LESSON_TAB)
+            return
+    if (link != state.get(INSIDE_URL_TAB) and not history.lagging("inside", link)
+            or INSIDE_TAB not in state):
+        state[INSIDE_URL_TAB] = link
+        state[INSIDE_TAB] = opening_tab(st.query_params)
 
 
 def tab_in_url(shown_run: str | None) -> None:
@@ -436,6 +448,8 @@ def tab_in_url(shown_run: str | None) -> None:
     if query != st.query_params.to_dict():
         st.query_params.from_dict(query)
     st.session_state[INSIDE_URL_TAB] = url_link()
+    st.session_state[INSIDE_SHOWN_TAB] = tab
+    st.session_state[INSIDE_SHOWN_RUN] = st.query_params.get("run")
     history.wrote("inside", url_link())
 
 

@@ -14,12 +14,12 @@ from conftest import copy_run, open_app, run_as_back
 from explorer.lesson import mask_rows
 from lmcore.config import from_dict
 
-PARAMS_TAB = "🧮 Parameters & tying"
+LESSON_TAB, RUN_TAB, PARAMS_TAB = "🎭 Dropout placements", "🔎 A run's masks", "🧮 Parameters & tying"
 
 
 def open_inside(monkeypatch, root: Path, run_id: str | None = None, tab: str | None = None) -> AppTest:
     """Inside over `root`, linked to a run's masks and/or a tab (its label) as a URL opens them."""
-    slug = {"🎭 Dropout placements": "lesson", "🔎 A run's masks": "masks", PARAMS_TAB: "params"}.get(tab)
+    slug = {LESSON_TAB: "lesson", RUN_TAB: "masks", PARAMS_TAB: "params"}.get(tab)
     query = {**({"run": run_id} if run_id else {}), **({"tab": slug} if slug else {})}
     at = open_app(monkeypatch, root, "app_pages/inside.py", query)
     assert not at.exception, at.exception
@@ -325,6 +325,36 @@ def test_back_from_another_page_reopens_the_tab_the_address_names(trained_runs, 
         at.query_params[key] = value
     at.run()
     assert at.session_state["inside.tab"] == PARAMS_TAB and dict(at.query_params) == query
+
+
+@pytest.mark.parametrize("tab", [PARAMS_TAB, RUN_TAB])
+def test_the_sidebars_inside_reopens_the_tab_and_run_left(trained_runs, monkeypatch, tab):
+    """QA round 24: Inside on a run's masks (or Parameters), Compare by the sidebar, then Inside by the
+    sidebar: the lesson opened and the address lost the run, where Train and Generate keep the session's."""
+    root, folders = trained_runs
+    run = folders["variational"].name
+    at = open_inside(monkeypatch, root, run, tab)
+    query = dict(at.query_params)
+    at.query_params.clear()
+    at.switch_page("app_pages/compare.py").run()
+    at.query_params.clear()                                               # the sidebar's links carry no query
+    at.switch_page("app_pages/inside.py").run()
+    assert not at.exception
+    assert at.session_state["inside.tab"] == tab and dict(at.query_params) == query
+
+
+def test_back_onto_a_bare_inside_opens_the_lesson(trained_runs, monkeypatch):
+    """The other reading of a bare address: Back onto one the page wrote for the lesson, its defaults."""
+    root, folders = trained_runs
+    at = open_inside(monkeypatch, root)
+    assert at.session_state["inside.tab"] == LESSON_TAB and dict(at.query_params) == {}
+    at.query_params["run"] = folders["plain"].name
+    at.query_params["tab"] = "params"
+    at.run()
+    assert at.session_state["inside.tab"] == PARAMS_TAB
+    at.query_params.clear()
+    run_as_back(at, monkeypatch)
+    assert at.session_state["inside.tab"] == LESSON_TAB and dict(at.query_params) == {}
 
 
 def test_no_chart_takes_a_swipe_for_a_zoom(trained_runs, monkeypatch):
