@@ -40,8 +40,6 @@ INSIDE_SHOWN_UNITS = "inside.shown_units"
 INSIDE_COUNT_FOR = "inside.count_for"
 INSIDE_TAB = "inside.tab"
 INSIDE_URL_TAB = "inside.url_tab"     # the (tab, run) of the URL last applied or written
-INSIDE_SHOWN_TAB = "inside.shown_tab"  # the tab last drawn: the tabs' own state is dropped on another page
-INSIDE_SHOWN_RUN = "inside.shown_run"  # the run the address last named
 INSIDE_MASKS = "inside.masks"          # (path, mtime, size) and the arrays read from it
 MASKS_EVERY = 2                        # seconds between looks at a training run's masks.npz
 LESSON_TAB, RUN_TAB, PARAMS_TAB = "🎭 Dropout placements", "🔎 A run's masks", "🧮 Parameters & tying"
@@ -323,8 +321,7 @@ def chosen_run(summaries: list[RunSummary]):
     named (the sidebar's link names none), else its pick kept while the tab is closed, else the newest run."""
     by_id = {s.id: s for s in summaries}
     warn_unknown_run(by_id, "Pick what to count below.")
-    state = st.session_state
-    for wanted in (st.query_params.get("run"), state.get(INSIDE_SHOWN_RUN), state.get(INSIDE_RUN),
+    for wanted in (st.query_params.get("run"), last_shown()["run"], st.session_state.get(INSIDE_RUN),
                    next(iter(by_id), None)):
         if wanted in by_id:
             return by_id[wanted], run_config(by_id[wanted])
@@ -354,8 +351,9 @@ def count_source(summary, cfg) -> tuple:
     options = ([f"run:{summary.id}"] if cfg is not None else []) + [f"preset:{n}" for n in PRESETS]
     if st.session_state.get(INSIDE_COUNT_FOR) not in options:
         st.session_state[INSIDE_COUNT_FOR] = options[0] if cfg is not None else "preset:book"
-    choice = st.selectbox("Count the parameters of", options, index=options.index(st.session_state[INSIDE_COUNT_FOR]),
-                          key=INSIDE_COUNT_FOR, persist_state="session",
+    choice = st.selectbox("Count the parameters of", options,
+                          index=ui.index_of(options, st.session_state[INSIDE_COUNT_FOR]), key=INSIDE_COUNT_FOR,
+                          persist_state="session",
                           format_func=lambda o: f"this run: {summary.name}" if o.startswith("run:")
                           else f"preset {o[7:]}")
     if choice.startswith("run:"):
@@ -413,6 +411,11 @@ def url_link() -> tuple:
     return st.query_params.get("tab"), st.query_params.get("run")
 
 
+def last_shown() -> dict:
+    """{"tab", "run"} of the address this page last wrote (None each before it wrote one)."""
+    return dict(zip(("tab", "run"), history.last_written("inside") or (None, None)))
+
+
 def follow_link() -> None:
     """Open the tab a URL names when it is not the one this page last applied or wrote: a new link, a
     reload, or the browser's Back and Forward. Call before the tabs are drawn. Also when the tabs' own
@@ -422,10 +425,10 @@ def follow_link() -> None:
     if link == (None, None) and (history.history_navigation() or state.get(history.ARRIVED, True)):
         # The sidebar's bare address keeps the session's tab (and its run, which run_tab reads from the
         # session), as on Train and Generate: it opened the lesson, and the address lost ?run= (QA round 24).
-        written = dict(zip(("tab", "run"), history.last_written("inside") or (None, None)))
-        if history.bare_address("inside", {key: value for key, value in written.items() if value}) is None:
+        shown = last_shown()
+        if history.bare_address("inside", {key: value for key, value in shown.items() if value}) is None:
             state[INSIDE_URL_TAB] = link
-            state[INSIDE_TAB] = state.get(INSIDE_SHOWN_TAB, LESSON_TAB)
+            state[INSIDE_TAB] = opening_tab(shown)   # what the page wrote opens the tab it showed (tab_in_url)
             return
     if (link != state.get(INSIDE_URL_TAB) and not history.lagging("inside", link)
             or INSIDE_TAB not in state):
@@ -448,8 +451,6 @@ def tab_in_url(shown_run: str | None) -> None:
     if query != st.query_params.to_dict():
         st.query_params.from_dict(query)
     st.session_state[INSIDE_URL_TAB] = url_link()
-    st.session_state[INSIDE_SHOWN_TAB] = tab
-    st.session_state[INSIDE_SHOWN_RUN] = st.query_params.get("run")
     history.wrote("inside", url_link())
 
 

@@ -15,7 +15,7 @@ from lmcore.errors import LmcoreError
 from lmcore.params import formula_counts
 from lmcore.presets import PRESETS
 from lmcore.summaries import RunSummary, abreast_of_log, list_runs, reference_runs
-from ui import access, plots, reference, staleness
+from ui import access, history, plots, reference, staleness
 
 START_PTB = "start.ptb_message"
 
@@ -101,7 +101,7 @@ def preset_card(name: str, ptb_here: bool, run: RunSummary | None = None) -> Non
             st.caption("Needs PTB first: **Download PTB** above, or start **synthetic**.")
         elif name in FULL_RECIPES and not torch.cuda.is_available():  # QA round 5: a 6-hour click, unsaid
             st.caption(f"A GPU recipe: {cfg.epochs} epochs take hours on a CPU (see below).")
-        if st.button("Start now", key=f"start.go.{name}", type="secondary" if blocked else "primary",
+        if st.button("Start now", key=f"{history.START_NOW}{name}", type="secondary" if blocked else "primary",
                      icon=":material/play_arrow:", width="stretch", disabled=blocked or not access.may_change(),
                      help=access.help_or_refusal("Download PTB above first" if blocked else None)):
             try:

@@ -26,7 +26,9 @@ apply it.
 
 from __future__ import annotations
 
+import functools
 import json
+import re
 from pathlib import Path
 
 import streamlit as st
@@ -37,8 +39,8 @@ WRITTEN = "history.written."  # + a page's name: the queries it wrote lately, ne
 PAGE = "history.page"  # the page the session's runs draw
 ARRIVED = "history.arrived"  # whether this page was arrived at since it last wrote its address
 KEPT = 8  # queries remembered per page: more than a burst of quick changes writes before the browser catches up
-# Buttons that call st.switch_page, by the start of their key's CSS class: the page each opens.
-SWITCHES = {"start-go-": "train"}
+START_NOW = "start.go."  # + a preset's name: Start's "Start now" buttons' keys (app_pages/start.py)
+SWITCHES = {START_NOW: "train"}  # the keys' start of buttons that call st.switch_page: the page each opens
 GUARD_SCRIPT = "\n".join(line for line in Path(__file__).with_name("history_guard.js").read_text().splitlines()
                          if not line.lstrip().startswith("//"))
 
@@ -119,6 +121,14 @@ def guard() -> None:
     Compare), and Start's "Start now" wrote ?run= onto Start, a second history entry. The script
     sends such a write to the page being opened. It runs once per tab: the same body is not run again.
     """
-    settings = json.dumps({"switches": SWITCHES, "keys": page_keys()})
-    st.html(f"<div data-lm-history-guard></div><script>{GUARD_SCRIPT}\n"
-            f"window.lmHistoryGuard.configure({settings});</script>", unsafe_allow_javascript=True)
+    st.html(_guard_html(), unsafe_allow_javascript=True)
+
+
+@functools.cache
+def _guard_html() -> str:
+    """The guard's element, made once: app.py sends it on every full rerun."""
+    # Streamlit marks a keyed element's container with the class st-key-<key>, its other characters as "-".
+    switches = {re.sub(r"[^A-Za-z0-9_-]", "-", key): page for key, page in SWITCHES.items()}
+    settings = json.dumps({"switches": switches, "keys": page_keys()})
+    return (f"<div data-lm-history-guard></div><script>{GUARD_SCRIPT}\n"
+            f"window.lmHistoryGuard.configure({settings});</script>")
