@@ -89,11 +89,13 @@ def test_train_back_reaches_the_defaults_and_the_sidebar_keeps_the_session(app, 
     page.wait_for_function("() => location.search.includes('lr=2')", timeout=10_000)
     wait_app_idle(page)
     # Streamlit wrote Train's first query onto /compare about 1 run in 4 (stop 32): ui/history.py guard()
-    assert not [entry for entry in helpers.history_log(page) if entry.startswith("pushState /compare?")], \
-        helpers.history_log(page)
-    back(page)                                              # onto the sidebar's step: still the session's
-    expect(field(page, "Learning rate")).to_have_value("2", timeout=5_000)
-    back(page)
+    log = helpers.history_log(page)
+    assert not [entry for entry in log if entry.startswith("pushState /compare?")], log
+    # The arrival's bare entry is written over, not left as a step that one Back shows again (QA round 24).
+    since_compare = log[len(log) - log[::-1].index("pushState /compare"):]
+    assert since_compare in (["pushState /train", "replaceState /train?preset=tiny&lr=2.0"],  # in order
+                             ["pushState /train?preset=tiny&lr=2.0"]), log               # moved by the guard
+    back(page)                                              # one Back: the page before
     settle(page, "Compare runs")
     back(page)
     expect(field(page, "Learning rate")).to_have_value("2", timeout=10_000)
@@ -144,28 +146,51 @@ def guarded(page, url: str, path: str, shows: str) -> None:
     page.wait_for_function("() => window.lmHistoryGuard !== undefined", timeout=10_000)
 
 
-def click_then_push(page, href: str, address: str) -> None:
-    """A click on a link to `href` that Streamlit follows itself (its handler prevents the browser's),
-    then a query pushed as Streamlit's handlePageInfoChanged does, before any arrival."""
-    page.evaluate("""([href, address]) => {
+def click_then_push(page, href: str, address: str, arrive: bool = False, key: str | None = None) -> None:
+    """A click on a link to `href` that Streamlit follows itself (its handler prevents the browser's);
+    with `arrive`, that page's entry pushed as Streamlit's maybeUpdatePageUrl does; then, after the key
+    `key` if any, a query pushed as its handlePageInfoChanged does (without `arrive`: before any arrival)."""
+    page.evaluate("""([href, arrive]) => {
         const link = Object.assign(document.createElement('a'), {href, textContent: href});
         link.addEventListener('click', (event) => event.preventDefault());
         document.body.appendChild(link);
         link.click();
-        history.pushState({}, '', address);
+        if (arrive) history.pushState({}, '', href);
         link.remove();
-    }""", [href, address])
+    }""", [href, arrive])
+    if key:
+        page.keyboard.press(key)
+    page.evaluate("(address) => history.pushState({}, '', address)", address)
 
 
 def test_a_query_written_before_the_arrival_goes_to_the_page_being_opened(app, page):
     """The guard (ui/history.py guard()) in the real app, with Streamlit's two writes made in the order
     that failed: a click on a link to Train, then Train's query pushed onto the page still shown."""
     guarded(page, app[0], "/compare", "Compare runs")
+    before = len(helpers.history_log(page))
     click_then_push(page, "/train", "/compare?preset=tiny&lr=2.0")
-    assert helpers.history_log(page)[-2:] == ["pushState /train", "pushState /train?preset=tiny&lr=2.0"]
+    assert helpers.history_log(page)[before:] == ["pushState /train?preset=tiny&lr=2.0"]   # no bare step before it
     assert page.evaluate("() => window.lmHistoryGuard.moved()") == ["/compare?preset=tiny&lr=2.0"]
     page.evaluate("() => history.pushState({}, '', '/train?preset=tiny&lr=3.0')")   # arrived: left alone
     assert helpers.history_log(page)[-1] == "pushState /train?preset=tiny&lr=3.0"
+
+
+def test_a_bare_arrivals_first_query_goes_over_its_entry_but_a_users_change_does_not(app, page):
+    """QA round 24: after a sidebar arrival the page writes the session's settings at once, and its bare
+    entry was a step that the first Back showed again as it was. The guard writes over it; a query
+    written after the user's own input is their change, an entry of its own."""
+    guarded(page, app[0], "/compare", "Compare runs")
+    before = len(helpers.history_log(page))
+    click_then_push(page, "/train", "/train?preset=tiny&lr=2.0", arrive=True)
+    assert helpers.history_log(page)[before:] == ["pushState /train", "replaceState /train?preset=tiny&lr=2.0"]
+    assert page.evaluate("() => window.lmHistoryGuard.replaced()") == ["/train?preset=tiny&lr=2.0"]
+    page.evaluate("() => history.pushState({}, '', '/train?preset=tiny&lr=3.0')")   # the next write: its own
+    assert helpers.history_log(page)[-1] == "pushState /train?preset=tiny&lr=3.0"
+
+    before = len(helpers.history_log(page))
+    click_then_push(page, "/generate", "/generate?temperature=0.5", arrive=True, key="Shift")
+    assert helpers.history_log(page)[before:] == ["pushState /generate", "pushState /generate?temperature=0.5"]
+    assert page.evaluate("() => window.lmHistoryGuard.replaced()") == ["/train?preset=tiny&lr=2.0"]
 
 
 def test_a_pages_own_query_stays_on_it_when_a_click_away_is_abandoned(app, page):

@@ -10,8 +10,10 @@ Set up, Generate's first edit, Compare's first tick).
 Streamlit marks the rerun that the browser's Back or Forward caused (`is_history_navigation`), and
 writes the address as a replacement, not a new entry, during it. On Back or Forward a bare address
 means the defaults, with one exception. Arriving by the sidebar with settings of its own, a page
-writes them at once, so that bare entry is only a step on the way to the next one. A page remembers
-that step (the settings it wrote after it), and Back from that next entry onto it keeps the
+writes them at once, so that bare entry is only a step on the way to the next one, which Back shows
+again as it was: the first Back seemed to do nothing (QA round 24). The guard (history_guard.js) writes
+the settings over the step where it sees the arrival, so there is none. Where it cannot, a page
+remembers that step (the settings it wrote after it), and Back from that next entry onto it keeps the
 session's settings, as before: the page writes them again over the step. Remembering what each
 arrival stood for instead read an older bare entry (the defaults) as the newest arrival's settings
 (QA round 14: four Backs through Train and Compare).
@@ -70,11 +72,23 @@ def bare_address(page: str, shown: dict | None) -> dict | None:
 
 def note_page(page: str) -> None:
     """Remember the page this run draws (app.py, before every page). An arrival from another page lasts
-    until the page writes its address: a run cut short by the next one is still part of it."""
+    until the page writes its address: a run cut short by the next one is still part of it.
+
+    Back or Forward onto another page ends every other page's step: the step's entry, if the browser
+    has one, lies just before the entry written after it, and the guard writes over it where it can
+    (history_guard.js), so an older bare entry reached past another page is the defaults."""
     state = st.session_state
+    if history_navigation():
+        for key in [key for key in state if key.startswith(PREFIX) and _group_page(key) != page]:
+            del state[key]
     if state.get(PAGE) != page:
         state[PAGE] = page
         state[ARRIVED] = True
+
+
+def _group_page(key: str) -> str:
+    """The page of a step's settings group: "train.view" -> "train"."""
+    return key.removeprefix(PREFIX).split(".")[0]
 
 
 def wrote(page: str, query) -> None:

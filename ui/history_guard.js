@@ -4,17 +4,20 @@
 // arriving by the sidebar with the session's settings, so pushed "/compare?preset=tiny&lr=2.0" before
 // "/train?preset=tiny&lr=2.0" about one time in four: one Back landed on Compare with Train's query.
 // This notes where a click is going. A query pushed onto the page being left that only the page being
-// opened writes goes to that page, after the arrival's own entry: the two entries the pushes make when
-// they come in order. A button that calls st.switch_page with a query (Start's "Start now": ?run=)
+// opened writes goes to that page: after the entry of a link's own query, over a bare link's arrival (as
+// below). A button that calls st.switch_page with a query (Start's "Start now": ?run=)
 // pushed it onto Start, and the leaving page's own address callback can still be pending then, so that
 // write is dropped instead: Streamlit has kept the query, and the new page's address carries it, one
 // entry. Streamlit can also abandon a click's navigation (a box left by that click reruns its page
 // first), and that page's own query then stays where it is: the query's keys tell whose it is.
+// A page arrived at by a bare link (the sidebar's) that writes the session's settings at once writes them
+// over its arrival entry instead of after it: that entry would only be a step, which Back shows again as
+// it was, so the first Back seemed to do nothing. Any input of the user's before that write ends it.
 // configure({switches: {key class prefix: page name}, keys: {page name: the query keys it writes}}).
 (() => {
   if (window.lmHistoryGuard) return;
   const original = history.pushState.bind(history);
-  const state = { going: null, switches: {}, keys: {}, moved: [] };
+  const state = { going: null, arrived: null, switches: {}, keys: {}, moved: [], replaced: [] };
   // Whether only the page at `path` writes every key of `search` (the main page's name is "").
   const writes = (path, search) => {
     const keys = state.keys[path.split("/").pop()] || [];
@@ -44,25 +47,40 @@
     const prefix = keyed && Object.keys(state.switches).find((p) => keyed.className.includes(`st-key-${p}`));
     state.going = prefix ? { path: here(state.switches[prefix]), search: null } : null;
   });
-  window.addEventListener("popstate", () => { state.going = null; });
+  window.addEventListener("popstate", () => { state.going = null; state.arrived = null; });
+  // The user's own input: a write after it is the change they made, an entry of its own.
+  for (const kind of ["pointerdown", "keydown"]) {
+    window.addEventListener(kind, () => { state.arrived = null; }, true);
+  }
 
   history.pushState = (data, title, address) => {
     const going = state.going;
+    const arrived = state.arrived;
+    state.arrived = null;
     const next = address == null ? null : new URL(address, location.href);
     if (going && next && next.search && next.pathname === location.pathname && going.path !== location.pathname
         && writes(going.path, next.search) && !writes(location.pathname, next.search)) {
       state.going = null;
       state.moved.push(String(address));
       if (going.search === null) return undefined;
-      original({}, "", going.path + going.search);
+      if (going.search) original({}, "", going.path + going.search);
       return original(data, title, going.path + next.search + next.hash);
     }
+    if (arrived && next && next.search && next.pathname === arrived && location.pathname === arrived
+        && !location.search && writes(arrived, next.search)) {
+      state.replaced.push(String(address));
+      return history.replaceState(data, title, address);
+    }
     const result = original(data, title, address);
-    if (going && location.pathname === going.path) state.going = null;
+    if (going && location.pathname === going.path) {
+      state.going = null;
+      if (!going.search && !location.search) state.arrived = going.path;
+    }
     return result;
   };
   window.lmHistoryGuard = {
     configure: ({ switches, keys }) => { state.switches = switches; state.keys = keys; },
     moved: () => [...state.moved],   // the addresses it moved or dropped, for a test to name
+    replaced: () => [...state.replaced],   // the arrivals' first writes it wrote over their entry
   };
 })();
