@@ -10,7 +10,7 @@ from pathlib import Path
 import streamlit as st
 
 import ui
-from ui import history
+from ui import address, history
 
 st.set_page_config(page_title="LSTM LM Explorer", page_icon="🧠", layout="wide")
 # A style-only st.html draws nothing. The rules, each with its reason, are in ui/app.css.
@@ -28,4 +28,5 @@ PAGES = [
 page = st.navigation(PAGES)
 history.note_page(page.url_path)
 ui.sidebar()
+address.note_strays(page, PAGES)
 page.run()

@@ -14,7 +14,7 @@ import streamlit as st
 import ui
 from explorer import compare
 from lmcore.summaries import RunSummary, runs_stamp
-from ui import compare_grids, compare_runs, compare_url, staleness
+from ui import address, compare_grids, compare_runs, compare_url, staleness
 from ui.compare_runs import FLASH, GRID_CHOSEN, GRID_VIEW, RUNS_VIEW, SELECTED, TAB
 
 ACTIVITY = "compare.activity"            # (id, state) of queued/running runs at the last full run
@@ -69,6 +69,7 @@ def listing() -> tuple[tuple | None, list[RunSummary]]:
 st.title("Compare runs")
 st.caption("Every run on disk, side by side: scores, curves and the config keys that differ. "
            "Queue ablation grids and read off what each toggle did to validation perplexity.")
+address.show()
 flash()
 stamp, everything = listing()
 compare_url.apply_link(everything)  # ?runs=a,b or ?group=G: preselect and open that view

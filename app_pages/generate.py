@@ -18,7 +18,7 @@ from lmcore.runs import ACTIVE, read_json, read_status
 from lmcore.sampling import generate, read_prompt, unknown_fate, whole_text
 from lmcore.summaries import RunSummary
 from lmcore.text import EOS, shorten
-from ui import history, plots, staleness
+from ui import address, history, plots, staleness
 
 GENERATE_RUN = "generate.run"
 GENERATE_URL_RUN = "generate.url_run"   # the ?run= value last applied, so a new link wins once
@@ -473,6 +473,7 @@ def history_label(item: dict) -> str:
 st.title("Generate")
 st.markdown("Let a trained run write, see which words it weighed at every step, and watch its samples "
             "change over training.")
+address.show()
 picked = pick_run(ui.all_runs())
 if picked is not None and (gone := weights_not_kept(picked)):
     st.info(f"This run's weights were not kept ({gone}); its samples during training are below.",

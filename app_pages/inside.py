@@ -16,7 +16,7 @@ from lmcore.errors import ConfigError, RunError
 from lmcore.presets import PRESETS
 from lmcore.runs import read_json
 from lmcore.summaries import RunSummary, summary_of
-from ui import history, plots, staleness
+from ui import address, history, plots, staleness
 from ui.inside_figures import (
     PARAMS_TITLE,
     legend,
@@ -459,6 +459,7 @@ def tab_in_url(shown_run: str | None) -> None:
 st.title("Inside the model")
 st.markdown("Where dropout drops units, the masks a run really used, and what tying the embedding to the "
             "decoder saves.")
+address.show()
 # Only the open tab is drawn: a lesson slider must not redraw a run's mask charts. A link with
 # ?run=ID opens that run's masks.
 summaries = ui.all_runs()

@@ -1,0 +1,66 @@
+"""Keys in a page's address that the page does not read. A link typed by hand (`/compare?run=a` for
+`?runs=a`) or meant for another page (`/compare?lr=0.04`) showed the page at its defaults and said
+nothing: the page now says which keys it ignored, and which page reads them. Train names what it
+ignores itself, with the reason (explorer/links.py), and Start reads no address.
+"""
+
+from __future__ import annotations
+
+import difflib
+
+import streamlit as st
+
+from lmcore.text import shorten
+from ui import history
+
+STREAMLIT_KEYS = ("embed", "embed_options")  # Streamlit's own: how the app is embedded
+MAX_NAMED = 3  # the keys a note spells out; the rest are counted
+SAID_ELSEWHERE = ("", "train")  # pages that read no address, or name what they ignore themselves
+NOTE = "address.strays"  # this run's note, or None
+
+
+def stray_keys(keys, own: list[str]) -> list[str]:
+    """The keys of an address, in its order without repeats, that are neither the page's nor Streamlit's."""
+    return [key for key in dict.fromkeys(keys) if key not in own and key not in STREAMLIT_KEYS]
+
+
+def stray_note(title: str, strays: list[str], own: list[str], readers: dict[str, list[str]]) -> str | None:
+    """'Compare does not read `run` (did you mean `runs`?) or `lr` (Train reads it) in its address:
+    ignored.' or None. `readers`: each other page's title -> the keys it reads."""
+    if not strays:
+        return None
+    named = [_named(key, own, readers) for key in strays[:MAX_NAMED]]
+    more = f" and {len(strays) - MAX_NAMED} more" if len(strays) > MAX_NAMED else ""
+    return f"{title} does not read {_listed(named, 'or')}{more} in its address: ignored."
+
+
+def _named(key: str, own: list[str], readers: dict[str, list[str]]) -> str:
+    """The key, with the page's own key it is likely a slip for, else the pages that read it."""
+    text = f"`{shorten(key, 30)}`"
+    if close := difflib.get_close_matches(key, own, n=1, cutoff=0.75):
+        return f"{text} (did you mean `{close[0]}`?)"
+    pages = [title for title, keys in readers.items() if key in keys]
+    return f"{text} ({_listed(pages, 'and')} {'reads' if len(pages) == 1 else 'read'} it)" if pages else text
+
+
+def _listed(items: list[str], word: str) -> str:
+    """'a', 'a or b', 'a, b or c'."""
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} {word} {items[-1]}"
+
+
+def note_strays(page, pages) -> None:
+    """Work out the note on the keys the address holds that `page` does not read (app.py, before the
+    page runs; `pages`: the app's st.Page objects, for the pages that read them). show() draws it."""
+    note = None
+    if page.url_path not in SAID_ELSEWHERE:
+        keys = history.page_keys()
+        own = keys.get(page.url_path, [])
+        readers = {other.title: keys.get(other.url_path, []) for other in pages if other.url_path != page.url_path}
+        note = stray_note(page.title, stray_keys(st.query_params.keys(), own), own, readers)
+    st.session_state[NOTE] = note
+
+
+def show() -> None:
+    """The note, under the page's title and introduction (Compare, Generate, Inside)."""
+    if note := st.session_state.get(NOTE):
+        st.caption(note)
