@@ -293,6 +293,28 @@ def test_edit_a_copy_drops_a_name_made_from_the_changes_and_keeps_a_chosen_one(t
     assert at.text_input(key="train.w.name").value == copied
 
 
+def test_edit_a_copy_of_a_grid_run_is_named_as_train_like_names_it(trained_runs, monkeypatch, tmp_path):
+    """QA round 26: Edit a copy named a grid run's copy afresh ('tiny · ... · +2 more') where `lmcore train
+    --like` kept its name with the copy's values ('placement=variational seed=5 · max_steps=10'): one rule."""
+    from lmcore import copies
+    from ui.train_setup import START
+
+    folder = copy_run(trained_runs[1]["variational"], tmp_path)
+    config = {**json.loads((folder / "config.json").read_text()), "name": "placement=variational seed=5",
+              "group": "grid-1", "seed": 5}
+    (folder / "config.json").write_text(json.dumps(config))
+    monkeypatch.setattr("lmcore.launch.launch", lambda folder: None)   # the name is the point, not the training
+    at = open_watch(monkeypatch, folder)
+    next(b for b in at.button if b.label == "Edit a copy").click().run()
+    assert at.text_input(key="train.w.name").value == "placement=variational seed=5"
+    at.number_input(key="train.w.seed").set_value(3).run()
+    at.button(key=START).click().run()
+    started = runs.read_config(folder.parent / at.query_params["run"])
+    original, _ = copies.recipe(config, folder.name, False, set())
+    assert started["name"] == copies.copy_name(original, started) == "placement=variational seed=3"
+    assert started["group"] in (None, "")
+
+
 def test_a_run_name_reads_as_typed_in_the_chart_legend(trained_runs, monkeypatch, tmp_path):
     folder = copy_run(trained_runs[1]["plain"], tmp_path)
     config = json.loads((folder / "config.json").read_text())

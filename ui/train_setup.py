@@ -20,7 +20,7 @@ from explorer.lesson import high_dropout_notes
 from explorer.links import described_name, link_params
 from explorer.textview import no_latex
 from explorer.uploads import dataset_label, unknown_share
-from lmcore import data
+from lmcore import copies, data
 from lmcore.ablation import inert_settings
 from lmcore.config import Config, ConfigError, from_dict, problems
 from lmcore.disk import Planned, megabytes, planned
@@ -32,7 +32,19 @@ from lmcore.summaries import list_runs
 from lmcore.train import resolve_device
 from ui import access, plots
 from ui.train_controls import controls, help_for, stats_for
-from ui.train_state import NOTICE, PRESET, REFUSED, TAB, VALUES, WATCH_TAB, WIDGET, attach, load_values, read_values
+from ui.train_state import (
+    COPY_OF,
+    NOTICE,
+    PRESET,
+    REFUSED,
+    TAB,
+    VALUES,
+    WATCH_TAB,
+    WIDGET,
+    attach,
+    load_values,
+    read_values,
+)
 
 START = "train.start"
 
@@ -161,6 +173,9 @@ def on_start() -> None:
     cfg, found = check(values)
     if found:
         return
+    copy = st.session_state.get(COPY_OF)
+    if copy and values["name"] == copy["name"]:   # Edit a copy's name, as `lmcore train --like` names the copy
+        cfg = cfg.replace(name=copies.copy_name(copy["original"], cfg.to_dict()))
     if not cfg.name:
         cfg = cfg.replace(name=described_name(values))
     try:

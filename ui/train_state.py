@@ -25,6 +25,7 @@ REFUSED = "train.upload_refused"   # why the upload box's current file was refus
 APPLIED = "train.applied_link"     # the config query last applied to or written into the URL
 LINK_WARNINGS = "train.link_warnings"
 NOTICE = "train.notice"            # (kind, message) to show once after a rerun
+COPY_OF = "train.copy_of"          # Edit a copy's {"original": the run's recipe, "name": the name it loaded}
 WIDGET = "train.w."                # + config key: one widget per key
 
 SETUP_TAB, WATCH_TAB = "⚙️ Set up a run", "📈 Watch a run"
@@ -51,6 +52,7 @@ def widget_values(values: dict) -> dict:
 
 def load_values(values: dict) -> None:
     """Put a whole config into the controls (call before they render, or from a callback)."""
+    st.session_state.pop(COPY_OF, None)   # Edit a copy sets it again after loading its run
     st.session_state[VALUES] = dict(values)
     st.session_state.update(widget_values(values))
     st.session_state[PRESET] = values["preset"] if values["preset"] in PRESETS else ""

@@ -18,7 +18,7 @@ from explorer import compare, epochs, metrics
 from explorer.compare import vocabulary_note
 from explorer.compare_links import CHART_DEFAULTS, chart_from_link, chart_query
 from explorer.lesson import has_dropout
-from explorer.links import CHART_KEYS, TRAIN_TABS, VIEW_KEYS, described_name, overlay_from_link, overlay_query
+from explorer.links import CHART_KEYS, TRAIN_TABS, VIEW_KEYS, overlay_from_link, overlay_query
 from explorer.textview import SAMPLE_BOX, isolated_name, md_escape, sample_markdown
 from lmcore import checkpoints, copies, jsonl, launch, queue, runs
 from lmcore.config import ConfigError, coerce, from_dict, key_problem, stored_problems
@@ -34,7 +34,7 @@ from ui import access, compare_url, history, plots, reference, staleness
 from ui.compare_runs import floor_caption, floor_curves
 from ui.fork import fork_form, parent_curve, scores_note
 from ui.grid_charts import axis_top
-from ui.train_state import LINK_WARNINGS, NOTICE, SETUP_TAB, TAB, WATCH_TAB, attach, load_values
+from ui.train_state import COPY_OF, LINK_WARNINGS, NOTICE, SETUP_TAB, TAB, WATCH_TAB, attach, load_values
 
 WATCH = "train.watch"              # the run selector
 LOG_Y, SMOOTHING = "train.log_y", "train.smoothing"   # chart preferences (their widgets add ".w")
@@ -112,15 +112,15 @@ def copy_run_config(run_id: str) -> None:
         if problem := key_problem(key, values[key]):  # an older version let it through; Set up's widget cannot show it
             refused.append(f"`{key}` {md_escape(problem)}, so it is back to its default, {defaults[key]}")
             values[key] = defaults[key]
-    if values.get("name") and values["name"] == described_name({**values, "name": ""}):
-        values["name"] = ""  # a name Start made from the changes: the copy gets its own at Start
+    # The name `lmcore train --like` gives: the run's own with its key=value tokens kept true at Start
+    # (train_setup.on_start), or none where Start made it from the changes.
+    values["name"] = copies.copy_name(started, values)
     note = ""
     if left.device:  # where it was measured, not what a copy needs: this machine may have no GPU
         note = f" The device is back to `{values['device']}` (the reference trained on {md_escape(left.device)})."
     if left.group:  # QA round 19: a copy joined the grid unseen, a same-seed copy counted as one more seed
-        values["name"] = ""
-        note += (f" It joins no grid: Group (under Advanced) is cleared, where it was {md_escape(left.group)}, "
-                 "and it is named afresh; set Group again to add it to that grid as one more run of its cell.")
+        note += (f" It joins no grid: Group (under Advanced) is cleared, where it was {md_escape(left.group)}; "
+                 "set Group again to add it to that grid as one more run of its cell.")
     if left.parent:  # QA round 10: a copy of a fork kept its name and nothing said it starts afresh
         note += f" It trains from step 0: a copy of a fork is not a fork (its parent `{left.parent}` is not used)."
     if left.newer:  # a run from before a key existed: the form shows its default, said so
@@ -128,6 +128,7 @@ def copy_run_config(run_id: str) -> None:
     if refused:
         note += " In that run " + "; ".join(refused) + "."
     load_values(values)
+    st.session_state[COPY_OF] = {"original": started, "name": values["name"]}
     st.session_state[TAB] = SETUP_TAB
     st.session_state[NOTICE] = ("success", f"Loaded the config of `{folder.name}`: change what you like, then Start."
                                 + note)
