@@ -7,7 +7,9 @@ import math
 
 import pandas as pd
 
+from lmcore.fork import fork_start
 from lmcore.metrics_frame import thin_index
+from lmcore.summaries import RunSummary
 
 
 def split(frame: pd.DataFrame, kind: str) -> pd.DataFrame:
@@ -51,3 +53,24 @@ def latest_line(frame: pd.DataFrame) -> dict | None:
     read = {name: float(frame[name].to_numpy()[at]) for name in ("step", "epoch", "time")}
     return {name: None if math.isnan(value) else value if name == "time" else int(value)
             for name, value in read.items()}
+
+
+def with_fork_start(frame: pd.DataFrame, summary: RunSummary) -> pd.DataFrame:
+    """For a chart: a fork's log with the validation it started from (its parent's, at its fork step) as
+    its first validation point, so its validation line goes on from its parent's there as its steps do
+    (QA round 26: on Compare a fork's first validation was a lone marker 149 steps past its parent's).
+    Its time is unknown here (a fork's clock goes on from its parent's checkpoint): on a time axis the
+    line starts at its own first validation. Any other run, a fork that has logged nothing yet, or one
+    whose parent did not validate there: the frame as it is."""
+    step = (summary.config or {}).get("fork_step")
+    if frame.empty or not isinstance(step, int) or isinstance(step, bool):
+        return frame
+    start = fork_start(summary.path, config=summary.config, status=summary.status)
+    logged = frame[(frame["kind"] == "val") & (frame["step"] == step)]
+    if not start or not logged.empty or not isinstance(start.get("ppl"), (int, float)) or start["ppl"] <= 0:
+        return frame
+    row = {name: math.nan for name in frame.columns}
+    row.update(kind="val", step=step, epoch=start.get("epoch") or math.nan, ppl=start["ppl"],
+               loss=math.log(start["ppl"]))
+    return pd.concat([pd.DataFrame([row]).astype(frame.dtypes.to_dict(), errors="ignore"), frame],
+                     ignore_index=True)

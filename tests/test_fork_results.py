@@ -150,3 +150,34 @@ def test_the_train_page_shows_a_forks_own_result_and_where_it_started(parent, wo
                         f"{start:.1f} (the parent's epoch 3).")
     assert f"It started from {start:.1f} (the parent's epoch 3); its best, final and test are its own training's." \
         in [c.value for c in at.caption]                               # under the header naming the fork step
+
+
+def _validation_traces(figure: dict) -> list[dict]:
+    return [trace for trace in figure["data"] if trace.get("mode") == "lines+markers"]
+
+
+def test_a_forks_validation_line_goes_on_from_where_it_started(parent, worse, monkeypatch):
+    """QA round 26: on Compare a fork's first validation was a lone marker an epoch past its parent's,
+    not joined to it; the fork's line now starts at its fork step with the validation it started from."""
+    from charts import chart, values
+    from explorer.metrics import split, with_fork_start
+    from lmcore.metrics_frame import MetricsFrame
+
+    child = worse["folder"]
+    step, start = worse["created"]["step"], worse["created"]["start_val_ppl"]
+    frame = with_fork_start(MetricsFrame(child / "metrics.jsonl").refresh(), summarize(child))
+    first = split(frame, "val").iloc[0]
+    assert (first["step"], first["ppl"]) == (step, start)
+    assert len(split(frame, "val")) == len(_vals(child)) + 1 and len(split(frame, "train")) > 0
+    parents_frame = MetricsFrame(parent / "metrics.jsonl").refresh()
+    assert with_fork_start(parents_frame, summarize(parent)) is parents_frame      # not a fork: as it is
+
+    at = open_app(monkeypatch, parent.parent, "app_pages/compare.py", {"runs": f"{parent.name},{child.name}"})
+    lines = _validation_traces(chart(at, key="compare.curves"))
+    ends = {(values(t)[0], values(t, "y")[0]) for t in lines} | {(values(t)[-1], values(t, "y")[-1]) for t in lines}
+    # the parent's validation at the fork step is where the fork's line begins: the two meet there
+    assert sum(1 for t in lines if (values(t)[0], values(t, "y")[0]) == (step, start)) == 1
+    assert (step, start) in ends
+    at = open_app(monkeypatch, parent.parent, "app_pages/train.py", {"run": child.name})
+    own = _validation_traces(chart(at, key="train.chart"))[0]
+    assert (values(own)[0], values(own, "y")[0]) == (step, start)

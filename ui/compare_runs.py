@@ -475,6 +475,7 @@ def curves(chosen: list[RunSummary], labels: list[str], styles: list[ui.RunStyle
         frame = reader.refresh()
         if (first := metrics.log_starts_at(frame, summary.config)) is not None:
             late.append(f"**{md_escape(label)}** at step {first:,}")
+        frame = metrics.with_fork_start(frame, summary)
         per_epoch = epochs.steps_per_epoch(summary, frame) if x == "epoch" else None
         if x == "epoch":
             frame = epochs.with_fractional_epochs(frame, per_epoch)

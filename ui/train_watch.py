@@ -469,7 +469,7 @@ def run_chart(summary: RunSummary, frame: pd.DataFrame) -> None:
                              help="Exponential moving average of the noisy per-batch perplexity (0 = raw)")
     overlays, axis = overlay_controls(summary)
     runs_drawn = [summary, *overlays]
-    logged = [frame, *(ui.metrics_frame(s.path) for s in overlays)]
+    logged = [metrics.with_fork_start(frame, summary), *(ui.metrics_frame(s.path) for s in overlays)]
     # Steps mean nothing across runs this different: see ui/reference.py.
     frames = [reference.on_axis(s, f, axis) for s, f in zip(runs_drawn, logged)] if overlays else logged
     # Each run in the colour and shape it has on Start and Compare, whatever is drawn beside it.
