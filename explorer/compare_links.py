@@ -19,14 +19,31 @@ def runs_value(run_ids: list[str]) -> str:
     return ",".join(run_ids)
 
 
-def runs_from_link(text: str | None, known: set[str]) -> tuple[list[str], list[str]]:
-    """(the known ids in the link's order without repeats, the ids that are not runs here)."""
-    found, ignored = [], []
-    for run_id in (part.strip() for part in (text or "").split(",")):
-        if not run_id or run_id in found or run_id in ignored:
+def runs_from_link(text: str | None, known: set[str], named=None) -> tuple[list[str], list[str], list[str]]:
+    """(the runs' ids in the link's order without repeats, the parts that name no run here, the parts
+    that name several). A part is a run's id or, as the CLI reads a run (`named`: a part -> the ids of
+    the runs whose name, preset or id tail it is, lmcore.summaries.runs_named), `book` or `823d`."""
+    found, ignored, several = [], [], []
+    for part in (part.strip() for part in (text or "").split(",")):
+        if not part or part in found or part in ignored or part in several:
             continue
-        (found if run_id in known else ignored).append(run_id)
-    return found, ignored
+        ids = [part] if part in known else list(dict.fromkeys(named(part))) if named else []
+        if len(ids) == 1:
+            found.extend(ids if ids[0] not in found else [])
+        else:
+            (several if ids else ignored).append(part)
+    return found, ignored, several
+
+
+def several_note(several: list[str]) -> str | None:
+    """'The link's `tiny` names several runs here (ignored): give a run's id, or its last 4 characters.'"""
+    if not several:
+        return None
+    named = ", ".join(f"`{shorten(item)}`" for item in several[:MAX_NAMED])
+    more = f" and {len(several) - MAX_NAMED} more" if len(several) > MAX_NAMED else ""
+    which = "names" if len(several) == 1 else "each name"
+    return (f"The link's {named}{more} {which} several runs here (ignored): give a run's id, or its last 4 "
+            "characters.")
 
 
 def ignored_note(ignored: list[str], what: str = "run") -> str | None:

@@ -309,10 +309,10 @@ def run_named(given: str, root=None) -> Path | None:
     """The one run whose name, preset or id tail (`tiny`, `book`, `823d`) is `given`, looked up among
     the user's runs and the reference runs together: a user's own `book` run and the shipped one share
     the name, and neither may silently win. RunError naming the candidates when several match."""
-    from .summaries import list_runs, reference_runs
+    from .summaries import list_runs, reference_runs, runs_named
 
     found = list_runs(root) + reference_runs()
-    matches = [s for s in found if given in (s.config.get("name"), s.config.get("preset"), s.short_id)]
+    matches = runs_named(given, found)
     if len(matches) == 1:
         return matches[0].path
     if matches:

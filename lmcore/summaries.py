@@ -488,3 +488,9 @@ def tail_records(path: Path) -> list[dict]:
     except OSError:
         return []
     return json_objects(lines[1:] if start else lines)  # the first piece was cut in the middle by the seek
+
+
+def runs_named(given: str, summaries) -> list[RunSummary]:
+    """The runs whose name, preset or id tail (`tiny`, `book`, `823d`) is `given`: how a person names a
+    run without its id. The CLI (cli.run_named) and Compare's links read a run this way."""
+    return [s for s in summaries if given in (s.config.get("name"), s.config.get("preset"), s.short_id)]

@@ -179,8 +179,14 @@ def test_effect_rows_of_a_balanced_grid_are_paired_and_labelled(grid):
 
 def test_a_link_keeps_known_runs_in_order_and_names_the_rest():
     known = {"a", "b", "c"}
-    assert compare_links.runs_from_link("c, a,zz,a,,../etc", known) == (["c", "a"], ["zz", "../etc"])
-    assert compare_links.runs_from_link(None, known) == ([], [])
+    assert compare_links.runs_from_link("c, a,zz,a,,../etc", known) == (["c", "a"], ["zz", "../etc"], [])
+    assert compare_links.runs_from_link(None, known) == ([], [], [])
+    # As the CLI reads a run: a name, preset or id tail that names one run is that run, several none.
+    names = {"book": ["b"], "tiny": ["a", "c"], "a": ["a"]}
+    read = compare_links.runs_from_link("book,tiny,zz,c,a", known, lambda given: names.get(given, []))
+    assert read == (["b", "c", "a"], ["zz"], ["tiny"])
+    assert compare_links.several_note(["tiny"]) == ("The link's `tiny` names several runs here (ignored): give a "
+                                                    "run's id, or its last 4 characters.")
     assert compare_links.runs_value(["c", "a"]) == "c,a"
     assert compare_links.ignored_note([]) is None
     assert compare_links.ignored_note(["zz"]) == "The link names 1 run that is not here (ignored): `zz`."

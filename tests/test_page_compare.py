@@ -694,6 +694,27 @@ def test_a_grid_link_opens_its_grid_and_choosing_another_updates_the_url(seeded_
     assert at.session_state["compare.grid.chosen"] in (group, "grid-other")
 
 
+def test_a_runs_link_reads_names_and_id_tails_as_the_cli_does(runs_here, monkeypatch):
+    """QA round 26: `?runs=9dd6,book` said "2 runs that are not here (ignored)" where `lmcore report 9dd6`
+    and `report book` read both (an id tail, a reference run's name); a bad `view` said nothing."""
+    root, folders = runs_here
+    plain = folders["plain"].name
+    tail = plain[-4:]
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.switch_page("app_pages/compare.py")
+    at.query_params["runs"] = f"{tail},book,tiny"
+    at.query_params["view"] = "banana"
+    at.run()
+    assert not at.exception
+    book = next(s.id for s in reference_runs() if s.config.get("name") == "book" or s.config.get("preset") == "book")
+    assert at.session_state["compare.selected"] == [plain, book]
+    assert at.query_params["runs"] == f"{plain},{book}"            # written back with the full ids
+    said = texts(at)
+    assert "The link's `tiny` names several runs here (ignored)" in said   # plain and variational are tiny runs
+    assert "The link's `view=banana` is no view (`view=grids` opens the Ablation grids); the Runs view opened." in said
+    assert "view" not in at.query_params
+
+
 def test_a_runs_link_preselects_known_runs_and_the_selection_updates_the_url(runs_here, monkeypatch):
     root, folders = runs_here
     plain, variational = folders["plain"].name, folders["variational"].name

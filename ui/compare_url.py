@@ -26,9 +26,11 @@ from explorer.compare_links import (
     ignored_note,
     runs_from_link,
     runs_value,
+    several_note,
 )
 from lmcore.config import PLACEMENTS
-from lmcore.summaries import RunSummary
+from lmcore.summaries import RunSummary, runs_named
+from lmcore.text import shorten
 from ui import history
 from ui.compare_runs import CHART_SETTINGS, FILTERS, GRID_CHOSEN, GRID_VIEW, RUNS_VIEW, SELECTED, TAB
 
@@ -51,11 +53,12 @@ def apply_link(summaries: list[RunSummary]) -> None:
     filters = {key: query[key] for key in FILTERS if key in query}
     notes = []
     if wanted is not None and wanted != st.session_state.get(LINK_RUNS):
-        found, ignored = runs_from_link(wanted, {s.id for s in summaries})
+        found, ignored, several = runs_from_link(wanted, {s.id for s in summaries},
+                                                 lambda given: [s.id for s in runs_named(given, summaries)])
         st.session_state[SELECTED] = found
         st.session_state[LINK_RUNS] = runs_value(found)
         st.session_state[TAB] = RUNS_VIEW
-        notes.append(ignored_note(ignored))
+        notes += [ignored_note(ignored), several_note(several)]
     # A link is the view as its sender saw it: a setting it leaves out was at its default.
     if (wanted is not None or chart) and chart != st.session_state.get(LINK_CHART):
         settings, ignored = chart_from_link(chart)
@@ -70,7 +73,10 @@ def apply_link(summaries: list[RunSummary]) -> None:
             st.session_state[FILTERS[key]] = value
         st.session_state[LINK_FILTERS] = filters_query(values)
         notes.append(filters_note(ignored))
-    if notes:
+    if (view := (query.get("view") or [None])[-1]) not in (None, "grids"):   # gone once the page writes its address
+        notes.append(f"The link's `view={shorten(view)}` is no view (`view=grids` opens the Ablation grids); "
+                     "the Runs view opened.")
+    if any(notes):
         _note(" ".join(filter(None, notes)), RUNS_VIEW, _runs_view_shown())
     group = query["group"][-1] if "group" in query else "" if query.get("view") == ["grids"] else None
     if group is not None and group != st.session_state.get(LINK_GROUP):
