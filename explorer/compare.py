@@ -30,7 +30,8 @@ TABLE_KEYS = ("preset", "dataset", "layers", "hidden_size", "dropout", "dropout_
 RECIPE_KEYS = ("embed_size", "vocab_size", "batch_size", "bptt", "clip", "train_tokens", "parent", "fork_from")
 # `label` is the name, with the id's tail when names repeat; `total_steps` is the steps planned
 # (epochs x batches, or max_steps when that is smaller); `training_seconds` excludes stopped spells;
-# `device` is where it trained ("cpu", "cuda", a reference run's "NVIDIA H200") and `conditions` how a
+# `device` is where it trained ("cpu (2 threads)", "cuda", a reference run's "NVIDIA H200"; a CPU run's
+# thread count, when its status recorded it, since another count rounds differently) and `conditions` how a
 # reference run's time was measured: a CPU run's speed beside a GPU run's says nothing without them.
 # `speed_basis` says what tokens_per_s is: "average" over the training steps, "median" of the logged
 # intervals (runs from before the average), or "latest" while training.
@@ -99,7 +100,7 @@ def run_row(summary: RunSummary, label: str | None = None, sized: bool = True) -
                test_ppl=summary.test, params=summary.params, training_seconds=summary.training_seconds,
                tokens_per_s=summary.tokens_per_s,  # Train's and the CLI's figure (RunSummary.tokens_per_s)
                speed_basis=summary.speed_basis,
-               device=summary.device, disk_bytes=usage(summary.path).total if sized and summary.path else None,
+               device=summary.device_label, disk_bytes=usage(summary.path).total if sized and summary.path else None,
                conditions=(summary.reference or {}).get("conditions"),
                started_at=datetime.fromtimestamp(started) if started is not None else None,
                group=config.get("group") or None, note=summary.problem or summary.guessing_note or summary.unknown_note)

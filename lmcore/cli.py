@@ -105,8 +105,10 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="train a new run in the foreground")
     _add_config_args(train)
     train.add_argument("--like", metavar="RUN", help="start from that run's config.json instead of a preset (a "
-                       "folder, id, name or id tail), from step 0: the same config and seed train to the same "
-                       "numbers on the same machine (docs/design.md, Reproducing a run); --set changes keys of it")
+                       "folder, id, name or id tail), from step 0: the same config, seed, device and CPU thread "
+                       "count train bit-for-bit the same numbers, another thread count rounds differently (about "
+                       "1e-7 relative; it says which count the run used; docs/design.md, Reproducing a run); "
+                       "--set changes keys of it")
     train.add_argument("--runs-dir", help="where run folders live (default: $LMCORE_RUNS_DIR or ./runs)")
     train.add_argument("--name", default="", help="a label for the run (its id stays generated); without it, "
                        "'PRESET · key=value' for up to three keys the --set values change")
@@ -273,7 +275,7 @@ def _like(given: str, preset: str | None, root, changes: dict, named: dict):
     from . import copies
     from .presets import resolve
     from .reference import is_reference
-    from .runs import read_config
+    from .runs import read_config, read_status
 
     if preset:
         raise ConfigError([f"--like {given} and --preset {preset}: give one, the run's config or a preset"])
@@ -282,7 +284,7 @@ def _like(given: str, preset: str | None, root, changes: dict, named: dict):
     if raw is None:
         raise RunError(f"{folder}: its config.json is unreadable, so there is no recipe to train again")
     changed = set(changes) | set(named)
-    original, notes = copies.recipe(raw, folder.name, is_reference(folder), changed)
+    original, notes, threads = copies.recipe(raw, folder.name, is_reference(folder), changed, read_status(folder))
     try:
         cfg = resolve(None, None, {**original, **changes, **named})
     except ConfigError as error:
@@ -290,7 +292,7 @@ def _like(given: str, preset: str | None, root, changes: dict, named: dict):
     if "name" not in changed:
         cfg = cfg.replace(name=copies.copy_name(original, cfg.to_dict()))
     head = [f"its config with {', '.join(sorted(changes))} set"] if changes else [] if notes else ["the same config"]
-    print(f"like {folder.name}: " + "; ".join([*head, *notes]) + ".", file=sys.stderr)
+    print(f"like {folder.name}: " + "; ".join([*head, *notes, *filter(None, [threads])]) + ".", file=sys.stderr)
     return cfg
 
 
@@ -545,7 +547,8 @@ def run_record(summary) -> dict:
             "final_val_ppl": summary.final_val, "best_epoch": summary.best_epoch, "test_ppl": summary.test,
             "params": summary.params, "step": summary.step, "total_steps": summary.total_steps,
             "steps_per_epoch": summary.steps_per_epoch, "training_seconds": summary.training_seconds,
-            "tokens_per_s": summary.tokens_per_s, "device": summary.device, "reference": summary.is_reference,
+            "tokens_per_s": summary.tokens_per_s, "device": summary.device,
+            "threads_used": list(summary.threads_used) or None, "reference": summary.is_reference,
             "problem": summary.problem, "warning": summary.guessing_note or summary.unknown_note,
             "silent": summary.silence_note,
             "folder": str(summary.path), "disk_bytes": usage(summary.path).total if summary.path else None,

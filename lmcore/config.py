@@ -129,7 +129,9 @@ class Config:
     device: str = declare("auto", "auto picks cuda, then mps (Apple GPUs), then cpu; the Train page offers only "
                           "the devices its machine has", choices=DEVICES)
     threads: int = declare(0, "CPU threads for the run (0 = automatic: the cores shared equally among the "
-                           "training runs alive, looked at again every few seconds)", low=0, high=1024)
+                           "training runs alive, looked at again every few seconds; another count rounds "
+                           "differently, so set the count a run used to train its numbers again bit for bit)",
+                           low=0, high=1024)
     amp: str = declare("none", "bf16 autocast, on CUDA only: on a CPU or MPS the run trains in float32 as with none",
                        choices=AMP_MODES)
     cuda_graphs: str = declare("auto", "capture each training step as one CUDA graph and replay it (auto: on CUDA "

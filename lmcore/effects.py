@@ -380,7 +380,8 @@ def repeated_text(found: list[dict]) -> str | None:
     parts = "; ".join(f"seed {item['seed']} of {item['label'] or 'the grid'} has {item['runs']} finished runs"
                       for item in found)
     return (f"{parts}. A seed counts once in its cell and its pairs (their mean): the same config and seed train "
-            "the same numbers on one device, so a second run of one (a copy that joined the grid, say) is not a "
+            "the same numbers on one device and thread count (another count rounds differently, about 1e-7 "
+            "relative, not the result), so a second run of one (a copy that joined the grid, say) is not a "
             "replicate.")
 
 

@@ -33,7 +33,7 @@ from .runs import STOP_REQUEST, RunWriter, read_config, read_json, read_status, 
 from .summaries import last_train_line, summarize
 from .text import text_digest
 from .text_notes import text_report
-from .threads import available_cores, other_training_processes, thread_count
+from .threads import USED_KEY, WAIT_POLICY, available_cores, other_training_processes, thread_count, with_threads
 from .timing import format_seconds
 from .train import Callbacks, Trainer, prepare_device, resolve_device
 
@@ -131,6 +131,7 @@ class Recorder(Callbacks):
         wanted = thread_count(0, other_training_processes(), available_cores())
         if wanted != torch.get_num_threads():
             torch.set_num_threads(wanted)
+            self.writer.status(**{USED_KEY: with_threads(self.writer.current, wanted)})  # it rounds differently
 
     def stop_requested(self):
         # A stop file works where a signal cannot reach (a trainer on another node, a Ray
@@ -173,6 +174,14 @@ def set_threads(count: int) -> int:
     threads = thread_count(count, other_training_processes() if count <= 0 else 0, available_cores())
     torch.set_num_threads(threads)
     return threads
+
+
+def threads_record(status: dict, threads: int) -> dict:
+    """This attempt's CPU threads for status.json: the thread count joins `threads_used` (a resume may take
+    another share of the cores than the attempt before it), and `omp_wait_policy` is this attempt's
+    (null: OpenMP's default). The count changes float rounding, so it is what a copy must pin to train
+    the same numbers bit for bit; the policy changes only the speed (docs/design.md, Reproducing a run)."""
+    return {USED_KEY: with_threads(status, threads), "omp_wait_policy": os.environ.get(WAIT_POLICY)}
 
 
 def _install_signals(recorder: Recorder) -> None:
@@ -298,7 +307,7 @@ def folder_gone(folder: Path, cause: BaseException | None = None) -> None:
 def _train(folder: Path, writer: RunWriter, recorder: Recorder, raw: dict, show_progress: bool,
            observers: tuple, say) -> dict:
     cfg = config_module.validate(config_module.from_dict(raw))
-    set_threads(cfg.threads)
+    threads = set_threads(cfg.threads)
     device = resolve_device(cfg.device)
     prepare_device(device)
     from .ptb import stderr_progress
@@ -314,7 +323,8 @@ def _train(folder: Path, writer: RunWriter, recorder: Recorder, raw: dict, show_
     writer.vocabulary(corpus.words)
     writer.params(trainer.params())
     writer.status(total_steps=trainer.total_steps, steps_per_epoch=trainer.windows, device=str(device),
-                  floor_ppl=corpus.floor_ppl, held_out_unk=round(corpus.held_out_unknown(), 4))
+                  floor_ppl=corpus.floor_ppl, held_out_unk=round(corpus.held_out_unknown(), 4),
+                  **threads_record(writer.current, threads))
     last = folder / "checkpoints" / "last.pt"
     resumed = last.exists()
     reached = last_train_line(folder / "metrics.jsonl")  # before the log is cut back to the checkpoint

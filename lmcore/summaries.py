@@ -32,6 +32,7 @@ from .runs import (
     runs_dir,
 )
 from .text_notes import UNSEEN_WARN
+from .threads import recorded_threads, threads_text
 from .timing import format_seconds, time_split
 
 ENDED_UNCLEANLY = ("failed", "broken")  # states whose status.json may lag metrics.jsonl
@@ -78,6 +79,19 @@ class RunSummary:
     def device(self) -> str | None:
         """Where it trained: the reference's hardware ("NVIDIA H200"), else the status ("cpu", "cuda")."""
         return (self.reference or {}).get("device") or self.status.get("device")
+
+    @property
+    def threads_used(self) -> tuple[int, ...]:
+        """The CPU thread counts its trainer trained with (status `threads_used`, lmcore/threads.py), smallest
+        first; () for runs from before the key. More than one: its share of the cores changed as it trained."""
+        return recorded_threads(self.status)
+
+    @property
+    def device_label(self) -> str | None:
+        """`device`, with the thread count on a CPU: 'cpu (2 threads)'. Another count rounds differently
+        (docs/design.md, Reproducing a run), so two CPU runs of one config and seed that differ say why."""
+        threads = threads_text(self.threads_used) if self.device == "cpu" else ""
+        return f"{self.device} ({threads})" if threads else self.device
 
     @property
     def redone_seconds(self) -> float | None:

@@ -131,3 +131,31 @@ def choose_wait_policy(command: str, environ=os.environ, others: int | None = No
     if policy:
         environ[WAIT_POLICY] = policy
     return policy
+
+
+# What a run trained with, in its status.json (docs/design.md, status.json extra keys). The count changes
+# float rounding (docs/design.md, Reproducing a run), so a run's numbers can only be trained again bit for
+# bit with the count it used; the wait policy changes speed only.
+USED_KEY = "threads_used"
+
+
+def recorded_threads(status: dict) -> tuple[int, ...]:
+    """The intra-op thread counts a run's trainer trained with (status `threads_used`), smallest first;
+    () for a run from before the key, one not started yet, or a value that is not a list of counts."""
+    value = status.get(USED_KEY) if isinstance(status, dict) else None
+    if not isinstance(value, list):
+        return ()
+    return tuple(sorted({n for n in value if isinstance(n, int) and not isinstance(n, bool) and n > 0}))
+
+
+def with_threads(status: dict, count: int) -> list[int]:
+    """status `threads_used` once the trainer trains with `count` threads too."""
+    return sorted({*recorded_threads(status), count})
+
+
+def threads_text(counts: tuple[int, ...]) -> str:
+    """'1 thread', '2 threads', '1 and 2 threads' (a share that changed while it trained); '' for none."""
+    if not counts:
+        return ""
+    listed = f"{', '.join(map(str, counts[:-1]))} and {counts[-1]}" if len(counts) > 1 else str(counts[0])
+    return f"{listed} thread{'' if counts == (1,) else 's'}"

@@ -192,7 +192,9 @@ def test_runs_json_and_a_failed_runs_reason(user_runs, capsys, tmp_path):
     listed = json.loads(capsys.readouterr().out)
     assert listed[0]["id"] == failed.name and listed[0]["problem"] == "CUDA out of memory"
     assert listed[-1]["reference"] and not listed[0]["reference"]
+    assert listed[0]["threads_used"] == [1]   # the CPU threads it trained with (conftest pins 1)
     book = next(record for record in listed if record["id"] == BOOK.name)
+    assert book["threads_used"] is None       # trained before they were recorded
     assert round(book["best_val_ppl"], 2) == 79.87 and round(book["test_ppl"], 2) == 76.19
     assert book["best_epoch"] == 40 and book["steps_per_epoch"] == 1327 and book["device"] == "NVIDIA H200"
     assert round(book["training_seconds"]) == 431 and book["params"] > 0 and book["tokens_per_s"] > 0

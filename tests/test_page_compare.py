@@ -748,6 +748,23 @@ def made(run_id: str, best=None, state="finished", params=1_549_800, elapsed=9.7
     return from_parts(run_id, f"/runs/{run_id}", {"preset": "tiny", "name": run_id}, status, {"total": params})
 
 
+def test_a_cpu_runs_line_and_row_say_the_threads_it_trained_with():
+    """Another thread count rounds differently (docs/design.md, Reproducing a run): two CPU runs of one seed
+    that differ say why (QA round 26). Runs from before the record, and GPU runs, show the device alone."""
+    from ui.compare_runs import run_line
+
+    said = {}   # the line's end (Markdown-escaped: its parentheses read as typed), and the table's device
+    for key, status in {"two": {"device": "cpu", "threads_used": [2]},
+                        "shared": {"device": "cpu", "threads_used": [2, 1]}, "older": {"device": "cpu"},
+                        "gpu": {"device": "cuda", "threads_used": [2]}}.items():
+        run = made(key, 90.0, **status)
+        said[key] = (run_line(run, key).replace("\\", "").rpartition(" intervals) ")[2],
+                     compare.run_row(run)["device"])
+    assert said == {"two": ("on cpu (2 threads)", "cpu (2 threads)"),
+                    "shared": ("on cpu (1 and 2 threads)", "cpu (1 and 2 threads)"),
+                    "older": ("on cpu", "cpu"), "gpu": ("on cuda", "cuda")}
+
+
 def test_the_runs_table_sorts_missing_scores_last_and_writes_numbers_as_every_page():
     """QA: sorted ascending by a perplexity, runs without one came FIRST (the grid sorts an empty cell
     as 0), though docs/bad-inputs.md promises them last; the params column read 1.6M beside 1.55M

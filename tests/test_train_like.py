@@ -134,3 +134,82 @@ def test_like_refuses_a_preset_beside_it_and_a_run_that_is_not_there(trained_run
     assert cli.main(["train", *argv, "--runs-dir", str(tmp_path / "copies")]) == 2
     assert one_error(capsys).startswith(words)
     assert not (tmp_path / "copies").exists()
+
+
+def test_one_thread_count_trains_the_same_numbers_and_another_only_rounds_differently(ptb_dir, tmp_path):
+    """The status records the threads a run trained with; the same count trains the same numbers, bit for
+    bit, and another one rounds differently (docs/design.md, Reproducing a run). QA round 26: a grid run
+    (1 thread beside the others) and its `--like` copy alone (2 threads) differed from step 6 on. At these
+    sizes (tiny-dropout at 128 units) 1 and 2 threads differed here from step 5, by relative 1.7e-7 at most;
+    another CPU's math library may round both alike, so only the size of a difference is asserted."""
+    from conftest import train_run
+
+    def trained(name, threads):
+        return train_run(tmp_path / name, "tiny-dropout", name, threads=threads, embed_size=128, hidden_size=128,
+                         max_steps=12, log_every=1, eval_every=6)
+
+    one, again, two = trained("one", 1), trained("again", 1), trained("two", 2)
+    statuses = [json.loads((folder / "status.json").read_text()) for folder in (one, again, two)]
+    assert [status["threads_used"] for status in statuses] == [[1], [1], [2]]
+    assert all("omp_wait_policy" in status for status in statuses)   # null: OpenMP's default
+    assert lines(again) == lines(one) and len(lines(one, "train")) == 12
+    for ours, theirs in zip(lines(two), lines(one), strict=True):   # the loss, gradient norm (train lines), lr
+        assert ours[:2] == theirs[:2] and (ours[3] is None) == (theirs[3] is None)
+        assert [n for n in ours[2:] if n is not None] == pytest.approx([n for n in theirs[2:] if n is not None],
+                                                                       rel=1e-5, abs=0)
+
+
+def automatic_source(folders, tmp_path, threads_used, **config_changes):
+    """The plain run as if trained on automatic threads (config threads=0) with these counts recorded, as
+    `auto` in a new folder under `tmp_path`."""
+    source = tmp_path / f"{len(list(tmp_path.iterdir()))}" / "auto"
+    shutil.copytree(folders["plain"], source)
+    config = json.loads((source / "config.json").read_text())
+    (source / "config.json").write_text(json.dumps({**config, "threads": 0, **config_changes}))
+    status = json.loads((source / "status.json").read_text())
+    (source / "status.json").write_text(json.dumps({**status, "device": "cpu", "threads_used": threads_used}))
+    return source
+
+
+def like_line(capsys) -> str:
+    (line,) = [line for line in capsys.readouterr().err.splitlines() if line.startswith("like ")]
+    return line
+
+
+def test_like_a_run_on_automatic_threads_says_which_count_it_used_and_how_to_pin_it(trained_runs, monkeypatch,
+                                                                                   tmp_path, capsys):
+    """The copy keeps threads=0 (its own share: a pinned count oversubscribes the cores beside other runs and
+    never gives them back) and says in its one line which count the run used and how to pin it."""
+    import lmcore.cli as module
+
+    monkeypatch.setattr(module, "_run_folder", lambda folder, bar: 0)   # what it says, not its training
+    source = automatic_source(trained_runs[1], tmp_path, [1])
+    assert cli.main(["train", "--like", str(source), "--runs-dir", str(tmp_path / "a")]) == 0
+    assert like_line(capsys) == (
+        "like auto: the same config; auto trained with 1 thread (its automatic share of the cores); the copy takes "
+        "its own share, and another count rounds differently (about 1e-7 relative): --set threads=1 trains the "
+        "same numbers bit for bit.")
+    assert json.loads((only_run(tmp_path / "a") / "config.json").read_text())["threads"] == 0
+    assert cli.main(["train", "--like", str(source), "--set", "threads=1", "--runs-dir", str(tmp_path / "b")]) == 0
+    assert like_line(capsys) == "like auto: its config with threads set."
+    assert json.loads((only_run(tmp_path / "b") / "config.json").read_text())["threads"] == 1
+
+
+def test_like_a_run_whose_share_changed_says_no_count_trains_it_again_and_older_runs_say_nothing(
+        trained_runs, tmp_path):
+    from lmcore import copies
+
+    def said(threads_used, **config_changes):
+        source = automatic_source(trained_runs[1], tmp_path, threads_used, **config_changes)
+        raw, status = (json.loads((source / name).read_text()) for name in ("config.json", "status.json"))
+        return copies.recipe(raw, "auto", False, set(), status)[2]
+
+    assert said([2, 1]) == ("auto trained with 1 and 2 threads (its automatic share of the cores changed as other "
+                            "training came and went), so no thread count trains the same numbers bit for bit: a "
+                            "copy's differ in float rounding (about 1e-7 relative)")
+    assert said(None) is None                 # a run from before the record
+    assert said([2], threads=2) is None       # its config pinned the count: the copy pins the same
+    _, left = copies.start_from({"threads": 0}, False, set(), {"device": "cuda", "threads_used": [2]})
+    assert left.threads == ()                 # a GPU run's numbers are not the CPU threads'
+    _, left = copies.start_from({"threads": 0}, False)   # the app's call before it passes the status
+    assert left.threads == ()

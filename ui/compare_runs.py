@@ -327,13 +327,14 @@ def run_line(summary: RunSummary, label: str) -> str:
 
 
 def device_text(summary: RunSummary) -> str:
-    """'on cpu', or for a reference run 'on one NVIDIA H200 (CUDA graphs, alone on the GPU)': a GPU
-    run's time and speed beside a CPU run's, or beside a GPU run measured otherwise, say nothing
-    without it (QA round 11; Start says the same of the reference runs)."""
+    """'on cpu (2 threads)', or for a reference run 'on one NVIDIA H200 (CUDA graphs, alone on the GPU)': a
+    GPU run's time and speed beside a CPU run's, or beside a GPU run measured otherwise, say nothing
+    without it (QA round 11; Start says the same of the reference runs). A CPU run's thread count is
+    there because another count rounds differently: two runs of one seed that differ say why."""
     if not summary.device:
         return ""
     if not summary.is_reference:
-        return f"on {md_escape(summary.device)}"
+        return f"on {md_escape(summary.device_label)}"
     conditions = summary.reference.get("conditions")
     return f"on one {md_escape(summary.device)}" + (f" ({md_escape(conditions)})" if conditions else "")
 
