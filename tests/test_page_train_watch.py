@@ -315,6 +315,23 @@ def test_edit_a_copy_of_a_grid_run_is_named_as_train_like_names_it(trained_runs,
     assert started["group"] in (None, "")
 
 
+def test_edit_a_copy_of_a_cpu_run_says_which_thread_count_trains_its_numbers_again(trained_runs, monkeypatch,
+                                                                                    tmp_path):
+    """QA round 26: a run's copy trained other numbers (float rounding) because its automatic thread share
+    differed; Watch names the count the run used and Edit a copy says how to train its numbers again."""
+    folder = copy_run(trained_runs[1]["plain"], tmp_path)
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "threads": 0}))
+    status = json.loads((folder / "status.json").read_text())
+    (folder / "status.json").write_text(json.dumps({**status, "device": "cpu", "threads_used": [1]}))
+    at = open_watch(monkeypatch, folder)
+    assert "device cpu (1 thread)" in texts(at.caption)
+    next(b for b in at.button if b.label == "Edit a copy").click().run()
+    said = " ".join(s.value for s in at.success).replace("\\", "")
+    assert "CPU threads 1 (under Advanced) trains the same numbers bit for bit." in said
+    assert f"{folder.name} trained with 1 thread (its automatic share of the cores)" in said
+
+
 def test_a_run_name_reads_as_typed_in_the_chart_legend(trained_runs, monkeypatch, tmp_path):
     folder = copy_run(trained_runs[1]["plain"], tmp_path)
     config = json.loads((folder / "config.json").read_text())

@@ -102,7 +102,8 @@ def copy_run_config(run_id: str) -> None:
     if raw is None:
         st.session_state[NOTICE] = ("warning", "That run's config.json is missing or unreadable.")
         return
-    started, left = copies.start_from(raw, is_reference(folder))  # what `lmcore train --like` starts from
+    # what `lmcore train --like` starts from
+    started, left = copies.start_from(raw, is_reference(folder), status=runs.read_status(folder))
     values, defaults, refused = preset_values(""), preset_values(""), []
     for key, value in started.items():
         try:
@@ -123,6 +124,9 @@ def copy_run_config(run_id: str) -> None:
                  "set Group again to add it to that grid as one more run of its cell.")
     if left.parent:  # QA round 10: a copy of a fork kept its name and nothing said it starts afresh
         note += f" It trains from step 0: a copy of a fork is not a fork (its parent `{left.parent}` is not used)."
+    if left.threads:  # a CPU run on automatic threads: another count rounds differently
+        words = copies.threads_words(folder.name, left.threads, pin="CPU threads {n} (under Advanced)")
+        note += f" {md_escape(words)}."
     if left.newer:  # a run from before a key existed: the form shows its default, said so
         note += f" {md_escape(copies.predates(folder.name, left.newer))}."
     if refused:
@@ -167,7 +171,7 @@ def run_header(summary: RunSummary) -> None:
     if summary.device is None and summary.is_active:  # not loaded yet: the progress line says what it does
         parts = [f"`{summary.id}`"]
     else:
-        device = f"device {summary.device or '—'}" + (f" ({summary.step_kind})" if summary.step_kind else "")
+        device = f"device {summary.device_label or '—'}" + (f" ({summary.step_kind})" if summary.step_kind else "")
         parts = [f"`{summary.id}`", device, f"{ui.fmt_count(summary.params)} parameters",
                  f"training time {ui.fmt_duration(summary.training_seconds)}{ui.inherited_time(summary)}"
                  f"{ui.redone_time(summary)}"]
