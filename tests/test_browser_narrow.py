@@ -284,11 +284,13 @@ def test_a_phone_shows_the_numbers_near_what_changes_them(app, browser, page):
 
 
 @pytest.mark.parametrize("screen", [{"viewport": {"width": 700, "height": 450}, "device_scale_factor": 2},
-                                    {"viewport": {"width": 667, "height": 375}, "is_mobile": True, "has_touch": True}],
-                         ids=["zoom-200", "small-phone-sideways"])
-def test_the_title_stays_below_the_header_on_a_short_narrow_screen(app, browser, screen):
-    """A 1400x900 window at 200% zoom and a small phone held sideways: the title sat under Streamlit's
-    60 px header, which is opaque up to 768 px wide, so no page said which page it was (QA round 17)."""
+                                    {"viewport": {"width": 667, "height": 375}, "is_mobile": True, "has_touch": True},
+                                    {"viewport": {"width": 844, "height": 390}, "is_mobile": True, "has_touch": True},
+                                    {"viewport": {"width": 1400, "height": 450}}],
+                         ids=["zoom-200", "small-phone-sideways", "phone-sideways", "short-window"])
+def test_the_title_stays_below_the_header_on_a_short_screen(app, browser, screen):
+    """A 1400x900 window at 200% zoom, phones held sideways, a short wide window: the title sat under
+    Streamlit's opaque 60 px header, so no page said which page it was (QA rounds 17 and 25)."""
     url, _ = app
     with new_page(browser, **screen) as small:
         open_page(small, f"{url}/train", "Set every knob")
