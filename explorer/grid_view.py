@@ -29,6 +29,7 @@ from lmcore.grid_status import (  # noqa: F401
     planned_runs,
     progress_text,
     short_reason,
+    slot_counts,
     state_note,
 )
 
@@ -57,12 +58,14 @@ def queue_text(stages: queue.Counts, at_a_time: int) -> str:
 
 
 def grid_label(entry: dict) -> str:
-    """The grid selector's line (compare.grid_label) with the runs it lost: '... · 7 of 8 runs: 1 missing'."""
-    planned = planned_runs(entry)
-    if planned == entry["total"]:
+    """The grid selector's line (compare.grid_label) with the planned runs it lost: '... · 7 of 8 runs:
+    1 missing', counted by planned (cell, seed) as the progress line counts them (slot_counts), so a
+    same-seed copy that joined the grid does not hide a deleted run."""
+    counted = slot_counts(entry)
+    if not counted["missing"]:
         return compare.grid_label(entry)
-    held = f"{entry['total']} of {planned}"   # grid_label's '· 7 runs' reads '· 7 of 8 runs'
-    return compare.grid_label({**entry, "total": held}) + f": {planned - entry['total']} missing"
+    held = f"{counted['planned'] - counted['missing']} of {counted['planned']}"   # '· 7 runs' reads '· 7 of 8 runs'
+    return compare.grid_label({**entry, "total": held}) + f": {counted['missing']} missing"
 
 
 # ---------------------------------------------------------------- curves
@@ -143,7 +146,7 @@ def cells_frame(report: dict, runs: list = ()) -> pd.DataFrame:
     per_cell = len(ablation.seeds(list(runs)))
     rows = [(cell["cell"], _cell_row(cell, [by_id[i] for i in cell["runs"] if i in by_id], lost.get(cell["label"], [])))
             for cell in report["cells"]]
-    rows += [(gone["cell"], {"cell": gone["label"], "finished": _finished_text(0, 0, per_cell), "best val": "—",
+    rows += [(gone["cell"], {"cell": gone["label"], "finished": _finished_text(0, per_cell, per_cell), "best val": "—",
                              "final val": "—", "best epoch": "—", "test": "—", "unfinished runs": NO_RUN})
              for gone in report.get("missing", [])]
     order = report.get("values", {})
@@ -162,22 +165,23 @@ def cells_heading(runs: list) -> str:
 
 
 def _cell_row(cell: dict, runs: list, lost: list[str]) -> dict:
-    """A cell's row: `lost`, the grid's seeds it has no run of, count in what it planned."""
+    """A cell's row: `lost`, the grid's seeds it has no run of, count in what it planned; its finished
+    seeds, not runs, as the grid's progress line counts them (a seed run twice is one)."""
     planned = cell.get("seeds", len(cell["runs"])) + len(lost)   # a seed run twice is planned once
     spread = {key: spread_text(cell[key], planned=planned) for key in ("best_val", "final_val", "test")}
     gone = (f"no run of seed{'s' if len(lost) > 1 else ''} {', '.join(lost)}: deleted, unreadable or never queued"
             if lost else "")
-    return {"cell": cell["label"] or "(one cell)", "finished": _finished_text(len(cell["finished"]), len(cell["runs"]),
-                                                                              planned),
+    seeds = {run.config.get("seed") for run in runs if run.state == "finished"}
+    finished = len(seeds) if runs else len(cell["finished"])   # without the grid's runs, the report's
+    return {"cell": cell["label"] or "(one cell)", "finished": _finished_text(finished, planned, len(lost)),
             "best val": spread["best_val"], "final val": spread["final_val"],
             "best epoch": range_text(cell["best_epoch"], planned), "test": spread["test"],
             "unfinished runs": ", ".join(filter(None, (cell_note(runs), gone)))}
 
 
-def _finished_text(finished: int, held: int, planned: int) -> str:
-    """'2 / 3', or '1 / 2 (1 missing)' where the cell holds fewer runs than planned."""
-    deleted = planned - held
-    return f"{finished} / {max(planned, held)}" + (f" ({deleted} missing)" if deleted > 0 else "")
+def _finished_text(finished: int, planned: int, missing: int) -> str:
+    """'2 / 3' (seeds finished of those planned), or '1 / 2 (1 missing)' where `missing` seeds have no run."""
+    return f"{finished} / {planned}" + (f" ({missing} missing)" if missing else "")
 
 
 def missing_note(report: dict, runs: list = ()) -> str | None:

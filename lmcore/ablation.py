@@ -162,6 +162,12 @@ def missing_seeds(summaries: list) -> list[dict]:
     return out
 
 
+def slot_of(summary, toggled: list[str]) -> tuple[str, str]:
+    """(cell label, seed as text): the planned run a run of the grid is; two runs of one seed in one
+    cell (a copy that joined the grid) are one planned run, as the effects count them."""
+    return cell_label(cell_of(summary, toggled)), _short(summary.config.get("seed"))
+
+
 def planned_runs(summaries: list) -> int:
     """How many runs the grid queued: every combination of its toggles' values (missing_cells
     counted in) times its seeds."""

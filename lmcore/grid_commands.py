@@ -216,8 +216,10 @@ def _cells_table(found: dict) -> list[str]:
 
 def format_report(found: dict) -> str:
     """The effects report as plain text: cells, main effects, interactions, the method."""
-    planned = max(found.get("planned_runs", 0), found["runs"])
-    lost = planned - found["runs"]
+    # Planned (cell, seed) runs with none, as the progress line counts them: a same-seed copy that joined
+    # the grid must not hide a deleted run (grid_status.slot_counts).
+    counted = found.get("progress") or {"planned": found["runs"], "missing": 0}
+    planned, lost = counted["planned"], counted["missing"]
     gone = f" ({lost} of {planned} planned deleted or never queued)" if lost else ""
     lines = [f"grid {found['group']}: {found['finished']} of {found['runs']} runs finished{gone}; "
              f"toggles: {', '.join(found['toggles']) or 'none'}"]

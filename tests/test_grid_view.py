@@ -310,6 +310,33 @@ def test_a_deleted_seed_leaves_its_cell_and_the_grid_short_of_their_plan(lost_se
                                                   "fewer than the 2 seeds planned finished)")
 
 
+def test_a_same_seed_copy_does_not_hide_a_deleted_seed_on_the_page(lost_seed):
+    """QA: a copy of a seed-1 run joined the grid (`train --like RUN --set group=G`) and another cell's
+    seed 2 was deleted: the progress line read '8 / 8 finished', the selector '8 runs', the copied cell
+    '3 / 3', as if nothing were missing. Planned (cell, seed) runs are counted, a seed run twice once."""
+    copy = from_parts("2026-none-False-1-copy", "runs/x", dict(lost_seed[0].config), dict(lost_seed[0].status), None)
+    runs = lost_seed + [copy]
+    entry = entry_of(runs)
+    assert grid_view.progress_text(entry) == "Ended: 7 / 8 finished · 0 failed or stopped · 1 missing"
+    assert grid_view.grid_label(entry).endswith("× 2 seeds · 7 of 8 runs: 1 missing")
+    table = grid_view.cells_frame(effects.grid_effects(runs, "g"), runs).set_index("cell")
+    assert table.loc["placement=none tied=false", "finished"] == "2 / 2"      # seeds 1 (twice) and 2
+    assert table.loc["placement=vertical tied=true", "finished"] == "1 / 2 (1 missing)"
+    assert compare.grid_progress(entry) == 1.0
+
+
+def test_a_seed_run_twice_in_a_cell_is_one_share_of_the_progress_bar(lost_seed):
+    """A copy still training beside its finished seed leaves that planned run settled; a failed seed whose
+    copy trains is the copy's share, not settled."""
+    whole = lost_seed + [summary("vertical", True, 2, 92.0)]
+    first = whole[0]
+    training = from_parts("copy", "runs/x", dict(first.config), {"state": "running", "step": 10, "total_steps": 40},
+                          None)
+    assert compare.grid_progress(entry_of(whole + [training])) == 1.0
+    failed = [from_parts(first.id, "runs/x", dict(first.config), {"state": "failed"}, None)] + whole[1:]
+    assert compare.grid_progress(entry_of(failed + [training])) == pytest.approx((7 + 0.25) / 8)
+
+
 def test_a_grid_with_every_run_reads_as_before(lost_seed):
     full = lost_seed + [summary("vertical", True, 2, 92.0)]
     entry = entry_of(full)
