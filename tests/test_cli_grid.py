@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from conftest import ROOT, SMALL
-from lmcore import cli, locks, stats
+from lmcore import ablation, cli, locks, stats
 
 # SMALL, cut to 40 steps with a validation every 20, so every run has two val lines.
 BASE = [f"--set={key}={value}" for key, value in {**SMALL, "max_steps": 40, "eval_every": 20}.items()]
@@ -104,6 +104,18 @@ def test_bad_grids_report_every_problem_and_create_nothing(tmp_path, capsys):
     assert code == 2 and len(errors) == 5
     assert any("did you mean dropout?" in line for line in errors)
     assert any("'two'" in line for line in errors) and any("--seeds" in line for line in errors)
+    assert not root.exists()
+
+
+@pytest.mark.parametrize("vary", ["group=a,b", "name=x,y", "seed=1,2"])
+def test_a_key_the_grid_sets_itself_is_refused_in_one_line(tmp_path, capsys, vary):
+    """QA: `--vary group=a,b` (and name) ended in a TypeError traceback with exit 1; `--vary seed=1,2` with
+    --seeds left at 1 queued two runs that read as one cell with no toggle. One line each, exit 2."""
+    root = tmp_path / "runs"
+    assert cli.main(["grid", "--preset", "tiny", "--vary", vary, "--runs-dir", str(root)]) == 2
+    key = vary.split("=")[0]
+    err = capsys.readouterr().err
+    assert err.splitlines() == [f"error: --vary {key}: {ablation.SET_BY_GRID[key]}"] and "Traceback" not in err
     assert not root.exists()
 
 
