@@ -225,3 +225,25 @@ def test_a_fork_begun_inside_an_epoch_leaves_that_epochs_part_out_of_the_median(
     assert report.median_epoch_seconds(rows, begun_inside=2) == 4.0 and report.median_epoch_seconds(rows) == 4.0
     rows.append({"epoch": 4, "seconds": 5.0, "fraction": 1.0})
     assert report.median_epoch_seconds(rows, begun_inside=2) == 5.0 and report.median_epoch_seconds(rows) == 4.0
+
+
+def test_the_reference_notes_give_the_seconds_per_epoch_report_gives():
+    """QA: variational-medium's note said '6.0 s an epoch' (239 s over 40 epochs, the mean) where `report`
+    gives 5.85, the median of its whole epochs; zaremba-medium's said 5.2, the median. Every note now
+    gives the median, and says so."""
+    import re
+
+    def note(folder):
+        return json.loads((folder / "reference.json").read_text())["note"]
+
+    def median(folder, digits):
+        return f"{report.build(folder)['seconds_per_epoch']:.{digits}f}"
+
+    for name in ("20261127-230959-variational-medium-3758", "20261127-231417-zaremba-medium-6fb2"):
+        said = re.search(r"a median (\d+\.\d+) s an epoch, `seconds_per_epoch` in `lmcore report`", note(RUNS / name))
+        assert said and said[1] == median(RUNS / name, 2), name
+    solo = GRAPHS / "runs" / "20261127-125043-book-solo-cec9"
+    for text in (note(BOOK), note(solo)):
+        said = re.search(r"(\d+\.\d) s (?:alone on the GPU|per epoch) against (?:this run's )?(\d+\.\d) s .*both the "
+                         r"median epoch", text)
+        assert said and (said[1], said[2]) == (median(solo, 1), median(BOOK, 1))
