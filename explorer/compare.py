@@ -411,7 +411,19 @@ def id_time(run_id: str) -> str | None:
 
 
 def grid_progress(entry: dict) -> float:
-    """The share of the grid that is settled: finished, failed and broken runs count 1, the
-    others the share of their steps done."""
-    shares = [1.0 if s.state in ("finished", "failed", "broken") else s.progress for s in entry["runs"]]
+    """The share of the grid's planned runs it holds that is settled: finished, failed and broken runs
+    count 1, the others the share of their steps done; a seed run twice in a cell (a copy that joined
+    the grid) is one planned run, at its most advanced run's share, as the progress line counts it
+    (grid_status.slots)."""
+    shares = [_slot_share(runs) for runs in grid_status.slots(entry).values()]
     return sum(shares) / len(shares) if shares else 0.0
+
+
+def _slot_share(runs: list) -> float:
+    """One planned run's share settled, where it stands (grid_status.SLOT_ORDER): 1 once a run of it
+    finished, else its queued or training runs' share (a failed one's copy still training is not
+    settled), else 1 for failed or broken and a stopped run's share of its steps."""
+    if any(run.state == "finished" for run in runs):
+        return 1.0
+    going = [run for run in runs if run.is_active] or runs
+    return max(1.0 if run.state in ("failed", "broken") else run.progress for run in going)

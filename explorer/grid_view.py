@@ -16,7 +16,7 @@ from explorer import compare, epochs, estimate
 from explorer.compare import runs_table, table_csv
 from explorer.metrics import split
 from explorer.perplexity import format_ppl
-from lmcore import ablation, data, effects, grid_export, queue
+from lmcore import ablation, data, effects, grid_export, grid_status, queue
 from lmcore.effects import confidence_text, epoch_text, range_text, verdict_text
 
 # The grid's progress and its runs' states and reasons are lmcore.grid_status's, so `lmcore effects`
@@ -29,6 +29,7 @@ from lmcore.grid_status import (  # noqa: F401
     planned_runs,
     progress_text,
     short_reason,
+    slot_counts,
     state_note,
 )
 
@@ -57,12 +58,14 @@ def queue_text(stages: queue.Counts, at_a_time: int) -> str:
 
 
 def grid_label(entry: dict) -> str:
-    """The grid selector's line (compare.grid_label) with the runs it lost: '... · 7 of 8 runs: 1 missing'."""
-    planned = planned_runs(entry)
-    if planned == entry["total"]:
+    """The grid selector's line (compare.grid_label) with the planned runs it lost: '... · 7 of 8 runs:
+    1 missing', counted by planned (cell, seed) as the progress line counts them (slot_counts), so a
+    same-seed copy that joined the grid does not hide a deleted run."""
+    counted = slot_counts(entry)
+    if not counted["missing"]:
         return compare.grid_label(entry)
-    held = f"{entry['total']} of {planned}"   # grid_label's '· 7 runs' reads '· 7 of 8 runs'
-    return compare.grid_label({**entry, "total": held}) + f": {planned - entry['total']} missing"
+    held = f"{counted['planned'] - counted['missing']} of {counted['planned']}"   # '· 7 runs' reads '· 7 of 8 runs'
+    return compare.grid_label({**entry, "total": held}) + f": {counted['missing']} missing"
 
 
 # ---------------------------------------------------------------- curves
@@ -143,7 +146,7 @@ def cells_frame(report: dict, runs: list = ()) -> pd.DataFrame:
     per_cell = len(ablation.seeds(list(runs)))
     rows = [(cell["cell"], _cell_row(cell, [by_id[i] for i in cell["runs"] if i in by_id], lost.get(cell["label"], [])))
             for cell in report["cells"]]
-    rows += [(gone["cell"], {"cell": gone["label"], "finished": _finished_text(0, 0, per_cell), "best val": "—",
+    rows += [(gone["cell"], {"cell": gone["label"], "finished": _finished_text(0, per_cell, per_cell), "best val": "—",
                              "final val": "—", "best epoch": "—", "test": "—", "unfinished runs": NO_RUN})
              for gone in report.get("missing", [])]
     order = report.get("values", {})
@@ -162,22 +165,23 @@ def cells_heading(runs: list) -> str:
 
 
 def _cell_row(cell: dict, runs: list, lost: list[str]) -> dict:
-    """A cell's row: `lost`, the grid's seeds it has no run of, count in what it planned."""
+    """A cell's row: `lost`, the grid's seeds it has no run of, count in what it planned; its finished
+    seeds, not runs, as the grid's progress line counts them (a seed run twice is one)."""
     planned = cell.get("seeds", len(cell["runs"])) + len(lost)   # a seed run twice is planned once
     spread = {key: spread_text(cell[key], planned=planned) for key in ("best_val", "final_val", "test")}
     gone = (f"no run of seed{'s' if len(lost) > 1 else ''} {', '.join(lost)}: deleted, unreadable or never queued"
             if lost else "")
-    return {"cell": cell["label"] or "(one cell)", "finished": _finished_text(len(cell["finished"]), len(cell["runs"]),
-                                                                              planned),
+    seeds = {run.config.get("seed") for run in runs if run.state == "finished"}
+    finished = len(seeds) if runs else len(cell["finished"])   # without the grid's runs, the report's
+    return {"cell": cell["label"] or "(one cell)", "finished": _finished_text(finished, planned, len(lost)),
             "best val": spread["best_val"], "final val": spread["final_val"],
             "best epoch": range_text(cell["best_epoch"], planned), "test": spread["test"],
             "unfinished runs": ", ".join(filter(None, (cell_note(runs), gone)))}
 
 
-def _finished_text(finished: int, held: int, planned: int) -> str:
-    """'2 / 3', or '1 / 2 (1 missing)' where the cell holds fewer runs than planned."""
-    deleted = planned - held
-    return f"{finished} / {max(planned, held)}" + (f" ({deleted} missing)" if deleted > 0 else "")
+def _finished_text(finished: int, planned: int, missing: int) -> str:
+    """'2 / 3' (seeds finished of those planned), or '1 / 2 (1 missing)' where `missing` seeds have no run."""
+    return f"{finished} / {planned}" + (f" ({missing} missing)" if missing else "")
 
 
 def missing_note(report: dict, runs: list = ()) -> str | None:
@@ -237,16 +241,35 @@ def best_lines(report: dict) -> list[str]:
 
 def best_note(report: dict) -> str | None:
     """Why "No clear best" can stand above means far apart (QA round 21: 89.1 against 104.1 with 2 seeds):
-    the intervals behind the line are adjusted, and few seeds make them wide. None when every line names a best."""
+    the intervals behind the line are adjusted, and few seeds make them wide; the comparisons of one pair
+    have none. None when every line names a best, or no comparison has an interval."""
     unsure = [item for item in report.get("best", []) if item["metric"] == "best_val" and item["best"] is None]
     rows = [row for item in unsure for row in report["effects"]
-            if row["toggle"] == item["toggle"] and row["metric"] == "best_val" and row["low"] is not None]
-    if not unsure or not rows:
+            if row["toggle"] == item["toggle"] and row["metric"] == "best_val" and row["estimate"] is not None]
+    wide = [row for row in rows if row["low"] is not None]
+    if not unsure or not wide:
         return None
-    level, pairs = confidence_text(rows[0]), min(row["n"] for row in rows)
-    return (f"The line reads the {level} intervals below: a toggle's comparisons hold together at 95% only if each "
-            f"is that wide, and over {pairs} pair{'s' if pairs != 1 else ''} of runs they are wide. A value far lower "
-            "in the mean is called best only when every one of its comparisons says so; more seeds narrow them.")
+    # Per comparison (QA: 'over 2 pairs' stood above variational's comparisons of 1 pair, with no interval).
+    lonely = [contrast_label(row) for row in rows if row["low"] is None]
+    alone = (f"; {_listed(lonely)} rest{'s' if len(lonely) == 1 else ''} on one pair of runs, which gives no "
+             "interval") if lonely else ""
+    return (f"The line reads the {confidence_text(wide[0])} intervals below: a toggle's comparisons hold together at "
+            f"95% only if each is that wide, and over {_counted(wide)} they are wide{alone}. A value far lower in "
+            "the mean is called best only when every one of its comparisons says so; more seeds narrow them.")
+
+
+def _counted(rows: list[dict]) -> str:
+    """'2 pairs of runs', '2 to 3 pairs of runs', '4 runs' (Welch's n counts runs): what the intervals rest on."""
+    ns = sorted({row["n"] for row in rows})
+    many = f"{ns[0]}" if len(ns) == 1 else f"{ns[0]} to {ns[-1]}"
+    methods = {row["method"] for row in rows}
+    if methods == {"paired"}:
+        return f"{many} pair{'' if ns == [1] else 's'} of runs"
+    return f"{many} runs" if methods == {"welch"} else f"{many} pairs or runs"
+
+
+def _listed(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 def contrast_label(row: dict) -> str:
@@ -397,19 +420,34 @@ def interactions_by_pair(report: dict) -> dict[tuple, list[dict]]:
     return out
 
 
-def no_interval_note(rows: list[dict]) -> str | None:
-    """Why some rows have no interval, in words, or None when they all have one."""
+# What to do for an interval, by why a contrast's runs were left out (grid_status.left_out_reasons): a
+# deleted partner cannot be resumed, as the caption once told a user to (QA).
+REMEDIES = (({"partner failed", "partner broken", "partner stopped"},
+             "finish the partners that failed or stopped (Resume or Start over on Train)"),
+            ({"partner still training", "partner queued"}, "let the partners still queued or training finish"),
+            ({grid_status.NO_PARTNER}, "train again the partners that are missing (deleted, unreadable or never "
+                                       "queued: there is nothing to resume)"))
+
+
+def no_interval_note(rows: list[dict], runs: list = (), toggled: list[str] = ()) -> str | None:
+    """Why some rows have no interval, in words, or None when they all have one. Where runs were left out
+    for want of a partner, what to do about it, by why (the rows' left_out_reasons, else worked out from
+    `runs`, the grid's run summaries, and `toggled`, its toggles)."""
     lonely = [row for row in rows if row["estimate"] is not None and row["low"] is None]
     if not lonely:
         return None
+    reasons: set[str] = set()
+    for row in (row for row in lonely if row.get("left_out")):
+        found = row.get("left_out_reasons") or (runs and grid_status.left_out_reasons(row, list(runs), list(toggled)))
+        reasons.update(found or {""})   # "": why is not known here
     # A grid of 2 seeds with one failed run was told to run more seeds (QA round 11): its run to
     # finish was the remedy.
-    remedy = ("Finish the partners that failed or stopped (Resume or Start over on Train), or run more seeds "
-              "per cell,"
-              if any(row.get("left_out") for row in lonely) else "Run more seeds per cell")
+    steps = [remedy for states, remedy in REMEDIES if states & reasons]
+    if "" in reasons and not steps:
+        steps = ["finish or train again the partners left out"]
+    remedy = (f"{'; '.join(steps)}, or run more seeds per cell," if steps else "run more seeds per cell")
     return ("No interval where a side has one finished run (one pair, or fewer than two runs on a "
-            f"side): the dot is that single difference. {remedy} for an interval.")
-
+            f"side): the dot is that single difference. {remedy[0].upper()}{remedy[1:]} for an interval.")
 
 
 def has_estimate(rows: list[dict]) -> bool:

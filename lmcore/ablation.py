@@ -47,6 +47,21 @@ def size(toggles: dict[str, list], seeds: int = 1) -> int:
     return cells * max(seeds, 1)
 
 
+# The keys grid() sets on every run itself, each with why it cannot be a toggle: varying one crashed
+# (group, name: Config.replace got the key twice) or queued runs that read as one cell (seed: QA).
+SET_BY_GRID = {
+    "seed": "the grid sets each run's seed itself: give every cell N seeds (seed, seed+1, ...) with --seeds N "
+            "(Seeds per cell on Compare) instead",
+    "group": "the grid sets it itself: its runs share one group, the grid's id; a grid cannot vary it",
+    "name": "the grid sets it itself: each run is named for its cell and seed; a grid cannot vary it",
+}
+
+
+def set_by_grid(keys) -> list[str]:
+    """'seed: the grid sets ...' for each of `keys` a grid sets itself (SET_BY_GRID), in its order."""
+    return [f"{key}: {why}" for key, why in SET_BY_GRID.items() if key in keys]
+
+
 def grid(base: Config, toggles: dict[str, list], group: str | None = None, seeds: int = 1) -> list[Config]:
     """One validated config per combination and seed, all sharing `group`, named by their toggles.
 
@@ -56,8 +71,8 @@ def grid(base: Config, toggles: dict[str, list], group: str | None = None, seeds
     embed_size != hidden_size."""
     if not isinstance(seeds, int) or isinstance(seeds, bool) or seeds < 1:
         raise ConfigError(f"seeds: must be a whole number >= 1 (got {seeds!r})")
-    if seeds > 1 and toggles.get("seed"):
-        raise ConfigError("seed: give the number of seeds (seeds=N) instead of varying seed as a toggle")
+    if owned := set_by_grid(toggles):
+        raise ConfigError(owned)
     group = group or f"grid-{secrets.token_hex(3)}"
     chosen = _values(toggles)
     configs, found = [], []
@@ -160,6 +175,12 @@ def missing_seeds(summaries: list) -> list[dict]:
         if lost:
             out.append({"cell": entry["cell"], "label": entry["label"], "seeds": lost})
     return out
+
+
+def slot_of(summary, toggled: list[str]) -> tuple[str, str]:
+    """(cell label, seed as text): the planned run a run of the grid is; two runs of one seed in one
+    cell (a copy that joined the grid) are one planned run, as the effects count them."""
+    return cell_label(cell_of(summary, toggled)), _short(summary.config.get("seed"))
 
 
 def planned_runs(summaries: list) -> int:

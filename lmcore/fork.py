@@ -225,6 +225,23 @@ def fork_start(folder, parent=None, config: dict | None = None, status: dict | N
     return starting_validation(parent, config["fork_step"]) if parent.is_dir() else None
 
 
+def start_seconds(folder, config: dict, status: dict) -> float | None:
+    """The training time a fork's log starts from, the parent's at its checkpoint (its `time` and
+    `elapsed` go on from there): 0.0 for a run that is no fork; its status's `start_seconds`; for a fork
+    made before that was kept, the time of the parent's last log line at the fork step; None when
+    neither is known (the parent gone or its log cut)."""
+    if not isinstance(config.get("fork_step"), int) or not isinstance(config.get("parent"), str):
+        return 0.0
+    if json_number(status.get("start_seconds")) is not None:
+        return status["start_seconds"]
+    try:
+        log = run_path(Path(folder).parent, config["parent"]) / "metrics.jsonl"
+    except RunError:   # a parent id edited into a path
+        return None
+    lines = [r for r in read_jsonl(log) if r.get("step") == config["fork_step"]] if log.is_file() else []
+    return json_number(lines[-1].get("time")) if lines else None
+
+
 def _load_source(parent, source: str) -> dict:
     path = source_path(parent, source)
     fork_step = (read_config(parent) or {}).get("fork_step")
@@ -396,8 +413,10 @@ def held_status(cfg, payload: dict, windows: int | None) -> dict:
     progress = payload["progress"]
     planned = windows * cfg.epochs if windows else None
     total = min(planned, cfg.max_steps) if planned and cfg.max_steps else planned
+    # Its log's `time` goes on from the parent's training time at the checkpoint (`elapsed`): kept, so
+    # a report counts the fork's first epoch from there, not from 0 (lmcore.report, start_seconds).
     return {"state": "stopped", "step": progress["step"], "epoch": min(progress["epoch"], cfg.epochs),
-            "total_steps": total}
+            "total_steps": total, "start_seconds": json_number(progress.get("elapsed"))}
 
 
 def trained_recipe(parent: Path, raw: dict, payload: dict, say=None) -> dict:

@@ -28,7 +28,8 @@ from .summaries import list_runs
 
 def parse_vary(items: list[str]) -> tuple[dict[str, list], list[str]]:
     """`["tie_weights=false,true"]` -> ({"tie_weights": [False, True]}, problems), every problem
-    found at once: no '=', no values, a key given twice, an unknown key, a bad value."""
+    found at once: no '=', no values, a key given twice, a key the grid sets itself (seed, group,
+    name: ablation.SET_BY_GRID), an unknown key, a bad value."""
     toggles: dict[str, list] = {}
     found: list[str] = []
     for item in items:
@@ -40,6 +41,9 @@ def parse_vary(items: list[str]) -> tuple[dict[str, list], list[str]]:
             continue
         if key in toggles:
             found.append(f"--vary {key}: given twice; list all its values in one --vary")
+            continue
+        if key in ablation.SET_BY_GRID:   # the grid's own keys: group and name crashed, seed read as one cell
+            found.extend(f"--vary {problem}" for problem in ablation.set_by_grid([key]))
             continue
         values = []
         for value in texts:
@@ -216,8 +220,10 @@ def _cells_table(found: dict) -> list[str]:
 
 def format_report(found: dict) -> str:
     """The effects report as plain text: cells, main effects, interactions, the method."""
-    planned = max(found.get("planned_runs", 0), found["runs"])
-    lost = planned - found["runs"]
+    # Planned (cell, seed) runs with none, as the progress line counts them: a same-seed copy that joined
+    # the grid must not hide a deleted run (grid_status.slot_counts).
+    counted = found.get("progress") or {"planned": found["runs"], "missing": 0}
+    planned, lost = counted["planned"], counted["missing"]
     gone = f" ({lost} of {planned} planned deleted or never queued)" if lost else ""
     lines = [f"grid {found['group']}: {found['finished']} of {found['runs']} runs finished{gone}; "
              f"toggles: {', '.join(found['toggles']) or 'none'}"]

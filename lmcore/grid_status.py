@@ -44,17 +44,53 @@ def entry(group: str, members: list) -> dict:
 
 
 def planned_runs(entry: dict) -> int:
-    """The runs the grid queued (ablation.planned_runs), never fewer than it holds."""
-    return max(ablation.planned_runs(entry["runs"]), entry["total"])
+    """The runs the grid queued (ablation.planned_runs): every cell with every seed."""
+    return ablation.planned_runs(entry["runs"])
+
+
+# ---------------------------------------------------------------- planned slots
+# The progress line counts the grid's planned (cell, seed) slots, not its runs: a same-seed copy that
+# joined the grid (`train --like RUN --set group=G`) is one seed, as the effects count it, and must not
+# stand in for a deleted run of another cell (QA: a copy and a deleted seed read "6 / 6 finished", 0
+# missing). A slot with several runs stands where its most advanced run does, in SLOT_ORDER: finished
+# if any of them finished (its numbers rest on that), else running, else queued, else failed or stopped.
+
+SLOT_ORDER = ("finished", "running", "queued", "failed_or_stopped")
+
+
+def _standing(run) -> str:
+    """Where one run stands, in SLOT_ORDER's words: queued and starting are `queued`, as the sidebar
+    counts them (queue.stage); failed, stopped and broken are `failed_or_stopped`."""
+    if run.state == "finished":
+        return "finished"
+    stage = queue.stage(run)
+    return "failed_or_stopped" if stage is None else "running" if stage == "running" else "queued"
+
+
+def slots(entry: dict) -> dict[tuple[str, str], list]:
+    """{(cell label, seed as text): its runs} for the planned slots that hold a run."""
+    out: dict[tuple[str, str], list] = {}
+    for run in entry["runs"]:
+        if run.config:
+            out.setdefault(ablation.slot_of(run, entry["toggles"]), []).append(run)
+    return out
+
+
+def slot_counts(entry: dict) -> dict[str, int]:
+    """The planned slots by where they stand (SLOT_ORDER), `missing` (planned, no run: deleted,
+    unreadable or never queued) and `planned`; the first five add up to `planned`."""
+    found = Counter(min((_standing(run) for run in runs), key=SLOT_ORDER.index) for runs in slots(entry).values())
+    planned = planned_runs(entry)
+    return {**{name: found[name] for name in SLOT_ORDER}, "missing": planned - sum(found.values()), "planned": planned}
 
 
 def progress(entry: dict) -> dict:
-    """The progress line's numbers, for --json: finished, running, queued, failed or stopped, missing
-    (planned but deleted, unreadable or never queued), planned, and whether the grid has ended."""
-    planned, stages = planned_runs(entry), queue.counts(entry["runs"])
-    return {"finished": entry["finished"], "running": stages.running, "queued": stages.queued,
-            "failed_or_stopped": entry["failed"], "missing": planned - entry["total"], "planned": planned,
-            "ended": not entry["active"] and entry["finished"] < planned}
+    """The progress line's numbers, for --json: the grid's planned (cell, seed) slots finished, running,
+    queued, failed or stopped (slot_counts: a seed run twice counts once, where its most advanced run
+    stands), missing (planned but deleted, unreadable or never queued), planned, and whether the grid
+    has ended (no run of it queued or running, and some slot not finished)."""
+    counted = slot_counts(entry)
+    return {**counted, "ended": not entry["active"] and counted["finished"] < counted["planned"]}
 
 
 def progress_text(entry: dict) -> str:

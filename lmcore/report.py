@@ -18,6 +18,7 @@ import torch
 
 from .epochs import epoch_position, epoch_steps_from_log
 from .errors import LmcoreError, RunError
+from .fork import start_seconds
 from .jsonl import json_number, read_metrics
 from .reference import reference_info
 from .runs import read_config, read_json
@@ -26,11 +27,13 @@ from .text import shorten
 from .timing import time_split
 
 
-def epoch_table(records: list[dict], per_epoch: int | None = None) -> list[dict]:
+def epoch_table(records: list[dict], per_epoch: int | None = None, start: float | None = 0.0) -> list[dict]:
     """Per epoch: train perplexity (mean loss of its train lines), validation, seconds taken, and the
     fraction of the epoch trained by its last validation: below 1 for an epoch that max_steps, a stop
-    or a crash cut short (None where the steps per epoch are unknown)."""
-    rows, previous_time = [], 0.0
+    or a crash cut short (None where the steps per epoch are unknown). The first epoch's seconds count
+    from `start`, the log's `time` where the run began: a fork's goes on from its parent's training time
+    (fork.start_seconds; counted from 0 it held the parent's time, QA), None where that is not known."""
+    rows, previous_time = [], start
     last_val_of_epoch = {r["epoch"]: r for r in records if r["kind"] == "val"}  # eval_every adds more
     for epoch, val in sorted(last_val_of_epoch.items()):
         losses = [r["loss"] for r in records if r["kind"] == "train" and r["epoch"] == epoch
@@ -40,16 +43,32 @@ def epoch_table(records: list[dict], per_epoch: int | None = None) -> list[dict]
                      "fraction": round(position[1] / per_epoch, 4) if position and position[0] == epoch else None,
                      "train_ppl": math.exp(sum(losses) / len(losses)) if losses else None,
                      "val_ppl": val["ppl"], "lr": json_number(val.get("lr")),
-                     "seconds": json_number(val.get("time"), previous_time) - previous_time})
+                     "seconds": _seconds(json_number(val.get("time"), previous_time), previous_time)})
         previous_time = json_number(val.get("time"), previous_time)
     return rows
 
 
-def median_epoch_seconds(epochs: list[dict]) -> float | None:
+def _seconds(now: float | None, before: float | None) -> float | None:
+    return now - before if now is not None and before is not None else None
+
+
+def median_epoch_seconds(epochs: list[dict], begun_inside: int | None = None) -> float | None:
     """The median seconds of its whole epochs: an epoch cut short took less, and of a run's two
-    epochs (one cut) the median was the cut one's. Every epoch's where none is known whole."""
-    whole = [e["seconds"] for e in epochs if e.get("fraction") in (None, 1)] or [e["seconds"] for e in epochs]
+    epochs (one cut) the median was the cut one's. Every epoch's where none is known whole.
+    `begun_inside`: the epoch a fork started inside of (from a checkpoint within it), whose seconds
+    are only the part the fork trained."""
+    known = [e for e in epochs if e["seconds"] is not None and (begun_inside is None or e["epoch"] != begun_inside)]
+    whole = [e["seconds"] for e in known if e.get("fraction") in (None, 1)] or [e["seconds"] for e in known]
     return sorted(whole)[len(whole) // 2] if whole else None
+
+
+def begun_inside(config: dict, per_epoch: int | None) -> int | None:
+    """The epoch a fork started inside of, its checkpoint not at an epoch's end (fork `--from last` of a
+    stopped run, say); None for a run that is no fork, one forked at an epoch's end, or an unknown plan."""
+    step = config.get("fork_step")
+    if not isinstance(step, int) or not per_epoch or step % per_epoch == 0:
+        return None
+    return step // per_epoch + 1
 
 
 def epochs_trained(row: dict) -> float:
@@ -85,7 +104,8 @@ def build(folder: Path) -> dict:
     records = read_metrics(folder / "metrics.jsonl")
     summary = summarize(folder)
     status = summary.status  # read_status, read once
-    epochs = epoch_table(records, summary.steps_per_epoch or epoch_steps_from_log(records))
+    epochs = epoch_table(records, summary.steps_per_epoch or epoch_steps_from_log(records),
+                         start_seconds(folder, config, status))
     test = [r["ppl"] for r in records if r["kind"] == "test"]
     split = time_split(status.get("time_spent"), status.get("elapsed"))  # None for runs before it was recorded
     # The scores, step and time are the summary's, as every page and `lmcore runs` show them: a
@@ -99,7 +119,7 @@ def build(folder: Path) -> dict:
         "best_val_ppl": summary.best_val, "best_epoch": summary.best_epoch, "final_val_ppl": summary.final_val,
         "test_ppl": summary.test if summary.test is not None else (test[-1] if test else None),
         "step": summary.step, "total_steps": summary.total_steps,
-        "seconds_per_epoch": median_epoch_seconds(epochs),
+        "seconds_per_epoch": median_epoch_seconds(epochs, begun_inside(config, summary.steps_per_epoch)),
         "total_seconds": summary.training_seconds if summary.training_seconds is not None
         else (json_number(records[-1].get("time")) if records else None),
         **({"redone_seconds": summary.redone_seconds} if summary.redone_seconds else {}),  # trained again

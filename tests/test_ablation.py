@@ -68,6 +68,16 @@ def test_seeds_repeat_every_cell_with_consecutive_seeds(base):
         ablation.grid(base, {"seed": [1, 2]}, seeds=2)
 
 
+@pytest.mark.parametrize("key, values", [("seed", [1, 2]), ("group", ["a", "b"]), ("name", ["x", "y"])])
+def test_a_key_the_grid_sets_itself_cannot_be_a_toggle(base, key, values):
+    """QA: group and name crashed in Config.replace (the key given twice); seed with one seed per cell
+    queued runs whose effects read 'toggles: none' with an empty cell label. Refused, with one seed too."""
+    with pytest.raises(ConfigError) as caught:
+        ablation.grid(base, {key: values, "tie_weights": [False, True]})
+    assert caught.value.problems == [f"{key}: {ablation.SET_BY_GRID[key]}"]
+    assert "--seeds N" in ablation.SET_BY_GRID["seed"]
+
+
 def test_cells_are_the_toggled_values_whatever_the_seed(base):
     configs = ablation.grid(base, {"dropout_placement": ["variational", "none"], "tie_weights": [True, False]},
                             seeds=2)

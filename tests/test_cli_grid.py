@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from conftest import ROOT, SMALL
-from lmcore import cli, locks, stats
+from lmcore import ablation, cli, locks, stats
 
 # SMALL, cut to 40 steps with a validation every 20, so every run has two val lines.
 BASE = [f"--set={key}={value}" for key, value in {**SMALL, "max_steps": 40, "eval_every": 20}.items()]
@@ -107,6 +107,18 @@ def test_bad_grids_report_every_problem_and_create_nothing(tmp_path, capsys):
     assert not root.exists()
 
 
+@pytest.mark.parametrize("vary", ["group=a,b", "name=x,y", "seed=1,2"])
+def test_a_key_the_grid_sets_itself_is_refused_in_one_line(tmp_path, capsys, vary):
+    """QA: `--vary group=a,b` (and name) ended in a TypeError traceback with exit 1; `--vary seed=1,2` with
+    --seeds left at 1 queued two runs that read as one cell with no toggle. One line each, exit 2."""
+    root = tmp_path / "runs"
+    assert cli.main(["grid", "--preset", "tiny", "--vary", vary, "--runs-dir", str(root)]) == 2
+    key = vary.split("=")[0]
+    err = capsys.readouterr().err
+    assert err.splitlines() == [f"error: --vary {key}: {ablation.SET_BY_GRID[key]}"] and "Traceback" not in err
+    assert not root.exists()
+
+
 def test_a_grid_whose_splits_cannot_batch_is_refused_before_queueing(tmp_path, capsys):
     """The Train page's and `lmcore train`'s check (data.corpus_problems), for every config of the grid."""
     root = tmp_path / "runs"
@@ -199,6 +211,60 @@ def test_effects_text_names_a_deleted_seed_and_counts_it_out_of_the_plan(monkeyp
     assert "101.0 (n=1 of 2)" in short                        # as the page writes it: no sd of one run
     table = text.split("\n\n")[1]                                   # the cells
     assert not re.search(r"\)\S", table)                          # QA round 11: 'n=2 of 3)103.9' ran together
+
+
+def placement_runs(states: dict | None = None) -> list:
+    """3 placements x seeds 1 and 2 of a grid 'g' as run summaries, finished unless `states` ({id: state})
+    says otherwise; ids 'vertical-1' and the like."""
+    from lmcore.summaries import from_parts
+
+    states = states or {}
+    return [from_parts(f"{p}-{seed}", "runs/x", {"dropout": 0.5, "dropout_placement": p, "group": "g", "seed": seed},
+                       {"state": states.get(f"{p}-{seed}", "finished"), "best_val_ppl": 100.0 + seed,
+                        "final_val_ppl": 100.0, "best_epoch": 1, "step": 10, "total_steps": 40}, None)
+            for p in ("none", "vertical", "variational") for seed in (1, 2)]
+
+
+def copy_of(run, state: str = "finished"):
+    """A same-seed copy of `run` that joined its grid (`train --like RUN --set group=G`)."""
+    from lmcore.summaries import from_parts
+
+    return from_parts(f"{run.id}-copy", "runs/x", dict(run.config),
+                      {**run.status, "state": state, "step": 10, "total_steps": 40}, None)
+
+
+def test_a_same_seed_copy_does_not_hide_a_deleted_run_in_the_progress(monkeypatch):
+    """QA: a copy of one run joined a 3 x 2 grid and another cell's seed-2 run was deleted: the grid read
+    '6 / 6 finished ... 0 missing' (runs, not planned (cell, seed) runs), while missing_seeds named the seed."""
+    from lmcore import grid_commands
+
+    runs = placement_runs()
+    kept = [run for run in runs if run.id != "variational-2"] + [copy_of(runs[2])]   # vertical-1's copy
+    monkeypatch.setattr(grid_commands, "group_runs", lambda root, group: kept)
+    found = grid_commands.report(None, "g")
+    assert [m["seeds"] for m in found["missing_seeds"]] == [["2"]]
+    assert found["progress"] == {"finished": 5, "running": 0, "queued": 0, "failed_or_stopped": 0, "missing": 1,
+                                 "planned": 6, "ended": True}
+    assert found["progress_text"] == "Ended: 5 / 6 finished · 0 failed or stopped · 1 missing"
+    text = grid_commands.format_report(found)
+    assert text.startswith("grid g: 6 of 6 runs finished (1 of 6 planned deleted or never queued);")
+
+
+def test_a_planned_run_stands_where_its_most_advanced_run_does(monkeypatch):
+    """A seed run twice is one planned run: finished if either finished, else running, else queued, else
+    failed or stopped; the counts add up to the plan."""
+    from lmcore import grid_commands
+
+    runs = placement_runs({"none-1": "failed", "none-2": "queued", "vertical-1": "stopped"})
+    kept = runs + [copy_of(runs[0], "running"),      # none-1 failed, its copy trains: running
+                   copy_of(runs[1], "finished"),     # none-2 queued, its copy finished: finished
+                   copy_of(runs[4], "queued"),       # variational-1 finished, its copy waits: finished
+                   copy_of(runs[2], "failed")]       # vertical-1 stopped, its copy failed: failed or stopped
+    monkeypatch.setattr(grid_commands, "group_runs", lambda root, group: kept)
+    found = grid_commands.report(None, "g")
+    assert found["progress"] == {"finished": 4, "running": 1, "queued": 0, "failed_or_stopped": 1, "missing": 0,
+                                 "planned": 6, "ended": False}
+    assert found["progress_text"] == "This grid: 4 / 6 finished · 1 running · 0 queued · 1 failed or stopped"
 
 
 def test_effects_text_gives_the_df_and_what_the_pairs_differ_in_to_two_decimals():

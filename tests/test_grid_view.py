@@ -316,6 +316,33 @@ def test_a_deleted_seed_leaves_its_cell_and_the_grid_short_of_their_plan(lost_se
                                                   "fewer than the 2 seeds planned finished)")
 
 
+def test_a_same_seed_copy_does_not_hide_a_deleted_seed_on_the_page(lost_seed):
+    """QA: a copy of a seed-1 run joined the grid (`train --like RUN --set group=G`) and another cell's
+    seed 2 was deleted: the progress line read '8 / 8 finished', the selector '8 runs', the copied cell
+    '3 / 3', as if nothing were missing. Planned (cell, seed) runs are counted, a seed run twice once."""
+    copy = from_parts("2026-none-False-1-copy", "runs/x", dict(lost_seed[0].config), dict(lost_seed[0].status), None)
+    runs = lost_seed + [copy]
+    entry = entry_of(runs)
+    assert grid_view.progress_text(entry) == "Ended: 7 / 8 finished · 0 failed or stopped · 1 missing"
+    assert grid_view.grid_label(entry).endswith("× 2 seeds · 7 of 8 runs: 1 missing")
+    table = grid_view.cells_frame(effects.grid_effects(runs, "g"), runs).set_index("cell")
+    assert table.loc["placement=none tied=false", "finished"] == "2 / 2"      # seeds 1 (twice) and 2
+    assert table.loc["placement=vertical tied=true", "finished"] == "1 / 2 (1 missing)"
+    assert compare.grid_progress(entry) == 1.0
+
+
+def test_a_seed_run_twice_in_a_cell_is_one_share_of_the_progress_bar(lost_seed):
+    """A copy still training beside its finished seed leaves that planned run settled; a failed seed whose
+    copy trains is the copy's share, not settled."""
+    whole = lost_seed + [summary("vertical", True, 2, 92.0)]
+    first = whole[0]
+    training = from_parts("copy", "runs/x", dict(first.config), {"state": "running", "step": 10, "total_steps": 40},
+                          None)
+    assert compare.grid_progress(entry_of(whole + [training])) == 1.0
+    failed = [from_parts(first.id, "runs/x", dict(first.config), {"state": "failed"}, None)] + whole[1:]
+    assert compare.grid_progress(entry_of(failed + [training])) == pytest.approx((7 + 0.25) / 8)
+
+
 def test_a_grid_with_every_run_reads_as_before(lost_seed):
     full = lost_seed + [summary("vertical", True, 2, 92.0)]
     entry = entry_of(full)
@@ -329,9 +356,11 @@ def test_a_grid_with_every_run_reads_as_before(lost_seed):
 def test_a_single_difference_left_by_an_unfinished_partner_says_to_finish_it():
     """QA round 11: a grid of 2 seeds with one failed run was told 'Run more seeds per cell'."""
     lonely = {"estimate": -1.45, "low": None}
-    assert grid_view.no_interval_note([{**lonely, "left_out": 1}]).endswith(
+    assert grid_view.no_interval_note([{**lonely, "left_out": 1, "left_out_reasons": {"partner failed": 1}}]).endswith(
         "Finish the partners that failed or stopped (Resume or Start over on Train), or run more seeds per cell, "
         "for an interval.")
+    assert grid_view.no_interval_note([{**lonely, "left_out": 1}]).endswith(   # why not known
+        "Finish or train again the partners left out, or run more seeds per cell, for an interval.")
     assert grid_view.no_interval_note([{**lonely, "left_out": 0}]).endswith("Run more seeds per cell for an interval.")
     assert grid_view.no_interval_note([{"estimate": -1.45, "low": -3.0, "left_out": 1}]) is None
 
@@ -383,3 +412,39 @@ def test_a_three_valued_toggles_csv_ends_with_which_value_is_best_and_its_chart_
     assert rows[9]["note"] == grid_view.best_lines(report)[0] and rows[9]["estimate"] == ""
     # whole numbers stay whole beside the answer rows' blanks (QA round 21: n=2.0, df=1.0, left out=0.0)
     assert (rows[0]["n"], rows[0]["df"], rows[0]["left out"]) == ("2", "1", "0") and rows[9]["n"] == ""
+
+
+@pytest.mark.parametrize("state, remedy", [
+    (None, "Train again the partners that are missing (deleted, unreadable or never queued: there is nothing to "
+           "resume), or run more seeds per cell, for an interval."),
+    ("failed", "Finish the partners that failed or stopped (Resume or Start over on Train), or run more seeds per "
+               "cell, for an interval."),
+    ("stopped", "Finish the partners that failed or stopped (Resume or Start over on Train), or run more seeds per "
+                "cell, for an interval."),
+    ("running", "Let the partners still queued or training finish, or run more seeds per cell, for an interval.")])
+def test_the_remedy_for_a_missing_interval_is_worded_for_what_happened_to_the_partner(state, remedy):
+    """QA: with a deleted partner run the caption said to finish the partners that failed or stopped
+    (Resume or Start over on Train): a missing run cannot be resumed."""
+    runs = [summary(p, False, seed, 90.0 + seed + 5 * (p == "vertical")) for p in ("none", "vertical")
+            for seed in (1, 2)]
+    runs = runs[:-1] + ([summary("vertical", False, 2, 97.0, state=state)] if state else [])   # vertical seed 2
+    report = effects.grid_effects(runs, "g")
+    note = grid_view.no_interval_note(report["effects"], runs, report["toggles"])
+    assert note == ("No interval where a side has one finished run (one pair, or fewer than two runs on a side): "
+                    f"the dot is that single difference. {remedy}")
+
+
+def test_the_best_lines_note_counts_the_pairs_of_each_comparison():
+    """QA: 'over 2 pairs of runs they are wide' stood above variational's comparisons, which rested on
+    1 pair (its seed 2 deleted) and had no interval at all."""
+    best = {"none": 100.0, "vertical": 95.0, "variational": 90.0}
+    runs = [summary(p, False, seed, value + 4 * seed * (p == "vertical")) for p, value in best.items()
+            for seed in (1, 2)]
+    runs = [run for run in runs if run.id != "2026-variational-False-2"]
+    report = effects.grid_effects(runs, "g")
+    assert [item["best"] for item in report["best"] if item["metric"] == "best_val"] == [None]
+    assert grid_view.best_note(report) == (
+        "The line reads the 98.3% intervals below: a toggle's comparisons hold together at 95% only if each is that "
+        "wide, and over 2 pairs of runs they are wide; placement=variational vs none and placement=variational vs "
+        "vertical rest on one pair of runs, which gives no interval. A value far lower in the mean is called best "
+        "only when every one of its comparisons says so; more seeds narrow them.")

@@ -151,3 +151,99 @@ def test_the_plot_is_titled_with_the_runs_name():
     assert report.plot_title(result) == "placement=vertical seed=2 on cpu"
     assert report.plot_title({**result, "config": {"preset": "tiny"}, "state": "stopped"}) == (
         "tiny on cpu (stopped, not finished)")
+
+
+# ---------------------------------------------------------------- a fork's seconds are its own
+# QA: a fork from epoch 1 reported its epoch 2 at 8.83 s, and seconds_per_epoch 8.83, where the epoch
+# took 8.83 - 4.14: its log's `time` goes on from the parent's training time (4.14 at the fork), and
+# the report counted the first epoch from 0.
+
+SMALL_EPOCH = 99   # SMALL's steps an epoch
+
+
+@pytest.fixture(scope="module")
+def forked(tmp_path_factory, ptb_dir):
+    """SMALL trained 3 epochs (its epoch checkpoints kept), forked from epoch 1 and trained to the end."""
+    from conftest import SMALL
+    from lmcore.fork import fork_run
+    from lmcore.runs import create_run
+    from lmcore.session import run
+
+    root = tmp_path_factory.mktemp("report-fork") / "runs"
+    parent = create_run({**SMALL, "epochs": 3, "dropout": 0.3, "dropout_placement": "vertical",
+                         "keep_epoch_checkpoints": True}, root)
+    run(parent, show_progress=False)
+    child = fork_run(parent, "epoch:1", {"dropout": "0.2"}, root)
+    run(child, show_progress=False)
+    return parent, child
+
+
+def _val_times(folder) -> dict[int, float]:
+    from lmcore.jsonl import read_jsonl
+
+    return {r["epoch"]: r["time"] for r in read_jsonl(folder / "metrics.jsonl") if r["kind"] == "val"}
+
+
+def test_a_forks_epoch_seconds_are_its_own_not_its_parents(forked):
+    parent, child = forked
+    status = json.loads((child / "status.json").read_text())
+    start = status["start_seconds"]          # the parent's training time at its epoch-1 checkpoint
+    assert start >= _val_times(parent)[1] > 0
+    times, result = _val_times(child), report.build(child)
+    assert [row["epoch"] for row in result["epochs"]] == [2, 3]
+    assert [row["seconds"] for row in result["epochs"]] == [times[2] - start, times[3] - times[2]]
+    assert result["epochs"][0]["seconds"] < times[2] - 0.9 * start     # not the parent's time with it
+    assert result["seconds_per_epoch"] == max(times[2] - start, times[3] - times[2])   # the upper median of two
+    # A parent's own report counts from 0, as before.
+    assert report.build(parent)["epochs"][0]["seconds"] == _val_times(parent)[1]
+
+
+def test_an_older_fork_counts_from_its_parents_log_or_leaves_the_first_epoch_out(forked, tmp_path):
+    """Forks made before start_seconds was kept: the time of the parent's last line at the fork step; with
+    the parent gone, the first epoch's seconds are unknown and out of the median."""
+    parent, child = forked
+    root = tmp_path / "runs"
+    old = root / child.name
+    shutil.copytree(child, old)
+    status = json.loads((old / "status.json").read_text())
+    del status["start_seconds"]
+    (old / "status.json").write_text(json.dumps(status))
+    times = _val_times(child)
+    alone = report.build(old)
+    assert alone["epochs"][0]["seconds"] is None
+    assert alone["seconds_per_epoch"] == times[3] - times[2]
+    shutil.copytree(parent, root / parent.name)
+    assert report.build(old)["epochs"][0]["seconds"] == times[2] - _val_times(parent)[1]
+
+
+def test_a_fork_begun_inside_an_epoch_leaves_that_epochs_part_out_of_the_median():
+    config = {"fork_step": SMALL_EPOCH + 30, "parent": "p"}
+    assert report.begun_inside(config, SMALL_EPOCH) == 2
+    assert report.begun_inside({**config, "fork_step": SMALL_EPOCH}, SMALL_EPOCH) is None   # an epoch's end
+    assert report.begun_inside({}, SMALL_EPOCH) is None and report.begun_inside(config, None) is None
+    rows = [{"epoch": 2, "seconds": 1.0, "fraction": 1.0}, {"epoch": 3, "seconds": 4.0, "fraction": 1.0}]
+    assert report.median_epoch_seconds(rows, begun_inside=2) == 4.0 and report.median_epoch_seconds(rows) == 4.0
+    rows.append({"epoch": 4, "seconds": 5.0, "fraction": 1.0})
+    assert report.median_epoch_seconds(rows, begun_inside=2) == 5.0 and report.median_epoch_seconds(rows) == 4.0
+
+
+def test_the_reference_notes_give_the_seconds_per_epoch_report_gives():
+    """QA: variational-medium's note said '6.0 s an epoch' (239 s over 40 epochs, the mean) where `report`
+    gives 5.85, the median of its whole epochs; zaremba-medium's said 5.2, the median. Every note now
+    gives the median, and says so."""
+    import re
+
+    def note(folder):
+        return json.loads((folder / "reference.json").read_text())["note"]
+
+    def median(folder, digits):
+        return f"{report.build(folder)['seconds_per_epoch']:.{digits}f}"
+
+    for name in ("20261127-230959-variational-medium-3758", "20261127-231417-zaremba-medium-6fb2"):
+        said = re.search(r"a median (\d+\.\d+) s an epoch, `seconds_per_epoch` in `lmcore report`", note(RUNS / name))
+        assert said and said[1] == median(RUNS / name, 2), name
+    solo = GRAPHS / "runs" / "20261127-125043-book-solo-cec9"
+    for text in (note(BOOK), note(solo)):
+        said = re.search(r"(\d+\.\d) s (?:alone on the GPU|per epoch) against (?:this run's )?(\d+\.\d) s .*both the "
+                         r"median epoch", text)
+        assert said and (said[1], said[2]) == (median(solo, 1), median(BOOK, 1))

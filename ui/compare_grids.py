@@ -291,7 +291,7 @@ def toggle_effects(entry: dict, report: dict) -> None:
     every = report["effects"] + report["interactions"]
     undrawn = [title for _, title, rows in charts if not grid_view.has_estimate(rows)]
     for text in (grid_view.undrawn_note(undrawn, ended=ended or bool(report.get("missing"))),
-                 grid_view.no_interval_note(every)):
+                 grid_view.no_interval_note(every, entry["runs"], report["toggles"])):
         if text:
             st.caption(text)
     st.table(grid_view.effects_table(every), hide_index=True)
