@@ -8,6 +8,7 @@ import math
 import pandas as pd
 
 from lmcore.fork import fork_start
+from lmcore.jsonl import json_number
 from lmcore.metrics_frame import thin_index
 from lmcore.summaries import RunSummary
 
@@ -59,9 +60,10 @@ def with_fork_start(frame: pd.DataFrame, summary: RunSummary) -> pd.DataFrame:
     """For a chart: a fork's log with the validation it started from (its parent's, at its fork step) as
     its first validation point, so its validation line goes on from its parent's there as its steps do
     (QA round 26: on Compare a fork's first validation was a lone marker 149 steps past its parent's).
-    Its time is unknown here (a fork's clock goes on from its parent's checkpoint): on a time axis the
-    line starts at its own first validation. Any other run, a fork that has logged nothing yet, or one
-    whose parent did not validate there: the frame as it is."""
+    Its time is the fork's clock at its start (status `start_seconds`: a fork's clock goes on from its
+    parent's checkpoint); for a fork made before that was kept, a time axis starts its line at its own
+    first validation. Any other run, a fork that has logged nothing yet, or one whose parent did not
+    validate there: the frame as it is."""
     step = (summary.config or {}).get("fork_step")
     if frame.empty or not isinstance(step, int) or isinstance(step, bool):
         return frame
@@ -70,7 +72,8 @@ def with_fork_start(frame: pd.DataFrame, summary: RunSummary) -> pd.DataFrame:
     if not start or not logged.empty or not isinstance(start.get("ppl"), (int, float)) or start["ppl"] <= 0:
         return frame
     row = {name: math.nan for name in frame.columns}
+    started = json_number(summary.status.get("start_seconds"))
     row.update(kind="val", step=step, epoch=start.get("epoch") or math.nan, ppl=start["ppl"],
-               loss=math.log(start["ppl"]))
+               loss=math.log(start["ppl"]), time=math.nan if started is None else started)
     return pd.concat([pd.DataFrame([row]).astype(frame.dtypes.to_dict(), errors="ignore"), frame],
                      ignore_index=True)

@@ -168,6 +168,7 @@ def test_a_forks_validation_line_goes_on_from_where_it_started(parent, worse, mo
     frame = with_fork_start(MetricsFrame(child / "metrics.jsonl").refresh(), summarize(child))
     first = split(frame, "val").iloc[0]
     assert (first["step"], first["ppl"]) == (step, start)
+    assert first["time"] == worse["created"]["start_seconds"] > 0            # the fork's clock at its start
     assert len(split(frame, "val")) == len(_vals(child)) + 1 and len(split(frame, "train")) > 0
     parents_frame = MetricsFrame(parent / "metrics.jsonl").refresh()
     assert with_fork_start(parents_frame, summarize(parent)) is parents_frame      # not a fork: as it is
