@@ -89,8 +89,11 @@ def unknown_words(shares: dict, cap: int) -> tuple[str, str]:
     never_seen = (f"{percent(unseen)} of validation tokens, counting each line's `<eos>`, are words training "
                   "never saw, read as `<unk>`: no cap changes that." if unseen else "")
     if not shares["capped"]:
+        # QA round 25: "36 distinct training words" beside a parameter count of V = 37: the 37th is <unk>.
+        unk = (f"; with `<unk>`, for the validation and test words training never saw, the vocabulary holds "
+               f"{shares['vocab_size']:,} words" if shares.get("vocab_size", distinct) > distinct else "")
         return "caption", " ".join(filter(None, (
-            f"The vocabulary cap ({cap:,}) keeps all {distinct_text(distinct)}.",
+            f"The vocabulary cap ({cap:,}) keeps all {distinct_text(distinct)}{unk}.",
             never_seen)))
     cut = {name: max(0.0, shares[name] - shares["unseen"][name]) for name in ("train", "valid")}
     text = (f"The vocabulary cap ({cap:,}) keeps {cap - 1:,} of the {distinct_text(distinct)}: "

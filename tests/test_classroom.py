@@ -87,6 +87,19 @@ def test_a_student_sets_up_a_run_to_see_its_cost_but_cannot_start_it(classroom, 
     assert any(m.label == "Total" for m in at.metric)   # its parameter count still shows
 
 
+def test_a_student_choosing_a_text_file_is_not_asked_to_upload_one(classroom, monkeypatch, tmp_path):
+    """QA round 25: on a student's computer the upload box is off, and the problem box still said
+    "upload a text file first"."""
+    at = open_app(monkeypatch, tmp_path / "runs", "app_pages/train.py", {"preset": "tiny"})
+    at.radio(key="train.w.dataset").set_value("text").run()
+    errors = texts(at.error)
+    assert "only the computer this app runs on can upload one" in errors
+    assert "upload a text file first" not in errors
+    classroom["address"] = None                                   # the teacher's own computer
+    at.run()
+    assert "upload a text file first" in texts(at.error)
+
+
 def test_a_student_cannot_delete_or_fork_on_compare(classroom, trained_runs, monkeypatch, tmp_path):
     folder = copy_run(trained_runs[1]["plain"], tmp_path)
     at = open_app(monkeypatch, folder.parent, "app_pages/compare.py", {"runs": folder.name})

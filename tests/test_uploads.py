@@ -150,9 +150,11 @@ def test_a_cap_exactly_the_training_words_with_unseen_held_out_words_says_one_be
     shares = unknown_share(path, 4)
     assert shares["vocab_size"] == 4 and shares["capped"]            # <unk> took the rarest word's place
     assert data.load_corpus(Config(dataset=str(path), vocab_size=4)).vocab_size == 4
+    assert data.load_corpus(Config(dataset=str(path), vocab_size=100)).vocab_size == 5   # what the note says V is
     kind, text = unknown_note(unknown_share(path, 100), 100)
     assert kind == "caption" and text == ("The vocabulary cap (100) keeps all 4 distinct training words "
-                                          "(3 and `<eos>`). 25% of "
+                                          "(3 and `<eos>`); with `<unk>`, for the validation and test words "
+                                          "training never saw, the vocabulary holds 5 words. 25% of "
                                           "validation tokens, counting each line's `<eos>`, are words training "
                                           "never saw, read as `<unk>`: no "
                                           "cap changes that.")
@@ -218,7 +220,8 @@ def test_only_the_share_the_cap_causes_is_warned_words_training_never_saw_are_a_
                          "for the words training never saw).")
     kind, text = unknown_note(unknown_share(path, 85), 85)
     assert kind == "caption" and text == ("The vocabulary cap (85) keeps all 84 distinct training words "
-                                          "(83 and `<eos>`). 20% of "
+                                          "(83 and `<eos>`); with `<unk>`, for the validation and test words "
+                                          "training never saw, the vocabulary holds 85 words. 20% of "
                                           "validation tokens, counting each line's `<eos>`, are words training "
                                           "never saw, read as `<unk>`: no "
                                           "cap changes that.")

@@ -118,8 +118,11 @@ def check(values: dict) -> tuple[Config | None, list[str]]:
     if values["dataset"] == "":
         # A refused upload's reason is the whole story; "upload a file first" would contradict it.
         refused = st.session_state.get(REFUSED)
+        # QA round 25: a watching-only computer was asked to upload through a box it cannot use.
+        missing = ("dataset: upload a text file first" if access.may_change() else
+                   "dataset: no text file is chosen, and only the computer this app runs on can upload one")
         found = [p for p in found if not p.startswith("dataset:")] + [
-            refused or "dataset: upload a text file first (or choose Penn Treebank or the generated corpus)"]
+            refused or f"{missing} (or choose Penn Treebank or the generated corpus)"]
     try:
         from lmcore.train import resolve_device
 
