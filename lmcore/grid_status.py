@@ -120,31 +120,42 @@ def _missing_text(entry: dict, deleted: int) -> str:
     return f" · {deleted} missing" + (cells if missing else "")
 
 
-def _state_counts(runs: list) -> str:
-    """'2 failed', '1 failed and 1 stopped': the runs that did not finish, by state."""
-    counts = Counter(run.state for run in runs if run.state != "finished")
-    parts = [f"{counts[state]} {state}" for state in UNFINISHED if counts[state]]
-    return " and ".join([", ".join(parts[:-1]), parts[-1]] if len(parts) > 1 else parts)
-
-
 def state_note(entry: dict, resume_how: str = RESUME_HOW) -> str | None:
-    """What the grid's numbers rest on while runs are missing (compare.grids entry): partial
-    while some are queued or running; once none is, the grid has ended and the failed or stopped
-    ones are left out for good (a stopped one can be resumed: `resume_how`). None when every run
-    finished."""
-    if entry["finished"] == entry["total"]:
-        return None
+    """What the grid's numbers rest on while planned runs are missing (compare.grids entry): partial
+    while some are queued or running; once none is, the grid has ended and the planned (cell, seed) runs
+    that did not finish are left out for good (a stopped one can be resumed: `resume_how`). Counted as
+    the progress line counts them (slot_counts), so the two agree. None when every planned run finished."""
     if entry["active"]:
         return ("Partial results: until every queued or running run finishes, each effect pairs only the runs "
                 "finished on both of its sides (n counts the pairs).")
-    note = (f"The grid has ended: nothing is queued or running, and {entry['total'] - entry['finished']} of its "
-            f"{entry['total']} runs did not finish ({_state_counts(entry['runs'])}). The numbers rest on the "
+    counted = slot_counts(entry)
+    unfinished = _unfinished_slots(entry) + Counter({"missing": counted["missing"]})
+    if not unfinished:
+        return None
+    note = (f"The grid has ended: nothing is queued or running, and {sum(unfinished.values())} of its "
+            f"{counted['planned']} planned runs did not finish ({_listed(unfinished)}). The numbers rest on the "
             "finished seeds of each cell (n in the cells table); a run whose partner did not finish is left out "
             "of the paired comparisons.")
-    if any(run.state == "stopped" for run in entry["runs"]):
+    if unfinished["stopped"]:
         note += (f" A stopped run can be resumed from its last checkpoint ({resume_how}): "
                  "these numbers then update as it finishes.")
     return note
+
+
+def _unfinished_slots(entry: dict) -> Counter:
+    """The planned slots that hold runs but no finished one, by where the most hopeful of their runs
+    stands: `stopped` (it can be resumed) before `broken` and `failed`."""
+    found = Counter()
+    for runs in slots(entry).values():
+        if not any(run.state == "finished" for run in runs):
+            found[min((run.state for run in runs), key=lambda state: (state != "stopped", state))] += 1
+    return found
+
+
+def _listed(counts: Counter) -> str:
+    """'2 failed', '1 failed, 1 stopped and 1 missing', in UNFINISHED's order, missing last."""
+    parts = [f"{counts[state]} {state}" for state in (*UNFINISHED, "missing") if counts[state]]
+    return " and ".join([", ".join(parts[:-1]), parts[-1]] if len(parts) > 1 else parts)
 
 
 # ---------------------------------------------------------------- a cell's unfinished runs

@@ -327,8 +327,8 @@ def test_effects_says_an_ended_grids_runs_failed_and_why(tmp_path, capsys):
                           ("1000", 1): "failed", ("1000", 2): "failed"})
     lines = effects_of(root, "grid-hand", capsys=capsys).splitlines()
     assert lines[1] == "Ended: 2 / 4 finished · 2 failed or stopped"     # the page's progress bar's words
-    assert lines[2].startswith("The grid has ended: nothing is queued or running, and 2 of its 4 runs did not "
-                               "finish (2 failed).")
+    assert lines[2].startswith("The grid has ended: nothing is queued or running, and 2 of its 4 planned runs did "
+                               "not finish (2 failed).")
     failed = next(line for line in lines if line.startswith("lr=1000.0"))
     assert failed.split("  ")[0] == "lr=1000.0" and failed.endswith("  both runs failed: diverged at step 21")
     found = json.loads(effects_of(root, "grid-hand", "--json", capsys=capsys))

@@ -204,16 +204,31 @@ def test_the_grids_state_note_says_partial_while_runs_go_and_ended_once_none_doe
     assert grid_view.state_note(entry_of(grid)).startswith("Partial results: until every queued or running run")
     ended = [s for s in grid if s.state == "finished"] + [summary("vertical", True, 2, 80.0, state="failed")]
     assert grid_view.state_note(entry_of(ended)) == (
-        "The grid has ended: nothing is queued or running, and 1 of its 8 runs did not finish (1 failed). The "
+        "The grid has ended: nothing is queued or running, and 1 of its 8 planned runs did not finish (1 failed). The "
         "numbers rest on the finished seeds of each cell (n in the cells table); a run whose partner did not "
         "finish is left out of the paired comparisons.")
     stopped = ended[:-1] + [summary("vertical", True, 2, 80.0, state="stopped"),
                             summary("vertical", True, 3, 80.0, state="failed")]
     note = grid_view.state_note(entry_of(stopped))
-    assert "2 of its 9 runs did not finish (1 failed and 1 stopped)" in note
+    # seed 3 in one cell plans it in all four: the other three are missing, as the progress line counts them
+    assert "5 of its 12 planned runs did not finish (1 failed, 1 stopped and 3 missing)" in note
     assert note.endswith("A stopped run can be resumed from its last checkpoint (open it on Train, press Resume): "
                          "these numbers then update as it finishes.")
     assert grid_view.state_note(entry_of(ended[:-1] + [summary("vertical", True, 2, 87.0)])) is None
+
+
+def test_the_state_note_counts_planned_runs_as_the_progress_line_does(grid):
+    """h22a/QA round 26: the progress line counts planned (cell, seed) runs, and the note counted runs: a
+    failed copy of a finished seed read "1 of 9 runs did not finish" beside "0 failed or stopped", and a
+    deleted run with the rest finished said nothing at all."""
+    done = [s for s in grid if s.state == "finished"] + [summary("vertical", True, 2, 87.0)]
+    copy = from_parts("2026-copy", "runs/x", dict(done[0].config), {"state": "failed", "best_val_ppl": None}, None)
+    assert grid_view.state_note(entry_of(done + [copy])) is None
+    assert grid_view.progress_text(entry_of(done + [copy])).startswith("This grid: 8 / 8 finished")
+    gone = entry_of(done[1:])
+    assert grid_view.progress_text(gone) == "Ended: 7 / 8 finished · 0 failed or stopped · 1 missing"
+    assert grid_view.state_note(gone).startswith("The grid has ended: nothing is queued or running, and 1 of its "
+                                                 "8 planned runs did not finish (1 missing).")
 
 
 def test_with_no_estimate_the_page_says_what_the_first_needs(grid):

@@ -179,7 +179,7 @@ def test_a_grid_whose_cell_failed_says_it_ended_why_and_draws_no_empty_effects_c
     shown = texts(at)
     assert "Partial results" not in shown and "until every" not in shown
     assert at.get("progress")[0].proto.text == "Ended: 2 / 4 finished · 2 failed or stopped"
-    assert ("The grid has ended: nothing is queued or running, and 2 of its 4 runs did not finish (2 failed). "
+    assert ("The grid has ended: nothing is queued or running, and 2 of its 4 planned runs did not finish (2 failed). "
             "The numbers rest on the finished seeds of each cell") in shown
     cells = frame_with(at, "unfinished runs").value.set_index("cell")
     assert cells.loc["lr=1000.0", "unfinished runs"] == "both runs failed: diverged at step 21"
