@@ -692,7 +692,9 @@ def run_outcome(folder: Path, summary: RunSummary, saved: SavedPoint | None) -> 
         tail = launch.log_tail(folder, 30)
         if tail:
             with st.expander("The end of this attempt's log", expanded=True):
-                st.code(tail, language=None)
+                # Wrapped: at 390 px 'starting 20261129-191904-tiny-dropout…' ran past the box's edge, read only
+                # by swiping inside it (QA).
+                st.code(tail, language=None, wrap_lines=True)
     elif state == "stopped" and summary.is_reference:
         st.info(f"Cut short at step {status.get('step', 0):,} of {summary.total_steps or 0:,}: {scores_text(summary)}.")
     elif state == "stopped" and unstarted_fork(summary):
@@ -823,7 +825,7 @@ def draw_run(run_id: str, every: int) -> None:
                  "That is a fault of the app, not of the run: its files are untouched and its training goes on. "
                  f"Trying again in {every} seconds.")
         with st.expander("Details for a bug report"):
-            st.code(traceback.format_exc(), language=None)
+            st.code(traceback.format_exc(), language=None, wrap_lines=True)
 
 
 def on_watch() -> None:
