@@ -40,9 +40,10 @@ def chart_titles(at: AppTest) -> list[list[str]]:
 
 
 def mask_names(at: AppTest) -> list[str]:
-    """What each mask chart shows ('vertical · input', 'layer1.recurrent'): the line under its kept share."""
+    """What each mask chart shows ('vertical · input', 'layer1.recurrent'): the line under its kept share
+    (and under what that share counts, where it is of some units)."""
     masks = [lines for lines in chart_titles(at) if lines[0].startswith("kept ")]
-    return [lines[1] for lines in masks]
+    return [next(line for line in lines[1:] if not line.startswith("of ")) for lines in masks]
 
 
 def texts(at: AppTest) -> str:
@@ -131,12 +132,12 @@ def test_a_masks_kept_share_counts_the_cells_it_draws_and_names_the_whole_masks(
     whole = (64 * (steps // 4) + (units - 64) * (3 * steps // 4)) / (steps * units)
     at = open_inside(monkeypatch, tmp_path / "runs", folder.name)
     assert at.slider(key="inside.shown_units").value == 64 and units > 64
-    [title, *_] = [lines for lines in chart_titles(at) if lines[1] == "layer1.input"]
-    assert title == [f"kept {(steps // 4) / steps:.1%} of the cells shown", "layer1.input", "1-p = 50%",
-                     f"units 1–64 of {units}", f"all {units} units: kept {whole:.1%}"]
+    [title, *_] = [lines for lines in chart_titles(at) if "layer1.input" in lines]
+    assert title == [f"kept {(steps // 4) / steps:.1%}", "of units 1–64, drawn", f"of all {units} units: {whole:.1%}",
+                     "layer1.input", "1-p = 50%"]
     assert f"{at.dataframe[0].value['kept fraction'][0]:.1%}" == f"{whole:.1%}"   # the table's, the whole mask's
     at.slider(key="inside.shown_units").set_value(units).run()     # every unit drawn: one share, said once
-    [title, *_] = [lines for lines in chart_titles(at) if lines[1] == "layer1.input"]
+    [title, *_] = [lines for lines in chart_titles(at) if "layer1.input" in lines]
     assert title == [f"kept {whole:.1%}", "layer1.input", "1-p = 50%"]
 
 
