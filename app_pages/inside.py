@@ -37,6 +37,7 @@ SEED_MAX = 10**6
 INSIDE_RUN = "inside.run"
 INSIDE_URL_RUN = "inside.url_run"     # the ?run= value last applied, so a new link wins once
 INSIDE_SHOWN_UNITS = "inside.shown_units"
+MASK_HEIGHT = 320                     # a run's mask chart whose title has three lines
 INSIDE_COUNT_FOR = "inside.count_for"
 INSIDE_TAB = "inside.tab"
 INSIDE_URL_TAB = "inside.url_tab"     # the (tab, run) of the URL last applied or written
@@ -263,7 +264,8 @@ def mask_pictures(arrays: dict, cfg) -> None:
     if units > 8:
         st.session_state[INSIDE_SHOWN_UNITS] = min(max(st.session_state[INSIDE_SHOWN_UNITS], 8), units)
         st.slider("units shown", 8, units, value=st.session_state[INSIDE_SHOWN_UNITS], key=INSIDE_SHOWN_UNITS,
-                  help="the kept fractions above use all units", persist_state="session")
+                  help="Each chart's kept share counts the units it draws, and then all units, as the table "
+                       "above does", persist_state="session")
     shown = min(st.session_state[INSIDE_SHOWN_UNITS], units)
     legend()
     for layer in range(1, cfg.layers + 1):
@@ -278,12 +280,22 @@ def mask_pictures(arrays: dict, cfg) -> None:
                                                                     cfg.layer_dropout, cfg.recurrent_dropout))
                     continue
                 mask = arrays[key]
-                # The units on a line of their own: at 800 px '1-p = 50% · units 1–64 of 256' was cut to
-                # '... of 25', a wrong number (QA round 12).
-                title = mask_title(f"kept {lesson.kept_fraction(mask):.1%}", key,
-                                   f"1-p = {1 - lesson.site_ratio(key, cfg):.0%}",
-                                   *([f"units 1–{shown} of {mask.shape[1]}"] if shown < mask.shape[1] else []))
-                plots.show(mask_figure(mask[:, :shown], title, height=320), f"inside.run.{key}")
+                title = run_mask_title(key, mask, shown, cfg)
+                # Each line past the three of a whole mask's title gets its room, so every heatmap keeps one size.
+                height = MASK_HEIGHT + 18 * max(0, title.count("<br>") - 2)
+                plots.show(mask_figure(mask[:, :shown], title, height=height), f"inside.run.{key}")
+
+
+def run_mask_title(key: str, mask, shown: int, cfg) -> str:
+    """A run's mask chart's title. Its share counts the cells drawn, so a teacher counting them gets its number:
+    over the whole mask it read 'kept 49.3%' above 64 of 256 units that keep 48.4% (QA). The whole mask's
+    share, the table's, follows. Short lines: a chart a third of an 800 px page wide is 155 px, and
+    '1-p = 50% · units 1–64 of 256' was cut to '... of 25', a wrong number (QA round 12)."""
+    units, ratio = mask.shape[1], f"1-p = {1 - lesson.site_ratio(key, cfg):.0%}"
+    if shown >= units:
+        return mask_title(f"kept {lesson.kept_fraction(mask):.1%}", key, ratio)
+    return mask_title(f"kept {lesson.kept_fraction(mask[:, :shown]):.1%}", f"of units 1–{shown}, drawn",
+                      f"of all {units} units: {lesson.kept_fraction(mask):.1%}", key, ratio)
 
 
 def run_tab(summaries: list[RunSummary]) -> str | None:

@@ -29,6 +29,9 @@ class Usage(NamedTuple):
     total: int          # bytes of the run folder, each file once
     spare: int          # bytes that freeing its epoch checkpoints would give back
     epochs: int         # epoch checkpoints it keeps
+    shared: int         # of those, the ones that are also best.pt or last.pt (one file): freeing gives back
+                        # nothing of them, so `spare` is what the other epochs - shared hold. Words that put
+                        # `spare` beside `epochs` alone read 112 MB in 8 checkpoints of 18.7 MB (QA)
 
 
 def usage(folder: Path) -> Usage:
@@ -56,13 +59,17 @@ def _modified(path: Path) -> int | None:
 
 
 def _walk(folder: Path) -> Usage:
-    sizes, epoch_files, other_files = {}, set(), set()
+    sizes, epoch_names, other_files = {}, [], set()
     for path, info in _files(Path(folder)):
         inode = (info.st_dev, info.st_ino)
         sizes[inode] = info.st_size
-        (epoch_files if _is_epoch(path) else other_files).add(inode)
-    spare = sum(sizes[inode] for inode in epoch_files - other_files)
-    return Usage(sum(sizes.values()), spare, len(epoch_checkpoints(folder)))
+        if _is_epoch(path):
+            epoch_names.append(inode)
+        else:
+            other_files.add(inode)
+    spare = sum(sizes[inode] for inode in set(epoch_names) - other_files)
+    shared = sum(inode in other_files for inode in epoch_names)
+    return Usage(sum(sizes.values()), spare, len(epoch_names), shared)
 
 
 def _files(folder: Path):

@@ -340,3 +340,27 @@ def test_a_dark_system_gets_a_dark_page_and_the_menu_offers_the_theme(app, brows
     with new_page(browser, color_scheme="light") as page:
         open_page(page, f"{url}/train", "Set every knob")
         assert brightness(page.evaluate(background)) > 700
+
+
+CODE_OVER = """() => [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stCode"] pre')]
+  .filter(el => el.getClientRects().length).map(el => el.scrollWidth - el.clientWidth)"""
+
+
+def test_a_failed_runs_log_reads_on_a_phone_without_swiping_inside_it(trained_runs, browser, tmp_path):
+    """At 390 px Watch's "The end of this attempt's log" cut 'starting 20261129-191904-tiny-dropout…' at its
+    right edge, read only by swiping inside the box (QA). Its lines wrap now, there and on a wide screen."""
+    from conftest import copy_run
+    from lmcore.runs import RunWriter
+
+    folder = copy_run(trained_runs[1]["plain"], tmp_path)
+    line = (f"starting {folder.name} from step 0 of 1,480: no checkpoint yet; the 12 s an interrupted attempt "
+            "trained is trained again, not counted in its time")
+    (folder / "log.txt").write_text(f"--- attempt started 2026-11-29 19:19:04 ---\n{line}\nRuntimeError: boom\n")
+    RunWriter(folder).status(state="failed", error="RuntimeError: boom", pid=None)
+    with streamlit_server(folder.parent, tmp_path / "streamlit.log") as url:
+        for name, screen in (("phone", PHONE), ("1280", {"viewport": {"width": 1280, "height": 800}})):
+            with new_page(browser, **screen) as page:
+                open_page(page, f"{url}/train?run={folder.name}", "The end of this attempt's log")
+                screenshot(page, f"narrow-watch-log-{name}")
+                assert page.evaluate(CODE_OVER) == [0], name            # one box, nothing past its edge
+                assert folder.name in page.get_by_test_id("stCode").inner_text(), name

@@ -42,9 +42,10 @@ def test_a_file_with_several_names_counts_once_and_only_epoch_only_files_are_spa
     found = usage(folder)
     assert found.total == others + 7000                # not 13,000: best.pt and last.pt are the same files
     assert found.spare == 1000 and found.epochs == 3   # epoch-2 is best.pt, epoch-3 last.pt: freeing gives 1000
+    assert found.shared == 2                           # so the 1000 are in 3 - 2 files, as the pages say
     before = free_epoch_checkpoints(folder)
     assert before == found and sorted(p.name for p in (folder / "checkpoints").iterdir()) == ["best.pt", "last.pt"]
-    assert usage(folder) == (others + 6000, 0, 0)
+    assert usage(folder) == (others + 6000, 0, 0, 0)
 
 
 def test_a_training_run_and_a_reference_run_are_refused(tmp_path):
@@ -98,6 +99,7 @@ def test_compare_shows_each_runs_size_and_frees_the_selected_ones(trained_runs, 
     monkeypatch.setenv("LMCORE_RUNS_DIR", str(copy))
     plain = copy / folders["plain"].name
     shutil.copyfile(plain / "checkpoints" / "last.pt", plain / "checkpoints" / "epoch-1.pt")  # a copy: spare
+    os.link(plain / "checkpoints" / "last.pt", plain / "checkpoints" / "epoch-2.pt")      # also last.pt: not
     spare = usage(plain).spare
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
     at.switch_page("app_pages/compare.py")
@@ -109,7 +111,8 @@ def test_compare_shows_each_runs_size_and_frees_the_selected_ones(trained_runs, 
     start_from = next(box for box in at.selectbox if box.label == "Start from")  # the fork form's
     assert "The end of the first epoch is picked first" in start_from.help
     button = at.button[[b.label for b in at.button].index(label)]
-    assert "deletes the 1 epoch checkpoint (epoch-N.pt) of 1 selected run: best.pt and last.pt stay" in button.help
+    assert (f"deletes the 2 epoch checkpoints (epoch-N.pt) of 1 selected run (1 of them is also best.pt or last.pt, "
+            f"so the other 1 gives back the {megabytes(spare)}): best.pt and last.pt stay") in button.help
     button.click().run()
     assert not at.exception and not (plain / "checkpoints" / "epoch-1.pt").exists()
     assert (plain / "checkpoints" / "last.pt").exists()
@@ -160,3 +163,21 @@ def test_watch_says_what_a_run_holds_on_disk_and_what_its_epoch_checkpoints_take
     assert not at.exception
     assert (f"on disk {megabytes(held.total)} (of it {megabytes(held.spare)} in 1 epoch checkpoint: Compare's Free "
             "deletes them once it is done)") in texts(at.caption)
+
+
+def test_watch_counts_the_epoch_checkpoints_whose_bytes_it_gives_as_spare(trained_runs, tmp_path, monkeypatch):
+    """QA: a finished tiny run read 'of it 112 MB in 8 epoch checkpoints', 14 MB each beside Set up's 18.7 MB:
+    2 of the 8 were best.pt and last.pt, whose bytes stay. The count is of the files the size is."""
+    from conftest import copy_run, open_app, texts
+
+    folder = copy_run(trained_runs[1]["plain"], tmp_path)
+    checkpoints = folder / "checkpoints"
+    for epoch in (1, 2):                                                 # two of their own
+        shutil.copyfile(checkpoints / "last.pt", checkpoints / f"epoch-{epoch}.pt")
+    os.link(checkpoints / "last.pt", checkpoints / "epoch-3.pt")         # the final epoch's save is also last.pt
+    held = usage(folder)
+    assert (held.epochs, held.shared, held.spare) == (3, 1, 2 * (checkpoints / "last.pt").stat().st_size)
+    at = open_app(monkeypatch, folder.parent, "app_pages/train.py", {"run": folder.name})
+    assert not at.exception
+    assert (f"on disk {megabytes(held.total)} (of it {megabytes(held.spare)} in 2 epoch checkpoints: Compare's "
+            "Free deletes them once it is done; 1 more is also best.pt or last.pt, which stays)") in texts(at.caption)

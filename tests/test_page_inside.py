@@ -40,9 +40,10 @@ def chart_titles(at: AppTest) -> list[list[str]]:
 
 
 def mask_names(at: AppTest) -> list[str]:
-    """What each mask chart shows ('vertical · input', 'layer1.recurrent'): the line under its kept share."""
+    """What each mask chart shows ('vertical · input', 'layer1.recurrent'): the line under its kept share
+    (and under what that share counts, where it is of some units)."""
     masks = [lines for lines in chart_titles(at) if lines[0].startswith("kept ")]
-    return [lines[1] for lines in masks]
+    return [next(line for line in lines[1:] if not line.startswith("of ")) for lines in masks]
 
 
 def texts(at: AppTest) -> str:
@@ -115,6 +116,29 @@ def test_parameters_of_a_preset(trained_runs, monkeypatch):
     assert metric(at, "total, tying on") == "13,280,400"
     assert metric(at, "tying saves") == "6,500,000"
     assert "**6,500,000**" in texts(at)  # the tying lesson's own numbers for the book
+
+
+def test_a_masks_kept_share_counts_the_cells_it_draws_and_names_the_whole_masks(trained_runs, monkeypatch, tmp_path):
+    """QA: 'kept 49.3% · units 1–64 of 256' headed a picture of 64 units keeping 48.4%, so a teacher counting
+    its cells never got the label's number. Here units 1–64 keep a quarter of their cells, the rest three quarters."""
+    _, folders = trained_runs
+    folder = copy_run(folders["variational"], tmp_path)
+    with np.load(folder / "masks.npz") as archive:
+        steps, units = archive["layer1.input"].shape
+    mask = np.zeros((steps, units), dtype=np.float32)
+    mask[: steps // 4, :64] = 2.0                                  # units 1-64: a quarter of their steps
+    mask[: 3 * steps // 4, 64:] = 2.0                              # the others: three quarters
+    np.savez(folder / "masks.npz", **{f"layer1.{site}": mask for site in ("input", "recurrent", "output")})
+    whole = (64 * (steps // 4) + (units - 64) * (3 * steps // 4)) / (steps * units)
+    at = open_inside(monkeypatch, tmp_path / "runs", folder.name)
+    assert at.slider(key="inside.shown_units").value == 64 and units > 64
+    [title, *_] = [lines for lines in chart_titles(at) if "layer1.input" in lines]
+    assert title == [f"kept {(steps // 4) / steps:.1%}", "of units 1–64, drawn", f"of all {units} units: {whole:.1%}",
+                     "layer1.input", "1-p = 50%"]
+    assert f"{at.dataframe[0].value['kept fraction'][0]:.1%}" == f"{whole:.1%}"   # the table's, the whole mask's
+    at.slider(key="inside.shown_units").set_value(units).run()     # every unit drawn: one share, said once
+    [title, *_] = [lines for lines in chart_titles(at) if "layer1.input" in lines]
+    assert title == [f"kept {whole:.1%}", "layer1.input", "1-p = 50%"]
 
 
 @pytest.mark.parametrize("damage", ["corrupt", "missing"])

@@ -388,9 +388,14 @@ def free_button(chosen: list[RunSummary], row) -> None:
     if not spare:
         return
     files, total = sum(found.epochs for _, found in spare), sum(found.spare for _, found in spare)
+    shared = sum(found.shared for _, found in spare)
     several = len(spare) != 1
+    # The button's size is what the other files hold: say so where some are also best.pt or last.pt, as Watch does.
+    own = files - shared
+    also = (f" ({shared} of them {'is' if shared == 1 else 'are'} also best.pt or last.pt, so the other {own} "
+            f"give{'s' if own == 1 else ''} back the {megabytes(total)})") if shared else ""
     what = (f"deletes the {files} epoch checkpoint{'s' if files != 1 else ''} (epoch-N.pt) of {len(spare)} "
-            f"selected run{'s' if several else ''}: best.pt and last.pt stay, so "
+            f"selected run{'s' if several else ''}{also}: best.pt and last.pt stay, so "
             f"{'they still resume, sample and fork' if several else 'it still resumes, samples and forks'} from best "
             "or last; only a fork from an epoch goes")
     if row.button(f"Free {megabytes(total)}", icon=":material/cleaning_services:", disabled=not access.may_change(),
