@@ -68,8 +68,11 @@ def test_a_finished_capped_run_shows_final_validation_the_best_epoch_and_the_cap
     assert "final " in finished
     captions = " ".join(c.value for c in at.caption)
     assert "capped at 40 steps (max_steps)" in captions and "training time" in captions
-    assert "device cpu (eager)" in captions                       # how its steps ran, from status.json
-    header = next(c for c in at.caption if "device cpu (eager)" in c.value)
+    from lmcore.threads import threads_text
+
+    how = f"device cpu ({threads_text(tuple(status['threads_used']))}, eager)"   # its threads and how its steps ran
+    assert how in captions
+    header = next(c for c in at.caption if how in c.value)
     assert "**eager**: PyTorch runs the step's operations one by one" in header.help   # the word, explained
 
 
@@ -311,7 +314,7 @@ def test_edit_a_copy_of_a_grid_run_is_named_as_train_like_names_it(trained_runs,
     at.number_input(key="train.w.seed").set_value(3).run()
     at.button(key=START).click().run()
     started = runs.read_config(folder.parent / at.query_params["run"])
-    original, _ = copies.recipe(config, folder.name, False, set())
+    original = copies.recipe(config, folder.name, False, set())[0]
     assert started["name"] == copies.copy_name(original, started) == "placement=variational seed=3"
     assert started["group"] in (None, "")
 
@@ -326,7 +329,7 @@ def test_edit_a_copy_of_a_cpu_run_says_which_thread_count_trains_its_numbers_aga
     status = json.loads((folder / "status.json").read_text())
     (folder / "status.json").write_text(json.dumps({**status, "device": "cpu", "threads_used": [1]}))
     at = open_watch(monkeypatch, folder)
-    assert "device cpu (1 thread)" in texts(at.caption)
+    assert "device cpu (1 thread, eager)" in texts(at.caption)
     next(b for b in at.button if b.label == "Edit a copy").click().run()
     said = " ".join(s.value for s in at.success).replace("\\", "")
     assert "CPU threads 1 (under Advanced) trains the same numbers bit for bit." in said
