@@ -484,6 +484,10 @@ def stop_run(folder: Path) -> bool:
     pid = status.get("pid")
     if status.get("state") not in ACTIVE:
         return False
+    if status.get("state") == "queued" and not pid and unqueue(folder):
+        return True
+    status = read_status(folder)   # a launcher claimed it meanwhile: it is starting
+    pid = status.get("pid")
     starting = status.get("state") == "queued" and pid  # launched (read_status: alive); may not take signals yet
     if starting or (read_json(Path(folder) / LAUNCHER) or {}).get("backend") == "ray":
         write_json_atomic(Path(folder) / STOP_REQUEST, {"at": time.time()})
@@ -496,6 +500,19 @@ def stop_run(folder: Path) -> bool:
     if not (isinstance(asked, dict) and asked.get("pid") == pid and json_number(asked.get("at")) is not None):
         write_json_atomic(Path(folder) / STOP_REQUEST, {"at": time.time(), "pid": pid})
     os.kill(pid, signal.SIGTERM)
+    return True
+
+
+def unqueue(folder: Path) -> bool:
+    """Take a queued run that no process has claimed off the queue: `stopped` where it stands (step 0,
+    or a fork's step), so the queue leaves it and Resume trains it (QA round 28: Stop on a waiting run
+    said no process runs, and the queue trained it anyway). Under the launch lock, so the queue cannot
+    start it meanwhile; False when it is not waiting (a launcher claimed it, or it is not queued)."""
+    with locks.launching(Path(folder)):
+        status = read_status(folder)
+        if status.get("state") != "queued" or status.get("pid"):
+            return False
+        RunWriter(Path(folder)).status(state="stopped")
     return True
 
 

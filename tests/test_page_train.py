@@ -134,8 +134,10 @@ def test_edit_a_copy_of_a_grid_run_joins_no_grid_and_says_so(trained_runs, monke
     at = open_page(monkeypatch, copy.parent, run=copy.name)
     at.button(key="train.copy").click().run()
     assert not at.exception
-    assert at.text_input(key=W + "group").value == "" and at.text_input(key=W + "name").value == ""
-    assert "It joins no grid: Group (under Advanced) is cleared, where it was grid\\-87a108, " in texts(at.success)
+    # Its name stays, as `lmcore train --like` keeps it (QA round 26), with the copy's values at Start.
+    assert at.text_input(key=W + "group").value == ""
+    assert at.text_input(key=W + "name").value == "placement=vertical tied=false seed=1"
+    assert "It joins no grid: Group (under Advanced) is cleared, where it was grid\\-87a108; " in texts(at.success)
     at.button(key=START).click().run()
     assert runs.read_config(launched[0])["group"] == ""
 

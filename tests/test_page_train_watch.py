@@ -421,6 +421,20 @@ def test_compare_it_with_other_runs_adds_the_run_and_keeps_the_chart_settings(tr
 # ---------------------------------------------------------------- where a stop or a kill leaves a run
 
 
+def test_stop_on_a_run_waiting_for_the_queue_takes_it_off_the_queue(monkeypatch, tmp_path):
+    """QA round 28: Stop on a queued run said "No training process is running." and the queue trained it."""
+    from conftest import SMALL
+
+    folder = runs.create_run({**SMALL, "max_steps": 3}, tmp_path / "runs")   # queued; no worker takes it here
+    monkeypatch.setattr("lmcore.queue.ensure_worker", lambda root=None: None)
+    at = open_watch(monkeypatch, folder)
+    next(b for b in at.button if b.label == "Stop").click().run()
+    assert "Taken off the queue before it started: it waits, stopped at step 0, and Resume trains it." in \
+        texts(at.toast)
+    assert runs.read_status(folder)["state"] == "stopped"
+    assert any(b.label in ("Resume", "Start over") for b in at.button)
+
+
 def test_stop_names_the_step_it_saved_and_a_kill_names_the_steps_resume_trains_again(monkeypatch, tmp_path):
     """QA round 8: Stop said only 'saves a checkpoint first' and Resume 'from the last checkpoint'. A
     real run started, stopped and resumed from the page, then killed (kill -9) past its checkpoint."""

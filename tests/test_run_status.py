@@ -162,6 +162,23 @@ def test_a_run_capped_on_an_epoch_boundary_reads_its_last_epoch(small_config, tm
     assert ui.progress_text(summary.status)[1] == "step 99 / 99 · epoch 1"
 
 
+def test_stop_on_a_run_waiting_in_the_queue_takes_it_off_the_queue(tmp_path):
+    """QA round 28: Stop on a run still waiting for the queue said "No training process is running" and
+    the queue trained it to its end; Compare will not delete a queued run, so nothing could keep it from
+    training. It is now stopped where it stands, the queue leaves it, and Resume trains it."""
+    from lmcore import queue
+
+    folder = runs.create_run({**SMALL, "max_steps": 3}, tmp_path)
+    assert queue.pending(tmp_path) == [folder]
+    assert runs.stop_run(folder)
+    status = runs.read_status(folder)
+    assert (status["state"], status.get("pid")) == ("stopped", None)
+    assert queue.pending(tmp_path) == [] and not (folder / runs.STOP_REQUEST).exists()
+    assert not runs.unqueue(folder) and not runs.stop_run(folder)          # nothing left to stop
+    launch.launch(folder)                                                 # Resume
+    wait_until(lambda: runs.read_status(folder)["state"] == "finished", 120, lambda: runs.read_status(folder))
+
+
 def test_stop_pressed_while_a_run_starts_stops_it_instead_of_failing_it(tmp_path):
     """Stop right after Start: the process is still importing torch, where a SIGTERM would kill it
     and the run would read as failed. It gets the stop file, and stops before its first step."""

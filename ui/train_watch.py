@@ -309,6 +309,9 @@ def stop_clicked(folder: Path, step: int | None) -> None:
     if refused := access.refusal():   # the button is off too: this is for a click sent around it
         say(refused, icon="🔒")
         return
+    if runs.unqueue(folder):
+        say(f"Taken off the queue before it started: it waits, stopped at step {step or 0:,}, and Resume trains it.")
+        return
     stopped = runs.stop_run(folder)
     passing = runs.read_status(folder).get("phase") in ("validating", "testing")
     first = "it first ends the pass over the evaluation set it is in, then saves" if passing else "the run saves"
