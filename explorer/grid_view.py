@@ -429,6 +429,16 @@ REMEDIES = (({"partner failed", "partner broken", "partner stopped"},
                                        "queued: there is nothing to resume)"))
 
 
+def unfinished_remedies(counted: dict) -> list[str]:
+    """What to do about a grid's planned runs that have not finished (grid_status.slot_counts), by where
+    they stand: their own remedies, before any advice to run more seeds."""
+    return [remedy for count, remedy in (
+        (counted["running"] + counted["queued"], "let the runs still queued or training finish"),
+        (counted["failed_or_stopped"], "finish the runs that failed or stopped (Resume or Start over on Train)"),
+        (counted["missing"], "train again the planned runs that are missing (deleted, unreadable or never "
+                             "queued: there is nothing to resume)")) if count]
+
+
 def no_interval_note(rows: list[dict], runs: list = (), toggled: list[str] = ()) -> str | None:
     """Why some rows have no interval, in words, or None when they all have one. Where runs were left out
     for want of a partner, what to do about it, by why (the rows' left_out_reasons, else worked out from
@@ -445,6 +455,8 @@ def no_interval_note(rows: list[dict], runs: list = (), toggled: list[str] = ())
     steps = [remedy for states, remedy in REMEDIES if states & reasons]
     if "" in reasons and not steps:
         steps = ["finish or train again the partners left out"]
+    if not steps and runs:   # no run left out, but planned ones unfinished: those first (QA round 28)
+        steps = unfinished_remedies(grid_status.slot_counts(grid_status.entry("", list(runs))))
     remedy = (f"{'; '.join(steps)}, or run more seeds per cell," if steps else "run more seeds per cell")
     return ("No interval where a side has one finished run (one pair, or fewer than two runs on a "
             f"side): the dot is that single difference. {remedy[0].upper()}{remedy[1:]} for an interval.")

@@ -400,7 +400,8 @@ def grid_effects(summaries: list, group: str = "") -> dict:
         if _cannot_act(row, inert):
             row["verdict"], row["note"] = INERT, None
             row.pop("pooled_verdict", None)
-    noise = noise_note(observed, table["effects"] + table["interactions"])
+    planned_seeds = len({s.config.get("seed") for s in summaries if s.config})
+    noise = noise_note(observed, table["effects"] + table["interactions"], planned_seeds)
     return {"group": group, "method": " ".join(filter(None, (stats.method(many_valued(values)), noise))),
             "noise": noise,
             "confidence": stats.CONFIDENCE, "toggles": toggled, "values": values, "runs": len(summaries),
@@ -418,16 +419,19 @@ def seeds_repeated(observed: list[dict]) -> bool:
     return any(len(found) > 1 for found in seeds.values())
 
 
-def noise_note(observed: list[dict], rows: list[dict]) -> str | None:
+def noise_note(observed: list[dict], rows: list[dict], planned_seeds: int = 1) -> str | None:
     """What the numbers cannot tell when no cell has two seeds, or None: with one seed per cell an
     interval spans the other toggles' values, and nothing measures how much a second seed would move
-    a result."""
+    a result. `planned_seeds`: the seeds the grid's runs have, in any state; with two or more, its own
+    runs finishing is the remedy, not another grid (QA round 28)."""
     if seeds_repeated(observed) or not any(row["estimate"] is not None for row in rows):
         return None
     spans = (" Each interval is over the other toggles' values (how much the effect changed with them), "
              "not over seeds.") if any(row["low"] is not None for row in rows) else ""
+    remedy = (f"The grid has {planned_seeds} seeds per cell: once a cell's runs of two of them finish, that "
+              "measures it." if planned_seeds > 1 else "Queue the grid with 3 or more seeds per cell to measure it.")
     return ("No cell has finished runs with more than one seed, so seed-to-seed noise was not measured: a "
-            f"difference may be noise.{spans} Queue the grid with 3 or more seeds per cell to measure it.")
+            f"difference may be noise.{spans} {remedy}")
 
 
 def epoch_text(value) -> str:

@@ -222,10 +222,13 @@ def format_report(found: dict) -> str:
     """The effects report as plain text: cells, main effects, interactions, the method."""
     # Planned (cell, seed) runs with none, as the progress line counts them: a same-seed copy that joined
     # the grid must not hide a deleted run (grid_status.slot_counts).
-    counted = found.get("progress") or {"planned": found["runs"], "missing": 0}
+    counted = found.get("progress") or {"planned": found["runs"], "missing": 0, "finished": found["finished"]}
     planned, lost = counted["planned"], counted["missing"]
-    gone = f" ({lost} of {planned} planned deleted or never queued)" if lost else ""
-    lines = [f"grid {found['group']}: {found['finished']} of {found['runs']} runs finished{gone}; "
+    notes = [f"{lost} deleted or never queued"] if lost else []
+    if found["runs"] > planned - lost:   # QA round 28: '6 of 6 runs finished' above 'Ended: 5 / 6 finished'
+        notes.append(f"{found['runs']} runs: a seed run twice counts once")
+    gone = f" ({'; '.join(notes)})" if notes else ""
+    lines = [f"grid {found['group']}: {counted['finished']} of {planned} planned runs finished{gone}; "
              f"toggles: {', '.join(found['toggles']) or 'none'}"]
     # Where the grid stands, as Compare's grids view says it: partial while runs train (QA round 19).
     lines += [text for text in (found.get("progress_text"), found.get("state_note")) if text] + [""]

@@ -205,7 +205,7 @@ def test_effects_text_names_a_deleted_seed_and_counts_it_out_of_the_plan(monkeyp
     found = grid_commands.report(None, "g")
     assert found["planned_runs"] == 8 and [m["seeds"] for m in found["missing_seeds"]] == [["2"]]
     text = grid_commands.format_report(found)
-    assert text.startswith("grid g: 7 of 7 runs finished (1 of 8 planned deleted or never queued);")
+    assert text.startswith("grid g: 7 of 8 planned runs finished (1 deleted or never queued);")
     assert "\nno run (deleted or never queued): dropout=0.5 placement=variational seed 2\n" in text
     short = next(line for line in text.splitlines() if line.startswith("dropout=0.5 placement=variational"))
     assert "101.0 (n=1 of 2)" in short                        # as the page writes it: no sd of one run
@@ -247,7 +247,8 @@ def test_a_same_seed_copy_does_not_hide_a_deleted_run_in_the_progress(monkeypatc
                                  "planned": 6, "ended": True}
     assert found["progress_text"] == "Ended: 5 / 6 finished · 0 failed or stopped · 1 missing"
     text = grid_commands.format_report(found)
-    assert text.startswith("grid g: 6 of 6 runs finished (1 of 6 planned deleted or never queued);")
+    assert text.startswith("grid g: 5 of 6 planned runs finished (1 deleted or never queued; 6 runs: a seed run "
+                           "twice counts once);")
 
 
 def test_a_planned_run_stands_where_its_most_advanced_run_does(monkeypatch):
@@ -299,7 +300,7 @@ def test_effects_says_a_filling_grid_is_partial_with_its_running_and_queued_runs
     dropout_grid(root, seeds=2, states={("vertical", 0.5): "running", ("none", 0.5): "queued"})
     text = effects_of(root, "grid-drop", capsys=capsys)
     lines = text.splitlines()
-    assert lines[:3] == ["grid grid-drop: 4 of 8 runs finished; toggles: dropout, dropout_placement",
+    assert lines[:3] == ["grid grid-drop: 4 of 8 planned runs finished; toggles: dropout, dropout_placement",
                          "This grid: 4 / 8 finished · 2 running · 2 queued · 0 failed or stopped",
                          "Partial results: until every queued or running run finishes, each effect pairs only the "
                          "runs finished on both of its sides (n counts the pairs)."]

@@ -231,6 +231,23 @@ def test_the_state_note_counts_planned_runs_as_the_progress_line_does(grid):
                                                  "8 planned runs did not finish (1 missing).")
 
 
+def test_a_grid_whose_second_seeds_did_not_finish_is_told_to_finish_them_not_to_queue_more(grid):
+    """QA round 28: a 2-seed grid with its seed-2 runs stopped or deleted was told "Run more seeds per cell"
+    and "Queue the grid with 3 or more seeds per cell": the remedy is to finish the seeds it planned."""
+    firsts = [s for s in grid if s.config["seed"] == 1 and not s.config["tie_weights"]]   # placement alone
+    stopped = firsts + [summary("none", False, 2, 80.0, state="stopped")]   # vertical's seed 2: deleted
+    report = effects.grid_effects(stopped, "g")
+    assert "The grid has 2 seeds per cell: once a cell's runs of two of them finish, that measures it." in \
+        report["noise"]
+    assert "Queue the grid with 3 or more seeds" not in report["method"]
+    note = grid_view.no_interval_note(report["effects"] + report["interactions"], stopped, report["toggles"])
+    assert note.endswith("Finish the runs that failed or stopped (Resume or Start over on Train); train again the "
+                         "planned runs that are missing (deleted, unreadable or never queued: there is nothing to "
+                         "resume), or run more seeds per cell, for an interval.")
+    alone = effects.grid_effects(firsts, "g")                                           # one seed planned
+    assert alone["noise"].endswith("Queue the grid with 3 or more seeds per cell to measure it.")
+
+
 def test_with_no_estimate_the_page_says_what_the_first_needs(grid):
     """QA: the effects chart was drawn empty (a zero line on -0.05..0.05) when no contrast had a number."""
     waiting = [summary(p, t, seed, 90.0, state="finished" if p == "none" else "running")
