@@ -187,12 +187,14 @@ def _interval(row: dict) -> str:
     and what the numbers differ in, which a report of the interval needs (QA round 12)."""
     if row["estimate"] is None:
         return "no finished runs"
-    bounds = "no interval" if row["low"] is None else f"[{row['low']:+.2f}, {row['high']:+.2f}]"
+    # The verdict beside it says "no interval" itself: 'no interval n=1 paired  no interval' said it twice.
+    bounds = ("" if row.get("verdict") == "no interval" else "no interval") if row["low"] is None else \
+        f"[{row['low']:+.2f}, {row['high']:+.2f}]"
     if row["low"] is not None and confidence_text(row):   # one of a toggle's Bonferroni-adjusted comparisons
         bounds += f" {confidence_text(row)}"
     df = f", df {epoch_text(row['df'])}" if row.get("df") is not None else ""
     over = f" over {row['over']}" if row.get("over") else ""
-    return f"{row['estimate']:+.2f} {bounds} n={row['n']} {row['method']}{df}{over}"
+    return f"{row['estimate']:+.2f} {bounds + ' ' if bounds else ''}n={row['n']} {row['method']}{df}{over}"
 
 
 def _left_out(row: dict) -> str:

@@ -187,7 +187,7 @@ def test_effects_text_names_a_missing_cell_and_the_pairs_each_effect_used():
     text = format_report(grid_effects(runs, "g"))
     assert "\nno run (deleted or never queued): dropout=0.2 placement=none\n" in text
     effect = next(line for line in text.splitlines() if "dropout=0.5 vs 0.2, best_val" in line)
-    assert effect == ("  dropout=0.5 vs 0.2, best_val: -3.50 no interval n=1 paired  no interval  "
+    assert effect == ("  dropout=0.5 vs 0.2, best_val: -3.50 n=1 paired  no interval  "
                       "(1 run left out: no partner)")
 
 
