@@ -10,14 +10,20 @@
 // write is dropped instead: Streamlit has kept the query, and the new page's address carries it, one
 // entry. Streamlit can also abandon a click's navigation (a box left by that click reruns its page
 // first), and that page's own query then stays where it is: the query's keys tell whose it is.
-// A page arrived at by a bare link (the sidebar's) that writes the session's settings at once writes them
-// over its arrival entry instead of after it: that entry would only be a step, which Back shows again as
-// it was, so the first Back seemed to do nothing. Any input of the user's before that write ends it.
+// A page arrived at by a click (the sidebar's bare link, or a switch's ?run=) that writes the session's
+// settings at once writes them over its arrival entry instead of after it: that entry would only be a
+// step, which Back shows again as it was, so the first Back seemed to do nothing. Only a write that keeps
+// the arrival's own query and adds to it; any input of the user's before that write ends it.
 // configure({switches: {key class prefix: page name}, keys: {page name: the query keys it writes}}).
 (() => {
   if (window.lmHistoryGuard) return;
   const original = history.pushState.bind(history);
   const state = { going: null, arrived: null, switches: {}, keys: {}, moved: [], replaced: [] };
+  // Whether the query `search` holds every key and value of the query `base`.
+  const keeps = (search, base) => {
+    const next = new URLSearchParams(search);
+    return [...new URLSearchParams(base)].every(([key, value]) => next.getAll(key).includes(value));
+  };
   // Whether only the page at `path` writes every key of `search` (the main page's name is "").
   const writes = (path, search) => {
     const keys = state.keys[path.split("/").pop()] || [];
@@ -60,21 +66,23 @@
     const next = address == null ? null : new URL(address, location.href);
     if (going && next && next.search && next.pathname === location.pathname && going.path !== location.pathname
         && writes(going.path, next.search) && !writes(location.pathname, next.search)) {
-      state.going = null;
       state.moved.push(String(address));
+      // A switch's page may write its query more than once before the new page's address is written
+      // (QA round 27: ?run= and then the session's settings): each waits for that address, which carries the last.
       if (going.search === null) return undefined;
+      state.going = null;
       if (going.search) original({}, "", going.path + going.search);
       return original(data, title, going.path + next.search + next.hash);
     }
     if (arrived && next && next.search && next.pathname === arrived && location.pathname === arrived
-        && !location.search && writes(arrived, next.search)) {
+        && next.search !== location.search && keeps(next.search, location.search) && writes(arrived, next.search)) {
       state.replaced.push(String(address));
       return history.replaceState(data, title, address);
     }
     const result = original(data, title, address);
     if (going && location.pathname === going.path) {
       state.going = null;
-      if (!going.search && !location.search) state.arrived = going.path;
+      state.arrived = going.path;
     }
     return result;
   };
