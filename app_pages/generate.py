@@ -408,8 +408,8 @@ def settings_in_url(summary: RunSummary, own: str) -> None:
             query[key] = current[key]
         elif value is not None:
             query[key] = value
-    if query != current:
-        st.query_params.from_dict(query)
+    if (written := address.to_write("generate", current, query)) is not None:
+        st.query_params.from_dict(written)
     if "run" not in current:
         state[GENERATE_URL_RUN] = summary.id   # written here, not a new link for run_select
     settings = {key: query[key] for key in sampling_settings.LINK_KEYS if key in query}

@@ -460,8 +460,8 @@ def tab_in_url(shown_run: str | None) -> None:
     query.pop("tab", None)
     if opening_tab(query) != tab:
         query["tab"] = SLUG_OF_TAB[tab]
-    if query != st.query_params.to_dict():
-        st.query_params.from_dict(query)
+    if (written := address.to_write("inside", st.query_params.to_dict(), query)) is not None:
+        st.query_params.from_dict(written)
     st.session_state[INSIDE_URL_TAB] = url_link()
     history.wrote("inside", url_link())
 

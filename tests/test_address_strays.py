@@ -23,7 +23,7 @@ def test_the_note_names_a_likely_slip_and_the_pages_that_read_a_key():
     assert stray_note("Inside the model", ["temperature"], ["run", "tab"], READERS) == \
         "Inside the model does not read `temperature` (Generate reads it) in its address: ignored."
     many = stray_note("Compare", ["a", "b", "c", "d", "e"], COMPARE, READERS)
-    assert many == "Compare does not read `a`, `b` or `c` and 2 more in its address: ignored."
+    assert many == "Compare does not read `a`, `b`, `c` and 2 more in its address: ignored."
     assert "…" in stray_note("Compare", ["k" * 500], COMPARE, READERS)       # a long key is cut, not echoed
 
 
@@ -51,3 +51,22 @@ def test_a_pages_own_keys_and_trains_link_warnings_are_left_alone(trained_runs, 
     at = open_app(monkeypatch, root, "app_pages/train.py", {"preset": "tiny", "runs": run})
     assert "does not read" not in captions(at)                            # Train says it in its own words
     assert "ignored runs=" in texts(at.warning)
+
+
+def test_strays_stay_until_the_user_changes_something_then_leave_with_the_note(trained_runs, monkeypatch):
+    """QA round 27: `/compare?run=A&lr=0.04`, then a tick: the address read `run=A&lr=0.04&runs=B`, naming
+    two runs, and the note never went. A page's first write of a change of the user's drops them."""
+    root, folders = trained_runs
+    plain, variational = folders["plain"].name, folders["variational"].name
+    at = open_app(monkeypatch, root, "app_pages/compare.py", {"run": plain, "lr": "0.04"})
+    at.run()                                                     # reruns write nothing new: the keys stay
+    assert {"run", "lr"} <= set(at.query_params) and "does not read" in captions(at)
+    at.session_state["compare.selected"] = [variational]         # as a tick does
+    at.run()
+    assert dict(at.query_params) == {"runs": variational}
+    at.run()
+    assert "does not read" not in captions(at)
+    at = open_app(monkeypatch, root, "app_pages/generate.py", {"run": plain, "lr": "0.04"})
+    assert "lr" in at.query_params
+    at.slider(key="generate.temperature").set_value(0.5).run()
+    assert "lr" not in at.query_params and at.query_params["temperature"] == "0.5"

@@ -30,8 +30,9 @@ def stray_note(title: str, strays: list[str], own: list[str], readers: dict[str,
     if not strays:
         return None
     named = [_named(key, own, readers) for key in strays[:MAX_NAMED]]
-    more = f" and {len(strays) - MAX_NAMED} more" if len(strays) > MAX_NAMED else ""
-    return f"{title} does not read {_listed(named, 'or')}{more} in its address: ignored."
+    more = len(strays) - MAX_NAMED
+    listed = f"{', '.join(named)} and {more} more" if more > 0 else _listed(named, "or")
+    return f"{title} does not read {listed} in its address: ignored."
 
 
 def _named(key: str, own: list[str], readers: dict[str, list[str]]) -> str:
@@ -46,6 +47,17 @@ def _named(key: str, own: list[str], readers: dict[str, list[str]]) -> str:
 def _listed(items: list[str], word: str) -> str:
     """'a', 'a or b', 'a, b or c'."""
     return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} {word} {items[-1]}"
+
+
+def to_write(page: str, current: dict, wanted: dict) -> dict | None:
+    """The query `page` (its url path) should write for `wanted`, or None to write nothing. Keys it does
+    not read stay while nothing else changes, for the note above to name; a change of the user's writes
+    the address without them, so a link copied then says only what the page shows (QA round 27: a
+    stray `run=` beside the `runs=` a tick wrote named two runs). `current`: the address's keys."""
+    own = history.page_keys().get(page, [])
+    clean = {key: value for key, value in wanted.items() if key in own or key in STREAMLIT_KEYS}
+    return None if clean == {key: value for key, value in current.items() if key in own or key in STREAMLIT_KEYS} \
+        else clean
 
 
 def note_strays(page, pages) -> None:

@@ -31,7 +31,7 @@ from explorer.compare_links import (
 from lmcore.config import PLACEMENTS
 from lmcore.summaries import RunSummary, runs_named
 from lmcore.text import shorten
-from ui import history
+from ui import address, history
 from ui.compare_runs import CHART_SETTINGS, FILTERS, GRID_CHOSEN, GRID_VIEW, RUNS_VIEW, SELECTED, TAB
 
 LINK_KEYS = ("runs", "group", "view", *CHART_SETTINGS, *FILTERS)
@@ -182,6 +182,6 @@ def _set_query(values: dict[str, str | list[str]]) -> None:
     current = {key: st.query_params.get_all(key) for key in st.query_params}
     wanted = {key: value for key, value in current.items() if key not in values}
     wanted.update((key, [value] if isinstance(value, str) else list(value)) for key, value in values.items() if value)
-    if wanted != current:
-        st.query_params.from_dict(wanted)
+    if (query := address.to_write("compare", current, wanted)) is not None:
+        st.query_params.from_dict(query)
     history.wrote("compare", _address())
