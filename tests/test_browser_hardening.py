@@ -12,6 +12,7 @@ import time
 import urllib.request
 
 import pytest
+from playwright.sync_api import expect
 
 from browser import (  # noqa: F401 (the fixtures `browser` and `page`)
     VIEWPORT,
@@ -111,4 +112,5 @@ def test_a_file_of_any_name_is_judged_by_its_content_in_words(app, page, tmp_pat
     page.get_by_text("picture.png looks binary").first.wait_for(timeout=30_000)
     box.set_input_files(str(lines))
     page.get_by_text("Using lines.csv").first.wait_for(timeout=30_000)
-    assert page.get_by_text("picture.png looks binary").count() == 0
+    # The run that shows the caption may not have redrawn the problems box yet (a loaded machine, stop 34's suite)
+    expect(page.get_by_text("picture.png looks binary")).to_have_count(0, timeout=15_000)
