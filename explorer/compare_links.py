@@ -35,14 +35,22 @@ def runs_from_link(text: str | None, known: set[str], named=None) -> tuple[list[
     return found, ignored, several
 
 
-def several_note(several: list[str]) -> str | None:
-    """'The link's `tiny` names several runs here (ignored): give a run's id, or its last 4 characters.'"""
+def several_note(several: list[str], named=None) -> str | None:
+    """'The link's `tiny` names several runs here (ignored): give a run's id, or its last 4 characters.'
+    With `named` (runs_from_link's), one such name lists its runs, as the CLI does: 'names 2 runs here
+    (ignored): `20261129-…-a7dd`, `…`; give one's id, or its last 4 characters.'"""
     if not several:
         return None
-    named = ", ".join(f"`{shorten(item)}`" for item in several[:MAX_NAMED])
+    if named and len(several) == 1:
+        ids = list(dict.fromkeys(named(several[0])))
+        listed = ", ".join(f"`{shorten(run_id)}`" for run_id in ids[:MAX_NAMED])
+        more = f" and {len(ids) - MAX_NAMED} more" if len(ids) > MAX_NAMED else ""
+        return (f"The link's `{shorten(several[0])}` names {len(ids)} runs here (ignored): {listed}{more}; give "
+                "one's id, or its last 4 characters.")
+    named_text = ", ".join(f"`{shorten(item)}`" for item in several[:MAX_NAMED])
     more = f" and {len(several) - MAX_NAMED} more" if len(several) > MAX_NAMED else ""
     which = "names" if len(several) == 1 else "each name"
-    return (f"The link's {named}{more} {which} several runs here (ignored): give a run's id, or its last 4 "
+    return (f"The link's {named_text}{more} {which} several runs here (ignored): give a run's id, or its last 4 "
             "characters.")
 
 

@@ -187,6 +187,8 @@ def test_a_link_keeps_known_runs_in_order_and_names_the_rest():
     assert read == (["b", "c", "a"], ["zz"], ["tiny"])
     assert compare_links.several_note(["tiny"]) == ("The link's `tiny` names several runs here (ignored): give a "
                                                     "run's id, or its last 4 characters.")
+    assert compare_links.several_note(["tiny"], lambda given: names[given]) == (
+        "The link's `tiny` names 2 runs here (ignored): `a`, `c`; give one's id, or its last 4 characters.")
     assert compare_links.runs_value(["c", "a"]) == "c,a"
     assert compare_links.ignored_note([]) is None
     assert compare_links.ignored_note(["zz"]) == "The link names 1 run that is not here (ignored): `zz`."

@@ -53,12 +53,12 @@ def apply_link(summaries: list[RunSummary]) -> None:
     filters = {key: query[key] for key in FILTERS if key in query}
     notes = []
     if wanted is not None and wanted != st.session_state.get(LINK_RUNS):
-        found, ignored, several = runs_from_link(wanted, {s.id for s in summaries},
-                                                 lambda given: [s.id for s in runs_named(given, summaries)])
+        named = lambda given: [s.id for s in runs_named(given, summaries)]  # noqa: E731 (the CLI's reading)
+        found, ignored, several = runs_from_link(wanted, {s.id for s in summaries}, named)
         st.session_state[SELECTED] = found
         st.session_state[LINK_RUNS] = runs_value(found)
         st.session_state[TAB] = RUNS_VIEW
-        notes += [ignored_note(ignored), several_note(several)]
+        notes += [ignored_note(ignored), several_note(several, named)]
     # A link is the view as its sender saw it: a setting it leaves out was at its default.
     if (wanted is not None or chart) and chart != st.session_state.get(LINK_CHART):
         settings, ignored = chart_from_link(chart)
