@@ -32,6 +32,7 @@ from lmcore.grid_status import (  # noqa: F401
     slot_counts,
     state_note,
 )
+from lmcore.text import and_join
 
 MIN_MAX, ONE_SD = "min–max", "mean ± 1 sd"
 BANDS = (MIN_MAX, ONE_SD)
@@ -251,7 +252,7 @@ def best_note(report: dict) -> str | None:
         return None
     # Per comparison (QA: 'over 2 pairs' stood above variational's comparisons of 1 pair, with no interval).
     lonely = [contrast_label(row) for row in rows if row["low"] is None]
-    alone = (f"; {_listed(lonely)} rest{'s' if len(lonely) == 1 else ''} on one pair of runs, which gives no "
+    alone = (f"; {and_join(lonely)} rest{'s' if len(lonely) == 1 else ''} on one pair of runs, which gives no "
              "interval") if lonely else ""
     return (f"The line reads the {confidence_text(wide[0])} intervals below: a toggle's comparisons hold together at "
             f"95% only if each is that wide, and over {_counted(wide)} they are wide{alone}. A value far lower in "
@@ -266,10 +267,6 @@ def _counted(rows: list[dict]) -> str:
     if methods == {"paired"}:
         return f"{many} pair{'' if ns == [1] else 's'} of runs"
     return f"{many} runs" if methods == {"welch"} else f"{many} pairs or runs"
-
-
-def _listed(names: list[str]) -> str:
-    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 def contrast_label(row: dict) -> str:
@@ -420,23 +417,24 @@ def interactions_by_pair(report: dict) -> dict[tuple, list[dict]]:
     return out
 
 
-# What to do for an interval, by why a contrast's runs were left out (grid_status.left_out_reasons): a
-# deleted partner cannot be resumed, as the caption once told a user to (QA).
-REMEDIES = (({"partner failed", "partner broken", "partner stopped"},
-             "finish the partners that failed or stopped (Resume or Start over on Train)"),
-            ({"partner still training", "partner queued"}, "let the partners still queued or training finish"),
-            ({grid_status.NO_PARTNER}, "train again the partners that are missing (deleted, unreadable or never "
-                                       "queued: there is nothing to resume)"))
+# What to do for an interval about runs that did not finish, by where they stand; `{who}`: the partners a
+# contrast left out, or the grid's planned runs. A deleted partner cannot be resumed, as the caption once
+# told a user to (QA).
+GOING, ENDED, MISSING = ("let the {who} still queued or training finish",
+                         "finish the {who} that failed or stopped (Resume or Start over on Train)",
+                         "train again the {who} that are missing (deleted, unreadable or never queued: there is "
+                         "nothing to resume)")
+# The same, by why a contrast's runs were left out (grid_status.left_out_reasons).
+REMEDIES = (({"partner failed", "partner broken", "partner stopped"}, ENDED),
+            ({"partner still training", "partner queued"}, GOING), ({grid_status.NO_PARTNER}, MISSING))
 
 
 def unfinished_remedies(counted: dict) -> list[str]:
     """What to do about a grid's planned runs that have not finished (grid_status.slot_counts), by where
     they stand: their own remedies, before any advice to run more seeds."""
-    return [remedy for count, remedy in (
-        (counted["running"] + counted["queued"], "let the runs still queued or training finish"),
-        (counted["failed_or_stopped"], "finish the runs that failed or stopped (Resume or Start over on Train)"),
-        (counted["missing"], "train again the planned runs that are missing (deleted, unreadable or never "
-                             "queued: there is nothing to resume)")) if count]
+    return [remedy for count, remedy in ((counted["running"] + counted["queued"], GOING.format(who="runs")),
+                                         (counted["failed_or_stopped"], ENDED.format(who="runs")),
+                                         (counted["missing"], MISSING.format(who="planned runs"))) if count]
 
 
 def no_interval_note(rows: list[dict], runs: list = (), toggled: list[str] = ()) -> str | None:
@@ -452,7 +450,7 @@ def no_interval_note(rows: list[dict], runs: list = (), toggled: list[str] = ())
         reasons.update(found or {""})   # "": why is not known here
     # A grid of 2 seeds with one failed run was told to run more seeds (QA round 11): its run to
     # finish was the remedy.
-    steps = [remedy for states, remedy in REMEDIES if states & reasons]
+    steps = [remedy.format(who="partners") for states, remedy in REMEDIES if states & reasons]
     if "" in reasons and not steps:
         steps = ["finish or train again the partners left out"]
     if not steps and runs:   # no run left out, but planned ones unfinished: those first (QA round 28)

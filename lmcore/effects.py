@@ -23,7 +23,7 @@ import itertools
 import math
 
 from . import stats
-from .ablation import SHORT, cell_label, cell_of, cells, inert_toggles, levels, missing_cells, toggles
+from .ablation import SHORT, cell_label, cell_of, cells, inert_toggles, levels, missing_cells, seeds, toggles
 
 METRICS = ("best_val", "final_val", "test")
 INERT = "no way to act"   # the verdict of a contrast between cells that train the same model
@@ -400,7 +400,7 @@ def grid_effects(summaries: list, group: str = "") -> dict:
         if _cannot_act(row, inert):
             row["verdict"], row["note"] = INERT, None
             row.pop("pooled_verdict", None)
-    planned_seeds = len({s.config.get("seed") for s in summaries if s.config})
+    planned_seeds = len(seeds(summaries))
     noise = noise_note(observed, table["effects"] + table["interactions"], planned_seeds)
     return {"group": group, "method": " ".join(filter(None, (stats.method(many_valued(values)), noise))),
             "noise": noise,

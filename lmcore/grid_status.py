@@ -16,6 +16,7 @@ import re
 from collections import Counter
 
 from . import ablation, queue
+from .text import and_join
 
 REASON_CHARS = 60     # a run's error in a table cell: its first clause, cut to this
 # How a run that has not finished reads in a cell's note, in this order.
@@ -154,8 +155,7 @@ def _unfinished_slots(entry: dict) -> Counter:
 
 def _listed(counts: Counter) -> str:
     """'2 failed', '1 failed, 1 stopped and 1 missing', in UNFINISHED's order, missing last."""
-    parts = [f"{counts[state]} {state}" for state in (*UNFINISHED, "missing") if counts[state]]
-    return " and ".join([", ".join(parts[:-1]), parts[-1]] if len(parts) > 1 else parts)
+    return and_join([f"{counts[state]} {state}" for state in (*UNFINISHED, "missing") if counts[state]])
 
 
 # ---------------------------------------------------------------- a cell's unfinished runs

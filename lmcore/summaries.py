@@ -90,8 +90,13 @@ class RunSummary:
     def device_label(self) -> str | None:
         """`device`, with the thread count on a CPU: 'cpu (2 threads)'. Another count rounds differently
         (docs/design.md, Reproducing a run), so two CPU runs of one config and seed that differ say why."""
-        threads = threads_text(self.threads_used) if self.device == "cpu" else ""
-        return f"{self.device} ({threads})" if threads else self.device
+        return self.device_text()
+
+    def device_text(self, *details: str) -> str | None:
+        """device_label with more of how it trained in the same bracket: 'cpu (2 threads, eager)'; '—' for
+        a device not known yet beside details, else `device` as it is."""
+        shown = [part for part in (threads_text(self.threads_used) if self.device == "cpu" else "", *details) if part]
+        return f"{self.device or '—'} ({', '.join(shown)})" if shown else self.device
 
     @property
     def redone_seconds(self) -> float | None:

@@ -18,6 +18,11 @@ TEXT_ENCODING = "utf-8-sig"
 SPLITS = ("train", "valid", "test")
 
 
+def and_join(items: list[str], word: str = "and") -> str:
+    """'a', 'a and b', 'a, b and c' (or `word`: 'a, b or c')."""
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} {word} {items[-1]}"
+
+
 def shorten(text: str, limit: int = 60) -> str:
     """What someone typed, cut to a line with '…' where it was cut: a message must not echo a page."""
     text = str(text)

@@ -35,6 +35,8 @@ import statistics
 import time
 from pathlib import Path
 
+from .text import and_join
+
 TRAINING_COMMANDS = ("train", "resume", "fork", "bench")  # fork trains its run by default; bench to time
 WAIT_POLICY = "OMP_WAIT_POLICY"
 
@@ -157,5 +159,4 @@ def threads_text(counts: tuple[int, ...]) -> str:
     """'1 thread', '2 threads', '1 and 2 threads' (a share that changed while it trained); '' for none."""
     if not counts:
         return ""
-    listed = f"{', '.join(map(str, counts[:-1]))} and {counts[-1]}" if len(counts) > 1 else str(counts[0])
-    return f"{listed} thread{'' if counts == (1,) else 's'}"
+    return f"{and_join([str(n) for n in counts])} thread{'' if counts == (1,) else 's'}"

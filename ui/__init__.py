@@ -29,6 +29,7 @@ from lmcore.jsonl import json_count, json_number
 from lmcore.metrics_frame import MetricsFrame
 from lmcore.reference import reference_folders
 from lmcore.summaries import RunSummary, list_runs, reference_runs
+from lmcore.text import and_join  # noqa: F401 (ui.and_join, for the pages)
 from lmcore.timing import format_seconds
 from ui import access, history
 
@@ -702,11 +703,6 @@ SPEED_HELP = ("training tokens per second: the latest logged training batches wh
               "another figure: tokens trained over the whole training time, evaluations and saves included, from "
               "runs of the same shape that trained alone where there are any. A run written before its time in "
               f"steps was counted (the book reference run) shows {MEDIAN_SPEED} instead")
-
-
-def and_join(items: list[str]) -> str:
-    """'a', 'a and b', 'a, b and c'."""
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def fmt_ppl(value) -> str:

@@ -10,7 +10,7 @@ import difflib
 
 import streamlit as st
 
-from lmcore.text import shorten
+from lmcore.text import and_join, shorten
 from ui import history
 
 STREAMLIT_KEYS = ("embed", "embed_options")  # Streamlit's own: how the app is embedded
@@ -31,7 +31,7 @@ def stray_note(title: str, strays: list[str], own: list[str], readers: dict[str,
         return None
     named = [_named(key, own, readers) for key in strays[:MAX_NAMED]]
     more = len(strays) - MAX_NAMED
-    listed = f"{', '.join(named)} and {more} more" if more > 0 else _listed(named, "or")
+    listed = f"{', '.join(named)} and {more} more" if more > 0 else and_join(named, "or")
     return f"{title} does not read {listed} in its address: ignored."
 
 
@@ -41,12 +41,7 @@ def _named(key: str, own: list[str], readers: dict[str, list[str]]) -> str:
     if close := difflib.get_close_matches(key, own, n=1, cutoff=0.75):
         return f"{text} (did you mean `{close[0]}`?)"
     pages = [title for title, keys in readers.items() if key in keys]
-    return f"{text} ({_listed(pages, 'and')} {'reads' if len(pages) == 1 else 'read'} it)" if pages else text
-
-
-def _listed(items: list[str], word: str) -> str:
-    """'a', 'a or b', 'a, b or c'."""
-    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} {word} {items[-1]}"
+    return f"{text} ({and_join(pages)} {'reads' if len(pages) == 1 else 'read'} it)" if pages else text
 
 
 def to_write(page: str, current: dict, wanted: dict) -> dict | None:

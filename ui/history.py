@@ -113,9 +113,11 @@ def lagging(page: str, query) -> bool:
     return query in state.get(WRITTEN + page, [])
 
 
+@functools.cache
 def page_keys() -> dict[str, list[str]]:
     """Each page's name (its url path; Start's is "") -> the query keys it writes: the script moves a query
-    only to a page that writes it. Imported here, not above: those modules import this one."""
+    only to a page that writes it. Imported here, not above: those modules import this one. Made once:
+    every page's run reads it (ui/address.py); callers only read it."""
     from explorer import sampling_settings
     from explorer.links import RESERVED_QUERY
     from lmcore.config import KEYS

@@ -29,7 +29,6 @@ from lmcore.presets import preset_values
 from lmcore.reference import is_reference
 from lmcore.summaries import RunSummary, abreast_of_log, reference_runs, stop_unanswered, summary_of
 from lmcore.text import shorten
-from lmcore.threads import threads_text
 from lmcore.timing import describe_split
 from ui import access, compare_url, history, plots, reference, staleness
 from ui.compare_runs import floor_caption, floor_curves
@@ -172,8 +171,7 @@ def run_header(summary: RunSummary) -> None:
     if summary.device is None and summary.is_active:  # not loaded yet: the progress line says what it does
         parts = [f"`{summary.id}`"]
     else:
-        how = [threads_text(summary.threads_used) if summary.device == "cpu" else "", summary.step_kind or ""]
-        device = f"device {summary.device or '—'}" + (f" ({', '.join(filter(None, how))})" if any(how) else "")
+        device = f"device {summary.device_text(summary.step_kind or '') or '—'}"
         parts = [f"`{summary.id}`", device, f"{ui.fmt_count(summary.params)} parameters",
                  f"training time {ui.fmt_duration(summary.training_seconds)}{ui.inherited_time(summary)}"
                  f"{ui.redone_time(summary)}"]
