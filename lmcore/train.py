@@ -103,8 +103,8 @@ class Trainer:
                                    pipeline=cfg.layer_pipeline).to(device)
         self.forward = torch.compile(self.model) if cfg.compile else self.model
         self.optimizer = make_optimizer(cfg, self.model)
-        # One autocast for evaluation and the step. A partial, not a bound method: the step keeps it,
-        # and a cycle back to the trainer would hold its GPU memory until a garbage collection.
+        # The steps' autocast; evaluation reads float32 (evaluate). A partial, not a bound method: the step
+        # keeps it, and a cycle back to the trainer would hold its GPU memory until a garbage collection.
         self.autocast = functools.partial(autocast, cfg.amp, device)
         # EagerStep, or GraphedStep when cuda_graphs asks for it (lmcore/graphs.py)
         self.step_function = make_step(cfg, self.model, self.forward, self.optimizer, device, self.autocast)
@@ -285,7 +285,10 @@ class Trainer:
         self._emit("on_evaluation", {**about, "done": 0.0})
         with self.clock.phase("evaluation"):
             self.eval_pauses.restart()
-            ppl = perplexity(mean_nll(self.model, streams, self.cfg.bptt, self.autocast, progress))
+            # In float32 whatever amp trains with: a bf16 run's perplexities then compare with float32 runs'
+            # to their digits, and on an H200 the bf16 evaluation took twice as long (0.64 s a PTB
+            # validation for 0.34 s, docs/performance.md).
+            ppl = perplexity(mean_nll(self.model, streams, self.cfg.bptt, progress=progress))
         self._emit("on_evaluation", {**about, "done": 1.0})  # also where the split had no window
         return ppl
 

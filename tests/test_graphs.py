@@ -217,7 +217,7 @@ class CaptureWatch(Callbacks):
 
 
 @cuda
-@pytest.mark.parametrize("amp", ["none", "bf16"])  # bf16: the next GPU session's book run (docs/performance.md)
+@pytest.mark.parametrize("amp", ["none", "bf16"])  # bf16: the book-bf16 run (docs/performance.md)
 def test_gpu_a_cuda_run_with_auto_graphs_captures_and_trains_as_an_eager_run(runs_root, amp):
     changes = {**SMALL, "device": "cuda", "max_steps": 100, "eval_every": 50, "log_every": 1,
                "dropout_placement": "none", "amp": amp}
@@ -228,7 +228,12 @@ def test_gpu_a_cuda_run_with_auto_graphs_captures_and_trains_as_an_eager_run(run
     eager = create_run({**changes, "cuda_graphs": "off"}, runs_root)
     run(eager, show_progress=False)
     losses = [train_losses(folder) for folder in (graphed, eager)]
-    assert len(losses[0]) == 100 and losses[0] == pytest.approx(losses[1], rel=1e-4)
+    # bf16 keeps 8 significant bits: a weight a float32 rounding away rounds to a neighbouring bf16 value,
+    # so graphed and eager agree to bf16's rounding unit (2**-8), float32 runs to 1e-4. Measured on an
+    # H200: bf16 differed by up to 4.8e-4 (35 of 100 losses over 1e-4). A graph replaying stale weight
+    # casts would stop learning; the loss falls by over 20% in these 100 steps.
+    bound = 1e-4 if amp == "none" else 2.0 ** -8
+    assert len(losses[0]) == 100 and losses[0] == pytest.approx(losses[1], rel=bound)
 
 
 @cuda
