@@ -22,7 +22,7 @@ def runs_value(run_ids: list[str]) -> str:
 def runs_from_link(text: str | None, known: set[str], named=None) -> tuple[list[str], list[str], list[str]]:
     """(the runs' ids in the link's order without repeats, the parts that name no run here, the parts
     that name several). A part is a run's id or, as the CLI reads a run (`named`: a part -> the ids of
-    the runs whose name, preset or id tail it is, lmcore.summaries.runs_named), `book` or `823d`."""
+    the runs whose name or id tail, else preset, it is: lmcore.summaries.runs_named), `book` or `823d`."""
     found, ignored, several = [], [], []
     for part in (part.strip() for part in (text or "").split(",")):
         if not part or part in found or part in ignored or part in several:

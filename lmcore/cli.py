@@ -308,7 +308,7 @@ def _check_corpus(configs) -> None:
 
 
 def run_named(given: str, root=None) -> Path | None:
-    """The one run whose name, preset or id tail (`tiny`, `book`, `823d`) is `given`, looked up among
+    """The one run whose name or id tail (`tiny`, `book`, `823d`), else preset, is `given`, looked up among
     the user's runs and the reference runs together: a user's own `book` run and the shipped one share
     the name, and neither may silently win. RunError naming the candidates when several match."""
     from .summaries import list_runs, reference_runs, runs_named

@@ -132,8 +132,8 @@ class Config:
                            "training runs alive, looked at again every few seconds; another count rounds "
                            "differently, so set the count a run used to train its numbers again bit for bit)",
                            low=0, high=1024)
-    amp: str = declare("none", "bf16 autocast of the training steps, on CUDA only (evaluation stays float32): on a CPU or "
-                       "MPS the run trains in float32 as with none",
+    amp: str = declare("none", "bf16 autocast of the training steps, on CUDA only (evaluation stays float32): on a "
+                       "CPU or MPS the run trains in float32 as with none",
                        choices=AMP_MODES)
     cuda_graphs: str = declare("auto", "capture each training step as one CUDA graph and replay it (auto: on CUDA "
                                "only); off a GPU, on runs the same step with its static buffers, eagerly",

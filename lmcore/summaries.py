@@ -510,6 +510,10 @@ def tail_records(path: Path) -> list[dict]:
 
 
 def runs_named(given: str, summaries) -> list[RunSummary]:
-    """The runs whose name, preset or id tail (`tiny`, `book`, `823d`) is `given`: how a person names a
-    run without its id. The CLI (cli.run_named) and Compare's links read a run this way."""
-    return [s for s in summaries if given in (s.config.get("name"), s.config.get("preset"), s.short_id)]
+    """The runs whose name or id tail (`tiny`, `book`, `823d`) is `given`, else those whose preset is:
+    how a person names a run without its id. The CLI (cli.run_named) and Compare's links read a run
+    this way. A name comes first: `book` is the run named so, not also `book-horizontal`, which
+    trained from the book preset."""
+    summaries = list(summaries)
+    named = [s for s in summaries if given in (s.config.get("name"), s.short_id)]
+    return named or [s for s in summaries if s.config.get("preset") == given]

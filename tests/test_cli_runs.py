@@ -61,8 +61,11 @@ def test_a_run_is_found_by_its_name_or_id_tail_where_one_run_has_it(user_runs, c
     plain = folders["plain"].name
     assert cli.main(["report", plain[-4:]]) == 0                    # the id's tail, the report on stdout
     assert json.loads(capsys.readouterr().out)["run"] == plain
-    assert cli.main(["report", "book"]) == 0                        # a reference run by its preset
+    # A reference run by its name: book-horizontal trained from the book preset too, but a name comes first.
+    assert cli.main(["report", "book"]) == 0
     assert json.loads(capsys.readouterr().out)["run"].endswith("-book-9182")
+    assert cli.main(["report", "book-horizontal"]) == 0
+    assert json.loads(capsys.readouterr().out)["run"].endswith("-book-horizontal-532c")
     assert cli.main(["eval", "tiny"]) == 2                          # two of the user's runs are tiny
     error = one_error(capsys)
     assert "'tiny' names 2 runs" in error and plain in error and "give a run id" in error

@@ -33,11 +33,12 @@ def test_presets_show_their_parameter_counts(monkeypatch, tmp_path):
 
 
 def shipped_recipes() -> dict[str, Path]:
-    """The shipped reference runs (docs/results/runs/) by preset."""
+    """The shipped reference runs (docs/results/runs/) of the presets' own recipes, by name: a variant
+    (`book-horizontal`) keeps its preset but not its name."""
     from lmcore.reference import reference_dir
 
     folders = [f for f in reference_dir().iterdir() if (f / "config.json").exists()]
-    return {json.loads((f / "config.json").read_text())["preset"]: f for f in folders}
+    return {config["name"]: f for f in folders if (config := json.loads((f / "config.json").read_text()))}
 
 
 def reference_status(preset: str) -> tuple[dict, dict]:
@@ -73,7 +74,8 @@ def test_every_full_recipe_has_a_card_timed_by_its_reference_run(monkeypatch, tm
     # Every measured recipe opens from the links under the chart.
     links = {link.proto.label: link.proto.query_string for link in at.get("page_link")
              if link.proto.page == "train" and link.proto.label != "Open in Train"}
-    assert links == {preset: f"run={folder.name}" for preset, folder in shipped_recipes().items()}
+    assert links == {name: f"run={folder.name}" for name, folder in shipped_recipes().items()}
+    assert list(links) == ["book", "zaremba-medium", "variational-medium", "book-horizontal"]
 
 
 def test_open_in_train_is_a_link_to_its_preset(monkeypatch, tmp_path):
@@ -197,14 +199,20 @@ RECIPE_LINES = [BOOK_LINE,
                 "83.1 after 39 epochs, 205 s on one NVIDIA H200 (CUDA graphs, alone on the GPU).",
                 "**variational-medium** (2x650, dropout 0.5 variational (recurrent 0.25), tied; 13.28M parameters): "
                 "validation 76.7 / test 73.2 after 40 epochs, 239 s on one NVIDIA H200 (CUDA graphs and the compiled "
-                "gate cell, alone on the GPU)."]
+                "gate cell, alone on the GPU).",
+                "**book-horizontal** (2x650, dropout 0.5 horizontal, tied; 13.28M parameters): validation 77.6 / test "
+                "74.4 after 40 epochs, 245 s on one NVIDIA H200 (CUDA graphs and the compiled gate cell, alone on the "
+                "GPU)."]
 # QA round 6: the spread from 83.1 to 73.2 read as "tying saves 7 points"; zaremba-medium's recipe
 # differs from book's in 9 keys.
 COMPARISONS = ["**zaremba-medium** differs from **book** in 9 keys (`tie_weights`, `init`, `init_range`, `epochs`, "
                "`lr` and 4 more): test 83.1 against 76.2, its own recipe's result, not the effect of one change.",
                "**variational-medium** differs from **book** only in `dropout_placement` and `dropout_recurrent`: "
                "test 73.2 against 76.2: a clean comparison of recipes, but of one seed each, so part of the gap "
-               "may be luck."]
+               "may be luck.",
+               # a run of the book preset with one key changed: its own name, not "book differs from book"
+               "**book-horizontal** differs from **book** only in `dropout_placement`: test 74.4 against 76.2: a clean "
+               "comparison of recipes, but of one seed each, so part of the gap may be luck."]
 
 
 def test_the_full_recipe_line_reads_the_shipped_book_run_without_ptb(monkeypatch, tmp_path):
@@ -214,17 +222,21 @@ def test_the_full_recipe_line_reads_the_shipped_book_run_without_ptb(monkeypatch
     assert any("Penn Treebank not downloaded yet" in m.value for m in at.markdown)
     markdown = [m.value for m in at.markdown]
     assert [line for line in markdown if line in RECIPE_LINES] == RECIPE_LINES    # the presets' order
-    assert any(c.value.startswith("**0** runs") and "**3** reference" in c.value for c in at.sidebar.caption)
+    assert any(c.value.startswith("**0** runs") and "**4** reference" in c.value for c in at.sidebar.caption)
     assert [c.value for c in at.caption if "differs from" in c.value] == COMPARISONS
     validation = chart(at, key="start.recipe")["data"]
-    assert [trace["name"] for trace in validation] == ["book", "zaremba-medium", "variational-medium"]
-    assert [len(values(trace)) for trace in validation] == [40, 39, 40]
+    assert [trace["name"] for trace in validation] == ["book", "zaremba-medium", "variational-medium",
+                                                       "book-horizontal"]
+    assert [len(values(trace)) for trace in validation] == [40, 39, 40, 40]
     # QA round 8: each line's last value written at its end, on an axis with a line every 10
     layout = chart(at, key="start.recipe")["layout"]
-    assert [a["text"] for a in layout["annotations"]] == ["79.9", "86.7", "76.7"]
+    assert [a["text"] for a in layout["annotations"]] == ["79.9", "86.7", "76.7", "77.6"]
+    per_px = (layout["yaxis"]["range"][1] - layout["yaxis"]["range"][0]) / 310   # the plot's ~310 px
+    shown = sorted(a["y"] + a.get("yshift", 0) * per_px for a in layout["annotations"])
+    assert min(b - a for a, b in zip(shown, shown[1:])) > 12 * per_px   # no label on another
     assert layout["yaxis"]["dtick"] == 10 and layout["yaxis"]["range"][0] < 76.6 and layout["xaxis"]["range"][0] > 0
     colours = [trace["line"]["color"] for trace in validation]
-    assert len(set(colours)) == 3 and colours == [a["font"]["color"] for a in layout["annotations"]]
+    assert len(set(colours)) == 4 and colours == [a["font"]["color"] for a in layout["annotations"]]
 
 
 def test_the_full_recipe_line_follows_the_run_on_disk(monkeypatch, tmp_path):
@@ -234,7 +246,7 @@ def test_the_full_recipe_line_follows_the_run_on_disk(monkeypatch, tmp_path):
 
     copy = tmp_path / "reference"
     shutil.copytree(reference_dir(), copy)
-    book = next(copy.glob("*-book-*"))
+    book = copy / shipped_recipes()["book"].name
     status = json.loads((book / "status.json").read_text())
     changed = {**status, "best_val_ppl": 81.04, "test_ppl": 77.96, "elapsed": 512.4}
     (book / "status.json").write_text(json.dumps(changed))

@@ -231,11 +231,11 @@ def test_a_pair_never_gets_two_colours_a_projector_shows_alike():
                 assert b not in ui.NEAR_COLOURS.get(a, set()), (first, second, a, b)
 
 
-def test_the_three_shipped_recipes_get_three_colours():
+def test_the_four_shipped_reference_runs_get_four_colours():
     from lmcore.summaries import reference_runs
 
     ids = [summary.id for summary in reference_runs()]
-    assert len(ids) == 3 and len(set(ui.run_colours(ids))) == 3
+    assert len(ids) == 4 and len(set(ui.run_colours(ids))) == 4
     assert all(style.dash == "solid" for style in ui.run_styles(ids))
 
 
@@ -314,3 +314,11 @@ def test_set_up_counts_queued_runs_apart_from_training_ones():
     assert sharing_note(runs[:1]) == "1 run is already training; runs share the machine."
     assert sharing_note(runs[2:]) == "10 runs are queued to train; runs share the machine."
     assert sharing_note(runs[-1:]) is None
+
+
+def test_end_labels_that_would_overlap_are_moved_apart():
+    """Start's recipes: book-horizontal ends at 77.6 and variational-medium at 76.7, and one label hid the other."""
+    from ui.reference import spread
+
+    assert spread([79.9, 86.7, 76.7, 77.6], 4.0) == [79.9, 86.7, 71.9, 75.9]   # from the top down
+    assert spread([80.0, 90.0], 4.0) == [80.0, 90.0]                           # apart already: unmoved

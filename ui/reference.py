@@ -24,15 +24,38 @@ AXES = {"epoch": "epoch (passes over each run's own training text)",
 
 
 def recipe_runs(summaries: list[RunSummary]) -> list[RunSummary]:
-    """The reference runs that trained a preset to its end, one per preset, in the presets' order
-    (the order a class meets them)."""
+    """The reference runs that trained a preset's own recipe to its end, one per preset, in the presets'
+    order (the order a class meets them)."""
     finished = {}
-    for summary in summaries:
-        preset = summary.config.get("preset")
-        if (summary.is_reference and summary.reference.get("complete") is True and summary.state == "finished"
-                and preset in PRESETS):
-            finished.setdefault(preset, summary)
+    for summary in _complete(summaries):
+        if is_recipe(summary):
+            finished.setdefault(summary.config["preset"], summary)
     return [finished[name] for name in PRESETS if name in finished]
+
+
+def recipe_variants(summaries: list[RunSummary]) -> list[RunSummary]:
+    """The reference runs that trained a preset with some of its keys changed (book with horizontal
+    dropout), to their end, in their presets' order."""
+    order = {name: i for i, name in enumerate(PRESETS)}
+    variants = [summary for summary in _complete(summaries) if not is_recipe(summary)]
+    return sorted(variants, key=lambda s: (order[s.config["preset"]], s.id))
+
+
+def _complete(summaries: list[RunSummary]) -> list[RunSummary]:
+    return [summary for summary in summaries if summary.is_reference and summary.state == "finished"
+            and summary.reference.get("complete") is True and summary.config.get("preset") in PRESETS]
+
+
+def is_recipe(summary: RunSummary) -> bool:
+    """Whether a run trained its preset as the preset sets it: a run started from `book` with
+    `dropout_placement=horizontal` keeps `preset: book` in its config but is another recipe."""
+    preset = PRESETS.get(summary.config.get("preset"))
+    return preset is not None and all(summary.config.get(key) == value for key, value in preset.changes.items())
+
+
+def recipe_name(summary: RunSummary) -> str:
+    """A recipe run by its preset, a variant by its own name (`book-horizontal`)."""
+    return summary.config["preset"] if is_recipe(summary) else summary.config.get("name") or summary.id
 
 
 def in_recipe_order(summaries: list[RunSummary]) -> list[RunSummary]:
@@ -62,7 +85,7 @@ def recipe_line(summary: RunSummary) -> str:
     epochs = summary.status.get("epoch") or summary.config.get("epochs")
     params = f"; {ui.fmt_count(summary.params)} parameters" if summary.params else ""
     conditions = (summary.reference or {}).get("conditions")
-    return (f"**{summary.config.get('preset')}** ({recipe_traits(summary.config)}{params}): validation "
+    return (f"**{recipe_name(summary)}** ({recipe_traits(summary.config)}{params}): validation "
             f"{ui.fmt_ppl(summary.best_val)} / test {ui.fmt_ppl(summary.test)} after {epochs} epochs, "
             f"{summary.training_seconds:.0f} s on one {summary.device}{f' ({conditions})' if conditions else ''}.")
 
@@ -77,7 +100,7 @@ def recipe_comparisons(measured: list[RunSummary]) -> list[str]:
     for other in measured[1:]:
         keys = recipe_differences(base.config, other.config)
         scores = f"test {ui.fmt_ppl(other.test)} against {ui.fmt_ppl(base.test)}"
-        names = f"**{other.config.get('preset')}** differs from **{base.config.get('preset')}**"
+        names = f"**{recipe_name(other)}** differs from **{recipe_name(base)}**"
         if not keys:
             lines.append(f"{names} in nothing that changes what it learns: {scores}.")
         elif set(keys) <= LESSON_KEYS:
@@ -127,7 +150,7 @@ def validation_figure(runs: list[tuple[RunSummary, pd.DataFrame]], height: int =
     figure, lows, last_epoch = go.Figure(), [], 0
     for style, (summary, frame) in zip(ui.run_styles([summary.id for summary, _ in runs]), runs):
         val = split(frame, "val")
-        name = summary.config.get("preset") or summary.name
+        name = recipe_name(summary) if summary.config.get("preset") in PRESETS else summary.name
         figure.add_trace(go.Scatter(x=val["epoch"], y=val["ppl"], mode="lines+markers", name=name,
                                     line=dict(color=style.colour, dash=style.dash),
                                     marker=dict(size=6, symbol=style.symbol),  # at 4 px shapes looked alike
@@ -146,4 +169,27 @@ def validation_figure(runs: list[tuple[RunSummary, pd.DataFrame]], height: int =
         low = min(lows)
         figure.update_yaxes(range=[low * 0.93, low * 2], dtick=10)
         figure.update_xaxes(range=[0.5, last_epoch + 0.5])
+        apart(figure.layout.annotations, (low * 2 - low * 0.93) / (height - PLOT_CHROME_PX))
     return figure
+
+
+LABEL_GAP_PX = 15    # a 12 px label's height and a little air
+PLOT_CHROME_PX = 70  # what of the figure's height the margins, ticks and axis title take
+
+
+def apart(labels, per_px: float) -> None:
+    """Moves the end labels down, in pixels, where one would sit on another (book with horizontal
+    dropout ends at 77.6, variational-medium at 76.7: one label hid the other). `per_px`: perplexity
+    a pixel of the axis spans."""
+    wanted = [label.y for label in labels]
+    for label, y in zip(labels, spread(wanted, LABEL_GAP_PX * per_px)):
+        label.yshift = round((y - label.y) / per_px)
+
+
+def spread(values: list[float], gap: float) -> list[float]:
+    """Where labels at `values` go so that none is within `gap` of another: from the top down, each
+    at its own value or just below the one above it."""
+    placed, above = {}, None
+    for i in sorted(range(len(values)), key=lambda i: -values[i]):
+        placed[i] = above = values[i] if above is None else min(values[i], above - gap)
+    return [placed[i] for i in range(len(values))]
