@@ -108,9 +108,10 @@ def test_a_run_name_reads_as_typed(app, page):
 def test_six_runs_config_differences_fit_a_1024_px_window_with_every_value(app, page):
     """QA round 8: at 1024 px, six runs' preset and upload names made the differences scroll sideways."""
     from lmcore.summaries import reference_runs
+    from ui.reference import recipe_runs
 
     url, ids = app
-    chosen = [s.id for s in reference_runs()] + [ids["plain"], ids["synthetic"], ids[NO_SCORE]]
+    chosen = [s.id for s in recipe_runs(reference_runs())] + [ids["plain"], ids["synthetic"], ids[NO_SCORE]]
     page.set_viewport_size({"width": 1024, "height": 768})
     page.goto(f"{url}/compare?runs={','.join(chosen)}")
     settle(page, "Config differences")

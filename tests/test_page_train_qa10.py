@@ -170,7 +170,8 @@ def test_bad_overlay_values_in_a_link_are_ignored_with_one_line_each(trained_run
     at = open_watch(monkeypatch, folder, overlay="book,banana," + "x" * 5000, overlay_x="sideways")
     warnings = texts(at.warning)
     assert "From the link: ignored overlay 'banana', 'xxxxxxxx" in warnings and "x" * 100 not in warnings
-    assert "…': no reference run of those names here (there are book, zaremba-medium, variational-medium)" in warnings
+    assert ("…': no reference run of those names here (there are book, zaremba-medium, variational-medium, "
+            "book-horizontal)") in warnings
     assert "From the link: ignored overlay_x='sideways': must be epoch or share" in warnings
     assert len(at.warning) == 2
     assert overlay_pills(at).value == [BOOK] and x_axis(at).value == "epoch"
@@ -181,7 +182,8 @@ def test_the_chosen_recipes_are_pills_that_never_clip(trained_runs, monkeypatch)
     """QA round 10: at 1024 px a multiselect scrolled its chips out of its box ('edium × | variational-medium ×')."""
     at = open_watch(monkeypatch, trained_runs[1]["plain"])
     assert not [m for m in at.multiselect if m.label == OVERLAY_LABEL]
-    assert overlay_pills(at).options == ["book", "zaremba-medium", "variational-medium"]
+    assert overlay_pills(at).options == ["book", "zaremba-medium", "variational-medium",
+                                          "book-horizontal"]
 
 
 # ---------------------------------------------------------------- item 11: the first seconds of a run

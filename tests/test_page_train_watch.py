@@ -124,7 +124,8 @@ def test_the_book_reference_overlays_a_tiny_run_on_an_epoch_axis(trained_runs, m
     at = open_watch(monkeypatch, folder)
     overlay = overlay_pills(at)
     assert overlay.value == [] and set(named(chart(at)["data"])) == {"plain train", "plain validation"}
-    assert overlay.options == ["book", "zaremba-medium", "variational-medium"]   # Start's order, by recipe
+    assert overlay.options == ["book", "zaremba-medium", "variational-medium",
+                               "book-horizontal"]   # Start's order: the recipes, then a variant
     overlay.set_value([BOOK]).run()
     assert not at.exception, [e.value for e in at.exception]
     spec = chart(at)

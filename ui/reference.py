@@ -59,9 +59,10 @@ def recipe_name(summary: RunSummary) -> str:
 
 
 def in_recipe_order(summaries: list[RunSummary]) -> list[RunSummary]:
-    """Runs ordered as the presets are (the order Start shows the recipes in), other runs last."""
+    """Runs ordered as Start shows the recipes: the presets' own in the presets' order, then runs of a
+    preset with a key changed (book with horizontal dropout), other runs last."""
     order = {name: i for i, name in enumerate(PRESETS)}
-    return sorted(summaries, key=lambda s: (order.get(s.config.get("preset"), len(order)), s.id))
+    return sorted(summaries, key=lambda s: (not is_recipe(s), order.get(s.config.get("preset"), len(order)), s.id))
 
 
 def recipe_traits(config: dict) -> str:

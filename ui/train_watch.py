@@ -553,12 +553,12 @@ def overlay_controls(summary: RunSummary) -> tuple[list[RunSummary], str]:
 
 
 def overlay_names(recipes: list[RunSummary] | None = None) -> dict[str, str]:
-    """Reference run id -> the name the page and its links call it by: its recipe (its preset), or
-    its id where another reference run has that recipe too. `recipes`: the reference runs in recipe
-    order, when the caller has them."""
+    """Reference run id -> the name the page and its links call it by: its recipe (its preset, or its own
+    name where it changed a preset's key: `book-horizontal`), or its id where another reference run has
+    that name too. `recipes`: the reference runs in recipe order, when the caller has them."""
     names: dict[str, str] = {}
     for run in recipes if recipes is not None else reference.in_recipe_order(reference_runs()):
-        name = run.config.get("preset") or run.id
+        name = reference.recipe_name(run)
         names[run.id] = run.id if name in names.values() else name
     return names
 
