@@ -91,6 +91,17 @@ def test_only_devices_this_machine_has_are_offered_and_bf16_says_it_does_nothing
     assert "Mixed precision acts on CUDA only: on this machine's cpu the run trains in float32" in texts(at.caption)
 
 
+def test_on_a_gpu_mixed_precision_says_what_it_was_measured_to_buy_and_cost(monkeypatch, tmp_path):
+    """The third H200 session measured bf16 (docs/performance.md): a GPU user is told, where the choice is."""
+    from ui import train_controls
+
+    monkeypatch.setattr(train_controls, "chosen_device", lambda: "cuda")
+    at = open_train(monkeypatch, tmp_path, preset="tiny")
+    caption = next(c for c in texts(at.caption).split("\n") if c.startswith("Mixed precision bf16"))
+    assert "evaluation reads float32" in caption and "40 epochs in 139 s" in caption
+    assert "compare placements in one precision" in caption and "acts on CUDA only" not in texts(at.caption)
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks what a machine without CUDA says")
 def test_cuda_graphs_and_the_compiled_cell_say_what_on_does_without_a_gpu(monkeypatch, tmp_path):
     at = open_train(monkeypatch, tmp_path, preset="tiny")
