@@ -184,6 +184,7 @@ def test_the_chosen_recipes_are_pills_that_never_clip(trained_runs, monkeypatch)
     assert not [m for m in at.multiselect if m.label == OVERLAY_LABEL]
     assert overlay_pills(at).options == ["book", "zaremba-medium", "variational-medium",
                                           "book-horizontal"]
+    assert overlay_pills(at).proto.wrap   # QA round 29: in their row the fourth left a 390 px screen
 
 
 # ---------------------------------------------------------------- item 11: the first seconds of a run

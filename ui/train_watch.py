@@ -538,8 +538,10 @@ def overlay_controls(summary: RunSummary) -> tuple[list[RunSummary], str]:
     # One pill a recipe, each whole: a multiselect's chips scrolled out of its box at 1024 px
     # ("edium × | variational-medium ×", QA round 10). Both controls wrap as one row.
     row = st.container(horizontal=True, vertical_alignment="bottom")
+    # wrap=True: in a horizontal row pills keep one line and scroll, and at 390 px the fourth recipe's pill
+    # sat past the screen's edge (QA round 29).
     chosen = row.pills("Add the full recipe on a GPU", list(others), selection_mode="multi", default=state[OVERLAY],
-                       format_func=names.get, key=OVERLAY, persist_state="session", on_change=view_in_url,
+                       format_func=names.get, key=OVERLAY, persist_state="session", on_change=view_in_url, wrap=True,
                        help="Runs this project trained to the end on a GPU (docs/results/runs/), drawn beside "
                             "this one; the address bar keeps them")
     if not chosen:
