@@ -169,6 +169,19 @@ def test_the_lessons_verdict_matches_its_own_number(p, steps, words):
     assert words in lesson.survival_verdict(p, (1 - p) ** steps)
 
 
+def test_the_verdict_quotes_what_the_shipped_runs_measured_of_the_recurrent_mask():
+    """QA round 29: the lesson gave only the book's warning while the shipped book-horizontal run, this mask
+    added to the book recipe, beat book. Its numbers are the reference runs' own."""
+    from lmcore.summaries import reference_runs
+    from ui.reference import recipe_name
+
+    tests = {recipe_name(s): f"{s.test:.1f}" for s in reference_runs()}
+    verdict = lesson.survival_verdict(0.5, 0.5 ** 35)
+    assert "keeps dropout off the recurrent path" in verdict
+    assert (f"test {tests['book-horizontal']} against book's {tests['book']}" in verdict
+            and f"variational-medium's {tests['variational-medium']}" in verdict)
+
+
 def test_only_a_ratio_that_drops_almost_every_unit_and_acts_gets_a_note():
     assert lesson.high_dropout_notes(Config(dropout=0.89)) == []
     assert lesson.high_dropout_notes(Config(dropout=1.0)) == []    # refused (the problems box), not divided by 0
