@@ -66,13 +66,15 @@ def in_recipe_order(summaries: list[RunSummary]) -> list[RunSummary]:
 
 
 def recipe_traits(config: dict) -> str:
-    """'2x650, dropout 0.5 vertical, tied' (variational adds its recurrent ratio)."""
+    """'2x650, dropout 0.5 vertical, tied'; the placements with a recurrent mask add its ratio, the
+    dropout's where dropout_recurrent is unset (QA round 29: book-horizontal's line did not say its
+    recurrent path was masked at 0.5, variational-medium's said 0.25)."""
     dropout = config.get("dropout") or 0
     if dropout or config.get("dropout_recurrent"):
         where = f"dropout {dropout:g} {config.get('dropout_placement')}"
         recurrent = config.get("dropout_recurrent")
-        if recurrent is not None and config.get("dropout_placement") == "variational":
-            where += f" (recurrent {recurrent:g})"
+        if config.get("dropout_placement") in ("horizontal", "variational"):
+            where += f" (recurrent {dropout if recurrent is None else recurrent:g})"
     else:
         where = "no dropout"
     tying = "tied" if config.get("tie_weights") else "untied"
