@@ -126,6 +126,9 @@ def pick_run(summaries: list[RunSummary]) -> RunSummary | None:
                f"There is no run `{wanted}` in `{ui.runs_root()}`.")
         shown = f" Showing {run_title(chosen)} instead: pick any run below." if chosen else ""
         (notice.info if known and known.is_active else notice.warning)(why + shown)
+        if not known:
+            with notice:
+                address.offer_named_run(wanted)
     if chosen is not None:
         ui.follow_shown_run(chosen)
     return chosen

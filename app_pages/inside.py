@@ -188,6 +188,7 @@ def warn_unknown_run(by_id: dict, instead: str) -> None:
     wanted = st.query_params.get("run")
     if wanted and wanted not in by_id:
         st.warning(f"There is no run `{ui.safe_id(wanted)}` in `{ui.runs_root()}`. {instead}")
+        address.offer_named_run(wanted)
 
 
 def run_config(summary: RunSummary):

@@ -424,3 +424,23 @@ def test_the_controls_carry_their_kept_values_as_their_defaults(trained_runs, mo
     at.selectbox(key="inside.count_for").set_value("preset:book").run()
     count_box = at.selectbox(key="inside.count_for")
     assert count_box.value == "preset:book" and count_box.proto.default == count_box.index > 0
+
+
+@pytest.mark.parametrize("page", ["app_pages/train.py", "app_pages/inside.py", "app_pages/generate.py"])
+def test_a_link_that_names_a_run_instead_of_its_id_offers_that_run(trained_runs, monkeypatch, page):
+    """QA round 29: `/train?run=book-horizontal` said "There is no run" for a run Compare's `?runs=` and the CLI
+    open by that name. These pages read an id: they now offer the one run the name names, by its id."""
+    from lmcore.summaries import reference_runs
+
+    root, _ = trained_runs
+    horizontal = next(s for s in reference_runs() if s.config.get("name") == "book-horizontal")
+    at = open_app(monkeypatch, root, page, {"run": "book-horizontal"})
+    assert not at.exception
+    assert any("There is no run `book-horizontal`" in w.value for w in at.warning)
+    offer = at.button(key="address.named_run")
+    assert offer.label == f"`book-horizontal` names {horizontal.name} (`{horizontal.id}`): open it"
+    offer.click().run()
+    assert at.query_params["run"] in (horizontal.id, [horizontal.id])      # the id, in the address
+    assert not at.exception and not any("There is no run" in w.value for w in at.warning)
+    at = open_app(monkeypatch, root, page, {"run": "no-such-name"})
+    assert not [b for b in at.button if b.key == "address.named_run"]     # nothing to offer

@@ -71,3 +71,29 @@ def show() -> None:
     """The note, under the page's title and introduction (Compare, Generate, Inside)."""
     if note := st.session_state.get(NOTE):
         st.caption(note)
+
+
+def named_run(wanted: str | None):
+    """The one run, the user's or a shipped reference run, that a link's `?run=` names by its name or
+    id tail where the page wants its id (Compare's `?runs=` and the CLI read names: QA round 29 met
+    "There is no run `book-horizontal`" on Train for a run Compare opened by that name). None when
+    it names none, or several."""
+    import ui
+    from lmcore.summaries import list_runs, reference_runs, runs_named
+
+    if not wanted:
+        return None
+    found = runs_named(wanted, list_runs(ui.runs_root()) + reference_runs())
+    return found[0] if len(found) == 1 else None
+
+
+def offer_named_run(wanted: str | None) -> None:
+    """Under a page's "There is no run" warning: a button that opens the run the given name names, by its
+    id in the address (a page link to the page itself ran the run but left the name in the address bar)."""
+    if run := named_run(wanted):
+        st.button(f"`{shorten(wanted, 40)}` names {run.name} (`{run.id}`): open it", icon=":material/arrow_forward:",
+                  key="address.named_run", on_click=_open, args=(run.id,))
+
+
+def _open(run_id: str) -> None:
+    st.query_params["run"] = run_id

@@ -30,7 +30,7 @@ from lmcore.reference import is_reference
 from lmcore.summaries import RunSummary, abreast_of_log, reference_runs, stop_unanswered, summary_of
 from lmcore.text import shorten
 from lmcore.timing import describe_split
-from ui import access, compare_url, history, plots, reference, staleness
+from ui import access, address, compare_url, history, plots, reference, staleness
 from ui.compare_runs import floor_caption, floor_curves
 from ui.fork import fork_form, parent_curve, scores_note
 from ui.grid_charts import axis_top
@@ -91,6 +91,7 @@ def watch_tab(run_id: str | None) -> None:
     elif run_id not in labels and ui.run_folder(run_id) is None:
         st.warning(f"There is no run `{ui.safe_id(run_id)}` in `{ui.runs_root()}`: it was deleted, or the link "
                    "comes from another machine.")
+        address.offer_named_run(run_id)
     else:
         ui.showing_run(run_id)
         follow_run(run_id)
