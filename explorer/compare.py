@@ -262,10 +262,13 @@ def vocabulary(summary: RunSummary) -> int | None:
 
 
 def compared_config(summary: RunSummary) -> dict:
-    """A run's config as the diff compares it: NOT_USED for each key its data leaves unread, and its
-    real vocabulary under VOCABULARY (None when not known yet)."""
+    """A run's config as the diff compares it: NOT_USED for each key its data leaves unread, and for
+    `amp` where it trained off CUDA (bf16 autocast acts on CUDA only: QA round 29 saw `amp bf16 / none`
+    as the one difference of two CPU runs with the same numbers), and its real vocabulary under
+    VOCABULARY (None when not known yet)."""
     # Every unread key, in the config or not: an older run's missing synthetic_tokens is unread too.
-    return {**summary.config, **dict.fromkeys(unused_keys(summary.config), NOT_USED), VOCABULARY: vocabulary(summary)}
+    unused = unused_keys(summary.config) | ({"amp"} if summary.status.get("device") in ("cpu", "mps") else set())
+    return {**summary.config, **dict.fromkeys(unused, NOT_USED), VOCABULARY: vocabulary(summary)}
 
 
 def differing_keys(configs: list[dict]) -> list[str]:

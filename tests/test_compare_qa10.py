@@ -61,6 +61,22 @@ def test_a_vocabulary_before_training_is_the_configs_own_and_an_unknown_one_diff
     assert compare.show_value(None, compare.VOCABULARY) == "not known yet"
 
 
+def test_amp_is_not_used_where_a_run_trained_off_cuda():
+    """QA round 29: two CPU runs, amp=bf16 and none, trained to the same numbers (bf16 autocast acts on CUDA only),
+    and the differences listed `amp bf16 / none` as what set them apart."""
+    def run(run_id, device, amp):
+        return from_parts(run_id, f"/runs/{run_id}", {"name": run_id, "dataset": "ptb", "amp": amp},
+                          {"state": "finished", "device": device}, None)
+
+    cpu = [run("bf16", "cpu", "bf16"), run("plain", "cpu", "none")]
+    assert "amp" not in compare.config_diff(cpu, ["#1", "#2"]).index
+    gpu = [run("bf16", "cuda", "bf16"), run("plain", "cuda", "none")]
+    assert compare.config_diff(gpu, ["#1", "#2"]).loc["amp"].tolist() == ["bf16", "none"]
+    # A key differs only between the runs that read it, as a corpus key does: one GPU run's bf16 is no difference.
+    mixed = [run("bf16", "cuda", "bf16"), run("cpu", "cpu", "none")]
+    assert "amp" not in compare.config_diff(mixed, ["#1", "#2"]).index
+
+
 def test_the_page_shows_the_vocabularies_the_note_above_counts(folders):
     book = next(s for s in reference_runs() if s.config.get("preset") == "book")
     chosen = [folders["synthetic"], folders["plain"], book.path]
@@ -74,7 +90,7 @@ def test_the_page_shows_the_vocabularies_the_note_above_counts(folders):
     assert not {"synthetic_tokens", "synthetic_vocab", "data_seed"} & set(diff.index)
     table = next(m.value for m in at.markdown if "<table" in m.value)
     assert table.count("font-style:italic") == list(diff.to_numpy().ravel()).count("not used")
-    assert "*not used*: the key does nothing on that run's data" in texts(at)
+    assert "*not used*: the key does nothing on that run's data or device" in texts(at)
 
 
 def test_the_floor_lies_under_its_own_run_in_its_colour_and_ticks_only_its_bars(folders):

@@ -747,7 +747,7 @@ def diff_caption(diff: pd.DataFrame) -> str:
     if compare.VOCABULARY in diff.index:
         parts.append(f"*{compare.VOCABULARY}*: the words each model predicts among, as the note above counts them.")
     if (diff == compare.NOT_USED).any().any():
-        parts.append(f"*{compare.NOT_USED}*: the key does nothing on that run's data (point at it for why).")
+        parts.append(f"*{compare.NOT_USED}*: the key does nothing on that run's data or device (point at it for why).")
     if (diff == compare.NOT_RECORDED).any().any():
         parts.append(f"*{compare.NOT_RECORDED}*: that run's config.json lacks the key, which is newer than the "
                      "code that trained it.")
@@ -757,9 +757,9 @@ def diff_caption(diff: pd.DataFrame) -> str:
 
 VOCABULARY_HELP = ("the words each model predicts among, as its params.json records them: the generated corpus "
                    "has synthetic_vocab words; PTB and a text file their most frequent words, up to vocab_size")
-NOT_USED_HELP = ("that run's data leaves the key unread: the generated corpus has synthetic_vocab words whatever "
-                 "vocab_size says, only it reads synthetic_tokens, synthetic_vocab and data_seed, and only PTB "
-                 "reads train_tokens, valid_tokens and test_tokens")
+NOT_USED_HELP = ("that run's data or device leaves the key unread: the generated corpus has synthetic_vocab words "
+                 "whatever vocab_size says, only it reads synthetic_tokens, synthetic_vocab and data_seed, only PTB "
+                 "reads train_tokens, valid_tokens and test_tokens, and amp (bf16 autocast) acts on CUDA only")
 
 
 # A value breaks at these first ('variational-|medium', 'dropout_|placement'), mid-word only if a part
