@@ -332,7 +332,7 @@ def chosen_device() -> str | None:
 # Measured on one NVIDIA H200 (docs/performance.md, the third H200 session).
 AMP_ON_GPU = ("Mixed precision bf16 autocasts the training steps; evaluation reads float32. Measured on an NVIDIA "
               "H200, `book` trained 3.4 s an epoch where float32 takes 5.2 s (its 40 epochs in 139 s), to the same "
-              "perplexities within 0.3 (one seed). It speeds up `none` and `vertical` 1.5x, `horizontal` and "
+              "perplexities within 0.3 (one seed). Benched there, it sped up `vertical` (cuDNN, as `none`) 1.5x and "
               "`variational` (whose recurrence computes in float32) 1.04x: compare placements in one precision.")
 
 
