@@ -267,7 +267,7 @@ def compared_config(summary: RunSummary) -> dict:
     as the one difference of two CPU runs with the same numbers), and its real vocabulary under
     VOCABULARY (None when not known yet)."""
     # Every unread key, in the config or not: an older run's missing synthetic_tokens is unread too.
-    unused = unused_keys(summary.config) | ({"amp"} if summary.status.get("device") in ("cpu", "mps") else set())
+    unused = unused_keys(summary.config, summary.status.get("device"))
     return {**summary.config, **dict.fromkeys(unused, NOT_USED), VOCABULARY: vocabulary(summary)}
 
 

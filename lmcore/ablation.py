@@ -10,7 +10,19 @@ import math
 import secrets
 from dataclasses import dataclass
 
-from .config import INITS, KEYS, OPTIMIZERS, PLACEMENTS, SCHEDULES, Config, ConfigError, build, coerce, problems
+from .config import (
+    INITS,
+    KEYS,
+    NO_AUTOCAST,
+    OPTIMIZERS,
+    PLACEMENTS,
+    SCHEDULES,
+    Config,
+    ConfigError,
+    build,
+    coerce,
+    problems,
+)
 
 # A grid of more runs than this is more likely a slip than a plan: the page asks to confirm,
 # the command line wants --yes.
@@ -269,7 +281,7 @@ def _unread(cfg: Config) -> list[Unread]:
     if cfg.dataset == "synthetic":
         found.append(Unread("vocab_size", _DEFAULT.vocab_size, "does nothing while dataset is synthetic (the "
                             "generated language has synthetic_vocab words)", "set synthetic_vocab instead"))
-    if cfg.device in ("cpu", "mps"):
+    if cfg.device in NO_AUTOCAST:
         found.append(Unread("amp", "none", f"does nothing while device is {cfg.device} (bf16 autocast is for "
                             "CUDA only)", "set device=cuda, or auto on a machine with a GPU"))
     return [unread for unread in found if getattr(cfg, unread.key) != unread.neutral]

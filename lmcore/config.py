@@ -293,11 +293,17 @@ SYNTHETIC_ONLY = ("synthetic_tokens", "synthetic_vocab", "data_seed")
 PTB_ONLY = ("train_tokens", "valid_tokens", "test_tokens")
 
 
-def unused_keys(config: dict) -> set[str]:
-    """The corpus keys a run's data leaves unread: the generated language has synthetic_vocab words
-    whatever vocab_size says (a cap on PTB and a text file); only PTB reads its slices' sizes."""
+# The devices where `amp` does nothing: bf16 autocast is for CUDA only (train.autocast).
+NO_AUTOCAST = ("cpu", "mps")
+
+
+def unused_keys(config: dict, device: str | None = None) -> set[str]:
+    """The keys a run leaves unread: of the corpus keys, those its data does not read (the generated
+    language has synthetic_vocab words whatever vocab_size says, a cap on PTB and a text file; only PTB
+    reads its slices' sizes); and `amp` where `device`, the one it trained on, has no autocast."""
     synthetic = config.get("dataset") == "synthetic"
     unused = {"vocab_size"} if synthetic else set(SYNTHETIC_ONLY)
+    unused |= {"amp"} if device in NO_AUTOCAST else set()
     return unused if config.get("dataset") == "ptb" else unused | set(PTB_ONLY)
 
 

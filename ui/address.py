@@ -10,6 +10,8 @@ import difflib
 
 import streamlit as st
 
+import ui
+from lmcore.summaries import list_runs, reference_runs, runs_named
 from lmcore.text import and_join, shorten
 from ui import history
 
@@ -78,9 +80,6 @@ def named_run(wanted: str | None):
     id tail where the page wants its id (Compare's `?runs=` and the CLI read names: QA round 29 met
     "There is no run `book-horizontal`" on Train for a run Compare opened by that name). None when
     it names none, or several."""
-    import ui
-    from lmcore.summaries import list_runs, reference_runs, runs_named
-
     if not wanted:
         return None
     found = runs_named(wanted, list_runs(ui.runs_root()) + reference_runs())

@@ -36,9 +36,7 @@ def recipe_runs(summaries: list[RunSummary]) -> list[RunSummary]:
 def recipe_variants(summaries: list[RunSummary]) -> list[RunSummary]:
     """The reference runs that trained a preset with some of its keys changed (book with horizontal
     dropout), to their end, in their presets' order."""
-    order = {name: i for i, name in enumerate(PRESETS)}
-    variants = [summary for summary in _complete(summaries) if not is_recipe(summary)]
-    return sorted(variants, key=lambda s: (order[s.config["preset"]], s.id))
+    return in_recipe_order([summary for summary in _complete(summaries) if not is_recipe(summary)])
 
 
 def _complete(summaries: list[RunSummary]) -> list[RunSummary]:
